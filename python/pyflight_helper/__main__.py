@@ -1,0 +1,58 @@
+"""Entry point: `python -m pyflight_helper` with python/ on PYTHONPATH and the target's interpreter."""
+
+import os
+import sys
+
+from . import errors
+from .errors import HelperError
+from .hello import hello
+from .server import Server
+
+server = Server()
+
+
+@server.handler("hello")
+def _hello(_server, _req):
+    return hello()
+
+
+@server.handler("attach")
+def _attach(srv, req):
+    from .attach import attach
+
+    pid = req.params.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        raise HelperError(errors.BAD_ARGUMENT, "pid must be a positive integer, got %r." % (pid,))
+    port, reused = attach(pid, timeout=float(req.params.get("timeoutSeconds", 30)), progress=req.progress,
+                          cancelled=req.cancelled)
+    srv.pid, srv.port = pid, port
+    return {"pid": pid, "port": port, "reused": reused}
+
+
+@server.handler("stack")
+def _stack(srv, req):
+    from .commands.stack import stack
+
+    pid, port = srv.require_attached()
+    return stack(pid, port, native=bool(req.params.get("native")), include_async=bool(req.params.get("async")),
+                 include_agent_threads=bool(req.params.get("includeAgentThreads")))
+
+
+@server.handler("module")
+def _module(srv, req):
+    from .commands.module import module
+
+    _, port = srv.require_attached()
+    return module(port, req.params.get("file"))
+
+
+def main():
+    # Our stdout is the protocol channel: anything else printed there would corrupt it.
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
+    sys.stdout = protocol_out
+    os.dup2(sys.stderr.fileno(), 1)
+    server.serve(sys.stdin)
+
+
+if __name__ == "__main__":
+    main()

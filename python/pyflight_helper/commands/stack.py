@@ -1,0 +1,173 @@
+"""`stack`: every thread's Python frames, thread names, GIL state; native frames and asyncio tasks.
+
+Linux: pystack reads the target's memory from the helper (flight_profiler's own `stack` does the
+same), which gives structured frames; thread names come from the agent (`threading._active`)
+because pystack only knows the OS thread name. Elsewhere the agent's faulthandler dump is parsed.
+"""
+
+import ast
+import re
+import sys
+import time
+
+from .. import errors
+from ..errors import HelperError
+from ..target import require_alive
+from ..wire import request, strip_ansi
+
+AGENT_THREAD_PREFIX = "flight-profiler-"
+_THREAD_NAMES_EXPR = "{t.native_id: [t.name, t.daemon] for t in list(target.values())}"
+
+
+def thread_names(port):
+    """{native tid: (name, daemon)} read from threading._active inside the target."""
+    if port is None:
+        return {}
+    try:
+        frames = request(port, "getglobal", ' threading _active -e "%s" -r' % _THREAD_NAMES_EXPR, timeout=10)
+    except OSError:
+        return {}
+    for frame in frames:
+        value = getattr(frame, "value", None)
+        if value and not getattr(frame, "failed", False):
+            try:
+                parsed = ast.literal_eval(value)  # a repr of ints, strs and bools only
+            except (ValueError, SyntaxError):
+                return {}
+            return {int(k): (v[0], bool(v[1])) for k, v in parsed.items() if k is not None}
+    return {}
+
+
+def _python_frames(thread):
+    frames = []
+    frame = thread.frame
+    while frame is not None:
+        code = frame.code
+        frames.append({"function": code.scope, "file": code.filename, "line": code.location.lineno,
+                       "kind": "python"})
+        frame = frame.next
+    frames.reverse()  # most recent call first, like py-spy dump
+    return frames
+
+
+def _native_frames(thread):
+    out = []
+    for nf in reversed(list(thread.native_frames)):
+        out.append({"function": nf.symbol, "file": None if nf.path in ("???", "") else nf.path,
+                    "line": nf.linenumber or None, "library": nf.library, "kind": "native"})
+    return out
+
+
+def linux_stacks(pid, native, port):
+    try:
+        from pystack.engine import NativeReportingMode, StackMethod, get_process_threads
+        from pystack.errors import EngineError, NotEnoughInformation
+    except ImportError:
+        raise HelperError(errors.PROFILER_NOT_INSTALLED, "pystack is not importable in the target's environment.",
+                          "Reinstall flight-profiler there (it depends on pystack on Linux).")
+    names = thread_names(port)
+    mode = NativeReportingMode.PYTHON if native else NativeReportingMode.OFF
+    try:
+        threads = list(get_process_threads(pid, stop_process=native, native_mode=mode, locals=False,
+                                           method=StackMethod.AUTO))
+    except (EngineError, NotEnoughInformation) as exc:
+        require_alive(pid, during="while its stacks were read")
+        text = str(exc)
+        if "ermission" in text or "ptrace" in text.lower():
+            raise HelperError(errors.PERMISSION_DENIED, "Not allowed to read process %d's memory: %s" % (pid, text),
+                              "Run as the process owner with kernel.yama.ptrace_scope=0, or as root.")
+        raise HelperError(errors.ATTACH_FAILED, "Reading stacks of process %d failed: %s" % (pid, text))
+    result = []
+    for thread in threads:
+        name, daemon = names.get(thread.tid, (thread.name, None))
+        entry = {"tid": thread.tid, "name": name, "daemon": daemon, "holdsGil": bool(thread.holds_the_gil),
+                 "gcCollecting": bool(thread.is_gc_collecting), "frames": _python_frames(thread)}
+        if native:
+            entry["nativeFrames"] = _native_frames(thread)
+        result.append(entry)
+    return result
+
+
+_FAULT_THREAD = re.compile(r"^(?:Current thread|Thread|\((?P<name>.*)\)) (?P<tid>0x[0-9a-f]+)(?: \((?P<pyname>.*)\))? \(most recent call first\):")
+_FAULT_FRAME = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+) in (?P<function>.*)$')
+
+
+def parse_faulthandler(text):
+    """Parses the agent's `stack` text (faulthandler format, thread names in parentheses)."""
+    threads = []
+    for raw in strip_ansi(text).splitlines():
+        header = _FAULT_THREAD.match(raw)
+        if header:
+            tid = int(header.group("tid"), 16)
+            name = header.group("name") or header.group("pyname") or ("Thread 0x%x" % tid)
+            threads.append({"tid": tid, "name": name, "daemon": None, "holdsGil": raw.startswith("Current thread"),
+                            "gcCollecting": False, "frames": []})
+            continue
+        frame = _FAULT_FRAME.match(raw)
+        if frame and threads:
+            threads[-1]["frames"].append({"function": frame.group("function"), "file": frame.group("file"),
+                                          "line": int(frame.group("line")), "kind": "python"})
+    return threads
+
+
+_TASK_THREAD = re.compile(r"^Thread: (?P<name>.*) \(tid: (?P<tid>0x[0-9a-f]+)\)$")
+_TASK = re.compile(r"^\s+Task #\d+: (?P<name>.*)$")
+_TASK_FIELD = re.compile(r"^\s+(?P<key>State|Coroutine): (?P<value>.*)$")
+_TASK_FRAME = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+), in (?P<function>.*)$')
+
+
+def parse_async_tasks(text):
+    """Parses the agent's `stack -a` text into [{thread, tid, name, state, coroutine, frames}]."""
+    tasks = []
+    thread = None
+    for raw in strip_ansi(text).splitlines():
+        m = _TASK_THREAD.match(raw)
+        if m:
+            thread = (m.group("name"), int(m.group("tid"), 16))
+            continue
+        m = _TASK.match(raw)
+        if m and thread:
+            tasks.append({"thread": thread[0], "tid": thread[1], "name": m.group("name"), "state": None,
+                          "coroutine": None, "frames": []})
+            continue
+        if not tasks:
+            continue
+        m = _TASK_FIELD.match(raw)
+        if m:
+            tasks[-1]["state" if m.group("key") == "State" else "coroutine"] = m.group("value")
+            continue
+        m = _TASK_FRAME.match(raw)
+        if m:
+            tasks[-1]["frames"].append({"function": m.group("function"), "file": m.group("file"),
+                                        "line": int(m.group("line")), "kind": "python"})
+    for task in tasks:
+        task["frames"].reverse()  # the agent prints outermost first; we show most recent first
+    return tasks
+
+
+def _agent_text(port, param):
+    frames = request(port, "stack", param, timeout=30)
+    text = "".join(f for f in frames if isinstance(f, str))
+    if text.startswith("Traceback"):
+        raise HelperError(errors.INTERNAL, "The agent failed to dump stacks: %s" % text.strip().splitlines()[-1])
+    return text
+
+
+def stack(pid, port, native=False, include_async=False, include_agent_threads=False):
+    require_alive(pid)
+    if sys.platform.startswith("linux"):
+        threads = linux_stacks(pid, native, port)
+    else:
+        if native:
+            raise HelperError(errors.UNSUPPORTED_PLATFORM, "Native frames are only available on Linux.")
+        threads = parse_faulthandler(_agent_text(port, ""))
+    hidden = 0
+    if not include_agent_threads:
+        kept = [t for t in threads if not str(t["name"]).startswith(AGENT_THREAD_PREFIX)]
+        hidden = len(threads) - len(kept)
+        threads = kept
+    result = {"pid": pid, "capturedAt": int(time.time() * 1000), "threads": threads,
+              "hiddenAgentThreads": hidden, "native": bool(native)}
+    if include_async:
+        result["asyncTasks"] = parse_async_tasks(_agent_text(port, "async"))
+    return result

@@ -1,0 +1,33 @@
+"""Stable error codes; mirrored by src/common/errors.ts."""
+
+PID_NOT_FOUND = "PID_NOT_FOUND"
+NOT_PYTHON = "NOT_PYTHON"
+PERMISSION_DENIED = "PERMISSION_DENIED"
+PROFILER_NOT_INSTALLED = "PROFILER_NOT_INSTALLED"
+VERSION_MISMATCH = "VERSION_MISMATCH"
+UNSUPPORTED_PLATFORM = "UNSUPPORTED_PLATFORM"
+ATTACH_FAILED = "ATTACH_FAILED"
+ATTACH_TIMEOUT = "ATTACH_TIMEOUT"
+NO_FREE_PORT = "NO_FREE_PORT"
+TARGET_EXITED = "TARGET_EXITED"
+BAD_ARGUMENT = "BAD_ARGUMENT"
+FILE_NOT_IMPORTED = "FILE_NOT_IMPORTED"
+HELPER_PROTOCOL = "HELPER_PROTOCOL"
+CANCELLED = "CANCELLED"
+INTERNAL = "INTERNAL"
+
+
+class HelperError(Exception):
+    """A failure with a stable code, one sentence and one next step."""
+
+    def __init__(self, code, message, hint=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+    def to_json(self):
+        out = {"code": self.code, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        return out

@@ -1,0 +1,98 @@
+"""Dispatches requests to handlers; each request runs on its own thread so `cancel` stays responsive."""
+
+import sys
+import threading
+import traceback
+
+from . import errors
+from .errors import HelperError
+from .protocol import emit, read_requests
+
+
+class Request(object):
+    def __init__(self, request_id, params):
+        self.id = request_id
+        self.params = params
+        self.cancelled = threading.Event()
+
+    def progress(self, stage, detail=None):
+        emit(self.id, "progress", {"stage": stage, "detail": detail})
+
+    def record(self, data):
+        emit(self.id, "record", data)
+
+
+class Server(object):
+    def __init__(self):
+        self.pid = None
+        self.port = None
+        self._active = {}
+        self._lock = threading.Lock()
+        self.handlers = {}
+
+    def handler(self, name):
+        def register(fn):
+            self.handlers[name] = fn
+            return fn
+        return register
+
+    def require_attached(self):
+        if self.port is None:
+            raise HelperError(errors.HELPER_PROTOCOL, "Not attached: send `attach` first.")
+        return self.pid, self.port
+
+    def _run(self, method, req):
+        try:
+            data = self.handlers[method](self, req)
+            if req.cancelled.is_set():
+                emit(req.id, "error", error=HelperError(errors.CANCELLED, "Cancelled.").to_json())
+            else:
+                emit(req.id, "end", data if data is not None else {})
+        except HelperError as exc:
+            emit(req.id, "error", error=exc.to_json())
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            emit(req.id, "error", error={"code": errors.INTERNAL, "message": "%s: %s" % (type(exc).__name__, exc),
+                                         "hint": "See the PyFlight log for the helper's traceback."})
+        finally:
+            with self._lock:
+                self._active.pop(req.id, None)
+
+    def cancel(self, target_id):
+        with self._lock:
+            req = self._active.get(target_id)
+        if req is not None:
+            req.cancelled.set()
+            on_cancel = getattr(req, "on_cancel", None)
+            if on_cancel is not None:
+                on_cancel()
+        return {"cancelled": req is not None}
+
+    def serve(self, stream):
+        try:
+            for request_id, method, params in read_requests(stream):
+                if method == "cancel":
+                    emit(request_id, "end", self.cancel(params.get("target")))
+                    continue
+                if method == "shutdown":
+                    emit(request_id, "end", {})
+                    break
+                if method not in self.handlers:
+                    emit(request_id, "error", error={"code": errors.HELPER_PROTOCOL,
+                                                     "message": "Unknown method %r." % method})
+                    continue
+                req = Request(request_id, params)
+                with self._lock:
+                    self._active[request_id] = req
+                threading.Thread(target=self._run, args=(method, req), name="req-%s" % request_id,
+                                 daemon=True).start()
+        except ValueError as exc:
+            emit(None, "error", error={"code": errors.HELPER_PROTOCOL, "message": str(exc)})
+        self.shutdown()
+
+    def shutdown(self):
+        """Cancels whatever is still running (streams turn their probes off in on_cancel)."""
+        with self._lock:
+            pending = list(self._active.values())
+        for req in pending:
+            self.cancel(req.id)

@@ -1,0 +1,43 @@
+// Builds everything with esbuild: the extension bundle, the headless CLI, webview bundles and the
+// test bundles. Quick when nothing changed (esbuild is fast; no incremental state is kept).
+import { build } from 'esbuild';
+import { readdirSync, existsSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const watchMode = process.argv.includes('--watch');
+const common = { bundle: true, sourcemap: true, logLevel: 'warning', absWorkingDir: root };
+
+function filesUnder(dir, suffix) {
+  const abs = join(root, dir);
+  if (!existsSync(abs)) return [];
+  return readdirSync(abs, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(suffix))
+    .map((f) => join(dir, f));
+}
+
+const nodeTargets = [
+  // The extension: `vscode` is provided by the host.
+  { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  // The headless CLI: same engine, must never import `vscode`.
+  { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+];
+// Tests: one bundle per file so mocha can load them as plain CommonJS.
+const testEntries = [...filesUnder('test/unit', '.test.ts'), ...filesUnder('test/integration', '.test.ts')];
+
+const builds = [
+  ...nodeTargets.map((t) => ({ ...common, platform: 'node', format: 'cjs', target: 'node20', ...t })),
+  ...(testEntries.length
+    ? [{ ...common, platform: 'node', format: 'cjs', target: 'node20', entryPoints: testEntries,
+        outdir: 'out/test', outbase: 'test', external: ['vscode', 'mocha'] }]
+    : []),
+  ...readdirSync(join(root, 'webview'))
+    .filter((app) => app !== 'shared' && existsSync(join(root, 'webview', app, 'main.ts')))
+    .map((app) => ({ ...common, platform: 'browser', format: 'iife', target: 'es2022',
+      entryPoints: [`webview/${app}/main.ts`], outfile: `dist/webview/${app}.js` })),
+];
+
+await Promise.all(builds.map((b) => build(b)));
+if (existsSync(join(root, 'dist/cli.js'))) chmodSync(join(root, 'dist/cli.js'), 0o755);
+if (!watchMode) console.log(`build: ${builds.length} bundles in ${Math.round(process.uptime() * 1000)} ms`);

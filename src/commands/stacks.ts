@@ -1,0 +1,91 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { writeFileAtomic } from '../common/atomicWrite';
+import { CommandId, ContextKey, ViewId } from '../common/commandIds';
+import { readConfig } from '../common/config';
+import type { Logger } from '../common/logger';
+import { showError } from '../common/showError';
+import type { Session } from '../session/session';
+import type { SessionManager } from '../session/sessionManager';
+import { nodeText, type StacksView } from '../views/stacksView';
+import { pickSession } from './attach';
+import { formatStacks } from './stackFormat';
+
+export interface StackDeps {
+  log: Logger;
+  sessions: SessionManager;
+  stacksView: StacksView;
+}
+
+type Mode = { native?: boolean; async?: boolean };
+
+async function showStacks(deps: StackDeps, mode: Mode, node?: { session?: Session }): Promise<void> {
+  const session = node?.session ?? deps.sessions.active ?? (await pickSession(deps.sessions, vscode.l10n.t('Show stacks of which process?')));
+  if (!session) return;
+  lastMode = mode;
+  lastSession = session;
+  const config = readConfig();
+  try {
+    const result = await vscode.window.withProgress(
+      { location: { viewId: ViewId.stacks }, title: vscode.l10n.t('Reading stacks of {0}', session.label), cancellable: true },
+      (_progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        return session.stack({ ...mode, includeAgentThreads: config.showAgentThreads }, abort.signal);
+      },
+    );
+    const when = new Date(result.capturedAt).toLocaleTimeString();
+    deps.stacksView.setResult(result, `${session.label} · ${when}${mode.native ? ' · native' : ''}`, config.showStdlibFrames);
+    await vscode.commands.executeCommand('setContext', ContextKey.hasStacks, true);
+    await vscode.commands.executeCommand(`${ViewId.stacks}.focus`);
+  } catch (error) {
+    await showError(deps.log, `stack ${session.pid}`, error);
+  }
+}
+
+let lastMode: Mode = {};
+let lastSession: Session | undefined;
+
+async function exportStacks(deps: StackDeps): Promise<void> {
+  const result = deps.stacksView.result;
+  if (!result) return;
+  const stamp = new Date(result.capturedAt).toISOString().replace(/[:.]/g, '-');
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(path.join(folder, `stacks-${result.pid}-${stamp}.txt`)),
+    filters: { [vscode.l10n.t('Text')]: ['txt'], JSON: ['json'] },
+    saveLabel: vscode.l10n.t('Export Stacks'),
+  });
+  if (!target) return;
+  try {
+    const content = target.fsPath.endsWith('.json') ? JSON.stringify(result, null, 2) + '\n' : formatStacks(result);
+    await writeFileAtomic(target.fsPath, content);
+    deps.log.info(`exported stacks of ${result.pid} to ${target.fsPath}`);
+    const open = vscode.l10n.t('Open');
+    if ((await vscode.window.showInformationMessage(vscode.l10n.t('Stacks saved to {0}', target.fsPath), open)) === open) {
+      await vscode.window.showTextDocument(target);
+    }
+  } catch (error) {
+    await showError(deps.log, 'export stacks', error);
+  }
+}
+
+export function registerStackCommands(context: vscode.ExtensionContext, deps: StackDeps): void {
+  const treeView = vscode.window.createTreeView(ViewId.stacks, { treeDataProvider: deps.stacksView, showCollapseAll: true });
+  context.subscriptions.push(
+    treeView,
+    deps.stacksView,
+    deps.stacksView.onDidChangeTreeData(() => { treeView.description = deps.stacksView.label; }),
+    vscode.commands.registerCommand(CommandId.showStacks, (node?: { session?: Session }) => showStacks(deps, {}, node)),
+    vscode.commands.registerCommand(CommandId.showStacksNative, (node?: { session?: Session }) => showStacks(deps, { native: true }, node)),
+    vscode.commands.registerCommand(CommandId.showAsyncTasks, (node?: { session?: Session }) => showStacks(deps, { async: true }, node)),
+    vscode.commands.registerCommand(CommandId.refreshStacks, () =>
+      showStacks(deps, lastMode, lastSession && lastSession.state === 'ready' ? { session: lastSession } : undefined)),
+    vscode.commands.registerCommand(CommandId.exportStacks, () => exportStacks(deps)),
+    vscode.commands.registerCommand(CommandId.copyValue, async (node: unknown) => {
+      const text = nodeText(node);
+      if (text) await vscode.env.clipboard.writeText(text);
+    }),
+  );
+}

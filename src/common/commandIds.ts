@@ -1,0 +1,25 @@
+/** Every command id in one place; package.json `contributes.commands` must match (a unit test checks). */
+export const CommandId = {
+  attach: 'pyflight.attach',
+  detach: 'pyflight.detach',
+  showStacks: 'pyflight.showStacks',
+  showStacksNative: 'pyflight.showStacksNative',
+  showAsyncTasks: 'pyflight.showAsyncTasks',
+  exportStacks: 'pyflight.exportStacks',
+  resolveModule: 'pyflight.resolveModule',
+  refreshStacks: 'pyflight.refreshStacks',
+  showLog: 'pyflight.showLog',
+  copyValue: 'pyflight.copyValue',
+} as const;
+export type CommandId = (typeof CommandId)[keyof typeof CommandId];
+
+/** Context keys used in `when` clauses. */
+export const ContextKey = {
+  hasSession: 'pyflight.hasSession',
+  hasStacks: 'pyflight.hasStacks',
+} as const;
+
+export const ViewId = {
+  sessions: 'pyflight.sessions',
+  stacks: 'pyflight.stacks',
+} as const;

@@ -1,0 +1,58 @@
+/**
+ * Stable error codes shared by the helper, the engine, the CLI and the UI. The helper emits the same
+ * strings (python/pyflight_helper/errors.py); the UI maps each code to one message with a next step.
+ */
+export const ErrorCode = {
+  PidNotFound: 'PID_NOT_FOUND',
+  NotPython: 'NOT_PYTHON',
+  PermissionDenied: 'PERMISSION_DENIED',
+  ProfilerNotInstalled: 'PROFILER_NOT_INSTALLED',
+  VersionMismatch: 'VERSION_MISMATCH',
+  InterpreterNotFound: 'INTERPRETER_NOT_FOUND',
+  UnsupportedPlatform: 'UNSUPPORTED_PLATFORM',
+  AttachFailed: 'ATTACH_FAILED',
+  AttachTimeout: 'ATTACH_TIMEOUT',
+  NoFreePort: 'NO_FREE_PORT',
+  TargetExited: 'TARGET_EXITED',
+  BadLocation: 'BAD_LOCATION',
+  BadExpression: 'BAD_EXPRESSION',
+  BadArgument: 'BAD_ARGUMENT',
+  FileNotImported: 'FILE_NOT_IMPORTED',
+  HelperCrashed: 'HELPER_CRASHED',
+  HelperProtocol: 'HELPER_PROTOCOL',
+  Cancelled: 'CANCELLED',
+  Internal: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** What every failure looks like at a boundary: a stable code, one sentence, one next step. */
+export interface ErrorInfo {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+export class PyFlightError extends Error implements ErrorInfo {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly hint?: string,
+    /** Machine-readable context for the UI (e.g. which interpreter to install into). */
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'PyFlightError';
+  }
+
+  toJSON(): ErrorInfo {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}),
+      ...(this.details ? { details: this.details } : {}) };
+  }
+
+  static from(error: unknown): PyFlightError {
+    if (error instanceof PyFlightError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new PyFlightError(ErrorCode.Internal, message, 'See the PyFlight log for details.');
+  }
+}

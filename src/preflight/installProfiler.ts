@@ -1,0 +1,54 @@
+import { execa } from 'execa';
+import { ErrorCode, PyFlightError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import type { HelloResult } from '../protocol/helper';
+
+/** The flight-profiler release PyFlight is tested against (python/requirements.txt pins the same). */
+export const FLIGHT_PROFILER_REQUIREMENT = 'flight-profiler==1.0.7';
+
+export function installCommand(python: string): string[] {
+  return [python, '-m', 'pip', 'install', FLIGHT_PROFILER_REQUIREMENT];
+}
+
+/** Runs pip in the target's environment, streaming its output lines to `onLine`. */
+export async function installFlightProfiler(
+  python: string,
+  log: Logger,
+  onLine: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const [file, ...args] = installCommand(python);
+  log.info(`spawn: ${file} ${args.join(' ')}`);
+  const child = execa(file, args, { reject: false, all: true, buffer: true, cancelSignal: signal,
+    env: { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' } });
+  child.all?.setEncoding('utf8');
+  child.all?.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) {
+      if (!line.trim()) continue;
+      log.info(`pip: ${line}`);
+      onLine(line);
+    }
+  });
+  const result = await child;
+  log.info(`pip exited: ${result.exitCode}`);
+  if (result.isCanceled) throw new PyFlightError(ErrorCode.Cancelled, 'Installation was cancelled.');
+  if (result.exitCode !== 0) {
+    const output = String(result.all ?? '');
+    const externallyManaged = output.includes('externally-managed-environment');
+    const noPip = output.includes('No module named pip');
+    throw new PyFlightError(ErrorCode.ProfilerNotInstalled,
+      `Installing ${FLIGHT_PROFILER_REQUIREMENT} into ${python} failed (exit ${result.exitCode}).`,
+      externallyManaged || noPip
+        ? `This environment does not allow pip installs${noPip ? ' (no pip)' : ''}; run the program from a virtual environment that has ${FLIGHT_PROFILER_REQUIREMENT}.`
+        : 'See the PyFlight log for pip\'s output.');
+  }
+}
+
+/** Turns a `hello` that says flight-profiler is missing into the error the UI offers to fix. */
+export function assertProfilerInstalled(hello: HelloResult, python: string): void {
+  if (hello.flightProfiler.installed) return;
+  throw new PyFlightError(ErrorCode.ProfilerNotInstalled,
+    `flight-profiler is not installed in the target's environment (${python}).`,
+    `Install it there: ${installCommand(python).join(' ')}`,
+    { python, reason: hello.flightProfiler.error });
+}

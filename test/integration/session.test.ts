@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { ErrorCode, PyFlightError } from '../../src/common/errors';
+import { silentLogger } from '../../src/common/logger';
+import { Session } from '../../src/session/session';
+import { bareVenvPython, FIXTURES, processesMatching, startTarget, stopAllTargets, unusedPid, type Target } from '../support/fixtures';
+
+async function attachError(pid: number): Promise<PyFlightError> {
+  const session = new Session(pid, { log: silentLogger, livenessIntervalMs: 0, attachTimeoutSeconds: 20 });
+  try {
+    await session.attach();
+  } catch (error) {
+    assert.ok(error instanceof PyFlightError, String(error));
+    assert.equal(session.state, 'failed');
+    return error;
+  }
+  await session.detach();
+  assert.fail(`attach to ${pid} unexpectedly succeeded`);
+}
+
+describe('Session against real targets (flight-profiler attach)', function () {
+  this.timeout(60_000);
+  let service: Target;
+  let session: Session;
+
+  before(async () => {
+    service = await startTarget(['busy_service.py']);
+    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 200 });
+    await session.attach();
+  });
+
+  after(async () => {
+    await session?.detach();
+    await stopAllTargets();
+  });
+
+  it('attaches, reports the interpreter and flight-profiler version', () => {
+    assert.equal(session.state, 'ready');
+    assert.equal(session.hello?.flightProfiler.installed, true);
+    assert.match(session.hello?.flightProfiler.version ?? '', /^\d+\.\d+\.\d+$/);
+    assert.match(session.preflightResult!.interpreter.python, /\.venv\/bin\/python$/, 'venv kept, not /proc/<pid>/exe');
+    assert.ok(session.attachResult!.port >= 16000 && session.attachResult!.port <= 16500);
+  });
+
+  it('stack shows named threads with the fixture functions, most recent call first', async () => {
+    const result = await session.stack({});
+    const worker = result.threads.find((t) => t.name === 'request-worker');
+    assert.ok(worker, `threads: ${result.threads.map((t) => t.name).join(', ')}`);
+    const names = worker.frames.map((f) => f.function);
+    assert.equal(names.at(-1), '_bootstrap');
+    assert.ok(names.includes('request_worker'), names.join(' > '));
+    assert.ok(names.indexOf('handle_request') < names.indexOf('request_worker'));
+    const frame = worker.frames.find((f) => f.function === 'request_worker')!;
+    assert.equal(frame.file, path.join(FIXTURES, 'busy_service.py'));
+    assert.equal(frame.line, 34);
+    assert.ok(result.threads.some((t) => t.name === 'MainThread'));
+    assert.ok(!result.threads.some((t) => t.name.startsWith('flight-profiler-')), 'agent threads hidden');
+    assert.ok(result.hiddenAgentThreads >= 1);
+  });
+
+  it('stack --async lists the asyncio task with its coroutine frames', async () => {
+    const result = await session.stack({ async: true });
+    const task = result.asyncTasks?.find((t) => t.name === 'inventory-poller');
+    assert.ok(task, JSON.stringify(result.asyncTasks));
+    assert.equal(task.thread, 'event-loop');
+    assert.ok(task.frames.some((f) => f.function === 'poll_inventory' && f.line === 39));
+  });
+
+  it('stack --native adds native frames', async () => {
+    const result = await session.stack({ native: true });
+    const main = result.threads.find((t) => t.name === 'MainThread')!;
+    assert.ok((main.nativeFrames ?? []).length > 3);
+    assert.ok(main.nativeFrames!.some((f) => /^_?Py|main/.test(f.function)), main.nativeFrames!.map((f) => f.function).join(','));
+  });
+
+  it('module maps a script to __main__ and a package file to its dotted name', async () => {
+    assert.equal((await session.module(path.join(FIXTURES, 'busy_service.py'))).module, '__main__');
+    assert.equal((await session.module(path.join(FIXTURES, 'shop', 'orders.py'))).module, 'shop.orders');
+    await assert.rejects(session.module(path.join(FIXTURES, 'plain_sleeper.py')), { code: ErrorCode.FileNotImported });
+    await assert.rejects(session.module(path.join(FIXTURES, 'missing.py')), { code: ErrorCode.BadArgument });
+  });
+
+  it('a second session reuses the injected agent', async () => {
+    const second = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await second.attach();
+    assert.equal(second.attachResult!.reused, true);
+    assert.equal(second.attachResult!.port, session.attachResult!.port);
+    await second.detach();
+  });
+
+  it('detach stops the helper process', async () => {
+    const extra = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await extra.attach();
+    const helperPid = extra.helperPid!;
+    assert.ok(processesMatching('pyflight_helper').includes(helperPid));
+    await extra.detach();
+    assert.equal(extra.state, 'detached');
+    assert.ok(!processesMatching('pyflight_helper').includes(helperPid), 'helper still running after detach');
+  });
+
+  it('a crashed helper is reported and its session ends', async () => {
+    const doomed = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await doomed.attach();
+    const changed = new Promise<string>((resolve) => doomed.onDidChangeState(resolve));
+    process.kill(doomed.helperPid!, 'SIGKILL');
+    assert.equal(await changed, 'helperCrashed');
+    await assert.rejects(doomed.stack({}), { code: ErrorCode.HelperCrashed });
+  });
+
+  it('the session notices when the target exits', async () => {
+    const shortLived = await startTarget(['plain_sleeper.py']);
+    const watched = new Session(shortLived.pid, { log: silentLogger, livenessIntervalMs: 100 });
+    await watched.attach();
+    const ended = new Promise<string>((resolve) => watched.onDidChangeState(resolve));
+    await shortLived.stop();
+    assert.equal(await ended, 'targetExited');
+    assert.equal(watched.endReason?.code, ErrorCode.TargetExited);
+  });
+});
+
+describe('Session attach failures carry stable error codes', function () {
+  this.timeout(60_000);
+  after(stopAllTargets);
+
+  it('PID_NOT_FOUND for a pid that does not exist', async () => {
+    const error = await attachError(unusedPid());
+    assert.equal(error.code, ErrorCode.PidNotFound);
+  });
+
+  it('NOT_PYTHON for a process that is not Python', async () => {
+    const { spawn } = await import('node:child_process');
+    const sleeper = spawn('sleep', ['60']);
+    try {
+      const error = await attachError(sleeper.pid!);
+      assert.equal(error.code, ErrorCode.NotPython);
+      assert.match(error.message, /not a Python process/);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('PROFILER_NOT_INSTALLED for a Python without flight-profiler, naming that interpreter', async () => {
+    const python = bareVenvPython();
+    const target = await startTarget(['plain_sleeper.py'], python);
+    const error = await attachError(target.pid);
+    assert.equal(error.code, ErrorCode.ProfilerNotInstalled);
+    assert.equal(error.details?.python, python);
+    assert.match(error.hint ?? '', /pip install flight-profiler==/);
+  });
+
+  it('TARGET_EXITED for a target that exits while the agent loads', async () => {
+    const target = await startTarget(['exits_on_attach.py']);
+    const error = await attachError(target.pid);
+    assert.equal(error.code, ErrorCode.TargetExited, `${error.code}: ${error.message}\n${target.output()}`);
+  });
+});
