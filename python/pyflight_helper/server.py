@@ -27,6 +27,7 @@ class Server(object):
         self.pid = None
         self.port = None
         self._active = {}
+        self._threads = []
         self._lock = threading.Lock()
         self.handlers = {}
 
@@ -84,15 +85,21 @@ class Server(object):
                 req = Request(request_id, params)
                 with self._lock:
                     self._active[request_id] = req
-                threading.Thread(target=self._run, args=(method, req), name="req-%s" % request_id,
-                                 daemon=True).start()
+                thread = threading.Thread(target=self._run, args=(method, req), name="req-%s" % request_id,
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
         except ValueError as exc:
             emit(None, "error", error={"code": errors.HELPER_PROTOCOL, "message": str(exc)})
         self.shutdown()
 
-    def shutdown(self):
-        """Cancels whatever is still running (streams turn their probes off in on_cancel)."""
+    def shutdown(self, grace_seconds=5.0):
+        """Cancels whatever is still running (streams turn their probes off in on_cancel), then lets
+        each request finish its answer, so no request is dropped and no probe is left behind."""
         with self._lock:
             pending = list(self._active.values())
         for req in pending:
-            self.cancel(req.id)
+            if getattr(req, "on_cancel", None) is not None:  # streams: stop them; one-shot requests finish
+                self.cancel(req.id)
+        for thread in self._threads:
+            thread.join(grace_seconds)

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CommandId, ViewId } from '../../src/common/commandIds';
+
+const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
+
+describe('package.json contributions', () => {
+  it('declares exactly the commands in CommandId, each in the PyFlight category', () => {
+    const declared = pkg.contributes.commands.map((c: { command: string }) => c.command).sort();
+    assert.deepEqual(declared, Object.values(CommandId).sort());
+    for (const c of pkg.contributes.commands) assert.equal(c.category, 'PyFlight', c.command);
+  });
+
+  it('declares the views in ViewId inside the PyFlight container', () => {
+    assert.deepEqual(pkg.contributes.views.pyflight.map((v: { id: string }) => v.id).sort(), Object.values(ViewId).sort());
+    assert.equal(pkg.contributes.viewsContainers.activitybar[0].id, 'pyflight');
+  });
+
+  it('menus only reference declared commands', () => {
+    const declared = new Set(Object.values(CommandId) as string[]);
+    for (const [menu, items] of Object.entries(pkg.contributes.menus as Record<string, Array<{ command: string }>>)) {
+      for (const item of items) assert.ok(declared.has(item.command), `${menu}: ${item.command}`);
+    }
+  });
+
+  it('runs beside the target (workspace extension) on a VS Code we test against', () => {
+    assert.deepEqual(pkg.extensionKind, ['workspace']);
+    assert.equal(pkg.engines.vscode, '^1.100.0');
+    assert.equal(pkg.devDependencies['@types/vscode'], '1.100.0');
+  });
+});

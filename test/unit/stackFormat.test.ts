@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { formatFrame, formatStacks } from '../../src/commands/stackFormat';
+import type { StackResult } from '../../src/protocol/helper';
+
+const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-busy-service.json'), 'utf8')) as StackResult;
+
+describe('formatStacks (recorded busy_service dump)', () => {
+  const text = formatStacks(recorded);
+
+  it('has a header, one block per thread and the async tasks', () => {
+    assert.match(text, new RegExp(`^Process ${recorded.pid} — stacks captured \\d{4}-`));
+    for (const thread of recorded.threads) assert.ok(text.includes(`Thread ${thread.tid} "${thread.name}"`), thread.name);
+    assert.match(text, /Task "inventory-poller" on thread "event-loop" \(WAITING\) poll_inventory/);
+    assert.match(text, /\(\d+ profiler agent threads hidden\)/);
+  });
+
+  it('lists frames most recent first with file:line', () => {
+    const worker = text.split('\n\n').find((block) => block.includes('"request-worker"'))!;
+    const frames = worker.split('\n').slice(1).map((l) => l.trim());
+    assert.ok(frames.findIndex((f) => f.startsWith('handle_request (')) < frames.findIndex((f) => f.startsWith('request_worker (')));
+    assert.match(worker, /request_worker \(.*\/test\/fixtures\/busy_service\.py:34\)/);
+  });
+
+  it('formats native frames without a file by their library', () => {
+    assert.equal(formatFrame({ function: '_start', file: null, line: null, kind: 'native', library: '/usr/bin/python3.11' }), '_start (/usr/bin/python3.11)');
+  });
+});
