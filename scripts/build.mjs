@@ -22,12 +22,17 @@ const nodeTargets = [
   { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   // The headless CLI: same engine, must never import `vscode`.
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // The engine alone, for bench/ (ESM scripts importing the sessions without the CLI's main()).
+  { entryPoints: ['bench/engine.ts'], outfile: 'out/bench/engine.js' },
 ];
 // Tests: one bundle per file so mocha can load them as plain CommonJS.
 const testEntries = [...filesUnder('test/unit', '.test.ts'), ...filesUnder('test/integration', '.test.ts')];
 
 const builds = [
   ...nodeTargets.map((t) => ({ ...common, platform: 'node', format: 'cjs', target: 'node20', ...t })),
+  // Desktop VS Code tests (npm run test:vscode; needs network to download VS Code).
+  { ...common, platform: 'node', format: 'cjs', target: 'node20', entryPoints: ['test/vscode/runTests.ts', 'test/vscode/suite/index.ts'],
+    outdir: 'out/test/vscode', outbase: 'test/vscode', external: ['vscode', 'mocha', '@vscode/test-electron'] },
   ...(testEntries.length
     ? [{ ...common, platform: 'node', format: 'cjs', target: 'node20', entryPoints: testEntries,
         outdir: 'out/test', outbase: 'test', external: ['vscode', 'mocha'] }]

@@ -46,6 +46,58 @@ def _module(srv, req):
     return module(port, req.params.get("file"))
 
 
+@server.handler("watch")
+def _watch(srv, req):
+    from .commands.watch import watch
+
+    _, port = srv.require_attached()
+    return watch(req, port)
+
+
+@server.handler("trace")
+def _trace(srv, req):
+    from .commands.trace import trace
+
+    _, port = srv.require_attached()
+    return trace(req, port)
+
+
+@server.handler("ttRecord")
+def _tt_record(srv, req):
+    from .commands.tt import tt_record
+
+    _, port = srv.require_attached()
+    return tt_record(req, port)
+
+
+@server.handler("ttList")
+def _tt_list(srv, _req):
+    from .commands.tt import tt_list
+
+    return tt_list(srv.require_attached()[1])
+
+
+@server.handler("ttDetail")
+def _tt_detail(srv, req):
+    from .commands.tt import tt_detail
+
+    return tt_detail(req.params, srv.require_attached()[1])
+
+
+@server.handler("ttReplay")
+def _tt_replay(srv, req):
+    from .commands.tt import tt_detail
+
+    return tt_detail(req.params, srv.require_attached()[1], replay=True)
+
+
+@server.handler("ttDelete")
+def _tt_delete(srv, req):
+    from .commands.tt import tt_delete
+
+    return tt_delete(req.params, srv.require_attached()[1])
+
+
 def main():
     # Our stdout is the protocol channel: anything else printed there would corrupt it.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)

@@ -45,7 +45,8 @@ class Server(object):
     def _run(self, method, req):
         try:
             data = self.handlers[method](self, req)
-            if req.cancelled.is_set():
+            # Streams (they set on_cancel) end normally when stopped, with their own summary.
+            if req.cancelled.is_set() and getattr(req, "on_cancel", None) is None:
                 emit(req.id, "error", error=HelperError(errors.CANCELLED, "Cancelled.").to_json())
             else:
                 emit(req.id, "end", data if data is not None else {})
@@ -65,8 +66,8 @@ class Server(object):
         if req is not None:
             req.cancelled.set()
             on_cancel = getattr(req, "on_cancel", None)
-            if on_cancel is not None:
-                on_cancel()
+            if on_cancel is not None:  # may block on the agent: keep the request reader free
+                threading.Thread(target=on_cancel, name="cancel-%s" % target_id, daemon=True).start()
         return {"cancelled": req is not None}
 
     def serve(self, stream):

@@ -1,0 +1,2 @@
+// Entry for the benchmark bundle: the engine's public surface, without vscode.
+export { Session } from '../src/session/session';

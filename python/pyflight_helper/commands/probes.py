@@ -1,0 +1,107 @@
+"""Shared machinery of the instrumenting commands (watch, trace, tt -t): build the agent's argument
+string, validate it with flight_profiler's own parser, stream results, and always send `off`.
+
+The agent turns a probe off only when asked (`off` on a new connection) or when its limit is
+reached; a dropped connection leaves the probe installed. So every stream registers `on_cancel`,
+which the server runs on cancel, on shutdown and on stdin EOF.
+"""
+
+import re
+import threading
+
+from .. import errors
+from ..errors import HelperError
+from ..wire import AgentConnection, request, strip_ansi
+
+_LOCATION_ERRORS = ("Error in locating module", "No method named", "No class named", "Nested method",
+                    "Cannot find nested method", "invalid time tunnel format")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def quote(value):
+    """Quotes a value for flight_profiler's tokenizer: "…" whose content is unicode_escape-decoded."""
+    escaped = value.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+    return '"%s"' % escaped
+
+
+def location_words(params):
+    module, cls, method = params.get("module"), params.get("class"), params.get("method")
+    for label, value in (("module", module), ("method", method)):
+        if not isinstance(value, str) or not _IDENTIFIER.match(value):
+            raise HelperError(errors.BAD_LOCATION, "The %s name %r is not a valid Python name." % (label, value),
+                              "Use `module [class] method`, e.g. `__main__ Worker handle`.")
+    if cls is not None and (not isinstance(cls, str) or not _IDENTIFIER.match(cls)):
+        raise HelperError(errors.BAD_LOCATION, "The class name %r is not a valid Python name." % (cls,))
+    return [module] + ([cls] if cls else []) + [method]
+
+
+def check_expression(expr, what):
+    """Syntax-checks an expression here, so a typo never reaches the target."""
+    try:
+        compile(expr, "<%s>" % what, "eval")
+    except SyntaxError as exc:
+        raise HelperError(errors.BAD_EXPRESSION, "The %s %r is not a valid Python expression: %s" % (what, expr, exc.msg),
+                          "Fix the expression; it is evaluated with args, kwargs, target and return_obj.")
+
+
+def classify_agent_text(text):
+    """A text frame from the agent during a probe: None for the success hint, else a HelperError."""
+    clean = strip_ansi(text).strip()
+    if "successfully added" in clean or clean == "":
+        return None
+    if any(marker in clean for marker in _LOCATION_ERRORS):
+        return HelperError(errors.BAD_LOCATION, clean.rstrip("!") + ".",
+                           "Check the module (as imported in the target: use `module` to find it), class and method names.")
+    if clean.startswith("Traceback") or "usage:" in clean:
+        last = clean.splitlines()[-1]
+        return HelperError(errors.BAD_ARGUMENT, "The agent rejected the arguments: %s" % last)
+    return HelperError(errors.INTERNAL, "Unexpected answer from the agent: %s" % clean[:300])
+
+
+class ProbeStream(object):
+    """One `on` stream with its matching `off`; `run(on_object)` returns the end summary."""
+
+    def __init__(self, req, port, target, args):
+        self.req = req
+        self.port = port
+        self.target = target
+        self.args = args
+        self.count = 0
+        self._off_sent = threading.Event()
+        req.on_cancel = self.turn_off
+
+    def turn_off(self):
+        if self._off_sent.is_set():
+            return
+        self._off_sent.set()
+        try:
+            request(self.port, self.target, "off " + self.args, timeout=10)
+        except OSError:
+            pass  # the target is gone, and its probes with it
+
+    def run(self, on_object, limit=None):
+        """Streams frames; `on_object` turns each non-text frame into a record (or None to skip)."""
+        conn = AgentConnection(self.port, timeout=10)
+        try:
+            conn.send_json({"target": self.target, "param": "on " + self.args})
+            conn.set_timeout(None)  # a probe on a function nobody calls waits forever: cancel ends it
+            installed = False
+            for frame in conn.frames():
+                if isinstance(frame, str):
+                    failure = classify_agent_text(frame)
+                    if failure is not None:
+                        raise failure
+                    if not installed:
+                        installed = True
+                        self.req.progress("installed")
+                        if self.req.cancelled.is_set():  # cancel raced the install
+                            self.turn_off()
+                    continue
+                record = on_object(frame)
+                if record is not None:
+                    self.count += 1
+                    self.req.record(record)
+        finally:
+            conn.close()
+        stopped = self.req.cancelled.is_set()
+        return {"count": self.count, "reason": "stopped" if stopped else "limit", "limit": limit}

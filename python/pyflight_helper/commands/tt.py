@@ -1,0 +1,66 @@
+"""`tt` (time tunnel): record calls, list them, show one, replay one, delete them."""
+
+from .. import errors
+from ..errors import HelperError
+from ..wire import request, strip_ansi
+from .probes import ProbeStream, check_expression, location_words, quote
+
+
+def _base(record):
+    return {"index": record.index, "time": record.timestamp, "costMs": record.cost_ms, "isReturn": bool(record.is_ret),
+            "isException": bool(record.is_exp), "module": record.module_name, "class": record.class_name,
+            "method": record.method_name}
+
+
+def tt_record(req, port):
+    words = location_words(req.params)
+    limit = req.params.get("limit", 50)
+    if not isinstance(limit, int) or limit < 1:
+        raise HelperError(errors.BAD_ARGUMENT, "limit (-n) must be a positive integer; got %r." % (limit,))
+    parts = ["-t"] + words + ["-n", str(limit)]
+    if req.params.get("filter"):
+        check_expression(req.params["filter"], "filter")
+        parts += ["-f", quote(req.params["filter"])]
+    args = " ".join(parts)
+    stream = ProbeStream(req, port, "tt", args)
+    summary = stream.run(lambda r: _base(r) if hasattr(r, "index") else None, limit)
+    summary["args"] = args
+    return summary
+
+
+def _one(port, param, timeout=60):
+    frames = request(port, "tt", "on " + param, timeout=timeout)
+    return frames[0] if frames else None
+
+
+def tt_list(port):
+    answer = _one(port, "-l")
+    if not isinstance(answer, list):
+        raise HelperError(errors.INTERNAL, "Unexpected answer to tt -l: %r" % (answer,))
+    return {"records": [_base(r) for r in answer]}
+
+
+def _index(params):
+    index = params.get("index")
+    if not isinstance(index, int) or index < 0:
+        raise HelperError(errors.BAD_ARGUMENT, "index must be a non-negative integer; got %r." % (index,))
+    return index
+
+
+def tt_detail(params, port, replay=False):
+    index = _index(params)
+    expand = params.get("expand", 1)
+    if expand not in (1, 2, 3, 4, 5, 6, -1):
+        raise HelperError(errors.BAD_ARGUMENT, "expand (-x) must be 1 to 6, or -1; got %r." % (expand,))
+    answer = _one(port, "-i %d -x %d%s" % (index, expand, " -p" if replay else ""))
+    if answer is None or isinstance(answer, str):
+        text = strip_ansi(answer or "").strip() or "No record %d." % index
+        raise HelperError(errors.BAD_ARGUMENT, text, "List the records (tt -l) to see which indexes exist.")
+    return dict(_base(answer.base_record), args=answer.args, kwargs=answer.kwargs, returnValue=answer.return_obj,
+                exception=answer.exp_obj)
+
+
+def tt_delete(params, port):
+    param = "-da" if params.get("all") else "-d %d" % _index(params)
+    answer = _one(port, param)
+    return {"message": strip_ansi(answer if isinstance(answer, str) else str(answer)).strip()}
