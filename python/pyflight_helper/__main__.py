@@ -98,6 +98,25 @@ def _tt_delete(srv, req):
     return tt_delete(req.params, srv.require_attached()[1])
 
 
+@server.handler("getglobal")
+def _getglobal(srv, req):
+    from .commands.getglobal import getglobal
+
+    return getglobal(req.params, srv.require_attached()[1])
+
+
+@server.handler("probeOff")
+def _probe_off(srv, req):
+    """Turns off a probe another (crashed) helper installed: {target: watch|trace|tt, args}."""
+    from .wire import request
+
+    target, args = req.params.get("target"), req.params.get("args")
+    if target not in ("watch", "trace", "tt") or not isinstance(args, str) or not args:
+        raise HelperError(errors.BAD_ARGUMENT, "probeOff needs target (watch, trace or tt) and args.")
+    request(srv.require_attached()[1], target, "off " + args, timeout=10)
+    return {}
+
+
 def main():
     # Our stdout is the protocol channel: anything else printed there would corrupt it.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)

@@ -89,6 +89,140 @@ export interface HelperMethods {
   attach: { params: { pid: number; timeoutSeconds?: number }; result: AttachResult };
   stack: { params: { native?: boolean; async?: boolean; includeAgentThreads?: boolean }; result: StackResult };
   module: { params: { file: string }; result: ModuleResult };
+  watch: { params: WatchParams; result: StreamSummary };
+  trace: { params: TraceParams; result: StreamSummary };
+  ttRecord: { params: TtRecordParams; result: StreamSummary };
+  ttList: { params: Record<string, never>; result: { records: TtRecord[] } };
+  ttDetail: { params: { index: number; expand?: number }; result: TtDetail };
+  ttReplay: { params: { index: number; expand?: number }; result: TtDetail };
+  ttDelete: { params: { index?: number; all?: boolean }; result: { message: string } };
+  getglobal: { params: GetGlobalParams; result: { expr: string; type: string; value: string } };
+  probeOff: { params: { target: ProbeKind; args: string }; result: Record<string, never> };
   cancel: { params: { target: number }; result: { cancelled: boolean } };
   shutdown: { params: Record<string, never>; result: Record<string, never> };
+}
+
+/** Options of `watch`, as in the seed's `watch module [class] method [options]`. */
+export interface WatchParams {
+  module: string;
+  class?: string;
+  method: string;
+  /** --expr; default "args,kwargs". Names available: target, return_obj, args, kwargs. */
+  expr?: string;
+  /** -f; evaluated after the call with return_obj and cost (ms). */
+  filter?: string;
+  /** -e */
+  exceptionOnly?: boolean;
+  /** -x, 1–4 or -1 */
+  expand?: number;
+  /** -n, default 10 */
+  limit?: number;
+  /** -r */
+  raw?: boolean;
+  /** -v */
+  verbose?: boolean;
+}
+
+export interface WatchRecord {
+  time: number;
+  costMs: number;
+  isException: boolean;
+  exception: string | null;
+  expr: string;
+  type: string | null;
+  /** Rendered by the agent: display text, never evaluated or injected as HTML. */
+  value: string | null;
+  expressionError: string | null;
+  filterError: string | null;
+  method: string;
+}
+
+export interface TraceParams {
+  module: string;
+  class?: string;
+  method: string;
+  /** -i, ms; calls cheaper than this are dropped. Default 0.1. */
+  intervalMs?: number;
+  /** -et, ms; whole calls cheaper than this are not reported. */
+  entranceTimeMs?: number;
+  /** -d */
+  depth?: number;
+  /** -n, default 10 */
+  limit?: number;
+  /** -f; an exception in it counts as false (PyFlight works around an upstream bug). */
+  filter?: string;
+}
+
+export interface TraceNode {
+  function: string;
+  file: string | null;
+  line: number | null;
+  costMs: number;
+  builtin: boolean;
+  await: boolean;
+  children: TraceNode[];
+}
+
+export interface TraceRecord {
+  time: number;
+  thread: string;
+  threadId: number;
+  daemon: boolean;
+  costMs: number;
+  root: TraceNode;
+}
+
+export interface TtRecordParams {
+  module: string;
+  class?: string;
+  method: string;
+  /** -n, default 50 */
+  limit?: number;
+  filter?: string;
+}
+
+export interface TtRecord {
+  index: number;
+  time: number;
+  costMs: number;
+  isReturn: boolean;
+  isException: boolean;
+  module: string;
+  class: string | null;
+  method: string;
+}
+
+export interface TtDetail extends TtRecord {
+  args: string;
+  kwargs: string;
+  returnValue: string;
+  exception: string;
+}
+
+/** The `end` of a probe stream. */
+export interface StreamSummary {
+  count: number;
+  /** "limit": the -n limit was reached; "stopped": cancelled (the probe was turned off). */
+  reason: 'limit' | 'stopped';
+  limit: number | null;
+  /** The agent's argument string (what `flight_profiler --cmd` would take after the command). */
+  args: string;
+}
+
+export type ProbeKind = 'watch' | 'trace' | 'tt';
+
+export interface ProbeMethods {
+  watch: { params: WatchParams; result: StreamSummary; record: WatchRecord };
+  trace: { params: TraceParams; result: StreamSummary; record: TraceRecord };
+  ttRecord: { params: TtRecordParams; result: StreamSummary; record: TtRecord };
+}
+
+export interface GetGlobalParams {
+  module: string;
+  class?: string;
+  field: string;
+  /** -e, evaluated with `target` bound to the value */
+  expr?: string;
+  expand?: number;
+  raw?: boolean;
 }

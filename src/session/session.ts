@@ -5,7 +5,8 @@ import type { Logger } from '../common/logger';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
-import type { AttachResult, HelloResult, ModuleResult, StackResult } from '../protocol/helper';
+import type { AttachResult, GetGlobalParams, HelloResult, HelperMethods, ModuleResult, ProbeMethods, StackResult, TtDetail, TtRecord } from '../protocol/helper';
+import { AGENT_TARGET, Probe, type ProbeMethod } from './probe';
 
 /**
  * preflight → starting (helper spawned) → attaching → ready → detaching → detached.
@@ -43,9 +44,15 @@ export class Session {
   private livenessTimer: NodeJS.Timeout | undefined;
   private readonly onDidChangeStateEmitter = new Emitter<SessionState>();
   readonly onDidChangeState = this.onDidChangeStateEmitter.event;
+  private readonly activeProbes = new Set<Probe>();
+  private readonly onDidChangeProbesEmitter = new Emitter<Probe>();
+  /** Fires when a probe starts, installs, records or ends. */
+  readonly onDidChangeProbes = this.onDidChangeProbesEmitter.event;
   preflightResult: PreflightResult | undefined;
   hello: HelloResult | undefined;
   attachResult: AttachResult | undefined;
+  /** Settles once probes left by a crashed helper are turned off (tests and detach wait on it). */
+  probesCleanedUp: Promise<void> = Promise.resolve();
   /** Why the session ended, when it did not end by detach. */
   endReason: PyFlightError | undefined;
   readonly startedAt = Date.now();
@@ -119,13 +126,119 @@ export class Session {
     return this.run('module', { file }, signal);
   }
 
-  private async run<M extends 'stack' | 'module'>(method: M, params: M extends 'stack' ? { native?: boolean; async?: boolean; includeAgentThreads?: boolean } : { file: string }, signal?: AbortSignal) {
+  getglobal(params: GetGlobalParams, signal?: AbortSignal): Promise<{ expr: string; type: string; value: string }> {
+    return this.run('getglobal', params, signal);
+  }
+
+  ttList(signal?: AbortSignal): Promise<{ records: TtRecord[] }> {
+    return this.run('ttList', {}, signal);
+  }
+
+  ttDetail(index: number, expand?: number, signal?: AbortSignal): Promise<TtDetail> {
+    return this.run('ttDetail', { index, expand }, signal);
+  }
+
+  /** Re-runs a recorded call inside the target (side effects included): callers must confirm first. */
+  ttReplay(index: number, expand?: number, signal?: AbortSignal): Promise<TtDetail> {
+    return this.run('ttReplay', { index, expand }, signal);
+  }
+
+  ttDelete(which: { index?: number; all?: boolean }, signal?: AbortSignal): Promise<{ message: string }> {
+    return this.run('ttDelete', which, signal);
+  }
+
+  get probes(): Probe[] {
+    return [...this.activeProbes];
+  }
+
+  /**
+   * Starts a watch / trace / tt recording. Records arrive on `probe.onDidRecord`; `probe.done`
+   * settles when the limit is reached, the probe is stopped, or it fails (bad location, …).
+   */
+  startProbe<M extends ProbeMethod>(method: M, params: ProbeMethods[M]['params']): Probe<M> {
+    const probe = new Probe(this.pid, method, params);
+    const anyProbe = probe as unknown as Probe; // the set holds probes of every method
+    if (this._state !== 'ready' || !this.helper) {
+      const error = this.endReason ?? new PyFlightError(ErrorCode.HelperProtocol, `Session ${this.pid} is ${this._state}.`, 'Attach again.');
+      probe.done = Promise.reject(error);
+      probe.finished(undefined, error);
+      return probe;
+    }
+    this.activeProbes.add(anyProbe);
+    const changed = () => this.onDidChangeProbesEmitter.fire(anyProbe);
+    const sub = probe.onDidChange(changed);
+    changed();
+    probe.done = this.helper
+      .request(method, params as never, {
+        signal: probe.abort.signal,
+        onProgress: (stage, detail) => { if (stage === 'installed') probe.installed(detail ?? undefined); },
+        onRecord: (record) => probe.recorded(record as ProbeMethods[M]['record']),
+      })
+      .then(
+        (summary) => {
+          probe.finished(summary, undefined);
+          return summary;
+        },
+        (error: unknown) => {
+          const failure = PyFlightError.from(error);
+          probe.finished(undefined, failure);
+          throw failure;
+        },
+      )
+      .finally(() => {
+        sub.dispose();
+        if (this.helperCrashedProbes.has(anyProbe)) return; // cleaned up after the crash
+        this.activeProbes.delete(anyProbe);
+        changed();
+      });
+    probe.done.catch(() => undefined); // callers observe failures through the probe; never unhandled
+    return probe;
+  }
+
+  /** Stops every active probe and waits until each is turned off. */
+  async stopAllProbes(): Promise<void> {
+    const probes = this.probes;
+    for (const probe of probes) probe.stop();
+    await Promise.allSettled(probes.map((p) => p.done));
+  }
+
+  private readonly helperCrashedProbes = new Set<Probe>();
+
+  /**
+   * After a helper crash its probes stay installed in the target (the agent only removes one on
+   * `off` or at its limit). A fresh helper reattaches (the agent is reused) and turns each off.
+   */
+  private async turnOffOrphanedProbes(): Promise<void> {
+    const orphans = this.probes.filter((p) => p.agentArgs);
+    if (!orphans.length || !this.preflightResult) return;
+    for (const probe of orphans) this.helperCrashedProbes.add(probe);
+    const cleaner = new HelperProcess(this.preflightResult.interpreter.python, this.options.log);
+    try {
+      cleaner.start();
+      await cleaner.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? 30 });
+      for (const probe of orphans) {
+        await cleaner.request('probeOff', { target: AGENT_TARGET[probe.method], args: probe.agentArgs! });
+        this.options.log.info(`session ${this.pid}: turned off ${probe.method} ${probe.location} left by the crashed helper`);
+      }
+    } catch (error) {
+      this.options.log.error(`session ${this.pid}: could not turn off probes after a helper crash: ${PyFlightError.from(error).message}`);
+    } finally {
+      await cleaner.stop();
+      for (const probe of orphans) {
+        this.activeProbes.delete(probe);
+        this.helperCrashedProbes.delete(probe);
+        this.onDidChangeProbesEmitter.fire(probe);
+      }
+    }
+  }
+
+  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete'>(method: M, params: HelperMethods[M]['params'], signal?: AbortSignal): Promise<HelperMethods[M]['result']> {
     if (this._state !== 'ready' || !this.helper) {
       throw this.endReason ?? new PyFlightError(ErrorCode.HelperProtocol, `Session ${this.pid} is ${this._state}.`, 'Attach again.');
     }
     try {
       // The cast keeps one code path for every method; params are typed by the public wrappers above.
-      return await this.helper.request(method, params as never, { signal });
+      return await this.helper.request(method, params, { signal });
     } catch (error) {
       const failure = PyFlightError.from(error);
       if (failure.code === ErrorCode.TargetExited || failure.code === ErrorCode.PidNotFound) await this.onTargetExit();
@@ -159,6 +272,7 @@ export class Session {
     this.endReason = new PyFlightError(ErrorCode.HelperCrashed, `The PyFlight helper for process ${this.pid} stopped unexpectedly.`,
       'See the PyFlight log (PyFlight: Show Log), then attach again.');
     this.setState('helperCrashed');
+    this.probesCleanedUp = this.turnOffOrphanedProbes();
   }
 
   private clearLiveness(): void {

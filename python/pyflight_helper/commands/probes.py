@@ -24,9 +24,9 @@ def quote(value):
     return '"%s"' % escaped
 
 
-def location_words(params):
-    module, cls, method = params.get("module"), params.get("class"), params.get("method")
-    for label, value in (("module", module), ("method", method)):
+def location_words(params, last="method"):
+    module, cls, method = params.get("module"), params.get("class"), params.get(last)
+    for label, value in (("module", module), (last, method)):
         if not isinstance(value, str) or not _IDENTIFIER.match(value):
             raise HelperError(errors.BAD_LOCATION, "The %s name %r is not a valid Python name." % (label, value),
                               "Use `module [class] method`, e.g. `__main__ Worker handle`.")
@@ -93,7 +93,7 @@ class ProbeStream(object):
                         raise failure
                     if not installed:
                         installed = True
-                        self.req.progress("installed")
+                        self.req.progress("installed", self.args)  # the UI keeps it to turn the probe off
                         if self.req.cancelled.is_set():  # cancel raced the install
                             self.turn_off()
                     continue

@@ -1,0 +1,28 @@
+"""`getglobal`: a module global or class attribute, optionally through an expression on `target`."""
+
+from .. import errors
+from ..errors import HelperError
+from ..wire import request, strip_ansi
+from .probes import check_expression, location_words, quote
+
+
+def getglobal(params, port):
+    words = location_words(params, last="field")
+    parts = list(words)
+    if params.get("expr"):
+        check_expression(params["expr"], "expression")
+        parts += ["-e", quote(params["expr"])]
+    expand = params.get("expand", 2)
+    if expand not in (1, 2, 3, 4, 5, 6, -1):
+        raise HelperError(errors.BAD_ARGUMENT, "expand (-x) must be 1 to 6, or -1; got %r." % (expand,))
+    parts += ["-x", str(expand)]
+    if params.get("raw"):
+        parts.append("-r")
+    frames = request(port, "getglobal", " " + " ".join(parts), timeout=30)
+    answer = frames[0] if frames else None
+    if answer is None or isinstance(answer, str):
+        text = strip_ansi(answer or "no answer").strip()
+        raise HelperError(errors.BAD_LOCATION, text, "Check the module (as imported in the target), class and name.")
+    if answer.failed:
+        raise HelperError(errors.BAD_EXPRESSION, "The expression failed in the target: %s" % (answer.failed_reason or "").strip().splitlines()[-1])
+    return {"expr": answer.expr, "type": answer.type, "value": answer.value}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { ErrorCode } from '../../src/common/errors';
+import { silentLogger } from '../../src/common/logger';
+import type { TraceNode, TraceRecord, TtRecord, WatchRecord } from '../../src/protocol/helper';
+import { Session } from '../../src/session/session';
+import { FIXTURES, startTarget, stopAllTargets, type Target } from '../support/fixtures';
+
+const ORDERS_PY = path.join(FIXTURES, 'shop', 'orders.py');
+
+function collect<T>(probe: { onDidRecord: (l: (r: T) => void) => unknown }): T[] {
+  const records: T[] = [];
+  probe.onDidRecord((r) => records.push(r));
+  return records;
+}
+
+/** Where the function's code object comes from: the original file, or flight-profiler's wrapper. */
+async function codeFile(session: Session, module: string, field: string): Promise<string> {
+  return (await session.getglobal({ module, field, expr: 'target.__code__.co_filename', raw: true })).value;
+}
+
+describe('watch / trace / tt against a real target', function () {
+  this.timeout(60_000);
+  let service: Target;
+  let session: Session;
+
+  before(async () => {
+    service = await startTarget(['busy_service.py']);
+    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await session.attach();
+  });
+  after(async () => {
+    await session?.detach();
+    await stopAllTargets();
+  });
+
+  it('watch streams args and return values, then ends by its limit', async () => {
+    const probe = session.startProbe('watch', { module: 'shop.orders', method: 'total_price', expr: 'args, return_obj', limit: 3 });
+    const records = collect<WatchRecord>(probe);
+    const summary = await probe.done;
+    assert.deepEqual({ count: summary.count, reason: summary.reason }, { count: 3, reason: 'limit' });
+    assert.equal(records.length, 3);
+    for (const r of records) {
+      assert.equal(r.isException, false);
+      assert.equal(r.type, "<class 'tuple'>");
+      assert.match(r.value!.replace(/\s+/g, ''), /^\(\(\[1,2,3\]\),6\)$/);
+      assert.ok(r.costMs >= 0 && r.costMs < 1000);
+      assert.equal(r.method, 'shop.orders.total_price');
+    }
+    assert.equal(probe.state, 'ended');
+    assert.equal(await codeFile(session, 'shop.orders', 'total_price'), `'${ORDERS_PY}'`);
+  });
+
+  it('watch -e reports only calls that raised, with the exception', async () => {
+    const probe = session.startProbe('watch', { module: 'shop.orders', method: 'restock', exceptionOnly: true, limit: 6 });
+    const records = collect<WatchRecord>(probe);
+    await probe.done;
+    assert.ok(records.length >= 1, 'no exception recorded');
+    for (const r of records) {
+      assert.equal(r.isException, true);
+      const quantity = Number(/ValueError: cannot restock (\d+) units/.exec(r.exception ?? '')?.[1]);
+      assert.equal(quantity % 3, 0, r.exception ?? 'no exception text');
+    }
+  });
+
+  it('watch -f filters on arguments', async () => {
+    const probe = session.startProbe('watch', { module: 'shop.orders', method: 'restock', filter: 'args[0] % 2 == 0', expr: 'args[0]', limit: 6 });
+    const records = collect<WatchRecord>(probe);
+    await probe.done;
+    assert.ok(records.length >= 1);
+    for (const r of records) assert.equal(Number(r.value) % 2, 0, `odd quantity recorded: ${r.value}`);
+  });
+
+  it('bad locations and expressions fail with specific codes before anything is installed', async () => {
+    await assert.rejects(session.startProbe('watch', { module: 'shop.orders', method: 'no_such' }).done, { code: ErrorCode.BadLocation, message: /No method named no_such/ });
+    await assert.rejects(session.startProbe('watch', { module: 'shop.nowhere', method: 'f' }).done, { code: ErrorCode.BadLocation });
+    await assert.rejects(session.startProbe('watch', { module: 'shop.orders', method: 'restock', expr: 'args[' }).done, { code: ErrorCode.BadExpression });
+    await assert.rejects(session.startProbe('watch', { module: 'shop orders', method: 'restock' }).done, { code: ErrorCode.BadLocation });
+    await assert.rejects(session.startProbe('watch', { module: 'shop.orders', method: 'restock', expand: 9 }).done, { code: ErrorCode.BadArgument });
+  });
+
+  it('stopping a watch removes the probe: the code object is the original again', async () => {
+    const probe = session.startProbe('watch', { module: 'shop.orders', method: 'restock', limit: 1000 });
+    await new Promise<void>((resolve) => probe.onDidRecord(() => resolve()));
+    assert.notEqual(await codeFile(session, 'shop.orders', 'restock'), `'${ORDERS_PY}'`, 'watch did not instrument');
+    probe.stop();
+    const summary = await probe.done;
+    assert.equal(summary.reason, 'stopped');
+    assert.equal(await codeFile(session, 'shop.orders', 'restock'), `'${ORDERS_PY}'`);
+    assert.deepEqual(session.probes, []);
+  });
+
+  it('killing the helper mid-watch still leaves no probe behind', async () => {
+    const doomed = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await doomed.attach();
+    const probe = doomed.startProbe('watch', { module: 'shop.orders', method: 'total_price', limit: 1000 });
+    await new Promise<void>((resolve) => probe.onDidRecord(() => resolve()));
+    assert.notEqual(await codeFile(session, 'shop.orders', 'total_price'), `'${ORDERS_PY}'`);
+    process.kill(doomed.helperPid!, 'SIGKILL');
+    await assert.rejects(probe.done, { code: ErrorCode.HelperCrashed });
+    await doomed.probesCleanedUp;
+    assert.equal(await codeFile(session, 'shop.orders', 'total_price'), `'${ORDERS_PY}'`);
+  });
+
+  it('trace gives the call tree with costs, builtins marked', async () => {
+    const probe = session.startProbe('trace', { module: '__main__', method: 'handle_request', limit: 1 });
+    const records = collect<TraceRecord>(probe);
+    await probe.done;
+    const root = records[0].root;
+    assert.equal(root.function, 'handle_request');
+    assert.equal(root.file, path.join(FIXTURES, 'busy_service.py'));
+    assert.ok(root.costMs >= 50, `cost ${root.costMs}`);
+    const names = root.children.map((c: TraceNode) => c.function);
+    assert.ok(names.includes('compute_checksum') && names.includes('sleep'), names.join(','));
+    assert.equal(root.children.find((c) => c.function === 'sleep')!.builtin, true);
+    assert.equal(records[0].thread, 'request-worker');
+  });
+
+  it('a trace filter that raises does not break the traced function (upstream bug worked around)', async () => {
+    const probe = session.startProbe('trace', { module: 'shop.orders', method: 'total_price', intervalMs: 0, filter: 'undefined_name > 1', limit: 2 });
+    const summary = await probe.done;
+    assert.equal(summary.count, 0);
+    const check = session.startProbe('watch', { module: 'shop.orders', method: 'total_price', expr: 'return_obj', limit: 1 });
+    const records = collect<WatchRecord>(check);
+    await check.done;
+    assert.equal(records[0].value, '6');
+    assert.doesNotMatch(service.output(), /name 'Message' is not defined/);
+  });
+
+  it('tt records calls, lists, shows, replays and deletes them', async () => {
+    const probe = session.startProbe('ttRecord', { module: 'shop.orders', method: 'restock', limit: 3 });
+    const records = collect<TtRecord>(probe);
+    await probe.done;
+    assert.equal(records.length, 3);
+    const listed = (await session.ttList()).records.map((r) => r.index);
+    for (const r of records) assert.ok(listed.includes(r.index));
+    const first = records.find((r) => r.isReturn)!;
+    const detail = await session.ttDetail(first.index);
+    assert.match(detail.args, /\d+/);
+    const replay = await session.ttReplay(first.index);
+    assert.notEqual(replay.index, first.index);
+    assert.equal(replay.args, detail.args);
+    assert.equal(replay.returnValue, detail.returnValue);
+    await assert.rejects(session.ttDetail(5), { code: ErrorCode.BadArgument, message: /Couldn't find index for 5/ });
+    assert.match((await session.ttDelete({ all: true })).message, /All time fragments are deleted/);
+    assert.deepEqual((await session.ttList()).records, []);
+  });
+});
