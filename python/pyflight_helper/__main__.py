@@ -1,6 +1,7 @@
 """Entry point: `python -m pyflight_helper` with python/ on PYTHONPATH and the target's interpreter."""
 
 import os
+import signal
 import sys
 
 from . import errors
@@ -118,6 +119,9 @@ def _probe_off(srv, req):
 
 
 def main():
+    # Ctrl+C in a terminal reaches the whole process group; the helper must outlive it long enough
+    # to turn its probes off. It stops on `shutdown` or when stdin closes (its parent died).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Our stdout is the protocol channel: anything else printed there would corrupt it.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
     sys.stdout = protocol_out

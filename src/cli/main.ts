@@ -6,74 +6,58 @@ import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, streamLogger, type Logger } from '../common/logger';
 import { formatStacks } from '../commands/stackFormat';
+import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight } from '../preflight/preflight';
-import { HelperProcess } from '../helper/helperProcess';
 import { listProcesses } from '../processes/processLister';
+import type { ProbeMethods } from '../protocol/helper';
+import type { ProbeMethod } from '../session/probe';
 import { Session } from '../session/session';
+import { location, numberOption, parseArgs, parsePid, usageError, USAGE, type ParsedArgs } from './args';
 
-const USAGE = `usage:
-  pyflight processes [--json] [--all]
-  pyflight check <pid> [--json]
-  pyflight stack <pid> [--native] [--async] [--agent-threads] [--json]
-  pyflight module <pid> <file> [--json]
-options: --verbose (log to stderr), --timeout <seconds> (attach timeout, default 30)`;
+const write = (line: string) => process.stdout.write(line + '\n');
 
-interface Parsed {
-  verb: string;
-  positional: string[];
-  flags: Set<string>;
-  timeout: number;
-}
-
-function parseArgs(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Set<string>();
-  let timeout = 30;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--timeout') timeout = Number(argv[++i]);
-    else if (arg.startsWith('--')) flags.add(arg.slice(2));
-    else positional.push(arg);
-  }
-  if (!Number.isFinite(timeout) || timeout <= 0) throw usage('--timeout takes a number of seconds.');
-  return { verb: positional.shift() ?? '', positional, flags, timeout };
-}
-
-function usage(message: string): PyFlightError {
-  return new PyFlightError(ErrorCode.BadArgument, message, 'Run `pyflight --help` for usage.');
-}
-
-function parsePid(text: string | undefined): number {
-  if (text === undefined) throw usage('Missing <pid>.');
-  if (!/^\d+$/.test(text) || Number(text) <= 0) {
-    throw new PyFlightError(ErrorCode.BadArgument, `"${text}" is not a valid PID.`, 'A PID is a positive whole number, e.g. 12345.');
-  }
-  return Number(text);
-}
-
-/** Attaches, runs `body`, and always detaches (also on Ctrl+C), so no helper outlives the CLI. */
-async function withSession<T>(pid: number, args: Parsed, log: Logger, body: (s: Session) => Promise<T>): Promise<T> {
-  const session = new Session(pid, { log, attachTimeoutSeconds: args.timeout, livenessIntervalMs: 0 });
-  const abort = new AbortController();
-  const onSignal = () => {
-    abort.abort();
-    void session.detach().finally(() => process.exit(130));
-  };
+/** Attaches, runs `body`, and always detaches (also on Ctrl+C), so no helper or probe outlives the CLI. */
+async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>): Promise<T> {
+  const session = new Session(pid, { log, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30, livenessIntervalMs: 1000 });
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await session.attach((message) => log.info(message), abort.signal);
-    return await body(session);
+    await session.attach((message) => log.info(message), stop.signal);
+    return await body(session, stop.signal);
   } finally {
-    await session.detach();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await session.detach();
   }
 }
 
-async function run(args: Parsed, log: Logger): Promise<unknown> {
+/** Streams one probe as JSON lines until its limit, Ctrl+C, --timeout, or the target exiting. */
+async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortSignal, args: ParsedArgs, method: M,
+  params: ProbeMethods[M]['params']): Promise<undefined> {
   const json = args.flags.has('json');
+  const probe = session.startProbe(method, params);
+  probe.onDidRecord((record) => write(json ? JSON.stringify({ type: 'record', data: record }) : JSON.stringify(record, null, 2)));
+  const timeout = numberOption(args, '--timeout');
+  const timer = timeout ? setTimeout(() => probe.stop(), timeout * 1000) : undefined;
+  const onStop = () => probe.stop();
+  stop.addEventListener('abort', onStop);
+  session.onDidChangeState(() => probe.stop());
+  try {
+    const summary = await probe.done;
+    write(json ? JSON.stringify({ type: 'end', data: summary }) : `${method}: ${summary.count} record(s), ended by ${summary.reason}`);
+  } finally {
+    if (timer) clearTimeout(timer);
+    stop.removeEventListener('abort', onStop);
+  }
+  return undefined;
+}
+
+async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
+  const json = args.flags.has('json');
+  const pidArg = () => parsePid(args.positional[0]);
   switch (args.verb) {
     case 'processes': {
       const all = await listProcesses();
@@ -82,7 +66,7 @@ async function run(args: Parsed, log: Logger): Promise<unknown> {
       return shown.map((p) => `${String(p.pid).padStart(7)}  ${p.user.padEnd(10)} ${p.commandLine}`).join('\n');
     }
     case 'check': {
-      const pid = parsePid(args.positional[0]);
+      const pid = pidArg();
       const { facts, interpreter } = await preflight(pid);
       const helper = new HelperProcess(interpreter.python, log);
       helper.start();
@@ -98,24 +82,68 @@ async function run(args: Parsed, log: Logger): Promise<unknown> {
       }
     }
     case 'stack': {
-      const pid = parsePid(args.positional[0]);
-      const result = await withSession(pid, args, log, (s) => s.stack({
+      const result = await withSession(pidArg(), args, log, (s) => s.stack({
         native: args.flags.has('native'), async: args.flags.has('async'), includeAgentThreads: args.flags.has('agent-threads'),
       }));
       return json ? result : formatStacks(result).trimEnd();
     }
     case 'module': {
-      const pid = parsePid(args.positional[0]);
       const file = args.positional[1];
-      if (!file) throw usage('Missing <file>.');
-      const result = await withSession(pid, args, log, (s) => s.module(path.resolve(file)));
+      if (!file) throw usageError('Missing <file>.');
+      const result = await withSession(pidArg(), args, log, (s) => s.module(path.resolve(file)));
       return json ? result : result.module;
+    }
+    case 'watch': {
+      const params = { ...location(args.positional.slice(1)), expr: args.values.get('--expr'), filter: args.values.get('-f'),
+        exceptionOnly: args.flags.has('e'), raw: args.flags.has('r'), verbose: args.flags.has('v'),
+        expand: numberOption(args, '-x', true), limit: numberOption(args, '-n', true) };
+      return withSession(pidArg(), args, log, (s, stop) => streamProbe(s, stop, args, 'watch', params));
+    }
+    case 'trace': {
+      const params = { ...location(args.positional.slice(1)), intervalMs: numberOption(args, '-i'),
+        entranceTimeMs: numberOption(args, '-et'), depth: numberOption(args, '-d', true), limit: numberOption(args, '-n', true),
+        filter: args.values.get('-f') };
+      return withSession(pidArg(), args, log, (s, stop) => streamProbe(s, stop, args, 'trace', params));
+    }
+    case 'tt':
+      return runTt(args, log);
+    case 'getglobal': {
+      const [pidText, ...words] = args.positional;
+      const where = location(words);
+      const params = { module: where.module, class: where.class, field: where.method, expr: args.values.get('--expr'),
+        expand: numberOption(args, '-x', true), raw: args.flags.has('r') };
+      return withSession(parsePid(pidText), args, log, (s) => s.getglobal(params));
     }
     case '':
     case 'help':
       return USAGE;
     default:
-      throw usage(`Unknown command "${args.verb}".`);
+      throw usageError(`Unknown command "${args.verb}".`);
+  }
+}
+
+async function runTt(args: ParsedArgs, log: Logger): Promise<unknown> {
+  const [pidText, action, ...rest] = args.positional;
+  const pid = parsePid(pidText);
+  const index = () => {
+    if (!rest[0] || !/^\d+$/.test(rest[0])) throw usageError(`tt ${action} needs a record index, e.g. 1000.`);
+    return Number(rest[0]);
+  };
+  switch (action) {
+    case 'record': {
+      const params = { ...location(rest), limit: numberOption(args, '-n', true), filter: args.values.get('-f') };
+      return withSession(pid, args, log, (s, stop) => streamProbe(s, stop, args, 'ttRecord', params));
+    }
+    case 'list':
+      return withSession(pid, args, log, (s) => s.ttList());
+    case 'show':
+      return withSession(pid, args, log, (s) => s.ttDetail(index(), numberOption(args, '-x', true)));
+    case 'replay':
+      return withSession(pid, args, log, (s) => s.ttReplay(index(), numberOption(args, '-x', true)));
+    case 'delete':
+      return withSession(pid, args, log, (s) => s.ttDelete(args.flags.has('all') ? { all: true } : { index: index() }));
+    default:
+      throw usageError('tt takes record, list, show, replay or delete.');
   }
 }
 
@@ -123,17 +151,16 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const json = argv.includes('--json');
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
+    write(USAGE);
     return;
   }
   const log = argv.includes('--verbose') ? streamLogger((line) => process.stderr.write(line + '\n')) : silentLogger;
   try {
-    const args = parseArgs(argv);
-    const out = await run(args, log);
-    process.stdout.write((typeof out === 'string' ? out : JSON.stringify(out, null, json ? undefined : 2)) + '\n');
+    const out = await run(parseArgs(argv.filter((a) => a !== '--verbose')), log);
+    if (out !== undefined) write(typeof out === 'string' ? out : JSON.stringify(out, null, json ? undefined : 2));
   } catch (error) {
     const failure = PyFlightError.from(error);
-    if (json) process.stdout.write(JSON.stringify({ error: failure.toJSON() }) + '\n');
+    if (json) write(JSON.stringify({ error: failure.toJSON() }));
     else process.stderr.write(`pyflight: ${failure.message}${failure.hint ? `\n  hint: ${failure.hint}` : ''}\n`);
     process.exitCode = failure.code === ErrorCode.BadArgument ? 2 : 1;
   }

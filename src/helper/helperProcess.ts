@@ -60,7 +60,9 @@ export class HelperProcess {
       buffer: false,
       reject: false,
       encoding: 'utf8',
-      cleanup: true,
+      // Own process group: a terminal's Ctrl+C must not kill it before it turns its probes off.
+      // It exits by itself when its stdin closes, so it cannot outlive us.
+      detached: true,
     });
     this.child = child;
     child.stdout?.setEncoding('utf8');

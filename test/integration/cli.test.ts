@@ -58,6 +58,34 @@ describe('pyflight CLI (headless, same engine)', function () {
     assert.deepEqual(json, { file: path.join(FIXTURES, 'shop', 'orders.py'), module: 'shop.orders' });
   });
 
+  it('watch --json streams one JSON line per record, then an end line', () => {
+    const r = spawnSync(process.execPath, [CLI, 'watch', String(service.pid), 'shop.orders', 'total_price', '--expr', 'return_obj', '-n', '2', '--json'],
+      { encoding: 'utf8', timeout: 60_000 });
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.type), ['record', 'record', 'end']);
+    assert.equal(lines[0].data.value, '6');
+    assert.equal(lines[2].data.reason, 'limit');
+  });
+
+  for (const [signal, how] of [['SIGINT', 'Ctrl+C ends the stream with an end line'], ['SIGKILL', 'a killed CLI']] as const) {
+    it(`watch: ${how} and leaves no probe and no helper behind`, async () => {
+      const { spawn } = await import('node:child_process');
+      const child = spawn(process.execPath, [CLI, 'watch', String(service.pid), 'shop.orders', 'total_price', '-n', '1000', '--json'],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python') } });
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; });
+      await new Promise<void>((resolve) => child.stdout.on('data', () => { if (out.includes('"record"')) resolve(); }));
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill(signal);
+      await exited;
+      if (signal === 'SIGINT') assert.match(out.trim().split('\n').at(-1)!, /"type":"end".*"reason":"stopped"/);
+      for (let i = 0; i < 50 && processesMatching('pyflight_helper').length; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(processesMatching('pyflight_helper'), [], 'helper outlived the CLI');
+      const { json } = pyflight(['getglobal', String(service.pid), 'shop.orders', 'total_price', '--expr', 'target.__code__.co_filename', '-r']);
+      assert.equal(json.value, `'${path.join(FIXTURES, 'shop', 'orders.py')}'`, 'the watch wrapper is still installed');
+    });
+  }
+
   const failures: Array<[string, () => string[], number, string]> = [
     ['a PID that is not a number', () => ['stack', 'abc'], 2, 'BAD_ARGUMENT'],
     ['a PID that does not exist', () => ['stack', String(unusedPid())], 1, 'PID_NOT_FOUND'],

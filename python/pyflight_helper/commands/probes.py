@@ -58,6 +58,10 @@ def classify_agent_text(text):
     return HelperError(errors.INTERNAL, "Unexpected answer from the agent: %s" % clean[:300])
 
 
+class _StaleProbe(Exception):
+    pass
+
+
 class ProbeStream(object):
     """One `on` stream with its matching `off`; `run(on_object)` returns the end summary."""
 
@@ -81,6 +85,14 @@ class ProbeStream(object):
 
     def run(self, on_object, limit=None):
         """Streams frames; `on_object` turns each non-text frame into a record (or None to skip)."""
+        try:
+            return self._run_once(on_object, limit)
+        except _StaleProbe:
+            # A previous client vanished without `off`: the agent answered its dead stream's error on
+            # ours, and removed the stale wrapper while doing so. Installing again now works.
+            return self._run_once(on_object, limit)
+
+    def _run_once(self, on_object, limit):
         conn = AgentConnection(self.port, timeout=10)
         try:
             conn.send_json({"target": self.target, "param": "on " + self.args})
@@ -88,6 +100,8 @@ class ProbeStream(object):
             installed = False
             for frame in conn.frames():
                 if isinstance(frame, str):
+                    if not installed and "Event loop is closed" in frame:
+                        raise _StaleProbe()
                     failure = classify_agent_text(frame)
                     if failure is not None:
                         raise failure

@@ -1,0 +1,71 @@
+import { ErrorCode, PyFlightError } from '../common/errors';
+
+/** Options that take a value; everything else starting with '-' is a flag. */
+const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-et', '-d']);
+
+export interface ParsedArgs {
+  verb: string;
+  positional: string[];
+  flags: Set<string>;
+  values: Map<string, string>;
+}
+
+export const USAGE = `usage:
+  pyflight processes [--all] [--json]
+  pyflight check <pid> [--json]
+  pyflight stack <pid> [--native] [--async] [--agent-threads] [--json]
+  pyflight module <pid> <file> [--json]
+  pyflight watch <pid> <module> [class] <method> [--expr E] [-x 1-4] [-e] [-n N] [-f F] [-r] [-v] [--json]
+  pyflight trace <pid> <module> [class] <method> [-i ms] [-et ms] [-d depth] [-n N] [-f F] [--json]
+  pyflight tt <pid> record <module> [class] <method> [-n N] [-f F] [--json]
+  pyflight getglobal <pid> <module> [class] <field> [--expr E] [-x N] [-r] [--json]
+  pyflight tt <pid> list|show <index> [-x N]|replay <index>|delete <index>|delete --all [--json]
+options: --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
+         --verbose (log to stderr). watch/trace/tt record stream one JSON line per record, then an end line.`;
+
+export function usageError(message: string): PyFlightError {
+  return new PyFlightError(ErrorCode.BadArgument, message, 'Run `pyflight --help` for usage.');
+}
+
+export function parseArgs(argv: string[]): ParsedArgs {
+  const positional: string[] = [];
+  const flags = new Set<string>();
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (VALUE_OPTIONS.has(arg)) {
+      if (i + 1 >= argv.length) throw usageError(`${arg} needs a value.`);
+      values.set(arg, argv[++i]);
+    } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
+      flags.add(arg.replace(/^--?/, ''));
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { verb: positional.shift() ?? '', positional, flags, values };
+}
+
+export function parsePid(text: string | undefined): number {
+  if (text === undefined) throw usageError('Missing <pid>.');
+  if (!/^\d+$/.test(text) || Number(text) <= 0) {
+    throw new PyFlightError(ErrorCode.BadArgument, `"${text}" is not a valid PID.`, 'A PID is a positive whole number, e.g. 12345.');
+  }
+  return Number(text);
+}
+
+export function numberOption(args: ParsedArgs, name: string, integer = false): number | undefined {
+  const raw = args.values.get(name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw usageError(`${name} takes ${integer ? 'a whole number' : 'a number'}, got "${raw}".`);
+  }
+  return value;
+}
+
+/** `module [class] method` from 2 or 3 positional words. */
+export function location(words: string[]): { module: string; class?: string; method: string } {
+  if (words.length === 2) return { module: words[0], method: words[1] };
+  if (words.length === 3) return { module: words[0], class: words[1], method: words[2] };
+  throw usageError('A location is `module [class] name`, e.g. `__main__ Worker handle`.');
+}
