@@ -1,12 +1,18 @@
 import * as vscode from 'vscode';
 import { registerAttachCommands } from './commands/attach';
 import { registerModuleCommands } from './commands/module';
+import { registerProbeCommands } from './commands/probes';
 import { registerStackCommands } from './commands/stacks';
 import { CommandId, ContextKey, ViewId } from './common/commandIds';
 import { readConfig } from './common/config';
+import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
+import { ProbeStore } from './probes/probeStore';
 import { SessionManager } from './session/sessionManager';
 import { SessionsView } from './views/sessionsView';
 import { StacksView } from './views/stacksView';
+import { TimeTunnelView } from './views/timeTunnelView';
+import { TraceView } from './views/traceView';
+import { WatchView } from './views/watchView';
 
 let sessions: SessionManager | undefined;
 
@@ -33,6 +39,21 @@ export function activate(context: vscode.ExtensionContext): void {
   registerAttachCommands(context, { log, sessions: manager });
   registerStackCommands(context, { log, sessions: manager, stacksView: new StacksView() });
   registerModuleCommands(context, { log, sessions: manager });
+
+  const store = new ProbeStore(() => readConfig().watchMaxRecords);
+  const watchView = new WatchView(store);
+  const traceView = new TraceView(store);
+  const timeTunnelView = new TimeTunnelView(store);
+  const codeLens = new ProbeCodeLens(store);
+  context.subscriptions.push(
+    store, watchView, traceView, timeTunnelView, codeLens,
+    vscode.window.createTreeView(ViewId.watch, { treeDataProvider: watchView }),
+    vscode.window.createTreeView(ViewId.trace, { treeDataProvider: traceView, showCollapseAll: true }),
+    vscode.window.createTreeView(ViewId.timeTunnel, { treeDataProvider: timeTunnelView }),
+    vscode.languages.registerCodeLensProvider({ language: 'python' }, codeLens),
+    createProbeStatusBar(store),
+  );
+  registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
 }
 
 /** Detaches every session: helpers stop and turn off whatever they instrumented. */

@@ -84,7 +84,9 @@ export function registerStackCommands(context: vscode.ExtensionContext, deps: St
       showStacks(deps, lastMode, lastSession && lastSession.state === 'ready' ? { session: lastSession } : undefined)),
     vscode.commands.registerCommand(CommandId.exportStacks, () => exportStacks(deps)),
     vscode.commands.registerCommand(CommandId.copyValue, async (node: unknown) => {
-      const text = nodeText(node);
+      const n = node as { kind?: string; text?: string; record?: { value?: string | null; exception?: string | null } } | undefined;
+      const text = n?.kind === 'value' || n?.kind === 'line' ? n.text
+        : n?.kind === 'record' && n.record ? (n.record.exception ?? n.record.value ?? undefined) : nodeText(node);
       if (text) await vscode.env.clipboard.writeText(text);
     }),
   );

@@ -10,6 +10,21 @@ export const CommandId = {
   refreshStacks: 'pyflight.refreshStacks',
   showLog: 'pyflight.showLog',
   copyValue: 'pyflight.copyValue',
+  watchThisFunction: 'pyflight.watchThisFunction',
+  traceThisFunction: 'pyflight.traceThisFunction',
+  recordThisFunction: 'pyflight.recordThisFunction',
+  watchFunction: 'pyflight.watchFunction',
+  traceFunction: 'pyflight.traceFunction',
+  recordFunction: 'pyflight.recordFunction',
+  stopProbe: 'pyflight.stopProbe',
+  restartProbe: 'pyflight.restartProbe',
+  clearWatches: 'pyflight.clearWatches',
+  clearTraces: 'pyflight.clearTraces',
+  clearRecords: 'pyflight.clearRecords',
+  stopAllProbes: 'pyflight.stopAllProbes',
+  showProbes: 'pyflight.showProbes',
+  ttReplay: 'pyflight.ttReplay',
+  ttDelete: 'pyflight.ttDelete',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 
@@ -22,4 +37,7 @@ export const ContextKey = {
 export const ViewId = {
   sessions: 'pyflight.sessions',
   stacks: 'pyflight.stacks',
+  watch: 'pyflight.watch',
+  trace: 'pyflight.trace',
+  timeTunnel: 'pyflight.timeTunnel',
 } as const;

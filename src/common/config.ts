@@ -7,6 +7,10 @@ export interface PyFlightConfig {
   showAgentThreads: boolean;
   showStdlibFrames: boolean;
   showAllProcesses: boolean;
+  watchMaxRecords: number;
+  watchDefaultLimit: number;
+  traceDefaultLimit: number;
+  ttDefaultLimit: number;
 }
 
 export function readConfig(): PyFlightConfig {
@@ -17,5 +21,9 @@ export function readConfig(): PyFlightConfig {
     showAgentThreads: c.get<boolean>('stacks.showAgentThreads', false),
     showStdlibFrames: c.get<boolean>('stacks.showStdlibFrames', true),
     showAllProcesses: c.get<boolean>('processPicker.showAllProcesses', true),
+    watchMaxRecords: c.get<number>('watch.maxRecords', 500),
+    watchDefaultLimit: c.get<number>('watch.defaultLimit', 10),
+    traceDefaultLimit: c.get<number>('trace.defaultLimit', 10),
+    ttDefaultLimit: c.get<number>('tt.defaultLimit', 50),
   };
 }

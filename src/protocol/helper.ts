@@ -107,6 +107,8 @@ export interface WatchParams {
   module: string;
   class?: string;
   method: string;
+  /** -nm: a function defined inside `method` */
+  nested?: string;
   /** --expr; default "args,kwargs". Names available: target, return_obj, args, kwargs. */
   expr?: string;
   /** -f; evaluated after the call with return_obj and cost (ms). */
@@ -141,6 +143,7 @@ export interface TraceParams {
   module: string;
   class?: string;
   method: string;
+  nested?: string;
   /** -i, ms; calls cheaper than this are dropped. Default 0.1. */
   intervalMs?: number;
   /** -et, ms; whole calls cheaper than this are not reported. */
@@ -176,6 +179,7 @@ export interface TtRecordParams {
   module: string;
   class?: string;
   method: string;
+  nested?: string;
   /** -n, default 50 */
   limit?: number;
   filter?: string;

@@ -1,0 +1,57 @@
+import * as vscode from 'vscode';
+import { CommandId, ViewId } from '../common/commandIds';
+import type { ProbeStore } from './probeStore';
+import { ms } from '../views/valueNodes';
+
+const VIEW = { watch: ViewId.watch, trace: ViewId.trace, ttRecord: ViewId.timeTunnel } as const;
+
+/** Above each instrumented function: live call count, last and max cost; click reveals its view. */
+export class ProbeCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.changed.event;
+  private readonly subscription: { dispose(): void };
+
+  constructor(private readonly store: ProbeStore) {
+    this.subscription = store.onDidChange(() => this.changed.fire());
+  }
+
+  provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
+    const lenses: vscode.CodeLens[] = [];
+    for (const entry of this.store.all) {
+      const { probe, source } = entry;
+      if (!source || source.file !== document.uri.fsPath || !(probe.isActive || Date.now() - probe.startedAt < 10 * 60_000)) continue;
+      const line = Math.min(Math.max(0, source.line - 1), document.lineCount - 1);
+      const what = probe.method === 'ttRecord' ? 'recording' : probe.method === 'watch' ? 'watching' : 'tracing';
+      const state = probe.isActive ? what : `${probe.method === 'ttRecord' ? 'tt' : probe.method} ended`;
+      const icon = probe.isActive ? '$(pulse)' : '$(circle-slash)';
+      lenses.push(new vscode.CodeLens(new vscode.Range(line, 0, line, 0), {
+        title: `${icon} PyFlight ${state}: ${probe.count} calls · last ${ms(entry.lastCostMs)} · max ${ms(entry.maxCostMs)}`,
+        command: `${VIEW[probe.method]}.focus`,
+        tooltip: `${probe.method} ${probe.agentArgs ?? probe.location} in process ${probe.pid}`,
+      }));
+    }
+    return lenses;
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+}
+
+/** "$(pulse) N probes" while anything is instrumented; click lists them with "Stop all". */
+export function createProbeStatusBar(store: ProbeStore): vscode.Disposable {
+  const item = vscode.window.createStatusBarItem('pyflight.probes', vscode.StatusBarAlignment.Left, 50);
+  item.name = 'PyFlight Probes';
+  item.command = CommandId.showProbes;
+  const update = () => {
+    const n = store.active.length;
+    item.text = `$(pulse) ${n} ${n === 1 ? 'probe' : 'probes'}`;
+    item.tooltip = vscode.l10n.t('PyFlight: functions instrumented in running processes — click to list or stop them');
+    if (n > 0) item.show();
+    else item.hide();
+  };
+  update();
+  const sub = store.onDidChange(update);
+  return { dispose: () => { sub.dispose(); item.dispose(); } };
+}

@@ -1,0 +1,53 @@
+/**
+ * Finds the function (and class) enclosing a line of Python source. Used when no language server
+ * provides document symbols (e.g. no Python extension installed). Pure: indentation-based, which
+ * is how Python itself nests `def` and `class` blocks.
+ */
+export interface EnclosingFunction {
+  class?: string;
+  method: string;
+  /** A function defined inside `method` (flight-profiler's -nm), when the cursor is in one. */
+  nested?: string;
+  /** 0-based line of the `def` of `method`. */
+  defLine: number;
+}
+
+const DEF = /^(\s*)(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(/;
+const CLASS = /^(\s*)class\s+([A-Za-z_]\w*)\s*[(:]/;
+
+interface Block {
+  kind: 'def' | 'class';
+  name: string;
+  indent: number;
+  line: number;
+}
+
+export function enclosingFunction(lines: readonly string[], cursorLine: number): EnclosingFunction | undefined {
+  // Blocks open at the cursor: walk up, keeping each header whose indent is below all seen so far.
+  const chain: Block[] = [];
+  let limit = Infinity;
+  for (let i = Math.min(cursorLine, lines.length - 1); i >= 0; i--) {
+    const text = lines[i];
+    if (!text.trim() || text.trimStart().startsWith('#')) continue;
+    const indent = text.length - text.trimStart().length;
+    const header = DEF.exec(text) ?? CLASS.exec(text);
+    if (i === cursorLine && !header) {
+      limit = indent + 1; // the cursor's own statement: enclosing headers are indented less
+      continue;
+    }
+    if (indent >= limit) continue;
+    limit = indent;
+    if (header) chain.unshift({ kind: DEF.test(text) ? 'def' : 'class', name: header[2], indent, line: i });
+    if (indent === 0) break;
+  }
+  const firstDef = chain.findIndex((b) => b.kind === 'def');
+  if (firstDef < 0) return undefined;
+  const owner = chain[firstDef - 1];
+  const nested = chain.slice(firstDef + 1).find((b) => b.kind === 'def');
+  return {
+    class: owner?.kind === 'class' ? owner.name : undefined,
+    method: chain[firstDef].name,
+    nested: nested?.name,
+    defLine: chain[firstDef].line,
+  };
+}

@@ -1,0 +1,98 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { execa } from 'execa';
+import { ErrorCode, PyFlightError } from '../common/errors';
+import type { ProcessInfo } from './processInfo';
+import { isKernelThread, parseBootTime, parsePasswd, parseProcStat, toProcessInfo, type ProcContext } from './procfsParser';
+import { PS_ARGS, PS_COMM_ARGS, parsePsOutput } from './psParser';
+import { detectServers } from './pythonDetection';
+
+/**
+ * Reads a /proc tree; every method returns undefined when the file is unreadable or gone. Synchronous
+ * on purpose: procfs files are generated in memory and never wait on a disk, while a thread-pool
+ * round trip per file costs ten times the read itself (measured with ~1000 processes: about 30 ms
+ * read synchronously, 350 ms with fs.promises, 130 ms with callbacks). listFromProc yields between
+ * batches so the extension host is never blocked for long.
+ */
+export interface ProcSource {
+  /** Names in the /proc directory. */
+  list(): string[];
+  /** A file relative to the /proc root, e.g. `1234/stat` or `stat`. */
+  read(relative: string): string | undefined;
+  /** A symbolic link relative to the /proc root, e.g. `1234/exe`. */
+  readLink(relative: string): string | undefined;
+  /** The user database (/etc/passwd). */
+  readPasswd(): string | undefined;
+}
+
+function orUndefined<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+export function nodeProcSource(root = '/proc', passwd = '/etc/passwd'): ProcSource {
+  return {
+    list: () => orUndefined(() => readdirSync(root)) ?? [],
+    read: (relative) => orUndefined(() => readFileSync(`${root}/${relative}`, 'utf8')),
+    readLink: (relative) => orUndefined(() => readlinkSync(`${root}/${relative}`)),
+    readPasswd: () => orUndefined(() => readFileSync(passwd, 'utf8')),
+  };
+}
+
+export interface ListOptions {
+  platform?: NodeJS.Platform;
+  /** Linux only: where to read /proc from (tests replay a recorded tree). */
+  procSource?: ProcSource;
+  /** Left out of the list: the extension host itself by default. */
+  selfPid?: number;
+}
+
+/** Every process we can see except our own, with Python and pre-fork server roles detected. */
+export async function listProcesses(options: ListOptions = {}): Promise<ProcessInfo[]> {
+  const platform = options.platform ?? process.platform;
+  let processes: ProcessInfo[];
+  if (platform === 'linux') processes = await listFromProc(options.procSource ?? nodeProcSource());
+  else if (platform === 'darwin') processes = await listFromPs();
+  else {
+    throw new PyFlightError(ErrorCode.UnsupportedPlatform, `Listing processes is not supported on ${platform}.`,
+      'Enter the PID manually, or use PyFlight on Linux or macOS.');
+  }
+  const selfPid = options.selfPid ?? process.pid;
+  return detectServers(processes.filter((p) => p.pid !== selfPid));
+}
+
+const BATCH = 100;
+
+/** Linux: every /proc/<pid>, skipping kernel threads and processes that exit while we read. */
+export async function listFromProc(source: ProcSource): Promise<ProcessInfo[]> {
+  const procStat = source.read('stat');
+  const context: ProcContext = { bootTime: procStat === undefined ? undefined : parseBootTime(procStat),
+    users: parsePasswd(source.readPasswd() ?? '') };
+  const pids = source.list().filter((name) => /^\d+$/.test(name));
+  const processes: ProcessInfo[] = [];
+  for (let i = 0; i < pids.length; i += BATCH) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (const pid of pids.slice(i, i + BATCH)) {
+      const statText = source.read(`${pid}/stat`);
+      const stat = statText === undefined ? undefined : parseProcStat(statText);
+      if (!stat || isKernelThread(stat)) continue;
+      processes.push(toProcessInfo({ stat, status: source.read(`${pid}/status`), cmdline: source.read(`${pid}/cmdline`),
+        exeLink: source.readLink(`${pid}/exe`) }, context));
+    }
+  }
+  return processes;
+}
+
+/** macOS: two `ps` calls (see PS_ARGS for why two), no shell. */
+async function listFromPs(): Promise<ProcessInfo[]> {
+  const options = { env: { LC_ALL: 'C' } };
+  try {
+    const [rows, comm] = await Promise.all([execa('ps', [...PS_ARGS], options), execa('ps', [...PS_COMM_ARGS], options)]);
+    return parsePsOutput(rows.stdout, comm.stdout);
+  } catch (error) {
+    throw new PyFlightError(ErrorCode.Internal, `Could not list processes with ps: ${(error as Error).message}`,
+      'Enter the PID manually.');
+  }
+}

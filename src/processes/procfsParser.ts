@@ -1,0 +1,118 @@
+import type { ProcessInfo } from './processInfo';
+import { isPythonProcess } from './pythonDetection';
+
+/** The fields of /proc/<pid>/stat the picker uses (numbering as in proc(5)). */
+export interface ProcStat {
+  pid: number;
+  /** Field 2: up to 15 bytes of the executable name, or whatever the process set with prctl. */
+  comm: string;
+  /** Field 3: R, S, D, Z, ... */
+  state: string;
+  /** Field 4. */
+  ppid: number;
+  /** Field 9: kernel PF_* flags. */
+  flags: number;
+  /** Field 22: start time in clock ticks after boot. */
+  startTicks: number;
+}
+
+const PF_KTHREAD = 0x00200000;
+
+/** Linux's USER_HZ is 100 on every architecture we run on (x86, arm, arm64). */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * Parses /proc/<pid>/stat. `comm` may contain spaces and parentheses (e.g. `py) x (y`), so it is
+ * everything between the first '(' and the last ')'.
+ */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 1).trim().split(/\s+/);
+  const field = (n: number) => Number(rest[n - 3]);
+  const stat = {
+    pid: Number(text.slice(0, open)),
+    comm: text.slice(open + 1, close),
+    state: rest[0] ?? '',
+    ppid: field(4),
+    flags: field(9),
+    startTicks: field(22),
+  };
+  return Number.isInteger(stat.pid) && Number.isInteger(stat.ppid) && Number.isFinite(stat.startTicks) ? stat : undefined;
+}
+
+export function isKernelThread(stat: ProcStat): boolean {
+  return (stat.flags & PF_KTHREAD) !== 0;
+}
+
+/** The effective uid from /proc/<pid>/status (`Uid: real effective saved fs`), as `ps -o uid` shows. */
+export function parseStatusUid(text: string): number | undefined {
+  const match = /^Uid:\s+\d+\s+(\d+)/m.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Splits /proc/<pid>/cmdline. Trailing empty strings are dropped: the terminating NUL, and the NUL
+ * padding setproctitle leaves where the original arguments were.
+ */
+export function parseCmdline(raw: string): string[] {
+  const argv = raw.split('\0');
+  while (argv.length > 0 && argv[argv.length - 1] === '') argv.pop();
+  return argv;
+}
+
+/** Boot time in epoch seconds, from the `btime` line of /proc/stat. */
+export function parseBootTime(procStat: string): number | undefined {
+  const match = /^btime\s+(\d+)/m.exec(procStat);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** uid → user name from /etc/passwd (users known only to NSS/LDAP fall back to the number). */
+export function parsePasswd(text: string): Map<number, string> {
+  const users = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    const [name, , uid] = line.split(':');
+    if (name && !name.startsWith('#') && uid !== undefined && /^\d+$/.test(uid) && !users.has(Number(uid))) {
+      users.set(Number(uid), name);
+    }
+  }
+  return users;
+}
+
+/** The raw pieces read for one pid; anything unreadable is undefined. */
+export interface ProcEntry {
+  stat: ProcStat;
+  status?: string;
+  cmdline?: string;
+  /** Target of /proc/<pid>/exe; unreadable for other users' processes unless we are root. */
+  exeLink?: string;
+}
+
+export interface ProcContext {
+  /** Epoch seconds, from parseBootTime. */
+  bootTime?: number;
+  users: ReadonlyMap<number, string>;
+  clockTicks?: number;
+}
+
+/** Combines what was read for one pid into a ProcessInfo (server roles are set later, across the list). */
+export function toProcessInfo(entry: ProcEntry, context: ProcContext): ProcessInfo {
+  const { stat } = entry;
+  const argv = entry.cmdline === undefined ? [] : parseCmdline(entry.cmdline);
+  const uid = entry.status === undefined ? undefined : parseStatusUid(entry.status);
+  // A replaced binary shows as "<path> (deleted)"; the path is still the useful part.
+  const executable = entry.exeLink?.replace(/ \(deleted\)$/, '');
+  const ticks = context.clockTicks ?? CLOCK_TICKS_PER_SECOND;
+  return {
+    pid: stat.pid,
+    ppid: stat.ppid,
+    user: uid === undefined ? '?' : context.users.get(uid) ?? String(uid),
+    ...(uid === undefined ? {} : { uid }),
+    ...(context.bootTime === undefined ? {} : { startedAt: Math.round((context.bootTime + stat.startTicks / ticks) * 1000) }),
+    // Zombies have no command line; show the name in brackets, as ps does.
+    commandLine: argv.length > 0 ? argv.join(' ') : `[${stat.comm}]`,
+    ...(executable ? { executable } : {}),
+    isPython: isPythonProcess(executable, argv[0]),
+  };
+}

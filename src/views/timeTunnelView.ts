@@ -1,0 +1,129 @@
+import * as vscode from 'vscode';
+import { PyFlightError } from '../common/errors';
+import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
+import type { TtDetail, TtRecord } from '../protocol/helper';
+import { probeEntryItem } from './probeEntryItem';
+import { clockTime, lineItem, ms, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
+
+export type TtNode =
+  | { kind: 'entry'; entry: ProbeEntry<'ttRecord'> }
+  | { kind: 'record'; entry: ProbeEntry<'ttRecord'>; record: TtRecord; key: string }
+  | { kind: 'replay'; entry: ProbeEntry<'ttRecord'>; original: TtRecord; detail: TtDetail; key: string }
+  | { kind: 'message'; text: string; key: string; error?: boolean }
+  | ValueNode
+  | LineNode;
+
+function detailValues(key: string, d: TtDetail): ValueNode[] {
+  return [
+    valueNode(`${key}/args`, 'args', d.args),
+    valueNode(`${key}/kwargs`, 'kwargs', d.kwargs),
+    d.isException ? valueNode(`${key}/exc`, 'raised', d.exception, true) : valueNode(`${key}/ret`, 'returned', d.returnValue),
+  ].filter((n): n is ValueNode => n !== undefined);
+}
+
+/** Time Tunnel view: recordings → calls (index, time, cost, returned/raised) → details and replays. */
+export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<TtNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly subscription: { dispose(): void };
+  private readonly details = new Map<string, Promise<TtDetail>>();
+  private readonly replays = new Map<string, TtDetail[]>();
+  private readonly deleted = new Set<string>();
+
+  constructor(private readonly store: ProbeStore) {
+    this.subscription = store.onDidChange(() => this.changed.fire(undefined));
+  }
+
+  private keyOf(entry: ProbeEntry<'ttRecord'>, index: number): string {
+    return `${entry.session.pid}:${entry.session.startedAt}:${index}`;
+  }
+
+  async getChildren(node?: TtNode): Promise<TtNode[]> {
+    if (!node) return this.store.of('ttRecord').map((entry) => ({ kind: 'entry', entry }));
+    switch (node.kind) {
+      case 'entry': {
+        const rows: TtNode[] = node.entry.records
+          .filter((record) => !this.deleted.has(this.keyOf(node.entry, record.index)))
+          .map((record) => ({ kind: 'record', entry: node.entry, record, key: `tt${node.entry.probe.id}/${record.index}` }));
+        if (node.entry.probe.error) rows.unshift({ kind: 'message', text: node.entry.probe.error.hint ?? node.entry.probe.error.message, key: `tt${node.entry.probe.id}/e` });
+        return rows;
+      }
+      case 'record': {
+        const key = this.keyOf(node.entry, node.record.index);
+        let detail = this.details.get(key);
+        if (!detail) {
+          detail = node.entry.session.ttDetail(node.record.index);
+          this.details.set(key, detail);
+        }
+        try {
+          const values: TtNode[] = detailValues(node.key, await detail);
+          for (const [i, replay] of (this.replays.get(key) ?? []).entries()) {
+            values.push({ kind: 'replay', entry: node.entry, original: node.record, detail: replay, key: `${node.key}/replay${i}` });
+          }
+          return values;
+        } catch (error) {
+          this.details.delete(key);
+          return [{ kind: 'message', text: PyFlightError.from(error).message, key: `${node.key}/err`, error: true }];
+        }
+      }
+      case 'replay':
+        return detailValues(node.key, node.detail);
+      case 'value':
+        return valueChildren(node);
+      default:
+        return [];
+    }
+  }
+
+  getTreeItem(node: TtNode): vscode.TreeItem {
+    switch (node.kind) {
+      case 'entry':
+        return probeEntryItem(node.entry, 'record');
+      case 'record': {
+        const r = node.record;
+        const item = new vscode.TreeItem(`#${r.index}`, vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = node.key;
+        item.description = `${clockTime(r.time)} · ${ms(r.costMs)} · ${r.isException ? 'raised' : 'returned'}`;
+        item.iconPath = r.isException ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon('history');
+        item.contextValue = 'ttRecord';
+        item.tooltip = `${[r.module, r.class, r.method].filter(Boolean).join('.')} call #${r.index}`;
+        item.command = openSourceCommand(node.entry.source?.file, node.entry.source?.line);
+        return item;
+      }
+      case 'replay': {
+        const d = node.detail;
+        const item = new vscode.TreeItem(`replay #${d.index}`, vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = node.key;
+        item.description = `${ms(d.costMs)} · ${d.isException ? 'raised' : 'returned'} (original #${node.original.index})`;
+        item.iconPath = new vscode.ThemeIcon('debug-restart');
+        return item;
+      }
+      case 'message': {
+        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+        item.iconPath = new vscode.ThemeIcon(node.error ? 'error' : 'info');
+        return item;
+      }
+      case 'value':
+        return valueItem(node);
+      case 'line':
+        return lineItem(node);
+    }
+  }
+
+  /** Shows a replay's result next to the original call. */
+  addReplay(entry: ProbeEntry<'ttRecord'>, index: number, detail: TtDetail): void {
+    const key = this.keyOf(entry, index);
+    this.replays.set(key, [...(this.replays.get(key) ?? []), detail]);
+    this.changed.fire(undefined);
+  }
+
+  markDeleted(entry: ProbeEntry<'ttRecord'>, index: number): void {
+    this.deleted.add(this.keyOf(entry, index));
+    this.changed.fire(undefined);
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+}
