@@ -1,2 +1,3 @@
 // Entry for the benchmark bundle: the engine's public surface, without vscode.
 export { Session } from '../src/session/session';
+export { ProbeStore } from '../src/probes/probeStore';

@@ -3,12 +3,14 @@
 // thresholds. Writes bench/results.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const python = join(root, '.venv', 'bin', 'python');
 process.env.PYFLIGHT_HELPER_PATH ??= join(root, 'python');
-const { Session } = await import(join(root, 'out', 'bench', 'engine.js'));
+const { Session, ProbeStore } = await import(join(root, 'out', 'bench', 'engine.js'));
+
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 
 const target = spawn(python, [join(root, 'test', 'fixtures', 'busy_service.py')], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -39,15 +41,63 @@ for (let i = 0; i < ROUNDS; i++) {
 await session.detach();
 target.kill('SIGKILL');
 
-const results = {
-  stack_latency: {
+const results = {};
+results.stack_latency = {
     rounds: ROUNDS,
     baseline: 'flight_profiler <pid> --cmd stack (new CLI process per command, agent already injected)',
     cli_median_ms: Math.round(median(cliTimes)),
     helper_median_ms: Math.round(median(helperTimes)),
     speedup_ratio: Number((median(cliTimes) / median(helperTimes)).toFixed(2)),
     note: 'helper stacks also carry Python thread names (one extra agent round-trip) that the CLI lacks',
-  },
 };
+
+
+
+// --- watch_stream: a function called ~1,000 times/s, watched for BENCH_WATCH_SECONDS (default 60),
+// through the same Session + ProbeStore the views read. Measures the extension-host side.
+const WATCH_SECONDS = Number(process.env.BENCH_WATCH_SECONDS ?? 60);
+const hotTarget = spawn(python, [join(root, 'bench', 'hot_target.py')], { stdio: ['ignore', 'pipe', 'ignore'] });
+const hotPid = await new Promise((resolve) => hotTarget.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+const watcher = new Session(hotPid, { log: silent, livenessIntervalMs: 0 });
+await watcher.attach();
+const CAP = 500;
+const store = new ProbeStore(() => CAP);
+const calls = async () => Number((await watcher.getglobal({ module: '__main__', field: 'CALLS' })).value);
+global.gc?.();
+const heapBefore = process.memoryUsage().heapUsed;
+const lag = monitorEventLoopDelay({ resolution: 10 });
+const probe = watcher.startProbe('watch', { module: '__main__', method: 'hot', expr: 'args, return_obj', limit: 10_000_000 });
+store.add(watcher, probe);
+await new Promise((resolve) => { const sub = probe.onDidChange(() => { if (probe.state === 'running') { sub.dispose(); resolve(); } }); });
+const callsAtStart = await calls();
+lag.enable();
+await new Promise((r) => setTimeout(r, WATCH_SECONDS * 1000));
+const callsAtStop = await calls();
+probe.stop();
+const summary = await probe.done;
+lag.disable();
+global.gc?.();
+const heapAfter = process.memoryUsage().heapUsed;
+const entry = store.of('watch')[0];
+await watcher.detach();
+hotTarget.kill('SIGKILL');
+const expected = callsAtStop - callsAtStart;
+results.watch_stream = {
+  seconds: WATCH_SECONDS,
+  calls_per_second: Math.round(expected / WATCH_SECONDS),
+  records_received: summary.count,
+  calls_made_while_measured: expected,
+  // Received covers a little more than the measured window (install → first read, last read → off),
+  // so it may exceed `calls_made_while_measured`; anything below it was lost.
+  records_lost: Math.max(0, expected - summary.count),
+  kept_in_view: entry.records.length,
+  dropped_by_cap: entry.dropped,
+  cap: CAP,
+  event_loop_lag_p99_ms: Number((lag.percentile(99) / 1e6).toFixed(1)),
+  event_loop_lag_max_ms: Number((lag.max / 1e6).toFixed(1)),
+  heap_growth_mb: Number(((heapAfter - heapBefore) / 2 ** 20).toFixed(1)),
+  goal: 'lag p99 <= 50 ms, growth <= 50 MB, 0 lost',
+};
+
 writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
 console.log(JSON.stringify(results, null, 2));
