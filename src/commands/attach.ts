@@ -68,7 +68,7 @@ export function registerAttachCommands(context: vscode.ExtensionContext, deps: A
     vscode.commands.registerCommand(CommandId.attach, async (pidArg?: number | string) => {
       let pid = pidArg === undefined ? undefined : Number(pidArg);
       if (pid === undefined) {
-        pid = await pickProcess({ list: listProcesses, showAllProcesses: readConfig().showAllProcesses });
+        pid = await pickProcess({ list: () => listProcesses({ log: deps.log }), showAllProcesses: readConfig().showAllProcesses, log: deps.log });
         if (pid === undefined) return undefined;
       }
       return attachToPid(deps, pid);

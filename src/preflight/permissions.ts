@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { ErrorCode, PyFlightError } from '../common/errors';
+import { parsePasswd } from '../processes/procfsParser';
 import type { TargetFacts } from './targetFacts';
 
 const CAP_SYS_PTRACE = 19n;
@@ -10,15 +11,6 @@ export interface PtraceEnvironment {
   ptraceScope?: number;
   hasCapSysPtrace: boolean;
   userName: (uid: number) => string;
-}
-
-export function parsePasswd(text: string): Map<number, string> {
-  const users = new Map<number, string>();
-  for (const line of text.split('\n')) {
-    const [name, , uid] = line.split(':');
-    if (name && uid !== undefined && /^\d+$/.test(uid)) users.set(Number(uid), name);
-  }
-  return users;
 }
 
 export async function readPtraceEnvironment(): Promise<PtraceEnvironment> {

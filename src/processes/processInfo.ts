@@ -9,7 +9,7 @@ export interface ProcessInfo {
   startedAt?: number;
   /** The full command line, arguments joined by single spaces. */
   commandLine: string;
-  /** Path of the executable when known (Linux: /proc/<pid>/exe; macOS: first word of `ps -o comm`). */
+  /** Path of the executable when known (Linux: /proc/<pid>/exe; macOS: the whole `comm` column of `ps -o pid=,comm=`). */
   executable?: string;
   /** True when the process looks like a CPython interpreter (executable or argv[0] named python*). */
   isPython: boolean;

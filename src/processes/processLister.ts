@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { execa } from 'execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
+import type { Logger } from '../common/logger';
 import type { ProcessInfo } from './processInfo';
 import { isKernelThread, parseBootTime, parsePasswd, parseProcStat, toProcessInfo, type ProcContext } from './procfsParser';
 import { PS_ARGS, PS_COMM_ARGS, parsePsOutput } from './psParser';
@@ -47,6 +48,7 @@ export interface ListOptions {
   procSource?: ProcSource;
   /** Left out of the list: the extension host itself by default. */
   selfPid?: number;
+  log?: Logger;
 }
 
 /** Every process we can see except our own, with Python and pre-fork server roles detected. */
@@ -54,7 +56,7 @@ export async function listProcesses(options: ListOptions = {}): Promise<ProcessI
   const platform = options.platform ?? process.platform;
   let processes: ProcessInfo[];
   if (platform === 'linux') processes = await listFromProc(options.procSource ?? nodeProcSource());
-  else if (platform === 'darwin') processes = await listFromPs();
+  else if (platform === 'darwin') processes = await listFromPs(options.log);
   else {
     throw new PyFlightError(ErrorCode.UnsupportedPlatform, `Listing processes is not supported on ${platform}.`,
       'Enter the PID manually, or use PyFlight on Linux or macOS.');
@@ -86,13 +88,14 @@ export async function listFromProc(source: ProcSource): Promise<ProcessInfo[]> {
 }
 
 /** macOS: two `ps` calls (see PS_ARGS for why two), no shell. */
-async function listFromPs(): Promise<ProcessInfo[]> {
+async function listFromPs(log?: Logger): Promise<ProcessInfo[]> {
   const options = { env: { LC_ALL: 'C' } };
+  log?.debug(`LC_ALL=C ps ${PS_ARGS.join(' ')} & ps ${PS_COMM_ARGS.join(' ')}`);
   try {
     const [rows, comm] = await Promise.all([execa('ps', [...PS_ARGS], options), execa('ps', [...PS_COMM_ARGS], options)]);
     return parsePsOutput(rows.stdout, comm.stdout);
   } catch (error) {
-    throw new PyFlightError(ErrorCode.Internal, `Could not list processes with ps: ${(error as Error).message}`,
+    throw new PyFlightError(ErrorCode.Internal, `ps failed: ${(error as Error).message}`,
       'Enter the PID manually.');
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
-import { checkPtracePermission, parsePasswd, type PtraceEnvironment } from '../../src/preflight/permissions';
+import { checkPtracePermission, type PtraceEnvironment } from '../../src/preflight/permissions';
 import type { TargetFacts } from '../../src/preflight/targetFacts';
 
 const target = (uid: number | undefined, exeUnreadable = false): TargetFacts =>
@@ -36,13 +36,4 @@ describe('checkPtracePermission', () => {
       });
     });
   }
-});
-
-describe('parsePasswd', () => {
-  it('maps uids to names and skips malformed lines', () => {
-    const users = parsePasswd('root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n# comment\n\n');
-    assert.equal(users.get(0), 'root');
-    assert.equal(users.get(65534), 'nobody');
-    assert.equal(users.size, 2);
-  });
 });
