@@ -60,7 +60,9 @@ def attach(pid, timeout=30.0, progress=None, cancelled=None):
         return port, True
 
     progress("injecting")
-    proc = subprocess.Popen(_client_command(pid), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    command = _client_command(pid)
+    sys.stderr.write("spawn: %s\n" % " ".join(command))  # the extension logs our stderr
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=_client_env())
     deadline = time.monotonic() + timeout
     while proc.poll() is None:

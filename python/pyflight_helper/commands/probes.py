@@ -35,6 +35,16 @@ def location_words(params, last="method"):
     return [module] + ([cls] if cls else []) + [method]
 
 
+def nested_option(params):
+    """flight-profiler's -nm: a function defined inside the method (one level deep)."""
+    nested = params.get("nested")
+    if not nested:
+        return []
+    if not isinstance(nested, str) or not _IDENTIFIER.match(nested) or "." in nested:
+        raise HelperError(errors.BAD_LOCATION, "The nested function name %r is not a valid Python name." % (nested,))
+    return ["-nm", nested]
+
+
 def check_expression(expr, what):
     """Syntax-checks an expression here, so a typo never reaches the target."""
     try:

@@ -2,7 +2,7 @@
 
 from .. import errors
 from ..errors import HelperError
-from .probes import ProbeStream, check_expression, location_words, quote
+from .probes import ProbeStream, check_expression, location_words, nested_option, quote
 
 
 def never_raising_filter(expr):
@@ -16,6 +16,7 @@ def never_raising_filter(expr):
 
 def trace_args(params):
     parts = list(location_words(params))
+    parts += nested_option(params)
     interval = params.get("intervalMs", 0.1)
     if not isinstance(interval, (int, float)) or interval < 0:
         raise HelperError(errors.BAD_ARGUMENT, "interval (-i) must be a number of ms >= 0; got %r." % (interval,))

@@ -3,7 +3,7 @@
 from .. import errors
 from ..errors import HelperError
 from ..wire import request, strip_ansi
-from .probes import ProbeStream, check_expression, location_words, quote
+from .probes import ProbeStream, check_expression, location_words, nested_option, quote
 
 
 def _base(record):
@@ -17,7 +17,7 @@ def tt_record(req, port):
     limit = req.params.get("limit", 50)
     if not isinstance(limit, int) or limit < 1:
         raise HelperError(errors.BAD_ARGUMENT, "limit (-n) must be a positive integer; got %r." % (limit,))
-    parts = ["-t"] + words + ["-n", str(limit)]
+    parts = ["-t"] + words + nested_option(req.params) + ["-n", str(limit)]
     if req.params.get("filter"):
         check_expression(req.params["filter"], "filter")
         parts += ["-f", quote(req.params["filter"])]

@@ -2,13 +2,14 @@
 
 from .. import errors
 from ..errors import HelperError
-from .probes import ProbeStream, check_expression, location_words, quote
+from .probes import ProbeStream, check_expression, location_words, nested_option, quote
 
 
 def watch_args(params):
     """The agent's argument string, validated with flight_profiler's own parser."""
     words = location_words(params)
     parts = list(words)
+    parts += nested_option(params)
     expr = params.get("expr") or "args,kwargs"
     check_expression(expr, "watch expression")
     parts += ["--expr", quote(expr)]
