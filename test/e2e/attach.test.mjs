@@ -1,0 +1,109 @@
+// Issue 2 end to end in the real workbench: palette → Attach to Process… → pick the fixture →
+// Sessions view → Show Stacks → the fixture's function → click a frame → the editor opens at that
+// line. Then the bad inputs, through the same UI, with the message a user sees.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchWorkbench } from './lib/workbench.mjs';
+import { bareVenvPython, helperPids, startCommand, startTarget, stopTargets, unusedPid } from './lib/targets.mjs';
+
+let wb;
+let service;
+before(async () => {
+  service = await startTarget('busy_service.py');
+  wb = await launchWorkbench('attach');
+});
+after(async () => {
+  await wb?.close();
+  stopTargets();
+});
+
+test('attach from the palette via the process picker; the Sessions view shows the session', async () => {
+  await wb.step('attach', async () => {
+    await wb.openView('PyFlight');
+    await wb.runCommand('PyFlight: Attach to Process…');
+    await wb.quickPickSelect('busy_service.py');
+    const row = wb.treeRow('Sessions', `busy_service.py (pid ${service.pid})`);
+    await row.waitFor({ timeout: 30000 });
+    await wb.view('Sessions').locator('.monaco-list-row', { hasText: 'attached · Python 3.' }).first().waitFor({ timeout: 30000 });
+    await wb.expandTreeRow('Sessions', `busy_service.py (pid ${service.pid})`);
+    await wb.treeRow('Sessions', 'flight-profiler 1.0.7').waitFor();
+    await wb.treeRow('Sessions', /\.venv\/bin\/python/).waitFor();
+    await wb.screenshot('sessions');
+  });
+});
+
+test('Show Stacks lists named threads; clicking a frame opens the source line', async () => {
+  await wb.step('stacks', async () => {
+    await wb.runCommand('PyFlight: Show Stacks');
+    await wb.treeRow('Stacks', 'request-worker').waitFor({ timeout: 30000 });
+    const frame = wb.treeRow('Stacks', /request_worker\s*busy_service\.py:34/);
+    await frame.waitFor();
+    await wb.screenshot('stacks');
+    await frame.click();
+    await wb.activeEditorTab('busy_service.py').waitFor();
+    await wb.page.locator('.statusbar-item', { hasText: /Ln 34, Col 1/ }).waitFor();
+    await wb.screenshot('frame-opened');
+  });
+});
+
+test('async tasks and export are reachable from the palette', async () => {
+  await wb.step('async', async () => {
+    await wb.runCommand('PyFlight: Show Async Tasks');
+    await wb.treeRow('Stacks', /Async tasks \(\d+\)/).waitFor({ timeout: 30000 });
+    await wb.treeRow('Stacks', 'inventory-poller').waitFor();
+    await wb.screenshot('async-tasks');
+  });
+});
+
+test('Detach ends the session and stops its helper', async () => {
+  await wb.step('detach', async () => {
+    const before = helperPids();
+    assert.ok(before.length >= 1, 'no helper running while attached');
+    await wb.treeRowAction('Sessions', `busy_service.py (pid ${service.pid})`, 'Detach');
+    await wb.welcome('Sessions').getByText('Attach to a Python process').waitFor({ timeout: 15000 });
+    for (let i = 0; i < 50 && helperPids().length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(helperPids(), []);
+  });
+});
+
+async function attachManually(pid) {
+  await wb.runCommand('PyFlight: Attach to Process…');
+  await wb.quickPickSelect('Enter PID manually', { type: false });
+  await wb.quickInputEnter(String(pid));
+}
+
+test('bad input: a PID that does not exist', async () => {
+  await wb.step('bad-pid', async () => {
+    const pid = unusedPid();
+    await attachManually(pid);
+    await wb.waitForNotification(`No process with PID ${pid} is running. Pick a running process from the list, or check the PID.`);
+    await wb.screenshot('error-pid-not-found');
+    await wb.clearNotifications();
+  });
+});
+
+test('bad input: a process that is not Python', async () => {
+  await wb.step('not-python', async () => {
+    const sleeper = startCommand('sleep', ['600']);
+    await attachManually(sleeper.pid);
+    await wb.waitForNotification(`Process ${sleeper.pid} is not a Python process (/usr/bin/sleep).`);
+    await wb.screenshot('error-not-python');
+    await wb.clearNotifications();
+  });
+});
+
+test('bad input: flight-profiler missing offers to install it, and says why the install fails', async () => {
+  await wb.step('not-installed', async () => {
+    const python = bareVenvPython();
+    const target = await startTarget('plain_sleeper.py', python);
+    await attachManually(target.pid);
+    const message = `flight-profiler is not installed in the target's environment (${python}).`;
+    await wb.waitForNotification(message, { timeout: 30000 });
+    await wb.screenshot('error-not-installed');
+    // This venv has no pip: the offered install must fail with a clear reason, not hang.
+    await wb.clickNotificationButton(message, `Install flight-profiler into ${python}`);
+    await wb.waitForNotification(/does not allow pip installs \(no pip\)/, { timeout: 60000 });
+    await wb.screenshot('error-install-failed');
+    await wb.clearNotifications();
+  });
+});
