@@ -77,6 +77,13 @@ export function registerStackCommands(context: vscode.ExtensionContext, deps: St
     treeView,
     deps.stacksView,
     deps.stacksView.onDidChangeTreeData(() => { treeView.description = deps.stacksView.label; }),
+    // Stacks of a process we are no longer attached to stay readable (post-mortem) but say so.
+    deps.sessions.onDidChange(() => {
+      const pid = deps.stacksView.result?.pid;
+      if (pid === undefined) return;
+      const live = deps.sessions.get(pid)?.state === 'ready';
+      treeView.description = live ? deps.stacksView.label : `${deps.stacksView.label} · not attached`;
+    }),
     vscode.commands.registerCommand(CommandId.showStacks, (node?: { session?: Session }) => showStacks(deps, {}, node)),
     vscode.commands.registerCommand(CommandId.showStacksNative, (node?: { session?: Session }) => showStacks(deps, { native: true }, node)),
     vscode.commands.registerCommand(CommandId.showAsyncTasks, (node?: { session?: Session }) => showStacks(deps, { async: true }, node)),

@@ -39,7 +39,8 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
     if (!node) {
       const roots: Node[] = r.threads.map((thread) => ({ kind: 'thread', thread,
         expand: thread.frames.some((f) => !isStdlibFrame(f)) }));
-      if (r.asyncTasks) roots.push({ kind: 'asyncGroup', tasks: r.asyncTasks });
+      // Asked for explicitly, so shown first (below the threads it would be scrolled out of sight).
+      if (r.asyncTasks) roots.unshift({ kind: 'asyncGroup', tasks: r.asyncTasks });
       if (r.hiddenAgentThreads) roots.push({ kind: 'note', text: `${r.hiddenAgentThreads} profiler agent threads hidden (setting pyflight.stacks.showAgentThreads)` });
       return roots;
     }

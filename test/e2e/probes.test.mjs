@@ -21,7 +21,8 @@ after(async () => {
 /** Puts the cursor on `line` (1-based) of the active editor and opens the editor context menu there. */
 async function rightClickLine(line) {
   await wb.page.keyboard.press('Control+G');
-  await wb.quickInputEnter(String(line));
+  await wb.quickInputEnter(`:${line}`); // Go to Line is quick open with a ':' prefix
+  await wb.page.locator('.statusbar-item', { hasText: new RegExp(`Ln ${line}, Col`) }).waitFor();
   const current = wb.page.locator('.editor-group-container.active .monaco-editor .view-overlays .current-line').first();
   await current.waitFor();
   const box = await current.boundingBox();
