@@ -36,8 +36,7 @@ test('Show Stacks lists named threads; clicking a frame opens the source line', 
   await wb.step('stacks', async () => {
     await wb.runCommand('PyFlight: Show Stacks');
     await wb.treeRow('Stacks', 'request-worker').waitFor({ timeout: 30000 });
-    const frame = wb.treeRow('Stacks', /request_worker\s*busy_service\.py:34/);
-    await frame.waitFor();
+    const frame = await wb.revealTreeRow('Stacks', /request_worker\s*busy_service\.py:34/);
     await wb.screenshot('stacks');
     await frame.click();
     await wb.activeEditorTab('busy_service.py').waitFor();
@@ -50,7 +49,7 @@ test('async tasks and export are reachable from the palette', async () => {
   await wb.step('async', async () => {
     await wb.runCommand('PyFlight: Show Async Tasks');
     await wb.treeRow('Stacks', /Async tasks \(\d+\)/).waitFor({ timeout: 30000 });
-    await wb.treeRow('Stacks', 'inventory-poller').waitFor();
+    await wb.revealTreeRow('Stacks', 'inventory-poller');
     await wb.screenshot('async-tasks');
   });
 });

@@ -18,22 +18,10 @@ after(async () => {
   stopTargets();
 });
 
-/** Puts the cursor on `line` (1-based) of the active editor and opens the editor context menu there. */
-async function rightClickLine(line) {
-  await wb.page.keyboard.press('Control+G');
-  await wb.quickInputEnter(`:${line}`); // Go to Line is quick open with a ':' prefix
-  await wb.page.locator('.statusbar-item', { hasText: new RegExp(`Ln ${line}, Col`) }).waitFor();
-  const current = wb.page.locator('.editor-group-container.active .monaco-editor .view-overlays .current-line').first();
-  await current.waitFor();
-  const box = await current.boundingBox();
-  await wb.page.mouse.click(box.x + 200, box.y + box.height / 2, { button: 'right' });
-}
-
 test('right-click → Watch This Function → records in the Watch view → click jumps to the def', async () => {
   await wb.step('watch', async () => {
     await wb.openFile('shop/orders.py');
-    await rightClickLine(22); // inside restock()
-    await wb.contextMenuSelect('PyFlight: Watch This Function');
+    await wb.editorContextMenu(22, 'Watch This Function'); // inside restock()
     await wb.quickInputBox.waitFor();
     assert.equal(await wb.quickInputBox.inputValue(), 'shop.orders restock -n 10');
     await wb.quickInputEnter('shop.orders restock -n 4 --expr "args, return_obj"');
@@ -54,8 +42,7 @@ test('right-click → Watch This Function → records in the Watch view → clic
 test('a bad expression in the options box is refused before anything starts', async () => {
   await wb.step('bad-expr', async () => {
     await wb.openFile('shop/orders.py');
-    await rightClickLine(22);
-    await wb.contextMenuSelect('PyFlight: Watch This Function');
+    await wb.editorContextMenu(22, 'Watch This Function');
     await wb.quickInputEnter('shop.orders restock -n 4 --expr "args["');
     await wb.waitForNotification(/The watch expression 'args\[' is not a valid Python expression/, { timeout: 20000 });
     await wb.screenshot('watch-bad-expression');
@@ -66,8 +53,7 @@ test('a bad expression in the options box is refused before anything starts', as
 test('Trace This Function shows the call tree with the hot path expanded', async () => {
   await wb.step('trace', async () => {
     await wb.openFile('busy_service.py');
-    await rightClickLine(26); // inside handle_request()
-    await wb.contextMenuSelect('PyFlight: Trace This Function');
+    await wb.editorContextMenu(26, 'Trace This Function'); // inside handle_request()
     await wb.quickInputEnter('__main__ handle_request -n 2');
     await wb.openView('PyFlight');
     await wb.treeRow('Trace', /__main__\.handle_request/).waitFor({ timeout: 20000 });
@@ -82,8 +68,7 @@ test('Trace This Function shows the call tree with the hot path expanded', async
 test('a live probe shows in the status bar and CodeLens, and Stop turns it off', async () => {
   await wb.step('live', async () => {
     await wb.openFile('shop/orders.py');
-    await rightClickLine(13); // inside total_price()
-    await wb.contextMenuSelect('PyFlight: Watch This Function');
+    await wb.editorContextMenu(13, 'Watch This Function'); // inside total_price()
     await wb.quickInputEnter('shop.orders total_price -n 100000');
     await wb.page.locator('.statusbar-item', { hasText: '1 probe' }).waitFor({ timeout: 20000 });
     await wb.page.locator('.codelens-decoration', { hasText: /PyFlight watching: \d+ calls/ }).waitFor({ timeout: 20000 });
