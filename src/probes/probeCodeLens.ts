@@ -11,15 +11,25 @@ export class ProbeCodeLens implements vscode.CodeLensProvider, vscode.Disposable
   readonly onDidChangeCodeLenses = this.changed.event;
   private readonly subscription: { dispose(): void };
 
+  private timer: NodeJS.Timeout | undefined;
+
   constructor(private readonly store: ProbeStore) {
-    this.subscription = store.onDidChange(() => this.changed.fire());
+    // Throttled, not debounced: VS Code re-debounces CodeLens requests on every change event, so a
+    // hot function firing several events a second would keep the lens from ever being drawn.
+    this.subscription = store.onDidChange(() => {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.changed.fire();
+      }, 1000);
+    });
   }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
     const lenses: vscode.CodeLens[] = [];
     for (const entry of this.store.all) {
       const { probe, source } = entry;
-      if (!source || source.file !== document.uri.fsPath || !(probe.isActive || Date.now() - probe.startedAt < 10 * 60_000)) continue;
+      if (!source || source.file !== document.uri.fsPath || probe.state === 'failed') continue;
+      if (!probe.isActive && Date.now() - probe.startedAt > 10 * 60_000) continue; // recent results only
       const line = Math.min(Math.max(0, source.line - 1), document.lineCount - 1);
       const what = probe.method === 'ttRecord' ? 'recording' : probe.method === 'watch' ? 'watching' : 'tracing';
       const state = probe.isActive ? what : `${probe.method === 'ttRecord' ? 'tt' : probe.method} ended`;
@@ -34,6 +44,7 @@ export class ProbeCodeLens implements vscode.CodeLensProvider, vscode.Disposable
   }
 
   dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
     this.subscription.dispose();
     this.changed.dispose();
   }

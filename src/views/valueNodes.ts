@@ -30,13 +30,20 @@ export function valueChildren(node: ValueNode): LineNode[] {
 
 export function valueItem(node: ValueNode): vscode.TreeItem {
   const lines = node.text.split('\n');
-  const item = new vscode.TreeItem(node.label, lines.length > 1 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+  const item = new vscode.TreeItem(node.label, lines.length > 1 ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
   item.id = node.key;
-  item.description = lines.length > 1 ? `${lines.length} lines` : node.text;
+  // One line at a glance; expand for the agent's indented rendering.
+  item.description = lines.length > 1 ? compact(node.text) : node.text;
   item.tooltip = node.text.length > 4000 ? node.text.slice(0, 4000) + '…' : node.text;
   item.iconPath = new vscode.ThemeIcon(node.error ? 'error' : 'symbol-variable', node.error ? new vscode.ThemeColor('errorForeground') : undefined);
   item.contextValue = 'value';
   return item;
+}
+
+/** The agent's multi-line rendering folded onto one line: `(\n  (\n    20\n  ),\n  40\n)` → `((20), 40)`. */
+export function compact(text: string, max = 200): string {
+  const one = text.replace(/\s*\n\s*/g, (_m, offset: number) => (text[offset - 1] === ',' ? ' ' : '')).trim();
+  return one.length > max ? one.slice(0, max) + '…' : one;
 }
 
 export function lineItem(node: LineNode): vscode.TreeItem {
