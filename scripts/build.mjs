@@ -37,7 +37,7 @@ const builds = [
     ? [{ ...common, platform: 'node', format: 'cjs', target: 'node20', entryPoints: testEntries,
         outdir: 'out/test', outbase: 'test', external: ['vscode', 'mocha'] }]
     : []),
-  ...readdirSync(join(root, 'webview'))
+  ...(existsSync(join(root, 'webview')) ? readdirSync(join(root, 'webview')) : [])
     .filter((app) => app !== 'shared' && existsSync(join(root, 'webview', app, 'main.ts')))
     .map((app) => ({ ...common, platform: 'browser', format: 'iife', target: 'es2022',
       entryPoints: [`webview/${app}/main.ts`], outfile: `dist/webview/${app}.js` })),

@@ -18,11 +18,10 @@
 // E2E_DATA (code-server --user-data-dir, logs under data/logs/), ARTIFACTS (screenshots),
 // NODE_PATH (.e2e/node_modules, for playwright-core). Helpers: test/e2e/lib/workbench.mjs.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { get } from 'node:http';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { startWorkbench } from './lib/codeServer.mjs';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -84,73 +83,27 @@ if (!existsSync(bundle)) {
   finish({ passed: 0, failed: 1, skipped: 0 }, 1);
 }
 
-// ---- 3. run dir: extensions, settings, workspace ---------------------------------------------
-const run = mkdtempSync(join(tmpdir(), 'pyflight-e2e-'));
-const dirs = { ext: join(run, 'ext'), data: join(run, 'data'), config: join(run, 'config'), share: join(run, 'share'), cache: join(run, 'cache'), tmp: join(run, 'tmp'), out: join(run, 'out'), ws: join(run, 'ws') };
-for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
-mkdirSync(join(dirs.data, 'User'), { recursive: true });
-
-const skipJunk = (src) => !/(^|\/)(__pycache__|\.pytest_cache|\.mypy_cache)(\/|$)|\.pyc$/.test(src);
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const extFolder = join(dirs.ext, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
-mkdirSync(extFolder);
-for (const item of ['package.json', 'dist', 'media', 'python', 'README.md', 'LICENSE']) {
-  if (existsSync(join(root, item))) cpSync(join(root, item), join(extFolder, item), { recursive: true, filter: skipJunk });
-}
-const harness = JSON.parse(readFileSync(join(here, 'extensions', 'chat-harness', 'package.json'), 'utf8'));
-cpSync(join(here, 'extensions', 'chat-harness'), join(dirs.ext, `${harness.publisher}.${harness.name}-${harness.version}`), { recursive: true });
-
-writeFileSync(join(dirs.data, 'User', 'settings.json'), JSON.stringify({
-  'telemetry.telemetryLevel': 'off',
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'workbench.enableExperiments': false,
-  'workbench.welcomePage.walkthroughs.openOnInstall': false,
-  'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
-  'extensions.ignoreRecommendations': true,
-  'update.mode': 'none',
-  'security.workspace.trust.enabled': false,
-  'chat.disableAIFeatures': false,
-  'git.enabled': false,
-  'files.hotExit': 'off',
-  'window.restoreWindows': 'none',
-  'editor.minimap.enabled': false,
-  // the profiler agent listens on a local port: no "Your application running on port … is available" toasts
-  'remote.autoForwardPorts': false,
-  'remote.restoreForwardedPorts': false,
-}, null, 2));
-
-cpSync(join(root, 'test', 'fixtures'), dirs.ws, { recursive: true, filter: skipJunk });
+// ---- 3 + 4. run dir (extension, harness, settings, workspace) and code-server ---------------------
 rmSync(artifacts, { recursive: true, force: true }); // screenshots and logs of this run only
 mkdirSync(artifacts, { recursive: true });
-
-// ---- 4. code-server ---------------------------------------------------------------------------
-const freePort = () => new Promise((resolve, reject) => {
-  const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-const healthy = (port) => new Promise((resolve) => {
-  get(`http://127.0.0.1:${port}/healthz`, (r) => { r.resume(); resolve(r.statusCode === 200); }).on('error', () => resolve(false));
-});
+const run = mkdtempSync(join(tmpdir(), 'pyflight-e2e-'));
+const skipJunk = (src) => !/(^|\/)(__pycache__|\.pytest_cache|\.mypy_cache)(\/|$)|\.pyc$/.test(src);
+const wsDir = join(run, 'ws');
+cpSync(join(root, 'test', 'fixtures'), wsDir, { recursive: true, filter: skipJunk });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const csLog = join(run, 'code-server.log');
-const port = await freePort();
-const csOut = openSync(csLog, 'a');
-const cs = spawn(join(e2eDir, 'node_modules', '.bin', 'code-server'), [
-  '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
-  '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-  '--enable-proposed-api', `${harness.publisher}.${harness.name}`,
-  '--user-data-dir', dirs.data, '--extensions-dir', dirs.ext, dirs.ws,
-], {
-  cwd: run,
-  detached: true, // own process group (setsid): the whole tree is killed at the end
-  stdio: ['ignore', csOut, csOut],
-  // XDG dirs: code-server writes config.yaml and logs, the extension host a device id, not into ~
-  env: { ...process.env, XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.share, XDG_CACHE_HOME: dirs.cache, E2E_OUT: dirs.out, PYFLIGHT_E2E: '1' },
-});
-let csExited = false;
-cs.on('exit', () => { csExited = true; });
+let workbench;
+try {
+  workbench = await startWorkbench({ workspace: wsDir, withHarness: true, runDir: run, env: { E2E_OUT: join(run, 'out'), PYFLIGHT_E2E: '1' } });
+} catch (error) {
+  log(`${error.message}; log tail:`);
+  console.log(tail(join(run, 'code-server.log')));
+  if (!keep) rmSync(run, { recursive: true, force: true });
+  finish({ passed: 0, failed: 1, skipped: 0 }, 1);
+}
+const { dirs, port } = workbench;
+const csLog = workbench.logFile;
+const stopCodeServer = () => workbench.stop();
+const tServer = Date.now() - workbench.readyMs;
 
 let testChild = null;
 function killTree(child, signal = 'SIGTERM') {
@@ -166,15 +119,6 @@ async function stopTests(child) {
 }
 function groupAlive(pgid) {
   try { process.kill(-pgid, 0); return true; } catch { return false; }
-}
-let csStopped = false;
-async function stopCodeServer() {
-  if (csStopped) return;
-  // the whole group: code-server, its extension hosts and what they spawned (unless they setsid)
-  killTree(cs, 'SIGTERM');
-  for (let i = 0; i < 50 && groupAlive(cs.pid); i++) await sleep(100);
-  killTree(cs, 'SIGKILL');
-  csStopped = true;
 }
 function tail(file, lines = 60) {
   try { return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n'); } catch { return '(no log)'; }
@@ -213,23 +157,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 // Last resort (uncaught error, process.exit elsewhere): never leave the server running.
 process.on('exit', () => {
   killTree(testChild, 'SIGKILL');
-  if (!csStopped) killTree(cs, 'SIGKILL');
+  workbench.killNow();
 });
 
-const tServer = Date.now();
-let up = false;
-while (!up && !csExited && Date.now() - tServer < 30000) {
-  up = await healthy(port);
-  if (!up) await sleep(150);
-}
-if (!up) {
-  log(`code-server did not come up on port ${port}; log tail:`);
-  console.log(tail(csLog));
-  saveLogs();
-  await stopCodeServer();
-  cleanup();
-  finish({ passed: 0, failed: 1, skipped: 0 }, 1);
-}
 log(`code-server ${port} ready in ${secs(tServer)} (run dir ${run})`);
 
 // ---- 5. node --test ---------------------------------------------------------------------------
