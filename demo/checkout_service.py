@@ -4,7 +4,7 @@ Four request workers take orders from a queue. Each checkout must reserve invent
 and a background price refresher holds that same lock while it recomputes every price — so the
 workers spend most of their time waiting. Run `npm run demo` and look at the Stacks view: the
 workers sit in `reserve_inventory` on `with INVENTORY_LOCK`, and `price-refresher` is in
-`recalculate_prices`. Everything happens in-process: no network, no files.
+`recalculate_prices` → `fetch_price_list`. Everything happens in-process: no network, no files.
 """
 
 import os
@@ -20,13 +20,20 @@ ORDERS = queue.Queue()
 COMPLETED = []
 
 
+def fetch_price_list():
+    """Stands in for a slow query to a pricing service (~150 ms)."""
+    time.sleep(0.15)
+    return 1.0001
+
+
 def recalculate_prices():
-    """The culprit: a slow recomputation done while holding the inventory lock."""
+    """The culprit: a slow query and a recomputation done while holding the inventory lock."""
     with INVENTORY_LOCK:
+        factor = fetch_price_list()
         for sku in PRICES:
             base = PRICES[sku]
-            for _ in range(400):
-                base = (base * 1.0001) % 1000
+            for _ in range(50):
+                base = (base * factor) % 1000
             PRICES[sku] = round(base, 2)
 
 
@@ -60,13 +67,13 @@ def request_worker():
 
 
 def traffic():
-    """Simulated customers: 50 orders a second."""
+    """Simulated customers: 200 orders a second."""
     skus = list(INVENTORY)
     order_id = 0
     while True:
         order_id += 1
         ORDERS.put((order_id, random.sample(skus, 3)))
-        time.sleep(0.02)
+        time.sleep(0.005)
 
 
 def main():

@@ -30,20 +30,41 @@ const stopService = () => { if (service.exitCode === null) service.kill('SIGKILL
 process.on('exit', stopService);
 
 if (headless) {
-  await new Promise((r) => setTimeout(r, 1000)); // let the queue build up
+  const cli = (...args) => spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), ...args, String(pid)], { encoding: 'utf8' });
+  // The first attach injects the agent, which holds the GIL while it starts: sample after that.
+  const warmup = cli('check');
+  if (warmup.status !== 0) {
+    process.stderr.write(warmup.stdout + warmup.stderr);
+    stopService();
+    process.exit(1);
+  }
+  cli('stack', '--json');
+  await new Promise((r) => setTimeout(r, 500));
+  const shown = cli('stack');
   console.log(`demo: checkout service running as pid ${pid}; its stacks, read by PyFlight:\n`);
-  const cli = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'stack', String(pid)], { stdio: 'inherit' });
-  console.log('\ndemo: four http-worker threads wait in reserve_inventory (`with INVENTORY_LOCK`) while');
-  console.log('demo: price-refresher holds that lock in recalculate_prices — that is why checkouts are slow.');
+  process.stdout.write(shown.stdout || shown.stderr);
+  const sample = JSON.parse(cli('stack', '--json').stdout);
+  const top = (name) => sample.threads.find((t) => t.name === name)?.frames.map((f) => f.function) ?? [];
+  const waiting = sample.threads.filter((t) => t.name.startsWith('http-worker') && t.frames[0]?.function === 'reserve_inventory').length;
+  console.log(`\ndemo: ${waiting} of 4 http-worker threads are waiting in reserve_inventory (\`with INVENTORY_LOCK\`);`);
+  console.log(`demo: price-refresher is in ${top('price-refresher').slice(0, 2).reverse().join(' → ') || '(not sampled)'} — holding that lock, which is why checkouts are slow.`);
   stopService();
-  process.exit(cli.status ?? 1);
+  process.exit(shown.status ?? 1);
 }
 
 const { startWorkbench } = await import(join(root, 'test', 'e2e', 'lib', 'codeServer.mjs'));
 const workbench = await startWorkbench({ workspace: join(root, 'demo'), port: Number(process.env.PYFLIGHT_DEMO_PORT ?? 8130) });
-console.log(`\ndemo: checkout service pid ${pid} is slow.`);
-console.log(`demo: open ${workbench.url} , click the PyFlight icon, "Attach to a Python process", pick`);
-console.log('demo: checkout_service.py, then "Show Stacks". Press Ctrl+C here to stop everything.');
-const shutdown = async () => { await workbench.stop(); stopService(); process.exit(0); };
+process.on('exit', () => workbench.killNow());
+console.log(`\ndemo: the checkout service (pid ${pid}) is slow. Open this URL in a browser:\n\n    ${workbench.url}\n`);
+console.log('demo: then click the PyFlight icon (paper plane) → "Attach to a Python process" → pick');
+console.log('demo: checkout_service.py → "Show Stacks". Right-click inside reserve_inventory → "Trace This Function".');
+console.log('demo: Ctrl+C here stops the workbench and the service.');
+const shutdown = async () => {
+  await workbench.stop();
+  stopService();
+  workbench.remove();
+  process.exit(0);
+};
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
+await new Promise(() => {}); // serve until interrupted

@@ -68,7 +68,9 @@ def linux_stacks(pid, native, port):
     names = thread_names(port)
     mode = NativeReportingMode.PYTHON if native else NativeReportingMode.OFF
     try:
-        threads = list(get_process_threads(pid, stop_process=native, native_mode=mode, locals=False,
+        # The target is paused for the few milliseconds of the read (as py-spy does by default):
+        # reading a running process can catch a thread mid-switch with no frames at all.
+        threads = list(get_process_threads(pid, stop_process=True, native_mode=mode, locals=False,
                                            method=StackMethod.AUTO))
     except (EngineError, NotEnoughInformation) as exc:
         require_alive(pid, during="while its stacks were read")
