@@ -78,3 +78,26 @@ test('a live probe shows in the status bar and CodeLens, and Stop turns it off',
     await wb.page.locator('.statusbar-item', { hasText: /\d+ probes?/ }).waitFor({ state: 'hidden', timeout: 20000 });
   });
 });
+
+test('Time Tunnel: record from the palette, expand a call, replay it after confirming', async () => {
+  await wb.step('tt', async () => {
+    await wb.runCommand('PyFlight: Record Calls of Function (Time Tunnel)…');
+    await wb.quickInputEnter('shop.orders restock -n 3');
+    await wb.openView('PyFlight');
+    await wb.expandView('Time Tunnel');
+    await wb.treeRow('Time Tunnel', /3 records · ended: limit 3 reached/).waitFor({ timeout: 30000 });
+    const record = wb.view('Time Tunnel').locator('.monaco-list-row', { hasText: /#\d{4}.*returned/ }).first();
+    const label = (await record.locator('.label-name').textContent()).trim();
+    await record.locator('.monaco-tl-twistie').click();
+    await wb.treeRow('Time Tunnel', /^\s*args/).waitFor({ timeout: 15000 });
+    await wb.treeRow('Time Tunnel', /returned/).waitFor();
+    await wb.treeRowAction('Time Tunnel', label, 'Replay Call…');
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /side effects included/);
+    await wb.screenshot('tt-replay-confirm');
+    await dialog.locator('.monaco-button', { hasText: /^Replay$/ }).click();
+    await wb.treeRow('Time Tunnel', /replay #\d{4}/).waitFor({ timeout: 20000 });
+    await wb.screenshot('tt-replayed');
+  });
+});
