@@ -3,7 +3,9 @@
 // line. Then the bad inputs, through the same UI, with the message a user sees.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchWorkbench } from './lib/workbench.mjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { env, launchWorkbench } from './lib/workbench.mjs';
 import { bareVenvPython, helperPids, startCommand, startTarget, stopTargets, unusedPid } from './lib/targets.mjs';
 
 let wb;
@@ -45,12 +47,31 @@ test('Show Stacks lists named threads; clicking a frame opens the source line', 
   });
 });
 
-test('async tasks and export are reachable from the palette', async () => {
+test('Show Async Tasks lists the asyncio tasks first', async () => {
   await wb.step('async', async () => {
     await wb.runCommand('PyFlight: Show Async Tasks');
     await wb.treeRow('Stacks', /Async tasks \(\d+\)/).waitFor({ timeout: 30000 });
     await wb.revealTreeRow('Stacks', 'inventory-poller');
     await wb.screenshot('async-tasks');
+  });
+});
+
+test('Export Stacks to File… writes the dump where the user chose', async () => {
+  await wb.step('export', async () => {
+    await wb.runCommand('PyFlight: Export Stacks to File…');
+    // The web workbench's save dialog is a quick input holding the proposed path: accept it.
+    await wb.quickInputBox.waitFor();
+    await wb.page.waitForFunction((el) => /stacks-\d+-.*\.txt$/.test(el.value), await wb.quickInputBox.elementHandle());
+    const proposed = await wb.quickInputBox.inputValue();
+    assert.ok(proposed.startsWith(env.ws), `proposed ${proposed}, expected inside the workspace`);
+    await wb.page.keyboard.press('Enter');
+    const toast = await wb.waitForNotification('Stacks saved to', { timeout: 15000 });
+    const file = /Stacks saved to (\S+\.txt)/.exec(await toast.innerText())[1];
+    assert.equal(file, join(env.ws, proposed.slice(env.ws.length + 1)));
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, new RegExp(`^Process ${service.pid} — stacks captured`));
+    assert.match(text, /Thread \d+ "request-worker"/);
+    await wb.clearNotifications();
   });
 });
 
@@ -104,5 +125,16 @@ test('bad input: flight-profiler missing offers to install it, and says why the 
     await wb.waitForNotification(/does not allow pip installs \(no pip\)/, { timeout: 60000 });
     await wb.screenshot('error-install-failed');
     await wb.clearNotifications();
+  });
+});
+
+test('bad input: a target that exits while PyFlight attaches', async () => {
+  await wb.step('target-exited', async () => {
+    const target = await startTarget('exits_on_attach.py');
+    await attachManually(target.pid);
+    await wb.waitForNotification(`Process ${target.pid} exited while PyFlight was attaching. Start the program again and attach to the new process.`, { timeout: 40000 });
+    await wb.screenshot('error-target-exited');
+    await wb.clearNotifications();
+    assert.deepEqual(helperPids(), [], 'a helper outlived the failed attach');
   });
 });

@@ -3,7 +3,7 @@
 from .. import errors
 from ..errors import HelperError
 from ..wire import request, strip_ansi
-from .probes import check_expression, location_words, quote
+from .probes import check_expression, expand_option, location_words, quote
 
 
 def getglobal(params, port):
@@ -12,10 +12,7 @@ def getglobal(params, port):
     if params.get("expr"):
         check_expression(params["expr"], "expression")
         parts += ["-e", quote(params["expr"])]
-    expand = params.get("expand", 2)
-    if expand not in (1, 2, 3, 4, 5, 6, -1):
-        raise HelperError(errors.BAD_ARGUMENT, "expand (-x) must be 1 to 6, or -1; got %r." % (expand,))
-    parts += ["-x", str(expand)]
+    parts += ["-x", str(expand_option(params, 2, 6))]
     if params.get("raw"):
         parts.append("-r")
     frames = request(port, "getglobal", " " + " ".join(parts), timeout=30)

@@ -45,6 +45,26 @@ def nested_option(params):
     return ["-nm", nested]
 
 
+def limit_option(params, default):
+    """-n: how many calls before the agent removes the probe by itself."""
+    limit = params.get("limit", default)
+    if limit is None:
+        limit = default
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise HelperError(errors.BAD_ARGUMENT, "limit (-n) must be a positive integer; got %r." % (limit,))
+    return limit
+
+
+def expand_option(params, default, highest):
+    """-x: how deep the agent renders objects (1..highest, or -1 for unlimited)."""
+    expand = params.get("expand", default)
+    if expand is None:
+        expand = default
+    if expand not in range(1, highest + 1) and expand != -1:
+        raise HelperError(errors.BAD_ARGUMENT, "expand (-x) must be 1 to %d, or -1; got %r." % (highest, expand))
+    return expand
+
+
 def check_expression(expr, what):
     """Syntax-checks an expression here, so a typo never reaches the target."""
     try:

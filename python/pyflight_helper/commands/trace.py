@@ -2,7 +2,7 @@
 
 from .. import errors
 from ..errors import HelperError
-from .probes import ProbeStream, check_expression, location_words, nested_option, quote
+from .probes import ProbeStream, check_expression, limit_option, location_words, nested_option, quote
 
 
 def never_raising_filter(expr):
@@ -26,9 +26,7 @@ def trace_args(params):
         if not isinstance(depth, int) or depth < 1:
             raise HelperError(errors.BAD_ARGUMENT, "depth (-d) must be an integer >= 1; got %r." % (depth,))
         parts += ["-d", str(depth)]
-    limit = params.get("limit", 10)
-    if not isinstance(limit, int) or limit < 1:
-        raise HelperError(errors.BAD_ARGUMENT, "limit (-n) must be a positive integer; got %r." % (limit,))
+    limit = limit_option(params, 10)
     parts += ["-n", str(limit)]
     if params.get("filter"):
         check_expression(params["filter"], "filter")

@@ -3,7 +3,7 @@
 from .. import errors
 from ..errors import HelperError
 from ..wire import request, strip_ansi
-from .probes import ProbeStream, check_expression, location_words, nested_option, quote
+from .probes import ProbeStream, check_expression, expand_option, limit_option, location_words, nested_option, quote
 
 
 def _base(record):
@@ -14,9 +14,7 @@ def _base(record):
 
 def tt_record(req, port):
     words = location_words(req.params)
-    limit = req.params.get("limit", 50)
-    if not isinstance(limit, int) or limit < 1:
-        raise HelperError(errors.BAD_ARGUMENT, "limit (-n) must be a positive integer; got %r." % (limit,))
+    limit = limit_option(req.params, 50)
     parts = ["-t"] + words + nested_option(req.params) + ["-n", str(limit)]
     if req.params.get("filter"):
         check_expression(req.params["filter"], "filter")
@@ -49,9 +47,7 @@ def _index(params):
 
 def tt_detail(params, port, replay=False):
     index = _index(params)
-    expand = params.get("expand", 1)
-    if expand not in (1, 2, 3, 4, 5, 6, -1):
-        raise HelperError(errors.BAD_ARGUMENT, "expand (-x) must be 1 to 6, or -1; got %r." % (expand,))
+    expand = expand_option(params, 1, 6)
     answer = _one(port, "-i %d -x %d%s" % (index, expand, " -p" if replay else ""))
     if answer is None or isinstance(answer, str):
         text = strip_ansi(answer or "").strip() or "No record %d." % index

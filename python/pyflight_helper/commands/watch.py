@@ -2,7 +2,7 @@
 
 from .. import errors
 from ..errors import HelperError
-from .probes import ProbeStream, check_expression, location_words, nested_option, quote
+from .probes import ProbeStream, check_expression, expand_option, limit_option, location_words, nested_option, quote
 
 
 def watch_args(params):
@@ -22,13 +22,8 @@ def watch_args(params):
         parts.append("-r")
     if params.get("verbose"):
         parts.append("-v")
-    expand = params.get("expand", 1)
-    if expand not in (1, 2, 3, 4, -1):
-        raise HelperError(errors.BAD_ARGUMENT, "expand (-x) must be 1 to 4, or -1; got %r." % (expand,))
-    parts += ["-x", str(expand)]
-    limit = params.get("limit", 10)
-    if not isinstance(limit, int) or limit < 1:
-        raise HelperError(errors.BAD_ARGUMENT, "limit (-n) must be a positive integer; got %r." % (limit,))
+    parts += ["-x", str(expand_option(params, 1, 4))]
+    limit = limit_option(params, 10)
     parts += ["-n", str(limit)]
     args = " ".join(parts)
     from flight_profiler.plugins.watch.watch_parser import WatchArgumentParser
