@@ -28,10 +28,11 @@ export function activate(context: vscode.ExtensionContext): void {
   const manager = sessions;
   context.subscriptions.push(manager.onDidChange(() =>
     void vscode.commands.executeCommand('setContext', ContextKey.hasSession, manager.all.some((s) => s.state === 'ready'))));
-  // Last resort if the host exits without deactivate(): no helper may outlive the window.
-  const killAll = () => manager.killAll();
-  process.once('exit', killAll);
-  context.subscriptions.push({ dispose: () => process.off('exit', killAll) });
+  // Last resort if the host exits without deactivate(): helpers see their stdin close, turn their
+  // probes off and exit (the OS closes the pipes anyway; this makes it explicit).
+  const releaseAll = () => manager.releaseAll();
+  process.once('exit', releaseAll);
+  context.subscriptions.push({ dispose: () => process.off('exit', releaseAll) });
 
   const sessionsView = new SessionsView(manager);
   context.subscriptions.push(sessionsView, vscode.window.createTreeView(ViewId.sessions, { treeDataProvider: sessionsView }));

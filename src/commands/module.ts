@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
+import { plainText } from '../common/plainText';
 import { showError } from '../common/showError';
 import type { SessionManager } from '../session/sessionManager';
 import { pickSession } from './attach';
@@ -19,7 +20,7 @@ export function registerModuleCommands(context: vscode.ExtensionContext, deps: {
       try {
         const result = await session.module(file);
         const copy = vscode.l10n.t('Copy');
-        void vscode.window.showInformationMessage(vscode.l10n.t('In process {0}, {1} is module "{2}".', session.pid, file, result.module), copy)
+        void vscode.window.showInformationMessage(plainText(vscode.l10n.t('In process {0}, {1} is module "{2}".', session.pid, file, result.module)), copy)
           .then((choice) => (choice === copy ? vscode.env.clipboard.writeText(result.module) : undefined));
         return result.module;
       } catch (error) {

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { CommandId } from './commandIds';
 import { PyFlightError } from './errors';
 import type { Logger } from './logger';
+import { plainText } from './plainText';
 
 /**
  * The one place errors reach the user: logged with context, shown once with the hint as the next
@@ -15,7 +16,7 @@ export async function showError(log: Logger, context: string, error: unknown, ..
   }
   log.error(`${context}: [${failure.code}] ${failure.message}${failure.hint ? ` — ${failure.hint}` : ''}`);
   const showLog = vscode.l10n.t('Show Log');
-  const text = failure.hint ? `${failure.message} ${failure.hint}` : failure.message;
+  const text = plainText(failure.hint ? `${failure.message} ${failure.hint}` : failure.message);
   const choice = await vscode.window.showErrorMessage(text, ...actions, showLog);
   if (choice === showLog) await vscode.commands.executeCommand(CommandId.showLog);
   return choice;

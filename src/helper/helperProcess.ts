@@ -182,11 +182,15 @@ export class HelperProcess {
     clearTimeout(timer);
   }
 
-  /** Synchronous best effort for process exit paths. */
-  kill(): void {
+  /**
+   * For process-exit paths where nothing can be awaited: closes the helper's stdin. The helper (in
+   * its own process group) then turns its probes off and exits by itself; killing it here would
+   * leave them installed in the target.
+   */
+  closeInput(): void {
     if (this.child && this._state !== 'exited') {
       this._state = 'stopping';
-      this.child.kill('SIGKILL');
+      this.child.stdin?.end();
     }
   }
 }

@@ -289,10 +289,10 @@ export class Session {
     this.setState('detached');
   }
 
-  /** For process-exit paths where nothing can be awaited. */
-  killNow(): void {
+  /** For process-exit paths where nothing can be awaited: the helper cleans up and exits by itself. */
+  releaseNow(): void {
     this.clearLiveness();
-    this.helper?.kill();
+    this.helper?.closeInput();
   }
 
   get helperPid(): number | undefined {

@@ -64,8 +64,8 @@ export class SessionManager {
     this.onDidChangeEmitter.dispose();
   }
 
-  /** Synchronous last resort (process exit): kill every helper. */
-  killAll(): void {
-    for (const session of this.sessions.values()) session.killNow();
+  /** Synchronous last resort (process exit): every helper turns its probes off and exits. */
+  releaseAll(): void {
+    for (const session of this.sessions.values()) session.releaseNow();
   }
 }
