@@ -84,10 +84,9 @@ export function registerAttachCommands(context: vscode.ExtensionContext, deps: A
 export async function pickSession(sessions: SessionManager, placeHolder: string, includeEnded = false): Promise<Session | undefined> {
   const candidates = sessions.all.filter((s) => includeEnded || s.state === 'ready');
   if (candidates.length === 0) {
-    const attach = vscode.l10n.t('Attach to Process…');
-    const choice = await vscode.window.showInformationMessage(vscode.l10n.t('PyFlight is not attached to any process.'), attach);
-    if (choice === attach) return (await vscode.commands.executeCommand<Session | undefined>(CommandId.attach)) ?? undefined;
-    return undefined;
+    // Nothing attached yet: go straight to the process picker, then carry on with the command.
+    if (includeEnded) return undefined;
+    return (await vscode.commands.executeCommand<Session | undefined>(CommandId.attach)) ?? undefined;
   }
   if (candidates.length === 1) return candidates[0];
   const picked = await vscode.window.showQuickPick(

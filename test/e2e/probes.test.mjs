@@ -83,8 +83,11 @@ test('Time Tunnel: record from the palette, expand a call, replay it after confi
   await wb.step('tt', async () => {
     await wb.runCommand('PyFlight: Record Calls of Function (Time Tunnel)…');
     await wb.quickInputEnter('shop.orders restock -n 3');
-    await wb.openView('PyFlight');
-    await wb.expandView('Time Tunnel');
+    // Starting a recording reveals (and expands) the Time Tunnel view; clicking its header here
+    // as well would race with that and could collapse it again.
+    const expanded = wb.view('Time Tunnel').locator('.pane-header[aria-expanded="true"]');
+    await expanded.waitFor({ timeout: 5000 }).catch(() => wb.expandView('Time Tunnel'));
+    await expanded.waitFor({ timeout: 10000 });
     await wb.treeRow('Time Tunnel', /3 records · ended: limit 3 reached/).waitFor({ timeout: 30000 });
     const record = wb.view('Time Tunnel').locator('.monaco-list-row', { hasText: /#\d{4}.*returned/ }).first();
     const label = (await record.locator('.label-name').textContent()).trim();
