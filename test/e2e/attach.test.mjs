@@ -23,6 +23,8 @@ test('attach from the palette via the process picker; the Sessions view shows th
   await wb.step('attach', async () => {
     await wb.openView('PyFlight');
     await wb.runCommand('PyFlight: Attach to Process…');
+    await wb.quickInputRows().filter({ hasText: 'busy_service.py' }).first().waitFor({ timeout: 15000 });
+    await wb.screenshot('picker');
     await wb.quickPickSelect('busy_service.py');
     const row = wb.treeRow('Sessions', `busy_service.py (pid ${service.pid})`);
     await row.waitFor({ timeout: 30000 });
