@@ -20,11 +20,22 @@ export interface ProbeDeps {
   timeTunnelView: TimeTunnelView;
 }
 
-const NAMES: Record<ProbeMethod, { verb: string; view: string }> = {
-  watch: { verb: 'Watch', view: ViewId.watch },
-  trace: { verb: 'Trace', view: ViewId.trace },
-  ttRecord: { verb: 'Record calls of', view: ViewId.timeTunnel },
+const NAMES: Record<ProbeMethod, { title: string; view: string }> = {
+  watch: { title: 'Watch', view: ViewId.watch },
+  trace: { title: 'Trace', view: ViewId.trace },
+  ttRecord: { title: 'Record Calls (Time Tunnel)', view: ViewId.timeTunnel },
 };
+
+const PROMPTS: Record<ProbeMethod, string> = {
+  watch: 'module [class] method, then options: --expr EXPR (what to show; default args,kwargs; also return_obj, target) · '
+    + '-f FILTER (e.g. "args[0] > 3") · -e only calls that raise · -n CALLS (stop after) · -x DEPTH 1-4 · -r repr() · -v no truncation',
+  trace: 'module [class] method, then options: -n CALLS (stop after) · -i MS (hide calls cheaper than this, default 0.1) · '
+    + '-et MS (only calls slower than this) · -d DEPTH · -f FILTER',
+  ttRecord: 'module [class] method, then options: -n CALLS (records to keep, default 50) · -f FILTER',
+};
+
+/** Failures the user fixes by editing the options (as opposed to the process going away). */
+const OPTION_ERRORS = new Set<string>([ErrorCode.BadLocation, ErrorCode.BadExpression, ErrorCode.BadArgument]);
 
 function defaultLimit(method: ProbeMethod): number {
   const c = readConfig();
@@ -38,11 +49,8 @@ async function sessionForProbe(deps: ProbeDeps): Promise<Session | undefined> {
 /** Shows the options in an input box (validated as typed), then starts the probe. */
 async function confirmAndStart(deps: ProbeDeps, session: Session, method: ProbeMethod, initial: string, source?: SourceLocation): Promise<ProbeEntry | undefined> {
   const text = await vscode.window.showInputBox({
-    title: vscode.l10n.t('PyFlight: {0} (process {1})', NAMES[method].verb, session.pid),
-    prompt: method === 'watch'
-      ? vscode.l10n.t('module [class] method, then options: --expr, -x 1-4, -e, -n, -f, -r, -v')
-      : method === 'trace' ? vscode.l10n.t('module [class] method, then options: -i ms, -et ms, -d, -n, -f')
-        : vscode.l10n.t('module [class] method, then options: -n, -f'),
+    title: vscode.l10n.t('PyFlight: {0} in process {1}', NAMES[method].title, session.pid),
+    prompt: vscode.l10n.t(PROMPTS[method]),
     value: initial,
     valueSelection: [initial.length, initial.length],
     ignoreFocusOut: true,
@@ -57,10 +65,11 @@ async function confirmAndStart(deps: ProbeDeps, session: Session, method: ProbeM
   });
   if (text === undefined) return undefined;
   const params = parseProbeOptions(method, text);
-  return startProbe(deps, session, method, params, source ?? (await sourceOf(session, params)));
+  return startProbe(deps, session, method, params, source ?? (await sourceOf(session, params)), text);
 }
 
-export function startProbe(deps: ProbeDeps, session: Session, method: ProbeMethod, params: ReturnType<typeof parseProbeOptions>, source?: SourceLocation): ProbeEntry {
+export function startProbe(deps: ProbeDeps, session: Session, method: ProbeMethod, params: ReturnType<typeof parseProbeOptions>,
+  source?: SourceLocation, typed?: string): ProbeEntry {
   const probe = session.startProbe(method, params as never);
   const entry = deps.store.add(session, probe, source);
   void vscode.commands.executeCommand(`${NAMES[method].view}.focus`);
@@ -72,9 +81,19 @@ export function startProbe(deps: ProbeDeps, session: Session, method: ProbeMetho
         vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: {0} {1} ended after {2} calls (limit)', method === 'ttRecord' ? 'tt' : method, probe.location, summary.count), 8000);
       }
     },
-    (error: unknown) => {
+    async (error: unknown) => {
       const failure = PyFlightError.from(error);
-      if (failure.code !== ErrorCode.HelperCrashed && failure.code !== ErrorCode.Cancelled) void showError(deps.log, `${method} ${probe.location}`, failure);
+      if (failure.code === ErrorCode.HelperCrashed || failure.code === ErrorCode.Cancelled) return;
+      if (!OPTION_ERRORS.has(failure.code) || probe.agentArgs) {
+        await showError(deps.log, `${method} ${probe.location}`, failure);
+        return;
+      }
+      // Nothing was installed: drop the attempt from the view and let the user fix what they typed.
+      deps.store.remove(entry);
+      const edit = vscode.l10n.t('Edit Options…');
+      if ((await showError(deps.log, `${method} ${probe.location}`, failure, edit)) === edit && session.state === 'ready') {
+        await confirmAndStart(deps, session, method, typed ?? formatProbeOptions(method, params), source);
+      }
     },
   );
   return entry;
@@ -91,7 +110,7 @@ async function fromEditor(deps: ProbeDeps, method: ProbeMethod, uri?: vscode.Uri
   try {
     const target = await editorTarget(session, editor.document, editor.selection.active);
     if (!target) {
-      void vscode.window.showWarningMessage(vscode.l10n.t('The cursor is not inside a function. Put it inside the def you want to {0}.', NAMES[method].verb.toLowerCase()));
+      void vscode.window.showWarningMessage(vscode.l10n.t('The cursor is not inside a function. Put it inside the def you want to instrument.'));
       return;
     }
     const initial = formatProbeOptions(method, { module: target.module, class: target.function.class, method: target.function.method,
@@ -157,12 +176,15 @@ export function registerProbeCommands(context: vscode.ExtensionContext, deps: Pr
 async function replay(deps: ProbeDeps, node?: { kind: 'record'; entry: ProbeEntry<'ttRecord'>; record: { index: number } }): Promise<void> {
   if (!node) return;
   const go = vscode.l10n.t('Replay');
+  // Cancel first: it is the default button, so Enter does not re-run a call with side effects.
+  const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };
+  const replayItem: vscode.MessageItem = { title: go };
   const choice = await vscode.window.showWarningMessage(
     vscode.l10n.t('Replay call #{0} of {1} inside process {2}?', node.record.index, node.entry.probe.location, node.entry.session.pid),
     { modal: true, detail: vscode.l10n.t('The function runs again in the live process with the recorded arguments, side effects included (database writes, payments, messages…).') },
-    go,
+    cancel, replayItem,
   );
-  if (choice !== go) return;
+  if (choice?.title !== go) return;
   try {
     const detail = await vscode.window.withProgress({ location: { viewId: ViewId.timeTunnel }, title: vscode.l10n.t('Replaying #{0}', node.record.index) },
       () => node.entry.session.ttReplay(node.record.index));

@@ -16,7 +16,8 @@ export async function showError(log: Logger, context: string, error: unknown, ..
   }
   log.error(`${context}: [${failure.code}] ${failure.message}${failure.hint ? ` — ${failure.hint}` : ''}`);
   const showLog = vscode.l10n.t('Show Log');
-  const text = plainText(failure.hint ? `${failure.message} ${failure.hint}` : failure.message);
+  const sentence = /[.!?…]$/.test(failure.message) ? failure.message : `${failure.message}.`;
+  const text = plainText(failure.hint ? `${sentence} ${failure.hint}` : failure.message);
   const choice = await vscode.window.showErrorMessage(text, ...actions, showLog);
   if (choice === showLog) await vscode.commands.executeCommand(CommandId.showLog);
   return choice;

@@ -26,13 +26,16 @@ export class ProbeCodeLens implements vscode.CodeLensProvider, vscode.Disposable
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
     const lenses: vscode.CodeLens[] = [];
+    const seen = new Set<number>(); // one lens per function: the newest probe (the store is newest first)
     for (const entry of this.store.all) {
       const { probe, source } = entry;
       if (!source || source.file !== document.uri.fsPath || probe.state === 'failed') continue;
       if (!probe.isActive && Date.now() - probe.startedAt > 10 * 60_000) continue; // recent results only
       const line = Math.min(Math.max(0, source.line - 1), document.lineCount - 1);
-      const what = probe.method === 'ttRecord' ? 'recording' : probe.method === 'watch' ? 'watching' : 'tracing';
-      const state = probe.isActive ? what : `${probe.method === 'ttRecord' ? 'tt' : probe.method} ended`;
+      if (seen.has(line)) continue;
+      seen.add(line);
+      const what = probe.method === 'ttRecord' ? 'recording calls' : probe.method === 'watch' ? 'watching' : 'tracing';
+      const state = probe.isActive ? what : `${probe.method === 'ttRecord' ? 'time tunnel' : probe.method} ended`;
       const icon = probe.isActive ? '$(pulse)' : '$(circle-slash)';
       lenses.push(new vscode.CodeLens(new vscode.Range(line, 0, line, 0), {
         title: `${icon} PyFlight ${state}: ${probe.count} calls · last ${ms(entry.lastCostMs)} · max ${ms(entry.maxCostMs)}`,

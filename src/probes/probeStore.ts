@@ -38,29 +38,32 @@ export class ProbeEntry<M extends ProbeMethod = ProbeMethod> {
 
 /**
  * Every probe started in this window, per kind, with its records. Views, CodeLens and the status
- * bar read it; change events are coalesced so a hot function cannot flood the UI.
+ * bar read it. Change events are coalesced (a hot function must not flood the UI) and name the
+ * entry that changed, so a view refreshes one subtree; `undefined` means the list itself changed.
  */
 export class ProbeStore {
   private readonly entries: ProbeEntry[] = [];
-  private readonly changeEmitter = new Emitter<void>();
+  private readonly changeEmitter = new Emitter<ProbeEntry | undefined>();
   readonly onDidChange = this.changeEmitter.event;
   private pending: NodeJS.Timeout | undefined;
+  private readonly dirty = new Set<ProbeEntry>();
 
   constructor(
     private readonly cap: () => number,
-    private readonly coalesceMs = 100,
+    private readonly coalesceMs = 250,
   ) {}
 
   add<M extends ProbeMethod>(session: Session, probe: Probe<M>, source?: SourceLocation): ProbeEntry<M> {
     const entry = new ProbeEntry<M>(session, probe, source, this.cap);
     this.entries.unshift(entry as unknown as ProbeEntry);
+    const any = entry as unknown as ProbeEntry;
     probe.onDidRecord((record) => {
       entry.add(record);
-      this.changed();
+      this.changed(any);
     });
-    probe.onDidChange(() => this.changed());
-    void probe.done.catch(() => undefined).finally(() => this.changed(true));
-    this.changed(true);
+    probe.onDidChange(() => this.changed(any));
+    void probe.done.catch(() => undefined).finally(() => this.changed(any, true));
+    this.changed(undefined, true);
     return entry;
   }
 
@@ -81,27 +84,29 @@ export class ProbeStore {
     for (let i = this.entries.length - 1; i >= 0; i--) {
       if (this.entries[i].probe.method === method && !this.entries[i].probe.isActive) this.entries.splice(i, 1);
     }
-    this.changed(true);
+    this.changed(undefined, true);
   }
 
   remove(entry: ProbeEntry): void {
     const i = this.entries.indexOf(entry);
     if (i >= 0) this.entries.splice(i, 1);
-    this.changed(true);
+    this.changed(undefined, true);
   }
 
-  private changed(now = false): void {
-    if (now) {
-      if (this.pending) clearTimeout(this.pending);
-      this.pending = undefined;
-      this.changeEmitter.fire();
-      return;
-    }
-    if (this.pending) return;
-    this.pending = setTimeout(() => {
-      this.pending = undefined;
-      this.changeEmitter.fire();
-    }, this.coalesceMs);
+  /** `entry` undefined: the list changed. `now`: flush at once (starts, ends, removals). */
+  private changed(entry: ProbeEntry | undefined, now = false): void {
+    this.dirty.add(entry as ProbeEntry);
+    if (now) this.flush();
+    else this.pending ??= setTimeout(() => this.flush(), this.coalesceMs);
+  }
+
+  private flush(): void {
+    if (this.pending) clearTimeout(this.pending);
+    this.pending = undefined;
+    const dirty = [...this.dirty];
+    this.dirty.clear();
+    if (dirty.includes(undefined as unknown as ProbeEntry)) this.changeEmitter.fire(undefined);
+    else for (const entry of dirty) this.changeEmitter.fire(entry);
   }
 
   dispose(): void {

@@ -24,3 +24,26 @@ export function probeEntryItem<M extends ProbeMethod>(entry: ProbeEntry<M>, noun
   item.contextValue = probe.isActive ? 'probe.active' : 'probe.ended';
   return item;
 }
+
+/**
+ * Root nodes that stay the same objects while a probe lives, so a view can refresh just the probe
+ * that changed (VS Code matches refreshed elements by identity), and only when it is its kind.
+ */
+export class EntryNodes<M extends ProbeMethod> {
+  private readonly nodes = new WeakMap<ProbeEntry<M>, { kind: 'entry'; entry: ProbeEntry<M> }>();
+
+  constructor(private readonly method: M) {}
+
+  node(entry: ProbeEntry<M>): { kind: 'entry'; entry: ProbeEntry<M> } {
+    let node = this.nodes.get(entry);
+    if (!node) this.nodes.set(entry, (node = { kind: 'entry', entry }));
+    return node;
+  }
+
+  /** What to pass to onDidChangeTreeData for a store change; `null` when this view is unaffected. */
+  changed(entry: ProbeEntry | undefined): { kind: 'entry'; entry: ProbeEntry<M> } | undefined | null {
+    if (!entry) return undefined;
+    if (entry.probe.method !== this.method) return null;
+    return this.nodes.get(entry as unknown as ProbeEntry<M>) ?? undefined;
+  }
+}

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { PyFlightError } from '../common/errors';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TtDetail, TtRecord } from '../protocol/helper';
-import { probeEntryItem } from './probeEntryItem';
+import { EntryNodes, probeEntryItem } from './probeEntryItem';
 import { clockTime, lineItem, ms, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
 
 export type TtNode =
@@ -26,12 +26,16 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
   private readonly changed = new vscode.EventEmitter<TtNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscription: { dispose(): void };
+  private readonly entryNodes = new EntryNodes('ttRecord');
   private readonly details = new Map<string, Promise<TtDetail>>();
   private readonly replays = new Map<string, TtDetail[]>();
   private readonly deleted = new Set<string>();
 
   constructor(private readonly store: ProbeStore) {
-    this.subscription = store.onDidChange(() => this.changed.fire(undefined));
+    this.subscription = store.onDidChange((entry) => {
+      const node = this.entryNodes.changed(entry);
+      if (node !== null) this.changed.fire(node);
+    });
   }
 
   private keyOf(entry: ProbeEntry<'ttRecord'>, index: number): string {
@@ -39,7 +43,7 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
   }
 
   async getChildren(node?: TtNode): Promise<TtNode[]> {
-    if (!node) return this.store.of('ttRecord').map((entry) => ({ kind: 'entry', entry }));
+    if (!node) return this.store.of('ttRecord').map((entry) => this.entryNodes.node(entry));
     switch (node.kind) {
       case 'entry': {
         const rows: TtNode[] = node.entry.records

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TraceNode, TraceRecord } from '../protocol/helper';
-import { probeEntryItem } from './probeEntryItem';
+import { EntryNodes, probeEntryItem } from './probeEntryItem';
 import { clockTime, ms, openSourceCommand } from './valueNodes';
 
 type Node =
@@ -21,13 +21,17 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscription: { dispose(): void };
+  private readonly entryNodes = new EntryNodes('trace');
 
   constructor(private readonly store: ProbeStore) {
-    this.subscription = store.onDidChange(() => this.changed.fire(undefined));
+    this.subscription = store.onDidChange((entry) => {
+      const node = this.entryNodes.changed(entry);
+      if (node !== null) this.changed.fire(node);
+    });
   }
 
   getChildren(node?: Node): Node[] {
-    if (!node) return this.store.of('trace').map((entry) => ({ kind: 'entry', entry }));
+    if (!node) return this.store.of('trace').map((entry) => this.entryNodes.node(entry));
     switch (node.kind) {
       case 'entry': {
         const rows: Node[] = node.entry.records.map((record, i) => ({ kind: 'call', entry: node.entry, record, key: `t${node.entry.probe.id}/${node.entry.probe.count - i}` }));

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { WatchRecord } from '../protocol/helper';
-import { probeEntryItem } from './probeEntryItem';
-import { clockTime, lineItem, ms, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
+import { EntryNodes, probeEntryItem } from './probeEntryItem';
+import { clockTime, compact, lineItem, ms, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
 
 export type WatchNode =
   | { kind: 'entry'; entry: ProbeEntry<'watch'> }
@@ -17,13 +17,17 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
   private readonly changed = new vscode.EventEmitter<WatchNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscription: { dispose(): void };
+  private readonly entryNodes = new EntryNodes('watch');
 
   constructor(private readonly store: ProbeStore) {
-    this.subscription = store.onDidChange(() => this.changed.fire(undefined));
+    this.subscription = store.onDidChange((entry) => {
+      const node = this.entryNodes.changed(entry);
+      if (node !== null) this.changed.fire(node);
+    });
   }
 
   getChildren(node?: WatchNode): WatchNode[] {
-    if (!node) return this.store.of('watch').map((entry) => ({ kind: 'entry', entry }));
+    if (!node) return this.store.of('watch').map((entry) => this.entryNodes.node(entry));
     if (node.kind === 'entry') {
       const { entry } = node;
       const rows: WatchNode[] = entry.records.map((record, i) => ({ kind: 'record', entry, record, key: `w${entry.probe.id}/${entry.probe.count - i}` }));
@@ -53,8 +57,9 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
         const r = node.record;
         const item = new vscode.TreeItem(clockTime(r.time), vscode.TreeItemCollapsibleState.Collapsed);
         item.id = node.key;
-        const type = r.type?.replace(/^<class '(.*)'>$/, '$1');
-        item.description = [ms(r.costMs), r.isException ? 'raised' : type].filter(Boolean).join(' · ');
+        // The value at a glance (the watch expression's result, args,kwargs by default), or what was raised.
+        const raised = r.exception?.trim().split('\n').filter(Boolean).pop();
+        item.description = [ms(r.costMs), r.isException ? `raised ${raised ?? ''}`.trim() : compact(r.value ?? '', 80)].filter(Boolean).join(' · ');
         item.iconPath = r.isException
           ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
           : new vscode.ThemeIcon('pass', new vscode.ThemeColor('charts.green'));

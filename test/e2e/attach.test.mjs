@@ -144,7 +144,7 @@ test('bad input: a target that exits while PyFlight attaches', async () => {
 test('Watch This Function with nothing attached goes through the process picker first', async () => {
   await wb.step('watch-without-session', async () => {
     await wb.openFile('shop/orders.py');
-    await wb.editorContextMenu(13, 'Watch This Function'); // inside total_price()
+    await wb.editorContextMenu(13, 'PyFlight: Watch This Function'); // inside total_price()
     await wb.quickPickSelect('busy_service.py'); // the process picker, since no session is attached
     await wb.page.waitForFunction((el) => el.value === 'shop.orders total_price -n 10', await wb.quickInputBox.elementHandle(), { timeout: 30000 });
     await wb.quickInputEnter('shop.orders total_price -n 2');

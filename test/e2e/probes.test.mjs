@@ -21,7 +21,7 @@ after(async () => {
 test('right-click → Watch This Function → records in the Watch view → click jumps to the def', async () => {
   await wb.step('watch', async () => {
     await wb.openFile('shop/orders.py');
-    await wb.editorContextMenu(22, 'Watch This Function'); // inside restock()
+    await wb.editorContextMenu(22, 'PyFlight: Watch This Function'); // inside restock()
     await wb.quickInputBox.waitFor();
     assert.equal(await wb.quickInputBox.inputValue(), 'shop.orders restock -n 10');
     await wb.quickInputEnter('shop.orders restock -n 4 --expr "args, return_obj"');
@@ -42,7 +42,7 @@ test('right-click → Watch This Function → records in the Watch view → clic
 test('a bad expression in the options box is refused before anything starts', async () => {
   await wb.step('bad-expr', async () => {
     await wb.openFile('shop/orders.py');
-    await wb.editorContextMenu(22, 'Watch This Function');
+    await wb.editorContextMenu(22, 'PyFlight: Watch This Function');
     await wb.quickInputEnter('shop.orders restock -n 4 --expr "args["');
     await wb.waitForNotification(/The watch expression 'args\[' is not a valid Python expression/, { timeout: 20000 });
     await wb.screenshot('watch-bad-expression');
@@ -53,7 +53,7 @@ test('a bad expression in the options box is refused before anything starts', as
 test('Trace This Function shows the call tree with the hot path expanded', async () => {
   await wb.step('trace', async () => {
     await wb.openFile('busy_service.py');
-    await wb.editorContextMenu(26, 'Trace This Function'); // inside handle_request()
+    await wb.editorContextMenu(26, 'PyFlight: Trace This Function'); // inside handle_request()
     await wb.quickInputEnter('__main__ handle_request -n 2');
     await wb.openView('PyFlight');
     await wb.treeRow('Trace', /__main__\.handle_request/).waitFor({ timeout: 20000 });
@@ -68,10 +68,13 @@ test('Trace This Function shows the call tree with the hot path expanded', async
 test('a live probe shows in the status bar and CodeLens, and Stop turns it off', async () => {
   await wb.step('live', async () => {
     await wb.openFile('shop/orders.py');
-    await wb.editorContextMenu(13, 'Watch This Function'); // inside total_price()
+    await wb.editorContextMenu(13, 'PyFlight: Watch This Function'); // inside total_price()
     await wb.quickInputEnter('shop.orders total_price -n 100000');
     await wb.page.locator('.statusbar-item', { hasText: '1 probe' }).waitFor({ timeout: 20000 });
     await wb.page.locator('.codelens-decoration', { hasText: /PyFlight watching: \d+ calls/ }).waitFor({ timeout: 20000 });
+    // The view follows the live stream (not only when it ends): the count climbs while it runs.
+    await wb.treeRow('Watch', /total_price[\s\S]*live · ([3-9]|\d{2,}) calls/).waitFor({ timeout: 20000 });
+    await wb.treeRow('Watch', /total_price[\s\S]*live · (1\d|[2-9]\d|\d{3,}) calls/).waitFor({ timeout: 20000 });
     await wb.screenshot('live-probe');
     await wb.treeRowAction('Watch', /shop\.orders\.total_price/, 'Stop');
     await wb.treeRow('Watch', /total_price[\s\S]*stopped/).waitFor({ timeout: 20000 });
@@ -100,7 +103,7 @@ test('Time Tunnel: record from the palette, expand a call, replay it after confi
     assert.match(await dialog.innerText(), /side effects included/);
     await wb.screenshot('tt-replay-confirm');
     await dialog.locator('.monaco-button', { hasText: /^Replay$/ }).click();
-    await wb.treeRow('Time Tunnel', /replay #\d{4}/).waitFor({ timeout: 20000 });
+    await wb.revealTreeRow('Time Tunnel', /replay #\d{4}/, { timeout: 20000 });
     await wb.screenshot('tt-replayed');
   });
 });

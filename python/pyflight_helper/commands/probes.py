@@ -81,7 +81,8 @@ def classify_agent_text(text):
         return None
     if any(marker in clean for marker in _LOCATION_ERRORS):
         return HelperError(errors.BAD_LOCATION, clean.rstrip("!") + ".",
-                           "Check the module (as imported in the target: use `module` to find it), class and method names.")
+                           "Check the class and method names, and the module name as the target imported it "
+                           "(PyFlight: Show Module Name of This File, or `pyflight module <pid> <file>`).")
     if clean.startswith("Traceback") or "usage:" in clean:
         last = clean.splitlines()[-1]
         return HelperError(errors.BAD_ARGUMENT, "The agent rejected the arguments: %s" % last)
