@@ -1,4 +1,4 @@
-import type { StackFrame, StackResult } from '../protocol/helper';
+import type { StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 
 /** Plain-text rendering of a stack dump, shared by the CLI and "Export Stacks to File…". */
 export function formatStacks(result: StackResult): string {
@@ -28,4 +28,26 @@ export function formatStacks(result: StackResult): string {
 export function formatFrame(frame: StackFrame): string {
   const where = frame.file ? `${frame.file}${frame.line ? `:${frame.line}` : ''}` : frame.library ?? '?';
   return `${frame.function} (${where})`;
+}
+
+/** Threads that share one exact Python stack; size 1 for a thread whose stack is its own. */
+export interface StackGroup {
+  threads: ThreadStack[];
+  frames: StackFrame[];
+}
+
+/**
+ * Groups threads with identical Python stacks, biggest group first: "4 threads are all waiting
+ * at the same line" is usually the first thing to see in a hung or slow service. Threads keep
+ * their original order inside a group, and groups of one keep theirs.
+ */
+export function groupIdenticalStacks(threads: readonly ThreadStack[]): StackGroup[] {
+  const groups = new Map<string, StackGroup>();
+  for (const thread of threads) {
+    const key = thread.frames.length ? thread.frames.map((f) => `${f.file}:${f.line}:${f.function}`).join('|') : `empty:${thread.tid}`;
+    const group = groups.get(key);
+    if (group) group.threads.push(thread);
+    else groups.set(key, { threads: [thread], frames: thread.frames });
+  }
+  return [...groups.values()].sort((a, b) => (b.threads.length > 1 ? b.threads.length : 0) - (a.threads.length > 1 ? a.threads.length : 0));
 }

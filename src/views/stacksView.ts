@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatFrame } from '../commands/stackFormat';
+import { formatFrame, groupIdenticalStacks, type StackGroup } from '../commands/stackFormat';
 import type { AsyncTask, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 
 type Node =
   | { kind: 'thread'; thread: ThreadStack; expand: boolean }
+  | { kind: 'group'; group: StackGroup }
   | { kind: 'frame'; frame: StackFrame; key: string }
   | { kind: 'nativeGroup'; thread: ThreadStack }
   | { kind: 'asyncGroup'; tasks: AsyncTask[] }
@@ -37,8 +38,10 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
     const r = this.result;
     if (!r) return [];
     if (!node) {
-      const roots: Node[] = r.threads.map((thread) => ({ kind: 'thread', thread,
-        expand: thread.frames.some((f) => !isStdlibFrame(f)) }));
+      // Identical stacks are one node ("4 threads at reserve_inventory"); native dumps stay per thread.
+      const groups = r.native ? r.threads.map((t) => ({ threads: [t], frames: t.frames })) : groupIdenticalStacks(r.threads);
+      const roots: Node[] = groups.map((group): Node => (group.threads.length > 1 ? { kind: 'group', group }
+        : { kind: 'thread', thread: group.threads[0], expand: group.frames.some((f) => !isStdlibFrame(f)) }));
       // Asked for explicitly, so shown first (below the threads it would be scrolled out of sight).
       if (r.asyncTasks) roots.unshift({ kind: 'asyncGroup', tasks: r.asyncTasks });
       if (r.hiddenAgentThreads) roots.push({ kind: 'note', text: `${r.hiddenAgentThreads} profiler agent threads hidden (setting pyflight.stacks.showAgentThreads)` });
@@ -51,6 +54,8 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
       }
       case 'nativeGroup':
         return this.frames(node.thread.nativeFrames ?? [], `n${node.thread.tid}`);
+      case 'group':
+        return this.frames(node.group.frames, `g${node.group.threads[0].tid}`);
       case 'asyncGroup':
         return node.tasks.map((task, i) => ({ kind: 'task', task, key: `task${i}` }));
       case 'task':
@@ -96,6 +101,16 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
         }
         return item;
       }
+      case 'group': {
+        const { threads, frames } = node.group;
+        const item = new vscode.TreeItem(`${threads.length} threads: ${threads.map((t) => t.name).join(', ')}`, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = `group-${this.result?.capturedAt}-${threads[0].tid}`;
+        item.description = `same stack${frames[0] ? ` · in ${frames[0].function}` : ''}${threads.some((t) => t.holdsGil) ? ' · one holds GIL' : ''}`;
+        item.tooltip = `${threads.length} threads are at exactly the same place:\n${threads.map((t) => `${t.name} (tid ${t.tid})`).join('\n')}`;
+        item.iconPath = new vscode.ThemeIcon('layers', new vscode.ThemeColor('charts.orange'));
+        item.contextValue = 'thread';
+        return item;
+      }
       case 'nativeGroup': {
         const item = new vscode.TreeItem(`Native frames (${node.thread.nativeFrames?.length ?? 0})`, vscode.TreeItemCollapsibleState.Collapsed);
         item.iconPath = new vscode.ThemeIcon('chip');
@@ -133,5 +148,6 @@ export function nodeText(node: unknown): string | undefined {
   if (!n) return undefined;
   if (n.kind === 'frame') return formatFrame(n.frame);
   if (n.kind === 'thread') return [`${n.thread.name} (tid ${n.thread.tid})`, ...n.thread.frames.map((f) => `    ${formatFrame(f)}`)].join('\n');
+  if (n.kind === 'group') return [n.group.threads.map((t) => t.name).join(', '), ...n.group.frames.map((f) => `    ${formatFrame(f)}`)].join('\n');
   return undefined;
 }

@@ -153,3 +153,17 @@ test('Watch This Function with nothing attached goes through the process picker 
     await wb.screenshot('watch-after-picker');
   });
 });
+
+test('threads blocked at the same line are shown as one group', async () => {
+  await wb.step('grouped-stacks', async () => {
+    const target = await startTarget('lock_contention.py');
+    await wb.runCommand('PyFlight: Attach to Process…');
+    await wb.quickPickSelect('lock_contention.py');
+    await wb.treeRow('Sessions', new RegExp(`lock_contention\\.py \\(pid ${target.pid}\\)\\s*attached`)).waitFor({ timeout: 30000 });
+    await wb.runCommand('PyFlight: Show Stacks'); // acts on the most recently attached process
+    const group = wb.treeRow('Stacks', /3 threads: waiter-\d, waiter-\d, waiter-\d/);
+    await group.waitFor({ timeout: 30000 });
+    assert.match(await group.innerText(), /same stack · in wait_for_lock/);
+    await wb.screenshot('grouped-stacks');
+  });
+});

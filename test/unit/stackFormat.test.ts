@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { formatFrame, formatStacks } from '../../src/commands/stackFormat';
+import { formatFrame, formatStacks, groupIdenticalStacks } from '../../src/commands/stackFormat';
 import type { StackResult } from '../../src/protocol/helper';
 
 const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-busy-service.json'), 'utf8')) as StackResult;
@@ -25,5 +25,23 @@ describe('formatStacks (recorded busy_service dump)', () => {
 
   it('formats native frames without a file by their library', () => {
     assert.equal(formatFrame({ function: '_start', file: null, line: null, kind: 'native', library: '/usr/bin/python3.11' }), '_start (/usr/bin/python3.11)');
+  });
+});
+
+describe('groupIdenticalStacks (recorded demo dump)', () => {
+  const demo = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-checkout-demo.json'), 'utf8')) as StackResult;
+
+  it('puts the four workers blocked at the same line in one group, first', () => {
+    const groups = groupIdenticalStacks(demo.threads);
+    assert.deepEqual(groups[0].threads.map((t) => t.name).sort(), ['http-worker-1', 'http-worker-2', 'http-worker-3', 'http-worker-4']);
+    assert.equal(groups[0].frames[0].function, 'reserve_inventory');
+    assert.equal(groups.length, demo.threads.length - 3);
+    assert.deepEqual(groups.slice(1).map((g) => g.threads[0].name), ['traffic', 'price-refresher', 'MainThread']);
+  });
+
+  it('leaves threads with their own stacks alone (busy_service)', () => {
+    const groups = groupIdenticalStacks(recorded.threads);
+    assert.ok(groups.every((g) => g.threads.length === 1));
+    assert.deepEqual(groups.map((g) => g.threads[0].name), recorded.threads.map((t) => t.name));
   });
 });
