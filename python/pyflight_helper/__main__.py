@@ -1,5 +1,6 @@
 """Entry point: `python -m pyflight_helper` with python/ on PYTHONPATH and the target's interpreter."""
 
+import importlib
 import os
 import signal
 import sys
@@ -39,71 +40,30 @@ def _stack(srv, req):
                  include_agent_threads=bool(req.params.get("includeAgentThreads")))
 
 
-@server.handler("module")
-def _module(srv, req):
-    from .commands.module import module
-
-    _, port = srv.require_attached()
-    return module(port, req.params.get("file"))
-
-
-@server.handler("watch")
-def _watch(srv, req):
-    from .commands.watch import watch
-
-    _, port = srv.require_attached()
-    return watch(req, port)
-
-
-@server.handler("trace")
-def _trace(srv, req):
-    from .commands.trace import trace
-
-    _, port = srv.require_attached()
-    return trace(req, port)
+# Commands that talk to the attached agent: request name -> (module under commands/, call).
+# Modules are imported on first use so `hello` works where flight_profiler is missing.
+AGENT_COMMANDS = {
+    "module": ("module", lambda m, req, port: m.module(port, req.params.get("file"))),
+    "watch": ("watch", lambda m, req, port: m.watch(req, port)),
+    "trace": ("trace", lambda m, req, port: m.trace(req, port)),
+    "ttRecord": ("tt", lambda m, req, port: m.tt_record(req, port)),
+    "ttList": ("tt", lambda m, _req, port: m.tt_list(port)),
+    "ttDetail": ("tt", lambda m, req, port: m.tt_detail(req.params, port)),
+    "ttReplay": ("tt", lambda m, req, port: m.tt_detail(req.params, port, replay=True)),
+    "ttDelete": ("tt", lambda m, req, port: m.tt_delete(req.params, port)),
+    "getglobal": ("getglobal", lambda m, req, port: m.getglobal(req.params, port)),
+}
 
 
-@server.handler("ttRecord")
-def _tt_record(srv, req):
-    from .commands.tt import tt_record
-
-    _, port = srv.require_attached()
-    return tt_record(req, port)
-
-
-@server.handler("ttList")
-def _tt_list(srv, _req):
-    from .commands.tt import tt_list
-
-    return tt_list(srv.require_attached()[1])
+def _register_agent_command(name, module_name, call):
+    @server.handler(name)
+    def _run(srv, req):
+        module = importlib.import_module(".commands." + module_name, __package__)
+        return call(module, req, srv.require_attached()[1])
 
 
-@server.handler("ttDetail")
-def _tt_detail(srv, req):
-    from .commands.tt import tt_detail
-
-    return tt_detail(req.params, srv.require_attached()[1])
-
-
-@server.handler("ttReplay")
-def _tt_replay(srv, req):
-    from .commands.tt import tt_detail
-
-    return tt_detail(req.params, srv.require_attached()[1], replay=True)
-
-
-@server.handler("ttDelete")
-def _tt_delete(srv, req):
-    from .commands.tt import tt_delete
-
-    return tt_delete(req.params, srv.require_attached()[1])
-
-
-@server.handler("getglobal")
-def _getglobal(srv, req):
-    from .commands.getglobal import getglobal
-
-    return getglobal(req.params, srv.require_attached()[1])
+for _name, (_module_name, _call) in AGENT_COMMANDS.items():
+    _register_agent_command(_name, _module_name, _call)
 
 
 @server.handler("probeOff")
