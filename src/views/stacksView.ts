@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatFrame, groupIdenticalStacks, type StackGroup } from '../commands/stackFormat';
+import { openSourceCommand } from './valueNodes';
 import type { AsyncTask, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 
 type Node =
@@ -94,11 +95,8 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
         item.tooltip = formatFrame(f);
         item.iconPath = new vscode.ThemeIcon(f.kind === 'native' ? 'symbol-constructor' : isStdlibFrame(f) ? 'library' : 'symbol-function');
         item.contextValue = 'frame';
-        if (f.file && f.line && existsSync(f.file)) {
-          const line = Math.max(0, f.line - 1);
-          item.command = { command: 'vscode.open', title: 'Open Source',
-            arguments: [vscode.Uri.file(f.file), { selection: new vscode.Range(line, 0, line, 0), preview: true }] };
-        }
+        // Frames from another filesystem (a container, a deleted file) are shown but not linked.
+        if (f.file && existsSync(f.file)) item.command = openSourceCommand(f.file, f.line);
         return item;
       }
       case 'group': {
