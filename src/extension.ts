@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { confirmAgentLoad } from './commands/agentConsent';
 import { registerAttachCommands } from './commands/attach';
 import { registerModuleCommands } from './commands/module';
 import { registerProbeCommands } from './commands/probes';
@@ -23,7 +24,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   sessions = new SessionManager(log, () => {
     const config = readConfig();
-    return { configuredPython: config.pythonPath, attachTimeoutSeconds: config.attachTimeoutSeconds };
+    return { configuredPython: config.pythonPath, attachTimeoutSeconds: config.attachTimeoutSeconds, confirmAgentLoad };
   });
   const manager = sessions;
   context.subscriptions.push(manager.onDidChange(() =>

@@ -18,24 +18,42 @@ def _hello(_server, _req):
     return hello()
 
 
-@server.handler("attach")
-def _attach(srv, req):
-    from .attach import attach
-
+def _pid_param(req):
     pid = req.params.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         raise HelperError(errors.BAD_ARGUMENT, "pid must be a positive integer, got %r." % (pid,))
-    port, reused = attach(pid, timeout=float(req.params.get("timeoutSeconds", 30)), progress=req.progress,
+    return pid
+
+
+@server.handler("open")
+def _open(srv, req):
+    """A read-only session: checks the target and finds an agent already in it; loads nothing."""
+    from .attach import open_target
+
+    pid = _pid_param(req)
+    srv.pid, srv.port = pid, open_target(pid)
+    return {"pid": pid, "agentPort": srv.port}
+
+
+@server.handler("attach")
+def _attach(srv, req):
+    """Loads the agent (or finds the one already there); only for commands that need it."""
+    from .attach import attach
+
+    pid = _pid_param(req)
+    port, reused, stages = attach(pid, timeout=float(req.params.get("timeoutSeconds", 30)), progress=req.progress,
                           cancelled=req.cancelled)
     srv.pid, srv.port = pid, port
-    return {"pid": pid, "port": port, "reused": reused}
+    return {"pid": pid, "port": port, "reused": reused, "stagesMs": stages}
 
 
 @server.handler("stack")
 def _stack(srv, req):
     from .commands.stack import stack
 
-    pid, port = srv.require_attached()
+    pid, port = srv.require_open()
+    if req.params.get("async") and port is None:
+        raise HelperError(errors.HELPER_PROTOCOL, "Async tasks need the agent: send `attach` first.")
     return stack(pid, port, native=bool(req.params.get("native")), include_async=bool(req.params.get("async")),
                  include_agent_threads=bool(req.params.get("includeAgentThreads")))
 

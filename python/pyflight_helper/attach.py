@@ -1,6 +1,7 @@
-"""Injecting the agent, by running flight_profiler's own client once, then finding its port.
+"""Attaching: find an agent already in the target, or load one (see inject.py), then its port.
 
-We run `python -m flight_profiler.client <pid> --cmd help --no-color` rather than calling its
+On Linux with Python < 3.14 we load the agent ourselves from a private copy (inject.py). Elsewhere
+we run `python -m flight_profiler.client <pid> --cmd help --no-color` rather than calling its
 functions: they call exit() on every failure. Its stdout is the only failure report (exit code is 1
 for every failure), so we map the known messages to our stable codes.
 """
@@ -12,8 +13,9 @@ import time
 
 from . import errors
 from .errors import HelperError
+from . import inject
 from .target import check_same_interpreter, is_alive, require_alive
-from .wire import find_agent_port, strip_ansi
+from .wire import agent_status, find_agent_port, free_port, port_range, strip_ansi
 
 # (substring of the client's output, code, message, hint); first match wins.
 _CLIENT_FAILURES = [
@@ -49,22 +51,95 @@ def _client_env():
     return env
 
 
+class _Stages(object):
+    """Durations of each attach stage, logged and returned so slow attaches can be explained."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.durations = {}
+        self._last = time.monotonic()
+
+    def done(self, name):
+        now = time.monotonic()
+        self.durations[name] = round((now - self._last) * 1000, 1)
+        self._last = now
+        sys.stderr.write("attach %d: %s took %.1f ms\n" % (self.pid, name, self.durations[name]))
+
+
+def open_target(pid):
+    """Checks that `pid` can be read with this interpreter; returns the port of an agent already in it
+    (from an earlier attach), or None. Injects nothing."""
+    require_alive(pid)
+    check_same_interpreter(pid)
+    return find_agent_port(pid)
+
+
 def attach(pid, timeout=30.0, progress=None, cancelled=None):
-    """Makes sure an agent runs in `pid` and returns (port, reused)."""
+    """Makes sure an agent runs in `pid`; returns (port, reused, stage durations in ms)."""
     progress = progress or (lambda stage, detail=None: None)
+    stages = _Stages(pid)
     require_alive(pid)
     check_same_interpreter(pid)
     progress("scanning")
     port = find_agent_port(pid)
+    stages.done("scan")
     if port is not None:
-        return port, True
+        return port, True, stages.durations
+    deadline = time.monotonic() + timeout
+    if inject.supported():
+        port = _inject_private_copy(pid, deadline, progress, cancelled, stages)
+    else:
+        port = _inject_with_client(pid, deadline, progress, cancelled, stages)
+    return port, False, stages.durations
 
+
+def _inject_private_copy(pid, deadline, progress, cancelled, stages):
+    port = free_port()
+    if port is None:
+        raise HelperError(errors.NO_FREE_PORT, "No free local port for the agent in %d-%d." % port_range(),
+                          "Free a port in that range or set PYFLIGHT_INJECT_START_PORT / PYFLIGHT_INJECT_END_PORT.")
+    staging = inject.Staging(pid, port, inject.python_base_address(pid))
+    try:
+        stages.done("stage")
+        progress("injecting")
+        code, output = inject.run_attach_binary(staging, pid, deadline, cancelled)
+        sys.stderr.write("attach binary exited %s\n%s\n" % (code, output[-4000:]))
+        stages.done("inject")
+        if code != 0:
+            require_alive(pid, during="while PyFlight was attaching")
+            raise inject.attach_failure(pid, code, output)
+        progress("connecting")
+        _wait_for_agent(pid, port, deadline, cancelled)
+        stages.done("agent")
+        return port
+    finally:
+        staging.remove()
+
+
+def _wait_for_agent(pid, port, deadline, cancelled):
+    """The library is loaded; its thread runs the bootstrap once it gets the GIL."""
+    while True:
+        answer = agent_status(port, timeout=1.0)
+        if answer is not None and str(answer.get("pid")) == str(pid):
+            return
+        if cancelled is not None and cancelled.is_set():
+            raise HelperError(errors.CANCELLED, "Attach was cancelled.")
+        require_alive(pid, during="while PyFlight was attaching")
+        if time.monotonic() > deadline:
+            raise HelperError(errors.ATTACH_TIMEOUT,
+                              "The agent was loaded into process %d but did not start in time." % pid,
+                              "Its thread waits for the GIL: the process may be busy in a long native call "
+                              "that does not release it. Try again, or read its stacks (they need no agent).")
+        time.sleep(0.02)
+
+
+def _inject_with_client(pid, deadline, progress, cancelled, stages):
+    """macOS and Python 3.14+: flight-profiler's own client (lldb / sys.remote_exec)."""
     progress("injecting")
     command = _client_command(pid)
     sys.stderr.write("spawn: %s\n" % " ".join(command))  # the extension logs our stderr
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=_client_env())
-    deadline = time.monotonic() + timeout
     while proc.poll() is None:
         if cancelled is not None and cancelled.is_set():
             proc.kill()
@@ -74,30 +149,28 @@ def attach(pid, timeout=30.0, progress=None, cancelled=None):
             proc.kill()
             proc.wait()
             require_alive(pid, during="while PyFlight was attaching")
-            raise HelperError(errors.ATTACH_TIMEOUT,
-                              "The agent in process %d did not answer within %d s." % (pid, timeout),
+            raise HelperError(errors.ATTACH_TIMEOUT, "The agent in process %d did not answer in time." % pid,
                               "The process may hold the GIL in a long native call; try again later.")
         time.sleep(0.05)
     output = strip_ansi(proc.stdout.read().decode("utf-8", "replace"))
     sys.stderr.write("flight_profiler client exited %s\n%s\n" % (proc.returncode, output[-4000:]))
-
+    stages.done("inject")
     if proc.returncode != 0:
         raise _classify_failure(pid, output)
-
     progress("connecting")
     port = find_agent_port(pid)
+    stages.done("agent")
     if port is None:
         require_alive(pid, during="while PyFlight was attaching")
         raise HelperError(errors.ATTACH_FAILED, "The agent in process %d is not reachable." % pid,
                           "See the PyFlight log for the profiler's output.")
-    return port, False
+    return port
 
 
 def _classify_failure(pid, output):
     if not is_alive(pid):
         return HelperError(errors.TARGET_EXITED, "Process %d exited while PyFlight was attaching." % pid,
                            "Start the program again and attach to the new process.")
-    from .wire import port_range
     for needle, code, message, hint in _CLIENT_FAILURES:
         if needle in output:
             return HelperError(code, message.format(pid=pid, ports="%d-%d" % port_range()), hint)

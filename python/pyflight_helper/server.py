@@ -37,6 +37,12 @@ class Server(object):
             return fn
         return register
 
+    def require_open(self):
+        """(pid, agent port or None): stacks need only the pid."""
+        if self.pid is None:
+            raise HelperError(errors.HELPER_PROTOCOL, "No target: send `open` first.")
+        return self.pid, self.port
+
     def require_attached(self):
         if self.port is None:
             raise HelperError(errors.HELPER_PROTOCOL, "Not attached: send `attach` first.")

@@ -118,13 +118,60 @@ def agent_status(port, timeout=0.5):
     return answer
 
 
+def listening_ports(pid):
+    """TCP ports the process itself listens on (Linux: its socket fds matched against
+    /proc/<pid>/net/tcp*), or None when that cannot be read (then we scan the range)."""
+    try:
+        inodes = set()
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        ports = []
+        for table in ("tcp", "tcp6"):
+            try:
+                with open("/proc/%d/net/%s" % (pid, table)) as f:
+                    next(f, None)
+                    for line in f:
+                        fields = line.split()
+                        if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:  # 0A = LISTEN
+                            ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+            except FileNotFoundError:
+                continue
+        return sorted(set(ports))
+    except OSError:
+        return None
+
+
 def find_agent_port(pid):
-    """The port of the agent already injected into `pid`, or None."""
+    """The port of the agent already injected into `pid`, or None.
+
+    Only ports the target itself listens on are asked (so a silent unrelated server in the range
+    costs nothing); where /proc cannot tell, every port of the range is asked, with a short timeout.
+    Every asked port gets a well-formed `status` request: a bare connect-and-close makes the agent
+    log a JSONDecodeError traceback into the target's stderr.
+    """
     start, end = port_range()
-    # Every open port gets a well-formed `status` request: a bare connect-and-close makes the agent
-    # log a JSONDecodeError traceback into the target's stderr. Closed ports refuse instantly.
-    for port in range(start, end + 1):
+    own = listening_ports(pid)
+    candidates = [p for p in own if start <= p <= end] if own is not None else range(start, end + 1)
+    for port in candidates:
         answer = agent_status(port)
         if answer is not None and str(answer.get("pid")) == str(pid):
             return port
+    return None
+
+
+def free_port():
+    """The first port of the range that binds on loopback (what flight-profiler's client does), or None."""
+    start, end = port_range()
+    for port in range(start, end + 1):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
     return None

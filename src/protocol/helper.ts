@@ -34,11 +34,20 @@ export interface HelloResult {
   machine: string;
 }
 
+/** A read-only session: nothing is loaded into the target. */
+export interface OpenResult {
+  pid: number;
+  /** The port of an agent already in the target (an earlier attach), or null. */
+  agentPort: number | null;
+}
+
 export interface AttachResult {
   pid: number;
   port: number;
   /** True when an agent from an earlier attach was found and reused (nothing was injected). */
   reused: boolean;
+  /** How long each stage took (scan, stage, inject, agent), for the log. */
+  stagesMs?: Record<string, number>;
 }
 
 export interface StackFrame {
@@ -86,6 +95,7 @@ export interface ModuleResult {
 /** Every method: its params and the data of its `end` event. */
 export interface HelperMethods {
   hello: { params: Record<string, never>; result: HelloResult };
+  open: { params: { pid: number }; result: OpenResult };
   attach: { params: { pid: number; timeoutSeconds?: number }; result: AttachResult };
   stack: { params: { native?: boolean; async?: boolean; includeAgentThreads?: boolean }; result: StackResult };
   module: { params: { file: string }; result: ModuleResult };

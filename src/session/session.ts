@@ -31,26 +31,42 @@ export interface SessionOptions {
   attachTimeoutSeconds?: number;
   /** How often to check that the target is still alive (ms); 0 disables. */
   livenessIntervalMs?: number;
+  /**
+   * Asked once before the agent is loaded into the target (the first command that needs it).
+   * Resolves false to refuse: the command then fails with CANCELLED. Absent = load without asking.
+   */
+  confirmAgentLoad?: (session: Session) => Promise<boolean>;
 }
 
 export interface AttachProgress {
   (message: string): void;
 }
 
-/** One attached process: owns its helper, exposes typed commands and state events. */
+/**
+ * One attached process: owns its helper, exposes typed commands and state events.
+ *
+ * Attaching loads nothing into the target: stacks are read from outside (pystack, py-spy). The
+ * PyFlightProfiler agent is loaded on the first command that needs it (watch, trace, time tunnel,
+ * values, module lookup, async tasks), after `confirmAgentLoad`, and stays until the process exits.
+ */
 export class Session {
   private _state: SessionState = 'preflight';
   private helper: HelperProcess | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   private readonly onDidChangeStateEmitter = new Emitter<SessionState>();
   readonly onDidChangeState = this.onDidChangeStateEmitter.event;
+  private readonly onDidLoadAgentEmitter = new Emitter<AttachResult>();
+  /** Fires once the agent runs in the target. */
+  readonly onDidLoadAgent = this.onDidLoadAgentEmitter.event;
   private readonly activeProbes = new Set<Probe>();
   private readonly onDidChangeProbesEmitter = new Emitter<Probe>();
   /** Fires when a probe starts, installs, records or ends. */
   readonly onDidChangeProbes = this.onDidChangeProbesEmitter.event;
   preflightResult: PreflightResult | undefined;
   hello: HelloResult | undefined;
+  /** Set once the agent is loaded (or was found from an earlier attach). */
   attachResult: AttachResult | undefined;
+  private agentLoading: Promise<void> | undefined;
   /** Settles once probes left by a crashed helper are turned off (tests and detach wait on it). */
   probesCleanedUp: Promise<void> = Promise.resolve();
   /** Why the session ended, when it did not end by detach. */
@@ -98,15 +114,9 @@ export class Session {
       this.hello = await this.helper.request('hello', {}, { signal });
       assertProfilerInstalled(this.hello, python);
       this.setState('attaching');
-      progress(`Injecting the PyFlightProfiler agent into ${this.pid}…`);
-      this.attachResult = await this.helper.request('attach', {
-        pid: this.pid,
-        timeoutSeconds: this.options.attachTimeoutSeconds ?? 30,
-      }, {
-        signal,
-        onProgress: (stage) => progress(stage === 'scanning' ? 'Looking for an existing agent…'
-          : stage === 'injecting' ? `Injecting the agent into ${this.pid}…` : 'Connecting to the agent…'),
-      });
+      progress(`Opening process ${this.pid}…`);
+      const opened = await this.helper.request('open', { pid: this.pid }, { signal });
+      if (opened.agentPort !== null) this.attachResult = { pid: this.pid, port: opened.agentPort, reused: true };
       this.setState('ready');
       this.startLivenessCheck();
     } catch (error) {
@@ -118,8 +128,49 @@ export class Session {
     }
   }
 
+  /** True once the PyFlightProfiler agent runs in the target. */
+  get agentLoaded(): boolean {
+    return this.attachResult !== undefined;
+  }
+
+  /**
+   * Loads the agent into the target unless it is there already (asks `confirmAgentLoad` first).
+   * Concurrent callers share one load.
+   */
+  loadAgent(signal?: AbortSignal, progress: AttachProgress = () => undefined): Promise<void> {
+    if (this.attachResult) return Promise.resolve();
+    this.agentLoading ??= this.doLoadAgent(signal, progress).finally(() => { this.agentLoading = undefined; });
+    return this.agentLoading;
+  }
+
+  private async doLoadAgent(signal: AbortSignal | undefined, progress: AttachProgress): Promise<void> {
+    if (this._state !== 'ready' || !this.helper) {
+      throw this.endReason ?? new PyFlightError(ErrorCode.HelperProtocol, `Session ${this.pid} is ${this._state}.`, 'Attach again.');
+    }
+    if (this.options.confirmAgentLoad && !(await this.options.confirmAgentLoad(this))) {
+      throw new PyFlightError(ErrorCode.Cancelled, `The agent was not loaded into process ${this.pid}.`,
+        'Stacks work without it; watch, trace, time tunnel and values need it.');
+    }
+    progress(`Loading the PyFlightProfiler agent into ${this.pid}…`);
+    try {
+      const result = await this.helper.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? 30 }, {
+        signal,
+        onProgress: (stage) => progress(stage === 'scanning' ? 'Looking for an existing agent…'
+          : stage === 'injecting' ? `Loading the agent into ${this.pid}…` : 'Connecting to the agent…'),
+      });
+      this.attachResult = result;
+      const stages = Object.entries(result.stagesMs ?? {}).map(([k, v]) => `${k} ${v} ms`).join(', ');
+      this.options.log.info(`session ${this.pid}: agent ${result.reused ? 'found' : 'loaded'} on port ${result.port}${stages ? ` (${stages})` : ''}`);
+      this.onDidLoadAgentEmitter.fire(result);
+    } catch (error) {
+      const failure = PyFlightError.from(error);
+      if (failure.code === ErrorCode.TargetExited || failure.code === ErrorCode.PidNotFound) await this.onTargetExit();
+      throw failure;
+    }
+  }
+
   stack(params: { native?: boolean; async?: boolean; includeAgentThreads?: boolean }, signal?: AbortSignal): Promise<StackResult> {
-    return this.run('stack', params, signal);
+    return this.run('stack', params, signal, Boolean(params.async));
   }
 
   module(file: string, signal?: AbortSignal): Promise<ModuleResult> {
@@ -168,12 +219,13 @@ export class Session {
     const changed = () => this.onDidChangeProbesEmitter.fire(anyProbe);
     const sub = probe.onDidChange(changed);
     changed();
-    probe.done = this.helper
-      .request(method, params as never, {
+    const helper = this.helper;
+    probe.done = this.loadAgent(probe.abort.signal)
+      .then(() => helper.request(method, params as never, {
         signal: probe.abort.signal,
         onProgress: (stage, detail) => { if (stage === 'installed') probe.installed(detail ?? undefined); },
         onRecord: (record) => probe.recorded(record as ProbeMethods[M]['record']),
-      })
+      }))
       .then(
         (summary) => {
           probe.finished(summary, undefined);
@@ -232,10 +284,13 @@ export class Session {
     }
   }
 
-  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete'>(method: M, params: HelperMethods[M]['params'], signal?: AbortSignal): Promise<HelperMethods[M]['result']> {
+  /** Runs one request; `needsAgent` (default: every method but a plain stack) loads the agent first. */
+  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete'>(method: M, params: HelperMethods[M]['params'], signal?: AbortSignal,
+    needsAgent = method !== 'stack'): Promise<HelperMethods[M]['result']> {
     if (this._state !== 'ready' || !this.helper) {
       throw this.endReason ?? new PyFlightError(ErrorCode.HelperProtocol, `Session ${this.pid} is ${this._state}.`, 'Attach again.');
     }
+    if (needsAgent) await this.loadAgent(signal);
     try {
       // The cast keeps one code path for every method; params are typed by the public wrappers above.
       return await this.helper.request(method, params, { signal });

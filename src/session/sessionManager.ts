@@ -34,6 +34,7 @@ export class SessionManager {
     const session = new Session(pid, { ...this.options(), log: this.log });
     this.sessions.set(pid, session);
     session.onDidChangeState(() => this.onDidChangeEmitter.fire(session));
+    session.onDidLoadAgent(() => this.onDidChangeEmitter.fire(session));
     this.onDidChangeEmitter.fire(session);
     try {
       await session.attach(progress, signal);

@@ -52,8 +52,9 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       rows.push({ kind: 'info', label: `Python ${s.hello.python.version}`, description: s.hello.python.executable,
         tooltip: `${s.hello.python.executable}\n→ ${s.hello.python.realExecutable}\nprefix ${s.hello.python.prefix}\nresolved from: ${s.preflightResult?.interpreter.source}`, icon: 'symbol-namespace' });
       if (s.hello.flightProfiler.version) {
-        const port = s.attachResult ? ` · agent on 127.0.0.1:${s.attachResult.port}${s.attachResult.reused ? ' (reused)' : ''}` : '';
-        rows.push({ kind: 'info', label: `flight-profiler ${s.hello.flightProfiler.version}`, description: port.replace(/^ · /, ''), icon: 'package' });
+        const agent = s.attachResult ? `agent loaded · 127.0.0.1:${s.attachResult.port}${s.attachResult.reused ? ' (reused)' : ''}`
+          : 'agent not loaded: stacks only, nothing in the process';
+        rows.push({ kind: 'info', label: `flight-profiler ${s.hello.flightProfiler.version}`, description: agent, icon: 'package' });
       }
     }
     if (s.endReason) rows.push({ kind: 'info', label: s.endReason.message, tooltip: s.endReason.hint, icon: 'warning' });
@@ -73,7 +74,8 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     const item = new vscode.TreeItem(s.label, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `session-${s.pid}-${s.startedAt}`;
     const version = s.hello ? ` · Python ${s.hello.python.version}` : '';
-    item.description = `${STATE_TEXT[s.state]}${version}`;
+    const agent = s.state === 'ready' ? (s.agentLoaded ? ' · agent loaded' : ' · read-only') : '';
+    item.description = `${STATE_TEXT[s.state]}${agent}${version}`;
     item.tooltip = new vscode.MarkdownString(undefined, true);
     item.tooltip.appendText(`${s.label}\nstate: ${STATE_TEXT[s.state]}\ninterpreter: ${s.preflightResult?.interpreter.python ?? '…'}`);
     item.iconPath = stateIcon(s.state);

@@ -1,17 +1,24 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
 import { bareVenvPython, FIXTURES, processesMatching, startTarget, stopAllTargets, unusedPid, type Target } from '../support/fixtures';
 
-async function attachError(pid: number): Promise<PyFlightError> {
+/** The libraries flight-profiler's agent brings into a process, as mapped in it now. */
+function agentLibrariesIn(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.includes('flight_profiler_agent'));
+}
+
+async function attachError(pid: number, loadAgent = false): Promise<PyFlightError> {
   const session = new Session(pid, { log: silentLogger, livenessIntervalMs: 0, attachTimeoutSeconds: 20 });
   try {
     await session.attach();
+    if (loadAgent) await session.loadAgent();
   } catch (error) {
     assert.ok(error instanceof PyFlightError, String(error));
-    assert.equal(session.state, 'failed');
+    assert.equal(session.state, loadAgent ? 'targetExited' : 'failed');
     return error;
   }
   await session.detach();
@@ -22,16 +29,50 @@ describe('Session against real targets (flight-profiler attach)', function () {
   this.timeout(60_000);
   let service: Target;
   let session: Session;
+  const consents: number[] = [];
 
   before(async () => {
     service = await startTarget(['busy_service.py']);
-    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 200 });
+    session = new Session(service.pid, {
+      log: silentLogger, livenessIntervalMs: 200,
+      confirmAgentLoad: async (s) => { consents.push(s.pid); return true; },
+    });
     await session.attach();
   });
 
   after(async () => {
     await session?.detach();
     await stopAllTargets();
+  });
+
+  it('attaching loads nothing into the target; stacks, with thread names, need no agent', async () => {
+    assert.equal(session.state, 'ready');
+    assert.equal(session.agentLoaded, false);
+    const result = await session.stack({});
+    assert.ok(result.threads.some((t) => t.name === 'request-worker'), result.threads.map((t) => t.name).join(', '));
+    assert.ok(result.threads.some((t) => t.name === 'MainThread' && t.tid === service.pid));
+    assert.deepEqual(agentLibrariesIn(service.pid), [], 'nothing may be loaded before a command needs the agent');
+    assert.deepEqual(consents, []);
+  });
+
+  it('refusing the agent fails the command with CANCELLED and loads nothing', async () => {
+    const refusing = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0, confirmAgentLoad: async () => false });
+    await refusing.attach();
+    await assert.rejects(refusing.module(path.join(FIXTURES, 'busy_service.py')), { code: ErrorCode.Cancelled });
+    assert.deepEqual(agentLibrariesIn(service.pid), []);
+    await refusing.detach();
+  });
+
+  it('loads the agent on the first command that needs it, asking once, from a private copy', async () => {
+    await session.loadAgent();
+    await session.loadAgent();
+    assert.deepEqual(consents, [service.pid]);
+    assert.equal(session.agentLoaded, true);
+    const mapped = agentLibrariesIn(service.pid);
+    assert.ok(mapped.length > 0 && mapped.every((l) => /pyflight-agent-\d+-\w+\/flight_profiler_agent\.so \(deleted\)$/.test(l)),
+      `the staged copy, removed once loaded:\n${mapped.join('\n')}`);
+    assert.match(service.output(), /Loading agent: .*agent_bootstrap\.py/);
+    assert.doesNotMatch(service.output(), /\[PyFlightProfiler\] (INFO|DEBUG)/, 'the agent logs into PyFlight, not the app');
   });
 
   it('attaches, reports the interpreter and flight-profiler version', () => {
@@ -47,7 +88,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
     const worker = result.threads.find((t) => t.name === 'request-worker');
     assert.ok(worker, `threads: ${result.threads.map((t) => t.name).join(', ')}`);
     const names = worker.frames.map((f) => f.function);
-    assert.equal(names.at(-1), '_bootstrap');
+    assert.equal(names.at(-1), 'Thread._bootstrap', 'qualified names');
     assert.ok(names.includes('request_worker'), names.join(' > '));
     assert.ok(names.indexOf('handle_request') < names.indexOf('request_worker'));
     const frame = worker.frames.find((f) => f.function === 'request_worker')!;
@@ -80,9 +121,10 @@ describe('Session against real targets (flight-profiler attach)', function () {
     await assert.rejects(session.module(path.join(FIXTURES, 'missing.py')), { code: ErrorCode.BadArgument });
   });
 
-  it('a second session reuses the injected agent', async () => {
-    const second = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
+  it('a second session finds the loaded agent without asking', async () => {
+    const second = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0, confirmAgentLoad: async () => assert.fail('asked again') });
     await second.attach();
+    assert.equal(second.agentLoaded, true);
     assert.equal(second.attachResult!.reused, true);
     assert.equal(second.attachResult!.port, session.attachResult!.port);
     await second.detach();
@@ -150,7 +192,7 @@ describe('Session attach failures carry stable error codes', function () {
 
   it('TARGET_EXITED for a target that exits while the agent loads', async () => {
     const target = await startTarget(['exits_on_attach.py']);
-    const error = await attachError(target.pid);
+    const error = await attachError(target.pid, true);
     assert.equal(error.code, ErrorCode.TargetExited, `${error.code}: ${error.message}\n${target.output()}`);
   });
 });

@@ -1,17 +1,27 @@
 """`stack`: every thread's Python frames, thread names, GIL state; native frames and asyncio tasks.
 
 Linux: pystack reads the target's memory from the helper (flight_profiler's own `stack` does the
-same), which gives structured frames; thread names come from the agent (`threading._active`)
-because pystack only knows the OS thread name. Elsewhere the agent's faulthandler dump is parsed.
+same), which gives structured frames, and needs no agent. The read comes first: anything we ask
+the target before it (an agent round trip) would make its threads yield and bias the sample toward
+idle. Thread names, which pystack does not know, come afterwards from the agent
+(`threading._active`) when one is loaded, else from py-spy (which reads them from memory, cached).
+The thread whose id is the pid is always "MainThread": after fork, or once the agent imported
+`threading` from its own thread, `threading` mislabels it. Elsewhere the agent's faulthandler dump
+is parsed.
 """
 
 import ast
+import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 
 from .. import errors
 from ..errors import HelperError
+from ..qualnames import qualname
 from ..target import require_alive
 from ..wire import request, strip_ansi
 
@@ -38,12 +48,33 @@ def thread_names(port):
     return {}
 
 
+_py_spy_names = {}  # tid -> name, from py-spy; threads rarely change names, so kept per helper
+
+
+def py_spy_names(pid, tids):
+    """{tid: (name, None)} read by py-spy from the target's memory (no agent involved); py-spy is
+    run only when a thread we have not named yet appears."""
+    if any(tid not in _py_spy_names for tid in tids):
+        exe = shutil.which("py-spy", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+        if exe:
+            try:
+                out = subprocess.run([exe, "dump", "--pid", str(pid), "--json", "--nonblocking"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10).stdout
+                for thread in json.loads(out.decode("utf-8", "replace") or "[]"):
+                    if thread.get("os_thread_id") and thread.get("thread_name"):
+                        _py_spy_names[int(thread["os_thread_id"])] = thread["thread_name"]
+            except (OSError, ValueError, subprocess.SubprocessError):
+                pass
+    return {tid: (_py_spy_names[tid], None) for tid in tids if tid in _py_spy_names}
+
+
 def _python_frames(thread):
     frames = []
     frame = thread.frame
     while frame is not None:
         code = frame.code
-        frames.append({"function": code.scope, "file": code.filename, "line": code.location.lineno,
+        line = code.location.lineno
+        frames.append({"function": qualname(code.filename, line, code.scope), "file": code.filename, "line": line,
                        "kind": "python"})
         frame = frame.next
     frames.reverse()  # most recent call first, like py-spy dump
@@ -65,7 +96,6 @@ def linux_stacks(pid, native, port):
     except ImportError:
         raise HelperError(errors.PROFILER_NOT_INSTALLED, "pystack is not importable in the target's environment.",
                           "Reinstall flight-profiler there (it depends on pystack on Linux).")
-    names = thread_names(port)
     mode = NativeReportingMode.PYTHON if native else NativeReportingMode.OFF
     try:
         # The target is paused for the few milliseconds of the read (as py-spy does by default):
@@ -79,9 +109,13 @@ def linux_stacks(pid, native, port):
             raise HelperError(errors.PERMISSION_DENIED, "Not allowed to read process %d's memory: %s" % (pid, text),
                               "Run as the process owner with kernel.yama.ptrace_scope=0, or as root.")
         raise HelperError(errors.ATTACH_FAILED, "Reading stacks of process %d failed: %s" % (pid, text))
+    tids = [thread.tid for thread in threads]
+    names = thread_names(port) if port is not None else py_spy_names(pid, tids)
     result = []
     for thread in threads:
         name, daemon = names.get(thread.tid, (thread.name, None))
+        if thread.tid == pid:
+            name, daemon = "MainThread", False
         entry = {"tid": thread.tid, "name": name, "daemon": daemon, "holdsGil": bool(thread.holds_the_gil),
                  "gcCollecting": bool(thread.is_gc_collecting), "frames": _python_frames(thread)}
         if native:

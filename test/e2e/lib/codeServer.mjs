@@ -18,6 +18,8 @@ export const harness = JSON.parse(readFileSync(join(harnessDir, 'package.json'),
 
 const SETTINGS = {
   'telemetry.telemetryLevel': 'off',
+  // Flows load the agent without the consent dialog; attach.test.mjs turns it on to test the dialog.
+  'pyflight.confirmAgentLoad': false,
   'workbench.startupEditor': 'none',
   'workbench.tips.enabled': false,
   'workbench.enableExperiments': false,

@@ -1,0 +1,28 @@
+import * as vscode from 'vscode';
+import type { Session } from '../session/session';
+
+const SETTING = 'confirmAgentLoad';
+
+/**
+ * Asked once per process before the PyFlightProfiler agent is loaded into it: attaching alone
+ * reads stacks from outside and changes nothing; the agent stays in the target until it exits.
+ */
+export async function confirmAgentLoad(session: Session): Promise<boolean> {
+  const config = vscode.workspace.getConfiguration('pyflight');
+  if (!config.get<boolean>(SETTING, true)) return true;
+  const load: vscode.MessageItem = { title: vscode.l10n.t('Load Agent') };
+  const always: vscode.MessageItem = { title: vscode.l10n.t("Load, Don't Ask Again") };
+  const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };
+  const choice = await vscode.window.showWarningMessage(
+    vscode.l10n.t('Load the PyFlightProfiler agent into process {0}?', session.pid),
+    {
+      modal: true,
+      detail: vscode.l10n.t('This command runs inside the process. The agent stays until the process exits: a few '
+        + 'threads and a port on 127.0.0.1 (16000–16500) that any local user who can reach it may use to run code in '
+        + 'the process. Stacks need no agent.'),
+    },
+    load, always, cancel,
+  );
+  if (choice === always) await config.update(SETTING, false, vscode.ConfigurationTarget.Global);
+  return choice === load || choice === always;
+}

@@ -1,0 +1,115 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { FIXTURES, ROOT } from './fixtures';
+
+/** A real third-party server (gunicorn / uvicorn) on a private unix socket: no TCP port to share. */
+export interface WebServer {
+  pid: number;
+  socket: string;
+  output: () => string;
+  /** Live worker processes (children of the master), oldest first. */
+  workers: () => number[];
+  get: (urlPath: string) => Promise<number>;
+  stop: () => Promise<void>;
+}
+
+const WEB = path.join(FIXTURES, 'web');
+const BIN = path.join(ROOT, '.venv', 'bin');
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
+/** Children of `pid`, from /proc (only this server's processes, never the whole machine's). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const task of safeList(`/proc/${pid}/task`)) {
+    const text = safeRead(`/proc/${pid}/task/${task}/children`);
+    out.push(...text.split(/\s+/).filter(Boolean).map(Number));
+  }
+  return out.filter(isAlive).sort((a, b) => a - b);
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function start(command: string, args: string[], workers: number): Promise<WebServer> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pyflight-web-'));
+  const socket = path.join(dir, 'app.sock');
+  const child: ChildProcess = spawn(path.join(BIN, command), args.map((a) => a.replace('{socket}', socket)),
+    { cwd: WEB, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const pid = child.pid!;
+  const server: WebServer = {
+    pid,
+    socket,
+    output: () => out,
+    workers: () => childrenOf(pid),
+    get: (urlPath) => new Promise((resolve, reject) => {
+      const req = request({ socketPath: socket, path: urlPath, method: 'GET' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    }),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => { for (const w of childrenOf(pid)) process.kill(w, 'SIGKILL'); child.kill('SIGKILL'); }, 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return waitFor(`${command} to serve on ${socket}`, () => existsSync(socket) && (workers === 0 || childrenOf(pid).length >= workers), 30_000)
+    .then(() => server, async (error: Error) => {
+      await server.stop();
+      throw new Error(`${error.message}\n${out}`);
+    });
+}
+
+/** gunicorn with `workers` sync workers serving test/fixtures/web/flask_app.py. */
+export function startGunicorn(workers = 2): Promise<WebServer> {
+  return start('gunicorn', ['-w', String(workers), '--no-control-socket', '--graceful-timeout', '20', '-b', 'unix:{socket}', 'flask_app:app'], workers);
+}
+
+/** A single uvicorn process serving test/fixtures/web/fastapi_app.py. */
+export function startUvicorn(): Promise<WebServer> {
+  return start('uvicorn', ['--uds', '{socket}', 'fastapi_app:app'], 0);
+}
