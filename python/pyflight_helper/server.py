@@ -22,6 +22,10 @@ class Request(object):
         emit(self.id, "record", data)
 
 
+# Requests after which the agent may have logged something (wrappers added or removed).
+_AGENT_LOGGING = frozenset(["attach", "watch", "trace", "ttRecord", "ttReplay", "ttDelete", "probeOff"])
+
+
 class Server(object):
     def __init__(self):
         self.pid = None
@@ -65,6 +69,10 @@ class Server(object):
         finally:
             with self._lock:
                 self._active.pop(req.id, None)
+            if method in _AGENT_LOGGING and self.port is not None:
+                from .agent_log import drain
+
+                drain(self.port, self.pid)
 
     def cancel(self, target_id):
         with self._lock:

@@ -18,7 +18,7 @@ export function formatStacks(result: StackResult): string {
   if (result.asyncTasks) {
     lines.push('', `Async tasks: ${result.asyncTasks.length}`);
     for (const task of result.asyncTasks) {
-      lines.push('', `Task "${task.name}" on thread "${task.thread}" (${task.state ?? 'unknown'}) ${task.coroutine ?? ''}`.trimEnd());
+      lines.push('', `Task "${task.name}" on thread "${task.thread}" (${task.running ? 'RUNNING NOW' : task.state ?? 'unknown'}) ${task.coroutine ?? ''}`.trimEnd());
       for (const frame of task.frames) lines.push(`    ${formatFrame(frame)}`);
     }
   }

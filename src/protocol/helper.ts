@@ -75,6 +75,8 @@ export interface AsyncTask {
   name: string;
   state: string | null;
   coroutine: string | null;
+  /** The task executing on its loop right now (its frames then come from its thread's stack). */
+  running?: boolean;
   frames: StackFrame[];
 }
 

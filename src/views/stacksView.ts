@@ -123,8 +123,8 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
       case 'task': {
         const t = node.task;
         const item = new vscode.TreeItem(t.name, vscode.TreeItemCollapsibleState.Collapsed);
-        item.description = [t.state, t.coroutine, `on ${t.thread}`].filter(Boolean).join(' · ');
-        item.iconPath = new vscode.ThemeIcon('symbol-event');
+        item.description = [t.running ? 'running now' : t.state, t.coroutine, `on ${t.thread}`].filter(Boolean).join(' · ');
+        item.iconPath = new vscode.ThemeIcon(t.running ? 'play-circle' : 'symbol-event');
         return item;
       }
       case 'note': {

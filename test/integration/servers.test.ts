@@ -99,6 +99,20 @@ describe('on a real uvicorn server', function () {
     await server?.stop();
   });
 
+  it('the task running a blocking endpoint shows its whole chain down to the endpoint, marked running', async () => {
+    const session = await open(server.pid);
+    const requests = Array.from({ length: 6 }, () => server.get('/block')); // each blocks the loop 0.5 s
+    let running;
+    for (let i = 0; i < 20 && !running; i++) {
+      running = (await session.stack({ async: true })).asyncTasks?.find((t) => t.running);
+    }
+    await Promise.all(requests);
+    assert.ok(running, 'a task running on the loop');
+    const names = running.frames.map((f) => f.function);
+    assert.equal(names[0], 'block', names.join(' < '));
+    assert.ok(names.includes('RequestResponseCycle.run_asgi'), names.join(' < '));
+  });
+
   it('SIGTERM during a live watch: uvicorn shuts down', async () => {
     const session = await open(server.pid);
     const probe = session.startProbe('watch', { module: 'fastapi_app', method: 'slow', limit: 5 });

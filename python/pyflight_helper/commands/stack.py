@@ -178,6 +178,32 @@ def parse_async_tasks(text):
                                         "line": int(m.group("line")), "kind": "python"})
     for task in tasks:
         task["frames"].reverse()  # the agent prints outermost first; we show most recent first
+        for frame in task["frames"]:
+            frame["function"] = qualname(frame["file"], frame["line"], frame["function"])
+    return tasks
+
+
+def _same_frame(a, b):
+    return a["file"] == b["file"] and a["line"] == b["line"] and \
+        a["function"].rsplit(".", 1)[-1] == b["function"].rsplit(".", 1)[-1]
+
+
+def link_running_tasks(tasks, threads):
+    """The task running on its loop right now has no awaited chain (its coroutine is executing, so
+    the agent sees only its outermost frame, e.g. uvicorn's `run_asgi`): its real frames are on its
+    thread's stack, above that frame. Marks it `running` and gives it the whole chain down to the
+    code that runs (a blocking endpoint, say)."""
+    for task in tasks:
+        if not task["frames"]:
+            continue
+        innermost = task["frames"][0]
+        for thread in threads:
+            frames = thread["frames"]
+            k = next((i for i, f in enumerate(frames) if _same_frame(f, innermost)), None)
+            if k is not None:
+                task["frames"] = frames[:k] + task["frames"]
+                task["running"] = True
+                break
     return tasks
 
 
@@ -205,5 +231,5 @@ def stack(pid, port, native=False, include_async=False, include_agent_threads=Fa
     result = {"pid": pid, "capturedAt": int(time.time() * 1000), "threads": threads,
               "hiddenAgentThreads": hidden, "native": bool(native)}
     if include_async:
-        result["asyncTasks"] = parse_async_tasks(_agent_text(port, "async"))
+        result["asyncTasks"] = link_running_tasks(parse_async_tasks(_agent_text(port, "async")), threads)
     return result
