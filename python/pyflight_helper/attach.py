@@ -106,7 +106,7 @@ def _inject_private_copy(pid, deadline, progress, cancelled, stages):
         sys.stderr.write("attach binary exited %s\n%s\n" % (code, output[-4000:]))
         stages.done("inject")
         if code != 0:
-            require_alive(pid, during="while PyFlight was attaching")
+            require_alive(pid, during="while PyFlight was loading its agent")
             raise inject.attach_failure(pid, code, output)
         progress("connecting")
         _wait_for_agent(pid, port, deadline, cancelled)
@@ -124,7 +124,7 @@ def _wait_for_agent(pid, port, deadline, cancelled):
             return
         if cancelled is not None and cancelled.is_set():
             raise HelperError(errors.CANCELLED, "Attach was cancelled.")
-        require_alive(pid, during="while PyFlight was attaching")
+        require_alive(pid, during="while PyFlight was loading its agent")
         if time.monotonic() > deadline:
             raise HelperError(errors.ATTACH_TIMEOUT,
                               "The agent was loaded into process %d but did not start in time." % pid,
@@ -148,7 +148,7 @@ def _inject_with_client(pid, deadline, progress, cancelled, stages):
         if time.monotonic() > deadline:
             proc.kill()
             proc.wait()
-            require_alive(pid, during="while PyFlight was attaching")
+            require_alive(pid, during="while PyFlight was loading its agent")
             raise HelperError(errors.ATTACH_TIMEOUT, "The agent in process %d did not answer in time." % pid,
                               "The process may hold the GIL in a long native call; try again later.")
         time.sleep(0.05)
@@ -161,7 +161,7 @@ def _inject_with_client(pid, deadline, progress, cancelled, stages):
     port = find_agent_port(pid)
     stages.done("agent")
     if port is None:
-        require_alive(pid, during="while PyFlight was attaching")
+        require_alive(pid, during="while PyFlight was loading its agent")
         raise HelperError(errors.ATTACH_FAILED, "The agent in process %d is not reachable." % pid,
                           "See the PyFlight log for the profiler's output.")
     return port
@@ -169,7 +169,7 @@ def _inject_with_client(pid, deadline, progress, cancelled, stages):
 
 def _classify_failure(pid, output):
     if not is_alive(pid):
-        return HelperError(errors.TARGET_EXITED, "Process %d exited while PyFlight was attaching." % pid,
+        return HelperError(errors.TARGET_EXITED, "Process %d exited while PyFlight was loading its agent." % pid,
                            "Start the program again and attach to the new process.")
     for needle, code, message, hint in _CLIENT_FAILURES:
         if needle in output:

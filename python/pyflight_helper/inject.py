@@ -107,7 +107,7 @@ def run_attach_binary(staging, pid, deadline, cancelled):
         if time.monotonic() > deadline:
             proc.kill()
             proc.wait()
-            require_alive(pid, during="while PyFlight was attaching")
+            require_alive(pid, during="while PyFlight was loading its agent")
             raise HelperError(errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time." % pid,
                               "The process may be stopped (SIGSTOP) or traced by a debugger.")
         time.sleep(0.01)

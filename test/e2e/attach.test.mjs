@@ -28,9 +28,10 @@ test('attach from the palette via the process picker; the Sessions view shows th
     await wb.quickPickSelect('busy_service.py');
     const row = wb.treeRow('Sessions', `busy_service.py (pid ${service.pid})`);
     await row.waitFor({ timeout: 30000 });
-    await wb.view('Sessions').locator('.monaco-list-row', { hasText: 'attached · Python 3.' }).first().waitFor({ timeout: 30000 });
+    // Attaching loads nothing into the process: the session is read-only until a command needs the agent.
+    await wb.view('Sessions').locator('.monaco-list-row', { hasText: 'attached · read-only · Python 3.' }).first().waitFor({ timeout: 30000 });
     await wb.expandTreeRow('Sessions', `busy_service.py (pid ${service.pid})`);
-    await wb.treeRow('Sessions', 'flight-profiler 1.0.7').waitFor();
+    await wb.treeRow('Sessions', /flight-profiler 1\.0\.7\s*agent not loaded/).waitFor();
     await wb.treeRow('Sessions', /\.venv\/bin\/python/).waitFor();
     await wb.screenshot('sessions');
   });
@@ -130,11 +131,13 @@ test('bad input: flight-profiler missing offers to install it, and says why the 
   });
 });
 
-test('bad input: a target that exits while PyFlight attaches', async () => {
+test('bad input: a target that exits while PyFlight loads its agent', async () => {
   await wb.step('target-exited', async () => {
     const target = await startTarget('exits_on_attach.py');
     await attachManually(target.pid);
-    await wb.waitForNotification(`Process ${target.pid} exited while PyFlight was attaching. Start the program again and attach to the new process.`, { timeout: 40000 });
+    await wb.treeRow('Sessions', new RegExp(`exits_on_attach\\.py \\(pid ${target.pid}\\)\\s*attached · read-only`)).waitFor({ timeout: 30000 });
+    await wb.runCommand('PyFlight: Show Async Tasks'); // needs the agent
+    await wb.waitForNotification(`Process ${target.pid} exited while PyFlight was loading its agent. Start the program again and attach to the new process.`, { timeout: 40000 });
     await wb.screenshot('error-target-exited');
     await wb.clearNotifications();
     assert.deepEqual(helperPids(), [], 'a helper outlived the failed attach');
