@@ -8,6 +8,7 @@ port range hangs it forever) and peeks with a blocking recv.
 import json
 import os
 import pickle
+import random
 import re
 import socket
 import struct
@@ -165,9 +166,13 @@ def find_agent_port(pid):
 
 
 def free_port():
-    """The first port of the range that binds on loopback (what flight-profiler's client does), or None."""
+    """A port of the range that binds on loopback, or None. The search starts at a random place:
+    the agent binds it only later, so two attaches at once that both took the first free port
+    (as flight-profiler's client does) collided and one agent never answered."""
     start, end = port_range()
-    for port in range(start, end + 1):
+    ports = list(range(start, end + 1))
+    offset = random.randrange(len(ports))
+    for port in ports[offset:] + ports[:offset]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
