@@ -133,7 +133,8 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       const where = location(words);
       const params = { module: where.module, class: where.class, field: where.method, expr: args.values.get('--expr'),
         expand: numberOption(args, '-x', true), raw: args.flags.has('r') };
-      return withSession(parsePid(pidText), args, log, (s) => s.getglobal(params));
+      const result = await withSession(parsePid(pidText), args, log, (s) => s.getglobal(params));
+      return json ? result : result.value;
     }
     case '':
     case 'help':
