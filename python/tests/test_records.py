@@ -152,3 +152,11 @@ def test_stream_that_ran_out_of_calls_says_how_many(monkeypatch):
         watch_record_factory(own_expr=False))
     assert (summary["reason"], summary["calls"], summary["matched"]) == ("calls", 300, 1)
     assert SEEN_CALL is not None
+
+
+def test_end_words_for_the_log():
+    from pyflight_helper.commands.probes import end_words
+
+    assert end_words({"reason": "exited", "count": 5}) == "5 records, process exited"
+    assert end_words({"reason": "calls", "calls": 300, "count": 1}) == "stopped after 300 calls, 1 matched"
+    assert end_words({"reason": "limit", "limit": 3, "count": 3}) == "3 records, limit of 3 reached"

@@ -8,6 +8,7 @@ which the server runs on cancel, on shutdown and on stdin EOF.
 
 import ast
 import re
+import sys
 import threading
 import time
 
@@ -232,6 +233,19 @@ class _StaleProbe(Exception):
     pass
 
 
+def end_words(summary):
+    """The end of a stream in words, for the log: "3 records, limit reached", "process exited"."""
+    reason, count = summary.get("reason"), summary.get("count", 0)
+    records = "%d record%s" % (count, "" if count == 1 else "s")
+    if reason == "limit":
+        return "%s, limit of %s reached" % (records, summary.get("limit"))
+    if reason == "calls":
+        return "stopped after %s calls, %d matched" % (summary.get("calls"), count)
+    if reason == "exited":
+        return "%s, process exited" % records
+    return "%s, stopped" % records
+
+
 # on_object's answer for a call the agent reported that is not a record (trace: below -et or the
 # interval); it counts as a call seen.
 SEEN_CALL = object()
@@ -358,6 +372,10 @@ class ProbeStream(object):
         summary["reason"] = reason
         if self.target == "trace":
             summary["callsSeen"] = self.calls_seen
+        # The helper's stderr is the PyFlight log.
+        params = self.req.params or {}
+        where = ".".join(str(params[k]) for k in ("module", "class", "method") if params.get(k))
+        sys.stderr.write("%s %s: %s\n" % (self.target, where, end_words(summary)))
         return summary
 
     def _target_gone_checked(self):
