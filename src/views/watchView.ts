@@ -44,8 +44,9 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
         valueNode(`${node.key}/filterError`, 'filter failed', r.filterError, true),
         own ? valueNode(`${node.key}/args`, 'arguments', r.arguments) : undefined,
         own && !r.isException ? valueNode(`${node.key}/ret`, 'returned', r.returned) : undefined,
-        // A failed expression has no value (the agent sends "None"); a user expression's type is worth seeing.
-        !own && !r.expressionError ? valueNode(`${node.key}/type`, 'type', r.type) : undefined,
+        // A failed expression has no value (the agent sends "None"); the type is the expression's, so it
+        // is shown for calls that returned: for a raising call the exception's type is what matters.
+        !own && !r.expressionError && !r.isException ? valueNode(`${node.key}/type`, 'type', r.type) : undefined,
         !own && !r.expressionError ? valueNode(`${node.key}/value`, r.expr || 'value', r.value) : undefined,
         valueNode(`${node.key}/exception`, r.exceptionType ? `raised ${r.exceptionType}` : 'exception', r.exception, true),
       ].filter((n): n is ValueNode => n !== undefined);
