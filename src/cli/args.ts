@@ -20,8 +20,10 @@ export const USAGE = `usage:
   pyflight tt <pid> record <module> [class] <method> [-n N] [-f F] [--json]
   pyflight getglobal <pid> <module> [class] <field> [--expr E] [-x N] [-r] [--json]
   pyflight tt <pid> list|show <index> [-x N]|replay <index>|delete <index>|delete --all [--json]
+  pyflight tt <pid> -t <module> [class] <method> | -l | -i N [-x N] [-p] | -d N | -da   (flight-profiler's syntax)
 options: --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
-         --verbose (log to stderr). watch/trace/tt record stream one JSON line per record, then an end line.`;
+         --verbose (log to stderr). watch/trace/tt record print one line (trace: a call tree) per
+         record, then an end line saying why it ended; with --json one JSON line per record and an end line.`;
 
 export function usageError(message: string): PyFlightError {
   return new PyFlightError(ErrorCode.BadArgument, message, 'Run `pyflight --help` for usage.');

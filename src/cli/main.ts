@@ -10,7 +10,8 @@ import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight } from '../preflight/preflight';
 import { listProcesses } from '../processes/processLister';
-import type { ProbeMethods } from '../protocol/helper';
+import { clockTime, endText, mergeTraces, mergedLines, ms, recordNoun, traceLines, ttLine, watchLine } from '../format/probeText';
+import type { ProbeMethods, TraceRecord, TtDetail, TtRecord, WatchRecord } from '../protocol/helper';
 import type { ProbeMethod } from '../session/probe';
 import { Session } from '../session/session';
 import { location, numberOption, parseArgs, parsePid, usageError, USAGE, type ParsedArgs } from './args';
@@ -41,12 +42,26 @@ async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: 
   }
 }
 
-/** Streams one probe as JSON lines until its limit, Ctrl+C, --timeout, or the target exiting. */
+/** One record as text: a line per watch call / tt record, an indented call tree per trace. */
+function recordText(method: ProbeMethod, record: unknown, first: boolean): string {
+  if (method === 'watch') return watchLine(record as WatchRecord);
+  if (method === 'ttRecord') return ttLine(record as TtRecord);
+  return (first ? '' : '\n') + traceLines(record as TraceRecord).join('\n');
+}
+
+/**
+ * Streams one probe until its limit, Ctrl+C, --timeout, or the target exiting: readable lines, or
+ * with --json one JSON line per record and an end line.
+ */
 async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortSignal, args: ParsedArgs, method: M,
   params: ProbeMethods[M]['params']): Promise<undefined> {
   const json = args.flags.has('json');
   const probe = session.startProbe(method, params);
-  probe.onDidRecord((record) => write(json ? JSON.stringify({ type: 'record', data: record }) : JSON.stringify(record, null, 2)));
+  const traces: TraceRecord[] = [];
+  probe.onDidRecord((record) => {
+    if (method === 'trace') traces.push(record as TraceRecord);
+    write(json ? JSON.stringify({ type: 'record', data: record }) : recordText(method, record, probe.count === 1));
+  });
   const timeout = numberOption(args, '--timeout');
   const timer = timeout ? setTimeout(() => probe.stop(), timeout * 1000) : undefined;
   const onStop = () => probe.stop();
@@ -54,7 +69,13 @@ async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortS
   session.onDidChangeState(() => probe.stop());
   try {
     const summary = await probe.done;
-    write(json ? JSON.stringify({ type: 'end', data: summary }) : `${method}: ${summary.count} record(s), ended by ${summary.reason}`);
+    if (json) {
+      write(JSON.stringify({ type: 'end', data: summary }));
+    } else {
+      const merged = traces.length >= 2 ? mergeTraces(traces) : undefined;
+      if (merged) write('\n' + mergedLines(merged, traces.length).join('\n'));
+      write(`${traces.length ? '\n' : ''}${method === 'ttRecord' ? 'tt' : method} ${probe.location}: ${endText(summary, recordNoun(method, params))}`);
+    }
   } finally {
     if (timer) clearTimeout(timer);
     stop.removeEventListener('abort', onStop);
@@ -119,7 +140,8 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       const where = location(words);
       const params = { module: where.module, class: where.class, field: where.method, expr: args.values.get('--expr'),
         expand: numberOption(args, '-x', true), raw: args.flags.has('r') };
-      return withSession(parsePid(pidText), args, log, (s) => s.getglobal(params));
+      const result = await withSession(parsePid(pidText), args, log, (s) => s.getglobal(params));
+      return json ? result : result.value;
     }
     case '':
     case 'help':
@@ -129,9 +151,39 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
   }
 }
 
+/** A tt record in full, as text: labelled fields, then the arguments and the return value or exception. */
+function ttDetailText(d: TtDetail): string {
+  const rows: Array<[string, string]> = [
+    ['index', `#${d.index}`], ['time', clockTime(d.time)], ['cost', ms(d.costMs)],
+    ['method', [d.module, d.class, d.method].filter(Boolean).join('.')], ['args', d.args], ['kwargs', d.kwargs],
+    d.isException ? ['raised', d.exception] : ['returned', d.returnValue],
+  ];
+  return rows.map(([label, value]) => `${label.padEnd(9)}${String(value ?? '').replace(/\n/g, '\n         ')}`).join('\n');
+}
+
+/**
+ * flight-profiler's own tt syntax, as users paste it, mapped onto our verbs:
+ * `-t module [class] method` → record, `-l` → list, `-i N [-x N]` → show, `-i N -p` → replay,
+ * `-d N` → delete N, `-da` → delete all.
+ */
+function ttAlias(args: ParsedArgs, words: string[]): { action: string; rest: string[] } | undefined {
+  if (args.flags.has('t')) return { action: 'record', rest: words };
+  if (args.flags.has('l')) return { action: 'list', rest: [] };
+  const index = args.values.get('-i');
+  if (index !== undefined) return { action: args.flags.has('p') ? 'replay' : 'show', rest: [index] };
+  if (args.flags.has('da')) return { action: 'delete', rest: ['--all'] };
+  const del = args.values.get('-d');
+  if (del !== undefined) return { action: 'delete', rest: [del] };
+  return undefined;
+}
+
 async function runTt(args: ParsedArgs, log: Logger): Promise<unknown> {
-  const [pidText, action, ...rest] = args.positional;
+  const [pidText, ...words] = args.positional;
   const pid = parsePid(pidText);
+  const verbs = new Set(['record', 'list', 'show', 'replay', 'delete']);
+  const { action, rest } = words.length && verbs.has(words[0]) ? { action: words[0], rest: words.slice(1) }
+    : ttAlias(args, words) ?? { action: words[0], rest: words.slice(1) };
+  const json = args.flags.has('json');
   const index = () => {
     if (!rest[0] || !/^\d+$/.test(rest[0])) throw usageError(`tt ${action} needs a record index, e.g. 1000.`);
     return Number(rest[0]);
@@ -141,16 +193,25 @@ async function runTt(args: ParsedArgs, log: Logger): Promise<unknown> {
       const params = { ...location(rest), limit: numberOption(args, '-n', true), filter: args.values.get('-f') };
       return withSession(pid, args, log, (s, stop) => streamProbe(s, stop, args, 'ttRecord', params));
     }
-    case 'list':
-      return withSession(pid, args, log, (s) => s.ttList());
-    case 'show':
-      return withSession(pid, args, log, (s) => s.ttDetail(index(), numberOption(args, '-x', true)));
-    case 'replay':
-      return withSession(pid, args, log, (s) => s.ttReplay(index(), numberOption(args, '-x', true)));
-    case 'delete':
-      return withSession(pid, args, log, (s) => s.ttDelete(args.flags.has('all') ? { all: true } : { index: index() }));
+    case 'list': {
+      const result = await withSession(pid, args, log, (s) => s.ttList());
+      return json ? result : result.records.length ? result.records.map(ttLine).join('\n') : 'No records.';
+    }
+    case 'show': {
+      const detail = await withSession(pid, args, log, (s) => s.ttDetail(index(), numberOption(args, '-x', true)));
+      return json ? detail : ttDetailText(detail);
+    }
+    case 'replay': {
+      const detail = await withSession(pid, args, log, (s) => s.ttReplay(index(), numberOption(args, '-x', true)));
+      return json ? detail : ttDetailText(detail);
+    }
+    case 'delete': {
+      const all = args.flags.has('all') || rest[0] === '--all';
+      const result = await withSession(pid, args, log, (s) => s.ttDelete(all ? { all: true } : { index: index() }));
+      return json ? result : result.message;
+    }
     default:
-      throw usageError('tt takes record, list, show, replay or delete.');
+      throw usageError('tt takes record, list, show, replay or delete (or flight-profiler\'s -t, -l, -i N [-p], -d N, -da).');
   }
 }
 

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { CommandId, ViewId } from '../common/commandIds';
 import type { ProbeStore } from './probeStore';
-import { ms } from '../views/valueNodes';
+import { ms } from '../format/probeText';
 
 const VIEW = { watch: ViewId.watch, trace: ViewId.trace, ttRecord: ViewId.timeTunnel } as const;
 

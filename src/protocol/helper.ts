@@ -141,13 +141,24 @@ export interface WatchRecord {
   time: number;
   costMs: number;
   isException: boolean;
+  /** The traceback from the user's code on (flight-profiler's own frames and ^^^ markers removed). */
   exception: string | null;
-  expr: string;
+  /** "ValueError" when the call raised. */
+  exceptionType?: string | null;
+  /** The user's --expr; null when PyFlight's own expression gave `arguments` and `returned`. */
+  expr: string | null;
   type: string | null;
   /** Rendered by the agent: display text, never evaluated or injected as HTML. */
   value: string | null;
+  /** Without --expr: the call's arguments as Python, named where the signature is known (`line='k,v'`). */
+  arguments?: string | null;
+  /** Without --expr: repr() of the return value (null when the call raised). */
+  returned?: string | null;
   expressionError: string | null;
+  /** The exception line of expressionError, e.g. "NameError: name 'x' is not defined". */
+  expressionErrorLine?: string | null;
   filterError: string | null;
+  filterErrorLine?: string | null;
   method: string;
 }
 
@@ -215,12 +226,29 @@ export interface TtDetail extends TtRecord {
   exception: string;
 }
 
+/**
+ * Why a probe stream ended. "limit": `limit` records arrived; "calls": the agent's call budget
+ * (`callBudget`, bigger than `limit` when a filter, -e or -et is given) ran out first, after `calls`
+ * calls of which `matched` were records; "stopped": cancelled (the probe was turned off);
+ * "exited": the target process went away.
+ */
+export type StreamEndReason = 'limit' | 'calls' | 'stopped' | 'exited';
+
 /** The `end` of a probe stream. */
 export interface StreamSummary {
+  /** Records sent. */
   count: number;
-  /** "limit": the -n limit was reached; "stopped": cancelled (the probe was turned off). */
-  reason: 'limit' | 'stopped';
+  reason: StreamEndReason;
+  /** -n: how many records were asked for. */
   limit: number | null;
+  /** Records that matched the filter / -e / -et (= count). */
+  matched?: number;
+  /** With reason "calls": how many calls the agent let through its wrapper. */
+  calls?: number;
+  /** The -n the agent was given (calls, not records). */
+  callBudget?: number;
+  /** trace: calls the helper received, including those below -i / -et. */
+  callsSeen?: number;
   /** The agent's argument string (what `flight_profiler --cmd` would take after the command). */
   args: string;
 }

@@ -3,7 +3,8 @@ import { PyFlightError } from '../common/errors';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TtDetail, TtRecord } from '../protocol/helper';
 import { EntryNodes, probeEntryItem } from './probeEntryItem';
-import { clockTime, lineItem, ms, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
+import { clockTime, ms } from '../format/probeText';
+import { lineItem, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
 
 export type TtNode =
   | { kind: 'entry'; entry: ProbeEntry<'ttRecord'> }
@@ -82,7 +83,7 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
   getTreeItem(node: TtNode): vscode.TreeItem {
     switch (node.kind) {
       case 'entry':
-        return probeEntryItem(node.entry, 'record');
+        return probeEntryItem(node.entry);
       case 'record': {
         const r = node.record;
         const item = new vscode.TreeItem(`#${r.index}`, vscode.TreeItemCollapsibleState.Collapsed);

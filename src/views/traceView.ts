@@ -1,22 +1,39 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { clockTime, hottestChild, mergeTraces, ms, plural, threadLabel, type MergedNode } from '../format/probeText';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TraceNode, TraceRecord } from '../protocol/helper';
 import { EntryNodes, probeEntryItem } from './probeEntryItem';
-import { clockTime, ms, openSourceCommand } from './valueNodes';
+import { openSourceCommand } from './valueNodes';
 
 type Node =
   | { kind: 'entry'; entry: ProbeEntry<'trace'> }
+  | { kind: 'merged'; entry: ProbeEntry<'trace'>; root: MergedNode; calls: number; key: string }
+  | { kind: 'mergedFrame'; node: MergedNode; calls: number; hot: boolean; key: string }
   | { kind: 'call'; entry: ProbeEntry<'trace'>; record: TraceRecord; key: string }
   | { kind: 'frame'; node: TraceNode; parentCostMs: number; hot: boolean; key: string }
   | { kind: 'message'; text: string; key: string };
 
-/** The child that holds most of its parent's time: the "hot path" we expand by default. */
-export function hottestChild(node: TraceNode): TraceNode | undefined {
-  return node.children.reduce<TraceNode | undefined>((best, c) => (!best || c.costMs > best.costMs ? c : best), undefined);
+function where(n: { builtin: boolean; file: string | null; line: number | null }): string {
+  return n.builtin ? 'built-in' : n.file ? `${path.basename(n.file)}:${n.line ?? ''}` : '';
 }
 
-/** Trace view: captured calls → call tree with cost and % of parent; the hot path is expanded. */
+function frameNodes(parent: TraceNode, hotPath: boolean, key: string): Node[] {
+  const hot = hottestChild(parent);
+  return parent.children.map((child, i) => ({ kind: 'frame', node: child, parentCostMs: parent.costMs,
+    hot: hotPath && child === hot, key: `${key}/${i}` }));
+}
+
+function mergedNodes(parent: MergedNode, calls: number, hotPath: boolean, key: string): Node[] {
+  const hot = hottestChild(parent);
+  return parent.children.map((child, i) => ({ kind: 'mergedFrame', node: child, calls, hot: hotPath && child === hot, key: `${key}/${i}` }));
+}
+
+/**
+ * Trace view: captured calls → call tree with cost and % of parent; opening a call shows its
+ * children with the hot path expanded. With two or more calls, a merged tree comes first: total,
+ * average and max per child over all captured calls.
+ */
 export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -34,33 +51,68 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
     if (!node) return this.store.of('trace').map((entry) => this.entryNodes.node(entry));
     switch (node.kind) {
       case 'entry': {
-        const rows: Node[] = node.entry.records.map((record, i) => ({ kind: 'call', entry: node.entry, record, key: `t${node.entry.probe.id}/${node.entry.probe.count - i}` }));
-        if (node.entry.probe.error) rows.unshift({ kind: 'message', text: node.entry.probe.error.hint ?? node.entry.probe.error.message, key: `t${node.entry.probe.id}/e` });
-        if (node.entry.dropped) rows.push({ kind: 'message', text: `${node.entry.dropped} older calls dropped`, key: `t${node.entry.probe.id}/d` });
+        const { entry } = node;
+        const id = entry.probe.id;
+        const rows: Node[] = entry.records.map((record, i) => ({ kind: 'call', entry, record, key: `t${id}/${entry.probe.count - i}` }));
+        if (entry.records.length >= 2) {
+          const root = mergeTraces(entry.records);
+          // Keyed by the number of calls, so the node is new (and re-read) when more calls arrive.
+          if (root) rows.unshift({ kind: 'merged', entry, root, calls: entry.records.length, key: `t${id}/merged${entry.records.length}` });
+        }
+        if (entry.probe.error) rows.unshift({ kind: 'message', text: entry.probe.error.hint ?? entry.probe.error.message, key: `t${id}/e` });
+        if (entry.dropped) rows.push({ kind: 'message', text: `${entry.dropped} older calls dropped`, key: `t${id}/d` });
         return rows;
       }
+      case 'merged':
+        return mergedNodes(node.root, node.calls, true, node.key);
+      case 'mergedFrame':
+        return mergedNodes(node.node, node.calls, node.hot, node.key);
       case 'call':
-        return [{ kind: 'frame', node: node.record.root, parentCostMs: node.record.costMs, hot: true, key: `${node.key}/0` }];
-      case 'frame': {
-        const hot = hottestChild(node.node);
-        return node.node.children.map((child, i) => ({ kind: 'frame', node: child, parentCostMs: node.node.costMs,
-          hot: node.hot && child === hot, key: `${node.key}/${i}` }));
-      }
+        // The call row is the root frame: its children come next, hot path expanded.
+        return frameNodes(node.record.root, true, node.key);
+      case 'frame':
+        return frameNodes(node.node, node.hot, node.key);
       default:
         return [];
     }
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
-    const None = vscode.TreeItemCollapsibleState.None;
+    const { None, Collapsed, Expanded } = vscode.TreeItemCollapsibleState;
     switch (node.kind) {
       case 'entry':
-        return probeEntryItem(node.entry, 'call');
+        return probeEntryItem(node.entry);
+      case 'merged': {
+        const r = node.root;
+        const item = new vscode.TreeItem(`all ${plural(node.calls, 'call')} merged`, r.children.length ? Collapsed : None);
+        item.id = node.key;
+        item.description = `${r.function} · total ${ms(r.totalMs)} · avg ${ms(r.avgMs)} · max ${ms(r.maxMs)}`;
+        item.tooltip = `The ${plural(node.calls, 'captured call')} of ${r.function} as one tree: per child, its total time over ` +
+          'all calls, its average per call and the most it took in one call.';
+        item.iconPath = new vscode.ThemeIcon('layers');
+        return item;
+      }
+      case 'mergedFrame': {
+        const n = node.node;
+        const state = n.children.length === 0 ? None : node.hot ? Expanded : Collapsed;
+        const item = new vscode.TreeItem(n.await ? `[await] ${n.function}` : n.function, state);
+        item.id = node.key;
+        const at = where(n);
+        const seen = n.calls < node.calls ? ` · in ${n.calls}/${node.calls} calls` : n.hits > n.calls ? ` · ${n.hits}× ` : '';
+        item.description = `avg ${ms(n.avgMs)} · max ${ms(n.maxMs)} · total ${ms(n.totalMs)}${seen}${at ? ` · ${at}` : ''}`;
+        item.tooltip = `${n.function}\n${n.file ?? 'built-in'}${n.line ? `:${n.line}` : ''}\n` +
+          `total ${ms(n.totalMs)} over ${plural(node.calls, 'call')}; average ${ms(n.avgMs)} per call; max ${ms(n.maxMs)} in one call; ` +
+          `ran in ${n.calls} of them (${plural(n.hits, 'time')} in all)`;
+        item.iconPath = new vscode.ThemeIcon(n.builtin ? 'symbol-constructor' : node.hot ? 'flame' : 'symbol-function',
+          node.hot ? new vscode.ThemeColor('charts.orange') : undefined);
+        item.command = openSourceCommand(n.file, n.line);
+        return item;
+      }
       case 'call': {
         const r = node.record;
-        const item = new vscode.TreeItem(`${ms(r.costMs)}  ${r.root.function}`, vscode.TreeItemCollapsibleState.Collapsed);
+        const item = new vscode.TreeItem(`${ms(r.costMs)}  ${r.root.function}`, r.root.children.length ? Collapsed : None);
         item.id = node.key;
-        item.description = `${r.thread} · ${clockTime(r.time)}`;
+        item.description = [threadLabel(r), clockTime(r.time)].filter(Boolean).join(' · ');
         item.iconPath = new vscode.ThemeIcon('watch');
         item.command = openSourceCommand(r.root.file, r.root.line);
         return item;
@@ -68,11 +120,11 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
       case 'frame': {
         const n = node.node;
         const pct = node.parentCostMs > 0 ? Math.round((n.costMs / node.parentCostMs) * 100) : 100;
-        const state = n.children.length === 0 ? None : node.hot ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed;
+        const state = n.children.length === 0 ? None : node.hot ? Expanded : Collapsed;
         const item = new vscode.TreeItem(n.await ? `[await] ${n.function}` : n.function, state);
         item.id = node.key;
-        const where = n.builtin ? 'built-in' : n.file ? `${path.basename(n.file)}:${n.line ?? ''}` : '';
-        item.description = `${ms(n.costMs)} · ${pct}%${where ? ` · ${where}` : ''}`;
+        const at = where(n);
+        item.description = `${ms(n.costMs)} · ${pct}%${at ? ` · ${at}` : ''}`;
         item.tooltip = `${n.function}\n${n.file ?? 'built-in'}${n.line ? `:${n.line}` : ''}\n${n.costMs.toFixed(3)} ms (${pct}% of caller)`;
         item.iconPath = new vscode.ThemeIcon(n.builtin ? 'symbol-constructor' : n.await ? 'debug-pause' : node.hot ? 'flame' : 'symbol-function',
           node.hot ? new vscode.ThemeColor('charts.orange') : undefined);

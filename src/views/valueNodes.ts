@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { compact } from '../format/probeText';
 
 /**
  * A labelled value rendered by the agent (args, return value, exception). Target data is
@@ -40,29 +41,12 @@ export function valueItem(node: ValueNode): vscode.TreeItem {
   return item;
 }
 
-/** The agent's multi-line rendering folded onto one line: `(\n  (\n    20\n  ),\n  40\n)` → `((20), 40)`. */
-export function compact(text: string, max = 200): string {
-  const one = text.replace(/\s*\n\s*/g, (_m, offset: number) => (text[offset - 1] === ',' ? ' ' : '')).trim();
-  return one.length > max ? one.slice(0, max) + '…' : one;
-}
-
 export function lineItem(node: LineNode): vscode.TreeItem {
   // Leading spaces carry the agent's indentation; keep them visible (labels trim nothing).
   const item = new vscode.TreeItem(node.text.replace(/ /g, '\u00a0') || '\u00a0', vscode.TreeItemCollapsibleState.None);
   item.id = node.key;
   item.contextValue = 'value';
   return item;
-}
-
-export function clockTime(epochMs: number): string {
-  const d = new Date(epochMs);
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
-}
-
-export function ms(value: number | undefined): string {
-  if (value === undefined) return '–';
-  return value >= 100 ? `${value.toFixed(0)} ms` : value >= 1 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`;
 }
 
 export function openSourceCommand(file: string | null | undefined, line: number | null | undefined): vscode.Command | undefined {

@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { WatchRecord } from '../protocol/helper';
 import { EntryNodes, probeEntryItem } from './probeEntryItem';
-import { clockTime, compact, lineItem, ms, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
+import { clockTime, ms, watchFailure, watchSummary } from '../format/probeText';
+import { lineItem, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
 
 export type WatchNode =
   | { kind: 'entry'; entry: ProbeEntry<'watch'> }
@@ -37,12 +38,17 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
     }
     if (node.kind === 'record') {
       const r = node.record;
+      const own = r.arguments !== undefined && r.arguments !== null; // PyFlight's expression: arguments + return value
       return [
-        valueNode(`${node.key}/type`, 'type', r.type),
-        valueNode(`${node.key}/value`, r.expr || 'value', r.value),
-        valueNode(`${node.key}/exception`, 'exception', r.exception, true),
         valueNode(`${node.key}/exprError`, 'expression failed', r.expressionError, true),
         valueNode(`${node.key}/filterError`, 'filter failed', r.filterError, true),
+        own ? valueNode(`${node.key}/args`, 'arguments', r.arguments) : undefined,
+        own && !r.isException ? valueNode(`${node.key}/ret`, 'returned', r.returned) : undefined,
+        // A failed expression has no value (the agent sends "None"); the type is the expression's, so it
+        // is shown for calls that returned: for a raising call the exception's type is what matters.
+        !own && !r.expressionError && !r.isException ? valueNode(`${node.key}/type`, 'type', r.type) : undefined,
+        !own && !r.expressionError ? valueNode(`${node.key}/value`, r.expr || 'value', r.value) : undefined,
+        valueNode(`${node.key}/exception`, r.exceptionType ? `raised ${r.exceptionType}` : 'exception', r.exception, true),
       ].filter((n): n is ValueNode => n !== undefined);
     }
     if (node.kind === 'value') return valueChildren(node);
@@ -52,18 +58,18 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
   getTreeItem(node: WatchNode): vscode.TreeItem {
     switch (node.kind) {
       case 'entry':
-        return probeEntryItem(node.entry, 'call');
+        return probeEntryItem(node.entry);
       case 'record': {
         const r = node.record;
         const item = new vscode.TreeItem(clockTime(r.time), vscode.TreeItemCollapsibleState.Collapsed);
         item.id = node.key;
-        // The value at a glance (the watch expression's result, args,kwargs by default), or what was raised.
-        const raised = r.exception?.trim().split('\n').filter(Boolean).pop();
-        item.description = [ms(r.costMs), r.isException ? `raised ${raised ?? ''}`.trim() : compact(r.value ?? '', 80)].filter(Boolean).join(' · ');
-        item.iconPath = r.isException
-          ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
+        // The call at a glance: arguments → return value, what was raised, or why the expression failed.
+        const failure = watchFailure(r);
+        item.description = `${ms(r.costMs)} · ${watchSummary(r, 80)}`;
+        item.iconPath = r.isException || failure
+          ? new vscode.ThemeIcon(failure ? 'warning' : 'error', new vscode.ThemeColor(failure ? 'problemsWarningIcon.foreground' : 'errorForeground'))
           : new vscode.ThemeIcon('pass', new vscode.ThemeColor('charts.green'));
-        item.tooltip = r.value ?? r.exception ?? '';
+        item.tooltip = [watchSummary(r, 2000), r.exception, r.expressionError ?? r.filterError].filter(Boolean).join('\n\n');
         item.contextValue = 'watchRecord';
         item.command = openSourceCommand(node.entry.source?.file, node.entry.source?.line);
         return item;

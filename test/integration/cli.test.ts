@@ -21,6 +21,14 @@ function pyflight(args: string[], opts: { cwd?: string; asUser?: number; cli?: s
   return { status: r.status, json };
 }
 
+/**
+ * Helpers started from this checkout (its .venv interpreter): other checkouts on the machine run
+ * their own tests, and their helpers are none of our business.
+ */
+function ourHelpers(): number[] {
+  return processesMatching(`${path.join(ROOT, '.venv', 'bin', 'python')} -u -m pyflight_helper`);
+}
+
 describe('pyflight CLI (headless, same engine)', function () {
   this.timeout(90_000);
   let service: Target;
@@ -49,7 +57,7 @@ describe('pyflight CLI (headless, same engine)', function () {
     assert.equal(status, 0, JSON.stringify(json));
     const worker = json.threads.find((t: { name: string }) => t.name === 'request-worker');
     assert.ok(worker.frames.some((f: { function: string }) => f.function === 'request_worker'));
-    assert.deepEqual(processesMatching('pyflight_helper'), [], 'helper outlived the CLI');
+    assert.deepEqual(ourHelpers(), [], 'helper outlived the CLI');
   });
 
   it('module --json resolves a path relative to the current directory', () => {
@@ -79,8 +87,8 @@ describe('pyflight CLI (headless, same engine)', function () {
       child.kill(signal);
       await exited;
       if (signal === 'SIGINT') assert.match(out.trim().split('\n').at(-1)!, /"type":"end".*"reason":"stopped"/);
-      for (let i = 0; i < 50 && processesMatching('pyflight_helper').length; i++) await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(processesMatching('pyflight_helper'), [], 'helper outlived the CLI');
+      for (let i = 0; i < 50 && ourHelpers().length; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(ourHelpers(), [], 'helper outlived the CLI');
       const { json } = pyflight(['getglobal', String(service.pid), 'shop.orders', 'total_price', '--expr', 'target.__code__.co_filename', '-r']);
       assert.equal(json.value, `'${path.join(FIXTURES, 'shop', 'orders.py')}'`, 'the watch wrapper is still installed');
     });

@@ -118,6 +118,11 @@ describe('watch / trace / tt against a real target', function () {
 
   it('a trace filter that raises does not break the traced function (upstream bug worked around)', async () => {
     const probe = session.startProbe('trace', { module: 'shop.orders', method: 'total_price', intervalMs: 0, filter: 'undefined_name > 1', limit: 2 });
+    // With a filter the agent's call budget is 100 × the limit (records are counted by the helper):
+    // let a few calls (one per 200 ms) go through the failing filter, then stop.
+    await new Promise<void>((resolve) => probe.onDidChange(() => { if (probe.state === 'running') resolve(); }));
+    await new Promise((r) => setTimeout(r, 1000));
+    probe.stop();
     const summary = await probe.done;
     assert.equal(summary.count, 0);
     const check = session.startProbe('watch', { module: 'shop.orders', method: 'total_price', expr: 'return_obj', limit: 1 });

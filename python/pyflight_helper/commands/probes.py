@@ -6,12 +6,16 @@ reached; a dropped connection leaves the probe installed. So every stream regist
 which the server runs on cancel, on shutdown and on stdin EOF.
 """
 
+import ast
 import re
+import sys
 import threading
+import time
 
 from .. import errors
 from ..errors import HelperError
-from ..wire import AgentConnection, request, strip_ansi
+from ..target import is_alive
+from ..wire import AgentConnection, agent_status, request, strip_ansi
 
 _LOCATION_ERRORS = ("Error in locating module", "No method named", "No class named", "Nested method",
                     "Cannot find nested method", "invalid time tunnel format")
@@ -45,8 +49,19 @@ def nested_option(params):
     return ["-nm", nested]
 
 
+MAX_CALL_BUDGET = 100000
+
+
+def call_budget(limit, matching):
+    """The -n we send the agent. flight-profiler counts every *call* toward -n before it looks at -e
+    or -f (EnterExitCommand.enter), so with a filter we ask for a bigger call budget, count matching
+    records ourselves and send `off` after `limit` of them. Without a filter every call is a record
+    and -n goes as is, so the agent's own bound still protects the target."""
+    return min(limit * 100, MAX_CALL_BUDGET) if matching else limit
+
+
 def limit_option(params, default):
-    """-n: how many calls before the agent removes the probe by itself."""
+    """-n: how many records (matching calls) before the probe is removed."""
     limit = params.get("limit", default)
     if limit is None:
         limit = default
@@ -89,21 +104,186 @@ def classify_agent_text(text):
     return HelperError(errors.INTERNAL, "Unexpected answer from the agent: %s" % clean[:300])
 
 
+_FRAME = re.compile(r'^  File "(?P<file>[^"]*)", line \d+')
+_MARKER = re.compile(r"^\s*[\^~]+\s*$")
+
+
+def _is_agent_file(path):
+    return "/flight_profiler/" in path.replace("\\", "/")
+
+
+def clean_traceback(text):
+    """A traceback as the user reads it: flight-profiler's own frames (its wrapper, its expression
+    resolver) are dropped, and so are the `^^^^` marker lines, which only align in a fixed font."""
+    if not text:
+        return text
+    out = []
+    skipping = False
+    for line in text.splitlines():
+        frame = _FRAME.match(line)
+        if frame:
+            skipping = _is_agent_file(frame.group("file"))
+        elif not line.startswith("    "):
+            skipping = False  # "Traceback …", "During handling…", the exception line
+        if skipping or _MARKER.match(line):
+            continue
+        out.append(line)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+_CHAINED = ("During handling of the above exception, another exception occurred:",
+            "The above exception was the direct cause of the following exception:")
+
+
+def last_exception(text):
+    """The last exception of a chain: a failing --expr on a raising call chains onto the call's own
+    exception, which the record already shows."""
+    if not text:
+        return text
+    cut = max(text.rfind(marker) for marker in _CHAINED)
+    if cut < 0:
+        return text
+    return text[text.index("\n", cut) + 1:].lstrip("\n")
+
+
+def exception_line(text):
+    """`ValueError: not enough values…`: the last line of a traceback (None if there is none)."""
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else None
+
+
+def exception_type(text):
+    """`ValueError` (qualified names kept: `json.decoder.JSONDecodeError`)."""
+    last = exception_line(text)
+    if not last:
+        return None
+    name = last.split(":", 1)[0].strip()
+    return name if re.match(r"^[A-Za-z_][\w.]*$", name) else None
+
+
+def signature_names(port, params):
+    """[(name, kind)] of the probed function's parameters (without self for methods), asked of the
+    target once per probe through getglobal; None when unknown (nested functions, builtins, a
+    function that is instrumented already and so shows the wrapper's (*args, **kwargs))."""
+    if params.get("nested"):
+        return None
+    words = location_words(params)
+    expr = ("(__import__('inspect').isfunction(target), [(p.name, int(p.kind)) for p in "
+            "__import__('inspect').signature(target).parameters.values()])")
+    try:
+        frames = request(port, "getglobal", " " + " ".join(words + ["-e", quote(expr), "-r"]), timeout=10)
+        answer = frames[0] if frames else None
+        if answer is None or isinstance(answer, str) or answer.failed:
+            return None
+        is_function, names = ast.literal_eval(answer.value)
+    except (OSError, ValueError, SyntaxError, TypeError, AttributeError):
+        return None
+    if params.get("class") and is_function and names and names[0][1] in (0, 1):
+        names = names[1:]  # watch passes the arguments without self
+    if [kind for _name, kind in names] == [2, 4]:
+        return None  # (*args, **kwargs): nothing to name
+    return [(str(name), int(kind)) for name, kind in names]
+
+
+# Runs inside the target for every call: must never raise, never print, and stay cheap.
+_CALL_TEXT = """
+try:
+    import reprlib as _rl
+    _r = _rl.Repr()
+    _r.maxstring = _r.maxother = _pf_width
+    _r.maxlist = _r.maxtuple = _r.maxdict = _r.maxset = _r.maxfrozenset = _r.maxdeque = _r.maxarray = 10
+    _pos = list(_pf_args)
+    _out = []
+    for _name, _kind in _pf_names:
+        if _kind > 1 or not _pos:
+            break
+        _out.append(_name + "=" + _r.repr(_pos.pop(0)))
+    _out += [_r.repr(_v) for _v in _pos]
+    _out += [str(_k) + "=" + _r.repr(_v) for _k, _v in _pf_kwargs.items()]
+    _pf_text = ", ".join(_out) + "\\x00" + _r.repr(_pf_ret)
+except Exception:
+    _pf_text = "?\\x00?"
+"""
+
+
+def call_text_expression(names, verbose=False):
+    """The watch expression PyFlight sends when the user gave none: the call's arguments as Python
+    (`line='k,v', sep=','`, names from the signature) and the return value's repr, as one string
+    (sent with -r, so it arrives as its repr and `ast.literal_eval` recovers it exactly)."""
+    code = _CALL_TEXT.replace("_pf_width", "2000" if verbose else "120")
+    # One dict for globals and locals, so the comprehensions in the code see its names.
+    return ('(lambda __pf_g: (exec(%r, __pf_g), __pf_g.get("_pf_text", "?\\x00?"))[1])'
+            '({"_pf_args": args, "_pf_kwargs": kwargs, "_pf_ret": return_obj, "_pf_names": %r})'
+            % (code, list(names or [])))
+
+
+def split_call_text(value):
+    """(arguments, return repr) from the value of call_text_expression, or (None, None)."""
+    try:
+        text = ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError):
+        return None, None
+    if not isinstance(text, str) or "\x00" not in text:
+        return None, None
+    arguments, returned = text.split("\x00", 1)
+    return arguments, returned
+
+
 class _StaleProbe(Exception):
     pass
 
 
-class ProbeStream(object):
-    """One `on` stream with its matching `off`; `run(on_object)` returns the end summary."""
+def end_words(summary):
+    """The end of a stream in words, for the log: "3 records, limit reached", "process exited"."""
+    reason, count = summary.get("reason"), summary.get("count", 0)
+    records = "%d record%s" % (count, "" if count == 1 else "s")
+    if reason == "limit":
+        return "%s, limit of %s reached" % (records, summary.get("limit"))
+    if reason == "calls":
+        return "stopped after %s calls, %d matched" % (summary.get("calls"), count)
+    if reason == "exited":
+        return "%s, process exited" % records
+    return "%s, stopped" % records
 
-    def __init__(self, req, port, target, args):
+
+# on_object's answer for a call the agent reported that is not a record (trace: below -et or the
+# interval); it counts as a call seen.
+SEEN_CALL = object()
+
+
+class ProbeStream(object):
+    """One `on` stream with its matching `off`; `run(on_object)` returns the end summary.
+
+    `limit` is the number of records the user asked for. With `matching` (a filter, -e or -et) the
+    agent gets a bigger call budget (`call_budget`) and we send `off` ourselves after `limit`
+    records. The summary's reason says why the stream ended:
+      limit    `limit` records arrived (or, without a filter, the agent's -n calls were made)
+      calls    the agent's call budget ran out first: `calls` calls, `matched` of them records
+      stopped  cancelled by the user (we sent `off`)
+      exited   the target process went away
+    """
+
+    def __init__(self, req, port, target, args, limit=None, matching=False, budget=None):
         self.req = req
         self.port = port
         self.target = target
         self.args = args
+        self.limit = limit
+        self.matching = matching
+        self.budget = budget if budget is not None else limit
         self.count = 0
+        self.calls_seen = 0
+        self._limit_reached = False
         self._off_sent = threading.Event()
+        self.pid = self._target_pid()
         req.on_cancel = self.turn_off
+
+    def _target_pid(self):
+        answer = agent_status(self.port, timeout=2)
+        try:
+            return int(answer["pid"]) if answer else None
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def turn_off(self):
         if self._off_sent.is_set():
@@ -116,14 +296,18 @@ class ProbeStream(object):
 
     def run(self, on_object, limit=None):
         """Streams frames; `on_object` turns each non-text frame into a record (or None to skip)."""
+        if limit is not None and self.limit is None:
+            self.limit = limit
+            self.budget = self.budget or limit
         try:
-            return self._run_once(on_object, limit)
+            self._run_once(on_object)
         except _StaleProbe:
             # A previous client vanished without `off`: the agent answered its dead stream's error on
             # ours, and removed the stale wrapper while doing so. Installing again now works.
-            return self._run_once(on_object, limit)
+            self._run_once(on_object)
+        return self.summary()
 
-    def _run_once(self, on_object, limit):
+    def _run_once(self, on_object):
         conn = AgentConnection(self.port, timeout=10)
         try:
             conn.send_json({"target": self.target, "param": "on " + self.args})
@@ -143,10 +327,61 @@ class ProbeStream(object):
                             self.turn_off()
                     continue
                 record = on_object(frame)
-                if record is not None:
-                    self.count += 1
-                    self.req.record(record)
+                if record is None:
+                    continue
+                self.calls_seen += 1
+                if record is SEEN_CALL or self._limit_reached:
+                    continue  # records that arrive between our `off` and the end are not shown
+                self.count += 1
+                self.req.record(record)
+                if self.matching and self.limit is not None and self.count >= self.limit:
+                    self._limit_reached = True
+                    threading.Thread(target=self.turn_off, name="off-%s" % self.req.id, daemon=True).start()
         finally:
             conn.close()
-        stopped = self.req.cancelled.is_set()
-        return {"count": self.count, "reason": "stopped" if stopped else "limit", "limit": limit}
+
+    def _target_gone(self):
+        """After an end we did not cause: is the target gone? Its agent answering `status` proves it
+        lives; otherwise wait a moment for the process to finish exiting."""
+        if self.pid is None:
+            return agent_status(self.port, timeout=1) is None
+        if not is_alive(self.pid):
+            return True
+        if agent_status(self.port, timeout=1) is not None:
+            return False
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if not is_alive(self.pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def summary(self):
+        summary = {"count": self.count, "limit": self.limit, "matched": self.count, "callBudget": self.budget}
+        if self._limit_reached:
+            reason = "limit"
+        elif self._target_gone_checked():
+            reason = "exited"
+        elif self.req.cancelled.is_set():
+            reason = "stopped"
+        elif self.matching:
+            reason = "calls"  # the agent's call budget ran out before `limit` records matched
+            summary["calls"] = self.budget
+        else:
+            reason = "limit"
+        summary["reason"] = reason
+        if self.target == "trace":
+            summary["callsSeen"] = self.calls_seen
+        # The helper's stderr is the PyFlight log.
+        params = self.req.params or {}
+        where = ".".join(str(params[k]) for k in ("module", "class", "method") if params.get(k))
+        sys.stderr.write("%s %s: %s\n" % (self.target, where, end_words(summary)))
+        return summary
+
+    def _target_gone_checked(self):
+        # A stream we ended ourselves (off after cancel) on a live target needs no waiting.
+        if self.req.cancelled.is_set() and self.pid is not None and is_alive(self.pid):
+            return False
+        if not self.matching and self.limit is not None and self.calls_seen >= self.limit:
+            return False  # the agent's own -n ended it
+        return self._target_gone()

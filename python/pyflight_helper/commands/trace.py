@@ -2,7 +2,7 @@
 
 from .. import errors
 from ..errors import HelperError
-from .probes import ProbeStream, check_expression, limit_option, location_words, nested_option, quote
+from .probes import SEEN_CALL, ProbeStream, call_budget, check_expression, limit_option, location_words, nested_option, quote
 
 
 def never_raising_filter(expr):
@@ -27,7 +27,9 @@ def trace_args(params):
             raise HelperError(errors.BAD_ARGUMENT, "depth (-d) must be an integer >= 1; got %r." % (depth,))
         parts += ["-d", str(depth)]
     limit = limit_option(params, 10)
-    parts += ["-n", str(limit)]
+    matching = bool(params.get("filter") or float(params.get("entranceTimeMs") or 0) > 0)
+    budget = call_budget(limit, matching)
+    parts += ["-n", str(budget)]
     if params.get("filter"):
         check_expression(params["filter"], "filter")
         parts += ["-f", quote(never_raising_filter(params["filter"]))]
@@ -38,7 +40,7 @@ def trace_args(params):
         TraceArgumentParser().parse_trace_point(args)
     except Exception as exc:
         raise HelperError(errors.BAD_ARGUMENT, "Invalid trace arguments: %s" % exc)
-    return args, limit
+    return args, limit, matching, budget
 
 
 def _node(frame):
@@ -60,12 +62,14 @@ def trace_record_factory(entrance_ms):
     def to_record(wrap):
         if isinstance(wrap, list):  # the first frame is the target's sys.path
             return None
-        if not getattr(wrap, "frames", None) or wrap.frames[0] is None:
-            return None  # the whole call was below the interval
+        if not hasattr(wrap, "frames"):
+            return None
+        if not wrap.frames or wrap.frames[0] is None:
+            return SEEN_CALL  # the whole call was below the interval
         wrap = deserialize_string_frames(wrap)
         root = build_frame_stack(wrap.frames)
         if root.cost_ns < entrance_ms * 1e6:  # -et is a client-side filter in flight-profiler too
-            return None
+            return SEEN_CALL
         return {"time": root.start_ns // 1_000_000, "thread": wrap.thread_name, "threadId": wrap.thread_id,
                 "daemon": wrap.is_daemon, "costMs": root.cost_ns / 1e6, "root": _node(root)}
 
@@ -73,8 +77,8 @@ def trace_record_factory(entrance_ms):
 
 
 def trace(req, port):
-    args, limit = trace_args(req.params)
-    stream = ProbeStream(req, port, "trace", args)
-    summary = stream.run(trace_record_factory(float(req.params.get("entranceTimeMs") or 0)), limit)
+    args, limit, matching, budget = trace_args(req.params)
+    stream = ProbeStream(req, port, "trace", args, limit=limit, matching=matching, budget=budget)
+    summary = stream.run(trace_record_factory(float(req.params.get("entranceTimeMs") or 0)))
     summary["args"] = args
     return summary

@@ -3,7 +3,7 @@
 from .. import errors
 from ..errors import HelperError
 from ..wire import request, strip_ansi
-from .probes import ProbeStream, check_expression, expand_option, limit_option, location_words, nested_option, quote
+from .probes import ProbeStream, call_budget, check_expression, expand_option, limit_option, location_words, nested_option, quote
 
 
 def _base(record):
@@ -15,13 +15,15 @@ def _base(record):
 def tt_record(req, port):
     words = location_words(req.params)
     limit = limit_option(req.params, 50)
-    parts = ["-t"] + words + nested_option(req.params) + ["-n", str(limit)]
+    matching = bool(req.params.get("filter"))
+    budget = call_budget(limit, matching)
+    parts = ["-t"] + words + nested_option(req.params) + ["-n", str(budget)]
     if req.params.get("filter"):
         check_expression(req.params["filter"], "filter")
         parts += ["-f", quote(req.params["filter"])]
     args = " ".join(parts)
-    stream = ProbeStream(req, port, "tt", args)
-    summary = stream.run(lambda r: _base(r) if hasattr(r, "index") else None, limit)
+    stream = ProbeStream(req, port, "tt", args, limit=limit, matching=matching, budget=budget)
+    summary = stream.run(lambda r: _base(r) if hasattr(r, "index") else None)
     summary["args"] = args
     return summary
 
