@@ -4,6 +4,7 @@ import { readConfig } from '../common/config';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
+import { endText, recordNoun } from '../format/probeText';
 import { formatProbeOptions, parseProbeOptions } from '../probes/probeOptions';
 import type { ProbeEntry, ProbeStore, SourceLocation } from '../probes/probeStore';
 import { editorTarget, sourceOf } from '../probes/probeTarget';
@@ -76,9 +77,10 @@ export function startProbe(deps: ProbeDeps, session: Session, method: ProbeMetho
   deps.log.info(`${method} ${probe.location} in ${session.pid}: started`);
   probe.done.then(
     (summary) => {
-      deps.log.info(`${method} ${probe.location}: ${summary.count} records, ended by ${summary.reason}`);
-      if (summary.reason === 'limit') {
-        vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: {0} {1} ended after {2} calls (limit)', method === 'ttRecord' ? 'tt' : method, probe.location, summary.count), 8000);
+      const ended = endText(summary, recordNoun(method, params));
+      deps.log.info(`${method} ${probe.location} in ${session.pid}: ${ended}`);
+      if (summary.reason !== 'stopped') {
+        vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: {0} {1}: {2}', method === 'ttRecord' ? 'tt' : method, probe.location, ended), 8000);
       }
     },
     async (error: unknown) => {
