@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { env, launchWorkbench } from './lib/workbench.mjs';
-import { bareVenvPython, helperPids, startCommand, startTarget, stopTargets, unusedPid } from './lib/targets.mjs';
+import { bareVenvPython, helperPids, isHelperRunning, startCommand, startForeignHelper, startTarget, stopTargets, unusedPid } from './lib/targets.mjs';
 
 let wb;
 let service;
+let foreign; // another user's helper on the same machine: never counted, never touched
 before(async () => {
+  foreign = startForeignHelper();
   service = await startTarget('busy_service.py');
   wb = await launchWorkbench('attach');
 });
@@ -85,6 +87,7 @@ test('Detach ends the session and stops its helper', async () => {
     await wb.welcome('Sessions').getByText('Attach to a Python process').waitFor({ timeout: 15000 });
     for (let i = 0; i < 50 && helperPids().length; i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(helperPids(), []);
+    assert.ok(isHelperRunning(foreign.pid), "the other user's helper is still running");
   });
 });
 

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
-import { bareVenvPython, FIXTURES, processesMatching, startTarget, stopAllTargets, unusedPid, type Target } from '../support/fixtures';
+import { bareVenvPython, FIXTURES, helpersOwnedBy, isHelperRunning, RUN_OWNER, startForeignHelper, startTarget, stopAllTargets, unusedPid,
+  type Target } from '../support/fixtures';
 
 async function attachError(pid: number): Promise<PyFlightError> {
   const session = new Session(pid, { log: silentLogger, livenessIntervalMs: 0, attachTimeoutSeconds: 20 });
@@ -22,8 +23,11 @@ describe('Session against real targets (flight-profiler attach)', function () {
   this.timeout(60_000);
   let service: Target;
   let session: Session;
+  // Another user's helper on the same machine: our checks must neither count nor touch it.
+  let foreign: ReturnType<typeof startForeignHelper>;
 
   before(async () => {
+    foreign = startForeignHelper();
     service = await startTarget(['busy_service.py']);
     session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 200 });
     await session.attach();
@@ -31,6 +35,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
 
   after(async () => {
     await session?.detach();
+    await foreign?.stop();
     await stopAllTargets();
   });
 
@@ -91,11 +96,14 @@ describe('Session against real targets (flight-profiler attach)', function () {
   it('detach stops the helper process', async () => {
     const extra = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
     await extra.attach();
-    const helperPid = extra.helperPid!;
-    assert.ok(processesMatching('pyflight_helper').includes(helperPid));
+    const helperPid = extra.helperPid!; // what `hello` reported
+    assert.equal(helperPid, extra.hello?.helperPid);
+    assert.ok(isHelperRunning(helperPid));
+    assert.ok(helpersOwnedBy(RUN_OWNER).includes(helperPid));
     await extra.detach();
     assert.equal(extra.state, 'detached');
-    assert.ok(!processesMatching('pyflight_helper').includes(helperPid), 'helper still running after detach');
+    assert.ok(!isHelperRunning(helperPid), 'helper still running after detach');
+    assert.ok(isHelperRunning(foreign.pid), "the other user's helper is untouched");
   });
 
   it('a crashed helper is reported and its session ends', async () => {
