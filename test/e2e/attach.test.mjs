@@ -157,16 +157,59 @@ test('Watch This Function with nothing attached goes through the process picker 
   });
 });
 
+let lockTarget;
 test('threads blocked at the same line are shown as one group', async () => {
   await wb.step('grouped-stacks', async () => {
-    const target = await startTarget('lock_contention.py');
+    const target = lockTarget = await startTarget('lock_contention.py');
     await wb.runCommand('PyFlight: Attach to Process…');
     await wb.quickPickSelect('lock_contention.py');
     await wb.treeRow('Sessions', new RegExp(`lock_contention\\.py \\(pid ${target.pid}\\)\\s*attached`)).waitFor({ timeout: 30000 });
-    await wb.runCommand('PyFlight: Show Stacks'); // acts on the most recently attached process
+    await wb.runCommand('PyFlight: Show Stacks'); // acts on the chosen process: attaching to it chose it
     const group = wb.treeRow('Stacks', /3 threads: waiter-\d, waiter-\d, waiter-\d/);
     await group.waitFor({ timeout: 30000 });
     assert.match(await group.innerText(), /same stack · in wait_for_lock/);
     await wb.screenshot('grouped-stacks');
+  });
+});
+
+// Issue 6, "the right process": busy_service.py (A, imports shop/orders.py) and lock_contention.py
+// (B, attached last and so the current one) are both attached now.
+test('with two processes attached, Watch in a file of A goes to A although B is current', async () => {
+  await wb.step('right-process', async () => {
+    await wb.openFile('shop/orders.py');
+    await wb.editorContextMenu(13, 'PyFlight: Watch This Function'); // inside total_price()
+    await wb.page.waitForFunction((el) => el.value === 'shop.orders total_price -n 10', await wb.quickInputBox.elementHandle(), { timeout: 30000 });
+    await wb.quickInput.getByText(`PyFlight: Watch in process ${service.pid}`).waitFor();
+    await wb.screenshot('watch-goes-to-importer');
+    await wb.quickInputEnter('shop.orders total_price -n 3');
+    await wb.openView('PyFlight');
+    await wb.treeRow('Watch', /3 calls · ended: limit 3 reached/).waitFor({ timeout: 30000 });
+    // B is still the current one: routing by file does not change the user's choice.
+    await wb.page.locator('.statusbar-item', { hasText: `PyFlight: lock_contention.py ${lockTarget.pid}` }).waitFor();
+  });
+});
+
+test('the status bar names the current process; clicking it chooses another', async () => {
+  await wb.step('choose-session', async () => {
+    await wb.page.locator('.statusbar-item', { hasText: `PyFlight: lock_contention.py ${lockTarget.pid}` }).click();
+    const rows = await wb.quickPickItems();
+    assert.ok(rows.some((r) => r.includes(`lock_contention.py (pid ${lockTarget.pid})`) && /attached · Python 3[\d.]+ · current/.test(r)), rows.join(' | '));
+    await wb.quickPickSelect(`busy_service.py (pid ${service.pid})`);
+    await wb.page.locator('.statusbar-item', { hasText: `PyFlight: busy_service.py ${service.pid}` }).waitFor();
+    await wb.screenshot('status-bar-session');
+    await wb.runCommand('PyFlight: Show Stacks'); // no file: the chosen process
+    await wb.treeRow('Stacks', 'request-worker').waitFor({ timeout: 30000 });
+  });
+});
+
+test('the Detach picker describes sessions in the Sessions view words', async () => {
+  await wb.step('detach-words', async () => {
+    await wb.runCommand('PyFlight: Detach');
+    const rows = await wb.quickPickItems();
+    assert.equal(rows.length, 2, rows.join(' | '));
+    for (const row of rows) assert.match(row, /attached · Python 3\.\d+/);
+    assert.ok(!rows.some((r) => /\bready\b|targetExited/.test(r)), rows.join(' | '));
+    await wb.screenshot('detach-picker');
+    await wb.page.keyboard.press('Escape');
   });
 });
