@@ -1,21 +1,17 @@
+import { baseName, isPythonExecutable } from '../common/pythonExecutable';
 import type { ProcessInfo } from './processInfo';
+
+export { baseName };
 
 export type ServerKind = NonNullable<ProcessInfo['server']>['kind'];
 export type ServerRole = NonNullable<ProcessInfo['server']>['role'];
 
-// python, python3, python3.11, pythonw, python3.13t (free-threaded), python3.11d (debug) and macOS's
-// framework binary `Python`.
-const CPYTHON_NAME = /^python(\d+(\.\d+)*)?[dmtw]*$/i;
 // flight-profiler injects into CPython only, so PyPy is recognised to be labelled, not attached to.
 const PYPY_NAME = /^pypy(\d+(\.\d+)*)?$/i;
 
-/** The last path segment; works on POSIX paths without touching the file system. */
-export function baseName(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
+/** The one rule (common/pythonExecutable.ts), under the name the picker code uses. */
 export function isPythonName(name: string): boolean {
-  return CPYTHON_NAME.test(baseName(name));
+  return isPythonExecutable(name);
 }
 
 /** True when the executable or argv[0] is named like a CPython interpreter. */
