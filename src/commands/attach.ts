@@ -66,12 +66,15 @@ async function installWithProgress(deps: AttachDeps, python: string): Promise<bo
   }
 }
 
+/** The picker's CPU column is the CPU use over this interval (Linux; see ProcessInfo.cpuPercent). */
+const CPU_SAMPLE_MS = 500;
+
 export function registerAttachCommands(context: vscode.ExtensionContext, deps: AttachDeps): void {
   context.subscriptions.push(
     vscode.commands.registerCommand(CommandId.attach, async (pidArg?: number | string) => {
       let pid = pidArg === undefined ? undefined : Number(pidArg);
       if (pid === undefined) {
-        pid = await pickProcess({ list: () => listProcesses({ log: deps.log }), showAllProcesses: readConfig().showAllProcesses, log: deps.log });
+        pid = await pickProcess({ list: () => listProcesses({ log: deps.log, cpuSampleMs: CPU_SAMPLE_MS }), showAllProcesses: readConfig().showAllProcesses, log: deps.log });
         if (pid === undefined) return undefined;
       }
       return attachToPid(deps, pid);

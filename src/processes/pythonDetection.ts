@@ -94,3 +94,20 @@ export function detectServers(processes: readonly ProcessInfo[]): ProcessInfo[] 
     return server ? { ...p, isPython: true, server } : p;
   });
 }
+
+/**
+ * PyFlight's own processes, left out of the picker: its helper (`python -m pyflight_helper`) and
+ * flight-profiler's client (`python -m flight_profiler.client`, which the helper runs to inject, or
+ * the `flight_profiler` console script). Attaching to them is never what the user wants.
+ */
+export function isPyFlightOwnProcess(process: Pick<ProcessInfo, 'commandLine'>): boolean {
+  const program = programName(process.commandLine.split(' '));
+  return program === 'pyflight_helper' || program === 'flight_profiler' || !!program?.startsWith('flight_profiler.');
+}
+
+const SHELL_NAME = /^-?(sh|bash|dash|zsh|ksh|mksh|csh|tcsh|fish|ash|busybox)$/;
+
+/** A command shell (by executable or argv[0]; login shells are named `-bash`). */
+export function isShell(process: Pick<ProcessInfo, 'executable' | 'commandLine'>): boolean {
+  return [process.executable, process.commandLine.split(' ')[0]].some((n) => !!n && SHELL_NAME.test(baseName(n)));
+}
