@@ -8,7 +8,9 @@ import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-import { nodeText, type StacksView } from '../views/stacksView';
+import { nodeText, type StackNode, type StacksView } from '../views/stacksView';
+import type { TtNode } from '../views/timeTunnelView';
+import type { WatchNode } from '../views/watchView';
 import type { SessionNode } from '../views/sessionsView';
 import { resolveSession } from './attach';
 import { formatStacks } from './stackFormat';
@@ -75,6 +77,25 @@ async function exportStacks(deps: StackDeps): Promise<void> {
   }
 }
 
+/** What "Copy" is offered on (package.json menus): Stacks threads/frames, Watch calls, Watch and Time Tunnel values. */
+type CopyNode = StackNode | WatchNode | TtNode;
+
+function copyText(node: CopyNode | undefined): string | undefined {
+  switch (node?.kind) {
+    case 'value':
+    case 'line':
+      return node.text;
+    case 'record':
+      return 'exception' in node.record ? (node.record.exception ?? node.record.value ?? undefined) : undefined;
+    case 'thread':
+    case 'frame':
+    case 'group':
+      return nodeText(node);
+    default:
+      return undefined;
+  }
+}
+
 export function registerStackCommands(context: vscode.ExtensionContext, deps: StackDeps): void {
   const treeView = vscode.window.createTreeView(ViewId.stacks, { treeDataProvider: deps.stacksView, showCollapseAll: true });
   context.subscriptions.push(
@@ -95,10 +116,8 @@ export function registerStackCommands(context: vscode.ExtensionContext, deps: St
     vscode.commands.registerCommand(CommandId.refreshStacks, () => (lastSession && lastSession.state === 'ready'
       ? showStacks(deps, lastMode, undefined, lastSession) : showStacks(deps, lastMode))),
     vscode.commands.registerCommand(CommandId.exportStacks, () => exportStacks(deps)),
-    vscode.commands.registerCommand(CommandId.copyValue, async (node: unknown) => {
-      const n = node as { kind?: string; text?: string; record?: { value?: string | null; exception?: string | null } } | undefined;
-      const text = n?.kind === 'value' || n?.kind === 'line' ? n.text
-        : n?.kind === 'record' && n.record ? (n.record.exception ?? n.record.value ?? undefined) : nodeText(node);
+    vscode.commands.registerCommand(CommandId.copyValue, async (node?: CopyNode) => {
+      const text = copyText(node);
       if (text) await vscode.env.clipboard.writeText(text);
     }),
   );

@@ -26,6 +26,13 @@ test('attach from the palette via the process picker; the Sessions view shows th
     await wb.openView('PyFlight');
     await wb.runCommand('PyFlight: Attach to Process…');
     await wb.quickInputRows().filter({ hasText: 'busy_service.py' }).first().waitFor({ timeout: 15000 });
+    // Each process with its CPU use and resident memory; PyFlight's own helpers are not offered.
+    const listed = (await wb.quickPickItems()).find((r) => r.includes(`PID ${service.pid} `));
+    assert.match(listed ?? '', new RegExp(`PID ${service.pid} · \\S+ · \\d+[smhd] · CPU [\\d.]+% · [\\d.]+ [KMG]B`), listed);
+    await wb.quickInputBox.fill(String(foreign.pid)); // not listed, so only "Enter PID manually…" is left
+    await wb.quickInputRows().filter({ hasText: 'Enter PID manually' }).waitFor();
+    assert.ok(!(await wb.quickPickItems()).some((r) => r.includes(`PID ${foreign.pid}`)), 'a pyflight_helper is offered as a target');
+    await wb.quickInputBox.fill('');
     await wb.screenshot('picker');
     await wb.quickPickSelect('busy_service.py');
     const row = wb.treeRow('Sessions', `busy_service.py (pid ${service.pid})`);
