@@ -38,7 +38,8 @@ export async function routeSession<S extends RoutableSession>(request: RouteRequ
   let candidates = [...request.sessions];
   if (candidates.length === 0) return undefined;
   const { file } = request;
-  if (file !== undefined) {
+  // One session: asking it about the file cannot change the answer.
+  if (file !== undefined && candidates.length > 1) {
     const answers = await Promise.all(candidates.map((s) => request.hasFile(s, file).catch(() => false)));
     const having = candidates.filter((_, i) => answers[i]);
     if (having.length === 1) return { session: having[0], reason: 'file' };

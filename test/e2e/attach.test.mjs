@@ -206,6 +206,11 @@ test('the status bar names the current process; clicking it chooses another', as
     await wb.screenshot('status-bar-session');
     await wb.runCommand('PyFlight: Show Stacks'); // no file: the chosen process
     await wb.treeRow('Stacks', 'request-worker').waitFor({ timeout: 30000 });
+    // Selecting a session in the Sessions view chooses it too.
+    await wb.treeRow('Sessions', `lock_contention.py (pid ${lockTarget.pid})`).click();
+    await wb.page.locator('.statusbar-item', { hasText: `PyFlight: lock_contention.py ${lockTarget.pid}` }).waitFor();
+    await wb.runCommand('PyFlight: Show Stacks');
+    await wb.treeRow('Stacks', /3 threads: waiter-\d, waiter-\d, waiter-\d/).waitFor({ timeout: 30000 });
   });
 });
 

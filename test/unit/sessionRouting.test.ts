@@ -71,10 +71,11 @@ describe('session routing: one rule for "the" session', () => {
     assert.deepEqual(offered, []);
   });
 
-  it('(c) exactly one session: it, without asking', async () => {
-    const { req, offered } = request([b]);
+  it('(c) exactly one session: it, without asking (the user, or the session about the file)', async () => {
+    const { req, offered, asked } = request([b], { file: '/srv/a/checkout.py' });
     assert.deepEqual(await routeSession(req), { session: b, reason: 'only' });
     assert.deepEqual(offered, []);
+    assert.deepEqual(asked, []);
   });
 
   it('(c) several and nothing chosen: the user picks; cancelling resolves to nothing', async () => {
