@@ -9,7 +9,7 @@ import { readConfig } from './common/config';
 import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
 import { SessionManager } from './session/sessionManager';
-import { SessionsView } from './views/sessionsView';
+import { createSessionStatusBar, SessionsView } from './views/sessionsView';
 import { StacksView } from './views/stacksView';
 import { TimeTunnelView } from './views/timeTunnelView';
 import { TraceView } from './views/traceView';
@@ -36,7 +36,13 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push({ dispose: () => process.off('exit', releaseAll) });
 
   const sessionsView = new SessionsView(manager);
-  context.subscriptions.push(sessionsView, vscode.window.createTreeView(ViewId.sessions, { treeDataProvider: sessionsView }));
+  const sessionsTree = vscode.window.createTreeView(ViewId.sessions, { treeDataProvider: sessionsView });
+  context.subscriptions.push(sessionsView, sessionsTree, createSessionStatusBar(manager),
+    // Selecting a session in the view is choosing it: commands without a file act on it.
+    sessionsTree.onDidChangeSelection(({ selection }) => {
+      const node = selection[0];
+      if (node?.kind === 'session' && node.session.state === 'ready') manager.choose(node.session);
+    }));
 
   registerAttachCommands(context, { log, sessions: manager });
   registerStackCommands(context, { log, sessions: manager, stacksView: new StacksView() });

@@ -7,8 +7,11 @@ import { showError } from '../common/showError';
 import { installFlightProfiler, FLIGHT_PROFILER_REQUIREMENT } from '../preflight/installProfiler';
 import { listProcesses } from '../processes/processLister';
 import { pickProcess } from '../processes/processPicker';
+import type { RouteReason } from '../common/sessionRouting';
+import { sessionStateText } from '../common/sessionText';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
+import type { SessionNode } from '../views/sessionsView';
 
 export interface AttachDeps {
   log: Logger;
@@ -63,35 +66,75 @@ async function installWithProgress(deps: AttachDeps, python: string): Promise<bo
   }
 }
 
+/** The picker's CPU column is the CPU use over this interval (Linux; see ProcessInfo.cpuPercent). */
+const CPU_SAMPLE_MS = 500;
+
 export function registerAttachCommands(context: vscode.ExtensionContext, deps: AttachDeps): void {
   context.subscriptions.push(
     vscode.commands.registerCommand(CommandId.attach, async (pidArg?: number | string) => {
       let pid = pidArg === undefined ? undefined : Number(pidArg);
       if (pid === undefined) {
-        pid = await pickProcess({ list: () => listProcesses({ log: deps.log }), showAllProcesses: readConfig().showAllProcesses, log: deps.log });
+        pid = await pickProcess({ list: () => listProcesses({ log: deps.log, cpuSampleMs: CPU_SAMPLE_MS }), showAllProcesses: readConfig().showAllProcesses, log: deps.log });
         if (pid === undefined) return undefined;
       }
       return attachToPid(deps, pid);
     }),
-    vscode.commands.registerCommand(CommandId.detach, async (node?: { session?: Session }) => {
-      const session = node?.session ?? (await pickSession(deps.sessions, vscode.l10n.t('Detach from which process?'), true));
+    vscode.commands.registerCommand(CommandId.detach, async (node?: SessionNode) => {
+      const session = node?.session ?? (await pickAnySession(deps.sessions, vscode.l10n.t('Detach from which process?')));
       if (session) await deps.sessions.detach(session);
+    }),
+    vscode.commands.registerCommand(CommandId.chooseSession, async (node?: SessionNode) => {
+      const session = node?.session ?? (await pickSessionFrom(deps.sessions.live, vscode.l10n.t('Which process should PyFlight commands act on?'), deps.sessions.current));
+      if (session) deps.sessions.choose(session);
+      return session;
     }),
   );
 }
 
-/** The session a command should act on: the clicked one, the only one, or the user's pick. */
-export async function pickSession(sessions: SessionManager, placeHolder: string, includeEnded = false): Promise<Session | undefined> {
-  const candidates = sessions.all.filter((s) => includeEnded || s.state === 'ready');
-  if (candidates.length === 0) {
-    // Nothing attached yet: go straight to the process picker, then carry on with the command.
-    if (includeEnded) return undefined;
-    return (await vscode.commands.executeCommand<Session | undefined>(CommandId.attach)) ?? undefined;
-  }
-  if (candidates.length === 1) return candidates[0];
-  const picked = await vscode.window.showQuickPick(
-    candidates.map((s) => ({ label: s.label, description: s.state, session: s })),
-    { placeHolder },
-  );
-  return picked?.session;
+export interface ResolveOptions {
+  log: Logger;
+  /** What for, in the log ("watch", "stacks"). */
+  purpose: string;
+  placeHolder: string;
+  /** The file the command is about: the session whose target imported it wins. */
+  file?: string;
+}
+
+/**
+ * The session a command acts on, by the one rule in common/sessionRouting.ts: the process that
+ * imported the file, else the user's last choice, else the only one, else a pick (remembered).
+ * With nothing attached, the process picker opens and the command carries on with the new session.
+ */
+export async function resolveSession(sessions: SessionManager, options: ResolveOptions): Promise<Session | undefined> {
+  const live = sessions.live;
+  if (live.length === 0) return (await vscode.commands.executeCommand<Session | undefined>(CommandId.attach)) ?? undefined;
+  const route = await sessions.route({ file: options.file, pick: (candidates) => pickSessionFrom(candidates, options.placeHolder) });
+  if (!route) return undefined;
+  options.log.info(`${options.purpose}: process ${route.session.pid} (${ROUTE_WHY[route.reason]}${options.file ? `, file ${options.file}` : ''})`);
+  return route.session;
+}
+
+const ROUTE_WHY: Record<RouteReason, string> = {
+  file: 'the only one that imported the file',
+  chosen: 'the chosen session',
+  only: 'the only session',
+  picked: 'picked by the user',
+};
+
+async function pickSessionFrom(candidates: readonly Session[], placeHolder: string, current?: Session): Promise<Session | undefined> {
+  if (candidates.length === 0) return undefined;
+  const items = candidates.map((s) => ({ label: s.label, description: sessionDescription(s, current), session: s }));
+  return (await vscode.window.showQuickPick(items, { placeHolder }))?.session;
+}
+
+function sessionDescription(session: Session, current?: Session): string {
+  return [sessionStateText(session.state), session.hello ? `Python ${session.hello.python.version}` : '',
+    session === current ? vscode.l10n.t('current') : ''].filter(Boolean).join(' · ');
+}
+
+/** Detach: any session, ended ones included, described in the Sessions view's words. */
+async function pickAnySession(sessions: SessionManager, placeHolder: string): Promise<Session | undefined> {
+  const all = sessions.all;
+  if (all.length <= 1) return all[0];
+  return pickSessionFrom(all, placeHolder, sessions.current);
 }

@@ -12,7 +12,7 @@ import type { ProbeMethod } from '../session/probe';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import type { TimeTunnelView } from '../views/timeTunnelView';
-import { pickSession } from './attach';
+import { resolveSession } from './attach';
 
 export interface ProbeDeps {
   log: Logger;
@@ -43,8 +43,8 @@ function defaultLimit(method: ProbeMethod): number {
   return method === 'watch' ? c.watchDefaultLimit : method === 'trace' ? c.traceDefaultLimit : c.ttDefaultLimit;
 }
 
-async function sessionForProbe(deps: ProbeDeps): Promise<Session | undefined> {
-  return deps.sessions.active ?? (await pickSession(deps.sessions, vscode.l10n.t('Instrument which process?')));
+async function sessionForProbe(deps: ProbeDeps, file?: string): Promise<Session | undefined> {
+  return resolveSession(deps.sessions, { log: deps.log, purpose: 'probe', file, placeHolder: vscode.l10n.t('Instrument which process?') });
 }
 
 /** Shows the options in an input box (validated as typed), then starts the probe. */
@@ -107,7 +107,7 @@ async function fromEditor(deps: ProbeDeps, method: ProbeMethod, uri?: vscode.Uri
     void vscode.window.showWarningMessage(vscode.l10n.t('Put the cursor inside a Python function first.'));
     return;
   }
-  const session = await sessionForProbe(deps);
+  const session = await sessionForProbe(deps, editor.document.uri.fsPath);
   if (!session) return;
   try {
     const target = await editorTarget(session, editor.document, editor.selection.active);

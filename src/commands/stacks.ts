@@ -8,8 +8,11 @@ import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-import { nodeText, type StacksView } from '../views/stacksView';
-import { pickSession } from './attach';
+import { nodeText, type StackNode, type StacksView } from '../views/stacksView';
+import type { TtNode } from '../views/timeTunnelView';
+import type { WatchNode } from '../views/watchView';
+import type { SessionNode } from '../views/sessionsView';
+import { resolveSession } from './attach';
 import { formatStacks } from './stackFormat';
 
 export interface StackDeps {
@@ -20,8 +23,11 @@ export interface StackDeps {
 
 type Mode = { native?: boolean; async?: boolean };
 
-async function showStacks(deps: StackDeps, mode: Mode, node?: { session?: Session }): Promise<void> {
-  const session = node?.session ?? deps.sessions.active ?? (await pickSession(deps.sessions, vscode.l10n.t('Show stacks of which process?')));
+async function showStacks(deps: StackDeps, mode: Mode, node?: SessionNode, onScreen?: Session): Promise<void> {
+  // Show Stacks on a session is choosing it; from the palette the one rule decides.
+  if (node) deps.sessions.choose(node.session);
+  const session = node?.session ?? onScreen
+    ?? (await resolveSession(deps.sessions, { log: deps.log, purpose: 'stacks', placeHolder: vscode.l10n.t('Show stacks of which process?') }));
   if (!session) return;
   lastMode = mode;
   lastSession = session;
@@ -71,6 +77,25 @@ async function exportStacks(deps: StackDeps): Promise<void> {
   }
 }
 
+/** What "Copy" is offered on (package.json menus): Stacks threads/frames, Watch calls, Watch and Time Tunnel values. */
+type CopyNode = StackNode | WatchNode | TtNode;
+
+function copyText(node: CopyNode | undefined): string | undefined {
+  switch (node?.kind) {
+    case 'value':
+    case 'line':
+      return node.text;
+    case 'record':
+      return 'exception' in node.record ? (node.record.exception ?? node.record.value ?? undefined) : undefined;
+    case 'thread':
+    case 'frame':
+    case 'group':
+      return nodeText(node);
+    default:
+      return undefined;
+  }
+}
+
 export function registerStackCommands(context: vscode.ExtensionContext, deps: StackDeps): void {
   const treeView = vscode.window.createTreeView(ViewId.stacks, { treeDataProvider: deps.stacksView, showCollapseAll: true });
   context.subscriptions.push(
@@ -84,16 +109,15 @@ export function registerStackCommands(context: vscode.ExtensionContext, deps: St
       const live = deps.sessions.get(pid)?.state === 'ready';
       treeView.description = live ? deps.stacksView.label : `${deps.stacksView.label} · not attached`;
     }),
-    vscode.commands.registerCommand(CommandId.showStacks, (node?: { session?: Session }) => showStacks(deps, {}, node)),
-    vscode.commands.registerCommand(CommandId.showStacksNative, (node?: { session?: Session }) => showStacks(deps, { native: true }, node)),
-    vscode.commands.registerCommand(CommandId.showAsyncTasks, (node?: { session?: Session }) => showStacks(deps, { async: true }, node)),
-    vscode.commands.registerCommand(CommandId.refreshStacks, () =>
-      showStacks(deps, lastMode, lastSession && lastSession.state === 'ready' ? { session: lastSession } : undefined)),
+    vscode.commands.registerCommand(CommandId.showStacks, (node?: SessionNode) => showStacks(deps, {}, node)),
+    vscode.commands.registerCommand(CommandId.showStacksNative, (node?: SessionNode) => showStacks(deps, { native: true }, node)),
+    vscode.commands.registerCommand(CommandId.showAsyncTasks, (node?: SessionNode) => showStacks(deps, { async: true }, node)),
+    // Refresh re-reads the process on screen (not "the" session, which may have changed since).
+    vscode.commands.registerCommand(CommandId.refreshStacks, () => (lastSession && lastSession.state === 'ready'
+      ? showStacks(deps, lastMode, undefined, lastSession) : showStacks(deps, lastMode))),
     vscode.commands.registerCommand(CommandId.exportStacks, () => exportStacks(deps)),
-    vscode.commands.registerCommand(CommandId.copyValue, async (node: unknown) => {
-      const n = node as { kind?: string; text?: string; record?: { value?: string | null; exception?: string | null } } | undefined;
-      const text = n?.kind === 'value' || n?.kind === 'line' ? n.text
-        : n?.kind === 'record' && n.record ? (n.record.exception ?? n.record.value ?? undefined) : nodeText(node);
+    vscode.commands.registerCommand(CommandId.copyValue, async (node?: CopyNode) => {
+      const text = copyText(node);
       if (text) await vscode.env.clipboard.writeText(text);
     }),
   );

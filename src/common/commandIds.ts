@@ -2,6 +2,7 @@
 export const CommandId = {
   attach: 'pyflight.attach',
   detach: 'pyflight.detach',
+  chooseSession: 'pyflight.chooseSession',
   showStacks: 'pyflight.showStacks',
   showStacksNative: 'pyflight.showStacksNative',
   showAsyncTasks: 'pyflight.showAsyncTasks',

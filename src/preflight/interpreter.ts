@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
+import { isPythonExecutable } from '../common/pythonExecutable';
 import type { TargetFacts } from './targetFacts';
 
 export interface ResolvedInterpreter {
@@ -10,11 +11,9 @@ export interface ResolvedInterpreter {
   source: 'setting' | 'argv' | 'VIRTUAL_ENV' | 'CONDA_PREFIX' | 'site-packages' | 'exe';
 }
 
-const PYTHON_NAME = /^python(\d+(\.\d+)?)?(w)?$/;
-
+/** Same rule as the process picker (common/pythonExecutable.ts), or Python's site-packages mapped in. */
 export function looksLikePython(facts: TargetFacts): boolean {
-  const names = [facts.exe, facts.argv[0]].filter((n): n is string => !!n).map((n) => path.basename(n));
-  return names.some((n) => PYTHON_NAME.test(n)) || facts.sitePackages.length > 0;
+  return [facts.exe, facts.argv[0]].some((n) => !!n && isPythonExecutable(n)) || facts.sitePackages.length > 0;
 }
 
 interface Candidate {
@@ -31,7 +30,7 @@ export function interpreterCandidates(facts: TargetFacts, configured?: string): 
   const out: Candidate[] = [];
   if (configured) out.push({ python: configured, source: 'setting' });
   const argv0 = facts.argv[0];
-  if (argv0 && PYTHON_NAME.test(path.basename(argv0))) {
+  if (argv0 && isPythonExecutable(argv0)) {
     if (argv0.includes('/')) {
       out.push({ python: path.resolve(facts.cwd ?? '/', argv0), source: 'argv' });
     } else if (facts.env.PATH) {

@@ -1,5 +1,5 @@
 import type { ProcessInfo } from './processInfo';
-import { baseName, isPyPy, isPythonName, type ServerKind } from './pythonDetection';
+import { baseName, isPyFlightOwnProcess, isPyPy, isPythonName, isShell, type ServerKind } from './pythonDetection';
 
 /**
  * What the process picker shows, in order, without any UI text: processPicker.ts turns each entry
@@ -18,6 +18,10 @@ export type PickerEntry =
       age?: string;
       /** PyPy is listed with the other processes and marked: flight-profiler cannot attach to it. */
       pypy: boolean;
+      /** `CPU 12%`, when measured (see ProcessInfo.cpuPercent for over what). */
+      cpu?: string;
+      /** `45 MB` resident. */
+      memory?: string;
     };
 
 export interface PickerOptions {
@@ -33,6 +37,35 @@ export function formatAge(startedAt: number | undefined, now: number): string | 
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
   if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
   return `${Math.floor(seconds / 86400)}d`;
+}
+
+/** `CPU 12%`; under 1 % with one decimal (`CPU 0.4%`) so an idle process is not confused with a stuck reading. */
+export function formatCpu(percent: number | undefined): string | undefined {
+  if (percent === undefined) return undefined;
+  const text = percent === 0 || percent >= 1 ? String(Math.round(percent)) : percent.toFixed(1);
+  return `CPU ${text}%`;
+}
+
+/** Resident memory, two significant figures: `900 KB`, `8.6 MB`, `26 MB`, `3.0 GB`. */
+export function formatMemory(bytes: number | undefined): string | undefined {
+  if (bytes === undefined) return undefined;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value < 10 && unit > 0 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/**
+ * Started less than a second ago. With a precise age (Linux) that is what it says; with a start time
+ * only (whole seconds: ps lstart), up to two seconds.
+ */
+export function isJustStarted(process: Pick<ProcessInfo, 'ageMs' | 'startedAt'>, now: number): boolean {
+  if (process.ageMs !== undefined) return process.ageMs < 1000;
+  return process.startedAt !== undefined && now - process.startedAt < 2000;
 }
 
 /**
@@ -66,7 +99,8 @@ export function byRecency(a: ProcessInfo, b: ProcessInfo): number {
  * the master's start time, under their own separator; workers follow their master in pid order.
  * Then, when asked, the other processes under one separator.
  */
-export function buildPickerEntries(processes: readonly ProcessInfo[], options: PickerOptions): PickerEntry[] {
+export function buildPickerEntries(all: readonly ProcessInfo[], options: PickerOptions): PickerEntry[] {
+  const processes = all.filter((p) => !isPyFlightOwnProcess(p));
   const python = processes.filter((p) => p.isPython);
   const masters = new Map(python.filter((p) => p.server?.role === 'master').map((p) => [p.pid, p]));
   const workersOf = new Map<number, ProcessInfo[]>();
@@ -78,9 +112,11 @@ export function buildPickerEntries(processes: readonly ProcessInfo[], options: P
   }
   const grouped = new Set([...workersOf.values()].flat().map((p) => p.pid));
   const entry = (process: ProcessInfo, place: Extract<PickerEntry, { type: 'process' }>['place']): PickerEntry => {
-    const age = formatAge(process.startedAt, options.now);
+    const age = process.ageMs !== undefined ? formatAge(options.now - process.ageMs, options.now) : formatAge(process.startedAt, options.now);
+    const cpu = formatCpu(process.cpuPercent);
+    const memory = formatMemory(process.rssBytes);
     return { type: 'process', process, place, shortCommand: shortCommand(process.commandLine),
-      ...(age === undefined ? {} : { age }), pypy: isPyPy(process) };
+      ...(age === undefined ? {} : { age }), pypy: isPyPy(process), ...(cpu ? { cpu } : {}), ...(memory ? { memory } : {}) };
   };
 
   const out: PickerEntry[] = [];
@@ -99,7 +135,11 @@ export function buildPickerEntries(processes: readonly ProcessInfo[], options: P
   }
   const others = processes.filter((p) => !p.isPython);
   if (options.showAllProcesses && others.length > 0) {
-    out.push({ type: 'separator', section: 'other' }, ...[...others].sort(byRecency).map((p) => entry(p, 'other')));
+    // Shells a second old are the ones VS Code, git and terminals start and end all the time: newest
+    // first would put them at the top of the list, so they go last.
+    const transient = (p: ProcessInfo) => isShell(p) && isJustStarted(p, options.now);
+    const sorted = [...others].sort((a, b) => Number(transient(a)) - Number(transient(b)) || byRecency(a, b));
+    out.push({ type: 'separator', section: 'other' }, ...sorted.map((p) => entry(p, 'other')));
   }
   return out;
 }

@@ -5,8 +5,18 @@ export interface ProcessInfo {
   /** Owner's user name (or the numeric uid when it cannot be resolved). */
   user: string;
   uid?: number;
-  /** Process start, epoch milliseconds, when known. */
+  /** Process start, epoch milliseconds, when known (Linux: to the second only, /proc/stat's btime is whole seconds). */
   startedAt?: number;
+  /** Time since start in ms, precise to 10 ms, when known (Linux: /proc/uptime − start ticks). */
+  ageMs?: number;
+  /**
+   * CPU use in percent of one core (a busy multi-threaded process can exceed 100), when measured.
+   * Linux: utime+stime delta over the lister's sampling interval (`cpuSampleMs`, what top shows);
+   * macOS: ps `%cpu` (the kernel's decaying average over about the last minute).
+   */
+  cpuPercent?: number;
+  /** Resident memory in bytes (Linux: VmRSS of /proc/<pid>/status; macOS: ps `rss`). */
+  rssBytes?: number;
   /** The full command line, arguments joined by single spaces. */
   commandLine: string;
   /** Path of the executable when known (Linux: /proc/<pid>/exe; macOS: the whole `comm` column of `ps -o pid=,comm=`). */

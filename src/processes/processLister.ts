@@ -3,8 +3,9 @@ import { execa } from 'execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { ProcessInfo } from './processInfo';
-import { isKernelThread, parseBootTime, parsePasswd, parseProcStat, toProcessInfo, type ProcContext } from './procfsParser';
-import { PS_ARGS, PS_COMM_ARGS, parsePsOutput } from './psParser';
+import { cpuPercent, isKernelThread, parseBootTime, parsePasswd, parseProcStat, parseUptime, toProcessInfo, type ProcContext,
+  type ProcStat } from './procfsParser';
+import { PS_ARGS, PS_COMM_ARGS, PS_USAGE_ARGS, parsePsOutput } from './psParser';
 import { detectServers } from './pythonDetection';
 
 /**
@@ -48,6 +49,8 @@ export interface ListOptions {
   procSource?: ProcSource;
   /** Left out of the list: the extension host itself by default. */
   selfPid?: number;
+  /** Linux: measure CPU use over this many ms (a second read of every stat); 0 = not measured. */
+  cpuSampleMs?: number;
   log?: Logger;
 }
 
@@ -55,7 +58,7 @@ export interface ListOptions {
 export async function listProcesses(options: ListOptions = {}): Promise<ProcessInfo[]> {
   const platform = options.platform ?? process.platform;
   let processes: ProcessInfo[];
-  if (platform === 'linux') processes = await listFromProc(options.procSource ?? nodeProcSource());
+  if (platform === 'linux') processes = await listFromProc(options.procSource ?? nodeProcSource(), { cpuSampleMs: options.cpuSampleMs });
   else if (platform === 'darwin') processes = await listFromPs(options.log);
   else {
     throw new PyFlightError(ErrorCode.UnsupportedPlatform, `Listing processes is not supported on ${platform}.`,
@@ -67,11 +70,18 @@ export async function listProcesses(options: ListOptions = {}): Promise<ProcessI
 
 const BATCH = 100;
 
-/** Linux: every /proc/<pid>, skipping kernel threads and processes that exit while we read. */
-export async function listFromProc(source: ProcSource): Promise<ProcessInfo[]> {
+/**
+ * Linux: every /proc/<pid>, skipping kernel threads and processes that exit while we read. With
+ * `cpuSampleMs`, every listed process's stat is read again after that long and its CPU use over the
+ * interval is set (processes gone by then get none).
+ */
+export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: number } = {}): Promise<ProcessInfo[]> {
   const procStat = source.read('stat');
+  const uptime = source.read('uptime');
   const context: ProcContext = { bootTime: procStat === undefined ? undefined : parseBootTime(procStat),
-    users: parsePasswd(source.readPasswd() ?? '') };
+    users: parsePasswd(source.readPasswd() ?? ''), ...(uptime === undefined ? {} : { uptime: parseUptime(uptime) }) };
+  const firstStats = new Map<number, ProcStat>();
+  const firstAt = Date.now();
   const pids = source.list().filter((name) => /^\d+$/.test(name));
   const processes: ProcessInfo[] = [];
   for (let i = 0; i < pids.length; i += BATCH) {
@@ -80,20 +90,35 @@ export async function listFromProc(source: ProcSource): Promise<ProcessInfo[]> {
       const statText = source.read(`${pid}/stat`);
       const stat = statText === undefined ? undefined : parseProcStat(statText);
       if (!stat || isKernelThread(stat)) continue;
+      firstStats.set(stat.pid, stat);
       processes.push(toProcessInfo({ stat, status: source.read(`${pid}/status`), cmdline: source.read(`${pid}/cmdline`),
         exeLink: source.readLink(`${pid}/exe`) }, context));
     }
   }
-  return processes;
+  const sampleMs = options.cpuSampleMs ?? 0;
+  if (sampleMs <= 0) return processes;
+  await new Promise((resolve) => setTimeout(resolve, sampleMs));
+  const elapsedMs = Date.now() - firstAt;
+  return processes.map((p) => {
+    const again = source.read(`${p.pid}/stat`);
+    const before = firstStats.get(p.pid);
+    const cpu = again === undefined || !before ? undefined : sampleCpu(before, parseProcStat(again), elapsedMs);
+    return cpu === undefined ? p : { ...p, cpuPercent: cpu };
+  });
 }
 
-/** macOS: two `ps` calls (see PS_ARGS for why two), no shell. */
+function sampleCpu(before: ProcStat, after: ProcStat | undefined, elapsedMs: number): number | undefined {
+  return after ? cpuPercent(before, after, elapsedMs) : undefined;
+}
+
+/** macOS: three `ps` calls (see PS_ARGS for why not one), no shell. */
 async function listFromPs(log?: Logger): Promise<ProcessInfo[]> {
   const options = { env: { LC_ALL: 'C' } };
-  log?.debug(`LC_ALL=C ps ${PS_ARGS.join(' ')} & ps ${PS_COMM_ARGS.join(' ')}`);
+  log?.debug(`LC_ALL=C ps ${PS_ARGS.join(' ')} & ps ${PS_COMM_ARGS.join(' ')} & ps ${PS_USAGE_ARGS.join(' ')}`);
   try {
-    const [rows, comm] = await Promise.all([execa('ps', [...PS_ARGS], options), execa('ps', [...PS_COMM_ARGS], options)]);
-    return parsePsOutput(rows.stdout, comm.stdout);
+    const [rows, comm, usage] = await Promise.all([execa('ps', [...PS_ARGS], options), execa('ps', [...PS_COMM_ARGS], options),
+      execa('ps', [...PS_USAGE_ARGS], options)]);
+    return parsePsOutput(rows.stdout, comm.stdout, usage.stdout);
   } catch (error) {
     throw new PyFlightError(ErrorCode.Internal, `ps failed: ${(error as Error).message}`,
       'Enter the PID manually.');

@@ -105,7 +105,7 @@ function showProcessQuickPick(options: PickProcessOptions): Promise<Choice> {
 function toItem(entry: PickerEntry): ProcessPickItem {
   if (entry.type === 'separator') return { kind: vscode.QuickPickItemKind.Separator, label: separatorLabel(entry) };
   const { process } = entry;
-  const description = [vscode.l10n.t('PID {0}', process.pid), process.user, entry.age,
+  const description = [vscode.l10n.t('PID {0}', process.pid), process.user, entry.age, entry.cpu, entry.memory,
     entry.pypy ? vscode.l10n.t('PyPy is not supported') : undefined].filter(Boolean).join(' · ');
   return { label: processLabel(entry), description, detail: process.commandLine, pid: process.pid };
 }

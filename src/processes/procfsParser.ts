@@ -12,6 +12,9 @@ export interface ProcStat {
   ppid: number;
   /** Field 9: kernel PF_* flags. */
   flags: number;
+  /** Fields 14 and 15: CPU time in user and kernel mode, clock ticks. */
+  utime: number;
+  stime: number;
   /** Field 22: start time in clock ticks after boot. */
   startTicks: number;
 }
@@ -37,6 +40,8 @@ export function parseProcStat(text: string): ProcStat | undefined {
     state: rest[0] ?? '',
     ppid: field(4),
     flags: field(9),
+    utime: field(14),
+    stime: field(15),
     startTicks: field(22),
   };
   return Number.isInteger(stat.pid) && Number.isInteger(stat.ppid) && Number.isFinite(stat.startTicks) ? stat : undefined;
@@ -50,6 +55,29 @@ export function isKernelThread(stat: ProcStat): boolean {
 export function parseStatusUid(text: string): number | undefined {
   const match = /^Uid:\s+\d+\s+(\d+)/m.exec(text);
   return match ? Number(match[1]) : undefined;
+}
+
+/** Resident set size in bytes from `VmRSS:  1234 kB` of /proc/<pid>/status (absent for zombies). */
+export function parseStatusRss(text: string): number | undefined {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(text);
+  return match ? Number(match[1]) * 1024 : undefined;
+}
+
+/** Seconds since boot, the first number of /proc/uptime (10 ms resolution). */
+export function parseUptime(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s/.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * CPU use between two reads of the same process's stat, in percent of one core: (utime+stime)
+ * delta over the wall-clock time between the reads, as top computes it. Undefined when the pid was
+ * reused in between (another start time) or no time passed.
+ */
+export function cpuPercent(before: ProcStat, after: ProcStat, elapsedMs: number, clockTicks = CLOCK_TICKS_PER_SECOND): number | undefined {
+  if (before.pid !== after.pid || before.startTicks !== after.startTicks || elapsedMs <= 0) return undefined;
+  const ticks = after.utime + after.stime - (before.utime + before.stime);
+  return Math.max(0, (ticks / clockTicks) / (elapsedMs / 1000) * 100);
 }
 
 /**
@@ -94,6 +122,8 @@ export interface ProcContext {
   bootTime?: number;
   users: ReadonlyMap<number, string>;
   clockTicks?: number;
+  /** Seconds since boot when the list was read (parseUptime), for precise ages. */
+  uptime?: number;
 }
 
 /** Combines what was read for one pid into a ProcessInfo (server roles are set later, across the list). */
@@ -104,12 +134,16 @@ export function toProcessInfo(entry: ProcEntry, context: ProcContext): ProcessIn
   // A replaced binary shows as "<path> (deleted)"; the path is still the useful part.
   const executable = entry.exeLink?.replace(/ \(deleted\)$/, '');
   const ticks = context.clockTicks ?? CLOCK_TICKS_PER_SECOND;
+  const rssBytes = entry.status === undefined ? undefined : parseStatusRss(entry.status);
+  const ageMs = context.uptime === undefined ? undefined : Math.max(0, Math.round((context.uptime - stat.startTicks / ticks) * 1000));
   return {
     pid: stat.pid,
     ppid: stat.ppid,
     user: uid === undefined ? '?' : context.users.get(uid) ?? String(uid),
     ...(uid === undefined ? {} : { uid }),
     ...(context.bootTime === undefined ? {} : { startedAt: Math.round((context.bootTime + stat.startTicks / ticks) * 1000) }),
+    ...(ageMs === undefined ? {} : { ageMs }),
+    ...(rssBytes === undefined ? {} : { rssBytes }),
     // Zombies have no command line; show the name in brackets, as ps does.
     commandLine: argv.length > 0 ? argv.join(' ') : `[${stat.comm}]`,
     ...(executable ? { executable } : {}),

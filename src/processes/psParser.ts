@@ -8,6 +8,8 @@ import { isPythonProcess } from './pythonDetection';
  */
 export const PS_ARGS = ['-axww', '-o', 'pid=,ppid=,uid=,user=,lstart=,args='] as const;
 export const PS_COMM_ARGS = ['-axww', '-o', 'pid=,comm='] as const;
+/** CPU (macOS: decaying average over about a minute; procps: since start) and resident memory in KiB. */
+export const PS_USAGE_ARGS = ['-axww', '-o', 'pid=,%cpu=,rss='] as const;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -48,11 +50,23 @@ export function parsePsComm(output: string): Map<number, string> {
   return comm;
 }
 
+/** pid → CPU % and resident bytes from `ps PS_USAGE_ARGS` (`%cpu` may print a comma in other locales: run with LC_ALL=C). */
+export function parsePsUsage(output: string): Map<number, { cpuPercent: number; rssBytes: number }> {
+  const usage = new Map<number, { cpuPercent: number; rssBytes: number }>();
+  for (const line of output.split('\n')) {
+    const m = /^\s*(\d+)\s+(\d+(?:\.\d+)?)\s+(\d+)\s*$/.exec(line);
+    if (m) usage.set(+m[1], { cpuPercent: +m[2], rssBytes: +m[3] * 1024 });
+  }
+  return usage;
+}
+
 /** ProcessInfo for each row (server roles are set later, across the list). */
-export function parsePsOutput(output: string, commOutput = ''): ProcessInfo[] {
+export function parsePsOutput(output: string, commOutput = '', usageOutput = ''): ProcessInfo[] {
   const comm = parsePsComm(commOutput);
+  const usage = parsePsUsage(usageOutput);
   return parsePsRows(output).map((row) => {
     const executable = comm.get(row.pid);
+    const used = usage.get(row.pid);
     return {
       pid: row.pid,
       ppid: row.ppid,
@@ -61,6 +75,7 @@ export function parsePsOutput(output: string, commOutput = ''): ProcessInfo[] {
       ...(row.startedAt === undefined ? {} : { startedAt: row.startedAt }),
       commandLine: row.args,
       ...(executable ? { executable } : {}),
+      ...(used ?? {}),
       isPython: isPythonProcess(executable, row.args.split(' ')[0]),
     };
   });

@@ -1,21 +1,17 @@
+import { baseName, isPythonExecutable } from '../common/pythonExecutable';
 import type { ProcessInfo } from './processInfo';
+
+export { baseName };
 
 export type ServerKind = NonNullable<ProcessInfo['server']>['kind'];
 export type ServerRole = NonNullable<ProcessInfo['server']>['role'];
 
-// python, python3, python3.11, pythonw, python3.13t (free-threaded), python3.11d (debug) and macOS's
-// framework binary `Python`.
-const CPYTHON_NAME = /^python(\d+(\.\d+)*)?[dmtw]*$/i;
 // flight-profiler injects into CPython only, so PyPy is recognised to be labelled, not attached to.
 const PYPY_NAME = /^pypy(\d+(\.\d+)*)?$/i;
 
-/** The last path segment; works on POSIX paths without touching the file system. */
-export function baseName(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
+/** The one rule (common/pythonExecutable.ts), under the name the picker code uses. */
 export function isPythonName(name: string): boolean {
-  return CPYTHON_NAME.test(baseName(name));
+  return isPythonExecutable(name);
 }
 
 /** True when the executable or argv[0] is named like a CPython interpreter. */
@@ -97,4 +93,21 @@ export function detectServers(processes: readonly ProcessInfo[]): ProcessInfo[] 
     const server = roleOf(p);
     return server ? { ...p, isPython: true, server } : p;
   });
+}
+
+/**
+ * PyFlight's own processes, left out of the picker: its helper (`python -m pyflight_helper`) and
+ * flight-profiler's client (`python -m flight_profiler.client`, which the helper runs to inject, or
+ * the `flight_profiler` console script). Attaching to them is never what the user wants.
+ */
+export function isPyFlightOwnProcess(process: Pick<ProcessInfo, 'commandLine'>): boolean {
+  const program = programName(process.commandLine.split(' '));
+  return program === 'pyflight_helper' || program === 'flight_profiler' || !!program?.startsWith('flight_profiler.');
+}
+
+const SHELL_NAME = /^-?(sh|bash|dash|zsh|ksh|mksh|csh|tcsh|fish|ash|busybox)$/;
+
+/** A command shell (by executable or argv[0]; login shells are named `-bash`). */
+export function isShell(process: Pick<ProcessInfo, 'executable' | 'commandLine'>): boolean {
+  return [process.executable, process.commandLine.split(' ')[0]].some((n) => !!n && SHELL_NAME.test(baseName(n)));
 }

@@ -1,5 +1,7 @@
+import { ErrorCode, PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
+import { routeSession, type Route } from '../common/sessionRouting';
 import { Session, type AttachProgress, type SessionOptions } from './session';
 
 /** All sessions of this window. Views subscribe to `onDidChange`; nothing talks to helpers directly. */
@@ -8,6 +10,7 @@ export class SessionManager {
   private readonly onDidChangeEmitter = new Emitter<Session | undefined>();
   readonly onDidChange = this.onDidChangeEmitter.event;
   private disposed = false;
+  private _chosen: Session | undefined;
 
   constructor(
     private readonly log: Logger,
@@ -18,9 +21,59 @@ export class SessionManager {
     return [...this.sessions.values()];
   }
 
-  /** The session a command acts on when none is given: the most recently attached live one. */
-  get active(): Session | undefined {
-    return this.all.filter((s) => s.state === 'ready').sort((a, b) => b.startedAt - a.startedAt)[0];
+  /** Attached sessions, oldest first (the order pickers offer them in). */
+  get live(): Session[] {
+    return this.all.filter((s) => s.state === 'ready').sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /** The session the user last chose (attached, selected in the Sessions view, …), while it is live. */
+  get chosen(): Session | undefined {
+    return this._chosen?.state === 'ready' && this.sessions.get(this._chosen.pid) === this._chosen ? this._chosen : undefined;
+  }
+
+  /**
+   * The current session, as the status bar shows it: the chosen one, else the only live one.
+   * Commands do not read this directly: they go through the one routing rule (common/sessionRouting.ts).
+   */
+  get current(): Session | undefined {
+    const live = this.live;
+    return this.chosen ?? (live.length === 1 ? live[0] : undefined);
+  }
+
+  /** Remembers the user's choice; commands without a file act on it from now on. */
+  choose(session: Session): void {
+    if (this._chosen === session) return;
+    this._chosen = session;
+    this.onDidChangeEmitter.fire(session);
+  }
+
+  /**
+   * The session a command acts on, by the one rule (common/sessionRouting.ts) applied to the live
+   * sessions: for a file, the target that imported it (each asked in parallel with `module`);
+   * otherwise the chosen one; otherwise the only one; otherwise `pick` (and the pick is remembered).
+   */
+  async route(options: { file?: string; pick: (candidates: readonly Session[]) => Promise<Session | undefined> }): Promise<Route<Session> | undefined> {
+    const route = await routeSession({
+      sessions: this.live,
+      file: options.file,
+      hasFile: async (session, file) => {
+        // Only a process with the agent can say which files it imported; asking would load the
+        // agent into every attached process. Read-only sessions fall through to the user's choice.
+        if (!session.agentLoaded) return false;
+        try {
+          await session.module(file);
+          return true;
+        } catch (error) {
+          const code = PyFlightError.from(error).code;
+          if (code !== ErrorCode.FileNotImported) this.log.debug(`process ${session.pid} cannot say whether it imported ${file}: ${code}`);
+          return false;
+        }
+      },
+      chosen: this.chosen,
+      pick: options.pick,
+    });
+    if (route?.reason === 'picked') this.choose(route.session);
+    return route;
   }
 
   get(pid: number): Session | undefined {
@@ -30,7 +83,10 @@ export class SessionManager {
   /** Attaches (or returns the live session for this pid). Failed sessions are dropped, not kept. */
   async attach(pid: number, progress?: AttachProgress, signal?: AbortSignal): Promise<Session> {
     const existing = this.sessions.get(pid);
-    if (existing && !existing.isFinal) return existing;
+    if (existing && !existing.isFinal) {
+      this.choose(existing);
+      return existing;
+    }
     const session = new Session(pid, { ...this.options(), log: this.log });
     this.sessions.set(pid, session);
     session.onDidChangeState(() => this.onDidChangeEmitter.fire(session));
@@ -38,6 +94,8 @@ export class SessionManager {
     this.onDidChangeEmitter.fire(session);
     try {
       await session.attach(progress, signal);
+      // Picking a process to attach to is choosing it.
+      this.choose(session);
       return session;
     } catch (error) {
       this.sessions.delete(pid);

@@ -1,18 +1,8 @@
 import * as vscode from 'vscode';
+import { CommandId } from '../common/commandIds';
+import { sessionStateText } from '../common/sessionText';
 import type { Session, SessionState } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-
-const STATE_TEXT: Record<SessionState, string> = {
-  preflight: 'checking…',
-  starting: 'starting helper…',
-  attaching: 'attaching…',
-  ready: 'attached',
-  detaching: 'detaching…',
-  detached: 'detached',
-  failed: 'attach failed',
-  targetExited: 'process exited',
-  helperCrashed: 'helper crashed',
-};
 
 function stateIcon(state: SessionState): vscode.ThemeIcon {
   switch (state) {
@@ -29,7 +19,9 @@ function stateIcon(state: SessionState): vscode.ThemeIcon {
   }
 }
 
-type Node = { kind: 'session'; session: Session } | { kind: 'info'; label: string; description?: string; tooltip?: string; icon: string };
+/** A session row of the Sessions view: the argument of commands run on it (Show Stacks, Detach, …). */
+export type SessionNode = { kind: 'session'; session: Session };
+type Node = SessionNode | { kind: 'info'; label: string; description?: string; tooltip?: string; icon: string };
 
 /** Sessions view: one node per attached process, with its pid, interpreter and Python version. */
 export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
@@ -75,9 +67,11 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     item.id = `session-${s.pid}-${s.startedAt}`;
     const version = s.hello ? ` · Python ${s.hello.python.version}` : '';
     const agent = s.state === 'ready' ? (s.agentLoaded ? ' · agent loaded' : ' · read-only') : '';
-    item.description = `${STATE_TEXT[s.state]}${agent}${version}`;
+    // With several sessions, the one commands act on (status bar) is marked.
+    const current = this.sessions.live.length > 1 && this.sessions.current === s ? ' · current' : '';
+    item.description = `${sessionStateText(s.state)}${agent}${version}${current}`;
     item.tooltip = new vscode.MarkdownString(undefined, true);
-    item.tooltip.appendText(`${s.label}\nstate: ${STATE_TEXT[s.state]}\ninterpreter: ${s.preflightResult?.interpreter.python ?? '…'}`);
+    item.tooltip.appendText(`${s.label}\nstate: ${sessionStateText(s.state)}\ninterpreter: ${s.preflightResult?.interpreter.python ?? '…'}`);
     item.iconPath = stateIcon(s.state);
     item.contextValue = `session.${s.state}`;
     return item;
@@ -87,4 +81,35 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     this.subscription.dispose();
     this.changed.dispose();
   }
+}
+
+/**
+ * "$(plug) PyFlight: checkout.py 1234": the session commands without a file act on; click to choose
+ * another. Hidden while nothing is attached.
+ */
+export function createSessionStatusBar(sessions: SessionManager): vscode.Disposable {
+  const item = vscode.window.createStatusBarItem('pyflight.session', vscode.StatusBarAlignment.Left, 50);
+  item.name = vscode.l10n.t('PyFlight Session');
+  item.command = CommandId.chooseSession;
+  const update = () => {
+    const live = sessions.live;
+    const current = sessions.current;
+    if (live.length === 0) {
+      item.hide();
+      return;
+    }
+    item.text = current ? `$(plug) PyFlight: ${scriptOf(current)} ${current.pid}` : `$(plug) PyFlight: ${vscode.l10n.t('{0} sessions', live.length)}`;
+    item.tooltip = current
+      ? vscode.l10n.t('PyFlight acts on {0} (when a command has no file of its own). Click to choose another process.', current.label)
+      : vscode.l10n.t('{0} processes attached. Click to choose the one PyFlight commands act on.', live.length);
+    item.show();
+  };
+  const subscription = sessions.onDidChange(update);
+  update();
+  return { dispose: () => { subscription.dispose(); item.dispose(); } };
+}
+
+/** "busy_service.py" from the label "busy_service.py (pid 123)". */
+function scriptOf(session: Session): string {
+  return session.label.replace(/ \(pid \d+\)$/, '');
 }

@@ -5,7 +5,8 @@ import { formatFrame, groupIdenticalStacks, type StackGroup } from '../commands/
 import { openSourceCommand } from './valueNodes';
 import type { AsyncTask, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 
-type Node =
+/** A node of the Stacks view (the argument of Copy on a thread or frame). */
+export type StackNode =
   | { kind: 'thread'; thread: ThreadStack; expand: boolean }
   | { kind: 'group'; group: StackGroup }
   | { kind: 'frame'; frame: StackFrame; key: string }
@@ -13,6 +14,7 @@ type Node =
   | { kind: 'asyncGroup'; tasks: AsyncTask[] }
   | { kind: 'task'; task: AsyncTask; key: string }
   | { kind: 'note'; text: string };
+type Node = StackNode;
 
 /** A stdlib frame lives under the interpreter's lib/pythonX.Y but not in site-packages. */
 export function isStdlibFrame(frame: StackFrame): boolean {
@@ -141,8 +143,7 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
 }
 
 /** Text for "Copy" on a thread or frame node. */
-export function nodeText(node: unknown): string | undefined {
-  const n = node as Node | undefined;
+export function nodeText(n: StackNode | undefined): string | undefined {
   if (!n) return undefined;
   if (n.kind === 'frame') return formatFrame(n.frame);
   if (n.kind === 'thread') return [`${n.thread.name} (tid ${n.thread.tid})`, ...n.thread.frames.map((f) => `    ${formatFrame(f)}`)].join('\n');

@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { env, launchWorkbench } from './lib/workbench.mjs';
-import { bareVenvPython, helperPids, startCommand, startTarget, stopTargets, unusedPid } from './lib/targets.mjs';
+import { bareVenvPython, helperPids, isHelperRunning, startCommand, startForeignHelper, startTarget, stopTargets, unusedPid } from './lib/targets.mjs';
 
 let wb;
 let service;
+let foreign; // another user's helper on the same machine: never counted, never touched
 before(async () => {
+  foreign = startForeignHelper();
   service = await startTarget('busy_service.py');
   wb = await launchWorkbench('attach');
 });
@@ -24,6 +26,13 @@ test('attach from the palette via the process picker; the Sessions view shows th
     await wb.openView('PyFlight');
     await wb.runCommand('PyFlight: Attach to Process…');
     await wb.quickInputRows().filter({ hasText: 'busy_service.py' }).first().waitFor({ timeout: 15000 });
+    // Each process with its CPU use and resident memory; PyFlight's own helpers are not offered.
+    const listed = (await wb.quickPickItems()).find((r) => r.includes(`PID ${service.pid} `));
+    assert.match(listed ?? '', new RegExp(`PID ${service.pid} · \\S+ · \\d+[smhd] · CPU [\\d.]+% · [\\d.]+ [KMG]B`), listed);
+    await wb.quickInputBox.fill(String(foreign.pid)); // not listed, so only "Enter PID manually…" is left
+    await wb.quickInputRows().filter({ hasText: 'Enter PID manually' }).waitFor();
+    assert.ok(!(await wb.quickPickItems()).some((r) => r.includes(`PID ${foreign.pid}`)), 'a pyflight_helper is offered as a target');
+    await wb.quickInputBox.fill('');
     await wb.screenshot('picker');
     await wb.quickPickSelect('busy_service.py');
     const row = wb.treeRow('Sessions', `busy_service.py (pid ${service.pid})`);
@@ -86,6 +95,7 @@ test('Detach ends the session and stops its helper', async () => {
     await wb.welcome('Sessions').getByText('Attach to a Python process').waitFor({ timeout: 15000 });
     for (let i = 0; i < 50 && helperPids().length; i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(helperPids(), []);
+    assert.ok(isHelperRunning(foreign.pid), "the other user's helper is still running");
   });
 });
 
@@ -157,16 +167,64 @@ test('Watch This Function with nothing attached goes through the process picker 
   });
 });
 
+let lockTarget;
 test('threads blocked at the same line are shown as one group', async () => {
   await wb.step('grouped-stacks', async () => {
-    const target = await startTarget('lock_contention.py');
+    const target = lockTarget = await startTarget('lock_contention.py');
     await wb.runCommand('PyFlight: Attach to Process…');
     await wb.quickPickSelect('lock_contention.py');
     await wb.treeRow('Sessions', new RegExp(`lock_contention\\.py \\(pid ${target.pid}\\)\\s*attached`)).waitFor({ timeout: 30000 });
-    await wb.runCommand('PyFlight: Show Stacks'); // acts on the most recently attached process
+    await wb.runCommand('PyFlight: Show Stacks'); // acts on the chosen process: attaching to it chose it
     const group = wb.treeRow('Stacks', /3 threads: waiter-\d, waiter-\d, waiter-\d/);
     await group.waitFor({ timeout: 30000 });
     assert.match(await group.innerText(), /same stack · in wait_for_lock/);
     await wb.screenshot('grouped-stacks');
+  });
+});
+
+// Issue 6, "the right process": busy_service.py (A, imports shop/orders.py) and lock_contention.py
+// (B, attached last and so the current one) are both attached now.
+test('with two processes attached, Watch in a file of A goes to A although B is current', async () => {
+  await wb.step('right-process', async () => {
+    await wb.openFile('shop/orders.py');
+    await wb.editorContextMenu(13, 'PyFlight: Watch This Function'); // inside total_price()
+    await wb.page.waitForFunction((el) => el.value === 'shop.orders total_price -n 10', await wb.quickInputBox.elementHandle(), { timeout: 30000 });
+    await wb.quickInput.getByText(`PyFlight: Watch in process ${service.pid}`).waitFor();
+    await wb.screenshot('watch-goes-to-importer');
+    await wb.quickInputEnter('shop.orders total_price -n 3');
+    await wb.openView('PyFlight');
+    await wb.treeRow('Watch', /3 calls · ended: limit 3 reached/).waitFor({ timeout: 30000 });
+    // B is still the current one: routing by file does not change the user's choice.
+    await wb.page.locator('.statusbar-item', { hasText: `PyFlight: lock_contention.py ${lockTarget.pid}` }).waitFor();
+  });
+});
+
+test('the status bar names the current process; clicking it chooses another', async () => {
+  await wb.step('choose-session', async () => {
+    await wb.page.locator('.statusbar-item', { hasText: `PyFlight: lock_contention.py ${lockTarget.pid}` }).click();
+    const rows = await wb.quickPickItems();
+    assert.ok(rows.some((r) => r.includes(`lock_contention.py (pid ${lockTarget.pid})`) && /attached · Python 3[\d.]+ · current/.test(r)), rows.join(' | '));
+    await wb.quickPickSelect(`busy_service.py (pid ${service.pid})`);
+    await wb.page.locator('.statusbar-item', { hasText: `PyFlight: busy_service.py ${service.pid}` }).waitFor();
+    await wb.screenshot('status-bar-session');
+    await wb.runCommand('PyFlight: Show Stacks'); // no file: the chosen process
+    await wb.treeRow('Stacks', 'request-worker').waitFor({ timeout: 30000 });
+    // Selecting a session in the Sessions view chooses it too.
+    await wb.treeRow('Sessions', `lock_contention.py (pid ${lockTarget.pid})`).click();
+    await wb.page.locator('.statusbar-item', { hasText: `PyFlight: lock_contention.py ${lockTarget.pid}` }).waitFor();
+    await wb.runCommand('PyFlight: Show Stacks');
+    await wb.treeRow('Stacks', /3 threads: waiter-\d, waiter-\d, waiter-\d/).waitFor({ timeout: 30000 });
+  });
+});
+
+test('the Detach picker describes sessions in the Sessions view words', async () => {
+  await wb.step('detach-words', async () => {
+    await wb.runCommand('PyFlight: Detach');
+    const rows = await wb.quickPickItems();
+    assert.equal(rows.length, 2, rows.join(' | '));
+    for (const row of rows) assert.match(row, /attached · Python 3\.\d+/);
+    assert.ok(!rows.some((r) => /\bready\b|targetExited/.test(r)), rows.join(' | '));
+    await wb.screenshot('detach-picker');
+    await wb.page.keyboard.press('Escape');
   });
 });

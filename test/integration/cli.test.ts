@@ -3,15 +3,20 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, FIXTURES, processesMatching, ROOT, startTarget, stopAllTargets, unusedPid, type Target } from '../support/fixtures';
+import { CLI, FIXTURES, helpersOwnedBy, isHelperRunning, ROOT, startForeignHelper, startTarget, stopAllTargets, TEST_OWNER_VAR, unusedPid, waitUntilGone,
+  type Target } from '../support/fixtures';
 
-function pyflight(args: string[], opts: { cwd?: string; asUser?: number; cli?: string } = {}) {
+/** Each CLI run gets its own owner tag, inherited by the helpers it starts (see helpersOwnedBy). */
+let cliRuns = 0;
+const nextOwner = () => `cli-${process.pid}-${++cliRuns}`;
+
+function pyflight(args: string[], opts: { cwd?: string; asUser?: number; cli?: string; owner?: string } = {}) {
   const cmd = opts.asUser === undefined ? process.execPath : 'setpriv';
   const argv = [opts.cli ?? CLI, ...args, '--json'];
   const full = opts.asUser === undefined ? argv
     : [`--reuid=${opts.asUser}`, `--regid=${opts.asUser}`, '--clear-groups', process.execPath, ...argv];
   const r = spawnSync(cmd, full, { cwd: opts.cwd ?? ROOT, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python') } });
+    env: { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: opts.owner ?? nextOwner() } });
   let json: any;
   try {
     json = JSON.parse(r.stdout);
@@ -21,19 +26,19 @@ function pyflight(args: string[], opts: { cwd?: string; asUser?: number; cli?: s
   return { status: r.status, json };
 }
 
-/**
- * Helpers started from this checkout (its .venv interpreter): other checkouts on the machine run
- * their own tests, and their helpers are none of our business.
- */
-function ourHelpers(): number[] {
-  return processesMatching(`${path.join(ROOT, '.venv', 'bin', 'python')} -u -m pyflight_helper`);
-}
-
 describe('pyflight CLI (headless, same engine)', function () {
   this.timeout(90_000);
   let service: Target;
-  before(async () => { service = await startTarget(['busy_service.py']); });
-  after(stopAllTargets);
+  // Another user's (or VS Code window's) helper runs all along: "no helper left" means none of ours.
+  let foreign: ReturnType<typeof startForeignHelper>;
+  before(async () => {
+    foreign = startForeignHelper();
+    service = await startTarget(['busy_service.py']);
+  });
+  after(async () => {
+    await foreign?.stop();
+    await stopAllTargets();
+  });
 
   it('processes --json lists the fixture as a Python process', () => {
     const { status, json } = pyflight(['processes']);
@@ -53,11 +58,13 @@ describe('pyflight CLI (headless, same engine)', function () {
   });
 
   it('stack --json has the fixture threads and leaves no helper running', () => {
-    const { status, json } = pyflight(['stack', String(service.pid)]);
+    const owner = nextOwner();
+    const { status, json } = pyflight(['stack', String(service.pid)], { owner });
     assert.equal(status, 0, JSON.stringify(json));
     const worker = json.threads.find((t: { name: string }) => t.name === 'request-worker');
     assert.ok(worker.frames.some((f: { function: string }) => f.function === 'request_worker'));
-    assert.deepEqual(ourHelpers(), [], 'helper outlived the CLI');
+    assert.deepEqual(helpersOwnedBy(owner), [], 'helper outlived the CLI');
+    assert.ok(isHelperRunning(foreign.pid), "the other user's helper is untouched and still running");
   });
 
   it('module --json resolves a path relative to the current directory', () => {
@@ -78,17 +85,18 @@ describe('pyflight CLI (headless, same engine)', function () {
   for (const [signal, how] of [['SIGINT', 'Ctrl+C ends the stream with an end line'], ['SIGKILL', 'a killed CLI']] as const) {
     it(`watch: ${how} and leaves no probe and no helper behind`, async () => {
       const { spawn } = await import('node:child_process');
+      const owner = nextOwner();
       const child = spawn(process.execPath, [CLI, 'watch', String(service.pid), 'shop.orders', 'total_price', '-n', '1000', '--json'],
-        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python') } });
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: owner } });
       let out = '';
       child.stdout.on('data', (d) => { out += d; });
       await new Promise<void>((resolve) => child.stdout.on('data', () => { if (out.includes('"record"')) resolve(); }));
+      assert.equal(helpersOwnedBy(owner).length, 1, 'the running CLI has exactly one helper of its own');
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill(signal);
       await exited;
       if (signal === 'SIGINT') assert.match(out.trim().split('\n').at(-1)!, /"type":"end".*"reason":"stopped"/);
-      for (let i = 0; i < 50 && ourHelpers().length; i++) await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(ourHelpers(), [], 'helper outlived the CLI');
+      assert.deepEqual(await waitUntilGone(() => helpersOwnedBy(owner)), [], 'helper outlived the CLI');
       const { json } = pyflight(['getglobal', String(service.pid), 'shop.orders', 'total_price', '--expr', 'target.__code__.co_filename', '-r']);
       assert.equal(json.value, `'${path.join(FIXTURES, 'shop', 'orders.py')}'`, 'the watch wrapper is still installed');
     });

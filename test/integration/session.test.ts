@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
-import { bareVenvPython, FIXTURES, processesMatching, startTarget, stopAllTargets, unusedPid, type Target } from '../support/fixtures';
+import { bareVenvPython, FIXTURES, helpersOwnedBy, isHelperRunning, RUN_OWNER, startForeignHelper, startTarget, stopAllTargets, unusedPid,
+  type Target } from '../support/fixtures';
 
 /** The libraries flight-profiler's agent brings into a process, as mapped in it now. */
 function agentLibrariesIn(pid: number): string[] {
@@ -30,8 +31,11 @@ describe('Session against real targets (flight-profiler attach)', function () {
   let service: Target;
   let session: Session;
   const consents: number[] = [];
+  // Another user's helper on the same machine: our checks must neither count nor touch it.
+  let foreign: ReturnType<typeof startForeignHelper>;
 
   before(async () => {
+    foreign = startForeignHelper();
     service = await startTarget(['busy_service.py']);
     session = new Session(service.pid, {
       log: silentLogger, livenessIntervalMs: 200,
@@ -42,6 +46,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
 
   after(async () => {
     await session?.detach();
+    await foreign?.stop();
     await stopAllTargets();
   });
 
@@ -133,11 +138,14 @@ describe('Session against real targets (flight-profiler attach)', function () {
   it('detach stops the helper process', async () => {
     const extra = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
     await extra.attach();
-    const helperPid = extra.helperPid!;
-    assert.ok(processesMatching('pyflight_helper').includes(helperPid));
+    const helperPid = extra.helperPid!; // what `hello` reported
+    assert.equal(helperPid, extra.hello?.helperPid);
+    assert.ok(isHelperRunning(helperPid));
+    assert.ok(helpersOwnedBy(RUN_OWNER).includes(helperPid));
     await extra.detach();
     assert.equal(extra.state, 'detached');
-    assert.ok(!processesMatching('pyflight_helper').includes(helperPid), 'helper still running after detach');
+    assert.ok(!isHelperRunning(helperPid), 'helper still running after detach');
+    assert.ok(isHelperRunning(foreign.pid), "the other user's helper is untouched");
   });
 
   it('a crashed helper is reported and its session ends', async () => {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 /** Repo root, from out/test/<lane>/x.test.js or test/<lane>/x.test.ts. */
@@ -69,14 +69,84 @@ export function bareVenvPython(): string {
   return python;
 }
 
-/** PIDs of live processes whose command line contains `needle` (to prove nothing is orphaned). */
-export function processesMatching(needle: string): number[] {
-  const out = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
-  return out.split('\n').filter((l) => l.includes(needle) && !l.includes('ps -eo')).map((l) => Number(l.trim().split(/\s+/)[0]));
-}
-
 /** A PID that is not in use right now. */
 export function unusedPid(): number {
   for (let pid = 4_000_000; pid > 3_000_000; pid -= 7919) if (!existsSync(`/proc/${pid}`)) return pid;
   throw new Error('no unused pid found');
+}
+
+/**
+ * Everything this test run starts inherits PYFLIGHT_TEST_OWNER (helpers keep the environment they
+ * were spawned with, even after their parent exits), so the tests can tell their own processes from
+ * another user's or another PyFlight instance's on a shared machine.
+ */
+export const TEST_OWNER_VAR = 'PYFLIGHT_TEST_OWNER';
+process.env[TEST_OWNER_VAR] ??= `run-${process.pid}-${Date.now()}`;
+export const RUN_OWNER = process.env[TEST_OWNER_VAR]!;
+
+/** The environment of a process (ours: same user), or undefined when it is gone or unreadable. */
+export function environOf(pid: number): Map<string, string> | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    return new Map(raw.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  } catch {
+    return undefined;
+  }
+}
+
+function cmdlineOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is this pid a live (not zombie) process? */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Is `pid` a running PyFlight helper? (For a pid that `hello` reported: `session.helperPid`.) */
+export function isHelperRunning(pid: number): boolean {
+  return isRunning(pid) && (cmdlineOf(pid) ?? '').includes('pyflight_helper');
+}
+
+/**
+ * Live PyFlight helpers started by us under `owner` (a value of PYFLIGHT_TEST_OWNER): descendants of
+ * the process we spawned with it, found by their inherited environment. Helpers of other users and
+ * other test runs are not counted.
+ */
+export function helpersOwnedBy(owner: string): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)
+    .filter((pid) => isRunning(pid) && (cmdlineOf(pid) ?? '').includes('pyflight_helper') && environOf(pid)?.get(TEST_OWNER_VAR) === owner);
+}
+
+/** Waits (bounded by tries, not a clock assertion) until `pids()` is empty; returns what is left. */
+export async function waitUntilGone(pids: () => number[], tries = 50): Promise<number[]> {
+  for (let i = 0; i < tries && pids().length; i++) await new Promise((r) => setTimeout(r, 100));
+  return pids();
+}
+
+/**
+ * A helper that is not ours: another user's or another VS Code window's `python -m pyflight_helper`,
+ * started without our PYFLIGHT_TEST_OWNER. It waits on its stdin; `stop()` kills it.
+ */
+export function startForeignHelper(): { pid: number; stop: () => Promise<void> } {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: path.join(ROOT, 'python') };
+  delete env[TEST_OWNER_VAR];
+  const child = spawn(VENV_PYTHON, ['-u', '-m', 'pyflight_helper'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    pid: child.pid!,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

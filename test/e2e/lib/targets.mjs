@@ -1,7 +1,7 @@
 // Real Python targets for the e2e tests, started from the workspace copy of test/fixtures (E2E_WS)
 // with the project's .venv, so frames point at files the workbench has open.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { env } from './workbench.mjs';
 
@@ -53,8 +53,47 @@ export function unusedPid() {
   throw new Error('no unused pid');
 }
 
-/** PIDs of running PyFlight helpers (no orphan may survive a detach). */
+function environOf(pid) {
+  try {
+    return new Map(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  } catch {
+    return undefined;
+  }
+}
+
+function isLiveHelper(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat[stat.lastIndexOf(')') + 2] === 'Z') return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('pyflight_helper');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * PIDs of running PyFlight helpers started by THIS run's workbench: code-server and its extension
+ * host run with this run's E2E_OUT, and helpers inherit it (even after a detach reparents them).
+ * Another user's or another run's helpers on the same machine are not counted.
+ */
 export function helperPids() {
-  const out = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
-  return out.split('\n').filter((l) => l.includes('pyflight_helper')).map((l) => Number(l.trim().split(/\s+/)[0]));
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)
+    .filter((pid) => isLiveHelper(pid) && environOf(pid)?.get('E2E_OUT') === env.out);
+}
+
+export function isHelperRunning(pid) {
+  return isLiveHelper(pid);
+}
+
+/**
+ * A helper that is not ours (another user's / another VS Code window's): `python -m pyflight_helper`
+ * without this run's E2E_OUT, waiting on its stdin. Stopped by stopTargets().
+ */
+export function startForeignHelper() {
+  const childEnv = { ...process.env, PYTHONPATH: join(repoRoot, 'python') };
+  delete childEnv.E2E_OUT;
+  const child = spawn(VENV_PYTHON, ['-u', '-m', 'pyflight_helper'], { env: childEnv, stdio: ['pipe', 'ignore', 'ignore'] });
+  started.push(child);
+  return child;
 }

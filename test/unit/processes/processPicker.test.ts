@@ -41,7 +41,7 @@ describe('processPicker (fake vscode, recorded processes)', () => {
     ]);
     assert.equal(byPid(quickPick, 7988).label, '$(server-process) gunicorn master');
     assert.equal(byPid(quickPick, 7999).label, '\u00a0\u00a0└ $(symbol-method) gunicorn worker');
-    assert.match(byPid(quickPick, 7991).description ?? '', /^PID 7991 · cloudsdk · \d+[smhd]$/);
+    assert.match(byPid(quickPick, 7991).description ?? '', /^PID 7991 · cloudsdk · \d+[smhd] · 24 MB$/);
     assert.equal(byPid(quickPick, 7989).detail, '/tmp/pvn/bin/python3 /tmp/pvn/bin/gunicorn -w 2 -b 127.0.0.1:18002 wsgi_app:app');
 
     quickPick.choose(byPid(quickPick, 8000));

@@ -69,11 +69,11 @@ describe('procfsParser (recorded /proc)', () => {
     });
     assert.deepEqual(toProcessInfo(entry(7994, recordedProcFile(7994, 'exe')), { bootTime: BTIME, users }), {
       pid: 7994, ppid: 1, user: 'cloudsdk', uid: 1000, startedAt: 1795640847490,
-      commandLine: '/tmp/pvu/bin/python sleeper.py', executable: '/usr/bin/python3.11', isPython: true,
+      rssBytes: 8192 * 1024, commandLine: '/tmp/pvu/bin/python sleeper.py', executable: '/usr/bin/python3.11', isPython: true,
     });
     // Root's process seen by uid 1000: no exe, and the odd argv[0] does not look like Python.
     assert.deepEqual(toProcessInfo(entry(7993), { bootTime: BTIME, users }), {
-      pid: 7993, ppid: 1, user: 'root', uid: 0, startedAt: 1795640847490,
+      pid: 7993, ppid: 1, user: 'root', uid: 0, startedAt: 1795640847490, rssBytes: 13552 * 1024,
       commandLine: '/tmp/cap/py) x (y sleeper.py', isPython: false,
     });
     // Unknown users fall back to the number; kernel threads show [comm] like ps.

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { silentLogger } from '../../src/common/logger';
+import type { Session } from '../../src/session/session';
+import { SessionManager } from '../../src/session/sessionManager';
+import { FIXTURES, startTarget, stopAllTargets, type Target } from '../support/fixtures';
+
+/**
+ * Issue 6 "the right process": two real attached targets. A (busy_service.py) imports shop/orders.py,
+ * B (lock_contention.py) does not and is attached last — before the fix, every command went to B.
+ */
+describe('SessionManager routes commands to the right one of several attached processes', function () {
+  this.timeout(90_000);
+  let a: Target;
+  let b: Target;
+  let manager: SessionManager;
+  const picks: number[][] = [];
+  const noPick = async (candidates: readonly Session[]) => { picks.push(candidates.map((s) => s.pid)); return undefined; };
+
+  before(async () => {
+    [a, b] = await Promise.all([startTarget(['busy_service.py']), startTarget(['lock_contention.py'])]);
+    manager = new SessionManager(silentLogger, () => ({ livenessIntervalMs: 0 }));
+    await manager.attach(a.pid);
+    await manager.attach(b.pid); // attached last, so the chosen one
+  });
+
+  after(async () => {
+    await manager?.dispose();
+    await stopAllTargets();
+  });
+
+  it('a file of A goes to A, although B was attached (and so chosen) last', async () => {
+    assert.equal(manager.chosen?.pid, b.pid);
+    const route = await manager.route({ file: path.join(FIXTURES, 'shop', 'orders.py'), pick: noPick });
+    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: a.pid, reason: 'file' });
+    assert.equal(manager.chosen?.pid, b.pid, 'routing by file does not change the choice');
+  });
+
+  it('a file of B goes to B; the script each runs is theirs', async () => {
+    const route = await manager.route({ file: path.join(FIXTURES, 'lock_contention.py'), pick: noPick });
+    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: b.pid, reason: 'file' });
+  });
+
+  it('watch from a file of A records calls in A', async () => {
+    const file = path.join(FIXTURES, 'shop', 'orders.py');
+    const route = await manager.route({ file, pick: noPick });
+    const session = route!.session;
+    const { module } = await session.module(file);
+    const probe = session.startProbe('watch', { module, method: 'total_price', expr: 'return_obj', limit: 2 });
+    let records = 0;
+    probe.onDidRecord(() => records++);
+    const summary = await probe.done;
+    assert.equal(probe.pid, a.pid);
+    assert.deepEqual({ count: summary.count, reason: summary.reason, records }, { count: 2, reason: 'limit', records: 2 });
+  });
+
+  it('without a file: the chosen session; choosing another changes it', async () => {
+    assert.equal((await manager.route({ pick: noPick }))?.session.pid, b.pid);
+    manager.choose(manager.get(a.pid)!);
+    const route = await manager.route({ pick: noPick });
+    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: a.pid, reason: 'chosen' });
+    assert.deepEqual(picks, [], 'nobody was asked to pick');
+  });
+
+  it('a file neither imported: the chosen session, whose own answer is then FILE_NOT_IMPORTED', async () => {
+    const file = path.join(FIXTURES, 'plain_sleeper.py');
+    const route = await manager.route({ file, pick: noPick });
+    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: a.pid, reason: 'chosen' });
+    await assert.rejects(route!.session.module(file), { code: 'FILE_NOT_IMPORTED' });
+    assert.deepEqual(picks, []);
+  });
+});
