@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
@@ -126,6 +127,19 @@ export class Session {
       this.setState('failed');
       throw failure;
     }
+  }
+
+  /**
+   * Whether `file` lies under the target's working directory or its script's folder: a guess that
+   * needs nothing from the target, for routing while no agent is loaded.
+   */
+  ownsPath(file: string): boolean {
+    const facts = this.preflightResult?.facts;
+    if (!facts) return false;
+    const script = facts.argv.slice(1).find((a) => a.endsWith('.py'));
+    const roots = [facts.cwd, script && facts.cwd ? path.dirname(path.resolve(facts.cwd, script)) : undefined]
+      .filter((r): r is string => Boolean(r) && r !== '/');
+    return roots.some((root) => file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
   }
 
   /** True once the PyFlightProfiler agent runs in the target. */

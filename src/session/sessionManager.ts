@@ -58,8 +58,9 @@ export class SessionManager {
       file: options.file,
       hasFile: async (session, file) => {
         // Only a process with the agent can say which files it imported; asking would load the
-        // agent into every attached process. Read-only sessions fall through to the user's choice.
-        if (!session.agentLoaded) return false;
+        // agent into every attached process. A read-only session claims files under its own
+        // directories (cwd, the script's folder); ties fall through to the user's choice.
+        if (!session.agentLoaded) return session.ownsPath(file);
         try {
           await session.module(file);
           return true;

@@ -22,6 +22,8 @@ describe('SessionManager routes commands to the right one of several attached pr
     manager = new SessionManager(silentLogger, () => ({ livenessIntervalMs: 0 }));
     await manager.attach(a.pid);
     await manager.attach(b.pid); // attached last, so the chosen one
+    // Which files a process imported is only known with the agent (read-only sessions: see below).
+    await Promise.all([manager.get(a.pid)!.loadAgent(), manager.get(b.pid)!.loadAgent()]);
   });
 
   after(async () => {
@@ -68,5 +70,27 @@ describe('SessionManager routes commands to the right one of several attached pr
     assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: a.pid, reason: 'chosen' });
     await assert.rejects(route!.session.module(file), { code: 'FILE_NOT_IMPORTED' });
     assert.deepEqual(picks, []);
+  });
+});
+
+describe('routing never loads the agent to answer: read-only sessions are routed by their directories', function () {
+  this.timeout(90_000);
+  let manager: SessionManager;
+
+  after(async () => {
+    await manager?.dispose();
+    await stopAllTargets();
+  });
+
+  it('two read-only sessions in one folder: the chosen one, and neither got the agent', async () => {
+    const [a, b] = await Promise.all([startTarget(['busy_service.py']), startTarget(['lock_contention.py'])]);
+    manager = new SessionManager(silentLogger, () => ({ livenessIntervalMs: 0 }));
+    await manager.attach(a.pid);
+    await manager.attach(b.pid);
+    const route = await manager.route({ file: path.join(FIXTURES, 'shop', 'orders.py'), pick: async () => undefined });
+    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: b.pid, reason: 'chosen' });
+    assert.deepEqual(manager.all.map((s) => s.agentLoaded), [false, false]);
+    const elsewhere = await manager.route({ file: '/nonexistent/elsewhere.py', pick: async () => undefined });
+    assert.equal(elsewhere?.reason, 'chosen');
   });
 });
