@@ -8,7 +8,7 @@ import { installFlightProfiler, FLIGHT_PROFILER_REQUIREMENT } from '../preflight
 import { listProcesses } from '../processes/processLister';
 import { pickProcess } from '../processes/processPicker';
 import type { RouteReason } from '../common/sessionRouting';
-import { sessionStateText } from '../common/sessionText';
+import { sessionStatusText } from '../common/sessionText';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import type { SessionNode } from '../views/sessionsView';
@@ -128,7 +128,7 @@ async function pickSessionFrom(candidates: readonly Session[], placeHolder: stri
 }
 
 function sessionDescription(session: Session, current?: Session): string {
-  return [sessionStateText(session.state), session.hello ? `Python ${session.hello.python.version}` : '',
+  return [sessionStatusText(session), session.hello ? `Python ${session.hello.python.version}` : '',
     session === current ? vscode.l10n.t('current') : ''].filter(Boolean).join(' · ');
 }
 

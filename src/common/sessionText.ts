@@ -16,3 +16,9 @@ const STATE_TEXT: Record<SessionState, string> = {
 export function sessionStateText(state: SessionState): string {
   return STATE_TEXT[state];
 }
+
+/** State plus whether the agent is in the process: "attached · read-only", "attached · agent loaded". */
+export function sessionStatusText(session: { state: SessionState; agentLoaded: boolean }): string {
+  if (session.state !== 'ready') return sessionStateText(session.state);
+  return `${sessionStateText(session.state)} · ${session.agentLoaded ? 'agent loaded' : 'read-only'}`;
+}

@@ -53,28 +53,36 @@ export class SessionManager {
    * otherwise the chosen one; otherwise the only one; otherwise `pick` (and the pick is remembered).
    */
   async route(options: { file?: string; pick: (candidates: readonly Session[]) => Promise<Session | undefined> }): Promise<Route<Session> | undefined> {
+    const live = this.live;
+    // Only a process with the agent can say which files it imported, and asking a read-only one
+    // would load the agent into it. So: the agents answer first; only when none says yes do
+    // read-only sessions claim files under their own directories (cwd, the script's folder).
+    const answers = new Map<Session, boolean>();
+    if (options.file && live.length > 1) {
+      const file = options.file;
+      await Promise.all(live.filter((s) => s.agentLoaded).map(async (s) => answers.set(s, await this.imports(s, file))));
+    }
+    const anyAgentSaysYes = [...answers.values()].some(Boolean);
     const route = await routeSession({
-      sessions: this.live,
+      sessions: live,
       file: options.file,
-      hasFile: async (session, file) => {
-        // Only a process with the agent can say which files it imported; asking would load the
-        // agent into every attached process. A read-only session claims files under its own
-        // directories (cwd, the script's folder); ties fall through to the user's choice.
-        if (!session.agentLoaded) return session.ownsPath(file);
-        try {
-          await session.module(file);
-          return true;
-        } catch (error) {
-          const code = PyFlightError.from(error).code;
-          if (code !== ErrorCode.FileNotImported) this.log.debug(`process ${session.pid} cannot say whether it imported ${file}: ${code}`);
-          return false;
-        }
-      },
+      hasFile: async (session, file) => answers.get(session) ?? (!anyAgentSaysYes && !session.agentLoaded && session.ownsPath(file)),
       chosen: this.chosen,
       pick: options.pick,
     });
     if (route?.reason === 'picked') this.choose(route.session);
     return route;
+  }
+
+  private async imports(session: Session, file: string): Promise<boolean> {
+    try {
+      await session.module(file);
+      return true;
+    } catch (error) {
+      const code = PyFlightError.from(error).code;
+      if (code !== ErrorCode.FileNotImported) this.log.debug(`process ${session.pid} cannot say whether it imported ${file}: ${code}`);
+      return false;
+    }
   }
 
   get(pid: number): Session | undefined {

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
-import { sessionStateText } from '../common/sessionText';
+import { sessionStatusText } from '../common/sessionText';
 import type { Session, SessionState } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 
@@ -66,12 +66,11 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     const item = new vscode.TreeItem(s.label, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `session-${s.pid}-${s.startedAt}`;
     const version = s.hello ? ` · Python ${s.hello.python.version}` : '';
-    const agent = s.state === 'ready' ? (s.agentLoaded ? ' · agent loaded' : ' · read-only') : '';
     // With several sessions, the one commands act on (status bar) is marked.
     const current = this.sessions.live.length > 1 && this.sessions.current === s ? ' · current' : '';
-    item.description = `${sessionStateText(s.state)}${agent}${version}${current}`;
+    item.description = `${sessionStatusText(s)}${version}${current}`;
     item.tooltip = new vscode.MarkdownString(undefined, true);
-    item.tooltip.appendText(`${s.label}\nstate: ${sessionStateText(s.state)}\ninterpreter: ${s.preflightResult?.interpreter.python ?? '…'}`);
+    item.tooltip.appendText(`${s.label}\nstate: ${sessionStatusText(s)}\ninterpreter: ${s.preflightResult?.interpreter.python ?? '…'}`);
     item.iconPath = stateIcon(s.state);
     item.contextValue = `session.${s.state}`;
     return item;

@@ -34,7 +34,8 @@ test('attach from the palette via the process picker; the Sessions view shows th
     assert.ok(!(await wb.quickPickItems()).some((r) => r.includes(`PID ${foreign.pid}`)), 'a pyflight_helper is offered as a target');
     await wb.quickInputBox.fill('');
     await wb.screenshot('picker');
-    await wb.quickPickSelect('busy_service.py');
+    // By pid: other users' busy_service.py may run on this machine too.
+    await wb.quickPickSelect(`PID ${service.pid} `, { type: String(service.pid) });
     const row = wb.treeRow('Sessions', `busy_service.py (pid ${service.pid})`);
     await row.waitFor({ timeout: 30000 });
     // Attaching loads nothing into the process: the session is read-only until a command needs the agent.
@@ -102,6 +103,7 @@ test('Detach ends the session and stops its helper', async () => {
 async function attachManually(pid) {
   await wb.runCommand('PyFlight: Attach to Process…');
   await wb.quickPickSelect('Enter PID manually', { type: false });
+  await wb.quickInput.getByText('Process ID (PID)').waitFor(); // the input box, not the list it replaces
   await wb.quickInputEnter(String(pid));
 }
 
@@ -158,7 +160,7 @@ test('Watch This Function with nothing attached goes through the process picker 
   await wb.step('watch-without-session', async () => {
     await wb.openFile('shop/orders.py');
     await wb.editorContextMenu(13, 'PyFlight: Watch This Function'); // inside total_price()
-    await wb.quickPickSelect('busy_service.py'); // the process picker, since no session is attached
+    await wb.quickPickSelect(`PID ${service.pid} `, { type: String(service.pid) }); // the process picker, since no session is attached
     await wb.page.waitForFunction((el) => el.value === 'shop.orders total_price -n 10', await wb.quickInputBox.elementHandle(), { timeout: 30000 });
     await wb.quickInputEnter('shop.orders total_price -n 2');
     await wb.openView('PyFlight');
@@ -172,7 +174,7 @@ test('threads blocked at the same line are shown as one group', async () => {
   await wb.step('grouped-stacks', async () => {
     const target = lockTarget = await startTarget('lock_contention.py');
     await wb.runCommand('PyFlight: Attach to Process…');
-    await wb.quickPickSelect('lock_contention.py');
+    await wb.quickPickSelect(`PID ${target.pid} `, { type: String(target.pid) });
     await wb.treeRow('Sessions', new RegExp(`lock_contention\\.py \\(pid ${target.pid}\\)\\s*attached`)).waitFor({ timeout: 30000 });
     await wb.runCommand('PyFlight: Show Stacks'); // acts on the chosen process: attaching to it chose it
     const group = wb.treeRow('Stacks', /3 threads: waiter-\d, waiter-\d, waiter-\d/);
@@ -203,7 +205,7 @@ test('the status bar names the current process; clicking it chooses another', as
   await wb.step('choose-session', async () => {
     await wb.page.locator('.statusbar-item', { hasText: `PyFlight: lock_contention.py ${lockTarget.pid}` }).click();
     const rows = await wb.quickPickItems();
-    assert.ok(rows.some((r) => r.includes(`lock_contention.py (pid ${lockTarget.pid})`) && /attached · Python 3[\d.]+ · current/.test(r)), rows.join(' | '));
+    assert.ok(rows.some((r) => r.includes(`lock_contention.py (pid ${lockTarget.pid})`) && /attached · (read-only|agent loaded) · Python 3[\d.]+ · current/.test(r)), rows.join(' | '));
     await wb.quickPickSelect(`busy_service.py (pid ${service.pid})`);
     await wb.page.locator('.statusbar-item', { hasText: `PyFlight: busy_service.py ${service.pid}` }).waitFor();
     await wb.screenshot('status-bar-session');
@@ -221,8 +223,8 @@ test('the Detach picker describes sessions in the Sessions view words', async ()
   await wb.step('detach-words', async () => {
     await wb.runCommand('PyFlight: Detach');
     const rows = await wb.quickPickItems();
-    assert.equal(rows.length, 2, rows.join(' | '));
-    for (const row of rows) assert.match(row, /attached · Python 3\.\d+/);
+    assert.equal(rows.length, 3, rows.join(' | ')); // two attached, and the one whose process exited
+    for (const row of rows) assert.match(row, /(attached|process exited) · (read-only · |agent loaded · )?Python 3\.\d+/);
     assert.ok(!rows.some((r) => /\bready\b|targetExited/.test(r)), rows.join(' | '));
     await wb.screenshot('detach-picker');
     await wb.page.keyboard.press('Escape');
