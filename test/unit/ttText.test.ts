@@ -6,7 +6,7 @@ import type { TtDetail, TtRecord } from '../../src/protocol/helper';
 
 const RECORDED = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded');
 
-/** `pyflight tt <worker> record|show|replay|list --json` on a gunicorn worker of flask_app.py (see recorded/agent/README.md). */
+/** `node dist/cli.js tt <worker> record flask.app Flask dispatch_request -n 1 / show 1000 / replay 1000 / list --json` on a gunicorn worker of flask_app.py (2026-11-26). */
 const flask = JSON.parse(readFileSync(path.join(RECORDED, 'tt-flask-replay.json'), 'utf8')) as {
   show1000: TtDetail; replay1000: TtDetail; list: { records: TtRecord[] };
 };
