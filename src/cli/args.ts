@@ -19,11 +19,14 @@ export const USAGE = `usage:
   pyflight trace <pid> <module> [class] <method> [-i ms] [-et ms] [-d depth] [-n N] [-f F] [--json]
   pyflight tt <pid> record <module> [class] <method> [-n N] [-f F] [--json]
   pyflight getglobal <pid> <module> [class] <field> [--expr E] [-x N] [-r] [--json]
-  pyflight tt <pid> list|show <index> [-x N]|replay <index>|delete <index>|delete --all [--json]
-  pyflight tt <pid> -t <module> [class] <method> | -l | -i N [-x N] [-p] | -d N | -da   (flight-profiler's syntax)
+  pyflight tt <pid> list|show <index> [-v]|replay <index> [-v]|delete <index>|delete --all [--json]
+  pyflight tt <pid> -t <module> [class] <method> | -l | -i N [-v] [-p] | -d N | -da   (flight-profiler's syntax)
 options: --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
          --verbose (log to stderr). watch/trace/tt record print one line (trace: a call tree) per
-         record, then an end line saying why it ended; with --json one JSON line per record and an end line.`;
+         record, then an end line saying why it ended; with --json one JSON line per record and an end line.
+         tt show/replay: values are Python reprs, cut after 2,000 characters (-v: 200,000); a replay
+         that raised prints its record, says why on stderr and exits 1. processes: Python processes
+         (--all: every process) with server masters followed by their workers.`;
 
 export function usageError(message: string): PyFlightError {
   return new PyFlightError(ErrorCode.BadArgument, message, 'Run `pyflight --help` for usage.');

@@ -10,11 +10,12 @@ import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight } from '../preflight/preflight';
 import { listProcesses } from '../processes/processLister';
-import { clockTime, endText, mergeTraces, mergedLines, ms, recordNoun, traceLines, ttLine, watchLine } from '../format/probeText';
-import type { ProbeMethods, TraceRecord, TtDetail, TtRecord, WatchRecord } from '../protocol/helper';
+import { endText, mergeTraces, mergedLines, recordNoun, traceLines, ttDetailLines, ttLine, ttRaised, watchLine } from '../format/probeText';
+import type { ProbeMethods, TraceRecord, TtRecord, WatchRecord } from '../protocol/helper';
 import type { ProbeMethod } from '../session/probe';
 import { Session } from '../session/session';
 import { location, numberOption, parseArgs, parsePid, usageError, USAGE, type ParsedArgs } from './args';
+import { processTable } from './processTable';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -91,7 +92,7 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       const all = await listProcesses();
       const shown = args.flags.has('all') ? all : all.filter((p) => p.isPython);
       if (json) return shown;
-      return shown.map((p) => `${String(p.pid).padStart(7)}  ${p.user.padEnd(10)} ${p.commandLine}`).join('\n');
+      return processTable(all, { showAllProcesses: args.flags.has('all'), now: Date.now() });
     }
     case 'check': {
       const pid = pidArg();
@@ -151,16 +152,6 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
   }
 }
 
-/** A tt record in full, as text: labelled fields, then the arguments and the return value or exception. */
-function ttDetailText(d: TtDetail): string {
-  const rows: Array<[string, string]> = [
-    ['index', `#${d.index}`], ['time', clockTime(d.time)], ['cost', ms(d.costMs)],
-    ['method', [d.module, d.class, d.method].filter(Boolean).join('.')], ['args', d.args], ['kwargs', d.kwargs],
-    d.isException ? ['raised', d.exception] : ['returned', d.returnValue],
-  ];
-  return rows.map(([label, value]) => `${label.padEnd(9)}${String(value ?? '').replace(/\n/g, '\n         ')}`).join('\n');
-}
-
 /**
  * flight-profiler's own tt syntax, as users paste it, mapped onto our verbs:
  * `-t module [class] method` → record, `-l` → list, `-i N [-x N]` → show, `-i N -p` → replay,
@@ -198,12 +189,20 @@ async function runTt(args: ParsedArgs, log: Logger): Promise<unknown> {
       return json ? result : result.records.length ? result.records.map(ttLine).join('\n') : 'No records.';
     }
     case 'show': {
-      const detail = await withSession(pid, args, log, (s) => s.ttDetail(index(), numberOption(args, '-x', true)));
-      return json ? detail : ttDetailText(detail);
+      const detail = await withSession(pid, args, log, (s) => s.ttDetail(index(), { verbose: args.flags.has('v') }));
+      return json ? detail : ttDetailLines(detail).join('\n');
     }
     case 'replay': {
-      const detail = await withSession(pid, args, log, (s) => s.ttReplay(index(), numberOption(args, '-x', true)));
-      return json ? detail : ttDetailText(detail);
+      const original = index();
+      const detail = await withSession(pid, args, log, (s) => s.ttReplay(original, { verbose: args.flags.has('v') }));
+      if (detail.isException) {
+        // The replay ran and raised: the record goes to stdout as for any replay, the failure and
+        // its hint to stderr, and the exit status says it failed.
+        process.exitCode = 1;
+        process.stderr.write(`pyflight: replay #${detail.index} of #${detail.replayOf ?? original} raised ${ttRaised(detail)}` +
+          `${detail.hint ? `\n  hint: ${detail.hint}` : ''}\n`);
+      }
+      return json ? detail : ttDetailLines(detail).join('\n');
     }
     case 'delete': {
       const all = args.flags.has('all') || rest[0] === '--all';

@@ -2,7 +2,7 @@
  * Plain-text formatting of probe records and summaries, shared by the views, CodeLens, the status
  * bar and the CLI. No `vscode` import: the CLI and unit tests use it as is.
  */
-import type { StreamSummary, TraceNode, TraceRecord, TtRecord, WatchRecord } from '../protocol/helper';
+import type { StreamSummary, TraceNode, TraceRecord, TtDetail, TtRecord, WatchRecord } from '../protocol/helper';
 
 /** "6.5 ms", "120 ms", "0.012 ms", "–" when unknown. */
 export function ms(value: number | undefined | null): string {
@@ -216,8 +216,36 @@ export function mergedLines(root: MergedNode, calls: number): string[] {
   return lines;
 }
 
-/** One tt record line: "#1000  12:14:44.123  0.012 ms  returned  __main__.parse_line". */
+/**
+ * One tt record line: "#1000  12:14:44.123  0.012 ms  returned  __main__.parse_line"; a replay
+ * (`tt -i N -p`) says so: "#1003  12:14:50.001  0.025 ms  raised    replay of #1000  flask.app.Flask.dispatch_request".
+ */
 export function ttLine(r: TtRecord): string {
   return `#${r.index}  ${clockTime(r.time)}  ${ms(r.costMs).padStart(9)}  ${r.isException ? 'raised  ' : 'returned'}  ` +
+    (r.replayOf !== undefined && r.replayOf !== null ? `replay of #${r.replayOf}  ` : '') +
     [r.module, r.class, r.method].filter(Boolean).join('.');
+}
+
+/** What a tt call raised, on one line and whole: "RuntimeError: Working outside of request context. This …". */
+export function ttRaised(d: TtDetail): string | undefined {
+  if (!d.isException) return undefined;
+  return d.exceptionLine ?? exceptionLine(d.exception) ?? d.exceptionType ?? 'an exception';
+}
+
+/** A tt record in full, as labelled rows: the arguments, then the return value, or the exception and its traceback. */
+export function ttDetailLines(d: TtDetail): string[] {
+  const index = d.replayOf !== undefined && d.replayOf !== null ? `#${d.index} (replay of #${d.replayOf})` : `#${d.index}`;
+  const rows: Array<[string, string]> = [
+    ['index', index], ['time', clockTime(d.time)], ['cost', ms(d.costMs)],
+    ['method', [d.module, d.class, d.method].filter(Boolean).join('.')], ['args', d.args], ['kwargs', d.kwargs],
+  ];
+  if (d.isException) {
+    rows.push(['raised', ttRaised(d) ?? '']);
+    if (d.exception) rows.push(['traceback', '\n' + d.exception.trimEnd()]);
+  } else {
+    rows.push(['returned', d.returnValue ?? '']);
+  }
+  const pad = 10;
+  return rows.map(([label, value]) => `${label.padEnd(pad)}${value.replace(/\n/g, '\n' + ' '.repeat(pad))}`)
+    .join('\n').split('\n').map((line) => line.trimEnd());
 }

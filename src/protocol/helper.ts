@@ -105,8 +105,8 @@ export interface HelperMethods {
   trace: { params: TraceParams; result: StreamSummary };
   ttRecord: { params: TtRecordParams; result: StreamSummary };
   ttList: { params: Record<string, never>; result: { records: TtRecord[] } };
-  ttDetail: { params: { index: number; expand?: number }; result: TtDetail };
-  ttReplay: { params: { index: number; expand?: number }; result: TtDetail };
+  ttDetail: { params: TtDetailParams; result: TtDetail };
+  ttReplay: { params: TtDetailParams; result: TtDetail };
   ttDelete: { params: { index?: number; all?: boolean }; result: { message: string } };
   getglobal: { params: GetGlobalParams; result: { expr: string; type: string; value: string } };
   probeOff: { params: { target: ProbeKind; args: string }; result: Record<string, never> };
@@ -217,13 +217,34 @@ export interface TtRecord {
   module: string;
   class: string | null;
   method: string;
+  /**
+   * Set when this record is a replay (`tt -i N -p`): the index of the captured call it re-ran.
+   * flight-profiler records a replay under a new index like a captured call; the helper tells them
+   * apart (a replay shares the original's args and kwargs objects). Only in `ttList` / details.
+   */
+  replayOf?: number | null;
 }
 
+export interface TtDetailParams {
+  index: number;
+  /** Values up to 200,000 characters instead of 2,000. */
+  verbose?: boolean;
+}
+
+/** One record in full. Values are Python reprs (`('k,v',)`, `{'a': 1}`), cut after 2,000 characters unless `verbose`. */
 export interface TtDetail extends TtRecord {
   args: string;
   kwargs: string;
-  returnValue: string;
-  exception: string;
+  /** null when the call raised. */
+  returnValue: string | null;
+  /** The traceback, user code first (flight-profiler's frames and ^^^ lines removed); null when the call returned. */
+  exception: string | null;
+  /** `RuntimeError` */
+  exceptionType?: string | null;
+  /** The exception whole on one line: `RuntimeError: Working outside of request context. This typically means …`. */
+  exceptionLine?: string | null;
+  /** ttReplay only, when the replay raised for want of a framework's app/request context (or the function is a view). */
+  hint?: string;
 }
 
 /**

@@ -199,13 +199,19 @@ export class Session {
     return this.run('ttList', {}, signal);
   }
 
-  ttDetail(index: number, expand?: number, signal?: AbortSignal): Promise<TtDetail> {
-    return this.run('ttDetail', { index, expand }, signal);
+  /** One record in full; values are Python reprs, up to 2,000 characters each (200,000 with `verbose`). */
+  ttDetail(index: number, options: { verbose?: boolean } = {}, signal?: AbortSignal): Promise<TtDetail> {
+    return this.run('ttDetail', { index, ...options }, signal);
   }
 
   /** Re-runs a recorded call inside the target (side effects included): callers must confirm first. */
-  ttReplay(index: number, expand?: number, signal?: AbortSignal): Promise<TtDetail> {
-    return this.run('ttReplay', { index, expand }, signal);
+  /**
+   * Re-runs a recorded call inside the target (side effects included): callers must confirm first.
+   * Resolves with the replay's record (`replayOf` = the call it re-ran) also when the replay raised:
+   * then `exceptionLine`, `exception` and, for framework views, `hint` say why.
+   */
+  ttReplay(index: number, options: { verbose?: boolean } = {}, signal?: AbortSignal): Promise<TtDetail> {
+    return this.run('ttReplay', { index, ...options }, signal);
   }
 
   ttDelete(which: { index?: number; all?: boolean }, signal?: AbortSignal): Promise<{ message: string }> {

@@ -3,23 +3,28 @@ import { PyFlightError } from '../common/errors';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TtDetail, TtRecord } from '../protocol/helper';
 import { EntryNodes, probeEntryItem } from './probeEntryItem';
-import { clockTime, ms } from '../format/probeText';
+import { clockTime, ms, ttRaised } from '../format/probeText';
 import { lineItem, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
 
 export type TtNode =
   | { kind: 'entry'; entry: ProbeEntry<'ttRecord'> }
   | { kind: 'record'; entry: ProbeEntry<'ttRecord'>; record: TtRecord; key: string }
   | { kind: 'replay'; entry: ProbeEntry<'ttRecord'>; original: TtRecord; detail: TtDetail; key: string }
-  | { kind: 'message'; text: string; key: string; error?: boolean }
+  | { kind: 'message'; text: string; key: string; error?: boolean; tooltip?: string }
+  | { kind: 'exception'; detail: TtDetail; key: string }
   | ValueNode
   | LineNode;
 
-function detailValues(key: string, d: TtDetail): ValueNode[] {
-  return [
+/** args, kwargs (Python reprs), then the return value, or what was raised (its traceback as children) and, for a replay, the hint. */
+function detailValues(key: string, d: TtDetail): TtNode[] {
+  const nodes: TtNode[] = [
     valueNode(`${key}/args`, 'args', d.args),
     valueNode(`${key}/kwargs`, 'kwargs', d.kwargs),
-    d.isException ? valueNode(`${key}/exc`, 'raised', d.exception, true) : valueNode(`${key}/ret`, 'returned', d.returnValue),
+    d.isException ? undefined : valueNode(`${key}/ret`, 'returned', d.returnValue),
   ].filter((n): n is ValueNode => n !== undefined);
+  if (d.isException) nodes.push({ kind: 'exception', detail: d, key: `${key}/exc` });
+  if (d.hint) nodes.push({ kind: 'message', text: d.hint, key: `${key}/hint`, tooltip: d.hint });
+  return nodes;
 }
 
 /** Time Tunnel view: recordings → calls (index, time, cost, returned/raised) → details and replays. */
@@ -61,7 +66,7 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
           this.details.set(key, detail);
         }
         try {
-          const values: TtNode[] = detailValues(node.key, await detail);
+          const values = detailValues(node.key, await detail);
           for (const [i, replay] of (this.replays.get(key) ?? []).entries()) {
             values.push({ kind: 'replay', entry: node.entry, original: node.record, detail: replay, key: `${node.key}/replay${i}` });
           }
@@ -73,6 +78,8 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
       }
       case 'replay':
         return detailValues(node.key, node.detail);
+      case 'exception':
+        return node.detail.exception ? valueChildren({ kind: 'value', key: node.key, label: '', text: node.detail.exception.trimEnd() }) : [];
       case 'value':
         return valueChildren(node);
       default:
@@ -96,16 +103,32 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
         return item;
       }
       case 'replay': {
+        // flight-profiler records a replay under a new index; it is shown as what it is, under the call it re-ran.
         const d = node.detail;
-        const item = new vscode.TreeItem(`replay #${d.index}`, vscode.TreeItemCollapsibleState.Collapsed);
+        const item = new vscode.TreeItem(`replay of #${d.replayOf ?? node.original.index}`, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = node.key;
-        item.description = `${ms(d.costMs)} · ${d.isException ? 'raised' : 'returned'} (original #${node.original.index})`;
-        item.iconPath = new vscode.ThemeIcon('debug-restart');
+        // "replay #N": the index flight-profiler recorded the replay under (test/e2e/probes.test.mjs looks for it).
+        item.description = `replay #${d.index} · ${ms(d.costMs)} · ${d.isException ? `raised ${ttRaised(d)}` : 'returned'}`;
+        item.tooltip = `Replay of call #${d.replayOf ?? node.original.index}, recorded by flight-profiler as #${d.index}` +
+          (d.isException ? `\nraised ${ttRaised(d)}` : '') + (d.hint ? `\n\n${d.hint}` : '');
+        item.iconPath = d.isException ? new vscode.ThemeIcon('debug-restart', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon('debug-restart');
+        return item;
+      }
+      case 'exception': {
+        const d = node.detail;
+        const item = new vscode.TreeItem(d.exceptionType ? `raised ${d.exceptionType}` : 'raised',
+          d.exception ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+        item.id = node.key;
+        item.description = ttRaised(d);
+        const traceback = d.exception && d.exception.length > 4000 ? d.exception.slice(0, 4000) + '…' : d.exception;
+        item.tooltip = [ttRaised(d), traceback].filter(Boolean).join('\n\n');
+        item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'));
         return item;
       }
       case 'message': {
         const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
         item.iconPath = new vscode.ThemeIcon(node.error ? 'error' : 'info');
+        if (node.tooltip) item.tooltip = node.tooltip;
         return item;
       }
       case 'value':
