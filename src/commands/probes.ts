@@ -3,6 +3,7 @@ import { CommandId, ViewId } from '../common/commandIds';
 import { readConfig } from '../common/config';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { plainText } from '../common/plainText';
 import { showError } from '../common/showError';
 import { endText, recordNoun } from '../format/probeText';
 import { formatProbeOptions, parseProbeOptions } from '../probes/probeOptions';
@@ -191,6 +192,11 @@ async function replay(deps: ProbeDeps, node?: { kind: 'record'; entry: ProbeEntr
     const detail = await vscode.window.withProgress({ location: { viewId: ViewId.timeTunnel }, title: vscode.l10n.t('Replaying #{0}', node.record.index) },
       () => node.entry.session.ttReplay(node.record.index));
     deps.timeTunnelView.addReplay(node.entry, node.record.index, detail);
+    if (detail.isException) {
+      // The replay ran and raised: say so where the user is looking, with the why (e.g. a view needs its request context).
+      void vscode.window.showWarningMessage(vscode.l10n.t('Replay of #{0} raised {1}', node.record.index, plainText(detail.exceptionLine ?? detail.exceptionType ?? 'an exception')),
+        { detail: detail.hint ? plainText(detail.hint) : undefined });
+    }
   } catch (error) {
     await showError(deps.log, 'tt replay', error);
   }

@@ -107,8 +107,8 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
         const d = node.detail;
         const item = new vscode.TreeItem(`replay of #${d.replayOf ?? node.original.index}`, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = node.key;
-        // "replay #N": the index flight-profiler recorded the replay under (test/e2e/probes.test.mjs looks for it).
-        item.description = `replay #${d.index} · ${ms(d.costMs)} · ${d.isException ? `raised ${ttRaised(d)}` : 'returned'}`;
+        // "#N": the index flight-profiler recorded the replay under.
+        item.description = `#${d.index} · ${ms(d.costMs)} · ${d.isException ? `raised ${ttRaised(d)}` : 'returned'}`;
         item.tooltip = `Replay of call #${d.replayOf ?? node.original.index}, recorded by flight-profiler as #${d.index}` +
           (d.isException ? `\nraised ${ttRaised(d)}` : '') + (d.hint ? `\n\n${d.hint}` : '');
         item.iconPath = d.isException ? new vscode.ThemeIcon('debug-restart', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon('debug-restart');

@@ -103,7 +103,7 @@ test('Time Tunnel: record from the palette, expand a call, replay it after confi
     assert.match(await dialog.innerText(), /side effects included/);
     await wb.screenshot('tt-replay-confirm');
     await dialog.locator('.monaco-button', { hasText: /^Replay$/ }).click();
-    await wb.revealTreeRow('Time Tunnel', /replay #\d{4}/, { timeout: 20000 });
+    await wb.revealTreeRow('Time Tunnel', /replay of #\d{4}/, { timeout: 20000 });
     await wb.screenshot('tt-replayed');
   });
 });

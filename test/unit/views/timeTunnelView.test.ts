@@ -28,7 +28,7 @@ describe('Time Tunnel view: a replay of a Flask view that raised outside its req
     const children = await view.getChildren(recordNode);
     assert.deepEqual(children.map((c) => item(c).label), ['args', 'kwargs', 'returned', 'replay of #1000']);
     const replay = item(children[3]);
-    assert.equal(replay.description, 'replay #1001 · 0.018 ms · raised RuntimeError: Working outside of request context. This typically ' +
+    assert.equal(replay.description, '#1001 · 0.018 ms · raised RuntimeError: Working outside of request context. This typically ' +
       'means that you attempted to use functionality that needed an active HTTP request. Consult the documentation on testing for ' +
       'information about how to avoid this problem.');
     assert.match(replay.tooltip!, /Flask/);
