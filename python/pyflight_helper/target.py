@@ -1,9 +1,18 @@
 """Facts about the target process, read without touching it (Linux /proc, macOS ps)."""
 
 import os
+import re
 import sys
 
 from .errors import NOT_PYTHON, PERMISSION_DENIED, PID_NOT_FOUND, TARGET_EXITED, VERSION_MISMATCH, HelperError
+
+
+# The same rule as src/common/pythonExecutable.ts: python, python3, python3.13t, python3.12d, Python.
+_PYTHON_EXECUTABLE = re.compile(r"^python(\d+(\.\d+)*)?[dmtw]*$", re.IGNORECASE)
+
+
+def is_python_executable(path):
+    return bool(_PYTHON_EXECUTABLE.match(os.path.basename(path)))
 
 
 def is_alive(pid):
@@ -48,8 +57,7 @@ def check_same_interpreter(pid):
         raise
     mine = os.path.realpath(sys.executable)
     if os.path.realpath(exe) != mine:
-        base = os.path.basename(exe)
-        if not base.startswith("python"):
+        if not is_python_executable(exe):
             raise HelperError(NOT_PYTHON, "Process %d is not a Python interpreter (%s)." % (pid, exe),
                               "Pick a Python process.")
         raise HelperError(VERSION_MISMATCH,

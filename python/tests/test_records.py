@@ -5,7 +5,7 @@ import os
 import types
 
 from pyflight_helper.commands.probes import (SEEN_CALL, ProbeStream, call_budget, call_text_expression, clean_traceback,
-                                             exception_type, split_call_text)
+                                             exception_line, exception_type, split_call_text)
 from pyflight_helper.commands.watch import watch_args, watch_record_factory
 
 RECORDED = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures", "recorded", "agent")
@@ -160,3 +160,18 @@ def test_end_words_for_the_log():
     assert end_words({"reason": "exited", "count": 5}) == "5 records, process exited"
     assert end_words({"reason": "calls", "calls": 300, "count": 1}) == "stopped after 300 calls, 1 matched"
     assert end_words({"reason": "limit", "limit": 3, "count": 3}) == "3 records, limit of 3 reached"
+
+
+
+def test_a_multi_line_exception_message_is_kept_whole_on_one_line():
+    # Flask's message spans several lines (recorded from a real replay outside the request context):
+    # the traceback's last line alone would be its tail, not the exception.
+    import ast
+
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures", "recorded", "agent",
+                           "tt-flask-dispatch.json"), encoding="utf-8") as f:
+        traceback = ast.literal_eval(json.load(f)["replay"]["1000"]["exp_obj"])
+    assert exception_type(traceback) == "RuntimeError"
+    line = exception_line(traceback)
+    assert line.startswith("RuntimeError: Working outside of request context. This typically means"), line
+    assert "\n" not in line

@@ -146,19 +146,47 @@ def last_exception(text):
     return text[text.index("\n", cut) + 1:].lstrip("\n")
 
 
+_FRAME_LINE = re.compile(r'^  File "')
+
+
+def exception_block(traceback):
+    """The exception as Python prints it after the frames: `RuntimeError: Working outside of
+    request context.\\n\\nThis typically means…` (all of its lines: messages can span several)."""
+    lines = (traceback or "").rstrip("\n").splitlines()
+    last_frame = max([i for i, line in enumerate(lines) if _FRAME_LINE.match(line)] or [-1])
+    start = last_frame + 1
+    while start < len(lines) and lines[start].startswith("Traceback"):
+        start += 1  # a traceback without frames (cut, or rendered without them)
+    while start < len(lines) and lines[start].startswith("    "):
+        start += 1  # the frame's source line and its ^^^ markers
+    block = "\n".join(lines[start:]).strip("\n")
+    return block or None
+
+
+def one_line(block):
+    """An exception on one line, whole: its lines joined by single spaces."""
+    return " ".join(line.strip() for line in block.splitlines() if line.strip()) if block else None
+
+
+def exception_name(block):
+    head = (block or "").split("\n", 1)[0]
+    name = head.split(":", 1)[0].strip()
+    return name if re.match(r"^[A-Za-z_][\w.]*$", name) else None
+
+
 def exception_line(text):
-    """`ValueError: not enough values…`: the last line of a traceback (None if there is none)."""
+    """The exception of a traceback on one line, whole (`ValueError: not enough values…`; a
+    multi-line message such as Flask's is joined), or None."""
+    line = one_line(exception_block(text))
+    if line:
+        return line
     lines = [line for line in (text or "").splitlines() if line.strip()]
     return lines[-1].strip() if lines else None
 
 
 def exception_type(text):
     """`ValueError` (qualified names kept: `json.decoder.JSONDecodeError`)."""
-    last = exception_line(text)
-    if not last:
-        return None
-    name = last.split(":", 1)[0].strip()
-    return name if re.match(r"^[A-Za-z_][\w.]*$", name) else None
+    return exception_name(exception_block(text)) or exception_name(exception_line(text))
 
 
 def signature_names(port, params):

@@ -7,7 +7,8 @@ import threading
 from .. import errors
 from ..errors import HelperError
 from ..wire import request, strip_ansi
-from .probes import ProbeStream, call_budget, check_expression, clean_traceback, limit_option, location_words, nested_option, quote
+from .probes import (ProbeStream, call_budget, check_expression, clean_traceback, exception_block, exception_name, limit_option,
+                     location_words, nested_option, one_line, quote)
 
 
 def _base(record):
@@ -135,32 +136,6 @@ def traceback_text(exp_obj):
     except (ValueError, SyntaxError, TypeError, MemoryError):
         return exp_obj  # not a literal (another flight-profiler version): show the repr as is
     return value if isinstance(value, str) else repr(value)
-
-
-_FRAME_LINE = re.compile(r'^  File "')
-
-
-def exception_block(traceback):
-    """The exception as Python prints it after the frames: `RuntimeError: Working outside of
-    request context.\\n\\nThis typically means…` (all of its lines: messages can span several)."""
-    lines = (traceback or "").rstrip("\n").splitlines()
-    last_frame = max([i for i, line in enumerate(lines) if _FRAME_LINE.match(line)] or [-1])
-    start = last_frame + 1
-    while start < len(lines) and lines[start].startswith("    "):
-        start += 1  # the frame's source line and its ^^^ markers
-    block = "\n".join(lines[start:]).strip("\n")
-    return block or None
-
-
-def one_line(block):
-    """An exception on one line, whole: its lines joined by single spaces."""
-    return " ".join(line.strip() for line in block.splitlines() if line.strip()) if block else None
-
-
-def exception_name(block):
-    head = (block or "").split("\n", 1)[0]
-    name = head.split(":", 1)[0].strip()
-    return name if re.match(r"^[A-Za-z_][\w.]*$", name) else None
 
 
 def detail_from_answer(answer, width=DEFAULT_WIDTH):
