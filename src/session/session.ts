@@ -68,6 +68,7 @@ export class Session {
   /** Set once the agent is loaded (or was found from an earlier attach). */
   attachResult: AttachResult | undefined;
   private agentLoading: Promise<void> | undefined;
+  private agentApproved = false;
   /** Settles once probes left by a crashed helper are turned off (tests and detach wait on it). */
   probesCleanedUp: Promise<void> = Promise.resolve();
   /** Why the session ended, when it did not end by detach. */
@@ -142,6 +143,11 @@ export class Session {
     return roots.some((root) => file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
   }
 
+  /** The user agreed already (e.g. once for every worker of a server): loading will not ask. */
+  approveAgentLoad(): void {
+    this.agentApproved = true;
+  }
+
   /** True once the PyFlightProfiler agent runs in the target. */
   get agentLoaded(): boolean {
     return this.attachResult !== undefined;
@@ -161,7 +167,7 @@ export class Session {
     if (this._state !== 'ready' || !this.helper) {
       throw this.endReason ?? new PyFlightError(ErrorCode.HelperProtocol, `Session ${this.pid} is ${this._state}.`, 'Attach again.');
     }
-    if (this.options.confirmAgentLoad && !(await this.options.confirmAgentLoad(this))) {
+    if (this.options.confirmAgentLoad && !this.agentApproved && !(await this.options.confirmAgentLoad(this))) {
       throw new PyFlightError(ErrorCode.Cancelled, `The agent was not loaded into process ${this.pid}.`,
         'Stacks work without it; watch, trace, time tunnel and values need it.');
     }

@@ -3,6 +3,7 @@ import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
 import { routeSession, type Route } from '../common/sessionRouting';
 import { Session, type AttachProgress, type SessionOptions } from './session';
+import { WorkerGroup } from './workerGroup';
 
 /** All sessions of this window. Views subscribe to `onDidChange`; nothing talks to helpers directly. */
 export class SessionManager {
@@ -11,6 +12,7 @@ export class SessionManager {
   readonly onDidChange = this.onDidChangeEmitter.event;
   private disposed = false;
   private _chosen: Session | undefined;
+  private readonly groups = new Map<number, WorkerGroup>();
 
   constructor(
     private readonly log: Logger,
@@ -85,6 +87,35 @@ export class SessionManager {
     }
   }
 
+  /** Attaches to every worker of a pre-fork master as one group (workers forked later join). */
+  async attachWorkers(masterPid: number, options: { pollMs?: number } = {}): Promise<WorkerGroup> {
+    const existing = this.groups.get(masterPid);
+    if (existing) return existing;
+    const group = new WorkerGroup(masterPid, this, { log: this.log, pollMs: options.pollMs });
+    group.onDidChange(() => this.onDidChangeEmitter.fire(undefined));
+    await group.start();
+    this.groups.set(masterPid, group);
+    this.onDidChangeEmitter.fire(undefined);
+    return group;
+  }
+
+  /** Stops watching a master for new workers and detaches every worker session of the group. */
+  async detachWorkers(group: WorkerGroup): Promise<void> {
+    group.dispose();
+    this.groups.delete(group.masterPid);
+    await Promise.all(group.workers.map((s) => this.detach(s)));
+    this.onDidChangeEmitter.fire(undefined);
+  }
+
+  /** The worker groups, and the one a session belongs to. */
+  get workerGroups(): WorkerGroup[] {
+    return [...this.groups.values()];
+  }
+
+  groupOf(session: Session): WorkerGroup | undefined {
+    return this.workerGroups.find((g) => g.has(session));
+  }
+
   get(pid: number): Session | undefined {
     return this.sessions.get(pid);
   }
@@ -127,6 +158,8 @@ export class SessionManager {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    for (const group of this.groups.values()) group.dispose();
+    this.groups.clear();
     await Promise.all(this.all.map((s) => s.detach()));
     this.sessions.clear();
     this.onDidChangeEmitter.dispose();

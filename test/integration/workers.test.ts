@@ -1,0 +1,49 @@
+// "Attach to All Workers" of a real gunicorn master: one session per worker, one watch on all of
+// them with records tagged by worker, and a worker the master forks later joins by itself.
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../src/common/logger';
+import { SessionManager } from '../../src/session/sessionManager';
+import { startGunicorn, waitFor, type WebServer } from '../support/servers';
+
+describe('all workers of a real gunicorn master', function () {
+  this.timeout(120_000);
+  let server: WebServer;
+  let manager: SessionManager;
+
+  before(async () => {
+    server = await startGunicorn(2);
+    manager = new SessionManager(silentLogger, () => ({ livenessIntervalMs: 200 }));
+  });
+
+  after(async () => {
+    await manager?.dispose();
+    await server?.stop();
+  });
+
+  it('attaches every worker read-only, watches all of them, and a replacement worker joins with the watch', async () => {
+    const group = await manager.attachWorkers(server.pid, { pollMs: 200 });
+    assert.deepEqual(group.workers.map((s) => s.pid), server.workers());
+    assert.ok(group.workers.every((s) => !s.agentLoaded), 'attaching to the workers loaded nothing');
+    assert.equal(manager.get(server.pid), undefined, 'the master itself is not attached');
+
+    const watch = group.startProbe('watch', { module: 'flask_app', method: 'compute_report', limit: 1000 });
+    const seen = new Set<number>();
+    watch.onDidRecord(({ pid }) => seen.add(pid));
+    await waitFor('the watch on every worker', () => group.workers.every((s) => watch.probes.get(s.pid)?.state === 'running'));
+    // Concurrent requests keep both sync workers busy, so each serves some.
+    for (let round = 0; round < 20 && seen.size < 2; round++) await Promise.all(Array.from({ length: 4 }, () => server.get('/work')));
+    assert.deepEqual([...seen].sort(), server.workers(), 'records from each worker');
+
+    const [victim] = server.workers();
+    process.kill(victim, 'SIGKILL');
+    const replacement = await waitFor('a replacement worker', () => server.workers().find((w) => w !== victim && !seen.has(w)));
+    await waitFor('the replacement to join the group with the watch on it',
+      () => watch.probes.get(replacement)?.state === 'running', 30_000);
+    for (let round = 0; round < 20 && !seen.has(replacement); round++) await Promise.all(Array.from({ length: 4 }, () => server.get('/work')));
+    assert.ok(seen.has(replacement), 'records from the worker that joined later');
+
+    watch.stop();
+    await watch.done;
+    assert.ok([...watch.probes.values()].every((p) => !p.isActive));
+  });
+});
