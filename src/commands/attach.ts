@@ -6,12 +6,13 @@ import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
 import { installFlightProfiler, FLIGHT_PROFILER_REQUIREMENT } from '../preflight/installProfiler';
 import { listProcesses } from '../processes/processLister';
-import { pickProcess } from '../processes/processPicker';
+import { pickAttachTarget } from '../processes/processPicker';
 import type { RouteReason } from '../common/sessionRouting';
 import { sessionStatusText } from '../common/sessionText';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-import type { SessionNode } from '../views/sessionsView';
+import type { WorkerGroup } from '../session/workerGroup';
+import type { SessionNode, WorkerGroupNode } from '../views/sessionsView';
 
 export interface AttachDeps {
   log: Logger;
@@ -49,6 +50,22 @@ export async function attachToPid(deps: AttachDeps, pid: number): Promise<Sessio
   return undefined;
 }
 
+/** Attaches to every worker of a pre-fork master, as one group (read-only; later workers join). */
+export async function attachWorkersOf(deps: AttachDeps, masterPid: number): Promise<WorkerGroup | undefined> {
+  try {
+    const group = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('PyFlight: attaching to the workers of {0}', masterPid) },
+      () => deps.sessions.attachWorkers(masterPid),
+    );
+    void vscode.commands.executeCommand(`${ViewId.sessions}.focus`);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('$(debug-alt) PyFlight attached to {0} workers of {1}', group.workers.length, masterPid), 5000);
+    return group;
+  } catch (error) {
+    await showError(deps.log, `attach workers of ${masterPid}`, error);
+    return undefined;
+  }
+}
+
 async function installWithProgress(deps: AttachDeps, python: string): Promise<boolean> {
   try {
     await vscode.window.withProgress(
@@ -72,16 +89,19 @@ const CPU_SAMPLE_MS = 500;
 export function registerAttachCommands(context: vscode.ExtensionContext, deps: AttachDeps): void {
   context.subscriptions.push(
     vscode.commands.registerCommand(CommandId.attach, async (pidArg?: number | string) => {
-      let pid = pidArg === undefined ? undefined : Number(pidArg);
-      if (pid === undefined) {
-        pid = await pickProcess({ list: () => listProcesses({ log: deps.log, cpuSampleMs: CPU_SAMPLE_MS }), showAllProcesses: readConfig().showAllProcesses, log: deps.log });
-        if (pid === undefined) return undefined;
-      }
-      return attachToPid(deps, pid);
+      if (pidArg !== undefined) return attachToPid(deps, Number(pidArg));
+      const target = await pickAttachTarget({ list: () => listProcesses({ log: deps.log, cpuSampleMs: CPU_SAMPLE_MS }),
+        showAllProcesses: readConfig().showAllProcesses, log: deps.log, offerWorkerGroups: true });
+      if (!target) return undefined;
+      if ('workersOf' in target) return attachWorkersOf(deps, target.workersOf);
+      return attachToPid(deps, target.pid);
     }),
     vscode.commands.registerCommand(CommandId.detach, async (node?: SessionNode) => {
       const session = node?.session ?? (await pickAnySession(deps.sessions, vscode.l10n.t('Detach from which process?')));
       if (session) await deps.sessions.detach(session);
+    }),
+    vscode.commands.registerCommand(CommandId.detachWorkers, async (node?: WorkerGroupNode) => {
+      if (node?.group) await deps.sessions.detachWorkers(node.group);
     }),
     vscode.commands.registerCommand(CommandId.chooseSession, async (node?: SessionNode) => {
       const session = node?.session ?? (await pickSessionFrom(deps.sessions.live, vscode.l10n.t('Which process should PyFlight commands act on?'), deps.sessions.current));

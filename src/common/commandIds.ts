@@ -2,6 +2,7 @@
 export const CommandId = {
   attach: 'pyflight.attach',
   detach: 'pyflight.detach',
+  detachWorkers: 'pyflight.detachWorkers',
   chooseSession: 'pyflight.chooseSession',
   showStacks: 'pyflight.showStacks',
   showStacksNative: 'pyflight.showStacksNative',

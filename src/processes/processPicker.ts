@@ -10,23 +10,32 @@ export interface PickProcessOptions {
   /** Also list non-Python processes, after the Python ones (setting pyflight.processPicker.showAllProcesses). */
   showAllProcesses: boolean;
   log?: Logger;
+  /** Under each pre-fork master, offer "All N workers" (attach to every worker as one group). */
+  offerWorkerGroups?: boolean;
 }
 
 interface ProcessPickItem extends vscode.QuickPickItem {
   pid?: number;
   manual?: boolean;
+  workersOf?: number;
 }
 
-type Choice = { pid: number } | { manual: string } | undefined;
+type Choice = { pid: number } | { manual: string } | { workersOf: number } | undefined;
+
+/** What the user picked to attach to: one process, or every worker of a master. */
+export type AttachTarget = { pid: number } | { workersOf: number };
 
 // Non-breaking spaces: the quick pick collapses ordinary leading whitespace in labels.
 const WORKER_INDENT = '\u00a0\u00a0└ ';
 
-/** Shows the process picker; resolves to the chosen PID, or undefined when cancelled. */
-export async function pickProcess(options: PickProcessOptions): Promise<number | undefined> {
+/** The picker with "All N workers" under each master: a process or a master's worker group. */
+export async function pickAttachTarget(options: PickProcessOptions): Promise<AttachTarget | undefined> {
   const choice = await showProcessQuickPick(options);
   if (!choice) return undefined;
-  return 'pid' in choice ? choice.pid : promptForPid(choice.manual);
+  if ('workersOf' in choice) return choice;
+  if ('pid' in choice) return choice;
+  const pid = await promptForPid(choice.manual);
+  return pid === undefined ? undefined : { pid };
 }
 
 function showProcessQuickPick(options: PickProcessOptions): Promise<Choice> {
@@ -51,7 +60,7 @@ function showProcessQuickPick(options: PickProcessOptions): Promise<Choice> {
       if (current !== generation) return;
       const entries = buildPickerEntries(processes, { showAllProcesses: options.showAllProcesses, now: Date.now() });
       const previous = quickPick.activeItems[0]?.pid;
-      const items = [manualItem, ...entries.map(toItem)];
+      const items = [manualItem, ...entries.flatMap((e) => withGroupItem(e, entries, options.offerWorkerGroups ?? false))];
       // Refresh keeps the filter text (quickPick.value) and, when still listed, the highlighted process.
       quickPick.keepScrollPosition = previous !== undefined;
       quickPick.items = items;
@@ -88,7 +97,8 @@ function showProcessQuickPick(options: PickProcessOptions): Promise<Choice> {
       quickPick.onDidAccept(() => {
         const item = quickPick.selectedItems[0];
         if (!item) return;
-        resolve(item.manual ? { manual: quickPick.value } : item.pid !== undefined ? { pid: item.pid } : undefined);
+        resolve(item.manual ? { manual: quickPick.value } : item.workersOf !== undefined ? { workersOf: item.workersOf }
+          : item.pid !== undefined ? { pid: item.pid } : undefined);
         quickPick.hide();
       }),
       quickPick.onDidHide(() => {
@@ -108,6 +118,20 @@ function toItem(entry: PickerEntry): ProcessPickItem {
   const description = [vscode.l10n.t('PID {0}', process.pid), process.user, entry.age, entry.cpu, entry.memory,
     entry.pypy ? vscode.l10n.t('PyPy is not supported') : undefined].filter(Boolean).join(' · ');
   return { label: processLabel(entry), description, detail: process.commandLine, pid: process.pid };
+}
+
+/** The entry's item, and after a master with workers an "All N workers" item when asked for. */
+function withGroupItem(entry: PickerEntry, entries: readonly PickerEntry[], offer: boolean): ProcessPickItem[] {
+  const item = toItem(entry);
+  if (!offer || entry.type !== 'process' || entry.place !== 'master') return [item];
+  const master = entry.process;
+  const workers = entries.filter((e) => e.type === 'process' && e.place === 'worker' && e.process.ppid === master.pid).length;
+  if (!workers) return [item];
+  return [item, {
+    label: `${WORKER_INDENT}$(layers) ${vscode.l10n.t('All {0} workers of this {1} master', workers, master.server?.kind ?? '')}`,
+    description: vscode.l10n.t('one session per worker; workers started later join; PID {0}', master.pid),
+    workersOf: master.pid,
+  }];
 }
 
 function separatorLabel(entry: Extract<PickerEntry, { type: 'separator' }>): string {

@@ -3,6 +3,7 @@ import { CommandId } from '../common/commandIds';
 import { sessionStatusText } from '../common/sessionText';
 import type { Session, SessionState } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
+import type { WorkerGroup } from '../session/workerGroup';
 
 function stateIcon(state: SessionState): vscode.ThemeIcon {
   switch (state) {
@@ -21,7 +22,9 @@ function stateIcon(state: SessionState): vscode.ThemeIcon {
 
 /** A session row of the Sessions view: the argument of commands run on it (Show Stacks, Detach, …). */
 export type SessionNode = { kind: 'session'; session: Session };
-type Node = SessionNode | { kind: 'info'; label: string; description?: string; tooltip?: string; icon: string };
+/** The workers of one pre-fork master, attached together (Detach All Workers runs on it). */
+export type WorkerGroupNode = { kind: 'group'; group: WorkerGroup };
+type Node = SessionNode | WorkerGroupNode | { kind: 'info'; label: string; description?: string; tooltip?: string; icon: string };
 
 /** Sessions view: one node per attached process, with its pid, interpreter and Python version. */
 export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
@@ -34,7 +37,15 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   }
 
   getChildren(node?: Node): Node[] {
-    if (!node) return this.sessions.all.map((session) => ({ kind: 'session', session }));
+    if (!node) {
+      const groups = this.sessions.workerGroups;
+      const grouped = (session: Session) => groups.some((g) => g.has(session));
+      return [
+        ...groups.map((group): Node => ({ kind: 'group', group })),
+        ...this.sessions.all.filter((session) => !grouped(session)).map((session): Node => ({ kind: 'session', session })),
+      ];
+    }
+    if (node.kind === 'group') return node.group.workers.map((session) => ({ kind: 'session', session }));
     if (node.kind !== 'session') return [];
     const s = node.session;
     const rows: Node[] = [];
@@ -54,6 +65,18 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === 'group') {
+      const g = node.group;
+      const kind = g.workers[0]?.preflightResult?.facts.argv.find((a) => /gunicorn|uvicorn|celery/.test(a))?.match(/gunicorn|uvicorn|celery/)?.[0] ?? 'server';
+      const item = new vscode.TreeItem(`${kind} master (pid ${g.masterPid})`, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `group-${g.masterPid}`;
+      const loaded = g.workers.filter((s) => s.agentLoaded).length;
+      item.description = `${g.workers.length} workers · ${loaded ? `agent in ${loaded}` : 'read-only'} · new workers join`;
+      item.tooltip = `All workers of process ${g.masterPid}, attached together; workers it starts later are attached too.`;
+      item.iconPath = new vscode.ThemeIcon('layers');
+      item.contextValue = 'workerGroup';
+      return item;
+    }
     if (node.kind === 'info') {
       const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
       item.description = node.description;

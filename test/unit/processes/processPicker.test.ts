@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { fake, type FakeItem, type FakeQuickPick } from './fakeVscode';
 import type { ProcessInfo } from '../../../src/processes/processInfo';
 import { listProcesses } from '../../../src/processes/processLister';
-import { pickProcess } from '../../../src/processes/processPicker';
+import { pickAttachTarget } from '../../../src/processes/processPicker';
 import { recordedProcSource } from './recorded';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -10,7 +10,7 @@ const SEPARATOR = -1;
 
 /** Opens the picker on a list function and waits for the first listing to land. */
 async function open(list: () => Promise<ProcessInfo[]>, showAllProcesses = true) {
-  const result = pickProcess({ list, showAllProcesses });
+  const result = pickAttachTarget({ list, showAllProcesses }).then((t) => (t && 'pid' in t ? t.pid : undefined));
   const quickPick = fake.quickPicks[fake.quickPicks.length - 1];
   await tick();
   return { result, quickPick };
@@ -48,6 +48,20 @@ describe('processPicker (fake vscode, recorded processes)', () => {
     assert.equal(await result, 8000);
     assert.equal(quickPick.disposed, true);
     assert.equal(quickPick.listenerCount(), 0, 'listeners are disposed with the picker');
+  });
+
+  it('offers "All N workers" under each master with workers, and returns the master for it', async () => {
+    const result = pickAttachTarget({ list: async () => recorded, showAllProcesses: true, offerWorkerGroups: true });
+    const quickPick = fake.quickPicks[fake.quickPicks.length - 1];
+    await tick();
+    const labels = quickPick.items.map((i) => i.label);
+    const master = labels.indexOf('$(server-process) gunicorn master');
+    assert.ok(master >= 0);
+    const group = quickPick.items[master + 1] as FakeItem & { workersOf?: number };
+    assert.match(group.label, /^\u00a0\u00a0└ \$\(layers\) All \d+ workers? of this gunicorn master$/);
+    quickPick.choose(group);
+    assert.deepEqual(await result, { workersOf: group.workersOf });
+    assert.ok(recorded.some((p) => p.ppid === group.workersOf && p.server?.role === 'worker'));
   });
 
   it('hides the other processes unless showAllProcesses', async () => {

@@ -1,0 +1,67 @@
+// "All workers" of a real gunicorn master (issue 7): from the process picker, one session per
+// worker grouped under the master in the Sessions view; a worker the master forks later joins.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { env, launchWorkbench } from './lib/workbench.mjs';
+import { VENV_PYTHON } from './lib/targets.mjs';
+
+let wb;
+let master;
+let dir;
+
+function workersOf(pid) {
+  const out = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+async function until(what, probe, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pyflight-e2e-gunicorn-'));
+  master = spawn(join(VENV_PYTHON, '..', 'gunicorn'), ['-w', '2', '--no-control-socket', '-b', `unix:${join(dir, 's')}`, 'flask_app:app'],
+    { cwd: join(env.ws, 'web'), stdio: 'ignore' });
+  await until('2 gunicorn workers', () => workersOf(master.pid).length === 2);
+  wb = await launchWorkbench('workers');
+});
+after(async () => {
+  await wb?.close();
+  master?.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('Attach to All Workers from the picker: the workers grouped under the master; a new worker joins', async () => {
+  await wb.step('all-workers', async () => {
+    await wb.openView('PyFlight');
+    await wb.runCommand('PyFlight: Attach to Process…');
+    await wb.quickPickSelect('All 2 workers of this gunicorn master', { type: String(master.pid) });
+    const group = wb.treeRow('Sessions', new RegExp(`gunicorn master \\(pid ${master.pid}\\)\\s*2 workers · read-only · new workers join`));
+    await group.waitFor({ timeout: 30000 });
+    const [first, second] = workersOf(master.pid);
+    for (const pid of [first, second]) await wb.treeRow('Sessions', new RegExp(`\\(pid ${pid}\\)\\s*attached · read-only`)).waitFor();
+    await wb.screenshot('group');
+
+    process.kill(first, 'SIGKILL'); // gunicorn forks a replacement, which joins the group by itself
+    const replacement = await until('a replacement worker', () => workersOf(master.pid).find((w) => w !== first && w !== second));
+    await wb.treeRow('Sessions', new RegExp(`\\(pid ${replacement}\\)\\s*attached · read-only`)).waitFor({ timeout: 30000 });
+    await wb.screenshot('group-joined');
+
+    await wb.treeRowAction('Sessions', `gunicorn master (pid ${master.pid})`, 'Detach All Workers');
+    await group.waitFor({ state: 'detached', timeout: 15000 });
+    assert.ok(workersOf(master.pid).length === 2, 'the server keeps running');
+  });
+});
