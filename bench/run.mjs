@@ -23,7 +23,8 @@ function median(xs) {
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 const session = new Session(pid, { log: silent, livenessIntervalMs: 0 });
-await session.attach(); // also injects the agent, so the CLI baseline does not pay for injection
+await session.attach(); // read-only: nothing loaded yet
+await session.loadAgent(); // so the CLI baseline does not pay for injection either
 
 const cliTimes = [];
 const helperTimes = [];
@@ -48,7 +49,7 @@ results.stack_latency = {
     cli_median_ms: Math.round(median(cliTimes)),
     helper_median_ms: Math.round(median(helperTimes)),
     speedup_ratio: Number((median(cliTimes) / median(helperTimes)).toFixed(2)),
-    note: 'helper stacks also carry Python thread names (one extra agent round-trip) that the CLI lacks',
+    note: 'helper stacks also carry Python thread names (one agent round trip, after the read) that the CLI lacks',
 };
 
 
