@@ -1,0 +1,113 @@
+import type { FrameKind, HotRow, VisibleFrame } from '../../webview/shared/flameProtocol';
+
+/** A node of an aggregated call tree (samples, not time): what the flame graph is drawn from. */
+export interface FlameNode {
+  id: number;
+  name: string;
+  file?: string;
+  line?: number;
+  kind: FrameKind;
+  self: number;
+  total: number;
+  children: FlameNode[];
+  parent?: FlameNode;
+}
+
+export function where(node: Pick<FlameNode, 'file' | 'line'>): string | undefined {
+  return node.file ? `${node.file}${node.line ? `:${node.line}` : ''}` : undefined;
+}
+
+/** Every node by id. */
+export function indexTree(root: FlameNode): Map<number, FlameNode> {
+  const byId = new Map<number, FlameNode>();
+  const stack = [root];
+  while (stack.length) {
+    const node = stack.pop()!;
+    byId.set(node.id, node);
+    for (const child of node.children) stack.push(child);
+  }
+  return byId;
+}
+
+/**
+ * The frames to draw with `zoom` as the full width: only those at least `minFraction` of it wide
+ * (a pixel), at most `maxFrames` (widest first by construction: a child is never wider than its
+ * parent, so pruning by width keeps whole subtrees' tops). Depth 0 is `zoom` itself.
+ */
+export function layoutFrames(zoom: FlameNode, minFraction: number, matches: ReadonlySet<number>, maxFrames = 6000): VisibleFrame[] {
+  const out: VisibleFrame[] = [];
+  if (zoom.total <= 0) return out;
+  const queue: { node: FlameNode; depth: number; x: number }[] = [{ node: zoom, depth: 0, x: 0 }];
+  for (let head = 0; head < queue.length && out.length < maxFrames; head++) {
+    const { node, depth, x } = queue[head];
+    const w = node.total / zoom.total;
+    out.push({ id: node.id, depth, x, w, name: node.name, kind: node.kind, self: node.self, total: node.total,
+      match: matches.has(node.id), where: where(node) });
+    let childX = x;
+    for (const child of [...node.children].sort((a, b) => a.name.localeCompare(b.name))) {
+      const cw = child.total / zoom.total;
+      if (cw >= minFraction) queue.push({ node: child, depth: depth + 1, x: childX });
+      childX += cw;
+    }
+  }
+  return out;
+}
+
+/** Nodes whose function name or file contains `query` (case-insensitive), and the samples they
+ * cover (a match inside another match is not counted twice). */
+export function searchTree(root: FlameNode, query: string): { matches: Set<number>; matchedSamples: number } {
+  const matches = new Set<number>();
+  let matchedSamples = 0;
+  const needle = query.trim().toLowerCase();
+  if (!needle) return { matches, matchedSamples };
+  const walk = (node: FlameNode, insideMatch: boolean) => {
+    const hit = node.name.toLowerCase().includes(needle) || (node.file ?? '').toLowerCase().includes(needle);
+    if (hit) {
+      matches.add(node.id);
+      if (!insideMatch) matchedSamples += node.total;
+    }
+    for (const child of node.children) walk(child, insideMatch || hit);
+  };
+  for (const child of root.children) walk(child, false);
+  return { matches, matchedSamples };
+}
+
+/**
+ * Functions by self samples: the same function (name and file) anywhere in the tree is one row.
+ * `total` counts a sample once even when the function is on its stack several times (recursion).
+ * The row's id is one of its nodes (the one with the most samples), for "open source" and zoom.
+ */
+export function hotFunctions(root: FlameNode, limit = 50): HotRow[] {
+  const rows = new Map<string, HotRow & { best: number }>();
+  const walk = (node: FlameNode, onPath: Set<string>) => {
+    const key = `${node.name}\u0000${node.file ?? ''}`;
+    let row = rows.get(key);
+    if (!row) {
+      row = { id: node.id, name: node.name, where: where(node), kind: node.kind, self: 0, total: 0, best: 0 };
+      rows.set(key, row);
+    }
+    row.self += node.self;
+    const outermost = !onPath.has(key);
+    if (outermost) {
+      row.total += node.total;
+      onPath.add(key);
+    }
+    if (node.total > row.best) {
+      row.best = node.total;
+      row.id = node.id;
+      row.where = where(node);
+    }
+    for (const child of node.children) walk(child, onPath);
+    if (outermost) onPath.delete(key);
+  };
+  for (const child of root.children) walk(child, new Set());
+  return [...rows.values()].filter((r) => r.self > 0).sort((a, b) => b.self - a.self || b.total - a.total).slice(0, limit)
+    .map(({ best: _best, ...row }) => row);
+}
+
+/** Root first, `node` last. */
+export function pathTo(node: FlameNode): FlameNode[] {
+  const path: FlameNode[] = [];
+  for (let n: FlameNode | undefined = node; n; n = n.parent) path.unshift(n);
+  return path;
+}

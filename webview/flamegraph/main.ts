@@ -1,0 +1,225 @@
+// The flame graph webview: draws the frames the host sends on a canvas (fast for any profile size:
+// the host sends only frames wider than a pixel), and asks the host to zoom, search and open source.
+// Every name and path comes from the target: it is only ever set as textContent or drawn as text.
+import './style.css';
+import type { FlameView, FlameWebviewState, FromWebview, ToWebview, VisibleFrame } from '../shared/flameProtocol';
+
+declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void; getState(): FlameWebviewState | undefined; setState(state: FlameWebviewState): void };
+
+const vscode = acquireVsCodeApi();
+const ROW = 18;
+const post = (message: FromWebview) => vscode.postMessage(message);
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// ---- layout ---------------------------------------------------------------------------------
+const app = document.getElementById('app')!;
+const toolbar = el('div', 'toolbar');
+const crumbs = el('nav', 'crumbs');
+crumbs.setAttribute('aria-label', 'Zoom path');
+const search = el('input', 'search');
+search.type = 'search';
+search.placeholder = 'Search functions or files  ( / )';
+search.setAttribute('aria-label', 'Search functions or files');
+const matchInfo = el('span', 'match-info');
+matchInfo.setAttribute('aria-live', 'polite');
+const icicle = el('button', 'toggle', 'Icicle');
+icicle.title = 'Flip between flame (roots at the bottom) and icicle (roots at the top)';
+const reset = el('button', 'toggle', 'Reset zoom');
+reset.title = 'Show the whole profile (Esc)';
+const status = el('span', 'status');
+toolbar.append(crumbs, search, matchInfo, icicle, reset, status);
+
+const main = el('div', 'main');
+const graphBox = el('div', 'graph');
+const canvas = el('canvas');
+canvas.tabIndex = 0;
+canvas.setAttribute('role', 'img');
+canvas.setAttribute('aria-label', 'Flame graph: click a frame to zoom, double-click to open its source line');
+graphBox.append(canvas);
+const side = el('aside', 'hot');
+const legend = el('div', 'legend');
+for (const [kind, label] of [['own', 'your code'], ['library', 'libraries'], ['stdlib', 'standard library'], ['native', 'native'], ['idle', 'idle']]) {
+  const item = el('span', `legend-item kind-${kind}`);
+  item.append(el('i'), el('span', undefined, label));
+  legend.append(item);
+}
+const hotTable = el('table');
+side.append(el('h2', undefined, 'Hot functions'), legend, hotTable);
+main.append(graphBox, side);
+const tooltip = el('div', 'tooltip');
+tooltip.setAttribute('role', 'tooltip');
+const note = el('div', 'note');
+app.append(toolbar, note, main, tooltip);
+
+// ---- state --------------------------------------------------------------------------------------
+let view: FlameView | undefined;
+let hovered: VisibleFrame | undefined;
+const saved = vscode.getState();
+if (saved?.query) search.value = saved.query;
+
+function percent(part: number, whole: number): string {
+  if (!whole) return '0%';
+  const p = (100 * part) / whole;
+  return `${p >= 10 ? p.toFixed(0) : p.toFixed(1)}%`;
+}
+
+function colorOf(frame: VisibleFrame): string {
+  return getComputedStyle(document.body).getPropertyValue(`--kind-${frame.kind}`).trim() || '#888';
+}
+
+// ---- drawing --------------------------------------------------------------------------------------
+function draw(): void {
+  if (!view) return;
+  const width = graphBox.clientWidth;
+  const depth = view.frames.reduce((m, f) => Math.max(m, f.depth), 0) + 1;
+  const height = Math.max(depth * ROW, graphBox.clientHeight);
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.floor(width * ratio);
+  canvas.height = Math.floor(height * ratio);
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  const ctx = canvas.getContext('2d')!;
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  const font = getComputedStyle(document.body);
+  ctx.font = `12px ${font.getPropertyValue('--vscode-editor-font-family') || 'monospace'}`;
+  ctx.textBaseline = 'middle';
+  const text = font.getPropertyValue('--frame-text').trim() || '#000';
+  const matchColor = font.getPropertyValue('--match').trim() || '#e0a000';
+  const searching = Boolean(view.search?.query);
+  for (const f of view.frames) {
+    const x = f.x * width;
+    const w = f.w * width;
+    const y = view.icicle ? f.depth * ROW : height - (f.depth + 1) * ROW;
+    ctx.globalAlpha = searching && !f.match ? 0.35 : 1;
+    ctx.fillStyle = f.match ? matchColor : colorOf(f);
+    ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
+    if (w > 30) {
+      ctx.fillStyle = text;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(x, y, w - 2, ROW);
+      ctx.clip();
+      ctx.fillText(f.name, x + 3, y + ROW / 2);
+      ctx.restore();
+    }
+  }
+  ctx.globalAlpha = 1;
+}
+
+function frameAt(event: MouseEvent): VisibleFrame | undefined {
+  if (!view) return undefined;
+  const rect = canvas.getBoundingClientRect();
+  const px = (event.clientX - rect.left) / rect.width;
+  const py = event.clientY - rect.top;
+  const depth = view.icicle ? Math.floor(py / ROW) : Math.floor((rect.height - py) / ROW);
+  return view.frames.find((f) => f.depth === depth && px >= f.x && px < f.x + f.w);
+}
+
+function showTooltip(frame: VisibleFrame | undefined, event: MouseEvent): void {
+  hovered = frame;
+  if (!frame || !view) {
+    tooltip.style.display = 'none';
+    return;
+  }
+  tooltip.replaceChildren(
+    el('div', 'tt-name', frame.name),
+    el('div', 'tt-where', frame.where ?? '(no source: native or built-in)'),
+    el('div', undefined, `total ${frame.total} samples · ${percent(frame.total, view.totalSamples)} of all`),
+    el('div', undefined, `self ${frame.self} samples · ${percent(frame.self, view.totalSamples)} of all`),
+    el('div', 'tt-hint', 'click: zoom · double-click: open source'),
+  );
+  tooltip.style.display = 'block';
+  const x = Math.min(event.clientX + 12, window.innerWidth - tooltip.offsetWidth - 8);
+  const y = Math.min(event.clientY + 12, window.innerHeight - tooltip.offsetHeight - 8);
+  tooltip.style.left = `${x}px`;
+  tooltip.style.top = `${y}px`;
+}
+
+// ---- rendering the rest ------------------------------------------------------------------------
+function render(): void {
+  if (!view) return;
+  crumbs.replaceChildren(...view.breadcrumb.flatMap((c, i) => {
+    const link = el('button', 'crumb', i === 0 ? 'all' : c.name);
+    link.title = i === 0 ? 'Show the whole profile' : `Zoom to ${c.name}`;
+    link.addEventListener('click', () => post({ type: 'zoom', id: c.id }));
+    return i ? [el('span', 'sep', '›'), link] : [link];
+  }));
+  const s = view.search;
+  matchInfo.textContent = s?.query ? `${s.matchCount} matches · ${percent(s.matchedSamples, view.totalSamples)} of samples` : '';
+  icicle.setAttribute('aria-pressed', String(view.icicle));
+  status.textContent = `${view.totalSamples} samples${view.live ? ' · recording…' : ''}`;
+  note.textContent = view.note ?? '';
+  note.style.display = view.note ? 'block' : 'none';
+  const header = el('tr');
+  header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'total'));
+  hotTable.replaceChildren(header, ...view.hot.map((row) => {
+    const tr = el('tr', `kind-${row.kind}`);
+    tr.tabIndex = 0;
+    tr.title = `${row.where ?? ''}\nclick or Enter: open source`;
+    const name = el('td', 'fn');
+    name.append(el('i'), el('span', undefined, row.name));
+    tr.append(name, el('td', 'num', percent(row.self, view!.totalSamples)), el('td', 'num', percent(row.total, view!.totalSamples)));
+    const open = () => post({ type: 'open', id: row.id });
+    tr.addEventListener('click', open);
+    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
+    return tr;
+  }));
+  draw();
+}
+
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+  const message = event.data;
+  if (message.type === 'view') {
+    view = message.view;
+    render();
+  }
+});
+
+// ---- input ---------------------------------------------------------------------------------------
+let searchTimer: ReturnType<typeof setTimeout> | undefined;
+search.addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    vscode.setState({ query: search.value });
+    post({ type: 'search', query: search.value });
+  }, 120);
+});
+canvas.addEventListener('mousemove', (e) => showTooltip(frameAt(e), e));
+canvas.addEventListener('mouseleave', (e) => showTooltip(undefined, e));
+canvas.addEventListener('click', (e) => {
+  const frame = frameAt(e);
+  if (frame) post({ type: 'zoom', id: frame.id });
+});
+canvas.addEventListener('dblclick', (e) => {
+  const frame = frameAt(e);
+  if (frame) post({ type: 'open', id: frame.id });
+});
+canvas.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && hovered) post({ type: 'open', id: hovered.id });
+});
+reset.addEventListener('click', () => view && post({ type: 'zoom', id: view.breadcrumb[0].id }));
+icicle.addEventListener('click', () => view && post({ type: 'setIcicle', icicle: !view.icicle }));
+document.addEventListener('keydown', (e) => {
+  if (e.key === '/' && document.activeElement !== search) {
+    e.preventDefault();
+    search.focus();
+  } else if (e.key === 'Escape' && view) {
+    post({ type: 'zoom', id: view.breadcrumb[0].id });
+  }
+});
+let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+new ResizeObserver(() => {
+  draw();
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => post({ type: 'resize', width: graphBox.clientWidth }), 150);
+}).observe(graphBox);
+
+post({ type: 'ready', width: graphBox.clientWidth || 800 });
+if (search.value) post({ type: 'search', query: search.value });
