@@ -23,6 +23,11 @@ export function compact(text: string, max = 200): string {
   return one.length > max ? one.slice(0, max) + '…' : one;
 }
 
+/** "module.Class.method" (the class left out for a module function). */
+export function qualifiedName(where: { module: string; class?: string | null; method: string }): string {
+  return [where.module, where.class, where.method].filter(Boolean).join('.');
+}
+
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
@@ -223,7 +228,7 @@ export function mergedLines(root: MergedNode, calls: number): string[] {
 export function ttLine(r: TtRecord): string {
   return `#${r.index}  ${clockTime(r.time)}  ${ms(r.costMs).padStart(9)}  ${r.isException ? 'raised  ' : 'returned'}  ` +
     (r.replayOf !== undefined && r.replayOf !== null ? `replay of #${r.replayOf}  ` : '') +
-    [r.module, r.class, r.method].filter(Boolean).join('.');
+    qualifiedName(r);
 }
 
 /** What a tt call raised, on one line and whole: "RuntimeError: Working outside of request context. This …". */
@@ -237,7 +242,7 @@ export function ttDetailLines(d: TtDetail): string[] {
   const index = d.replayOf !== undefined && d.replayOf !== null ? `#${d.index} (replay of #${d.replayOf})` : `#${d.index}`;
   const rows: Array<[string, string]> = [
     ['index', index], ['time', clockTime(d.time)], ['cost', ms(d.costMs)],
-    ['method', [d.module, d.class, d.method].filter(Boolean).join('.')], ['args', d.args], ['kwargs', d.kwargs],
+    ['method', qualifiedName(d)], ['args', d.args], ['kwargs', d.kwargs],
   ];
   if (d.isException) {
     rows.push(['raised', ttRaised(d) ?? '']);

@@ -3,7 +3,7 @@ import { PyFlightError } from '../common/errors';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TtDetail, TtRecord } from '../protocol/helper';
 import { EntryNodes, probeEntryItem } from './probeEntryItem';
-import { clockTime, ms, ttRaised } from '../format/probeText';
+import { clockTime, ms, qualifiedName, ttRaised } from '../format/probeText';
 import { lineItem, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
 
 export type TtNode =
@@ -98,7 +98,7 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
         item.description = `${clockTime(r.time)} · ${ms(r.costMs)} · ${r.isException ? 'raised' : 'returned'}`;
         item.iconPath = r.isException ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon('history');
         item.contextValue = 'ttRecord';
-        item.tooltip = `${[r.module, r.class, r.method].filter(Boolean).join('.')} call #${r.index}`;
+        item.tooltip = `${qualifiedName(r)} call #${r.index}`;
         item.command = openSourceCommand(node.entry.source?.file, node.entry.source?.line);
         return item;
       }
