@@ -104,11 +104,17 @@ export function threadLabel(r: Pick<TraceRecord, 'thread' | 'threadId'>): string
   return r.thread || (r.threadId ? `tid ${r.threadId}` : '');
 }
 
-function where(n: TraceNode): string {
+/** Where a frame's code is, short: "orders.py:12", "built-in", or "" when unknown. */
+export function frameWhere(n: Pick<TraceNode, 'builtin' | 'file' | 'line'>): string {
   if (n.builtin) return 'built-in';
   if (!n.file) return '';
   const base = n.file.split(/[\\/]/).pop();
   return n.line ? `${base}:${n.line}` : `${base}`;
+}
+
+/** Where a frame's code is, whole: "/srv/app/orders.py:12", or "built-in". */
+export function frameFile(n: Pick<TraceNode, 'file' | 'line'>): string {
+  return `${n.file ?? 'built-in'}${n.line ? `:${n.line}` : ''}`;
 }
 
 /** The child holding most of its parent's time: the "hot path". */
@@ -128,7 +134,7 @@ export function traceLines(r: TraceRecord): string[] {
   const walk = (n: TraceNode, parentCost: number, prefix: string, last: boolean, top: boolean) => {
     const pct = parentCost > 0 ? Math.round((n.costMs / parentCost) * 100) : 100;
     const name = n.await ? `[await] ${n.function}` : n.function;
-    const at = where(n);
+    const at = frameWhere(n);
     lines.push(`${prefix}${top || last ? '`---' : '+---'}[${ms(n.costMs)} ${pct}%] ${name}${at ? `  ${at}` : ''}`);
     const childPrefix = prefix + (top || last ? '    ' : '|   ');
     n.children.forEach((c, i) => walk(c, n.costMs, childPrefix, i === n.children.length - 1, false));
@@ -212,7 +218,7 @@ export function mergeTraces(records: readonly TraceRecord[]): MergedNode | undef
 export function mergedLines(root: MergedNode, calls: number): string[] {
   const lines = [`merged over ${plural(calls, 'call')}:`];
   const walk = (m: MergedNode, prefix: string, last: boolean, top: boolean) => {
-    const at = where(m as unknown as TraceNode);
+    const at = frameWhere(m);
     lines.push(`${prefix}${top || last ? '`---' : '+---'}[total ${ms(m.totalMs)} · avg ${ms(m.avgMs)} · max ${ms(m.maxMs)} · ${m.calls}/${calls} calls] ` +
       `${m.await ? '[await] ' : ''}${m.function}${at ? `  ${at}` : ''}`);
     m.children.forEach((c, i) => walk(c, prefix + (top || last ? '    ' : '|   '), i === m.children.length - 1, false));

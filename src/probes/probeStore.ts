@@ -57,7 +57,7 @@ export class ProbeStore {
   private readonly changeEmitter = new Emitter<ProbeEntry | undefined>();
   readonly onDidChange = this.changeEmitter.event;
   private pending: NodeJS.Timeout | undefined;
-  private readonly dirty = new Set<ProbeEntry>();
+  private readonly dirty = new Set<ProbeEntry | undefined>();
 
   constructor(
     private readonly cap: () => number,
@@ -121,7 +121,7 @@ export class ProbeStore {
 
   /** `entry` undefined: the list changed. `now`: flush at once (starts, ends, removals). */
   private changed(entry: ProbeEntry | undefined, now = false): void {
-    this.dirty.add(entry as ProbeEntry);
+    this.dirty.add(entry);
     if (now) this.flush();
     else this.pending ??= setTimeout(() => this.flush(), this.coalesceMs);
   }
@@ -131,7 +131,7 @@ export class ProbeStore {
     this.pending = undefined;
     const dirty = [...this.dirty];
     this.dirty.clear();
-    if (dirty.includes(undefined as unknown as ProbeEntry)) this.changeEmitter.fire(undefined);
+    if (dirty.includes(undefined)) this.changeEmitter.fire(undefined);
     else for (const entry of dirty) this.changeEmitter.fire(entry);
   }
 

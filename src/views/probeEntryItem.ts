@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { ProbeEntry } from '../probes/probeStore';
+import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import { probeKind, type ProbeMethod } from '../probes/probeKinds';
 import { endText, ms, plural, recordNoun } from '../format/probeText';
 
@@ -27,6 +27,30 @@ export function probeEntryItem<M extends ProbeMethod>(entry: ProbeEntry<M>): vsc
   return item;
 }
 
+/** A one-line row: why a probe failed, a hint, a count of dropped records. */
+export interface MessageNode {
+  kind: 'message';
+  text: string;
+  key: string;
+  /** Codicon; default `info` (`error` with `error`). */
+  icon?: string;
+  error?: boolean;
+  tooltip?: string;
+}
+
+/** The row under a failed probe: the hint when there is one, else the error. */
+export function failureRow<M extends ProbeMethod>(entry: ProbeEntry<M>, key: string, icon?: string): MessageNode | undefined {
+  const error = entry.probe.error;
+  return error ? { kind: 'message', text: error.hint ?? error.message, key, icon } : undefined;
+}
+
+export function messageItem(node: MessageNode): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+  item.iconPath = node.error ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon(node.icon ?? 'info');
+  if (node.tooltip) item.tooltip = node.tooltip;
+  return item;
+}
+
 /**
  * Root nodes that stay the same objects while a probe lives, so a view can refresh just the probe
  * that changed (VS Code matches refreshed elements by identity), and only when it is its kind.
@@ -40,6 +64,14 @@ export class EntryNodes<M extends ProbeMethod> {
     let node = this.nodes.get(entry);
     if (!node) this.nodes.set(entry, (node = { kind: 'entry', entry }));
     return node;
+  }
+
+  /** Refreshes a view on store changes: just the probe that changed, and only when it is this view's kind. */
+  refreshOn(store: ProbeStore, fire: (node: { kind: 'entry'; entry: ProbeEntry<M> } | undefined) => void): { dispose(): void } {
+    return store.onDidChange((entry) => {
+      const node = this.changed(entry);
+      if (node !== null) fire(node);
+    });
   }
 
   /** What to pass to onDidChangeTreeData for a store change; `null` when this view is unaffected. */
