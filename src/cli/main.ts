@@ -14,7 +14,7 @@ import { endText, mergeTraces, mergedLines, recordNoun, traceLines, ttDetailLine
 import { probeKind, type ProbeMethod, type ProbeParams, type ProbeRecord } from '../probes/probeKinds';
 import type { TraceRecord } from '../protocol/helper';
 import { Session } from '../session/session';
-import { location, numberOption, parseArgs, parsePid, usageError, USAGE, type ParsedArgs } from './args';
+import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
 import { processTable } from './processTable';
 
 const write = (line: string) => process.stdout.write(line + '\n');
@@ -123,17 +123,11 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       const result = await withSession(pidArg(), args, log, (s) => s.module(path.resolve(file)));
       return json ? result : result.module;
     }
-    case 'watch': {
-      const params = { ...location(args.positional.slice(1)), expr: args.values.get('--expr'), filter: args.values.get('-f'),
-        exceptionOnly: args.flags.has('e'), raw: args.flags.has('r'), verbose: args.flags.has('v'),
-        expand: numberOption(args, '-x', true), limit: numberOption(args, '-n', true) };
-      return withSession(pidArg(), args, log, (s, stop) => streamProbe(s, stop, args, 'watch', params));
-    }
+    case 'watch':
     case 'trace': {
-      const params = { ...location(args.positional.slice(1)), intervalMs: numberOption(args, '-i'),
-        entranceTimeMs: numberOption(args, '-et'), depth: numberOption(args, '-d', true), limit: numberOption(args, '-n', true),
-        filter: args.values.get('-f') };
-      return withSession(pidArg(), args, log, (s, stop) => streamProbe(s, stop, args, 'trace', params));
+      const method = args.verb;
+      const params = probeParams(method, args.positional.slice(1), args);
+      return withSession(pidArg(), args, log, (s, stop) => streamProbe(s, stop, args, method, params));
     }
     case 'tt':
       return runTt(args, log);
@@ -182,7 +176,7 @@ async function runTt(args: ParsedArgs, log: Logger): Promise<unknown> {
   };
   switch (action) {
     case 'record': {
-      const params = { ...location(rest), limit: numberOption(args, '-n', true), filter: args.values.get('-f') };
+      const params = probeParams('ttRecord', rest, args);
       return withSession(pid, args, log, (s, stop) => streamProbe(s, stop, args, 'ttRecord', params));
     }
     case 'list': {
