@@ -112,6 +112,11 @@ export function frameWhere(n: Pick<TraceNode, 'builtin' | 'file' | 'line'>): str
   return n.line ? `${base}:${n.line}` : `${base}`;
 }
 
+/** A frame's function, awaited ones marked: "[await] fetch". */
+export function frameName(n: Pick<TraceNode, 'function' | 'await'>): string {
+  return n.await ? `[await] ${n.function}` : n.function;
+}
+
 /** Where a frame's code is, whole: "/srv/app/orders.py:12", or "built-in". */
 export function frameFile(n: Pick<TraceNode, 'file' | 'line'>): string {
   return `${n.file ?? 'built-in'}${n.line ? `:${n.line}` : ''}`;
@@ -133,7 +138,7 @@ export function traceLines(r: TraceRecord): string[] {
   const lines = [`${clockTime(r.time)} thread=${threadLabel(r) || '?'} cost=${ms(r.costMs)}`];
   const walk = (n: TraceNode, parentCost: number, prefix: string, last: boolean, top: boolean) => {
     const pct = parentCost > 0 ? Math.round((n.costMs / parentCost) * 100) : 100;
-    const name = n.await ? `[await] ${n.function}` : n.function;
+    const name = frameName(n);
     const at = frameWhere(n);
     lines.push(`${prefix}${top || last ? '`---' : '+---'}[${ms(n.costMs)} ${pct}%] ${name}${at ? `  ${at}` : ''}`);
     const childPrefix = prefix + (top || last ? '    ' : '|   ');
@@ -220,7 +225,7 @@ export function mergedLines(root: MergedNode, calls: number): string[] {
   const walk = (m: MergedNode, prefix: string, last: boolean, top: boolean) => {
     const at = frameWhere(m);
     lines.push(`${prefix}${top || last ? '`---' : '+---'}[total ${ms(m.totalMs)} · avg ${ms(m.avgMs)} · max ${ms(m.maxMs)} · ${m.calls}/${calls} calls] ` +
-      `${m.await ? '[await] ' : ''}${m.function}${at ? `  ${at}` : ''}`);
+      `${frameName(m)}${at ? `  ${at}` : ''}`);
     m.children.forEach((c, i) => walk(c, prefix + (top || last ? '    ' : '|   '), i === m.children.length - 1, false));
   };
   walk(root, '', true, true);

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { clockTime, frameFile, frameWhere, hottestChild, mergeTraces, ms, plural, threadLabel, type MergedNode } from '../format/probeText';
+import { clockTime, frameFile, frameName, frameWhere, hottestChild, mergeTraces, ms, plural, threadLabel, type MergedNode } from '../format/probeText';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TraceNode, TraceRecord } from '../protocol/helper';
 import { EntryNodes, failureRow, messageItem, probeEntryItem, type MessageNode } from './probeEntryItem';
@@ -88,7 +88,7 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
       case 'mergedFrame': {
         const n = node.node;
         const state = n.children.length === 0 ? None : node.hot ? Expanded : Collapsed;
-        const item = new vscode.TreeItem(n.await ? `[await] ${n.function}` : n.function, state);
+        const item = new vscode.TreeItem(frameName(n), state);
         item.id = node.key;
         const at = frameWhere(n);
         const seen = n.calls < node.calls ? ` · in ${n.calls}/${node.calls} calls` : n.hits > n.calls ? ` · ${n.hits}× ` : '';
@@ -114,7 +114,7 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
         const n = node.node;
         const pct = node.parentCostMs > 0 ? Math.round((n.costMs / node.parentCostMs) * 100) : 100;
         const state = n.children.length === 0 ? None : node.hot ? Expanded : Collapsed;
-        const item = new vscode.TreeItem(n.await ? `[await] ${n.function}` : n.function, state);
+        const item = new vscode.TreeItem(frameName(n), state);
         item.id = node.key;
         const at = frameWhere(n);
         item.description = `${ms(n.costMs)} · ${pct}%${at ? ` · ${at}` : ''}`;
