@@ -13,7 +13,7 @@ import { editorTarget, sourceOf } from '../probes/probeTarget';
 import type { Probe, SourceLocation } from '../session/probe';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-import type { TimeTunnelView } from '../views/timeTunnelView';
+import type { TimeTunnelView, TtNode } from '../views/timeTunnelView';
 import { resolveSession } from './attach';
 
 export interface ProbeDeps {
@@ -32,12 +32,8 @@ export interface ProbeEntryNode {
   entry: ProbeEntry;
 }
 
-/** A Time Tunnel call row, as its context menu commands receive it. */
-export interface TtRecordNode {
-  kind: 'record';
-  entry: ProbeEntry<'ttRecord'>;
-  record: { index: number };
-}
+/** A Time Tunnel call row, as its context menu commands (replay, delete) receive it. */
+type TtRecordNode = Extract<TtNode, { kind: 'record' }>;
 
 async function sessionForProbe(deps: ProbeDeps, file?: string): Promise<Session | undefined> {
   return resolveSession(deps.sessions, { log: deps.log, purpose: 'probe', file, placeHolder: vscode.l10n.t('Instrument which process?') });
