@@ -49,6 +49,8 @@ export function activate(context: vscode.ExtensionContext): void {
   registerModuleCommands(context, { log, sessions: manager });
 
   const store = new ProbeStore(() => readConfig().watchMaxRecords);
+  // Every probe of every session, whoever started it (commands, chat, a diagnosis).
+  context.subscriptions.push(store.follow(manager));
   const watchView = new WatchView(store);
   const traceView = new TraceView(store);
   const timeTunnelView = new TimeTunnelView(store);

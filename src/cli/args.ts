@@ -1,7 +1,9 @@
 import { ErrorCode, PyFlightError } from '../common/errors';
+import { PROBE_METHODS, probeKind, type ProbeLocation, type ProbeMethod, type ProbeParams } from '../probes/probeKinds';
 
-/** Options that take a value; everything else starting with '-' is a flag. */
-const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-et', '-d']);
+/** Options that take a value (the probes' from their table); everything else starting with '-' is a flag. */
+const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-et', '-d',
+  ...PROBE_METHODS.flatMap((m) => Object.entries(probeKind(m).options).filter(([, spec]) => spec.kind !== 'flag').map(([flag]) => flag))]);
 
 export interface ParsedArgs {
   verb: string;
@@ -15,8 +17,8 @@ export const USAGE = `usage:
   pyflight check <pid> [--json]
   pyflight stack <pid> [--native] [--async] [--agent-threads] [--json]
   pyflight module <pid> <file> [--json]
-  pyflight watch <pid> <module> [class] <method> [--expr E] [-x 1-4] [-e] [-n N] [-f F] [-r] [-v] [--json]
-  pyflight trace <pid> <module> [class] <method> [-i ms] [-et ms] [-d depth] [-n N] [-f F] [--json]
+  pyflight watch <pid> <module> [class] <method> [--expr E] [-x 1-4] [-e] [-n N] [-f F] [-r] [-v] [-nm nested] [--json]
+  pyflight trace <pid> <module> [class] <method> [-i ms] [-et ms] [-d depth] [-n N] [-f F] [-nm nested] [--json]
   pyflight tt <pid> record <module> [class] <method> [-n N] [-f F] [--json]
   pyflight getglobal <pid> <module> [class] <field> [--expr E] [-x N] [-r] [--json]
   pyflight tt <pid> list|show <index> [-v]|replay <index> [-v]|delete <index>|delete --all [--json]
@@ -73,4 +75,18 @@ export function location(words: string[]): { module: string; class?: string; met
   if (words.length === 2) return { module: words[0], method: words[1] };
   if (words.length === 3) return { module: words[0], class: words[1], method: words[2] };
   throw usageError('A location is `module [class] name`, e.g. `__main__ Worker handle`.');
+}
+
+/** A probe's params: `module [class] method`, then the kind's options, as the editor's input box reads them (probes/probeKinds.ts). */
+export function probeParams<M extends ProbeMethod>(method: M, words: string[], args: ParsedArgs): ProbeParams<M> {
+  const params: ProbeLocation & Record<string, unknown> = { ...location(words) };
+  for (const [flag, spec] of Object.entries(probeKind(method).options)) {
+    if (spec.kind === 'flag') {
+      if (args.flags.has(flag.replace(/^--?/, ''))) params[spec.key] = true;
+    } else if (args.values.has(flag)) {
+      params[spec.key] = spec.kind === 'string' ? args.values.get(flag) : numberOption(args, flag, spec.kind === 'int');
+    }
+  }
+  // Checked option by option above; the helper validates again with flight-profiler's parsers.
+  return params as ProbeParams<M>;
 }

@@ -11,10 +11,10 @@ import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight } from '../preflight/preflight';
 import { listProcesses } from '../processes/processLister';
 import { endText, mergeTraces, mergedLines, recordNoun, traceLines, ttDetailLines, ttLine, ttRaised, watchLine } from '../format/probeText';
-import type { ProbeMethods, TraceRecord, TtRecord, WatchRecord } from '../protocol/helper';
-import type { ProbeMethod } from '../session/probe';
+import { probeKind, type ProbeMethod, type ProbeParams, type ProbeRecord } from '../probes/probeKinds';
+import type { TraceRecord } from '../protocol/helper';
 import { Session } from '../session/session';
-import { location, numberOption, parseArgs, parsePid, usageError, USAGE, type ParsedArgs } from './args';
+import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
 import { processTable } from './processTable';
 
 const write = (line: string) => process.stdout.write(line + '\n');
@@ -44,24 +44,25 @@ async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: 
 }
 
 /** One record as text: a line per watch call / tt record, an indented call tree per trace. */
-function recordText(method: ProbeMethod, record: unknown, first: boolean): string {
-  if (method === 'watch') return watchLine(record as WatchRecord);
-  if (method === 'ttRecord') return ttLine(record as TtRecord);
-  return (first ? '' : '\n') + traceLines(record as TraceRecord).join('\n');
-}
+const RECORD_TEXT: { [M in ProbeMethod]: (record: ProbeRecord<M>, first: boolean) => string } = {
+  watch: (record) => watchLine(record),
+  ttRecord: (record) => ttLine(record),
+  trace: (record, first) => (first ? '' : '\n') + traceLines(record).join('\n'),
+};
 
 /**
  * Streams one probe until its limit, Ctrl+C, --timeout, or the target exiting: readable lines, or
  * with --json one JSON line per record and an end line.
  */
 async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortSignal, args: ParsedArgs, method: M,
-  params: ProbeMethods[M]['params']): Promise<undefined> {
+  params: ProbeParams<M>): Promise<undefined> {
   const json = args.flags.has('json');
   const probe = session.startProbe(method, params);
   const traces: TraceRecord[] = [];
+  probe.as('trace')?.onDidRecord((record) => traces.push(record));
+  const text: (record: ProbeRecord<M>, first: boolean) => string = RECORD_TEXT[method];
   probe.onDidRecord((record) => {
-    if (method === 'trace') traces.push(record as TraceRecord);
-    write(json ? JSON.stringify({ type: 'record', data: record }) : recordText(method, record, probe.count === 1));
+    write(json ? JSON.stringify({ type: 'record', data: record }) : text(record, probe.count === 1));
   });
   const timeout = numberOption(args, '--timeout');
   const timer = timeout ? setTimeout(() => probe.stop(), timeout * 1000) : undefined;
@@ -75,7 +76,7 @@ async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortS
     } else {
       const merged = traces.length >= 2 ? mergeTraces(traces) : undefined;
       if (merged) write('\n' + mergedLines(merged, traces.length).join('\n'));
-      write(`${traces.length ? '\n' : ''}${method === 'ttRecord' ? 'tt' : method} ${probe.location}: ${endText(summary, recordNoun(method, params))}`);
+      write(`${traces.length ? '\n' : ''}${probeKind(method).name} ${probe.location}: ${endText(summary, recordNoun(method, params))}`);
     }
   } finally {
     if (timer) clearTimeout(timer);
@@ -122,17 +123,11 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       const result = await withSession(pidArg(), args, log, (s) => s.module(path.resolve(file)));
       return json ? result : result.module;
     }
-    case 'watch': {
-      const params = { ...location(args.positional.slice(1)), expr: args.values.get('--expr'), filter: args.values.get('-f'),
-        exceptionOnly: args.flags.has('e'), raw: args.flags.has('r'), verbose: args.flags.has('v'),
-        expand: numberOption(args, '-x', true), limit: numberOption(args, '-n', true) };
-      return withSession(pidArg(), args, log, (s, stop) => streamProbe(s, stop, args, 'watch', params));
-    }
+    case 'watch':
     case 'trace': {
-      const params = { ...location(args.positional.slice(1)), intervalMs: numberOption(args, '-i'),
-        entranceTimeMs: numberOption(args, '-et'), depth: numberOption(args, '-d', true), limit: numberOption(args, '-n', true),
-        filter: args.values.get('-f') };
-      return withSession(pidArg(), args, log, (s, stop) => streamProbe(s, stop, args, 'trace', params));
+      const method = args.verb;
+      const params = probeParams(method, args.positional.slice(1), args);
+      return withSession(pidArg(), args, log, (s, stop) => streamProbe(s, stop, args, method, params));
     }
     case 'tt':
       return runTt(args, log);
@@ -181,7 +176,7 @@ async function runTt(args: ParsedArgs, log: Logger): Promise<unknown> {
   };
   switch (action) {
     case 'record': {
-      const params = { ...location(rest), limit: numberOption(args, '-n', true), filter: args.values.get('-f') };
+      const params = probeParams('ttRecord', rest, args);
       return withSession(pid, args, log, (s, stop) => streamProbe(s, stop, args, 'ttRecord', params));
     }
     case 'list': {

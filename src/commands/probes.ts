@@ -7,12 +7,13 @@ import { plainText } from '../common/plainText';
 import { showError } from '../common/showError';
 import { endText, recordNoun } from '../format/probeText';
 import { formatProbeOptions, parseProbeOptions } from '../probes/probeOptions';
-import type { ProbeEntry, ProbeStore, SourceLocation } from '../probes/probeStore';
+import { PROBE_METHODS, probeKind, type ProbeMethod, type ProbeParams } from '../probes/probeKinds';
+import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import { editorTarget, sourceOf } from '../probes/probeTarget';
-import type { ProbeMethod } from '../session/probe';
+import type { Probe, SourceLocation } from '../session/probe';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-import type { TimeTunnelView } from '../views/timeTunnelView';
+import type { TimeTunnelView, TtNode } from '../views/timeTunnelView';
 import { resolveSession } from './attach';
 
 export interface ProbeDeps {
@@ -22,37 +23,29 @@ export interface ProbeDeps {
   timeTunnelView: TimeTunnelView;
 }
 
-const NAMES: Record<ProbeMethod, { title: string; view: string }> = {
-  watch: { title: 'Watch', view: ViewId.watch },
-  trace: { title: 'Trace', view: ViewId.trace },
-  ttRecord: { title: 'Record Calls (Time Tunnel)', view: ViewId.timeTunnel },
-};
-
-const PROMPTS: Record<ProbeMethod, string> = {
-  watch: 'module [class] method, then options: --expr EXPR (what to show; default args,kwargs; also return_obj, target) · '
-    + '-f FILTER (e.g. "args[0] > 3") · -e only calls that raise · -n CALLS (stop after) · -x DEPTH 1-4 · -r repr() · -v no truncation',
-  trace: 'module [class] method, then options: -n CALLS (stop after) · -i MS (hide calls cheaper than this, default 0.1) · '
-    + '-et MS (only calls slower than this) · -d DEPTH · -f FILTER',
-  ttRecord: 'module [class] method, then options: -n CALLS (records to keep, default 50) · -f FILTER',
-};
-
 /** Failures the user fixes by editing the options (as opposed to the process going away). */
 const OPTION_ERRORS = new Set<string>([ErrorCode.BadLocation, ErrorCode.BadExpression, ErrorCode.BadArgument]);
 
-function defaultLimit(method: ProbeMethod): number {
-  const c = readConfig();
-  return method === 'watch' ? c.watchDefaultLimit : method === 'trace' ? c.traceDefaultLimit : c.ttDefaultLimit;
+/** A view row that stands for one probe (Watch, Trace, Time Tunnel root rows). */
+export interface ProbeEntryNode {
+  kind: 'entry';
+  entry: ProbeEntry;
 }
+
+/** A Time Tunnel call row, as its context menu commands (replay, delete) receive it. */
+type TtRecordNode = Extract<TtNode, { kind: 'record' }>;
 
 async function sessionForProbe(deps: ProbeDeps, file?: string): Promise<Session | undefined> {
   return resolveSession(deps.sessions, { log: deps.log, purpose: 'probe', file, placeHolder: vscode.l10n.t('Instrument which process?') });
 }
 
 /** Shows the options in an input box (validated as typed), then starts the probe. */
-async function confirmAndStart(deps: ProbeDeps, session: Session, method: ProbeMethod, initial: string, source?: SourceLocation): Promise<ProbeEntry | undefined> {
+async function confirmAndStart<M extends ProbeMethod>(deps: ProbeDeps, session: Session, method: M, initial: string,
+  source?: SourceLocation): Promise<Probe<M> | undefined> {
+  const kind = probeKind(method);
   const text = await vscode.window.showInputBox({
-    title: vscode.l10n.t('PyFlight: {0} in process {1}', NAMES[method].title, session.pid),
-    prompt: vscode.l10n.t(PROMPTS[method]),
+    title: vscode.l10n.t('PyFlight: {0} in process {1}', kind.title, session.pid),
+    prompt: vscode.l10n.t(kind.prompt),
     value: initial,
     valueSelection: [initial.length, initial.length],
     ignoreFocusOut: true,
@@ -70,39 +63,45 @@ async function confirmAndStart(deps: ProbeDeps, session: Session, method: ProbeM
   return startProbe(deps, session, method, params, source ?? (await sourceOf(session, params)), text);
 }
 
-export function startProbe(deps: ProbeDeps, session: Session, method: ProbeMethod, params: ReturnType<typeof parseProbeOptions>,
-  source?: SourceLocation, typed?: string): ProbeEntry {
-  const probe = session.startProbe(method, params as never);
-  const entry = deps.store.add(session, probe, source);
-  void vscode.commands.executeCommand(`${NAMES[method].view}.focus`);
-  deps.log.info(`${method} ${probe.location} in ${session.pid}: started`);
+/**
+ * Starts a probe from a command. The ProbeStore hears of it from the session (it follows the
+ * SessionManager), like any probe; this adds what only a command does: reveal the view, the end
+ * message, and "Edit Options…" when what was typed was wrong.
+ */
+export function startProbe<M extends ProbeMethod>(deps: ProbeDeps, session: Session, method: M, params: ProbeParams<M>,
+  source?: SourceLocation, typed?: string): Probe<M> {
+  const kind = probeKind(method);
+  const probe = session.startProbe(method, params, { source });
+  void vscode.commands.executeCommand(`${kind.viewId}.focus`);
+  deps.log.info(`${kind.name} ${probe.location} in ${session.pid}: started`);
   probe.done.then(
     (summary) => {
       const ended = endText(summary, recordNoun(method, params));
-      deps.log.info(`${method} ${probe.location} in ${session.pid}: ${ended}`);
+      deps.log.info(`${kind.name} ${probe.location} in ${session.pid}: ${ended}`);
       if (summary.reason !== 'stopped') {
-        vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: {0} {1}: {2}', method === 'ttRecord' ? 'tt' : method, probe.location, ended), 8000);
+        vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: {0} {1}: {2}', kind.name, probe.location, ended), 8000);
       }
     },
     async (error: unknown) => {
       const failure = PyFlightError.from(error);
       if (failure.code === ErrorCode.HelperCrashed || failure.code === ErrorCode.Cancelled) return;
       if (!OPTION_ERRORS.has(failure.code) || probe.agentArgs) {
-        await showError(deps.log, `${method} ${probe.location}`, failure);
+        await showError(deps.log, `${kind.name} ${probe.location}`, failure);
         return;
       }
       // Nothing was installed: drop the attempt from the view and let the user fix what they typed.
-      deps.store.remove(entry);
+      const entry = deps.store.entryOf(probe);
+      if (entry) deps.store.remove(entry.anyKind);
       const edit = vscode.l10n.t('Edit Options…');
-      if ((await showError(deps.log, `${method} ${probe.location}`, failure, edit)) === edit && session.state === 'ready') {
+      if ((await showError(deps.log, `${kind.name} ${probe.location}`, failure, edit)) === edit && session.state === 'ready') {
         await confirmAndStart(deps, session, method, typed ?? formatProbeOptions(method, params), source);
       }
     },
   );
-  return entry;
+  return probe;
 }
 
-async function fromEditor(deps: ProbeDeps, method: ProbeMethod, uri?: vscode.Uri): Promise<void> {
+async function fromEditor<M extends ProbeMethod>(deps: ProbeDeps, method: M, uri?: vscode.Uri): Promise<void> {
   const editor = vscode.window.activeTextEditor;
   if (!editor || (uri && editor.document.uri.toString() !== uri.toString())) {
     void vscode.window.showWarningMessage(vscode.l10n.t('Put the cursor inside a Python function first.'));
@@ -116,11 +115,12 @@ async function fromEditor(deps: ProbeDeps, method: ProbeMethod, uri?: vscode.Uri
       void vscode.window.showWarningMessage(vscode.l10n.t('The cursor is not inside a function. Put it inside the def you want to instrument.'));
       return;
     }
-    const initial = formatProbeOptions(method, { module: target.module, class: target.function.class, method: target.function.method,
-      nested: target.function.nested, limit: defaultLimit(method) } as never);
+    const kind = probeKind(method);
+    const initial = formatProbeOptions(method, kind.atLocation({ module: target.module, class: target.function.class,
+      method: target.function.method, nested: target.function.nested, limit: readConfig()[kind.limitSetting] }));
     await confirmAndStart(deps, session, method, initial, target.function.nested ? undefined : target.source);
   } catch (error) {
-    await showError(deps.log, `${method} from editor`, error);
+    await showError(deps.log, `${probeKind(method).name} from editor`, error);
   }
 }
 
@@ -129,25 +129,18 @@ async function fromPalette(deps: ProbeDeps, method: ProbeMethod): Promise<void> 
   if (session) await confirmAndStart(deps, session, method, '');
 }
 
-type EntryNode = { kind: 'entry'; entry: ProbeEntry } | undefined;
-
 export function registerProbeCommands(context: vscode.ExtensionContext, deps: ProbeDeps): void {
-  const forKind = (method: ProbeMethod) => [
-    (uri?: vscode.Uri) => fromEditor(deps, method, uri instanceof vscode.Uri ? uri : undefined),
-    () => fromPalette(deps, method),
-  ] as const;
-  const [watchHere, watchAsk] = forKind('watch');
-  const [traceHere, traceAsk] = forKind('trace');
-  const [recordHere, recordAsk] = forKind('ttRecord');
+  for (const method of PROBE_METHODS) {
+    const { commands } = probeKind(method);
+    context.subscriptions.push(
+      vscode.commands.registerCommand(commands.here, (uri?: unknown) => fromEditor(deps, method, uri instanceof vscode.Uri ? uri : undefined)),
+      vscode.commands.registerCommand(commands.ask, () => fromPalette(deps, method)),
+      vscode.commands.registerCommand(commands.clear, () => deps.store.clear(method)),
+    );
+  }
   context.subscriptions.push(
-    vscode.commands.registerCommand(CommandId.watchThisFunction, watchHere),
-    vscode.commands.registerCommand(CommandId.traceThisFunction, traceHere),
-    vscode.commands.registerCommand(CommandId.recordThisFunction, recordHere),
-    vscode.commands.registerCommand(CommandId.watchFunction, watchAsk),
-    vscode.commands.registerCommand(CommandId.traceFunction, traceAsk),
-    vscode.commands.registerCommand(CommandId.recordFunction, recordAsk),
-    vscode.commands.registerCommand(CommandId.stopProbe, (node: EntryNode) => node?.entry.probe.stop()),
-    vscode.commands.registerCommand(CommandId.restartProbe, async (node: EntryNode) => {
+    vscode.commands.registerCommand(CommandId.stopProbe, (node?: ProbeEntryNode) => node?.entry.probe.stop()),
+    vscode.commands.registerCommand(CommandId.restartProbe, async (node?: ProbeEntryNode) => {
       if (!node) return;
       const { entry } = node;
       if (entry.session.state !== 'ready') {
@@ -156,15 +149,12 @@ export function registerProbeCommands(context: vscode.ExtensionContext, deps: Pr
       }
       entry.probe.stop();
       await entry.probe.done.catch(() => undefined);
-      startProbe(deps, entry.session, entry.probe.method, entry.probe.params as never, entry.source);
+      restart(deps, entry);
     }),
-    vscode.commands.registerCommand(CommandId.clearWatches, () => deps.store.clear('watch')),
-    vscode.commands.registerCommand(CommandId.clearTraces, () => deps.store.clear('trace')),
-    vscode.commands.registerCommand(CommandId.clearRecords, () => deps.store.clear('ttRecord')),
     vscode.commands.registerCommand(CommandId.stopAllProbes, () => { for (const e of deps.store.active) e.probe.stop(); }),
     vscode.commands.registerCommand(CommandId.showProbes, () => showProbes(deps)),
-    vscode.commands.registerCommand(CommandId.ttReplay, (node?: { kind: 'record'; entry: ProbeEntry<'ttRecord'>; record: { index: number } }) => replay(deps, node)),
-    vscode.commands.registerCommand(CommandId.ttDelete, async (node?: { kind: 'record'; entry: ProbeEntry<'ttRecord'>; record: { index: number } }) => {
+    vscode.commands.registerCommand(CommandId.ttReplay, (node?: TtRecordNode) => replay(deps, node)),
+    vscode.commands.registerCommand(CommandId.ttDelete, async (node?: TtRecordNode) => {
       if (!node) return;
       try {
         await node.entry.session.ttDelete({ index: node.record.index });
@@ -176,7 +166,12 @@ export function registerProbeCommands(context: vscode.ExtensionContext, deps: Pr
   );
 }
 
-async function replay(deps: ProbeDeps, node?: { kind: 'record'; entry: ProbeEntry<'ttRecord'>; record: { index: number } }): Promise<void> {
+/** Starts the same probe again, same params and source (`ProbeEntry<M>` keeps method and params paired). */
+function restart<M extends ProbeMethod>(deps: ProbeDeps, entry: ProbeEntry<M>): void {
+  startProbe(deps, entry.session, entry.probe.method, entry.probe.params, entry.source);
+}
+
+async function replay(deps: ProbeDeps, node?: TtRecordNode): Promise<void> {
   if (!node) return;
   const go = vscode.l10n.t('Replay');
   // Cancel first: it is the default button, so Enter does not re-run a call with side effects.
@@ -205,8 +200,11 @@ async function replay(deps: ProbeDeps, node?: { kind: 'record'; entry: ProbeEntr
 async function showProbes(deps: ProbeDeps): Promise<void> {
   const active = deps.store.active;
   const stopAll = { label: vscode.l10n.t('$(debug-stop) Stop all'), entry: undefined as ProbeEntry | undefined };
-  const items = active.map((entry) => ({ label: `$(${entry.probe.method === 'watch' ? 'eye' : entry.probe.method === 'trace' ? 'pulse' : 'history'}) ${entry.probe.location}`,
-    description: vscode.l10n.t('{0} · pid {1} · {2} calls', entry.probe.method === 'ttRecord' ? 'tt' : entry.probe.method, entry.probe.pid, entry.probe.count), entry }));
+  const items = active.map((entry) => {
+    const kind = probeKind(entry.probe.method);
+    return { label: `$(${kind.icon}) ${entry.probe.location}`,
+      description: vscode.l10n.t('{0} · pid {1} · {2} calls', kind.name, entry.probe.pid, entry.probe.count), entry };
+  });
   const picked = await vscode.window.showQuickPick(active.length ? [...items, stopAll] : [], {
     placeHolder: active.length ? vscode.l10n.t('Active probes: pick one to reveal it') : vscode.l10n.t('Nothing is instrumented.'),
   });
@@ -215,5 +213,5 @@ async function showProbes(deps: ProbeDeps): Promise<void> {
     for (const e of active) e.probe.stop();
     return;
   }
-  await vscode.commands.executeCommand(`${NAMES[picked.entry.probe.method].view}.focus`);
+  await vscode.commands.executeCommand(`${probeKind(picked.entry.probe.method).viewId}.focus`);
 }

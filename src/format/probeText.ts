@@ -23,6 +23,11 @@ export function compact(text: string, max = 200): string {
   return one.length > max ? one.slice(0, max) + '…' : one;
 }
 
+/** "module.Class.method" (the class left out for a module function). */
+export function qualifiedName(where: { module: string; class?: string | null; method: string }): string {
+  return [where.module, where.class, where.method].filter(Boolean).join('.');
+}
+
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
@@ -99,11 +104,22 @@ export function threadLabel(r: Pick<TraceRecord, 'thread' | 'threadId'>): string
   return r.thread || (r.threadId ? `tid ${r.threadId}` : '');
 }
 
-function where(n: TraceNode): string {
+/** Where a frame's code is, short: "orders.py:12", "built-in", or "" when unknown. */
+export function frameWhere(n: Pick<TraceNode, 'builtin' | 'file' | 'line'>): string {
   if (n.builtin) return 'built-in';
   if (!n.file) return '';
   const base = n.file.split(/[\\/]/).pop();
   return n.line ? `${base}:${n.line}` : `${base}`;
+}
+
+/** A frame's function, awaited ones marked: "[await] fetch". */
+export function frameName(n: Pick<TraceNode, 'function' | 'await'>): string {
+  return n.await ? `[await] ${n.function}` : n.function;
+}
+
+/** Where a frame's code is, whole: "/srv/app/orders.py:12", or "built-in". */
+export function frameFile(n: Pick<TraceNode, 'file' | 'line'>): string {
+  return `${n.file ?? 'built-in'}${n.line ? `:${n.line}` : ''}`;
 }
 
 /** The child holding most of its parent's time: the "hot path". */
@@ -122,8 +138,8 @@ export function traceLines(r: TraceRecord): string[] {
   const lines = [`${clockTime(r.time)} thread=${threadLabel(r) || '?'} cost=${ms(r.costMs)}`];
   const walk = (n: TraceNode, parentCost: number, prefix: string, last: boolean, top: boolean) => {
     const pct = parentCost > 0 ? Math.round((n.costMs / parentCost) * 100) : 100;
-    const name = n.await ? `[await] ${n.function}` : n.function;
-    const at = where(n);
+    const name = frameName(n);
+    const at = frameWhere(n);
     lines.push(`${prefix}${top || last ? '`---' : '+---'}[${ms(n.costMs)} ${pct}%] ${name}${at ? `  ${at}` : ''}`);
     const childPrefix = prefix + (top || last ? '    ' : '|   ');
     n.children.forEach((c, i) => walk(c, n.costMs, childPrefix, i === n.children.length - 1, false));
@@ -207,9 +223,9 @@ export function mergeTraces(records: readonly TraceRecord[]): MergedNode | undef
 export function mergedLines(root: MergedNode, calls: number): string[] {
   const lines = [`merged over ${plural(calls, 'call')}:`];
   const walk = (m: MergedNode, prefix: string, last: boolean, top: boolean) => {
-    const at = where(m as unknown as TraceNode);
+    const at = frameWhere(m);
     lines.push(`${prefix}${top || last ? '`---' : '+---'}[total ${ms(m.totalMs)} · avg ${ms(m.avgMs)} · max ${ms(m.maxMs)} · ${m.calls}/${calls} calls] ` +
-      `${m.await ? '[await] ' : ''}${m.function}${at ? `  ${at}` : ''}`);
+      `${frameName(m)}${at ? `  ${at}` : ''}`);
     m.children.forEach((c, i) => walk(c, prefix + (top || last ? '    ' : '|   '), i === m.children.length - 1, false));
   };
   walk(root, '', true, true);
@@ -223,7 +239,7 @@ export function mergedLines(root: MergedNode, calls: number): string[] {
 export function ttLine(r: TtRecord): string {
   return `#${r.index}  ${clockTime(r.time)}  ${ms(r.costMs).padStart(9)}  ${r.isException ? 'raised  ' : 'returned'}  ` +
     (r.replayOf !== undefined && r.replayOf !== null ? `replay of #${r.replayOf}  ` : '') +
-    [r.module, r.class, r.method].filter(Boolean).join('.');
+    qualifiedName(r);
 }
 
 /** What a tt call raised, on one line and whole: "RuntimeError: Working outside of request context. This …". */
@@ -237,7 +253,7 @@ export function ttDetailLines(d: TtDetail): string[] {
   const index = d.replayOf !== undefined && d.replayOf !== null ? `#${d.index} (replay of #${d.replayOf})` : `#${d.index}`;
   const rows: Array<[string, string]> = [
     ['index', index], ['time', clockTime(d.time)], ['cost', ms(d.costMs)],
-    ['method', [d.module, d.class, d.method].filter(Boolean).join('.')], ['args', d.args], ['kwargs', d.kwargs],
+    ['method', qualifiedName(d)], ['args', d.args], ['kwargs', d.kwargs],
   ];
   if (d.isException) {
     rows.push(['raised', ttRaised(d) ?? '']);

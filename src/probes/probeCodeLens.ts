@@ -1,9 +1,8 @@
 import * as vscode from 'vscode';
-import { CommandId, ViewId } from '../common/commandIds';
-import type { ProbeStore } from './probeStore';
+import { CommandId } from '../common/commandIds';
 import { ms } from '../format/probeText';
-
-const VIEW = { watch: ViewId.watch, trace: ViewId.trace, ttRecord: ViewId.timeTunnel } as const;
+import { probeKind } from './probeKinds';
+import type { ProbeStore } from './probeStore';
 
 /** Above each instrumented function: live call count, last and max cost; click reveals its view. */
 export class ProbeCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
@@ -34,13 +33,13 @@ export class ProbeCodeLens implements vscode.CodeLensProvider, vscode.Disposable
       const line = Math.min(Math.max(0, source.line - 1), document.lineCount - 1);
       if (seen.has(line)) continue;
       seen.add(line);
-      const what = probe.method === 'ttRecord' ? 'recording calls' : probe.method === 'watch' ? 'watching' : 'tracing';
-      const state = probe.isActive ? what : `${probe.method === 'ttRecord' ? 'time tunnel' : probe.method} ended`;
+      const kind = probeKind(probe.method);
+      const state = probe.isActive ? kind.activeText : kind.endedText;
       const icon = probe.isActive ? '$(pulse)' : '$(circle-slash)';
       lenses.push(new vscode.CodeLens(new vscode.Range(line, 0, line, 0), {
         title: `${icon} PyFlight ${state}: ${probe.count} calls · last ${ms(entry.lastCostMs)} · max ${ms(entry.maxCostMs)}`,
-        command: `${VIEW[probe.method]}.focus`,
-        tooltip: `${probe.method} ${probe.agentArgs ?? probe.location} in process ${probe.pid}`,
+        command: `${kind.viewId}.focus`,
+        tooltip: `${kind.name} ${probe.agentArgs ?? probe.location} in process ${probe.pid}`,
       }));
     }
     return lenses;

@@ -3,8 +3,7 @@
  * `__main__ Worker handle --expr "args, return_obj" -x 2 -n 20 -f "args[0] > 3"`.
  * Pure: parsed here, validated again by the helper with flight-profiler's own parsers.
  */
-import type { TraceParams, TtRecordParams, WatchParams } from '../protocol/helper';
-import type { ProbeMethod } from '../session/probe';
+import { probeKind, type ProbeMethod, type ProbeParams } from './probeKinds';
 
 export interface Location {
   module: string;
@@ -44,42 +43,19 @@ function quoteIfNeeded(value: string): string {
   return /^[^\s"']+$/.test(value) ? value : `"${value.replace(/"/g, '\\"')}"`;
 }
 
-const FLAGS: Record<ProbeMethod, Record<string, { key: string; kind: 'string' | 'int' | 'number' | 'flag' }>> = {
-  watch: {
-    '-nm': { key: 'nested', kind: 'string' }, '--nested-method': { key: 'nested', kind: 'string' },
-    '--expr': { key: 'expr', kind: 'string' }, '-f': { key: 'filter', kind: 'string' }, '--filter': { key: 'filter', kind: 'string' },
-    '-e': { key: 'exceptionOnly', kind: 'flag' }, '--exception': { key: 'exceptionOnly', kind: 'flag' },
-    '-x': { key: 'expand', kind: 'int' }, '--expand': { key: 'expand', kind: 'int' },
-    '-n': { key: 'limit', kind: 'int' }, '--limits': { key: 'limit', kind: 'int' },
-    '-r': { key: 'raw', kind: 'flag' }, '--raw': { key: 'raw', kind: 'flag' }, '-v': { key: 'verbose', kind: 'flag' }, '--verbose': { key: 'verbose', kind: 'flag' },
-  },
-  trace: {
-    '-nm': { key: 'nested', kind: 'string' }, '--nested-method': { key: 'nested', kind: 'string' },
-    '-i': { key: 'intervalMs', kind: 'number' }, '--interval': { key: 'intervalMs', kind: 'number' },
-    '-et': { key: 'entranceTimeMs', kind: 'number' }, '--entrance_time': { key: 'entranceTimeMs', kind: 'number' },
-    '-d': { key: 'depth', kind: 'int' }, '--depth': { key: 'depth', kind: 'int' },
-    '-n': { key: 'limit', kind: 'int' }, '--limits': { key: 'limit', kind: 'int' },
-    '-f': { key: 'filter', kind: 'string' }, '--filter': { key: 'filter', kind: 'string' },
-  },
-  ttRecord: {
-    '-nm': { key: 'nested', kind: 'string' }, '--nested-method': { key: 'nested', kind: 'string' },
-    '-n': { key: 'limit', kind: 'int' }, '--limits': { key: 'limit', kind: 'int' },
-    '-f': { key: 'filter', kind: 'string' }, '--filter': { key: 'filter', kind: 'string' },
-  },
-};
-
-export type ParamsOf<M extends ProbeMethod> = M extends 'watch' ? WatchParams : M extends 'trace' ? TraceParams : TtRecordParams;
+export type ParamsOf<M extends ProbeMethod> = ProbeParams<M>;
 
 /** Parses the editable text; throws an Error whose message is shown under the input box. */
 export function parseProbeOptions<M extends ProbeMethod>(method: M, text: string): ParamsOf<M> {
   const tokens = tokenize(text);
   const words: string[] = [];
   const params: Record<string, unknown> = {};
+  const { options, name } = probeKind(method);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
-    const spec = FLAGS[method][token];
+    const spec = options[token];
     if (!spec) {
-      if (token.startsWith('-') && !/^-\d/.test(token)) throw new Error(`Unknown option ${token} for ${method === 'ttRecord' ? 'tt' : method}.`);
+      if (token.startsWith('-') && !/^-\d/.test(token)) throw new Error(`Unknown option ${token} for ${name}.`);
       words.push(token);
       continue;
     }
@@ -98,16 +74,18 @@ export function parseProbeOptions<M extends ProbeMethod>(method: M, text: string
   }
   if (words.length < 2 || words.length > 3) throw new Error('Start with the location: module [class] method.');
   const location: Location = words.length === 2 ? { module: words[0], method: words[1] } : { module: words[0], class: words[1], method: words[2] };
+  // Checked here option by option; the helper validates again with flight-profiler's parsers.
   return { ...location, ...params } as ParamsOf<M>;
 }
 
 /** The inverse, for the input box's initial value and for "Restart with same options". */
-export function formatProbeOptions(method: ProbeMethod, params: WatchParams | TraceParams | TtRecordParams): string {
-  const p = params as unknown as Record<string, unknown>;
+export function formatProbeOptions<M extends ProbeMethod>(method: M, params: ProbeParams<M>): string {
+  const p: Record<string, unknown> = { ...params };
   const parts = [p.module, p.class, p.method].filter(Boolean).map(String);
   const seen = new Set<string>();
-  for (const [flag, spec] of Object.entries(FLAGS[method])) {
-    if (seen.has(spec.key) || flag.startsWith('--') && Object.entries(FLAGS[method]).some(([f, s]) => s.key === spec.key && !f.startsWith('--'))) continue;
+  const options = Object.entries(probeKind(method).options);
+  for (const [flag, spec] of options) {
+    if (seen.has(spec.key) || flag.startsWith('--') && options.some(([f, s]) => s.key === spec.key && !f.startsWith('--'))) continue;
     seen.add(spec.key);
     const value = p[spec.key];
     if (value === undefined || value === false || value === '') continue;

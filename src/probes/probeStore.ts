@@ -1,15 +1,12 @@
+import type { Disposable, Event } from '../common/event';
 import { Emitter } from '../common/event';
-import type { ProbeMethods, TraceRecord, TtRecord, WatchRecord } from '../protocol/helper';
-import type { Probe, ProbeMethod } from '../session/probe';
+import type { Probe, ProbeMethod, SourceLocation } from '../session/probe';
 import type { Session } from '../session/session';
+import type { ProbeRecord } from './probeKinds';
 
-export interface SourceLocation {
-  file: string;
-  /** 1-based line of the function's `def`. */
-  line: number;
-}
+export type { SourceLocation } from '../session/probe';
 
-type RecordOf<M extends ProbeMethod> = ProbeMethods[M]['record'];
+type RecordOf<M extends ProbeMethod> = ProbeRecord<M>;
 
 /** One probe as the views see it: bounded record history, running stats, where its code lives. */
 export class ProbeEntry<M extends ProbeMethod = ProbeMethod> {
@@ -22,12 +19,26 @@ export class ProbeEntry<M extends ProbeMethod = ProbeMethod> {
   constructor(
     readonly session: Session,
     readonly probe: Probe<M>,
-    readonly source: SourceLocation | undefined,
     private readonly cap: () => number,
   ) {}
 
+  /** Where the function's code lives, when whoever started the probe knew. */
+  get source(): SourceLocation | undefined {
+    return this.probe.source;
+  }
+
+  /** This entry in a list of entries of every kind (see `Probe.anyKind`). */
+  get anyKind(): ProbeEntry {
+    return this as unknown as ProbeEntry;
+  }
+
+  /** This entry as its own kind, or undefined when it is another kind (`entry.as('trace')`). */
+  as<K extends ProbeMethod>(method: K): ProbeEntry<K> | undefined {
+    return (this.probe.method as ProbeMethod) === method ? this as unknown as ProbeEntry<K> : undefined;
+  }
+
   add(record: RecordOf<M>): void {
-    const cost = (record as WatchRecord | TraceRecord | TtRecord).costMs;
+    const cost = record.costMs;
     this.lastCostMs = cost;
     this.maxCostMs = Math.max(this.maxCostMs ?? 0, cost);
     this.records.unshift(record);
@@ -46,17 +57,32 @@ export class ProbeStore {
   private readonly changeEmitter = new Emitter<ProbeEntry | undefined>();
   readonly onDidChange = this.changeEmitter.event;
   private pending: NodeJS.Timeout | undefined;
-  private readonly dirty = new Set<ProbeEntry>();
+  private readonly dirty = new Set<ProbeEntry | undefined>();
 
   constructor(
     private readonly cap: () => number,
     private readonly coalesceMs = 250,
   ) {}
 
-  add<M extends ProbeMethod>(session: Session, probe: Probe<M>, source?: SourceLocation): ProbeEntry<M> {
-    const entry = new ProbeEntry<M>(session, probe, source, this.cap);
-    this.entries.unshift(entry as unknown as ProbeEntry);
-    const any = entry as unknown as ProbeEntry;
+  /**
+   * Keeps every probe started in any of the manager's sessions, whoever started it (editor
+   * command, CLI engine, chat, a diagnosis). Probes started before this call are not added.
+   */
+  follow(sessions: { onDidStartProbe: Event<{ session: Session; probe: Probe }> }): Disposable {
+    return sessions.onDidStartProbe(({ session, probe }) => this.add(session, probe));
+  }
+
+  /** The entry of a probe, once the store has it. */
+  entryOf<M extends ProbeMethod>(probe: Probe<M>): ProbeEntry<M> | undefined {
+    return this.entries.find((e) => e.probe === probe.anyKind)?.as(probe.method);
+  }
+
+  add<M extends ProbeMethod>(session: Session, probe: Probe<M>): ProbeEntry<M> {
+    const existing = this.entryOf(probe);
+    if (existing) return existing;
+    const entry = new ProbeEntry<M>(session, probe, this.cap);
+    const any = entry.anyKind;
+    this.entries.unshift(any);
     probe.onDidRecord((record) => {
       entry.add(record);
       this.changed(any);
@@ -68,7 +94,7 @@ export class ProbeStore {
   }
 
   of<M extends ProbeMethod>(method: M): ProbeEntry<M>[] {
-    return this.entries.filter((e) => e.probe.method === method) as unknown as ProbeEntry<M>[];
+    return this.entries.flatMap((e) => e.as(method) ?? []);
   }
 
   get active(): ProbeEntry[] {
@@ -95,7 +121,7 @@ export class ProbeStore {
 
   /** `entry` undefined: the list changed. `now`: flush at once (starts, ends, removals). */
   private changed(entry: ProbeEntry | undefined, now = false): void {
-    this.dirty.add(entry as ProbeEntry);
+    this.dirty.add(entry);
     if (now) this.flush();
     else this.pending ??= setTimeout(() => this.flush(), this.coalesceMs);
   }
@@ -105,7 +131,7 @@ export class ProbeStore {
     this.pending = undefined;
     const dirty = [...this.dirty];
     this.dirty.clear();
-    if (dirty.includes(undefined as unknown as ProbeEntry)) this.changeEmitter.fire(undefined);
+    if (dirty.includes(undefined)) this.changeEmitter.fire(undefined);
     else for (const entry of dirty) this.changeEmitter.fire(entry);
   }
 

@@ -1,12 +1,26 @@
 import { PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
-import type { ProbeKind, ProbeMethods, StreamSummary } from '../protocol/helper';
+import { qualifiedName } from '../format/probeText';
+import { PROBE_KINDS, type ProbeMethod, type ProbeParams, type ProbeRecord } from '../probes/probeKinds';
+import type { ProbeKind, StreamSummary } from '../protocol/helper';
 
-export type ProbeMethod = keyof ProbeMethods;
+export type { ProbeMethod } from '../probes/probeKinds';
 export type ProbeState = 'installing' | 'running' | 'ended' | 'failed';
 
 /** The agent command behind each probe method, for turning it off. */
-export const AGENT_TARGET: Record<ProbeMethod, ProbeKind> = { watch: 'watch', trace: 'trace', ttRecord: 'tt' };
+export const AGENT_TARGET = Object.fromEntries(Object.values(PROBE_KINDS).map((k) => [k.method, k.agentTarget])) as Record<ProbeMethod, ProbeKind>;
+
+/** Where the instrumented function's code lives, when the starter knows (the editor's CodeLens needs it). */
+export interface SourceLocation {
+  file: string;
+  /** 1-based line of the function's `def`. */
+  line: number;
+}
+
+/** What a starter knows besides the helper's params. */
+export interface ProbeStartOptions {
+  source?: SourceLocation;
+}
 
 let nextProbeId = 1;
 
@@ -21,7 +35,7 @@ export class Probe<M extends ProbeMethod = ProbeMethod> {
   summary: StreamSummary | undefined;
   error: PyFlightError | undefined;
   readonly abort = new AbortController();
-  private readonly recordEmitter = new Emitter<ProbeMethods[M]['record']>();
+  private readonly recordEmitter = new Emitter<ProbeRecord<M>>();
   readonly onDidRecord = this.recordEmitter.event;
   private readonly changeEmitter = new Emitter<Probe<M>>();
   readonly onDidChange = this.changeEmitter.event;
@@ -30,8 +44,22 @@ export class Probe<M extends ProbeMethod = ProbeMethod> {
   constructor(
     readonly pid: number,
     readonly method: M,
-    readonly params: ProbeMethods[M]['params'],
+    readonly params: ProbeParams<M>,
+    readonly source?: SourceLocation,
   ) {}
+
+  /**
+   * This probe in a list of probes of every kind. Sound: a `Probe<M>` only hands out `M`'s records;
+   * TypeScript cannot see that through the emitters' listener sets, hence the one cast here.
+   */
+  get anyKind(): Probe {
+    return this as unknown as Probe;
+  }
+
+  /** This probe as its own kind, or undefined when it is another kind (`probe.as('trace')`). */
+  as<K extends ProbeMethod>(method: K): Probe<K> | undefined {
+    return (this.method as ProbeMethod) === method ? this as unknown as Probe<K> : undefined;
+  }
 
   get isActive(): boolean {
     return this.state === 'installing' || this.state === 'running';
@@ -39,8 +67,7 @@ export class Probe<M extends ProbeMethod = ProbeMethod> {
 
   /** "__main__.Worker.handle" */
   get location(): string {
-    const p = this.params as { module: string; class?: string; method: string };
-    return [p.module, p.class, p.method].filter(Boolean).join('.');
+    return qualifiedName(this.params);
   }
 
   /** Asks the helper to turn the probe off; `done` resolves with reason "stopped". */
@@ -55,7 +82,7 @@ export class Probe<M extends ProbeMethod = ProbeMethod> {
     this.changeEmitter.fire(this);
   }
 
-  recorded(record: ProbeMethods[M]['record']): void {
+  recorded(record: ProbeRecord<M>): void {
     this.count++;
     this.recordEmitter.fire(record);
     this.changeEmitter.fire(this);

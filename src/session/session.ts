@@ -6,8 +6,9 @@ import type { Logger } from '../common/logger';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
-import type { AttachResult, GetGlobalParams, HelloResult, HelperMethods, ModuleResult, ProbeMethods, StackResult, TtDetail, TtRecord } from '../protocol/helper';
-import { AGENT_TARGET, Probe, type ProbeMethod } from './probe';
+import type { AttachResult, GetGlobalParams, HelloResult, HelperMethods, ModuleResult, StackResult, TtDetail, TtRecord } from '../protocol/helper';
+import type { ProbeRecord } from '../probes/probeKinds';
+import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
 
 /**
  * preflight → starting (helper spawned) → attaching → ready → detaching → detached.
@@ -63,6 +64,9 @@ export class Session {
   private readonly onDidChangeProbesEmitter = new Emitter<Probe>();
   /** Fires when a probe starts, installs, records or ends. */
   readonly onDidChangeProbes = this.onDidChangeProbesEmitter.event;
+  private readonly onDidStartProbeEmitter = new Emitter<Probe>();
+  /** Fires once per probe, whoever started it (editor command, CLI, chat, …), before `startProbe` returns. */
+  readonly onDidStartProbe = this.onDidStartProbeEmitter.event;
   preflightResult: PreflightResult | undefined;
   hello: HelloResult | undefined;
   /** Set once the agent is loaded (or was found from an earlier attach). */
@@ -231,26 +235,29 @@ export class Session {
   /**
    * Starts a watch / trace / tt recording. Records arrive on `probe.onDidRecord`; `probe.done`
    * settles when the limit is reached, the probe is stopped, or it fails (bad location, …).
+   * `onDidStartProbe` fires before this returns, so listeners (the ProbeStore) see every record.
    */
-  startProbe<M extends ProbeMethod>(method: M, params: ProbeMethods[M]['params']): Probe<M> {
-    const probe = new Probe(this.pid, method, params);
-    const anyProbe = probe as unknown as Probe; // the set holds probes of every method
+  startProbe<M extends ProbeMethod>(method: M, params: HelperMethods[M]['params'], options: ProbeStartOptions = {}): Probe<M> {
+    const probe = new Probe<M>(this.pid, method, params, options.source);
+    const anyProbe = probe.anyKind; // the set holds probes of every method
     if (this._state !== 'ready' || !this.helper) {
-      const error = this.endReason ?? new PyFlightError(ErrorCode.HelperProtocol, `Session ${this.pid} is ${this._state}.`, 'Attach again.');
+      const error = this.notReady();
       probe.done = Promise.reject(error);
+      probe.done.catch(() => undefined);
       probe.finished(undefined, error);
+      this.onDidStartProbeEmitter.fire(anyProbe);
       return probe;
     }
     this.activeProbes.add(anyProbe);
     const changed = () => this.onDidChangeProbesEmitter.fire(anyProbe);
     const sub = probe.onDidChange(changed);
-    changed();
     const helper = this.helper;
     probe.done = this.loadAgent(probe.abort.signal)
-      .then(() => helper.request(method, params as never, {
+      .then(() => helper.request(method, params, {
         signal: probe.abort.signal,
         onProgress: (stage, detail) => { if (stage === 'installed') probe.installed(detail ?? undefined); },
-        onRecord: (record) => probe.recorded(record as ProbeMethods[M]['record']),
+        // The helper sends the record type of the method it was asked for (protocol/helper.ts ProbeMethods).
+        onRecord: (record) => probe.recorded(record as ProbeRecord<M>),
       }))
       .then(
         (summary) => {
@@ -270,7 +277,14 @@ export class Session {
         changed();
       });
     probe.done.catch(() => undefined); // callers observe failures through the probe; never unhandled
+    this.onDidStartProbeEmitter.fire(anyProbe);
+    changed();
     return probe;
+  }
+
+  /** Why a command cannot run now: the reason the session ended, or its state. */
+  private notReady(): PyFlightError {
+    return this.endReason ?? new PyFlightError(ErrorCode.HelperProtocol, `Session ${this.pid} is ${this._state}.`, 'Attach again.');
   }
 
   /** Stops every active probe and waits until each is turned off. */
@@ -313,9 +327,7 @@ export class Session {
   /** Runs one request; `needsAgent` (default: every method but a plain stack) loads the agent first. */
   private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete'>(method: M, params: HelperMethods[M]['params'], signal?: AbortSignal,
     needsAgent = method !== 'stack'): Promise<HelperMethods[M]['result']> {
-    if (this._state !== 'ready' || !this.helper) {
-      throw this.endReason ?? new PyFlightError(ErrorCode.HelperProtocol, `Session ${this.pid} is ${this._state}.`, 'Attach again.');
-    }
+    if (this._state !== 'ready' || !this.helper) throw this.notReady();
     if (needsAgent) await this.loadAgent(signal);
     try {
       // The cast keeps one code path for every method; params are typed by the public wrappers above.

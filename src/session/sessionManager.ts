@@ -2,6 +2,7 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
 import { routeSession, type Route } from '../common/sessionRouting';
+import type { Probe } from './probe';
 import { Session, type AttachProgress, type SessionOptions } from './session';
 import { WorkerGroup } from './workerGroup';
 
@@ -10,6 +11,9 @@ export class SessionManager {
   private readonly sessions = new Map<number, Session>();
   private readonly onDidChangeEmitter = new Emitter<Session | undefined>();
   readonly onDidChange = this.onDidChangeEmitter.event;
+  private readonly onDidStartProbeEmitter = new Emitter<{ session: Session; probe: Probe }>();
+  /** A probe started in any session, by anyone holding it (editor, CLI engine, chat, diagnosis). */
+  readonly onDidStartProbe = this.onDidStartProbeEmitter.event;
   private disposed = false;
   private _chosen: Session | undefined;
   private readonly groups = new Map<number, WorkerGroup>();
@@ -131,6 +135,7 @@ export class SessionManager {
     this.sessions.set(pid, session);
     session.onDidChangeState(() => this.onDidChangeEmitter.fire(session));
     session.onDidLoadAgent(() => this.onDidChangeEmitter.fire(session));
+    session.onDidStartProbe((probe) => this.onDidStartProbeEmitter.fire({ session, probe }));
     this.onDidChangeEmitter.fire(session);
     try {
       await session.attach(progress, signal);
@@ -163,6 +168,7 @@ export class SessionManager {
     await Promise.all(this.all.map((s) => s.detach()));
     this.sessions.clear();
     this.onDidChangeEmitter.dispose();
+    this.onDidStartProbeEmitter.dispose();
   }
 
   /** Synchronous last resort (process exit): every helper turns its probes off and exits. */

@@ -1,9 +1,7 @@
 import * as vscode from 'vscode';
-import type { ProbeEntry } from '../probes/probeStore';
-import type { ProbeMethod } from '../session/probe';
+import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
+import { probeKind, type ProbeMethod } from '../probes/probeKinds';
 import { endText, ms, plural, recordNoun } from '../format/probeText';
-
-const ICON: Record<string, string> = { watch: 'eye', trace: 'pulse', ttRecord: 'history' };
 
 /** The root node of a probe in the Watch / Trace / Time Tunnel views. */
 export function probeEntryItem<M extends ProbeMethod>(entry: ProbeEntry<M>): vscode.TreeItem {
@@ -20,12 +18,36 @@ export function probeEntryItem<M extends ProbeMethod>(entry: ProbeEntry<M>): vsc
   item.description = `${state}${stats} · pid ${probe.pid}`;
   // The agent arguments carry PyFlight's own watch expression when the user gave none: too long to show.
   const args = probe.agentArgs && probe.agentArgs.length <= 300 ? probe.agentArgs : probe.location;
-  item.tooltip = `${probe.method} ${args}\nprocess ${probe.pid}` + (probe.summary ? `\nended: ${endText(probe.summary, noun)}` : '') +
+  item.tooltip = `${probeKind(probe.method).name} ${args}\nprocess ${probe.pid}` + (probe.summary ? `\nended: ${endText(probe.summary, noun)}` : '') +
     (probe.error?.hint ? `\n${probe.error.hint}` : '');
   item.iconPath = probe.state === 'failed'
     ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
-    : new vscode.ThemeIcon(probe.isActive ? ICON[probe.method] : 'circle-slash', probe.isActive ? new vscode.ThemeColor('charts.green') : undefined);
+    : new vscode.ThemeIcon(probe.isActive ? probeKind(probe.method).icon : 'circle-slash', probe.isActive ? new vscode.ThemeColor('charts.green') : undefined);
   item.contextValue = probe.isActive ? 'probe.active' : 'probe.ended';
+  return item;
+}
+
+/** A one-line row: why a probe failed, a hint, a count of dropped records. */
+export interface MessageNode {
+  kind: 'message';
+  text: string;
+  key: string;
+  /** Codicon; default `info` (`error` with `error`). */
+  icon?: string;
+  error?: boolean;
+  tooltip?: string;
+}
+
+/** The row under a failed probe: the hint when there is one, else the error. */
+export function failureRow<M extends ProbeMethod>(entry: ProbeEntry<M>, key: string, icon?: string): MessageNode | undefined {
+  const error = entry.probe.error;
+  return error ? { kind: 'message', text: error.hint ?? error.message, key, icon } : undefined;
+}
+
+export function messageItem(node: MessageNode): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+  item.iconPath = node.error ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon(node.icon ?? 'info');
+  if (node.tooltip) item.tooltip = node.tooltip;
   return item;
 }
 
@@ -44,10 +66,19 @@ export class EntryNodes<M extends ProbeMethod> {
     return node;
   }
 
+  /** Refreshes a view on store changes: just the probe that changed, and only when it is this view's kind. */
+  refreshOn(store: ProbeStore, fire: (node: { kind: 'entry'; entry: ProbeEntry<M> } | undefined) => void): { dispose(): void } {
+    return store.onDidChange((entry) => {
+      const node = this.changed(entry);
+      if (node !== null) fire(node);
+    });
+  }
+
   /** What to pass to onDidChangeTreeData for a store change; `null` when this view is unaffected. */
   changed(entry: ProbeEntry | undefined): { kind: 'entry'; entry: ProbeEntry<M> } | undefined | null {
     if (!entry) return undefined;
-    if (entry.probe.method !== this.method) return null;
-    return this.nodes.get(entry as unknown as ProbeEntry<M>) ?? undefined;
+    const own = entry.as(this.method);
+    if (!own) return null;
+    return this.nodes.get(own) ?? undefined;
   }
 }

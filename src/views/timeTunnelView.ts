@@ -2,15 +2,15 @@ import * as vscode from 'vscode';
 import { PyFlightError } from '../common/errors';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TtDetail, TtRecord } from '../protocol/helper';
-import { EntryNodes, probeEntryItem } from './probeEntryItem';
-import { clockTime, ms, ttRaised } from '../format/probeText';
+import { EntryNodes, failureRow, messageItem, probeEntryItem, type MessageNode } from './probeEntryItem';
+import { clockTime, ms, qualifiedName, ttRaised } from '../format/probeText';
 import { lineItem, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
 
 export type TtNode =
   | { kind: 'entry'; entry: ProbeEntry<'ttRecord'> }
   | { kind: 'record'; entry: ProbeEntry<'ttRecord'>; record: TtRecord; key: string }
   | { kind: 'replay'; entry: ProbeEntry<'ttRecord'>; original: TtRecord; detail: TtDetail; key: string }
-  | { kind: 'message'; text: string; key: string; error?: boolean; tooltip?: string }
+  | MessageNode
   | { kind: 'exception'; detail: TtDetail; key: string }
   | ValueNode
   | LineNode;
@@ -38,10 +38,7 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
   private readonly deleted = new Set<string>();
 
   constructor(private readonly store: ProbeStore) {
-    this.subscription = store.onDidChange((entry) => {
-      const node = this.entryNodes.changed(entry);
-      if (node !== null) this.changed.fire(node);
-    });
+    this.subscription = this.entryNodes.refreshOn(store, (node) => this.changed.fire(node));
   }
 
   private keyOf(entry: ProbeEntry<'ttRecord'>, index: number): string {
@@ -55,7 +52,8 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
         const rows: TtNode[] = node.entry.records
           .filter((record) => !this.deleted.has(this.keyOf(node.entry, record.index)))
           .map((record) => ({ kind: 'record', entry: node.entry, record, key: `tt${node.entry.probe.id}/${record.index}` }));
-        if (node.entry.probe.error) rows.unshift({ kind: 'message', text: node.entry.probe.error.hint ?? node.entry.probe.error.message, key: `tt${node.entry.probe.id}/e` });
+        const failure = failureRow(node.entry, `tt${node.entry.probe.id}/e`);
+        if (failure) rows.unshift(failure);
         return rows;
       }
       case 'record': {
@@ -98,7 +96,7 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
         item.description = `${clockTime(r.time)} · ${ms(r.costMs)} · ${r.isException ? 'raised' : 'returned'}`;
         item.iconPath = r.isException ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon('history');
         item.contextValue = 'ttRecord';
-        item.tooltip = `${[r.module, r.class, r.method].filter(Boolean).join('.')} call #${r.index}`;
+        item.tooltip = `${qualifiedName(r)} call #${r.index}`;
         item.command = openSourceCommand(node.entry.source?.file, node.entry.source?.line);
         return item;
       }
@@ -125,12 +123,8 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
         item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'));
         return item;
       }
-      case 'message': {
-        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
-        item.iconPath = new vscode.ThemeIcon(node.error ? 'error' : 'info');
-        if (node.tooltip) item.tooltip = node.tooltip;
-        return item;
-      }
+      case 'message':
+        return messageItem(node);
       case 'value':
         return valueItem(node);
       case 'line':

@@ -1,9 +1,8 @@
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { clockTime, hottestChild, mergeTraces, ms, plural, threadLabel, type MergedNode } from '../format/probeText';
+import { clockTime, frameFile, frameName, frameWhere, hottestChild, mergeTraces, ms, plural, threadLabel, type MergedNode } from '../format/probeText';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TraceNode, TraceRecord } from '../protocol/helper';
-import { EntryNodes, probeEntryItem } from './probeEntryItem';
+import { EntryNodes, failureRow, messageItem, probeEntryItem, type MessageNode } from './probeEntryItem';
 import { openSourceCommand } from './valueNodes';
 
 type Node =
@@ -12,11 +11,7 @@ type Node =
   | { kind: 'mergedFrame'; node: MergedNode; calls: number; hot: boolean; key: string }
   | { kind: 'call'; entry: ProbeEntry<'trace'>; record: TraceRecord; key: string }
   | { kind: 'frame'; node: TraceNode; parentCostMs: number; hot: boolean; key: string }
-  | { kind: 'message'; text: string; key: string };
-
-function where(n: { builtin: boolean; file: string | null; line: number | null }): string {
-  return n.builtin ? 'built-in' : n.file ? `${path.basename(n.file)}:${n.line ?? ''}` : '';
-}
+  | MessageNode;
 
 function frameNodes(parent: TraceNode, hotPath: boolean, key: string): Node[] {
   const hot = hottestChild(parent);
@@ -41,10 +36,7 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
   private readonly entryNodes = new EntryNodes('trace');
 
   constructor(private readonly store: ProbeStore) {
-    this.subscription = store.onDidChange((entry) => {
-      const node = this.entryNodes.changed(entry);
-      if (node !== null) this.changed.fire(node);
-    });
+    this.subscription = this.entryNodes.refreshOn(store, (node) => this.changed.fire(node));
   }
 
   getChildren(node?: Node): Node[] {
@@ -59,7 +51,8 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
           // Keyed by the number of calls, so the node is new (and re-read) when more calls arrive.
           if (root) rows.unshift({ kind: 'merged', entry, root, calls: entry.records.length, key: `t${id}/merged${entry.records.length}` });
         }
-        if (entry.probe.error) rows.unshift({ kind: 'message', text: entry.probe.error.hint ?? entry.probe.error.message, key: `t${id}/e` });
+        const failure = failureRow(entry, `t${id}/e`);
+        if (failure) rows.unshift(failure);
         if (entry.dropped) rows.push({ kind: 'message', text: `${entry.dropped} older calls dropped`, key: `t${id}/d` });
         return rows;
       }
@@ -95,12 +88,12 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
       case 'mergedFrame': {
         const n = node.node;
         const state = n.children.length === 0 ? None : node.hot ? Expanded : Collapsed;
-        const item = new vscode.TreeItem(n.await ? `[await] ${n.function}` : n.function, state);
+        const item = new vscode.TreeItem(frameName(n), state);
         item.id = node.key;
-        const at = where(n);
+        const at = frameWhere(n);
         const seen = n.calls < node.calls ? ` · in ${n.calls}/${node.calls} calls` : n.hits > n.calls ? ` · ${n.hits}× ` : '';
         item.description = `avg ${ms(n.avgMs)} · max ${ms(n.maxMs)} · total ${ms(n.totalMs)}${seen}${at ? ` · ${at}` : ''}`;
-        item.tooltip = `${n.function}\n${n.file ?? 'built-in'}${n.line ? `:${n.line}` : ''}\n` +
+        item.tooltip = `${n.function}\n${frameFile(n)}\n` +
           `total ${ms(n.totalMs)} over ${plural(node.calls, 'call')}; average ${ms(n.avgMs)} per call; max ${ms(n.maxMs)} in one call; ` +
           `ran in ${n.calls} of them (${plural(n.hits, 'time')} in all)`;
         item.iconPath = new vscode.ThemeIcon(n.builtin ? 'symbol-constructor' : node.hot ? 'flame' : 'symbol-function',
@@ -121,21 +114,18 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
         const n = node.node;
         const pct = node.parentCostMs > 0 ? Math.round((n.costMs / node.parentCostMs) * 100) : 100;
         const state = n.children.length === 0 ? None : node.hot ? Expanded : Collapsed;
-        const item = new vscode.TreeItem(n.await ? `[await] ${n.function}` : n.function, state);
+        const item = new vscode.TreeItem(frameName(n), state);
         item.id = node.key;
-        const at = where(n);
+        const at = frameWhere(n);
         item.description = `${ms(n.costMs)} · ${pct}%${at ? ` · ${at}` : ''}`;
-        item.tooltip = `${n.function}\n${n.file ?? 'built-in'}${n.line ? `:${n.line}` : ''}\n${n.costMs.toFixed(3)} ms (${pct}% of caller)`;
+        item.tooltip = `${n.function}\n${frameFile(n)}\n${n.costMs.toFixed(3)} ms (${pct}% of caller)`;
         item.iconPath = new vscode.ThemeIcon(n.builtin ? 'symbol-constructor' : n.await ? 'debug-pause' : node.hot ? 'flame' : 'symbol-function',
           node.hot ? new vscode.ThemeColor('charts.orange') : undefined);
         item.command = openSourceCommand(n.file, n.line);
         return item;
       }
-      case 'message': {
-        const item = new vscode.TreeItem(node.text, None);
-        item.iconPath = new vscode.ThemeIcon('info');
-        return item;
-      }
+      case 'message':
+        return messageItem(node);
     }
   }
 

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { WatchRecord } from '../protocol/helper';
-import { EntryNodes, probeEntryItem } from './probeEntryItem';
+import { EntryNodes, failureRow, messageItem, probeEntryItem, type MessageNode } from './probeEntryItem';
 import { clockTime, ms, watchFailure, watchSummary } from '../format/probeText';
 import { lineItem, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
 
@@ -9,7 +9,7 @@ export type WatchNode =
   | { kind: 'entry'; entry: ProbeEntry<'watch'> }
   | { kind: 'record'; entry: ProbeEntry<'watch'>; record: WatchRecord; key: string }
   | { kind: 'dropped'; count: number; key: string }
-  | { kind: 'message'; text: string; key: string }
+  | MessageNode
   | ValueNode
   | LineNode;
 
@@ -21,10 +21,7 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
   private readonly entryNodes = new EntryNodes('watch');
 
   constructor(private readonly store: ProbeStore) {
-    this.subscription = store.onDidChange((entry) => {
-      const node = this.entryNodes.changed(entry);
-      if (node !== null) this.changed.fire(node);
-    });
+    this.subscription = this.entryNodes.refreshOn(store, (node) => this.changed.fire(node));
   }
 
   getChildren(node?: WatchNode): WatchNode[] {
@@ -33,7 +30,8 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
       const { entry } = node;
       const rows: WatchNode[] = entry.records.map((record, i) => ({ kind: 'record', entry, record, key: `w${entry.probe.id}/${entry.probe.count - i}` }));
       if (entry.dropped) rows.push({ kind: 'dropped', count: entry.dropped, key: `w${entry.probe.id}/dropped` });
-      if (entry.probe.error) rows.unshift({ kind: 'message', text: entry.probe.error.hint ?? entry.probe.error.message, key: `w${entry.probe.id}/error` });
+      const failure = failureRow(entry, `w${entry.probe.id}/error`, 'lightbulb');
+      if (failure) rows.unshift(failure);
       return rows;
     }
     if (node.kind === 'record') {
@@ -80,11 +78,8 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
         item.iconPath = new vscode.ThemeIcon('info');
         return item;
       }
-      case 'message': {
-        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
-        item.iconPath = new vscode.ThemeIcon('lightbulb');
-        return item;
-      }
+      case 'message':
+        return messageItem(node);
       case 'value':
         return valueItem(node);
       case 'line':
