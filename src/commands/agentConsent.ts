@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Session } from '../session/session';
+import type { WorkerGroup } from '../session/workerGroup';
 
 const SETTING = 'confirmAgentLoad';
 
@@ -7,22 +8,28 @@ const SETTING = 'confirmAgentLoad';
  * Asked once per process before the PyFlightProfiler agent is loaded into it: attaching alone
  * reads stacks from outside and changes nothing; the agent stays in the target until it exits.
  */
-export async function confirmAgentLoad(session: Session): Promise<boolean> {
+export function confirmAgentLoad(session: Session): Promise<boolean> {
+  return ask(vscode.l10n.t('Load the PyFlightProfiler agent into process {0}?', session.pid),
+    vscode.l10n.t('This command runs inside the process. The agent stays until the process exits: a few '
+      + 'threads and a port on 127.0.0.1 (16000–16500) that any local user who can reach it may use to run code in '
+      + 'the process. Stacks need no agent.'));
+}
+
+/** Once for every worker of a server, those it starts later included. */
+export function confirmAgentLoadForWorkers(group: WorkerGroup): Promise<boolean> {
+  return ask(vscode.l10n.t('Load the PyFlightProfiler agent into all {0} workers of {1}?', group.workers.length, group.label),
+    vscode.l10n.t('The command runs inside every worker, and in workers the server starts later. The agent stays in each '
+      + 'until it exits: a few threads and a port on 127.0.0.1 (16000–16500) that any local user who can reach it may use '
+      + 'to run code in the process. Stacks need no agent.'));
+}
+
+async function ask(message: string, detail: string): Promise<boolean> {
   const config = vscode.workspace.getConfiguration('pyflight');
   if (!config.get<boolean>(SETTING, true)) return true;
   const load: vscode.MessageItem = { title: vscode.l10n.t('Load Agent') };
   const always: vscode.MessageItem = { title: vscode.l10n.t("Load, Don't Ask Again") };
   const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };
-  const choice = await vscode.window.showWarningMessage(
-    vscode.l10n.t('Load the PyFlightProfiler agent into process {0}?', session.pid),
-    {
-      modal: true,
-      detail: vscode.l10n.t('This command runs inside the process. The agent stays until the process exits: a few '
-        + 'threads and a port on 127.0.0.1 (16000–16500) that any local user who can reach it may use to run code in '
-        + 'the process. Stacks need no agent.'),
-    },
-    load, always, cancel,
-  );
+  const choice = await vscode.window.showWarningMessage(message, { modal: true, detail }, load, always, cancel);
   if (choice === always) await config.update(SETTING, false, vscode.ConfigurationTarget.Global);
   return choice === load || choice === always;
 }

@@ -13,7 +13,10 @@ import { editorTarget, sourceOf } from '../probes/probeTarget';
 import type { Probe, SourceLocation } from '../session/probe';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
+import type { WorkerGroup } from '../session/workerGroup';
+import type { WorkersNode } from '../views/probeEntryItem';
 import type { TimeTunnelView, TtNode } from '../views/timeTunnelView';
+import { confirmAgentLoadForWorkers } from './agentConsent';
 import { resolveSession } from './attach';
 
 export interface ProbeDeps {
@@ -39,12 +42,28 @@ async function sessionForProbe(deps: ProbeDeps, file?: string): Promise<Session 
   return resolveSession(deps.sessions, { log: deps.log, purpose: 'probe', file, placeHolder: vscode.l10n.t('Instrument which process?') });
 }
 
+/**
+ * For a worker of a server attached as a group (watch and trace): all workers, or this one only?
+ * `undefined` when the user cancelled.
+ */
+async function chooseWorkers(deps: ProbeDeps, session: Session, method: ProbeMethod): Promise<{ group?: WorkerGroup } | undefined> {
+  const group = deps.sessions.groupOf(session);
+  if (!group || group.workers.length < 2 || method === 'ttRecord') return {};
+  const all = { label: vscode.l10n.t('$(layers) All {0} workers of {1}', group.workers.length, group.label), description: vscode.l10n.t('workers started later get it too'), group };
+  const one = { label: vscode.l10n.t('$(symbol-method) Only worker {0}', session.pid), group: undefined };
+  const picked = await vscode.window.showQuickPick([all, one], { title: vscode.l10n.t('PyFlight: {0}', probeKind(method).title), placeHolder: vscode.l10n.t('In which processes?') });
+  return picked ? { group: picked.group } : undefined;
+}
+
 /** Shows the options in an input box (validated as typed), then starts the probe. */
 async function confirmAndStart<M extends ProbeMethod>(deps: ProbeDeps, session: Session, method: M, initial: string,
   source?: SourceLocation): Promise<Probe<M> | undefined> {
   const kind = probeKind(method);
+  const where = await chooseWorkers(deps, session, method);
+  if (!where) return undefined;
   const text = await vscode.window.showInputBox({
-    title: vscode.l10n.t('PyFlight: {0} in process {1}', kind.title, session.pid),
+    title: where.group ? vscode.l10n.t('PyFlight: {0} in all {1} workers of {2}', kind.title, where.group.workers.length, where.group.label)
+      : vscode.l10n.t('PyFlight: {0} in process {1}', kind.title, session.pid),
     prompt: vscode.l10n.t(kind.prompt),
     value: initial,
     valueSelection: [initial.length, initial.length],
@@ -60,7 +79,23 @@ async function confirmAndStart<M extends ProbeMethod>(deps: ProbeDeps, session: 
   });
   if (text === undefined) return undefined;
   const params = parseProbeOptions(method, text);
+  if (where.group) {
+    await startOnWorkers(deps, where.group, method, params, source);
+    return undefined;
+  }
   return startProbe(deps, session, method, params, source ?? (await sourceOf(session, params)), text);
+}
+
+/** One probe on every worker of a group (one consent for all of them); the views merge them. */
+async function startOnWorkers<M extends ProbeMethod>(deps: ProbeDeps, group: WorkerGroup, method: M, params: ProbeParams<M>,
+  source?: SourceLocation): Promise<void> {
+  if (group.workers.some((s) => !s.agentLoaded) && !(await confirmAgentLoadForWorkers(group))) return;
+  group.approveAgentLoad();
+  const kind = probeKind(method);
+  const probes = group.startProbe(method, params, { source });
+  void vscode.commands.executeCommand(`${kind.viewId}.focus`);
+  deps.log.info(`${kind.name} ${formatProbeOptions(method, params)} on all workers of ${group.label}: started`);
+  void probes.done.then(() => deps.log.info(`${kind.name} on all workers of ${group.label}: ended (${probes.count} records)`));
 }
 
 /**
@@ -139,7 +174,10 @@ export function registerProbeCommands(context: vscode.ExtensionContext, deps: Pr
     );
   }
   context.subscriptions.push(
-    vscode.commands.registerCommand(CommandId.stopProbe, (node?: ProbeEntryNode) => node?.entry.probe.stop()),
+    vscode.commands.registerCommand(CommandId.stopProbe, (node?: ProbeEntryNode | WorkersNode<ProbeMethod>) => {
+      if (node?.kind === 'workers') for (const entry of node.entries) entry.probe.stop();
+      else node?.entry.probe.stop();
+    }),
     vscode.commands.registerCommand(CommandId.restartProbe, async (node?: ProbeEntryNode) => {
       if (!node) return;
       const { entry } = node;

@@ -20,6 +20,15 @@ export interface SourceLocation {
 /** What a starter knows besides the helper's params. */
 export interface ProbeStartOptions {
   source?: SourceLocation;
+  /** Set on each worker's probe when one probe was started on all workers of a server. */
+  group?: ProbeGroupTag;
+}
+
+/** The probes started together on every worker of one master share a tag; views merge them. */
+export interface ProbeGroupTag {
+  key: string;
+  /** "gunicorn master 1234" */
+  label: string;
 }
 
 let nextProbeId = 1;
@@ -46,6 +55,7 @@ export class Probe<M extends ProbeMethod = ProbeMethod> {
     readonly method: M,
     readonly params: ProbeParams<M>,
     readonly source?: SourceLocation,
+    readonly group?: ProbeGroupTag,
   ) {}
 
   /**

@@ -238,7 +238,7 @@ export class Session {
    * `onDidStartProbe` fires before this returns, so listeners (the ProbeStore) see every record.
    */
   startProbe<M extends ProbeMethod>(method: M, params: HelperMethods[M]['params'], options: ProbeStartOptions = {}): Probe<M> {
-    const probe = new Probe<M>(this.pid, method, params, options.source);
+    const probe = new Probe<M>(this.pid, method, params, options.source, options.group);
     const anyProbe = probe.anyKind; // the set holds probes of every method
     if (this._state !== 'ready' || !this.helper) {
       const error = this.notReady();

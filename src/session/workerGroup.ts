@@ -3,7 +3,7 @@ import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
 import { listProcesses } from '../processes/processLister';
 import type { ProbeMethods } from '../protocol/helper';
-import type { Probe, ProbeMethod } from './probe';
+import type { Probe, ProbeGroupTag, ProbeMethod, ProbeStartOptions } from './probe';
 import type { Session } from './session';
 
 /** What a group needs from the SessionManager (kept narrow so the group is easy to test). */
@@ -40,6 +40,7 @@ export class GroupProbe<M extends ProbeMethod = ProbeMethod> {
   constructor(
     readonly method: M,
     readonly params: ProbeMethods[M]['params'],
+    readonly options: ProbeStartOptions & { group: ProbeGroupTag },
   ) {}
 
   get isActive(): boolean {
@@ -53,7 +54,7 @@ export class GroupProbe<M extends ProbeMethod = ProbeMethod> {
   /** Starts the probe on one more worker (no-op once stopped or for a worker that has it). */
   add(session: Session): Probe<M> | undefined {
     if (this.stopped || this.probes.has(session.pid)) return undefined;
-    const probe = session.startProbe(this.method, this.params);
+    const probe = session.startProbe(this.method, this.params, this.options);
     this.probes.set(session.pid, probe);
     probe.onDidRecord((record) => this.recordEmitter.fire({ pid: session.pid, record }));
     probe.onDidChange(() => this.changeEmitter.fire(this));
@@ -76,6 +77,8 @@ export class GroupProbe<M extends ProbeMethod = ProbeMethod> {
   }
 }
 
+let groupProbeIds = 0;
+
 /**
  * The workers of a pre-fork master as one unit: a session per worker (read-only until a command
  * needs the agent), workers the master forks later join by themselves (polled), and probes started
@@ -96,6 +99,13 @@ export class WorkerGroup {
     private readonly sessions: SessionSource,
     private readonly options: { log: Logger; pollMs?: number; listWorkers?: (masterPid: number) => Promise<number[]> },
   ) {}
+
+  /** "gunicorn master 1234", from a worker's command line. */
+  get label(): string {
+    const argv = this.workers[0]?.preflightResult?.facts.argv ?? [];
+    const kind = argv.map((a) => /(gunicorn|uvicorn|celery)/.exec(a)?.[1]).find(Boolean) ?? 'server';
+    return `${kind} master ${this.masterPid}`;
+  }
 
   /** Live worker sessions, by pid. */
   get workers(): Session[] {
@@ -127,8 +137,8 @@ export class WorkerGroup {
   }
 
   /** Starts one probe on every worker, and on each worker that joins later. */
-  startProbe<M extends ProbeMethod>(method: M, params: ProbeMethods[M]['params']): GroupProbe<M> {
-    const group = new GroupProbe(method, params);
+  startProbe<M extends ProbeMethod>(method: M, params: ProbeMethods[M]['params'], options: ProbeStartOptions = {}): GroupProbe<M> {
+    const group = new GroupProbe(method, params, { ...options, group: { key: `workers-${this.masterPid}-${++groupProbeIds}`, label: this.label } });
     this.probes.add(group as unknown as GroupProbe);
     void group.done.then(() => this.probes.delete(group as unknown as GroupProbe));
     for (const session of this.workers) if (session.state === 'ready') group.add(session);

@@ -82,3 +82,42 @@ export class EntryNodes<M extends ProbeMethod> {
     return this.nodes.get(own) ?? undefined;
   }
 }
+
+/** The probes started together on every worker of a server, as one row of a view. */
+export interface WorkersNode<M extends ProbeMethod> {
+  kind: 'workers';
+  key: string;
+  label: string;
+  entries: ProbeEntry<M>[];
+}
+
+/**
+ * A view's root rows: each probe, except that the probes of one worker group are one row
+ * (at the place of the group's first probe).
+ */
+export function rootRows<M extends ProbeMethod, N>(entries: ProbeEntry<M>[], entryNode: (entry: ProbeEntry<M>) => N,
+  workersNode: (node: WorkersNode<M>) => N): N[] {
+  const groups = new Map<string, ProbeEntry<M>[]>();
+  for (const e of entries) if (e.probe.group) groups.set(e.probe.group.key, [...(groups.get(e.probe.group.key) ?? []), e]);
+  const shown = new Set<string>();
+  return entries.flatMap((entry) => {
+    const tag = entry.probe.group;
+    if (!tag) return [entryNode(entry)];
+    if (shown.has(tag.key)) return [];
+    shown.add(tag.key);
+    return [workersNode({ kind: 'workers', key: tag.key, label: tag.label, entries: groups.get(tag.key)! })];
+  });
+}
+
+export function workersItem<M extends ProbeMethod>(node: WorkersNode<M>, noun: string): vscode.TreeItem {
+  const first = node.entries[0];
+  const count = node.entries.reduce((n, e) => n + e.probe.count, 0);
+  const live = node.entries.filter((e) => e.probe.isActive).length;
+  const item = new vscode.TreeItem(`${first.probe.location} · all workers`, vscode.TreeItemCollapsibleState.Expanded);
+  item.id = node.key;
+  item.description = `${node.label} · ${plural(node.entries.length, 'worker')}${live ? `, ${live} live` : ''} · ${plural(count, noun)}`;
+  item.tooltip = `One ${probeKind(first.probe.method).name} on every worker of ${node.label}; workers it starts later get it too.`;
+  item.iconPath = new vscode.ThemeIcon('layers');
+  item.contextValue = 'probeGroup';
+  return item;
+}

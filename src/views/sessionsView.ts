@@ -67,8 +67,7 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   getTreeItem(node: Node): vscode.TreeItem {
     if (node.kind === 'group') {
       const g = node.group;
-      const kind = g.workers[0]?.preflightResult?.facts.argv.find((a) => /gunicorn|uvicorn|celery/.test(a))?.match(/gunicorn|uvicorn|celery/)?.[0] ?? 'server';
-      const item = new vscode.TreeItem(`${kind} master (pid ${g.masterPid})`, vscode.TreeItemCollapsibleState.Expanded);
+      const item = new vscode.TreeItem(g.label.replace(/ (\d+)$/, ' (pid $1)'), vscode.TreeItemCollapsibleState.Expanded);
       item.id = `group-${g.masterPid}`;
       const loaded = g.workers.filter((s) => s.agentLoaded).length;
       item.description = `${g.workers.length} workers · ${loaded ? `agent in ${loaded}` : 'read-only'} · new workers join`;

@@ -2,11 +2,12 @@ import * as vscode from 'vscode';
 import { clockTime, frameFile, frameName, frameWhere, hottestChild, mergeTraces, ms, plural, threadLabel, type MergedNode } from '../format/probeText';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { TraceNode, TraceRecord } from '../protocol/helper';
-import { EntryNodes, failureRow, messageItem, probeEntryItem, type MessageNode } from './probeEntryItem';
+import { EntryNodes, failureRow, messageItem, probeEntryItem, rootRows, workersItem, type MessageNode, type WorkersNode } from './probeEntryItem';
 import { openSourceCommand } from './valueNodes';
 
 type Node =
   | { kind: 'entry'; entry: ProbeEntry<'trace'> }
+  | WorkersNode<'trace'>
   | { kind: 'merged'; entry: ProbeEntry<'trace'>; root: MergedNode; calls: number; key: string }
   | { kind: 'mergedFrame'; node: MergedNode; calls: number; hot: boolean; key: string }
   | { kind: 'call'; entry: ProbeEntry<'trace'>; record: TraceRecord; key: string }
@@ -36,12 +37,15 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
   private readonly entryNodes = new EntryNodes('trace');
 
   constructor(private readonly store: ProbeStore) {
-    this.subscription = this.entryNodes.refreshOn(store, (node) => this.changed.fire(node));
+    // A worker group's row sums its probes: refresh from the top for those.
+    this.subscription = this.entryNodes.refreshOn(store, (node) => this.changed.fire(node?.entry.probe.group ? undefined : node));
   }
 
   getChildren(node?: Node): Node[] {
-    if (!node) return this.store.of('trace').map((entry) => this.entryNodes.node(entry));
+    if (!node) return rootRows(this.store.of('trace'), (entry): Node => this.entryNodes.node(entry), (group): Node => group);
     switch (node.kind) {
+      case 'workers':
+        return node.entries.map((entry) => this.entryNodes.node(entry));
       case 'entry': {
         const { entry } = node;
         const id = entry.probe.id;
@@ -75,6 +79,8 @@ export class TraceView implements vscode.TreeDataProvider<Node>, vscode.Disposab
     switch (node.kind) {
       case 'entry':
         return probeEntryItem(node.entry);
+      case 'workers':
+        return workersItem(node, 'call');
       case 'merged': {
         const r = node.root;
         const item = new vscode.TreeItem(`all ${plural(node.calls, 'call')} merged`, r.children.length ? Collapsed : None);

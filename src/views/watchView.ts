@@ -1,13 +1,14 @@
 import * as vscode from 'vscode';
 import type { ProbeEntry, ProbeStore } from '../probes/probeStore';
 import type { WatchRecord } from '../protocol/helper';
-import { EntryNodes, failureRow, messageItem, probeEntryItem, type MessageNode } from './probeEntryItem';
+import { EntryNodes, failureRow, messageItem, probeEntryItem, rootRows, workersItem, type MessageNode, type WorkersNode } from './probeEntryItem';
 import { clockTime, ms, watchFailure, watchSummary } from '../format/probeText';
 import { lineItem, openSourceCommand, valueChildren, valueItem, valueNode, type LineNode, type ValueNode } from './valueNodes';
 
 export type WatchNode =
   | { kind: 'entry'; entry: ProbeEntry<'watch'> }
-  | { kind: 'record'; entry: ProbeEntry<'watch'>; record: WatchRecord; key: string }
+  | WorkersNode<'watch'>
+  | { kind: 'record'; entry: ProbeEntry<'watch'>; record: WatchRecord; key: string; worker?: boolean }
   | { kind: 'dropped'; count: number; key: string }
   | MessageNode
   | ValueNode
@@ -21,11 +22,19 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
   private readonly entryNodes = new EntryNodes('watch');
 
   constructor(private readonly store: ProbeStore) {
-    this.subscription = this.entryNodes.refreshOn(store, (node) => this.changed.fire(node));
+    // A probe of a worker group changes its group's merged rows: refresh from the top for those.
+    this.subscription = this.entryNodes.refreshOn(store, (node) => this.changed.fire(node?.entry.probe.group ? undefined : node));
   }
 
   getChildren(node?: WatchNode): WatchNode[] {
-    if (!node) return this.store.of('watch').map((entry) => this.entryNodes.node(entry));
+    if (!node) return rootRows(this.store.of('watch'), (entry): WatchNode => this.entryNodes.node(entry), (group): WatchNode => group);
+    if (node.kind === 'workers') {
+      // Every worker's calls, newest first, each row naming its worker.
+      return node.entries
+        .flatMap((entry) => entry.records.map((record, i): WatchNode => ({ kind: 'record', entry, record, worker: true,
+          key: `w${entry.probe.id}/${entry.probe.count - i}` })))
+        .sort((a, b) => (b as { record: WatchRecord }).record.time - (a as { record: WatchRecord }).record.time);
+    }
     if (node.kind === 'entry') {
       const { entry } = node;
       const rows: WatchNode[] = entry.records.map((record, i) => ({ kind: 'record', entry, record, key: `w${entry.probe.id}/${entry.probe.count - i}` }));
@@ -57,13 +66,15 @@ export class WatchView implements vscode.TreeDataProvider<WatchNode>, vscode.Dis
     switch (node.kind) {
       case 'entry':
         return probeEntryItem(node.entry);
+      case 'workers':
+        return workersItem(node, 'call');
       case 'record': {
         const r = node.record;
         const item = new vscode.TreeItem(clockTime(r.time), vscode.TreeItemCollapsibleState.Collapsed);
         item.id = node.key;
         // The call at a glance: arguments → return value, what was raised, or why the expression failed.
         const failure = watchFailure(r);
-        item.description = `${ms(r.costMs)} · ${watchSummary(r, 80)}`;
+        item.description = `${node.worker ? `worker ${node.entry.probe.pid} · ` : ''}${ms(r.costMs)} · ${watchSummary(r, 80)}`;
         item.iconPath = r.isException || failure
           ? new vscode.ThemeIcon(failure ? 'warning' : 'error', new vscode.ThemeColor(failure ? 'problemsWarningIcon.foreground' : 'errorForeground'))
           : new vscode.ThemeIcon('pass', new vscode.ThemeColor('charts.green'));

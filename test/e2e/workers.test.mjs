@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,14 @@ function workersOf(pid) {
     out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number));
   }
   return out.sort((a, b) => a - b);
+}
+
+function get(path) {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: join(dir, 's'), path }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 async function until(what, probe, timeoutMs = 30000) {
@@ -59,6 +68,22 @@ test('Attach to All Workers from the picker: the workers grouped under the maste
     const replacement = await until('a replacement worker', () => workersOf(master.pid).find((w) => w !== first && w !== second));
     await wb.treeRow('Sessions', new RegExp(`\\(pid ${replacement}\\)\\s*attached · read-only`)).waitFor({ timeout: 30000 });
     await wb.screenshot('group-joined');
+
+    // Watch one function on all workers: one row, every worker's calls merged with a worker column.
+    await wb.openFile('web/flask_app.py');
+    await wb.editorContextMenu(15, 'PyFlight: Watch This Function'); // inside compute_report()
+    await wb.quickPickSelect('All 2 workers of gunicorn master', { type: false });
+    await wb.quickInput.getByText('in all 2 workers of gunicorn master').waitFor();
+    await wb.quickInputEnter('flask_app compute_report -n 100');
+    await wb.openView('PyFlight');
+    const watchRow = wb.treeRow('Watch', /flask_app\.compute_report · all workers/);
+    await watchRow.waitFor({ timeout: 30000 });
+    await wb.treeRow('Watch', /2 workers, 2 live/).waitFor({ timeout: 30000 });
+    for (let i = 0; i < 10; i++) await Promise.all([get('/work'), get('/work'), get('/work')]);
+    await wb.treeRow('Watch', /worker \d+ · [\d.]+ ms · compute_report\(n=200000\) → \d+/).waitFor({ timeout: 30000 });
+    await wb.screenshot('watch-all-workers');
+    await wb.treeRowAction('Watch', /flask_app\.compute_report · all workers/, 'Stop');
+    await wb.treeRow('Watch', /2 workers · \d+ calls/).waitFor({ timeout: 30000 });
 
     await wb.treeRowAction('Sessions', `gunicorn master (pid ${master.pid})`, 'Detach All Workers');
     await group.waitFor({ state: 'detached', timeout: 15000 });
