@@ -17,13 +17,15 @@ export const USAGE = `usage:
   pyflight check <pid> [--json]
   pyflight stack <pid> [--native] [--async] [--agent-threads] [--json]
   pyflight module <pid> <file> [--json]
-  pyflight watch <pid> <module> [class] <method> [--expr E] [-x 1-4] [-e] [-n N] [-f F] [-r] [-v] [-nm nested] [--json]
-  pyflight trace <pid> <module> [class] <method> [-i ms] [-et ms] [-d depth] [-n N] [-f F] [-nm nested] [--json]
+  pyflight watch <pid> <module> [class] <method> [--expr E] [-x 1-4] [-e] [-n N] [-f F] [-r] [-v] [-nm nested] [--all-workers] [--json]
+  pyflight trace <pid> <module> [class] <method> [-i ms] [-et ms] [-d depth] [-n N] [-f F] [-nm nested] [--all-workers] [--json]
   pyflight tt <pid> record <module> [class] <method> [-n N] [-f F] [--json]
   pyflight getglobal <pid> <module> [class] <field> [--expr E] [-x N] [-r] [--json]
   pyflight tt <pid> list|show <index> [-v]|replay <index> [-v]|delete <index>|delete --all [--json]
   pyflight tt <pid> -t <module> [class] <method> | -l | -i N [-v] [-p] | -d N | -da   (flight-profiler's syntax)
-options: --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
+options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
+           records tagged with the worker's pid; -n counts per worker),
+         --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
          --verbose (log to stderr). watch/trace/tt record print one line (trace: a call tree) per
          record, then an end line saying why it ended; with --json one JSON line per record and an end line.
          tt show/replay: values are Python reprs, cut after 2,000 characters (-v: 200,000); a replay

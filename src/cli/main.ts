@@ -14,6 +14,8 @@ import { endText, mergeTraces, mergedLines, recordNoun, traceLines, ttDetailLine
 import { probeKind, type ProbeMethod, type ProbeParams, type ProbeRecord } from '../probes/probeKinds';
 import type { TraceRecord } from '../protocol/helper';
 import { Session } from '../session/session';
+import { SessionManager } from '../session/sessionManager';
+import type { GroupProbe } from '../session/workerGroup';
 import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
 import { processTable } from './processTable';
 
@@ -85,6 +87,45 @@ async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortS
   return undefined;
 }
 
+/**
+ * One probe on every worker of a master (and on workers it starts meanwhile) until Ctrl+C,
+ * --timeout, or every worker's probe has ended; one line per record, tagged with the worker.
+ */
+async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: ParsedArgs, log: Logger, method: M,
+  params: ProbeParams<M>): Promise<undefined> {
+  const json = args.flags.has('json');
+  const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000, attachTimeoutSeconds: 30 }));
+  const stop = () => probes?.stop();
+  let probes: GroupProbe<M> | undefined;
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const group = await manager.attachWorkers(masterPid, { pollMs: 1000 });
+    process.stderr.write(`pyflight: loading the PyFlightProfiler agent into the ${group.workers.length} workers of ${group.label} `
+      + '(and workers it starts); it stays until each exits.\n');
+    group.approveAgentLoad();
+    probes = group.startProbe(method, params);
+    const text: (record: ProbeRecord<M>, first: boolean) => string = RECORD_TEXT[method];
+    let first = true;
+    probes.onDidRecord(({ pid, record }) => {
+      write(json ? JSON.stringify({ type: 'record', worker: pid, data: record }) : `[worker ${pid}] ${text(record, first)}`);
+      first = false;
+    });
+    const timeout = numberOption(args, '--timeout');
+    const timer = timeout ? setTimeout(stop, timeout * 1000) : undefined;
+    await probes.done;
+    if (timer) clearTimeout(timer);
+    const workers = [...probes.probes.entries()].map(([pid, p]) => ({ worker: pid, ...p.summary }));
+    write(json ? JSON.stringify({ type: 'end', data: { workers, count: probes.count } })
+      : `${probeKind(method).name} on ${workers.length} workers of ${group.label}: ${probes.count} records`);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await manager.dispose();
+  }
+  return undefined;
+}
+
 async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
   const json = args.flags.has('json');
   const pidArg = () => parsePid(args.positional[0]);
@@ -127,6 +168,7 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
     case 'trace': {
       const method = args.verb;
       const params = probeParams(method, args.positional.slice(1), args);
+      if (args.flags.has('all-workers')) return streamOnWorkers(pidArg(), args, log, method, params);
       return withSession(pidArg(), args, log, (s, stop) => streamProbe(s, stop, args, method, params));
     }
     case 'tt':

@@ -1,8 +1,10 @@
 // "Attach to All Workers" of a real gunicorn master: one session per worker, one watch on all of
 // them with records tagged by worker, and a worker the master forks later joins by itself.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { silentLogger } from '../../src/common/logger';
 import { SessionManager } from '../../src/session/sessionManager';
+import { CLI } from '../support/fixtures';
 import { startGunicorn, waitFor, type WebServer } from '../support/servers';
 
 describe('all workers of a real gunicorn master', function () {
@@ -45,5 +47,25 @@ describe('all workers of a real gunicorn master', function () {
     watch.stop();
     await watch.done;
     assert.ok([...watch.probes.values()].every((p) => !p.isActive));
+  });
+
+  it('pyflight watch --all-workers streams every worker\'s calls tagged with the worker, then one end line', async () => {
+    const child = spawn(process.execPath, [CLI, 'watch', String(server.pid), 'flask_app', 'compute_report', '-n', '2', '--all-workers', '--json', '--timeout', '60'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const lines = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; worker?: number; data: unknown });
+    let code: number | null | undefined;
+    void exited.then((c) => { code = c; });
+    for (let round = 0; round < 60 && code === undefined; round++) {
+      await Promise.all(Array.from({ length: 4 }, () => server.get('/work').catch(() => 0)));
+    }
+    assert.equal(await exited, 0, out);
+    const records = lines().filter((l) => l.type === 'record');
+    assert.deepEqual([...new Set(records.map((r) => r.worker))].sort(), server.workers(), 'records from every worker');
+    const end = lines().at(-1)!;
+    assert.equal(end.type, 'end');
+    assert.equal((end.data as { count: number }).count, records.length);
   });
 });
