@@ -7,7 +7,6 @@ for every failure), so we map the known messages to our stable codes.
 """
 
 import os
-import subprocess
 import sys
 import time
 
@@ -136,26 +135,13 @@ def _wait_for_agent(pid, port, deadline, cancelled):
 def _inject_with_client(pid, deadline, progress, cancelled, stages):
     """macOS and Python 3.14+: flight-profiler's own client (lldb / sys.remote_exec)."""
     progress("injecting")
-    command = _client_command(pid)
-    sys.stderr.write("spawn: %s\n" % " ".join(command))  # the extension logs our stderr
-    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=_client_env())
-    while proc.poll() is None:
-        if cancelled is not None and cancelled.is_set():
-            proc.kill()
-            proc.wait()
-            raise HelperError(errors.CANCELLED, "Attach was cancelled.")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            require_alive(pid, during="while PyFlight was loading its agent")
-            raise HelperError(errors.ATTACH_TIMEOUT, "The agent in process %d did not answer in time." % pid,
-                              "The process may hold the GIL in a long native call; try again later.")
-        time.sleep(0.05)
-    output = strip_ansi(proc.stdout.read().decode("utf-8", "replace"))
-    sys.stderr.write("flight_profiler client exited %s\n%s\n" % (proc.returncode, output[-4000:]))
+    code, output = inject.run_bounded(_client_command(pid), pid, deadline, cancelled, HelperError(
+        errors.ATTACH_TIMEOUT, "The agent in process %d did not answer in time." % pid,
+        "The process may hold the GIL in a long native call; try again later."), env=_client_env())
+    output = strip_ansi(output)
+    sys.stderr.write("flight_profiler client exited %s\n%s\n" % (code, output[-4000:]))
     stages.done("inject")
-    if proc.returncode != 0:
+    if code != 0:
         raise _classify_failure(pid, output)
     progress("connecting")
     port = find_agent_port(pid)

@@ -94,25 +94,34 @@ class Staging(object):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def run_bounded(command, pid, deadline, cancelled, timed_out, env=None):
+    """Runs a command that injects into `pid` until it exits, the deadline (then `timed_out`, a
+    HelperError, unless the target is gone) or a cancel; returns (exit code, output)."""
+    sys.stderr.write("spawn: %s\n" % " ".join(command))  # the extension logs our stderr
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    chunks = []
+    while True:
+        try:
+            out, _ = proc.communicate(timeout=0.02)  # drains the pipe while waiting
+            chunks.append(out)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if (cancelled is not None and cancelled.is_set()) or time.monotonic() > deadline:
+            proc.kill()
+            proc.communicate()
+            if cancelled is not None and cancelled.is_set():
+                raise HelperError(errors.CANCELLED, "Attach was cancelled.")
+            require_alive(pid, during="while PyFlight was loading its agent")
+            raise timed_out
+    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+
 def run_attach_binary(staging, pid, deadline, cancelled):
     """Runs the staged `attach` (ptrace + dlopen); returns (exit code, output)."""
-    command = [staging.attach_binary, str(pid)]
-    sys.stderr.write("spawn: %s\n" % " ".join(command))
-    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    while proc.poll() is None:
-        if cancelled is not None and cancelled.is_set():
-            proc.kill()
-            proc.wait()
-            raise HelperError(errors.CANCELLED, "Attach was cancelled.")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            require_alive(pid, during="while PyFlight was loading its agent")
-            raise HelperError(errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time." % pid,
-                              "The process may be stopped (SIGSTOP) or traced by a debugger.")
-        time.sleep(0.01)
-    output = proc.stdout.read().decode("utf-8", "replace")
-    return proc.returncode, output
+    return run_bounded([staging.attach_binary, str(pid)], pid, deadline, cancelled, HelperError(
+        errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time." % pid,
+        "The process may be stopped (SIGSTOP) or traced by a debugger."))
 
 
 def attach_failure(pid, code, output):
