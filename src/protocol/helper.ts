@@ -58,6 +58,23 @@ export interface StackFrame {
   library?: string;
 }
 
+/** What a thread does in this snapshot, read from its frames and its top frame's source line. */
+export type ThreadActivity = 'blocked' | 'waiting' | 'sleeping' | 'running';
+
+/** What a waiting thread waits on: `lock` and `semaphore` make it `blocked`, the others `waiting`. */
+export type BlockedOnKind = 'lock' | 'semaphore' | 'condition' | 'event' | 'queue' | 'thread' | 'barrier';
+
+export interface BlockedOn {
+  /** The object as written in the source: `INVENTORY_LOCK`, `self._lock`, `JOBS`. */
+  expression: string;
+  /** The user's line that waits (the `with` / `.acquire(` / `.get(` line), not threading.py's. */
+  file: string | null;
+  line: number | null;
+  kind: BlockedOnKind;
+  /** The stdlib call it waits in, when there is one (`Condition.wait`, `Queue.get`). */
+  via?: string;
+}
+
 export interface ThreadStack {
   tid: number;
   name: string;
@@ -67,6 +84,11 @@ export interface ThreadStack {
   /** Most recent call first. */
   frames: StackFrame[];
   nativeFrames?: StackFrame[];
+  /** Absent for a thread without Python frames (and from helpers before issue 6). */
+  activity?: ThreadActivity;
+  blockedOn?: BlockedOn;
+  /** The sleep or I/O call a `sleeping` / `waiting` thread is in (`sleep`, `EpollSelector.select`). */
+  waitingIn?: string;
 }
 
 export interface AsyncTask {
