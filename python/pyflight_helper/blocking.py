@@ -222,3 +222,68 @@ def classify(thread):
     else:
         thread["activity"] = "running"
     return thread
+
+
+_with_cache = {}
+
+
+def _with_blocks(path):
+    """[(with line, first body line, last line, [item texts])] of every `with` in a file, cached per
+    file and modification time."""
+    try:
+        stat = os.stat(path)
+    except (OSError, TypeError):
+        return ()
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _with_cache.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    blocks = []
+    try:
+        with open(path, "rb") as f:
+            source = f.read().decode("utf-8", "replace")
+        if len(source) <= 4 * 1024 * 1024:
+            for node in ast.walk(ast.parse(source, path)):
+                if isinstance(node, ast.With) and node.body:
+                    texts = [_segment(source, item.context_expr) for item in node.items]
+                    end = getattr(node, "end_lineno", None) or node.body[-1].lineno
+                    blocks.append((node.lineno, node.body[0].lineno, end, [t for t in texts if t]))
+    except (OSError, SyntaxError, ValueError):
+        blocks = []
+    _with_cache[path] = (key, tuple(blocks))
+    return _with_cache[path][1]
+
+
+def link_holders(threads):
+    """For each lock some thread is blocked on, the threads running inside a `with <same expression>:`
+    block of the same file: the waiter's `blockedOn.heldBy` gets their names, the holder a `holding`
+    entry {expression, file, line (of the with)}. Same text in the same file is the same lock for
+    module-level names; for `self._lock` it may be another instance's, which `holding` cannot tell."""
+    wanted = {}
+    for thread in threads:
+        b = thread.get("blockedOn")
+        if b and b.get("kind") in ("lock", "semaphore") and b.get("file"):
+            wanted.setdefault((b["file"], b["expression"]), []).append(thread)
+    if not wanted:
+        return threads
+    holders = {}
+    for thread in threads:
+        for frame in thread.get("frames") or []:
+            if frame.get("kind") != "python" or not frame.get("file") or not frame.get("line"):
+                continue
+            for with_line, body_start, end, texts in _with_blocks(frame["file"]):
+                if not body_start <= frame["line"] <= end:
+                    continue
+                for text in texts:
+                    key = (frame["file"], text)
+                    if key in wanted and thread not in wanted[key]:
+                        holding = thread.setdefault("holding", [])
+                        entry = {"expression": text, "file": frame["file"], "line": with_line}
+                        if entry not in holding:
+                            holding.append(entry)
+                            holders.setdefault(key, []).append(thread["name"])
+    for key, waiters in wanted.items():
+        for waiter in waiters:
+            if key in holders:
+                waiter["blockedOn"]["heldBy"] = holders[key]
+    return threads

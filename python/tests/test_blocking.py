@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from pyflight_helper.blocking import classify, receiver_of, with_items
+from pyflight_helper.blocking import classify, link_holders, receiver_of, with_items
 from pyflight_helper.qualnames import source_line
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -42,14 +42,31 @@ def _replayed(name):
 @pytest.mark.parametrize("name", ["stack-lock-contention.json", "stack-sync-waits.json", "stack-cpu-workers.json",
                                   "stack-checkout-demo-blocked.json"])
 def test_replayed_frames_classify_as_the_live_helper_did(name):
-    for recorded, bare in _replayed(name):
+    pairs = _replayed(name)
+    for _, bare in pairs:
         classify(bare)
+    link_holders([bare for _, bare in pairs])
+    for recorded, bare in pairs:
         assert bare.get("activity") == recorded.get("activity"), recorded["name"]
-        blocked = bare.get("blockedOn")
         expected = recorded.get("blockedOn")
         if expected:
             expected = dict(expected, file=_here(expected["file"]))
-        assert blocked == expected, recorded["name"]
+        assert bare.get("blockedOn") == expected, recorded["name"]
+        holding = [dict(h, file=_here(h["file"])) for h in recorded.get("holding", [])]
+        assert bare.get("holding", []) == holding, recorded["name"]
+
+
+def test_holders_of_the_recorded_locks():
+    threads = {}
+    for name in ("stack-lock-contention.json", "stack-sync-waits.json", "stack-checkout-demo-blocked.json"):
+        for recorded, _ in _replayed(name):
+            threads[recorded["name"]] = recorded
+    assert threads["waiter-1"]["blockedOn"]["heldBy"] == ["holder"]
+    assert [h["expression"] for h in threads["holder"]["holding"]] == ["LOCK"]
+    assert threads["rlock-waiter"]["blockedOn"]["heldBy"] == ["registry-holder"]
+    assert threads["account-waiter"]["blockedOn"]["heldBy"] == ["account-holder"]
+    assert threads["http-worker-1"]["blockedOn"]["heldBy"] == ["price-refresher"]
+    assert threads["price-refresher"]["holding"][0]["line"] == 31  # `with INVENTORY_LOCK:` in recalculate_prices
 
 
 def test_older_recordings_classify_too():

@@ -35,8 +35,27 @@ export function blockedText(b: BlockedOn): string {
   }
 }
 
-/** What a thread does in words: "waiting for LOCK", "sleeping", "waiting in select", "running"; '' when unknown. */
+/** "held by price-refresher" for a lock whose holder is known, else ''. */
+export function heldByText(b: BlockedOn | undefined): string {
+  return b?.heldBy?.length ? `held by ${b.heldBy.join(', ')}` : '';
+}
+
+/** "holds INVENTORY_LOCK" for a thread inside a `with` of a lock others wait for, else ''. */
+export function holdingText(thread: ThreadStack): string {
+  return thread.holding?.length ? `holds ${thread.holding.map((h) => h.expression).join(', ')}` : '';
+}
+
+/**
+ * What a thread does in words: "waiting for LOCK", "sleeping", "waiting in select", "running",
+ * followed by "holds LOCK" when others wait for a lock it holds; '' when unknown.
+ */
 export function activityText(thread: ThreadStack): string {
+  const holds = holdingText(thread);
+  const doing = doingText(thread);
+  return doing && holds ? `${doing}, ${holds}` : doing || holds;
+}
+
+function doingText(thread: ThreadStack): string {
   if (thread.blockedOn) return blockedText(thread.blockedOn);
   switch (thread.activity) {
     case 'sleeping':
@@ -84,7 +103,8 @@ export function formatStacks(result: StackResult): string {
   const lines: string[] = [];
   lines.push(`Process ${result.pid} — stacks captured ${new Date(result.capturedAt).toISOString()}`);
   for (const { blockedOn, threads } of blockedSummary(result.threads)) {
-    lines.push(`${threads.length === 1 ? '1 thread' : `${threads.length} threads`} ${blockedText(blockedOn)} (${where(blockedOn.file, blockedOn.line)}): ${threads.map((t) => t.name).join(', ')}`);
+    const held = heldByText(blockedOn);
+    lines.push(`${threads.length === 1 ? '1 thread' : `${threads.length} threads`} ${blockedText(blockedOn)} (${where(blockedOn.file, blockedOn.line)}): ${threads.map((t) => t.name).join(', ')}${held ? ` — ${held}` : ''}`);
   }
   if (mostlyRunning(result)) lines.push(NOT_A_PROFILE);
   for (const thread of result.threads) {

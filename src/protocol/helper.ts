@@ -73,6 +73,16 @@ export interface BlockedOn {
   kind: BlockedOnKind;
   /** The stdlib call it waits in, when there is one (`Condition.wait`, `Queue.get`). */
   via?: string;
+  /** Threads inside a `with <same expression>:` block of the same file (locks and semaphores only). */
+  heldBy?: string[];
+}
+
+/** A `with <expression>:` block a thread is inside, for a lock another thread is blocked on. */
+export interface HeldLock {
+  expression: string;
+  file: string;
+  /** The line of the `with` statement. */
+  line: number;
 }
 
 export interface ThreadStack {
@@ -89,6 +99,7 @@ export interface ThreadStack {
   blockedOn?: BlockedOn;
   /** The sleep or I/O call a `sleeping` / `waiting` thread is in (`sleep`, `EpollSelector.select`). */
   waitingIn?: string;
+  holding?: HeldLock[];
 }
 
 export interface AsyncTask {

@@ -37,11 +37,14 @@ describe('Stacks: what each thread waits for (real targets)', function () {
       for (const name of ['waiter-1', 'waiter-2', 'waiter-3']) {
         const waiter = byName(result, name);
         assert.equal(waiter.activity, 'blocked', name);
-        assert.deepEqual(waiter.blockedOn, { expression: 'LOCK', file: path.join(FIXTURES, 'lock_contention.py'), line: 17, kind: 'lock' });
+        assert.deepEqual({ ...waiter.blockedOn, heldBy: undefined }, { expression: 'LOCK', file: path.join(FIXTURES, 'lock_contention.py'), line: 17, kind: 'lock', heldBy: undefined });
       }
       const holder = byName(result, 'holder');
       assert.equal(holder.blockedOn, undefined);
       assert.equal(holder.activity, 'sleeping');
+      // Inside `with LOCK:` (line 11), so it is the one the waiters wait for.
+      assert.deepEqual(holder.holding, [{ expression: 'LOCK', file: path.join(FIXTURES, 'lock_contention.py'), line: 11 }]);
+      for (const name of ['waiter-1', 'waiter-2', 'waiter-3']) assert.deepEqual(byName(result, name).blockedOn?.heldBy, ['holder']);
     });
   }
 
@@ -56,10 +59,17 @@ describe('Stacks: what each thread waits for (real targets)', function () {
     }
     assert.ok(atWith.length > 0, 'no worker waited at checkout_service.py:47 in 10 snapshots');
     for (const worker of atWith) {
-      assert.deepEqual(worker.blockedOn, { expression: 'INVENTORY_LOCK', file: path.join(ROOT, 'demo', 'checkout_service.py'), line: 47, kind: 'lock' });
+      assert.deepEqual({ ...worker.blockedOn, heldBy: undefined }, { expression: 'INVENTORY_LOCK', file: path.join(ROOT, 'demo', 'checkout_service.py'), line: 47, kind: 'lock', heldBy: undefined });
+      // Whoever is inside a `with INVENTORY_LOCK:` then is named: the refresher, or a worker past the line.
+      for (const name of worker.blockedOn?.heldBy ?? []) {
+        const holder = byName(result!, name);
+        assert.ok(name === 'price-refresher' || holder.frames.some((f) => f.function === 'reserve_inventory' && f.line !== 47), name);
+        assert.equal(holder.holding?.[0].expression, 'INVENTORY_LOCK');
+      }
     }
     const others = result!.threads.filter((t) => !atWith.includes(t));
-    assert.ok(others.every((t) => t.blockedOn === undefined), JSON.stringify(others.map((t) => [t.name, t.blockedOn])));
+    // (A worker may wait on the ORDERS queue when it is empty: that is not the lock.)
+    assert.ok(others.every((t) => t.blockedOn?.kind !== 'lock'), JSON.stringify(others.map((t) => [t.name, t.blockedOn])));
   });
 
   it('sync_waits.py: RLock.acquire(), `with self._lock`, a Semaphore, a queue, an event, a condition and a join say what they wait on', async () => {
@@ -78,8 +88,10 @@ describe('Stacks: what each thread waits for (real targets)', function () {
     for (const [name, expression, line, kind, activity] of expected) {
       const thread = byName(result, name);
       assert.equal(thread.activity, activity, name);
-      assert.deepEqual({ ...thread.blockedOn, via: undefined }, { expression, file, line, kind, via: undefined }, name);
+      assert.deepEqual({ ...thread.blockedOn, via: undefined, heldBy: undefined }, { expression, file, line, kind, via: undefined, heldBy: undefined }, name);
     }
+    assert.deepEqual(byName(result, 'rlock-waiter').blockedOn?.heldBy, ['registry-holder']);
+    assert.deepEqual(byName(result, 'account-waiter').blockedOn?.heldBy, ['account-holder']);
     for (const name of ['registry-holder', 'account-holder', 'MainThread']) assert.equal(byName(result, name).activity, 'sleeping', name);
   });
 
@@ -102,9 +114,9 @@ describe('Stacks: what each thread waits for (real targets)', function () {
       return r.stdout;
     };
     const text = run(locks.pid);
-    assert.match(text, /^3 threads waiting for LOCK \(.*lock_contention\.py:17\): waiter-\d, waiter-\d, waiter-\d$/m);
+    assert.match(text, /^3 threads waiting for LOCK \(.*lock_contention\.py:17\): waiter-\d, waiter-\d, waiter-\d — held by holder$/m);
     assert.match(text, /^Thread \d+ "waiter-1" — waiting for LOCK at .*lock_contention\.py:17$/m);
-    assert.match(text, /^Thread \d+ "holder" — sleeping$/m);
+    assert.match(text, /^Thread \d+ "holder" — sleeping, holds LOCK$/m);
     assert.doesNotMatch(text, /not a profile/);
     assert.match(run(busy.pid), /one snapshot is not a profile/);
   });

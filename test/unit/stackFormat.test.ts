@@ -51,9 +51,9 @@ describe('formatStacks: who waits for which lock (recorded lock_contention / cpu
 
   it('sums up the threads blocked on each lock, and says it on each thread', () => {
     const text = formatStacks(load('stack-lock-contention.json'));
-    assert.match(text, /^3 threads waiting for LOCK \(.*\/lock_contention\.py:17\): waiter-\d, waiter-\d, waiter-\d$/m);
+    assert.match(text, /^3 threads waiting for LOCK \(.*\/lock_contention\.py:17\): waiter-\d, waiter-\d, waiter-\d — held by holder$/m);
     assert.match(text, /^Thread \d+ "waiter-1" — waiting for LOCK at .*\/lock_contention\.py:17$/m);
-    assert.match(text, /^Thread \d+ "holder" — sleeping$/m);
+    assert.match(text, /^Thread \d+ "holder" — sleeping, holds LOCK$/m);
     assert.doesNotMatch(text, /not a profile/);
   });
 
