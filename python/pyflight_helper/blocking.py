@@ -36,6 +36,7 @@ _SYNC_KINDS = {
     "Thread.join": "thread", "Thread._wait_for_tstate_lock": "thread",
 }
 _LOCK_CLASS = re.compile(r"(lock|mutex|semaphore|condition)", re.I)
+_QUEUE_NAME = re.compile(r"(queue|(^|[._])q$)", re.I)
 
 # Stdlib functions that wait for I/O or a child process when they are a thread's top frame.
 _IO_FUNCTIONS = {"select", "poll", "accept", "recv", "recv_into", "recvfrom", "readinto", "read", "readline",
@@ -204,6 +205,15 @@ def classify(thread):
     if expression is not None and native in (None, "lock"):
         thread["blockedOn"] = {"expression": expression, "file": top.get("file"), "line": top.get("line"), "kind": "lock"}
         thread["activity"] = "blocked"
+        return thread
+
+    # A C queue (`queue.SimpleQueue`, what ThreadPoolExecutor's idle workers wait on) has no Python
+    # frame: `work_queue.get(block=True)` is the top line. `.get(` alone is dict.get as often, so
+    # only a receiver named like a queue counts.
+    queue_expr = receiver_of(text, "get")
+    if queue_expr and _QUEUE_NAME.search(queue_expr) and native in (None, "lock"):
+        thread["blockedOn"] = {"expression": queue_expr, "file": top.get("file"), "line": top.get("line"), "kind": "queue"}
+        thread["activity"] = "waiting"
         return thread
 
     if native == "sleep" or (native is None and text and _SLEEP_CALL.search(text)):

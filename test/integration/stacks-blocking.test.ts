@@ -72,7 +72,7 @@ describe('Stacks: what each thread waits for (real targets)', function () {
     assert.ok(others.every((t) => t.blockedOn?.kind !== 'lock'), JSON.stringify(others.map((t) => [t.name, t.blockedOn])));
   });
 
-  it('sync_waits.py: RLock.acquire(), `with self._lock`, a Semaphore, a queue, an event, a condition and a join say what they wait on', async () => {
+  it('sync_waits.py: RLock.acquire(), `with self._lock`, a Semaphore, a queue, an event, a condition, a join and an idle thread pool say what they wait on', async () => {
     const target = await startTarget(['sync_waits.py']);
     const result = await stacksOf(target);
     const file = path.join(FIXTURES, 'sync_waits.py');
@@ -92,6 +92,11 @@ describe('Stacks: what each thread waits for (real targets)', function () {
     }
     assert.deepEqual(byName(result, 'rlock-waiter').blockedOn?.heldBy, ['registry-holder']);
     assert.deepEqual(byName(result, 'account-waiter').blockedOn?.heldBy, ['account-holder']);
+    // An idle ThreadPoolExecutor worker waits on its C SimpleQueue: no Python frame of the queue's.
+    const idle = byName(result, 'pool_0');
+    assert.equal(idle.activity, 'waiting');
+    assert.equal(idle.blockedOn?.expression, 'work_queue');
+    assert.equal(idle.blockedOn?.kind, 'queue');
     for (const name of ['registry-holder', 'account-holder', 'MainThread']) assert.equal(byName(result, name).activity, 'sleeping', name);
   });
 
