@@ -34,13 +34,19 @@ export interface AttachCommandOptions {
 /** The options Show Stacks takes after its Sessions-view node (see commands/stacks.ts). */
 export interface ShowStacksOptions {
   preserveFocus?: boolean;
+  /** Resolve once the stacks are read (or failed), without waiting for an error message's answer. */
+  dontAwaitErrors?: boolean;
 }
 
-function showStacksAfterAttach(session: Session, stacks: StacksAfterAttach): void {
+/**
+ * Awaited before attach returns: the Stacks view takes the focus (when it does) before whatever
+ * the user or the command does next, rather than closing their Quick Open a moment later.
+ */
+async function showStacksAfterAttach(session: Session, stacks: StacksAfterAttach): Promise<void> {
   if (stacks === 'none') return;
   const node: SessionNode = { kind: 'session', session };
-  const options: ShowStacksOptions = { preserveFocus: stacks === 'background' };
-  void vscode.commands.executeCommand(CommandId.showStacks, node, options);
+  const options: ShowStacksOptions = { preserveFocus: stacks === 'background', dontAwaitErrors: true };
+  await vscode.commands.executeCommand(CommandId.showStacks, node, options);
 }
 
 /** Attach with a cancellable progress notification; offers to install flight-profiler when missing. */
@@ -57,7 +63,7 @@ export async function attachToPid(deps: AttachDeps, pid: number, stacks: StacksA
       );
       void vscode.commands.executeCommand(`${ViewId.sessions}.focus`);
       vscode.window.setStatusBarMessage(vscode.l10n.t('$(debug-alt) PyFlight attached to {0}', session.label), 5000);
-      showStacksAfterAttach(session, stacks); // the first thing to see of a process is what its threads do
+      await showStacksAfterAttach(session, stacks); // the first thing to see of a process is what its threads do
       return session;
     } catch (error) {
       const failure = PyFlightError.from(error);

@@ -51,7 +51,8 @@ async function showStacks(deps: StackDeps, mode: Mode, node?: SessionNode, onScr
     await vscode.commands.executeCommand('setContext', ContextKey.hasStacks, true);
     if (!options.preserveFocus) await vscode.commands.executeCommand(`${ViewId.stacks}.focus`);
   } catch (error) {
-    await showError(deps.log, `stack ${session.pid}`, error);
+    const shown = showError(deps.log, `stack ${session.pid}`, error);
+    if (!options.dontAwaitErrors) await shown;
   }
 }
 
