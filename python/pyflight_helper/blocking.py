@@ -14,7 +14,7 @@ import ast
 import os
 import re
 
-from .qualnames import source_line
+from .qualnames import qualname, source_line
 
 # Native symbols (the innermost few frames) of a thread parked on a lock / condition / semaphore.
 _NATIVE_LOCK = ("sem_wait", "sem_timedwait", "sem_clockwait", "pthread_cond_wait", "pthread_cond_timedwait",
@@ -61,6 +61,8 @@ def _sync_kind(frame):
     path, function = frame.get("file") or "", frame.get("function") or ""
     if frame.get("kind") != "python":
         return None
+    if "." not in function:  # faulthandler frames (macOS) carry bare names: `wait` of Event or Condition?
+        function = qualname(path, frame.get("line"), function)
     base = os.path.basename(path)
     if is_stdlib(path) and base in _SYNC_FILES:
         if base == "queue.py":

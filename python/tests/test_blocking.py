@@ -96,3 +96,15 @@ def test_with_lines_that_are_not_locks_and_partial_statements():
     assert receiver_of("        self.registry[key].acquire(timeout=5) and (", "acquire") == "self.registry[key]"
     assert source_line(os.path.join(FIXTURES, "sync_waits.py"), 10 ** 6) is None
     assert source_line("/nonexistent/file.py", 3) is None
+
+
+def test_bare_names_of_faulthandler_frames_are_qualified_first():
+    """The agent's faulthandler dump (macOS) names frames `wait`, not `Event.wait`: same answer."""
+    recorded = {r["name"]: r for r, _ in _replayed("stack-sync-waits.json")}
+    for name in ("event-waiter", "cond-waiter", "slot-waiter", "joiner"):
+        _, bare = next(p for p in _replayed("stack-sync-waits.json") if p[0]["name"] == name)
+        for frame in bare["frames"]:
+            frame["function"] = frame["function"].rsplit(".", 1)[-1]
+        classify(bare)
+        assert bare["blockedOn"]["kind"] == recorded[name]["blockedOn"]["kind"], name
+        assert bare["blockedOn"]["expression"] == recorded[name]["blockedOn"]["expression"], name
