@@ -10,6 +10,7 @@ import os
 
 _MAX_SOURCE_BYTES = 4 * 1024 * 1024
 _cache = {}
+_lines_cache = {}
 
 
 def _functions(path):
@@ -55,3 +56,26 @@ def qualname(path, line, name):
         if bare == name and start <= line <= end and (best is None or start >= best[0]):
             best = (start, qualified)
     return best[1] if best else name
+
+
+def source_line(path, line):
+    """Line `line` (1-based) of `path` as text without its newline, or None; read once per file
+    and modification time, like the functions above."""
+    if not path or not line or line < 1:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _lines_cache.get(path)
+    if cached is None or cached[0] != key:
+        lines = ()
+        if stat.st_size <= _MAX_SOURCE_BYTES:
+            try:
+                with open(path, "rb") as f:
+                    lines = tuple(f.read().decode("utf-8", "replace").splitlines())
+            except OSError:
+                lines = ()
+        cached = _lines_cache[path] = (key, lines)
+    return cached[1][line - 1] if line <= len(cached[1]) else None

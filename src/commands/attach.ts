@@ -19,8 +19,39 @@ export interface AttachDeps {
   sessions: SessionManager;
 }
 
+/**
+ * What to do with the Stacks view once attached: `focus` reads the new process's stacks and shows
+ * them (attaching from the picker / a pid); `background` reads them into the view without taking
+ * the focus (a command that attached on its way, e.g. Watch, has its own input box open); `none`
+ * leaves it (Show Stacks, which reads them itself).
+ */
+export type StacksAfterAttach = 'focus' | 'background' | 'none';
+
+/** The second argument of the attach command (the first is a pid). */
+export interface AttachCommandOptions {
+  stacks?: StacksAfterAttach;
+}
+
+/** The options Show Stacks takes after its Sessions-view node (see commands/stacks.ts). */
+export interface ShowStacksOptions {
+  preserveFocus?: boolean;
+  /** Resolve once the stacks are read (or failed), without waiting for an error message's answer. */
+  dontAwaitErrors?: boolean;
+}
+
+/**
+ * Awaited before attach returns: the Stacks view takes the focus (when it does) before whatever
+ * the user or the command does next, rather than closing their Quick Open a moment later.
+ */
+async function showStacksAfterAttach(session: Session, stacks: StacksAfterAttach): Promise<void> {
+  if (stacks === 'none') return;
+  const node: SessionNode = { kind: 'session', session };
+  const options: ShowStacksOptions = { preserveFocus: stacks === 'background', dontAwaitErrors: true };
+  await vscode.commands.executeCommand(CommandId.showStacks, node, options);
+}
+
 /** Attach with a cancellable progress notification; offers to install flight-profiler when missing. */
-export async function attachToPid(deps: AttachDeps, pid: number): Promise<Session | undefined> {
+export async function attachToPid(deps: AttachDeps, pid: number, stacks: StacksAfterAttach = 'focus'): Promise<Session | undefined> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const session = await vscode.window.withProgress(
@@ -33,6 +64,7 @@ export async function attachToPid(deps: AttachDeps, pid: number): Promise<Sessio
       );
       void vscode.commands.executeCommand(`${ViewId.sessions}.focus`);
       vscode.window.setStatusBarMessage(vscode.l10n.t('$(debug-alt) PyFlight attached to {0}', session.label), 5000);
+      await showStacksAfterAttach(session, stacks); // the first thing to see of a process is what its threads do
       return session;
     } catch (error) {
       const failure = PyFlightError.from(error);
@@ -88,13 +120,13 @@ const CPU_SAMPLE_MS = 500;
 
 export function registerAttachCommands(context: vscode.ExtensionContext, deps: AttachDeps): void {
   context.subscriptions.push(
-    vscode.commands.registerCommand(CommandId.attach, async (pidArg?: number | string) => {
-      if (pidArg !== undefined) return attachToPid(deps, Number(pidArg));
+    vscode.commands.registerCommand(CommandId.attach, async (pidArg?: number | string, options?: AttachCommandOptions) => {
+      if (pidArg !== undefined) return attachToPid(deps, Number(pidArg), options?.stacks ?? 'focus');
       const target = await pickAttachTarget({ list: () => listProcesses({ log: deps.log, cpuSampleMs: CPU_SAMPLE_MS }),
         showAllProcesses: readConfig().showAllProcesses, log: deps.log, offerWorkerGroups: true });
       if (!target) return undefined;
       if ('workersOf' in target) return attachWorkersOf(deps, target.workersOf);
-      return attachToPid(deps, target.pid);
+      return attachToPid(deps, target.pid, options?.stacks ?? 'focus');
     }),
     vscode.commands.registerCommand(CommandId.detach, async (node?: SessionNode) => {
       const session = node?.session ?? (await pickAnySession(deps.sessions, vscode.l10n.t('Detach from which process?')));
@@ -127,7 +159,10 @@ export interface ResolveOptions {
  */
 export async function resolveSession(sessions: SessionManager, options: ResolveOptions): Promise<Session | undefined> {
   const live = sessions.live;
-  if (live.length === 0) return (await vscode.commands.executeCommand<Session | undefined>(CommandId.attach)) ?? undefined;
+  if (live.length === 0) {
+    const attachOptions: AttachCommandOptions = { stacks: options.purpose === 'stacks' ? 'none' : 'background' };
+    return (await vscode.commands.executeCommand<Session | undefined>(CommandId.attach, undefined, attachOptions)) ?? undefined;
+  }
   const route = await sessions.route({ file: options.file, pick: (candidates) => pickSessionFrom(candidates, options.placeHolder) });
   if (!route) return undefined;
   options.log.info(`${options.purpose}: process ${route.session.pid} (${ROUTE_WHY[route.reason]}${options.file ? `, file ${options.file}` : ''})`);

@@ -1,13 +1,118 @@
-import type { StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+import type { BlockedOn, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+
+/** A stdlib frame lives under the interpreter's lib/pythonX.Y but not in site-packages. */
+export function isStdlibFrame(frame: StackFrame): boolean {
+  const file = frame.file ?? '';
+  return /\/lib\/python\d+\.\d+\//.test(file) && !file.includes('site-packages') && !file.includes('dist-packages');
+}
+
+/**
+ * The frame a user recognises a stack by: the most recent Python frame of their own code (not the
+ * stdlib's `Condition.wait` or `select` it waits in), else the most recent frame.
+ */
+export function mainFrame(frames: readonly StackFrame[]): StackFrame | undefined {
+  return frames.find((f) => f.kind === 'python' && !isStdlibFrame(f)) ?? frames[0];
+}
+
+/** "waiting for INVENTORY_LOCK", "waiting on queue JOBS"… */
+export function blockedText(b: BlockedOn): string {
+  switch (b.kind) {
+    case 'lock':
+    case 'semaphore':
+      return `waiting for ${b.expression}`;
+    case 'condition':
+      return `waiting on condition ${b.expression}`;
+    case 'event':
+      return `waiting for event ${b.expression}`;
+    case 'queue':
+      return `waiting on queue ${b.expression}`;
+    case 'thread':
+      return `waiting for thread ${b.expression} to end`;
+    case 'barrier':
+      return `waiting at barrier ${b.expression}`;
+    default:
+      return `waiting on ${b.expression}`;
+  }
+}
+
+/** "held by price-refresher" for a lock whose holder is known, else ''. */
+export function heldByText(b: BlockedOn | undefined): string {
+  return b?.heldBy?.length ? `held by ${b.heldBy.join(', ')}` : '';
+}
+
+/** "holds INVENTORY_LOCK" for a thread inside a `with` of a lock others wait for, else ''. */
+export function holdingText(thread: ThreadStack): string {
+  return thread.holding?.length ? `holds ${thread.holding.map((h) => h.expression).join(', ')}` : '';
+}
+
+/**
+ * What a thread does in words: "waiting for LOCK", "sleeping", "waiting in select", "running",
+ * followed by "holds LOCK" when others wait for a lock it holds; '' when unknown.
+ */
+export function activityText(thread: ThreadStack): string {
+  const holds = holdingText(thread);
+  const doing = doingText(thread);
+  return doing && holds ? `${doing}, ${holds}` : doing || holds;
+}
+
+function doingText(thread: ThreadStack): string {
+  if (thread.blockedOn) return blockedText(thread.blockedOn);
+  switch (thread.activity) {
+    case 'sleeping':
+      return 'sleeping';
+    case 'waiting':
+      return thread.waitingIn ? `waiting in ${thread.waitingIn}` : 'waiting';
+    case 'running':
+      return 'running';
+    default:
+      return '';
+  }
+}
+
+function where(file: string | null, line: number | null): string {
+  return file ? `${file}${line ? `:${line}` : ''}` : '?';
+}
+
+/** Threads blocked on the same lock (same expression at the same line), most threads first. */
+export function blockedSummary(threads: readonly ThreadStack[]): Array<{ blockedOn: BlockedOn; threads: ThreadStack[] }> {
+  const byLock = new Map<string, { blockedOn: BlockedOn; threads: ThreadStack[] }>();
+  for (const t of threads) {
+    if (!t.blockedOn || t.activity !== 'blocked') continue;
+    const key = `${t.blockedOn.expression}@${t.blockedOn.file}:${t.blockedOn.line}`;
+    const entry = byLock.get(key) ?? { blockedOn: t.blockedOn, threads: [] };
+    entry.threads.push(t);
+    byLock.set(key, entry);
+  }
+  return [...byLock.values()].sort((a, b) => b.threads.length - a.threads.length);
+}
+
+/**
+ * True when most threads (with Python frames) are running code rather than waiting, sleeping or
+ * blocked: then one snapshot says little about where the time goes; several, or a profile, do.
+ */
+export function mostlyRunning(result: StackResult): boolean {
+  const known = result.threads.filter((t) => t.activity);
+  const running = known.filter((t) => t.activity === 'running').length;
+  return known.length > 0 && running * 2 > known.length;
+}
+
+export const NOT_A_PROFILE = 'Most threads are running code: one snapshot is not a profile. Refresh a few times, or Trace the function that keeps showing up.';
 
 /** Plain-text rendering of a stack dump, shared by the CLI and "Export Stacks to File…". */
 export function formatStacks(result: StackResult): string {
   const lines: string[] = [];
   lines.push(`Process ${result.pid} — stacks captured ${new Date(result.capturedAt).toISOString()}`);
+  for (const { blockedOn, threads } of blockedSummary(result.threads)) {
+    const held = heldByText(blockedOn);
+    lines.push(`${threads.length === 1 ? '1 thread' : `${threads.length} threads`} ${blockedText(blockedOn)} (${where(blockedOn.file, blockedOn.line)}): ${threads.map((t) => t.name).join(', ')}${held ? ` — ${held}` : ''}`);
+  }
+  if (mostlyRunning(result)) lines.push(NOT_A_PROFILE);
   for (const thread of result.threads) {
     const flags = [thread.holdsGil ? 'holds GIL' : '', thread.gcCollecting ? 'GC running' : '', thread.daemon ? 'daemon' : '']
       .filter(Boolean).join(', ');
-    lines.push('', `Thread ${thread.tid} "${thread.name}"${flags ? ` (${flags})` : ''}`);
+    const doing = activityText(thread);
+    const at = thread.blockedOn && thread.blockedOn.file ? ` at ${where(thread.blockedOn.file, thread.blockedOn.line)}` : '';
+    lines.push('', `Thread ${thread.tid} "${thread.name}"${flags ? ` (${flags})` : ''}${doing ? ` — ${doing}${at}` : ''}`);
     for (const frame of thread.frames) lines.push(`    ${formatFrame(frame)}`);
     if (thread.nativeFrames?.length) {
       lines.push('  native:');

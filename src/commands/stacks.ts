@@ -12,7 +12,7 @@ import { nodeText, type StackNode, type StacksView } from '../views/stacksView';
 import type { TtNode } from '../views/timeTunnelView';
 import type { WatchNode } from '../views/watchView';
 import type { SessionNode } from '../views/sessionsView';
-import { resolveSession } from './attach';
+import { resolveSession, type ShowStacksOptions } from './attach';
 import { formatStacks } from './stackFormat';
 
 export interface StackDeps {
@@ -23,7 +23,12 @@ export interface StackDeps {
 
 type Mode = { native?: boolean; async?: boolean };
 
-async function showStacks(deps: StackDeps, mode: Mode, node?: SessionNode, onScreen?: Session): Promise<void> {
+/** Menus pass (node, selected nodes); attach passes (node, ShowStacksOptions). */
+function showOptions(arg: unknown): ShowStacksOptions {
+  return arg && typeof arg === 'object' && !Array.isArray(arg) ? (arg as ShowStacksOptions) : {};
+}
+
+async function showStacks(deps: StackDeps, mode: Mode, node?: SessionNode, onScreen?: Session, options: ShowStacksOptions = {}): Promise<void> {
   // Show Stacks on a session is choosing it; from the palette the one rule decides.
   if (node) deps.sessions.choose(node.session);
   const session = node?.session ?? onScreen
@@ -44,9 +49,10 @@ async function showStacks(deps: StackDeps, mode: Mode, node?: SessionNode, onScr
     const when = new Date(result.capturedAt).toLocaleTimeString();
     deps.stacksView.setResult(result, `${session.label} · ${when}${mode.native ? ' · native' : ''}`, config.showStdlibFrames);
     await vscode.commands.executeCommand('setContext', ContextKey.hasStacks, true);
-    await vscode.commands.executeCommand(`${ViewId.stacks}.focus`);
+    if (!options.preserveFocus) await vscode.commands.executeCommand(`${ViewId.stacks}.focus`);
   } catch (error) {
-    await showError(deps.log, `stack ${session.pid}`, error);
+    const shown = showError(deps.log, `stack ${session.pid}`, error);
+    if (!options.dontAwaitErrors) await shown;
   }
 }
 
@@ -109,7 +115,7 @@ export function registerStackCommands(context: vscode.ExtensionContext, deps: St
       const live = deps.sessions.get(pid)?.state === 'ready';
       treeView.description = live ? deps.stacksView.label : `${deps.stacksView.label} · not attached`;
     }),
-    vscode.commands.registerCommand(CommandId.showStacks, (node?: SessionNode) => showStacks(deps, {}, node)),
+    vscode.commands.registerCommand(CommandId.showStacks, (node?: SessionNode, options?: unknown) => showStacks(deps, {}, node, undefined, showOptions(options))),
     vscode.commands.registerCommand(CommandId.showStacksNative, (node?: SessionNode) => showStacks(deps, { native: true }, node)),
     vscode.commands.registerCommand(CommandId.showAsyncTasks, (node?: SessionNode) => showStacks(deps, { async: true }, node)),
     // Refresh re-reads the process on screen (not "the" session, which may have changed since).

@@ -58,6 +58,33 @@ export interface StackFrame {
   library?: string;
 }
 
+/** What a thread does in this snapshot, read from its frames and its top frame's source line. */
+export type ThreadActivity = 'blocked' | 'waiting' | 'sleeping' | 'running';
+
+/** What a waiting thread waits on: `lock` and `semaphore` make it `blocked`, the others `waiting`. */
+export type BlockedOnKind = 'lock' | 'semaphore' | 'condition' | 'event' | 'queue' | 'thread' | 'barrier';
+
+export interface BlockedOn {
+  /** The object as written in the source: `INVENTORY_LOCK`, `self._lock`, `JOBS`. */
+  expression: string;
+  /** The user's line that waits (the `with` / `.acquire(` / `.get(` line), not threading.py's. */
+  file: string | null;
+  line: number | null;
+  kind: BlockedOnKind;
+  /** The stdlib call it waits in, when there is one (`Condition.wait`, `Queue.get`). */
+  via?: string;
+  /** Threads inside a `with <same expression>:` block of the same file (locks and semaphores only). */
+  heldBy?: string[];
+}
+
+/** A `with <expression>:` block a thread is inside, for a lock another thread is blocked on. */
+export interface HeldLock {
+  expression: string;
+  file: string;
+  /** The line of the `with` statement. */
+  line: number;
+}
+
 export interface ThreadStack {
   tid: number;
   name: string;
@@ -67,6 +94,12 @@ export interface ThreadStack {
   /** Most recent call first. */
   frames: StackFrame[];
   nativeFrames?: StackFrame[];
+  /** Absent for a thread without Python frames (and from helpers before issue 6). */
+  activity?: ThreadActivity;
+  blockedOn?: BlockedOn;
+  /** The sleep or I/O call a `sleeping` / `waiting` thread is in (`sleep`, `EpollSelector.select`). */
+  waitingIn?: string;
+  holding?: HeldLock[];
 }
 
 export interface AsyncTask {

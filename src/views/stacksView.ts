@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatFrame, groupIdenticalStacks, type StackGroup } from '../commands/stackFormat';
+import { activityText, blockedText, formatFrame, heldByText, groupIdenticalStacks, isStdlibFrame, mainFrame, mostlyRunning, NOT_A_PROFILE,
+  type StackGroup } from '../commands/stackFormat';
 import { openSourceCommand } from './valueNodes';
-import type { AsyncTask, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+import type { AsyncTask, BlockedOn, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+
+export { isStdlibFrame };
 
 /** A node of the Stacks view (the argument of Copy on a thread or frame). */
 export type StackNode =
@@ -13,13 +16,19 @@ export type StackNode =
   | { kind: 'nativeGroup'; thread: ThreadStack }
   | { kind: 'asyncGroup'; tasks: AsyncTask[] }
   | { kind: 'task'; task: AsyncTask; key: string }
-  | { kind: 'note'; text: string };
+  | { kind: 'blockedOn'; blockedOn: BlockedOn; key: string }
+  | { kind: 'note'; text: string; description?: string; tooltip?: string };
 type Node = StackNode;
 
-/** A stdlib frame lives under the interpreter's lib/pythonX.Y but not in site-packages. */
-export function isStdlibFrame(frame: StackFrame): boolean {
-  const file = frame.file ?? '';
-  return /\/lib\/python\d+\.\d+\//.test(file) && !file.includes('site-packages');
+/** Label of a thread or a group: where it is first (what a narrow sidebar must not cut), then who. */
+function whereLabel(frames: readonly StackFrame[]): string | undefined {
+  const main = mainFrame(frames);
+  return main ? `in ${main.function}` : undefined;
+}
+
+/** The row under a waiting thread or group that says what it waits for, and opens that line. */
+function blockedChild(thread: ThreadStack, key: string): Node[] {
+  return thread.blockedOn ? [{ kind: 'blockedOn', blockedOn: thread.blockedOn, key }] : [];
 }
 
 /** Stacks view: threads → frames (most recent first), each frame opens its source line. */
@@ -47,18 +56,20 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
         : { kind: 'thread', thread: group.threads[0], expand: group.frames.some((f) => !isStdlibFrame(f)) }));
       // Asked for explicitly, so shown first (below the threads it would be scrolled out of sight).
       if (r.asyncTasks) roots.unshift({ kind: 'asyncGroup', tasks: r.asyncTasks });
+      // Most threads running: the snapshot is one sample of where they are, not where time goes.
+      if (mostlyRunning(r)) roots.unshift({ kind: 'note', text: 'One snapshot is not a profile', description: 'most threads are running code · Refresh a few times, or Trace', tooltip: NOT_A_PROFILE });
       if (r.hiddenAgentThreads) roots.push({ kind: 'note', text: `${r.hiddenAgentThreads} profiler agent threads hidden (setting pyflight.stacks.showAgentThreads)` });
       return roots;
     }
     switch (node.kind) {
       case 'thread': {
-        const frames = this.frames(node.thread.frames, `t${node.thread.tid}`);
+        const frames = [...blockedChild(node.thread, `t${node.thread.tid}`), ...this.frames(node.thread.frames, `t${node.thread.tid}`)];
         return node.thread.nativeFrames?.length ? [...frames, { kind: 'nativeGroup', thread: node.thread }] : frames;
       }
       case 'nativeGroup':
         return this.frames(node.thread.nativeFrames ?? [], `n${node.thread.tid}`);
       case 'group':
-        return this.frames(node.group.frames, `g${node.group.threads[0].tid}`);
+        return [...blockedChild(node.group.threads[0], `g${node.group.threads[0].tid}`), ...this.frames(node.group.frames, `g${node.group.threads[0].tid}`)];
       case 'asyncGroup':
         return node.tasks.map((task, i) => ({ kind: 'task', task, key: `task${i}` }));
       case 'task':
@@ -79,14 +90,28 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
     switch (node.kind) {
       case 'thread': {
         const t = node.thread;
-        const item = new vscode.TreeItem(t.name, node.expand ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+        const where = whereLabel(t.frames);
+        const item = new vscode.TreeItem(where ? `${where} · ${t.name}` : t.name,
+          node.expand ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `thread-${this.result?.capturedAt}-${t.tid}`;
-        const top = t.frames[0];
-        item.description = [`tid ${t.tid}`, t.holdsGil ? 'holds GIL' : '', t.gcCollecting ? 'GC' : '', t.daemon ? 'daemon' : '',
-          top ? `in ${top.function}` : 'no Python frames'].filter(Boolean).join(' · ');
-        item.iconPath = new vscode.ThemeIcon(t.holdsGil ? 'debug-stackframe-focused' : 'debug-stackframe');
-        item.tooltip = `${t.name} (tid ${t.tid})${t.holdsGil ? '\nholds the GIL' : ''}`;
+        const doing = activityText(t);
+        item.description = [doing, heldByText(t.blockedOn), t.holdsGil ? 'holds GIL' : '', t.gcCollecting ? 'GC' : '', t.daemon ? 'daemon' : '', `tid ${t.tid}`,
+          t.frames.length ? '' : 'no Python frames'].filter(Boolean).join(' · ');
+        item.iconPath = threadIcon(t);
+        item.tooltip = [`${t.name} (tid ${t.tid})`, where, doing ? `${doing}${blockedWhere(t.blockedOn)}` : '', t.holdsGil ? 'holds the GIL' : '',
+          t.daemon ? 'daemon' : ''].filter(Boolean).join('\n');
         item.contextValue = 'thread';
+        return item;
+      }
+      case 'blockedOn': {
+        const b = node.blockedOn;
+        const item = new vscode.TreeItem(blockedText(b), None);
+        item.id = `blocked-${this.result?.capturedAt}-${node.key}`;
+        item.description = [b.file ? `${path.basename(b.file)}${b.line ? `:${b.line}` : ''}` : '', heldByText(b)].filter(Boolean).join(' · ');
+        item.tooltip = `${blockedText(b)}${blockedWhere(b)}${b.via ? `\nin ${b.via}` : ''}${b.heldBy?.length
+          ? `\n${heldByText(b)} (inside \`with ${b.expression}:\` in the same file)` : ''}`;
+        item.iconPath = new vscode.ThemeIcon('lock', new vscode.ThemeColor('charts.orange'));
+        if (b.file && existsSync(b.file)) item.command = openSourceCommand(b.file, b.line);
         return item;
       }
       case 'frame': {
@@ -103,11 +128,16 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
       }
       case 'group': {
         const { threads, frames } = node.group;
-        const item = new vscode.TreeItem(`${threads.length} threads: ${threads.map((t) => t.name).join(', ')}`, vscode.TreeItemCollapsibleState.Expanded);
+        const where = whereLabel(frames);
+        // "in reserve_inventory · 4 threads": ~300 px of sidebar shows about 33 characters of label.
+        const item = new vscode.TreeItem(`${where ? `${where} · ` : ''}${threads.length} threads`, vscode.TreeItemCollapsibleState.Expanded);
         item.id = `group-${this.result?.capturedAt}-${threads[0].tid}`;
-        item.description = `same stack${frames[0] ? ` · in ${frames[0].function}` : ''}${threads.some((t) => t.holdsGil) ? ' · one holds GIL' : ''}`;
-        item.tooltip = `${threads.length} threads are at exactly the same place:\n${threads.map((t) => `${t.name} (tid ${t.tid})`).join('\n')}`;
-        item.iconPath = new vscode.ThemeIcon('layers', new vscode.ThemeColor('charts.orange'));
+        const doing = activityText(threads[0]);
+        item.description = [doing, heldByText(threads[0].blockedOn), 'same stack', threads.some((t) => t.holdsGil) ? 'one holds GIL' : '',
+          threads.map((t) => t.name).join(', ')].filter(Boolean).join(' · ');
+        item.tooltip = [`${threads.length} threads are at exactly the same place${where ? ` (${where})` : ''}${doing ? `, ${doing}${blockedWhere(threads[0].blockedOn)}` : ''}:`,
+          ...threads.map((t) => `${t.name} (tid ${t.tid})`)].join('\n');
+        item.iconPath = new vscode.ThemeIcon(threads[0].blockedOn ? 'lock' : 'layers', new vscode.ThemeColor('charts.orange'));
         item.contextValue = 'thread';
         return item;
       }
@@ -132,6 +162,8 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
       case 'note': {
         const item = new vscode.TreeItem(node.text, None);
         item.iconPath = new vscode.ThemeIcon('info');
+        if (node.description) item.description = node.description;
+        if (node.tooltip) item.tooltip = node.tooltip;
         return item;
       }
     }
@@ -142,11 +174,21 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
   }
 }
 
+function blockedWhere(b: BlockedOn | undefined): string {
+  return b?.file ? ` (${path.basename(b.file)}${b.line ? `:${b.line}` : ''})` : '';
+}
+
+function threadIcon(t: ThreadStack): vscode.ThemeIcon {
+  if (t.blockedOn) return new vscode.ThemeIcon('lock', new vscode.ThemeColor('charts.orange'));
+  if (t.holdsGil) return new vscode.ThemeIcon('debug-stackframe-focused');
+  return new vscode.ThemeIcon(t.activity === 'sleeping' || t.activity === 'waiting' ? 'debug-pause' : 'debug-stackframe');
+}
+
 /** Text for "Copy" on a thread or frame node. */
 export function nodeText(n: StackNode | undefined): string | undefined {
   if (!n) return undefined;
   if (n.kind === 'frame') return formatFrame(n.frame);
-  if (n.kind === 'thread') return [`${n.thread.name} (tid ${n.thread.tid})`, ...n.thread.frames.map((f) => `    ${formatFrame(f)}`)].join('\n');
-  if (n.kind === 'group') return [n.group.threads.map((t) => t.name).join(', '), ...n.group.frames.map((f) => `    ${formatFrame(f)}`)].join('\n');
+  if (n.kind === 'thread') return [`${n.thread.name} (tid ${n.thread.tid})${activityText(n.thread) ? ` — ${activityText(n.thread)}` : ''}`, ...n.thread.frames.map((f) => `    ${formatFrame(f)}`)].join('\n');
+  if (n.kind === 'group') return [`${n.group.threads.map((t) => t.name).join(', ')}${activityText(n.group.threads[0]) ? ` — ${activityText(n.group.threads[0])}` : ''}`, ...n.group.frames.map((f) => `    ${formatFrame(f)}`)].join('\n');
   return undefined;
 }

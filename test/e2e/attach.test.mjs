@@ -40,6 +40,9 @@ test('attach from the palette via the process picker; the Sessions view shows th
     await row.waitFor({ timeout: 30000 });
     // Attaching loads nothing into the process: the session is read-only until a command needs the agent.
     await wb.view('Sessions').locator('.monaco-list-row', { hasText: 'attached · read-only · Python 3.' }).first().waitFor({ timeout: 30000 });
+    // Issue 6: the Stacks view opens on the new process, no Show Stacks needed; the label leads with the function.
+    await wb.treeRow('Stacks', /in (handle_request|compute_checksum) · request-worker/).waitFor({ timeout: 30000 });
+    await wb.screenshot('stacks-after-attach');
     await wb.expandTreeRow('Sessions', `busy_service.py (pid ${service.pid})`);
     await wb.treeRow('Sessions', /flight-profiler 1\.0\.7\s*agent not loaded/).waitFor();
     await wb.treeRow('Sessions', /\.venv\/bin\/python/).waitFor();
@@ -170,17 +173,30 @@ test('Watch This Function with nothing attached goes through the process picker 
 });
 
 let lockTarget;
-test('threads blocked at the same line are shown as one group', async () => {
+/** The row's label (not its description) is wholly visible at the sidebar's width. */
+const labelFits = (row) => row.evaluate((el) => {
+  const name = el.querySelector('.label-name');
+  const box = el.querySelector('.monaco-icon-label-container') ?? el;
+  return name.getBoundingClientRect().right <= box.getBoundingClientRect().right + 1;
+});
+test('attaching shows the stacks: blocked threads are one group that says which lock they wait for', async () => {
   await wb.step('grouped-stacks', async () => {
     const target = lockTarget = await startTarget('lock_contention.py');
     await wb.runCommand('PyFlight: Attach to Process…');
     await wb.quickPickSelect(`PID ${target.pid} `, { type: String(target.pid) });
     await wb.treeRow('Sessions', new RegExp(`lock_contention\\.py \\(pid ${target.pid}\\)\\s*attached`)).waitFor({ timeout: 30000 });
-    await wb.runCommand('PyFlight: Show Stacks'); // acts on the chosen process: attaching to it chose it
-    const group = wb.treeRow('Stacks', /3 threads: waiter-\d, waiter-\d, waiter-\d/);
+    // No Show Stacks: attaching opened the Stacks view on this process.
+    const group = wb.treeRow('Stacks', 'in wait_for_lock · 3 threads');
     await group.waitFor({ timeout: 30000 });
-    assert.match(await group.innerText(), /same stack · in wait_for_lock/);
+    assert.match(await group.innerText(), /waiting for LOCK · held by holder · same stack · waiter-\d, waiter-\d, waiter-\d/);
+    assert.ok(await labelFits(group), 'the group label is cut at the default sidebar width');
+    await wb.treeRow('Stacks', /in hold_lock_forever · holder\s*sleeping, holds LOCK/).waitFor();
     await wb.screenshot('grouped-stacks');
+    // The lock row under the group opens the line that waits.
+    await wb.treeRow('Stacks', /waiting for LOCK\s*lock_contention\.py:17/).click();
+    await wb.activeEditorTab('lock_contention.py').waitFor();
+    await wb.page.locator('.statusbar-item', { hasText: /Ln 17, Col 1/ }).waitFor();
+    await wb.screenshot('blocked-on-lock-opened');
   });
 });
 
@@ -215,7 +231,7 @@ test('the status bar names the current process; clicking it chooses another', as
     await wb.treeRow('Sessions', `lock_contention.py (pid ${lockTarget.pid})`).click();
     await wb.page.locator('.statusbar-item', { hasText: `PyFlight: lock_contention.py ${lockTarget.pid}` }).waitFor();
     await wb.runCommand('PyFlight: Show Stacks');
-    await wb.treeRow('Stacks', /3 threads: waiter-\d, waiter-\d, waiter-\d/).waitFor({ timeout: 30000 });
+    await wb.treeRow('Stacks', 'in wait_for_lock · 3 threads').waitFor({ timeout: 30000 });
   });
 });
 
@@ -228,5 +244,20 @@ test('the Detach picker describes sessions in the Sessions view words', async ()
     assert.ok(!rows.some((r) => /\bready\b|targetExited/.test(r)), rows.join(' | '));
     await wb.screenshot('detach-picker');
     await wb.page.keyboard.press('Escape');
+  });
+});
+
+test('most threads running code: the Stacks view says one snapshot is not a profile', async () => {
+  await wb.step('not-a-profile', async () => {
+    const target = await startTarget('cpu_workers.py');
+    await wb.runCommand('PyFlight: Attach to Process…');
+    await wb.quickPickSelect(`PID ${target.pid} `, { type: String(target.pid) });
+    const note = wb.treeRow('Stacks', 'One snapshot is not a profile');
+    await note.waitFor({ timeout: 30000 });
+    assert.match(await note.innerText(), /most threads are running code · Refresh a few times, or Trace/);
+    assert.ok(await labelFits(note));
+    // The crunchers are one group when caught at the same line, else rows of their own: running either way.
+    await wb.treeRow('Stacks', /in crunch · (\d threads|cruncher-\d)\s*running/).waitFor();
+    await wb.screenshot('not-a-profile');
   });
 });

@@ -45,3 +45,19 @@ describe('groupIdenticalStacks (recorded demo dump)', () => {
     assert.deepEqual(groups.map((g) => g.threads[0].name), recorded.threads.map((t) => t.name));
   });
 });
+
+describe('formatStacks: who waits for which lock (recorded lock_contention / cpu_workers dumps)', () => {
+  const load = (name: string) => JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', name), 'utf8')) as StackResult;
+
+  it('sums up the threads blocked on each lock, and says it on each thread', () => {
+    const text = formatStacks(load('stack-lock-contention.json'));
+    assert.match(text, /^3 threads waiting for LOCK \(.*\/lock_contention\.py:17\): waiter-\d, waiter-\d, waiter-\d — held by holder$/m);
+    assert.match(text, /^Thread \d+ "waiter-1" — waiting for LOCK at .*\/lock_contention\.py:17$/m);
+    assert.match(text, /^Thread \d+ "holder" — sleeping, holds LOCK$/m);
+    assert.doesNotMatch(text, /not a profile/);
+  });
+
+  it('says one snapshot is not a profile when most threads run code', () => {
+    assert.match(formatStacks(load('stack-cpu-workers.json')), /^Most threads are running code: one snapshot is not a profile\./m);
+  });
+});

@@ -20,6 +20,7 @@ import sys
 import time
 
 from .. import errors
+from ..blocking import classify, link_holders
 from ..errors import HelperError
 from ..qualnames import qualname
 from ..target import require_alive
@@ -228,6 +229,9 @@ def stack(pid, port, native=False, include_async=False, include_agent_threads=Fa
         kept = [t for t in threads if not str(t["name"]).startswith(AGENT_THREAD_PREFIX)]
         hidden = len(threads) - len(kept)
         threads = kept
+    for thread in threads:
+        classify(thread)  # activity, and the lock a blocked thread waits for (its source line)
+    link_holders(threads)  # and who is inside a `with` of that lock
     result = {"pid": pid, "capturedAt": int(time.time() * 1000), "threads": threads,
               "hiddenAgentThreads": hidden, "native": bool(native)}
     if include_async:

@@ -1,0 +1,301 @@
+"""What a thread is doing in one snapshot: blocked on a lock (and which one), waiting, sleeping or
+running code. Read from its frames, the source line of its top frame and, when they were read, its
+native frames.
+
+A thread waiting in `with LOCK:` shows that `with` line as its top Python frame (the C lock's
+`__enter__` has no Python frame), one waiting in `SEM.acquire()` or `COND.wait()` shows
+threading.py's frames on top of the line that called them; the lock's expression is read from the
+user's source line. A thread that holds the GIL is running, whatever its line says: waiting
+releases the GIL. Without native frames a thread that waits for the GIL looks like one blocked
+in C; only lines that name a lock or a known blocking call count as waiting, anything else as running.
+"""
+
+import ast
+import os
+import re
+
+from .qualnames import qualname, source_line
+
+# Native symbols (the innermost few frames) of a thread parked on a lock / condition / semaphore.
+_NATIVE_LOCK = ("sem_wait", "sem_timedwait", "sem_clockwait", "pthread_cond_wait", "pthread_cond_timedwait",
+                "pthread_cond_clockwait", "lock_PyThread_acquire_lock", "PyThread_acquire_lock_timed", "acquire_timed",
+                "_PyMutex_LockTimed", "_PySemaphore_Wait", "futex_wait", "__futex_abstimed_wait")
+_NATIVE_SLEEP = ("nanosleep", "clock_nanosleep", "pysleep", "time_sleep")
+_NATIVE_IO = ("select", "poll", "ppoll", "epoll_wait", "epoll_pwait", "recv", "recvfrom", "recvmsg", "accept", "accept4",
+              "read", "__libc_read", "connect", "waitpid", "wait4", "sock_recv", "sock_accept")
+_NATIVE_RUNNING = ("take_gil", "drop_gil")  # waiting for the GIL is wanting to run
+
+# Stdlib modules whose Python frames sit on top of a wait on a lock or condition.
+_SYNC_FILES = ("threading.py", "queue.py")
+# (class, function) of such a frame → what the thread waits for; the outermost one (the call the
+# user's code made) decides.
+_SYNC_KINDS = {
+    "Condition.wait": "condition", "Condition.wait_for": "condition",
+    "Event.wait": "event", "Barrier.wait": "barrier", "Barrier._wait": "barrier",
+    "Semaphore.acquire": "semaphore", "BoundedSemaphore.acquire": "semaphore",
+    "Thread.join": "thread", "Thread._wait_for_tstate_lock": "thread",
+}
+_LOCK_CLASS = re.compile(r"(lock|mutex|semaphore|condition)", re.I)
+_QUEUE_NAME = re.compile(r"(queue|(^|[._])q$)", re.I)
+
+# Stdlib functions that wait for I/O or a child process when they are a thread's top frame.
+_IO_FUNCTIONS = {"select", "poll", "accept", "recv", "recv_into", "recvfrom", "readinto", "read", "readline",
+                 "connect", "create_connection", "getaddrinfo", "communicate", "_try_wait", "wait", "_wait",
+                 "_recv", "_recv_bytes", "_poll", "do_handshake", "sendall", "_communicate", "get", "put", "join"}
+_SLEEP_CALL = re.compile(r"(?<![\w.])(?:time\.|asyncio\.)?sleep\s*\(")
+_BLOCKING_CALL = re.compile(r"\.(recv|recv_into|recvfrom|accept|readinto|readline|read|connect|sendall|communicate|"
+                            r"select|poll|urlopen|getaddrinfo|create_connection|join|wait)\s*\(|(?<![\w.])(input|select|urlopen)\s*\(")
+_STDLIB = re.compile(r"/lib/python\d+\.\d+/")
+
+
+def is_stdlib(path):
+    return bool(path) and bool(_STDLIB.search(path)) and "site-packages" not in path and "dist-packages" not in path
+
+
+def _bare(function):
+    return function.rsplit(".", 1)[-1]
+
+
+def _sync_kind(frame):
+    """What a frame of threading.py / queue.py (or of a Python lock class) waits on, or None."""
+    path, function = frame.get("file") or "", frame.get("function") or ""
+    if frame.get("kind") != "python":
+        return None
+    if "." not in function:  # faulthandler frames (macOS) carry bare names: `wait` of Event or Condition?
+        function = qualname(path, frame.get("line"), function)
+    base = os.path.basename(path)
+    if is_stdlib(path) and base in _SYNC_FILES:
+        if base == "queue.py":
+            return "queue" if _bare(function) in ("get", "put", "join") else None
+        if function in _SYNC_KINDS:
+            return _SYNC_KINDS[function]
+        if _bare(function) in ("acquire", "__enter__", "_acquire_restore"):
+            return "lock"
+        if _bare(function) in ("wait", "wait_for", "join", "_wait_for_tstate_lock"):
+            return "condition"
+        return None
+    # A lock implemented in Python (filelock, a project's own): `SomeLock.acquire` / `__enter__`.
+    cls, _, name = function.rpartition(".")
+    if name in ("acquire", "__enter__", "lock") and _LOCK_CLASS.search(cls.rsplit(".", 1)[-1]):
+        return "lock"
+    return None
+
+
+def _parse_statement(text):
+    """The statement on one source line as an ast Module, or None (a line of a longer statement)."""
+    stripped = text.strip()
+    for candidate in (stripped, stripped + "\n    pass"):
+        try:
+            return stripped, ast.parse(candidate)
+        except (SyntaxError, ValueError):
+            continue
+    return stripped, None
+
+
+def _segment(source, node):
+    try:
+        return ast.get_source_segment(source, node)
+    except Exception:  # noqa: BLE001 - any doubt: no expression
+        return None
+
+
+def receiver_of(text, method):
+    """`X` of the first `X.method(...)` call on a source line, or None."""
+    if not text:
+        return None
+    source, tree = _parse_statement(text)
+    if tree is not None:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method:
+                return _segment(source, node.func.value)
+        return None
+    m = re.search(r"([A-Za-z_][\w.]*(?:\[[^\]]*\])?)\s*\.\s*%s\s*\(" % re.escape(method), text)
+    return m.group(1) if m else None
+
+
+def with_items(text):
+    """The context expressions of a `with` statement starting on this line (not `async with`)."""
+    if not text or not re.match(r"\s*with\b", text):
+        return []
+    source, tree = _parse_statement(text)
+    if tree is not None and tree.body and isinstance(tree.body[0], ast.With):
+        return [(item.context_expr, _segment(source, item.context_expr)) for item in tree.body[0].items]
+    m = re.match(r"\s*with\s+(.+?)(?:\s+as\s+\w+)?\s*:\s*(#.*)?$", text)
+    return [(None, m.group(1))] if m else []
+
+
+def _lockish(node, text):
+    """A `with` item that is most likely a lock: a name / attribute / subscript (`LOCK`,
+    `self._lock`, `LOCKS[key]`), or a call of something named like a lock (`lock_for(key)`)."""
+    if not text:
+        return False
+    if node is None:
+        return "(" not in text or bool(_LOCK_CLASS.search(text))
+    if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)):
+        return True
+    if isinstance(node, ast.Call):
+        return bool(_LOCK_CLASS.search(_segment(text, node.func) or "")) or bool(_LOCK_CLASS.search(text.split("(")[0]))
+    return False
+
+
+def _symbol(frame):
+    """`clock_nanosleep@GLIBC_2.2.5`, `pysleep (inlined)`, `x.constprop.0` → the bare symbol."""
+    return re.split(r"[@ (]", (frame.get("function") or "").strip(), 1)[0].split(".")[0]
+
+
+def _native_evidence(native):
+    """'lock' / 'sleep' / 'io' / 'running' from the innermost native frames, or None without them."""
+    if not native:
+        return None
+    # Only what the innermost Python frame called: the frames above the first eval loop.
+    symbols = []
+    for frame in native:
+        symbol = _symbol(frame)
+        if symbol.startswith("_PyEval_EvalFrame"):
+            break
+        symbols.append(symbol)
+    if any(s in _NATIVE_RUNNING for s in symbols):
+        return "running"  # a futex under take_gil is the GIL's, not a lock's
+    plain = lambda symbol, names: symbol.lstrip("_").replace("libc_", "", 1) in names  # noqa: E731
+    for symbol in symbols:
+        if any(name in symbol for name in _NATIVE_LOCK):
+            return "lock"
+        if plain(symbol, _NATIVE_SLEEP):
+            return "sleep"
+        if plain(symbol, _NATIVE_IO):
+            return "io"
+    return "running"
+
+
+def classify(thread):
+    """Adds `activity` ('blocked' | 'waiting' | 'sleeping' | 'running') and, for a thread waiting on
+    a lock or another synchronisation object, `blockedOn` {expression, file, line, kind} (kind:
+    lock, semaphore, condition, event, queue, thread, barrier); `waitingIn` names a sleep or I/O
+    call. Returns the thread."""
+    frames = thread.get("frames") or []
+    if not frames:
+        return thread
+    native = _native_evidence(thread.get("nativeFrames"))
+    if thread.get("holdsGil") or native == "running":
+        thread["activity"] = "running"
+        return thread
+
+    # Synchronisation frames (threading.py, queue.py, a Python lock class) on top of the caller.
+    kind, i = None, 0
+    while i < len(frames) and _sync_kind(frames[i]):
+        kind = _sync_kind(frames[i])
+        i += 1
+    if kind:
+        called = frames[i - 1]
+        caller = frames[i] if i < len(frames) else called
+        text = source_line(caller.get("file"), caller.get("line"))
+        expression = receiver_of(text, _bare(called["function"])) if caller is not called else None
+        if expression is None:
+            items = [t for n, t in with_items(text) if _lockish(n, t)]
+            expression = ", ".join(items) if items else (text.strip() if text else called["function"])
+        thread["blockedOn"] = {"expression": expression, "file": caller.get("file"), "line": caller.get("line"),
+                               "kind": kind, "via": called["function"]}
+        thread["activity"] = "blocked" if kind in ("lock", "semaphore") else "waiting"
+        return thread
+
+    top = frames[0]
+    text = source_line(top.get("file"), top.get("line"))
+    expression = receiver_of(text, "acquire")
+    if expression is None:
+        items = [t for n, t in with_items(text) if _lockish(n, t)]
+        expression = ", ".join(items) if items else None
+    if expression is not None and native in (None, "lock"):
+        thread["blockedOn"] = {"expression": expression, "file": top.get("file"), "line": top.get("line"), "kind": "lock"}
+        thread["activity"] = "blocked"
+        return thread
+
+    # A C queue (`queue.SimpleQueue`, what ThreadPoolExecutor's idle workers wait on) has no Python
+    # frame: `work_queue.get(block=True)` is the top line. `.get(` alone is dict.get as often, so
+    # only a receiver named like a queue counts.
+    queue_expr = receiver_of(text, "get")
+    if queue_expr and _QUEUE_NAME.search(queue_expr) and native in (None, "lock"):
+        thread["blockedOn"] = {"expression": queue_expr, "file": top.get("file"), "line": top.get("line"), "kind": "queue"}
+        thread["activity"] = "waiting"
+        return thread
+
+    if native == "sleep" or (native is None and text and _SLEEP_CALL.search(text)):
+        thread["activity"] = "sleeping"
+        thread["waitingIn"] = "sleep"
+    elif native in ("io", "lock"):
+        thread["activity"] = "waiting"
+        thread["waitingIn"] = top["function"]
+    elif is_stdlib(top.get("file")) and _bare(top.get("function") or "") in _IO_FUNCTIONS:
+        thread["activity"] = "waiting"
+        thread["waitingIn"] = top["function"]
+    elif native is None and text and _BLOCKING_CALL.search(text):
+        m = _BLOCKING_CALL.search(text)
+        thread["activity"] = "waiting"
+        thread["waitingIn"] = m.group(1) or m.group(2)
+    else:
+        thread["activity"] = "running"
+    return thread
+
+
+_with_cache = {}
+
+
+def _with_blocks(path):
+    """[(with line, first body line, last line, [item texts])] of every `with` in a file, cached per
+    file and modification time."""
+    try:
+        stat = os.stat(path)
+    except (OSError, TypeError):
+        return ()
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _with_cache.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    blocks = []
+    try:
+        with open(path, "rb") as f:
+            source = f.read().decode("utf-8", "replace")
+        if len(source) <= 4 * 1024 * 1024:
+            for node in ast.walk(ast.parse(source, path)):
+                if isinstance(node, ast.With) and node.body:
+                    texts = [_segment(source, item.context_expr) for item in node.items]
+                    end = getattr(node, "end_lineno", None) or node.body[-1].lineno
+                    blocks.append((node.lineno, node.body[0].lineno, end, [t for t in texts if t]))
+    except (OSError, SyntaxError, ValueError):
+        blocks = []
+    _with_cache[path] = (key, tuple(blocks))
+    return _with_cache[path][1]
+
+
+def link_holders(threads):
+    """For each lock some thread is blocked on, the threads running inside a `with <same expression>:`
+    block of the same file: the waiter's `blockedOn.heldBy` gets their names, the holder a `holding`
+    entry {expression, file, line (of the with)}. Same text in the same file is the same lock for
+    module-level names; for `self._lock` it may be another instance's, which `holding` cannot tell."""
+    wanted = {}
+    for thread in threads:
+        b = thread.get("blockedOn")
+        if b and b.get("kind") in ("lock", "semaphore") and b.get("file"):
+            wanted.setdefault((b["file"], b["expression"]), []).append(thread)
+    if not wanted:
+        return threads
+    holders = {}
+    for thread in threads:
+        for frame in thread.get("frames") or []:
+            if frame.get("kind") != "python" or not frame.get("file") or not frame.get("line"):
+                continue
+            for with_line, body_start, end, texts in _with_blocks(frame["file"]):
+                if not body_start <= frame["line"] <= end:
+                    continue
+                for text in texts:
+                    key = (frame["file"], text)
+                    if key in wanted and thread not in wanted[key]:
+                        holding = thread.setdefault("holding", [])
+                        entry = {"expression": text, "file": frame["file"], "line": with_line}
+                        if entry not in holding:
+                            holding.append(entry)
+                            holders.setdefault(key, []).append(thread["name"])
+    for key, waiters in wanted.items():
+        for waiter in waiters:
+            if key in holders:
+                waiter["blockedOn"]["heldBy"] = holders[key]
+    return threads
