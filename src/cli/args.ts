@@ -1,7 +1,8 @@
 import { ErrorCode, PyFlightError } from '../common/errors';
 
 /** Options that take a value; everything else starting with '-' is a flag. */
-const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-et', '-d']);
+const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-et', '-d',
+  '--rate', '--speedscope', '--collapsed']); // perf (src/cli/perf.ts)
 
 export interface ParsedArgs {
   verb: string;
@@ -21,6 +22,7 @@ export const USAGE = `usage:
   pyflight getglobal <pid> <module> [class] <field> [--expr E] [-x N] [-r] [--json]
   pyflight tt <pid> list|show <index> [-v]|replay <index> [-v]|delete <index>|delete --all [--json]
   pyflight tt <pid> -t <module> [class] <method> | -l | -i N [-v] [-p] | -d N | -da   (flight-profiler's syntax)
+  pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]
 options: --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
          --verbose (log to stderr). watch/trace/tt record print one line (trace: a call tree) per
          record, then an end line saying why it ended; with --json one JSON line per record and an end line.

@@ -16,6 +16,7 @@ import type { ProbeMethod } from '../session/probe';
 import { Session } from '../session/session';
 import { location, numberOption, parseArgs, parsePid, usageError, USAGE, type ParsedArgs } from './args';
 import { processTable } from './processTable';
+import { runPerf } from './perf';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -136,6 +137,8 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
     }
     case 'tt':
       return runTt(args, log);
+    case 'perf':
+      return runPerf(args, log);
     case 'getglobal': {
       const [pidText, ...words] = args.positional;
       const where = location(words);
