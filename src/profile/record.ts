@@ -182,7 +182,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
       await fs.rm(output, { force: true });
       mergeStacks(merged, parseCollapsed(text));
       chunks++;
-      const exited = /because process exited/i.test(run.stderr) || !(await isAlive(pid));
+      const exited = saysTargetExited(run.output) || !(await isAlive(pid));
       if (exited) {
         end = { reason: 'targetExited', message: `Process ${pid} exited after ${((Date.now() - started) / 1000).toFixed(1)} s of profiling; the profile has the samples recorded until then.` };
         break;
@@ -203,25 +203,29 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
     nonblocking: Boolean(options.nonblocking), pySpy, end };
 }
 
-interface PySpyRun {
+export interface PySpyRun {
   code: number | null;
   signal: NodeJS.Signals | null;
-  stderr: string;
+  /** stdout and stderr as they came (py-spy writes its `py-spy>` notes to stdout, errors to stderr). */
+  output: string;
 }
 
 /** Runs one py-spy chunk; on abort asks it to stop (SIGINT: it writes what it sampled), then kills it. */
 function runPySpy(exe: string, args: string[], signal: AbortSignal | undefined, log: Logger): Promise<PySpyRun> {
   return new Promise((resolve, reject) => {
     // Its own process group: a Ctrl+C in the terminal reaches us, and we stop py-spy ourselves.
-    const child = spawn(exe, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     running.add(child);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
       process.on('exit', () => { for (const c of running) c.kill('SIGKILL'); });
     }
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => { if (stderr.length < 65536) stderr += chunk; });
+    let output = '';
+    const collect = (chunk: string) => { if (output.length < 65536) output += chunk; };
+    for (const stream of [child.stdout!, child.stderr!]) {
+      stream.setEncoding('utf8');
+      stream.on('data', collect);
+    }
     let killTimer: NodeJS.Timeout | undefined;
     const stop = () => {
       child.kill('SIGINT');
@@ -247,17 +251,22 @@ function runPySpy(exe: string, args: string[], signal: AbortSignal | undefined, 
     });
     child.once('close', (code, sig) => {
       done();
-      if (code !== 0) log.warn(`py-spy exited: code=${code} signal=${sig}: ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
-      resolve({ code, signal: sig, stderr });
+      if (code !== 0) log.warn(`py-spy exited: code=${code} signal=${sig}: ${output.trim().split('\n').slice(0, 3).join(' | ')}`);
+      resolve({ code, signal: sig, output });
     });
     if (signal?.aborted) stop();
   });
 }
 
 /** py-spy's failure in PyFlight's words: permission (as preflight says it), a gone target, or py-spy's own line. */
-async function pySpyError(pid: number, exe: string, run: PySpyRun): Promise<PyFlightError> {
-  const firstLine = run.stderr.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('py-spy>')) ?? `exit ${run.code ?? run.signal}`;
-  if (/permission denied|operation not permitted|EPERM|os error 1\b|os error 13\b/i.test(run.stderr)) {
+/** py-spy's note when the target exited while it sampled (it still writes what it had). */
+export function saysTargetExited(output: string): boolean {
+  return /stopped sampling because process exited/i.test(output);
+}
+
+export async function pySpyError(pid: number, exe: string, run: PySpyRun): Promise<PyFlightError> {
+  const firstLine = run.output.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('py-spy>'))?.replace(/^Error:\s*/, '') ?? `exit ${run.code ?? run.signal}`;
+  if (/permission denied|operation not permitted|EPERM|os error 1\b|os error 13\b/i.test(run.output)) {
     try {
       if (process.platform === 'linux') checkPtracePermission(await readTargetFacts(pid), await readPtraceEnvironment());
     } catch (error) {

@@ -7,6 +7,7 @@ import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { preflight } from '../../src/preflight/preflight';
 import { hotOwnAndLibrary, type CallTreeNode } from '../../src/profile/model';
+import { Session } from '../../src/session/session';
 import { recordCpuProfile, type ProfileProgress, type ProfileTarget } from '../../src/profile/record';
 import { CLI, FIXTURES, ROOT, startTarget, stopAllTargets, VENV_PYTHON, type Target } from '../support/fixtures';
 
@@ -118,6 +119,22 @@ describe('CPU profile with py-spy (real targets, no agent)', function () {
     assert.match((result.end as { message: string }).message, new RegExp(`Process ${shortLived.pid} exited after .* the profile has the samples recorded until then`));
     assert.ok(result.profile.samples > 0);
     assert.ok(result.chunks < 30);
+  });
+
+  it('profiles an attached Session without loading the agent (read-only attach stays read-only)', async () => {
+    let asked = false;
+    const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0, confirmAgentLoad: async () => { asked = true; return false; } });
+    await session.attach();
+    try {
+      const result = await recordCpuProfile(session, { durationSeconds: 1, workspaceRoots: [FIXTURES], tempRoot });
+      assert.ok(result.profile.samples > 0);
+      assert.equal(result.pySpy, path.join(path.dirname(session.preflightResult!.interpreter.python), 'py-spy'));
+      assert.equal(asked, false);
+      assert.equal(session.agentLoaded, false);
+      assert.deepEqual(readFileSync(`/proc/${service.pid}/maps`, 'utf8').split('\n').filter((l) => l.includes('flight_profiler_agent')), []);
+    } finally {
+      await session.detach();
+    }
   });
 
   it('a missing py-spy says where it looked and how to install it', async () => {

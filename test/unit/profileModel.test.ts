@@ -8,7 +8,8 @@ import {
   buildProfile, classifyFrame, hotOwnAndLibrary, hottestPath, mergeStacks, parseCollapsed, parseFrame, stacksOf,
   type CallTreeNode, type CpuProfile,
 } from '../../src/profile/model';
-import { pySpyArgs, pySpyCandidates, type CpuProfileResult } from '../../src/profile/record';
+import { pySpyArgs, pySpyCandidates, pySpyError, saysTargetExited, type CpuProfileResult } from '../../src/profile/record';
+import { unusedPid } from '../support/fixtures';
 
 const DIR = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'profile');
 const raw = (name: string) => readFileSync(path.join(DIR, name), 'utf8');
@@ -203,5 +204,32 @@ describe('pyflight perf output and py-spy command line', () => {
       ['record', '--pid', '7', '--rate', '250', '--format', 'raw', '--full-filenames', '-o', '/t/o.txt', '--duration', '1',
         '--native', '--idle', '--gil', '--nonblocking']);
     assert.ok(!pySpyArgs(7, '/o', { rate: 100, seconds: 1 }).includes('--nonblocking'));
+  });
+});
+
+describe('py-spy failures in PyFlight\'s words (output recorded from real py-spy runs)', () => {
+  const run = (file: string, code: number | null = 1) => ({ code, signal: null, output: raw(file) });
+
+  it('permission denied → PERMISSION_DENIED with a next step', async () => {
+    const error = await pySpyError(process.pid, '/venv/bin/py-spy', run('py-spy-output-permission-denied.txt'));
+    assert.equal(error.code, 'PERMISSION_DENIED');
+    assert.ok(error.hint);
+  });
+
+  it('a process that is gone → TARGET_EXITED', async () => {
+    const error = await pySpyError(unusedPid(), '/venv/bin/py-spy', run('py-spy-output-no-such-process.txt'));
+    assert.equal(error.code, 'TARGET_EXITED');
+  });
+
+  it('anything else → py-spy\'s own first line and how to see the rest', async () => {
+    const error = await pySpyError(process.pid, '/venv/bin/py-spy', run('py-spy-output-not-python.txt'));
+    assert.equal(error.code, 'ATTACH_FAILED');
+    assert.equal(error.message, `py-spy could not profile process ${process.pid}: Failed to find python version from target process`);
+    assert.match(error.hint!, /py-spy record --pid/);
+  });
+
+  it('recognises a target that exited while py-spy sampled (it exits 0 and keeps the samples)', () => {
+    assert.ok(saysTargetExited(raw('py-spy-output-target-exited.txt')));
+    assert.ok(!saysTargetExited(raw('py-spy-output-not-python.txt')));
   });
 });
