@@ -165,8 +165,7 @@ export function classifyFrame(frame: ParsedFrame, options: ClassifyOptions = {})
   const isPython = Boolean(file && (PYTHON_FILE.test(file) || file.startsWith('<')));
   if (!file || !isPython || /\.so(\.|$)/.test(file)) {
     const module = file ? file.split(/[\\/]/).pop() : undefined;
-    const bare = frame.name.replace(/^_+/, '_');
-    return info(options.idle && (NATIVE_WAIT.has(frame.name) || NATIVE_WAIT.has(bare)) ? 'idle' : 'native', module);
+    return info(options.idle && NATIVE_WAIT.has(frame.name) ? 'idle' : 'native', module);
   }
   const site = SITE.exec(file);
   const stdlibMatch = site ? null : STDLIB.exec(file);
@@ -176,10 +175,12 @@ export function classifyFrame(frame: ParsedFrame, options: ClassifyOptions = {})
     return info(options.idle && isWaitFrame(frame.name, module) ? 'idle' : 'stdlib', module);
   }
   if (site) return info('library', dotted(file.slice(site.index + site[0].length)));
+  // Code compiled from a string (`<string>`, jinja's `<template>`) has no module to tell.
+  const fileModule = file.startsWith('<') ? undefined : dotted(file.split(/[\\/]/).pop()!);
   const roots = options.workspaceRoots?.filter(Boolean) ?? [];
-  if (!roots.length) return info('own', file.startsWith('<') ? undefined : dotted(file.split(/[\\/]/).pop()!));
+  if (!roots.length) return info('own', fileModule);
   const rel = under(file, roots);
-  return rel !== undefined ? info('own', dotted(rel)) : info('library', dotted(file.split(/[\\/]/).pop()!));
+  return rel !== undefined ? info('own', dotted(rel)) : info('library', fileModule);
 }
 
 /** Bare names (`wait`, `get`, `select`) count as waiting only in the modules known to wait. */
