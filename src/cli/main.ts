@@ -18,6 +18,7 @@ import { SessionManager } from '../session/sessionManager';
 import type { GroupProbe } from '../session/workerGroup';
 import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
 import { processTable } from './processTable';
+import { runPerf } from './perf';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -173,6 +174,8 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
     }
     case 'tt':
       return runTt(args, log);
+    case 'perf':
+      return runPerf(args, log);
     case 'getglobal': {
       const [pidText, ...words] = args.positional;
       const where = location(words);
