@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, streamLogger, type Logger } from '../common/logger';
-import { formatStacks } from '../commands/stackFormat';
+import { formatStacks } from '../format/stackFormat';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight } from '../preflight/preflight';

@@ -13,7 +13,7 @@ import type { TtNode } from '../views/timeTunnelView';
 import type { WatchNode } from '../views/watchView';
 import type { SessionNode } from '../views/sessionsView';
 import { resolveSession, type ShowStacksOptions } from './attach';
-import { formatStacks } from './stackFormat';
+import { formatStacks } from '../format/stackFormat';
 
 export interface StackDeps {
   log: Logger;

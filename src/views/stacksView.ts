@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { activityText, blockedText, formatFrame, heldByText, groupIdenticalStacks, isStdlibFrame, mainFrame, mostlyRunning, NOT_A_PROFILE,
-  type StackGroup } from '../commands/stackFormat';
+  type StackGroup } from '../format/stackFormat';
 import { openSourceCommand } from './valueNodes';
 import type { AsyncTask, BlockedOn, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { formatFrame, formatStacks, groupIdenticalStacks } from '../../src/commands/stackFormat';
+import { formatFrame, formatStacks, groupIdenticalStacks } from '../../src/format/stackFormat';
 import type { StackResult } from '../../src/protocol/helper';
 
 const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-busy-service.json'), 'utf8')) as StackResult;
