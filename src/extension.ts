@@ -8,6 +8,7 @@ import { CommandId, ContextKey, ViewId } from './common/commandIds';
 import { readConfig } from './common/config';
 import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
+import { registerProfileCommands } from './profile/profileCommands';
 import { SessionManager } from './session/sessionManager';
 import { createSessionStatusBar, SessionsView } from './views/sessionsView';
 import { StacksView } from './views/stacksView';
@@ -63,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.languages.registerCodeLensProvider({ language: 'python' }, codeLens),
     createProbeStatusBar(store),
   );
+  registerProfileCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
 }
 

@@ -3,6 +3,8 @@ export const CommandId = {
   attach: 'pyflight.attach',
   detach: 'pyflight.detach',
   detachWorkers: 'pyflight.detachWorkers',
+  recordCpuProfile: 'pyflight.recordCpuProfile',
+  openProfile: 'pyflight.openProfile',
   chooseSession: 'pyflight.chooseSession',
   showStacks: 'pyflight.showStacks',
   showStacksNative: 'pyflight.showStacksNative',

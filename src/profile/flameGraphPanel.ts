@@ -1,14 +1,18 @@
 import * as vscode from 'vscode';
 import type { FlameView, FromWebview, ToWebview } from '../../webview/shared/flameProtocol';
 import { webviewHtml } from '../webview/webviewHtml';
-import { hotFunctions, indexTree, layoutFrames, pathTo, searchTree, type FlameNode } from './flameLayout';
+import type { HotRow } from '../../webview/shared/flameProtocol';
+import { indexTree, layoutFrames, pathTo, searchTree, toFlameTree, where, type FlameNode } from './flameLayout';
+import type { CpuProfile, HotFunction } from './model';
 
 export interface FlameGraphInput {
   title: string;
-  root: FlameNode;
+  profile: CpuProfile;
   live: boolean;
   note?: string;
 }
+
+const HOT_ROWS = 60;
 
 /**
  * A flame graph panel. The profile stays here (the extension host): the webview gets only the
@@ -17,20 +21,22 @@ export interface FlameGraphInput {
 export class FlameGraphPanel implements vscode.Disposable {
   private readonly panel: vscode.WebviewPanel;
   private input: FlameGraphInput;
+  private root!: FlameNode;
   private byId = new Map<number, FlameNode>();
-  private hot: ReturnType<typeof hotFunctions> = [];
-  private zoomId: number;
+  private hot: HotFunction[] = [];
+  private zoomPath: string[] = [];
   private width = 1000;
   private query = '';
   private icicle = false;
   private ready = false;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
+  /** Set by whoever can save the profile (speedscope JSON, collapsed stacks). */
+  onExport: ((format: 'speedscope' | 'collapsed') => void) | undefined;
   readonly onDidDispose = this.onDidDisposeEmitter.event;
 
   constructor(extensionUri: vscode.Uri, input: FlameGraphInput, private readonly openSource: (file: string, line?: number) => void) {
     this.input = input;
-    this.zoomId = input.root.id;
     this.reindex();
     this.panel = vscode.window.createWebviewPanel('pyflight.flameGraph', input.title, vscode.ViewColumn.Active, {
       enableScripts: true,
@@ -57,14 +63,25 @@ export class FlameGraphPanel implements vscode.Disposable {
   update(input: FlameGraphInput): void {
     this.input = input;
     this.reindex();
-    if (!this.byId.has(this.zoomId)) this.zoomId = input.root.id;
     this.panel.title = input.title;
     this.post();
   }
 
   private reindex(): void {
-    this.byId = indexTree(this.input.root);
-    this.hot = hotFunctions(this.input.root);
+    this.root = toFlameTree(this.input.profile.tree);
+    this.byId = indexTree(this.root);
+    this.hot = this.input.profile.hot.filter((h) => h.self > 0).slice(0, HOT_ROWS);
+  }
+
+  /** The zoomed frame, found again by its path of names in a newer aggregate. */
+  private get zoom(): FlameNode {
+    let node = this.root;
+    for (const name of this.zoomPath) {
+      const child = node.children.find((c) => c.name === name);
+      if (!child) break;
+      node = child;
+    }
+    return node;
   }
 
   private onMessage(message: FromWebview): void {
@@ -78,10 +95,12 @@ export class FlameGraphPanel implements vscode.Disposable {
         this.width = message.width;
         this.post();
         return;
-      case 'zoom':
-        if (this.byId.has(message.id)) this.zoomId = message.id;
+      case 'zoom': {
+        const node = this.byId.get(message.id);
+        if (node) this.zoomPath = pathTo(node).slice(1).map((n) => n.name);
         this.post();
         return;
+      }
       case 'search':
         this.query = message.query;
         this.post();
@@ -96,15 +115,21 @@ export class FlameGraphPanel implements vscode.Disposable {
         else if (node) void vscode.window.showInformationMessage(vscode.l10n.t('{0} has no source file (native or built-in code).', node.name));
         return;
       }
+      case 'openHot': {
+        const row = this.hot[message.index];
+        if (row?.file) this.openSource(row.file, row.line);
+        return;
+      }
       case 'export':
+        this.onExport?.(message.format);
         return;
     }
   }
 
   /** The view for the current zoom, search and width. */
   view(): FlameView {
-    const root = this.input.root;
-    const zoom = this.byId.get(this.zoomId) ?? root;
+    const root = this.root;
+    const zoom = this.zoom;
     const search = searchTree(root, this.query);
     return {
       title: this.input.title,
@@ -112,7 +137,7 @@ export class FlameGraphPanel implements vscode.Disposable {
       zoomSamples: zoom.total,
       breadcrumb: pathTo(zoom).map((n) => ({ id: n.id, name: n.name })),
       frames: layoutFrames(zoom, 1 / Math.max(this.width, 1), search.matches),
-      hot: this.hot,
+      hot: this.hot.map((h, index): HotRow => ({ index, name: h.function, where: where(h), kind: h.kind, self: h.self, total: h.total })),
       live: this.input.live,
       icicle: this.icicle,
       search: this.query.trim() ? { query: this.query, matchedSamples: search.matchedSamples, matchCount: search.matches.size } : undefined,

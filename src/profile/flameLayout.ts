@@ -1,4 +1,5 @@
-import type { FrameKind, HotRow, VisibleFrame } from '../../webview/shared/flameProtocol';
+import type { FrameKind, VisibleFrame } from '../../webview/shared/flameProtocol';
+import type { CallTreeNode } from './model';
 
 /** A node of an aggregated call tree (samples, not time): what the flame graph is drawn from. */
 export interface FlameNode {
@@ -15,6 +16,18 @@ export interface FlameNode {
 
 export function where(node: Pick<FlameNode, 'file' | 'line'>): string | undefined {
   return node.file ? `${node.file}${node.line ? `:${node.line}` : ''}` : undefined;
+}
+
+/** The engine's call tree with ids and parent links, for zoom and breadcrumbs. */
+export function toFlameTree(tree: CallTreeNode): FlameNode {
+  let nextId = 0;
+  const convert = (node: CallTreeNode, parent?: FlameNode): FlameNode => {
+    const flame: FlameNode = { id: nextId++, name: node.name, file: node.file, line: node.line, kind: node.kind,
+      self: node.self, total: node.total, children: [], parent };
+    flame.children = node.children.map((child) => convert(child, flame));
+    return flame;
+  };
+  return convert(tree);
 }
 
 /** Every node by id. */
@@ -70,39 +83,6 @@ export function searchTree(root: FlameNode, query: string): { matches: Set<numbe
   };
   for (const child of root.children) walk(child, false);
   return { matches, matchedSamples };
-}
-
-/**
- * Functions by self samples: the same function (name and file) anywhere in the tree is one row.
- * `total` counts a sample once even when the function is on its stack several times (recursion).
- * The row's id is one of its nodes (the one with the most samples), for "open source" and zoom.
- */
-export function hotFunctions(root: FlameNode, limit = 50): HotRow[] {
-  const rows = new Map<string, HotRow & { best: number }>();
-  const walk = (node: FlameNode, onPath: Set<string>) => {
-    const key = `${node.name}\u0000${node.file ?? ''}`;
-    let row = rows.get(key);
-    if (!row) {
-      row = { id: node.id, name: node.name, where: where(node), kind: node.kind, self: 0, total: 0, best: 0 };
-      rows.set(key, row);
-    }
-    row.self += node.self;
-    const outermost = !onPath.has(key);
-    if (outermost) {
-      row.total += node.total;
-      onPath.add(key);
-    }
-    if (node.total > row.best) {
-      row.best = node.total;
-      row.id = node.id;
-      row.where = where(node);
-    }
-    for (const child of node.children) walk(child, onPath);
-    if (outermost) onPath.delete(key);
-  };
-  for (const child of root.children) walk(child, new Set());
-  return [...rows.values()].filter((r) => r.self > 0).sort((a, b) => b.self - a.self || b.total - a.total).slice(0, limit)
-    .map(({ best: _best, ...row }) => row);
 }
 
 /** Root first, `node` last. */

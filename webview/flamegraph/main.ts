@@ -33,7 +33,11 @@ icicle.title = 'Flip between flame (roots at the bottom) and icicle (roots at th
 const reset = el('button', 'toggle', 'Reset zoom');
 reset.title = 'Show the whole profile (Esc)';
 const status = el('span', 'status');
-toolbar.append(crumbs, search, matchInfo, icicle, reset, status);
+const saveSpeedscope = el('button', 'toggle', 'Save speedscope…');
+saveSpeedscope.title = 'Save as speedscope JSON (opens in speedscope.app)';
+const saveCollapsed = el('button', 'toggle', 'Save collapsed…');
+saveCollapsed.title = 'Save as collapsed stacks (flamegraph.pl, py-spy raw); PyFlight: Open CPU Profile File… opens it again';
+toolbar.append(crumbs, search, matchInfo, icicle, reset, saveSpeedscope, saveCollapsed, status);
 
 const main = el('div', 'main');
 const graphBox = el('div', 'graph');
@@ -78,7 +82,7 @@ function draw(): void {
   if (!view) return;
   const width = graphBox.clientWidth;
   const depth = view.frames.reduce((m, f) => Math.max(m, f.depth), 0) + 1;
-  const height = Math.max(depth * ROW, graphBox.clientHeight);
+  const height = depth * ROW; // as tall as the stacks: the graph starts at the top, no empty band
   const ratio = window.devicePixelRatio || 1;
   canvas.width = Math.floor(width * ratio);
   canvas.height = Math.floor(height * ratio);
@@ -91,17 +95,21 @@ function draw(): void {
   ctx.font = `12px ${font.getPropertyValue('--vscode-editor-font-family') || 'monospace'}`;
   ctx.textBaseline = 'middle';
   const text = font.getPropertyValue('--frame-text').trim() || '#000';
+  const dimText = font.getPropertyValue('--vscode-foreground').trim() || text;
   const matchColor = font.getPropertyValue('--match').trim() || '#e0a000';
   const searching = Boolean(view.search?.query);
   for (const f of view.frames) {
     const x = f.x * width;
     const w = f.w * width;
     const y = view.icicle ? f.depth * ROW : height - (f.depth + 1) * ROW;
-    ctx.globalAlpha = searching && !f.match ? 0.35 : 1;
+    const dimmed = searching && !f.match;
+    ctx.globalAlpha = dimmed ? 0.3 : 1;
     ctx.fillStyle = f.match ? matchColor : colorOf(f);
     ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
     if (w > 30) {
-      ctx.fillStyle = text;
+      // Dimmed frames lie over the editor background: their text takes the theme's foreground.
+      ctx.globalAlpha = dimmed ? 0.7 : 1;
+      ctx.fillStyle = dimmed ? dimText : text;
       ctx.save();
       ctx.beginPath();
       ctx.rect(x, y, w - 2, ROW);
@@ -166,7 +174,7 @@ function render(): void {
     const name = el('td', 'fn');
     name.append(el('i'), el('span', undefined, row.name));
     tr.append(name, el('td', 'num', percent(row.self, view!.totalSamples)), el('td', 'num', percent(row.total, view!.totalSamples)));
-    const open = () => post({ type: 'open', id: row.id });
+    const open = () => post({ type: 'openHot', index: row.index });
     tr.addEventListener('click', open);
     tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
     return tr;
@@ -204,6 +212,8 @@ canvas.addEventListener('dblclick', (e) => {
 canvas.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && hovered) post({ type: 'open', id: hovered.id });
 });
+saveSpeedscope.addEventListener('click', () => post({ type: 'export', format: 'speedscope' }));
+saveCollapsed.addEventListener('click', () => post({ type: 'export', format: 'collapsed' }));
 reset.addEventListener('click', () => view && post({ type: 'zoom', id: view.breadcrumb[0].id }));
 icicle.addEventListener('click', () => view && post({ type: 'setIcicle', icicle: !view.icicle }));
 document.addEventListener('keydown', (e) => {

@@ -22,8 +22,9 @@ export interface VisibleFrame {
   where?: string;
 }
 
+/** A row of the hot-functions table; `index` is its place in the host's list (to open its source). */
 export interface HotRow {
-  id: number;
+  index: number;
   name: string;
   where?: string;
   kind: FrameKind;
@@ -58,6 +59,7 @@ export type FromWebview =
   | { type: 'zoom'; id: number }
   | { type: 'search'; query: string }
   | { type: 'open'; id: number }
+  | { type: 'openHot'; index: number }
   | { type: 'setIcicle'; icicle: boolean }
   | { type: 'export'; format: 'speedscope' | 'collapsed' };
 
