@@ -43,7 +43,9 @@ function findPython() {
   process.exit(1);
 }
 
-step('npm', ['package.json', 'package-lock.json'], () => existsSync(join(root, 'node_modules', '.bin', 'esbuild')), () =>
+// The lock file alone: it records package.json's dependencies too, and editing the extension's
+// contributions (commands, settings) must not reinstall node_modules.
+step('npm', ['package-lock.json'], () => existsSync(join(root, 'node_modules', '.bin', 'esbuild')), () =>
   run('npm', [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund']));
 
 const venvPython = join(root, '.venv', 'bin', 'python');
