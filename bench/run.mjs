@@ -2,7 +2,7 @@
 // spawning the flight_profiler CLI per command (DESIGN.md). Reports ratios, never absolute
 // thresholds. Writes bench/results.json.
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 
@@ -12,9 +12,12 @@ process.env.PYFLIGHT_HELPER_PATH ??= join(root, 'python');
 const { Session, ProbeStore } = await import(join(root, 'out', 'bench', 'engine.js'));
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
-
-const target = spawn(python, [join(root, 'test', 'fixtures', 'busy_service.py')], { stdio: ['ignore', 'pipe', 'ignore'] });
-const pid = await new Promise((resolve) => target.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+// `npm run bench -- flamegraph` runs one section; no argument runs them all. Results of sections
+// not run this time are kept from bench/results.json.
+const only = process.argv.slice(2);
+const wants = (section) => only.length === 0 || only.includes(section);
+const resultsFile = join(root, 'bench', 'results.json');
+const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -22,6 +25,11 @@ function median(xs) {
 }
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+if (wants('stack_latency')) {
+const target = spawn(python, [join(root, 'test', 'fixtures', 'busy_service.py')], { stdio: ['ignore', 'pipe', 'ignore'] });
+const pid = await new Promise((resolve) => target.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
+
 const session = new Session(pid, { log: silent, livenessIntervalMs: 0 });
 await session.attach(); // read-only: nothing loaded yet
 await session.loadAgent(); // so the CLI baseline does not pay for injection either
@@ -42,7 +50,6 @@ for (let i = 0; i < ROUNDS; i++) {
 await session.detach();
 target.kill('SIGKILL');
 
-const results = {};
 results.stack_latency = {
     rounds: ROUNDS,
     baseline: 'flight_profiler <pid> --cmd stack (new CLI process per command, agent already injected)',
@@ -51,11 +58,11 @@ results.stack_latency = {
     speedup_ratio: Number((median(cliTimes) / median(helperTimes)).toFixed(2)),
     note: 'helper stacks also carry Python thread names (one agent round trip, after the read) that the CLI lacks',
 };
-
-
+}
 
 // --- watch_stream: a function called ~1,000 times/s, watched for BENCH_WATCH_SECONDS (default 60),
 // through the same Session + ProbeStore the views read. Measures the extension-host side.
+if (wants('watch_stream')) {
 const WATCH_SECONDS = Number(process.env.BENCH_WATCH_SECONDS ?? 60);
 const hotTarget = spawn(python, [join(root, 'bench', 'hot_target.py')], { stdio: ['ignore', 'pipe', 'ignore'] });
 const hotPid = await new Promise((resolve) => hotTarget.stdout.on('data', (d) => { const m = /READY (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); }));
@@ -100,5 +107,12 @@ results.watch_stream = {
   goal: 'lag p99 <= 50 ms, growth <= 50 MB, 0 lost',
 };
 
-writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
+}
+
+if (wants('flamegraph')) {
+  const { benchFlamegraph } = await import('./flamegraph.mjs');
+  results.flamegraph = await benchFlamegraph();
+}
+
+writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
 console.log(JSON.stringify(results, null, 2));
