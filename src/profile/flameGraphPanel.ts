@@ -87,7 +87,7 @@ export class FlameGraphPanel implements vscode.Disposable {
     this.root = toFlameTree(profile.tree);
     this.byId = indexTree(this.root);
     this.hot = isDiffProfile(profile)
-      ? profile.hot.filter((h) => h.delta !== 0 || h.totalDelta !== 0).slice(0, HOT_ROWS)
+      ? profile.hot.filter((h) => Math.abs(h.delta) >= 0.05).slice(0, HOT_ROWS) // what "±0" would show is left out
       : profile.hot.filter((h) => h.self > 0).slice(0, HOT_ROWS);
   }
 

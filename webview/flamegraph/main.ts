@@ -245,7 +245,7 @@ function render(): void {
     const name = el('td', 'fn');
     name.append(el('i'), el('span', undefined, row.name));
     if (row.diff) {
-      const selfText = `${row.diff.beforeSelfPercent.toFixed(1)}% → ${percent(row.self, view!.totalSamples)}`;
+      const selfText = `${percent(row.diff.beforeSelfPercent, 100)} → ${percent(row.self, view!.totalSamples)}`;
       tr.append(name, el('td', 'num', selfText), el('td', 'num delta', points(row.diff.delta / 100)));
     } else {
       tr.append(name, el('td', 'num', percent(row.self, view!.totalSamples)), el('td', 'num', percent(row.total, view!.totalSamples)));
