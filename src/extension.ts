@@ -9,6 +9,8 @@ import { readConfig } from './common/config';
 import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
 import { registerProfileCommands } from './profile/profileCommands';
+import { ProfileEditorHeat, toggleProfileHeat } from './profile/profileEditor';
+import { ProfileStore } from './profile/profileStore';
 import { SessionManager } from './session/sessionManager';
 import { createSessionStatusBar, SessionsView } from './views/sessionsView';
 import { StacksView } from './views/stacksView';
@@ -36,7 +38,9 @@ export function activate(context: vscode.ExtensionContext): void {
   process.once('exit', releaseAll);
   context.subscriptions.push({ dispose: () => process.off('exit', releaseAll) });
 
-  const sessionsView = new SessionsView(manager);
+  // CPU profiles of this window (bounded: 10 per session or worker group, 50 in all).
+  const profiles = new ProfileStore();
+  const sessionsView = new SessionsView(manager, profiles);
   const sessionsTree = vscode.window.createTreeView(ViewId.sessions, { treeDataProvider: sessionsView });
   context.subscriptions.push(sessionsView, sessionsTree, createSessionStatusBar(manager),
     // Selecting a session in the view is choosing it: commands without a file act on it.
@@ -64,7 +68,11 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.languages.registerCodeLensProvider({ language: 'python' }, codeLens),
     createProbeStatusBar(store),
   );
-  registerProfileCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
+  const heat = new ProfileEditorHeat(profiles);
+  context.subscriptions.push(profiles, heat,
+    vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, heat),
+    vscode.commands.registerCommand(CommandId.toggleProfileHeat, toggleProfileHeat));
+  registerProfileCommands(context, { log, sessions: manager, extensionUri: context.extensionUri, store: profiles, heat });
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
 }
 

@@ -3,13 +3,21 @@ import type { FlameView, FromWebview, ToWebview } from '../../webview/shared/fla
 import { webviewHtml } from '../webview/webviewHtml';
 import type { HotRow } from '../../webview/shared/flameProtocol';
 import { indexTree, layoutFrames, pathTo, searchTree, toFlameTree, where, type FlameNode } from './flameLayout';
+import { isDiffProfile, type DiffHotFunction } from './diff';
 import type { CpuProfile, HotFunction } from './model';
+import type { WorkerShare } from './profileStore';
+import { profileForWorker } from './workers';
 
 export interface FlameGraphInput {
   title: string;
+  /** A DiffProfile (diff.ts) makes a differential flame graph. */
   profile: CpuProfile;
   live: boolean;
   note?: string;
+  /** Diff mode: what the two sides are called. */
+  diff?: { before: string; after: string };
+  /** A profile of all workers: each worker's own profile (the filter). */
+  workers?: WorkerShare[];
 }
 
 const HOT_ROWS = 60;
@@ -28,6 +36,7 @@ export class FlameGraphPanel implements vscode.Disposable {
   private width = 1000;
   private query = '';
   private icicle = false;
+  private worker: number | undefined;
   private ready = false;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
@@ -67,10 +76,19 @@ export class FlameGraphPanel implements vscode.Disposable {
     this.post();
   }
 
+  /** The profile on screen: the whole one, or one worker's. */
+  private get shown(): CpuProfile {
+    return this.input.workers ? profileForWorker(this.input.profile, this.input.workers, this.worker) : this.input.profile;
+  }
+
   private reindex(): void {
-    this.root = toFlameTree(this.input.profile.tree);
+    if (this.worker !== undefined && !this.input.workers?.some((w) => w.pid === this.worker)) this.worker = undefined;
+    const profile = this.shown;
+    this.root = toFlameTree(profile.tree);
     this.byId = indexTree(this.root);
-    this.hot = this.input.profile.hot.filter((h) => h.self > 0).slice(0, HOT_ROWS);
+    this.hot = isDiffProfile(profile)
+      ? profile.hot.filter((h) => Math.abs(h.delta) >= 0.05).slice(0, HOT_ROWS) // what "±0" would show is left out
+      : profile.hot.filter((h) => h.self > 0).slice(0, HOT_ROWS);
   }
 
   /** The zoomed frame, found again by its path of names in a newer aggregate. */
@@ -123,6 +141,11 @@ export class FlameGraphPanel implements vscode.Disposable {
       case 'export':
         this.onExport?.(message.format);
         return;
+      case 'worker':
+        this.worker = message.pid ?? undefined;
+        this.reindex();
+        this.post();
+        return;
     }
   }
 
@@ -137,11 +160,20 @@ export class FlameGraphPanel implements vscode.Disposable {
       zoomSamples: zoom.total,
       breadcrumb: pathTo(zoom).map((n) => ({ id: n.id, name: n.name })),
       frames: layoutFrames(zoom, 1 / Math.max(this.width, 1), search.matches),
-      hot: this.hot.map((h, index): HotRow => ({ index, name: h.function, where: where(h), kind: h.kind, self: h.self, total: h.total })),
+      hot: this.hot.map((h, index): HotRow => {
+        const d = 'delta' in h ? (h as DiffHotFunction) : undefined;
+        return { index, name: h.function, where: where(h), kind: h.kind, self: h.self, total: h.total,
+          ...(d ? { diff: { beforeSelfPercent: d.beforeSelfPercent, delta: d.delta, totalDelta: d.totalDelta } } : {}) };
+      }),
       live: this.input.live,
       icicle: this.icicle,
       search: this.query.trim() ? { query: this.query, matchedSamples: search.matchedSamples, matchCount: search.matches.size } : undefined,
       note: this.input.note,
+      ...(this.input.diff && isDiffProfile(this.input.profile)
+        ? { diff: { ...this.input.diff, beforeSamples: this.input.profile.beforeSamples, afterSamples: this.input.profile.samples } } : {}),
+      ...(this.input.workers
+        ? { workers: { options: this.input.workers.map((w) => ({ pid: w.pid, samples: w.profile.samples, ...(w.error ? { error: w.error } : {}) })), selected: this.worker } }
+        : {}),
     };
   }
 

@@ -1,4 +1,5 @@
 import type { FrameKind, VisibleFrame } from '../../webview/shared/flameProtocol';
+import type { DiffNode } from './diff';
 import type { CallTreeNode } from './model';
 
 /** A node of an aggregated call tree (samples, not time): what the flame graph is drawn from. */
@@ -12,6 +13,8 @@ export interface FlameNode {
   total: number;
   children: FlameNode[];
   parent?: FlameNode;
+  /** Differential profiles only (see diff.ts). */
+  diff?: { beforeSelf: number; beforeTotal: number; delta: number; selfDelta: number };
 }
 
 export function where(node: Pick<FlameNode, 'file' | 'line'>): string | undefined {
@@ -24,6 +27,10 @@ export function toFlameTree(tree: CallTreeNode): FlameNode {
   const convert = (node: CallTreeNode, parent?: FlameNode): FlameNode => {
     const flame: FlameNode = { id: nextId++, name: node.name, file: node.file, line: node.line, kind: node.kind,
       self: node.self, total: node.total, children: [], parent };
+    if ('delta' in node) {
+      const d = node as DiffNode;
+      flame.diff = { beforeSelf: d.beforeSelf, beforeTotal: d.beforeTotal, delta: d.delta, selfDelta: d.selfDelta };
+    }
     flame.children = node.children.map((child) => convert(child, flame));
     return flame;
   };
@@ -55,7 +62,7 @@ export function layoutFrames(zoom: FlameNode, minFraction: number, matches: Read
     const { node, depth, x } = queue[head];
     const w = node.total / zoom.total;
     out.push({ id: node.id, depth, x, w, name: node.name, kind: node.kind, self: node.self, total: node.total,
-      match: matches.has(node.id), where: where(node) });
+      match: matches.has(node.id), where: where(node), ...(node.diff ? { diff: node.diff } : {}) });
     let childX = x;
     for (const child of [...node.children].sort((a, b) => a.name.localeCompare(b.name))) {
       const cw = child.total / zoom.total;

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
 import { sessionStatusText } from '../common/sessionText';
+import { profileRowLabel, type KeptProfile, type ProfileOwner, type ProfileStore } from '../profile/profileStore';
 import type { Session, SessionState } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import type { WorkerGroup } from '../session/workerGroup';
@@ -24,7 +25,9 @@ function stateIcon(state: SessionState): vscode.ThemeIcon {
 export type SessionNode = { kind: 'session'; session: Session };
 /** The workers of one pre-fork master, attached together (Detach All Workers runs on it). */
 export type WorkerGroupNode = { kind: 'group'; group: WorkerGroup };
-type Node = SessionNode | WorkerGroupNode | { kind: 'info'; label: string; description?: string; tooltip?: string; icon: string };
+/** A kept CPU profile under its session or worker group: click reopens it; Export / Delete run on it. */
+export type ProfileNode = { kind: 'profile'; profile: KeptProfile };
+type Node = SessionNode | WorkerGroupNode | ProfileNode | { kind: 'info'; label: string; description?: string; tooltip?: string; icon: string };
 
 /** Sessions view: one node per attached process, with its pid, interpreter and Python version. */
 export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
@@ -32,8 +35,16 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscription: { dispose(): void };
 
-  constructor(private readonly sessions: SessionManager) {
+  private readonly profileSubscription: { dispose(): void } | undefined;
+
+  constructor(private readonly sessions: SessionManager, private readonly profiles?: ProfileStore) {
     this.subscription = sessions.onDidChange(() => this.changed.fire(undefined));
+    this.profileSubscription = profiles?.onDidChange(() => this.changed.fire(undefined));
+  }
+
+  /** The kept profiles of a session or group, newest first. */
+  private profileRows(owner: ProfileOwner): Node[] {
+    return (this.profiles?.of(owner) ?? []).map((profile): Node => ({ kind: 'profile', profile }));
   }
 
   getChildren(node?: Node): Node[] {
@@ -45,10 +56,13 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
         ...this.sessions.all.filter((session) => !grouped(session)).map((session): Node => ({ kind: 'session', session })),
       ];
     }
-    if (node.kind === 'group') return node.group.workers.map((session) => ({ kind: 'session', session }));
+    if (node.kind === 'group') {
+      return [...node.group.workers.map((session): Node => ({ kind: 'session', session })),
+        ...this.profileRows({ kind: 'group', masterPid: node.group.masterPid })];
+    }
     if (node.kind !== 'session') return [];
     const s = node.session;
-    const rows: Node[] = [];
+    const rows: Node[] = this.profileRows({ kind: 'session', pid: s.pid, startedAt: s.startedAt });
     const facts = s.preflightResult?.facts;
     if (facts) rows.push({ kind: 'info', label: `PID ${s.pid}`, description: facts.argv.join(' '), tooltip: facts.argv.join(' '), icon: 'terminal' });
     if (s.hello) {
@@ -76,6 +90,7 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       item.contextValue = 'workerGroup';
       return item;
     }
+    if (node.kind === 'profile') return profileItem(node.profile);
     if (node.kind === 'info') {
       const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
       item.description = node.description;
@@ -85,7 +100,9 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       return item;
     }
     const s = node.session;
-    const item = new vscode.TreeItem(s.label, vscode.TreeItemCollapsibleState.Collapsed);
+    // Expanded once it has a profile, so the new row is seen.
+    const hasProfiles = Boolean(this.profiles?.of({ kind: 'session', pid: s.pid, startedAt: s.startedAt }).length);
+    const item = new vscode.TreeItem(s.label, hasProfiles ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `session-${s.pid}-${s.startedAt}`;
     const version = s.hello ? ` · Python ${s.hello.python.version}` : '';
     // With several sessions, the one commands act on (status bar) is marked.
@@ -100,8 +117,21 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
 
   dispose(): void {
     this.subscription.dispose();
+    this.profileSubscription?.dispose();
     this.changed.dispose();
   }
+}
+
+/** "CPU profile · 12:03:44 · 2,431 samples · 10 s"; click reopens its flame graph. */
+export function profileItem(p: KeptProfile): vscode.TreeItem {
+  const item = new vscode.TreeItem(profileRowLabel(p), vscode.TreeItemCollapsibleState.None);
+  item.id = `profile-${p.id}`;
+  const top = p.profile.hot.find((h) => h.kind === 'own' || h.kind === 'library');
+  item.tooltip = `${p.label}\n${profileRowLabel(p)}${top ? `\nhottest: ${top.function} (${top.selfPercent}% self)` : ''}${p.note ? `\n${p.note}` : ''}\nClick to open its flame graph.`;
+  item.iconPath = new vscode.ThemeIcon('flame');
+  item.contextValue = 'cpuProfile';
+  item.command = { command: CommandId.openKeptProfile, title: vscode.l10n.t('Open Flame Graph'), arguments: [{ kind: 'profile', profile: p }] };
+  return item;
 }
 
 /**

@@ -65,3 +65,71 @@ test('a CPU profile renders live, then final; hot functions, search and click-to
     await wb.executeCommand('workbench.action.toggleLightDarkThemes');
   });
 });
+
+test('kept profiles are listed under the session; the editor shows per-line CPU; Compare shows a differential flame graph', async () => {
+  await wb.step('profile-editor', async () => {
+    // The profile of the first test is kept under its session: "CPU profile · 12:03:44 · 312 samples · 4 s".
+    await wb.openView('PyFlight');
+    const rowText = /^CPU profile · \d\d:\d\d:\d\d · [\d,]+ samples · [\d.]+ s$/;
+    const sessionRow = wb.treeRow('Sessions', `(pid ${target.pid})`);
+    await sessionRow.waitFor();
+    if ((await sessionRow.getAttribute('aria-expanded')) === 'false') await sessionRow.locator('.monaco-tl-twistie').click();
+    const profileRow = wb.treeRow('Sessions', /CPU profile · \d\d:\d\d:\d\d/);
+    await profileRow.waitFor({ timeout: 15000 });
+    assert.match((await profileRow.innerText()).trim(), rowText);
+
+    // The profiled file: end-of-line hints ("▮▮▮▮ 68% self") on the hot lines, a CodeLens on score_order.
+    await wb.openFile(`hostile/${HOSTILE}`);
+    const editor = wb.page.locator('.editor-group-container.active .monaco-editor');
+    const lens = editor.locator('.contentWidgets .codelens-decoration a', { hasText: /^\d+(\.\d)?% of CPU .*· open flame graph$/ }).first();
+    await lens.waitFor({ timeout: 15000 });
+    const hints = async () => editor.locator('.view-lines').evaluate((root) => [...root.querySelectorAll('span')]
+      .map((s) => getComputedStyle(s, '::after').content).filter((c) => c && c !== 'none' && c !== 'normal'));
+    let shown = [];
+    for (let i = 0; i < 50 && !shown.some((c) => /% self/.test(c)); i++) { shown = await hints(); await wb.page.waitForTimeout(200); }
+    assert.ok(shown.some((c) => /▮+ \d+(\.\d)?% self/.test(c)), `per-line hints: ${JSON.stringify(shown)}`);
+    await wb.goToLine(21, 1);
+    await wb.screenshot('editor-heat');
+    await wb.executeCommand('workbench.action.toggleLightDarkThemes');
+    await wb.page.waitForTimeout(800);
+    await wb.screenshot('editor-heat-other-theme');
+    await wb.executeCommand('workbench.action.toggleLightDarkThemes');
+
+    // Off with one click (the status bar item), then on again.
+    const item = wb.page.locator('.statusbar-item', { hasText: /CPU \d+ samples/ }).first();
+    await item.click();
+    await wb.page.locator('.statusbar-item', { hasText: 'CPU heat off' }).first().waitFor();
+    await lens.waitFor({ state: 'detached', timeout: 15000 });
+    await wb.page.locator('.statusbar-item', { hasText: 'CPU heat off' }).first().click();
+    await lens.waitFor({ timeout: 15000 });
+    await wb.openView('PyFlight');
+    await wb.screenshot('sessions-profiles');
+
+    // A second profile, then Compare CPU Profiles…: before = the first, after = the second.
+    await wb.runCommand('PyFlight: Record CPU Profile…');
+    await wb.quickPickSelect('Until I stop it');
+    await wb.quickInputRows().filter({ hasText: 'Native frames' }).waitFor();
+    await wb.page.keyboard.press('Enter');
+    await wb.webview().locator('.status', { hasText: /^([1-9]\d\d|\d{4,}) samples · recording…/ }).waitFor({ timeout: 30000 });
+    await wb.clickNotificationButton('PyFlight: profiling', 'Cancel');
+    await wb.webview().locator('.status', { hasText: /^\d+ samples$/ }).waitFor({ timeout: 30000 });
+    await wb.page.locator('.pane .monaco-list-row', { hasText: /CPU profile · / }).nth(1).waitFor({ timeout: 15000 });
+
+    await wb.runCommand('PyFlight: Compare CPU Profiles…');
+    await wb.quickInputRows().filter({ hasText: /CPU profile · / }).nth(1).waitFor();
+    await wb.quickInputRows().filter({ hasText: /CPU profile · / }).nth(1).click(); // the older one: before
+    await wb.quickInputRows().filter({ hasText: /2\/2|CPU profile · / }).first().waitFor();
+    await wb.quickInputRows().filter({ hasText: /CPU profile · / }).first().click(); // the newer one: after
+    const diff = wb.webview();
+    await diff.locator('.status', { hasText: /^before \d+ · after \d+ samples$/ }).waitFor({ timeout: 15000 });
+    assert.equal(await diff.locator('.hot th').nth(2).innerText(), 'change');
+    assert.match(await diff.locator('.hot tr').nth(1).innerText(), /(±0|[+−]\d+\.\d pts)$/);
+    assert.match(await diff.locator('.note').innerText(), /^Difference: .* → .*red grew, blue shrank/);
+    // Hover the widest frame below the root: the tooltip has the change in points.
+    const box = await diff.locator('canvas').boundingBox();
+    await wb.page.mouse.move(box.x + box.width * 0.2, box.y + box.height - 18 - 9); // the tooltip then lies over the graph, not the table
+    await diff.locator('.tooltip .tt-delta', { hasText: /→ .* of all \((±0|[+−]\d+\.\d pts)\)$/ }).waitFor({ timeout: 10000 });
+    await wb.screenshot('profile-diff');
+    assert.equal(await diff.locator('body').evaluate(() => window.__pwned), undefined, 'a script from the target ran');
+  });
+});

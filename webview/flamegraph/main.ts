@@ -37,7 +37,12 @@ const saveSpeedscope = el('button', 'toggle', 'Save speedscope…');
 saveSpeedscope.title = 'Save as speedscope JSON (opens in speedscope.app)';
 const saveCollapsed = el('button', 'toggle', 'Save collapsed…');
 saveCollapsed.title = 'Save as collapsed stacks (flamegraph.pl, py-spy raw); PyFlight: Open CPU Profile File… opens it again';
-toolbar.append(crumbs, search, matchInfo, icicle, reset, saveSpeedscope, saveCollapsed, status);
+// A profile of all workers: show all of them or one.
+const workerSelect = el('select', 'worker-select');
+workerSelect.setAttribute('aria-label', 'Worker');
+workerSelect.title = 'Show every worker merged, or one worker';
+workerSelect.style.display = 'none';
+toolbar.append(crumbs, search, matchInfo, workerSelect, icicle, reset, saveSpeedscope, saveCollapsed, status);
 
 const main = el('div', 'main');
 const graphBox = el('div', 'graph');
@@ -53,8 +58,15 @@ for (const [kind, label] of [['own', 'your code'], ['library', 'libraries'], ['s
   item.append(el('i'), el('span', undefined, label));
   legend.append(item);
 }
+const diffLegend = el('div', 'legend diff-legend');
+for (const [cls, label] of [['grew', 'grew (more of all samples after)'], ['shrank', 'shrank'], ['same', 'about the same']]) {
+  const item = el('span', `legend-item diff-${cls}`);
+  item.append(el('i'), el('span', undefined, label));
+  diffLegend.append(item);
+}
+const hotTitle = el('h2', undefined, 'Hot functions');
 const hotTable = el('table');
-side.append(el('h2', undefined, 'Hot functions'), legend, hotTable);
+side.append(hotTitle, legend, diffLegend, hotTable);
 main.append(graphBox, side);
 const tooltip = el('div', 'tooltip');
 tooltip.setAttribute('role', 'tooltip');
@@ -75,6 +87,18 @@ function percent(part: number, whole: number): string {
 
 function colorOf(frame: VisibleFrame): string {
   return getComputedStyle(document.body).getPropertyValue(`--kind-${frame.kind}`).trim() || '#888';
+}
+
+/** "+8.5 pts" / "−3.0 pts" / "±0": a change of share, in percentage points. */
+function points(fraction: number): string {
+  const p = fraction * 100;
+  if (Math.abs(p) < 0.05) return '±0';
+  return `${p > 0 ? '+' : '−'}${Math.abs(p).toFixed(1)} pts`;
+}
+
+/** Diff mode: the largest |change| among the frames on screen (colours are relative to it). */
+function maxDelta(frames: VisibleFrame[]): number {
+  return frames.reduce((m, f) => (f.depth > 0 && f.diff ? Math.max(m, Math.abs(f.diff.delta)) : m), 0);
 }
 
 // ---- drawing --------------------------------------------------------------------------------------
@@ -98,14 +122,32 @@ function draw(): void {
   const dimText = font.getPropertyValue('--vscode-foreground').trim() || text;
   const matchColor = font.getPropertyValue('--match').trim() || '#e0a000';
   const searching = Boolean(view.search?.query);
+  const diff = Boolean(view.diff);
+  const largest = diff ? maxDelta(view.frames) : 0;
+  const grew = font.getPropertyValue('--diff-grew').trim() || '#e51400';
+  const shrank = font.getPropertyValue('--diff-shrank').trim() || '#1a85ff';
+  const same = font.getPropertyValue('--diff-same').trim() || '#c8c8c8';
   for (const f of view.frames) {
     const x = f.x * width;
     const w = f.w * width;
     const y = view.icicle ? f.depth * ROW : height - (f.depth + 1) * ROW;
     const dimmed = searching && !f.match;
     ctx.globalAlpha = dimmed ? 0.3 : 1;
-    ctx.fillStyle = f.match ? matchColor : colorOf(f);
-    ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
+    if (diff && f.diff && !f.match) {
+      // Neutral, then red (grew) or blue (shrank) over it, as strong as the change relative to the largest.
+      ctx.fillStyle = same;
+      ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
+      const strength = largest > 0 ? Math.min(1, Math.abs(f.diff.delta) / largest) : 0;
+      if (strength > 0.02) {
+        ctx.globalAlpha = (dimmed ? 0.3 : 1) * (0.2 + 0.8 * strength);
+        ctx.fillStyle = f.diff.delta > 0 ? grew : shrank;
+        ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
+      }
+      ctx.globalAlpha = dimmed ? 0.3 : 1;
+    } else {
+      ctx.fillStyle = f.match ? matchColor : colorOf(f);
+      ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
+    }
     if (w > 30) {
       // Dimmed frames lie over the editor background: their text takes the theme's foreground.
       ctx.globalAlpha = dimmed ? 0.7 : 1;
@@ -136,11 +178,21 @@ function showTooltip(frame: VisibleFrame | undefined, event: MouseEvent): void {
     tooltip.style.display = 'none';
     return;
   }
+  const d = view.diff;
+  const lines = frame.diff && d
+    ? [
+      el('div', 'tt-delta', `total ${percent(frame.diff.beforeTotal, d.beforeSamples)} → ${percent(frame.total, d.afterSamples)} of all (${points(frame.diff.delta)})`),
+      el('div', undefined, `self ${percent(frame.diff.beforeSelf, d.beforeSamples)} → ${percent(frame.self, d.afterSamples)} of all (${points(frame.diff.selfDelta)})`),
+      el('div', undefined, `samples before ${frame.diff.beforeTotal} · after ${frame.total}`),
+    ]
+    : [
+      el('div', undefined, `total ${frame.total} samples · ${percent(frame.total, view.totalSamples)} of all`),
+      el('div', undefined, `self ${frame.self} samples · ${percent(frame.self, view.totalSamples)} of all`),
+    ];
   tooltip.replaceChildren(
     el('div', 'tt-name', frame.name),
     el('div', 'tt-where', frame.where ?? '(no source: native or built-in)'),
-    el('div', undefined, `total ${frame.total} samples · ${percent(frame.total, view.totalSamples)} of all`),
-    el('div', undefined, `self ${frame.self} samples · ${percent(frame.self, view.totalSamples)} of all`),
+    ...lines,
     el('div', 'tt-hint', 'click: zoom · double-click: open source'),
   );
   tooltip.style.display = 'block';
@@ -162,18 +214,42 @@ function render(): void {
   const s = view.search;
   matchInfo.textContent = s?.query ? `${s.matchCount} matches · ${percent(s.matchedSamples, view.totalSamples)} of samples` : '';
   icicle.setAttribute('aria-pressed', String(view.icicle));
-  status.textContent = `${view.totalSamples} samples${view.live ? ' · recording…' : ''}`;
-  note.textContent = view.note ?? '';
-  note.style.display = view.note ? 'block' : 'none';
+  const d = view.diff;
+  status.textContent = d ? `before ${d.beforeSamples} · after ${d.afterSamples} samples` : `${view.totalSamples} samples${view.live ? ' · recording…' : ''}`;
+  note.textContent = d ? `Difference: ${d.before} → ${d.after}. Widths are the after-profile; red grew, blue shrank (share of each profile's samples).` : view.note ?? '';
+  note.classList.toggle('diff-note', Boolean(d));
+  note.style.display = d || view.note ? 'block' : 'none';
+  legend.style.display = d ? 'none' : '';
+  diffLegend.style.display = d ? '' : 'none';
+  hotTitle.textContent = d ? 'Biggest changes (self)' : 'Hot functions';
+  const w = view.workers;
+  workerSelect.style.display = w ? '' : 'none';
+  if (w) {
+    const all = el('option', undefined, `all ${w.options.length} workers`);
+    all.value = '';
+    workerSelect.replaceChildren(all, ...w.options.map((o) => {
+      const option = el('option', undefined, `worker ${o.pid} · ${o.samples} samples${o.error ? ' · failed' : ''}`);
+      option.value = String(o.pid);
+      if (o.error) option.title = o.error;
+      return option;
+    }));
+    workerSelect.value = w.selected === undefined ? '' : String(w.selected);
+  }
   const header = el('tr');
-  header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'total'));
+  if (d) header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'change'));
+  else header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'total'));
   hotTable.replaceChildren(header, ...view.hot.map((row) => {
-    const tr = el('tr', `kind-${row.kind}`);
+    const tr = el('tr', row.diff ? `diff-${row.diff.delta > 0 ? 'grew' : row.diff.delta < 0 ? 'shrank' : 'same'}` : `kind-${row.kind}`);
     tr.tabIndex = 0;
     tr.title = `${row.where ?? ''}\nclick or Enter: open source`;
     const name = el('td', 'fn');
     name.append(el('i'), el('span', undefined, row.name));
-    tr.append(name, el('td', 'num', percent(row.self, view!.totalSamples)), el('td', 'num', percent(row.total, view!.totalSamples)));
+    if (row.diff) {
+      const selfText = `${percent(row.diff.beforeSelfPercent, 100)} → ${percent(row.self, view!.totalSamples)}`;
+      tr.append(name, el('td', 'num', selfText), el('td', 'num delta', points(row.diff.delta / 100)));
+    } else {
+      tr.append(name, el('td', 'num', percent(row.self, view!.totalSamples)), el('td', 'num', percent(row.total, view!.totalSamples)));
+    }
     const open = () => post({ type: 'openHot', index: row.index });
     tr.addEventListener('click', open);
     tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
@@ -212,6 +288,7 @@ canvas.addEventListener('dblclick', (e) => {
 canvas.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && hovered) post({ type: 'open', id: hovered.id });
 });
+workerSelect.addEventListener('change', () => post({ type: 'worker', pid: workerSelect.value ? Number(workerSelect.value) : null }));
 saveSpeedscope.addEventListener('click', () => post({ type: 'export', format: 'speedscope' }));
 saveCollapsed.addEventListener('click', () => post({ type: 'export', format: 'collapsed' }));
 reset.addEventListener('click', () => view && post({ type: 'zoom', id: view.breadcrumb[0].id }));

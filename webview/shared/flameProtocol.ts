@@ -20,6 +20,9 @@ export interface VisibleFrame {
   match: boolean;
   /** "file:line", for the tooltip. */
   where?: string;
+  /** Diff mode: the frame's samples in the before-profile, and the change of its share of all
+   * samples (after share − before share, fractions of each profile's own total). */
+  diff?: { beforeSelf: number; beforeTotal: number; delta: number; selfDelta: number };
 }
 
 /** A row of the hot-functions table; `index` is its place in the host's list (to open its source). */
@@ -30,6 +33,16 @@ export interface HotRow {
   kind: FrameKind;
   self: number;
   total: number;
+  /** Diff mode: self share before and the change (percentage points), the table's order. */
+  diff?: { beforeSelfPercent: number; delta: number; totalDelta: number };
+}
+
+/** A choice of the per-worker filter (a profile of all workers). */
+export interface WorkerOption {
+  pid: number;
+  samples: number;
+  /** Why the worker has no samples. */
+  error?: string;
 }
 
 export interface FlameView {
@@ -46,6 +59,10 @@ export interface FlameView {
   icicle: boolean;
   search: { query: string; matchedSamples: number; matchCount: number } | undefined;
   note?: string;
+  /** A differential flame graph: frames coloured by growth / shrinkage, widths from `after`. */
+  diff?: { before: string; after: string; beforeSamples: number; afterSamples: number };
+  /** A profile of all workers: the filter's choices, and the worker shown (undefined: all). */
+  workers?: { options: WorkerOption[]; selected?: number };
 }
 
 /** Host → webview. */
@@ -61,7 +78,8 @@ export type FromWebview =
   | { type: 'open'; id: number }
   | { type: 'openHot'; index: number }
   | { type: 'setIcicle'; icicle: boolean }
-  | { type: 'export'; format: 'speedscope' | 'collapsed' };
+  | { type: 'export'; format: 'speedscope' | 'collapsed' }
+  | { type: 'worker'; pid: number | null };
 
 /** What the webview keeps across a hide/show (vscode.getState/setState). */
 export interface FlameWebviewState {
