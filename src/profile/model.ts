@@ -197,55 +197,82 @@ function newNode(info: FrameInfo): CallTreeNode {
 
 /** Builds the call tree and the hot list from merged stacks. */
 export function buildProfile(stacks: CollapsedStack[], options: ClassifyOptions = {}): CpuProfile {
-  const infoCache = new Map<string, FrameInfo>();
-  const infoOf = (text: string): FrameInfo => {
-    let info = infoCache.get(text);
-    if (!info) infoCache.set(text, info = classifyFrame(parseFrame(text), options));
-    return info;
+  // Hot loop: a frame occurrence per stack depth (millions on a big profile). Frame texts are
+  // classified once, node keys are interned, line counts go to Maps (turned into records at the end).
+  interface Frame { info: FrameInfo; key: string; idleKey: string }
+  const frameCache = new Map<string, Frame>();
+  const frameOf = (text: string): Frame => {
+    let frame = frameCache.get(text);
+    if (!frame) {
+      const info = classifyFrame(parseFrame(text), options);
+      frame = { info, key: `${info.name}\0${info.file ?? ''}\0${info.kind}`, idleKey: `${info.name}\0${info.file ?? ''}\0idle` };
+      frameCache.set(text, frame);
+    }
+    return frame;
   };
   const root: CallTreeNode = { name: 'all', kind: 'own', self: 0, total: 0, lines: {}, children: [] };
+  // Children are found by key: a scan for the few children most nodes have, an index past that
+  // (a Map per node would be millions of Maps, and the garbage collector's time, on a big profile).
+  const keyOf = new Map<CallTreeNode, string>();
   const childIndex = new Map<CallTreeNode, Map<string, CallTreeNode>>();
-  interface Acc { info: FrameInfo; self: number; total: number; selfLines: Map<number, number>; lines: Map<number, number> }
+  const findChild = (node: CallTreeNode, key: string): CallTreeNode | undefined => {
+    const index = childIndex.get(node);
+    if (index) return index.get(key);
+    for (const child of node.children) if (keyOf.get(child) === key) return child;
+    return undefined;
+  };
+  const addChild = (node: CallTreeNode, key: string, child: CallTreeNode) => {
+    node.children.push(child);
+    keyOf.set(child, key);
+    let index = childIndex.get(node);
+    if (!index && node.children.length > 8) {
+      childIndex.set(node, index = new Map());
+      for (const c of node.children) index.set(keyOf.get(c)!, c);
+    }
+    index?.set(key, child);
+  };
+  interface Acc { info: FrameInfo; self: number; total: number; selfLines: Map<number, number>; lines: Map<number, number>; lastStack: number }
   const functions = new Map<string, Acc>();
+  const add = (counts: Map<number, number>, line: number, n: number) => counts.set(line, (counts.get(line) ?? 0) + n);
   let samples = 0;
-  for (const stack of stacks) {
-    samples += stack.count;
-    root.total += stack.count;
+  stacks.forEach((stack, stackIndex) => {
+    const count = stack.count;
+    samples += count;
+    root.total += count;
     let node = root;
-    const seen = new Set<string>();
-    const infos = stack.frames.map(infoOf);
+    const frames = stack.frames.map(frameOf);
     // Whatever a wait function calls is waiting too (a lock's futex, an unsymbolized libc address).
-    const waitsAt = options.idle ? infos.findIndex((i) => i.kind === 'idle') : -1;
-    if (waitsAt >= 0) for (let i = waitsAt + 1; i < infos.length; i++) if (infos[i].kind !== 'idle') infos[i] = { ...infos[i], kind: 'idle' };
-    infos.forEach((info, depth) => {
-      const key = `${info.name}\0${info.file ?? ''}\0${info.kind}`;
-      let index = childIndex.get(node);
-      if (!index) childIndex.set(node, index = new Map());
-      let child = index.get(key);
+    const waitsAt = options.idle ? frames.findIndex((f) => f.info.kind === 'idle') : -1;
+    const last = frames.length - 1;
+    for (let depth = 0; depth <= last; depth++) {
+      const frame = frames[depth];
+      const idle = waitsAt >= 0 && depth > waitsAt && frame.info.kind !== 'idle';
+      const info = idle ? { ...frame.info, kind: 'idle' as const } : frame.info;
+      const key = idle ? frame.idleKey : frame.key;
+      let child = findChild(node, key);
       if (!child) {
         child = newNode(info);
-        index.set(key, child);
-        node.children.push(child);
+        addChild(node, key, child);
       }
-      child.total += stack.count;
-      if (info.line !== undefined) child.lines[info.line] = (child.lines[info.line] ?? 0) + stack.count;
-      const leaf = depth === stack.frames.length - 1;
-      if (leaf) child.self += stack.count;
+      child.total += count;
+      const leaf = depth === last;
+      if (info.line !== undefined) child.lines[info.line] = (child.lines[info.line] ?? 0) + count;
+      if (leaf) child.self += count;
       node = child;
 
       let acc = functions.get(key);
-      if (!acc) functions.set(key, acc = { info, self: 0, total: 0, selfLines: new Map(), lines: new Map() });
-      if (!seen.has(key)) {
-        seen.add(key);
-        acc.total += stack.count;
+      if (!acc) functions.set(key, acc = { info, self: 0, total: 0, selfLines: new Map(), lines: new Map(), lastStack: -1 });
+      if (acc.lastStack !== stackIndex) {
+        acc.lastStack = stackIndex; // a function counts once per stack (recursion)
+        acc.total += count;
       }
-      if (info.line !== undefined) acc.lines.set(info.line, (acc.lines.get(info.line) ?? 0) + stack.count);
+      if (info.line !== undefined) add(acc.lines, info.line, count);
       if (leaf) {
-        acc.self += stack.count;
-        if (info.line !== undefined) acc.selfLines.set(info.line, (acc.selfLines.get(info.line) ?? 0) + stack.count);
+        acc.self += count;
+        if (info.line !== undefined) add(acc.selfLines, info.line, count);
       }
-    });
-  }
+    }
+  });
   finishNode(root);
   const percent = (n: number) => (samples ? Math.round((n / samples) * 10000) / 100 : 0);
   const hot: HotFunction[] = [...functions.values()].map((acc) => {
