@@ -8,6 +8,7 @@ import { CommandId, ContextKey, ViewId } from './common/commandIds';
 import { readConfig } from './common/config';
 import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
+import { registerMemoryCommands } from './memory/memoryCommands';
 import { registerProfileCommands } from './profile/profileCommands';
 import { SessionManager } from './session/sessionManager';
 import { createSessionStatusBar, SessionsView } from './views/sessionsView';
@@ -65,6 +66,7 @@ export function activate(context: vscode.ExtensionContext): void {
     createProbeStatusBar(store),
   );
   registerProfileCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
+  registerMemoryCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
 }
 

@@ -5,6 +5,8 @@ export const CommandId = {
   detachWorkers: 'pyflight.detachWorkers',
   recordCpuProfile: 'pyflight.recordCpuProfile',
   openProfile: 'pyflight.openProfile',
+  memorySummary: 'pyflight.memorySummary',
+  memoryDiff: 'pyflight.memoryDiff',
   chooseSession: 'pyflight.chooseSession',
   showStacks: 'pyflight.showStacks',
   showStacksNative: 'pyflight.showStacksNative',
