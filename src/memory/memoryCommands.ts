@@ -51,9 +51,14 @@ function snapshotLabel(s: Snapshot): string {
     : vscode.l10n.t('Diff {0} s · {1}', s.result.intervalSeconds, clock(s.result.capturedAt));
 }
 
-function decorate(rows: MemDeltaRow[], pid: number, diff: boolean): MemTableRow[] {
-  return rows.map((r) => ({ ...r, bookkeeping: diff && isDiffBookkeeping(r.type) ? true : undefined,
-    instances: r.count > 0 && r.size > 0 ? instancesCommand(r.type, pid) : undefined }));
+/** Rows for the webview: list/str flagged in a diff; the biggest growers (not those) say how to list their instances. */
+function decorate(rows: MemDeltaRow[], pid: number, diff: boolean, deltas: boolean): MemTableRow[] {
+  const growers = new Set(deltas ? topGrowers(rows, GROWERS).map((r) => r.type) : []);
+  return rows.map((r) => {
+    const bookkeeping = diff && isDiffBookkeeping(r.type);
+    return { ...r, bookkeeping: bookkeeping || undefined,
+      instances: growers.has(r.type) && !bookkeeping && r.count > 0 ? instancesCommand(r.type, pid) : undefined };
+  });
 }
 
 export class MemoryController implements vscode.Disposable {
@@ -216,18 +221,18 @@ export class MemoryController implements vscode.Disposable {
       const s = mem.snapshots.find((x) => x.id === shown.snapshot);
       if (!s) return undefined;
       if (s.result.kind === 'summary') {
-        return { kind: 'summary', deltas: false, rows: decorate(s.result.rows, pid, false), name: `summary-${s.id}`,
+        return { kind: 'summary', deltas: false, rows: decorate(s.result.rows, pid, false, false), name: `summary-${s.id}`,
           caption: vscode.l10n.t('Summary at {0}: the {1} biggest types', clock(s.result.capturedAt), s.result.rows.length),
           note: vscode.l10n.t('Each summary walks the whole heap in the process. Sizes marked ~ are read back from pympler\'s KB/MB text. Take another summary later and Compare the two.') };
       }
-      return { kind: 'diff', deltas: true, rows: decorate(diffRows(s.result), pid, true), name: `diff-${s.id}`,
+      return { kind: 'diff', deltas: true, rows: decorate(diffRows(s.result), pid, true, true), name: `diff-${s.id}`,
         caption: vscode.l10n.t('What changed in {0} s (from {1})', s.result.intervalSeconds, clock(s.result.capturedAt)),
         note: vscode.l10n.t('list and str always grow in a diff: pympler\'s own first snapshot (a list and a name per type) is alive while the second is taken. Biggest size change first; {0} rows.', s.result.rows.length) };
     }
     const [a, b] = [shown.from, shown.to].map((id) => mem.snapshots.find((x) => x.id === id)?.result);
     if (a?.kind !== 'summary' || b?.kind !== 'summary') return undefined;
     const [earlier, later] = a.capturedAt <= b.capturedAt ? [a, b] : [b, a];
-    return { kind: 'compare', deltas: true, rows: decorate(compareSummaries(earlier, later), pid, false), name: 'comparison',
+    return { kind: 'compare', deltas: true, rows: decorate(compareSummaries(earlier, later), pid, false, true), name: 'comparison',
       caption: vscode.l10n.t('Summary {0} minus summary {1} ({2} s apart)', clock(later.capturedAt), clock(earlier.capturedAt), Math.round((later.capturedAt - earlier.capturedAt) / 1000)),
       note: vscode.l10n.t('Each summary has only its top types: a type in one of them only is marked "one side only" (its delta is a bound).') };
   }

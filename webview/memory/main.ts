@@ -87,7 +87,7 @@ function sorted(rows: MemTableRow[]): MemTableRow[] {
 }
 
 function sizeText(row: MemTableRow, deltas: boolean): string {
-  return `${row.sizeApprox ? '~' : ''}${formatBytes(row.size, deltas)}`;
+  return `${row.sizeApprox && row.size !== 0 ? '~' : ''}${formatBytes(row.size, deltas)}`;
 }
 
 function setSort(key: SortKey): void {
