@@ -4,7 +4,9 @@
 // the Sessions view's context menu can be compared; light and dark.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchWorkbench } from './lib/workbench.mjs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { env, launchWorkbench } from './lib/workbench.mjs';
 import { startTarget, stopTargets } from './lib/targets.mjs';
 
 const LEAK = '__main__.LeakyCacheEntry';
@@ -62,6 +64,20 @@ test('Memory Diff names the leaking class first; sorting; instances; cancel; sum
     await view.locator('.instances code').first().filter({ hasText: /^vmtool -a getInstances -c __main__ LeakyCacheEntry -n 10$/ }).waitFor();
     assert.match(await view.locator('.instances').innerText(), new RegExp(`flight_profiler ${target.pid} --cmd "vmtool -a getInstances -c __main__ LeakyCacheEntry -n 10"`));
     await wb.screenshot('instances-light');
+  });
+
+  await wb.step('csv', async () => {
+    // code-server's save dialog is a quick input with the proposed path: Enter accepts it.
+    await wb.webview().locator('button', { hasText: 'Save CSV…' }).click();
+    await wb.quickInputBox.waitFor({ state: 'visible' });
+    const proposed = await wb.quickInputBox.inputValue();
+    assert.match(proposed, new RegExp(`memory-${target.pid}-diff-\\d+\\.csv$`));
+    await wb.page.keyboard.press('Enter');
+    const file = join(env.ws, proposed.split('/').pop());
+    for (let i = 0; i < 50 && !existsSync(file); i++) await wb.page.waitForTimeout(200);
+    const lines = readFileSync(file, 'utf8').split('\r\n');
+    assert.equal(lines[0], 'type,count_delta,size_delta_bytes,size_approx,partial');
+    assert.match(lines[1], new RegExp(`^${LEAK.replace(/\./g, '\\.')},\\d+,\\d+,true,false$`));
   });
 
   await wb.step('cancel', async () => {
