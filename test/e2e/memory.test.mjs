@@ -39,6 +39,14 @@ test('Memory Diff names the leaking class first; sorting; instances; cancel; sum
     assert.equal(await firstRow.locator('td.name span').first().innerText(), LEAK);
     assert.equal(await view.locator('.bar-row .bar-name').first().innerText(), LEAK);
     assert.equal(await view.locator('th[aria-sort="descending"] .sort').innerText(), 'Δ size ▼');
+    // A class whose name is HTML (leaky_service.HostileName) is shown as text, and no script runs.
+    await view.locator('table.types td.name', { hasText: "<class '__main__.<img src=x onerror=window.__pwned=1>'>" }).waitFor();
+    assert.equal(await view.locator('img').count(), 0, 'target text became markup');
+    assert.equal(await view.locator('body').evaluate(() => window.__pwned), undefined, 'a script from the target ran');
+    const csp = await view.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'nonce-[^']+'(;|$)/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     await wb.screenshot('diff-light');
   });
 
@@ -70,7 +78,12 @@ test('Memory Diff names the leaking class first; sorting; instances; cancel; sum
     // code-server's save dialog is a quick input with the proposed path: Enter accepts it.
     await wb.webview().locator('button', { hasText: 'Save CSV…' }).click();
     await wb.quickInputBox.waitFor({ state: 'visible' });
-    const proposed = await wb.quickInputBox.inputValue();
+    // The dialog shows the folder first, then fills in the proposed name.
+    let proposed = '';
+    for (let i = 0; i < 50 && !proposed.endsWith('.csv'); i++) {
+      proposed = await wb.quickInputBox.inputValue();
+      if (!proposed.endsWith('.csv')) await wb.page.waitForTimeout(100);
+    }
     assert.match(proposed, new RegExp(`memory-${target.pid}-diff-\\d+\\.csv$`));
     await wb.page.keyboard.press('Enter');
     const file = join(env.ws, proposed.split('/').pop());

@@ -98,12 +98,12 @@ describe('memory: mem summary / mem diff through the agent (leaky_service.py)', 
   });
 
   it('pyflight mem diff --json and mem summary --json', () => {
-    const diff = pyflight(['mem', 'diff', String(service.pid), '--interval', '2', '--limit', '5']);
+    const diff = pyflight(['mem', 'diff', String(service.pid), '--interval', '3', '--limit', '5']);
     assert.equal(diff.status, 0, JSON.stringify(diff.json));
     assert.equal(diff.json.pid, service.pid);
     assert.equal(diff.json.kind, 'diff');
     assert.equal(diff.json.rows[0].type, LEAK);
-    assert.match(diff.stderr, /first snapshot taken; the second in 2 s/);
+    assert.match(diff.stderr, /first snapshot taken; the second in 3 s/);
     assert.deepEqual(helpersOwnedBy(diff.owner), [], 'helper outlived the CLI');
     const summary = pyflight(['mem', 'summary', String(service.pid), '--limit', '40', '--order', 'descending']);
     assert.equal(summary.status, 0, JSON.stringify(summary.json));
