@@ -8,6 +8,7 @@ import { CommandId, ContextKey, ViewId } from './common/commandIds';
 import { readConfig } from './common/config';
 import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
+import { registerMemoryCommands } from './memory/memoryCommands';
 import { registerProfileCommands } from './profile/profileCommands';
 import { ProfileEditorHeat, toggleProfileHeat } from './profile/profileEditor';
 import { ProfileStore } from './profile/profileStore';
@@ -73,6 +74,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, heat),
     vscode.commands.registerCommand(CommandId.toggleProfileHeat, toggleProfileHeat));
   registerProfileCommands(context, { log, sessions: manager, extensionUri: context.extensionUri, store: profiles, heat });
+  registerMemoryCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
 }
 

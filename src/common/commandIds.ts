@@ -12,6 +12,8 @@ export const CommandId = {
   compareProfiles: 'pyflight.compareProfiles',
   recordWorkersProfile: 'pyflight.recordWorkersProfile',
   toggleProfileHeat: 'pyflight.toggleProfileHeat',
+  memorySummary: 'pyflight.memorySummary',
+  memoryDiff: 'pyflight.memoryDiff',
   chooseSession: 'pyflight.chooseSession',
   showStacks: 'pyflight.showStacks',
   showStacksNative: 'pyflight.showStacksNative',

@@ -143,6 +143,8 @@ export interface HelperMethods {
   ttDelete: { params: { index?: number; all?: boolean }; result: { message: string } };
   getglobal: { params: GetGlobalParams; result: { expr: string; type: string; value: string } };
   probeOff: { params: { target: ProbeKind; args: string }; result: Record<string, never> };
+  memSummary: { params: MemSummaryParams; result: MemSummaryResult };
+  memDiff: { params: MemDiffParams; result: MemDiffResult };
   cancel: { params: { target: number }; result: { cancelled: boolean } };
   shutdown: { params: Record<string, never>; result: Record<string, never> };
 }
@@ -323,4 +325,57 @@ export interface GetGlobalParams {
   expr?: string;
   expand?: number;
   raw?: boolean;
+}
+
+/** `mem summary`: the biggest types by total size (pympler, a full heap walk in the target). */
+export interface MemSummaryParams {
+  /** --limit, 1–100000, default 20 */
+  limit?: number;
+  /** --order, default descending (ascending: the smallest types) */
+  order?: 'descending' | 'ascending';
+}
+
+/** `mem diff`: two heap walks `interval` seconds apart; not cancellable in the agent. */
+export interface MemDiffParams extends MemSummaryParams {
+  /** --interval, whole seconds 1–3600, default 10 */
+  interval?: number;
+}
+
+/**
+ * One row of the agent's table. In a diff, `count` and `size` are deltas (second snapshot minus
+ * first). `size` is bytes read back from pympler's text: exact up to 1 KiB and for negative deltas,
+ * otherwise from two decimals of KB/MB/GB (`sizeApprox`). `type` comes from the target: text only.
+ */
+export interface MemRow {
+  /** pympler's name: `str`, `__main__.LeakyCacheEntry`, `function (handler)`. */
+  type: string;
+  count: number;
+  size: number;
+  /** As the agent printed it: `1.24 MB`, `224     B`. */
+  sizeText: string;
+  sizeApprox: boolean;
+}
+
+export interface MemSummaryResult {
+  kind: 'summary';
+  /** ms since the epoch, when the request was sent. */
+  capturedAt: number;
+  limit: number;
+  order: 'descending' | 'ascending';
+  /** In the agent's order (by size). */
+  rows: MemRow[];
+  /** What follows `mem ` in flight-profiler's CLI. */
+  args: string;
+}
+
+export interface MemDiffResult {
+  kind: 'diff';
+  capturedAt: number;
+  endedAt: number;
+  intervalSeconds: number;
+  limit: number;
+  order: 'descending' | 'ascending';
+  /** Deltas, in the agent's order (by size delta). */
+  rows: MemRow[];
+  args: string;
 }

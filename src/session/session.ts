@@ -6,7 +6,8 @@ import type { Logger } from '../common/logger';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
-import type { AttachResult, GetGlobalParams, HelloResult, HelperMethods, ModuleResult, StackResult, TtDetail, TtRecord } from '../protocol/helper';
+import type { AttachResult, GetGlobalParams, HelloResult, HelperMethods, MemDiffParams, MemDiffResult, MemSummaryParams, MemSummaryResult, ModuleResult, StackResult,
+  TtDetail, TtRecord } from '../protocol/helper';
 import type { ProbeRecord } from '../probes/probeKinds';
 import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
 
@@ -228,6 +229,20 @@ export class Session {
     return this.run('ttDelete', which, signal);
   }
 
+  /** The biggest types by size (a full heap walk in the target; loads the agent on first use). */
+  memSummary(params: MemSummaryParams = {}, signal?: AbortSignal): Promise<MemSummaryResult> {
+    return this.run('memSummary', params, signal);
+  }
+
+  /**
+   * What grew over `interval` seconds. `onWaiting` is called once the agent took its first snapshot
+   * and sleeps. Aborting rejects at once with CANCELLED, but the agent cannot stop: it finishes
+   * its sleep and a second heap walk, then drops the answer (the message says so).
+   */
+  memDiff(params: MemDiffParams = {}, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<MemDiffResult> {
+    return this.run('memDiff', params, signal, true, (stage, detail) => { if (stage === 'waiting') onWaiting?.(Number(detail)); });
+  }
+
   get probes(): Probe[] {
     return [...this.activeProbes];
   }
@@ -325,13 +340,14 @@ export class Session {
   }
 
   /** Runs one request; `needsAgent` (default: every method but a plain stack) loads the agent first. */
-  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete'>(method: M, params: HelperMethods[M]['params'], signal?: AbortSignal,
-    needsAgent = method !== 'stack'): Promise<HelperMethods[M]['result']> {
+  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete' | 'memSummary' | 'memDiff'>(method: M,
+    params: HelperMethods[M]['params'], signal?: AbortSignal, needsAgent = method !== 'stack',
+    onProgress?: (stage: string, detail?: string | null) => void): Promise<HelperMethods[M]['result']> {
     if (this._state !== 'ready' || !this.helper) throw this.notReady();
     if (needsAgent) await this.loadAgent(signal);
     try {
       // The cast keeps one code path for every method; params are typed by the public wrappers above.
-      return await this.helper.request(method, params, { signal });
+      return await this.helper.request(method, params, { signal, onProgress });
     } catch (error) {
       const failure = PyFlightError.from(error);
       if (failure.code === ErrorCode.TargetExited || failure.code === ErrorCode.PidNotFound) await this.onTargetExit();

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { ErrorCode, PyFlightError } from '../../src/common/errors';
+import { silentLogger } from '../../src/common/logger';
+import { Session } from '../../src/session/session';
+import { CLI, helpersOwnedBy, isRunning, ROOT, startForeignHelper, startTarget, stopAllTargets, TEST_OWNER_VAR, waitUntilGone,
+  type Target } from '../support/fixtures';
+
+const LEAK = '__main__.LeakyCacheEntry';
+
+/** Agent threads still inside flight-profiler's `diff_mem` (sleeping, or walking the heap). */
+async function agentDiffsRunning(session: Session): Promise<number> {
+  const stacks = await session.stack({ includeAgentThreads: true });
+  return stacks.threads.filter((t) => t.frames.some((f) => /diff_mem/.test(f.function))).length;
+}
+
+let cliRuns = 0;
+function pyflight(args: string[]) {
+  const owner = `mem-cli-${process.pid}-${++cliRuns}`;
+  const r = spawnSync(process.execPath, [CLI, ...args, '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: owner } });
+  let json: any;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    assert.fail(`not JSON (exit ${r.status}): ${r.stdout}\n${r.stderr}`);
+  }
+  return { status: r.status, json, stderr: r.stderr, owner };
+}
+
+describe('memory: mem summary / mem diff through the agent (leaky_service.py)', function () {
+  this.timeout(90_000);
+  let service: Target;
+  let session: Session;
+  let foreign: ReturnType<typeof startForeignHelper>;
+
+  before(async () => {
+    foreign = startForeignHelper();
+    service = await startTarget(['leaky_service.py']);
+    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
+    await session.attach();
+  });
+  after(async () => {
+    await session?.detach();
+    await foreign?.stop();
+    await stopAllTargets();
+  });
+
+  it('a diff names the leaking class at the top, after saying the agent waits', async () => {
+    const waited: number[] = [];
+    const diff = await session.memDiff({ interval: 3, limit: 10 }, undefined, (s) => waited.push(s));
+    assert.deepEqual(waited, [3]);
+    assert.equal(session.agentLoaded, true, 'the agent was loaded on demand');
+    assert.equal(diff.kind, 'diff');
+    assert.equal(diff.intervalSeconds, 3);
+    assert.equal(diff.rows.length, 10);
+    assert.equal(diff.rows[0].type, LEAK, JSON.stringify(diff.rows.slice(0, 4)));
+    assert.ok(diff.rows[0].count > 0 && diff.rows[0].size > 0);
+    assert.equal(diff.args, 'diff --interval 3 --limit 10 --order descending');
+  });
+
+  it('a summary lists the biggest types by size, with the cache among them', async () => {
+    const summary = await session.memSummary({ limit: 25 });
+    assert.equal(summary.kind, 'summary');
+    assert.equal(summary.rows.length, 25);
+    const sizes = summary.rows.map((r) => r.size);
+    assert.deepEqual(sizes, [...sizes].sort((a, b) => b - a));
+    const leak = summary.rows.find((r) => r.type === LEAK);
+    assert.ok(leak && leak.count > 0, JSON.stringify(summary.rows.slice(0, 5)));
+    const smallest = await session.memSummary({ limit: 3, order: 'ascending' });
+    assert.ok(smallest.rows.every((r) => r.size <= summary.rows[summary.rows.length - 1].size));
+  });
+
+  it('bad options are refused before the agent sees them', async () => {
+    await assert.rejects(session.memDiff({ interval: 0 }), (e: PyFlightError) => e.code === ErrorCode.BadArgument);
+    await assert.rejects(session.memSummary({ order: 'sideways' as 'ascending' }), (e: PyFlightError) => e.code === ErrorCode.BadArgument);
+  });
+
+  it('cancelling a diff returns while the agent is still in it, says so, and the target keeps running normally', async () => {
+    const stop = new AbortController();
+    const cancelled = session.memDiff({ interval: 15, limit: 5 }, stop.signal, () => stop.abort());
+    const error: PyFlightError = await cancelled.then(() => assert.fail('the diff was not cancelled'), (e: PyFlightError) => e);
+    assert.equal(error.code, ErrorCode.Cancelled);
+    assert.match(error.message, /cannot stop a diff: it keeps sleeping for about \d+ s more, then walks the heap once more/);
+    assert.match(error.hint ?? '', /runs normally/);
+    // The cancel came back while the agent's worker still sleeps in diff_mem (so: at once, not after the interval).
+    assert.equal(await agentDiffsRunning(session), 1, 'the agent should still be inside its diff');
+    // Meanwhile the process and the agent serve other requests, and the leak keeps growing.
+    const first = await session.memSummary({ limit: 30 });
+    const second = await session.memSummary({ limit: 30 });
+    const count = (s: typeof first) => s.rows.find((r) => r.type === LEAK)?.count ?? 0;
+    assert.ok(count(second) > count(first), 'the target did not keep running');
+    const stacks = await session.stack({});
+    assert.ok(stacks.threads.some((t) => t.name === 'request-loop' && t.frames.some((f) => f.function === 'request_loop')));
+    assert.equal(session.state, 'ready');
+    assert.ok(isRunning(service.pid));
+  });
+
+  it('pyflight mem diff --json and mem summary --json', () => {
+    const diff = pyflight(['mem', 'diff', String(service.pid), '--interval', '3', '--limit', '5']);
+    assert.equal(diff.status, 0, JSON.stringify(diff.json));
+    assert.equal(diff.json.pid, service.pid);
+    assert.equal(diff.json.kind, 'diff');
+    assert.equal(diff.json.rows[0].type, LEAK);
+    assert.match(diff.stderr, /first snapshot taken; the second in 3 s/);
+    assert.deepEqual(helpersOwnedBy(diff.owner), [], 'helper outlived the CLI');
+    const summary = pyflight(['mem', 'summary', String(service.pid), '--limit', '40', '--order', 'descending']);
+    assert.equal(summary.status, 0, JSON.stringify(summary.json));
+    assert.equal(summary.json.rows.length, 40);
+    assert.ok(summary.json.rows.some((r: { type: string }) => r.type === LEAK));
+    const bad = pyflight(['mem', 'summary', String(service.pid), '--order', 'size']);
+    assert.equal(bad.status, 2);
+    assert.equal(bad.json.error.code, 'BAD_ARGUMENT');
+  });
+
+  it('the abandoned agent diff ends by itself and leaves nothing running', async () => {
+    let left = 1;
+    for (let i = 0; i < 60 && left; i++) {
+      left = await agentDiffsRunning(session);
+      if (left) await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.equal(left, 0, 'the agent is still in diff_mem');
+    assert.ok(isRunning(service.pid));
+    await session.detach();
+    assert.deepEqual(await waitUntilGone(() => helpersOwnedBy(process.env[TEST_OWNER_VAR]!).filter((p) => p === session.helperPid)), []);
+  });
+});

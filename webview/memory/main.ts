@@ -1,0 +1,241 @@
+// The memory webview: a sortable table of types (count, size, or their deltas), a bar chart of the
+// biggest growers, snapshots to show or compare, and how to list a growing type's instances.
+// Every type name comes from the target: it is only ever set as textContent.
+import './style.css';
+import { formatBytes, formatCount } from '../../src/memory/memModel';
+import type { FromWebview, MemoryView, MemoryWebviewState, MemTableRow, SortKey, ToWebview } from '../shared/memoryProtocol';
+
+declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void; getState(): MemoryWebviewState | undefined; setState(state: MemoryWebviewState): void };
+
+const vscode = acquireVsCodeApi();
+const post = (message: FromWebview) => vscode.postMessage(message);
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function button(text: string, title: string, onClick: () => void, cls = 'btn'): HTMLButtonElement {
+  const b = el('button', cls, text);
+  b.title = title;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+// ---- layout ---------------------------------------------------------------------------------
+const app = document.getElementById('app')!;
+const toolbar = el('div', 'toolbar');
+const caption = el('h1', 'caption');
+const summaryButton = button('Summary', 'Take a summary now: the biggest types by size (a full heap walk in the process)', () => post({ type: 'summary' }));
+const diffButton = button('Diff…', 'What grows: two heap walks some seconds apart', () => post({ type: 'diff' }));
+const csvButton = button('Save CSV…', 'Save the table as CSV', () => post({ type: 'exportCsv' }), 'btn secondary');
+toolbar.append(caption, summaryButton, diffButton, csvButton);
+
+const busy = el('div', 'busy');
+busy.setAttribute('role', 'status');
+const busyText = el('span');
+const cancelButton = button('Cancel', 'Stop waiting (the agent still finishes its diff in the background)', () => post({ type: 'cancel' }), 'btn secondary');
+busy.append(busyText, cancelButton);
+
+const snapshotsBar = el('div', 'snapshots');
+const showSelect = el('select');
+showSelect.setAttribute('aria-label', 'Snapshot shown');
+const fromSelect = el('select');
+fromSelect.setAttribute('aria-label', 'Compare from (earlier summary)');
+const toSelect = el('select');
+toSelect.setAttribute('aria-label', 'Compare to (later summary)');
+const compareButton = button('Compare', 'Deltas between two summaries of this session', () => {
+  post({ type: 'compare', from: Number(fromSelect.value), to: Number(toSelect.value) });
+}, 'btn secondary');
+const compareBox = el('span', 'compare');
+compareBox.append(el('span', 'label', 'Compare'), fromSelect, el('span', 'label', 'with'), toSelect, compareButton);
+snapshotsBar.append(el('span', 'label', 'Snapshot'), showSelect, compareBox);
+showSelect.addEventListener('change', () => post({ type: 'show', id: Number(showSelect.value) }));
+
+const note = el('div', 'note');
+const main = el('div', 'main');
+const tableBox = el('div', 'table-box');
+const table = el('table', 'types');
+tableBox.append(table);
+const side = el('aside', 'side');
+const chartTitle = el('h2', undefined, 'Biggest growers');
+const chart = el('div', 'chart');
+chart.setAttribute('role', 'list');
+chart.setAttribute('aria-label', 'Biggest growers by size');
+const instances = el('div', 'instances');
+instances.setAttribute('aria-live', 'polite');
+side.append(chartTitle, chart, instances);
+main.append(tableBox, side);
+const empty = el('div', 'empty', 'No snapshot yet: take a Summary, or a Diff to see what grows.');
+app.append(toolbar, busy, snapshotsBar, note, empty, main);
+
+// ---- state --------------------------------------------------------------------------------------
+let view: MemoryView | undefined;
+const state: MemoryWebviewState = vscode.getState() ?? { sort: 'size', descending: true };
+let picked: string | undefined;
+let busyTimer: ReturnType<typeof setInterval> | undefined;
+
+function sorted(rows: MemTableRow[]): MemTableRow[] {
+  const key = state.sort;
+  const sign = state.descending ? -1 : 1;
+  return [...rows].sort((a, b) => {
+    const order = key === 'type' ? a.type.localeCompare(b.type) : a[key] - b[key];
+    return sign * order || a.type.localeCompare(b.type);
+  });
+}
+
+function sizeText(row: MemTableRow, deltas: boolean): string {
+  return `${row.sizeApprox && row.size !== 0 ? '~' : ''}${formatBytes(row.size, deltas)}`;
+}
+
+function setSort(key: SortKey): void {
+  if (state.sort === key) state.descending = !state.descending;
+  else Object.assign(state, { sort: key, descending: key !== 'type' });
+  vscode.setState(state);
+  renderTable();
+}
+
+function renderTable(): void {
+  if (!view?.shown) return;
+  const deltas = view.shown.deltas;
+  const header = el('tr');
+  const columns: [SortKey, string, string][] = [
+    ['type', 'type', 'name'],
+    ['count', deltas ? 'Δ objects' : 'objects', 'num'],
+    ['size', deltas ? 'Δ size' : 'size', 'num'],
+  ];
+  for (const [key, label, cls] of columns) {
+    const th = el('th', cls);
+    th.setAttribute('aria-sort', state.sort === key ? (state.descending ? 'descending' : 'ascending') : 'none');
+    const b = button(`${label}${state.sort === key ? (state.descending ? ' ▼' : ' ▲') : ''}`, `Sort by ${label}`, () => setSort(key), 'sort');
+    b.dataset.key = key;
+    th.append(b);
+    header.append(th);
+  }
+  header.append(el('th', 'act'));
+  const body = sorted(view.rows).map((row) => {
+    const tr = el('tr');
+    if (row.type === picked) tr.classList.add('picked');
+    if (deltas && row.size > 0) tr.classList.add('grew');
+    if (deltas && row.size < 0) tr.classList.add('shrank');
+    const name = el('td', 'name');
+    name.append(el('span', undefined, row.type));
+    if (row.bookkeeping) name.append(el('span', 'tag', 'incl. pympler'));
+    if (row.partial) name.append(el('span', 'tag', 'one side only'));
+    name.title = row.type;
+    const act = el('td', 'act');
+    if (row.instances) act.append(button('Instances…', `How to list the live ${row.type} objects`, () => showInstances(row), 'link'));
+    tr.append(name, el('td', 'num', formatCount(row.count, deltas)), el('td', 'num', sizeText(row, deltas)), act);
+    return tr;
+  });
+  table.replaceChildren(header, ...body);
+}
+
+function renderChart(): void {
+  if (!view) return;
+  const growers = view.growers;
+  chartTitle.style.display = view.shown?.deltas ? 'block' : 'none';
+  chart.style.display = view.shown?.deltas ? 'block' : 'none';
+  const max = Math.max(1, ...growers.map((g) => g.size));
+  chart.replaceChildren(...(growers.length ? growers.map((g) => {
+    const item = el('div', 'bar-row');
+    item.setAttribute('role', 'listitem');
+    item.title = `${g.type}: ${formatCount(g.count, true)} objects, ${sizeText(g, true)}`;
+    const label = el('div', 'bar-label');
+    label.append(el('span', 'bar-name', g.type), el('span', 'bar-value', sizeText(g, true)));
+    const track = el('div', 'bar-track');
+    const bar = el('div', g.bookkeeping ? 'bar bookkeeping' : 'bar');
+    bar.style.width = `${Math.max(1, (100 * g.size) / max)}%`;
+    track.append(bar);
+    item.append(label, track);
+    if (g.instances) {
+      item.classList.add('clickable');
+      item.tabIndex = 0;
+      item.addEventListener('click', () => showInstances(g));
+      item.addEventListener('keydown', (e) => { if (e.key === 'Enter') showInstances(g); });
+    }
+    return item;
+  }) : [el('div', 'muted', 'Nothing grew.')]));
+}
+
+function showInstances(row: MemTableRow): void {
+  picked = row.type;
+  const how = row.instances;
+  if (!how) return;
+  const copyVmtool = button('Copy', 'Copy the vmtool command', () => post({ type: 'copy', text: how.vmtool }), 'btn secondary');
+  const copyShell = button('Copy', 'Copy the shell command', () => post({ type: 'copy', text: how.shell }), 'btn secondary');
+  const line = (cmd: string, copy: HTMLButtonElement) => {
+    const box = el('div', 'cmd');
+    box.append(el('code', undefined, cmd), copy);
+    return box;
+  };
+  instances.replaceChildren(
+    el('h2', undefined, `Instances of ${row.type}`),
+    el('p', undefined, 'PyFlight cannot list instances yet (vmtool getInstances comes in a later version). With flight-profiler, at its prompt:'),
+    line(how.vmtool, copyVmtool),
+    el('p', undefined, 'or in one line from a shell:'),
+    line(how.shell, copyShell),
+    el('p', 'muted', how.note),
+  );
+  renderTable();
+}
+
+function options(select: HTMLSelectElement, items: { id: number; label: string }[], value: number | undefined): void {
+  select.replaceChildren(...items.map((s) => {
+    const o = el('option', undefined, s.label);
+    o.value = String(s.id);
+    return o;
+  }));
+  if (value !== undefined) select.value = String(value);
+}
+
+function renderBusy(): void {
+  clearInterval(busyTimer);
+  if (!view?.busy) {
+    busy.style.display = 'none';
+    return;
+  }
+  const b = view.busy;
+  const tick = () => {
+    const left = b.waitingUntil ? Math.max(0, Math.ceil((b.waitingUntil - Date.now()) / 1000)) : undefined;
+    busyText.textContent = left === undefined ? b.label : left > 0 ? `${b.label}: second snapshot in ${left} s` : `${b.label}: taking the second snapshot…`;
+  };
+  tick();
+  busyTimer = setInterval(tick, 500);
+  busy.style.display = 'flex';
+}
+
+function render(): void {
+  if (!view) return;
+  caption.textContent = view.shown ? view.shown.caption : view.title;
+  summaryButton.disabled = diffButton.disabled = !view.live || Boolean(view.busy);
+  csvButton.disabled = !view.shown;
+  renderBusy();
+  const summaries = view.snapshots.filter((s) => s.kind === 'summary');
+  snapshotsBar.style.display = view.snapshots.length ? 'flex' : 'none';
+  options(showSelect, view.compared ? [{ id: -1, label: '(comparison)' }, ...view.snapshots] : view.snapshots, view.compared ? -1 : view.selected);
+  compareBox.style.display = summaries.length >= 2 ? 'inline-flex' : 'none';
+  options(fromSelect, summaries, view.compared?.from ?? summaries[summaries.length - 2]?.id);
+  options(toSelect, summaries, view.compared?.to ?? summaries[summaries.length - 1]?.id);
+  note.textContent = view.shown?.note ?? '';
+  note.style.display = view.shown?.note ? 'block' : 'none';
+  empty.style.display = view.shown ? 'none' : 'block';
+  main.style.display = view.shown ? 'flex' : 'none';
+  if (picked && !view.rows.some((r) => r.type === picked)) {
+    picked = undefined;
+    instances.replaceChildren();
+  }
+  renderTable();
+  renderChart();
+}
+
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+  if (event.data.type === 'view') {
+    view = event.data.view;
+    render();
+  }
+});
+
+post({ type: 'ready' });
