@@ -80,8 +80,20 @@ export function searchTree(root: FlameNode, query: string): { matches: Set<numbe
   let matchedSamples = 0;
   const needle = query.trim().toLowerCase();
   if (!needle) return { matches, matchedSamples };
+  // A profile has millions of nodes but few distinct functions: decide each function once.
+  const memo = new Map<string, Map<string | undefined, boolean>>();
+  const matchesText = (node: FlameNode): boolean => {
+    let byFile = memo.get(node.name);
+    if (!byFile) memo.set(node.name, byFile = new Map());
+    let hit = byFile.get(node.file);
+    if (hit === undefined) {
+      hit = node.name.toLowerCase().includes(needle) || (node.file ?? '').toLowerCase().includes(needle);
+      byFile.set(node.file, hit);
+    }
+    return hit;
+  };
   const walk = (node: FlameNode, insideMatch: boolean) => {
-    const hit = node.name.toLowerCase().includes(needle) || (node.file ?? '').toLowerCase().includes(needle);
+    const hit = matchesText(node);
     if (hit) {
       matches.add(node.id);
       if (!insideMatch) matchedSamples += node.total;
