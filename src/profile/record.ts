@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants, promises as fs, realpathSync } from 'node:fs';
+import { isAlive } from '../common/processAlive';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
@@ -280,22 +281,4 @@ export async function pySpyError(pid: number, exe: string, run: PySpyRun): Promi
   }
   return new PyFlightError(ErrorCode.AttachFailed, `py-spy could not profile process ${pid}: ${firstLine}`,
     `Run \`${exe} record --pid ${pid} --duration 1\` to see py-spy's whole message; see the PyFlight log.`);
-}
-
-async function isAlive(pid: number): Promise<boolean> {
-  if (process.platform === 'linux') {
-    try {
-      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      return state !== 'Z' && state !== 'X';
-    } catch {
-      return false;
-    }
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { isAlive } from '../common/processAlive';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
@@ -406,23 +406,5 @@ export class Session {
 
   get helperPid(): number | undefined {
     return this.helper?.pid;
-  }
-}
-
-async function isAlive(pid: number): Promise<boolean> {
-  if (process.platform === 'linux') {
-    try {
-      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      return state !== 'Z' && state !== 'X';
-    } catch {
-      return false;
-    }
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -2,57 +2,24 @@
 // parallel, one merged flame graph, and a per-worker filter (all / worker N) in the webview.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { request } from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { env, launchWorkbench } from './lib/workbench.mjs';
-import { VENV_PYTHON } from './lib/targets.mjs';
+import { startGunicorn, until, workersOf } from './lib/gunicorn.mjs';
+import { launchWorkbench } from './lib/workbench.mjs';
 
 let wb;
 let master;
-let dir;
 let loading = false;
 
-function workersOf(pid) {
-  const out = [];
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number));
-  }
-  return out.sort((a, b) => a - b);
-}
 
-function get(path) {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: join(dir, 's'), path }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
 
-async function until(what, probe, timeoutMs = 30000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pyflight-e2e-gunicorn-'));
-  master = spawn(join(VENV_PYTHON, '..', 'gunicorn'), ['-w', '2', '--no-control-socket', '-b', `unix:${join(dir, 's')}`, 'flask_app:app'],
-    { cwd: join(env.ws, 'web'), stdio: 'ignore' });
-  await until('2 gunicorn workers', () => workersOf(master.pid).length === 2);
+  master = await startGunicorn(2);
   wb = await launchWorkbench('profile-workers');
 });
 after(async () => {
   loading = false;
   await wb?.close();
-  master?.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
+  master?.stop();
 });
 
 test('Record CPU Profile of All Workers…: one merged graph, filtered by worker', async () => {
@@ -66,7 +33,7 @@ test('Record CPU Profile of All Workers…: one merged graph, filtered by worker
 
     // Both sync workers busy in compute_report (concurrent requests) while they are profiled.
     loading = true;
-    void (async () => { while (loading) await Promise.all(Array.from({ length: 4 }, () => get('/work'))); })();
+    void (async () => { while (loading) await Promise.all(Array.from({ length: 4 }, () => master.get('/work'))); })();
     await wb.treeRowContextMenu('Sessions', groupText, 'Record CPU Profile of All Workers…');
     await wb.quickPickSelect('Until I stop it');
     await wb.quickInputRows().filter({ hasText: 'Native frames' }).waitFor();

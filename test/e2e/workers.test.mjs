@@ -2,55 +2,22 @@
 // worker grouped under the master in the Sessions view; a worker the master forks later joins.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { request } from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { env, launchWorkbench } from './lib/workbench.mjs';
-import { VENV_PYTHON } from './lib/targets.mjs';
+import { startGunicorn, until, workersOf } from './lib/gunicorn.mjs';
+import { launchWorkbench } from './lib/workbench.mjs';
 
 let wb;
 let master;
-let dir;
 
-function workersOf(pid) {
-  const out = [];
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number));
-  }
-  return out.sort((a, b) => a - b);
-}
 
-function get(path) {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: join(dir, 's'), path }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
-async function until(what, probe, timeoutMs = 30000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pyflight-e2e-gunicorn-'));
-  master = spawn(join(VENV_PYTHON, '..', 'gunicorn'), ['-w', '2', '--no-control-socket', '-b', `unix:${join(dir, 's')}`, 'flask_app:app'],
-    { cwd: join(env.ws, 'web'), stdio: 'ignore' });
-  await until('2 gunicorn workers', () => workersOf(master.pid).length === 2);
+  master = await startGunicorn(2);
   wb = await launchWorkbench('workers');
 });
 after(async () => {
   await wb?.close();
-  master?.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
+  master?.stop();
 });
 
 test('Attach to All Workers from the picker: the workers grouped under the master; a new worker joins', async () => {
@@ -79,7 +46,7 @@ test('Attach to All Workers from the picker: the workers grouped under the maste
     const watchRow = wb.treeRow('Watch', /flask_app\.compute_report · all workers/);
     await watchRow.waitFor({ timeout: 30000 });
     await wb.treeRow('Watch', /2 workers, 2 live/).waitFor({ timeout: 30000 });
-    for (let i = 0; i < 10; i++) await Promise.all([get('/work'), get('/work'), get('/work')]);
+    for (let i = 0; i < 10; i++) await Promise.all([master.get('/work'), master.get('/work'), master.get('/work')]);
     await wb.treeRow('Watch', /worker \d+ · [\d.]+ ms · compute_report\(n=200000\) → \d+/).waitFor({ timeout: 30000 });
     await wb.screenshot('watch-all-workers');
     await wb.treeRowAction('Watch', /flask_app\.compute_report · all workers/, 'Stop');

@@ -2,6 +2,7 @@
 // the host sends only frames wider than a pixel), and asks the host to zoom, search and open source.
 // Every name and path comes from the target: it is only ever set as textContent or drawn as text.
 import './style.css';
+import { el } from '../shared/dom';
 import type { FlameView, FlameWebviewState, FromWebview, ToWebview, VisibleFrame } from '../shared/flameProtocol';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void; getState(): FlameWebviewState | undefined; setState(state: FlameWebviewState): void };
@@ -10,12 +11,6 @@ const vscode = acquireVsCodeApi();
 const ROW = 18;
 const post = (message: FromWebview) => vscode.postMessage(message);
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 // ---- layout ---------------------------------------------------------------------------------
 const app = document.getElementById('app')!;

@@ -2,6 +2,7 @@
 // biggest growers, snapshots to show or compare, and how to list a growing type's instances.
 // Every type name comes from the target: it is only ever set as textContent.
 import './style.css';
+import { el } from '../shared/dom';
 import { formatBytes, formatCount } from '../../src/memory/memModel';
 import type { FromWebview, MemoryView, MemoryWebviewState, MemTableRow, SortKey, ToWebview } from '../shared/memoryProtocol';
 
@@ -10,12 +11,6 @@ declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void; 
 const vscode = acquireVsCodeApi();
 const post = (message: FromWebview) => vscode.postMessage(message);
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function button(text: string, title: string, onClick: () => void, cls = 'btn'): HTMLButtonElement {
   const b = el('button', cls, text);
