@@ -70,6 +70,8 @@ AGENT_COMMANDS = {
     "ttReplay": ("tt", lambda m, req, port: m.tt_detail(req.params, port, replay=True)),
     "ttDelete": ("tt", lambda m, req, port: m.tt_delete(req.params, port)),
     "getglobal": ("getglobal", lambda m, req, port: m.getglobal(req.params, port)),
+    "gilstatOn": ("gilstat", lambda m, req, port: m.gilstat_on(req, port)),
+    "gilstatOff": ("gilstat", lambda m, _req, port: m.gilstat_off(port)),
 }
 
 
@@ -94,6 +96,16 @@ def _probe_off(srv, req):
         raise HelperError(errors.BAD_ARGUMENT, "probeOff needs target (watch, trace or tt) and args.")
     request(srv.require_attached()[1], target, "off " + args, timeout=10)
     return {}
+
+
+@server.handler("gilstatState")
+def _gilstat_state(srv, _req):
+    """Read from outside (no agent needed): where take_gil/drop_gil are, and whether an interceptor
+    is installed on them right now."""
+    from .commands.gilstat import gilstat_state
+
+    pid, _port = srv.require_open()
+    return gilstat_state(pid)
 
 
 def main():
