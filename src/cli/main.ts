@@ -19,6 +19,7 @@ import type { GroupProbe } from '../session/workerGroup';
 import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
 import { processTable } from './processTable';
 import { runPerf } from './perf';
+import { runGilstat } from './gilstat';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -176,6 +177,8 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       return runTt(args, log);
     case 'perf':
       return runPerf(args, log);
+    case 'gilstat':
+      return runGilstat(args, log, withSession);
     case 'getglobal': {
       const [pidText, ...words] = args.positional;
       const where = location(words);

@@ -143,6 +143,9 @@ export interface HelperMethods {
   ttDelete: { params: { index?: number; all?: boolean }; result: { message: string } };
   getglobal: { params: GetGlobalParams; result: { expr: string; type: string; value: string } };
   probeOff: { params: { target: ProbeKind; args: string }; result: Record<string, never> };
+  gilstatOn: { params: GilstatParams; result: GilstatSummary };
+  gilstatOff: { params: Record<string, never>; result: Record<string, never> };
+  gilstatState: { params: Record<string, never>; result: GilstatState };
   cancel: { params: { target: number }; result: { cancelled: boolean } };
   shutdown: { params: Record<string, never>; result: Record<string, never> };
 }
@@ -323,4 +326,76 @@ export interface GetGlobalParams {
   expr?: string;
   expand?: number;
   raw?: boolean;
+}
+
+/** `gilstatOn`: flight-profiler's `gilstat on T H I M` (defaults 10 10 5 500, the seed's). */
+export interface GilstatParams {
+  /** Alert when a thread waited longer than this to take the GIL (ms). */
+  takeMs?: number;
+  /** Alert when a thread held the GIL longer than this (ms). */
+  holdMs?: number;
+  /** One report every this many seconds. */
+  intervalSeconds?: number;
+  /** Report at most this many threads. */
+  maxThreads?: number;
+}
+
+/** One thread in a gilstat report: cumulative figures since `on` (ns) and the last interval's (ms). */
+export interface GilThread {
+  time: string;
+  /** pthread id in hex, as the agent prints it ("0": a thread it had not seen yet). */
+  threadId: string;
+  thread: string;
+  takeCount: number;
+  holdNs: number;
+  holdAvgNs: number;
+  /** Time spent waiting in take_gil. */
+  waitNs: number;
+  waitAvgNs: number;
+  dropCount: number;
+  /** flight-profiler's own threads (flight-profiler-*, gil_stat). */
+  agent: boolean;
+  intervalHoldMs: number;
+  intervalWaitMs: number;
+  intervalTakes: number;
+}
+
+/** One take or hold longer than its threshold. */
+export interface GilAlert {
+  time: string;
+  threadId: string;
+  thread: string;
+  /** wait: waited that long to take the GIL; hold: held it that long. */
+  event: 'wait' | 'hold';
+  ms: number;
+  startNs: number;
+  endNs: number;
+}
+
+/** One `record` of `gilstatOn` per report (every interval); threads by hold time in the interval, most first. */
+export interface GilstatRecord {
+  index: number;
+  time: string | null;
+  /** Which measure: `intercept` = flight-profiler's take_gil/drop_gil interceptor (exact times). */
+  measure: 'intercept';
+  intervalSeconds: number;
+  threads: GilThread[];
+  alertCount: number;
+  /** At most 200 per report. */
+  alerts: GilAlert[];
+  alertsCut: boolean;
+}
+
+export interface GilstatSummary {
+  count: number;
+  reason: 'stopped' | 'exited';
+  /** The agent's arguments, `T H I M`. */
+  args: string;
+}
+
+/** Read from outside the target: where take_gil/drop_gil are, and whether they are intercepted now. */
+export interface GilstatState {
+  symbols: Record<string, string>;
+  searched: string[];
+  intercepted: Record<string, boolean>;
 }

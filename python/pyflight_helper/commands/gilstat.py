@@ -15,11 +15,12 @@ in the target) finds them in a shared libpython too (`agent_bootstrap._pyflight_
 The helper runs the same lookup from outside first, to say early when an interpreter has no symbols.
 """
 
-import os
 import re
+import select
 import struct
 import sys
 import threading
+import time
 
 from .. import errors
 from ..errors import HelperError
@@ -228,18 +229,39 @@ class GilStream(object):
         self.args = on_args(req.params or {})
         self.reports = Reports(int(self.args.split()[2]))
         self._off_sent = threading.Event()
+        self._lock = threading.Lock()
+        self._installed = False
         answer = agent_status(port, timeout=2)
         self.pid = int(answer["pid"]) if answer and str(answer.get("pid", "")).isdigit() else None
         req.on_cancel = self.turn_off
 
     def turn_off(self):
-        if self._off_sent.is_set():
-            return
-        self._off_sent.set()
+        """On cancel. An `off` that reaches the agent before its `on` is installed does nothing, and
+        the `on` then installs for good: until the install is seen, `run` sends `off` itself."""
+        with self._lock:
+            if self._off_sent.is_set() or not self._installed:
+                return
+            self._off_sent.set()
         try:
             request(self.port, "gilstat", "off", timeout=10)
         except OSError:
             pass  # the target is gone, and its interceptor with it
+
+    def _wait_installed(self, conn, seconds=15):
+        """Until the interceptor is in place (take_gil's first bytes changed in memory) or the agent
+        answered something (an error, or a first report); the agent sends no acknowledgement."""
+        if self.pid is None:
+            return
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            readable, _w, _x = select.select([conn.sock], [], [], 0.05)
+            if readable:
+                return
+            try:
+                if all(intercepted(self.pid).values()):
+                    return
+            except OSError:
+                return  # the target is gone: the frame loop sees the end
 
     def run(self):
         if self.pid is not None:
@@ -250,6 +272,9 @@ class GilStream(object):
         try:
             conn.send_json({"target": "gilstat", "param": "on " + self.args})
             conn.set_timeout(None)  # reports come every interval until off
+            self._wait_installed(conn)
+            with self._lock:
+                self._installed = True
             self.req.progress("on", self.args)
             if self.req.cancelled.is_set():
                 self.turn_off()
