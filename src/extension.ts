@@ -8,6 +8,7 @@ import { CommandId, ContextKey, ViewId } from './common/commandIds';
 import { readConfig } from './common/config';
 import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
+import { registerGilCommands } from './gil/gilCommands';
 import { registerProfileCommands } from './profile/profileCommands';
 import { SessionManager } from './session/sessionManager';
 import { createSessionStatusBar, SessionsView } from './views/sessionsView';
@@ -66,6 +67,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
   registerProfileCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
+  registerGilCommands(context, { log, sessions: manager });
 }
 
 /** Detaches every session: helpers stop and turn off whatever they instrumented. */

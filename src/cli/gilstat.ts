@@ -38,7 +38,12 @@ export async function runGilstat(args: ParsedArgs, log: Logger, withSession: Wit
       if (json) write(JSON.stringify({ type: 'record', data: record }));
       else write(gilReportLines(record, args.flags.has('agent-threads')).join('\n'));
     });
-    const timer = duration ? setTimeout(() => gil.stop(), duration * 1000) : undefined;
+    // --duration counts from the moment the interceptor is on (loading the agent into a process
+    // whose GIL is busy can itself take seconds).
+    let timer: NodeJS.Timeout | undefined;
+    gil.onDidChange(() => {
+      if (duration && !timer && gil.state === 'running') timer = setTimeout(() => gil.stop(), duration * 1000);
+    });
     const onStop = () => gil.stop();
     stop.addEventListener('abort', onStop);
     session.onDidChangeState(() => gil.stop());

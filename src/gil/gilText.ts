@@ -10,9 +10,10 @@ export function visibleThreads(record: GilstatRecord, agentThreads = false): Gil
   return record.threads.filter((t) => agentThreads || !t.agent);
 }
 
-/** Share of the interval a figure covers, "96%". */
-function share(valueMs: number, intervalSeconds: number): string {
-  return `${Math.round((valueMs / (intervalSeconds * 1000)) * 100)}%`;
+/** Share of the report's measured interval a figure covers, "96%" (at most 100%). */
+function share(valueMs: number, record: GilstatRecord): string {
+  const seconds = record.elapsedSeconds > 0 ? record.elapsedSeconds : record.intervalSeconds;
+  return `${Math.min(100, Math.round((valueMs / (seconds * 1000)) * 100))}%`;
 }
 
 /** The thread that held the GIL longest in the interval, or undefined. */
@@ -20,19 +21,20 @@ export function topHolder(record: GilstatRecord): GilThread | undefined {
   return visibleThreads(record).find((t) => t.intervalHoldMs > 0);
 }
 
-/** "report 2 at 14:14:38.375, every 1 s: 51 alerts (50 waits, 1 hold over the thresholds)" + a line per thread. */
+/** "report 2 at 2026-11-26 14:14:38.375, last 1.06 s: 51 alerts (51 waits, 0 holds over the thresholds; only
+ * the newest kept)", then a line per thread: time holding the GIL and waiting for it in that interval. */
 export function gilReportLines(record: GilstatRecord, agentThreads = false): string[] {
   const waits = record.alerts.filter((a) => a.event === 'wait').length;
   const holds = record.alerts.length - waits;
   const alerts = record.alertCount
-    ? `${record.alertCount} alert${record.alertCount === 1 ? '' : 's'} (${waits} wait${waits === 1 ? '' : 's'}, ${holds} hold${holds === 1 ? '' : 's'} over the thresholds${record.alertsCut ? '; list cut' : ''})`
+    ? `${record.alertCount} alert${record.alertCount === 1 ? '' : 's'} (${waits} wait${waits === 1 ? '' : 's'}, ${holds} hold${holds === 1 ? '' : 's'} over the thresholds${record.alertsCut ? '; only the newest kept' : ''})`
     : 'no alerts';
-  const lines = [`report ${record.index} at ${record.time ?? '?'}, every ${record.intervalSeconds} s: ${alerts}`];
+  const lines = [`report ${record.index} at ${record.time ?? '?'}, last ${record.elapsedSeconds.toFixed(2)} s: ${alerts}`];
   const threads = visibleThreads(record, agentThreads);
   const width = Math.max(6, ...threads.map((t) => t.thread.length));
   for (const t of threads) {
-    lines.push(`  ${t.thread.padEnd(width)}  held ${ms(t.intervalHoldMs).padStart(9)} (${share(t.intervalHoldMs, record.intervalSeconds).padStart(4)})`
-      + `  waited ${ms(t.intervalWaitMs).padStart(9)} (${share(t.intervalWaitMs, record.intervalSeconds).padStart(4)})  ${t.intervalTakes} takes`);
+    lines.push(`  ${t.thread.padEnd(width)}  held ${ms(t.intervalHoldMs).padStart(9)} (${share(t.intervalHoldMs, record).padStart(4)})`
+      + `  waited ${ms(t.intervalWaitMs).padStart(9)} (${share(t.intervalWaitMs, record).padStart(4)})  ${t.intervalTakes} takes`);
   }
   return lines;
 }
@@ -48,8 +50,8 @@ export function gilStatusText(record: GilstatRecord | undefined): string {
   const threads = visibleThreads(record);
   const holder = threads.find((t) => t.intervalHoldMs > 0);
   const waiter = [...threads].sort((a, b) => b.intervalWaitMs - a.intervalWaitMs)[0];
-  const parts = [holder ? `${holder.thread} holds ${share(holder.intervalHoldMs, record.intervalSeconds)}` : 'idle'];
-  if (waiter && waiter.intervalWaitMs > 0) parts.push(`${waiter.thread} waits ${share(waiter.intervalWaitMs, record.intervalSeconds)}`);
+  const parts = [holder ? `${holder.thread} holds ${share(holder.intervalHoldMs, record)}` : 'idle'];
+  if (waiter && waiter.intervalWaitMs > 0) parts.push(`${waiter.thread} waits ${share(waiter.intervalWaitMs, record)}`);
   return `GIL: ${parts.join(' · ')}`;
 }
 

@@ -379,10 +379,14 @@ export interface GilstatRecord {
   /** Which measure: `intercept` = flight-profiler's take_gil/drop_gil interceptor (exact times). */
   measure: 'intercept';
   intervalSeconds: number;
+  /** Seconds since the previous report, from the agent's timestamps (the first: intervalSeconds): its
+   * stat thread wakes every 0.5 s, so a "1 s" interval is 1–1.5 s. Shares are of this. */
+  elapsedSeconds: number;
   threads: GilThread[];
   alertCount: number;
   /** At most 200 per report. */
   alerts: GilAlert[];
+  /** True when older alerts were dropped: the agent keeps only the newest 51 between reports. */
   alertsCut: boolean;
 }
 

@@ -15,6 +15,7 @@ in the target) finds them in a shared libpython too (`agent_bootstrap._pyflight_
 The helper runs the same lookup from outside first, to say early when an interpreter has no symbols.
 """
 
+import datetime
 import re
 import select
 import struct
@@ -30,6 +31,9 @@ from ..wire import AgentConnection, agent_status, request, strip_ansi
 GIL_FUNCTIONS = ("take_gil", "drop_gil")
 DEFAULTS = {"takeMs": 10, "holdMs": 10, "intervalSeconds": 5, "maxThreads": 500}  # the seed's CLI defaults
 MAX_ALERTS = 200  # per record; alertCount says how many the report had
+# The agent keeps only the newest 51 warnings between reports (py_gil_stat.cpp drops the oldest when
+# its list holds more than 50): a full list means older alerts were dropped.
+AGENT_ALERT_CAP = 51
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\s+(\S+)\s+(.*)$")
 AGENT_THREAD_PREFIXES = ("flight-profiler-", "gil_stat")
 
@@ -176,6 +180,7 @@ class Reports(object):
 
     def __init__(self, interval_seconds):
         self.interval = interval_seconds
+        self.last = None  # the previous statistics report's time
         self.alerts = []
         self.previous = {}
         self.index = 0
@@ -198,13 +203,26 @@ class Reports(object):
             thread["intervalTakes"] = max(0, thread["takeCount"] - before["takeCount"])
             self.previous[key] = thread
         threads.sort(key=lambda t: (-t["intervalHoldMs"], t["thread"]))
+        # The interval each report covers, from the agent's own timestamps: its stat thread wakes every
+        # 0.5 s, so reports come every interval + up to 0.5 s (the first: `interval` after `on`).
+        now = _timestamp(threads[0]["time"]) if threads else None
+        elapsed = now - self.last if now is not None and self.last is not None and now > self.last else self.interval
+        self.last = now if now is not None else self.last
         alerts, self.alerts = self.alerts, []
         truncated, self.truncated = self.truncated, False
         self.index += 1
         return {"index": self.index, "time": threads[0]["time"] if threads else None, "measure": "intercept",
-                "intervalSeconds": self.interval, "threads": threads, "alertCount": len(alerts),
+                "intervalSeconds": self.interval,
+                "elapsedSeconds": round(elapsed, 3), "threads": threads, "alertCount": len(alerts),
                 "alerts": alerts[:MAX_ALERTS],
-                "alertsCut": truncated or len(alerts) > MAX_ALERTS}
+                "alertsCut": truncated or len(alerts) >= AGENT_ALERT_CAP or len(alerts) > MAX_ALERTS}
+
+
+def _timestamp(text):
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def _failure(text):
