@@ -139,6 +139,101 @@ def _pyflight_locate_symbols(pid, wanted, root=""):
     return found, searched
 
 
+def _pyflight_patch_gil_off():
+    """`gilstat off` can crash the target (SIGSEGV in the agent's stat map lookup): upstream's deinit
+    deletes its statistics object right after detaching the interceptor, while other threads may be
+    inside the listener (a thread that starts to wait for the GIL runs it without the GIL). We detach
+    the listener first, let the GIL go for a moment so those calls finish, then run upstream's off."""
+    import sys
+
+    import os
+
+    if os.environ.get("PYFLIGHT_GIL_UPSTREAM_OFF") == "1":  # the target's environment: to compare
+        return
+    plugin = sys.modules.get("flight_profiler.plugins.gilstat.server_plugin_gilstat")
+    cls = getattr(plugin, "GilStatServerPlugin", None)
+    if cls is None or getattr(cls.disable_gil_stat, "pyflight", False):
+        return
+    original = cls.disable_gil_stat
+
+    def disable_gil_stat(self):
+        try:
+            _pyflight_detach_gil_listener()
+        except Exception:
+            pass
+        return original(self)
+
+    disable_gil_stat.pyflight = True
+    cls.disable_gil_stat = disable_gil_stat
+
+
+def _pyflight_detach_gil_listener(grace_seconds=0.5):
+    """gum_interceptor_detach(interceptor, listener) on the agent's own statics (found through the
+    installed copy's symbol table and the mapped copy's load address), then a pause without the GIL."""
+    import ctypes
+    import os
+    import time
+
+    import flight_profiler
+
+    installed = os.path.join(os.path.dirname(flight_profiler.__file__), "lib", "flight_profiler_agent.so")
+    names = ["gum_interceptor_detach"]
+    e_type, first_load, functions = _pyflight_elf_functions(installed, names)
+    # C++ statics of py_gil_intercept.cpp, by their mangled names.
+    statics = _pyflight_elf_objects(installed, ["_ZL11interceptor", "_ZL8listener"])
+    if "gum_interceptor_detach" not in functions or len(statics) < 2 or e_type != 3:
+        return
+    base = None
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and "flight_profiler_agent." in os.path.basename(parts[5].strip().replace(" (deleted)", "")):
+                start = int(parts[0].split("-")[0], 16)
+                if parts[2] == "00000000":
+                    base = start  # the last copy mapped is the one gilstat_C found last (dl_iterate_phdr)
+    if base is None:
+        return
+    bias = base - ((first_load or 0) & ~0xFFF)
+    interceptor = ctypes.c_void_p.from_address(bias + statics["_ZL11interceptor"]).value
+    listener = ctypes.c_void_p.from_address(bias + statics["_ZL8listener"]).value
+    if not interceptor or not listener:
+        return
+    detach = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(bias + functions["gum_interceptor_detach"])
+    detach(interceptor, listener)  # CFUNCTYPE calls release the GIL
+    time.sleep(grace_seconds)
+
+
+def _pyflight_elf_objects(path, wanted):
+    """{name: st_value} of the OBJECT symbols (static variables too) named in `wanted`."""
+    import struct
+
+    found = {}
+    with open(path, "rb") as f:
+        head = f.read(64)
+        e_shoff = struct.unpack_from("<Q", head, 40)[0]
+        e_shentsize, e_shnum = struct.unpack_from("<HH", head, 58)
+        f.seek(e_shoff)
+        sh = f.read(e_shentsize * e_shnum)
+        sections = [struct.unpack_from("<IIQQQQIIQQ", sh, i * e_shentsize) for i in range(e_shnum)]
+        keys = [(name.encode("ascii") + b"\x00", name) for name in wanted]
+        for section in sections:
+            if section[1] != 2 or section[6] >= len(sections):  # SHT_SYMTAB: statics are local symbols
+                continue
+            strtab = sections[section[6]]
+            f.seek(strtab[4])
+            strings = f.read(strtab[5])
+            f.seek(section[4])
+            data = f.read(section[5])
+            for off in range(0, len(data) - 23, 24):
+                st_name, st_info, _other, _shndx, st_value = struct.unpack_from("<IBBHQ", data, off)
+                if st_info & 0xF != 1 or not st_value:  # STT_OBJECT
+                    continue
+                for key, name in keys:
+                    if name not in found and strings.startswith(key, st_name):
+                        found[name] = st_value
+    return found
+
+
 def _pyflight_patch_gilstat(state, here):
     """Makes the agent's symbol lookup (`resolve_symbol_address`, used by gilstat for take_gil and
     drop_gil) find symbols in a shared libpython or a debug file. The agent's native side adds the
@@ -165,6 +260,10 @@ def _pyflight_patch_gilstat(state, here):
         address, path = found[symbol]
         state.symbols[symbol] = (address, path)
         return address - state.nm_offset
+
+    def resolve_symbol_address(symbol, pid, _resolve=resolve_symbol_address):
+        _pyflight_patch_gil_off()  # the plugin module is imported by now
+        return _resolve(symbol, pid)
 
     state.symbols = {}
     resolve_symbol_address.pyflight = True

@@ -93,7 +93,6 @@ describe('gilstat: who holds the GIL (gil_hog.py, shared libpython)', function (
     gil.stop();
     const summary = await gil.done;
     assert.equal(summary.reason, 'stopped');
-    assert.equal(summary.count, 0);
     assert.deepEqual((await observer.gilstatState()).intercepted, { take_gil: false, drop_gil: false });
   });
 
