@@ -70,7 +70,6 @@ AGENT_COMMANDS = {
     "ttReplay": ("tt", lambda m, req, port: m.tt_detail(req.params, port, replay=True)),
     "ttDelete": ("tt", lambda m, req, port: m.tt_delete(req.params, port)),
     "getglobal": ("getglobal", lambda m, req, port: m.getglobal(req.params, port)),
-    "gilstatOn": ("gilstat", lambda m, req, port: m.gilstat_on(req, port)),
     "gilstatOff": ("gilstat", lambda m, _req, port: m.gilstat_off(port)),
 }
 
@@ -96,6 +95,15 @@ def _probe_off(srv, req):
         raise HelperError(errors.BAD_ARGUMENT, "probeOff needs target (watch, trace or tt) and args.")
     request(srv.require_attached()[1], target, "off " + args, timeout=10)
     return {}
+
+
+@server.handler("gilstatOn")
+def _gilstat_on(srv, req):
+    """Needs the agent when the interpreter has take_gil/drop_gil symbols; otherwise samples from outside."""
+    from .commands.gilstat import gilstat_on
+
+    pid, port = srv.require_open()
+    return gilstat_on(req, pid, port)
 
 
 @server.handler("gilstatState")

@@ -3,7 +3,8 @@
  * [--agent-threads] [--json]`: flight-profiler's GIL statistics (an interceptor on CPython's
  * take_gil/drop_gil, loaded with the agent) for N seconds or until Ctrl+C, then `off`: one report
  * per interval (threads by time holding the GIL, time waiting for it, alerts over the thresholds),
- * or with --json one JSON line per report and an end line.
+ * or with --json one JSON line per report and an end line. An interpreter without take_gil/drop_gil
+ * symbols (stripped) is sampled with py-spy instead (`measure: "sampled"`; nothing is loaded).
  */
 import type { Logger } from '../common/logger';
 import { gilEndText, gilReportLines } from '../gil/gilText';
@@ -41,8 +42,13 @@ export async function runGilstat(args: ParsedArgs, log: Logger, withSession: Wit
     // --duration counts from the moment the interceptor is on (loading the agent into a process
     // whose GIL is busy can itself take seconds).
     let timer: NodeJS.Timeout | undefined;
+    let said = false;
     gil.onDidChange(() => {
       if (duration && !timer && gil.state === 'running') timer = setTimeout(() => gil.stop(), duration * 1000);
+      if (gil.measure === 'sampled' && !said) {
+        said = true;
+        process.stderr.write(`pyflight: sampling which thread holds the GIL with py-spy (no waits, no alerts): ${gil.sampledBecause ?? ''}\n`);
+      }
     });
     const onStop = () => gil.stop();
     stop.addEventListener('abort', onStop);

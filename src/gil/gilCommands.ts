@@ -54,7 +54,9 @@ export function registerGilCommands(context: vscode.ExtensionContext, deps: GilD
       item.text = `$(pulse) ${gil.state === 'starting' ? vscode.l10n.t('GIL: starting…') : gilStatusText(gil.latest)}`;
       const lines = gil.latest ? gilReportLines(gil.latest) : [vscode.l10n.t('Waiting for the first report (every {0} s).', gil.params.intervalSeconds ?? 5)];
       const tooltip = new vscode.MarkdownString();
-      tooltip.appendMarkdown(vscode.l10n.t('**GIL in {0}** — measured by intercepting CPython\'s take_gil/drop_gil (exact times)', session.label));
+      tooltip.appendMarkdown(gil.measure === 'sampled'
+        ? vscode.l10n.t('**GIL in {0}** — sampled with py-spy (which thread holds the GIL; no waits): {1}', session.label, gil.sampledBecause ?? '')
+        : vscode.l10n.t('**GIL in {0}** — measured by intercepting CPython\'s take_gil/drop_gil (exact times)', session.label));
       tooltip.appendCodeblock(lines.join('\n'), 'text');
       tooltip.appendMarkdown(vscode.l10n.t('Alerts over {0} ms waiting / {1} ms holding: output "PyFlight GIL". Click to turn off.',
         gil.params.takeMs ?? 10, gil.params.holdMs ?? 10));

@@ -1,6 +1,6 @@
 import { PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
-import type { GilstatParams, GilstatRecord, GilstatSummary } from '../protocol/helper';
+import type { GilMeasure, GilstatParams, GilstatRecord, GilstatSummary } from '../protocol/helper';
 
 export type GilStatState = 'starting' | 'running' | 'ended' | 'failed';
 
@@ -14,6 +14,10 @@ export class GilStat {
   latest: GilstatRecord | undefined;
   /** Where take_gil/drop_gil were found (file paths), once the helper said. */
   symbols: Record<string, string> | undefined;
+  /** Known once on: the interceptor, or py-spy samples where the interpreter has no GIL symbols. */
+  measure: GilMeasure | undefined;
+  /** Why the measure is sampled. */
+  sampledBecause: string | undefined;
   /** The helper sent `on` to the agent: until a summary arrives, the interceptor may be installed. */
   sentOn = false;
   summary: GilstatSummary | undefined;
@@ -43,8 +47,13 @@ export class GilStat {
   /** Called by the session. */
   progressed(stage: string, detail: unknown): void {
     if (stage === 'symbols' && detail && typeof detail === 'object') this.symbols = detail as Record<string, string>;
+    if (stage === 'sampled') {
+      this.measure = 'sampled';
+      this.sampledBecause = typeof detail === 'string' ? detail : undefined;
+    }
     if (stage === 'on') {
-      this.sentOn = true;
+      this.measure ??= 'intercept';
+      this.sentOn = this.measure === 'intercept';
       this.state = 'running';
     }
     this.changeEmitter.fire(this);

@@ -32,6 +32,14 @@ export function gilReportLines(record: GilstatRecord, agentThreads = false): str
   const lines = [`report ${record.index} at ${record.time ?? '?'}, last ${record.elapsedSeconds.toFixed(2)} s: ${alerts}`];
   const threads = visibleThreads(record, agentThreads);
   const width = Math.max(6, ...threads.map((t) => t.thread.length));
+  if (record.measure === 'sampled') {
+    const n = record.samples ?? 0;
+    lines[0] = `report ${record.index} at ${record.time ?? '?'}, last ${record.elapsedSeconds.toFixed(2)} s: sampled (${n} samples by py-spy; waits and alerts need the interceptor)`;
+    for (const t of threads) {
+      lines.push(`  ${t.thread.padEnd(width)}  held the GIL in ${t.gilSamples ?? 0} of ${n} samples (${share(t.intervalHoldMs, record).padStart(4)})`);
+    }
+    return lines;
+  }
   for (const t of threads) {
     lines.push(`  ${t.thread.padEnd(width)}  held ${ms(t.intervalHoldMs).padStart(9)} (${share(t.intervalHoldMs, record).padStart(4)})`
       + `  waited ${ms(t.intervalWaitMs).padStart(9)} (${share(t.intervalWaitMs, record).padStart(4)})  ${t.intervalTakes} takes`);
@@ -52,7 +60,7 @@ export function gilStatusText(record: GilstatRecord | undefined): string {
   const waiter = [...threads].sort((a, b) => b.intervalWaitMs - a.intervalWaitMs)[0];
   const parts = [holder ? `${holder.thread} holds ${share(holder.intervalHoldMs, record)}` : 'idle'];
   if (waiter && waiter.intervalWaitMs > 0) parts.push(`${waiter.thread} waits ${share(waiter.intervalWaitMs, record)}`);
-  return `GIL: ${parts.join(' · ')}`;
+  return `GIL${record.measure === 'sampled' ? ' (sampled)' : ''}: ${parts.join(' · ')}`;
 }
 
 /** "gilstat off: 3 reports, stopped" */

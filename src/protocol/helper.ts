@@ -356,8 +356,12 @@ export interface GilThread {
   /** flight-profiler's own threads (flight-profiler-*, gil_stat). */
   agent: boolean;
   intervalHoldMs: number;
+  /** 0 when sampled (a sample cannot see waits). */
   intervalWaitMs: number;
   intervalTakes: number;
+  /** Sampled measure only: in how many samples the thread held the GIL / was active. */
+  gilSamples?: number;
+  activeSamples?: number;
 }
 
 /** One take or hold longer than its threshold. */
@@ -376,8 +380,15 @@ export interface GilAlert {
 export interface GilstatRecord {
   index: number;
   time: string | null;
-  /** Which measure: `intercept` = flight-profiler's take_gil/drop_gil interceptor (exact times). */
-  measure: 'intercept';
+  /**
+   * Which measure: `intercept` = flight-profiler's take_gil/drop_gil interceptor (exact times, waits,
+   * alerts); `sampled` = no symbols for take_gil/drop_gil (a stripped interpreter): py-spy samples of
+   * which thread holds the GIL, from outside; no waits, no alerts; `why` says why.
+   */
+  measure: GilMeasure;
+  /** Sampled: how many samples the report is made of. */
+  samples?: number;
+  why?: string;
   intervalSeconds: number;
   /** Seconds since the previous report, from the agent's timestamps (the first: intervalSeconds): its
    * stat thread wakes every 0.5 s, so a "1 s" interval is 1–1.5 s. Shares are of this. */
@@ -390,7 +401,10 @@ export interface GilstatRecord {
   alertsCut: boolean;
 }
 
+export type GilMeasure = 'intercept' | 'sampled';
+
 export interface GilstatSummary {
+  measure?: GilMeasure;
   count: number;
   reason: 'stopped' | 'exited';
   /** The agent's arguments, `T H I M`. */

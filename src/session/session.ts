@@ -322,7 +322,10 @@ export class Session {
     }
     this.activeGilstat = gil;
     const helper = this.helper;
-    gil.done = this.loadAgent(gil.abort.signal)
+    // The interceptor needs the agent; an interpreter without take_gil/drop_gil symbols is sampled
+    // from outside (py-spy), so nothing is loaded for it.
+    gil.done = helper.request('gilstatState', {}, { signal: gil.abort.signal })
+      .then((state) => (state.symbols.take_gil && state.symbols.drop_gil ? this.loadAgent(gil.abort.signal) : undefined))
       .then(() => helper.request('gilstatOn', params, {
         signal: gil.abort.signal,
         onProgress: (stage, detail) => gil.progressed(stage, detail as unknown),

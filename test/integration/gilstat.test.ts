@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
@@ -7,7 +9,7 @@ import type { GilStat } from '../../src/gil/gilStat';
 import { topHolder, visibleThreads } from '../../src/gil/gilText';
 import type { GilstatRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
-import { CLI, ROOT, startTarget, stopAllTargets, type Target } from '../support/fixtures';
+import { CLI, ROOT, startTarget, stopAllTargets, VENV_PYTHON, type Target } from '../support/fixtures';
 
 function records(gil: GilStat, count: number): Promise<GilstatRecord[]> {
   const seen: GilstatRecord[] = [];
@@ -126,5 +128,54 @@ describe('gilstat: who holds the GIL (gil_hog.py, shared libpython)', function (
     assert.ok(reports.length >= 1, out);
     assert.equal(topHolder(reports.at(-1)!)?.thread, 'gil-hog');
     assert.deepEqual((await observer.gilstatState()).intercepted, { take_gil: false, drop_gil: false });
+  });
+});
+
+/**
+ * A stripped interpreter: the same fixture on a copy of this machine's libpython with its symbol
+ * table removed (`strip`), loaded through LD_LIBRARY_PATH. No take_gil/drop_gil anywhere, so the GIL
+ * is sampled with py-spy from outside, and nothing is loaded into the process.
+ */
+describe('gilstat on a stripped interpreter: sampled, no agent', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let session: Session;
+
+  before(async function () {
+    const lib = /=> (\S*libpython\S+)/.exec(execFileSync('ldd', [fs.realpathSync(VENV_PYTHON)], { encoding: 'utf8' }))?.[1];
+    if (!lib) this.skip(); // a static interpreter: nothing to strip separately
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyflight-stripped-'));
+    execFileSync('strip', ['-o', path.join(dir, path.basename(lib!)), lib!]);
+    const saved = process.env.LD_LIBRARY_PATH;
+    process.env.LD_LIBRARY_PATH = dir;
+    let hog: Target;
+    try {
+      hog = await startTarget(['gil_hog.py']);
+    } finally {
+      if (saved === undefined) delete process.env.LD_LIBRARY_PATH;
+      else process.env.LD_LIBRARY_PATH = saved;
+    }
+    session = new Session(hog.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await session.attach();
+  });
+  after(async () => {
+    await session?.detach();
+    await stopAllTargets();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports the hog holding the GIL by sampling, says why, and loads no agent', async () => {
+    assert.deepEqual((await session.gilstatState()).symbols, {});
+    const gil = session.startGilstat({ intervalSeconds: 1 });
+    const [report] = await records(gil, 1);
+    assert.equal(report.measure, 'sampled');
+    assert.match(report.why ?? '', /stripped interpreter/);
+    assert.equal(gil.measure, 'sampled');
+    assert.equal(topHolder(report)?.thread, 'gil-hog');
+    assert.ok((report.samples ?? 0) > 0);
+    gil.stop();
+    const summary = await gil.done;
+    assert.deepEqual([summary.reason, summary.measure], ['stopped', 'sampled']);
+    assert.equal(session.agentLoaded, false);
   });
 });

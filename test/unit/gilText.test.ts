@@ -52,3 +52,19 @@ describe('GIL report text (recorded from gil_hog.py)', () => {
     assert.throws(() => gilstatParams(parseArgs(['gilstat', '1', '--interval', '1.5'])), { code: 'BAD_ARGUMENT' });
   });
 });
+
+describe('GIL report text, sampled (recorded: gil_hog.py on a stripped libpython copy)', () => {
+  const lines = readFileSync(path.join(RECORDED, 'cli-sampled-stripped.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const reports: GilstatRecord[] = lines.filter((l) => l.type === 'record').map((l) => l.data);
+
+  it('says it is sampled, in how many samples each thread held the GIL, and no waits', () => {
+    assert.ok(reports.length >= 2);
+    assert.ok(reports.every((r) => r.measure === 'sampled' && r.alerts.length === 0 && /stripped interpreter/.test(r.why ?? '')));
+    const text = gilReportLines(reports[0]);
+    assert.match(text[0], /^report 1 at .*: sampled \(\d+ samples by py-spy; waits and alerts need the interceptor\)$/);
+    assert.match(text[1], /^ {2}gil-hog +held the GIL in \d+ of \d+ samples \( *\d+%\)$/);
+    assert.ok(text.every((l) => !/waited/.test(l)));
+    assert.match(gilStatusText(reports[0]), /^GIL \(sampled\): gil-hog holds \d+%$/);
+    assert.equal(lines.at(-1).data.measure, 'sampled');
+  });
+});
