@@ -140,13 +140,17 @@ def _pyflight_locate_symbols(pid, wanted, root=""):
 
 
 def _pyflight_patch_gil_off():
-    """`gilstat off` can crash the target (SIGSEGV in the agent's stat map lookup): upstream's deinit
-    deletes its statistics object right after detaching the interceptor, while other threads may be
-    inside the listener (a thread that starts to wait for the GIL runs it without the GIL). We detach
-    the listener first, let the GIL go for a moment so those calls finish, then run upstream's off."""
-    import sys
-
+    """`gilstat off` can crash the target (SIGSEGV in flight_profiler_agent.so, seen in the stat
+    thread and in a thread entering take_gil). Upstream's off (deinit_py_gil_interceptor) deletes its
+    statistics object right away, while (1) other threads may be inside the interceptor's listener
+    (a thread that starts to wait for the GIL runs it without the GIL), and (2) its `gil_stat`
+    thread still runs: stop() joins it with pthread_join, which always fails ("gil_statistics thread
+    join failed"), because PyThread_start_new_thread made it detached. So before upstream's off we
+    detach the listener, stop the stat thread ourselves and wait until it is gone (the GIL released
+    meanwhile); then upstream deletes an object nobody uses, and we end the `on` stream, which
+    upstream's stop() then skips."""
     import os
+    import sys
 
     if os.environ.get("PYFLIGHT_GIL_UPSTREAM_OFF") == "1":  # the target's environment: to compare
         return
@@ -154,22 +158,33 @@ def _pyflight_patch_gil_off():
     cls = getattr(plugin, "GilStatServerPlugin", None)
     if cls is None or getattr(cls.disable_gil_stat, "pyflight", False):
         return
-    original = cls.disable_gil_stat
+    original_off = cls.disable_gil_stat
 
     def disable_gil_stat(self):
+        out_q = None
         try:
-            _pyflight_detach_gil_listener()
+            out_q = _pyflight_quiesce_gilstat()
         except Exception:
             pass
-        return original(self)
+        ret = original_off(self)
+        if out_q is not None:
+            try:
+                out_q.output_msgstr_nowait(1, None)  # what upstream's send_end() does
+            except Exception:
+                pass
+        return ret
 
     disable_gil_stat.pyflight = True
     cls.disable_gil_stat = disable_gil_stat
 
 
-def _pyflight_detach_gil_listener(grace_seconds=0.5):
-    """gum_interceptor_detach(interceptor, listener) on the agent's own statics (found through the
-    installed copy's symbol table and the mapped copy's load address), then a pause without the GIL."""
+def _pyflight_quiesce_gilstat(timeout=5.0):
+    """Detaches the listener and stops the `gil_stat` thread (waits until it is gone). Returns the
+    `on` stream's queue once running_flag is down (upstream's stop() then skips ending the stream, so
+    the caller ends it), else None. Works on
+    the agent's own statics (found by their mangled names in the installed library's symbol table,
+    at the mapped copy's load address) and checks the object's layout first (PyGilStat: stat_map,
+    warning_list, config, stat_thread_id, running_flag; `config` must point at the static config)."""
     import ctypes
     import os
     import time
@@ -177,30 +192,49 @@ def _pyflight_detach_gil_listener(grace_seconds=0.5):
     import flight_profiler
 
     installed = os.path.join(os.path.dirname(flight_profiler.__file__), "lib", "flight_profiler_agent.so")
-    names = ["gum_interceptor_detach"]
-    e_type, first_load, functions = _pyflight_elf_functions(installed, names)
-    # C++ statics of py_gil_intercept.cpp, by their mangled names.
-    statics = _pyflight_elf_objects(installed, ["_ZL11interceptor", "_ZL8listener"])
-    if "gum_interceptor_detach" not in functions or len(statics) < 2 or e_type != 3:
-        return
+    e_type, first_load, functions = _pyflight_elf_functions(installed, ["gum_interceptor_detach"])
+    statics = _pyflight_elf_objects(installed, ["_ZL11interceptor", "_ZL8listener", "_ZL7gilStat", "_ZL6config"])
+    if "gum_interceptor_detach" not in functions or len(statics) < 4 or e_type != 3:
+        return None
     base = None
     with open("/proc/self/maps") as maps:
         for line in maps:
             parts = line.split(None, 5)
             if len(parts) == 6 and "flight_profiler_agent." in os.path.basename(parts[5].strip().replace(" (deleted)", "")):
-                start = int(parts[0].split("-")[0], 16)
                 if parts[2] == "00000000":
-                    base = start  # the last copy mapped is the one gilstat_C found last (dl_iterate_phdr)
+                    base = int(parts[0].split("-")[0], 16)  # the last copy mapped: the one gilstat_C found
     if base is None:
-        return
+        return None
     bias = base - ((first_load or 0) & ~0xFFF)
-    interceptor = ctypes.c_void_p.from_address(bias + statics["_ZL11interceptor"]).value
-    listener = ctypes.c_void_p.from_address(bias + statics["_ZL8listener"]).value
-    if not interceptor or not listener:
-        return
+    word = lambda address: ctypes.c_void_p.from_address(address).value  # noqa: E731
+    interceptor, listener = word(bias + statics["_ZL11interceptor"]), word(bias + statics["_ZL8listener"])
+    stat = word(bias + statics["_ZL7gilStat"])
+    if not interceptor or not listener or not stat or word(stat + 16) != bias + statics["_ZL6config"]:
+        return None
+    queue = word(stat + 40)  # py_out_queue: the `on` stream's ServerQueue
+    out_q = ctypes.cast(queue, ctypes.py_object).value if queue else None
     detach = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(bias + functions["gum_interceptor_detach"])
     detach(interceptor, listener)  # CFUNCTYPE calls release the GIL
-    time.sleep(grace_seconds)
+    ctypes.c_bool.from_address(stat + 32).value = False  # running_flag: the stat loop ends at its next wake-up
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.05)  # without the GIL: the stat thread can finish a report and exit
+        if not _pyflight_thread_named("gil_stat"):
+            break
+    return out_q  # running_flag is down: upstream's stop() will not end the `on` stream, we do
+
+
+def _pyflight_thread_named(name):
+    import os
+
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/comm" % tid) as comm:
+                if comm.read().strip() == name:
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 def _pyflight_elf_objects(path, wanted):
