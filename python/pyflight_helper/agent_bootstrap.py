@@ -15,6 +15,9 @@ makes it safe for a production process:
   python:3.x Docker images, many distro builds). `_pyflight_locate_symbols` reads the ELF symbol
   tables of the executable and of every mapped libpython (or their build-id debug files) with their
   load addresses from /proc/<pid>/maps; the helper runs the same function from outside.
+- gilstat off is made safe: upstream deletes its statistics object while its detached `gil_stat`
+  thread and threads inside the interceptor's listener still use it (SIGSEGV in the target); we
+  detach the listener and stop that thread first (`_pyflight_patch_gil_off`).
 
 It must not raise into the target and must run on Python 3.8+. Names are prefixed so nothing leaks
 into the application (the file runs with its own globals).
