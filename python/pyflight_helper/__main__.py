@@ -72,6 +72,7 @@ AGENT_COMMANDS = {
     "getglobal": ("getglobal", lambda m, req, port: m.getglobal(req.params, port)),
     "memSummary": ("mem", lambda m, req, port: m.mem_summary(req, port)),
     "memDiff": ("mem", lambda m, req, port: m.mem_diff(req, port)),
+    "gilstatOff": ("gilstat", lambda m, _req, port: m.gilstat_off(port)),
 }
 
 
@@ -96,6 +97,25 @@ def _probe_off(srv, req):
         raise HelperError(errors.BAD_ARGUMENT, "probeOff needs target (watch, trace or tt) and args.")
     request(srv.require_attached()[1], target, "off " + args, timeout=10)
     return {}
+
+
+@server.handler("gilstatOn")
+def _gilstat_on(srv, req):
+    """Needs the agent when the interpreter has take_gil/drop_gil symbols; otherwise samples from outside."""
+    from .commands.gilstat import gilstat_on
+
+    pid, port = srv.require_open()
+    return gilstat_on(req, pid, port)
+
+
+@server.handler("gilstatState")
+def _gilstat_state(srv, _req):
+    """Read from outside (no agent needed): where take_gil/drop_gil are, and whether an interceptor
+    is installed on them right now."""
+    from .commands.gilstat import gilstat_state
+
+    pid, _port = srv.require_open()
+    return gilstat_state(pid)
 
 
 def main():

@@ -10,10 +10,304 @@ makes it safe for a production process:
   join, so a live watch cannot keep a process that was asked to exit alive;
 - fork-safe: a forked child closes its copy of the listening socket (it has no server thread) and
   records that its agent is gone, so PyFlight can attach to the child later.
+- gilstat finds CPython's `take_gil`/`drop_gil` where they live: flight-profiler runs `nm` on the
+  executable only, which finds nothing when the GIL code is in a shared libpython (pyenv, the
+  python:3.x Docker images, many distro builds). `_pyflight_locate_symbols` reads the ELF symbol
+  tables of the executable and of every mapped libpython (or their build-id debug files) with their
+  load addresses from /proc/<pid>/maps; the helper runs the same function from outside.
+- gilstat off is made safe: upstream deletes its statistics object while its detached `gil_stat`
+  thread and threads inside the interceptor's listener still use it (SIGSEGV in the target); we
+  detach the listener and stop that thread first (`_pyflight_patch_gil_off`).
 
 It must not raise into the target and must run on Python 3.8+. Names are prefixed so nothing leaks
 into the application (the file runs with its own globals).
 """
+
+
+def _pyflight_elf_functions(path, wanted):
+    """(e_type, lowest PT_LOAD vaddr, {name: st_value}) of the FUNC symbols named in `wanted` (also
+    compiler clones: `take_gil.lto_priv.0`) in a 64-bit little-endian ELF file's .symtab/.dynsym;
+    (None, None, {}) for anything else. Reads headers and symbol tables only."""
+    import struct
+
+    found = {}
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            return None, None, found
+        e_type = struct.unpack_from("<H", head, 16)[0]
+        e_phoff, e_shoff = struct.unpack_from("<QQ", head, 32)
+        e_phentsize, e_phnum, e_shentsize, e_shnum = struct.unpack_from("<HHHH", head, 54)
+        first_load = None
+        f.seek(e_phoff)
+        ph = f.read(e_phentsize * e_phnum)
+        for i in range(e_phnum):
+            p_type, _flags, _offset, p_vaddr = struct.unpack_from("<IIQQ", ph, i * e_phentsize)
+            if p_type == 1 and (first_load is None or p_vaddr < first_load):
+                first_load = p_vaddr
+        if not e_shoff or not e_shnum:
+            return e_type, first_load, found
+        f.seek(e_shoff)
+        sh = f.read(e_shentsize * e_shnum)
+        sections = [struct.unpack_from("<IIQQQQIIQQ", sh, i * e_shentsize) for i in range(e_shnum)]
+        keys = [(name.encode("ascii"), name) for name in wanted]
+        for section in sections:
+            if section[1] not in (2, 11) or section[6] >= len(sections):  # SHT_SYMTAB, SHT_DYNSYM
+                continue
+            strtab = sections[section[6]]
+            f.seek(strtab[4])
+            strings = f.read(strtab[5])
+            f.seek(section[4])
+            data = f.read(section[5])
+            for off in range(0, len(data) - 23, 24):
+                st_name, st_info, _other, _shndx, st_value = struct.unpack_from("<IBBHQ", data, off)
+                if st_info & 0xF != 2 or not st_value:  # STT_FUNC, defined
+                    continue
+                for key, name in keys:
+                    if name not in found and strings.startswith(key, st_name):
+                        after = strings[st_name + len(key):st_name + len(key) + 1]
+                        if after in (b"\x00", b"."):
+                            found[name] = st_value
+    return e_type, first_load, found
+
+
+def _pyflight_build_id(path):
+    """The GNU build id of an ELF file (hex), for /usr/lib/debug/.build-id/xx/yyyy.debug."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2:
+            return None
+        e_phoff = struct.unpack_from("<Q", head, 32)[0]
+        e_phentsize, e_phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(e_phoff)
+        ph = f.read(e_phentsize * e_phnum)
+        for i in range(e_phnum):
+            p_type, _flags, p_offset, _vaddr, _paddr, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * e_phentsize)
+            if p_type != 4:  # PT_NOTE
+                continue
+            f.seek(p_offset)
+            notes = f.read(p_filesz)
+            pos = 0
+            while pos + 12 <= len(notes):
+                namesz, descsz, ntype = struct.unpack_from("<III", notes, pos)
+                name_end = pos + 12 + ((namesz + 3) & ~3)
+                if ntype == 3 and notes[pos + 12:pos + 12 + namesz].rstrip(b"\x00") == b"GNU":
+                    return notes[name_end:name_end + descsz].hex()
+                pos = name_end + ((descsz + 3) & ~3)
+    return None
+
+
+def _pyflight_locate_symbols(pid, wanted, root=""):
+    """Where CPython's functions `wanted` are in process `pid`'s memory: ({name: (address, file)},
+    [files searched]). Candidates are the executable and every mapped libpython; each file's
+    symbols come from itself or its build-id debug file; the load bias from /proc/<pid>/maps.
+    `root` prefixes file paths (the helper reads a target's files through /proc/<pid>/root)."""
+    import os
+
+    exe = os.readlink("/proc/%d/exe" % pid)
+    starts = {}
+    with open("/proc/%d/maps" % pid) as maps:
+        for line in maps:
+            parts = line.split(None, 5)
+            if len(parts) < 6 or not parts[5].startswith("/"):
+                continue
+            path = parts[5].strip()
+            if path == exe or os.path.basename(path).startswith("libpython"):
+                start = int(parts[0].split("-")[0], 16)
+                if path not in starts or start < starts[path]:
+                    starts[path] = start
+    found, searched = {}, []
+    for path in sorted(starts, key=lambda p: p != exe):
+        searched.append(path)
+        missing = [name for name in wanted if name not in found]
+        if not missing:
+            break
+        try:
+            e_type, first_load, symbols = _pyflight_elf_functions(root + path, missing)
+            if len(symbols) < len(missing):
+                build_id = _pyflight_build_id(root + path)
+                debug = build_id and "%s/usr/lib/debug/.build-id/%s/%s.debug" % (root, build_id[:2], build_id[2:])
+                if debug and os.path.exists(debug):
+                    searched.append(debug[len(root):])
+                    _t, _l, more = _pyflight_elf_functions(debug, [n for n in missing if n not in symbols])
+                    symbols.update(more)
+        except (OSError, ValueError, IndexError):
+            continue
+        # ET_EXEC (2): absolute addresses; ET_DYN (3): relative to where the first segment is mapped.
+        bias = starts[path] - ((first_load or 0) & ~0xFFF) if e_type == 3 else 0
+        for name, value in symbols.items():
+            found[name] = (bias + value, path)
+    return found, searched
+
+
+def _pyflight_patch_gil_off():
+    """`gilstat off` can crash the target (SIGSEGV in flight_profiler_agent.so, seen in the stat
+    thread and in a thread entering take_gil). Upstream's off (deinit_py_gil_interceptor) deletes its
+    statistics object right away, while (1) other threads may be inside the interceptor's listener
+    (a thread that starts to wait for the GIL runs it without the GIL), and (2) its `gil_stat`
+    thread still runs: stop() joins it with pthread_join, which always fails ("gil_statistics thread
+    join failed"), because PyThread_start_new_thread made it detached. So before upstream's off we
+    detach the listener, stop the stat thread ourselves and wait until it is gone (the GIL released
+    meanwhile); then upstream deletes an object nobody uses, and we end the `on` stream, which
+    upstream's stop() then skips."""
+    import os
+    import sys
+
+    if os.environ.get("PYFLIGHT_GIL_UPSTREAM_OFF") == "1":  # the target's environment: to compare
+        return
+    plugin = sys.modules.get("flight_profiler.plugins.gilstat.server_plugin_gilstat")
+    cls = getattr(plugin, "GilStatServerPlugin", None)
+    if cls is None or getattr(cls.disable_gil_stat, "pyflight", False):
+        return
+    original_off = cls.disable_gil_stat
+
+    def disable_gil_stat(self):
+        out_q = None
+        try:
+            out_q = _pyflight_quiesce_gilstat()
+        except Exception:
+            pass
+        ret = original_off(self)
+        if out_q is not None:
+            try:
+                out_q.output_msgstr_nowait(1, None)  # what upstream's send_end() does
+            except Exception:
+                pass
+        return ret
+
+    disable_gil_stat.pyflight = True
+    cls.disable_gil_stat = disable_gil_stat
+
+
+def _pyflight_quiesce_gilstat(timeout=5.0):
+    """Detaches the listener and stops the `gil_stat` thread (waits until it is gone). Returns the
+    `on` stream's queue once running_flag is down (upstream's stop() then skips ending the stream, so
+    the caller ends it), else None. Works on
+    the agent's own statics (found by their mangled names in the installed library's symbol table,
+    at the mapped copy's load address) and checks the object's layout first (PyGilStat: stat_map,
+    warning_list, config, stat_thread_id, running_flag; `config` must point at the static config)."""
+    import ctypes
+    import os
+    import time
+
+    import flight_profiler
+
+    installed = os.path.join(os.path.dirname(flight_profiler.__file__), "lib", "flight_profiler_agent.so")
+    e_type, first_load, functions = _pyflight_elf_functions(installed, ["gum_interceptor_detach"])
+    statics = _pyflight_elf_objects(installed, ["_ZL11interceptor", "_ZL8listener", "_ZL7gilStat", "_ZL6config"])
+    if "gum_interceptor_detach" not in functions or len(statics) < 4 or e_type != 3:
+        return None
+    base = None
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and "flight_profiler_agent." in os.path.basename(parts[5].strip().replace(" (deleted)", "")):
+                if parts[2] == "00000000":
+                    base = int(parts[0].split("-")[0], 16)  # the last copy mapped: the one gilstat_C found
+    if base is None:
+        return None
+    bias = base - ((first_load or 0) & ~0xFFF)
+    word = lambda address: ctypes.c_void_p.from_address(address).value  # noqa: E731
+    interceptor, listener = word(bias + statics["_ZL11interceptor"]), word(bias + statics["_ZL8listener"])
+    stat = word(bias + statics["_ZL7gilStat"])
+    if not interceptor or not listener or not stat or word(stat + 16) != bias + statics["_ZL6config"]:
+        return None
+    queue = word(stat + 40)  # py_out_queue: the `on` stream's ServerQueue
+    out_q = ctypes.cast(queue, ctypes.py_object).value if queue else None
+    detach = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(bias + functions["gum_interceptor_detach"])
+    detach(interceptor, listener)  # CFUNCTYPE calls release the GIL
+    ctypes.c_bool.from_address(stat + 32).value = False  # running_flag: the stat loop ends at its next wake-up
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.05)  # without the GIL: the stat thread can finish a report and exit
+        if not _pyflight_thread_named("gil_stat"):
+            break
+    return out_q  # running_flag is down: upstream's stop() will not end the `on` stream, we do
+
+
+def _pyflight_thread_named(name):
+    import os
+
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/comm" % tid) as comm:
+                if comm.read().strip() == name:
+                    return True
+        except OSError:
+            pass
+    return False
+
+
+def _pyflight_elf_objects(path, wanted):
+    """{name: st_value} of the OBJECT symbols (static variables too) named in `wanted`."""
+    import struct
+
+    found = {}
+    with open(path, "rb") as f:
+        head = f.read(64)
+        e_shoff = struct.unpack_from("<Q", head, 40)[0]
+        e_shentsize, e_shnum = struct.unpack_from("<HH", head, 58)
+        f.seek(e_shoff)
+        sh = f.read(e_shentsize * e_shnum)
+        sections = [struct.unpack_from("<IIQQQQIIQQ", sh, i * e_shentsize) for i in range(e_shnum)]
+        keys = [(name.encode("ascii") + b"\x00", name) for name in wanted]
+        for section in sections:
+            if section[1] != 2 or section[6] >= len(sections):  # SHT_SYMTAB: statics are local symbols
+                continue
+            strtab = sections[section[6]]
+            f.seek(strtab[4])
+            strings = f.read(strtab[5])
+            f.seek(section[4])
+            data = f.read(section[5])
+            for off in range(0, len(data) - 23, 24):
+                st_name, st_info, _other, _shndx, st_value = struct.unpack_from("<IBBHQ", data, off)
+                if st_info & 0xF != 1 or not st_value:  # STT_OBJECT
+                    continue
+                for key, name in keys:
+                    if name not in found and strings.startswith(key, st_name):
+                        found[name] = st_value
+    return found
+
+
+def _pyflight_patch_gilstat(state, here):
+    """Makes the agent's symbol lookup (`resolve_symbol_address`, used by gilstat for take_gil and
+    drop_gil) find symbols in a shared libpython or a debug file. The agent's native side adds the
+    offset we passed at load time (the third field of attach_params.data) to what this returns."""
+    import os
+
+    try:
+        with open(os.path.join(here, "attach_params.data")) as params:
+            state.nm_offset = int(params.read().strip().split(",")[2])
+    except (OSError, ValueError, IndexError):
+        return
+    import flight_profiler.utils.shell_util as shell_util
+    import sys
+
+    original = shell_util.resolve_symbol_address
+
+    def resolve_symbol_address(symbol, pid):
+        if int(pid) != os.getpid():
+            return original(symbol, pid)
+        found, searched = _pyflight_locate_symbols(os.getpid(), [symbol])
+        if symbol not in found:
+            raise LookupError("PyFlight: no symbol %s in %s (stripped interpreter, no debug symbols)"
+                              % (symbol, " or ".join(searched) or "the interpreter"))
+        address, path = found[symbol]
+        state.symbols[symbol] = (address, path)
+        return address - state.nm_offset
+
+    def resolve_symbol_address(symbol, pid, _resolve=resolve_symbol_address):
+        _pyflight_patch_gil_off()  # the plugin module is imported by now
+        return _resolve(symbol, pid)
+
+    state.symbols = {}
+    resolve_symbol_address.pyflight = True
+    shell_util.resolve_symbol_address = resolve_symbol_address
+    plugin = sys.modules.get("flight_profiler.plugins.gilstat.server_plugin_gilstat")
+    if plugin is not None:
+        plugin.resolve_symbol_address = resolve_symbol_address
 
 
 def _pyflight_start(port):
@@ -108,6 +402,11 @@ def _pyflight_start(port):
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
 
+    try:
+        _pyflight_patch_gilstat(state, os.path.dirname(os.path.abspath(globals().get("__file__", ""))))
+    except Exception:
+        pass
+
     from flight_profiler.server_flight_profiler import FlightProfilerServer
 
     def _run_agent():
@@ -122,4 +421,5 @@ def _pyflight_start(port):
     thread.start()
 
 
-_pyflight_start(int(globals()["__profile_listen_port__"]))
+if "__profile_listen_port__" in globals():  # the helper imports this file for _pyflight_locate_symbols
+    _pyflight_start(int(globals()["__profile_listen_port__"]))

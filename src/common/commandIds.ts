@@ -38,6 +38,8 @@ export const CommandId = {
   showProbes: 'pyflight.showProbes',
   ttReplay: 'pyflight.ttReplay',
   ttDelete: 'pyflight.ttDelete',
+  toggleGil: 'pyflight.toggleGil',
+  showGilAlerts: 'pyflight.showGilAlerts',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 

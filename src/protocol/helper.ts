@@ -145,6 +145,9 @@ export interface HelperMethods {
   probeOff: { params: { target: ProbeKind; args: string }; result: Record<string, never> };
   memSummary: { params: MemSummaryParams; result: MemSummaryResult };
   memDiff: { params: MemDiffParams; result: MemDiffResult };
+  gilstatOn: { params: GilstatParams; result: GilstatSummary };
+  gilstatOff: { params: Record<string, never>; result: Record<string, never> };
+  gilstatState: { params: Record<string, never>; result: GilstatState };
   cancel: { params: { target: number }; result: { cancelled: boolean } };
   shutdown: { params: Record<string, never>; result: Record<string, never> };
 }
@@ -378,4 +381,93 @@ export interface MemDiffResult {
   /** Deltas, in the agent's order (by size delta). */
   rows: MemRow[];
   args: string;
+}
+/** `gilstatOn`: flight-profiler's `gilstat on T H I M` (defaults 10 10 5 500, the seed's). */
+export interface GilstatParams {
+  /** Alert when a thread waited longer than this to take the GIL (ms). */
+  takeMs?: number;
+  /** Alert when a thread held the GIL longer than this (ms). */
+  holdMs?: number;
+  /** One report every this many seconds. */
+  intervalSeconds?: number;
+  /** Report at most this many threads. */
+  maxThreads?: number;
+}
+
+/** One thread in a gilstat report: cumulative figures since `on` (ns) and the last interval's (ms). */
+export interface GilThread {
+  time: string;
+  /** pthread id in hex, as the agent prints it ("0": a thread it had not seen yet). */
+  threadId: string;
+  thread: string;
+  takeCount: number;
+  holdNs: number;
+  holdAvgNs: number;
+  /** Time spent waiting in take_gil. */
+  waitNs: number;
+  waitAvgNs: number;
+  dropCount: number;
+  /** flight-profiler's own threads (flight-profiler-*, gil_stat). */
+  agent: boolean;
+  intervalHoldMs: number;
+  /** 0 when sampled (a sample cannot see waits). */
+  intervalWaitMs: number;
+  intervalTakes: number;
+  /** Sampled measure only: in how many samples the thread held the GIL / was active. */
+  gilSamples?: number;
+  activeSamples?: number;
+}
+
+/** One take or hold longer than its threshold. */
+export interface GilAlert {
+  time: string;
+  threadId: string;
+  thread: string;
+  /** wait: waited that long to take the GIL; hold: held it that long. */
+  event: 'wait' | 'hold';
+  ms: number;
+  startNs: number;
+  endNs: number;
+}
+
+/** One `record` of `gilstatOn` per report (every interval); threads by hold time in the interval, most first. */
+export interface GilstatRecord {
+  index: number;
+  time: string | null;
+  /**
+   * Which measure: `intercept` = flight-profiler's take_gil/drop_gil interceptor (exact times, waits,
+   * alerts); `sampled` = no symbols for take_gil/drop_gil (a stripped interpreter): py-spy samples of
+   * which thread holds the GIL, from outside; no waits, no alerts; `why` says why.
+   */
+  measure: GilMeasure;
+  /** Sampled: how many samples the report is made of. */
+  samples?: number;
+  why?: string;
+  intervalSeconds: number;
+  /** Seconds since the previous report, from the agent's timestamps (the first: intervalSeconds): its
+   * stat thread wakes every 0.5 s, so a "1 s" interval is 1–1.5 s. Shares are of this. */
+  elapsedSeconds: number;
+  threads: GilThread[];
+  alertCount: number;
+  /** At most 200 per report. */
+  alerts: GilAlert[];
+  /** True when older alerts were dropped: the agent keeps only the newest 51 between reports. */
+  alertsCut: boolean;
+}
+
+export type GilMeasure = 'intercept' | 'sampled';
+
+export interface GilstatSummary {
+  measure?: GilMeasure;
+  count: number;
+  reason: 'stopped' | 'exited';
+  /** The agent's arguments, `T H I M`. */
+  args: string;
+}
+
+/** Read from outside the target: where take_gil/drop_gil are, and whether they are intercepted now. */
+export interface GilstatState {
+  symbols: Record<string, string>;
+  searched: string[];
+  intercepted: Record<string, boolean>;
 }

@@ -6,8 +6,9 @@ import type { Logger } from '../common/logger';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
-import type { AttachResult, GetGlobalParams, HelloResult, HelperMethods, MemDiffParams, MemDiffResult, MemSummaryParams, MemSummaryResult, ModuleResult, StackResult,
-  TtDetail, TtRecord } from '../protocol/helper';
+import type { AttachResult, GetGlobalParams, GilstatParams, GilstatRecord, GilstatState, HelloResult, HelperMethods, MemDiffParams, MemDiffResult,
+  MemSummaryParams, MemSummaryResult, ModuleResult, StackResult, TtDetail, TtRecord } from '../protocol/helper';
+import { GilStat } from '../gil/gilStat';
 import type { ProbeRecord } from '../probes/probeKinds';
 import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
 
@@ -309,6 +310,82 @@ export class Session {
     await Promise.allSettled(probes.map((p) => p.done));
   }
 
+  private activeGilstat: GilStat | undefined;
+  private readonly onDidStartGilstatEmitter = new Emitter<GilStat>();
+  /** Fires when gilstat starts in this target, whoever started it. */
+  readonly onDidStartGilstat = this.onDidStartGilstatEmitter.event;
+
+  /** The live `gilstat on` of this session, if any. */
+  get gilstat(): GilStat | undefined {
+    return this.activeGilstat?.isActive ? this.activeGilstat : undefined;
+  }
+
+  /**
+   * Turns on flight-profiler's GIL statistics (loads the agent first, after consent): one record per
+   * interval on `onDidRecord`; `stop()` turns it off in the target; `done` settles when it ends.
+   * One per session: a second call returns the live one.
+   */
+  startGilstat(params: GilstatParams = {}): GilStat {
+    if (this.activeGilstat?.isActive) return this.activeGilstat;
+    const gil = new GilStat(this.pid, params);
+    if (this._state !== 'ready' || !this.helper) {
+      const error = this.notReady();
+      gil.done = Promise.reject(error);
+      gil.done.catch(() => undefined);
+      gil.finished(undefined, error);
+      return gil;
+    }
+    this.activeGilstat = gil;
+    const helper = this.helper;
+    // The interceptor needs the agent; an interpreter without take_gil/drop_gil symbols is sampled
+    // from outside (py-spy), so nothing is loaded for it.
+    gil.done = helper.request('gilstatState', {}, { signal: gil.abort.signal })
+      .then((state) => (state.symbols.take_gil && state.symbols.drop_gil ? this.loadAgent(gil.abort.signal) : undefined))
+      .then(() => helper.request('gilstatOn', params, {
+        signal: gil.abort.signal,
+        onProgress: (stage, detail) => gil.progressed(stage, detail as unknown),
+        onRecord: (record) => gil.recorded(record as GilstatRecord),
+      }))
+      .then(
+        (summary) => {
+          gil.finished(summary, undefined);
+          return summary;
+        },
+        async (error: unknown) => {
+          const failure = PyFlightError.from(error);
+          gil.finished(undefined, failure);
+          if (failure.code === ErrorCode.TargetExited || failure.code === ErrorCode.PidNotFound) await this.onTargetExit();
+          throw failure;
+        },
+      );
+    gil.done.catch(() => undefined);
+    this.onDidStartGilstatEmitter.fire(gil);
+    return gil;
+  }
+
+  /** Where take_gil/drop_gil are and whether an interceptor is on them now, read from outside (no agent). */
+  gilstatState(signal?: AbortSignal): Promise<GilstatState> {
+    if (this._state !== 'ready' || !this.helper) return Promise.reject(this.notReady());
+    return this.helper.request('gilstatState', {}, { signal });
+  }
+
+  /** After a helper crash the interceptor stays on (the agent only removes it on `off`): a fresh helper sends it. */
+  private async turnOffOrphanedGilstat(): Promise<void> {
+    const gil = this.activeGilstat;
+    if (!gil?.sentOn || gil.summary || !this.preflightResult) return;
+    const cleaner = new HelperProcess(this.preflightResult.interpreter.python, this.options.log);
+    try {
+      cleaner.start();
+      await cleaner.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? 30 });
+      await cleaner.request('gilstatOff', {});
+      this.options.log.info(`session ${this.pid}: turned off gilstat left by the crashed helper`);
+    } catch (error) {
+      this.options.log.error(`session ${this.pid}: could not turn off gilstat after a helper crash: ${PyFlightError.from(error).message}`);
+    } finally {
+      await cleaner.stop();
+    }
+  }
+
   private readonly helperCrashedProbes = new Set<Probe>();
 
   /**
@@ -381,7 +458,7 @@ export class Session {
     this.endReason = new PyFlightError(ErrorCode.HelperCrashed, `The PyFlight helper for process ${this.pid} stopped unexpectedly.`,
       'See the PyFlight log (PyFlight: Show Log), then attach again.');
     this.setState('helperCrashed');
-    this.probesCleanedUp = this.turnOffOrphanedProbes();
+    this.probesCleanedUp = Promise.all([this.turnOffOrphanedProbes(), this.turnOffOrphanedGilstat()]).then(() => undefined);
   }
 
   private clearLiveness(): void {
