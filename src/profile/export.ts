@@ -4,7 +4,7 @@
  * `--format raw`, flamegraph.pl and most flame graph tools read). Pure, plus an atomic file write.
  */
 import { writeFileAtomic } from '../common/atomicWrite';
-import { parseFrame, type CollapsedStack, type CpuProfile } from './model';
+import { parseFrame, type CallTreeNode, type CollapsedStack, type CpuProfile } from './model';
 
 export const SPEEDSCOPE_SCHEMA = 'https://www.speedscope.app/file-format-schema.json';
 
@@ -81,4 +81,56 @@ export function writeSpeedscope(file: string, profile: CpuProfile, options: Spee
 
 export function writeCollapsed(file: string, profile: CpuProfile): Promise<void> {
   return writeFileAtomic(file, toCollapsed(profile.stacks));
+}
+
+/** Frame colours of the SVG, by kind (the panel's light-theme colours). */
+const SVG_COLOURS: Record<CallTreeNode['kind'], string> = {
+  own: '#d18616', library: '#3794ff', stdlib: '#b180d7', native: '#89d185', idle: '#bbbbbb',
+};
+
+function xml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+/**
+ * A static flame graph (roots at the bottom, as flamegraph.pl draws them) for reports and tickets:
+ * frames narrower than `minWidth` px are left out; names and paths are escaped (they come from the
+ * target) and shown whole in each frame's <title> tooltip.
+ */
+export function toSvg(profile: CpuProfile, options: { title: string; width?: number; minWidth?: number }): string {
+  const width = options.width ?? 1200;
+  const minWidth = options.minWidth ?? 0.5;
+  const row = 17;
+  const rects: string[] = [];
+  let depthMax = 0;
+  const total = profile.tree.total || 1;
+  const walk = (node: CallTreeNode, x: number, depth: number) => {
+    const w = (node.total / total) * width;
+    if (w < minWidth) return;
+    depthMax = Math.max(depthMax, depth);
+    rects.push(`${x.toFixed(2)}|${w.toFixed(2)}|${depth}|${node.kind}|${xml(node.name)}|${xml(`${node.name}${node.file ? ` (${node.file}${node.line ? `:${node.line}` : ''})` : ''} — ${node.total} samples, ${((100 * node.total) / total).toFixed(2)}%`)}`);
+    let childX = x;
+    for (const child of node.children) {
+      walk(child, childX, depth + 1);
+      childX += (child.total / total) * width;
+    }
+  };
+  walk(profile.tree, 0, 0);
+  const height = (depthMax + 1) * row + 40;
+  const body = rects.map((r) => {
+    const [x, w, depth, kind, name, title] = r.split('|');
+    const y = height - (Number(depth) + 1) * row - 4;
+    const label = Number(w) > 35 ? `<text x="${(Number(x) + 3).toFixed(2)}" y="${y + 12}">${name.length * 7 > Number(w) - 6 ? name.slice(0, Math.max(Math.floor((Number(w) - 6) / 7) - 1, 1)) + '…' : name}</text>` : '';
+    return `<g><title>${title}</title><rect x="${x}" y="${y}" width="${Math.max(Number(w) - 0.5, 0.5).toFixed(2)}" height="${row - 1}" fill="${SVG_COLOURS[kind as CallTreeNode['kind']]}"/>${label}</g>`;
+  });
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="monospace" font-size="11">
+<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${xml(options.title)} — ${profile.samples} samples</text>
+${body.join('\n')}
+</svg>
+`;
+}
+
+export function writeSvg(file: string, profile: CpuProfile, title: string): Promise<void> {
+  return writeFileAtomic(file, toSvg(profile, { title }));
 }

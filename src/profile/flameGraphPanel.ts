@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { FlameView, FromWebview, ToWebview } from '../../webview/shared/flameProtocol';
 import { webviewHtml } from '../webview/webviewHtml';
-import type { HotRow } from '../../webview/shared/flameProtocol';
+import type { ExportFormat, HotRow } from '../../webview/shared/flameProtocol';
 import { indexTree, layoutFrames, pathTo, searchTree, toFlameTree, where, type FlameNode } from './flameLayout';
 import { isDiffProfile, type DiffHotFunction } from './diff';
 import type { CpuProfile, HotFunction } from './model';
@@ -41,7 +41,7 @@ export class FlameGraphPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   /** Set by whoever can save the profile (speedscope JSON, collapsed stacks). */
-  onExport: ((format: 'speedscope' | 'collapsed') => void) | undefined;
+  onExport: ((format: ExportFormat) => void) | undefined;
   readonly onDidDispose = this.onDidDisposeEmitter.event;
 
   constructor(extensionUri: vscode.Uri, input: FlameGraphInput, private readonly openSource: (file: string, line?: number) => void) {

@@ -10,7 +10,8 @@ import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import type { WorkerGroup } from '../session/workerGroup';
 import { diffProfiles } from './diff';
-import { writeCollapsed, writeSpeedscope } from './export';
+import { writeCollapsed, writeSpeedscope, writeSvg } from './export';
+import type { ExportFormat } from '../../webview/shared/flameProtocol';
 import { FlameGraphPanel, type FlameGraphInput } from './flameGraphPanel';
 import { buildProfile, parseCollapsed, type CpuProfile } from './model';
 import type { ProfileEditorHeat } from './profileEditor';
@@ -73,15 +74,22 @@ function titleOf(session: Session, result: { profile: CpuProfile }, live: boolea
   return vscode.l10n.t('CPU {0}: {1} samples{2}', session.label, result.profile.samples, live ? vscode.l10n.t(' (recording)') : '');
 }
 
-async function exportProfile(deps: ProfileDeps, profile: CpuProfile, name: string, rate: number | undefined, format: 'speedscope' | 'collapsed'): Promise<void> {
+const EXPORTS: Record<ExportFormat, { suffix: string; filters: Record<string, string[]> }> = {
+  speedscope: { suffix: '.speedscope.json', filters: { speedscope: ['json'] } },
+  collapsed: { suffix: '.collapsed.txt', filters: { 'collapsed stacks': ['txt', 'collapsed'] } },
+  svg: { suffix: '.svg', filters: { SVG: ['svg'] } },
+};
+
+async function exportProfile(deps: ProfileDeps, profile: CpuProfile, name: string, rate: number | undefined, format: ExportFormat): Promise<void> {
   const base = name.replace(/[^\w.-]+/g, '_');
   const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.file(path.join(workspaceRoots()[0] ?? process.cwd(), format === 'speedscope' ? `${base}.speedscope.json` : `${base}.collapsed.txt`)),
-    filters: format === 'speedscope' ? { speedscope: ['json'] } : { 'collapsed stacks': ['txt', 'collapsed'] },
+    defaultUri: vscode.Uri.file(path.join(workspaceRoots()[0] ?? process.cwd(), `${base}${EXPORTS[format].suffix}`)),
+    filters: EXPORTS[format].filters,
   });
   if (!target) return;
   try {
     if (format === 'speedscope') await writeSpeedscope(target.fsPath, profile, { name, rate });
+    else if (format === 'svg') await writeSvg(target.fsPath, profile, name);
     else await writeCollapsed(target.fsPath, profile);
     vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: profile saved to {0}', target.fsPath), 5000);
   } catch (error) {

@@ -56,3 +56,18 @@ describe('flame graph layout (recorded py-spy profiles)', () => {
     assert.equal(searchTree(root, '   ').matches.size, 0);
   });
 });
+
+describe('SVG export (recorded py-spy profile)', () => {
+  it('draws the frames wide enough, escapes target text, and keeps the full name in each title', async () => {
+    const { toSvg } = await import('../../src/profile/export');
+    const profile = profileOf('cpu-service.raw.txt');
+    const svg = toSvg(profile, { title: '<script>alert(1)</script> & co' });
+    assert.match(svg, /^<\?xml/);
+    assert.ok(!svg.includes('<script>'), 'the title is escaped');
+    assert.match(svg, /&lt;script&gt;alert\(1\)&lt;\/script&gt; &amp; co/);
+    assert.match(svg, /<title>score_order \([^)]*cpu_service\.py:\d+\) — \d+ samples/);
+    const rects = svg.match(/<rect /g)?.length ?? 0;
+    assert.ok(rects > 3, `${rects} frames`);
+    assert.ok(rects <= toFlameTree(profile.tree).total, 'never more frames than samples');
+  });
+});

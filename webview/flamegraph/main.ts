@@ -37,7 +37,9 @@ const workerSelect = el('select', 'worker-select');
 workerSelect.setAttribute('aria-label', 'Worker');
 workerSelect.title = 'Show every worker merged, or one worker';
 workerSelect.style.display = 'none';
-toolbar.append(crumbs, search, matchInfo, workerSelect, icicle, reset, saveSpeedscope, saveCollapsed, status);
+const saveSvg = el('button', 'toggle', 'Save SVG…');
+saveSvg.title = 'Save a static flame graph (SVG) for a report or a ticket';
+toolbar.append(crumbs, search, matchInfo, workerSelect, icicle, reset, saveSpeedscope, saveCollapsed, saveSvg, status);
 
 const main = el('div', 'main');
 const graphBox = el('div', 'graph');
@@ -286,6 +288,7 @@ canvas.addEventListener('keydown', (e) => {
 workerSelect.addEventListener('change', () => post({ type: 'worker', pid: workerSelect.value ? Number(workerSelect.value) : null }));
 saveSpeedscope.addEventListener('click', () => post({ type: 'export', format: 'speedscope' }));
 saveCollapsed.addEventListener('click', () => post({ type: 'export', format: 'collapsed' }));
+saveSvg.addEventListener('click', () => post({ type: 'export', format: 'svg' }));
 reset.addEventListener('click', () => view && post({ type: 'zoom', id: view.breadcrumb[0].id }));
 icicle.addEventListener('click', () => view && post({ type: 'setIcicle', icicle: !view.icicle }));
 document.addEventListener('keydown', (e) => {

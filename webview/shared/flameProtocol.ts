@@ -5,6 +5,9 @@
  * from its own aggregate. Every string here may come from the target: render as text only.
  */
 
+/** What Save… writes: speedscope JSON, collapsed stacks, a static SVG. */
+export type ExportFormat = 'speedscope' | 'collapsed' | 'svg';
+
 export type FrameKind = 'own' | 'library' | 'stdlib' | 'native' | 'idle';
 
 /** One rectangle to draw: x and w are fractions of the zoomed frame's width. */
@@ -78,7 +81,7 @@ export type FromWebview =
   | { type: 'open'; id: number }
   | { type: 'openHot'; index: number }
   | { type: 'setIcicle'; icicle: boolean }
-  | { type: 'export'; format: 'speedscope' | 'collapsed' }
+  | { type: 'export'; format: ExportFormat }
   | { type: 'worker'; pid: number | null };
 
 /** What the webview keeps across a hide/show (vscode.getState/setState). */
