@@ -5,6 +5,7 @@ import { PROBE_METHODS, probeKind, type ProbeLocation, type ProbeMethod, type Pr
 const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-et', '-d',
   '--rate', '--speedscope', '--collapsed', // perf (src/cli/perf.ts)
   '--limit', '--order', '--interval', // mem (src/cli/mem.ts)
+  '--kind', '--budget', // diagnose (src/cli/diagnose.ts)
   ...PROBE_METHODS.flatMap((m) => Object.entries(probeKind(m).options).filter(([, spec]) => spec.kind !== 'flag').map(([flag]) => flag))]);
 
 export interface ParsedArgs {
@@ -27,6 +28,7 @@ export const USAGE = `usage:
   pyflight tt <pid> -t <module> [class] <method> | -l | -i N [-v] [-p] | -d N | -da   (flight-profiler's syntax)
   pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]
   pyflight mem diff <pid> [--interval S] [--limit N] [--order descending|ascending] [--json]
+  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory] [--budget S] [--json]
   pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]
 options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
            records tagged with the worker's pid; -n counts per worker),

@@ -20,6 +20,7 @@ import { location, numberOption, parseArgs, parsePid, probeParams, usageError, U
 import { processTable } from './processTable';
 import { runPerf } from './perf';
 import { runMem } from './mem';
+import { runDiagnose } from './diagnose';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -179,6 +180,8 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       return runPerf(args, log);
     case 'mem':
       return runMem(args, log, withSession);
+    case 'diagnose':
+      return runDiagnose(args, log, withSession);
     case 'getglobal': {
       const [pidText, ...words] = args.positional;
       const where = location(words);
