@@ -111,6 +111,19 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   } else if (kind === 'slow') {
     const seconds = Math.max(1, Math.min(10, Math.floor(budget - (Date.now() - started) / 1000 - 2)));
     ({ findings, summary } = await diagnoseSlow(target, seconds, options, onStep, commands, extras));
+    const profile = extras.profile;
+    const busy = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
+    if (busy < 0.25) {
+      // Slow but mostly idle: the time goes to waiting. Look at what the threads wait on.
+      onStep(`Threads ran in only ${(busy * 100).toFixed(0)}% of the profile's sample slots: slow means waiting here; sampling stacks.`);
+      const waits = await diagnoseHang(target, samples, signal, onStep, commands, extras);
+      const real = waits.findings.filter((f) => f.severity !== 'info');
+      if (real.length) {
+        for (const f of real) f.evidence.push(`The CPU profile shows threads running in only ${(busy * 100).toFixed(0)}% of its sample slots (${profile!.profile.samples} samples in ${(profile!.elapsedMs / 1000).toFixed(1)} s at ${profile!.rate} Hz).`);
+        findings = [...real, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
+        summary = `Slow because threads wait, not compute: ${real[0].title}.`;
+      }
+    }
   } else {
     const seconds = Math.max(1, Math.min(10, Math.floor((budget - (Date.now() - started) / 1000) / 2)));
     ({ findings, summary } = await diagnoseMemory(target, seconds, signal, onStep, commands, extras));
