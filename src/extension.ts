@@ -9,6 +9,7 @@ import { readConfig } from './common/config';
 import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
 import { registerMemoryCommands } from './memory/memoryCommands';
+import { registerDiagnoseChat } from './diagnose/chatParticipant';
 import { registerProfileCommands } from './profile/profileCommands';
 import { ProfileEditorHeat, toggleProfileHeat } from './profile/profileEditor';
 import { ProfileStore } from './profile/profileStore';
@@ -76,6 +77,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerProfileCommands(context, { log, sessions: manager, extensionUri: context.extensionUri, store: profiles, heat });
   registerMemoryCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
+  registerDiagnoseChat(context, { log, sessions: manager, profiles });
 }
 
 /** Detaches every session: helpers stop and turn off whatever they instrumented. */
