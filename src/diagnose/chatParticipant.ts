@@ -47,7 +47,7 @@ export function parseDiagnosePrompt(prompt: string): { pid?: number; problem: st
 function renderFinding(stream: vscode.ChatResponseStream, f: Finding, index: number): void {
   stream.markdown(`\n\n### ${index + 1}. ${escapeMarkdown(f.title)}\n\n**${f.severity}**`);
   if (f.location?.file) {
-    stream.markdown(' — ');
+    stream.markdown(` — \`${f.location.function}\` at `);
     const line = Math.max(0, (f.location.line ?? 1) - 1);
     stream.anchor(new vscode.Location(vscode.Uri.file(f.location.file), new vscode.Position(line, 0)),
       `${f.location.function} (${f.location.file.split('/').pop()}${f.location.line ? `:${f.location.line}` : ''})`);
