@@ -12,7 +12,8 @@ import type { ProfileStore } from '../profile/profileStore';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import { diagnose, type DiagnosisExtras } from './engine';
-import type { DiagnoseKind, Finding } from './report';
+import { escapeMarkdown, parseDiagnosePrompt } from './chatText';
+import type { Finding } from './report';
 
 export const CHAT_PARTICIPANT_ID = 'pyflight.chat';
 
@@ -20,28 +21,6 @@ export interface DiagnoseChatDeps {
   log: Logger;
   sessions: SessionManager;
   profiles: ProfileStore;
-}
-
-/** Text from the target (type names, thread names) as literal markdown; `code spans` the engine wrote are kept. */
-export function escapeMarkdown(text: string): string {
-  return text.split(/(`[^`\n]+`)/).map((part, i) => (i % 2 ? part : part.replace(/[\\`*_{}[\]()#+\-.!<>|~]/g, (c) => `\\${c}`))).join('');
-}
-
-/** `1234 checkout is slow` → pid 1234 and the problem; `checkout is slow` → no pid. An optional `kind:hang|slow|memory`. */
-export function parseDiagnosePrompt(prompt: string): { pid?: number; problem: string; kind?: DiagnoseKind } {
-  let words = prompt.trim().split(/\s+/).filter(Boolean);
-  let pid: number | undefined;
-  if (words.length && /^\d+$/.test(words[0])) {
-    pid = Number(words[0]);
-    words = words.slice(1);
-  }
-  let kind: DiagnoseKind | undefined;
-  words = words.filter((w) => {
-    const m = /^(?:--kind[=:]|kind:)(hang|slow|memory)$/.exec(w);
-    if (m) kind = m[1] as DiagnoseKind;
-    return !m;
-  });
-  return { pid, problem: words.join(' '), kind };
 }
 
 function renderFinding(stream: vscode.ChatResponseStream, f: Finding, index: number): void {
@@ -62,7 +41,13 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
   let session: Session | undefined;
   if (pid !== undefined) {
     stream.progress(`Attaching to process ${pid} (read-only)…`);
-    session = await deps.sessions.attach(pid, (m) => stream.progress(m));
+    try {
+      session = await deps.sessions.attach(pid, (m) => stream.progress(m));
+    } catch (error) {
+      const failure = PyFlightError.from(error);
+      stream.markdown(`Could not attach to process ${pid}: ${escapeMarkdown(failure.message)}${failure.hint ? `\n\n${escapeMarkdown(failure.hint)}` : ''}`);
+      return { metadata: { pid, error: failure.code } };
+    }
   } else {
     session = deps.sessions.current;
   }
@@ -84,6 +69,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
     report.findings.forEach((f, i) => renderFinding(stream, f, i));
     const views = new Set(report.findings.map((f) => f.view));
     if (views.has('stacks')) stream.button({ command: CommandId.showStacks, title: 'Open Stacks', arguments: [{ kind: 'session', session }] });
+    if (views.has('memory')) stream.button({ command: CommandId.memoryDiff, title: 'Diff Memory Again…', arguments: [{ session }] });
     if (extras.profile && extras.profile.profile.samples) {
       const kept = deps.profiles.add({ owner: { kind: 'session', pid: session.pid, startedAt: session.startedAt }, label: session.label,
         startedAt: Date.now() - extras.profile.elapsedMs, durationMs: extras.profile.elapsedMs, rate: extras.profile.rate, profile: extras.profile.profile });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { escapeMarkdown, parseDiagnosePrompt } from '../../src/diagnose/chatText';
 import { kindFromWords } from '../../src/diagnose/engine';
 import { analyzeHang, lockCycles } from '../../src/diagnose/hang';
 import type { StackResult, ThreadStack } from '../../src/protocol/helper';
@@ -55,5 +56,18 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.equal(findings.length, 1);
     assert.equal(findings[0].severity, 'info');
     assert.match(findings[0].title, /1 thread is running code/);
+  });
+});
+
+describe('diagnose: the chat prompt and markdown', () => {
+  it('reads an optional pid, an optional kind: and the problem', () => {
+    assert.deepEqual(parseDiagnosePrompt(' 1234  checkout is slow '), { pid: 1234, problem: 'checkout is slow', kind: undefined });
+    assert.deepEqual(parseDiagnosePrompt('it hangs kind:hang'), { pid: undefined, problem: 'it hangs', kind: 'hang' });
+    assert.deepEqual(parseDiagnosePrompt(''), { pid: undefined, problem: '', kind: undefined });
+  });
+
+  it('escapes text from the target but keeps the code spans the engine wrote', () => {
+    assert.equal(escapeMarkdown('__main__.Leaky <img src=x>'), '\\_\\_main\\_\\_\\.Leaky \\<img src=x\\>');
+    assert.equal(escapeMarkdown('run `pyflight stack 1` now'), 'run `pyflight stack 1` now');
   });
 });
