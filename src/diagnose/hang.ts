@@ -50,7 +50,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
   const n = samples.length;
   const byName = (s: StackResult, name: string) => s.threads.find((t) => t.name === name);
   const covered = new Set<string>();
-  const stacksStep = 'Open the stacks (PyFlight: Show Stacks, or `pyflight stack <pid>`) to see every thread.';
+  const stacksStep = `Open the stacks (PyFlight: Show Stacks, or \`pyflight stack ${last.pid}\`) to see every thread.`;
 
   // 1. Deadlocks: a cycle in the last sample that is there in every sample.
   for (const cycle of lockCycles(last)) {
@@ -107,7 +107,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
   }
   for (const h of [...holds.values()].sort((a, b) => b.samples - a.samples || b.waiters.size - a.waiters.size)) {
     const idle = h.activity === 'sleeping' || h.activity === 'waiting';
-    const doing = idle ? `${h.activity}${h.waitingIn ? ` in ${h.waitingIn}` : ''}` : 'running';
+    const doing = idle ? `${h.activity}${h.waitingIn && h.waitingIn !== 'sleep' ? ` in ${h.waitingIn}` : ''}` : 'running';
     const inOther = h.top && h.inFrame && h.top !== h.inFrame;
     findings.push({
       title: `${h.holder} holds ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.waiters.size} thread${h.waiters.size === 1 ? '' : 's'} wait for it`,
@@ -121,7 +121,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
       next_steps: [
         idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of \`with ${h.lock}:\`: fetch first, then take the lock only to update shared state.`
           : `Shorten the work done under ${h.lock} (${h.top?.function ?? 'the with block'}), or split the lock.`,
-        `Measure it: \`pyflight trace <pid> <module> ${h.top?.function ?? '<function>'}\` shows how long each call takes.`,
+        `Measure it: \`pyflight trace ${last.pid} <module> ${h.top?.function ?? '<function>'}\` shows how long each call takes.`,
         stacksStep,
       ],
       view: 'stacks',

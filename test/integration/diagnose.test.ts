@@ -53,6 +53,16 @@ describe('diagnose: the culprit first, from evidence (real targets, no language 
     assert.ok(!report.findings.some((f) => /^Deadlock/.test(f.title)));
   });
 
+  it('demo/checkout_service.py, "checkouts are slow": little CPU, so the waits are looked at, and the lock holder comes first', async () => {
+    const { report } = await run([path.join(ROOT, 'demo', 'checkout_service.py')], 'checkouts are slow', { budgetSeconds: 8 });
+    assert.equal(report.kind, 'slow');
+    const first = report.findings[0];
+    assert.match(first.title, /^price-refresher holds INVENTORY_LOCK while in fetch_price_list/);
+    assert.equal(first.location?.function, 'recalculate_prices');
+    assert.ok(first.evidence.some((e) => /The CPU profile shows threads running in only \d+% of its sample slots/.test(e)), first.evidence.join('\n'));
+    assert.match(report.summary, /^Slow because threads wait, not compute/);
+  });
+
   it('cpu_service.py: score_order is the hottest own function, with file:line', async () => {
     const { report } = await run(['cpu_service.py', '90'], 'requests are slow', { budgetSeconds: 6 });
     assert.equal(report.kind, 'slow');

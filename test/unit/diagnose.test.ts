@@ -46,7 +46,7 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     holder.frames.push({ function: 'refresh', file: F, line: 31, kind: 'python' });
     const w = (n: number) => thread(`w${n}`, 10 + n, 'reserve', 50, { activity: 'blocked', blockedOn: { expression: 'L', file: F, line: 50, kind: 'lock', heldBy: ['refresher'] } });
     const findings = analyzeHang([sample([holder, w(1), w(2)]), sample([holder, w(1)])], 500);
-    assert.match(findings[0].title, /^refresher holds L while in fetch \(sleeping in sleep\); 2 threads wait for it$/);
+    assert.match(findings[0].title, /^refresher holds L while in fetch \(sleeping\); 2 threads wait for it$/);
     assert.deepEqual(findings[0].location, { function: 'refresh', file: F, line: 31 });
     assert.equal(findings[0].severity, 'high');
   });
