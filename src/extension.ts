@@ -10,6 +10,7 @@ import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
 import { registerMemoryCommands } from './memory/memoryCommands';
 import { registerGilCommands } from './gil/gilCommands';
+import { registerDiagnoseChat } from './diagnose/chatParticipant';
 import { registerProfileCommands } from './profile/profileCommands';
 import { ProfileEditorHeat, toggleProfileHeat } from './profile/profileEditor';
 import { ProfileStore } from './profile/profileStore';
@@ -78,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerMemoryCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
   registerGilCommands(context, { log, sessions: manager });
+  registerDiagnoseChat(context, { log, sessions: manager, profiles });
 }
 
 /** Detaches every session: helpers stop and turn off whatever they instrumented. */

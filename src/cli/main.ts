@@ -21,6 +21,7 @@ import { processTable } from './processTable';
 import { runPerf } from './perf';
 import { runMem } from './mem';
 import { runGilstat } from './gilstat';
+import { runDiagnose } from './diagnose';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -182,6 +183,8 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       return runMem(args, log, withSession);
     case 'gilstat':
       return runGilstat(args, log, withSession);
+    case 'diagnose':
+      return runDiagnose(args, log, withSession);
     case 'getglobal': {
       const [pidText, ...words] = args.positional;
       const where = location(words);

@@ -1,0 +1,95 @@
+/**
+ * `@pyflight /diagnose [pid] <problem>` in the Chat view: runs the deterministic engine
+ * (engine.ts) on that process (attaching if needed) or on the current session, streams each step
+ * as progress and renders the findings with source anchors and a button to the stacks or the flame
+ * graph. No language model is used: the report is the answer, whatever model the chat has (or none).
+ */
+import * as vscode from 'vscode';
+import { CommandId } from '../common/commandIds';
+import type { Logger } from '../common/logger';
+import { PyFlightError } from '../common/errors';
+import type { ProfileStore } from '../profile/profileStore';
+import type { Session } from '../session/session';
+import type { SessionManager } from '../session/sessionManager';
+import { diagnose, type DiagnosisExtras } from './engine';
+import { escapeMarkdown, parseDiagnosePrompt } from './chatText';
+import type { Finding } from './report';
+
+export const CHAT_PARTICIPANT_ID = 'pyflight.chat';
+
+export interface DiagnoseChatDeps {
+  log: Logger;
+  sessions: SessionManager;
+  profiles: ProfileStore;
+}
+
+function renderFinding(stream: vscode.ChatResponseStream, f: Finding, index: number): void {
+  stream.markdown(`\n\n### ${index + 1}. ${escapeMarkdown(f.title)}\n\n**${f.severity}**`);
+  if (f.location?.file) {
+    stream.markdown(` — \`${f.location.function}\` at `);
+    const line = Math.max(0, (f.location.line ?? 1) - 1);
+    stream.anchor(new vscode.Location(vscode.Uri.file(f.location.file), new vscode.Position(line, 0)),
+      `${f.location.function} (${f.location.file.split('/').pop()}${f.location.line ? `:${f.location.line}` : ''})`);
+  }
+  if (f.evidence.length) stream.markdown(`\n\nEvidence:\n${f.evidence.map((e) => `- ${escapeMarkdown(e)}`).join('\n')}`);
+  if (f.next_steps.length) stream.markdown(`\n\nNext steps:\n${f.next_steps.map((s) => `- ${escapeMarkdown(s)}`).join('\n')}`);
+}
+
+async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, stream: vscode.ChatResponseStream,
+  token: vscode.CancellationToken): Promise<vscode.ChatResult> {
+  const { pid, problem, kind } = parseDiagnosePrompt(request.prompt);
+  let session: Session | undefined;
+  if (pid !== undefined) {
+    stream.progress(`Attaching to process ${pid} (read-only)…`);
+    try {
+      session = await deps.sessions.attach(pid, (m) => stream.progress(m));
+    } catch (error) {
+      const failure = PyFlightError.from(error);
+      stream.markdown(`Could not attach to process ${pid}: ${escapeMarkdown(failure.message)}${failure.hint ? `\n\n${escapeMarkdown(failure.hint)}` : ''}`);
+      return { metadata: { pid, error: failure.code } };
+    }
+  } else {
+    session = deps.sessions.current;
+  }
+  if (!session) {
+    stream.markdown('No process is attached. Give its PID — `@pyflight /diagnose 12345 checkout is slow` — or attach first '
+      + '(PyFlight: Attach to Process…), then ask again.');
+    stream.button({ command: CommandId.attach, title: 'Attach to Process…' });
+    return { metadata: { pid: undefined } };
+  }
+  if (!problem) stream.markdown('_No problem described: the stacks decide whether it hangs or is busy._\n\n');
+  const abort = new AbortController();
+  const sub = token.onCancellationRequested(() => abort.abort());
+  const extras: DiagnosisExtras = {};
+  try {
+    const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath);
+    const report = await diagnose(session, problem, { kind: kind ?? 'auto', signal: abort.signal, workspaceRoots: folders, log: deps.log },
+      (step) => stream.progress(step), extras);
+    stream.markdown(`**${escapeMarkdown(session.label)}** — ${report.kind}: ${escapeMarkdown(report.summary)}\n\n_Routed by ${escapeMarkdown(report.routedBy)}._`);
+    report.findings.forEach((f, i) => renderFinding(stream, f, i));
+    const views = new Set(report.findings.map((f) => f.view));
+    if (views.has('stacks')) stream.button({ command: CommandId.showStacks, title: 'Open Stacks', arguments: [{ kind: 'session', session }] });
+    if (views.has('memory')) stream.button({ command: CommandId.memoryDiff, title: 'Diff Memory Again…', arguments: [{ session }] });
+    if (extras.profile && extras.profile.profile.samples) {
+      const kept = deps.profiles.add({ owner: { kind: 'session', pid: session.pid, startedAt: session.startedAt }, label: session.label,
+        startedAt: Date.now() - extras.profile.elapsedMs, durationMs: extras.profile.elapsedMs, rate: extras.profile.rate, profile: extras.profile.profile });
+      stream.button({ command: CommandId.openKeptProfile, title: 'Open Flame Graph', arguments: [kept.id] });
+    }
+    stream.markdown(`\n\nCommands run:\n${report.commands_run.map((c) => `- \`${c}\``).join('\n')}\n\n_Deterministic: every finding comes from this run's evidence; no language model was used._`);
+    return { metadata: { pid: session.pid, kind: report.kind, culprit: report.findings[0]?.title } };
+  } catch (error) {
+    const failure = PyFlightError.from(error);
+    deps.log.warn(`diagnose ${session.pid}: ${failure.message}`);
+    stream.markdown(`The diagnosis stopped: ${escapeMarkdown(failure.message)}${failure.hint ? `\n\n${escapeMarkdown(failure.hint)}` : ''}`);
+    return { metadata: { pid: session.pid, error: failure.code } };
+  } finally {
+    sub.dispose();
+  }
+}
+
+export function registerDiagnoseChat(context: vscode.ExtensionContext, deps: DiagnoseChatDeps): void {
+  if (typeof vscode.chat?.createChatParticipant !== 'function') return;
+  const participant = vscode.chat.createChatParticipant(CHAT_PARTICIPANT_ID, (request, _context, stream, token) => handle(deps, request, stream, token));
+  participant.iconPath = new vscode.ThemeIcon('pulse');
+  context.subscriptions.push(participant);
+}

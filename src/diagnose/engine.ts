@@ -1,0 +1,258 @@
+/**
+ * `diagnose(session, problem, options, onStep)`: a deterministic diagnosis of a running process,
+ * vscode-free (the CLI, the chat participant and the tests run this same code). It routes the
+ * problem to hang / slow / memory (the problem's words, else a few stack samples), gathers evidence
+ * (stack samples; a py-spy CPU profile; a memory diff through the agent) and turns it into findings,
+ * culprit first. No language model is involved.
+ */
+import { ErrorCode, PyFlightError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { diffRows, formatBytes, formatCount, instancesCommand, isDiffBookkeeping, topGrowers } from '../memory/memModel';
+import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
+import { recordCpuProfile, type CpuProfileResult, type ProfileTarget } from '../profile/record';
+import type { MemDiffParams, MemDiffResult, StackResult } from '../protocol/helper';
+import { analyzeHang } from './hang';
+import { shortWhere, type DiagnoseKind, type DiagnosisReport, type Finding } from './report';
+
+/** What the engine needs of a session (a `Session` is one). */
+export interface DiagnoseTarget extends ProfileTarget {
+  stack(params: { native?: boolean }, signal?: AbortSignal): Promise<StackResult>;
+  memDiff(params: MemDiffParams, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<MemDiffResult>;
+}
+
+export interface DiagnoseOptions {
+  kind?: 'auto' | DiagnoseKind;
+  /** Seconds the whole diagnosis may take, roughly (default 30). */
+  budgetSeconds?: number;
+  signal?: AbortSignal;
+  /** Folders of the user's own code, for the CPU profile's own/library split. */
+  workspaceRoots?: string[];
+  log?: Logger;
+}
+
+/** Extra results for callers that can show them (the chat's flame graph button). */
+export interface DiagnosisExtras {
+  profile?: CpuProfileResult;
+  stacks?: StackResult;
+  memDiff?: MemDiffResult;
+}
+
+export type DiagnoseStep = (message: string) => void;
+
+const WORDS: Array<[DiagnoseKind, RegExp]> = [
+  ['hang', /\b(hang|hangs|hung|hanging|stuck|deadlock\w*|freez\w*|frozen|blocked|unresponsive|not respond\w*|timeouts?)\b/i],
+  ['memory', /\b(memory|leak\w*|grow\w*|oom|rss|out of memory|ram)\b/i],
+  ['slow', /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i],
+];
+
+/** The kind the problem's words name, when exactly one does. */
+export function kindFromWords(problem: string): DiagnoseKind | undefined {
+  const hits = WORDS.filter(([, re]) => re.test(problem)).map(([k]) => k);
+  return hits.length === 1 ? hits[0] : undefined;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
+  const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
+  const timer = setTimeout(done, ms);
+  signal?.addEventListener('abort', done, { once: true });
+});
+
+function checkAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new PyFlightError(ErrorCode.Cancelled, 'The diagnosis was stopped.', 'Run it again when ready.');
+}
+
+async function sampleStacks(target: DiagnoseTarget, count: number, gapMs: number, signal: AbortSignal | undefined, onStep: DiagnoseStep,
+  into: StackResult[] = []): Promise<StackResult[]> {
+  for (let i = 0; i < count; i++) {
+    checkAborted(signal);
+    if (into.length) await sleep(gapMs, signal);
+    into.push(await target.stack({}, signal));
+    onStep(`Stack sample ${into.length}: ${summarizeSample(into[into.length - 1])}`);
+  }
+  return into;
+}
+
+function summarizeSample(s: StackResult): string {
+  const count = (a: string) => s.threads.filter((t) => t.activity === a).length;
+  return `${s.threads.length} threads — ${count('running')} running, ${count('blocked')} blocked on locks, ${count('waiting')} waiting, ${count('sleeping')} sleeping`;
+}
+
+export async function diagnose(target: DiagnoseTarget, problem: string, options: DiagnoseOptions = {},
+  onStep: DiagnoseStep = () => undefined, extras: DiagnosisExtras = {}): Promise<DiagnosisReport> {
+  const started = Date.now();
+  const budget = Math.max(5, options.budgetSeconds ?? 30);
+  const { signal } = options;
+  const commands: string[] = [];
+  const samples: StackResult[] = [];
+  let kind: DiagnoseKind;
+  let routedBy: string;
+  const asked = options.kind && options.kind !== 'auto' ? options.kind : undefined;
+  const fromWords = kindFromWords(problem);
+  if (asked) {
+    kind = asked;
+    routedBy = `asked for (--kind ${asked})`;
+  } else if (fromWords) {
+    kind = fromWords;
+    routedBy = `the problem's words ("${problem.trim()}")`;
+  } else {
+    onStep('The problem does not say hang, slow or memory: taking 3 stack samples to decide.');
+    await sampleStacks(target, 3, 300, signal, onStep, samples);
+    const locked = samples.some((s) => s.threads.some((t) => t.activity === 'blocked' && t.blockedOn?.heldBy?.length));
+    const running = samples.some((s) => s.threads.some((t) => t.activity === 'running'));
+    kind = locked ? 'hang' : running ? 'slow' : 'hang';
+    routedBy = locked ? 'stack samples: threads blocked on locks held by other threads'
+      : running ? 'stack samples: threads running code, none blocked on a lock' : 'stack samples: every thread waits or sleeps';
+  }
+  onStep(`Diagnosing a ${kind} problem (${routedBy}).`);
+  let findings: Finding[];
+  let summary: string;
+  if (kind === 'hang') {
+    ({ findings, summary } = await diagnoseHang(target, samples, signal, onStep, commands, extras));
+  } else if (kind === 'slow') {
+    const seconds = Math.max(1, Math.min(10, Math.floor(budget - (Date.now() - started) / 1000 - 2)));
+    ({ findings, summary } = await diagnoseSlow(target, seconds, options, onStep, commands, extras));
+    const profile = extras.profile;
+    const busy = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
+    if (busy < 0.25) {
+      // Slow but mostly idle: the time goes to waiting. Look at what the threads wait on.
+      onStep(`Threads ran in only ${(busy * 100).toFixed(0)}% of the profile's sample slots: slow means waiting here; sampling stacks.`);
+      const waits = await diagnoseHang(target, samples, signal, onStep, commands, extras);
+      const real = waits.findings.filter((f) => f.severity !== 'info');
+      if (real.length) {
+        for (const f of real) f.evidence.push(`The CPU profile shows threads running in only ${(busy * 100).toFixed(0)}% of its sample slots (${profile!.profile.samples} samples in ${(profile!.elapsedMs / 1000).toFixed(1)} s at ${profile!.rate} Hz).`);
+        findings = [...real, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
+        summary = `Slow because threads wait, not compute: ${real[0].title}.`;
+      }
+    }
+  } else {
+    const seconds = Math.max(1, Math.min(10, Math.floor((budget - (Date.now() - started) / 1000) / 2)));
+    ({ findings, summary } = await diagnoseMemory(target, seconds, signal, onStep, commands, extras));
+  }
+  if (samples.length && kind !== 'hang') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
+  return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
+}
+
+async function diagnoseHang(target: DiagnoseTarget, samples: StackResult[], signal: AbortSignal | undefined, onStep: DiagnoseStep,
+  commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
+  const first = Date.now();
+  const want = 5;
+  if (samples.length < want) onStep(`Taking ${want - samples.length} more stack samples, 0.5 s apart.`);
+  await sampleStacks(target, want - samples.length, 500, signal, onStep, samples);
+  const span = samples[samples.length - 1].capturedAt - samples[0].capturedAt || Date.now() - first;
+  commands.push(`pyflight stack ${target.pid} --json   (×${samples.length} over ${(span / 1000).toFixed(1)} s)`);
+  extras.stacks = samples[samples.length - 1];
+  onStep('Looking for lock cycles, lock holders that sleep or wait, and threads that never moved.');
+  const findings = analyzeHang(samples, span);
+  const top = findings[0];
+  const summary = top.severity === 'critical' ? `${top.title}.`
+    : top.severity === 'info' ? `No thread is stuck on a lock. ${top.title}.`
+      : `Threads wait on a lock. ${top.title}.`;
+  return { findings, summary };
+}
+
+function ownHot(profile: CpuProfile): HotFunction[] {
+  return profile.hot.filter((f) => f.kind === 'own');
+}
+
+async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: DiagnoseOptions, onStep: DiagnoseStep,
+  commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
+  onStep(`Recording a ${seconds} s CPU profile with py-spy (from outside; nothing is loaded into the process).`);
+  const result = await recordCpuProfile(target, { durationSeconds: seconds, workspaceRoots: options.workspaceRoots, log: options.log }, options.signal,
+    (p) => onStep(`Profiling: ${p.chunks} of ${seconds} s, ${p.profile.samples} samples.`));
+  commands.push(`pyflight perf ${target.pid} -d ${seconds}`);
+  extras.profile = result;
+  const { profile } = result;
+  const perfStep = `See the whole profile: \`pyflight perf ${target.pid} -d 10\`, or PyFlight: Record CPU Profile… for the flame graph.`;
+  if (!profile.samples) {
+    return {
+      summary: `No thread used the CPU in ${seconds} s: the process waits rather than computes.`,
+      findings: [{ title: 'No CPU samples: every thread was idle', severity: 'info', location: null,
+        evidence: [`py-spy recorded 0 samples of running threads in ${(result.elapsedMs / 1000).toFixed(1)} s at ${result.rate} Hz.`],
+        next_steps: ['Slow but idle means waiting: diagnose it as a hang (`--kind hang`) to see what the threads wait on.'], view: 'profile' }],
+    };
+  }
+  const pct = (n: number) => `${n.toFixed(1)}%`;
+  const own = ownHot(profile);
+  const bySelf = own.filter((f) => f.self > 0).slice(0, 3);
+  const findings: Finding[] = bySelf.map((f, i) => ({
+    title: `${f.function} uses ${pct(f.selfPercent)} of CPU samples itself (${pct(f.totalPercent)} with what it calls)`,
+    severity: i === 0 && f.selfPercent >= 20 ? 'high' : 'medium',
+    location: { function: f.function, file: f.file ?? null, line: f.line ?? null },
+    evidence: [
+      `${f.self} of ${profile.samples} samples in ${(result.elapsedMs / 1000).toFixed(1)} s had ${f.function} as the running frame; ${f.total} had it on the stack.`,
+      ...(f.line ? [`Its busiest line is ${shortWhere(f.file, f.line)}.`] : []),
+    ],
+    next_steps: [
+      `Look at the loop or call at ${shortWhere(f.file, f.line)}: do less work per call, cache, or move it off the request path.`,
+      `Measure each call: \`pyflight trace ${target.pid} ${f.module ?? '<module>'} ${f.function}\`.`,
+      perfStep,
+    ],
+    view: 'profile',
+  }));
+  const listed = new Set(bySelf.map((f) => f.function + f.file));
+  const byTotal = [...own].sort((a, b) => b.total - a.total).find((f) => !listed.has(f.function + f.file) && f.totalPercent >= 20);
+  if (byTotal) {
+    findings.push({
+      title: `${byTotal.function} is on the stack in ${pct(byTotal.totalPercent)} of CPU samples (callees included)`,
+      severity: 'info',
+      location: { function: byTotal.function, file: byTotal.file ?? null, line: byTotal.line ?? null },
+      evidence: [`${byTotal.total} of ${profile.samples} samples; ${byTotal.self} in its own code.`],
+      next_steps: [`The time is in what ${byTotal.function} calls: follow the hottest path in the flame graph.`],
+      view: 'profile',
+    });
+  }
+  const path = hottestPath(profile).map((n) => n.name);
+  if (!bySelf.length) {
+    const top = profile.hot[0];
+    findings.push({
+      title: `No own-code function uses the CPU itself; the top is ${top.function} (${top.kind}, ${pct(top.selfPercent)})`,
+      severity: 'medium',
+      location: { function: top.function, file: top.file ?? null, line: top.line ?? null },
+      evidence: [`Hottest path: ${path.join(' → ')}.`],
+      next_steps: ['Find which own function calls it on the hottest path, and call it less.', perfStep],
+      view: 'profile',
+    });
+  } else if (path.length) {
+    findings[0].evidence.push(`Hottest path: ${path.join(' → ')}.`);
+  }
+  const f0 = findings[0];
+  return { findings, summary: `CPU-bound: ${f0.title}, at ${shortWhere(f0.location?.file, f0.location?.line)} (${profile.samples} samples in ${seconds} s).` };
+}
+
+async function diagnoseMemory(target: DiagnoseTarget, seconds: number, signal: AbortSignal | undefined, onStep: DiagnoseStep,
+  commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
+  onStep(`Comparing the heap ${seconds} s apart (pympler, through the PyFlightProfiler agent: it is loaded if not there yet).`);
+  const diff = await target.memDiff({ interval: seconds, limit: 30 }, signal, (s) => onStep(`First heap snapshot taken; the second in ${s} s.`));
+  commands.push(`pyflight mem diff ${target.pid} --interval ${seconds} --limit 30`);
+  extras.memDiff = diff;
+  const growers = topGrowers(diffRows(diff), 30);
+  const real = growers.filter((r) => !isDiffBookkeeping(r.type));
+  const rate = (bytes: number) => `${formatBytes(bytes / diff.intervalSeconds, true)}/s`;
+  const findings: Finding[] = real.slice(0, 3).map((r, i) => {
+    const inst = instancesCommand(r.type, target.pid);
+    return {
+      title: `${r.type} grew by ${formatBytes(r.size, true)} (${formatCount(r.count, true)} objects) in ${diff.intervalSeconds} s`,
+      severity: i === 0 ? (r.count > 0 ? 'high' : 'medium') : 'medium',
+      location: null,
+      evidence: [`${rate(r.size)}, ${formatCount(r.count, true)} objects between two heap snapshots ${diff.intervalSeconds} s apart${r.sizeApprox ? ' (size read back from KB/MB, ~)' : ''}.`],
+      next_steps: [
+        ...(inst ? [`See which objects they are: \`${inst.shell}\`.`] : []),
+        'Find the container that keeps them (a module-level list or dict, a cache without a bound) and bound it or drop entries.',
+        `Diff again over a longer interval to confirm it keeps growing: \`pyflight mem diff ${target.pid} --interval 60\`.`,
+      ],
+      view: 'memory',
+    };
+  });
+  const book = growers.filter((r) => isDiffBookkeeping(r.type));
+  if (!findings.length) {
+    findings.push({
+      title: `Nothing grew in ${diff.intervalSeconds} s beyond pympler's own bookkeeping`, severity: 'info', location: null,
+      evidence: [book.length ? `Only ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} grew (pympler's first snapshot adds about one of each per type).` : 'No type grew.'],
+      next_steps: ['Diff over a longer interval, or while the memory grows (e.g. under load).'], view: 'memory',
+    });
+  } else if (book.length) {
+    findings[0].evidence.push(`Left out: ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} (pympler's own first snapshot).`);
+  }
+  const f0 = findings[0];
+  return { findings, summary: f0.severity === 'info' ? f0.title + '.' : `Memory grows: ${f0.title}, the fastest-growing type.` };
+}

@@ -1,0 +1,164 @@
+/**
+ * Hang analysis from repeated stack samples (pure): lock-order cycles (deadlocks), lock holders
+ * that sleep or wait on I/O while others wait for their lock, and threads that never moved.
+ * Uses only what the helper put in each sample (`blockedOn`, `heldBy`, `holding`, `activity`).
+ */
+import { isStdlibFrame, mainFrame } from '../format/stackFormat';
+import type { StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+import { SEVERITY_RANK, shortWhere, type Finding, type SourceLocation } from './report';
+
+const sig = (t: ThreadStack) => t.frames.map((f) => `${f.function}@${f.file}:${f.line}`).join('|');
+const isLockWait = (t: ThreadStack) => t.blockedOn !== undefined && (t.blockedOn.kind === 'lock' || t.blockedOn.kind === 'semaphore');
+
+function loc(frame: StackFrame | undefined): SourceLocation | null {
+  return frame ? { function: frame.function, file: frame.file, line: frame.line } : null;
+}
+
+/** Thread names that wait, through locks, on each other in a circle (each cycle once, in the order found). */
+export function lockCycles(sample: StackResult): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const t of sample.threads) if (isLockWait(t) && t.blockedOn!.heldBy?.length) edges.set(t.name, t.blockedOn!.heldBy!);
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  const visit = (name: string, path: string[]) => {
+    const at = path.indexOf(name);
+    if (at >= 0) {
+      const cycle = path.slice(at);
+      const key = [...cycle].sort().join('\u0000');
+      if (!seen.has(key)) { seen.add(key); cycles.push(cycle); }
+      return;
+    }
+    for (const next of edges.get(name) ?? []) visit(next, [...path, name]);
+  };
+  for (const name of edges.keys()) visit(name, []);
+  return cycles;
+}
+
+/** The frame of `holder` that is inside the `with` it holds (same file, the nearest line after the `with`). */
+function holdingFrame(holder: ThreadStack, file: string, withLine: number): StackFrame | undefined {
+  return holder.frames.filter((f) => f.file === file && f.line !== null && f.line > withLine)
+    .sort((a, b) => a.line! - b.line!)[0];
+}
+
+function frameText(f: StackFrame | undefined): string {
+  return f ? `${f.function} (${shortWhere(f.file, f.line)})` : '(no Python frame)';
+}
+
+export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
+  const findings: Finding[] = [];
+  const last = samples[samples.length - 1];
+  const n = samples.length;
+  const byName = (s: StackResult, name: string) => s.threads.find((t) => t.name === name);
+  const covered = new Set<string>();
+  const stacksStep = `Open the stacks (PyFlight: Show Stacks, or \`pyflight stack ${last.pid}\`) to see every thread.`;
+
+  // 1. Deadlocks: a cycle in the last sample that is there in every sample.
+  for (const cycle of lockCycles(last)) {
+    const inAll = samples.filter((s) => lockCycles(s).some((c) => c.length === cycle.length && c.every((x) => cycle.includes(x)))).length;
+    if (inAll !== n) continue;
+    const threads = cycle.map((name) => byName(last, name)!);
+    const parts = threads.map((t) => {
+      const top = mainFrame(t.frames);
+      const held = (t.holding ?? []).map((h) => h.expression).join(', ') || '(a lock)';
+      return { t, top, text: `${t.name} in ${frameText(top)} holds ${held} and waits for ${t.blockedOn!.expression}` };
+    });
+    cycle.forEach((name) => covered.add(name));
+    findings.push({
+      title: `Deadlock: ${parts.map((p) => `${p.top?.function ?? p.t.name} (${shortWhere(p.top?.file, p.top?.line)}) waits for ${p.t.blockedOn!.expression}`).join(', while ')}`
+        + (cycle.length === 2 ? ', each held by the other' : ', each held by the next'),
+      severity: 'critical',
+      location: loc(parts[0].top),
+      evidence: [
+        ...parts.map((p) => p.text + (p.t.holding?.length ? ` (taken at ${p.t.holding.map((h) => shortWhere(h.file, h.line)).join(', ')})` : '') + '.'),
+        `The same cycle in all ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s; ${threads.filter((t) => samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); })).length} of ${threads.length} threads never moved.`,
+      ],
+      next_steps: [
+        `Take the locks in one order everywhere: ${parts.map((p) => p.t.holding?.[0]?.expression).filter(Boolean).join(' before ')} (or one lock for both).`,
+        'A deadlocked process does not recover: restart it after the fix.',
+        stacksStep,
+      ],
+      view: 'stacks',
+    });
+  }
+
+  // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
+  interface Hold { holder: string; lock: string; file: string; line: number; activity: string; top?: StackFrame; inFrame?: StackFrame;
+    waitingIn?: string; samples: number; waiters: Set<string>; waitedAt: string }
+  const holds = new Map<string, Hold>();
+  for (const s of samples) {
+    const seenThisSample = new Set<string>();
+    for (const waiter of s.threads) {
+      if (!isLockWait(waiter) || covered.has(waiter.name)) continue;
+      for (const holderName of waiter.blockedOn!.heldBy ?? []) {
+        const holder = byName(s, holderName);
+        if (!holder || covered.has(holderName) || isLockWait(holder)) continue;
+        const held = holder.holding?.find((h) => h.expression === waiter.blockedOn!.expression);
+        if (!held) continue;
+        const top = mainFrame(holder.frames);
+        const key = `${holderName}\u0000${held.expression}\u0000${top?.function}\u0000${holder.activity}`;
+        const hold = holds.get(key) ?? { holder: holderName, lock: held.expression, file: held.file, line: held.line, activity: holder.activity ?? 'running',
+          top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(),
+          waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line) };
+        hold.waiters.add(waiter.name);
+        if (!seenThisSample.has(key)) { hold.samples++; seenThisSample.add(key); }
+        holds.set(key, hold);
+      }
+    }
+  }
+  for (const h of [...holds.values()].sort((a, b) => b.samples - a.samples || b.waiters.size - a.waiters.size)) {
+    const idle = h.activity === 'sleeping' || h.activity === 'waiting';
+    const doing = idle ? `${h.activity}${h.waitingIn && h.waitingIn !== 'sleep' ? ` in ${h.waitingIn}` : ''}` : 'running';
+    const inOther = h.top && h.inFrame && h.top !== h.inFrame;
+    findings.push({
+      title: `${h.holder} holds ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.waiters.size} thread${h.waiters.size === 1 ? '' : 's'} wait for it`,
+      severity: idle && h.samples * 2 >= n ? 'high' : 'medium',
+      location: loc(h.inFrame ?? h.top),
+      evidence: [
+        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${h.holder} was inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)}) and ${doing} at ${frameText(h.top)}.`,
+        ...(inOther ? [`It called that from ${frameText(h.inFrame)}, inside the lock.`] : []),
+        `Waiting for ${h.lock} at ${h.waitedAt}: ${[...h.waiters].join(', ')}.`,
+      ],
+      next_steps: [
+        idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of \`with ${h.lock}:\`: fetch first, then take the lock only to update shared state.`
+          : `Shorten the work done under ${h.lock} (${h.top?.function ?? 'the with block'}), or split the lock.`,
+        `Measure it: \`pyflight trace ${last.pid} <module> ${h.top?.function ?? '<function>'}\` shows how long each call takes.`,
+        stacksStep,
+      ],
+      view: 'stacks',
+    });
+    covered.add(h.holder);
+    h.waiters.forEach((w) => covered.add(w));
+  }
+
+  // 3. Threads blocked or waiting in every sample, unchanged, not explained above.
+  for (const t of last.threads) {
+    if (covered.has(t.name) || !t.blockedOn || t.activity === 'running') continue;
+    const still = samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); });
+    if (!still) continue;
+    const top = mainFrame(t.frames);
+    const lock = isLockWait(t);
+    findings.push({
+      title: `${t.name} did not move: ${lock ? 'blocked on' : 'waiting on'} ${t.blockedOn.expression} in ${top?.function ?? '?'}`,
+      severity: lock ? 'high' : 'info',
+      location: loc(top),
+      evidence: [`Same stack in all ${n} samples over ${(spanMs / 1000).toFixed(1)} s, waiting at ${shortWhere(t.blockedOn.file, t.blockedOn.line)}`
+        + `${t.blockedOn.via ? ` in ${t.blockedOn.via}` : ''}${lock && !t.blockedOn.heldBy?.length ? '; no thread was seen inside a `with` of it (held via acquire(), or by another object of the same name)' : ''}.`],
+      next_steps: lock ? [`Find who acquires ${t.blockedOn.expression} without releasing it (an acquire() without release(), an exception path).`, stacksStep]
+        : [`Check what should put work into / signal ${t.blockedOn.expression}; an idle worker pool waits like this too.`],
+      view: 'stacks',
+    });
+  }
+
+  if (!findings.some((f) => f.severity !== 'info')) {
+    const running = last.threads.filter((t) => t.activity === 'running');
+    findings.unshift({
+      title: running.length ? `No lock wait found; ${running.length} thread${running.length === 1 ? ' is' : 's are'} running code` : 'No lock wait found; every thread sleeps or waits',
+      severity: 'info',
+      location: loc(running.map((t) => mainFrame(t.frames)).find((f) => f && !isStdlibFrame(f))),
+      evidence: [`${n} stack samples over ${(spanMs / 1000).toFixed(1)} s: ` + last.threads.map((t) => `${t.name} ${t.activity ?? '?'} in ${frameText(mainFrame(t.frames))}`).join('; ') + '.'],
+      next_steps: running.length ? ['Busy, not stuck: diagnose it as slow (`--kind slow`) for a CPU profile.'] : ['Nothing is blocked on a lock: look at what the threads wait for (I/O, a queue), or diagnose again while it hangs.'],
+      view: 'stacks',
+    });
+  }
+  return findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
+}

@@ -1,0 +1,72 @@
+/**
+ * The diagnosis report: what `diagnose()` returns, what `pyflight diagnose --json` prints and what
+ * the chat participant renders. Plain data, no vscode. Every finding comes from evidence gathered
+ * during the run (stack samples, a CPU profile, a memory diff); nothing is inferred from names.
+ */
+
+export type DiagnoseKind = 'hang' | 'slow' | 'memory';
+export type Severity = 'critical' | 'high' | 'medium' | 'info';
+
+export interface SourceLocation {
+  function: string;
+  file: string | null;
+  line: number | null;
+}
+
+export interface Finding {
+  title: string;
+  severity: Severity;
+  /** Where to look; null when the evidence names no place (e.g. a growing type). */
+  location: SourceLocation | null;
+  /** What was observed in this run, one fact per line. */
+  evidence: string[];
+  next_steps: string[];
+  /** The view that shows the evidence: the stacks, the CPU profile, the memory diff. */
+  view?: 'stacks' | 'profile' | 'memory';
+}
+
+export interface DiagnosisReport {
+  pid: number;
+  problem: string;
+  kind: DiagnoseKind;
+  /** Why this kind: the problem's words, or what the first stack samples showed. */
+  routedBy: string;
+  summary: string;
+  /** The culprit first. */
+  findings: Finding[];
+  /** The equivalent `pyflight` commands of what was run, to repeat by hand. */
+  commands_run: string[];
+  elapsedMs: number;
+}
+
+export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, info: 3 };
+
+/** `/a/b/checkout_service.py:33` → `checkout_service.py:33`. */
+export function shortWhere(file: string | null | undefined, line?: number | null): string {
+  if (!file) return '(unknown file)';
+  const base = file.split(/[\\/]/).pop() ?? file;
+  return line ? `${base}:${line}` : base;
+}
+
+/** The report as markdown (the CLI without --json; the chat renders it piece by piece). */
+export function reportMarkdown(report: DiagnosisReport): string {
+  const lines = [`# Diagnosis (${report.kind}) of process ${report.pid}`, '', report.summary, '',
+    `_Routed to **${report.kind}**: ${report.routedBy}._`];
+  report.findings.forEach((f, i) => {
+    lines.push('', ...findingMarkdown(f, i));
+  });
+  lines.push('', '## Commands run', '', ...report.commands_run.map((c) => `- \`${c}\``),
+    '', `_${(report.elapsedMs / 1000).toFixed(1)} s, no language model involved._`);
+  return lines.join('\n');
+}
+
+export function findingMarkdown(f: Finding, index: number): string[] {
+  const lines = [`## ${index + 1}. ${f.title}`, '', `**${f.severity}**${f.location ? ` — \`${f.location.function}\` at ${locationText(f.location)}` : ''}`];
+  if (f.evidence.length) lines.push('', 'Evidence:', ...f.evidence.map((e) => `- ${e}`));
+  if (f.next_steps.length) lines.push('', 'Next steps:', ...f.next_steps.map((s) => `- ${s}`));
+  return lines;
+}
+
+export function locationText(l: SourceLocation): string {
+  return l.file ? `${l.file}${l.line ? `:${l.line}` : ''}` : '(unknown file)';
+}

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { silentLogger } from '../../src/common/logger';
+import { diagnose } from '../../src/diagnose/engine';
+import type { DiagnosisReport } from '../../src/diagnose/report';
+import { Session } from '../../src/session/session';
+import { CLI, FIXTURES, ROOT, RUN_OWNER, startTarget, stopAllTargets, TEST_OWNER_VAR } from '../support/fixtures';
+
+// Issue 10: the deterministic diagnosis, no language model, against real broken processes. Each
+// test asserts the culprit is the first finding and that it comes with its evidence.
+describe('diagnose: the culprit first, from evidence (real targets, no language model)', function () {
+  this.timeout(120_000);
+  const sessions: Session[] = [];
+
+  async function run(argv: string[], problem: string, options: Parameters<typeof diagnose>[2] = {}): Promise<{ report: DiagnosisReport; steps: string[] }> {
+    const target = await startTarget(argv);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const steps: string[] = [];
+    const report = await diagnose(session, problem, options, (s) => steps.push(s));
+    return { report, steps };
+  }
+
+  after(async () => {
+    await Promise.all(sessions.map((s) => s.detach()));
+    await stopAllTargets();
+  });
+
+  it('deadlock.py: a lock-order deadlock naming both functions and lines', async () => {
+    const { report, steps } = await run(['deadlock.py'], 'the service is stuck');
+    assert.equal(report.kind, 'hang');
+    const first = report.findings[0];
+    assert.equal(first.severity, 'critical');
+    assert.match(first.title, /^Deadlock: /);
+    assert.match(first.title, /transfer_to_savings \(deadlock\.py:22\) waits for AUDIT_LOCK/);
+    assert.match(first.title, /write_audit_log \(deadlock\.py:29\) waits for ACCOUNTS_LOCK/);
+    assert.ok(first.location && ['transfer_to_savings', 'write_audit_log'].includes(first.location.function));
+    assert.equal(first.location.file, path.join(FIXTURES, 'deadlock.py'));
+    assert.ok(first.evidence.some((e) => /same cycle in all 5 stack samples/.test(e)), first.evidence.join('\n'));
+    assert.ok(steps.filter((s) => s.startsWith('Stack sample')).length >= 5);
+    assert.deepEqual(report.findings.filter((f) => f.severity === 'critical').length, 1);
+  });
+
+  it('demo/checkout_service.py: the refresher holds INVENTORY_LOCK while in fetch_price_list', async () => {
+    const { report } = await run([path.join(ROOT, 'demo', 'checkout_service.py')], 'checkouts hang', { kind: 'hang' });
+    const first = report.findings[0];
+    assert.match(first.title, /^price-refresher holds INVENTORY_LOCK while in fetch_price_list \(sleeping/);
+    assert.equal(first.location?.function, 'recalculate_prices');
+    assert.equal(first.location?.file, path.join(ROOT, 'demo', 'checkout_service.py'));
+    assert.ok(first.evidence.some((e) => /Waiting for INVENTORY_LOCK at checkout_service\.py:47: .*http-worker/.test(e)), first.evidence.join('\n'));
+    assert.ok(!report.findings.some((f) => /^Deadlock/.test(f.title)));
+  });
+
+  it('demo/checkout_service.py, "checkouts are slow": little CPU, so the waits are looked at, and the lock holder comes first', async () => {
+    const { report } = await run([path.join(ROOT, 'demo', 'checkout_service.py')], 'checkouts are slow', { budgetSeconds: 8 });
+    assert.equal(report.kind, 'slow');
+    const first = report.findings[0];
+    assert.match(first.title, /^price-refresher holds INVENTORY_LOCK while in fetch_price_list/);
+    assert.equal(first.location?.function, 'recalculate_prices');
+    assert.ok(first.evidence.some((e) => /The CPU profile shows threads running in only \d+% of its sample slots/.test(e)), first.evidence.join('\n'));
+    assert.match(report.summary, /^Slow because threads wait, not compute/);
+  });
+
+  it('cpu_service.py: score_order is the hottest own function, with file:line', async () => {
+    const { report } = await run(['cpu_service.py', '90'], 'requests are slow', { budgetSeconds: 6 });
+    assert.equal(report.kind, 'slow');
+    const first = report.findings[0];
+    assert.equal(first.location?.function, 'score_order');
+    assert.equal(first.location?.file, path.join(FIXTURES, 'cpu_service.py'));
+    assert.ok(first.location?.line);
+    assert.match(report.commands_run.join('\n'), /pyflight perf \d+ -d \d+/);
+  });
+
+  it('leaky_service.py: LeakyCacheEntry grows fastest (auto: the words say memory)', async () => {
+    const { report } = await run(['leaky_service.py'], 'RSS keeps growing until OOM', { budgetSeconds: 8 });
+    assert.equal(report.kind, 'memory');
+    assert.equal(report.findings[0].title.split(' ')[0], '__main__.LeakyCacheEntry');
+    assert.match(report.findings[0].title, /grew by \+/);
+  });
+
+  it('auto without telling words: a deadlocked process is routed to hang by its stacks', async () => {
+    const { report } = await run(['deadlock.py'], 'something is wrong with the billing job');
+    assert.equal(report.kind, 'hang');
+    assert.match(report.routedBy, /stack samples/);
+    assert.match(report.findings[0].title, /^Deadlock: /);
+  });
+
+  it('pyflight diagnose <pid> "<problem>" --json prints the report; without --json markdown', async () => {
+    const target = await startTarget(['deadlock.py']);
+    const env = { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: RUN_OWNER };
+    const json = spawnSync(process.execPath, [CLI, 'diagnose', String(target.pid), 'it', 'is', 'stuck', '--json'], { encoding: 'utf8', env, timeout: 60_000 });
+    assert.equal(json.status, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as DiagnosisReport;
+    assert.equal(report.problem, 'it is stuck');
+    assert.match(report.findings[0].title, /^Deadlock: /);
+    assert.match(json.stderr, /Stack sample 5/);
+    const md = spawnSync(process.execPath, [CLI, 'diagnose', String(target.pid), 'stuck', '--kind', 'hang'], { encoding: 'utf8', env, timeout: 60_000 });
+    assert.equal(md.status, 0, md.stderr);
+    assert.match(md.stdout, /^# Diagnosis \(hang\) of process \d+/);
+    assert.match(md.stdout, /## 1\. Deadlock: /);
+    const bad = spawnSync(process.execPath, [CLI, 'diagnose', String(target.pid), 'x', '--kind', 'weird'], { encoding: 'utf8', env });
+    assert.equal(bad.status, 2);
+  });
+});

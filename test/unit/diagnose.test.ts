@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { escapeMarkdown, parseDiagnosePrompt } from '../../src/diagnose/chatText';
+import { kindFromWords } from '../../src/diagnose/engine';
+import { analyzeHang, lockCycles } from '../../src/diagnose/hang';
+import type { StackResult, ThreadStack } from '../../src/protocol/helper';
+
+const F = '/app/svc.py';
+function thread(name: string, tid: number, fn: string, line: number, extra: Partial<ThreadStack> = {}): ThreadStack {
+  return { tid, name, daemon: true, holdsGil: false, gcCollecting: false, frames: [{ function: fn, file: F, line, kind: 'python' }], ...extra };
+}
+const sample = (threads: ThreadStack[], at = 0): StackResult => ({ pid: 1, capturedAt: at, threads, hiddenAgentThreads: 0, native: false });
+
+describe('diagnose: routing words and hang analysis (pure)', () => {
+  it('routes the problem by its words, only when exactly one kind is named', () => {
+    assert.equal(kindFromWords('the API hangs after a deploy'), 'hang');
+    assert.equal(kindFromWords('p99 latency doubled'), 'slow');
+    assert.equal(kindFromWords('RSS grows until OOM'), 'memory');
+    assert.equal(kindFromWords('something is off'), undefined);
+    assert.equal(kindFromWords('slow and leaking memory'), undefined);
+  });
+
+  it('finds a two-thread lock cycle and reports it first, with both functions and lines', () => {
+    const a = thread('a', 1, 'take_ab', 12, { activity: 'blocked', blockedOn: { expression: 'B', file: F, line: 12, kind: 'lock', heldBy: ['b'] },
+      holding: [{ expression: 'A', file: F, line: 10 }] });
+    const b = thread('b', 2, 'take_ba', 22, { activity: 'blocked', blockedOn: { expression: 'A', file: F, line: 22, kind: 'lock', heldBy: ['a'] },
+      holding: [{ expression: 'B', file: F, line: 20 }] });
+    const idle = thread('idle', 3, 'loop', 40, { activity: 'sleeping', waitingIn: 'sleep' });
+    const samples = [0, 500, 1000].map((t) => sample([a, b, idle], t));
+    assert.deepEqual(lockCycles(samples[0]).map((c) => [...c].sort()), [['a', 'b']]);
+    const findings = analyzeHang(samples, 1000);
+    assert.equal(findings[0].severity, 'critical');
+    assert.match(findings[0].title, /take_ab \(svc\.py:12\) waits for B/);
+    assert.match(findings[0].title, /take_ba \(svc\.py:22\) waits for A/);
+    assert.equal(findings.filter((f) => f.severity === 'critical').length, 1);
+  });
+
+  it('a cycle seen in only some samples is not called a deadlock', () => {
+    const a = thread('a', 1, 'f', 12, { activity: 'blocked', blockedOn: { expression: 'B', file: F, line: 12, kind: 'lock', heldBy: ['b'] } });
+    const b = thread('b', 2, 'g', 22, { activity: 'blocked', blockedOn: { expression: 'A', file: F, line: 22, kind: 'lock', heldBy: ['a'] } });
+    const moved = thread('b', 2, 'g', 25, { activity: 'running' });
+    assert.ok(!analyzeHang([sample([a, moved]), sample([a, b])], 500).some((f) => f.severity === 'critical'));
+  });
+
+  it('a holder sleeping inside the with while others wait: located at its frame inside the lock', () => {
+    const holder: ThreadStack = { ...thread('refresher', 1, 'fetch', 5, { activity: 'sleeping', waitingIn: 'sleep', holding: [{ expression: 'L', file: F, line: 30 }] }) };
+    holder.frames.push({ function: 'refresh', file: F, line: 31, kind: 'python' });
+    const w = (n: number) => thread(`w${n}`, 10 + n, 'reserve', 50, { activity: 'blocked', blockedOn: { expression: 'L', file: F, line: 50, kind: 'lock', heldBy: ['refresher'] } });
+    const findings = analyzeHang([sample([holder, w(1), w(2)]), sample([holder, w(1)])], 500);
+    assert.match(findings[0].title, /^refresher holds L while in fetch \(sleeping\); 2 threads wait for it$/);
+    assert.deepEqual(findings[0].location, { function: 'refresh', file: F, line: 31 });
+    assert.equal(findings[0].severity, 'high');
+  });
+
+  it('nothing blocked: one info finding that says what the threads do', () => {
+    const findings = analyzeHang([sample([thread('main', 1, 'compute', 3, { activity: 'running' })])], 0);
+    assert.equal(findings.length, 1);
+    assert.equal(findings[0].severity, 'info');
+    assert.match(findings[0].title, /1 thread is running code/);
+  });
+});
+
+describe('diagnose: the chat prompt and markdown', () => {
+  it('reads an optional pid, an optional kind: and the problem', () => {
+    assert.deepEqual(parseDiagnosePrompt(' 1234  checkout is slow '), { pid: 1234, problem: 'checkout is slow', kind: undefined });
+    assert.deepEqual(parseDiagnosePrompt('it hangs kind:hang'), { pid: undefined, problem: 'it hangs', kind: 'hang' });
+    assert.deepEqual(parseDiagnosePrompt(''), { pid: undefined, problem: '', kind: undefined });
+  });
+
+  it('escapes text from the target but keeps the code spans the engine wrote', () => {
+    assert.equal(escapeMarkdown('__main__.Leaky <img src=x>'), '\\_\\_main\\_\\_\\.Leaky \\<img src=x\\>');
+    assert.equal(escapeMarkdown('run `pyflight stack 1` now'), 'run `pyflight stack 1` now');
+  });
+});
