@@ -24,6 +24,47 @@ into the application (the file runs with its own globals).
 """
 
 
+def _pyflight_program_headers(f, head):
+    """[(p_type, p_offset, p_vaddr, p_filesz)] of a 64-bit little-endian ELF file open as `f`."""
+    import struct
+
+    e_phoff = struct.unpack_from("<Q", head, 32)[0]
+    e_phentsize, e_phnum = struct.unpack_from("<HH", head, 54)
+    f.seek(e_phoff)
+    ph = f.read(e_phentsize * e_phnum)
+    out = []
+    for i in range(e_phnum):
+        p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * e_phentsize)
+        out.append((p_type, p_offset, p_vaddr, p_filesz))
+    return out
+
+
+def _pyflight_elf_symbols(f, head, section_types, symbol_type):
+    """Yields (string table, name offset, st_value) of every defined symbol of `symbol_type`
+    (1 OBJECT, 2 FUNC) in the sections of `section_types` (2 SHT_SYMTAB, 11 SHT_DYNSYM)."""
+    import struct
+
+    e_shoff = struct.unpack_from("<Q", head, 40)[0]
+    e_shentsize, e_shnum = struct.unpack_from("<HH", head, 58)
+    if not e_shoff or not e_shnum:
+        return
+    f.seek(e_shoff)
+    sh = f.read(e_shentsize * e_shnum)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", sh, i * e_shentsize) for i in range(e_shnum)]
+    for section in sections:
+        if section[1] not in section_types or section[6] >= len(sections):
+            continue
+        strtab = sections[section[6]]
+        f.seek(strtab[4])
+        strings = f.read(strtab[5])
+        f.seek(section[4])
+        data = f.read(section[5])
+        for off in range(0, len(data) - 23, 24):
+            st_name, st_info, _other, _shndx, st_value = struct.unpack_from("<IBBHQ", data, off)
+            if st_info & 0xF == symbol_type and st_value:
+                yield strings, st_name, st_value
+
+
 def _pyflight_elf_functions(path, wanted):
     """(e_type, lowest PT_LOAD vaddr, {name: st_value}) of the FUNC symbols named in `wanted` (also
     compiler clones: `take_gil.lto_priv.0`) in a 64-bit little-endian ELF file's .symtab/.dynsym;
@@ -36,38 +77,15 @@ def _pyflight_elf_functions(path, wanted):
         if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
             return None, None, found
         e_type = struct.unpack_from("<H", head, 16)[0]
-        e_phoff, e_shoff = struct.unpack_from("<QQ", head, 32)
-        e_phentsize, e_phnum, e_shentsize, e_shnum = struct.unpack_from("<HHHH", head, 54)
-        first_load = None
-        f.seek(e_phoff)
-        ph = f.read(e_phentsize * e_phnum)
-        for i in range(e_phnum):
-            p_type, _flags, _offset, p_vaddr = struct.unpack_from("<IIQQ", ph, i * e_phentsize)
-            if p_type == 1 and (first_load is None or p_vaddr < first_load):
-                first_load = p_vaddr
-        if not e_shoff or not e_shnum:
-            return e_type, first_load, found
-        f.seek(e_shoff)
-        sh = f.read(e_shentsize * e_shnum)
-        sections = [struct.unpack_from("<IIQQQQIIQQ", sh, i * e_shentsize) for i in range(e_shnum)]
+        loads = [vaddr for p_type, _offset, vaddr, _size in _pyflight_program_headers(f, head) if p_type == 1]  # PT_LOAD
+        first_load = min(loads) if loads else None
         keys = [(name.encode("ascii"), name) for name in wanted]
-        for section in sections:
-            if section[1] not in (2, 11) or section[6] >= len(sections):  # SHT_SYMTAB, SHT_DYNSYM
-                continue
-            strtab = sections[section[6]]
-            f.seek(strtab[4])
-            strings = f.read(strtab[5])
-            f.seek(section[4])
-            data = f.read(section[5])
-            for off in range(0, len(data) - 23, 24):
-                st_name, st_info, _other, _shndx, st_value = struct.unpack_from("<IBBHQ", data, off)
-                if st_info & 0xF != 2 or not st_value:  # STT_FUNC, defined
-                    continue
-                for key, name in keys:
-                    if name not in found and strings.startswith(key, st_name):
-                        after = strings[st_name + len(key):st_name + len(key) + 1]
-                        if after in (b"\x00", b"."):
-                            found[name] = st_value
+        for strings, st_name, st_value in _pyflight_elf_symbols(f, head, (2, 11), 2):
+            for key, name in keys:
+                if name not in found and strings.startswith(key, st_name):
+                    after = strings[st_name + len(key):st_name + len(key) + 1]
+                    if after in (b"\x00", b"."):
+                        found[name] = st_value
     return e_type, first_load, found
 
 
@@ -79,12 +97,7 @@ def _pyflight_build_id(path):
         head = f.read(64)
         if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2:
             return None
-        e_phoff = struct.unpack_from("<Q", head, 32)[0]
-        e_phentsize, e_phnum = struct.unpack_from("<HH", head, 54)
-        f.seek(e_phoff)
-        ph = f.read(e_phentsize * e_phnum)
-        for i in range(e_phnum):
-            p_type, _flags, p_offset, _vaddr, _paddr, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * e_phentsize)
+        for p_type, p_offset, _vaddr, p_filesz in _pyflight_program_headers(f, head):
             if p_type != 4:  # PT_NOTE
                 continue
             f.seek(p_offset)
@@ -242,32 +255,14 @@ def _pyflight_thread_named(name):
 
 def _pyflight_elf_objects(path, wanted):
     """{name: st_value} of the OBJECT symbols (static variables too) named in `wanted`."""
-    import struct
-
     found = {}
     with open(path, "rb") as f:
         head = f.read(64)
-        e_shoff = struct.unpack_from("<Q", head, 40)[0]
-        e_shentsize, e_shnum = struct.unpack_from("<HH", head, 58)
-        f.seek(e_shoff)
-        sh = f.read(e_shentsize * e_shnum)
-        sections = [struct.unpack_from("<IIQQQQIIQQ", sh, i * e_shentsize) for i in range(e_shnum)]
         keys = [(name.encode("ascii") + b"\x00", name) for name in wanted]
-        for section in sections:
-            if section[1] != 2 or section[6] >= len(sections):  # SHT_SYMTAB: statics are local symbols
-                continue
-            strtab = sections[section[6]]
-            f.seek(strtab[4])
-            strings = f.read(strtab[5])
-            f.seek(section[4])
-            data = f.read(section[5])
-            for off in range(0, len(data) - 23, 24):
-                st_name, st_info, _other, _shndx, st_value = struct.unpack_from("<IBBHQ", data, off)
-                if st_info & 0xF != 1 or not st_value:  # STT_OBJECT
-                    continue
-                for key, name in keys:
-                    if name not in found and strings.startswith(key, st_name):
-                        found[name] = st_value
+        for strings, st_name, st_value in _pyflight_elf_symbols(f, head, (2,), 1):  # .symtab: statics are local
+            for key, name in keys:
+                if name not in found and strings.startswith(key, st_name):
+                    found[name] = st_value
     return found
 
 

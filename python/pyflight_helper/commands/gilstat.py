@@ -22,7 +22,6 @@ import re
 import shutil
 import subprocess
 import select
-import struct
 import sys
 import threading
 import time
@@ -89,13 +88,8 @@ def _file_bytes(bootstrap, path, name, size):
     vaddr = symbols[name]
     with open(path, "rb") as f:
         head = f.read(64)
-        e_phoff = struct.unpack_from("<Q", head, 32)[0]
-        e_phentsize, e_phnum = struct.unpack_from("<HH", head, 54)
-        f.seek(e_phoff)
-        ph = f.read(e_phentsize * e_phnum)
-        for i in range(e_phnum):
-            p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * e_phentsize)
-            if p_type == 1 and p_vaddr <= vaddr < p_vaddr + p_filesz:
+        for p_type, p_offset, p_vaddr, p_filesz in bootstrap._pyflight_program_headers(f, head):
+            if p_type == 1 and p_vaddr <= vaddr < p_vaddr + p_filesz:  # the PT_LOAD that holds it
                 f.seek(p_offset + vaddr - p_vaddr)
                 return f.read(size)
     return None
