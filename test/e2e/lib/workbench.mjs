@@ -209,9 +209,26 @@ export class Workbench {
     return this.page.locator('.tabs-container .tab.active', { has: this.page.locator('.label-name', { hasText: exactly(label) }) });
   }
 
-  /** Clicks the status bar so keyboard shortcuts go to the workbench (not a webview or the quick input). */
+  /**
+   * Clicks the status bar so keyboard shortcuts go to the workbench (not a webview or the quick
+   * input), in its widest gap between items: a fixed spot can land on an item (and toggle it) when
+   * items change width, e.g. with a long process name.
+   */
   async focusWorkbench() {
-    await this.page.locator('.part.statusbar').click({ position: { x: 700, y: 5 } }).catch(() => {});
+    const bar = this.page.locator('.part.statusbar');
+    const x = await bar.evaluate((el) => {
+      const box = el.getBoundingClientRect();
+      const items = [...el.querySelectorAll('.statusbar-item')].map((i) => i.getBoundingClientRect())
+        .filter((r) => r.width > 0).map((r) => [r.left - box.left, r.right - box.left]).sort((a, b) => a[0] - b[0]);
+      let best = [0, 0];
+      let from = 0;
+      for (const [left, right] of [...items, [box.width, box.width]]) {
+        if (left - from > best[1] - best[0]) best = [from, left];
+        from = Math.max(from, right);
+      }
+      return (best[0] + best[1]) / 2;
+    }).catch(() => 700);
+    await bar.click({ position: { x, y: 5 } }).catch(() => {});
   }
 
   /** Waits (at most `timeout` ms) until `locator`'s box and opacity stop changing (CSS transitions). */
