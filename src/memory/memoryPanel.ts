@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { FromWebview, MemoryView, ToWebview } from '../../webview/shared/memoryProtocol';
-import { webviewHtml } from '../webview/webviewHtml';
+import { openAppPanel } from '../webview/webviewHtml';
 
 /**
  * The memory panel of one session: a webview that shows the view its owner computes
@@ -14,12 +14,8 @@ export class MemoryPanel implements vscode.Disposable {
   readonly onDidDispose = this.onDidDisposeEmitter.event;
 
   constructor(extensionUri: vscode.Uri, title: string, private readonly viewOf: () => MemoryView, private readonly onMessage: (message: FromWebview) => void) {
-    this.panel = vscode.window.createWebviewPanel('pyflight.memory', title, vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
-    });
     // Hidden and shown again, the webview starts afresh and says `ready`: it gets the view again.
-    this.panel.webview.html = webviewHtml(this.panel.webview, extensionUri, 'memory', title);
+    this.panel = openAppPanel(extensionUri, 'pyflight.memory', 'memory', title);
     this.disposables.push(
       this.panel.webview.onDidReceiveMessage((message: FromWebview) => {
         if (message.type === 'ready') {

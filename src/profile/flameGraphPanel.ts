@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { FlameView, FromWebview, ToWebview } from '../../webview/shared/flameProtocol';
-import { webviewHtml } from '../webview/webviewHtml';
+import { openAppPanel } from '../webview/webviewHtml';
 import type { ExportFormat, HotRow } from '../../webview/shared/flameProtocol';
 import { indexTree, layoutFrames, pathTo, searchTree, toFlameTree, where, type FlameNode } from './flameLayout';
 import { isDiffProfile, type DiffHotFunction } from './diff';
@@ -47,13 +47,9 @@ export class FlameGraphPanel implements vscode.Disposable {
   constructor(extensionUri: vscode.Uri, input: FlameGraphInput, private readonly openSource: (file: string, line?: number) => void) {
     this.input = input;
     this.reindex();
-    this.panel = vscode.window.createWebviewPanel('pyflight.flameGraph', input.title, vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
-    });
     // Hidden and shown again, the webview starts afresh and says `ready`: it gets the view again,
     // and restores its own search text (vscode.setState).
-    this.panel.webview.html = webviewHtml(this.panel.webview, extensionUri, 'flamegraph', input.title);
+    this.panel = openAppPanel(extensionUri, 'pyflight.flameGraph', 'flamegraph', input.title);
     this.disposables.push(
       this.panel.webview.onDidReceiveMessage((message: FromWebview) => this.onMessage(message)),
       this.panel.onDidDispose(() => this.dispose()),

@@ -2,6 +2,19 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 
 /**
+ * A panel running the webview app `app`: scripts on, resources only from dist/webview, the shell of
+ * `webviewHtml`. Hidden and shown again, the app starts afresh and says `ready` to its host.
+ */
+export function openAppPanel(extensionUri: vscode.Uri, viewType: string, app: string, title: string): vscode.WebviewPanel {
+  const panel = vscode.window.createWebviewPanel(viewType, title, vscode.ViewColumn.Active, {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
+  });
+  panel.webview.html = webviewHtml(panel.webview, extensionUri, app, title);
+  return panel;
+}
+
+/**
  * The HTML of a webview app bundled as dist/webview/<app>.js (+ .css): a strict CSP with a nonce,
  * nothing remote, no inline script or style, and no target data in the markup (the app receives it
  * as messages and renders it as text).

@@ -1,6 +1,7 @@
 // The flame graph webview: draws the frames the host sends on a canvas (fast for any profile size:
 // the host sends only frames wider than a pixel), and asks the host to zoom, search and open source.
 // Every name and path comes from the target: it is only ever set as textContent or drawn as text.
+import '../shared/base.css';
 import './style.css';
 import { el } from '../shared/dom';
 import type { FlameView, FlameWebviewState, FromWebview, ToWebview, VisibleFrame } from '../shared/flameProtocol';

@@ -1,6 +1,7 @@
 // The memory webview: a sortable table of types (count, size, or their deltas), a bar chart of the
 // biggest growers, snapshots to show or compare, and how to list a growing type's instances.
 // Every type name comes from the target: it is only ever set as textContent.
+import '../shared/base.css';
 import './style.css';
 import { el } from '../shared/dom';
 import { formatBytes, formatCount } from '../../src/memory/memModel';
