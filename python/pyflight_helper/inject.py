@@ -10,9 +10,12 @@ installed `flight_profiler_agent.so`. Two problems follow in production:
 So we stage a private copy of `attach` + the library (a new file, so dlopen really loads it and its
 constructor runs) in a directory the target can read, with our own parameters file pointing at
 `agent_bootstrap.py` instead of profiler_agent.py. Same native code and protocol, nothing written
-into site-packages. The staged files are removed once the agent answered (or attach failed).
+into site-packages. The staged files (23 MB) are removed once the agent answered (or attach
+failed), at the helper's exit if it stops mid-attach (the attach runs in a daemon thread, whose
+`finally` never runs at exit), and by the next attach if a helper was killed (SIGKILL).
 """
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -60,6 +63,42 @@ def _staging_root(pid):
     return tempfile.gettempdir(), tempfile.gettempdir()
 
 
+STAGING_PREFIX = "pyflight-agent-"
+# An attach takes at most its timeout (30 s by default); a staging dir older than this is left over.
+STALE_AFTER_SECONDS = 600
+_live_stagings = set()
+
+
+def sweep_stale_stagings(root, now=None):
+    """Removes staging dirs left by helpers that were killed: their target is gone, or they are
+    older than any attach can take. Only our own prefix; returns the names removed."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(STAGING_PREFIX):
+            continue
+        path = os.path.join(root, name)
+        pid = name[len(STAGING_PREFIX):].split("-", 1)[0]
+        try:
+            old = now - os.lstat(path).st_mtime > STALE_AFTER_SECONDS
+        except OSError:
+            continue
+        if old or not (pid.isdigit() and os.path.exists("/proc/%s" % pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
+@atexit.register
+def _remove_live_stagings():
+    for staging in list(_live_stagings):
+        staging.remove()
+
+
 class Staging(object):
     """The private copy; `target_path(name)` is where the target finds a staged file."""
 
@@ -68,7 +107,9 @@ class Staging(object):
 
         lib = os.path.join(os.path.dirname(flight_profiler.__file__), "lib")
         ours, theirs = _staging_root(pid)
-        self.dir = tempfile.mkdtemp(prefix="pyflight-agent-%d-" % pid, dir=ours)
+        sweep_stale_stagings(ours)
+        self.dir = tempfile.mkdtemp(prefix="%s%d-" % (STAGING_PREFIX, pid), dir=ours)
+        _live_stagings.add(self)
         self.theirs = os.path.join(theirs, os.path.basename(self.dir))
         try:
             os.chmod(self.dir, 0o755)  # a target of another user must read the library and the bootstrap
@@ -91,6 +132,7 @@ class Staging(object):
         return os.path.join(self.dir, "attach")
 
     def remove(self):
+        _live_stagings.discard(self)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
