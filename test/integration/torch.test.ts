@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { ErrorCode, PyFlightError } from '../../src/common/errors';
+import { silentLogger } from '../../src/common/logger';
+import { Session } from '../../src/session/session';
+import { freshOutputDir, profileTorchCall, torchMemoryRun } from '../../src/torch/torchRun';
+import { CLI, ROOT, startTarget, stopAllTargets, TEST_OWNER_VAR, type Target } from '../support/fixtures';
+
+/** Directories a torch run stages in the target's /tmp; each must be gone after the run. */
+function stagingDirs(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/root/tmp`).filter((n) => n.startsWith(`pyflight-torch-${pid}-`));
+}
+
+function torchLoaded(pid: number): boolean {
+  return /libtorch/.test(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+}
+
+// Needs torch in .venv: scripts/setup.mjs installs it (step "torch"), so CI runs these, never skips.
+describe('torch: profile / memory through flight-profiler (torch_service.py, CPU torch)', function () {
+  this.timeout(120_000);
+  let service: Target;
+  let session: Session;
+  const dirs: string[] = [];
+
+  before(async () => {
+    service = await startTarget(['torch_service.py'], undefined, 60_000);
+    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
+    await session.attach();
+  });
+  after(async () => {
+    await session?.detach();
+    await stopAllTargets();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('profiles one call: top operators by self CPU include aten::addmm (in TinyMLP › Linear) and aten::mm (from score)', async () => {
+    const dir = await freshOutputDir();
+    dirs.push(dir);
+    let waited = 0;
+    const run = await profileTorchCall(session, { module: '__main__', method: 'inference_step' }, { outputDir: dir, onWaiting: () => waited++ });
+    assert.equal(waited, 1, 'progress said it waits for the call');
+    assert.equal(path.dirname(run.result.file), dir);
+    assert.ok(existsSync(run.result.file) && run.result.bytes > 0);
+    assert.equal(run.result.cudaAvailable, false);
+    const names = run.summary.ops.map((o) => o.name);
+    assert.ok(names.includes('aten::addmm') && names.includes('aten::mm'), names.join(', '));
+    const addmm = run.summary.ops.find((o) => o.name === 'aten::addmm')!;
+    assert.equal(addmm.calls, 2, 'two Linear layers, one call of the step');
+    assert.equal(addmm.modulePath, 'TinyMLP › Linear');
+    assert.ok(addmm.shapes[0].includes('[64, 256]'), addmm.shapes.join(' | '));
+    const mm = run.summary.ops.find((o) => o.name === 'aten::mm')!;
+    assert.equal(mm.calls, 4);
+    assert.equal(mm.caller?.function, 'score');
+    const selfTimes = run.summary.ops.map((o) => o.selfCpuUs);
+    assert.deepEqual(selfTimes, [...selfTimes].sort((a, b) => b - a));
+    assert.ok(run.summary.withStack);
+    assert.deepEqual(stagingDirs(service.pid), [], 'nothing left in the target\'s /tmp');
+  });
+
+  it('a memory snapshot of a CPU-only process says plainly that it needs CUDA, and leaves no file', async () => {
+    const dir = await freshOutputDir();
+    dirs.push(dir);
+    await assert.rejects(torchMemoryRun(session, {}, { outputDir: dir }), (e: PyFlightError) =>
+      e.code === ErrorCode.TorchNoCuda && /without CUDA/.test(e.message) && /2\.13/.test(e.message));
+    assert.deepEqual(readdirSync(dir), []);
+    assert.deepEqual(stagingDirs(service.pid), []);
+  });
+
+  it('cancelling while it waits for a call removes the wrapper: the next profile works', async () => {
+    const stop = new AbortController();
+    // TinyMLP.__init__ runs once at start-up, never again: the wrapper waits until cancelled.
+    const waiting = profileTorchCall(session, { module: '__main__', class: 'TinyMLP', method: '__init__' },
+      { signal: stop.signal, onWaiting: () => stop.abort() });
+    await assert.rejects(waiting, (e: PyFlightError) => e.code === ErrorCode.Cancelled);
+    assert.deepEqual(stagingDirs(service.pid), []);
+    const again = await profileTorchCall(session, { module: '__main__', method: 'score' });
+    dirs.push(path.dirname(again.result.file));
+    assert.ok(again.summary.ops.some((o) => o.name === 'aten::mm'));
+    assert.ok(!again.summary.ops.some((o) => o.name === 'aten::addmm'), 'score alone has no Linear layer');
+  });
+
+  it('profiling a method again and again never breaks the target (flight-profiler\'s wrapper raised into it; see commands/pytorch.py)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const run = await profileTorchCall(session, { module: '__main__', class: 'TinyMLP', method: 'forward' });
+      dirs.push(path.dirname(run.result.file));
+      assert.ok(run.summary.ops.some((o) => o.name === 'aten::addmm' && o.calls === 2));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(service.child.exitCode, null, service.output().slice(-2000));
+    assert.doesNotMatch(service.output(), /Event loop is closed|Traceback/);
+  });
+
+  it('a wrong name is a BAD_LOCATION with the name in it', async () => {
+    await assert.rejects(profileTorchCall(session, { module: '__main__', method: 'no_such_step' }),
+      (e: PyFlightError) => e.code === ErrorCode.BadLocation && /no_such_step/.test(e.message));
+  });
+
+  it('pyflight torch <pid> profile … --json prints the file and the summary', () => {
+    const r = spawnSync(process.execPath, [CLI, 'torch', String(service.pid), 'profile', '__main__', 'TinyMLP', 'forward', '--json'], {
+      cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, [TEST_OWNER_VAR]: `torch-cli-${process.pid}` } });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    dirs.push(path.dirname(out.file));
+    assert.ok(existsSync(out.file));
+    // One call's timings vary on a shared machine: which operators, not their order, is the fact.
+    assert.ok(out.summary.ops.some((o: { name: string }) => o.name === 'aten::addmm'), JSON.stringify(out.summary.ops.slice(0, 3)));
+    assert.equal(out.summary.modules[0].path.split(' › ')[0], 'TinyMLP');
+    assert.match(r.stderr, /waiting for the next call of __main__ TinyMLP forward/);
+  });
+});
+
+describe('torch: a target that never imported torch', function () {
+  this.timeout(60_000);
+  let target: Target;
+  let session: Session;
+
+  before(async () => {
+    target = await startTarget(['plain_sleeper.py']);
+    session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 500 });
+    await session.attach();
+  });
+  after(async () => {
+    await session?.detach();
+    await stopAllTargets();
+  });
+
+  it('says so plainly, loads no agent and imports nothing into it', async () => {
+    for (const run of [() => profileTorchCall(session, { module: '__main__', method: 'main' }), () => torchMemoryRun(session, {})]) {
+      await assert.rejects(run(), (e: PyFlightError) => e.code === ErrorCode.TorchMissing
+        && e.message === `Process ${target.pid} has not imported torch (no libtorch is loaded in it), so there is nothing for torch profile / torch memory to measure.`);
+    }
+    assert.equal(session.agentLoaded, false, 'checked from outside, before any agent');
+    assert.equal(torchLoaded(target.pid), false);
+  });
+});
