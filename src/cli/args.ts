@@ -31,7 +31,7 @@ export const USAGE = `usage:
   pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]
   pyflight mem diff <pid> [--interval S] [--limit N] [--order descending|ascending] [--json]
   pyflight gilstat <pid> [--duration seconds] [--take ms] [--hold ms] [--interval s] [--max-threads N] [--agent-threads] [--json]
-  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory] [--budget S] [--json]
+  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|torch] [--budget S] [--json]
   pyflight torch <pid> profile <module> [class] <method> [-nm nested] [--out DIR] [--json]
   pyflight torch <pid> memory --snapshot | --record <module> [class] <method> [--out DIR] [--json]
   pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
+import { diagnose } from '../../src/diagnose/engine';
 import { Session } from '../../src/session/session';
 import { freshOutputDir, profileTorchCall, torchMemoryRun } from '../../src/torch/torchRun';
 import { CLI, ROOT, startTarget, stopAllTargets, TEST_OWNER_VAR, type Target } from '../support/fixtures';
@@ -108,6 +109,46 @@ describe('torch: profile / memory through flight-profiler (torch_service.py, CPU
     assert.ok(out.summary.ops.some((o: { name: string }) => o.name === 'aten::addmm'), JSON.stringify(out.summary.ops.slice(0, 3)));
     assert.equal(out.summary.modules[0].path.split(' › ')[0], 'TinyMLP');
     assert.match(r.stderr, /waiting for the next call of __main__ TinyMLP forward/);
+  });
+});
+
+describe('torch: diagnose --kind torch (torch_service.py)', function () {
+  this.timeout(120_000);
+  let service: Target;
+
+  before(async () => { service = await startTarget(['torch_service.py'], undefined, 60_000); });
+  after(stopAllTargets);
+
+  it('pyflight diagnose --kind torch names the step, the operators and the module whose forward issues them', () => {
+    const r = spawnSync(process.execPath, [CLI, 'diagnose', String(service.pid), 'it is slow', '--kind', 'torch', '--budget', '30', '--json'], {
+      cwd: ROOT, encoding: 'utf8', timeout: 90_000, env: { ...process.env, [TEST_OWNER_VAR]: `torch-diag-${process.pid}` } });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.kind, 'torch');
+    const [step, module] = report.findings;
+    assert.equal(step.location.function, 'inference_step', JSON.stringify(step));
+    assert.equal(path.basename(step.location.file), 'torch_service.py');
+    const evidence = step.evidence.join('\n');
+    assert.match(evidence, /aten::addmm/);
+    assert.match(evidence, /aten::mm/);
+    assert.match(module.title, /^TinyMLP\.forward issues .*aten::addmm/);
+    assert.equal(module.location.line, 24, 'the def of TinyMLP.forward in the fixture');
+    assert.ok(report.commands_run.includes(`pyflight torch ${service.pid} profile __main__ inference_step`), report.commands_run.join(' | '));
+    rmSync(path.dirname(/: (\/\S+\.json)/.exec(step.next_steps[0])![1]), { recursive: true, force: true });
+  });
+
+  it('a problem with no telling words routes to torch because the process has imported it', async () => {
+    const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
+    await session.attach();
+    try {
+      const report = await diagnose(session, 'something is off', { budgetSeconds: 20 });
+      assert.equal(report.kind, 'torch');
+      assert.match(report.routedBy, /imported torch/);
+      assert.equal(report.findings[0].location?.function, 'inference_step');
+      rmSync(path.dirname(/: (\/\S+\.json)/.exec(report.findings[0].next_steps[0])![1]), { recursive: true, force: true });
+    } finally {
+      await session.detach();
+    }
   });
 });
 
