@@ -76,8 +76,10 @@ export function findTorchStep(profile: CpuProfile): TorchStep | undefined {
   return [...steps.values()].sort((a, b) => b.total - a.total || b.inTorch - a.inTorch)[0];
 }
 
-/** The class around the step's `def` in its source, when the step is a method. */
+/** The step as `[class] method`: py-spy names methods `Class.method`; else the class around its `def` in the source. */
 async function classOf(step: TorchStep): Promise<{ class?: string; method: string }> {
+  const dot = step.function.lastIndexOf('.');
+  if (dot > 0) return { class: step.function.slice(0, dot).split('.').pop(), method: step.function.slice(dot + 1) };
   if (!step.line) return { method: step.function };
   try {
     const lines = (await readFile(step.file, 'utf8')).split('\n');

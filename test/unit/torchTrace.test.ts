@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { findTorchStep } from '../../src/diagnose/torch';
+import { buildProfile, parseCollapsed } from '../../src/profile/model';
+import { summarizeTrace } from '../../src/torch/traceSummary';
+import { opLine } from '../../src/torch/torchText';
+
+// Recorded from real runs on test/fixtures/torch_service.py: see test/fixtures/recorded/torch/README.md.
+const RECORDED = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'torch');
+const trace = JSON.parse(readFileSync(path.join(RECORDED, 'profile-inference_step.json'), 'utf8'));
+
+describe('torch trace summary (recorded torch profile of one inference_step call)', () => {
+  const summary = summarizeTrace(trace);
+
+  it('lists the operators by self CPU time with calls and the shapes they ran on', () => {
+    const self = summary.ops.map((o) => o.selfCpuUs);
+    assert.deepEqual(self, [...self].sort((a, b) => b - a));
+    const addmm = summary.ops.find((o) => o.name === 'aten::addmm')!;
+    assert.equal(addmm.calls, 2);
+    assert.deepEqual([...addmm.shapes].sort(), ['[256], [64, 512], [512, 256]', '[512], [64, 256], [256, 512]']);
+    assert.equal(summary.ops.find((o) => o.name === 'aten::mm')!.calls, 4);
+    assert.equal(summary.opEvents, 42);
+    assert.equal(summary.totalCudaUs, 0);
+  });
+
+  it('self time excludes child operators: aten::linear is mostly its aten::addmm', () => {
+    const linear = summary.ops.find((o) => o.name === 'aten::linear')!;
+    assert.ok(linear.selfCpuUs < linear.cpuUs / 2, `${linear.selfCpuUs} of ${linear.cpuUs}`);
+    const total = summary.ops.reduce((sum, o) => sum + o.selfCpuUs, 0);
+    assert.ok(Math.abs(total - summary.totalSelfCpuUs) < 1e-6);
+  });
+
+  it('attributes operators to the nn.Module path and the own Python frame from the trace\'s Python stack', () => {
+    assert.ok(summary.withStack);
+    const addmm = summary.ops.find((o) => o.name === 'aten::addmm')!;
+    assert.equal(addmm.modulePath, 'TinyMLP › Linear');
+    assert.deepEqual(addmm.caller, { file: 'torch_service.py', line: 24, function: 'forward' });
+    const relu = summary.ops.find((o) => o.name === 'aten::relu')!;
+    assert.equal(relu.modulePath, 'TinyMLP › ReLU');
+    const mm = summary.ops.find((o) => o.name === 'aten::mm')!;
+    assert.equal(mm.modulePath, null, 'score is not inside a module');
+    assert.deepEqual(mm.caller, { file: 'torch_service.py', line: 32, function: 'score' });
+    assert.deepEqual(summary.modules.map((m) => m.path).sort(), ['TinyMLP › Linear', 'TinyMLP › ReLU']);
+    assert.deepEqual(summary.callers.map((c) => c.function).sort(), ['forward', 'score']);
+  });
+
+  it('reads as one line per operator', () => {
+    const addmm = summary.ops.find((o) => o.name === 'aten::addmm')!;
+    assert.match(opLine(addmm, summary.totalSelfCpuUs, false), /^aten::addmm {2}self CPU .* 2 calls, shapes \[.*\], in TinyMLP › Linear, from forward \(torch_service\.py:24\)$/);
+  });
+
+  it('an empty or foreign JSON gives an empty summary, not an exception', () => {
+    assert.equal(summarizeTrace({}).ops.length, 0);
+    assert.equal(summarizeTrace([{ ph: 'X', cat: 'cpu_op' }]).ops.length, 0);
+  });
+});
+
+describe('torch step finder (recorded py-spy profile of torch_service.py)', () => {
+  it('picks the outermost own function that calls into torch, not the loop around it', () => {
+    const profile = buildProfile(parseCollapsed(readFileSync(path.join(RECORDED, 'torch-service.raw.txt'), 'utf8')));
+    const step = findTorchStep(profile)!;
+    assert.equal(step.function, 'inference_step');
+    assert.equal(path.basename(step.file), 'torch_service.py');
+    assert.ok(step.inTorch > 0 && step.inTorch <= step.total);
+  });
+});
