@@ -112,6 +112,26 @@ describe('torch: profile / memory through flight-profiler (torch_service.py, CPU
   });
 });
 
+describe('torch: the target exits while PyFlight waits for the call', function () {
+  this.timeout(120_000);
+
+  it('ends with TARGET_EXITED, not a hang', async () => {
+    const service = await startTarget(['torch_service.py'], undefined, 60_000);
+    const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
+    await session.attach();
+    try {
+      const waiting = profileTorchCall(session, { module: '__main__', class: 'TinyMLP', method: '__init__' },
+        { onWaiting: () => service.child.kill('SIGKILL') });
+      await assert.rejects(waiting, (e: PyFlightError) => e.code === ErrorCode.TargetExited);
+      assert.deepEqual(readdirSync('/tmp').filter((n) => n.startsWith(`pyflight-torch-${service.pid}-`)), [],
+        'the staging directory is removed even though the target is gone');
+    } finally {
+      await session.detach();
+      await stopAllTargets();
+    }
+  });
+});
+
 describe('torch: diagnose --kind torch (torch_service.py)', function () {
   this.timeout(120_000);
   let service: Target;

@@ -27,6 +27,7 @@ import time
 from .. import errors
 from ..errors import HelperError
 from ..inject import _staging_root
+from ..target import is_alive
 from ..wire import AgentConnection, request, strip_ansi
 from .probes import classify_agent_text, location_words, nested_option, quote
 
@@ -116,6 +117,8 @@ class _Staging(object):
 
     def __init__(self, pid):
         ours, theirs = _staging_root(pid)
+        if ours != theirs and os.path.isdir(theirs) and os.path.samefile(ours, theirs):
+            ours = theirs  # our own /tmp: a path that outlives the target, so cleanup works after it exits
         self.dir = tempfile.mkdtemp(prefix="pyflight-torch-%d-" % pid, dir=ours)
         self.theirs = os.path.join(theirs, os.path.basename(self.dir))
         try:
@@ -152,7 +155,18 @@ def _classify_end(text, action):
                        "See the PyFlight log for the agent's full answer.")
 
 
-def _run_agent(req, port, args, action, waits_for_call):
+def _exits_soon(pid, seconds=3.0):
+    """After a stream that ended without an answer: is the target dying? (Its socket closes a moment
+    before the process is gone.)"""
+    deadline = time.monotonic() + seconds
+    while is_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _run_agent(req, pid, port, args, action, waits_for_call):
     """Sends `torch on <args>` and waits for its final line; cancel sends `off <args>`."""
     off_sent = threading.Event()
 
@@ -186,6 +200,9 @@ def _run_agent(req, port, args, action, waits_for_call):
             return
         if req.cancelled.is_set():  # `off` ends the stream with an empty end message first
             raise HelperError(errors.CANCELLED, "Stopped before the function was called; nothing was recorded.")
+        if _exits_soon(pid):
+            raise HelperError(errors.TARGET_EXITED, "Process %d exited while PyFlight waited for the call." % pid,
+                              "Start the program again and attach to the new process.")
         raise HelperError(errors.INTERNAL, "The agent closed the torch %s stream without an answer." % action)
     finally:
         conn.close()
@@ -198,7 +215,7 @@ def _run_to_file(req, pid, port, action, words, ext):
     try:
         args = " ".join(words + ["-f", os.path.join(staging.theirs, name)])
         started = time.time()
-        _run_agent(req, port, args, action, waits_for_call=action != "memory snapshot")
+        _run_agent(req, pid, port, args, action, waits_for_call=action != "memory snapshot")
         produced = os.path.join(staging.dir, name)
         if not os.path.isfile(produced) or os.path.getsize(produced) == 0:
             raise HelperError(errors.INTERNAL, "The agent reported success but wrote no %s file." % action)
