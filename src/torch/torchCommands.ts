@@ -12,11 +12,12 @@ import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
 import { resolveSession } from '../commands/attach';
+import { escapeMarkdown } from '../diagnose/chatText';
 import { editorTarget } from '../probes/probeTarget';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import { freshOutputDir, profileTorchCall, torchMemoryRun, type TorchLocation } from './torchRun';
-import { memorySummaryLines, profileSummaryLines } from './torchText';
+import { memorySummaryLines, profileSummaryMarkdown } from './torchText';
 
 export interface TorchDeps {
   log: Logger;
@@ -36,10 +37,10 @@ export function parseTorchLocation(text: string): TorchLocation | string {
   return words.length === 2 ? { module: words[0], method: words[1] } : { module: words[0], class: words[1], method: words[2] };
 }
 
-/** A summary as Markdown whose target-provided text is all inside one fenced block: shown, never interpreted. */
+/** A summary as Markdown: the title escaped, the body (target text) in one fenced block — shown, never interpreted. */
 export function summaryMarkdown(title: string, lines: string[]): string {
   const body = lines.join('\n').replace(/`{3,}/g, (m) => m.replace(/`/g, "'"));
-  return `# ${title}\n\n\`\`\`text\n${body}\n\`\`\`\n`;
+  return `# ${escapeMarkdown(title)}\n\n\`\`\`text\n${body}\n\`\`\`\n`;
 }
 
 async function outputDir(deps: TorchDeps): Promise<string> {
@@ -72,9 +73,9 @@ function withWaiting<T>(title: string, waitingFor: string | undefined, run: (sig
   });
 }
 
-async function showResult(deps: TorchDeps, file: string, title: string, lines: string[]): Promise<void> {
+async function showResult(deps: TorchDeps, file: string, title: string, markdown: string): Promise<void> {
   const summaryFile = path.join(path.dirname(file), 'summary.md');
-  await writeFileAtomic(summaryFile, summaryMarkdown(title, lines));
+  await writeFileAtomic(summaryFile, markdown);
   await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(summaryFile));
   const reveal = vscode.l10n.t('Reveal File');
   const save = vscode.l10n.t('Save As…');
@@ -109,7 +110,7 @@ async function profileCall(deps: TorchDeps, uri?: vscode.Uri): Promise<void> {
     const run = await withWaiting(vscode.l10n.t('PyFlight: torch profile of {0}', label), label,
       (signal, onWaiting) => profileTorchCall(session, where, { outputDir: dir, signal, onWaiting }));
     deps.log.info(`torch profile ${session.pid} ${label}: ${run.result.file}`);
-    await showResult(deps, run.result.file, vscode.l10n.t('torch profile of {0}', label), profileSummaryLines(run.result, run.summary, label));
+    await showResult(deps, run.result.file, vscode.l10n.t('torch profile of {0}', label), profileSummaryMarkdown(run.result, run.summary, label));
   } catch (error) {
     await showError(deps.log, `torch profile ${session.pid} ${label}`, error);
   }
@@ -123,7 +124,8 @@ async function memorySnapshot(deps: TorchDeps): Promise<void> {
     const dir = await outputDir(deps);
     const result = await withWaiting(vscode.l10n.t('PyFlight: torch memory snapshot of {0}', session.label), undefined,
       (signal) => torchMemoryRun(session, {}, { outputDir: dir, signal }));
-    await showResult(deps, result.file, vscode.l10n.t('torch memory snapshot of {0}', session.label), memorySummaryLines(result, 'snapshot'));
+    const title = vscode.l10n.t('torch memory snapshot of {0}', session.label);
+    await showResult(deps, result.file, title, summaryMarkdown(title, memorySummaryLines(result, 'snapshot')));
   } catch (error) {
     await showError(deps.log, `torch memory ${session.pid}`, error);
   }

@@ -1,4 +1,5 @@
 /** The torch summaries as text: the CLI's output, the editor's markdown summary and the diagnosis evidence. */
+import { escapeMarkdown } from '../diagnose/chatText';
 import { formatBytes } from '../memory/memModel';
 import type { TorchMemoryResult, TorchProfileResult } from '../protocol/helper';
 import type { PythonFrame, TorchOpRow, TorchTraceSummary } from './traceSummary';
@@ -49,4 +50,28 @@ export function memorySummaryLines(result: TorchMemoryResult, what: string): str
   }
   lines.push('', `Snapshot: ${result.file} (open it at https://pytorch.org/memory_viz).`);
   return lines;
+}
+
+/** The profile summary as Markdown tables for the editor's preview; every value from the target is escaped (shown, never interpreted). */
+export function profileSummaryMarkdown(result: TorchProfileResult, summary: TorchTraceSummary, where: string): string {
+  const e = escapeMarkdown;
+  const cuda = summary.totalCudaUs > 0;
+  const share = (us: number) => (summary.totalSelfCpuUs ? `${((us / summary.totalSelfCpuUs) * 100).toFixed(1)}%` : '');
+  const lines = [`# torch profile of ${e(where)}`, '',
+    e(`One call · torch ${result.torchVersion}${result.cudaAvailable ? ' with CUDA' : ', CPU only'} · ${summary.opEvents} operator calls · `
+      + `${microseconds(summary.totalSelfCpuUs)} CPU in operators${cuda ? ` · ${microseconds(summary.totalCudaUs)} in CUDA kernels` : ''}`), '',
+    `## Top operators by ${cuda ? 'CUDA, then self CPU' : 'self CPU'} time`, '',
+    `| # | Operator | Self CPU | Share |${cuda ? ' CUDA |' : ''} Calls | Input shapes | Module | Called from |`,
+    `|--:|---|--:|--:|${cuda ? '--:|' : ''}--:|---|---|---|`,
+    ...summary.ops.map((o, i) => `| ${i + 1} | ${e(o.name)} | ${microseconds(o.selfCpuUs)} | ${share(o.selfCpuUs)} |`
+      + `${cuda ? ` ${microseconds(o.cudaUs)} |` : ''} ${o.calls} | ${e(o.shapes[0] ?? '')} | ${e(o.modulePath ?? '')} | ${o.caller ? e(frameText(o.caller)) : ''} |`)];
+  if (summary.modules.length) {
+    lines.push('', '## By module (outermost first)', '', '| Module | Self CPU | Operators | forward |', '|---|--:|---|---|',
+      ...summary.modules.slice(0, 8).map((m) => `| ${e(m.path)} | ${microseconds(m.selfCpuUs)} | ${e(m.ops.join(', '))} | `
+        + `${m.forward ? e(`${m.forward.file}:${m.forward.line}`) : ''} |`));
+  } else if (!summary.withStack) {
+    lines.push('', e('The trace has no Python stack events, so the issuing modules are not known.'));
+  }
+  lines.push('', e(`Chrome trace: ${result.file} — open it in chrome://tracing or https://ui.perfetto.dev (Reveal File / Save As… in the notification).`), '');
+  return lines.join('\n');
 }

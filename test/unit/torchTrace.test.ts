@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { findTorchStep } from '../../src/diagnose/torch';
 import { buildProfile, parseCollapsed } from '../../src/profile/model';
 import { summarizeTrace } from '../../src/torch/traceSummary';
-import { opLine } from '../../src/torch/torchText';
+import { opLine, profileSummaryMarkdown } from '../../src/torch/torchText';
 
 // Recorded from real runs on test/fixtures/torch_service.py: see test/fixtures/recorded/torch/README.md.
 const RECORDED = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'torch');
@@ -48,6 +48,15 @@ describe('torch trace summary (recorded torch profile of one inference_step call
   it('reads as one line per operator', () => {
     const addmm = summary.ops.find((o) => o.name === 'aten::addmm')!;
     assert.match(opLine(addmm, summary.totalSelfCpuUs, false), /^aten::addmm {2}self CPU .* 2 calls, shapes \[.*\], in TinyMLP › Linear, from forward \(torch_service\.py:24\)$/);
+  });
+
+  it('as Markdown: tables whose target text is escaped (the editor\'s preview)', () => {
+    const result = { file: '/x/torch-profile-1.json', bytes: 1, args: '', elapsedMs: 1, cudaAvailable: false, torchVersion: '2.13.0+cpu', enabledWithoutCuda: true };
+    const md = profileSummaryMarkdown(result, summary, '__main__ inference_step');
+    assert.match(md, /^# torch profile of \\_\\_main\\_\\_ inference\\_step\n/);
+    assert.match(md, /\n\| 1 \| aten::addmm \| [\d.]+ (ms|µs) \| [\d.]+% \| 2 \| /);
+    assert.ok(md.includes('| TinyMLP › Linear | forward \\(torch\\_service\\.py:24\\) |'), 'module and caller cells, escaped');
+    assert.doesNotMatch(md, /<|```/);
   });
 
   it('an empty or foreign JSON gives an empty summary, not an exception', () => {
