@@ -67,6 +67,10 @@ describe('torch: profile / memory through flight-profiler (torch_service.py, CPU
       e.code === ErrorCode.TorchNoCuda && /without CUDA/.test(e.message) && /2\.13/.test(e.message));
     assert.deepEqual(readdirSync(dir), []);
     assert.deepEqual(stagingDirs(service.pid), []);
+    // --record too: refused before any wrapper is installed, so the next profile of the step works.
+    await assert.rejects(torchMemoryRun(session, { record: { module: '__main__', method: 'inference_step' } }, { outputDir: dir }),
+      (e: PyFlightError) => e.code === ErrorCode.TorchNoCuda && /torch memory record/.test(e.message));
+    assert.deepEqual(readdirSync(dir), []);
   });
 
   it('cancelling while it waits for a call removes the wrapper: the next profile works', async () => {
