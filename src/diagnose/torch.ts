@@ -31,14 +31,19 @@ export interface TorchCapable extends TorchTarget {
 /** The problem's words that mean a model problem. */
 export const TORCH_WORDS = /\b(torch|pytorch|model|training|train(ing)? step|inference|infer\w*|gpu|cuda|tensor\w*|forward pass|batch(es)?)\b/i;
 
-/** Whether the target has imported torch (read from /proc, no agent): routes a problem with no clear words. */
+/**
+ * Whether the target has imported torch (read from /proc, no agent): routes a problem with no clear
+ * words. A check that cannot be made counts as "no" (the other playbooks still apply); a cancelled
+ * diagnosis or a process that exited still fails.
+ */
 export async function hasTorch(target: TorchCapable, signal?: AbortSignal): Promise<boolean> {
   try {
     await target.torchLibrary(signal);
     return true;
   } catch (error) {
-    if (PyFlightError.from(error).code === ErrorCode.TorchMissing) return false;
-    throw error;
+    const { code } = PyFlightError.from(error);
+    if (code === ErrorCode.Cancelled || code === ErrorCode.TargetExited || code === ErrorCode.PidNotFound) throw error;
+    return false;
   }
 }
 
