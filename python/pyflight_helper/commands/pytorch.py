@@ -220,6 +220,11 @@ def _run_to_file(req, pid, port, action, words, ext):
         if not os.path.isfile(produced) or os.path.getsize(produced) == 0:
             raise HelperError(errors.INTERNAL, "The agent reported success but wrote no %s file." % action)
         final = os.path.join(out_dir, name)
+        stem, ext_dot = os.path.splitext(final)
+        n = 1
+        while os.path.exists(final):  # two runs in one second into the same --out directory
+            n += 1
+            final = "%s-%d%s" % (stem, n, ext_dot)
         shutil.move(produced, final + ".part")
         os.replace(final + ".part", final)  # whole or absent
         return {"file": final, "bytes": os.path.getsize(final), "args": args, "elapsedMs": int((time.time() - started) * 1000)}
