@@ -97,16 +97,47 @@ interface Acc {
   callers: Map<string, number>;
 }
 
-interface Placed {
+interface Open {
   ev: TraceEvent;
   end: number;
   childUs: number;
+  depth: number;
 }
 
-export function summarizeTrace(trace: unknown, limit = 15): TorchTraceSummary {
+/** One operator call with its context: what the summary aggregates and the timeline draws. */
+export interface PlacedOp {
+  name: string;
+  tid: string;
+  startUs: number;
+  durUs: number;
+  selfUs: number;
+  /** Nesting among operators (0 = called from Python). */
+  depth: number;
+  cudaUs: number;
+  shape: string | null;
+  /** nn.Module classes around it, outermost first. */
+  modules: string[];
+  /** The innermost module's `forward` frame (torch's or yours). */
+  forward: PythonFrame | null;
+  /** The innermost Python frame outside torch. */
+  caller: PythonFrame | null;
+}
+
+export interface PlacedTrace {
+  ops: PlacedOp[];
+  totalCudaUs: number;
+  withStack: boolean;
+}
+
+function traceEvents(trace: unknown): TraceEvent[] {
   const all: TraceEvent[] = Array.isArray(trace) ? trace
     : Array.isArray((trace as { traceEvents?: unknown })?.traceEvents) ? (trace as { traceEvents: TraceEvent[] }).traceEvents : [];
-  const complete = all.filter((e) => e && e.ph === 'X' && typeof e.ts === 'number' && typeof e.dur === 'number');
+  return all.filter((e) => e && e.ph === 'X' && typeof e.ts === 'number' && typeof e.dur === 'number');
+}
+
+/** Every operator call of the trace with its self time, nesting depth and Python context. */
+export function placeOperators(trace: unknown): PlacedTrace {
+  const complete = traceEvents(trace);
   const ops = complete.filter((e) => e.cat === 'cpu_op');
   const py = complete.filter((e) => e.cat === 'python_function');
   const kernelUsById = new Map<unknown, number>();
@@ -115,53 +146,31 @@ export function summarizeTrace(trace: unknown, limit = 15): TorchTraceSummary {
     bump(kernelUsById, k.args?.['External id'], k.dur!);
     totalCudaUs += k.dur!;
   }
-
-  const byOp = new Map<string, Acc>();
-  const byModule = new Map<string, { selfCpuUs: number; ops: Map<string, number>; forward: PythonFrame | null }>();
-  const byCaller = new Map<string, PythonFrame & { selfCpuUs: number }>();
-  let totalSelfCpuUs = 0;
-
-  const tids = new Set(ops.map((e) => String(e.tid)));
-  for (const tid of tids) {
+  const placed: PlacedOp[] = [];
+  for (const tid of new Set(ops.map((e) => String(e.tid)))) {
     // One sweep per thread over Python frames and operators by start time: a stack of open Python
     // frames gives each operator its Python context; a stack of open operators gives its self time.
     const items = [...py.filter((e) => String(e.tid) === tid).map((ev) => ({ ev, isPy: true })),
       ...ops.filter((e) => String(e.tid) === tid).map((ev) => ({ ev, isPy: false }))]
       .sort((a, b) => a.ev.ts! - b.ev.ts! || (a.isPy === b.isPy ? b.ev.dur! - a.ev.dur! : a.isPy ? -1 : 1));
-    const pyStack: Placed[] = [];
-    const opStack: Placed[] = [];
-    const placedOps: Array<{ placed: Placed; pyChain: TraceEvent[] }> = [];
+    const pyStack: Open[] = [];
+    const opStack: Open[] = [];
+    const onThread: Array<{ open: Open; pyChain: TraceEvent[] }> = [];
     for (const { ev, isPy } of items) {
       const start = ev.ts!;
       while (pyStack.length && pyStack[pyStack.length - 1].end <= start) pyStack.pop();
       if (isPy) {
-        pyStack.push({ ev, end: start + ev.dur!, childUs: 0 });
+        pyStack.push({ ev, end: start + ev.dur!, childUs: 0, depth: pyStack.length });
         continue;
       }
       while (opStack.length && opStack[opStack.length - 1].end <= start) opStack.pop();
-      const placed = { ev, end: start + ev.dur!, childUs: 0 };
+      const open = { ev, end: start + ev.dur!, childUs: 0, depth: opStack.length };
       if (opStack.length) opStack[opStack.length - 1].childUs += ev.dur!;
-      opStack.push(placed);
-      placedOps.push({ placed, pyChain: pyStack.map((p) => p.ev) });
+      opStack.push(open);
+      onThread.push({ open, pyChain: pyStack.map((p) => p.ev) });
     }
-    for (const { placed, pyChain } of placedOps) {
-      const ev = placed.ev;
-      const name = ev.name ?? '?';
-      const self = Math.max(0, ev.dur! - placed.childUs);
-      totalSelfCpuUs += self;
-      let acc = byOp.get(name);
-      if (!acc) {
-        acc = { row: { name, calls: 0, selfCpuUs: 0, cpuUs: 0, cudaUs: 0, shapes: [], modulePath: null, caller: null },
-          shapes: new Map(), paths: new Map(), callers: new Map() };
-        byOp.set(name, acc);
-      }
-      acc.row.calls += 1;
-      acc.row.selfCpuUs += self;
-      acc.row.cpuUs += ev.dur!;
-      acc.row.cudaUs += kernelUsById.get(ev.args?.['External id']) ?? 0;
-      const shape = shapeText(ev.args?.['Input Dims']);
-      if (shape) bump(acc.shapes, shape, 1);
-
+    for (const { open, pyChain } of onThread) {
+      const ev = open.ev;
       const modules: string[] = [];
       let forward: PythonFrame | null = null;
       let caller: PythonFrame | null = null;
@@ -179,24 +188,49 @@ export function summarizeTrace(trace: unknown, limit = 15): TorchTraceSummary {
         const frame = parsePythonFrame(pyChain[i].name ?? '');
         if (frame && isOwnFrame(frame)) caller = frame;
       }
-      if (modules.length) {
-        const path = modules.join(' › ');
-        bump(acc.paths, path, self);
-        let mod = byModule.get(path);
-        if (!mod) byModule.set(path, mod = { selfCpuUs: 0, ops: new Map(), forward });
-        mod.selfCpuUs += self;
-        bump(mod.ops, name, self);
-      }
-      if (caller) {
-        const key = `${caller.file}:${caller.line}:${caller.function}`;
-        bump(acc.callers, key, self);
-        const c = byCaller.get(key) ?? { ...caller, selfCpuUs: 0 };
-        c.selfCpuUs += self;
-        byCaller.set(key, c);
-        if (!acc.row.caller || (acc.callers.get(key) ?? 0) >= (acc.callers.get(`${acc.row.caller.file}:${acc.row.caller.line}:${acc.row.caller.function}`) ?? 0)) {
-          acc.row.caller = caller;
-        }
-      }
+      placed.push({ name: ev.name ?? '?', tid, startUs: ev.ts!, durUs: ev.dur!, selfUs: Math.max(0, ev.dur! - open.childUs), depth: open.depth,
+        cudaUs: kernelUsById.get(ev.args?.['External id']) ?? 0, shape: shapeText(ev.args?.['Input Dims']), modules, forward, caller });
+    }
+  }
+  return { ops: placed, totalCudaUs, withStack: py.length > 0 };
+}
+
+export function summarizeTrace(trace: unknown, limit = 15): TorchTraceSummary {
+  const { ops, totalCudaUs, withStack } = placeOperators(trace);
+  const byOp = new Map<string, Acc>();
+  const byModule = new Map<string, { selfCpuUs: number; ops: Map<string, number>; forward: PythonFrame | null }>();
+  const byCaller = new Map<string, PythonFrame & { selfCpuUs: number }>();
+  let totalSelfCpuUs = 0;
+  const callerKey = (f: PythonFrame) => `${f.file}:${f.line}:${f.function}`;
+  for (const op of ops) {
+    const { name, selfUs: self, caller } = op;
+    totalSelfCpuUs += self;
+    let acc = byOp.get(name);
+    if (!acc) {
+      acc = { row: { name, calls: 0, selfCpuUs: 0, cpuUs: 0, cudaUs: 0, shapes: [], modulePath: null, caller: null },
+        shapes: new Map(), paths: new Map(), callers: new Map() };
+      byOp.set(name, acc);
+    }
+    acc.row.calls += 1;
+    acc.row.selfCpuUs += self;
+    acc.row.cpuUs += op.durUs;
+    acc.row.cudaUs += op.cudaUs;
+    if (op.shape) bump(acc.shapes, op.shape, 1);
+    if (op.modules.length) {
+      const path = op.modules.join(' › ');
+      bump(acc.paths, path, self);
+      let mod = byModule.get(path);
+      if (!mod) byModule.set(path, mod = { selfCpuUs: 0, ops: new Map(), forward: op.forward });
+      mod.selfCpuUs += self;
+      bump(mod.ops, name, self);
+    }
+    if (caller) {
+      const key = callerKey(caller);
+      bump(acc.callers, key, self);
+      const c = byCaller.get(key) ?? { ...caller, selfCpuUs: 0 };
+      c.selfCpuUs += self;
+      byCaller.set(key, c);
+      if (!acc.row.caller || (acc.callers.get(key) ?? 0) >= (acc.callers.get(callerKey(acc.row.caller)) ?? 0)) acc.row.caller = caller;
     }
   }
 
@@ -207,6 +241,6 @@ export function summarizeTrace(trace: unknown, limit = 15): TorchTraceSummary {
     .sort((a, b) => b.selfCpuUs - a.selfCpuUs);
   return {
     ops: rows.slice(0, limit), modules, callers: [...byCaller.values()].sort((a, b) => b.selfCpuUs - a.selfCpuUs),
-    totalSelfCpuUs, totalCudaUs, withStack: py.length > 0, opEvents: ops.length,
+    totalSelfCpuUs, totalCudaUs, withStack, opEvents: ops.length,
   };
 }
