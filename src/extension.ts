@@ -80,7 +80,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerMemoryCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
   registerGilCommands(context, { log, sessions: manager });
-  registerTorchCommands(context, { log, sessions: manager, storageDir: context.globalStorageUri.fsPath });
+  registerTorchCommands(context, { log, sessions: manager, storageDir: context.globalStorageUri.fsPath, extensionUri: context.extensionUri });
   registerDiagnoseChat(context, { log, sessions: manager, profiles });
 }
 

@@ -4,7 +4,7 @@
  * for the next call with a cancellable notification; the summary opens as a Markdown preview (text
  * only: every value from the target sits in a code block), with Reveal and Save As for the file.
  */
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../common/atomicWrite';
@@ -16,6 +16,8 @@ import { escapeMarkdown } from '../diagnose/chatText';
 import { editorTarget } from '../probes/probeTarget';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
+import { openTimelinePanel } from './timelinePanel';
+import { traceTimeline } from './timeline';
 import { freshOutputDir, profileTorchCall, torchMemoryRun, type TorchLocation } from './torchRun';
 import { memorySummaryLines, profileSummaryMarkdown } from './torchText';
 
@@ -24,6 +26,7 @@ export interface TorchDeps {
   sessions: SessionManager;
   /** Where each run's directory is made (the extension's global storage). */
   storageDir: string;
+  extensionUri: vscode.Uri;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
@@ -73,21 +76,30 @@ function withWaiting<T>(title: string, waitingFor: string | undefined, run: (sig
   });
 }
 
-async function showResult(deps: TorchDeps, file: string, title: string, markdown: string): Promise<void> {
+async function revealFile(file: string): Promise<void> {
+  await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(file));
+}
+
+async function saveFileAs(deps: TorchDeps, file: string): Promise<void> {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(file);
+  const to = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(folder, path.basename(file))) });
+  if (!to) return;
+  await copyFile(file, to.fsPath);
+  deps.log.info(`torch: saved ${file} as ${to.fsPath}`);
+}
+
+/** The summary as a Markdown preview next to the file, then Reveal / Save As (and `more`, e.g. Open Timeline). */
+async function showResult(deps: TorchDeps, file: string, title: string, markdown: string,
+  more: Record<string, () => Promise<void> | void> = {}): Promise<void> {
   const summaryFile = path.join(path.dirname(file), 'summary.md');
   await writeFileAtomic(summaryFile, markdown);
   await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(summaryFile));
   const reveal = vscode.l10n.t('Reveal File');
   const save = vscode.l10n.t('Save As…');
-  const choice = await vscode.window.showInformationMessage(vscode.l10n.t('{0}: {1}', title, path.basename(file)), reveal, save);
-  if (choice === reveal) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(file));
-  if (choice === save) {
-    const to = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(file), path.basename(file))) });
-    if (to) {
-      await copyFile(file, to.fsPath);
-      deps.log.info(`torch: saved ${file} as ${to.fsPath}`);
-    }
-  }
+  const choice = await vscode.window.showInformationMessage(vscode.l10n.t('{0}: {1}', title, path.basename(file)), ...Object.keys(more), reveal, save);
+  if (choice === reveal) await revealFile(file);
+  else if (choice === save) await saveFileAs(deps, file);
+  else if (choice) await more[choice]();
 }
 
 async function profileCall(deps: TorchDeps, uri?: vscode.Uri): Promise<void> {
@@ -110,7 +122,15 @@ async function profileCall(deps: TorchDeps, uri?: vscode.Uri): Promise<void> {
     const run = await withWaiting(vscode.l10n.t('PyFlight: torch profile of {0}', label), label,
       (signal, onWaiting) => profileTorchCall(session, where, { outputDir: dir, signal, onWaiting }));
     deps.log.info(`torch profile ${session.pid} ${label}: ${run.result.file}`);
-    await showResult(deps, run.result.file, vscode.l10n.t('torch profile of {0}', label), profileSummaryMarkdown(run.result, run.summary, label));
+    const title = vscode.l10n.t('torch profile of {0}', label);
+    const file = run.result.file;
+    await showResult(deps, file, title, profileSummaryMarkdown(run.result, run.summary, label), {
+      [vscode.l10n.t('Open Timeline')]: async () => {
+        const trace: unknown = JSON.parse(await readFile(file, 'utf8'));
+        openTimelinePanel(deps.extensionUri, traceTimeline(trace, title, path.basename(file)),
+          { reveal: () => void revealFile(file), saveAs: () => void saveFileAs(deps, file) });
+      },
+    });
   } catch (error) {
     await showError(deps.log, `torch profile ${session.pid} ${label}`, error);
   }

@@ -39,6 +39,26 @@ test('right-click → Profile PyTorch Call… → summary with aten::addmm; memo
     await wb.screenshot('summary');
   });
 
+  await wb.step('timeline', async () => {
+    await wb.clickNotificationButton(/torch profile of __main__ inference_step: torch-profile-/, 'Open Timeline');
+    const view = wb.webview();
+    const addmm = view.locator('.bar', { hasText: /^aten::addmm$/ }).first();
+    await addmm.waitFor({ timeout: 20000 });
+    assert.match(await view.locator('.caption').innerText(), /torch profile of __main__ inference_step — .*, 42 operators/);
+    await addmm.click();
+    assert.match(await view.locator('.details').innerText(), /aten::addmm · .* · in TinyMLP › Linear · from forward \(torch_service\.py:24\)/);
+    const csp = await view.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    assert.match(csp, /default-src 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    await view.locator('button', { hasText: '+' }).click();
+    await view.locator('.zoom', { hasText: '200%' }).waitFor();
+    await wb.screenshot('timeline-light');
+    await wb.executeCommand('workbench.action.toggleLightDarkThemes');
+    await wb.page.waitForTimeout(1000);
+    await wb.screenshot('timeline-dark');
+    await wb.executeCommand('workbench.action.toggleLightDarkThemes');
+  });
+
   await wb.step('memory', async () => {
     await wb.clearNotifications();
     await wb.runCommand('PyFlight: PyTorch Memory Snapshot');

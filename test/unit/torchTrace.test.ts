@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { findTorchStep } from '../../src/diagnose/torch';
 import { buildProfile, parseCollapsed } from '../../src/profile/model';
+import { traceTimeline } from '../../src/torch/timeline';
 import { summarizeTrace } from '../../src/torch/traceSummary';
 import { opLine, profileSummaryMarkdown } from '../../src/torch/torchText';
 
@@ -72,5 +73,29 @@ describe('torch step finder (recorded py-spy profile of torch_service.py)', () =
     assert.equal(step.function, 'inference_step');
     assert.equal(path.basename(step.file), 'torch_service.py');
     assert.ok(step.inTorch > 0 && step.inTorch <= step.total);
+  });
+});
+
+describe('torch timeline (recorded torch profile of one inference_step call)', () => {
+  it('lays the call\'s operators out in time, one lane per nesting level, with their context', () => {
+    const view = traceTimeline(trace, 'torch profile of x', 'x.json');
+    assert.equal(view.bars.length, 42);
+    assert.equal(view.leftOut, 0);
+    assert.equal(view.bars[0].startUs, 0);
+    const starts = view.bars.map((b) => b.startUs);
+    assert.deepEqual(starts, [...starts].sort((a, b) => a - b));
+    assert.ok(view.bars.every((b) => b.startUs + b.durUs <= view.totalUs + 0.01));
+    assert.ok(view.lanes >= 3, 'linear → addmm → copy_ nest');
+    const addmm = view.bars.find((b) => b.name === 'aten::addmm')!;
+    assert.equal(addmm.module, 'TinyMLP › Linear');
+    assert.equal(addmm.caller, 'forward (torch_service.py:24)');
+    assert.equal(addmm.depth, 1, 'inside aten::linear');
+  });
+
+  it('keeps the longest operators when there are more than it draws', () => {
+    const view = traceTimeline(trace, 't', 'x.json', 5);
+    assert.equal(view.bars.length, 5);
+    assert.equal(view.leftOut, 37);
+    assert.ok(view.bars.some((b) => b.name === 'aten::linear'));
   });
 });
