@@ -54,6 +54,13 @@ step('venv', ['python/requirements.txt'], () => existsSync(venvPython), () => {
   run(venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', 'python/requirements.txt']);
 });
 
+// PyTorch (CPU) for the torch fixture and tests, apart from the other pins: it is big (~18 s to
+// install from local disk here) and only the tests need it; PyFlight itself never imports torch.
+const hasTorch = () => existsSync(venvPython)
+  && spawnSync(venvPython, ['-c', 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)']).status === 0;
+step('torch', ['python/requirements-torch.txt'], hasTorch, () =>
+  run(venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', 'python/requirements-torch.txt']));
+
 run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 
 if (process.argv.includes('--e2e')) {

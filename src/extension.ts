@@ -12,6 +12,7 @@ import { registerMemoryCommands } from './memory/memoryCommands';
 import { registerGilCommands } from './gil/gilCommands';
 import { registerDiagnoseChat } from './diagnose/chatParticipant';
 import { registerProfileCommands } from './profile/profileCommands';
+import { registerTorchCommands } from './torch/torchCommands';
 import { ProfileEditorHeat, toggleProfileHeat } from './profile/profileEditor';
 import { ProfileStore } from './profile/profileStore';
 import { SessionManager } from './session/sessionManager';
@@ -79,6 +80,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerMemoryCommands(context, { log, sessions: manager, extensionUri: context.extensionUri });
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
   registerGilCommands(context, { log, sessions: manager });
+  registerTorchCommands(context, { log, sessions: manager, storageDir: context.globalStorageUri.fsPath, extensionUri: context.extensionUri });
   registerDiagnoseChat(context, { log, sessions: manager, profiles });
 }
 

@@ -118,6 +118,33 @@ def _gilstat_state(srv, _req):
     return gilstat_state(pid)
 
 
+@server.handler("torchCheck")
+def _torch_check(srv, req):
+    """Whether the target has imported torch, read from /proc/<pid>/maps (no agent needed)."""
+    from .commands.pytorch import require_torch
+
+    pid, _port = srv.require_open()
+    return {"library": require_torch(pid)}
+
+
+@server.handler("torchProfile")
+def _torch_profile(srv, req):
+    """Profiles the next call of a function with torch.profiler (flight-profiler's `torch profile`)."""
+    from .commands.pytorch import torch_profile
+
+    pid, port = srv.require_attached()
+    return torch_profile(req, pid, port)
+
+
+@server.handler("torchMemory")
+def _torch_memory(srv, req):
+    """A CUDA memory snapshot now, or recorded around the next call (`torch memory -s|-r`)."""
+    from .commands.pytorch import torch_memory
+
+    pid, port = srv.require_attached()
+    return torch_memory(req, pid, port)
+
+
 def main():
     # Ctrl+C in a terminal reaches the whole process group; the helper must outlive it long enough
     # to turn its probes off. It stops on `shutdown` or when stdin closes (its parent died).

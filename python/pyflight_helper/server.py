@@ -23,7 +23,7 @@ class Request(object):
 
 
 # Requests after which the agent may have logged something (wrappers added or removed).
-_AGENT_LOGGING = frozenset(["attach", "watch", "trace", "ttRecord", "ttReplay", "ttDelete", "probeOff"])
+_AGENT_LOGGING = frozenset(["attach", "watch", "trace", "ttRecord", "ttReplay", "ttDelete", "probeOff", "torchProfile", "torchMemory"])
 
 
 class Server(object):

@@ -7,6 +7,7 @@ const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-
   '--limit', '--order', '--interval', // mem (src/cli/mem.ts)
   '--duration', '--take', '--hold', '--interval', '--max-threads', // gilstat (src/cli/gilstat.ts)
   '--kind', '--budget', // diagnose (src/cli/diagnose.ts)
+  '--out', // torch (src/cli/torch.ts)
   ...PROBE_METHODS.flatMap((m) => Object.entries(probeKind(m).options).filter(([, spec]) => spec.kind !== 'flag').map(([flag]) => flag))]);
 
 export interface ParsedArgs {
@@ -30,7 +31,9 @@ export const USAGE = `usage:
   pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]
   pyflight mem diff <pid> [--interval S] [--limit N] [--order descending|ascending] [--json]
   pyflight gilstat <pid> [--duration seconds] [--take ms] [--hold ms] [--interval s] [--max-threads N] [--agent-threads] [--json]
-  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory] [--budget S] [--json]
+  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|torch] [--budget S] [--json]
+  pyflight torch <pid> profile <module> [class] <method> [-nm nested] [--out DIR] [--json]
+  pyflight torch <pid> memory --snapshot | --record <module> [class] <method> [--out DIR] [--json]
   pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]
 options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
            records tagged with the worker's pid; -n counts per worker),

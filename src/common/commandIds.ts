@@ -40,6 +40,8 @@ export const CommandId = {
   ttDelete: 'pyflight.ttDelete',
   toggleGil: 'pyflight.toggleGil',
   showGilAlerts: 'pyflight.showGilAlerts',
+  profileTorchCall: 'pyflight.profileTorchCall',
+  torchMemorySnapshot: 'pyflight.torchMemorySnapshot',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 

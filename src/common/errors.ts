@@ -22,6 +22,8 @@ export const ErrorCode = {
   HelperProtocol: 'HELPER_PROTOCOL',
   Cancelled: 'CANCELLED',
   Internal: 'INTERNAL',
+  TorchMissing: 'TORCH_MISSING',
+  TorchNoCuda: 'TORCH_NO_CUDA',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

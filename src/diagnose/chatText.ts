@@ -6,7 +6,7 @@ export function escapeMarkdown(text: string): string {
   return text.split(/(`[^`\n]+`)/).map((part, i) => (i % 2 ? part : part.replace(/[\\`*_{}[\]()#+\-.!<>|~]/g, (c) => `\\${c}`))).join('');
 }
 
-/** `1234 checkout is slow` → pid 1234 and the problem; `checkout is slow` → no pid. An optional `kind:hang|slow|memory`. */
+/** `1234 checkout is slow` → pid 1234 and the problem; `checkout is slow` → no pid. An optional `kind:hang|slow|memory|torch`. */
 export function parseDiagnosePrompt(prompt: string): { pid?: number; problem: string; kind?: DiagnoseKind } {
   let words = prompt.trim().split(/\s+/).filter(Boolean);
   let pid: number | undefined;
@@ -16,7 +16,7 @@ export function parseDiagnosePrompt(prompt: string): { pid?: number; problem: st
   }
   let kind: DiagnoseKind | undefined;
   words = words.filter((w) => {
-    const m = /^(?:--kind[=:]|kind:)(hang|slow|memory)$/.exec(w);
+    const m = /^(?:--kind[=:]|kind:)(hang|slow|memory|torch)$/.exec(w);
     if (m) kind = m[1] as DiagnoseKind;
     return !m;
   });

@@ -13,9 +13,10 @@ import { recordCpuProfile, type CpuProfileResult, type ProfileTarget } from '../
 import type { MemDiffParams, MemDiffResult, StackResult } from '../protocol/helper';
 import { analyzeHang } from './hang';
 import { shortWhere, type DiagnoseKind, type DiagnosisReport, type Finding } from './report';
+import { diagnoseTorch, hasTorch, TORCH_WORDS, type TorchCapable } from './torch';
 
 /** What the engine needs of a session (a `Session` is one). */
-export interface DiagnoseTarget extends ProfileTarget {
+export interface DiagnoseTarget extends ProfileTarget, TorchCapable {
   stack(params: { native?: boolean }, signal?: AbortSignal): Promise<StackResult>;
   memDiff(params: MemDiffParams, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<MemDiffResult>;
 }
@@ -87,13 +88,18 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   let kind: DiagnoseKind;
   let routedBy: string;
   const asked = options.kind && options.kind !== 'auto' ? options.kind : undefined;
-  const fromWords = kindFromWords(problem);
+  const wordsKind = kindFromWords(problem);
+  // A model problem ("inference is slow", "training step") goes to the torch playbook; hang and memory words still win.
+  const fromWords = TORCH_WORDS.test(problem) && (!wordsKind || wordsKind === 'slow') ? 'torch' : wordsKind;
   if (asked) {
     kind = asked;
     routedBy = `asked for (--kind ${asked})`;
   } else if (fromWords) {
     kind = fromWords;
     routedBy = `the problem's words ("${problem.trim()}")`;
+  } else if (await hasTorch(target, signal)) {
+    kind = 'torch';
+    routedBy = 'the process has imported torch (libtorch in its memory maps)';
   } else {
     onStep('The problem does not say hang, slow or memory: taking 3 stack samples to decide.');
     await sampleStacks(target, 3, 300, signal, onStep, samples);
@@ -124,6 +130,8 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
         summary = `Slow because threads wait, not compute: ${real[0].title}.`;
       }
     }
+  } else if (kind === 'torch') {
+    ({ findings, summary } = await diagnoseTorch(target, () => budget - (Date.now() - started) / 1000, options, onStep, commands, extras));
   } else {
     const seconds = Math.max(1, Math.min(10, Math.floor((budget - (Date.now() - started) / 1000) / 2)));
     ({ findings, summary } = await diagnoseMemory(target, seconds, signal, onStep, commands, extras));

@@ -4,7 +4,7 @@
  * during the run (stack samples, a CPU profile, a memory diff); nothing is inferred from names.
  */
 
-export type DiagnoseKind = 'hang' | 'slow' | 'memory';
+export type DiagnoseKind = 'hang' | 'slow' | 'memory' | 'torch';
 export type Severity = 'critical' | 'high' | 'medium' | 'info';
 
 export interface SourceLocation {

@@ -148,6 +148,9 @@ export interface HelperMethods {
   gilstatOn: { params: GilstatParams; result: GilstatSummary };
   gilstatOff: { params: Record<string, never>; result: Record<string, never> };
   gilstatState: { params: Record<string, never>; result: GilstatState };
+  torchCheck: { params: Record<string, never>; result: { library: string } };
+  torchProfile: { params: TorchProfileParams; result: TorchProfileResult };
+  torchMemory: { params: TorchMemoryParams; result: TorchMemoryResult };
   cancel: { params: { target: number }; result: { cancelled: boolean } };
   shutdown: { params: Record<string, never>; result: Record<string, never> };
 }
@@ -470,4 +473,61 @@ export interface GilstatState {
   symbols: Record<string, string>;
   searched: string[];
   intercepted: Record<string, boolean>;
+}
+
+/** `torch profile` of the next call of `module [class] method`; the target writes, the helper moves the file into `outputDir`. */
+export interface TorchProfileParams {
+  module: string;
+  class?: string;
+  method: string;
+  nested?: string;
+  /** An existing absolute directory the caller owns: where the produced file ends up. */
+  outputDir: string;
+}
+
+export interface TorchFileResult {
+  /** The produced file, in `outputDir`. */
+  file: string;
+  bytes: number;
+  /** The agent's argument string (with the staging path the target wrote to). */
+  args: string;
+  elapsedMs: number;
+}
+
+export interface TorchProfileResult extends TorchFileResult {
+  cudaAvailable: boolean;
+  torchVersion: string;
+  /** flight-profiler's CUDA-only gate was lifted for this CPU-only process (helper commands/pytorch.py). */
+  enabledWithoutCuda: boolean;
+}
+
+/** `torch memory -s` (no `record`) or `torch memory -r module [class] method` (`record: true`). */
+export interface TorchMemoryParams {
+  record?: boolean;
+  module?: string;
+  class?: string;
+  method?: string;
+  nested?: string;
+  outputDir: string;
+  /** Top allocations in the summary (default 15). */
+  limit?: number;
+}
+
+export interface TorchAllocation {
+  bytes: number;
+  device: number | null;
+  /** The first frame outside torch that allocated it, when the snapshot recorded frames. */
+  where: { function: string | null; file: string; line: number | null } | null;
+}
+
+export interface TorchSnapshotSummary {
+  segments: number;
+  reservedBytes: number;
+  allocatedBytes: number;
+  allocations: number;
+  top: TorchAllocation[];
+}
+
+export interface TorchMemoryResult extends TorchFileResult {
+  summary: TorchSnapshotSummary;
 }

@@ -7,7 +7,8 @@ import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
 import type { AttachResult, GetGlobalParams, GilstatParams, GilstatRecord, GilstatState, HelloResult, HelperMethods, MemDiffParams, MemDiffResult,
-  MemSummaryParams, MemSummaryResult, ModuleResult, StackResult, TtDetail, TtRecord } from '../protocol/helper';
+  MemSummaryParams, MemSummaryResult, ModuleResult, StackResult, TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult,
+  TtDetail, TtRecord } from '../protocol/helper';
 import { GilStat } from '../gil/gilStat';
 import type { ProbeRecord } from '../probes/probeKinds';
 import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
@@ -244,6 +245,28 @@ export class Session {
     return this.run('memDiff', params, signal, true, (stage, detail) => { if (stage === 'waiting') onWaiting?.(Number(detail)); });
   }
 
+  /**
+   * flight-profiler's `torch profile`: wraps the *next* call of the function in torch.profiler and
+   * moves the Chrome trace into `params.outputDir`. `onWaiting` fires once the wrapper is in place and
+   * the call is awaited; aborting removes the wrapper (`off`). Fails with TORCH_MISSING when the
+   * target has not imported torch.
+   */
+  async torchProfile(params: TorchProfileParams, signal?: AbortSignal, onWaiting?: () => void): Promise<TorchProfileResult> {
+    await this.torchLibrary(signal);
+    return this.run('torchProfile', params, signal, true, (stage) => { if (stage === 'waiting') onWaiting?.(); });
+  }
+
+  /** The target's mapped libtorch, read from outside (no agent); TORCH_MISSING when it has not imported torch. */
+  async torchLibrary(signal?: AbortSignal): Promise<string> {
+    return (await this.run('torchCheck', {}, signal, false)).library;
+  }
+
+  /** `torch memory -s` (now) or `-r` (around the next call): a CUDA allocator snapshot; TORCH_NO_CUDA without CUDA. */
+  async torchMemory(params: TorchMemoryParams, signal?: AbortSignal, onWaiting?: () => void): Promise<TorchMemoryResult> {
+    await this.torchLibrary(signal);
+    return this.run('torchMemory', params, signal, true, (stage) => { if (stage === 'waiting') onWaiting?.(); });
+  }
+
   get probes(): Probe[] {
     return [...this.activeProbes];
   }
@@ -417,7 +440,8 @@ export class Session {
   }
 
   /** Runs one request; `needsAgent` (default: every method but a plain stack) loads the agent first. */
-  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete' | 'memSummary' | 'memDiff'>(method: M,
+  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete' | 'memSummary' | 'memDiff'
+    | 'torchCheck' | 'torchProfile' | 'torchMemory'>(method: M,
     params: HelperMethods[M]['params'], signal?: AbortSignal, needsAgent = method !== 'stack',
     onProgress?: (stage: string, detail?: string | null) => void): Promise<HelperMethods[M]['result']> {
     if (this._state !== 'ready' || !this.helper) throw this.notReady();

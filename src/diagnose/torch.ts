@@ -1,0 +1,223 @@
+/**
+ * The *torch* playbook: find the training or inference step, profile one call of it with
+ * flight-profiler's `torch profile`, and report the operators that take its time and the nn.Module
+ * (class) whose `forward` issues them. vscode-free; engine.ts routes here.
+ *
+ * The step is found from a short py-spy profile, not guessed from names: the own-code function that
+ * calls into torch (a child frame in torch's files) and has the most samples on its stack, i.e. the
+ * outermost own function around the torch work. Which module issued an operator comes from the
+ * trace's Python stack events (flight-profiler records with_stack): the `nn.Module: <Class>_N`
+ * events around each operator.
+ */
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { ErrorCode, PyFlightError } from '../common/errors';
+import { enclosingFunction } from '../probes/pythonSymbols';
+import type { CallTreeNode, CpuProfile } from '../profile/model';
+import { recordCpuProfile } from '../profile/record';
+import type { ModuleResult } from '../protocol/helper';
+import { profileTorchCall, type TorchTarget } from '../torch/torchRun';
+import { frameText, microseconds, opLine } from '../torch/torchText';
+import type { PythonFrame, TorchTraceSummary } from '../torch/traceSummary';
+import type { DiagnoseOptions, DiagnoseStep, DiagnoseTarget, DiagnosisExtras } from './engine';
+import { shortWhere, type Finding } from './report';
+
+/** What the torch playbook needs beyond the other playbooks (a `Session` has it). */
+export interface TorchCapable extends TorchTarget {
+  torchLibrary(signal?: AbortSignal): Promise<string>;
+  module(file: string, signal?: AbortSignal): Promise<ModuleResult>;
+}
+
+/** The problem's words that mean a model problem. */
+export const TORCH_WORDS = /\b(torch|pytorch|model|training|train(ing)? step|inference|infer\w*|gpu|cuda|tensor\w*|forward pass|batch(es)?)\b/i;
+
+/**
+ * Whether the target has imported torch (read from /proc, no agent): routes a problem with no clear
+ * words. A check that cannot be made counts as "no" (the other playbooks still apply); a cancelled
+ * diagnosis or a process that exited still fails.
+ */
+export async function hasTorch(target: TorchCapable, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await target.torchLibrary(signal);
+    return true;
+  } catch (error) {
+    const { code } = PyFlightError.from(error);
+    if (code === ErrorCode.Cancelled || code === ErrorCode.TargetExited || code === ErrorCode.PidNotFound) throw error;
+    return false;
+  }
+}
+
+export interface TorchStep {
+  function: string;
+  file: string;
+  line: number | undefined;
+  /** Samples with the step on the stack, and of those, inside torch's Python code below it. */
+  total: number;
+  inTorch: number;
+}
+
+const isTorchNode = (n: CallTreeNode) => n.kind === 'library' && /^torch(\.|$)/.test(n.module ?? '')
+  || /[\\/]site-packages[\\/]torch[\\/]/.test(n.file ?? '');
+
+/** The own function that calls into torch with the most samples on its stack (the outermost such). */
+export function findTorchStep(profile: CpuProfile): TorchStep | undefined {
+  const steps = new Map<string, TorchStep>();
+  const visit = (node: CallTreeNode, ownAbove: Set<string>) => {
+    const key = `${node.name}\0${node.file ?? ''}`;
+    if (node.kind === 'own' && node.file) {
+      const inTorch = node.children.filter(isTorchNode).reduce((sum, c) => sum + c.total, 0);
+      if (inTorch > 0) {
+        const step = steps.get(key) ?? { function: node.name, file: node.file, line: node.line, total: 0, inTorch: 0 };
+        // A recursive or re-entered step (forward inside forward) counts once per stack.
+        if (!ownAbove.has(key)) step.total += node.total;
+        step.inTorch += inTorch;
+        steps.set(key, step);
+      }
+    }
+    const below = node.kind === 'own' ? new Set([...ownAbove, key]) : ownAbove;
+    for (const child of node.children) visit(child, below);
+  };
+  visit(profile.tree, new Set());
+  return [...steps.values()].sort((a, b) => b.total - a.total || b.inTorch - a.inTorch)[0];
+}
+
+/** The step as `[class] method`: py-spy names methods `Class.method`; else the class around its `def` in the source. */
+async function classOf(step: TorchStep): Promise<{ class?: string; method: string }> {
+  const dot = step.function.lastIndexOf('.');
+  if (dot > 0) return { class: step.function.slice(0, dot).split('.').pop(), method: step.function.slice(dot + 1) };
+  if (!step.line) return { method: step.function };
+  try {
+    const lines = (await readFile(step.file, 'utf8')).split('\n');
+    const found = enclosingFunction(lines, step.line - 1);
+    if (found && found.method === step.function) return { class: found.class, method: found.method };
+  } catch {
+    // the file is not readable from here (another mount namespace): a module-level function then
+  }
+  return { method: step.function };
+}
+
+/** Trace files are relative to the target's sys.path (`torch_service.py`); the step's folder is where own ones live. */
+function resolveTraceFile(frame: PythonFrame, stepFile: string): string {
+  return path.isAbsolute(frame.file) ? frame.file : path.join(path.dirname(stepFile), frame.file);
+}
+
+export async function diagnoseTorch(target: DiagnoseTarget & TorchCapable, secondsLeft: () => number, options: DiagnoseOptions,
+  onStep: DiagnoseStep, commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
+  const { signal } = options;
+  onStep('Checking whether the process has imported torch (its memory maps, from outside).');
+  if (!(await hasTorch(target, signal))) {
+    return {
+      summary: `Process ${target.pid} has not imported torch: this is not a PyTorch problem (yet).`,
+      findings: [{ title: 'torch is not loaded in this process', severity: 'info', location: null,
+        evidence: [`No libtorch is mapped in /proc/${target.pid}/maps.`],
+        next_steps: [`Diagnose it as a slow process instead: \`pyflight diagnose ${target.pid} "<problem>" --kind slow\`.`] }],
+    };
+  }
+  const seconds = Math.max(2, Math.min(5, Math.floor(secondsLeft() / 3)));
+  onStep(`Recording a ${seconds} s CPU profile with py-spy to find the step that calls into torch.`);
+  const result = await recordCpuProfile(target, { durationSeconds: seconds, workspaceRoots: options.workspaceRoots, log: options.log }, signal,
+    (p) => onStep(`Profiling: ${p.chunks} of ${seconds} s, ${p.profile.samples} samples.`));
+  commands.push(`pyflight perf ${target.pid} -d ${seconds}`);
+  extras.profile = result;
+  const step = findTorchStep(result.profile);
+  if (!step) {
+    return {
+      summary: `No own function called into torch during ${seconds} s of profiling (${result.profile.samples} samples).`,
+      findings: [{ title: 'No training or inference step ran while profiling', severity: 'info', location: null,
+        evidence: [`${result.profile.samples} CPU samples in ${(result.elapsedMs / 1000).toFixed(1)} s; none had an own-code frame calling into torch's Python code.`],
+        next_steps: ['Run it again while the model trains or serves requests, or name the step: '
+          + `\`pyflight torch ${target.pid} profile <module> [class] <method>\`.`], view: 'profile' }],
+    };
+  }
+  const samples = result.profile.samples;
+  onStep(`The step is ${step.function} (${shortWhere(step.file, step.line)}): on the stack in ${step.total} of ${samples} samples, `
+    + `${step.inTorch} of them inside torch.`);
+  onStep(`Asking the process for the module name of ${shortWhere(step.file)} (loads the PyFlightProfiler agent if needed).`);
+  const { module } = await target.module(step.file, signal);
+  const where = { module, ...(await classOf(step)) };
+  const label = [where.module, where.class, where.method].filter(Boolean).join(' ');
+  const waitSeconds = Math.max(5, Math.round(secondsLeft()));
+  onStep(`Profiling the next call of ${label} with torch.profiler (flight-profiler's torch profile; waits up to ${waitSeconds} s).`);
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), waitSeconds * 1000);
+  const onAbort = () => stop.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let run;
+  try {
+    run = await profileTorchCall(target, where, { signal: stop.signal });
+  } catch (error) {
+    const failure = PyFlightError.from(error);
+    if (failure.code !== ErrorCode.Cancelled || signal?.aborted) throw failure;
+    return {
+      summary: `${step.function} was not called again within ${waitSeconds} s, so no torch profile was taken.`,
+      findings: [{ title: `${step.function} calls into torch, but was not called while PyFlight waited`, severity: 'medium',
+        location: { function: step.function, file: step.file, line: step.line ?? null },
+        evidence: [`On the stack in ${step.total} of ${samples} CPU samples (${step.inTorch} inside torch).`],
+        next_steps: [`Profile it when it runs: \`pyflight torch ${target.pid} profile ${label}\`.`], view: 'profile' }],
+    };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+  commands.push(`pyflight torch ${target.pid} profile ${label}`);
+  return { findings: torchFindings(run.summary, run.result.file, step, samples, label, target.pid), summary: torchSummary(run.summary, step) };
+}
+
+function torchSummary(summary: TorchTraceSummary, step: TorchStep): string {
+  const top = summary.ops[0];
+  if (!top) return `One call of ${step.function} ran no torch operators.`;
+  const share = summary.totalSelfCpuUs ? ` (${((top.selfCpuUs / summary.totalSelfCpuUs) * 100).toFixed(0)}% of operator CPU time)` : '';
+  return `One call of ${step.function} spends its torch time in ${top.name}${share}${top.modulePath ? `, issued by ${top.modulePath}` : ''}.`;
+}
+
+export function torchFindings(summary: TorchTraceSummary, file: string, step: TorchStep, samples: number, label: string, pid: number): Finding[] {
+  const cuda = summary.totalCudaUs > 0;
+  const stepLocation = { function: step.function, file: step.file, line: step.line ?? null };
+  const findings: Finding[] = [{
+    title: `${step.function} is the model step: ${summary.ops.slice(0, 3).map((o) => o.name).join(', ')} take most of its operator time`,
+    severity: 'high',
+    location: stepLocation,
+    evidence: [
+      `CPU profile: ${step.function} was on the stack in ${step.total} of ${samples} samples, ${step.inTorch} of them inside torch's code.`,
+      `torch profile of one call: ${summary.opEvents} operator calls, ${microseconds(summary.totalSelfCpuUs)} of operator CPU time`
+        + `${cuda ? `, ${microseconds(summary.totalCudaUs)} in CUDA kernels` : ''}.`,
+      ...summary.ops.slice(0, 5).map((o) => opLine(o, summary.totalSelfCpuUs, cuda)),
+    ],
+    next_steps: [
+      `Open the Chrome trace for the timeline: ${file} (chrome://tracing or https://ui.perfetto.dev).`,
+      'Check the shapes above: a batch or layer bigger than intended, or many small operators where one fused call would do.',
+      `Profile another call to compare: \`pyflight torch ${pid} profile ${label}\`.`,
+    ],
+  }];
+  // One finding per top-level module: the class whose forward issues the operators.
+  const byTop = new Map<string, { selfCpuUs: number; ops: Map<string, number>; forward: PythonFrame | null; paths: Set<string> }>();
+  for (const op of summary.ops) {
+    if (!op.modulePath) continue;
+    const top = op.modulePath.split(' › ')[0];
+    const entry = byTop.get(top) ?? { selfCpuUs: 0, ops: new Map(), forward: null, paths: new Set() };
+    entry.selfCpuUs += op.selfCpuUs;
+    entry.ops.set(op.name, (entry.ops.get(op.name) ?? 0) + op.selfCpuUs);
+    entry.paths.add(op.modulePath);
+    if (!entry.forward && op.caller?.function === 'forward') entry.forward = op.caller;
+    byTop.set(top, entry);
+  }
+  for (const [cls, m] of [...byTop.entries()].sort((a, b) => b[1].selfCpuUs - a[1].selfCpuUs).slice(0, 2)) {
+    const ops = [...m.ops.entries()].sort((a, b) => b[1] - a[1]).map(([name]) => name);
+    const share = summary.totalSelfCpuUs ? ((m.selfCpuUs / summary.totalSelfCpuUs) * 100).toFixed(0) : '?';
+    findings.push({
+      title: `${cls}.forward issues ${ops.slice(0, 3).join(', ')} (${share}% of the step's operator CPU time)`,
+      severity: 'medium',
+      location: m.forward ? { function: `${cls}.forward`, file: resolveTraceFile(m.forward, step.file), line: m.forward.line } : null,
+      evidence: [
+        `In the trace's Python stack these operators run inside nn.Module ${cls}: ${[...m.paths].join('; ')}.`,
+        ...(m.forward ? [`The Python frame that calls them is ${frameText(m.forward)}, inside ${cls}.`] : []),
+      ],
+      next_steps: [`Look at ${cls}.forward and the layers it calls; the shapes in the first finding say how big each call is.`],
+    });
+  }
+  if (!summary.withStack) {
+    findings.push({ title: 'The trace has no Python stack, so the issuing modules are unknown', severity: 'info', location: null,
+      evidence: ['No python_function events in the Chrome trace.'], next_steps: ['Open the trace to see the operators in time order.'] });
+  }
+  return findings;
+}
