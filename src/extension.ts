@@ -10,6 +10,7 @@ import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
 import { registerMemoryCommands } from './memory/memoryCommands';
 import { registerGilCommands } from './gil/gilCommands';
+import { registerInspectCommands } from './inspect/inspectCommands';
 import { registerDiagnoseChat } from './diagnose/chatParticipant';
 import { registerProfileCommands } from './profile/profileCommands';
 import { ProfileEditorHeat, toggleProfileHeat } from './profile/profileEditor';
@@ -80,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
   registerGilCommands(context, { log, sessions: manager });
   registerDiagnoseChat(context, { log, sessions: manager, profiles });
+  registerInspectCommands(context, { log, sessions: manager });
 }
 
 /** Detaches every session: helpers stop and turn off whatever they instrumented. */

@@ -40,6 +40,16 @@ export const CommandId = {
   ttDelete: 'pyflight.ttDelete',
   toggleGil: 'pyflight.toggleGil',
   showGilAlerts: 'pyflight.showGilAlerts',
+  inspectValue: 'pyflight.inspectValue',
+  inspectGlobal: 'pyflight.inspectGlobal',
+  showInstances: 'pyflight.showInstances',
+  forceGc: 'pyflight.forceGc',
+  refreshInspection: 'pyflight.refreshInspection',
+  editInspection: 'pyflight.editInspection',
+  openInspection: 'pyflight.openInspection',
+  copyInspection: 'pyflight.copyInspection',
+  removeInspection: 'pyflight.removeInspection',
+  clearInspections: 'pyflight.clearInspections',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 
@@ -55,4 +65,5 @@ export const ViewId = {
   watch: 'pyflight.watch',
   trace: 'pyflight.trace',
   timeTunnel: 'pyflight.timeTunnel',
+  values: 'pyflight.values',
 } as const;
