@@ -15,9 +15,9 @@ export async function resolveClass(session: Session, fileModule: string, name: V
   const field = parts.pop()!;
   const owner = parts.length ? parts.join('.') : undefined;
   const answer = await session.getglobal({ module: fileModule, class: owner, field, expr: DESCRIBE, raw: true, imported: true }, signal);
-  const m = /^\('([\w.]+)', '([\w.<>]+)', (True|False), '(\w+)'\)$/.exec(answer.value);
+  const m = /^\((?:'([\w.]+)'|None), (?:'([\w.<>]+)'|None), (True|False), '(\w+)'\)$/.exec(answer.value);
   const shown = [owner, field].filter(Boolean).join('.');
-  if (!m || m[3] !== 'True') {
+  if (!m || m[3] !== 'True' || !m[1] || !m[2]) {
     throw new PyFlightError(ErrorCode.ClassNotFound, `${shown} in module ${fileModule} is not a class${m ? ` (it is a ${m[4]})` : ''}.`,
       'Put the cursor on a class name (its `class` line, or where it is used), or inside the class.');
   }
