@@ -47,7 +47,8 @@ export class ValuesView implements vscode.TreeDataProvider<ValuesNode>, vscode.D
   private readonly subscription: { dispose(): void };
 
   constructor(private readonly inspections: Inspections) {
-    this.subscription = inspections.onDidChange((inspection) => this.changed.fire(inspection ? this.rootOf(inspection) : undefined));
+    // The whole (small) tree: a new root, or a root whose id changed with its read, is not a known element to refresh.
+    this.subscription = inspections.onDidChange(() => this.changed.fire(undefined));
   }
 
   /** One node object per inspection, so reveal() and refreshes find the same row. */

@@ -1,0 +1,93 @@
+// Issue 9 (values and instances) in the real workbench: right-click a module global → PyFlight:
+// Inspect Value → its tree in the Values view (expand, open as a document); a string with HTML in
+// it stays text; hovering a global shows its live value; right-click a class → PyFlight: Show Live
+// Instances → the count and each instance; Force GC asks first and says what it freed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { env, launchWorkbench } from './lib/workbench.mjs';
+import { startTarget, stopTargets } from './lib/targets.mjs';
+
+const source = readFileSync(join(env.ws, 'inspect_service.py'), 'utf8').split('\n');
+const lineOf = (text) => source.findIndex((l) => l.startsWith(text)) + 1;
+let wb;
+let target;
+
+before(async () => {
+  target = await startTarget('inspect_service.py');
+  wb = await launchWorkbench('inspect');
+  await wb.executeCommand('pyflight.attach', target.pid);
+});
+after(async () => {
+  await wb?.close();
+  stopTargets();
+});
+
+test('Inspect Value from right-click shows the value as a tree; HTML stays text; a document; a hover', async () => {
+  await wb.step('inspect value', async () => {
+    await wb.openFile('inspect_service.py');
+    await wb.editorContextMenu(lineOf('CONFIG = '), 'PyFlight: Inspect Value');
+    await wb.treeRow('Values', /CONFIG\s*dict · __main__ · pid \d+/).waitFor({ timeout: 30000 });
+    await wb.treeRow('Values', /region\s*"eu-west"/).waitFor();
+    await wb.expandTreeRow('Values', /limits\s*\{…\} 2 items/);
+    await wb.treeRow('Values', /burst\s*\[1, 2, 3\]/).waitFor();
+    await wb.screenshot('value-tree');
+  });
+
+  await wb.step('html is text', async () => {
+    await wb.editorContextMenu(lineOf('GREETING = '), 'PyFlight: Inspect Value');
+    // The text as the target has it, in the row's description: shown as text, not markup.
+    await wb.treeRow('Values', /GREETING\s*str = "Grüße <b>bold<\/b> & <script>alert\(1\)<\/script> — ✓"/).waitFor({ timeout: 20000 });
+    assert.equal(await wb.view('Values').locator('.monaco-list-row b, .monaco-list-row script').count(), 0, 'target text became markup');
+  });
+
+  await wb.step('open as document', async () => {
+    await wb.treeRowAction('Values', /CONFIG/, 'Open as Document');
+    await wb.activeEditorTab('__main__.CONFIG.txt').waitFor({ timeout: 15000 });
+    const text = await wb.page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText();
+    assert.match(text.replace(/\u00a0/g, ' '), /# __main__\.CONFIG in process \d+[\s\S]*"region": "eu-west"/);
+    await wb.screenshot('value-document');
+  });
+
+  await wb.step('hover', async () => {
+    await wb.openFile('inspect_service.py');
+    await wb.goToLine(lineOf('REQUESTS_SERVED = '), 3);
+    await wb.executeCommand('editor.action.showHover');
+    const hover = wb.page.locator('.monaco-hover', { hasText: 'PyFlight live value' });
+    await hover.waitFor({ timeout: 20000 });
+    assert.match((await hover.innerText()).replace(/\u00a0/g, ' '), /process \d+ · __main__\.REQUESTS_SERVED · int[\s\S]*\d+/);
+    await wb.screenshot('value-hover');
+    await wb.page.keyboard.press('Escape');
+  });
+});
+
+test('Show Live Instances from right-click on a class: the count and each instance', async () => {
+  await wb.step('instances', async () => {
+    await wb.openFile('inspect_service.py');
+    await wb.editorContextMenu(lineOf('class Order:'), 'PyFlight: Show Live Instances');
+    await wb.treeRow('Values', /Order\s*3 live instances · __main__/).waitFor({ timeout: 30000 });
+    await wb.treeRow('Values', /\[1\] Order\s*0x[0-9a-f]+/).waitFor();
+    await wb.expandTreeRow('Values', /\[3\] Order/);
+    await wb.treeRow('Values', /customer\s*"<img src=x onerror=alert\(1\)>"/).waitFor();
+    assert.equal(await wb.view('Values').locator('.monaco-list-row img').count(), 0, 'target text became markup');
+    await wb.screenshot('instances');
+  });
+
+  await wb.step('no instances', async () => {
+    await wb.editorContextMenu(lineOf('class Refund:'), 'PyFlight: Show Live Instances');
+    await wb.waitForNotification(/No live instances of __main__\.Refund in the process/, { timeout: 20000 });
+    await wb.clearNotifications();
+  });
+
+  await wb.step('force gc', async () => {
+    await wb.runCommand('PyFlight: Force GC in Process…');
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /gc\.collect\(\)[\s\S]*threads pause/);
+    await wb.screenshot('force-gc-confirm');
+    await dialog.locator('.monaco-button', { hasText: /^Collect$/ }).click();
+    await wb.waitForNotification(/gc\.collect\(\) freed [\d,]+ unreachable objects?; objects tracked by the collector/, { timeout: 30000 });
+    await wb.screenshot('force-gc-done');
+  });
+});
