@@ -115,6 +115,8 @@ export function classLocation(type: string): { module: string; class: string } |
  */
 export function instancesCommand(type: string, pid: number): { module: string; class: string; cli: string } | undefined {
   const where = classLocation(type);
-  if (!where) return undefined;
+  // vmtool finds an instance through the reference it holds to its class, which only instances of
+  // classes written in Python (heap types) have: int, dict, list … are never found.
+  if (!where || where.module === 'builtins') return undefined;
   return { ...where, cli: `pyflight vmtool ${pid} getInstances -c ${where.module} ${where.class} -n 10` };
 }

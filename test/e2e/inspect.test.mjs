@@ -19,6 +19,14 @@ before(async () => {
   wb = await launchWorkbench('inspect');
   await wb.executeCommand('pyflight.attach', target.pid);
 });
+
+/** Room for the Values view in screenshots: the Stacks and Watch panes folded. */
+async function foldOtherViews() {
+  for (const title of ['Stacks', 'Watch']) {
+    const header = wb.view(title).locator('.pane-header');
+    if ((await header.getAttribute('aria-expanded')) === 'true') await header.click();
+  }
+}
 after(async () => {
   await wb?.close();
   stopTargets();
@@ -32,6 +40,7 @@ test('Inspect Value from right-click shows the value as a tree; HTML stays text;
     await wb.treeRow('Values', /region\s*"eu-west"/).waitFor();
     await wb.expandTreeRow('Values', /limits\s*\{…\} 2 items/);
     await wb.treeRow('Values', /burst\s*\[1, 2, 3\]/).waitFor();
+    await foldOtherViews();
     await wb.screenshot('value-tree');
   });
 

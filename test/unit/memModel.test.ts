@@ -53,6 +53,7 @@ describe('memory model', () => {
     assert.equal(classLocation('module(os)'), undefined);
     assert.equal(classLocation('x; rm -rf /'), undefined);
     const cmd = instancesCommand('shop.cache.Entry', 4321)!;
+    assert.equal(instancesCommand('dict', 4321), undefined, 'vmtool never finds instances of built-in types');
     assert.deepEqual(cmd, { module: 'shop.cache', class: 'Entry', cli: 'pyflight vmtool 4321 getInstances -c shop.cache Entry -n 10' });
   });
 });

@@ -83,7 +83,9 @@ def get_instances(params, port):
         raise HelperError(errors.INTERNAL, "Listing instances failed in the target: %s" % (data or {}).get("internal"))
     if data["count"] == 0:
         raise HelperError(errors.NO_INSTANCES, "No live instances of %s.%s in the process." % (module, cls),
-                          "None exists right now (instances of subclasses are not counted: list the subclass itself).")
+                          "None exists right now, or vmtool cannot see them: it finds an instance by the reference it holds to its "
+                           "class, which instances of built-in and C extension types do not have; instances of subclasses "
+                           "count for the subclass only.")
     if "error" in data:
         raise HelperError(errors.BAD_EXPRESSION, "The expression %s failed in the target: %s" % (expr, exception_line(data["error"])),
                           "The expression sees the list of instances as `instances`, e.g. len(instances) or instances[0].name.")
