@@ -124,6 +124,9 @@ describe('inspect: values (getglobal) and instances (vmtool) of inspect_service.
     await assert.rejects(session.getglobal({ module: '__main__', field: 'CONFIG', expr: 'target[' }), failsWith(ErrorCode.BadExpression, /not a valid Python expression/));
     await assert.rejects(session.getglobal({ module: '__main__', field: 'CONFIG', expr: "target['nope']" }),
       failsWith(ErrorCode.BadExpression, /^The expression target\['nope'\] failed in the target: KeyError: 'nope'$/));
+    await assert.rejects(session.getglobal({ module: '__main__', field: 'MIXED_KEYS' }),
+      failsWith(ErrorCode.BadExpression, /^The value cannot be rendered by flight-profiler: TypeError: '<' not supported/));
+    assert.equal((await session.getglobal({ module: '__main__', field: 'MIXED_KEYS', raw: true })).value, "{1: 'one', 'two': 2}");
     await assert.rejects(session.getInstances({ module: '__main__', class: 'Order', expr: 'instances[5].total' }),
       failsWith(ErrorCode.BadExpression, /failed in the target: IndexError: list index out of range$/));
     await assert.rejects(session.getInstances({ module: '__main__', class: 'Refund' }), failsWith(ErrorCode.NoInstances, /^No live instances of __main__\.Refund in the process\.$/));

@@ -59,7 +59,7 @@ describe('value texts (recorded answers)', () => {
 
   it('force gc in one sentence', () => {
     assert.equal(forceGcText(recorded('force-gc')),
-      'gc.collect() freed 2,137 unreachable objects; objects tracked by the collector 38,220 → 22,230; resident memory 32.3 MB → 32.3 MB.');
+      'gc.collect() freed 2,616 unreachable objects; objects tracked by the collector 38,698 → 22,232; resident memory 32.4 MB → 32.4 MB.');
   });
 });
 

@@ -72,6 +72,10 @@ def getglobal(params, port):
         raise lookup_error(answer, module, cls, field)
     if answer.failed:
         line = exception_line(answer.failed_reason) or "failed"
+        if not expr and "dumps.py" in (answer.failed_reason or ""):
+            # flight-profiler's renderer sorts dict keys: {1: .., "a": ..} cannot be shown its way.
+            raise HelperError(errors.BAD_EXPRESSION, "The value cannot be rendered by flight-profiler: %s" % line,
+                              "Inspect it with -r (repr), or a lower depth (-x).")
         raise HelperError(errors.BAD_EXPRESSION, "The expression %s failed in the target: %s" % (expr or "target", line),
                           "The expression sees the value as `target`; fix it, or inspect without one.")
     return {"module": module, "class": cls, "field": field, "expr": answer.expr, "type": answer.type, "value": answer.value,
