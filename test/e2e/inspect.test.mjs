@@ -51,6 +51,44 @@ test('Inspect Value from right-click shows the value as a tree; HTML stays text;
     assert.equal(await wb.view('Values').locator('.monaco-list-row b, .monaco-list-row script').count(), 0, 'target text became markup');
   });
 
+  await wb.step('refresh and options', async () => {
+    // A counter the target keeps increasing: Refresh reads it again.
+    await wb.editorContextMenu(lineOf('REQUESTS_SERVED = '), 'PyFlight: Inspect Value');
+    const counter = /REQUESTS_SERVED\s*int = (\d+)/;
+    await wb.treeRow('Values', counter).waitFor({ timeout: 20000 });
+    const first = Number(counter.exec(await wb.treeRow('Values', counter).innerText())[1]);
+    await wb.page.waitForTimeout(300);
+    await wb.treeRowAction('Values', counter, 'Refresh');
+    let later = first;
+    for (let i = 0; i < 50 && later === first; i++) {
+      await wb.page.waitForTimeout(100);
+      later = Number(counter.exec(await wb.treeRow('Values', counter).innerText())?.[1] ?? first);
+    }
+    assert.ok(later > first, `not re-read: ${first} → ${later}`);
+    // Change Options…: -r shows repr() on the row itself.
+    await wb.treeRowContextMenu('Values', /CONFIG\s*dict/, 'Change Options…');
+    await wb.page.locator('.quick-input-widget', { hasText: 'PyFlight: options of __main__.CONFIG' }).waitFor();
+    assert.equal(await wb.quickInputBox.inputValue(), '-x 2');
+    await wb.quickInputEnter('-x 2 -r');
+    await wb.treeRow('Values', /CONFIG\s*dict = \{'region': 'eu-west', 'limits': \{'orders': 3, 'burst'/).waitFor({ timeout: 20000 });
+    await wb.treeRowContextMenu('Values', /CONFIG\s*dict/, 'Change Options…');
+    await wb.quickInputEnter('-x 2');
+    await wb.treeRow('Values', /region\s*"eu-west"/).waitFor({ timeout: 20000 });
+  });
+
+  await wb.step('a global from the palette', async () => {
+    await wb.runCommand('PyFlight: Inspect a Global…');
+    await wb.page.locator('.quick-input-widget', { hasText: 'PyFlight: Inspect a Global of process' }).waitFor();
+    for (let i = 0; i < 50 && (await wb.quickInputBox.inputValue()) !== '__main__'; i++) await wb.page.waitForTimeout(100);
+    await wb.quickInputEnter('__main__');
+    const items = await wb.quickPickItems();
+    assert.ok(items.some((t) => /OPEN_ORDERS\s*list · 3 items/.test(t)), items.join(' | '));
+    assert.ok(items.some((t) => /Order\s*class/.test(t)), items.join(' | '));
+    await wb.quickPickSelect('OPEN_ORDERS');
+    await wb.treeRow('Values', /OPEN_ORDERS\s*list · __main__/).waitFor({ timeout: 20000 });
+    await wb.treeRow('Values', /\[0\]\s*Order\(\{…\}\) 3 items/).waitFor();
+  });
+
   await wb.step('open as document', async () => {
     await wb.treeRowAction('Values', /CONFIG/, 'Open as Document');
     await wb.activeEditorTab('__main__.CONFIG.txt').waitFor({ timeout: 15000 });
@@ -66,6 +104,7 @@ test('Inspect Value from right-click shows the value as a tree; HTML stays text;
     const hover = wb.page.locator('.monaco-hover', { hasText: 'PyFlight live value' });
     await hover.waitFor({ timeout: 20000 });
     assert.match((await hover.innerText()).replace(/\u00a0/g, ' '), /process \d+ · __main__\.REQUESTS_SERVED · int[\s\S]*\d+/);
+    await wb.page.waitForTimeout(600); // the hover fades in
     await wb.screenshot('value-hover');
     await wb.page.keyboard.press('Escape');
   });
