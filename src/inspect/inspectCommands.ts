@@ -15,7 +15,7 @@ import { ValueDocuments, VALUE_SCHEME } from './valueDocuments';
 import { ValueHover } from './valueHover';
 import { ValuesView, type ValuesNode } from './valuesView';
 import { classAt, valueAt } from './valueTarget';
-import { forceGcText, instancesDocument } from './valueText';
+import { forceGcText, instancesDocument, valueLocation } from './valueText';
 
 export interface InspectDeps {
   log: Logger;
@@ -52,10 +52,23 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
     return resolveSession(deps.sessions, { log: deps.log, purpose: 'inspect', file, placeHolder: vscode.l10n.t('Inspect which process?') });
   };
 
-  /** Adds an inspection, reads it with progress on the view, reveals it; a failure is shown once. */
+  /**
+   * Reads an inspection with progress: in the view for values (quick); in a notification with
+   * Cancel for instances (a walk of every object the collector tracks). A failure is shown once.
+   */
+  const withReadProgress = (label: string, kind: Inspection['kind'], read: (signal?: AbortSignal) => Promise<Inspection>): Thenable<Inspection> =>
+    kind === 'value' ? vscode.window.withProgress({ location: { viewId: ViewId.values } }, () => read())
+      : vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: true, title: label }, (_progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        return read(abort.signal);
+      });
+
   const show = async (session: Session, what: Parameters<Inspections['add']>[1]): Promise<Inspection> => {
     await vscode.commands.executeCommand(`${ViewId.values}.focus`);
-    const inspection = await vscode.window.withProgress({ location: { viewId: ViewId.values } }, () => inspections.add(session, what));
+    const label = what.kind === 'instances'
+      ? vscode.l10n.t('PyFlight: listing the live instances of {0} in process {1}…', `${what.params.module}.${what.params.class}`, session.pid) : '';
+    const inspection = await withReadProgress(label, what.kind, (signal) => inspections.add(session, what, signal));
     await tree.reveal(view.rootOf(inspection), { select: true, focus: false }).then(undefined, () => undefined);
     if (inspection.error) void showError(deps.log, `inspect ${what.params.module}`, inspection.error);
     return inspection;
@@ -165,8 +178,8 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
     }
   };
 
-  const forceGc = async () => {
-    const session = await sessionFor(vscode.window.activeTextEditor?.document.uri.fsPath);
+  const forceGc = async (node?: { session?: Session }) => {
+    const session = node?.session?.state === 'ready' ? node.session : await sessionFor(vscode.window.activeTextEditor?.document.uri.fsPath);
     if (!session) return;
     const collect: vscode.MessageItem = { title: vscode.l10n.t('Collect') };
     const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };
@@ -193,12 +206,13 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
     return selected?.kind === 'inspection' ? selected.inspection : undefined;
   };
 
-  const refresh = async (inspection: Inspection) => {
+  /** Reads an inspection again (Refresh, or new options), when its process is still attached. */
+  const reread = async (inspection: Inspection, read: (signal?: AbortSignal) => Promise<Inspection>) => {
     if (inspection.session.state !== 'ready') {
       void vscode.window.showWarningMessage(vscode.l10n.t('Process {0} is no longer attached.', inspection.session.pid));
       return;
     }
-    await vscode.window.withProgress({ location: { viewId: ViewId.values } }, () => inspections.refresh(inspection));
+    await withReadProgress(vscode.l10n.t('PyFlight: reading the live instances again…'), inspection.kind, read);
     if (inspection.error) void showError(deps.log, `inspect ${inspection.params.module}`, inspection.error);
   };
 
@@ -209,25 +223,23 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
     vscode.commands.registerCommand(CommandId.forceGc, forceGc),
     vscode.commands.registerCommand(CommandId.refreshInspection, async (node?: ValuesNode) => {
       const inspection = rootOf(node);
-      if (inspection) await refresh(inspection);
+      if (inspection) await reread(inspection, (signal) => inspections.refresh(inspection, signal));
     }),
     vscode.commands.registerCommand(CommandId.editInspection, async (node?: ValuesNode) => {
       const inspection = rootOf(node);
       if (!inspection) return;
-      const kind = inspection.kind;
-      const p = inspection.params;
+      const { kind, params } = inspection;
+      const title = kind === 'value' ? valueLocation(params) : `${params.module}.${params.class}`;
       const text = await vscode.window.showInputBox({
-        title: vscode.l10n.t('PyFlight: options of {0}', kind === 'value' ? [p.module, (p as { class?: string }).class, (p as { field?: string }).field].filter(Boolean).join('.') : `${p.module}.${(p as { class: string }).class}`),
+        title: vscode.l10n.t('PyFlight: options of {0}', title),
         prompt: kind === 'value' ? vscode.l10n.t('-x depth (1-6), -e "expression on target", -r (repr), -v (no cuts)')
           : vscode.l10n.t('-n instances shown (1-1000), -x depth (1-6), -e "expression on instances", -r (repr), -v (no cuts)'),
-        value: formatInspectOptions(p),
+        value: formatInspectOptions(params),
         validateInput: (v) => { try { parseInspectOptions(v, kind); return undefined; } catch (e) { return (e as Error).message; } },
       });
       if (text === undefined) return;
       const options = parseInspectOptions(text, kind);
-      inspection.params = { ...p, expand: options.expand, expr: options.expr, raw: options.raw, verbose: options.verbose,
-        ...(kind === 'instances' ? { limit: options.limit } : {}) } as typeof p & Record<string, unknown>;
-      await refresh(inspection);
+      await reread(inspection, (signal) => inspections.setOptions(inspection, options, signal));
     }),
     vscode.commands.registerCommand(CommandId.openInspection, async (node?: ValuesNode) => {
       const inspection = rootOf(node);

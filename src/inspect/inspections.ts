@@ -5,6 +5,7 @@
 import { PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { GetGlobalParams, GetGlobalResult, InstancesParams, InstancesResult } from '../protocol/helper';
+import type { InspectOptions } from './inspectOptions';
 import type { Session } from '../session/session';
 
 interface Common {
@@ -35,20 +36,29 @@ export class Inspections {
   }
 
   /** Adds an inspection (newest first, the oldest dropped past 50) and reads it. */
-  add(session: Session, what: { kind: 'value'; params: GetGlobalParams } | { kind: 'instances'; params: InstancesParams }): Promise<Inspection> {
+  add(session: Session, what: { kind: 'value'; params: GetGlobalParams } | { kind: 'instances'; params: InstancesParams },
+    signal?: AbortSignal): Promise<Inspection> {
     const inspection = { ...what, id: this.nextId++, session, loading: true } as Inspection;
     this.items.unshift(inspection);
     this.items.splice(MAX_KEPT);
-    return this.refresh(inspection);
+    return this.refresh(inspection, signal);
+  }
+
+  /** New options (each one not given goes back to its default), then a read with them. */
+  setOptions(inspection: Inspection, options: InspectOptions, signal?: AbortSignal): Promise<Inspection> {
+    const { expand, expr, raw, verbose, limit } = options;
+    if (inspection.kind === 'value') inspection.params = { ...inspection.params, expand, expr, raw, verbose };
+    else inspection.params = { ...inspection.params, expand, expr, raw, verbose, limit };
+    return this.refresh(inspection, signal);
   }
 
   /** Reads it again (same session, same options); the error, if any, is kept on it. */
-  async refresh(inspection: Inspection): Promise<Inspection> {
+  async refresh(inspection: Inspection, signal?: AbortSignal): Promise<Inspection> {
     inspection.loading = true;
     this.onDidChangeEmitter.fire(inspection);
     try {
-      if (inspection.kind === 'value') inspection.result = await inspection.session.getglobal(inspection.params);
-      else inspection.result = await inspection.session.getInstances(inspection.params);
+      if (inspection.kind === 'value') inspection.result = await inspection.session.getglobal(inspection.params, signal);
+      else inspection.result = await inspection.session.getInstances(inspection.params, signal);
       inspection.error = undefined;
     } catch (error) {
       inspection.error = PyFlightError.from(error);

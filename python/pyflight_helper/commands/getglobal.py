@@ -83,11 +83,13 @@ def getglobal(params, port):
 
 
 # Evaluated in the target with `target` = the module's __name__ (every module has one). Cheap: one
-# pass over the module's dict; previews only for built-in scalars (a user __repr__ is never called).
+# pass over the module's dict; previews only for built-in scalars (a user __repr__ is never called;
+# a huge int is not converted: 3.11 refuses ints over 4,300 digits).
 _LIST_GLOBALS = (
     "[(k, type(v).__name__, 'class' if isinstance(v, type) else 'module' if type(v).__name__ == 'module' "
     "else 'function' if callable(v) else 'value', "
-    "repr(v[:80] if type(v) in (str, bytes) else v)[:80] if type(v) in (int, float, bool, str, bytes, complex, type(None)) "
+    "repr(v[:80] if type(v) in (str, bytes) else v)[:80] if type(v) in (float, bool, str, bytes, complex, type(None)) "
+    "or (type(v) is int and -10 ** 30 < v < 10 ** 30) "
     "else ('%%d items' %% len(v)) if type(v) in (list, dict, set, tuple, frozenset) else '') "
     "for k, v in list(vars(__import__('sys').modules[%r]).items()) if not (k.startswith('__') and k.endswith('__'))]")
 
