@@ -100,13 +100,19 @@ test('Inspect Value from right-click shows the value as a tree; HTML stays text;
   await wb.step('hover', async () => {
     await wb.openFile('inspect_service.py');
     await wb.goToLine(lineOf('REQUESTS_SERVED = '), 3);
+    await wb.page.mouse.move(900, 700); // no tooltip of the mouse in the screenshot
     await wb.executeCommand('editor.action.showHover');
     const hover = wb.page.locator('.monaco-hover', { hasText: 'PyFlight live value' });
     await hover.waitFor({ timeout: 20000 });
     assert.match((await hover.innerText()).replace(/\u00a0/g, ' '), /process \d+ · __main__\.REQUESTS_SERVED · int[\s\S]*\d+/);
     await wb.page.waitForTimeout(600); // the hover fades in
     await wb.screenshot('value-hover');
-    await wb.page.keyboard.press('Escape');
+    // Its link opens the value in the Values view.
+    const rows = () => wb.view('Values').locator('.monaco-list-row', { hasText: /REQUESTS_SERVED\s*int = \d+/ }).count();
+    const before = await rows();
+    await hover.locator('a', { hasText: 'Inspect Value' }).click();
+    for (let i = 0; i < 100 && (await rows()) === before; i++) await wb.page.waitForTimeout(100);
+    assert.equal(await rows(), before + 1, 'the hover link did not inspect the value');
   });
 });
 
