@@ -1,5 +1,9 @@
+/**
+ * The ways in: Inspect Value (right-click, the hover's link), Inspect a Global… (palette), Show Live
+ * Instances (right-click, palette, memory panel) and Force GC; results go to the Values view.
+ */
 import * as vscode from 'vscode';
-import { CommandId, ViewId } from '../common/commandIds';
+import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
 import { resolveSession } from '../commands/attach';
@@ -7,15 +11,12 @@ import { blocksAt } from '../probes/probeTarget';
 import type { GlobalName } from '../protocol/helper';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-import { formatInspectOptions, parseInspectOptions } from './inspectOptions';
-import { Inspections, type Inspection } from './inspections';
 import { LiveValues } from './liveValues';
 import { resolveClass } from './resolveClass';
-import { ValueDocuments, VALUE_SCHEME } from './valueDocuments';
 import { ValueHover } from './valueHover';
-import { ValuesView, type ValuesNode } from './valuesView';
+import { ValuesController } from './valuesController';
 import { classAt, valueAt } from './valueTarget';
-import { forceGcText, instancesDocument, valueLocation } from './valueText';
+import { forceGcText } from './valueText';
 
 export interface InspectDeps {
   log: Logger;
@@ -37,41 +38,15 @@ interface InspectArgs {
 const isArgs = (a: unknown): a is InspectArgs => typeof a === 'object' && a !== null && typeof (a as InspectArgs).module === 'string';
 
 export function registerInspectCommands(context: vscode.ExtensionContext, deps: InspectDeps): void {
-  const inspections = new Inspections();
-  const view = new ValuesView(inspections);
-  const tree = vscode.window.createTreeView(ViewId.values, { treeDataProvider: view, showCollapseAll: true });
-  const documents = new ValueDocuments(inspections);
-  const liveValues = new LiveValues(deps.log);
-  context.subscriptions.push(inspections, view, tree, documents,
-    vscode.workspace.registerTextDocumentContentProvider(VALUE_SCHEME, documents),
-    vscode.languages.registerHoverProvider({ language: 'python', scheme: 'file' }, new ValueHover(deps.sessions, liveValues)));
+  const values = new ValuesController(deps.log);
+  context.subscriptions.push(values,
+    vscode.languages.registerHoverProvider({ language: 'python', scheme: 'file' }, new ValueHover(deps.sessions, new LiveValues(deps.log))));
+  const show = values.show.bind(values);
 
   const sessionFor = (file: string | undefined, pid?: number) => {
     const known = pid !== undefined ? deps.sessions.get(pid) : undefined;
     if (known?.state === 'ready') return Promise.resolve(known);
     return resolveSession(deps.sessions, { log: deps.log, purpose: 'inspect', file, placeHolder: vscode.l10n.t('Inspect which process?') });
-  };
-
-  /**
-   * Reads an inspection with progress: in the view for values (quick); in a notification with
-   * Cancel for instances (a walk of every object the collector tracks). A failure is shown once.
-   */
-  const withReadProgress = (label: string, kind: Inspection['kind'], read: (signal?: AbortSignal) => Promise<Inspection>): Thenable<Inspection> =>
-    kind === 'value' ? vscode.window.withProgress({ location: { viewId: ViewId.values } }, () => read())
-      : vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: true, title: label }, (_progress, token) => {
-        const abort = new AbortController();
-        token.onCancellationRequested(() => abort.abort());
-        return read(abort.signal);
-      });
-
-  const show = async (session: Session, what: Parameters<Inspections['add']>[1]): Promise<Inspection> => {
-    await vscode.commands.executeCommand(`${ViewId.values}.focus`);
-    const label = what.kind === 'instances'
-      ? vscode.l10n.t('PyFlight: listing the live instances of {0} in process {1}…', `${what.params.module}.${what.params.class}`, session.pid) : '';
-    const inspection = await withReadProgress(label, what.kind, (signal) => inspections.add(session, what, signal));
-    await tree.reveal(view.rootOf(inspection), { select: true, focus: false }).then(undefined, () => undefined);
-    if (inspection.error) void showError(deps.log, `inspect ${what.params.module}`, inspection.error);
-    return inspection;
   };
 
   /** The editor's file, its session and the module the target imported it as (loads the agent, after consent). */
@@ -200,69 +175,10 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
     }
   };
 
-  const rootOf = (node?: ValuesNode): Inspection | undefined => {
-    if (node?.kind === 'inspection') return node.inspection;
-    const selected = tree.selection[0];
-    return selected?.kind === 'inspection' ? selected.inspection : undefined;
-  };
-
-  /** Reads an inspection again (Refresh, or new options), when its process is still attached. */
-  const reread = async (inspection: Inspection, read: (signal?: AbortSignal) => Promise<Inspection>) => {
-    if (inspection.session.state !== 'ready') {
-      void vscode.window.showWarningMessage(vscode.l10n.t('Process {0} is no longer attached.', inspection.session.pid));
-      return;
-    }
-    await withReadProgress(vscode.l10n.t('PyFlight: reading the live instances again…'), inspection.kind, read);
-    if (inspection.error) void showError(deps.log, `inspect ${inspection.params.module}`, inspection.error);
-  };
-
   context.subscriptions.push(
     vscode.commands.registerCommand(CommandId.inspectValue, inspectValue),
     vscode.commands.registerCommand(CommandId.inspectGlobal, inspectGlobal),
     vscode.commands.registerCommand(CommandId.showInstances, showInstances),
     vscode.commands.registerCommand(CommandId.forceGc, forceGc),
-    vscode.commands.registerCommand(CommandId.refreshInspection, async (node?: ValuesNode) => {
-      const inspection = rootOf(node);
-      if (inspection) await reread(inspection, (signal) => inspections.refresh(inspection, signal));
-    }),
-    vscode.commands.registerCommand(CommandId.editInspection, async (node?: ValuesNode) => {
-      const inspection = rootOf(node);
-      if (!inspection) return;
-      const { kind, params } = inspection;
-      const title = kind === 'value' ? valueLocation(params) : `${params.module}.${params.class}`;
-      const text = await vscode.window.showInputBox({
-        title: vscode.l10n.t('PyFlight: options of {0}', title),
-        prompt: kind === 'value' ? vscode.l10n.t('-x depth (1-6), -e "expression on target", -r (repr), -v (no cuts)')
-          : vscode.l10n.t('-n instances shown (1-1000), -x depth (1-6), -e "expression on instances", -r (repr), -v (no cuts)'),
-        value: formatInspectOptions(params),
-        validateInput: (v) => { try { parseInspectOptions(v, kind); return undefined; } catch (e) { return (e as Error).message; } },
-      });
-      if (text === undefined) return;
-      const options = parseInspectOptions(text, kind);
-      await reread(inspection, (signal) => inspections.setOptions(inspection, options, signal));
-    }),
-    vscode.commands.registerCommand(CommandId.openInspection, async (node?: ValuesNode) => {
-      const inspection = rootOf(node);
-      if (!inspection) return;
-      const document = await vscode.workspace.openTextDocument(documents.uriOf(inspection));
-      await vscode.window.showTextDocument(document, { preview: false });
-    }),
-    vscode.commands.registerCommand(CommandId.copyInspection, async (node?: ValuesNode) => {
-      const target = node ?? tree.selection[0];
-      if (!target) return;
-      const text = target.kind === 'inspection'
-        ? (target.inspection.result ? (target.inspection.kind === 'value' ? target.inspection.result.value
-          : instancesDocument(target.inspection.result, target.inspection.session.pid)) : undefined)
-        : target.kind === 'message' ? target.text : target.text;
-      if (text) {
-        await vscode.env.clipboard.writeText(text);
-        vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: copied'), 3000);
-      }
-    }),
-    vscode.commands.registerCommand(CommandId.removeInspection, (node?: ValuesNode) => {
-      const inspection = rootOf(node);
-      if (inspection) inspections.remove(inspection);
-    }),
-    vscode.commands.registerCommand(CommandId.clearInspections, () => inspections.clear()),
   );
 }
