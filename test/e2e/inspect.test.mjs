@@ -26,6 +26,8 @@ async function foldOtherViews() {
     const header = wb.view(title).locator('.pane-header');
     if ((await header.getAttribute('aria-expanded')) === 'true') await header.click();
   }
+  await wb.page.mouse.move(900, 700);
+  await wb.page.waitForTimeout(500); // the panes' resize animation
 }
 after(async () => {
   await wb?.close();
