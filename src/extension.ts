@@ -10,6 +10,7 @@ import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
 import { registerMemoryCommands } from './memory/memoryCommands';
 import { registerGilCommands } from './gil/gilCommands';
+import { registerInspectCommands } from './inspect/inspectCommands';
 import { registerDiagnoseChat } from './diagnose/chatParticipant';
 import { registerProfileCommands } from './profile/profileCommands';
 import { registerTorchCommands } from './torch/torchCommands';
@@ -82,6 +83,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerGilCommands(context, { log, sessions: manager });
   registerTorchCommands(context, { log, sessions: manager, storageDir: context.globalStorageUri.fsPath, extensionUri: context.extensionUri });
   registerDiagnoseChat(context, { log, sessions: manager, profiles });
+  registerInspectCommands(context, { log, sessions: manager });
 }
 
 /** Detaches every session: helpers stop and turn off whatever they instrumented. */

@@ -70,6 +70,8 @@ AGENT_COMMANDS = {
     "ttReplay": ("tt", lambda m, req, port: m.tt_detail(req.params, port, replay=True)),
     "ttDelete": ("tt", lambda m, req, port: m.tt_delete(req.params, port)),
     "getglobal": ("getglobal", lambda m, req, port: m.getglobal(req.params, port)),
+    "listGlobals": ("getglobal", lambda m, req, port: m.list_globals(req.params, port)),
+    "getInstances": ("vmtool", lambda m, req, port: m.get_instances(req.params, port)),
     "memSummary": ("mem", lambda m, req, port: m.mem_summary(req, port)),
     "memDiff": ("mem", lambda m, req, port: m.mem_diff(req, port)),
     "gilstatOff": ("gilstat", lambda m, _req, port: m.gilstat_off(port)),
@@ -106,6 +108,15 @@ def _gilstat_on(srv, req):
 
     pid, port = srv.require_open()
     return gilstat_on(req, pid, port)
+
+
+@server.handler("forceGc")
+def _force_gc(srv, _req):
+    """gc.collect() in the target (vmtool forceGc), with object counts and RSS before and after."""
+    from .commands.vmtool import force_gc
+
+    pid, port = srv.require_attached()
+    return force_gc(pid, port)
 
 
 @server.handler("gilstatState")

@@ -10,6 +10,12 @@ const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-
   '--out', // torch (src/cli/torch.ts)
   ...PROBE_METHODS.flatMap((m) => Object.entries(probeKind(m).options).filter(([, spec]) => spec.kind !== 'flag').map(([flag]) => flag))]);
 
+/** Options that take a value after one verb only (`-e` is watch's exception flag elsewhere). */
+const VERB_VALUE_OPTIONS: Record<string, ReadonlySet<string>> = {
+  vmtool: new Set(['-e', '-c', '-a']), // src/cli/vmtool.ts
+  getglobal: new Set(['-e']),
+};
+
 export interface ParsedArgs {
   verb: string;
   positional: string[];
@@ -25,7 +31,10 @@ export const USAGE = `usage:
   pyflight watch <pid> <module> [class] <method> [--expr E] [-x 1-4] [-e] [-n N] [-f F] [-r] [-v] [-nm nested] [--all-workers] [--json]
   pyflight trace <pid> <module> [class] <method> [-i ms] [-et ms] [-d depth] [-n N] [-f F] [-nm nested] [--all-workers] [--json]
   pyflight tt <pid> record <module> [class] <method> [-n N] [-f F] [--json]
-  pyflight getglobal <pid> <module> [class] <field> [--expr E] [-x N] [-r] [--json]
+  pyflight getglobal <pid> <module> [class] <field> [-e|--expr E] [-x 1-6] [-r] [-v] [--json]
+  pyflight globals <pid> <module> [--json]
+  pyflight vmtool <pid> getInstances -c <module> <class> [-e E] [-n 1-1000] [-x 1-6] [-r] [-v] [--json]
+  pyflight vmtool <pid> forceGc [--json]
   pyflight tt <pid> list|show <index> [-v]|replay <index> [-v]|delete <index>|delete --all [--json]
   pyflight tt <pid> -t <module> [class] <method> | -l | -i N [-v] [-p] | -d N | -da   (flight-profiler's syntax)
   pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]
@@ -54,7 +63,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
   const values = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (VALUE_OPTIONS.has(arg)) {
+    if (VALUE_OPTIONS.has(arg) || VERB_VALUE_OPTIONS[positional[0]]?.has(arg)) {
       if (i + 1 >= argv.length) throw usageError(`${arg} needs a value.`);
       values.set(arg, argv[++i]);
     } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {

@@ -23,6 +23,8 @@ import { runMem } from './mem';
 import { runGilstat } from './gilstat';
 import { runDiagnose } from './diagnose';
 import { runTorch } from './torch';
+import { runVmtool } from './vmtool';
+import { valueDocument } from '../inspect/valueText';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -191,11 +193,21 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
     case 'getglobal': {
       const [pidText, ...words] = args.positional;
       const where = location(words);
-      const params = { module: where.module, class: where.class, field: where.method, expr: args.values.get('--expr'),
-        expand: numberOption(args, '-x', true), raw: args.flags.has('r') };
-      const result = await withSession(parsePid(pidText), args, log, (s) => s.getglobal(params));
-      return json ? result : result.value;
+      const params = { module: where.module, class: where.class, field: where.method, expr: args.values.get('--expr') ?? args.values.get('-e'),
+        expand: numberOption(args, '-x', true), raw: args.flags.has('r'), verbose: args.flags.has('v') };
+      const pid = parsePid(pidText);
+      const result = await withSession(pid, args, log, (s) => s.getglobal(params));
+      return json ? { pid, ...result } : valueDocument(result, pid).trimEnd();
     }
+    case 'globals': {
+      const [pidText, module] = args.positional;
+      if (!module) throw usageError('Missing <module>, e.g. `pyflight globals <pid> __main__`.');
+      const pid = parsePid(pidText);
+      const result = await withSession(pid, args, log, (s) => s.listGlobals(module));
+      return json ? { pid, ...result } : result.globals.map((g) => `${g.name}  ${g.kind === 'value' ? g.type : g.kind}${g.preview ? `  ${g.preview}` : ''}`).join('\n');
+    }
+    case 'vmtool':
+      return runVmtool(args, log, withSession);
     case '':
     case 'help':
       return USAGE;

@@ -42,6 +42,16 @@ export const CommandId = {
   showGilAlerts: 'pyflight.showGilAlerts',
   profileTorchCall: 'pyflight.profileTorchCall',
   torchMemorySnapshot: 'pyflight.torchMemorySnapshot',
+  inspectValue: 'pyflight.inspectValue',
+  inspectGlobal: 'pyflight.inspectGlobal',
+  showInstances: 'pyflight.showInstances',
+  forceGc: 'pyflight.forceGc',
+  refreshInspection: 'pyflight.refreshInspection',
+  editInspection: 'pyflight.editInspection',
+  openInspection: 'pyflight.openInspection',
+  copyInspection: 'pyflight.copyInspection',
+  removeInspection: 'pyflight.removeInspection',
+  clearInspections: 'pyflight.clearInspections',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 
@@ -57,4 +67,5 @@ export const ViewId = {
   watch: 'pyflight.watch',
   trace: 'pyflight.trace',
   timeTunnel: 'pyflight.timeTunnel',
+  values: 'pyflight.values',
 } as const;

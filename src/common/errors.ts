@@ -24,6 +24,13 @@ export const ErrorCode = {
   Internal: 'INTERNAL',
   TorchMissing: 'TORCH_MISSING',
   TorchNoCuda: 'TORCH_NO_CUDA',
+  /** getglobal / vmtool: the module is not imported in the target (PyFlight never imports one). */
+  ModuleNotFound: 'MODULE_NOT_FOUND',
+  ClassNotFound: 'CLASS_NOT_FOUND',
+  /** getglobal: no such module global or class attribute. */
+  NameNotFound: 'NAME_NOT_FOUND',
+  /** vmtool getInstances: the class has no live instance. */
+  NoInstances: 'NO_INSTANCES',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -244,7 +244,7 @@ async function diagnoseMemory(target: DiagnoseTarget, seconds: number, signal: A
       location: null,
       evidence: [`${rate(r.size)}, ${formatCount(r.count, true)} objects between two heap snapshots ${diff.intervalSeconds} s apart${r.sizeApprox ? ' (size read back from KB/MB, ~)' : ''}.`],
       next_steps: [
-        ...(inst ? [`See which objects they are: \`${inst.shell}\`.`] : []),
+        ...(inst ? [`See which objects they are: \`${inst.cli}\`.`] : []),
         'Find the container that keeps them (a module-level list or dict, a cache without a bound) and bound it or drop entries.',
         `Diff again over a longer interval to confirm it keeps growing: \`pyflight mem diff ${target.pid} --interval 60\`.`,
       ],

@@ -110,17 +110,13 @@ export function classLocation(type: string): { module: string; class: string } |
 }
 
 /**
- * How to list the live instances of a type with flight-profiler's `vmtool` (PyFlight's own comes in
- * a later issue): the command for its interactive prompt and a one-shot shell line.
+ * Where a type's live instances can be listed (vmtool getInstances): the class for the Values view's
+ * Show Live Instances, and the same as a `pyflight` command line.
  */
-export function instancesCommand(type: string, pid: number): { vmtool: string; shell: string; note: string } | undefined {
+export function instancesCommand(type: string, pid: number): { module: string; class: string; cli: string } | undefined {
   const where = classLocation(type);
-  if (!where) return undefined;
-  const vmtool = `vmtool -a getInstances -c ${where.module} ${where.class} -n 10`;
-  const nested = where.module.includes('.') ? ' If the class is nested in another class, move the outer class name from the module to the class (`-c pkg.mod Outer.Inner`).' : '';
-  return {
-    vmtool,
-    shell: `flight_profiler ${pid} --cmd "${vmtool}"`,
-    note: `Lists 10 live instances (-n -1: all; -e "len(instances)" counts them).${nested}`,
-  };
+  // vmtool finds an instance through the reference it holds to its class, which only instances of
+  // classes written in Python (heap types) have: int, dict, list … are never found.
+  if (!where || where.module === 'builtins') return undefined;
+  return { ...where, cli: `pyflight vmtool ${pid} getInstances -c ${where.module} ${where.class} -n 10` };
 }

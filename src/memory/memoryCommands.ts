@@ -206,6 +206,9 @@ export class MemoryController implements vscode.Disposable {
       case 'exportCsv':
         void this.exportCsv(mem);
         return;
+      case 'instances':
+        void vscode.commands.executeCommand(CommandId.showInstances, { pid: mem.session.pid, module: message.module, class: message.class });
+        return;
       case 'copy':
         void vscode.env.clipboard.writeText(message.text).then(() => vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: copied'), 3000));
         return;

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Session } from '../session/session';
-import { enclosingFunction, type EnclosingFunction } from './pythonSymbols';
+import { enclosingBlocks, functionOf, type Block, type EnclosingFunction } from './pythonSymbols';
 import type { SourceLocation } from './probeStore';
 
 export interface EditorTarget {
@@ -9,29 +9,34 @@ export interface EditorTarget {
   source: SourceLocation;
 }
 
-/** Function and class from the language server's symbols when there are any. */
-async function fromDocumentSymbols(document: vscode.TextDocument, position: vscode.Position): Promise<EnclosingFunction | undefined> {
+/** The `def` / `class` blocks open at the position, from the language server's symbols when there are any. */
+async function fromDocumentSymbols(document: vscode.TextDocument, position: vscode.Position): Promise<Block[] | undefined> {
   let symbols: vscode.DocumentSymbol[] | undefined;
   try {
     symbols = await vscode.commands.executeCommand<vscode.DocumentSymbol[]>('vscode.executeDocumentSymbolProvider', document.uri);
   } catch {
     return undefined;
   }
-  const chain: vscode.DocumentSymbol[] = [];
-  let level = symbols ?? [];
+  if (!symbols?.length) return undefined;
+  const chain: Block[] = [];
+  let level = symbols;
   for (;;) {
     const hit = level.find((s) => s.range.contains(position) && 'children' in s);
     if (!hit) break;
-    chain.push(hit);
+    const kind = hit.kind === vscode.SymbolKind.Class ? 'class'
+      : hit.kind === vscode.SymbolKind.Function || hit.kind === vscode.SymbolKind.Method ? 'def' : undefined;
+    if (kind) chain.push({ kind, name: hit.name, line: hit.selectionRange.start.line });
     level = hit.children;
   }
-  const isFunction = (s: vscode.DocumentSymbol) => s.kind === vscode.SymbolKind.Function || s.kind === vscode.SymbolKind.Method;
-  const first = chain.findIndex(isFunction);
-  if (first < 0) return undefined;
-  const owner = chain[first - 1];
-  const nested = chain.slice(first + 1).find(isFunction);
-  return { class: owner?.kind === vscode.SymbolKind.Class ? owner.name : undefined, method: chain[first].name,
-    nested: nested?.name, defLine: chain[first].selectionRange.start.line };
+  return chain;
+}
+
+/**
+ * The `def` / `class` blocks open at a position: document symbols when a Python extension provides
+ * them, else our indentation parser (no language server offline). Watch and Inspect Value share it.
+ */
+export async function blocksAt(document: vscode.TextDocument, position: vscode.Position): Promise<Block[]> {
+  return (await fromDocumentSymbols(document, position)) ?? enclosingBlocks(document.getText().split(/\r?\n/), position.line);
 }
 
 /**
@@ -39,7 +44,7 @@ async function fromDocumentSymbols(document: vscode.TextDocument, position: vsco
  * the file's module name *as the target imported it* (`module` command), so `__main__` works.
  */
 export async function editorTarget(session: Session, document: vscode.TextDocument, position: vscode.Position): Promise<EditorTarget | undefined> {
-  const fn = (await fromDocumentSymbols(document, position)) ?? enclosingFunction(document.getText().split(/\r?\n/), position.line);
+  const fn = functionOf(await blocksAt(document, position));
   if (!fn) return undefined;
   const { module } = await session.module(document.uri.fsPath);
   return { module, function: fn, source: { file: document.uri.fsPath, line: fn.defLine + 1 } };

@@ -15,14 +15,16 @@ export interface EnclosingFunction {
 const DEF = /^(\s*)(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(/;
 const CLASS = /^(\s*)class\s+([A-Za-z_]\w*)\s*[(:]/;
 
-interface Block {
+/** One `def` or `class` header open at a line (outermost first in a chain). */
+export interface Block {
   kind: 'def' | 'class';
   name: string;
-  indent: number;
+  /** 0-based line of the header. */
   line: number;
 }
 
-export function enclosingFunction(lines: readonly string[], cursorLine: number): EnclosingFunction | undefined {
+/** The `def` / `class` blocks open at `cursorLine`, outermost first (indentation, as Python nests them). */
+export function enclosingBlocks(lines: readonly string[], cursorLine: number): Block[] {
   // Blocks open at the cursor: walk up, keeping each header whose indent is below all seen so far.
   const chain: Block[] = [];
   let limit = Infinity;
@@ -37,9 +39,18 @@ export function enclosingFunction(lines: readonly string[], cursorLine: number):
     }
     if (indent >= limit) continue;
     limit = indent;
-    if (header) chain.unshift({ kind: DEF.test(text) ? 'def' : 'class', name: header[2], indent, line: i });
+    if (header) chain.unshift({ kind: DEF.test(text) ? 'def' : 'class', name: header[2], line: i });
     if (indent === 0) break;
   }
+  return chain;
+}
+
+export function enclosingFunction(lines: readonly string[], cursorLine: number): EnclosingFunction | undefined {
+  return functionOf(enclosingBlocks(lines, cursorLine));
+}
+
+/** The function (and its class, and a function nested in it) of a chain of open blocks. */
+export function functionOf(chain: readonly Block[]): EnclosingFunction | undefined {
   const firstDef = chain.findIndex((b) => b.kind === 'def');
   if (firstDef < 0) return undefined;
   const owner = chain[firstDef - 1];
@@ -50,4 +61,13 @@ export function enclosingFunction(lines: readonly string[], cursorLine: number):
     nested: nested?.name,
     defLine: chain[firstDef].line,
   };
+}
+
+/**
+ * The class whose body the cursor is directly in (no `def` between), as a dotted path for nested
+ * classes (`Outer.Inner`); undefined at module level or inside a function.
+ */
+export function classBodyOf(chain: readonly Block[]): string | undefined {
+  if (!chain.length || chain[chain.length - 1].kind !== 'class' || chain.some((b) => b.kind === 'def')) return undefined;
+  return chain.map((b) => b.name).join('.');
 }

@@ -141,7 +141,10 @@ export interface HelperMethods {
   ttDetail: { params: TtDetailParams; result: TtDetail };
   ttReplay: { params: TtDetailParams; result: TtDetail };
   ttDelete: { params: { index?: number; all?: boolean }; result: { message: string } };
-  getglobal: { params: GetGlobalParams; result: { expr: string; type: string; value: string } };
+  getglobal: { params: GetGlobalParams; result: GetGlobalResult };
+  listGlobals: { params: { module: string }; result: ListGlobalsResult };
+  getInstances: { params: InstancesParams; result: InstancesResult };
+  forceGc: { params: Record<string, never>; result: ForceGcResult };
   probeOff: { params: { target: ProbeKind; args: string }; result: Record<string, never> };
   memSummary: { params: MemSummaryParams; result: MemSummaryResult };
   memDiff: { params: MemDiffParams; result: MemDiffResult };
@@ -331,6 +334,74 @@ export interface GetGlobalParams {
   expr?: string;
   expand?: number;
   raw?: boolean;
+  /** -v: no cut of long strings and collections */
+  verbose?: boolean;
+  /** The module name came from `module` (so it is imported): skip the sys.modules check (one round trip less). */
+  imported?: boolean;
+}
+
+/** A value as the agent rendered it (flight-profiler's indented text; with `raw`, repr()). */
+export interface GetGlobalResult {
+  module: string;
+  class: string | null;
+  field: string;
+  expr: string;
+  type: string;
+  value: string;
+  expand: number;
+  raw: boolean;
+}
+
+/** One global of a module (dunder names left out); `preview` only for built-in scalars and sizes of containers. */
+export interface GlobalName {
+  name: string;
+  type: string;
+  kind: 'class' | 'module' | 'function' | 'value';
+  preview: string;
+}
+
+export interface ListGlobalsResult {
+  module: string;
+  globals: GlobalName[];
+}
+
+/** vmtool getInstances: a top-level class of an imported module. */
+export interface InstancesParams {
+  module: string;
+  class: string;
+  /** -n: instances rendered one by one, 1–1000, default 10 (all are counted) */
+  limit?: number;
+  /** -x: depth of each rendering, 1–6, default 1 */
+  expand?: number;
+  /** -e: evaluated on the list of every instance, as `instances` */
+  expr?: string;
+  raw?: boolean;
+  verbose?: boolean;
+}
+
+export interface InstancesResult {
+  module: string;
+  class: string;
+  /** Every live instance of the class itself (not of subclasses). */
+  count: number;
+  limit: number;
+  expand: number;
+  raw: boolean;
+  /** The first `limit`, each rendered: `id` is id() in the target, `type` module.qualname. */
+  instances: { id: number; type: string; value: string }[];
+  /** With `expr`: its value over all instances. */
+  expr?: string;
+  type?: string;
+  value?: string;
+}
+
+/** vmtool forceGc: gc.collect()'s return, objects tracked by the collector and RSS (KiB) before and after. */
+export interface ForceGcResult {
+  unreachable: number;
+  objectsBefore: number;
+  objectsAfter: number;
+  rssKibBefore: number | null;
+  rssKibAfter: number | null;
 }
 
 /** `mem summary`: the biggest types by total size (pympler, a full heap walk in the target). */

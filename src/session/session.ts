@@ -6,9 +6,9 @@ import type { Logger } from '../common/logger';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
-import type { AttachResult, GetGlobalParams, GilstatParams, GilstatRecord, GilstatState, HelloResult, HelperMethods, MemDiffParams, MemDiffResult,
-  MemSummaryParams, MemSummaryResult, ModuleResult, StackResult, TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult,
-  TtDetail, TtRecord } from '../protocol/helper';
+import type { AttachResult, ForceGcResult, GetGlobalParams, GetGlobalResult, GilstatParams, GilstatRecord, GilstatState, HelloResult, HelperMethods,
+  InstancesParams, InstancesResult, ListGlobalsResult, MemDiffParams, MemDiffResult, MemSummaryParams, MemSummaryResult, ModuleResult, StackResult,
+  TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult, TtDetail, TtRecord } from '../protocol/helper';
 import { GilStat } from '../gil/gilStat';
 import type { ProbeRecord } from '../probes/probeKinds';
 import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
@@ -204,8 +204,24 @@ export class Session {
     return this.run('module', { file }, signal);
   }
 
-  getglobal(params: GetGlobalParams, signal?: AbortSignal): Promise<{ expr: string; type: string; value: string }> {
+  /** A module global or class attribute as the agent renders it (never imports a module). */
+  getglobal(params: GetGlobalParams, signal?: AbortSignal): Promise<GetGlobalResult> {
     return this.run('getglobal', params, signal);
+  }
+
+  /** The global names of an imported module, with their kinds. */
+  listGlobals(module: string, signal?: AbortSignal): Promise<ListGlobalsResult> {
+    return this.run('listGlobals', { module }, signal);
+  }
+
+  /** Live instances of a class (vmtool getInstances): all counted, the first `limit` rendered. */
+  getInstances(params: InstancesParams, signal?: AbortSignal): Promise<InstancesResult> {
+    return this.run('getInstances', params, signal);
+  }
+
+  /** gc.collect() in the target (vmtool forceGc). It changes the target: callers confirm first. */
+  forceGc(signal?: AbortSignal): Promise<ForceGcResult> {
+    return this.run('forceGc', {}, signal);
   }
 
   ttList(signal?: AbortSignal): Promise<{ records: TtRecord[] }> {
@@ -440,8 +456,8 @@ export class Session {
   }
 
   /** Runs one request; `needsAgent` (default: every method but a plain stack) loads the agent first. */
-  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete' | 'memSummary' | 'memDiff'
-    | 'torchCheck' | 'torchProfile' | 'torchMemory'>(method: M,
+  private async run<M extends 'stack' | 'module' | 'getglobal' | 'listGlobals' | 'getInstances' | 'forceGc' | 'ttList' | 'ttDetail' | 'ttReplay'
+    | 'ttDelete' | 'memSummary' | 'memDiff' | 'torchCheck' | 'torchProfile' | 'torchMemory'>(method: M,
     params: HelperMethods[M]['params'], signal?: AbortSignal, needsAgent = method !== 'stack',
     onProgress?: (stage: string, detail?: string | null) => void): Promise<HelperMethods[M]['result']> {
     if (this._state !== 'ready' || !this.helper) throw this.notReady();

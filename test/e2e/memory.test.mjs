@@ -1,6 +1,6 @@
 // Memory (issue 8) in the real workbench: Memory Diff… on a leaking target shows the growing class
-// first in the table and the growers chart, columns sort, a growing type says how to list its
-// instances, cancelling a diff returns at once and says what the agent keeps doing, summaries from
+// first in the table and the growers chart, columns sort, one click lists a growing type's live
+// instances (Values view), cancelling a diff returns at once and says what the agent keeps doing, summaries from
 // the Sessions view's context menu can be compared; light and dark.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,10 +67,12 @@ test('Memory Diff names the leaking class first; sorting; instances; cancel; sum
   });
 
   await wb.step('instances', async () => {
+    // One click on a growing type lists its live instances in the Values view (vmtool getInstances).
     const view = wb.webview();
-    await view.locator('table.types tr', { hasText: LEAK }).locator('button', { hasText: 'Instances…' }).click();
-    await view.locator('.instances code').first().filter({ hasText: /^vmtool -a getInstances -c __main__ LeakyCacheEntry -n 10$/ }).waitFor();
-    assert.match(await view.locator('.instances').innerText(), new RegExp(`flight_profiler ${target.pid} --cmd "vmtool -a getInstances -c __main__ LeakyCacheEntry -n 10"`));
+    await view.locator('table.types tr', { hasText: LEAK }).locator('button', { hasText: 'Instances' }).click();
+    await view.locator('.instances code').first().filter({ hasText: new RegExp(`^pyflight vmtool ${target.pid} getInstances -c __main__ LeakyCacheEntry -n 10$`) }).waitFor();
+    await wb.treeRow('Values', /LeakyCacheEntry\s*[\d,]+ live instances · __main__/).waitFor({ timeout: 30000 });
+    await wb.treeRow('Values', /\[1\] LeakyCacheEntry\s*0x[0-9a-f]+/).waitFor();
     await wb.screenshot('instances-light');
   });
 

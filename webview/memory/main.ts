@@ -122,7 +122,7 @@ function renderTable(): void {
     if (row.partial) name.append(el('span', 'tag', 'one side only'));
     name.title = row.type;
     const act = el('td', 'act');
-    if (row.instances) act.append(button('Instances…', `How to list the live ${row.type} objects`, () => showInstances(row), 'link'));
+    if (row.instances) act.append(button('Instances', `List the live ${row.type} objects`, () => showInstances(row), 'link'));
     tr.append(name, el('td', 'num', formatCount(row.count, deltas)), el('td', 'num', sizeText(row, deltas)), act);
     return tr;
   });
@@ -156,24 +156,20 @@ function renderChart(): void {
   }) : [el('div', 'muted', 'Nothing grew.')]));
 }
 
+/** One click: PyFlight lists the live instances in its Values view (vmtool getInstances in the process). */
 function showInstances(row: MemTableRow): void {
   picked = row.type;
   const how = row.instances;
   if (!how) return;
-  const copyVmtool = button('Copy', 'Copy the vmtool command', () => post({ type: 'copy', text: how.vmtool }), 'btn secondary');
-  const copyShell = button('Copy', 'Copy the shell command', () => post({ type: 'copy', text: how.shell }), 'btn secondary');
-  const line = (cmd: string, copy: HTMLButtonElement) => {
-    const box = el('div', 'cmd');
-    box.append(el('code', undefined, cmd), copy);
-    return box;
-  };
+  post({ type: 'instances', module: how.module, class: how.class });
+  const copy = button('Copy', 'Copy the command line', () => post({ type: 'copy', text: how.cli }), 'btn secondary');
+  const box = el('div', 'cmd');
+  box.append(el('code', undefined, how.cli), copy);
   instances.replaceChildren(
     el('h2', undefined, `Instances of ${row.type}`),
-    el('p', undefined, 'PyFlight cannot list instances yet (vmtool getInstances comes in a later version). With flight-profiler, at its prompt:'),
-    line(how.vmtool, copyVmtool),
-    el('p', undefined, 'or in one line from a shell:'),
-    line(how.shell, copyShell),
-    el('p', 'muted', how.note),
+    el('p', undefined, 'Listed in the PyFlight Values view (each one expandable; Refresh there counts them again). From a terminal:'),
+    box,
+    el('p', 'muted', 'Instances of subclasses are not counted; -n 1000 renders more of them, -e "len(instances)" evaluates an expression on all.'),
   );
   renderTable();
 }

@@ -15,8 +15,8 @@ export interface MemTableRow {
   partial?: boolean;
   /** In a diff, list and str also count pympler's own first snapshot. */
   bookkeeping?: boolean;
-  /** How to list its instances (a class name), for rows that grew. */
-  instances?: { vmtool: string; shell: string; note: string };
+  /** Where its live instances can be listed (a class name), for rows that grew; `cli` is the same as a command line. */
+  instances?: { module: string; class: string; cli: string };
 }
 
 export interface SnapshotInfo {
@@ -58,7 +58,9 @@ export type FromWebview =
   | { type: 'show'; id: number }
   | { type: 'compare'; from: number; to: number }
   | { type: 'exportCsv' }
-  | { type: 'copy'; text: string };
+  | { type: 'copy'; text: string }
+  /** Show Live Instances of this class (the Values view). */
+  | { type: 'instances'; module: string; class: string };
 
 export type SortKey = 'type' | 'count' | 'size';
 

@@ -1,25 +1,102 @@
-"""`getglobal`: a module global or class attribute, optionally through an expression on `target`."""
+"""`getglobal`: a module global or class attribute, optionally through an expression on `target`;
+`listGlobals`: a module's global names. Both read, never import: flight-profiler's getglobal and
+vmtool call `importlib.import_module`, which would run the top-level code of a module the target
+never imported, so the module is looked up in `sys.modules` first."""
+
+import ast
 
 from .. import errors
 from ..errors import HelperError
 from ..wire import request, strip_ansi
-from .probes import check_expression, expand_option, location_words, quote
+from .probes import check_expression, exception_line, expand_option, location_words, quote
+
+_NOT_IMPORTED_HINT = ("Use the module name as the target imported it (PyFlight: Show Module Name of This File, or "
+                      "`pyflight module <pid> <file>`); PyFlight never imports a module into the process.")
+
+
+def _getglobal_raw(port, words, expr, timeout=15):
+    """One getglobal with `-r`: the expression's value as Python data (ast.literal_eval of its repr)."""
+    frames = request(port, "getglobal", " " + " ".join(list(words) + ["-e", quote(expr), "-r"]), timeout=timeout)
+    answer = frames[0] if frames else None
+    if answer is None or isinstance(answer, str) or answer.failed:
+        reason = answer if isinstance(answer, str) else getattr(answer, "failed_reason", None)
+        raise HelperError(errors.INTERNAL, "Unexpected answer from the agent: %s" % strip_ansi(reason or "none").strip()[-300:])
+    return ast.literal_eval(answer.value)
+
+
+def require_imported(port, module):
+    if not _getglobal_raw(port, ["sys", "modules"], "%r in target" % module):
+        raise HelperError(errors.MODULE_NOT_FOUND, "Module %s is not imported in the target process." % module, _NOT_IMPORTED_HINT)
+
+
+def lookup_error(text, module, cls=None, field=None):
+    """The agent's red text for a failed lookup (getglobal, vmtool) → a specific HelperError."""
+    clean = strip_ansi(text or "no answer").strip()
+    if "Error in locating module" in clean:
+        return HelperError(errors.MODULE_NOT_FOUND, "Module %s cannot be found in the target process." % module, _NOT_IMPORTED_HINT)
+    if "No class named" in clean:
+        return HelperError(errors.CLASS_NOT_FOUND, "No class named %s in module %s." % (cls, module),
+                           "Check the class name (a top-level class of the module, or a name the module imported); "
+                           "nested classes (Outer.Inner) cannot be looked up.")
+    if "No global variable named" in clean:
+        return HelperError(errors.NAME_NOT_FOUND, "No global named %s in module %s." % (field, module),
+                           "Inspect Value reads module globals and class attributes, not local variables; "
+                           "a global assigned later (or only in an `if __name__ == '__main__'` branch of another module) is not there yet.")
+    if "No static variable named" in clean:  # flight-profiler prints the class name here, not the field
+        return HelperError(errors.NAME_NOT_FOUND, "Class %s in module %s has no attribute %s." % (cls, module, field),
+                           "Instance attributes (set in __init__) are not class attributes: use Show Live Instances to see them.")
+    return HelperError(errors.INTERNAL, "Unexpected answer from the agent: %s" % clean[:300])
 
 
 def getglobal(params, port):
     words = location_words(params, last="field")
+    module, cls, field = params["module"], params.get("class"), params["field"]
+    expr = params.get("expr")
     parts = list(words)
-    if params.get("expr"):
-        check_expression(params["expr"], "expression")
-        parts += ["-e", quote(params["expr"])]
-    parts += ["-x", str(expand_option(params, 2, 6))]
+    if expr:
+        check_expression(expr, "expression")
+        parts += ["-e", quote(expr)]
+    expand = expand_option(params, 2, 6)
+    parts += ["-x", str(expand)]
     if params.get("raw"):
         parts.append("-r")
+    if params.get("verbose"):
+        parts.append("-v")
+    # `imported`: the caller took the module name from the `module` command (e.g. a hover), so it is
+    # in sys.modules already and one round trip is enough.
+    if not params.get("imported"):
+        require_imported(port, module)
     frames = request(port, "getglobal", " " + " ".join(parts), timeout=30)
     answer = frames[0] if frames else None
     if answer is None or isinstance(answer, str):
-        text = strip_ansi(answer or "no answer").strip()
-        raise HelperError(errors.BAD_LOCATION, text, "Check the module (as imported in the target), class and name.")
+        raise lookup_error(answer, module, cls, field)
     if answer.failed:
-        raise HelperError(errors.BAD_EXPRESSION, "The expression failed in the target: %s" % (answer.failed_reason or "").strip().splitlines()[-1])
-    return {"expr": answer.expr, "type": answer.type, "value": answer.value}
+        line = exception_line(answer.failed_reason) or "failed"
+        if not expr and "dumps.py" in (answer.failed_reason or ""):
+            # flight-profiler's renderer sorts dict keys: {1: .., "a": ..} cannot be shown its way.
+            raise HelperError(errors.BAD_EXPRESSION, "The value cannot be rendered by flight-profiler: %s" % line,
+                              "Inspect it with -r (repr), or a lower depth (-x).")
+        raise HelperError(errors.BAD_EXPRESSION, "The expression %s failed in the target: %s" % (expr or "target", line),
+                          "The expression sees the value as `target`; fix it, or inspect without one.")
+    return {"module": module, "class": cls, "field": field, "expr": answer.expr, "type": answer.type, "value": answer.value,
+            "expand": expand, "raw": bool(params.get("raw"))}
+
+
+# Evaluated in the target with `target` = the module's __name__ (every module has one). Cheap: one
+# pass over the module's dict; previews only for built-in scalars (a user __repr__ is never called;
+# a huge int is not converted: 3.11 refuses ints over 4,300 digits).
+_LIST_GLOBALS = (
+    "[(k, type(v).__name__, 'class' if isinstance(v, type) else 'module' if type(v).__name__ == 'module' "
+    "else 'function' if callable(v) else 'value', "
+    "repr(v[:80] if type(v) in (str, bytes) else v)[:80] if type(v) in (float, bool, str, bytes, complex, type(None)) "
+    "or (type(v) is int and -10 ** 30 < v < 10 ** 30) "
+    "else ('%%d items' %% len(v)) if type(v) in (list, dict, set, tuple, frozenset) else '') "
+    "for k, v in list(vars(__import__('sys').modules[%r]).items()) if not (k.startswith('__') and k.endswith('__'))]")
+
+
+def list_globals(params, port):
+    module = params.get("module")
+    location_words({"module": module, "field": "x"}, last="field")  # validates the module name
+    require_imported(port, module)
+    rows = _getglobal_raw(port, [module, "__name__"], _LIST_GLOBALS % module, timeout=15)
+    return {"module": module, "globals": [{"name": n, "type": t, "kind": k, "preview": p} for n, t, k, p in rows]}

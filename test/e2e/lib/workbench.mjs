@@ -267,7 +267,13 @@ export class Workbench {
     await this.goToLine(line);
     const current = this.page.locator('.editor-group-container.active .monaco-editor .view-overlays .current-line').first();
     await current.waitFor();
-    const box = await current.boundingBox();
+    // The editor re-renders its overlays (e.g. right after opening): the element can detach between
+    // waitFor and boundingBox, which is then null; look again.
+    let box = await current.boundingBox();
+    for (let i = 0; i < 20 && !box; i++) {
+      await sleep(100);
+      box = await current.boundingBox();
+    }
     const text = await this.page.locator('.editor-group-container.active .monaco-editor .view-lines').first().boundingBox();
     // click right of the line start, inside the text area (not in the gutter)
     await this.page.mouse.click(text.x + 40, box.y + box.height / 2, { button: 'right' });
