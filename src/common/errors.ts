@@ -22,6 +22,7 @@ export const ErrorCode = {
   HelperProtocol: 'HELPER_PROTOCOL',
   Cancelled: 'CANCELLED',
   Internal: 'INTERNAL',
+  ReloadRefused: 'RELOAD_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
