@@ -487,4 +487,5 @@ if __name__ == "_pyflight_live_install":
     _module = types.ModuleType("_pyflight_live")
     _module.VERSION = VERSION
     _module.api = api
+    _module.consoles = _consoles  # open consoles, by id: readable with getglobal
     sys.modules["_pyflight_live"] = _module

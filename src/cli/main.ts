@@ -22,6 +22,7 @@ import { runPerf } from './perf';
 import { runMem } from './mem';
 import { runGilstat } from './gilstat';
 import { runDiagnose } from './diagnose';
+import { runConsole, runEval, runReload } from './live';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -185,6 +186,12 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       return runGilstat(args, log, withSession);
     case 'diagnose':
       return runDiagnose(args, log, withSession);
+    case 'eval':
+      return runEval(args, log, withSession);
+    case 'reload':
+      return runReload(args, log, withSession);
+    case 'console':
+      return runConsole(args, log, withSession);
     case 'getglobal': {
       const [pidText, ...words] = args.positional;
       const where = location(words);
