@@ -40,6 +40,11 @@ export const CommandId = {
   ttDelete: 'pyflight.ttDelete',
   toggleGil: 'pyflight.toggleGil',
   showGilAlerts: 'pyflight.showGilAlerts',
+  openConsole: 'pyflight.openConsole',
+  evaluate: 'pyflight.evaluate',
+  evaluateSelection: 'pyflight.evaluateSelection',
+  reloadThisFunction: 'pyflight.reloadThisFunction',
+  openProfilerTerminal: 'pyflight.openProfilerTerminal',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 
