@@ -49,7 +49,7 @@ export function registerLiveCommands(context: vscode.ExtensionContext, deps: Liv
     vscode.commands.registerCommand(CommandId.evaluate, () => evaluate(false)),
     vscode.commands.registerCommand(CommandId.evaluateSelection, () => evaluate(true)),
     vscode.commands.registerCommand(CommandId.reloadThisFunction, (args?: ReloadArgs | vscode.Uri) =>
-      reloadFromEditor({ ...deps, snapshots, diffDocuments }, args instanceof vscode.Uri ? { uri: args } : args)),
+      reloadFromEditor({ ...deps, snapshots, diffDocuments, afterReload: (d) => void lens.refresh(d) }, args instanceof vscode.Uri ? { uri: args } : args)),
     vscode.commands.registerCommand(CommandId.openProfilerTerminal, async () => {
       const session = await pick('terminal', vscode.l10n.t('Open flight-profiler\'s CLI on which process?'));
       if (!session) return;

@@ -16,6 +16,8 @@ export interface ReloadDeps {
   sessions: SessionManager;
   snapshots: SourceSnapshots;
   diffDocuments: ReloadDiffDocuments;
+  /** after a reload: the CodeLens asks again which functions differ */
+  afterReload: (document: vscode.TextDocument) => void;
 }
 
 /** What reload cannot do, said in every confirmation. */
@@ -108,6 +110,7 @@ export async function reloadFromEditor(deps: ReloadDeps, args: ReloadArgs = {}):
     if (choice !== reload) return;
     const result = await session.reloadApply({ module: params.module, class: params.class, function: params.function, text: params.text });
     deps.log.info(`reload in ${session.pid}: ${reloadText(result, params)}`);
+    deps.afterReload(document);
     await vscode.window.showTextDocument(document, { selection: new vscode.Range(position, position), preview: false });
     const watch = vscode.l10n.t('Watch It');
     const picked = await vscode.window.showInformationMessage(vscode.l10n.t('Reloaded {0} in process {1}: calls from now on run the new code.', name, session.pid), watch);
