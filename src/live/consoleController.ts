@@ -42,6 +42,8 @@ export class ConsoleController {
   private readonly editor = new LineEditor();
   private prompt = '>>> ';
   private running?: AbortController;
+  /** from Enter (or Ctrl+C) until the next prompt: keys typed meanwhile wait in `pending` */
+  private busy = false;
   private pending = '';
   private isOpen = false;
   private ended = false;
@@ -73,16 +75,14 @@ export class ConsoleController {
   /** Keys from the terminal. */
   input(data: string): void {
     if (this.ended) return;
-    if (this.running) {
-      if (data.includes('\x03')) {
-        this.running.abort(); // interrupts the line in the target; its KeyboardInterrupt prints
-        this.pending = '';
-      } else {
-        this.pending += data;
-      }
-      return;
+    if (!this.busy) {
+      this.feed(data);
+    } else if (data.includes('\x03') && this.running) {
+      this.running.abort(); // interrupts the line in the target; its KeyboardInterrupt prints
+      this.pending = '';
+    } else {
+      this.pending += data;
     }
-    this.feed(data);
   }
 
   /** Resolves when every line sent so far has been answered (tests wait on it). */
@@ -99,6 +99,7 @@ export class ConsoleController {
     this.out.write(result.output);
     const action = result.action;
     if (!action) return;
+    this.busy = true;
     if (action.kind === 'eof') {
       void this.close('Console closed (Ctrl+D).');
       return;
@@ -113,6 +114,7 @@ export class ConsoleController {
 
   private next(rest: string): void {
     if (this.ended) return;
+    this.busy = false;
     this.out.write(this.editor.begin(this.prompt));
     const typed = rest + this.pending;
     this.pending = '';

@@ -172,8 +172,12 @@ describe('console, evaluate and reload in a real target', function () {
     await c.console.idle();
     assert.match(c.screen(), /KeyboardInterrupt\r\n>>> $/);
     assert.equal(await c.type('6*7\r'), '6*7\r\n42\r\n>>> ');
-    assert.equal(await c.type('for i in range(3):\r'), 'for i in range(3):\r\n... ');
     assert.equal(await evalValue('len(__import__("_pyflight_live").consoles)'), '1');
+    // Keys typed one by one while earlier lines still run (as a user types ahead): each waits its turn.
+    for (const key of 'def inc(x):\r    return x + 1\r\rinc(41)\r') c.console.input(key);
+    await c.console.idle();
+    assert.match(c.screen(), />>> def inc\(x\):\r\n\.\.\.     return x \+ 1\r\n\.\.\. \r\n>>> inc\(41\)\r\n42\r\n>>> $/);
+    assert.equal(await c.type('for i in range(3):\r'), 'for i in range(3):\r\n... ');
     await c.console.close(); // what closing the terminal does
     assert.equal(await evalValue('len(__import__("_pyflight_live").consoles)'), '0');
     const out = await target.nextLines('stdout');
