@@ -97,6 +97,23 @@ test('Open Console in Process: warning, 1+1 → 2, a multi-line def, Ctrl+C, exi
   });
 });
 
+test('PyFlight Terminal: flight-profiler\'s own CLI on the session, with the session\'s interpreter', async () => {
+  await wb.step('terminal', async () => {
+    await wb.runCommand('PyFlight: Open PyFlight Terminal (flight-profiler CLI)');
+    await waitForTerminal(new RegExp(`pid: ${service.pid}[\\s\\S]*❯`), 30000);
+    await wb.page.keyboard.type('getglobal __main__ COUNTER');
+    await wb.page.keyboard.press('Enter');
+    await waitForTerminal(/"ticks": \d+/, 20000);
+    await wb.screenshot('profiler-terminal');
+    await wb.page.keyboard.type('quit');
+    await wb.page.keyboard.press('Enter');
+    // quit is not a failure: no "terminated with exit code" alert (upstream's CLI exits 1 on quit).
+    await sleep(1500);
+    assert.deepEqual((await wb.notifications()).filter((t) => /terminated with exit code/.test(t)), []);
+    await wb.focusWorkbench();
+  });
+});
+
 test('Evaluate in Process from the palette shows the value with Copy', async () => {
   await wb.step('evaluate', async () => {
     await wb.runCommand('PyFlight: Evaluate in Process…');
