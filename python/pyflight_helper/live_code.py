@@ -206,6 +206,7 @@ def _console_interrupt(args):
 
 def _evaluate(args):
     text = args["expression"]
+    run_id = str(args.get("id") or "")
     try:
         compiled, is_expression = compile(text, "<pyflight-eval>", "eval"), True
     except SyntaxError:
@@ -226,7 +227,11 @@ def _evaluate(args):
             return {"ok": False, "kind": "exception", "error": "".join([lines[0]] + lines[2:]),
                     "exceptionType": type(exc).__name__}
 
-    result, output = _captured(ns, run)
+    _running[run_id] = threading.get_ident()  # consoleInterrupt with this id interrupts it
+    try:
+        result, output = _captured(ns, run)
+    finally:
+        _running.pop(run_id, None)
     result["output"] = output
     return result
 

@@ -32,9 +32,17 @@ export function consoleWarning(pid: number): string {
   return `${YELLOW}⚠ Code typed here runs inside the live process ${pid}: its threads, its data, its side effects.${RESET}`;
 }
 
-/** Terminal text: \n → \r\n (a pseudoterminal does no newline translation). */
+/** Escape sequences and control characters; only colours (SGR) are kept. */
+const CONTROL = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?|[\x00-\x08\x0b-\x1f\x7f\x9b\x9d]/g;
+const COLOUR = /^\x1b\[[0-9;]*m$/;
+
+/**
+ * What the target printed, made safe for the terminal: the process's output is untrusted, and a
+ * terminal obeys escape sequences (cursor moves, window titles, hyperlinks, clipboard requests), so
+ * everything but colours is dropped; \n → \r\n (a pseudoterminal does no newline translation).
+ */
 export function terminalText(text: string): string {
-  return text.replace(/\r?\n/g, '\r\n');
+  return text.replace(/\r?\n/g, '\n').replace(CONTROL, (m) => (COLOUR.test(m) ? m : '')).replace(/\n/g, '\r\n');
 }
 
 export class ConsoleController {

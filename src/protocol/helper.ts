@@ -152,7 +152,7 @@ export interface HelperMethods {
   consoleInput: { params: { id: string; line: string }; result: ConsoleAnswer };
   consoleReset: { params: { id: string }; result: Record<string, never> };
   consoleClose: { params: { id: string }; result: Record<string, never> };
-  eval: { params: { expression: string; timeoutSeconds?: number }; result: EvalResult };
+  eval: { params: { expression: string }; result: EvalResult };
   reloadPlan: { params: ReloadParams; result: ReloadPlan };
   reloadApply: { params: ReloadParams; result: ReloadPlan };
   reloadStale: { params: { module: string; text?: string }; result: { functions: StaleFunction[] } };

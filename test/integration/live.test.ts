@@ -199,6 +199,14 @@ describe('console, evaluate and reload in a real target', function () {
     assert.equal(raised.exceptionType, 'KeyError');
     assert.match(raised.error!, /File "<pyflight-eval>", line 1[\s\S]*KeyError: 'missing'/);
     await assert.rejects(session.evaluate('   '), (e: PyFlightError) => e.code === ErrorCode.BadExpression);
+    // No timeout: cancelling interrupts it in the target, and the target goes on.
+    const stop = new AbortController();
+    const endless = session.evaluate('while True: pass', stop.signal);
+    await sleep(300);
+    stop.abort();
+    const interrupted = await endless;
+    assert.equal(interrupted.exceptionType, 'KeyboardInterrupt');
+    assert.equal(await evalValue('1+1'), '2');
   });
 
   it('pyflight eval prints the value, or the error with exit status 1', async () => {

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import threading
+import uuid
 
 from .. import errors
 from ..errors import HelperError
@@ -80,10 +81,13 @@ def console_push(req, port):
 
 
 def evaluate(req, port):
+    """No timeout either: cancelling interrupts the evaluation in the target."""
     expression = req.params.get("expression")
     if not isinstance(expression, str) or not expression.strip():
         raise HelperError(errors.BAD_EXPRESSION, "Nothing to evaluate.", "Type a Python expression, e.g. len(cache).")
-    return call(port, "evaluate", {"expression": expression}, timeout=float(req.params.get("timeoutSeconds", 60)))
+    run_id = "eval-%s" % uuid.uuid4().hex
+    req.on_cancel = lambda: call(port, "consoleInterrupt", {"id": run_id}, timeout=10)
+    return call(port, "evaluate", {"expression": expression, "id": run_id}, timeout=None)
 
 
 def reload_args(params):
