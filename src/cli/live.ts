@@ -20,7 +20,10 @@ export async function runEval(args: ParsedArgs, log: Logger, withSession: WithSe
   const result = await withSession(pid, args, log, (s, stop) => s.evaluate(expression, stop));
   if (!result.ok) process.exitCode = 1; // it ran and raised, or did not compile: the answer says which
   if (args.flags.has('json')) return result;
-  if (!result.ok) process.stderr.write(result.error ?? '');
+  if (!result.ok) {
+    process.stderr.write(result.error ?? '');
+    return result.output ? result.output.replace(/\n$/, '') : undefined; // what it printed before it failed
+  }
   return evalText(result) || undefined;
 }
 
@@ -47,12 +50,18 @@ export async function runConsole(args: ParsedArgs, log: Logger, withSession: Wit
     if (!process.stdin.isTTY) {
       // Piped input: one line each, no echo or prompts to redraw.
       process.stderr.write(consoleWarning(pid).replace(/\x1b\[[0-9;]*m/g, '') + '\n');
-      const lines = readline.createInterface({ input: process.stdin });
       const id = randomUUID();
       await session.consoleOpen(id, stop);
+      // Created after the await: readline's async iterator drops lines emitted before it starts.
+      const lines = readline.createInterface({ input: process.stdin });
+      stop.addEventListener('abort', () => lines.close(), { once: true });
       try {
         for await (const line of lines) {
-          const answer = await session.consoleInput(id, line, stop);
+          // One controller per line (Ctrl+C interrupts that line); `stop` would collect a listener per line.
+          const running = new AbortController();
+          const interrupt = () => running.abort();
+          stop.addEventListener('abort', interrupt, { once: true });
+          const answer = await session.consoleInput(id, line, running.signal).finally(() => stop.removeEventListener('abort', interrupt));
           process.stdout.write(answer.output);
           if (answer.closed) return undefined;
         }

@@ -89,10 +89,11 @@ function openConsole(session: Session) {
   };
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) =>
+    const child = execFile(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+    child.stdin!.end(input ?? '');
   });
 }
 
@@ -216,6 +217,13 @@ describe('console, evaluate and reload in a real target', function () {
     const bad = await cli(['eval', String(pid), 'undefined_name']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /NameError: name 'undefined_name' is not defined/);
+  });
+
+  it('pyflight console runs piped lines one by one in the target', async () => {
+    const run = await cli(['console', String(pid)], 'x = 21\ndef twice(v):\n    return v * 2\n\ntwice(x)\nprint("printed")\nexit()\nnot run\n');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, '42\nprinted\n');
+    assert.match(run.stderr, /runs inside the live process/);
   });
 
   it('reload changes behaviour (the target\'s output and a following watch); a refused reload keeps the old code', async () => {
