@@ -32,6 +32,7 @@ import types
 VERSION = 1
 MAX_CONSOLES = 8
 MAX_REPR = 20000
+MAX_OUTPUT = 200000  # characters of printed output sent back per line
 
 _lock = threading.RLock()  # one line at a time: the stream swap is process-wide
 _buffers = {}  # thread ident -> StringIO of the line running on it
@@ -104,7 +105,10 @@ def _captured(namespace, run):
                 sys.stderr = err
             if sys.displayhook is _display:
                 sys.displayhook = hook
-        return result, buf.getvalue()
+        output = buf.getvalue()
+        if len(output) > MAX_OUTPUT:
+            output = output[:MAX_OUTPUT] + "\n... (%d characters printed in all; the rest is not shown)\n" % len(output)
+        return result, output
 
 
 class _Exit(object):

@@ -119,3 +119,9 @@ def test_reload_swaps_the_code_and_knows_the_old_source(module):
     assert plan["oldSource"] == "    def m(self):\n        return 1\n"
     assert live_code._stale({"module": "live_mod", "text": SOURCE})["functions"] == [
         {"class": "C", "function": "m", "line": 9}]
+
+
+def test_printed_output_is_capped():
+    _result, output = live_code._captured({}, lambda: print("x" * (live_code.MAX_OUTPUT + 10)))
+    assert output.startswith("x" * 100) and "characters printed in all" in output
+    assert len(output) < live_code.MAX_OUTPUT + 200
