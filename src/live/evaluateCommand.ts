@@ -31,11 +31,15 @@ export async function askExpression(fromSelection: boolean): Promise<string | un
 export async function evaluateIn(session: Session, expression: string, log: Logger, output: vscode.OutputChannel): Promise<void> {
   if (!(await confirmCodeExecution(session, vscode.l10n.t('Evaluate')))) return;
   try {
-    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: true,
-      title: vscode.l10n.t('Evaluating in process {0}…', session.pid) }, (_progress, token) => {
-      const abort = new AbortController();
+    // Progress (with Cancel, which interrupts it in the target) only when it takes a while: a
+    // progress toast for a quick answer stayed on screen next to the answer.
+    const abort = new AbortController();
+    const running = session.evaluate(expression, abort.signal);
+    const quick = await Promise.race([running.then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), 700))]);
+    const result = quick ? await running : await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification,
+      cancellable: true, title: vscode.l10n.t('Evaluating in process {0}…', session.pid) }, (_progress, token) => {
       token.onCancellationRequested(() => abort.abort());
-      return session.evaluate(expression, abort.signal);
+      return running;
     });
     const text = plainText(evalText(result));
     output.appendLine(`── pid ${session.pid} ── ${expression.split('\n')[0]}${expression.includes('\n') ? ' …' : ''}`);

@@ -126,6 +126,26 @@ test('Evaluate in Process from the palette shows the value with Copy', async () 
     await wb.waitForNotification(/Raised in process \d+: ZeroDivisionError: division by zero/, { timeout: 20000 });
     await wb.screenshot('evaluate-error');
     await wb.clearNotifications();
+    // On a selection: the selected text is the expression.
+    await wb.openFile('live_service.py');
+    await wb.goToLine(26); // GREETER = Greeter()
+    await wb.page.keyboard.press('Home');
+    await wb.page.keyboard.press('Shift+Control+ArrowRight');
+    // (a right-click here would move the cursor off the selection: the palette runs the same command)
+    await wb.runCommand('PyFlight: Evaluate Selection in Process');
+    await wb.waitForNotification(/Process \d+: Greeter: <__main__\.Greeter object at 0x[0-9a-f]+>/, { timeout: 20000 });
+    await wb.screenshot('evaluate-selection');
+    await wb.clearNotifications();
+    // A long one shows progress; Cancel interrupts it inside the process, which goes on.
+    await wb.runCommand('PyFlight: Evaluate in Process…');
+    await wb.quickInputEnter('while True: pass');
+    await wb.clickNotificationButton(/Evaluating in process \d+/, 'Cancel', { timeout: 10000 });
+    await wb.waitForNotification(/Raised in process \d+: KeyboardInterrupt/, { timeout: 20000 });
+    await wb.screenshot('evaluate-cancelled');
+    const before = service.output().length;
+    await sleep(500);
+    assert.match(service.output().slice(before), /out hello \d+/);
+    await wb.clearNotifications();
   });
 });
 
