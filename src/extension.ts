@@ -12,6 +12,7 @@ import { registerMemoryCommands } from './memory/memoryCommands';
 import { registerGilCommands } from './gil/gilCommands';
 import { registerInspectCommands } from './inspect/inspectCommands';
 import { registerDiagnoseChat } from './diagnose/chatParticipant';
+import { registerLiveCommands } from './live/liveCommands';
 import { registerProfileCommands } from './profile/profileCommands';
 import { registerTorchCommands } from './torch/torchCommands';
 import { ProfileEditorHeat, toggleProfileHeat } from './profile/profileEditor';
@@ -84,6 +85,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerTorchCommands(context, { log, sessions: manager, storageDir: context.globalStorageUri.fsPath, extensionUri: context.extensionUri });
   registerDiagnoseChat(context, { log, sessions: manager, profiles });
   registerInspectCommands(context, { log, sessions: manager });
+  registerLiveCommands(context, { log, sessions: manager });
 }
 
 /** Detaches every session: helpers stop and turn off whatever they instrumented. */

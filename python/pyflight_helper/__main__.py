@@ -75,6 +75,15 @@ AGENT_COMMANDS = {
     "memSummary": ("mem", lambda m, req, port: m.mem_summary(req, port)),
     "memDiff": ("mem", lambda m, req, port: m.mem_diff(req, port)),
     "gilstatOff": ("gilstat", lambda m, _req, port: m.gilstat_off(port)),
+    "consoleOpen": ("live", lambda m, req, port: m.call(port, "consoleOpen", {"id": req.params.get("id")})),
+    "consoleInput": ("live", lambda m, req, port: m.console_push(req, port)),
+    "consoleReset": ("live", lambda m, req, port: m.call(port, "consoleReset", {"id": req.params.get("id")})),
+    "consoleClose": ("live", lambda m, req, port: m.call(port, "consoleClose", {"id": req.params.get("id")})),
+    "eval": ("live", lambda m, req, port: m.evaluate(req, port)),
+    "reloadPlan": ("live", lambda m, req, port: m.call(port, "reloadPlan", m.reload_args(req.params))),
+    "reloadApply": ("live", lambda m, req, port: m.reload_apply(req, port)),
+    "reloadStale": ("live", lambda m, req, port: m.call(port, "reloadStale", {"module": req.params.get("module"),
+                                                                          "text": req.params.get("text")})),
 }
 
 

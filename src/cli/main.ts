@@ -25,6 +25,7 @@ import { runDiagnose } from './diagnose';
 import { runTorch } from './torch';
 import { runVmtool } from './vmtool';
 import { valueDocument } from '../inspect/valueText';
+import { runConsole, runEval, runReload } from './live';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -190,6 +191,12 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       return runDiagnose(args, log, withSession);
     case 'torch':
       return runTorch(args, log, withSession);
+    case 'eval':
+      return runEval(args, log, withSession);
+    case 'reload':
+      return runReload(args, log, withSession);
+    case 'console':
+      return runConsole(args, log, withSession);
     case 'getglobal': {
       const [pidText, ...words] = args.positional;
       const where = location(words);

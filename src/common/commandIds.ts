@@ -52,6 +52,11 @@ export const CommandId = {
   copyInspection: 'pyflight.copyInspection',
   removeInspection: 'pyflight.removeInspection',
   clearInspections: 'pyflight.clearInspections',
+  openConsole: 'pyflight.openConsole',
+  evaluate: 'pyflight.evaluate',
+  evaluateSelection: 'pyflight.evaluateSelection',
+  reloadThisFunction: 'pyflight.reloadThisFunction',
+  openProfilerTerminal: 'pyflight.openProfilerTerminal',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 

@@ -31,6 +31,7 @@ export const ErrorCode = {
   NameNotFound: 'NAME_NOT_FOUND',
   /** vmtool getInstances: the class has no live instance. */
   NoInstances: 'NO_INSTANCES',
+  ReloadRefused: 'RELOAD_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -154,6 +154,14 @@ export interface HelperMethods {
   torchCheck: { params: Record<string, never>; result: { library: string } };
   torchProfile: { params: TorchProfileParams; result: TorchProfileResult };
   torchMemory: { params: TorchMemoryParams; result: TorchMemoryResult };
+  consoleOpen: { params: { id: string }; result: { id: string; banner: string } };
+  consoleInput: { params: { id: string; line: string }; result: ConsoleAnswer };
+  consoleReset: { params: { id: string }; result: Record<string, never> };
+  consoleClose: { params: { id: string }; result: Record<string, never> };
+  eval: { params: { expression: string }; result: EvalResult };
+  reloadPlan: { params: ReloadParams; result: ReloadPlan };
+  reloadApply: { params: ReloadParams; result: ReloadPlan };
+  reloadStale: { params: { module: string; text?: string }; result: { functions: StaleFunction[] } };
   cancel: { params: { target: number }; result: { cancelled: boolean } };
   shutdown: { params: Record<string, never>; result: Record<string, never> };
 }
@@ -601,4 +609,65 @@ export interface TorchSnapshotSummary {
 
 export interface TorchMemoryResult extends TorchFileResult {
   summary: TorchSnapshotSummary;
+}
+
+/** One console line's answer (python/pyflight_helper/live_code.py runs it inside the target). */
+export interface ConsoleAnswer {
+  /** the line opened a block (`def …:`): the console waits for more lines */
+  more: boolean;
+  /** what the line printed, its repr (as the Python REPL shows it) and any traceback */
+  output: string;
+  /** the line was exit() / quit(): the console is gone in the target */
+  closed: boolean;
+}
+
+/** `eval`: an expression (or, when it is not one, statements) run once in the target. */
+export interface EvalResult {
+  ok: boolean;
+  /** repr() of the value, cut after 20,000 characters; null for statements */
+  value?: string | null;
+  type?: string | null;
+  /** on failure: syntax (nothing ran) or exception (it ran and raised) */
+  kind?: 'syntax' | 'exception';
+  /** the SyntaxError or the traceback, as Python formats it */
+  error?: string;
+  exceptionType?: string;
+  /** what it printed */
+  output: string;
+}
+
+export interface ReloadParams {
+  module: string;
+  class?: string;
+  function: string;
+  /** the new text of the whole file (e.g. the editor's); default: the file the module was loaded from */
+  text?: string;
+  /** texts the caller saw before the edit: candidates for the source of the code running now */
+  oldTexts?: string[];
+}
+
+export interface ReloadPlan {
+  /** false: refused (`error` says why); the old code keeps running */
+  ok: boolean;
+  error?: string;
+  /** the module's file in the target */
+  file: string;
+  /** the function's new text (the def, without decorators) */
+  newSource?: string;
+  /** the text that compiles to the code the target runs now, or null when no known text does */
+  oldSource?: string | null;
+  /** the new text compiles to other code than the target runs */
+  changed?: boolean;
+  /** what the reload will not fix: names the module lacks, a changed signature */
+  warnings?: string[];
+  /** reloadApply: the code was swapped */
+  applied?: boolean;
+}
+
+/** A function whose text in the file compiles to other code than the target runs. */
+export interface StaleFunction {
+  class: string | null;
+  function: string;
+  /** 1-based line of the def */
+  line: number;
 }

@@ -6,9 +6,10 @@ import type { Logger } from '../common/logger';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
-import type { AttachResult, ForceGcResult, GetGlobalParams, GetGlobalResult, GilstatParams, GilstatRecord, GilstatState, HelloResult, HelperMethods,
-  InstancesParams, InstancesResult, ListGlobalsResult, MemDiffParams, MemDiffResult, MemSummaryParams, MemSummaryResult, ModuleResult, StackResult,
-  TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult, TtDetail, TtRecord } from '../protocol/helper';
+import type { AttachResult, ConsoleAnswer, EvalResult, ForceGcResult, GetGlobalParams, GetGlobalResult, GilstatParams, GilstatRecord, GilstatState,
+  HelloResult, HelperMethods, InstancesParams, InstancesResult, ListGlobalsResult, MemDiffParams, MemDiffResult, MemSummaryParams, MemSummaryResult,
+  ModuleResult, ReloadParams, ReloadPlan, StackResult, StaleFunction, TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult,
+  TtDetail, TtRecord } from '../protocol/helper';
 import { GilStat } from '../gil/gilStat';
 import type { ProbeRecord } from '../probes/probeKinds';
 import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
@@ -222,6 +223,44 @@ export class Session {
   /** gc.collect() in the target (vmtool forceGc). It changes the target: callers confirm first. */
   forceGc(signal?: AbortSignal): Promise<ForceGcResult> {
     return this.run('forceGc', {}, signal);
+  }
+
+  /** Opens a console inside the target (runs code there: the caller asked the user first). */
+  consoleOpen(id: string, signal?: AbortSignal): Promise<{ id: string; banner: string }> {
+    return this.run('consoleOpen', { id }, signal);
+  }
+
+  /** One console line; aborting `signal` interrupts it in the target (at its next bytecode). */
+  consoleInput(id: string, line: string, signal?: AbortSignal): Promise<ConsoleAnswer> {
+    return this.run('consoleInput', { id, line }, signal);
+  }
+
+  consoleReset(id: string): Promise<Record<string, never>> {
+    return this.run('consoleReset', { id });
+  }
+
+  consoleClose(id: string): Promise<Record<string, never>> {
+    return this.run('consoleClose', { id });
+  }
+
+  /** Evaluates an expression (or runs statements) once in the target. */
+  evaluate(expression: string, signal?: AbortSignal): Promise<EvalResult> {
+    return this.run('eval', { expression }, signal);
+  }
+
+  /** What a reload would do (nothing changes in the target). */
+  reloadPlan(params: ReloadParams, signal?: AbortSignal): Promise<ReloadPlan> {
+    return this.run('reloadPlan', params, signal);
+  }
+
+  /** Swaps the function's code; RELOAD_REFUSED (old code kept) when the new source cannot be used. */
+  reloadApply(params: ReloadParams, signal?: AbortSignal): Promise<ReloadPlan> {
+    return this.run('reloadApply', params, signal);
+  }
+
+  /** Functions of `module` whose text (default: the file on disk) differs from the code running. */
+  reloadStale(module: string, text?: string, signal?: AbortSignal): Promise<{ functions: StaleFunction[] }> {
+    return this.run('reloadStale', { module, text }, signal);
   }
 
   ttList(signal?: AbortSignal): Promise<{ records: TtRecord[] }> {
@@ -457,7 +496,8 @@ export class Session {
 
   /** Runs one request; `needsAgent` (default: every method but a plain stack) loads the agent first. */
   private async run<M extends 'stack' | 'module' | 'getglobal' | 'listGlobals' | 'getInstances' | 'forceGc' | 'ttList' | 'ttDetail' | 'ttReplay'
-    | 'ttDelete' | 'memSummary' | 'memDiff' | 'torchCheck' | 'torchProfile' | 'torchMemory'>(method: M,
+    | 'ttDelete' | 'memSummary' | 'memDiff' | 'torchCheck' | 'torchProfile' | 'torchMemory'
+    | 'consoleOpen' | 'consoleInput' | 'consoleReset' | 'consoleClose' | 'eval' | 'reloadPlan' | 'reloadApply' | 'reloadStale'>(method: M,
     params: HelperMethods[M]['params'], signal?: AbortSignal, needsAgent = method !== 'stack',
     onProgress?: (stage: string, detail?: string | null) => void): Promise<HelperMethods[M]['result']> {
     if (this._state !== 'ready' || !this.helper) throw this.notReady();

@@ -1,0 +1,127 @@
+"""live_code.py in this process (it is plain Python): the stream routing a console line runs under,
+and the checks a reload makes before it swaps anything. The same file runs inside targets in
+test/integration/live.test.ts."""
+
+import io
+import sys
+import threading
+import types
+
+import pytest
+
+from pyflight_helper import live_code
+
+
+def test_a_line_captures_only_its_own_thread_and_puts_the_streams_back():
+    out, err, hook = sys.stdout, sys.stderr, sys.displayhook
+    other = io.StringIO()
+    started, release = threading.Event(), threading.Event()
+
+    def printer():
+        started.set()
+        release.wait(5)
+        print("from another thread", file=sys.stdout)  # sys.stdout is the route while the line runs
+
+    def line():
+        thread = threading.Thread(target=printer)
+        thread.start()
+        started.wait(5)
+        release.set()
+        thread.join(5)
+        print("from the line")
+        return 42
+
+    sys.stdout = other
+    try:
+        result, output = live_code._captured({}, line)
+        assert sys.stdout is other  # exactly the object that was there
+    finally:
+        sys.stdout = out
+    assert (result, output) == (42, "from the line\n")
+    assert other.getvalue() == "from another thread\n"
+    assert (sys.stdout, sys.stderr, sys.displayhook) == (out, err, hook)
+
+
+def test_console_exit_ends_the_console_without_closing_stdin():
+    console = live_code._Console()
+    stdin = sys.stdin
+    assert console.push_line("x = 6 * 7") == (False, "")
+    assert console.push_line("x") == (False, "42\n")
+    assert console.locals["_"] == 42  # `_` goes to the console, not to builtins
+    import builtins
+
+    assert getattr(builtins, "_", None) != 42
+    console.push_line("exit()")
+    assert console.closed
+    assert sys.stdin is stdin
+
+
+def test_console_errors_are_text_even_with_an_application_excepthook():
+    seen = []
+    previous = sys.excepthook
+    sys.excepthook = lambda *exc: seen.append(exc)
+    try:
+        more, output = live_code._Console().push_line("1/0")
+    finally:
+        sys.excepthook = previous
+    assert "ZeroDivisionError: division by zero" in output
+    assert seen == []
+
+
+SOURCE = '''import os
+
+
+def f(n):
+    return os.getpid() + n
+
+
+class C(object):
+    def m(self):
+        return 1
+'''
+
+
+@pytest.fixture()
+def module(tmp_path):
+    path = tmp_path / "live_mod.py"
+    path.write_text(SOURCE)
+    mod = types.ModuleType("live_mod")
+    mod.__file__ = str(path)
+    exec(compile(SOURCE, str(path), "exec"), mod.__dict__)
+    sys.modules["live_mod"] = mod
+    yield mod
+    del sys.modules["live_mod"]
+
+
+def test_unchanged_source_compares_equal_even_with_calls_on_imported_modules(module):
+    # Compiled alone, `os.getpid()` is a method call; in the whole file it is not (3.11+).
+    plan = live_code._plan({"module": "live_mod", "function": "f"})
+    assert plan["ok"] and plan["changed"] is False
+    assert live_code._stale({"module": "live_mod"}) == {"functions": []}
+
+
+def test_a_refused_reload_changes_nothing(module):
+    code = module.f.__code__
+    broken = SOURCE.replace("return os.getpid() + n", "return os.getpid( +")
+    plan = live_code._plan({"module": "live_mod", "function": "f", "text": broken}, apply=True)
+    assert not plan["ok"] and "Syntax error" in plan["error"]
+    uses_super = SOURCE.replace("return 1", "return super().__hash__()")
+    plan = live_code._plan({"module": "live_mod", "class": "C", "function": "m", "text": uses_super}, apply=True)
+    assert not plan["ok"] and "closure variables differ" in plan["error"]
+    assert module.f.__code__ is code and module.C().m() == 1
+
+
+def test_reload_swaps_the_code_and_knows_the_old_source(module):
+    new = SOURCE.replace("return 1", "return 2")
+    plan = live_code._plan({"module": "live_mod", "class": "C", "function": "m", "text": new,
+                            "oldTexts": [SOURCE]}, apply=True)
+    assert plan["applied"] and module.C().m() == 2
+    assert plan["oldSource"] == "    def m(self):\n        return 1\n"
+    assert live_code._stale({"module": "live_mod", "text": SOURCE})["functions"] == [
+        {"class": "C", "function": "m", "line": 9}]
+
+
+def test_printed_output_is_capped():
+    _result, output = live_code._captured({}, lambda: print("x" * (live_code.MAX_OUTPUT + 10)))
+    assert output.startswith("x" * 100) and "characters printed in all" in output
+    assert len(output) < live_code.MAX_OUTPUT + 200

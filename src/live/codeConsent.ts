@@ -1,0 +1,28 @@
+import * as vscode from 'vscode';
+import type { Session } from '../session/session';
+
+const SETTING = 'confirmCodeExecution';
+const approved = new WeakSet<Session>();
+
+/**
+ * Asked the first time code typed by the user runs in a process (console, Evaluate): it runs in
+ * the live process, with its side effects. Once per session; setting `pyflight.confirmCodeExecution`.
+ */
+export async function confirmCodeExecution(session: Session, what: string): Promise<boolean> {
+  if (approved.has(session)) return true;
+  const config = vscode.workspace.getConfiguration('pyflight');
+  if (!config.get<boolean>(SETTING, true)) return true;
+  const run: vscode.MessageItem = { title: vscode.l10n.t('Run in Process') };
+  const always: vscode.MessageItem = { title: vscode.l10n.t("Run, Don't Ask Again") };
+  const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };
+  const choice = await vscode.window.showWarningMessage(
+    vscode.l10n.t('Run code inside process {0}?', session.pid),
+    { modal: true, detail: vscode.l10n.t('{0} runs Python inside the live process {1} ({2}): in its memory, with its '
+      + 'imports and its side effects (writes, network calls, locks). It is not sandboxed. You are asked once per process.',
+    what, session.pid, session.label) },
+    run, always, cancel);
+  if (choice === always) await config.update(SETTING, false, vscode.ConfigurationTarget.Global);
+  if (choice !== run && choice !== always) return false;
+  approved.add(session);
+  return true;
+}
