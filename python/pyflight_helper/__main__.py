@@ -70,8 +70,8 @@ AGENT_COMMANDS = {
     "ttReplay": ("tt", lambda m, req, port: m.tt_detail(req.params, port, replay=True)),
     "ttDelete": ("tt", lambda m, req, port: m.tt_delete(req.params, port)),
     "getglobal": ("getglobal", lambda m, req, port: m.getglobal(req.params, port)),
-    "memSummary": ("mem", lambda m, req, port: m.mem_summary(req, port)),
-    "memDiff": ("mem", lambda m, req, port: m.mem_diff(req, port)),
+    "memSummary": ("mem", lambda m, req, port: m.mem_summary(req, port, server.pid)),
+    "memDiff": ("mem", lambda m, req, port: m.mem_diff(req, port, server.pid)),
     "gilstatOff": ("gilstat", lambda m, _req, port: m.gilstat_off(port)),
 }
 
