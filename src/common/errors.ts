@@ -22,6 +22,7 @@ export const ErrorCode = {
   HelperProtocol: 'HELPER_PROTOCOL',
   Cancelled: 'CANCELLED',
   Internal: 'INTERNAL',
+  WriteFailed: 'WRITE_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
