@@ -27,7 +27,7 @@ function tmpfs(options: { size: string; readOnly?: boolean }): { dir: string; un
 function fill(dir: string): void {
   for (let i = 0; ; i++) {
     try {
-      writeFileSync(path.join(dir, `filler-${i}`), Buffer.alloc(4096));
+      writeFileSync(path.join(dir, `filler-${i}`), 'x'.repeat(4096));
     } catch {
       try { writeFileSync(path.join(dir, `tail-${i}`), 'x'); } catch { return; }
     }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 
-// `vscode` for webviewHtml.ts: Uri.joinPath only (another unit test's fake may be installed: keep it).
+// `vscode` for webviewHtml.ts: Uri.joinPath only (another unit test's fake may be installed: keep the rest of it).
 type Loader = (request: string, ...rest: unknown[]) => unknown;
 const moduleWithLoad = Module as unknown as { _load: Loader };
 const load = moduleWithLoad._load;
@@ -21,7 +21,8 @@ moduleWithLoad._load = function (this: unknown, request: string, ...rest: unknow
   } catch {
     // no vscode in plain mocha
   }
-  return { ...real, Uri: real.Uri ?? fakeUri };
+  const uri = real.Uri as { joinPath?: unknown } | undefined;
+  return { ...real, Uri: typeof uri?.joinPath === 'function' ? uri : fakeUri };
 };
 
 // Loaded after the hook (esbuild initialises a required module when the require runs).
