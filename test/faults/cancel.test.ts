@@ -48,19 +48,40 @@ describe('faults: cancel at every stage', function () {
     });
   }
 
-  it('agent load cancelled: CANCELLED, the session stays usable (stacks), a later load works', async () => {
+  it('agent load cancelled before it starts: CANCELLED, nothing loaded, the session stays usable', async () => {
     const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
-    await session.attach();
-    const abort = new AbortController();
-    const loading = session.loadAgent(abort.signal);
-    setTimeout(() => abort.abort(), 50);
-    const error = await loading.then(() => undefined, (e: PyFlightError) => e);
-    if (error) assert.equal(error.code, ErrorCode.Cancelled, error.message);
-    assert.equal(session.state, 'ready');
-    assert.ok((await session.stack({})).threads.length >= 1);
-    await session.loadAgent();
-    assert.ok(agentMapped(target.pid));
-    await session.detach();
+    try {
+      await session.attach();
+      const abort = new AbortController();
+      abort.abort();
+      await assert.rejects(session.loadAgent(abort.signal), { code: ErrorCode.Cancelled, message: 'Cancelled.' });
+      assert.equal(agentMapped(target.pid), false);
+      assert.equal(session.state, 'ready');
+      assert.ok((await session.stack({})).threads.length >= 1);
+    } finally {
+      await session.detach();
+    }
+  });
+
+  it('agent load cancelled while injecting: the injection completes (the target lives), then CANCELLED; the next load reuses it', async () => {
+    // Killing the injector mid-ptrace or removing the staged files early killed the target
+    // ("Unable to open attach_params.data"): now a cancel waits for the injection to finish.
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    try {
+      await session.attach();
+      const abort = new AbortController();
+      const error = await session.loadAgent(abort.signal, (message) => { if (message.startsWith('Loading the agent into')) abort.abort(); })
+        .then(() => undefined, (e: PyFlightError) => e);
+      assert.deepEqual(error && { code: error.code, message: error.message, hint: error.hint }, { code: ErrorCode.Cancelled,
+        message: `Attach was cancelled; the agent had already been loaded into process ${target.pid}.`,
+        hint: 'It stays until the process exits; the next command that needs it uses it without loading again.' });
+      assert.equal(session.state, 'ready');
+      await assertTargetHealthy(target);
+      await session.loadAgent();
+      assert.equal(session.attachResult?.reused, true);
+    } finally {
+      await session.detach();
+    }
   });
 
   for (const kind of ['watch', 'trace', 'ttRecord'] as const) {
