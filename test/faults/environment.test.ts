@@ -151,6 +151,28 @@ describe('faults: the agent port range', function () {
   after(removeHeartbeatDirs);
 
   // The range is configurable (PYFLIGHT_INJECT_START_PORT/_END_PORT), so a private one is used.
+  it('the first ports held by servers that never answer: the agent loads on a free one, found again without asking them', async () => {
+    const range = await silentRange(3);
+    const target = await startBeatingTarget();
+    try {
+      process.env.PYFLIGHT_INJECT_START_PORT = String(range.base);
+      process.env.PYFLIGHT_INJECT_END_PORT = String(range.base + 5); // 3 silent, 3 free (checked below)
+      const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0, attachTimeoutSeconds: 20 });
+      await session.attach();
+      await session.loadAgent();
+      const port = session.attachResult!.port;
+      await session.detach();
+      assert.ok(port >= range.base + 3 && port <= range.base + 5, `agent on ${port}; silent servers on ${range.base}-${range.base + 2}`);
+      const again = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+      await again.attach();
+      assert.deepEqual([again.attachResult?.port, again.attachResult?.reused], [port, true]);
+      await again.detach();
+      await assertTargetHealthy(target);
+    } finally {
+      await range.close();
+    }
+  });
+
   it('every port of the range held by a server that never answers: NO_FREE_PORT naming the range, nothing loaded', async () => {
     const range = await silentRange(4);
     const target = await startBeatingTarget();
