@@ -114,5 +114,10 @@ if (wants('flamegraph')) {
   results.flamegraph = await benchFlamegraph();
 }
 
+if (wants('soak')) {
+  const { benchSoak } = await import('./soak.mjs');
+  results.soak = await benchSoak();
+}
+
 writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
 console.log(JSON.stringify(results, null, 2));

@@ -26,7 +26,8 @@ const nodeTargets = [
   { entryPoints: ['bench/engine.ts'], outfile: 'out/bench/engine.js' },
 ];
 // Tests: one bundle per file so mocha can load them as plain CommonJS.
-const testEntries = [...filesUnder('test/unit', '.test.ts'), ...filesUnder('test/integration', '.test.ts')];
+const testEntries = [...filesUnder('test/unit', '.test.ts'), ...filesUnder('test/integration', '.test.ts'),
+  ...filesUnder('test/faults', '.test.ts')];
 
 const builds = [
   ...nodeTargets.map((t) => ({ ...common, platform: 'node', format: 'cjs', target: 'node20', ...t })),

@@ -1,5 +1,5 @@
-// `npm test`: set-up, then every lane (unit, python, integration, e2e), then one line that sums
-// them: `N passed, N failed, N skipped`. `npm test -- unit` (or python/integration/e2e) runs one lane.
+// `npm test`: set-up, then every lane (unit, python, integration, faults, e2e), then one line that sums
+// them: `N passed, N failed, N skipped`. `npm test -- unit` (or python/integration/faults/e2e) runs one lane.
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -16,6 +16,8 @@ const lanes = [
   { name: 'unit', cmd: mocha, args: ['--reporter', 'spec', 'out/test/unit/**/*.test.js'] },
   { name: 'python', cmd: venvPython, args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'python/tests'] },
   { name: 'integration', cmd: mocha, args: ['--reporter', 'spec', '--timeout', '60000', 'out/test/integration/**/*.test.js'] },
+  // Faults: real targets under bad input, crashes, exits, cancels and a soak (test/faults).
+  { name: 'faults', cmd: mocha, args: ['--reporter', 'spec', '--timeout', '120000', 'out/test/faults/**/*.test.js'] },
   { name: 'e2e', cmd: process.execPath, args: ['test/e2e/run.mjs'] },
 ];
 

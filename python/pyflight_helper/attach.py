@@ -97,19 +97,27 @@ def _inject_private_copy(pid, deadline, progress, cancelled, stages):
     if port is None:
         raise HelperError(errors.NO_FREE_PORT, "No free local port for the agent in %d-%d." % port_range(),
                           "Free a port in that range or set PYFLIGHT_INJECT_START_PORT / PYFLIGHT_INJECT_END_PORT.")
+    if cancelled is not None and cancelled.is_set():
+        raise HelperError(errors.CANCELLED, "Attach was cancelled.")
     staging = inject.Staging(pid, port, inject.python_base_address(pid))
     try:
         stages.done("stage")
         progress("injecting")
-        code, output = inject.run_attach_binary(staging, pid, deadline, cancelled)
+        # From here a cancel waits for the injection to finish: killing `attach` mid-ptrace, or
+        # removing the staged files before the agent read them, killed the target ("Unable to open
+        # attach_params.data", found by the faults lane). The cancel is answered once the agent runs.
+        code, output = inject.run_attach_binary(staging, pid, deadline, None)
         sys.stderr.write("attach binary exited %s\n%s\n" % (code, output[-4000:]))
         stages.done("inject")
         if code != 0:
             require_alive(pid, during="while PyFlight was loading its agent")
             raise inject.attach_failure(pid, code, output)
         progress("connecting")
-        _wait_for_agent(pid, port, deadline, cancelled)
+        _wait_for_agent(pid, port, deadline, None)
         stages.done("agent")
+        if cancelled is not None and cancelled.is_set():
+            raise HelperError(errors.CANCELLED, "Attach was cancelled; the agent had already been loaded into process %d." % pid,
+                              "It stays until the process exits; the next command that needs it uses it without loading again.")
         return port
     finally:
         staging.remove()

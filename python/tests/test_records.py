@@ -47,6 +47,13 @@ def test_failing_filter_is_reported_on_one_line():
     assert "flight_profiler" not in record["filterError"]
 
 
+def test_a_value_that_cannot_be_shown_is_not_called_a_filter_failure_without_a_filter():
+    # The agent reports any dump failure (here the recorded filter failure) as filter_fail_info.
+    record = watch_record_factory(own_expr=False, has_filter=False)(recorded("filter-fails"))
+    assert record["filterError"] is None
+    assert record["expressionErrorLine"] == "IndexError: tuple index out of range"
+
+
 def test_own_expression_reads_as_python_with_parameter_names():
     expr = call_text_expression([("key", 1), ("value", 1), ("replace", 1)])
     scope = {"args": ("k1", 1), "kwargs": {"replace": False}, "return_obj": 3, "target": object()}

@@ -32,6 +32,7 @@ export const ErrorCode = {
   /** vmtool getInstances: the class has no live instance. */
   NoInstances: 'NO_INSTANCES',
   ReloadRefused: 'RELOAD_REFUSED',
+  WriteFailed: 'WRITE_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

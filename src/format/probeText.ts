@@ -53,6 +53,8 @@ export function endText(summary: StreamSummary, noun: string): string {
       return `stopped after ${plural(summary.calls ?? summary.callBudget ?? 0, 'call')}, ${count} matched`;
     case 'exited':
       return `${plural(count, noun)} · process exited`;
+    case 'removed':
+      return `${plural(count, noun)} · ended: another session or flight-profiler client stopped probing this function`;
     case 'stopped':
     default:
       return `${plural(count, noun)} · stopped`;

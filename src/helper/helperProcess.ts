@@ -118,6 +118,11 @@ export class HelperProcess {
     try {
       message = JSON.parse(line) as HelperEvent;
     } catch {
+      message = undefined as unknown as HelperEvent;
+    }
+    // Something else printed on the helper's stdout (a chatty .pth file, sitecustomize): `null`, `42`
+    // or `[]` parse as JSON too, and reading `.id` of null threw in the stream handler.
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
       this.log.warn(`helper wrote a non-JSON line: ${line.slice(0, 200)}`);
       return;
     }

@@ -188,7 +188,13 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
         end = { reason: 'targetExited', message: `Process ${pid} exited after ${((Date.now() - started) / 1000).toFixed(1)} s of profiling; the profile has the samples recorded until then.` };
         break;
       }
-      if (run.code !== 0 && !signal?.aborted) throw await pySpyError(pid, pySpy, run);
+      if (run.code !== 0 && !signal?.aborted) {
+        if (/No space left on device/.test(run.output)) {
+          throw new PyFlightError(ErrorCode.WriteFailed, `No space left in ${path.dirname(dir)} for py-spy's samples: the disk is full.`,
+            'Free some space there (or point TMPDIR at another folder), then record again.');
+        }
+        throw await pySpyError(pid, pySpy, run);
+      }
       onProgress?.(progress());
     }
   } finally {

@@ -303,9 +303,10 @@ export interface TtDetail extends TtRecord {
  * Why a probe stream ended. "limit": `limit` records arrived; "calls": the agent's call budget
  * (`callBudget`, bigger than `limit` when a filter, -e or -et is given) ran out first, after `calls`
  * calls of which `matched` were records; "stopped": cancelled (the probe was turned off);
- * "exited": the target process went away.
+ * "exited": the target process went away; "removed": the agent ended it before its limit, because another
+ * client (another window, the CLI, flight_profiler) turned off a probe on the same function.
  */
-export type StreamEndReason = 'limit' | 'calls' | 'stopped' | 'exited';
+export type StreamEndReason = 'limit' | 'calls' | 'stopped' | 'exited' | 'removed';
 
 /** The `end` of a probe stream. */
 export interface StreamSummary {

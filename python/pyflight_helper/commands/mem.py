@@ -18,6 +18,7 @@ import time
 
 from .. import errors
 from ..errors import HelperError
+from ..target import is_alive
 from ..wire import AgentConnection, strip_ansi
 
 ORDERS = ("descending", "ascending")
@@ -100,18 +101,32 @@ def diff_args(params):
     return limit, order, interval, "diff --interval %d --limit %d --order %s" % (interval, limit, order)
 
 
-def mem_summary(req, port):
+def mem_summary(req, port, pid=None):
     limit, order, args = summary_args(req.params)
     started = time.time()
     with AgentConnection(port, timeout=120) as conn:
         conn.send_json({"target": "mem", "param": " " + args})
         frames = list(conn.frames())
     text = "".join(f for f in frames if isinstance(f, str))
+    if not text.strip():
+        _raise_if_exited(pid)
     rows = _table_or_error(text, "mem summary")
     return {"kind": "summary", "capturedAt": int(started * 1000), "limit": limit, "order": order, "rows": rows, "args": args}
 
 
-def mem_diff(req, port):
+def _raise_if_exited(pid):
+    """An empty answer from a target that exited (the agent died with it) is the exit, not a bad answer."""
+    if pid is None:
+        return
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if not is_alive(pid):
+            raise HelperError(errors.TARGET_EXITED, "Process %d exited." % pid,
+                              "Start the program again and attach to the new process.")
+        time.sleep(0.05)
+
+
+def mem_diff(req, port, pid=None):
     """Streams `progress` `waiting` (detail: the interval in seconds) once the agent took its first
     snapshot, then ends with the rows (count and size are deltas: second snapshot minus first)."""
     limit, order, interval, args = diff_args(req.params)
@@ -165,6 +180,8 @@ def mem_diff(req, port):
             raise cancel_error()
     finally:
         conn.close()
+    if not "".join(texts).strip():
+        _raise_if_exited(pid)
     rows = _table_or_error("".join(texts), "mem diff")
     return {"kind": "diff", "capturedAt": int(started * 1000), "endedAt": int(time.time() * 1000), "intervalSeconds": interval,
             "limit": limit, "order": order, "rows": rows, "args": args}

@@ -271,6 +271,8 @@ def end_words(summary):
         return "stopped after %s calls, %d matched" % (summary.get("calls"), count)
     if reason == "exited":
         return "%s, process exited" % records
+    if reason == "removed":
+        return "%s, removed by another client probing the same function" % records
     return "%s, stopped" % records
 
 
@@ -289,6 +291,7 @@ class ProbeStream(object):
       calls    the agent's call budget ran out first: `calls` calls, `matched` of them records
       stopped  cancelled by the user (we sent `off`)
       exited   the target process went away
+      removed  the agent ended it early: another client turned off a probe on the same function
     """
 
     def __init__(self, req, port, target, args, limit=None, matching=False, budget=None):
@@ -395,6 +398,10 @@ class ProbeStream(object):
         elif self.matching:
             reason = "calls"  # the agent's call budget ran out before `limit` records matched
             summary["calls"] = self.budget
+        elif self.budget is not None and self.count < self.budget:
+            # The agent ended the stream before its -n calls: another client's `off` on the same
+            # function (another PyFlight window, the CLI, flight_profiler) removed the shared wrapper.
+            reason = "removed"
         else:
             reason = "limit"
         summary["reason"] = reason

@@ -45,7 +45,9 @@ def watch_args(params, names=None):
     return args, limit, matching, budget
 
 
-def watch_record_factory(own_expr):
+def watch_record_factory(own_expr, has_filter=True):
+    """`has_filter`: the user gave -f. The agent reports any failure while dumping a call (a value
+    whose repr recurses too deep, say) as a filter failure; without a filter it is the value's."""
     def to_record(result):
         if not hasattr(result, "cost_ms"):
             return None
@@ -62,6 +64,8 @@ def watch_record_factory(own_expr):
             "filterError": clean_traceback(last_exception(result.filter_fail_info)),
             "method": result.method_identifier,
         }
+        if record["filterError"] and not has_filter and not record["expressionError"]:
+            record["expressionError"], record["filterError"] = record["filterError"], None
         for field in ("expressionError", "filterError"):
             if record[field]:
                 record[field + "Line"] = exception_line(record[field])
@@ -80,6 +84,6 @@ def watch(req, port):
     names = signature_names(port, req.params) if own_expr else None
     args, limit, matching, budget = watch_args(req.params, names)
     stream = ProbeStream(req, port, "watch", args, limit=limit, matching=matching, budget=budget)
-    summary = stream.run(watch_record_factory(own_expr))
+    summary = stream.run(watch_record_factory(own_expr, bool(req.params.get("filter"))))
     summary["args"] = args
     return summary

@@ -1,0 +1,144 @@
+// Cancel at every stage of every long command: attach (before and during the helper's start),
+// agent load, watch and trace (while installing and while running), a CPU profile, a memory diff.
+// Each time: the user sees CANCELLED (silent in the UI) or a stopped end, the target runs on with
+// no probe, and nothing of ours is left.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { ErrorCode, PyFlightError } from '../../src/common/errors';
+import { silentLogger } from '../../src/common/logger';
+import { recordCpuProfile } from '../../src/profile/record';
+import { Session } from '../../src/session/session';
+import { stopAllTargets, VENV_PYTHON } from '../support/fixtures';
+import { assertNoLeftovers, assertTargetHealthy, removeHeartbeatDirs, runCli, startBeatingTarget, type BeatingTarget } from '../support/faults';
+
+function agentMapped(pid: number): boolean {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('flight_profiler_agent');
+}
+
+describe('faults: cancel at every stage', function () {
+  this.timeout(120_000);
+  let target: BeatingTarget;
+
+  before(async () => {
+    target = await startBeatingTarget();
+  });
+  afterEach(async () => {
+    await assertTargetHealthy(target);
+    await assertNoLeftovers();
+  });
+  after(async () => {
+    await stopAllTargets();
+    removeHeartbeatDirs();
+  });
+
+  for (const [stage, afterMs] of [['before the helper answers', 0], ['while the helper starts', 30]] as const) {
+    it(`attach cancelled ${stage}: CANCELLED, the session failed, no helper left`, async () => {
+      const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+      const abort = new AbortController();
+      const attaching = session.attach(undefined, abort.signal);
+      setTimeout(() => abort.abort(), afterMs);
+      const error = await attaching.then(() => undefined, (e: PyFlightError) => e);
+      if (error === undefined) {
+        // The attach won the race: detaching is then the user's cancel.
+        await session.detach();
+        return;
+      }
+      assert.deepEqual({ code: error.code, message: error.message }, { code: ErrorCode.Cancelled, message: 'Cancelled.' });
+      assert.equal(session.state, 'failed');
+    });
+  }
+
+  it('agent load cancelled before it starts: CANCELLED, nothing loaded, the session stays usable', async () => {
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    try {
+      await session.attach();
+      const abort = new AbortController();
+      abort.abort();
+      await assert.rejects(session.loadAgent(abort.signal), { code: ErrorCode.Cancelled, message: 'Cancelled.' });
+      assert.equal(agentMapped(target.pid), false);
+      assert.equal(session.state, 'ready');
+      assert.ok((await session.stack({})).threads.length >= 1);
+    } finally {
+      await session.detach();
+    }
+  });
+
+  it('agent load cancelled while injecting: the injection completes (the target lives), then CANCELLED; the next load reuses it', async () => {
+    // Killing the injector mid-ptrace or removing the staged files early killed the target
+    // ("Unable to open attach_params.data"): now a cancel waits for the injection to finish.
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    try {
+      await session.attach();
+      const abort = new AbortController();
+      const error = await session.loadAgent(abort.signal, (message) => { if (message.startsWith('Loading the agent into')) abort.abort(); })
+        .then(() => undefined, (e: PyFlightError) => e);
+      assert.deepEqual(error && { code: error.code, message: error.message, hint: error.hint }, { code: ErrorCode.Cancelled,
+        message: `Attach was cancelled; the agent had already been loaded into process ${target.pid}.`,
+        hint: 'It stays until the process exits; the next command that needs it uses it without loading again.' });
+      assert.equal(session.state, 'ready');
+      await assertTargetHealthy(target);
+      await session.loadAgent();
+      assert.equal(session.attachResult?.reused, true);
+    } finally {
+      await session.detach();
+    }
+  });
+
+  for (const kind of ['watch', 'trace', 'ttRecord'] as const) {
+    for (const when of ['installing', 'running'] as const) {
+      it(`${kind} stopped while ${when}: ends quietly, the function is the original again`, async () => {
+        const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+        try {
+          await session.attach();
+          await session.loadAgent();
+          const probe = session.startProbe(kind, { module: '__main__', class: 'Ledger', method: 'add', limit: 100_000, ...(kind === 'trace' ? { intervalMs: 0 } : {}) });
+          if (when === 'running') await new Promise<void>((resolve) => probe.onDidRecord(() => resolve()));
+          probe.stop();
+          const end = await probe.done.then((summary) => summary.reason, (error: PyFlightError) => `${error.code}: ${error.message}`);
+          // Stopped before the request reached the helper: CANCELLED (silent in the UI); after: "stopped".
+          if (when === 'running') assert.equal(end, 'stopped');
+          else assert.ok(end === 'stopped' || end === 'CANCELLED: Cancelled.', end);
+          assert.deepEqual(session.probes, []);
+        } finally {
+          await session.detach();
+        }
+      });
+    }
+  }
+
+  it('CPU profile cancelled in its first second: ends "stopped" with what was sampled, no py-spy left', async () => {
+    const abort = new AbortController();
+    const recording = recordCpuProfile({ pid: target.pid, preflightResult: { interpreter: { python: VENV_PYTHON } } }, { idle: true }, abort.signal);
+    setTimeout(() => abort.abort(), 400);
+    const result = await recording;
+    assert.equal(result.end.reason, 'stopped');
+  });
+
+  it('memory diff cancelled while the agent waits: CANCELLED saying the agent finishes in the background', async () => {
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await session.attach();
+    const abort = new AbortController();
+    let waiting!: () => void;
+    const isWaiting = new Promise<void>((r) => { waiting = r; });
+    const diff = session.memDiff({ interval: 2 }, abort.signal, () => waiting());
+    diff.catch(() => undefined);
+    await isWaiting;
+    abort.abort();
+    const error = await diff.then(() => undefined, (e: PyFlightError) => e);
+    assert.ok(error);
+    assert.equal(error.code, ErrorCode.Cancelled);
+    assert.match(error.message, /^Memory diff cancelled\. The agent cannot stop a diff: it keeps sleeping for about [0-2] s more, then walks the heap once more \(as for the first snapshot\) and drops the answer\.$/);
+    assert.equal(error.hint, 'The process runs normally meanwhile; another summary or diff can start right away.');
+    assert.equal(session.state, 'ready');
+    await session.detach();
+  });
+
+  it('Ctrl+C (SIGINT) in `pyflight watch`: the end line says stopped, exit 0, the helper and the probe are gone', async () => {
+    const run = await runCli(['watch', String(target.pid), '__main__', 'Ledger', 'add', '-n', '100000', '--json'], {
+      onSpawn: (child) => child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('"record"')) child.kill('SIGINT'); }),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const end = JSON.parse(run.stdout.trim().split('\n').pop()!) as { type: string; data: { reason: string } };
+    assert.deepEqual([end.type, end.data.reason], ['end', 'stopped']);
+  });
+});
