@@ -118,6 +118,23 @@ def _gilstat_state(srv, _req):
     return gilstat_state(pid)
 
 
+@server.handler("exceptionWindow")
+def _exception_window(srv, req):
+    """A bounded window in which the target's exceptions are counted (a trace hook, always removed)."""
+    from .commands.exceptions import exception_window
+
+    pid, port = srv.require_attached()
+    return exception_window(req, pid, port)
+
+
+@server.handler("exceptionHookCheck")
+def _exception_hook_check(srv, _req):
+    """Which threads of the target have a trace function now, and whether the window's module is there."""
+    from .commands.exceptions import check_removed
+
+    return check_removed(srv.require_attached()[1])
+
+
 def main():
     # Ctrl+C in a terminal reaches the whole process group; the helper must outlive it long enough
     # to turn its probes off. It stops on `shutdown` or when stdin closes (its parent died).

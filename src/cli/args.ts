@@ -30,7 +30,7 @@ export const USAGE = `usage:
   pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]
   pyflight mem diff <pid> [--interval S] [--limit N] [--order descending|ascending] [--json]
   pyflight gilstat <pid> [--duration seconds] [--take ms] [--hold ms] [--interval s] [--max-threads N] [--agent-threads] [--json]
-  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory] [--budget S] [--json]
+  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|exception|gil|torch] [--budget S] [--json]
   pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]
 options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
            records tagged with the worker's pid; -n counts per worker),

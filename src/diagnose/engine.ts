@@ -10,12 +10,13 @@ import type { Logger } from '../common/logger';
 import { diffRows, formatBytes, formatCount, instancesCommand, isDiffBookkeeping, topGrowers } from '../memory/memModel';
 import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
 import { recordCpuProfile, type CpuProfileResult, type ProfileTarget } from '../profile/record';
-import type { MemDiffParams, MemDiffResult, StackResult } from '../protocol/helper';
+import type { ExceptionWindowResult, MemDiffParams, MemDiffResult, StackResult } from '../protocol/helper';
+import { diagnoseException, type ExceptionTarget } from './exception';
 import { analyzeHang } from './hang';
 import { shortWhere, type DiagnoseKind, type DiagnosisReport, type Finding } from './report';
 
 /** What the engine needs of a session (a `Session` is one). */
-export interface DiagnoseTarget extends ProfileTarget {
+export interface DiagnoseTarget extends ProfileTarget, ExceptionTarget {
   stack(params: { native?: boolean }, signal?: AbortSignal): Promise<StackResult>;
   memDiff(params: MemDiffParams, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<MemDiffResult>;
 }
@@ -35,6 +36,7 @@ export interface DiagnosisExtras {
   profile?: CpuProfileResult;
   stacks?: StackResult;
   memDiff?: MemDiffResult;
+  exceptions?: ExceptionWindowResult;
 }
 
 export type DiagnoseStep = (message: string) => void;
@@ -43,6 +45,7 @@ const WORDS: Array<[DiagnoseKind, RegExp]> = [
   ['hang', /\b(hang|hangs|hung|hanging|stuck|deadlock\w*|freez\w*|frozen|blocked|unresponsive|not respond\w*|timeouts?)\b/i],
   ['memory', /\b(memory|leak\w*|grow\w*|oom|rss|out of memory|ram)\b/i],
   ['slow', /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i],
+  ['exception', /\b(exceptions?|errors?|traceback\w*|raises?|raising|swallow\w*|fail\w*|500s?|dropped|lost|silently)\b/i],
 ];
 
 /** The kind the problem's words name, when exactly one does. */
@@ -103,7 +106,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     routedBy = locked ? 'stack samples: threads blocked on locks held by other threads'
       : running ? 'stack samples: threads running code, none blocked on a lock' : 'stack samples: every thread waits or sleeps';
   }
-  onStep(`Diagnosing a ${kind} problem (${routedBy}).`);
+  onStep(`Diagnosing ${kind === 'exception' ? 'an' : 'a'} ${kind} problem (${routedBy}).`);
   let findings: Finding[];
   let summary: string;
   if (kind === 'hang') {
@@ -124,6 +127,11 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
         summary = `Slow because threads wait, not compute: ${real[0].title}.`;
       }
     }
+  } else if (kind === 'exception') {
+    const seconds = Math.max(1, Math.min(5, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
+    let window: ExceptionWindowResult;
+    ({ findings, summary, window } = await diagnoseException(target, seconds, signal, onStep, commands));
+    extras.exceptions = window;
   } else {
     const seconds = Math.max(1, Math.min(10, Math.floor((budget - (Date.now() - started) / 1000) / 2)));
     ({ findings, summary } = await diagnoseMemory(target, seconds, signal, onStep, commands, extras));

@@ -8,6 +8,7 @@ import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
 import type { AttachResult, GetGlobalParams, GilstatParams, GilstatRecord, GilstatState, HelloResult, HelperMethods, MemDiffParams, MemDiffResult,
   MemSummaryParams, MemSummaryResult, ModuleResult, StackResult, TtDetail, TtRecord } from '../protocol/helper';
+import type { ExceptionHookCheck, ExceptionWindowParams, ExceptionWindowResult } from '../protocol/helper';
 import { GilStat } from '../gil/gilStat';
 import type { ProbeRecord } from '../probes/probeKinds';
 import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
@@ -244,6 +245,19 @@ export class Session {
     return this.run('memDiff', params, signal, true, (stage, detail) => { if (stage === 'waiting') onWaiting?.(Number(detail)); });
   }
 
+  /**
+   * Counts the exceptions raised in the target's own code for `seconds` (a trace hook on every
+   * thread, always removed; loads the agent on first use). `onWaiting` once the hook is in.
+   */
+  exceptionWindow(params: ExceptionWindowParams = {}, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<ExceptionWindowResult> {
+    return this.run('exceptionWindow', params, signal, true, (stage, detail) => { if (stage === 'waiting') onWaiting?.(Number(detail)); });
+  }
+
+  /** Which threads of the target have a trace function now (proof that a window was removed). */
+  exceptionHookCheck(signal?: AbortSignal): Promise<ExceptionHookCheck> {
+    return this.run('exceptionHookCheck', {}, signal);
+  }
+
   get probes(): Probe[] {
     return [...this.activeProbes];
   }
@@ -417,7 +431,8 @@ export class Session {
   }
 
   /** Runs one request; `needsAgent` (default: every method but a plain stack) loads the agent first. */
-  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete' | 'memSummary' | 'memDiff'>(method: M,
+  private async run<M extends 'stack' | 'module' | 'getglobal' | 'ttList' | 'ttDetail' | 'ttReplay' | 'ttDelete' | 'memSummary' | 'memDiff'
+    | 'exceptionWindow' | 'exceptionHookCheck'>(method: M,
     params: HelperMethods[M]['params'], signal?: AbortSignal, needsAgent = method !== 'stack',
     onProgress?: (stage: string, detail?: string | null) => void): Promise<HelperMethods[M]['result']> {
     if (this._state !== 'ready' || !this.helper) throw this.notReady();
