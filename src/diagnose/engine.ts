@@ -12,11 +12,13 @@ import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model
 import { recordCpuProfile, type CpuProfileResult, type ProfileTarget } from '../profile/record';
 import type { ExceptionWindowResult, MemDiffParams, MemDiffResult, StackResult } from '../protocol/helper';
 import { diagnoseException, type ExceptionTarget } from './exception';
+import { diagnoseGil, type GilTarget } from './gil';
 import { analyzeHang } from './hang';
+import { gatherQuickEvidence, routeByEvidence } from './quickEvidence';
 import { shortWhere, type DiagnoseKind, type DiagnosisReport, type Finding } from './report';
 
 /** What the engine needs of a session (a `Session` is one). */
-export interface DiagnoseTarget extends ProfileTarget, ExceptionTarget {
+export interface DiagnoseTarget extends ProfileTarget, ExceptionTarget, GilTarget {
   stack(params: { native?: boolean }, signal?: AbortSignal): Promise<StackResult>;
   memDiff(params: MemDiffParams, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<MemDiffResult>;
 }
@@ -45,12 +47,22 @@ const WORDS: Array<[DiagnoseKind, RegExp]> = [
   ['hang', /\b(hang|hangs|hung|hanging|stuck|deadlock\w*|freez\w*|frozen|blocked|unresponsive|not respond\w*|timeouts?)\b/i],
   ['memory', /\b(memory|leak\w*|grow\w*|oom|rss|out of memory|ram)\b/i],
   ['slow', /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i],
+  ['gil', /\b(gil|spikes?|spiky|jitter\w*|stutter\w*|starv\w*|p99)\b/i],
+  ['torch', /\b(torch|pytorch|cuda|gpu|training|inference|forward|tensors?)\b/i],
   ['exception', /\b(exceptions?|errors?|traceback\w*|raises?|raising|swallow\w*|fail\w*|500s?|dropped|lost|silently)\b/i],
 ];
 
-/** The kind the problem's words name, when exactly one does. */
+/**
+ * Whether this build has a torch playbook (src/diagnose/torch.ts, built in parallel). Without it,
+ * `--kind torch` says so plainly and auto-routing never picks torch.
+ */
+export const TORCH_PLAYBOOK = false;
+
+/** The kind the problem's words name, when exactly one does ("latency spikes": gil is the more specific). */
 export function kindFromWords(problem: string): DiagnoseKind | undefined {
-  const hits = WORDS.filter(([, re]) => re.test(problem)).map(([k]) => k);
+  let hits = WORDS.filter(([, re]) => re.test(problem)).map(([k]) => k);
+  if (hits.includes('gil')) hits = hits.filter((k) => k !== 'slow');
+  if (!TORCH_PLAYBOOK) hits = hits.filter((k) => k !== 'torch');
   return hits.length === 1 ? hits[0] : undefined;
 }
 
@@ -98,13 +110,9 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     kind = fromWords;
     routedBy = `the problem's words ("${problem.trim()}")`;
   } else {
-    onStep('The problem does not say hang, slow or memory: taking 3 stack samples to decide.');
-    await sampleStacks(target, 3, 300, signal, onStep, samples);
-    const locked = samples.some((s) => s.threads.some((t) => t.activity === 'blocked' && t.blockedOn?.heldBy?.length));
-    const running = samples.some((s) => s.threads.some((t) => t.activity === 'running'));
-    kind = locked ? 'hang' : running ? 'slow' : 'hang';
-    routedBy = locked ? 'stack samples: threads blocked on locks held by other threads'
-      : running ? 'stack samples: threads running code, none blocked on a lock' : 'stack samples: every thread waits or sleeps';
+    onStep('The problem\'s words do not decide: reading CPU, memory and thread states for about 2 s.');
+    const evidence = await gatherQuickEvidence(target.pid, () => sampleStacks(target, 4, 500, signal, onStep, samples));
+    ({ kind, routedBy } = routeByEvidence(evidence, TORCH_PLAYBOOK));
   }
   onStep(`Diagnosing ${kind === 'exception' ? 'an' : 'a'} ${kind} problem (${routedBy}).`);
   let findings: Finding[];
@@ -127,6 +135,12 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
         summary = `Slow because threads wait, not compute: ${real[0].title}.`;
       }
     }
+  } else if (kind === 'torch') {
+    throw new PyFlightError(ErrorCode.BadArgument, 'The torch playbook is not available in this build of PyFlight.',
+      'Diagnose it as slow (a CPU profile) or memory instead; torch support comes with the torch playbook.');
+  } else if (kind === 'gil') {
+    const seconds = Math.max(2, Math.min(5, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
+    ({ findings, summary } = await diagnoseGil(target, seconds, signal, onStep, commands, samples));
   } else if (kind === 'exception') {
     const seconds = Math.max(1, Math.min(5, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
     let window: ExceptionWindowResult;
@@ -136,7 +150,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     const seconds = Math.max(1, Math.min(10, Math.floor((budget - (Date.now() - started) / 1000) / 2)));
     ({ findings, summary } = await diagnoseMemory(target, seconds, signal, onStep, commands, extras));
   }
-  if (samples.length && kind !== 'hang') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
+  if (samples.length && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
 }
 

@@ -63,10 +63,10 @@ test('/diagnose <pid> in the chat: the deadlock first, with anchors and an Open 
 
 test('/diagnose without a pid diagnoses the current session (the one just attached)', async () => {
   await wb.step('diagnose-current', async () => {
-    const response = await ask('@pyflight /diagnose what is going on', /Routed by stack samples[\s\S]*Commands run/);
+    const response = await ask('@pyflight /diagnose what is going on', /Routed by quick evidence[\s\S]*Commands run/);
     const text = await response.innerText();
     assert.match(text, new RegExp(`deadlock\\.py \\(pid ${target.pid}\\)`));
-    assert.match(text, /Routed by stack samples/);
+    assert.match(text, /Routed by quick evidence: threads wait for locks other threads hold/);
     assert.match(text, /Deadlock: /);
     await wb.screenshot('diagnose-current-session');
   });
