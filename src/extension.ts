@@ -11,6 +11,7 @@ import { ProbeStore } from './probes/probeStore';
 import { registerMemoryCommands } from './memory/memoryCommands';
 import { registerGilCommands } from './gil/gilCommands';
 import { registerDiagnoseChat } from './diagnose/chatParticipant';
+import { registerLanguageModelTools } from './lmTools/registerTools';
 import { registerProfileCommands } from './profile/profileCommands';
 import { ProfileEditorHeat, toggleProfileHeat } from './profile/profileEditor';
 import { ProfileStore } from './profile/profileStore';
@@ -80,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerProbeCommands(context, { log, sessions: manager, store, timeTunnelView });
   registerGilCommands(context, { log, sessions: manager });
   registerDiagnoseChat(context, { log, sessions: manager, profiles });
+  registerLanguageModelTools(context, { log, sessions: manager });
 }
 
 /** Detaches every session: helpers stop and turn off whatever they instrumented. */

@@ -40,6 +40,7 @@ export const CommandId = {
   ttDelete: 'pyflight.ttDelete',
   toggleGil: 'pyflight.toggleGil',
   showGilAlerts: 'pyflight.showGilAlerts',
+  watchFindingFunction: 'pyflight.watchFindingFunction',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 

@@ -47,7 +47,7 @@ const WORDS: Array<[DiagnoseKind, RegExp]> = [
   ['hang', /\b(hang|hangs|hung|hanging|stuck|deadlock\w*|freez\w*|frozen|blocked|unresponsive|not respond\w*|timeouts?)\b/i],
   ['memory', /\b(memory|leak\w*|grow\w*|oom|rss|out of memory|ram)\b/i],
   ['slow', /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i],
-  ['gil', /\b(gil|spikes?|spiky|jitter\w*|stutter\w*|starv\w*|p99)\b/i],
+  ['gil', /\b(gil|spikes?|spiky|jitter\w*|stutter\w*|starv\w*)\b/i],
   ['torch', /\b(torch|pytorch|cuda|gpu|training|inference|forward|tensors?)\b/i],
   ['exception', /\b(exceptions?|errors?|traceback\w*|raises?|raising|swallow\w*|fail\w*|500s?|dropped|lost|silently)\b/i],
 ];
