@@ -9,8 +9,9 @@ its address is read from this thread's state right after `sys.settrace(marker)` 
 `c_profileobj`, two words before `c_traceobj == id(marker)`, checked). Threads that already have a
 trace function (a debugger, coverage) are left alone and reported.
 
-Bounds: the hook traces only frames outside the standard library and site-packages (exceptions
-reach the application's frames on their way out anyway), never line events, stops recording after
+Bounds: the hook traces only frames of the application's own code (outside the standard library
+and site-packages) that can catch (a try or with block) or that library code called — every
+exception passing through the application reaches one of those — never line events, stops recording after
 `max_events`, and is removed by `finish()` — or by a timer thread in the target at the deadline
 plus a grace period if the helper never comes back. Existing frames are given the local tracer so
 the request loops already running see exceptions too; it is cleared from them on removal.
@@ -28,6 +29,14 @@ import time
 MODULE_NAME = "_pyflight_exception_hook"
 _WORDS = 96  # how many pointer-sized words of a PyThreadState to search for c_traceobj
 _SKIP_TYPES = ("StopIteration", "StopAsyncIteration", "GeneratorExit")
+_SKIP, _CATCHES, _ENTRY = 0, 1, 2
+
+
+def _has_handlers(code):
+    """Whether a code object has try/except or with blocks (3.11: a non-empty exception table;
+    older versions: assume yes)."""
+    table = getattr(code, "co_exceptiontable", None)
+    return table is None or len(table) > 0
 _api = ctypes.pythonapi
 _api.PyThreadState_Get.restype = ctypes.c_void_p
 _api.PyThreadState_GetInterpreter.restype = ctypes.c_void_p
@@ -133,7 +142,8 @@ class Window(object):
         self.stop_reason = None
         self.keys = {}  # (raiser file, raiser function, type) -> entry
         self.pending = {}  # id(exception) -> [exception, entry key, handler frame info]
-        self.own = {}  # code object -> traced?
+        self.own = {}  # code object -> application code?
+        self.kinds = {}  # code object -> _SKIP / _CATCHES / _ENTRY
         self.lib_dirs = _library_dirs()
         self.slots = None
         self.traced = {}  # thread ident -> name
@@ -157,7 +167,14 @@ class Window(object):
         if not self.active:
             sys.settrace(None)
             return None
-        if event == "call" and self.is_own(frame.f_code):
+        code = frame.f_code
+        kind = self.kinds.get(code)
+        if kind is None:
+            kind = self.kinds[code] = _SKIP if not self.is_own(code) else _CATCHES if _has_handlers(code) else _ENTRY
+        # A frame that can catch sees every exception that reaches it (and its traceback down to the
+        # raise); an entry frame (called from library code) sees those that leave the application.
+        # Other frames are not traced: an exception passes through them to one of those two anyway.
+        if kind == _CATCHES or (kind == _ENTRY and (frame.f_back is None or not self.is_own(frame.f_back.f_code))):
             frame.f_trace_lines = False
             return self.local_hook
         return None

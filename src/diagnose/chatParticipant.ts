@@ -73,7 +73,8 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
   const extras: DiagnosisExtras = {};
   try {
     const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath);
-    const report = await diagnose(session, problem, { kind: kind ?? 'auto', signal: abort.signal, workspaceRoots: folders, log: deps.log },
+    const askedAs = request.command && request.command !== 'diagnose' ? `/${request.command}` : undefined;
+    const report = await diagnose(session, problem, { kind: kind ?? 'auto', askedAs, signal: abort.signal, workspaceRoots: folders, log: deps.log },
       (step) => stream.progress(step), extras);
     stream.markdown(`**${escapeMarkdown(session.label)}** — ${report.kind}: ${escapeMarkdown(report.summary)}\n\n_Routed by ${escapeMarkdown(report.routedBy)}._`);
     report.findings.forEach((f, i) => renderFinding(stream, f, i));

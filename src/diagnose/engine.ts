@@ -31,6 +31,8 @@ export interface DiagnoseOptions {
   /** Folders of the user's own code, for the CPU profile's own/library split. */
   workspaceRoots?: string[];
   log?: Logger;
+  /** How the kind was asked for, in routedBy: `--kind exception` (the default), `/diagnose-exception`. */
+  askedAs?: string;
 }
 
 /** Extra results for callers that can show them (the chat's flame graph button). */
@@ -105,7 +107,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   const fromWords = kindFromWords(problem);
   if (asked) {
     kind = asked;
-    routedBy = `asked for (--kind ${asked})`;
+    routedBy = `asked for (${options.askedAs ?? `--kind ${asked}`})`;
   } else if (fromWords) {
     kind = fromWords;
     routedBy = `the problem's words ("${problem.trim()}")`;
@@ -142,7 +144,8 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     const seconds = Math.max(2, Math.min(5, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
     ({ findings, summary } = await diagnoseGil(target, seconds, signal, onStep, commands, samples));
   } else if (kind === 'exception') {
-    const seconds = Math.max(1, Math.min(5, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
+    // 3 s at most: while the window is open a loop of tiny calls runs ~15× slower (bench/exception_window_cost.py).
+    const seconds = Math.max(1, Math.min(3, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
     let window: ExceptionWindowResult;
     ({ findings, summary, window } = await diagnoseException(target, seconds, signal, onStep, commands));
     extras.exceptions = window;

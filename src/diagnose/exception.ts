@@ -79,7 +79,7 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
   onStep(`Counting exceptions for ${seconds} s: a trace hook on every thread (exception events of your own code only; `
     + 'through the PyFlightProfiler agent, loaded if not there yet), removed afterwards.');
   const window = await target.exceptionWindow({ seconds, maxEvents: 5000 }, signal,
-    (s) => onStep(`Exception hook in (${s} s); the application runs a little slower meanwhile.`));
+    (s) => onStep(`Exception hook in for ${s} s; the traced threads run slower meanwhile (a Python call per function call).`));
   commands.push(`pyflight diagnose ${target.pid} --kind exception   (exception window ${window.seconds} s, ${window.tracedThreads.length} threads)`);
   const removed = window.stillTraced.length === 0
     ? 'The trace hook was removed: afterwards no thread of the process has a trace function.'
@@ -140,6 +140,7 @@ async function confirmWithWatch(target: ExceptionTarget, finding: Finding, secon
     sub.dispose();
   }
   commands.push(`pyflight watch ${target.pid} ${moduleName} ${parts.join(' ')} -e -n 3`);
+  finding.next_steps = finding.next_steps.map((s) => s.replace(' <module> ', ` ${moduleName} `));
   if (records.length) {
     finding.evidence.push(`flight-profiler's watch -e caught ${records.length} failing call${records.length === 1 ? '' : 's'} of ${loc.function} in ${seconds} s: `
       + records.map((r) => `(${r.arguments ?? r.value ?? '?'}) → ${r.exceptionType ?? 'exception'}`).join('; ') + '.');
