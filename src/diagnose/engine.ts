@@ -31,6 +31,8 @@ export interface DiagnoseOptions {
   /** Folders of the user's own code, for the CPU profile's own/library split. */
   workspaceRoots?: string[];
   log?: Logger;
+  /** The exception playbook's evidence: the exception window (default), or `watch` -e on profile candidates only. */
+  exceptionMethod?: 'window' | 'watch';
   /** How the kind was asked for, in routedBy: `--kind exception` (the default), `/diagnose-exception`. */
   askedAs?: string;
 }
@@ -146,8 +148,9 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   } else if (kind === 'exception') {
     // 3 s at most: while the window is open a loop of tiny calls runs ~15× slower (bench/exception_window_cost.py).
     const seconds = Math.max(1, Math.min(3, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
-    let window: ExceptionWindowResult;
-    ({ findings, summary, window } = await diagnoseException(target, seconds, signal, onStep, commands));
+    let window: ExceptionWindowResult | undefined;
+    ({ findings, summary, window } = await diagnoseException(target, seconds,
+      { signal, workspaceRoots: options.workspaceRoots, log: options.log, method: options.exceptionMethod }, onStep, commands));
     extras.exceptions = window;
   } else {
     const seconds = Math.max(1, Math.min(10, Math.floor((budget - (Date.now() - started) / 1000) / 2)));

@@ -89,11 +89,11 @@ test('/diagnose-exception <pid>: progress, then the swallowed ValueError first w
     const response = wb.page.locator('.interactive-response', { hasText: /swallowed_errors\.py \(pid \d+\)[\s\S]*SCRIPTED MODEL/ }).last();
     await response.waitFor({ timeout: 90000 });
     const text = await response.innerText();
-    assert.match(text, /parse_quantity raises ValueError \d+ times? in [\d.]+ s, which is swallowed by except Exception: in handle_request \(swallowed_errors\.py:43\)/);
+    assert.match(text, /parse_quantity raises ValueError \d+ times? in [\d.]+ s, which is swallowed by except Exception: in handle_request \(swallowed_errors\.py:55\)/);
     assert.match(text, /Sample input: parse_quantity\(raw='twelve'\)/);
     assert.match(text, /Routed by asked for \(\/diagnose-exception\)/);
     assert.match(text, /pyflight watch \d+ __main__ parse_quantity -e -n 5/);
-    assert.match(text, /high — parse_quantity at swallowed_errors\.py#21/);
+    assert.match(text, /high — parse_quantity at swallowed_errors\.py#24/);
     assert.match(text, /price_of raises KeyError/);
     assert.ok(await response.locator('.monaco-button', { hasText: 'Watch parse_quantity' }).count() >= 1, text);
     // the scripted model's tool call ran against this fixture

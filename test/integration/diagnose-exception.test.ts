@@ -30,12 +30,12 @@ describe('diagnose exception: the swallowed exception first, the trace hook gone
     assert.equal(report.kind, 'exception');
     const first = report.findings[0];
     assert.equal(first.severity, 'high');
-    assert.match(first.title, /^parse_quantity raises ValueError \d+ times in [\d.]+ s, which is swallowed by `except Exception:` in handle_request \(swallowed_errors\.py:43\)/);
-    assert.deepEqual(first.location, { function: 'parse_quantity', file, line: 21 });
+    assert.match(first.title, /^parse_quantity raises ValueError \d+ times in [\d.]+ s, which is swallowed by `except Exception:` in handle_request \(swallowed_errors\.py:55\)/);
+    assert.deepEqual(first.location, { function: 'parse_quantity', file, line: 24 });
     const evidence = first.evidence.join('\n');
     assert.match(evidence, /ValueError: invalid literal for int\(\) with base 10: 'twelve'/);
     assert.match(evidence, /Sample input: parse_quantity\(raw='twelve'\)/);
-    assert.match(evidence, /stopped in handle_request at swallowed_errors\.py:42, caught by `except Exception:` \(line 43\) — a broad except/);
+    assert.match(evidence, /stopped in handle_request at swallowed_errors\.py:54, caught by `except Exception:` \(line 55\) — a broad except/);
     assert.match(evidence, /order-worker-\d ×\d+/);
     assert.match(evidence, /The trace hook was removed/);
     // the second witness: flight-profiler's own watch -e on the culprit, with its arguments
@@ -54,6 +54,21 @@ describe('diagnose exception: the swallowed exception first, the trace hook gone
   it('leaves no trace function in any thread and no module behind (checked by a separate request)', async () => {
     const check = await session.exceptionHookCheck();
     assert.deepEqual(check, { stillTraced: [], registered: false });
+  });
+
+  it('without the window (watch -e on the CPU profile functions): the raise in parse_quantity, stopped in handle_request', async () => {
+    // `busy`: each order is checksummed, so the request path is on the CPU profile's stacks.
+    const busy = new Session((await startTarget(['swallowed_errors.py', 'busy'])).pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await busy.attach();
+    const report = await diagnose(busy, 'orders vanish', { kind: 'exception', exceptionMethod: 'watch', budgetSeconds: 9 })
+      .finally(() => busy.detach());
+    const first = report.findings[0];
+    assert.match(first.title, /^process_order raised ValueError in [1-5] of the calls watched for \d s; handle_request, which calls it, raised nothing: it stops them$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.deepEqual(first.location, { function: 'parse_quantity', file, line: 24 });
+    assert.match(first.evidence.join('\n'), /watch -e: process_order\(order=\{.*'quantity': 'twelve'.*\}\) raised ValueError: invalid literal/);
+    assert.ok(report.commands_run.some((c) => /^pyflight watch \d+ __main__ handle_request -e -n 5$/.test(c)), report.commands_run.join('\n'));
+    assert.equal(busy.probes.length, 0);
   });
 
   it('a cancelled window is removed too', async () => {
