@@ -121,7 +121,11 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
   }
   const top = window.exceptions.length ? findings[0] : undefined;
   if (top && top.severity !== 'info' && top.location?.file && !top.location.function.includes('<')) {
-    await confirmWithWatch(target, top, Math.min(3, seconds), signal, onStep, commands);
+    const moduleName = await confirmWithWatch(target, top, Math.min(3, seconds), signal, onStep, commands);
+    // Every finding in the same file gets the module name in its watch command.
+    for (const f of findings) {
+      if (moduleName && f.location?.file === top.location.file) f.next_steps = f.next_steps.map((n) => n.replace(' <module> ', ` ${moduleName} `));
+    }
   }
   const f0 = findings[0];
   return { findings, window, summary: f0.severity === 'info' ? `${f0.title}.` : `${f0.title}.` };
@@ -132,18 +136,18 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
  * arguments, from the agent's own wrapper — a second witness, and a probe the Watch view shows.
  */
 async function confirmWithWatch(target: ExceptionTarget, finding: Finding, seconds: number, signal: AbortSignal | undefined, onStep: Step,
-  commands: string[]): Promise<void> {
+  commands: string[]): Promise<string | undefined> {
   const loc = finding.location!;
   let moduleName: string;
   try {
     moduleName = (await target.module(loc.file!, signal)).module;
   } catch {
-    return; // a file the target did not import under that path: the window's evidence stands alone
+    return undefined; // a file the target did not import under that path: the window's evidence stands alone
   }
   const parts = loc.function.split('.');
   const params: WatchParams = { module: moduleName, method: parts[parts.length - 1], exceptionOnly: true, limit: 3,
     ...(parts.length === 2 ? { class: parts[0] } : {}) };
-  if (parts.length > 2) return;
+  if (parts.length > 2) return moduleName;
   onStep(`Watching ${loc.function} for failing calls (\`watch ${moduleName} ${parts.join(' ')} -e -n 3\`, up to ${seconds} s).`);
   const probe = target.startProbe('watch', params, { source: { file: loc.file!, line: loc.line ?? 1 } });
   const records: WatchRecord[] = [];
@@ -154,20 +158,20 @@ async function confirmWithWatch(target: ExceptionTarget, finding: Finding, secon
   try {
     await probe.done;
   } catch {
-    return;
+    return moduleName;
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
     sub.dispose();
   }
   commands.push(`pyflight watch ${target.pid} ${moduleName} ${parts.join(' ')} -e -n 3`);
-  finding.next_steps = finding.next_steps.map((s) => s.replace(' <module> ', ` ${moduleName} `));
   if (records.length) {
     finding.evidence.push(`flight-profiler's watch -e caught ${records.length} failing call${records.length === 1 ? '' : 's'} of ${loc.function} in ${seconds} s: `
       + records.map((r) => `(${r.arguments ?? r.value ?? '?'}) → ${r.exceptionType ?? 'exception'}`).join('; ') + '.');
   } else {
     finding.evidence.push(`flight-profiler's watch -e on ${loc.function} saw no failing call in ${seconds} s.`);
   }
+  return moduleName;
 }
 
 const FRAME_LINE = /^ {2}File "(.+)", line (\d+), in (.+)$/gm;

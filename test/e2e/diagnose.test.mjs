@@ -86,7 +86,7 @@ test('/diagnose-exception <pid>: progress, then the swallowed ValueError first w
     // progress while the exception window is open
     await wb.page.locator('.interactive-response', { hasText: /Counting exceptions|Exception hook in/ }).last().waitFor({ timeout: 60000 });
     await wb.screenshot('diagnose-exception-progress');
-    const response = wb.page.locator('.interactive-response', { hasText: /swallowed_errors\.py \(pid \d+\)[\s\S]*SCRIPTED MODEL/ }).last();
+    const response = wb.page.locator('.interactive-response', { hasText: /swallowed_errors\.py \(pid \d+\)[\s\S]*SCRIPTED MODEL[\s\S]*See \[F1\]/ }).last();
     await response.waitFor({ timeout: 90000 });
     const text = await response.innerText();
     assert.match(text, /parse_quantity raises ValueError \d+ times? in [\d.]+ s, which is swallowed by except Exception: in handle_request \(swallowed_errors\.py:55\)/);
@@ -95,10 +95,11 @@ test('/diagnose-exception <pid>: progress, then the swallowed ValueError first w
     assert.match(text, /pyflight watch \d+ __main__ parse_quantity -e -n 5/);
     assert.match(text, /high — parse_quantity at swallowed_errors\.py#24/);
     assert.match(text, /price_of raises KeyError/);
+    assert.match(text, /pyflight watch \d+ __main__ price_of -e -n 5/);
     assert.ok(await response.locator('.monaco-button', { hasText: 'Watch parse_quantity' }).count() >= 1, text);
     // the scripted model's tool call ran against this fixture
     assert.match(text, /The model ran pyflight_stacks/);
-    assert.match(text, /SCRIPTED MODEL \(a test script, not a language model\): pyflight_stacks on process \d+ returned \d+ lines; threads .*order-worker-0/);
+    assert.match(text, /SCRIPTED MODEL \(a test script, not a language model\): pyflight_stacks on process \d+ returned \d+ lines; threads .*order-worker-\d/);
     const marker = await wb.waitForMarker('scripted-model.json', { timeout: 10000 });
     assert.equal(marker.pid, swallowing.pid);
     assert.match(marker.toolText, /Thread \d+ "order-worker-1"/);
