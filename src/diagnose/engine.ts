@@ -144,7 +144,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       'Diagnose it as slow (a CPU profile) or memory instead; torch support comes with the torch playbook.');
   } else if (kind === 'gil') {
     const seconds = Math.max(2, Math.min(5, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
-    ({ findings, summary } = await diagnoseGil(target, seconds, signal, onStep, commands, samples));
+    ({ findings, summary } = await diagnoseGil(target, seconds, { signal, workspaceRoots: options.workspaceRoots, log: options.log }, onStep, commands, samples));
   } else if (kind === 'exception') {
     // 3 s at most: while the window is open a loop of tiny calls runs ~15× slower (bench/exception_window_cost.py).
     const seconds = Math.max(1, Math.min(3, Math.floor((budget - (Date.now() - started) / 1000) / 3)));

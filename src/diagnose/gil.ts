@@ -7,6 +7,9 @@
  */
 import { mainFrame } from '../format/stackFormat';
 import type { GilMeasure, GilstatParams, GilstatRecord, GilstatSummary, StackFrame, StackResult } from '../protocol/helper';
+import type { Logger } from '../common/logger';
+import type { CpuProfile } from '../profile/model';
+import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { shortWhere, type Finding } from './report';
 
 export interface GilHandle {
@@ -15,8 +18,7 @@ export interface GilHandle {
   done: Promise<GilstatSummary>;
 }
 
-export interface GilTarget {
-  pid: number;
+export interface GilTarget extends ProfileTarget {
   stack(params: { native?: boolean }, signal?: AbortSignal): Promise<StackResult>;
   startGilstat(params: GilstatParams): GilHandle;
 }
@@ -36,6 +38,13 @@ const pct = (part: number, whole: number) => `${Math.min(100, Math.round((100 * 
 /** The holder's code: its most frequent top frame of your own code while it held the GIL. */
 function topCode(t: ThreadGil): { frame: StackFrame; count: number } | undefined {
   return [...t.frames.values()].sort((a, b) => b.count - a.count)[0];
+}
+
+/** "hog (gil_hog.py:18) in 97% of GIL-holding samples": the hottest own function of a py-spy --gil profile. */
+export function gilProfileText(profile: CpuProfile): string | undefined {
+  const top = profile.hot.filter((f) => f.kind === 'own').sort((a, b) => b.self - a.self)[0];
+  if (!top || !profile.samples) return undefined;
+  return `${top.function} (${shortWhere(top.file, top.line)}) was the running frame in ${Math.round(top.selfPercent)}% of ${profile.samples} samples taken only while a thread held the GIL`;
 }
 
 export function analyzeGil(samples: StackResult[], records: GilstatRecord[], measure: GilMeasure | undefined): Finding[] {
@@ -117,8 +126,9 @@ export function analyzeGil(samples: StackResult[], records: GilstatRecord[], mea
   return findings;
 }
 
-export async function diagnoseGil(target: GilTarget, seconds: number, signal: AbortSignal | undefined, onStep: (m: string) => void,
-  commands: string[], samples: StackResult[] = []): Promise<{ findings: Finding[]; summary: string; samples: StackResult[] }> {
+export async function diagnoseGil(target: GilTarget, seconds: number, options: { signal?: AbortSignal; workspaceRoots?: string[]; log?: Logger },
+  onStep: (m: string) => void, commands: string[], samples: StackResult[] = []): Promise<{ findings: Finding[]; summary: string; samples: StackResult[] }> {
+  const { signal } = options;
   const want = 8;
   onStep(`Taking ${want} stack samples 0.25 s apart (from outside): which thread holds the GIL, and where.`);
   while (samples.length < want) {
@@ -127,6 +137,15 @@ export async function diagnoseGil(target: GilTarget, seconds: number, signal: Ab
     samples.push(await target.stack({}, signal));
   }
   commands.push(`pyflight stack ${target.pid} --json   (×${samples.length})`);
+  // What runs while the GIL is held, from outside (py-spy --gil): the code of the holder, over more samples.
+  onStep('Sampling for 2 s with py-spy, only while a thread holds the GIL (from outside).');
+  let gilProfile: CpuProfile | undefined;
+  try {
+    gilProfile = (await recordCpuProfile(target, { durationSeconds: 2, gil: true, workspaceRoots: options.workspaceRoots, log: options.log }, signal)).profile;
+    commands.push(`pyflight perf ${target.pid} --gil -d 2`);
+  } catch (error) {
+    options.log?.warn(`gil: py-spy --gil failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
   onStep(`Measuring the GIL for ${seconds} s with gilstat (turned off afterwards).`);
   const records: GilstatRecord[] = [];
   let measure: GilMeasure | undefined;
@@ -155,5 +174,7 @@ export async function diagnoseGil(target: GilTarget, seconds: number, signal: Ab
   commands.push(`pyflight gilstat ${target.pid} --duration ${seconds} --interval 1`);
   const findings = analyzeGil(samples, records, measure);
   if (failed) findings[0].evidence.push(`gilstat could not measure (${failed}); the stack samples alone say this.`);
+  const profiled = gilProfile && gilProfileText(gilProfile);
+  if (profiled) findings[0].evidence.push(`py-spy --gil over 2 s: ${profiled}.`);
   return { findings, samples, summary: `${findings[0].title}.` };
 }

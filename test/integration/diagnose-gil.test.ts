@@ -32,6 +32,7 @@ describe('diagnose gil, and routing by quick evidence (real targets)', function 
     assert.equal(first.location?.file, path.join(FIXTURES, 'gil_hog.py'));
     assert.ok(first.evidence.some((e) => /^gilstat \(flight-profiler's take_gil\/drop_gil interceptor\) over/.test(e)), first.evidence.join('\n'));
     assert.ok(first.evidence.some((e) => /held the GIL in \d of 8 stack samples, at hog/.test(e)), first.evidence.join('\n'));
+    assert.ok(first.evidence.some((e) => /^py-spy --gil over 2 s: hog \(gil_hog\.py:1[78]\) was the running frame in \d+% of \d+ samples/.test(e)), first.evidence.join('\n'));
     assert.equal(session.gilstat?.isActive ?? false, false);
     assert.deepEqual((await session.gilstatState()).intercepted, { take_gil: false, drop_gil: false });
   });
