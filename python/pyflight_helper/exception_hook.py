@@ -27,7 +27,9 @@ import threading
 import time
 
 MODULE_NAME = "_pyflight_exception_hook"
-_WORDS = 96  # how many pointer-sized words of a PyThreadState to search for c_traceobj
+# How many pointer-sized words of a PyThreadState to search for c_traceobj: it is the 13th on 3.11,
+# and the struct is far longer than this, so the scan never reads past it.
+_WORDS = 32
 _SKIP_TYPES = ("StopIteration", "StopAsyncIteration", "GeneratorExit")
 _SKIP, _CATCHES, _ENTRY = 0, 1, 2
 
@@ -61,6 +63,11 @@ def _library_dirs():
 
 def _trace_slots():
     """(index of c_tracefunc, index of c_traceobj, trampoline address) from this thread's state."""
+    if sys.version_info[:2] != (3, 11):
+        # The layout and _PyEval_SetTrace's behaviour were checked on 3.11 only; elsewhere the
+        # caller falls back to flight-profiler's watch -e.
+        raise RuntimeError("the exception window supports CPython 3.11 only (this is %d.%d)" % sys.version_info[:2])
+
     def marker(frame, event, arg):
         return None
 
@@ -70,7 +77,7 @@ def _trace_slots():
         raise RuntimeError("the agent thread is traced already")
     sys.settrace(marker)
     try:
-        found = [i for i in range(2, _WORDS) if words[i] == id(marker)]
+        found = [i for i in range(2, _WORDS) if words[i] == id(marker)][:1]
         if len(found) != 1:
             raise RuntimeError("c_traceobj not found in the thread state")
         obj = found[0]
@@ -100,15 +107,15 @@ def _thread_states():
         tstate = _api.PyThreadState_Next(tstate)
 
 
+# _PyEval_SetTrace(tstate, func, arg) twice: with a Python object as arg, and with NULLs (tracing off).
+_SET_TRACE_ON = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object)(("_PyEval_SetTrace", _api))
+_SET_TRACE_OFF = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("_PyEval_SetTrace", _api))
+
+
 def _set_trace(tstate, trampoline, hook):
-    fn = _api._PyEval_SetTrace
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object]
-    fn.restype = ctypes.c_int
     if hook is None:
-        # NULL func and NULL arg turn tracing off for that thread.
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        return fn(tstate, None, None)
-    return fn(tstate, trampoline, hook)
+        return _SET_TRACE_OFF(tstate, None, None)
+    return _SET_TRACE_ON(tstate, trampoline, hook)
 
 
 def _short(text, width):
