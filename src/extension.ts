@@ -13,6 +13,7 @@ import { registerGilCommands } from './gil/gilCommands';
 import { registerInspectCommands } from './inspect/inspectCommands';
 import { registerDiagnoseChat } from './diagnose/chatParticipant';
 import { registerLiveCommands } from './live/liveCommands';
+import { registerLanguageModelTools } from './lmTools/registerTools';
 import { registerProfileCommands } from './profile/profileCommands';
 import { registerTorchCommands } from './torch/torchCommands';
 import { ProfileEditorHeat, toggleProfileHeat } from './profile/profileEditor';
@@ -86,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerDiagnoseChat(context, { log, sessions: manager, profiles });
   registerInspectCommands(context, { log, sessions: manager });
   registerLiveCommands(context, { log, sessions: manager });
+  registerLanguageModelTools(context, { log, sessions: manager });
 }
 
 /** Detaches every session: helpers stop and turn off whatever they instrumented. */

@@ -163,6 +163,21 @@ def _torch_memory(srv, req):
 
     pid, port = srv.require_attached()
     return torch_memory(req, pid, port)
+@server.handler("exceptionWindow")
+def _exception_window(srv, req):
+    """A bounded window in which the target's exceptions are counted (a trace hook, always removed)."""
+    from .commands.exceptions import exception_window
+
+    pid, port = srv.require_attached()
+    return exception_window(req, pid, port)
+
+
+@server.handler("exceptionHookCheck")
+def _exception_hook_check(srv, _req):
+    """Which threads of the target have a trace function now, and whether the window's module is there."""
+    from .commands.exceptions import check_removed
+
+    return check_removed(srv.require_attached()[1])
 
 
 def main():

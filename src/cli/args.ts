@@ -40,12 +40,12 @@ export const USAGE = `usage:
   pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]
   pyflight mem diff <pid> [--interval S] [--limit N] [--order descending|ascending] [--json]
   pyflight gilstat <pid> [--duration seconds] [--take ms] [--hold ms] [--interval s] [--max-threads N] [--agent-threads] [--json]
-  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|torch] [--budget S] [--json]
   pyflight torch <pid> profile <module> [class] <method> [-nm nested] [--out DIR] [--json]
   pyflight torch <pid> memory --snapshot | --record <module> [class] <method> [--out DIR] [--json]
   pyflight eval <pid> "<expression>" [--json]   (runs code inside the process; exit 1 when it raised)
   pyflight reload <pid> <module> [class] <function> [--json]   (swaps in the function as the file on disk has it now)
   pyflight console <pid>   (a Python console inside the process; exit() or Ctrl+D ends it)
+  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|exception|gil|torch] [--budget S] [--json]
   pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]
 options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
            records tagged with the worker's pid; -n counts per worker),

@@ -1,11 +1,11 @@
 /**
- * `pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|torch] [--budget S] [--json]`: the
+ * `pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|exception|gil|torch] [--budget S] [--json]`: the
  * deterministic diagnosis (src/diagnose/engine.ts) as markdown, or the report as JSON. Steps go to
  * stderr as they happen; stdout has only the report.
  */
 import type { Logger } from '../common/logger';
 import { diagnose } from '../diagnose/engine';
-import { reportMarkdown, type DiagnoseKind } from '../diagnose/report';
+import { DIAGNOSE_KINDS, reportMarkdown, type DiagnoseKind } from '../diagnose/report';
 import type { Session } from '../session/session';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
 
@@ -15,7 +15,7 @@ export async function runDiagnose(args: ParsedArgs, log: Logger, withSession: Wi
   const [pidText, ...words] = args.positional;
   const pid = parsePid(pidText);
   const kind = args.values.get('--kind') ?? 'auto';
-  if (!['auto', 'hang', 'slow', 'memory', 'torch'].includes(kind)) throw usageError('--kind is auto, hang, slow, memory or torch.');
+  if (!(DIAGNOSE_KINDS as readonly string[]).includes(kind)) throw usageError(`--kind is ${DIAGNOSE_KINDS.join(', ')}.`);
   const budget = numberOption(args, '--budget');
   if (budget !== undefined && budget < 5) throw usageError('--budget is a number of seconds from 5.');
   const problem = words.join(' ');

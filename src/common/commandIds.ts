@@ -57,6 +57,7 @@ export const CommandId = {
   evaluateSelection: 'pyflight.evaluateSelection',
   reloadThisFunction: 'pyflight.reloadThisFunction',
   openProfilerTerminal: 'pyflight.openProfilerTerminal',
+  watchFindingFunction: 'pyflight.watchFindingFunction',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 

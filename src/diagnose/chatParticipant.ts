@@ -1,8 +1,10 @@
 /**
- * `@pyflight /diagnose [pid] <problem>` in the Chat view: runs the deterministic engine
- * (engine.ts) on that process (attaching if needed) or on the current session, streams each step
- * as progress and renders the findings with source anchors and a button to the stacks or the flame
- * graph. No language model is used: the report is the answer, whatever model the chat has (or none).
+ * `@pyflight /diagnose [pid] <problem>` (and `/diagnose-slow|memory|hang|exception|gil|torch`) in
+ * the Chat view: runs the deterministic engine (engine.ts) on that process (attaching if needed) or
+ * on the current session, streams each step as progress and renders the findings with source
+ * anchors and buttons (stacks, flame graph, watch the culprit). The report is the answer; when the
+ * chat has a language model (and `pyflight.chat.useLanguageModel`), chatRefine.ts then lets it
+ * explain the report, citing it, with PyFlight's tools. No model, or a failing one, is never an error.
  */
 import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
@@ -12,8 +14,9 @@ import type { ProfileStore } from '../profile/profileStore';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import { diagnose, type DiagnosisExtras } from './engine';
-import { escapeMarkdown, parseDiagnosePrompt } from './chatText';
-import type { Finding } from './report';
+import { CHAT_COMMAND_KINDS, escapeMarkdown, parseDiagnosePrompt } from './chatText';
+import { refineWithModel } from './chatRefine';
+import type { DiagnoseKind, Finding } from './report';
 
 export const CHAT_PARTICIPANT_ID = 'pyflight.chat';
 
@@ -37,7 +40,9 @@ function renderFinding(stream: vscode.ChatResponseStream, f: Finding, index: num
 
 async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, stream: vscode.ChatResponseStream,
   token: vscode.CancellationToken): Promise<vscode.ChatResult> {
-  const { pid, problem, kind } = parseDiagnosePrompt(request.prompt);
+  const parsed = parseDiagnosePrompt(request.prompt);
+  const { pid, problem } = parsed;
+  const kind: DiagnoseKind | undefined = (request.command ? CHAT_COMMAND_KINDS[request.command] : undefined) ?? parsed.kind;
   let session: Session | undefined;
   if (pid !== undefined) {
     stream.progress(`Attaching to process ${pid} (read-only)…`);
@@ -63,19 +68,28 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
   const extras: DiagnosisExtras = {};
   try {
     const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath);
-    const report = await diagnose(session, problem, { kind: kind ?? 'auto', signal: abort.signal, workspaceRoots: folders, log: deps.log },
+    const askedAs = request.command && request.command !== 'diagnose' ? `/${request.command}` : undefined;
+    const report = await diagnose(session, problem, { kind: kind ?? 'auto', askedAs, signal: abort.signal, workspaceRoots: folders, log: deps.log },
       (step) => stream.progress(step), extras);
     stream.markdown(`**${escapeMarkdown(session.label)}** — ${report.kind}: ${escapeMarkdown(report.summary)}\n\n_Routed by ${escapeMarkdown(report.routedBy)}._`);
     report.findings.forEach((f, i) => renderFinding(stream, f, i));
     const views = new Set(report.findings.map((f) => f.view));
-    if (views.has('stacks')) stream.button({ command: CommandId.showStacks, title: 'Open Stacks', arguments: [{ kind: 'session', session }] });
+    if (views.has('stacks')) stream.button({ command: CommandId.showStacks, title: 'Show Stacks', arguments: [{ kind: 'session', session }] });
     if (views.has('memory')) stream.button({ command: CommandId.memoryDiff, title: 'Diff Memory Again…', arguments: [{ session }] });
     if (extras.profile && extras.profile.profile.samples) {
       const kept = deps.profiles.add({ owner: { kind: 'session', pid: session.pid, startedAt: session.startedAt }, label: session.label,
         startedAt: Date.now() - extras.profile.elapsedMs, durationMs: extras.profile.elapsedMs, rate: extras.profile.rate, profile: extras.profile.profile });
       stream.button({ command: CommandId.openKeptProfile, title: 'Open Flame Graph', arguments: [kept.id] });
     }
-    stream.markdown(`\n\nCommands run:\n${report.commands_run.map((c) => `- \`${c}\``).join('\n')}\n\n_Deterministic: every finding comes from this run's evidence; no language model was used._`);
+    const culprit = report.findings.find((f) => f.severity !== 'info' && f.location?.file && !f.location.function.includes('<'));
+    if (culprit && report.kind !== 'hang') {
+      stream.button({ command: CommandId.watchFindingFunction, title: `Watch ${culprit.location!.function}`,
+        arguments: [{ file: culprit.location!.file, line: culprit.location!.line ?? 1 }] });
+    }
+    stream.markdown(`\n\nCommands run:\n${report.commands_run.map((c) => `- \`${c}\``).join('\n')}\n\n_Deterministic: every finding comes from this run's evidence; no language model was used for it._`);
+    if (request.model && vscode.workspace.getConfiguration('pyflight').get<boolean>('chat.useLanguageModel', true)) {
+      await refineWithModel(request, report, stream, token, deps.log);
+    }
     return { metadata: { pid: session.pid, kind: report.kind, culprit: report.findings[0]?.title } };
   } catch (error) {
     const failure = PyFlightError.from(error);
@@ -87,9 +101,35 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
   }
 }
 
+/** What to ask next, by what was diagnosed. */
+function followups(result: vscode.ChatResult): vscode.ChatFollowup[] {
+  const meta = result.metadata as { pid?: number; kind?: DiagnoseKind; error?: string } | undefined;
+  if (!meta?.kind || meta.error) return [];
+  const pid = meta.pid ? `${meta.pid} ` : '';
+  const next: Record<DiagnoseKind, Array<[string, string, string]>> = {
+    hang: [['diagnose-slow', 'it is slow', 'Profile the CPU instead'], ['diagnose-exception', 'requests fail', 'Count exceptions']],
+    slow: [['diagnose-gil', 'latency spikes', 'Who holds the GIL?'], ['diagnose-hang', 'it is stuck', 'Look for lock waits']],
+    memory: [['diagnose-memory', 'memory keeps growing', 'Diff the heap again'], ['diagnose-slow', 'it is slow', 'Profile the CPU']],
+    exception: [['diagnose-exception', 'errors again', 'Count exceptions again'], ['diagnose-slow', 'it is slow', 'Profile the CPU']],
+    gil: [['diagnose-slow', 'it is slow', 'Profile the CPU'], ['diagnose-hang', 'it is stuck', 'Look for lock waits']],
+    torch: [['diagnose-slow', 'it is slow', 'Profile the CPU']],
+  };
+  return next[meta.kind].map(([command, words, label]) => ({ prompt: `${pid}${words}`, command, label }));
+}
+
+/** Opens the culprit's line and starts the editor's Watch This Function there (its options box, its consent). */
+async function watchFindingFunction(where?: { file?: string; line?: number }): Promise<void> {
+  if (!where?.file) return;
+  const position = new vscode.Position(Math.max(0, (where.line ?? 1) - 1), 0);
+  await vscode.window.showTextDocument(vscode.Uri.file(where.file), { selection: new vscode.Range(position, position) });
+  await vscode.commands.executeCommand(CommandId.watchThisFunction);
+}
+
 export function registerDiagnoseChat(context: vscode.ExtensionContext, deps: DiagnoseChatDeps): void {
+  context.subscriptions.push(vscode.commands.registerCommand(CommandId.watchFindingFunction, watchFindingFunction));
   if (typeof vscode.chat?.createChatParticipant !== 'function') return;
   const participant = vscode.chat.createChatParticipant(CHAT_PARTICIPANT_ID, (request, _context, stream, token) => handle(deps, request, stream, token));
   participant.iconPath = new vscode.ThemeIcon('pulse');
+  participant.followupProvider = { provideFollowups: (result) => followups(result) };
   context.subscriptions.push(participant);
 }

@@ -10,13 +10,16 @@ import type { Logger } from '../common/logger';
 import { diffRows, formatBytes, formatCount, instancesCommand, isDiffBookkeeping, topGrowers } from '../memory/memModel';
 import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
 import { recordCpuProfile, type CpuProfileResult, type ProfileTarget } from '../profile/record';
-import type { MemDiffParams, MemDiffResult, StackResult } from '../protocol/helper';
+import type { ExceptionWindowResult, MemDiffParams, MemDiffResult, StackResult } from '../protocol/helper';
+import { diagnoseException, type ExceptionTarget } from './exception';
+import { diagnoseGil, type GilTarget } from './gil';
 import { analyzeHang } from './hang';
+import { gatherQuickEvidence, routeByEvidence } from './quickEvidence';
 import { shortWhere, type DiagnoseKind, type DiagnosisReport, type Finding } from './report';
-import { diagnoseTorch, hasTorch, TORCH_WORDS, type TorchCapable } from './torch';
+import { diagnoseTorch, TORCH_WORDS, type TorchCapable } from './torch';
 
 /** What the engine needs of a session (a `Session` is one). */
-export interface DiagnoseTarget extends ProfileTarget, TorchCapable {
+export interface DiagnoseTarget extends ProfileTarget, TorchCapable, ExceptionTarget, GilTarget {
   stack(params: { native?: boolean }, signal?: AbortSignal): Promise<StackResult>;
   memDiff(params: MemDiffParams, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<MemDiffResult>;
 }
@@ -29,6 +32,10 @@ export interface DiagnoseOptions {
   /** Folders of the user's own code, for the CPU profile's own/library split. */
   workspaceRoots?: string[];
   log?: Logger;
+  /** The exception playbook's evidence: the exception window (default), or `watch` -e on profile candidates only. */
+  exceptionMethod?: 'window' | 'watch';
+  /** How the kind was asked for, in routedBy: `--kind exception` (the default), `/diagnose-exception`. */
+  askedAs?: string;
 }
 
 /** Extra results for callers that can show them (the chat's flame graph button). */
@@ -36,6 +43,7 @@ export interface DiagnosisExtras {
   profile?: CpuProfileResult;
   stacks?: StackResult;
   memDiff?: MemDiffResult;
+  exceptions?: ExceptionWindowResult;
 }
 
 export type DiagnoseStep = (message: string) => void;
@@ -44,11 +52,16 @@ const WORDS: Array<[DiagnoseKind, RegExp]> = [
   ['hang', /\b(hang|hangs|hung|hanging|stuck|deadlock\w*|freez\w*|frozen|blocked|unresponsive|not respond\w*|timeouts?)\b/i],
   ['memory', /\b(memory|leak\w*|grow\w*|oom|rss|out of memory|ram)\b/i],
   ['slow', /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i],
+  ['gil', /\b(gil|spikes?|spiky|jitter\w*|stutter\w*|starv\w*)\b/i],
+  ['torch', TORCH_WORDS],
+  ['exception', /\b(exceptions?|errors?|traceback\w*|raises?|raising|swallow\w*|fail\w*|500s?|dropped|lost|silently)\b/i],
 ];
 
-/** The kind the problem's words name, when exactly one does. */
+/** The kind the problem's words name, when exactly one does. "latency spikes" and "inference is slow":
+ * gil and torch are more specific than slow. */
 export function kindFromWords(problem: string): DiagnoseKind | undefined {
-  const hits = WORDS.filter(([, re]) => re.test(problem)).map(([k]) => k);
+  let hits = WORDS.filter(([, re]) => re.test(problem)).map(([k]) => k);
+  if (hits.includes('gil') || hits.includes('torch')) hits = hits.filter((k) => k !== 'slow');
   return hits.length === 1 ? hits[0] : undefined;
 }
 
@@ -88,28 +101,19 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   let kind: DiagnoseKind;
   let routedBy: string;
   const asked = options.kind && options.kind !== 'auto' ? options.kind : undefined;
-  const wordsKind = kindFromWords(problem);
-  // A model problem ("inference is slow", "training step") goes to the torch playbook; hang and memory words still win.
-  const fromWords = TORCH_WORDS.test(problem) && (!wordsKind || wordsKind === 'slow') ? 'torch' : wordsKind;
+  const fromWords = kindFromWords(problem);
   if (asked) {
     kind = asked;
-    routedBy = `asked for (--kind ${asked})`;
+    routedBy = `asked for (${options.askedAs ?? `--kind ${asked}`})`;
   } else if (fromWords) {
     kind = fromWords;
     routedBy = `the problem's words ("${problem.trim()}")`;
-  } else if (await hasTorch(target, signal)) {
-    kind = 'torch';
-    routedBy = 'the process has imported torch (libtorch in its memory maps)';
   } else {
-    onStep('The problem does not say hang, slow or memory: taking 3 stack samples to decide.');
-    await sampleStacks(target, 3, 300, signal, onStep, samples);
-    const locked = samples.some((s) => s.threads.some((t) => t.activity === 'blocked' && t.blockedOn?.heldBy?.length));
-    const running = samples.some((s) => s.threads.some((t) => t.activity === 'running'));
-    kind = locked ? 'hang' : running ? 'slow' : 'hang';
-    routedBy = locked ? 'stack samples: threads blocked on locks held by other threads'
-      : running ? 'stack samples: threads running code, none blocked on a lock' : 'stack samples: every thread waits or sleeps';
+    onStep('The problem\'s words do not decide: reading CPU, memory and thread states for about 2 s.');
+    const evidence = await gatherQuickEvidence(target.pid, () => sampleStacks(target, 4, 500, signal, onStep, samples));
+    ({ kind, routedBy } = routeByEvidence(evidence));
   }
-  onStep(`Diagnosing a ${kind} problem (${routedBy}).`);
+  onStep(`Diagnosing ${kind === 'exception' ? 'an' : 'a'} ${kind} problem (${routedBy}).`);
   let findings: Finding[];
   let summary: string;
   if (kind === 'hang') {
@@ -132,11 +136,21 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     }
   } else if (kind === 'torch') {
     ({ findings, summary } = await diagnoseTorch(target, () => budget - (Date.now() - started) / 1000, options, onStep, commands, extras));
+  } else if (kind === 'gil') {
+    const seconds = Math.max(2, Math.min(5, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
+    ({ findings, summary } = await diagnoseGil(target, seconds, { signal, workspaceRoots: options.workspaceRoots, log: options.log }, onStep, commands, samples));
+  } else if (kind === 'exception') {
+    // 3 s at most: while the window is open a loop of tiny calls runs ~15× slower (bench/exception_window_cost.py).
+    const seconds = Math.max(1, Math.min(3, Math.floor((budget - (Date.now() - started) / 1000) / 3)));
+    let window: ExceptionWindowResult | undefined;
+    ({ findings, summary, window } = await diagnoseException(target, seconds,
+      { signal, workspaceRoots: options.workspaceRoots, log: options.log, method: options.exceptionMethod }, onStep, commands));
+    extras.exceptions = window;
   } else {
     const seconds = Math.max(1, Math.min(10, Math.floor((budget - (Date.now() - started) / 1000) / 2)));
     ({ findings, summary } = await diagnoseMemory(target, seconds, signal, onStep, commands, extras));
   }
-  if (samples.length && kind !== 'hang') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
+  if (samples.length && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
 }
 

@@ -4,7 +4,9 @@
  * during the run (stack samples, a CPU profile, a memory diff); nothing is inferred from names.
  */
 
-export type DiagnoseKind = 'hang' | 'slow' | 'memory' | 'torch';
+/** `--kind` values: auto routes by the problem's words, else by quick evidence. */
+export const DIAGNOSE_KINDS = ['auto', 'hang', 'slow', 'memory', 'exception', 'gil', 'torch'] as const;
+export type DiagnoseKind = Exclude<(typeof DIAGNOSE_KINDS)[number], 'auto'>;
 export type Severity = 'critical' | 'high' | 'medium' | 'info';
 
 export interface SourceLocation {

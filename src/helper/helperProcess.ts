@@ -105,10 +105,15 @@ export class HelperProcess {
         reject(new PyFlightError(ErrorCode.Cancelled, 'Cancelled.'));
         return;
       }
-      this.pending.set(id, { method, options, resolve: resolve as (d: unknown) => void, reject });
-      options.signal?.addEventListener('abort', () => {
+      const onAbort = () => {
         if (this.pending.has(id)) void this.request('cancel', { target: id }).catch(() => undefined);
-      }, { once: true });
+      };
+      // Removed when the request settles: a long diagnosis passes one signal to many requests.
+      const settled = () => options.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, { method, options,
+        resolve: (d: unknown) => { settled(); (resolve as (d: unknown) => void)(d); },
+        reject: (e: unknown) => { settled(); reject(e); } });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
       this.child!.stdin!.write(line + '\n');
     });
   }

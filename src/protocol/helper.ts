@@ -163,6 +163,8 @@ export interface HelperMethods {
   reloadApply: { params: ReloadParams; result: ReloadPlan };
   reloadStale: { params: { module: string; text?: string }; result: { functions: StaleFunction[] } };
   cancel: { params: { target: number }; result: { cancelled: boolean } };
+  exceptionWindow: { params: ExceptionWindowParams; result: ExceptionWindowResult };
+  exceptionHookCheck: { params: Record<string, never>; result: ExceptionHookCheck };
   shutdown: { params: Record<string, never>; result: Record<string, never> };
 }
 
@@ -671,4 +673,72 @@ export interface StaleFunction {
   function: string;
   /** 1-based line of the def */
   line: number;
+}
+
+/** `exceptionWindow`: a trace hook on every thread of the target for `seconds`, then removed. */
+export interface ExceptionWindowParams {
+  /** 0.5–30, default 3 */
+  seconds?: number;
+  /** Stop recording after this many exceptions (1–100000, default 5000). */
+  maxEvents?: number;
+}
+
+/** Where an exception stopped propagating: the frame (at its call line) and the except clause there. */
+export interface ExceptionHandlerFrame {
+  file: string;
+  function: string;
+  /** The line of the frame when the exception reached it (the call that raised). */
+  line: number;
+  count: number;
+  /** true: an except clause around that line matches the exception's classes; false: none does (it
+   * left that frame into code that is not traced: a library or the thread's end); null: no source. */
+  caught: boolean | null;
+  clause?: string;
+  clauseLine?: number;
+  /** `except:`, `except Exception`, `except BaseException`. */
+  broad?: boolean;
+  /** The clause raises again (so it is not swallowed there). */
+  reraises?: boolean;
+}
+
+/** One raising function × exception type seen in the window. */
+export interface ExceptionEntry {
+  file: string;
+  /** Qualified name (`Worker.handle`) of the innermost frame of the application's code. */
+  function: string;
+  firstLine: number;
+  type: string;
+  typeModule: string;
+  mro: string[];
+  count: number;
+  /** The first few occurrences: message, the line that raised, the arguments of the raising frame. */
+  samples: Array<{ message: string; line: number; raisedIn: { file: string; function: string; line: number }; args: string; thread: string }>;
+  handlers: ExceptionHandlerFrame[];
+  /** Occurrences per thread name. */
+  threads: Record<string, number>;
+}
+
+export interface ExceptionWindowResult {
+  seconds: number;
+  startedAt: number;
+  endedAt: number;
+  /** "time", "count" (maxEvents reached), "removed" (read before its end) */
+  stopReason: string | null;
+  events: number;
+  maxEvents: number;
+  dropped: number;
+  tracedThreads: string[];
+  /** Threads left alone because something else (a debugger, coverage) traces them. */
+  skippedThreads: string[];
+  /** By count, most first. */
+  exceptions: ExceptionEntry[];
+  /** Threads that still have a trace function after the window was removed (ours or anyone's). */
+  stillTraced: string[];
+  cancelled: boolean;
+}
+
+export interface ExceptionHookCheck {
+  stillTraced: string[];
+  /** True while the window's module is registered in the target's sys.modules. */
+  registered: boolean;
 }

@@ -10,6 +10,7 @@ import type { AttachResult, ConsoleAnswer, EvalResult, ForceGcResult, GetGlobalP
   HelloResult, HelperMethods, InstancesParams, InstancesResult, ListGlobalsResult, MemDiffParams, MemDiffResult, MemSummaryParams, MemSummaryResult,
   ModuleResult, ReloadParams, ReloadPlan, StackResult, StaleFunction, TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult,
   TtDetail, TtRecord } from '../protocol/helper';
+import type { ExceptionHookCheck, ExceptionWindowParams, ExceptionWindowResult } from '../protocol/helper';
 import { GilStat } from '../gil/gilStat';
 import type { ProbeRecord } from '../probes/probeKinds';
 import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
@@ -322,6 +323,19 @@ export class Session {
     return this.run('torchMemory', params, signal, true, (stage) => { if (stage === 'waiting') onWaiting?.(); });
   }
 
+  /**
+   * Counts the exceptions raised in the target's own code for `seconds` (a trace hook on every
+   * thread, always removed; loads the agent on first use). `onWaiting` once the hook is in.
+   */
+  exceptionWindow(params: ExceptionWindowParams = {}, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<ExceptionWindowResult> {
+    return this.run('exceptionWindow', params, signal, true, (stage, detail) => { if (stage === 'waiting') onWaiting?.(Number(detail)); });
+  }
+
+  /** Which threads of the target have a trace function now (proof that a window was removed). */
+  exceptionHookCheck(signal?: AbortSignal): Promise<ExceptionHookCheck> {
+    return this.run('exceptionHookCheck', {}, signal);
+  }
+
   get probes(): Probe[] {
     return [...this.activeProbes];
   }
@@ -497,7 +511,8 @@ export class Session {
   /** Runs one request; `needsAgent` (default: every method but a plain stack) loads the agent first. */
   private async run<M extends 'stack' | 'module' | 'getglobal' | 'listGlobals' | 'getInstances' | 'forceGc' | 'ttList' | 'ttDetail' | 'ttReplay'
     | 'ttDelete' | 'memSummary' | 'memDiff' | 'torchCheck' | 'torchProfile' | 'torchMemory'
-    | 'consoleOpen' | 'consoleInput' | 'consoleReset' | 'consoleClose' | 'eval' | 'reloadPlan' | 'reloadApply' | 'reloadStale'>(method: M,
+    | 'consoleOpen' | 'consoleInput' | 'consoleReset' | 'consoleClose' | 'eval' | 'reloadPlan' | 'reloadApply' | 'reloadStale'
+    | 'exceptionWindow' | 'exceptionHookCheck'>(method: M,
     params: HelperMethods[M]['params'], signal?: AbortSignal, needsAgent = method !== 'stack',
     onProgress?: (stage: string, detail?: string | null) => void): Promise<HelperMethods[M]['result']> {
     if (this._state !== 'ready' || !this.helper) throw this.notReady();

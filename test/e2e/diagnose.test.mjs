@@ -1,6 +1,8 @@
 // Issue 10: `@pyflight /diagnose <pid> <problem>` in the real workbench's Chat view answers with the
-// deterministic report (the harness's fake model is never asked): a deadlock of two threads, named
-// with both functions, source anchors and a button to the stacks.
+// deterministic report: a deadlock of two threads, named with both functions, source anchors and a
+// button to the stacks; `/diagnose-exception` on a service that swallows a ValueError. After the
+// report, the chat's model is asked to explain it: here that model is the harness's SCRIPTED test
+// model (extensions/chat-harness, not a language model), which calls PyFlight's pyflight_stacks tool.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchWorkbench } from './lib/workbench.mjs';
@@ -8,8 +10,10 @@ import { startTarget, stopTargets } from './lib/targets.mjs';
 
 let wb;
 let target;
+let swallowing;
 before(async () => {
   target = await startTarget('deadlock.py');
+  swallowing = await startTarget('swallowed_errors.py');
   wb = await launchWorkbench('diagnose');
 });
 after(async () => {
@@ -39,19 +43,19 @@ test('/diagnose with nothing attached and no pid says how to attach (not an erro
   });
 });
 
-test('/diagnose <pid> in the chat: the deadlock first, with anchors and an Open Stacks button', async () => {
+test('/diagnose <pid> in the chat: the deadlock first, with anchors and a Show Stacks button', async () => {
   await wb.step('diagnose', async () => {
     await wb.waitForMarker('harness-activated.json', { timeout: 60000 });
-    const response = await ask(`@pyflight /diagnose ${target.pid} the billing service is stuck`, /billing service is stuck[\s\S]*Commands run/);
+    const response = await ask(`@pyflight /diagnose ${target.pid} the billing service is stuck`, /billing service is stuck[\s\S]*Commands run[\s\S]*SCRIPTED MODEL/);
     const text = await response.innerText();
     assert.match(text, /Deadlock: /);
     assert.match(text, /transfer_to_savings/);
     assert.match(text, /write_audit_log/);
-    assert.match(text, /no language model was used/);
+    assert.match(text, /no language model was used for it/);
     assert.doesNotMatch(text, /FAKE-LM/);
     // the culprit's location is a source anchor, and the stacks button is there
     assert.match(text, /critical — (transfer_to_savings|write_audit_log) at deadlock\.py#(22|29)/);
-    assert.ok(await response.locator('.monaco-button', { hasText: 'Open Stacks' }).count() >= 1, text);
+    assert.ok(await response.locator('.monaco-button', { hasText: 'Show Stacks' }).count() >= 1, text);
     // a tall window, so the whole answer is on one screenshot
     await wb.page.setViewportSize({ width: 1400, height: 1800 });
     await wb.page.waitForTimeout(500);
@@ -63,11 +67,47 @@ test('/diagnose <pid> in the chat: the deadlock first, with anchors and an Open 
 
 test('/diagnose without a pid diagnoses the current session (the one just attached)', async () => {
   await wb.step('diagnose-current', async () => {
-    const response = await ask('@pyflight /diagnose what is going on', /Routed by stack samples[\s\S]*Commands run/);
+    const response = await ask('@pyflight /diagnose what is going on', /Routed by quick evidence[\s\S]*Commands run[\s\S]*SCRIPTED MODEL/);
     const text = await response.innerText();
     assert.match(text, new RegExp(`deadlock\\.py \\(pid ${target.pid}\\)`));
-    assert.match(text, /Routed by stack samples/);
+    assert.match(text, /Routed by quick evidence: threads wait for locks other threads hold/);
     assert.match(text, /Deadlock: /);
     await wb.screenshot('diagnose-current-session');
+  });
+});
+
+test('/diagnose-exception <pid>: progress, then the swallowed ValueError first with its handler, a Watch button, and the scripted model calling a PyFlight tool', async () => {
+  await wb.step('diagnose-exception', async () => {
+    wb.removeMarker('scripted-model.json'); // the deadlock tests' model calls wrote one too
+    await wb.runCommand('Chat: Focus on Chat View');
+    await wb.page.locator('.interactive-input-part .monaco-editor').first().click();
+    await wb.page.keyboard.type(`@pyflight /diagnose-exception ${swallowing.pid} orders vanish`);
+    await wb.page.keyboard.press('Enter');
+    // progress while the exception window is open
+    await wb.page.locator('.interactive-response', { hasText: /Counting exceptions|Exception hook in/ }).last().waitFor({ timeout: 60000 });
+    await wb.screenshot('diagnose-exception-progress');
+    const response = wb.page.locator('.interactive-response', { hasText: /swallowed_errors\.py \(pid \d+\)[\s\S]*SCRIPTED MODEL[\s\S]*See \[F1\]/ }).last();
+    await response.waitFor({ timeout: 90000 });
+    const text = await response.innerText();
+    assert.match(text, /parse_quantity raises ValueError \d+ times? in [\d.]+ s, which is swallowed by except Exception: in handle_request \(swallowed_errors\.py:55\)/);
+    assert.match(text, /Sample input: parse_quantity\(raw='twelve'\)/);
+    assert.match(text, /Routed by asked for \(\/diagnose-exception\)/);
+    assert.match(text, /pyflight watch \d+ __main__ parse_quantity -e -n 5/);
+    assert.match(text, /high — parse_quantity at swallowed_errors\.py#24/);
+    assert.match(text, /price_of raises KeyError/);
+    assert.match(text, /pyflight watch \d+ __main__ price_of -e -n 5/);
+    assert.ok(await response.locator('.monaco-button', { hasText: 'Watch parse_quantity' }).count() >= 1, text);
+    // the scripted model's tool call ran against this fixture
+    assert.match(text, /The model ran pyflight_stacks/);
+    assert.match(text, /SCRIPTED MODEL \(a test script, not a language model\): pyflight_stacks on process \d+ returned \d+ lines; threads .*order-worker-\d/);
+    const marker = await wb.waitForMarker('scripted-model.json', { timeout: 10000 });
+    assert.equal(marker.pid, swallowing.pid);
+    assert.match(marker.toolText, /Thread \d+ "order-worker-1"/);
+    await wb.page.setViewportSize({ width: 1400, height: 2000 });
+    await wb.page.waitForTimeout(500);
+    await wb.screenshot('diagnose-exception');
+    await wb.page.setViewportSize({ width: 1400, height: 900 });
+    await response.locator('text=SCRIPTED MODEL').first().scrollIntoViewIfNeeded();
+    await wb.screenshot('diagnose-exception-model');
   });
 });

@@ -83,7 +83,7 @@ describe('diagnose: the culprit first, from evidence (real targets, no language 
   it('auto without telling words: a deadlocked process is routed to hang by its stacks', async () => {
     const { report } = await run(['deadlock.py'], 'something is wrong with the billing job');
     assert.equal(report.kind, 'hang');
-    assert.match(report.routedBy, /stack samples/);
+    assert.match(report.routedBy, /^quick evidence: threads wait for locks other threads hold \(CPU \d+% of a core.*4 stack samples/);
     assert.match(report.findings[0].title, /^Deadlock: /);
   });
 

@@ -7,6 +7,23 @@ const fs = require('fs');
 const path = require('path');
 const OUT = process.env.E2E_OUT || require('os').tmpdir();
 const textOf = (messages) => { const last = messages[messages.length - 1]; return (last.content || []).map(p => p.value || '').join(''); };
+
+// SCRIPTED test model (not a language model): for PyFlight's refinement prompt ("PyFlight diagnosed
+// process <pid>") it first calls the PyFlight tool pyflight_stacks on that pid, then answers with
+// what the tool returned; it writes what it received to $E2E_OUT/scripted-model.json so a test can
+// check the tool ran against its fixture. Anything else gets the plain echo below.
+function scripted(messages) {
+  const first = messages.map((m) => (m.content || []).map((p) => (p && p.value) || '').join('')).find((t) => /PyFlight diagnosed process \d+/.test(t));
+  if (!first) return null;
+  const pid = Number(/PyFlight diagnosed process (\d+)/.exec(first)[1]);
+  const last = messages[messages.length - 1];
+  const results = (last.content || []).filter((p) => p && p.callId !== undefined && Array.isArray(p.content));
+  if (!results.length) return { toolCall: { callId: 'scripted-1', name: 'pyflight_stacks', input: { pid } } };
+  const toolText = results.map((r) => r.content.map((c) => c.value || '').join('')).join('\n');
+  try { fs.writeFileSync(path.join(OUT, 'scripted-model.json'), JSON.stringify({ pid, tool: 'pyflight_stacks', toolText })); } catch {}
+  const threads = [...new Set([...toolText.matchAll(/Thread \d+ "([^"]+)"/g)].map((m) => m[1]))];
+  return { text: `SCRIPTED MODEL (a test script, not a language model): pyflight_stacks on process ${pid} returned ${toolText.split('\n').length} lines; threads ${threads.join(', ')}. See [F1].` };
+}
 exports.activate = (context) => {
   const out = {};
   try {
@@ -14,18 +31,26 @@ exports.activate = (context) => {
       // VS Code >= ~1.104: finalized provider API; the chat's default model must come from vendor "copilot"
       context.subscriptions.push(vscode.lm.registerLanguageModelChatProvider('copilot', {
         async provideLanguageModelChatInformation() {
-          return [{ id: 'fake-model', name: 'Fake Model', family: 'fake', version: '1', maxInputTokens: 100000, maxOutputTokens: 4096, capabilities: {}, isDefault: true, isUserSelectable: true }];
+          return [{ id: 'fake-model', name: 'Fake Model', family: 'fake', version: '1', maxInputTokens: 100000, maxOutputTokens: 4096, capabilities: { toolCalling: true }, isDefault: true, isUserSelectable: true }];
         },
-        async provideLanguageModelChatResponse(model, messages, options, progress) { progress.report(new vscode.LanguageModelTextPart('FAKE-LM echo: ' + textOf(messages))); },
+        async provideLanguageModelChatResponse(model, messages, options, progress) {
+          const s = scripted(messages);
+          if (s && s.toolCall) progress.report(new vscode.LanguageModelToolCallPart(s.toolCall.callId, s.toolCall.name, s.toolCall.input));
+          else progress.report(new vscode.LanguageModelTextPart(s ? s.text : 'FAKE-LM echo: ' + textOf(messages)));
+        },
         async provideTokenCount(model, text) { return Math.ceil(String(typeof text === 'string' ? text : JSON.stringify(text)).length / 4); },
       }));
       out.lmApi = 'registerLanguageModelChatProvider';
     } else {
       // VS Code 1.100: proposed chatProvider API
       context.subscriptions.push(vscode.lm.registerChatModelProvider('fake-model', {
-        async provideLanguageModelResponse(messages, options, extensionId, progress) { progress.report({ index: 0, part: new vscode.LanguageModelTextPart('FAKE-LM echo: ' + textOf(messages)) }); },
+        async provideLanguageModelResponse(messages, options, extensionId, progress) {
+          const s = scripted(messages);
+          if (s && s.toolCall) progress.report({ index: 0, part: new vscode.LanguageModelToolCallPart(s.toolCall.callId, s.toolCall.name, s.toolCall.input) });
+          else progress.report({ index: 0, part: new vscode.LanguageModelTextPart(s ? s.text : 'FAKE-LM echo: ' + textOf(messages)) });
+        },
         async provideTokenCount(text) { return Math.ceil(String(typeof text === 'string' ? text : JSON.stringify(text)).length / 4); },
-      }, { vendor: 'e2etest', name: 'Fake Model', family: 'fake', version: '1', maxInputTokens: 100000, maxOutputTokens: 4096, isDefault: true, isUserSelectable: true }));
+      }, { vendor: 'e2etest', name: 'Fake Model', family: 'fake', version: '1', maxInputTokens: 100000, maxOutputTokens: 4096, isDefault: true, isUserSelectable: true, capabilities: { toolCalling: true } }));
       out.lmApi = 'registerChatModelProvider';
     }
     out.lmRegistered = true;

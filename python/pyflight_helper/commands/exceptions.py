@@ -1,0 +1,138 @@
+"""`exceptionWindow`: every exception raised in the target's own code for a few seconds, counted by
+raising function and type, with the except clause that stopped it (exception_hook.py runs in the
+target through the agent's getglobal expression; it is removed in a `finally` here and by its own
+timer in the target if this helper dies). The except clause is found here, from the source: the
+innermost `try` around the handler frame's line whose clause matches the exception's classes."""
+
+import ast
+import json
+import os
+import time
+
+from .. import errors
+from ..errors import HelperError
+from .getglobal import getglobal
+
+_SOURCE = None
+
+
+def _hook_source():
+    global _SOURCE
+    if _SOURCE is None:
+        with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "exception_hook.py"), encoding="utf-8") as f:
+            _SOURCE = f.read()
+    return _SOURCE
+
+
+def _in_target(port, call):
+    """Runs `call` (e.g. 'start(3, 5000)') on a fresh namespace of exception_hook.py in the target;
+    its JSON answer, parsed."""
+    expr = ('(lambda __pf_g: (exec(%r, __pf_g), __pf_g["_pf_out"])[1])'
+            '({"__name__": "_pyflight_exception_hook_code", "_pf_out": None, "_pf_call": %r})'
+            % (_hook_source() + "\n_pf_out = eval(_pf_call)\n", call))
+    answer = getglobal({"module": "sys", "field": "modules", "expr": expr, "raw": True}, port)
+    try:
+        return json.loads(ast.literal_eval(answer["value"]))
+    except (ValueError, SyntaxError, TypeError) as exc:
+        raise HelperError(errors.INTERNAL, "Unexpected answer from the exception window: %s (%s)" % (answer["value"][:200], exc))
+
+
+def exception_window(req, pid, port):
+    seconds = req.params.get("seconds", 3)
+    max_events = req.params.get("maxEvents", 5000)
+    if not isinstance(seconds, (int, float)) or not 0.5 <= seconds <= 30:
+        raise HelperError(errors.BAD_ARGUMENT, "seconds must be 0.5–30, got %r." % (seconds,))
+    if not isinstance(max_events, int) or not 1 <= max_events <= 100000:
+        raise HelperError(errors.BAD_ARGUMENT, "maxEvents must be 1–100000, got %r." % (max_events,))
+    try:
+        started = _in_target(port, "start(%r, %r)" % (float(seconds), max_events))
+    except HelperError as exc:
+        if exc.code == errors.BAD_EXPRESSION:
+            raise HelperError(errors.BAD_EXPRESSION, "Could not open the exception window: %s" % exc.message,
+                              "Nothing stayed in the target. Watch a suspect function with -e instead.")
+        raise
+    result = None
+    try:
+        req.progress("waiting", str(seconds))
+        end = time.monotonic() + seconds
+        while not req.cancelled.is_set() and time.monotonic() < end:
+            time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+    finally:
+        # Always removed, also when cancelled or when the wait failed.
+        result = _in_target(port, "finish()")
+    if result.get("missing"):
+        raise HelperError(errors.INTERNAL, "The exception window was gone before it was read (its own timer removed it).",
+                          "Run it again.")
+    result["tracedThreads"] = result.get("tracedThreads") or started.get("tracedThreads", [])
+    result["cancelled"] = req.cancelled.is_set()
+    for entry in result["exceptions"]:
+        for handler in entry["handlers"]:
+            handler.update(except_clause(handler["file"], handler["function"], handler["line"], entry["mro"], pid))
+    return result
+
+
+def check_removed(port):
+    """What exception_hook.check() says now: threads with a trace function, and our module's presence."""
+    return _in_target(port, "check()")
+
+
+def _read_source(path, pid):
+    for candidate in (path, "/proc/%d/root%s" % (pid, path)):
+        try:
+            with open(candidate, encoding="utf-8") as f:
+                return f.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+    return None
+
+
+def _names(node):
+    if node is None:
+        return None
+    if isinstance(node, ast.Tuple):
+        out = []
+        for elt in node.elts:
+            out += _names(elt) or []
+        return out
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        return [node.attr]
+    return ["?"]
+
+
+def _reraises(handler):
+    return any(isinstance(n, ast.Raise) for stmt in handler.body for n in ast.walk(stmt))
+
+
+def except_clause(path, function, line, mro, pid):
+    """{caught, clause, clauseLine, broad, reraises} for the frame `function` stopped at `line`:
+    the innermost try around that line whose except matches one of the exception's classes."""
+    source = _read_source(path, pid) if path and line else None
+    if source is None:
+        return {"caught": None}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {"caught": None}
+    lines = source.splitlines()
+    best = None
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))) or not node.body:
+            continue
+        body_end = max(getattr(s, "end_lineno", s.lineno) for s in node.body)
+        if not node.body[0].lineno <= line <= body_end:
+            continue
+        for handler in node.handlers:
+            names = _names(handler.type)
+            if names is None or any(n in mro for n in names):
+                if best is None or node.body[0].lineno >= best[0].body[0].lineno:
+                    best = (node, handler, names)
+                break
+    if best is None:
+        return {"caught": False}
+    _node, handler, names = best
+    text = lines[handler.lineno - 1].strip() if handler.lineno <= len(lines) else "except"
+    return {"caught": True, "clause": text, "clauseLine": handler.lineno,
+            "broad": names is None or any(n in ("Exception", "BaseException") for n in names),
+            "reraises": _reraises(handler)}

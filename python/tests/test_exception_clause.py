@@ -1,0 +1,75 @@
+"""except_clause: which except clause stops an exception at a frame's line (pure, from the source)."""
+
+import textwrap
+
+from pyflight_helper.commands.exceptions import except_clause
+
+SOURCE = textwrap.dedent('''\
+    def handle(order):
+        try:
+            return process(order)
+        except Exception:
+            return None
+
+
+    def lookup(key):
+        try:
+            return CACHE[key]
+        except (KeyError, IndexError):
+            return None
+
+
+    def relay(x):
+        try:
+            return call(x)
+        except ValueError as e:
+            raise RuntimeError("bad") from e
+
+
+    def bare():
+        try:
+            work()
+        except:
+            pass
+
+
+    def plain():
+        return work()
+''')
+
+VALUE_ERROR = ["ValueError", "Exception", "BaseException", "object"]
+KEY_ERROR = ["KeyError", "LookupError", "Exception", "BaseException", "object"]
+
+
+def _at(tmp_path, function, line, mro):
+    path = tmp_path / "svc.py"
+    path.write_text(SOURCE)
+    return except_clause(str(path), function, line, mro, 0)
+
+
+def test_broad_except_swallows(tmp_path):
+    assert _at(tmp_path, "handle", 3, VALUE_ERROR) == {"caught": True, "clause": "except Exception:", "clauseLine": 4,
+                                                        "broad": True, "reraises": False}
+
+
+def test_specific_clause_in_a_tuple(tmp_path):
+    r = _at(tmp_path, "lookup", 10, KEY_ERROR)
+    assert (r["caught"], r["broad"], r["clauseLine"]) == (True, False, 11)
+
+
+def test_a_clause_that_does_not_match_is_not_a_catch(tmp_path):
+    assert _at(tmp_path, "lookup", 10, VALUE_ERROR) == {"caught": False}
+
+
+def test_reraising_clause(tmp_path):
+    r = _at(tmp_path, "relay", 17, VALUE_ERROR)
+    assert (r["caught"], r["reraises"]) == (True, True)
+
+
+def test_bare_except_is_broad(tmp_path):
+    assert _at(tmp_path, "bare", 24, VALUE_ERROR)["broad"] is True
+
+
+def test_no_try_and_no_source(tmp_path):
+    assert _at(tmp_path, "plain", 30, VALUE_ERROR) == {"caught": False}
+    assert except_clause(str(tmp_path / "missing.py"), "f", 3, VALUE_ERROR, 0) == {"caught": None}

@@ -1,0 +1,265 @@
+/**
+ * The exception playbook: which exceptions the process raises right now, counted by raising
+ * function and type, and the except clause that stops each one — above all the ones a broad
+ * `except` swallows. Evidence comes from one bounded exception window (a trace hook on every thread
+ * of the target for a few seconds, removed in a `finally` and proven gone; see
+ * python/pyflight_helper/exception_hook.py). Pure analysis in `exceptionFindings` (unit-testable).
+ */
+import type { ExceptionHandlerFrame, ExceptionWindowParams, ExceptionWindowResult, ModuleResult, StreamSummary, WatchParams, WatchRecord } from '../protocol/helper';
+import { PyFlightError, ErrorCode } from '../common/errors';
+import type { Logger } from '../common/logger';
+import type { CallTreeNode } from '../profile/model';
+import { recordCpuProfile, type ProfileTarget } from '../profile/record';
+import { shortWhere, SEVERITY_RANK, type Finding, type Severity } from './report';
+
+/** A flight-profiler watch, as far as this playbook uses one (a Session's `Probe` is one). */
+export interface WatchHandle {
+  onDidRecord(listener: (record: WatchRecord) => void): { dispose(): void };
+  stop(): void;
+  done: Promise<StreamSummary>;
+}
+
+export interface ExceptionTarget extends ProfileTarget {
+  exceptionWindow(params: ExceptionWindowParams, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<ExceptionWindowResult>;
+  module(file: string, signal?: AbortSignal): Promise<ModuleResult>;
+  startProbe(method: 'watch', params: WatchParams, options?: { source?: { file: string; line: number } }): WatchHandle;
+}
+
+export type Step = (message: string) => void;
+
+/** How one exception ends, from its commonest handler frame. */
+function fate(h: ExceptionHandlerFrame | undefined): { severity: Severity; words: string } {
+  const at = h ? `${h.function} (${shortWhere(h.file, h.clauseLine ?? h.line)})` : '';
+  if (!h || h.caught === null) return { severity: 'medium', words: h ? `stops in ${at} (its source could not be read)` : 'stops where it could not be seen' };
+  if (h.caught === false) return { severity: 'high', words: `escapes ${at} into code that was not traced (a library, or the end of the thread)` };
+  if (h.reraises) return { severity: 'medium', words: `is caught and raised again by \`${h.clause}\` in ${at}` };
+  if (h.broad) return { severity: 'high', words: `is swallowed by \`${h.clause}\` in ${at}` };
+  return { severity: 'info', words: `is handled by \`${h.clause}\` in ${at}` };
+}
+
+export function exceptionFindings(result: ExceptionWindowResult, pid: number): Finding[] {
+  const seconds = Math.max(0.001, (result.endedAt - result.startedAt) / 1000);
+  const findings = result.exceptions.map((e): Finding & { count: number } => {
+    const handler = e.handlers[0];
+    const { severity, words } = fate(handler);
+    const sample = e.samples[0];
+    const fn = e.function.split('.').pop() ?? e.function;
+    const evidence = [
+      `${e.count} times in ${seconds.toFixed(1)} s (${(e.count / seconds).toFixed(1)}/s), in ${Object.entries(e.threads).map(([t, n]) => `${t} ×${n}`).join(', ')}.`,
+    ];
+    if (sample) {
+      evidence.push(`${e.type}: ${sample.message}`);
+      evidence.push(`Sample input: ${fn}(${sample.args}) at ${shortWhere(e.file, sample.line)}.`);
+      if (sample.raisedIn.file !== e.file || sample.raisedIn.function !== e.function) {
+        evidence.push(`Raised inside ${sample.raisedIn.function} (${shortWhere(sample.raisedIn.file, sample.raisedIn.line)}), called from ${e.function}.`);
+      }
+    }
+    for (const h of e.handlers.slice(0, 3)) {
+      evidence.push(`${h.count} of them stopped in ${h.function} at ${shortWhere(h.file, h.line)}${h.caught ? `, caught by \`${h.clause}\` (line ${h.clauseLine})${h.broad ? ' — a broad except' : ''}${h.reraises ? ', which raises again' : ''}` : h.caught === false ? ', with no except clause there that matches' : ''}.`);
+    }
+    const next: string[] = [];
+    if (handler?.caught && handler.broad && !handler.reraises) {
+      next.push(`Do not drop it: in the \`${handler.clause}\` at ${shortWhere(handler.file, handler.clauseLine)}, log it (logger.exception) or answer the caller with an error, and catch only what you expect (${e.type}).`);
+    }
+    if (severity === 'info') next.push(`Expected control flow? ${e.count} exceptions in ${seconds.toFixed(1)} s cost time; a check before the call (\`in\`, \`get\`) avoids them.`);
+    else next.push(`Fix the input or the check in ${e.function} (${shortWhere(e.file, sample?.line)}): ${e.type} for ${sample ? `(${sample.args})` : 'these inputs'}.`);
+    next.push(`See more failing calls with their arguments: \`pyflight watch ${pid} <module> ${e.function.includes('.') ? e.function.replace('.', ' ') : e.function} -e -n 5\`.`);
+    return {
+      title: `${e.function} raises ${e.type} ${e.count} time${e.count === 1 ? '' : 's'} in ${seconds.toFixed(1)} s, which ${words}`,
+      severity,
+      location: { function: e.function, file: e.file, line: sample?.line ?? e.firstLine },
+      evidence,
+      next_steps: next,
+      count: e.count,
+    };
+  });
+  findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.count - a.count);
+  return findings.map(({ count: _count, ...f }) => f);
+}
+
+export interface ExceptionOptions {
+  signal?: AbortSignal;
+  workspaceRoots?: string[];
+  log?: Logger;
+  /** `watch`: skip the exception window and use candidates + watch -e (what happens when the window cannot run). */
+  method?: 'window' | 'watch';
+}
+
+export async function diagnoseException(target: ExceptionTarget, seconds: number, options: ExceptionOptions, onStep: Step,
+  commands: string[]): Promise<{ findings: Finding[]; summary: string; window?: ExceptionWindowResult }> {
+  const { signal } = options;
+  if (options.method === 'watch') return watchCandidates(target, seconds, options, onStep, commands, 'asked for watch -e only');
+  onStep(`Counting exceptions for ${seconds} s: a trace hook on every thread (exception events of your own code only; `
+    + 'through the PyFlightProfiler agent, loaded if not there yet), removed afterwards.');
+  let window: ExceptionWindowResult;
+  try {
+    window = await target.exceptionWindow({ seconds, maxEvents: 5000 }, signal,
+      (s) => onStep(`Exception hook in for ${s} s; the traced threads run slower meanwhile (a Python call per function call).`));
+  } catch (error) {
+    const failure = PyFlightError.from(error);
+    // The window needs CPython internals it checks first; without them flight-profiler's own probes still work.
+    if (failure.code !== ErrorCode.BadExpression && failure.code !== ErrorCode.Internal) throw failure;
+    return watchCandidates(target, seconds, options, onStep, commands, failure.message);
+  }
+  commands.push(`pyflight diagnose ${target.pid} --kind exception   (exception window ${window.seconds} s, ${window.tracedThreads.length} threads)`);
+  const removed = window.stillTraced.length === 0
+    ? 'The trace hook was removed: afterwards no thread of the process has a trace function.'
+    : `After removal these threads still have a trace function (not ours, or set meanwhile): ${window.stillTraced.join(', ')}.`;
+  const scope = `${window.events} exception${window.events === 1 ? '' : 's'} seen in ${window.tracedThreads.length} thread${window.tracedThreads.length === 1 ? '' : 's'}`
+    + `${window.skippedThreads.length ? ` (not traced, another tracer owns them: ${window.skippedThreads.join(', ')})` : ''}`
+    + `${window.stopReason === 'count' ? `; recording stopped at ${window.maxEvents}` : ''}.`;
+  onStep(`${scope} ${removed}`);
+  const findings = exceptionFindings(window, target.pid);
+  if (!findings.length) {
+    findings.push({
+      title: `No exception passed through your code in ${window.seconds} s`, severity: 'info', location: null,
+      evidence: [scope, removed],
+      next_steps: ['Run it again while the failing requests happen (under load), or give a longer budget.'],
+    });
+  } else {
+    findings[0].evidence.push(scope, removed);
+  }
+  const top = window.exceptions.length ? findings[0] : undefined;
+  if (top && top.severity !== 'info' && top.location?.file && !top.location.function.includes('<')) {
+    const moduleName = await confirmWithWatch(target, top, Math.min(3, seconds), signal, onStep, commands);
+    // Every finding in the same file gets the module name in its watch command.
+    for (const f of findings) {
+      if (moduleName && f.location?.file === top.location.file) f.next_steps = f.next_steps.map((n) => n.replace(' <module> ', ` ${moduleName} `));
+    }
+  }
+  const f0 = findings[0];
+  return { findings, window, summary: f0.severity === 'info' ? `${f0.title}.` : `${f0.title}.` };
+}
+
+/**
+ * `watch -e` (flight-profiler) on the culprit for a few seconds: its failing calls with their
+ * arguments, from the agent's own wrapper — a second witness, and a probe the Watch view shows.
+ */
+async function confirmWithWatch(target: ExceptionTarget, finding: Finding, seconds: number, signal: AbortSignal | undefined, onStep: Step,
+  commands: string[]): Promise<string | undefined> {
+  const loc = finding.location!;
+  let moduleName: string;
+  try {
+    moduleName = (await target.module(loc.file!, signal)).module;
+  } catch {
+    return undefined; // a file the target did not import under that path: the window's evidence stands alone
+  }
+  const parts = loc.function.split('.');
+  const params: WatchParams = { module: moduleName, method: parts[parts.length - 1], exceptionOnly: true, limit: 3,
+    ...(parts.length === 2 ? { class: parts[0] } : {}) };
+  if (parts.length > 2) return moduleName;
+  onStep(`Watching ${loc.function} for failing calls (\`watch ${moduleName} ${parts.join(' ')} -e -n 3\`, up to ${seconds} s).`);
+  const probe = target.startProbe('watch', params, { source: { file: loc.file!, line: loc.line ?? 1 } });
+  const records: WatchRecord[] = [];
+  const sub = probe.onDidRecord((r) => records.push(r));
+  const timer = setTimeout(() => probe.stop(), seconds * 1000);
+  const onAbort = () => probe.stop();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await probe.done;
+  } catch {
+    return moduleName;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    sub.dispose();
+  }
+  commands.push(`pyflight watch ${target.pid} ${moduleName} ${parts.join(' ')} -e -n 3`);
+  if (records.length) {
+    finding.evidence.push(`flight-profiler's watch -e caught ${records.length} failing call${records.length === 1 ? '' : 's'} of ${loc.function} in ${seconds} s: `
+      + records.map((r) => `(${r.arguments ?? r.value ?? '?'}) → ${r.exceptionType ?? 'exception'}`).join('; ') + '.');
+  } else {
+    finding.evidence.push(`flight-profiler's watch -e on ${loc.function} saw no failing call in ${seconds} s.`);
+  }
+  return moduleName;
+}
+
+const FRAME_LINE = /^ {2}File "(.+)", line (\d+), in (.+)$/gm;
+
+/** The innermost frame of a traceback text (the raise), from watch's cleaned traceback. */
+function raisedAt(traceback: string | null): { file: string; line: number; function: string } | undefined {
+  const frames = [...(traceback ?? '').matchAll(FRAME_LINE)];
+  const last = frames[frames.length - 1];
+  return last ? { file: last[1], line: Number(last[2]), function: last[3] } : undefined;
+}
+
+/** Callers of each function in the profile's call tree (`name file` keys). */
+function callersOf(root: CallTreeNode): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const walk = (node: CallTreeNode) => {
+    for (const child of node.children) {
+      const key = `${child.name}\u0000${child.file}`;
+      if (node.file) (out.get(key) ?? out.set(key, new Set()).get(key)!).add(`${node.name}\u0000${node.file}`);
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/**
+ * Without the exception window: the application's functions on the CPU profile's stacks are the
+ * candidates; `watch -e` on each (flight-profiler's wrapper sees an exception that leaves the
+ * watched function) for a few seconds. An exception swallowed inside a candidate is seen only if a
+ * callee that lets it out was watched too; the caller that was watched and raised nothing is where it stops.
+ */
+async function watchCandidates(target: ExceptionTarget, seconds: number, options: ExceptionOptions, onStep: Step, commands: string[],
+  why: string): Promise<{ findings: Finding[]; summary: string }> {
+  const { signal } = options;
+  onStep(`No exception window (${why}): candidates from a 2 s CPU profile, then flight-profiler's watch -e on them for ${seconds} s.`);
+  const { profile } = await recordCpuProfile(target, { durationSeconds: 2, workspaceRoots: options.workspaceRoots, log: options.log }, signal);
+  commands.push(`pyflight perf ${target.pid} -d 2`);
+  const candidates = profile.hot.filter((f) => f.kind === 'own' && f.file && !f.function.startsWith('<') && f.function.split('.').length <= 2)
+    .sort((a, b) => b.total - a.total).slice(0, 6);
+  const modules = new Map<string, string | undefined>();
+  const watched: Array<{ fn: string; file: string; handle: WatchHandle; records: WatchRecord[] }> = [];
+  for (const c of candidates) {
+    if (!modules.has(c.file!)) modules.set(c.file!, await target.module(c.file!, signal).then((m) => m.module, () => undefined));
+    const moduleName = modules.get(c.file!);
+    if (!moduleName) continue;
+    const parts = c.function.split('.');
+    const handle = target.startProbe('watch', { module: moduleName, method: parts[parts.length - 1], exceptionOnly: true, limit: 5,
+      ...(parts.length === 2 ? { class: parts[0] } : {}) }, { source: { file: c.file!, line: c.line ?? 1 } });
+    const entry = { fn: c.function, file: c.file!, handle, records: [] as WatchRecord[] };
+    handle.onDidRecord((r) => entry.records.push(r));
+    watched.push(entry);
+    commands.push(`pyflight watch ${target.pid} ${moduleName} ${parts.join(' ')} -e -n 5`);
+  }
+  onStep(`watch -e on ${watched.map((w) => w.fn).join(', ') || 'nothing (no function of your code in the profile)'}.`);
+  const stopAll = () => watched.forEach((w) => w.handle.stop());
+  const timer = setTimeout(stopAll, seconds * 1000);
+  signal?.addEventListener('abort', stopAll, { once: true });
+  try {
+    await Promise.allSettled(watched.map((w) => w.handle.done));
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', stopAll);
+    stopAll();
+  }
+  const callers = callersOf(profile.tree);
+  const quiet = new Set(watched.filter((w) => !w.records.length).map((w) => `${w.fn}\u0000${w.file}`));
+  const findings: Finding[] = watched.filter((w) => w.records.length).map((w) => {
+    const first = w.records[0];
+    const at = raisedAt(first.exception);
+    const stopper = [...(callers.get(`${w.fn}\u0000${w.file}`) ?? [])].find((k) => quiet.has(k))?.split('\u0000')[0];
+    return {
+      title: `${w.fn} raised ${first.exceptionType ?? 'an exception'} in ${w.records.length} of the calls watched for ${seconds} s`
+        + (stopper ? `; ${stopper}, which calls it, raised nothing: it stops them` : ''),
+      severity: 'high' as Severity,
+      location: { function: at?.function ?? w.fn, file: at?.file ?? w.file, line: at?.line ?? null },
+      evidence: [
+        ...w.records.slice(0, 3).map((r) => `watch -e: ${w.fn}(${r.arguments ?? r.value ?? '?'}) raised ${(r.exception ?? '').trim().split('\n').pop()}`),
+        ...(at && at.function !== w.fn ? [`Raised in ${at.function} (${shortWhere(at.file, at.line)}), called from ${w.fn}.`] : []),
+        ...(stopper ? [`${stopper} was watched too and no call of it raised, while it is ${w.fn}'s caller in the CPU profile.`] : []),
+        `Found without the exception window (${why}): only exceptions that leave a watched function are seen, and -e records at most 5 per function.`,
+      ],
+      next_steps: [stopper ? `Look at the except clause in ${stopper}: log the exception or let it reach the caller.` : `Handle or prevent ${first.exceptionType} in ${w.fn}.`],
+    };
+  });
+  if (!findings.length) {
+    findings.push({ title: `No watched function raised in ${seconds} s`, severity: 'info', location: null,
+      evidence: [`watch -e on ${watched.map((w) => w.fn).join(', ') || 'no function'}; exceptions raised and caught inside one of them are not visible this way (${why}).`],
+      next_steps: ['Watch a suspect function with -e for longer: `pyflight watch <pid> <module> <function> -e`.'] });
+  }
+  return { findings, summary: `${findings[0].title}.` };
+}

@@ -1,0 +1,93 @@
+/**
+ * Quick evidence for routing when the problem's words do not decide: CPU use and resident memory
+ * over a couple of seconds (Linux /proc, read from outside), whether torch is loaded (its libraries
+ * in /proc/<pid>/maps), and the thread states of a few stack samples taken meanwhile. `routeByEvidence`
+ * is pure and says why it chose, so the report's `routedBy` states the evidence.
+ */
+import { promises as fs } from 'node:fs';
+import { cpuPercent, parseProcStat, parseStatusRss, type ProcStat } from '../processes/procfsParser';
+import type { StackResult } from '../protocol/helper';
+import type { DiagnoseKind } from './report';
+
+export interface QuickEvidence {
+  /** Percent of one core over the interval; undefined where /proc cannot tell (macOS). */
+  cpuPercent?: number;
+  rssBefore?: number;
+  rssAfter?: number;
+  intervalMs: number;
+  torchLoaded: boolean;
+  samples: StackResult[];
+}
+
+async function read(path: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+async function snapshot(pid: number): Promise<{ stat?: ProcStat; rss?: number; at: number }> {
+  const [stat, status] = await Promise.all([read(`/proc/${pid}/stat`), read(`/proc/${pid}/status`)]);
+  return { stat: stat ? parseProcStat(stat) : undefined, rss: status ? parseStatusRss(status) : undefined, at: Date.now() };
+}
+
+/** Reads /proc before and after `sampleStacks` (which takes the stack samples meanwhile). */
+export async function gatherQuickEvidence(pid: number, sampleStacks: () => Promise<StackResult[]>): Promise<QuickEvidence> {
+  const before = await snapshot(pid);
+  const maps = await read(`/proc/${pid}/maps`);
+  const samples = await sampleStacks();
+  const after = await snapshot(pid);
+  const intervalMs = after.at - before.at;
+  return {
+    cpuPercent: before.stat && after.stat ? cpuPercent(before.stat, after.stat, intervalMs) : undefined,
+    rssBefore: before.rss,
+    rssAfter: after.rss,
+    intervalMs,
+    torchLoaded: /\/torch\/lib\/libtorch|\/site-packages\/torch\//.test(maps ?? ''),
+    samples,
+  };
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * The kind the evidence points to, and the evidence in words.
+ */
+export function routeByEvidence(e: QuickEvidence): { kind: DiagnoseKind; routedBy: string } {
+  const seconds = (e.intervalMs / 1000).toFixed(1);
+  const facts: string[] = [];
+  const cpu = e.cpuPercent;
+  if (cpu !== undefined) facts.push(`CPU ${cpu.toFixed(0)}% of a core over ${seconds} s`);
+  const growth = e.rssBefore !== undefined && e.rssAfter !== undefined ? e.rssAfter - e.rssBefore : undefined;
+  if (growth !== undefined) facts.push(`RSS ${(e.rssAfter! / MB).toFixed(0)} MB (${growth >= 0 ? '+' : ''}${(growth / MB).toFixed(1)} MB)`);
+  const threads = e.samples.flatMap((s) => s.threads);
+  const count = (pred: (t: StackResult['threads'][number]) => boolean) => threads.filter(pred).length;
+  const locked = count((t) => t.activity === 'blocked' && Boolean(t.blockedOn?.heldBy?.length));
+  const running = count((t) => t.activity === 'running');
+  facts.push(`${e.samples.length} stack samples: ${running} running, ${locked} blocked on a lock another thread holds, `
+    + `${count((t) => t.activity === 'waiting' || t.activity === 'sleeping')} waiting or sleeping (thread × sample)`);
+  if (e.torchLoaded) facts.push('torch is loaded');
+  const because = (why: string) => `quick evidence: ${why} (${facts.join('; ')})`;
+  // Reading stacks pauses the target for a moment, so a busy process shows less than its usual CPU here.
+  const busy = (cpu !== undefined && cpu >= 25) || running * 2 >= Math.max(1, e.samples.length);
+  // Several threads want to run Python while the process uses about one core: they take turns on the GIL.
+  const runnersPerSample = e.samples.length ? running / e.samples.length : 0;
+  const holders = new Map<string, number>();
+  for (const s of e.samples) for (const t of s.threads) if (t.holdsGil) holders.set(t.name, (holders.get(t.name) ?? 0) + 1);
+  const [topHolder, held] = [...holders.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['', 0];
+
+  if (locked) return { kind: 'hang', routedBy: because('threads wait for locks other threads hold') };
+  // A steady leak of a few hundred KB/s shows in 2 s; ordinary churn stays under both bounds.
+  if (growth !== undefined && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0))) {
+    return { kind: 'memory', routedBy: because('resident memory grew fast') };
+  }
+  if (busy && e.torchLoaded) {
+    return { kind: 'torch', routedBy: because('busy, with torch loaded') };
+  }
+  if (busy && runnersPerSample >= 2 && cpu !== undefined && cpu < 150 && held * 2 >= e.samples.length) {
+    return { kind: 'gil', routedBy: because(`${runnersPerSample.toFixed(1)} threads want to run per sample but the process uses about one core; ${topHolder} held the GIL in ${held} of ${e.samples.length} samples`) };
+  }
+  if (busy) return { kind: 'slow', routedBy: because('the process is busy on the CPU') };
+  return { kind: 'hang', routedBy: because('little CPU and no thread running code: look at what they wait on') };
+}

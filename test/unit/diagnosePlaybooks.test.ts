@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CHAT_COMMAND_KINDS, parseDiagnosePrompt, refinementPrompt } from '../../src/diagnose/chatText';
+import { kindFromWords } from '../../src/diagnose/engine';
+import { exceptionFindings } from '../../src/diagnose/exception';
+import { analyzeGil } from '../../src/diagnose/gil';
+import { routeByEvidence, type QuickEvidence } from '../../src/diagnose/quickEvidence';
+import type { ExceptionEntry, ExceptionWindowResult, GilstatRecord, StackResult, ThreadStack } from '../../src/protocol/helper';
+import { TOOLS } from '../../src/lmTools/tools';
+
+const F = '/app/svc.py';
+const MB = 1024 * 1024;
+function thread(name: string, fn: string, extra: Partial<ThreadStack> = {}): ThreadStack {
+  return { tid: name.length, name, daemon: true, holdsGil: false, gcCollecting: false, frames: [{ function: fn, file: F, line: 10, kind: 'python' }], ...extra };
+}
+const sample = (threads: ThreadStack[]): StackResult => ({ pid: 7, capturedAt: 0, threads, hiddenAgentThreads: 0, native: false });
+
+describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () => {
+  it('words: latency spikes → gil, dropped orders → exception, torch words are more specific than slow', () => {
+    assert.equal(kindFromWords('requests have latency spikes'), 'gil');
+    assert.equal(kindFromWords('orders are silently dropped'), 'exception');
+    assert.equal(kindFromWords('the import job fails'), 'exception');
+    assert.equal(kindFromWords('pytorch training is slow'), 'torch');
+    assert.equal(kindFromWords('p99 latency doubled'), 'slow');
+  });
+
+  it('evidence: locks → hang, RSS growth → memory, CPU → slow, idle → hang; the evidence is in routedBy', () => {
+    const base: QuickEvidence = { cpuPercent: 3, rssBefore: 50 * MB, rssAfter: 50 * MB, intervalMs: 2000, torchLoaded: false, samples: [] };
+    const locked = sample([thread('w', 'f', { activity: 'blocked', blockedOn: { expression: 'L', file: F, line: 3, kind: 'lock', heldBy: ['x'] } })]);
+    assert.equal(routeByEvidence({ ...base, samples: [locked] }).kind, 'hang');
+    const grew = routeByEvidence({ ...base, rssAfter: 53 * MB });
+    assert.equal(grew.kind, 'memory');
+    assert.match(grew.routedBy, /^quick evidence: resident memory grew fast \(CPU 3% of a core over 2\.0 s; RSS 53 MB \(\+3\.0 MB\)/);
+    assert.equal(routeByEvidence({ ...base, cpuPercent: 95 }).kind, 'slow');
+    assert.equal(routeByEvidence({ ...base, cpuPercent: 95, torchLoaded: true }).kind, 'torch');
+    assert.equal(routeByEvidence(base).kind, 'hang');
+  });
+
+  it('exceptions: one swallowed by a broad except comes before a more frequent one handled on purpose', () => {
+    const entry = (fn: string, type: string, count: number, handler: Partial<ExceptionEntry['handlers'][number]>): ExceptionEntry => ({
+      file: F, function: fn, firstLine: 1, type, typeModule: 'builtins', mro: [type, 'Exception', 'BaseException', 'object'], count,
+      samples: [{ message: 'm', line: 5, raisedIn: { file: F, function: fn, line: 5 }, args: 'x=1', thread: 't' }],
+      handlers: [{ file: F, function: 'handle', line: 40, count, caught: true, ...handler }], threads: { t: count } });
+    const result: ExceptionWindowResult = { seconds: 3, startedAt: 0, endedAt: 3000, stopReason: 'time', events: 1100, maxEvents: 5000, dropped: 0,
+      tracedThreads: ['t'], skippedThreads: [], stillTraced: [], cancelled: false,
+      exceptions: [entry('lookup', 'KeyError', 1000, { clause: 'except KeyError:', clauseLine: 41, broad: false, reraises: false }),
+        entry('parse', 'ValueError', 100, { clause: 'except Exception:', clauseLine: 42, broad: true, reraises: false })] };
+    const findings = exceptionFindings(result, 7);
+    assert.match(findings[0].title, /^parse raises ValueError 100 times in 3\.0 s, which is swallowed by `except Exception:` in handle \(svc\.py:42\)$/);
+    assert.equal(findings[0].severity, 'high');
+    assert.equal(findings[1].severity, 'info');
+    assert.match(findings[0].evidence.join('\n'), /Sample input: parse\(x=1\)/);
+  });
+
+  it('gil: the thread holding the GIL is named with its code and the threads that wait', () => {
+    const hog = thread('hog', 'crunch', { holdsGil: true, activity: 'running' });
+    const w = thread('req', 'serve', { activity: 'running' });
+    const record = (hold: number, wait: number) => ({ thread: '', threadId: '1', time: '', takeCount: 0, holdNs: 0, holdAvgNs: 0, waitNs: 0, waitAvgNs: 0,
+      dropCount: 0, agent: false, intervalHoldMs: hold, intervalWaitMs: wait, intervalTakes: 1 });
+    const r: GilstatRecord = { index: 1, time: null, measure: 'intercept', intervalSeconds: 1, elapsedSeconds: 1, alertCount: 0, alerts: [], alertsCut: false,
+      threads: [{ ...record(950, 0), thread: 'hog' }, { ...record(10, 900), thread: 'req' }] };
+    const [f] = analyzeGil([sample([hog, w]), sample([hog, w])], [r], 'intercept');
+    assert.equal(f.title, 'hog holds the GIL 95% of the time, in crunch (svc.py:10); req (waits 90%) waits for it');
+    assert.equal(f.severity, 'high');
+  });
+
+  it('chat: one command per kind; the refinement prompt numbers the evidence to cite', () => {
+    const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
+    const commands = pkg.contributes.chatParticipants[0].commands.map((c: { name: string }) => c.name);
+    assert.deepEqual(commands.sort(), Object.keys(CHAT_COMMAND_KINDS).sort());
+    assert.deepEqual(parseDiagnosePrompt('12 kind:gil it stutters'), { pid: 12, problem: 'it stutters', kind: 'gil' });
+    const text = refinementPrompt({ pid: 7, problem: 'p', kind: 'hang', routedBy: 'r', summary: 's', elapsedMs: 1, commands_run: ['c'],
+      findings: [{ title: 'T', severity: 'high', location: { function: 'f', file: F, line: 3 }, evidence: ['a', 'b'], next_steps: [] }] });
+    assert.match(text, /^F1 \[high\] T — f at \/app\/svc\.py:3$/m);
+    assert.match(text, /^ {2}E1\.2 b$/m);
+  });
+
+  it('package.json declares exactly the language-model tools of the table, with the same input schemas', () => {
+    const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
+    const declared = pkg.contributes.languageModelTools as Array<{ name: string; inputSchema: unknown; modelDescription: string }>;
+    assert.deepEqual(declared.map((t) => t.name), TOOLS.map((t) => t.name));
+    for (const t of declared) {
+      assert.deepEqual(t.inputSchema, TOOLS.find((x) => x.name === t.name)!.inputSchema, t.name);
+      assert.ok(t.modelDescription.length > 40, t.name);
+    }
+    // Tools that load the agent say what they will do before they run.
+    for (const t of TOOLS.filter((x) => x.loadsAgent)) assert.ok(t.confirm, t.name);
+  });
+});
