@@ -82,8 +82,11 @@ export function routeByEvidence(e: QuickEvidence): { kind: DiagnoseKind; routedB
   if (growth !== undefined && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0))) {
     return { kind: 'memory', routedBy: because('resident memory grew fast') };
   }
-  if (busy && e.torchLoaded) {
-    return { kind: 'torch', routedBy: because('busy, with torch loaded') };
+  // A thread seen inside torch's Python code is evidence on its own: a loaded machine starves the
+  // target, so CPU and "running" counts read low exactly when a model step is the problem.
+  const inTorch = threads.some((t) => t.frames.some((f) => /[\\/]site-packages[\\/]torch[\\/]/.test(f.file ?? '')));
+  if ((busy || inTorch) && e.torchLoaded) {
+    return { kind: 'torch', routedBy: because(busy ? 'busy, with torch loaded' : 'a thread runs inside torch') };
   }
   if (busy && runnersPerSample >= 2 && cpu !== undefined && cpu < 150 && held * 2 >= e.samples.length) {
     return { kind: 'gil', routedBy: because(`${runnersPerSample.toFixed(1)} threads want to run per sample but the process uses about one core; ${topHolder} held the GIL in ${held} of ${e.samples.length} samples`) };

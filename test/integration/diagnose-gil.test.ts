@@ -51,8 +51,12 @@ describe('diagnose gil, and routing by quick evidence (real targets)', function 
     assert.match(report.routedBy, /^quick evidence: the process is busy on the CPU \(CPU \d+% of a core/);
   });
 
-  it('--kind torch without the torch playbook says plainly that it is not available', async () => {
+  it('--kind torch on a process that never imported torch says so plainly, as its only finding', async () => {
     const session = sessions[0];
-    await assert.rejects(diagnose(session, 'training is slow', { kind: 'torch' }), /The torch playbook is not available in this build/);
+    const report = await diagnose(session, 'training is slow', { kind: 'torch' });
+    assert.equal(report.kind, 'torch');
+    assert.equal(report.findings.length, 1);
+    assert.equal(report.findings[0].title, 'torch is not loaded in this process');
+    assert.match(report.summary, /has not imported torch/);
   });
 });

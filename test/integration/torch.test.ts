@@ -167,7 +167,7 @@ describe('torch: diagnose --kind torch (torch_service.py)', function () {
     try {
       const report = await diagnose(session, 'something is off', { budgetSeconds: 20 });
       assert.equal(report.kind, 'torch');
-      assert.match(report.routedBy, /torch is loaded/);
+      assert.match(report.routedBy, /torch is loaded/);  // and busy, or a thread inside torch
       assert.equal(report.findings[0].location?.function, 'inference_step');
       rmSync(path.dirname(/: (\/\S+\.json)/.exec(report.findings[0].next_steps[0])![1]), { recursive: true, force: true });
     } finally {
