@@ -22,6 +22,7 @@ import time
 from .. import errors
 from ..blocking import classify, link_holders
 from ..errors import HelperError
+from ..malloc_reuse import keep_freed_memory
 from ..qualnames import qualname
 from ..target import require_alive
 from ..wire import request, strip_ansi
@@ -30,10 +31,25 @@ AGENT_THREAD_PREFIX = "flight-profiler-"
 _THREAD_NAMES_EXPR = "{t.native_id: [t.name, t.daemon] for t in list(target.values())}"
 
 
-def thread_names(port):
-    """{native tid: (name, daemon)} read from threading._active inside the target."""
+_agent_names = {}  # {"key": (port, tids), "names": {...}}: the last answer, while the threads stay the same
+
+
+def thread_names(port, tids=None):
+    """{native tid: (name, daemon)} read from threading._active inside the target. With `tids`, the
+    last answer is reused while the set of threads is unchanged (a rename alone goes unseen until a
+    thread starts or ends): the round trip made every refresh of a live stack view cost one more."""
     if port is None:
         return {}
+    key = (port, frozenset(tids)) if tids is not None else None
+    if key is not None and _agent_names.get("key") == key:
+        return _agent_names["names"]
+    names = _read_thread_names(port)
+    if key is not None and all(tid in names for tid in tids):  # a thread not yet in _active: ask again
+        _agent_names.update(key=key, names=names)
+    return names
+
+
+def _read_thread_names(port):
     try:
         frames = request(port, "getglobal", ' threading _active -e "%s" -r' % _THREAD_NAMES_EXPR, timeout=10)
     except OSError:
@@ -98,6 +114,8 @@ def linux_stacks(pid, native, port):
         raise HelperError(errors.PROFILER_NOT_INSTALLED, "pystack is not importable in the target's environment.",
                           "Reinstall flight-profiler there (it depends on pystack on Linux).")
     mode = NativeReportingMode.PYTHON if native else NativeReportingMode.OFF
+    keep_freed_memory()
+    started = time.perf_counter()
     try:
         # The target is paused for the few milliseconds of the read (as py-spy does by default):
         # reading a running process can catch a thread mid-switch with no frames at all.
@@ -110,8 +128,10 @@ def linux_stacks(pid, native, port):
             raise HelperError(errors.PERMISSION_DENIED, "Not allowed to read process %d's memory: %s" % (pid, text),
                               "Run as the process owner with kernel.yama.ptrace_scope=0, or as root.")
         raise HelperError(errors.ATTACH_FAILED, "Reading stacks of process %d failed: %s" % (pid, text))
+    read = time.perf_counter()
     tids = [thread.tid for thread in threads]
-    names = thread_names(port) if port is not None else py_spy_names(pid, tids)
+    names = thread_names(port, tids) if port is not None else py_spy_names(pid, tids)
+    named = time.perf_counter()
     result = []
     for thread in threads:
         name, daemon = names.get(thread.tid, (thread.name, None))
@@ -122,6 +142,9 @@ def linux_stacks(pid, native, port):
         if native:
             entry["nativeFrames"] = _native_frames(thread)
         result.append(entry)
+    # Where a stack's time goes (PyFlight's log, debug level); see docs/flight-profiler-notes.md.
+    sys.stderr.write("stack %d: read %.1f ms, names %.1f ms, frames %.1f ms (%d threads)\n" % (
+        pid, (read - started) * 1000, (named - read) * 1000, (time.perf_counter() - named) * 1000, len(threads)))
     return result
 
 
