@@ -6,6 +6,7 @@ own for every instruction of real code objects."""
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -62,6 +63,7 @@ def test_reads_what_pystack_reads():
     target = subprocess.Popen([sys.executable, "-c", TARGET], stdout=subprocess.PIPE)
     try:
         pid = int(target.stdout.readline())
+        time.sleep(0.3)  # the main thread goes from its print into its sleep
         direct = frame_reader.read_threads(pid)
         assert direct is not None, "the helper's own interpreter: the direct reader must serve it"
         mine = {tid: (gil, frames) for tid, gil, _gc, frames in direct}

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 from .. import errors
@@ -142,15 +143,19 @@ def _pystack_threads(pid, native):
              _native_frames(t) if native else None) for t in threads]
 
 
+_read_lock = threading.Lock()
+
+
 def linux_stacks(pid, native, port):
     started = time.perf_counter()
     # Python frames alone: read word by word when the layout is certain (frame_reader), which is
     # ~30 times cheaper than pystack; pystack for native frames, other versions and any doubt.
-    direct = None if native else frame_reader.read_threads(pid)
-    if direct is not None:
-        threads = [(tid, None, gil, collecting, frames, None) for tid, gil, collecting, frames in direct]
-    else:
-        threads = _pystack_threads(pid, native)
+    with _read_lock:  # one ptrace tracer at a time: a second would be refused and report "no permission"
+        direct = None if native else frame_reader.read_threads(pid)
+        if direct is not None:
+            threads = [(tid, None, gil, collecting, frames, None) for tid, gil, collecting, frames in direct]
+        else:
+            threads = _pystack_threads(pid, native)
     read = time.perf_counter()
     tids = [thread[0] for thread in threads]
     names = thread_names(port, tids) if port is not None else py_spy_names(pid, tids)
