@@ -194,6 +194,38 @@ def _pyflight_patch_gil_off():
     cls.disable_gil_stat = disable_gil_stat
 
 
+def _pyflight_patch_closed_loop_output():
+    """flight-profiler sends a watched or traced call's output to its connection's event loop with
+    asyncio.run_coroutine_threadsafe. Once that connection has ended (the probe was stopped) a call
+    still inside the wrapper finds the loop closed, and RuntimeError('Event loop is closed') is
+    raised *inside the target's function* (a trace turns it into SystemError from
+    remove_trace_profile): it killed the bench's 1 ms service while its handler was traced. The
+    output has nowhere to go then, so it is dropped."""
+    from flight_profiler.plugins import server_plugin
+
+    cls = server_plugin.ServerQueue
+    if getattr(cls.output_msg_nowait, "pyflight", False):
+        return
+
+    def guard(send):
+        def guarded(self, *args):
+            loop = self.loop
+            if loop is not None and loop.is_closed():
+                return None
+            try:
+                return send(self, *args)
+            except RuntimeError:
+                if loop is not None and loop.is_closed():  # closed between the check and the send
+                    return None
+                raise
+
+        guarded.pyflight = True
+        return guarded
+
+    cls.output_msg_nowait = guard(cls.output_msg_nowait)
+    cls.output_msgstr_nowait = guard(cls.output_msgstr_nowait)
+
+
 def _pyflight_quiesce_gilstat(timeout=5.0):
     """Detaches the listener and stops the `gil_stat` thread (waits until it is gone). Returns the
     `on` stream's queue once running_flag is down (upstream's stop() then skips ending the stream, so
@@ -399,6 +431,10 @@ def _pyflight_start(port):
 
     try:
         _pyflight_patch_gilstat(state, os.path.dirname(os.path.abspath(globals().get("__file__", ""))))
+    except Exception:
+        pass
+    try:
+        _pyflight_patch_closed_loop_output()
     except Exception:
         pass
 

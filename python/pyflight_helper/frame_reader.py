@@ -151,7 +151,8 @@ def layout():
     global _layout
     if _layout is None:
         _layout = _Layout()
-        if sys.version_info[:2] == (3, 11) and sys.platform.startswith("linux") and struct.calcsize("P") == 8:
+        wanted = os.environ.get("PYFLIGHT_STACK_READER", "auto") != "pystack"  # pystack only, to compare
+        if wanted and sys.version_info[:2] == (3, 11) and sys.platform.startswith("linux") and struct.calcsize("P") == 8:
             try:
                 _layout.ok = _self_check(_layout)
                 _layout.libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
