@@ -87,7 +87,7 @@ if (wants('roundtrip')) {
     baseline: 'flight_profiler <pid> --cmd <command> (a new CLI process per command, agent already injected), test/fixtures/busy_service.py',
     stack: ratioOf(median(times.cliStack), median(times.stack)),
     getglobal: ratioOf(median(times.cliGet), median(times.get)),
-    note: 'PyFlight stacks are read by pystack from the helper and also carry thread names; goal ratio >= 20',
+    note: 'PyFlight stacks are read from the target\'s memory by the helper (python/pyflight_helper/frame_reader.py on its own CPython 3.11, else pystack) and also carry thread names; goal ratio >= 20',
   };
   delete results.stack_latency; // the same measurement under its old name
 }
@@ -126,7 +126,7 @@ if (wants('attach')) {
     pyflight_with_agent_ms: Number(median(withAgentMs).toFixed(1)),
     ratio_with_agent: Number((median(withAgentMs) / median(cliMs)).toFixed(2)),
     cli_measures: 'flight_profiler <pid> --cmd stack on a fresh target: starts the CLI, injects the agent, asks it for the stacks',
-    pyflight_measures: 'new Session: helper start, preflight, attach (read-only, loads nothing), first stack read by pystack — no agent needed',
+    pyflight_measures: 'new Session: helper start, preflight, attach (read-only, loads nothing), first stack read from memory — no agent needed',
     pyflight_with_agent_measures: 'the same plus loading the agent first (what a first watch/trace pays)',
     goal: 'ratio (PyFlight / CLI) <= 1.1',
   };
