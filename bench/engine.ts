@@ -3,3 +3,4 @@ export { Session } from '../src/session/session';
 export { ProbeStore } from '../src/probes/probeStore';
 export { buildProfile, parseCollapsed } from '../src/profile/model';
 export { indexTree, layoutFrames, pathTo, searchTree, toFlameTree } from '../src/profile/flameLayout';
+export { recordCpuProfile } from '../src/profile/record';

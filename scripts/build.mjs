@@ -19,7 +19,9 @@ function filesUnder(dir, suffix) {
 
 const nodeTargets = [
   // The extension: `vscode` is provided by the host.
-  { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  // Minified: the bundle is what every window loads at activation (half the size, a third faster
+  // to load; bench/activation.mjs); the source map keeps stack traces readable.
+  { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], minify: true },
   // The headless CLI: same engine, must never import `vscode`.
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   // The engine alone, for bench/ (ESM scripts importing the sessions without the CLI's main()).

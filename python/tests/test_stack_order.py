@@ -30,7 +30,14 @@ def test_the_read_comes_before_the_agent_round_trip(monkeypatch):
             calls.append("agent:" + target_name)
             return []
 
+        original_direct = stack_module.frame_reader.read_threads
+
+        def recording_direct(*args, **kwargs):
+            calls.append("read")
+            return original_direct(*args, **kwargs)
+
         monkeypatch.setattr(engine, "get_process_threads", recording_read)
+        monkeypatch.setattr(stack_module.frame_reader, "read_threads", recording_direct)
         monkeypatch.setattr(stack_module, "request", recording_agent)
         result = stack_module.stack(pid, port=1)  # an agent "is loaded": names are asked of it
         assert calls[0] == "read", calls

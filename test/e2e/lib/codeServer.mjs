@@ -1,7 +1,8 @@
 // Starts code-server (VS Code 1.100.3, web workbench + Node extension host) with PyFlight installed
-// from this checkout, in a throw-away run dir. Shared by the e2e runner (test/e2e/run.mjs) and
+// from this checkout's .vsix, in a throw-away run dir. Shared by the e2e runner (test/e2e/run.mjs) and
 // `npm run demo`. Needs test/e2e/setup.sh to have run (it installs code-server into .e2e/).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { ensureVsix } from '../../../scripts/package.mjs';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
@@ -12,7 +13,6 @@ const root = new URL('../../..', import.meta.url).pathname;
 const e2eDir = join(root, '.e2e');
 const harnessDir = join(root, 'test', 'e2e', 'extensions', 'chat-harness');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const skipJunk = (src) => !/(^|\/)(__pycache__|\.pytest_cache|\.mypy_cache)(\/|$)|\.pyc$/.test(src);
 
 export const harness = JSON.parse(readFileSync(join(harnessDir, 'package.json'), 'utf8'));
 
@@ -69,13 +69,17 @@ export async function startWorkbench({ workspace, port: preferred = 0, withHarne
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
   mkdirSync(join(dirs.data, 'User'), { recursive: true });
 
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const extFolder = join(dirs.ext, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
-  mkdirSync(extFolder, { recursive: true });
-  for (const item of ['package.json', 'dist', 'media', 'python', 'README.md', 'LICENSE']) {
-    if (existsSync(join(root, item))) cpSync(join(root, item), join(extFolder, item), { recursive: true, filter: skipJunk });
-  }
+  // The test harness is copied first: the install below lists what it finds in extensions.json
+  // (a folder copied in afterwards would be marked removed at start-up).
   if (withHarness) cpSync(harnessDir, join(dirs.ext, `${harness.publisher}.${harness.name}-${harness.version}`), { recursive: true });
+  // PyFlight goes in as users get it: the .vsix `npm run package` builds, installed by code-server.
+  const vsix = ensureVsix();
+  const install = spawnSync(codeServer, ['--install-extension', vsix, '--force', '--extensions-dir', dirs.ext, '--user-data-dir', dirs.data],
+    { cwd: run, encoding: 'utf8', timeout: 120_000,
+      env: { ...process.env, XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.share, XDG_CACHE_HOME: dirs.cache } });
+  if (install.status !== 0) {
+    throw new Error(`code-server --install-extension ${vsix} failed (${install.status ?? install.signal}): ${(install.stdout + install.stderr).slice(-1500)}`);
+  }
   writeFileSync(join(dirs.data, 'User', 'settings.json'), JSON.stringify(SETTINGS, null, 2));
 
   const port = await freePort(preferred);
