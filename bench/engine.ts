@@ -2,4 +2,4 @@
 export { Session } from '../src/session/session';
 export { ProbeStore } from '../src/probes/probeStore';
 export { buildProfile, buildProfileOld, parseCollapsed, profileFromCollapsed } from '../src/profile/model';
-export { indexTree, layoutFrames, pathTo, searchTree, toFlameTree } from '../src/profile/flameLayout';
+export { layoutFrames } from '../src/profile/flameLayout';

@@ -73,44 +73,42 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__fromWebview.push
   await page.setContent(html);
   const width = await page.evaluate(() => document.querySelector('.graph').clientWidth);
   // The host side, as FlameGraphPanel.view() does it.
-  let tree;
-  let byId;
-  const view = (zoomId, query) => {
-    const zoom = byId.get(zoomId) ?? tree;
-    const search = engine.searchTree(tree, query);
-    return { type: 'view', view: { title: 'bench', totalSamples: tree.total, zoomSamples: zoom.total,
-      breadcrumb: engine.pathTo(zoom).map((n) => ({ id: n.id, name: n.name })), frames: engine.layoutFrames(zoom, 1 / width, search.matches),
+  let profile;
+  const view = (zoom, query) => {
+    const calls = profile.calls;
+    const search = query ? calls.search(query) : undefined;
+    return { type: 'view', view: { title: 'bench', totalSamples: calls.total[0], zoomSamples: calls.total[zoom],
+      breadcrumb: calls.pathTo(zoom).map((id) => ({ id, name: calls.info(id).name })), frames: engine.layoutFrames(calls, zoom, 1 / width, search?.matches),
       hot: profile.hot.slice(0, 60).map((h, index) => ({ index, name: h.function, kind: h.kind, self: h.self, total: h.total })),
-      live: false, icicle: false, search: query ? { query, matchedSamples: search.matchedSamples, matchCount: search.matches.size } : undefined } };
+      live: false, icicle: false, search: search ? { query, matchedSamples: search.matchedSamples, matchCount: search.matchCount } : undefined } };
   };
   const paint = (message) => page.evaluate(async ([m, wait]) => { window.postMessage(m, '*'); await new Promise((r) => setTimeout(r, 0)); await eval(wait); }, [message, afterPaint]);
 
   let t = performance.now();
-  const profile = engine.buildProfile(engine.parseCollapsed(collapsed));
-  tree = engine.toFlameTree(profile.tree);
-  byId = engine.indexTree(tree);
-  await paint(view(tree.id, ''));
+  profile = engine.profileFromCollapsed(collapsed);
+  await paint(view(0, ''));
   const firstPaint = performance.now() - t;
   const frames = await page.evaluate(() => document.querySelector('.status').textContent);
 
-  const deep = [...byId.values()].filter((n) => pathDepth(n) === 4).sort((a, b) => b.total - a.total)[0];
+  // The widest frame four levels down (depths from the parent array: a parent's id is below its children's).
+  const calls = profile.calls;
+  const depth = new Int32Array(calls.size);
+  let deep = -1;
+  for (let id = 1; id < calls.size; id++) {
+    depth[id] = depth[calls.parent[id]] + 1;
+    if (depth[id] === 4 && (deep < 0 || calls.total[id] > calls.total[deep])) deep = id;
+  }
   const zooms = [];
   const searches = [];
   for (let i = 0; i < 5; i++) {
     t = performance.now();
-    await paint(view(deep.id, ''));
+    await paint(view(deep, ''));
     zooms.push(performance.now() - t);
     t = performance.now();
-    await paint(view(tree.id, `func_${(i * 7) % 50}`));
+    await paint(view(0, `func_${(i * 7) % 50}`));
     searches.push(performance.now() - t);
   }
-  return { firstPaint, zoom: median(zooms), search: median(searches), nodes: byId.size, status: frames };
-}
-
-function pathDepth(node) {
-  let d = 0;
-  for (let n = node; n.parent; n = n.parent) d++;
-  return d;
+  return { firstPaint, zoom: median(zooms), search: median(searches), nodes: calls.size, status: frames };
 }
 
 /** Nested { name, value, children } for d3-flame-graph (value = samples of the node, selfValue off). */
