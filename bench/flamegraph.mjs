@@ -77,7 +77,7 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__fromWebview.push
   const view = (zoom, query) => {
     const calls = profile.calls;
     const search = query ? calls.search(query) : undefined;
-    return { type: 'view', view: { title: 'bench', totalSamples: calls.total[0], zoomSamples: calls.total[zoom],
+    return { type: 'view', view: { title: 'bench', totalSamples: calls.total(0), zoomSamples: calls.total(zoom),
       breadcrumb: calls.pathTo(zoom).map((id) => ({ id, name: calls.info(id).name })), frames: engine.layoutFrames(calls, zoom, 1 / width, search?.matches),
       hot: profile.hot.slice(0, 60).map((h, index) => ({ index, name: h.function, kind: h.kind, self: h.self, total: h.total })),
       live: false, icicle: false, search: search ? { query, matchedSamples: search.matchedSamples, matchCount: search.matchCount } : undefined } };
@@ -86,8 +86,12 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__fromWebview.push
 
   let t = performance.now();
   profile = engine.profileFromCollapsed(collapsed);
-  await paint(view(0, ''));
+  const built = performance.now();
+  const first = view(0, '');
+  const laidOut = performance.now();
+  await paint(first);
   const firstPaint = performance.now() - t;
+  const breakdown = { build: Math.round(built - t), layout: Math.round(laidOut - built), transfer_and_draw: Math.round(performance.now() - laidOut) };
   const frames = await page.evaluate(() => document.querySelector('.status').textContent);
 
   // The widest frame four levels down (depths from the parent array: a parent's id is below its children's).
@@ -96,7 +100,7 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__fromWebview.push
   let deep = -1;
   for (let id = 1; id < calls.size; id++) {
     depth[id] = depth[calls.parent[id]] + 1;
-    if (depth[id] === 4 && (deep < 0 || calls.total[id] > calls.total[deep])) deep = id;
+    if (depth[id] === 4 && (deep < 0 || calls.total(id) > calls.total(deep))) deep = id;
   }
   const zooms = [];
   const searches = [];
@@ -108,7 +112,7 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__fromWebview.push
     await paint(view(0, `func_${(i * 7) % 50}`));
     searches.push(performance.now() - t);
   }
-  return { firstPaint, zoom: median(zooms), search: median(searches), nodes: calls.size, status: frames };
+  return { firstPaint, breakdown, zoom: median(zooms), search: median(searches), nodes: calls.size, status: frames };
 }
 
 /** Nested { name, value, children } for d3-flame-graph (value = samples of the node, selfValue off). */
@@ -193,6 +197,7 @@ export async function benchFlamegraph() {
     return {
       profile: `${SAMPLES} samples, ${STACKS} distinct stacks, ${mine.nodes} tree nodes (generated, seed 42)`,
       first_paint_ms: round(mine.firstPaint),
+      first_paint_breakdown_ms: mine.breakdown,
       zoom_ms: round(mine.zoom),
       search_ms: round(mine.search),
       baseline: 'd3-flame-graph 4.1.3, transitionDuration 0, minFrameSize 1, same profile, same browser',

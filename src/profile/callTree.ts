@@ -46,6 +46,19 @@ export interface SearchResult {
 }
 
 const NONE = -1;
+/** `firstLine` of a node seen at several lines (they are in `moreLines`). */
+const MANY_LINES = -2;
+const STRIDE = 4;
+const TOTAL = 0;
+const SELF = 1;
+const LINE = 2;
+const LINE_SAMPLES = 3;
+
+function newStats(nodes: number): Float64Array {
+  const stats = new Float64Array(nodes * STRIDE);
+  for (let at = LINE; at < stats.length; at += STRIDE) stats[at] = NONE;
+  return stats;
+}
 const ROOT_INFO: FunctionInfo = { name: 'all', kind: 'own', searchText: '' };
 
 function grow<T extends Int32Array | Float64Array>(array: T, size: number, fill?: number): T {
@@ -56,8 +69,10 @@ function grow<T extends Int32Array | Float64Array>(array: T, size: number, fill?
 }
 
 export class CallTree {
-  // Interned frame texts (`name (file:line)`): the function each is, and its line.
-  private readonly frameIds = new Map<string, number>();
+  // Interned frame texts (`name (file:line)`): the function each is, and its line. Found by a hash
+  // of the text where it lies in the input, so no substring is made for a frame already known.
+  private frameSlots = new Int32Array(1024);
+  private readonly frameHashes: number[] = [];
   private readonly frameTexts: string[] = [];
   private readonly frameFn: number[] = [];
   private readonly frameIdleFn: number[] = [];
@@ -81,14 +96,14 @@ export class CallTree {
   parent = new Int32Array(1024).fill(NONE);
   firstChild = new Int32Array(1024).fill(NONE);
   nextSibling = new Int32Array(1024).fill(NONE);
-  self = new Float64Array(1024);
-  total = new Float64Array(1024);
-  /** The first line seen at a node and its samples; a node seen at more lines keeps them all in `moreLines`. */
-  private firstLine = new Int32Array(1024).fill(NONE);
-  private firstLineSamples = new Float64Array(1024);
+  /** Per node, side by side so adding a sample touches one cache line: total samples, self samples,
+   * the first line seen at the node and its samples (a node seen at more lines keeps them all in
+   * `moreLines`). */
+  private stats = newStats(1024);
   private readonly moreLines = new Map<number, Map<number, number>>();
-  /** (parent, function) → node + 1; 0 is empty. */
-  private slots = new Int32Array(4096);
+  /** (parent, function) → node: `[parent, function, node + 1]` per slot (0: empty), keys inline so a probe reads one cache line. */
+  private slots = new Int32Array(4096 * 3);
+  private slotCount = 4096;
   /** Set on differential trees only (fromNodes). */
   diffs: NodeDiff[] | undefined;
 
@@ -105,6 +120,12 @@ export class CallTree {
   /** Adds py-spy collapsed text (`frame;frame;… count` per line); blank or malformed lines are skipped. */
   addCollapsedText(text: string): void {
     const length = text.length;
+    // At most one new node per frame in the text: room for them all now, so the arrays and the hash
+    // never grow (and rehash) in the middle of a big profile.
+    let frames = 0;
+    for (let at = text.indexOf(';'); at >= 0; at = text.indexOf(';', at + 1)) frames++;
+    for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) frames++;
+    this.reserve(frames + 1);
     let pos = 0;
     while (pos < length) {
       let end = text.indexOf('\n', pos);
@@ -121,7 +142,7 @@ export class CallTree {
             let semi = text.indexOf(';', start);
             if (semi < 0 || semi > space) semi = space;
             if (n === this.scratch.length) this.scratch = grow(this.scratch, n * 2);
-            this.scratch[n++] = this.internFrame(text.slice(start, semi));
+            this.scratch[n++] = this.frameAt(text, start, semi);
             if (semi === space) break;
             start = semi + 1;
           }
@@ -136,19 +157,43 @@ export class CallTree {
   addStack(frames: readonly string[], count: number): void {
     if (!(count > 0) || !frames.length) return;
     if (frames.length > this.scratch.length) this.scratch = new Int32Array(frames.length * 2);
-    for (let i = 0; i < frames.length; i++) this.scratch[i] = this.internFrame(frames[i]);
+    for (let i = 0; i < frames.length; i++) this.scratch[i] = this.frameAt(frames[i], 0, frames[i].length);
     this.addFrameIds(this.scratch, frames.length, count);
   }
 
-  private internFrame(text: string): number {
-    let id = this.frameIds.get(text);
-    if (id !== undefined) return id;
-    // A copy, not a slice: the key must not keep the whole chunk of text alive.
-    text = (' ' + text).slice(1);
-    id = this.frameTexts.length;
+  /** The id of the frame text at `text[start, end)`, interned if new. */
+  private frameAt(text: string, start: number, end: number): number {
+    const h = frameHash(text, start, end);
+    const mask = this.frameSlots.length - 1;
+    let slot = h & mask;
+    for (let entry = this.frameSlots[slot]; entry !== 0; entry = this.frameSlots[slot]) {
+      const known = this.frameTexts[entry - 1];
+      if (known.length === end - start && text.startsWith(known, start)) return entry - 1;
+      slot = (slot + 1) & mask;
+    }
+    // A copy, not a slice: the frame must not keep the whole chunk of text alive.
+    const id = this.internFrame((' ' + text.slice(start, end)).slice(1), h);
+    if (this.frameTexts.length * 2 > this.frameSlots.length) {
+      this.frameSlots = new Int32Array(this.frameSlots.length * 2);
+      this.frameHashes.forEach((hash, i) => this.placeFrame(hash, i));
+    } else {
+      this.frameSlots[slot] = id + 1;
+    }
+    return id;
+  }
+
+  private placeFrame(hash: number, id: number): void {
+    const mask = this.frameSlots.length - 1;
+    let slot = hash & mask;
+    while (this.frameSlots[slot] !== 0) slot = (slot + 1) & mask;
+    this.frameSlots[slot] = id + 1;
+  }
+
+  private internFrame(text: string, hash: number): number {
+    const id = this.frameTexts.length;
     const parsed = parseFrame(text);
     const info = classifyFrame(parsed, this.options);
-    this.frameIds.set(text, id);
+    this.frameHashes.push(hash);
     this.frameTexts.push(text);
     this.frameFn.push(this.internFunction(info));
     this.frameIdleFn.push(NONE);
@@ -189,7 +234,7 @@ export class CallTree {
   private addFrameIds(frames: Int32Array, n: number, count: number): void {
     this.keepStack(frames, n, count);
     this.samples += count;
-    this.total[0] += count;
+    this.stats[TOTAL] += count;
     const stamp = ++this.stamp;
     let waitsAt = NONE;
     if (this.options.idle) {
@@ -207,9 +252,13 @@ export class CallTree {
       const idle = waitsAt !== NONE && d > waitsAt && this.functions[this.frameFn[frame]].kind !== 'idle';
       const fn = idle ? this.idleFunctionOf(frame) : this.frameFn[frame];
       const child = this.childOf(node, fn);
-      this.total[child] += count;
+      const at = child * STRIDE;
+      this.stats[at + TOTAL] += count;
       const line = this.frameLine[frame];
-      if (line !== NONE) this.addLine(child, line, count);
+      if (line !== NONE) {
+        if (this.stats[at + LINE] === line) this.stats[at + LINE_SAMPLES] += count;
+        else this.addLine(child, line, count);
+      }
       const side = idle ? 1 : 0;
       this.frameTotal[side][frame] += count;
       if (this.functionStamp[fn] !== stamp) {
@@ -218,7 +267,7 @@ export class CallTree {
         this.functionTotal[fn] += count;
       }
       if (d === last) {
-        this.self[child] += count;
+        this.stats[at + SELF] += count;
         this.functionSelf[fn] += count;
         this.frameSelf[side][frame] += count;
       }
@@ -236,50 +285,65 @@ export class CallTree {
   }
 
   private addLine(node: number, line: number, count: number): void {
-    const first = this.firstLine[node];
-    if (first === NONE) {
-      this.firstLine[node] = line;
-      this.firstLineSamples[node] = count;
-    } else if (first === line && !this.moreLines.has(node)) {
-      this.firstLineSamples[node] += count;
+    const at = node * STRIDE;
+    const first = this.stats[at + LINE];
+    if (first === line) {
+      this.stats[at + LINE_SAMPLES] += count;
+    } else if (first === NONE) {
+      this.stats[at + LINE] = line;
+      this.stats[at + LINE_SAMPLES] = count;
     } else {
       let lines = this.moreLines.get(node);
-      if (!lines) this.moreLines.set(node, lines = new Map([[first, this.firstLineSamples[node]]]));
+      if (!lines) {
+        this.moreLines.set(node, lines = new Map([[first, this.stats[at + LINE_SAMPLES]]]));
+        this.stats[at + LINE] = MANY_LINES;
+      }
       lines.set(line, (lines.get(line) ?? 0) + count);
     }
   }
 
   /** The child of `parent` that is function `fn`, made if new. */
   private childOf(parent: number, fn: number): number {
-    const mask = this.slots.length - 1;
+    const slots = this.slots;
+    const mask = this.slotCount - 1;
     let h = hash(parent, fn) & mask;
-    for (let slot = this.slots[h]; slot !== 0; slot = this.slots[h]) {
-      const id = slot - 1;
-      if (this.parent[id] === parent && this.fn[id] === fn) return id;
+    for (let at = h * 3; slots[at + 2] !== 0; at = h * 3) {
+      if (slots[at] === parent && slots[at + 1] === fn) return slots[at + 2] - 1;
       h = (h + 1) & mask;
     }
     const id = this.newNode(parent, fn);
-    if (this.size * 2 > this.slots.length) {
-      this.rehash(this.slots.length * 2);
+    if (this.size * 2 > this.slotCount) {
+      this.rehash(this.slotCount * 2);
     } else {
-      this.slots[h] = id + 1;
+      slots[h * 3] = parent;
+      slots[h * 3 + 1] = fn;
+      slots[h * 3 + 2] = id + 1;
     }
     return id;
   }
 
+  /** Room for `more` nodes without growing. */
+  private reserve(more: number): void {
+    const need = this.size + more;
+    if (need > this.fn.length) this.growNodes(need);
+    const slots = 2 ** Math.ceil(Math.log2(need * 2 + 1));
+    if (slots > this.slotCount) this.rehash(slots);
+  }
+
+  private growNodes(atLeast: number): void {
+    const capacity = Math.max(atLeast, this.fn.length * 2);
+    this.fn = grow(this.fn, capacity, NONE);
+    this.parent = grow(this.parent, capacity, NONE);
+    this.firstChild = grow(this.firstChild, capacity, NONE);
+    this.nextSibling = grow(this.nextSibling, capacity, NONE);
+    const stats = newStats(capacity);
+    stats.set(this.stats);
+    this.stats = stats;
+  }
+
   private newNode(parent: number, fn: number): number {
     const id = this.size++;
-    if (id >= this.fn.length) {
-      const capacity = this.fn.length * 2;
-      this.fn = grow(this.fn, capacity, NONE);
-      this.parent = grow(this.parent, capacity, NONE);
-      this.firstChild = grow(this.firstChild, capacity, NONE);
-      this.nextSibling = grow(this.nextSibling, capacity, NONE);
-      this.self = grow(this.self, capacity);
-      this.total = grow(this.total, capacity);
-      this.firstLine = grow(this.firstLine, capacity, NONE);
-      this.firstLineSamples = grow(this.firstLineSamples, capacity);
-    }
+    if (id >= this.fn.length) this.growNodes(id + 1);
     this.fn[id] = fn;
     this.parent[id] = parent;
     this.nextSibling[id] = this.firstChild[parent];
@@ -288,14 +352,29 @@ export class CallTree {
   }
 
   private rehash(capacity: number): void {
-    const slots = new Int32Array(capacity);
+    const slots = new Int32Array(capacity * 3);
     const mask = capacity - 1;
     for (let id = 1; id < this.size; id++) {
-      let h = hash(this.parent[id], this.fn[id]) & mask;
-      while (slots[h] !== 0) h = (h + 1) & mask;
-      slots[h] = id + 1;
+      const parent = this.parent[id];
+      const fn = this.fn[id];
+      let h = hash(parent, fn) & mask;
+      while (slots[h * 3 + 2] !== 0) h = (h + 1) & mask;
+      slots[h * 3] = parent;
+      slots[h * 3 + 1] = fn;
+      slots[h * 3 + 2] = id + 1;
     }
     this.slots = slots;
+    this.slotCount = capacity;
+  }
+
+  /** Samples with node `id` on the stack. */
+  total(id: number): number {
+    return this.stats[id * STRIDE + TOTAL];
+  }
+
+  /** Samples with node `id` as the leaf. */
+  self(id: number): number {
+    return this.stats[id * STRIDE + SELF];
   }
 
   /** What node `id` is (the root is "all"). */
@@ -307,7 +386,7 @@ export class CallTree {
   line(id: number): number | undefined {
     const lines = this.moreLines.get(id);
     if (lines) return topKey(lines);
-    const first = this.firstLine[id];
+    const first = this.stats[id * STRIDE + LINE];
     return first === NONE ? undefined : first;
   }
 
@@ -315,8 +394,8 @@ export class CallTree {
   lines(id: number): Record<number, number> {
     const lines = this.moreLines.get(id);
     if (lines) return Object.fromEntries(lines);
-    const first = this.firstLine[id];
-    return first === NONE ? {} : { [first]: this.firstLineSamples[id] };
+    const first = this.stats[id * STRIDE + LINE];
+    return first === NONE ? {} : { [first]: this.stats[id * STRIDE + LINE_SAMPLES] };
   }
 
   /** In the order first seen (the list keeps the newest first). */
@@ -337,7 +416,7 @@ export class CallTree {
   childNamed(id: number, name: string): number | undefined {
     let best: number | undefined;
     for (let c = this.firstChild[id]; c !== NONE; c = this.nextSibling[c]) {
-      if (this.info(c).name === name && (best === undefined || this.total[c] > this.total[best])) best = c;
+      if (this.info(c).name === name && (best === undefined || this.total(c) > this.total(best))) best = c;
     }
     return best;
   }
@@ -359,7 +438,7 @@ export class CallTree {
         matches[id] = 1;
         covered[id] = 1;
         matchCount++;
-        if (!above) matchedSamples += this.total[id];
+        if (!above) matchedSamples += this.total(id);
       } else {
         covered[id] = above;
       }
@@ -417,8 +496,8 @@ export class CallTree {
     const tree = new CallTree();
     const diffs: NodeDiff[] = [];
     const visit = (node: NodeFields & Partial<NodeDiff>, id: number) => {
-      tree.self[id] = node.self;
-      tree.total[id] = node.total;
+      tree.stats[id * STRIDE + SELF] = node.self;
+      tree.stats[id * STRIDE + TOTAL] = node.total;
       if (node.line !== undefined) tree.addLine(id, node.line, 1);
       if (node.delta !== undefined) diffs[id] = { beforeSelf: node.beforeSelf!, beforeTotal: node.beforeTotal!, delta: node.delta, selfDelta: node.selfDelta! };
       const ids = node.children.map((child) => tree.newNode(id, tree.internFunction(child)));
@@ -427,7 +506,7 @@ export class CallTree {
     visit(root, 0);
     tree.samples = root.total;
     tree.diffs = diffs;
-    tree.rehash(Math.max(4096, 1 << Math.ceil(Math.log2(tree.size * 2 + 1))));
+    tree.rehash(Math.max(4096, 2 ** Math.ceil(Math.log2(tree.size * 2 + 1))));
     return tree;
   }
 }
@@ -444,6 +523,17 @@ function countAt(text: string, start: number, end: number): number {
     n = n * 10 + c;
   }
   return end > start ? n : 0;
+}
+
+/** A hash of a frame text from its length, its first 8 and its last 12 characters (the name,
+ * and the file's tail with the line: what tells frames apart), so long paths cost nothing. */
+function frameHash(text: string, start: number, end: number): number {
+  let h = end - start;
+  const headEnd = Math.min(end, start + 8);
+  for (let i = start; i < headEnd; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  for (let i = Math.max(headEnd, end - 12); i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  h ^= h >>> 15;
+  return h >>> 0;
 }
 
 function hash(parent: number, fn: number): number {

@@ -158,8 +158,8 @@ export class FlameGraphPanel implements vscode.Disposable {
     const search = this.query.trim() ? calls.search(this.query) : undefined;
     return {
       title: this.input.title,
-      totalSamples: calls.total[0],
-      zoomSamples: calls.total[zoom],
+      totalSamples: calls.total(0),
+      zoomSamples: calls.total(zoom),
       breadcrumb: calls.pathTo(zoom).map((id) => ({ id, name: calls.info(id).name })),
       frames: layoutFrames(calls, zoom, 1 / Math.max(this.width, 1), search?.matches),
       hot: this.hot.map((h, index): HotRow => {

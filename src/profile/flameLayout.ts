@@ -15,19 +15,19 @@ const byName = new Intl.Collator().compare;
  */
 export function layoutFrames(tree: CallTree, zoom: number, minFraction: number, matches?: Uint8Array, maxFrames = 6000): VisibleFrame[] {
   const out: VisibleFrame[] = [];
-  const zoomTotal = tree.total[zoom];
+  const zoomTotal = tree.total(zoom);
   if (!(zoomTotal > 0)) return out;
   const queue: { id: number; depth: number; x: number }[] = [{ id: zoom, depth: 0, x: 0 }];
   for (let head = 0; head < queue.length && out.length < maxFrames; head++) {
     const { id, depth, x } = queue[head];
     const info = tree.info(id);
     const diff = tree.diffs?.[id];
-    out.push({ id, depth, x, w: tree.total[id] / zoomTotal, name: info.name, kind: info.kind, self: tree.self[id], total: tree.total[id],
+    out.push({ id, depth, x, w: tree.total(id) / zoomTotal, name: info.name, kind: info.kind, self: tree.self(id), total: tree.total(id),
       match: Boolean(matches?.[id]), where: where({ file: info.file, line: tree.line(id) }), ...(diff ? { diff } : {}) });
     let childX = x;
     const children = tree.children(id).sort((a, b) => byName(tree.info(a).name, tree.info(b).name));
     for (const child of children) {
-      const cw = tree.total[child] / zoomTotal;
+      const cw = tree.total(child) / zoomTotal;
       if (cw >= minFraction) queue.push({ id: child, depth: depth + 1, x: childX });
       childX += cw;
     }

@@ -218,7 +218,7 @@ export function profileOf(calls: CallTree): CpuProfile {
         const info = calls.info(id);
         const line = calls.line(id);
         return { name: info.name, ...(info.file !== undefined ? { file: info.file } : {}), ...(line !== undefined ? { line } : {}),
-          ...(info.module !== undefined ? { module: info.module } : {}), kind: info.kind, self: calls.self[id], total: calls.total[id],
+          ...(info.module !== undefined ? { module: info.module } : {}), kind: info.kind, self: calls.self(id), total: calls.total(id),
           lines: calls.lines(id), children };
       });
     },
