@@ -7,7 +7,7 @@
  * the executing line for the leaf, the call site for its callers.
  */
 import { CallTree, topKey } from './callTree';
-import { classifyFrame, parseFrame, type ClassifyOptions, type FrameInfo, type FrameKind } from './frames';
+import type { ClassifyOptions, FrameKind } from './frames';
 
 export { classifyFrame, parseFrame, type ClassifyOptions, type FrameInfo, type FrameKind, type ParsedFrame } from './frames';
 
@@ -75,114 +75,6 @@ export function parseCollapsed(text: string): CollapsedStack[] {
   return stacks;
 }
 
-/** Adds `more` into `into` (same stacks summed), returning `into`. Used to merge 1-second chunks. */
-export function mergeStacks(into: Map<string, number>, more: CollapsedStack[]): Map<string, number> {
-  for (const s of more) {
-    const key = s.frames.join(';');
-    into.set(key, (into.get(key) ?? 0) + s.count);
-  }
-  return into;
-}
-
-export function stacksOf(merged: Map<string, number>): CollapsedStack[] {
-  return [...merged].map(([key, count]) => ({ frames: key.split(';'), count }));
-}
-
-function newNode(info: FrameInfo): CallTreeNode {
-  return { name: info.name, file: info.file, module: info.module, kind: info.kind, self: 0, total: 0, lines: {}, children: [] };
-}
-
-/** Builds the call tree and the hot list from merged stacks. */
-export function buildProfileOld(stacks: CollapsedStack[], options: ClassifyOptions = {}): Omit<CpuProfile, 'calls'> {
-  // Hot loop: a frame occurrence per stack depth (millions on a big profile). Frame texts are
-  // classified once, node keys are interned, line counts go to Maps (turned into records at the end).
-  interface Frame { info: FrameInfo; key: string; idleKey: string }
-  const frameCache = new Map<string, Frame>();
-  const frameOf = (text: string): Frame => {
-    let frame = frameCache.get(text);
-    if (!frame) {
-      const info = classifyFrame(parseFrame(text), options);
-      frame = { info, key: `${info.name}\0${info.file ?? ''}\0${info.kind}`, idleKey: `${info.name}\0${info.file ?? ''}\0idle` };
-      frameCache.set(text, frame);
-    }
-    return frame;
-  };
-  const root: CallTreeNode = { name: 'all', kind: 'own', self: 0, total: 0, lines: {}, children: [] };
-  // Children are found by key: a scan for the few children most nodes have, an index past that
-  // (a Map per node would be millions of Maps, and the garbage collector's time, on a big profile).
-  const keyOf = new Map<CallTreeNode, string>();
-  const childIndex = new Map<CallTreeNode, Map<string, CallTreeNode>>();
-  const findChild = (node: CallTreeNode, key: string): CallTreeNode | undefined => {
-    const index = childIndex.get(node);
-    if (index) return index.get(key);
-    for (const child of node.children) if (keyOf.get(child) === key) return child;
-    return undefined;
-  };
-  const addChild = (node: CallTreeNode, key: string, child: CallTreeNode) => {
-    node.children.push(child);
-    keyOf.set(child, key);
-    let index = childIndex.get(node);
-    if (!index && node.children.length > 8) {
-      childIndex.set(node, index = new Map());
-      for (const c of node.children) index.set(keyOf.get(c)!, c);
-    }
-    index?.set(key, child);
-  };
-  interface Acc { info: FrameInfo; self: number; total: number; selfLines: Map<number, number>; lines: Map<number, number>; lastStack: number }
-  const functions = new Map<string, Acc>();
-  const add = (counts: Map<number, number>, line: number, n: number) => counts.set(line, (counts.get(line) ?? 0) + n);
-  let samples = 0;
-  stacks.forEach((stack, stackIndex) => {
-    const count = stack.count;
-    samples += count;
-    root.total += count;
-    let node = root;
-    const frames = stack.frames.map(frameOf);
-    // Whatever a wait function calls is waiting too (a lock's futex, an unsymbolized libc address).
-    const waitsAt = options.idle ? frames.findIndex((f) => f.info.kind === 'idle') : -1;
-    const last = frames.length - 1;
-    for (let depth = 0; depth <= last; depth++) {
-      const frame = frames[depth];
-      const idle = waitsAt >= 0 && depth > waitsAt && frame.info.kind !== 'idle';
-      const info = idle ? { ...frame.info, kind: 'idle' as const } : frame.info;
-      const key = idle ? frame.idleKey : frame.key;
-      let child = findChild(node, key);
-      if (!child) {
-        child = newNode(info);
-        addChild(node, key, child);
-      }
-      child.total += count;
-      const leaf = depth === last;
-      if (info.line !== undefined) child.lines[info.line] = (child.lines[info.line] ?? 0) + count;
-      if (leaf) child.self += count;
-      node = child;
-
-      let acc = functions.get(key);
-      if (!acc) functions.set(key, acc = { info, self: 0, total: 0, selfLines: new Map(), lines: new Map(), lastStack: -1 });
-      if (acc.lastStack !== stackIndex) {
-        acc.lastStack = stackIndex; // a function counts once per stack (recursion)
-        acc.total += count;
-      }
-      if (info.line !== undefined) add(acc.lines, info.line, count);
-      if (leaf) {
-        acc.self += count;
-        if (info.line !== undefined) add(acc.selfLines, info.line, count);
-      }
-    }
-  });
-  finishNode(root);
-  const percent = (n: number) => (samples ? Math.round((n / samples) * 10000) / 100 : 0);
-  const hot: HotFunction[] = [...functions.values()].map((acc) => {
-    const line = topKey(acc.selfLines) ?? topKey(acc.lines);
-    return {
-      function: acc.info.name, ...(acc.info.module ? { module: acc.info.module } : {}), ...(acc.info.file ? { file: acc.info.file } : {}),
-      ...(line !== undefined ? { line } : {}), kind: acc.info.kind,
-      self: acc.self, selfPercent: percent(acc.self), total: acc.total, totalPercent: percent(acc.total),
-    };
-  }).sort((a, b) => b.self - a.self || b.total - a.total || a.function.localeCompare(b.function));
-  return { samples, tree: root, hot, stacks };
-}
-
 /** Builds the call tree and the hot list from stacks. */
 export function buildProfile(stacks: readonly CollapsedStack[], options: ClassifyOptions = {}): CpuProfile {
   const calls = new CallTree(options);
@@ -226,17 +118,6 @@ export function profileOf(calls: CallTree): CpuProfile {
       return stacks ??= calls.stacks();
     },
   };
-}
-
-function finishNode(node: CallTreeNode): void {
-  let bestLine: number | undefined;
-  let bestCount = -1;
-  for (const [line, count] of Object.entries(node.lines)) {
-    if (count > bestCount) [bestLine, bestCount] = [Number(line), count];
-  }
-  if (bestLine !== undefined) node.line = bestLine;
-  node.children.sort((a, b) => b.total - a.total || a.name.localeCompare(b.name));
-  for (const child of node.children) finishNode(child);
 }
 
 /** The path from the root that always takes the child with the most samples, until a node's own

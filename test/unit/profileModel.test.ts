@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import { perfJson, perfText } from '../../src/cli/perf';
 import { toCollapsed, toSpeedscope, writeCollapsed, writeSpeedscope } from '../../src/profile/export';
 import {
-  buildProfile, classifyFrame, hotOwnAndLibrary, hottestPath, mergeStacks, parseCollapsed, parseFrame, stacksOf,
+  buildProfile, classifyFrame, hotOwnAndLibrary, hottestPath, parseCollapsed, parseFrame, profileFromCollapsed, profileOf,
   type CallTreeNode, type CpuProfile,
 } from '../../src/profile/model';
+import { CallTree } from '../../src/profile/callTree';
 import { pySpyArgs, pySpyCandidates, pySpyError, saysTargetExited, type CpuProfileResult } from '../../src/profile/record';
 import { unusedPid } from '../support/fixtures';
 
@@ -117,11 +118,15 @@ describe('profile model: recorded py-spy raw files', () => {
   });
 
   it('merges chunks by summing identical stacks', () => {
-    const once = parseCollapsed(raw('cpu-service.raw.txt'));
-    const merged = mergeStacks(mergeStacks(new Map(), once), once);
-    const twice = buildProfile(stacksOf(merged));
+    const calls = new CallTree();
+    calls.addCollapsedText(raw('cpu-service.raw.txt'));
+    calls.addCollapsedText(raw('cpu-service.raw.txt'));
+    const twice = profileOf(calls);
+    const once = profileFromCollapsed(raw('cpu-service.raw.txt'));
     assert.equal(twice.samples, 2 * PY_SPY_SAMPLES['cpu-service.raw.txt']);
-    assert.equal(twice.tree.children.length, buildProfile(once).tree.children.length);
+    assert.equal(twice.tree.children.length, once.tree.children.length);
+    assert.equal(twice.stacks.length, once.stacks.length, 'the same stacks, summed');
+    assert.deepEqual(twice.stacks.map((s) => s.count), once.stacks.map((s) => 2 * s.count));
   });
 
   it('counts a recursive function once per sample in its total', () => {
