@@ -63,8 +63,17 @@ for (const [cls, label] of [['grew', 'grew (more of all samples after)'], ['shra
   diffLegend.append(item);
 }
 const hotTitle = el('h2', undefined, 'Hot functions');
+const HEADER_HELP: Record<string, string> = {
+  self: 'Share of all samples with the function running (the leaf)',
+  total: 'Share of all samples with the function anywhere on the stack (counted once per sample)',
+  samples: 'Samples with the function running: not a call count (sampling cannot count calls)',
+  change: 'Change of the self share, in percentage points',
+};
 const hotTable = el('table');
-side.append(hotTitle, legend, diffLegend, hotTable);
+// A sampler sees where the stack was, not how often a function was entered: the table says so
+// rather than showing a "calls" column it cannot fill.
+const hotFootnote = el('p', 'hot-note', 'Samples: how often the function was running (self) when py-spy looked. Sampling cannot count calls; to count them, watch or trace the function.');
+side.append(hotTitle, legend, diffLegend, hotTable, hotFootnote);
 main.append(graphBox, side);
 const tooltip = el('div', 'tooltip');
 tooltip.setAttribute('role', 'tooltip');
@@ -235,7 +244,9 @@ function render(): void {
   }
   const header = el('tr');
   if (d) header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'change'));
-  else header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'total'));
+  else header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'total'), el('th', 'num', 'samples'));
+  header.querySelectorAll<HTMLElement>('th.num').forEach((th) => { th.title = HEADER_HELP[th.textContent ?? ''] ?? ''; });
+  hotFootnote.style.display = d ? 'none' : '';
   hotTable.replaceChildren(header, ...view.hot.map((row) => {
     const tr = el('tr', row.diff ? `diff-${row.diff.delta > 0 ? 'grew' : row.diff.delta < 0 ? 'shrank' : 'same'}` : `kind-${row.kind}`);
     tr.tabIndex = 0;
@@ -246,7 +257,8 @@ function render(): void {
       const selfText = `${percent(row.diff.beforeSelfPercent, 100)} → ${percent(row.self, view!.totalSamples)}`;
       tr.append(name, el('td', 'num', selfText), el('td', 'num delta', points(row.diff.delta / 100)));
     } else {
-      tr.append(name, el('td', 'num', percent(row.self, view!.totalSamples)), el('td', 'num', percent(row.total, view!.totalSamples)));
+      tr.append(name, el('td', 'num', percent(row.self, view!.totalSamples)), el('td', 'num', percent(row.total, view!.totalSamples)),
+        el('td', 'num', row.self.toLocaleString('en-US')));
     }
     const open = () => post({ type: 'openHot', index: row.index });
     tr.addEventListener('click', open);
