@@ -219,7 +219,7 @@ function render(): void {
     return i ? [el('span', 'sep', '›'), link] : [link];
   }));
   const s = view.search;
-  matchInfo.textContent = s?.query ? `${s.matchCount} matches · ${percent(s.matchedSamples, view.totalSamples)} of samples` : '';
+  matchInfo.textContent = s?.query ? `${s.matchCount} ${s.matchCount === 1 ? 'match' : 'matches'} · ${percent(s.matchedSamples, view.totalSamples)} of samples` : '';
   icicle.setAttribute('aria-pressed', String(view.icicle));
   const d = view.diff;
   status.textContent = d ? `before ${d.beforeSamples} · after ${d.afterSamples} samples` : `${view.totalSamples} samples${view.live ? ' · recording…' : ''}`;
