@@ -116,3 +116,6 @@ if (wants('flamegraph')) {
 
 writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
 console.log(JSON.stringify(results, null, 2));
+// After d3-flame-graph's page has crashed, Playwright's connection to Chromium can keep Node alive
+// once everything is written; exiting also makes Playwright kill the browser it launched.
+process.exit(0);

@@ -431,15 +431,16 @@ export class CallTree {
     this.functions.forEach((f, i) => { functionMatches[i] = f.searchText.includes(needle) ? 1 : 0; });
     // covered[id]: id or one of its ancestors matched.
     const covered = new Uint8Array(this.size);
+    const { parent, fn, stats, size } = this;
     let matchCount = 0;
     let matchedSamples = 0;
-    for (let id = 1; id < this.size; id++) {
-      const above = covered[this.parent[id]];
-      if (functionMatches[this.fn[id]]) {
+    for (let id = 1; id < size; id++) {
+      const above = covered[parent[id]];
+      if (functionMatches[fn[id]]) {
         matches[id] = 1;
         covered[id] = 1;
         matchCount++;
-        if (!above) matchedSamples += this.total(id);
+        if (!above) matchedSamples += stats[id * STRIDE + TOTAL];
       } else {
         covered[id] = above;
       }
