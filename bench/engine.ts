@@ -1,5 +1,5 @@
 // Entry for the benchmark bundle: the engine's public surface, without vscode.
 export { Session } from '../src/session/session';
 export { ProbeStore } from '../src/probes/probeStore';
-export { buildProfile, parseCollapsed, profileFromCollapsed } from '../src/profile/model';
+export { profileFromCollapsed } from '../src/profile/model';
 export { layoutFrames } from '../src/profile/flameLayout';

@@ -61,20 +61,6 @@ export interface CpuProfile {
   readonly stacks: CollapsedStack[];
 }
 
-/** Parses collapsed stacks text; blank or malformed lines are skipped. */
-export function parseCollapsed(text: string): CollapsedStack[] {
-  const stacks: CollapsedStack[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trimEnd();
-    const space = line.lastIndexOf(' ');
-    if (space <= 0) continue;
-    const count = Number(line.slice(space + 1));
-    if (!Number.isInteger(count) || count <= 0) continue;
-    stacks.push({ frames: line.slice(0, space).split(';'), count });
-  }
-  return stacks;
-}
-
 /** Builds the call tree and the hot list from stacks. */
 export function buildProfile(stacks: readonly CollapsedStack[], options: ClassifyOptions = {}): CpuProfile {
   const calls = new CallTree(options);

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { layoutFrames } from '../../src/profile/flameLayout';
-import { buildProfile, parseCollapsed } from '../../src/profile/model';
+import { profileFromCollapsed } from '../../src/profile/model';
 
 // Real py-spy raw output recorded from test/fixtures/cpu_service.py (see the folder's README).
 const DIR = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'profile');
-const profileOf = (name: string) => buildProfile(parseCollapsed(readFileSync(path.join(DIR, name), 'utf8')));
+const profileOf = (name: string) => profileFromCollapsed(readFileSync(path.join(DIR, name), 'utf8'));
 
 describe('flame graph layout (recorded py-spy profiles)', () => {
   const calls = profileOf('cpu-service-native-idle.raw.txt').calls;
