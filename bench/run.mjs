@@ -310,6 +310,9 @@ if (wants('soak')) {
 results.machine = machine();
 writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
 printTable(results);
+// After d3-flame-graph's page has crashed, Playwright's connection to Chromium can keep Node alive
+// once everything is written; exiting also makes Playwright kill the browser it launched.
+process.exit(0);
 
 /** What the numbers were measured on. */
 function machine() {

@@ -4,6 +4,7 @@
  * normalised to each profile's own total, so a 10 s and a 30 s profile compare fairly. Frames that
  * disappeared have no width (nothing to draw) but stay in the hot table with their drop. Pure.
  */
+import { CallTree } from './callTree';
 import type { CallTreeNode, CpuProfile, HotFunction } from './model';
 
 export interface DiffNode extends CallTreeNode {
@@ -79,7 +80,7 @@ export function diffProfiles(before: CpuProfile, after: CpuProfile): DiffProfile
   }
   hot.sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta) || Math.abs(y.totalDelta) - Math.abs(x.totalDelta)
     || x.function.localeCompare(y.function));
-  return { samples: A, beforeSamples: B, tree, hot, stacks: after.stacks };
+  return { samples: A, beforeSamples: B, tree, calls: CallTree.fromNodes(tree), hot, get stacks() { return after.stacks; } };
 }
 
 export function isDiffProfile(profile: CpuProfile): profile is DiffProfile {

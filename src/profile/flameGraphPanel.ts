@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import type { FlameView, FromWebview, ToWebview } from '../../webview/shared/flameProtocol';
 import { openAppPanel } from '../webview/webviewHtml';
 import type { ExportFormat, HotRow } from '../../webview/shared/flameProtocol';
-import { indexTree, layoutFrames, pathTo, searchTree, toFlameTree, where, type FlameNode } from './flameLayout';
+import type { CallTree } from './callTree';
+import { layoutFrames, where } from './flameLayout';
 import { isDiffProfile, type DiffHotFunction } from './diff';
 import type { CpuProfile, HotFunction } from './model';
 import type { WorkerShare } from './profileStore';
@@ -29,8 +30,7 @@ const HOT_ROWS = 60;
 export class FlameGraphPanel implements vscode.Disposable {
   private readonly panel: vscode.WebviewPanel;
   private input: FlameGraphInput;
-  private root!: FlameNode;
-  private byId = new Map<number, FlameNode>();
+  private calls!: CallTree;
   private hot: HotFunction[] = [];
   private zoomPath: string[] = [];
   private width = 1000;
@@ -80,22 +80,26 @@ export class FlameGraphPanel implements vscode.Disposable {
   private reindex(): void {
     if (this.worker !== undefined && !this.input.workers?.some((w) => w.pid === this.worker)) this.worker = undefined;
     const profile = this.shown;
-    this.root = toFlameTree(profile.tree);
-    this.byId = indexTree(this.root);
+    this.calls = profile.calls;
     this.hot = isDiffProfile(profile)
       ? profile.hot.filter((h) => Math.abs(h.delta) >= 0.05).slice(0, HOT_ROWS) // what "±0" would show is left out
       : profile.hot.filter((h) => h.self > 0).slice(0, HOT_ROWS);
   }
 
   /** The zoomed frame, found again by its path of names in a newer aggregate. */
-  private get zoom(): FlameNode {
-    let node = this.root;
+  private get zoom(): number {
+    let node = 0;
     for (const name of this.zoomPath) {
-      const child = node.children.find((c) => c.name === name);
-      if (!child) break;
+      const child = this.calls.childNamed(node, name);
+      if (child === undefined) break;
       node = child;
     }
     return node;
+  }
+
+  /** A node id from the webview, if it is one of the tree's. */
+  private node(id: number): number | undefined {
+    return Number.isInteger(id) && id >= 0 && id < this.calls.size ? id : undefined;
   }
 
   private onMessage(message: FromWebview): void {
@@ -110,8 +114,8 @@ export class FlameGraphPanel implements vscode.Disposable {
         this.post();
         return;
       case 'zoom': {
-        const node = this.byId.get(message.id);
-        if (node) this.zoomPath = pathTo(node).slice(1).map((n) => n.name);
+        const node = this.node(message.id);
+        if (node !== undefined) this.zoomPath = this.calls.pathTo(node).slice(1).map((n) => this.calls.info(n).name);
         this.post();
         return;
       }
@@ -124,9 +128,11 @@ export class FlameGraphPanel implements vscode.Disposable {
         this.post();
         return;
       case 'open': {
-        const node = this.byId.get(message.id);
-        if (node?.file) this.openSource(node.file, node.line);
-        else if (node) void vscode.window.showInformationMessage(vscode.l10n.t('{0} has no source file (native or built-in code).', node.name));
+        const node = this.node(message.id);
+        if (node === undefined) return;
+        const info = this.calls.info(node);
+        if (info.file) this.openSource(info.file, this.calls.line(node));
+        else void vscode.window.showInformationMessage(vscode.l10n.t('{0} has no source file (native or built-in code).', info.name));
         return;
       }
       case 'openHot': {
@@ -147,15 +153,15 @@ export class FlameGraphPanel implements vscode.Disposable {
 
   /** The view for the current zoom, search and width. */
   view(): FlameView {
-    const root = this.root;
+    const calls = this.calls;
     const zoom = this.zoom;
-    const search = searchTree(root, this.query);
+    const search = this.query.trim() ? calls.search(this.query) : undefined;
     return {
       title: this.input.title,
-      totalSamples: root.total,
-      zoomSamples: zoom.total,
-      breadcrumb: pathTo(zoom).map((n) => ({ id: n.id, name: n.name })),
-      frames: layoutFrames(zoom, 1 / Math.max(this.width, 1), search.matches),
+      totalSamples: calls.total(0),
+      zoomSamples: calls.total(zoom),
+      breadcrumb: calls.pathTo(zoom).map((id) => ({ id, name: calls.info(id).name })),
+      frames: layoutFrames(calls, zoom, 1 / Math.max(this.width, 1), search?.matches),
       hot: this.hot.map((h, index): HotRow => {
         const d = 'delta' in h ? (h as DiffHotFunction) : undefined;
         return { index, name: h.function, where: where(h), kind: h.kind, self: h.self, total: h.total,
@@ -163,7 +169,7 @@ export class FlameGraphPanel implements vscode.Disposable {
       }),
       live: this.input.live,
       icicle: this.icicle,
-      search: this.query.trim() ? { query: this.query, matchedSamples: search.matchedSamples, matchCount: search.matches.size } : undefined,
+      search: search ? { query: this.query, matchedSamples: search.matchedSamples, matchCount: search.matchCount } : undefined,
       note: this.input.note,
       ...(this.input.diff && isDiffProfile(this.input.profile)
         ? { diff: { ...this.input.diff, beforeSamples: this.input.profile.beforeSamples, afterSamples: this.input.profile.samples } } : {}),

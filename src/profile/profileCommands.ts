@@ -13,7 +13,7 @@ import { diffProfiles } from './diff';
 import { writeCollapsed, writeSpeedscope, writeSvg } from './export';
 import type { ExportFormat } from '../../webview/shared/flameProtocol';
 import { FlameGraphPanel, type FlameGraphInput } from './flameGraphPanel';
-import { buildProfile, parseCollapsed, type CpuProfile } from './model';
+import { profileFromCollapsed, type CpuProfile } from './model';
 import type { ProfileEditorHeat } from './profileEditor';
 import { clockTime, profileRowLabel, type KeptProfile, type ProfileStore } from './profileStore';
 import { recordCpuProfile, type CpuProfileOptions, type CpuProfileResult } from './record';
@@ -262,12 +262,11 @@ async function openProfileFile(deps: ProfileDeps, uri?: vscode.Uri, show = true)
   if (!file) return undefined;
   try {
     const text = await fs.readFile(file.fsPath, 'utf8');
-    const stacks = parseCollapsed(text);
-    if (!stacks.length) {
+    const profile = profileFromCollapsed(text, { workspaceRoots: workspaceRoots() });
+    if (!profile.samples) {
       throw new PyFlightError(ErrorCode.BadArgument, `${path.basename(file.fsPath)} has no collapsed stacks.`,
         'Expected lines like `main (app.py:3);work (app.py:9) 42`, as py-spy --format raw or PyFlight\'s Save collapsed… write.');
     }
-    const profile = buildProfile(stacks, { workspaceRoots: workspaceRoots() });
     const stat = await fs.stat(file.fsPath);
     const kept = deps.store.add({ owner: { kind: 'file', path: file.fsPath }, label: path.basename(file.fsPath), startedAt: stat.mtimeMs,
       durationMs: 0, profile });

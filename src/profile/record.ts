@@ -18,7 +18,8 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, type Logger } from '../common/logger';
 import { checkPtracePermission, readPtraceEnvironment } from '../preflight/permissions';
 import { readTargetFacts } from '../preflight/targetFacts';
-import { buildProfile, mergeStacks, parseCollapsed, stacksOf, type CpuProfile } from './model';
+import { CallTree } from './callTree';
+import { profileOf, type CpuProfile } from './model';
 
 export interface CpuProfileOptions {
   /** Samples per second (py-spy `--rate`), default 100. */
@@ -159,11 +160,13 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
     throw new PyFlightError(ErrorCode.PidNotFound, `Process ${pid} is not running.`, 'Check the PID (e.g. with `pyflight processes`).');
   }
   const classify = { workspaceRoots: options.workspaceRoots, idle: options.idle };
-  const merged = new Map<string, number>();
+  // Each chunk is added to one tree as it comes (the cost of a chunk is its own size, not the
+  // profile's). A progress profile reads that tree, so its object tree, if asked for later, may hold newer chunks.
+  const calls = new CallTree(classify);
   const started = Date.now();
   let chunks = 0;
   let end: ProfileEnd | undefined;
-  const progress = (): ProfileProgress => ({ profile: buildProfile(stacksOf(merged), classify), chunks, elapsedMs: Date.now() - started });
+  const progress = (): ProfileProgress => ({ profile: profileOf(calls), chunks, elapsedMs: Date.now() - started });
   const dir = await fs.mkdtemp(path.join(options.tempRoot ?? os.tmpdir(), 'pyflight-profile-'));
   try {
     while (!end) {
@@ -181,7 +184,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
       const run = await runPySpy(pySpy, args, signal, log);
       const text = await fs.readFile(output, 'utf8').catch(() => '');
       await fs.rm(output, { force: true });
-      mergeStacks(merged, parseCollapsed(text));
+      calls.addCollapsedText(text);
       chunks++;
       const exited = saysTargetExited(run.output) || !(await isAlive(pid));
       if (exited) {

@@ -5,15 +5,16 @@
  * refused) is reported with its error and no samples; the whole fails only when every worker did.
  */
 import { PyFlightError } from '../common/errors';
-import { buildProfile, mergeStacks, stacksOf, type ClassifyOptions, type CollapsedStack, type CpuProfile } from './model';
+import { CallTree } from './callTree';
+import { buildProfile, profileOf, type ClassifyOptions, type CollapsedStack, type CpuProfile } from './model';
 import { recordCpuProfile, type CpuProfileOptions, type CpuProfileResult, type ProfileTarget } from './record';
 import type { WorkerShare } from './profileStore';
 
 /** One profile from several workers' stacks (same stacks summed). */
 export function mergeWorkerStacks(workers: ReadonlyArray<{ stacks: CollapsedStack[] }>, classify: ClassifyOptions = {}): CpuProfile {
-  const merged = new Map<string, number>();
-  for (const w of workers) mergeStacks(merged, w.stacks);
-  return buildProfile(stacksOf(merged), classify);
+  const calls = new CallTree(classify);
+  for (const w of workers) for (const s of w.stacks) calls.addStack(s.frames, s.count);
+  return profileOf(calls);
 }
 
 /** The profile to show for a filter: every worker's (`undefined`) or one worker's. */

@@ -42,6 +42,10 @@ test('a CPU profile renders live, then final; hot functions, search and click-to
     const firstHot = view.locator('.hot tr').nth(1);
     assert.match(await firstHot.innerText(), /score_order/);
     assert.match(await firstHot.getAttribute('title'), /<img src=x onerror=window\.__pwned=1>\.py:\d+/, 'the path shown as text');
+    // No "calls" column: sampling cannot count calls. The samples column and its note say what is shown.
+    assert.deepEqual(await view.locator('.hot th').allInnerTexts(), ['function', 'self', 'total', 'samples']);
+    assert.match(await firstHot.locator('td').nth(3).innerText(), /^[1-9][\d,]*$/);
+    assert.match(await view.locator('.hot-note').innerText(), /cannot count calls; to count them, watch or trace/);
     await view.locator('.search').fill('score_order');
     await view.locator('.match-info', { hasText: /^\d+ match(es)? · \d+(\.\d)?% of samples$/ }).waitFor();
     await wb.screenshot('flamegraph-final');

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { diffProfiles } from '../../src/profile/diff';
 import { defLineOf, hotLenses, isUnder, lineDecorations, lineHeatOf } from '../../src/profile/lineHeat';
-import { buildProfile, parseCollapsed, type CpuProfile } from '../../src/profile/model';
+import { profileFromCollapsed, type CpuProfile } from '../../src/profile/model';
 import { clockTime, ProfileStore, profileRowLabel, shortDuration, type KeptProfile } from '../../src/profile/profileStore';
 import { mergeWorkerStacks, profileForWorker } from '../../src/profile/workers';
 
@@ -15,7 +15,7 @@ const DIR = path.join(REPO, 'test', 'fixtures', 'recorded', 'profile');
 const ROOT = '/work/wt-profile/test/fixtures';
 const FIXTURE = `${ROOT}/cpu_service.py`;
 const SOURCE = readFileSync(path.join(REPO, 'test', 'fixtures', 'cpu_service.py'), 'utf8').split('\n');
-const load = (name: string): CpuProfile => buildProfile(parseCollapsed(readFileSync(path.join(DIR, name), 'utf8')), { workspaceRoots: [ROOT] });
+const load = (name: string): CpuProfile => profileFromCollapsed(readFileSync(path.join(DIR, name), 'utf8'), { workspaceRoots: [ROOT] });
 
 describe('ProfileStore: CPU profiles kept per session, bounded', () => {
   const profile = load('cpu-service.raw.txt');

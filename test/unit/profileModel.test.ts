@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import { perfJson, perfText } from '../../src/cli/perf';
 import { toCollapsed, toSpeedscope, writeCollapsed, writeSpeedscope } from '../../src/profile/export';
 import {
-  buildProfile, classifyFrame, hotOwnAndLibrary, hottestPath, mergeStacks, parseCollapsed, parseFrame, stacksOf,
+  classifyFrame, hotOwnAndLibrary, hottestPath, parseFrame, profileFromCollapsed, profileOf,
   type CallTreeNode, type CpuProfile,
 } from '../../src/profile/model';
+import { CallTree } from '../../src/profile/callTree';
 import { pySpyArgs, pySpyCandidates, pySpyError, saysTargetExited, type CpuProfileResult } from '../../src/profile/record';
 import { unusedPid } from '../support/fixtures';
 
@@ -64,7 +65,7 @@ describe('profile model: frames', () => {
 describe('profile model: recorded py-spy raw files', () => {
   for (const [file, expected] of Object.entries(PY_SPY_SAMPLES)) {
     it(`${file}: counts every sample py-spy reported, and each node's total is its self plus its children`, () => {
-      const profile = buildProfile(parseCollapsed(raw(file)), { workspaceRoots: [ROOT], idle: file.includes('idle') });
+      const profile = profileFromCollapsed(raw(file), { workspaceRoots: [ROOT], idle: file.includes('idle') });
       assert.equal(profile.samples, expected);
       assert.equal(profile.tree.total, expected);
       walk(profile.tree, (n) => assert.equal(n.total, n.self + n.children.reduce((s, c) => s + c.total, 0), n.name));
@@ -74,7 +75,7 @@ describe('profile model: recorded py-spy raw files', () => {
   }
 
   it('default options: the fixture\'s hot loop is the top own-code function, on the hottest path', () => {
-    const profile = buildProfile(parseCollapsed(raw('cpu-service.raw.txt')), { workspaceRoots: [ROOT] });
+    const profile = profileFromCollapsed(raw('cpu-service.raw.txt'), { workspaceRoots: [ROOT] });
     const top = hotOwnAndLibrary(profile)[0];
     assert.equal(top.function, 'score_order');
     assert.equal(top.kind, 'own');
@@ -89,7 +90,7 @@ describe('profile model: recorded py-spy raw files', () => {
   });
 
   it('native + idle: native frames are native, waiting threads are idle below their wait function', () => {
-    const profile = buildProfile(parseCollapsed(raw('cpu-service-native-idle.raw.txt')), { workspaceRoots: [ROOT], idle: true });
+    const profile = profileFromCollapsed(raw('cpu-service-native-idle.raw.txt'), { workspaceRoots: [ROOT], idle: true });
     const kinds = new Set<string>();
     walk(profile.tree, (n) => kinds.add(n.kind));
     assert.ok(kinds.has('native') && kinds.has('idle') && kinds.has('own') && kinds.has('stdlib'));
@@ -99,14 +100,14 @@ describe('profile model: recorded py-spy raw files', () => {
     assert.equal(byName('encoder_call')[0].kind, 'native');
     // The idle housekeeping thread's unsymbolized libc leaves count as idle, not as native work.
     const idleSelf = profile.hot.filter((f) => f.kind === 'idle').reduce((s, f) => s + f.self, 0);
-    const housekeepingAndSleep = parseCollapsed(raw('cpu-service-native-idle.raw.txt'))
+    const housekeepingAndSleep = profile.stacks
       .filter((s) => s.frames.some((f) => f.startsWith('housekeeping ') || f.startsWith('clock_nanosleep '))).reduce((s, x) => s + x.count, 0);
     assert.equal(idleSelf, housekeepingAndSleep);
     assert.equal(hotOwnAndLibrary(profile)[0].function, 'score_order');
   });
 
   it('library frames: jinja2 is a library with its module; without idle, waiting frames stay stdlib', () => {
-    const profile = buildProfile(parseCollapsed(raw('cpu-service-library.raw.txt')), { workspaceRoots: [ROOT] });
+    const profile = profileFromCollapsed(raw('cpu-service-library.raw.txt'), { workspaceRoots: [ROOT] });
     const render = profile.hot.find((f) => f.function === 'Template.render')!;
     assert.equal(render.kind, 'library');
     assert.equal(render.module, 'jinja2.environment');
@@ -117,22 +118,26 @@ describe('profile model: recorded py-spy raw files', () => {
   });
 
   it('merges chunks by summing identical stacks', () => {
-    const once = parseCollapsed(raw('cpu-service.raw.txt'));
-    const merged = mergeStacks(mergeStacks(new Map(), once), once);
-    const twice = buildProfile(stacksOf(merged));
+    const calls = new CallTree();
+    calls.addCollapsedText(raw('cpu-service.raw.txt'));
+    calls.addCollapsedText(raw('cpu-service.raw.txt'));
+    const twice = profileOf(calls);
+    const once = profileFromCollapsed(raw('cpu-service.raw.txt'));
     assert.equal(twice.samples, 2 * PY_SPY_SAMPLES['cpu-service.raw.txt']);
-    assert.equal(twice.tree.children.length, buildProfile(once).tree.children.length);
+    assert.equal(twice.tree.children.length, once.tree.children.length);
+    assert.equal(twice.stacks.length, once.stacks.length, 'the same stacks, summed');
+    assert.deepEqual(twice.stacks.map((s) => s.count), once.stacks.map((s) => 2 * s.count));
   });
 
   it('counts a recursive function once per sample in its total', () => {
-    const profile = buildProfile(parseCollapsed('a (/x.py:1);f (/x.py:2);f (/x.py:2);f (/x.py:3) 4\na (/x.py:1);g (/x.py:9) 1\n'));
+    const profile = profileFromCollapsed('a (/x.py:1);f (/x.py:2);f (/x.py:2);f (/x.py:3) 4\na (/x.py:1);g (/x.py:9) 1\n');
     const f = profile.hot.find((h) => h.function === 'f')!;
     assert.deepEqual([f.self, f.total, f.totalPercent], [4, 4, 80]);
   });
 });
 
 describe('profile export', () => {
-  const profile = buildProfile(parseCollapsed(raw('cpu-service-library.raw.txt')), { workspaceRoots: [ROOT] });
+  const profile = profileFromCollapsed(raw('cpu-service-library.raw.txt'), { workspaceRoots: [ROOT] });
 
   it('speedscope: a sampled profile whose weights add up to the samples (seconds at the rate)', () => {
     const file = toSpeedscope(profile, { name: 'cpu_service.py (pid 1)', rate: 100 });
@@ -152,7 +157,7 @@ describe('profile export', () => {
 
   it('collapsed stacks round-trip', () => {
     const text = toCollapsed(profile.stacks);
-    const again = buildProfile(parseCollapsed(text), { workspaceRoots: [ROOT] });
+    const again = profileFromCollapsed(text, { workspaceRoots: [ROOT] });
     assert.equal(again.samples, profile.samples);
     assert.deepEqual(again.hot, profile.hot);
   });
@@ -164,7 +169,7 @@ describe('profile export', () => {
       await writeCollapsed(path.join(dir, 'p.txt'), profile);
       assert.deepEqual(readdirSync(dir).sort(), ['p.speedscope.json', 'p.txt']);
       assert.equal(JSON.parse(readFileSync(path.join(dir, 'p.speedscope.json'), 'utf8')).profiles[0].type, 'sampled');
-      assert.equal(parseCollapsed(readFileSync(path.join(dir, 'p.txt'), 'utf8')).reduce((s, x) => s + x.count, 0), profile.samples);
+      assert.equal(profileFromCollapsed(readFileSync(path.join(dir, 'p.txt'), 'utf8')).samples, profile.samples);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -172,7 +177,7 @@ describe('profile export', () => {
 });
 
 describe('pyflight perf output and py-spy command line', () => {
-  const profile: CpuProfile = buildProfile(parseCollapsed(raw('cpu-service-library.raw.txt')));
+  const profile: CpuProfile = profileFromCollapsed(raw('cpu-service-library.raw.txt'));
   const result: CpuProfileResult = { profile, chunks: 2, elapsedMs: 2100, pid: 42, rate: 100, native: false, idle: false, gil: false,
     nonblocking: false, pySpy: '/venv/bin/py-spy', end: { reason: 'duration' } };
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { findTorchStep } from '../../src/diagnose/torch';
-import { buildProfile, parseCollapsed } from '../../src/profile/model';
+import { profileFromCollapsed } from '../../src/profile/model';
 import { traceTimeline } from '../../src/torch/timeline';
 import { summarizeTrace } from '../../src/torch/traceSummary';
 import { opLine, profileSummaryMarkdown } from '../../src/torch/torchText';
@@ -68,7 +68,7 @@ describe('torch trace summary (recorded torch profile of one inference_step call
 
 describe('torch step finder (recorded py-spy profile of torch_service.py)', () => {
   it('picks the outermost own function that calls into torch, not the loop around it', () => {
-    const profile = buildProfile(parseCollapsed(readFileSync(path.join(RECORDED, 'torch-service.raw.txt'), 'utf8')));
+    const profile = profileFromCollapsed(readFileSync(path.join(RECORDED, 'torch-service.raw.txt'), 'utf8'));
     const step = findTorchStep(profile)!;
     assert.equal(step.function, 'inference_step');
     assert.equal(path.basename(step.file), 'torch_service.py');

@@ -63,8 +63,17 @@ for (const [cls, label] of [['grew', 'grew (more of all samples after)'], ['shra
   diffLegend.append(item);
 }
 const hotTitle = el('h2', undefined, 'Hot functions');
+const HEADER_HELP: Record<string, string> = {
+  self: 'Share of all samples with the function running (the leaf)',
+  total: 'Share of all samples with the function anywhere on the stack (counted once per sample)',
+  samples: 'Samples with the function running: not a call count (sampling cannot count calls)',
+  change: 'Change of the self share, in percentage points',
+};
 const hotTable = el('table');
-side.append(hotTitle, legend, diffLegend, hotTable);
+// A sampler sees where the stack was, not how often a function was entered: the table says so
+// rather than showing a "calls" column it cannot fill.
+const hotFootnote = el('p', 'hot-note', 'Samples: how often the function was running (self) when py-spy looked. Sampling cannot count calls; to count them, watch or trace the function.');
+side.append(hotTitle, legend, diffLegend, hotTable, hotFootnote);
 main.append(graphBox, side);
 const tooltip = el('div', 'tooltip');
 tooltip.setAttribute('role', 'tooltip');
@@ -83,8 +92,11 @@ function percent(part: number, whole: number): string {
   return `${p >= 10 ? p.toFixed(0) : p.toFixed(1)}%`;
 }
 
-function colorOf(frame: VisibleFrame): string {
-  return getComputedStyle(document.body).getPropertyValue(`--kind-${frame.kind}`).trim() || '#888';
+/** The theme's colour per frame kind, read once per draw (a computed-style read per frame cost
+ * more than drawing the frames). */
+function kindColors(style: CSSStyleDeclaration): Record<VisibleFrame['kind'], string> {
+  const of = (kind: VisibleFrame['kind']) => style.getPropertyValue(`--kind-${kind}`).trim() || '#888';
+  return { own: of('own'), library: of('library'), stdlib: of('stdlib'), native: of('native'), idle: of('idle') };
 }
 
 /** "+8.5 pts" / "−3.0 pts" / "±0": a change of share, in percentage points. */
@@ -125,6 +137,7 @@ function draw(): void {
   const grew = font.getPropertyValue('--diff-grew').trim() || '#e51400';
   const shrank = font.getPropertyValue('--diff-shrank').trim() || '#1a85ff';
   const same = font.getPropertyValue('--diff-same').trim() || '#c8c8c8';
+  const colors = kindColors(font);
   for (const f of view.frames) {
     const x = f.x * width;
     const w = f.w * width;
@@ -143,7 +156,7 @@ function draw(): void {
       }
       ctx.globalAlpha = dimmed ? 0.3 : 1;
     } else {
-      ctx.fillStyle = f.match ? matchColor : colorOf(f);
+      ctx.fillStyle = f.match ? matchColor : colors[f.kind];
       ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
     }
     if (w > 30) {
@@ -210,7 +223,7 @@ function render(): void {
     return i ? [el('span', 'sep', '›'), link] : [link];
   }));
   const s = view.search;
-  matchInfo.textContent = s?.query ? `${s.matchCount} matches · ${percent(s.matchedSamples, view.totalSamples)} of samples` : '';
+  matchInfo.textContent = s?.query ? `${s.matchCount} ${s.matchCount === 1 ? 'match' : 'matches'} · ${percent(s.matchedSamples, view.totalSamples)} of samples` : '';
   icicle.setAttribute('aria-pressed', String(view.icicle));
   const d = view.diff;
   status.textContent = d ? `before ${d.beforeSamples} · after ${d.afterSamples} samples` : `${view.totalSamples} samples${view.live ? ' · recording…' : ''}`;
@@ -235,7 +248,9 @@ function render(): void {
   }
   const header = el('tr');
   if (d) header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'change'));
-  else header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'total'));
+  else header.append(el('th', undefined, 'function'), el('th', 'num', 'self'), el('th', 'num', 'total'), el('th', 'num', 'samples'));
+  header.querySelectorAll<HTMLElement>('th.num').forEach((th) => { th.title = HEADER_HELP[th.textContent ?? ''] ?? ''; });
+  hotFootnote.style.display = d ? 'none' : '';
   hotTable.replaceChildren(header, ...view.hot.map((row) => {
     const tr = el('tr', row.diff ? `diff-${row.diff.delta > 0 ? 'grew' : row.diff.delta < 0 ? 'shrank' : 'same'}` : `kind-${row.kind}`);
     tr.tabIndex = 0;
@@ -246,7 +261,8 @@ function render(): void {
       const selfText = `${percent(row.diff.beforeSelfPercent, 100)} → ${percent(row.self, view!.totalSamples)}`;
       tr.append(name, el('td', 'num', selfText), el('td', 'num delta', points(row.diff.delta / 100)));
     } else {
-      tr.append(name, el('td', 'num', percent(row.self, view!.totalSamples)), el('td', 'num', percent(row.total, view!.totalSamples)));
+      tr.append(name, el('td', 'num', percent(row.self, view!.totalSamples)), el('td', 'num', percent(row.total, view!.totalSamples)),
+        el('td', 'num', row.self.toLocaleString('en-US')));
     }
     const open = () => post({ type: 'openHot', index: row.index });
     tr.addEventListener('click', open);

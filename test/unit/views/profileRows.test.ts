@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { silentLogger } from '../../../src/common/logger';
-import { buildProfile, parseCollapsed } from '../../../src/profile/model';
+import { profileFromCollapsed } from '../../../src/profile/model';
 import { ProfileStore } from '../../../src/profile/profileStore';
 import { SessionManager } from '../../../src/session/sessionManager';
 import { profileItem, SessionsView } from '../../../src/views/sessionsView';
 import type { TreeItem } from './fakeTreeVscode';
 
 const DIR = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'recorded', 'profile');
-const profile = buildProfile(parseCollapsed(readFileSync(path.join(DIR, 'cpu-service.raw.txt'), 'utf8')), { workspaceRoots: ['/work/wt-profile/test/fixtures'] });
+const profile = profileFromCollapsed(readFileSync(path.join(DIR, 'cpu-service.raw.txt'), 'utf8'), { workspaceRoots: ['/work/wt-profile/test/fixtures'] });
 
 describe('Sessions view: kept CPU profiles', () => {
   it('a profile row reads "CPU profile · time · samples · duration", opens its flame graph on click, and offers export / delete', () => {
