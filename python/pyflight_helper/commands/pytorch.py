@@ -93,10 +93,12 @@ def enable_cpu_profiling(port):
 # "written … successfully" line), so that loop is often closed by then, and RuntimeError('Event loop
 # is closed') escapes into the application's call (seen: the fixture's main loop died). watch/trace
 # wrap that call in try/except; torch does not. This makes the queue's non-blocking put drop a
-# message for a closed stream instead of raising, once per agent (marked `pyflight_safe`).
+# message for a closed stream instead of raising, once per agent (marked `pyflight_safe`). An agent
+# loaded through agent_bootstrap.py already has a queue that drops them (marked `pyflight`); this is
+# for agents flight-profiler's own client loaded (macOS, Python >= 3.14).
 _SAFE_QUEUE = """
 original = target.output_msg_nowait
-if not getattr(original, 'pyflight_safe', False):
+if not (getattr(original, 'pyflight_safe', False) or getattr(original, 'pyflight', False)):
     def output_msg_nowait(self, msg, _original=original):
         try:
             return _original(self, msg)
