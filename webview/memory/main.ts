@@ -3,7 +3,7 @@
 // Every type name comes from the target: it is only ever set as textContent.
 import '../shared/base.css';
 import './style.css';
-import { el } from '../shared/dom';
+import { button, el } from '../shared/dom';
 import { formatBytes, formatCount } from '../../src/memory/memModel';
 import type { FromWebview, MemoryView, MemoryWebviewState, MemTableRow, SortKey, ToWebview } from '../shared/memoryProtocol';
 
@@ -13,12 +13,6 @@ const vscode = acquireVsCodeApi();
 const post = (message: FromWebview) => vscode.postMessage(message);
 
 
-function button(text: string, title: string, onClick: () => void, cls = 'btn'): HTMLButtonElement {
-  const b = el('button', cls, text);
-  b.title = title;
-  b.addEventListener('click', onClick);
-  return b;
-}
 
 // ---- layout ---------------------------------------------------------------------------------
 const app = document.getElementById('app')!;

@@ -5,3 +5,11 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, 
   if (text !== undefined) e.textContent = text;
   return e;
 }
+
+/** A button with a tooltip (its accessible description too) that runs `onClick`. */
+export function button(text: string, title: string, onClick: () => void, cls = 'btn'): HTMLButtonElement {
+  const b = el('button', cls, text);
+  b.title = title;
+  b.addEventListener('click', onClick);
+  return b;
+}

@@ -3,7 +3,7 @@
 // the target: they are only ever set as textContent or title.
 import '../shared/base.css';
 import './style.css';
-import { el } from '../shared/dom';
+import { button, el } from '../shared/dom';
 import type { FromWebview, TimelineBar, TimelineView, ToWebview } from '../shared/torchProtocol';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
@@ -12,12 +12,6 @@ const post = (message: FromWebview) => vscode.postMessage(message);
 
 const us = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} µs`);
 
-function button(text: string, title: string, onClick: () => void, cls = 'btn'): HTMLButtonElement {
-  const b = el('button', cls, text);
-  b.title = title;
-  b.addEventListener('click', onClick);
-  return b;
-}
 
 const app = document.getElementById('app')!;
 const toolbar = el('div', 'toolbar');
