@@ -8,8 +8,8 @@ import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { recordCpuProfile } from '../../src/profile/record';
 import { Session } from '../../src/session/session';
-import { stopAllTargets, VENV_PYTHON } from '../support/fixtures';
-import { assertNoLeftovers, assertTargetHealthy, removeHeartbeatDirs, runCli, startBeatingTarget, type BeatingTarget } from '../support/faults';
+import { VENV_PYTHON } from '../support/fixtures';
+import { assertTargetHealthy, runCli, type BeatingTarget, useBeatingTarget } from '../support/faults';
 
 function agentMapped(pid: number): boolean {
   return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('flight_profiler_agent');
@@ -17,19 +17,9 @@ function agentMapped(pid: number): boolean {
 
 describe('faults: cancel at every stage', function () {
   this.timeout(120_000);
+  const beating = useBeatingTarget();
   let target: BeatingTarget;
-
-  before(async () => {
-    target = await startBeatingTarget();
-  });
-  afterEach(async () => {
-    await assertTargetHealthy(target);
-    await assertNoLeftovers();
-  });
-  after(async () => {
-    await stopAllTargets();
-    removeHeartbeatDirs();
-  });
+  beforeEach(() => { target = beating(); });
 
   for (const [stage, afterMs] of [['before the helper answers', 0], ['while the helper starts', 30]] as const) {
     it(`attach cancelled ${stage}: CANCELLED, the session failed, no helper left`, async () => {

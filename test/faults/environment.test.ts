@@ -11,7 +11,7 @@ import { ErrorCode } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
 import { stopAllTargets } from '../support/fixtures';
-import { assertNoLeftovers, assertTargetHealthy, cliError, removeHeartbeatDirs, runCli, startBeatingTarget, type BeatingTarget } from '../support/faults';
+import { assertNoLeftovers, assertTargetHealthy, cliError, removeHeartbeatDirs, runCli, startBeatingTarget, type BeatingTarget, useBeatingTarget } from '../support/faults';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -36,19 +36,9 @@ function fill(dir: string): void {
 
 describe('faults: the environment', function () {
   this.timeout(120_000);
+  const beating = useBeatingTarget();
   let target: BeatingTarget;
-
-  before(async () => {
-    target = await startBeatingTarget();
-  });
-  afterEach(async () => {
-    await assertTargetHealthy(target);
-    await assertNoLeftovers();
-  });
-  after(async () => {
-    await stopAllTargets();
-    removeHeartbeatDirs();
-  });
+  beforeEach(() => { target = beating(); });
 
   it('a read-only home directory: stack, watch and perf work and write nothing there', async function () {
     if (!isRoot) this.skip();

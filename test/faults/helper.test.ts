@@ -9,8 +9,8 @@ import { silentLogger, type Logger } from '../../src/common/logger';
 import { endText } from '../../src/format/probeText';
 import type { WatchRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
-import { ROOT, stopAllTargets } from '../support/fixtures';
-import { assertNoLeftovers, assertTargetHealthy, removeHeartbeatDirs, runCli, startBeatingTarget, type BeatingTarget } from '../support/faults';
+import { ROOT } from '../support/fixtures';
+import { runCli, type BeatingTarget, useBeatingTarget } from '../support/faults';
 
 function session(pid: number, log: Logger = silentLogger): Session {
   return new Session(pid, { log, livenessIntervalMs: 0, attachTimeoutSeconds: 30 });
@@ -42,19 +42,9 @@ function garbageHelperPath(): string {
 
 describe('faults: the helper', function () {
   this.timeout(120_000);
+  const beating = useBeatingTarget();
   let target: BeatingTarget;
-
-  before(async () => {
-    target = await startBeatingTarget();
-  });
-  afterEach(async () => {
-    await assertTargetHealthy(target);
-    await assertNoLeftovers();
-  });
-  after(async () => {
-    await stopAllTargets();
-    removeHeartbeatDirs();
-  });
+  beforeEach(() => { target = beating(); });
 
   it('helper killed with SIGKILL mid-watch: HELPER_CRASHED, its probe turned off by a fresh helper', async () => {
     const doomed = session(target.pid);

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CLI, environOf, isRunning, RUN_OWNER, startTarget, TEST_OWNER_VAR, type Target } from './fixtures';
+import { CLI, environOf, isRunning, RUN_OWNER, startTarget, stopAllTargets, TEST_OWNER_VAR, type Target } from './fixtures';
 
 export interface Heartbeat {
   tick: number;
@@ -52,7 +52,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function assertTargetHealthy(target: BeatingTarget): Promise<void> {
   assert.ok(isRunning(target.pid), `target ${target.pid} is not running:\n${target.output()}`);
-  const before = target.heartbeat();
+  // A target started a moment ago prints READY before its first heartbeat.
+  let before = target.heartbeat();
+  for (let i = 0; i < 100 && !before; i++) {
+    await sleep(50);
+    before = target.heartbeat();
+  }
   assert.ok(before, 'no heartbeat');
   let after = before;
   // Bounded by tries (a loaded 2-core machine), not a timing assertion.
@@ -159,4 +164,22 @@ export function cliError(run: CliRun): { code: string; message: string; hint?: s
   const line = run.stdout.trim().split('\n').find((l) => l.startsWith('{"error"'));
   assert.ok(line, `no error line: ${run.stdout}${run.stderr}`);
   return (JSON.parse(line) as { error: { code: string; message: string; hint?: string } }).error;
+}
+
+/** Mocha hooks of a suite that shares one heartbeat target: started once, checked healthy and with
+ * nothing of ours left after each test, stopped at the end. Returns the running target. */
+export function useBeatingTarget(): () => BeatingTarget {
+  let target: BeatingTarget | undefined;
+  before(async () => {
+    target = await startBeatingTarget();
+  });
+  afterEach(async () => {
+    await assertTargetHealthy(target!);
+    await assertNoLeftovers();
+  });
+  after(async () => {
+    await stopAllTargets();
+    removeHeartbeatDirs();
+  });
+  return () => target!;
 }
