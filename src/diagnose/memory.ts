@@ -141,7 +141,8 @@ function growerFinding(pid: number, r: MemDeltaRow, interval: number, holders: M
     nextSteps.push(`See where they are created: \`pyflight watch ${pid} ${inst.module} ${inst.class} __init__ -n 3 -r --expr "${STACK_EXPR}"\`.`);
   }
   nextSteps.push(`Diff again over a longer interval to confirm it keeps growing: \`pyflight mem diff ${pid} --interval 60\`.`);
-  return { title, severity: first ? (r.count > 0 ? 'high' : 'medium') : 'medium', location, evidence, next_steps: nextSteps, view: 'memory' };
+  return { title, severity: first ? (r.count > 0 ? 'high' : 'medium') : 'medium', location, evidence, next_steps: nextSteps, view: 'memory',
+    ...(inst && !(typeof holders !== 'string' && holders.builtin) ? { instances: { module: inst.module, class: inst.class } } : {}) };
 }
 
 const STACK_FRAME = /\((['"])(.*?)\1, (\d+), (['"])(.*?)\4\)/g;
