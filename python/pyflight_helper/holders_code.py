@@ -313,11 +313,11 @@ def _builtin_containers(search, cls, before, limit):
             else:
                 tail = [v for _i, v in zip(range(3), set.__iter__(obj))] if isinstance(obj, set) else []
             if tail and all(type(v) is cls for v in tail):
-                grown = size - before.get(str(id(obj)), 0) if before is not None else size
+                grown = size - before.get(str(id(obj)), 0) if before is not None else None
                 # With lengths from the start of the interval, a container that did not grow holds none of the growth.
                 if before is None or grown > 0:
                     found.append((grown, size, obj))
-        found.sort(key=lambda t: (-t[0], -t[1], id(t[2])))
+        found.sort(key=lambda t: (-(t[1] if t[0] is None else t[0]), -t[1], id(t[2])))
         return found[:limit]
     finally:
         search.own.discard(id(everything))
