@@ -39,6 +39,7 @@ class _M(object):
 
 
 _MethodType = type(_M().m)
+_FunctionType = type(_M.m)
 del _M
 
 
@@ -65,7 +66,7 @@ def _type_name(obj):
 
 
 def _key_text(key):
-    if isinstance(key, (str, int, float, bool, bytes)) or key is None:
+    if type(key) in (str, int, float, bool, bytes) or key is None:  # exact types: a subclass's __repr__ is user code
         text = repr(key)
     else:
         text = "<%s>" % _type_name(key)
@@ -94,9 +95,17 @@ def _edge(parent, child, deque):
     if isinstance(parent, _MethodType):
         return (".__self__", ".__self__") if parent.__self__ is child else (".__func__", ".__func__")
     if isinstance(parent, _CellType):
-        return " (closure cell)", " (closure cell)"
+        return ".cell_contents", ".cell_contents"
+    if isinstance(parent, _FunctionType):
+        for attr in ("__closure__", "__defaults__", "__kwdefaults__", "__dict__"):
+            if getattr(parent, attr) is child:  # attributes of the built-in function type: no user code
+                return "." + attr, "." + attr
     try:
-        # An instance: its __dict__, or (3.11 keeps attribute values inline) one of its attributes.
+        # An instance: its __dict__, or (3.11 keeps attribute values inline) one of its attributes —
+        # only through the standard __dict__ slot, never a class's own `__dict__` property.
+        slot = next((k.__dict__["__dict__"] for k in type(parent).__mro__ if "__dict__" in k.__dict__), None)
+        if type(slot).__name__ != "getset_descriptor":
+            raise TypeError("no standard __dict__")
         attrs = object.__getattribute__(parent, "__dict__")
         if attrs is child:
             return ".__dict__", ".__dict__"
@@ -104,7 +113,7 @@ def _edge(parent, child, deque):
             for k, v in dict.items(attrs):
                 if v is child and isinstance(k, str):
                     return "." + k, "." + k
-    except Exception:
+    except (TypeError, AttributeError, RuntimeError):
         pass
     for klass in type(parent).__mro__:
         for slot in klass.__dict__.get("__slots__", ()) if isinstance(klass.__dict__.get("__slots__", ()), (tuple, list)) else ():
@@ -114,6 +123,22 @@ def _edge(parent, child, deque):
             except Exception:
                 pass
     return " (in %s)" % _type_name(parent), " (in %s)" % _type_name(parent)
+
+
+def _edge_safe(parent, child, deque):
+    """_edge, when another thread changed the container while it was read: a plain label."""
+    try:
+        return _edge(parent, child, deque)
+    except RuntimeError:
+        return " (in %s)" % _type_name(parent), " (in %s)" % _type_name(parent)
+
+
+def _key_of(mapping, value):
+    """The key under which `mapping` (a dict) holds `value`, or None (also when it changed meanwhile)."""
+    try:
+        return next((k for k, v in dict.items(mapping) if v is value), None)
+    except RuntimeError:
+        return None
 
 
 def _skipped_module(name):
@@ -134,6 +159,7 @@ class _Search(object):
             d = getattr(mod, "__dict__", None)
             if isinstance(d, dict):
                 self.module_dicts[id(d)] = name
+        self.exhausted = 0
         self.frames = {}  # (function, file, line) -> count: samples held by a running function's local variable
 
     def out_of_budget(self):
@@ -173,7 +199,8 @@ class _Search(object):
                             continue
                         if isinstance(parent, _FrameType):
                             code = parent.f_code
-                            if code.co_filename != __file__ and not code.co_filename.startswith("<"):
+                            # Not ours (exec'd from a string) nor the agent's.
+                            if not code.co_filename.startswith("<") and "/flight_profiler/" not in code.co_filename:
                                 key = (getattr(code, "co_qualname", code.co_name), code.co_filename, parent.f_lineno)
                                 self.frames[key] = self.frames.get(key, 0) + 1
                             continue
@@ -181,7 +208,7 @@ class _Search(object):
                             module = self.module_dicts[pid]
                             if _skipped_module(module):
                                 continue
-                            name = next((k for k, v in dict.items(parent) if v is current), None)
+                            name = _key_of(parent, current)
                             if name is None or not isinstance(name, str) or name.startswith("_pf"):
                                 continue
                             root = {"kind": "global", "module": module, "name": name, "path": "%s.%s" % (module, name)}
@@ -193,7 +220,7 @@ class _Search(object):
                             if below is None or _skipped_module(module) or module == "builtins":
                                 continue
                             child = nodes[below[0]]
-                            attr = next((k for k, v in dict.items(current) if v is child), None)
+                            attr = _key_of(current, child)
                             if not isinstance(attr, str):
                                 continue
                             qual = getattr(parent, "__qualname__", parent.__name__)
@@ -202,13 +229,16 @@ class _Search(object):
                             return self.chain(below[0], nodes, came), root
                         if isinstance(parent, type) or type(parent).__name__ == "module":
                             continue
-                        label, norm = _edge(parent, current, self.deque)
+                        label, norm = _edge_safe(parent, current, self.deque)
                         nodes[pid] = parent
                         came[pid] = (current_id, label, norm)
                         queue.append(pid)
                 finally:
                     self.own.discard(id(refs))
                     del refs
+            # Nothing the collector sees holds the chain: a running function's local variable (3.11
+            # keeps a running frame's locals out of gc's reach) or C code does.
+            self.exhausted += 1
             return None
         finally:
             nodes.clear()
@@ -260,7 +290,7 @@ def _find_class(module, qualname):
         raise LookupError("module %s is not imported in the target" % module)
     obj = mod
     for part in qualname.split("."):
-        obj = getattr(obj, part, None)  # a module / class attribute: no user __getattr__ on classes in practice
+        obj = vars(obj).get(part)  # never getattr: a module's __getattr__ is user code
         if obj is None:
             raise LookupError("no class %s in module %s" % (qualname, module))
     if not isinstance(obj, type):
@@ -304,14 +334,17 @@ def _builtin_containers(search, cls, before, limit):
             size = _sized(obj, deque)
             if size is None or size < _BIG or isinstance(obj, (tuple, frozenset)) or id(obj) in search.module_dicts:
                 continue
-            if isinstance(obj, dict):
-                tail = [v for _k, v in zip(range(3), reversed(dict.values(obj)))]
-            elif isinstance(obj, list):
-                tail = list.__getitem__(obj, slice(-3, None))
-            elif deque is not None and isinstance(obj, deque):
-                tail = [deque.__getitem__(obj, -1)]
-            else:
-                tail = [v for _i, v in zip(range(3), set.__iter__(obj))] if isinstance(obj, set) else []
+            try:
+                if isinstance(obj, dict):
+                    tail = [v for _k, v in zip(range(3), reversed(dict.values(obj)))]
+                elif isinstance(obj, list):
+                    tail = list.__getitem__(obj, slice(-3, None))
+                elif deque is not None and isinstance(obj, deque):
+                    tail = [deque.__getitem__(obj, -1)]
+                else:
+                    tail = [v for _i, v in zip(range(3), set.__iter__(obj))] if isinstance(obj, set) else []
+            except (RuntimeError, IndexError):  # changed by another thread while read
+                continue
             if tail and all(type(v) is cls for v in tail):
                 grown = size - before.get(str(id(obj)), 0) if before is not None else None
                 # With lengths from the start of the interval, a container that did not grow holds none of the growth.
@@ -398,6 +431,7 @@ def holders(spec):
     answer.update({
         "holders": sorted(results.values(), key=lambda e: -e["samples"]),
         "unresolved": answer["sampled"] - sum(e["samples"] for e in results.values()),
+        "heldInvisibly": search.exhausted,
         "heldByFrames": [{"function": f, "file": fi, "line": ln, "samples": n} for (f, fi, ln), n in search.frames.items()][:5],
         "createdAt": created if created else (None if "tracemalloc" not in sys.modules or not sys.modules["tracemalloc"].is_tracing() else []),
         "stoppedBy": search.stopped_by, "expanded": search.expanded, "heapPasses": search.heap_passes,
@@ -406,11 +440,11 @@ def holders(spec):
     })
     for entry in answer["holders"]:
         mod = sys.modules.get(entry["root"]["module"])
-        answer["files"][entry["root"]["module"]] = getattr(mod, "__file__", None)
+        answer["files"][entry["root"]["module"]] = vars(mod).get("__file__") if mod is not None else None
         for step in entry["steps"]:
             step_module = step["type"].rsplit(".", 1)[0] if "." in step["type"] else None
             if step_module and step_module in sys.modules:
-                answer["files"][step_module] = getattr(sys.modules[step_module], "__file__", None)
+                answer["files"][step_module] = vars(sys.modules[step_module]).get("__file__")
     search.own.clear()
     search.module_dicts.clear()
     return json.dumps(answer)

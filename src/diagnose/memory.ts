@@ -132,6 +132,10 @@ function growerFinding(pid: number, r: MemDeltaRow, interval: number, holders: M
     } else {
       evidence.push(`No referrer chain reached a module global or class attribute within the bounds (${holders.unresolved} of ${holders.sampled} samples unresolved).`);
     }
+    if (holders.heldInvisibly) {
+      evidence.push(`${holders.heldInvisibly} of ${holders.sampled} samples are held by nothing the collector can see beyond their chain: `
+        + 'a local variable of a function that is still running (e.g. a list built in a long loop) or C code.');
+    }
     for (const f of holders.heldByFrames) evidence.push(`${f.samples} sample(s) are held by a local variable of ${f.function} (${f.file}:${f.line}), still running.`);
     evidence.push(searchText(holders));
   }

@@ -64,6 +64,7 @@ export function holdersReport(pid: number, result: MemHoldersResult): string[] {
       `    ${chainText(h)}`);
     if (h.definition) lines.push(`    defined at ${h.definition.file}:${h.definition.line} (${h.definition.what})`);
   }
+  if (result.heldInvisibly) lines.push(`  ${result.heldInvisibly} sample(s) held by nothing the collector sees: a running function's local variable or C code.`);
   for (const f of result.heldByFrames) lines.push(`  ${f.samples} sample(s) held by a local variable of ${f.function} (${f.file}:${f.line}).`);
   lines.push('', `  ${searchText(result)}`, `  ${createdText(result)}`);
   return lines;

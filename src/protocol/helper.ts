@@ -793,6 +793,8 @@ export interface MemHoldersResult {
   holders: Holder[];
   /** Sampled objects whose chain did not reach a global or class attribute within the bounds. */
   unresolved: number;
+  /** Sampled objects whose whole chain has no other referrer the collector sees: a running function's local variable or C code holds them. */
+  heldInvisibly: number;
   /** Sampled objects held by a running function's local variable (frames are not followed). */
   heldByFrames: Array<{ function: string; file: string; line: number; samples: number }>;
   /** Allocation sites (tracemalloc, only when the target traces already); null when it does not trace. */

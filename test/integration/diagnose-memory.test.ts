@@ -108,7 +108,8 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
     // The bound is checked before each heap pass: it can be overrun by one pass (and the answer), not more.
     const perPass = result.elapsedMs / Math.max(1, result.heapPasses);
     assert.ok(result.elapsedMs <= 500 + 2 * perPass + 200, `${result.elapsedMs} ms for ${result.heapPasses} heap passes`);
-    assert.equal(result.sampled, 50, JSON.stringify({ ...result, holders: result.holders.length }));
+    // The bound cut the walk short: some samples are left unexplained, and it says so.
+    assert.ok(result.sampled > 10 && result.unresolved > 0, JSON.stringify({ ...result, holders: result.holders.length }));
     assert.equal(await evalInTarget(session, LEFTOVERS), '0');
   });
 });
