@@ -31,6 +31,7 @@ const STACK_EXPR = "[(f.filename, f.lineno, f.name) for f in __import__('traceba
 
 export async function diagnoseMemory(target: MemoryTarget, seconds: number, holderSeconds: number, signal: AbortSignal | undefined,
   onStep: DiagnoseStep, commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
+  onStep(`Comparing the heap ${seconds} s apart (pympler, through the PyFlightProfiler agent: it is loaded if not there yet).`);
   // Container lengths before the interval: for a built-in grower (dict, tuple …) the containers that grew are the holders.
   let before: MemContainersResult | undefined;
   try {
@@ -39,7 +40,6 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     if (signal?.aborted) throw error;
     onStep(`Could not read container sizes before the interval (${PyFlightError.from(error).message}); built-in growers are ranked by size only.`);
   }
-  onStep(`Comparing the heap ${seconds} s apart (pympler, through the PyFlightProfiler agent: it is loaded if not there yet).`);
   const diff = await target.memDiff({ interval: seconds, limit: 30 }, signal, (s) => onStep(`First heap snapshot taken; the second in ${s} s.`));
   commands.push(`pyflight mem diff ${target.pid} --interval ${seconds} --limit 30`);
   extras.memDiff = diff;
