@@ -74,6 +74,8 @@ AGENT_COMMANDS = {
     "getInstances": ("vmtool", lambda m, req, port: m.get_instances(req.params, port)),
     "memSummary": ("mem", lambda m, req, port: m.mem_summary(req, port, server.pid)),
     "memDiff": ("mem", lambda m, req, port: m.mem_diff(req, port, server.pid)),
+    "memHolders": ("holders", lambda m, req, port: m.mem_holders(req.params, server.pid, port)),
+    "memContainers": ("holders", lambda m, req, port: m.mem_containers(req.params, port)),
     "gilstatOff": ("gilstat", lambda m, _req, port: m.gilstat_off(port)),
     "consoleOpen": ("live", lambda m, req, port: m.call(port, "consoleOpen", {"id": req.params.get("id")})),
     "consoleInput": ("live", lambda m, req, port: m.console_push(req, port)),

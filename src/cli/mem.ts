@@ -2,8 +2,11 @@
  * `pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]` and
  * `pyflight mem diff <pid> [--interval S] [--limit N] [--order …] [--json]`: flight-profiler's
  * `mem` through the agent (pympler: a full heap walk in the target), as a table or JSON rows.
+ * `pyflight mem holders <pid> <module> <Class> [--samples N] [--max-seconds S] [--json]`: what holds
+ * a type's objects (`dict`, or `builtins dict`, for a built-in type).
  */
 import type { Logger } from '../common/logger';
+import { holdersReport } from '../memory/holders';
 import { diffRows, memTable } from '../memory/memModel';
 import type { MemDiffParams } from '../protocol/helper';
 import type { Session } from '../session/session';
@@ -22,8 +25,11 @@ function memParams(args: ParsedArgs): MemDiffParams {
 export async function runMem(args: ParsedArgs, log: Logger, withSession: WithSession): Promise<unknown> {
   const [action, pidText] = args.positional;
   const json = args.flags.has('json');
-  if (action !== 'summary' && action !== 'diff') throw usageError('mem takes summary or diff, e.g. `pyflight mem diff <pid> --interval 10`.');
+  if (action !== 'summary' && action !== 'diff' && action !== 'holders') {
+    throw usageError('mem takes summary, diff or holders, e.g. `pyflight mem diff <pid> --interval 10`.');
+  }
   const pid = parsePid(pidText);
+  if (action === 'holders') return runHolders(pid, args, log, withSession);
   const params = memParams(args);
   if (action === 'summary') {
     const result = await withSession(pid, args, log, (s, stop) => s.memSummary(params, stop));
@@ -39,4 +45,18 @@ export async function runMem(args: ParsedArgs, log: Logger, withSession: WithSes
   if (json) return { pid, ...result };
   return [`Process ${pid}: what changed in ${result.intervalSeconds} s, biggest size change first `
     + '(list and str always include pympler\'s own first snapshot, about one each per type).', ...memTable(diffRows(result), true)].join('\n');
+}
+
+async function runHolders(pid: number, args: ParsedArgs, log: Logger, withSession: WithSession): Promise<unknown> {
+  const words = args.positional.slice(2);
+  // `dict` alone is the built-in type; `builtins dict` says the same.
+  const [module, cls] = words.length === 1 ? ['builtins', words[0]] : words;
+  if (!module || !cls || words.length > 2) {
+    throw usageError('mem holders needs `<module> <Class>` as pympler names the type, e.g. `pyflight mem holders <pid> app.cache Session` or `… builtins dict`.');
+  }
+  const samples = numberOption(args, '--samples', true);
+  const maxSeconds = numberOption(args, '--max-seconds');
+  const result = await withSession(pid, args, log, (s, stop) => s.memHolders({ module, class: cls, samples, maxSeconds }, stop));
+  if (args.flags.has('json')) return { pid, ...result };
+  return holdersReport(pid, result).join('\n');
 }

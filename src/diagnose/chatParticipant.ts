@@ -2,7 +2,7 @@
  * `@pyflight /diagnose [pid] <problem>` (and `/diagnose-slow|memory|hang|exception|gil|torch`) in
  * the Chat view: runs the deterministic engine (engine.ts) on that process (attaching if needed) or
  * on the current session, streams each step as progress and renders the findings with source
- * anchors and buttons (stacks, flame graph, watch the culprit). The report is the answer; when the
+ * anchors and buttons (stacks, flame graph, watch the culprit, inspect a growing class's instances). The report is the answer; when the
  * chat has a language model (and `pyflight.chat.useLanguageModel`), chatRefine.ts then lets it
  * explain the report, citing it, with PyFlight's tools. No model, or a failing one, is never an error.
  */
@@ -75,6 +75,10 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
     report.findings.forEach((f, i) => renderFinding(stream, f, i));
     const views = new Set(report.findings.map((f) => f.view));
     if (views.has('stacks')) stream.button({ command: CommandId.showStacks, title: 'Show Stacks', arguments: [{ kind: 'session', session }] });
+    for (const f of report.findings.filter((x) => x.instances).slice(0, 3)) {
+      stream.button({ command: CommandId.showInstances, title: `Inspect ${f.instances!.class} Instances`,
+        arguments: [{ pid: session.pid, module: f.instances!.module, class: f.instances!.class }] });
+    }
     if (views.has('memory')) stream.button({ command: CommandId.memoryDiff, title: 'Diff Memory Again…', arguments: [{ session }] });
     if (extras.profile && extras.profile.profile.samples) {
       const kept = deps.profiles.add({ owner: { kind: 'session', pid: session.pid, startedAt: session.startedAt }, label: session.label,
@@ -82,7 +86,8 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
       stream.button({ command: CommandId.openKeptProfile, title: 'Open Flame Graph', arguments: [kept.id] });
     }
     const culprit = report.findings.find((f) => f.severity !== 'info' && f.location?.file && !f.location.function.includes('<'));
-    if (culprit && report.kind !== 'hang') {
+    // A memory finding's location is the holder's assignment, not a function to watch.
+    if (culprit && report.kind !== 'hang' && report.kind !== 'memory') {
       stream.button({ command: CommandId.watchFindingFunction, title: `Watch ${culprit.location!.function}`,
         arguments: [{ file: culprit.location!.file, line: culprit.location!.line ?? 1 }] });
     }

@@ -7,21 +7,20 @@
  */
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { diffRows, formatBytes, formatCount, instancesCommand, isDiffBookkeeping, topGrowers } from '../memory/memModel';
 import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
 import { recordCpuProfile, type CpuProfileResult, type ProfileTarget } from '../profile/record';
-import type { ExceptionWindowResult, MemDiffParams, MemDiffResult, StackResult } from '../protocol/helper';
+import type { ExceptionWindowResult, MemDiffResult, StackResult } from '../protocol/helper';
 import { diagnoseException, type ExceptionTarget } from './exception';
 import { diagnoseGil, type GilTarget } from './gil';
 import { analyzeHang } from './hang';
+import { diagnoseMemory, type MemoryTarget } from './memory';
 import { gatherQuickEvidence, routeByEvidence } from './quickEvidence';
 import { shortWhere, type DiagnoseKind, type DiagnosisReport, type Finding } from './report';
 import { diagnoseTorch, TORCH_WORDS, type TorchCapable } from './torch';
 
 /** What the engine needs of a session (a `Session` is one). */
-export interface DiagnoseTarget extends ProfileTarget, TorchCapable, ExceptionTarget, GilTarget {
+export interface DiagnoseTarget extends ProfileTarget, TorchCapable, ExceptionTarget, GilTarget, MemoryTarget {
   stack(params: { native?: boolean }, signal?: AbortSignal): Promise<StackResult>;
-  memDiff(params: MemDiffParams, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<MemDiffResult>;
 }
 
 export interface DiagnoseOptions {
@@ -147,8 +146,11 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       { signal, workspaceRoots: options.workspaceRoots, log: options.log, method: options.exceptionMethod }, onStep, commands));
     extras.exceptions = window;
   } else {
-    const seconds = Math.max(1, Math.min(10, Math.floor((budget - (Date.now() - started) / 1000) / 2)));
-    ({ findings, summary } = await diagnoseMemory(target, seconds, signal, onStep, commands, extras));
+    const left = budget - (Date.now() - started) / 1000;
+    const seconds = Math.max(1, Math.min(10, Math.floor(left / 2)));
+    // The rest of the budget, after the diff's two heap walks, bounds each of the (up to 3) holder searches.
+    const holderSeconds = Math.max(1, Math.min(5, Math.floor((left - seconds) / 6)));
+    ({ findings, summary } = await diagnoseMemory(target, seconds, holderSeconds, signal, onStep, commands, extras));
   }
   if (samples.length && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
@@ -239,42 +241,4 @@ async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: Di
   }
   const f0 = findings[0];
   return { findings, summary: `CPU-bound: ${f0.title}, at ${shortWhere(f0.location?.file, f0.location?.line)} (${profile.samples} samples in ${seconds} s).` };
-}
-
-async function diagnoseMemory(target: DiagnoseTarget, seconds: number, signal: AbortSignal | undefined, onStep: DiagnoseStep,
-  commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
-  onStep(`Comparing the heap ${seconds} s apart (pympler, through the PyFlightProfiler agent: it is loaded if not there yet).`);
-  const diff = await target.memDiff({ interval: seconds, limit: 30 }, signal, (s) => onStep(`First heap snapshot taken; the second in ${s} s.`));
-  commands.push(`pyflight mem diff ${target.pid} --interval ${seconds} --limit 30`);
-  extras.memDiff = diff;
-  const growers = topGrowers(diffRows(diff), 30);
-  const real = growers.filter((r) => !isDiffBookkeeping(r.type));
-  const rate = (bytes: number) => `${formatBytes(bytes / diff.intervalSeconds, true)}/s`;
-  const findings: Finding[] = real.slice(0, 3).map((r, i) => {
-    const inst = instancesCommand(r.type, target.pid);
-    return {
-      title: `${r.type} grew by ${formatBytes(r.size, true)} (${formatCount(r.count, true)} objects) in ${diff.intervalSeconds} s`,
-      severity: i === 0 ? (r.count > 0 ? 'high' : 'medium') : 'medium',
-      location: null,
-      evidence: [`${rate(r.size)}, ${formatCount(r.count, true)} objects between two heap snapshots ${diff.intervalSeconds} s apart${r.sizeApprox ? ' (size read back from KB/MB, ~)' : ''}.`],
-      next_steps: [
-        ...(inst ? [`See which objects they are: \`${inst.cli}\`.`] : []),
-        'Find the container that keeps them (a module-level list or dict, a cache without a bound) and bound it or drop entries.',
-        `Diff again over a longer interval to confirm it keeps growing: \`pyflight mem diff ${target.pid} --interval 60\`.`,
-      ],
-      view: 'memory',
-    };
-  });
-  const book = growers.filter((r) => isDiffBookkeeping(r.type));
-  if (!findings.length) {
-    findings.push({
-      title: `Nothing grew in ${diff.intervalSeconds} s beyond pympler's own bookkeeping`, severity: 'info', location: null,
-      evidence: [book.length ? `Only ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} grew (pympler's first snapshot adds about one of each per type).` : 'No type grew.'],
-      next_steps: ['Diff over a longer interval, or while the memory grows (e.g. under load).'], view: 'memory',
-    });
-  } else if (book.length) {
-    findings[0].evidence.push(`Left out: ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} (pympler's own first snapshot).`);
-  }
-  const f0 = findings[0];
-  return { findings, summary: f0.severity === 'info' ? f0.title + '.' : `Memory grows: ${f0.title}, the fastest-growing type.` };
 }

@@ -25,6 +25,8 @@ export interface Finding {
   next_steps: string[];
   /** The view that shows the evidence: the stacks, the CPU profile, the memory diff. */
   view?: 'stacks' | 'profile' | 'memory';
+  /** A memory finding about a Python class: its live instances can be listed (vmtool getInstances). */
+  instances?: { module: string; class: string };
 }
 
 export interface DiagnosisReport {

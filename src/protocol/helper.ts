@@ -165,6 +165,8 @@ export interface HelperMethods {
   cancel: { params: { target: number }; result: { cancelled: boolean } };
   exceptionWindow: { params: ExceptionWindowParams; result: ExceptionWindowResult };
   exceptionHookCheck: { params: Record<string, never>; result: ExceptionHookCheck };
+  memHolders: { params: MemHoldersParams; result: MemHoldersResult };
+  memContainers: { params: { limit?: number }; result: MemContainersResult };
   shutdown: { params: Record<string, never>; result: Record<string, never> };
 }
 
@@ -741,4 +743,70 @@ export interface ExceptionHookCheck {
   stillTraced: string[];
   /** True while the window's module is registered in the target's sys.modules. */
   registered: boolean;
+}
+
+/** `memHolders`: the referrer chains from a type's objects up to a module global or class attribute. */
+export interface MemHoldersParams {
+  /** As pympler names the type's module; `builtins` for dict, list, str … */
+  module: string;
+  /** The class's qualname (or the built-in type's name). */
+  class: string;
+  /** Objects (or, for a built-in type, containers) to explain, 1–50, default 5. */
+  samples?: number;
+  /** Bound of the search in the target, 0.5–60 s, default 5. */
+  maxSeconds?: number;
+  /** Bound on the objects expanded, default 400. */
+  maxNodes?: number;
+  /** Container lengths from an earlier `memContainers`: built-in types rank containers by growth. */
+  before?: Record<string, number>;
+}
+
+export interface HolderStep {
+  /** How the previous step refers to this object: `[1234]`, `['key']`, `.attr`, `.__self__`; '' for the root. */
+  label: string;
+  norm: string;
+  /** `module.Class`, or a built-in type name. */
+  type: string;
+  /** Length of a built-in container; null otherwise. */
+  len: number | null;
+}
+
+export interface Holder {
+  root: { kind: 'global' | 'classAttr'; module: string; name: string; attr?: string; path: string };
+  /** Root first, down to the sampled object (or container). */
+  steps: HolderStep[];
+  /** How many of the sampled objects this chain explains. */
+  samples: number;
+  /** For a built-in type: entries the container gained since `before` (its length when it was not there). */
+  grown: number | null;
+  /** The line that creates the holder: the instance attribute on the chain, or the global / class attribute. */
+  definition: { file: string; line: number; what: string } | null;
+}
+
+export interface MemHoldersResult {
+  module: string;
+  class: string;
+  builtin: boolean;
+  /** Live instances of the class (null for a built-in type: not countable by type). */
+  instances: number | null;
+  sampled: number;
+  holders: Holder[];
+  /** Sampled objects whose chain did not reach a global or class attribute within the bounds. */
+  unresolved: number;
+  /** Sampled objects whose whole chain has no other referrer the collector sees: a running function's local variable or C code holds them. */
+  heldInvisibly: number;
+  /** Sampled objects held by a running function's local variable (frames are not followed). */
+  heldByFrames: Array<{ function: string; file: string; line: number; samples: number }>;
+  /** Allocation sites (tracemalloc, only when the target traces already); null when it does not trace. */
+  createdAt: Array<Array<{ file: string; line: number }>> | null;
+  /** "time" or "objects" when a bound stopped the search; null when it finished. */
+  stoppedBy: 'time' | 'objects' | null;
+  expanded: number;
+  heapPasses: number;
+  elapsedMs: number;
+}
+
+export interface MemContainersResult {
+  /** id → length of the biggest containers (dict, list, set, deque of 64 or more entries). */
+  containers: Record<string, number>;
 }

@@ -11,6 +11,7 @@ import type { AttachResult, ConsoleAnswer, EvalResult, ForceGcResult, GetGlobalP
   ModuleResult, ReloadParams, ReloadPlan, StackResult, StaleFunction, TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult,
   TtDetail, TtRecord } from '../protocol/helper';
 import type { ExceptionHookCheck, ExceptionWindowParams, ExceptionWindowResult } from '../protocol/helper';
+import type { MemContainersResult, MemHoldersParams, MemHoldersResult } from '../protocol/helper';
 import { GilStat } from '../gil/gilStat';
 import type { ProbeRecord } from '../probes/probeKinds';
 import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
@@ -331,6 +332,19 @@ export class Session {
     return this.run('exceptionWindow', params, signal, true, (stage, detail) => { if (stage === 'waiting') onWaiting?.(Number(detail)); });
   }
 
+  /**
+   * What holds the objects of a type: referrer chains up to a module global or class attribute,
+   * searched in the target within `maxSeconds` (read-only; the search keeps nothing).
+   */
+  memHolders(params: MemHoldersParams, signal?: AbortSignal): Promise<MemHoldersResult> {
+    return this.run('memHolders', params, signal);
+  }
+
+  /** Lengths of the biggest containers now, for a later `memHolders` on a built-in type (growth). */
+  memContainers(params: { limit?: number } = {}, signal?: AbortSignal): Promise<MemContainersResult> {
+    return this.run('memContainers', params, signal);
+  }
+
   /** Which threads of the target have a trace function now (proof that a window was removed). */
   exceptionHookCheck(signal?: AbortSignal): Promise<ExceptionHookCheck> {
     return this.run('exceptionHookCheck', {}, signal);
@@ -512,7 +526,7 @@ export class Session {
   private async run<M extends 'stack' | 'module' | 'getglobal' | 'listGlobals' | 'getInstances' | 'forceGc' | 'ttList' | 'ttDetail' | 'ttReplay'
     | 'ttDelete' | 'memSummary' | 'memDiff' | 'torchCheck' | 'torchProfile' | 'torchMemory'
     | 'consoleOpen' | 'consoleInput' | 'consoleReset' | 'consoleClose' | 'eval' | 'reloadPlan' | 'reloadApply' | 'reloadStale'
-    | 'exceptionWindow' | 'exceptionHookCheck'>(method: M,
+    | 'exceptionWindow' | 'exceptionHookCheck' | 'memHolders' | 'memContainers'>(method: M,
     params: HelperMethods[M]['params'], signal?: AbortSignal, needsAgent = method !== 'stack',
     onProgress?: (stage: string, detail?: string | null) => void): Promise<HelperMethods[M]['result']> {
     if (this._state !== 'ready' || !this.helper) throw this.notReady();

@@ -111,3 +111,26 @@ test('/diagnose-exception <pid>: progress, then the swallowed ValueError first w
     await wb.screenshot('diagnose-exception-model');
   });
 });
+
+test('/diagnose-memory <pid>: the growing dict held by a class attribute first, with its line, and Inspect Instances buttons', async () => {
+  const leaky = await startTarget('leaky_registry.py');
+  await wb.step('diagnose-memory', async () => {
+    const response = await ask(`@pyflight /diagnose-memory ${leaky.pid} memory keeps growing`, /leaky_registry\.py \(pid \d+\)[\s\S]*Commands run/, 120000);
+    const text = await response.innerText();
+    assert.match(text, /dict objects grow by [\d.,]+\/s, held by __main__\.SessionStore\._by_token \(dict, [\d,]+ entries\)/);
+    assert.match(text, /__main__\.SessionStore\._by_token at leaky_registry\.py#\d+/);
+    assert.match(text, /RequestContext objects grow by [\d.,]+\/s, held by __main__\.BUS\._listeners\['shutdown'\]/);
+    assert.match(text, /Created in handle_request/);
+    const inspect = response.locator('.monaco-button', { hasText: 'Inspect RequestContext Instances' });
+    assert.ok(await inspect.count() >= 1, text);
+    // No "Watch" button on a holder's assignment line: it is not a function.
+    assert.equal(await response.locator('.monaco-button', { hasText: /^Watch / }).count(), 0);
+    await wb.page.setViewportSize({ width: 1400, height: 2000 });
+    await wb.page.waitForTimeout(500);
+    await wb.screenshot('diagnose-memory');
+    await wb.page.setViewportSize({ width: 1400, height: 900 });
+    await inspect.first().click();
+    await wb.treeRow('Values', /RequestContext\s*[\d,]+ live instances · __main__/).waitFor({ timeout: 30000 });
+    await wb.screenshot('diagnose-memory-instances');
+  });
+});

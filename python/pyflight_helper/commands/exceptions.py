@@ -5,36 +5,15 @@ timer in the target if this helper dies). The except clause is found here, from 
 innermost `try` around the handler frame's line whose clause matches the exception's classes."""
 
 import ast
-import json
-import os
 import time
 
 from .. import errors
 from ..errors import HelperError
-from .getglobal import getglobal
-
-_SOURCE = None
-
-
-def _hook_source():
-    global _SOURCE
-    if _SOURCE is None:
-        with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "exception_hook.py"), encoding="utf-8") as f:
-            _SOURCE = f.read()
-    return _SOURCE
+from .in_target import run_in_target
 
 
 def _in_target(port, call):
-    """Runs `call` (e.g. 'start(3, 5000)') on a fresh namespace of exception_hook.py in the target;
-    its JSON answer, parsed."""
-    expr = ('(lambda __pf_g: (exec(%r, __pf_g), __pf_g["_pf_out"])[1])'
-            '({"__name__": "_pyflight_exception_hook_code", "_pf_out": None, "_pf_call": %r})'
-            % (_hook_source() + "\n_pf_out = eval(_pf_call)\n", call))
-    answer = getglobal({"module": "sys", "field": "modules", "expr": expr, "raw": True}, port)
-    try:
-        return json.loads(ast.literal_eval(answer["value"]))
-    except (ValueError, SyntaxError, TypeError) as exc:
-        raise HelperError(errors.INTERNAL, "Unexpected answer from the exception window: %s (%s)" % (answer["value"][:200], exc))
+    return run_in_target(port, "exception_hook.py", "_pyflight_exception_hook_code", call, "the exception window")
 
 
 def exception_window(req, pid, port):

@@ -1,0 +1,460 @@
+"""Runs INSIDE the target (exec'd in a fresh namespace by commands/holders.py through the agent's
+getglobal expression, like exception_hook.py): what holds the objects of a growing type.
+
+`holders(spec)` finds the objects to explain, then walks `gc.get_referrers` upward (breadth first,
+shortest chain first) until it reaches a module global (`module.NAME`) or a class attribute
+(`module.Class.attr`), and answers the chain with each container's size, as JSON.
+
+- A class written in Python (a heap type): its instances are the referrers of the class that are of
+  exactly that type (one heap pass, as vmtool does); a few samples spread over them are walked.
+- A built-in type (dict, list, str, tuple, bytes …): its instances cannot be told apart by type, and
+  str/bytes/int are not even tracked by the collector. What is general is the container that keeps
+  many of them: the collector's containers (dict, list, set, deque) holding that type (their last
+  values/items), biggest first — or, when `before` gives their lengths at the start of the
+  interval, those that grew most — and the walk starts from each container.
+
+Bounds: `maxSeconds` (checked before every heap pass) and `maxNodes` (objects expanded). Read-only:
+no user code runs (containers are read through the built-in types' own methods, never an
+overridden __iter__/__len__/__getattr__), nothing is imported, and every reference the search made
+is dropped before it returns; the caller clears this namespace too, so no cycle is left for the
+collector either. Only the standard library modules the interpreter has loaded are used.
+"""
+
+import gc
+import json
+import sys
+import time
+
+_SKIP_ROOT_MODULES = ("flight_profiler", "pympler", "_pyflight", "pyflight_helper", "sys", "importlib", "encodings",
+                      "linecache", "abc", "_abc", "typing", "copyreg", "gc", "threading", "_weakrefset", "weakref")
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class written in Python
+_BIG = 64  # a container this long or longer is "big" when looking for the containers of a built-in type
+_FrameType = type(sys._getframe())
+_CellType = type((lambda x: lambda: x)(0).__closure__[0])
+
+
+class _M(object):
+    def m(self):
+        return None
+
+
+_MethodType = type(_M().m)
+_FunctionType = type(_M.m)
+del _M
+
+
+def _deque_type():
+    mod = sys.modules.get("collections")
+    return getattr(mod, "deque", None) if mod is not None else None
+
+
+def _sized(obj, deque):
+    """len() of a built-in container (never a user __len__), else None."""
+    for base in (dict, list, set, frozenset, tuple):
+        if isinstance(obj, base):
+            return base.__len__(obj)
+    if deque is not None and isinstance(obj, deque):
+        return deque.__len__(obj)
+    return None
+
+
+def _type_name(obj):
+    t = type(obj)
+    mod = getattr(t, "__module__", "builtins")
+    name = getattr(t, "__qualname__", t.__name__)
+    return name if mod == "builtins" else "%s.%s" % (mod, name)
+
+
+def _key_text(key):
+    if type(key) in (str, int, float, bool, bytes) or key is None:  # exact types: a subclass's __repr__ is user code
+        text = repr(key)
+    else:
+        text = "<%s>" % _type_name(key)
+    return text if len(text) <= 40 else text[:39] + "\u2026"
+
+
+def _edge(parent, child, deque):
+    """How `parent` refers to `child`: ('[key]' | '[i]' | '.attr' | …, normalized form)."""
+    if isinstance(parent, dict):
+        for k, v in dict.items(parent):
+            if v is child:
+                return "[%s]" % _key_text(k), "[…]" if dict.__len__(parent) > 16 else "[%s]" % _key_text(k)
+            if k is child:
+                return " (a key)", " (a key)"
+        return " (in dict)", " (in dict)"
+    for base in (list, tuple):
+        if isinstance(parent, base):
+            for i, v in enumerate(base.__iter__(parent)):
+                if v is child:
+                    return "[%d]" % i, "[…]"
+            return " (in %s)" % base.__name__, " (in %s)" % base.__name__
+    if deque is not None and isinstance(parent, deque):
+        return " (in deque)", "[…]"
+    if isinstance(parent, (set, frozenset)):
+        return " (in set)", " (in set)"
+    if isinstance(parent, _MethodType):
+        return (".__self__", ".__self__") if parent.__self__ is child else (".__func__", ".__func__")
+    if isinstance(parent, _CellType):
+        return ".cell_contents", ".cell_contents"
+    if isinstance(parent, _FunctionType):
+        for attr in ("__closure__", "__defaults__", "__kwdefaults__", "__dict__"):
+            if getattr(parent, attr) is child:  # attributes of the built-in function type: no user code
+                return "." + attr, "." + attr
+    try:
+        # An instance: its __dict__, or (3.11 keeps attribute values inline) one of its attributes —
+        # only through the standard __dict__ slot, never a class's own `__dict__` property.
+        slot = next((k.__dict__["__dict__"] for k in type(parent).__mro__ if "__dict__" in k.__dict__), None)
+        if type(slot).__name__ != "getset_descriptor":
+            raise TypeError("no standard __dict__")
+        attrs = object.__getattribute__(parent, "__dict__")
+        if attrs is child:
+            return ".__dict__", ".__dict__"
+        if isinstance(attrs, dict):
+            for k, v in dict.items(attrs):
+                if v is child and isinstance(k, str):
+                    return "." + k, "." + k
+    except (TypeError, AttributeError, RuntimeError):
+        pass
+    for klass in type(parent).__mro__:
+        for slot in klass.__dict__.get("__slots__", ()) if isinstance(klass.__dict__.get("__slots__", ()), (tuple, list)) else ():
+            try:
+                if object.__getattribute__(parent, slot) is child:
+                    return "." + slot, "." + slot
+            except Exception:
+                pass
+    return " (in %s)" % _type_name(parent), " (in %s)" % _type_name(parent)
+
+
+def _edge_safe(parent, child, deque):
+    """_edge, when another thread changed the container while it was read: a plain label."""
+    try:
+        return _edge(parent, child, deque)
+    except RuntimeError:
+        return " (in %s)" % _type_name(parent), " (in %s)" % _type_name(parent)
+
+
+def _key_of(mapping, value):
+    """The key under which `mapping` (a dict) holds `value`, or None (also when it changed meanwhile)."""
+    try:
+        return next((k for k, v in dict.items(mapping) if v is value), None)
+    except RuntimeError:
+        return None
+
+
+def _skipped_module(name):
+    return any(name == p or name.startswith(p + ".") for p in _SKIP_ROOT_MODULES)
+
+
+class _Search(object):
+    def __init__(self, spec):
+        self.deadline = time.monotonic() + float(spec.get("maxSeconds", 5))
+        self.max_nodes = int(spec.get("maxNodes", 400))
+        self.expanded = 0
+        self.heap_passes = 0
+        self.stopped_by = None
+        self.deque = _deque_type()
+        self.own = set()  # ids of the search's own containers: never a holder
+        self.module_dicts = {}
+        for name, mod in list(sys.modules.items()):
+            d = getattr(mod, "__dict__", None)
+            if isinstance(d, dict):
+                self.module_dicts[id(d)] = name
+        self.exhausted = 0
+        self.frames = {}  # (function, file, line) -> count: samples held by a running function's local variable
+
+    def out_of_budget(self):
+        if time.monotonic() > self.deadline:
+            self.stopped_by = self.stopped_by or "time"
+            return True
+        if self.expanded >= self.max_nodes:
+            self.stopped_by = self.stopped_by or "objects"
+            return True
+        return False
+
+    def referrers(self, obj):
+        self.heap_passes += 1
+        refs = gc.get_referrers(obj)
+        self.own.add(id(refs))
+        return refs
+
+    def walk(self, start):
+        """Breadth first from `start` up to a module global or class attribute: a chain
+        [(object, edge label, normalized label)] root first, the root's description; or None."""
+        nodes = {id(start): start}
+        came = {id(start): None}  # id(parent) -> (id(child), label, normalized)
+        queue = [id(start)]
+        self.own.update((id(nodes), id(came), id(queue)))
+        try:
+            while queue:
+                if self.out_of_budget():
+                    return None
+                current_id = queue.pop(0)
+                current = nodes[current_id]
+                self.expanded += 1
+                refs = self.referrers(current)
+                try:
+                    for parent in refs:
+                        pid = id(parent)
+                        if pid in self.own or pid in came:
+                            continue
+                        if isinstance(parent, _FrameType):
+                            code = parent.f_code
+                            # Not ours (exec'd from a string) nor the agent's.
+                            if not code.co_filename.startswith("<") and "/flight_profiler/" not in code.co_filename:
+                                key = (getattr(code, "co_qualname", code.co_name), code.co_filename, parent.f_lineno)
+                                self.frames[key] = self.frames.get(key, 0) + 1
+                            continue
+                        if pid in self.module_dicts:
+                            module = self.module_dicts[pid]
+                            if _skipped_module(module):
+                                continue
+                            name = _key_of(parent, current)
+                            if name is None or not isinstance(name, str) or name.startswith("_pf"):
+                                continue
+                            root = {"kind": "global", "module": module, "name": name, "path": "%s.%s" % (module, name)}
+                            return self.chain(current_id, nodes, came), root
+                        if isinstance(parent, type) and isinstance(current, dict):
+                            # The class's own __dict__: the attribute is what this dict holds on the way down.
+                            below = came.get(current_id)
+                            module = getattr(parent, "__module__", "") or ""
+                            if below is None or _skipped_module(module) or module == "builtins":
+                                continue
+                            child = nodes[below[0]]
+                            attr = _key_of(current, child)
+                            if not isinstance(attr, str):
+                                continue
+                            qual = getattr(parent, "__qualname__", parent.__name__)
+                            root = {"kind": "classAttr", "module": module, "name": qual, "attr": attr,
+                                    "path": "%s.%s.%s" % (module, qual, attr)}
+                            return self.chain(below[0], nodes, came), root
+                        if isinstance(parent, type) or type(parent).__name__ == "module":
+                            continue
+                        label, norm = _edge_safe(parent, current, self.deque)
+                        nodes[pid] = parent
+                        came[pid] = (current_id, label, norm)
+                        queue.append(pid)
+                finally:
+                    self.own.discard(id(refs))
+                    del refs
+            # Nothing the collector sees holds the chain: a running function's local variable (3.11
+            # keeps a running frame's locals out of gc's reach) or C code does.
+            self.exhausted += 1
+            return None
+        finally:
+            nodes.clear()
+            came.clear()
+            del queue[:]
+
+    def chain(self, top_id, nodes, came):
+        """Root first: [{type, len, label, norm}] from the object the root names down to the start."""
+        steps = []
+        node_id = top_id
+        label = norm = ""
+        while node_id is not None:
+            obj = nodes[node_id]
+            steps.append({"type": _type_name(obj), "len": _sized(obj, self.deque), "label": label, "norm": norm})
+            link = came[node_id]
+            if link is None:
+                break
+            node_id, label, norm = link
+        # An instance's __dict__ then ['name'] reads better as .name.
+        merged = []
+        for step in steps:
+            if merged and merged[-1]["label"] == ".__dict__" and step["label"].startswith("['") and step["label"].endswith("']") \
+                    and step["label"][2:-2].isidentifier():
+                merged.pop()
+                step = dict(step, label="." + step["label"][2:-2], norm="." + step["label"][2:-2])
+            merged.append(step)
+        return merged
+
+
+def _samples(items, count):
+    """Up to `count` items spread over `items`, the last ones (newest in the collector's order) first."""
+    n = len(items)
+    if n <= count:
+        return list(reversed(items))
+    picks = [n - 1, n - 2] + [int(n * i / max(1, count - 2)) for i in range(count - 2)]
+    return [items[i] for i in dict.fromkeys(picks)][:count]
+
+
+def _find_class(module, qualname):
+    if module not in sys.modules:
+        # pympler's `pkg.mod.Outer.Inner` splits at its last dot: find the longest imported prefix.
+        parts = ("%s.%s" % (module, qualname)).split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            if ".".join(parts[:cut]) in sys.modules:
+                module, qualname = ".".join(parts[:cut]), ".".join(parts[cut:])
+                break
+    mod = sys.modules.get(module)
+    if mod is None:
+        raise LookupError("module %s is not imported in the target" % module)
+    obj = mod
+    for part in qualname.split("."):
+        obj = vars(obj).get(part)  # never getattr: a module's __getattr__ is user code
+        if obj is None:
+            raise LookupError("no class %s in module %s" % (qualname, module))
+    if not isinstance(obj, type):
+        raise LookupError("%s.%s is not a class" % (module, qualname))
+    return obj
+
+
+def _builtin_type(name):
+    builtins = sys.modules["builtins"]
+    cls = getattr(builtins, name, None)
+    if not isinstance(cls, type):
+        # pympler names types.MethodType `method`, FunctionType `function` …: the types module has them.
+        types_module = sys.modules.get("types")
+        cls = next((v for v in list(vars(types_module).values()) if isinstance(v, type) and v.__name__ == name), None) \
+            if types_module is not None else None
+    if not isinstance(cls, type):
+        raise LookupError("no built-in type %s" % name)
+    return cls
+
+
+def _created_at(obj):
+    """Where the object was allocated, when tracemalloc is tracing already (it is never started here)."""
+    tm = sys.modules.get("tracemalloc")
+    if tm is None or not tm.is_tracing():
+        return None
+    tb = tm.get_object_traceback(obj)
+    if tb is None:
+        return []
+    return [{"file": f.filename, "line": f.lineno} for f in list(tb)[-5:]]
+
+
+def _builtin_containers(search, cls, before, limit):
+    """The collector's containers that hold many objects of built-in type `cls` (their last values)."""
+    deque = search.deque
+    found = []
+    search.heap_passes += 1
+    everything = gc.get_objects()
+    search.own.add(id(everything))
+    try:
+        for obj in everything:
+            size = _sized(obj, deque)
+            if size is None or size < _BIG or isinstance(obj, (tuple, frozenset)) or id(obj) in search.module_dicts:
+                continue
+            try:
+                if isinstance(obj, dict):
+                    tail = [v for _k, v in zip(range(3), reversed(dict.values(obj)))]
+                elif isinstance(obj, list):
+                    tail = list.__getitem__(obj, slice(-3, None))
+                elif deque is not None and isinstance(obj, deque):
+                    tail = [deque.__getitem__(obj, -1)]
+                else:
+                    tail = [v for _i, v in zip(range(3), set.__iter__(obj))] if isinstance(obj, set) else []
+            except (RuntimeError, IndexError):  # changed by another thread while read
+                continue
+            if tail and all(type(v) is cls for v in tail):
+                grown = size - before.get(str(id(obj)), 0) if before is not None else None
+                # With lengths from the start of the interval, a container that did not grow holds none of the growth.
+                if before is None or grown > 0:
+                    found.append((grown, size, obj))
+        found.sort(key=lambda t: (-(t[1] if t[0] is None else t[0]), -t[1], id(t[2])))
+        return found[:limit]
+    finally:
+        search.own.discard(id(everything))
+        del everything
+
+
+def containers(spec):
+    """Lengths of the biggest collector-tracked containers now, by id (for `before` later)."""
+    deque = _deque_type()
+    limit = int(spec.get("limit", 300))
+    sizes = []
+    everything = gc.get_objects()
+    try:
+        for obj in everything:
+            size = _sized(obj, deque)
+            if size is not None and size >= _BIG and not isinstance(obj, (tuple, frozenset)):
+                sizes.append((size, id(obj)))
+    finally:
+        del everything
+    sizes.sort(reverse=True)
+    return json.dumps({"containers": {str(i): n for n, i in sizes[:limit]}})
+
+
+def holders(spec):
+    started = time.monotonic()
+    search = _Search(spec)
+    module, qualname = spec["module"], spec["class"]
+    count = int(spec.get("samples", 5))
+    results = {}
+    created = []
+    answer = {"module": module, "class": qualname, "builtin": module == "builtins"}
+    starts = []  # the objects to explain; their (size, grown) apart, so no tuple of ours refers to them
+    meta = []
+    search.own.add(id(starts))
+    try:
+        cls = None
+        if module != "builtins":
+            cls = _find_class(module, qualname)
+        if cls is None or not cls.__flags__ & _HEAPTYPE:
+            # A built-in or C type: instances hold no reference to their class, so look at containers.
+            answer["builtin"] = True
+            if cls is None:
+                cls = _builtin_type(qualname)
+            boxes = _builtin_containers(search, cls, spec.get("before"), count)
+            for grown, size, box in boxes:
+                starts.append(box)
+                meta.append((size, grown))
+            del boxes[:]
+            answer["instances"] = None
+        else:
+            search.heap_passes += 1
+            instances = [o for o in gc.get_referrers(cls) if type(o) is cls]
+            search.own.add(id(instances))
+            answer["instances"] = len(instances)
+            starts.extend(_samples(instances, count))
+            meta.extend((None, None) for _o in starts)
+            del instances[:]
+        answer["sampled"] = len(starts)
+        for obj, (size, grown) in zip(starts, meta):
+            if search.out_of_budget():
+                break
+            if len(created) < 3:
+                where = _created_at(obj if size is None else _last_item(obj, search.deque))
+                if where:
+                    created.append(where)
+            found = search.walk(obj)
+            if found is None:
+                continue
+            steps, root = found
+            key = root["path"] + "".join(s["norm"] for s in steps[1:])
+            entry = results.get(key)
+            if entry is None:
+                entry = results[key] = {"root": root, "steps": steps, "samples": 0, "grown": grown}
+            entry["samples"] += 1
+        obj = None
+    finally:
+        del starts[:]
+    answer.update({
+        "holders": sorted(results.values(), key=lambda e: -e["samples"]),
+        "unresolved": answer["sampled"] - sum(e["samples"] for e in results.values()),
+        "heldInvisibly": search.exhausted,
+        "heldByFrames": [{"function": f, "file": fi, "line": ln, "samples": n} for (f, fi, ln), n in search.frames.items()][:5],
+        "createdAt": created if created else (None if "tracemalloc" not in sys.modules or not sys.modules["tracemalloc"].is_tracing() else []),
+        "stoppedBy": search.stopped_by, "expanded": search.expanded, "heapPasses": search.heap_passes,
+        "elapsedMs": int((time.monotonic() - started) * 1000),
+        "files": {},
+    })
+    for entry in answer["holders"]:
+        mod = sys.modules.get(entry["root"]["module"])
+        answer["files"][entry["root"]["module"]] = vars(mod).get("__file__") if mod is not None else None
+        for step in entry["steps"]:
+            step_module = step["type"].rsplit(".", 1)[0] if "." in step["type"] else None
+            if step_module and step_module in sys.modules:
+                answer["files"][step_module] = vars(sys.modules[step_module]).get("__file__")
+    search.own.clear()
+    search.module_dicts.clear()
+    return json.dumps(answer)
+
+
+def _last_item(box, deque):
+    if isinstance(box, dict):
+        return next(reversed(dict.values(box)), None)
+    if isinstance(box, list):
+        return list.__getitem__(box, -1) if list.__len__(box) else None
+    if deque is not None and isinstance(box, deque):
+        return deque.__getitem__(box, -1) if deque.__len__(box) else None
+    return None

@@ -1,0 +1,50 @@
+"""holders.definition: the line that creates a holder, found from the source with ast (pure), on the
+chains recorded from the real searches (test/fixtures/recorded/holders/, see its README) and the
+fixtures' real source files."""
+
+import json
+import os
+
+from pyflight_helper.commands.holders import definition
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+FIXTURES = os.path.join(ROOT, "test", "fixtures")
+
+
+def _recorded(name):
+    with open(os.path.join(FIXTURES, "recorded", "holders", name + ".json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _line(fixture, text):
+    with open(os.path.join(FIXTURES, fixture), encoding="utf-8") as f:
+        return next(i for i, line in enumerate(f, 1) if line.strip().startswith(text))
+
+
+def _files(fixture):
+    return {"__main__": os.path.join(FIXTURES, fixture)}
+
+
+def test_instance_attribute_above_the_biggest_container():
+    entry = _recorded("registry-request-context")["holders"][0]
+    found = definition(entry, _files("leaky_registry.py"), os.getpid())
+    assert found == {"file": os.path.join(FIXTURES, "leaky_registry.py"), "line": _line("leaky_registry.py", "self._listeners = {}"),
+                     "what": "__main__.EventBus._listeners"}
+
+
+def test_class_attribute():
+    entry = _recorded("registry-dict")["holders"][0]
+    found = definition(entry, _files("leaky_registry.py"), os.getpid())
+    assert found["line"] == _line("leaky_registry.py", "_by_token = {}")
+    assert found["what"] == "__main__.SessionStore._by_token"
+
+
+def test_module_global():
+    entry = _recorded("service-leaky-cache-entry")["holders"][0]
+    found = definition(entry, _files("leaky_service.py"), os.getpid())
+    assert found["line"] == _line("leaky_service.py", "SESSION_CACHE = []")
+
+
+def test_unreadable_source_gives_none():
+    entry = _recorded("service-leaky-cache-entry")["holders"][0]
+    assert definition(entry, {"__main__": "/nonexistent/file.py"}, os.getpid()) is None

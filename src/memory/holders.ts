@@ -1,0 +1,71 @@
+/**
+ * What holds a growing type's objects, as text (pure, no vscode): the holder's name down to its
+ * biggest container (`__main__.BUS._listeners['shutdown']`), that container's size, and the whole
+ * referrer chain. Shared by the memory diagnosis and `pyflight mem holders`. Every name comes from
+ * the target: callers render it as text.
+ */
+import type { Holder, HolderStep, MemHoldersResult } from '../protocol/helper';
+import { formatCount } from './memModel';
+
+/** The step of the chain that is the biggest built-in container (the one to bound), else the root. */
+export function biggestContainer(holder: Holder): number {
+  let best = 0;
+  holder.steps.forEach((s, i) => {
+    if (s.len !== null && s.len > (holder.steps[best].len ?? -1)) best = i;
+  });
+  return best;
+}
+
+function sizeText(step: HolderStep): string {
+  return step.len === null ? step.type : `${step.type}, ${formatCount(step.len)} ${step.len === 1 ? 'entry' : 'entries'}`;
+}
+
+/** `__main__.BUS._listeners['shutdown']` and `(list, 3,000 entries)`: the path to the biggest container. */
+export function holderName(holder: Holder): { path: string; size: string } {
+  const upTo = biggestContainer(holder);
+  // Keys of big containers on the way vary by sample: their normalized form ([…]) is what is common.
+  const path = holder.root.path + holder.steps.slice(1, upTo + 1).map((s) => s.norm).join('');
+  return { path, size: sizeText(holder.steps[upTo]) };
+}
+
+/** `__main__.BUS` (__main__.EventBus) → ._listeners (dict, 1 entry) → ['shutdown'] (list, 3,000 entries) → … */
+export function chainText(holder: Holder): string {
+  return holder.steps.map((s, i) => (i === 0 ? `${holder.root.path} (${sizeText(s)})` : `${s.label.trim()} (${sizeText(s)})`)).join(' → ');
+}
+
+/** One line on how far the search went (bounds, samples explained). */
+export function searchText(result: MemHoldersResult): string {
+  const explained = result.holders.reduce((n, h) => n + h.samples, 0);
+  const stopped = result.stoppedBy ? `; stopped by its ${result.stoppedBy === 'time' ? 'time' : 'object'} bound` : '';
+  return `The referrer search in the target explained ${explained} of ${result.sampled} sampled ${result.builtin ? 'containers' : 'objects'} `
+    + `in ${(result.elapsedMs / 1000).toFixed(1)} s (${result.expanded} objects expanded, ${result.heapPasses} heap passes${stopped}).`;
+}
+
+/** Where the objects were allocated (tracemalloc frames, innermost last), or why that is not known. */
+export function createdText(result: MemHoldersResult): string {
+  if (result.createdAt === null) {
+    return 'Where they are created is not known: tracemalloc is not tracing in the target (PyFlight never starts it; '
+      + 'start the service with PYTHONTRACEMALLOC=5 to see allocation sites).';
+  }
+  const first = result.createdAt.find((frames) => frames.length);
+  if (!first) return 'tracemalloc is tracing, but it has no allocation site for the sampled objects (allocated before it started).';
+  const top = first[first.length - 1];
+  return `Created at ${top.file}:${top.line} (tracemalloc${first.length > 1 ? `; called from ${first.slice(0, -1).reverse().map((f) => `${f.file.split('/').pop()}:${f.line}`).join(' ← ')}` : ''}).`;
+}
+
+/** The plain text report of `pyflight mem holders`. */
+export function holdersReport(pid: number, result: MemHoldersResult): string[] {
+  const what = result.builtin ? result.class : `${result.module}.${result.class}`;
+  const lines = [`Process ${pid}: what holds ${what}${result.instances !== null ? ` (${formatCount(result.instances)} live instances)` : ''}.`];
+  if (!result.holders.length) lines.push('  No chain reached a module global or class attribute within the bounds.');
+  for (const h of result.holders) {
+    const { path, size } = holderName(h);
+    lines.push('', `  ${path} (${size}) — ${h.samples} of ${result.sampled} samples${h.grown !== null ? `, +${formatCount(h.grown)} entries in the interval` : ''}`,
+      `    ${chainText(h)}`);
+    if (h.definition) lines.push(`    defined at ${h.definition.file}:${h.definition.line} (${h.definition.what})`);
+  }
+  if (result.heldInvisibly) lines.push(`  ${result.heldInvisibly} sample(s) held by nothing the collector sees: a running function's local variable or C code.`);
+  for (const f of result.heldByFrames) lines.push(`  ${f.samples} sample(s) held by a local variable of ${f.function} (${f.file}:${f.line}).`);
+  lines.push('', `  ${searchText(result)}`, `  ${createdText(result)}`);
+  return lines;
+}

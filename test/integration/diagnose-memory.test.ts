@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { silentLogger } from '../../src/common/logger';
+import { diagnose } from '../../src/diagnose/engine';
+import type { DiagnosisReport } from '../../src/diagnose/report';
+import type { MemHoldersResult } from '../../src/protocol/helper';
+import { Session } from '../../src/session/session';
+import { CLI, FIXTURES, ROOT, RUN_OWNER, startTarget, stopAllTargets, TEST_OWNER_VAR } from '../support/fixtures';
+
+/** The 1-based line of a fixture that starts (after indentation) with `text`: asserted lines follow the file. */
+function lineOf(fixture: string, text: string): number {
+  const index = fs.readFileSync(path.join(FIXTURES, fixture), 'utf8').split('\n').findIndex((l) => l.trim().startsWith(text));
+  assert.ok(index >= 0, `${text} is not in ${fixture}`);
+  return index + 1;
+}
+
+// Issue 10, memory playbook: what holds the growing objects (a referrer search in the target, up to a
+// module global or class attribute) and where they are created. Real targets, no language model.
+describe('diagnose memory: the holder of the growing objects (real targets, no language model)', function () {
+  this.timeout(180_000);
+  const sessions: Session[] = [];
+
+  async function attach(argv: string[]): Promise<Session> {
+    const target = await startTarget(argv);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    return session;
+  }
+
+  /** Python data evaluated in the target (getglobal -r), for checks of what the search left behind. */
+  async function evalInTarget(session: Session, expr: string): Promise<string> {
+    return (await session.getglobal({ module: 'sys', field: 'modules', expr, raw: true })).value;
+  }
+
+  const LEFTOVERS = "sum(1 for o in __import__('gc').get_objects() if type(o) is dict and o.get('__name__') == '_pyflight_holders_code')";
+
+  after(async () => {
+    await Promise.all(sessions.map((s) => s.detach()));
+    await stopAllTargets();
+  });
+
+  it('leaky_service.py: LeakyCacheEntry is held by __main__.SESSION_CACHE, a list defined at its line', async () => {
+    const session = await attach(['leaky_service.py']);
+    const steps: string[] = [];
+    const report = await diagnose(session, 'memory keeps growing', { budgetSeconds: 14 }, (s) => steps.push(s));
+    const first = report.findings[0];
+    assert.match(first.title, /^LeakyCacheEntry objects grow by [\d.,]+\/s, held by __main__\.SESSION_CACHE \(list, [\d,]+ entries\)$/);
+    assert.deepEqual(first.location, { function: '__main__.SESSION_CACHE', file: path.join(FIXTURES, 'leaky_service.py'), line: lineOf('leaky_service.py', 'SESSION_CACHE = []') });
+    assert.ok(first.evidence.some((e) => /^Held by __main__\.SESSION_CACHE \(list, [\d,]+ entries\) → \[\d+\] \(__main__\.LeakyCacheEntry\)\.$/.test(e)), first.evidence.join('\n'));
+    assert.ok(first.evidence.some((e) => /^[\d,]+ live instances of __main__\.LeakyCacheEntry now\.$/.test(e)), first.evidence.join('\n'));
+    assert.ok(first.next_steps[0].startsWith('Bound __main__.SESSION_CACHE'), first.next_steps.join('\n'));
+    assert.match(report.commands_run.join('\n'), /pyflight mem holders \d+ __main__ LeakyCacheEntry/);
+    assert.ok(steps.some((s) => /^Searching what holds __main__\.LeakyCacheEntry/.test(s)));
+    assert.equal(await evalInTarget(session, LEFTOVERS), '0');
+  });
+
+  it('leaky_registry.py: a class-attribute dict and a listener list inside a module-level object, with the lines that create them', async () => {
+    const session = await attach(['leaky_registry.py']);
+    const report: DiagnosisReport = await diagnose(session, 'memory keeps growing', { budgetSeconds: 14 });
+    const file = path.join(FIXTURES, 'leaky_registry.py');
+    const first = report.findings[0];
+    // The grower is the built-in dict: found through the container that grew during the interval.
+    assert.match(first.title, /^dict objects grow by [\d.,]+\/s, held by __main__\.SessionStore\._by_token \(dict, [\d,]+ entries\)$/);
+    assert.deepEqual(first.location, { function: '__main__.SessionStore._by_token', file, line: lineOf('leaky_registry.py', '_by_token = {}') });
+    assert.ok(first.evidence.some((e) => /it gained [\d,]+ entries during the interval/.test(e)), first.evidence.join('\n'));
+    const contexts = report.findings.find((f) => f.title.startsWith('RequestContext objects'));
+    assert.ok(contexts, report.findings.map((f) => f.title).join('\n'));
+    assert.match(contexts.title, /held by __main__\.BUS\._listeners\['shutdown'\] \(list, [\d,]+ entries\)$/);
+    assert.deepEqual(contexts.location, { function: '__main__.EventBus._listeners', file, line: lineOf('leaky_registry.py', 'self._listeners = {}') });
+    assert.ok(contexts.evidence.some((e) => e.includes("→ ._listeners (dict, 1 entry) → ['shutdown'] (list, ") && e.endsWith('→ .__self__ (__main__.RequestContext).')),
+      contexts.evidence.join('\n'));
+    // Where they are created: the 2 s watch on __init__ with the call stack.
+    const created = lineOf('leaky_registry.py', 'context = RequestContext(request_id)');
+    assert.ok(contexts.evidence.some((e) => e.startsWith(`Created in handle_request (${file}:${created}), called from request_loop`)), contexts.evidence.join('\n'));
+    assert.match(report.commands_run.join('\n'), /pyflight watch \d+ __main__ RequestContext __init__ -n 3 -r/);
+    assert.equal(await evalInTarget(session, LEFTOVERS), '0');
+    assert.equal(session.probes.length, 0, 'the creation watch is removed');
+  });
+
+  it('pyflight mem holders --json: the chain; the search keeps no reference to what it walked', async () => {
+    const session = await attach(['leaky_registry.py']);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const env = { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: RUN_OWNER };
+    const out = spawnSync(process.execPath, [CLI, 'mem', 'holders', String(session.pid), '__main__', 'RequestContext', '--json'], { encoding: 'utf8', env, timeout: 60_000 });
+    assert.equal(out.status, 0, out.stderr);
+    const result = JSON.parse(out.stdout) as MemHoldersResult & { pid: number };
+    assert.equal(result.holders[0].root.path, '__main__.BUS');
+    assert.deepEqual(result.holders[0].steps.map((s) => s.norm), ['', '._listeners', "['shutdown']", '[…]', '.__self__']);
+    assert.equal(result.holders[0].samples, result.sampled);
+    // Every context is referred to by its bound method only (this check's own frames aside): nothing of the search's is left.
+    const referrers = await evalInTarget(session, "(lambda gc, cs: sorted(set(len([r for r in gc.get_referrers(c) if r is not cs and type(r).__name__ != 'frame']) "
+      + "for c in cs)))(__import__('gc'), [c for c in __import__('gc').get_referrers(__import__('sys').modules['__main__'].RequestContext) "
+      + "if type(c).__name__ == 'RequestContext'])");
+    assert.equal(referrers, '[1]');
+    assert.equal(await evalInTarget(session, LEFTOVERS), '0');
+    const bad = spawnSync(process.execPath, [CLI, 'mem', 'holders', String(session.pid), '__main__', 'NoSuchClass'], { encoding: 'utf8', env, timeout: 60_000 });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /Cannot search for holders: no class NoSuchClass in module __main__/);
+  });
+
+  it('stays within its time bound on a heap of a million objects', async () => {
+    const session = await attach(['leaky_registry.py', '--ballast', '1000000']);
+    const result = await session.memHolders({ module: '__main__', class: 'RequestContext', samples: 50, maxSeconds: 0.5, maxNodes: 100000 });
+    assert.equal(result.stoppedBy, 'time');
+    // The bound is checked before each heap pass: it can be overrun by one pass (and the answer), not more.
+    const perPass = result.elapsedMs / Math.max(1, result.heapPasses);
+    assert.ok(result.elapsedMs <= 500 + 2 * perPass + 200, `${result.elapsedMs} ms for ${result.heapPasses} heap passes`);
+    // The bound cut the walk short: some samples are left unexplained, and it says so.
+    assert.ok(result.sampled > 10 && result.unresolved > 0, JSON.stringify({ ...result, holders: result.holders.length }));
+    assert.equal(await evalInTarget(session, LEFTOVERS), '0');
+  });
+});

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { callerFrames } from '../../src/diagnose/memory';
+import { biggestContainer, chainText, createdText, holderName, holdersReport, searchText } from '../../src/memory/holders';
+import type { MemHoldersResult, WatchRecord } from '../../src/protocol/helper';
+
+// Real answers of `pyflight mem holders` and of the creation-site watch, recorded from
+// test/fixtures/leaky_registry.py and leaky_service.py by test/fixtures/record_holders_answers.mjs.
+const DIR = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'holders');
+const load = <T>(name: string): T => JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8')) as T;
+
+describe('memory holders (recorded referrer searches)', () => {
+  it('a bound-method listener list inside a module-level object: the path to the biggest container and the whole chain', () => {
+    const result = load<MemHoldersResult>('registry-request-context');
+    const top = result.holders[0];
+    assert.equal(biggestContainer(top), 2);
+    const { path: where, size } = holderName(top);
+    assert.equal(where, "__main__.BUS._listeners['shutdown']");
+    assert.match(size, /^list, [\d,]+ entries$/);
+    assert.match(chainText(top), /^__main__\.BUS \(__main__\.EventBus\) → \._listeners \(dict, 1 entry\) → \['shutdown'\] \(list, [\d,]+ entries\) → \[\d+\] \(method\) → \.__self__ \(__main__\.RequestContext\)$/);
+    assert.equal(top.definition?.what, '__main__.EventBus._listeners');
+    assert.equal(path.basename(top.definition!.file), 'leaky_registry.py');
+  });
+
+  it('a class-attribute dict found from the containers of a built-in type', () => {
+    const result = load<MemHoldersResult>('registry-dict');
+    assert.equal(result.builtin, true);
+    assert.equal(result.instances, null);
+    const { path: where, size } = holderName(result.holders[0]);
+    assert.equal(where, '__main__.SessionStore._by_token');
+    assert.match(size, /^dict, [\d,]+ entries$/);
+    assert.match(searchText(result), /^The referrer search in the target explained 1 of 1 sampled containers in [\d.]+ s \(\d+ objects expanded, \d+ heap passes\)\.$/);
+  });
+
+  it('a module-level list; the plain text report names the defining line and says tracemalloc was not tracing', () => {
+    const result = load<MemHoldersResult>('service-leaky-cache-entry');
+    const lines = holdersReport(4242, result);
+    assert.match(lines[0], /^Process 4242: what holds __main__\.LeakyCacheEntry \([\d,]+ live instances\)\.$/);
+    assert.ok(lines.some((l) => /^ {2}__main__\.SESSION_CACHE \(list, [\d,]+ entries\) — 5 of 5 samples$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^ {4}defined at .*leaky_service\.py:\d+ \(__main__\.SESSION_CACHE\)$/.test(l)), lines.join('\n'));
+    assert.equal(result.createdAt, null);
+    assert.match(createdText(result), /^Where they are created is not known: tracemalloc is not tracing/);
+  });
+
+  it('the creation watch: the frames before flight-profiler\'s wrapper, the caller of __init__ last', () => {
+    const records = load<Array<{ type: string; data: WatchRecord }>>('registry-watch-init-stack').filter((r) => r.type === 'record');
+    assert.ok(records.length >= 1);
+    const frames = callerFrames(records[0].data.value);
+    assert.deepEqual(frames.slice(-2).map((f) => f.function), ['request_loop', 'handle_request']);
+    assert.equal(path.basename(frames[frames.length - 1].file), 'leaky_registry.py');
+    assert.ok(frames.every((f) => !f.file.includes('flight_profiler')));
+    assert.deepEqual(callerFrames('not a stack'), []);
+  });
+});
