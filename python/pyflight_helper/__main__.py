@@ -77,6 +77,11 @@ AGENT_COMMANDS = {
     "memHolders": ("holders", lambda m, req, port: m.mem_holders(req.params, server.pid, port)),
     "memContainers": ("holders", lambda m, req, port: m.mem_containers(req.params, port)),
     "gilstatOff": ("gilstat", lambda m, _req, port: m.gilstat_off(port)),
+    "forceGc": ("vmtool", lambda m, _req, port: m.force_gc(server.pid, port)),
+    "torchProfile": ("pytorch", lambda m, req, port: m.torch_profile(req, server.pid, port)),
+    "torchMemory": ("pytorch", lambda m, req, port: m.torch_memory(req, server.pid, port)),
+    "exceptionWindow": ("exceptions", lambda m, req, port: m.exception_window(req, server.pid, port)),
+    "exceptionHookCheck": ("exceptions", lambda m, _req, port: m.check_removed(port)),
     "consoleOpen": ("live", lambda m, req, port: m.call(port, "consoleOpen", {"id": req.params.get("id")})),
     "consoleInput": ("live", lambda m, req, port: m.console_push(req, port)),
     "consoleReset": ("live", lambda m, req, port: m.call(port, "consoleReset", {"id": req.params.get("id")})),
@@ -121,15 +126,6 @@ def _gilstat_on(srv, req):
     return gilstat_on(req, pid, port)
 
 
-@server.handler("forceGc")
-def _force_gc(srv, _req):
-    """gc.collect() in the target (vmtool forceGc), with object counts and RSS before and after."""
-    from .commands.vmtool import force_gc
-
-    pid, port = srv.require_attached()
-    return force_gc(pid, port)
-
-
 @server.handler("gilstatState")
 def _gilstat_state(srv, _req):
     """Read from outside (no agent needed): where take_gil/drop_gil are, and whether an interceptor
@@ -147,39 +143,6 @@ def _torch_check(srv, req):
 
     pid, _port = srv.require_open()
     return {"library": require_torch(pid)}
-
-
-@server.handler("torchProfile")
-def _torch_profile(srv, req):
-    """Profiles the next call of a function with torch.profiler (flight-profiler's `torch profile`)."""
-    from .commands.pytorch import torch_profile
-
-    pid, port = srv.require_attached()
-    return torch_profile(req, pid, port)
-
-
-@server.handler("torchMemory")
-def _torch_memory(srv, req):
-    """A CUDA memory snapshot now, or recorded around the next call (`torch memory -s|-r`)."""
-    from .commands.pytorch import torch_memory
-
-    pid, port = srv.require_attached()
-    return torch_memory(req, pid, port)
-@server.handler("exceptionWindow")
-def _exception_window(srv, req):
-    """A bounded window in which the target's exceptions are counted (a trace hook, always removed)."""
-    from .commands.exceptions import exception_window
-
-    pid, port = srv.require_attached()
-    return exception_window(req, pid, port)
-
-
-@server.handler("exceptionHookCheck")
-def _exception_hook_check(srv, _req):
-    """Which threads of the target have a trace function now, and whether the window's module is there."""
-    from .commands.exceptions import check_removed
-
-    return check_removed(srv.require_attached()[1])
 
 
 def main():

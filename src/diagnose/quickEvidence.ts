@@ -92,5 +92,8 @@ export function routeByEvidence(e: QuickEvidence): { kind: DiagnoseKind; routedB
     return { kind: 'gil', routedBy: because(`${runnersPerSample.toFixed(1)} threads want to run per sample but the process uses about one core; ${topHolder} held the GIL in ${held} of ${e.samples.length} samples`) };
   }
   if (busy) return { kind: 'slow', routedBy: because('the process is busy on the CPU') };
+  // A model process that shows nothing else: its steps are short and sampled rarely (and CPU reads
+  // low on a loaded machine), so the torch playbook's own profile looks for the step.
+  if (e.torchLoaded) return { kind: 'torch', routedBy: because('torch is loaded and nothing else stands out') };
   return { kind: 'hang', routedBy: because('little CPU and no thread running code: look at what they wait on') };
 }
