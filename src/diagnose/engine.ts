@@ -134,9 +134,11 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       const waits = await diagnoseHang(target, samples, signal, onStep, commands, extras);
       const real = waits.findings.filter((f) => f.severity !== 'info');
       if (real.length) {
-        const why = busy < sampled ? `The process used ${cpu!.toFixed(0)}% of a core during the ${(profile!.elapsedMs / 1000).toFixed(1)} s CPU profile (its CPU time in /proc), though py-spy counted threads active in ${(sampled * 100).toFixed(0)}% of its sample slots: a thread in a blocking call counts as active at times.`
-          : `The CPU profile shows threads running in only ${(busy * 100).toFixed(0)}% of its sample slots (${profile!.profile.samples} samples in ${(profile!.elapsedMs / 1000).toFixed(1)} s at ${profile!.rate} Hz).`;
-        for (const f of real) f.evidence.push(why);
+        const why = [
+          ...(sampled < 0.25 ? [`The CPU profile shows threads running in only ${(sampled * 100).toFixed(0)}% of its sample slots (${profile!.profile.samples} samples in ${(profile!.elapsedMs / 1000).toFixed(1)} s at ${profile!.rate} Hz).`] : []),
+          ...(busy < sampled ? [`The process used ${cpu!.toFixed(0)}% of a core during the ${(profile!.elapsedMs / 1000).toFixed(1)} s CPU profile (its CPU time in /proc)${sampled >= 0.25 ? `, though py-spy counted threads active in ${(sampled * 100).toFixed(0)}% of its sample slots: a thread in a blocking call counts as active at times` : ''}.`] : []),
+        ];
+        for (const f of real) f.evidence.push(...why);
         findings = [...real, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
         summary = `Slow because threads wait, not compute: ${real[0].title}.`;
       } else if (busy < sampled) {
