@@ -140,8 +140,9 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
         ];
         for (const f of real) f.evidence.push(...why);
         findings = [...real, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
-        summary = `Slow because threads wait, not compute: ${real[0].title}.`;
-      } else if (busy < sampled) {
+        summary = `Waiting, not computing: ${real[0].title}.`;
+      } else if (cpu !== undefined && cpu / 100 * 2 < sampled) {
+        // py-spy saw twice the activity the CPU time allows: its "CPU" findings are mostly threads at blocking calls.
         summary = `Mostly waiting, not computing: the process used ${cpu!.toFixed(0)}% of a core, and no lock wait or blocked event loop showed in the stacks. `
           + 'The CPU findings below count threads py-spy saw at blocking calls; look at what those calls wait for (a remote service, a queue).';
       }

@@ -18,8 +18,8 @@ export interface OwnTime {
   percent: number;
   /** Of those, samples where this function's own code was running (the leaf). */
   self: number;
-  /** Leaf samples left out because their line is a blocking call (sleep, recv, a lock): py-spy counts a
-   * thread there as active now and then, but it waits. */
+  /** Samples left out because they wait: a leaf line that is a blocking call (sleep, recv, a lock), or a
+   * stdlib wait function below (select, Condition.wait). py-spy counts such a thread as active now and then. */
   waiting: number;
   /** The non-own function that took most of the rest (e.g. `SequenceMatcher.find_longest_match`, stdlib difflib). */
   topCallee?: { function: string; module?: string; kind: FrameInfo['kind']; samples: number };
@@ -50,7 +50,8 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
   const cache = new Map<string, FrameInfo>();
   const info = (text: string) => {
     let i = cache.get(text);
-    if (!i) cache.set(text, i = classifyFrame(parseFrame(text), options));
+    // idle: true marks the standard library's wait functions (Condition.wait, selectors' select) as `idle`.
+    if (!i) cache.set(text, i = classifyFrame(parseFrame(text), { ...options, idle: true }));
     return i;
   };
   const accs = new Map<string, Acc>();
@@ -63,7 +64,7 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
     const key = `${own.name}\0${own.file ?? ''}`;
     let acc = accs.get(key);
     if (!acc) accs.set(key, acc = { info: own, samples: 0, self: 0, waiting: 0, lines: new Map(), callees: new Map() });
-    if (at === frames.length - 1 && isBlocking(own)) {
+    if ((at === frames.length - 1 && isBlocking(own)) || frames.slice(at + 1).some((f) => f.kind === 'idle')) {
       acc.waiting += stack.count;
       continue;
     }
