@@ -244,7 +244,8 @@ async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: Di
     };
   });
   const listed = new Set(charged.map((f) => f.function + f.file));
-  const byTotal = [...own].sort((a, b) => b.total - a.total).find((f) => !listed.has(f.function + f.file) && f.totalPercent >= 20);
+  // With no own CPU time left (every own sample was at a blocking call) the stack totals only repeat that wait.
+  const byTotal = charged.length ? [...own].sort((a, b) => b.total - a.total).find((f) => !listed.has(f.function + f.file) && f.totalPercent >= 20) : undefined;
   if (byTotal) {
     findings.push({
       title: `${byTotal.function} is on the stack in ${pct(byTotal.totalPercent)} of CPU samples (callees included)`,
@@ -256,7 +257,17 @@ async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: Di
     });
   }
   const path = hottestPath(profile).map((n) => n.name);
-  if (!charged.length) {
+  if (!charged.length && own.length) {
+    const top = own[0];
+    findings.push({
+      title: `No own code used the CPU: its samples in the profile are all at blocking calls, most in ${top.function} (${shortWhere(top.file, top.line)})`,
+      severity: 'info',
+      location: { function: top.function, file: top.file ?? null, line: top.line ?? null },
+      evidence: [`Every own-code sample ended on a line that sleeps, waits for I/O or a lock, or in a wait of the standard library (select, Condition.wait); py-spy counts such threads as active at times.`],
+      next_steps: ['Slow but waiting: see what the threads wait on (`--kind hang`).', perfStep],
+      view: 'profile',
+    });
+  } else if (!charged.length) {
     const top = profile.hot[0];
     findings.push({
       title: `No own-code function uses the CPU itself; the top is ${top.function} (${top.kind}, ${pct(top.selfPercent)})`,

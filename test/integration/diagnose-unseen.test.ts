@@ -84,7 +84,8 @@ describe('diagnose services it had not seen (real targets, no language model)', 
       assert.match(first.title, /^The asyncio event loop \(MainThread\) is blocked in _legacy_profile_lookup \(async_api\.py:\d+, sleeping\); no other task runs meanwhile$/);
       assert.equal(first.location?.line, lineOf(file, 'time.sleep(0.3)'));
       assert.ok(first.evidence.some((e) => /handle_order → load_profile → _legacy_profile_lookup, sleeping at async_api\.py:\d+/.test(e)), first.evidence.join('\n'));
-      assert.ok(!report.findings.some((f) => /uses [\d.]+% of CPU samples in its own code/.test(f.title) && f.severity === 'high'));
+      // The sleep is not reported as CPU in any form (py-spy counts the sleeping loop thread as active at times).
+      assert.ok(!report.findings.some((f) => /uses [\d.]+% of CPU samples|is on the stack in/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
     });
   }
 
