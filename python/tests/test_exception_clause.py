@@ -35,6 +35,12 @@ SOURCE = textwrap.dedent('''\
 
     def plain():
         return work()
+
+
+    def push(batch):
+        for raw in batch:
+            with contextlib.suppress(ValueError, IndexError):
+                records.append(parse(raw))
 ''')
 
 VALUE_ERROR = ["ValueError", "Exception", "BaseException", "object"]
@@ -49,7 +55,7 @@ def _at(tmp_path, function, line, mro):
 
 def test_broad_except_swallows(tmp_path):
     assert _at(tmp_path, "handle", 3, VALUE_ERROR) == {"caught": True, "clause": "except Exception:", "clauseLine": 4,
-                                                        "broad": True, "reraises": False}
+                                                        "broad": True, "reraises": False, "silent": False}
 
 
 def test_specific_clause_in_a_tuple(tmp_path):
@@ -73,3 +79,15 @@ def test_bare_except_is_broad(tmp_path):
 def test_no_try_and_no_source(tmp_path):
     assert _at(tmp_path, "plain", 30, VALUE_ERROR) == {"caught": False}
     assert except_clause(str(tmp_path / "missing.py"), "f", 3, VALUE_ERROR, 0) == {"caught": None}
+
+
+def test_bare_pass_is_silent(tmp_path):
+    assert _at(tmp_path, "bare", 24, VALUE_ERROR)["silent"] is True
+    assert _at(tmp_path, "lookup", 10, KEY_ERROR)["silent"] is False  # `return None` answers the caller
+
+
+def test_contextlib_suppress_drops_what_it_names(tmp_path):
+    r = _at(tmp_path, "push", 36, VALUE_ERROR)
+    assert r == {"caught": True, "clause": "with contextlib.suppress(ValueError, IndexError):", "clauseLine": 35,
+                 "broad": False, "reraises": False, "silent": True}
+    assert _at(tmp_path, "push", 36, KEY_ERROR) == {"caught": False}  # KeyError is not suppressed there

@@ -14,7 +14,8 @@ import { diagnoseException, type ExceptionTarget } from './exception';
 import { diagnoseGil, type GilTarget } from './gil';
 import { analyzeHang } from './hang';
 import { diagnoseMemory, type MemoryTarget } from './memory';
-import { gatherQuickEvidence, routeByEvidence } from './quickEvidence';
+import { ownCodeTime, sourceLineReader } from './ownTime';
+import { cpuDuring, gatherQuickEvidence, routeByEvidence } from './quickEvidence';
 import { shortWhere, type DiagnoseKind, type DiagnosisReport, type Finding } from './report';
 import { diagnoseTorch, TORCH_WORDS, type TorchCapable } from './torch';
 
@@ -119,18 +120,30 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     ({ findings, summary } = await diagnoseHang(target, samples, signal, onStep, commands, extras));
   } else if (kind === 'slow') {
     const seconds = Math.max(1, Math.min(10, Math.floor(budget - (Date.now() - started) / 1000 - 2)));
-    ({ findings, summary } = await diagnoseSlow(target, seconds, options, onStep, commands, extras));
+    const measured = await cpuDuring(target.pid, () => diagnoseSlow(target, seconds, options, onStep, commands, extras));
+    ({ findings, summary } = measured.value);
     const profile = extras.profile;
-    const busy = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
+    const sampled = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
+    // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does not.
+    const cpu = measured.cpuPercent;
+    const busy = cpu !== undefined ? Math.min(sampled, cpu / 100) : sampled;
     if (busy < 0.25) {
       // Slow but mostly idle: the time goes to waiting. Look at what the threads wait on.
-      onStep(`Threads ran in only ${(busy * 100).toFixed(0)}% of the profile's sample slots: slow means waiting here; sampling stacks.`);
+      onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile: slow means waiting here; sampling stacks.`);
       const waits = await diagnoseHang(target, samples, signal, onStep, commands, extras);
       const real = waits.findings.filter((f) => f.severity !== 'info');
       if (real.length) {
-        for (const f of real) f.evidence.push(`The CPU profile shows threads running in only ${(busy * 100).toFixed(0)}% of its sample slots (${profile!.profile.samples} samples in ${(profile!.elapsedMs / 1000).toFixed(1)} s at ${profile!.rate} Hz).`);
+        const why = [
+          ...(sampled < 0.25 ? [`The CPU profile shows threads running in only ${(sampled * 100).toFixed(0)}% of its sample slots (${profile!.profile.samples} samples in ${(profile!.elapsedMs / 1000).toFixed(1)} s at ${profile!.rate} Hz).`] : []),
+          ...(busy < sampled ? [`The process used ${cpu!.toFixed(0)}% of a core during the ${(profile!.elapsedMs / 1000).toFixed(1)} s CPU profile (its CPU time in /proc)${sampled >= 0.25 ? `, though py-spy counted threads active in ${(sampled * 100).toFixed(0)}% of its sample slots: a thread in a blocking call counts as active at times` : ''}.`] : []),
+        ];
+        for (const f of real) f.evidence.push(...why);
         findings = [...real, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
-        summary = `Slow because threads wait, not compute: ${real[0].title}.`;
+        summary = `Waiting, not computing: ${real[0].title}.`;
+      } else if (cpu !== undefined && cpu / 100 * 2 < sampled) {
+        // py-spy saw twice the activity the CPU time allows: its "CPU" findings are mostly threads at blocking calls.
+        summary = `Mostly waiting, not computing: the process used ${cpu!.toFixed(0)}% of a core, and no lock wait or blocked event loop showed in the stacks. `
+          + 'The CPU findings below count threads py-spy saw at blocking calls; look at what those calls wait for (a remote service, a queue).';
       }
     }
   } else if (kind === 'torch') {
@@ -151,6 +164,17 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     // The rest of the budget, after the diff's two heap walks, bounds each of the (up to 3) holder searches.
     const holderSeconds = Math.max(1, Math.min(5, Math.floor((left - seconds) / 6)));
     ({ findings, summary } = await diagnoseMemory(target, seconds, holderSeconds, signal, onStep, commands, extras));
+  }
+  if (kind === 'hang' && !asked && !fromWords && findings[0]?.severity === 'info') {
+    // Nothing stuck and nothing busy, and the words did not say what is wrong: something may fail quietly.
+    onStep('No thread is stuck: counting exceptions for 2 s, in case something fails quietly.');
+    const quiet = await diagnoseException(target, 2, { signal, workspaceRoots: options.workspaceRoots, log: options.log }, onStep, commands);
+    if (quiet.findings.some((f) => f.severity === 'high' || f.severity === 'critical')) {
+      kind = 'exception';
+      routedBy += '; then no thread was stuck, and exceptions were raised and swallowed';
+      ({ findings, summary } = { findings: [...quiet.findings, ...findings], summary: quiet.summary });
+      extras.exceptions = quiet.window;
+    }
   }
   if (samples.length && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
@@ -197,24 +221,33 @@ async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: Di
   }
   const pct = (n: number) => `${n.toFixed(1)}%`;
   const own = ownHot(profile);
-  const bySelf = own.filter((f) => f.self > 0).slice(0, 3);
-  const findings: Finding[] = bySelf.map((f, i) => ({
-    title: `${f.function} uses ${pct(f.selfPercent)} of CPU samples itself (${pct(f.totalPercent)} with what it calls)`,
-    severity: i === 0 && f.selfPercent >= 20 ? 'high' : 'medium',
-    location: { function: f.function, file: f.file ?? null, line: f.line ?? null },
-    evidence: [
-      `${f.self} of ${profile.samples} samples in ${(result.elapsedMs / 1000).toFixed(1)} s had ${f.function} as the running frame; ${f.total} had it on the stack.`,
-      ...(f.line ? [`Its busiest line is ${shortWhere(f.file, f.line)}.`] : []),
-    ],
-    next_steps: [
-      `Look at the loop or call at ${shortWhere(f.file, f.line)}: do less work per call, cache, or move it off the request path.`,
-      `Measure each call: \`pyflight trace ${target.pid} ${f.module ?? '<module>'} ${f.function}\`.`,
-      perfStep,
-    ],
-    view: 'profile',
-  }));
-  const listed = new Set(bySelf.map((f) => f.function + f.file));
-  const byTotal = [...own].sort((a, b) => b.total - a.total).find((f) => !listed.has(f.function + f.file) && f.totalPercent >= 20);
+  // Ranked by the time charged to the deepest own frame: a function whose cost is in the library it calls comes first.
+  const charged = ownCodeTime(profile, { workspaceRoots: options.workspaceRoots }, sourceLineReader(target.pid)).slice(0, 3);
+  const findings: Finding[] = charged.map((c, i) => {
+    const callee = c.topCallee && c.samples - c.self > c.self ? c.topCallee : undefined;
+    const calleeName = callee ? `${callee.module ? `${callee.module} ` : ''}(${callee.function})` : '';
+    return {
+      title: callee ? `${c.function} uses ${pct(c.percent)} of CPU samples, mostly in ${calleeName} that it calls`
+        : `${c.function} uses ${pct(c.percent)} of CPU samples in its own code`,
+      severity: i === 0 && c.percent >= 20 ? 'high' : 'medium',
+      location: { function: c.function, file: c.file ?? null, line: c.line ?? null },
+      evidence: [
+        `${c.samples} of ${profile.samples} samples in ${(result.elapsedMs / 1000).toFixed(1)} s ended in ${c.function} as the deepest own-code frame: `
+          + `${c.self} in its own lines, ${c.samples - c.self} in code it calls that is not yours${c.topCallee ? ` (most: ${c.topCallee.module ? `${c.topCallee.module}.` : ''}${c.topCallee.function}, ${c.topCallee.samples})` : ''}.`,
+        ...(c.line ? [`Its busiest line is ${shortWhere(c.file, c.line)}${callee ? ' (the call into that code)' : ''}.`] : []),
+      ],
+      next_steps: [
+        callee ? `Call ${callee.function} less at ${shortWhere(c.file, c.line)} (fewer items, a cheaper algorithm, cache results), or move it off the request path.`
+          : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,
+        `Measure each call: \`pyflight trace ${target.pid} ${c.module ?? '<module>'} ${c.function}\`.`,
+        perfStep,
+      ],
+      view: 'profile',
+    };
+  });
+  const listed = new Set(charged.map((f) => f.function + f.file));
+  // With no own CPU time left (every own sample was at a blocking call) the stack totals only repeat that wait.
+  const byTotal = charged.length ? [...own].sort((a, b) => b.total - a.total).find((f) => !listed.has(f.function + f.file) && f.totalPercent >= 20) : undefined;
   if (byTotal) {
     findings.push({
       title: `${byTotal.function} is on the stack in ${pct(byTotal.totalPercent)} of CPU samples (callees included)`,
@@ -226,7 +259,17 @@ async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: Di
     });
   }
   const path = hottestPath(profile).map((n) => n.name);
-  if (!bySelf.length) {
+  if (!charged.length && own.length) {
+    const top = own[0];
+    findings.push({
+      title: `No own code used the CPU: its samples in the profile are all at blocking calls, most in ${top.function} (${shortWhere(top.file, top.line)})`,
+      severity: 'info',
+      location: { function: top.function, file: top.file ?? null, line: top.line ?? null },
+      evidence: [`Every own-code sample ended on a line that sleeps, waits for I/O or a lock, or in a wait of the standard library (select, Condition.wait); py-spy counts such threads as active at times.`],
+      next_steps: ['Slow but waiting: see what the threads wait on (`--kind hang`).', perfStep],
+      view: 'profile',
+    });
+  } else if (!charged.length) {
     const top = profile.hot[0];
     findings.push({
       title: `No own-code function uses the CPU itself; the top is ${top.function} (${top.kind}, ${pct(top.selfPercent)})`,

@@ -33,6 +33,7 @@ function fate(h: ExceptionHandlerFrame | undefined): { severity: Severity; words
   if (!h || h.caught === null) return { severity: 'medium', words: h ? `stops in ${at} (its source could not be read)` : 'stops where it could not be seen' };
   if (h.caught === false) return { severity: 'high', words: `escapes ${at} into code that was not traced (a library, or the end of the thread)` };
   if (h.reraises) return { severity: 'medium', words: `is caught and raised again by \`${h.clause}\` in ${at}` };
+  if (h.silent) return { severity: 'high', words: `is dropped without a trace by \`${h.clause}\` in ${at}` };
   if (h.broad) return { severity: 'high', words: `is swallowed by \`${h.clause}\` in ${at}` };
   return { severity: 'info', words: `is handled by \`${h.clause}\` in ${at}` };
 }
@@ -55,11 +56,11 @@ export function exceptionFindings(result: ExceptionWindowResult, pid: number): F
       }
     }
     for (const h of e.handlers.slice(0, 3)) {
-      evidence.push(`${h.count} of them stopped in ${h.function} at ${shortWhere(h.file, h.line)}${h.caught ? `, caught by \`${h.clause}\` (line ${h.clauseLine})${h.broad ? ' — a broad except' : ''}${h.reraises ? ', which raises again' : ''}` : h.caught === false ? ', with no except clause there that matches' : ''}.`);
+      evidence.push(`${h.count} of them stopped in ${h.function} at ${shortWhere(h.file, h.line)}${h.caught ? `, caught by \`${h.clause}\` (line ${h.clauseLine})${h.broad ? ' — a broad except' : ''}${h.silent ? ', which drops it (nothing logged, nothing returned)' : ''}${h.reraises ? ', which raises again' : ''}` : h.caught === false ? ', with no except clause there that matches' : ''}.`);
     }
     const next: string[] = [];
-    if (handler?.caught && handler.broad && !handler.reraises) {
-      next.push(`Do not drop it: in the \`${handler.clause}\` at ${shortWhere(handler.file, handler.clauseLine)}, log it (logger.exception) or answer the caller with an error, and catch only what you expect (${e.type}).`);
+    if (handler?.caught && (handler.broad || handler.silent) && !handler.reraises) {
+      next.push(`Do not drop it: in the \`${handler.clause}\` at ${shortWhere(handler.file, handler.clauseLine)}, log it (logger.exception) or answer the caller with an error${handler.broad ? `, and catch only what you expect (${e.type})` : ', or count what is dropped'}.`);
     }
     if (severity === 'info') next.push(`Expected control flow? ${e.count} exceptions in ${seconds.toFixed(1)} s cost time; a check before the call (\`in\`, \`get\`) avoids them.`);
     else next.push(`Fix the input or the check in ${e.function} (${shortWhere(e.file, sample?.line)}): ${e.type} for ${sample ? `(${sample.args})` : 'these inputs'}.`);

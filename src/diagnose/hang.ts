@@ -82,11 +82,12 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
   }
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
-  interface Hold { holder: string; lock: string; file: string; line: number; activity: string; top?: StackFrame; inFrame?: StackFrame;
-    waitingIn?: string; samples: number; waiters: Set<string>; waitedAt: string }
+  interface Hold { holders: Set<string>; lock: string; file: string; line: number; activity: string; top?: StackFrame; inFrame?: StackFrame;
+    waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string }
   const holds = new Map<string, Hold>();
   for (const s of samples) {
     const seenThisSample = new Set<string>();
+    const waitingNow = new Map<string, number>();
     for (const waiter of s.threads) {
       if (!isLockWait(waiter) || covered.has(waiter.name)) continue;
       for (const holderName of waiter.blockedOn!.heldBy ?? []) {
@@ -95,28 +96,34 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
         const held = holder.holding?.find((h) => h.expression === waiter.blockedOn!.expression);
         if (!held) continue;
         const top = mainFrame(holder.frames);
-        const key = `${holderName}\u0000${held.expression}\u0000${top?.function}\u0000${holder.activity}`;
-        const hold = holds.get(key) ?? { holder: holderName, lock: held.expression, file: held.file, line: held.line, activity: holder.activity ?? 'running',
-          top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(),
+        // Keyed by what is done under the lock, not by who: a pool's threads take turns holding it.
+        const key = `${held.expression}\u0000${top?.function}\u0000${top?.file}\u0000${holder.activity}`;
+        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, activity: holder.activity ?? 'running',
+          top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(), mostWaiting: 0,
           waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line) };
+        hold.holders.add(holderName);
         hold.waiters.add(waiter.name);
+        waitingNow.set(key, (waitingNow.get(key) ?? 0) + 1);
+        hold.mostWaiting = Math.max(hold.mostWaiting, waitingNow.get(key)!);
         if (!seenThisSample.has(key)) { hold.samples++; seenThisSample.add(key); }
         holds.set(key, hold);
       }
     }
   }
-  for (const h of [...holds.values()].sort((a, b) => b.samples - a.samples || b.waiters.size - a.waiters.size)) {
+  for (const h of [...holds.values()].sort((a, b) => b.samples - a.samples || b.mostWaiting - a.mostWaiting)) {
     const idle = h.activity === 'sleeping' || h.activity === 'waiting';
     const doing = idle ? `${h.activity}${h.waitingIn && h.waitingIn !== 'sleep' ? ` in ${h.waitingIn}` : ''}` : 'running';
     const inOther = h.top && h.inFrame && h.top !== h.inFrame;
+    const holders = [...h.holders];
+    const who = holders.length === 1 ? holders[0] : `${holders.length} threads in turn`;
     findings.push({
-      title: `${h.holder} holds ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.waiters.size} thread${h.waiters.size === 1 ? '' : 's'} wait for it`,
+      title: `${holders.length === 1 ? `${who} holds` : `${who} hold`} ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.mostWaiting} thread${h.mostWaiting === 1 ? '' : 's'} wait for it`,
       severity: idle && h.samples * 2 >= n ? 'high' : 'medium',
       location: loc(h.inFrame ?? h.top),
       evidence: [
-        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${h.holder} was inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)}) and ${doing} at ${frameText(h.top)}.`,
-        ...(inOther ? [`It called that from ${frameText(h.inFrame)}, inside the lock.`] : []),
-        `Waiting for ${h.lock} at ${h.waitedAt}: ${[...h.waiters].join(', ')}.`,
+        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)}) and ${doing} at ${frameText(h.top)}.`,
+        ...(inOther ? [`${holders.length === 1 ? 'It' : 'Each'} called that from ${frameText(h.inFrame)}, inside the lock.`] : []),
+        `Waiting for ${h.lock} at ${h.waitedAt}: up to ${h.mostWaiting} at once (${[...h.waiters].slice(0, 6).join(', ')}${h.waiters.size > 6 ? ', …' : ''}).`,
       ],
       next_steps: [
         idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of \`with ${h.lock}:\`: fetch first, then take the lock only to update shared state.`
@@ -126,11 +133,15 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
       ],
       view: 'stacks',
     });
-    covered.add(h.holder);
+    h.holders.forEach((x) => covered.add(x));
     h.waiters.forEach((w) => covered.add(w));
   }
 
-  // 3. Threads blocked or waiting in every sample, unchanged, not explained above.
+  // 3. An asyncio event loop stuck in a blocking call: its thread is inside a callback (Handle._run)
+  // and sleeps or waits there instead of in the loop's selector, so no other task runs meanwhile.
+  findings.push(...blockedEventLoops(samples, spanMs, covered, stacksStep));
+
+  // 4. Threads blocked or waiting in every sample, unchanged, not explained above.
   for (const t of last.threads) {
     if (covered.has(t.name) || !t.blockedOn || t.activity === 'running') continue;
     const still = samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); });
@@ -161,4 +172,46 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
     });
   }
   return findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
+}
+
+const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');
+
+function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<string>, stacksStep: string): Finding[] {
+  interface Block { thread: string; leaf: StackFrame; chain: StackFrame[]; activity: string; waitingIn?: string; samples: number }
+  const blocks = new Map<string, Block>();
+  for (const s of samples) {
+    for (const t of s.threads) {
+      if (covered.has(t.name) || t.activity === 'running' || !t.activity) continue;
+      const k = t.frames.findIndex(isLoopCallback);
+      if (k <= 0) continue;
+      const inCallback = t.frames.slice(0, k);
+      const leaf = inCallback.find((f) => f.kind === 'python' && !isStdlibFrame(f) && !/[\\/](site|dist)-packages[\\/]/.test(f.file ?? '')) ?? mainFrame(inCallback);
+      if (!leaf) continue;
+      const key = `${t.name}\u0000${leaf.function}\u0000${leaf.file}\u0000${leaf.line}`;
+      const b = blocks.get(key) ?? { thread: t.name, leaf, chain: inCallback.filter((f) => f.kind === 'python' && !isStdlibFrame(f)).reverse(),
+        activity: t.activity, waitingIn: t.waitingIn, samples: 0 };
+      b.samples++;
+      blocks.set(key, b);
+    }
+  }
+  const n = samples.length;
+  return [...blocks.values()].sort((a, b) => b.samples - a.samples).slice(0, 2).map((b) => {
+    const doing = `${b.activity}${b.waitingIn && b.waitingIn !== 'sleep' ? ` in ${b.waitingIn}` : ''}`;
+    const chain = b.chain.map((f) => f.function).join(' → ') || b.leaf.function;
+    covered.add(b.thread);
+    return {
+      title: `The asyncio event loop (${b.thread}) is blocked in ${b.leaf.function} (${shortWhere(b.leaf.file, b.leaf.line)}, ${doing}); no other task runs meanwhile`,
+      severity: b.samples * 2 >= n ? 'high' : 'medium',
+      location: loc(b.leaf),
+      evidence: [
+        `In ${b.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${b.thread} was running a loop callback, not waiting in the loop's selector: ${chain}, ${doing} at ${shortWhere(b.leaf.file, b.leaf.line)}.`,
+        'A coroutine that sleeps or waits without `await` holds the whole loop: every other request and timer waits for it.',
+      ],
+      next_steps: [
+        `Make the call at ${shortWhere(b.leaf.file, b.leaf.line)} non-blocking: \`await asyncio.sleep(…)\` or an async client, or run it off the loop with \`await asyncio.to_thread(${b.leaf.function.split('.').pop()}, …)\`.`,
+        stacksStep,
+      ],
+      view: 'stacks' as const,
+    };
+  });
 }

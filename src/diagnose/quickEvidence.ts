@@ -14,6 +14,8 @@ export interface QuickEvidence {
   cpuPercent?: number;
   rssBefore?: number;
   rssAfter?: number;
+  /** RSS readings over the interval, in order (before … after). */
+  rssSeries?: number[];
   intervalMs: number;
   torchLoaded: boolean;
   samples: StackResult[];
@@ -36,17 +38,35 @@ async function snapshot(pid: number): Promise<{ stat?: ProcStat; rss?: number; a
 export async function gatherQuickEvidence(pid: number, sampleStacks: () => Promise<StackResult[]>): Promise<QuickEvidence> {
   const before = await snapshot(pid);
   const maps = await read(`/proc/${pid}/maps`);
-  const samples = await sampleStacks();
+  // RSS every 250 ms meanwhile: a leak rises step after step, while churn (a big temporary blob) goes up and down.
+  const rss: number[] = before.rss !== undefined ? [before.rss] : [];
+  const poll = setInterval(() => { void read(`/proc/${pid}/status`).then((s) => { const r = s ? parseStatusRss(s) : undefined; if (r !== undefined) rss.push(r); }); }, 250);
+  let samples: StackResult[];
+  try {
+    samples = await sampleStacks();
+  } finally {
+    clearInterval(poll);
+  }
   const after = await snapshot(pid);
+  if (after.rss !== undefined) rss.push(after.rss);
   const intervalMs = after.at - before.at;
   return {
     cpuPercent: before.stat && after.stat ? cpuPercent(before.stat, after.stat, intervalMs) : undefined,
     rssBefore: before.rss,
     rssAfter: after.rss,
     intervalMs,
+    rssSeries: rss,
     torchLoaded: /\/torch\/lib\/libtorch|\/site-packages\/torch\//.test(maps ?? ''),
     samples,
   };
+}
+
+/** Runs `work` and says how much CPU the process used meanwhile (percent of one core; undefined where /proc cannot tell). */
+export async function cpuDuring<T>(pid: number, work: () => Promise<T>): Promise<{ value: T; cpuPercent?: number }> {
+  const before = await snapshot(pid);
+  const value = await work();
+  const after = await snapshot(pid);
+  return { value, cpuPercent: before.stat && after.stat ? cpuPercent(before.stat, after.stat, after.at - before.at) : undefined };
 }
 
 const MB = 1024 * 1024;
@@ -79,7 +99,12 @@ export function routeByEvidence(e: QuickEvidence): { kind: DiagnoseKind; routedB
 
   if (locked) return { kind: 'hang', routedBy: because('threads wait for locks other threads hold') };
   // A steady leak of a few hundred KB/s shows in 2 s; ordinary churn stays under both bounds.
-  if (growth !== undefined && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0))) {
+  const series = e.rssSeries ?? [];
+  const drops = series.slice(1).filter((r, i) => r < series[i] - 64 * 1024).length;
+  // Most readings must not fall: a process that frees what it just allocated is churning, not leaking.
+  const steady = series.length < 3 || drops * 4 <= series.length - 1;
+  if (!steady) facts.push(`RSS fell in ${drops} of ${series.length - 1} readings`);
+  if (growth !== undefined && steady && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0))) {
     return { kind: 'memory', routedBy: because('resident memory grew fast') };
   }
   // A thread seen inside torch's Python code is evidence on its own: a loaded machine starves the

@@ -701,6 +701,8 @@ export interface ExceptionHandlerFrame {
   broad?: boolean;
   /** The clause raises again (so it is not swallowed there). */
   reraises?: boolean;
+  /** The clause drops it without a trace: a body of only pass/continue/break, or `with contextlib.suppress(...)`. */
+  silent?: boolean;
 }
 
 /** One raising function × exception type seen in the window. */

@@ -11,9 +11,11 @@ import { startTarget, stopTargets } from './lib/targets.mjs';
 let wb;
 let target;
 let swallowing;
+let asyncApi;
 before(async () => {
   target = await startTarget('deadlock.py');
   swallowing = await startTarget('swallowed_errors.py');
+  asyncApi = await startTarget('unseen/async_api.py');
   wb = await launchWorkbench('diagnose');
 });
 after(async () => {
@@ -132,5 +134,18 @@ test('/diagnose-memory <pid>: the growing dict held by a class attribute first, 
     await inspect.first().click();
     await wb.treeRow('Values', /RequestContext\s*[\d,]+ live instances · __main__/).waitFor({ timeout: 30000 });
     await wb.screenshot('diagnose-memory-instances');
+  });
+});
+
+test('/diagnose <pid> on an asyncio service it had not seen: the blocked event loop first, in words a user reads', async () => {
+  await wb.step('diagnose-async', async () => {
+    const response = await ask(`@pyflight /diagnose ${asyncApi.pid} the async API is slow, every request waits`, /async API is slow[\s\S]*Commands run[\s\S]*SCRIPTED MODEL/);
+    const text = await response.innerText();
+    assert.match(text, /The asyncio event loop \(MainThread\) is blocked in _legacy_profile_lookup/);
+    assert.match(text, /asyncio\.to_thread/);
+    await wb.page.setViewportSize({ width: 1400, height: 1800 });
+    await wb.page.waitForTimeout(500);
+    await wb.screenshot('diagnose-async-unseen');
+    await wb.page.setViewportSize({ width: 1400, height: 900 });
   });
 });

@@ -109,9 +109,40 @@ def except_clause(path, function, line, mro, pid):
                     best = (node, handler, names)
                 break
     if best is None:
-        return {"caught": False}
+        return _with_clause(tree, lines, line, mro)
     _node, handler, names = best
     text = lines[handler.lineno - 1].strip() if handler.lineno <= len(lines) else "except"
     return {"caught": True, "clause": text, "clauseLine": handler.lineno,
             "broad": names is None or any(n in ("Exception", "BaseException") for n in names),
-            "reraises": _reraises(handler)}
+            "reraises": _reraises(handler), "silent": _does_nothing(handler.body)}
+
+
+def _does_nothing(body):
+    """A handler body that drops the exception without a trace: pass, continue, break, `...`, a constant."""
+    return all(isinstance(s, (ast.Pass, ast.Continue, ast.Break))
+               or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in body)
+
+
+def _with_clause(tree, lines, line, mro):
+    """No try matches, but the frame stopped inside a `with` whose context manager swallowed it:
+    `contextlib.suppress(...)` naming one of the exception's classes, or any context manager when
+    the frame stopped on the `with` line itself (its __exit__ returned true)."""
+    best = None
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.With, ast.AsyncWith)) or not node.lineno <= line <= (node.end_lineno or node.lineno):
+            continue
+        for item in node.items:
+            call = item.context_expr
+            fn = call.func if isinstance(call, ast.Call) else None
+            name = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else None
+            names = [n for a in call.args for n in (_names(a) or [])] if name == "suppress" else None
+            if (names is not None and any(n in mro for n in names)) or (names is None and line == node.lineno):
+                if best is None or node.lineno >= best[0].lineno:
+                    best = (node, names)
+    if best is None:
+        return {"caught": False}
+    node, names = best
+    text = lines[node.lineno - 1].strip() if node.lineno <= len(lines) else "with"
+    return {"caught": True, "clause": text, "clauseLine": node.lineno,
+            "broad": names is None or any(n in ("Exception", "BaseException") for n in names),
+            "reraises": False, "silent": names is not None}
