@@ -53,6 +53,25 @@ export function valueAt(lines: readonly string[], line: number, character: numbe
   return { field: at.word };
 }
 
+/** Python's built-in functions and types: a name like `list` under the cursor is not a global of the file. */
+const BUILTINS = new Set(('abs aiter all anext any ascii bin bool breakpoint bytearray bytes callable chr classmethod compile complex '
+  + 'delattr dict dir divmod enumerate eval exec filter float format frozenset getattr globals hasattr hash hex id input int isinstance '
+  + 'issubclass iter len list locals map max memoryview min next object oct open ord pow print property range repr reversed round set '
+  + 'setattr slice sorted staticmethod str sum super tuple type vars zip').split(' '));
+
+/**
+ * What Inspect Value (right-click, palette) reads: as valueAt, but a right-click on a builtin on
+ * the right of `ROWS = list(range(n))` means the name the line assigns (ROWS), not `list`, which
+ * no module has as a global; undefined for a builtin on any other line.
+ */
+export function inspectTargetAt(lines: readonly string[], line: number, character: number, chain: readonly Block[]): ValueAt | undefined {
+  const what = valueAt(lines, line, character, chain);
+  if (!what || what.class || !BUILTINS.has(what.field) || moduleLevelNames(lines).has(what.field)) return what;
+  const text = lines[line] ?? '';
+  const assigned = /^\s*([A-Za-z_]\w*)\s*(:[^=]*)?=(?!=)/.exec(text)?.[1];
+  return assigned && !BUILTINS.has(assigned) ? valueAt(lines, line, text.indexOf(assigned), chain) : undefined;
+}
+
 /** Names the module itself assigns at top level or declares `global`: what a hover may ask the target about. */
 export function moduleLevelNames(lines: readonly string[]): Set<string> {
   const names = new Set<string>();
