@@ -15,13 +15,28 @@ const KEYWORDS = new Set(['False', 'None', 'True', 'and', 'as', 'assert', 'async
   'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal', 'not', 'or', 'pass',
   'raise', 'return', 'try', 'while', 'with', 'yield', 'self', 'cls']);
 
-/** The identifier under `character` and the simple name before its dot (`Order.TAX_RATE` → Order). */
+/** Where the line's `#` comment starts (outside strings), or the line's length. */
+function commentStart(line: string): number {
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#') return i;
+  }
+  return line.length;
+}
+
+/** The identifier under `character` and the simple name before its dot (`Order.TAX_RATE` → Order); none in a comment. */
 export function wordAt(line: string, character: number): { word: string; qualifier?: string; start: number; end: number } | undefined {
   const ident = /[A-Za-z_][A-Za-z0-9_]*/g;
   for (let m = ident.exec(line); m; m = ident.exec(line)) {
     const start = m.index;
     const end = start + m[0].length;
     if (character < start || character > end) continue;
+    if (start > commentStart(line)) return undefined;
     if (/\d/.test(line[start - 1] ?? '') || line.slice(0, start).split(/(?<!\\)["']/).length % 2 === 0) return undefined; // a number or a string
     const qualifier = /([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*$/.exec(line.slice(0, start))?.[1];
     return { word: m[0], qualifier, start, end };

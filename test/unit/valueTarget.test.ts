@@ -72,4 +72,9 @@ describe('Inspect Value on a line of shop_api_service.py (a right-click right of
     assert.equal(inspectTargetAt(['print(len(ROWS))'], 0, 2, []), undefined);
     assert.deepEqual(inspectTargetAt(['print(len(ROWS))'], 0, 12, []), { field: 'ROWS' });
   });
+  it('nothing in a comment (a right-click on "a" in "# a huge value" asked the target for a global named a)', () => {
+    assert.equal(on('BIG_BLOB = ', 'huge'), undefined);
+    assert.equal(wordAt('X = "#" + Y  # Y is fine', 10)?.word, 'Y');
+    assert.equal(wordAt('X = "#" + Y  # Y is fine', 16), undefined);
+  });
 });
