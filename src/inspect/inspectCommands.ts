@@ -38,7 +38,7 @@ interface InspectArgs {
 const isArgs = (a: unknown): a is InspectArgs => typeof a === 'object' && a !== null && typeof (a as InspectArgs).module === 'string';
 
 export function registerInspectCommands(context: vscode.ExtensionContext, deps: InspectDeps): void {
-  const values = new ValuesController(deps.log);
+  const values = new ValuesController(deps.log, (listener) => deps.sessions.onDidChange(listener));
   context.subscriptions.push(values,
     vscode.languages.registerHoverProvider({ language: 'python', scheme: 'file' }, new ValueHover(deps.sessions, new LiveValues(deps.log))));
   const show = values.show.bind(values);

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { sessionStateText } from '../common/sessionText';
 import type { Inspection, Inspections } from './inspections';
 import { hexId, instancesHeadline, shortType, valueLocation, valueOptions } from './valueText';
 import { isScalar, oneLine, valueTree, type ValueTreeNode } from './valueTree';
@@ -22,7 +23,8 @@ function rootLabel(inspection: Inspection): string {
 }
 
 function rootDescription(inspection: Inspection): string {
-  const where = `${inspection.params.module} · pid ${inspection.session.pid}`;
+  const state = inspection.session.state;
+  const where = `${inspection.params.module} · pid ${inspection.session.pid}${state === 'ready' ? '' : ` · ${sessionStateText(state)}`}`;
   if (inspection.loading) return `reading… · ${where}`;
   if (inspection.error) return `${inspection.error.message} · ${where}`;
   if (inspection.kind === 'instances') {
@@ -39,11 +41,12 @@ export class ValuesView implements vscode.TreeDataProvider<ValuesNode>, vscode.D
   private readonly changed = new vscode.EventEmitter<ValuesNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly roots = new Map<number, ValuesNode>();
-  private readonly subscription: { dispose(): void };
+  private readonly subscriptions: Array<{ dispose(): void }>;
 
-  constructor(private readonly inspections: Inspections) {
+  /** `sessionsChanged`: a process that exits or is detached marks its rows (they are not re-read then). */
+  constructor(private readonly inspections: Inspections, sessionsChanged: (listener: () => void) => { dispose(): void }) {
     // The whole (small) tree: a new root, or a root whose id changed with its read, is not a known element to refresh.
-    this.subscription = inspections.onDidChange(() => this.changed.fire(undefined));
+    this.subscriptions = [inspections.onDidChange(() => this.changed.fire(undefined)), sessionsChanged(() => this.changed.fire(undefined))];
   }
 
   /** One node object per inspection, so reveal() and refreshes find the same row. */
@@ -136,7 +139,7 @@ export class ValuesView implements vscode.TreeDataProvider<ValuesNode>, vscode.D
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    for (const s of this.subscriptions) s.dispose();
     this.changed.dispose();
   }
 }
