@@ -75,16 +75,18 @@ const BUILTINS = new Set(('abs aiter all anext any ascii bin bool breakpoint byt
   + 'setattr slice sorted staticmethod str sum super tuple type vars zip').split(' '));
 
 /**
- * What Inspect Value (right-click, palette) reads: as valueAt, but a right-click on a builtin on
- * the right of `ROWS = list(range(n))` means the name the line assigns (ROWS), not `list`, which
- * no module has as a global; undefined for a builtin on any other line.
+ * What Inspect Value (right-click, palette) reads: as valueAt, but a right-click on a line that
+ * assigns a global or a class attribute, anywhere but on another readable name (on a builtin as
+ * in `ROWS = list(range(n))`, a number, a string, the `=`, the comment), means the name assigned:
+ * `list` is no module's global, and a right-click lands where it lands.
  */
 export function inspectTargetAt(lines: readonly string[], line: number, character: number, chain: readonly Block[]): ValueAt | undefined {
   const what = valueAt(lines, line, character, chain);
-  if (!what || what.class || !BUILTINS.has(what.field) || moduleLevelNames(lines).has(what.field)) return what;
+  const builtin = what && !what.class && BUILTINS.has(what.field) && !moduleLevelNames(lines).has(what.field);
+  if ((what && !builtin) || functionOf(chain)) return what && !builtin ? what : undefined;
   const text = lines[line] ?? '';
   const assigned = /^\s*([A-Za-z_]\w*)\s*(:[^=]*)?=(?!=)/.exec(text)?.[1];
-  return assigned && !BUILTINS.has(assigned) ? valueAt(lines, line, text.indexOf(assigned), chain) : undefined;
+  return assigned && !BUILTINS.has(assigned) && !KEYWORDS.has(assigned) ? valueAt(lines, line, text.indexOf(assigned), chain) : undefined;
 }
 
 /** Names the module itself assigns at top level or declares `global`: what a hover may ask the target about. */

@@ -72,8 +72,18 @@ describe('Inspect Value on a line of shop_api_service.py (a right-click right of
     assert.equal(inspectTargetAt(['print(len(ROWS))'], 0, 2, []), undefined);
     assert.deepEqual(inspectTargetAt(['print(len(ROWS))'], 0, 12, []), { field: 'ROWS' });
   });
-  it('nothing in a comment (a right-click on "a" in "# a huge value" asked the target for a global named a)', () => {
-    assert.equal(on('BIG_BLOB = ', 'huge'), undefined);
+  it('a right-click elsewhere on an assignment line reads what it assigns; inside a function, nothing', () => {
+    assert.deepEqual(on('BIG_BLOB = ', '2_000_000'), { field: 'BIG_BLOB' });
+    assert.deepEqual(on('BIG_BLOB = ', '='), { field: 'BIG_BLOB' });
+    assert.deepEqual(inspectTargetAt(['class C:', '    LIMIT = 10'], 1, 13, enclosingBlocks(['class C:', '    LIMIT = 10'], 1)), { class: 'C', field: 'LIMIT' });
+    const fn = ['def f():', '    total = len(x)'];
+    assert.equal(inspectTargetAt(fn, 1, 13, enclosingBlocks(fn, 1)), undefined);
+  });
+
+  it('nothing in a comment for the hover (a right-click on "a" in "# a huge value" asked the target for a global named a)', () => {
+    const line = shop.findIndex((l) => l.startsWith('BIG_BLOB = '));
+    assert.equal(valueAt(shop, line, shop[line].indexOf('huge') + 1, []), undefined);
+    assert.deepEqual(on('BIG_BLOB = ', 'huge'), { field: 'BIG_BLOB' }, 'Inspect Value: the line\'s global');
     assert.equal(wordAt('X = "#" + Y  # Y is fine', 10)?.word, 'Y');
     assert.equal(wordAt('X = "#" + Y  # Y is fine', 16), undefined);
   });
