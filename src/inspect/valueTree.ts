@@ -40,6 +40,13 @@ export function visible(text: string): string {
   return text.replace(HIDDEN, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** flight-profiler prints a string over 256 characters as its first 128, `...`, its last 128. */
+const CUT_STRING = /^"[\s\S]{128}\.\.\.[\s\S]{128}"$/;
+const CUT_NOTE = ' (longer: its middle is cut; Change Options… → -v shows it all)';
+export function isCutString(value: string): boolean {
+  return CUT_STRING.test(value);
+}
+
 /** Does this rendered line start a string that goes on past the end of the line? */
 function opensString(line: string): boolean {
   const value = splitKey(clean(line))[1];
@@ -97,7 +104,7 @@ function parseRange(lines: string[], from: number, to: number): ValueTreeNode[] 
       i = closer ? end + 1 : end;
       continue;
     }
-    nodes.push({ label, value: visible(value), children: [], text: value });
+    nodes.push({ label, value: visible(value) + (isCutString(value) ? CUT_NOTE : ''), children: [], text: value });
     i++;
   }
   // After the elision a list's indexes are unknown from the start, known from the end: -10 … -1.
@@ -130,5 +137,6 @@ export function isScalar(rendered: string): boolean {
 export function oneLine(rendered: string, max = 120): string {
   const flat = joinStrings(rendered.split('\n')).map((l) => l.replace(/\n/g, '\\n')).map((l) => l.trim()).join(' ').replace(/([[{(]) /g, '$1').replace(/ ([\]})])/g, '$1').replace(/,\s+/g, ', ');
   const shown = visible(flat);
-  return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
+  const note = isCutString(rendered) ? CUT_NOTE : '';
+  return shown.length + note.length > max ? `${shown.slice(0, Math.max(max - note.length - 1, 20))}…${note}` : shown + note;
 }

@@ -47,6 +47,14 @@ describe('value trees of a service the tests had not seen (recorded from shop_ap
     assert.match(oneLine(recorded('shop-config').value, 400), /"secret_banner": "<h1>Welcome<\/h1>\\n<script>/);
   });
 
+  it('a 2 MB string: the row and its one-line form say its middle is cut (it looked whole)', () => {
+    const blob = recorded('shop-big-blob').value;
+    assert.match(oneLine(blob, 80), /^"x+…? ?\(longer: its middle is cut; Change Options… → -v shows it all\)$/);
+    assert.ok(oneLine(blob, 80).length <= 80 + 60);
+    assert.match(valueTree(blob)[0].value, /x"\s\(longer: its middle is cut/);
+    assert.doesNotMatch(oneLine(recorded('getglobal-greeting').value), /middle is cut/);
+  });
+
   it('a long list: the elision is a row of its own and the items after it count from the end', () => {
     const tree = valueTree(recorded('shop-rows').value);
     assert.equal(tree.length, 21);
