@@ -15,7 +15,7 @@ import { LiveValues } from './liveValues';
 import { resolveClass } from './resolveClass';
 import { ValueHover } from './valueHover';
 import { ValuesController } from './valuesController';
-import { classAt, valueAt } from './valueTarget';
+import { classAt, inspectTargetAt } from './valueTarget';
 import { forceGcText } from './valueText';
 
 export interface InspectDeps {
@@ -38,7 +38,7 @@ interface InspectArgs {
 const isArgs = (a: unknown): a is InspectArgs => typeof a === 'object' && a !== null && typeof (a as InspectArgs).module === 'string';
 
 export function registerInspectCommands(context: vscode.ExtensionContext, deps: InspectDeps): void {
-  const values = new ValuesController(deps.log);
+  const values = new ValuesController(deps.log, (listener) => deps.sessions.onDidChange(listener));
   context.subscriptions.push(values,
     vscode.languages.registerHoverProvider({ language: 'python', scheme: 'file' }, new ValueHover(deps.sessions, new LiveValues(deps.log))));
   const show = values.show.bind(values);
@@ -72,7 +72,7 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
       const at = await fromEditor(arg);
       if (!at) return;
       const position = at.editor.selection.active;
-      const what = valueAt(at.lines, position.line, position.character, await blocksAt(at.editor.document, position));
+      const what = inspectTargetAt(at.lines, position.line, position.character, await blocksAt(at.editor.document, position));
       if (!what) {
         void vscode.window.showWarningMessage(vscode.l10n.t('Put the cursor on a module-level name or a class attribute (e.g. TAX_RATE, Order.TAX_RATE, self.TAX_RATE).'));
         return;

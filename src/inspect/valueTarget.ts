@@ -15,13 +15,28 @@ const KEYWORDS = new Set(['False', 'None', 'True', 'and', 'as', 'assert', 'async
   'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal', 'not', 'or', 'pass',
   'raise', 'return', 'try', 'while', 'with', 'yield', 'self', 'cls']);
 
-/** The identifier under `character` and the simple name before its dot (`Order.TAX_RATE` → Order). */
+/** Where the line's `#` comment starts (outside strings), or the line's length. */
+function commentStart(line: string): number {
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#') return i;
+  }
+  return line.length;
+}
+
+/** The identifier under `character` and the simple name before its dot (`Order.TAX_RATE` → Order); none in a comment. */
 export function wordAt(line: string, character: number): { word: string; qualifier?: string; start: number; end: number } | undefined {
   const ident = /[A-Za-z_][A-Za-z0-9_]*/g;
   for (let m = ident.exec(line); m; m = ident.exec(line)) {
     const start = m.index;
     const end = start + m[0].length;
     if (character < start || character > end) continue;
+    if (start > commentStart(line)) return undefined;
     if (/\d/.test(line[start - 1] ?? '') || line.slice(0, start).split(/(?<!\\)["']/).length % 2 === 0) return undefined; // a number or a string
     const qualifier = /([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*$/.exec(line.slice(0, start))?.[1];
     return { word: m[0], qualifier, start, end };
@@ -51,6 +66,27 @@ export function valueAt(lines: readonly string[], line: number, character: numbe
   const body = classBodyOf(chain);
   if (body && assignedOn(text, at.word)) return { class: body, field: at.word };
   return { field: at.word };
+}
+
+/** Python's built-in functions and types: a name like `list` under the cursor is not a global of the file. */
+const BUILTINS = new Set(('abs aiter all anext any ascii bin bool breakpoint bytearray bytes callable chr classmethod compile complex '
+  + 'delattr dict dir divmod enumerate eval exec filter float format frozenset getattr globals hasattr hash hex id input int isinstance '
+  + 'issubclass iter len list locals map max memoryview min next object oct open ord pow print property range repr reversed round set '
+  + 'setattr slice sorted staticmethod str sum super tuple type vars zip').split(' '));
+
+/**
+ * What Inspect Value (right-click, palette) reads: as valueAt, but a right-click on a line that
+ * assigns a global or a class attribute, anywhere but on another readable name (on a builtin as
+ * in `ROWS = list(range(n))`, a number, a string, the `=`, the comment), means the name assigned:
+ * `list` is no module's global, and a right-click lands where it lands.
+ */
+export function inspectTargetAt(lines: readonly string[], line: number, character: number, chain: readonly Block[]): ValueAt | undefined {
+  const what = valueAt(lines, line, character, chain);
+  const builtin = what && !what.class && BUILTINS.has(what.field) && !moduleLevelNames(lines).has(what.field);
+  if ((what && !builtin) || functionOf(chain)) return what && !builtin ? what : undefined;
+  const text = lines[line] ?? '';
+  const assigned = /^\s*([A-Za-z_]\w*)\s*(:[^=]*)?=(?!=)/.exec(text)?.[1];
+  return assigned && !BUILTINS.has(assigned) && !KEYWORDS.has(assigned) ? valueAt(lines, line, text.indexOf(assigned), chain) : undefined;
 }
 
 /** Names the module itself assigns at top level or declares `global`: what a hover may ask the target about. */

@@ -1,8 +1,9 @@
 /**
  * flight-profiler's rendering of a value (`common/dumps.py`: 2-space indented, dict keys in double
  * quotes, objects as `Name({...})`) folded into a tree, as a debugger's Variables view shows one:
- * `limits` `{…} 2 items` → `orders` `3`. Pure. Tolerant: a line it cannot place (a string with a
- * newline in it) stays a leaf, and the whole text is always one click away (document, copy).
+ * `limits` `{…} 2 items` → `orders` `3`. Pure. flight-profiler prints strings without escaping, so
+ * a string with a newline spans lines: they are joined back into one leaf, shown with `\n`. Tolerant:
+ * a line it cannot place stays a leaf, and the whole text is always one click away (document, copy).
  */
 export interface ValueTreeNode {
   /** The dict key (without quotes), `[i]` for a list item, or the whole line. */
@@ -29,10 +30,52 @@ function splitKey(text: string): [string | undefined, string] {
 
 const clean = (line: string) => line.trim().replace(/,$/, '').trimEnd();
 
+/** flight-profiler's mark for the middle of a long list or dict (it prints the first and last 10). */
+const ELISION = '...';
+
+/** Characters that would be invisible, reorder the text or break the row: shown as escapes (`\n`, `\u200b`). */
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+export function visible(text: string): string {
+  return text.replace(HIDDEN, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** flight-profiler prints a string over 256 characters as its first 128, `...`, its last 128. */
+const CUT_STRING = /^"[\s\S]{128}\.\.\.[\s\S]{128}"$/;
+const CUT_NOTE = ' (longer: its middle is cut; Change Options… → -v shows it all)';
+export function isCutString(value: string): boolean {
+  return CUT_STRING.test(value);
+}
+
+/** Does this rendered line start a string that goes on past the end of the line? */
+function opensString(line: string): boolean {
+  const value = splitKey(clean(line))[1];
+  return value.startsWith('"') && (value === '"' || !value.endsWith('"'));
+}
+
+/** The lines of a string printed with raw newlines, joined back into one line. */
+function joinStrings(lines: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i];
+    if (opensString(line)) {
+      let end = i + 1;
+      while (end < lines.length && !/"\s*,?\s*$/.test(lines[end])) end++;
+      if (end < lines.length) {
+        line = lines.slice(i, end + 1).join('\n');
+        i = end;
+      }
+    }
+    joined.push(line);
+  }
+  return joined;
+}
+
 function parseRange(lines: string[], from: number, to: number): ValueTreeNode[] {
   const nodes: ValueTreeNode[] = [];
   let i = from;
   let item = 0;
+  let elidedAt: number | undefined;
   while (i < to) {
     const line = lines[i];
     if (!line.trim()) {
@@ -41,6 +84,12 @@ function parseRange(lines: string[], from: number, to: number): ValueTreeNode[] 
     }
     const own = indentOf(line);
     const text = clean(line);
+    if (text === ELISION) {
+      nodes.push({ label: '…', value: 'middle items not shown (Change Options… → -v shows them all)', children: [], text });
+      elidedAt = nodes.length;
+      i++;
+      continue;
+    }
     const [key, value] = splitKey(text);
     const label = key ?? `[${item}]`;
     item++;
@@ -55,8 +104,12 @@ function parseRange(lines: string[], from: number, to: number): ValueTreeNode[] 
       i = closer ? end + 1 : end;
       continue;
     }
-    nodes.push({ label, value, children: [], text: value });
+    nodes.push({ label, value: visible(value) + (isCutString(value) ? CUT_NOTE : ''), children: [], text: value });
     i++;
+  }
+  // After the elision a list's indexes are unknown from the start, known from the end: -10 … -1.
+  if (elidedAt !== undefined) {
+    nodes.slice(elidedAt).forEach((n, j, tail) => { if (/^\[\d+\]$/.test(n.label)) n.label = `[${j - tail.length}]`; });
   }
   return nodes;
 }
@@ -66,7 +119,7 @@ function parseRange(lines: string[], from: number, to: number): ValueTreeNode[] 
  * container itself is the root the view already shows), else a single leaf.
  */
 export function valueTree(rendered: string): ValueTreeNode[] {
-  const lines = rendered.split('\n');
+  const lines = joinStrings(rendered.split('\n'));
   const [first] = lines;
   const closing = lines.length > 1 ? lines[lines.length - 1].trim() : '';
   if (lines.length > 2 && OPENER.test(first.trim()) && CLOSER.test(closing)) {
@@ -75,8 +128,15 @@ export function valueTree(rendered: string): ValueTreeNode[] {
   return parseRange(lines, 0, lines.length);
 }
 
+/** Is the rendering one scalar (a string with newlines too), shown on its row itself? */
+export function isScalar(rendered: string): boolean {
+  return joinStrings(rendered.split('\n')).length === 1;
+}
+
 /** One line for a whole value: `{"debug": False, "limits": {…}, …}` (for descriptions and hovers' titles). */
 export function oneLine(rendered: string, max = 120): string {
-  const flat = rendered.split('\n').map((l) => l.trim()).join(' ').replace(/([[{(]) /g, '$1').replace(/ ([\]})])/g, '$1').replace(/,\s+/g, ', ');
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  const flat = joinStrings(rendered.split('\n')).map((l) => l.replace(/\n/g, '\\n')).map((l) => l.trim()).join(' ').replace(/([[{(]) /g, '$1').replace(/ ([\]})])/g, '$1').replace(/,\s+/g, ', ');
+  const shown = visible(flat);
+  const note = isCutString(rendered) ? CUT_NOTE : '';
+  return shown.length + note.length > max ? `${shown.slice(0, Math.max(max - note.length - 1, 20))}…${note}` : shown + note;
 }

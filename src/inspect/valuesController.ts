@@ -16,12 +16,14 @@ import { instancesDocument, valueLocation } from './valueText';
  */
 export class ValuesController implements vscode.Disposable {
   private readonly inspections = new Inspections();
-  private readonly view = new ValuesView(this.inspections);
-  private readonly tree = vscode.window.createTreeView(ViewId.values, { treeDataProvider: this.view, showCollapseAll: true });
+  private readonly view: ValuesView;
+  private readonly tree: vscode.TreeView<ValuesNode>;
   private readonly documents = new ValueDocuments(this.inspections);
   private readonly disposables: vscode.Disposable[];
 
-  constructor(private readonly log: Logger) {
+  constructor(private readonly log: Logger, sessionsChanged: (listener: () => void) => { dispose(): void }) {
+    this.view = new ValuesView(this.inspections, sessionsChanged);
+    this.tree = vscode.window.createTreeView(ViewId.values, { treeDataProvider: this.view, showCollapseAll: true });
     this.disposables = [this.inspections, this.view, this.tree, this.documents,
       vscode.workspace.registerTextDocumentContentProvider(VALUE_SCHEME, this.documents),
       vscode.commands.registerCommand(CommandId.refreshInspection, (node?: ValuesNode) => this.refresh(node)),

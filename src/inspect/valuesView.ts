@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
+import { sessionStateText } from '../common/sessionText';
 import type { Inspection, Inspections } from './inspections';
 import { hexId, instancesHeadline, shortType, valueLocation, valueOptions } from './valueText';
-import { oneLine, valueTree, type ValueTreeNode } from './valueTree';
+import { isScalar, oneLine, valueTree, type ValueTreeNode } from './valueTree';
 
 /** Rows of the Values view. Target text only ever reaches labels, descriptions and tooltips (plain text). */
 export type ValuesNode =
@@ -14,11 +15,6 @@ function treeNodes(key: string, nodes: ValueTreeNode[]): ValuesNode[] {
   return nodes.map((n, i) => ({ kind: 'value', key: `${key}/${i}`, label: n.label, value: n.value, text: n.text, children: n.children }));
 }
 
-/** Is the rendering one scalar (shown on the root row itself)? */
-function scalar(text: string): boolean {
-  const nodes = valueTree(text);
-  return nodes.length === 1 && nodes[0].children.length === 0 && !text.includes('\n');
-}
 
 /** Root label: `CONFIG`, `Order.TAX_RATE`, `Order (instances)`; the module goes in the description. */
 function rootLabel(inspection: Inspection): string {
@@ -27,7 +23,8 @@ function rootLabel(inspection: Inspection): string {
 }
 
 function rootDescription(inspection: Inspection): string {
-  const where = `${inspection.params.module} · pid ${inspection.session.pid}`;
+  const state = inspection.session.state;
+  const where = `${inspection.params.module} · pid ${inspection.session.pid}${state === 'ready' ? '' : ` · ${sessionStateText(state)}`}`;
   if (inspection.loading) return `reading… · ${where}`;
   if (inspection.error) return `${inspection.error.message} · ${where}`;
   if (inspection.kind === 'instances') {
@@ -35,7 +32,7 @@ function rootDescription(inspection: Inspection): string {
     return `${r.count.toLocaleString('en-US')} live instance${r.count === 1 ? '' : 's'}${r.expr ? ` · ${r.expr} = ${oneLine(r.value ?? '', 60)}` : ''} · ${where}`;
   }
   const r = inspection.result!;
-  const value = scalar(r.value) ? ` = ${oneLine(r.value, 80)}` : '';
+  const value = isScalar(r.value) ? ` = ${oneLine(r.value, 80)}` : '';
   return `${shortType(r.type)}${value} · ${where}`;
 }
 
@@ -44,11 +41,12 @@ export class ValuesView implements vscode.TreeDataProvider<ValuesNode>, vscode.D
   private readonly changed = new vscode.EventEmitter<ValuesNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly roots = new Map<number, ValuesNode>();
-  private readonly subscription: { dispose(): void };
+  private readonly subscriptions: Array<{ dispose(): void }>;
 
-  constructor(private readonly inspections: Inspections) {
+  /** `sessionsChanged`: a process that exits or is detached marks its rows (they are not re-read then). */
+  constructor(private readonly inspections: Inspections, sessionsChanged: (listener: () => void) => { dispose(): void }) {
     // The whole (small) tree: a new root, or a root whose id changed with its read, is not a known element to refresh.
-    this.subscription = inspections.onDidChange(() => this.changed.fire(undefined));
+    this.subscriptions = [inspections.onDidChange(() => this.changed.fire(undefined)), sessionsChanged(() => this.changed.fire(undefined))];
   }
 
   /** One node object per inspection, so reveal() and refreshes find the same row. */
@@ -81,7 +79,7 @@ export class ValuesView implements vscode.TreeDataProvider<ValuesNode>, vscode.D
     if (!inspection.result) return [];
     if (inspection.kind === 'value') {
       const value = inspection.result.value;
-      return scalar(value) ? [] : treeNodes(key, valueTree(value));
+      return isScalar(value) ? [] : treeNodes(key, valueTree(value));
     }
     const r = inspection.result;
     if (r.expr !== undefined) {
@@ -99,7 +97,7 @@ export class ValuesView implements vscode.TreeDataProvider<ValuesNode>, vscode.D
     switch (node.kind) {
       case 'inspection': {
         const { inspection } = node;
-        const expandable = inspection.error || (inspection.result && (inspection.kind === 'instances' || !scalar(inspection.result.value)));
+        const expandable = inspection.error || (inspection.result && (inspection.kind === 'instances' || !isScalar(inspection.result.value)));
         const item = new vscode.TreeItem(rootLabel(inspection), expandable ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
         // A new id each read keeps VS Code from reusing the old row's collapsed state after a refresh.
         item.id = `i${inspection.id}/${inspection.readAt?.getTime() ?? 0}`;
@@ -141,7 +139,7 @@ export class ValuesView implements vscode.TreeDataProvider<ValuesNode>, vscode.D
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    for (const s of this.subscriptions) s.dispose();
     this.changed.dispose();
   }
 }

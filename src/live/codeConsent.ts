@@ -8,7 +8,7 @@ const approved = new WeakSet<Session>();
  * Asked the first time code typed by the user runs in a process (console, Evaluate): it runs in
  * the live process, with its side effects. Once per session; setting `pyflight.confirmCodeExecution`.
  */
-export async function confirmCodeExecution(session: Session, what: string): Promise<boolean> {
+export async function confirmCodeExecution(session: Session, what: string, code?: string): Promise<boolean> {
   if (approved.has(session)) return true;
   const config = vscode.workspace.getConfiguration('pyflight');
   if (!config.get<boolean>(SETTING, true)) return true;
@@ -17,12 +17,21 @@ export async function confirmCodeExecution(session: Session, what: string): Prom
   const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };
   const choice = await vscode.window.showWarningMessage(
     vscode.l10n.t('Run code inside process {0}?', session.pid),
-    { modal: true, detail: vscode.l10n.t('{0} runs Python inside the live process {1} ({2}): in its memory, with its '
+    { modal: true, detail: (code ? `${codePreview(code)}\n\n` : '') + vscode.l10n.t('{0} runs Python inside the live process {1}: in its memory, with its '
       + 'imports and its side effects (writes, network calls, locks). It is not sandboxed. You are asked once per process.',
-    what, session.pid, session.label) },
+    what, session.label) },
     run, always, cancel);
   if (choice === always) await config.update(SETTING, false, vscode.ConfigurationTarget.Global);
   if (choice !== run && choice !== always) return false;
   approved.add(session);
   return true;
+}
+
+/** The code about to run, as the dialog shows it: its first lines, shortened. */
+export function codePreview(code: string, maxLines = 6, maxChars = 400): string {
+  const lines = code.trim().split(/\r?\n/);
+  let shown = lines.slice(0, maxLines).join('\n');
+  if (shown.length > maxChars) shown = `${shown.slice(0, maxChars - 1)}…`;
+  else if (lines.length > maxLines) shown += '\n…';
+  return shown;
 }

@@ -23,18 +23,39 @@ export interface Block {
   line: number;
 }
 
+const indentOf = (text: string) => text.length - text.trimStart().length;
+const endsHeader = (text: string) => /:\s*(#.*)?$/.test(text);
+
+/**
+ * The header line when the cursor is on a later line of a `def`/`class` signature spread over
+ * several lines (`def f(\n    a,\n):`): the closing line is indented like the header, not more.
+ */
+function signatureHeader(lines: readonly string[], cursorLine: number): number | undefined {
+  const own = lines[cursorLine] ?? '';
+  if (!own.trim() || DEF.test(own) || CLASS.test(own)) return undefined;
+  for (let i = cursorLine - 1; i >= 0; i--) {
+    const text = lines[i];
+    if (!text.trim()) continue;
+    if (indentOf(text) < indentOf(own)) return undefined;
+    if (indentOf(text) === indentOf(own)) return (DEF.test(text) || CLASS.test(text)) && !endsHeader(text) ? i : undefined;
+    if (endsHeader(text)) return undefined; // a body line ended the signature before the cursor
+  }
+  return undefined;
+}
+
 /** The `def` / `class` blocks open at `cursorLine`, outermost first (indentation, as Python nests them). */
 export function enclosingBlocks(lines: readonly string[], cursorLine: number): Block[] {
   // Blocks open at the cursor: walk up, keeping each header whose indent is below all seen so far.
   const chain: Block[] = [];
   let limit = Infinity;
   for (let i = Math.min(cursorLine, lines.length - 1); i >= 0; i--) {
+    if (!lines[i].trim() || lines[i].trimStart().startsWith('#')) continue;
+    if (indentOf(lines[i]) < limit) i = signatureHeader(lines, i) ?? i; // `):` closing a signature: its header
     const text = lines[i];
-    if (!text.trim() || text.trimStart().startsWith('#')) continue;
-    const indent = text.length - text.trimStart().length;
+    const indent = indentOf(text);
     const header = DEF.exec(text) ?? CLASS.exec(text);
     if (i === cursorLine && !header) {
-      limit = indent + 1; // the cursor's own statement: enclosing headers are indented less
+      limit = indent; // the cursor's own statement: enclosing headers are indented less
       continue;
     }
     if (indent >= limit) continue;

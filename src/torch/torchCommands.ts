@@ -91,7 +91,8 @@ async function saveFileAs(deps: TorchDeps, file: string): Promise<void> {
 /** The summary as a Markdown preview next to the file, then Reveal / Save As (and `more`, e.g. Open Timeline). */
 async function showResult(deps: TorchDeps, file: string, title: string, markdown: string,
   more: Record<string, () => Promise<void> | void> = {}): Promise<void> {
-  const summaryFile = path.join(path.dirname(file), 'summary.md');
+  // One summary per result, named after it: a second profile must not rewrite the first one's preview.
+  const summaryFile = path.join(path.dirname(file), `${path.basename(file, path.extname(file))}.summary.md`);
   await writeFileAtomic(summaryFile, markdown);
   await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(summaryFile));
   const reveal = vscode.l10n.t('Reveal File');

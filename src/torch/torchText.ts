@@ -66,7 +66,7 @@ export function profileSummaryMarkdown(result: TorchProfileResult, summary: Torc
     ...summary.ops.map((o, i) => `| ${i + 1} | ${e(o.name)} | ${microseconds(o.selfCpuUs)} | ${share(o.selfCpuUs)} |`
       + `${cuda ? ` ${microseconds(o.cudaUs)} |` : ''} ${o.calls} | ${e(o.shapes[0] ?? '')} | ${e(o.modulePath ?? '')} | ${o.caller ? e(frameText(o.caller)) : ''} |`)];
   if (summary.modules.length) {
-    lines.push('', '## By module (outermost first)', '', '| Module | Self CPU | Operators | forward |', '|---|--:|---|---|',
+    lines.push('', '## By module (outermost first)', '', '| Module | Self CPU | Operators | forward() defined at |', '|---|--:|---|---|',
       ...summary.modules.slice(0, 8).map((m) => `| ${e(m.path)} | ${microseconds(m.selfCpuUs)} | ${e(m.ops.join(', '))} | `
         + `${m.forward ? e(`${m.forward.file}:${m.forward.line}`) : ''} |`));
   } else if (!summary.withStack) {

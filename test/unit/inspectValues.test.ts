@@ -37,6 +37,34 @@ describe('value trees from the agent\'s renderings (recorded from inspect_servic
   });
 });
 
+describe('value trees of a service the tests had not seen (recorded from shop_api_service.py)', () => {
+  it('a string with a newline, a tab and a zero-width space is one row, its hidden characters escaped', () => {
+    const tree = valueTree(recorded('shop-config').value);
+    assert.deepEqual(tree.map((n) => n.label), ['allowed_hosts', 'debug', 'name', 'secret_banner', 'tax_rate']);
+    const banner = tree[3];
+    assert.equal(banner.value, '"<h1>Welcome</h1>\\n<script>alert(\'x\')</script>\\tTabbed\\u200b zero-width 🚀"');
+    assert.equal(banner.text, '"<h1>Welcome</h1>\n<script>alert(\'x\')</script>\tTabbed\u200b zero-width 🚀"', 'Copy keeps the text as the target has it');
+    assert.match(oneLine(recorded('shop-config').value, 400), /"secret_banner": "<h1>Welcome<\/h1>\\n<script>/);
+  });
+
+  it('a 2 MB string: the row and its one-line form say its middle is cut (it looked whole)', () => {
+    const blob = recorded('shop-big-blob').value;
+    assert.match(oneLine(blob, 80), /^"x+…? ?\(longer: its middle is cut; Change Options… → -v shows it all\)$/);
+    assert.ok(oneLine(blob, 80).length <= 80 + 60);
+    assert.match(valueTree(blob)[0].value, /x"\s\(longer: its middle is cut/);
+    assert.doesNotMatch(oneLine(recorded('getglobal-greeting').value), /middle is cut/);
+  });
+
+  it('a long list: the elision is a row of its own and the items after it count from the end', () => {
+    const tree = valueTree(recorded('shop-rows').value);
+    assert.equal(tree.length, 21);
+    assert.deepEqual([tree[9].label, tree[9].value], ['[9]', '9']);
+    assert.match(`${tree[10].label} ${tree[10].value}`, /^… middle items not shown/);
+    assert.deepEqual(tree.slice(11).map((n) => n.label), ['[-10]', '[-9]', '[-8]', '[-7]', '[-6]', '[-5]', '[-4]', '[-3]', '[-2]', '[-1]']);
+    assert.deepEqual([tree[20].label, tree[20].value], ['[-1]', '249999']);
+  });
+});
+
 describe('value texts (recorded answers)', () => {
   it('documents say where, what and how', () => {
     const doc = valueDocument(recorded('getglobal-greeting'), 42).split('\n');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { enclosingFunction } from '../../src/probes/pythonSymbols';
+import { enclosingBlocks, enclosingFunction } from '../../src/probes/pythonSymbols';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
 const lines = (file: string) => readFileSync(path.join(FIXTURES, file), 'utf8').split('\n');
@@ -24,5 +24,25 @@ describe('enclosingFunction (fixture sources)', () => {
     const src = lines('../../demo/checkout_service.py').concat(['', 'class Cart:', '    def add(self, sku):', '        return sku', '']);
     const at = src.length - 2;
     assert.deepEqual(enclosingFunction(src, at), { class: 'Cart', method: 'add', nested: undefined, defLine: at - 1 });
+  });
+});
+
+describe('enclosingBlocks: module level after a class or def (seen on a new service in the workbench)', () => {
+  // shop_api-like source: a module global right after a dataclass was taken for a class attribute.
+  const src = [
+    '@dataclass', 'class AppConfig:', '    name: str = "shop"', '', '', 'CONFIG = AppConfig()',
+    'def handler(', '    request,', '    retries=3,', '):', '    return request', 'print("READY")',
+  ];
+  it('a top-level statement after a class body is in no block', () => {
+    assert.deepEqual(enclosingBlocks(src, src.indexOf('CONFIG = AppConfig()')), []);
+  });
+  it('a top-level statement after a function is in no function', () => {
+    assert.equal(enclosingFunction(src, src.indexOf('print("READY")')), undefined);
+  });
+  it('the lines of a signature over several lines belong to that def, its closing line too', () => {
+    for (const text of ['    request,', '):']) {
+      assert.deepEqual(enclosingBlocks(src, src.indexOf(text)), [{ kind: 'def', name: 'handler', line: 6 }], text);
+    }
+    assert.deepEqual(enclosingBlocks(src, src.indexOf('    return request')), [{ kind: 'def', name: 'handler', line: 6 }]);
   });
 });

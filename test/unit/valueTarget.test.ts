@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { enclosingBlocks } from '../../src/probes/pythonSymbols';
-import { classAt, moduleClasses, moduleLevelNames, valueAt, wordAt } from '../../src/inspect/valueTarget';
+import { classAt, inspectTargetAt, moduleClasses, moduleLevelNames, valueAt, wordAt } from '../../src/inspect/valueTarget';
 
 const source = readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'inspect_service.py'), 'utf8').split('\n');
 /** The cursor on the `nth` occurrence of `word` in the first line containing `text`. */
@@ -52,5 +52,39 @@ describe('what the cursor points at (inspect_service.py)', () => {
     assert.deepEqual(classAt(source, inInit, 0, enclosingBlocks(source, inInit)), { field: 'Order' });
     const [def] = at('def __init__', 'def');
     assert.deepEqual(classAt(source, def, 10, enclosingBlocks(source, def)), { field: 'Order' });
+  });
+});
+
+describe('Inspect Value on a line of shop_api_service.py (a right-click right of the name)', () => {
+  const shop = readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'shop_api_service.py'), 'utf8').split('\n');
+  const on = (text: string, word: string) => {
+    const line = shop.findIndex((l) => l.startsWith(text));
+    const col = shop[line].indexOf(word) + 1;
+    return inspectTargetAt(shop, line, col, enclosingBlocks(shop, line));
+  };
+  it('a builtin on the right of an assignment means the name assigned', () => {
+    assert.deepEqual(on('ROWS = ', 'list'), { field: 'ROWS' });
+    assert.deepEqual(on('ROWS = ', 'range'), { field: 'ROWS' });
+  });
+  it('other names are kept; a builtin where nothing is assigned is nothing', () => {
+    assert.deepEqual(on('CONFIG = ', 'AppConfig'), { field: 'AppConfig' });
+    assert.deepEqual(on('ROWS = ', 'ROWS'), { field: 'ROWS' });
+    assert.equal(inspectTargetAt(['print(len(ROWS))'], 0, 2, []), undefined);
+    assert.deepEqual(inspectTargetAt(['print(len(ROWS))'], 0, 12, []), { field: 'ROWS' });
+  });
+  it('a right-click elsewhere on an assignment line reads what it assigns; inside a function, nothing', () => {
+    assert.deepEqual(on('BIG_BLOB = ', '2_000_000'), { field: 'BIG_BLOB' });
+    assert.deepEqual(on('BIG_BLOB = ', '='), { field: 'BIG_BLOB' });
+    assert.deepEqual(inspectTargetAt(['class C:', '    LIMIT = 10'], 1, 13, enclosingBlocks(['class C:', '    LIMIT = 10'], 1)), { class: 'C', field: 'LIMIT' });
+    const fn = ['def f():', '    total = len(x)'];
+    assert.equal(inspectTargetAt(fn, 1, 13, enclosingBlocks(fn, 1)), undefined);
+  });
+
+  it('nothing in a comment for the hover (a right-click on "a" in "# a huge value" asked the target for a global named a)', () => {
+    const line = shop.findIndex((l) => l.startsWith('BIG_BLOB = '));
+    assert.equal(valueAt(shop, line, shop[line].indexOf('huge') + 1, []), undefined);
+    assert.deepEqual(on('BIG_BLOB = ', 'huge'), { field: 'BIG_BLOB' }, 'Inspect Value: the line\'s global');
+    assert.equal(wordAt('X = "#" + Y  # Y is fine', 10)?.word, 'Y');
+    assert.equal(wordAt('X = "#" + Y  # Y is fine', 16), undefined);
   });
 });

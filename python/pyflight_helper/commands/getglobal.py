@@ -75,7 +75,8 @@ def getglobal(params, port):
         if not expr and "dumps.py" in (answer.failed_reason or ""):
             # flight-profiler's renderer sorts dict keys: {1: .., "a": ..} cannot be shown its way.
             raise HelperError(errors.BAD_EXPRESSION, "The value cannot be rendered by flight-profiler: %s" % line,
-                              "Inspect it with -r (repr), or a lower depth (-x).")
+                              "It sorts dict keys, and these are of mixed types: read it with -r (repr()) instead "
+                              "(Values view: Change Options… on its row); when the dict is nested, a lower depth (-x) skips it.")
         raise HelperError(errors.BAD_EXPRESSION, "The expression %s failed in the target: %s" % (expr or "target", line),
                           "The expression sees the value as `target`; fix it, or inspect without one.")
     return {"module": module, "class": cls, "field": field, "expr": answer.expr, "type": answer.type, "value": answer.value,
@@ -90,7 +91,7 @@ _LIST_GLOBALS = (
     "else 'function' if callable(v) else 'value', "
     "repr(v[:80] if type(v) in (str, bytes) else v)[:80] if type(v) in (float, bool, str, bytes, complex, type(None)) "
     "or (type(v) is int and -10 ** 30 < v < 10 ** 30) "
-    "else ('%%d items' %% len(v)) if type(v) in (list, dict, set, tuple, frozenset) else '') "
+    "else '{:,} item{}'.format(len(v), '' if len(v) == 1 else 's') if type(v) in (list, dict, set, tuple, frozenset) else '') "
     "for k, v in list(vars(__import__('sys').modules[%r]).items()) if not (k.startswith('__') and k.endswith('__'))]")
 
 

@@ -25,7 +25,11 @@ describe('Values view rows (answers recorded from inspect_service.py)', () => {
     },
   } as unknown as Session;
   const inspections = new Inspections();
-  const view = new ValuesView(inspections);
+  const sessionListeners: Array<() => void> = [];
+  const view = new ValuesView(inspections, (listener) => {
+    sessionListeners.push(listener);
+    return { dispose: () => undefined };
+  });
   const item = (node: ValuesNode) => view.getTreeItem(node) as unknown as TreeItem;
 
   it('a dict: the root says type, module and process; its keys are rows, containers fold', async () => {
@@ -36,6 +40,18 @@ describe('Values view rows (answers recorded from inspect_service.py)', () => {
     assert.deepEqual(rows.map((r) => [item(r).label, item(r).description, item(r).collapsibleState]), [
       ['debug', 'False', 0], ['limits', '{…} 2 items', 1], ['region', '"eu-west"', 0]]);
     assert.deepEqual(view.getChildren(rows[1]).map((r) => [item(r).label, item(r).description]), [['burst', '[1, 2, 3]'], ['orders', '3']]);
+  });
+
+  it('a process that exits marks its rows at once (seen: a killed target\'s values looked current)', async () => {
+    const exiting = { ...session, state: 'ready' } as unknown as { state: string } & Session;
+    await inspections.add(exiting, { kind: 'value', params: { module: '__main__', field: 'CONFIG' } });
+    let fired = 0;
+    const listening = view.onDidChangeTreeData(() => fired++);
+    exiting.state = 'targetExited';
+    for (const listener of sessionListeners) listener();
+    listening.dispose();
+    assert.equal(fired, 1, 'the view was not told');
+    assert.equal(item(view.getChildren()[0]).description, 'dict · __main__ · pid 4242 · process exited');
   });
 
   it('a scalar class attribute is one row with its value', async () => {
