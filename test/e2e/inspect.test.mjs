@@ -127,6 +127,9 @@ test('Show Live Instances from right-click on a class: the count and each instan
     await wb.expandTreeRow('Values', /\[3\] Order/);
     await wb.treeRow('Values', /customer\s*"<img src=x onerror=alert\(1\)>"/).waitFor();
     assert.equal(await wb.view('Values').locator('.monaco-list-row img').count(), 0, 'target text became markup');
+    // The progress notification (with Cancel) closes once the listing is in.
+    await wb.page.locator('.notifications-toasts .notification-toast-container', { hasText: 'listing the live instances' })
+      .waitFor({ state: 'hidden', timeout: 10000 });
     await wb.screenshot('instances');
   });
 
