@@ -29,7 +29,7 @@ import tokenize
 import traceback
 import types
 
-VERSION = 1
+VERSION = 2
 MAX_CONSOLES = 8
 MAX_REPR = 20000
 MAX_OUTPUT = 200000  # characters of printed output sent back per line
@@ -39,6 +39,7 @@ _buffers = {}  # thread ident -> StringIO of the line running on it
 _namespaces = {}  # thread ident -> namespace that gets `_` (instead of builtins._)
 _consoles = {}  # console id -> _Console
 _running = {}  # console id -> thread ident while a line runs
+_interrupt_lock = threading.Lock()  # consoleInterrupt vs the end of a run (see _interruptible)
 
 
 class _Route(object):
@@ -135,7 +136,7 @@ class _Console(code.InteractiveConsole):
         code.InteractiveConsole.__init__(self, _namespace("__console__"), filename="<pyflight-console>")
         self.closed = False
 
-    def push_line(self, line):
+    def push_line(self, line, run_id=""):
         def run():
             try:
                 return self.push(line)
@@ -147,7 +148,12 @@ class _Console(code.InteractiveConsole):
                 sys.stderr.write("KeyboardInterrupt\n")
                 return False
 
-        return _captured(self.locals, run)
+        def interrupted():
+            self.resetbuffer()
+            sys.stderr.write("KeyboardInterrupt\n")
+            return False
+
+        return _captured(self.locals, lambda: _interruptible(run_id, run, interrupted))
 
     # Always text into the console: the base class hands errors to sys.excepthook when the
     # application installed one (an error reporter would report the console's typos) and sets
@@ -179,11 +185,7 @@ def _console(args):
 def _console_push(args):
     console = _console(args)
     cid = str(args["id"])
-    _running[cid] = threading.get_ident()
-    try:
-        more, output = console.push_line(args["line"])
-    finally:
-        _running.pop(cid, None)
+    more, output = console.push_line(args["line"], cid)
     if console.closed:
         _consoles.pop(cid, None)
     return {"more": bool(more), "output": output, "closed": console.closed}
@@ -199,13 +201,42 @@ def _console_close(args):
     return {}
 
 
+def _set_async_exc(ident, exc):
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc else None)
+
+
 def _console_interrupt(args):
-    ident = _running.get(str(args["id"]))
-    if ident is None:
-        return {"interrupted": False}
-    # Raised in that thread at its next bytecode (not inside a blocking C call such as sleep).
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt))
+    with _interrupt_lock:
+        ident = _running.get(str(args["id"]))
+        if ident is None:
+            return {"interrupted": False}
+        # Raised in that thread at its next bytecode (not inside a blocking C call such as sleep).
+        _set_async_exc(ident, KeyboardInterrupt)
     return {"interrupted": True}
+
+
+def _interruptible(run_id, fn, when_interrupted):
+    """Runs `fn` where consoleInterrupt can reach it. The interrupt is an asynchronous exception:
+    one that arrives as `fn` ends would surface in the agent's own thread (it killed the agent, and
+    with it the target). So the run is disarmed under the same lock the interrupt takes, a pending
+    interrupt is cleared, and one that still lands before that is caught here."""
+    ident = threading.get_ident()
+    with _interrupt_lock:
+        _running[run_id] = ident
+    try:
+        try:
+            return fn()
+        finally:
+            while True:
+                try:
+                    with _interrupt_lock:
+                        _running.pop(run_id, None)
+                        _set_async_exc(ident, None)  # drops an interrupt not delivered yet
+                    break
+                except KeyboardInterrupt:
+                    continue  # delivered while disarming: disarm again
+    except KeyboardInterrupt:
+        return when_interrupted()
 
 
 def _evaluate(args):
@@ -231,11 +262,11 @@ def _evaluate(args):
             return {"ok": False, "kind": "exception", "error": "".join([lines[0]] + lines[2:]),
                     "exceptionType": type(exc).__name__}
 
-    _running[run_id] = threading.get_ident()  # consoleInterrupt with this id interrupts it
-    try:
-        result, output = _captured(ns, run)
-    finally:
-        _running.pop(run_id, None)
+    def interrupted():
+        return {"ok": False, "kind": "exception", "error": "KeyboardInterrupt\n", "exceptionType": "KeyboardInterrupt"}
+
+    # consoleInterrupt with this id interrupts it; the window closes before the streams are restored
+    result, output = _captured(ns, lambda: _interruptible(run_id, run, interrupted))
     result["output"] = output
     return result
 

@@ -125,3 +125,46 @@ def test_printed_output_is_capped():
     _result, output = live_code._captured({}, lambda: print("x" * (live_code.MAX_OUTPUT + 10)))
     assert output.startswith("x" * 100) and "characters printed in all" in output
     assert len(output) < live_code.MAX_OUTPUT + 200
+
+
+def test_an_interrupt_that_lands_as_the_code_ends_never_escapes():
+    """Ctrl+C is an asynchronous exception: one delivered after the line finished surfaced in the
+    agent's own thread (CI: the agent died and the target with it). Each case sets it as late as it
+    can, from inside the run, so it lands during the end of the run; it must be absorbed there and
+    nothing may stay pending."""
+    me = threading.get_ident()
+
+    def finishes_then_interrupted():
+        live_code._set_async_exc(me, KeyboardInterrupt)
+        return "done"
+
+    for _ in range(200):
+        result = live_code._interruptible("late", finishes_then_interrupted, lambda: "interrupted")
+        assert result in ("done", "interrupted")
+        total = 0
+        for i in range(1000):  # bytecodes: a pending interrupt would fire here
+            total += i
+        assert total == 499500
+    assert "late" not in live_code._running
+
+
+def test_interrupt_from_another_thread_stops_a_busy_line():
+    done = {}
+
+    def spin():
+        def busy():
+            while True:
+                pass
+
+        done["result"] = live_code._interruptible("spin", busy, lambda: "interrupted")
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    for _ in range(200):
+        if "spin" in live_code._running:
+            break
+        threading.Event().wait(0.01)
+    assert live_code._console_interrupt({"id": "spin"}) == {"interrupted": True}
+    worker.join(10)
+    assert done["result"] == "interrupted"
+    assert live_code._console_interrupt({"id": "spin"}) == {"interrupted": False}
