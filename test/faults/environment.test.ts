@@ -85,7 +85,9 @@ describe('faults: the environment', function () {
     try {
       fill(disk.dir);
       const before = readdirSync(disk.dir).sort();
-      const run = await runCli(['perf', String(target.pid), '-d', '1', '--json'], { env: { TMPDIR: disk.dir } });
+      // --idle: the heartbeat target mostly sleeps, and with no sample py-spy writes nothing (so no
+      // ENOSPC) — that only failed on a loaded machine, where py-spy counts waiting threads as active.
+      const run = await runCli(['perf', String(target.pid), '-d', '1', '--idle', '--json'], { env: { TMPDIR: disk.dir } });
       assert.equal(run.code, 1, run.stdout);
       assert.deepEqual(cliError(run), { code: ErrorCode.WriteFailed, message: `No space left in ${disk.dir} for py-spy's samples: the disk is full.`,
         hint: 'Free some space there (or point TMPDIR at another folder), then record again.' });
