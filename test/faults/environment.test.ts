@@ -67,7 +67,8 @@ describe('faults: the environment', function () {
       const before = readdirSync(disk.dir).sort();
       for (const flag of ['--speedscope', '--collapsed']) {
         const file = path.join(disk.dir, `profile-${flag.slice(2)}.out`);
-        const run = await runCli(['perf', String(target.pid), '-d', '1', flag, file, '--json']);
+        // --idle: samples even while the heartbeat target sleeps (an empty profile's export is small).
+        const run = await runCli(['perf', String(target.pid), '-d', '1', '--idle', flag, file, '--json']);
         assert.equal(run.code, 1);
         assert.deepEqual(cliError(run), { code: ErrorCode.WriteFailed, message: `Cannot write ${file}: the disk is full.`,
           hint: 'Free some space or choose another folder, then save again.' });
