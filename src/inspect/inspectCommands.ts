@@ -130,6 +130,8 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
       const module = await vscode.window.showInputBox({
         title: vscode.l10n.t('PyFlight: Inspect a Global of process {0}', session.pid),
         prompt: vscode.l10n.t('Module, as the process imported it'), value: guess ?? '__main__',
+        // A live view refreshing (Values, Watch) must not close the prompt and lose what was typed.
+        ignoreFocusOut: true,
         validateInput: (v) => (/^[A-Za-z_][\w.]*$/.test(v.trim()) ? undefined : vscode.l10n.t('A module name, e.g. __main__ or shop.orders.')),
       });
       if (!module) return;
@@ -140,7 +142,7 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
       const items = [...listed.globals].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))
         .map((g) => ({ label: `$(${icon[g.kind]}) ${g.name}`, description: [g.kind === 'value' ? g.type : g.kind, g.preview].filter(Boolean).join(' · '), global: g }));
       const picked = await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Globals of {0} in process {1}', listed.module, session.pid),
-        placeHolder: vscode.l10n.t('Pick a global to inspect (a class: its live instances)'), matchOnDescription: true });
+        placeHolder: vscode.l10n.t('Pick a global to inspect (a class: its live instances)'), matchOnDescription: true, ignoreFocusOut: true });
       if (!picked) return;
       if (picked.global.kind === 'class') {
         const where = await resolveClass(session, listed.module, { field: picked.global.name });
