@@ -4,13 +4,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
 import { stopAllTargets } from '../support/fixtures';
+import { silentServer } from '../support/silentServer';
 import { assertNoLeftovers, assertTargetHealthy, cliError, removeHeartbeatDirs, runCli, startBeatingTarget, type BeatingTarget, useBeatingTarget } from '../support/faults';
 
 const isRoot = process.getuid?.() === 0;
@@ -98,16 +99,6 @@ describe('faults: the environment', function () {
     }
   });
 });
-
-/** A server that accepts connections and never says a word. */
-function silentServer(port: number): Promise<{ server: Server; sockets: Socket[] }> {
-  const sockets: Socket[] = [];
-  const server = createServer((socket) => { sockets.push(socket); });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve({ server, sockets }));
-  });
-}
 
 /** `count` consecutive ports, free right now, held by silent servers (never the default 16000–16500). */
 async function silentRange(count: number): Promise<{ base: number; close: () => Promise<void> }> {

@@ -3,21 +3,12 @@
 // PyFlight asks only the ports the target itself listens on and binds a free one. Each case uses a
 // private port range (PYFLIGHT_INJECT_START_PORT / _END_PORT) so it never touches other users' ports.
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
+import { type Server, type Socket } from 'node:net';
 import { ErrorCode } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
 import { startTarget, stopAllTargets } from '../support/fixtures';
-
-/** A server that accepts connections and never says a word. */
-function silentServer(port: number): Promise<{ server: Server; sockets: Socket[] }> {
-  const sockets: Socket[] = [];
-  const server = createServer((socket) => { sockets.push(socket); });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve({ server, sockets }));
-  });
-}
+import { silentServer } from '../support/silentServer';
 
 /** `count` consecutive ports that are free right now, in a range far from the default one. */
 async function freeRange(count: number): Promise<number> {
