@@ -17,11 +17,19 @@ function filesUnder(dir, suffix) {
     .map((f) => join(dir, f));
 }
 
+/** Leaves `require('execa')` in the extension bundle as `require('./execa.js')`, the file built below. */
+const execaBesideTheBundle = {
+  name: 'execa-beside-the-bundle',
+  setup(b) { b.onResolve({ filter: /^execa$/ }, () => ({ path: './execa.js', external: true })); },
+};
+
 const nodeTargets = [
   // The extension: `vscode` is provided by the host.
   // Minified: the bundle is what every window loads at activation (half the size, a third faster
   // to load; bench/activation.mjs); the source map keeps stack traces readable.
-  { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], minify: true },
+  // execa is its own file, required on first use (src/common/execa.ts): activation spawns nothing.
+  { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'], minify: true, plugins: [execaBesideTheBundle] },
+  { stdin: { contents: "export { execa } from 'execa';", resolveDir: root }, outfile: 'dist/execa.js', minify: true },
   // The headless CLI: same engine, must never import `vscode`.
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   // The engine alone, for bench/ (ESM scripts importing the sessions without the CLI's main()).

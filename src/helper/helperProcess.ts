@@ -1,4 +1,5 @@
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
+import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError, type ErrorInfo } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';

@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { HelloResult } from '../protocol/helper';

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { execa } from 'execa';
+import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
 
 /** What we can learn about a target without touching it. Unreadable fields stay undefined. */

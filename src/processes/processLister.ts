@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { execa } from 'execa';
+import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { ProcessInfo } from './processInfo';
