@@ -63,6 +63,12 @@ function median(xs) {
 }
 
 const afterPaint = 'new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))';
+/** Lets the browser finish starting up (its renderer, our bundle's compile) before a clock starts:
+ * on 2 cores that work, still running right after setContent, took ~200 ms from whatever was timed
+ * next (the host's tree build ran 793 ms then, 571 ms after a 3 s wait). Both viewers get it. */
+async function settle(page) {
+  await page.evaluate(() => new Promise((r) => setTimeout(() => requestIdleCallback(() => r(), { timeout: 2000 }), 1000)));
+}
 
 async function ours(page, collapsed) {
   const html = `<!DOCTYPE html><html><head><style>${readFileSync(join(root, 'dist', 'webview', 'flamegraph.css'), 'utf8')}</style></head>
@@ -72,6 +78,7 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__fromWebview.push
 </script><script>${readFileSync(join(root, 'dist', 'webview', 'flamegraph.js'), 'utf8')}</script></body></html>`;
   await page.setContent(html);
   const width = await page.evaluate(() => document.querySelector('.graph').clientWidth);
+  await settle(page);
   // The host side, as FlameGraphPanel.view() does it.
   let profile;
   const view = (zoom, query) => {
@@ -153,6 +160,7 @@ async function baseline(page, collapsed) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  await settle(page);
   let t = performance.now();
   const data = nested(collapsed);
   await page.evaluate(async ([d, width, wait]) => {

@@ -4,7 +4,9 @@
  * samples over 100 k distinct stacks has about 1.4 M nodes: as objects (one per node, a record of
  * lines, a children array) the build was bound by the garbage collector (18 s); as arrays it is
  * one pass over the text. Frame texts are interned once; a node is a (parent, function) pair found
- * through an open-addressing hash. Pure, no I/O, no vscode.
+ * through its parent's child list, or an open-addressing hash for parents with many children. Most
+ * of a new stack is new nodes (a chain under the first unknown frame): they are made without a
+ * probe. Pure, no I/O, no vscode.
  *
  * Node 0 is the root ("all"). A node's id is greater than its parent's (nodes are only ever
  * appended), so one forward pass over the ids visits parents before children.
@@ -46,6 +48,10 @@ export interface SearchResult {
 }
 
 const NONE = -1;
+/** The end of a child list (see firstChild). */
+const END = 0;
+/** Below this many children a node's children are found through its child list (see childCount). */
+const FEW_CHILDREN = 8;
 /** `firstLine` of a node seen at several lines (they are in `moreLines`). */
 const MANY_LINES = -2;
 const STRIDE = 4;
@@ -53,12 +59,9 @@ const TOTAL = 0;
 const SELF = 1;
 const LINE = 2;
 const LINE_SAMPLES = 3;
+/** `LINE` of a node with no line yet: 0, so new stats need no filling (a frame at line 0 has no line). */
+const NO_LINE = 0;
 
-function newStats(nodes: number): Float64Array {
-  const stats = new Float64Array(nodes * STRIDE);
-  for (let at = LINE; at < stats.length; at += STRIDE) stats[at] = NONE;
-  return stats;
-}
 const ROOT_INFO: FunctionInfo = { name: 'all', kind: 'own', searchText: '' };
 
 function grow<T extends Int32Array | Float64Array>(array: T, size: number, fill?: number): T {
@@ -94,16 +97,23 @@ export class CallTree {
   size = 1;
   fn = new Int32Array(1024).fill(NONE);
   parent = new Int32Array(1024).fill(NONE);
-  firstChild = new Int32Array(1024).fill(NONE);
-  nextSibling = new Int32Array(1024).fill(NONE);
+  /** END (0, the root, never a child) ends a child list: new arrays need no filling, so room
+   * reserved generously costs nothing until used (the pages are zero until touched). */
+  firstChild = new Int32Array(1024);
+  nextSibling = new Int32Array(1024);
   /** Per node, side by side so adding a sample touches one cache line: total samples, self samples,
    * the first line seen at the node and its samples (a node seen at more lines keeps them all in
    * `moreLines`). */
-  private stats = newStats(1024);
+  private stats = new Float64Array(1024 * STRIDE);
   private readonly moreLines = new Map<number, Map<number, number>>();
-  /** (parent, function) → node: `[parent, function, node + 1]` per slot (0: empty), keys inline so a probe reads one cache line. */
+  /** Children per node: a node with fewer than FEW_CHILDREN is searched through its child list (most
+   * nodes: a new stack's tail is a chain of new nodes, found and made with no hash probe at all);
+   * the children of wider nodes are also in `slots`. */
+  private childCount = new Int32Array(1024);
+  /** (parent, function) → node for the children of wide nodes: `[parent, function, node + 1]` per slot (0: empty), keys inline so a probe reads one cache line. */
   private slots = new Int32Array(4096 * 3);
   private slotCount = 4096;
+  private hashed = 0;
   /** Set on differential trees only (fromNodes). */
   diffs: NodeDiff[] | undefined;
 
@@ -120,12 +130,7 @@ export class CallTree {
   /** Adds py-spy collapsed text (`frame;frame;… count` per line); blank or malformed lines are skipped. */
   addCollapsedText(text: string): void {
     const length = text.length;
-    // At most one new node per frame in the text: room for them all now, so the arrays and the hash
-    // never grow (and rehash) in the middle of a big profile.
-    let frames = 0;
-    for (let at = text.indexOf(';'); at >= 0; at = text.indexOf(';', at + 1)) frames++;
-    for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) frames++;
-    this.reserve(frames + 1);
+    this.reserve(estimateFrames(text));
     let pos = 0;
     while (pos < length) {
       let end = text.indexOf('\n', pos);
@@ -198,7 +203,7 @@ export class CallTree {
     this.frameTexts.push(text);
     this.frameFn.push(this.internFunction(info));
     this.frameIdleFn.push(NONE);
-    this.frameLine.push(parsed.line ?? NONE);
+    this.frameLine.push(parsed.line ? parsed.line : NONE); // line 0: no line (NO_LINE)
     for (const side of [0, 1]) {
       this.frameTotal[side].push(0);
       this.frameSelf[side].push(0);
@@ -248,27 +253,29 @@ export class CallTree {
     }
     let node = 0;
     const last = n - 1;
+    this.reserve(n); // no growth in the loop: `stats` below stays the live array
+    const { stats, frameLine, frameFn, functionStamp, functionTotal } = this;
     for (let d = 0; d < n; d++) {
       const frame = frames[d];
-      const idle = waitsAt !== NONE && d > waitsAt && this.functions[this.frameFn[frame]].kind !== 'idle';
-      const fn = idle ? this.idleFunctionOf(frame) : this.frameFn[frame];
+      const idle = waitsAt !== NONE && d > waitsAt && this.functions[frameFn[frame]].kind !== 'idle';
+      const fn = idle ? this.idleFunctionOf(frame) : frameFn[frame];
       const child = this.childOf(node, fn);
       const at = child * STRIDE;
-      this.stats[at + TOTAL] += count;
-      const line = this.frameLine[frame];
+      stats[at + TOTAL] += count;
+      const line = frameLine[frame];
       if (line !== NONE) {
-        if (this.stats[at + LINE] === line) this.stats[at + LINE_SAMPLES] += count;
+        if (stats[at + LINE] === line) stats[at + LINE_SAMPLES] += count;
         else this.addLine(child, line, count);
       }
       const side = idle ? 1 : 0;
       this.frameTotal[side][frame] += count;
-      if (this.functionStamp[fn] !== stamp) {
-        if (this.functionStamp[fn] === 0) this.functionsUsed.push(fn);
-        this.functionStamp[fn] = stamp; // a function counts once per stack (recursion)
-        this.functionTotal[fn] += count;
+      if (functionStamp[fn] !== stamp) {
+        if (functionStamp[fn] === 0) this.functionsUsed.push(fn);
+        functionStamp[fn] = stamp; // a function counts once per stack (recursion)
+        functionTotal[fn] += count;
       }
       if (d === last) {
-        this.stats[at + SELF] += count;
+        stats[at + SELF] += count;
         this.functionSelf[fn] += count;
         this.frameSelf[side][frame] += count;
       }
@@ -290,7 +297,7 @@ export class CallTree {
     const first = this.stats[at + LINE];
     if (first === line) {
       this.stats[at + LINE_SAMPLES] += count;
-    } else if (first === NONE) {
+    } else if (first === NO_LINE) {
       this.stats[at + LINE] = line;
       this.stats[at + LINE_SAMPLES] = count;
     } else {
@@ -305,6 +312,10 @@ export class CallTree {
 
   /** The child of `parent` that is function `fn`, made if new. */
   private childOf(parent: number, fn: number): number {
+    if (this.childCount[parent] < FEW_CHILDREN) {
+      for (let c = this.firstChild[parent]; c !== END; c = this.nextSibling[c]) if (this.fn[c] === fn) return c;
+      return this.newNode(parent, fn);
+    }
     const slots = this.slots;
     const mask = this.slotCount - 1;
     let h = hash(parent, fn) & mask;
@@ -312,34 +323,23 @@ export class CallTree {
       if (slots[at] === parent && slots[at + 1] === fn) return slots[at + 2] - 1;
       h = (h + 1) & mask;
     }
-    const id = this.newNode(parent, fn);
-    if (this.size * 2 > this.slotCount) {
-      this.rehash(this.slotCount * 2);
-    } else {
-      slots[h * 3] = parent;
-      slots[h * 3 + 1] = fn;
-      slots[h * 3 + 2] = id + 1;
-    }
-    return id;
+    return this.newNode(parent, fn);
   }
 
-  /** Room for `more` nodes without growing. */
+  /** Room for `more` nodes, so a big profile does not grow (and copy) its arrays while it is built. */
   private reserve(more: number): void {
-    const need = this.size + more;
-    if (need > this.fn.length) this.growNodes(need);
-    const slots = 2 ** Math.ceil(Math.log2(need * 2 + 1));
-    if (slots > this.slotCount) this.rehash(slots);
+    if (this.size + more > this.fn.length) this.growNodes(this.size + more);
   }
 
   private growNodes(atLeast: number): void {
     const capacity = Math.max(atLeast, this.fn.length * 2);
-    this.fn = grow(this.fn, capacity, NONE);
-    this.parent = grow(this.parent, capacity, NONE);
-    this.firstChild = grow(this.firstChild, capacity, NONE);
-    this.nextSibling = grow(this.nextSibling, capacity, NONE);
-    const stats = newStats(capacity);
-    stats.set(this.stats);
-    this.stats = stats;
+    // Nothing to fill: fn, parent and nextSibling are set when a node is made, END is 0.
+    this.fn = grow(this.fn, capacity);
+    this.parent = grow(this.parent, capacity);
+    this.firstChild = grow(this.firstChild, capacity);
+    this.nextSibling = grow(this.nextSibling, capacity);
+    this.childCount = grow(this.childCount, capacity);
+    this.stats = grow(this.stats, capacity * STRIDE);
   }
 
   private newNode(parent: number, fn: number): number {
@@ -349,23 +349,38 @@ export class CallTree {
     this.parent[id] = parent;
     this.nextSibling[id] = this.firstChild[parent];
     this.firstChild[parent] = id;
+    const count = ++this.childCount[parent];
+    if (count === FEW_CHILDREN) {
+      for (let c = id; c !== END; c = this.nextSibling[c]) this.place(parent, this.fn[c], c);
+    } else if (count > FEW_CHILDREN) {
+      this.place(parent, fn, id);
+    }
     return id;
   }
 
+  /** Puts a child of a wide node into the hash (grown to stay at most half full). */
+  private place(parent: number, fn: number, id: number): void {
+    if (++this.hashed * 2 > this.slotCount) this.rehash(this.slotCount * 2);
+    const slots = this.slots;
+    const mask = this.slotCount - 1;
+    let h = hash(parent, fn) & mask;
+    while (slots[h * 3 + 2] !== 0) h = (h + 1) & mask;
+    slots[h * 3] = parent;
+    slots[h * 3 + 1] = fn;
+    slots[h * 3 + 2] = id + 1;
+  }
+
   private rehash(capacity: number): void {
-    const slots = new Int32Array(capacity * 3);
-    const mask = capacity - 1;
-    for (let id = 1; id < this.size; id++) {
-      const parent = this.parent[id];
-      const fn = this.fn[id];
-      let h = hash(parent, fn) & mask;
-      while (slots[h * 3 + 2] !== 0) h = (h + 1) & mask;
-      slots[h * 3] = parent;
-      slots[h * 3 + 1] = fn;
-      slots[h * 3 + 2] = id + 1;
-    }
-    this.slots = slots;
+    const old = this.slots;
+    this.slots = new Int32Array(capacity * 3);
     this.slotCount = capacity;
+    const mask = capacity - 1;
+    for (let at = 0; at < old.length; at += 3) {
+      if (old[at + 2] === 0) continue;
+      let h = hash(old[at], old[at + 1]) & mask;
+      while (this.slots[h * 3 + 2] !== 0) h = (h + 1) & mask;
+      this.slots.set(old.subarray(at, at + 3), h * 3);
+    }
   }
 
   /** Samples with node `id` on the stack. */
@@ -388,7 +403,7 @@ export class CallTree {
     const lines = this.moreLines.get(id);
     if (lines) return topKey(lines);
     const first = this.stats[id * STRIDE + LINE];
-    return first === NONE ? undefined : first;
+    return first === NO_LINE ? undefined : first;
   }
 
   /** Samples per line at this node. */
@@ -396,13 +411,13 @@ export class CallTree {
     const lines = this.moreLines.get(id);
     if (lines) return Object.fromEntries(lines);
     const first = this.stats[id * STRIDE + LINE];
-    return first === NONE ? {} : { [first]: this.stats[id * STRIDE + LINE_SAMPLES] };
+    return first === NO_LINE ? {} : { [first]: this.stats[id * STRIDE + LINE_SAMPLES] };
   }
 
   /** In the order first seen (the list keeps the newest first). */
   children(id: number): number[] {
     const out: number[] = [];
-    for (let c = this.firstChild[id]; c !== NONE; c = this.nextSibling[c]) out.push(c);
+    for (let c = this.firstChild[id]; c !== END; c = this.nextSibling[c]) out.push(c);
     return out.reverse();
   }
 
@@ -416,7 +431,7 @@ export class CallTree {
   /** The child of `id` named `name` (the widest, if several: same name, other files), or undefined. */
   childNamed(id: number, name: string): number | undefined {
     let best: number | undefined;
-    for (let c = this.firstChild[id]; c !== NONE; c = this.nextSibling[c]) {
+    for (let c = this.firstChild[id]; c !== END; c = this.nextSibling[c]) {
       if (this.info(c).name === name && (best === undefined || this.total(c) > this.total(best))) best = c;
     }
     return best;
@@ -508,9 +523,18 @@ export class CallTree {
     visit(root, 0);
     tree.samples = root.total;
     tree.diffs = diffs;
-    tree.rehash(Math.max(4096, 2 ** Math.ceil(Math.log2(tree.size * 2 + 1))));
     return tree;
   }
+}
+
+/** About how many frames `text` holds, a little over: from its first 256 KB. Reserving too much
+ * costs address space only (typed arrays start as untouched zero pages). */
+function estimateFrames(text: string): number {
+  const sample = Math.min(text.length, 1 << 18);
+  let frames = 1;
+  for (let at = text.indexOf(';'); at >= 0 && at < sample; at = text.indexOf(';', at + 1)) frames++;
+  for (let at = text.indexOf('\n'); at >= 0 && at < sample; at = text.indexOf('\n', at + 1)) frames++;
+  return Math.ceil(frames * (text.length / Math.max(1, sample)) * 1.25);
 }
 
 /** A stack's count: digits as py-spy writes them (anything else through Number, as before); 0 when not a positive integer. */

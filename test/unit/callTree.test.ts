@@ -78,4 +78,23 @@ describe('array call tree (recorded py-spy profiles)', () => {
     const b = calls.children(calls.children(0)[0])[0];
     assert.deepEqual([calls.info(b).name, calls.total(b), calls.line(b), calls.lines(b)], ['b', 5, 2, { 2: 3, 7: 2 }]);
   });
+
+  it('finds the children of a wide node (a child list below 8, a hash above) across chunks, one node per function', () => {
+    // Every distinct frame of a recorded profile called from one dispatcher, twice over, in chunks.
+    const frames = [...new Set(FILES.map(raw).join('\n').split('\n').flatMap((l) => l.slice(0, l.lastIndexOf(' ')).split(';')).filter(Boolean))];
+    assert.ok(frames.length > 20, `${frames.length} frames`);
+    const calls = new CallTree();
+    for (let round = 0; round < 2; round++) {
+      for (let at = 0; at < frames.length; at += 5) {
+        calls.addCollapsedText(frames.slice(at, at + 5).map((f, i) => `dispatch (d.py:1);${f};leaf (l.py:${at + i}) 1`).join('\n'));
+      }
+    }
+    const dispatch = calls.children(0)[0];
+    const children = calls.children(dispatch);
+    const names = children.map((c) => `${calls.info(c).name} ${calls.info(c).file}`);
+    assert.equal(new Set(names).size, names.length, 'no function twice under one parent');
+    assert.equal(calls.total(dispatch), 2 * frames.length);
+    assert.equal(children.reduce((sum, c) => sum + calls.total(c), 0), 2 * frames.length);
+    for (const c of children) assert.equal(calls.children(c).length, 1, 'one leaf node per child, whatever its lines');
+  });
 });
