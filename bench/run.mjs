@@ -334,7 +334,12 @@ function printTable(r) {
   if (r.bundle_kb !== undefined) row('bundle_kb', `${r.bundle_kb} KB loaded at activation${r.lazy_kb ? ` (+ ${r.lazy_kb} KB of execa, loaded on the first process spawn)` : ''}`, '≤ 300 KB');
   if (r.vsix_kb !== undefined) row('vsix_kb', r.vsix_kb === null ? 'no .vsix yet (npm run package)' : `${r.vsix_kb} KB`, '≤ 3 MB');
   if (r.watch_stream) row('watch_stream', `${r.watch_stream.records_lost} lost, lag p99 ${r.watch_stream.event_loop_lag_p99_ms} ms, heap +${r.watch_stream.heap_growth_mb} MB`, r.watch_stream.goal);
-  if (r.flamegraph) row('flamegraph', JSON.stringify(r.flamegraph).slice(0, 100), '');
+  const f = r.flamegraph;
+  if (f) {
+    row('flamegraph', `first paint ${f.first_paint_ms} ms (tree ${f.first_paint_breakdown_ms?.build} ms), zoom ${f.zoom_ms} ms, search ${f.search_ms} ms; d3-flame-graph ${f.baseline_first_paint_ms} ms${f.baseline_note ? ' (did not finish)' : ''} = ${f.ratio}×, load ${f.load_average_1m}`,
+      'first paint ≤ 500 ms, zoom and search ≤ 100 ms, ratio ≥ 3');
+  }
+  if (r.soak) row('soak', `${r.soak.attach_cycles} attach + ${r.soak.watch_cycles} watch cycles: ${r.soak.orphan_processes} orphans, ${r.soak.leaked_fds} leaked fds, ${r.soak.probes_left} probes left, cost after/before ${r.soak.cost_ratio}`, '0, 0, 0');
   const m = r.machine;
   console.log(`\n| key | measured | goal |\n|---|---|---|\n${rows.map((x) => `| ${x.join(' | ')} |`).join('\n')}\n\nMeasured on ${m.date}: ${m.nproc} cores (${m.cpu}), Python ${m.python}, Node ${m.node}.`);
 }

@@ -67,6 +67,8 @@ export class Session {
   /** Fires once the agent runs in the target. */
   readonly onDidLoadAgent = this.onDidLoadAgentEmitter.event;
   private readonly activeProbes = new Set<Probe>();
+  /** Modules a getglobal found in the target's sys.modules (see getglobal). */
+  private readonly importedModules = new Set<string>();
   private readonly onDidChangeProbesEmitter = new Emitter<Probe>();
   /** Fires when a probe starts, installs, records or ends. */
   readonly onDidChangeProbes = this.onDidChangeProbesEmitter.event;
@@ -208,8 +210,13 @@ export class Session {
   }
 
   /** A module global or class attribute as the agent renders it (never imports a module). */
-  getglobal(params: GetGlobalParams, signal?: AbortSignal): Promise<GetGlobalResult> {
-    return this.run('getglobal', params, signal);
+  async getglobal(params: GetGlobalParams, signal?: AbortSignal): Promise<GetGlobalResult> {
+    // A module seen imported stays imported (sys.modules keeps it): its check, a second round trip
+    // to the agent, is made once per process, not on every read (a live Values view reads often).
+    const imported = params.imported || this.importedModules.has(params.module);
+    const result = await this.run('getglobal', imported ? { ...params, imported: true } : params, signal);
+    this.importedModules.add(params.module);
+    return result;
   }
 
   /** The global names of an imported module, with their kinds. */
