@@ -79,3 +79,21 @@ def test_a_bad_expression_fails_on_every_call(upstream_and_patched):
     for _ in range(3):
         with pytest.raises(SyntaxError):
             resolver.eval(None, None, 1)
+
+
+def test_the_users_traceback_of_a_failing_expression_shows_neither_upstream_nor_the_bootstrap(upstream_and_patched):
+    """The patched resolver adds bootstrap frames to a failing expression's traceback; the record
+    shows the user only the expression's own line (as before the patch)."""
+    import traceback
+
+    from pyflight_helper.commands.probes import clean_traceback
+
+    _, (mine, _, _) = upstream_and_patched
+    try:
+        mine("undefined_x + 1").eval(None, None, 1)
+    except NameError:
+        raw = traceback.format_exc()
+    assert "agent_bootstrap.py" in raw  # what the filter below must drop
+    shown = clean_traceback(raw)
+    assert "agent_bootstrap.py" not in shown and "flight_profiler" not in shown
+    assert shown.strip().splitlines()[-1] == "NameError: name 'undefined_x' is not defined"

@@ -109,7 +109,10 @@ _MARKER = re.compile(r"^\s*[\^~]+\s*$")
 
 
 def _is_agent_file(path):
-    return "/flight_profiler/" in path.replace("\\", "/")
+    """flight-profiler's files, and our bootstrap (it wraps the expression resolvers: a failing
+    expression's traceback passes through it)."""
+    path = path.replace("\\", "/")
+    return "/flight_profiler/" in path or path.endswith("/agent_bootstrap.py")
 
 
 def clean_traceback(text):
