@@ -12,6 +12,7 @@
  * appended), so one forward pass over the ids visits parents before children.
  */
 import { classifyFrame, parseFrame, type ClassifyOptions, type FrameInfo, type FrameKind } from './frames';
+import { estimateFrames, FrameTexts } from './frameTexts';
 
 /** A function of the profile: what a node is (name + file + kind; the line varies by node). */
 export interface FunctionInfo extends FrameInfo {
@@ -72,11 +73,8 @@ function grow<T extends Int32Array | Float64Array>(array: T, size: number, fill?
 }
 
 export class CallTree {
-  // Interned frame texts (`name (file:line)`): the function each is, and its line. Found by a hash
-  // of the text where it lies in the input, so no substring is made for a frame already known.
-  private frameSlots = new Int32Array(1024);
-  private readonly frameHashes: number[] = [];
-  private readonly frameTexts: string[] = [];
+  // Interned frame texts (`name (file:line)`): the function each is, and its line.
+  private readonly frames = new FrameTexts();
   private readonly frameFn: number[] = [];
   private readonly frameIdleFn: number[] = [];
   private readonly frameLine: number[] = [];
@@ -129,86 +127,34 @@ export class CallTree {
 
   /** Adds py-spy collapsed text (`frame;frame;… count` per line); blank or malformed lines are skipped. */
   addCollapsedText(text: string): void {
-    const length = text.length;
     this.reserve(estimateFrames(text));
-    let pos = 0;
-    while (pos < length) {
-      let end = text.indexOf('\n', pos);
-      if (end < 0) end = length;
-      let stop = end;
-      while (stop > pos && text.charCodeAt(stop - 1) <= 32) stop--;
-      const space = text.lastIndexOf(' ', stop - 1);
-      if (space > pos) {
-        const count = countAt(text, space + 1, stop);
-        if (count > 0) {
-          let n = 0;
-          let start = pos;
-          for (;;) {
-            let semi = text.indexOf(';', start);
-            if (semi < 0 || semi > space) semi = space;
-            if (n === this.scratch.length) this.scratch = grow(this.scratch, n * 2);
-            this.scratch[n++] = this.frameAt(text, start, semi);
-            if (semi === space) break;
-            start = semi + 1;
-          }
-          this.addFrameIds(this.scratch, n, count);
-        }
-      }
-      pos = end + 1;
-    }
+    this.frames.scan(text, (ids, n, count) => {
+      this.describeNewFrames();
+      this.addFrameIds(ids, n, count);
+    });
   }
 
   /** Adds one stack (frame texts root first) seen `count` times. */
   addStack(frames: readonly string[], count: number): void {
     if (!(count > 0) || !frames.length) return;
     if (frames.length > this.scratch.length) this.scratch = new Int32Array(frames.length * 2);
-    for (let i = 0; i < frames.length; i++) this.scratch[i] = this.frameAt(frames[i], 0, frames[i].length);
+    for (let i = 0; i < frames.length; i++) this.scratch[i] = this.frames.idOf(frames[i], 0, frames[i].length);
+    this.describeNewFrames();
     this.addFrameIds(this.scratch, frames.length, count);
   }
 
-  /** The id of the frame text at `text[start, end)`, interned if new. */
-  private frameAt(text: string, start: number, end: number): number {
-    const h = frameHash(text, start, end);
-    const mask = this.frameSlots.length - 1;
-    let slot = h & mask;
-    for (let entry = this.frameSlots[slot]; entry !== 0; entry = this.frameSlots[slot]) {
-      const known = this.frameTexts[entry - 1];
-      // A substring compared with === is about twice as fast as startsWith here (V8 compares the bytes at once).
-      if (known.length === end - start && text.substring(start, end) === known) return entry - 1;
-      slot = (slot + 1) & mask;
+  /** What a frame text is (function, line), for the texts interned since the last call. */
+  private describeNewFrames(): void {
+    for (let id = this.frameFn.length; id < this.frames.texts.length; id++) {
+      const parsed = parseFrame(this.frames.texts[id]);
+      this.frameFn.push(this.internFunction(classifyFrame(parsed, this.options)));
+      this.frameIdleFn.push(NONE);
+      this.frameLine.push(parsed.line ? parsed.line : NONE); // line 0: no line (NO_LINE)
+      for (const side of [0, 1]) {
+        this.frameTotal[side].push(0);
+        this.frameSelf[side].push(0);
+      }
     }
-    // A copy, not a slice: the frame must not keep the whole chunk of text alive.
-    const id = this.internFrame((' ' + text.slice(start, end)).slice(1), h);
-    if (this.frameTexts.length * 2 > this.frameSlots.length) {
-      this.frameSlots = new Int32Array(this.frameSlots.length * 2);
-      this.frameHashes.forEach((hash, i) => this.placeFrame(hash, i));
-    } else {
-      this.frameSlots[slot] = id + 1;
-    }
-    return id;
-  }
-
-  private placeFrame(hash: number, id: number): void {
-    const mask = this.frameSlots.length - 1;
-    let slot = hash & mask;
-    while (this.frameSlots[slot] !== 0) slot = (slot + 1) & mask;
-    this.frameSlots[slot] = id + 1;
-  }
-
-  private internFrame(text: string, hash: number): number {
-    const id = this.frameTexts.length;
-    const parsed = parseFrame(text);
-    const info = classifyFrame(parsed, this.options);
-    this.frameHashes.push(hash);
-    this.frameTexts.push(text);
-    this.frameFn.push(this.internFunction(info));
-    this.frameIdleFn.push(NONE);
-    this.frameLine.push(parsed.line ? parsed.line : NONE); // line 0: no line (NO_LINE)
-    for (const side of [0, 1]) {
-      this.frameTotal[side].push(0);
-      this.frameSelf[side].push(0);
-    }
-    return id;
   }
 
   private internFunction(info: FrameInfo): number {
@@ -473,7 +419,7 @@ export class CallTree {
       const key = ids.join(',');
       const known = merged.get(key);
       if (known) known.count += this.stackCounts[i];
-      else merged.set(key, { frames: Array.from(ids, (f) => this.frameTexts[f]), count: this.stackCounts[i] });
+      else merged.set(key, { frames: Array.from(ids, (f) => this.frames.texts[f]), count: this.stackCounts[i] });
     }
     return [...merged.values()];
   }
@@ -482,7 +428,7 @@ export class CallTree {
   functionTotals(): Array<{ info: FunctionInfo; self: number; total: number; selfLines: Map<number, number>; lines: Map<number, number> }> {
     const out = this.functions.map((info, i) => ({ info, self: this.functionSelf[i], total: this.functionTotal[i],
       selfLines: new Map<number, number>(), lines: new Map<number, number>() }));
-    for (let frame = 0; frame < this.frameTexts.length; frame++) {
+    for (let frame = 0; frame < this.frameFn.length; frame++) {
       const line = this.frameLine[frame];
       if (line === NONE) continue;
       for (const side of [0, 1]) {
@@ -525,41 +471,6 @@ export class CallTree {
     tree.diffs = diffs;
     return tree;
   }
-}
-
-/** About how many frames `text` holds, a little over: from its first 256 KB. Reserving too much
- * costs address space only (typed arrays start as untouched zero pages). */
-function estimateFrames(text: string): number {
-  const sample = Math.min(text.length, 1 << 18);
-  let frames = 1;
-  for (let at = text.indexOf(';'); at >= 0 && at < sample; at = text.indexOf(';', at + 1)) frames++;
-  for (let at = text.indexOf('\n'); at >= 0 && at < sample; at = text.indexOf('\n', at + 1)) frames++;
-  return Math.ceil(frames * (text.length / Math.max(1, sample)) * 1.25);
-}
-
-/** A stack's count: digits as py-spy writes them (anything else through Number, as before); 0 when not a positive integer. */
-function countAt(text: string, start: number, end: number): number {
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) {
-      const value = Number(text.slice(start, end));
-      return Number.isInteger(value) && value > 0 ? value : 0;
-    }
-    n = n * 10 + c;
-  }
-  return end > start ? n : 0;
-}
-
-/** A hash of a frame text from its length, its first 8 and its last 12 characters (the name,
- * and the file's tail with the line: what tells frames apart), so long paths cost nothing. */
-function frameHash(text: string, start: number, end: number): number {
-  let h = end - start;
-  const headEnd = Math.min(end, start + 8);
-  for (let i = start; i < headEnd; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  for (let i = Math.max(headEnd, end - 12); i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  h ^= h >>> 15;
-  return h >>> 0;
 }
 
 function hash(parent: number, fn: number): number {
