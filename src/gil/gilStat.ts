@@ -1,16 +1,13 @@
-import { PyFlightError } from '../common/errors';
-import { Emitter } from '../common/event';
+import { AgentStream } from '../session/agentStream';
 import type { GilMeasure, GilstatParams, GilstatRecord, GilstatSummary } from '../protocol/helper';
 
-export type GilStatState = 'starting' | 'running' | 'ended' | 'failed';
+export type GilStatState = GilStat['state'];
 
 /**
  * One `gilstat on` in a target: flight-profiler's interceptor on take_gil/drop_gil, reporting every
- * interval until stopped. vscode-free (the CLI and the tests drive it). `stop()` sends `off`.
+ * interval until stopped (an AgentStream: `stop()` sends `off`).
  */
-export class GilStat {
-  state: GilStatState = 'starting';
-  count = 0;
+export class GilStat extends AgentStream<GilStat, GilstatRecord, GilstatSummary, 'starting'> {
   latest: GilstatRecord | undefined;
   /** Where take_gil/drop_gil were found (file paths), once the helper said. */
   symbols: Record<string, string> | undefined;
@@ -20,28 +17,12 @@ export class GilStat {
   sampledBecause: string | undefined;
   /** The helper sent `on` to the agent: until a summary arrives, the interceptor may be installed. */
   sentOn = false;
-  summary: GilstatSummary | undefined;
-  error: PyFlightError | undefined;
-  readonly abort = new AbortController();
-  readonly startedAt = Date.now();
-  private readonly recordEmitter = new Emitter<GilstatRecord>();
-  readonly onDidRecord = this.recordEmitter.event;
-  private readonly changeEmitter = new Emitter<GilStat>();
-  readonly onDidChange = this.changeEmitter.event;
-  done!: Promise<GilstatSummary>;
 
   constructor(
-    readonly pid: number,
+    pid: number,
     readonly params: GilstatParams,
-  ) {}
-
-  get isActive(): boolean {
-    return this.state === 'starting' || this.state === 'running';
-  }
-
-  /** Asks the helper to turn gilstat off; `done` resolves with reason "stopped". */
-  stop(): void {
-    if (this.isActive) this.abort.abort();
+  ) {
+    super(pid, 'starting');
   }
 
   /** Called by the session. */
@@ -56,23 +37,12 @@ export class GilStat {
       this.sentOn = this.measure === 'intercept';
       this.state = 'running';
     }
-    this.changeEmitter.fire(this);
+    this.changed();
   }
 
-  recorded(record: GilstatRecord): void {
-    this.count++;
+  override recorded(record: GilstatRecord): void {
     this.latest = record;
     this.state = 'running';
-    this.recordEmitter.fire(record);
-    this.changeEmitter.fire(this);
-  }
-
-  finished(summary: GilstatSummary | undefined, error: PyFlightError | undefined): void {
-    this.summary = summary;
-    this.error = error;
-    this.state = error ? 'failed' : 'ended';
-    this.changeEmitter.fire(this);
-    this.recordEmitter.dispose();
-    this.changeEmitter.dispose();
+    super.recorded(record);
   }
 }

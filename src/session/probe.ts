@@ -1,11 +1,10 @@
-import { PyFlightError } from '../common/errors';
-import { Emitter } from '../common/event';
 import { qualifiedName } from '../format/probeText';
 import { PROBE_KINDS, type ProbeMethod, type ProbeParams, type ProbeRecord } from '../probes/probeKinds';
 import type { ProbeKind, StreamSummary } from '../protocol/helper';
+import { AgentStream } from './agentStream';
 
 export type { ProbeMethod } from '../probes/probeKinds';
-export type ProbeState = 'installing' | 'running' | 'ended' | 'failed';
+export type ProbeState = Probe['state'];
 
 /** The agent command behind each probe method, for turning it off. */
 export const AGENT_TARGET = Object.fromEntries(Object.values(PROBE_KINDS).map((k) => [k.method, k.agentTarget])) as Record<ProbeMethod, ProbeKind>;
@@ -34,29 +33,20 @@ export interface ProbeGroupTag {
 let nextProbeId = 1;
 
 /** One live instrumentation (watch / trace / tt recording) inside a target. */
-export class Probe<M extends ProbeMethod = ProbeMethod> {
+export class Probe<M extends ProbeMethod = ProbeMethod> extends AgentStream<Probe<M>, ProbeRecord<M>, StreamSummary, 'installing'> {
   readonly id = nextProbeId++;
-  readonly startedAt = Date.now();
-  state: ProbeState = 'installing';
-  count = 0;
   /** The agent's argument string, known once installed; needed to turn it off after a helper crash. */
   agentArgs: string | undefined;
-  summary: StreamSummary | undefined;
-  error: PyFlightError | undefined;
-  readonly abort = new AbortController();
-  private readonly recordEmitter = new Emitter<ProbeRecord<M>>();
-  readonly onDidRecord = this.recordEmitter.event;
-  private readonly changeEmitter = new Emitter<Probe<M>>();
-  readonly onDidChange = this.changeEmitter.event;
-  done!: Promise<StreamSummary>;
 
   constructor(
-    readonly pid: number,
+    pid: number,
     readonly method: M,
     readonly params: ProbeParams<M>,
     readonly source?: SourceLocation,
     readonly group?: ProbeGroupTag,
-  ) {}
+  ) {
+    super(pid, 'installing');
+  }
 
   /**
    * This probe in a list of probes of every kind. Sound: a `Probe<M>` only hands out `M`'s records;
@@ -71,39 +61,15 @@ export class Probe<M extends ProbeMethod = ProbeMethod> {
     return (this.method as ProbeMethod) === method ? this as unknown as Probe<K> : undefined;
   }
 
-  get isActive(): boolean {
-    return this.state === 'installing' || this.state === 'running';
-  }
-
   /** "__main__.Worker.handle" */
   get location(): string {
     return qualifiedName(this.params);
-  }
-
-  /** Asks the helper to turn the probe off; `done` resolves with reason "stopped". */
-  stop(): void {
-    if (this.isActive) this.abort.abort();
   }
 
   /** Called by the session. */
   installed(args: string | undefined): void {
     this.agentArgs = args ?? this.agentArgs;
     this.state = 'running';
-    this.changeEmitter.fire(this);
-  }
-
-  recorded(record: ProbeRecord<M>): void {
-    this.count++;
-    this.recordEmitter.fire(record);
-    this.changeEmitter.fire(this);
-  }
-
-  finished(summary: StreamSummary | undefined, error: PyFlightError | undefined): void {
-    this.summary = summary;
-    this.error = error;
-    this.state = error ? 'failed' : 'ended';
-    this.changeEmitter.fire(this);
-    this.recordEmitter.dispose();
-    this.changeEmitter.dispose();
+    this.changed();
   }
 }
