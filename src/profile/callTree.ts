@@ -28,16 +28,21 @@ export interface NodeDiff {
   selfDelta: number;
 }
 
-/** The fields of a call tree node, as diff.ts and the object tree have them. */
-export interface NodeFields {
+/** A call tree node as an object (JSON output, exports, the diff). */
+export interface CallTreeNode {
   name: string;
   file?: string;
+  /** The line with the most samples in this node (for a caller: the call site it spent most time under). */
   line?: number;
   module?: string;
   kind: FrameKind;
+  /** Samples where this node was the leaf. */
   self: number;
+  /** Samples where this node was on the stack. */
   total: number;
-  children: NodeFields[];
+  /** Samples per line of this node (total). */
+  lines: Record<number, number>;
+  children: CallTreeNode[];
 }
 
 export interface SearchResult {
@@ -445,7 +450,7 @@ export class CallTree {
   }
 
   /** A tree of objects (children by samples, descending), for JSON output and the diff. */
-  toNodes<T extends NodeFields>(make: (id: number, children: T[]) => T): T {
+  toNodes<T extends CallTreeNode>(make: (id: number, children: T[]) => T): T {
     const build = (id: number): T => {
       const children = this.children(id).map(build);
       children.sort((a, b) => b.total - a.total || a.name.localeCompare(b.name));
@@ -455,16 +460,16 @@ export class CallTree {
   }
 
   /** A tree built from objects (a differential profile, see diff.ts): node ids in depth-first order. */
-  static fromNodes(root: NodeFields & Partial<NodeDiff>): CallTree {
+  static fromNodes(root: CallTreeNode & Partial<NodeDiff>): CallTree {
     const tree = new CallTree();
     const diffs: NodeDiff[] = [];
-    const visit = (node: NodeFields & Partial<NodeDiff>, id: number) => {
+    const visit = (node: CallTreeNode & Partial<NodeDiff>, id: number) => {
       tree.stats[id * STRIDE + SELF] = node.self;
       tree.stats[id * STRIDE + TOTAL] = node.total;
       if (node.line !== undefined) tree.addLine(id, node.line, 1);
       if (node.delta !== undefined) diffs[id] = { beforeSelf: node.beforeSelf!, beforeTotal: node.beforeTotal!, delta: node.delta, selfDelta: node.selfDelta! };
       const ids = node.children.map((child) => tree.newNode(id, tree.internFunction(child)));
-      node.children.forEach((child, i) => visit(child as NodeFields & Partial<NodeDiff>, ids[i]));
+      node.children.forEach((child, i) => visit(child as CallTreeNode & Partial<NodeDiff>, ids[i]));
     };
     visit(root, 0);
     tree.samples = root.total;

@@ -6,31 +6,16 @@
  * `0x7f… (library.so)` for native ones (`--native`). The line is where that frame was when sampled:
  * the executing line for the leaf, the call site for its callers.
  */
-import { CallTree, topKey } from './callTree';
+import { CallTree, topKey, type CallTreeNode } from './callTree';
 import type { ClassifyOptions, FrameKind } from './frames';
 
+export type { CallTreeNode } from './callTree';
 export { classifyFrame, parseFrame, type ClassifyOptions, type FrameInfo, type FrameKind, type ParsedFrame } from './frames';
 
 /** One distinct stack and how many samples had it. Frames root first, as py-spy writes them. */
 export interface CollapsedStack {
   frames: string[];
   count: number;
-}
-
-export interface CallTreeNode {
-  name: string;
-  file?: string;
-  /** The line with the most samples in this node (for a caller: the call site it spent most time under). */
-  line?: number;
-  module?: string;
-  kind: FrameKind;
-  /** Samples where this node was the leaf. */
-  self: number;
-  /** Samples where this node was on the stack. */
-  total: number;
-  /** Samples per line of this node (total). */
-  lines: Record<number, number>;
-  children: CallTreeNode[];
 }
 
 export interface HotFunction {
