@@ -1,50 +1,36 @@
 import * as vscode from 'vscode';
 import type { FromWebview, MemoryView, ToWebview } from '../../webview/shared/memoryProtocol';
-import { openAppPanel } from '../webview/webviewHtml';
+import { AppPanel } from '../webview/appPanel';
 
 /**
  * The memory panel of one session: a webview that shows the view its owner computes
  * (memoryCommands.ts keeps the snapshots) and forwards the user's requests to it.
  */
 export class MemoryPanel implements vscode.Disposable {
-  private readonly panel: vscode.WebviewPanel;
-  private ready = false;
-  private readonly disposables: vscode.Disposable[] = [];
-  private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
-  readonly onDidDispose = this.onDidDisposeEmitter.event;
+  private readonly app: AppPanel<ToWebview, FromWebview>;
+  readonly onDidDispose: vscode.Event<void>;
 
-  constructor(extensionUri: vscode.Uri, title: string, private readonly viewOf: () => MemoryView, private readonly onMessage: (message: FromWebview) => void) {
-    // Hidden and shown again, the webview starts afresh and says `ready`: it gets the view again.
-    this.panel = openAppPanel(extensionUri, 'pyflight.memory', 'memory', title);
-    this.disposables.push(
-      this.panel.webview.onDidReceiveMessage((message: FromWebview) => {
-        if (message.type === 'ready') {
-          this.ready = true;
-          this.update();
-        } else {
-          this.onMessage(message);
-        }
-      }),
-      this.panel.onDidDispose(() => this.dispose()),
-    );
+  constructor(extensionUri: vscode.Uri, title: string, private readonly viewOf: () => MemoryView, onMessage: (message: FromWebview) => void) {
+    this.app = new AppPanel<ToWebview, FromWebview>(extensionUri, 'pyflight.memory', 'memory', title, (message) => {
+      if (message.type === 'ready') this.update();
+      else onMessage(message);
+    });
+    this.onDidDispose = this.app.onDidDispose;
   }
 
   reveal(): void {
-    this.panel.reveal(undefined, false);
+    this.app.reveal();
   }
 
   update(): void {
-    if (!this.ready) return;
-    const view = this.viewOf();
-    this.panel.title = view.title;
-    const message: ToWebview = { type: 'view', view };
-    void this.panel.webview.postMessage(message);
+    this.app.post(() => {
+      const view = this.viewOf();
+      this.app.title = view.title;
+      return { type: 'view', view };
+    });
   }
 
   dispose(): void {
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.onDidDisposeEmitter.fire();
-    this.onDidDisposeEmitter.dispose();
-    this.panel.dispose();
+    this.app.dispose();
   }
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { FlameView, FromWebview, ToWebview } from '../../webview/shared/flameProtocol';
-import { openAppPanel } from '../webview/webviewHtml';
+import { AppPanel } from '../webview/appPanel';
 import type { ExportFormat, HotRow } from '../../webview/shared/flameProtocol';
 import type { CallTree } from './callTree';
 import { layoutFrames, where } from './flameLayout';
@@ -28,7 +28,7 @@ const HOT_ROWS = 60;
  * frames wider than a pixel at the current zoom, and zoom and search are answered from here.
  */
 export class FlameGraphPanel implements vscode.Disposable {
-  private readonly panel: vscode.WebviewPanel;
+  private readonly app: AppPanel<ToWebview, FromWebview>;
   private input: FlameGraphInput;
   private calls!: CallTree;
   private hot: HotFunction[] = [];
@@ -37,23 +37,16 @@ export class FlameGraphPanel implements vscode.Disposable {
   private query = '';
   private icicle = false;
   private worker: number | undefined;
-  private ready = false;
-  private readonly disposables: vscode.Disposable[] = [];
-  private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   /** Set by whoever can save the profile (speedscope JSON, collapsed stacks). */
   onExport: ((format: ExportFormat) => void) | undefined;
-  readonly onDidDispose = this.onDidDisposeEmitter.event;
+  readonly onDidDispose: vscode.Event<void>;
 
   constructor(extensionUri: vscode.Uri, input: FlameGraphInput, private readonly openSource: (file: string, line?: number) => void) {
     this.input = input;
     this.reindex();
-    // Hidden and shown again, the webview starts afresh and says `ready`: it gets the view again,
-    // and restores its own search text (vscode.setState).
-    this.panel = openAppPanel(extensionUri, 'pyflight.flameGraph', 'flamegraph', input.title);
-    this.disposables.push(
-      this.panel.webview.onDidReceiveMessage((message: FromWebview) => this.onMessage(message)),
-      this.panel.onDidDispose(() => this.dispose()),
-    );
+    // Shown again after being hidden, the app also restores its own search text (vscode.setState).
+    this.app = new AppPanel<ToWebview, FromWebview>(extensionUri, 'pyflight.flameGraph', 'flamegraph', input.title, (message) => this.onMessage(message));
+    this.onDidDispose = this.app.onDidDispose;
   }
 
   get title(): string {
@@ -61,14 +54,14 @@ export class FlameGraphPanel implements vscode.Disposable {
   }
 
   reveal(): void {
-    this.panel.reveal();
+    this.app.reveal();
   }
 
   /** A new aggregate (live recording, or the final one): the zoom is kept while its frame exists. */
   update(input: FlameGraphInput): void {
     this.input = input;
     this.reindex();
-    this.panel.title = input.title;
+    this.app.title = input.title;
     this.post();
   }
 
@@ -105,7 +98,6 @@ export class FlameGraphPanel implements vscode.Disposable {
   private onMessage(message: FromWebview): void {
     switch (message.type) {
       case 'ready':
-        this.ready = true;
         this.width = message.width;
         this.post();
         return;
@@ -180,15 +172,10 @@ export class FlameGraphPanel implements vscode.Disposable {
   }
 
   private post(): void {
-    if (!this.ready) return;
-    const message: ToWebview = { type: 'view', view: this.view() };
-    void this.panel.webview.postMessage(message);
+    this.app.post(() => ({ type: 'view', view: this.view() }));
   }
 
   dispose(): void {
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.onDidDisposeEmitter.fire();
-    this.onDidDisposeEmitter.dispose();
-    this.panel.dispose();
+    this.app.dispose();
   }
 }
