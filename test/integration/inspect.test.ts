@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
@@ -7,24 +6,13 @@ import { LiveValues } from '../../src/inspect/liveValues';
 import { resolveClass } from '../../src/inspect/resolveClass';
 import { valueTree } from '../../src/inspect/valueTree';
 import { Session } from '../../src/session/session';
-import { CLI, FIXTURES, helpersOwnedBy, ROOT, startForeignHelper, startTarget, stopAllTargets, TEST_OWNER_VAR, type Target } from '../support/fixtures';
+import { pyflightJson, useAttachedService } from '../support/attached';
+import { FIXTURES, helpersOwnedBy, startTarget, type Target } from '../support/fixtures';
 
 const SERVICE_PY = path.join(FIXTURES, 'inspect_service.py');
 const GREETING = 'Grüße <b>bold</b> & <script>alert(1)</script> — ✓';
 
-let cliRuns = 0;
-function pyflight(args: string[]) {
-  const owner = `inspect-cli-${process.pid}-${++cliRuns}`;
-  const r = spawnSync(process.execPath, [CLI, ...args, '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: owner } });
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    assert.fail(`not JSON (exit ${r.status}): ${r.stdout}\n${r.stderr}`);
-  }
-  return { status: r.status, json, owner };
-}
+const pyflight = (args: string[]) => pyflightJson(args, 'inspect-cli');
 
 const failsWith = (code: ErrorCode, message: RegExp) => (e: PyFlightError) => {
   assert.equal(e.code, code, `${e.code}: ${e.message}`);
@@ -35,21 +23,10 @@ const failsWith = (code: ErrorCode, message: RegExp) => (e: PyFlightError) => {
 
 describe('inspect: values (getglobal) and instances (vmtool) of inspect_service.py', function () {
   this.timeout(90_000);
+  const attached = useAttachedService(['inspect_service.py']);
   let service: Target;
   let session: Session;
-  let foreign: ReturnType<typeof startForeignHelper>;
-
-  before(async () => {
-    foreign = startForeignHelper();
-    service = await startTarget(['inspect_service.py']);
-    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
-    await session.attach();
-  });
-  after(async () => {
-    await session?.detach();
-    await foreign?.stop();
-    await stopAllTargets();
-  });
+  before(() => ({ service, session } = attached));
 
   it('a module global, as the agent renders it, folds into a tree', async () => {
     const config = await session.getglobal({ module: '__main__', field: 'CONFIG' });

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
-import { silentLogger } from '../../src/common/logger';
-import { Session } from '../../src/session/session';
-import { CLI, helpersOwnedBy, isRunning, ROOT, startForeignHelper, startTarget, stopAllTargets, TEST_OWNER_VAR, waitUntilGone,
-  type Target } from '../support/fixtures';
+import type { Session } from '../../src/session/session';
+import { pyflightJson, useAttachedService } from '../support/attached';
+import { helpersOwnedBy, isRunning, TEST_OWNER_VAR, waitUntilGone, type Target } from '../support/fixtures';
 
 const LEAK = '__main__.LeakyCacheEntry';
 
@@ -15,37 +12,14 @@ async function agentDiffsRunning(session: Session): Promise<number> {
   return stacks.threads.filter((t) => t.frames.some((f) => /diff_mem/.test(f.function))).length;
 }
 
-let cliRuns = 0;
-function pyflight(args: string[]) {
-  const owner = `mem-cli-${process.pid}-${++cliRuns}`;
-  const r = spawnSync(process.execPath, [CLI, ...args, '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: owner } });
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    assert.fail(`not JSON (exit ${r.status}): ${r.stdout}\n${r.stderr}`);
-  }
-  return { status: r.status, json, stderr: r.stderr, owner };
-}
+const pyflight = (args: string[]) => pyflightJson(args, 'mem-cli');
 
 describe('memory: mem summary / mem diff through the agent (leaky_service.py)', function () {
   this.timeout(90_000);
+  const attached = useAttachedService(['leaky_service.py']);
   let service: Target;
   let session: Session;
-  let foreign: ReturnType<typeof startForeignHelper>;
-
-  before(async () => {
-    foreign = startForeignHelper();
-    service = await startTarget(['leaky_service.py']);
-    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
-    await session.attach();
-  });
-  after(async () => {
-    await session?.detach();
-    await foreign?.stop();
-    await stopAllTargets();
-  });
+  before(() => ({ service, session } = attached));
 
   it('a diff names the leaking class at the top, after saying the agent waits', async () => {
     const waited: number[] = [];

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
-import { bareVenvPython, FIXTURES, helpersOwnedBy, isHelperRunning, RUN_OWNER, startForeignHelper, startTarget, stopAllTargets, unusedPid,
+import { useAttachedService } from '../support/attached';
+import { bareVenvPython, FIXTURES, helpersOwnedBy, isHelperRunning, RUN_OWNER, startTarget, stopAllTargets, unusedPid,
   type Target } from '../support/fixtures';
 
 /** The libraries flight-profiler's agent brings into a process, as mapped in it now. */
@@ -28,27 +29,14 @@ async function attachError(pid: number, loadAgent = false): Promise<PyFlightErro
 
 describe('Session against real targets (flight-profiler attach)', function () {
   this.timeout(60_000);
+  const consents: number[] = [];
+  // Another user's helper runs on the same machine meanwhile (useAttachedService): our checks must neither count nor touch it.
+  const attached = useAttachedService(['busy_service.py'], {
+    livenessIntervalMs: 200, confirmAgentLoad: async (s) => { consents.push(s.pid); return true; },
+  });
   let service: Target;
   let session: Session;
-  const consents: number[] = [];
-  // Another user's helper on the same machine: our checks must neither count nor touch it.
-  let foreign: ReturnType<typeof startForeignHelper>;
-
-  before(async () => {
-    foreign = startForeignHelper();
-    service = await startTarget(['busy_service.py']);
-    session = new Session(service.pid, {
-      log: silentLogger, livenessIntervalMs: 200,
-      confirmAgentLoad: async (s) => { consents.push(s.pid); return true; },
-    });
-    await session.attach();
-  });
-
-  after(async () => {
-    await session?.detach();
-    await foreign?.stop();
-    await stopAllTargets();
-  });
+  before(() => ({ service, session } = attached));
 
   it('attaching loads nothing into the target; stacks, with thread names, need no agent', async () => {
     assert.equal(session.state, 'ready');
@@ -145,7 +133,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
     await extra.detach();
     assert.equal(extra.state, 'detached');
     assert.ok(!isHelperRunning(helperPid), 'helper still running after detach');
-    assert.ok(isHelperRunning(foreign.pid), "the other user's helper is untouched");
+    assert.ok(isHelperRunning(attached.foreignHelperPid), "the other user's helper is untouched");
   });
 
   it('a crashed helper is reported and its session ends', async () => {
