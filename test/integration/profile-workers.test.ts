@@ -4,24 +4,16 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { silentLogger } from '../../src/common/logger';
 import { profileForWorker, recordWorkersProfile, type WorkersProgress } from '../../src/profile/workers';
-import { SessionManager } from '../../src/session/sessionManager';
+import type { SessionManager } from '../../src/session/sessionManager';
 import { FIXTURES } from '../support/fixtures';
-import { startGunicorn, type WebServer } from '../support/servers';
+import { useGunicornWithManager, type WebServer } from '../support/servers';
 
 describe('CPU profile of all workers of a real gunicorn master', function () {
   this.timeout(120_000);
+  const gunicorn = useGunicornWithManager(2);
   let server: WebServer;
   let manager: SessionManager;
-
-  before(async () => {
-    server = await startGunicorn(2);
-    manager = new SessionManager(silentLogger, () => ({ livenessIntervalMs: 200 }));
-  });
-
-  after(async () => {
-    await manager?.dispose();
-    await server?.stop();
-  });
+  before(() => ({ server, manager } = gunicorn));
 
   it('profiles every worker in parallel; the merged profile has both workers\' samples and the filter shows one worker', async () => {
     const group = await manager.attachWorkers(server.pid, { pollMs: 0 });

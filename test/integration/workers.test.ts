@@ -2,25 +2,16 @@
 // them with records tagged by worker, and a worker the master forks later joins by itself.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { silentLogger } from '../../src/common/logger';
-import { SessionManager } from '../../src/session/sessionManager';
+import type { SessionManager } from '../../src/session/sessionManager';
 import { CLI } from '../support/fixtures';
-import { startGunicorn, waitFor, type WebServer } from '../support/servers';
+import { useGunicornWithManager, waitFor, type WebServer } from '../support/servers';
 
 describe('all workers of a real gunicorn master', function () {
   this.timeout(120_000);
+  const gunicorn = useGunicornWithManager(2);
   let server: WebServer;
   let manager: SessionManager;
-
-  before(async () => {
-    server = await startGunicorn(2);
-    manager = new SessionManager(silentLogger, () => ({ livenessIntervalMs: 200 }));
-  });
-
-  after(async () => {
-    await manager?.dispose();
-    await server?.stop();
-  });
+  before(() => ({ server, manager } = gunicorn));
 
   it('attaches every worker read-only, watches all of them, and a replacement worker joins with the watch', async () => {
     const group = await manager.attachWorkers(server.pid, { pollMs: 200 });

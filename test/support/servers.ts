@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { silentLogger } from '../../src/common/logger';
+import { SessionManager } from '../../src/session/sessionManager';
 import { FIXTURES, ROOT } from './fixtures';
 
 /** A real third-party server (gunicorn / uvicorn) on a private unix socket: no TCP port to share. */
@@ -112,4 +114,19 @@ export function startGunicorn(workers = 2): Promise<WebServer> {
 /** A single uvicorn process serving test/fixtures/web/fastapi_app.py. */
 export function startUvicorn(): Promise<WebServer> {
   return start('uvicorn', ['--uds', '{socket}', 'fastapi_app:app'], 0);
+}
+
+/** A real gunicorn master with `workers` sync workers and a SessionManager, for one suite; both ended after it. */
+export function useGunicornWithManager(workers = 2): { readonly server: WebServer; readonly manager: SessionManager } {
+  let server: WebServer | undefined;
+  let manager: SessionManager | undefined;
+  before(async () => {
+    server = await startGunicorn(workers);
+    manager = new SessionManager(silentLogger, () => ({ livenessIntervalMs: 200 }));
+  });
+  after(async () => {
+    await manager?.dispose();
+    await server?.stop();
+  });
+  return { get server() { return server!; }, get manager() { return manager!; } };
 }
