@@ -122,6 +122,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     const seconds = Math.max(1, Math.min(10, Math.floor(budget - (Date.now() - started) / 1000 - 2)));
     const measured = await cpuDuring(target.pid, () => diagnoseSlow(target, seconds, options, onStep, commands, extras));
     ({ findings, summary } = measured.value);
+    const { sampleShare } = measured.value;
     const profile = extras.profile;
     const sampled = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
     // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does not.
@@ -137,8 +138,12 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
           ...(sampled < 0.25 ? [`The CPU profile shows threads running in only ${(sampled * 100).toFixed(0)}% of its sample slots (${profile!.profile.samples} samples in ${(profile!.elapsedMs / 1000).toFixed(1)} s at ${profile!.rate} Hz).`] : []),
           ...(busy < sampled ? [`The process used ${cpu!.toFixed(0)}% of a core during the ${(profile!.elapsedMs / 1000).toFixed(1)} s CPU profile (its CPU time in /proc)${sampled >= 0.25 ? `, though py-spy counted threads active in ${(sampled * 100).toFixed(0)}% of its sample slots: a thread in a blocking call counts as active at times` : ''}.`] : []),
         ];
+        // A CPU finding worth under 5% of a core is the odd sample of a thread that mostly waits (a
+        // sleeping loop caught on the line after its sleep), not a cost to look at.
+        const minor = findings.filter((f) => (sampleShare.get(f) ?? 1) * busy < 0.05);
+        if (minor.length) why.push(`${minor.length} CPU finding${minor.length === 1 ? '' : 's'} under 5% of a core left out (${minor.map((f) => f.location?.function ?? f.title).join(', ')}).`);
         for (const f of real) f.evidence.push(...why);
-        findings = [...real, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
+        findings = [...real, ...findings.filter((f) => !minor.includes(f)).map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
         summary = `Waiting, not computing: ${real[0].title}.`;
       } else if (cpu !== undefined && cpu / 100 * 2 < sampled) {
         // py-spy saw twice the activity the CPU time allows: its "CPU" findings are mostly threads at blocking calls.
@@ -202,8 +207,15 @@ function ownHot(profile: CpuProfile): HotFunction[] {
   return profile.hot.filter((f) => f.kind === 'own');
 }
 
+/** A slow diagnosis, and for each CPU finding the share of the profile's samples it stands for. */
+interface SlowDiagnosis {
+  findings: Finding[];
+  summary: string;
+  sampleShare: Map<Finding, number>;
+}
+
 async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: DiagnoseOptions, onStep: DiagnoseStep,
-  commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
+  commands: string[], extras: DiagnosisExtras): Promise<SlowDiagnosis> {
   onStep(`Recording a ${seconds} s CPU profile with py-spy (from outside; nothing is loaded into the process).`);
   const result = await recordCpuProfile(target, { durationSeconds: seconds, workspaceRoots: options.workspaceRoots, log: options.log }, options.signal,
     (p) => onStep(`Profiling: ${p.chunks} of ${seconds} s, ${p.profile.samples} samples.`));
@@ -211,8 +223,10 @@ async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: Di
   extras.profile = result;
   const { profile } = result;
   const perfStep = `See the whole profile: \`pyflight perf ${target.pid} -d 10\`, or PyFlight: Record CPU Profile… for the flame graph.`;
+  const sampleShare = new Map<Finding, number>();
   if (!profile.samples) {
     return {
+      sampleShare,
       summary: `No thread used the CPU in ${seconds} s: the process waits rather than computes.`,
       findings: [{ title: 'No CPU samples: every thread was idle', severity: 'info', location: null,
         evidence: [`py-spy recorded 0 samples of running threads in ${(result.elapsedMs / 1000).toFixed(1)} s at ${result.rate} Hz.`],
@@ -245,18 +259,21 @@ async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: Di
       view: 'profile',
     };
   });
+  findings.forEach((f, i) => sampleShare.set(f, charged[i].percent / 100));
   const listed = new Set(charged.map((f) => f.function + f.file));
   // With no own CPU time left (every own sample was at a blocking call) the stack totals only repeat that wait.
   const byTotal = charged.length ? [...own].sort((a, b) => b.total - a.total).find((f) => !listed.has(f.function + f.file) && f.totalPercent >= 20) : undefined;
   if (byTotal) {
-    findings.push({
+    const onStack: Finding = {
       title: `${byTotal.function} is on the stack in ${pct(byTotal.totalPercent)} of CPU samples (callees included)`,
       severity: 'info',
       location: { function: byTotal.function, file: byTotal.file ?? null, line: byTotal.line ?? null },
       evidence: [`${byTotal.total} of ${profile.samples} samples; ${byTotal.self} in its own code.`],
       next_steps: [`The time is in what ${byTotal.function} calls: follow the hottest path in the flame graph.`],
       view: 'profile',
-    });
+    };
+    findings.push(onStack);
+    sampleShare.set(onStack, byTotal.totalPercent / 100);
   }
   const path = hottestPath(profile).map((n) => n.name);
   if (!charged.length && own.length) {
@@ -283,5 +300,5 @@ async function diagnoseSlow(target: DiagnoseTarget, seconds: number, options: Di
     findings[0].evidence.push(`Hottest path: ${path.join(' → ')}.`);
   }
   const f0 = findings[0];
-  return { findings, summary: `CPU-bound: ${f0.title}, at ${shortWhere(f0.location?.file, f0.location?.line)} (${profile.samples} samples in ${seconds} s).` };
+  return { findings, sampleShare, summary: `CPU-bound: ${f0.title}, at ${shortWhere(f0.location?.file, f0.location?.line)} (${profile.samples} samples in ${seconds} s).` };
 }
