@@ -6,7 +6,7 @@ import { LiveValues } from '../../src/inspect/liveValues';
 import { resolveClass } from '../../src/inspect/resolveClass';
 import { valueTree } from '../../src/inspect/valueTree';
 import { Session } from '../../src/session/session';
-import { pyflightJson, useAttachedService } from '../support/attached';
+import { pyflightJson, useAttachedService, useForeignHelper } from '../support/attached';
 import { FIXTURES, helpersOwnedBy, startTarget, type Target } from '../support/fixtures';
 
 const SERVICE_PY = path.join(FIXTURES, 'inspect_service.py');
@@ -23,6 +23,7 @@ const failsWith = (code: ErrorCode, message: RegExp) => (e: PyFlightError) => {
 
 describe('inspect: values (getglobal) and instances (vmtool) of inspect_service.py', function () {
   this.timeout(90_000);
+  useForeignHelper();
   const attached = useAttachedService(['inspect_service.py']);
   let service: Target;
   let session: Session;

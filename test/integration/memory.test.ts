@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import type { Session } from '../../src/session/session';
-import { pyflightJson, useAttachedService } from '../support/attached';
+import { pyflightJson, useAttachedService, useForeignHelper } from '../support/attached';
 import { helpersOwnedBy, isRunning, TEST_OWNER_VAR, waitUntilGone, type Target } from '../support/fixtures';
 
 const LEAK = '__main__.LeakyCacheEntry';
@@ -16,6 +16,7 @@ const pyflight = (args: string[]) => pyflightJson(args, 'mem-cli');
 
 describe('memory: mem summary / mem diff through the agent (leaky_service.py)', function () {
   this.timeout(90_000);
+  useForeignHelper();
   const attached = useAttachedService(['leaky_service.py']);
   let service: Target;
   let session: Session;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/common/logger';
 import type { TraceRecord, TtRecord, WatchRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
-import { startTarget, stopAllTargets, type Target } from '../support/fixtures';
+import { useAttachedService } from '../support/attached';
+import { startTarget, stopAllTargets } from '../support/fixtures';
 
 function collect<T>(probe: { onDidRecord: (l: (r: T) => void) => unknown }): T[] {
   const records: T[] = [];
@@ -13,18 +14,9 @@ function collect<T>(probe: { onDidRecord: (l: (r: T) => void) => unknown }): T[]
 /** records_service.py: parse_line raises in one call of four, every 10 ms. */
 describe('records tell the truth (records_service.py, real agent)', function () {
   this.timeout(90_000);
-  let service: Target;
+  const attached = useAttachedService(['records_service.py'], { livenessIntervalMs: 0 });
   let session: Session;
-
-  before(async () => {
-    service = await startTarget(['records_service.py']);
-    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
-    await session.attach();
-  });
-  after(async () => {
-    await session?.detach();
-    await stopAllTargets();
-  });
+  before(() => ({ session } = attached));
 
   it('watch -e -n 3 gives 3 exceptions, although only one call in four raises', async () => {
     const probe = session.startProbe('watch', { module: '__main__', method: 'parse_line', exceptionOnly: true, limit: 3 });

@@ -4,7 +4,8 @@ import { ErrorCode } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import type { TraceNode, TraceRecord, TtRecord, WatchRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
-import { FIXTURES, startTarget, stopAllTargets, type Target } from '../support/fixtures';
+import { useAttachedService } from '../support/attached';
+import { FIXTURES, type Target } from '../support/fixtures';
 
 const ORDERS_PY = path.join(FIXTURES, 'shop', 'orders.py');
 
@@ -21,18 +22,10 @@ async function codeFile(session: Session, module: string, field: string): Promis
 
 describe('watch / trace / tt against a real target', function () {
   this.timeout(60_000);
+  const attached = useAttachedService(['busy_service.py'], { livenessIntervalMs: 0 });
   let service: Target;
   let session: Session;
-
-  before(async () => {
-    service = await startTarget(['busy_service.py']);
-    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
-    await session.attach();
-  });
-  after(async () => {
-    await session?.detach();
-    await stopAllTargets();
-  });
+  before(() => ({ service, session } = attached));
 
   it('watch streams args and return values, then ends by its limit', async () => {
     const probe = session.startProbe('watch', { module: 'shop.orders', method: 'total_price', expr: 'args, return_obj', limit: 3 });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
-import { useAttachedService } from '../support/attached';
+import { useAttachedService, useForeignHelper } from '../support/attached';
 import { bareVenvPython, FIXTURES, helpersOwnedBy, isHelperRunning, RUN_OWNER, startTarget, stopAllTargets, unusedPid,
   type Target } from '../support/fixtures';
 
@@ -30,7 +30,8 @@ async function attachError(pid: number, loadAgent = false): Promise<PyFlightErro
 describe('Session against real targets (flight-profiler attach)', function () {
   this.timeout(60_000);
   const consents: number[] = [];
-  // Another user's helper runs on the same machine meanwhile (useAttachedService): our checks must neither count nor touch it.
+  // Another user's helper on the same machine: our checks must neither count nor touch it.
+  const foreign = useForeignHelper();
   const attached = useAttachedService(['busy_service.py'], {
     livenessIntervalMs: 200, confirmAgentLoad: async (s) => { consents.push(s.pid); return true; },
   });
@@ -133,7 +134,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
     await extra.detach();
     assert.equal(extra.state, 'detached');
     assert.ok(!isHelperRunning(helperPid), 'helper still running after detach');
-    assert.ok(isHelperRunning(attached.foreignHelperPid), "the other user's helper is untouched");
+    assert.ok(isHelperRunning(foreign.pid), "the other user's helper is untouched");
   });
 
   it('a crashed helper is reported and its session ends', async () => {

@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
-import { silentLogger } from '../../src/common/logger';
 import { valueTree } from '../../src/inspect/valueTree';
-import { Session } from '../../src/session/session';
-import { startTarget, stopAllTargets, type Target } from '../support/fixtures';
+import type { Session } from '../../src/session/session';
+import { useAttachedService } from '../support/attached';
 
 // Values of a service the first tests had not seen (shop_api_service.py), as a new user met them.
 describe('inspect: shop_api_service.py (a string with a newline, a long list, mixed dict keys)', function () {
   this.timeout(90_000);
-  let service: Target;
+  const attached = useAttachedService(['shop_api_service.py']);
   let session: Session;
-
-  before(async () => {
-    service = await startTarget(['shop_api_service.py']);
-    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
-    await session.attach();
-  });
-  after(async () => {
-    await session?.detach();
-    await stopAllTargets();
-  });
+  before(() => ({ session } = attached));
 
   it('the globals list counts items as people read them: 1 item, 250,000 items', async () => {
     const byName = new Map((await session.listGlobals('__main__')).globals.map((g) => [g.name, g.preview]));

@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/common/logger';
 import { diagnose } from '../../src/diagnose/engine';
 import { Session } from '../../src/session/session';
 import { freshOutputDir, profileTorchCall, torchMemoryRun } from '../../src/torch/torchRun';
+import { useAttachedService } from '../support/attached';
 import { CLI, ROOT, startTarget, stopAllTargets, TEST_OWNER_VAR, type Target } from '../support/fixtures';
 
 /** Directories a torch run stages in the target's /tmp; each must be gone after the run. */
@@ -178,18 +179,10 @@ describe('torch: diagnose --kind torch (torch_service.py)', function () {
 
 describe('torch: a target that never imported torch', function () {
   this.timeout(60_000);
+  const attached = useAttachedService(['plain_sleeper.py']);
   let target: Target;
   let session: Session;
-
-  before(async () => {
-    target = await startTarget(['plain_sleeper.py']);
-    session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 500 });
-    await session.attach();
-  });
-  after(async () => {
-    await session?.detach();
-    await stopAllTargets();
-  });
+  before(() => ({ service: target, session } = attached));
 
   it('says so plainly, loads no agent and imports nothing into it', async () => {
     for (const run of [() => profileTorchCall(session, { module: '__main__', method: 'main' }), () => torchMemoryRun(session, {})]) {

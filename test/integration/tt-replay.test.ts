@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { silentLogger } from '../../src/common/logger';
 import type { TtRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
-import { CLI, ROOT, startTarget, stopAllTargets, type Target } from '../support/fixtures';
+import { useAttachedService } from '../support/attached';
+import { CLI, ROOT, type Target } from '../support/fixtures';
 import { startGunicorn, type WebServer } from '../support/servers';
 
 const ENV = { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python') };
@@ -30,17 +31,10 @@ async function record(session: Session, where: { module: string; class?: string;
 
 describe('tt values and replays on a plain target (tt_service.py)', function () {
   this.timeout(120_000);
+  const attached = useAttachedService(['tt_service.py'], { livenessIntervalMs: 0 });
   let service: Target;
   let session: Session;
-  before(async () => {
-    service = await startTarget(['tt_service.py']);
-    session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
-    await session.attach();
-  });
-  after(async () => {
-    await session?.detach();
-    await stopAllTargets();
-  });
+  before(() => ({ service, session } = attached));
 
   it('details read as Python: args tuple, kwargs dict, return value', async () => {
     const records = await record(session, { module: '__main__', method: 'lookup' }, 4);

@@ -5,27 +5,29 @@ import { silentLogger } from '../../src/common/logger';
 import { Session, type SessionOptions } from '../../src/session/session';
 import { CLI, ROOT, startForeignHelper, startTarget, stopAllTargets, TEST_OWNER_VAR, type Target } from './fixtures';
 
-/**
- * A fixture service started and attached (read-only) before the suite's tests, with an unrelated
- * PyFlight helper alive meanwhile, as on a shared machine; detached and stopped after them.
- */
-export function useAttachedService(argv: string[], options: Partial<SessionOptions> = {}): { readonly service: Target; readonly session: Session;
-  readonly foreignHelperPid: number } {
+/** A fixture service started and attached (read-only) before the suite's tests; detached and stopped after them. */
+export function useAttachedService(argv: string[], options: Partial<SessionOptions> = {}): { readonly service: Target; readonly session: Session } {
   let service: Target | undefined;
   let session: Session | undefined;
-  let foreign: ReturnType<typeof startForeignHelper> | undefined;
   before(async () => {
-    foreign = startForeignHelper();
     service = await startTarget(argv);
     session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500, ...options });
     await session.attach();
   });
   after(async () => {
     await session?.detach();
-    await foreign?.stop();
     await stopAllTargets();
   });
-  return { get service() { return service!; }, get session() { return session!; }, get foreignHelperPid() { return foreign!.pid; } };
+  return { get service() { return service!; }, get session() { return session!; } };
+}
+
+/** Another user's PyFlight helper alive during the suite, as on a shared machine: what the tests
+ * check must neither count nor touch it. Call it before useAttachedService so it runs first. */
+export function useForeignHelper(): { readonly pid: number } {
+  let foreign: ReturnType<typeof startForeignHelper> | undefined;
+  before(() => { foreign = startForeignHelper(); });
+  after(async () => { await foreign?.stop(); });
+  return { get pid() { return foreign!.pid; } };
 }
 
 let cliRuns = 0;
