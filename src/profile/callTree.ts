@@ -70,10 +70,9 @@ const NO_LINE = 0;
 
 const ROOT_INFO: FunctionInfo = { name: 'all', kind: 'own', searchText: '' };
 
-function grow<T extends Int32Array | Float64Array>(array: T, size: number, fill?: number): T {
+function grow<T extends Int32Array | Float64Array>(array: T, size: number): T {
   const next = new (array.constructor as new (n: number) => T)(size);
   next.set(array);
-  if (fill !== undefined) next.fill(fill, array.length);
   return next;
 }
 
@@ -312,6 +311,10 @@ export class CallTree {
   /** Puts a child of a wide node into the hash (grown to stay at most half full). */
   private place(parent: number, fn: number, id: number): void {
     if (++this.hashed * 2 > this.slotCount) this.rehash(this.slotCount * 2);
+    this.putSlot(parent, fn, id);
+  }
+
+  private putSlot(parent: number, fn: number, id: number): void {
     const slots = this.slots;
     const mask = this.slotCount - 1;
     let h = hash(parent, fn) & mask;
@@ -325,13 +328,7 @@ export class CallTree {
     const old = this.slots;
     this.slots = new Int32Array(capacity * 3);
     this.slotCount = capacity;
-    const mask = capacity - 1;
-    for (let at = 0; at < old.length; at += 3) {
-      if (old[at + 2] === 0) continue;
-      let h = hash(old[at], old[at + 1]) & mask;
-      while (this.slots[h * 3 + 2] !== 0) h = (h + 1) & mask;
-      this.slots.set(old.subarray(at, at + 3), h * 3);
-    }
+    for (let at = 0; at < old.length; at += 3) if (old[at + 2] !== 0) this.putSlot(old[at], old[at + 1], old[at + 2] - 1);
   }
 
   /** Samples with node `id` on the stack. */
