@@ -3,16 +3,19 @@
  * (py-spy's `--format raw` text, or its 1-second chunks while recording). A profile of 1 M
  * samples over 100 k distinct stacks has about 1.4 M nodes: as objects (one per node, a record of
  * lines, a children array) the build was bound by the garbage collector (18 s); as arrays it is
- * one pass over the text. Frame texts are interned once; a node is a (parent, function) pair found
- * through its parent's child list, or an open-addressing hash for parents with many children. Most
- * of a new stack is new nodes (a chain under the first unknown frame): they are made without a
- * probe. Pure, no I/O, no vscode.
+ * two passes: the text into frame ids (frameTexts.ts, stackList.ts), then the ids into nodes.
+ * Frame texts are interned once; a node is a (parent, function) pair found through its parent's
+ * child list, or an open-addressing hash for parents with many children. Most of a new stack is new
+ * nodes (a chain under the first unknown frame): they are made without a probe. Per node only what
+ * a sample changes is written, in arrays as narrow as their values (a big profile's arrays are
+ * tens of MB, and faulting their pages in is a real part of the build). Pure, no I/O, no vscode.
  *
  * Node 0 is the root ("all"). A node's id is greater than its parent's (nodes are only ever
  * appended), so one forward pass over the ids visits parents before children.
  */
-import { classifyFrame, parseFrame, type ClassifyOptions, type FrameInfo, type FrameKind } from './frames';
+import { classifyFile, frameInfo, parseFrame, type ClassifyOptions, type FileClass, type FrameInfo, type FrameKind } from './frames';
 import { estimateFrames, FrameTexts } from './frameTexts';
+import { StackList } from './stackList';
 
 /** A function of the profile: what a node is (name + file + kind; the line varies by node). */
 export interface FunctionInfo extends FrameInfo {
@@ -58,19 +61,16 @@ const NONE = -1;
 const END = 0;
 /** Below this many children a node's children are found through its child list (see childCount). */
 const FEW_CHILDREN = 8;
-/** `firstLine` of a node seen at several lines (they are in `moreLines`). */
+/** `lineOf` a node with no samples yet: 0, so new arrays need no filling. */
+const UNSEEN = 0;
+/** `lineOf` a node (and `frameLine` of a frame) with no line: a native frame (a Python frame at line 0 has none either). */
+const NO_LINE = -1;
+/** `lineOf` a node seen at several lines (or with and without one): its samples per line are in `moreLines`. */
 const MANY_LINES = -2;
-const STRIDE = 4;
-const TOTAL = 0;
-const SELF = 1;
-const LINE = 2;
-const LINE_SAMPLES = 3;
-/** `LINE` of a node with no line yet: 0, so new stats need no filling (a frame at line 0 has no line). */
-const NO_LINE = 0;
 
 const ROOT_INFO: FunctionInfo = { name: 'all', kind: 'own', searchText: '' };
 
-function grow<T extends Int32Array | Float64Array>(array: T, size: number): T {
+function grow<T extends Uint8Array | Int32Array | Float64Array>(array: T, size: number): T {
   const next = new (array.constructor as new (n: number) => T)(size);
   next.set(array);
   return next;
@@ -85,6 +85,8 @@ export class CallTree {
   /** Samples per frame text (the line of a function), for the hot list's lines: [normal, idle] variant. */
   private readonly frameTotal: [number[], number[]] = [[], []];
   private readonly frameSelf: [number[], number[]] = [[], []];
+
+  private readonly fileClasses = new Map<string, FileClass>();
 
   // Functions (name + file + kind).
   readonly functions: FunctionInfo[] = [];
@@ -103,15 +105,18 @@ export class CallTree {
    * reserved generously costs nothing until used (the pages are zero until touched). */
   firstChild = new Int32Array(1024);
   nextSibling = new Int32Array(1024);
-  /** Per node, side by side so adding a sample touches one cache line: total samples, self samples,
-   * the first line seen at the node and its samples (a node seen at more lines keeps them all in
-   * `moreLines`). */
-  private stats = new Float64Array(1024 * STRIDE);
+  /** Samples with the node on the stack, and as the leaf. */
+  private totals = new Float64Array(1024);
+  private selfs = new Float64Array(1024);
+  /** The line every sample at the node was at (most nodes: one call site), or UNSEEN, NO_LINE,
+   * MANY_LINES (then its samples per line are in `moreLines`): a sample at the same line as
+   * before costs no write. */
+  private lineOf = new Int32Array(1024);
   private readonly moreLines = new Map<number, Map<number, number>>();
-  /** Children per node: a node with fewer than FEW_CHILDREN is searched through its child list (most
-   * nodes: a new stack's tail is a chain of new nodes, found and made with no hash probe at all);
-   * the children of wider nodes are also in `slots`. */
-  private childCount = new Int32Array(1024);
+  /** Children per node, up to FEW_CHILDREN: a node with fewer is searched through its child list
+   * (most nodes: a new stack's tail is a chain of new nodes, found and made with no hash probe at
+   * all); the children of wider nodes are also in `slots`. A byte: less memory to fault in. */
+  private childCount = new Uint8Array(1024);
   /** (parent, function) → node for the children of wide nodes: `[parent, function, node + 1]` per slot (0: empty), keys inline so a probe reads one cache line. */
   private slots = new Int32Array(4096 * 3);
   private slotCount = 4096;
@@ -119,11 +124,8 @@ export class CallTree {
   /** Set on differential trees only (fromNodes). */
   diffs: NodeDiff[] | undefined;
 
-  // The stacks as added, as frame ids (`[length, ...frames]` per stack), for exports.
-  private stackData = new Int32Array(4096);
-  private stackDataLength = 0;
-  private readonly stackCounts: number[] = [];
-  private scratch = new Int32Array(256);
+  /** The stacks as added, as frame ids: the tree is built from them, exports read them. */
+  private readonly stackList = new StackList();
   private stamp = 0;
   samples = 0;
 
@@ -131,34 +133,44 @@ export class CallTree {
 
   /** Adds py-spy collapsed text (`frame;frame;… count` per line); blank or malformed lines are skipped. */
   addCollapsedText(text: string): void {
-    this.reserve(estimateFrames(text));
-    this.frames.scan(text, (ids, n, count) => {
-      this.describeNewFrames();
-      this.addFrameIds(ids, n, count);
-    });
+    const frames = estimateFrames(text);
+    this.reserve(frames);
+    this.stackList.reserve(frames);
+    const from = this.stackList.mark();
+    this.frames.scan(text, this.stackList);
+    this.describeNewFrames();
+    this.stackList.each(from, (data, start, n, count) => this.addFrameIds(data, start, n, count));
   }
 
   /** Adds one stack (frame texts root first) seen `count` times. */
   addStack(frames: readonly string[], count: number): void {
     if (!(count > 0) || !frames.length) return;
-    if (frames.length > this.scratch.length) this.scratch = new Int32Array(frames.length * 2);
-    for (let i = 0; i < frames.length; i++) this.scratch[i] = this.frames.idOf(frames[i], 0, frames[i].length);
+    const from = this.stackList.mark();
+    this.stackList.begin(count);
+    for (const frame of frames) this.stackList.frame(this.frames.idOf(frame, 0, frame.length));
     this.describeNewFrames();
-    this.addFrameIds(this.scratch, frames.length, count);
+    this.stackList.each(from, (data, start, n, count) => this.addFrameIds(data, start, n, count));
   }
 
   /** What a frame text is (function, line), for the texts interned since the last call. */
   private describeNewFrames(): void {
     for (let id = this.frameFn.length; id < this.frames.texts.length; id++) {
       const parsed = parseFrame(this.frames.texts[id]);
-      this.frameFn.push(this.internFunction(classifyFrame(parsed, this.options)));
+      this.frameFn.push(this.internFunction(frameInfo(parsed, this.fileClass(parsed.file), this.options)));
       this.frameIdleFn.push(NONE);
-      this.frameLine.push(parsed.line ? parsed.line : NONE); // line 0: no line (NO_LINE)
+      this.frameLine.push(parsed.line ? parsed.line : NO_LINE);
       for (const side of [0, 1]) {
         this.frameTotal[side].push(0);
         this.frameSelf[side].push(0);
       }
     }
+  }
+
+  /** Files are classified once: a profile has many frames per file. */
+  private fileClass(file: string | undefined): FileClass {
+    let known = this.fileClasses.get(file ?? '');
+    if (!known) this.fileClasses.set(file ?? '', known = classifyFile(file, this.options));
+    return known;
   }
 
   private internFunction(info: FrameInfo): number {
@@ -167,9 +179,10 @@ export class CallTree {
     if (id === undefined) {
       id = this.functions.length;
       this.functionIds.set(key, id);
-      this.functions.push({ name: info.name, ...(info.file !== undefined ? { file: info.file } : {}),
-        ...(info.module !== undefined ? { module: info.module } : {}), kind: info.kind,
-        searchText: `${info.name}\0${info.file ?? ''}`.toLowerCase() });
+      const fn: FunctionInfo = { name: info.name, kind: info.kind, searchText: `${info.name}\0${info.file ?? ''}`.toLowerCase() };
+      if (info.file !== undefined) fn.file = info.file;
+      if (info.module !== undefined) fn.module = info.module;
+      this.functions.push(fn);
       this.functionSelf.push(0);
       this.functionTotal.push(0);
       this.functionStamp.push(0);
@@ -187,15 +200,14 @@ export class CallTree {
     return id;
   }
 
-  private addFrameIds(frames: Int32Array, n: number, count: number): void {
-    this.keepStack(frames, n, count);
+  private addFrameIds(frames: Int32Array, start: number, n: number, count: number): void {
     this.samples += count;
-    this.stats[TOTAL] += count;
+    this.totals[0] += count;
     const stamp = ++this.stamp;
     let waitsAt = NONE;
     if (this.options.idle) {
       for (let d = 0; d < n; d++) {
-        if (this.functions[this.frameFn[frames[d]]].kind === 'idle') {
+        if (this.functions[this.frameFn[frames[start + d]]].kind === 'idle') {
           waitsAt = d;
           break;
         }
@@ -203,20 +215,16 @@ export class CallTree {
     }
     let node = 0;
     const last = n - 1;
-    this.reserve(n); // no growth in the loop: `stats` below stays the live array
-    const { stats, frameLine, frameFn, functionStamp, functionTotal } = this;
+    this.reserve(n); // no growth in the loop: the arrays below stay the live ones
+    const { totals, lineOf, frameLine, frameFn, functionStamp, functionTotal } = this;
     for (let d = 0; d < n; d++) {
-      const frame = frames[d];
+      const frame = frames[start + d];
       const idle = waitsAt !== NONE && d > waitsAt && this.functions[frameFn[frame]].kind !== 'idle';
       const fn = idle ? this.idleFunctionOf(frame) : frameFn[frame];
-      const child = this.childOf(node, fn);
-      const at = child * STRIDE;
-      stats[at + TOTAL] += count;
       const line = frameLine[frame];
-      if (line !== NONE) {
-        if (stats[at + LINE] === line) stats[at + LINE_SAMPLES] += count;
-        else this.addLine(child, line, count);
-      }
+      const child = this.childOf(node, fn, line);
+      totals[child] += count;
+      if (lineOf[child] !== line) this.addLine(child, line, count);
       const side = idle ? 1 : 0;
       this.frameTotal[side][frame] += count;
       if (functionStamp[fn] !== stamp) {
@@ -225,7 +233,7 @@ export class CallTree {
         functionTotal[fn] += count;
       }
       if (d === last) {
-        stats[at + SELF] += count;
+        this.selfs[child] += count;
         this.functionSelf[fn] += count;
         this.frameSelf[side][frame] += count;
       }
@@ -233,38 +241,25 @@ export class CallTree {
     }
   }
 
-  private keepStack(frames: Int32Array, n: number, count: number): void {
-    const need = this.stackDataLength + n + 1;
-    if (need > this.stackData.length) this.stackData = grow(this.stackData, Math.max(need, this.stackData.length * 2));
-    this.stackData[this.stackDataLength] = n;
-    this.stackData.set(frames.subarray(0, n), this.stackDataLength + 1);
-    this.stackDataLength = need;
-    this.stackCounts.push(count);
-  }
-
+  /** A sample of `count` at `line` (or NO_LINE) in a node whose samples so far (its total before
+   * this one) were not all at that line. */
   private addLine(node: number, line: number, count: number): void {
-    const at = node * STRIDE;
-    const first = this.stats[at + LINE];
-    if (first === line) {
-      this.stats[at + LINE_SAMPLES] += count;
-    } else if (first === NO_LINE) {
-      this.stats[at + LINE] = line;
-      this.stats[at + LINE_SAMPLES] = count;
-    } else {
-      let lines = this.moreLines.get(node);
-      if (!lines) {
-        this.moreLines.set(node, lines = new Map([[first, this.stats[at + LINE_SAMPLES]]]));
-        this.stats[at + LINE] = MANY_LINES;
-      }
-      lines.set(line, (lines.get(line) ?? 0) + count);
+    const first = this.lineOf[node];
+    let lines = this.moreLines.get(node);
+    if (!lines) {
+      lines = new Map();
+      if (first !== NO_LINE) lines.set(first, this.totals[node] - count);
+      this.moreLines.set(node, lines);
+      this.lineOf[node] = MANY_LINES;
     }
+    if (line !== NO_LINE) lines.set(line, (lines.get(line) ?? 0) + count);
   }
 
-  /** The child of `parent` that is function `fn`, made if new. */
-  private childOf(parent: number, fn: number): number {
+  /** The child of `parent` that is function `fn`, made (first seen at `line`) if new. */
+  private childOf(parent: number, fn: number, line: number): number {
     if (this.childCount[parent] < FEW_CHILDREN) {
       for (let c = this.firstChild[parent]; c !== END; c = this.nextSibling[c]) if (this.fn[c] === fn) return c;
-      return this.newNode(parent, fn);
+      return this.newNode(parent, fn, line);
     }
     const slots = this.slots;
     const mask = this.slotCount - 1;
@@ -273,7 +268,7 @@ export class CallTree {
       if (slots[at] === parent && slots[at + 1] === fn) return slots[at + 2] - 1;
       h = (h + 1) & mask;
     }
-    return this.newNode(parent, fn);
+    return this.newNode(parent, fn, line);
   }
 
   /** Room for `more` nodes, so a big profile does not grow (and copy) its arrays while it is built. */
@@ -289,20 +284,24 @@ export class CallTree {
     this.firstChild = grow(this.firstChild, capacity);
     this.nextSibling = grow(this.nextSibling, capacity);
     this.childCount = grow(this.childCount, capacity);
-    this.stats = grow(this.stats, capacity * STRIDE);
+    this.totals = grow(this.totals, capacity);
+    this.selfs = grow(this.selfs, capacity);
+    this.lineOf = grow(this.lineOf, capacity);
   }
 
-  private newNode(parent: number, fn: number): number {
+  private newNode(parent: number, fn: number, line: number): number {
     const id = this.size++;
     if (id >= this.fn.length) this.growNodes(id + 1);
     this.fn[id] = fn;
     this.parent[id] = parent;
+    this.lineOf[id] = line;
     this.nextSibling[id] = this.firstChild[parent];
     this.firstChild[parent] = id;
-    const count = ++this.childCount[parent];
-    if (count === FEW_CHILDREN) {
-      for (let c = id; c !== END; c = this.nextSibling[c]) this.place(parent, this.fn[c], c);
-    } else if (count > FEW_CHILDREN) {
+    const before = this.childCount[parent];
+    if (before < FEW_CHILDREN) {
+      this.childCount[parent] = before + 1;
+      if (before + 1 === FEW_CHILDREN) for (let c = id; c !== END; c = this.nextSibling[c]) this.place(parent, this.fn[c], c);
+    } else {
       this.place(parent, fn, id);
     }
     return id;
@@ -333,12 +332,12 @@ export class CallTree {
 
   /** Samples with node `id` on the stack. */
   total(id: number): number {
-    return this.stats[id * STRIDE + TOTAL];
+    return this.totals[id];
   }
 
   /** Samples with node `id` as the leaf. */
   self(id: number): number {
-    return this.stats[id * STRIDE + SELF];
+    return this.selfs[id];
   }
 
   /** What node `id` is (the root is "all"). */
@@ -350,16 +349,16 @@ export class CallTree {
   line(id: number): number | undefined {
     const lines = this.moreLines.get(id);
     if (lines) return topKey(lines);
-    const first = this.stats[id * STRIDE + LINE];
-    return first === NO_LINE ? undefined : first;
+    const first = this.lineOf[id];
+    return first > 0 ? first : undefined;
   }
 
   /** Samples per line at this node. */
   lines(id: number): Record<number, number> {
     const lines = this.moreLines.get(id);
     if (lines) return Object.fromEntries(lines);
-    const first = this.stats[id * STRIDE + LINE];
-    return first === NO_LINE ? {} : { [first]: this.stats[id * STRIDE + LINE_SAMPLES] };
+    const first = this.lineOf[id];
+    return first > 0 ? { [first]: this.totals[id] } : {};
   }
 
   /** In the order first seen (the list keeps the newest first). */
@@ -394,7 +393,7 @@ export class CallTree {
     this.functions.forEach((f, i) => { functionMatches[i] = f.searchText.includes(needle) ? 1 : 0; });
     // covered[id]: id or one of its ancestors matched.
     const covered = new Uint8Array(this.size);
-    const { parent, fn, stats, size } = this;
+    const { parent, fn, totals, size } = this;
     let matchCount = 0;
     let matchedSamples = 0;
     for (let id = 1; id < size; id++) {
@@ -403,7 +402,7 @@ export class CallTree {
         matches[id] = 1;
         covered[id] = 1;
         matchCount++;
-        if (!above) matchedSamples += stats[id * STRIDE + TOTAL];
+        if (!above) matchedSamples += totals[id];
       } else {
         covered[id] = above;
       }
@@ -413,17 +412,7 @@ export class CallTree {
 
   /** The stacks added so far, the same stacks summed (in the order first seen). */
   stacks(): Array<{ frames: string[]; count: number }> {
-    const merged = new Map<string, { frames: string[]; count: number }>();
-    for (let at = 0, i = 0; at < this.stackDataLength; i++) {
-      const n = this.stackData[at];
-      const ids = this.stackData.subarray(at + 1, at + 1 + n);
-      at += n + 1;
-      const key = ids.join(',');
-      const known = merged.get(key);
-      if (known) known.count += this.stackCounts[i];
-      else merged.set(key, { frames: Array.from(ids, (f) => this.frames.texts[f]), count: this.stackCounts[i] });
-    }
-    return [...merged.values()];
+    return this.stackList.merged((id) => this.frames.texts[id]);
   }
 
   /** Every function with its self and total samples (total: counted once per stack) and the lines it was sampled at. */
@@ -432,7 +421,7 @@ export class CallTree {
       selfLines: new Map<number, number>(), lines: new Map<number, number>() }));
     for (let frame = 0; frame < this.frameFn.length; frame++) {
       const line = this.frameLine[frame];
-      if (line === NONE) continue;
+      if (line === NO_LINE) continue;
       for (const side of [0, 1]) {
         const fn = side ? this.frameIdleFn[frame] : this.frameFn[frame];
         if (fn === NONE) continue;
@@ -461,11 +450,10 @@ export class CallTree {
     const tree = new CallTree();
     const diffs: NodeDiff[] = [];
     const visit = (node: CallTreeNode & Partial<NodeDiff>, id: number) => {
-      tree.stats[id * STRIDE + SELF] = node.self;
-      tree.stats[id * STRIDE + TOTAL] = node.total;
-      if (node.line !== undefined) tree.addLine(id, node.line, 1);
+      tree.selfs[id] = node.self;
+      tree.totals[id] = node.total;
       if (node.delta !== undefined) diffs[id] = { beforeSelf: node.beforeSelf!, beforeTotal: node.beforeTotal!, delta: node.delta, selfDelta: node.selfDelta! };
-      const ids = node.children.map((child) => tree.newNode(id, tree.internFunction(child)));
+      const ids = node.children.map((child) => tree.newNode(id, tree.internFunction(child), child.line ?? UNSEEN));
       node.children.forEach((child, i) => visit(child as CallTreeNode & Partial<NodeDiff>, ids[i]));
     };
     visit(root, 0);

@@ -1,19 +1,19 @@
 /**
  * py-spy collapsed text (`frame;frame;… count` per line) read into frame ids: each distinct frame
- * text gets an id in the order first seen. Used by the call tree (one pass, in the host) and by the
- * tree worker's feeder (profileBuild.ts). Pure, no I/O.
+ * text gets an id in the order first seen. The call tree's reader (callTree.ts). Pure, no I/O.
  */
+import type { StackList } from './stackList';
+
 export class FrameTexts {
   /** Interned texts by id. */
   readonly texts: string[] = [];
   private readonly hashes: number[] = [];
   // Found by a hash of the text where it lies in the input, so no substring is made for a frame already known.
   private slots = new Int32Array(1024);
-  private scratch = new Int32Array(256);
 
-  /** Each line with a positive count as frame ids (root first); `frames` is reused: read it during the call.
-   * Blank or malformed lines are skipped. */
-  scan(text: string, onStack: (frames: Int32Array, n: number, count: number) => void): void {
+  /** Appends each line with a positive count to `into` as frame ids (root first). Blank or
+   * malformed lines are skipped. */
+  scan(text: string, into: StackList): void {
     const length = text.length;
     let pos = 0;
     while (pos < length) {
@@ -25,21 +25,15 @@ export class FrameTexts {
       if (space > pos) {
         const count = countAt(text, space + 1, stop);
         if (count > 0) {
-          let n = 0;
+          into.begin(count);
           let start = pos;
           for (;;) {
             let semi = text.indexOf(';', start);
             if (semi < 0 || semi > space) semi = space;
-            if (n === this.scratch.length) {
-              const wider = new Int32Array(n * 2);
-              wider.set(this.scratch);
-              this.scratch = wider;
-            }
-            this.scratch[n++] = this.idOf(text, start, semi);
+            into.frame(this.idOf(text, start, semi));
             if (semi === space) break;
             start = semi + 1;
           }
-          onStack(this.scratch, n, count);
         }
       }
       pos = end + 1;
@@ -102,13 +96,13 @@ function countAt(text: string, start: number, end: number): number {
   return end > start ? n : 0;
 }
 
-/** A hash of a frame text from its length, its first 8 and its last 12 characters (the name,
- * and the file's tail with the line: what tells frames apart), so long paths cost nothing. */
+/** A hash of a frame text from its length, its first 8 and its last 8 characters (the name, and
+ * the file's tail with the line: what tells frames apart), so long paths cost nothing. */
 function frameHash(text: string, start: number, end: number): number {
   let h = end - start;
   const headEnd = Math.min(end, start + 8);
   for (let i = start; i < headEnd; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  for (let i = Math.max(headEnd, end - 12); i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  for (let i = Math.max(headEnd, end - 8); i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   h ^= h >>> 15;
   return h >>> 0;
 }

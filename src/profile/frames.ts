@@ -80,30 +80,45 @@ function dotted(relative: string): string {
   return parts.join('.');
 }
 
+/** What a file tells of its frames: their kind (before the wait rule, which needs the name) and module. */
+export interface FileClass {
+  kind: Exclude<FrameKind, 'idle'>;
+  module?: string;
+}
+
 /** What kind of code a frame is, and its module where the path tells. */
 export function classifyFrame(frame: ParsedFrame, options: ClassifyOptions = {}): FrameInfo {
-  const { file } = frame;
-  const info = (kind: FrameKind, module?: string): FrameInfo => ({ ...frame, ...(module ? { module } : {}), kind });
+  return frameInfo(frame, classifyFile(frame.file, options), options);
+}
+
+/** A frame's info from its file's class (classifyFile, which a caller may keep per file): a wait
+ * function is `idle` when the profile has idle frames. */
+export function frameInfo(frame: ParsedFrame, { kind, module }: FileClass, options: ClassifyOptions = {}): FrameInfo {
+  const waits = options.idle && (kind === 'native' ? NATIVE_WAIT.has(frame.name) : kind === 'stdlib' && isWaitFrame(frame.name, module!));
+  // Built key by key, not spread: a profile describes thousands of frames.
+  const info: FrameInfo = { name: frame.name, kind: waits ? 'idle' : kind };
+  if (frame.file !== undefined) info.file = frame.file;
+  if (frame.line !== undefined) info.line = frame.line;
+  if (module) info.module = module;
+  return info;
+}
+
+/** The kind and module of the frames in `file` (none: a native frame with no library). */
+export function classifyFile(file: string | undefined, options: ClassifyOptions = {}): FileClass {
   const frozen = file ? /^<frozen (.+)>$/.exec(file) : null;
   const isPython = Boolean(file && (PYTHON_FILE.test(file) || file.startsWith('<')));
-  if (!file || !isPython || /\.so(\.|$)/.test(file)) {
-    const module = file ? file.split(/[\\/]/).pop() : undefined;
-    return info(options.idle && NATIVE_WAIT.has(frame.name) ? 'idle' : 'native', module);
-  }
+  if (!file || !isPython || /\.so(\.|$)/.test(file)) return { kind: 'native', module: file ? file.split(/[\\/]/).pop() : undefined };
   const site = SITE.exec(file);
   const stdlibMatch = site ? null : STDLIB.exec(file);
   const stdlibRel = under(file, options.stdlibDirs) ?? (stdlibMatch ? file.slice(stdlibMatch.index + stdlibMatch[0].length) : undefined);
-  if (frozen || (!site && stdlibRel !== undefined)) {
-    const module = frozen ? frozen[1] : dotted(stdlibRel!);
-    return info(options.idle && isWaitFrame(frame.name, module) ? 'idle' : 'stdlib', module);
-  }
-  if (site) return info('library', dotted(file.slice(site.index + site[0].length)));
+  if (frozen || (!site && stdlibRel !== undefined)) return { kind: 'stdlib', module: frozen ? frozen[1] : dotted(stdlibRel!) };
+  if (site) return { kind: 'library', module: dotted(file.slice(site.index + site[0].length)) };
   // Code compiled from a string (`<string>`, jinja's `<template>`) has no module to tell.
   const fileModule = file.startsWith('<') ? undefined : dotted(file.split(/[\\/]/).pop()!);
   const roots = options.workspaceRoots?.filter(Boolean) ?? [];
-  if (!roots.length) return info('own', fileModule);
+  if (!roots.length) return { kind: 'own', module: fileModule };
   const rel = under(file, roots);
-  return rel !== undefined ? info('own', dotted(rel)) : info('library', fileModule);
+  return rel !== undefined ? { kind: 'own', module: dotted(rel) } : { kind: 'library', module: fileModule };
 }
 
 /** Bare names (`wait`, `get`, `select`) count as waiting only in the modules known to wait. */

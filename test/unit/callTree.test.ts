@@ -79,6 +79,18 @@ describe('array call tree (recorded py-spy profiles)', () => {
     assert.deepEqual([calls.info(b).name, calls.total(b), calls.line(b), calls.lines(b)], ['b', 5, 2, { 2: 3, 7: 2 }]);
   });
 
+  it('keeps a node\'s samples per line: one line, several, and samples with no line (line 0, as py-spy writes an unknown line)', () => {
+    const calls = new CallTree();
+    calls.addCollapsedText('f (x.py:3) 2\nf (x.py:0) 1\ng (x.py:0) 1\ng (x.py:4) 2\nh (x.py:0) 4\nk (x.py:9) 5');
+    const byName = Object.fromEntries(calls.children(0).map((id) => [calls.info(id).name, [calls.total(id), calls.line(id), calls.lines(id)]]));
+    assert.deepEqual(byName, {
+      f: [3, 3, { 3: 2 }],
+      g: [3, 4, { 4: 2 }],
+      h: [4, undefined, {}],
+      k: [5, 9, { 9: 5 }],
+    });
+  });
+
   it('finds the children of a wide node (a child list below 8, a hash above) across chunks, one node per function', () => {
     // Every distinct frame of a recorded profile called from one dispatcher, twice over, in chunks.
     const frames = [...new Set(FILES.map(raw).join('\n').split('\n').flatMap((l) => l.slice(0, l.lastIndexOf(' ')).split(';')).filter(Boolean))];
