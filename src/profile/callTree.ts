@@ -248,7 +248,7 @@ export class CallTree {
     let lines = this.moreLines.get(node);
     if (!lines) {
       lines = new Map();
-      if (first !== NO_LINE) lines.set(first, this.totals[node] - count);
+      if (first > 0) lines.set(first, this.totals[node] - count); // not NO_LINE, nor UNSEEN (a node of a tree made from objects)
       this.moreLines.set(node, lines);
       this.lineOf[node] = MANY_LINES;
     }
