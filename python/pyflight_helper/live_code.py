@@ -304,6 +304,25 @@ def _module_file(module):
     return path
 
 
+# CPython 3.11 keeps ast.parse's recursion count in state shared by every thread, so two threads
+# parsing at once can fail with a spurious SystemError "AST constructor recursion depth mismatch"
+# (python/cpython#106905; seen in CI when a Reload and the editor's Reload CodeLens check parsed
+# together). PyFlight's own parses take turns; one racing a parse in the target's own threads is
+# tried again.
+_AST_LOCK = threading.Lock()
+_AST_RACE = "AST constructor recursion depth mismatch"
+
+
+def _parse(text, attempts=3):
+    for attempt in range(attempts):
+        with _AST_LOCK:
+            try:
+                return ast.parse(text)
+            except SystemError as error:
+                if _AST_RACE not in str(error) or attempt == attempts - 1:
+                    raise
+
+
 def _read(path):
     with tokenize.open(path) as f:
         return f.read()
@@ -325,7 +344,7 @@ def _def_node(tree, class_name, func_name):
 def _extract(text, class_name, func_name):
     """(source of the def without its decorators, its ast node) in a file's text; SyntaxError if
     the file does not parse; None if the function is not there."""
-    node = _def_node(ast.parse(text), class_name, func_name)
+    node = _def_node(_parse(text), class_name, func_name)
     if node is None:
         return None
     return "".join(text.splitlines(True)[node.lineno - 1:node.end_lineno]), node
@@ -482,7 +501,7 @@ def _stale(args):
     if text is None:
         text = _read(path)
     try:
-        tree = ast.parse(text)
+        tree = _parse(text)
         file_code = compile(text, path, "exec")
     except SyntaxError:
         return {"functions": []}

@@ -168,3 +168,38 @@ def test_interrupt_from_another_thread_stops_a_busy_line():
     worker.join(10)
     assert done["result"] == "interrupted"
     assert live_code._console_interrupt({"id": "spin"}) == {"interrupted": False}
+
+
+# The message CPython 3.11.7 raised inside a target in CI (Reload racing the Reload CodeLens check).
+_RECORDED_RACE = "AST constructor recursion depth mismatch (before=78, after=69)"
+
+
+def _failing_parse(monkeypatch, errors):
+    real = live_code.ast.parse
+    calls = []
+
+    def parse(text, *args, **kwargs):
+        calls.append(text)
+        if errors:
+            raise errors.pop(0)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(live_code.ast, "parse", parse)
+    return calls
+
+
+def test_a_parse_that_lost_cpythons_ast_race_is_tried_again(monkeypatch):
+    calls = _failing_parse(monkeypatch, [SystemError(_RECORDED_RACE)])
+    tree = live_code._parse("def f():\n    return 1\n")
+    assert [node.name for node in tree.body] == ["f"]
+    assert len(calls) == 2
+
+
+def test_other_system_errors_and_a_race_that_never_ends_are_raised(monkeypatch):
+    _failing_parse(monkeypatch, [SystemError("something else")])
+    with pytest.raises(SystemError, match="something else"):
+        live_code._parse("x = 1\n")
+    calls = _failing_parse(monkeypatch, [SystemError(_RECORDED_RACE)] * 5)
+    with pytest.raises(SystemError, match="recursion depth mismatch"):
+        live_code._parse("x = 1\n")
+    assert len(calls) == 3
