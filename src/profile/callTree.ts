@@ -15,7 +15,7 @@
  */
 import { classifyFile, frameInfo, parseFrame, type ClassifyOptions, type FileClass, type FrameInfo, type FrameKind } from './frames';
 import { estimateFrames, FrameTexts } from './frameTexts';
-import { StackList } from './stackList';
+import { StackList, type StackMark } from './stackList';
 
 /** A function of the profile: what a node is (name + file + kind; the line varies by node). */
 export interface FunctionInfo extends FrameInfo {
@@ -138,8 +138,7 @@ export class CallTree {
     this.stackList.reserve(frames);
     const from = this.stackList.mark();
     this.frames.scan(text, this.stackList);
-    this.describeNewFrames();
-    this.stackList.each(from, (data, start, n, count) => this.addFrameIds(data, start, n, count));
+    this.addStacksSince(from);
   }
 
   /** Adds one stack (frame texts root first) seen `count` times. */
@@ -148,6 +147,11 @@ export class CallTree {
     const from = this.stackList.mark();
     this.stackList.begin(count);
     for (const frame of frames) this.stackList.frame(this.frames.idOf(frame, 0, frame.length));
+    this.addStacksSince(from);
+  }
+
+  /** Adds to the tree the stacks listed since `from`, once their new frames are described. */
+  private addStacksSince(from: StackMark): void {
     this.describeNewFrames();
     this.stackList.each(from, (data, start, n, count) => this.addFrameIds(data, start, n, count));
   }
