@@ -137,7 +137,7 @@ export class Workbench {
       await this.page.keyboard.press('F1');
       await this.quickInputBox.waitFor({ state: 'visible' });
       try {
-        await this.quickInputBox.fill(prefix, { timeout: 3000 });
+        await this.quickInputBox.fill(prefix);
         return;
       } catch (error) {
         // The tree view a command focused (Stacks, after attach) can take the DOM focus a frame after
