@@ -40,7 +40,7 @@ export function packageVsix(out) {
 /** out/pyflight.vsix, packed again only when something it holds is newer. */
 export function ensureVsix() {
   const out = join(root, 'out', 'pyflight.vsix');
-  const inputs = ['dist', 'python/pyflight_helper', 'media', 'package.json', 'README.md', 'LICENSE', '.vscodeignore'];
+  const inputs = ['dist', 'python/pyflight_helper', 'python/pyflight_agent', 'media', 'package.json', 'README.md', 'LICENSE', '.vscodeignore'];
   const newest = Math.max(...inputs.map((p) => newestMtime(join(root, p))));
   if (!existsSync(out) || statSync(out).mtimeMs < newest) packageVsix(out);
   return out;

@@ -34,7 +34,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   sessions = new SessionManager(log, () => {
     const config = readConfig();
-    return { configuredPython: config.pythonPath, attachTimeoutSeconds: config.attachTimeoutSeconds, confirmAgentLoad };
+    return { configuredPython: config.pythonPath, attachTimeoutSeconds: config.attachTimeoutSeconds, allowCode: config.allowCode, confirmAgentLoad };
   });
   const manager = sessions;
   context.subscriptions.push(manager.onDidChange(() =>

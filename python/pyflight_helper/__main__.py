@@ -31,8 +31,8 @@ def _open(srv, req):
     from .attach import open_target
 
     pid = _pid_param(req)
-    srv.pid, srv.port = pid, open_target(pid)
-    return {"pid": pid, "agentPort": srv.port}
+    srv.pid, srv.agent = pid, open_target(pid)
+    return {"pid": pid, "agent": srv.agent.to_json() if srv.agent else None}
 
 
 @server.handler("attach")
@@ -41,55 +41,55 @@ def _attach(srv, req):
     from .attach import attach
 
     pid = _pid_param(req)
-    port, reused, stages = attach(pid, timeout=float(req.params.get("timeoutSeconds", 30)), progress=req.progress,
-                          cancelled=req.cancelled)
-    srv.pid, srv.port = pid, port
-    return {"pid": pid, "port": port, "reused": reused, "stagesMs": stages}
+    agent, reused, stages = attach(pid, timeout=float(req.params.get("timeoutSeconds", 30)), progress=req.progress,
+                                   cancelled=req.cancelled, allow_code=req.params.get("allowCode", True) is not False)
+    srv.pid, srv.agent = pid, agent
+    return dict(agent.to_json(), pid=pid, reused=reused, stagesMs=stages)
 
 
 @server.handler("stack")
 def _stack(srv, req):
     from .commands.stack import stack
 
-    pid, port = srv.require_open()
-    if req.params.get("async") and port is None:
+    pid, agent = srv.require_open()
+    if req.params.get("async") and agent is None:
         raise HelperError(errors.HELPER_PROTOCOL, "Async tasks need the agent: send `attach` first.")
-    return stack(pid, port, native=bool(req.params.get("native")), include_async=bool(req.params.get("async")),
+    return stack(pid, agent, native=bool(req.params.get("native")), include_async=bool(req.params.get("async")),
                  include_agent_threads=bool(req.params.get("includeAgentThreads")))
 
 
 # Commands that talk to the attached agent: request name -> (module under commands/, call).
 # Modules are imported on first use so `hello` works where flight_profiler is missing.
 AGENT_COMMANDS = {
-    "module": ("module", lambda m, req, port: m.module(port, req.params.get("file"))),
-    "watch": ("watch", lambda m, req, port: m.watch(req, port)),
-    "trace": ("trace", lambda m, req, port: m.trace(req, port)),
-    "ttRecord": ("tt", lambda m, req, port: m.tt_record(req, port)),
-    "ttList": ("tt", lambda m, _req, port: m.tt_list(port)),
-    "ttDetail": ("tt", lambda m, req, port: m.tt_detail(req.params, port)),
-    "ttReplay": ("tt", lambda m, req, port: m.tt_detail(req.params, port, replay=True)),
-    "ttDelete": ("tt", lambda m, req, port: m.tt_delete(req.params, port)),
-    "getglobal": ("getglobal", lambda m, req, port: m.getglobal(req.params, port)),
-    "listGlobals": ("getglobal", lambda m, req, port: m.list_globals(req.params, port)),
-    "getInstances": ("vmtool", lambda m, req, port: m.get_instances(req.params, port)),
-    "memSummary": ("mem", lambda m, req, port: m.mem_summary(req, port, server.pid)),
-    "memDiff": ("mem", lambda m, req, port: m.mem_diff(req, port, server.pid)),
-    "memHolders": ("holders", lambda m, req, port: m.mem_holders(req.params, server.pid, port)),
-    "memContainers": ("holders", lambda m, req, port: m.mem_containers(req.params, port)),
-    "gilstatOff": ("gilstat", lambda m, _req, port: m.gilstat_off(port)),
-    "forceGc": ("vmtool", lambda m, _req, port: m.force_gc(server.pid, port)),
-    "torchProfile": ("pytorch", lambda m, req, port: m.torch_profile(req, server.pid, port)),
-    "torchMemory": ("pytorch", lambda m, req, port: m.torch_memory(req, server.pid, port)),
-    "exceptionWindow": ("exceptions", lambda m, req, port: m.exception_window(req, server.pid, port)),
-    "exceptionHookCheck": ("exceptions", lambda m, _req, port: m.check_removed(port)),
-    "consoleOpen": ("live", lambda m, req, port: m.call(port, "consoleOpen", {"id": req.params.get("id")})),
-    "consoleInput": ("live", lambda m, req, port: m.console_push(req, port)),
-    "consoleReset": ("live", lambda m, req, port: m.call(port, "consoleReset", {"id": req.params.get("id")})),
-    "consoleClose": ("live", lambda m, req, port: m.call(port, "consoleClose", {"id": req.params.get("id")})),
-    "eval": ("live", lambda m, req, port: m.evaluate(req, port)),
-    "reloadPlan": ("live", lambda m, req, port: m.call(port, "reloadPlan", m.reload_args(req.params))),
-    "reloadApply": ("live", lambda m, req, port: m.reload_apply(req, port)),
-    "reloadStale": ("live", lambda m, req, port: m.call(port, "reloadStale", {"module": req.params.get("module"),
+    "module": ("module", lambda m, req, agent: m.module(agent, req.params.get("file"))),
+    "watch": ("watch", lambda m, req, agent: m.watch(req, agent)),
+    "trace": ("trace", lambda m, req, agent: m.trace(req, agent)),
+    "ttRecord": ("tt", lambda m, req, agent: m.tt_record(req, agent)),
+    "ttList": ("tt", lambda m, _req, agent: m.tt_list(agent)),
+    "ttDetail": ("tt", lambda m, req, agent: m.tt_detail(req.params, agent)),
+    "ttReplay": ("tt", lambda m, req, agent: m.tt_detail(req.params, agent, replay=True)),
+    "ttDelete": ("tt", lambda m, req, agent: m.tt_delete(req.params, agent)),
+    "getglobal": ("getglobal", lambda m, req, agent: m.getglobal(req.params, agent)),
+    "listGlobals": ("getglobal", lambda m, req, agent: m.list_globals(req.params, agent)),
+    "getInstances": ("vmtool", lambda m, req, agent: m.get_instances(req.params, agent)),
+    "memSummary": ("mem", lambda m, req, agent: m.mem_summary(req, agent, server.pid)),
+    "memDiff": ("mem", lambda m, req, agent: m.mem_diff(req, agent, server.pid)),
+    "memHolders": ("holders", lambda m, req, agent: m.mem_holders(req.params, server.pid, agent)),
+    "memContainers": ("holders", lambda m, req, agent: m.mem_containers(req.params, agent)),
+    "gilstatOff": ("gilstat", lambda m, _req, agent: m.gilstat_off(agent)),
+    "forceGc": ("vmtool", lambda m, _req, agent: m.force_gc(server.pid, agent)),
+    "torchProfile": ("pytorch", lambda m, req, agent: m.torch_profile(req, server.pid, agent)),
+    "torchMemory": ("pytorch", lambda m, req, agent: m.torch_memory(req, server.pid, agent)),
+    "exceptionWindow": ("exceptions", lambda m, req, agent: m.exception_window(req, server.pid, agent)),
+    "exceptionHookCheck": ("exceptions", lambda m, _req, agent: m.check_removed(agent)),
+    "consoleOpen": ("live", lambda m, req, agent: m.call(agent, "consoleOpen", {"id": req.params.get("id")})),
+    "consoleInput": ("live", lambda m, req, agent: m.console_push(req, agent)),
+    "consoleReset": ("live", lambda m, req, agent: m.call(agent, "consoleReset", {"id": req.params.get("id")})),
+    "consoleClose": ("live", lambda m, req, agent: m.call(agent, "consoleClose", {"id": req.params.get("id")})),
+    "eval": ("live", lambda m, req, agent: m.evaluate(req, agent)),
+    "reloadPlan": ("live", lambda m, req, agent: m.call(agent, "reloadPlan", m.reload_args(req.params))),
+    "reloadApply": ("live", lambda m, req, agent: m.reload_apply(req, agent)),
+    "reloadStale": ("live", lambda m, req, agent: m.call(agent, "reloadStale", {"module": req.params.get("module"),
                                                                           "text": req.params.get("text")})),
 }
 
@@ -122,8 +122,8 @@ def _gilstat_on(srv, req):
     """Needs the agent when the interpreter has take_gil/drop_gil symbols; otherwise samples from outside."""
     from .commands.gilstat import gilstat_on
 
-    pid, port = srv.require_open()
-    return gilstat_on(req, pid, port)
+    pid, agent = srv.require_open()
+    return gilstat_on(req, pid, agent)
 
 
 @server.handler("gilstatState")

@@ -1,9 +1,16 @@
-"""Attaching: find an agent already in the target, or load one (see inject.py), then its port.
+"""Attaching: find the agent already in the target, or load one (see inject.py), then reach it.
 
-On Linux with Python < 3.14 we load the agent ourselves from a private copy (inject.py). Elsewhere
-we run `python -m flight_profiler.client <pid> --cmd help --no-color` rather than calling its
-functions: they call exit() on every failure. Its stdout is the only failure report (exit code is 1
-for every failure), so we map the known messages to our stable codes.
+On Linux with Python < 3.14 we load PyFlight's agent ourselves from a private copy (inject.py); it
+listens on its door (pyflight_agent/door.py), which we wait for among the target's own sockets.
+Never twice: an agent already in the process is used (its door, or flight-profiler's TCP port), and
+a copy of ours that was loaded but has not opened its door yet (its thread still waits for the GIL,
+or an earlier attempt was cancelled or timed out) is waited for, never loaded again; two helpers
+attaching at once take turns (a lock file in the target's temporary directory).
+
+Elsewhere (macOS, Python 3.14+, or PYFLIGHT_INJECT_WITH_CLIENT=1) we run `python -m
+flight_profiler.client <pid> --cmd help --no-color` rather than calling its functions: they call
+exit() on every failure. Its stdout is the only failure report (exit code is 1 for every failure),
+so we map the known messages to our stable codes. That agent listens on a TCP port.
 """
 
 import os
@@ -14,7 +21,7 @@ from . import errors
 from .errors import HelperError
 from . import inject
 from .target import check_same_interpreter, is_alive, require_alive
-from .wire import agent_status, find_agent_port, free_port, port_range, strip_ansi
+from .wire import find_agent, find_door, ns_pid, port_range, strip_ansi
 
 # (substring of the client's output, code, message, hint); first match wins.
 _CLIENT_FAILURES = [
@@ -66,40 +73,48 @@ class _Stages(object):
 
 
 def open_target(pid):
-    """Checks that `pid` can be read with this interpreter; returns the port of an agent already in it
-    (from an earlier attach), or None. Injects nothing."""
+    """Checks that `pid` can be read with this interpreter; returns the agent already in it (from an
+    earlier attach), or None. Injects nothing."""
     require_alive(pid)
     check_same_interpreter(pid)
-    return find_agent_port(pid)
+    return find_agent(pid)
 
 
-def attach(pid, timeout=30.0, progress=None, cancelled=None):
-    """Makes sure an agent runs in `pid`; returns (port, reused, stage durations in ms)."""
+def attach(pid, timeout=30.0, progress=None, cancelled=None, allow_code=True):
+    """Makes sure an agent runs in `pid`; returns (agent, reused, stage durations in ms)."""
     progress = progress or (lambda stage, detail=None: None)
     stages = _Stages(pid)
     require_alive(pid)
     check_same_interpreter(pid)
     progress("scanning")
-    port = find_agent_port(pid)
+    agent = find_agent(pid)
     stages.done("scan")
-    if port is not None:
-        return port, True, stages.durations
+    if agent is not None:
+        return agent, True, stages.durations
     deadline = time.monotonic() + timeout
-    if inject.supported():
-        port = _inject_private_copy(pid, deadline, progress, cancelled, stages)
-    else:
-        port = _inject_with_client(pid, deadline, progress, cancelled, stages)
-    return port, False, stages.durations
+    if not inject.supported():
+        return _inject_with_client(pid, deadline, progress, cancelled, stages), False, stages.durations
+    with inject.AttachLock(pid, deadline):
+        agent = find_agent(pid)  # another helper may have loaded it while we waited for the lock
+        if agent is not None:
+            return agent, True, stages.durations
+        loaded = inject.loaded_copies(pid)
+        if loaded:
+            # Ours is in the process already (an attempt that timed out or was cancelled, or another
+            # helper's): wait for its door; loading a second agent would only add threads.
+            sys.stderr.write("attach %d: an agent copy is mapped already (%s); waiting for its door\n" % (pid, loaded[0]))
+            progress("connecting")
+            door = _wait_for_door(pid, deadline, cancelled, already_loaded=True)
+            stages.done("agent")
+            return door, True, stages.durations
+        door = _inject_private_copy(pid, deadline, progress, cancelled, stages, allow_code)
+    return door, False, stages.durations
 
 
-def _inject_private_copy(pid, deadline, progress, cancelled, stages):
-    port = free_port()
-    if port is None:
-        raise HelperError(errors.NO_FREE_PORT, "No free local port for the agent in %d-%d." % port_range(),
-                          "Free a port in that range or set PYFLIGHT_INJECT_START_PORT / PYFLIGHT_INJECT_END_PORT.")
+def _inject_private_copy(pid, deadline, progress, cancelled, stages, allow_code):
     if cancelled is not None and cancelled.is_set():
         raise HelperError(errors.CANCELLED, "Attach was cancelled.")
-    staging = inject.Staging(pid, port, inject.python_base_address(pid))
+    staging = inject.Staging(pid, inject.python_base_address(pid), allow_code)
     try:
         stages.done("stage")
         progress("injecting")
@@ -113,30 +128,39 @@ def _inject_private_copy(pid, deadline, progress, cancelled, stages):
             require_alive(pid, during="while PyFlight was loading its agent")
             raise inject.attach_failure(pid, code, output)
         progress("connecting")
-        _wait_for_agent(pid, port, deadline, None)
+        door = _wait_for_door(pid, deadline, None)
         stages.done("agent")
         if cancelled is not None and cancelled.is_set():
             raise HelperError(errors.CANCELLED, "Attach was cancelled; the agent had already been loaded into process %d." % pid,
                               "It stays until the process exits; the next command that needs it uses it without loading again.")
-        return port
+        return door
     finally:
         staging.remove()
 
 
-def _wait_for_agent(pid, port, deadline, cancelled):
-    """The library is loaded; its thread runs the bootstrap once it gets the GIL."""
+def _wait_for_door(pid, deadline, cancelled, already_loaded=False):
+    """The library is loaded; its thread runs the bootstrap once it gets the GIL, which opens the door
+    (or writes why it could not into its directory)."""
+    me = ns_pid(pid)
     while True:
-        answer = agent_status(port, timeout=1.0)
-        if answer is not None and str(answer.get("pid")) == str(pid):
-            return
+        door = find_door(pid)
+        if door is not None:
+            return door
+        failure = inject.bootstrap_failure(pid, me)
+        if failure:
+            last_line, text = failure
+            sys.stderr.write("agent bootstrap in process %d failed:\n%s\n" % (pid, text))
+            raise HelperError(errors.ATTACH_FAILED, "PyFlight's agent could not start in process %d: %s" % (pid, last_line),
+                              "The full traceback is in the PyFlight log. Check that flight-profiler is installed in "
+                              "the environment the process runs in.")
         if cancelled is not None and cancelled.is_set():
             raise HelperError(errors.CANCELLED, "Attach was cancelled.")
         require_alive(pid, during="while PyFlight was loading its agent")
         if time.monotonic() > deadline:
             raise HelperError(errors.ATTACH_TIMEOUT,
-                              "The agent was loaded into process %d but did not start in time." % pid,
-                              "Its thread waits for the GIL: the process may be busy in a long native call "
-                              "that does not release it. Try again, or read its stacks (they need no agent).")
+                              ("PyFlight's agent is loaded in process %d but has not started yet." if already_loaded else
+                               "The agent was loaded into process %d but did not start in time.") % pid,
+                              inject.why_not_started(pid) + " It is not loaded again: the next command waits for this one.")
         time.sleep(0.02)
 
 
@@ -152,13 +176,13 @@ def _inject_with_client(pid, deadline, progress, cancelled, stages):
     if code != 0:
         raise _classify_failure(pid, output)
     progress("connecting")
-    port = find_agent_port(pid)
+    agent = find_agent(pid)
     stages.done("agent")
-    if port is None:
+    if agent is None:
         require_alive(pid, during="while PyFlight was loading its agent")
         raise HelperError(errors.ATTACH_FAILED, "The agent in process %d is not reachable." % pid,
                           "See the PyFlight log for the profiler's output.")
-    return port
+    return agent
 
 
 def _classify_failure(pid, output):

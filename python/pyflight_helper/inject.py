@@ -9,15 +9,20 @@ installed `flight_profiler_agent.so`. Two problems follow in production:
 
 So we stage a private copy of `attach` + the library (a new file, so dlopen really loads it and its
 constructor runs) in a directory the target can read, with our own parameters file pointing at
-`agent_bootstrap.py` instead of profiler_agent.py. Same native code and protocol, nothing written
-into site-packages. The staged files (23 MB) are removed once the agent answered (or attach
-failed), at the helper's exit if it stops mid-attach (the attach runs in a daemon thread, whose
-`finally` never runs at exit), and by the next attach if a helper was killed (SIGKILL).
+pyflight_agent/bootstrap.py instead of profiler_agent.py, the other in-target files beside it and
+door.json (the policy: whether the agent may run code). Same native code and plugins, nothing
+written into site-packages, no TCP port: the agent listens on its door (pyflight_agent/door.py).
+The staged files (23 MB) are removed once the door answered (or attach failed), at the helper's
+exit if it stops mid-attach (the attach runs in a daemon thread, whose `finally` never runs at
+exit), and by the next attach if a helper was killed (SIGKILL); so are doors of processes gone.
 """
 
 import atexit
+import fcntl
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,8 +31,12 @@ import time
 from . import errors
 from .errors import HelperError
 from .target import require_alive
+from .wire import DOOR_DIR_PREFIX, DOOR_SOCKET
 
-BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent_bootstrap.py")
+AGENT_FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyflight_agent")
+# The files the bootstrap runs in the target: its own helpers, then the in-target calls (door.CALLS).
+CORE_FILES = ("bootstrap.py", "door.py", "patches.py", "elf.py")
+CALL_FILES = ("reads.py", "holders.py", "exception_hook.py", "live_code.py")
 
 # flight_profiler/utils/render_util.py EXIT_CODE_HINTS, by the attach binary's exit code.
 _ATTACH_EXIT = {1: "ATTACH_FAILED", 10: "ERROR_IN_EXECUTE_DLOPEN", 12: "DLOPEN_RETURN_ZERO",
@@ -66,12 +75,16 @@ def _staging_root(pid):
 STAGING_PREFIX = "pyflight-agent-"
 # An attach takes at most its timeout (30 s by default); a staging dir older than this is left over.
 STALE_AFTER_SECONDS = 600
+# A door directory with no listener this long after it was made belongs to a process that is gone
+# (or whose agent could not start: its `failed` file was read by then).
+DOOR_STALE_AFTER_SECONDS = 120
 _live_stagings = set()
 
 
 def sweep_stale_stagings(root, now=None):
-    """Removes staging dirs left by helpers that were killed: their target is gone, or they are
-    older than any attach can take. Only our own prefix; returns the names removed."""
+    """Removes what killed helpers and exited targets left: staging dirs whose target is gone or that
+    are older than any attach can take, and door dirs nobody listens on any more. Only our own
+    prefixes; returns the names removed."""
     now = time.time() if now is None else now
     removed = []
     try:
@@ -79,18 +92,36 @@ def sweep_stale_stagings(root, now=None):
     except OSError:
         return removed
     for name in names:
-        if not name.startswith(STAGING_PREFIX):
-            continue
         path = os.path.join(root, name)
-        pid = name[len(STAGING_PREFIX):].split("-", 1)[0]
         try:
-            old = now - os.lstat(path).st_mtime > STALE_AFTER_SECONDS
+            age = now - os.lstat(path).st_mtime
         except OSError:
             continue
-        if old or not (pid.isdigit() and os.path.exists("/proc/%s" % pid)):
+        if name.startswith(STAGING_PREFIX):
+            pid = name[len(STAGING_PREFIX):].split("-", 1)[0]
+            stale = age > STALE_AFTER_SECONDS or not (pid.isdigit() and os.path.exists("/proc/%s" % pid))
+        elif name.startswith(DOOR_DIR_PREFIX):
+            stale = age > DOOR_STALE_AFTER_SECONDS and not _listening(os.path.join(path, DOOR_SOCKET))
+        else:
+            continue
+        if stale:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(name)
     return removed
+
+
+def _listening(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(1)
+    try:
+        sock.connect(path)  # the door closes a connection that sends nothing; the agent logs no error
+        return True
+    except socket.timeout:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
 
 
 @atexit.register
@@ -102,7 +133,7 @@ def _remove_live_stagings():
 class Staging(object):
     """The private copy; `target_path(name)` is where the target finds a staged file."""
 
-    def __init__(self, pid, port, base_addr):
+    def __init__(self, pid, base_addr, allow_code=True):
         import flight_profiler
 
         lib = os.path.join(os.path.dirname(flight_profiler.__file__), "lib")
@@ -115,9 +146,14 @@ class Staging(object):
             os.chmod(self.dir, 0o755)  # a target of another user must read the library and the bootstrap
             for name in ("attach", "flight_profiler_agent.so"):
                 shutil.copy2(os.path.join(lib, name), os.path.join(self.dir, name))
-            shutil.copy2(BOOTSTRAP, os.path.join(self.dir, "agent_bootstrap.py"))
+            for name in CORE_FILES + CALL_FILES:
+                shutil.copy2(os.path.join(AGENT_FILES, name), os.path.join(self.dir, name))
+            with open(os.path.join(self.dir, "door.json"), "w") as config:
+                json.dump({"allowCode": bool(allow_code), "modules": list(CALL_FILES), "tmp": theirs}, config)
+            # The port field is unused (the agent listens on its door); the base address is what
+            # gilstat's symbol lookup adds its offsets to.
             with open(os.path.join(self.dir, "attach_params.data"), "w") as params:
-                params.write("%s,%d,%d\n" % (self.target_path("agent_bootstrap.py"), port, base_addr))
+                params.write("%s,%d,%d\n" % (self.target_path("bootstrap.py"), 0, base_addr))
             for name in os.listdir(self.dir):
                 os.chmod(os.path.join(self.dir, name), 0o755 if name == "attach" else 0o644)
         except BaseException:
@@ -134,6 +170,97 @@ class Staging(object):
     def remove(self):
         _live_stagings.discard(self)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class AttachLock(object):
+    """Two helpers attaching to one process at once (two windows, the extension and the CLI) take
+    turns, so the second finds the first one's door instead of loading a second agent. A lock file
+    in the target's temporary directory, opened read-only (a file another user made still locks)."""
+
+    def __init__(self, pid, deadline):
+        self.path = os.path.join(_staging_root(pid)[0], "pyflight-attach-%d.lock" % pid)
+        self.deadline = deadline
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError:
+            return self  # cannot lock (read-only /tmp): attach anyway
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() > self.deadline:
+                    os.close(self.fd)
+                    self.fd = None
+                    raise HelperError(errors.ATTACH_TIMEOUT, "Another PyFlight is loading its agent into this process.",
+                                      "Try again in a moment: the next attempt uses that agent.")
+                time.sleep(0.05)
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def loaded_copies(pid):
+    """Copies of the agent library staged for this very process and mapped in it: PyFlight loaded its
+    agent here before (a copy inherited through fork was staged for the parent, so it does not count)."""
+    mine = "/%s%d-" % (STAGING_PREFIX, pid)
+    copies = []
+    try:
+        with open("/proc/%d/maps" % pid) as maps:
+            for line in maps:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and "flight_profiler_agent.so" in parts[5] and mine in parts[5]:
+                    path = parts[5].strip()
+                    if path not in copies:
+                        copies.append(path)
+    except OSError:
+        pass
+    return copies
+
+
+def bootstrap_failure(pid, ns_pid):
+    """(last line, text) of the `failed` file the bootstrap wrote into its door directory, or None."""
+    root = _staging_root(pid)[0]
+    try:
+        names = [n for n in os.listdir(root) if n.startswith("%s%d-" % (DOOR_DIR_PREFIX, ns_pid))]
+    except OSError:
+        return None
+    for name in names:
+        try:
+            with open(os.path.join(root, name, "failed")) as f:
+                text = f.read()
+        except OSError:
+            continue
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        return (lines[-1].strip() if lines else "unknown error"), text
+    return None
+
+
+def why_not_started(pid):
+    """The likely reason an agent thread has not run yet, from the target's threads (/proc)."""
+    states = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, tid), "rb") as f:
+                stat = f.read()
+            states.append(stat[stat.rfind(b")") + 2:][:1].decode())
+    except OSError:
+        return "Its thread waits for the GIL."
+    if states and all(state in "tT" for state in states):
+        return "The process is stopped (SIGSTOP) or held by a debugger: continue it (kill -CONT %d)." % pid
+    running = sum(1 for state in states if state == "R")
+    if running:
+        return ("Its thread waits for the GIL, and %d thread%s of the process %s running: one may hold the GIL in a "
+                "long native call. Read its native stacks (they need no agent) to see where."
+                % (running, "" if running == 1 else "s", "is" if running == 1 else "are"))
+    return ("Its thread waits for the GIL, while every thread of the process sleeps: one may hold the GIL in a "
+            "blocking native call. Read its native stacks (they need no agent) to see where.")
 
 
 def run_bounded(command, pid, deadline, cancelled, timed_out, env=None):
@@ -160,7 +287,8 @@ def run_bounded(command, pid, deadline, cancelled, timed_out, env=None):
 
 
 def run_attach_binary(staging, pid, deadline, cancelled):
-    """Runs the staged `attach` (ptrace + dlopen); returns (exit code, output)."""
+    """Runs the staged `attach` (ptrace + dlopen); returns (exit code, output). Its output (the
+    native loader's lines) goes to our log; the three lines the library prints in the target are its own."""
     return run_bounded([staging.attach_binary, str(pid)], pid, deadline, cancelled, HelperError(
         errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time." % pid,
         "The process may be stopped (SIGSTOP) or traced by a debugger."))

@@ -29,7 +29,7 @@ _AGENT_LOGGING = frozenset(["attach", "watch", "trace", "ttRecord", "ttReplay", 
 class Server(object):
     def __init__(self):
         self.pid = None
-        self.port = None
+        self.agent = None
         self._active = {}
         self._threads = []
         self._lock = threading.Lock()
@@ -42,15 +42,15 @@ class Server(object):
         return register
 
     def require_open(self):
-        """(pid, agent port or None): stacks need only the pid."""
+        """(pid, agent or None): stacks need only the pid."""
         if self.pid is None:
             raise HelperError(errors.HELPER_PROTOCOL, "No target: send `open` first.")
-        return self.pid, self.port
+        return self.pid, self.agent
 
     def require_attached(self):
-        if self.port is None:
+        if self.agent is None:
             raise HelperError(errors.HELPER_PROTOCOL, "Not attached: send `attach` first.")
-        return self.pid, self.port
+        return self.pid, self.agent
 
     def _run(self, method, req):
         try:
@@ -69,10 +69,10 @@ class Server(object):
         finally:
             with self._lock:
                 self._active.pop(req.id, None)
-            if method in _AGENT_LOGGING and self.port is not None:
+            if method in _AGENT_LOGGING and self.agent is not None:
                 from .agent_log import drain
 
-                drain(self.port, self.pid)
+                drain(self.agent, self.pid)
 
     def cancel(self, target_id):
         with self._lock:

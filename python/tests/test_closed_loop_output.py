@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pyflight_helper import agent_bootstrap
+from pyflight_agent import patches
 
 server_plugin = pytest.importorskip("flight_profiler.plugins.server_plugin")
 
@@ -38,7 +38,7 @@ def test_upstream_raises_into_the_caller(fresh_queue_class):
 
 
 def test_patched_queue_drops_the_output(fresh_queue_class):
-    agent_bootstrap._pyflight_patch_closed_loop_output()
+    patches.patch_closed_loop_output()
     queue = _closed_loop_queue(fresh_queue_class)
     assert queue.output_msg_nowait(fresh_queue_class.Message(False, msg=b"frames")) is None
     assert queue.output_msgstr_nowait(1, None) is None
@@ -49,7 +49,7 @@ def test_patched_queue_delivers_a_stream_in_order_with_few_wakeups(fresh_queue_c
     and the loop is woken far fewer times than once per record (upstream: once per record)."""
     import threading
 
-    agent_bootstrap._pyflight_patch_closed_loop_output()
+    patches.patch_closed_loop_output()
     wakeups = []
     original = asyncio.run_coroutine_threadsafe
 

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-from pyflight_helper import agent_bootstrap
+from pyflight_agent import patches
 
 resolvers = pytest.importorskip("flight_profiler.common.expression_resolver")
 
@@ -17,7 +17,7 @@ def upstream_and_patched():
     importlib.reload(resolvers)
     upstream = (resolvers.MethodInvocationExprResolver, resolvers.FilterExprResolver, resolvers.InstanceExprResolver)
     upstream = tuple(type(c.__name__, (c,), dict(c.__dict__)) for c in upstream)  # copies keep upstream's methods
-    agent_bootstrap._pyflight_patch_expression_cache()
+    patches.patch_expression_cache()
     patched = (resolvers.MethodInvocationExprResolver, resolvers.FilterExprResolver, resolvers.InstanceExprResolver)
     yield upstream, patched
     importlib.reload(resolvers)
@@ -93,7 +93,7 @@ def test_the_users_traceback_of_a_failing_expression_shows_neither_upstream_nor_
         mine("undefined_x + 1").eval(None, None, 1)
     except NameError:
         raw = traceback.format_exc()
-    assert "agent_bootstrap.py" in raw  # what the filter below must drop
+    assert "patches.py" in raw  # what the filter below must drop
     shown = clean_traceback(raw)
-    assert "agent_bootstrap.py" not in shown and "flight_profiler" not in shown
+    assert "patches.py" not in shown and "flight_profiler" not in shown
     assert shown.strip().splitlines()[-1] == "NameError: name 'undefined_x' is not defined"

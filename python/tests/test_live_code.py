@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from pyflight_helper import live_code
+from pyflight_agent import live_code
 
 
 def test_a_line_captures_only_its_own_thread_and_puts_the_streams_back():

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from pyflight_helper.commands import stack as stack_module
+from pyflight_helper.wire import TcpAgent
 
 TARGET = """import os, sys, threading, time
 print(os.getpid(), flush=True)
@@ -26,22 +27,22 @@ def test_names_are_asked_again_only_when_the_threads_change(monkeypatch):
         pid = int(target.stdout.readline())
         asked = []
 
-        def counting_names(port):
-            asked.append(port)
+        def counting_names(agent):
+            asked.append(agent)
             return {int(tid): ("thread-%s" % tid, True) for tid in os.listdir("/proc/%d/task" % pid)}
 
         monkeypatch.setattr(stack_module, "_read_thread_names", counting_names)
         monkeypatch.setattr(stack_module, "_agent_names", {})
 
-        first = stack_module.stack(pid, port=1)
-        stack_module.stack(pid, port=1)
+        first = stack_module.stack(pid, agent=TcpAgent(1))
+        stack_module.stack(pid, agent=TcpAgent(1))
         assert len(asked) == 1, "the same threads: the names are not asked again"
         assert len(first["threads"]) == 1
 
         target.stdin.write("go\n")
         target.stdin.flush()
         assert target.stdout.readline().strip() == "started"
-        second = stack_module.stack(pid, port=1)
+        second = stack_module.stack(pid, agent=TcpAgent(1))
         assert len(asked) == 2, "a thread started: the names are asked again"
         assert len(second["threads"]) == 2
         worker = [t for t in second["threads"] if t["tid"] != pid][0]

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from pyflight_helper.commands import stack as stack_module
+from pyflight_helper.wire import TcpAgent
 
 SPINNER = "import os, sys\nprint(os.getpid(), flush=True)\nwhile True:\n    sum(i * i for i in range(1000))\n"
 
@@ -26,9 +27,9 @@ def test_the_read_comes_before_the_agent_round_trip(monkeypatch):
             calls.append("read")
             return original(*args, **kwargs)
 
-        def recording_agent(port, target_name, param="", timeout=30.0):
-            calls.append("agent:" + target_name)
-            return []
+        def recording_agent(agent, name, *args, **options):
+            calls.append("agent:" + name)
+            return {}
 
         original_direct = stack_module.frame_reader.read_threads
 
@@ -38,10 +39,10 @@ def test_the_read_comes_before_the_agent_round_trip(monkeypatch):
 
         monkeypatch.setattr(engine, "get_process_threads", recording_read)
         monkeypatch.setattr(stack_module.frame_reader, "read_threads", recording_direct)
-        monkeypatch.setattr(stack_module, "request", recording_agent)
-        result = stack_module.stack(pid, port=1)  # an agent "is loaded": names are asked of it
+        monkeypatch.setattr(stack_module, "call", recording_agent)
+        result = stack_module.stack(pid, agent=TcpAgent(1))  # an agent "is loaded": names are asked of it
         assert calls[0] == "read", calls
-        assert "agent:getglobal" in calls[1:], calls
+        assert "agent:reads.threadNames" in calls[1:], calls
         main = [t for t in result["threads"] if t["tid"] == pid][0]
         assert main["name"] == "MainThread"  # the thread whose id is the pid, whatever threading says
     finally:

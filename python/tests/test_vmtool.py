@@ -4,7 +4,7 @@ first N one by one, evaluate the user's expression on all, and never raise."""
 
 import ast
 
-from pyflight_helper.commands.getglobal import _LIST_GLOBALS
+from pyflight_agent.reads import globals_of
 from pyflight_helper.commands.vmtool import _instances_expression
 
 
@@ -62,7 +62,7 @@ def test_list_globals_expression_never_converts_a_huge_int():
     module.NAME = "x" * 500
     sys.modules["pf_test_globals"] = module
     try:
-        rows = eval(_LIST_GLOBALS % "pf_test_globals", {"target": "pf_test_globals"})
+        rows = globals_of("pf_test_globals")
     finally:
         del sys.modules["pf_test_globals"]
     by_name = {name: (kind, preview) for name, _type, kind, preview in rows}

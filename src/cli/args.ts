@@ -52,6 +52,8 @@ export const USAGE = `usage:
 options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
            records tagged with the worker's pid; -n counts per worker),
          --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
+         --no-code (an agent this command loads refuses, by itself and for every client, anything that runs
+           code or changes the process: console, eval, reload, expressions, filters, replay, forceGc),
          --verbose (log to stderr). watch/trace/tt record print one line (trace: a call tree) per
          record, then an end line saying why it ended; with --json one JSON line per record and an end line.
          tt show/replay: values are Python reprs, cut after 2,000 characters (-v: 200,000); a replay

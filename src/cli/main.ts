@@ -32,7 +32,7 @@ const write = (line: string) => process.stdout.write(line + '\n');
 /** Attaches, runs `body`, and always detaches (also on Ctrl+C), so no helper or probe outlives the CLI. */
 async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>): Promise<T> {
   const session = new Session(pid, {
-    log, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30, livenessIntervalMs: 1000,
+    log, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30, livenessIntervalMs: 1000, allowCode: !args.flags.has('--no-code'),
     // The command typed needs the agent; say so, once, on stderr (stdout stays machine-readable).
     confirmAgentLoad: async (s) => {
       process.stderr.write(`pyflight: loading the PyFlightProfiler agent into process ${s.pid}; it stays until the process exits.\n`);

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 export interface PyFlightConfig {
   pythonPath: string;
   attachTimeoutSeconds: number;
+  allowCode: boolean;
   showAgentThreads: boolean;
   showStdlibFrames: boolean;
   showAllProcesses: boolean;
@@ -18,6 +19,7 @@ export function readConfig(): PyFlightConfig {
   return {
     pythonPath: c.get<string>('pythonPath', ''),
     attachTimeoutSeconds: c.get<number>('attachTimeoutSeconds', 30),
+    allowCode: c.get<boolean>('agent.allowCode', true),
     showAgentThreads: c.get<boolean>('stacks.showAgentThreads', false),
     showStdlibFrames: c.get<boolean>('stacks.showStdlibFrames', true),
     showAllProcesses: c.get<boolean>('processPicker.showAllProcesses', true),

@@ -32,6 +32,10 @@ export const ErrorCode = {
   /** vmtool getInstances: the class has no live instance. */
   NoInstances: 'NO_INSTANCES',
   ReloadRefused: 'RELOAD_REFUSED',
+  /** The agent was loaded with code execution off (pyflight.agent.allowCode false) and refuses it itself. */
+  CodeExecutionOff: 'CODE_EXECUTION_OFF',
+  /** The agent in the process was loaded by another PyFlight version and lacks what this one needs. */
+  AgentOutdated: 'AGENT_OUTDATED',
   WriteFailed: 'WRITE_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

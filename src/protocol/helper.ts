@@ -35,15 +35,29 @@ export interface HelloResult {
 }
 
 /** A read-only session: nothing is loaded into the target. */
-export interface OpenResult {
-  pid: number;
-  /** The port of an agent already in the target (an earlier attach), or null. */
-  agentPort: number | null;
+/**
+ * Where the agent listens: PyFlight's door (a Unix socket only the target's user or root may use,
+ * path as the target sees it) or, for an agent flight-profiler's own client loaded, a TCP port.
+ */
+export interface AgentAddress {
+  kind: 'door' | 'tcp';
+  door: string | null;
+  port: number | null;
 }
 
-export interface AttachResult {
+/** "door /tmp/pyflight-door-…/agent.sock" or "TCP port 16123 (flight-profiler's own agent)". */
+export function agentWhere(agent: AgentAddress): string {
+  return agent.kind === 'door' ? `door ${agent.door}` : `TCP port ${agent.port} (flight-profiler's own agent)`;
+}
+
+export interface OpenResult {
   pid: number;
-  port: number;
+  /** The agent already in the target (an earlier attach), or null. */
+  agent: AgentAddress | null;
+}
+
+export interface AttachResult extends AgentAddress {
+  pid: number;
   /** True when an agent from an earlier attach was found and reused (nothing was injected). */
   reused: boolean;
   /** How long each stage took (scan, stage, inject, agent), for the log. */
@@ -131,7 +145,7 @@ export interface ModuleResult {
 export interface HelperMethods {
   hello: { params: Record<string, never>; result: HelloResult };
   open: { params: { pid: number }; result: OpenResult };
-  attach: { params: { pid: number; timeoutSeconds?: number }; result: AttachResult };
+  attach: { params: { pid: number; timeoutSeconds?: number; allowCode?: boolean }; result: AttachResult };
   stack: { params: { native?: boolean; async?: boolean; includeAgentThreads?: boolean }; result: StackResult };
   module: { params: { file: string }; result: ModuleResult };
   watch: { params: WatchParams; result: StreamSummary };

@@ -12,6 +12,7 @@ import type { AttachResult, ConsoleAnswer, EvalResult, ForceGcResult, GetGlobalP
   TtDetail, TtRecord } from '../protocol/helper';
 import type { ExceptionHookCheck, ExceptionWindowParams, ExceptionWindowResult } from '../protocol/helper';
 import type { MemContainersResult, MemHoldersParams, MemHoldersResult } from '../protocol/helper';
+import { agentWhere } from '../protocol/helper';
 import { GilStat } from '../gil/gilStat';
 import type { ProbeRecord } from '../probes/probeKinds';
 import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
@@ -37,6 +38,11 @@ export interface SessionOptions {
   log: Logger;
   configuredPython?: string;
   attachTimeoutSeconds?: number;
+  /**
+   * Whether the agent PyFlight loads may run code (console, evaluate, reload, expressions, replay,
+   * forceGc). Enforced by the agent itself, fixed when it loads (setting `pyflight.agent.allowCode`).
+   */
+  allowCode?: boolean;
   /** How often to check that the target is still alive (ms); 0 disables. */
   livenessIntervalMs?: number;
   /**
@@ -130,7 +136,7 @@ export class Session {
       this.setState('attaching');
       progress(`Opening process ${this.pid}…`);
       const opened = await this.helper.request('open', { pid: this.pid }, { signal });
-      if (opened.agentPort !== null) this.attachResult = { pid: this.pid, port: opened.agentPort, reused: true };
+      if (opened.agent) this.attachResult = { ...opened.agent, pid: this.pid, reused: true };
       this.setState('ready');
       this.startLivenessCheck();
     } catch (error) {
@@ -185,14 +191,15 @@ export class Session {
     }
     progress(`Loading the PyFlightProfiler agent into ${this.pid}…`);
     try {
-      const result = await this.helper.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? 30 }, {
+      const result = await this.helper.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? 30,
+        allowCode: this.options.allowCode ?? true }, {
         signal,
         onProgress: (stage) => progress(stage === 'scanning' ? 'Looking for an existing agent…'
           : stage === 'injecting' ? `Loading the agent into ${this.pid}…` : 'Connecting to the agent…'),
       });
       this.attachResult = result;
       const stages = Object.entries(result.stagesMs ?? {}).map(([k, v]) => `${k} ${v} ms`).join(', ');
-      this.options.log.info(`session ${this.pid}: agent ${result.reused ? 'found' : 'loaded'} on port ${result.port}${stages ? ` (${stages})` : ''}`);
+      this.options.log.info(`session ${this.pid}: agent ${result.reused ? 'found' : 'loaded'} at ${agentWhere(result)}${stages ? ` (${stages})` : ''}`);
       this.onDidLoadAgentEmitter.fire(result);
     } catch (error) {
       const failure = PyFlightError.from(error);

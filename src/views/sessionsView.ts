@@ -5,6 +5,7 @@ import { profileRowLabel, type KeptProfile, type ProfileOwner, type ProfileStore
 import type { Session, SessionState } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import type { WorkerGroup } from '../session/workerGroup';
+import { agentWhere } from '../protocol/helper';
 
 function stateIcon(state: SessionState): vscode.ThemeIcon {
   switch (state) {
@@ -69,7 +70,7 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       rows.push({ kind: 'info', label: `Python ${s.hello.python.version}`, description: s.hello.python.executable,
         tooltip: `${s.hello.python.executable}\n→ ${s.hello.python.realExecutable}\nprefix ${s.hello.python.prefix}\nresolved from: ${s.preflightResult?.interpreter.source}`, icon: 'symbol-namespace' });
       if (s.hello.flightProfiler.version) {
-        const agent = s.attachResult ? `agent loaded · 127.0.0.1:${s.attachResult.port}${s.attachResult.reused ? ' (reused)' : ''}`
+        const agent = s.attachResult ? `agent loaded · ${agentWhere(s.attachResult)}${s.attachResult.reused ? ' (reused)' : ''}`
           : 'agent not loaded: stacks only, nothing in the process';
         rows.push({ kind: 'info', label: `flight-profiler ${s.hello.flightProfiler.version}`, description: agent, icon: 'package' });
       }

@@ -9,6 +9,7 @@ import { ConsoleController } from '../../src/live/consoleController';
 import type { WatchRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
 import { CLI, FIXTURES, ROOT, VENV_PYTHON } from '../support/fixtures';
+import { openConsoles } from '../support/door';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -161,7 +162,7 @@ describe('console, evaluate and reload in a real target', function () {
     assert.equal(await streams(), streamsBefore);
     // exit() ended the console only: site's exit() would have closed the target's stdin.
     assert.equal(await evalValue('__import__("sys").stdin.closed'), 'False');
-    assert.equal(await evalValue('len(__import__("_pyflight_live").consoles)'), '0');
+    assert.deepEqual(openConsoles(pid), []);
   });
 
   it('Ctrl+C interrupts a running line; closing the console mid-block ends it in the target', async () => {
@@ -173,14 +174,14 @@ describe('console, evaluate and reload in a real target', function () {
     await c.console.idle();
     assert.match(c.screen(), /KeyboardInterrupt\r\n>>> $/);
     assert.equal(await c.type('6*7\r'), '6*7\r\n42\r\n>>> ');
-    assert.equal(await evalValue('len(__import__("_pyflight_live").consoles)'), '1');
+    assert.equal(openConsoles(pid).length, 1);
     // Keys typed one by one while earlier lines still run (as a user types ahead): each waits its turn.
     for (const key of 'def inc(x):\r    return x + 1\r\rinc(41)\r') c.console.input(key);
     await c.console.idle();
     assert.match(c.screen(), />>> def inc\(x\):\r\n\.\.\.     return x \+ 1\r\n\.\.\. \r\n>>> inc\(41\)\r\n42\r\n>>> $/);
     assert.equal(await c.type('for i in range(3):\r'), 'for i in range(3):\r\n... ');
     await c.console.close(); // what closing the terminal does
-    assert.equal(await evalValue('len(__import__("_pyflight_live").consoles)'), '0');
+    assert.deepEqual(openConsoles(pid), []);
     const out = await target.nextLines('stdout');
     for (const line of out) assert.match(line, /^out /);
   });

@@ -66,7 +66,9 @@ describe('watch / trace / tt against a real target', function () {
 
   it('bad locations and expressions fail with specific codes before anything is installed', async () => {
     await assert.rejects(session.startProbe('watch', { module: 'shop.orders', method: 'no_such' }).done, { code: ErrorCode.BadLocation, message: /No method named no_such/ });
-    await assert.rejects(session.startProbe('watch', { module: 'shop.nowhere', method: 'f' }).done, { code: ErrorCode.BadLocation });
+    // Refused by the agent itself, before flight-profiler could import it (its top-level code would run).
+    await assert.rejects(session.startProbe('watch', { module: 'shop.nowhere', method: 'f' }).done,
+      { code: ErrorCode.ModuleNotFound, message: /Module shop\.nowhere is not imported in process \d+/ });
     await assert.rejects(session.startProbe('watch', { module: 'shop.orders', method: 'restock', expr: 'args[' }).done, { code: ErrorCode.BadExpression });
     await assert.rejects(session.startProbe('watch', { module: 'shop orders', method: 'restock' }).done, { code: ErrorCode.BadLocation });
     await assert.rejects(session.startProbe('watch', { module: 'shop.orders', method: 'restock', expand: 9 }).done, { code: ErrorCode.BadArgument });

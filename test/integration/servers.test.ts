@@ -80,7 +80,7 @@ describe('on a real gunicorn server (2 sync workers)', function () {
     const lines = agentLines(server);
     assert.ok(lines.length > 0, 'the agent was loaded');
     for (const line of lines) {
-      assert.match(line, /\[PyFlightProfiler\] (Loading agent: .*agent_bootstrap\.py|Native profiler initialized\.|Agent initialization complete\.)$/,
+      assert.match(line, /\[PyFlightProfiler\] (Loading agent: .*\/bootstrap\.py|Native profiler initialized\.|Agent initialization complete\.)$/,
         `unexpected agent output in the app log: ${line}`);
     }
   });

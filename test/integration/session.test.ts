@@ -65,7 +65,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
     const mapped = agentLibrariesIn(service.pid);
     assert.ok(mapped.length > 0 && mapped.every((l) => /pyflight-agent-\d+-\w+\/flight_profiler_agent\.so \(deleted\)$/.test(l)),
       `the staged copy, removed once loaded:\n${mapped.join('\n')}`);
-    assert.match(service.output(), /Loading agent: .*agent_bootstrap\.py/);
+    assert.match(service.output(), /Loading agent: .*pyflight-agent-\d+-\w+\/bootstrap\.py/);
     assert.doesNotMatch(service.output(), /\[PyFlightProfiler\] (INFO|DEBUG)/, 'the agent logs into PyFlight, not the app');
   });
 
@@ -74,7 +74,8 @@ describe('Session against real targets (flight-profiler attach)', function () {
     assert.equal(session.hello?.flightProfiler.installed, true);
     assert.match(session.hello?.flightProfiler.version ?? '', /^\d+\.\d+\.\d+$/);
     assert.match(session.preflightResult!.interpreter.python, /\.venv\/bin\/python$/, 'venv kept, not /proc/<pid>/exe');
-    assert.ok(session.attachResult!.port >= 16000 && session.attachResult!.port <= 16500);
+    assert.equal(session.attachResult!.kind, 'door');
+    assert.match(session.attachResult!.door ?? '', /^\/tmp\/pyflight-door-\d+-\w+\/agent\.sock$/);
   });
 
   it('stack shows named threads with the fixture functions, most recent call first', async () => {

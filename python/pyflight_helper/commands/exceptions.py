@@ -1,7 +1,7 @@
 """`exceptionWindow`: every exception raised in the target's own code for a few seconds, counted by
 raising function and type, with the except clause that stopped it (exception_hook.py runs in the
-target through the agent's getglobal expression; it is removed in a `finally` here and by its own
-timer in the target if this helper dies). The except clause is found here, from the source: the
+target, pyflight_agent/exception_hook.py; it is removed in a `finally` here and by its own timer in
+the target if this helper dies). The except clause is found here, from the source: the
 innermost `try` around the handler frame's line whose clause matches the exception's classes."""
 
 import ast
@@ -9,14 +9,11 @@ import time
 
 from .. import errors
 from ..errors import HelperError
-from .in_target import run_in_target
+from ..in_target import call
+from ..wire import InTargetError
 
 
-def _in_target(port, call):
-    return run_in_target(port, "exception_hook.py", "_pyflight_exception_hook_code", call, "the exception window")
-
-
-def exception_window(req, pid, port):
+def exception_window(req, pid, agent):
     seconds = req.params.get("seconds", 3)
     max_events = req.params.get("maxEvents", 5000)
     if not isinstance(seconds, (int, float)) or not 0.5 <= seconds <= 30:
@@ -24,9 +21,9 @@ def exception_window(req, pid, port):
     if not isinstance(max_events, int) or not 1 <= max_events <= 100000:
         raise HelperError(errors.BAD_ARGUMENT, "maxEvents must be 1–100000, got %r." % (max_events,))
     try:
-        started = _in_target(port, "start(%r, %r)" % (float(seconds), max_events))
-    except HelperError as exc:
-        if exc.code == errors.BAD_EXPRESSION:
+        started = call(agent, "exceptions.start", float(seconds), max_events)
+    except InTargetError as exc:
+        if exc.code == errors.INTERNAL or exc.type_name:
             raise HelperError(errors.BAD_EXPRESSION, "Could not open the exception window: %s" % exc.message,
                               "Nothing stayed in the target. Watch a suspect function with -e instead.")
         raise
@@ -38,7 +35,7 @@ def exception_window(req, pid, port):
             time.sleep(min(0.1, max(0.0, end - time.monotonic())))
     finally:
         # Always removed, also when cancelled or when the wait failed.
-        result = _in_target(port, "finish()")
+        result = call(agent, "exceptions.finish")
     if result.get("missing"):
         raise HelperError(errors.INTERNAL, "The exception window was gone before it was read (its own timer removed it).",
                           "Run it again.")
@@ -50,9 +47,9 @@ def exception_window(req, pid, port):
     return result
 
 
-def check_removed(port):
-    """What exception_hook.check() says now: threads with a trace function, and our module's presence."""
-    return _in_target(port, "check()")
+def check_removed(agent):
+    """What exception_hook.check() says now: which threads have a trace function."""
+    return call(agent, "exceptions.check")
 
 
 def _read_source(path, pid):

@@ -7,6 +7,7 @@ import ast
 
 from .. import errors
 from ..errors import HelperError
+from ..in_target import call
 from ..wire import request, strip_ansi
 from .probes import check_expression, exception_line, expand_option, location_words, quote
 
@@ -14,9 +15,9 @@ _NOT_IMPORTED_HINT = ("Use the module name as the target imported it (PyFlight: 
                       "`pyflight module <pid> <file>`); PyFlight never imports a module into the process.")
 
 
-def _getglobal_raw(port, words, expr, timeout=15):
+def _getglobal_raw(agent, words, expr, timeout=15):
     """One getglobal with `-r`: the expression's value as Python data (ast.literal_eval of its repr)."""
-    frames = request(port, "getglobal", " " + " ".join(list(words) + ["-e", quote(expr), "-r"]), timeout=timeout)
+    frames = request(agent, "getglobal", " " + " ".join(list(words) + ["-e", quote(expr), "-r"]), timeout=timeout)
     answer = frames[0] if frames else None
     if answer is None or isinstance(answer, str) or answer.failed:
         reason = answer if isinstance(answer, str) else getattr(answer, "failed_reason", None)
@@ -24,8 +25,8 @@ def _getglobal_raw(port, words, expr, timeout=15):
     return ast.literal_eval(answer.value)
 
 
-def require_imported(port, module):
-    if not _getglobal_raw(port, ["sys", "modules"], "%r in target" % module):
+def require_imported(agent, module):
+    if not call(agent, "reads.imported", module, timeout=15):
         raise HelperError(errors.MODULE_NOT_FOUND, "Module %s is not imported in the target process." % module, _NOT_IMPORTED_HINT)
 
 
@@ -48,7 +49,7 @@ def lookup_error(text, module, cls=None, field=None):
     return HelperError(errors.INTERNAL, "Unexpected answer from the agent: %s" % clean[:300])
 
 
-def getglobal(params, port):
+def getglobal(params, agent):
     words = location_words(params, last="field")
     module, cls, field = params["module"], params.get("class"), params["field"]
     expr = params.get("expr")
@@ -65,8 +66,8 @@ def getglobal(params, port):
     # `imported`: the caller took the module name from the `module` command (e.g. a hover), so it is
     # in sys.modules already and one round trip is enough.
     if not params.get("imported"):
-        require_imported(port, module)
-    frames = request(port, "getglobal", " " + " ".join(parts), timeout=30)
+        require_imported(agent, module)
+    frames = request(agent, "getglobal", " " + " ".join(parts), timeout=30)
     answer = frames[0] if frames else None
     if answer is None or isinstance(answer, str):
         raise lookup_error(answer, module, cls, field)
@@ -83,21 +84,9 @@ def getglobal(params, port):
             "expand": expand, "raw": bool(params.get("raw"))}
 
 
-# Evaluated in the target with `target` = the module's __name__ (every module has one). Cheap: one
-# pass over the module's dict; previews only for built-in scalars (a user __repr__ is never called;
-# a huge int is not converted: 3.11 refuses ints over 4,300 digits).
-_LIST_GLOBALS = (
-    "[(k, type(v).__name__, 'class' if isinstance(v, type) else 'module' if type(v).__name__ == 'module' "
-    "else 'function' if callable(v) else 'value', "
-    "repr(v[:80] if type(v) in (str, bytes) else v)[:80] if type(v) in (float, bool, str, bytes, complex, type(None)) "
-    "or (type(v) is int and -10 ** 30 < v < 10 ** 30) "
-    "else '{:,} item{}'.format(len(v), '' if len(v) == 1 else 's') if type(v) in (list, dict, set, tuple, frozenset) else '') "
-    "for k, v in list(vars(__import__('sys').modules[%r]).items()) if not (k.startswith('__') and k.endswith('__'))]")
-
-
-def list_globals(params, port):
+def list_globals(params, agent):
     module = params.get("module")
     location_words({"module": module, "field": "x"}, last="field")  # validates the module name
-    require_imported(port, module)
-    rows = _getglobal_raw(port, [module, "__name__"], _LIST_GLOBALS % module, timeout=15)
+    require_imported(agent, module)
+    rows = call(agent, "reads.globalsOf", module, timeout=15)
     return {"module": module, "globals": [{"name": n, "type": t, "kind": k, "preview": p} for n, t, k, p in rows]}

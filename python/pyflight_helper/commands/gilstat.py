@@ -11,7 +11,7 @@ stream); a dropped connection leaves it installed, so the stream registers `on_c
 server runs on cancel, shutdown and stdin EOF, and the session sends `gilstatOff` after a crash.
 
 flight-profiler finds take_gil/drop_gil with `nm` on the executable only; our bootstrap (which runs
-in the target) finds them in a shared libpython too (`agent_bootstrap._pyflight_locate_symbols`).
+in the target) finds them in a shared libpython too (`pyflight_agent.elf.locate_symbols`).
 The helper runs the same lookup from outside first, to say early when an interpreter has no symbols.
 """
 
@@ -25,6 +25,8 @@ import select
 import sys
 import threading
 import time
+
+from pyflight_agent import elf
 
 from .. import errors
 from ..errors import HelperError
@@ -41,15 +43,9 @@ _TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\s+(\S+)\s+(.*)$")
 AGENT_THREAD_PREFIXES = ("flight-profiler-", "gil_stat")
 
 
-def _bootstrap():
-    from .. import agent_bootstrap  # guarded: importing it starts nothing
-
-    return agent_bootstrap
-
-
 def locate(pid):
     """({take_gil: (address, file), …}, [files searched]) in the target, read from outside."""
-    return _bootstrap()._pyflight_locate_symbols(pid, list(GIL_FUNCTIONS), "/proc/%d/root" % pid)
+    return elf.locate_symbols(pid, list(GIL_FUNCTIONS), "/proc/%d/root" % pid)
 
 
 def require_symbols(pid):
@@ -70,9 +66,8 @@ def intercepted(pid):
     is installed (after `off` the original bytes are back)."""
     found, _ = locate(pid)
     answer = {}
-    bootstrap = _bootstrap()
     for name, (address, path) in found.items():
-        file_bytes = _file_bytes(bootstrap, "/proc/%d/root" % pid + path, name, 16)
+        file_bytes = _file_bytes("/proc/%d/root" % pid + path, name, 16)
         with open("/proc/%d/mem" % pid, "rb") as mem:
             mem.seek(address)
             memory = mem.read(16)
@@ -80,15 +75,15 @@ def intercepted(pid):
     return answer
 
 
-def _file_bytes(bootstrap, path, name, size):
+def _file_bytes(path, name, size):
     """The first `size` bytes of function `name` as stored in the ELF file (via its section)."""
-    _type, _first, symbols = bootstrap._pyflight_elf_functions(path, [name])
+    _type, _first, symbols = elf.elf_functions(path, [name])
     if name not in symbols:
         return None
     vaddr = symbols[name]
     with open(path, "rb") as f:
         head = f.read(64)
-        for p_type, p_offset, p_vaddr, p_filesz in bootstrap._pyflight_program_headers(f, head):
+        for p_type, p_offset, p_vaddr, p_filesz in elf.program_headers(f, head):
             if p_type == 1 and p_vaddr <= vaddr < p_vaddr + p_filesz:  # the PT_LOAD that holds it
                 f.seek(p_offset + vaddr - p_vaddr)
                 return f.read(size)
@@ -239,15 +234,15 @@ def _failure(text):
 
 
 class GilStream(object):
-    def __init__(self, req, port):
+    def __init__(self, req, agent):
         self.req = req
-        self.port = port
+        self.agent = agent
         self.args = on_args(req.params or {})
         self.reports = Reports(int(self.args.split()[2]))
         self._off_sent = threading.Event()
         self._lock = threading.Lock()
         self._installed = False
-        answer = agent_status(port, timeout=2)
+        answer = agent_status(agent, timeout=2)
         self.pid = int(answer["pid"]) if answer and str(answer.get("pid", "")).isdigit() else None
         req.on_cancel = self.turn_off
 
@@ -259,7 +254,7 @@ class GilStream(object):
                 return
             self._off_sent.set()
         try:
-            request(self.port, "gilstat", "off", timeout=10)
+            request(self.agent, "gilstat", "off", timeout=10)
         except OSError:
             pass  # the target is gone, and its interceptor with it
 
@@ -283,7 +278,7 @@ class GilStream(object):
         if self.pid is not None:
             found = require_symbols(self.pid)
             self.req.progress("symbols", {name: path for name, (_addr, path) in found.items()})
-        conn = AgentConnection(self.port, timeout=10)
+        conn = AgentConnection(self.agent, timeout=10)
         count = 0
         try:
             conn.send_json({"target": "gilstat", "param": "on " + self.args})
@@ -311,7 +306,7 @@ class GilStream(object):
         elif self.pid is not None and not is_alive(self.pid):
             reason = "exited"
         else:
-            reason = "stopped" if agent_status(self.port, timeout=1) is not None else "exited"
+            reason = "stopped" if agent_status(self.agent, timeout=1) is not None else "exited"
         sys.stderr.write("gilstat: %d reports, %s\n" % (count, reason))
         return {"count": count, "reason": reason, "args": self.args, "measure": "intercept"}
 
@@ -379,19 +374,19 @@ class SampledGil(object):
         return {"count": index, "reason": reason, "args": on_args(self.req.params or {}), "measure": "sampled"}
 
 
-def gilstat_on(req, pid, port):
+def gilstat_on(req, pid, agent):
     """The interceptor where the symbols are (needs the agent: `attach` first), else sampling."""
     try:
         require_symbols(pid)
     except HelperError as missing:
         return SampledGil(req, pid, missing).run()
-    if port is None:
+    if agent is None:
         raise HelperError(errors.HELPER_PROTOCOL, "GIL statistics need the agent: send `attach` first.")
-    return GilStream(req, port).run()
+    return GilStream(req, agent).run()
 
 
-def gilstat_off(port):
-    request(port, "gilstat", "off", timeout=10)
+def gilstat_off(agent):
+    request(agent, "gilstat", "off", timeout=10)
     return {}
 
 

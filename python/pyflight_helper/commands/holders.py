@@ -1,6 +1,6 @@
 """`memHolders`: what holds the objects of a growing type — the referrer chain up to a module global
-or class attribute, with container sizes (holders_code.py runs in the target for one call and
-keeps nothing) — and where the holder is defined, found here from the source with `ast` (the line
+or class attribute, with container sizes (pyflight_agent/holders.py runs in the target and keeps
+nothing) — and where the holder is defined, found here from the source with `ast` (the line
 that assigns the global, the class attribute, or the instance attribute on the chain).
 `memContainers`: the lengths of the biggest containers now, so a later `memHolders` on a built-in
 type can rank containers by how much they grew."""
@@ -9,25 +9,20 @@ import ast
 
 from .. import errors
 from ..errors import HelperError
+from ..in_target import call
+from ..wire import InTargetError
 from .exceptions import _read_source
-from .in_target import run_in_target
 from .probes import location_words
 
-_NAMESPACE = "_pyflight_holders_code"
 
-
-def _call(port, call):
-    return run_in_target(port, "holders_code.py", _NAMESPACE, call, "the holder search", clear=True)
-
-
-def mem_containers(params, port):
+def mem_containers(params, agent):
     limit = params.get("limit", 300)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 5000:
         raise HelperError(errors.BAD_ARGUMENT, "limit must be 1–5000, got %r." % (limit,))
-    return _call(port, "containers(%r)" % ({"limit": limit},))
+    return call(agent, "holders.containers", {"limit": limit}, timeout=60)
 
 
-def mem_holders(params, pid, port):
+def mem_holders(params, pid, agent):
     module, cls = params.get("module"), params.get("class")
     if not isinstance(module, str) or not isinstance(cls, str) or not module or not cls:
         raise HelperError(errors.BAD_ARGUMENT, "memHolders needs a module and a class (or `builtins` and a built-in type).",
@@ -47,11 +42,10 @@ def mem_holders(params, pid, port):
             raise HelperError(errors.BAD_ARGUMENT, "before must be the containers of an earlier memContainers.")
         spec["before"] = {str(k): v for k, v in before.items()}
     try:
-        result = _call(port, "holders(%r)" % (spec,))
-    except HelperError as exc:
-        text = exc.message
-        if "LookupError" in text:
-            reason = text.split("LookupError:", 1)[-1].strip().rstrip(".")
+        result = call(agent, "holders.holders", spec, timeout=float(spec["maxSeconds"]) + 60)
+    except InTargetError as exc:
+        if exc.type_name == "LookupError":
+            reason = exc.message.split("LookupError:", 1)[-1].strip().rstrip(".")
             code = errors.MODULE_NOT_FOUND if "not imported" in reason else errors.CLASS_NOT_FOUND
             raise HelperError(code, "Cannot search for holders: %s." % reason,
                               "Use the type as pympler names it (`module.Class`), the module as the target imported it; "

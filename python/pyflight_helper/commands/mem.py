@@ -101,10 +101,10 @@ def diff_args(params):
     return limit, order, interval, "diff --interval %d --limit %d --order %s" % (interval, limit, order)
 
 
-def mem_summary(req, port, pid=None):
+def mem_summary(req, agent, pid=None):
     limit, order, args = summary_args(req.params)
     started = time.time()
-    with AgentConnection(port, timeout=120) as conn:
+    with AgentConnection(agent, timeout=120) as conn:
         conn.send_json({"target": "mem", "param": " " + args})
         frames = list(conn.frames())
     text = "".join(f for f in frames if isinstance(f, str))
@@ -126,12 +126,12 @@ def _raise_if_exited(pid):
         time.sleep(0.05)
 
 
-def mem_diff(req, port, pid=None):
+def mem_diff(req, agent, pid=None):
     """Streams `progress` `waiting` (detail: the interval in seconds) once the agent took its first
     snapshot, then ends with the rows (count and size are deltas: second snapshot minus first)."""
     limit, order, interval, args = diff_args(req.params)
     started = time.time()
-    conn = AgentConnection(port, timeout=interval + 120)
+    conn = AgentConnection(agent, timeout=interval + 120)
     state = {"waitingSince": None}
 
     def close_now():

@@ -109,10 +109,12 @@ _MARKER = re.compile(r"^\s*[\^~]+\s*$")
 
 
 def _is_agent_file(path):
-    """flight-profiler's files, and our bootstrap (it wraps the expression resolvers: a failing
-    expression's traceback passes through it)."""
+    """flight-profiler's files, and PyFlight's in-target patches (they wrap the expression resolvers: a
+    failing expression's traceback passes through them)."""
     path = path.replace("\\", "/")
-    return "/flight_profiler/" in path or path.endswith("/agent_bootstrap.py")
+    folder = path.rsplit("/", 2)[-2] if path.count("/") >= 2 else ""
+    return "/flight_profiler/" in path or (path.endswith("/patches.py") and
+                                           (folder == "pyflight_agent" or folder.startswith("pyflight-agent-")))
 
 
 def clean_traceback(text):
@@ -192,23 +194,22 @@ def exception_type(text):
     return exception_name(exception_block(text)) or exception_name(exception_line(text))
 
 
-def signature_names(port, params):
+def signature_names(agent, params):
     """[(name, kind)] of the probed function's parameters (without self for methods), asked of the
     target once per probe through getglobal; None when unknown (nested functions, builtins, a
     function that is instrumented already and so shows the wrapper's (*args, **kwargs))."""
     if params.get("nested"):
         return None
-    words = location_words(params)
-    expr = ("(__import__('inspect').isfunction(target), [(p.name, int(p.kind)) for p in "
-            "__import__('inspect').signature(target).parameters.values()])")
+    location_words(params)
+    from ..in_target import call
+
     try:
-        frames = request(port, "getglobal", " " + " ".join(words + ["-e", quote(expr), "-r"]), timeout=10)
-        answer = frames[0] if frames else None
-        if answer is None or isinstance(answer, str) or answer.failed:
-            return None
-        is_function, names = ast.literal_eval(answer.value)
-    except (OSError, ValueError, SyntaxError, TypeError, AttributeError):
+        found = call(agent, "reads.signature", params["module"], params.get("class"), params["method"], timeout=10)
+    except (OSError, HelperError, ValueError):
         return None
+    if not found:
+        return None
+    is_function, names = found
     if params.get("class") and is_function and names and names[0][1] in (0, 1):
         names = names[1:]  # watch passes the arguments without self
     if [kind for _name, kind in names] == [2, 4]:
@@ -237,11 +238,16 @@ except Exception:
 """
 
 
-def call_text_expression(names, verbose=False):
+def call_text_expression(names, verbose=False, agent=None):
     """The watch expression PyFlight sends when the user gave none: the call's arguments as Python
     (`line='k,v', sep=','`, names from the signature) and the return value's repr, as one string
-    (sent with -r, so it arrives as its repr and `ast.literal_eval` recovers it exactly)."""
-    code = _CALL_TEXT.replace("_pf_width", "2000" if verbose else "120")
+    (sent with -r, so it arrives as its repr and `ast.literal_eval` recovers it exactly). PyFlight's
+    own agent renders it with a function it shipped (pyflight_agent/patches.py render_call), allowed
+    even with code execution off; an agent flight-profiler's client loaded is sent the code."""
+    width = 2000 if verbose else 120
+    if agent is not None and agent.kind == "door":
+        return "_pyflight_render(args, kwargs, return_obj, %r, %d)" % ([tuple(n) for n in names or []], width)
+    code = _CALL_TEXT.replace("_pf_width", str(width))
     # One dict for globals and locals, so the comprehensions in the code see its names.
     return ('(lambda __pf_g: (exec(%r, __pf_g), __pf_g.get("_pf_text", "?\\x00?"))[1])'
             '({"_pf_args": args, "_pf_kwargs": kwargs, "_pf_ret": return_obj, "_pf_names": %r})'
@@ -297,9 +303,9 @@ class ProbeStream(object):
       removed  the agent ended it early: another client turned off a probe on the same function
     """
 
-    def __init__(self, req, port, target, args, limit=None, matching=False, budget=None):
+    def __init__(self, req, agent, target, args, limit=None, matching=False, budget=None):
         self.req = req
-        self.port = port
+        self.agent = agent
         self.target = target
         self.args = args
         self.limit = limit
@@ -313,7 +319,7 @@ class ProbeStream(object):
         req.on_cancel = self.turn_off
 
     def _target_pid(self):
-        answer = agent_status(self.port, timeout=2)
+        answer = agent_status(self.agent, timeout=2)
         try:
             return int(answer["pid"]) if answer else None
         except (KeyError, TypeError, ValueError):
@@ -324,7 +330,7 @@ class ProbeStream(object):
             return
         self._off_sent.set()
         try:
-            request(self.port, self.target, "off " + self.args, timeout=10)
+            request(self.agent, self.target, "off " + self.args, timeout=10)
         except OSError:
             pass  # the target is gone, and its probes with it
 
@@ -342,7 +348,7 @@ class ProbeStream(object):
         return self.summary()
 
     def _run_once(self, on_object):
-        conn = AgentConnection(self.port, timeout=10)
+        conn = AgentConnection(self.agent, timeout=10)
         try:
             conn.send_json({"target": self.target, "param": "on " + self.args})
             conn.set_timeout(None)  # a probe on a function nobody calls waits forever: cancel ends it
@@ -378,10 +384,10 @@ class ProbeStream(object):
         """After an end we did not cause: is the target gone? Its agent answering `status` proves it
         lives; otherwise wait a moment for the process to finish exiting."""
         if self.pid is None:
-            return agent_status(self.port, timeout=1) is None
+            return agent_status(self.agent, timeout=1) is None
         if not is_alive(self.pid):
             return True
-        if agent_status(self.port, timeout=1) is not None:
+        if agent_status(self.agent, timeout=1) is not None:
             return False
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:

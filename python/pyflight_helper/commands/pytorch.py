@@ -60,9 +60,9 @@ def require_torch(pid):
     return library
 
 
-def _global(port, module, field, expr=None):
+def _global(agent, module, field, expr=None):
     param = " %s %s%s -x 1" % (module, field, " -e " + quote(expr) if expr else "")
-    frames = request(port, "getglobal", param, timeout=30)
+    frames = request(agent, "getglobal", param, timeout=30)
     answer = frames[0] if frames else None
     if answer is None or isinstance(answer, str) or answer.failed:
         reason = strip_ansi(answer) if isinstance(answer, str) else getattr(answer, "failed_reason", None)
@@ -70,19 +70,19 @@ def _global(port, module, field, expr=None):
     return answer.value
 
 
-def cuda_available(port):
-    return _global(port, "torch", "cuda", "target.is_available()") == "True"
+def cuda_available(agent):
+    return _global(agent, "torch", "cuda", "target.is_available()") == "True"
 
 
-def torch_version(port):
-    return _global(port, "torch", "__version__").strip("'\"")
+def torch_version(agent):
+    return _global(agent, "torch", "__version__").strip("'\"")
 
 
-def enable_cpu_profiling(port):
+def enable_cpu_profiling(agent):
     """flight-profiler's gate wants CUDA; torch.profiler does not. Sets the agent's own flag."""
-    if _global(port, _AGENT_MODULE, "TORCH_PROFILE_ENABLE") == "True":
+    if _global(agent, _AGENT_MODULE, "TORCH_PROFILE_ENABLE") == "True":
         return False
-    _global(port, _AGENT_MODULE, "TORCH_PROFILE_ENABLE",
+    _global(agent, _AGENT_MODULE, "TORCH_PROFILE_ENABLE",
             "setattr(__import__('sys').modules['%s'], 'TORCH_PROFILE_ENABLE', True)" % _AGENT_MODULE)
     sys.stderr.write("torch: enabled flight-profiler's torch profile without CUDA (CPU activity only)\n")
     return True
@@ -94,7 +94,7 @@ def enable_cpu_profiling(port):
 # is closed') escapes into the application's call (seen: the fixture's main loop died). watch/trace
 # wrap that call in try/except; torch does not. This makes the queue's non-blocking put drop a
 # message for a closed stream instead of raising, once per agent (marked `pyflight_safe`). An agent
-# loaded through agent_bootstrap.py already has a queue that drops them (marked `pyflight`); this is
+# PyFlight loaded (pyflight_agent/patches.py) already has a queue that drops them (marked `pyflight`); this is
 # for agents flight-profiler's own client loaded (macOS, Python >= 3.14).
 _SAFE_QUEUE = """
 original = target.output_msg_nowait
@@ -109,8 +109,8 @@ if not (getattr(original, 'pyflight_safe', False) or getattr(original, 'pyflight
 """
 
 
-def make_agent_streams_safe(port):
-    _global(port, "flight_profiler.plugins.server_plugin", "ServerQueue",
+def make_agent_streams_safe(agent):
+    _global(agent, "flight_profiler.plugins.server_plugin", "ServerQueue",
             "exec(%r, {'target': target})" % _SAFE_QUEUE)
 
 
@@ -168,7 +168,7 @@ def _exits_soon(pid, seconds=3.0):
     return True
 
 
-def _run_agent(req, pid, port, args, action, waits_for_call):
+def _run_agent(req, pid, agent, args, action, waits_for_call):
     """Sends `torch on <args>` and waits for its final line; cancel sends `off <args>`."""
     off_sent = threading.Event()
 
@@ -177,13 +177,13 @@ def _run_agent(req, pid, port, args, action, waits_for_call):
             return
         off_sent.set()
         try:
-            request(port, "torch", "off " + args, timeout=10)
+            request(agent, "torch", "off " + args, timeout=10)
         except OSError:
             pass
 
     if waits_for_call:
         req.on_cancel = turn_off
-    conn = AgentConnection(port, timeout=10)
+    conn = AgentConnection(agent, timeout=10)
     try:
         conn.send_json({"target": "torch", "param": "on " + args})
         conn.set_timeout(None)  # the call may take a while to come: cancel ends the wait
@@ -210,14 +210,14 @@ def _run_agent(req, pid, port, args, action, waits_for_call):
         conn.close()
 
 
-def _run_to_file(req, pid, port, action, words, ext):
+def _run_to_file(req, pid, agent, action, words, ext):
     out_dir = _output_dir(req.params)
     staging = _Staging(pid)
     name = "torch-%s-%d-%s.%s" % (action.replace(" ", "-"), pid, time.strftime("%Y%m%d-%H%M%S"), ext)
     try:
         args = " ".join(words + ["-f", os.path.join(staging.theirs, name)])
         started = time.time()
-        _run_agent(req, pid, port, args, action, waits_for_call=action != "memory snapshot")
+        _run_agent(req, pid, agent, args, action, waits_for_call=action != "memory snapshot")
         produced = os.path.join(staging.dir, name)
         if not os.path.isfile(produced) or os.path.getsize(produced) == 0:
             raise HelperError(errors.INTERNAL, "The agent reported success but wrote no %s file." % action)
@@ -234,29 +234,29 @@ def _run_to_file(req, pid, port, action, words, ext):
         staging.remove()
 
 
-def torch_profile(req, pid, port):
+def torch_profile(req, pid, agent):
     library = require_torch(pid)
     words = location_words(req.params) + nested_option(req.params)
     req.progress("checking", library)
-    make_agent_streams_safe(port)
-    enabled = enable_cpu_profiling(port)
-    result = _run_to_file(req, pid, port, "profile", ["profile"] + words, "json")
-    result.update(cudaAvailable=cuda_available(port), torchVersion=torch_version(port), enabledWithoutCuda=enabled)
+    make_agent_streams_safe(agent)
+    enabled = enable_cpu_profiling(agent)
+    result = _run_to_file(req, pid, agent, "profile", ["profile"] + words, "json")
+    result.update(cudaAvailable=cuda_available(agent), torchVersion=torch_version(agent), enabledWithoutCuda=enabled)
     return result
 
 
-def torch_memory(req, pid, port):
+def torch_memory(req, pid, agent):
     require_torch(pid)
     record = req.params.get("record")
     words = (["memory", "-r"] + location_words(req.params) + nested_option(req.params)) if record else ["memory", "-s"]
     action = "memory record" if record else "memory snapshot"
-    if not cuda_available(port):
+    if not cuda_available(agent):
         raise HelperError(errors.TORCH_NO_CUDA,
                           "Process %d runs torch %s without CUDA: torch %s reads the CUDA caching allocator, which "
-                          "a CPU-only process does not use." % (pid, torch_version(port), action),
+                          "a CPU-only process does not use." % (pid, torch_version(agent), action),
                           "Use torch profile for CPU operators and their time, or PyFlight: Memory Summary for Python objects.")
-    make_agent_streams_safe(port)
-    result = _run_to_file(req, pid, port, action, words, "pickle")
+    make_agent_streams_safe(agent)
+    result = _run_to_file(req, pid, agent, action, words, "pickle")
     result["summary"] = summarize_snapshot(result["file"], limit=int(req.params.get("limit") or 15))
     return result
 

@@ -11,7 +11,6 @@ The thread whose id is the pid is always "MainThread": after fork, or once the a
 is parsed.
 """
 
-import ast
 import json
 import os
 import re
@@ -28,44 +27,34 @@ from ..errors import HelperError
 from ..malloc_reuse import keep_freed_memory
 from ..qualnames import qualname
 from ..target import require_alive
+from ..in_target import call
 from ..wire import request, strip_ansi
 
 AGENT_THREAD_PREFIX = "flight-profiler-"
-_THREAD_NAMES_EXPR = "{t.native_id: [t.name, t.daemon] for t in list(target.values())}"
+_agent_names = {}  # {"key": (agent, tids), "names": {...}}: the last answer, while the threads stay the same
 
 
-_agent_names = {}  # {"key": (port, tids), "names": {...}}: the last answer, while the threads stay the same
-
-
-def thread_names(port, tids=None):
+def thread_names(agent, tids=None):
     """{native tid: (name, daemon)} read from threading._active inside the target. With `tids`, the
     last answer is reused while the set of threads is unchanged (a rename alone goes unseen until a
     thread starts or ends): the round trip made every refresh of a live stack view cost one more."""
-    if port is None:
+    if agent is None:
         return {}
-    key = (port, frozenset(tids)) if tids is not None else None
+    key = (agent, frozenset(tids)) if tids is not None else None
     if key is not None and _agent_names.get("key") == key:
         return _agent_names["names"]
-    names = _read_thread_names(port)
+    names = _read_thread_names(agent)
     if key is not None and all(tid in names for tid in tids):  # a thread not yet in _active: ask again
         _agent_names.update(key=key, names=names)
     return names
 
 
-def _read_thread_names(port):
+def _read_thread_names(agent):
     try:
-        frames = request(port, "getglobal", ' threading _active -e "%s" -r' % _THREAD_NAMES_EXPR, timeout=10)
-    except OSError:
+        names = call(agent, "reads.threadNames", timeout=10)
+    except (OSError, HelperError, ValueError):
         return {}
-    for frame in frames:
-        value = getattr(frame, "value", None)
-        if value and not getattr(frame, "failed", False):
-            try:
-                parsed = ast.literal_eval(value)  # a repr of ints, strs and bools only
-            except (ValueError, SyntaxError):
-                return {}
-            return {int(k): (v[0], bool(v[1])) for k, v in parsed.items() if k is not None}
-    return {}
+    return {int(k): (v[0], bool(v[1])) for k, v in names.items()}
 
 
 _py_spy_names = {}  # tid -> name, from py-spy; threads rarely change names, so kept per helper
@@ -146,7 +135,7 @@ def _pystack_threads(pid, native):
 _read_lock = threading.Lock()
 
 
-def linux_stacks(pid, native, port):
+def linux_stacks(pid, native, agent):
     started = time.perf_counter()
     # Python frames alone: read word by word when the layout is certain (frame_reader), which is
     # ~30 times cheaper than pystack; pystack for native frames, other versions and any doubt.
@@ -158,7 +147,7 @@ def linux_stacks(pid, native, port):
             threads = _pystack_threads(pid, native)
     read = time.perf_counter()
     tids = [thread[0] for thread in threads]
-    names = thread_names(port, tids) if port is not None else py_spy_names(pid, tids)
+    names = thread_names(agent, tids) if agent is not None else py_spy_names(pid, tids)
     named = time.perf_counter()
     result = []
     for tid, os_name, holds_gil, collecting, frames, native_frames in threads:
@@ -264,22 +253,22 @@ def link_running_tasks(tasks, threads):
     return tasks
 
 
-def _agent_text(port, param):
-    frames = request(port, "stack", param, timeout=30)
+def _agent_text(agent, param):
+    frames = request(agent, "stack", param, timeout=30)
     text = "".join(f for f in frames if isinstance(f, str))
     if text.startswith("Traceback"):
         raise HelperError(errors.INTERNAL, "The agent failed to dump stacks: %s" % text.strip().splitlines()[-1])
     return text
 
 
-def stack(pid, port, native=False, include_async=False, include_agent_threads=False):
+def stack(pid, agent, native=False, include_async=False, include_agent_threads=False):
     require_alive(pid)
     if sys.platform.startswith("linux"):
-        threads = linux_stacks(pid, native, port)
+        threads = linux_stacks(pid, native, agent)
     else:
         if native:
             raise HelperError(errors.UNSUPPORTED_PLATFORM, "Native frames are only available on Linux.")
-        threads = parse_faulthandler(_agent_text(port, ""))
+        threads = parse_faulthandler(_agent_text(agent, ""))
     hidden = 0
     if not include_agent_threads:
         kept = [t for t in threads if not str(t["name"]).startswith(AGENT_THREAD_PREFIX)]
@@ -291,5 +280,5 @@ def stack(pid, port, native=False, include_async=False, include_agent_threads=Fa
     result = {"pid": pid, "capturedAt": int(time.time() * 1000), "threads": threads,
               "hiddenAgentThreads": hidden, "native": bool(native)}
     if include_async:
-        result["asyncTasks"] = link_running_tasks(parse_async_tasks(_agent_text(port, "async")), threads)
+        result["asyncTasks"] = link_running_tasks(parse_async_tasks(_agent_text(agent, "async")), threads)
     return result

@@ -76,9 +76,9 @@ def trace_record_factory(entrance_ms):
     return to_record
 
 
-def trace(req, port):
+def trace(req, agent):
     args, limit, matching, budget = trace_args(req.params)
-    stream = ProbeStream(req, port, "trace", args, limit=limit, matching=matching, budget=budget)
+    stream = ProbeStream(req, agent, "trace", args, limit=limit, matching=matching, budget=budget)
     summary = stream.run(trace_record_factory(float(req.params.get("entranceTimeMs") or 0)))
     summary["args"] = args
     return summary

@@ -17,7 +17,7 @@ def _base(record):
             "method": record.method_name}
 
 
-def tt_record(req, port):
+def tt_record(req, agent):
     words = location_words(req.params)
     limit = limit_option(req.params, 50)
     matching = bool(req.params.get("filter"))
@@ -27,14 +27,14 @@ def tt_record(req, port):
         check_expression(req.params["filter"], "filter")
         parts += ["-f", quote(req.params["filter"])]
     args = " ".join(parts)
-    stream = ProbeStream(req, port, "tt", args, limit=limit, matching=matching, budget=budget)
+    stream = ProbeStream(req, agent, "tt", args, limit=limit, matching=matching, budget=budget)
     summary = stream.run(lambda r: _base(r) if hasattr(r, "index") else None)
     summary["args"] = args
     return summary
 
 
-def _one(port, param, timeout=60):
-    frames = request(port, "tt", "on " + param, timeout=timeout)
+def _one(agent, param, timeout=60):
+    frames = request(agent, "tt", "on " + param, timeout=timeout)
     return frames[0] if frames else None
 
 
@@ -55,10 +55,10 @@ _RECORDER = "flight_profiler.plugins.tt.time_tunnel_recorder"
 _IDENTITY_EXPR = "[(i, id(r.args), id(r.kwargs)) for i, r in list(target.invocation_records.items())]"
 
 
-def _getglobal(port, words, expr):
+def _getglobal(agent, words, expr):
     """The literal value of a getglobal expression (sent with -r), or None."""
     try:
-        frames = request(port, "getglobal", " " + " ".join(words + ["-e", quote(expr), "-r"]), timeout=10)
+        frames = request(agent, "getglobal", " " + " ".join(words + ["-e", quote(expr), "-r"]), timeout=10)
         answer = frames[0] if frames else None
         if answer is None or isinstance(answer, str) or answer.failed:
             return None
@@ -80,9 +80,9 @@ def replay_origins_from_identities(identities):
     return origins
 
 
-def _replay_origins(port, records):
+def _replay_origins(agent, records):
     """{replay index: original index} for these records (dicts with index and time)."""
-    identities = _getglobal(port, [_RECORDER, "global_time_tunnel_recorder"], _IDENTITY_EXPR)
+    identities = _getglobal(agent, [_RECORDER, "global_time_tunnel_recorder"], _IDENTITY_EXPR)
     origins = replay_origins_from_identities(identities) if isinstance(identities, list) else {}
     with _replays_lock:
         for r in records:
@@ -92,12 +92,12 @@ def _replay_origins(port, records):
     return origins
 
 
-def tt_list(port):
-    answer = _one(port, "-l")
+def tt_list(agent):
+    answer = _one(agent, "-l")
     if not isinstance(answer, list):
         raise HelperError(errors.INTERNAL, "Unexpected answer to tt -l: %r" % (answer,))
     records = [_base(r) for r in answer]
-    origins = _replay_origins(port, records)
+    origins = _replay_origins(agent, records)
     for r in records:
         r["replayOf"] = origins.get(r["index"])
     return {"records": records}
@@ -164,10 +164,10 @@ _FRAMEWORK_EXPR = ("(lambda M, F: sorted({((v.__name__ if issubclass(type(v), M)
 # outside a request.)
 
 
-def frameworks_of(port, record):
+def frameworks_of(agent, record):
     """["Flask"], ["Django"], …: the web frameworks the replayed function's module works with."""
     words = [record["module"]] + ([record["class"]] if record.get("class") else []) + [record["method"]]
-    found = _getglobal(port, words, _FRAMEWORK_EXPR)
+    found = _getglobal(agent, words, _FRAMEWORK_EXPR)
     if not isinstance(found, list):
         return []
     return sorted({FRAMEWORKS[name] for name in found if name in FRAMEWORKS})
@@ -188,33 +188,33 @@ def replay_hint(detail, frameworks):
             "(record that one with tt), or send the request again instead." % (name, which))
 
 
-def tt_detail(params, port, replay=False):
+def tt_detail(params, agent, replay=False):
     index = _index(params)
     width = VERBOSE_WIDTH if params.get("verbose") else DEFAULT_WIDTH
-    answer = _one(port, "-i %d -r%s" % (index, " -p" if replay else ""))
+    answer = _one(agent, "-i %d -r%s" % (index, " -p" if replay else ""))
     if answer is None or isinstance(answer, str):
         text = strip_ansi(answer or "").strip() or "No record %d." % index
         raise HelperError(errors.BAD_ARGUMENT, text, "List the records (tt -l) to see which indexes exist.")
     detail = detail_from_answer(answer, width)
     if replay:
-        origins = _replay_origins(port, [])
+        origins = _replay_origins(agent, [])
         with _replays_lock:
             known = _replays.get(index)
             # A replay of a replay is one more run of the original call.
             original = origins.get(detail["index"]) or origins.get(index) or (known[0] if known else index)
             _replays[detail["index"]] = (original, detail["time"])
         detail["replayOf"] = original
-        hint = replay_hint(detail, frameworks_of(port, detail) if detail["isException"] else [])
+        hint = replay_hint(detail, frameworks_of(agent, detail) if detail["isException"] else [])
         if hint:
             detail["hint"] = hint
     else:
-        detail["replayOf"] = _replay_origins(port, [detail]).get(index)
+        detail["replayOf"] = _replay_origins(agent, [detail]).get(index)
     return detail
 
 
-def tt_delete(params, port):
+def tt_delete(params, agent):
     param = "-da" if params.get("all") else "-d %d" % _index(params)
-    answer = _one(port, param)
+    answer = _one(agent, param)
     with _replays_lock:
         if params.get("all"):
             _replays.clear()  # the agent starts again at index 1000

@@ -53,7 +53,7 @@ def _instances_expression(limit, expand, raw, verbose, expr):
             % (_INSTANCES_CODE, settings))
 
 
-def get_instances(params, port):
+def get_instances(params, agent):
     module, cls = params.get("module"), params.get("class")
     if not cls:
         raise HelperError(errors.BAD_ARGUMENT, "getInstances needs a class: `module class`.")
@@ -70,9 +70,9 @@ def get_instances(params, port):
     expr = params.get("expr") or None
     if expr:
         check_expression(expr, "expression")
-    require_imported(port, module)
+    require_imported(agent, module)
     code = _instances_expression(limit, expand, bool(params.get("raw")), bool(params.get("verbose")), expr)
-    frames = request(port, "vmtool", " -a getInstances -c %s %s -e %s -r" % (module, cls, quote(code)), timeout=60)
+    frames = request(agent, "vmtool", " -a getInstances -c %s %s -e %s -r" % (module, cls, quote(code)), timeout=60)
     answer = frames[0] if frames else None
     if answer is None or isinstance(answer, str):
         raise lookup_error(answer, module, cls)
@@ -111,16 +111,16 @@ def _rss_kib(pid):
     return None
 
 
-def force_gc(pid, port):
+def force_gc(pid, agent):
     """gc.collect() in the target, with what can be measured around it: the objects the collector
     tracks (gc.get_objects()) and the resident set before and after."""
-    before = _getglobal_raw(port, ["sys", "modules"], _COUNT_OBJECTS)
+    before = _getglobal_raw(agent, ["sys", "modules"], _COUNT_OBJECTS)
     rss_before = _rss_kib(pid)
-    frames = request(port, "vmtool", " -a forceGc", timeout=120)
+    frames = request(agent, "vmtool", " -a forceGc", timeout=120)
     text = strip_ansi("".join(f for f in frames if isinstance(f, str))).strip()
     freed = _FREED.search(text)
     if not freed:
         raise HelperError(errors.INTERNAL, "gc.collect() failed in the target: %s" % (text.splitlines() or ["no answer"])[-1])
-    after = _getglobal_raw(port, ["sys", "modules"], _COUNT_OBJECTS)
+    after = _getglobal_raw(agent, ["sys", "modules"], _COUNT_OBJECTS)
     return {"unreachable": int(freed.group(1)), "objectsBefore": before, "objectsAfter": after,
             "rssKibBefore": rss_before, "rssKibAfter": _rss_kib(pid)}

@@ -7,7 +7,7 @@ from .probes import (ProbeStream, call_budget, call_text_expression, check_expre
                      quote, signature_names, split_call_text)
 
 
-def watch_args(params, names=None):
+def watch_args(params, names=None, agent=None):
     """The agent's argument string, validated with flight_profiler's own parser, and its -n.
 
     Without --expr we send our own expression (call_text_expression, with -r): the arguments as
@@ -17,7 +17,7 @@ def watch_args(params, names=None):
     parts += nested_option(params)
     own_expr = not params.get("expr")
     if own_expr:
-        parts += ["--expr", quote(call_text_expression(names, bool(params.get("verbose"))))]
+        parts += ["--expr", quote(call_text_expression(names, bool(params.get("verbose")), agent))]
     else:
         check_expression(params["expr"], "watch expression")
         parts += ["--expr", quote(params["expr"])]
@@ -79,11 +79,11 @@ def watch_record_factory(own_expr, has_filter=True):
     return to_record
 
 
-def watch(req, port):
+def watch(req, agent):
     own_expr = not req.params.get("expr")
-    names = signature_names(port, req.params) if own_expr else None
-    args, limit, matching, budget = watch_args(req.params, names)
-    stream = ProbeStream(req, port, "watch", args, limit=limit, matching=matching, budget=budget)
+    names = signature_names(agent, req.params) if own_expr else None
+    args, limit, matching, budget = watch_args(req.params, names, agent)
+    stream = ProbeStream(req, agent, "watch", args, limit=limit, matching=matching, budget=budget)
     summary = stream.run(watch_record_factory(own_expr, bool(req.params.get("filter"))))
     summary["args"] = args
     return summary

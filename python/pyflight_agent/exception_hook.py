@@ -1,4 +1,4 @@
-"""Runs INSIDE the target (exec'd by commands/exceptions.py through the agent): a bounded window in
+"""Runs INSIDE the target (a call of PyFlight's agent, see door.py): a bounded window in
 which every exception that passes through the application's own code is counted, with the frame
 that raised it, the frame where it stopped propagating (the handler) and a sample of its arguments.
 
@@ -20,13 +20,12 @@ Only standard library modules are used; every function here runs with the GIL he
 """
 
 import ctypes
-import json
 import sys
 import sysconfig
 import threading
 import time
 
-MODULE_NAME = "_pyflight_exception_hook"
+_open = {}  # "window": the window open now (this file's namespace lives as long as the agent)
 # How many pointer-sized words of a PyThreadState to search for c_traceobj: it is the 13th on 3.11,
 # and the struct is far longer than this, so the scan never reads past it.
 _WORDS = 32
@@ -318,9 +317,8 @@ class Window(object):
         self.pending.clear()
         if self.timer is not None and self.timer is not threading.current_thread():
             self.timer.cancel()
-        mod = sys.modules.get(MODULE_NAME)
-        if mod is not None and getattr(mod, "window", None) is self:
-            del sys.modules[MODULE_NAME]
+        if _open.get("window") is self:
+            del _open["window"]
 
     def result(self):
         entries = []
@@ -380,38 +378,33 @@ def traced_thread_names(window=None):
 
 
 def start(seconds, max_events):
-    """Opens a window; returns what was traced (JSON)."""
-    import types
-
-    old = sys.modules.get(MODULE_NAME)
-    if old is not None and getattr(old, "window", None) is not None and not old.window.removed:
+    """Opens a window; returns what was traced."""
+    old = _open.get("window")
+    if old is not None and not old.removed:
         raise RuntimeError("an exception window is already open in this process")
     window = Window(seconds, max_events)
     # One bound method object, kept on the instance: its id is what each thread's c_traceobj holds.
     window.global_hook = window.global_hook
     window.hook_id = id(window.global_hook)
     window.local_hook = window.local_hook
-    mod = types.ModuleType(MODULE_NAME)
-    mod.window = window
-    sys.modules[MODULE_NAME] = mod
+    _open["window"] = window
     try:
         window.install()
     except Exception:
         window.remove()
         raise
-    return json.dumps({"tracedThreads": sorted(window.traced.values()), "skippedThreads": sorted(window.skipped.values())})
+    return {"tracedThreads": sorted(window.traced.values()), "skippedThreads": sorted(window.skipped.values())}
 
 
 def finish():
-    """Closes the window (removes every hook) and returns what it saw (JSON)."""
-    mod = sys.modules.get(MODULE_NAME)
-    window = getattr(mod, "window", None)
+    """Closes the window (removes every hook) and returns what it saw."""
+    window = _open.get("window")
     if window is None:
-        return json.dumps({"missing": True, "stillTraced": traced_thread_names()})
+        return {"missing": True, "stillTraced": traced_thread_names()}
     window.remove()
-    return json.dumps(window.result())
+    return window.result()
 
 
 def check():
-    """Which threads are traced now and whether our module is still registered (JSON)."""
-    return json.dumps({"stillTraced": traced_thread_names(), "registered": MODULE_NAME in sys.modules})
+    """Which threads are traced now, and whether a window is still open."""
+    return {"stillTraced": traced_thread_names(), "registered": "window" in _open}

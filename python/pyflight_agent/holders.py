@@ -1,9 +1,9 @@
-"""Runs INSIDE the target (exec'd in a fresh namespace by commands/holders.py through the agent's
-getglobal expression, like exception_hook.py): what holds the objects of a growing type.
+"""Runs INSIDE the target (a call of PyFlight's agent, see door.py): what holds the objects of a
+growing type.
 
 `holders(spec)` finds the objects to explain, then walks `gc.get_referrers` upward (breadth first,
 shortest chain first) until it reaches a module global (`module.NAME`) or a class attribute
-(`module.Class.attr`), and answers the chain with each container's size, as JSON.
+(`module.Class.attr`), and answers the chain with each container's size.
 
 - A class written in Python (a heap type): its instances are the referrers of the class that are of
   exactly that type (one heap pass, as vmtool does); a few samples spread over them are walked.
@@ -16,12 +16,10 @@ shortest chain first) until it reaches a module global (`module.NAME`) or a clas
 Bounds: `maxSeconds` (checked before every heap pass) and `maxNodes` (objects expanded). Read-only:
 no user code runs (containers are read through the built-in types' own methods, never an
 overridden __iter__/__len__/__getattr__), nothing is imported, and every reference the search made
-is dropped before it returns; the caller clears this namespace too, so no cycle is left for the
-collector either. Only the standard library modules the interpreter has loaded are used.
+is dropped before it returns, so no cycle is left for the collector either. Only the standard library modules the interpreter has loaded are used.
 """
 
 import gc
-import json
 import sys
 import time
 
@@ -371,7 +369,7 @@ def containers(spec):
     finally:
         del everything
     sizes.sort(reverse=True)
-    return json.dumps({"containers": {str(i): n for n, i in sizes[:limit]}})
+    return {"containers": {str(i): n for n, i in sizes[:limit]}}
 
 
 def holders(spec):
@@ -447,7 +445,7 @@ def holders(spec):
                 answer["files"][step_module] = vars(sys.modules[step_module]).get("__file__")
     search.own.clear()
     search.module_dicts.clear()
-    return json.dumps(answer)
+    return answer
 
 
 def _last_item(box, deque):

@@ -1,8 +1,7 @@
 """Runs INSIDE the target: the console, Evaluate and Reload behind PyFlight's commands.
 
-The helper sends this file's text once per target through flight-profiler's `getglobal -e` (an
-expression evaluated on an agent worker thread, which touches neither stdout nor stderr) and then
-calls `api(name, args)` the same way; `api` answers a JSON string (getglobal -r sends its repr).
+The helper calls `api(name, args)` through PyFlight's agent (door call `live.api`, on an agent worker
+thread, which touches neither stdout nor stderr).
 
 Why not flight-profiler's own `console` plugin (see docs/flight-profiler-notes.md):
 - it points the *process-wide* sys.stdout/sys.stderr at a StringIO while a line runs, so every
@@ -17,12 +16,10 @@ Must run on Python 3.8+, must not raise into the target, and keeps its names to 
 """
 
 import ast
-import base64
 import code
 import ctypes
 import dis
 import io
-import json
 import sys
 import threading
 import tokenize
@@ -530,21 +527,13 @@ _CALLS = {
     "reloadPlan": _plan,
     "reloadApply": lambda args: _plan(args, apply=True),
     "reloadStale": _stale,
+    "consoleList": lambda args: sorted(_consoles),
 }
 
 
-def api(name, payload):
-    """The one entry point: `payload` is base64 of a JSON object; the answer is a JSON string."""
+def api(name, args):
+    """The one entry point (door call `live.api`): {"result": …} or {"error", "type"}."""
     try:
-        args = json.loads(base64.b64decode(payload).decode("utf-8"))
-        return json.dumps({"result": _CALLS[name](args)})
+        return {"result": _CALLS[name](args)}
     except BaseException as exc:  # nothing may escape into the agent's worker
-        return json.dumps({"error": "%s: %s" % (type(exc).__name__, exc), "type": type(exc).__name__})
-
-
-if __name__ == "_pyflight_live_install":
-    _module = types.ModuleType("_pyflight_live")
-    _module.VERSION = VERSION
-    _module.api = api
-    _module.consoles = _consoles  # open consoles, by id: readable with getglobal
-    sys.modules["_pyflight_live"] = _module
+        return {"error": "%s: %s" % (type(exc).__name__, exc), "type": type(exc).__name__}

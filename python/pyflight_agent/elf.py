@@ -1,0 +1,148 @@
+"""ELF symbol tables, read from files (64-bit little-endian): where CPython's functions live.
+
+Used inside the target by the agent (gilstat's symbol lookup; the safe `gilstat off` finds the
+agent's own statics) and by the helper from outside (`gilstatState`, through /proc/<pid>/root).
+Stdlib only, Python 3.8+, no state.
+"""
+
+import os
+import struct
+
+def program_headers(f, head):
+    """[(p_type, p_offset, p_vaddr, p_filesz)] of a 64-bit little-endian ELF file open as `f`."""
+
+    e_phoff = struct.unpack_from("<Q", head, 32)[0]
+    e_phentsize, e_phnum = struct.unpack_from("<HH", head, 54)
+    f.seek(e_phoff)
+    ph = f.read(e_phentsize * e_phnum)
+    out = []
+    for i in range(e_phnum):
+        p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * e_phentsize)
+        out.append((p_type, p_offset, p_vaddr, p_filesz))
+    return out
+
+
+def elf_symbols(f, head, section_types, symbol_type):
+    """Yields (string table, name offset, st_value) of every defined symbol of `symbol_type`
+    (1 OBJECT, 2 FUNC) in the sections of `section_types` (2 SHT_SYMTAB, 11 SHT_DYNSYM)."""
+
+    e_shoff = struct.unpack_from("<Q", head, 40)[0]
+    e_shentsize, e_shnum = struct.unpack_from("<HH", head, 58)
+    if not e_shoff or not e_shnum:
+        return
+    f.seek(e_shoff)
+    sh = f.read(e_shentsize * e_shnum)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", sh, i * e_shentsize) for i in range(e_shnum)]
+    for section in sections:
+        if section[1] not in section_types or section[6] >= len(sections):
+            continue
+        strtab = sections[section[6]]
+        f.seek(strtab[4])
+        strings = f.read(strtab[5])
+        f.seek(section[4])
+        data = f.read(section[5])
+        for off in range(0, len(data) - 23, 24):
+            st_name, st_info, _other, _shndx, st_value = struct.unpack_from("<IBBHQ", data, off)
+            if st_info & 0xF == symbol_type and st_value:
+                yield strings, st_name, st_value
+
+
+def elf_functions(path, wanted):
+    """(e_type, lowest PT_LOAD vaddr, {name: st_value}) of the FUNC symbols named in `wanted` (also
+    compiler clones: `take_gil.lto_priv.0`) in a 64-bit little-endian ELF file's .symtab/.dynsym;
+    (None, None, {}) for anything else. Reads headers and symbol tables only."""
+
+    found = {}
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            return None, None, found
+        e_type = struct.unpack_from("<H", head, 16)[0]
+        loads = [vaddr for p_type, _offset, vaddr, _size in program_headers(f, head) if p_type == 1]  # PT_LOAD
+        first_load = min(loads) if loads else None
+        keys = [(name.encode("ascii"), name) for name in wanted]
+        for strings, st_name, st_value in elf_symbols(f, head, (2, 11), 2):
+            for key, name in keys:
+                if name not in found and strings.startswith(key, st_name):
+                    after = strings[st_name + len(key):st_name + len(key) + 1]
+                    if after in (b"\x00", b"."):
+                        found[name] = st_value
+    return e_type, first_load, found
+
+
+def build_id(path):
+    """The GNU build id of an ELF file (hex), for /usr/lib/debug/.build-id/xx/yyyy.debug."""
+
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2:
+            return None
+        for p_type, p_offset, _vaddr, p_filesz in program_headers(f, head):
+            if p_type != 4:  # PT_NOTE
+                continue
+            f.seek(p_offset)
+            notes = f.read(p_filesz)
+            pos = 0
+            while pos + 12 <= len(notes):
+                namesz, descsz, ntype = struct.unpack_from("<III", notes, pos)
+                name_end = pos + 12 + ((namesz + 3) & ~3)
+                if ntype == 3 and notes[pos + 12:pos + 12 + namesz].rstrip(b"\x00") == b"GNU":
+                    return notes[name_end:name_end + descsz].hex()
+                pos = name_end + ((descsz + 3) & ~3)
+    return None
+
+
+def locate_symbols(pid, wanted, root=""):
+    """Where CPython's functions `wanted` are in process `pid`'s memory: ({name: (address, file)},
+    [files searched]). Candidates are the executable and every mapped libpython; each file's
+    symbols come from itself or its build-id debug file; the load bias from /proc/<pid>/maps.
+    `root` prefixes file paths (the helper reads a target's files through /proc/<pid>/root); `pid`
+    may be "self" (inside the target, whose pid in its own namespace need not be its host pid)."""
+    exe = os.readlink("/proc/%s/exe" % pid)
+    starts = {}
+    with open("/proc/%s/maps" % pid) as maps:
+        for line in maps:
+            parts = line.split(None, 5)
+            if len(parts) < 6 or not parts[5].startswith("/"):
+                continue
+            path = parts[5].strip()
+            if path == exe or os.path.basename(path).startswith("libpython"):
+                start = int(parts[0].split("-")[0], 16)
+                if path not in starts or start < starts[path]:
+                    starts[path] = start
+    found, searched = {}, []
+    for path in sorted(starts, key=lambda p: p != exe):
+        searched.append(path)
+        missing = [name for name in wanted if name not in found]
+        if not missing:
+            break
+        try:
+            e_type, first_load, symbols = elf_functions(root + path, missing)
+            if len(symbols) < len(missing):
+                bid = build_id(root + path)
+                debug = bid and "%s/usr/lib/debug/.build-id/%s/%s.debug" % (root, bid[:2], bid[2:])
+                if debug and os.path.exists(debug):
+                    searched.append(debug[len(root):])
+                    _t, _l, more = elf_functions(debug, [n for n in missing if n not in symbols])
+                    symbols.update(more)
+        except (OSError, ValueError, IndexError):
+            continue
+        # ET_EXEC (2): absolute addresses; ET_DYN (3): relative to where the first segment is mapped.
+        bias = starts[path] - ((first_load or 0) & ~0xFFF) if e_type == 3 else 0
+        for name, value in symbols.items():
+            found[name] = (bias + value, path)
+    return found, searched
+
+
+
+def elf_objects(path, wanted):
+    """{name: st_value} of the OBJECT symbols (static variables too) named in `wanted`."""
+    found = {}
+    with open(path, "rb") as f:
+        head = f.read(64)
+        keys = [(name.encode("ascii") + b"\x00", name) for name in wanted]
+        for strings, st_name, st_value in elf_symbols(f, head, (2,), 1):  # .symtab: statics are local
+            for key, name in keys:
+                if name not in found and strings.startswith(key, st_name):
+                    found[name] = st_value
+    return found
