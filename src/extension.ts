@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { confirmAgentLoad } from './commands/agentConsent';
-import { registerAttachCommands } from './commands/attach';
+import { registerAttachCommands, sessionChooser } from './commands/attach';
 import { registerModuleCommands } from './commands/module';
 import { registerProbeCommands } from './commands/probes';
 import { registerStackCommands } from './commands/stacks';
@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): void {
   sessions = new SessionManager(log, () => {
     const config = readConfig();
     return { configuredPython: config.pythonPath, attachTimeoutSeconds: config.attachTimeoutSeconds, confirmAgentLoad };
-  });
+  }, sessionChooser);
   const manager = sessions;
   context.subscriptions.push(manager.onDidChange(() =>
     void vscode.commands.executeCommand('setContext', ContextKey.hasSession, manager.all.some((s) => s.state === 'ready'))));

@@ -17,7 +17,6 @@ import type { WorkerGroup } from '../session/workerGroup';
 import type { WorkersNode } from '../views/probeEntryItem';
 import type { TimeTunnelView, TtNode } from '../views/timeTunnelView';
 import { confirmAgentLoadForWorkers } from './agentConsent';
-import { resolveSession } from './attach';
 
 export interface ProbeDeps {
   log: Logger;
@@ -39,7 +38,7 @@ export interface ProbeEntryNode {
 type TtRecordNode = Extract<TtNode, { kind: 'record' }>;
 
 async function sessionForProbe(deps: ProbeDeps, file?: string): Promise<Session | undefined> {
-  return resolveSession(deps.sessions, { log: deps.log, purpose: 'probe', file, placeHolder: vscode.l10n.t('Instrument which process?') });
+  return deps.sessions.resolve( { purpose: 'probe', file, placeHolder: vscode.l10n.t('Instrument which process?') });
 }
 
 /**

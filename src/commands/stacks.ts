@@ -12,7 +12,7 @@ import { nodeText, type StackNode, type StacksView } from '../views/stacksView';
 import type { TtNode } from '../views/timeTunnelView';
 import type { WatchNode } from '../views/watchView';
 import type { SessionNode } from '../views/sessionsView';
-import { resolveSession, type ShowStacksOptions } from './attach';
+import type { ShowStacksOptions } from './attach';
 import { formatStacks } from '../format/stackFormat';
 
 export interface StackDeps {
@@ -32,7 +32,7 @@ async function showStacks(deps: StackDeps, mode: Mode, node?: SessionNode, onScr
   // Show Stacks on a session is choosing it; from the palette the one rule decides.
   if (node) deps.sessions.choose(node.session);
   const session = node?.session ?? onScreen
-    ?? (await resolveSession(deps.sessions, { log: deps.log, purpose: 'stacks', placeHolder: vscode.l10n.t('Show stacks of which process?') }));
+    ?? (await deps.sessions.resolve( { purpose: 'stacks', placeHolder: vscode.l10n.t('Show stacks of which process?') }));
   if (!session) return;
   lastMode = mode;
   lastSession = session;

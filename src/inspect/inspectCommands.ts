@@ -6,7 +6,6 @@ import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
 import { blocksAt } from '../probes/probeTarget';
 import type { GlobalName } from '../protocol/helper';
 import type { Session } from '../session/session';
@@ -46,7 +45,7 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
   const sessionFor = (file: string | undefined, pid?: number) => {
     const known = pid !== undefined ? deps.sessions.get(pid) : undefined;
     if (known?.state === 'ready') return Promise.resolve(known);
-    return resolveSession(deps.sessions, { log: deps.log, purpose: 'inspect', file, placeHolder: vscode.l10n.t('Inspect which process?') });
+    return deps.sessions.resolve( { purpose: 'inspect', file, placeHolder: vscode.l10n.t('Inspect which process?') });
   };
 
   /** The editor's file, its session and the module the target imported it as (loads the agent, after consent). */

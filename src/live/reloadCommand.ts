@@ -3,7 +3,6 @@ import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
 import { plainText } from '../common/plainText';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
 import { editorTarget } from '../probes/probeTarget';
 import type { ReloadParams } from '../protocol/helper';
 import type { Session } from '../session/session';
@@ -54,7 +53,7 @@ export interface ReloadArgs {
 
 async function sessionFor(deps: ReloadDeps, file: string, pid?: number): Promise<Session | undefined> {
   const byPid = pid === undefined ? undefined : deps.sessions.live.find((s) => s.pid === pid);
-  return byPid ?? resolveSession(deps.sessions, { log: deps.log, purpose: 'reload', file,
+  return byPid ?? deps.sessions.resolve( { purpose: 'reload', file,
     placeHolder: vscode.l10n.t('Reload the function in which process?') });
 }
 

@@ -7,7 +7,6 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { plainText } from '../common/plainText';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
 import type { MemDiffResult, MemSummaryResult } from '../protocol/helper';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
@@ -287,8 +286,8 @@ export class MemoryController implements vscode.Disposable {
 
 export function registerMemoryCommands(context: vscode.ExtensionContext, deps: MemoryDeps): void {
   const controller = new MemoryController(deps);
-  const pick = async (node: { session?: Session } | undefined) => node?.session ?? (await resolveSession(deps.sessions,
-    { log: deps.log, purpose: 'memory', placeHolder: vscode.l10n.t('Memory of which process?') }));
+  const pick = async (node: { session?: Session } | undefined) => node?.session ?? (await deps.sessions.resolve(
+    { purpose: 'memory', placeHolder: vscode.l10n.t('Memory of which process?') }));
   context.subscriptions.push(
     controller,
     vscode.commands.registerCommand(CommandId.memorySummary, async (node?: { session?: Session }) => {

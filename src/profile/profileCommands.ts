@@ -5,7 +5,6 @@ import { CommandId } from '../common/commandIds';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import type { WorkerGroup } from '../session/workerGroup';
@@ -285,7 +284,7 @@ async function openProfileFile(deps: ProfileDeps, uri?: vscode.Uri, show = true)
 export function registerProfileCommands(context: vscode.ExtensionContext, deps: ProfileDeps): void {
   context.subscriptions.push(
     vscode.commands.registerCommand(CommandId.recordCpuProfile, async (node?: { session?: Session }) => {
-      const session = node?.session ?? (await resolveSession(deps.sessions, { log: deps.log, purpose: 'profile',
+      const session = node?.session ?? (await deps.sessions.resolve( { purpose: 'profile',
         placeHolder: vscode.l10n.t('Profile which process?') }));
       if (!session) return;
       const options = await askOptions(session.label);
