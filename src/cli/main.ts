@@ -32,7 +32,7 @@ const write = (line: string) => process.stdout.write(line + '\n');
 /** Attaches, runs `body`, and always detaches (also on Ctrl+C), so no helper or probe outlives the CLI. */
 async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>): Promise<T> {
   const session = new Session(pid, {
-    log, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30, livenessIntervalMs: 1000,
+    log, attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000,
     // The command typed needs the agent; say so, once, on stderr (stdout stays machine-readable).
     confirmAgentLoad: async (s) => {
       process.stderr.write(`pyflight: loading the PyFlightProfiler agent into process ${s.pid}; it stays until the process exits.\n`);
@@ -102,7 +102,7 @@ async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortS
 async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: ParsedArgs, log: Logger, method: M,
   params: ProbeParams<M>): Promise<undefined> {
   const json = args.flags.has('json');
-  const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000, attachTimeoutSeconds: 30 }));
+  const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000 }));
   const stop = () => probes?.stop();
   let probes: GroupProbe<M> | undefined;
   process.once('SIGINT', stop);

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CommandId, ViewId } from '../common/commandIds';
-import { readConfig } from '../common/config';
+import { setting } from '../common/config';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
@@ -122,7 +122,7 @@ export function registerAttachCommands(context: vscode.ExtensionContext, deps: A
     vscode.commands.registerCommand(CommandId.attach, async (pidArg?: number | string, options?: AttachCommandOptions) => {
       if (pidArg !== undefined) return attachToPid(deps, Number(pidArg), options?.stacks ?? 'focus');
       const target = await pickAttachTarget({ list: () => listProcesses({ log: deps.log, cpuSampleMs: CPU_SAMPLE_MS }),
-        showAllProcesses: readConfig().showAllProcesses, log: deps.log, offerWorkerGroups: true });
+        showAllProcesses: setting('processPicker.showAllProcesses'), log: deps.log, offerWorkerGroups: true });
       if (!target) return undefined;
       if ('workersOf' in target) return attachWorkersOf(deps, target.workersOf);
       return attachToPid(deps, target.pid, options?.stacks ?? 'focus');

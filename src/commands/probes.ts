@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CommandId, ViewId } from '../common/commandIds';
-import { readConfig } from '../common/config';
+import { setting } from '../common/config';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { plainText } from '../common/plainText';
@@ -151,7 +151,7 @@ async function fromEditor<M extends ProbeMethod>(deps: ProbeDeps, method: M, uri
     }
     const kind = probeKind(method);
     const initial = formatProbeOptions(method, kind.atLocation({ module: target.module, class: target.function.class,
-      method: target.function.method, nested: target.function.nested, limit: readConfig()[kind.limitSetting] }));
+      method: target.function.method, nested: target.function.nested, limit: setting(kind.limitSetting) }));
     await confirmAndStart(deps, session, method, initial, target.function.nested ? undefined : target.source);
   } catch (error) {
     await showError(deps.log, `${probeKind(method).name} from editor`, error);

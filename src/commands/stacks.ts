@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../common/atomicWrite';
 import { CommandId, ContextKey, ViewId } from '../common/commandIds';
-import { readConfig } from '../common/config';
+import { setting } from '../common/config';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
 import type { Session } from '../session/session';
@@ -36,18 +36,17 @@ async function showStacks(deps: StackDeps, mode: Mode, node?: SessionNode, onScr
   if (!session) return;
   lastMode = mode;
   lastSession = session;
-  const config = readConfig();
   try {
     const result = await vscode.window.withProgress(
       { location: { viewId: ViewId.stacks }, title: vscode.l10n.t('Reading stacks of {0}', session.label), cancellable: true },
       (_progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
-        return session.stack({ ...mode, includeAgentThreads: config.showAgentThreads }, abort.signal);
+        return session.stack({ ...mode, includeAgentThreads: setting('stacks.showAgentThreads') }, abort.signal);
       },
     );
     const when = new Date(result.capturedAt).toLocaleTimeString();
-    deps.stacksView.setResult(result, `${session.label} · ${when}${mode.native ? ' · native' : ''}`, config.showStdlibFrames);
+    deps.stacksView.setResult(result, `${session.label} · ${when}${mode.native ? ' · native' : ''}`, setting('stacks.showStdlibFrames'));
     await vscode.commands.executeCommand('setContext', ContextKey.hasStacks, true);
     if (!options.preserveFocus) await vscode.commands.executeCommand(`${ViewId.stacks}.focus`);
   } catch (error) {

@@ -12,6 +12,7 @@ import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import { compareSummaries, diffRows, instancesCommand, isDiffBookkeeping, toCsv, topGrowers, type MemDeltaRow } from './memModel';
 import { MemoryPanel } from './memoryPanel';
+import { setting } from '../common/config';
 
 export interface MemoryDeps {
   log: Logger;
@@ -39,8 +40,7 @@ const GROWERS = 10;
 let nextId = 1;
 
 function settings(): { interval: number; limit: number } {
-  const c = vscode.workspace.getConfiguration('pyflight');
-  return { interval: c.get<number>('memory.diffIntervalSeconds', 10), limit: c.get<number>('memory.limit', 30) };
+  return { interval: setting('memory.diffIntervalSeconds'), limit: setting('memory.limit') };
 }
 
 const clock = (ms: number) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false });

@@ -17,6 +17,7 @@ import type { ProfileEditorHeat } from './profileEditor';
 import { clockTime, profileRowLabel, type KeptProfile, type ProfileStore } from './profileStore';
 import { recordCpuProfile, type CpuProfileOptions, type CpuProfileResult } from './record';
 import { recordWorkersProfile, type WorkersProfileResult } from './workers';
+import { setting } from '../common/config';
 
 export interface ProfileDeps {
   log: Logger;
@@ -64,7 +65,7 @@ async function askOptions(label: string): Promise<CpuProfileOptions | undefined>
   ];
   const picked = await vscode.window.showQuickPick(options, { title, canPickMany: true, placeHolder: vscode.l10n.t('Options (none: Python frames of running threads), then Enter') });
   if (!picked) return undefined;
-  const rate = vscode.workspace.getConfiguration('pyflight').get<number>('profile.rate', 100);
+  const rate = setting('profile.rate');
   return { rate, durationSeconds: duration.seconds, native: picked.some((p) => p.key === 'native'), idle: picked.some((p) => p.key === 'idle'),
     gil: picked.some((p) => p.key === 'gil'), workspaceRoots: workspaceRoots() };
 }

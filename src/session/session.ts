@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
+import { settingDefault } from '../common/settings';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
@@ -185,7 +186,7 @@ export class Session {
     }
     progress(`Loading the PyFlightProfiler agent into ${this.pid}…`);
     try {
-      const result = await this.helper.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? 30 }, {
+      const result = await this.helper.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? settingDefault('attachTimeoutSeconds') }, {
         signal,
         onProgress: (stage) => progress(stage === 'scanning' ? 'Looking for an existing agent…'
           : stage === 'injecting' ? `Loading the agent into ${this.pid}…` : 'Connecting to the agent…'),
@@ -489,7 +490,7 @@ export class Session {
     const cleaner = new HelperProcess(this.preflightResult.interpreter.python, this.options.log);
     try {
       cleaner.start();
-      await cleaner.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? 30 });
+      await cleaner.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? settingDefault('attachTimeoutSeconds') });
       await cleaner.request('gilstatOff', {});
       this.options.log.info(`session ${this.pid}: turned off gilstat left by the crashed helper`);
     } catch (error) {
@@ -512,7 +513,7 @@ export class Session {
     const cleaner = new HelperProcess(this.preflightResult.interpreter.python, this.options.log);
     try {
       cleaner.start();
-      await cleaner.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? 30 });
+      await cleaner.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? settingDefault('attachTimeoutSeconds') });
       for (const probe of orphans) {
         await cleaner.request('probeOff', { target: AGENT_TARGET[probe.method], args: probe.agentArgs! });
         this.options.log.info(`session ${this.pid}: turned off ${probe.method} ${probe.location} left by the crashed helper`);

@@ -25,7 +25,7 @@ describe('probe kinds (one table)', () => {
       const kind = probeKind(method);
       for (const id of Object.values(kind.commands)) assert.ok(commands.has(id), `${method}: ${id}`);
       assert.ok(views.has(kind.viewId), `${method}: ${kind.viewId}`);
-      const setting = `pyflight.${kind.limitSetting.replace(/DefaultLimit$/, '')}.defaultLimit`;
+      const setting = `pyflight.${kind.limitSetting}`;
       assert.ok(settings.includes(setting), `${method}: ${setting}`);
     }
   });
