@@ -12,7 +12,7 @@ import { showError } from '../common/showError';
 import type { GilstatParams, GilstatRecord } from '../protocol/helper';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-import type { GilStat } from './gilStat';
+import type { GilStat } from '../session/gilStat';
 import { alertText, gilEndText, gilReportLines, gilStatusText } from './gilText';
 import { setting } from '../common/config';
 

@@ -6,12 +6,9 @@
  */
 import { CommandId, ViewId } from '../common/commandIds';
 import type { SettingKey } from '../common/settings';
-import type { ProbeKind as AgentTarget, HelperMethods, ProbeMethods } from '../protocol/helper';
+import type { ProbeMethod, ProbeParams } from '../protocol/helper';
 
-/** The helper method that starts a probe of this kind. */
-export type ProbeMethod = keyof ProbeMethods;
-export type ProbeParams<M extends ProbeMethod = ProbeMethod> = HelperMethods[M]['params'];
-export type ProbeRecord<M extends ProbeMethod = ProbeMethod> = ProbeMethods[M]['record'];
+export type { ProbeMethod, ProbeParams, ProbeRecord } from '../protocol/helper';
 
 /** What every kind takes: where the function is, and how many records to stop after. */
 export interface ProbeLocation {
@@ -31,8 +28,6 @@ export interface OptionSpec {
 
 export interface ProbeKindInfo<M extends ProbeMethod = ProbeMethod> {
   method: M;
-  /** flight-profiler's command, for turning a probe off (`probeOff`). */
-  agentTarget: AgentTarget;
   /** What users type and read in logs and the CLI: "watch", "trace", "tt". */
   name: string;
   /** Input box title. */
@@ -66,7 +61,6 @@ const LIMIT_AND_FILTER: Record<string, OptionSpec> = {
 export const PROBE_KINDS: { readonly [M in ProbeMethod]: ProbeKindInfo<M> } = {
   watch: {
     method: 'watch',
-    agentTarget: 'watch',
     name: 'watch',
     title: 'Watch',
     viewId: ViewId.watch,
@@ -89,7 +83,6 @@ export const PROBE_KINDS: { readonly [M in ProbeMethod]: ProbeKindInfo<M> } = {
   },
   trace: {
     method: 'trace',
-    agentTarget: 'trace',
     name: 'trace',
     title: 'Trace',
     viewId: ViewId.trace,
@@ -111,7 +104,6 @@ export const PROBE_KINDS: { readonly [M in ProbeMethod]: ProbeKindInfo<M> } = {
   },
   ttRecord: {
     method: 'ttRecord',
-    agentTarget: 'tt',
     name: 'tt',
     title: 'Record Calls (Time Tunnel)',
     viewId: ViewId.timeTunnel,

@@ -339,6 +339,14 @@ export interface ProbeMethods {
   ttRecord: { params: TtRecordParams; result: StreamSummary; record: TtRecord };
 }
 
+/** The helper method that starts a probe (watch, trace, tt recording). */
+export type ProbeMethod = keyof ProbeMethods;
+export type ProbeParams<M extends ProbeMethod = ProbeMethod> = HelperMethods[M]['params'];
+export type ProbeRecord<M extends ProbeMethod = ProbeMethod> = ProbeMethods[M]['record'];
+
+/** The flight-profiler command behind each probe method: what `probeOff` turns off. */
+export const PROBE_AGENT_TARGET: { readonly [M in ProbeMethod]: ProbeKind } = { watch: 'watch', trace: 'trace', ttRecord: 'tt' };
+
 export interface GetGlobalParams {
   module: string;
   class?: string;

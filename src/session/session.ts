@@ -13,9 +13,9 @@ import type { AttachResult, ConsoleAnswer, EvalResult, ForceGcResult, GetGlobalP
   TtDetail, TtRecord } from '../protocol/helper';
 import type { ExceptionHookCheck, ExceptionWindowParams, ExceptionWindowResult } from '../protocol/helper';
 import type { MemContainersResult, MemHoldersParams, MemHoldersResult } from '../protocol/helper';
-import { GilStat } from '../gil/gilStat';
-import type { ProbeRecord } from '../probes/probeKinds';
-import { AGENT_TARGET, Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
+import { GilStat } from './gilStat';
+import { PROBE_AGENT_TARGET, type ProbeRecord } from '../protocol/helper';
+import { Probe, type ProbeMethod, type ProbeStartOptions } from './probe';
 
 /**
  * preflight → starting (helper spawned) → attaching → ready → detaching → detached.
@@ -515,7 +515,7 @@ export class Session {
       cleaner.start();
       await cleaner.request('attach', { pid: this.pid, timeoutSeconds: this.options.attachTimeoutSeconds ?? settingDefault('attachTimeoutSeconds') });
       for (const probe of orphans) {
-        await cleaner.request('probeOff', { target: AGENT_TARGET[probe.method], args: probe.agentArgs! });
+        await cleaner.request('probeOff', { target: PROBE_AGENT_TARGET[probe.method], args: probe.agentArgs! });
         this.options.log.info(`session ${this.pid}: turned off ${probe.method} ${probe.location} left by the crashed helper`);
       }
     } catch (error) {

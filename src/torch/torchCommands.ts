@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../common/atomicWrite';
 import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
-import { escapeMarkdown } from '../diagnose/chatText';
+import { escapeMarkdown } from '../format/markdown';
 import { editorTarget } from '../probes/probeTarget';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';

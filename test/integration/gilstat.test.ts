@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
-import type { GilStat } from '../../src/gil/gilStat';
+import type { GilStat } from '../../src/session/gilStat';
 import { topHolder, visibleThreads } from '../../src/gil/gilText';
 import type { GilstatRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROBE_KINDS, PROBE_METHODS, probeKind } from '../../src/probes/probeKinds';
 import { formatProbeOptions, parseProbeOptions } from '../../src/probes/probeOptions';
-import { AGENT_TARGET } from '../../src/session/probe';
+import { PROBE_AGENT_TARGET } from '../../src/protocol/helper';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
 
@@ -14,7 +14,7 @@ describe('probe kinds (one table)', () => {
   });
 
   it('turns probes off with the agent command of their row', () => {
-    assert.deepEqual(AGENT_TARGET, { watch: 'watch', trace: 'trace', ttRecord: 'tt' });
+    assert.deepEqual(PROBE_AGENT_TARGET, { watch: 'watch', trace: 'trace', ttRecord: 'tt' });
   });
 
   it('names commands, views and settings that package.json contributes', () => {
