@@ -17,7 +17,7 @@ export function registerModuleCommands(context: vscode.ExtensionContext, deps: {
       const session = await deps.sessions.resolve( { purpose: 'module', file, placeHolder: vscode.l10n.t('Ask which process?') });
       if (!session) return undefined;
       try {
-        const result = await session.module(file);
+        const result = await session.call('module', { file });
         const copy = vscode.l10n.t('Copy');
         void vscode.window.showInformationMessage(plainText(vscode.l10n.t('In process {0}, {1} is module "{2}".', session.pid, file, result.module)), copy)
           .then((choice) => (choice === copy ? vscode.env.clipboard.writeText(result.module) : undefined));

@@ -194,7 +194,7 @@ export function registerProbeCommands(context: vscode.ExtensionContext, deps: Pr
     vscode.commands.registerCommand(CommandId.ttDelete, async (node?: TtRecordNode) => {
       if (!node) return;
       try {
-        await node.entry.session.ttDelete({ index: node.record.index });
+        await node.entry.session.call('ttDelete', { index: node.record.index });
         deps.timeTunnelView.markDeleted(node.entry, node.record.index);
       } catch (error) {
         await showError(deps.log, 'tt delete', error);
@@ -222,7 +222,7 @@ async function replay(deps: ProbeDeps, node?: TtRecordNode): Promise<void> {
   if (choice?.title !== go) return;
   try {
     const detail = await vscode.window.withProgress({ location: { viewId: ViewId.timeTunnel }, title: vscode.l10n.t('Replaying #{0}', node.record.index) },
-      () => node.entry.session.ttReplay(node.record.index));
+      () => node.entry.session.call('ttReplay', { index: node.record.index }));
     deps.timeTunnelView.addReplay(node.entry, node.record.index, detail);
     if (detail.isException) {
       // The replay ran and raised: say so where the user is looking, with the why (e.g. a view needs its request context).

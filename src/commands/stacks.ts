@@ -42,7 +42,7 @@ async function showStacks(deps: StackDeps, mode: Mode, node?: SessionNode, onScr
       (_progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
-        return session.stack({ ...mode, includeAgentThreads: setting('stacks.showAgentThreads') }, abort.signal);
+        return session.call('stack', { ...mode, includeAgentThreads: setting('stacks.showAgentThreads') }, { signal: abort.signal });
       },
     );
     const when = new Date(result.capturedAt).toLocaleTimeString();

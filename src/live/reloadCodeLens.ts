@@ -58,8 +58,8 @@ export class ReloadCodeLens implements vscode.CodeLensProvider, vscode.Disposabl
     const found: Stale[] = [];
     await Promise.all(sessions.map(async (session) => {
       try {
-        const { module } = await session.module(document.uri.fsPath);
-        const { functions } = await session.reloadStale(module);
+        const { module } = await session.call('module', { file: document.uri.fsPath });
+        const { functions } = await session.call('reloadStale', { module });
         if (functions.length) found.push({ session, functions });
       } catch {
         // Not imported by that process (or it went away): no lens from it.

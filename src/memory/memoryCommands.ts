@@ -111,7 +111,7 @@ export class MemoryController implements vscode.Disposable {
     const { limit } = settings();
     try {
       const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: false,
-        title: vscode.l10n.t('PyFlight: memory summary of {0} (a full heap walk)…', session.label) }, () => session.memSummary({ limit }));
+        title: vscode.l10n.t('PyFlight: memory summary of {0} (a full heap walk)…', session.label) }, () => session.call('memSummary', { limit }));
       this.add(mem, result);
     } catch (error) {
       await showError(this.deps.log, `memory summary ${session.pid}`, error);
@@ -146,7 +146,7 @@ export class MemoryController implements vscode.Disposable {
         token.onCancellationRequested(() => abort.abort());
         progress.report({ message: vscode.l10n.t('first snapshot (a full heap walk)…') });
         try {
-          const result = await session.memDiff({ interval, limit }, abort.signal, (seconds) => {
+          const result = await session.call('memDiff', { interval, limit }, { signal: abort.signal, onWaiting: (seconds) => {
             busy.waitingUntil = Date.now() + seconds * 1000;
             this.refresh(mem);
             let left = seconds;
@@ -155,7 +155,7 @@ export class MemoryController implements vscode.Disposable {
               left = Math.max(0, left - 1);
               progress.report({ increment: 100 / seconds, message: left ? vscode.l10n.t('second snapshot in {0} s', left) : vscode.l10n.t('second snapshot…') });
             }, 1000);
-          });
+          } });
           this.add(mem, result);
         } catch (error) {
           const failure = PyFlightError.from(error);

@@ -6,9 +6,9 @@
  */
 import { CommandId, ViewId } from '../common/commandIds';
 import type { SettingKey } from '../common/settings';
-import type { ProbeMethod, ProbeParams } from '../protocol/helper';
+import type { ProbeMethod, ProbeParams } from '../protocol/methods';
 
-export type { ProbeMethod, ProbeParams, ProbeRecord } from '../protocol/helper';
+export type { ProbeMethod, ProbeParams, ProbeRecord } from '../protocol/methods';
 
 /** What every kind takes: where the function is, and how many records to stop after. */
 export interface ProbeLocation {

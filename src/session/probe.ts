@@ -1,8 +1,9 @@
 import { qualifiedName } from '../format/probeText';
-import type { ProbeMethod, ProbeParams, ProbeRecord, StreamSummary } from '../protocol/helper';
+import type { StreamSummary } from '../protocol/helper';
+import type { ProbeMethod, ProbeParams, ProbeRecord } from '../protocol/methods';
 import { AgentStream } from './agentStream';
 
-export type { ProbeMethod } from '../protocol/helper';
+export type { ProbeMethod } from '../protocol/methods';
 export type ProbeState = Probe['state'];
 
 /** Where the instrumented function's code lives, when the starter knows (the editor's CodeLens needs it). */

@@ -123,7 +123,7 @@ export class SessionManager {
 
   private async imports(session: Session, file: string): Promise<boolean> {
     try {
-      await session.module(file);
+      await session.call('module', { file });
       return true;
     } catch (error) {
       const code = PyFlightError.from(error).code;
