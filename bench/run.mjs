@@ -68,7 +68,7 @@ if (wants('roundtrip')) {
     times.cliStack.push(performance.now() - t);
     if (!out.includes('request_worker')) throw new Error('CLI baseline did not produce stacks: ' + out.slice(0, 400));
     t = performance.now();
-    const s = await session.stack({});
+    const s = await session.call('stack', {});
     times.stack.push(performance.now() - t);
     if (!s.threads.some((th) => th.name === 'request-worker')) throw new Error('PyFlight stack missing request-worker');
     t = performance.now();
@@ -111,7 +111,7 @@ if (wants('attach')) {
         const session = new Session(pid, { log: silent, livenessIntervalMs: 0 });
         await session.attach();
         if (side === 'withAgent') await session.loadAgent();
-        const s = await session.stack({});
+        const s = await session.call('stack', {});
         (side === 'cli' ? cliMs : side === 'pyflight' ? pyflightMs : withAgentMs).push(performance.now() - t);
         if (!s.threads.some((th) => th.name === 'request-worker')) throw new Error('PyFlight first stack missing request-worker');
         await session.detach();

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import { confirmAgentLoad } from './commands/agentConsent';
-import { registerAttachCommands } from './commands/attach';
+import { registerAttachCommands, sessionChooser } from './commands/attach';
 import { registerModuleCommands } from './commands/module';
 import { registerProbeCommands } from './commands/probes';
 import { registerStackCommands } from './commands/stacks';
 import { CommandId, ContextKey, ViewId } from './common/commandIds';
-import { readConfig } from './common/config';
+import { setting } from './common/config';
 import { createProbeStatusBar, ProbeCodeLens } from './probes/probeCodeLens';
 import { ProbeStore } from './probes/probeStore';
 import { registerMemoryCommands } from './memory/memoryCommands';
@@ -32,10 +32,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('PyFlight', { log: true });
   context.subscriptions.push(log, vscode.commands.registerCommand(CommandId.showLog, () => log.show(true)));
 
-  sessions = new SessionManager(log, () => {
-    const config = readConfig();
-    return { configuredPython: config.pythonPath, attachTimeoutSeconds: config.attachTimeoutSeconds, allowCode: config.allowCode, confirmAgentLoad };
-  });
+  sessions = new SessionManager(log, () => ({
+    configuredPython: setting('pythonPath'), attachTimeoutSeconds: setting('attachTimeoutSeconds'),
+    allowCode: setting('agent.allowCode'), confirmAgentLoad,
+  }), sessionChooser);
   const manager = sessions;
   context.subscriptions.push(manager.onDidChange(() =>
     void vscode.commands.executeCommand('setContext', ContextKey.hasSession, manager.all.some((s) => s.state === 'ready'))));
@@ -60,7 +60,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerStackCommands(context, { log, sessions: manager, stacksView: new StacksView() });
   registerModuleCommands(context, { log, sessions: manager });
 
-  const store = new ProbeStore(() => readConfig().watchMaxRecords);
+  const store = new ProbeStore(() => setting('watch.maxRecords'));
   // Every probe of every session, whoever started it (commands, chat, a diagnosis).
   context.subscriptions.push(store.follow(manager));
   const watchView = new WatchView(store);

@@ -17,7 +17,7 @@ export async function runEval(args: ParsedArgs, log: Logger, withSession: WithSe
   const pid = parsePid(pidText);
   if (!expression || extra.length) throw usageError('eval takes one expression in quotes, e.g. `pyflight eval 1234 "len(cache)"`.');
   process.stderr.write(`pyflight: running code inside process ${pid}.\n`);
-  const result = await withSession(pid, args, log, (s, stop) => s.evaluate(expression, stop));
+  const result = await withSession(pid, args, log, (s, stop) => s.call('eval', { expression }, { signal: stop }));
   if (!result.ok) process.exitCode = 1; // it ran and raised, or did not compile: the answer says which
   if (args.flags.has('json')) return result;
   if (!result.ok) {
@@ -33,7 +33,7 @@ export async function runReload(args: ParsedArgs, log: Logger, withSession: With
   const where = location(words);
   const params = { module: where.module, class: where.class, function: where.method };
   // Same source as flight-profiler's reload: the module's file as it is on disk now.
-  const result = await withSession(pid, args, log, (s) => s.reloadApply(params));
+  const result = await withSession(pid, args, log, (s) => s.call('reloadApply', params));
   return args.flags.has('json') ? result : reloadText(result, params);
 }
 
@@ -51,7 +51,7 @@ export async function runConsole(args: ParsedArgs, log: Logger, withSession: Wit
       // Piped input: one line each, no echo or prompts to redraw.
       process.stderr.write(consoleWarning(pid).replace(/\x1b\[[0-9;]*m/g, '') + '\n');
       const id = randomUUID();
-      await session.consoleOpen(id, stop);
+      await session.call('consoleOpen', { id }, { signal: stop });
       // Created after the await: readline's async iterator drops lines emitted before it starts.
       const lines = readline.createInterface({ input: process.stdin });
       stop.addEventListener('abort', () => lines.close(), { once: true });
@@ -61,12 +61,12 @@ export async function runConsole(args: ParsedArgs, log: Logger, withSession: Wit
           const running = new AbortController();
           const interrupt = () => running.abort();
           stop.addEventListener('abort', interrupt, { once: true });
-          const answer = await session.consoleInput(id, line, running.signal).finally(() => stop.removeEventListener('abort', interrupt));
+          const answer = await session.call('consoleInput', { id, line }, { signal: running.signal }).finally(() => stop.removeEventListener('abort', interrupt));
           process.stdout.write(answer.output);
           if (answer.closed) return undefined;
         }
       } finally {
-        await session.consoleClose(id).catch(() => undefined);
+        await session.call('consoleClose', { id }).catch(() => undefined);
       }
       return undefined;
     }

@@ -32,7 +32,7 @@ const write = (line: string) => process.stdout.write(line + '\n');
 /** Attaches, runs `body`, and always detaches (also on Ctrl+C), so no helper or probe outlives the CLI. */
 async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>): Promise<T> {
   const session = new Session(pid, {
-    log, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30, livenessIntervalMs: 1000, allowCode: !args.flags.has('--no-code'),
+    log, attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000, allowCode: !args.flags.has('--no-code'),
     // The command typed needs the agent; say so, once, on stderr (stdout stays machine-readable).
     confirmAgentLoad: async (s) => {
       process.stderr.write(`pyflight: loading the PyFlightProfiler agent into process ${s.pid}; it stays until the process exits.\n`);
@@ -102,7 +102,7 @@ async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortS
 async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: ParsedArgs, log: Logger, method: M,
   params: ProbeParams<M>): Promise<undefined> {
   const json = args.flags.has('json');
-  const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000, attachTimeoutSeconds: 30 }));
+  const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000 }));
   const stop = () => probes?.stop();
   let probes: GroupProbe<M> | undefined;
   process.once('SIGINT', stop);
@@ -161,7 +161,7 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       }
     }
     case 'stack': {
-      const result = await withSession(pidArg(), args, log, (s) => s.stack({
+      const result = await withSession(pidArg(), args, log, (s) => s.call('stack', {
         native: args.flags.has('native'), async: args.flags.has('async'), includeAgentThreads: args.flags.has('agent-threads'),
       }));
       return json ? result : formatStacks(result).trimEnd();
@@ -169,7 +169,7 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
     case 'module': {
       const file = args.positional[1];
       if (!file) throw usageError('Missing <file>.');
-      const result = await withSession(pidArg(), args, log, (s) => s.module(path.resolve(file)));
+      const result = await withSession(pidArg(), args, log, (s) => s.call('module', { file: path.resolve(file) }));
       return json ? result : result.module;
     }
     case 'watch':
@@ -210,7 +210,7 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       const [pidText, module] = args.positional;
       if (!module) throw usageError('Missing <module>, e.g. `pyflight globals <pid> __main__`.');
       const pid = parsePid(pidText);
-      const result = await withSession(pid, args, log, (s) => s.listGlobals(module));
+      const result = await withSession(pid, args, log, (s) => s.call('listGlobals', { module }));
       return json ? { pid, ...result } : result.globals.map((g) => `${g.name}  ${g.kind === 'value' ? g.type : g.kind}${g.preview ? `  ${g.preview}` : ''}`).join('\n');
     }
     case 'vmtool':
@@ -256,16 +256,16 @@ async function runTt(args: ParsedArgs, log: Logger): Promise<unknown> {
       return withSession(pid, args, log, (s, stop) => streamProbe(s, stop, args, 'ttRecord', params));
     }
     case 'list': {
-      const result = await withSession(pid, args, log, (s) => s.ttList());
+      const result = await withSession(pid, args, log, (s) => s.call('ttList', {}));
       return json ? result : result.records.length ? result.records.map(ttLine).join('\n') : 'No records.';
     }
     case 'show': {
-      const detail = await withSession(pid, args, log, (s) => s.ttDetail(index(), { verbose: args.flags.has('v') }));
+      const detail = await withSession(pid, args, log, (s) => s.call('ttDetail', { index: index(), verbose: args.flags.has('v') }));
       return json ? detail : ttDetailLines(detail).join('\n');
     }
     case 'replay': {
       const original = index();
-      const detail = await withSession(pid, args, log, (s) => s.ttReplay(original, { verbose: args.flags.has('v') }));
+      const detail = await withSession(pid, args, log, (s) => s.call('ttReplay', { index: original, verbose: args.flags.has('v') }));
       if (detail.isException) {
         // The replay ran and raised: the record goes to stdout as for any replay, the failure and
         // its hint to stderr, and the exit status says it failed.
@@ -277,7 +277,7 @@ async function runTt(args: ParsedArgs, log: Logger): Promise<unknown> {
     }
     case 'delete': {
       const all = args.flags.has('all') || rest[0] === '--all';
-      const result = await withSession(pid, args, log, (s) => s.ttDelete(all ? { all: true } : { index: index() }));
+      const result = await withSession(pid, args, log, (s) => s.call('ttDelete', all ? { all: true } : { index: index() }));
       return json ? result : result.message;
     }
     default:

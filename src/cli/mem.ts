@@ -32,16 +32,16 @@ export async function runMem(args: ParsedArgs, log: Logger, withSession: WithSes
   if (action === 'holders') return runHolders(pid, args, log, withSession);
   const params = memParams(args);
   if (action === 'summary') {
-    const result = await withSession(pid, args, log, (s, stop) => s.memSummary(params, stop));
+    const result = await withSession(pid, args, log, (s, stop) => s.call('memSummary', params, { signal: stop }));
     if (json) return { pid, ...result };
     return [`Process ${pid}: the ${result.rows.length} ${params.order === 'ascending' ? 'smallest' : 'biggest'} types by total size `
       + '(pympler; ~ = read back from KB/MB with two decimals).', ...memTable(result.rows, false)].join('\n');
   }
   const interval = numberOption(args, '--interval', true) ?? 10;
   if (interval < 1) throw usageError('--interval is a whole number of seconds from 1.');
-  const result = await withSession(pid, args, log, (s, stop) => s.memDiff({ ...params, interval }, stop, (seconds) => {
+  const result = await withSession(pid, args, log, (s, stop) => s.call('memDiff', { ...params, interval }, { signal: stop, onWaiting: (seconds) => {
     process.stderr.write(`pyflight: first snapshot taken; the second in ${seconds} s (Ctrl+C stops waiting; the agent still finishes its diff).\n`);
-  }));
+  } }));
   if (json) return { pid, ...result };
   return [`Process ${pid}: what changed in ${result.intervalSeconds} s, biggest size change first `
     + '(list and str always include pympler\'s own first snapshot, about one each per type).', ...memTable(diffRows(result), true)].join('\n');
@@ -56,7 +56,7 @@ async function runHolders(pid: number, args: ParsedArgs, log: Logger, withSessio
   }
   const samples = numberOption(args, '--samples', true);
   const maxSeconds = numberOption(args, '--max-seconds');
-  const result = await withSession(pid, args, log, (s, stop) => s.memHolders({ module, class: cls, samples, maxSeconds }, stop));
+  const result = await withSession(pid, args, log, (s, stop) => s.call('memHolders', { module, class: cls, samples, maxSeconds }, { signal: stop }));
   if (args.flags.has('json')) return { pid, ...result };
   return holdersReport(pid, result).join('\n');
 }

@@ -16,7 +16,7 @@ export async function runVmtool(args: ParsedArgs, log: Logger, withSession: With
   const action = args.values.get('-a') ?? words.shift();
   const json = args.flags.has('json');
   if (action === 'forceGc') {
-    const result = await withSession(pid, args, log, (s, stop) => s.forceGc(stop));
+    const result = await withSession(pid, args, log, (s, stop) => s.call('forceGc', {}, { signal: stop }));
     return json ? { pid, ...result } : forceGcText(result);
   }
   if (action !== 'getInstances') throw usageError('vmtool takes getInstances or forceGc, e.g. `pyflight vmtool <pid> getInstances -c shop.orders Order`.');
@@ -25,6 +25,6 @@ export async function runVmtool(args: ParsedArgs, log: Logger, withSession: With
   if (location.length !== 2) throw usageError('getInstances needs `-c <module> <class>`, e.g. `-c __main__ Order`.');
   const params = { module: location[0], class: location[1], expr: args.values.get('-e'), limit: numberOption(args, '-n', true),
     expand: numberOption(args, '-x', true), raw: args.flags.has('r'), verbose: args.flags.has('v') };
-  const result = await withSession(pid, args, log, (s, stop) => s.getInstances(params, stop));
+  const result = await withSession(pid, args, log, (s, stop) => s.call('getInstances', params, { signal: stop }));
   return json ? { pid, ...result } : instancesDocument(result, pid).trimEnd();
 }

@@ -1,8 +1,7 @@
 import * as vscode from 'vscode';
 import type { Session } from '../session/session';
 import type { WorkerGroup } from '../session/workerGroup';
-
-const SETTING = 'confirmAgentLoad';
+import { setting, updateSetting } from '../common/config';
 
 /**
  * Asked once per process before the PyFlightProfiler agent is loaded into it: attaching alone
@@ -24,12 +23,11 @@ export function confirmAgentLoadForWorkers(group: WorkerGroup): Promise<boolean>
 }
 
 async function ask(message: string, detail: string): Promise<boolean> {
-  const config = vscode.workspace.getConfiguration('pyflight');
-  if (!config.get<boolean>(SETTING, true)) return true;
+  if (!setting('confirmAgentLoad')) return true;
   const load: vscode.MessageItem = { title: vscode.l10n.t('Load Agent') };
   const always: vscode.MessageItem = { title: vscode.l10n.t("Load, Don't Ask Again") };
   const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };
   const choice = await vscode.window.showWarningMessage(message, { modal: true, detail }, load, always, cancel);
-  if (choice === always) await config.update(SETTING, false, vscode.ConfigurationTarget.Global);
+  if (choice === always) await updateSetting('confirmAgentLoad', false);
   return choice === load || choice === always;
 }

@@ -1,16 +1,15 @@
 import * as vscode from 'vscode';
 import { CommandId, ViewId } from '../common/commandIds';
-import { readConfig } from '../common/config';
+import { setting } from '../common/config';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
 import { installFlightProfiler, FLIGHT_PROFILER_REQUIREMENT } from '../preflight/installProfiler';
 import { listProcesses } from '../processes/processLister';
 import { pickAttachTarget } from '../processes/processPicker';
-import type { RouteReason } from '../common/sessionRouting';
-import { sessionStatusText } from '../common/sessionText';
+import { sessionStatusText } from '../session/sessionText';
 import type { Session } from '../session/session';
-import type { SessionManager } from '../session/sessionManager';
+import type { SessionChooser, SessionManager } from '../session/sessionManager';
 import type { WorkerGroup } from '../session/workerGroup';
 import type { SessionNode, WorkerGroupNode } from '../views/sessionsView';
 
@@ -123,7 +122,7 @@ export function registerAttachCommands(context: vscode.ExtensionContext, deps: A
     vscode.commands.registerCommand(CommandId.attach, async (pidArg?: number | string, options?: AttachCommandOptions) => {
       if (pidArg !== undefined) return attachToPid(deps, Number(pidArg), options?.stacks ?? 'focus');
       const target = await pickAttachTarget({ list: () => listProcesses({ log: deps.log, cpuSampleMs: CPU_SAMPLE_MS }),
-        showAllProcesses: readConfig().showAllProcesses, log: deps.log, offerWorkerGroups: true });
+        showAllProcesses: setting('processPicker.showAllProcesses'), log: deps.log, offerWorkerGroups: true });
       if (!target) return undefined;
       if ('workersOf' in target) return attachWorkersOf(deps, target.workersOf);
       return attachToPid(deps, target.pid, options?.stacks ?? 'focus');
@@ -143,37 +142,17 @@ export function registerAttachCommands(context: vscode.ExtensionContext, deps: A
   );
 }
 
-export interface ResolveOptions {
-  log: Logger;
-  /** What for, in the log ("watch", "stacks"). */
-  purpose: string;
-  placeHolder: string;
-  /** The file the command is about: the session whose target imported it wins. */
-  file?: string;
-}
-
 /**
- * The session a command acts on, by the one rule in common/sessionRouting.ts: the process that
- * imported the file, else the user's last choice, else the only one, else a pick (remembered).
- * With nothing attached, the process picker opens and the command carries on with the new session.
+ * The editor's side of `SessionManager.resolve` (the one routing rule): a Quick Pick among the
+ * candidates, and with nothing attached the attach command (its process picker), after which the
+ * command carries on with the new session.
  */
-export async function resolveSession(sessions: SessionManager, options: ResolveOptions): Promise<Session | undefined> {
-  const live = sessions.live;
-  if (live.length === 0) {
-    const attachOptions: AttachCommandOptions = { stacks: options.purpose === 'stacks' ? 'none' : 'background' };
+export const sessionChooser: SessionChooser = {
+  pick: (candidates, placeHolder) => pickSessionFrom(candidates, placeHolder),
+  attachNew: async (purpose) => {
+    const attachOptions: AttachCommandOptions = { stacks: purpose === 'stacks' ? 'none' : 'background' };
     return (await vscode.commands.executeCommand<Session | undefined>(CommandId.attach, undefined, attachOptions)) ?? undefined;
-  }
-  const route = await sessions.route({ file: options.file, pick: (candidates) => pickSessionFrom(candidates, options.placeHolder) });
-  if (!route) return undefined;
-  options.log.info(`${options.purpose}: process ${route.session.pid} (${ROUTE_WHY[route.reason]}${options.file ? `, file ${options.file}` : ''})`);
-  return route.session;
-}
-
-const ROUTE_WHY: Record<RouteReason, string> = {
-  file: 'the only one that imported the file',
-  chosen: 'the chosen session',
-  only: 'the only session',
-  picked: 'picked by the user',
+  },
 };
 
 async function pickSessionFrom(candidates: readonly Session[], placeHolder: string, current?: Session): Promise<Session | undefined> {

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CommandId, ViewId } from '../common/commandIds';
-import { readConfig } from '../common/config';
+import { setting } from '../common/config';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { plainText } from '../common/plainText';
@@ -17,7 +17,6 @@ import type { WorkerGroup } from '../session/workerGroup';
 import type { WorkersNode } from '../views/probeEntryItem';
 import type { TimeTunnelView, TtNode } from '../views/timeTunnelView';
 import { confirmAgentLoadForWorkers } from './agentConsent';
-import { resolveSession } from './attach';
 
 export interface ProbeDeps {
   log: Logger;
@@ -39,7 +38,7 @@ export interface ProbeEntryNode {
 type TtRecordNode = Extract<TtNode, { kind: 'record' }>;
 
 async function sessionForProbe(deps: ProbeDeps, file?: string): Promise<Session | undefined> {
-  return resolveSession(deps.sessions, { log: deps.log, purpose: 'probe', file, placeHolder: vscode.l10n.t('Instrument which process?') });
+  return deps.sessions.resolve( { purpose: 'probe', file, placeHolder: vscode.l10n.t('Instrument which process?') });
 }
 
 /**
@@ -152,7 +151,7 @@ async function fromEditor<M extends ProbeMethod>(deps: ProbeDeps, method: M, uri
     }
     const kind = probeKind(method);
     const initial = formatProbeOptions(method, kind.atLocation({ module: target.module, class: target.function.class,
-      method: target.function.method, nested: target.function.nested, limit: readConfig()[kind.limitSetting] }));
+      method: target.function.method, nested: target.function.nested, limit: setting(kind.limitSetting) }));
     await confirmAndStart(deps, session, method, initial, target.function.nested ? undefined : target.source);
   } catch (error) {
     await showError(deps.log, `${probeKind(method).name} from editor`, error);
@@ -195,7 +194,7 @@ export function registerProbeCommands(context: vscode.ExtensionContext, deps: Pr
     vscode.commands.registerCommand(CommandId.ttDelete, async (node?: TtRecordNode) => {
       if (!node) return;
       try {
-        await node.entry.session.ttDelete({ index: node.record.index });
+        await node.entry.session.call('ttDelete', { index: node.record.index });
         deps.timeTunnelView.markDeleted(node.entry, node.record.index);
       } catch (error) {
         await showError(deps.log, 'tt delete', error);
@@ -223,7 +222,7 @@ async function replay(deps: ProbeDeps, node?: TtRecordNode): Promise<void> {
   if (choice?.title !== go) return;
   try {
     const detail = await vscode.window.withProgress({ location: { viewId: ViewId.timeTunnel }, title: vscode.l10n.t('Replaying #{0}', node.record.index) },
-      () => node.entry.session.ttReplay(node.record.index));
+      () => node.entry.session.call('ttReplay', { index: node.record.index }));
     deps.timeTunnelView.addReplay(node.entry, node.record.index, detail);
     if (detail.isException) {
       // The replay ran and raised: say so where the user is looking, with the why (e.g. a view needs its request context).

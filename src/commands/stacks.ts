@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../common/atomicWrite';
 import { CommandId, ContextKey, ViewId } from '../common/commandIds';
-import { readConfig } from '../common/config';
+import { setting } from '../common/config';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
 import type { Session } from '../session/session';
@@ -12,7 +12,7 @@ import { nodeText, type StackNode, type StacksView } from '../views/stacksView';
 import type { TtNode } from '../views/timeTunnelView';
 import type { WatchNode } from '../views/watchView';
 import type { SessionNode } from '../views/sessionsView';
-import { resolveSession, type ShowStacksOptions } from './attach';
+import type { ShowStacksOptions } from './attach';
 import { formatStacks } from '../format/stackFormat';
 
 export interface StackDeps {
@@ -32,22 +32,21 @@ async function showStacks(deps: StackDeps, mode: Mode, node?: SessionNode, onScr
   // Show Stacks on a session is choosing it; from the palette the one rule decides.
   if (node) deps.sessions.choose(node.session);
   const session = node?.session ?? onScreen
-    ?? (await resolveSession(deps.sessions, { log: deps.log, purpose: 'stacks', placeHolder: vscode.l10n.t('Show stacks of which process?') }));
+    ?? (await deps.sessions.resolve( { purpose: 'stacks', placeHolder: vscode.l10n.t('Show stacks of which process?') }));
   if (!session) return;
   lastMode = mode;
   lastSession = session;
-  const config = readConfig();
   try {
     const result = await vscode.window.withProgress(
       { location: { viewId: ViewId.stacks }, title: vscode.l10n.t('Reading stacks of {0}', session.label), cancellable: true },
       (_progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
-        return session.stack({ ...mode, includeAgentThreads: config.showAgentThreads }, abort.signal);
+        return session.call('stack', { ...mode, includeAgentThreads: setting('stacks.showAgentThreads') }, { signal: abort.signal });
       },
     );
     const when = new Date(result.capturedAt).toLocaleTimeString();
-    deps.stacksView.setResult(result, `${session.label} · ${when}${mode.native ? ' · native' : ''}`, config.showStdlibFrames);
+    deps.stacksView.setResult(result, `${session.label} · ${when}${mode.native ? ' · native' : ''}`, setting('stacks.showStdlibFrames'));
     await vscode.commands.executeCommand('setContext', ContextKey.hasStacks, true);
     if (!options.preserveFocus) await vscode.commands.executeCommand(`${ViewId.stacks}.focus`);
   } catch (error) {

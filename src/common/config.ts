@@ -1,31 +1,17 @@
 import * as vscode from 'vscode';
+import { settingDefault, type SettingKey, type SettingValue } from './settings';
 
-/** Typed access to the `pyflight.*` settings declared in package.json. */
-export interface PyFlightConfig {
-  pythonPath: string;
-  attachTimeoutSeconds: number;
-  allowCode: boolean;
-  showAgentThreads: boolean;
-  showStdlibFrames: boolean;
-  showAllProcesses: boolean;
-  watchMaxRecords: number;
-  watchDefaultLimit: number;
-  traceDefaultLimit: number;
-  ttDefaultLimit: number;
+/** The user's value of a `pyflight.*` setting, or its default (the one in common/settings.ts). */
+export function setting<K extends SettingKey>(key: K): SettingValue<K> {
+  return vscode.workspace.getConfiguration('pyflight').get<SettingValue<K>>(key, settingDefault(key));
 }
 
-export function readConfig(): PyFlightConfig {
-  const c = vscode.workspace.getConfiguration('pyflight');
-  return {
-    pythonPath: c.get<string>('pythonPath', ''),
-    attachTimeoutSeconds: c.get<number>('attachTimeoutSeconds', 30),
-    allowCode: c.get<boolean>('agent.allowCode', true),
-    showAgentThreads: c.get<boolean>('stacks.showAgentThreads', false),
-    showStdlibFrames: c.get<boolean>('stacks.showStdlibFrames', true),
-    showAllProcesses: c.get<boolean>('processPicker.showAllProcesses', true),
-    watchMaxRecords: c.get<number>('watch.maxRecords', 500),
-    watchDefaultLimit: c.get<number>('watch.defaultLimit', 10),
-    traceDefaultLimit: c.get<number>('trace.defaultLimit', 10),
-    ttDefaultLimit: c.get<number>('tt.defaultLimit', 50),
-  };
+/** Stores a value in the user's settings (a "Don't Ask Again" answer, a toggle). */
+export async function updateSetting<K extends SettingKey>(key: K, value: SettingValue<K>): Promise<void> {
+  await vscode.workspace.getConfiguration('pyflight').update(key, value, vscode.ConfigurationTarget.Global);
+}
+
+/** Whether a configuration change touched this setting. */
+export function affectsSetting(event: vscode.ConfigurationChangeEvent, key: SettingKey): boolean {
+  return event.affectsConfiguration(`pyflight.${key}`);
 }

@@ -14,9 +14,11 @@ import type { ProfileStore } from '../profile/profileStore';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import { diagnose, type DiagnosisExtras } from './engine';
-import { CHAT_COMMAND_KINDS, escapeMarkdown, parseDiagnosePrompt } from './chatText';
+import { escapeMarkdown } from '../format/markdown';
+import { CHAT_COMMAND_KINDS, parseDiagnosePrompt } from './chatText';
 import { refineWithModel } from './chatRefine';
 import type { DiagnoseKind, Finding } from './report';
+import { setting } from '../common/config';
 
 export const CHAT_PARTICIPANT_ID = 'pyflight.chat';
 
@@ -92,7 +94,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
         arguments: [{ file: culprit.location!.file, line: culprit.location!.line ?? 1 }] });
     }
     stream.markdown(`\n\nCommands run:\n${report.commands_run.map((c) => `- \`${c}\``).join('\n')}\n\n_Deterministic: every finding comes from this run's evidence; no language model was used for it._`);
-    if (request.model && vscode.workspace.getConfiguration('pyflight').get<boolean>('chat.useLanguageModel', true)) {
+    if (request.model && setting('chat.useLanguageModel')) {
       await refineWithModel(request, report, stream, token, deps.log);
     }
     return { metadata: { pid: session.pid, kind: report.kind, culprit: report.findings[0]?.title } };

@@ -1,11 +1,6 @@
 /** The chat participant's text handling, vscode-free (unit-tested). */
 import type { DiagnoseKind, DiagnosisReport } from './report';
 
-/** Text from the target (type names, thread names) as literal markdown; `code spans` the engine wrote are kept. */
-export function escapeMarkdown(text: string): string {
-  return text.split(/(`[^`\n]+`)/).map((part, i) => (i % 2 ? part : part.replace(/[\\`*_{}[\]()#+\-.!<>|~]/g, (c) => `\\${c}`))).join('');
-}
-
 /** The kind each chat command asks for (`diagnose`: auto). */
 export const CHAT_COMMAND_KINDS: Record<string, DiagnoseKind | undefined> = {
   'diagnose': undefined,

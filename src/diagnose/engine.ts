@@ -20,9 +20,7 @@ import { shortWhere, type DiagnoseKind, type DiagnosisReport, type Finding } fro
 import { diagnoseTorch, TORCH_WORDS, type TorchCapable } from './torch';
 
 /** What the engine needs of a session (a `Session` is one). */
-export interface DiagnoseTarget extends ProfileTarget, TorchCapable, ExceptionTarget, GilTarget, MemoryTarget {
-  stack(params: { native?: boolean }, signal?: AbortSignal): Promise<StackResult>;
-}
+export type DiagnoseTarget = ProfileTarget & TorchCapable & ExceptionTarget & GilTarget & MemoryTarget;
 
 export interface DiagnoseOptions {
   kind?: 'auto' | DiagnoseKind;
@@ -80,7 +78,7 @@ async function sampleStacks(target: DiagnoseTarget, count: number, gapMs: number
   for (let i = 0; i < count; i++) {
     checkAborted(signal);
     if (into.length) await sleep(gapMs, signal);
-    into.push(await target.stack({}, signal));
+    into.push(await target.call('stack', {}, { signal }));
     onStep(`Stack sample ${into.length}: ${summarizeSample(into[into.length - 1])}`);
   }
   return into;

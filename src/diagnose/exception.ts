@@ -5,8 +5,9 @@
  * of the target for a few seconds, removed in a `finally` and proven gone; see
  * python/pyflight_helper/exception_hook.py). Pure analysis in `exceptionFindings` (unit-testable).
  */
-import type { ExceptionHandlerFrame, ExceptionWindowParams, ExceptionWindowResult, ModuleResult, StreamSummary, WatchParams, WatchRecord } from '../protocol/helper';
+import type { ExceptionHandlerFrame, ExceptionWindowResult, StreamSummary, WatchParams, WatchRecord } from '../protocol/helper';
 import { PyFlightError, ErrorCode } from '../common/errors';
+import type { HelperCaller } from '../protocol/methods';
 import type { Logger } from '../common/logger';
 import type { CallTreeNode } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
@@ -19,9 +20,7 @@ export interface WatchHandle {
   done: Promise<StreamSummary>;
 }
 
-export interface ExceptionTarget extends ProfileTarget {
-  exceptionWindow(params: ExceptionWindowParams, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<ExceptionWindowResult>;
-  module(file: string, signal?: AbortSignal): Promise<ModuleResult>;
+export interface ExceptionTarget extends ProfileTarget, HelperCaller {
   startProbe(method: 'watch', params: WatchParams, options?: { source?: { file: string; line: number } }): WatchHandle;
 }
 
@@ -94,8 +93,7 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
     + 'through the PyFlightProfiler agent, loaded if not there yet), removed afterwards.');
   let window: ExceptionWindowResult;
   try {
-    window = await target.exceptionWindow({ seconds, maxEvents: 5000 }, signal,
-      (s) => onStep(`Exception hook in for ${s} s; the traced threads run slower meanwhile (a Python call per function call).`));
+    window = await target.call('exceptionWindow', { seconds, maxEvents: 5000 }, { signal, onWaiting: (s) => onStep(`Exception hook in for ${s} s; the traced threads run slower meanwhile (a Python call per function call).`) });
   } catch (error) {
     const failure = PyFlightError.from(error);
     // The window needs CPython internals it checks first; without them flight-profiler's own probes still work.
@@ -141,7 +139,7 @@ async function confirmWithWatch(target: ExceptionTarget, finding: Finding, secon
   const loc = finding.location!;
   let moduleName: string;
   try {
-    moduleName = (await target.module(loc.file!, signal)).module;
+    moduleName = (await target.call('module', { file: loc.file! }, { signal })).module;
   } catch {
     return undefined; // a file the target did not import under that path: the window's evidence stands alone
   }
@@ -215,7 +213,7 @@ async function watchCandidates(target: ExceptionTarget, seconds: number, options
   const modules = new Map<string, string | undefined>();
   const watched: Array<{ fn: string; file: string; handle: WatchHandle; records: WatchRecord[] }> = [];
   for (const c of candidates) {
-    if (!modules.has(c.file!)) modules.set(c.file!, await target.module(c.file!, signal).then((m) => m.module, () => undefined));
+    if (!modules.has(c.file!)) modules.set(c.file!, await target.call('module', { file: c.file! }, { signal }).then((m) => m.module, () => undefined));
     const moduleName = modules.get(c.file!);
     if (!moduleName) continue;
     const parts = c.function.split('.');

@@ -8,6 +8,7 @@
 import { mainFrame } from '../format/stackFormat';
 import type { GilMeasure, GilstatParams, GilstatRecord, GilstatSummary, StackFrame, StackResult } from '../protocol/helper';
 import type { Logger } from '../common/logger';
+import type { HelperCaller } from '../protocol/methods';
 import type { CpuProfile } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { shortWhere, type Finding } from './report';
@@ -18,8 +19,7 @@ export interface GilHandle {
   done: Promise<GilstatSummary>;
 }
 
-export interface GilTarget extends ProfileTarget {
-  stack(params: { native?: boolean }, signal?: AbortSignal): Promise<StackResult>;
+export interface GilTarget extends ProfileTarget, HelperCaller {
   startGilstat(params: GilstatParams): GilHandle;
 }
 
@@ -134,7 +134,7 @@ export async function diagnoseGil(target: GilTarget, seconds: number, options: {
   while (samples.length < want) {
     if (signal?.aborted) break;
     if (samples.length) await new Promise((r) => setTimeout(r, 250));
-    samples.push(await target.stack({}, signal));
+    samples.push(await target.call('stack', {}, { signal }));
   }
   commands.push(`pyflight stack ${target.pid} --json   (×${samples.length})`);
   // What runs while the GIL is held, from outside (py-spy --gil): the code of the holder, over more samples.

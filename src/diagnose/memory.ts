@@ -7,17 +7,15 @@
 import { PyFlightError } from '../common/errors';
 import { biggestContainer, chainText, createdText, holderName, searchText } from '../memory/holders';
 import { classLocation, diffRows, formatBytes, formatCount, instancesCommand, isDiffBookkeeping, topGrowers, type MemDeltaRow } from '../memory/memModel';
-import type { MemContainersResult, MemDiffParams, MemDiffResult, MemHoldersParams, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
+import type { MemContainersResult, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
+import type { HelperCaller } from '../protocol/methods';
 import type { DiagnosisExtras, DiagnoseStep } from './engine';
 import type { WatchHandle } from './exception';
 import { shortWhere, type Finding } from './report';
 
-export interface MemoryTarget {
+export interface MemoryTarget extends HelperCaller {
   startProbe(method: 'watch', params: WatchParams, options?: { source?: { file: string; line: number } }): WatchHandle;
   pid: number;
-  memDiff(params: MemDiffParams, signal?: AbortSignal, onWaiting?: (seconds: number) => void): Promise<MemDiffResult>;
-  memHolders(params: MemHoldersParams, signal?: AbortSignal): Promise<MemHoldersResult>;
-  memContainers(params: { limit?: number }, signal?: AbortSignal): Promise<MemContainersResult>;
 }
 
 /** Growers whose holders are searched (each search is bounded by `maxSeconds` in the target). */
@@ -35,12 +33,12 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   // Container lengths before the interval: for a built-in grower (dict, tuple …) the containers that grew are the holders.
   let before: MemContainersResult | undefined;
   try {
-    before = await target.memContainers({ limit: 300 }, signal);
+    before = await target.call('memContainers', { limit: 300 }, { signal });
   } catch (error) {
     if (signal?.aborted) throw error;
     onStep(`Could not read container sizes before the interval (${PyFlightError.from(error).message}); built-in growers are ranked by size only.`);
   }
-  const diff = await target.memDiff({ interval: seconds, limit: 30 }, signal, (s) => onStep(`First heap snapshot taken; the second in ${s} s.`));
+  const diff = await target.call('memDiff', { interval: seconds, limit: 30 }, { signal, onWaiting: (s) => onStep(`First heap snapshot taken; the second in ${s} s.`) });
   commands.push(`pyflight mem diff ${target.pid} --interval ${seconds} --limit 30`);
   extras.memDiff = diff;
   const growers = topGrowers(diffRows(diff), 30);
@@ -86,8 +84,8 @@ async function searchHolders(target: MemoryTarget, r: MemDeltaRow, before: MemCo
   onStep(`Searching what holds ${r.type} (referrers up to a module global or class attribute, at most ${maxSeconds} s in the target).`);
   commands.push(`pyflight mem holders ${target.pid} ${where.module} ${where.class}`);
   try {
-    return await target.memHolders({ module: where.module, class: where.class, samples: 5, maxSeconds,
-      before: where.module === 'builtins' ? before?.containers : undefined }, signal);
+    return await target.call('memHolders', { module: where.module, class: where.class, samples: 5, maxSeconds,
+      before: where.module === 'builtins' ? before?.containers : undefined }, { signal });
   } catch (error) {
     if (signal?.aborted) throw error;
     return `The holder search failed: ${PyFlightError.from(error).message}`;

@@ -15,18 +15,14 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import { enclosingFunction } from '../probes/pythonSymbols';
 import type { CallTreeNode, CpuProfile } from '../profile/model';
 import { recordCpuProfile } from '../profile/record';
-import type { ModuleResult } from '../protocol/helper';
 import { profileTorchCall, type TorchTarget } from '../torch/torchRun';
 import { frameText, microseconds, opLine } from '../torch/torchText';
 import type { PythonFrame, TorchTraceSummary } from '../torch/traceSummary';
 import type { DiagnoseOptions, DiagnoseStep, DiagnoseTarget, DiagnosisExtras } from './engine';
 import { shortWhere, type Finding } from './report';
 
-/** What the torch playbook needs beyond the other playbooks (a `Session` has it). */
-export interface TorchCapable extends TorchTarget {
-  torchLibrary(signal?: AbortSignal): Promise<string>;
-  module(file: string, signal?: AbortSignal): Promise<ModuleResult>;
-}
+/** What the torch playbook needs (a `Session` has it). */
+export type TorchCapable = TorchTarget;
 
 /** The problem's words that mean a model problem. */
 export const TORCH_WORDS = /\b(torch|pytorch|model|training|train(ing)? step|inference|infer\w*|gpu|cuda|tensor\w*|forward pass|batch(es)?)\b/i;
@@ -38,7 +34,7 @@ export const TORCH_WORDS = /\b(torch|pytorch|model|training|train(ing)? step|inf
  */
 export async function hasTorch(target: TorchCapable, signal?: AbortSignal): Promise<boolean> {
   try {
-    await target.torchLibrary(signal);
+    await target.call('torchCheck', {}, { signal });
     return true;
   } catch (error) {
     const { code } = PyFlightError.from(error);
@@ -133,7 +129,7 @@ export async function diagnoseTorch(target: DiagnoseTarget & TorchCapable, secon
   onStep(`The step is ${step.function} (${shortWhere(step.file, step.line)}): on the stack in ${step.total} of ${samples} samples, `
     + `${step.inTorch} of them inside torch.`);
   onStep(`Asking the process for the module name of ${shortWhere(step.file)} (loads the PyFlightProfiler agent if needed).`);
-  const { module } = await target.module(step.file, signal);
+  const { module } = await target.call('module', { file: step.file }, { signal });
   const where = { module, ...(await classOf(step)) };
   const label = [where.module, where.class, where.method].filter(Boolean).join(' ');
   const waitSeconds = Math.max(5, Math.round(secondsLeft()));

@@ -12,22 +12,22 @@ import { showError } from '../common/showError';
 import type { GilstatParams, GilstatRecord } from '../protocol/helper';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-import type { GilStat } from './gilStat';
+import type { GilStat } from '../session/gilStat';
 import { alertText, gilEndText, gilReportLines, gilStatusText } from './gilText';
+import { setting } from '../common/config';
 
 export interface GilDeps {
   log: Logger;
   sessions: SessionManager;
 }
 
-/** Settings `pyflight.gil.*`: the seed's defaults (10 ms, 10 ms, 5 s, 500 threads). */
+/** Settings `pyflight.gil.*` (defaults: the seed's 10 ms, 10 ms, 5 s, 500 threads). */
 export function gilSettings(): GilstatParams {
-  const c = vscode.workspace.getConfiguration('pyflight.gil');
   return {
-    takeMs: c.get<number>('waitThresholdMs', 10),
-    holdMs: c.get<number>('holdThresholdMs', 10),
-    intervalSeconds: c.get<number>('intervalSeconds', 5),
-    maxThreads: c.get<number>('maxThreads', 500),
+    takeMs: setting('gil.waitThresholdMs'),
+    holdMs: setting('gil.holdThresholdMs'),
+    intervalSeconds: setting('gil.intervalSeconds'),
+    maxThreads: setting('gil.maxThreads'),
   };
 }
 

@@ -3,7 +3,8 @@ import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError, type ErrorInfo } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
-import type { HelperEvent, HelperMethods } from '../protocol/helper';
+import type { HelperEvent } from '../protocol/helper';
+import type { HelperMethods } from '../protocol/methods';
 import { helperPythonPath } from './helperPaths';
 import { LineDecoder } from './jsonLines';
 

@@ -6,7 +6,6 @@ import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
 import { blocksAt } from '../probes/probeTarget';
 import type { GlobalName } from '../protocol/helper';
 import type { Session } from '../session/session';
@@ -46,7 +45,7 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
   const sessionFor = (file: string | undefined, pid?: number) => {
     const known = pid !== undefined ? deps.sessions.get(pid) : undefined;
     if (known?.state === 'ready') return Promise.resolve(known);
-    return resolveSession(deps.sessions, { log: deps.log, purpose: 'inspect', file, placeHolder: vscode.l10n.t('Inspect which process?') });
+    return deps.sessions.resolve( { purpose: 'inspect', file, placeHolder: vscode.l10n.t('Inspect which process?') });
   };
 
   /** The editor's file, its session and the module the target imported it as (loads the agent, after consent). */
@@ -58,7 +57,7 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
     }
     const session = await sessionFor(editor.document.uri.fsPath);
     if (!session) return undefined;
-    const { module } = await session.module(editor.document.uri.fsPath);
+    const { module } = await session.call('module', { file: editor.document.uri.fsPath });
     return { editor, session, module, lines: editor.document.getText().split(/\r?\n/) };
   };
 
@@ -126,7 +125,7 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
       const file = editor?.document.languageId === 'python' && editor.document.uri.scheme === 'file' ? editor.document.uri.fsPath : undefined;
       const session = await sessionFor(file);
       if (!session) return;
-      const guess = file ? await session.module(file).then((r) => r.module, () => undefined) : undefined;
+      const guess = file ? await session.call('module', { file }).then((r) => r.module, () => undefined) : undefined;
       const module = await vscode.window.showInputBox({
         title: vscode.l10n.t('PyFlight: Inspect a Global of process {0}', session.pid),
         prompt: vscode.l10n.t('Module, as the process imported it'), value: guess ?? '__main__',
@@ -136,7 +135,7 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
       });
       if (!module) return;
       const listed = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Listing the globals of {0}', module) },
-        () => session.listGlobals(module.trim()));
+        () => session.call('listGlobals', { module: module.trim() }));
       const order: GlobalName['kind'][] = ['value', 'class', 'function', 'module'];
       const icon = { value: 'symbol-variable', class: 'symbol-class', function: 'symbol-method', module: 'symbol-namespace' } as const;
       const items = [...listed.globals].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))
@@ -167,7 +166,7 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
     if (choice !== collect) return;
     try {
       const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('PyFlight: gc.collect() in process {0}…', session.pid) },
-        () => session.forceGc());
+        () => session.call('forceGc', {}));
       deps.log.info(`force gc ${session.pid}: ${JSON.stringify(result)}`);
       void vscode.window.showInformationMessage(vscode.l10n.t('Process {0}: {1}', session.pid, forceGcText(result)));
       return result;

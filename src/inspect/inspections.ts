@@ -58,7 +58,7 @@ export class Inspections {
     this.onDidChangeEmitter.fire(inspection);
     try {
       if (inspection.kind === 'value') inspection.result = await inspection.session.getglobal(inspection.params, signal);
-      else inspection.result = await inspection.session.getInstances(inspection.params, signal);
+      else inspection.result = await inspection.session.call('getInstances', inspection.params, { signal });
       inspection.error = undefined;
     } catch (error) {
       inspection.error = PyFlightError.from(error);

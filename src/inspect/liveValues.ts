@@ -39,7 +39,7 @@ export class LiveValues {
     let module = this.modules.get(key);
     if (!module) {
       this.requests++;
-      module = session.module(file).then((r) => r.module, (error) => {
+      module = session.call('module', { file }).then((r) => r.module, (error) => {
         const code = PyFlightError.from(error).code;
         if (code !== ErrorCode.FileNotImported) this.modules.delete(key); // ask again next time
         return undefined;

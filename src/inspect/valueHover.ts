@@ -5,6 +5,7 @@ import { blocksAt } from '../probes/probeTarget';
 import type { LiveValues } from './liveValues';
 import { moduleClasses, moduleLevelNames, valueAt } from './valueTarget';
 import { shortType, valueLocation } from './valueText';
+import { setting } from '../common/config';
 
 const MAX_CHARS = 1500;
 const MAX_LINES = 25;
@@ -18,7 +19,7 @@ export class ValueHover implements vscode.HoverProvider {
   constructor(private readonly sessions: SessionManager, private readonly values: LiveValues) {}
 
   async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
-    if (!vscode.workspace.getConfiguration('pyflight').get<boolean>('hoverValues', true)) return undefined;
+    if (!setting('hoverValues')) return undefined;
     const live = this.sessions.live.filter((s) => s.agentLoaded);
     if (!live.length || document.uri.scheme !== 'file') return undefined;
     const lines = document.getText().split(/\r?\n/);

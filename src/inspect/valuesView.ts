@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { sessionStateText } from '../common/sessionText';
+import { sessionStateText } from '../session/sessionText';
 import type { Inspection, Inspections } from './inspections';
 import { hexId, instancesHeadline, shortType, valueLocation, valueOptions } from './valueText';
 import { isScalar, oneLine, valueTree, type ValueTreeNode } from './valueTree';

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Session } from '../session/session';
+import { setting, updateSetting } from '../common/config';
 
-const SETTING = 'confirmCodeExecution';
 const approved = new WeakSet<Session>();
 
 /**
@@ -10,8 +10,7 @@ const approved = new WeakSet<Session>();
  */
 export async function confirmCodeExecution(session: Session, what: string, code?: string): Promise<boolean> {
   if (approved.has(session)) return true;
-  const config = vscode.workspace.getConfiguration('pyflight');
-  if (!config.get<boolean>(SETTING, true)) return true;
+  if (!setting('confirmCodeExecution')) return true;
   const run: vscode.MessageItem = { title: vscode.l10n.t('Run in Process') };
   const always: vscode.MessageItem = { title: vscode.l10n.t("Run, Don't Ask Again") };
   const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };
@@ -21,7 +20,7 @@ export async function confirmCodeExecution(session: Session, what: string, code?
       + 'imports and its side effects (writes, network calls, locks). It is not sandboxed. You are asked once per process.',
     what, session.label) },
     run, always, cancel);
-  if (choice === always) await config.update(SETTING, false, vscode.ConfigurationTarget.Global);
+  if (choice === always) await updateSetting('confirmCodeExecution', false);
   if (choice !== run && choice !== always) return false;
   approved.add(session);
   return true;

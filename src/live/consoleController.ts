@@ -5,16 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PyFlightError } from '../common/errors';
-import type { ConsoleAnswer } from '../protocol/helper';
+import type { HelperCaller } from '../protocol/methods';
 import { LineEditor } from './lineEditor';
 
 /** The part of Session a console uses. */
-export interface ConsoleBackend {
+export interface ConsoleBackend extends HelperCaller {
   readonly pid: number;
-  consoleOpen(id: string, signal?: AbortSignal): Promise<{ id: string; banner: string }>;
-  consoleInput(id: string, line: string, signal?: AbortSignal): Promise<ConsoleAnswer>;
-  consoleReset(id: string): Promise<unknown>;
-  consoleClose(id: string): Promise<unknown>;
 }
 
 export interface ConsoleOutput {
@@ -71,7 +67,7 @@ export class ConsoleController {
   async start(): Promise<void> {
     this.out.write(consoleWarning(this.backend.pid) + '\r\n');
     try {
-      const { banner } = await this.backend.consoleOpen(this.id);
+      const { banner } = await this.backend.call('consoleOpen', { id: this.id });
       this.isOpen = true;
       this.out.write(`${DIM}${banner} · exit() or Ctrl+D closes the console; the process keeps running.${RESET}\r\n`);
       this.out.write(this.editor.begin(this.prompt));
@@ -131,7 +127,7 @@ export class ConsoleController {
 
   private async reset(): Promise<void> {
     try {
-      await this.backend.consoleReset(this.id);
+      await this.backend.call('consoleReset', { id: this.id });
     } catch (error) {
       this.end(PyFlightError.from(error).message);
     }
@@ -140,7 +136,7 @@ export class ConsoleController {
   private async run(line: string): Promise<void> {
     this.running = new AbortController();
     try {
-      const answer = await this.backend.consoleInput(this.id, line, this.running.signal);
+      const answer = await this.backend.call('consoleInput', { id: this.id, line }, { signal: this.running.signal });
       if (answer.output) this.out.write(terminalText(answer.output));
       if (answer.closed) {
         this.isOpen = false;
@@ -171,7 +167,7 @@ export class ConsoleController {
     await this.work.catch(() => undefined);
     if (this.isOpen) {
       this.isOpen = false;
-      await this.backend.consoleClose(this.id).catch(() => undefined);
+      await this.backend.call('consoleClose', { id: this.id }).catch(() => undefined);
     }
     this.end(reason);
   }
@@ -182,7 +178,7 @@ export class ConsoleController {
     this.out.write(`${this.isOpen ? RED : DIM}${reason}${RESET}\r\n`);
     if (this.isOpen) {
       this.isOpen = false;
-      void this.backend.consoleClose(this.id).catch(() => undefined);
+      void this.backend.call('consoleClose', { id: this.id }).catch(() => undefined);
     }
     this.out.closed(reason);
   }

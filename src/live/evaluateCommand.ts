@@ -34,7 +34,7 @@ export async function evaluateIn(session: Session, expression: string, log: Logg
     // Progress (with Cancel, which interrupts it in the target) only when it takes a while: a
     // progress toast for a quick answer stayed on screen next to the answer.
     const abort = new AbortController();
-    const running = session.evaluate(expression, abort.signal);
+    const running = session.call('eval', { expression }, { signal: abort.signal });
     const quick = await Promise.race([running.then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), 700))]);
     const result = quick ? await running : await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification,
       cancellable: true, title: vscode.l10n.t('Evaluating in process {0}…', session.pid) }, (_progress, token) => {

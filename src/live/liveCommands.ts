@@ -2,7 +2,6 @@ import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
 import type { SessionManager } from '../session/sessionManager';
 import { confirmCodeExecution } from './codeConsent';
 import { openConsoleTerminal } from './consoleTerminal';
@@ -20,7 +19,7 @@ export interface LiveDeps {
 /** Console, Evaluate, Reload and the PyFlight Terminal: code that runs inside the target. */
 export function registerLiveCommands(context: vscode.ExtensionContext, deps: LiveDeps): void {
   const pick = (purpose: string, placeHolder: string, file?: string) =>
-    resolveSession(deps.sessions, { log: deps.log, purpose, placeHolder, file });
+    deps.sessions.resolve( { purpose, placeHolder, file });
   const evaluateOutput = vscode.window.createOutputChannel('PyFlight Evaluate');
   const snapshots = new SourceSnapshots();
   const diffDocuments = new ReloadDiffDocuments();

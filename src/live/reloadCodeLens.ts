@@ -6,6 +6,7 @@ import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import { lineOf, reloadableFunctions } from './functionIndex';
 import type { ReloadArgs } from './reloadCommand';
+import { affectsSetting, setting } from '../common/config';
 
 interface Stale {
   session: Session;
@@ -32,7 +33,7 @@ export class ReloadCodeLens implements vscode.CodeLensProvider, vscode.Disposabl
       vscode.workspace.onDidSaveTextDocument((d) => void this.refresh(d)),
       vscode.workspace.onDidOpenTextDocument((d) => void this.refresh(d)),
       vscode.workspace.onDidCloseTextDocument((d) => this.stale.delete(d.uri.toString())),
-      vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('pyflight.reload.codeLens')) refreshVisible(); }),
+      vscode.workspace.onDidChangeConfiguration((e) => { if (affectsSetting(e, 'reload.codeLens')) refreshVisible(); }),
       // Only when the set of sessions with an agent changes (onDidChange also fires for probes).
       sessions.onDidChange(() => {
         const withAgent = sessions.live.filter((s) => s.agentLoaded).map((s) => s.pid).join(',');
@@ -46,7 +47,7 @@ export class ReloadCodeLens implements vscode.CodeLensProvider, vscode.Disposabl
   }
 
   private get enabled(): boolean {
-    return vscode.workspace.getConfiguration('pyflight').get<boolean>('reload.codeLens', true);
+    return setting('reload.codeLens');
   }
 
   /** Asks each session with the agent which functions of this file differ from the code it runs. */
@@ -57,8 +58,8 @@ export class ReloadCodeLens implements vscode.CodeLensProvider, vscode.Disposabl
     const found: Stale[] = [];
     await Promise.all(sessions.map(async (session) => {
       try {
-        const { module } = await session.module(document.uri.fsPath);
-        const { functions } = await session.reloadStale(module);
+        const { module } = await session.call('module', { file: document.uri.fsPath });
+        const { functions } = await session.call('reloadStale', { module });
         if (functions.length) found.push({ session, functions });
       } catch {
         // Not imported by that process (or it went away): no lens from it.

@@ -3,7 +3,6 @@ import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
 import { plainText } from '../common/plainText';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
 import { editorTarget } from '../probes/probeTarget';
 import type { ReloadParams } from '../protocol/helper';
 import type { Session } from '../session/session';
@@ -54,7 +53,7 @@ export interface ReloadArgs {
 
 async function sessionFor(deps: ReloadDeps, file: string, pid?: number): Promise<Session | undefined> {
   const byPid = pid === undefined ? undefined : deps.sessions.live.find((s) => s.pid === pid);
-  return byPid ?? resolveSession(deps.sessions, { log: deps.log, purpose: 'reload', file,
+  return byPid ?? deps.sessions.resolve( { purpose: 'reload', file,
     placeHolder: vscode.l10n.t('Reload the function in which process?') });
 }
 
@@ -88,7 +87,7 @@ export async function reloadFromEditor(deps: ReloadDeps, args: ReloadArgs = {}):
       text: document.getText(), oldTexts: deps.snapshots.of(document.uri) };
     const name = functionLabel(params);
     const plan = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Comparing {0} with process {1}…', name, session.pid) },
-      () => session.reloadPlan(params));
+      () => session.call('reloadPlan', params));
     if (!plan.ok) {
       void vscode.window.showWarningMessage(plainText(vscode.l10n.t('Cannot reload {0}: {1} Nothing changed in process {2}.', name, plan.error ?? '', session.pid)));
       return;
@@ -108,7 +107,7 @@ export async function reloadFromEditor(deps: ReloadDeps, args: ReloadArgs = {}):
     const choice = await vscode.window.showWarningMessage(vscode.l10n.t('Reload {0} in process {1}?', name, session.pid),
       { modal: true, detail: [...(plan.warnings ?? []).map((w) => `⚠ ${w}`), RELOAD_LIMITS].join('\n\n') }, cancel, reload);
     if (choice !== reload) return;
-    const result = await session.reloadApply({ module: params.module, class: params.class, function: params.function, text: params.text });
+    const result = await session.call('reloadApply', { module: params.module, class: params.class, function: params.function, text: params.text });
     deps.log.info(`reload in ${session.pid}: ${reloadText(result, params)}`);
     deps.afterReload(document);
     await vscode.window.showTextDocument(document, { selection: new vscode.Range(position, position), preview: false });

@@ -99,7 +99,7 @@ export const TOOLS: ToolDef<any>[] = [
     inputSchema: { type: 'object', properties: { pid: pidSchema }, required: ['pid'] },
     async run(deps, input: { pid: number }, signal) {
       const session = await deps.session(requirePid(input), signal);
-      return formatStacks(await session.stack({}, signal)).trimEnd();
+      return formatStacks(await session.call('stack', {}, { signal })).trimEnd();
     },
   },
   {
@@ -144,7 +144,7 @@ export const TOOLS: ToolDef<any>[] = [
     inputSchema: { type: 'object', properties: { pid: pidSchema, seconds: { type: 'number', description: 'Interval, 1–60 s (default 10).' } }, required: ['pid'] },
     async run(deps, input: { pid: number; seconds?: number }, signal) {
       const session = await deps.session(requirePid(input), signal);
-      const result = await session.memDiff({ interval: Math.round(clamp(input.seconds, 1, 60, 10)), limit: 20 }, signal);
+      const result = await session.call('memDiff', { interval: Math.round(clamp(input.seconds, 1, 60, 10)), limit: 20 }, { signal });
       return [`What grew in ${result.intervalSeconds} s (pympler):`, ...memTable(diffRows(result), true)].join('\n');
     },
   },

@@ -4,6 +4,9 @@
  * panel, the CLI and the tests. Type names come from the target: callers render them as text.
  */
 import type { MemDiffResult, MemRow, MemSummaryResult } from '../protocol/helper';
+import { formatBytes, formatCount } from '../../webview/shared/units';
+
+export { formatBytes, formatCount };
 
 /** A row of a comparison: count and size are deltas (later minus earlier). */
 export interface MemDeltaRow {
@@ -55,24 +58,6 @@ export function topGrowers(rows: MemDeltaRow[], n = 10): MemDeltaRow[] {
 /** Types whose growth in an agent `mem diff` includes pympler's own first snapshot. */
 export function isDiffBookkeeping(type: string): boolean {
   return type === 'list' || type === 'str';
-}
-
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
-
-/** 1536 → "1.5 KB", -2048 → "-2.0 KB", 12 → "12 B"; `signed` adds "+" to positive numbers. */
-export function formatBytes(bytes: number, signed = false): string {
-  const sign = bytes < 0 ? '-' : signed && bytes > 0 ? '+' : '';
-  let value = Math.abs(bytes);
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${sign}${unit === 0 ? value.toFixed(0) : value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
-}
-
-export function formatCount(count: number, signed = false): string {
-  return `${signed && count > 0 ? '+' : ''}${count.toLocaleString('en-US')}`;
 }
 
 /** A CSV cell: quoted when needed; text that a spreadsheet would run as a formula gets a leading '. */

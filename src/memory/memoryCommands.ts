@@ -7,12 +7,12 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { plainText } from '../common/plainText';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
 import type { MemDiffResult, MemSummaryResult } from '../protocol/helper';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import { compareSummaries, diffRows, instancesCommand, isDiffBookkeeping, toCsv, topGrowers, type MemDeltaRow } from './memModel';
 import { MemoryPanel } from './memoryPanel';
+import { setting } from '../common/config';
 
 export interface MemoryDeps {
   log: Logger;
@@ -40,8 +40,7 @@ const GROWERS = 10;
 let nextId = 1;
 
 function settings(): { interval: number; limit: number } {
-  const c = vscode.workspace.getConfiguration('pyflight');
-  return { interval: c.get<number>('memory.diffIntervalSeconds', 10), limit: c.get<number>('memory.limit', 30) };
+  return { interval: setting('memory.diffIntervalSeconds'), limit: setting('memory.limit') };
 }
 
 const clock = (ms: number) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
@@ -112,7 +111,7 @@ export class MemoryController implements vscode.Disposable {
     const { limit } = settings();
     try {
       const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: false,
-        title: vscode.l10n.t('PyFlight: memory summary of {0} (a full heap walk)…', session.label) }, () => session.memSummary({ limit }));
+        title: vscode.l10n.t('PyFlight: memory summary of {0} (a full heap walk)…', session.label) }, () => session.call('memSummary', { limit }));
       this.add(mem, result);
     } catch (error) {
       await showError(this.deps.log, `memory summary ${session.pid}`, error);
@@ -147,7 +146,7 @@ export class MemoryController implements vscode.Disposable {
         token.onCancellationRequested(() => abort.abort());
         progress.report({ message: vscode.l10n.t('first snapshot (a full heap walk)…') });
         try {
-          const result = await session.memDiff({ interval, limit }, abort.signal, (seconds) => {
+          const result = await session.call('memDiff', { interval, limit }, { signal: abort.signal, onWaiting: (seconds) => {
             busy.waitingUntil = Date.now() + seconds * 1000;
             this.refresh(mem);
             let left = seconds;
@@ -156,7 +155,7 @@ export class MemoryController implements vscode.Disposable {
               left = Math.max(0, left - 1);
               progress.report({ increment: 100 / seconds, message: left ? vscode.l10n.t('second snapshot in {0} s', left) : vscode.l10n.t('second snapshot…') });
             }, 1000);
-          });
+          } });
           this.add(mem, result);
         } catch (error) {
           const failure = PyFlightError.from(error);
@@ -287,8 +286,8 @@ export class MemoryController implements vscode.Disposable {
 
 export function registerMemoryCommands(context: vscode.ExtensionContext, deps: MemoryDeps): void {
   const controller = new MemoryController(deps);
-  const pick = async (node: { session?: Session } | undefined) => node?.session ?? (await resolveSession(deps.sessions,
-    { log: deps.log, purpose: 'memory', placeHolder: vscode.l10n.t('Memory of which process?') }));
+  const pick = async (node: { session?: Session } | undefined) => node?.session ?? (await deps.sessions.resolve(
+    { purpose: 'memory', placeHolder: vscode.l10n.t('Memory of which process?') }));
   context.subscriptions.push(
     controller,
     vscode.commands.registerCommand(CommandId.memorySummary, async (node?: { session?: Session }) => {

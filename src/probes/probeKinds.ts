@@ -5,13 +5,10 @@
  * engine and the unit tests read it as is.
  */
 import { CommandId, ViewId } from '../common/commandIds';
-import type { PyFlightConfig } from '../common/config';
-import type { ProbeKind as AgentTarget, HelperMethods, ProbeMethods } from '../protocol/helper';
+import type { SettingKey } from '../common/settings';
+import type { ProbeMethod, ProbeParams } from '../protocol/methods';
 
-/** The helper method that starts a probe of this kind. */
-export type ProbeMethod = keyof ProbeMethods;
-export type ProbeParams<M extends ProbeMethod = ProbeMethod> = HelperMethods[M]['params'];
-export type ProbeRecord<M extends ProbeMethod = ProbeMethod> = ProbeMethods[M]['record'];
+export type { ProbeMethod, ProbeParams, ProbeRecord } from '../protocol/methods';
 
 /** What every kind takes: where the function is, and how many records to stop after. */
 export interface ProbeLocation {
@@ -31,8 +28,6 @@ export interface OptionSpec {
 
 export interface ProbeKindInfo<M extends ProbeMethod = ProbeMethod> {
   method: M;
-  /** flight-profiler's command, for turning a probe off (`probeOff`). */
-  agentTarget: AgentTarget;
   /** What users type and read in logs and the CLI: "watch", "trace", "tt". */
   name: string;
   /** Input box title. */
@@ -47,7 +42,7 @@ export interface ProbeKindInfo<M extends ProbeMethod = ProbeMethod> {
   /** The input box prompt: location, then the options. */
   prompt: string;
   /** The setting that gives `-n` when the editor prefills the options. */
-  limitSetting: keyof Pick<PyFlightConfig, 'watchDefaultLimit' | 'traceDefaultLimit' | 'ttDefaultLimit'>;
+  limitSetting: Extract<SettingKey, `${string}.defaultLimit`>;
   commands: { here: string; ask: string; clear: string };
   /** The seed's options for this kind (parsed and formatted by probes/probeOptions.ts). */
   options: Readonly<Record<string, OptionSpec>>;
@@ -66,7 +61,6 @@ const LIMIT_AND_FILTER: Record<string, OptionSpec> = {
 export const PROBE_KINDS: { readonly [M in ProbeMethod]: ProbeKindInfo<M> } = {
   watch: {
     method: 'watch',
-    agentTarget: 'watch',
     name: 'watch',
     title: 'Watch',
     viewId: ViewId.watch,
@@ -75,7 +69,7 @@ export const PROBE_KINDS: { readonly [M in ProbeMethod]: ProbeKindInfo<M> } = {
     endedText: 'watch ended',
     prompt: 'module [class] method, then options: --expr EXPR (what to show; default args,kwargs; also return_obj, target) · '
       + '-f FILTER (e.g. "args[0] > 3") · -e only calls that raise · -n CALLS (stop after) · -x DEPTH 1-4 · -r repr() · -v no truncation',
-    limitSetting: 'watchDefaultLimit',
+    limitSetting: 'watch.defaultLimit',
     atLocation: (where) => ({ ...where }),
     commands: { here: CommandId.watchThisFunction, ask: CommandId.watchFunction, clear: CommandId.clearWatches },
     options: {
@@ -89,7 +83,6 @@ export const PROBE_KINDS: { readonly [M in ProbeMethod]: ProbeKindInfo<M> } = {
   },
   trace: {
     method: 'trace',
-    agentTarget: 'trace',
     name: 'trace',
     title: 'Trace',
     viewId: ViewId.trace,
@@ -98,7 +91,7 @@ export const PROBE_KINDS: { readonly [M in ProbeMethod]: ProbeKindInfo<M> } = {
     endedText: 'trace ended',
     prompt: 'module [class] method, then options: -n CALLS (stop after) · -i MS (hide calls cheaper than this, default 0.1) · '
       + '-et MS (only calls slower than this) · -d DEPTH · -f FILTER',
-    limitSetting: 'traceDefaultLimit',
+    limitSetting: 'trace.defaultLimit',
     atLocation: (where) => ({ ...where }),
     commands: { here: CommandId.traceThisFunction, ask: CommandId.traceFunction, clear: CommandId.clearTraces },
     options: {
@@ -111,7 +104,6 @@ export const PROBE_KINDS: { readonly [M in ProbeMethod]: ProbeKindInfo<M> } = {
   },
   ttRecord: {
     method: 'ttRecord',
-    agentTarget: 'tt',
     name: 'tt',
     title: 'Record Calls (Time Tunnel)',
     viewId: ViewId.timeTunnel,
@@ -119,7 +111,7 @@ export const PROBE_KINDS: { readonly [M in ProbeMethod]: ProbeKindInfo<M> } = {
     activeText: 'recording calls',
     endedText: 'time tunnel ended',
     prompt: 'module [class] method, then options: -n CALLS (records to keep, default 50) · -f FILTER',
-    limitSetting: 'ttDefaultLimit',
+    limitSetting: 'tt.defaultLimit',
     atLocation: (where) => ({ ...where }),
     commands: { here: CommandId.recordThisFunction, ask: CommandId.recordFunction, clear: CommandId.clearRecords },
     options: { ...LOCATION_OPTIONS, ...LIMIT_AND_FILTER },

@@ -46,7 +46,7 @@ export async function blocksAt(document: vscode.TextDocument, position: vscode.P
 export async function editorTarget(session: Session, document: vscode.TextDocument, position: vscode.Position): Promise<EditorTarget | undefined> {
   const fn = functionOf(await blocksAt(document, position));
   if (!fn) return undefined;
-  const { module } = await session.module(document.uri.fsPath);
+  const { module } = await session.call('module', { file: document.uri.fsPath });
   return { module, function: fn, source: { file: document.uri.fsPath, line: fn.defLine + 1 } };
 }
 

@@ -5,7 +5,6 @@ import { CommandId } from '../common/commandIds';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import type { WorkerGroup } from '../session/workerGroup';
@@ -18,6 +17,7 @@ import type { ProfileEditorHeat } from './profileEditor';
 import { clockTime, profileRowLabel, type KeptProfile, type ProfileStore } from './profileStore';
 import { recordCpuProfile, type CpuProfileOptions, type CpuProfileResult } from './record';
 import { recordWorkersProfile, type WorkersProfileResult } from './workers';
+import { setting } from '../common/config';
 
 export interface ProfileDeps {
   log: Logger;
@@ -65,7 +65,7 @@ async function askOptions(label: string): Promise<CpuProfileOptions | undefined>
   ];
   const picked = await vscode.window.showQuickPick(options, { title, canPickMany: true, placeHolder: vscode.l10n.t('Options (none: Python frames of running threads), then Enter') });
   if (!picked) return undefined;
-  const rate = vscode.workspace.getConfiguration('pyflight').get<number>('profile.rate', 100);
+  const rate = setting('profile.rate');
   return { rate, durationSeconds: duration.seconds, native: picked.some((p) => p.key === 'native'), idle: picked.some((p) => p.key === 'idle'),
     gil: picked.some((p) => p.key === 'gil'), workspaceRoots: workspaceRoots() };
 }
@@ -285,7 +285,7 @@ async function openProfileFile(deps: ProfileDeps, uri?: vscode.Uri, show = true)
 export function registerProfileCommands(context: vscode.ExtensionContext, deps: ProfileDeps): void {
   context.subscriptions.push(
     vscode.commands.registerCommand(CommandId.recordCpuProfile, async (node?: { session?: Session }) => {
-      const session = node?.session ?? (await resolveSession(deps.sessions, { log: deps.log, purpose: 'profile',
+      const session = node?.session ?? (await deps.sessions.resolve( { purpose: 'profile',
         placeHolder: vscode.l10n.t('Profile which process?') }));
       if (!session) return;
       const options = await askOptions(session.label);

@@ -2,15 +2,14 @@ import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
 import { hotLenses, lineDecorations, lineHeatOf, type HeatLevel, type LineHeat } from './lineHeat';
 import type { KeptProfile, ProfileStore } from './profileStore';
-
-export const HEAT_SETTING = 'profile.showInEditor';
+import { affectsSetting, setting, updateSetting } from '../common/config';
 
 function workspaceRoots(): string[] {
   return (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
 }
 
 function enabled(): boolean {
-  return vscode.workspace.getConfiguration('pyflight').get<boolean>(HEAT_SETTING, true);
+  return setting('profile.showInEditor');
 }
 
 /**
@@ -47,7 +46,7 @@ export class ProfileEditorHeat implements vscode.CodeLensProvider, vscode.Dispos
     this.disposables.push(
       ...this.types.values(), this.status, this.lensChanged,
       vscode.window.onDidChangeVisibleTextEditors(() => this.applyAll()),
-      vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration(`pyflight.${HEAT_SETTING}`)) this.refresh(); }),
+      vscode.workspace.onDidChangeConfiguration((e) => { if (affectsSetting(e, 'profile.showInEditor')) this.refresh(); }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.show(this.active)),
       { dispose: store.onDidChange(() => { if (this.active && !store.get(this.active.id)) this.show(store.latest); }).dispose },
     );
@@ -114,5 +113,5 @@ export class ProfileEditorHeat implements vscode.CodeLensProvider, vscode.Dispos
 
 /** Turns the editor heat off or on (the setting, in the user's settings). */
 export async function toggleProfileHeat(): Promise<void> {
-  await vscode.workspace.getConfiguration('pyflight').update(HEAT_SETTING, !enabled(), vscode.ConfigurationTarget.Global);
+  await updateSetting('profile.showInEditor', !enabled());
 }

@@ -1,15 +1,10 @@
 /**
- * Extension ↔ helper protocol (JSON lines on stdio), mirrored by python/pyflight_helper.
+ * Extension ↔ helper protocol (JSON lines on stdio), mirrored by python/pyflight_helper: the events,
+ * and the params and results of the methods (the methods themselves: methods.ts).
  * Request: {id, method, params}. Events: zero or more `progress`/`record`, then exactly one `end`
  * (with the result) or `error` (with a stable code). See docs/helper-protocol.md.
  */
 import type { ErrorInfo } from '../common/errors';
-
-export interface HelperRequest<M extends keyof HelperMethods = keyof HelperMethods> {
-  id: number;
-  method: M;
-  params: HelperMethods[M]['params'];
-}
 
 export type HelperEvent =
   | { id: number | null; event: 'progress'; data: { stage: string; detail?: string | null } }
@@ -139,49 +134,6 @@ export interface StackResult {
 export interface ModuleResult {
   file: string;
   module: string;
-}
-
-/** Every method: its params and the data of its `end` event. */
-export interface HelperMethods {
-  hello: { params: Record<string, never>; result: HelloResult };
-  open: { params: { pid: number }; result: OpenResult };
-  attach: { params: { pid: number; timeoutSeconds?: number; allowCode?: boolean }; result: AttachResult };
-  stack: { params: { native?: boolean; async?: boolean; includeAgentThreads?: boolean }; result: StackResult };
-  module: { params: { file: string }; result: ModuleResult };
-  watch: { params: WatchParams; result: StreamSummary };
-  trace: { params: TraceParams; result: StreamSummary };
-  ttRecord: { params: TtRecordParams; result: StreamSummary };
-  ttList: { params: Record<string, never>; result: { records: TtRecord[] } };
-  ttDetail: { params: TtDetailParams; result: TtDetail };
-  ttReplay: { params: TtDetailParams; result: TtDetail };
-  ttDelete: { params: { index?: number; all?: boolean }; result: { message: string } };
-  getglobal: { params: GetGlobalParams; result: GetGlobalResult };
-  listGlobals: { params: { module: string }; result: ListGlobalsResult };
-  getInstances: { params: InstancesParams; result: InstancesResult };
-  forceGc: { params: Record<string, never>; result: ForceGcResult };
-  probeOff: { params: { target: ProbeKind; args: string }; result: Record<string, never> };
-  memSummary: { params: MemSummaryParams; result: MemSummaryResult };
-  memDiff: { params: MemDiffParams; result: MemDiffResult };
-  gilstatOn: { params: GilstatParams; result: GilstatSummary };
-  gilstatOff: { params: Record<string, never>; result: Record<string, never> };
-  gilstatState: { params: Record<string, never>; result: GilstatState };
-  torchCheck: { params: Record<string, never>; result: { library: string } };
-  torchProfile: { params: TorchProfileParams; result: TorchProfileResult };
-  torchMemory: { params: TorchMemoryParams; result: TorchMemoryResult };
-  consoleOpen: { params: { id: string }; result: { id: string; banner: string } };
-  consoleInput: { params: { id: string; line: string }; result: ConsoleAnswer };
-  consoleReset: { params: { id: string }; result: Record<string, never> };
-  consoleClose: { params: { id: string }; result: Record<string, never> };
-  eval: { params: { expression: string }; result: EvalResult };
-  reloadPlan: { params: ReloadParams; result: ReloadPlan };
-  reloadApply: { params: ReloadParams; result: ReloadPlan };
-  reloadStale: { params: { module: string; text?: string }; result: { functions: StaleFunction[] } };
-  cancel: { params: { target: number }; result: { cancelled: boolean } };
-  exceptionWindow: { params: ExceptionWindowParams; result: ExceptionWindowResult };
-  exceptionHookCheck: { params: Record<string, never>; result: ExceptionHookCheck };
-  memHolders: { params: MemHoldersParams; result: MemHoldersResult };
-  memContainers: { params: { limit?: number }; result: MemContainersResult };
-  shutdown: { params: Record<string, never>; result: Record<string, never> };
 }
 
 /** Options of `watch`, as in the seed's `watch module [class] method [options]`. */
@@ -346,12 +298,6 @@ export interface StreamSummary {
 }
 
 export type ProbeKind = 'watch' | 'trace' | 'tt';
-
-export interface ProbeMethods {
-  watch: { params: WatchParams; result: StreamSummary; record: WatchRecord };
-  trace: { params: TraceParams; result: StreamSummary; record: TraceRecord };
-  ttRecord: { params: TtRecordParams; result: StreamSummary; record: TtRecord };
-}
 
 export interface GetGlobalParams {
   module: string;

@@ -39,6 +39,13 @@ export abstract class AgentStream<Self, Rec, Summary, Start extends string> {
     this.changed();
   }
 
+  /** Called by the session when the stream cannot start at all: `done` rejects with `error`. */
+  cannotStart(error: PyFlightError): void {
+    this.done = Promise.reject(error);
+    this.done.catch(() => undefined);
+    this.finished(undefined, error);
+  }
+
   /** Called by the session. */
   finished(summary: Summary | undefined, error: PyFlightError | undefined): void {
     this.summary = summary;

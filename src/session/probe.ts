@@ -1,13 +1,10 @@
 import { qualifiedName } from '../format/probeText';
-import { PROBE_KINDS, type ProbeMethod, type ProbeParams, type ProbeRecord } from '../probes/probeKinds';
-import type { ProbeKind, StreamSummary } from '../protocol/helper';
+import type { StreamSummary } from '../protocol/helper';
+import type { ProbeMethod, ProbeParams, ProbeRecord } from '../protocol/methods';
 import { AgentStream } from './agentStream';
 
-export type { ProbeMethod } from '../probes/probeKinds';
+export type { ProbeMethod } from '../protocol/methods';
 export type ProbeState = Probe['state'];
-
-/** The agent command behind each probe method, for turning it off. */
-export const AGENT_TARGET = Object.fromEntries(Object.values(PROBE_KINDS).map((k) => [k.method, k.agentTarget])) as Record<ProbeMethod, ProbeKind>;
 
 /** Where the instrumented function's code lives, when the starter knows (the editor's CodeLens needs it). */
 export interface SourceLocation {

@@ -1,10 +1,34 @@
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
-import { routeSession, type Route } from '../common/sessionRouting';
+import { routeSession, type Route, type RouteReason } from './sessionRouting';
 import type { Probe } from './probe';
 import { Session, type AttachProgress, type SessionOptions } from './session';
 import { WorkerGroup } from './workerGroup';
+
+/** What only the user can answer while a command looks for its session (the editor's Quick Pick and process picker). */
+export interface SessionChooser {
+  /** One of `candidates` (two or more, or the ones to choose from); undefined = cancelled. */
+  pick(candidates: readonly Session[], placeHolder: string): Promise<Session | undefined>;
+  /** Nothing is attached: attach to a process the user picks; `purpose` as in `resolve`. */
+  attachNew(purpose: string): Promise<Session | undefined>;
+}
+
+/** A command's request for the session it acts on. */
+export interface ResolveRequest {
+  /** What for, in the log ("watch", "stacks"). */
+  purpose: string;
+  placeHolder: string;
+  /** The file the command is about: the session whose target imported it wins. */
+  file?: string;
+}
+
+const ROUTE_WHY: Record<RouteReason, string> = {
+  file: 'the only one that imported the file',
+  chosen: 'the chosen session',
+  only: 'the only session',
+  picked: 'picked by the user',
+};
 
 /** All sessions of this window. Views subscribe to `onDidChange`; nothing talks to helpers directly. */
 export class SessionManager {
@@ -21,6 +45,8 @@ export class SessionManager {
   constructor(
     private readonly log: Logger,
     private readonly options: () => Omit<SessionOptions, 'log'>,
+    /** The extension's Quick Pick and process picker; without one (CLI, tests) `resolve` never asks. */
+    private readonly chooser?: SessionChooser,
   ) {}
 
   get all(): Session[] {
@@ -39,7 +65,7 @@ export class SessionManager {
 
   /**
    * The current session, as the status bar shows it: the chosen one, else the only live one.
-   * Commands do not read this directly: they go through the one routing rule (common/sessionRouting.ts).
+   * Commands do not read this directly: they go through the one routing rule (sessionRouting.ts).
    */
   get current(): Session | undefined {
     const live = this.live;
@@ -54,7 +80,7 @@ export class SessionManager {
   }
 
   /**
-   * The session a command acts on, by the one rule (common/sessionRouting.ts) applied to the live
+   * The session a command acts on, by the one rule (sessionRouting.ts) applied to the live
    * sessions: for a file, the target that imported it (each asked in parallel with `module`);
    * otherwise the chosen one; otherwise the only one; otherwise `pick` (and the pick is remembered).
    */
@@ -80,9 +106,24 @@ export class SessionManager {
     return route;
   }
 
+  /**
+   * The session a command acts on, by the one rule in sessionRouting.ts: the process that imported
+   * the file, else the user's last choice, else the only one, else a pick (remembered). With nothing
+   * attached, the chooser's process picker opens and the command carries on with the new session.
+   */
+  async resolve(request: ResolveRequest): Promise<Session | undefined> {
+    if (this.live.length === 0) return this.chooser?.attachNew(request.purpose);
+    const chooser = this.chooser;
+    const route = await this.route({ file: request.file,
+      pick: async (candidates) => chooser?.pick(candidates, request.placeHolder) });
+    if (!route) return undefined;
+    this.log.info(`${request.purpose}: process ${route.session.pid} (${ROUTE_WHY[route.reason]}${request.file ? `, file ${request.file}` : ''})`);
+    return route.session;
+  }
+
   private async imports(session: Session, file: string): Promise<boolean> {
     try {
-      await session.module(file);
+      await session.call('module', { file });
       return true;
     } catch (error) {
       const code = PyFlightError.from(error).code;

@@ -2,7 +2,7 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
 import { listProcesses } from '../processes/processLister';
-import type { ProbeMethods } from '../protocol/helper';
+import type { ProbeParams, ProbeRecord } from '../protocol/methods';
 import type { Probe, ProbeGroupTag, ProbeMethod, ProbeStartOptions } from './probe';
 import type { Session } from './session';
 
@@ -19,7 +19,7 @@ export async function pythonChildren(masterPid: number): Promise<number[]> {
 
 export interface GroupRecord<M extends ProbeMethod> {
   pid: number;
-  record: ProbeMethods[M]['record'];
+  record: ProbeRecord<M>;
 }
 
 /**
@@ -39,7 +39,7 @@ export class GroupProbe<M extends ProbeMethod = ProbeMethod> {
 
   constructor(
     readonly method: M,
-    readonly params: ProbeMethods[M]['params'],
+    readonly params: ProbeParams<M>,
     readonly options: ProbeStartOptions & { group: ProbeGroupTag },
   ) {}
 
@@ -137,7 +137,7 @@ export class WorkerGroup {
   }
 
   /** Starts one probe on every worker, and on each worker that joins later. */
-  startProbe<M extends ProbeMethod>(method: M, params: ProbeMethods[M]['params'], options: ProbeStartOptions = {}): GroupProbe<M> {
+  startProbe<M extends ProbeMethod>(method: M, params: ProbeParams<M>, options: ProbeStartOptions = {}): GroupProbe<M> {
     const group = new GroupProbe(method, params, { ...options, group: { key: `workers-${this.masterPid}-${++groupProbeIds}`, label: this.label } });
     this.probes.add(group as unknown as GroupProbe);
     void group.done.then(() => this.probes.delete(group as unknown as GroupProbe));

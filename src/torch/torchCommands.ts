@@ -11,8 +11,7 @@ import { writeFileAtomic } from '../common/atomicWrite';
 import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
-import { resolveSession } from '../commands/attach';
-import { escapeMarkdown } from '../diagnose/chatText';
+import { escapeMarkdown } from '../format/markdown';
 import { editorTarget } from '../probes/probeTarget';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
@@ -105,7 +104,7 @@ async function showResult(deps: TorchDeps, file: string, title: string, markdown
 
 async function profileCall(deps: TorchDeps, uri?: vscode.Uri): Promise<void> {
   const file = uri?.fsPath ?? vscode.window.activeTextEditor?.document.uri.fsPath;
-  const session = await resolveSession(deps.sessions, { log: deps.log, purpose: 'torch profile', file,
+  const session = await deps.sessions.resolve( { purpose: 'torch profile', file,
     placeHolder: vscode.l10n.t('Which process runs the model?') });
   if (!session) return;
   const typed = await vscode.window.showInputBox({
@@ -138,7 +137,7 @@ async function profileCall(deps: TorchDeps, uri?: vscode.Uri): Promise<void> {
 }
 
 async function memorySnapshot(deps: TorchDeps): Promise<void> {
-  const session = await resolveSession(deps.sessions, { log: deps.log, purpose: 'torch memory',
+  const session = await deps.sessions.resolve( { purpose: 'torch memory',
     placeHolder: vscode.l10n.t('Which process runs the model?') });
   if (!session) return;
   try {

@@ -7,16 +7,15 @@ import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
-import type { TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult } from '../protocol/helper';
+import type { TorchMemoryResult, TorchProfileParams, TorchProfileResult } from '../protocol/helper';
+import type { HelperCaller } from '../protocol/methods';
 import { summarizeTrace, type TorchTraceSummary } from './traceSummary';
 
 export type TorchLocation = Omit<TorchProfileParams, 'outputDir'>;
 
 /** What these need of a session (a `Session` is one). */
-export interface TorchTarget {
+export interface TorchTarget extends HelperCaller {
   pid: number;
-  torchProfile(params: TorchProfileParams, signal?: AbortSignal, onWaiting?: () => void): Promise<TorchProfileResult>;
-  torchMemory(params: TorchMemoryParams, signal?: AbortSignal, onWaiting?: () => void): Promise<TorchMemoryResult>;
 }
 
 /**
@@ -37,7 +36,7 @@ export async function profileTorchCall(target: TorchTarget, where: TorchLocation
   onWaiting?: () => void; limit?: number } = {}): Promise<TorchProfileRun> {
   const outputDir = options.outputDir ?? await freshOutputDir();
   const result = await removeIfEmptyOnFailure(outputDir, !options.outputDir,
-    target.torchProfile({ ...where, outputDir }, options.signal, options.onWaiting));
+    target.call('torchProfile', { ...where, outputDir }, { signal: options.signal, onWaiting: options.onWaiting }));
   return { result, summary: await readTraceSummary(result.file, options.limit) };
 }
 
@@ -55,8 +54,7 @@ export async function readTraceSummary(file: string, limit?: number): Promise<To
 export async function torchMemoryRun(target: TorchTarget, what: { record?: TorchLocation }, options: { outputDir?: string;
   signal?: AbortSignal; onWaiting?: () => void; limit?: number } = {}): Promise<TorchMemoryResult> {
   const outputDir = options.outputDir ?? await freshOutputDir();
-  return removeIfEmptyOnFailure(outputDir, !options.outputDir, target.torchMemory({ ...(what.record ? { record: true, ...what.record } : {}), outputDir, limit: options.limit },
-    options.signal, options.onWaiting));
+  return removeIfEmptyOnFailure(outputDir, !options.outputDir, target.call('torchMemory', { ...(what.record ? { record: true, ...what.record } : {}), outputDir, limit: options.limit }, { signal: options.signal, onWaiting: options.onWaiting }));
 }
 
 /** A run that fails leaves no empty directory behind (rmdir refuses a non-empty one). */

@@ -1,5 +1,5 @@
 /** The torch summaries as text: the CLI's output, the editor's markdown summary and the diagnosis evidence. */
-import { escapeMarkdown } from '../diagnose/chatText';
+import { escapeMarkdown } from '../format/markdown';
 import { formatBytes } from '../memory/memModel';
 import type { TorchMemoryResult, TorchProfileResult } from '../protocol/helper';
 import type { PythonFrame, TorchOpRow, TorchTraceSummary } from './traceSummary';

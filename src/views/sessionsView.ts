@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
-import { sessionStatusText } from '../common/sessionText';
+import { sessionStatusText } from '../session/sessionText';
 import { profileRowLabel, type KeptProfile, type ProfileOwner, type ProfileStore } from '../profile/profileStore';
 import type { Session, SessionState } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';

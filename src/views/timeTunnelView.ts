@@ -60,7 +60,7 @@ export class TimeTunnelView implements vscode.TreeDataProvider<TtNode>, vscode.D
         const key = this.keyOf(node.entry, node.record.index);
         let detail = this.details.get(key);
         if (!detail) {
-          detail = node.entry.session.ttDetail(node.record.index);
+          detail = node.entry.session.call('ttDetail', { index: node.record.index });
           this.details.set(key, detail);
         }
         try {

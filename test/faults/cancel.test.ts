@@ -47,7 +47,7 @@ describe('faults: cancel at every stage', function () {
       await assert.rejects(session.loadAgent(abort.signal), { code: ErrorCode.Cancelled, message: 'Cancelled.' });
       assert.equal(agentMapped(target.pid), false);
       assert.equal(session.state, 'ready');
-      assert.ok((await session.stack({})).threads.length >= 1);
+      assert.ok((await session.call('stack', {})).threads.length >= 1);
     } finally {
       await session.detach();
     }
@@ -110,7 +110,7 @@ describe('faults: cancel at every stage', function () {
     const abort = new AbortController();
     let waiting!: () => void;
     const isWaiting = new Promise<void>((r) => { waiting = r; });
-    const diff = session.memDiff({ interval: 2 }, abort.signal, () => waiting());
+    const diff = session.call('memDiff', { interval: 2 }, { signal: abort.signal, onWaiting: () => waiting() });
     diff.catch(() => undefined);
     await isWaiting;
     abort.abort();

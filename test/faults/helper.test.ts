@@ -64,7 +64,7 @@ describe('faults: the helper', function () {
       message: `The PyFlight helper for process ${target.pid} stopped unexpectedly.`,
       hint: 'See the PyFlight log (PyFlight: Show Log), then attach again.' });
     await doomed.probesCleanedUp;
-    await assert.rejects(doomed.stack({}), { code: ErrorCode.HelperCrashed });
+    await assert.rejects(doomed.call('stack', {}), { code: ErrorCode.HelperCrashed });
   });
 
   it('a helper printing garbage on stdout before it starts: the lines are logged and skipped, the session works', async () => {
@@ -76,7 +76,7 @@ describe('faults: the helper', function () {
     const s = session(target.pid, log);
     try {
       await s.attach();
-      const stack = await s.stack({});
+      const stack = await s.call('stack', {});
       assert.ok(stack.threads.some((t) => t.name === 'MainThread'));
       const probe = s.startProbe('watch', { module: '__main__', method: 'beat', expr: 'return_obj', limit: 1 });
       const record = await firstRecord(probe);
@@ -101,7 +101,7 @@ describe('faults: the helper', function () {
     await firstRecord(a);
     const b = second.startProbe('watch', { module: '__main__', class: 'Ledger', method: 'add', expr: 'return_obj', limit: 3 });
     assert.equal((await b.done).count, 3);
-    assert.equal(first.attachResult!.port, second.attachResult!.port, 'one agent, shared');
+    assert.equal(first.attachResult!.door, second.attachResult!.door, 'one agent, shared');
     await second.detach();
     const more = await firstRecord(a);
     assert.match(more.value ?? '', /^\d+$/, 'the first watch still records after the second session left');

@@ -199,7 +199,7 @@ describe('faults: the target exits mid-command', function () {
     const { target, session } = await attached();
     let waiting!: () => void;
     const isWaiting = new Promise<void>((r) => { waiting = r; });
-    const diff = session.memDiff({ interval: 30 }, undefined, () => waiting());
+    const diff = session.call('memDiff', { interval: 30 }, { onWaiting: () => waiting() });
     diff.catch(() => undefined); // observed below, after the exit
     await isWaiting;
     await target.stop();

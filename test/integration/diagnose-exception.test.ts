@@ -52,7 +52,7 @@ describe('diagnose exception: the swallowed exception first, the trace hook gone
   });
 
   it('leaves no trace function in any thread and no module behind (checked by a separate request)', async () => {
-    const check = await session.exceptionHookCheck();
+    const check = await session.call('exceptionHookCheck', {});
     assert.deepEqual(check, { stillTraced: [], registered: false });
   });
 
@@ -73,13 +73,13 @@ describe('diagnose exception: the swallowed exception first, the trace hook gone
 
   it('a cancelled window is removed too', async () => {
     const abort = new AbortController();
-    const pending = session.exceptionWindow({ seconds: 20 }, abort.signal, () => abort.abort());
+    const pending = session.call('exceptionWindow', { seconds: 20 }, { signal: abort.signal, onWaiting: () => abort.abort() });
     await assert.rejects(pending, /cancel/i);
     // the helper removes it in its finally right after the cancel; give it a moment
-    let check = await session.exceptionHookCheck();
+    let check = await session.call('exceptionHookCheck', {});
     for (let i = 0; i < 20 && (check.registered || check.stillTraced.length); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      check = await session.exceptionHookCheck();
+      check = await session.call('exceptionHookCheck', {});
     }
     assert.deepEqual(check, { stillTraced: [], registered: false });
   });

@@ -34,7 +34,7 @@ describe('diagnose gil, and routing by quick evidence (real targets)', function 
     assert.ok(first.evidence.some((e) => /held the GIL in \d of 8 stack samples, at hog/.test(e)), first.evidence.join('\n'));
     assert.ok(first.evidence.some((e) => /^py-spy --gil over 2 s: hog \(gil_hog\.py:1[78]\) was the running frame in \d+% of \d+ samples/.test(e)), first.evidence.join('\n'));
     assert.equal(session.gilstat?.isActive ?? false, false);
-    assert.deepEqual((await session.gilstatState()).intercepted, { take_gil: false, drop_gil: false });
+    assert.deepEqual((await session.call('gilstatState', {})).intercepted, { take_gil: false, drop_gil: false });
   });
 
   it('words that decide nothing: a leaking process is routed to memory by its RSS growth, and says so', async () => {

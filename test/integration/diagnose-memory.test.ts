@@ -103,7 +103,7 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
 
   it('stays within its time bound on a heap of a million objects', async () => {
     const session = await attach(['leaky_registry.py', '--ballast', '1000000']);
-    const result = await session.memHolders({ module: '__main__', class: 'RequestContext', samples: 50, maxSeconds: 0.5, maxNodes: 100000 });
+    const result = await session.call('memHolders', { module: '__main__', class: 'RequestContext', samples: 50, maxSeconds: 0.5, maxNodes: 100000 });
     assert.equal(result.stoppedBy, 'time');
     // The bound is checked before each heap pass: it can be overrun by one pass (and the answer), not more.
     const perPass = result.elapsedMs / Math.max(1, result.heapPasses);

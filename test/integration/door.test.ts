@@ -77,7 +77,7 @@ describe('the agent door', function () {
     const again = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
     await again.attach();
     assert.deepEqual([again.attachResult?.kind, again.attachResult?.door, again.attachResult?.reused], ['door', door, true]);
-    const stacks = await again.stack({});
+    const stacks = await again.call('stack', {});
     assert.ok(stacks.threads.some((t) => t.name === 'request-worker'), 'thread names asked through the door');
     await again.detach();
     const mapped = readFileSync(`/proc/${target.pid}/maps`, 'utf8').split('\n').filter((l) => l.includes('flight_profiler_agent'));
@@ -98,7 +98,7 @@ describe('the agent door', function () {
     assert.equal(session.attachResult!.kind, 'tcp');
     const port = session.attachResult!.port!;
     assert.ok(port >= base && port <= base + 30, `flight-profiler's port ${port}`);
-    const stacks = await session.stack({});
+    const stacks = await session.call('stack', {});
     assert.ok(stacks.threads.some((t) => t.name === 'request-worker'), stacks.threads.map((t) => t.name).join(', '));
     const found = await session.getglobal({ module: 'sys', field: 'modules', expr: "sorted(k for k in target if k.startswith('_pyflight'))", raw: true });
     assert.equal(found.value, "['_pyflight_fallback']", 'the one entry the fallback leaves in sys.modules');

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
-import type { GilStat } from '../../src/gil/gilStat';
+import type { GilStat } from '../../src/session/gilStat';
 import { topHolder, visibleThreads } from '../../src/gil/gilText';
 import type { GilstatRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
@@ -55,7 +55,7 @@ describe('gilstat: who holds the GIL (gil_hog.py, shared libpython)', function (
   });
 
   it('finds take_gil/drop_gil in the shared libpython, from outside and without the agent', async () => {
-    const state = await observer.gilstatState();
+    const state = await observer.call('gilstatState', {});
     assert.match(state.symbols.take_gil, /libpython3\.\d+\.so/);
     assert.match(state.symbols.drop_gil, /libpython3\.\d+\.so/);
     assert.deepEqual(state.intercepted, { take_gil: false, drop_gil: false });
@@ -72,13 +72,13 @@ describe('gilstat: who holds the GIL (gil_hog.py, shared libpython)', function (
     for (const w of waiters) assert.ok(w.intervalWaitMs > w.intervalHoldMs, JSON.stringify(w));
     assert.ok(hog.intervalHoldMs > hog.intervalWaitMs, JSON.stringify(hog));
     assert.ok(second.alerts.some((a) => a.thread.startsWith('gil-waiter-') && a.event === 'wait' && a.ms >= 10));
-    assert.deepEqual((await observer.gilstatState()).intercepted, { take_gil: true, drop_gil: true });
+    assert.deepEqual((await observer.call('gilstatState', {})).intercepted, { take_gil: true, drop_gil: true });
 
     gil.stop();
     const summary = await gil.done;
     assert.equal(summary.reason, 'stopped');
     assert.ok(summary.count >= 2);
-    assert.deepEqual((await observer.gilstatState()).intercepted, { take_gil: false, drop_gil: false });
+    assert.deepEqual((await observer.call('gilstatState', {})).intercepted, { take_gil: false, drop_gil: false });
 
     // And a second `on` works (the agent's state was really reset by `off`).
     const again = session.startGilstat({ intervalSeconds: 1 });
@@ -86,7 +86,7 @@ describe('gilstat: who holds the GIL (gil_hog.py, shared libpython)', function (
     assert.equal(topHolder(report)?.thread, 'gil-hog');
     again.stop();
     assert.equal((await again.done).reason, 'stopped');
-    assert.deepEqual((await observer.gilstatState()).intercepted, { take_gil: false, drop_gil: false });
+    assert.deepEqual((await observer.call('gilstatState', {})).intercepted, { take_gil: false, drop_gil: false });
   });
 
   it('cancel right after `on`, before any report, leaves no interceptor', async () => {
@@ -95,7 +95,7 @@ describe('gilstat: who holds the GIL (gil_hog.py, shared libpython)', function (
     gil.stop();
     const summary = await gil.done;
     assert.equal(summary.reason, 'stopped');
-    assert.deepEqual((await observer.gilstatState()).intercepted, { take_gil: false, drop_gil: false });
+    assert.deepEqual((await observer.call('gilstatState', {})).intercepted, { take_gil: false, drop_gil: false });
   });
 
   it('killing the helper mid-gilstat still turns the interceptor off', async () => {
@@ -103,11 +103,11 @@ describe('gilstat: who holds the GIL (gil_hog.py, shared libpython)', function (
     await doomed.attach();
     const gil = doomed.startGilstat({ intervalSeconds: 1 });
     await records(gil, 1);
-    assert.deepEqual((await observer.gilstatState()).intercepted, { take_gil: true, drop_gil: true });
+    assert.deepEqual((await observer.call('gilstatState', {})).intercepted, { take_gil: true, drop_gil: true });
     process.kill(doomed.helperPid!, 'SIGKILL');
     await assert.rejects(gil.done, { code: ErrorCode.HelperCrashed });
     await doomed.probesCleanedUp;
-    assert.deepEqual((await observer.gilstatState()).intercepted, { take_gil: false, drop_gil: false });
+    assert.deepEqual((await observer.call('gilstatState', {})).intercepted, { take_gil: false, drop_gil: false });
   });
 
   it('pyflight gilstat --duration --json: one line per report, an end line, and off afterwards', async () => {
@@ -127,7 +127,7 @@ describe('gilstat: who holds the GIL (gil_hog.py, shared libpython)', function (
     assert.equal(reports.length, end.data.count);
     assert.ok(reports.length >= 1, out);
     assert.equal(topHolder(reports.at(-1)!)?.thread, 'gil-hog');
-    assert.deepEqual((await observer.gilstatState()).intercepted, { take_gil: false, drop_gil: false });
+    assert.deepEqual((await observer.call('gilstatState', {})).intercepted, { take_gil: false, drop_gil: false });
   });
 });
 
@@ -165,7 +165,7 @@ describe('gilstat on a stripped interpreter: sampled, no agent', function () {
   });
 
   it('reports the hog holding the GIL by sampling, says why, and loads no agent', async () => {
-    assert.deepEqual((await session.gilstatState()).symbols, {});
+    assert.deepEqual((await session.call('gilstatState', {})).symbols, {});
     const gil = session.startGilstat({ intervalSeconds: 1 });
     const [report] = await records(gil, 1);
     assert.equal(report.measure, 'sampled');

@@ -52,7 +52,7 @@ describe('inspect: values (getglobal) and instances (vmtool) of inspect_service.
   });
 
   it('lists the globals of a module, without dunders, with kinds and previews of built-in values only', async () => {
-    const { globals } = await session.listGlobals('__main__');
+    const { globals } = await session.call('listGlobals', { module: '__main__' });
     const byName = new Map(globals.map((g) => [g.name, g]));
     assert.deepEqual(byName.get('CONFIG'), { name: 'CONFIG', type: 'dict', kind: 'value', preview: '3 items' });
     assert.deepEqual(byName.get('GREETING'), { name: 'GREETING', type: 'str', kind: 'value', preview: `'${GREETING}'` });
@@ -64,22 +64,22 @@ describe('inspect: values (getglobal) and instances (vmtool) of inspect_service.
   });
 
   it('counts every live instance of a class and renders the first ones, each on its own', async () => {
-    const all = await session.getInstances({ module: '__main__', class: 'Order' });
+    const all = await session.call('getInstances', { module: '__main__', class: 'Order' });
     assert.equal(all.count, 3, 'the RushOrder (a subclass) is not an Order to vmtool');
     assert.equal(new Set(all.instances.map((i) => i.id)).size, 3);
     assert.deepEqual(all.instances.map((i) => i.type), ['__main__.Order', '__main__.Order', '__main__.Order']);
     const customers = all.instances.map((i) => valueTree(i.value).find((n) => n.label === 'customer')?.value).sort();
     assert.deepEqual(customers, ['"<img src=x onerror=alert(1)>"', '"ada"', '"grace"']);
-    const two = await session.getInstances({ module: '__main__', class: 'Order', limit: 2 });
+    const two = await session.call('getInstances', { module: '__main__', class: 'Order', limit: 2 });
     assert.deepEqual([two.count, two.instances.length], [3, 2]);
-    const total = await session.getInstances({ module: '__main__', class: 'Order', expr: 'sum(o.total for o in instances)' });
+    const total = await session.call('getInstances', { module: '__main__', class: 'Order', expr: 'sum(o.total for o in instances)' });
     assert.deepEqual([total.expr, total.type, total.value], ['sum(o.total for o in instances)', "<class 'float'>", '112.0']);
-    const rush = await session.getInstances({ module: '__main__', class: 'RushOrder' });
+    const rush = await session.call('getInstances', { module: '__main__', class: 'RushOrder' });
     assert.equal(rush.count, 1);
   });
 
   it('the file under the cursor: a class name resolves to its real module and name; anything else is not a class', async () => {
-    const { module } = await session.module(SERVICE_PY);
+    const { module } = await session.call('module', { file: SERVICE_PY });
     assert.equal(module, '__main__');
     assert.deepEqual(await resolveClass(session, module, { field: 'Order' }), { module: '__main__', class: 'Order' });
     assert.deepEqual(await resolveClass(session, module, { class: 'threading', field: 'Thread' }), { module: 'threading', class: 'Thread' });
@@ -90,12 +90,12 @@ describe('inspect: values (getglobal) and instances (vmtool) of inspect_service.
     // A real module the target never imported: named as not imported, and still not imported after.
     await assert.rejects(session.getglobal({ module: 'xml.dom.minidom', field: 'parseString' }),
       failsWith(ErrorCode.ModuleNotFound, /^Module xml\.dom\.minidom is not imported in the target process\.$/));
-    await assert.rejects(session.getInstances({ module: 'xml.dom.minidom', class: 'Document' }), failsWith(ErrorCode.ModuleNotFound, /xml\.dom\.minidom/));
+    await assert.rejects(session.call('getInstances', { module: 'xml.dom.minidom', class: 'Document' }), failsWith(ErrorCode.ModuleNotFound, /xml\.dom\.minidom/));
     const still = await session.getglobal({ module: 'sys', field: 'modules', expr: "'xml.dom.minidom' in target", raw: true });
     assert.equal(still.value, 'False', 'PyFlight imported a module into the target');
     await assert.rejects(session.getglobal({ module: '__main__', class: 'Nope', field: 'x' }), failsWith(ErrorCode.ClassNotFound, /^No class named Nope in module __main__\.$/));
-    await assert.rejects(session.getInstances({ module: '__main__', class: 'Nope' }), failsWith(ErrorCode.ClassNotFound, /^No class named Nope in module __main__\.$/));
-    await assert.rejects(session.getInstances({ module: '__main__', class: 'CONFIG' }), failsWith(ErrorCode.ClassNotFound, /CONFIG/));
+    await assert.rejects(session.call('getInstances', { module: '__main__', class: 'Nope' }), failsWith(ErrorCode.ClassNotFound, /^No class named Nope in module __main__\.$/));
+    await assert.rejects(session.call('getInstances', { module: '__main__', class: 'CONFIG' }), failsWith(ErrorCode.ClassNotFound, /CONFIG/));
     await assert.rejects(session.getglobal({ module: '__main__', field: 'NOPE' }), failsWith(ErrorCode.NameNotFound, /^No global named NOPE in module __main__\.$/));
     await assert.rejects(session.getglobal({ module: '__main__', class: 'Order', field: 'customer' }),
       failsWith(ErrorCode.NameNotFound, /^Class Order in module __main__ has no attribute customer\.$/));
@@ -105,20 +105,20 @@ describe('inspect: values (getglobal) and instances (vmtool) of inspect_service.
     await assert.rejects(session.getglobal({ module: '__main__', field: 'MIXED_KEYS' }),
       failsWith(ErrorCode.BadExpression, /^The value cannot be rendered by flight-profiler: TypeError: '<' not supported/));
     assert.equal((await session.getglobal({ module: '__main__', field: 'MIXED_KEYS', raw: true })).value, "{1: 'one', 'two': 2}");
-    await assert.rejects(session.getInstances({ module: '__main__', class: 'Order', expr: 'instances[5].total' }),
+    await assert.rejects(session.call('getInstances', { module: '__main__', class: 'Order', expr: 'instances[5].total' }),
       failsWith(ErrorCode.BadExpression, /failed in the target: IndexError: list index out of range$/));
-    await assert.rejects(session.getInstances({ module: '__main__', class: 'Refund' }), failsWith(ErrorCode.NoInstances, /^No live instances of __main__\.Refund in the process\.$/));
-    await assert.rejects(session.getInstances({ module: '__main__', class: 'Order', limit: 0 }), (e: PyFlightError) => e.code === ErrorCode.BadArgument);
+    await assert.rejects(session.call('getInstances', { module: '__main__', class: 'Refund' }), failsWith(ErrorCode.NoInstances, /^No live instances of __main__\.Refund in the process\.$/));
+    await assert.rejects(session.call('getInstances', { module: '__main__', class: 'Order', limit: 0 }), (e: PyFlightError) => e.code === ErrorCode.BadArgument);
     assert.equal(session.state, 'ready');
   });
 
   it('Force GC frees the garbage cycles the fixture piles up and says how many objects went', async () => {
     await new Promise((r) => setTimeout(r, 300)); // a few Baskets (a cycle each) more
-    const result = await session.forceGc();
+    const result = await session.call('forceGc', {});
     assert.ok(result.unreachable > 0, JSON.stringify(result));
     assert.ok(result.objectsAfter < result.objectsBefore, JSON.stringify(result));
     assert.ok(result.rssKibBefore! > 0 && result.rssKibAfter! > 0);
-    const again = await session.getInstances({ module: '__main__', class: 'Basket', expr: 'len(instances)' }).catch((e: PyFlightError) => e.code);
+    const again = await session.call('getInstances', { module: '__main__', class: 'Basket', expr: 'len(instances)' }).catch((e: PyFlightError) => e.code);
     assert.ok(again === ErrorCode.NoInstances || Number((again as { value: string }).value) < 50, `baskets left: ${JSON.stringify(again)}`);
   });
 
@@ -147,7 +147,7 @@ describe('inspect: values (getglobal) and instances (vmtool) of inspect_service.
       assert.equal(await values.valueOf([readOnly], SERVICE_PY, { field: 'REQUESTS_SERVED' }), undefined);
       assert.equal(values.requests, before);
       assert.equal(readOnly.agentLoaded, false);
-      const stacks = await readOnly.stack({ includeAgentThreads: true });
+      const stacks = await readOnly.call('stack', { includeAgentThreads: true });
       assert.ok(!stacks.threads.some((t) => t.name?.startsWith('flight-profiler')), 'an agent thread runs in the read-only target');
     } finally {
       await readOnly.detach();

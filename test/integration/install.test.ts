@@ -37,7 +37,7 @@ describe('"Install flight-profiler into <env>" then attach (real pip, real targe
 
     const second = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
     await second.attach();
-    const stacks = await second.stack({});
+    const stacks = await second.call('stack', {});
     assert.ok(stacks.threads.some((t) => t.frames.some((f) => f.function === 'idle_forever')));
     await second.detach();
   });

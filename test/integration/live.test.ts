@@ -115,7 +115,7 @@ describe('console, evaluate and reload in a real target', function () {
   });
 
   const evalValue = async (expression: string) => {
-    const result = await session.evaluate(expression);
+    const result = await session.call('eval', { expression });
     assert.ok(result.ok, `${expression}: ${result.error}`);
     return result.value;
   };
@@ -187,23 +187,23 @@ describe('console, evaluate and reload in a real target', function () {
   });
 
   it('evaluate: a value, what it printed, a syntax error, an exception', async () => {
-    const value = await session.evaluate('COUNTER["ticks"] > 0');
+    const value = await session.call('eval', { expression: 'COUNTER["ticks"] > 0' });
     assert.deepEqual({ ok: value.ok, value: value.value, type: value.type }, { ok: true, value: 'True', type: 'bool' });
-    const printed = await session.evaluate('print("shown") or 7');
+    const printed = await session.call('eval', { expression: 'print("shown") or 7' });
     assert.equal(printed.output, 'shown\n');
     assert.equal(printed.value, '7');
-    const syntax = await session.evaluate('1 +');
+    const syntax = await session.call('eval', { expression: '1 +' });
     assert.equal(syntax.ok, false);
     assert.equal(syntax.kind, 'syntax');
     assert.match(syntax.error!, /SyntaxError: invalid syntax/);
-    const raised = await session.evaluate('{}["missing"]');
+    const raised = await session.call('eval', { expression: '{}["missing"]' });
     assert.equal(raised.kind, 'exception');
     assert.equal(raised.exceptionType, 'KeyError');
     assert.match(raised.error!, /File "<pyflight-eval>", line 1[\s\S]*KeyError: 'missing'/);
-    await assert.rejects(session.evaluate('   '), (e: PyFlightError) => e.code === ErrorCode.BadExpression);
+    await assert.rejects(session.call('eval', { expression: '   ' }), (e: PyFlightError) => e.code === ErrorCode.BadExpression);
     // No timeout: cancelling interrupts it in the target, and the target goes on.
     const stop = new AbortController();
-    const endless = session.evaluate('while True: pass', stop.signal);
+    const endless = session.call('eval', { expression: 'while True: pass' }, { signal: stop.signal });
     await sleep(300);
     stop.abort();
     const interrupted = await endless;
@@ -239,7 +239,7 @@ describe('console, evaluate and reload in a real target', function () {
 
     // A plan says what would change, and changes nothing.
     const edited = readFileSync(target.script, 'utf8').replace('"hello %d" % n', '"HELLO %d" % n');
-    const plan = await session.reloadPlan({ module: '__main__', function: 'greeting', text: edited });
+    const plan = await session.call('reloadPlan', { module: '__main__', function: 'greeting', text: edited });
     assert.deepEqual({ ok: plan.ok, changed: plan.changed, applied: plan.applied }, { ok: true, changed: true, applied: undefined });
     assert.equal(plan.oldSource, 'def greeting(n):\n    return "hello %d" % n\n');
     assert.equal(plan.newSource, 'def greeting(n):\n    return "HELLO %d" % n\n');
@@ -264,26 +264,26 @@ describe('console, evaluate and reload in a real target', function () {
     // A change in the captured variables is refused too (zero-argument super() captures __class__).
     const withSuper = readFileSync(path.join(FIXTURES, 'live_service.py'), 'utf8')
       .replace('"%s %d" % (self.prefix, n)', 'super().__repr__()');
-    await assert.rejects(session.reloadApply({ module: '__main__', class: 'Greeter', function: 'greet', text: withSuper }),
+    await assert.rejects(session.call('reloadApply', { module: '__main__', class: 'Greeter', function: 'greet', text: withSuper }),
       (e: PyFlightError) => e.code === ErrorCode.ReloadRefused && /closure variables differ \(none before, __class__ now\)/.test(e.message));
     for (const line of await target.nextLines('stdout')) assert.match(line, /\| greet \d+$/);
-    await assert.rejects(session.reloadApply({ module: 'nonexistent_module', function: 'f' }),
+    await assert.rejects(session.call('reloadApply', { module: 'nonexistent_module', function: 'f' }),
       (e: PyFlightError) => e.code === ErrorCode.BadLocation && /not imported/.test(e.message));
   });
 
   it('reload of a method from the editor\'s text (unsaved), with warnings for what it cannot fix', async () => {
     const text = readFileSync(path.join(FIXTURES, 'live_service.py'), 'utf8');
-    const result = await session.reloadApply({ module: '__main__', class: 'Greeter', function: 'greet',
+    const result = await session.call('reloadApply', { module: '__main__', class: 'Greeter', function: 'greet',
       text: text.replace('"%s %d" % (self.prefix, n)', '"%s! %d" % (self.prefix.upper(), n)') });
     assert.equal(result.applied, true);
     for (const line of await target.nextLines('stdout')) assert.match(line, /\| GREET! \d+$/);
-    const missing = await session.reloadPlan({ module: '__main__', function: 'greeting',
+    const missing = await session.call('reloadPlan', { module: '__main__', function: 'greeting',
       text: text.replace('"hello %d" % n', 'not_defined_anywhere(n)') });
     assert.match(missing.warnings!.join(' '), /not_defined_anywhere.*NameError/);
-    const signature = await session.reloadPlan({ module: '__main__', function: 'greeting', text: text.replace('def greeting(n):', 'def greeting(n, loud=False):') });
+    const signature = await session.call('reloadPlan', { module: '__main__', function: 'greeting', text: text.replace('def greeting(n):', 'def greeting(n, loud=False):') });
     assert.match(signature.warnings!.join(' '), /signature changed/);
     // Stale functions: the editor's text against what runs now (greeting is HELLO, greet was reloaded).
-    const stale = await session.reloadStale('__main__', text);
+    const stale = await session.call('reloadStale', { module: '__main__', text });
     assert.deepEqual(stale.functions.map((f) => `${f.class ?? ''}.${f.function}:${f.line}`).sort(), ['.greeting:15', 'Greeter.greet:22']);
   });
 });

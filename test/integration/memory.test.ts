@@ -8,7 +8,7 @@ const LEAK = '__main__.LeakyCacheEntry';
 
 /** Agent threads still inside flight-profiler's `diff_mem` (sleeping, or walking the heap). */
 async function agentDiffsRunning(session: Session): Promise<number> {
-  const stacks = await session.stack({ includeAgentThreads: true });
+  const stacks = await session.call('stack', { includeAgentThreads: true });
   return stacks.threads.filter((t) => t.frames.some((f) => /diff_mem/.test(f.function))).length;
 }
 
@@ -24,7 +24,7 @@ describe('memory: mem summary / mem diff through the agent (leaky_service.py)', 
 
   it('a diff names the leaking class at the top, after saying the agent waits', async () => {
     const waited: number[] = [];
-    const diff = await session.memDiff({ interval: 3, limit: 10 }, undefined, (s) => waited.push(s));
+    const diff = await session.call('memDiff', { interval: 3, limit: 10 }, { onWaiting: (s) => waited.push(s) });
     assert.deepEqual(waited, [3]);
     assert.equal(session.agentLoaded, true, 'the agent was loaded on demand');
     assert.equal(diff.kind, 'diff');
@@ -36,25 +36,25 @@ describe('memory: mem summary / mem diff through the agent (leaky_service.py)', 
   });
 
   it('a summary lists the biggest types by size, with the cache among them', async () => {
-    const summary = await session.memSummary({ limit: 25 });
+    const summary = await session.call('memSummary', { limit: 25 });
     assert.equal(summary.kind, 'summary');
     assert.equal(summary.rows.length, 25);
     const sizes = summary.rows.map((r) => r.size);
     assert.deepEqual(sizes, [...sizes].sort((a, b) => b - a));
     const leak = summary.rows.find((r) => r.type === LEAK);
     assert.ok(leak && leak.count > 0, JSON.stringify(summary.rows.slice(0, 5)));
-    const smallest = await session.memSummary({ limit: 3, order: 'ascending' });
+    const smallest = await session.call('memSummary', { limit: 3, order: 'ascending' });
     assert.ok(smallest.rows.every((r) => r.size <= summary.rows[summary.rows.length - 1].size));
   });
 
   it('bad options are refused before the agent sees them', async () => {
-    await assert.rejects(session.memDiff({ interval: 0 }), (e: PyFlightError) => e.code === ErrorCode.BadArgument);
-    await assert.rejects(session.memSummary({ order: 'sideways' as 'ascending' }), (e: PyFlightError) => e.code === ErrorCode.BadArgument);
+    await assert.rejects(session.call('memDiff', { interval: 0 }), (e: PyFlightError) => e.code === ErrorCode.BadArgument);
+    await assert.rejects(session.call('memSummary', { order: 'sideways' as 'ascending' }), (e: PyFlightError) => e.code === ErrorCode.BadArgument);
   });
 
   it('cancelling a diff returns while the agent is still in it, says so, and the target keeps running normally', async () => {
     const stop = new AbortController();
-    const cancelled = session.memDiff({ interval: 15, limit: 5 }, stop.signal, () => stop.abort());
+    const cancelled = session.call('memDiff', { interval: 15, limit: 5 }, { signal: stop.signal, onWaiting: () => stop.abort() });
     const error: PyFlightError = await cancelled.then(() => assert.fail('the diff was not cancelled'), (e: PyFlightError) => e);
     assert.equal(error.code, ErrorCode.Cancelled);
     assert.match(error.message, /cannot stop a diff: it keeps sleeping for about \d+ s more, then walks the heap once more/);
@@ -62,11 +62,11 @@ describe('memory: mem summary / mem diff through the agent (leaky_service.py)', 
     // The cancel came back while the agent's worker still sleeps in diff_mem (so: at once, not after the interval).
     assert.equal(await agentDiffsRunning(session), 1, 'the agent should still be inside its diff');
     // Meanwhile the process and the agent serve other requests, and the leak keeps growing.
-    const first = await session.memSummary({ limit: 30 });
-    const second = await session.memSummary({ limit: 30 });
+    const first = await session.call('memSummary', { limit: 30 });
+    const second = await session.call('memSummary', { limit: 30 });
     const count = (s: typeof first) => s.rows.find((r) => r.type === LEAK)?.count ?? 0;
     assert.ok(count(second) > count(first), 'the target did not keep running');
-    const stacks = await session.stack({});
+    const stacks = await session.call('stack', {});
     assert.ok(stacks.threads.some((t) => t.name === 'request-loop' && t.frames.some((f) => f.function === 'request_loop')));
     assert.equal(session.state, 'ready');
     assert.ok(isRunning(service.pid));

@@ -93,7 +93,7 @@ describe('records tell the truth (records_service.py, real agent)', function () 
     assert.equal(recorded.length, 2);
     assert.ok(recorded.every((r) => r.isException));
     assert.equal(ttSummary.reason, 'limit');
-    await session.ttDelete({ all: true });
+    await session.call('ttDelete', { all: true });
   });
 });
 

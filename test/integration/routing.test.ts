@@ -47,7 +47,7 @@ describe('SessionManager routes commands to the right one of several attached pr
     const file = path.join(FIXTURES, 'shop', 'orders.py');
     const route = await manager.route({ file, pick: noPick });
     const session = route!.session;
-    const { module } = await session.module(file);
+    const { module } = await session.call('module', { file });
     const probe = session.startProbe('watch', { module, method: 'total_price', expr: 'return_obj', limit: 2 });
     let records = 0;
     probe.onDidRecord(() => records++);
@@ -68,7 +68,7 @@ describe('SessionManager routes commands to the right one of several attached pr
     const file = path.join(FIXTURES, 'plain_sleeper.py');
     const route = await manager.route({ file, pick: noPick });
     assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: a.pid, reason: 'chosen' });
-    await assert.rejects(route!.session.module(file), { code: 'FILE_NOT_IMPORTED' });
+    await assert.rejects(route!.session.call('module', { file }), { code: 'FILE_NOT_IMPORTED' });
     assert.deepEqual(picks, []);
   });
 });

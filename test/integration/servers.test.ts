@@ -42,7 +42,7 @@ describe('on a real gunicorn server (2 sync workers)', function () {
   it('a worker forked after the master got the agent can be attached and answers', async () => {
     const master = await open(server.pid);
     await master.loadAgent();
-    assert.ok((await master.stack({})).threads.some((t) => t.name === 'MainThread'));
+    assert.ok((await master.call('stack', {})).threads.some((t) => t.name === 'MainThread'));
 
     const before = server.workers();
     process.kill(before[0], 'SIGKILL'); // gunicorn forks a replacement from the master, agent state and all
@@ -50,8 +50,8 @@ describe('on a real gunicorn server (2 sync workers)', function () {
 
     const worker = await open(fresh);
     await worker.loadAgent();
-    assert.equal((await worker.module(APP)).module, 'flask_app');
-    const main = (await worker.stack({})).threads.find((t) => t.tid === fresh);
+    assert.equal((await worker.call('module', { file: APP })).module, 'flask_app');
+    const main = (await worker.call('stack', {})).threads.find((t) => t.tid === fresh);
     assert.equal(main?.name, 'MainThread', 'a forked worker\'s main thread is MainThread, not the process name');
   });
 
@@ -104,7 +104,7 @@ describe('on a real uvicorn server', function () {
     const requests = Array.from({ length: 6 }, () => server.get('/block')); // each blocks the loop 0.5 s
     let running;
     for (let i = 0; i < 20 && !running; i++) {
-      running = (await session.stack({ async: true })).asyncTasks?.find((t) => t.running);
+      running = (await session.call('stack', { async: true })).asyncTasks?.find((t) => t.running);
     }
     await Promise.all(requests);
     assert.ok(running, 'a task running on the loop');

@@ -42,7 +42,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
   it('attaching loads nothing into the target; stacks, with thread names, need no agent', async () => {
     assert.equal(session.state, 'ready');
     assert.equal(session.agentLoaded, false);
-    const result = await session.stack({});
+    const result = await session.call('stack', {});
     assert.ok(result.threads.some((t) => t.name === 'request-worker'), result.threads.map((t) => t.name).join(', '));
     assert.ok(result.threads.some((t) => t.name === 'MainThread' && t.tid === service.pid));
     assert.deepEqual(agentLibrariesIn(service.pid), [], 'nothing may be loaded before a command needs the agent');
@@ -52,7 +52,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
   it('refusing the agent fails the command with CANCELLED and loads nothing', async () => {
     const refusing = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0, confirmAgentLoad: async () => false });
     await refusing.attach();
-    await assert.rejects(refusing.module(path.join(FIXTURES, 'busy_service.py')), { code: ErrorCode.Cancelled });
+    await assert.rejects(refusing.call('module', { file: path.join(FIXTURES, 'busy_service.py') }), { code: ErrorCode.Cancelled });
     assert.deepEqual(agentLibrariesIn(service.pid), []);
     await refusing.detach();
   });
@@ -79,7 +79,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
   });
 
   it('stack shows named threads with the fixture functions, most recent call first', async () => {
-    const result = await session.stack({});
+    const result = await session.call('stack', {});
     const worker = result.threads.find((t) => t.name === 'request-worker');
     assert.ok(worker, `threads: ${result.threads.map((t) => t.name).join(', ')}`);
     const names = worker.frames.map((f) => f.function);
@@ -95,7 +95,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
   });
 
   it('stack --async lists the asyncio task with its coroutine frames', async () => {
-    const result = await session.stack({ async: true });
+    const result = await session.call('stack', { async: true });
     const task = result.asyncTasks?.find((t) => t.name === 'inventory-poller');
     assert.ok(task, JSON.stringify(result.asyncTasks));
     assert.equal(task.thread, 'event-loop');
@@ -103,17 +103,17 @@ describe('Session against real targets (flight-profiler attach)', function () {
   });
 
   it('stack --native adds native frames', async () => {
-    const result = await session.stack({ native: true });
+    const result = await session.call('stack', { native: true });
     const main = result.threads.find((t) => t.name === 'MainThread')!;
     assert.ok((main.nativeFrames ?? []).length > 3);
     assert.ok(main.nativeFrames!.some((f) => /^_?Py|main/.test(f.function)), main.nativeFrames!.map((f) => f.function).join(','));
   });
 
   it('module maps a script to __main__ and a package file to its dotted name', async () => {
-    assert.equal((await session.module(path.join(FIXTURES, 'busy_service.py'))).module, '__main__');
-    assert.equal((await session.module(path.join(FIXTURES, 'shop', 'orders.py'))).module, 'shop.orders');
-    await assert.rejects(session.module(path.join(FIXTURES, 'plain_sleeper.py')), { code: ErrorCode.FileNotImported });
-    await assert.rejects(session.module(path.join(FIXTURES, 'missing.py')), { code: ErrorCode.BadArgument });
+    assert.equal((await session.call('module', { file: path.join(FIXTURES, 'busy_service.py') })).module, '__main__');
+    assert.equal((await session.call('module', { file: path.join(FIXTURES, 'shop', 'orders.py') })).module, 'shop.orders');
+    await assert.rejects(session.call('module', { file: path.join(FIXTURES, 'plain_sleeper.py') }), { code: ErrorCode.FileNotImported });
+    await assert.rejects(session.call('module', { file: path.join(FIXTURES, 'missing.py') }), { code: ErrorCode.BadArgument });
   });
 
   it('a second session finds the loaded agent without asking', async () => {
@@ -121,7 +121,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
     await second.attach();
     assert.equal(second.agentLoaded, true);
     assert.equal(second.attachResult!.reused, true);
-    assert.equal(second.attachResult!.port, session.attachResult!.port);
+    assert.equal(second.attachResult!.door, session.attachResult!.door);
     await second.detach();
   });
 
@@ -144,7 +144,7 @@ describe('Session against real targets (flight-profiler attach)', function () {
     const changed = new Promise<string>((resolve) => doomed.onDidChangeState(resolve));
     process.kill(doomed.helperPid!, 'SIGKILL');
     assert.equal(await changed, 'helperCrashed');
-    await assert.rejects(doomed.stack({}), { code: ErrorCode.HelperCrashed });
+    await assert.rejects(doomed.call('stack', {}), { code: ErrorCode.HelperCrashed });
   });
 
   it('the session notices when the target exits', async () => {

@@ -12,7 +12,7 @@ describe('inspect: shop_api_service.py (a string with a newline, a long list, mi
   before(() => ({ session } = attached));
 
   it('the globals list counts items as people read them: 1 item, 250,000 items', async () => {
-    const byName = new Map((await session.listGlobals('__main__')).globals.map((g) => [g.name, g.preview]));
+    const byName = new Map((await session.call('listGlobals', { module: '__main__' })).globals.map((g) => [g.name, g.preview]));
     assert.equal(byName.get('NESTED'), '1 item');
     assert.equal(byName.get('ROWS'), '250,000 items');
     assert.equal(byName.get('STATS'), '4 items');

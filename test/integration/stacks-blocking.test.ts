@@ -17,7 +17,7 @@ describe('Stacks: what each thread waits for (real targets)', function () {
     const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
     sessions.push(session);
     await session.attach();
-    return session.stack({ native });
+    return session.call('stack', { native });
   }
   const byName = (result: StackResult, name: string): ThreadStack => {
     const thread = result.threads.find((t) => t.name === name);

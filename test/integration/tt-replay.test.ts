@@ -39,7 +39,7 @@ describe('tt values and replays on a plain target (tt_service.py)', function () 
   it('details read as Python: args tuple, kwargs dict, return value', async () => {
     const records = await record(session, { module: '__main__', method: 'lookup' }, 4);
     const returned = records.find((r) => r.isReturn)!;
-    const detail = await session.ttDetail(returned.index);
+    const detail = await session.call('ttDetail', { index: returned.index });
     assert.match(detail.args, /^\('k\d+,\d+',\)$/);
     assert.equal(detail.kwargs, "{'sep': ','}");
     assert.match(detail.returnValue!, /^\{'key': 'k\d+', 'value': \d+\}$/);
@@ -50,7 +50,7 @@ describe('tt values and replays on a plain target (tt_service.py)', function () 
   it('a raising call: the exception whole on one line, the traceback from user code, a replay labelled and no view hint', async () => {
     const records = await record(session, { module: '__main__', method: 'lookup' }, 4);
     const raised = records.find((r) => r.isException)!;
-    const detail = await session.ttDetail(raised.index);
+    const detail = await session.call('ttDetail', { index: raised.index });
     assert.equal(detail.returnValue, null);
     assert.equal(detail.exceptionType, 'ValueError');
     assert.match(detail.exceptionLine!, /^ValueError: no ',' in 'bad\d+': every line must be 'key,value'\. The parser stops .* "bad input" for the whole batch\. Fix the producer, or call lookup\(line, sep=\.\.\.\) with the separator it uses\.$/);
@@ -59,12 +59,12 @@ describe('tt values and replays on a plain target (tt_service.py)', function () 
     assert.match(lines[1], /tt_service\.py", line \d+, in lookup$/);
     assert.doesNotMatch(detail.exception!, /flight_profiler|\^\^\^|\\n/);
 
-    const replay = await session.ttReplay(raised.index);
+    const replay = await session.call('ttReplay', { index: raised.index });
     assert.equal(replay.isException, true);
     assert.equal(replay.replayOf, raised.index);
     assert.equal(replay.exceptionLine!.replace(/bad\d+/, ''), detail.exceptionLine!.replace(/bad\d+/, ''));
     assert.equal(replay.hint, undefined, 'a plain function is not a view');
-    const listed = (await session.ttList()).records;
+    const listed = (await session.call('ttList', {})).records;
     assert.equal(listed.find((r) => r.index === replay.index)?.replayOf, raised.index);
     assert.equal(listed.find((r) => r.index === raised.index)?.replayOf, null);
   });
@@ -113,7 +113,7 @@ describe('tt replay of a Flask view on a real gunicorn worker (flask_app.py)', f
   it('replaying Flask\'s view dispatch raises "Working outside of request context": whole, with the hint, labelled', async () => {
     const [call] = await record(session, { module: 'flask.app', class: 'Flask', method: 'dispatch_request' }, 1);
     assert.equal(call.isReturn, true);
-    const replay = await session.ttReplay(call.index);
+    const replay = await session.call('ttReplay', { index: call.index });
     assert.equal(replay.isException, true);
     assert.equal(replay.replayOf, call.index);
     assert.notEqual(replay.index, call.index);
@@ -121,13 +121,13 @@ describe('tt replay of a Flask view on a real gunicorn worker (flask_app.py)', f
     assert.match(replay.exception!.split('\n')[1], /flask\/app\.py", line \d+, in dispatch_request$/);
     assert.match(replay.hint!, /Flask/);
     assert.match(replay.hint!, /request context/);
-    const listed = (await session.ttList()).records;
+    const listed = (await session.call('ttList', {})).records;
     assert.deepEqual(listed.filter((r) => r.replayOf === call.index).map((r) => r.index), [replay.index]);
   });
 
   it('a view replays outside its context; the CLI labels it and exits 1 when it raised', async () => {
     const [view] = await record(session, { module: 'flask_app', method: 'slow' }, 1);
-    const ok = await session.ttReplay(view.index);
+    const ok = await session.call('ttReplay', { index: view.index });
     assert.equal(ok.isException, false);
     assert.equal(ok.returnValue, "{'ok': True}");
     assert.equal(ok.replayOf, view.index);

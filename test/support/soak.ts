@@ -61,7 +61,7 @@ export async function soak(target: BeatingTarget, cycles: { attach: number; watc
   for (let i = 0; i < cycles.attach; i++) {
     const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 1000 });
     await session.attach();
-    if (!(await session.stack({})).threads.length) throw new Error(`cycle ${i}: no threads`);
+    if (!(await session.call('stack', {})).threads.length) throw new Error(`cycle ${i}: no threads`);
     await session.detach();
   }
 

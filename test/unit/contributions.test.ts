@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CommandId, ViewId } from '../../src/common/commandIds';
+import { SETTINGS } from '../../src/common/settings';
 
 const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
 
@@ -23,6 +24,13 @@ describe('package.json contributions', () => {
     for (const [menu, items] of Object.entries(pkg.contributes.menus as Record<string, Array<{ command: string }>>)) {
       for (const item of items) assert.ok(declared.has(item.command), `${menu}: ${item.command}`);
     }
+  });
+
+  it('declares exactly the settings of common/settings.ts, with the same types and defaults', () => {
+    const declared = Object.fromEntries(Object.entries(pkg.contributes.configuration.properties as Record<string, { type: string; default: unknown }>)
+      .map(([key, spec]) => [key, { type: spec.type, default: spec.default }]));
+    const table = Object.fromEntries(Object.entries(SETTINGS).map(([key, spec]) => [`pyflight.${key}`, { type: spec.type, default: spec.default }]));
+    assert.deepEqual(declared, table);
   });
 
   it('runs beside the target (workspace extension) on a VS Code we test against', () => {

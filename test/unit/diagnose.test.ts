@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { escapeMarkdown, parseDiagnosePrompt } from '../../src/diagnose/chatText';
+import { parseDiagnosePrompt } from '../../src/diagnose/chatText';
+import { escapeMarkdown } from '../../src/format/markdown';
 import { kindFromWords } from '../../src/diagnose/engine';
 import { analyzeHang, lockCycles } from '../../src/diagnose/hang';
 import type { StackResult, ThreadStack } from '../../src/protocol/helper';

@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROBE_KINDS, PROBE_METHODS, probeKind } from '../../src/probes/probeKinds';
 import { formatProbeOptions, parseProbeOptions } from '../../src/probes/probeOptions';
-import { AGENT_TARGET } from '../../src/session/probe';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
 
@@ -11,10 +10,6 @@ describe('probe kinds (one table)', () => {
   it('lists every kind once, each row naming its own method', () => {
     assert.deepEqual([...PROBE_METHODS].sort(), Object.keys(PROBE_KINDS).sort());
     for (const method of PROBE_METHODS) assert.equal(probeKind(method).method, method);
-  });
-
-  it('turns probes off with the agent command of their row', () => {
-    assert.deepEqual(AGENT_TARGET, { watch: 'watch', trace: 'trace', ttRecord: 'tt' });
   });
 
   it('names commands, views and settings that package.json contributes', () => {
@@ -25,7 +20,7 @@ describe('probe kinds (one table)', () => {
       const kind = probeKind(method);
       for (const id of Object.values(kind.commands)) assert.ok(commands.has(id), `${method}: ${id}`);
       assert.ok(views.has(kind.viewId), `${method}: ${kind.viewId}`);
-      const setting = `pyflight.${kind.limitSetting.replace(/DefaultLimit$/, '')}.defaultLimit`;
+      const setting = `pyflight.${kind.limitSetting}`;
       assert.ok(settings.includes(setting), `${method}: ${setting}`);
     }
   });

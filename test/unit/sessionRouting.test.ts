@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { routeSession, type RouteRequest } from '../../src/common/sessionRouting';
-import { sessionStateText } from '../../src/common/sessionText';
+import { routeSession, type RouteRequest } from '../../src/session/sessionRouting';
+import { sessionStateText } from '../../src/session/sessionText';
+import { silentLogger } from '../../src/common/logger';
+import { SessionManager } from '../../src/session/sessionManager';
 
 interface Fake { pid: number; files: string[] }
 const a: Fake = { pid: 101, files: ['/srv/a/checkout.py', '/srv/shared/util.py'] };
@@ -89,6 +91,23 @@ describe('session routing: one rule for "the" session', () => {
   it('no live session: nothing (the caller offers to attach)', async () => {
     const { req } = request([]);
     assert.equal(await routeSession(req), undefined);
+  });
+});
+
+describe('SessionManager.resolve', () => {
+  it('with nothing attached, asks the chooser to attach a new session for the purpose', async () => {
+    const asked: string[] = [];
+    const manager = new SessionManager(silentLogger, () => ({}), {
+      pick: async () => { throw new Error('nothing to pick from'); },
+      attachNew: async (purpose) => { asked.push(purpose); return undefined; },
+    });
+    assert.equal(await manager.resolve({ purpose: 'stacks', placeHolder: 'Show stacks of which process?' }), undefined);
+    assert.deepEqual(asked, ['stacks']);
+  });
+
+  it('without a chooser (CLI, tests) asks nobody', async () => {
+    const manager = new SessionManager(silentLogger, () => ({}));
+    assert.equal(await manager.resolve({ purpose: 'probe', placeHolder: 'Instrument which process?' }), undefined);
   });
 });
 

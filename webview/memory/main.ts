@@ -4,7 +4,7 @@
 import '../shared/base.css';
 import './style.css';
 import { button, el } from '../shared/dom';
-import { formatBytes, formatCount } from '../../src/memory/memModel';
+import { formatBytes, formatCount } from '../shared/units';
 import type { FromWebview, MemoryView, MemoryWebviewState, MemTableRow, SortKey, ToWebview } from '../shared/memoryProtocol';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void; getState(): MemoryWebviewState | undefined; setState(state: MemoryWebviewState): void };

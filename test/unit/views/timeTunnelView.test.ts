@@ -16,7 +16,7 @@ const flask = JSON.parse(readFileSync(path.join(RECORDED, 'tt-flask-replay.json'
 describe('Time Tunnel view: a replay of a Flask view that raised outside its request context', () => {
   const call = flask.record[0].data;
   // The view asks the session for the call's details: it answers what the helper answered.
-  const session = { pid: 4242, startedAt: 1, ttDetail: async () => flask.show1000 };
+  const session = { pid: 4242, startedAt: 1, call: async (method: string) => (method === 'ttDetail' ? flask.show1000 : assert.fail(method)) };
   const entry = { session, probe: { id: 1, method: 'ttRecord' }, records: [call], source: undefined } as unknown as ProbeEntry<'ttRecord'>;
   const store = { onDidChange: () => ({ dispose() {} }), of: () => [entry] } as never;
   const view = new TimeTunnelView(store);

@@ -16,7 +16,8 @@ describe('Values view rows (answers recorded from inspect_service.py)', () => {
   const session = {
     pid: 4242, state: 'ready',
     getglobal: async (p: { field: string }) => recorded(p.field === 'CONFIG' ? 'getglobal-config' : 'getglobal-tax-rate'),
-    getInstances: async (p: { class: string }) => {
+    call: async (method: string, p: { class: string }) => {
+      assert.equal(method, 'getInstances');
       if (p.class === 'Refund') {
         const { error } = recorded('instances-refund');
         throw new PyFlightError(error.code, error.message, error.hint);

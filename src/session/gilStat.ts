@@ -1,4 +1,4 @@
-import { AgentStream } from '../session/agentStream';
+import { AgentStream } from './agentStream';
 import type { GilMeasure, GilstatParams, GilstatRecord, GilstatSummary } from '../protocol/helper';
 
 export type GilStatState = GilStat['state'];

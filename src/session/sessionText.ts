@@ -1,4 +1,4 @@
-import type { SessionState } from '../session/session';
+import type { SessionState } from './session';
 
 /** The words for a session's state, the same in the Sessions view, the Detach picker and the status bar. */
 const STATE_TEXT: Record<SessionState, string> = {
