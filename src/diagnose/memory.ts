@@ -8,7 +8,7 @@ import { PyFlightError } from '../common/errors';
 import { biggestContainer, chainText, createdText, holderName, searchText } from '../memory/holders';
 import { classLocation, diffRows, formatBytes, formatCount, instancesCommand, isDiffBookkeeping, topGrowers, type MemDeltaRow } from '../memory/memModel';
 import type { MemContainersResult, MemDiffParams, MemDiffResult, MemHoldersParams, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
-import type { DiagnosisExtras, DiagnoseStep } from './engine';
+import type { DiagnosisExtras, DiagnoseStep } from './playbookTypes';
 import type { WatchHandle } from './exception';
 import { shortWhere, type Finding } from './report';
 

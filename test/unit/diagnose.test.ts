@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { escapeMarkdown, parseDiagnosePrompt } from '../../src/diagnose/chatText';
-import { kindFromWords } from '../../src/diagnose/engine';
+import { parseDiagnosePrompt } from '../../src/diagnose/chatCommands';
+import { escapeMarkdown } from '../../src/diagnose/chatText';
+import { kindFromWords } from '../../src/diagnose/routing';
 import { analyzeHang, lockCycles } from '../../src/diagnose/hang';
 import type { StackResult, ThreadStack } from '../../src/protocol/helper';
 
