@@ -1,11 +1,12 @@
 /**
- * `pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|exception|gil|torch] [--budget S] [--json]`: the
+ * `pyflight diagnose <pid> "<problem>" [--kind auto|<a kind of the playbook table>] [--budget S] [--json]`: the
  * deterministic diagnosis (src/diagnose/engine.ts) as markdown, or the report as JSON. Steps go to
  * stderr as they happen; stdout has only the report.
  */
 import type { Logger } from '../common/logger';
 import { diagnose } from '../diagnose/engine';
-import { DIAGNOSE_KINDS, reportMarkdown, type DiagnoseKind } from '../diagnose/report';
+import { DIAGNOSE_KINDS, type DiagnoseKind } from '../diagnose/playbooks';
+import { reportMarkdown } from '../diagnose/report';
 import type { Session } from '../session/session';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
 

@@ -13,12 +13,14 @@ import { PyFlightError } from '../common/errors';
 import type { ProfileStore } from '../profile/profileStore';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
-import { diagnose, type DiagnosisExtras } from './engine';
-import { escapeMarkdown } from '../format/markdown';
-import { CHAT_COMMAND_KINDS, parseDiagnosePrompt } from './chatText';
+import { CHAT_COMMAND_KINDS, chatFollowups, parseDiagnosePrompt } from './chatCommands';
 import { refineWithModel } from './chatRefine';
-import type { DiagnoseKind, Finding } from './report';
+import { escapeMarkdown } from '../format/markdown';
 import { setting } from '../common/config';
+import { diagnose } from './engine';
+import { playbookFor, type DiagnoseKind } from './playbooks';
+import type { DiagnosisExtras } from './playbookTypes';
+import type { Finding } from './report';
 
 export const CHAT_PARTICIPANT_ID = 'pyflight.chat';
 
@@ -88,8 +90,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
       stream.button({ command: CommandId.openKeptProfile, title: 'Open Flame Graph', arguments: [kept.id] });
     }
     const culprit = report.findings.find((f) => f.severity !== 'info' && f.location?.file && !f.location.function.includes('<'));
-    // A memory finding's location is the holder's assignment, not a function to watch.
-    if (culprit && report.kind !== 'hang' && report.kind !== 'memory') {
+    if (culprit && playbookFor(report.kind).watchCulprit) {
       stream.button({ command: CommandId.watchFindingFunction, title: `Watch ${culprit.location!.function}`,
         arguments: [{ file: culprit.location!.file, line: culprit.location!.line ?? 1 }] });
     }
@@ -112,16 +113,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
 function followups(result: vscode.ChatResult): vscode.ChatFollowup[] {
   const meta = result.metadata as { pid?: number; kind?: DiagnoseKind; error?: string } | undefined;
   if (!meta?.kind || meta.error) return [];
-  const pid = meta.pid ? `${meta.pid} ` : '';
-  const next: Record<DiagnoseKind, Array<[string, string, string]>> = {
-    hang: [['diagnose-slow', 'it is slow', 'Profile the CPU instead'], ['diagnose-exception', 'requests fail', 'Count exceptions']],
-    slow: [['diagnose-gil', 'latency spikes', 'Who holds the GIL?'], ['diagnose-hang', 'it is stuck', 'Look for lock waits']],
-    memory: [['diagnose-memory', 'memory keeps growing', 'Diff the heap again'], ['diagnose-slow', 'it is slow', 'Profile the CPU']],
-    exception: [['diagnose-exception', 'errors again', 'Count exceptions again'], ['diagnose-slow', 'it is slow', 'Profile the CPU']],
-    gil: [['diagnose-slow', 'it is slow', 'Profile the CPU'], ['diagnose-hang', 'it is stuck', 'Look for lock waits']],
-    torch: [['diagnose-slow', 'it is slow', 'Profile the CPU']],
-  };
-  return next[meta.kind].map(([command, words, label]) => ({ prompt: `${pid}${words}`, command, label }));
+  return chatFollowups(meta.kind, meta.pid);
 }
 
 /** Opens the culprit's line and starts the editor's Watch This Function there (its options box, its consent). */

@@ -1,33 +1,5 @@
 /** The chat participant's text handling, vscode-free (unit-tested). */
-import type { DiagnoseKind, DiagnosisReport } from './report';
-
-/** The kind each chat command asks for (`diagnose`: auto). */
-export const CHAT_COMMAND_KINDS: Record<string, DiagnoseKind | undefined> = {
-  'diagnose': undefined,
-  'diagnose-slow': 'slow',
-  'diagnose-memory': 'memory',
-  'diagnose-hang': 'hang',
-  'diagnose-exception': 'exception',
-  'diagnose-gil': 'gil',
-  'diagnose-torch': 'torch',
-};
-
-/** `1234 checkout is slow` → pid 1234 and the problem; `checkout is slow` → no pid. An optional `kind:<kind>` (DIAGNOSE_KINDS). */
-export function parseDiagnosePrompt(prompt: string): { pid?: number; problem: string; kind?: DiagnoseKind } {
-  let words = prompt.trim().split(/\s+/).filter(Boolean);
-  let pid: number | undefined;
-  if (words.length && /^\d+$/.test(words[0])) {
-    pid = Number(words[0]);
-    words = words.slice(1);
-  }
-  let kind: DiagnoseKind | undefined;
-  words = words.filter((w) => {
-    const m = /^(?:--kind[=:]|kind:)(hang|slow|memory|exception|gil|torch)$/.exec(w);
-    if (m) kind = m[1] as DiagnoseKind;
-    return !m;
-  });
-  return { pid, problem: words.join(' '), kind };
-}
+import type { DiagnosisReport } from './report';
 
 /**
  * What the language model is told (chat refinement): the deterministic report as numbered evidence

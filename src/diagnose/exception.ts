@@ -11,6 +11,7 @@ import type { HelperCaller } from '../protocol/methods';
 import type { Logger } from '../common/logger';
 import type { CallTreeNode } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
+import type { DiagnoseStep } from './playbookTypes';
 import { shortWhere, SEVERITY_RANK, type Finding, type Severity } from './report';
 
 /** A flight-profiler watch, as far as this playbook uses one (a Session's `Probe` is one). */
@@ -23,8 +24,6 @@ export interface WatchHandle {
 export interface ExceptionTarget extends ProfileTarget, HelperCaller {
   startProbe(method: 'watch', params: WatchParams, options?: { source?: { file: string; line: number } }): WatchHandle;
 }
-
-export type Step = (message: string) => void;
 
 /** How one exception ends, from its commonest handler frame. */
 function fate(h: ExceptionHandlerFrame | undefined): { severity: Severity; words: string } {
@@ -85,7 +84,7 @@ export interface ExceptionOptions {
   method?: 'window' | 'watch';
 }
 
-export async function diagnoseException(target: ExceptionTarget, seconds: number, options: ExceptionOptions, onStep: Step,
+export async function diagnoseException(target: ExceptionTarget, seconds: number, options: ExceptionOptions, onStep: DiagnoseStep,
   commands: string[]): Promise<{ findings: Finding[]; summary: string; window?: ExceptionWindowResult }> {
   const { signal } = options;
   if (options.method === 'watch') return watchCandidates(target, seconds, options, onStep, commands, 'asked for watch -e only');
@@ -134,7 +133,7 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
  * `watch -e` (flight-profiler) on the culprit for a few seconds: its failing calls with their
  * arguments, from the agent's own wrapper — a second witness, and a probe the Watch view shows.
  */
-async function confirmWithWatch(target: ExceptionTarget, finding: Finding, seconds: number, signal: AbortSignal | undefined, onStep: Step,
+async function confirmWithWatch(target: ExceptionTarget, finding: Finding, seconds: number, signal: AbortSignal | undefined, onStep: DiagnoseStep,
   commands: string[]): Promise<string | undefined> {
   const loc = finding.location!;
   let moduleName: string;
@@ -202,7 +201,7 @@ function callersOf(root: CallTreeNode): Map<string, Set<string>> {
  * watched function) for a few seconds. An exception swallowed inside a candidate is seen only if a
  * callee that lets it out was watched too; the caller that was watched and raised nothing is where it stops.
  */
-async function watchCandidates(target: ExceptionTarget, seconds: number, options: ExceptionOptions, onStep: Step, commands: string[],
+async function watchCandidates(target: ExceptionTarget, seconds: number, options: ExceptionOptions, onStep: DiagnoseStep, commands: string[],
   why: string): Promise<{ findings: Finding[]; summary: string }> {
   const { signal } = options;
   onStep(`No exception window (${why}): candidates from a 2 s CPU profile, then flight-profiler's watch -e on them for ${seconds} s.`);

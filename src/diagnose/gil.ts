@@ -11,6 +11,7 @@ import type { Logger } from '../common/logger';
 import type { HelperCaller } from '../protocol/methods';
 import type { CpuProfile } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
+import type { DiagnoseStep } from './playbookTypes';
 import { shortWhere, type Finding } from './report';
 
 export interface GilHandle {
@@ -127,7 +128,7 @@ export function analyzeGil(samples: StackResult[], records: GilstatRecord[], mea
 }
 
 export async function diagnoseGil(target: GilTarget, seconds: number, options: { signal?: AbortSignal; workspaceRoots?: string[]; log?: Logger },
-  onStep: (m: string) => void, commands: string[], samples: StackResult[] = []): Promise<{ findings: Finding[]; summary: string; samples: StackResult[] }> {
+  onStep: DiagnoseStep, commands: string[], samples: StackResult[] = []): Promise<{ findings: Finding[]; summary: string; samples: StackResult[] }> {
   const { signal } = options;
   const want = 8;
   onStep(`Taking ${want} stack samples 0.25 s apart (from outside): which thread holds the GIL, and where.`);

@@ -1,11 +1,33 @@
 /**
- * Hang analysis from repeated stack samples (pure): lock-order cycles (deadlocks), lock holders
- * that sleep or wait on I/O while others wait for their lock, and threads that never moved.
- * Uses only what the helper put in each sample (`blockedOn`, `heldBy`, `holding`, `activity`).
+ * The *hang* playbook: repeated stack samples, then `analyzeHang` (pure): lock-order cycles
+ * (deadlocks), lock holders that sleep or wait on I/O while others wait for their lock, an event
+ * loop stuck in a blocking call, and threads that never moved. Uses only what the helper put in each
+ * sample (`blockedOn`, `heldBy`, `holding`, `activity`).
  */
 import { isStdlibFrame, mainFrame } from '../format/stackFormat';
 import type { StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { SEVERITY_RANK, shortWhere, type Finding, type SourceLocation } from './report';
+import { sampleStacks, type StackTarget } from './stackSamples';
+
+/** Stack samples the hang playbook takes (with those routing took), 0.5 s apart. */
+const HANG_SAMPLES = 5;
+
+export async function diagnoseHang({ target, samples, options, onStep, commands, extras }: PlaybookContext<StackTarget>): Promise<PlaybookOutcome> {
+  const first = Date.now();
+  if (samples.length < HANG_SAMPLES) onStep(`Taking ${HANG_SAMPLES - samples.length} more stack samples, 0.5 s apart.`);
+  await sampleStacks(target, HANG_SAMPLES - samples.length, 500, options.signal, onStep, samples);
+  const span = samples[samples.length - 1].capturedAt - samples[0].capturedAt || Date.now() - first;
+  commands.push(`pyflight stack ${target.pid} --json   (×${samples.length} over ${(span / 1000).toFixed(1)} s)`);
+  extras.stacks = samples[samples.length - 1];
+  onStep('Looking for lock cycles, lock holders that sleep or wait, and threads that never moved.');
+  const findings = analyzeHang(samples, span);
+  const top = findings[0];
+  const summary = top.severity === 'critical' ? `${top.title}.`
+    : top.severity === 'info' ? `No thread is stuck on a lock. ${top.title}.`
+      : `Threads wait on a lock. ${top.title}.`;
+  return { findings, summary };
+}
 
 const sig = (t: ThreadStack) => t.frames.map((f) => `${f.function}@${f.file}:${f.line}`).join('|');
 const isLockWait = (t: ThreadStack) => t.blockedOn !== undefined && (t.blockedOn.kind === 'lock' || t.blockedOn.kind === 'semaphore');

@@ -9,7 +9,7 @@ import { biggestContainer, chainText, createdText, holderName, searchText } from
 import { classLocation, diffRows, formatBytes, formatCount, instancesCommand, isDiffBookkeeping, topGrowers, type MemDeltaRow } from '../memory/memModel';
 import type { MemContainersResult, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
 import type { HelperCaller } from '../protocol/methods';
-import type { DiagnosisExtras, DiagnoseStep } from './engine';
+import type { DiagnosisExtras, DiagnoseStep } from './playbookTypes';
 import type { WatchHandle } from './exception';
 import { shortWhere, type Finding } from './report';
 

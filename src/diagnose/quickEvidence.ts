@@ -1,13 +1,13 @@
 /**
  * Quick evidence for routing when the problem's words do not decide: CPU use and resident memory
  * over a couple of seconds (Linux /proc, read from outside), whether torch is loaded (its libraries
- * in /proc/<pid>/maps), and the thread states of a few stack samples taken meanwhile. `routeByEvidence`
- * is pure and says why it chose, so the report's `routedBy` states the evidence.
+ * in /proc/<pid>/maps), and the thread states of a few stack samples taken meanwhile. `routingFacts`
+ * turns it into `RoutingFacts` (pure), which the playbook table's rules read (routing.ts); the report's
+ * `routedBy` states the evidence.
  */
 import { promises as fs } from 'node:fs';
 import { cpuPercent, parseProcStat, parseStatusRss, type ProcStat } from '../processes/procfsParser';
 import type { StackResult } from '../protocol/helper';
-import type { DiagnoseKind } from './report';
 
 export interface QuickEvidence {
   /** Percent of one core over the interval; undefined where /proc cannot tell (macOS). */
@@ -71,54 +71,62 @@ export async function cpuDuring<T>(pid: number, work: () => Promise<T>): Promise
 
 const MB = 1024 * 1024;
 
-/**
- * The kind the evidence points to, and the evidence in words.
- */
-export function routeByEvidence(e: QuickEvidence): { kind: DiagnoseKind; routedBy: string } {
+/** What the quick evidence says, for the playbook table's routing rules (playbooks.ts). */
+export interface RoutingFacts {
+  /** Percent of one core over the interval; undefined where /proc cannot tell. */
+  cpuPercent?: number;
+  /** CPU from 25% of a core, or a thread running in half the samples. */
+  busy: boolean;
+  /** Threads (× samples) blocked on a lock another thread holds. */
+  lockWaits: number;
+  /** Resident memory rose fast, and steadily (not up and down). */
+  memoryGrew: boolean;
+  torchLoaded: boolean;
+  /** A thread was seen inside torch's Python code. */
+  inTorch: boolean;
+  /** Threads that want to run Python, per stack sample. */
+  runnersPerSample: number;
+  /** The thread that held the GIL in most samples, and in how many. */
+  gilHolder?: { name: string; samples: number };
+  samples: number;
+  /** The facts in words, for the report's routedBy. */
+  text: string[];
+}
+
+export function routingFacts(e: QuickEvidence): RoutingFacts {
   const seconds = (e.intervalMs / 1000).toFixed(1);
-  const facts: string[] = [];
+  const text: string[] = [];
   const cpu = e.cpuPercent;
-  if (cpu !== undefined) facts.push(`CPU ${cpu.toFixed(0)}% of a core over ${seconds} s`);
+  if (cpu !== undefined) text.push(`CPU ${cpu.toFixed(0)}% of a core over ${seconds} s`);
   const growth = e.rssBefore !== undefined && e.rssAfter !== undefined ? e.rssAfter - e.rssBefore : undefined;
-  if (growth !== undefined) facts.push(`RSS ${(e.rssAfter! / MB).toFixed(0)} MB (${growth >= 0 ? '+' : ''}${(growth / MB).toFixed(1)} MB)`);
+  if (growth !== undefined) text.push(`RSS ${(e.rssAfter! / MB).toFixed(0)} MB (${growth >= 0 ? '+' : ''}${(growth / MB).toFixed(1)} MB)`);
   const threads = e.samples.flatMap((s) => s.threads);
   const count = (pred: (t: StackResult['threads'][number]) => boolean) => threads.filter(pred).length;
-  const locked = count((t) => t.activity === 'blocked' && Boolean(t.blockedOn?.heldBy?.length));
+  const lockWaits = count((t) => t.activity === 'blocked' && Boolean(t.blockedOn?.heldBy?.length));
   const running = count((t) => t.activity === 'running');
-  facts.push(`${e.samples.length} stack samples: ${running} running, ${locked} blocked on a lock another thread holds, `
+  text.push(`${e.samples.length} stack samples: ${running} running, ${lockWaits} blocked on a lock another thread holds, `
     + `${count((t) => t.activity === 'waiting' || t.activity === 'sleeping')} waiting or sleeping (thread × sample)`);
-  if (e.torchLoaded) facts.push('torch is loaded');
-  const because = (why: string) => `quick evidence: ${why} (${facts.join('; ')})`;
-  // Reading stacks pauses the target for a moment, so a busy process shows less than its usual CPU here.
-  const busy = (cpu !== undefined && cpu >= 25) || running * 2 >= Math.max(1, e.samples.length);
-  // Several threads want to run Python while the process uses about one core: they take turns on the GIL.
-  const runnersPerSample = e.samples.length ? running / e.samples.length : 0;
+  if (e.torchLoaded) text.push('torch is loaded');
   const holders = new Map<string, number>();
   for (const s of e.samples) for (const t of s.threads) if (t.holdsGil) holders.set(t.name, (holders.get(t.name) ?? 0) + 1);
-  const [topHolder, held] = [...holders.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['', 0];
-
-  if (locked) return { kind: 'hang', routedBy: because('threads wait for locks other threads hold') };
+  const [gilHolder] = [...holders.entries()].sort((a, b) => b[1] - a[1]);
   // A steady leak of a few hundred KB/s shows in 2 s; ordinary churn stays under both bounds.
   const series = e.rssSeries ?? [];
   const drops = series.slice(1).filter((r, i) => r < series[i] - 64 * 1024).length;
   // Most readings must not fall: a process that frees what it just allocated is churning, not leaking.
   const steady = series.length < 3 || drops * 4 <= series.length - 1;
-  if (!steady) facts.push(`RSS fell in ${drops} of ${series.length - 1} readings`);
-  if (growth !== undefined && steady && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0))) {
-    return { kind: 'memory', routedBy: because('resident memory grew fast') };
-  }
-  // A thread seen inside torch's Python code is evidence on its own: a loaded machine starves the
-  // target, so CPU and "running" counts read low exactly when a model step is the problem.
-  const inTorch = threads.some((t) => t.frames.some((f) => /[\\/]site-packages[\\/]torch[\\/]/.test(f.file ?? '')));
-  if ((busy || inTorch) && e.torchLoaded) {
-    return { kind: 'torch', routedBy: because(busy ? 'busy, with torch loaded' : 'a thread runs inside torch') };
-  }
-  if (busy && runnersPerSample >= 2 && cpu !== undefined && cpu < 150 && held * 2 >= e.samples.length) {
-    return { kind: 'gil', routedBy: because(`${runnersPerSample.toFixed(1)} threads want to run per sample but the process uses about one core; ${topHolder} held the GIL in ${held} of ${e.samples.length} samples`) };
-  }
-  if (busy) return { kind: 'slow', routedBy: because('the process is busy on the CPU') };
-  // A model process that shows nothing else: its steps are short and sampled rarely (and CPU reads
-  // low on a loaded machine), so the torch playbook's own profile looks for the step.
-  if (e.torchLoaded) return { kind: 'torch', routedBy: because('torch is loaded and nothing else stands out') };
-  return { kind: 'hang', routedBy: because('little CPU and no thread running code: look at what they wait on') };
+  if (!steady) text.push(`RSS fell in ${drops} of ${series.length - 1} readings`);
+  return {
+    cpuPercent: cpu,
+    // Reading stacks pauses the target for a moment, so a busy process shows less than its usual CPU here.
+    busy: (cpu !== undefined && cpu >= 25) || running * 2 >= Math.max(1, e.samples.length),
+    lockWaits,
+    memoryGrew: growth !== undefined && steady && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0)),
+    torchLoaded: e.torchLoaded,
+    inTorch: threads.some((t) => t.frames.some((f) => /[\\/]site-packages[\\/]torch[\\/]/.test(f.file ?? ''))),
+    runnersPerSample: e.samples.length ? running / e.samples.length : 0,
+    gilHolder: gilHolder ? { name: gilHolder[0], samples: gilHolder[1] } : undefined,
+    samples: e.samples.length,
+    text,
+  };
 }

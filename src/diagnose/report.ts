@@ -4,9 +4,6 @@
  * during the run (stack samples, a CPU profile, a memory diff); nothing is inferred from names.
  */
 
-/** `--kind` values: auto routes by the problem's words, else by quick evidence. */
-export const DIAGNOSE_KINDS = ['auto', 'hang', 'slow', 'memory', 'exception', 'gil', 'torch'] as const;
-export type DiagnoseKind = Exclude<(typeof DIAGNOSE_KINDS)[number], 'auto'>;
 export type Severity = 'critical' | 'high' | 'medium' | 'info';
 
 export interface SourceLocation {
@@ -29,10 +26,11 @@ export interface Finding {
   instances?: { module: string; class: string };
 }
 
-export interface DiagnosisReport {
+/** `Kind` is the playbook table's kinds (engine.ts's `Diagnosis`); this file stays below the table. */
+export interface DiagnosisReport<Kind extends string = string> {
   pid: number;
   problem: string;
-  kind: DiagnoseKind;
+  kind: Kind;
   /** Why this kind: the problem's words, or what the first stack samples showed. */
   routedBy: string;
   summary: string;

@@ -1,7 +1,7 @@
 /**
  * The *torch* playbook: find the training or inference step, profile one call of it with
  * flight-profiler's `torch profile`, and report the operators that take its time and the nn.Module
- * (class) whose `forward` issues them. vscode-free; engine.ts routes here.
+ * (class) whose `forward` issues them. vscode-free; a row of the playbook table (playbooks.ts).
  *
  * The step is found from a short py-spy profile, not guessed from names: the own-code function that
  * calls into torch (a child frame in torch's files) and has the most samples on its stack, i.e. the
@@ -14,15 +14,17 @@ import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { enclosingFunction } from '../probes/pythonSymbols';
 import type { CallTreeNode, CpuProfile } from '../profile/model';
-import { recordCpuProfile } from '../profile/record';
+import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { profileTorchCall, type TorchTarget } from '../torch/torchRun';
 import { frameText, microseconds, opLine } from '../torch/torchText';
 import type { PythonFrame, TorchTraceSummary } from '../torch/traceSummary';
-import type { DiagnoseOptions, DiagnoseStep, DiagnoseTarget, DiagnosisExtras } from './engine';
+import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { shortWhere, type Finding } from './report';
 
 /** What the torch playbook needs (a `Session` has it). */
 export type TorchCapable = TorchTarget;
+
+export type TorchPlaybookTarget = TorchCapable & ProfileTarget;
 
 /** The problem's words that mean a model problem. */
 export const TORCH_WORDS = /\b(torch|pytorch|model|training|train(ing)? step|inference|infer\w*|gpu|cuda|tensor\w*|forward pass|batch(es)?)\b/i;
@@ -97,8 +99,7 @@ function resolveTraceFile(frame: PythonFrame, stepFile: string): string {
   return path.isAbsolute(frame.file) ? frame.file : path.join(path.dirname(stepFile), frame.file);
 }
 
-export async function diagnoseTorch(target: DiagnoseTarget & TorchCapable, secondsLeft: () => number, options: DiagnoseOptions,
-  onStep: DiagnoseStep, commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
+export async function diagnoseTorch({ target, secondsLeft, options, onStep, commands, extras }: PlaybookContext<TorchPlaybookTarget>): Promise<PlaybookOutcome> {
   const { signal } = options;
   onStep('Checking whether the process has imported torch (its memory maps, from outside).');
   if (!(await hasTorch(target, signal))) {

@@ -15,7 +15,8 @@ import { perfText } from '../cli/perf';
 import type { TraceParams, WatchParams } from '../protocol/helper';
 import type { Session } from '../session/session';
 import { diagnose } from '../diagnose/engine';
-import { DIAGNOSE_KINDS, reportMarkdown, type DiagnoseKind } from '../diagnose/report';
+import { DIAGNOSE_KINDS, type DiagnoseKind } from '../diagnose/playbooks';
+import { reportMarkdown } from '../diagnose/report';
 
 export interface ToolDeps {
   /** The session for a pid: attached read-only if it was not (loads nothing). */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { silentLogger } from '../../src/common/logger';
-import { diagnose, type DiagnosisExtras } from '../../src/diagnose/engine';
+import { diagnose } from '../../src/diagnose/engine';
+import type { DiagnosisExtras } from '../../src/diagnose/playbookTypes';
 import { Session } from '../../src/session/session';
 import { FIXTURES, startTarget, stopAllTargets } from '../support/fixtures';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { parseDiagnosePrompt } from '../../src/diagnose/chatText';
+import { parseDiagnosePrompt } from '../../src/diagnose/chatCommands';
 import { escapeMarkdown } from '../../src/format/markdown';
-import { kindFromWords } from '../../src/diagnose/engine';
+import { kindFromWords } from '../../src/diagnose/routing';
 import { analyzeHang, lockCycles } from '../../src/diagnose/hang';
 import type { StackResult, ThreadStack } from '../../src/protocol/helper';
 

@@ -1,0 +1,151 @@
+/**
+ * The *slow* playbook: a py-spy CPU profile (from outside), its own-code functions ranked by the
+ * time charged to them (ownTime.ts), and — when the process mostly waited during the profile —
+ * the hang playbook's look at what the threads wait on, first.
+ */
+import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
+import { recordCpuProfile, type ProfileTarget } from '../profile/record';
+import { diagnoseHang } from './hang';
+import { ownCodeTime, sourceLineReader } from './ownTime';
+import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
+import { cpuDuring } from './quickEvidence';
+import { shortWhere, type Finding } from './report';
+import type { StackTarget } from './stackSamples';
+
+export type SlowTarget = ProfileTarget & StackTarget;
+
+export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
+  const { target, onStep } = context;
+  const seconds = Math.max(1, Math.min(10, Math.floor(context.secondsLeft() - 2)));
+  const measured = await cpuDuring(target.pid, () => cpuFindings(context, seconds));
+  let { findings, summary } = measured.value;
+  const { sampleShare } = measured.value;
+  const profile = context.extras.profile;
+  const sampled = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
+  // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does not.
+  const cpu = measured.cpuPercent;
+  const busy = cpu !== undefined ? Math.min(sampled, cpu / 100) : sampled;
+  if (busy < 0.25) {
+    // Slow but mostly idle: the time goes to waiting. Look at what the threads wait on.
+    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile: slow means waiting here; sampling stacks.`);
+    const waits = await diagnoseHang(context);
+    const real = waits.findings.filter((f) => f.severity !== 'info');
+    if (real.length) {
+      const why = [
+        ...(sampled < 0.25 ? [`The CPU profile shows threads running in only ${(sampled * 100).toFixed(0)}% of its sample slots (${profile!.profile.samples} samples in ${(profile!.elapsedMs / 1000).toFixed(1)} s at ${profile!.rate} Hz).`] : []),
+        ...(busy < sampled ? [`The process used ${cpu!.toFixed(0)}% of a core during the ${(profile!.elapsedMs / 1000).toFixed(1)} s CPU profile (its CPU time in /proc)${sampled >= 0.25 ? `, though py-spy counted threads active in ${(sampled * 100).toFixed(0)}% of its sample slots: a thread in a blocking call counts as active at times` : ''}.`] : []),
+      ];
+      // A CPU finding worth under 5% of a core is the odd sample of a thread that mostly waits (a
+      // sleeping loop caught on the line after its sleep), not a cost to look at.
+      const minor = findings.filter((f) => (sampleShare.get(f) ?? 1) * busy < 0.05);
+      if (minor.length) why.push(`${minor.length} CPU finding${minor.length === 1 ? '' : 's'} under 5% of a core left out (${minor.map((f) => f.location?.function ?? f.title).join(', ')}).`);
+      for (const f of real) f.evidence.push(...why);
+      findings = [...real, ...findings.filter((f) => !minor.includes(f)).map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
+      summary = `Waiting, not computing: ${real[0].title}.`;
+    } else if (cpu !== undefined && cpu / 100 * 2 < sampled) {
+      // py-spy saw twice the activity the CPU time allows: its "CPU" findings are mostly threads at blocking calls.
+      summary = `Mostly waiting, not computing: the process used ${cpu!.toFixed(0)}% of a core, and no lock wait or blocked event loop showed in the stacks. `
+        + 'The CPU findings below count threads py-spy saw at blocking calls; look at what those calls wait for (a remote service, a queue).';
+    }
+  }
+  return { findings, summary };
+}
+
+function ownHot(profile: CpuProfile): HotFunction[] {
+  return profile.hot.filter((f) => f.kind === 'own');
+}
+
+/** A slow diagnosis, and for each CPU finding the share of the profile's samples it stands for. */
+interface SlowDiagnosis {
+  findings: Finding[];
+  summary: string;
+  sampleShare: Map<Finding, number>;
+}
+
+async function cpuFindings({ target, options, onStep, commands, extras }: PlaybookContext<SlowTarget>, seconds: number): Promise<SlowDiagnosis> {
+  onStep(`Recording a ${seconds} s CPU profile with py-spy (from outside; nothing is loaded into the process).`);
+  const result = await recordCpuProfile(target, { durationSeconds: seconds, workspaceRoots: options.workspaceRoots, log: options.log }, options.signal,
+    (p) => onStep(`Profiling: ${p.chunks} of ${seconds} s, ${p.profile.samples} samples.`));
+  commands.push(`pyflight perf ${target.pid} -d ${seconds}`);
+  extras.profile = result;
+  const { profile } = result;
+  const perfStep = `See the whole profile: \`pyflight perf ${target.pid} -d 10\`, or PyFlight: Record CPU Profile… for the flame graph.`;
+  const sampleShare = new Map<Finding, number>();
+  if (!profile.samples) {
+    return {
+      sampleShare,
+      summary: `No thread used the CPU in ${seconds} s: the process waits rather than computes.`,
+      findings: [{ title: 'No CPU samples: every thread was idle', severity: 'info', location: null,
+        evidence: [`py-spy recorded 0 samples of running threads in ${(result.elapsedMs / 1000).toFixed(1)} s at ${result.rate} Hz.`],
+        next_steps: ['Slow but idle means waiting: diagnose it as a hang (`--kind hang`) to see what the threads wait on.'], view: 'profile' }],
+    };
+  }
+  const pct = (n: number) => `${n.toFixed(1)}%`;
+  const own = ownHot(profile);
+  // Ranked by the time charged to the deepest own frame: a function whose cost is in the library it calls comes first.
+  const charged = ownCodeTime(profile, { workspaceRoots: options.workspaceRoots }, sourceLineReader(target.pid)).slice(0, 3);
+  const findings: Finding[] = charged.map((c, i) => {
+    const callee = c.topCallee && c.samples - c.self > c.self ? c.topCallee : undefined;
+    const calleeName = callee ? `${callee.module ? `${callee.module} ` : ''}(${callee.function})` : '';
+    return {
+      title: callee ? `${c.function} uses ${pct(c.percent)} of CPU samples, mostly in ${calleeName} that it calls`
+        : `${c.function} uses ${pct(c.percent)} of CPU samples in its own code`,
+      severity: i === 0 && c.percent >= 20 ? 'high' : 'medium',
+      location: { function: c.function, file: c.file ?? null, line: c.line ?? null },
+      evidence: [
+        `${c.samples} of ${profile.samples} samples in ${(result.elapsedMs / 1000).toFixed(1)} s ended in ${c.function} as the deepest own-code frame: `
+          + `${c.self} in its own lines, ${c.samples - c.self} in code it calls that is not yours${c.topCallee ? ` (most: ${c.topCallee.module ? `${c.topCallee.module}.` : ''}${c.topCallee.function}, ${c.topCallee.samples})` : ''}.`,
+        ...(c.line ? [`Its busiest line is ${shortWhere(c.file, c.line)}${callee ? ' (the call into that code)' : ''}.`] : []),
+      ],
+      next_steps: [
+        callee ? `Call ${callee.function} less at ${shortWhere(c.file, c.line)} (fewer items, a cheaper algorithm, cache results), or move it off the request path.`
+          : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,
+        `Measure each call: \`pyflight trace ${target.pid} ${c.module ?? '<module>'} ${c.function}\`.`,
+        perfStep,
+      ],
+      view: 'profile',
+    };
+  });
+  findings.forEach((f, i) => sampleShare.set(f, charged[i].percent / 100));
+  const listed = new Set(charged.map((f) => f.function + f.file));
+  // With no own CPU time left (every own sample was at a blocking call) the stack totals only repeat that wait.
+  const byTotal = charged.length ? [...own].sort((a, b) => b.total - a.total).find((f) => !listed.has(f.function + f.file) && f.totalPercent >= 20) : undefined;
+  if (byTotal) {
+    const onStack: Finding = {
+      title: `${byTotal.function} is on the stack in ${pct(byTotal.totalPercent)} of CPU samples (callees included)`,
+      severity: 'info',
+      location: { function: byTotal.function, file: byTotal.file ?? null, line: byTotal.line ?? null },
+      evidence: [`${byTotal.total} of ${profile.samples} samples; ${byTotal.self} in its own code.`],
+      next_steps: [`The time is in what ${byTotal.function} calls: follow the hottest path in the flame graph.`],
+      view: 'profile',
+    };
+    findings.push(onStack);
+    sampleShare.set(onStack, byTotal.totalPercent / 100);
+  }
+  const path = hottestPath(profile).map((n) => n.name);
+  if (!charged.length && own.length) {
+    const top = own[0];
+    findings.push({
+      title: `No own code used the CPU: its samples in the profile are all at blocking calls, most in ${top.function} (${shortWhere(top.file, top.line)})`,
+      severity: 'info',
+      location: { function: top.function, file: top.file ?? null, line: top.line ?? null },
+      evidence: [`Every own-code sample ended on a line that sleeps, waits for I/O or a lock, or in a wait of the standard library (select, Condition.wait); py-spy counts such threads as active at times.`],
+      next_steps: ['Slow but waiting: see what the threads wait on (`--kind hang`).', perfStep],
+      view: 'profile',
+    });
+  } else if (!charged.length) {
+    const top = profile.hot[0];
+    findings.push({
+      title: `No own-code function uses the CPU itself; the top is ${top.function} (${top.kind}, ${pct(top.selfPercent)})`,
+      severity: 'medium',
+      location: { function: top.function, file: top.file ?? null, line: top.line ?? null },
+      evidence: [`Hottest path: ${path.join(' → ')}.`],
+      next_steps: ['Find which own function calls it on the hottest path, and call it less.', perfStep],
+      view: 'profile',
+    });
+  } else if (path.length) {
+    findings[0].evidence.push(`Hottest path: ${path.join(' → ')}.`);
+  }
+  const f0 = findings[0];
+  return { findings, sampleShare, summary: `CPU-bound: ${f0.title}, at ${shortWhere(f0.location?.file, f0.location?.line)} (${profile.samples} samples in ${seconds} s).` };
+}
