@@ -32,7 +32,8 @@ REFUSED = "PYFLIGHT-REFUSED "
 VERSION = 1
 
 # PyFlight's in-target calls: name -> (file the bootstrap loaded, function, runs code in the target).
-# A call that runs code is refused when the agent was loaded with allowCode false.
+# "Runs code" is True, False, or the index of an argument that is code when given (an expression of
+# the user's). A call that runs code is refused when the agent was loaded with allowCode false.
 CALLS = {
     "agent.log": (None, "drain_log", False),
     "agent.status": (None, "status", False),
@@ -42,6 +43,12 @@ CALLS = {
     "reads.imported": ("reads.py", "imported", False),
     "reads.globalsOf": ("reads.py", "globals_of", False),
     "reads.signature": ("reads.py", "signature", False),
+    "reads.gcObjectCount": ("reads.py", "gc_object_count", False),
+    "reads.ttIdentities": ("reads.py", "tt_identities", False),
+    "reads.frameworksOf": ("reads.py", "frameworks_of", False),
+    "reads.instances": ("reads.py", "instances", 6),
+    "reads.torchFacts": ("reads.py", "torch_facts", False),
+    "reads.torchAllowCpuProfile": ("reads.py", "torch_allow_cpu_profile", False),
     "holders.holders": ("holders.py", "holders", False),
     "holders.containers": ("holders.py", "containers", False),
     "exceptions.start": ("exception_hook.py", "start", False),
@@ -147,6 +154,8 @@ class Door(object):
                             "hint": "The agent was loaded by another PyFlight version; restart the process to load this one."}})
             return
         filename, function, runs_code = entry
+        if runs_code is not True and runs_code is not False:  # an argument that is code when given
+            runs_code = len(args) > runs_code and bool(args[runs_code])
         if runs_code and not self.allow_code:
             code, message, hint = self._code_off("%s runs code in the process" % name)
             send({"error": {"code": code, "message": message, "hint": hint}})

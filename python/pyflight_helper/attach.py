@@ -20,8 +20,8 @@ import time
 from . import errors
 from .errors import HelperError
 from . import inject
-from .target import check_same_interpreter, is_alive, require_alive
-from .wire import find_agent, find_door, ns_pid, port_range, strip_ansi
+from .target import check_same_interpreter, is_alive, ns_pid, require_alive
+from .wire import find_agent, find_door, port_range, strip_ansi
 
 # (substring of the client's output, code, message, hint); first match wins.
 _CLIENT_FAILURES = [

@@ -23,6 +23,7 @@ import struct
 
 from . import errors
 from .errors import HelperError
+from .target import ns_pid
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;;.*?\x07")
 DEFAULT_PORT_RANGE = (16000, 16500)
@@ -274,18 +275,6 @@ def listening_ports(pid):
         return sorted(set(ports))
     except OSError:
         return None
-
-
-def ns_pid(pid):
-    """The pid process `pid` has in its own (innermost) pid namespace: what its agent calls itself."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("NSpid:"):
-                    return int(line.split()[-1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return pid
 
 
 def socket_inodes(pid):
