@@ -86,8 +86,9 @@ class TcpAgent(object):
 
     kind = "tcp"
 
-    def __init__(self, port):
+    def __init__(self, port, pid=None):
         self.port = port
+        self.pid = pid  # the target's pid as the host knows it (its agent may know another: a namespace's)
 
     def connect(self, timeout):
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
@@ -336,7 +337,7 @@ def find_agent(pid):
     for port in candidates:
         answer = agent_status(TcpAgent(port))
         if answer is not None and str(answer.get("pid")) in (str(pid), me):
-            return TcpAgent(port)
+            return TcpAgent(port, pid)
     return None
 
 
