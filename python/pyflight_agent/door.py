@@ -376,6 +376,7 @@ def server_class(base):
             else:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.bind(self.address)
+                os.chmod(self.address, 0o600)  # as the JVM's .java_pid<pid>: the directory is private already
             sock.listen(100)
             sock.setblocking(False)
             self.server_socket = sock
