@@ -28,23 +28,23 @@ def _pid_param(req):
 @server.handler("open")
 def _open(srv, req):
     """A read-only session: checks the target and finds an agent already in it; loads nothing."""
-    from .attach import open_target
+    from .attach import describe, open_target
 
     pid = _pid_param(req)
     srv.pid, srv.agent = pid, open_target(pid)
-    return {"pid": pid, "agent": srv.agent.to_json() if srv.agent else None}
+    return {"pid": pid, "agent": describe(srv.agent) if srv.agent else None}
 
 
 @server.handler("attach")
 def _attach(srv, req):
     """Loads the agent (or finds the one already there); only for commands that need it."""
-    from .attach import attach
+    from .attach import attach, describe
 
     pid = _pid_param(req)
     agent, reused, stages = attach(pid, timeout=float(req.params.get("timeoutSeconds", 30)), progress=req.progress,
                                    cancelled=req.cancelled, allow_code=req.params.get("allowCode", True) is not False)
     srv.pid, srv.agent = pid, agent
-    return dict(agent.to_json(), pid=pid, reused=reused, stagesMs=stages)
+    return dict(describe(agent), pid=pid, reused=reused, stagesMs=stages)
 
 
 @server.handler("stack")

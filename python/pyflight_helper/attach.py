@@ -21,7 +21,7 @@ from . import errors
 from .errors import HelperError
 from . import inject
 from .target import check_same_interpreter, is_alive, ns_pid, require_alive
-from .wire import find_agent, find_door, port_range, strip_ansi
+from .wire import call, find_agent, find_door, port_range, strip_ansi
 
 # (substring of the client's output, code, message, hint); first match wins.
 _CLIENT_FAILURES = [
@@ -70,6 +70,19 @@ class _Stages(object):
         self.durations[name] = round((now - self._last) * 1000, 1)
         self._last = now
         sys.stderr.write("attach %d: %s took %.1f ms\n" % (self.pid, name, self.durations[name]))
+
+
+def describe(agent):
+    """What the protocol says of an agent: where it is, and whether it refuses code (`allowCode`, from
+    the door's own status: it is fixed when the agent loads, whoever loaded it)."""
+    facts = agent.to_json()
+    facts["allowCode"] = True
+    if agent.kind == "door":
+        try:
+            facts["allowCode"] = call(agent, "agent.status", timeout=5).get("allowCode", True) is not False
+        except (OSError, HelperError, ValueError, AttributeError):
+            pass
+    return facts
 
 
 def open_target(pid):

@@ -53,6 +53,8 @@ export interface OpenResult {
 
 export interface AttachResult extends AgentAddress {
   pid: number;
+  /** False when the agent refuses code itself (loaded with code execution off, by any client). */
+  allowCode?: boolean;
   /** True when an agent from an earlier attach was found and reused (nothing was injected). */
   reused: boolean;
   /** How long each stage took (scan, stage, inject, agent), for the log. */

@@ -178,6 +178,18 @@ describe('faults: security — the door (a root target, its agent loaded with co
         return true;
       }, what);
     }
+    // A session that would allow code finds this agent and learns its policy: it refuses before sending anything.
+    assert.equal(session.attachResult!.allowCode, false);
+    const other = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0, allowCode: true });
+    try {
+      await other.attach();
+      await other.loadAgent();
+      assert.deepEqual([other.attachResult!.reused, other.attachResult!.allowCode], [true, false]);
+      assert.throws(() => other.requireCodeExecution('Evaluate'), (e: { code?: string; message?: string }) =>
+        e.code === 'CODE_EXECUTION_OFF' && /loaded with code execution off/.test(e.message ?? ''));
+    } finally {
+      await other.detach();
+    }
     await assertTargetHealthy(target);
   });
 
