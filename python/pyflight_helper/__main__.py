@@ -82,6 +82,7 @@ AGENT_COMMANDS = {
     "torchMemory": ("pytorch", lambda m, req, agent: m.torch_memory(req, server.pid, agent)),
     "exceptionWindow": ("exceptions", lambda m, req, agent: m.exception_window(req, server.pid, agent)),
     "exceptionHookCheck": ("exceptions", lambda m, _req, agent: m.check_removed(agent)),
+    "terminalPort": ("terminal", lambda m, req, agent: m.terminal_port(req, agent, server.pid)),
     "consoleOpen": ("live", lambda m, req, agent: m.call(agent, "consoleOpen", {"id": req.params.get("id")})),
     "consoleInput": ("live", lambda m, req, agent: m.console_push(req, agent)),
     "consoleReset": ("live", lambda m, req, agent: m.call(agent, "consoleReset", {"id": req.params.get("id")})),

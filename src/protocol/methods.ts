@@ -12,7 +12,7 @@ import type {
   InstancesResult, ListGlobalsResult, MemContainersResult, MemDiffParams, MemDiffResult, MemHoldersParams, MemHoldersResult,
   MemSummaryParams, MemSummaryResult, ModuleResult, OpenResult, ProbeKind, ReloadParams, ReloadPlan, StackResult, StaleFunction,
   StreamSummary, TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult, TraceParams, TraceRecord,
-  TtDetail, TtDetailParams, TtRecord, TtRecordParams, WatchParams, WatchRecord,
+  TerminalPortRecord, TtDetail, TtDetailParams, TtRecord, TtRecordParams, WatchParams, WatchRecord,
 } from './helper';
 
 /**
@@ -137,6 +137,8 @@ export const HELPER_METHODS = {
     doc: { params: '`seconds?` (0.5–30, default 3), `maxEvents?` (1–100000, default 5000)', end: 'progress `waiting` (detail = seconds) once the trace hook is on every thread; `ExceptionWindowResult`: exceptions by raising function and type, with samples, threads and the except clause that stopped each (`caught`, `broad`, `silent`); the hook is always removed (`stillTraced` proves it); cancel ends the window early' } }),
   exceptionHookCheck: row<None, ExceptionHookCheck>({ needs: 'agent', ...PLAIN,
     doc: { params: '–', end: '`{stillTraced, registered}`: threads with a trace function now, and whether the window\'s module is in `sys.modules`' } }),
+  terminalPort: row<None, { closed: boolean; reason: string }, TerminalPortRecord>({ audit: { kind: 'change' }, needs: 'agent', stream: true, logging: true,
+    doc: { params: '–', end: 'stream: one `record` `{port, ownNetwork}` once the agent listens on 127.0.0.1:`port` for flight-profiler\'s CLI (Open PyFlight Terminal; `ownNetwork`: the process has its own network namespace, so the CLI must run in it); the port closes when this request ends: cancel, the helper\'s exit, the process\'s' } }),
   cancel: row<{ target: number }, { cancelled: boolean }>({ needs: 'nothing', ...PLAIN,
     doc: { params: '`target` (a request id)', end: '`{cancelled}`; the target request ends with `CANCELLED` (a stream: normally, `reason: "stopped"`)' } }),
   shutdown: row<None, None>({ needs: 'nothing', ...PLAIN,
@@ -154,7 +156,7 @@ export type HelperMethods = { [M in HelperMethodName]: { params: TypesOf<M>['par
 type StreamMethod = { [M in HelperMethodName]: [TypesOf<M>['record']] extends [never] ? never : M }[HelperMethodName];
 
 /** The helper methods that start a probe (watch, trace, tt recording). */
-export type ProbeMethod = Exclude<StreamMethod, 'gilstatOn'>;
+export type ProbeMethod = Exclude<StreamMethod, 'gilstatOn' | 'terminalPort'>;
 export type ProbeParams<M extends ProbeMethod = ProbeMethod> = HelperMethods[M]['params'];
 export type ProbeRecord<M extends StreamMethod = ProbeMethod> = TypesOf<M>['record'];
 

@@ -6,7 +6,7 @@ import { settingDefault } from '../common/settings';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
-import type { AttachResult, GetGlobalParams, GetGlobalResult, GilstatParams, HelloResult } from '../protocol/helper';
+import type { AttachResult, GetGlobalParams, GetGlobalResult, GilstatParams, HelloResult, TerminalPortRecord } from '../protocol/helper';
 import { audited, HELPER_METHODS, type CallMethod, type CallOptions, type HelperCaller, type HelperMethods, type MethodSpec, type ProbeParams } from '../protocol/methods';
 import { AgentLoad, type AttachProgress } from './agentLoad';
 import type { GilStat } from './gilStat';
@@ -253,6 +253,28 @@ export class Session implements HelperCaller {
       if (audited(spec, set)?.kind === 'code') this.requireCodeExecution(method);
       if (spec.needs === 'agent' || spec.agentWith?.some((name) => set[name])) await this.loadAgent(signal);
       return await helper.request(method, params, { signal, onProgress });
+    } catch (error) {
+      throw await this.core.requestFailed(error);
+    }
+  }
+
+  /**
+   * Opens the agent's TCP port for flight-profiler's CLI (Open PyFlight Terminal, only on the user's
+   * request): resolves once it listens. The port stays open until `signal` aborts, this session's
+   * helper exits or the process does; `closed` settles then.
+   */
+  async openTerminalPort(signal: AbortSignal): Promise<TerminalPortRecord & { closed: Promise<unknown> }> {
+    try {
+      await this.loadAgent(signal);
+      const helper = this.core.readyHelper();
+      let listening: (record: TerminalPortRecord) => void = () => undefined;
+      const opened = new Promise<TerminalPortRecord>((resolve) => { listening = resolve; });
+      const closed = helper.request('terminalPort', {}, { signal, onRecord: (data) => listening(data as TerminalPortRecord) });
+      closed.catch(() => undefined);
+      const record = await Promise.race([opened, closed.then(() => {
+        throw new PyFlightError(ErrorCode.Internal, `The agent in process ${this.pid} closed its terminal port at once.`);
+      })]);
+      return { ...record, closed };
     } catch (error) {
       throw await this.core.requestFailed(error);
     }
