@@ -32,16 +32,23 @@ REFUSED = "PYFLIGHT-REFUSED "
 VERSION = 1
 
 # PyFlight's in-target calls: name -> (file the bootstrap loaded, function, runs code in the target).
-# A call that runs code is refused when the agent was loaded with allowCode false.
+# "Runs code" is True, False, or the index of an argument that is code when given (an expression of
+# the user's). A call that runs code is refused when the agent was loaded with allowCode false.
 CALLS = {
     "agent.log": (None, "drain_log", False),
     "agent.status": (None, "status", False),
-    "agent.openTerminalPort": (None, "open_terminal_port", False),
+    "agent.terminalPort": (None, "terminal_port", False),
     "agent.closeTerminalPort": (None, "close_terminal_port", False),
     "reads.threadNames": ("reads.py", "thread_names", False),
     "reads.imported": ("reads.py", "imported", False),
     "reads.globalsOf": ("reads.py", "globals_of", False),
     "reads.signature": ("reads.py", "signature", False),
+    "reads.gcObjectCount": ("reads.py", "gc_object_count", False),
+    "reads.ttIdentities": ("reads.py", "tt_identities", False),
+    "reads.frameworksOf": ("reads.py", "frameworks_of", False),
+    "reads.instances": ("reads.py", "instances", 6),
+    "reads.torchFacts": ("reads.py", "torch_facts", False),
+    "reads.torchAllowCpuProfile": ("reads.py", "torch_allow_cpu_profile", False),
     "holders.holders": ("holders.py", "holders", False),
     "holders.containers": ("holders.py", "containers", False),
     "exceptions.start": ("exception_hook.py", "start", False),
@@ -147,6 +154,8 @@ class Door(object):
                             "hint": "The agent was loaded by another PyFlight version; restart the process to load this one."}})
             return
         filename, function, runs_code = entry
+        if runs_code is not True and runs_code is not False:  # an argument that is code when given
+            runs_code = len(args) > runs_code and bool(args[runs_code])
         if runs_code and not self.allow_code:
             code, message, hint = self._code_off("%s runs code in the process" % name)
             send({"error": {"code": code, "message": message, "hint": hint}})
@@ -177,16 +186,20 @@ class Door(object):
                 "door": self.state.door_path, "forkedFrom": self.state.forked_from, "calls": sorted(CALLS),
                 "terminalPort": self.terminal[0].port if self.terminal else None}
 
-    def open_terminal_port(self, port):
+    def terminal_port(self, pid, ctx=None):
         """A TCP port on 127.0.0.1 for flight-profiler's own CLI (PyFlight's terminal), only on the user's
-        explicit request: the same checks as the door (peer uid from /proc/self/net/tcp), closed by
-        `close_terminal_port` or when the process exits."""
+        explicit request, open while the client that asked keeps its connection: the port number goes
+        out as a progress frame, and the port closes when that connection closes (the terminal closed,
+        PyFlight detached, or its helper died) or on `agent.closeTerminalPort`. The same checks as the
+        door: a peer of the target's user or root (its uid from /proc/self/net/tcp), the same policy.
+        `pid` is the number the CLI knows the process by (the host's, for a process in a container):
+        the port's `status` answers it, as the CLI checks."""
         if self.terminal is not None:
-            return {"port": self.terminal[0].port}
-        server_class = self.state.server_class
+            raise OSError("a terminal port is open already (%d): one terminal at a time" % self.terminal[0].port)
         import asyncio
 
-        server = server_class(self, ("127.0.0.1", int(port)))
+        server = self.state.server_class(self, ("127.0.0.1", 0))
+        server.status_pid = str(pid)
         ready = threading.Event()
         box = {}
 
@@ -196,7 +209,7 @@ class Door(object):
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(server.run(ready))
-            except BaseException as exc:  # a port taken meanwhile: reported below
+            except BaseException as exc:
                 box["error"] = exc
                 ready.set()
 
@@ -204,14 +217,30 @@ class Door(object):
         thread.start()
         ready.wait(5)
         if "error" in box or server.server_socket is None:
-            raise OSError("cannot listen on 127.0.0.1:%d: %s" % (int(port), box.get("error")))
+            raise OSError("cannot listen on 127.0.0.1: %s" % box.get("error"))
+        server.port = server.server_socket.getsockname()[1]
         self.terminal = (server, box["loop"], thread)
-        return {"port": server.port}
+        self.state.log_line("INFO terminal port %d opened" % server.port)
+        try:
+            ctx.progress({"port": server.port}, every=0)
+            while self.terminal is not None and self.terminal[0] is server and not ctx.cancelled():
+                time.sleep(0.2)
+        finally:
+            self._close_terminal(server)
+        return {"port": server.port, "closed": True}
+
+    terminal_port.takes_ctx = True
 
     def close_terminal_port(self):
         if self.terminal is None:
             return {"closed": False}
-        server, loop, thread = self.terminal
+        self._close_terminal(self.terminal[0])
+        return {"closed": True}
+
+    def _close_terminal(self, server):
+        if self.terminal is None or self.terminal[0] is not server:
+            return
+        _server, loop, thread = self.terminal
         self.terminal = None
         server.close()
         try:
@@ -219,7 +248,7 @@ class Door(object):
         except RuntimeError:
             pass
         thread.join(5)
-        return {"closed": True}
+        self.state.log_line("INFO terminal port %d closed" % server.port)
 
 
 class _Context(object):
@@ -353,9 +382,11 @@ def server_class(base):
             self.port = address[1] if isinstance(address, tuple) else None
             self.special_method_dispatcher = {"status": self._status}
 
+        status_pid = None  # the terminal port's: the pid its CLI was given (the host's, for a container)
+
         def _status(self, _ignored):
             # flight-profiler's answer (its CLI checks pid and app_type), plus ours
-            return {"pid": str(os.getpid()), "app_type": "py_flight_profiler", "pyflight": self.door.status()}
+            return {"pid": self.status_pid or str(os.getpid()), "app_type": "py_flight_profiler", "pyflight": self.door.status()}
 
         async def run(self, ready=None):
             if self.loop is None:
@@ -367,6 +398,7 @@ def server_class(base):
             else:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.bind(self.address)
+                os.chmod(self.address, 0o600)  # as the JVM's .java_pid<pid>: the directory is private already
             sock.listen(100)
             sock.setblocking(False)
             self.server_socket = sock

@@ -28,23 +28,23 @@ def _pid_param(req):
 @server.handler("open")
 def _open(srv, req):
     """A read-only session: checks the target and finds an agent already in it; loads nothing."""
-    from .attach import open_target
+    from .attach import describe, open_target
 
     pid = _pid_param(req)
     srv.pid, srv.agent = pid, open_target(pid)
-    return {"pid": pid, "agent": srv.agent.to_json() if srv.agent else None}
+    return {"pid": pid, "agent": describe(srv.agent) if srv.agent else None}
 
 
 @server.handler("attach")
 def _attach(srv, req):
     """Loads the agent (or finds the one already there); only for commands that need it."""
-    from .attach import attach
+    from .attach import attach, describe
 
     pid = _pid_param(req)
     agent, reused, stages = attach(pid, timeout=float(req.params.get("timeoutSeconds", 30)), progress=req.progress,
                                    cancelled=req.cancelled, allow_code=req.params.get("allowCode", True) is not False)
     srv.pid, srv.agent = pid, agent
-    return dict(agent.to_json(), pid=pid, reused=reused, stagesMs=stages)
+    return dict(describe(agent), pid=pid, reused=reused, stagesMs=stages)
 
 
 @server.handler("stack")
@@ -82,6 +82,7 @@ AGENT_COMMANDS = {
     "torchMemory": ("pytorch", lambda m, req, agent: m.torch_memory(req, server.pid, agent)),
     "exceptionWindow": ("exceptions", lambda m, req, agent: m.exception_window(req, server.pid, agent)),
     "exceptionHookCheck": ("exceptions", lambda m, _req, agent: m.check_removed(agent)),
+    "terminalPort": ("terminal", lambda m, req, agent: m.terminal_port(req, agent, server.pid)),
     "consoleOpen": ("live", lambda m, req, agent: m.call(agent, "consoleOpen", {"id": req.params.get("id")})),
     "consoleInput": ("live", lambda m, req, agent: m.console_push(req, agent)),
     "consoleReset": ("live", lambda m, req, agent: m.call(agent, "consoleReset", {"id": req.params.get("id")})),

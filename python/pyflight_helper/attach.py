@@ -20,8 +20,8 @@ import time
 from . import errors
 from .errors import HelperError
 from . import inject
-from .target import check_same_interpreter, is_alive, require_alive
-from .wire import find_agent, find_door, ns_pid, port_range, strip_ansi
+from .target import check_same_interpreter, is_alive, ns_pid, own_namespaces, require_alive, thread_ids
+from .wire import call, find_agent, find_door, port_range, strip_ansi
 
 # (substring of the client's output, code, message, hint); first match wins.
 _CLIENT_FAILURES = [
@@ -70,6 +70,19 @@ class _Stages(object):
         self.durations[name] = round((now - self._last) * 1000, 1)
         self._last = now
         sys.stderr.write("attach %d: %s took %.1f ms\n" % (self.pid, name, self.durations[name]))
+
+
+def describe(agent):
+    """What the protocol says of an agent: where it is, and whether it refuses code (`allowCode`, from
+    the door's own status: it is fixed when the agent loads, whoever loaded it)."""
+    facts = agent.to_json()
+    facts["allowCode"] = True
+    if agent.kind == "door":
+        try:
+            facts["allowCode"] = call(agent, "agent.status", timeout=5).get("allowCode", True) is not False
+        except (OSError, HelperError, ValueError, AttributeError):
+            pass
+    return facts
 
 
 def open_target(pid):
@@ -160,8 +173,46 @@ def _wait_for_door(pid, deadline, cancelled, already_loaded=False):
             raise HelperError(errors.ATTACH_TIMEOUT,
                               ("PyFlight's agent is loaded in process %d but has not started yet." if already_loaded else
                                "The agent was loaded into process %d but did not start in time.") % pid,
-                              inject.why_not_started(pid) + " It is not loaded again: the next command waits for this one.")
+                              why_not_started(pid) + " It is not loaded again: the next command waits for this one.")
         time.sleep(0.02)
+
+
+def why_not_started(pid):
+    """The real reason an agent loaded into `pid` has not opened its door, as far as it can be seen
+    from outside: the process is stopped, a thread holds the GIL (which one, in which native call,
+    from its native stack), or its threads are all asleep; and where the door was looked for when the
+    process lives in namespaces of its own (a container)."""
+    reason = inject.why_not_started(pid)
+    holder = _gil_holder(pid) if "stopped" not in reason else None
+    if holder is not None:
+        tid, native, python = holder
+        reason = ("Its thread waits for the GIL, which thread %d holds%s%s: the agent starts once that call returns. "
+                  "The native stack of that thread (stack --native, no agent needed) shows where it is."
+                  % (tid, " in the native call %s" % native if native else "", " (from Python %s)" % python if python else ""))
+    kinds = own_namespaces(pid)
+    if kinds:
+        reason += (" The process runs in its own %s namespace%s (a container): PyFlight looked for its door under "
+                   "/proc/%d/root/tmp, its own /tmp." % (", ".join(kinds), "" if len(kinds) == 1 else "s", pid))
+    return reason
+
+
+def _gil_holder(pid):
+    """(host tid, innermost named native function, innermost Python function) of the thread that holds
+    the GIL, from pystack's native read (the target pauses for its few milliseconds); None if none does
+    or it cannot be read."""
+    try:
+        from .commands.stack import _pystack_threads, _pystack_threads_in_namespace
+
+        read = _pystack_threads_in_namespace if "pid" in own_namespaces(pid) else _pystack_threads
+        threads = read(pid, True)
+    except Exception:  # a hint must never fail the report it is part of
+        return None
+    host = thread_ids(pid)
+    for tid, _name, holds_gil, _gc, frames, native in threads:
+        if holds_gil:
+            named = [f.get("function") for f in native or [] if f.get("function") and f.get("function") not in ("???", "")]
+            return host.get(tid, tid), (named[0] if named else None), (frames[0][2] if frames else None)
+    return None
 
 
 def _inject_with_client(pid, deadline, progress, cancelled, stages):

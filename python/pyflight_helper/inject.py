@@ -30,7 +30,7 @@ import time
 
 from . import errors
 from .errors import HelperError
-from .target import require_alive
+from .target import ns_pid, own_namespaces, require_alive
 from .wire import DOOR_DIR_PREFIX, DOOR_SOCKET
 
 AGENT_FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyflight_agent")
@@ -286,16 +286,48 @@ def run_bounded(command, pid, deadline, cancelled, timed_out, env=None):
     return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
 
 
+def attach_command(staging, pid):
+    """The command that runs the staged `attach` on `pid`.
+
+    `attach` finds the library beside its own executable (realpath of /proc/self/exe) and has the
+    target dlopen that path, so the path must name the same file for both. Where the target's /tmp
+    is not ours (its own mount namespace: a container, systemd's PrivateTmp), `attach` runs inside the
+    target's mount namespace (nsenter, as `docker exec` would) and, when the target has its own PID
+    namespace too (a container's /proc shows only its pids), inside that with the target's own pid."""
+    ours, theirs = staging.attach_binary, staging.target_path("attach")
+    try:
+        same_view = os.path.samefile(ours, theirs)
+    except OSError:
+        same_view = False
+    if same_view:
+        return [ours, str(pid)]
+    nsenter = shutil.which("nsenter")
+    if nsenter is None:
+        raise HelperError(errors.UNSUPPORTED_PLATFORM, "Process %d has a /tmp of its own (a container or PrivateTmp); loading "
+                          "the agent there needs nsenter (util-linux), which is not installed." % pid, "Install util-linux.")
+    command = [nsenter, "--target", str(pid), "--mount"]
+    if "pid" in own_namespaces(pid):
+        command.append("--pid")
+        pid = ns_pid(pid)
+    return command + ["--", theirs, str(pid)]
+
+
 def run_attach_binary(staging, pid, deadline, cancelled):
     """Runs the staged `attach` (ptrace + dlopen); returns (exit code, output). Its output (the
     native loader's lines) goes to our log; the three lines the library prints in the target are its own."""
-    return run_bounded([staging.attach_binary, str(pid)], pid, deadline, cancelled, HelperError(
+    return run_bounded(attach_command(staging, pid), pid, deadline, cancelled, HelperError(
         errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time." % pid,
         "The process may be stopped (SIGSTOP) or traced by a debugger."))
 
 
 def attach_failure(pid, code, output):
     name = _ATTACH_EXIT.get(code, "exit code %d" % code)
+    if "Cannot locate file" in output or "nsenter:" in output:
+        last = [line for line in output.strip().splitlines() if line.strip()][-1:] or [""]
+        return HelperError(errors.ATTACH_FAILED, "The agent's loader could not reach its files in process %d's view of "
+                           "the filesystem: %s" % (pid, last[0].strip()),
+                           "The process may run in a mount namespace of its own (a container): run PyFlight as root on "
+                           "the host (it enters that namespace with nsenter). The PyFlight log has the loader's output.")
     if code == 1:
         return HelperError(errors.PERMISSION_DENIED, "The kernel refused to let PyFlight trace process %d (ptrace)." % pid,
                            "Run as the process owner with kernel.yama.ptrace_scope=0 "

@@ -4,7 +4,7 @@ import sys
 import threading
 import traceback
 
-from . import errors
+from . import audit, errors
 from .errors import HelperError
 from .protocol import emit, read_requests
 
@@ -54,6 +54,9 @@ class Server(object):
 
     def _run(self, method, req):
         try:
+            # The method table's row (structure: methods.json) says whether to audit it.
+            row = (getattr(self, "methods", None) or {}).get(method) or {}
+            audit.record(method, req.params, row.get("audit"), self.pid)
             data = self.handlers[method](self, req)
             # Streams (they set on_cancel) end normally when stopped, with their own summary.
             if req.cancelled.is_set() and getattr(req, "on_cancel", None) is None:

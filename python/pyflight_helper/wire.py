@@ -23,6 +23,7 @@ import struct
 
 from . import errors
 from .errors import HelperError
+from .target import ns_pid
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;;.*?\x07")
 DEFAULT_PORT_RANGE = (16000, 16500)
@@ -85,8 +86,9 @@ class TcpAgent(object):
 
     kind = "tcp"
 
-    def __init__(self, port):
+    def __init__(self, port, pid=None):
         self.port = port
+        self.pid = pid  # the target's pid as the host knows it (its agent may know another: a namespace's)
 
     def connect(self, timeout):
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
@@ -276,18 +278,6 @@ def listening_ports(pid):
         return None
 
 
-def ns_pid(pid):
-    """The pid process `pid` has in its own (innermost) pid namespace: what its agent calls itself."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("NSpid:"):
-                    return int(line.split()[-1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return pid
-
-
 def socket_inodes(pid):
     """Inodes of the sockets process `pid` holds open, or None when its fds cannot be read."""
     try:
@@ -347,7 +337,7 @@ def find_agent(pid):
     for port in candidates:
         answer = agent_status(TcpAgent(port))
         if answer is not None and str(answer.get("pid")) in (str(pid), me):
-            return TcpAgent(port)
+            return TcpAgent(port, pid)
     return None
 
 

@@ -1,11 +1,12 @@
-"""The expression PyFlight sends with vmtool getInstances, evaluated here as the agent evaluates it
-(`eval` with `instances` bound), with flight-profiler's real renderer: it must count, render the
-first N one by one, evaluate the user's expression on all, and never raise."""
+"""PyFlight's in-target read behind vmtool getInstances (pyflight_agent/reads.py `instances`), run
+here on real objects with flight-profiler's real renderer: it must count, render the first N one by
+one, evaluate the user's expression on all, and never raise."""
 
-import ast
+import json
+import sys
+import types
 
-from pyflight_agent.reads import globals_of
-from pyflight_helper.commands.vmtool import _instances_expression
+from pyflight_agent.reads import globals_of, instances
 
 
 class Order(object):
@@ -19,9 +20,15 @@ class Unrenderable(object):
         raise RuntimeError("no dict for you")
 
 
-def run(instances, limit=2, expand=1, expr=None, raw=False):
-    value = eval(_instances_expression(limit, expand, raw, False, expr), {"instances": instances})
-    return ast.literal_eval(repr(value))  # the agent sends it with -r; the helper reads it back this way
+def run(objects, limit=2, expand=1, expr=None, raw=False):
+    """instances() on a module holding only `objects`' class, as the door calls it (JSON both ways)."""
+    module = types.ModuleType("pf_test_instances")
+    module.Cls = type(objects[0]) if objects else Order
+    sys.modules["pf_test_instances"] = module
+    try:
+        return json.loads(json.dumps(instances("pf_test_instances", "Cls", limit, expand, raw, False, expr)))
+    finally:
+        del sys.modules["pf_test_instances"]
 
 
 def test_counts_all_and_renders_the_first_ones():
@@ -49,13 +56,20 @@ def test_an_instance_that_cannot_be_rendered_does_not_fail_the_listing():
 
 
 def test_no_instances_is_a_count_of_zero():
-    assert run([]) == {"count": 0, "instances": []}
+    class Never(object):
+        pass
+
+    module = types.ModuleType("pf_test_none")
+    module.Never = Never
+    sys.modules["pf_test_none"] = module
+    try:
+        assert instances("pf_test_none", "Never", 2, 1, False, False) == {"count": 0, "instances": []}
+        assert instances("pf_test_none", "Nope", 2, 1, False, False) == {"noClass": True}
+    finally:
+        del sys.modules["pf_test_none"]
 
 
 def test_list_globals_expression_never_converts_a_huge_int():
-    import sys
-    import types
-
     module = types.ModuleType("pf_test_globals")
     module.HUGE = 10 ** 5000
     module.SMALL = 7

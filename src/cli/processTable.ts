@@ -3,6 +3,7 @@
  * so a gunicorn / uvicorn / celery master is followed by its workers, drawn as a tree.
  */
 import { buildPickerEntries, shortCommand, type PickerEntry } from '../processes/pickerItems';
+import { containerText } from '../processes/containers';
 import type { ProcessInfo } from '../processes/processInfo';
 
 const COMMAND_WIDTH = 100;
@@ -12,7 +13,7 @@ type ProcessEntry = Extract<PickerEntry, { type: 'process' }>;
 function commandText(e: ProcessEntry): string {
   const command = shortCommand(e.process.commandLine, COMMAND_WIDTH);
   const role = e.process.server && (e.place === 'master' || e.place === 'worker') ? `[${e.process.server.kind} ${e.place}] ` : '';
-  return `${role}${command}${e.pypy ? '  (PyPy: cannot attach)' : ''}`;
+  return `${role}${command}${e.pypy ? '  (PyPy: cannot attach)' : ''}${e.process.container ? `  (${containerText(e.process.container)})` : ''}`;
 }
 
 /**

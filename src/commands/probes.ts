@@ -210,6 +210,12 @@ function restart<M extends ProbeMethod>(deps: ProbeDeps, entry: ProbeEntry<M>): 
 
 async function replay(deps: ProbeDeps, node?: TtRecordNode): Promise<void> {
   if (!node) return;
+  try {
+    node.entry.session.requireCodeExecution('Replay');
+  } catch (error) {
+    await showError(deps.log, 'tt replay', error);
+    return;
+  }
   const go = vscode.l10n.t('Replay');
   // Cancel first: it is the default button, so Enter does not re-run a call with side effects.
   const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };

@@ -157,6 +157,12 @@ export function registerInspectCommands(context: vscode.ExtensionContext, deps: 
   const forceGc = async (node?: { session?: Session }) => {
     const session = node?.session?.state === 'ready' ? node.session : await sessionFor(vscode.window.activeTextEditor?.document.uri.fsPath);
     if (!session) return;
+    try {
+      session.requireCodeExecution('Force GC');
+    } catch (error) {
+      await showError(deps.log, `force gc ${session.pid}`, error);
+      return undefined;
+    }
     const collect: vscode.MessageItem = { title: vscode.l10n.t('Collect') };
     const cancel: vscode.MessageItem = { title: vscode.l10n.t('Cancel'), isCloseAffordance: true };
     const choice = await vscode.window.showWarningMessage(vscode.l10n.t('Run a full garbage collection (gc.collect()) in process {0}?', session.pid), {

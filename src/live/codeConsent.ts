@@ -7,8 +7,10 @@ const approved = new WeakSet<Session>();
 /**
  * Asked the first time code typed by the user runs in a process (console, Evaluate): it runs in
  * the live process, with its side effects. Once per session; setting `pyflight.confirmCodeExecution`.
+ * Throws CODE_EXECUTION_OFF (callers show it) where the agent refuses code.
  */
 export async function confirmCodeExecution(session: Session, what: string, code?: string): Promise<boolean> {
+  session.requireCodeExecution(what); // code execution off: CODE_EXECUTION_OFF, before asking anything
   if (approved.has(session)) return true;
   if (!setting('confirmCodeExecution')) return true;
   const run: vscode.MessageItem = { title: vscode.l10n.t('Run in Process') };

@@ -29,8 +29,8 @@ export async function askExpression(fromSelection: boolean): Promise<string | un
  * target), shows the value or the exception in a notification with Copy, the full text in the log.
  */
 export async function evaluateIn(session: Session, expression: string, log: Logger, output: vscode.OutputChannel): Promise<void> {
-  if (!(await confirmCodeExecution(session, vscode.l10n.t('Evaluate'), expression))) return;
   try {
+    if (!(await confirmCodeExecution(session, vscode.l10n.t('Evaluate'), expression))) return;
     // Progress (with Cancel, which interrupts it in the target) only when it takes a while: a
     // progress toast for a quick answer stayed on screen next to the answer.
     const abort = new AbortController();

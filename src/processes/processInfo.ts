@@ -1,3 +1,5 @@
+import type { ContainerInfo } from './containers';
+
 /** One row of the process picker, produced by a per-OS lister and a pure parser. */
 export interface ProcessInfo {
   pid: number;
@@ -23,6 +25,8 @@ export interface ProcessInfo {
   executable?: string;
   /** True when the process looks like a CPython interpreter (executable or argv[0] named python*). */
   isPython: boolean;
+  /** Linux: a process in a container seen from the node (its own namespaces, a container cgroup); Python processes only. */
+  container?: ContainerInfo;
   /** For pre-fork servers: which framework, and whether this is the master or a worker. */
   server?: { kind: 'gunicorn' | 'uvicorn' | 'celery'; role: 'master' | 'worker' };
 }

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { containerOf } from './containers';
 import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -95,6 +96,7 @@ export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: 
         exeLink: source.readLink(`${pid}/exe`) }, context));
     }
   }
+  markContainers(source, processes);
   const sampleMs = options.cpuSampleMs ?? 0;
   if (sampleMs <= 0) return processes;
   await new Promise((resolve) => setTimeout(resolve, sampleMs));
@@ -105,6 +107,17 @@ export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: 
     const cpu = again === undefined || !before ? undefined : sampleCpu(before, parseProcStat(again), elapsedMs);
     return cpu === undefined ? p : { ...p, cpuPercent: cpu };
   });
+}
+
+/** Python processes in a container (other namespaces than ours, a container cgroup) get `container`. */
+function markContainers(source: ProcSource, processes: ProcessInfo[]): void {
+  const links = (pid: string) => Object.fromEntries(['pid', 'mnt', 'net'].map((kind) => [kind, source.readLink(`${pid}/ns/${kind}`)]));
+  const ours = links('self');
+  for (const p of processes) {
+    if (!p.isPython) continue;
+    const container = containerOf(source.read(`${p.pid}/status`), source.read(`${p.pid}/cgroup`), links(String(p.pid)), ours);
+    if (container) p.container = container;
+  }
 }
 
 function sampleCpu(before: ProcStat, after: ProcStat | undefined, elapsedMs: number): number | undefined {

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { containerText } from './containers';
 import { PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { ProcessInfo } from './processInfo';
@@ -116,7 +117,8 @@ function toItem(entry: PickerEntry): ProcessPickItem {
   if (entry.type === 'separator') return { kind: vscode.QuickPickItemKind.Separator, label: separatorLabel(entry) };
   const { process } = entry;
   const description = [vscode.l10n.t('PID {0}', process.pid), process.user, entry.age, entry.cpu, entry.memory,
-    entry.pypy ? vscode.l10n.t('PyPy is not supported') : undefined].filter(Boolean).join(' · ');
+    entry.pypy ? vscode.l10n.t('PyPy is not supported') : undefined, process.container ? containerText(process.container) : undefined]
+    .filter(Boolean).join(' · ');
   return { label: processLabel(entry), description, detail: process.commandLine, pid: process.pid };
 }
 

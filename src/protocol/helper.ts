@@ -51,8 +51,17 @@ export interface OpenResult {
   agent: AgentAddress | null;
 }
 
+/** The agent listens on 127.0.0.1:`port` for flight-profiler's CLI while the `terminalPort` request runs. */
+export interface TerminalPortRecord {
+  port: number;
+  /** The process has a network namespace of its own (a container): its 127.0.0.1 is reached from inside it only. */
+  ownNetwork: boolean;
+}
+
 export interface AttachResult extends AgentAddress {
   pid: number;
+  /** False when the agent refuses code itself (loaded with code execution off, by any client). */
+  allowCode?: boolean;
   /** True when an agent from an earlier attach was found and reused (nothing was injected). */
   reused: boolean;
   /** How long each stage took (scan, stage, inject, agent), for the log. */

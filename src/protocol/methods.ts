@@ -12,7 +12,7 @@ import type {
   InstancesResult, ListGlobalsResult, MemContainersResult, MemDiffParams, MemDiffResult, MemHoldersParams, MemHoldersResult,
   MemSummaryParams, MemSummaryResult, ModuleResult, OpenResult, ProbeKind, ReloadParams, ReloadPlan, StackResult, StaleFunction,
   StreamSummary, TorchMemoryParams, TorchMemoryResult, TorchProfileParams, TorchProfileResult, TraceParams, TraceRecord,
-  TtDetail, TtDetailParams, TtRecord, TtRecordParams, WatchParams, WatchRecord,
+  TerminalPortRecord, TtDetail, TtDetailParams, TtRecord, TtRecordParams, WatchParams, WatchRecord,
 } from './helper';
 
 /**
@@ -33,8 +33,21 @@ export interface MethodSpec {
   probe?: ProbeKind;
   /** A method needing `open` that is asked first, so a target that cannot serve this one is told before the agent loads. */
   checkFirst?: string;
+  /**
+   * It runs code in the target or changes it: the helper writes each such request to PyFlight's log
+   * with the time, the local user and the request (the audit trail). `code`: code runs, so an agent
+   * loaded with code execution off refuses it; `change`: allowed there. `when`: only with one of
+   * these params set (a user's expression or filter).
+   */
+  audit?: { kind: 'code' | 'change'; when?: readonly string[] };
   /** Its row in docs/helper-protocol.md: the params, then the end data (and progress, errors). */
   doc: { params: string; end: string };
+}
+
+/** Whether a request of this method is audited (and, `code`, refused with code execution off). */
+export function audited(spec: MethodSpec, params: object): MethodSpec['audit'] {
+  const set = params as Record<string, unknown>;
+  return spec.audit && (!spec.audit.when || spec.audit.when.some((name) => set[name])) ? spec.audit : undefined;
 }
 
 /** A row, with its types carried along for `HelperMethods` (nothing of them exists at run time). */
@@ -60,27 +73,27 @@ export const HELPER_METHODS = {
     doc: { params: '`native`, `async`, `includeAgentThreads`', end: '`StackResult`: threads (name, tid, GIL, frames most recent first, qualified function names), optional native frames and asyncio tasks (`running` for the one executing now); needs only `open`, except `async`' } }),
   module: row<{ file: string }, ModuleResult>({ needs: 'agent', ...PLAIN,
     doc: { params: '`file` (absolute)', end: '`{file, module}`' } }),
-  watch: row<WatchParams, StreamSummary, WatchRecord>({ needs: 'agent', stream: true, logging: true, probe: 'watch',
+  watch: row<WatchParams, StreamSummary, WatchRecord>({ audit: { kind: 'code', when: ['expr', 'filter'] }, needs: 'agent', stream: true, logging: true, probe: 'watch',
     doc: { params: '`module`, `class?`, `method`, `nested?`, `expr?`, `filter?`, `exceptionOnly?`, `expand?`, `limit?`, `raw?`, `verbose?`', end: 'stream: `progress` `installed` (detail = agent args), one `record` per matching call, `end` = stream summary (below)' } }),
-  trace: row<TraceParams, StreamSummary, TraceRecord>({ needs: 'agent', stream: true, logging: true, probe: 'trace',
+  trace: row<TraceParams, StreamSummary, TraceRecord>({ audit: { kind: 'code', when: ['filter'] }, needs: 'agent', stream: true, logging: true, probe: 'trace',
     doc: { params: 'location, `intervalMs?`, `entranceTimeMs?`, `depth?`, `limit?`, `filter?`', end: 'stream of call trees (`TraceRecord`)' } }),
-  ttRecord: row<TtRecordParams, StreamSummary, TtRecord>({ needs: 'agent', stream: true, logging: true, probe: 'tt',
+  ttRecord: row<TtRecordParams, StreamSummary, TtRecord>({ audit: { kind: 'code', when: ['filter'] }, needs: 'agent', stream: true, logging: true, probe: 'tt',
     doc: { params: 'location, `limit?`, `filter?`', end: 'stream of `TtRecord` (index, time, cost, returned/raised)' } }),
   ttList: row<None, { records: TtRecord[] }>({ needs: 'agent', ...PLAIN,
     doc: { params: '–', end: '`{records}` (`replayOf` set on replays)' } }),
   ttDetail: row<TtDetailParams, TtDetail>({ needs: 'agent', ...PLAIN,
     doc: { params: '`index`, `verbose?`', end: 'the full record: args, kwargs, return value as Python reprs (cut at 2,000 characters, 200,000 with `verbose`; `null` when not applicable), `exception` (traceback from the user\'s code), `exceptionType`, `exceptionLine` (the whole message on one line), `replayOf`' } }),
-  ttReplay: row<TtDetailParams, TtDetail>({ needs: 'agent', stream: false, logging: true,
+  ttReplay: row<TtDetailParams, TtDetail>({ audit: { kind: 'code' }, needs: 'agent', stream: false, logging: true,
     doc: { params: '`index`, `verbose?`', end: 'the replay\'s record, plus `hint` when it raised (e.g. a framework view outside its request context)' } }),
   ttDelete: row<{ index?: number; all?: boolean }, { message: string }>({ needs: 'agent', stream: false, logging: true,
     doc: { params: '`index` or `all`', end: '`{message}`' } }),
-  getglobal: row<GetGlobalParams, GetGlobalResult>({ needs: 'agent', ...PLAIN,
+  getglobal: row<GetGlobalParams, GetGlobalResult>({ audit: { kind: 'code', when: ['expr'] }, needs: 'agent', ...PLAIN,
     doc: { params: '`module`, `class?`, `field`, `expr?`, `expand?` (1–6, default 2), `raw?`, `verbose?`, `imported?` (skip the sys.modules check)', end: '`{module, class, field, expr, type, value, expand, raw}`; never imports a module (`MODULE_NOT_FOUND`); `CLASS_NOT_FOUND`, `NAME_NOT_FOUND`, `BAD_EXPRESSION`' } }),
   listGlobals: row<{ module: string }, ListGlobalsResult>({ needs: 'agent', ...PLAIN,
     doc: { params: '`module`', end: '`{module, globals: [{name, type, kind (value/class/function/module), preview}]}` (dunders left out; previews of built-in scalars and container sizes only)' } }),
-  getInstances: row<InstancesParams, InstancesResult>({ needs: 'agent', ...PLAIN,
+  getInstances: row<InstancesParams, InstancesResult>({ audit: { kind: 'code', when: ['expr'] }, needs: 'agent', ...PLAIN,
     doc: { params: '`module`, `class`, `limit?` (1–1000, default 10), `expand?` (1–6, default 1), `expr?` (on `instances`), `raw?`, `verbose?`', end: '`{module, class, count (all), limit, expand, raw, instances: [{id, type, value}]}` + `expr, type, value` with `expr`; `NO_INSTANCES` when there is none' } }),
-  forceGc: row<None, ForceGcResult>({ needs: 'agent', ...PLAIN,
+  forceGc: row<None, ForceGcResult>({ audit: { kind: 'code' }, needs: 'agent', ...PLAIN,
     doc: { params: '–', end: '`{unreachable, objectsBefore, objectsAfter, rssKibBefore, rssKibAfter}` (gc.collect() in the target: callers confirm first)' } }),
   probeOff: row<{ target: ProbeKind; args: string }, None>({ needs: 'agent', stream: false, logging: true,
     doc: { params: '`target` (watch/trace/tt), `args`', end: 'turns off a probe a crashed helper left behind' } }),
@@ -92,7 +105,7 @@ export const HELPER_METHODS = {
     doc: { params: '`module`, `class` (as pympler names the type; `builtins` for dict, list, …), `samples?` (1–50, default 5), `maxSeconds?` (0.5–60, default 5), `maxNodes?` (10–100000, default 400), `before?` (a `memContainers` answer)', end: '`{module, class, builtin, instances, sampled, holders: [{root, steps, samples, grown, definition}], unresolved, heldInvisibly, heldByFrames, createdAt, stoppedBy, expanded, heapPasses, elapsedMs}`: referrer chains up to a module global or class attribute, searched in the target within the bounds (keeps nothing); `MODULE_NOT_FOUND`, `CLASS_NOT_FOUND`' } }),
   memContainers: row<{ limit?: number }, MemContainersResult>({ needs: 'agent', ...PLAIN,
     doc: { params: '`limit?` (1–5000, default 300)', end: '`{containers: {id: length}}` of the biggest dicts, lists, sets and deques (64+ entries), for a later `memHolders` on a built-in type' } }),
-  gilstatOn: row<GilstatParams, GilstatSummary, GilstatRecord>({ needs: 'open', stream: true, logging: false,
+  gilstatOn: row<GilstatParams, GilstatSummary, GilstatRecord>({ audit: { kind: 'change' }, needs: 'open', stream: true, logging: false,
     doc: { params: '`takeMs?`, `holdMs?` (alert thresholds, default 10), `intervalSeconds?` (default 5), `maxThreads?` (default 500)', end: 'stream: progress `symbols` (where take_gil/drop_gil are), `on`; one `record` per report (`GilstatRecord`); `end` = `{measure, count, reason, args}`. Intercepts take_gil/drop_gil through the agent where the interpreter has their symbols (send `attach` first), else samples with py-spy from outside (progress `sampled`, no agent); cancel turns it off' } }),
   gilstatOff: row<None, None>({ needs: 'agent', ...PLAIN,
     doc: { params: '–', end: '`{}`: turns off an interceptor a crashed helper left on' } }),
@@ -104,26 +117,28 @@ export const HELPER_METHODS = {
     doc: { params: '`module`, `class?`, `method`, `nested?`, `outputDir` (existing, absolute)', end: 'progress `checking`, then `waiting` (detail = agent args) once the wrapper is in place; `{file (in outputDir), bytes, args, elapsedMs, cudaAvailable, torchVersion, enabledWithoutCuda}`; cancel sends `off` (→ `CANCELLED`); `TARGET_EXITED` if the target dies while waiting' } }),
   torchMemory: row<TorchMemoryParams, TorchMemoryResult>({ needs: 'agent', checkFirst: 'torchCheck', stream: false, logging: true,
     doc: { params: '`record?` + location, `outputDir`, `limit?`', end: 'snapshot now (no `record`) or around the next call; `{file, bytes, args, elapsedMs, summary: {segments, reservedBytes, allocatedBytes, allocations, top}}`; `TORCH_NO_CUDA` without CUDA' } }),
-  consoleOpen: row<{ id: string }, { id: string; banner: string }>({ needs: 'agent', ...PLAIN,
+  consoleOpen: row<{ id: string }, { id: string; banner: string }>({ audit: { kind: 'code' }, needs: 'agent', ...PLAIN,
     doc: { params: '`id` (the caller\'s, e.g. a UUID)', end: '`{id, banner}`' } }),
-  consoleInput: row<{ id: string; line: string }, ConsoleAnswer>({ needs: 'agent', ...PLAIN,
+  consoleInput: row<{ id: string; line: string }, ConsoleAnswer>({ audit: { kind: 'code' }, needs: 'agent', ...PLAIN,
     doc: { params: '`id`, `line`', end: '`{more, output, closed}` (`more`: a block continues; `closed`: the line was `exit()`); cancelling raises KeyboardInterrupt in the line\'s thread and ends normally with its output' } }),
   consoleReset: row<{ id: string }, None>({ needs: 'agent', ...PLAIN,
     doc: { params: '`id`', end: '`{}` (drops the block typed so far)' } }),
   consoleClose: row<{ id: string }, None>({ needs: 'agent', ...PLAIN,
     doc: { params: '`id`', end: '`{}`' } }),
-  eval: row<{ expression: string }, EvalResult>({ needs: 'agent', ...PLAIN,
+  eval: row<{ expression: string }, EvalResult>({ audit: { kind: 'code' }, needs: 'agent', ...PLAIN,
     doc: { params: '`expression` (no timeout: cancel interrupts it in the target)', end: '`{ok, value (repr, ≤ 20,000 chars; null for statements), type, output (what it printed), kind: syntax\\|exception, error (SyntaxError or traceback), exceptionType}`' } }),
-  reloadPlan: row<ReloadParams, ReloadPlan>({ needs: 'agent', ...PLAIN,
+  reloadPlan: row<ReloadParams, ReloadPlan>({ audit: { kind: 'code' }, needs: 'agent', ...PLAIN,
     doc: { params: '`module`, `class?`, `function`, `text?` (the whole new file text; default: the module\'s file on disk), `oldTexts?` (earlier texts: candidates for the running source)', end: '`{ok, error?, file, newSource, oldSource (null when no known text compiles to the running code), changed, warnings}`; nothing changes' } }),
-  reloadApply: row<ReloadParams, ReloadPlan>({ needs: 'agent', ...PLAIN,
+  reloadApply: row<ReloadParams, ReloadPlan>({ audit: { kind: 'code' }, needs: 'agent', ...PLAIN,
     doc: { params: 'as `reloadPlan`', end: 'the plan with `applied`; `RELOAD_REFUSED` when `ok` would be false, and nothing changed' } }),
-  reloadStale: row<{ module: string; text?: string }, { functions: StaleFunction[] }>({ needs: 'agent', ...PLAIN,
+  reloadStale: row<{ module: string; text?: string }, { functions: StaleFunction[] }>({ audit: { kind: 'code' }, needs: 'agent', ...PLAIN,
     doc: { params: '`module`, `text?` (default: the file on disk)', end: '`{functions: [{class, function, line}]}`: module functions and methods whose text compiles to other code than runs' } }),
-  exceptionWindow: row<ExceptionWindowParams, ExceptionWindowResult>({ needs: 'agent', ...PLAIN,
+  exceptionWindow: row<ExceptionWindowParams, ExceptionWindowResult>({ audit: { kind: 'change' }, needs: 'agent', ...PLAIN,
     doc: { params: '`seconds?` (0.5–30, default 3), `maxEvents?` (1–100000, default 5000)', end: 'progress `waiting` (detail = seconds) once the trace hook is on every thread; `ExceptionWindowResult`: exceptions by raising function and type, with samples, threads and the except clause that stopped each (`caught`, `broad`, `silent`); the hook is always removed (`stillTraced` proves it); cancel ends the window early' } }),
   exceptionHookCheck: row<None, ExceptionHookCheck>({ needs: 'agent', ...PLAIN,
     doc: { params: '–', end: '`{stillTraced, registered}`: threads with a trace function now, and whether the window\'s module is in `sys.modules`' } }),
+  terminalPort: row<None, { closed: boolean; reason: string }, TerminalPortRecord>({ audit: { kind: 'change' }, needs: 'agent', stream: true, logging: true,
+    doc: { params: '–', end: 'stream: one `record` `{port, ownNetwork}` once the agent listens on 127.0.0.1:`port` for flight-profiler\'s CLI (Open PyFlight Terminal; `ownNetwork`: the process has its own network namespace, so the CLI must run in it); the port closes when this request ends: cancel, the helper\'s exit, the process\'s' } }),
   cancel: row<{ target: number }, { cancelled: boolean }>({ needs: 'nothing', ...PLAIN,
     doc: { params: '`target` (a request id)', end: '`{cancelled}`; the target request ends with `CANCELLED` (a stream: normally, `reason: "stopped"`)' } }),
   shutdown: row<None, None>({ needs: 'nothing', ...PLAIN,
@@ -141,7 +156,7 @@ export type HelperMethods = { [M in HelperMethodName]: { params: TypesOf<M>['par
 type StreamMethod = { [M in HelperMethodName]: [TypesOf<M>['record']] extends [never] ? never : M }[HelperMethodName];
 
 /** The helper methods that start a probe (watch, trace, tt recording). */
-export type ProbeMethod = Exclude<StreamMethod, 'gilstatOn'>;
+export type ProbeMethod = Exclude<StreamMethod, 'gilstatOn' | 'terminalPort'>;
 export type ProbeParams<M extends ProbeMethod = ProbeMethod> = HelperMethods[M]['params'];
 export type ProbeRecord<M extends StreamMethod = ProbeMethod> = TypesOf<M>['record'];
 

@@ -28,6 +28,24 @@ export class AgentLoad {
     private readonly confirm: (() => Promise<boolean>) | undefined,
   ) {}
 
+  /**
+   * Why code (`what`: eval, console, reload, replay, forceGc, an expression) cannot run: the agent in
+   * the target refuses code (it was loaded with code execution off, by this session or another
+   * client), or none is loaded and this session would load one so. Undefined when it can run.
+   */
+  codeRefusal(what: string): PyFlightError | undefined {
+    const off = this.result ? this.result.allowCode === false : !this.allowCode;
+    if (!off) return undefined;
+    const pid = this.core.pid;
+    return new PyFlightError(ErrorCode.CodeExecutionOff, this.result
+      ? `${what} runs code in process ${pid}, and PyFlight's agent there was loaded with code execution off: it refuses code itself.`
+      : `${what} runs code in process ${pid}, and code execution is off (setting pyflight.agent.allowCode, or --no-code).`,
+    this.result
+      ? 'Observation still works (stacks, watch, trace, profiles, memory, values). To run code, restart the process and '
+        + 'attach with pyflight.agent.allowCode on: an agent keeps its policy until the process exits.'
+      : 'Observation still works. To run code, turn pyflight.agent.allowCode on (or drop --no-code) before the agent is loaded.');
+  }
+
   /** The user agreed already (e.g. once for every worker of a server): loading will not ask. */
   approve(): void {
     this.approved = true;

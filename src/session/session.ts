@@ -6,8 +6,8 @@ import { settingDefault } from '../common/settings';
 import { HelperProcess } from '../helper/helperProcess';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
-import type { AttachResult, GetGlobalParams, GetGlobalResult, GilstatParams, HelloResult } from '../protocol/helper';
-import { HELPER_METHODS, type CallMethod, type CallOptions, type HelperCaller, type HelperMethods, type MethodSpec, type ProbeParams } from '../protocol/methods';
+import type { AttachResult, GetGlobalParams, GetGlobalResult, GilstatParams, HelloResult, TerminalPortRecord } from '../protocol/helper';
+import { audited, HELPER_METHODS, type CallMethod, type CallOptions, type HelperCaller, type HelperMethods, type MethodSpec, type ProbeParams } from '../protocol/methods';
 import { AgentLoad, type AttachProgress } from './agentLoad';
 import type { GilStat } from './gilStat';
 import { Liveness } from './liveness';
@@ -206,6 +206,16 @@ export class Session implements HelperCaller {
     return this.agent.result;
   }
 
+  /**
+   * Throws CODE_EXECUTION_OFF when `what` (code to run in the target) would be refused: the agent in
+   * it was loaded with code execution off, or none is loaded and this session would load one so
+   * (setting pyflight.agent.allowCode / --no-code). Asked before any consent dialog.
+   */
+  requireCodeExecution(what: string): void {
+    const refusal = this.agent.codeRefusal(what);
+    if (refusal) throw refusal;
+  }
+
   /** True once the PyFlightProfiler agent runs in the target. */
   get agentLoaded(): boolean {
     return this.agent.result !== undefined;
@@ -240,8 +250,31 @@ export class Session implements HelperCaller {
     try {
       // A param-less method that needs only `open` (test/unit/helperMethods.test.ts checks the table).
       if (spec.checkFirst) await helper.request(spec.checkFirst as 'torchCheck', {}, { signal });
+      if (audited(spec, set)?.kind === 'code') this.requireCodeExecution(method);
       if (spec.needs === 'agent' || spec.agentWith?.some((name) => set[name])) await this.loadAgent(signal);
       return await helper.request(method, params, { signal, onProgress });
+    } catch (error) {
+      throw await this.core.requestFailed(error);
+    }
+  }
+
+  /**
+   * Opens the agent's TCP port for flight-profiler's CLI (Open PyFlight Terminal, only on the user's
+   * request): resolves once it listens. The port stays open until `signal` aborts, this session's
+   * helper exits or the process does; `closed` settles then.
+   */
+  async openTerminalPort(signal: AbortSignal): Promise<TerminalPortRecord & { closed: Promise<unknown> }> {
+    try {
+      await this.loadAgent(signal);
+      const helper = this.core.readyHelper();
+      let listening: (record: TerminalPortRecord) => void = () => undefined;
+      const opened = new Promise<TerminalPortRecord>((resolve) => { listening = resolve; });
+      const closed = helper.request('terminalPort', {}, { signal, onRecord: (data) => listening(data as TerminalPortRecord) });
+      closed.catch(() => undefined);
+      const record = await Promise.race([opened, closed.then(() => {
+        throw new PyFlightError(ErrorCode.Internal, `The agent in process ${this.pid} closed its terminal port at once.`);
+      })]);
+      return { ...record, closed };
     } catch (error) {
       throw await this.core.requestFailed(error);
     }

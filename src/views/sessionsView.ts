@@ -22,6 +22,11 @@ function stateIcon(state: SessionState): vscode.ThemeIcon {
   }
 }
 
+/** The agent in the session's process refuses code (loaded with pyflight.agent.allowCode false or --no-code). */
+function codeOff(s: Session): boolean {
+  return s.attachResult?.allowCode === false;
+}
+
 /** A session row of the Sessions view: the argument of commands run on it (Show Stacks, Detach, …). */
 export type SessionNode = { kind: 'session'; session: Session };
 /** The workers of one pre-fork master, attached together (Detach All Workers runs on it). */
@@ -70,7 +75,7 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       rows.push({ kind: 'info', label: `Python ${s.hello.python.version}`, description: s.hello.python.executable,
         tooltip: `${s.hello.python.executable}\n→ ${s.hello.python.realExecutable}\nprefix ${s.hello.python.prefix}\nresolved from: ${s.preflightResult?.interpreter.source}`, icon: 'symbol-namespace' });
       if (s.hello.flightProfiler.version) {
-        const agent = s.attachResult ? `agent loaded · ${agentWhere(s.attachResult)}${s.attachResult.reused ? ' (reused)' : ''}`
+        const agent = s.attachResult ? `agent loaded · ${agentWhere(s.attachResult)}${s.attachResult.reused ? ' (reused)' : ''}${codeOff(s) ? ' · code execution off' : ''}`
           : 'agent not loaded: stacks only, nothing in the process';
         rows.push({ kind: 'info', label: `flight-profiler ${s.hello.flightProfiler.version}`, description: agent, icon: 'package' });
       }
@@ -108,7 +113,7 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     const version = s.hello ? ` · Python ${s.hello.python.version}` : '';
     // With several sessions, the one commands act on (status bar) is marked.
     const current = this.sessions.live.length > 1 && this.sessions.current === s ? ' · current' : '';
-    item.description = `${sessionStatusText(s)}${version}${current}`;
+    item.description = `${sessionStatusText(s)}${version}${codeOff(s) ? ' · code execution off' : ''}${current}`;
     item.tooltip = new vscode.MarkdownString(undefined, true);
     item.tooltip.appendText(`${s.label}\nstate: ${sessionStatusText(s)}\ninterpreter: ${s.preflightResult?.interpreter.python ?? '…'}`);
     item.iconPath = stateIcon(s.state);

@@ -100,6 +100,12 @@ test('Open Console in Process: warning, 1+1 → 2, a multi-line def, Ctrl+C, exi
 test('PyFlight Terminal: flight-profiler\'s own CLI on the session, with the session\'s interpreter', async () => {
   await wb.step('terminal', async () => {
     await wb.runCommand('PyFlight: Open PyFlight Terminal (flight-profiler CLI)');
+    // The CLI needs a TCP port of the agent: a modal says what it exposes before it opens.
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 20000 });
+    assert.match(await dialog.innerText(), /TCP port[\s\S]*127\.0\.0\.1[\s\S]*closes when the terminal closes/);
+    await dialog.locator('.monaco-button', { hasText: /^Open Port and Terminal$/ }).click();
+    await dialog.waitFor({ state: 'hidden' });
     await waitForTerminal(new RegExp(`pid: ${service.pid}[\\s\\S]*❯`), 30000);
     await wb.page.keyboard.type('getglobal __main__ COUNTER');
     await wb.page.keyboard.press('Enter');

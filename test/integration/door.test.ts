@@ -3,38 +3,12 @@
 // own client loaded (macOS, Python 3.14+, PYFLIGHT_INJECT_WITH_CLIENT=1) is found on its TCP port and
 // used as it is: PyFlight's in-target reads then travel through its getglobal.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
+import { listeningTcpPorts, socketInodes } from '../support/door';
 import { startTarget, stopAllTargets } from '../support/fixtures';
-
-/** Socket inodes the process holds (its /proc/<pid>/fd links `socket:[inode]`). */
-export function socketInodes(pid: number): Set<string> {
-  const out = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) out.add(m[1]);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return out;
-}
-
-/** TCP ports the process listens on, read in its own network namespace. */
-function listeningTcpPorts(pid: number): number[] {
-  const inodes = socketInodes(pid);
-  const ports: number[] = [];
-  for (const table of ['tcp', 'tcp6']) {
-    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length > 9 && cols[3] === '0A' && inodes.has(cols[9])) ports.push(parseInt(cols[1].split(':')[1], 16));
-    }
-  }
-  return ports;
-}
 
 /** Paths of the Unix sockets the process listens on. */
 function listeningUnixPaths(pid: number): string[] {

@@ -1,7 +1,7 @@
 """A raw client of PyFlight's agent door, as any local program could write one (stdlib only): it
 speaks flight-profiler's frame protocol (4-byte little-endian length + payload) to a Unix socket.
 
-usage: door_client.py <socket path> <target> [param]   (prints one JSON line per frame received)
+usage: door_client.py <socket path | 127.0.0.1:port> <target> [param]   (prints one JSON line per frame received)
 Exit status 3 when the connection is refused or closed without an answer, 4 when it cannot connect."""
 
 import json
@@ -13,10 +13,11 @@ import sys
 def main():
     path, target = sys.argv[1], sys.argv[2]
     param = sys.argv[3] if len(sys.argv) > 3 else ""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    tcp = path.startswith("127.0.0.1:")
+    sock = socket.socket(socket.AF_INET if tcp else socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(15)
     try:
-        sock.connect(path)
+        sock.connect(("127.0.0.1", int(path.split(":")[1])) if tcp else path)
     except OSError as exc:
         print(json.dumps({"connect": type(exc).__name__, "errno": exc.errno}))
         return 4

@@ -3,8 +3,6 @@
 vmtool call `importlib.import_module`, which would run the top-level code of a module the target
 never imported, so the module is looked up in `sys.modules` first."""
 
-import ast
-
 from .. import errors
 from ..errors import HelperError
 from ..in_target import call
@@ -13,16 +11,6 @@ from .probes import check_expression, exception_line, expand_option, location_wo
 
 _NOT_IMPORTED_HINT = ("Use the module name as the target imported it (PyFlight: Show Module Name of This File, or "
                       "`pyflight module <pid> <file>`); PyFlight never imports a module into the process.")
-
-
-def _getglobal_raw(agent, words, expr, timeout=15):
-    """One getglobal with `-r`: the expression's value as Python data (ast.literal_eval of its repr)."""
-    frames = request(agent, "getglobal", " " + " ".join(list(words) + ["-e", quote(expr), "-r"]), timeout=timeout)
-    answer = frames[0] if frames else None
-    if answer is None or isinstance(answer, str) or answer.failed:
-        reason = answer if isinstance(answer, str) else getattr(answer, "failed_reason", None)
-        raise HelperError(errors.INTERNAL, "Unexpected answer from the agent: %s" % strip_ansi(reason or "none").strip()[-300:])
-    return ast.literal_eval(answer.value)
 
 
 def require_imported(agent, module):

@@ -319,6 +319,8 @@ class ProbeStream(object):
         req.on_cancel = self.turn_off
 
     def _target_pid(self):
+        if getattr(self.agent, "pid", None) is not None:
+            return self.agent.pid  # the host's number (the agent's own answer is its namespace's)
         answer = agent_status(self.agent, timeout=2)
         try:
             return int(answer["pid"]) if answer else None

@@ -26,6 +26,7 @@ import time
 
 from .. import errors
 from ..errors import HelperError
+from ..in_target import call
 from ..inject import _staging_root
 from ..target import is_alive
 from ..wire import AgentConnection, request, strip_ansi
@@ -60,30 +61,25 @@ def require_torch(pid):
     return library
 
 
-def _global(agent, module, field, expr=None):
-    param = " %s %s%s -x 1" % (module, field, " -e " + quote(expr) if expr else "")
-    frames = request(agent, "getglobal", param, timeout=30)
-    answer = frames[0] if frames else None
-    if answer is None or isinstance(answer, str) or answer.failed:
-        reason = strip_ansi(answer) if isinstance(answer, str) else getattr(answer, "failed_reason", None)
-        raise HelperError(errors.INTERNAL, "Could not read %s.%s in the target: %s" % (module, field, (reason or "no answer").strip()))
-    return answer.value
+def _torch_facts(agent):
+    facts = call(agent, "reads.torchFacts", timeout=30)
+    if not facts:
+        raise HelperError(errors.TORCH_MISSING, "Process has not imported torch.", "Run it on a process that uses PyTorch.")
+    return facts
 
 
 def cuda_available(agent):
-    return _global(agent, "torch", "cuda", "target.is_available()") == "True"
+    return _torch_facts(agent)["cudaAvailable"]
 
 
 def torch_version(agent):
-    return _global(agent, "torch", "__version__").strip("'\"")
+    return _torch_facts(agent)["version"]
 
 
 def enable_cpu_profiling(agent):
     """flight-profiler's gate wants CUDA; torch.profiler does not. Sets the agent's own flag."""
-    if _global(agent, _AGENT_MODULE, "TORCH_PROFILE_ENABLE") == "True":
+    if not call(agent, "reads.torchAllowCpuProfile", timeout=30):
         return False
-    _global(agent, _AGENT_MODULE, "TORCH_PROFILE_ENABLE",
-            "setattr(__import__('sys').modules['%s'], 'TORCH_PROFILE_ENABLE', True)" % _AGENT_MODULE)
     sys.stderr.write("torch: enabled flight-profiler's torch profile without CUDA (CPU activity only)\n")
     return True
 
@@ -95,7 +91,8 @@ def enable_cpu_profiling(agent):
 # wrap that call in try/except; torch does not. This makes the queue's non-blocking put drop a
 # message for a closed stream instead of raising, once per agent (marked `pyflight_safe`). An agent
 # PyFlight loaded (pyflight_agent/patches.py) already has a queue that drops them (marked `pyflight`); this is
-# for agents flight-profiler's own client loaded (macOS, Python >= 3.14).
+# for agents flight-profiler's own client loaded (macOS, Python >= 3.14): sent as code, as such an
+# agent has no door and no policy.
 _SAFE_QUEUE = """
 original = target.output_msg_nowait
 if not (getattr(original, 'pyflight_safe', False) or getattr(original, 'pyflight', False)):
@@ -110,8 +107,14 @@ if not (getattr(original, 'pyflight_safe', False) or getattr(original, 'pyflight
 
 
 def make_agent_streams_safe(agent):
-    _global(agent, "flight_profiler.plugins.server_plugin", "ServerQueue",
-            "exec(%r, {'target': target})" % _SAFE_QUEUE)
+    if agent.kind == "door":
+        return  # PyFlight's agent has the safe queue already (pyflight_agent/patches.py)
+    param = " flight_profiler.plugins.server_plugin ServerQueue -x 1 -e %s" % quote("exec(%r, {'target': target})" % _SAFE_QUEUE)
+    frames = request(agent, "getglobal", param, timeout=30)
+    answer = frames[0] if frames else None
+    if answer is None or isinstance(answer, str) or answer.failed:
+        reason = strip_ansi(answer) if isinstance(answer, str) else getattr(answer, "failed_reason", None)
+        raise HelperError(errors.INTERNAL, "Could not prepare the agent's torch streams: %s" % (reason or "no answer").strip())
 
 
 class _Staging(object):

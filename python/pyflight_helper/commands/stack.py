@@ -26,7 +26,7 @@ from .. import frame_reader
 from ..errors import HelperError
 from ..malloc_reuse import keep_freed_memory
 from ..qualnames import qualname
-from ..target import require_alive
+from ..target import ns_pid, own_namespaces, require_alive, thread_ids
 from ..in_target import call
 from ..wire import request, strip_ansi
 
@@ -132,6 +132,43 @@ def _pystack_threads(pid, native):
              _native_frames(t) if native else None) for t in threads]
 
 
+def _pystack_threads_in_namespace(pid, native):
+    """pystack's read of a process in another PID namespace, made from inside that namespace.
+
+    pystack takes each thread's id from the interpreter's memory (the namespace's numbers) and asks
+    libdw to unwind the thread of that id in the host's numbering: another thread or none, so native
+    frames fail with "unwinding failed with no error reported" (py-spy's unwinder fails the same
+    way). A child of ours entered into the target's PID namespace, with a /proc of that namespace
+    mounted in a mount namespace of its own (nothing else changes: same files, same network), sees the
+    same numbers as the interpreter does. Needs CAP_SYS_ADMIN (root), like every setns()."""
+    nsenter, unshare = shutil.which("nsenter"), shutil.which("unshare")
+    if not nsenter or not unshare:
+        raise HelperError(errors.UNSUPPORTED_PLATFORM, "Process %d runs in its own PID namespace (a container); reading its "
+                          "native frames needs nsenter and unshare (util-linux), which are not installed." % pid,
+                          "Install util-linux, or read its Python frames only (without --native).")
+    command = [nsenter, "--target", str(pid), "--pid", "--", unshare, "--mount", "--mount-proc", "--propagation", "private",
+               sys.executable, "-c", "import sys, json; from pyflight_helper.commands.stack import _pystack_threads; "
+               "print(json.dumps(_pystack_threads(int(sys.argv[1]), sys.argv[2] == 'native')))",
+               str(ns_pid(pid)), "native" if native else "python"]
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise HelperError(errors.ATTACH_FAILED, "Reading the native stacks of process %d from inside its PID namespace "
+                          "did not finish in 60 s." % pid)
+    if done.returncode != 0:
+        require_alive(pid, during="while its stacks were read")
+        text = done.stderr.decode("utf-8", "replace").strip()
+        last = text.splitlines()[-1] if text else "exit code %d" % done.returncode
+        if "Operation not permitted" in text or "ermission" in text:
+            raise HelperError(errors.PERMISSION_DENIED, "Process %d runs in its own PID namespace (a container): reading its "
+                              "native frames means entering that namespace, which was not allowed: %s" % (pid, last),
+                              "Run PyFlight as root on the host (CAP_SYS_ADMIN and CAP_SYS_PTRACE), or read its Python "
+                              "frames only (without --native).")
+        sys.stderr.write("stack %d: pystack in its namespace failed:\n%s\n" % (pid, text))
+        raise HelperError(errors.ATTACH_FAILED, "Reading stacks of process %d (in its own PID namespace) failed: %s" % (pid, last))
+    return [tuple(t) for t in json.loads(done.stdout.decode("utf-8"))]
+
+
 _read_lock = threading.Lock()
 
 
@@ -139,22 +176,29 @@ def linux_stacks(pid, native, agent):
     started = time.perf_counter()
     # Python frames alone: read word by word when the layout is certain (frame_reader), which is
     # ~30 times cheaper than pystack; pystack for native frames, other versions and any doubt.
+    # Thread ids as read from the target's memory are its own PID namespace's (a container's):
+    # reported as the host's (what /proc, py-spy's --pid and kill take), with `nsTid` beside them.
+    in_namespace = "pid" in own_namespaces(pid)
     with _read_lock:  # one ptrace tracer at a time: a second would be refused and report "no permission"
         direct = None if native else frame_reader.read_threads(pid)
         if direct is not None:
             threads = [(tid, None, gil, collecting, frames, None) for tid, gil, collecting, frames in direct]
+        elif native and in_namespace:
+            threads = _pystack_threads_in_namespace(pid, native)
         else:
             threads = _pystack_threads(pid, native)
     read = time.perf_counter()
     tids = [thread[0] for thread in threads]
     names = thread_names(agent, tids) if agent is not None else py_spy_names(pid, tids)
     named = time.perf_counter()
+    host_tids = thread_ids(pid) if in_namespace else {}
     result = []
-    for tid, os_name, holds_gil, collecting, frames, native_frames in threads:
+    for ns_tid, os_name, holds_gil, collecting, frames, native_frames in threads:
+        tid = host_tids.get(ns_tid, ns_tid)
         if tid == pid:
             name, daemon = "MainThread", False
-        elif tid in names:
-            name, daemon = names[tid]
+        elif ns_tid in names:
+            name, daemon = names[ns_tid]
         else:
             name, daemon = os_name or _os_thread_name(pid, tid), None
         entry = {"tid": tid, "name": name, "daemon": daemon, "holdsGil": holds_gil, "gcCollecting": collecting,
@@ -162,6 +206,8 @@ def linux_stacks(pid, native, agent):
                             for file, line, function in frames]}
         if native_frames is not None:
             entry["nativeFrames"] = native_frames
+        if tid != ns_tid:
+            entry["nsTid"] = ns_tid
         result.append(entry)
     # Where a stack's time goes (PyFlight's log, debug level); see docs/flight-profiler-notes.md.
     sys.stderr.write("stack %d: read %.1f ms (%s), names %.1f ms, frames %.1f ms (%d threads)\n" % (

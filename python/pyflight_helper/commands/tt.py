@@ -6,6 +6,7 @@ import threading
 
 from .. import errors
 from ..errors import HelperError
+from ..in_target import call
 from ..wire import request, strip_ansi
 from .probes import (ProbeStream, call_budget, check_expression, clean_traceback, exception_block, exception_name, limit_option,
                      location_words, nested_option, one_line, quote)
@@ -51,19 +52,11 @@ def _one(agent, param, timeout=60):
 _replays = {}
 _replays_lock = threading.Lock()
 
-_RECORDER = "flight_profiler.plugins.tt.time_tunnel_recorder"
-_IDENTITY_EXPR = "[(i, id(r.args), id(r.kwargs)) for i, r in list(target.invocation_records.items())]"
-
-
-def _getglobal(agent, words, expr):
-    """The literal value of a getglobal expression (sent with -r), or None."""
+def _read(agent, name, *args):
+    """One of PyFlight's in-target reads (pyflight_agent/reads.py), or None when it cannot be had."""
     try:
-        frames = request(agent, "getglobal", " " + " ".join(words + ["-e", quote(expr), "-r"]), timeout=10)
-        answer = frames[0] if frames else None
-        if answer is None or isinstance(answer, str) or answer.failed:
-            return None
-        return ast.literal_eval(answer.value)
-    except (OSError, ValueError, SyntaxError, TypeError, AttributeError, MemoryError):
+        return call(agent, name, *args, timeout=10)
+    except (OSError, HelperError, ValueError):
         return None
 
 
@@ -82,7 +75,7 @@ def replay_origins_from_identities(identities):
 
 def _replay_origins(agent, records):
     """{replay index: original index} for these records (dicts with index and time)."""
-    identities = _getglobal(agent, [_RECORDER, "global_time_tunnel_recorder"], _IDENTITY_EXPR)
+    identities = _read(agent, "reads.ttIdentities")
     origins = replay_origins_from_identities(identities) if isinstance(identities, list) else {}
     with _replays_lock:
         for r in records:
@@ -156,18 +149,9 @@ _CONTEXT_ERRORS = re.compile(
     r"Working outside of (application|request) context|Apps aren't loaded yet|settings are not configured|"
     r"SynchronousOnlyOperation|No current (application|request)|request context", re.IGNORECASE)
 FRAMEWORKS = {"flask": "Flask", "werkzeug": "Flask", "django": "Django", "fastapi": "FastAPI", "starlette": "FastAPI"}
-# The frameworks the function's module uses: what its globals hold (modules, and objects of their classes).
-_FRAMEWORK_EXPR = ("(lambda M, F: sorted({((v.__name__ if issubclass(type(v), M) else v.__module__ if issubclass(type(v), (type, F)) "
-                   "else type(v).__module__) or '').split('.')[0] for v in list(getattr(target, '__globals__', {}).values())} & %r))"
-                   "(type(__import__('sys')), type(lambda: 0))" % (set(FRAMEWORKS),))
-# (Only type(v) is looked at for other objects: Flask's `request` is a proxy whose attributes raise
-# outside a request.)
-
-
 def frameworks_of(agent, record):
     """["Flask"], ["Django"], …: the web frameworks the replayed function's module works with."""
-    words = [record["module"]] + ([record["class"]] if record.get("class") else []) + [record["method"]]
-    found = _getglobal(agent, words, _FRAMEWORK_EXPR)
+    found = _read(agent, "reads.frameworksOf", record["module"], record.get("class"), record["method"], sorted(FRAMEWORKS))
     if not isinstance(found, list):
         return []
     return sorted({FRAMEWORKS[name] for name in found if name in FRAMEWORKS})
