@@ -7,6 +7,7 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, streamLogger, type Logger } from '../common/logger';
 import { formatStacks } from '../format/stackFormat';
 import { HelperProcess } from '../helper/helperProcess';
+import { localHost } from '../host/localHost';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight } from '../preflight/preflight';
 import { listProcesses } from '../processes/processLister';
@@ -124,7 +125,7 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
     case 'check': {
       const pid = pidArg();
       const { facts, interpreter } = await preflight(pid);
-      const helper = new HelperProcess(interpreter.python, log);
+      const helper = new HelperProcess(interpreter.python, log, localHost);
       helper.start();
       try {
         const hello = await helper.request('hello', {});

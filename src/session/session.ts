@@ -4,6 +4,8 @@ import { Emitter, type Event } from '../common/event';
 import type { Logger } from '../common/logger';
 import { settingDefault } from '../common/settings';
 import { HelperProcess } from '../helper/helperProcess';
+import { localHost } from '../host/localHost';
+import type { TargetHost } from '../host/targetHost';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
 import type { AttachResult, GetGlobalParams, GetGlobalResult, GilstatParams, HelloResult, TerminalPortRecord } from '../protocol/helper';
@@ -37,6 +39,8 @@ const FINAL: ReadonlySet<SessionState> = new Set(['detached', 'failed', 'targetE
 
 export interface SessionOptions {
   log: Logger;
+  /** Where the target lives (default: this machine). */
+  host?: TargetHost;
   configuredPython?: string;
   attachTimeoutSeconds?: number;
   /**
@@ -88,12 +92,15 @@ export class Session implements HelperCaller {
   /** Why the session ended, when it did not end by detach. */
   endReason: PyFlightError | undefined;
   readonly startedAt = Date.now();
+  /** Where the target lives: everything that reaches it from outside goes through this. */
+  readonly host: TargetHost;
 
   constructor(
     readonly pid: number,
     private readonly options: SessionOptions,
   ) {
     const timeoutSeconds = options.attachTimeoutSeconds ?? settingDefault('attachTimeoutSeconds');
+    this.host = options.host ?? localHost;
     this.core = {
       pid,
       log: options.log,
@@ -110,7 +117,7 @@ export class Session implements HelperCaller {
       },
       withFreshHelper: async (what, cleanUp) => {
         if (!this.preflightResult) return;
-        const cleaner = new HelperProcess(this.preflightResult.interpreter.python, options.log);
+        const cleaner = new HelperProcess(this.preflightResult.interpreter.python, options.log, this.host);
         try {
           cleaner.start();
           await cleaner.request('attach', { pid, timeoutSeconds });
@@ -163,7 +170,7 @@ export class Session implements HelperCaller {
       const python = this.preflightResult.interpreter.python;
       this.options.log.info(`session ${this.pid}: interpreter ${python} (from ${this.preflightResult.interpreter.source})`);
       this.setState('starting');
-      this.helper = new HelperProcess(python, this.options.log);
+      this.helper = new HelperProcess(python, this.options.log, this.host);
       this.helper.onDidExit(({ expected }) => this.onHelperExit(expected));
       this.helper.start();
       this.hello = await this.helper.request('hello', {}, { signal });

@@ -1,0 +1,18 @@
+/**
+ * Where a target process lives, and how PyFlight reaches it from where it runs: the one seam for
+ * it. A `Session` holds one (`session.host`) and everything that touches the target from outside
+ * goes through it — starting the helper (which reaches the agent) and py-spy, reading /proc,
+ * reading the target's files, making the private directories where results land. `localHost`
+ * (localHost.ts) is this machine. A target in its own pid, mount and network namespaces (a
+ * container seen from the host) is a detail of an implementation: its /proc is still read by the
+ * host's pid, while the paths it names are reached through /proc/<pid>/root.
+ */
+import type { ResultPromise } from 'execa';
+
+export interface TargetHost {
+  /**
+   * Starts the helper with the target's interpreter: stdin, stdout and stderr piped (the JSON-lines
+   * channel, and the log), in its own process group. The helper is what reaches the agent.
+   */
+  spawnHelper(python: string, args: readonly string[], env: Readonly<Record<string, string>>): ResultPromise;
+}
