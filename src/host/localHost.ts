@@ -1,4 +1,5 @@
 /** The target lives on this machine, and PyFlight reaches it directly. */
+import { promises as fs } from 'node:fs';
 import { execa } from '../common/execa';
 import type { TargetHost } from './targetHost';
 
@@ -17,5 +18,23 @@ export const localHost: TargetHost = {
       // It exits by itself when its stdin closes, so it cannot outlive us.
       detached: true,
     });
+  },
+
+  async isAlive(pid) {
+    if (process.platform === 'linux') {
+      try {
+        const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        return state !== 'Z' && state !== 'X';
+      } catch {
+        return false;
+      }
+    }
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
   },
 };

@@ -15,4 +15,7 @@ export interface TargetHost {
    * channel, and the log), in its own process group. The helper is what reaches the agent.
    */
   spawnHelper(python: string, args: readonly string[], env: Readonly<Record<string, string>>): ResultPromise;
+
+  /** True while the process exists and is not a zombie (a zombie has already exited). */
+  isAlive(pid: number): Promise<boolean>;
 }

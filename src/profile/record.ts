@@ -11,11 +11,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants, promises as fs, realpathSync } from 'node:fs';
-import { isAlive } from '../common/processAlive';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, type Logger } from '../common/logger';
+import type { TargetHost } from '../host/targetHost';
 import { checkPtracePermission, readPtraceEnvironment } from '../preflight/permissions';
 import { readTargetFacts } from '../preflight/targetFacts';
 import { CallTree } from './callTree';
@@ -43,9 +43,10 @@ export interface CpuProfileOptions {
   log?: Logger;
 }
 
-/** What the engine needs of a session: its pid and, when known, the target's interpreter. */
+/** What the engine needs of a session: its pid, where it lives and, when known, the target's interpreter. */
 export interface ProfileTarget {
   pid: number;
+  host: TargetHost;
   preflightResult?: { interpreter: { python: string } };
 }
 
@@ -156,7 +157,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
   const pid = target.pid;
   const python = target.preflightResult?.interpreter.python;
   const pySpy = await findPySpy(python, options.pySpy);
-  if (!(await isAlive(pid))) {
+  if (!(await target.host.isAlive(pid))) {
     throw new PyFlightError(ErrorCode.PidNotFound, `Process ${pid} is not running.`, 'Check the PID (e.g. with `pyflight processes`).');
   }
   const classify = { workspaceRoots: options.workspaceRoots, idle: options.idle };
@@ -186,7 +187,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
       await fs.rm(output, { force: true });
       calls.addCollapsedText(text);
       chunks++;
-      const exited = saysTargetExited(run.output) || !(await isAlive(pid));
+      const exited = saysTargetExited(run.output) || !(await target.host.isAlive(pid));
       if (exited) {
         end = { reason: 'targetExited', message: `Process ${pid} exited after ${((Date.now() - started) / 1000).toFixed(1)} s of profiling; the profile has the samples recorded until then.` };
         break;
@@ -196,7 +197,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
           throw new PyFlightError(ErrorCode.WriteFailed, `No space left in ${path.dirname(dir)} for py-spy's samples: the disk is full.`,
             'Free some space there (or point TMPDIR at another folder), then record again.');
         }
-        throw await pySpyError(pid, pySpy, run);
+        throw await pySpyError(pid, pySpy, run, target.host);
       }
       onProgress?.(progress());
     }
@@ -274,7 +275,7 @@ export function saysTargetExited(output: string): boolean {
   return /stopped sampling because process exited/i.test(output);
 }
 
-export async function pySpyError(pid: number, exe: string, run: PySpyRun): Promise<PyFlightError> {
+export async function pySpyError(pid: number, exe: string, run: PySpyRun, host: TargetHost): Promise<PyFlightError> {
   const firstLine = run.output.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('py-spy>'))?.replace(/^Error:\s*/, '') ?? `exit ${run.code ?? run.signal}`;
   if (/permission denied|operation not permitted|EPERM|os error 1\b|os error 13\b/i.test(run.output)) {
     try {
@@ -285,7 +286,7 @@ export async function pySpyError(pid: number, exe: string, run: PySpyRun): Promi
     return new PyFlightError(ErrorCode.PermissionDenied, `Not allowed to read process ${pid} with py-spy (${firstLine}).`,
       'Run VS Code (or pyflight) as the process\'s owner or as root; in containers start with --cap-add=SYS_PTRACE.');
   }
-  if (!(await isAlive(pid))) {
+  if (!(await host.isAlive(pid))) {
     return new PyFlightError(ErrorCode.TargetExited, `Process ${pid} exited.`, 'Start the program again and profile the new process.');
   }
   return new PyFlightError(ErrorCode.AttachFailed, `py-spy could not profile process ${pid}: ${firstLine}`,

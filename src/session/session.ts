@@ -133,7 +133,7 @@ export class Session implements HelperCaller {
     this.agent = new AgentLoad(this.core, timeoutSeconds, options.allowCode ?? settingDefault('agent.allowCode'), confirm && (() => confirm(this)));
     this.probeSet = new SessionProbes(this.core);
     this.gil = new SessionGilstat(this.core);
-    this.liveness = new Liveness(pid, () => void this.onTargetExit());
+    this.liveness = new Liveness(pid, this.host, () => void this.onTargetExit());
     this.onDidLoadAgent = this.agent.onDidLoad;
     this.onDidChangeProbes = this.probeSet.onDidChange;
     this.onDidStartProbe = this.probeSet.onDidStart;
