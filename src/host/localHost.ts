@@ -37,4 +37,14 @@ export const localHost: TargetHost = {
       return (error as NodeJS.ErrnoException).code === 'EPERM';
     }
   },
+
+  async tracerFacts() {
+    const read = (f: string) => fs.readFile(f, 'utf8').catch(() => undefined);
+    const [scope, status, passwd] = await Promise.all([
+      read('/proc/sys/kernel/yama/ptrace_scope'),
+      read('/proc/self/status'),
+      read('/etc/passwd'),
+    ]);
+    return { euid: process.geteuid?.() ?? -1, ptraceScope: scope, ownStatus: status, passwd };
+  },
 };

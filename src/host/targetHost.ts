@@ -18,4 +18,18 @@ export interface TargetHost {
 
   /** True while the process exists and is not a zombie (a zombie has already exited). */
   isAlive(pid: number): Promise<boolean>;
+
+  /** What decides whether PyFlight may trace processes here, as read (preflight/permissions.ts reads it). */
+  tracerFacts(): Promise<TracerFacts>;
+}
+
+export interface TracerFacts {
+  /** PyFlight's effective uid. */
+  euid: number;
+  /** kernel.yama.ptrace_scope as read; undefined when Yama is not enabled. */
+  ptraceScope?: string;
+  /** PyFlight's own /proc/self/status (its capabilities). */
+  ownStatus?: string;
+  /** The user database (/etc/passwd), for names in messages. */
+  passwd?: string;
 }

@@ -166,7 +166,7 @@ export class Session implements HelperCaller {
   async attach(progress: AttachProgress = () => undefined, signal?: AbortSignal): Promise<void> {
     try {
       progress(`Checking process ${this.pid}…`);
-      this.preflightResult = await preflight(this.pid, this.options.configuredPython);
+      this.preflightResult = await preflight(this.pid, this.options.configuredPython, this.host);
       const python = this.preflightResult.interpreter.python;
       this.options.log.info(`session ${this.pid}: interpreter ${python} (from ${this.preflightResult.interpreter.source})`);
       this.setState('starting');
