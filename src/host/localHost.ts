@@ -20,6 +20,14 @@ export const localHost: TargetHost = {
     });
   },
 
+  readProc(pid, file) {
+    return fs.readFile(`/proc/${pid}/${file}`, 'utf8').catch(() => undefined);
+  },
+
+  readProcLink(pid, link) {
+    return fs.readlink(`/proc/${pid}/${link}`);
+  },
+
   async isAlive(pid) {
     if (process.platform === 'linux') {
       try {

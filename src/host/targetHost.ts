@@ -16,6 +16,15 @@ export interface TargetHost {
    */
   spawnHelper(python: string, args: readonly string[], env: Readonly<Record<string, string>>): ResultPromise;
 
+  /**
+   * A file of /proc/<pid>/ (`stat`, `status`, `maps`, `cmdline`, `environ`) as text; undefined when
+   * it cannot be read (gone, another user's, no /proc on this system).
+   */
+  readProc(pid: number, file: string): Promise<string | undefined>;
+
+  /** A link of /proc/<pid>/ (`exe`, `cwd`); rejects with the system's error (EACCES: another user's process). */
+  readProcLink(pid: number, link: string): Promise<string>;
+
   /** True while the process exists and is not a zombie (a zombie has already exited). */
   isAlive(pid: number): Promise<boolean>;
 

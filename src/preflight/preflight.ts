@@ -17,7 +17,7 @@ export interface PreflightResult {
  * `host`: where the target lives (a session's; a pid given on this machine by default).
  */
 export async function preflight(pid: number, configuredPython?: string, host: TargetHost = localHost): Promise<PreflightResult> {
-  const facts = await readTargetFacts(pid);
+  const facts = await readTargetFacts(pid, host);
   if (process.platform === 'linux') checkPtracePermission(facts, await readPtraceEnvironment(host));
   if (!looksLikePython(facts)) {
     const what = facts.exe ?? facts.argv[0] ?? 'unknown program';

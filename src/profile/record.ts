@@ -279,7 +279,7 @@ export async function pySpyError(pid: number, exe: string, run: PySpyRun, host: 
   const firstLine = run.output.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('py-spy>'))?.replace(/^Error:\s*/, '') ?? `exit ${run.code ?? run.signal}`;
   if (/permission denied|operation not permitted|EPERM|os error 1\b|os error 13\b/i.test(run.output)) {
     try {
-      if (process.platform === 'linux') checkPtracePermission(await readTargetFacts(pid), await readPtraceEnvironment(host));
+      if (process.platform === 'linux') checkPtracePermission(await readTargetFacts(pid, host), await readPtraceEnvironment(host));
     } catch (error) {
       if (error instanceof PyFlightError) return error;
     }
