@@ -1,7 +1,22 @@
 /** The target lives on this machine, and PyFlight reaches it directly. */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { execa } from '../common/execa';
-import type { TargetHost } from './targetHost';
+import type { ProcSource, TargetHost } from './targetHost';
+
+function orUndefined<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+const procSource: ProcSource = {
+  list: () => orUndefined(() => readdirSync('/proc')) ?? [],
+  read: (relative) => orUndefined(() => readFileSync(`/proc/${relative}`, 'utf8')),
+  readLink: (relative) => orUndefined(() => readlinkSync(`/proc/${relative}`)),
+  readPasswd: () => orUndefined(() => readFileSync('/etc/passwd', 'utf8')),
+};
 
 export const localHost: TargetHost = {
   spawnHelper(python, args, env) {
@@ -26,6 +41,10 @@ export const localHost: TargetHost = {
 
   readProcLink(pid, link) {
     return fs.readlink(`/proc/${pid}/${link}`);
+  },
+
+  procSource() {
+    return procSource;
   },
 
   async isAlive(pid) {
