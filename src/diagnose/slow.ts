@@ -17,7 +17,7 @@ export type SlowTarget = ProfileTarget & StackTarget;
 export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
   const { target, onStep } = context;
   const seconds = Math.max(1, Math.min(10, Math.floor(context.secondsLeft() - 2)));
-  const measured = await cpuDuring(target.pid, () => cpuFindings(context, seconds));
+  const measured = await cpuDuring(target, () => cpuFindings(context, seconds));
   let { findings, summary } = measured.value;
   const { sampleShare } = measured.value;
   const profile = context.extras.profile;

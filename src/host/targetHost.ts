@@ -9,6 +9,12 @@
  */
 import type { ResultPromise } from 'execa';
 
+/** A process and where it lives (a `Session` is one). */
+export interface TargetProcess {
+  readonly pid: number;
+  readonly host: TargetHost;
+}
+
 export interface TargetHost {
   /**
    * Starts the helper with the target's interpreter: stdin, stdout and stderr piped (the JSON-lines
