@@ -47,6 +47,18 @@ export const localHost: TargetHost = {
     return procSource;
   },
 
+  readTargetFile(pid, file) {
+    // As named, else through the target's root: a target in its own mount namespace (a container).
+    for (const candidate of [file, `/proc/${pid}/root${file}`]) {
+      try {
+        return readFileSync(candidate, 'utf8');
+      } catch {
+        // not readable from here; try the next
+      }
+    }
+    return undefined;
+  },
+
   async isAlive(pid) {
     if (process.platform === 'linux') {
       try {

@@ -34,6 +34,12 @@ export interface TargetHost {
   /** The process tree (Linux /proc), for the process list. */
   procSource(): ProcSource;
 
+  /**
+   * A file as the target names it (a frame's source file), read from here; undefined when it cannot
+   * be. Synchronous: callers read a few source lines inside a loop over samples.
+   */
+  readTargetFile(pid: number, file: string): string | undefined;
+
   /** True while the process exists and is not a zombie (a zombie has already exited). */
   isAlive(pid: number): Promise<boolean>;
 
