@@ -1,5 +1,8 @@
 /** The target lives on this machine, and PyFlight reaches it directly. */
+import { spawn } from 'node:child_process';
 import { promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { execa } from '../common/execa';
 import type { ProcSource, TargetHost } from './targetHost';
 
@@ -33,6 +36,15 @@ export const localHost: TargetHost = {
       // It exits by itself when its stdin closes, so it cannot outlive us.
       detached: true,
     });
+  },
+
+  spawnPySpy(exe, args) {
+    // Its own process group: a Ctrl+C in the terminal reaches us, and we stop py-spy ourselves.
+    return spawn(exe, [...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  },
+
+  privateDir(prefix, base) {
+    return fs.mkdtemp(path.join(base ?? os.tmpdir(), prefix));
   },
 
   readProc(pid, file) {

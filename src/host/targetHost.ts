@@ -7,6 +7,7 @@
  * container seen from the host) is a detail of an implementation: its /proc is still read by the
  * host's pid, while the paths it names are reached through /proc/<pid>/root.
  */
+import type { ChildProcess } from 'node:child_process';
 import type { ResultPromise } from 'execa';
 
 /** A process and where it lives (a `Session` is one). */
@@ -21,6 +22,16 @@ export interface TargetHost {
    * channel, and the log), in its own process group. The helper is what reaches the agent.
    */
   spawnHelper(python: string, args: readonly string[], env: Readonly<Record<string, string>>): ResultPromise;
+
+  /** Starts py-spy on the target: stdout and stderr piped, in its own process group. */
+  spawnPySpy(exe: string, args: readonly string[]): ChildProcess;
+
+  /**
+   * A new private directory (mode 0700) named `<prefix>XXXXXX` under `base` (default: the temp
+   * directory) where a result lands for PyFlight to read: py-spy's samples, a torch trace the helper
+   * moved out of the target.
+   */
+  privateDir(prefix: string, base?: string): Promise<string>;
 
   /**
    * A file of /proc/<pid>/ (`stat`, `status`, `maps`, `cmdline`, `environ`) as text; undefined when

@@ -9,9 +9,8 @@
  * samples in 5.5 s wall, one 5 s run: 499 in 5.1 s). A single long run could not report progress:
  * py-spy writes raw output only when it ends.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { constants as fsConstants, promises as fs, realpathSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, type Logger } from '../common/logger';
@@ -168,7 +167,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
   let chunks = 0;
   let end: ProfileEnd | undefined;
   const progress = (): ProfileProgress => ({ profile: profileOf(calls), chunks, elapsedMs: Date.now() - started });
-  const dir = await fs.mkdtemp(path.join(options.tempRoot ?? os.tmpdir(), 'pyflight-profile-'));
+  const dir = await target.host.privateDir('pyflight-profile-', options.tempRoot);
   try {
     while (!end) {
       if (signal?.aborted) {
@@ -182,7 +181,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
       const output = path.join(dir, `chunk-${chunks}.txt`);
       const args = pySpyArgs(pid, output, { ...options, rate, seconds: CHUNK_SECONDS });
       if (chunks === 0) log.info(`spawn: ${pySpy} ${args.join(' ')} (every ${CHUNK_SECONDS} s)`);
-      const run = await runPySpy(pySpy, args, signal, log);
+      const run = await runPySpy(target.host, pySpy, args, signal, log);
       const text = await fs.readFile(output, 'utf8').catch(() => '');
       await fs.rm(output, { force: true });
       calls.addCollapsedText(text);
@@ -222,10 +221,9 @@ export interface PySpyRun {
 }
 
 /** Runs one py-spy chunk; on abort asks it to stop (SIGINT: it writes what it sampled), then kills it. */
-function runPySpy(exe: string, args: string[], signal: AbortSignal | undefined, log: Logger): Promise<PySpyRun> {
+function runPySpy(host: TargetHost, exe: string, args: string[], signal: AbortSignal | undefined, log: Logger): Promise<PySpyRun> {
   return new Promise((resolve, reject) => {
-    // Its own process group: a Ctrl+C in the terminal reaches us, and we stop py-spy ourselves.
-    const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = host.spawnPySpy(exe, args);
     running.add(child);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
