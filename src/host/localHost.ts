@@ -1,10 +1,16 @@
-/** The target lives on this machine, and PyFlight reaches it directly. */
+/**
+ * The target lives on this machine and PyFlight reaches it directly: its /proc by its pid, the
+ * files it names as named or through /proc/<pid>/root (its own mount namespace: a container,
+ * systemd's PrivateTmp).
+ */
 import { spawn } from 'node:child_process';
 import { promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa } from '../common/execa';
 import type { ProcSource, TargetHost } from './targetHost';
+
+const readText = (file: string) => fs.readFile(file, 'utf8').catch(() => undefined);
 
 function orUndefined<T>(read: () => T): T | undefined {
   try {
@@ -48,7 +54,7 @@ export const localHost: TargetHost = {
   },
 
   readProc(pid, file) {
-    return fs.readFile(`/proc/${pid}/${file}`, 'utf8').catch(() => undefined);
+    return readText(`/proc/${pid}/${file}`);
   },
 
   readProcLink(pid, link) {
@@ -73,13 +79,9 @@ export const localHost: TargetHost = {
 
   async isAlive(pid) {
     if (process.platform === 'linux') {
-      try {
-        const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-        return state !== 'Z' && state !== 'X';
-      } catch {
-        return false;
-      }
+      const stat = await readText(`/proc/${pid}/stat`);
+      const state = stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state !== undefined && state !== 'Z' && state !== 'X';
     }
     try {
       process.kill(pid, 0);
@@ -90,11 +92,10 @@ export const localHost: TargetHost = {
   },
 
   async tracerFacts() {
-    const read = (f: string) => fs.readFile(f, 'utf8').catch(() => undefined);
     const [scope, status, passwd] = await Promise.all([
-      read('/proc/sys/kernel/yama/ptrace_scope'),
-      read('/proc/self/status'),
-      read('/etc/passwd'),
+      readText('/proc/sys/kernel/yama/ptrace_scope'),
+      readText('/proc/self/status'),
+      readText('/etc/passwd'),
     ]);
     return { euid: process.geteuid?.() ?? -1, ptraceScope: scope, ownStatus: status, passwd };
   },

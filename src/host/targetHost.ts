@@ -1,19 +1,21 @@
 /**
  * Where a target process lives, and how PyFlight reaches it from where it runs: the one seam for
- * it. A `Session` holds one (`session.host`) and everything that touches the target from outside
- * goes through it — starting the helper (which reaches the agent) and py-spy, reading /proc,
- * reading the target's files, making the private directories where results land. `localHost`
- * (localHost.ts) is this machine. A target in its own pid, mount and network namespaces (a
- * container seen from the host) is a detail of an implementation: its /proc is still read by the
- * host's pid, while the paths it names are reached through /proc/<pid>/root.
+ * it. A `Session` holds one (`session.host`) and everything of PyFlight's TypeScript side that
+ * touches the target from outside goes through it — starting the helper and py-spy, reading /proc,
+ * reading the files the target names, making the private directories where results land. The agent
+ * is reached by the helper (python/pyflight_helper/wire.py: PyFlight's door, a Unix socket in the
+ * target's /tmp found through /proc/<pid>/root), so a host decides it by how it starts the helper.
+ * `localHost` (localHost.ts) is this machine. A target in its own pid, mount and network namespaces
+ * (a container seen from the host) is a detail of an implementation: pids, paths and thread ids
+ * mapped here, callers unchanged.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { ResultPromise } from 'execa';
 
 /** A process and where it lives (a `Session` is one). */
 export interface TargetProcess {
-  readonly pid: number;
-  readonly host: TargetHost;
+  pid: number;
+  host: TargetHost;
 }
 
 export interface TargetHost {

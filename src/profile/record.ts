@@ -14,7 +14,7 @@ import { constants as fsConstants, promises as fs, realpathSync } from 'node:fs'
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, type Logger } from '../common/logger';
-import type { TargetHost } from '../host/targetHost';
+import type { TargetHost, TargetProcess } from '../host/targetHost';
 import { checkPtracePermission, readPtraceEnvironment } from '../preflight/permissions';
 import { readTargetFacts } from '../preflight/targetFacts';
 import { CallTree } from './callTree';
@@ -43,9 +43,7 @@ export interface CpuProfileOptions {
 }
 
 /** What the engine needs of a session: its pid, where it lives and, when known, the target's interpreter. */
-export interface ProfileTarget {
-  pid: number;
-  host: TargetHost;
+export interface ProfileTarget extends TargetProcess {
   preflightResult?: { interpreter: { python: string } };
 }
 
