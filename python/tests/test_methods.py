@@ -55,3 +55,25 @@ def test_each_method_is_refused_until_what_its_row_needs_is_there():
         assert error["code"] == "HELPER_PROTOCOL", name
         first = "`open`" if methods[name]["needs"] == "open" else "`attach`"
         assert first in error["message"], (name, error["message"])
+
+
+def test_a_rows_audit_flag_writes_the_trail_only_for_a_request_that_runs(capsys):
+    """The audit line (python/pyflight_helper/audit.py) comes from the row's flag, after the row's
+    guard: a request refused for want of the agent ran nothing and is not in the trail."""
+    from pyflight_helper.server import Request
+
+    ran = []
+    def run(_srv, req):
+        ran.append(req.params)
+        return {}
+
+    server = Server(load_methods(), dict(HANDLERS, eval=run, getglobal=run))
+    server._run("eval", Request(1, {"expression": "1 + 1"}))
+    assert ran == [] and "AUDIT" not in capsys.readouterr().err
+    server.pid, server.agent = 4242, object()  # an agent (logging is off for eval: nothing is drained)
+    server._run("eval", Request(2, {"expression": "1 + 1"}))
+    err = capsys.readouterr().err
+    assert ran == [{"expression": "1 + 1"}]
+    assert " code pid 4242 eval " in err and '"expression": "1 + 1"' in err, err
+    server._run("getglobal", Request(3, {"module": "m", "field": "f"}))  # audited only with `expr`
+    assert len(ran) == 2 and "AUDIT" not in capsys.readouterr().err
