@@ -1,7 +1,7 @@
 // Builds everything with esbuild: the extension bundle, the headless CLI, webview bundles and the
 // test bundles. Quick when nothing changed (esbuild is fast; no incremental state is kept).
 import { build } from 'esbuild';
-import { readdirSync, existsSync, chmodSync } from 'node:fs';
+import { readdirSync, existsSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -54,6 +54,24 @@ const builds = [
       entryPoints: [`webview/${app}/main.ts`], outfile: `dist/webview/${app}.js` })),
 ];
 
-await Promise.all(builds.map((b) => build(b)));
+/**
+ * The helper method table (src/protocol/methods.ts) is the one source of the protocol: the Python
+ * helper registers and guards its handlers from methods.json, and docs/helper-protocol.md shows its
+ * table. Both are written here (only when they change) and committed, so a checkout runs without a
+ * build and the .vsix ships the JSON; test/unit/helperMethods.test.ts fails when they are stale.
+ */
+async function writeMethodTable() {
+  const bundled = await build({ ...common, entryPoints: ['src/protocol/methodsRender.ts'], platform: 'node', format: 'esm',
+    sourcemap: false, write: false });
+  const render = await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`);
+  const write = (file, text) => {
+    const abs = join(root, file);
+    if (!existsSync(abs) || readFileSync(abs, 'utf8') !== text) writeFileSync(abs, text);
+  };
+  write(render.METHODS_JSON, render.methodsJson());
+  write(render.PROTOCOL_DOC, render.withMethodsTable(readFileSync(join(root, render.PROTOCOL_DOC), 'utf8')));
+}
+
+await Promise.all([writeMethodTable(), ...builds.map((b) => build(b))]);
 if (existsSync(join(root, 'dist/cli.js'))) chmodSync(join(root, 'dist/cli.js'), 0o755);
 if (!watchMode) console.log(`build: ${builds.length} bundles in ${Math.round(process.uptime() * 1000)} ms`);

@@ -8,14 +8,7 @@ import sys
 from . import errors
 from .errors import HelperError
 from .hello import hello
-from .server import Server
-
-server = Server()
-
-
-@server.handler("hello")
-def _hello(_server, _req):
-    return hello()
+from .server import Server, load_methods
 
 
 def _pid_param(req):
@@ -25,7 +18,6 @@ def _pid_param(req):
     return pid
 
 
-@server.handler("open")
 def _open(srv, req):
     """A read-only session: checks the target and finds an agent already in it; loads nothing."""
     from .attach import describe, open_target
@@ -35,7 +27,6 @@ def _open(srv, req):
     return {"pid": pid, "agent": describe(srv.agent) if srv.agent else None}
 
 
-@server.handler("attach")
 def _attach(srv, req):
     """Loads the agent (or finds the one already there); only for commands that need it."""
     from .attach import attach, describe
@@ -47,66 +38,6 @@ def _attach(srv, req):
     return dict(describe(agent), pid=pid, reused=reused, stagesMs=stages)
 
 
-@server.handler("stack")
-def _stack(srv, req):
-    from .commands.stack import stack
-
-    pid, agent = srv.require_open()
-    if req.params.get("async") and agent is None:
-        raise HelperError(errors.HELPER_PROTOCOL, "Async tasks need the agent: send `attach` first.")
-    return stack(pid, agent, native=bool(req.params.get("native")), include_async=bool(req.params.get("async")),
-                 include_agent_threads=bool(req.params.get("includeAgentThreads")))
-
-
-# Commands that talk to the attached agent: request name -> (module under commands/, call).
-# Modules are imported on first use so `hello` works where flight_profiler is missing.
-AGENT_COMMANDS = {
-    "module": ("module", lambda m, req, agent: m.module(agent, req.params.get("file"))),
-    "watch": ("watch", lambda m, req, agent: m.watch(req, agent)),
-    "trace": ("trace", lambda m, req, agent: m.trace(req, agent)),
-    "ttRecord": ("tt", lambda m, req, agent: m.tt_record(req, agent)),
-    "ttList": ("tt", lambda m, _req, agent: m.tt_list(agent)),
-    "ttDetail": ("tt", lambda m, req, agent: m.tt_detail(req.params, agent)),
-    "ttReplay": ("tt", lambda m, req, agent: m.tt_detail(req.params, agent, replay=True)),
-    "ttDelete": ("tt", lambda m, req, agent: m.tt_delete(req.params, agent)),
-    "getglobal": ("getglobal", lambda m, req, agent: m.getglobal(req.params, agent)),
-    "listGlobals": ("getglobal", lambda m, req, agent: m.list_globals(req.params, agent)),
-    "getInstances": ("vmtool", lambda m, req, agent: m.get_instances(req.params, agent)),
-    "memSummary": ("mem", lambda m, req, agent: m.mem_summary(req, agent, server.pid)),
-    "memDiff": ("mem", lambda m, req, agent: m.mem_diff(req, agent, server.pid)),
-    "memHolders": ("holders", lambda m, req, agent: m.mem_holders(req.params, server.pid, agent)),
-    "memContainers": ("holders", lambda m, req, agent: m.mem_containers(req.params, agent)),
-    "gilstatOff": ("gilstat", lambda m, _req, agent: m.gilstat_off(agent)),
-    "forceGc": ("vmtool", lambda m, _req, agent: m.force_gc(server.pid, agent)),
-    "torchProfile": ("pytorch", lambda m, req, agent: m.torch_profile(req, server.pid, agent)),
-    "torchMemory": ("pytorch", lambda m, req, agent: m.torch_memory(req, server.pid, agent)),
-    "exceptionWindow": ("exceptions", lambda m, req, agent: m.exception_window(req, server.pid, agent)),
-    "exceptionHookCheck": ("exceptions", lambda m, _req, agent: m.check_removed(agent)),
-    "terminalPort": ("terminal", lambda m, req, agent: m.terminal_port(req, agent, server.pid)),
-    "consoleOpen": ("live", lambda m, req, agent: m.call(agent, "consoleOpen", {"id": req.params.get("id")})),
-    "consoleInput": ("live", lambda m, req, agent: m.console_push(req, agent)),
-    "consoleReset": ("live", lambda m, req, agent: m.call(agent, "consoleReset", {"id": req.params.get("id")})),
-    "consoleClose": ("live", lambda m, req, agent: m.call(agent, "consoleClose", {"id": req.params.get("id")})),
-    "eval": ("live", lambda m, req, agent: m.evaluate(req, agent)),
-    "reloadPlan": ("live", lambda m, req, agent: m.call(agent, "reloadPlan", m.reload_args(req.params))),
-    "reloadApply": ("live", lambda m, req, agent: m.reload_apply(req, agent)),
-    "reloadStale": ("live", lambda m, req, agent: m.call(agent, "reloadStale", {"module": req.params.get("module"),
-                                                                          "text": req.params.get("text")})),
-}
-
-
-def _register_agent_command(name, module_name, call):
-    @server.handler(name)
-    def _run(srv, req):
-        module = importlib.import_module(".commands." + module_name, __package__)
-        return call(module, req, srv.require_attached()[1])
-
-
-for _name, (_module_name, _call) in AGENT_COMMANDS.items():
-    _register_agent_command(_name, _module_name, _call)
-
-
-@server.handler("probeOff")
 def _probe_off(srv, req):
     """Turns off a probe another (crashed) helper installed: {target: watch|trace|tt, args}."""
     from .wire import request
@@ -114,36 +45,65 @@ def _probe_off(srv, req):
     target, args = req.params.get("target"), req.params.get("args")
     if target not in ("watch", "trace", "tt") or not isinstance(args, str) or not args:
         raise HelperError(errors.BAD_ARGUMENT, "probeOff needs target (watch, trace or tt) and args.")
-    request(srv.require_attached()[1], target, "off " + args, timeout=10)
+    request(srv.agent, target, "off " + args, timeout=10)
     return {}
 
 
-@server.handler("gilstatOn")
-def _gilstat_on(srv, req):
-    """Needs the agent when the interpreter has take_gil/drop_gil symbols; otherwise samples from outside."""
-    from .commands.gilstat import gilstat_on
-
-    pid, agent = srv.require_open()
-    return gilstat_on(req, pid, agent)
-
-
-@server.handler("gilstatState")
-def _gilstat_state(srv, _req):
-    """Read from outside (no agent needed): where take_gil/drop_gil are, and whether an interceptor
-    is installed on them right now."""
-    from .commands.gilstat import gilstat_state
-
-    pid, _port = srv.require_open()
-    return gilstat_state(pid)
+def _command(module_name, call):
+    """A handler in commands/<module_name>.py, imported on first use so `hello` works where
+    flight_profiler is missing: call(module, req, pid, agent)."""
+    def handle(srv, req):
+        return call(importlib.import_module(".commands." + module_name, __package__), req, srv.pid, srv.agent)
+    return handle
 
 
-@server.handler("torchCheck")
-def _torch_check(srv, req):
-    """Whether the target has imported torch, read from /proc/<pid>/maps (no agent needed)."""
-    from .commands.pytorch import require_torch
-
-    pid, _port = srv.require_open()
-    return {"library": require_torch(pid)}
+# One handler per method of the protocol's table (src/protocol/methods.ts, read here from
+# methods.json): the server answers only methods with a row and calls a handler once what the row
+# needs is there (an open target: `pid`; the agent: `agent`). gilstatOn needs only `open`: it
+# samples from outside where the interpreter has no take_gil/drop_gil symbols.
+HANDLERS = {
+    "hello": lambda _srv, _req: hello(),
+    "open": _open,
+    "attach": _attach,
+    "stack": _command("stack", lambda m, req, pid, agent: m.stack(
+        pid, agent, native=bool(req.params.get("native")), include_async=bool(req.params.get("async")),
+        include_agent_threads=bool(req.params.get("includeAgentThreads")))),
+    "module": _command("module", lambda m, req, _pid, agent: m.module(agent, req.params.get("file"))),
+    "watch": _command("watch", lambda m, req, _pid, agent: m.watch(req, agent)),
+    "trace": _command("trace", lambda m, req, _pid, agent: m.trace(req, agent)),
+    "ttRecord": _command("tt", lambda m, req, _pid, agent: m.tt_record(req, agent)),
+    "ttList": _command("tt", lambda m, _req, _pid, agent: m.tt_list(agent)),
+    "ttDetail": _command("tt", lambda m, req, _pid, agent: m.tt_detail(req.params, agent)),
+    "ttReplay": _command("tt", lambda m, req, _pid, agent: m.tt_detail(req.params, agent, replay=True)),
+    "ttDelete": _command("tt", lambda m, req, _pid, agent: m.tt_delete(req.params, agent)),
+    "getglobal": _command("getglobal", lambda m, req, _pid, agent: m.getglobal(req.params, agent)),
+    "listGlobals": _command("getglobal", lambda m, req, _pid, agent: m.list_globals(req.params, agent)),
+    "getInstances": _command("vmtool", lambda m, req, _pid, agent: m.get_instances(req.params, agent)),
+    "forceGc": _command("vmtool", lambda m, _req, pid, agent: m.force_gc(pid, agent)),
+    "probeOff": _probe_off,
+    "memSummary": _command("mem", lambda m, req, pid, agent: m.mem_summary(req, agent, pid)),
+    "memDiff": _command("mem", lambda m, req, pid, agent: m.mem_diff(req, agent, pid)),
+    "memHolders": _command("holders", lambda m, req, pid, agent: m.mem_holders(req.params, pid, agent)),
+    "memContainers": _command("holders", lambda m, req, _pid, agent: m.mem_containers(req.params, agent)),
+    "gilstatOn": _command("gilstat", lambda m, req, pid, agent: m.gilstat_on(req, pid, agent)),
+    "gilstatOff": _command("gilstat", lambda m, _req, _pid, agent: m.gilstat_off(agent)),
+    "gilstatState": _command("gilstat", lambda m, _req, pid, _agent: m.gilstat_state(pid)),
+    "torchCheck": _command("pytorch", lambda m, _req, pid, _agent: {"library": m.require_torch(pid)}),
+    "torchProfile": _command("pytorch", lambda m, req, pid, agent: m.torch_profile(req, pid, agent)),
+    "torchMemory": _command("pytorch", lambda m, req, pid, agent: m.torch_memory(req, pid, agent)),
+    "consoleOpen": _command("live", lambda m, req, _pid, agent: m.call(agent, "consoleOpen", {"id": req.params.get("id")})),
+    "consoleInput": _command("live", lambda m, req, _pid, agent: m.console_push(req, agent)),
+    "consoleReset": _command("live", lambda m, req, _pid, agent: m.call(agent, "consoleReset", {"id": req.params.get("id")})),
+    "consoleClose": _command("live", lambda m, req, _pid, agent: m.call(agent, "consoleClose", {"id": req.params.get("id")})),
+    "eval": _command("live", lambda m, req, _pid, agent: m.evaluate(req, agent)),
+    "reloadPlan": _command("live", lambda m, req, _pid, agent: m.call(agent, "reloadPlan", m.reload_args(req.params))),
+    "reloadApply": _command("live", lambda m, req, _pid, agent: m.reload_apply(req, agent)),
+    "reloadStale": _command("live", lambda m, req, _pid, agent: m.call(
+        agent, "reloadStale", {"module": req.params.get("module"), "text": req.params.get("text")})),
+    "exceptionWindow": _command("exceptions", lambda m, req, pid, agent: m.exception_window(req, pid, agent)),
+    "exceptionHookCheck": _command("exceptions", lambda m, _req, _pid, agent: m.check_removed(agent)),
+    "terminalPort": _command("terminal", lambda m, req, pid, agent: m.terminal_port(req, agent, pid)),
+}
 
 
 def main():
@@ -154,7 +114,7 @@ def main():
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
     sys.stdout = protocol_out
     os.dup2(sys.stderr.fileno(), 1)
-    server.serve(sys.stdin)
+    Server(load_methods(), HANDLERS).serve(sys.stdin)
 
 
 if __name__ == "__main__":

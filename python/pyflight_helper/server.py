@@ -1,5 +1,12 @@
-"""Dispatches requests to handlers; each request runs on its own thread so `cancel` stays responsive."""
+"""Dispatches requests to handlers; each request runs on its own thread so `cancel` stays responsive.
 
+What the methods are comes from methods.json, which the build writes from the one table of the
+protocol (src/protocol/methods.ts): a method is answered only if it has a row, a handler runs only
+once what its row needs (an open target, the agent) is there, and the agent's log is drained after
+a method whose row says the agent may log."""
+
+import json
+import os
 import sys
 import threading
 import traceback
@@ -22,41 +29,54 @@ class Request(object):
         emit(self.id, "record", data)
 
 
-# Requests after which the agent may have logged something (wrappers added or removed).
-_AGENT_LOGGING = frozenset(["attach", "watch", "trace", "ttRecord", "ttReplay", "ttDelete", "probeOff", "torchProfile", "torchMemory"])
+METHODS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "methods.json")
+# The methods the server answers itself, whatever the request reader is doing.
+OWN_METHODS = ("cancel", "shutdown")
+
+
+def load_methods(path=METHODS_FILE):
+    """name -> row: {needs: nothing|open|agent, agentWith?, stream, logging, params}."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["methods"]
+
+
+def table_drift(methods, handlers):
+    """(rows without a handler, handlers without a row): both empty when the sides agree."""
+    rows = set(methods) - set(OWN_METHODS)
+    return sorted(rows - set(handlers)), sorted(set(handlers) - rows)
 
 
 class Server(object):
-    def __init__(self):
+    def __init__(self, methods, handlers):
+        missing, extra = table_drift(methods, handlers)
+        if missing or extra:  # a build that shipped half a table: no request would be answered right
+            raise RuntimeError("helper methods and handlers differ: no handler for %s, no row for %s" % (missing, extra))
+        self.methods = methods
+        self.handlers = handlers
         self.pid = None
         self.agent = None
         self._active = {}
         self._threads = []
         self._lock = threading.Lock()
-        self.handlers = {}
 
-    def handler(self, name):
-        def register(fn):
-            self.handlers[name] = fn
-            return fn
-        return register
-
-    def require_open(self):
-        """(pid, agent or None): stacks need only the pid."""
-        if self.pid is None:
-            raise HelperError(errors.HELPER_PROTOCOL, "No target: send `open` first.")
-        return self.pid, self.agent
-
-    def require_attached(self):
-        if self.agent is None:
+    def _check_needs(self, method, params):
+        """What the method's row needs: an open target, or the agent (`agentWith`: only with those params)."""
+        row = self.methods[method]
+        needs = row["needs"]
+        if needs == "open":
+            if self.pid is None:
+                raise HelperError(errors.HELPER_PROTOCOL, "No target: send `open` first.")
+            with_agent = [p for p in row.get("agentWith", ()) if params.get(p)]
+            if with_agent and self.agent is None:
+                raise HelperError(errors.HELPER_PROTOCOL, "%s with `%s` needs the agent: send `attach` first." % (method, with_agent[0]))
+        elif needs == "agent" and self.agent is None:
             raise HelperError(errors.HELPER_PROTOCOL, "Not attached: send `attach` first.")
-        return self.pid, self.agent
 
     def _run(self, method, req):
         try:
-            # The method table's row (structure: methods.json) says whether to audit it.
-            row = (getattr(self, "methods", None) or {}).get(method) or {}
-            audit.record(method, req.params, row.get("audit"), self.pid)
+            self._check_needs(method, req.params)
+            # The audit trail: a request that runs code in the target or changes it is logged before it runs.
+            audit.record(method, req.params, self.methods[method].get("audit"), self.pid)
             data = self.handlers[method](self, req)
             # Streams (they set on_cancel) end normally when stopped, with their own summary.
             if req.cancelled.is_set() and getattr(req, "on_cancel", None) is None:
@@ -72,7 +92,7 @@ class Server(object):
         finally:
             with self._lock:
                 self._active.pop(req.id, None)
-            if method in _AGENT_LOGGING and self.agent is not None:
+            if self.methods[method]["logging"] and self.agent is not None:
                 from .agent_log import drain
 
                 drain(self.agent, self.pid)
@@ -96,7 +116,7 @@ class Server(object):
                 if method == "shutdown":
                     emit(request_id, "end", {})
                     break
-                if method not in self.handlers:
+                if method not in self.methods:
                     emit(request_id, "error", error={"code": errors.HELPER_PROTOCOL,
                                                      "message": "Unknown method %r." % method})
                     continue

@@ -7,10 +7,8 @@ import type { Logger } from '../common/logger';
 import { diagnose } from '../diagnose/engine';
 import { DIAGNOSE_KINDS, type DiagnoseKind } from '../diagnose/playbooks';
 import { reportMarkdown } from '../diagnose/report';
-import type { Session } from '../session/session';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
-
-type WithSession = <T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>) => Promise<T>;
+import type { WithSession } from './withSession';
 
 export async function runDiagnose(args: ParsedArgs, log: Logger, withSession: WithSession): Promise<unknown> {
   const [pidText, ...words] = args.positional;

@@ -9,10 +9,8 @@
 import type { Logger } from '../common/logger';
 import { gilEndText, gilReportLines } from '../gil/gilText';
 import type { GilstatParams, GilstatSummary } from '../protocol/helper';
-import type { Session } from '../session/session';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
-
-export type WithSession = <T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>) => Promise<T>;
+import type { WithSession } from './withSession';
 
 export function gilstatParams(args: ParsedArgs): GilstatParams {
   const params: GilstatParams = {};

@@ -7,10 +7,8 @@ import * as readline from 'node:readline';
 import type { Logger } from '../common/logger';
 import { ConsoleController, consoleWarning } from '../live/consoleController';
 import { evalText, reloadText } from '../live/liveText';
-import type { Session } from '../session/session';
 import { location, parsePid, usageError, type ParsedArgs } from './args';
-
-type WithSession = <T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>) => Promise<T>;
+import type { WithSession } from './withSession';
 
 export async function runEval(args: ParsedArgs, log: Logger, withSession: WithSession): Promise<unknown> {
   const [pidText, expression, ...extra] = args.positional;

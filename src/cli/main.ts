@@ -7,6 +7,7 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, streamLogger, type Logger } from '../common/logger';
 import { formatStacks } from '../format/stackFormat';
 import { HelperProcess } from '../helper/helperProcess';
+import { localHost } from '../host/localHost';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight } from '../preflight/preflight';
 import { listProcesses } from '../processes/processLister';
@@ -17,6 +18,7 @@ import { Session } from '../session/session';
 import { SessionManager } from '../session/sessionManager';
 import type { GroupProbe } from '../session/workerGroup';
 import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
+import { withSession } from './withSession';
 import { processTable } from './processTable';
 import { runPerf } from './perf';
 import { runMem } from './mem';
@@ -28,30 +30,6 @@ import { valueDocument } from '../inspect/valueText';
 import { runConsole, runEval, runReload } from './live';
 
 const write = (line: string) => process.stdout.write(line + '\n');
-
-/** Attaches, runs `body`, and always detaches (also on Ctrl+C), so no helper or probe outlives the CLI. */
-async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>): Promise<T> {
-  const session = new Session(pid, {
-    log, attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000, allowCode: !args.flags.has('--no-code'),
-    // The command typed needs the agent; say so, once, on stderr (stdout stays machine-readable).
-    confirmAgentLoad: async (s) => {
-      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into process ${s.pid}; it stays until the process exits.\n`);
-      return true;
-    },
-  });
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await session.attach((message) => log.info(message), stop.signal);
-    return await body(session, stop.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await session.detach();
-  }
-}
 
 /** One record as text: a line per watch call / tt record, an indented call tree per trace. */
 const RECORD_TEXT: { [M in ProbeMethod]: (record: ProbeRecord<M>, first: boolean) => string } = {
@@ -147,7 +125,7 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
     case 'check': {
       const pid = pidArg();
       const { facts, interpreter } = await preflight(pid);
-      const helper = new HelperProcess(interpreter.python, log);
+      const helper = new HelperProcess(interpreter.python, log, localHost);
       helper.start();
       try {
         const hello = await helper.request('hello', {});

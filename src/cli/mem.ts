@@ -9,10 +9,8 @@ import type { Logger } from '../common/logger';
 import { holdersReport } from '../memory/holders';
 import { diffRows, memTable } from '../memory/memModel';
 import type { MemDiffParams } from '../protocol/helper';
-import type { Session } from '../session/session';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
-
-type WithSession = <T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>) => Promise<T>;
+import type { WithSession } from './withSession';
 
 function memParams(args: ParsedArgs): MemDiffParams {
   const order = args.values.get('--order');

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { localHost } from '../host/localHost';
 import { preflight } from '../preflight/preflight';
 import { writeCollapsed, writeSpeedscope } from '../profile/export';
 import { hotOwnAndLibrary, hottestPath, type CallTreeNode, type CpuProfile, type FrameKind } from '../profile/model';
@@ -98,7 +99,7 @@ export async function runPerf(args: ParsedArgs, log: Logger): Promise<unknown> {
   const tty = !json && process.stderr.isTTY;
   if (duration === undefined) process.stderr.write(`pyflight: profiling process ${pid} until Ctrl+C…\n`);
   try {
-    const result = await recordCpuProfile({ pid, ...(python ? { preflightResult: { interpreter: { python } } } : {}) },
+    const result = await recordCpuProfile({ pid, host: localHost, ...(python ? { preflightResult: { interpreter: { python } } } : {}) },
       { durationSeconds: duration, rate, native: args.flags.has('native'), idle: args.flags.has('idle'), gil: args.flags.has('gil'),
         nonblocking: args.flags.has('nonblocking'), log },
       stop.signal,

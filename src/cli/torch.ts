@@ -8,12 +8,10 @@
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Logger } from '../common/logger';
-import type { Session } from '../session/session';
 import { profileTorchCall, torchMemoryRun } from '../torch/torchRun';
 import { memorySummaryLines, profileSummaryLines } from '../torch/torchText';
 import { location, parsePid, usageError, type ParsedArgs } from './args';
-
-type WithSession = <T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>) => Promise<T>;
+import type { WithSession } from './withSession';
 
 /** --out DIR (created if needed); without it a fresh directory per run (torch/torchRun.ts). */
 async function outputDir(args: ParsedArgs): Promise<string | undefined> {

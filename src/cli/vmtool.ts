@@ -5,10 +5,8 @@
  */
 import type { Logger } from '../common/logger';
 import { forceGcText, instancesDocument } from '../inspect/valueText';
-import type { Session } from '../session/session';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
-
-type WithSession = <T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>) => Promise<T>;
+import type { WithSession } from './withSession';
 
 export async function runVmtool(args: ParsedArgs, log: Logger, withSession: WithSession): Promise<unknown> {
   const [pidText, ...words] = args.positional;

@@ -43,7 +43,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     routedBy = `the problem's words ("${problem.trim()}")`;
   } else {
     onStep('The problem\'s words do not decide: reading CPU, memory and thread states for about 2 s.');
-    const evidence = await gatherQuickEvidence(target.pid, () => sampleStacks(target, 4, 500, signal, onStep, samples));
+    const evidence = await gatherQuickEvidence(target, () => sampleStacks(target, 4, 500, signal, onStep, samples));
     ({ kind, routedBy } = routeByEvidence(evidence));
   }
   onStep(`Diagnosing ${kind === 'exception' ? 'an' : 'a'} ${kind} problem (${routedBy}).`);

@@ -4,7 +4,7 @@
  * (`_similarity` calling difflib, a handler calling `json.dumps`), at the line of that call. A
  * function's self time alone misses this: its own lines are cheap, the callees are not.
  */
-import { readFileSync } from 'node:fs';
+import type { TargetProcess } from '../host/targetHost';
 import { classifyFrame, parseFrame, type ClassifyOptions, type CpuProfile, type FrameInfo } from '../profile/model';
 
 export interface OwnTime {
@@ -93,22 +93,11 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
   }).sort((a, b) => b.samples - a.samples || a.function.localeCompare(b.function));
 }
 
-/** Reads source lines of the target's files (through /proc/<pid>/root when the target is in a container), cached. */
-export function sourceLineReader(pid: number): (file: string, line: number) => string | undefined {
+/** Reads source lines of the target's files (its host reaches them, in a container too), cached. */
+export function sourceLineReader({ pid, host }: TargetProcess): (file: string, line: number) => string | undefined {
   const files = new Map<string, string[] | undefined>();
   return (file, line) => {
-    if (!files.has(file)) {
-      let lines: string[] | undefined;
-      for (const candidate of [file, `/proc/${pid}/root${file}`]) {
-        try {
-          lines = readFileSync(candidate, 'utf8').split('\n');
-          break;
-        } catch {
-          // not readable from here; try the next
-        }
-      }
-      files.set(file, lines);
-    }
+    if (!files.has(file)) files.set(file, host.readTargetFile(pid, file)?.split('\n'));
     return files.get(file)?.[line - 1];
   };
 }

@@ -5,7 +5,7 @@
  * turns it into `RoutingFacts` (pure), which the playbook table's rules read (routing.ts); the report's
  * `routedBy` states the evidence.
  */
-import { promises as fs } from 'node:fs';
+import type { TargetProcess } from '../host/targetHost';
 import { cpuPercent, parseProcStat, parseStatusRss, type ProcStat } from '../processes/procfsParser';
 import type { StackResult } from '../protocol/helper';
 
@@ -21,33 +21,25 @@ export interface QuickEvidence {
   samples: StackResult[];
 }
 
-async function read(path: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-async function snapshot(pid: number): Promise<{ stat?: ProcStat; rss?: number; at: number }> {
-  const [stat, status] = await Promise.all([read(`/proc/${pid}/stat`), read(`/proc/${pid}/status`)]);
+async function snapshot({ pid, host }: TargetProcess): Promise<{ stat?: ProcStat; rss?: number; at: number }> {
+  const [stat, status] = await Promise.all([host.readProc(pid, 'stat'), host.readProc(pid, 'status')]);
   return { stat: stat ? parseProcStat(stat) : undefined, rss: status ? parseStatusRss(status) : undefined, at: Date.now() };
 }
 
 /** Reads /proc before and after `sampleStacks` (which takes the stack samples meanwhile). */
-export async function gatherQuickEvidence(pid: number, sampleStacks: () => Promise<StackResult[]>): Promise<QuickEvidence> {
-  const before = await snapshot(pid);
-  const maps = await read(`/proc/${pid}/maps`);
+export async function gatherQuickEvidence(target: TargetProcess, sampleStacks: () => Promise<StackResult[]>): Promise<QuickEvidence> {
+  const before = await snapshot(target);
+  const maps = await target.host.readProc(target.pid, 'maps');
   // RSS every 250 ms meanwhile: a leak rises step after step, while churn (a big temporary blob) goes up and down.
   const rss: number[] = before.rss !== undefined ? [before.rss] : [];
-  const poll = setInterval(() => { void read(`/proc/${pid}/status`).then((s) => { const r = s ? parseStatusRss(s) : undefined; if (r !== undefined) rss.push(r); }); }, 250);
+  const poll = setInterval(() => { void target.host.readProc(target.pid, 'status').then((s) => { const r = s ? parseStatusRss(s) : undefined; if (r !== undefined) rss.push(r); }); }, 250);
   let samples: StackResult[];
   try {
     samples = await sampleStacks();
   } finally {
     clearInterval(poll);
   }
-  const after = await snapshot(pid);
+  const after = await snapshot(target);
   if (after.rss !== undefined) rss.push(after.rss);
   const intervalMs = after.at - before.at;
   return {
@@ -62,10 +54,10 @@ export async function gatherQuickEvidence(pid: number, sampleStacks: () => Promi
 }
 
 /** Runs `work` and says how much CPU the process used meanwhile (percent of one core; undefined where /proc cannot tell). */
-export async function cpuDuring<T>(pid: number, work: () => Promise<T>): Promise<{ value: T; cpuPercent?: number }> {
-  const before = await snapshot(pid);
+export async function cpuDuring<T>(target: TargetProcess, work: () => Promise<T>): Promise<{ value: T; cpuPercent?: number }> {
+  const before = await snapshot(target);
   const value = await work();
-  const after = await snapshot(pid);
+  const after = await snapshot(target);
   return { value, cpuPercent: before.stat && after.stat ? cpuPercent(before.stat, after.stat, after.at - before.at) : undefined };
 }
 

@@ -17,7 +17,7 @@ export type SlowTarget = ProfileTarget & StackTarget;
 export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
   const { target, onStep } = context;
   const seconds = Math.max(1, Math.min(10, Math.floor(context.secondsLeft() - 2)));
-  const measured = await cpuDuring(target.pid, () => cpuFindings(context, seconds));
+  const measured = await cpuDuring(target, () => cpuFindings(context, seconds));
   let { findings, summary } = measured.value;
   const { sampleShare } = measured.value;
   const profile = context.extras.profile;
@@ -83,7 +83,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const pct = (n: number) => `${n.toFixed(1)}%`;
   const own = ownHot(profile);
   // Ranked by the time charged to the deepest own frame: a function whose cost is in the library it calls comes first.
-  const charged = ownCodeTime(profile, { workspaceRoots: options.workspaceRoots }, sourceLineReader(target.pid)).slice(0, 3);
+  const charged = ownCodeTime(profile, { workspaceRoots: options.workspaceRoots }, sourceLineReader(target)).slice(0, 3);
   const findings: Finding[] = charged.map((c, i) => {
     const callee = c.topCallee && c.samples - c.self > c.self ? c.topCallee : undefined;
     const calleeName = callee ? `${callee.module ? `${callee.module} ` : ''}(${callee.function})` : '';

@@ -1,8 +1,8 @@
 import type { ResultPromise } from 'execa';
-import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError, type ErrorInfo } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
+import type { TargetHost } from '../host/targetHost';
 import type { HelperEvent } from '../protocol/helper';
 import type { HelperMethods } from '../protocol/methods';
 import { helperPythonPath } from './helperPaths';
@@ -42,6 +42,8 @@ export class HelperProcess {
   constructor(
     readonly python: string,
     private readonly log: Logger,
+    /** Where the target lives: it starts the helper. */
+    private readonly host: TargetHost,
   ) {}
 
   get state(): HelperState {
@@ -53,19 +55,7 @@ export class HelperProcess {
     const args = ['-u', '-m', 'pyflight_helper'];
     const env = { PYTHONPATH: helperPythonPath(), PYTHONIOENCODING: 'utf-8', PYTHONUNBUFFERED: '1' };
     this.log.info(`spawn: ${this.python} ${args.join(' ')} (PYTHONPATH=${env.PYTHONPATH})`);
-    const child = execa(this.python, args, {
-      env,
-      extendEnv: true,
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      reject: false,
-      encoding: 'utf8',
-      // Own process group: a terminal's Ctrl+C must not kill it before it turns its probes off.
-      // It exits by itself when its stdin closes, so it cannot outlive us.
-      detached: true,
-    });
+    const child = this.host.spawnHelper(this.python, args, env);
     this.child = child;
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {

@@ -1,5 +1,5 @@
-import { promises as fs } from 'node:fs';
 import { ErrorCode, PyFlightError } from '../common/errors';
+import type { TargetHost } from '../host/targetHost';
 import { parsePasswd } from '../processes/procfsParser';
 import type { TargetFacts } from './targetFacts';
 
@@ -13,17 +13,12 @@ export interface PtraceEnvironment {
   userName: (uid: number) => string;
 }
 
-export async function readPtraceEnvironment(): Promise<PtraceEnvironment> {
-  const read = (f: string) => fs.readFile(f, 'utf8').catch(() => undefined);
-  const [scope, status, passwd] = await Promise.all([
-    read('/proc/sys/kernel/yama/ptrace_scope'),
-    read('/proc/self/status'),
-    read('/etc/passwd'),
-  ]);
+export async function readPtraceEnvironment(host: TargetHost): Promise<PtraceEnvironment> {
+  const { euid, ptraceScope: scope, ownStatus: status, passwd } = await host.tracerFacts();
   const capEff = /^CapEff:\s+([0-9a-f]+)/m.exec(status ?? '')?.[1];
   const users = parsePasswd(passwd ?? '');
   return {
-    euid: process.geteuid?.() ?? -1,
+    euid,
     ptraceScope: scope === undefined ? undefined : Number(scope.trim()),
     hasCapSysPtrace: capEff ? ((BigInt('0x' + capEff) >> CAP_SYS_PTRACE) & 1n) === 1n : false,
     userName: (uid) => users.get(uid) ?? String(uid),

@@ -1,7 +1,7 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
+import type { TargetHost } from '../host/targetHost';
 
 /** What we can learn about a target without touching it. Unreadable fields stay undefined. */
 export interface TargetFacts {
@@ -22,14 +22,6 @@ export interface TargetFacts {
 
 const ENV_KEYS = ['VIRTUAL_ENV', 'CONDA_PREFIX', 'PYENV_VERSION', 'PATH'];
 
-async function readOrUndefined(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 /** Parses NUL-separated KEY=VALUE pairs, keeping only the keys we use. */
 export function parseEnviron(raw: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -47,10 +39,9 @@ export function parseMapsSitePackages(maps: string): string[] {
   return [...found];
 }
 
-/** Linux: everything from /proc. */
-export async function readLinuxFacts(pid: number): Promise<TargetFacts> {
-  const base = `/proc/${pid}`;
-  const status = await readOrUndefined(`${base}/status`);
+/** Linux: everything from /proc, read by the target's host. */
+export async function readLinuxFacts(pid: number, host: TargetHost): Promise<TargetFacts> {
+  const status = await host.readProc(pid, 'status');
   if (status === undefined) {
     throw new PyFlightError(ErrorCode.PidNotFound, `No process with PID ${pid} is running.`,
       'Pick a running process from the list, or check the PID.');
@@ -63,18 +54,18 @@ export async function readLinuxFacts(pid: number): Promise<TargetFacts> {
   let exe: string | undefined;
   let exeUnreadable = false;
   try {
-    exe = (await fs.readlink(`${base}/exe`)).replace(/ \(deleted\)$/, '');
+    exe = (await host.readProcLink(pid, 'exe')).replace(/ \(deleted\)$/, '');
   } catch (error) {
     exeUnreadable = (error as NodeJS.ErrnoException).code === 'EACCES' || (error as NodeJS.ErrnoException).code === 'EPERM';
   }
   const [cmdline, environ, maps] = await Promise.all([
-    readOrUndefined(`${base}/cmdline`),
-    readOrUndefined(`${base}/environ`),
-    readOrUndefined(`${base}/maps`),
+    host.readProc(pid, 'cmdline'),
+    host.readProc(pid, 'environ'),
+    host.readProc(pid, 'maps'),
   ]);
   let cwd: string | undefined;
   try {
-    cwd = await fs.readlink(`${base}/cwd`);
+    cwd = await host.readProcLink(pid, 'cwd');
   } catch {
     cwd = undefined;
   }
@@ -125,12 +116,12 @@ export async function readMacFacts(pid: number): Promise<TargetFacts> {
   };
 }
 
-export function readTargetFacts(pid: number): Promise<TargetFacts> {
+export function readTargetFacts(pid: number, host: TargetHost): Promise<TargetFacts> {
   if (!Number.isInteger(pid) || pid <= 0) {
     return Promise.reject(new PyFlightError(ErrorCode.BadArgument, `"${pid}" is not a valid PID.`,
       'A PID is a positive whole number, e.g. 12345.'));
   }
-  if (process.platform === 'linux') return readLinuxFacts(pid);
+  if (process.platform === 'linux') return readLinuxFacts(pid, host);
   if (process.platform === 'darwin') return readMacFacts(pid);
   return Promise.reject(new PyFlightError(ErrorCode.UnsupportedPlatform,
     `PyFlight cannot attach on ${process.platform}.`, 'flight-profiler supports Linux x86_64 and macOS.'));

@@ -1,48 +1,14 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { containerOf } from './containers';
 import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { localHost } from '../host/localHost';
+import type { ProcSource } from '../host/targetHost';
 import type { ProcessInfo } from './processInfo';
 import { cpuPercent, isKernelThread, parseBootTime, parsePasswd, parseProcStat, parseUptime, toProcessInfo, type ProcContext,
   type ProcStat } from './procfsParser';
 import { PS_ARGS, PS_COMM_ARGS, PS_USAGE_ARGS, parsePsOutput } from './psParser';
 import { detectServers } from './pythonDetection';
-
-/**
- * Reads a /proc tree; every method returns undefined when the file is unreadable or gone. Synchronous
- * on purpose: procfs files are generated in memory and never wait on a disk, while a thread-pool
- * round trip per file costs ten times the read itself (measured with ~1000 processes: about 30 ms
- * read synchronously, 350 ms with fs.promises, 130 ms with callbacks). listFromProc yields between
- * batches so the extension host is never blocked for long.
- */
-export interface ProcSource {
-  /** Names in the /proc directory. */
-  list(): string[];
-  /** A file relative to the /proc root, e.g. `1234/stat` or `stat`. */
-  read(relative: string): string | undefined;
-  /** A symbolic link relative to the /proc root, e.g. `1234/exe`. */
-  readLink(relative: string): string | undefined;
-  /** The user database (/etc/passwd). */
-  readPasswd(): string | undefined;
-}
-
-function orUndefined<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch {
-    return undefined;
-  }
-}
-
-export function nodeProcSource(root = '/proc', passwd = '/etc/passwd'): ProcSource {
-  return {
-    list: () => orUndefined(() => readdirSync(root)) ?? [],
-    read: (relative) => orUndefined(() => readFileSync(`${root}/${relative}`, 'utf8')),
-    readLink: (relative) => orUndefined(() => readlinkSync(`${root}/${relative}`)),
-    readPasswd: () => orUndefined(() => readFileSync(passwd, 'utf8')),
-  };
-}
 
 export interface ListOptions {
   platform?: NodeJS.Platform;
@@ -59,7 +25,7 @@ export interface ListOptions {
 export async function listProcesses(options: ListOptions = {}): Promise<ProcessInfo[]> {
   const platform = options.platform ?? process.platform;
   let processes: ProcessInfo[];
-  if (platform === 'linux') processes = await listFromProc(options.procSource ?? nodeProcSource(), { cpuSampleMs: options.cpuSampleMs });
+  if (platform === 'linux') processes = await listFromProc(options.procSource ?? localHost.procSource(), { cpuSampleMs: options.cpuSampleMs });
   else if (platform === 'darwin') processes = await listFromPs(options.log);
   else {
     throw new PyFlightError(ErrorCode.UnsupportedPlatform, `Listing processes is not supported on ${platform}.`,

@@ -9,13 +9,12 @@
  * samples in 5.5 s wall, one 5 s run: 499 in 5.1 s). A single long run could not report progress:
  * py-spy writes raw output only when it ends.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { constants as fsConstants, promises as fs, realpathSync } from 'node:fs';
-import { isAlive } from '../common/processAlive';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, type Logger } from '../common/logger';
+import type { TargetHost, TargetProcess } from '../host/targetHost';
 import { checkPtracePermission, readPtraceEnvironment } from '../preflight/permissions';
 import { readTargetFacts } from '../preflight/targetFacts';
 import { CallTree } from './callTree';
@@ -43,9 +42,8 @@ export interface CpuProfileOptions {
   log?: Logger;
 }
 
-/** What the engine needs of a session: its pid and, when known, the target's interpreter. */
-export interface ProfileTarget {
-  pid: number;
+/** What the engine needs of a session: its pid, where it lives and, when known, the target's interpreter. */
+export interface ProfileTarget extends TargetProcess {
   preflightResult?: { interpreter: { python: string } };
 }
 
@@ -156,7 +154,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
   const pid = target.pid;
   const python = target.preflightResult?.interpreter.python;
   const pySpy = await findPySpy(python, options.pySpy);
-  if (!(await isAlive(pid))) {
+  if (!(await target.host.isAlive(pid))) {
     throw new PyFlightError(ErrorCode.PidNotFound, `Process ${pid} is not running.`, 'Check the PID (e.g. with `pyflight processes`).');
   }
   const classify = { workspaceRoots: options.workspaceRoots, idle: options.idle };
@@ -167,7 +165,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
   let chunks = 0;
   let end: ProfileEnd | undefined;
   const progress = (): ProfileProgress => ({ profile: profileOf(calls), chunks, elapsedMs: Date.now() - started });
-  const dir = await fs.mkdtemp(path.join(options.tempRoot ?? os.tmpdir(), 'pyflight-profile-'));
+  const dir = await target.host.privateDir('pyflight-profile-', options.tempRoot);
   try {
     while (!end) {
       if (signal?.aborted) {
@@ -181,12 +179,12 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
       const output = path.join(dir, `chunk-${chunks}.txt`);
       const args = pySpyArgs(pid, output, { ...options, rate, seconds: CHUNK_SECONDS });
       if (chunks === 0) log.info(`spawn: ${pySpy} ${args.join(' ')} (every ${CHUNK_SECONDS} s)`);
-      const run = await runPySpy(pySpy, args, signal, log);
+      const run = await runPySpy(target.host, pySpy, args, signal, log);
       const text = await fs.readFile(output, 'utf8').catch(() => '');
       await fs.rm(output, { force: true });
       calls.addCollapsedText(text);
       chunks++;
-      const exited = saysTargetExited(run.output) || !(await isAlive(pid));
+      const exited = saysTargetExited(run.output) || !(await target.host.isAlive(pid));
       if (exited) {
         end = { reason: 'targetExited', message: `Process ${pid} exited after ${((Date.now() - started) / 1000).toFixed(1)} s of profiling; the profile has the samples recorded until then.` };
         break;
@@ -196,7 +194,7 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
           throw new PyFlightError(ErrorCode.WriteFailed, `No space left in ${path.dirname(dir)} for py-spy's samples: the disk is full.`,
             'Free some space there (or point TMPDIR at another folder), then record again.');
         }
-        throw await pySpyError(pid, pySpy, run);
+        throw await pySpyError(pid, pySpy, run, target.host);
       }
       onProgress?.(progress());
     }
@@ -221,10 +219,9 @@ export interface PySpyRun {
 }
 
 /** Runs one py-spy chunk; on abort asks it to stop (SIGINT: it writes what it sampled), then kills it. */
-function runPySpy(exe: string, args: string[], signal: AbortSignal | undefined, log: Logger): Promise<PySpyRun> {
+function runPySpy(host: TargetHost, exe: string, args: string[], signal: AbortSignal | undefined, log: Logger): Promise<PySpyRun> {
   return new Promise((resolve, reject) => {
-    // Its own process group: a Ctrl+C in the terminal reaches us, and we stop py-spy ourselves.
-    const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = host.spawnPySpy(exe, args);
     running.add(child);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
@@ -274,18 +271,18 @@ export function saysTargetExited(output: string): boolean {
   return /stopped sampling because process exited/i.test(output);
 }
 
-export async function pySpyError(pid: number, exe: string, run: PySpyRun): Promise<PyFlightError> {
+export async function pySpyError(pid: number, exe: string, run: PySpyRun, host: TargetHost): Promise<PyFlightError> {
   const firstLine = run.output.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('py-spy>'))?.replace(/^Error:\s*/, '') ?? `exit ${run.code ?? run.signal}`;
   if (/permission denied|operation not permitted|EPERM|os error 1\b|os error 13\b/i.test(run.output)) {
     try {
-      if (process.platform === 'linux') checkPtracePermission(await readTargetFacts(pid), await readPtraceEnvironment());
+      if (process.platform === 'linux') checkPtracePermission(await readTargetFacts(pid, host), await readPtraceEnvironment(host));
     } catch (error) {
       if (error instanceof PyFlightError) return error;
     }
     return new PyFlightError(ErrorCode.PermissionDenied, `Not allowed to read process ${pid} with py-spy (${firstLine}).`,
       'Run VS Code (or pyflight) as the process\'s owner or as root; in containers start with --cap-add=SYS_PTRACE.');
   }
-  if (!(await isAlive(pid))) {
+  if (!(await host.isAlive(pid))) {
     return new PyFlightError(ErrorCode.TargetExited, `Process ${pid} exited.`, 'Start the program again and profile the new process.');
   }
   return new PyFlightError(ErrorCode.AttachFailed, `py-spy could not profile process ${pid}: ${firstLine}`,

@@ -2,9 +2,9 @@
  * The helper protocol's methods in one table: per method its params and result types, what the
  * helper needs before it can run it, whether it streams records, whether the agent may log during
  * it, and its row for docs/helper-protocol.md. `HelperMethods` (the types) is derived from it and
- * `Session.call` reads `needs`. The Python helper (`AGENT_COMMANDS`, `require_open` /
- * `require_attached`, `_AGENT_LOGGING`) and the docs' methods table still repeat it by hand; issue
- * 21 item 1 makes them read it.
+ * `Session.call` reads `needs`. The build writes it out (methodsRender.ts) for the Python helper,
+ * which answers, guards and drains the agent's log from the rows, and for the docs' methods table.
+ * A new method is a row here and a handler in python/pyflight_helper/__main__.py `HANDLERS`.
  */
 import type {
   AttachResult, ConsoleAnswer, EvalResult, ExceptionHookCheck, ExceptionWindowParams, ExceptionWindowResult, ForceGcResult,
@@ -70,7 +70,7 @@ export const HELPER_METHODS = {
   attach: row<{ pid: number; timeoutSeconds?: number; allowCode?: boolean }, AttachResult>({ needs: 'nothing', stream: false, logging: true,
     doc: { params: '`pid`, `timeoutSeconds`, `allowCode` (default true: false makes the agent refuse code itself)', end: 'loads the agent (or finds it): `{pid, kind, door, port, reused, stagesMs}` (`kind` door: PyFlight\'s Unix socket; tcp: an agent flight-profiler\'s client loaded); progress stages `scanning`, `injecting`, `connecting`' } }),
   stack: row<{ native?: boolean; async?: boolean; includeAgentThreads?: boolean }, StackResult>({ needs: 'open', agentWith: ['async'], ...PLAIN,
-    doc: { params: '`native`, `async`, `includeAgentThreads`', end: '`StackResult`: threads (name, tid, GIL, frames most recent first, qualified function names), optional native frames and asyncio tasks (`running` for the one executing now); needs only `open`, except `async`' } }),
+    doc: { params: '`native`, `async`, `includeAgentThreads`', end: '`StackResult`: threads (name, tid, GIL, frames most recent first, qualified function names), optional native frames and asyncio tasks (`running` for the one executing now)' } }),
   module: row<{ file: string }, ModuleResult>({ needs: 'agent', ...PLAIN,
     doc: { params: '`file` (absolute)', end: '`{file, module}`' } }),
   watch: row<WatchParams, StreamSummary, WatchRecord>({ audit: { kind: 'code', when: ['expr', 'filter'] }, needs: 'agent', stream: true, logging: true, probe: 'watch',
@@ -112,7 +112,7 @@ export const HELPER_METHODS = {
   gilstatState: row<None, GilstatState>({ needs: 'open', ...PLAIN,
     doc: { params: '–', end: '`{symbols, searched, intercepted}`: where take_gil/drop_gil are and whether they are intercepted now, read from outside (`/proc/<pid>/mem`, no agent)' } }),
   torchCheck: row<None, { library: string }>({ needs: 'open', ...PLAIN,
-    doc: { params: '–', end: '`{library}`: the target\'s mapped libtorch, from `/proc/<pid>/maps` (needs only `open`); `TORCH_MISSING` when it never imported torch' } }),
+    doc: { params: '–', end: '`{library}`: the target\'s mapped libtorch, from `/proc/<pid>/maps`; `TORCH_MISSING` when it never imported torch' } }),
   torchProfile: row<TorchProfileParams, TorchProfileResult>({ needs: 'agent', checkFirst: 'torchCheck', stream: false, logging: true,
     doc: { params: '`module`, `class?`, `method`, `nested?`, `outputDir` (existing, absolute)', end: 'progress `checking`, then `waiting` (detail = agent args) once the wrapper is in place; `{file (in outputDir), bytes, args, elapsedMs, cudaAvailable, torchVersion, enabledWithoutCuda}`; cancel sends `off` (→ `CANCELLED`); `TARGET_EXITED` if the target dies while waiting' } }),
   torchMemory: row<TorchMemoryParams, TorchMemoryResult>({ needs: 'agent', checkFirst: 'torchCheck', stream: false, logging: true,

@@ -1,4 +1,4 @@
-import { isAlive } from '../common/processAlive';
+import type { TargetHost } from '../host/targetHost';
 
 /** Polls whether the target still runs; calls `onExit` once it does not. */
 export class Liveness {
@@ -6,6 +6,7 @@ export class Liveness {
 
   constructor(
     private readonly pid: number,
+    private readonly host: TargetHost,
     private readonly onExit: () => void,
   ) {}
 
@@ -13,7 +14,7 @@ export class Liveness {
   start(intervalMs: number): void {
     if (!intervalMs) return;
     this.timer = setInterval(() => {
-      void isAlive(this.pid).then((alive) => {
+      void this.host.isAlive(this.pid).then((alive) => {
         if (!alive) this.onExit();
       });
     }, intervalMs);

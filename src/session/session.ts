@@ -4,6 +4,8 @@ import { Emitter, type Event } from '../common/event';
 import type { Logger } from '../common/logger';
 import { settingDefault } from '../common/settings';
 import { HelperProcess } from '../helper/helperProcess';
+import { localHost } from '../host/localHost';
+import type { TargetHost } from '../host/targetHost';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
 import type { AttachResult, GetGlobalParams, GetGlobalResult, GilstatParams, HelloResult, TerminalPortRecord } from '../protocol/helper';
@@ -37,6 +39,8 @@ const FINAL: ReadonlySet<SessionState> = new Set(['detached', 'failed', 'targetE
 
 export interface SessionOptions {
   log: Logger;
+  /** Where the target lives (default: this machine). */
+  host?: TargetHost;
   configuredPython?: string;
   attachTimeoutSeconds?: number;
   /**
@@ -88,12 +92,15 @@ export class Session implements HelperCaller {
   /** Why the session ended, when it did not end by detach. */
   endReason: PyFlightError | undefined;
   readonly startedAt = Date.now();
+  /** Where the target lives: everything that reaches it from outside goes through this. */
+  readonly host: TargetHost;
 
   constructor(
     readonly pid: number,
     private readonly options: SessionOptions,
   ) {
     const timeoutSeconds = options.attachTimeoutSeconds ?? settingDefault('attachTimeoutSeconds');
+    this.host = options.host ?? localHost;
     this.core = {
       pid,
       log: options.log,
@@ -110,7 +117,7 @@ export class Session implements HelperCaller {
       },
       withFreshHelper: async (what, cleanUp) => {
         if (!this.preflightResult) return;
-        const cleaner = new HelperProcess(this.preflightResult.interpreter.python, options.log);
+        const cleaner = new HelperProcess(this.preflightResult.interpreter.python, options.log, this.host);
         try {
           cleaner.start();
           await cleaner.request('attach', { pid, timeoutSeconds });
@@ -126,7 +133,7 @@ export class Session implements HelperCaller {
     this.agent = new AgentLoad(this.core, timeoutSeconds, options.allowCode ?? settingDefault('agent.allowCode'), confirm && (() => confirm(this)));
     this.probeSet = new SessionProbes(this.core);
     this.gil = new SessionGilstat(this.core);
-    this.liveness = new Liveness(pid, () => void this.onTargetExit());
+    this.liveness = new Liveness(pid, this.host, () => void this.onTargetExit());
     this.onDidLoadAgent = this.agent.onDidLoad;
     this.onDidChangeProbes = this.probeSet.onDidChange;
     this.onDidStartProbe = this.probeSet.onDidStart;
@@ -159,11 +166,11 @@ export class Session implements HelperCaller {
   async attach(progress: AttachProgress = () => undefined, signal?: AbortSignal): Promise<void> {
     try {
       progress(`Checking process ${this.pid}…`);
-      this.preflightResult = await preflight(this.pid, this.options.configuredPython);
+      this.preflightResult = await preflight(this.pid, this.options.configuredPython, this.host);
       const python = this.preflightResult.interpreter.python;
       this.options.log.info(`session ${this.pid}: interpreter ${python} (from ${this.preflightResult.interpreter.source})`);
       this.setState('starting');
-      this.helper = new HelperProcess(python, this.options.log);
+      this.helper = new HelperProcess(python, this.options.log, this.host);
       this.helper.onDidExit(({ expected }) => this.onHelperExit(expected));
       this.helper.start();
       this.hello = await this.helper.request('hello', {}, { signal });

@@ -45,10 +45,10 @@ export function summaryMarkdown(title: string, lines: string[]): string {
   return `# ${escapeMarkdown(title)}\n\n\`\`\`text\n${body}\n\`\`\`\n`;
 }
 
-async function outputDir(deps: TorchDeps): Promise<string> {
+async function outputDir(deps: TorchDeps, session: Session): Promise<string> {
   const base = path.join(deps.storageDir, 'torch');
   await mkdir(base, { recursive: true });
-  return freshOutputDir(base);
+  return freshOutputDir(session.host, base);
 }
 
 async function initialLocation(session: Session): Promise<string> {
@@ -118,7 +118,7 @@ async function profileCall(deps: TorchDeps, uri?: vscode.Uri): Promise<void> {
   const where = parseTorchLocation(typed) as TorchLocation;
   const label = typed.trim().split(/\s+/).join(' ');
   try {
-    const dir = await outputDir(deps);
+    const dir = await outputDir(deps, session);
     const run = await withWaiting(vscode.l10n.t('PyFlight: torch profile of {0}', label), label,
       (signal, onWaiting) => profileTorchCall(session, where, { outputDir: dir, signal, onWaiting }));
     deps.log.info(`torch profile ${session.pid} ${label}: ${run.result.file}`);
@@ -141,7 +141,7 @@ async function memorySnapshot(deps: TorchDeps): Promise<void> {
     placeHolder: vscode.l10n.t('Which process runs the model?') });
   if (!session) return;
   try {
-    const dir = await outputDir(deps);
+    const dir = await outputDir(deps, session);
     const result = await withWaiting(vscode.l10n.t('PyFlight: torch memory snapshot of {0}', session.label), undefined,
       (signal) => torchMemoryRun(session, {}, { outputDir: dir, signal }));
     const title = vscode.l10n.t('torch memory snapshot of {0}', session.label);

@@ -3,10 +3,9 @@
  * session's request, then the summary read from the produced file. The CLI, the editor and the
  * diagnosis call these.
  */
-import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { readFile, rmdir } from 'node:fs/promises';
 import { ErrorCode, PyFlightError } from '../common/errors';
+import type { TargetHost, TargetProcess } from '../host/targetHost';
 import type { TorchMemoryResult, TorchProfileParams, TorchProfileResult } from '../protocol/helper';
 import type { HelperCaller } from '../protocol/methods';
 import { summarizeTrace, type TorchTraceSummary } from './traceSummary';
@@ -14,17 +13,15 @@ import { summarizeTrace, type TorchTraceSummary } from './traceSummary';
 export type TorchLocation = Omit<TorchProfileParams, 'outputDir'>;
 
 /** What these need of a session (a `Session` is one). */
-export interface TorchTarget extends HelperCaller {
-  pid: number;
-}
+export interface TorchTarget extends HelperCaller, TargetProcess {}
 
 /**
  * A new directory (mode 0700) under `base` (default the OS temp dir) for one run's file. The target
  * writes into a private directory in its own /tmp and the helper moves the file here, so neither the
  * target's cwd nor a shared path is touched.
  */
-export function freshOutputDir(base = os.tmpdir()): Promise<string> {
-  return mkdtemp(path.join(base, 'pyflight-torch-'));
+export function freshOutputDir(host: TargetHost, base?: string): Promise<string> {
+  return host.privateDir('pyflight-torch-', base);
 }
 
 export interface TorchProfileRun {
@@ -34,7 +31,7 @@ export interface TorchProfileRun {
 
 export async function profileTorchCall(target: TorchTarget, where: TorchLocation, options: { outputDir?: string; signal?: AbortSignal;
   onWaiting?: () => void; limit?: number } = {}): Promise<TorchProfileRun> {
-  const outputDir = options.outputDir ?? await freshOutputDir();
+  const outputDir = options.outputDir ?? await freshOutputDir(target.host);
   const result = await removeIfEmptyOnFailure(outputDir, !options.outputDir,
     target.call('torchProfile', { ...where, outputDir }, { signal: options.signal, onWaiting: options.onWaiting }));
   return { result, summary: await readTraceSummary(result.file, options.limit) };
@@ -53,7 +50,7 @@ export async function readTraceSummary(file: string, limit?: number): Promise<To
 
 export async function torchMemoryRun(target: TorchTarget, what: { record?: TorchLocation }, options: { outputDir?: string;
   signal?: AbortSignal; onWaiting?: () => void; limit?: number } = {}): Promise<TorchMemoryResult> {
-  const outputDir = options.outputDir ?? await freshOutputDir();
+  const outputDir = options.outputDir ?? await freshOutputDir(target.host);
   return removeIfEmptyOnFailure(outputDir, !options.outputDir, target.call('torchMemory', { ...(what.record ? { record: true, ...what.record } : {}), outputDir, limit: options.limit }, { signal: options.signal, onWaiting: options.onWaiting }));
 }
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
+import { localHost } from '../../src/host/localHost';
 import { silentLogger } from '../../src/common/logger';
 import { recordCpuProfile } from '../../src/profile/record';
 import { Session } from '../../src/session/session';
@@ -98,7 +99,7 @@ describe('faults: cancel at every stage', function () {
 
   it('CPU profile cancelled in its first second: ends "stopped" with what was sampled, no py-spy left', async () => {
     const abort = new AbortController();
-    const recording = recordCpuProfile({ pid: target.pid, preflightResult: { interpreter: { python: VENV_PYTHON } } }, { idle: true }, abort.signal);
+    const recording = recordCpuProfile({ pid: target.pid, host: localHost, preflightResult: { interpreter: { python: VENV_PYTHON } } }, { idle: true }, abort.signal);
     setTimeout(() => abort.abort(), 400);
     const result = await recording;
     assert.equal(result.end.reason, 'stopped');

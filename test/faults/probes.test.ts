@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
+import { localHost } from '../../src/host/localHost';
 import { silentLogger } from '../../src/common/logger';
 import { recordCpuProfile } from '../../src/profile/record';
 import type { WatchRecord } from '../../src/protocol/helper';
@@ -182,7 +183,7 @@ describe('faults: the target exits mid-command', function () {
     const target = await startBeatingTarget();
     const tempRoot = mkdtempSync(path.join(tmpdir(), 'pyflight-profile-root-'));
     try {
-      const recording = recordCpuProfile({ pid: target.pid, preflightResult: { interpreter: { python: VENV_PYTHON } } }, { durationSeconds: 30, idle: true, tempRoot });
+      const recording = recordCpuProfile({ pid: target.pid, host: localHost, preflightResult: { interpreter: { python: VENV_PYTHON } } }, { durationSeconds: 30, idle: true, tempRoot });
       await new Promise((r) => setTimeout(r, 2500));
       await target.stop();
       const result = await recording;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { silentLogger } from '../../src/common/logger';
+import { localHost } from '../../src/host/localHost';
 import { instancesCommand } from '../../src/memory/memModel';
 import { recordCpuProfile } from '../../src/profile/record';
 import { Session } from '../../src/session/session';
@@ -68,7 +69,7 @@ describe('faults: security', function () {
     const probe = session.startProbe('watch', { module: '__main__', class: 'Ledger', method: 'add', limit: 100_000 });
     await new Promise<void>((resolve) => probe.onDidRecord(() => resolve()));
     const abort = new AbortController();
-    const profiling = recordCpuProfile({ pid: target.pid, preflightResult: { interpreter: { python: VENV_PYTHON } } }, {}, abort.signal);
+    const profiling = recordCpuProfile({ pid: target.pid, host: localHost, preflightResult: { interpreter: { python: VENV_PYTHON } } }, {}, abort.signal);
     await new Promise((r) => setTimeout(r, 500)); // py-spy is running now
     try {
       const ours = [...new Set([target.pid, session.helperPid!, process.pid, ...descendantsOf(process.pid)])];

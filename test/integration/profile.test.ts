@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
+import { localHost } from '../../src/host/localHost';
 import { silentLogger } from '../../src/common/logger';
 import { preflight } from '../../src/preflight/preflight';
 import { hotOwnAndLibrary, type CallTreeNode } from '../../src/profile/model';
@@ -40,7 +41,7 @@ describe('CPU profile with py-spy (real targets, no agent)', function () {
 
   before(async () => {
     service = await startTarget(['cpu_service.py']);
-    target = { pid: service.pid, preflightResult: await preflight(service.pid) };
+    target = { pid: service.pid, host: localHost, preflightResult: await preflight(service.pid) };
   });
   beforeEach(() => { tempRoot = mkdtempSync(path.join(os.tmpdir(), 'pyflight-profile-test-')); });
   afterEach(() => {
@@ -113,7 +114,7 @@ describe('CPU profile with py-spy (real targets, no agent)', function () {
 
   it('a target that exits mid-profile ends it with a clear message and the samples so far', async () => {
     const shortLived = await startTarget(['cpu_service.py', '2.5']);
-    const result = await recordCpuProfile({ pid: shortLived.pid, preflightResult: await preflight(shortLived.pid) },
+    const result = await recordCpuProfile({ pid: shortLived.pid, host: localHost, preflightResult: await preflight(shortLived.pid) },
       { durationSeconds: 30, tempRoot });
     assert.equal(result.end.reason, 'targetExited');
     assert.match((result.end as { message: string }).message, new RegExp(`Process ${shortLived.pid} exited after .* the profile has the samples recorded until then`));

@@ -38,7 +38,7 @@ describe('torch: profile / memory through flight-profiler (torch_service.py, CPU
   });
 
   it('profiles one call: top operators by self CPU include aten::addmm (in TinyMLP › Linear) and aten::mm (from score)', async () => {
-    const dir = await freshOutputDir();
+    const dir = await freshOutputDir(session.host);
     dirs.push(dir);
     let waited = 0;
     const run = await profileTorchCall(session, { module: '__main__', method: 'inference_step' }, { outputDir: dir, onWaiting: () => waited++ });
@@ -62,7 +62,7 @@ describe('torch: profile / memory through flight-profiler (torch_service.py, CPU
   });
 
   it('a memory snapshot of a CPU-only process says plainly that it needs CUDA, and leaves no file', async () => {
-    const dir = await freshOutputDir();
+    const dir = await freshOutputDir(session.host);
     dirs.push(dir);
     await assert.rejects(torchMemoryRun(session, {}, { outputDir: dir }), (e: PyFlightError) =>
       e.code === ErrorCode.TorchNoCuda && /without CUDA/.test(e.message) && /2\.13/.test(e.message));

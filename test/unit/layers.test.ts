@@ -10,7 +10,7 @@ const edges = importGraph(root, ['src', 'webview']);
  * and the floors below it; a new folder gets a floor here.
  */
 const FLOORS: ReadonlyArray<readonly string[]> = [
-  ['src/common', 'src/protocol', 'webview/shared'],
+  ['src/common', 'src/protocol', 'src/host', 'webview/shared'],
   ['src/format', 'src/helper', 'src/preflight', 'src/processes'],
   ['src/session'],
   ['src/probes', 'src/gil', 'src/profile', 'src/memory', 'src/torch', 'src/inspect', 'src/live', 'src/webview',
@@ -27,7 +27,7 @@ const UPWARD_ALLOWED: ReadonlyArray<string> = [];
 const KNOWN_CIRCLES: string[][] = [];
 
 /** What the CLI and the engine load: never `vscode` (they run in plain Node). */
-const VSCODE_FREE = ['src/cli', 'src/session', 'src/helper', 'src/preflight', 'src/protocol', 'src/format', 'src/diagnose'];
+const VSCODE_FREE = ['src/cli', 'src/session', 'src/helper', 'src/host', 'src/preflight', 'src/protocol', 'src/format', 'src/diagnose'];
 /** The chat participant and its refinement are the diagnosis engine's VS Code side. */
 const VSCODE_SIDE = new Set(['src/diagnose/chatParticipant.ts', 'src/diagnose/chatRefine.ts']);
 

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { perfJson, perfText } from '../../src/cli/perf';
+import { localHost } from '../../src/host/localHost';
 import { toCollapsed, toSpeedscope, writeCollapsed, writeSpeedscope } from '../../src/profile/export';
 import {
   classifyFrame, hotOwnAndLibrary, hottestPath, parseFrame, profileFromCollapsed, profileOf,
@@ -216,18 +217,18 @@ describe('py-spy failures in PyFlight\'s words (output recorded from real py-spy
   const run = (file: string, code: number | null = 1) => ({ code, signal: null, output: raw(file) });
 
   it('permission denied → PERMISSION_DENIED with a next step', async () => {
-    const error = await pySpyError(process.pid, '/venv/bin/py-spy', run('py-spy-output-permission-denied.txt'));
+    const error = await pySpyError(process.pid, '/venv/bin/py-spy', run('py-spy-output-permission-denied.txt'), localHost);
     assert.equal(error.code, 'PERMISSION_DENIED');
     assert.ok(error.hint);
   });
 
   it('a process that is gone → TARGET_EXITED', async () => {
-    const error = await pySpyError(unusedPid(), '/venv/bin/py-spy', run('py-spy-output-no-such-process.txt'));
+    const error = await pySpyError(unusedPid(), '/venv/bin/py-spy', run('py-spy-output-no-such-process.txt'), localHost);
     assert.equal(error.code, 'TARGET_EXITED');
   });
 
   it('anything else → py-spy\'s own first line and how to see the rest', async () => {
-    const error = await pySpyError(process.pid, '/venv/bin/py-spy', run('py-spy-output-not-python.txt'));
+    const error = await pySpyError(process.pid, '/venv/bin/py-spy', run('py-spy-output-not-python.txt'), localHost);
     assert.equal(error.code, 'ATTACH_FAILED');
     assert.equal(error.message, `py-spy could not profile process ${process.pid}: Failed to find python version from target process`);
     assert.match(error.hint!, /py-spy record --pid/);

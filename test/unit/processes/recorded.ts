@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ProcSource } from '../../../src/processes/processLister';
+import type { ProcSource } from '../../../src/host/targetHost';
 
 /** test/fixtures/recorded/processes (see its README.md for how each file was captured). */
 export const RECORDED = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'recorded', 'processes');

@@ -1,0 +1,102 @@
+/**
+ * The target lives on this machine and PyFlight reaches it directly: its /proc by its pid, the
+ * files it names as named or through /proc/<pid>/root (its own mount namespace: a container,
+ * systemd's PrivateTmp).
+ */
+import { spawn } from 'node:child_process';
+import { promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execa } from '../common/execa';
+import type { ProcSource, TargetHost } from './targetHost';
+
+const readText = (file: string) => fs.readFile(file, 'utf8').catch(() => undefined);
+
+function orUndefined<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+const procSource: ProcSource = {
+  list: () => orUndefined(() => readdirSync('/proc')) ?? [],
+  read: (relative) => orUndefined(() => readFileSync(`/proc/${relative}`, 'utf8')),
+  readLink: (relative) => orUndefined(() => readlinkSync(`/proc/${relative}`)),
+  readPasswd: () => orUndefined(() => readFileSync('/etc/passwd', 'utf8')),
+};
+
+export const localHost: TargetHost = {
+  spawnHelper(python, args, env) {
+    return execa(python, [...args], {
+      env,
+      extendEnv: true,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      encoding: 'utf8',
+      // Own process group: a terminal's Ctrl+C must not kill it before it turns its probes off.
+      // It exits by itself when its stdin closes, so it cannot outlive us.
+      detached: true,
+    });
+  },
+
+  spawnPySpy(exe, args) {
+    // Its own process group: a Ctrl+C in the terminal reaches us, and we stop py-spy ourselves.
+    return spawn(exe, [...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  },
+
+  privateDir(prefix, base) {
+    return fs.mkdtemp(path.join(base ?? os.tmpdir(), prefix));
+  },
+
+  readProc(pid, file) {
+    return readText(`/proc/${pid}/${file}`);
+  },
+
+  readProcLink(pid, link) {
+    return fs.readlink(`/proc/${pid}/${link}`);
+  },
+
+  procSource() {
+    return procSource;
+  },
+
+  readTargetFile(pid, file) {
+    // As named, else through the target's root: a target in its own mount namespace (a container).
+    for (const candidate of [file, `/proc/${pid}/root${file}`]) {
+      try {
+        return readFileSync(candidate, 'utf8');
+      } catch {
+        // not readable from here; try the next
+      }
+    }
+    return undefined;
+  },
+
+  async isAlive(pid) {
+    if (process.platform === 'linux') {
+      const stat = await readText(`/proc/${pid}/stat`);
+      const state = stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state !== undefined && state !== 'Z' && state !== 'X';
+    }
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  },
+
+  async tracerFacts() {
+    const [scope, status, passwd] = await Promise.all([
+      readText('/proc/sys/kernel/yama/ptrace_scope'),
+      readText('/proc/self/status'),
+      readText('/etc/passwd'),
+    ]);
+    return { euid: process.geteuid?.() ?? -1, ptraceScope: scope, ownStatus: status, passwd };
+  },
+};
