@@ -1,7 +1,7 @@
 // Builds everything with esbuild: the extension bundle, the headless CLI, webview bundles and the
 // test bundles. Quick when nothing changed (esbuild is fast; no incremental state is kept).
 import { build } from 'esbuild';
-import { readdirSync, existsSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, existsSync, chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -70,6 +70,12 @@ async function writeMethodTable() {
   };
   write(render.METHODS_JSON, render.methodsJson());
   write(render.PROTOCOL_DOC, render.withMethodsTable(readFileSync(join(root, render.PROTOCOL_DOC), 'utf8')));
+}
+
+// A test bundle whose source was deleted or renamed must not run again from out/ (the lanes glob it).
+const wanted = new Set(testEntries.map((f) => join('out', f.replace(/\.ts$/, '.js'))));
+for (const lane of ['unit', 'integration', 'faults']) {
+  for (const f of filesUnder(`out/test/${lane}`, '.test.js')) if (!wanted.has(f)) rmSync(join(root, f), { force: true });
 }
 
 await Promise.all([writeMethodTable(), ...builds.map((b) => build(b))]);

@@ -1,7 +1,7 @@
 // Helper faults: killed with SIGKILL, garbage on its stdout, and two sessions (or the extension and
 // the CLI) on one process. Each leaves the target running, unprobed, and nothing of ours behind.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
@@ -27,6 +27,7 @@ function firstRecord(probe: { onDidRecord: (l: (r: WatchRecord) => void) => unkn
 function garbageHelperPath(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'pyflight-garbage-'));
   mkdirSync(path.join(dir, 'pyflight_helper'));
+  symlinkSync(path.join(ROOT, 'python', 'pyflight_agent'), path.join(dir, 'pyflight_agent')); // the in-target package, as it ships
   const real = path.join(ROOT, 'python', 'pyflight_helper');
   writeFileSync(path.join(dir, 'pyflight_helper', '__init__.py'), [
     'import sys',

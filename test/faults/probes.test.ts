@@ -55,10 +55,17 @@ describe('faults: probes on a healthy target', function () {
     removeHeartbeatDirs();
   });
 
-  it('unknown module: BAD_LOCATION naming it', async () => {
+  // Refused by the agent itself: flight-profiler would import the module (running its top-level code).
+  it('unknown module: MODULE_NOT_FOUND naming it, nothing imported', async () => {
     assert.deepEqual(await failure(session.startProbe('watch', { module: 'no_such_module', method: 'beat' }).done), {
-      code: ErrorCode.BadLocation, hint: LOCATION_HINT,
-      message: "Error in locating module named no_such_module. Type: <class 'ModuleNotFoundError'>, details: No module named 'no_such_module'." });
+      code: ErrorCode.ModuleNotFound, hint: 'PyFlight never imports a module into a process: use the name the process imported it under.',
+      message: `Module no_such_module is not imported in process ${target.pid}.` });
+  });
+
+  it("the script's own name as a module: MODULE_NOT_FOUND pointing at __main__, the script is not imported again", async () => {
+    const got = await failure(session.startProbe('watch', { module: 'heartbeat', method: 'beat' }).done);
+    assert.equal(got.code, ErrorCode.ModuleNotFound);
+    assert.match(got.hint ?? '', /^Did you mean `__main__`\? The script a process runs is the module `__main__`\./);
   });
 
   it('unknown class: BAD_LOCATION naming it', async () => {
