@@ -11,7 +11,7 @@ import { diffRows, memTable } from '../memory/memModel';
 import { preflight } from '../preflight/preflight';
 import { listProcesses } from '../processes/processLister';
 import { recordCpuProfile } from '../profile/record';
-import { perfText } from '../cli/perf';
+import { perfText } from '../profile/profileText';
 import type { TraceParams, WatchParams } from '../protocol/helper';
 import type { Session } from '../session/session';
 import { diagnose } from '../diagnose/engine';
