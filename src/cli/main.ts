@@ -29,7 +29,6 @@ import { runVmtool } from './vmtool';
 import { valueDocument } from '../inspect/valueText';
 import { runConsole, runEval, runReload } from './live';
 import { consentFromFlags } from '../mcp/consent';
-import { serveMcp } from '../mcp/server';
 import { toolsMarkdown } from '../mcp/toolList';
 import { version } from '../../package.json';
 
@@ -216,6 +215,9 @@ async function runMcp(args: ParsedArgs, log: Logger): Promise<unknown> {
   const stderr = (line: string) => process.stderr.write(line + '\n');
   // Without --verbose, still say on stderr when the agent is loaded and what failed.
   const mcpLog = log === silentLogger ? { ...silentLogger, warn: (m: string) => stderr(`pyflight mcp: ${m}`), error: (m: string | Error) => stderr(`pyflight mcp: ${m}`) } : log;
+  // Required here, not imported above: the MCP SDK takes ~100 ms to load, which no other verb should pay.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { serveMcp } = require('../mcp/server') as typeof import('../mcp/server');
   await serveMcp({ consent: consentFromFlags(args.flags), log: mcpLog, version, notice: stderr });
   return undefined;
 }

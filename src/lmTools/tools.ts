@@ -18,7 +18,7 @@ import type { TraceParams, WatchParams } from '../protocol/helper';
 import type { Session } from '../session/session';
 import { diagnose } from '../diagnose/engine';
 import { DIAGNOSE_KINDS, isDiagnoseKind, playbookFor, type DiagnoseKind } from '../diagnose/playbooks';
-import { reportMarkdown, SEVERITY_RANK } from '../diagnose/report';
+import { reportMarkdown } from '../diagnose/report';
 import { kindFromWords } from '../diagnose/routing';
 
 export interface ToolDeps {
@@ -43,7 +43,7 @@ type Schema = Record<string, unknown>;
  */
 export type TargetAccess = 'outside' | 'agent' | 'code';
 
-/** A tool's answer: text for the model, and for some tools the same result as data (MCP structured content). */
+/** A tool's answer: text for the model, and for some tools the same result as data (MCP structured content; its schema is in src/mcp/outputSchemas.ts). */
 export interface ToolAnswer {
   text: string;
   structured?: Record<string, unknown>;
@@ -64,8 +64,6 @@ export interface ToolDef<I = Record<string, unknown>> {
   /** What the model reads: package.json `modelDescription`, the MCP tool's description. */
   description: string;
   inputSchema: Schema;
-  /** The schema of `ToolAnswer.structured`, for tools that answer data too (MCP `outputSchema`). */
-  outputSchema?: Schema;
   /** The most a call may do in the target; VS Code asks (confirm) before tools that can do more than read from outside. */
   access: TargetAccess;
   /** What this input needs before it can start (a diagnosis of a hang only reads); default `access`. */
@@ -135,39 +133,6 @@ async function boundedProbe(session: Session, method: 'watch' | 'trace', params:
 }
 
 const where = (i: { module?: string; class?: string; method?: string }) => [i.module, i.class, i.method].filter(Boolean).join(' ');
-
-const DIAGNOSIS_SCHEMA: Schema = {
-  type: 'object',
-  properties: {
-    pid: { type: 'number' },
-    problem: { type: 'string' },
-    kind: { type: 'string', enum: DIAGNOSE_KINDS.filter((k) => k !== 'auto') },
-    routedBy: { type: 'string', description: 'Why this kind: the problem\'s words, or what the first stack samples showed.' },
-    summary: { type: 'string' },
-    findings: {
-      type: 'array',
-      description: 'The culprit first.',
-      items: {
-        type: 'object',
-        properties: {
-          title: { type: 'string' },
-          severity: { type: 'string', enum: Object.keys(SEVERITY_RANK) },
-          location: {
-            description: 'Where to look; null when the evidence names no place.',
-            anyOf: [{ type: 'null' }, { type: 'object', properties: { function: { type: 'string' }, file: { type: ['string', 'null'] }, line: { type: ['number', 'null'] } },
-              required: ['function', 'file', 'line'] }],
-          },
-          evidence: { type: 'array', items: { type: 'string' }, description: 'What was observed in this run, one fact per line.' },
-          next_steps: { type: 'array', items: { type: 'string' } },
-        },
-        required: ['title', 'severity', 'location', 'evidence', 'next_steps'],
-      },
-    },
-    commands_run: { type: 'array', items: { type: 'string' }, description: 'The equivalent pyflight commands, to repeat by hand.' },
-    elapsedMs: { type: 'number' },
-  },
-  required: ['pid', 'problem', 'kind', 'routedBy', 'summary', 'findings', 'commands_run', 'elapsedMs'],
-};
 
 /** The playbook a diagnosis input goes to before any evidence: the kind asked for, else the one its words name. */
 function kindBeforeEvidence(input: { problem?: string; kind?: string }): DiagnoseKind | undefined {
@@ -269,7 +234,7 @@ export const TOOLS: ToolDef<any>[] = [
     },
   },
   {
-    name: 'pyflight_diagnose', title: 'Diagnose a process', access: 'agent', outputSchema: DIAGNOSIS_SCHEMA,
+    name: 'pyflight_diagnose', title: 'Diagnose a process', access: 'agent',
     bounds: { budgetSeconds: DIAGNOSE_BUDGET_SECONDS },
     description: 'Runs PyFlight\'s deterministic diagnosis of a running Python process (hang, slow, memory, exception, gil, torch) and returns its report: findings with evidence, culprit first.',
     confirm: (i: { pid: number; problem?: string; kind?: string }) => `Diagnose process ${i.pid} (${i.kind ?? 'auto'}): stack samples, and as needed a CPU profile, a memory diff, gilstat or a few seconds of exception counting (the agent is loaded if needed; every probe is removed).`,

@@ -1,13 +1,14 @@
 /**
  * The MCP server's tool list, made from the language-model tools' table (lmTools/tools.ts): same
  * names, descriptions and input schemas as package.json's `languageModelTools` (the MCP integration
- * test compares them), plus MCP's annotations and the diagnosis's output schema. `toolsMarkdown` is
+ * test compares them), plus MCP's annotations and output schemas (outputSchemas.ts). `toolsMarkdown` is
  * README's MCP tool list (`pyflight mcp --list-tools`; a unit test keeps README equal to it).
  */
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { DIAGNOSE_KINDS } from '../diagnose/playbooks';
 import { TOOLS, type TargetAccess, type ToolDef } from '../lmTools/tools';
 import { CONSENT_FLAG } from './consent';
+import { OUTPUT_SCHEMAS } from './outputSchemas';
 
 export function mcpTool(def: ToolDef): Tool {
   return {
@@ -15,7 +16,7 @@ export function mcpTool(def: ToolDef): Tool {
     title: def.title,
     description: def.description,
     inputSchema: def.inputSchema as Tool['inputSchema'],
-    ...(def.outputSchema ? { outputSchema: def.outputSchema as Tool['outputSchema'] } : {}),
+    ...(OUTPUT_SCHEMAS[def.name] ? { outputSchema: OUTPUT_SCHEMAS[def.name] as Tool['outputSchema'] } : {}),
     annotations: {
       title: def.title,
       // Tools that need the agent instrument the process for the call (then remove it): not read-only.

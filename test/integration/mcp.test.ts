@@ -124,6 +124,16 @@ describe('pyflight mcp: the SDK client over stdio, real targets', function () {
     assert.equal(agentMapped(target.pid), false);
   });
 
+  it('auto diagnosis whose evidence routes to a kind that needs the agent: refused after routing, nothing loaded', async () => {
+    const target = await startTarget(['torch_service.py'], undefined, 60_000);
+    const { client } = await serve();
+    const result = await call(client, 'pyflight_diagnose', { pid: target.pid, problem: 'something is off with it' });
+    assert.equal(result.isError, true, text(result));
+    assert.match(text(result), /^Not run: pyflight_diagnose needs PyFlight's agent/);
+    assert.match(text(result), /^Diagnosing this torch problem \(quick evidence: .*torch.*\) needs PyFlight's agent in process \d+/m);
+    assert.equal(agentMapped(target.pid), false);
+  });
+
   it('watch: refused without --allow-agent (nothing loaded); with it, the failing calls, and the agent refuses code', async () => {
     const target = await startTarget(['swallowed_errors.py']);
     const args = { pid: target.pid, module: '__main__', method: 'parse_quantity', exceptionOnly: true, limit: 2, seconds: 20 };

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { TOOLS } from '../../src/lmTools/tools';
 import { allows, consentFromFlags, refusalText } from '../../src/mcp/consent';
+import { OUTPUT_SCHEMAS } from '../../src/mcp/outputSchemas';
 import { mcpTools, toolsMarkdown } from '../../src/mcp/toolList';
 import { LineTransport } from '../../src/mcp/transport';
 
@@ -27,6 +28,8 @@ describe('MCP server: tool list, consent, transport', () => {
       assert.equal(t.annotations?.readOnlyHint, def.access === 'outside', t.name);
     }
     assert.ok(tools.find((t) => t.name === 'pyflight_diagnose')!.outputSchema);
+    // No schema for a tool that is not in the table.
+    for (const name of Object.keys(OUTPUT_SCHEMAS)) assert.ok(TOOLS.some((t) => t.name === name), name);
   });
 
   it('consent: read-only by default, --allow-agent for the agent, --allow-code allows both', () => {
