@@ -159,6 +159,23 @@ describe('pyflight mcp: the SDK client over stdio, real targets', function () {
     const evaluated = await runCli(['eval', String(target.pid), '1 + 1', '--json']);
     assert.equal(evaluated.code, 1, evaluated.stdout + evaluated.stderr);
     assert.match(evaluated.stdout, /CODE_EXECUTION_OFF/);
+    // A memory diff through that agent, with progress between its two heap walks.
+    const diffProgress: Progress[] = [];
+    const diff = await call(allowed.client, 'pyflight_mem_diff', { pid: target.pid, seconds: 1 }, { onprogress: (p) => diffProgress.push(p) });
+    assert.equal(diff.isError, undefined, text(diff));
+    assert.match(text(diff), /^What grew in 1 s \(pympler\):/);
+    assert.ok(diffProgress.some((p) => /^First heap snapshot taken; the second in 1 s\.$/.test(p.message ?? '')), JSON.stringify(diffProgress));
+  });
+
+  it('--allow-code: the agent the server loads allows code', async () => {
+    const target = await startTarget(['swallowed_errors.py']);
+    const { client, stderr } = await serve('--allow-code');
+    const watched = await call(client, 'pyflight_watch', { pid: target.pid, module: '__main__', method: 'parse_quantity', exceptionOnly: true, limit: 1 });
+    assert.equal(watched.isError, undefined, text(watched));
+    assert.doesNotMatch(stderr(), /code execution off/);
+    const evaluated = await runCli(['eval', String(target.pid), '6 * 7', '--json']);
+    assert.equal(evaluated.code, 0, evaluated.stdout + evaluated.stderr);
+    assert.match(evaluated.stdout, /42/);
   });
 
   it('a CPU profile cancelled mid-way stops py-spy; a cancelled watch and a client that goes away leave no probe', async () => {
