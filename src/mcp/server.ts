@@ -49,7 +49,8 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
   const { consent, log } = options;
   const sessions = new McpSessions(log, consent);
   const inFlight = new Set<Promise<unknown>>();
-  const validators = new Map(TOOLS.map((t) => [t.name, new AjvJsonSchemaValidator().getValidator(t.inputSchema)]));
+  const ajv = new AjvJsonSchemaValidator();
+  const validators = new Map(TOOLS.map((t) => [t.name, ajv.getValidator(t.inputSchema)]));
   const server = new Server({ name: 'pyflight', title: 'PyFlight', version: options.version },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   const roots = clientRoots(server, log);
