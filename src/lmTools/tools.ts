@@ -17,9 +17,8 @@ import { perfText } from '../profile/profileText';
 import type { TraceParams, WatchParams } from '../protocol/helper';
 import type { Session } from '../session/session';
 import { diagnose } from '../diagnose/engine';
-import { DIAGNOSE_KINDS, isDiagnoseKind, playbookFor, type DiagnoseKind } from '../diagnose/playbooks';
+import { DIAGNOSE_KINDS, isDiagnoseKind, playbookFor } from '../diagnose/playbooks';
 import { reportMarkdown } from '../diagnose/report';
-import { kindFromWords } from '../diagnose/routing';
 
 export interface ToolDeps {
   /** The session for a pid: attached read-only if it was not (loads nothing). */
@@ -134,11 +133,6 @@ async function boundedProbe(session: Session, method: 'watch' | 'trace', params:
 
 const where = (i: { module?: string; class?: string; method?: string }) => [i.module, i.class, i.method].filter(Boolean).join(' ');
 
-/** The playbook a diagnosis input goes to before any evidence: the kind asked for, else the one its words name. */
-function kindBeforeEvidence(input: { problem?: string; kind?: string }): DiagnoseKind | undefined {
-  return input.kind && isDiagnoseKind(input.kind) ? input.kind : kindFromWords(input.problem ?? '');
-}
-
 export const TOOLS: ToolDef<any>[] = [
   {
     name: 'pyflight_processes', title: 'List Python processes', access: 'outside',
@@ -238,12 +232,9 @@ export const TOOLS: ToolDef<any>[] = [
     bounds: { budgetSeconds: DIAGNOSE_BUDGET_SECONDS },
     description: 'Runs PyFlight\'s deterministic diagnosis of a running Python process (hang, slow, memory, exception, gil, torch) and returns its report: findings with evidence, culprit first.',
     confirm: (i: { pid: number; problem?: string; kind?: string }) => `Diagnose process ${i.pid} (${i.kind ?? 'auto'}): stack samples, and as needed a CPU profile, a memory diff, gilstat or a few seconds of exception counting (the agent is loaded if needed; every probe is removed).`,
-    // A kind whose playbook reads from outside (hang, slow) needs nothing more; `auto` whose words do
-    // not decide starts from stack samples, and the engine stops where the agent would be needed.
-    accessFor: (i: { problem?: string; kind?: string }) => {
-      const kind = kindBeforeEvidence(i);
-      return kind && playbookFor(kind).needsAgent ? 'agent' : 'outside';
-    },
+    // A kind asked for whose playbook reads from outside (hang, slow) needs nothing more; auto starts
+    // from outside and the engine, once it has routed, refuses a kind that needs the agent (allowAgent).
+    accessFor: (i: { kind?: string }) => (i.kind && isDiagnoseKind(i.kind) && playbookFor(i.kind).needsAgent ? 'agent' : 'outside'),
     inputSchema: { type: 'object', properties: { pid: pidSchema, problem: { type: 'string', description: 'The problem in a sentence.' },
       kind: { type: 'string', enum: [...DIAGNOSE_KINDS], description: 'Which playbook; auto routes by the words and quick evidence.' } }, required: ['pid'] },
     async run(deps, input: { pid: number; problem?: string; kind?: string }, signal) {

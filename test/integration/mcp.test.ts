@@ -121,6 +121,10 @@ describe('pyflight mcp: the SDK client over stdio, real targets', function () {
     assert.equal(memory.isError, true);
     assert.match(text(memory), /^Not run: pyflight_diagnose needs PyFlight's agent .* started without --allow-agent/);
     assert.match(text(memory), /"args": \["mcp", "--allow-agent"\]/);
+    // Auto, whose words name memory: the engine refuses once it has routed, before anything is loaded.
+    const leak = await call(client, 'pyflight_diagnose', { pid: target.pid, problem: 'RSS keeps growing' });
+    assert.equal(leak.isError, true);
+    assert.match(text(leak), /^Diagnosing this memory problem \(the problem's words \("RSS keeps growing"\)\) needs PyFlight's agent/m);
     assert.equal(agentMapped(target.pid), false);
   });
 

@@ -41,12 +41,13 @@ describe('MCP server: tool list, consent, transport', () => {
     assert.deepEqual([allows(code, 'agent'), allows(code, 'code')], [true, true]);
   });
 
-  it('the diagnosis needs the agent by its kind: hang and slow read from outside, auto starts from outside', () => {
+  it('the diagnosis needs the agent by the kind asked for: hang and slow read from outside; auto starts from outside (the engine refuses after routing)', () => {
     const diagnose = TOOLS.find((t) => t.name === 'pyflight_diagnose')!;
     assert.equal(diagnose.accessFor!({ kind: 'hang' }), 'outside');
     assert.equal(diagnose.accessFor!({ kind: 'slow' }), 'outside');
     assert.equal(diagnose.accessFor!({ kind: 'memory' }), 'agent');
-    assert.equal(diagnose.accessFor!({ problem: 'RSS keeps growing' }), 'agent');
+    assert.equal(diagnose.accessFor!({ problem: 'RSS keeps growing' }), 'outside');
+    assert.equal(diagnose.accessFor!({ problem: 'RSS keeps growing', kind: 'auto' }), 'outside');
     assert.equal(diagnose.accessFor!({ problem: 'it is stuck' }), 'outside');
     assert.equal(diagnose.accessFor!({ problem: 'something is off' }), 'outside');
   });
