@@ -48,12 +48,15 @@ export const USAGE = `usage:
   pyflight reload <pid> <module> [class] <function> [--json]   (swaps in the function as the file on disk has it now)
   pyflight console <pid>   (a Python console inside the process; exit() or Ctrl+D ends it)
   pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|exception|gil|torch] [--budget S] [--json]
+  pyflight mcp [--allow-agent] [--allow-code] [--list-tools]   (an MCP server on stdio for coding agents; see README)
   pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]
 options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
            records tagged with the worker's pid; -n counts per worker),
          --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
          --no-code (an agent this command loads refuses, by itself and for every client, anything that runs
            code or changes the process: console, eval, reload, expressions, filters, replay, forceGc),
+         mcp: read-only tools only unless --allow-agent (tools may load the agent; it is loaded with code execution
+           off) or --allow-code (the agent allows code too); --list-tools prints the tools and exits,
          --verbose (log to stderr). watch/trace/tt record print one line (trace: a call tree) per
          record, then an end line saying why it ended; with --json one JSON line per record and an end line.
          tt show/replay: values are Python reprs, cut after 2,000 characters (-v: 200,000); a replay

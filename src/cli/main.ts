@@ -28,6 +28,9 @@ import { runTorch } from './torch';
 import { runVmtool } from './vmtool';
 import { valueDocument } from '../inspect/valueText';
 import { runConsole, runEval, runReload } from './live';
+import { consentFromFlags } from '../mcp/consent';
+import { toolsMarkdown } from '../mcp/toolList';
+import { version } from '../../package.json';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -193,12 +196,30 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
     }
     case 'vmtool':
       return runVmtool(args, log, withSession);
+    case 'mcp':
+      return runMcp(args, log);
     case '':
     case 'help':
       return USAGE;
     default:
       throw usageError(`Unknown command "${args.verb}".`);
   }
+}
+
+/**
+ * `pyflight mcp`: the MCP server on stdio until the client goes away (stdout is the protocol; notices
+ * and, with --verbose, the log go to stderr). `--list-tools` prints its tool list instead.
+ */
+async function runMcp(args: ParsedArgs, log: Logger): Promise<unknown> {
+  if (args.flags.has('list-tools')) return toolsMarkdown();
+  const stderr = (line: string) => process.stderr.write(line + '\n');
+  // Without --verbose, still say on stderr when the agent is loaded and what failed.
+  const mcpLog = log === silentLogger ? { ...silentLogger, warn: (m: string) => stderr(`pyflight mcp: ${m}`), error: (m: string | Error) => stderr(`pyflight mcp: ${m}`) } : log;
+  // Required here, not imported above: the MCP SDK takes ~100 ms to load, which no other verb should pay.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { serveMcp } = require('../mcp/server') as typeof import('../mcp/server');
+  await serveMcp({ consent: consentFromFlags(args.flags), log: mcpLog, version, notice: stderr });
+  return undefined;
 }
 
 /**

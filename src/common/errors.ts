@@ -34,6 +34,8 @@ export const ErrorCode = {
   ReloadRefused: 'RELOAD_REFUSED',
   /** The agent was loaded with code execution off (pyflight.agent.allowCode false) and refuses it itself. */
   CodeExecutionOff: 'CODE_EXECUTION_OFF',
+  /** The caller may not load the agent (an MCP server started without --allow-agent) and this needs it. */
+  AgentNotAllowed: 'AGENT_NOT_ALLOWED',
   /** The agent in the process was loaded by another PyFlight version and lacks what this one needs. */
   AgentOutdated: 'AGENT_OUTDATED',
   WriteFailed: 'WRITE_FAILED',

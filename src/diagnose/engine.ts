@@ -5,6 +5,7 @@
  * samples and /proc readings (routing.ts) — and runs it: evidence gathered in this run turned into
  * findings, culprit first. No language model is involved.
  */
+import { ErrorCode, PyFlightError } from '../common/errors';
 import { diagnoseException } from './exception';
 import { playbookFor, type DiagnoseKind, type DiagnoseTarget } from './playbooks';
 import type { DiagnoseStep, DiagnosisExtras, PlaybookOptions, PlaybookOutcome } from './playbookTypes';
@@ -20,6 +21,12 @@ export interface DiagnoseOptions extends PlaybookOptions {
   budgetSeconds?: number;
   /** How the kind was asked for, in routedBy: `--kind exception` (the default), `/diagnose-exception`. */
   askedAs?: string;
+  /**
+   * False: the caller may not load the agent (an MCP server started without --allow-agent). A kind
+   * whose playbook needs it is refused (AGENT_NOT_ALLOWED, `details.kind`) before anything is loaded,
+   * and auto does not go on to count exceptions. Default true.
+   */
+  allowAgent?: boolean;
 }
 
 export type Diagnosis = DiagnosisReport<DiagnoseKind>;
@@ -46,12 +53,19 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     const evidence = await gatherQuickEvidence(target, () => sampleStacks(target, 4, 500, signal, onStep, samples));
     ({ kind, routedBy } = routeByEvidence(evidence));
   }
+  if (options.allowAgent === false && playbookFor(kind).needsAgent) {
+    throw new PyFlightError(ErrorCode.AgentNotAllowed, `Diagnosing this ${kind} problem (${routedBy}) needs PyFlight's agent in process ${target.pid}, which this caller may not load.`,
+      undefined, { kind, routedBy });
+  }
   onStep(`Diagnosing ${kind === 'exception' ? 'an' : 'a'} ${kind} problem (${routedBy}).`);
   let { findings, summary }: PlaybookOutcome = await playbookFor(kind).run({
     target, options, onStep, commands, extras, samples, secondsLeft: () => budget - (Date.now() - started) / 1000,
   });
-  if (kind === 'hang' && !asked && !fromWords && findings[0]?.severity === 'info') {
-    // Nothing stuck and nothing busy, and the words did not say what is wrong: something may fail quietly.
+  // Nothing stuck and nothing busy, and the words did not say what is wrong: something may fail quietly.
+  const countExceptions = kind === 'hang' && !asked && !fromWords && findings[0]?.severity === 'info';
+  if (countExceptions && options.allowAgent === false) {
+    onStep('No thread is stuck; exceptions were not counted (that needs the agent, which this caller may not load).');
+  } else if (countExceptions) {
     onStep('No thread is stuck: counting exceptions for 2 s, in case something fails quietly.');
     const quiet = await diagnoseException(target, 2, { signal, workspaceRoots: options.workspaceRoots, log: options.log }, onStep, commands);
     if (quiet.findings.some((f) => f.severity === 'high' || f.severity === 'critical')) {

@@ -83,5 +83,7 @@ export interface Playbook<Target> {
   followups: readonly Followup[];
   /** Whether the chat offers to watch the first finding's function (not for a blocked function or a memory holder). */
   watchCulprit: boolean;
+  /** Whether its evidence needs PyFlight's agent in the target; false: it reads from outside only (stacks, py-spy). */
+  needsAgent: boolean;
   run(context: PlaybookContext<Target>): Promise<PlaybookOutcome>;
 }

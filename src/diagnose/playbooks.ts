@@ -31,6 +31,7 @@ const TABLE = [
     chat: { command: 'diagnose-hang', description: 'Repeated stack samples: deadlocks, lock holders that sleep, stuck threads: /diagnose-hang [pid] <problem>' },
     followups: [{ kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU instead' }, { kind: 'exception', prompt: 'requests fail', label: 'Count exceptions' }],
     watchCulprit: false,
+    needsAgent: false,
     run: (c) => diagnoseHang(c),
   },
   {
@@ -40,6 +41,7 @@ const TABLE = [
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
     followups: [{ kind: 'gil', prompt: 'latency spikes', label: 'Who holds the GIL?' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],
     watchCulprit: true,
+    needsAgent: false,
     run: (c) => diagnoseSlow(c),
   },
   {
@@ -50,6 +52,7 @@ const TABLE = [
     followups: [{ kind: 'memory', prompt: 'memory keeps growing', label: 'Diff the heap again' }, { kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU' }],
     // A memory finding's location is the holder's assignment, not a function to watch.
     watchCulprit: false,
+    needsAgent: true,
     run: (c) => {
       const left = c.secondsLeft();
       const seconds = clamp(1, 10, left / 2);
@@ -64,6 +67,7 @@ const TABLE = [
     chat: { command: 'diagnose-exception', description: 'Count the exceptions raised for a few seconds, including those a broad except swallows: /diagnose-exception [pid] <problem>' },
     followups: [{ kind: 'exception', prompt: 'errors again', label: 'Count exceptions again' }, { kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU' }],
     watchCulprit: true,
+    needsAgent: true,
     run: async (c) => {
       // 3 s at most: while the window is open a loop of tiny calls runs ~15× slower (bench/exception_window_cost.py).
       const { findings, summary, window } = await diagnoseException(c.target, clamp(1, 3, c.secondsLeft() / 3),
@@ -86,6 +90,7 @@ const TABLE = [
     chat: { command: 'diagnose-gil', description: 'Which thread holds the GIL, in what code, and who waits for it: /diagnose-gil [pid] <problem>' },
     followups: [{ kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],
     watchCulprit: true,
+    needsAgent: true,
     run: (c) => diagnoseGil(c.target, clamp(2, 5, c.secondsLeft() / 3), c.options, c.onStep, c.commands, c.samples),
   },
   {
@@ -103,6 +108,7 @@ const TABLE = [
     chat: { command: 'diagnose-torch', description: 'PyTorch: the training or inference step, its top operators and modules: /diagnose-torch [pid] <problem>' },
     followups: [{ kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU' }],
     watchCulprit: true,
+    needsAgent: true,
     run: (c) => diagnoseTorch(c),
   },
 ] as const satisfies ReadonlyArray<Playbook<DiagnoseTarget>>;

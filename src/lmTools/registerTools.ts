@@ -18,18 +18,18 @@ function register(def: ToolDef, deps: ToolRegistrationDeps): vscode.Disposable {
   return vscode.lm.registerTool<Record<string, unknown>>(def.name, {
     prepareInvocation(options) {
       const invocationMessage = vscode.l10n.t('PyFlight: {0}', def.name.replace(/^pyflight_/, '').replace(/_/g, ' '));
-      if (!def.loadsAgent || !def.confirm) return { invocationMessage };
+      if (def.access === 'outside' || !def.confirm) return { invocationMessage };
       return { invocationMessage, confirmationMessages: { title: vscode.l10n.t('Run PyFlight in the target?'), message: def.confirm(options.input) } };
     },
     async invoke(options, token) {
       const abort = new AbortController();
       const sub = token.onCancellationRequested(() => abort.abort());
       try {
-        const text = await def.run({
+        const { text } = await def.run({
           session: async (pid, signal) => {
             const session = await deps.sessions.attach(pid, undefined, signal);
             // The user confirmed this tool's invocation, which says that it loads the agent.
-            if (def.loadsAgent) session.approveAgentLoad();
+            if (def.access !== 'outside') session.approveAgentLoad();
             return session;
           },
           workspaceRoots: vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath),

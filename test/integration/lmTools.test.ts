@@ -24,7 +24,7 @@ describe('language-model tools on a real target (swallowed_errors.py)', function
   });
 
   it('pyflight_stacks answers the threads as text, read from outside', async () => {
-    const text = await toolNamed('pyflight_stacks')!.run(deps, { pid: target.pid }, new AbortController().signal);
+    const { text } = await toolNamed('pyflight_stacks')!.run(deps, { pid: target.pid }, new AbortController().signal);
     assert.match(text, /Thread \d+ "order-worker-0"/);
     assert.equal(session.agentLoaded, false);
   });
@@ -32,7 +32,7 @@ describe('language-model tools on a real target (swallowed_errors.py)', function
   it('pyflight_watch with exceptionOnly: the failing calls with their arguments, stopped at its limit, no probe left', async () => {
     const tool = toolNamed('pyflight_watch')!;
     assert.match(tool.confirm!({ pid: target.pid, module: '__main__', method: 'parse_quantity', seconds: 99 }), /for at most 30 s/);
-    const text = await tool.run(deps, { pid: target.pid, module: '__main__', method: 'parse_quantity', exceptionOnly: true, limit: 2, seconds: 10 },
+    const { text } = await tool.run(deps, { pid: target.pid, module: '__main__', method: 'parse_quantity', exceptionOnly: true, limit: 2, seconds: 10 },
       new AbortController().signal);
     const lines = text.split('\n');
     assert.equal(lines.filter((l) => /parse_quantity\(raw='twelve'\)/.test(l)).length, 2, text);
@@ -42,7 +42,7 @@ describe('language-model tools on a real target (swallowed_errors.py)', function
 
   it('pyflight_watch on a function that is never called ends at its time bound', async () => {
     const started = Date.now();
-    const text = await toolNamed('pyflight_watch')!.run(deps, { pid: target.pid, module: '__main__', method: 'main', limit: 5, seconds: 1 },
+    const { text } = await toolNamed('pyflight_watch')!.run(deps, { pid: target.pid, module: '__main__', method: 'main', limit: 5, seconds: 1 },
       new AbortController().signal);
     assert.match(text, /stopped after at most 1 s/);
     assert.ok(Date.now() - started < 15_000);
@@ -50,7 +50,7 @@ describe('language-model tools on a real target (swallowed_errors.py)', function
   });
 
   it('pyflight_diagnose returns the report as markdown', async () => {
-    const text = await toolNamed('pyflight_diagnose')!.run(deps, { pid: target.pid, problem: 'orders vanish', kind: 'exception' }, new AbortController().signal);
+    const { text } = await toolNamed('pyflight_diagnose')!.run(deps, { pid: target.pid, problem: 'orders vanish', kind: 'exception' }, new AbortController().signal);
     assert.match(text, /^# Diagnosis \(exception\) of process \d+/);
     assert.match(text, /## 1\. parse_quantity raises ValueError/);
   });

@@ -77,13 +77,16 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
 
   it('package.json declares exactly the language-model tools of the table, with the same input schemas', () => {
     const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
-    const declared = pkg.contributes.languageModelTools as Array<{ name: string; inputSchema: unknown; modelDescription: string }>;
+    const declared = pkg.contributes.languageModelTools as Array<{ name: string; inputSchema: unknown; modelDescription: string; displayName: string }>;
     assert.deepEqual(declared.map((t) => t.name), TOOLS.map((t) => t.name));
     for (const t of declared) {
-      assert.deepEqual(t.inputSchema, TOOLS.find((x) => x.name === t.name)!.inputSchema, t.name);
+      const def = TOOLS.find((x) => x.name === t.name)!;
+      assert.deepEqual(t.inputSchema, def.inputSchema, t.name);
+      assert.equal(t.modelDescription, def.description, t.name);
+      assert.equal(t.displayName, def.title, t.name);
       assert.ok(t.modelDescription.length > 40, t.name);
     }
-    // Tools that load the agent say what they will do before they run.
-    for (const t of TOOLS.filter((x) => x.loadsAgent)) assert.ok(t.confirm, t.name);
+    // Tools that can do more than read from outside say what they will do before they run.
+    for (const t of TOOLS.filter((x) => x.access !== 'outside')) assert.ok(t.confirm, t.name);
   });
 });

@@ -16,7 +16,7 @@ const FLOORS: ReadonlyArray<readonly string[]> = [
   ['src/probes', 'src/gil', 'src/profile', 'src/memory', 'src/torch', 'src/inspect', 'src/live', 'src/webview',
     'webview/flamegraph', 'webview/memory', 'webview/torchtrace'],
   ['src/diagnose', 'src/views', 'src/commands'],
-  ['src/cli', 'src/lmTools'],
+  ['src/cli', 'src/lmTools', 'src/mcp'],
   ['src/extension.ts'],
 ];
 
@@ -27,7 +27,7 @@ const UPWARD_ALLOWED: ReadonlyArray<string> = [];
 const KNOWN_CIRCLES: string[][] = [];
 
 /** What the CLI and the engine load: never `vscode` (they run in plain Node). */
-const VSCODE_FREE = ['src/cli', 'src/session', 'src/helper', 'src/host', 'src/preflight', 'src/protocol', 'src/format', 'src/diagnose'];
+const VSCODE_FREE = ['src/cli', 'src/mcp', 'src/session', 'src/helper', 'src/host', 'src/preflight', 'src/protocol', 'src/format', 'src/diagnose'];
 /** The chat participant and its refinement are the diagnosis engine's VS Code side. */
 const VSCODE_SIDE = new Set(['src/diagnose/chatParticipant.ts', 'src/diagnose/chatRefine.ts']);
 
@@ -64,7 +64,7 @@ describe('layers: the import graph', () => {
     assert.deepEqual(circles(edges, (file) => (ours(file) ? file : undefined)), KNOWN_CIRCLES);
   });
 
-  it('the CLI, session, helper, preflight, protocol, format and diagnosis engine never load vscode at run time', () => {
+  it('the CLI, MCP server, session, helper, preflight, protocol, format and diagnosis engine never load vscode at run time', () => {
     const files = [...new Set(edges.map((e) => e.from))]
       .filter((f) => VSCODE_FREE.some((folder) => inside(f, folder)) && !VSCODE_SIDE.has(f));
     assert.ok(files.length > 30, `${files.length} files`);

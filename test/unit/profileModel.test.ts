@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { perfJson, perfText } from '../../src/cli/perf';
+import { perfJson } from '../../src/cli/perf';
 import { localHost } from '../../src/host/localHost';
+import { perfText } from '../../src/profile/profileText';
 import { toCollapsed, toSpeedscope, writeCollapsed, writeSpeedscope } from '../../src/profile/export';
 import {
   classifyFrame, hotOwnAndLibrary, hottestPath, parseFrame, profileFromCollapsed, profileOf,
