@@ -9,7 +9,7 @@ import type { Logger } from '../common/logger';
 import { localHost } from '../host/localHost';
 import { preflight } from '../preflight/preflight';
 import { writeCollapsed, writeSpeedscope } from '../profile/export';
-import { hotOwnAndLibrary } from '../profile/model';
+import { hotOwnAndLibrary, type CpuProfile } from '../profile/model';
 import { perfText } from '../profile/profileText';
 import { recordCpuProfile, type CpuProfileResult } from '../profile/record';
 import { numberOption, parsePid, type ParsedArgs } from './args';
@@ -17,10 +17,17 @@ import { numberOption, parsePid, type ParsedArgs } from './args';
 /** The JSON `pyflight perf --json` prints. */
 export function perfJson(result: CpuProfileResult): Record<string, unknown> {
   return {
-    pid: result.pid, samples: result.profile.samples, rate: result.rate, chunks: result.chunks, elapsedMs: result.elapsedMs,
+    pid: result.pid, samples: result.profile.samples, idleSamples: result.profile.idleSamples,
+    pyflightThreads: pyflightThreadsJson(result.profile), rate: result.rate, chunks: result.chunks, elapsedMs: result.elapsedMs,
     native: result.native, idle: result.idle, gil: result.gil, end: result.end,
     hot: hotOwnAndLibrary(result.profile), tree: result.profile.tree,
   };
+}
+
+/** The samples of PyFlight's own threads that were left out, and which threads. */
+export function pyflightThreadsJson(profile: CpuProfile): { samples: number; threads: Array<{ tid: number; name?: string; samples: number }> } {
+  const { samples, threads } = profile.pyflightThreads;
+  return { samples, threads: [...threads].map(([tid, t]) => ({ tid, ...t })) };
 }
 
 export async function runPerf(args: ParsedArgs, log: Logger): Promise<unknown> {

@@ -4,7 +4,7 @@
  * MCP): below both entries, so neither imports the other.
  */
 import * as path from 'node:path';
-import { hotOwnAndLibrary, hottestPath, type CallTreeNode, type CpuProfile, type FrameKind } from './model';
+import { cpuSamples, hotOwnAndLibrary, hottestPath, profileNote, type CallTreeNode, type CpuProfile, type FrameKind } from './model';
 import type { CpuProfileResult } from './record';
 
 function pct(n: number): string {
@@ -38,6 +38,8 @@ export function perfText(result: CpuProfileResult, top = 15): string {
   const flags = [result.native && 'native', result.idle && 'idle', result.gil && 'GIL only', result.nonblocking && 'nonblocking'].filter(Boolean);
   const lines = [`Process ${result.pid}: ${profile.samples} samples in ${(result.elapsedMs / 1000).toFixed(1)} s at ${result.rate} Hz` +
     `${flags.length ? ` (${flags.join(', ')})` : ''}, recorded with py-spy from outside.`];
+  const note = profileNote(profile);
+  if (note) lines.push(note);
   if (!profile.samples) {
     lines.push('No samples: every thread was idle (add --idle to include waiting threads).');
     return lines.join('\n');
@@ -55,7 +57,7 @@ export function perfText(result: CpuProfileResult, top = 15): string {
   if (hottest.length) {
     lines.push('', 'Hottest path:');
     hottest.forEach((node: CallTreeNode, depth) => {
-      lines.push(`  ${'  '.repeat(depth)}${node.name}  ${where(node)}  ${pct((node.total / profile.samples) * 100)}`);
+      lines.push(`  ${'  '.repeat(depth)}${node.name}  ${where(node)}  ${pct((cpuSamples(node) / profile.samples) * 100)}`);
     });
   }
   return lines.join('\n');
