@@ -104,8 +104,13 @@ async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: P
     const timer = timeout ? setTimeout(stop, timeout * 1000) : undefined;
     await probes.done;
     if (timer) clearTimeout(timer);
-    const workers = [...probes.probes.entries()].map(([pid, p]) => ({ worker: pid, ...p.summary }));
-    write(json ? JSON.stringify({ type: 'end', data: { workers, count: probes.count } })
+    // The agent's argument string (an --expr can be long) once, not once per worker.
+    const workers = [...probes.probes.entries()].map(([pid, p]) => {
+      const { args: _args, ...summary } = p.summary ?? {};
+      return { worker: pid, ...summary };
+    });
+    const args0 = [...probes.probes.values()].find((p) => p.summary)?.summary?.args;
+    write(json ? JSON.stringify({ type: 'end', data: { workers, count: probes.count, ...(args0 !== undefined ? { args: args0 } : {}) } })
       : `${probeKind(method).name} on ${workers.length} workers of ${group.label}: ${probes.count} records`);
   } finally {
     process.off('SIGINT', stop);

@@ -9,6 +9,7 @@ import { cpuPercent, isKernelThread, parseBootTime, parsePasswd, parseProcStat, 
   type ProcStat } from './procfsParser';
 import { PS_ARGS, PS_COMM_ARGS, PS_USAGE_ARGS, parsePsOutput } from './psParser';
 import { detectServers } from './pythonDetection';
+import { confirmWorkers, pySpyMainFrames, workersOf, type MainFramesReader } from './workers';
 
 export interface ListOptions {
   platform?: NodeJS.Platform;
@@ -18,21 +19,36 @@ export interface ListOptions {
   selfPid?: number;
   /** Linux: measure CPU use over this many ms (a second read of every stat); 0 = not measured. */
   cpuSampleMs?: number;
+  /** How a worker candidate's main-thread frames are read to confirm it runs worker code (workers.ts):
+   * py-spy by default on the live Linux /proc, none for a replayed tree or elsewhere (`false`). */
+  mainFrames?: MainFramesReader | false;
   log?: Logger;
 }
 
-/** Every process we can see except our own, with Python and pre-fork server roles detected. */
+/** Every process we can see except our own, with Python and pre-fork server roles detected (a
+ * worker is a child that runs the server's worker code: workers.ts). */
 export async function listProcesses(options: ListOptions = {}): Promise<ProcessInfo[]> {
   const platform = options.platform ?? process.platform;
+  const mainFrames = options.mainFrames ?? (platform === 'linux' && !options.procSource && process.platform === 'linux' ? pySpyMainFrames() : false);
   let processes: ProcessInfo[];
-  if (platform === 'linux') processes = await listFromProc(options.procSource ?? localHost.procSource(), { cpuSampleMs: options.cpuSampleMs });
-  else if (platform === 'darwin') processes = await listFromPs(options.log);
+  if (platform === 'linux') {
+    // The worker check (py-spy, ~0.3 s) runs while the CPU use is being sampled; its verdicts are kept (workers.ts).
+    const selfPid = options.selfPid ?? process.pid;
+    processes = await listFromProc(options.procSource ?? localHost.procSource(), { cpuSampleMs: options.cpuSampleMs,
+      ...(mainFrames ? { whileSampling: (first: ProcessInfo[]) => confirmWorkers(detectServers(first.filter((p) => p.pid !== selfPid)), mainFrames) } : {}) });
+  } else if (platform === 'darwin') processes = await listFromPs(options.log);
   else {
     throw new PyFlightError(ErrorCode.UnsupportedPlatform, `Listing processes is not supported on ${platform}.`,
       'Enter the PID manually, or use PyFlight on Linux or macOS.');
   }
   const selfPid = options.selfPid ?? process.pid;
-  return detectServers(processes.filter((p) => p.pid !== selfPid));
+  const servers = detectServers(processes.filter((p) => p.pid !== selfPid));
+  return mainFrames ? confirmWorkers(servers, mainFrames) : servers;
+}
+
+/** The workers of a server master, by pid (the one rule: workers.ts). */
+export async function serverWorkers(masterPid: number, options: ListOptions = {}): Promise<number[]> {
+  return workersOf(masterPid, await listProcesses({ cpuSampleMs: 0, ...options })).map((p) => p.pid);
 }
 
 const BATCH = 100;
@@ -42,7 +58,7 @@ const BATCH = 100;
  * `cpuSampleMs`, every listed process's stat is read again after that long and its CPU use over the
  * interval is set (processes gone by then get none).
  */
-export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: number } = {}): Promise<ProcessInfo[]> {
+export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: number; whileSampling?: (first: ProcessInfo[]) => Promise<unknown> } = {}): Promise<ProcessInfo[]> {
   const procStat = source.read('stat');
   const uptime = source.read('uptime');
   const context: ProcContext = { bootTime: procStat === undefined ? undefined : parseBootTime(procStat),
@@ -65,7 +81,7 @@ export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: 
   markContainers(source, processes);
   const sampleMs = options.cpuSampleMs ?? 0;
   if (sampleMs <= 0) return processes;
-  await new Promise((resolve) => setTimeout(resolve, sampleMs));
+  await Promise.all([new Promise((resolve) => setTimeout(resolve, sampleMs)), options.whileSampling?.(processes).catch(() => undefined)]);
   const elapsedMs = Date.now() - firstAt;
   return processes.map((p) => {
     const again = source.read(`${p.pid}/stat`);

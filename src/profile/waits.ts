@@ -41,6 +41,7 @@ const LEAF_WAIT: Record<string, readonly string[]> = {
   'multiprocessing.connection': ['Connection._recv'], // os.read on the pipe
   'gunicorn.workers.sync': ['SyncWorker.wait'], // select.select on the listeners
   'gunicorn.arbiter': ['Arbiter.sleep', 'Arbiter.wait_for_signals'], // the master: select / SIG_QUEUE.get(block=True)
+  'uvicorn.server': ['Server.run'], // asyncio.run on uvloop: the loop is native, a callback in Python has frames below
 };
 const LEAF_WAIT_KEYS = new Set(Object.entries(LEAF_WAIT).flatMap(([module, names]) => names.map((n) => `${module}\0${n}`)));
 

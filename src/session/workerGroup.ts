@@ -1,7 +1,7 @@
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
-import { listProcesses } from '../processes/processLister';
+import { serverWorkers } from '../processes/processLister';
 import type { ProbeParams, ProbeRecord } from '../protocol/methods';
 import type { Probe, ProbeGroupTag, ProbeMethod, ProbeStartOptions } from './probe';
 import type { Session } from './session';
@@ -9,12 +9,6 @@ import type { Session } from './session';
 /** What a group needs from the SessionManager (kept narrow so the group is easy to test). */
 export interface SessionSource {
   attach(pid: number): Promise<Session>;
-}
-
-/** Python children of `masterPid`: the workers of a gunicorn / uvicorn / celery master. */
-export async function pythonChildren(masterPid: number): Promise<number[]> {
-  const all = await listProcesses({ cpuSampleMs: 0 });
-  return all.filter((p) => p.ppid === masterPid && p.isPython).map((p) => p.pid).sort((a, b) => a - b);
 }
 
 export interface GroupRecord<M extends ProbeMethod> {
@@ -153,7 +147,7 @@ export class WorkerGroup {
 
   private async doPoll(): Promise<void> {
     if (this.disposed) return;
-    const list = this.options.listWorkers ?? pythonChildren;
+    const list = this.options.listWorkers ?? ((pid: number) => serverWorkers(pid));
     let pids: number[];
     try {
       pids = await list(this.masterPid);
