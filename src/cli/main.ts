@@ -20,6 +20,7 @@ import type { GroupProbe } from '../session/workerGroup';
 import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
 import { withSession } from './withSession';
 import { processTable } from './processTable';
+import { checkOptions } from './verbs';
 import { runPerf } from './perf';
 import { runMem } from './mem';
 import { runGilstat } from './gilstat';
@@ -121,6 +122,7 @@ async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: P
 }
 
 async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
+  checkOptions(args);
   const json = args.flags.has('json');
   const pidArg = () => parsePid(args.positional[0]);
   switch (args.verb) {

@@ -51,6 +51,26 @@ export async function serverWorkers(masterPid: number, options: ListOptions = {}
   return workersOf(masterPid, await listProcesses({ cpuSampleMs: 0, ...options })).map((p) => p.pid);
 }
 
+/** The workers of a master, or an error that says why there are none (not a master, no workers now). */
+export async function requireServerWorkers(masterPid: number, options: ListOptions = {}): Promise<number[]> {
+  const all = await listProcesses({ cpuSampleMs: 0, ...options });
+  const workers = workersOf(masterPid, all).map((p) => p.pid);
+  if (workers.length) return workers;
+  throw noWorkersError(masterPid, all);
+}
+
+/** Why `masterPid` has no workers to act on, in the words of the one rule (workers.ts). */
+export function noWorkersError(masterPid: number, all: readonly ProcessInfo[]): PyFlightError {
+  const master = all.find((p) => p.pid === masterPid);
+  if (!master) return new PyFlightError(ErrorCode.PidNotFound, `Process ${masterPid} is not running.`, 'Check the PID (e.g. with `pyflight processes`).');
+  const next = 'Run `pyflight processes` to see server masters with their workers; without --all-workers the command acts on this one process.';
+  if (master.server?.role !== 'master') {
+    return new PyFlightError(ErrorCode.NotPython, `Process ${masterPid} is not a gunicorn, uvicorn or celery master, so it has no workers.`, next);
+  }
+  return new PyFlightError(ErrorCode.NotPython, `${master.server.kind} master ${masterPid} has no workers right now `
+    + `(a worker is a child that runs ${master.server.kind}'s worker code; its other children, such as multiprocessing's resource tracker, are not).`, next);
+}
+
 const BATCH = 100;
 
 /**

@@ -1,7 +1,7 @@
-import { ErrorCode, PyFlightError } from '../common/errors';
+import { PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
-import { serverWorkers } from '../processes/processLister';
+import { listProcesses, noWorkersError, serverWorkers } from '../processes/processLister';
 import type { ProbeParams, ProbeRecord } from '../protocol/methods';
 import type { Probe, ProbeGroupTag, ProbeMethod, ProbeStartOptions } from './probe';
 import type { Session } from './session';
@@ -87,6 +87,8 @@ export class WorkerGroup {
   readonly onDidChange = this.changeEmitter.event;
   private disposed = false;
   private agentApproved = false;
+  /** Why the last worker that could not be attached could not. */
+  private attachFailure: PyFlightError | undefined;
 
   constructor(
     readonly masterPid: number,
@@ -113,10 +115,7 @@ export class WorkerGroup {
   /** Attaches to every current worker; fails only when none can be attached. */
   async start(): Promise<void> {
     await this.poll();
-    if (!this.members.size) {
-      throw new PyFlightError(ErrorCode.NotPython, `Process ${this.masterPid} has no Python worker processes to attach to.`,
-        'Pick the master of a gunicorn, uvicorn or celery server, or attach to a worker directly.');
-    }
+    if (!this.members.size) throw this.attachFailure ?? noWorkersError(this.masterPid, await listProcesses({ cpuSampleMs: 0 }));
     const interval = this.options.pollMs ?? 2000;
     if (interval > 0) {
       this.timer = setInterval(() => { void this.poll(); }, interval);
@@ -166,7 +165,8 @@ export class WorkerGroup {
         this.options.log.info(`workers of ${this.masterPid}: worker ${pid} joined`);
         for (const probe of this.probes) probe.add(session);
       } catch (error) {
-        this.options.log.warn(`workers of ${this.masterPid}: cannot attach to worker ${pid}: ${PyFlightError.from(error).message}`);
+        this.attachFailure = PyFlightError.from(error);
+        this.options.log.warn(`workers of ${this.masterPid}: cannot attach to worker ${pid}: ${this.attachFailure.message}`);
       }
     }));
     if (fresh.length) this.changeEmitter.fire(this);

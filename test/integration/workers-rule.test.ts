@@ -3,34 +3,15 @@
 // uvicorn's multiprocessing resource tracker for a worker, loaded the agent into it, and its
 // `watch -n 1` never ended; a helper forked by the master (same command line) was a "worker" too.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { silentLogger } from '../../src/common/logger';
 import { listProcesses, serverWorkers } from '../../src/processes/processLister';
 import { workersOf } from '../../src/processes/workers';
 import { SessionManager } from '../../src/session/sessionManager';
-import { CLI } from '../support/fixtures';
+import { runCli } from '../support/cli';
 import { startGunicorn, startUvicorn, waitFor, type WebServer } from '../support/servers';
 
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-
-function runCli(args: string[], whileRunning?: () => Promise<unknown>): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYFLIGHT_TEST_OWNER: String(process.pid) } });
-    let stdout = '';
-    let stderr = '';
-    let running = true;
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const load = whileRunning ? (async () => { while (running) await whileRunning().catch(() => undefined); })() : Promise.resolve();
-    child.once('close', async (code) => {
-      running = false;
-      await load;
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
 
 describe('workers of a real uvicorn master (--workers 2): the spawned workers, never the resource tracker', function () {
   this.timeout(240_000);
