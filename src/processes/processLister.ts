@@ -46,14 +46,23 @@ export async function listProcesses(options: ListOptions = {}): Promise<ProcessI
   return mainFrames ? confirmWorkers(servers, mainFrames) : servers;
 }
 
+/** The processes, with only the children of `masterPid` confirmed as workers (not every server's on the machine). */
+async function listForMaster(masterPid: number, options: ListOptions): Promise<ProcessInfo[]> {
+  const all = await listProcesses({ cpuSampleMs: 0, ...options, mainFrames: false });
+  const read = options.mainFrames ?? (process.platform === 'linux' && !options.procSource ? pySpyMainFrames() : false);
+  if (!read) return all;
+  const children = await confirmWorkers(all.filter((p) => p.ppid === masterPid), read);
+  return [...all.filter((p) => p.ppid !== masterPid), ...children];
+}
+
 /** The workers of a server master, by pid (the one rule: workers.ts). */
 export async function serverWorkers(masterPid: number, options: ListOptions = {}): Promise<number[]> {
-  return workersOf(masterPid, await listProcesses({ cpuSampleMs: 0, ...options })).map((p) => p.pid);
+  return workersOf(masterPid, await listForMaster(masterPid, options)).map((p) => p.pid);
 }
 
 /** The workers of a master, or an error that says why there are none (not a master, no workers now). */
 export async function requireServerWorkers(masterPid: number, options: ListOptions = {}): Promise<number[]> {
-  const all = await listProcesses({ cpuSampleMs: 0, ...options });
+  const all = await listForMaster(masterPid, options);
   const workers = workersOf(masterPid, all).map((p) => p.pid);
   if (workers.length) return workers;
   throw noWorkersError(masterPid, all);

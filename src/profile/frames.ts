@@ -100,8 +100,10 @@ export function classifyFile(file: string | undefined, options: ClassifyOptions 
   const stdlibRel = under(file, options.stdlibDirs) ?? (stdlibMatch ? file.slice(stdlibMatch.index + stdlibMatch[0].length) : undefined);
   if (frozen || (!site && stdlibRel !== undefined)) return { kind: 'stdlib', module: frozen ? frozen[1] : dotted(stdlibRel!) };
   if (site) return { kind: 'library', module: dotted(file.slice(site.index + site[0].length)) };
-  // Code compiled from a string (`<string>`, jinja's `<template>`) has no module to tell.
-  const fileModule = file.startsWith('<') ? undefined : dotted(file.split(/[\\/]/).pop()!);
+  // Code compiled from a string (`python -c`, multiprocessing's spawn bootstrap, jinja's `<template>`)
+  // has no file of the user's to open: never own code, with or without a workspace.
+  if (file.startsWith('<')) return { kind: 'library' };
+  const fileModule = dotted(file.split(/[\\/]/).pop()!);
   const roots = options.workspaceRoots?.filter(Boolean) ?? [];
   if (!roots.length) return { kind: 'own', module: fileModule };
   const rel = under(file, roots);

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { PyFlightError } from '../common/errors';
+import { serverHint } from '../processes/pythonDetection';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
 import { listProcesses, noWorkersError, serverWorkers } from '../processes/processLister';
@@ -96,10 +98,16 @@ export class WorkerGroup {
     private readonly options: { log: Logger; pollMs?: number; listWorkers?: (masterPid: number) => Promise<number[]> },
   ) {}
 
-  /** "gunicorn master 1234", from a worker's command line. */
+  /** "gunicorn master 1234", from the master's command line (a uvicorn worker's is multiprocessing's), else a worker's. */
   get label(): string {
+    let kind: string | undefined;
+    try {
+      kind = serverHint(readFileSync(`/proc/${this.masterPid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' '))?.kind;
+    } catch {
+      // not Linux, or the master is gone
+    }
     const argv = this.workers[0]?.preflightResult?.facts.argv ?? [];
-    const kind = argv.map((a) => /(gunicorn|uvicorn|celery)/.exec(a)?.[1]).find(Boolean) ?? 'server';
+    kind ??= argv.map((a) => /(gunicorn|uvicorn|celery)/.exec(a)?.[1]).find(Boolean) ?? 'server';
     return `${kind} master ${this.masterPid}`;
   }
 

@@ -99,7 +99,9 @@ function start(command: string, args: string[], workers: number): Promise<WebSer
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  return waitFor(`${command} to serve on ${socket}`, () => existsSync(socket) && (workers === 0 || childrenOf(pid).length >= workers), 30_000)
+  // uvicorn binds the socket before its spawned workers have imported the app: wait for each to say it started.
+  const started = () => command !== 'uvicorn' || (out.match(/Application startup complete/g)?.length ?? 0) >= Math.max(1, workers - 1);
+  return waitFor(`${command} to serve on ${socket}`, () => existsSync(socket) && (workers === 0 || childrenOf(pid).length >= workers) && started(), 60_000)
     .then(() => server, async (error: Error) => {
       await server.stop();
       throw new Error(`${error.message}\n${out}`);
