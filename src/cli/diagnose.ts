@@ -36,7 +36,7 @@ async function diagnoseMaster(master: number, args: ParsedArgs, log: Logger, pro
   const manager = new SessionManager(log, () => ({
     livenessIntervalMs: 1000, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30,
     confirmAgentLoad: async (s) => {
-      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into worker ${s.pid}; it stays until the process exits.\n`);
+      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into worker ${s.label}; it stays until the process exits.\n`);
       return true;
     },
   }));

@@ -12,7 +12,7 @@ export async function withSession<T>(pid: number, args: ParsedArgs, log: Logger,
     log, attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000, allowCode: !args.flags.has('--no-code'),
     // The command typed needs the agent; say so, once, on stderr (stdout stays machine-readable).
     confirmAgentLoad: async (s) => {
-      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into process ${s.pid}; it stays until the process exits.\n`);
+      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into ${s.label}; it stays until the process exits.\n`);
       return true;
     },
   });

@@ -62,7 +62,9 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
       return { metadata: { pid, error: failure.code } };
     }
   } else {
-    session = deps.sessions.current;
+    // Several attached: ask, the current one first (one Enter); never the current one silently.
+    session = await deps.sessions.resolve({ purpose: 'diagnose', placeHolder: vscode.l10n.t('Diagnose which process?'), attach: false });
+    if (!session && deps.sessions.live.length) return { metadata: { pid: undefined } };
   }
   if (!session) {
     stream.markdown('No process is attached. Give its PID — `@pyflight /diagnose 12345 checkout is slow` — or attach first '
