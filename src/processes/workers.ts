@@ -14,7 +14,7 @@
 import { execFile } from 'node:child_process';
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import type { ProcessInfo } from './processInfo';
-import { pySpyCandidates } from '../profile/record';
+import { pySpyCandidates } from './pySpy';
 
 type ServerKind = NonNullable<ProcessInfo['server']>['kind'];
 

@@ -10,13 +10,14 @@
  * py-spy writes raw output only when it ends.
  */
 import type { ChildProcess } from 'node:child_process';
-import { constants as fsConstants, promises as fs, realpathSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, type Logger } from '../common/logger';
 import type { TargetHost, TargetProcess } from '../host/targetHost';
 import type { HelperCaller } from '../protocol/methods';
 import { checkPtracePermission, readPtraceEnvironment } from '../preflight/permissions';
+import { findPySpy } from '../processes/pySpy';
 import { readTargetFacts } from '../preflight/targetFacts';
 import { CallTree } from './callTree';
 import { profileOf, type CpuProfile } from './model';
@@ -86,42 +87,6 @@ const STOP_GRACE_MS = 3000;
 /** py-spy processes running now, killed if this process exits first (they would end within a second anyway). */
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
-
-/**
- * Where py-spy is looked for: next to the target's interpreter (flight-profiler depends on py-spy,
- * so it is installed in the target's environment), next to the interpreter it links to, then PATH.
- */
-export function pySpyCandidates(python: string | undefined, envPath = process.env.PATH ?? ''): string[] {
-  const exe = process.platform === 'win32' ? 'py-spy.exe' : 'py-spy';
-  const dirs: string[] = [];
-  if (python) {
-    dirs.push(path.dirname(python));
-    try {
-      dirs.push(path.dirname(realpathSync(python)));
-    } catch {
-      // the interpreter path is not readable here; PATH still is
-    }
-  }
-  dirs.push(...envPath.split(path.delimiter).filter(Boolean));
-  return [...new Set(dirs.map((d) => path.join(d, exe)))];
-}
-
-export async function findPySpy(python: string | undefined, explicit?: string): Promise<string> {
-  const candidates = explicit ? [explicit] : pySpyCandidates(python);
-  for (const candidate of candidates) {
-    try {
-      await fs.access(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  const where = explicit ? explicit : python ? `next to ${python} (${path.dirname(python)}) or on PATH` : 'on PATH';
-  throw new PyFlightError(ErrorCode.ProfilerNotInstalled, `py-spy was not found ${where}.`,
-    python ? `Install it into the target's environment: ${python} -m pip install py-spy (flight-profiler depends on it), or put py-spy on PATH.`
-      : 'Install it: pip install py-spy (flight-profiler depends on it), or put py-spy on PATH.',
-    { tool: 'py-spy', looked: candidates, ...(python ? { python } : {}) });
-}
 
 export function pySpyArgs(pid: number, output: string, options: { rate: number; seconds: number; native?: boolean; idle?: boolean;
   gil?: boolean; nonblocking?: boolean }): string[] {

@@ -11,7 +11,8 @@ import {
   type CallTreeNode, type CpuProfile,
 } from '../../src/profile/model';
 import { CallTree } from '../../src/profile/callTree';
-import { pySpyArgs, pySpyCandidates, pySpyError, saysTargetExited, type CpuProfileResult } from '../../src/profile/record';
+import { pySpyArgs, pySpyError, saysTargetExited, type CpuProfileResult } from '../../src/profile/record';
+import { pySpyCandidates } from '../../src/processes/pySpy';
 import { unusedPid } from '../support/fixtures';
 
 const DIR = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'profile');
