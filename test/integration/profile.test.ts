@@ -175,11 +175,11 @@ describe('CPU profile with py-spy (real targets, no agent)', function () {
       assert.equal(without.profile.pyflightThreads.samples, 0);
       const left = everyThread.profile.pyflightThreads;
       const names = [...left.threads.values()].map((t) => t.name ?? '');
-      assert.ok(names.includes('flight-profiler-agent') && names.some((n) => n.startsWith('flight-profiler-worker-')), names.join(', '));
+      assert.ok(names.includes('flight-profiler-agent') && left.threads.size >= 2, names.join(', '));
       assert.ok(left.samples >= 50, `left out ${left.samples}`);
       // The agent names its own threads too (threading._active, read through it): the same threads py-spy named.
       const told = await agentThreadIds(session);
-      assert.ok(told.length >= 3, `the agent reported ${told.join(', ')}`);
+      assert.ok(told.length >= 2, `the agent reported ${told.join(', ')}`);
       for (const tid of told) assert.ok(left.threads.has(tid) || !existsSync(`/proc/${own.pid}/task/${tid}`), `thread ${tid}`);
       for (const r of [withAgent, everyThread]) {
         for (const stack of r.profile.stacks) assert.ok(!stack.frames.some((f) => /flight_profiler|_pyflight|^thread \(/.test(f)), stack.frames.join(';'));
