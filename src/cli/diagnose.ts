@@ -34,7 +34,7 @@ export async function runDiagnose(args: ParsedArgs, log: Logger, withSession: Wi
 async function diagnoseMaster(master: number, args: ParsedArgs, log: Logger, problem: string, options: DiagnoseOptions,
   onStep: (step: string) => void): Promise<DiagnosisReport> {
   const manager = new SessionManager(log, () => ({
-    livenessIntervalMs: 1000, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30,
+    livenessIntervalMs: 1000, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30, allowCode: !args.flags.has('no-code'),
     confirmAgentLoad: async (s) => {
       process.stderr.write(`pyflight: loading the PyFlightProfiler agent into worker ${s.label}; it stays until the process exits.\n`);
       return true;

@@ -84,7 +84,7 @@ async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortS
 async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: ParsedArgs, log: Logger, method: M,
   params: ProbeParams<M>): Promise<undefined> {
   const json = args.flags.has('json');
-  const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000 }));
+  const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000, allowCode: !args.flags.has('no-code') }));
   const stop = () => probes?.stop();
   let probes: GroupProbe<M> | undefined;
   process.once('SIGINT', stop);

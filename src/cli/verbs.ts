@@ -10,7 +10,9 @@ import { usageError, type ParsedArgs } from './args';
 const JSON_OUT = '--json';
 /** Every verb that attaches to the process: the attach timeout (watch / trace / tt record: also when to stop). */
 const TIMEOUT = '--timeout';
-const ATTACHED = [JSON_OUT, TIMEOUT];
+/** Every verb that attaches: an agent it loads refuses code (withSession.ts). */
+const NO_CODE = '--no-code';
+const ATTACHED = [JSON_OUT, TIMEOUT, NO_CODE];
 const probe = (m: ProbeMethod) => Object.keys(probeKind(m).options);
 
 export const VERB_OPTIONS: Readonly<Record<string, readonly string[]>> = {
@@ -37,7 +39,7 @@ export const VERB_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   'torch memory': ['--snapshot', '--record', '-nm', '--out', ...ATTACHED],
   eval: ATTACHED,
   reload: ATTACHED,
-  console: [TIMEOUT],
+  console: [TIMEOUT, NO_CODE],
   diagnose: ['--kind', '--budget', ...ATTACHED],
   // perf records from outside (py-spy): nothing attaches, so no --timeout.
   perf: ['-d', '--rate', '--native', '--idle', '--gil', '--nonblocking', '-n', '--speedscope', '--collapsed', '--all-workers', '--worker', JSON_OUT],

@@ -11,8 +11,9 @@
  * worker code and is not a worker. When the frames cannot be read (no py-spy, not permitted), the
  * command line decides. A verdict is kept per process (pid and start time).
  */
-import { execFile } from 'node:child_process';
 import { promises as fs, constants as fsConstants } from 'node:fs';
+import { localHost } from '../host/localHost';
+import type { TargetHost } from '../host/targetHost';
 import type { ProcessInfo } from './processInfo';
 import { pySpyCandidates } from './pySpy';
 
@@ -96,13 +97,18 @@ async function pySpyFor(process: ProcessInfo): Promise<string | undefined> {
 }
 
 /** Reads a process's main-thread frames with `py-spy dump --nonblocking --json` (Linux; nothing loaded, not paused). */
-export function pySpyMainFrames(timeoutMs = 5000): MainFramesReader {
+export function pySpyMainFrames(host: TargetHost = localHost, timeoutMs = 5000): MainFramesReader {
   return async (process) => {
     const pySpy = await pySpyFor(process);
     if (!pySpy) return undefined;
     const out = await new Promise<string | undefined>((resolve) => {
-      execFile(pySpy, ['dump', '--pid', String(process.pid), '--nonblocking', '--json'], { timeout: timeoutMs, maxBuffer: 8 << 20 },
-        (error, stdout) => resolve(error ? undefined : stdout));
+      const child = host.spawnPySpy(pySpy, ['dump', '--pid', String(process.pid), '--nonblocking', '--json']);
+      let stdout = '';
+      child.stdout?.setEncoding('utf8');
+      child.stdout?.on('data', (d: string) => { if (stdout.length < 8 << 20) stdout += d; });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.once('error', () => { clearTimeout(timer); resolve(undefined); });
+      child.once('close', (code) => { clearTimeout(timer); resolve(code === 0 ? stdout : undefined); });
     });
     return out ? mainThreadFrames(out, process.pid) : undefined;
   };

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { PyFlightError } from '../common/errors';
+import { localHost } from '../host/localHost';
 import { serverHint } from '../processes/pythonDetection';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
@@ -98,16 +98,13 @@ export class WorkerGroup {
     private readonly options: { log: Logger; pollMs?: number; listWorkers?: (masterPid: number) => Promise<number[]> },
   ) {}
 
-  /** "gunicorn master 1234", from the master's command line (a uvicorn worker's is multiprocessing's), else a worker's. */
+  /** The server, from the master's command line (read at start: a uvicorn worker's is multiprocessing's). */
+  private masterKind: string | undefined;
+
+  /** "gunicorn master 1234", from the master's command line, else a worker's. */
   get label(): string {
-    let kind: string | undefined;
-    try {
-      kind = serverHint(readFileSync(`/proc/${this.masterPid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' '))?.kind;
-    } catch {
-      // not Linux, or the master is gone
-    }
     const argv = this.workers[0]?.preflightResult?.facts.argv ?? [];
-    kind ??= argv.map((a) => /(gunicorn|uvicorn|celery)/.exec(a)?.[1]).find(Boolean) ?? 'server';
+    const kind = this.masterKind ?? argv.map((a) => /(gunicorn|uvicorn|celery)/.exec(a)?.[1]).find(Boolean) ?? 'server';
     return `${kind} master ${this.masterPid}`;
   }
 
@@ -122,6 +119,8 @@ export class WorkerGroup {
 
   /** Attaches to every current worker; fails only when none can be attached. */
   async start(): Promise<void> {
+    const cmdline = await localHost.readProc(this.masterPid, 'cmdline');
+    this.masterKind = cmdline ? serverHint(cmdline.split('\0').filter(Boolean).join(' '))?.kind : undefined;
     await this.poll();
     if (!this.members.size) throw this.attachFailure ?? noWorkersError(this.masterPid, await listProcesses({ cpuSampleMs: 0 }));
     const interval = this.options.pollMs ?? 2000;

@@ -29,7 +29,7 @@ describe('pyflight: one table of verbs and the options each takes', () => {
   });
 
   it('refuses options that mean nothing for the verb', () => {
-    refused('stack 1 --all-workers', /`pyflight stack` has no option `--all-workers`. It takes --native, --async, --agent-threads, --json, --timeout\./);
+    refused('stack 1 --all-workers', /`pyflight stack` has no option `--all-workers`. It takes --native, --async, --agent-threads, --json, --timeout, --no-code\./);
     refused('perf 1 --timeout 5', /`pyflight perf` has no option `--timeout`/); // perf attaches nothing
     refused('tt 1 list -n 5', /`pyflight tt list` has no option `-n`/);
     refused('mem summary 1 --interval 5', /`pyflight mem summary` has no option `--interval`/);
