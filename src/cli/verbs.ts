@@ -43,6 +43,8 @@ export const VERB_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   diagnose: ['--kind', '--budget', ...ATTACHED],
   // perf records from outside (py-spy): nothing attaches, so no --timeout.
   perf: ['-d', '--rate', '--native', '--idle', '--gil', '--nonblocking', '-n', '--speedscope', '--collapsed', '--all-workers', '--worker', JSON_OUT],
+  // The MCP server on stdio (src/mcp): what its clients may do, or its tool list.
+  mcp: ['--allow-agent', '--allow-code', '--list-tools'],
   help: [],
 };
 

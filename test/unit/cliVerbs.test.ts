@@ -18,7 +18,7 @@ describe('pyflight: one table of verbs and the options each takes', () => {
       getglobal: 'getglobal 1 m X', globals: 'globals 1 m', 'vmtool getInstances': 'vmtool 1 getInstances -c m C', 'vmtool forceGc': 'vmtool 1 forceGc',
       'mem summary': 'mem summary 1', 'mem diff': 'mem diff 1', 'mem holders': 'mem holders 1 m C', gilstat: 'gilstat 1',
       'torch profile': 'torch 1 profile m f', 'torch memory': 'torch 1 memory --snapshot', eval: 'eval 1 x', reload: 'reload 1 m f',
-      console: 'console 1', diagnose: 'diagnose 1 slow', perf: 'perf 1', help: 'help',
+      console: 'console 1', diagnose: 'diagnose 1 slow', perf: 'perf 1', mcp: 'mcp --list-tools', help: 'help',
     };
     assert.deepEqual(Object.keys(lines).sort(), Object.keys(VERB_OPTIONS).sort(), 'a line per row of the table');
     for (const [key, line] of Object.entries(lines)) {
