@@ -82,7 +82,7 @@ def _pyflight_bootstrap(here):
 
         _pyflight_release_threads_at_exit()
         for patch, args in ((patches.patch_gilstat, (state, here)), (patches.patch_closed_loop_output, ()),
-                            (patches.patch_expression_cache, ()), (patches.patch_call_renderer, ())):
+                            (patches.patch_expression_cache, ()), (patches.patch_call_renderer, ()), (patches.patch_watch_record, ())):
             try:
                 patch(*args)
             except Exception:

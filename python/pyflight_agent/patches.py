@@ -50,7 +50,7 @@ def patch_gil_off():
     cls.disable_gil_stat = disable_gil_stat
 
 
-def patch_closed_loop_output(linger=0.005):
+def patch_closed_loop_output(linger=0.05):
     """How the agent's answers and records reach their connection (flight-profiler's ServerQueue).
 
     1. Batched: upstream hands every message to the connection's event loop with
@@ -58,7 +58,11 @@ def patch_closed_loop_output(linger=0.005):
        socket write) and handed it the GIL: most of the 15 % a watch cost a 1 ms handler. Messages
        now go into a deque; one drain on the loop sends them in order and lingers `linger` seconds
        for more before it stops, so a stream of records wakes the loop on its own timer, not once
-       per call. A first message is still sent at once.
+       per call. A first message is still sent at once. 50 ms, not 5: each wake costs the
+       process about what a record does, and the records a watch builds on the loop
+       (patch_watch_record) are cheaper in bigger batches; a watch of a 1 ms handler cost 92 µs of
+       CPU per call lingering 5 ms, 56 µs lingering 50 ms (in-process, load 18). The views coalesce
+       changes over 100 ms anyway.
     2. A closed loop drops the message: once a probe's connection has ended, a call still inside
        the wrapper raised RuntimeError('Event loop is closed') *inside the target's function* (a
        trace turned it into SystemError from remove_trace_profile); it killed the bench's traced
@@ -96,7 +100,8 @@ def patch_closed_loop_output(linger=0.005):
             if batch:
                 lingered = False
                 for msg in batch:
-                    await self.out_q.put(msg)
+                    materialize = getattr(msg, "pyflight_materialize", None)
+                    await self.out_q.put(materialize() if materialize is not None else msg)
                 if getattr(batch[-1], "is_end", False):
                     with lock:
                         if not pending:
@@ -349,3 +354,99 @@ def patch_call_renderer():
     from flight_profiler.common import expression_resolver
 
     expression_resolver.__dict__.setdefault("_pyflight_render", render_call)
+
+
+def patch_watch_record(depth=3, items=32):
+    """A watched call does as little as it can in the target's thread; the record is built on the
+    agent's loop (issue 20, docs/flight-profiler-notes.md "What a watch costs the target").
+
+    Upstream's `WatchSetting.dump_result` builds each record in the watched call's thread: the
+    filter, the expression, a `WatchResult`, `encode_obj_to_transfer`'s generators and
+    `pickle.dumps`. Timed on a 1 ms handler, that path took 6.8 µs in a tight loop but 45 µs run
+    once per call between the handler's work (cold caches, evicted both ways), and more on a machine
+    with smaller caches or busier neighbours: the watch cost 1-3 % of the handler on one machine and
+    6-10 % on another. Now only the filter and the expression run in the call (their values must be
+    taken then); when the value is immutable (numbers, strings, bytes, None, and tuples / frozensets
+    of them, small), encoding it and pickling the record wait for the loop's drain
+    (`patch_closed_loop_output`), which builds its batch one after another with warm caches. A
+    mutable value is encoded at call time, as upstream does (its later state must not show), and
+    only the pickling waits. Records, their order and their content are what upstream sends."""
+    import pickle
+    import traceback
+
+    from flight_profiler.common.dumps import encode_obj_to_transfer
+    from flight_profiler.common.system_logger import logger
+    from flight_profiler.plugins import server_plugin
+    from flight_profiler.plugins.watch import watch_agent, watch_displayer
+
+    import os
+
+    cls = watch_agent.WatchSetting
+    if getattr(cls.dump_result, "pyflight", False) or os.environ.get("PYFLIGHT_WATCH_RECORD_UPSTREAM") == "1":  # the target's environment: to compare
+        return
+    WatchResult = watch_displayer.WatchResult
+    Message = server_plugin.Message
+    scalars = frozenset([int, float, complex, str, bytes, bool, type(None)])
+
+    def frozen(value, left):
+        kind = type(value)  # exactly these types: a subclass may render mutable state
+        if kind in scalars:
+            return True
+        if kind is tuple or kind is frozenset:
+            return left > 0 and len(value) <= items and all(frozen(v, left - 1) for v in value)
+        return False
+
+    class Deferred(object):
+        """A record the drain builds: what WatchDisplayer.dump would have pickled."""
+
+        __slots__ = ("setting", "start_ms", "time_cost", "value", "encoded", "failed_info")
+        is_end = False
+
+        def __init__(self, setting, start_ms, time_cost, value, encoded, failed_info):
+            self.setting, self.start_ms, self.time_cost = setting, start_ms, time_cost
+            self.value, self.encoded, self.failed_info = value, encoded, failed_info
+
+        def pyflight_materialize(self):
+            setting = self.setting
+            displayer = setting.watch_displayer
+            try:
+                encoded = self.encoded
+                if encoded is None:
+                    encoded = encode_obj_to_transfer(self.value, displayer.expand_level, displayer.raw_output, verbose=displayer.verbose)
+                return Message(False, pickle.dumps(WatchResult(
+                    method_identifier=displayer.method_identifier, cost_ms=self.time_cost, is_exp=False, start_ms=self.start_ms,
+                    expr=displayer.expr, watch_fail_info=self.failed_info, type=str(type(self.value)), value=encoded)))
+            except Exception:  # what upstream's dump_result sends when building the record failed
+                return Message(False, pickle.dumps(WatchResult(
+                    method_identifier=setting.method_identifier, cost_ms=self.time_cost, is_exp=False, start_ms=self.start_ms,
+                    filter_expr=setting.filter_expr, filter_fail_info=traceback.format_exc())))
+
+    original = cls.dump_result
+
+    def dump_result(self, start_ms, target_obj, time_cost, return_obj, *args, **kwargs):
+        out_q = self.out_q
+        # Only the drain of patch_closed_loop_output builds deferred records.
+        if out_q is None or not getattr(type(out_q).output_msg_nowait, "pyflight", False):
+            return original(self, start_ms, target_obj, time_cost, return_obj, *args, **kwargs)
+        try:
+            if not self.watch_filter.eval_filter(target_obj, return_obj, time_cost, *args, **kwargs):
+                return None
+            displayer = self.watch_displayer
+            value, failed_info = None, None
+            try:
+                value = displayer.expr_resolver.eval(target_obj, return_obj, *args, **kwargs)
+            except Exception:
+                failed_info = traceback.format_exc()
+                logger.exception("[WatchDisplayer] parse expression failed.")
+            encoded = None
+            if not frozen(value, depth):
+                encoded = encode_obj_to_transfer(value, displayer.expand_level, displayer.raw_output, verbose=displayer.verbose)
+            out_q.output_msg_nowait(Deferred(self, start_ms, time_cost, value, encoded, failed_info))
+        except Exception:
+            out_q.output_msg_nowait(Message(False, pickle.dumps(WatchResult(
+                method_identifier=self.method_identifier, cost_ms=time_cost, is_exp=False, start_ms=start_ms,
+                filter_expr=self.filter_expr, filter_fail_info=traceback.format_exc()))))
+        return None
+
+    dump_result.pyflight = True
+    cls.dump_result = dump_result

@@ -3,7 +3,7 @@ import { PROBE_METHODS, probeKind, type ProbeLocation, type ProbeMethod, type Pr
 
 /** Options that take a value (the probes' from their table, perf's); everything else starting with '-' is a flag. */
 const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-et', '-d',
-  '--rate', '--speedscope', '--collapsed', // perf (src/cli/perf.ts)
+  '--rate', '--speedscope', '--collapsed', '--worker', // perf (src/cli/perf.ts)
   '--limit', '--order', '--interval', // mem (src/cli/mem.ts)
   '--samples', '--max-seconds', // mem holders (src/cli/mem.ts)
   '--duration', '--take', '--hold', '--interval', '--max-threads', // gilstat (src/cli/gilstat.ts)
@@ -20,8 +20,11 @@ const VERB_VALUE_OPTIONS: Record<string, ReadonlySet<string>> = {
 export interface ParsedArgs {
   verb: string;
   positional: string[];
+  /** Flags without their dashes (`json` for --json, `v` for -v). */
   flags: Set<string>;
   values: Map<string, string>;
+  /** Every option as typed (`--json`, `-n`), flags and options with a value, for the verb's table (verbs.ts). */
+  written: string[];
 }
 
 export const USAGE = `usage:
@@ -50,8 +53,11 @@ export const USAGE = `usage:
   pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|exception|gil|torch] [--budget S] [--json]
   pyflight mcp [--allow-agent] [--allow-code] [--list-tools]   (an MCP server on stdio for coding agents; see README)
   pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]
+  pyflight perf <master pid> --all-workers [--worker PID] [same options as perf]
 options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
-           records tagged with the worker's pid; -n counts per worker),
+           records tagged with the worker's pid; -n counts per worker; perf: every worker profiled at once,
+           merged, with the workers each hot function ran in; --worker PID shows one of them),
+         an option a command does not take is refused (exit 2),
          --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
          --no-code (an agent this command loads refuses, by itself and for every client, anything that runs
            code or changes the process: console, eval, reload, expressions, filters, replay, forceGc),
@@ -71,18 +77,21 @@ export function parseArgs(argv: string[]): ParsedArgs {
   const positional: string[] = [];
   const flags = new Set<string>();
   const values = new Map<string, string>();
+  const written: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (VALUE_OPTIONS.has(arg) || VERB_VALUE_OPTIONS[positional[0]]?.has(arg)) {
       if (i + 1 >= argv.length) throw usageError(`${arg} needs a value.`);
       values.set(arg, argv[++i]);
+      written.push(arg);
     } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
       flags.add(arg.replace(/^--?/, ''));
+      written.push(arg);
     } else {
       positional.push(arg);
     }
   }
-  return { verb: positional.shift() ?? '', positional, flags, values };
+  return { verb: positional.shift() ?? '', positional, flags, values, written };
 }
 
 export function parsePid(text: string | undefined): number {

@@ -1,12 +1,16 @@
 /**
  * `pyflight diagnose <pid> "<problem>" [--kind auto|<a kind of the playbook table>] [--budget S] [--json]`: the
  * deterministic diagnosis (src/diagnose/engine.ts) as markdown, or the report as JSON. Steps go to
- * stderr as they happen; stdout has only the report.
+ * stderr as they happen; stdout has only the report. The pid of a gunicorn / uvicorn / celery master
+ * diagnoses every worker and merges the evidence (src/diagnose/workers.ts).
  */
 import type { Logger } from '../common/logger';
-import { diagnose } from '../diagnose/engine';
+import { diagnose, type DiagnoseOptions } from '../diagnose/engine';
 import { DIAGNOSE_KINDS, type DiagnoseKind } from '../diagnose/playbooks';
-import { reportMarkdown } from '../diagnose/report';
+import { reportMarkdown, type DiagnosisReport } from '../diagnose/report';
+import { diagnoseWorkers } from '../diagnose/workers';
+import { serverWorkers } from '../processes/processLister';
+import { SessionManager } from '../session/sessionManager';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
 import type { WithSession } from './withSession';
 
@@ -18,8 +22,34 @@ export async function runDiagnose(args: ParsedArgs, log: Logger, withSession: Wi
   const budget = numberOption(args, '--budget');
   if (budget !== undefined && budget < 5) throw usageError('--budget is a number of seconds from 5.');
   const problem = words.join(' ');
-  const report = await withSession(pid, args, log, (session, stop) => diagnose(session, problem,
-    { kind: kind as 'auto' | DiagnoseKind, budgetSeconds: budget, signal: stop, log },
-    (step) => process.stderr.write(`pyflight: ${step}\n`)));
+  const options = { kind: kind as 'auto' | DiagnoseKind, budgetSeconds: budget, log };
+  const onStep = (step: string) => process.stderr.write(`pyflight: ${step}\n`);
+  const report = (await serverWorkers(pid)).length
+    ? await diagnoseMaster(pid, args, log, problem, options, onStep)
+    : await withSession(pid, args, log, (session, stop) => diagnose(session, problem, { ...options, signal: stop }, onStep));
   return args.flags.has('json') ? report : reportMarkdown(report);
+}
+
+/** Every worker of a master, attached read-only as one group, diagnosed and merged; all detached after. */
+async function diagnoseMaster(master: number, args: ParsedArgs, log: Logger, problem: string, options: DiagnoseOptions,
+  onStep: (step: string) => void): Promise<DiagnosisReport> {
+  const manager = new SessionManager(log, () => ({
+    livenessIntervalMs: 1000, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30, allowCode: !args.flags.has('no-code'),
+    confirmAgentLoad: async (s) => {
+      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into worker ${s.label}; it stays until the process exits.\n`);
+      return true;
+    },
+  }));
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const group = await manager.attachWorkers(master, { pollMs: 0 });
+    return await diagnoseWorkers({ pid: master, label: group.label }, group.workers, problem, { ...options, signal: stop.signal }, onStep);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await manager.dispose();
+  }
 }

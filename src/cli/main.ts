@@ -20,6 +20,7 @@ import type { GroupProbe } from '../session/workerGroup';
 import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
 import { withSession } from './withSession';
 import { processTable } from './processTable';
+import { checkOptions } from './verbs';
 import { runPerf } from './perf';
 import { runMem } from './mem';
 import { runGilstat } from './gilstat';
@@ -83,7 +84,7 @@ async function streamProbe<M extends ProbeMethod>(session: Session, stop: AbortS
 async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: ParsedArgs, log: Logger, method: M,
   params: ProbeParams<M>): Promise<undefined> {
   const json = args.flags.has('json');
-  const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000 }));
+  const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000, allowCode: !args.flags.has('no-code') }));
   const stop = () => probes?.stop();
   let probes: GroupProbe<M> | undefined;
   process.once('SIGINT', stop);
@@ -104,8 +105,13 @@ async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: P
     const timer = timeout ? setTimeout(stop, timeout * 1000) : undefined;
     await probes.done;
     if (timer) clearTimeout(timer);
-    const workers = [...probes.probes.entries()].map(([pid, p]) => ({ worker: pid, ...p.summary }));
-    write(json ? JSON.stringify({ type: 'end', data: { workers, count: probes.count } })
+    // The agent's argument string (an --expr can be long) once, not once per worker.
+    const workers = [...probes.probes.entries()].map(([pid, p]) => {
+      const { args: _args, ...summary } = p.summary ?? {};
+      return { worker: pid, ...summary };
+    });
+    const args0 = [...probes.probes.values()].find((p) => p.summary)?.summary?.args;
+    write(json ? JSON.stringify({ type: 'end', data: { workers, count: probes.count, ...(args0 !== undefined ? { args: args0 } : {}) } })
       : `${probeKind(method).name} on ${workers.length} workers of ${group.label}: ${probes.count} records`);
   } finally {
     process.off('SIGINT', stop);
@@ -116,6 +122,7 @@ async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: P
 }
 
 async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
+  checkOptions(args);
   const json = args.flags.has('json');
   const pidArg = () => parsePid(args.positional[0]);
   switch (args.verb) {

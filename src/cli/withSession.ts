@@ -9,10 +9,10 @@ import { numberOption, type ParsedArgs } from './args';
 /** Attaches, runs `body`, and always detaches (also on Ctrl+C), so no helper or probe outlives the CLI. */
 export async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>): Promise<T> {
   const session = new Session(pid, {
-    log, attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000, allowCode: !args.flags.has('--no-code'),
+    log, attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000, allowCode: !args.flags.has('no-code'), // flags are kept without their dashes (args.ts)
     // The command typed needs the agent; say so, once, on stderr (stdout stays machine-readable).
     confirmAgentLoad: async (s) => {
-      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into process ${s.pid}; it stays until the process exits.\n`);
+      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into ${s.label}; it stays until the process exits.\n`);
       return true;
     },
   });

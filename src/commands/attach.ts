@@ -148,16 +148,18 @@ export function registerAttachCommands(context: vscode.ExtensionContext, deps: A
  * command carries on with the new session.
  */
 export const sessionChooser: SessionChooser = {
-  pick: (candidates, placeHolder) => pickSessionFrom(candidates, placeHolder),
+  pick: (candidates, placeHolder, preselected) => pickSessionFrom(candidates, placeHolder, preselected),
   attachNew: async (purpose) => {
     const attachOptions: AttachCommandOptions = { stacks: purpose === 'stacks' ? 'none' : 'background' };
     return (await vscode.commands.executeCommand<Session | undefined>(CommandId.attach, undefined, attachOptions)) ?? undefined;
   },
 };
 
+/** A pick of sessions: `current` first, so one Enter takes it. */
 async function pickSessionFrom(candidates: readonly Session[], placeHolder: string, current?: Session): Promise<Session | undefined> {
   if (candidates.length === 0) return undefined;
-  const items = candidates.map((s) => ({ label: s.label, description: sessionDescription(s, current), session: s }));
+  const ordered = current && candidates.includes(current) ? [current, ...candidates.filter((s) => s !== current)] : [...candidates];
+  const items = ordered.map((s) => ({ label: s.label, description: sessionDescription(s, current), session: s }));
   return (await vscode.window.showQuickPick(items, { placeHolder }))?.session;
 }
 

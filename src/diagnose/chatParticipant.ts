@@ -14,6 +14,8 @@ import type { ProfileStore } from '../profile/profileStore';
 import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import { CHAT_COMMAND_KINDS, chatFollowups, parseDiagnosePrompt } from './chatCommands';
+import { diagnoseWorkers } from './workers';
+import { serverWorkers } from '../processes/processLister';
 import { refineWithModel } from './chatRefine';
 import { escapeMarkdown } from '../format/markdown';
 import { setting } from '../common/config';
@@ -51,14 +53,18 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
   if (pid !== undefined) {
     stream.progress(`Attaching to process ${pid} (read-only)…`);
     try {
-      session = await deps.sessions.attach(pid, (m) => stream.progress(m));
+      // A master's pid: its workers, as one group (the master only manages them).
+      session = (await serverWorkers(pid)).length ? (await deps.sessions.attachWorkers(pid)).workers[0]
+        : await deps.sessions.attach(pid, (m) => stream.progress(m));
     } catch (error) {
       const failure = PyFlightError.from(error);
       stream.markdown(`Could not attach to process ${pid}: ${escapeMarkdown(failure.message)}${failure.hint ? `\n\n${escapeMarkdown(failure.hint)}` : ''}`);
       return { metadata: { pid, error: failure.code } };
     }
   } else {
-    session = deps.sessions.current;
+    // Several attached: ask, the current one first (one Enter); never the current one silently.
+    session = await deps.sessions.resolve({ purpose: 'diagnose', placeHolder: vscode.l10n.t('Diagnose which process?'), attach: false });
+    if (!session && deps.sessions.live.length) return { metadata: { pid: undefined } };
   }
   if (!session) {
     stream.markdown('No process is attached. Give its PID — `@pyflight /diagnose 12345 checkout is slow` — or attach first '
@@ -73,9 +79,16 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
   try {
     const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath);
     const askedAs = request.command && request.command !== 'diagnose' ? `/${request.command}` : undefined;
-    const report = await diagnose(session, problem, { kind: kind ?? 'auto', askedAs, signal: abort.signal, workspaceRoots: folders, log: deps.log },
-      (step) => stream.progress(step), extras);
-    stream.markdown(`**${escapeMarkdown(session.label)}** — ${report.kind}: ${escapeMarkdown(report.summary)}\n\n_Routed by ${escapeMarkdown(report.routedBy)}._`);
+    const options = { kind: kind ?? 'auto', askedAs, signal: abort.signal, workspaceRoots: folders, log: deps.log } as const;
+    // A worker of an attached group (or a master's pid): every worker, merged (workers.ts).
+    const group = deps.sessions.groupOf(session);
+    const report = group
+      ? await diagnoseWorkers({ pid: group.masterPid, label: group.label }, group.workers, problem, options, (step) => stream.progress(step), extras)
+      : await diagnose(session, problem, options, (step) => stream.progress(step), extras);
+    stream.markdown(`**${escapeMarkdown(group?.label ?? session.label)}** — ${report.kind}: ${escapeMarkdown(report.summary)}\n\n_Routed by ${escapeMarkdown(report.routedBy)}._`);
+    // The buttons below act on the worker where the culprit was found.
+    const culpritWorker = (report.findings[0] as { workers?: number[] } | undefined)?.workers?.[0];
+    if (group) session = group.workers.find((w) => w.pid === culpritWorker) ?? session;
     report.findings.forEach((f, i) => renderFinding(stream, f, i));
     const views = new Set(report.findings.map((f) => f.view));
     if (views.has('stacks')) stream.button({ command: CommandId.showStacks, title: 'Show Stacks', arguments: [{ kind: 'session', session }] });

@@ -4,8 +4,12 @@
  * (`_similarity` calling difflib, a handler calling `json.dumps`), at the line of that call. A
  * function's self time alone misses this: its own lines are cheap, the callees are not.
  */
-import type { TargetProcess } from '../host/targetHost';
 import { classifyFrame, parseFrame, type ClassifyOptions, type CpuProfile, type FrameInfo } from '../profile/model';
+import { BLOCKING_LINE } from '../profile/waits';
+
+// One table of what waiting looks like (src/profile/waits.ts), one reader of the target's source lines.
+export { BLOCKING_LINE } from '../profile/waits';
+export { sourceLineReader } from '../profile/sourceLines';
 
 export interface OwnTime {
   function: string;
@@ -27,15 +31,6 @@ export interface OwnTime {
 
 interface Acc { info: FrameInfo; samples: number; self: number; waiting: number; lines: Map<number, number>; callees: Map<string, { info: FrameInfo; samples: number }> }
 
-/** A source line that sleeps, waits for I/O or takes a lock (the helper's blocking.py reads lines the same way). */
-export const BLOCKING_LINE = new RegExp([
-  String.raw`(?<![\w.])(?:time\.|asyncio\.)?sleep\s*\(`,
-  // C-level waits only: a wait written in Python (Event.wait, queue.get, Thread.join) has its own stdlib frame on top.
-  String.raw`\.(recv|recv_into|recvfrom|accept|connect|sendall|select|poll|getaddrinfo|acquire)\s*\(`,
-  String.raw`(?<![\w.])(input|select)\s*\(`,
-  String.raw`^\s*(async\s+)?with\b[^#]*(lock|mutex|semaphore|condition)\w*\s*(:|,|\))`,
-].join('|'), 'i');
-
 /** `lineText(file, line)` gives the source line of an own frame when it can be read. */
 export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
   lineText: (file: string, line: number) => string | undefined = () => undefined): OwnTime[] {
@@ -50,8 +45,8 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
   const cache = new Map<string, FrameInfo>();
   const info = (text: string) => {
     let i = cache.get(text);
-    // idle: true marks the standard library's wait functions (Condition.wait, selectors' select) as `idle`.
-    if (!i) cache.set(text, i = classifyFrame(parseFrame(text), { ...options, idle: true }));
+    // The standard library's wait functions (Condition.wait, selectors' select) are `idle`.
+    if (!i) cache.set(text, i = classifyFrame(parseFrame(text), options));
     return i;
   };
   const accs = new Map<string, Acc>();
@@ -64,7 +59,8 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
     const key = `${own.name}\0${own.file ?? ''}`;
     let acc = accs.get(key);
     if (!acc) accs.set(key, acc = { info: own, samples: 0, self: 0, waiting: 0, lines: new Map(), callees: new Map() });
-    if ((at === frames.length - 1 && isBlocking(own)) || frames.slice(at + 1).some((f) => f.kind === 'idle')) {
+    // stack.idle: the profile's own verdict (waits.ts), e.g. a server's idle loop below the own frame.
+    if (stack.idle || (at === frames.length - 1 && isBlocking(own)) || frames.slice(at + 1).some((f) => f.kind === 'idle')) {
       acc.waiting += stack.count;
       continue;
     }
@@ -91,13 +87,4 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
       ...(top ? { topCallee: { function: top.info.name, ...(top.info.module ? { module: top.info.module } : {}), kind: top.info.kind, samples: top.samples } } : {}),
     };
   }).sort((a, b) => b.samples - a.samples || a.function.localeCompare(b.function));
-}
-
-/** Reads source lines of the target's files (its host reaches them, in a container too), cached. */
-export function sourceLineReader({ pid, host }: TargetProcess): (file: string, line: number) => string | undefined {
-  const files = new Map<string, string[] | undefined>();
-  return (file, line) => {
-    if (!files.has(file)) files.set(file, host.readTargetFile(pid, file)?.split('\n'));
-    return files.get(file)?.[line - 1];
-  };
 }

@@ -5,6 +5,7 @@
  */
 import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
+import { pyflightThreadsText } from '../profile/threads';
 import { diagnoseHang } from './hang';
 import { ownCodeTime, sourceLineReader } from './ownTime';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
@@ -134,7 +135,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
       view: 'profile',
     });
   } else if (!charged.length) {
-    const top = profile.hot[0];
+    const top = profile.hot.find((f) => f.kind !== 'idle') ?? profile.hot[0]; // waiting is not CPU (profile/waits.ts)
     findings.push({
       title: `No own-code function uses the CPU itself; the top is ${top.function} (${top.kind}, ${pct(top.selfPercent)})`,
       severity: 'medium',
@@ -147,5 +148,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     findings[0].evidence.push(`Hottest path: ${path.join(' → ')}.`);
   }
   const f0 = findings[0];
+  const leftOut = pyflightThreadsText(profile.pyflightThreads);
+  if (leftOut) f0.evidence.push(`${leftOut}: they are not the process's work.`);
   return { findings, sampleShare, summary: `CPU-bound: ${f0.title}, at ${shortWhere(f0.location?.file, f0.location?.line)} (${profile.samples} samples in ${seconds} s).` };
 }

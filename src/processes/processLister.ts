@@ -9,6 +9,7 @@ import { cpuPercent, isKernelThread, parseBootTime, parsePasswd, parseProcStat, 
   type ProcStat } from './procfsParser';
 import { PS_ARGS, PS_COMM_ARGS, PS_USAGE_ARGS, parsePsOutput } from './psParser';
 import { detectServers } from './pythonDetection';
+import { confirmWorkers, pySpyMainFrames, workersOf, type MainFramesReader } from './workers';
 
 export interface ListOptions {
   platform?: NodeJS.Platform;
@@ -18,21 +19,65 @@ export interface ListOptions {
   selfPid?: number;
   /** Linux: measure CPU use over this many ms (a second read of every stat); 0 = not measured. */
   cpuSampleMs?: number;
+  /** How a worker candidate's main-thread frames are read to confirm it runs worker code (workers.ts):
+   * py-spy by default on the live Linux /proc, none for a replayed tree or elsewhere (`false`). */
+  mainFrames?: MainFramesReader | false;
   log?: Logger;
 }
 
-/** Every process we can see except our own, with Python and pre-fork server roles detected. */
+/** Every process we can see except our own, with Python and pre-fork server roles detected (a
+ * worker is a child that runs the server's worker code: workers.ts). */
 export async function listProcesses(options: ListOptions = {}): Promise<ProcessInfo[]> {
   const platform = options.platform ?? process.platform;
+  const mainFrames = options.mainFrames ?? (platform === 'linux' && !options.procSource && process.platform === 'linux' ? pySpyMainFrames() : false);
   let processes: ProcessInfo[];
-  if (platform === 'linux') processes = await listFromProc(options.procSource ?? localHost.procSource(), { cpuSampleMs: options.cpuSampleMs });
-  else if (platform === 'darwin') processes = await listFromPs(options.log);
+  if (platform === 'linux') {
+    // The worker check (py-spy, ~0.3 s) runs while the CPU use is being sampled; its verdicts are kept (workers.ts).
+    const selfPid = options.selfPid ?? process.pid;
+    processes = await listFromProc(options.procSource ?? localHost.procSource(), { cpuSampleMs: options.cpuSampleMs,
+      ...(mainFrames ? { whileSampling: (first: ProcessInfo[]) => confirmWorkers(detectServers(first.filter((p) => p.pid !== selfPid)), mainFrames) } : {}) });
+  } else if (platform === 'darwin') processes = await listFromPs(options.log);
   else {
     throw new PyFlightError(ErrorCode.UnsupportedPlatform, `Listing processes is not supported on ${platform}.`,
       'Enter the PID manually, or use PyFlight on Linux or macOS.');
   }
   const selfPid = options.selfPid ?? process.pid;
-  return detectServers(processes.filter((p) => p.pid !== selfPid));
+  const servers = detectServers(processes.filter((p) => p.pid !== selfPid));
+  return mainFrames ? confirmWorkers(servers, mainFrames) : servers;
+}
+
+/** The processes, with only the children of `masterPid` confirmed as workers (not every server's on the machine). */
+async function listForMaster(masterPid: number, options: ListOptions): Promise<ProcessInfo[]> {
+  const all = await listProcesses({ cpuSampleMs: 0, ...options, mainFrames: false });
+  const read = options.mainFrames ?? (process.platform === 'linux' && !options.procSource ? pySpyMainFrames() : false);
+  if (!read) return all;
+  const children = await confirmWorkers(all.filter((p) => p.ppid === masterPid), read);
+  return [...all.filter((p) => p.ppid !== masterPid), ...children];
+}
+
+/** The workers of a server master, by pid (the one rule: workers.ts). */
+export async function serverWorkers(masterPid: number, options: ListOptions = {}): Promise<number[]> {
+  return workersOf(masterPid, await listForMaster(masterPid, options)).map((p) => p.pid);
+}
+
+/** The workers of a master, or an error that says why there are none (not a master, no workers now). */
+export async function requireServerWorkers(masterPid: number, options: ListOptions = {}): Promise<number[]> {
+  const all = await listForMaster(masterPid, options);
+  const workers = workersOf(masterPid, all).map((p) => p.pid);
+  if (workers.length) return workers;
+  throw noWorkersError(masterPid, all);
+}
+
+/** Why `masterPid` has no workers to act on, in the words of the one rule (workers.ts). */
+export function noWorkersError(masterPid: number, all: readonly ProcessInfo[]): PyFlightError {
+  const master = all.find((p) => p.pid === masterPid);
+  if (!master) return new PyFlightError(ErrorCode.PidNotFound, `Process ${masterPid} is not running.`, 'Check the PID (e.g. with `pyflight processes`).');
+  const next = 'Run `pyflight processes` to see server masters with their workers; without --all-workers the command acts on this one process.';
+  if (master.server?.role !== 'master') {
+    return new PyFlightError(ErrorCode.NotPython, `Process ${masterPid} is not a gunicorn, uvicorn or celery master, so it has no workers.`, next);
+  }
+  return new PyFlightError(ErrorCode.NotPython, `${master.server.kind} master ${masterPid} has no workers right now `
+    + `(a worker is a child that runs ${master.server.kind}'s worker code; its other children, such as multiprocessing's resource tracker, are not).`, next);
 }
 
 const BATCH = 100;
@@ -42,7 +87,7 @@ const BATCH = 100;
  * `cpuSampleMs`, every listed process's stat is read again after that long and its CPU use over the
  * interval is set (processes gone by then get none).
  */
-export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: number } = {}): Promise<ProcessInfo[]> {
+export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: number; whileSampling?: (first: ProcessInfo[]) => Promise<unknown> } = {}): Promise<ProcessInfo[]> {
   const procStat = source.read('stat');
   const uptime = source.read('uptime');
   const context: ProcContext = { bootTime: procStat === undefined ? undefined : parseBootTime(procStat),
@@ -65,7 +110,7 @@ export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: 
   markContainers(source, processes);
   const sampleMs = options.cpuSampleMs ?? 0;
   if (sampleMs <= 0) return processes;
-  await new Promise((resolve) => setTimeout(resolve, sampleMs));
+  await Promise.all([new Promise((resolve) => setTimeout(resolve, sampleMs)), options.whileSampling?.(processes).catch(() => undefined)]);
   const elapsedMs = Date.now() - firstAt;
   return processes.map((p) => {
     const again = source.read(`${p.pid}/stat`);

@@ -15,7 +15,9 @@
  */
 import { classifyFile, frameInfo, parseFrame, type ClassifyOptions, type FileClass, type FrameInfo, type FrameKind } from './frames';
 import { estimateFrames, FrameTexts } from './frameTexts';
-import { StackList, type StackMark } from './stackList';
+import { StackFlag, StackList, type StackMark } from './stackList';
+import { isBootstrapFrame, isPyflightCode, parseThreadFrame, PyflightThreads, type ThreadRef } from './threads';
+import { leafWaits } from './waits';
 
 /** A function of the profile: what a node is (name + file + kind; the line varies by node). */
 export interface FunctionInfo extends FrameInfo {
@@ -43,6 +45,8 @@ export interface CallTreeNode {
   self: number;
   /** Samples where this node was on the stack. */
   total: number;
+  /** Of `total`, samples that wait (sleep, I/O, a lock: waits.ts); absent when none. */
+  idle?: number;
   /** Samples per line of this node (total). */
   lines: Record<number, number>;
   children: CallTreeNode[];
@@ -70,6 +74,18 @@ const MANY_LINES = -2;
 
 const ROOT_INFO: FunctionInfo = { name: 'all', kind: 'own', searchText: '' };
 
+/** What a frame text is, beyond its function (bits of `frameFlags`). */
+const FrameFlag = {
+  /** threading's or a pool's bootstrap frame: a thread's own function is below it. */
+  Bootstrap: 1,
+  /** flight-profiler's or PyFlight's code (threads.ts). */
+  Pyflight: 2,
+  /** As the leaf, this frame waits (waits.ts: a blocking line, a function that blocks in C). */
+  LeafWaits: 4,
+  /** A function that waits (kind idle). */
+  Waits: 8,
+} as const;
+
 function grow<T extends Uint8Array | Int32Array | Float64Array>(array: T, size: number): T {
   const next = new (array.constructor as new (n: number) => T)(size);
   next.set(array);
@@ -82,6 +98,9 @@ export class CallTree {
   private readonly frameFn: number[] = [];
   private readonly frameIdleFn: number[] = [];
   private readonly frameLine: number[] = [];
+  private readonly frameFlags: number[] = [];
+  /** py-spy's thread frames (`thread (tid): name`), by frame id. */
+  private readonly frameThread: Array<ThreadRef | undefined> = [];
   /** Samples per frame text (the line of a function), for the hot list's lines: [normal, idle] variant. */
   private readonly frameTotal: [number[], number[]] = [[], []];
   private readonly frameSelf: [number[], number[]] = [[], []];
@@ -108,6 +127,8 @@ export class CallTree {
   /** Samples with the node on the stack, and as the leaf. */
   private totals = new Float64Array(1024);
   private selfs = new Float64Array(1024);
+  /** Of `totals`, samples that wait. */
+  private idles = new Float64Array(1024);
   /** The line every sample at the node was at (most nodes: one call site), or UNSEEN, NO_LINE,
    * MANY_LINES (then its samples per line are in `moreLines`): a sample at the same line as
    * before costs no write. */
@@ -127,9 +148,16 @@ export class CallTree {
   /** The stacks as added, as frame ids: the tree is built from them, exports read them. */
   private readonly stackList = new StackList();
   private stamp = 0;
+  /** Samples counted (PyFlight's own threads are not). */
   samples = 0;
+  /** Of `samples`, those that wait. */
+  idleSamples = 0;
+  /** The samples of PyFlight's own threads, left out of everything. */
+  readonly pyflightThreads: PyflightThreads;
 
-  constructor(private readonly options: ClassifyOptions = {}) {}
+  constructor(private readonly options: ClassifyOptions = {}) {
+    this.pyflightThreads = new PyflightThreads(options.pyflightThreadIds);
+  }
 
   /** Adds py-spy collapsed text (`frame;frame;… count` per line); blank or malformed lines are skipped. */
   addCollapsedText(text: string): void {
@@ -153,16 +181,24 @@ export class CallTree {
   /** Adds to the tree the stacks listed since `from`, once their new frames are described. */
   private addStacksSince(from: StackMark): void {
     this.describeNewFrames();
-    this.stackList.each(from, (data, start, n, count) => this.addFrameIds(data, start, n, count));
+    this.stackList.each(from, (data, start, n, count, index) => this.stackList.setFlags(index, this.addFrameIds(data, start, n, count)));
   }
 
   /** What a frame text is (function, line), for the texts interned since the last call. */
   private describeNewFrames(): void {
     for (let id = this.frameFn.length; id < this.frames.texts.length; id++) {
-      const parsed = parseFrame(this.frames.texts[id]);
-      this.frameFn.push(this.internFunction(frameInfo(parsed, this.fileClass(parsed.file), this.options)));
+      const text = this.frames.texts[id];
+      const thread = text.startsWith('thread (') ? parseThreadFrame(text) : undefined;
+      this.frameThread.push(thread);
+      const parsed = parseFrame(text);
+      const info = frameInfo(parsed, this.fileClass(parsed.file));
+      // A thread frame is never a node: give it a function all the same, so every frame id has one.
+      this.frameFn.push(this.internFunction(info));
       this.frameIdleFn.push(NONE);
-      this.frameLine.push(parsed.line ? parsed.line : NO_LINE);
+      this.frameLine.push(parsed.line && !thread ? parsed.line : NO_LINE);
+      this.frameFlags.push(thread ? 0 : (isBootstrapFrame(info) ? FrameFlag.Bootstrap : 0) | (isPyflightCode(info) ? FrameFlag.Pyflight : 0)
+        | (info.kind === 'idle' ? FrameFlag.Waits : 0)
+        | (info.kind !== 'idle' && leafWaits(info as FrameInfo & { kind: Exclude<FrameKind, 'idle'> }, this.options.lineText) ? FrameFlag.LeafWaits : 0));
       for (const side of [0, 1]) {
         this.frameTotal[side].push(0);
         this.frameSelf[side].push(0);
@@ -204,37 +240,62 @@ export class CallTree {
     return id;
   }
 
-  private addFrameIds(frames: Int32Array, start: number, n: number, count: number): void {
+  /** Adds one stack; returns what it was (StackFlag bits). */
+  private addFrameIds(frames: Int32Array, start: number, n: number, count: number): number {
+    const { frameFlags } = this;
+    const thread = this.frameThread[frames[start]];
+    if (thread) {
+      start++;
+      n--;
+    }
+    const threadFlag = thread ? StackFlag.ThreadFrame : 0;
+    if (n <= 0) return threadFlag | StackFlag.LeftOut;
+    let entry = start;
+    while (entry < start + n - 1 && frameFlags[frames[entry]] & FrameFlag.Bootstrap) entry++;
+    if (this.pyflightThreads.claims(thread, (frameFlags[frames[entry]] & FrameFlag.Pyflight) !== 0, count)) return threadFlag | StackFlag.LeftOut;
     this.samples += count;
     this.totals[0] += count;
     const stamp = ++this.stamp;
-    let waitsAt = NONE;
-    if (this.options.idle) {
-      for (let d = 0; d < n; d++) {
-        if (this.functions[this.frameFn[frames[start + d]]].kind === 'idle') {
-          waitsAt = d;
-          break;
-        }
+    // Frames from `idleFrom` on are the waiting variant of their function: what a wait function
+    // calls, or a leaf at a blocking call.
+    let idleFrom = n;
+    let waits = false;
+    for (let d = 0; d < n; d++) {
+      if (frameFlags[frames[start + d]] & FrameFlag.Waits) {
+        idleFrom = d + 1;
+        waits = true;
+        break;
       }
+    }
+    if (!waits && frameFlags[frames[start + n - 1]] & FrameFlag.LeafWaits) {
+      idleFrom = n - 1;
+      waits = true;
+    }
+    if (waits) {
+      this.idleSamples += count;
+      this.idles[0] += count;
     }
     let node = 0;
     const last = n - 1;
     this.reserve(n); // no growth in the loop: the arrays below stay the live ones
-    const { totals, lineOf, frameLine, frameFn, functionStamp, functionTotal } = this;
+    const { totals, idles, lineOf, frameLine, frameFn, functionStamp, functionTotal } = this;
     for (let d = 0; d < n; d++) {
       const frame = frames[start + d];
-      const idle = waitsAt !== NONE && d > waitsAt && this.functions[frameFn[frame]].kind !== 'idle';
+      const idle = d >= idleFrom && !(frameFlags[frame] & FrameFlag.Waits);
       const fn = idle ? this.idleFunctionOf(frame) : frameFn[frame];
       const line = frameLine[frame];
       const child = this.childOf(node, fn, line);
       totals[child] += count;
+      if (waits) idles[child] += count;
       if (lineOf[child] !== line) this.addLine(child, line, count);
       const side = idle ? 1 : 0;
-      this.frameTotal[side][frame] += count;
+      // In a sample that waits, only the waiting frames count for their function: the hot list is CPU.
+      const counts = !waits || idle || (frameFlags[frame] & FrameFlag.Waits) !== 0;
+      if (counts) this.frameTotal[side][frame] += count;
       if (functionStamp[fn] !== stamp) {
         if (functionStamp[fn] === 0) this.functionsUsed.push(fn);
         functionStamp[fn] = stamp; // a function counts once per stack (recursion)
-        functionTotal[fn] += count;
+        if (counts) functionTotal[fn] += count;
       }
       if (d === last) {
         this.selfs[child] += count;
@@ -243,6 +304,7 @@ export class CallTree {
       }
       node = child;
     }
+    return threadFlag | (waits ? StackFlag.Idle : 0);
   }
 
   /** A sample of `count` at `line` (or NO_LINE) in a node whose samples so far (its total before
@@ -290,6 +352,7 @@ export class CallTree {
     this.childCount = grow(this.childCount, capacity);
     this.totals = grow(this.totals, capacity);
     this.selfs = grow(this.selfs, capacity);
+    this.idles = grow(this.idles, capacity);
     this.lineOf = grow(this.lineOf, capacity);
   }
 
@@ -342,6 +405,11 @@ export class CallTree {
   /** Samples with node `id` as the leaf. */
   self(id: number): number {
     return this.selfs[id];
+  }
+
+  /** Of `total(id)`, samples that wait. */
+  idle(id: number): number {
+    return this.idles[id];
   }
 
   /** What node `id` is (the root is "all"). */
@@ -414,8 +482,9 @@ export class CallTree {
     return { matches, matchCount, matchedSamples };
   }
 
-  /** The stacks added so far, the same stacks summed (in the order first seen). */
-  stacks(): Array<{ frames: string[]; count: number }> {
+  /** The stacks added so far that count (not PyFlight's threads), the same stacks summed (in the
+   * order first seen); samples that wait are marked `idle`. */
+  stacks(): Array<{ frames: string[]; count: number; idle?: true }> {
     return this.stackList.merged((id) => this.frames.texts[id]);
   }
 
@@ -436,7 +505,8 @@ export class CallTree {
         if (self) entry.selfLines.set(line, (entry.selfLines.get(line) ?? 0) + self);
       }
     }
-    return this.functionsUsed.map((fn) => out[fn]);
+    // A function seen only as the caller of waits has no CPU samples: it is not hot.
+    return this.functionsUsed.map((fn) => out[fn]).filter((f) => f.total > 0 || f.self > 0);
   }
 
   /** A tree of objects (children by samples, descending), for JSON output and the diff. */
@@ -456,6 +526,7 @@ export class CallTree {
     const visit = (node: CallTreeNode & Partial<NodeDiff>, id: number) => {
       tree.selfs[id] = node.self;
       tree.totals[id] = node.total;
+      tree.idles[id] = node.idle ?? 0;
       if (node.delta !== undefined) diffs[id] = { beforeSelf: node.beforeSelf!, beforeTotal: node.beforeTotal!, delta: node.delta, selfDelta: node.selfDelta! };
       const ids = node.children.map((child) => tree.newNode(id, tree.internFunction(child), child.line ?? UNSEEN));
       node.children.forEach((child, i) => visit(child as CallTreeNode & Partial<NodeDiff>, ids[i]));

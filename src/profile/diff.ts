@@ -49,7 +49,7 @@ export function diffProfiles(before: CpuProfile, after: CpuProfile): DiffProfile
     const base = a ?? b!;
     const node: DiffNode = {
       name: base.name, file: base.file, line: (a ?? b)!.line, module: base.module, kind: base.kind,
-      self: a?.self ?? 0, total: a?.total ?? 0, lines: a?.lines ?? {},
+      self: a?.self ?? 0, total: a?.total ?? 0, ...(a?.idle ? { idle: a.idle } : {}), lines: a?.lines ?? {},
       beforeSelf: b?.self ?? 0, beforeTotal: b?.total ?? 0,
       delta: share(a?.total ?? 0, A) - share(b?.total ?? 0, B),
       selfDelta: share(a?.self ?? 0, A) - share(b?.self ?? 0, B),
@@ -78,9 +78,12 @@ export function diffProfiles(before: CpuProfile, after: CpuProfile): DiffProfile
     hot.push({ ...b, self: 0, selfPercent: 0, total: 0, totalPercent: 0, beforeSelf: b.self, beforeSelfPercent: b.selfPercent,
       beforeTotalPercent: b.totalPercent, delta: points(-b.selfPercent), totalDelta: points(-b.totalPercent) });
   }
+  // Waiting is not CPU: idle functions have no row (their frames are still drawn, grey).
+  hot.splice(0, hot.length, ...hot.filter((h) => h.kind !== 'idle'));
   hot.sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta) || Math.abs(y.totalDelta) - Math.abs(x.totalDelta)
     || x.function.localeCompare(y.function));
-  return { samples: A, beforeSamples: B, tree, calls: CallTree.fromNodes(tree), hot, get stacks() { return after.stacks; } };
+  return { samples: A, idleSamples: after.idleSamples, pyflightThreads: after.pyflightThreads, beforeSamples: B, tree,
+    calls: CallTree.fromNodes(tree), hot, get stacks() { return after.stacks; } };
 }
 
 export function isDiffProfile(profile: CpuProfile): profile is DiffProfile {

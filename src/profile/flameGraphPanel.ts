@@ -5,7 +5,7 @@ import type { ExportFormat, HotRow } from '../../webview/shared/flameProtocol';
 import type { CallTree } from './callTree';
 import { layoutFrames, where } from './flameLayout';
 import { isDiffProfile, type DiffHotFunction } from './diff';
-import type { CpuProfile, HotFunction } from './model';
+import { profileNote, type CpuProfile, type HotFunction } from './model';
 import type { WorkerShare } from './profileStore';
 import { profileForWorker } from './workers';
 
@@ -76,7 +76,7 @@ export class FlameGraphPanel implements vscode.Disposable {
     this.calls = profile.calls;
     this.hot = isDiffProfile(profile)
       ? profile.hot.filter((h) => Math.abs(h.delta) >= 0.05).slice(0, HOT_ROWS) // what "±0" would show is left out
-      : profile.hot.filter((h) => h.self > 0).slice(0, HOT_ROWS);
+      : profile.hot.filter((h) => h.self > 0 && h.kind !== 'idle').slice(0, HOT_ROWS); // waiting is not hot (waits.ts)
   }
 
   /** The zoomed frame, found again by its path of names in a newer aggregate. */
@@ -162,7 +162,7 @@ export class FlameGraphPanel implements vscode.Disposable {
       live: this.input.live,
       icicle: this.icicle,
       search: search ? { query: this.query, matchedSamples: search.matchedSamples, matchCount: search.matchCount } : undefined,
-      note: this.input.note,
+      note: [this.input.note, profileNote(this.shown)].filter(Boolean).join(' · ') || undefined,
       ...(this.input.diff && isDiffProfile(this.input.profile)
         ? { diff: { ...this.input.diff, beforeSamples: this.input.profile.beforeSamples, afterSamples: this.input.profile.samples } } : {}),
       ...(this.input.workers

@@ -3,9 +3,11 @@
  * or `0x7f… (library.so)` for native ones) parsed, and what kind of code it is (own code, library,
  * stdlib, native, idle), told by path. Pure functions, no I/O, no vscode.
  */
+import { isWaitFunction } from './waits';
 
 /** own: under the workspace root; library: site-/dist-packages (or outside the root); stdlib: the
- * interpreter's lib/pythonX.Y; native: C/C++/Rust code (no .py file); idle: a known wait function. */
+ * interpreter's lib/pythonX.Y; native: C/C++/Rust code (no .py file); idle: a function that waits
+ * (waits.ts), or a frame of a sample that waits (what a wait calls, a leaf at a blocking call). */
 export type FrameKind = 'own' | 'library' | 'stdlib' | 'native' | 'idle';
 
 export interface ParsedFrame {
@@ -27,8 +29,12 @@ export interface ClassifyOptions {
   /** The standard library folders of the target's interpreter (e.g. `/usr/lib/python3.11`); files
    * under `…/lib/pythonX.Y/` outside site-packages count as stdlib without it. */
   stdlibDirs?: string[];
-  /** The profile was recorded with idle threads (`--idle`): known wait functions are `idle`. */
-  idle?: boolean;
+  /** The source line of a Python frame, when it can be read: a sample whose leaf is at a blocking
+   * call (`time.sleep(…)`, `sock.recv(…)`, `with lock:`) is idle (waits.ts). */
+  lineText?: (file: string, line: number) => string | undefined;
+  /** Thread ids (as py-spy reports them) that are PyFlight's own, e.g. as the agent reported them:
+   * their samples are left out (threads.ts). */
+  pyflightThreadIds?: Iterable<number>;
 }
 
 const FRAME = /^(.*) \(([^()]*)\)$/;
@@ -42,25 +48,6 @@ export function parseFrame(text: string): ParsedFrame {
   if (colon) return { name, file: colon[1], line: Number(colon[2]) };
   return where ? { name, file: where } : { name };
 }
-
-/** Python-level functions that wait (in the standard library). */
-const PY_WAIT = new Set([
-  'Condition.wait', 'Event.wait', 'Thread.join', 'Thread._wait_for_tstate_lock', 'Semaphore.acquire', 'Barrier.wait',
-  'Queue.get', 'Queue.put', 'SimpleQueue.get', 'BaseSelector.select', 'SelectSelector.select', 'PollSelector.select',
-  'EpollSelector.select', 'DevpollSelector.select', 'KqueueSelector.select', 'socket.accept', 'Popen.wait', 'Popen._wait',
-  'Popen.communicate', 'wait', 'select', 'accept', 'get',
-]);
-/** Native functions that wait: sleeping, polling, locks, blocking I/O. */
-const NATIVE_WAIT = new Set([
-  'clock_nanosleep', '__clock_nanosleep', 'nanosleep', '__nanosleep', 'time_sleep', 'pysleep', 'select', '__select',
-  'poll', '__poll', 'ppoll', 'epoll_wait', 'epoll_pwait', 'kevent', 'pthread_cond_wait', 'pthread_cond_timedwait',
-  '__pthread_cond_wait', '__pthread_cond_timedwait', '___pthread_cond_wait', '___pthread_cond_timedwait',
-  'pthread_cond_clockwait', '__futex_abstimed_wait_common', '__futex_abstimed_wait_common64', 'futex_wait',
-  '__lll_lock_wait', 'do_futex_wait', 'sem_wait', 'sem_timedwait', 'sem_clockwait', '__new_sem_wait_slow64',
-  'PyThread_acquire_lock_timed', 'acquire_timed', 'lock_PyThread_acquire_lock', 'rlock_acquire', 'accept', 'accept4',
-  '__libc_accept', 'recv', 'recvfrom', '__libc_recv', '__libc_recvfrom', 'read', '__libc_read', 'waitpid', 'wait4',
-  '__wait4', 'sock_recv', 'sock_accept', 'select_select', 'select_epoll_poll', 'select_poll_poll',
-]);
 
 const SITE = /[\\/](site|dist)-packages[\\/]/;
 const STDLIB = /[\\/]lib[\\/]python\d+\.\d+[a-z]*[\\/]/i;
@@ -88,13 +75,13 @@ export interface FileClass {
 
 /** What kind of code a frame is, and its module where the path tells. */
 export function classifyFrame(frame: ParsedFrame, options: ClassifyOptions = {}): FrameInfo {
-  return frameInfo(frame, classifyFile(frame.file, options), options);
+  return frameInfo(frame, classifyFile(frame.file, options));
 }
 
-/** A frame's info from its file's class (classifyFile, which a caller may keep per file): a wait
- * function is `idle` when the profile has idle frames. */
-export function frameInfo(frame: ParsedFrame, { kind, module }: FileClass, options: ClassifyOptions = {}): FrameInfo {
-  const waits = options.idle && (kind === 'native' ? NATIVE_WAIT.has(frame.name) : kind === 'stdlib' && isWaitFrame(frame.name, module!));
+/** A frame's info from its file's class (classifyFile, which a caller may keep per file): a
+ * function that waits is `idle`, whether or not py-spy was asked for idle threads. */
+export function frameInfo(frame: ParsedFrame, { kind, module }: FileClass): FrameInfo {
+  const waits = isWaitFunction(frame.name, kind, module);
   // Built key by key, not spread: a profile describes thousands of frames.
   const info: FrameInfo = { name: frame.name, kind: waits ? 'idle' : kind };
   if (frame.file !== undefined) info.file = frame.file;
@@ -113,18 +100,12 @@ export function classifyFile(file: string | undefined, options: ClassifyOptions 
   const stdlibRel = under(file, options.stdlibDirs) ?? (stdlibMatch ? file.slice(stdlibMatch.index + stdlibMatch[0].length) : undefined);
   if (frozen || (!site && stdlibRel !== undefined)) return { kind: 'stdlib', module: frozen ? frozen[1] : dotted(stdlibRel!) };
   if (site) return { kind: 'library', module: dotted(file.slice(site.index + site[0].length)) };
-  // Code compiled from a string (`<string>`, jinja's `<template>`) has no module to tell.
-  const fileModule = file.startsWith('<') ? undefined : dotted(file.split(/[\\/]/).pop()!);
+  // Code compiled from a string (`python -c`, multiprocessing's spawn bootstrap, jinja's `<template>`)
+  // has no file of the user's to open: never own code, with or without a workspace.
+  if (file.startsWith('<')) return { kind: 'library' };
+  const fileModule = dotted(file.split(/[\\/]/).pop()!);
   const roots = options.workspaceRoots?.filter(Boolean) ?? [];
   if (!roots.length) return { kind: 'own', module: fileModule };
   const rel = under(file, roots);
   return rel !== undefined ? { kind: 'own', module: dotted(rel) } : { kind: 'library', module: fileModule };
-}
-
-/** Bare names (`wait`, `get`, `select`) count as waiting only in the modules known to wait. */
-function isWaitFrame(name: string, module: string): boolean {
-  if (!PY_WAIT.has(name)) return false;
-  if (name.includes('.')) return true;
-  return ['threading', 'queue', 'selectors', 'socket', 'subprocess', 'multiprocessing.connection', 'multiprocessing.queues',
-    'concurrent.futures.thread'].includes(module);
 }

@@ -23,7 +23,8 @@ export function isUnder(file: string, roots: readonly string[]): boolean {
 }
 
 /** Samples per line from the profile's stacks: the leaf frame's line gets self, every frame's line
- * total (once per stack, so recursion does not count twice). Only files under `roots`. */
+ * total (once per stack, so recursion does not count twice). Only files under `roots`. Samples that
+ * wait (a sleep, a recv, a lock: waits.ts) are not CPU and heat no line. */
 export function lineHeatOf(profile: CpuProfile, roots: readonly string[]): LineHeat {
   const heat: LineHeat = new Map();
   const parsed = new Map<string, { file: string; line: number } | null>();
@@ -44,6 +45,7 @@ export function lineHeatOf(profile: CpuProfile, roots: readonly string[]): LineH
     return s;
   };
   for (const stack of profile.stacks) {
+    if (stack.idle) continue;
     const seen = new Set<string>();
     stack.frames.forEach((text, i) => {
       const f = frameOf(text);
@@ -141,7 +143,7 @@ export function hotLenses(hot: readonly HotFunction[], file: string, lines: read
   if (totalSamples <= 0) return [];
   const out: HotLens[] = [];
   for (const f of hot) {
-    if (f.file !== file || f.line === undefined || f.function === '<module>') continue;
+    if (f.file !== file || f.line === undefined || f.function === '<module>' || f.kind === 'idle') continue;
     const fraction = f.total / totalSamples;
     if (fraction < minFraction) continue;
     const line = defLineOf(lines, f.function, f.line);

@@ -8,6 +8,7 @@
  */
 import { CallTree, topKey, type CallTreeNode } from './callTree';
 import type { ClassifyOptions, FrameKind } from './frames';
+import { pyflightThreadsText, type PyflightThreads } from './threads';
 
 export type { CallTreeNode } from './callTree';
 export { classifyFrame, parseFrame, type ClassifyOptions, type FrameInfo, type FrameKind, type ParsedFrame } from './frames';
@@ -16,6 +17,8 @@ export { classifyFrame, parseFrame, type ClassifyOptions, type FrameInfo, type F
 export interface CollapsedStack {
   frames: string[];
   count: number;
+  /** The sample waits (sleep, I/O, a lock: waits.ts): not CPU. */
+  idle?: true;
 }
 
 export interface HotFunction {
@@ -33,14 +36,21 @@ export interface HotFunction {
 }
 
 export interface CpuProfile {
-  /** Stack samples, summed over threads (a sample of two busy threads counts twice). */
+  /** Stack samples, summed over threads (a sample of two busy threads counts twice); PyFlight's own
+   * threads are never counted (`pyflightThreads`). */
   samples: number;
+  /** Of `samples`, those that wait (sleep, I/O, a lock, a server's idle loop): idle in the graph,
+   * never in the hot list or the per-line CPU (waits.ts), whatever py-spy's idle flag said. */
+  idleSamples: number;
+  /** The samples of PyFlight's own threads (the agent's, the door's) left out, and which threads. */
+  pyflightThreads: PyflightThreads;
   /** The call tree as arrays: what the flame graph, zoom and search read (callTree.ts). */
   calls: CallTree;
   /** The same tree as objects (made on first use: a big profile has millions of nodes). Root node
    * (`name: "all"`), children sorted by total, descending. */
   readonly tree: CallTreeNode;
-  /** Every function, by self samples, descending. */
+  /** Every function, by self samples, descending; a function's samples that wait are its `idle`-kind
+   * twin's (total: CPU samples only). */
   hot: HotFunction[];
   /** The merged stacks the model was built from (for exports; made on first use). */
   readonly stacks: CollapsedStack[];
@@ -75,14 +85,15 @@ export function profileOf(calls: CallTree): CpuProfile {
   let tree: CallTreeNode | undefined;
   let stacks: CollapsedStack[] | undefined;
   return {
-    samples, calls, hot,
+    samples, idleSamples: calls.idleSamples, pyflightThreads: calls.pyflightThreads, calls, hot,
     get tree() {
       return tree ??= calls.toNodes<CallTreeNode>((id, children) => {
         const info = calls.info(id);
         const line = calls.line(id);
+        const idle = calls.idle(id);
         return { name: info.name, ...(info.file !== undefined ? { file: info.file } : {}), ...(line !== undefined ? { line } : {}),
           ...(info.module !== undefined ? { module: info.module } : {}), kind: info.kind, self: calls.self(id), total: calls.total(id),
-          lines: calls.lines(id), children };
+          ...(idle ? { idle } : {}), lines: calls.lines(id), children };
       });
     },
     get stacks() {
@@ -91,14 +102,21 @@ export function profileOf(calls: CallTree): CpuProfile {
   };
 }
 
-/** The path from the root that always takes the child with the most samples, until a node's own
- * samples outweigh every child's. */
+/** CPU samples of a node: its total less the samples that wait. */
+export function cpuSamples(node: Pick<CallTreeNode, 'total' | 'idle'>): number {
+  return node.total - (node.idle ?? 0);
+}
+
+/** The path from the root that always takes the child with the most CPU samples (waiting ones do
+ * not count: a loaded server's idle loop is not its hottest path), until a node's own samples
+ * outweigh every child's. */
 export function hottestPath(profile: CpuProfile): CallTreeNode[] {
   const path: CallTreeNode[] = [];
   let node = profile.tree;
-  while (node.children.length) {
-    const next = node.children[0];
-    if (node !== profile.tree && node.self > next.total) break;
+  for (;;) {
+    let next: CallTreeNode | undefined;
+    for (const child of node.children) if (child.kind !== 'idle' && cpuSamples(child) > (next ? cpuSamples(next) : 0)) next = child;
+    if (!next || (node !== profile.tree && node.self > cpuSamples(next))) break;
     path.push(next);
     node = next;
   }
@@ -108,4 +126,15 @@ export function hottestPath(profile: CpuProfile): CallTreeNode[] {
 /** The functions worth showing first: own code and libraries (not stdlib, native or idle). */
 export function hotOwnAndLibrary(profile: CpuProfile): HotFunction[] {
   return profile.hot.filter((f) => f.kind === 'own' || f.kind === 'library');
+}
+
+/** What a profile's counts leave out or set apart, as one sentence for the panel and the CLI:
+ * PyFlight's own threads, samples that wait. */
+export function profileNote(profile: Pick<CpuProfile, 'samples' | 'idleSamples' | 'pyflightThreads'>): string | undefined {
+  const parts = [pyflightThreadsText(profile.pyflightThreads)];
+  if (profile.idleSamples) {
+    parts.push(`${profile.idleSamples.toLocaleString('en-US')} of ${profile.samples.toLocaleString('en-US')} samples wait (sleep, I/O, locks): idle, not in the hot functions`);
+  }
+  const text = parts.filter(Boolean).join('; ');
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) + '.' : undefined;
 }

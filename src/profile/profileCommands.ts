@@ -16,6 +16,7 @@ import { profileFromCollapsed, type CpuProfile } from './model';
 import type { ProfileEditorHeat } from './profileEditor';
 import { clockTime, profileRowLabel, type KeptProfile, type ProfileStore } from './profileStore';
 import { recordCpuProfile, type CpuProfileOptions, type CpuProfileResult } from './record';
+import { sourceLineReader } from './sourceLines';
 import { recordWorkersProfile, type WorkersProfileResult } from './workers';
 import { setting } from '../common/config';
 
@@ -262,7 +263,7 @@ async function openProfileFile(deps: ProfileDeps, uri?: vscode.Uri, show = true)
   if (!file) return undefined;
   try {
     const text = await fs.readFile(file.fsPath, 'utf8');
-    const profile = profileFromCollapsed(text, { workspaceRoots: workspaceRoots() });
+    const profile = profileFromCollapsed(text, { workspaceRoots: workspaceRoots(), lineText: sourceLineReader() });
     if (!profile.samples) {
       throw new PyFlightError(ErrorCode.BadArgument, `${path.basename(file.fsPath)} has no collapsed stacks.`,
         'Expected lines like `main (app.py:3);work (app.py:9) 42`, as py-spy --format raw or PyFlight\'s Save collapsed… write.');

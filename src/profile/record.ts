@@ -10,15 +10,19 @@
  * py-spy writes raw output only when it ends.
  */
 import type { ChildProcess } from 'node:child_process';
-import { constants as fsConstants, promises as fs, realpathSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { silentLogger, type Logger } from '../common/logger';
 import type { TargetHost, TargetProcess } from '../host/targetHost';
+import type { HelperCaller } from '../protocol/methods';
 import { checkPtracePermission, readPtraceEnvironment } from '../preflight/permissions';
+import { findPySpy } from '../processes/pySpy';
 import { readTargetFacts } from '../preflight/targetFacts';
 import { CallTree } from './callTree';
 import { profileOf, type CpuProfile } from './model';
+import { sourceLineReader } from './sourceLines';
+import { isPyflightThreadName } from './threads';
 
 export interface CpuProfileOptions {
   /** Samples per second (py-spy `--rate`), default 100. */
@@ -27,7 +31,7 @@ export interface CpuProfileOptions {
   durationSeconds?: number;
   /** Native frames (C, C++, Cython, Rust) too (`--native`). */
   native?: boolean;
-  /** Idle threads too (`--idle`); wait functions are then classified `idle`. */
+  /** Idle threads too (`--idle`). Samples that wait are `idle` either way (waits.ts). */
   idle?: boolean;
   /** Only samples holding the GIL (`--gil`). */
   gil?: boolean;
@@ -42,9 +46,12 @@ export interface CpuProfileOptions {
   log?: Logger;
 }
 
-/** What the engine needs of a session: its pid, where it lives and, when known, the target's interpreter. */
+/** What the engine needs of a session: its pid, where it lives and, when known, the target's
+ * interpreter. A session whose agent is loaded is also asked which threads are the agent's (never
+ * loaded for it). */
 export interface ProfileTarget extends TargetProcess {
   preflightResult?: { interpreter: { python: string } };
+  readonly agentLoaded?: boolean;
 }
 
 export type ProfileEnd =
@@ -81,45 +88,10 @@ const STOP_GRACE_MS = 3000;
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/**
- * Where py-spy is looked for: next to the target's interpreter (flight-profiler depends on py-spy,
- * so it is installed in the target's environment), next to the interpreter it links to, then PATH.
- */
-export function pySpyCandidates(python: string | undefined, envPath = process.env.PATH ?? ''): string[] {
-  const exe = process.platform === 'win32' ? 'py-spy.exe' : 'py-spy';
-  const dirs: string[] = [];
-  if (python) {
-    dirs.push(path.dirname(python));
-    try {
-      dirs.push(path.dirname(realpathSync(python)));
-    } catch {
-      // the interpreter path is not readable here; PATH still is
-    }
-  }
-  dirs.push(...envPath.split(path.delimiter).filter(Boolean));
-  return [...new Set(dirs.map((d) => path.join(d, exe)))];
-}
-
-export async function findPySpy(python: string | undefined, explicit?: string): Promise<string> {
-  const candidates = explicit ? [explicit] : pySpyCandidates(python);
-  for (const candidate of candidates) {
-    try {
-      await fs.access(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  const where = explicit ? explicit : python ? `next to ${python} (${path.dirname(python)}) or on PATH` : 'on PATH';
-  throw new PyFlightError(ErrorCode.ProfilerNotInstalled, `py-spy was not found ${where}.`,
-    python ? `Install it into the target's environment: ${python} -m pip install py-spy (flight-profiler depends on it), or put py-spy on PATH.`
-      : 'Install it: pip install py-spy (flight-profiler depends on it), or put py-spy on PATH.',
-    { tool: 'py-spy', looked: candidates, ...(python ? { python } : {}) });
-}
-
 export function pySpyArgs(pid: number, output: string, options: { rate: number; seconds: number; native?: boolean; idle?: boolean;
   gil?: boolean; nonblocking?: boolean }): string[] {
-  return ['record', '--pid', String(pid), '--rate', String(options.rate), '--format', 'raw', '--full-filenames',
+  // --threads: each stack starts with `thread (tid): name`, so PyFlight's own threads can be left out (threads.ts).
+  return ['record', '--pid', String(pid), '--rate', String(options.rate), '--format', 'raw', '--full-filenames', '--threads',
     '-o', output, '--duration', String(options.seconds),
     ...(options.native ? ['--native'] : []), ...(options.idle ? ['--idle'] : []), ...(options.gil ? ['--gil'] : []),
     ...(options.nonblocking ? ['--nonblocking'] : [])];
@@ -157,7 +129,8 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
   if (!(await target.host.isAlive(pid))) {
     throw new PyFlightError(ErrorCode.PidNotFound, `Process ${pid} is not running.`, 'Check the PID (e.g. with `pyflight processes`).');
   }
-  const classify = { workspaceRoots: options.workspaceRoots, idle: options.idle };
+  const classify = { workspaceRoots: options.workspaceRoots, lineText: sourceLineReader(target),
+    pyflightThreadIds: await agentThreadIds(target, signal, log) };
   // Each chunk is added to one tree as it comes (the cost of a chunk is its own size, not the
   // profile's). A progress profile reads that tree, so its object tree, if asked for later, may hold newer chunks.
   const calls = new CallTree(classify);
@@ -209,6 +182,23 @@ export async function recordCpuProfile(target: ProfileTarget, options: CpuProfil
   }
   return { ...result, pid, rate, native: Boolean(options.native), idle: Boolean(options.idle), gil: Boolean(options.gil),
     nonblocking: Boolean(options.nonblocking), pySpy, end };
+}
+
+/** The agent's own threads as the agent names them (`threading._active`, read through the door by
+ * `stack` with the agent's threads included), as the host's thread ids py-spy reports: asked only of
+ * a session whose agent is already loaded (it is never loaded for this). Empty when it cannot tell:
+ * py-spy's names and the threads' frames still tell. */
+export async function agentThreadIds(target: ProfileTarget, signal?: AbortSignal, log: Logger = silentLogger): Promise<number[]> {
+  // A Session can `call` the helper; the CLI's and the bench's bare targets cannot.
+  const caller = typeof (target as Partial<HelperCaller>).call === 'function' ? (target as unknown as HelperCaller) : undefined;
+  if (!target.agentLoaded || !caller) return [];
+  try {
+    const stack = await caller.call('stack', { includeAgentThreads: true }, { signal });
+    return stack.threads.filter((t) => isPyflightThreadName(t.name)).map((t) => t.tid);
+  } catch (error) {
+    log.debug(`profile ${target.pid}: the agent did not say which threads are its own (${PyFlightError.from(error).message}); telling them by name and frames`);
+    return [];
+  }
 }
 
 export interface PySpyRun {

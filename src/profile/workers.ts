@@ -6,14 +6,19 @@
  */
 import { PyFlightError } from '../common/errors';
 import { CallTree } from './callTree';
-import { buildProfile, profileOf, type ClassifyOptions, type CollapsedStack, type CpuProfile } from './model';
+import { buildProfile, profileOf, type ClassifyOptions, type CpuProfile } from './model';
+import { sourceLineReader } from './sourceLines';
 import { recordCpuProfile, type CpuProfileOptions, type CpuProfileResult, type ProfileTarget } from './record';
 import type { WorkerShare } from './profileStore';
 
-/** One profile from several workers' stacks (same stacks summed). */
-export function mergeWorkerStacks(workers: ReadonlyArray<{ stacks: CollapsedStack[] }>, classify: ClassifyOptions = {}): CpuProfile {
+/** One profile from several workers' stacks (same stacks summed), and the samples of PyFlight's
+ * threads each left out. */
+export function mergeWorkerStacks(workers: ReadonlyArray<Pick<CpuProfile, 'stacks' | 'pyflightThreads'>>, classify: ClassifyOptions = {}): CpuProfile {
   const calls = new CallTree(classify);
-  for (const w of workers) for (const s of w.stacks) calls.addStack(s.frames, s.count);
+  for (const w of workers) {
+    for (const s of w.stacks) calls.addStack(s.frames, s.count);
+    calls.pyflightThreads.absorb(w.pyflightThreads);
+  }
   return profileOf(calls);
 }
 
@@ -36,7 +41,8 @@ export interface WorkersProfileResult extends WorkersProgress {
 
 export async function recordWorkersProfile(targets: readonly ProfileTarget[], options: CpuProfileOptions, signal?: AbortSignal,
   onProgress?: (progress: WorkersProgress) => void): Promise<WorkersProfileResult> {
-  const classify = { workspaceRoots: options.workspaceRoots, idle: options.idle };
+  // The workers run the same code: one reader of its source lines (through the first worker's root).
+  const classify = { workspaceRoots: options.workspaceRoots, ...(targets.length ? { lineText: sourceLineReader(targets[0]) } : {}) };
   const started = Date.now();
   const latest = new Map<number, CpuProfile>(targets.map((t) => [t.pid, buildProfile([])]));
   const snapshot = (errors = new Map<number, string>()): WorkersProgress => {

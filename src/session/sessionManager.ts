@@ -1,15 +1,16 @@
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
-import { routeSession, type Route, type RouteReason } from './sessionRouting';
+import { realpathSync } from 'node:fs';
+import { commandLineFiles, routeSession, type FileMatch, type Route, type RouteReason } from './sessionRouting';
 import type { Probe } from './probe';
 import { Session, type AttachProgress, type SessionOptions } from './session';
 import { WorkerGroup } from './workerGroup';
 
 /** What only the user can answer while a command looks for its session (the editor's Quick Pick and process picker). */
 export interface SessionChooser {
-  /** One of `candidates` (two or more, or the ones to choose from); undefined = cancelled. */
-  pick(candidates: readonly Session[], placeHolder: string): Promise<Session | undefined>;
+  /** One of `candidates` (two or more, or the ones to choose from), `preselected` first and selected; undefined = cancelled. */
+  pick(candidates: readonly Session[], placeHolder: string, preselected?: Session): Promise<Session | undefined>;
   /** Nothing is attached: attach to a process the user picks; `purpose` as in `resolve`. */
   attachNew(purpose: string): Promise<Session | undefined>;
 }
@@ -19,13 +20,12 @@ export interface ResolveRequest {
   /** What for, in the log ("watch", "stacks"). */
   purpose: string;
   placeHolder: string;
-  /** The file the command is about: the session whose target imported it wins. */
+  /** The file the command is about: the session whose process is its wins. */
   file?: string;
 }
 
 const ROUTE_WHY: Record<RouteReason, string> = {
-  file: 'the only one that imported the file',
-  chosen: 'the chosen session',
+  file: 'its process is the file\'s',
   only: 'the only session',
   picked: 'picked by the user',
 };
@@ -65,7 +65,8 @@ export class SessionManager {
 
   /**
    * The current session, as the status bar shows it: the chosen one, else the only live one.
-   * Commands do not read this directly: they go through the one routing rule (sessionRouting.ts).
+   * Commands do not read this directly: they go through the one routing rule (sessionRouting.ts),
+   * where it is the first, selected choice of the pick.
    */
   get current(): Session | undefined {
     const live = this.live;
@@ -81,25 +82,17 @@ export class SessionManager {
 
   /**
    * The session a command acts on, by the one rule (sessionRouting.ts) applied to the live
-   * sessions: for a file, the target that imported it (each asked in parallel with `module`);
-   * otherwise the chosen one; otherwise the only one; otherwise `pick` (and the pick is remembered).
+   * sessions: for a file, the process that is its (command line, or what the agent imported), then
+   * the folder rule; one left: it; else `pick`, the current session first (the pick is remembered).
    */
-  async route(options: { file?: string; pick: (candidates: readonly Session[]) => Promise<Session | undefined> }): Promise<Route<Session> | undefined> {
-    const live = this.live;
-    // Only a process with the agent can say which files it imported, and asking a read-only one
-    // would load the agent into it. So: the agents answer first; only when none says yes do
-    // read-only sessions claim files under their own directories (cwd, the script's folder).
-    const answers = new Map<Session, boolean>();
-    if (options.file && live.length > 1) {
-      const file = options.file;
-      await Promise.all(live.filter((s) => s.agentLoaded).map(async (s) => answers.set(s, await this.imports(s, file))));
-    }
-    const anyAgentSaysYes = [...answers.values()].some(Boolean);
+  async route(options: { file?: string; pick: (candidates: readonly Session[], preselected?: Session) => Promise<Session | undefined> }):
+    Promise<Route<Session> | undefined> {
     const route = await routeSession({
-      sessions: live,
+      sessions: this.live,
       file: options.file,
-      hasFile: async (session, file) => answers.get(session) ?? (!anyAgentSaysYes && !session.agentLoaded && session.ownsPath(file)),
-      chosen: this.chosen,
+      matchFile: (session, file) => this.fileMatch(session, file),
+      current: this.current,
+      unitOf: (session) => this.groupOf(session),
       pick: options.pick,
     });
     if (route?.reason === 'picked') this.choose(route.session);
@@ -107,15 +100,31 @@ export class SessionManager {
   }
 
   /**
-   * The session a command acts on, by the one rule in sessionRouting.ts: the process that imported
-   * the file, else the user's last choice, else the only one, else a pick (remembered). With nothing
-   * attached, the chooser's process picker opens and the command carries on with the new session.
+   * Whether `file` is the session's process's: its command line runs it, or (agent loaded) it
+   * imported it. Only the agent can say what was imported, and asking a read-only session would load
+   * it, so a read-only one otherwise claims files under its folders only.
    */
-  async resolve(request: ResolveRequest): Promise<Session | undefined> {
-    if (this.live.length === 0) return this.chooser?.attachNew(request.purpose);
+  private async fileMatch(session: Session, file: string): Promise<FileMatch> {
+    const facts = session.preflightResult?.facts;
+    const runs = facts ? commandLineFiles(facts.argv, facts.cwd) : [];
+    const real = (f: string) => { try { return realpathSync(f); } catch { return f; } };
+    if (runs.some((f) => f === file || real(f) === real(file))) return 'is';
+    if (session.agentLoaded) return (await this.imports(session, file)) ? 'is' : 'no';
+    return session.ownsPath(file) ? 'folder' : 'no';
+  }
+
+  /**
+   * The session a command acts on, by the one rule in sessionRouting.ts: the process whose file it
+   * is (command line, what its agent imported), then the folder rule; one left: it; else a pick with
+   * the current session first and selected (remembered). With nothing attached, the chooser's
+   * process picker opens and the command carries on with the new session — unless `attach` is false
+   * (the chat's /diagnose without a pid says how to attach instead).
+   */
+  async resolve(request: ResolveRequest & { attach?: boolean }): Promise<Session | undefined> {
+    if (this.live.length === 0) return request.attach === false ? undefined : this.chooser?.attachNew(request.purpose);
     const chooser = this.chooser;
     const route = await this.route({ file: request.file,
-      pick: async (candidates) => chooser?.pick(candidates, request.placeHolder) });
+      pick: async (candidates, preselected) => chooser?.pick(candidates, request.placeHolder, preselected) });
     if (!route) return undefined;
     this.log.info(`${request.purpose}: process ${route.session.pid} (${ROUTE_WHY[route.reason]}${request.file ? `, file ${request.file}` : ''})`);
     return route.session;

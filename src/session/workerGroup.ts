@@ -1,7 +1,9 @@
-import { ErrorCode, PyFlightError } from '../common/errors';
+import { PyFlightError } from '../common/errors';
+import { localHost } from '../host/localHost';
+import { serverHint } from '../processes/pythonDetection';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
-import { listProcesses } from '../processes/processLister';
+import { listProcesses, noWorkersError, serverWorkers } from '../processes/processLister';
 import type { ProbeParams, ProbeRecord } from '../protocol/methods';
 import type { Probe, ProbeGroupTag, ProbeMethod, ProbeStartOptions } from './probe';
 import type { Session } from './session';
@@ -9,12 +11,6 @@ import type { Session } from './session';
 /** What a group needs from the SessionManager (kept narrow so the group is easy to test). */
 export interface SessionSource {
   attach(pid: number): Promise<Session>;
-}
-
-/** Python children of `masterPid`: the workers of a gunicorn / uvicorn / celery master. */
-export async function pythonChildren(masterPid: number): Promise<number[]> {
-  const all = await listProcesses({ cpuSampleMs: 0 });
-  return all.filter((p) => p.ppid === masterPid && p.isPython).map((p) => p.pid).sort((a, b) => a - b);
 }
 
 export interface GroupRecord<M extends ProbeMethod> {
@@ -93,6 +89,8 @@ export class WorkerGroup {
   readonly onDidChange = this.changeEmitter.event;
   private disposed = false;
   private agentApproved = false;
+  /** Why the last worker that could not be attached could not. */
+  private attachFailure: PyFlightError | undefined;
 
   constructor(
     readonly masterPid: number,
@@ -100,10 +98,13 @@ export class WorkerGroup {
     private readonly options: { log: Logger; pollMs?: number; listWorkers?: (masterPid: number) => Promise<number[]> },
   ) {}
 
-  /** "gunicorn master 1234", from a worker's command line. */
+  /** The server, from the master's command line (read at start: a uvicorn worker's is multiprocessing's). */
+  private masterKind: string | undefined;
+
+  /** "gunicorn master 1234", from the master's command line, else a worker's. */
   get label(): string {
     const argv = this.workers[0]?.preflightResult?.facts.argv ?? [];
-    const kind = argv.map((a) => /(gunicorn|uvicorn|celery)/.exec(a)?.[1]).find(Boolean) ?? 'server';
+    const kind = this.masterKind ?? argv.map((a) => /(gunicorn|uvicorn|celery)/.exec(a)?.[1]).find(Boolean) ?? 'server';
     return `${kind} master ${this.masterPid}`;
   }
 
@@ -118,11 +119,10 @@ export class WorkerGroup {
 
   /** Attaches to every current worker; fails only when none can be attached. */
   async start(): Promise<void> {
+    const cmdline = await localHost.readProc(this.masterPid, 'cmdline');
+    this.masterKind = cmdline ? serverHint(cmdline.split('\0').filter(Boolean).join(' '))?.kind : undefined;
     await this.poll();
-    if (!this.members.size) {
-      throw new PyFlightError(ErrorCode.NotPython, `Process ${this.masterPid} has no Python worker processes to attach to.`,
-        'Pick the master of a gunicorn, uvicorn or celery server, or attach to a worker directly.');
-    }
+    if (!this.members.size) throw this.attachFailure ?? noWorkersError(this.masterPid, await listProcesses({ cpuSampleMs: 0 }));
     const interval = this.options.pollMs ?? 2000;
     if (interval > 0) {
       this.timer = setInterval(() => { void this.poll(); }, interval);
@@ -153,7 +153,7 @@ export class WorkerGroup {
 
   private async doPoll(): Promise<void> {
     if (this.disposed) return;
-    const list = this.options.listWorkers ?? pythonChildren;
+    const list = this.options.listWorkers ?? ((pid: number) => serverWorkers(pid));
     let pids: number[];
     try {
       pids = await list(this.masterPid);
@@ -172,7 +172,8 @@ export class WorkerGroup {
         this.options.log.info(`workers of ${this.masterPid}: worker ${pid} joined`);
         for (const probe of this.probes) probe.add(session);
       } catch (error) {
-        this.options.log.warn(`workers of ${this.masterPid}: cannot attach to worker ${pid}: ${PyFlightError.from(error).message}`);
+        this.attachFailure = PyFlightError.from(error);
+        this.options.log.warn(`workers of ${this.masterPid}: cannot attach to worker ${pid}: ${this.attachFailure.message}`);
       }
     }));
     if (fresh.length) this.changeEmitter.fire(this);

@@ -40,7 +40,9 @@ test('attach is read-only; a command that needs the agent asks, Cancel loads not
     const dialog = wb.page.locator('.monaco-dialog-box');
     await dialog.waitFor({ timeout: 20000 });
     const text = await dialog.innerText();
-    assert.match(text, new RegExp(`Load the PyFlightProfiler agent into process ${service.pid}\\?`));
+    // The process by its script and pid, and its command line (two services from one folder: a pid alone did not say which).
+    assert.match(text, new RegExp(`Load the PyFlightProfiler agent into busy_service\\.py \\(pid ${service.pid}\\)\\?`));
+    assert.match(text, new RegExp(`Process ${service.pid}: \\S*python\\S* busy_service\\.py`));
     assert.match(text, /stays until the process exits/);
     assert.match(text, /Stacks need no agent/);
     await wb.screenshot('consent-dialog');

@@ -225,12 +225,20 @@ test('the status bar names the current process; clicking it chooses another', as
     await wb.quickPickSelect(`busy_service.py (pid ${service.pid})`);
     await wb.page.locator('.statusbar-item', { hasText: `PyFlight: busy_service.py ${service.pid}` }).waitFor();
     await wb.screenshot('status-bar-session');
-    await wb.runCommand('PyFlight: Show Stacks'); // no file: the chosen process
+    // No file, two attached: asked (never the current one silently), the current one first: one Enter.
+    const showStacksOfCurrent = async (script, pid) => {
+      await wb.runCommand('PyFlight: Show Stacks');
+      const offered = await wb.quickPickItems();
+      assert.equal(offered.length, 2, offered.join(' | '));
+      assert.ok(offered[0].includes(`${script} (pid ${pid})`) && offered[0].includes('current'), offered.join(' | '));
+      await wb.page.keyboard.press('Enter');
+    };
+    await showStacksOfCurrent('busy_service.py', service.pid);
     await wb.treeRow('Stacks', 'request-worker').waitFor({ timeout: 30000 });
     // Selecting a session in the Sessions view chooses it too.
     await wb.treeRow('Sessions', `lock_contention.py (pid ${lockTarget.pid})`).click();
     await wb.page.locator('.statusbar-item', { hasText: `PyFlight: lock_contention.py ${lockTarget.pid}` }).waitFor();
-    await wb.runCommand('PyFlight: Show Stacks');
+    await showStacksOfCurrent('lock_contention.py', lockTarget.pid);
     await wb.treeRow('Stacks', 'in wait_for_lock · 3 threads').waitFor({ timeout: 30000 });
   });
 });

@@ -7,9 +7,10 @@ import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { localHost } from '../../src/host/localHost';
 import { silentLogger } from '../../src/common/logger';
 import { preflight } from '../../src/preflight/preflight';
-import { hotOwnAndLibrary, type CallTreeNode } from '../../src/profile/model';
+import { lineHeatOf } from '../../src/profile/lineHeat';
+import { hotOwnAndLibrary, hottestPath, type CallTreeNode, type CpuProfile } from '../../src/profile/model';
 import { Session } from '../../src/session/session';
-import { recordCpuProfile, type ProfileProgress, type ProfileTarget } from '../../src/profile/record';
+import { agentThreadIds, recordCpuProfile, type ProfileProgress, type ProfileTarget } from '../../src/profile/record';
 import { CLI, FIXTURES, ROOT, startTarget, stopAllTargets, VENV_PYTHON, type Target } from '../support/fixtures';
 
 /** py-spy processes that are children of this test process (the only ones we may have started). */
@@ -76,10 +77,21 @@ describe('CPU profile with py-spy (real targets, no agent)', function () {
     assert.equal(hotOwnAndLibrary(result.profile)[0].function, 'score_order');
   });
 
-  it('--idle includes the waiting thread, classified idle', async () => {
+  it('--idle includes the waiting thread, classified idle and never hot', async () => {
     const result = await recordCpuProfile(target, { durationSeconds: 1, idle: true, workspaceRoots: [FIXTURES], tempRoot });
-    assert.ok(result.profile.hot.some((f) => f.function === 'housekeeping'));
     assert.ok(result.profile.hot.some((f) => f.kind === 'idle' && f.function === 'Condition.wait'));
+    assert.ok(result.profile.idleSamples >= 50, `housekeeping waits in every sample: ${result.profile.idleSamples}`);
+    assert.ok(!hotOwnAndLibrary(result.profile).some((f) => f.function === 'housekeeping'), 'a thread that only waits has no CPU');
+    assert.equal(hottestPath(result.profile).at(-1)?.name, 'score_order');
+  });
+
+  it('a sleep is idle in the hot list and the per-line CPU, whatever py-spy counted (handle_request: time.sleep(0.01))', async () => {
+    const result = await recordCpuProfile(target, { durationSeconds: 2, workspaceRoots: [FIXTURES], tempRoot });
+    const file = path.join(FIXTURES, 'cpu_service.py');
+    const sleepLine = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes('time.sleep(0.01)')) + 1;
+    const lines = lineHeatOf(result.profile, [FIXTURES]).get(file)!;
+    assert.equal(lines.get(sleepLine), undefined, `line ${sleepLine} (the sleep) has no CPU`);
+    assert.ok(!result.profile.hot.some((h) => h.kind !== 'idle' && h.file === file && h.line === sleepLine && h.self > 0));
   });
 
   it('stopping mid-chunk keeps what was sampled and leaves no py-spy process and no temp file', async () => {
@@ -135,6 +147,46 @@ describe('CPU profile with py-spy (real targets, no agent)', function () {
       assert.deepEqual(readFileSync(`/proc/${service.pid}/maps`, 'utf8').split('\n').filter((l) => l.includes('flight_profiler_agent')), []);
     } finally {
       await session.detach();
+    }
+  });
+
+  it('an agent loaded into the process changes nothing the profile ranks first; its threads are left out and counted', async function () {
+    this.timeout(180_000);
+    const own = await startTarget(['cpu_service.py']);
+    const session = new Session(own.pid, { log: silentLogger, livenessIntervalMs: 0, confirmAgentLoad: async () => true });
+    const culprit = (p: CpuProfile) => {
+      const top = hotOwnAndLibrary(p)[0];
+      return { name: top.function, share: top.self / Math.max(1, p.samples - p.idleSamples) };
+    };
+    await session.attach();
+    try {
+      const without = await recordCpuProfile(session, { durationSeconds: 3, workspaceRoots: [FIXTURES], tempRoot });
+      await session.loadAgent();
+      assert.ok(session.agentLoaded);
+      const withAgent = await recordCpuProfile(session, { durationSeconds: 3, workspaceRoots: [FIXTURES], tempRoot });
+      // --idle samples every thread every time: the agent's threads are surely sampled, and surely left out.
+      const everyThread = await recordCpuProfile(session, { durationSeconds: 1, idle: true, workspaceRoots: [FIXTURES], tempRoot });
+      const a = culprit(without.profile);
+      const b = culprit(withAgent.profile);
+      assert.equal(a.name, 'score_order');
+      assert.equal(b.name, 'score_order', JSON.stringify(withAgent.profile.hot.slice(0, 5)));
+      assert.ok(Math.abs(a.share - b.share) < 0.2, `share of CPU samples without the agent ${a.share.toFixed(2)}, with it ${b.share.toFixed(2)}`);
+      for (const r of [without, withAgent, everyThread]) assert.equal(hottestPath(r.profile).at(-1)?.name, 'score_order');
+      assert.equal(without.profile.pyflightThreads.samples, 0);
+      const left = everyThread.profile.pyflightThreads;
+      const names = [...left.threads.values()].map((t) => t.name ?? '');
+      assert.ok(names.includes('flight-profiler-agent') && left.threads.size >= 2, names.join(', '));
+      assert.ok(left.samples >= 50, `left out ${left.samples}`);
+      // The agent names its own threads too (threading._active, read through it): the same threads py-spy named.
+      const told = await agentThreadIds(session);
+      assert.ok(told.length >= 2, `the agent reported ${told.join(', ')}`);
+      for (const tid of told) assert.ok(left.threads.has(tid) || !existsSync(`/proc/${own.pid}/task/${tid}`), `thread ${tid}`);
+      for (const r of [withAgent, everyThread]) {
+        for (const stack of r.profile.stacks) assert.ok(!stack.frames.some((f) => /flight_profiler|_pyflight|^thread \(/.test(f)), stack.frames.join(';'));
+      }
+    } finally {
+      await session.detach();
+      await own.stop();
     }
   });
 

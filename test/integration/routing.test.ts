@@ -14,8 +14,11 @@ describe('SessionManager routes commands to the right one of several attached pr
   let a: Target;
   let b: Target;
   let manager: SessionManager;
-  const picks: number[][] = [];
-  const noPick = async (candidates: readonly Session[]) => { picks.push(candidates.map((s) => s.pid)); return undefined; };
+  const picks: Array<{ pids: number[]; preselected?: number }> = [];
+  const noPick = async (candidates: readonly Session[], preselected?: Session) => {
+    picks.push({ pids: candidates.map((s) => s.pid), preselected: preselected?.pid });
+    return undefined;
+  };
 
   before(async () => {
     [a, b] = await Promise.all([startTarget(['busy_service.py']), startTarget(['lock_contention.py'])]);
@@ -56,20 +59,20 @@ describe('SessionManager routes commands to the right one of several attached pr
     assert.deepEqual({ count: summary.count, reason: summary.reason, records }, { count: 2, reason: 'limit', records: 2 });
   });
 
-  it('without a file: the chosen session; choosing another changes it', async () => {
-    assert.equal((await manager.route({ pick: noPick }))?.session.pid, b.pid);
+  it('without a file (the palette, /diagnose): the user is asked, the current session selected; choosing another changes it', async () => {
+    assert.deepEqual(picks, [], 'the file decided every route so far');
+    assert.equal(await manager.route({ pick: noPick }), undefined);
+    assert.deepEqual(picks.pop(), { pids: [a.pid, b.pid], preselected: b.pid });
     manager.choose(manager.get(a.pid)!);
-    const route = await manager.route({ pick: noPick });
-    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: a.pid, reason: 'chosen' });
-    assert.deepEqual(picks, [], 'nobody was asked to pick');
+    const route = await manager.route({ pick: async (_candidates, preselected) => preselected });
+    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: a.pid, reason: 'picked' });
   });
 
-  it('a file neither imported: the chosen session, whose own answer is then FILE_NOT_IMPORTED', async () => {
+  it('a file neither imported: asked too; the one picked then says FILE_NOT_IMPORTED', async () => {
     const file = path.join(FIXTURES, 'plain_sleeper.py');
-    const route = await manager.route({ file, pick: noPick });
-    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: a.pid, reason: 'chosen' });
+    const route = await manager.route({ file, pick: async (_candidates, preselected) => preselected });
+    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: a.pid, reason: 'picked' });
     await assert.rejects(route!.session.call('module', { file }), { code: 'FILE_NOT_IMPORTED' });
-    assert.deepEqual(picks, []);
   });
 });
 
@@ -82,15 +85,22 @@ describe('routing never loads the agent to answer: read-only sessions are routed
     await stopAllTargets();
   });
 
-  it('two read-only sessions in one folder: the chosen one, and neither got the agent', async () => {
+  it('two read-only services from one folder: a file that is one\'s script goes to it (command line), a shared one asks; neither got the agent', async () => {
     const [a, b] = await Promise.all([startTarget(['busy_service.py']), startTarget(['lock_contention.py'])]);
     manager = new SessionManager(silentLogger, () => ({ livenessIntervalMs: 0 }));
     await manager.attach(a.pid);
-    await manager.attach(b.pid);
-    const route = await manager.route({ file: path.join(FIXTURES, 'shop', 'orders.py'), pick: async () => undefined });
-    assert.deepEqual({ pid: route?.session.pid, reason: route?.reason }, { pid: b.pid, reason: 'chosen' });
+    await manager.attach(b.pid); // the current one
+    const offered: Array<{ pids: number[]; preselected?: number }> = [];
+    const pick = async (candidates: readonly Session[], preselected?: Session) => {
+      offered.push({ pids: candidates.map((s) => s.pid), preselected: preselected?.pid });
+      return undefined;
+    };
+    const script = await manager.route({ file: path.join(FIXTURES, 'busy_service.py'), pick });
+    assert.deepEqual({ pid: script?.session.pid, reason: script?.reason }, { pid: a.pid, reason: 'file' });
+    assert.deepEqual(offered, [], 'not the current one (b), and nobody asked');
+    // shop/orders.py lies under both processes' folder: two still match, so the user is asked.
+    assert.equal(await manager.route({ file: path.join(FIXTURES, 'shop', 'orders.py'), pick }), undefined);
+    assert.deepEqual(offered, [{ pids: [a.pid, b.pid], preselected: b.pid }]);
     assert.deepEqual(manager.all.map((s) => s.agentLoaded), [false, false]);
-    const elsewhere = await manager.route({ file: '/nonexistent/elsewhere.py', pick: async () => undefined });
-    assert.equal(elsewhere?.reason, 'chosen');
   });
 });

@@ -99,21 +99,26 @@ function start(command: string, args: string[], workers: number): Promise<WebSer
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  return waitFor(`${command} to serve on ${socket}`, () => existsSync(socket) && (workers === 0 || childrenOf(pid).length >= workers), 30_000)
+  // uvicorn binds the socket before its spawned workers have imported the app: wait for each to say it started.
+  const started = () => command !== 'uvicorn' || (out.match(/Application startup complete/g)?.length ?? 0) >= Math.max(1, workers - 1);
+  return waitFor(`${command} to serve on ${socket}`, () => existsSync(socket) && (workers === 0 || childrenOf(pid).length >= workers) && started(), 60_000)
     .then(() => server, async (error: Error) => {
       await server.stop();
       throw new Error(`${error.message}\n${out}`);
     });
 }
 
-/** gunicorn with `workers` sync workers serving test/fixtures/web/flask_app.py. */
-export function startGunicorn(workers = 2): Promise<WebServer> {
-  return start('gunicorn', ['-w', String(workers), '--no-control-socket', '--graceful-timeout', '20', '-b', 'unix:{socket}', 'flask_app:app'], workers);
+/** gunicorn with `workers` sync workers serving test/fixtures/web/flask_app.py; `children`: how many
+ * children to wait for (more than the workers when a config forks a helper: `-c gunicorn_helper_conf.py`). */
+export function startGunicorn(workers = 2, extraArgs: string[] = [], children = workers): Promise<WebServer> {
+  return start('gunicorn', ['-w', String(workers), '--no-control-socket', '--graceful-timeout', '20', '-b', 'unix:{socket}', ...extraArgs, 'flask_app:app'],
+    children);
 }
 
-/** A single uvicorn process serving test/fixtures/web/fastapi_app.py. */
-export function startUvicorn(): Promise<WebServer> {
-  return start('uvicorn', ['--uds', '{socket}', 'fastapi_app:app'], 0);
+/** uvicorn serving test/fixtures/web/fastapi_app.py: one process, or a master with `workers`
+ * spawned worker processes (and multiprocessing's resource tracker, a child that is not a worker). */
+export function startUvicorn(workers = 0): Promise<WebServer> {
+  return start('uvicorn', [...(workers ? ['--workers', String(workers)] : []), '--uds', '{socket}', 'fastapi_app:app'], workers ? workers + 1 : 0);
 }
 
 /** A real gunicorn master with `workers` sync workers and a SessionManager, for one suite; both ended after it. */

@@ -11,7 +11,8 @@ import {
   type CallTreeNode, type CpuProfile,
 } from '../../src/profile/model';
 import { CallTree } from '../../src/profile/callTree';
-import { pySpyArgs, pySpyCandidates, pySpyError, saysTargetExited, type CpuProfileResult } from '../../src/profile/record';
+import { pySpyArgs, pySpyError, saysTargetExited, type CpuProfileResult } from '../../src/profile/record';
+import { pySpyCandidates } from '../../src/processes/pySpy';
 import { unusedPid } from '../support/fixtures';
 
 const DIR = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'profile');
@@ -47,27 +48,28 @@ describe('profile model: frames', () => {
     const std = c('JSONEncoder.encode (/root/.pyenv/versions/3.11.7/lib/python3.11/json/encoder.py:200)');
     assert.deepEqual([std.kind, std.module], ['stdlib', 'json.encoder']);
     assert.equal(c('_call_with_frames_removed (<frozen importlib._bootstrap>:241)').kind, 'stdlib');
-    const so = c('time_sleep (/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0)');
+    const so = c('_PyEval_EvalFrameDefault (/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0)');
     assert.deepEqual([so.kind, so.module], ['native', 'libpython3.11.so.1.0']);
+    assert.equal(c('time_sleep (/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0)').kind, 'idle', 'a native wait');
     assert.equal(c('encoder_call (/tmp/build/Modules/_json.c:1305)').kind, 'native');
     assert.equal(c('0x7f0992a4524a (/usr/lib/x86_64-linux-gnu/libc.so.6)').kind, 'native');
     // Outside the workspace but not a library or stdlib: not own code.
     assert.equal(c('main (/opt/other/app.py:3)').kind, 'library');
     // Without a workspace root every plain Python file is own code.
     assert.equal(c('main (/opt/other/app.py:3)', {} as typeof opts).kind, 'own');
-    // Wait functions are idle only when idle threads were recorded.
-    assert.equal(c('clock_nanosleep (/usr/lib/x86_64-linux-gnu/libc.so.6)').kind, 'native');
-    assert.equal(c('clock_nanosleep (/usr/lib/x86_64-linux-gnu/libc.so.6)', { ...opts, idle: true } as typeof opts).kind, 'idle');
-    assert.equal(c('Condition.wait (/root/.pyenv/versions/3.11.7/lib/python3.11/threading.py:331)', { ...opts, idle: true } as typeof opts).kind, 'idle');
-    // A user's own function named `wait` is not a wait function.
-    assert.equal(c(`wait (${FIXTURE}:3)`, { ...opts, idle: true } as typeof opts).kind, 'own');
+    // Wait functions are idle whether or not py-spy was asked for idle threads: it counts waiting threads active at times.
+    assert.equal(c('clock_nanosleep (/usr/lib/x86_64-linux-gnu/libc.so.6)').kind, 'idle');
+    assert.equal(c('Condition.wait (/root/.pyenv/versions/3.11.7/lib/python3.11/threading.py:331)').kind, 'idle');
+    // A user's own function named `wait` is not a wait function, nor is an unknown native one.
+    assert.equal(c(`wait (${FIXTURE}:3)`).kind, 'own');
+    assert.equal(c('encoder_call (/tmp/build/Modules/_json.c:1305)').kind, 'native');
   });
 });
 
 describe('profile model: recorded py-spy raw files', () => {
   for (const [file, expected] of Object.entries(PY_SPY_SAMPLES)) {
     it(`${file}: counts every sample py-spy reported, and each node's total is its self plus its children`, () => {
-      const profile = profileFromCollapsed(raw(file), { workspaceRoots: [ROOT], idle: file.includes('idle') });
+      const profile = profileFromCollapsed(raw(file), { workspaceRoots: [ROOT] });
       assert.equal(profile.samples, expected);
       assert.equal(profile.tree.total, expected);
       walk(profile.tree, (n) => assert.equal(n.total, n.self + n.children.reduce((s, c) => s + c.total, 0), n.name));
@@ -92,7 +94,7 @@ describe('profile model: recorded py-spy raw files', () => {
   });
 
   it('native + idle: native frames are native, waiting threads are idle below their wait function', () => {
-    const profile = profileFromCollapsed(raw('cpu-service-native-idle.raw.txt'), { workspaceRoots: [ROOT], idle: true });
+    const profile = profileFromCollapsed(raw('cpu-service-native-idle.raw.txt'), { workspaceRoots: [ROOT] });
     const kinds = new Set<string>();
     walk(profile.tree, (n) => kinds.add(n.kind));
     assert.ok(kinds.has('native') && kinds.has('idle') && kinds.has('own') && kinds.has('stdlib'));
@@ -108,12 +110,12 @@ describe('profile model: recorded py-spy raw files', () => {
     assert.equal(hotOwnAndLibrary(profile)[0].function, 'score_order');
   });
 
-  it('library frames: jinja2 is a library with its module; without idle, waiting frames stay stdlib', () => {
+  it('library frames: jinja2 is a library with its module; waiting frames are idle though py-spy was not asked for idle threads', () => {
     const profile = profileFromCollapsed(raw('cpu-service-library.raw.txt'), { workspaceRoots: [ROOT] });
     const render = profile.hot.find((f) => f.function === 'Template.render')!;
     assert.equal(render.kind, 'library');
     assert.equal(render.module, 'jinja2.environment');
-    assert.equal(profile.hot.find((f) => f.function === 'Condition.wait')!.kind, 'stdlib');
+    assert.equal(profile.hot.find((f) => f.function === 'Condition.wait')!.kind, 'idle');
     const own = hotOwnAndLibrary(profile);
     assert.equal(own[0].function, 'score_order');
     assert.ok(own.some((f) => f.function === 'Environment.getattr' && f.kind === 'library'));
@@ -201,14 +203,14 @@ describe('pyflight perf output and py-spy command line', () => {
     assert.equal(rows.length, 3);
     assert.match(rows[0], /score_order/);
     assert.match(text, /Hottest path:\n\s+<module>/);
-    assert.match(text, /elsewhere \(self\): stdlib \d/);
+    assert.match(text, /elsewhere \(self\): .*idle \d/);
   });
 
   it('looks for py-spy next to the interpreter, then on PATH, and passes the options', () => {
     assert.deepEqual(pySpyCandidates('/nonexistent/venv/bin/python', '/usr/bin:/bin'),
       ['/nonexistent/venv/bin/py-spy', '/usr/bin/py-spy', '/bin/py-spy']);
     assert.deepEqual(pySpyArgs(7, '/t/o.txt', { rate: 250, seconds: 1, native: true, idle: true, gil: true, nonblocking: true }),
-      ['record', '--pid', '7', '--rate', '250', '--format', 'raw', '--full-filenames', '-o', '/t/o.txt', '--duration', '1',
+      ['record', '--pid', '7', '--rate', '250', '--format', 'raw', '--full-filenames', '--threads', '-o', '/t/o.txt', '--duration', '1',
         '--native', '--idle', '--gil', '--nonblocking']);
     assert.ok(!pySpyArgs(7, '/o', { rate: 100, seconds: 1 }).includes('--nonblocking'));
   });

@@ -1,0 +1,114 @@
+/**
+ * A diagnosis of every worker of a gunicorn / uvicorn / celery master: `pyflight diagnose <master>`
+ * and the chat on a worker group. A request is served by one worker, so a diagnosis of one worker
+ * found nothing when the other had served the slow endpoint. Each worker (the one rule:
+ * processes/workers.ts) is diagnosed through the engine's public entry, `diagnose()`, in parallel;
+ * the reports are merged: the same culprit found in several workers is one finding naming them, the
+ * most severe finding first (then the larger share, then the one found in more workers), and the summary
+ * says which worker(s) it was found in. The master itself only manages its workers and is not diagnosed.
+ * vscode-free.
+ */
+import { ErrorCode, PyFlightError } from '../common/errors';
+import { diagnose, type Diagnosis, type DiagnoseOptions } from './engine';
+import type { DiagnoseKind, DiagnoseTarget } from './playbooks';
+import type { DiagnoseStep, DiagnosisExtras } from './playbookTypes';
+import { SEVERITY_RANK, type DiagnosisReport, type Finding } from './report';
+
+export interface WorkerDiagnosis {
+  pid: number;
+  report?: Diagnosis;
+  /** Why this worker has no report (it exited, could not be read). */
+  error?: string;
+  extras: DiagnosisExtras;
+}
+
+/** A finding merged over workers: the workers it was found in, best first. */
+export interface WorkersFinding extends Finding {
+  workers: number[];
+}
+
+export interface WorkersDiagnosisReport extends DiagnosisReport<DiagnoseKind> {
+  /** The master's pid is `pid`; these are its workers as diagnosed. */
+  workers: Array<{ pid: number; kind?: DiagnoseKind; summary?: string; error?: string }>;
+  findings: WorkersFinding[];
+}
+
+/** Findings are the same across workers when they point at the same code (titles carry each worker's numbers). */
+function findingKey(f: Finding): string {
+  return f.location?.file ? `${f.severity}\0${f.location.function}\0${f.location.file}` : `${f.severity}\0${f.title.replace(/[\d.,]+/g, '#')}`;
+}
+
+/** The first number in a title that is a share ("uses 45.1% of CPU samples"), for ordering equals. */
+function shareOf(f: Finding): number {
+  const m = /([\d.]+)%/.exec(f.title);
+  return m ? Number(m[1]) : 0;
+}
+
+const workerList = (pids: readonly number[]) => (pids.length === 1 ? `worker ${pids[0]}` : `workers ${pids.join(', ')}`);
+
+/** Merges the workers' reports into one (pure). */
+export function mergeWorkerReports(master: { pid: number; label: string }, problem: string, diagnoses: readonly WorkerDiagnosis[],
+  elapsedMs: number): WorkersDiagnosisReport {
+  const done = diagnoses.filter((d): d is WorkerDiagnosis & { report: Diagnosis } => Boolean(d.report));
+  if (!done.length) {
+    const first = diagnoses.find((d) => d.error);
+    throw new PyFlightError(ErrorCode.Internal, `No worker of ${master.label} could be diagnosed${first ? `: worker ${first.pid}: ${first.error}` : ''}.`,
+      'Check that the workers are still running (`pyflight processes`), then diagnose one worker by its pid.');
+  }
+  const groups = new Map<string, Array<{ pid: number; finding: Finding; order: number }>>();
+  for (const d of done) {
+    d.report.findings.forEach((finding, order) => {
+      const key = findingKey(finding);
+      groups.set(key, [...(groups.get(key) ?? []), { pid: d.pid, finding, order }]);
+    });
+  }
+  const merged = [...groups.values()].map((found) => {
+    found.sort((a, b) => shareOf(b.finding) - shareOf(a.finding) || a.order - b.order);
+    const best = found[0].finding;
+    const pids = found.map((f) => f.pid);
+    const evidence = found.length === 1
+      ? best.evidence.map((e, i) => (i === 0 ? `Worker ${pids[0]}: ${e}` : e))
+      : found.flatMap((f) => f.finding.evidence.slice(0, 3).map((e, i) => (i === 0 ? `Worker ${f.pid}: ${e}` : e)));
+    const finding: WorkersFinding = { ...best, title: `${best.title} (${workerList(pids)})`, evidence, workers: pids };
+    return { finding, rank: SEVERITY_RANK[best.severity], spread: pids.length, share: shareOf(best), order: Math.min(...found.map((f) => f.order)) };
+  }).sort((a, b) => a.rank - b.rank || b.share - a.share || b.spread - a.spread || a.order - b.order).map((m) => m.finding);
+  const culprit = merged[0];
+  const culpritReport = done.find((d) => d.pid === culprit.workers[0])!.report;
+  const others = done.length - 1;
+  return {
+    pid: master.pid,
+    problem,
+    kind: culpritReport.kind,
+    routedBy: `each of the ${diagnoses.length} workers of ${master.label} diagnosed: ${done.map((d) => `${d.pid} ${d.report.kind} (${d.report.routedBy})`).join('; ')}`,
+    summary: `In ${workerList(culprit.workers)} of ${master.label}: ${culpritReport.summary}`
+      + (others && culprit.workers.length === 1 ? ` The other worker${others === 1 ? '' : 's'} did not show it.` : '')
+      + diagnoses.filter((d) => !d.report).map((d) => ` Worker ${d.pid} could not be diagnosed: ${d.error}`).join(''),
+    findings: merged,
+    commands_run: done.flatMap((d) => d.report.commands_run.map((c) => `${c}   (worker ${d.pid})`)),
+    elapsedMs,
+    workers: diagnoses.map((d) => (d.report ? { pid: d.pid, kind: d.report.kind, summary: d.report.summary } : { pid: d.pid, error: d.error ?? 'no report' })),
+  };
+}
+
+/**
+ * Diagnoses every worker in parallel with the same problem and options, and merges the reports.
+ * `extras` gets the culprit's worker's extras (its CPU profile, stacks) for views that show them.
+ */
+export async function diagnoseWorkers(master: { pid: number; label: string }, workers: readonly DiagnoseTarget[], problem: string,
+  options: DiagnoseOptions = {}, onStep: DiagnoseStep = () => undefined, extras: DiagnosisExtras = {}): Promise<WorkersDiagnosisReport> {
+  const started = Date.now();
+  onStep(`Diagnosing the ${workers.length} workers of ${master.label} at once (a request is served by one worker).`);
+  const diagnoses = await Promise.all(workers.map(async (w): Promise<WorkerDiagnosis> => {
+    const mine: DiagnosisExtras = {};
+    try {
+      const report = await diagnose(w, problem, options, (step) => onStep(`worker ${w.pid}: ${step}`), mine);
+      return { pid: w.pid, report, extras: mine };
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      return { pid: w.pid, error: PyFlightError.from(error).message, extras: mine };
+    }
+  }));
+  const report = mergeWorkerReports(master, problem, diagnoses, Date.now() - started);
+  Object.assign(extras, diagnoses.find((d) => d.pid === report.findings[0].workers[0])?.extras ?? {});
+  return report;
+}
