@@ -21,7 +21,11 @@ const started: NsTarget[] = [];
 async function startNamespaced(flags: string[], privateTmp: boolean): Promise<NsTarget> {
   const python = [VENV_PYTHON, 'busy_service.py'];
   // With a tmpfs on /tmp, a shell mounts it inside the new mount namespace, then becomes python.
-  const command = privateTmp ? ['sh', '-c', `mount -t tmpfs tmpfs /tmp && exec ${python.join(' ')}`] : python;
+  // A checkout under /tmp (a CI clone) would vanish under the tmpfs: it is bound back in through /mnt.
+  const keep = ROOT.startsWith('/tmp/')
+    ? ` && mkdir -p ${ROOT} && mount --bind /mnt/${ROOT.slice('/tmp/'.length)} ${ROOT} && umount /mnt` : '';
+  const mountTmp = ROOT.startsWith('/tmp/') ? `mount --bind /tmp /mnt && mount -t tmpfs tmpfs /tmp${keep}` : 'mount -t tmpfs tmpfs /tmp';
+  const command = privateTmp ? ['sh', '-c', `${mountTmp} && exec ${python.join(' ')}`] : python;
   const launcher = spawn('unshare', [...flags, '--propagation', 'private', ...command], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   launcher.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
