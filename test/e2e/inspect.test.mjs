@@ -92,8 +92,8 @@ test('Inspect Value from right-click shows the value as a tree; HTML stays text;
   });
 
   await wb.step('open as document', async () => {
-    await wb.treeRowAction('Values', /CONFIG/, 'Open as Document');
-    await wb.activeEditorTab('__main__.CONFIG.txt').waitFor({ timeout: 15000 });
+    await wb.treeRowActionUntil('Values', /CONFIG/, 'Open as Document',
+      (timeout) => wb.activeEditorTab('__main__.CONFIG.txt').waitFor({ timeout }));
     const text = await wb.page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText();
     assert.match(text.replace(/\u00a0/g, ' '), /# __main__\.CONFIG in process \d+[\s\S]*"region": "eu-west"/);
     await wb.screenshot('value-document');

@@ -414,7 +414,24 @@ export class Workbench {
   async treeRowAction(viewTitle, rowText, actionTitle) {
     const row = this.treeRow(viewTitle, rowText);
     await row.hover();
-    await row.locator(`.action-label[aria-label^="${actionTitle}"]`).click();
+    const action = row.locator(`.action-label[aria-label^="${actionTitle}"]`);
+    await action.waitFor({ state: 'visible' });
+    await action.click();
+  }
+
+  /**
+   * Runs a row's inline action until `done` resolves: a tree that re-renders (a refresh after the
+   * previous step) can swallow the click, which a user would simply repeat.
+   */
+  async treeRowActionUntil(viewTitle, rowText, actionTitle, done, attempts = 3) {
+    for (let i = 1; ; i++) {
+      await this.treeRowAction(viewTitle, rowText, actionTitle);
+      try {
+        return await done(i < attempts ? 8000 : 20000);
+      } catch (error) {
+        if (i >= attempts) throw error;
+      }
+    }
   }
 
   /** Opens the context menu of a tree row and picks `item`. */
