@@ -107,11 +107,17 @@ def _thread_states():
 
 
 # _PyEval_SetTrace(tstate, func, arg) twice: with a Python object as arg, and with NULLs (tracing off).
-_SET_TRACE_ON = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object)(("_PyEval_SetTrace", _api))
-_SET_TRACE_OFF = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("_PyEval_SetTrace", _api))
+# CPython 3.13 no longer exports it: looking it up at import failed the whole agent's start there
+# (every file of door.py's CALLS is loaded when the agent starts), so it is looked up when used,
+# which is on 3.11 only (_trace_slots refuses other versions first).
+_SET_TRACE = []
 
 
 def _set_trace(tstate, trampoline, hook):
+    if not _SET_TRACE:
+        _SET_TRACE.append(ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object)(("_PyEval_SetTrace", _api)))
+        _SET_TRACE.append(ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("_PyEval_SetTrace", _api)))
+    _SET_TRACE_ON, _SET_TRACE_OFF = _SET_TRACE
     if hook is None:
         return _SET_TRACE_OFF(tstate, None, None)
     return _SET_TRACE_ON(tstate, trampoline, hook)
