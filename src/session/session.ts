@@ -113,8 +113,10 @@ export class Session implements HelperCaller {
       loadAgent: (signal) => this.loadAgent(signal),
       requestFailed: async (error) => {
         const failure = PyFlightError.from(error);
-        if (targetIsGone(failure)) await this.onTargetExit();
-        return failure;
+        if (!targetIsGone(failure)) return failure;
+        await this.onTargetExit();
+        // The session's words for it: how it ended, when that could be read.
+        return this.endReason?.code === ErrorCode.TargetExited ? this.endReason : failure;
       },
       withFreshHelper: async (what, cleanUp) => {
         if (!this.preflightResult) return;
