@@ -115,8 +115,10 @@ export class Session implements HelperCaller {
         const failure = PyFlightError.from(error);
         if (!targetIsGone(failure)) return failure;
         await this.onTargetExit();
-        // The session's words for it: how it ended, when that could be read.
-        return this.endReason?.code === ErrorCode.TargetExited ? this.endReason : failure;
+        // The helper's bare "Process N exited." becomes the session's words (how it ended, when that
+        // could be read); a more specific one ("… while PyFlight was loading its agent") stays.
+        const generic = failure.message === `Process ${pid} exited.`;
+        return generic && this.endReason?.code === ErrorCode.TargetExited ? this.endReason : failure;
       },
       withFreshHelper: async (what, cleanUp) => {
         if (!this.preflightResult) return;
