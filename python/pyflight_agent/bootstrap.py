@@ -82,7 +82,8 @@ def _pyflight_bootstrap(here):
 
         _pyflight_release_threads_at_exit()
         for patch, args in ((patches.patch_gilstat, (state, here)), (patches.patch_closed_loop_output, ()),
-                            (patches.patch_expression_cache, ()), (patches.patch_call_renderer, ()), (patches.patch_watch_record, ())):
+                            (patches.patch_expression_cache, ()), (patches.patch_call_renderer, ()), (patches.patch_watch_record, ()),
+                            (patches.patch_trace_thread_name, ())):
             try:
                 patch(*args)
             except Exception:

@@ -40,6 +40,7 @@ CALLS = {
     "agent.terminalPort": (None, "terminal_port", False),
     "agent.closeTerminalPort": (None, "close_terminal_port", False),
     "reads.threadNames": ("reads.py", "thread_names", False),
+    "reads.mainThreadIdent": ("reads.py", "main_thread_ident", False),
     "reads.imported": ("reads.py", "imported", False),
     "reads.globalsOf": ("reads.py", "globals_of", False),
     "reads.signature": ("reads.py", "signature", False),

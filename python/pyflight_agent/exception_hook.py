@@ -20,6 +20,7 @@ Only standard library modules are used; every function here runs with the GIL he
 """
 
 import ctypes
+import os
 import sys
 import sysconfig
 import threading
@@ -88,13 +89,38 @@ def _trace_slots():
     return obj - 2, obj, func
 
 
+def _thread_name(thread):
+    """A thread's name, the main thread (native id = pid) being MainThread: in a process that never
+    imported `threading`, the agent's thread imported it and is called MainThread by it, while the
+    real main thread is a `_DummyThread` ("Dummy-N") or has no object at all."""
+    if getattr(thread, "native_id", None) == os.getpid():
+        return "MainThread"
+    return thread.name
+
+
+def _current_thread_name():
+    """This thread's name without creating a `_DummyThread` for it (current_thread() would, in a
+    thread `threading` does not know: the application's main thread here, on CPython < 3.13)."""
+    if threading.get_native_id() == os.getpid():
+        return "MainThread"
+    thread = threading._active.get(threading.get_ident())
+    return thread.name if thread is not None else "thread %d" % threading.get_ident()
+
+
 def _thread_states():
     """(tstate address, thread ident or None, thread name) of every other thread of the interpreter.
     3.11 has no public getter of a thread state's ident: its current frame is matched against
     sys._current_frames() (a thread running no Python code has no ident here)."""
     me = _api.PyThreadState_Get()
-    by_frame = {id(frame): ident for ident, frame in sys._current_frames().items()}
-    names = {t.ident: t.name for t in threading.enumerate()}
+    current = sys._current_frames()
+    by_frame = {id(frame): ident for ident, frame in current.items()}
+    names = {t.ident: _thread_name(t) for t in threading.enumerate()}
+    for ident, frame in current.items():
+        # A main thread `threading` has no object for: the one whose oldest frame is __main__'s top level.
+        while frame.f_back is not None:
+            frame = frame.f_back
+        if ident not in names and frame.f_code.co_name in ("<module>", "_run_module_as_main") and frame.f_globals.get("__name__") in ("__main__", "runpy"):
+            names[ident] = "MainThread"
     tstate = _api.PyInterpreterState_ThreadHead(_api.PyThreadState_GetInterpreter(me))
     while tstate:
         if tstate != me:
@@ -107,11 +133,17 @@ def _thread_states():
 
 
 # _PyEval_SetTrace(tstate, func, arg) twice: with a Python object as arg, and with NULLs (tracing off).
-_SET_TRACE_ON = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object)(("_PyEval_SetTrace", _api))
-_SET_TRACE_OFF = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("_PyEval_SetTrace", _api))
+# CPython 3.13 no longer exports it: looking it up at import failed the whole agent's start there
+# (every file of door.py's CALLS is loaded when the agent starts), so it is looked up when used,
+# which is on 3.11 only (_trace_slots refuses other versions first).
+_SET_TRACE = []
 
 
 def _set_trace(tstate, trampoline, hook):
+    if not _SET_TRACE:
+        _SET_TRACE.append(ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object)(("_PyEval_SetTrace", _api)))
+        _SET_TRACE.append(ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("_PyEval_SetTrace", _api)))
+    _SET_TRACE_ON, _SET_TRACE_OFF = _SET_TRACE
     if hook is None:
         return _SET_TRACE_OFF(tstate, None, None)
     return _SET_TRACE_ON(tstate, trampoline, hook)
@@ -234,7 +266,7 @@ class Window(object):
                 "count": 0, "samples": [], "handlers": {}, "threads": {},
             }
         entry["count"] += 1
-        tname = threading.current_thread().name
+        tname = _current_thread_name()
         entry["threads"][tname] = entry["threads"].get(tname, 0) + 1
         if len(entry["samples"]) < self.samples_per_key:
             raised_at = raiser.tb_frame.f_code

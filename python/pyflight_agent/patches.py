@@ -450,3 +450,33 @@ def patch_watch_record(depth=3, items=32):
 
     dump_result.pyflight = True
     cls.dump_result = dump_result
+
+
+def patch_trace_thread_name():
+    """trace records name the thread that made the call from `threading`'s objects; in a process
+    that never imported `threading` itself, the module was imported by the agent's thread, which it
+    calls "MainThread", and the real main thread has no object (name None) or a `_DummyThread`
+    ("Dummy-1", daemon True) once something called current_thread() there. The record is built in
+    the traced thread (c_bind_output_trace_frames): the thread whose native id is the pid is
+    MainThread, not a daemon (the rule reads.thread_names has for stacks)."""
+    import os
+    import threading
+
+    from flight_profiler.plugins.trace import trace_frame
+
+    cls = trace_frame.WrapTraceFrame
+    if getattr(cls.__init__, "pyflight", False):
+        return
+    original = cls.__init__
+    get_native_id = getattr(threading, "get_native_id", None)
+
+    def __init__(self, frames):
+        original(self, frames)
+        try:
+            if get_native_id is not None and get_native_id() == os.getpid():
+                self.thread_name, self.is_daemon = "MainThread", False
+        except Exception:
+            pass
+
+    __init__.pyflight = True
+    cls.__init__ = __init__

@@ -30,6 +30,35 @@ def thread_names():
     return out
 
 
+def main_thread_ident():
+    """The `threading` ident of the process's main thread, or None when it cannot be told. Not
+    threading.main_thread(): in a process that never imported `threading` itself that is whichever
+    thread imported it first (the agent's). 3.13 says it (_thread._get_main_thread_ident); before,
+    the thread object whose native id is the pid (a `_DummyThread` once something called
+    current_thread() there), else the only thread whose oldest frame is a module's top level run as
+    __main__ (a script, `-m`, or runpy). Reads only: no thread object is created."""
+    import os
+
+    getter = getattr(sys.modules.get("_thread"), "_get_main_thread_ident", None)
+    if getter is not None:
+        try:
+            return getter()
+        except Exception:
+            pass
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        for thread in list(getattr(threading, "_active", {}).values()):
+            if getattr(thread, "native_id", None) == os.getpid():
+                return thread.ident
+    found = []
+    for ident, frame in list(sys._current_frames().items()):
+        while frame.f_back is not None:
+            frame = frame.f_back
+        if frame.f_code.co_name in ("<module>", "_run_module_as_main") and frame.f_globals.get("__name__") in ("__main__", "runpy"):
+            found.append(ident)
+    return found[0] if len(found) == 1 else None
+
+
 def imported(module):
     """Whether the process has imported `module` (a sys.modules lookup: nothing is imported)."""
     return module in sys.modules

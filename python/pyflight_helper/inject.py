@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from . import errors
+from . import errors, quiet_native
 from .errors import HelperError
 from .target import ns_pid, own_namespaces, require_alive
 from .wire import DOOR_DIR_PREFIX, DOOR_SOCKET
@@ -146,6 +146,9 @@ class Staging(object):
             os.chmod(self.dir, 0o755)  # a target of another user must read the library and the bootstrap
             for name in ("attach", "flight_profiler_agent.so"):
                 shutil.copy2(os.path.join(lib, name), os.path.join(self.dir, name))
+            # The copy's own prints into the target's stdout/stderr (gilstat's `[*] …` lines) are
+            # cut out of its code; the three loader lines stay (quiet_native.py).
+            self.silenced = quiet_native.silence_file(os.path.join(self.dir, "flight_profiler_agent.so"))
             for name in CORE_FILES + CALL_FILES:
                 shutil.copy2(os.path.join(AGENT_FILES, name), os.path.join(self.dir, name))
             with open(os.path.join(self.dir, "door.json"), "w") as config:

@@ -74,3 +74,31 @@ def test_the_agents_failures_in_words():
                            "ValueError: invalid literal for int() with base 16: ''\n")
     assert gilstat._failure(recorded_nm_failure).code == "UNSUPPORTED_PLATFORM"
     assert gilstat._failure("gilstat enable failed").code == "INTERNAL"
+
+
+def test_the_main_thread_is_named_by_its_ident_and_the_agents_mainthread_is_not_it():
+    from pyflight_helper.commands.gilstat import name_main_thread
+
+    record = {"threads": [{"threadId": "7fc002e6cb80", "thread": "Dummy-1", "agent": False},
+                          {"threadId": "7fbffa3e76c0", "thread": "MainThread", "agent": False},
+                          {"threadId": "7fbffabe86c0", "thread": "flight-profiler-worker-_0", "agent": True}],
+              "alerts": [{"threadId": "7fc002e6cb80", "thread": "Dummy-1", "event": "hold", "ms": 12}]}
+    name_main_thread(record, 0x7fc002e6cb80)
+    assert [(t["thread"], t["agent"]) for t in record["threads"]] == [
+        ("MainThread", False), ("agent thread (threading's MainThread)", True), ("flight-profiler-worker-_0", True)]
+    assert record["alerts"][0]["thread"] == "MainThread"
+    assert name_main_thread({"threads": [{"threadId": "1", "thread": "Dummy-1"}]}, None)["threads"][0]["thread"] == "Dummy-1"
+
+
+def test_main_thread_ident_reads_the_main_thread_and_creates_no_thread_object():
+    import threading
+
+    from pyflight_agent import reads
+
+    before = dict(threading._active)
+    result = []
+    worker = threading.Thread(target=lambda: result.append(reads.main_thread_ident()))
+    worker.start()
+    worker.join()
+    assert result == [threading.main_thread().ident]
+    assert dict(threading._active) == before

@@ -26,7 +26,12 @@ export async function runDiagnose(args: ParsedArgs, log: Logger, withSession: Wi
   const onStep = (step: string) => process.stderr.write(`pyflight: ${step}\n`);
   const report = (await serverWorkers(pid)).length
     ? await diagnoseMaster(pid, args, log, problem, options, onStep)
-    : await withSession(pid, args, log, (session, stop) => diagnose(session, problem, { ...options, signal: stop }, onStep));
+    : await withSession(pid, args, log, (session, stop) => diagnose(session, problem, { ...options, signal: stop }, onStep), { resultSaysDeath: true });
+  if (report.targetExited) {
+    // The report (what was gathered before) still goes to stdout; the failure to stderr and the exit status.
+    process.exitCode = 1;
+    process.stderr.write(`pyflight: ${report.targetExited.message}.\n`);
+  }
   return args.flags.has('json') ? report : reportMarkdown(report);
 }
 

@@ -2,12 +2,37 @@
  * The CLI's session: attach for one command, run it, always detach. The subcommand modules get it
  * as a parameter typed `WithSession`.
  */
+import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { Session } from '../session/session';
+import { targetExitedError } from '../session/targetDeath';
 import { numberOption, type ParsedArgs } from './args';
 
-/** Attaches, runs `body`, and always detaches (also on Ctrl+C), so no helper or probe outlives the CLI. */
-export async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>): Promise<T> {
+const SUBCOMMANDS = new Set(['summary', 'diff', 'holders', 'record', 'list', 'show', 'replay', 'delete', 'profile', 'memory', 'getInstances', 'forceGc']);
+
+/** The command as typed, for messages: `gilstat`, `mem diff`, `tt record`. */
+export function commandName(args: ParsedArgs): string {
+  const sub = args.positional.slice(0, 2).find((word) => SUBCOMMANDS.has(word));
+  return sub ? `${args.verb} ${sub}` : args.verb;
+}
+
+export interface WithSessionOptions {
+  /**
+   * The body's result says itself that the target died (a diagnosis report does): no
+   * TARGET_EXITED after a body that returned. A body that throws still gets it.
+   */
+  resultSaysDeath?: boolean;
+}
+
+/**
+ * Attaches, runs `body`, and always detaches (also on Ctrl+C), so no helper or probe outlives the CLI.
+ * A target that exits once attached fails the command with TARGET_EXITED ("process 123 exited
+ * during gilstat: killed by SIGSEGV while PyFlight was attached", src/session/targetDeath.ts),
+ * whatever the body answered or threw meanwhile (an end line with reason `exited`, a refused
+ * connection): the command did not do what was asked, and the process is gone.
+ */
+export async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>,
+  options: WithSessionOptions = {}): Promise<T> {
   const session = new Session(pid, {
     log, attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000, allowCode: !args.flags.has('no-code'), // flags are kept without their dashes (args.ts)
     // The command typed needs the agent; say so, once, on stderr (stdout stays machine-readable).
@@ -20,9 +45,19 @@ export async function withSession<T>(pid: number, args: ParsedArgs, log: Logger,
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  let attached = false;
   try {
     await session.attach((message) => log.info(message), stop.signal);
-    return await body(session, stop.signal);
+    attached = true;
+    const result = await body(session, stop.signal);
+    const death = options.resultSaysDeath ? undefined : await session.checkDeath();
+    if (death) throw targetExitedError(pid, death, commandName(args));
+    return result;
+  } catch (error) {
+    const said = error instanceof PyFlightError && error.code === ErrorCode.TargetExited && error.details?.during;
+    if (!attached || said) throw error;
+    const death = await session.checkDeath().catch(() => undefined);
+    throw death ? targetExitedError(pid, death, commandName(args)) : error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

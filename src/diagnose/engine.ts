@@ -13,6 +13,7 @@ import { gatherQuickEvidence } from './quickEvidence';
 import type { DiagnosisReport } from './report';
 import { kindFromWords, routeByEvidence } from './routing';
 import { sampleStacks } from './stackSamples';
+import { deathHint, deathText } from '../session/targetDeath';
 import type { StackResult } from '../protocol/helper';
 
 export interface DiagnoseOptions extends PlaybookOptions {
@@ -58,9 +59,28 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       undefined, { kind, routedBy });
   }
   onStep(`Diagnosing ${kind === 'exception' ? 'an' : 'a'} ${kind} problem (${routedBy}).`);
-  let { findings, summary }: PlaybookOutcome = await playbookFor(kind).run({
-    target, options, onStep, commands, extras, samples, secondsLeft: () => budget - (Date.now() - started) / 1000,
-  });
+  let outcome: PlaybookOutcome;
+  try {
+    outcome = await playbookFor(kind).run({
+      target, options, onStep, commands, extras, samples, secondsLeft: () => budget - (Date.now() - started) / 1000,
+    });
+  } catch (error) {
+    // A step failed because the process is gone (a refused connection, a helper that lost it): say so.
+    const death = await target.checkDeath?.().catch(() => undefined);
+    if (!death) throw error;
+    outcome = { findings: [], summary: '' };
+  }
+  let { findings, summary } = outcome;
+  const died = await target.checkDeath?.().catch(() => undefined);
+  if (died) {
+    const text = deathText(target.pid, died, 'the diagnosis');
+    onStep(capital(text) + '.');
+    return { pid: target.pid, problem, kind, routedBy, summary: `${capital(text)}: the findings below are what was gathered before; ${deathHint(died)}`,
+      findings: [{ title: `The process exited during the diagnosis${died.signal ? ` (killed by ${died.signal})` : ''}`, severity: 'critical', location: null,
+        evidence: [capital(text) + '.', ...(summary ? [`Before it exited: ${summary}`] : [])],
+        next_steps: [deathHint(died)] }, ...findings],
+      commands_run: commands, elapsedMs: Date.now() - started, targetExited: { ...died, message: capital(text) } };
+  }
   // Nothing stuck and nothing busy, and the words did not say what is wrong: something may fail quietly.
   const countExceptions = kind === 'hang' && !asked && !fromWords && findings[0]?.severity === 'info';
   if (countExceptions && options.allowAgent === false) {
@@ -78,3 +98,5 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   if (samples.length && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
 }
+
+const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

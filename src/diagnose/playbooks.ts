@@ -5,6 +5,7 @@
  * `kind:` prompt word; a unit test checks package.json's chat commands and tool against it.
  * Adding a playbook is one row here and one file with its `run`.
  */
+import type { TargetDeath } from '../session/targetDeath';
 import { diagnoseException, type ExceptionTarget } from './exception';
 import { diagnoseGil, type GilTarget } from './gil';
 import { diagnoseHang } from './hang';
@@ -15,7 +16,10 @@ import type { StackTarget } from './stackSamples';
 import { diagnoseTorch, TORCH_WORDS, type TorchPlaybookTarget } from './torch';
 
 /** What the engine needs of a session (a `Session` is one): what each playbook needs. */
-export interface DiagnoseTarget extends StackTarget, SlowTarget, TorchPlaybookTarget, ExceptionTarget, GilTarget, MemoryTarget {}
+export interface DiagnoseTarget extends StackTarget, SlowTarget, TorchPlaybookTarget, ExceptionTarget, GilTarget, MemoryTarget {
+  /** Undefined while the process runs; how it ended once it does not (Session.checkDeath). */
+  checkDeath?(): Promise<TargetDeath | undefined>;
+}
 
 const clamp = (low: number, high: number, n: number) => Math.max(low, Math.min(high, Math.floor(n)));
 

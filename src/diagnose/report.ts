@@ -39,6 +39,8 @@ export interface DiagnosisReport<Kind extends string = string> {
   /** The equivalent `pyflight` commands of what was run, to repeat by hand. */
   commands_run: string[];
   elapsedMs: number;
+  /** The process exited during the diagnosis (the report says so first; the CLI exits 1). */
+  targetExited?: { signal?: string; code?: number; message: string };
 }
 
 export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, info: 3 };

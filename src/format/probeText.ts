@@ -48,6 +48,7 @@ export function endText(summary: StreamSummary, noun: string): string {
   const count = summary.matched ?? summary.count;
   switch (summary.reason) {
     case 'limit':
+      if (summary.belowInterval && summary.intervalMs !== undefined) return `${plural(count, noun)} · ${fasterText(summary.belowInterval, summary.intervalMs)}`;
       return summary.limit ? `${count} of ${plural(summary.limit, noun)} · ended: limit ${summary.limit} reached` : plural(count, noun);
     case 'calls':
       return `stopped after ${plural(summary.calls ?? summary.callBudget ?? 0, 'call')}, ${count} matched`;
@@ -59,6 +60,16 @@ export function endText(summary: StreamSummary, noun: string): string {
     default:
       return `${plural(count, noun)} · stopped`;
   }
+}
+
+/**
+ * trace's calls under its interval: "2 calls were faster than -i 0.1 ms, so not recorded (lower it:
+ * -i 0.01, or -i 0 for every call)".
+ */
+export function fasterText(below: number, intervalMs: number): string {
+  const lower = intervalMs > 0.01 ? '-i 0.01, or -i 0 for every call' : '-i 0 records every call';
+  return `ended: limit reached; ${below === 1 ? '1 call was' : `${below} calls were`} faster than -i ${intervalMs} ms, so not recorded `
+    + `(lower the threshold: ${lower})`;
 }
 
 /** The last line of a traceback: "ValueError: not enough values to unpack (expected 2, got 1)". */

@@ -302,6 +302,9 @@ export interface StreamSummary {
   callBudget?: number;
   /** trace: calls the helper received, including those below -i / -et. */
   callsSeen?: number;
+  /** trace: calls that ran faster than the interval (-i, `intervalMs`), so were not records. */
+  belowInterval?: number;
+  intervalMs?: number;
   /** The agent's argument string (what `flight_profiler --cmd` would take after the command). */
   args: string;
 }

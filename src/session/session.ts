@@ -6,6 +6,7 @@ import { settingDefault } from '../common/settings';
 import { HelperProcess } from '../helper/helperProcess';
 import { localHost } from '../host/localHost';
 import type { TargetHost } from '../host/targetHost';
+import { deathHint, deathText, targetDeath, type TargetDeath } from './targetDeath';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
 import type { AttachResult, GetGlobalParams, GetGlobalResult, GilstatParams, HelloResult, TerminalPortRecord } from '../protocol/helper';
@@ -112,8 +113,12 @@ export class Session implements HelperCaller {
       loadAgent: (signal) => this.loadAgent(signal),
       requestFailed: async (error) => {
         const failure = PyFlightError.from(error);
-        if (targetIsGone(failure)) await this.onTargetExit();
-        return failure;
+        if (!targetIsGone(failure)) return failure;
+        await this.onTargetExit();
+        // The helper's bare "Process N exited." becomes the session's words (how it ended, when that
+        // could be read); a more specific one ("… while PyFlight was loading its agent") stays.
+        const generic = failure.message === `Process ${pid} exited.`;
+        return generic && this.endReason?.code === ErrorCode.TargetExited ? this.endReason : failure;
       },
       withFreshHelper: async (what, cleanUp) => {
         if (!this.preflightResult) return;
@@ -334,10 +339,37 @@ export class Session implements HelperCaller {
     return this.endReason ?? new PyFlightError(ErrorCode.HelperProtocol, `Session ${this.pid} is ${this._state}.`, 'Attach again.');
   }
 
-  private async onTargetExit(): Promise<void> {
+  /**
+   * How the target ended (a signal when it could be read: targetDeath.ts), once the session saw it
+   * exit; undefined while it runs.
+   */
+  death: TargetDeath | undefined;
+
+  /**
+   * Whether the target is gone now (asked, not waiting for the liveness poll): how it ended, or
+   * undefined while it runs. A gone target ends the session as `targetExited`.
+   */
+  async checkDeath(): Promise<TargetDeath | undefined> {
+    if (this.death) return this.death;
+    const death = await targetDeath(this.host, this.pid);
+    if (death) await this.onTargetExit(death);
+    return this.death ?? death;
+  }
+
+  private exiting: Promise<void> | undefined;
+
+  private onTargetExit(known?: TargetDeath): Promise<void> {
+    this.exiting ??= this.endOnExit(known);
+    return this.exiting;
+  }
+
+  private async endOnExit(known?: TargetDeath): Promise<void> {
     if (this.isFinal || this._state === 'detaching') return;
-    this.endReason = new PyFlightError(ErrorCode.TargetExited, `Process ${this.pid} exited.`,
-      'Start the program again and attach to the new process.');
+    // Read first: a zombie's wait status (the signal) is gone once its parent reaps it.
+    const death = known ?? await targetDeath(this.host, this.pid) ?? {};
+    if (this.isFinal || (this._state as SessionState) === 'detaching') return; // it may have changed meanwhile
+    this.death = death;
+    this.endReason = new PyFlightError(ErrorCode.TargetExited, capitalized(deathText(this.pid, death)) + '.', deathHint(death), { ...death });
     this.liveness.stop();
     await this.helper?.stop();
     this.setState('targetExited');
@@ -371,3 +403,5 @@ export class Session implements HelperCaller {
     return this.helper?.pid;
   }
 }
+
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

@@ -11,7 +11,7 @@ import { recordCpuProfile } from '../../src/profile/record';
 import type { WatchRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
 import { stopAllTargets, VENV_PYTHON } from '../support/fixtures';
-import { assertNoLeftovers, assertTargetHealthy, removeHeartbeatDirs, runCli, startBeatingTarget, strayFiles, type BeatingTarget } from '../support/faults';
+import { assertNoLeftovers, assertTargetHealthy, cliError, removeHeartbeatDirs, runCli, startBeatingTarget, strayFiles, type BeatingTarget } from '../support/faults';
 
 const LOCATION_HINT = 'Check the class and method names, and the module name as the target imported it '
   + '(PyFlight: Show Module Name of This File, or `pyflight module <pid> <file>`).';
@@ -153,6 +153,13 @@ describe('faults: probes on a healthy target', function () {
   });
 });
 
+/** SIGKILLed by the test, its child: the signal is named when the session read it before Node reaped the zombie. */
+function assertExitedWhileAttached(error: { code: string; message: string; hint?: string } | undefined, pid: number): void {
+  assert.equal(error?.code, ErrorCode.TargetExited);
+  assert.match(error!.message, new RegExp(`^Process ${pid} exited(: killed by SIGKILL while|, while) PyFlight was attached\\.$`));
+  assert.match(error!.hint ?? '', /Start the program again and attach to the new process\.$/);
+}
+
 describe('faults: the target exits mid-command', function () {
   this.timeout(120_000);
   afterEach(async () => {
@@ -181,8 +188,7 @@ describe('faults: the target exits mid-command', function () {
       assert.equal(summary.reason, 'exited');
       await new Promise<void>((resolve) => (session.isFinal ? resolve() : session.onDidChangeState(() => resolve())));
       assert.equal(session.state, 'targetExited');
-      assert.deepEqual(session.endReason?.toJSON(), { code: ErrorCode.TargetExited, message: `Process ${target.pid} exited.`,
-        hint: 'Start the program again and attach to the new process.' });
+      assertExitedWhileAttached(session.endReason?.toJSON(), target.pid);
     });
   }
 
@@ -211,8 +217,70 @@ describe('faults: the target exits mid-command', function () {
     diff.catch(() => undefined); // observed below, after the exit
     await isWaiting;
     await target.stop();
-    assert.deepEqual(await failure(diff), { code: ErrorCode.TargetExited, message: `Process ${target.pid} exited.`,
-      hint: 'Start the program again and attach to the new process.' });
+    assertExitedWhileAttached(await failure(diff), target.pid);
     assert.equal(session.state, 'targetExited');
   });
+});
+
+/**
+ * The target crashes (SIGSEGV, sent by the test) while a CLI command runs in it: every command
+ * fails with TARGET_EXITED and exit 1, never an end line with exit 0 ("reason exited" used to
+ * look like success, and the memory diagnosis said "holder search failed: ConnectionRefusedError").
+ * The signal is named when the CLI read the zombie's status before this test (its parent) reaped
+ * it; the test checks the signal from its own child.
+ */
+describe('faults: the target is killed by SIGSEGV mid-command (CLI)', function () {
+  this.timeout(120_000);
+  afterEach(async () => {
+    await stopAllTargets();
+    await assertNoLeftovers();
+  });
+  after(removeHeartbeatDirs);
+
+  const cases: { command: string; during: string; args: (pid: string) => string[]; when: (out: { stdout: string; stderr: string }) => boolean }[] = [
+    { command: 'gilstat', during: 'gilstat', args: (pid) => ['gilstat', pid, '--interval', '1', '--duration', '60', '--json'],
+      when: (o) => o.stdout.includes('{"type":"record"') },
+    { command: 'watch', during: 'watch', args: (pid) => ['watch', pid, '__main__', 'Ledger', 'add', '-n', '100000', '--json'],
+      when: (o) => o.stdout.includes('{"type":"record"') },
+    { command: 'mem diff', during: 'mem diff', args: (pid) => ['mem', 'diff', pid, '--interval', '30', '--json'],
+      when: (o) => o.stderr.includes('first snapshot taken') },
+    { command: 'diagnose', during: 'the diagnosis', args: (pid) => ['diagnose', pid, 'memory grows', '--kind', 'memory', '--budget', '60', '--json'],
+      when: (o) => o.stderr.includes('First heap snapshot taken') },
+  ];
+  for (const c of cases) {
+    it(`mid-${c.command}: exit 1 and "process N exited during ${c.during}"`, async () => {
+      const target = await startBeatingTarget();
+      const pid = String(target.pid);
+      const died = new Promise<string | null>((resolve) => target.child.once('exit', (_code, signal) => resolve(signal)));
+      const run = await runCli(c.args(pid), {
+        onSpawn: (child) => {
+          const seen = { stdout: '', stderr: '' };
+          let sent = false;
+          const look = () => {
+            if (!sent && c.when(seen)) {
+              sent = true;
+              process.kill(target.pid, 'SIGSEGV');
+            }
+          };
+          child.stdout!.on('data', (d: Buffer) => { seen.stdout += d.toString(); look(); });
+          child.stderr!.on('data', (d: Buffer) => { seen.stderr += d.toString(); look(); });
+        },
+      });
+      assert.equal(await died, 'SIGSEGV', 'the target died by the signal the test sent');
+      assert.equal(run.code, 1, `exit status: ${run.stdout}\n${run.stderr}`);
+      const said = new RegExp(`^process ${pid} exited during ${c.during}(: killed by SIGSEGV while|, while) PyFlight was attached$`, 'i');
+      if (c.command === 'diagnose') {
+        // The report (what was gathered before) is printed, and says first that the process died.
+        const report = JSON.parse(run.stdout) as { targetExited?: { message: string }; findings: { title: string; severity: string }[] };
+        assert.match(report.targetExited?.message ?? '', said);
+        assert.equal(report.findings[0].severity, 'critical');
+        assert.match(report.findings[0].title, /^The process exited during the diagnosis/);
+        assert.match(run.stderr, new RegExp(`pyflight: process ${pid} exited during the diagnosis`, 'i'));
+      } else {
+        const error = cliError(run);
+        assert.equal(error.code, ErrorCode.TargetExited);
+        assert.match(error.message, said);
+      }
+    });
+  }
 });

@@ -95,6 +95,16 @@ describe('records tell the truth (records_service.py, real agent)', function () 
     assert.equal(ttSummary.reason, 'limit');
     await session.call('ttDelete', { all: true });
   });
+
+  it('a trace of a function faster than -i ends at its limit and counts the calls under the threshold', async () => {
+    // STORE.put is a dict store and a len(): microseconds, under the default -i 0.1 ms.
+    const trace = session.startProbe('trace', { module: '__main__', class: 'Store', method: 'put', intervalMs: 1000, limit: 3 });
+    const traced = collect<TraceRecord>(trace);
+    const summary = await trace.done;
+    assert.equal(traced.length, 0);
+    assert.deepEqual({ reason: summary.reason, seen: summary.callsSeen, below: summary.belowInterval, interval: summary.intervalMs },
+      { reason: 'limit', seen: 3, below: 3, interval: 1000 });
+  });
 });
 
 describe('a target that exits during a live watch', function () {

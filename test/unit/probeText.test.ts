@@ -46,6 +46,16 @@ describe('probe text (records recorded from records_service.py)', () => {
     assert.equal(endText({ ...ends[0], reason: 'exited', matched: 7 }, 'call'), '7 calls · process exited');
   });
 
+  it('a trace whose calls were all faster than -i says so and how to lower it (not "another session stopped it")', () => {
+    // The helper's end line for `trace <pid> shop.orders total_price -n 2` on busy_service.py (3.11.7, 2026-12-06).
+    const end = { count: 0, limit: 2, matched: 0, callBudget: 2, reason: 'limit' as const, callsSeen: 2, belowInterval: 2, intervalMs: 0.1,
+      args: 'shop.orders total_price -i 0.1 -n 2' };
+    const text = endText(end, recordNoun('trace', {}));
+    assert.equal(text, '0 calls · ended: limit reached; 2 calls were faster than -i 0.1 ms, so not recorded (lower the threshold: -i 0.01, or -i 0 for every call)');
+    assert.doesNotMatch(text, /another session/);
+    assert.match(endText({ ...end, count: 1, matched: 1, belowInterval: 1, intervalMs: 0.01 }, 'call'), /^1 call · .*1 call was faster than -i 0.01 ms.*-i 0 records every call/);
+  });
+
   const traces = lines('trace-records-service.jsonl').filter((l) => l.type === 'record').map((l) => l.data as TraceRecord);
 
   it('a trace prints as an indented call tree', () => {

@@ -30,6 +30,7 @@ from pyflight_agent import elf
 
 from .. import errors
 from ..errors import HelperError
+from ..in_target import call
 from ..target import is_alive
 from ..wire import AgentConnection, agent_status, request, strip_ansi
 
@@ -278,6 +279,7 @@ class GilStream(object):
         if self.pid is not None:
             found = require_symbols(self.pid)
             self.req.progress("symbols", {name: path for name, (_addr, path) in found.items()})
+        main = main_thread_ident(self.agent)
         conn = AgentConnection(self.agent, timeout=10)
         count = 0
         try:
@@ -297,6 +299,9 @@ class GilStream(object):
                     raise _failure(frame)
                 record = self.reports.feed(frame)
                 if record is not None:
+                    if main is None:
+                        main = main_thread_ident(self.agent)  # its thread object may appear later
+                    name_main_thread(record, main)
                     count += 1
                     self.req.record(record)
         finally:
@@ -309,6 +314,37 @@ class GilStream(object):
             reason = "stopped" if agent_status(self.agent, timeout=1) is not None else "exited"
         sys.stderr.write("gilstat: %d reports, %s\n" % (count, reason))
         return {"count": count, "reason": reason, "args": self.args, "measure": "intercept"}
+
+
+def main_thread_ident(agent):
+    """The target's main thread's ident (reads.main_thread_ident), or None."""
+    try:
+        ident = call(agent, "reads.mainThreadIdent", timeout=10)
+    except (OSError, HelperError, ValueError):
+        return None
+    return ident if isinstance(ident, int) and not isinstance(ident, bool) else None
+
+
+def name_main_thread(record, ident):
+    """The agent names threads as `threading` does: in a process that never imported it, the main
+    thread is "Dummy-N" (or has no name) and the agent's thread that imported it "MainThread". The
+    thread whose ident is the main thread's is MainThread in reports and alerts (its hex threadId)."""
+    if ident is None:
+        return record
+    for thread in list(record.get("threads") or []) + list(record.get("alerts") or []):
+        try:
+            same = int(str(thread.get("threadId")), 16) == ident
+        except ValueError:
+            continue
+        if same:
+            thread["thread"] = "MainThread"
+            if "agent" in thread:
+                thread["agent"] = False
+        elif thread.get("thread") == "MainThread":  # the agent's thread that imported threading
+            thread["thread"] = "agent thread (threading's MainThread)"
+            if "agent" in thread:
+                thread["agent"] = True
+    return record
 
 
 class SampledGil(object):
@@ -350,7 +386,10 @@ class SampledGil(object):
                     continue
                 samples += 1
                 for thread in threads:
-                    key = (thread.get("thread_id"), thread.get("thread_name") or "")
+                    # The thread whose native id is the pid is MainThread (py-spy reads `threading`'s
+                    # names, which call it Dummy-N when the agent imported threading first).
+                    name = "MainThread" if thread.get("os_thread_id") == self.pid else thread.get("thread_name") or ""
+                    key = (thread.get("thread_id"), name)
                     entry = seen.setdefault(key, [0, 0])
                     entry[0] += 1 if thread.get("owns_gil") else 0
                     entry[1] += 1 if thread.get("active") else 0

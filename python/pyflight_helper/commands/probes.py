@@ -409,6 +409,9 @@ class ProbeStream(object):
         elif self.matching:
             reason = "calls"  # the agent's call budget ran out before `limit` records matched
             summary["calls"] = self.budget
+        elif self.target == "trace" and self.budget is not None and self.calls_seen >= self.budget:
+            # The agent's -n calls were made; those faster than the interval (-i) are not records.
+            reason = "limit"
         elif self.budget is not None and self.count < self.budget:
             # The agent ended the stream before its -n calls: another client's `off` on the same
             # function (another PyFlight window, the CLI, flight_profiler) removed the shared wrapper.
@@ -418,6 +421,10 @@ class ProbeStream(object):
         summary["reason"] = reason
         if self.target == "trace":
             summary["callsSeen"] = self.calls_seen
+            interval = re.search(r"(?:^| )-i (\S+)", self.args)
+            if interval and not self.matching and self.calls_seen > self.count:
+                summary["belowInterval"] = self.calls_seen - self.count
+                summary["intervalMs"] = float(interval.group(1))
         # The helper's stderr is the PyFlight log.
         params = self.req.params or {}
         where = ".".join(str(params[k]) for k in ("module", "class", "method") if params.get(k))
