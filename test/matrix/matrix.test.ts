@@ -80,7 +80,7 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         stopNamespaced();
       });
 
-      it('check, stack (+ native), watch, trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on and writes only the loader lines', async () => {
+      it('check, stack (+ native), watch, trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on, exits on SIGTERM, and wrote only the loader lines', async () => {
         target = await startTarget(['busy_service.py'], python, 60_000);
         const pid = String(target.pid);
 
@@ -135,6 +135,10 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         await until('the service advances shop.orders._quantities', () => quantities(target!.pid) > first, 60);
         assert.equal(agentCopies(target.pid).length, 1, 'one agent after every command');
 
+        // Then it shuts down as a service does (SIGTERM: exit 0, buffered output flushed, atexit run).
+        const exited = new Promise<number | null>((resolve) => target!.child.once('close', (code) => resolve(code)));
+        process.kill(target.pid, 'SIGTERM');
+        assert.equal(await exited, 0, `exit code after SIGTERM: ${target.output()}`);
         const { stdout, stderr } = target.streams();
         assert.equal(stderr, '', 'nothing in the service\'s stderr');
         const extra = stdout.split('\n').filter((l) => l && !/^READY \d+$/.test(l) && !LOADER_LINES.some((re) => re.test(l)));
