@@ -90,6 +90,8 @@ def report(f=None):
         if entry["status"] == "refused" and entry.get("overridable") and os.environ.get(OVERRIDE_VARIABLE) == "1":
             entry["status"] = "untested"
             entry["overridden"] = True
+        if entry["status"] == "refused":
+            entry["message"] = _refusal(spec, entry, f)
         features[key] = entry
     return {"family": row["id"], "label": row["label"], "tested": bool(row["testedOn"]), "testedOn": row["testedOn"],
             "facts": f, "features": features}
@@ -101,7 +103,9 @@ def require(feature, f=None):
     entry = report(f)["features"][feature]
     if entry["status"] != "refused":
         return
+    raise HelperError(errors.INTERPRETER_UNSUPPORTED, entry["message"], entry.get("next"))
+
+
+def _refusal(spec, entry, f):
     build = " (free-threaded)" if f["freeThreaded"] else ""
-    raise HelperError(errors.INTERPRETER_UNSUPPORTED,
-                      "PyFlight does not %s on CPython %s%s: %s." % (table()["features"][feature]["refusal"], f["version"], build, entry["reason"]),
-                      entry.get("next"))
+    return "PyFlight does not %s on CPython %s%s: %s." % (spec["refusal"], f["version"], build, entry["reason"])

@@ -6,6 +6,7 @@
  * (test/unit/capabilities.test.ts keeps README and the table equal).
  */
 import table from '../../python/pyflight_helper/capabilities.json';
+import { ErrorCode, PyFlightError } from '../common/errors';
 
 export type CapabilityStatus = 'tested' | 'fallback' | 'untested' | 'refused';
 
@@ -17,6 +18,8 @@ export interface FeatureCapability {
   overridable?: boolean;
   /** Refused by the table, allowed by PYFLIGHT_ALLOW_UNTESTED_PYTHON=1. */
   overridden?: boolean;
+  /** A refusal in the helper's words (what INTERPRETER_UNSUPPORTED says). */
+  message?: string;
   title: string;
   agent: boolean;
 }
@@ -83,4 +86,16 @@ export function renderRequirementsTable(): string {
     return note ? `${CELL[c.status]}: ${note}` : CELL[c.status];
   }).join(' | ')} |`);
   return [head, rule, ...rows].join('\n');
+}
+
+/**
+ * The error for a feature the target's row refuses (`agent`, `gilstat`, …), before anything is
+ * loaded or asked; undefined when it may run. The helper refuses the same (INTERPRETER_UNSUPPORTED).
+ */
+export function capabilityRefusal(report: CapabilityReport | undefined, feature: string): PyFlightError | undefined {
+  const entry = report?.features[feature];
+  if (!report || entry?.status !== 'refused') return undefined;
+  return new PyFlightError(ErrorCode.InterpreterUnsupported,
+    entry.message ?? `PyFlight does not run ${entry.title} on CPython ${report.facts.version}: ${entry.reason}.`, entry.next,
+    { family: report.family, feature });
 }

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cliSync as cli, jsonOf as json } from '../support/cli';
 import { isRunning, ROOT, startTarget, stopAllTargets, type Target } from '../support/fixtures';
-import { matrixInterpreters, profilerVenv, type MatrixInterpreter } from '../support/interpreters';
+import { matrixInterpreters, profilerVenv, untestedInterpreter, type MatrixInterpreter } from '../support/interpreters';
 import { agentCopies, namespacesUnavailable, PID_NS_FLAGS, startNamespaced, stopNamespaced } from '../support/namespaces';
 
 type Thread = { tid: number; name: string | null; frames: { function: string }[]; nativeFrames?: { function: string }[] };
@@ -49,6 +49,7 @@ async function until(what: string, check: () => boolean, tries = 300): Promise<v
 }
 
 const interpreters: MatrixInterpreter[] = matrixInterpreters();
+const untested: MatrixInterpreter = untestedInterpreter();
 
 describe('interpreter matrix: every command on every CPython tested here', function () {
   this.timeout(600_000);
@@ -62,6 +63,41 @@ describe('interpreter matrix: every command on every CPython tested here', funct
     for (const line of ['[PyFlightProfiler] Loading agent: …', 'Native profiler initialized.', 'Agent initialization complete.']) {
       assert.ok(readme.includes(line), line);
     }
+  });
+
+  describe(`outside the tested set: ${untested.label}`, function () {
+    let target: Target | undefined;
+    before(async function () {
+      if (!untested.base) {
+        console.log(`    (skipped: ${untested.label}: ${untested.absent})`);
+        this.skip();
+      }
+    });
+    after(async () => { await target?.stop(); });
+
+    it('check says it is not tested and what is refused; stack and perf work; the agent is refused before anything is loaded', async () => {
+      target = await startTarget(['busy_service.py'], await profilerVenv(untested), 60_000);
+      const pid = String(target.pid);
+      const checked = cli('check', pid);
+      assert.equal(checked.status, 0, checked.stdout + checked.stderr);
+      assert.match(checked.stdout, /CPython 3\.8–3\.9: NOT tested here/);
+      assert.match(checked.stdout, /is not tested with PyFlight .*Refused here: watch, trace/);
+      const stack = json<Stack>(cli('stack', pid, '--json'));
+      assert.ok(stack.threads.some((t) => t.tid === target!.pid && t.name === 'MainThread'));
+      assert.ok(stack.threads.some((t) => t.name === 'request-worker'), JSON.stringify(stack.threads.map((t) => [t.tid, t.name])));
+      assert.ok(json<{ samples: number }>(cli('perf', pid, '-d', '1', '--json')).samples > 0);
+      for (const args of [['watch', pid, 'shop.orders', 'total_price', '-n', '1'], ['gilstat', pid, '--duration', '2'], ['mem', 'summary', pid]]) {
+        const refused = cli(...args, '--json');
+        assert.notEqual(refused.status, 0, refused.stdout);
+        const error = JSON.parse(refused.stdout.trim().split('\n').pop()!).error;
+        assert.equal(error.code, 'INTERPRETER_UNSUPPORTED', refused.stdout + refused.stderr);
+        assert.match(error.message, /on CPython 3\.\d+\.\d+: .*not tested/);
+        assert.match(error.hint, /PYFLIGHT_ALLOW_UNTESTED_PYTHON=1/);
+        assert.doesNotMatch(refused.stderr, /loading the PyFlightProfiler agent/, 'refused before saying it loads');
+      }
+      assert.deepEqual(agentCopies(target.pid), [], 'nothing loaded');
+      assert.ok(isRunning(target.pid));
+    });
   });
 
   for (const interp of interpreters) {
@@ -80,7 +116,7 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         stopNamespaced();
       });
 
-      it('check, stack (+ native), watch, trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on, exits on SIGTERM, and wrote only the loader lines', async () => {
+      it('check, stack (+ native), watch, trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on and exits on SIGTERM (code 0)', async () => {
         target = await startTarget(['busy_service.py'], python, 60_000);
         const pid = String(target.pid);
 
@@ -139,10 +175,13 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         const exited = new Promise<number | null>((resolve) => target!.child.once('close', (code) => resolve(code)));
         process.kill(target.pid, 'SIGTERM');
         assert.equal(await exited, 0, `exit code after SIGTERM: ${target.output()}`);
-        const { stdout, stderr } = target.streams();
-        assert.equal(stderr, '', 'nothing in the service\'s stderr');
-        const extra = stdout.split('\n').filter((l) => l && !/^READY \d+$/.test(l) && !LOADER_LINES.some((re) => re.test(l)));
-        assert.deepEqual(extra, [], 'only the loader lines README documents in its stdout');
+      });
+
+      it('the service wrote nothing but the loader lines README documents (stdout and stderr, read after its exit)', function () {
+        if (!target || target.child.exitCode === null) this.skip(); // the commands' test failed before the exit
+        const { stdout, stderr } = target!.streams();
+        const extra = (text: string) => text.split('\n').filter((l) => l && !/^READY \d+$/.test(l) && !LOADER_LINES.some((re) => re.test(l)));
+        assert.deepEqual({ stdout: extra(stdout), stderr: extra(stderr) }, { stdout: [], stderr: [] });
       });
 
       it('in its own PID namespace (unshare --fork --pid --mount-proc): stack with names, watch', async function () {

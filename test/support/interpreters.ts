@@ -74,6 +74,17 @@ export function matrixInterpreters(): MatrixInterpreter[] {
   return out;
 }
 
+/** A CPython outside the tested set that flight-profiler still has a build for: pyenv's newest 3.9 or 3.8. */
+export function untestedInterpreter(): MatrixInterpreter {
+  const versionsDir = path.join(pyenvRoot(), 'versions');
+  const installed = existsSync(versionsDir) ? readdirSync(versionsDir) : [];
+  const found = installed.filter((v) => /^3\.(8|9)\.\d+$/.test(v))
+    .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }))
+    .map((v) => ({ v, python: path.join(versionsDir, v, 'bin', `python${v.split('.').slice(0, 2).join('.')}`) })).find((c) => existsSync(c.python));
+  return found ? { label: `CPython ${found.v} (pyenv)`, key: found.v, base: found.python, version: found.v }
+    : { label: 'CPython 3.8 or 3.9 (pyenv)', key: '3.9', absent: `no 3.8.x or 3.9.x under ${versionsDir}` };
+}
+
 /**
  * A venv of `interp` with flight-profiler, made once under .cache/venv-matrix/<key> (kept while its
  * `ready` stamp names the requirement PyFlight installs). Returns its bin/python.
