@@ -75,17 +75,28 @@ export function untestedWarning(report: CapabilityReport | undefined): string | 
 
 const CELL: Record<CapabilityStatus, string> = { tested: '✓ tested', fallback: '✓ fallback', untested: '? not tested here', refused: '✗ refused' };
 
-/** README's "Requirements per interpreter" table, rendered from the capability table. */
+/** README's "Requirements per interpreter": the table, then each refusal's reason and next step. */
 export function renderRequirementsTable(): string {
   const keys = Object.keys(CAPABILITY_FEATURES);
   const head = `| interpreter | tested on | ${keys.map((k) => CAPABILITY_FEATURES[k].title).join(' | ')} |`;
   const rule = `|${' --- |'.repeat(keys.length + 2)}`;
   const rows = CAPABILITY_FAMILIES.map((f) => `| ${f.label} | ${f.testedOn.length ? f.testedOn.join(', ') : 'not tested here'} | ${keys.map((k) => {
     const c = f.features[k];
-    const note = c.status === 'refused' ? c.reason : c.status === 'fallback' ? c.how : undefined;
-    return note ? `${CELL[c.status]}: ${note}` : CELL[c.status];
+    if (c.status === 'fallback') return `${CELL.fallback}: ${c.how}`;
+    return c.status === 'refused' && c.overridable ? `${CELL.refused} (overridable)` : CELL[c.status];
   }).join(' | ')} |`);
-  return [head, rule, ...rows].join('\n');
+  const why: string[] = [];
+  for (const f of CAPABILITY_FAMILIES) {
+    const groups = new Map<string, string[]>();
+    for (const k of keys) {
+      const c = f.features[k];
+      if (c.status !== 'refused') continue;
+      const text = `${c.reason}. Instead: ${c.next}.`;
+      groups.set(text, [...(groups.get(text) ?? []), CAPABILITY_FEATURES[k].title]);
+    }
+    for (const [text, titles] of groups) why.push(`- ${f.label}, ${titles.join('; ')}: ${text}`);
+  }
+  return [head, rule, ...rows, '', 'Why refused, and what to use instead:', '', ...why].join('\n');
 }
 
 /**

@@ -51,8 +51,18 @@ async function until(what: string, check: () => boolean, tries = 300): Promise<v
 const interpreters: MatrixInterpreter[] = matrixInterpreters();
 const untested: MatrixInterpreter = untestedInterpreter();
 
+/** Each interpreter's venv, made once (in parallel: pip waits on the network and the disk, not the CPU). */
+const venvs = new Map<string, Promise<string>>();
+const venvFor = (interp: MatrixInterpreter) => {
+  if (!venvs.has(interp.key)) venvs.set(interp.key, profilerVenv(interp));
+  return venvs.get(interp.key)!;
+};
+
 describe('interpreter matrix: every command on every CPython tested here', function () {
   this.timeout(600_000);
+  before(async () => {
+    await Promise.all([...interpreters, untested].filter((i) => i.base).map((i) => venvFor(i).catch(() => undefined)));
+  });
   after(async () => {
     stopNamespaced();
     await stopAllTargets();
@@ -76,7 +86,7 @@ describe('interpreter matrix: every command on every CPython tested here', funct
     after(async () => { await target?.stop(); });
 
     it('check says it is not tested and what is refused; stack and perf work; the agent is refused before anything is loaded', async () => {
-      target = await startTarget(['busy_service.py'], await profilerVenv(untested), 60_000);
+      target = await startTarget(['busy_service.py'], await venvFor(untested), 60_000);
       const pid = String(target.pid);
       const checked = cli('check', pid);
       assert.equal(checked.status, 0, checked.stdout + checked.stderr);
@@ -109,7 +119,7 @@ describe('interpreter matrix: every command on every CPython tested here', funct
           console.log(`    (skipped: ${interp.label}: ${interp.absent})`);
           this.skip();
         }
-        python = await profilerVenv(interp);
+        python = await venvFor(interp);
       });
       after(async () => {
         await target?.stop();
