@@ -4,3 +4,5 @@ export { ProbeStore } from '../src/probes/probeStore';
 export { profileFromCollapsed } from '../src/profile/model';
 export { layoutFrames } from '../src/profile/flameLayout';
 export { recordCpuProfile } from '../src/profile/record';
+// The interpreter matrix (`npm run bench -- matrix`): the test suite's own discovery and venvs.
+export { matrixInterpreters, profilerVenv } from '../test/support/interpreters';

@@ -10,7 +10,7 @@ import os from 'node:os';
 const root = new URL('..', import.meta.url).pathname;
 const python = join(root, '.venv', 'bin', 'python');
 process.env.PYFLIGHT_HELPER_PATH ??= join(root, 'python');
-const { Session, ProbeStore, recordCpuProfile } = await import(join(root, 'out', 'bench', 'engine.js'));
+const { Session, ProbeStore, recordCpuProfile, matrixInterpreters, profilerVenv } = await import(join(root, 'out', 'bench', 'engine.js'));
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 // `npm run bench -- flamegraph` runs one section; no argument runs them all. Results of sections
@@ -334,6 +334,11 @@ if (wants('soak')) {
   results.soak = { ...(await benchSoak()), measured_on: measuredOn() };
 }
 
+if (wants('matrix')) {
+  const { benchMatrix } = await import('./matrix.mjs');
+  results.matrix = { ...(await benchMatrix({ root, Session, matrixInterpreters, profilerVenv })), measured_on: measuredOn() };
+}
+
 results.machine = machine();
 writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
 printTable(results);
@@ -352,7 +357,7 @@ function printTable(r) {
   const rows = [];
   const on = (m) => (m ? `${m.cpu}, ${m.cores} cores, load ${m.load_average_1m}, ${m.date}` : 'not recorded');
   const section = { roundtrip: r.roundtrip, attach: r.attach, overhead: r.overhead, activation_ms: r.activation, bundle_kb: r.activation,
-    vsix_kb: r.activation, watch_stream: r.watch_stream, flamegraph: r.flamegraph, soak: r.soak };
+    vsix_kb: r.activation, watch_stream: r.watch_stream, flamegraph: r.flamegraph, soak: r.soak, matrix: r.matrix };
   const row = (key, value, goal) => rows.push([key, value, goal, on(section[key.split('.')[0]]?.measured_on)]);
   for (const k of ['stack', 'getglobal']) {
     const x = r.roundtrip?.[k];
@@ -375,6 +380,9 @@ function printTable(r) {
       'first paint ≤ 500 ms, zoom and search ≤ 100 ms, ratio ≥ 3');
   }
   if (r.soak) row('soak', `${r.soak.attach_cycles} attach + ${r.soak.watch_cycles} watch cycles: ${r.soak.orphan_processes} orphans, ${r.soak.leaked_fds} leaked fds, ${r.soak.probes_left} probes left, cost after/before ${r.soak.cost_ratio}`, '0, 0, 0');
+  for (const [label, x] of Object.entries(r.matrix?.interpreters ?? {})) {
+    row(`matrix.${label}`, x.skipped ? `skipped: ${x.skipped}` : `attach ${x.attach_ms} ms, agent ${x.agent_load_ms} ms; a watch keeps ${x.watch_throughput_ratio} of the throughput (${x.spread.join('–')})`, 'near 3.11\'s');
+  }
   const m = r.machine;
   console.log(`\n| key | measured | goal | measured on |\n|---|---|---|---|\n${rows.map((x) => `| ${x.join(' | ')} |`).join('\n')}\n\nThis run: ${m.date}, ${m.nproc} cores (${m.cpu}), Python ${m.python}, Node ${m.node}.`);
 }

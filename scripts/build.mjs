@@ -37,7 +37,7 @@ const nodeTargets = [
 ];
 // Tests: one bundle per file so mocha can load them as plain CommonJS.
 const testEntries = [...filesUnder('test/unit', '.test.ts'), ...filesUnder('test/integration', '.test.ts'),
-  ...filesUnder('test/faults', '.test.ts')];
+  ...filesUnder('test/faults', '.test.ts'), ...filesUnder('test/matrix', '.test.ts')];
 
 const builds = [
   ...nodeTargets.map((t) => ({ ...common, platform: 'node', format: 'cjs', target: 'node20', ...t })),

@@ -1,5 +1,5 @@
 // `npm test`: set-up, then every lane (unit, python, integration, faults, e2e), then one line that sums
-// them: `N passed, N failed, N skipped`. `npm test -- unit` (or python/integration/faults/e2e) runs one lane.
+// them: `N passed, N failed, N skipped`. `npm test -- unit` (or python/integration/faults/matrix/e2e) runs one lane.
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -18,6 +18,8 @@ const lanes = [
   { name: 'integration', cmd: mocha, args: ['--reporter', 'spec', '--timeout', '60000', 'out/test/integration/**/*.test.js'] },
   // Faults: real targets under bad input, crashes, exits, cancels and a soak (test/faults).
   { name: 'faults', cmd: mocha, args: ['--reporter', 'spec', '--timeout', '120000', 'out/test/faults/**/*.test.js'] },
+  // Every CPython PyFlight is tested on (pyenv's 3.10–3.13, the system's python3): test/matrix.
+  { name: 'matrix', cmd: mocha, args: ['--reporter', 'spec', '--timeout', '600000', 'out/test/matrix/**/*.test.js'] },
   { name: 'e2e', cmd: process.execPath, args: ['test/e2e/run.mjs'] },
 ];
 

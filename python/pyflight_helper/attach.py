@@ -18,6 +18,7 @@ import sys
 import time
 
 from . import errors
+from . import capabilities
 from .errors import HelperError
 from . import inject
 from .target import check_same_interpreter, is_alive, ns_pid, own_namespaces, require_alive, thread_ids
@@ -99,6 +100,7 @@ def attach(pid, timeout=30.0, progress=None, cancelled=None, allow_code=True):
     stages = _Stages(pid)
     require_alive(pid)
     check_same_interpreter(pid)
+    capabilities.require("agent")  # this interpreter's row of the table: tested, or refused with why
     progress("scanning")
     agent = find_agent(pid)
     stages.done("scan")

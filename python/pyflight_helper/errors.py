@@ -28,6 +28,8 @@ RELOAD_REFUSED = "RELOAD_REFUSED"
 CODE_EXECUTION_OFF = "CODE_EXECUTION_OFF"
 # The agent in the process was loaded by another PyFlight version and lacks a call this one needs.
 AGENT_OUTDATED = "AGENT_OUTDATED"
+# This interpreter's row of the capability table (capabilities.json) refuses the feature.
+INTERPRETER_UNSUPPORTED = "INTERPRETER_UNSUPPORTED"
 
 
 class HelperError(Exception):

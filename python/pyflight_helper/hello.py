@@ -4,7 +4,7 @@ import os
 import platform
 import sys
 
-from . import HELPER_VERSION
+from . import HELPER_VERSION, capabilities
 
 
 def _flight_profiler_info():
@@ -37,6 +37,8 @@ def hello():
             "isVenv": getattr(sys, "base_prefix", sys.prefix) != sys.prefix,
         },
         "flightProfiler": _flight_profiler_info(),
+        # This interpreter's row of the capability table (capabilities.json): the target's, as it is the same binary.
+        "capabilities": capabilities.report(),
         "platform": sys.platform,
         "machine": platform.machine(),
     }

@@ -228,21 +228,42 @@ def loaded_copies(pid):
 
 
 def bootstrap_failure(pid, ns_pid):
-    """(last line, text) of the `failed` file the bootstrap wrote into its door directory, or None."""
+    """(last line, text) of the `failed` file the bootstrap wrote into its door directory, or None.
+    Only a file written since the process started counts: another process had the same pid before
+    (killed, so its directory stayed), which inside PID namespaces sharing a /tmp is the rule, not
+    the exception: every container's first process is pid 1."""
     root = _staging_root(pid)[0]
+    started = process_start_time(pid)
     try:
         names = [n for n in os.listdir(root) if n.startswith("%s%d-" % (DOOR_DIR_PREFIX, ns_pid))]
     except OSError:
         return None
     for name in names:
+        path = os.path.join(root, name, "failed")
         try:
-            with open(os.path.join(root, name, "failed")) as f:
+            if started is not None and os.stat(path).st_mtime < started - 1:  # 1 s: clock-tick rounding
+                continue
+            with open(path) as f:
                 text = f.read()
         except OSError:
             continue
         lines = [line for line in text.strip().splitlines() if line.strip()]
         return (lines[-1].strip() if lines else "unknown error"), text
     return None
+
+
+def process_start_time(pid):
+    """When process `pid` started (seconds since the epoch, from /proc/<pid>/stat and the boot time),
+    or None when it cannot be read."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+        ticks = int(stat[stat.rfind(b")") + 2:].split()[19])  # field 22, starttime
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return boot + ticks / float(os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def why_not_started(pid):

@@ -11,7 +11,7 @@ import sys
 import threading
 import traceback
 
-from . import audit, errors
+from . import audit, capabilities, errors
 from .errors import HelperError
 from .protocol import emit, read_requests
 
@@ -30,6 +30,8 @@ class Request(object):
 
 
 METHODS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "methods.json")
+# Methods with a feature of their own in capabilities.json (besides the agent, which attach checks).
+CAPABILITY_OF = {"gilstatOn": "gilstat", "exceptionWindow": "exceptions"}
 # The methods the server answers itself, whatever the request reader is doing.
 OWN_METHODS = ("cancel", "shutdown")
 
@@ -71,6 +73,10 @@ class Server(object):
                 raise HelperError(errors.HELPER_PROTOCOL, "%s with `%s` needs the agent: send `attach` first." % (method, with_agent[0]))
         elif needs == "agent" and self.agent is None:
             raise HelperError(errors.HELPER_PROTOCOL, "Not attached: send `attach` first.")
+        # What this interpreter's row of the capability table refuses (attach refuses the agent itself).
+        feature = CAPABILITY_OF.get(method) or ("mem" if method.startswith("mem") else None)
+        if feature:
+            capabilities.require(feature)
 
     def _run(self, method, req):
         try:

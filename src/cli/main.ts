@@ -9,6 +9,7 @@ import { formatStacks } from '../format/stackFormat';
 import { HelperProcess } from '../helper/helperProcess';
 import { localHost } from '../host/localHost';
 import { assertProfilerInstalled } from '../preflight/installProfiler';
+import { capabilityLines, untestedWarning } from '../preflight/capabilities';
 import { preflight } from '../preflight/preflight';
 import { listProcesses } from '../processes/processLister';
 import { endText, mergeTraces, mergedLines, recordNoun, traceLines, ttDetailLines, ttLine, ttRaised, watchLine } from '../format/probeText';
@@ -141,9 +142,12 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
         const hello = await helper.request('hello', {});
         assertProfilerInstalled(hello, interpreter.python);
         const result = { pid, executable: facts.exe, interpreter: interpreter.python, interpreterSource: interpreter.source,
-          pythonVersion: hello.python.version, flightProfilerVersion: hello.flightProfiler.version, ok: true };
-        return json ? result : `Process ${pid} can be attached: Python ${result.pythonVersion} at ${result.interpreter} ` +
-          `(from ${result.interpreterSource}), flight-profiler ${result.flightProfilerVersion}.`;
+          pythonVersion: hello.python.version, flightProfilerVersion: hello.flightProfiler.version, ok: true,
+          capabilities: hello.capabilities };
+        const warning = untestedWarning(hello.capabilities);
+        return json ? result : [`Process ${pid} can be attached: Python ${result.pythonVersion} at ${result.interpreter} ` +
+          `(from ${result.interpreterSource}), flight-profiler ${result.flightProfilerVersion}.`,
+        ...(hello.capabilities ? capabilityLines(hello.capabilities) : []), ...(warning ? [warning] : [])].join('\n');
       } finally {
         await helper.stop();
       }

@@ -4,6 +4,7 @@ import { setting } from '../common/config';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
+import { untestedWarning } from '../preflight/capabilities';
 import { installFlightProfiler, FLIGHT_PROFILER_REQUIREMENT } from '../preflight/installProfiler';
 import { listProcesses } from '../processes/processLister';
 import { pickAttachTarget } from '../processes/processPicker';
@@ -63,6 +64,12 @@ export async function attachToPid(deps: AttachDeps, pid: number, stacks: StacksA
       );
       void vscode.commands.executeCommand(`${ViewId.sessions}.focus`);
       vscode.window.setStatusBarMessage(vscode.l10n.t('$(debug-alt) PyFlight attached to {0}', session.label), 5000);
+      // An interpreter outside the tested set: what is refused there and why, once per attach (capabilities.json).
+      const untested = untestedWarning(session.hello?.capabilities);
+      if (untested) {
+        deps.log.warn(`attach ${pid}: ${untested}`);
+        void vscode.window.showWarningMessage(untested);
+      }
       await showStacksAfterAttach(session, stacks); // the first thing to see of a process is what its threads do
       return session;
     } catch (error) {

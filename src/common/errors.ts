@@ -38,6 +38,8 @@ export const ErrorCode = {
   AgentNotAllowed: 'AGENT_NOT_ALLOWED',
   /** The agent in the process was loaded by another PyFlight version and lacks what this one needs. */
   AgentOutdated: 'AGENT_OUTDATED',
+  /** The target's interpreter's row of the capability table (capabilities.json) refuses this feature. */
+  InterpreterUnsupported: 'INTERPRETER_UNSUPPORTED',
   WriteFailed: 'WRITE_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

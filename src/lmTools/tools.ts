@@ -10,6 +10,7 @@
 import { formatStacks } from '../format/stackFormat';
 import { endText, traceLines, watchLine } from '../format/probeText';
 import { diffRows, memTable } from '../memory/memModel';
+import { capabilityLines, untestedWarning } from '../preflight/capabilities';
 import { preflight } from '../preflight/preflight';
 import { listProcesses } from '../processes/processLister';
 import { recordCpuProfile } from '../profile/record';
@@ -145,11 +146,15 @@ export const TOOLS: ToolDef<any>[] = [
   },
   {
     name: 'pyflight_check', title: 'Check a process', access: 'outside',
-    description: 'Checks that a Python process can be attached by PyFlight (ptrace permission, its interpreter and environment). Read-only.',
+    description: 'Checks that a Python process can be attached by PyFlight (ptrace permission, its interpreter and environment) and what PyFlight does on its CPython (tested here, or refused with why). Read-only.',
     inputSchema: { type: 'object', properties: { pid: pidSchema }, required: ['pid'] },
-    async run(_deps, input: { pid: number }) {
+    async run(deps, input: { pid: number }, signal) {
       const { facts, interpreter } = await preflight(requirePid(input));
-      return { text: `Process ${facts.pid} can be attached: ${facts.exe ?? '?'}; interpreter ${interpreter.python} (from ${interpreter.source}).` };
+      // Its row of the capability table, from the helper's hello (an attach that loads nothing).
+      const capabilities = (await deps.session(facts.pid, signal)).hello?.capabilities;
+      const warning = untestedWarning(capabilities);
+      return { text: [`Process ${facts.pid} can be attached: ${facts.exe ?? '?'}; interpreter ${interpreter.python} (from ${interpreter.source}).`,
+        ...(capabilities ? capabilityLines(capabilities) : []), ...(warning ? [warning] : [])].join('\n') };
     },
   },
   {

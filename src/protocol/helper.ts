@@ -5,6 +5,7 @@
  * (with the result) or `error` (with a stable code). See docs/helper-protocol.md.
  */
 import type { ErrorInfo } from '../common/errors';
+import type { CapabilityReport } from '../preflight/capabilities';
 
 export type HelperEvent =
   | { id: number | null; event: 'progress'; data: { stage: string; detail?: string | null } }
@@ -25,6 +26,8 @@ export interface HelloResult {
     isVenv: boolean;
   };
   flightProfiler: { installed: boolean; version?: string; location?: string; error?: string };
+  /** This interpreter's row of the capability table (python/pyflight_helper/capabilities.json). */
+  capabilities?: CapabilityReport;
   platform: string;
   machine: string;
 }

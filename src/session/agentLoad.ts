@@ -1,4 +1,5 @@
 import { ErrorCode, PyFlightError } from '../common/errors';
+import { capabilityRefusal } from '../preflight/capabilities';
 import { Emitter } from '../common/event';
 import { agentWhere, type AttachResult } from '../protocol/helper';
 import type { SessionCore } from './sessionCore';
@@ -61,6 +62,9 @@ export class AgentLoad {
   private async doLoad(signal: AbortSignal | undefined, progress: AttachProgress): Promise<void> {
     const helper = this.core.readyHelper();
     const pid = this.core.pid;
+    // An interpreter whose row of the capability table refuses the agent: said before asking or loading.
+    const refused = capabilityRefusal(this.core.capabilities(), 'agent');
+    if (refused) throw refused;
     if (this.confirm && !this.approved && !(await this.confirm())) {
       throw new PyFlightError(ErrorCode.Cancelled, `The agent was not loaded into process ${pid}.`,
         'Stacks work without it; watch, trace, time tunnel and values need it.');

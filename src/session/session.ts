@@ -110,6 +110,7 @@ export class Session implements HelperCaller {
         return this.helper;
       },
       whyNotReady: () => (this._state !== 'ready' || !this.helper ? this.notReady() : undefined),
+      capabilities: () => this.hello?.capabilities,
       loadAgent: (signal) => this.loadAgent(signal),
       requestFailed: async (error) => {
         const failure = PyFlightError.from(error);

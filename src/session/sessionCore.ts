@@ -3,6 +3,8 @@ import type { Logger } from '../common/logger';
 import type { HelperProcess } from '../helper/helperProcess';
 
 /** What the parts of a session (its probes, its gilstat) use of the session that holds them. */
+import type { CapabilityReport } from '../preflight/capabilities';
+
 export interface SessionCore {
   readonly pid: number;
   readonly log: Logger;
@@ -10,6 +12,8 @@ export interface SessionCore {
   readyHelper(): HelperProcess;
   /** Why a request cannot be sent now (the reason the session ended, or its state); undefined while ready. */
   whyNotReady(): PyFlightError | undefined;
+  /** The target's row of the capability table (from `hello`), once the helper answered. */
+  capabilities(): CapabilityReport | undefined;
   /** Loads the agent once, after consent (see Session.loadAgent). */
   loadAgent(signal?: AbortSignal): Promise<void>;
   /** A request failed: when the target is gone the session ends as `targetExited`. Gives the error to throw. */

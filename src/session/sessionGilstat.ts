@@ -1,5 +1,6 @@
 import { PyFlightError } from '../common/errors';
 import { Emitter } from '../common/event';
+import { capabilityRefusal } from '../preflight/capabilities';
 import type { GilstatParams, GilstatRecord } from '../protocol/helper';
 import { GilStat } from './gilStat';
 import type { SessionCore } from './sessionCore';
@@ -22,7 +23,7 @@ export class SessionGilstat {
   start(params: GilstatParams = {}): GilStat {
     if (this.active?.isActive) return this.active;
     const gil = new GilStat(this.core.pid, params);
-    const notReady = this.core.whyNotReady();
+    const notReady = this.core.whyNotReady() ?? capabilityRefusal(this.core.capabilities(), 'gilstat');
     if (notReady) {
       gil.cannotStart(notReady);
       return gil;

@@ -6,6 +6,7 @@ import type { Session, SessionState } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import type { WorkerGroup } from '../session/workerGroup';
 import { agentWhere } from '../protocol/helper';
+import { capabilityLines } from '../preflight/capabilities';
 
 function stateIcon(state: SessionState): vscode.ThemeIcon {
   switch (state) {
@@ -74,6 +75,14 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     if (s.hello) {
       rows.push({ kind: 'info', label: `Python ${s.hello.python.version}`, description: s.hello.python.executable,
         tooltip: `${s.hello.python.executable}\n→ ${s.hello.python.realExecutable}\nprefix ${s.hello.python.prefix}\nresolved from: ${s.preflightResult?.interpreter.source}`, icon: 'symbol-namespace' });
+      const caps = s.hello.capabilities;
+      if (caps) {
+        // Its row of the capability table: tested here or not, and what is refused or done another way.
+        const notable = Object.values(caps.features).filter((f) => f.status !== 'tested');
+        rows.push({ kind: 'info', label: caps.tested ? 'tested interpreter' : 'interpreter NOT tested here',
+          description: notable.length ? notable.map((f) => `${f.title}: ${f.status}`).join(' · ') : 'every feature tested',
+          tooltip: capabilityLines(caps).join('\n'), icon: caps.tested ? 'pass' : 'warning' });
+      }
       if (s.hello.flightProfiler.version) {
         const agent = s.attachResult ? `agent loaded · ${agentWhere(s.attachResult)}${s.attachResult.reused ? ' (reused)' : ''}${codeOff(s) ? ' · code execution off' : ''}`
           : 'agent not loaded: stacks only, nothing in the process';

@@ -3,73 +3,9 @@
 // from the host: PyFlight reaches its door through /proc/<pid>/root, maps thread ids to the host's,
 // reads native stacks from inside its PID namespace, and loads its agent once.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { CLI, FIXTURES, ROOT, VENV_PYTHON } from '../support/fixtures';
+import { cliSync as cli, jsonOf as json } from '../support/cli';
 import { listeningTcpPorts } from '../support/door';
-
-const isRoot = process.getuid?.() === 0;
-const hasUnshare = existsSync('/usr/bin/unshare') && existsSync('/usr/bin/nsenter');
-
-interface NsTarget { pid: number; launcher: ChildProcess; output: () => string }
-const started: NsTarget[] = [];
-
-/**
- * busy_service.py under `unshare` with these namespaces; `privateTmp` mounts a tmpfs on its /tmp (a
- * container's or PrivateTmp's own /tmp). Resolves with the python's host pid once it prints READY.
- */
-async function startNamespaced(flags: string[], privateTmp: boolean): Promise<NsTarget> {
-  const python = [VENV_PYTHON, 'busy_service.py'];
-  // With a tmpfs on /tmp, a shell mounts it inside the new mount namespace, then becomes python.
-  // A checkout under /tmp (a CI clone) would vanish under the tmpfs: it is bound back in through /mnt.
-  const keep = ROOT.startsWith('/tmp/')
-    ? ` && mkdir -p ${ROOT} && mount --bind /mnt/${ROOT.slice('/tmp/'.length)} ${ROOT} && umount /mnt` : '';
-  const mountTmp = ROOT.startsWith('/tmp/') ? `mount --bind /tmp /mnt && mount -t tmpfs tmpfs /tmp${keep}` : 'mount -t tmpfs tmpfs /tmp';
-  const command = privateTmp ? ['sh', '-c', `${mountTmp} && exec ${python.join(' ')}`] : python;
-  const launcher = spawn('unshare', [...flags, '--propagation', 'private', ...command], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  launcher.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  launcher.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-  const target: NsTarget = { pid: 0, launcher, output: () => out };
-  started.push(target);
-  const end = Date.now() + 20_000;
-  while (!/READY \d+/.test(out)) {
-    if (launcher.exitCode !== null) throw new Error(`unshare exited ${launcher.exitCode}: ${out}`);
-    if (Date.now() > end) throw new Error(`namespaced target not ready: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  // With --fork the python is unshare's child; without, unshare (then sh) became the python.
-  const children = readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').trim();
-  target.pid = flags.includes('--fork') ? Number(children.split(/\s+/)[0]) : launcher.pid!;
-  assert.match(readFileSync(`/proc/${target.pid}/cmdline`, 'utf8'), /busy_service\.py/);
-  return target;
-}
-
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 180_000, cwd: ROOT });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-function json<T>(run: { status: number | null; stdout: string; stderr: string }): T {
-  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
-  return JSON.parse(run.stdout.trim().split('\n').pop()!) as T;
-}
-
-/** The distinct agent library copies mapped in the process. */
-function agentCopies(pid: number): string[] {
-  return [...new Set(readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.includes('flight_profiler_agent'))
-    .map((l) => l.split(/\s+/).slice(5).join(' ')))];
-}
-
-/** {tid in the namespace: host tid} of the target's threads. */
-function nsTids(pid: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of spawnSync('ls', [`/proc/${pid}/task`], { encoding: 'utf8' }).stdout.trim().split(/\s+/).map(Number)) {
-    const ns = /^NSpid:\s+(.+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))![1].trim().split(/\s+/).map(Number);
-    out.set(ns[ns.length - 1], tid);
-  }
-  return out;
-}
+import { agentCopies, namespacesUnavailable, nsTids, startNamespaced, stopNamespaced } from '../support/namespaces';
 
 type Stack = { threads: { tid: number; nsTid?: number; name: string | null; nativeFrames?: { function: string }[]; frames: { function: string }[] }[] };
 
@@ -83,17 +19,12 @@ const VARIANTS: { name: string; flags: string[]; privateTmp: boolean; pidNs: boo
 describe('containers: a target in its own namespaces, from the host', function () {
   this.timeout(300_000);
   before(function () {
-    if (!isRoot || !hasUnshare) {
-      console.log(`    (skipped: ${!isRoot ? 'starting namespaced targets with unshare needs root' : 'util-linux unshare/nsenter are not installed'})`);
+    if (namespacesUnavailable) {
+      console.log(`    (skipped: ${namespacesUnavailable})`);
       this.skip();
     }
   });
-  afterEach(async () => {
-    for (const t of started.splice(0)) {
-      if (t.pid) spawnSync('kill', ['-KILL', String(t.pid)]);
-      t.launcher.kill('SIGKILL');
-    }
-  });
+  afterEach(() => stopNamespaced());
 
   for (const variant of VARIANTS) {
     it(`${variant.name}: stack (names, host tids), native stack, watch twice (one agent), getglobal, eval, perf; processes marks it`, async () => {

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { CLI } from './fixtures';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { CLI, ROOT } from './fixtures';
 
 export interface CliRun {
   code: number | null;
@@ -27,4 +28,18 @@ export function runCli(args: string[], whileRunning?: () => Promise<unknown>): P
       resolve({ code, stdout, stderr, ms: Date.now() - started });
     });
   });
+}
+
+export interface CliSyncRun { status: number | null; stdout: string; stderr: string }
+
+/** Runs `pyflight <args>` synchronously (bounded at 3 min: a bound, not an assertion). */
+export function cliSync(...args: string[]): CliSyncRun {
+  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 180_000, cwd: ROOT });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** The last stdout line of a run that must have exited 0, as JSON. */
+export function jsonOf<T>(run: CliSyncRun): T {
+  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as T;
 }

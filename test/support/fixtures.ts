@@ -12,7 +12,10 @@ process.env.PYFLIGHT_HELPER_PATH ??= path.join(ROOT, 'python');
 export interface Target {
   pid: number;
   child: ChildProcess;
+  /** stdout and stderr as they came. */
   output: () => string;
+  /** What it wrote to stdout, and to stderr, apart. */
+  streams: () => { stdout: string; stderr: string };
   stop: () => Promise<void>;
 }
 
@@ -23,11 +26,14 @@ export function startTarget(argv: string[], python = VENV_PYTHON, readyTimeoutMs
   return new Promise((resolve, reject) => {
     const child = spawn(python, argv, { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let stdout = '';
+    let stderr = '';
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     const target: Target = {
       pid: child.pid!,
       child,
       output: () => out,
+      streams: () => ({ stdout, stderr }),
       stop: async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await exited;
@@ -37,13 +43,14 @@ export function startTarget(argv: string[], python = VENV_PYTHON, readyTimeoutMs
     const timer = setTimeout(() => reject(new Error(`fixture ${argv.join(' ')} not ready: ${out}`)), readyTimeoutMs);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
+      stdout += chunk.toString();
       if (/READY \d+/.test(out)) {
         clearTimeout(timer);
         resolve(target);
       }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    child.stderr!.on('data', (chunk: Buffer) => { out += chunk.toString(); stderr += chunk.toString(); });
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`fixture exited (${code}) before READY: ${out}`));

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -69,12 +70,56 @@ def py_spy_names(pid, tids):
             try:
                 out = subprocess.run([exe, "dump", "--pid", str(pid), "--json", "--nonblocking"], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10).stdout
+                unnumbered = []
                 for thread in json.loads(out.decode("utf-8", "replace") or "[]"):
                     if thread.get("os_thread_id") and thread.get("thread_name"):
                         _py_spy_names[int(thread["os_thread_id"])] = thread["thread_name"]
+                    elif thread.get("thread_id") and thread.get("thread_name"):
+                        unnumbered.append((int(thread["thread_id"]), thread["thread_name"]))
+                _py_spy_names.update(tids_of_pthreads(pid, unnumbered))
             except (OSError, ValueError, subprocess.SubprocessError):
                 pass
     return {tid: (_py_spy_names[tid], None) for tid in tids if tid in _py_spy_names}
+
+
+# Where glibc keeps a thread's kernel id in its `struct pthread` (0x2d0 on x86_64 glibc 2.36);
+# searched, and accepted only when it gives the main thread the process's id and every other
+# thread an id of its own, so another glibc's layout is found or nothing is named.
+_PTHREAD_TID_OFFSETS = {}
+
+
+def tids_of_pthreads(pid, threads):
+    """{tid: name} for py-spy's threads that have no os_thread_id: before 3.11 a thread state has
+    no native_thread_id, and py-spy's --nonblocking (or any read of a process in another PID
+    namespace) gives only the pthread_t, which is the address of glibc's struct pthread. Its tid
+    field holds the id as the thread's own PID namespace numbers it (what pystack reports)."""
+    main = [address for address, name in threads if name == "MainThread"]
+    if not threads or len(main) != 1 or not sys.platform.startswith("linux"):
+        return {}
+    own = ns_pid(pid)
+    known = set(thread_ids(pid))
+    span = 2048
+    try:
+        with open("/proc/%d/mem" % pid, "rb") as mem:
+            blobs = []
+            for address, name in threads:
+                mem.seek(address)
+                blob = mem.read(span)
+                if len(blob) != span:
+                    return {}
+                blobs.append((blob, name))
+    except (OSError, ValueError, OverflowError):
+        return {}
+    main_blob = blobs[[name for _b, name in blobs].index("MainThread")][0]
+    cached = _PTHREAD_TID_OFFSETS.get("offset")
+    for offset in ([cached] if cached is not None else []) + list(range(0, span - 4, 4)):
+        if struct.unpack_from("<i", main_blob, offset)[0] != own:
+            continue
+        ids = [struct.unpack_from("<i", blob, offset)[0] for blob, _name in blobs]
+        if len(set(ids)) == len(ids) and set(ids) <= known:
+            _PTHREAD_TID_OFFSETS["offset"] = offset
+            return {tid: name for tid, (_blob, name) in zip(ids, blobs)}
+    return {}
 
 
 def _pystack_frames(thread):
@@ -183,7 +228,9 @@ def linux_stacks(pid, native, agent):
         direct = None if native else frame_reader.read_threads(pid)
         if direct is not None:
             threads = [(tid, None, gil, collecting, frames, None) for tid, gil, collecting, frames in direct]
-        elif native and in_namespace:
+        elif in_namespace and (native or sys.version_info < (3, 11)):
+            # Before 3.11 a thread state has no native_thread_id: pystack finds each thread's id
+            # through /proc, which outside the namespace fails ("Invalid thread ID found!", 3.10.13).
             threads = _pystack_threads_in_namespace(pid, native)
         else:
             threads = _pystack_threads(pid, native)

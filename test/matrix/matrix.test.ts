@@ -1,0 +1,215 @@
+// The interpreter matrix (`npm test -- matrix`, issue 17): on every CPython PyFlight is tested on
+// (pyenv's 3.10–3.13 and the system's stripped python3), a real service in a venv with flight-profiler
+// installed the way PyFlight installs it, and the CLI's commands on it: check (with the capability
+// table's row), stack (+ native), watch, trace, getglobal, perf, gilstat, mem diff, diagnose. Then
+// the service is alive, still working, and wrote nothing but the loader lines README documents. Each
+// interpreter also runs once in its own PID namespace (stack + watch). An interpreter that is absent
+// is a skipped test that names it and why, never left out silently.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { cliSync as cli, jsonOf as json } from '../support/cli';
+import { isRunning, ROOT, startTarget, stopAllTargets, type Target } from '../support/fixtures';
+import { matrixInterpreters, profilerVenv, untestedInterpreter, type MatrixInterpreter } from '../support/interpreters';
+import { agentCopies, namespacesUnavailable, PID_NS_FLAGS, startNamespaced, stopNamespaced } from '../support/namespaces';
+
+type Thread = { tid: number; name: string | null; frames: { function: string }[]; nativeFrames?: { function: string }[] };
+type Stack = { threads: Thread[] };
+type Line = { type: string; data: Record<string, unknown> };
+
+/** flight-profiler's native loader prints these when the agent loads (README, Known limitations). */
+const LOADER_LINES = [/^\[PyFlightProfiler\] Loading agent: \S+$/, /^\[PyFlightProfiler\] Native profiler initialized\.$/,
+  /^\[PyFlightProfiler\] Agent initialization complete\.$/];
+
+function jsonLines(stdout: string): Line[] {
+  return stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+}
+
+/** A run that exited 0; its JSON lines. */
+function stream(run: ReturnType<typeof cli>): Line[] {
+  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+  return jsonLines(run.stdout);
+}
+
+/** shop.orders' itertools counter, which the service's event loop advances every 0.2 s. */
+function quantities(pid: number): number {
+  const value = json<{ value: string }>(cli('getglobal', String(pid), 'shop.orders', '_quantities', '--json')).value;
+  const m = /count\((\d+)\)/.exec(value);
+  assert.ok(m, value);
+  return Number(m[1]);
+}
+
+/** Waits (bounded by tries, not a clock assertion) until `check()` holds. */
+async function until(what: string, check: () => boolean, tries = 300): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what}: not reached`);
+}
+
+const interpreters: MatrixInterpreter[] = matrixInterpreters();
+const untested: MatrixInterpreter = untestedInterpreter();
+
+/** Each interpreter's venv, made once (in parallel: pip waits on the network and the disk, not the CPU). */
+const venvs = new Map<string, Promise<string>>();
+const venvFor = (interp: MatrixInterpreter) => {
+  if (!venvs.has(interp.key)) venvs.set(interp.key, profilerVenv(interp));
+  return venvs.get(interp.key)!;
+};
+
+describe('interpreter matrix: every command on every CPython tested here', function () {
+  this.timeout(600_000);
+  before(async () => {
+    await Promise.all([...interpreters, untested].filter((i) => i.base).map((i) => venvFor(i).catch(() => undefined)));
+  });
+  after(async () => {
+    stopNamespaced();
+    await stopAllTargets();
+  });
+
+  it('README documents the loader lines this lane allows', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    for (const line of ['[PyFlightProfiler] Loading agent: …', 'Native profiler initialized.', 'Agent initialization complete.']) {
+      assert.ok(readme.includes(line), line);
+    }
+  });
+
+  describe(`outside the tested set: ${untested.label}`, function () {
+    let target: Target | undefined;
+    before(async function () {
+      if (!untested.base) {
+        console.log(`    (skipped: ${untested.label}: ${untested.absent})`);
+        this.skip();
+      }
+    });
+    after(async () => { await target?.stop(); });
+
+    it('check says it is not tested and what is refused; stack and perf work; the agent is refused before anything is loaded', async () => {
+      target = await startTarget(['busy_service.py'], await venvFor(untested), 60_000);
+      const pid = String(target.pid);
+      const checked = cli('check', pid);
+      assert.equal(checked.status, 0, checked.stdout + checked.stderr);
+      assert.match(checked.stdout, /CPython 3\.8–3\.9: NOT tested here/);
+      assert.match(checked.stdout, /is not tested with PyFlight .*Refused here: watch, trace/);
+      const stack = json<Stack>(cli('stack', pid, '--json'));
+      assert.ok(stack.threads.some((t) => t.tid === target!.pid && t.name === 'MainThread'));
+      assert.ok(stack.threads.some((t) => t.name === 'request-worker'), JSON.stringify(stack.threads.map((t) => [t.tid, t.name])));
+      assert.ok(json<{ samples: number }>(cli('perf', pid, '-d', '1', '--json')).samples > 0);
+      for (const args of [['watch', pid, 'shop.orders', 'total_price', '-n', '1'], ['gilstat', pid, '--duration', '2'], ['mem', 'summary', pid]]) {
+        const refused = cli(...args, '--json');
+        assert.notEqual(refused.status, 0, refused.stdout);
+        const error = JSON.parse(refused.stdout.trim().split('\n').pop()!).error;
+        assert.equal(error.code, 'INTERPRETER_UNSUPPORTED', refused.stdout + refused.stderr);
+        assert.match(error.message, /on CPython 3\.\d+\.\d+: .*not tested/);
+        assert.match(error.hint, /PYFLIGHT_ALLOW_UNTESTED_PYTHON=1/);
+        assert.doesNotMatch(refused.stderr, /loading the PyFlightProfiler agent/, 'refused before saying it loads');
+      }
+      assert.deepEqual(agentCopies(target.pid), [], 'nothing loaded');
+      assert.ok(isRunning(target.pid));
+    });
+  });
+
+  for (const interp of interpreters) {
+    describe(interp.label, function () {
+      let python = '';
+      let target: Target | undefined;
+      before(async function () {
+        if (!interp.base) {
+          console.log(`    (skipped: ${interp.label}: ${interp.absent})`);
+          this.skip();
+        }
+        python = await venvFor(interp);
+      });
+      after(async () => {
+        await target?.stop();
+        stopNamespaced();
+      });
+
+      it('check, stack (+ native), watch, trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on and exits on SIGTERM (code 0)', async () => {
+        target = await startTarget(['busy_service.py'], python, 60_000);
+        const pid = String(target.pid);
+
+        const checked = json<{ ok: boolean; pythonVersion: string; capabilities: { family: string; tested: boolean; features: Record<string, { status: string }> } }>(cli('check', pid, '--json'));
+        assert.equal(checked.pythonVersion, interp.version);
+        assert.equal(checked.capabilities.tested, true, JSON.stringify(checked.capabilities));
+        for (const feature of ['stack', 'watch', 'gilstat', 'mem']) {
+          assert.notEqual(checked.capabilities.features[feature]?.status, 'refused', `${feature}: ${JSON.stringify(checked.capabilities.features[feature])}`);
+        }
+
+        const stack = json<Stack>(cli('stack', pid, '--json'));
+        assert.ok(stack.threads.some((t) => t.tid === target!.pid && t.name === 'MainThread'), JSON.stringify(stack.threads.map((t) => [t.tid, t.name])));
+        const worker = stack.threads.find((t) => t.name === 'request-worker');
+        assert.ok(worker?.frames.some((f) => /request_worker/.test(f.function)), JSON.stringify(worker));
+
+        const native = json<Stack>(cli('stack', pid, '--native', '--json'));
+        const nativeMain = native.threads.find((t) => t.tid === target!.pid);
+        assert.equal(nativeMain?.name, 'MainThread');
+        assert.ok(native.threads.some((t) => (t.nativeFrames?.length ?? 0) > 0), JSON.stringify(native.threads).slice(0, 600));
+
+        const watched = stream(cli('watch', pid, 'shop.orders', 'total_price', '-n', '2', '--json', '--timeout', '120'));
+        assert.equal(watched.filter((l) => l.type === 'record').length, 2, JSON.stringify(watched));
+        assert.equal(agentCopies(target.pid).length, 1);
+
+        const traced = stream(cli('trace', pid, '__main__', 'handle_request', '-n', '1', '--json', '--timeout', '120'));
+        assert.equal(traced.filter((l) => l.type === 'record').length, 1, JSON.stringify(traced).slice(0, 600));
+
+        const first = quantities(target.pid);
+        assert.ok(first > 0);
+
+        const perf = json<{ samples: number }>(cli('perf', pid, '-d', '2', '--json'));
+        assert.ok(perf.samples > 0);
+
+        // A report every second for 3 s: at least the end, measured by the interceptor or (a stripped
+        // interpreter) by sampling, as the capability row says.
+        const gil = stream(cli('gilstat', pid, '--duration', '3', '--interval', '1', '--json'));
+        const end = gil.find((l) => l.type === 'end');
+        assert.ok(end, JSON.stringify(gil).slice(0, 600));
+        const measure = checked.capabilities.features.gilstat.status === 'fallback' ? 'sampled' : 'intercept';
+        for (const record of gil.filter((l) => l.type === 'record')) assert.equal(record.data.measure, measure);
+
+        const diff = cli('mem', 'diff', pid, '--interval', '1');
+        assert.equal(diff.status, 0, diff.stdout + diff.stderr);
+        assert.match(diff.stdout, /Δ objects\s+Δ size\s+type|objects\s+size\s+type/i, diff.stdout);
+
+        const diagnosed = cli('diagnose', pid, 'requests are slow', '--kind', 'slow', '--budget', '6', '--json');
+        assert.equal(diagnosed.status, 0, diagnosed.stdout + diagnosed.stderr);
+        assert.ok(JSON.parse(diagnosed.stdout.trim().split('\n').pop()!).findings.length > 0, diagnosed.stdout.slice(-600));
+
+        // Alive and still doing its work: its event loop moves the counter on.
+        assert.ok(isRunning(target.pid), `process ${pid} is gone: ${target.output()}`);
+        await until('the service advances shop.orders._quantities', () => quantities(target!.pid) > first, 60);
+        assert.equal(agentCopies(target.pid).length, 1, 'one agent after every command');
+
+        // Then it shuts down as a service does (SIGTERM: exit 0, buffered output flushed, atexit run).
+        const exited = new Promise<number | null>((resolve) => target!.child.once('close', (code) => resolve(code)));
+        process.kill(target.pid, 'SIGTERM');
+        assert.equal(await exited, 0, `exit code after SIGTERM: ${target.output()}`);
+      });
+
+      it('the service wrote nothing but the loader lines README documents (stdout and stderr, read after its exit)', function () {
+        if (!target || target.child.exitCode === null) this.skip(); // the commands' test failed before the exit
+        const { stdout, stderr } = target!.streams();
+        const extra = (text: string) => text.split('\n').filter((l) => l && !/^READY \d+$/.test(l) && !LOADER_LINES.some((re) => re.test(l)));
+        assert.deepEqual({ stdout: extra(stdout), stderr: extra(stderr) }, { stdout: [], stderr: [] });
+      });
+
+      it('in its own PID namespace (unshare --fork --pid --mount-proc): stack with names, watch', async function () {
+        if (namespacesUnavailable) {
+          console.log(`    (skipped: ${namespacesUnavailable})`);
+          this.skip();
+        }
+        const ns = await startNamespaced(PID_NS_FLAGS, false, python);
+        const pid = String(ns.pid);
+        const stack = json<Stack>(cli('stack', pid, '--json'));
+        assert.ok(stack.threads.some((t) => t.tid === ns.pid && t.name === 'MainThread'), JSON.stringify(stack.threads.map((t) => [t.tid, t.name])));
+        assert.ok(stack.threads.some((t) => t.name === 'request-worker'));
+        const watched = stream(cli('watch', pid, 'shop.orders', 'total_price', '-n', '2', '--json', '--timeout', '120'));
+        assert.equal(watched.filter((l) => l.type === 'record').length, 2, JSON.stringify(watched));
+        assert.equal(agentCopies(ns.pid).length, 1);
+        assert.ok(isRunning(ns.pid));
+        stopNamespaced();
+      });
+    });
+  }
+});
