@@ -7,32 +7,9 @@
  */
 import table from '../../python/pyflight_helper/capabilities.json';
 import { ErrorCode, PyFlightError } from '../common/errors';
+import type { CapabilityReport, CapabilityStatus, FeatureCapability } from '../protocol/capabilityTypes';
 
-export type CapabilityStatus = 'tested' | 'fallback' | 'untested' | 'refused';
-
-export interface FeatureCapability {
-  status: CapabilityStatus;
-  how?: string;
-  reason?: string;
-  next?: string;
-  overridable?: boolean;
-  /** Refused by the table, allowed by PYFLIGHT_ALLOW_UNTESTED_PYTHON=1. */
-  overridden?: boolean;
-  /** A refusal in the helper's words (what INTERPRETER_UNSUPPORTED says). */
-  message?: string;
-  title: string;
-  agent: boolean;
-}
-
-/** `hello`'s `capabilities`: the row of the target's interpreter. */
-export interface CapabilityReport {
-  family: string;
-  label: string;
-  tested: boolean;
-  testedOn: string[];
-  facts: { implementation: string; version: string; minor: [number, number]; freeThreaded: boolean; stripped: boolean | null };
-  features: Record<string, FeatureCapability>;
-}
+export type { CapabilityReport, CapabilityStatus, FeatureCapability };
 
 interface FamilyRow {
   id: string;

@@ -5,7 +5,7 @@
  * (with the result) or `error` (with a stable code). See docs/helper-protocol.md.
  */
 import type { ErrorInfo } from '../common/errors';
-import type { CapabilityReport } from '../preflight/capabilities';
+import type { CapabilityReport } from './capabilityTypes';
 
 export type HelperEvent =
   | { id: number | null; event: 'progress'; data: { stage: string; detail?: string | null } }
