@@ -50,6 +50,7 @@ CALLS = {
     "reads.torchFacts": ("reads.py", "torch_facts", False),
     "reads.torchAllowCpuProfile": ("reads.py", "torch_allow_cpu_profile", False),
     "holders.holders": ("holders.py", "holders", False),
+    "census.census": ("census.py", "census", False),
     "holders.containers": ("holders.py", "containers", False),
     "exceptions.start": ("exception_hook.py", "start", False),
     "exceptions.finish": ("exception_hook.py", "finish", False),

@@ -5,7 +5,7 @@ import { PROBE_METHODS, probeKind, type ProbeLocation, type ProbeMethod, type Pr
 const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-et', '-d',
   '--rate', '--speedscope', '--collapsed', '--worker', // perf (src/cli/perf.ts)
   '--limit', '--order', '--interval', // mem (src/cli/mem.ts)
-  '--samples', '--max-seconds', // mem holders (src/cli/mem.ts)
+  '--samples', '--max-seconds', '--sample', // mem holders, mem diff (src/cli/mem.ts)
   '--duration', '--take', '--hold', '--interval', '--max-threads', // gilstat (src/cli/gilstat.ts)
   '--kind', '--budget', // diagnose (src/cli/diagnose.ts)
   '--out', // torch (src/cli/torch.ts)

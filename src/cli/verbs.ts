@@ -32,7 +32,7 @@ export const VERB_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   'vmtool getInstances': ['-a', '-c', '-e', '-n', '-x', '-r', '-v', ...ATTACHED],
   'vmtool forceGc': ['-a', ...ATTACHED],
   'mem summary': ['--limit', '--order', ...ATTACHED],
-  'mem diff': ['--interval', '--limit', '--order', ...ATTACHED],
+  'mem diff': ['--interval', '--limit', '--order', '--sample', '--max-seconds', '--raw', ...ATTACHED],
   'mem holders': ['--samples', '--max-seconds', ...ATTACHED],
   gilstat: ['--duration', '--take', '--hold', '--interval', '--max-threads', '--agent-threads', ...ATTACHED],
   'torch profile': ['-nm', '--out', ...ATTACHED],

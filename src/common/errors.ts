@@ -39,6 +39,8 @@ export const ErrorCode = {
   /** The agent in the process was loaded by another PyFlight version and lacks what this one needs. */
   AgentOutdated: 'AGENT_OUTDATED',
   WriteFailed: 'WRITE_FAILED',
+  /** A heap census stopped at its time bound: the message names the stage (first/second census) and the percent. */
+  CensusStopped: 'CENSUS_STOPPED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
