@@ -274,15 +274,27 @@ class _Census(object):
         stride = self.stride if visit == self.count_tracked else 1
         weight = self.stride
         index = 0
+        lcg = 12345
         while index < total:
             slice_start = time.perf_counter()
             end_by = slice_start + self.slice_s
             while index < total:
                 stop = min(total, index + 32 * stride)
-                for k in range(index, stop, stride):
-                    obj = items[k]
-                    if obj is not None:
-                        visit(obj, weight)
+                if stride == 1:
+                    for k in range(index, stop):
+                        obj = items[k]
+                        if obj is not None:
+                            visit(obj, weight)
+                else:
+                    # one object at a pseudo-random place in each block of `stride`: a fixed step would
+                    # alias with the heap's own patterns (an instance, its list, an instance, its list …)
+                    for block in range(index, stop, stride):
+                        lcg = (lcg * 1103515245 + 12345) & 0x7FFFFFFF
+                        k = block + lcg % stride
+                        if k < stop:
+                            obj = items[k]
+                            if obj is not None:
+                                visit(obj, weight)
                 obj = None
                 items[index:stop] = [None] * (stop - index)  # let go of what the target may free
                 if visit == self.count_tracked:
@@ -403,7 +415,7 @@ def _named_containers(containers):
             n = _len(value, containers)
             if n is not None and n >= _BIG:
                 out.append({"path": "%s.%s" % (name, key), "kind": "global", "type": _type_name(type(value)), "len": n,
-                            "id": str(id(value)), "holds": _holds(value)})
+                            "id": str(id(value)), "holds": _holds(value), "size": _size(value, containers)})
             elif isinstance(value, type) and value.__flags__ & _HEAPTYPE and _type_dict(value).get("__module__") == name:
                 try:
                     class_items = list(_type_dict(value).items())  # the class's own namespace: no user code
@@ -413,7 +425,7 @@ def _named_containers(containers):
                     n = _len(v, containers)
                     if isinstance(attr, str) and not attr.startswith("__") and n is not None and n >= _BIG:
                         out.append({"path": "%s.%s.%s" % (name, key, attr), "kind": "classAttr", "type": _type_name(type(v)),
-                                    "len": n, "id": str(id(v)), "holds": _holds(v)})
+                                    "len": n, "id": str(id(v)), "holds": _holds(v), "size": _size(v, containers)})
         del items[:]
         if len(out) > 2000:
             break
@@ -434,6 +446,11 @@ def _holds(box):
         return None
     kinds = set(type(v) for v in tail)
     return _type_name(kinds.pop()) if len(kinds) == 1 else None
+
+
+def _size(value, containers):
+    """The container's own bytes (its table, not what it holds), for an exact built-in container only."""
+    return sys.getsizeof(value) if type(value) in containers else None
 
 
 def _len(value, containers):

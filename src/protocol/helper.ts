@@ -439,6 +439,8 @@ export interface NamedContainer {
   len: number;
   id: string;
   holds: string | null;
+  /** Its own bytes (sys.getsizeof: its table, not what it holds); null for a subclass. */
+  size: number | null;
   /** In a diff: entries gained over the interval (`new`: it was not there, or below 64, at the first census). */
   grown?: number;
   new?: boolean;

@@ -118,6 +118,13 @@ def diff_censuses(first, second, interval, limit, order):
             ds = kinds_b.get(kind, [0, 0])[1] - kinds_a.get(kind, [0, 0])[1]
             if ds > 0 or dc > 0:
                 explained.setdefault(kind, []).append({"owner": name, "count": dc, "size": ds})
+    # A named container's own table grows too (a dict of 40,000 entries resizes by 1 MB at once).
+    resized = {}
+    sized_before = {c["id"]: c for c in first.get("containers", [])}
+    for c in second.get("containers", []):
+        prior = sized_before.get(c["id"])
+        if prior and prior["path"] == c["path"] and c.get("size") is not None and prior.get("size") is not None and c["size"] > prior["size"]:
+            resized.setdefault(c["type"], []).append({"owner": c["path"], "count": 0, "size": c["size"] - prior["size"]})
     rows = []
     for name in set(a) | set(b):
         ra, rb = a.get(name, {"count": 0, "size": 0}), b.get(name, {"count": 0, "size": 0})
@@ -133,7 +140,7 @@ def diff_censuses(first, second, interval, limit, order):
                 row["ownsEach"] = {k: round(v[0] / per, 2) for k, v in ob["ownedTypes"].items() if v[0] / per >= 0.01}
                 row["ownedNow"] = ob["ownedSize"]
         else:
-            by = sorted(explained.get(name, []), key=lambda e: -e["size"])
+            by = sorted(explained.get(name, []) + resized.get(name, []), key=lambda e: -e["size"])
             covered = sum(e["size"] for e in by)
             row["growth"] = size - covered if size > 0 else size
             if by:
