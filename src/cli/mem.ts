@@ -51,16 +51,18 @@ async function runDiff(pid: number, args: ParsedArgs, log: Logger, withSession: 
   const sample = numberOption(args, '--sample', true);
   const maxSeconds = numberOption(args, '--max-seconds');
   const params: MemDiffParams = { interval, limit, order: order as MemDiffParams['order'], sample, maxSeconds };
-  let lastLine = '';
-  const say = (line: string) => {
-    if (line !== lastLine) process.stderr.write(`pyflight: ${line}\n`);
-    lastLine = line;
-  };
+  const say = (line: string) => process.stderr.write(`pyflight: ${line}\n`);
+  let shown = '';
   const result = await withSession(pid, args, log, (s, stop) => s.call('memDiff', params, { signal: stop,
     onProgress: (stage, detail) => {
       const text = censusProgressText(stage, detail);
-      // Every 10 % (and the end) is enough on a terminal.
-      if (text && (/ (\d*0|100) %/.test(text) || stage !== 'census')) say(text);
+      // The first line of each census, then each new tenth (and 100 %) is enough on a terminal.
+      const [label, percent] = (detail ?? '').split(' ');
+      const step = `${label} ${Math.floor(Number(percent) / 10)}`;
+      if (text && step !== shown) {
+        shown = step;
+        say(text);
+      }
     },
     onWaiting: (seconds) => say(`first census taken; the second in ${seconds} s (Ctrl+C stops; nothing stays in the process).`) }));
   if (json) return { pid, ...result };

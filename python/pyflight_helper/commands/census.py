@@ -15,6 +15,7 @@ import time
 from .. import errors
 from ..errors import HelperError
 from ..in_target import call
+from ..target import is_alive
 from ..wire import InTargetError
 
 MAX_INTERVAL = 3600
@@ -42,7 +43,19 @@ def census_spec(params):
     }
 
 
-def run_census(req, agent, stage, spec, label):
+def _exited(pid):
+    """TARGET_EXITED when the process is gone (an answer that failed because the target died is its exit)."""
+    if pid is None:
+        return None
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        if not is_alive(pid):
+            return HelperError(errors.TARGET_EXITED, "Process %d exited." % pid, "Start the program again and attach to the new process.")
+        time.sleep(0.05)
+    return None
+
+
+def run_census(req, agent, stage, spec, label, pid=None):
     """One census in the target; progress `census` (detail: "<label> <percent>") as it goes."""
     last = {"percent": -1}
 
@@ -62,15 +75,23 @@ def run_census(req, agent, stage, spec, label):
             raise HelperError(errors.CANCELLED, "Memory %s cancelled during %s at %d %%; the census stopped in the process too."
                               % ("census" if label == "census" else "diff", stage, max(0, last["percent"])),
                               "The process runs normally; nothing stays in it.")
+        exited = _exited(pid) if not isinstance(exc, InTargetError) else None
+        if exited is not None:
+            raise exited
         if isinstance(exc, InTargetError):
             raise HelperError(exc.code, "%s failed in the process: %s" % (stage[0].upper() + stage[1:], exc.message),
                               exc.hint or "See the PyFlight log for the agent's log.")
         raise HelperError(exc.code, "%s failed after %d s at %d %%: %s" % (
             stage[0].upper() + stage[1:], time.monotonic() - started, max(0, last["percent"]), exc.message), exc.hint)
     except OSError as exc:
+        exited = _exited(pid)
+        if exited is not None:
+            raise exited
         raise HelperError(errors.INTERNAL, "%s failed after %d s at %d %%: %s" % (
             stage[0].upper() + stage[1:], time.monotonic() - started, max(0, last["percent"]), exc),
             "The agent stopped answering; see the PyFlight log.")
+    if result.get("stoppedBy") is None and last["percent"] != 100:
+        req.progress("census", "%s 100 %d" % (label, result.get("tracked", 0)))
     if result.get("stoppedBy") == "time":
         tracked = result.get("tracked", 0)
         raise HelperError(errors.CENSUS_STOPPED, "%s was stopped after %d s at %d %%: the heap has %s objects the collector tracks "
@@ -89,7 +110,7 @@ def _millions(n):
 def mem_census(req, agent, pid=None):
     spec = census_spec(req.params)
     started = time.time()
-    result = run_census(req, agent, "the census", spec, "census")
+    result = run_census(req, agent, "the census", spec, "census", pid)
     result.update({"kind": "census", "capturedAt": int(started * 1000)})
     return result
 
@@ -184,16 +205,21 @@ def mem_diff(req, agent, pid=None):
         raise HelperError(errors.BAD_ARGUMENT, "order must be growth, size, descending or ascending, got %r." % (order,))
     spec = census_spec(params)
     started = time.time()
-    first = run_census(req, agent, "the first census", spec, "first")
+    first = run_census(req, agent, "the first census", spec, "first", pid)
     req.progress("waiting", str(interval))
     end = time.monotonic() + interval
+    checked = time.monotonic()
     while time.monotonic() < end:
+        if pid is not None and time.monotonic() - checked >= 0.5:
+            checked = time.monotonic()
+            if not is_alive(pid):
+                raise HelperError(errors.TARGET_EXITED, "Process %d exited." % pid, "Start the program again and attach to the new process.")
         if req.cancelled.is_set():
             raise HelperError(errors.CANCELLED, "Memory diff cancelled between its two censuses.",
                               "The process runs normally; nothing stays in it.")
         time.sleep(min(0.1, max(0.0, end - time.monotonic())))
     second_at = time.time()
-    second = run_census(req, agent, "the second census", spec, "second")
+    second = run_census(req, agent, "the second census", spec, "second", pid)
     rows, containers, caches = diff_censuses(first, second, interval, limit, order)
     args = "diff --interval %d --limit %d --order %s" % (interval, limit, order)
     if spec["sample"] > 1:
