@@ -392,6 +392,8 @@ export interface MemSummaryParams {
   limit?: number;
   /** --order, default descending (ascending: the smallest types) */
   order?: 'descending' | 'ascending';
+  /** memSummary: seconds to wait for pympler's answer (1–3600, default 120); its walk cannot be stopped. */
+  maxSeconds?: number;
 }
 
 /** `memCensus`: PyFlight's heap census in the target (pyflight_agent/census.py), in slices that give the GIL back. */
