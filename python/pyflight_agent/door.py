@@ -170,8 +170,10 @@ class Door(object):
         try:
             result = fn(*args, ctx=ctx) if getattr(fn, "takes_ctx", False) else fn(*args)
         except BaseException as exc:  # nothing escapes into the agent's thread
+            import traceback
+
             send({"error": {"code": "INTERNAL", "message": "%s: %s" % (type(exc).__name__, exc),
-                            "type": type(exc).__name__}})
+                            "type": type(exc).__name__, "traceback": traceback.format_exc()[-4000:]}})
             return
         send({"result": result})
 

@@ -10,6 +10,7 @@ caches that grew, with the decorated function.
 Errors name the stage: "The first census was stopped after 60 s at 62 % …".
 """
 
+import sys
 import time
 
 from .. import errors
@@ -79,8 +80,13 @@ def run_census(req, agent, stage, spec, label, pid=None):
         if exited is not None:
             raise exited
         if isinstance(exc, InTargetError):
-            raise HelperError(exc.code, "%s failed in the process: %s" % (stage[0].upper() + stage[1:], exc.message),
-                              exc.hint or "See the PyFlight log for the agent's log.")
+            if exc.traceback:
+                for line in exc.traceback.splitlines():
+                    sys.stderr.write("TRACEBACK %s\n" % line)
+                sys.stderr.flush()
+            raise HelperError(exc.code, "%s failed in the process at %d %%: %s" % (stage[0].upper() + stage[1:], max(0, last["percent"]), exc.message),
+                              exc.hint or ("Its traceback is in the PyFlight log (View → Output → PyFlight); please report it."
+                                           if exc.traceback else "See the PyFlight log."))
         raise HelperError(exc.code, "%s failed after %d s at %d %%: %s" % (
             stage[0].upper() + stage[1:], time.monotonic() - started, max(0, last["percent"]), exc.message), exc.hint)
     except OSError as exc:
