@@ -47,14 +47,24 @@ _OWNED_NODES = 2000
 _ABSENT = object()
 
 
-_type_dict = type.__dict__["__dict__"].__get__  # a class's own namespace, whatever its metaclass says
+# A class's facts read through type's own descriptors: a metaclass's __getattribute__ (user code) never runs.
+_type_dict = type.__dict__["__dict__"].__get__
 _type_mro = type.__dict__["__mro__"].__get__
+_type_flags = type.__dict__["__flags__"].__get__
+_type_basicsize = type.__dict__["__basicsize__"].__get__
+_type_itemsize = type.__dict__["__itemsize__"].__get__
+
+
+def _is(value, base):
+    """isinstance without user code: isinstance falls back to the object's `__class__`, which a proxy
+    (a property, a __getattribute__) computes; the type's MRO is C data."""
+    return base in _type_mro(type(value))
 
 
 def _type_name(t):
     own = _type_dict(t)
     mod = own.get("__module__")
-    if not isinstance(mod, str):
+    if type(mod) is not str:
         mod = type.__dict__["__module__"].__get__(t)
     name = type.__dict__["__qualname__"].__get__(t)
     return name if mod == "builtins" else "%s.%s" % (mod, name)
@@ -63,7 +73,7 @@ def _type_name(t):
 def _python_class(t):
     """Written in Python (a class statement, type()): a heap type that is not immutable. C types made
     with PyType_FromSpec are heap types too, but the standard library's set Py_TPFLAGS_IMMUTABLETYPE."""
-    flags = t.__flags__
+    flags = _type_flags(t)
     return bool(flags & _HEAPTYPE) and not flags & _IMMUTABLE
 
 
@@ -94,7 +104,7 @@ class _Census(object):
             m = sys.modules.get(mod)
             for n in names:
                 v = getattr(m, n, None) if m is not None else None
-                if isinstance(v, type):
+                if type(v) is type:
                     safe.append(v)
         self.safe_c = frozenset(safe)
         self.containers = frozenset([dict, list, tuple, set, frozenset] + ([deque] if deque is not None else []))
@@ -113,7 +123,7 @@ class _Census(object):
     # -- per type facts ----------------------------------------------------------------------
 
     def _info(self, t, obj):
-        flags = t.__flags__
+        flags = _type_flags(t)
         heap = _python_class(t)
         walk = t in self.containers
         if heap:
@@ -124,8 +134,8 @@ class _Census(object):
         fixed = None
         if type(sizeof).__name__ not in ("method_descriptor", "wrapper_descriptor"):
             # a __sizeof__ written in Python is user code: never called; its C basic size instead
-            fixed = t.__basicsize__ + (16 if flags & _HAVE_GC else 0)
-        elif sizeof is object.__dict__["__sizeof__"] and not t.__itemsize__:
+            fixed = _type_basicsize(t) + (16 if flags & _HAVE_GC else 0)
+        elif sizeof is object.__dict__["__sizeof__"] and not _type_itemsize(t):
             fixed = sys.getsizeof(obj)
         entry = (fixed, walk, heap, bool(flags & _HAVE_GC))
         self.info[t] = entry
@@ -154,7 +164,7 @@ class _Census(object):
         try:
             return sys.getsizeof(obj)
         except Exception:
-            return t.__basicsize__
+            return _type_basicsize(t)
 
     def count_tracked(self, obj, weight):
         t = type(obj)
@@ -300,7 +310,7 @@ class _Census(object):
                     if refcount(r) - over > 1:
                         continue  # shared: not this instance's alone
                     entry = info.get(rt) or self._info(rt, r)
-                    if entry[2] or isinstance(r, type):
+                    if entry[2] or issubclass(rt, type):
                         continue
                     count += 1
                     one = entry[0] if entry[0] is not None else self.size_of(r, rt, entry)
@@ -432,10 +442,10 @@ class _Census(object):
             try:
                 info = wrapper.cache_info()
                 attrs = object.__getattribute__(wrapper, "__dict__")
-                fn = dict.get(attrs, "__wrapped__") if isinstance(attrs, dict) else None
+                fn = dict.get(attrs, "__wrapped__") if type(attrs) is dict else None
                 if type(fn).__name__ != "function":  # only a plain function's attributes are read (no user __getattr__)
                     fn = None
-                module = fn.__module__ if fn is not None and isinstance(fn.__module__, str) else "?"
+                module = fn.__module__ if fn is not None and type(fn.__module__) is str else "?"
                 name = fn.__qualname__ if fn is not None else "?"
                 code = fn.__code__ if fn is not None else None
                 out.append({"function": "%s.%s" % (module, name), "currsize": int(info[3]), "maxsize": info[2],
@@ -455,33 +465,33 @@ def _named_containers(containers):
                "logging", "json", "site", "os", "posixpath", "genericpath", "_collections_abc", "warnings", "traceback")
     out = []
     for name, mod in list(sys.modules.items()):
-        if not isinstance(name, str) or any(name == p or name.startswith(p + ".") for p in skipped) or name.startswith("_pyflight"):
+        if type(name) is not str or any(name == p or name.startswith(p + ".") for p in skipped) or name.startswith("_pyflight"):
             continue
         try:
             attrs = object.__getattribute__(mod, "__dict__")
         except Exception:
             continue
-        if not isinstance(attrs, dict):
+        if type(attrs) is not dict:
             continue
         try:
             items = list(dict.items(attrs))
         except RuntimeError:
             continue
         for key, value in items:
-            if not isinstance(key, str) or key.startswith("__"):
+            if type(key) is not str or key.startswith("__"):
                 continue
             n = _len(value, containers)
             if n is not None and n >= _BIG:
                 out.append({"path": "%s.%s" % (name, key), "kind": "global", "type": _type_name(type(value)), "len": n,
                             "id": str(id(value)), "holds": _holds(value), "size": _size(value, containers)})
-            elif isinstance(value, type) and value.__flags__ & _HEAPTYPE and _type_dict(value).get("__module__") == name:
+            elif issubclass(type(value), type) and _type_flags(value) & _HEAPTYPE and _type_dict(value).get("__module__") == name:
                 try:
                     class_items = list(_type_dict(value).items())  # the class's own namespace: no user code
                 except Exception:
                     class_items = []
                 for attr, v in class_items:
                     n = _len(v, containers)
-                    if isinstance(attr, str) and not attr.startswith("__") and n is not None and n >= _BIG:
+                    if type(attr) is str and not attr.startswith("__") and n is not None and n >= _BIG:
                         out.append({"path": "%s.%s.%s" % (name, key, attr), "kind": "classAttr", "type": _type_name(type(v)),
                                     "len": n, "id": str(id(v)), "holds": _holds(v), "size": _size(v, containers)})
         del items[:]
@@ -494,9 +504,9 @@ def _holds(box):
     """The type of the newest values of a container (a dict's last values, a list's last items), when
     they agree: what the container keeps."""
     try:
-        if isinstance(box, dict):
+        if _is(box, dict):
             tail = [v for _i, v in zip(range(3), reversed(dict.values(box)))]
-        elif isinstance(box, list):
+        elif _is(box, list):
             tail = list.__getitem__(box, slice(-3, None))
         else:
             return None
@@ -513,7 +523,7 @@ def _size(value, containers):
 
 def _len(value, containers):
     for base in containers:
-        if isinstance(value, base):
+        if _is(value, base):
             try:
                 return base.__len__(value)
             except Exception:

@@ -81,6 +81,53 @@ def test_a_user_sizeof_is_never_called():
     del kept
 
 
+class Meta(type):
+    calls = []
+
+    def __getattribute__(cls, name):  # user code on every attribute of the class
+        Meta.calls.append(name)
+        return type.__getattribute__(cls, name)
+
+
+class WithMeta(metaclass=Meta):
+    pass
+
+
+class Proxy(object):
+    calls = []
+
+    @property
+    def __class__(self):  # what isinstance() falls back to: user code
+        Proxy.calls.append(1)
+        return dict
+
+    def __len__(self):
+        Proxy.calls.append(2)
+        return 100
+
+
+def test_no_user_code_through_metaclasses_or_proxies():
+    import sys
+
+    module = types.ModuleType("census_probe_proxy")
+    module.proxy = Proxy()
+    module.Klass = WithMeta
+    module.big = list(range(100))
+    kept = [WithMeta() for _ in range(5)]
+    sys.modules["census_probe_proxy"] = module
+    Meta.calls[:] = []
+    Proxy.calls[:] = []
+    try:
+        result = census.census({})
+    finally:
+        del sys.modules["census_probe_proxy"]
+    assert Meta.calls == [] and Proxy.calls == []
+    assert rows_of(result)["%s.WithMeta" % __name__]["count"] == 5
+    assert "census_probe_proxy.big" in [c["path"] for c in result["containers"]]
+    assert "census_probe_proxy.proxy" not in [c["path"] for c in result["containers"]]
+    del kept
+
+
 def test_never_walks_a_module(monkeypatch):
     """CPython 3.12's _asyncio module hands out freed objects to get_referents (gh-122695)."""
     walked = set()
