@@ -34,7 +34,7 @@ export function isOwner(row: MemDiffRow): boolean {
 export function ownsEachText(row: MemDiffRow): string | undefined {
   const each = Object.entries(row.ownsEach ?? {}).filter(([, n]) => n >= 0.5).sort((a, b) => b[1] - a[1]);
   if (!each.length) return undefined;
-  const parts = each.slice(0, 4).map(([type, n]) => (Math.round(n) === 1 ? `a ${type}` : `${formatCount(Math.round(n))} ${type}`));
+  const parts = each.slice(0, 4).map(([type, n]) => (Math.round(n) === 1 ? `${/^[aeiou]/i.test(type) ? 'an' : 'a'} ${type}` : `${formatCount(Math.round(n))} ${type}`));
   return parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
 }
 
