@@ -83,7 +83,7 @@ export async function benchMemory(Session) {
     let pymplerError;
     let pymplerPeak = rssBeforePympler;
     try {
-      [pympler, pymplerPeak] = await withPeakRss(pid, () => session.call('memSummary', { limit: 20, maxSeconds: 1800 }));
+      [pympler, pymplerPeak] = await withPeakRss(pid, () => session.call('memSummary', { limit: 20, maxSeconds: 1800, engine: 'pympler' }));
     } catch (error) {
       pymplerError = String(error?.message ?? error);
     }

@@ -81,7 +81,7 @@ HANDLERS = {
     "getInstances": _command("vmtool", lambda m, req, _pid, agent: m.get_instances(req.params, agent)),
     "forceGc": _command("vmtool", lambda m, _req, pid, agent: m.force_gc(pid, agent)),
     "probeOff": _probe_off,
-    "memSummary": _command("mem", lambda m, req, pid, agent: m.mem_summary(req, agent, pid)),
+    "memSummary": _command("census", lambda m, req, pid, agent: m.mem_summary(req, agent, pid)),
     "memDiff": _command("census", lambda m, req, pid, agent: m.mem_diff(req, agent, pid)),
     "memCensus": _command("census", lambda m, req, pid, agent: m.mem_census(req, agent, pid)),
     "memHolders": _command("holders", lambda m, req, pid, agent: m.mem_holders(req.params, pid, agent)),

@@ -41,7 +41,7 @@ export const USAGE = `usage:
   pyflight vmtool <pid> forceGc [--json]
   pyflight tt <pid> list|show <index> [-v]|replay <index> [-v]|delete <index>|delete --all [--json]
   pyflight tt <pid> -t <module> [class] <method> | -l | -i N [-v] [-p] | -d N | -da   (flight-profiler's syntax)
-  pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]
+  pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--sample N] [--max-seconds S] [--json]
   pyflight mem diff <pid> [--interval S] [--limit N] [--order growth|size] [--raw] [--sample N] [--max-seconds S] [--json]
   pyflight mem holders <pid> <module> <Class|builtins type> [--samples 1-50] [--max-seconds 0.5-60] [--json]
   pyflight gilstat <pid> [--duration seconds] [--take ms] [--hold ms] [--interval s] [--max-threads N] [--agent-threads] [--json]

@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../common/logger';
 import { holdersReport } from '../memory/holders';
-import { censusProgressText, diffReport } from '../memory/census';
+import { censusProgressText, diffReport, statsText } from '../memory/census';
 import { memTable } from '../memory/memModel';
 import type { MemDiffParams, MemSummaryParams } from '../protocol/helper';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
@@ -32,10 +32,21 @@ export async function runMem(args: ParsedArgs, log: Logger, withSession: WithSes
   if (action === 'holders') return runHolders(pid, args, log, withSession);
   const params = memParams(args);
   if (action === 'summary') {
-    const result = await withSession(pid, args, log, (s, stop) => s.call('memSummary', params, { signal: stop }));
+    let shown = '';
+    const result = await withSession(pid, args, log, (s, stop) => s.call('memSummary', { ...params, maxSeconds: numberOption(args, '--max-seconds'),
+      sample: numberOption(args, '--sample', true) }, { signal: stop, onProgress: (stage, detail) => {
+      const text = censusProgressText(stage, detail);
+      const step = String(Math.floor(Number((detail ?? '').split(' ')[1]) / 10));
+      if (text && step !== shown) {
+        shown = step;
+        process.stderr.write(`pyflight: ${text}\n`);
+      }
+    } }));
     if (json) return { pid, ...result };
+    const stats = statsText(result.census ? [result.census] : undefined);
     return [`Process ${pid}: the ${result.rows.length} ${params.order === 'ascending' ? 'smallest' : 'biggest'} types by total size `
-      + '(pympler; ~ = read back from KB/MB with two decimals).', ...memTable(result.rows, false)].join('\n');
+      + '(a census of the heap; objects the collector does not track counted through their containers).', ...memTable(result.rows, false),
+    ...(stats ? ['', stats] : [])].join('\n');
   }
   return runDiff(pid, args, log, withSession, json);
 }

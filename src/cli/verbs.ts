@@ -31,7 +31,7 @@ export const VERB_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   globals: ATTACHED,
   'vmtool getInstances': ['-a', '-c', '-e', '-n', '-x', '-r', '-v', ...ATTACHED],
   'vmtool forceGc': ['-a', ...ATTACHED],
-  'mem summary': ['--limit', '--order', ...ATTACHED],
+  'mem summary': ['--limit', '--order', '--sample', '--max-seconds', ...ATTACHED],
   'mem diff': ['--interval', '--limit', '--order', '--sample', '--max-seconds', '--raw', ...ATTACHED],
   'mem holders': ['--samples', '--max-seconds', ...ATTACHED],
   gilstat: ['--duration', '--take', '--hold', '--interval', '--max-threads', '--agent-threads', ...ATTACHED],

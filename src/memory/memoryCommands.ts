@@ -124,12 +124,26 @@ export class MemoryController implements vscode.Disposable {
     const mem = this.memoryOf(session);
     this.open(mem);
     const { limit } = settings();
+    const abort = new AbortController();
     try {
-      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: false,
-        title: vscode.l10n.t('PyFlight: memory summary of {0} (a full heap walk)…', session.label) }, () => session.call('memSummary', { limit }));
+      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: true,
+        title: vscode.l10n.t('PyFlight: memory summary of {0}', session.label) }, (progress, token) => {
+        token.onCancellationRequested(() => abort.abort());
+        progress.report({ message: vscode.l10n.t('a census of the heap (in slices: the process keeps running)…') });
+        let done = 0;
+        return session.call('memSummary', { limit }, { signal: abort.signal, onProgress: (stage, detail) => {
+          const text = censusProgressText(stage, detail);
+          const percent = Number((detail ?? '').split(' ')[1]);
+          if (!text || !(percent >= done)) return;
+          progress.report({ increment: percent - done, message: text });
+          done = percent;
+        } });
+      });
       this.add(mem, result);
     } catch (error) {
-      await showError(this.deps.log, `memory summary ${session.pid}`, error);
+      const failure = PyFlightError.from(error);
+      if (failure.code === ErrorCode.Cancelled && abort.signal.aborted) this.deps.log.info(`memory summary ${session.pid}: ${failure.message}`);
+      else await showError(this.deps.log, `memory summary ${session.pid}`, failure);
     }
   }
 
@@ -259,7 +273,8 @@ export class MemoryController implements vscode.Disposable {
       if (s.result.kind === 'summary') {
         return { kind: 'summary', deltas: false, rows: decorate(s.result.rows, pid, false, false), name: `summary-${s.id}`,
           caption: vscode.l10n.t('Summary at {0}: the {1} biggest types', clock(s.result.capturedAt), s.result.rows.length),
-          note: vscode.l10n.t('Each summary walks the whole heap in the process. Sizes marked ~ are read back from pympler\'s KB/MB text. Take another summary later and Compare the two.') };
+          note: s.result.engine === 'pympler' ? vscode.l10n.t('Each summary walks the whole heap in the process. Sizes marked ~ are read back from pympler\'s KB/MB text. Take another summary later and Compare the two.')
+            : vscode.l10n.t('A census of the heap, in slices (the process keeps running); objects the collector does not track are counted through their containers. Take another summary later and Compare the two. {0}', statsText(s.result.census ? [s.result.census] : undefined) ?? '') };
       }
       if (s.result.engine === 'census') {
         const stats = statsText(s.result.census);

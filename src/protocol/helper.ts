@@ -392,8 +392,12 @@ export interface MemSummaryParams {
   limit?: number;
   /** --order, default descending (ascending: the smallest types) */
   order?: 'descending' | 'ascending';
-  /** memSummary: seconds to wait for pympler's answer (1–3600, default 120); its walk cannot be stopped. */
+  /** memSummary: the census's time bound, or how long to wait for pympler (1–3600, default 120). */
   maxSeconds?: number;
+  /** memSummary: `census` (default: PyFlight's census, in slices) or `pympler` (flight-profiler's `mem`, one walk holding the GIL). */
+  engine?: 'census' | 'pympler';
+  /** memSummary with the census: count every Nth tracked object (1–1000, default 1). */
+  sample?: number;
 }
 
 /** `memCensus`: PyFlight's heap census in the target (pyflight_agent/census.py), in slices that give the GIL back. */
@@ -499,6 +503,10 @@ export interface MemRow {
 
 export interface MemSummaryResult {
   kind: 'summary';
+  /** `census` (the default since issue 19) or `pympler`. */
+  engine?: 'census' | 'pympler';
+  /** The census's figures (engine census). */
+  census?: CensusStats;
   /** ms since the epoch, when the request was sent. */
   capturedAt: number;
   limit: number;

@@ -98,7 +98,7 @@ export const HELPER_METHODS = {
   probeOff: row<{ target: ProbeKind; args: string }, None>({ needs: 'agent', stream: false, logging: true,
     doc: { params: '`target` (watch/trace/tt), `args`', end: 'turns off a probe a crashed helper left behind' } }),
   memSummary: row<MemSummaryParams, MemSummaryResult>({ needs: 'agent', ...PLAIN,
-    doc: { params: '`limit?` (1–100000, default 20), `order?` (`descending`/`ascending`), `maxSeconds?` (1–3600, default 120: how long to wait for pympler)', end: '`{kind:\'summary\', capturedAt, limit, order, rows: [{type, count, size, sizeText, sizeApprox}], args}`' } }),
+    doc: { params: '`limit?` (1–100000, default 20), `order?` (`descending`/`ascending`), `maxSeconds?` (1–3600, default 120), `engine?` (`census` default; `pympler`: flight-profiler\'s `mem`, one walk that holds the GIL)', end: 'progress `census` (engine census); `{kind:\'summary\', engine, capturedAt, limit, order, rows: [{type, count, size, sizeText, sizeApprox}], args}`' } }),
   memDiff: row<MemDiffParams, MemDiffResult>({ needs: 'agent', ...PLAIN,
     doc: { params: '`interval?` (1–3600 s, default 10), `limit?` (default 30), `order?` (`growth` default, `size`, `descending`, `ascending`), and `memCensus`\'s', end: 'two censuses `interval` s apart, compared in the helper: progress `census` (detail = `first\|second <percent> <objects>`) and `waiting` (detail = seconds) between them; `{kind:\'diff\', engine:\'census\', rows (deltas of changed types, ranked by what the user owns: `growth`, `owned`, `ownsEach`, `explainedBy`), containers, caches, census, totals}`; cancel stops the census in the target; `CENSUS_STOPPED` names the stage and percent' } }),
   memCensus: row<MemCensusParams, MemCensusResult>({ needs: 'agent', ...PLAIN,

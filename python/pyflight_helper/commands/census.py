@@ -121,6 +121,32 @@ def mem_census(req, agent, pid=None):
     return result
 
 
+def mem_summary(req, agent, pid=None):
+    """The biggest types now, from one census (the default), or from pympler (`engine: pympler`:
+    flight-profiler's `mem summary`, one walk that holds the GIL; kept for comparing, e.g. the bench)."""
+    from . import mem
+
+    params = req.params
+    if params.get("engine") == "pympler":
+        result = mem.mem_summary(req, agent, pid)
+        result["engine"] = "pympler"
+        return result
+    if params.get("engine") not in (None, "census"):
+        raise HelperError(errors.BAD_ARGUMENT, "engine must be census or pympler, got %r." % (params.get("engine"),))
+    limit, order, _args = mem.summary_args(params)
+    spec = census_spec({k: v for k, v in params.items() if k in ("maxSeconds", "sample", "sliceMs", "yieldMs")})
+    spec["owners"] = False
+    started = time.time()
+    result = run_census(req, agent, "the census", spec, "census", pid)
+    rows = sorted(result["rows"], key=lambda r: (-r["size"], -r["count"], r["type"]))
+    if order == "ascending":
+        rows = sorted(rows, key=lambda r: (r["size"], r["count"], r["type"]))
+    rows = [dict(r, sizeText="%d B" % r["size"], sizeApprox=False) for r in rows[:limit]]
+    args = "summary --limit %d --order %s" % (limit, order)
+    return {"kind": "summary", "engine": "census", "capturedAt": int(started * 1000), "limit": limit, "order": order, "rows": rows,
+            "census": _stats(result), "args": args}
+
+
 def _stats(census):
     return {k: census.get(k) for k in ("tracked", "walked", "sample", "listMs", "longestSliceMs", "slices", "elapsedMs", "listBytes", "python")}
 
