@@ -339,6 +339,12 @@ if (wants('matrix')) {
   results.matrix = { ...(await benchMatrix({ root, Session, matrixInterpreters, profilerVenv })), measured_on: measuredOn() };
 }
 
+if (wants('memory')) {
+  console.error('bench: memory (a big heap: building it takes a while)');
+  const { benchMemory } = await import('./memory.mjs');
+  results.memory = { ...(await benchMemory(Session)), measured_on: measuredOn() };
+}
+
 results.machine = machine();
 writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
 printTable(results);
@@ -357,7 +363,7 @@ function printTable(r) {
   const rows = [];
   const on = (m) => (m ? `${m.cpu}, ${m.cores} cores, load ${m.load_average_1m}, ${m.date}` : 'not recorded');
   const section = { roundtrip: r.roundtrip, attach: r.attach, overhead: r.overhead, activation_ms: r.activation, bundle_kb: r.activation,
-    vsix_kb: r.activation, watch_stream: r.watch_stream, flamegraph: r.flamegraph, soak: r.soak, matrix: r.matrix };
+    vsix_kb: r.activation, watch_stream: r.watch_stream, flamegraph: r.flamegraph, soak: r.soak, matrix: r.matrix, memory: r.memory };
   const row = (key, value, goal) => rows.push([key, value, goal, on(section[key.split('.')[0]]?.measured_on)]);
   for (const k of ['stack', 'getglobal']) {
     const x = r.roundtrip?.[k];
@@ -382,6 +388,15 @@ function printTable(r) {
   if (r.soak) row('soak', `${r.soak.attach_cycles} attach + ${r.soak.watch_cycles} watch cycles: ${r.soak.orphan_processes} orphans, ${r.soak.leaked_fds} leaked fds, ${r.soak.probes_left} probes left, cost after/before ${r.soak.cost_ratio}`, '0, 0, 0');
   for (const [label, x] of Object.entries(r.matrix?.interpreters ?? {})) {
     row(`matrix.${label}`, x.skipped ? `skipped: ${x.skipped}` : `attach ${x.attach_ms} ms, agent ${x.agent_load_ms} ms; a watch keeps ${x.watch_throughput_ratio} of the throughput (${x.spread.join('–')})`, 'near 3.11\'s');
+  }
+  const mem = r.memory;
+  if (mem) {
+    const c = mem.census;
+    const p = mem.pympler_summary;
+    row('memory', `${(mem.heap_objects / 1e6).toFixed(1)} M objects (${mem.rss_mb} MB RSS): census diff ${c.diff_s} s (censuses ${c.census_s.join(' and ')} s, ${(c.objects_per_s / 1e6).toFixed(2)} M objects/s), `
+      + `longest heartbeat gap ${c.longest_heartbeat_gap_ms} ms (at rest ${mem.heartbeat_gap_at_rest_ms} ms; gc.get_objects ${c.get_objects_pause_ms} ms), extra RSS ${c.extra_rss_pct} %, leaking class first: ${c.leaking_class_first}; `
+      + (p.error ? `pympler summary failed after ${p.after_s} s: ${p.error}` : `pympler summary ${p.summary_s} s, gap ${p.longest_heartbeat_gap_ms} ms, extra RSS ${p.extra_rss_pct} %, leaking class first: ${p.leaking_class_first}; a pympler diff ≈ ${p.diff_estimate_s} s = ${mem.speedup}× the census diff`),
+      'diff ≤ 30 s, pause ≤ 100 ms (≤ 1 s), extra RSS ≤ 10 %, class first, ≥ 5× pympler');
   }
   const m = r.machine;
   console.log(`\n| key | measured | goal | measured on |\n|---|---|---|---|\n${rows.map((x) => `| ${x.join(' | ')} |`).join('\n')}\n\nThis run: ${m.date}, ${m.nproc} cores (${m.cpu}), Python ${m.python}, Node ${m.node}.`);

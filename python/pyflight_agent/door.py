@@ -51,6 +51,7 @@ CALLS = {
     "reads.torchFacts": ("reads.py", "torch_facts", False),
     "reads.torchAllowCpuProfile": ("reads.py", "torch_allow_cpu_profile", False),
     "holders.holders": ("holders.py", "holders", False),
+    "census.census": ("census.py", "census", False),
     "holders.containers": ("holders.py", "containers", False),
     "exceptions.start": ("exception_hook.py", "start", False),
     "exceptions.finish": ("exception_hook.py", "finish", False),
@@ -170,8 +171,10 @@ class Door(object):
         try:
             result = fn(*args, ctx=ctx) if getattr(fn, "takes_ctx", False) else fn(*args)
         except BaseException as exc:  # nothing escapes into the agent's thread
+            import traceback
+
             send({"error": {"code": "INTERNAL", "message": "%s: %s" % (type(exc).__name__, exc),
-                            "type": type(exc).__name__}})
+                            "type": type(exc).__name__, "traceback": traceback.format_exc()[-4000:]}})
             return
         send({"result": result})
 

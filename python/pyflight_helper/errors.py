@@ -24,6 +24,8 @@ CLASS_NOT_FOUND = "CLASS_NOT_FOUND"
 NAME_NOT_FOUND = "NAME_NOT_FOUND"
 NO_INSTANCES = "NO_INSTANCES"
 RELOAD_REFUSED = "RELOAD_REFUSED"
+# A heap census stopped at its time bound (maxSeconds): the message names the stage and the percent.
+CENSUS_STOPPED = "CENSUS_STOPPED"
 # The agent was loaded with code execution off (pyflight.agent.allowCode false): it refuses code itself.
 CODE_EXECUTION_OFF = "CODE_EXECUTION_OFF"
 # The agent in the process was loaded by another PyFlight version and lacks a call this one needs.

@@ -36,7 +36,7 @@ from .wire import DOOR_DIR_PREFIX, DOOR_SOCKET
 AGENT_FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyflight_agent")
 # The files the bootstrap runs in the target: its own helpers, then the in-target calls (door.CALLS).
 CORE_FILES = ("bootstrap.py", "door.py", "patches.py", "elf.py")
-CALL_FILES = ("reads.py", "holders.py", "exception_hook.py", "live_code.py")
+CALL_FILES = ("reads.py", "holders.py", "census.py", "exception_hook.py", "live_code.py")
 
 # flight_profiler/utils/render_util.py EXIT_CODE_HINTS, by the attach binary's exit code.
 _ATTACH_EXIT = {1: "ATTACH_FAILED", 10: "ERROR_IN_EXECUTE_DLOPEN", 12: "DLOPEN_RETURN_ZERO",

@@ -92,7 +92,10 @@ class Server(object):
         except HelperError as exc:
             emit(req.id, "error", error=exc.to_json())
         except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
+            # Logged as errors by the extension and the CLI (helperProcess.ts): the message points here.
+            for line in traceback.format_exc().splitlines():
+                sys.stderr.write("TRACEBACK %s\n" % line)
+            sys.stderr.flush()
             emit(req.id, "error", error={"code": errors.INTERNAL, "message": "%s: %s" % (type(exc).__name__, exc),
                                          "hint": "See the PyFlight log for the helper's traceback."})
         finally:

@@ -224,16 +224,17 @@ def call(agent, name, *args, **options):
             if "error" in answer:
                 error = answer["error"]
                 raise InTargetError(error.get("code") or errors.INTERNAL, error.get("message") or "failed",
-                                    error.get("hint"), error.get("type"))
+                                    error.get("hint"), error.get("type"), error.get("traceback"))
             return answer.get("result")
 
 
 class InTargetError(HelperError):
     """An in-target call raised (`type` is the exception's class name) or was refused by the door."""
 
-    def __init__(self, code, message, hint=None, type_name=None):
+    def __init__(self, code, message, hint=None, type_name=None, traceback=None):
         HelperError.__init__(self, code, message, hint)
         self.type_name = type_name
+        self.traceback = traceback  # the in-target call's, when it raised
 
 
 def agent_status(agent, timeout=0.5):

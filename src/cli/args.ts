@@ -5,7 +5,7 @@ import { PROBE_METHODS, probeKind, type ProbeLocation, type ProbeMethod, type Pr
 const VALUE_OPTIONS = new Set(['--timeout', '--expr', '-x', '-n', '-f', '-i', '-et', '-d',
   '--rate', '--speedscope', '--collapsed', '--worker', // perf (src/cli/perf.ts)
   '--limit', '--order', '--interval', // mem (src/cli/mem.ts)
-  '--samples', '--max-seconds', // mem holders (src/cli/mem.ts)
+  '--samples', '--max-seconds', '--sample', // mem holders, mem diff (src/cli/mem.ts)
   '--duration', '--take', '--hold', '--interval', '--max-threads', // gilstat (src/cli/gilstat.ts)
   '--kind', '--budget', // diagnose (src/cli/diagnose.ts)
   '--out', // torch (src/cli/torch.ts)
@@ -41,8 +41,8 @@ export const USAGE = `usage:
   pyflight vmtool <pid> forceGc [--json]
   pyflight tt <pid> list|show <index> [-v]|replay <index> [-v]|delete <index>|delete --all [--json]
   pyflight tt <pid> -t <module> [class] <method> | -l | -i N [-v] [-p] | -d N | -da   (flight-profiler's syntax)
-  pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]
-  pyflight mem diff <pid> [--interval S] [--limit N] [--order descending|ascending] [--json]
+  pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--sample N] [--max-seconds S] [--json]
+  pyflight mem diff <pid> [--interval S] [--limit N] [--order growth|size] [--raw] [--sample N] [--max-seconds S] [--json]
   pyflight mem holders <pid> <module> <Class|builtins type> [--samples 1-50] [--max-seconds 0.5-60] [--json]
   pyflight gilstat <pid> [--duration seconds] [--take ms] [--hold ms] [--interval s] [--max-threads N] [--agent-threads] [--json]
   pyflight torch <pid> profile <module> [class] <method> [-nm nested] [--out DIR] [--json]

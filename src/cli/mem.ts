@@ -1,18 +1,20 @@
 /**
  * `pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]` and
- * `pyflight mem diff <pid> [--interval S] [--limit N] [--order …] [--json]`: flight-profiler's
- * `mem` through the agent (pympler: a full heap walk in the target), as a table or JSON rows.
+ * `pyflight mem diff <pid> [--interval S] [--limit N] [--order growth|size|…] [--sample N] [--max-seconds S] [--raw] [--json]`:
+ * summary is flight-profiler's `mem` through the agent (pympler: a full heap walk in the target);
+ * diff is PyFlight's census (pyflight_agent/census.py) twice, ranked by what the user owns.
  * `pyflight mem holders <pid> <module> <Class> [--samples N] [--max-seconds S] [--json]`: what holds
  * a type's objects (`dict`, or `builtins dict`, for a built-in type).
  */
 import type { Logger } from '../common/logger';
 import { holdersReport } from '../memory/holders';
-import { diffRows, memTable } from '../memory/memModel';
-import type { MemDiffParams } from '../protocol/helper';
+import { censusProgressText, diffReport, statsText } from '../memory/census';
+import { memTable } from '../memory/memModel';
+import type { MemDiffParams, MemSummaryParams } from '../protocol/helper';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
 import type { WithSession } from './withSession';
 
-function memParams(args: ParsedArgs): MemDiffParams {
+function memParams(args: ParsedArgs): MemSummaryParams {
   const order = args.values.get('--order');
   if (order !== undefined && order !== 'descending' && order !== 'ascending') throw usageError('--order is descending or ascending.');
   const limit = numberOption(args, '--limit', true);
@@ -30,19 +32,52 @@ export async function runMem(args: ParsedArgs, log: Logger, withSession: WithSes
   if (action === 'holders') return runHolders(pid, args, log, withSession);
   const params = memParams(args);
   if (action === 'summary') {
-    const result = await withSession(pid, args, log, (s, stop) => s.call('memSummary', params, { signal: stop }));
+    let shown = '';
+    const result = await withSession(pid, args, log, (s, stop) => s.call('memSummary', { ...params, maxSeconds: numberOption(args, '--max-seconds'),
+      sample: numberOption(args, '--sample', true) }, { signal: stop, onProgress: (stage, detail) => {
+      const text = censusProgressText(stage, detail);
+      const step = String(Math.floor(Number((detail ?? '').split(' ')[1]) / 10));
+      if (text && step !== shown) {
+        shown = step;
+        process.stderr.write(`pyflight: ${text}\n`);
+      }
+    } }));
     if (json) return { pid, ...result };
+    const stats = statsText(result.census ? [result.census] : undefined);
     return [`Process ${pid}: the ${result.rows.length} ${params.order === 'ascending' ? 'smallest' : 'biggest'} types by total size `
-      + '(pympler; ~ = read back from KB/MB with two decimals).', ...memTable(result.rows, false)].join('\n');
+      + '(a census of the heap; objects the collector does not track counted through their containers).', ...memTable(result.rows, false),
+    ...(stats ? ['', stats] : [])].join('\n');
   }
+  return runDiff(pid, args, log, withSession, json);
+}
+
+/** `mem diff`: two censuses in the target; the percent of each on stderr, the table (ranked by what the user owns) on stdout. */
+async function runDiff(pid: number, args: ParsedArgs, log: Logger, withSession: WithSession, json: boolean): Promise<unknown> {
   const interval = numberOption(args, '--interval', true) ?? 10;
   if (interval < 1) throw usageError('--interval is a whole number of seconds from 1.');
-  const result = await withSession(pid, args, log, (s, stop) => s.call('memDiff', { ...params, interval }, { signal: stop, onWaiting: (seconds) => {
-    process.stderr.write(`pyflight: first snapshot taken; the second in ${seconds} s (Ctrl+C stops waiting; the agent still finishes its diff).\n`);
-  } }));
+  const order = args.values.get('--order') ?? (args.flags.has('raw') ? 'size' : 'growth');
+  if (!['growth', 'size', 'descending', 'ascending'].includes(order)) throw usageError('--order is growth, size, descending or ascending.');
+  const limit = numberOption(args, '--limit', true) ?? 20;
+  if (limit < 1) throw usageError('--limit is a whole number from 1.');
+  const sample = numberOption(args, '--sample', true);
+  const maxSeconds = numberOption(args, '--max-seconds');
+  const params: MemDiffParams = { interval, limit, order: order as MemDiffParams['order'], sample, maxSeconds };
+  const say = (line: string) => process.stderr.write(`pyflight: ${line}\n`);
+  let shown = '';
+  const result = await withSession(pid, args, log, (s, stop) => s.call('memDiff', params, { signal: stop,
+    onProgress: (stage, detail) => {
+      const text = censusProgressText(stage, detail);
+      // The first line of each census, then each new tenth (and 100 %) is enough on a terminal.
+      const [label, percent] = (detail ?? '').split(' ');
+      const step = `${label} ${Math.floor(Number(percent) / 10)}`;
+      if (text && step !== shown) {
+        shown = step;
+        say(text);
+      }
+    },
+    onWaiting: (seconds) => say(`first census taken; the second in ${seconds} s (Ctrl+C stops; nothing stays in the process).`) }));
   if (json) return { pid, ...result };
-  return [`Process ${pid}: what changed in ${result.intervalSeconds} s, biggest size change first `
-    + '(list and str always include pympler\'s own first snapshot, about one each per type).', ...memTable(diffRows(result), true)].join('\n');
+  return diffReport(pid, result).join('\n');
 }
 
 async function runHolders(pid: number, args: ParsedArgs, log: Logger, withSession: WithSession): Promise<unknown> {

@@ -41,6 +41,8 @@ export const ErrorCode = {
   /** The target's interpreter's row of the capability table (capabilities.json) refuses this feature. */
   InterpreterUnsupported: 'INTERPRETER_UNSUPPORTED',
   WriteFailed: 'WRITE_FAILED',
+  /** A heap census stopped at its time bound: the message names the stage (first/second census) and the percent. */
+  CensusStopped: 'CENSUS_STOPPED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -76,15 +76,21 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
   const abort = new AbortController();
   const sub = token.onCancellationRequested(() => abort.abort());
   const extras: DiagnosisExtras = {};
+  const steps: string[] = [];
   try {
     const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath);
     const askedAs = request.command && request.command !== 'diagnose' ? `/${request.command}` : undefined;
     const options = { kind: kind ?? 'auto', askedAs, signal: abort.signal, workspaceRoots: folders, log: deps.log } as const;
     // A worker of an attached group (or a master's pid): every worker, merged (workers.ts).
     const group = deps.sessions.groupOf(session);
+    // Progress lines vanish from the chat; kept here so a diagnosis that stops says how far it got.
+    const step = (line: string) => {
+      steps.push(line);
+      stream.progress(line);
+    };
     const report = group
-      ? await diagnoseWorkers({ pid: group.masterPid, label: group.label }, group.workers, problem, options, (step) => stream.progress(step), extras)
-      : await diagnose(session, problem, options, (step) => stream.progress(step), extras);
+      ? await diagnoseWorkers({ pid: group.masterPid, label: group.label }, group.workers, problem, options, step, extras)
+      : await diagnose(session, problem, options, step, extras);
     stream.markdown(`**${escapeMarkdown(group?.label ?? session.label)}** — ${report.kind}: ${escapeMarkdown(report.summary)}\n\n_Routed by ${escapeMarkdown(report.routedBy)}._`);
     // The buttons below act on the worker where the culprit was found.
     const culpritWorker = (report.findings[0] as { workers?: number[] } | undefined)?.workers?.[0];
@@ -115,6 +121,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
   } catch (error) {
     const failure = PyFlightError.from(error);
     deps.log.warn(`diagnose ${session.pid}: ${failure.message}`);
+    if (steps.length) stream.markdown(`Steps done before it stopped:\n${steps.slice(-12).map((l) => `- ${escapeMarkdown(l)}`).join('\n')}\n\n`);
     stream.markdown(`The diagnosis stopped: ${escapeMarkdown(failure.message)}${failure.hint ? `\n\n${escapeMarkdown(failure.hint)}` : ''}`);
     return { metadata: { pid: session.pid, error: failure.code } };
   } finally {

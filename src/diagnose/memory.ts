@@ -1,13 +1,15 @@
 /**
- * The memory playbook: the heap compared over an interval (pympler `mem diff`), the fastest-growing
- * types, and for the top ones what holds them — the referrer chain in the target up to a module
+ * The memory playbook: the heap compared over an interval (two censuses in the target, `memDiff`),
+ * the growers ranked by what the user can fix (a class with what its instances own alone before
+ * the floats and lists they hold; lru caches named as caches), and for the top ones what holds them — the referrer chain in the target up to a module
  * global or class attribute (`memHolders`), its container's size, the line that defines it — and
  * where they are created when tracemalloc already traces. vscode-free, like the engine.
  */
 import { PyFlightError } from '../common/errors';
 import { biggestContainer, chainText, createdText, holderName, searchText } from '../memory/holders';
-import { classLocation, diffRows, formatBytes, formatCount, instancesCommand, isDiffBookkeeping, topGrowers, type MemDeltaRow } from '../memory/memModel';
-import type { MemContainersResult, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
+import { cacheText, censusProgressText, containerText, containersHolding, explainedText, growthOf, isOwner, ownsEachText, rankedRows, statsText } from '../memory/census';
+import { classLocation, formatBytes, formatCount, instancesCommand, isDiffBookkeeping } from '../memory/memModel';
+import type { MemContainersResult, MemDiffResult, MemDiffRow, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
 import type { HelperCaller } from '../protocol/methods';
 import type { DiagnosisExtras, DiagnoseStep } from './playbookTypes';
 import type { WatchHandle } from './exception';
@@ -29,7 +31,7 @@ const STACK_EXPR = "[(f.filename, f.lineno, f.name) for f in __import__('traceba
 
 export async function diagnoseMemory(target: MemoryTarget, seconds: number, holderSeconds: number, signal: AbortSignal | undefined,
   onStep: DiagnoseStep, commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
-  onStep(`Comparing the heap ${seconds} s apart (pympler, through the PyFlightProfiler agent: it is loaded if not there yet).`);
+  onStep(`Comparing the heap ${seconds} s apart: two censuses in the process, in slices that let its threads run (through the PyFlightProfiler agent: it is loaded if not there yet).`);
   // Container lengths before the interval: for a built-in grower (dict, tuple …) the containers that grew are the holders.
   let before: MemContainersResult | undefined;
   try {
@@ -38,17 +40,31 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     if (signal?.aborted) throw error;
     onStep(`Could not read container sizes before the interval (${PyFlightError.from(error).message}); built-in growers are ranked by size only.`);
   }
-  const diff = await target.call('memDiff', { interval: seconds, limit: 30 }, { signal, onWaiting: (s) => onStep(`First heap snapshot taken; the second in ${s} s.`) });
+  let quarter = '';
+  const diff = await target.call('memDiff', { interval: seconds, limit: 30 }, { signal,
+    onProgress: (stage, detail) => {
+      // The start of each census and each quarter: enough for a chat.
+      const [label, percent] = (detail ?? '').split(' ');
+      const step = `${label} ${Math.floor(Number(percent) / 25)}`;
+      const text = censusProgressText(stage, detail);
+      if (text && step !== quarter) {
+        quarter = step;
+        onStep(`${text[0].toUpperCase()}${text.slice(1)}.`);
+      }
+    },
+    onWaiting: (s) => onStep(`First census taken; the second in ${s} s.`) });
   commands.push(`pyflight mem diff ${target.pid} --interval ${seconds} --limit 30`);
   extras.memDiff = diff;
-  const growers = topGrowers(diffRows(diff), 30);
+  const census = diff.engine === 'census';
   // A handful of objects in an interval is noise (the agent's own work, a cache warming up), not a leak.
-  const real = growers.filter((r) => !isDiffBookkeeping(r.type) && (r.count >= MIN_GROWTH_COUNT || r.size >= MIN_GROWTH_BYTES));
+  const real = rankedRows(diff).filter((r) => growthOf(r) > 0 && !(!census && isDiffBookkeeping(r.type))
+    && (isOwner(r) ? r.count >= MIN_GROWTH_COUNT || growthOf(r) >= MIN_GROWTH_BYTES
+      : (r.count >= MIN_GROWTH_COUNT && growthOf(r) > 0) || growthOf(r) >= MIN_GROWTH_BYTES));
   const findings: Finding[] = [];
   let watched = false;
   for (const [i, r] of real.slice(0, HOLDER_GROWERS).entries()) {
     const holders = await searchHolders(target, r, before, holderSeconds, signal, onStep, commands);
-    const finding = growerFinding(target.pid, r, diff.intervalSeconds, holders, i === 0);
+    const finding = growerFinding(target.pid, r, diff, holders, i === 0);
     // Where they are created: tracemalloc when the target traces already, else one short watch on
     // the first Python class's __init__ with the call stack (a probe the Watch view shows; always removed).
     const inst = instancesCommand(r.type, target.pid);
@@ -63,21 +79,47 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     }
     findings.push(finding);
   }
-  const book = growers.filter((r) => isDiffBookkeeping(r.type));
-  if (!findings.length) {
-    findings.push({
-      title: `Nothing grew in ${diff.intervalSeconds} s beyond pympler's own bookkeeping`, severity: 'info', location: null,
-      evidence: [book.length ? `Only ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} grew (pympler's first snapshot adds about one of each per type).` : 'No type grew.'],
+  // Caches named as caches: an lru_cache that grew, with the decorated function.
+  const cacheFindings = (diff.caches ?? []).filter((c) => (c.grown ?? 0) >= MIN_GROWTH_COUNT).slice(0, 2).map((c) => cacheFinding(target.pid, c, diff));
+  // A grower whose holder is known comes before a cache, and a cache before a grower nothing explains.
+  const explained = findings.filter((f) => f.location !== null || f.title.includes(', held by '));
+  const unexplained = findings.filter((f) => !explained.includes(f));
+  const ordered = [...explained, ...cacheFindings, ...unexplained];
+  ordered.forEach((f, i) => { f.severity = i === 0 ? (f.severity === 'info' ? 'info' : 'high') : f.severity === 'high' ? 'medium' : f.severity; });
+  const book = census ? [] : rankedRows(diff).filter((r) => r.size > 0 && isDiffBookkeeping(r.type));
+  if (!ordered.length) {
+    ordered.push({
+      title: `Nothing grew in ${diff.intervalSeconds} s${census ? '' : " beyond pympler's own bookkeeping"}`, severity: 'info', location: null,
+      evidence: [book.length ? `Only ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} grew (pympler's first snapshot adds about one of each per type).`
+        : `No type grew by ${formatCount(MIN_GROWTH_COUNT)} objects or ${formatBytes(MIN_GROWTH_BYTES)}.`],
       next_steps: ['Diff over a longer interval, or while the memory grows (e.g. under load).'], view: 'memory',
     });
   } else if (book.length) {
-    findings[0].evidence.push(`Left out: ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} (pympler's own first snapshot).`);
+    ordered[0].evidence.push(`Left out: ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} (pympler's own first snapshot).`);
   }
-  const f0 = findings[0];
-  return { findings, summary: f0.severity === 'info' ? f0.title + '.' : `Memory grows: ${f0.title}.` };
+  const stats = statsText(diff.census);
+  if (stats) ordered[0].evidence.push(stats);
+  const f0 = ordered[0];
+  return { findings: ordered, summary: f0.severity === 'info' ? f0.title + '.' : `Memory grows: ${f0.title}.` };
 }
 
-async function searchHolders(target: MemoryTarget, r: MemDeltaRow, before: MemContainersResult | undefined, maxSeconds: number,
+function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[number], diff: MemDiffResult): Finding {
+  const perSecond = (c.grown ?? 0) / diff.intervalSeconds;
+  const unbounded = c.maxsize === null;
+  return {
+    title: `The ${unbounded ? 'unbounded ' : ''}lru_cache of ${c.function} holds ${formatCount(c.currsize)} entries (+${formatCount(Math.round(perSecond))}/s)`,
+    severity: 'medium',
+    location: c.file && c.line ? { function: c.function, file: c.file, line: c.line } : null,
+    evidence: [`${cacheText(c)}.`, `${formatCount(c.hits)} hits and ${formatCount(c.misses)} misses so far: `
+      + `${c.misses > c.hits ? 'most calls miss, so nearly every call adds an entry (keys that never repeat, e.g. per-request objects)' : 'entries are reused'}.`],
+    next_steps: [unbounded ? `Bound it: \`@functools.lru_cache(maxsize=1024)\` on ${c.function.split('.').pop()}, or key it by a value that repeats (an id, a tuple of fields), not by a per-request object.`
+      : `It is bounded (maxsize ${formatCount(c.maxsize ?? 0)}): check that its entries are small, or lower the bound.`,
+    `Diff again to confirm it keeps growing: \`pyflight mem diff ${pid} --interval 60\`.`],
+    view: 'memory',
+  };
+}
+
+async function searchHolders(target: MemoryTarget, r: MemDiffRow, before: MemContainersResult | undefined, maxSeconds: number,
   signal: AbortSignal | undefined, onStep: DiagnoseStep, commands: string[]): Promise<MemHoldersResult | string> {
   const where = classLocation(r.type);
   if (!where) return `pympler's name ${r.type} is not a class name, so its holders cannot be searched.`;
@@ -92,16 +134,28 @@ async function searchHolders(target: MemoryTarget, r: MemDeltaRow, before: MemCo
   }
 }
 
-function growerFinding(pid: number, r: MemDeltaRow, interval: number, holders: MemHoldersResult | string, first: boolean): Finding {
+function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders: MemHoldersResult | string, first: boolean): Finding {
+  const interval = diff.intervalSeconds;
   const perSecond = (n: number) => (n / interval >= 10 ? formatCount(Math.round(n / interval)) : (n / interval).toFixed(1));
   const inst = instancesCommand(r.type, pid);
   const short = r.type.split('.').pop() ?? r.type;
-  const growth = r.count > 0 ? `grow by ${perSecond(r.count)}/s` : `grow by ${formatBytes(r.size / interval, true)}/s`;
-  const evidence = [`${formatBytes(r.size / interval, true)}/s, ${formatCount(r.count, true)} objects (${formatBytes(r.size, true)}) between two heap `
-    + `snapshots ${interval} s apart${r.sizeApprox ? ' (size read back from KB/MB, ~)' : ''}.`];
+  const each = ownsEachText(r);
+  const total = growthOf(r);
+  const perMinute = formatBytes(total * 60 / interval, true);
+  const growth = r.count > 0 ? `grow by ${perSecond(r.count)}/s (${perMinute}/min${each ? `: each holds ${each}` : ''})` : `grow by ${formatBytes(total / interval, true)}/s`;
+  const evidence = [`${formatCount(r.count, true)} objects (${formatBytes(r.size, true)} of their own${r.owned !== undefined ? `, ${formatBytes(r.size + r.owned, true)} with what they hold alone` : ''}) `
+    + `between two ${diff.engine === 'census' ? 'censuses' : 'heap snapshots'} ${interval} s apart${r.sizeApprox ? ' (size read back from KB/MB, ~)' : ''}.`];
+  const inside = diff.rows.filter((x) => x.explainedBy?.some((e) => e.owner === r.type));
+  if (inside.length) {
+    evidence.push(`That growth includes ${inside.map((x) => `${x.type} ${formatBytes(x.explainedBy!.find((e) => e.owner === r.type)!.size, true)}`).join(', ')}: `
+      + `objects only ${short} instances hold.`);
+  }
+  const boxes = containersHolding(diff, r.type);
+  if (boxes.length) evidence.push(`Named containers that grew with them: ${boxes.slice(0, 3).map(containerText).join('; ')}.`);
+  if (!isOwner(r) && r.explainedBy?.length) evidence.push(`Part of it is held by ${explainedText(r)}.`);
   const nextSteps: string[] = [];
   const top = typeof holders === 'string' ? undefined : holders.holders[0];
-  let title = `${short} objects ${growth} (${formatBytes(r.size, true)} in ${interval} s)`;
+  let title = `${short} objects ${growth}`;
   let location: Finding['location'] = null;
   if (typeof holders === 'string') {
     evidence.push(holders);
@@ -109,7 +163,9 @@ function growerFinding(pid: number, r: MemDeltaRow, interval: number, holders: M
     if (holders.instances !== null) evidence.push(`${formatCount(holders.instances)} live instances of ${r.type} now.`);
     if (top) {
       const { path, size } = holderName(top);
-      title = `${short} objects ${growth}, held by ${path} (${size})`;
+      const cache = (diff.caches ?? []).find((c) => c.function === top.root.path);
+      title = cache ? `${short} objects ${growth}, held by the ${cache.maxsize === null ? 'unbounded ' : ''}lru_cache of ${cache.function} (${formatCount(cache.currsize)} entries)`
+        : `${short} objects ${growth}, held by ${path} (${size})`;
       const box = top.steps[biggestContainer(top)];
       evidence.push(`Held by ${chainText(top)}.`,
         `${top.samples} of ${holders.sampled} sampled ${holders.builtin ? 'containers of them' : 'instances'} are held this way`
@@ -124,6 +180,9 @@ function growerFinding(pid: number, r: MemDeltaRow, interval: number, holders: M
       }
       nextSteps.push(`Bound ${path}${box.len !== null ? ` (${box.type}, ${formatCount(box.len)} entries)` : ''}${top.definition ? ` at ${top.definition.file.split('/').pop()}:${top.definition.line}` : ''}: `
         + 'evict old entries (an LRU with a maximum size, a TTL), remove entries when their work is done (unsubscribe, pop), or hold them weakly (weakref.WeakValueDictionary / WeakSet).');
+    } else if (boxes.length) {
+      title = `${short} objects ${growth}, held by ${boxes[0].path} (${boxes[0].type}, ${formatCount(boxes[0].len)} entries)`;
+      nextSteps.push(`Bound ${boxes[0].path} (${boxes[0].type}, ${formatCount(boxes[0].len)} entries): evict old entries (an LRU with a maximum size, a TTL) or remove them when their work is done.`);
     } else if (holders.builtin && !holders.sampled) {
       evidence.push(`No container of 64 or more entries that holds ${r.type} objects${holders.instances === null ? ' grew during the interval' : ''}: `
         + 'they are held one by one (e.g. as attributes of other growing objects) or freed soon.');
@@ -138,7 +197,7 @@ function growerFinding(pid: number, r: MemDeltaRow, interval: number, holders: M
     evidence.push(searchText(holders));
   }
   if (inst) nextSteps.push(`See which objects they are: \`${inst.cli}\`.`);
-  if (!top) nextSteps.push('Find the container that keeps them (a module-level list or dict, a cache without a bound) and bound it or drop entries.');
+  if (!top && !boxes.length) nextSteps.push('Find the container that keeps them (a module-level list or dict, a cache without a bound) and bound it or drop entries.');
   if (inst && (typeof holders === 'string' || holders.createdAt === null)) {
     nextSteps.push(`See where they are created: \`pyflight watch ${pid} ${inst.module} ${inst.class} __init__ -n 3 -r --expr "${STACK_EXPR}"\`.`);
   }

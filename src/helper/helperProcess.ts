@@ -64,7 +64,10 @@ export class HelperProcess {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       // AUDIT lines (code run in the target or a change to it, python/pyflight_helper/audit.py) are the audit trail: always logged.
-      for (const line of chunk.split('\n')) if (line.trim()) this.log[line.startsWith('AUDIT ') ? 'info' : 'debug'](`helper[${child.pid}] ${line}`);
+      // TRACEBACK lines are the traceback an error message points to ("See the PyFlight log"): logged as errors.
+      for (const line of chunk.split('\n')) {
+        if (line.trim()) this.log[line.startsWith('AUDIT ') ? 'info' : line.startsWith('TRACEBACK ') ? 'error' : 'debug'](`helper[${child.pid}] ${line}`);
+      }
     });
     child.stdin?.on('error', () => undefined); // EPIPE after exit is reported by the exit handler
     void child.then(

@@ -9,8 +9,8 @@
  */
 import { formatStacks } from '../format/stackFormat';
 import { endText, traceLines, watchLine } from '../format/probeText';
-import { diffRows, memTable } from '../memory/memModel';
 import { capabilityLines, untestedWarning } from '../preflight/capabilities';
+import { censusProgressText, diffReport } from '../memory/census';
 import { preflight } from '../preflight/preflight';
 import { listProcesses } from '../processes/processLister';
 import { recordCpuProfile } from '../profile/record';
@@ -209,15 +209,24 @@ export const TOOLS: ToolDef<any>[] = [
   },
   {
     name: 'pyflight_mem_diff', title: 'Memory diff', access: 'agent', bounds: { seconds: DIFF_SECONDS },
-    description: 'Compares the heap of a running Python process over an interval (pympler, through the PyFlightProfiler agent) and returns the types that grew most.',
-    confirm: (i: { pid: number; seconds?: number }) => `Compare the heap of process ${i.pid} ${clamp(i.seconds, DIFF_SECONDS)} s apart (two heap walks through the PyFlightProfiler agent, loaded if needed).`,
+    description: 'Compares the heap of a running Python process over an interval (two censuses in the process, in slices that let its threads run, through the PyFlightProfiler agent) and returns what grew, the user\'s classes with what their instances hold first, with the containers and lru caches that grew.',
+    confirm: (i: { pid: number; seconds?: number }) => `Compare the heap of process ${i.pid} ${clamp(i.seconds, DIFF_SECONDS)} s apart (two heap censuses through the PyFlightProfiler agent, loaded if needed).`,
     inputSchema: { type: 'object', properties: { pid: pidSchema, seconds: bounded('Interval', DIFF_SECONDS, ' s') }, required: ['pid'] },
     async run(deps, input: { pid: number; seconds?: number }, signal) {
       const session = await deps.session(requirePid(input), signal);
-      deps.progress?.('Taking the first heap snapshot…');
-      const result = await session.call('memDiff', { interval: Math.round(clamp(input.seconds, DIFF_SECONDS)), limit: 20 },
-        { signal, onWaiting: (s) => deps.progress?.(`First heap snapshot taken; the second in ${s} s.`) });
-      return { text: [`What grew in ${result.intervalSeconds} s (pympler):`, ...memTable(diffRows(result), true)].join('\n') };
+      deps.progress?.('Taking the first census of the heap…');
+      let quarter = '';
+      const result = await session.call('memDiff', { interval: Math.round(clamp(input.seconds, DIFF_SECONDS)), limit: 20 }, { signal,
+        onProgress: (stage, detail) => {
+          const text = censusProgressText(stage, detail);
+          const step = `${(detail ?? '').split(' ')[0]} ${Math.floor(Number((detail ?? '').split(' ')[1]) / 25)}`;
+          if (text && step !== quarter) {
+            quarter = step;
+            deps.progress?.(`${text[0].toUpperCase()}${text.slice(1)}.`);
+          }
+        },
+        onWaiting: (s) => deps.progress?.(`First census taken; the second in ${s} s.`) });
+      return { text: diffReport(session.pid, result).join('\n') };
     },
   },
   {

@@ -12,6 +12,7 @@ import type { Session } from '../session/session';
 import type { SessionManager } from '../session/sessionManager';
 import { compareSummaries, diffRows, instancesCommand, isDiffBookkeeping, toCsv, topGrowers, type MemDeltaRow } from './memModel';
 import { MemoryPanel } from './memoryPanel';
+import { censusProgressText, containersHolding, explainedText, growthOf, isOwner, ownsEachText, rankedRows, statsText } from './census';
 import { setting } from '../common/config';
 
 export interface MemoryDeps {
@@ -33,7 +34,7 @@ interface SessionMemory {
   snapshots: Snapshot[];
   shown?: Shown;
   panel?: MemoryPanel;
-  busy?: { label: string; waitingUntil?: number; abort: AbortController };
+  busy?: { label: string; waitingUntil?: number; progress?: string; abort: AbortController };
 }
 
 const GROWERS = 10;
@@ -48,6 +49,20 @@ const clock = (ms: number) => new Date(ms).toLocaleTimeString('en-GB', { hour12:
 function snapshotLabel(s: Snapshot): string {
   return s.result.kind === 'summary' ? vscode.l10n.t('Summary {0} · top {1}', clock(s.result.capturedAt), s.result.limit)
     : vscode.l10n.t('Diff {0} s · {1}', s.result.intervalSeconds, clock(s.result.capturedAt));
+}
+
+/** A census diff's rows for the webview: ranked by what the user owns, with what each holds and what holds them. */
+function censusRows(result: MemDiffResult, pid: number): MemTableRow[] {
+  const rows = rankedRows(result);
+  const growers = new Set(rows.filter((r) => growthOf(r) > 0).slice(0, GROWERS).map((r) => r.type));
+  return rows.map((r) => {
+    const holders = containersHolding(result, r.type).map((c) => c.path);
+    const heldBy = holders.length ? holders.slice(0, 2).join(', ') : explainedText(r);
+    const owns = ownsEachText(r);
+    return { type: r.type, count: r.count, size: r.size, sizeApprox: false, growth: growthOf(r), owner: isOwner(r),
+      ...(owns ? { owns: `each holds ${owns}` } : {}), ...(heldBy ? { heldBy } : {}),
+      instances: growers.has(r.type) && r.count > 0 ? instancesCommand(r.type, pid) : undefined };
+  });
 }
 
 /** Rows for the webview: list/str flagged in a diff; the biggest growers (not those) say how to list their instances. */
@@ -109,12 +124,26 @@ export class MemoryController implements vscode.Disposable {
     const mem = this.memoryOf(session);
     this.open(mem);
     const { limit } = settings();
+    const abort = new AbortController();
     try {
-      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: false,
-        title: vscode.l10n.t('PyFlight: memory summary of {0} (a full heap walk)…', session.label) }, () => session.call('memSummary', { limit }));
+      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: true,
+        title: vscode.l10n.t('PyFlight: memory summary of {0}', session.label) }, (progress, token) => {
+        token.onCancellationRequested(() => abort.abort());
+        progress.report({ message: vscode.l10n.t('a census of the heap (in slices: the process keeps running)…') });
+        let done = 0;
+        return session.call('memSummary', { limit }, { signal: abort.signal, onProgress: (stage, detail) => {
+          const text = censusProgressText(stage, detail);
+          const percent = Number((detail ?? '').split(' ')[1]);
+          if (!text || !(percent >= done)) return;
+          progress.report({ increment: percent - done, message: text });
+          done = percent;
+        } });
+      });
       this.add(mem, result);
     } catch (error) {
-      await showError(this.deps.log, `memory summary ${session.pid}`, error);
+      const failure = PyFlightError.from(error);
+      if (failure.code === ErrorCode.Cancelled && abort.signal.aborted) this.deps.log.info(`memory summary ${session.pid}: ${failure.message}`);
+      else await showError(this.deps.log, `memory summary ${session.pid}`, failure);
     }
   }
 
@@ -144,23 +173,42 @@ export class MemoryController implements vscode.Disposable {
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: true,
         title: vscode.l10n.t('PyFlight: memory diff of {0}', session.label) }, async (progress, token) => {
         token.onCancellationRequested(() => abort.abort());
-        progress.report({ message: vscode.l10n.t('first snapshot (a full heap walk)…') });
+        progress.report({ message: vscode.l10n.t('first census of the heap (in slices: the process keeps running)…') });
+        // The bar: the first census 0–40 %, the wait 40–60 %, the second census 60–100 %.
+        let done = 0;
+        const advance = (to: number, message: string) => {
+          progress.report({ increment: Math.max(0, to - done), message });
+          done = Math.max(done, to);
+        };
         try {
-          const result = await session.call('memDiff', { interval, limit }, { signal: abort.signal, onWaiting: (seconds) => {
-            busy.waitingUntil = Date.now() + seconds * 1000;
-            this.refresh(mem);
-            let left = seconds;
-            progress.report({ message: vscode.l10n.t('second snapshot in {0} s', left) });
-            timer = setInterval(() => {
-              left = Math.max(0, left - 1);
-              progress.report({ increment: 100 / seconds, message: left ? vscode.l10n.t('second snapshot in {0} s', left) : vscode.l10n.t('second snapshot…') });
-            }, 1000);
-          } });
+          const result = await session.call('memDiff', { interval, limit: Math.max(limit, 100) }, { signal: abort.signal,
+            onProgress: (stage, detail) => {
+              const text = censusProgressText(stage, detail);
+              if (!text) return;
+              const [label, percent] = (detail ?? '').split(' ');
+              busy.progress = text;
+              if (timer) clearInterval(timer);
+              timer = undefined;
+              busy.waitingUntil = undefined;
+              this.refresh(mem);
+              advance(label === 'second' ? 60 + 0.4 * Number(percent) : 0.4 * Number(percent), text);
+            },
+            onWaiting: (seconds) => {
+              busy.waitingUntil = Date.now() + seconds * 1000;
+              busy.progress = undefined;
+              this.refresh(mem);
+              let left = seconds;
+              advance(40, vscode.l10n.t('second census in {0} s', left));
+              timer = setInterval(() => {
+                left = Math.max(0, left - 1);
+                advance(40 + 20 * (seconds - left) / seconds, left ? vscode.l10n.t('second census in {0} s', left) : vscode.l10n.t('second census…'));
+              }, 1000);
+            } });
           this.add(mem, result);
         } catch (error) {
           const failure = PyFlightError.from(error);
           if (failure.code === ErrorCode.Cancelled && abort.signal.aborted && !session.isFinal) {
-            // Cancelling returns at once; the agent cannot stop and finishes its diff in the background.
+            // Cancelling returns at once, and the census stops in the process too.
             this.deps.log.info(`memory diff ${session.pid}: ${failure.message}`);
             void vscode.window.showInformationMessage(plainText(`${failure.message} ${failure.hint ?? ''}`.trim()));
           } else {
@@ -225,7 +273,14 @@ export class MemoryController implements vscode.Disposable {
       if (s.result.kind === 'summary') {
         return { kind: 'summary', deltas: false, rows: decorate(s.result.rows, pid, false, false), name: `summary-${s.id}`,
           caption: vscode.l10n.t('Summary at {0}: the {1} biggest types', clock(s.result.capturedAt), s.result.rows.length),
-          note: vscode.l10n.t('Each summary walks the whole heap in the process. Sizes marked ~ are read back from pympler\'s KB/MB text. Take another summary later and Compare the two.') };
+          note: s.result.engine === 'pympler' ? vscode.l10n.t('Each summary walks the whole heap in the process. Sizes marked ~ are read back from pympler\'s KB/MB text. Take another summary later and Compare the two.')
+            : vscode.l10n.t('A census of the heap, in slices (the process keeps running); objects the collector does not track are counted through their containers. Take another summary later and Compare the two. {0}', statsText(s.result.census ? [s.result.census] : undefined) ?? '') };
+      }
+      if (s.result.engine === 'census') {
+        const stats = statsText(s.result.census);
+        return { kind: 'diff', deltas: true, rows: censusRows(s.result, pid), name: `diff-${s.id}`,
+          caption: vscode.l10n.t('What changed in {0} s (from {1})', s.result.intervalSeconds, clock(s.result.capturedAt)),
+          note: vscode.l10n.t('Ranked by what your code owns: a class with what its instances hold alone ("Δ owned"), a built-in type by the growth no class explains; sort by Δ size for the raw types. Changed types only. {0}', stats ?? '') };
       }
       return { kind: 'diff', deltas: true, rows: decorate(diffRows(s.result), pid, true, true), name: `diff-${s.id}`,
         caption: vscode.l10n.t('What changed in {0} s (from {1})', s.result.intervalSeconds, clock(s.result.capturedAt)),
@@ -249,11 +304,12 @@ export class MemoryController implements vscode.Disposable {
       shown: shown && { kind: shown.kind, caption: shown.caption, deltas: shown.deltas,
         note: mem.session.state === 'ready' ? shown.note : vscode.l10n.t('The session ended: these snapshots are what was taken before.') },
       rows: shown?.rows ?? [],
-      growers: shown?.deltas ? topGrowers(shown.rows, GROWERS) as MemTableRow[] : [],
+      growers: shown?.deltas ? (shown.rows.some((r) => r.growth !== undefined)
+        ? shown.rows.filter((r) => (r.growth ?? 0) > 0).slice(0, GROWERS) : topGrowers(shown.rows, GROWERS) as MemTableRow[]) : [],
       snapshots,
       selected: mem.shown && 'snapshot' in mem.shown ? mem.shown.snapshot : undefined,
       compared: mem.shown && 'from' in mem.shown ? { from: mem.shown.from, to: mem.shown.to } : undefined,
-      busy: mem.busy && { label: mem.busy.label, waitingUntil: mem.busy.waitingUntil },
+      busy: mem.busy && { label: mem.busy.label, waitingUntil: mem.busy.waitingUntil, progress: mem.busy.progress },
     };
   }
 

@@ -398,12 +398,98 @@ export interface MemSummaryParams {
   limit?: number;
   /** --order, default descending (ascending: the smallest types) */
   order?: 'descending' | 'ascending';
+  /** memSummary: the census's time bound, or how long to wait for pympler (1–3600, default 120). */
+  maxSeconds?: number;
+  /** memSummary: `census` (default: PyFlight's census, in slices) or `pympler` (flight-profiler's `mem`, one walk holding the GIL). */
+  engine?: 'census' | 'pympler';
+  /** memSummary with the census: count every Nth tracked object (1–1000, default 1). */
+  sample?: number;
 }
 
-/** `mem diff`: two heap walks `interval` seconds apart; not cancellable in the agent. */
-export interface MemDiffParams extends MemSummaryParams {
+/** `memCensus`: PyFlight's heap census in the target (pyflight_agent/census.py), in slices that give the GIL back. */
+export interface MemCensusParams {
+  /** Stop the census after this many seconds (1–3600, default 120): `CENSUS_STOPPED` names the stage and percent. */
+  maxSeconds?: number;
+  /** Count every Nth object the collector tracks (1–1000, default 1: all), each for N. */
+  sample?: number;
+  /** Milliseconds of work between two yields of the GIL (1–200, default 8). */
+  sliceMs?: number;
+  /** Milliseconds slept after each slice (0–100, default 1). */
+  yieldMs?: number;
+  /** What each instance of a class written in Python owns alone (default true). */
+  owners?: boolean;
+}
+
+/** `mem diff`: two censuses `interval` seconds apart, compared in the helper; cancel stops the census in the target. */
+export interface MemDiffParams extends MemCensusParams {
   /** --interval, whole seconds 1–3600, default 10 */
   interval?: number;
+  /** Rows kept, 1–100000, default 30. */
+  limit?: number;
+  /** growth (default: what the user owns first), size (raw type growth), descending (= size), ascending. */
+  order?: 'growth' | 'size' | 'descending' | 'ascending';
+}
+
+/** How one census went. `listMs`: the one pause (gc.get_objects); `listBytes`: its list (8 bytes per tracked object). */
+export interface CensusStats {
+  tracked: number;
+  walked: number;
+  sample: number;
+  listMs: number;
+  longestSliceMs: number;
+  slices: number;
+  elapsedMs: number;
+  listBytes: number;
+  python: string;
+}
+
+/** A container a module global or class attribute names (64+ entries); `holds`: the type of its newest values. */
+export interface NamedContainer {
+  path: string;
+  kind: 'global' | 'classAttr';
+  type: string;
+  len: number;
+  id: string;
+  holds: string | null;
+  /** Its own bytes (sys.getsizeof: its table, not what it holds); null for a subclass. */
+  size: number | null;
+  /** In a diff: entries gained over the interval (`new`: it was not there, or below 64, at the first census). */
+  grown?: number;
+  new?: boolean;
+}
+
+/** A functools.lru_cache (C wrapper) and its decorated function. */
+export interface LruCache {
+  function: string;
+  currsize: number;
+  maxsize: number | null;
+  hits: number;
+  misses: number;
+  id: string;
+  file: string | null;
+  line: number | null;
+  grown?: number;
+}
+
+/** Per class written in Python: its instances and what they own alone (refcount 1, 3 levels down). */
+export interface CensusOwner {
+  type: string;
+  instances: number;
+  ownedObjects: number;
+  ownedSize: number;
+  /** type -> [objects, bytes] owned, the biggest 8. */
+  ownedTypes: Record<string, [number, number]>;
+}
+
+export interface MemCensusResult extends CensusStats {
+  kind: 'census';
+  capturedAt: number;
+  rows: Array<{ type: string; count: number; size: number }>;
+  owners: CensusOwner[];
+  containers: NamedContainer[];
+  caches: LruCache[];
+  percent: number;
+  stoppedBy: 'time' | 'cancelled' | null;
 }
 
 /**
@@ -423,6 +509,10 @@ export interface MemRow {
 
 export interface MemSummaryResult {
   kind: 'summary';
+  /** `census` (the default since issue 19) or `pympler`. */
+  engine?: 'census' | 'pympler';
+  /** The census's figures (engine census). */
+  census?: CensusStats;
   /** ms since the epoch, when the request was sent. */
   capturedAt: number;
   limit: number;
@@ -433,15 +523,41 @@ export interface MemSummaryResult {
   args: string;
 }
 
+/** A row of a census diff: count and size are deltas of the type's own objects. */
+export interface MemDiffRow extends MemRow {
+  /** What the row is ranked by: a class's size growth plus what its instances own alone; a built-in type's growth no owner explains. */
+  growth?: number;
+  /** Classes written in Python: growth of what their instances own alone (bytes). */
+  owned?: number;
+  /** Classes written in Python: bytes their instances own alone now. */
+  ownedNow?: number;
+  /** Classes written in Python: objects each instance owns alone, by type (`{list: 1, float: 64}`). */
+  ownsEach?: Record<string, number>;
+  /** Built-in types: the owner classes whose growth holds this growth. */
+  explainedBy?: Array<{ owner: string; count: number; size: number }>;
+  before?: { count: number; size: number };
+}
+
 export interface MemDiffResult {
   kind: 'diff';
+  /** `census` (PyFlight's census, since issue 19); absent in diffs made with pympler. */
+  engine?: 'census';
   capturedAt: number;
+  /** When the second census started. */
+  secondAt?: number;
   endedAt: number;
   intervalSeconds: number;
   limit: number;
-  order: 'descending' | 'ascending';
-  /** Deltas, in the agent's order (by size delta). */
-  rows: MemRow[];
+  order: 'growth' | 'size' | 'descending' | 'ascending';
+  /** Deltas, changed types only, in `order`. */
+  rows: MemDiffRow[];
+  /** Named containers (module globals, class attributes) that grew, most first. */
+  containers?: NamedContainer[];
+  /** lru caches that grew or hold 1,000+ entries. */
+  caches?: LruCache[];
+  /** The two censuses: time, pause, list. */
+  census?: CensusStats[];
+  totals?: { before: { objects: number; size: number }; after: { objects: number; size: number } };
   args: string;
 }
 /** `gilstatOn`: flight-profiler's `gilstat on T H I M` (defaults 10 10 5 500, the seed's). */

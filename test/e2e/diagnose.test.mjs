@@ -114,14 +114,16 @@ test('/diagnose-exception <pid>: progress, then the swallowed ValueError first w
   });
 });
 
-test('/diagnose-memory <pid>: the growing dict held by a class attribute first, with its line, and Inspect Instances buttons', async () => {
+test('/diagnose-memory <pid>: the growing class first (with what each holds), the dict held by a class attribute with its line, census progress, Inspect Instances buttons', async () => {
   const leaky = await startTarget('leaky_registry.py');
   await wb.step('diagnose-memory', async () => {
     const response = await ask(`@pyflight /diagnose-memory ${leaky.pid} memory keeps growing`, /leaky_registry\.py \(pid \d+\)[\s\S]*Commands run/, 120000);
     const text = await response.innerText();
-    assert.match(text, /dict objects grow by [\d.,]+\/s, held by __main__\.SessionStore\._by_token \(dict, [\d,]+ entries\)/);
+    assert.match(text, /RequestContext objects grow by [\d.,]+\/s \(\+[\d.]+ [KM]B\/min: each holds a dict[^)]*\), held by __main__\.BUS\._listeners\['shutdown'\]/);
+    assert.match(text, /dict objects grow by [\d.,]+\/s \([^)]*\), held by __main__\.SessionStore\._by_token \(dict, [\d,]+ entries\)/);
+    assert.ok(text.indexOf('RequestContext objects grow') < text.indexOf('dict objects grow'), 'the user\'s class comes first');
     assert.match(text, /__main__\.SessionStore\._by_token at leaky_registry\.py#\d+/);
-    assert.match(text, /RequestContext objects grow by [\d.,]+\/s, held by __main__\.BUS\._listeners\['shutdown'\]/);
+    assert.match(text, /Census: [\d,.]+( M)? tracked objects/);
     assert.match(text, /Created in handle_request/);
     const inspect = response.locator('.monaco-button', { hasText: 'Inspect RequestContext Instances' });
     assert.ok(await inspect.count() >= 1, text);

@@ -77,7 +77,7 @@ describe('diagnose: the culprit first, from evidence (real targets, no language 
   it('leaky_service.py: LeakyCacheEntry grows fastest (auto: the words say memory)', async () => {
     const { report } = await run(['leaky_service.py'], 'RSS keeps growing until OOM', { budgetSeconds: 8 });
     assert.equal(report.kind, 'memory');
-    assert.match(report.findings[0].title, /^LeakyCacheEntry objects grow by [\d.,]+\/s, held by __main__\.SESSION_CACHE \(list, /);
+    assert.match(report.findings[0].title, /^LeakyCacheEntry objects grow by [\d.,]+\/s \([^)]*\), held by __main__\.SESSION_CACHE \(list, /);
   });
 
   it('auto without telling words: a deadlocked process is routed to hang by its stacks', async () => {

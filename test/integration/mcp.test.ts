@@ -163,12 +163,13 @@ describe('pyflight mcp: the SDK client over stdio, real targets', function () {
     const evaluated = await runCli(['eval', String(target.pid), '1 + 1', '--json']);
     assert.equal(evaluated.code, 1, evaluated.stdout + evaluated.stderr);
     assert.match(evaluated.stdout, /CODE_EXECUTION_OFF/);
-    // A memory diff through that agent, with progress between its two heap walks.
+    // A memory diff through that agent, with the census's progress and the wait between its two censuses.
     const diffProgress: Progress[] = [];
     const diff = await call(allowed.client, 'pyflight_mem_diff', { pid: target.pid, seconds: 1 }, { onprogress: (p) => diffProgress.push(p) });
     assert.equal(diff.isError, undefined, text(diff));
-    assert.match(text(diff), /^What grew in 1 s \(pympler\):/);
-    assert.ok(diffProgress.some((p) => /^First heap snapshot taken; the second in 1 s\.$/.test(p.message ?? '')), JSON.stringify(diffProgress));
+    assert.match(text(diff), /^Process \d+: what changed in 1 s, what your code owns first/);
+    assert.ok(diffProgress.some((p) => /^First census: \d+ %/.test(p.message ?? '')), JSON.stringify(diffProgress));
+    assert.ok(diffProgress.some((p) => /^First census taken; the second in 1 s\.$/.test(p.message ?? '')), JSON.stringify(diffProgress));
   });
 
   it('--allow-code: the agent the server loads allows code', async () => {

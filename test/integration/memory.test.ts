@@ -6,15 +6,15 @@ import { helpersOwnedBy, isRunning, TEST_OWNER_VAR, waitUntilGone, type Target }
 
 const LEAK = '__main__.LeakyCacheEntry';
 
-/** Agent threads still inside flight-profiler's `diff_mem` (sleeping, or walking the heap). */
+/** Agent threads still inside a heap walk: flight-profiler's `diff_mem` (pympler) or PyFlight's census. */
 async function agentDiffsRunning(session: Session): Promise<number> {
   const stacks = await session.call('stack', { includeAgentThreads: true });
-  return stacks.threads.filter((t) => t.frames.some((f) => /diff_mem/.test(f.function))).length;
+  return stacks.threads.filter((t) => t.frames.some((f) => /diff_mem/.test(f.function) || /census\.py$/.test(f.file ?? ''))).length;
 }
 
 const pyflight = (args: string[]) => pyflightJson(args, 'mem-cli');
 
-describe('memory: mem summary / mem diff through the agent (leaky_service.py)', function () {
+describe('memory: mem summary (pympler) / mem diff (the census) through the agent (leaky_service.py)', function () {
   this.timeout(90_000);
   useForeignHelper();
   const attached = useAttachedService(['leaky_service.py']);
@@ -29,10 +29,14 @@ describe('memory: mem summary / mem diff through the agent (leaky_service.py)', 
     assert.equal(session.agentLoaded, true, 'the agent was loaded on demand');
     assert.equal(diff.kind, 'diff');
     assert.equal(diff.intervalSeconds, 3);
-    assert.equal(diff.rows.length, 10);
+    assert.equal(diff.engine, 'census');
+    assert.ok(diff.rows.length <= 10 && diff.rows.length > 1);
     assert.equal(diff.rows[0].type, LEAK, JSON.stringify(diff.rows.slice(0, 4)));
     assert.ok(diff.rows[0].count > 0 && diff.rows[0].size > 0);
-    assert.equal(diff.args, 'diff --interval 3 --limit 10 --order descending');
+    // Changed types only: list and str no longer grow by a snapshot of the walk's own.
+    assert.ok(diff.rows.every((r) => r.count !== 0 || r.size !== 0 || (r.owned ?? 0) !== 0));
+    assert.equal(diff.args, 'diff --interval 3 --limit 10 --order growth');
+    assert.equal(diff.containers?.find((c) => c.path === '__main__.SESSION_CACHE')?.holds, LEAK);
   });
 
   it('a summary lists the biggest types by size, with the cache among them', async () => {
@@ -52,15 +56,15 @@ describe('memory: mem summary / mem diff through the agent (leaky_service.py)', 
     await assert.rejects(session.call('memSummary', { order: 'sideways' as 'ascending' }), (e: PyFlightError) => e.code === ErrorCode.BadArgument);
   });
 
-  it('cancelling a diff returns while the agent is still in it, says so, and the target keeps running normally', async () => {
+  it('cancelling a diff between its censuses returns at once, leaves nothing in the agent, and the target keeps running normally', async () => {
     const stop = new AbortController();
     const cancelled = session.call('memDiff', { interval: 15, limit: 5 }, { signal: stop.signal, onWaiting: () => stop.abort() });
     const error: PyFlightError = await cancelled.then(() => assert.fail('the diff was not cancelled'), (e: PyFlightError) => e);
     assert.equal(error.code, ErrorCode.Cancelled);
-    assert.match(error.message, /cannot stop a diff: it keeps sleeping for about \d+ s more, then walks the heap once more/);
-    assert.match(error.hint ?? '', /runs normally/);
-    // The cancel came back while the agent's worker still sleeps in diff_mem (so: at once, not after the interval).
-    assert.equal(await agentDiffsRunning(session), 1, 'the agent should still be inside its diff');
+    assert.match(error.message, /^Memory diff cancelled between its two censuses\.$/);
+    assert.match(error.hint ?? '', /runs normally; nothing stays in it/);
+    // Unlike pympler's diff (which slept on in the agent, then walked the heap again), nothing is left running.
+    assert.equal(await agentDiffsRunning(session), 0, 'the agent is still inside a heap walk');
     // Meanwhile the process and the agent serve other requests, and the leak keeps growing.
     const first = await session.call('memSummary', { limit: 30 });
     const second = await session.call('memSummary', { limit: 30 });
@@ -78,7 +82,8 @@ describe('memory: mem summary / mem diff through the agent (leaky_service.py)', 
     assert.equal(diff.json.pid, service.pid);
     assert.equal(diff.json.kind, 'diff');
     assert.equal(diff.json.rows[0].type, LEAK);
-    assert.match(diff.stderr, /first snapshot taken; the second in 3 s/);
+    assert.match(diff.stderr, /first census: \d+ %/);
+    assert.match(diff.stderr, /first census taken; the second in 3 s/);
     assert.deepEqual(helpersOwnedBy(diff.owner), [], 'helper outlived the CLI');
     const summary = pyflight(['mem', 'summary', String(service.pid), '--limit', '40', '--order', 'descending']);
     assert.equal(summary.status, 0, JSON.stringify(summary.json));
@@ -89,7 +94,7 @@ describe('memory: mem summary / mem diff through the agent (leaky_service.py)', 
     assert.equal(bad.json.error.code, 'BAD_ARGUMENT');
   });
 
-  it('the abandoned agent diff ends by itself and leaves nothing running', async () => {
+  it('no heap walk is left running in the agent, and the helper goes with the session', async () => {
     let left = 1;
     for (let i = 0; i < 60 && left; i++) {
       left = await agentDiffsRunning(session);

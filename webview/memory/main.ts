@@ -19,14 +19,14 @@ const app = document.getElementById('app')!;
 const toolbar = el('div', 'toolbar');
 const caption = el('h1', 'caption');
 const summaryButton = button('Summary', 'Take a summary now: the biggest types by size (a full heap walk in the process)', () => post({ type: 'summary' }));
-const diffButton = button('Diff…', 'What grows: two heap walks some seconds apart', () => post({ type: 'diff' }));
+const diffButton = button('Diff…', 'What grows: two censuses of the heap some seconds apart (in slices: the process keeps running)', () => post({ type: 'diff' }));
 const csvButton = button('Save CSV…', 'Save the table as CSV', () => post({ type: 'exportCsv' }), 'btn secondary');
 toolbar.append(caption, summaryButton, diffButton, csvButton);
 
 const busy = el('div', 'busy');
 busy.setAttribute('role', 'status');
 const busyText = el('span');
-const cancelButton = button('Cancel', 'Stop waiting (the agent still finishes its diff in the background)', () => post({ type: 'cancel' }), 'btn secondary');
+const cancelButton = button('Cancel', 'Stop the diff (a census in progress stops in the process too)', () => post({ type: 'cancel' }), 'btn secondary');
 busy.append(busyText, cancelButton);
 
 const snapshotsBar = el('div', 'snapshots');
@@ -63,15 +63,22 @@ app.append(toolbar, busy, snapshotsBar, note, empty, main);
 
 // ---- state --------------------------------------------------------------------------------------
 let view: MemoryView | undefined;
-const state: MemoryWebviewState = vscode.getState() ?? { sort: 'size', descending: true };
+const state: MemoryWebviewState = vscode.getState() ?? { sort: 'growth', descending: true };
 let picked: string | undefined;
 let busyTimer: ReturnType<typeof setInterval> | undefined;
 
+/** A census diff ranks rows by `growth` (what the user owns); summaries and pympler diffs have none. */
+const hasGrowth = () => Boolean(view?.rows.some((r) => r.growth !== undefined));
+
+function sortKey(): SortKey {
+  return state.sort === 'growth' && !hasGrowth() ? 'size' : state.sort;
+}
+
 function sorted(rows: MemTableRow[]): MemTableRow[] {
-  const key = state.sort;
+  const key = sortKey();
   const sign = state.descending ? -1 : 1;
   return [...rows].sort((a, b) => {
-    const order = key === 'type' ? a.type.localeCompare(b.type) : a[key] - b[key];
+    const order = key === 'type' ? a.type.localeCompare(b.type) : (a[key] ?? 0) - (b[key] ?? 0);
     return sign * order || a.type.localeCompare(b.type);
   });
 }
@@ -91,19 +98,26 @@ function renderTable(): void {
   if (!view?.shown) return;
   const deltas = view.shown.deltas;
   const header = el('tr');
+  const census = hasGrowth();
+  const heldColumn = view.rows.some((r) => r.heldBy);
   const columns: [SortKey, string, string][] = [
     ['type', 'type', 'name'],
     ['count', deltas ? 'Δ objects' : 'objects', 'num'],
     ['size', deltas ? 'Δ size' : 'size', 'num'],
+    ...(census ? [['growth', 'Δ owned', 'num owned'] as [SortKey, string, string]] : []),
   ];
-  for (const [key, label, cls] of columns) {
+  const key = sortKey();
+  for (const [k, label, cls] of columns) {
     const th = el('th', cls);
-    th.setAttribute('aria-sort', state.sort === key ? (state.descending ? 'descending' : 'ascending') : 'none');
-    const b = button(`${label}${state.sort === key ? (state.descending ? ' ▼' : ' ▲') : ''}`, `Sort by ${label}`, () => setSort(key), 'sort');
-    b.dataset.key = key;
+    th.setAttribute('aria-sort', key === k ? (state.descending ? 'descending' : 'ascending') : 'none');
+    const b = button(`${label}${key === k ? (state.descending ? ' ▼' : ' ▲') : ''}`,
+      k === 'growth' ? 'Sort by what your code owns: a class with what its instances hold alone, a built-in type by the growth no class explains'
+        : k === 'size' && census ? 'Sort by Δ size: the raw types' : `Sort by ${label}`, () => setSort(k), 'sort');
+    b.dataset.key = k;
     th.append(b);
     header.append(th);
   }
+  if (heldColumn) header.append(el('th', 'held', 'held by'));
   header.append(el('th', 'act'));
   const body = sorted(view.rows).map((row) => {
     const tr = el('tr');
@@ -114,10 +128,22 @@ function renderTable(): void {
     name.append(el('span', undefined, row.type));
     if (row.bookkeeping) name.append(el('span', 'tag', 'incl. pympler'));
     if (row.partial) name.append(el('span', 'tag', 'one side only'));
-    name.title = row.type;
+    if (row.owns) name.append(el('div', 'owns', row.owns));
+    name.title = row.owns ? `${row.type}: ${row.owns}` : row.type;
     const act = el('td', 'act');
     if (row.instances) act.append(button('Instances', `List the live ${row.type} objects`, () => showInstances(row), 'link'));
-    tr.append(name, el('td', 'num', formatCount(row.count, deltas)), el('td', 'num', sizeText(row, deltas)), act);
+    tr.append(name, el('td', 'num', formatCount(row.count, deltas)), el('td', 'num', sizeText(row, deltas)));
+    if (census) {
+      const owned = el('td', 'num owned', row.growth === undefined ? '' : formatBytes(row.growth, true));
+      owned.title = row.owner ? 'Its own growth plus what its instances hold alone' : 'The growth no class of yours explains';
+      tr.append(owned);
+    }
+    if (heldColumn) {
+      const held = el('td', 'held', row.heldBy ?? '');
+      held.title = row.heldBy ?? '';
+      tr.append(held);
+    }
+    tr.append(act);
     return tr;
   });
   table.replaceChildren(header, ...body);
@@ -126,18 +152,22 @@ function renderTable(): void {
 function renderChart(): void {
   if (!view) return;
   const growers = view.growers;
+  const census = hasGrowth();
+  const value = (g: MemTableRow) => (census ? g.growth ?? 0 : g.size);
+  const valueText = (g: MemTableRow) => (census ? formatBytes(g.growth ?? 0, true) : sizeText(g, true));
+  chartTitle.textContent = census ? 'Biggest growers (what your code owns)' : 'Biggest growers';
   chartTitle.style.display = view.shown?.deltas ? 'block' : 'none';
   chart.style.display = view.shown?.deltas ? 'block' : 'none';
-  const max = Math.max(1, ...growers.map((g) => g.size));
+  const max = Math.max(1, ...growers.map(value));
   chart.replaceChildren(...(growers.length ? growers.map((g) => {
     const item = el('div', 'bar-row');
     item.setAttribute('role', 'listitem');
-    item.title = `${g.type}: ${formatCount(g.count, true)} objects, ${sizeText(g, true)}`;
+    item.title = `${g.type}: ${formatCount(g.count, true)} objects, ${sizeText(g, true)}${census ? `, ${valueText(g)} with what they hold` : ''}`;
     const label = el('div', 'bar-label');
-    label.append(el('span', 'bar-name', g.type), el('span', 'bar-value', sizeText(g, true)));
+    label.append(el('span', 'bar-name', g.type), el('span', 'bar-value', valueText(g)));
     const track = el('div', 'bar-track');
     const bar = el('div', g.bookkeeping ? 'bar bookkeeping' : 'bar');
-    bar.style.width = `${Math.max(1, (100 * g.size) / max)}%`;
+    bar.style.width = `${Math.max(1, (100 * value(g)) / max)}%`;
     track.append(bar);
     item.append(label, track);
     if (g.instances) {
@@ -186,7 +216,8 @@ function renderBusy(): void {
   const b = view.busy;
   const tick = () => {
     const left = b.waitingUntil ? Math.max(0, Math.ceil((b.waitingUntil - Date.now()) / 1000)) : undefined;
-    busyText.textContent = left === undefined ? b.label : left > 0 ? `${b.label}: second snapshot in ${left} s` : `${b.label}: taking the second snapshot…`;
+    busyText.textContent = b.progress ? `${b.label}: ${b.progress}` : left === undefined ? b.label
+      : left > 0 ? `${b.label}: second census in ${left} s` : `${b.label}: taking the second census…`;
   };
   tick();
   busyTimer = setInterval(tick, 500);

@@ -15,6 +15,14 @@ export interface MemTableRow {
   partial?: boolean;
   /** In a diff, list and str also count pympler's own first snapshot. */
   bookkeeping?: boolean;
+  /** A census diff: what the row is ranked by (a class: its growth with what its instances hold alone; a built-in: the growth no class explains). */
+  growth?: number;
+  /** A census diff: a class written in Python (its Δ owned is its own growth plus what its instances hold alone). */
+  owner?: boolean;
+  /** A census diff: `each holds a list and 64 float`. */
+  owns?: string;
+  /** A census diff: the named containers that keep them, or the classes whose instances hold them. */
+  heldBy?: string;
   /** Where its live instances can be listed (a class name), for rows that grew; `cli` is the same as a command line. */
   instances?: { module: string; class: string; cli: string };
 }
@@ -42,7 +50,7 @@ export interface MemoryView {
   selected?: number;
   compared?: { from: number; to: number };
   /** A diff in progress: `waitingUntil` (ms epoch) once the agent sleeps. */
-  busy?: { label: string; waitingUntil?: number };
+  busy?: { label: string; waitingUntil?: number; progress?: string };
 }
 
 /** Host → webview. */
@@ -62,7 +70,7 @@ export type FromWebview =
   /** Show Live Instances of this class (the Values view). */
   | { type: 'instances'; module: string; class: string };
 
-export type SortKey = 'type' | 'count' | 'size';
+export type SortKey = 'type' | 'count' | 'size' | 'growth';
 
 /** What the webview keeps across a hide/show (vscode.getState/setState). */
 export interface MemoryWebviewState {

@@ -103,8 +103,9 @@ def diff_args(params):
 
 def mem_summary(req, agent, pid=None):
     limit, order, args = summary_args(req.params)
+    wait = _int_param(req.params, "maxSeconds", 120, 1, 3600)
     started = time.time()
-    with AgentConnection(agent, timeout=120) as conn:
+    with AgentConnection(agent, timeout=wait) as conn:
         conn.send_json({"target": "mem", "param": " " + args})
         frames = list(conn.frames())
     text = "".join(f for f in frames if isinstance(f, str))

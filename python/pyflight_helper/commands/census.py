@@ -1,0 +1,266 @@
+"""`memCensus` and `memDiff`: PyFlight's heap census (pyflight_agent/census.py, in the target, in
+slices that give the GIL back) once, or twice `interval` seconds apart and compared here.
+
+The diff answers the rows of every type whose count or size changed (deltas), ranked by what the
+user can fix: a class written in Python by the growth of its instances plus what they own alone
+(each Session's list and its 64 floats), a built-in type by the growth that no owner explains. With
+them: the named containers (module globals, class attributes) that grew, and the functools lru
+caches that grew, with the decorated function.
+
+Errors name the stage: "The first census was stopped after 60 s at 62 % …".
+"""
+
+import sys
+import time
+
+from .. import errors
+from ..errors import HelperError
+from ..in_target import call
+from ..target import is_alive
+from ..wire import InTargetError
+
+MAX_INTERVAL = 3600
+MAX_LIMIT = 100000
+ORDERS = ("growth", "size", "descending", "ascending")
+
+
+def _number(params, name, default, low, high, whole=True):
+    value = params.get(name, default)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)) or not low <= value <= high:
+        raise HelperError(errors.BAD_ARGUMENT, "%s must be %s from %s to %s, got %r." % (
+            name, "a whole number" if whole else "a number", low, high, value))
+    return value
+
+
+def census_spec(params):
+    return {
+        "maxSeconds": _number(params, "maxSeconds", 120, 1, 3600, whole=False),
+        "sample": _number(params, "sample", 1, 1, 1000),
+        "sliceMs": _number(params, "sliceMs", 8, 1, 200, whole=False),
+        "yieldMs": _number(params, "yieldMs", 1, 0, 100, whole=False),
+        "owners": params.get("owners", True) is not False,
+    }
+
+
+def _exited(pid):
+    """TARGET_EXITED when the process is gone (an answer that failed because the target died is its exit)."""
+    if pid is None:
+        return None
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        if not is_alive(pid):
+            return HelperError(errors.TARGET_EXITED, "Process %d exited." % pid, "Start the program again and attach to the new process.")
+        time.sleep(0.05)
+    return None
+
+
+def run_census(req, agent, stage, spec, label, pid=None):
+    """One census in the target; progress `census` (detail: "<label> <percent>") as it goes."""
+    last = {"percent": -1}
+
+    def progress(data):
+        percent = data.get("percent", 0) if isinstance(data, dict) else 0
+        if percent != last["percent"]:
+            last["percent"] = percent
+            req.progress("census", "%s %d %d" % (label, percent, data.get("objects", 0)))
+            last["objects"] = data.get("objects", 0)
+
+    started = time.monotonic()
+    try:
+        result = call(agent, "census.census", spec, timeout=max(60.0, spec["maxSeconds"] / 2), progress=progress,
+                      cancelled=req.cancelled)
+    except HelperError as exc:
+        if exc.code == errors.CANCELLED:
+            raise HelperError(errors.CANCELLED, "Memory %s cancelled during %s at %d %%; the census stopped in the process too."
+                              % ("census" if label == "census" else "diff", stage, max(0, last["percent"])),
+                              "The process runs normally; nothing stays in it.")
+        exited = _exited(pid) if not isinstance(exc, InTargetError) else None
+        if exited is not None:
+            raise exited
+        if isinstance(exc, InTargetError):
+            if exc.traceback:
+                for line in exc.traceback.splitlines():
+                    sys.stderr.write("TRACEBACK %s\n" % line)
+                sys.stderr.flush()
+            raise HelperError(exc.code, "%s failed in the process at %d %%: %s" % (stage[0].upper() + stage[1:], max(0, last["percent"]), exc.message),
+                              exc.hint or ("Its traceback is in the PyFlight log (View → Output → PyFlight); please report it."
+                                           if exc.traceback else "See the PyFlight log."))
+        raise HelperError(exc.code, "%s failed after %d s at %d %%: %s" % (
+            stage[0].upper() + stage[1:], time.monotonic() - started, max(0, last["percent"]), exc.message), exc.hint)
+    except OSError as exc:
+        exited = _exited(pid)
+        if exited is not None:
+            raise exited
+        raise HelperError(errors.INTERNAL, "%s failed after %d s at %d %%: %s" % (
+            stage[0].upper() + stage[1:], time.monotonic() - started, max(0, last["percent"]), exc),
+            "The agent stopped answering; see the PyFlight log.")
+    if result.get("stoppedBy") is None and last["percent"] != 100:
+        req.progress("census", "%s 100 %d" % (label, result.get("tracked", 0)))
+    if result.get("stoppedBy") == "time":
+        tracked = result.get("tracked", 0)
+        raise HelperError(errors.CENSUS_STOPPED, "%s was stopped after %d s at %d %%: the heap has %s objects the collector tracks "
+                          "(and more it does not)." % (stage[0].upper() + stage[1:], spec["maxSeconds"], result.get("percent", 0),
+                                                       _millions(tracked)),
+                          "Count a sample (`--sample 4` counts every 4th object, about 4x faster) or allow more time (`--max-seconds`).")
+    if result.get("stoppedBy") == "cancelled":
+        raise HelperError(errors.CANCELLED, "Memory census cancelled during %s." % stage, "The process runs normally.")
+    return result
+
+
+def _millions(n):
+    return "%.1f M" % (n / 1e6) if n >= 1e6 else "{:,}".format(n)
+
+
+def mem_census(req, agent, pid=None):
+    spec = census_spec(req.params)
+    started = time.time()
+    result = run_census(req, agent, "the census", spec, "census", pid)
+    result.update({"kind": "census", "capturedAt": int(started * 1000)})
+    return result
+
+
+def mem_summary(req, agent, pid=None):
+    """The biggest types now, from one census (the default), or from pympler (`engine: pympler`:
+    flight-profiler's `mem summary`, one walk that holds the GIL; kept for comparing, e.g. the bench)."""
+    from . import mem
+
+    params = req.params
+    if params.get("engine") == "pympler":
+        result = mem.mem_summary(req, agent, pid)
+        result["engine"] = "pympler"
+        return result
+    if params.get("engine") not in (None, "census"):
+        raise HelperError(errors.BAD_ARGUMENT, "engine must be census or pympler, got %r." % (params.get("engine"),))
+    limit, order, _args = mem.summary_args(params)
+    spec = census_spec({k: v for k, v in params.items() if k in ("maxSeconds", "sample", "sliceMs", "yieldMs")})
+    spec["owners"] = False
+    started = time.time()
+    result = run_census(req, agent, "the census", spec, "census", pid)
+    rows = sorted(result["rows"], key=lambda r: (-r["size"], -r["count"], r["type"]))
+    if order == "ascending":
+        rows = sorted(rows, key=lambda r: (r["size"], r["count"], r["type"]))
+    rows = [dict(r, sizeText="%d B" % r["size"], sizeApprox=False) for r in rows[:limit]]
+    args = "summary --limit %d --order %s" % (limit, order)
+    return {"kind": "summary", "engine": "census", "capturedAt": int(started * 1000), "limit": limit, "order": order, "rows": rows,
+            "census": _stats(result), "args": args}
+
+
+def _stats(census):
+    return {k: census.get(k) for k in ("tracked", "walked", "sample", "listMs", "longestSliceMs", "slices", "elapsedMs", "listBytes", "python")}
+
+
+def diff_censuses(first, second, interval, limit, order):
+    """Rows of the types that changed, ranked (see the module doc); containers and caches that grew."""
+    a = {r["type"]: r for r in first["rows"]}
+    b = {r["type"]: r for r in second["rows"]}
+    owners_a = {o["type"]: o for o in first.get("owners", [])}
+    owners_b = {o["type"]: o for o in second.get("owners", [])}
+    # What the growth of each owner class explains, by owned type (bytes and objects).
+    explained = {}
+    owner_growth = {}
+    for name in set(owners_a) | set(owners_b):
+        oa, ob = owners_a.get(name), owners_b.get(name)
+        kinds_a = (oa or {}).get("ownedTypes", {})
+        kinds_b = (ob or {}).get("ownedTypes", {})
+        owned = (ob or {}).get("ownedSize", 0) - (oa or {}).get("ownedSize", 0)
+        owner_growth[name] = owned
+        for kind in set(kinds_a) | set(kinds_b):
+            dc = kinds_b.get(kind, [0, 0])[0] - kinds_a.get(kind, [0, 0])[0]
+            ds = kinds_b.get(kind, [0, 0])[1] - kinds_a.get(kind, [0, 0])[1]
+            if ds > 0 or dc > 0:
+                explained.setdefault(kind, []).append({"owner": name, "count": dc, "size": ds})
+    # A named container's own table grows too (a dict of 40,000 entries resizes by 1 MB at once).
+    resized = {}
+    sized_before = {c["id"]: c for c in first.get("containers", [])}
+    for c in second.get("containers", []):
+        prior = sized_before.get(c["id"])
+        if prior and prior["path"] == c["path"] and c.get("size") is not None and prior.get("size") is not None and c["size"] > prior["size"]:
+            resized.setdefault(c["type"], []).append({"owner": c["path"], "count": 0, "size": c["size"] - prior["size"]})
+    rows = []
+    for name in set(a) | set(b):
+        ra, rb = a.get(name, {"count": 0, "size": 0}), b.get(name, {"count": 0, "size": 0})
+        count, size = rb["count"] - ra["count"], rb["size"] - ra["size"]
+        row = {"type": name, "count": count, "size": size, "sizeText": "%d B" % size, "sizeApprox": False,
+               "before": {"count": ra["count"], "size": ra["size"]}}
+        ob = owners_b.get(name)
+        if ob is not None or name in owners_a:
+            row["owned"] = owner_growth.get(name, 0)
+            row["growth"] = size + row["owned"]
+            if ob and ob.get("instances"):
+                per = ob["instances"]
+                row["ownsEach"] = {k: round(v[0] / per, 2) for k, v in ob["ownedTypes"].items() if v[0] / per >= 0.01}
+                row["ownedNow"] = ob["ownedSize"]
+        else:
+            by = sorted(explained.get(name, []) + resized.get(name, []), key=lambda e: -e["size"])
+            covered = sum(e["size"] for e in by)
+            row["growth"] = size - covered if size > 0 else size
+            if by:
+                row["explainedBy"] = by[:3]
+        if row["count"] == 0 and row["size"] == 0 and not row.get("owned"):
+            continue  # nothing changed: no all-zero rows
+        rows.append(row)
+    if order in ("size", "descending"):
+        rows.sort(key=lambda r: (-r["size"], -r["count"], r["type"]))
+    elif order == "ascending":
+        rows.sort(key=lambda r: (r["size"], r["count"], r["type"]))
+    else:
+        rows.sort(key=lambda r: (-r["growth"], -r["size"], r["type"]))
+    # Named containers and caches that grew.
+    before = {c["id"]: c for c in first.get("containers", [])}
+    containers = []
+    for c in second.get("containers", []):
+        prior = before.get(c["id"])
+        grown = c["len"] - (prior["len"] if prior and prior["path"] == c["path"] else 0)
+        if grown > 0:
+            containers.append(dict(c, grown=grown, new=prior is None))
+    containers.sort(key=lambda c: -c["grown"])
+    caches_before = {c["id"]: c for c in first.get("caches", [])}
+    caches = []
+    for c in second.get("caches", []):
+        prior = caches_before.get(c["id"])
+        grown = c["currsize"] - (prior["currsize"] if prior else 0)
+        caches.append(dict(c, grown=grown))
+    caches.sort(key=lambda c: (-c["grown"], -c["currsize"]))
+    return rows[:limit], containers[:50], [c for c in caches if c["grown"] > 0 or c["currsize"] >= 1000][:20]
+
+
+def mem_diff(req, agent, pid=None):
+    """progress `census` (detail: "first|second <percent> <objects>") during each census, `waiting`
+    (detail: seconds) between them; ends with the rows (deltas)."""
+    params = req.params
+    interval = _number(params, "interval", 10, 1, MAX_INTERVAL)
+    limit = _number(params, "limit", 30, 1, MAX_LIMIT)
+    order = params.get("order", "growth")
+    if order not in ORDERS:
+        raise HelperError(errors.BAD_ARGUMENT, "order must be growth, size, descending or ascending, got %r." % (order,))
+    spec = census_spec(params)
+    started = time.time()
+    first = run_census(req, agent, "the first census", spec, "first", pid)
+    req.progress("waiting", str(interval))
+    end = time.monotonic() + interval
+    checked = time.monotonic()
+    while time.monotonic() < end:
+        if pid is not None and time.monotonic() - checked >= 0.5:
+            checked = time.monotonic()
+            if not is_alive(pid):
+                raise HelperError(errors.TARGET_EXITED, "Process %d exited." % pid, "Start the program again and attach to the new process.")
+        if req.cancelled.is_set():
+            raise HelperError(errors.CANCELLED, "Memory diff cancelled between its two censuses.",
+                              "The process runs normally; nothing stays in it.")
+        time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+    second_at = time.time()
+    second = run_census(req, agent, "the second census", spec, "second", pid)
+    rows, containers, caches = diff_censuses(first, second, interval, limit, order)
+    args = "diff --interval %d --limit %d --order %s" % (interval, limit, order)
+    if spec["sample"] > 1:
+        args += " --sample %d" % spec["sample"]
+    return {"kind": "diff", "engine": "census", "capturedAt": int(started * 1000), "secondAt": int(second_at * 1000),
+            "endedAt": int(time.time() * 1000), "intervalSeconds": interval, "limit": limit, "order": order, "rows": rows,
+            "containers": containers, "caches": caches, "census": [_stats(first), _stats(second)],
+            "totals": {"before": _totals(first), "after": _totals(second)}, "args": args}
+
+
+def _totals(census):
+    return {"objects": sum(r["count"] for r in census["rows"]), "size": sum(r["size"] for r in census["rows"])}

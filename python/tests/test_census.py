@@ -1,0 +1,253 @@
+"""The heap census (pyflight_agent/census.py) run for real on this test process's own heap, and the
+diff of two censuses (pyflight_helper/commands/census.py)."""
+
+import gc
+import types
+
+import pytest
+
+from pyflight_agent import census
+from pyflight_helper.commands.census import census_spec, diff_censuses
+from pyflight_helper.errors import HelperError
+
+
+class CensusSession(object):
+    def __init__(self, i):
+        self.samples = [i + k / 7.0 for k in range(64)]  # 64 floats no one else holds
+
+
+class Sized(object):
+    calls = []
+
+    def __sizeof__(self):  # user code: the census must never call it
+        Sized.calls.append(1)
+        raise RuntimeError("user __sizeof__ called")
+
+
+class Ctx(object):
+    def __init__(self, cancel_after=None):
+        self.events = []
+        self.cancel_after = cancel_after
+        self.asked = 0
+
+    def progress(self, data, every=0.2):
+        self.events.append(data)
+
+    def cancelled(self):
+        self.asked += 1
+        return self.cancel_after is not None and self.asked > self.cancel_after
+
+
+def rows_of(result):
+    return {r["type"]: r for r in result["rows"]}
+
+
+def test_counts_a_class_its_floats_and_what_each_instance_owns():
+    kept = [CensusSession(i) for i in range(2000)]
+    result = census.census({}, Ctx())
+    rows = rows_of(result)
+    name = "%s.CensusSession" % __name__
+    assert rows[name]["count"] == 2000
+    # Floats are untracked: counted through the lists that hold them, each once (1/refcount).
+    assert rows["float"]["count"] >= 2000 * 64
+    assert rows["float"]["size"] >= 2000 * 64 * 24
+    owner = next(o for o in result["owners"] if o["type"] == name)
+    assert owner["instances"] == 2000
+    assert owner["ownedTypes"]["float"][0] == 2000 * 64
+    assert owner["ownedTypes"]["list"][0] == 2000
+    assert result["stoppedBy"] is None and result["percent"] == 100
+    assert result["tracked"] == result["walked"] and result["listBytes"] == result["tracked"] * 8
+    del kept
+
+
+def test_an_untracked_object_met_many_times_counts_once():
+    shared = tuple("shared-%d" % i for i in range(10))  # strings only: untracked after a collection
+    holders = [[shared] * 50 for _ in range(20)]
+    gc.collect()
+    assert not gc.is_tracked(shared)
+    before = rows_of(census.census({"owners": False}))
+    del holders
+    after = rows_of(census.census({"owners": False}))
+    # 1,000 references to one tuple: the census counted about one tuple, not 1,000.
+    assert abs((before["tuple"]["count"] - after["tuple"]["count"]) - 1) <= 2
+
+
+def test_a_user_sizeof_is_never_called():
+    kept = [Sized() for _ in range(10)]
+    Sized.calls[:] = []
+    result = census.census({})
+    assert Sized.calls == []
+    assert rows_of(result)["%s.Sized" % __name__]["count"] == 10
+    del kept
+
+
+class Meta(type):
+    calls = []
+
+    def __getattribute__(cls, name):  # user code on every attribute of the class
+        Meta.calls.append(name)
+        return type.__getattribute__(cls, name)
+
+
+class WithMeta(metaclass=Meta):
+    pass
+
+
+class Proxy(object):
+    calls = []
+
+    @property
+    def __class__(self):  # what isinstance() falls back to: user code
+        Proxy.calls.append(1)
+        return dict
+
+    def __len__(self):
+        Proxy.calls.append(2)
+        return 100
+
+
+def test_no_user_code_through_metaclasses_or_proxies():
+    import sys
+
+    module = types.ModuleType("census_probe_proxy")
+    module.proxy = Proxy()
+    module.Klass = WithMeta
+    module.big = list(range(100))
+    kept = [WithMeta() for _ in range(5)]
+    sys.modules["census_probe_proxy"] = module
+    Meta.calls[:] = []
+    Proxy.calls[:] = []
+    try:
+        result = census.census({})
+    finally:
+        del sys.modules["census_probe_proxy"]
+    assert Meta.calls == [] and Proxy.calls == []
+    assert rows_of(result)["%s.WithMeta" % __name__]["count"] == 5
+    assert "census_probe_proxy.big" in [c["path"] for c in result["containers"]]
+    assert "census_probe_proxy.proxy" not in [c["path"] for c in result["containers"]]
+    del kept
+
+
+def test_never_walks_a_module(monkeypatch):
+    """CPython 3.12's _asyncio module hands out freed objects to get_referents (gh-122695)."""
+    walked = set()
+    real = gc.get_referents
+
+    def recording(*objs):
+        walked.update(type(o) for o in objs)
+        return real(*objs)
+
+    monkeypatch.setattr(gc, "get_referents", recording)
+    census.census({})
+    assert types.ModuleType not in walked
+    assert walked  # it did walk containers
+
+
+def test_cancel_stops_the_walk_and_says_where():
+    kept = [CensusSession(i) for i in range(3000)]
+    ctx = Ctx(cancel_after=1)
+    result = census.census({"sliceMs": 1}, ctx)
+    assert result["stoppedBy"] == "cancelled"
+    assert result["percent"] < 100
+    assert result["containers"] == [] and result["caches"] == []
+    del kept
+
+
+def test_time_bound_stops_the_walk():
+    kept = [CensusSession(i) for i in range(3000)]
+    result = census.census({"sliceMs": 1, "maxSeconds": 0.000001}, Ctx())
+    assert result["stoppedBy"] == "time"
+    assert result["percent"] < 100
+    del kept
+
+
+def test_progress_carries_the_percent():
+    kept = [CensusSession(i) for i in range(3000)]
+    ctx = Ctx()
+    census.census({"sliceMs": 1}, ctx)
+    assert ctx.events and all(e["stage"] in ("census", "owners") for e in ctx.events)
+    assert all(0 <= e["percent"] <= 100 for e in ctx.events)
+    del kept
+
+
+def test_sample_counts_every_nth_object_for_n():
+    kept = [CensusSession(i) for i in range(4000)]
+    result = census.census({"sample": 4, "owners": False})
+    assert result["sample"] == 4
+    assert result["walked"] <= result["tracked"] // 4 + 1
+    count = rows_of(result)["%s.CensusSession" % __name__]["count"]
+    assert 2000 < count < 6000  # an estimate
+    del kept
+
+
+def test_named_containers_and_lru_caches():
+    import functools
+    import sys
+
+    module = types.ModuleType("census_probe_app")
+    module._sessions = {"t%d" % i: CensusSession(i) for i in range(100)}
+
+    @functools.lru_cache(maxsize=None)
+    def quote(x):
+        return x * 2
+
+    quote.__module__ = "census_probe_app"
+    module.quote = quote
+    for i in range(1200):
+        quote(i + 0.5)
+    sys.modules["census_probe_app"] = module
+    try:
+        result = census.census({})
+    finally:
+        del sys.modules["census_probe_app"]
+    named = {c["path"]: c for c in result["containers"]}
+    assert named["census_probe_app._sessions"]["len"] == 100
+    assert named["census_probe_app._sessions"]["holds"] == "%s.CensusSession" % __name__
+    cache = next(c for c in result["caches"] if c["function"].endswith("quote"))
+    assert cache["currsize"] == 1200 and cache["maxsize"] is None
+
+
+def census_of(rows, owners=(), containers=(), caches=()):
+    return {"rows": [{"type": t, "count": c, "size": s} for t, c, s in rows], "owners": list(owners),
+            "containers": list(containers), "caches": list(caches)}
+
+
+def owner(name, instances, floats):
+    return {"type": name, "instances": instances, "ownedObjects": floats + instances, "ownedSize": floats * 24 + instances * 600,
+            "ownedTypes": {"float": [floats, floats * 24], "list": [instances, instances * 600]}}
+
+
+def test_diff_ranks_the_owner_class_before_the_floats_it_holds():
+    first = census_of([("float", 64000, 64000 * 24), ("list", 1100, 660000), ("app.Session", 1000, 56000), ("int", 5, 140)],
+                      [owner("app.Session", 1000, 64000)])
+    second = census_of([("float", 128000, 128000 * 24), ("list", 2100, 1260000), ("app.Session", 2000, 112000), ("int", 5, 140)],
+                       [owner("app.Session", 2000, 128000)])
+    rows, _containers, _caches = diff_censuses(first, second, 10, 30, "growth")
+    assert rows[0]["type"] == "app.Session"
+    assert rows[0]["owned"] == 64000 * 24 + 1000 * 600
+    assert rows[0]["ownsEach"] == {"float": 64.0, "list": 1.0}
+    floats = next(r for r in rows if r["type"] == "float")
+    assert floats["size"] == 64000 * 24 and floats["growth"] == 0
+    assert floats["explainedBy"][0]["owner"] == "app.Session"
+    assert "int" not in [r["type"] for r in rows]  # nothing changed: no all-zero rows
+    raw, _c, _k = diff_censuses(first, second, 10, 30, "size")
+    assert raw[0]["type"] == "float"
+
+
+def test_diff_names_the_containers_and_caches_that_grew():
+    box = {"path": "app._sessions", "kind": "global", "type": "dict", "id": "1", "holds": "app.Session"}
+    cache = {"function": "app.quote_price", "maxsize": None, "hits": 0, "misses": 0, "id": "9", "file": "app.py", "line": 3}
+    first = census_of([], containers=[dict(box, len=1000, size=36000)], caches=[dict(cache, currsize=10)])
+    second = census_of([("dict", 0, 37000)], containers=[dict(box, len=2000, size=73000)], caches=[dict(cache, currsize=5000)])
+    rows, containers, caches = diff_censuses(first, second, 10, 30, "growth")
+    assert containers[0]["path"] == "app._sessions" and containers[0]["grown"] == 1000
+    assert caches[0]["grown"] == 4990
+    assert rows[0]["explainedBy"][0] == {"owner": "app._sessions", "count": 0, "size": 37000}
+
+
+def test_census_options_are_checked():
+    assert census_spec({})["maxSeconds"] == 120
+    with pytest.raises(HelperError):
+        census_spec({"sample": 0})
+    with pytest.raises(HelperError):
+        census_spec({"maxSeconds": "x"})

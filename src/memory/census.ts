@@ -1,0 +1,98 @@
+/**
+ * The census diff as words and tables (pure, no vscode): shared by the CLI, the memory panel and the
+ * memory diagnosis. A census diff ranks rows by what the user can fix (`growth`): a class written
+ * in Python by its own growth plus what its instances own alone, a built-in type by the growth no
+ * owner explains. Type names come from the target: callers render them as text.
+ */
+import type { CensusStats, LruCache, MemDiffResult, MemDiffRow, NamedContainer } from '../protocol/helper';
+import { formatBytes, formatCount } from './memModel';
+
+/** `first census: 40 % of 2.7 M objects` from a memDiff/memCensus progress event, or undefined. */
+export function censusProgressText(stage: string, detail?: string | null): string | undefined {
+  if (stage !== 'census' || !detail) return undefined;
+  const [label, percent, objects] = detail.split(' ');
+  const which = label === 'first' ? 'first census' : label === 'second' ? 'second census' : 'census';
+  const n = Number(objects);
+  return `${which}: ${percent} %${n ? ` of ${millions(n)} tracked objects` : ''}`;
+}
+
+export function millions(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : formatCount(n);
+}
+
+/** The row's ranking value: `growth` where the census gave one, else the size delta (pympler diffs). */
+export function growthOf(row: MemDiffRow): number {
+  return row.growth ?? row.size;
+}
+
+/** Whether the row is a class written in Python with what it owns (an owner row). */
+export function isOwner(row: MemDiffRow): boolean {
+  return row.owned !== undefined;
+}
+
+/** `a list, 64 float and a str` — what each instance owns alone, biggest counts first; undefined when nothing. */
+export function ownsEachText(row: MemDiffRow): string | undefined {
+  const each = Object.entries(row.ownsEach ?? {}).filter(([, n]) => n >= 0.5).sort((a, b) => b[1] - a[1]);
+  if (!each.length) return undefined;
+  const parts = each.slice(0, 4).map(([type, n]) => (Math.round(n) === 1 ? `${/^[aeiou]/i.test(type) ? 'an' : 'a'} ${type}` : `${formatCount(Math.round(n))} ${type}`));
+  return parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+}
+
+/** `held by Session (+1.2 MB)` for a built-in type whose growth owners explain. */
+export function explainedText(row: MemDiffRow): string | undefined {
+  if (!row.explainedBy?.length) return undefined;
+  return row.explainedBy.map((e) => `${e.owner} (${formatBytes(e.size, true)})`).join(', ');
+}
+
+/** The named containers that grew and hold objects of this type (their newest values are of it). */
+export function containersHolding(result: MemDiffResult, type: string): NamedContainer[] {
+  return (result.containers ?? []).filter((c) => c.holds === type && (c.grown ?? 0) > 0);
+}
+
+/** Rows the user owns first (default), or the raw types by size change; never all-zero rows. */
+export function rankedRows(result: MemDiffResult, raw = false): MemDiffRow[] {
+  const rows = result.rows.filter((r) => r.count !== 0 || r.size !== 0 || (r.owned ?? 0) !== 0);
+  return raw ? [...rows].sort((a, b) => b.size - a.size || b.count - a.count || a.type.localeCompare(b.type))
+    : [...rows].sort((a, b) => growthOf(b) - growthOf(a) || b.size - a.size || a.type.localeCompare(b.type));
+}
+
+export function cacheText(c: LruCache): string {
+  const bound = c.maxsize === null ? 'unbounded lru_cache' : `lru_cache (maxsize ${formatCount(c.maxsize)})`;
+  return `the ${bound} of ${c.function} holds ${formatCount(c.currsize)} entries${c.grown ? ` (${formatCount(c.grown, true)} in the interval)` : ''}`
+    + `${c.file ? `, ${c.file}:${c.line}` : ''}`;
+}
+
+export function containerText(c: NamedContainer): string {
+  return `${c.path} (${c.type}, ${formatCount(c.len)} entries, ${formatCount(c.grown ?? 0, true)}${c.holds ? `, of ${c.holds}` : ''})`;
+}
+
+export function statsText(stats: CensusStats[] | undefined): string | undefined {
+  if (!stats?.length) return undefined;
+  const s = stats[stats.length - 1];
+  const secs = stats.map((x) => (x.elapsedMs / 1000).toFixed(1)).join(' s and ');
+  return `Census: ${millions(s.tracked)} tracked objects${s.sample > 1 ? ` (every ${s.sample}th counted)` : ''}, ${secs} s in the process; `
+    + `longest pause ${Math.max(...stats.map((x) => Math.max(x.listMs, x.longestSliceMs))).toFixed(0)} ms `
+    + `(gc.get_objects ${Math.max(...stats.map((x) => x.listMs)).toFixed(0)} ms), its list ${formatBytes(s.listBytes)}.`;
+}
+
+/** `pyflight mem diff`'s text: the ranked table, then the containers and caches that grew, then how the census went. */
+export function diffReport(pid: number, result: MemDiffResult): string[] {
+  const raw = result.order === 'size' || result.order === 'descending' || result.order === 'ascending';
+  const rows = raw ? result.rows.filter((r) => r.count !== 0 || r.size !== 0) : rankedRows(result);
+  const lines = [`Process ${pid}: what changed in ${result.intervalSeconds} s, ${raw ? 'biggest size change first' : 'what your code owns first (a class with what its instances hold alone; a built-in type by the growth no class explains)'}.`];
+  const table = [['Δ objects', 'Δ size', raw ? '' : 'Δ owned', 'type']];
+  for (const r of rows) {
+    const notes = [ownsEachText(r) && `each holds ${ownsEachText(r)}`, explainedText(r) && `held in ${explainedText(r)}`].filter(Boolean).join('; ');
+    table.push([formatCount(r.count, true), formatBytes(r.size, true), raw ? '' : (r.owned !== undefined ? formatBytes(r.size + r.owned, true) : ''),
+      `${r.type}${notes ? `  (${notes})` : ''}`]);
+  }
+  const widths = [0, 1, 2].map((i) => Math.max(...table.map((row) => row[i].length)));
+  for (const row of table) lines.push(`  ${row[0].padStart(widths[0])}  ${row[1].padStart(widths[1])}  ${raw ? '' : `${row[2].padStart(widths[2])}  `}${row[3]}`);
+  const grown = result.containers ?? [];
+  if (grown.length) lines.push('', 'Named containers that grew:', ...grown.slice(0, 8).map((c) => `  ${containerText(c)}`));
+  const caches = (result.caches ?? []).filter((c) => (c.grown ?? 0) > 0);
+  if (caches.length) lines.push('', 'Caches that grew:', ...caches.slice(0, 5).map((c) => `  ${cacheText(c)}`));
+  const stats = statsText(result.census);
+  if (stats) lines.push('', stats);
+  return lines;
+}
