@@ -9,7 +9,7 @@ import { pyflightThreadsText } from '../profile/threads';
 import { diagnoseHang } from './hang';
 import { ownCodeTime, sourceLineReader } from './ownTime';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
-import { cpuDuring } from './quickEvidence';
+import { cpuDuring, readyText, starvation, type CpuUse, type Starvation } from './cpuUse';
 import { shortWhere, type Finding } from './report';
 import type { StackTarget } from './stackSamples';
 
@@ -23,12 +23,26 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   const { sampleShare } = measured.value;
   const profile = context.extras.profile;
   const sampled = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
-  // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does not.
-  const cpu = measured.cpuPercent;
-  const busy = cpu !== undefined ? Math.min(sampled, cpu / 100) : sampled;
+  // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does
+  // not. A thread ready to run but without a CPU wants it as much as one that runs (run-queue delay).
+  const { use } = measured;
+  const cpu = use.cpuPercent;
+  const wanted = cpu !== undefined ? cpu + (use.readyPercent ?? 0) : undefined;
+  const busy = wanted !== undefined ? Math.min(sampled, wanted / 100) : sampled;
+  const starved = starvation(use);
+  if (starved) {
+    onStep(`The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ran only ${starved.cpuPercent.toFixed(0)}%: the host is overloaded.`);
+    const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location);
+    const first = starvationFinding(starved, use, culprit, sampled, target.pid);
+    findings = [first, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
+    summary = `${first.title}.${culprit?.location ? ` When it runs, its CPU goes mostly to ${culprit.location.function} (${shortWhere(culprit.location.file, culprit.location.line)}).` : ''}`;
+    return { findings, summary };
+  }
+  const ready = readyText(use);
+  if (ready && findings.length && busy >= 0.25) findings[0].evidence.push(`During the profile the process used ${cpu!.toFixed(0)}% of a core and was ${ready} (run-queue delay): it got the CPU it asked for.`);
   if (busy < 0.25) {
     // Slow but mostly idle: the time goes to waiting. Look at what the threads wait on.
-    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile: slow means waiting here; sampling stacks.`);
+    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile${use.readyPercent !== undefined ? ` (counting ${use.readyPercent.toFixed(0)}% ready to run without a CPU)` : ''}: slow means waiting here; sampling stacks.`);
     const waits = await diagnoseHang(context);
     const real = waits.findings.filter((f) => f.severity !== 'info');
     if (real.length) {
@@ -50,6 +64,29 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
     }
   }
   return { findings, summary };
+}
+
+/** The first finding of a starved process: the host, not its code or what it waits on; `culprit` is where its CPU goes when it runs. */
+function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | undefined, sampled: number, pid: number): Finding {
+  const machine = use.machine;
+  return {
+    title: `Starved of CPU: ${starved.text}`,
+    severity: 'high',
+    location: culprit?.location ?? null,
+    evidence: [
+      starved.measured,
+      ...(machine ? [`The machine has ${machine.cpus} CPU${machine.cpus === 1 ? '' : 's'} online${machine.load1 !== undefined ? `; its load average (runnable threads, last minute) was ${machine.load1.toFixed(1)}` : ''}`
+        + `${use.allowedCpus !== undefined && use.allowedCpus < machine.cpus ? `; the process may run on ${use.allowedCpus} of them (its CPU affinity)` : ''}.`] : []),
+      `py-spy found its threads active in ${(Math.min(1, sampled) * 100).toFixed(0)}% of its sample slots: a thread that waits for a CPU is not in a blocking call, so it counts as active.`,
+      ...(culprit ? [`When it runs: ${culprit.title} (the next finding).`] : []),
+    ],
+    next_steps: [
+      'Give it CPU: move other work off this machine (or off the CPUs it may run on), raise its CPU limit or affinity, or run fewer busy processes than CPUs.',
+      'Its waits and latency will look long while the host is overloaded; compare with the load average (`uptime`) before looking for a remote service.',
+      `Once the host has room, profile again (\`pyflight perf ${pid} -d 10\`) to see what its own work costs.`,
+    ],
+    view: 'profile',
+  };
 }
 
 function ownHot(profile: CpuProfile): HotFunction[] {
