@@ -7,7 +7,7 @@
 import { isStdlibFrame, mainFrame } from '../format/stackFormat';
 import type { StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
-import { SEVERITY_RANK, shortWhere, type Finding, type SourceLocation } from './report';
+import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type SourceLocation } from './report';
 import { sampleStacks, type StackTarget } from './stackSamples';
 
 /** Stack samples the hang playbook takes (with those routing took), 0.5 s apart. */
@@ -22,11 +22,8 @@ export async function diagnoseHang({ target, samples, options, onStep, commands,
   extras.stacks = samples[samples.length - 1];
   onStep('Looking for lock cycles, lock holders that sleep or wait, and threads that never moved.');
   const findings = analyzeHang(samples, span);
-  const top = findings[0];
-  const summary = top.severity === 'critical' ? `${top.title}.`
-    : top.severity === 'info' ? `No thread is stuck on a lock. ${top.title}.`
-      : `Threads wait on a lock. ${top.title}.`;
-  return { findings, summary };
+  // One voice: the summary says what the first finding says, in its own terms (a lock, a loop, a cycle).
+  return { findings, summary: summaryFrom(findings) };
 }
 
 const sig = (t: ThreadStack) => t.frames.map((f) => `${f.function}@${f.file}:${f.line}`).join('|');
@@ -89,6 +86,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
       title: `Deadlock: ${parts.map((p) => `${p.top?.function ?? p.t.name} (${shortWhere(p.top?.file, p.top?.line)}) waits for ${p.t.blockedOn!.expression}`).join(', while ')}`
         + (cycle.length === 2 ? ', each held by the other' : ', each held by the next'),
       severity: 'critical',
+      about: 'deadlock',
       location: loc(parts[0].top),
       evidence: [
         ...parts.map((p) => p.text + (p.t.holding?.length ? ` (taken at ${p.t.holding.map((h) => shortWhere(h.file, h.line)).join(', ')})` : '') + '.'),
@@ -141,6 +139,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
     findings.push({
       title: `${holders.length === 1 ? `${who} holds` : `${who} hold`} ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.mostWaiting} thread${h.mostWaiting === 1 ? '' : 's'} wait for it`,
       severity: idle && h.samples * 2 >= n ? 'high' : 'medium',
+      about: 'lock',
       location: loc(h.inFrame ?? h.top),
       evidence: [
         `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)}) and ${doing} at ${frameText(h.top)}.`,
@@ -173,6 +172,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
     findings.push({
       title: `${t.name} did not move: ${lock ? 'blocked on' : 'waiting on'} ${t.blockedOn.expression} in ${top?.function ?? '?'}`,
       severity: lock ? 'high' : 'info',
+      about: lock ? 'lock' : 'stuck',
       location: loc(top),
       evidence: [`Same stack in all ${n} samples over ${(spanMs / 1000).toFixed(1)} s, waiting at ${shortWhere(t.blockedOn.file, t.blockedOn.line)}`
         + `${t.blockedOn.via ? ` in ${t.blockedOn.via}` : ''}${lock && !t.blockedOn.heldBy?.length ? '; no thread was seen inside a `with` of it (held via acquire(), or by another object of the same name)' : ''}.`],
@@ -187,6 +187,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
     findings.unshift({
       title: running.length ? `No lock wait found; ${running.length} thread${running.length === 1 ? ' is' : 's are'} running code` : 'No lock wait found; every thread sleeps or waits',
       severity: 'info',
+      about: 'nothing',
       location: loc(running.map((t) => mainFrame(t.frames)).find((f) => f && !isStdlibFrame(f))),
       evidence: [`${n} stack samples over ${(spanMs / 1000).toFixed(1)} s: ` + last.threads.map((t) => `${t.name} ${t.activity ?? '?'} in ${frameText(mainFrame(t.frames))}`).join('; ') + '.'],
       next_steps: running.length ? ['Busy, not stuck: diagnose it as slow (`--kind slow`) for a CPU profile.'] : ['Nothing is blocked on a lock: look at what the threads wait for (I/O, a queue), or diagnose again while it hangs.'],
@@ -196,9 +197,11 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
   return findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
 }
 
-const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');
+export const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');
 
-function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<string>, stacksStep: string): Finding[] {
+/** Loop threads seen inside a callback, sleeping or waiting there (not running): the blocking call, most samples first;
+ * `shares` gets each finding's share of the samples. */
+export function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<string>, stacksStep: string, shares?: Map<Finding, number>): Finding[] {
   interface Block { thread: string; leaf: StackFrame; chain: StackFrame[]; activity: string; waitingIn?: string; samples: number }
   const blocks = new Map<string, Block>();
   for (const s of samples) {
@@ -221,9 +224,10 @@ function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<
     const doing = `${b.activity}${b.waitingIn && b.waitingIn !== 'sleep' ? ` in ${b.waitingIn}` : ''}`;
     const chain = b.chain.map((f) => f.function).join(' → ') || b.leaf.function;
     covered.add(b.thread);
-    return {
+    const finding: Finding = {
       title: `The asyncio event loop (${b.thread}) is blocked in ${b.leaf.function} (${shortWhere(b.leaf.file, b.leaf.line)}, ${doing}); no other task runs meanwhile`,
       severity: b.samples * 2 >= n ? 'high' : 'medium',
+      about: 'event-loop',
       location: loc(b.leaf),
       evidence: [
         `In ${b.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${b.thread} was running a loop callback, not waiting in the loop's selector: ${chain}, ${doing} at ${shortWhere(b.leaf.file, b.leaf.line)}.`,
@@ -233,7 +237,9 @@ function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<
         `Make the call at ${shortWhere(b.leaf.file, b.leaf.line)} non-blocking: \`await asyncio.sleep(…)\` or an async client, or run it off the loop with \`await asyncio.to_thread(${b.leaf.function.split('.').pop()}, …)\`.`,
         stacksStep,
       ],
-      view: 'stacks' as const,
+      view: 'stacks',
     };
+    shares?.set(finding, b.samples / n);
+    return finding;
   });
 }

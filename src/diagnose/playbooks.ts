@@ -37,7 +37,7 @@ const TABLE = [
   {
     kind: 'slow',
     words: /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i,
-    evidence: [{ rank: 5, when: (f) => (f.busy ? (f.starved ? `the process wants the CPU but gets little of it: ${f.starved.text}` : 'the process is busy on the CPU') : undefined) }],
+    evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and starved of it: ${f.starved.text}` : ''}` : undefined) }],
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
     followups: [{ kind: 'gil', prompt: 'latency spikes', label: 'Who holds the GIL?' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],
     watchCulprit: true,
@@ -83,8 +83,8 @@ const TABLE = [
     evidence: [{
       rank: 4,
       // Several threads want to run Python while the process uses about one core: they take turns on the GIL.
-      // Not when the machine starves it: threads that wait for a CPU look the same from the stacks.
-      when: (f) => (f.busy && !f.starved && f.runnersPerSample >= 2 && f.cpuPercent !== undefined && f.cpuPercent < 150 && f.gilHolder && f.gilHolder.samples * 2 >= f.samples
+      // CPU counts the time it was ready to run without a CPU: a starved process uses little, whatever holds the GIL.
+      when: (f) => (f.busy && f.runnersPerSample >= 2 && f.cpuPercent !== undefined && f.cpuPercent + (f.readyPercent ?? 0) < 150 && f.gilHolder && f.gilHolder.samples * 2 >= f.samples
         ? `${f.runnersPerSample.toFixed(1)} threads want to run per sample but the process uses about one core; ${f.gilHolder.name} held the GIL in ${f.gilHolder.samples} of ${f.samples} samples`
         : undefined),
     }],

@@ -60,6 +60,8 @@ export interface RoutingFacts {
   cpuPercent?: number;
   /** CPU from 25% of a core (counting the time it was ready to run but had no CPU), or a thread running in half the samples. */
   busy: boolean;
+  /** Percent of one core its threads were ready to run but had no CPU (run-queue delay). */
+  readyPercent?: number;
   /** Ready to run but not running for much of the interval: the host is overloaded (cpuUse.ts). */
   starved?: Starvation;
   /** Threads (× samples) blocked on a lock another thread holds. */
@@ -83,8 +85,6 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   const text: string[] = [];
   const cpu = e.cpuPercent;
   if (cpu !== undefined) text.push(`CPU ${cpu.toFixed(0)}% of a core over ${seconds} s`);
-  const ready = readyText(e.use);
-  if (ready) text.push(ready);
   const starved = starvation(e.use);
   const wanted = cpu === undefined ? undefined : cpu + (e.use?.readyPercent ?? 0);
   const growth = e.rssBefore !== undefined && e.rssAfter !== undefined ? e.rssAfter - e.rssBefore : undefined;
@@ -95,6 +95,8 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   const running = count((t) => t.activity === 'running');
   text.push(`${e.samples.length} stack samples: ${running} running, ${lockWaits} blocked on a lock another thread holds, `
     + `${count((t) => t.activity === 'waiting' || t.activity === 'sleeping')} waiting or sleeping (thread × sample)`);
+  const ready = readyText(e.use);
+  if (ready) text.push(ready);
   if (e.torchLoaded) text.push('torch is loaded');
   const holders = new Map<string, number>();
   for (const s of e.samples) for (const t of s.threads) if (t.holdsGil) holders.set(t.name, (holders.get(t.name) ?? 0) + 1);
@@ -110,6 +112,7 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
     // Reading stacks pauses the target for a moment, so a busy process shows less than its usual CPU here.
     // A starved process runs little but wants the CPU: its run-queue delay counts as wanting it.
     busy: (wanted !== undefined && wanted >= 25) || running * 2 >= Math.max(1, e.samples.length),
+    ...(e.use?.readyPercent !== undefined ? { readyPercent: e.use.readyPercent } : {}),
     ...(starved ? { starved } : {}),
     lockWaits,
     memoryGrew: growth !== undefined && steady && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0)),

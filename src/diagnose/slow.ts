@@ -6,11 +6,12 @@
 import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { pyflightThreadsText } from '../profile/threads';
-import { diagnoseHang } from './hang';
+import { blockedEventLoops, diagnoseHang } from './hang';
 import { ownCodeTime, sourceLineReader } from './ownTime';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { cpuDuring, readyText, starvation, type CpuUse, type Starvation } from './cpuUse';
-import { shortWhere, type Finding } from './report';
+import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding } from './report';
+import { sampleStacks } from './stackSamples';
 import type { StackTarget } from './stackSamples';
 
 export type SlowTarget = ProfileTarget & StackTarget;
@@ -19,7 +20,7 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   const { target, onStep } = context;
   const seconds = Math.max(1, Math.min(10, Math.floor(context.secondsLeft() - 2)));
   const measured = await cpuDuring(target, () => cpuFindings(context, seconds));
-  let { findings, summary } = measured.value;
+  let { findings } = measured.value;
   const { sampleShare } = measured.value;
   const profile = context.extras.profile;
   const sampled = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
@@ -35,8 +36,23 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
     const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location);
     const first = starvationFinding(starved, use, culprit, sampled, target.pid);
     findings = [first, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
-    summary = `${first.title}.${culprit?.location ? ` When it runs, its CPU goes mostly to ${culprit.location.function} (${shortWhere(culprit.location.file, culprit.location.line)}).` : ''}`;
-    return { findings, summary };
+    return { findings, summary: summaryFrom(findings) };
+  }
+  if (busy >= 0.25 && profile?.profile.stacks.some((st) => st.frames.some((f) => LOOP_FRAME.test(f)))) {
+    // A busy asyncio service: its CPU findings say what computes on the loop; a coroutine that calls
+    // a blocking function stops the loop too, and is not CPU. A few stack samples tell (the loop
+    // thread asleep inside a callback).
+    const { samples } = context;
+    const first = Date.now();
+    onStep('The process runs an asyncio event loop: sampling stacks for a callback that blocks it.');
+    await sampleStacks(target, Math.max(0, 5 - samples.length), 300, context.options.signal, onStep, samples);
+    const span = samples[samples.length - 1].capturedAt - samples[0].capturedAt || Date.now() - first;
+    context.commands.push(`pyflight stack ${target.pid} --json   (×${samples.length} over ${(span / 1000).toFixed(1)} s)`);
+    const blockedShare = new Map<Finding, number>();
+    const blocked = blockedEventLoops(samples, span, new Set(), `Open the stacks (PyFlight: Show Stacks, or \`pyflight stack ${target.pid}\`) to see every thread.`, blockedShare);
+    // Ordered by the share of time each holds the loop (or the CPU): the larger first.
+    const share = (f: Finding) => (blockedShare.get(f) ?? (sampleShare.get(f) ?? 0) * busy);
+    if (blocked.length) findings = [...findings, ...blocked].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || share(b) - share(a));
   }
   const ready = readyText(use);
   if (ready && findings.length && busy >= 0.25) findings[0].evidence.push(`During the profile the process used ${cpu!.toFixed(0)}% of a core and was ${ready} (run-queue delay): it got the CPU it asked for.`);
@@ -56,14 +72,29 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
       if (minor.length) why.push(`${minor.length} CPU finding${minor.length === 1 ? '' : 's'} under 5% of a core left out (${minor.map((f) => f.location?.function ?? f.title).join(', ')}).`);
       for (const f of real) f.evidence.push(...why);
       findings = [...real, ...findings.filter((f) => !minor.includes(f)).map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
-      summary = `Waiting, not computing: ${real[0].title}.`;
-    } else if (cpu !== undefined && cpu / 100 * 2 < sampled) {
-      // py-spy saw twice the activity the CPU time allows: its "CPU" findings are mostly threads at blocking calls.
-      summary = `Mostly waiting, not computing: the process used ${cpu!.toFixed(0)}% of a core, and no lock wait or blocked event loop showed in the stacks. `
-        + 'The CPU findings below count threads py-spy saw at blocking calls; look at what those calls wait for (a remote service, a queue).';
+      return { findings, summary: summaryFrom(findings, 'Waiting, not computing') };
+    }
+    if (cpu !== undefined && cpu / 100 * 2 < sampled) {
+      // py-spy saw twice the activity the CPU time allows: its "CPU" findings are mostly threads at
+      // blocking calls. That is the first finding, so the summary says it (one voice).
+      const stacks = waits.findings[0];
+      findings = [{
+        title: `Mostly waiting, not computing: the process used ${cpu.toFixed(0)}% of a core while py-spy counted its threads active in ${(sampled * 100).toFixed(0)}% of its sample slots, and no lock wait or blocked event loop showed in the stacks`,
+        severity: 'medium',
+        about: 'wait',
+        location: findings.find((f) => f.location)?.location ?? null,
+        evidence: [
+          `Its CPU time in /proc over the ${(profile!.elapsedMs / 1000).toFixed(1)} s profile: ${cpu.toFixed(0)}% of a core${use.readyPercent !== undefined ? `; ready to run without a CPU ${use.readyPercent.toFixed(0)}%` : ''}.`,
+          ...(stacks ? [`Stacks: ${stacks.title}.`] : []),
+          'The CPU findings below count threads py-spy saw at blocking calls (a thread in a blocking call counts as active at times).',
+        ],
+        next_steps: ['Look at what those calls wait for (a remote service, a queue): `pyflight trace` on the function shows how long each call takes.',
+          `Open the stacks (PyFlight: Show Stacks, or \`pyflight stack ${target.pid}\`) while it is slow.`],
+        view: 'profile',
+      }, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
     }
   }
-  return { findings, summary };
+  return { findings, summary: summaryFrom(findings) };
 }
 
 /** The first finding of a starved process: the host, not its code or what it waits on; `culprit` is where its CPU goes when it runs. */
@@ -72,6 +103,7 @@ function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | 
   return {
     title: `Starved of CPU: ${starved.text}`,
     severity: 'high',
+    about: 'starved',
     location: culprit?.location ?? null,
     evidence: [
       starved.measured,
@@ -89,6 +121,9 @@ function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | 
   };
 }
 
+/** A frame of asyncio's callback runner, as py-spy names it. */
+const LOOP_FRAME = /^Handle\._run \(.*asyncio[\\/]events\.py:\d+\)$/;
+
 function ownHot(profile: CpuProfile): HotFunction[] {
   return profile.hot.filter((f) => f.kind === 'own');
 }
@@ -96,7 +131,6 @@ function ownHot(profile: CpuProfile): HotFunction[] {
 /** A slow diagnosis, and for each CPU finding the share of the profile's samples it stands for. */
 interface SlowDiagnosis {
   findings: Finding[];
-  summary: string;
   sampleShare: Map<Finding, number>;
 }
 
@@ -112,8 +146,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   if (!profile.samples) {
     return {
       sampleShare,
-      summary: `No thread used the CPU in ${seconds} s: the process waits rather than computes.`,
-      findings: [{ title: 'No CPU samples: every thread was idle', severity: 'info', location: null,
+      findings: [{ title: 'No CPU samples: every thread was idle', severity: 'info', about: 'wait', location: null,
         evidence: [`py-spy recorded 0 samples of running threads in ${(result.elapsedMs / 1000).toFixed(1)} s at ${result.rate} Hz.`],
         next_steps: ['Slow but idle means waiting: diagnose it as a hang (`--kind hang`) to see what the threads wait on.'], view: 'profile' }],
     };
@@ -125,17 +158,23 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const findings: Finding[] = charged.map((c, i) => {
     const callee = c.topCallee && c.samples - c.self > c.self ? c.topCallee : undefined;
     const calleeName = callee ? `${callee.module ? `${callee.module} ` : ''}(${callee.function})` : '';
+    // CPU work inside a loop callback blocks the asyncio event loop as a blocking call does: say so, with the call.
+    const onLoop = c.inLoop * 2 >= c.samples && c.percent >= 5;
+    const uses = callee ? `uses ${pct(c.percent)} of CPU samples, mostly in ${calleeName} that it calls` : `uses ${pct(c.percent)} of CPU samples in its own code`;
     return {
-      title: callee ? `${c.function} uses ${pct(c.percent)} of CPU samples, mostly in ${calleeName} that it calls`
-        : `${c.function} uses ${pct(c.percent)} of CPU samples in its own code`,
+      title: onLoop ? `The asyncio event loop is blocked in ${c.function} (${shortWhere(c.file, c.line)}, computing): it ${uses}, inside a loop callback; no other task runs meanwhile`
+        : `${c.function} ${uses}`,
       severity: i === 0 && c.percent >= 20 ? 'high' : 'medium',
+      about: onLoop ? 'event-loop' : 'cpu',
       location: { function: c.function, file: c.file ?? null, line: c.line ?? null },
       evidence: [
         `${c.samples} of ${profile.samples} samples in ${(result.elapsedMs / 1000).toFixed(1)} s ended in ${c.function} as the deepest own-code frame: `
           + `${c.self} in its own lines, ${c.samples - c.self} in code it calls that is not yours${c.topCallee ? ` (most: ${c.topCallee.module ? `${c.topCallee.module}.` : ''}${c.topCallee.function}, ${c.topCallee.samples})` : ''}.`,
         ...(c.line ? [`Its busiest line is ${shortWhere(c.file, c.line)}${callee ? ' (the call into that code)' : ''}.`] : []),
+        ...(onLoop ? [`${c.inLoop} of those ${c.samples} samples ran inside an asyncio loop callback (Handle._run): while it computes, every other request and timer waits.`] : []),
       ],
       next_steps: [
+        ...(onLoop ? [`Run it off the loop: \`await asyncio.to_thread(${c.function.split('.').pop()}, …)\` or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` (CPU work in Python holds the GIL: a process pool runs it in parallel).`] : []),
         callee ? `Call ${callee.function} less at ${shortWhere(c.file, c.line)} (fewer items, a cheaper algorithm, cache results), or move it off the request path.`
           : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,
         `Measure each call: \`pyflight trace ${target.pid} ${c.module ?? '<module>'} ${c.function}\`.`,
@@ -152,6 +191,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     const onStack: Finding = {
       title: `${byTotal.function} is on the stack in ${pct(byTotal.totalPercent)} of CPU samples (callees included)`,
       severity: 'info',
+      about: 'cpu',
       location: { function: byTotal.function, file: byTotal.file ?? null, line: byTotal.line ?? null },
       evidence: [`${byTotal.total} of ${profile.samples} samples; ${byTotal.self} in its own code.`],
       next_steps: [`The time is in what ${byTotal.function} calls: follow the hottest path in the flame graph.`],
@@ -166,6 +206,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     findings.push({
       title: `No own code used the CPU: its samples in the profile are all at blocking calls, most in ${top.function} (${shortWhere(top.file, top.line)})`,
       severity: 'info',
+      about: 'wait',
       location: { function: top.function, file: top.file ?? null, line: top.line ?? null },
       evidence: [`Every own-code sample ended on a line that sleeps, waits for I/O or a lock, or in a wait of the standard library (select, Condition.wait); py-spy counts such threads as active at times.`],
       next_steps: ['Slow but waiting: see what the threads wait on (`--kind hang`).', perfStep],
@@ -176,6 +217,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     findings.push({
       title: `No own-code function uses the CPU itself; the top is ${top.function} (${top.kind}, ${pct(top.selfPercent)})`,
       severity: 'medium',
+      about: 'cpu',
       location: { function: top.function, file: top.file ?? null, line: top.line ?? null },
       evidence: [`Hottest path: ${path.join(' → ')}.`],
       next_steps: ['Find which own function calls it on the hottest path, and call it less.', perfStep],
@@ -187,5 +229,5 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const f0 = findings[0];
   const leftOut = pyflightThreadsText(profile.pyflightThreads);
   if (leftOut) f0.evidence.push(`${leftOut}: they are not the process's work.`);
-  return { findings, sampleShare, summary: `CPU-bound: ${f0.title}, at ${shortWhere(f0.location?.file, f0.location?.line)} (${profile.samples} samples in ${seconds} s).` };
+  return { findings, sampleShare };
 }

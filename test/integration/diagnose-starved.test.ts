@@ -53,7 +53,7 @@ describe('diagnose: a starved process is told from a waiting one (run-queue dela
     const session = sessions[0] ?? await starvedTarget();
     const report = await diagnose(session, 'something is off with the scorer', { budgetSeconds: 10 });
     assert.equal(report.kind, 'slow');
-    assert.match(report.routedBy, /^quick evidence: the process wants the CPU but gets little of it: the process was ready to run \d+% of the time .*the host is overloaded/);
+    assert.match(report.routedBy, /^quick evidence: the process is busy on the CPU, and starved of it: the process was ready to run \d+% of the time .*the host is overloaded/);
     assert.match(report.findings[0].title, /^Starved of CPU: /);
   });
 });

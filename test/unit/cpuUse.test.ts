@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { cpuUseBetween, starvation, type CpuSnapshot } from '../../src/diagnose/cpuUse';
 import type { QuickEvidence } from '../../src/diagnose/quickEvidence';
+import { summaryFrom, type Finding } from '../../src/diagnose/report';
 import { routeByEvidence } from '../../src/diagnose/routing';
 import { parseCpusAllowed, parseSchedstat, type ProcStat } from '../../src/processes/procfsParser';
 
@@ -41,7 +42,20 @@ describe('CPU use: run-queue delay beside CPU time (issue 20, item 1)', () => {
       use: { seconds: 2, cpuPercent: 20, readyPercent: 65, machine: { cpus: 2, load1: 7 } } };
     const routed = routeByEvidence(base);
     assert.equal(routed.kind, 'slow');
-    assert.match(routed.routedBy, /wants the CPU but gets little of it: the process was ready to run 65% of the time but the machine's 2 CPUs were busy \(load average 7\.0\): the host is overloaded/);
+    assert.match(routed.routedBy, /busy on the CPU, and starved of it: the process was ready to run 65% of the time but the machine's 2 CPUs were busy \(load average 7\.0\): the host is overloaded/);
     assert.match(routed.routedBy, /ready to run but waiting for a CPU 65% of a core/);
+  });
+});
+
+describe('summaryFrom: the summary is written from the first finding (issue 20, item 3)', () => {
+  const f = (about: Finding['about'], title: string, fn = 'f'): Finding => ({ about, title, severity: 'high', location: { function: fn, file: '/a/svc.py', line: 9 }, evidence: [], next_steps: [] });
+  it('lock words only for a lock; the loop and CPU findings in their own words', () => {
+    assert.equal(summaryFrom([f('event-loop', 'The asyncio event loop (MainThread) is blocked in fetch (svc.py:9, sleeping)'), f('lock', 'x holds L')]),
+      'The asyncio event loop (MainThread) is blocked in fetch (svc.py:9, sleeping).');
+    assert.equal(summaryFrom([f('lock', 'w holds L while in g (sleeping)')]), 'Threads wait on a lock: w holds L while in g (sleeping).');
+    assert.equal(summaryFrom([f('cpu', 'f uses 90.0% of CPU samples in its own code')]), 'CPU-bound: f uses 90.0% of CPU samples in its own code, at svc.py:9.');
+    assert.equal(summaryFrom([f('deadlock', 'Deadlock: a waits for L')]), 'Deadlock: a waits for L.');
+    assert.equal(summaryFrom([f('starved', 'Starved of CPU: x'), f('cpu', 'score uses 9%', 'score')]), 'Starved of CPU: x. When it runs, its CPU goes mostly to score (svc.py:9).');
+    assert.equal(summaryFrom([f('event-loop', 'The asyncio event loop (M) is blocked in g')], 'Waiting, not computing'), 'Waiting, not computing: The asyncio event loop (M) is blocked in g.');
   });
 });
