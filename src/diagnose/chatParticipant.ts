@@ -55,7 +55,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
     try {
       // A master's pid: its workers, as one group (the master only manages them).
       session = (await serverWorkers(pid)).length ? (await deps.sessions.attachWorkers(pid)).workers[0]
-        : await deps.sessions.attach(pid, (m) => stream.progress(m));
+        : await deps.sessions.attach(pid, (m) => stream.progress(escapeMarkdown(m)));
     } catch (error) {
       const failure = PyFlightError.from(error);
       stream.markdown(`Could not attach to process ${pid}: ${escapeMarkdown(failure.message)}${failure.hint ? `\n\n${escapeMarkdown(failure.hint)}` : ''}`);
@@ -83,8 +83,8 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
     // A worker of an attached group (or a master's pid): every worker, merged (workers.ts).
     const group = deps.sessions.groupOf(session);
     const report = group
-      ? await diagnoseWorkers({ pid: group.masterPid, label: group.label }, group.workers, problem, options, (step) => stream.progress(step), extras)
-      : await diagnose(session, problem, options, (step) => stream.progress(step), extras);
+      ? await diagnoseWorkers({ pid: group.masterPid, label: group.label }, group.workers, problem, options, (step) => stream.progress(escapeMarkdown(step)), extras)
+      : await diagnose(session, problem, options, (step) => stream.progress(escapeMarkdown(step)), extras);
     stream.markdown(`**${escapeMarkdown(group?.label ?? session.label)}** — ${report.kind}: ${escapeMarkdown(report.summary)}\n\n_Routed by ${escapeMarkdown(report.routedBy)}._`);
     // The buttons below act on the worker where the culprit was found.
     const culpritWorker = (report.findings[0] as { workers?: number[] } | undefined)?.workers?.[0];

@@ -6,6 +6,7 @@
  */
 import { isStdlibFrame, mainFrame } from '../format/stackFormat';
 import type { StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+import { locationWords, moduleNamer, targetModuleNamer, type ModuleNamer } from './mainModule';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type SourceLocation } from './report';
 import { sampleStacks, type StackTarget } from './stackSamples';
@@ -21,7 +22,7 @@ export async function diagnoseHang({ target, samples, options, onStep, commands,
   commands.push(`pyflight stack ${target.pid} --json   (×${samples.length} over ${(span / 1000).toFixed(1)} s)`);
   extras.stacks = samples[samples.length - 1];
   onStep('Looking for lock cycles, lock holders that sleep or wait, and threads that never moved.');
-  const findings = analyzeHang(samples, span);
+  const findings = analyzeHang(samples, span, await targetModuleNamer(target));
   // One voice: the summary says what the first finding says, in its own terms (a lock, a loop, a cycle).
   return { findings, summary: summaryFrom(findings) };
 }
@@ -63,7 +64,7 @@ function frameText(f: StackFrame | undefined): string {
   return f ? `${f.function} (${shortWhere(f.file, f.line)})` : '(no Python frame)';
 }
 
-export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
+export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: ModuleNamer = moduleNamer({})): Finding[] {
   const findings: Finding[] = [];
   const last = samples[samples.length - 1];
   const n = samples.length;
@@ -149,7 +150,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
       next_steps: [
         idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of \`with ${h.lock}:\`: fetch first, then take the lock only to update shared state.`
           : `Shorten the work done under ${h.lock} (${h.top?.function ?? 'the with block'}), or split the lock.`,
-        `Measure it: \`pyflight trace ${last.pid} <module> ${h.top?.function ?? '<function>'}\` shows how long each call takes.`,
+        `Measure it: \`pyflight trace ${last.pid} ${nameOf(h.top?.file)} ${h.top ? locationWords(h.top.function) : '<function>'}\` shows how long each call takes.`,
         stacksStep,
       ],
       view: 'stacks',

@@ -7,6 +7,7 @@ import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { pyflightThreadsText } from '../profile/threads';
 import { blockedEventLoops, diagnoseHang } from './hang';
+import { locationWords, targetModuleNamer } from './mainModule';
 import { ownCodeTime, sourceLineReader } from './ownTime';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { cpuDuring, readyText, starvation, type CpuUse, type Starvation } from './cpuUse';
@@ -154,6 +155,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const pct = (n: number) => `${n.toFixed(1)}%`;
   const own = ownHot(profile);
   // Ranked by the time charged to the deepest own frame: a function whose cost is in the library it calls comes first.
+  const nameOf = await targetModuleNamer(target);
   const charged = ownCodeTime(profile, { workspaceRoots: options.workspaceRoots }, sourceLineReader(target)).slice(0, 3);
   const findings: Finding[] = charged.map((c, i) => {
     const callee = c.topCallee && c.samples - c.self > c.self ? c.topCallee : undefined;
@@ -177,7 +179,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
         ...(onLoop ? [`Run it off the loop: \`await asyncio.to_thread(${c.function.split('.').pop()}, …)\` or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` (CPU work in Python holds the GIL: a process pool runs it in parallel).`] : []),
         callee ? `Call ${callee.function} less at ${shortWhere(c.file, c.line)} (fewer items, a cheaper algorithm, cache results), or move it off the request path.`
           : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,
-        `Measure each call: \`pyflight trace ${target.pid} ${c.module ?? '<module>'} ${c.function}\`.`,
+        `Measure each call: \`pyflight trace ${target.pid} ${nameOf(c.file, c.module)} ${locationWords(c.function)}\`.`,
         perfStep,
       ],
       view: 'profile',

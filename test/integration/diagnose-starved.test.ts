@@ -44,6 +44,8 @@ describe('diagnose: a starved process is told from a waiting one (run-queue dela
     assert.ok(first.evidence.some((e) => /ran \d+% of a core and its threads were ready to run but waiting for a CPU another \d+%/.test(e)), first.evidence.join('\n'));
     // The CPU culprit is still there, second: what the process runs when it gets the CPU.
     assert.equal(second.location?.function, 'score_order');
+    // The script's functions are named as the agent finds them: __main__, not the file's name.
+    assert.ok(second.next_steps.includes(`Measure each call: \`pyflight trace ${session.pid} __main__ score_order\`.`), second.next_steps.join('\n'));
     assert.match(report.summary, /^Starved of CPU: .*the host is overloaded\. When it runs, its CPU goes mostly to score_order \(cpu_service\.py:\d+\)\.$/);
     assert.doesNotMatch(report.summary, /waiting|remote service|queue/i);
     assert.ok(steps.some((s) => /ready to run \d+% of the time but ran only \d+%: the host is overloaded/.test(s)), steps.join('\n'));

@@ -1,0 +1,47 @@
+/**
+ * The module name a suggested command uses for a function: `__main__` for the file the process runs
+ * as its script (`python app/checkout.py`, `python -m pkg.tool`), whatever its file is called — the
+ * agent finds it under that name only (issue 20: commands named the script's file). Read from the
+ * target's command line and working directory, through its host.
+ */
+import * as path from 'node:path';
+import type { TargetProcess } from '../host/targetHost';
+import { parseCmdline } from '../processes/procfsParser';
+
+/** `file` (as a frame names it) and the dotted module the path suggests → the name to use in a command. */
+export type ModuleNamer = (file: string | null | undefined, dotted?: string) => string;
+
+/** The script or `-m` module of an interpreter's command line (options with a value skipped). */
+export function mainOfArgv(argv: readonly string[], cwd: string | undefined): { file?: string; module?: string } {
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '-m') return argv[i + 1] ? { module: argv[i + 1] } : {};
+    if (arg === '-c' || arg === '-') return {};
+    if (arg === '-W' || arg === '-X' || arg === '--check-hash-based-pycs') { i++; continue; }
+    if (arg.startsWith('-')) continue;
+    return { file: cwd ? path.resolve(cwd, arg) : arg };
+  }
+  return {};
+}
+
+/** A namer for `target`: `__main__` for its script's file, else the dotted module, else `<module>`. */
+export function moduleNamer(main: { file?: string; module?: string }): ModuleNamer {
+  return (file, dotted) => {
+    if (file && main.file && path.resolve(file) === main.file) return '__main__';
+    if (dotted && main.module && dotted === main.module) return '__main__';
+    return dotted ?? '<module>';
+  };
+}
+
+/** Reads the target's command line and working directory; a namer that knows no script when they cannot be read. */
+export async function targetModuleNamer(target: Partial<TargetProcess> & { pid: number }): Promise<ModuleNamer> {
+  if (!target.host) return moduleNamer({});
+  const [cmdline, cwd] = await Promise.all([target.host.readProc(target.pid, 'cmdline'), target.host.readProcLink(target.pid, 'cwd').catch(() => undefined)]);
+  return moduleNamer(cmdline ? mainOfArgv(parseCmdline(cmdline), cwd) : {});
+}
+
+/** `pyflight trace`'s location words for a function as a profile names it: `Class.method` → `Class method`. */
+export function locationWords(fn: string): string {
+  const parts = fn.split('.');
+  return parts.length === 2 && !fn.includes('<') ? parts.join(' ') : fn;
+}
