@@ -22,7 +22,7 @@ import { setting } from '../common/config';
 import { diagnose } from './engine';
 import { playbookFor, type DiagnoseKind } from './playbooks';
 import type { DiagnosisExtras } from './playbookTypes';
-import type { Finding } from './report';
+import { offersWatch, type Finding } from './report';
 
 export const CHAT_PARTICIPANT_ID = 'pyflight.chat';
 
@@ -103,7 +103,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
       stream.button({ command: CommandId.openKeptProfile, title: 'Open Flame Graph', arguments: [kept.id] });
     }
     const culprit = report.findings.find((f) => f.severity !== 'info' && f.location?.file && !f.location.function.includes('<'));
-    if (culprit && playbookFor(report.kind).watchCulprit) {
+    if (culprit && playbookFor(report.kind).watchCulprit && offersWatch(culprit)) {
       stream.button({ command: CommandId.watchFindingFunction, title: `Watch ${culprit.location!.function}`,
         arguments: [{ file: culprit.location!.file, line: culprit.location!.line ?? 1 }] });
     }

@@ -58,6 +58,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       undefined, { kind, routedBy });
   }
   onStep(`Diagnosing ${kind === 'exception' ? 'an' : 'a'} ${kind} problem (${routedBy}).`);
+  const routingSamples = samples.length;
   let { findings, summary }: PlaybookOutcome = await playbookFor(kind).run({
     target, options, onStep, commands, extras, samples, secondsLeft: () => budget - (Date.now() - started) / 1000,
   });
@@ -75,6 +76,6 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       extras.exceptions = quiet.window;
     }
   }
-  if (samples.length && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
+  if (routingSamples && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${routingSamples}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
 }

@@ -4,7 +4,9 @@
  * loop stuck in a blocking call, and threads that never moved. Uses only what the helper put in each
  * sample (`blockedOn`, `heldBy`, `holding`, `activity`).
  */
-import { isStdlibFrame, mainFrame } from '../format/stackFormat';
+import { isLockWait, isStdlibFrame, lockCycles, mainFrame } from '../format/stackFormat';
+
+export { lockCycles };
 import type { StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 import { locationWords, moduleNamer, targetModuleNamer, type ModuleNamer } from './mainModule';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
@@ -28,30 +30,9 @@ export async function diagnoseHang({ target, samples, options, onStep, commands,
 }
 
 const sig = (t: ThreadStack) => t.frames.map((f) => `${f.function}@${f.file}:${f.line}`).join('|');
-const isLockWait = (t: ThreadStack) => t.blockedOn !== undefined && (t.blockedOn.kind === 'lock' || t.blockedOn.kind === 'semaphore');
 
 function loc(frame: StackFrame | undefined): SourceLocation | null {
   return frame ? { function: frame.function, file: frame.file, line: frame.line } : null;
-}
-
-/** Thread names that wait, through locks, on each other in a circle (each cycle once, in the order found). */
-export function lockCycles(sample: StackResult): string[][] {
-  const edges = new Map<string, string[]>();
-  for (const t of sample.threads) if (isLockWait(t) && t.blockedOn!.heldBy?.length) edges.set(t.name, t.blockedOn!.heldBy!);
-  const cycles: string[][] = [];
-  const seen = new Set<string>();
-  const visit = (name: string, path: string[]) => {
-    const at = path.indexOf(name);
-    if (at >= 0) {
-      const cycle = path.slice(at);
-      const key = [...cycle].sort().join('\u0000');
-      if (!seen.has(key)) { seen.add(key); cycles.push(cycle); }
-      return;
-    }
-    for (const next of edges.get(name) ?? []) visit(next, [...path, name]);
-  };
-  for (const name of edges.keys()) visit(name, []);
-  return cycles;
 }
 
 /** The frame of `holder` that is inside the `with` it holds (same file, the nearest line after the `with`). */

@@ -81,6 +81,16 @@ export function summaryFrom(findings: Finding[], lead?: string): string {
   }
 }
 
+/**
+ * Whether the chat offers to watch a finding's function: not a thread that is blocked or waits
+ * there (a deadlock, a lock, a pool, a stuck thread, a loop asleep in a call): a watch of it records
+ * nothing until it returns.
+ */
+export function offersWatch(f: Finding): boolean {
+  return !(f.about === 'deadlock' || f.about === 'lock' || f.about === 'pool' || f.about === 'stuck' || f.about === 'wait'
+    || (f.about === 'event-loop' && f.view === 'stacks'));
+}
+
 /** The report as markdown (the CLI without --json; the chat renders it piece by piece). */
 export function reportMarkdown(report: DiagnosisReport): string {
   const lines = [`# Diagnosis (${report.kind}) of process ${report.pid}`, '', report.summary, '',

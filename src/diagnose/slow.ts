@@ -6,6 +6,7 @@
 import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { pyflightThreadsText } from '../profile/threads';
+import { deadlockText, lockCycles } from '../format/stackFormat';
 import { blockedEventLoops, diagnoseHang } from './hang';
 import { locationWords, targetModuleNamer } from './mainModule';
 import { ownCodeTime, sourceLineReader } from './ownTime';
@@ -19,6 +20,16 @@ export type SlowTarget = ProfileTarget & StackTarget;
 
 export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
   const { target, onStep } = context;
+  // A deadlock first: one stack sample tells, and a profile of threads that never move shows nothing.
+  if (!context.samples.length) {
+    await sampleStacks(target, 1, 0, context.options.signal, onStep, context.samples);
+    context.commands.push(`pyflight stack ${target.pid} --json   (a lock cycle?)`);
+  }
+  const cycle = lockCycles(context.samples[context.samples.length - 1])[0];
+  if (cycle) {
+    onStep(`${deadlockText(context.samples[context.samples.length - 1], cycle)}: looking at the locks first (no CPU profile is needed for a deadlock).`);
+    return diagnoseHang(context);
+  }
   const seconds = Math.max(1, Math.min(10, Math.floor(context.secondsLeft() - 2)));
   const measured = await cpuDuring(target, () => cpuFindings(context, seconds));
   let { findings } = measured.value;
