@@ -7,7 +7,7 @@
 import { isLockWait, isStdlibFrame, lockCycles, mainFrame } from '../format/stackFormat';
 
 export { lockCycles };
-import type { StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+import type { HeldLock, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 import { locationWords, moduleNamer, targetModuleNamer, type ModuleNamer } from './mainModule';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type SourceLocation } from './report';
@@ -82,6 +82,11 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       view: 'stacks',
     });
   }
+
+  // 1b. Threads that all wait on one semaphore or pool (a queue of connections): one finding, the
+  // holders first — the threads between its acquire() and release() (get() and put()), and what they
+  // do meanwhile — and the waiters as its evidence.
+  findings.push(...poolWaits(samples, spanMs, covered, nameOf, stacksStep));
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
   interface Hold { holders: Set<string>; lock: string; file: string; line: number; activity: string; top?: StackFrame; inFrame?: StackFrame;
@@ -177,6 +182,93 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
     });
   }
   return findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
+}
+
+interface PoolObs { holder: ThreadStack; held?: HeldLock }
+
+/** Waits on a semaphore or a pool whose holders the helper found (`heldBy`), one finding per object. */
+function poolWaits(samples: StackResult[], spanMs: number, covered: Set<string>, nameOf: ModuleNamer, stacksStep: string): Finding[] {
+  interface Pool { expression: string; kind: string; waitedAt: string; samples: number; waiters: Set<string>; holders: Set<string>;
+    mostWaiting: number; mostHolding: number; obs: PoolObs[] }
+  const pools = new Map<string, Pool>();
+  for (const s of samples) {
+    const now = new Map<string, { waiters: Set<string>; holders: Set<string> }>();
+    for (const t of s.threads) {
+      const b = t.blockedOn;
+      if (!b || (b.kind !== 'semaphore' && b.kind !== 'queue') || !b.heldBy?.length || covered.has(t.name)) continue;
+      const key = `${b.expression}\u0000${b.file}`;
+      const pool = pools.get(key) ?? { expression: b.expression, kind: b.kind, waitedAt: shortWhere(b.file, b.line), samples: 0, waiters: new Set<string>(),
+        holders: new Set<string>(), mostWaiting: 0, mostHolding: 0, obs: [] };
+      pools.set(key, pool);
+      const at = now.get(key) ?? { waiters: new Set<string>(), holders: new Set<string>() };
+      now.set(key, at);
+      at.waiters.add(t.name);
+      pool.waiters.add(t.name);
+      for (const name of b.heldBy) {
+        const holder = s.threads.find((x) => x.name === name);
+        if (!holder || at.holders.has(name)) continue;
+        at.holders.add(name);
+        pool.holders.add(name);
+        pool.obs.push({ holder, held: holder.holding?.find((h) => h.expression === b.expression) });
+      }
+    }
+    for (const [key, at] of now) {
+      const pool = pools.get(key)!;
+      pool.samples++;
+      pool.mostWaiting = Math.max(pool.mostWaiting, at.waiters.size);
+      pool.mostHolding = Math.max(pool.mostHolding, at.holders.size);
+    }
+  }
+  const n = samples.length;
+  const findings: Finding[] = [];
+  for (const pool of [...pools.values()].sort((a, b) => b.samples - a.samples || b.mostWaiting - a.mostWaiting)) {
+    // What the holders do, most often: the same function and activity.
+    const doings = new Map<string, { count: number; o: PoolObs }>();
+    for (const o of pool.obs) {
+      const top = mainFrame(o.holder.frames);
+      const k = `${top?.function}\u0000${top?.file}\u0000${o.holder.activity}`;
+      const d = doings.get(k) ?? { count: 0, o };
+      d.count++;
+      doings.set(k, d);
+    }
+    const { o, count } = [...doings.values()].sort((a, b) => b.count - a.count)[0];
+    const top = mainFrame(o.holder.frames);
+    const inFrame = o.held ? holdingFrame(o.holder, o.held.file, o.held.line) : undefined;
+    const idle = o.holder.activity === 'sleeping' || o.holder.activity === 'waiting';
+    const doing = idle ? `${o.holder.activity}${o.holder.waitingIn && o.holder.waitingIn !== 'sleep' ? ` in ${o.holder.waitingIn}` : ''}` : 'running';
+    const semaphore = pool.kind === 'semaphore';
+    const take = o.held?.how === 'get' ? 'get()' : semaphore ? 'acquire()' : 'get()';
+    const give = take === 'get()' ? 'put()' : 'release()';
+    const between = o.held?.how ? `between ${pool.expression}.${take} (${shortWhere(o.held.file, o.held.line)}) and its ${give}` : `inside \`with ${pool.expression}:\`${o.held ? ` (${shortWhere(o.held.file, o.held.line)})` : ''}`;
+    const holders = [...pool.holders];
+    const who = holders.length === pool.mostHolding ? holders.join(' and ') : `${pool.mostHolding} threads at a time`;
+    const what = semaphore ? `permit${pool.mostHolding === 1 ? '' : 's'} of ${pool.expression}` : `item${pool.mostHolding === 1 ? '' : 's'} taken from ${pool.expression}`;
+    pool.holders.forEach((h) => covered.add(h));
+    pool.waiters.forEach((w) => covered.add(w));
+    findings.push({
+      title: `${who} hold${holders.length === 1 ? 's' : ''} the ${what} while ${doing} in ${top?.function ?? '?'} (${shortWhere(top?.file, top?.line)}); `
+        + `${pool.mostWaiting} thread${pool.mostWaiting === 1 ? '' : 's'} wait for ${semaphore ? 'a permit' : 'one'}`,
+      severity: idle && pool.samples * 2 >= n ? 'high' : 'medium',
+      about: 'pool',
+      location: loc(inFrame ?? top),
+      evidence: [
+        `In ${pool.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, up to ${pool.mostHolding} thread${pool.mostHolding === 1 ? ' was' : 's were'} ${between}: `
+          + `${holders.slice(0, 6).join(', ')}${holders.length > 6 ? ', …' : ''}${holders.length > pool.mostHolding ? ' in turn' : ''}; ${count} of ${pool.obs.length} times ${doing} at ${frameText(top)}.`,
+        ...(inFrame && inFrame !== top ? [`${pool.mostHolding === 1 ? 'It' : 'Each'} called that from ${frameText(inFrame)}, holding the ${semaphore ? 'permit' : 'item'}.`] : []),
+        `Waiting for ${pool.expression} at ${pool.waitedAt}: up to ${pool.mostWaiting} at once (${[...pool.waiters].slice(0, 6).join(', ')}${pool.waiters.size > 6 ? ', …' : ''}).`,
+        semaphore ? 'A semaphore has no owner: its holders are the threads between its acquire() and release() (or inside `with` it).'
+          : `A pool in a queue has no owner: its holders are the threads between ${pool.expression}.get() and put().`,
+      ],
+      next_steps: [
+        idle ? `Make ${top?.function ?? 'the call'} return sooner (a timeout, a faster or cached answer), or do the slow part before taking ${semaphore ? 'a permit' : 'an item'}; more ${semaphore ? 'permits' : 'items'} only help if what they wait on can take the load.`
+          : `Shorten the work done while holding ${semaphore ? 'a permit' : 'an item'} (${top?.function ?? 'the block'}).`,
+        `Measure it: \`pyflight trace ${samples[n - 1].pid} ${nameOf(top?.file)} ${top ? locationWords(top.function) : '<function>'}\` shows how long each call takes.`,
+        stacksStep,
+      ],
+      view: 'stacks',
+    });
+  }
+  return findings;
 }
 
 export const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');

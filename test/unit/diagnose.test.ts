@@ -35,6 +35,31 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.equal(findings.filter((f) => f.severity === 'critical').length, 1);
   });
 
+  it('threads that wait on one semaphore or pool are one finding: the holders between acquire and release first, the waiters as evidence', () => {
+    const POOL = '/app/pool.py';
+    const holder = (name: string, tid: number, how: 'acquire' | 'get', expression: string): ThreadStack => ({
+      tid, name, daemon: true, holdsGil: false, gcCollecting: false, activity: 'sleeping', waitingIn: 'sleep',
+      frames: [{ function: 'call_pricing_service', file: POOL, line: 23, kind: 'python' }, { function: 'quote', file: POOL, line: 30, kind: 'python' }],
+      holding: [{ expression, file: POOL, line: 28, how }] });
+    for (const [kind, how, expression, title] of [
+      ['semaphore', 'acquire', 'SLOTS', /^r0 and r1 hold the permits of SLOTS while sleeping in call_pricing_service \(pool\.py:23\); 3 threads wait for a permit$/],
+      ['queue', 'get', 'CONNECTIONS', /^r0 and r1 hold the items taken from CONNECTIONS while sleeping in call_pricing_service \(pool\.py:23\); 3 threads wait for one$/],
+    ] as const) {
+      const waiters = [2, 3, 4].map((i) => thread(`r${i}`, 10 + i, 'quote', 28, { activity: kind === 'queue' ? 'waiting' : 'blocked',
+        blockedOn: { expression, file: POOL, line: 28, kind, heldBy: ['r0', 'r1'] } }));
+      const samples = [0, 500, 1000].map((t) => sample([holder('r0', 1, how, expression), holder('r1', 2, how, expression), ...waiters], t));
+      const findings = analyzeHang(samples, 1000);
+      assert.equal(findings.length, 1, findings.map((f) => f.title).join('\n'));
+      const [f] = findings;
+      assert.match(f.title, title);
+      assert.equal(f.about, 'pool');
+      assert.equal(f.severity, 'high');
+      assert.deepEqual(f.location, { function: 'quote', file: POOL, line: 30 });
+      assert.match(f.evidence[0], new RegExp(`between ${expression}\\.(acquire|get)\\(\\) \\(pool\\.py:28\\) and its (release|put)\\(\\): r0, r1; 6 of 6 times sleeping`));
+      assert.match(f.evidence.join('\n'), /Waiting for \w+ at pool\.py:28: up to 3 at once \(r2, r3, r4\)/);
+    }
+  });
+
   it('a cycle seen in only some samples is not called a deadlock', () => {
     const a = thread('a', 1, 'f', 12, { activity: 'blocked', blockedOn: { expression: 'B', file: F, line: 12, kind: 'lock', heldBy: ['b'] } });
     const b = thread('b', 2, 'g', 22, { activity: 'blocked', blockedOn: { expression: 'A', file: F, line: 22, kind: 'lock', heldBy: ['a'] } });
