@@ -17,7 +17,7 @@ export interface SourceLocation {
  * wording only for a lock, hang wording only for a deadlock or a stuck thread, the event loop only
  * when a loop callback was seen blocking it.
  */
-export type FindingBasis = 'deadlock' | 'lock' | 'pool' | 'event-loop' | 'stuck' | 'starved' | 'cpu' | 'wait' | 'nothing';
+export type FindingBasis = 'deadlock' | 'lock' | 'pool' | 'event-loop' | 'stuck' | 'starved' | 'cpu' | 'wait' | 'module' | 'nothing';
 
 export interface Finding {
   title: string;
