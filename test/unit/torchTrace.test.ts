@@ -46,7 +46,7 @@ describe('torch trace summary (recorded torch profile of one inference_step call
     assert.deepEqual(summary.callers.map((c) => c.function).sort(), ['forward', 'score']);
     // The user's module: torch's Linear and ReLU inside TinyMLP count for TinyMLP (whose forward is in torch_service.py).
     assert.deepEqual(summary.ownModules.map((m) => [m.class, m.forward.line]), [['TinyMLP', 24]]);
-    assert.ok(summary.ownModules[0].ops.includes('aten::addmm') && summary.ownModules[0].ops.includes('aten::relu'));
+    assert.equal(summary.ownModules[0].ops[0], 'aten::addmm');
     assert.ok(!summary.ownModules[0].ops.includes('aten::mm'), 'score is not inside a module');
   });
 
