@@ -70,8 +70,11 @@ const TABLE = [
     needsAgent: true,
     run: async (c) => {
       // 3 s at most: while the window is open a loop of tiny calls runs ~15× slower (bench/exception_window_cost.py).
-      const { findings, summary, window } = await diagnoseException(c.target, clamp(1, 3, c.secondsLeft() / 3),
-        { signal: c.options.signal, workspaceRoots: c.options.workspaceRoots, log: c.options.log, method: c.options.exceptionMethod }, c.onStep, c.commands);
+      // A second, longer window only when the first saw too few events (adaptiveWindow.ts), within half the budget left.
+      const seconds = clamp(1, 3, c.secondsLeft() / 3);
+      const { findings, summary, window } = await diagnoseException(c.target, seconds,
+        { signal: c.options.signal, workspaceRoots: c.options.workspaceRoots, log: c.options.log, method: c.options.exceptionMethod,
+          maxSeconds: clamp(seconds, 8, c.secondsLeft() / 2) }, c.onStep, c.commands);
       c.extras.exceptions = window;
       return { findings, summary };
     },
