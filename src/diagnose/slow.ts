@@ -6,6 +6,7 @@
 import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { pyflightThreadsText } from '../profile/threads';
+import { ErrorCode, PyFlightError } from '../common/errors';
 import { deadlockText, lockCycles } from '../format/stackFormat';
 import { blockedEventLoops, diagnoseHang } from './hang';
 import { locationWords, targetModuleNamer } from './mainModule';
@@ -22,10 +23,16 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   const { target, onStep } = context;
   // A deadlock first: one stack sample tells, and a profile of threads that never move shows nothing.
   if (!context.samples.length) {
-    await sampleStacks(target, 1, 0, context.options.signal, onStep, context.samples);
-    context.commands.push(`pyflight stack ${target.pid} --json   (a lock cycle?)`);
+    try {
+      await sampleStacks(target, 1, 0, context.options.signal, onStep, context.samples);
+      context.commands.push(`pyflight stack ${target.pid} --json   (a lock cycle?)`);
+    } catch (error) {
+      // The profile may still work (py-spy reads the process its own way); a cancel still stops here.
+      if (PyFlightError.from(error).code === ErrorCode.Cancelled) throw error;
+      onStep(`Could not read the stacks (${PyFlightError.from(error).message}); profiling without them.`);
+    }
   }
-  const cycle = lockCycles(context.samples[context.samples.length - 1])[0];
+  const cycle = context.samples.length ? lockCycles(context.samples[context.samples.length - 1])[0] : undefined;
   if (cycle) {
     onStep(`${deadlockText(context.samples[context.samples.length - 1], cycle)}: looking at the locks first (no CPU profile is needed for a deadlock).`);
     return diagnoseHang(context);
@@ -57,7 +64,11 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
     const { samples } = context;
     const first = Date.now();
     onStep('The process runs an asyncio event loop: sampling stacks for a callback that blocks it.');
-    await sampleStacks(target, Math.max(0, 5 - samples.length), 300, context.options.signal, onStep, samples);
+    try {
+      await sampleStacks(target, Math.max(0, 5 - samples.length), 300, context.options.signal, onStep, samples);
+    } catch (error) {
+      if (PyFlightError.from(error).code === ErrorCode.Cancelled || !samples.length) throw error;
+    }
     const span = samples[samples.length - 1].capturedAt - samples[0].capturedAt || Date.now() - first;
     context.commands.push(`pyflight stack ${target.pid} --json   (×${samples.length} over ${(span / 1000).toFixed(1)} s)`);
     const blockedShare = new Map<Finding, number>();
