@@ -11,24 +11,42 @@ import { parseCmdline } from '../processes/procfsParser';
 /** `file` (as a frame names it) and the dotted module the path suggests → the name to use in a command. */
 export type ModuleNamer = (file: string | null | undefined, dotted?: string) => string;
 
+/** What runs as `__main__`: the script's file, or the `-m` module; `root` is sys.path[0] (the script's folder, or the working directory for -m). */
+export interface MainOf { file?: string; module?: string; root?: string }
+
 /** The script or `-m` module of an interpreter's command line (options with a value skipped). */
-export function mainOfArgv(argv: readonly string[], cwd: string | undefined): { file?: string; module?: string } {
+export function mainOfArgv(argv: readonly string[], cwd: string | undefined): MainOf {
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '-m') return argv[i + 1] ? { module: argv[i + 1] } : {};
+    if (arg === '-m') return argv[i + 1] ? { module: argv[i + 1], ...(cwd ? { root: cwd } : {}) } : {};
     if (arg === '-c' || arg === '-') return {};
     if (arg === '-W' || arg === '-X' || arg === '--check-hash-based-pycs') { i++; continue; }
     if (arg.startsWith('-')) continue;
-    return { file: cwd ? path.resolve(cwd, arg) : arg };
+    const file = cwd ? path.resolve(cwd, arg) : arg;
+    return { file, ...(path.isAbsolute(file) ? { root: path.dirname(file) } : {}) };
   }
   return {};
 }
 
-/** A namer for `target`: `__main__` for its script's file, else the dotted module, else `<module>`. */
-export function moduleNamer(main: { file?: string; module?: string }): ModuleNamer {
+/**
+ * A namer for `target`: `__main__` for its script's file (or its -m module); a file under sys.path[0]
+ * by its path from there (`lib/db.py` → `lib.db`, as the script imports it); else the dotted module
+ * the profile gave, else `<module>`.
+ */
+export function moduleNamer(main: MainOf): ModuleNamer {
   return (file, dotted) => {
     if (file && main.file && path.resolve(file) === main.file) return '__main__';
     if (dotted && main.module && dotted === main.module) return '__main__';
+    if (file && main.root && path.isAbsolute(file)) {
+      const rel = path.relative(main.root, file);
+      if (rel && !rel.startsWith('..') && /\.py$/.test(rel)) {
+        const parts = rel.replace(/\.py$/, '').split(path.sep);
+        if (parts[parts.length - 1] === '__init__') parts.pop();
+        const name = parts.join('.');
+        if (main.module && name === main.module) return '__main__';
+        if (parts.length && parts.every((p) => /^[A-Za-z_]\w*$/.test(p))) return name;
+      }
+    }
     return dotted ?? '<module>';
   };
 }

@@ -4,17 +4,21 @@ import { escapeMarkdown } from '../../src/format/markdown';
 
 describe('suggested commands name __main__ for the script (issue 20, item 6)', () => {
   it('finds the script or -m module of a command line', () => {
-    assert.deepEqual(mainOfArgv(['python3', '-u', 'svc/app.py', '--port', '8'], '/srv'), { file: '/srv/svc/app.py' });
-    assert.deepEqual(mainOfArgv(['python', '-X', 'dev', '-m', 'shop.tool', 'x'], '/srv'), { module: 'shop.tool' });
+    assert.deepEqual(mainOfArgv(['python3', '-u', 'svc/app.py', '--port', '8'], '/srv'), { file: '/srv/svc/app.py', root: '/srv/svc' });
+    assert.deepEqual(mainOfArgv(['python', '-X', 'dev', '-m', 'shop.tool', 'x'], '/srv'), { module: 'shop.tool', root: '/srv' });
     assert.deepEqual(mainOfArgv(['python', '-c', 'print(1)'], '/srv'), {});
   });
 
   it('names the script\'s functions __main__, others by their module', () => {
     const nameOf = moduleNamer(mainOfArgv(['python', 'cpu_service.py'], '/app'));
     assert.equal(nameOf('/app/cpu_service.py', 'cpu_service'), '__main__');
-    assert.equal(nameOf('/app/lib/db.py', 'lib.db'), 'lib.db');
-    assert.equal(nameOf('/app/lib/db.py'), '<module>');
-    assert.equal(moduleNamer({ module: 'shop.tool' })('/x/shop/tool.py', 'shop.tool'), '__main__');
+    assert.equal(nameOf('/app/lib/db.py', 'db'), 'lib.db', 'as the script imports it: from its folder');
+    assert.equal(nameOf('/app/lib/__init__.py'), 'lib');
+    assert.equal(nameOf('/elsewhere/db.py', 'db'), 'db');
+    assert.equal(nameOf('/elsewhere/db.py'), '<module>');
+    const dashM = moduleNamer(mainOfArgv(['python', '-m', 'shop.tool'], '/x'));
+    assert.equal(dashM('/x/shop/tool.py', 'tool'), '__main__');
+    assert.equal(dashM('/x/shop/cart.py', 'cart'), 'shop.cart');
     assert.equal(locationWords('Worker.handle'), 'Worker handle');
     assert.equal(locationWords('score_order'), 'score_order');
   });
