@@ -87,6 +87,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   // holders first — the threads between its acquire() and release() (get() and put()), and what they
   // do meanwhile — and the waiters as its evidence.
   findings.push(...poolWaits(samples, spanMs, covered, nameOf, stacksStep));
+  findings.push(...executorWaits(samples, spanMs, covered, nameOf, stacksStep));
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
   interface Hold { holders: Set<string>; lock: string; file: string; line: number; activity: string; top?: StackFrame; inFrame?: StackFrame;
@@ -269,6 +270,73 @@ function poolWaits(samples: StackResult[], spanMs: number, covered: Set<string>,
     });
   }
   return findings;
+}
+
+const inFutures = (f: StackFrame, file: string, fn: string) => f.function === fn && new RegExp(`concurrent[\\\\/]futures[\\\\/]${file}\\.py$`).test(f.file ?? '');
+/** A thread waiting in `Future.result()` (or `wait`/`as_completed`) of concurrent.futures. */
+const waitsForFuture = (t: ThreadStack) => t.activity !== 'running' && t.frames.some((f) => inFutures(f, '_base', 'Future.result') || inFutures(f, '_base', 'wait')
+  || inFutures(f, '_base', 'as_completed'));
+/** A worker thread of a ThreadPoolExecutor, and whether it runs a task now. */
+const poolWorker = (t: ThreadStack) => t.frames.some((f) => inFutures(f, 'thread', '_worker'));
+const runsTask = (t: ThreadStack) => t.frames.some((f) => inFutures(f, 'thread', '_WorkItem.run'));
+
+/**
+ * Threads that wait for futures while every worker of a thread pool runs a task: the pool is
+ * saturated. One finding per pool (workers named `<prefix>_N`): its workers and what they do first,
+ * the waiting threads as evidence (which future belongs to which pool is not in the stacks).
+ */
+function executorWaits(samples: StackResult[], spanMs: number, covered: Set<string>, nameOf: ModuleNamer, stacksStep: string): Finding[] {
+  interface Pool { prefix: string; samples: number; workers: Set<string>; waiters: Set<string>; mostWaiting: number; busy: ThreadStack[] }
+  const pools = new Map<string, Pool>();
+  for (const s of samples) {
+    const waiters = s.threads.filter((t) => !covered.has(t.name) && waitsForFuture(t));
+    if (!waiters.length) continue;
+    const byPrefix = new Map<string, ThreadStack[]>();
+    for (const t of s.threads) if (poolWorker(t)) byPrefix.set(t.name.replace(/_\d+$/, ''), [...(byPrefix.get(t.name.replace(/_\d+$/, '')) ?? []), t]);
+    for (const [prefix, workers] of byPrefix) {
+      if (!workers.every(runsTask)) continue;
+      const pool = pools.get(prefix) ?? { prefix, samples: 0, workers: new Set<string>(), waiters: new Set<string>(), mostWaiting: 0, busy: [] };
+      pools.set(prefix, pool);
+      pool.samples++;
+      workers.forEach((w) => { pool.workers.add(w.name); pool.busy.push(w); });
+      waiters.forEach((w) => pool.waiters.add(w.name));
+      pool.mostWaiting = Math.max(pool.mostWaiting, waiters.length);
+    }
+  }
+  const n = samples.length;
+  return [...pools.values()].filter((p) => p.samples * 2 >= n).sort((a, b) => b.samples - a.samples).slice(0, 1).map((pool) => {
+    const doings = new Map<string, { count: number; t: ThreadStack }>();
+    for (const t of pool.busy) {
+      const top = mainFrame(t.frames);
+      const k = `${top?.function}\u0000${top?.file}\u0000${t.activity}`;
+      doings.set(k, { count: (doings.get(k)?.count ?? 0) + 1, t: doings.get(k)?.t ?? t });
+    }
+    const { t, count } = [...doings.values()].sort((a, b) => b.count - a.count)[0];
+    const top = mainFrame(t.frames);
+    const idle = t.activity === 'sleeping' || t.activity === 'waiting';
+    const doing = idle ? `${t.activity}${t.waitingIn && t.waitingIn !== 'sleep' ? ` in ${t.waitingIn}` : ''}` : 'running';
+    const workers = [...pool.workers];
+    pool.workers.forEach((w) => covered.add(w));
+    pool.waiters.forEach((w) => covered.add(w));
+    return {
+      title: `The ${pool.prefix} thread pool is saturated: its ${workers.length} worker${workers.length === 1 ? ' is' : 's are all'} ${doing} in ${top?.function ?? '?'} `
+        + `(${shortWhere(top?.file, top?.line)}); ${pool.mostWaiting} thread${pool.mostWaiting === 1 ? '' : 's'} wait for results`,
+      severity: idle ? 'high' as const : 'medium' as const,
+      about: 'pool' as const,
+      location: loc(top),
+      evidence: [
+        `In ${pool.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s every worker of the pool (${workers.join(', ')}) was running a task; ${count} of ${pool.busy.length} times ${doing} at ${frameText(top)}.`,
+        `Waiting in Future.result() meanwhile: up to ${pool.mostWaiting} at once (${[...pool.waiters].slice(0, 6).join(', ')}${pool.waiters.size > 6 ? ', …' : ''}); a task they submit waits in the pool's queue until a worker is free.`,
+      ],
+      next_steps: [
+        idle ? `Make ${top?.function ?? 'the task'} return sooner (a timeout, a cached answer); more workers only help if what they wait on can take the load.`
+          : `The pool's tasks compute: more workers than CPUs will not help (and Python code holds the GIL); do less per task.`,
+        `Measure it: \`pyflight trace ${samples[n - 1].pid} ${nameOf(top?.file)} ${top ? locationWords(top.function) : '<function>'}\` shows how long each call takes.`,
+        stacksStep,
+      ],
+      view: 'stacks' as const,
+    };
+  });
 }
 
 export const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');

@@ -17,6 +17,21 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
     await stopAllTargets();
   });
 
+  it('pool_service.py executor, "quotes hang": the saturated pool\'s workers asleep in call_pricing_service, the requesters as evidence', async () => {
+    const target = await startTarget(['pool_service.py', 'executor']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const report = await diagnose(session, 'quotes hang', { budgetSeconds: 10 });
+    const first = report.findings[0];
+    assert.match(first.title, /^The pricing thread pool is saturated: its 2 workers are all sleeping in call_pricing_service \(pool_service\.py:\d+\); 6 threads wait for results$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(first.location?.function, 'call_pricing_service');
+    assert.ok(first.evidence.some((e) => /^Waiting in Future\.result\(\) meanwhile: up to 6 at once/.test(e)), first.evidence.join('\n'));
+    assert.ok(!report.findings.slice(1).some((f) => /request-\d|pricing_\d/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
+    assert.equal(report.summary, `${first.title}.`);
+  });
+
   for (const [mode, what, take] of [['semaphore', 'permits of UPSTREAM_SLOTS', 'UPSTREAM_SLOTS\\.acquire\\(\\)'], ['queue', 'items taken from CONNECTIONS', 'CONNECTIONS\\.get\\(\\)']] as const) {
     it(`pool_service.py ${mode}, "quotes hang": the holders asleep in call_pricing_service, then the waiters`, async () => {
       const target = await startTarget(['pool_service.py', mode]);

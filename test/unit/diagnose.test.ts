@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { parseDiagnosePrompt } from '../../src/diagnose/chatCommands';
 import { escapeMarkdown } from '../../src/format/markdown';
 import { kindFromWords } from '../../src/diagnose/routing';
@@ -58,6 +60,15 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
       assert.match(f.evidence[0], new RegExp(`between ${expression}\\.(acquire|get)\\(\\) \\(pool\\.py:28\\) and its (release|put)\\(\\): r0, r1; 6 of 6 times sleeping`));
       assert.match(f.evidence.join('\n'), /Waiting for \w+ at pool\.py:28: up to 3 at once \(r2, r3, r4\)/);
     }
+  });
+
+  it('a saturated thread pool: its workers and what they do first, the threads waiting in Future.result() as evidence (recorded pool_service.py executor)', () => {
+    const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-pool-executor.json'), 'utf8')) as StackResult;
+    const findings = analyzeHang([recorded, recorded, recorded], 1000);
+    assert.match(findings[0].title, /^The pricing thread pool is saturated: its 2 workers are all sleeping in call_pricing_service \(pool_service\.py:\d+\); 6 threads wait for results$/);
+    assert.equal(findings[0].about, 'pool');
+    assert.match(findings[0].evidence[1], /^Waiting in Future\.result\(\) meanwhile: up to 6 at once \(request-/);
+    assert.ok(!findings.slice(1).some((f) => /request-\d|pricing_\d/.test(f.title)), findings.map((f) => f.title).join('\n'));
   });
 
   it('a cycle seen in only some samples is not called a deadlock', () => {
