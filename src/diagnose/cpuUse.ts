@@ -108,11 +108,11 @@ export function starvation(use: CpuUse | undefined): Starvation | undefined {
   const cpus = pinned ? `the ${plural(use.allowedCpus!)} it may run on (its CPU affinity; the machine has ${machine!.cpus}) ${use.allowedCpus === 1 ? 'was' : 'were'} busy`
     : machine ? `the machine's ${plural(machine.cpus)} ${machine.cpus === 1 ? 'was' : 'were'} busy` : 'the CPUs were busy';
   const load = machine?.load1 !== undefined ? ` (load average ${machine.load1.toFixed(1)})` : '';
-  const readyText = ready <= 100 ? `ready to run ${ready.toFixed(0)}% of the time` : `ready to run for ${(ready / 100).toFixed(1)} times the window (its threads together)`;
+  const who = ready <= 100 ? `the process was ready to run ${ready.toFixed(0)}% of the time` : `the process's threads were ready to run ${ready.toFixed(0)}% of a core's time (several at once)`;
   return {
     readyPercent: ready,
     cpuPercent: cpu,
-    text: `the process was ${readyText} but ${cpus}${load}: the host is overloaded`,
+    text: `${who} but ${cpus}${load}: the host is overloaded`,
     measured: `Over ${use.seconds.toFixed(1)} s the process ran ${cpu.toFixed(0)}% of a core and its threads were ready to run but waiting for a CPU another ${ready.toFixed(0)}% `
       + '(run-queue delay, /proc/<pid>/task/*/schedstat).',
   };

@@ -37,7 +37,7 @@ describe('diagnose: a starved process is told from a waiting one (run-queue dela
     const report = await diagnose(session, 'requests are slow', { budgetSeconds: 8 }, (s) => steps.push(s));
     assert.equal(report.kind, 'slow');
     const [first, second] = report.findings;
-    assert.match(first.title, /^Starved of CPU: the process was ready to run \d+% of the time but the 1 CPU it may run on \(its CPU affinity; the machine has \d+\) was busy \(load average [\d.]+\): the host is overloaded$/,
+    assert.match(first.title, /^Starved of CPU: the process(' threads)? (was|were) ready to run \d+% of (the|a core's) time( \(several at once\))? but the 1 CPU it may run on \(its CPU affinity; the machine has \d+\) was busy \(load average [\d.]+\): the host is overloaded$/,
       report.findings.map((f) => f.title).join('\n'));
     assert.equal(first.severity, 'high');
     assert.equal(first.location?.function, 'score_order');
@@ -55,7 +55,7 @@ describe('diagnose: a starved process is told from a waiting one (run-queue dela
     const session = sessions[0] ?? await starvedTarget();
     const report = await diagnose(session, 'something is off with the scorer', { budgetSeconds: 10 });
     assert.equal(report.kind, 'slow');
-    assert.match(report.routedBy, /^quick evidence: the process is busy on the CPU, and starved of it: the process was ready to run \d+% of the time .*the host is overloaded/);
+    assert.match(report.routedBy, /^quick evidence: the process is busy on the CPU, and starved of it: the process.* ready to run \d+% .*the host is overloaded/);
     assert.match(report.findings[0].title, /^Starved of CPU: /);
   });
 });
