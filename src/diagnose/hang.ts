@@ -90,7 +90,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   findings.push(...executorWaits(samples, spanMs, covered, nameOf, stacksStep));
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
-  interface Hold { holders: Set<string>; lock: string; file: string; line: number; activity: string; top?: StackFrame; inFrame?: StackFrame;
+  interface Hold { holders: Set<string>; lock: string; file: string; line: number; how?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
     waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string }
   const holds = new Map<string, Hold>();
   for (const s of samples) {
@@ -106,7 +106,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         const top = mainFrame(holder.frames);
         // Keyed by what is done under the lock, not by who: a pool's threads take turns holding it.
         const key = `${held.expression}\u0000${top?.function}\u0000${top?.file}\u0000${holder.activity}`;
-        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, activity: holder.activity ?? 'running',
+        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, how: held.how, activity: holder.activity ?? 'running',
           top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(), mostWaiting: 0,
           waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line) };
         hold.holders.add(holderName);
@@ -125,17 +125,17 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
     const holders = [...h.holders];
     const who = holders.length === 1 ? holders[0] : `${holders.length} threads in turn`;
     findings.push({
-      title: `${holders.length === 1 ? `${who} holds` : `${who} hold`} ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.mostWaiting} thread${h.mostWaiting === 1 ? '' : 's'} wait for it`,
+      title: `${holders.length === 1 ? `${who} holds` : `${who} hold`} ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.mostWaiting === 1 ? '1 thread waits' : `${h.mostWaiting} threads wait`} for it`,
       severity: idle && h.samples * 2 >= n ? 'high' : 'medium',
       about: 'lock',
       location: loc(h.inFrame ?? h.top),
       evidence: [
-        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)}) and ${doing} at ${frameText(h.top)}.`,
+        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was ${h.how ? `between ${h.lock}.acquire() (${shortWhere(h.file, h.line)}) and its release()` : `inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)})`} and ${doing} at ${frameText(h.top)}.`,
         ...(inOther ? [`${holders.length === 1 ? 'It' : 'Each'} called that from ${frameText(h.inFrame)}, inside the lock.`] : []),
         `Waiting for ${h.lock} at ${h.waitedAt}: up to ${h.mostWaiting} at once (${[...h.waiters].slice(0, 6).join(', ')}${h.waiters.size > 6 ? ', …' : ''}).`,
       ],
       next_steps: [
-        idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of \`with ${h.lock}:\`: fetch first, then take the lock only to update shared state.`
+        idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of ${h.how ? `the acquire()…release() of ${h.lock}` : `\`with ${h.lock}:\``}: fetch first, then take the lock only to update shared state.`
           : `Shorten the work done under ${h.lock} (${h.top?.function ?? 'the with block'}), or split the lock.`,
         `Measure it: \`pyflight trace ${last.pid} ${nameOf(h.top?.file)} ${h.top ? locationWords(h.top.function) : '<function>'}\` shows how long each call takes.`,
         stacksStep,
@@ -163,7 +163,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       about: lock ? 'lock' : 'stuck',
       location: loc(top),
       evidence: [`Same stack in all ${n} samples over ${(spanMs / 1000).toFixed(1)} s, waiting at ${shortWhere(t.blockedOn.file, t.blockedOn.line)}`
-        + `${t.blockedOn.via ? ` in ${t.blockedOn.via}` : ''}${lock && !t.blockedOn.heldBy?.length ? '; no thread was seen inside a `with` of it (held via acquire(), or by another object of the same name)' : ''}.`],
+        + `${t.blockedOn.via ? ` in ${t.blockedOn.via}` : ''}${lock && !t.blockedOn.heldBy?.length ? '; no thread was seen inside a `with` of it or between its acquire() and release() in one function (released elsewhere, or another object of the same name)' : ''}.`],
       next_steps: lock ? [`Find who acquires ${t.blockedOn.expression} without releasing it (an acquire() without release(), an exception path).`, stacksStep]
         : [`Check what should put work into / signal ${t.blockedOn.expression}; an idle worker pool waits like this too.`],
       view: 'stacks',
@@ -248,7 +248,7 @@ function poolWaits(samples: StackResult[], spanMs: number, covered: Set<string>,
     pool.waiters.forEach((w) => covered.add(w));
     findings.push({
       title: `${who} hold${holders.length === 1 ? 's' : ''} the ${what} while ${doing} in ${top?.function ?? '?'} (${shortWhere(top?.file, top?.line)}); `
-        + `${pool.mostWaiting} thread${pool.mostWaiting === 1 ? '' : 's'} wait for ${semaphore ? 'a permit' : 'one'}`,
+        + `${pool.mostWaiting === 1 ? '1 thread waits' : `${pool.mostWaiting} threads wait`} for ${semaphore ? 'a permit' : 'one'}`,
       severity: idle && pool.samples * 2 >= n ? 'high' : 'medium',
       about: 'pool',
       location: loc(inFrame ?? top),
@@ -320,7 +320,7 @@ function executorWaits(samples: StackResult[], spanMs: number, covered: Set<stri
     pool.waiters.forEach((w) => covered.add(w));
     return {
       title: `The ${pool.prefix} thread pool is saturated: its ${workers.length} worker${workers.length === 1 ? ' is' : 's are all'} ${doing} in ${top?.function ?? '?'} `
-        + `(${shortWhere(top?.file, top?.line)}); ${pool.mostWaiting} thread${pool.mostWaiting === 1 ? '' : 's'} wait for results`,
+        + `(${shortWhere(top?.file, top?.line)}); ${pool.mostWaiting === 1 ? '1 thread waits' : `${pool.mostWaiting} threads wait`} for results`,
       severity: idle ? 'high' as const : 'medium' as const,
       about: 'pool' as const,
       location: loc(top),

@@ -71,6 +71,16 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.ok(!findings.slice(1).some((f) => /request-\d|pricing_\d/.test(f.title)), findings.map((f) => f.title).join('\n'));
   });
 
+  it('a lock held between acquire() and release() is named so, not as a with block', () => {
+    const holder = thread('h', 1, 'slow_call', 50, { activity: 'sleeping', waitingIn: 'sleep', holding: [{ expression: 'L', file: F, line: 40, how: 'acquire' }] });
+    holder.frames.push({ function: 'update', file: F, line: 42, kind: 'python' });
+    const waiter = thread('w', 2, 'update', 40, { activity: 'blocked', blockedOn: { expression: 'L', file: F, line: 40, kind: 'lock', heldBy: ['h'] } });
+    const [f] = analyzeHang([0, 500].map((t) => sample([holder, waiter], t)), 500);
+    assert.match(f.title, /^h holds L while in slow_call \(sleeping\); 1 thread waits for it$/);
+    assert.match(f.evidence[0], /was between L\.acquire\(\) \(svc\.py:40\) and its release\(\) and sleeping at slow_call/);
+    assert.match(f.next_steps[0], /out of the acquire\(\)…release\(\) of L/);
+  });
+
   it('a cycle seen in only some samples is not called a deadlock', () => {
     const a = thread('a', 1, 'f', 12, { activity: 'blocked', blockedOn: { expression: 'B', file: F, line: 12, kind: 'lock', heldBy: ['b'] } });
     const b = thread('b', 2, 'g', 22, { activity: 'blocked', blockedOn: { expression: 'A', file: F, line: 22, kind: 'lock', heldBy: ['a'] } });
