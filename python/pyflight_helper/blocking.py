@@ -266,15 +266,65 @@ def _with_blocks(path):
     return _with_cache[path][1]
 
 
+_span_cache = {}
+# Calls that take a permit or an item from a pool, and the calls that give it back.
+_TAKE = {"acquire": "acquire", "get": "get"}
+_GIVE = {"release": "acquire", "put": "get"}
+
+
+def _held_spans(path):
+    """[(take line, give line, expression, how)] of every function of a file that calls `E.acquire()`
+    and later `E.release()` (how: "acquire"), or `E.get()` and later `E.put()` ("get"): a thread at a
+    line strictly between them holds a permit of E (a semaphore has no owner; a pool of connections
+    in a queue neither). Cached per file and modification time."""
+    try:
+        stat = os.stat(path)
+    except (OSError, TypeError):
+        return ()
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _span_cache.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    spans = []
+    try:
+        with open(path, "rb") as f:
+            source = f.read().decode("utf-8", "replace")
+        if len(source) <= 4 * 1024 * 1024:
+            for fn in ast.walk(ast.parse(source, path)):
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                takes, gives = {}, {}
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                        attr = node.func.attr
+                        if attr in _TAKE or attr in _GIVE:
+                            text = _segment(source, node.func.value)
+                            if text:
+                                table = takes if attr in _TAKE else gives
+                                table.setdefault((text, _TAKE.get(attr) or _GIVE[attr]), []).append(node.lineno)
+                for (text, how), lines in takes.items():
+                    for take in sorted(lines):
+                        after = [g for g in gives.get((text, how), ()) if g > take]
+                        if after:
+                            spans.append((take, min(after), text, how))
+    except (OSError, SyntaxError, ValueError):
+        spans = []
+    _span_cache[path] = (key, tuple(spans))
+    return _span_cache[path][1]
+
+
 def link_holders(threads):
     """For each lock some thread is blocked on, the threads running inside a `with <same expression>:`
     block of the same file: the waiter's `blockedOn.heldBy` gets their names, the holder a `holding`
     entry {expression, file, line (of the with)}. Same text in the same file is the same lock for
-    module-level names; for `self._lock` it may be another instance's, which `holding` cannot tell."""
+    module-level names; for `self._lock` it may be another instance's, which `holding` cannot tell.
+    A semaphore or a pool (a queue of connections) has no owner: a thread between `E.acquire()` and
+    `E.release()` (or `E.get()` and `E.put()`) of one function holds a permit of it, its entry with
+    `line` the acquire (get) and `how` "acquire" ("get")."""
     wanted = {}
     for thread in threads:
         b = thread.get("blockedOn")
-        if b and b.get("kind") in ("lock", "semaphore") and b.get("file"):
+        if b and b.get("kind") in ("lock", "semaphore", "queue") and b.get("file"):
             wanted.setdefault((b["file"], b["expression"]), []).append(thread)
     if not wanted:
         return threads
@@ -294,6 +344,15 @@ def link_holders(threads):
                         if entry not in holding:
                             holding.append(entry)
                             holders.setdefault(key, []).append(thread["name"])
+            for take, give, text, how in _held_spans(frame["file"]):
+                key = (frame["file"], text)
+                if take < frame["line"] < give and key in wanted and thread not in wanted[key]:
+                    holding = thread.setdefault("holding", [])
+                    entry = {"expression": text, "file": frame["file"], "line": take, "how": how}
+                    if entry not in holding:
+                        holding.append(entry)
+                        if thread["name"] not in holders.setdefault(key, []):
+                            holders[key].append(thread["name"])
     for key, waiters in wanted.items():
         for waiter in waiters:
             if key in holders:

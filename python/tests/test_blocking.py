@@ -40,7 +40,8 @@ def _replayed(name):
 
 
 @pytest.mark.parametrize("name", ["stack-lock-contention.json", "stack-sync-waits.json", "stack-cpu-workers.json",
-                                  "stack-checkout-demo-blocked.json"])
+                                  "stack-checkout-demo-blocked.json", "stack-deadlock.json", "stack-pool-semaphore.json",
+                                  "stack-pool-queue.json", "stack-pool-executor.json"])
 def test_replayed_frames_classify_as_the_live_helper_did(name):
     pairs = _replayed(name)
     for _, bare in pairs:
@@ -67,6 +68,23 @@ def test_holders_of_the_recorded_locks():
     assert threads["account-waiter"]["blockedOn"]["heldBy"] == ["account-holder"]
     assert threads["http-worker-1"]["blockedOn"]["heldBy"] == ["price-refresher"]
     assert threads["price-refresher"]["holding"][0]["line"] == 31  # `with INVENTORY_LOCK:` in recalculate_prices
+
+
+def test_holders_of_a_semaphore_and_a_pool_are_the_threads_between_take_and_give_back():
+    """pool_service.py: a semaphore has no owner; its holders are the threads between its acquire()
+    and release() (a queue pool: get() and put()) in one function, here asleep in the remote call."""
+    for name, expression, how in (("stack-pool-semaphore.json", "UPSTREAM_SLOTS", "acquire"), ("stack-pool-queue.json", "CONNECTIONS", "get")):
+        pairs = _replayed(name)
+        for _, bare in pairs:
+            classify(bare)
+        threads = {t["name"]: t for t in link_holders([bare for _, bare in pairs])}
+        waiters = [t for t in threads.values() if t.get("blockedOn", {}).get("expression") == expression]
+        holders = [t for t in threads.values() if t.get("holding")]
+        assert len(waiters) == 4 and len(holders) == 2, name
+        assert all(sorted(w["blockedOn"]["heldBy"]) == sorted(h["name"] for h in holders) for w in waiters), name
+        for h in holders:
+            assert h["activity"] == "sleeping"
+            assert [(x["expression"], x["how"]) for x in h["holding"]] == [(expression, how)]
 
 
 def test_older_recordings_classify_too():

@@ -22,7 +22,7 @@ import { setting } from '../common/config';
 import { diagnose } from './engine';
 import { playbookFor, type DiagnoseKind } from './playbooks';
 import type { DiagnosisExtras } from './playbookTypes';
-import type { Finding } from './report';
+import { offersWatch, type Finding } from './report';
 
 export const CHAT_PARTICIPANT_ID = 'pyflight.chat';
 
@@ -55,7 +55,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
     try {
       // A master's pid: its workers, as one group (the master only manages them).
       session = (await serverWorkers(pid)).length ? (await deps.sessions.attachWorkers(pid)).workers[0]
-        : await deps.sessions.attach(pid, (m) => stream.progress(m));
+        : await deps.sessions.attach(pid, (m) => stream.progress(escapeMarkdown(m)));
     } catch (error) {
       const failure = PyFlightError.from(error);
       stream.markdown(`Could not attach to process ${pid}: ${escapeMarkdown(failure.message)}${failure.hint ? `\n\n${escapeMarkdown(failure.hint)}` : ''}`);
@@ -86,7 +86,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
     // Progress lines vanish from the chat; kept here so a diagnosis that stops says how far it got.
     const step = (line: string) => {
       steps.push(line);
-      stream.progress(line);
+      stream.progress(escapeMarkdown(line));
     };
     const report = group
       ? await diagnoseWorkers({ pid: group.masterPid, label: group.label }, group.workers, problem, options, step, extras)
@@ -109,7 +109,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
       stream.button({ command: CommandId.openKeptProfile, title: 'Open Flame Graph', arguments: [kept.id] });
     }
     const culprit = report.findings.find((f) => f.severity !== 'info' && f.location?.file && !f.location.function.includes('<'));
-    if (culprit && playbookFor(report.kind).watchCulprit) {
+    if (culprit && playbookFor(report.kind).watchCulprit && offersWatch(culprit)) {
       stream.button({ command: CommandId.watchFindingFunction, title: `Watch ${culprit.location!.function}`,
         arguments: [{ file: culprit.location!.file, line: culprit.location!.line ?? 1 }] });
     }

@@ -37,7 +37,7 @@ export async function refineWithModel(request: vscode.ChatRequest, report: Diagn
       if (!calls.length) return;
       messages.push(vscode.LanguageModelChatMessage.Assistant([...(text ? [new vscode.LanguageModelTextPart(text)] : []), ...calls]));
       for (const call of calls) {
-        stream.progress(`The model runs PyFlight's ${call.name} ${JSON.stringify(call.input)}…`);
+        stream.progress(`The model runs PyFlight's ${call.name} \`${JSON.stringify(call.input)}\`…`); // a code span: `__main__` keeps its underscores
         const result = await vscode.lm.invokeTool(call.name, { input: call.input, toolInvocationToken: request.toolInvocationToken }, token);
         const chars = result.content.reduce<number>((n, p) => n + (p instanceof vscode.LanguageModelTextPart ? p.value.length : 0), 0);
         log.info(`chat: the model called ${call.name} ${JSON.stringify(call.input)} (${chars} characters back)`);

@@ -59,6 +59,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       undefined, { kind, routedBy });
   }
   onStep(`Diagnosing ${kind === 'exception' ? 'an' : 'a'} ${kind} problem (${routedBy}).`);
+  const routingSamples = samples.length;
   let outcome: PlaybookOutcome;
   try {
     outcome = await playbookFor(kind).run({
@@ -95,7 +96,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       extras.exceptions = quiet.window;
     }
   }
-  if (samples.length && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${samples.length}, to route)`);
+  if (routingSamples && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${routingSamples}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
 }
 

@@ -9,8 +9,9 @@ import type { ExceptionHandlerFrame, ExceptionWindowResult, StreamSummary, Watch
 import { PyFlightError, ErrorCode } from '../common/errors';
 import type { HelperCaller } from '../protocol/methods';
 import type { Logger } from '../common/logger';
-import type { CallTreeNode } from '../profile/model';
+import type { CallTreeNode, CpuProfile } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
+import { mergeWindows, nextWindowSeconds, watchSecondsFor } from './adaptiveWindow';
 import type { DiagnoseStep } from './playbookTypes';
 import { shortWhere, SEVERITY_RANK, type Finding, type Severity } from './report';
 
@@ -82,6 +83,9 @@ export interface ExceptionOptions {
   log?: Logger;
   /** `watch`: skip the exception window and use candidates + watch -e (what happens when the window cannot run). */
   method?: 'window' | 'watch';
+  /** Seconds the playbook may spend counting in all: a window that saw too few events is followed by a
+   * longer one, sized from the rate it measured (adaptiveWindow.ts). Default: `seconds` (no second window). */
+  maxSeconds?: number;
 }
 
 export async function diagnoseException(target: ExceptionTarget, seconds: number, options: ExceptionOptions, onStep: DiagnoseStep,
@@ -91,13 +95,22 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
   onStep(`Counting exceptions for ${seconds} s: a trace hook on every thread (exception events of your own code only; `
     + 'through the PyFlightProfiler agent, loaded if not there yet), removed afterwards.');
   let window: ExceptionWindowResult;
+  const openWindow = (s: number) => target.call('exceptionWindow', { seconds: s, maxEvents: 5000 },
+    { signal, onWaiting: (w) => onStep(`Exception hook in for ${w} s; the traced threads run slower meanwhile (a Python call per function call).`) });
   try {
-    window = await target.call('exceptionWindow', { seconds, maxEvents: 5000 }, { signal, onWaiting: (s) => onStep(`Exception hook in for ${s} s; the traced threads run slower meanwhile (a Python call per function call).`) });
+    window = await openWindow(seconds);
   } catch (error) {
     const failure = PyFlightError.from(error);
     // The window needs CPython internals it checks first; without them flight-profiler's own probes still work.
     if (failure.code !== ErrorCode.BadExpression && failure.code !== ErrorCode.Internal) throw failure;
     return watchCandidates(target, seconds, options, onStep, commands, failure.message);
+  }
+  // Too few events to judge: a second window, as long as the rate just measured says it takes.
+  const more = window.cancelled ? 0 : nextWindowSeconds(window.events, window.seconds, (options.maxSeconds ?? seconds) - window.seconds);
+  if (more) {
+    onStep(`${window.events} exception event${window.events === 1 ? '' : 's'} in ${window.seconds} s is too few to judge: counting for ${more} s more.`);
+    commands.push(`pyflight diagnose ${target.pid} --kind exception   (exception window ${window.seconds} s, ${window.tracedThreads.length} threads)`);
+    window = mergeWindows(window, await openWindow(more));
   }
   commands.push(`pyflight diagnose ${target.pid} --kind exception   (exception window ${window.seconds} s, ${window.tracedThreads.length} threads)`);
   const removed = window.stillTraced.length === 0
@@ -119,7 +132,9 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
   }
   const top = window.exceptions.length ? findings[0] : undefined;
   if (top && top.severity !== 'info' && top.location?.file && !top.location.function.includes('<')) {
-    const moduleName = await confirmWithWatch(target, top, Math.min(3, seconds), signal, onStep, commands);
+    // As long as the top exception's rate says three failing calls take (it stops at three).
+    const entry = window.exceptions[0];
+    const moduleName = await confirmWithWatch(target, top, watchSecondsFor(entry.count, window.seconds, 3, 1, Math.max(3, Math.min(8, options.maxSeconds ?? 3))), signal, onStep, commands);
     // Every finding in the same file gets the module name in its watch command.
     for (const f of findings) {
       if (moduleName && f.location?.file === top.location.file) f.next_steps = f.next_steps.map((n) => n.replace(' <module> ', ` ${moduleName} `));
@@ -205,10 +220,33 @@ async function watchCandidates(target: ExceptionTarget, seconds: number, options
   why: string): Promise<{ findings: Finding[]; summary: string }> {
   const { signal } = options;
   onStep(`No exception window (${why}): candidates from a 2 s CPU profile, then flight-profiler's watch -e on them for ${seconds} s.`);
-  const { profile } = await recordCpuProfile(target, { durationSeconds: 2, workspaceRoots: options.workspaceRoots, log: options.log }, signal);
-  commands.push(`pyflight perf ${target.pid} -d 2`);
-  const candidates = profile.hot.filter((f) => f.kind === 'own' && f.file && !f.function.startsWith('<') && f.function.split('.').length <= 2)
-    .sort((a, b) => b.total - a.total).slice(0, 6);
+  const profileFor = async (s: number) => {
+    const { profile: p } = await recordCpuProfile(target, { durationSeconds: s, workspaceRoots: options.workspaceRoots, log: options.log }, signal);
+    commands.push(`pyflight perf ${target.pid} -d ${s}`);
+    return p;
+  };
+  const ownOf = (p: CpuProfile) => p.hot.filter((f) => f.kind === 'own' && f.file && !f.function.startsWith('<') && f.function.split('.').length <= 2);
+  const profile = await profileFor(2);
+  let own = ownOf(profile);
+  const trees = [profile.tree];
+  // The request path runs rarely on a loaded machine (or its samples mostly wait): profile longer, as
+  // long as the rate of own-code samples just measured says it takes to see enough of them.
+  const seen = own.reduce((most, f) => Math.max(most, f.total), 0);
+  const longer = nextWindowSeconds(seen, 2, Math.min(6, options.maxSeconds ?? seconds), 20);
+  if (longer) {
+    onStep(`Only ${seen} CPU sample${seen === 1 ? '' : 's'} of your code in 2 s: profiling ${longer} s more for the candidates.`);
+    const again = await profileFor(longer);
+    const merged = new Map(own.map((f) => [`${f.function}\u0000${f.file}`, { ...f }]));
+    for (const f of ownOf(again)) {
+      const k = `${f.function}\u0000${f.file}`;
+      const have = merged.get(k);
+      if (have) have.total += f.total;
+      else merged.set(k, { ...f });
+    }
+    own = [...merged.values()];
+    trees.push(again.tree);
+  }
+  const candidates = own.sort((a, b) => b.total - a.total).slice(0, 6);
   const modules = new Map<string, string | undefined>();
   const watched: Array<{ fn: string; file: string; handle: WatchHandle; records: WatchRecord[] }> = [];
   for (const c of candidates) {
@@ -225,16 +263,26 @@ async function watchCandidates(target: ExceptionTarget, seconds: number, options
   }
   onStep(`watch -e on ${watched.map((w) => w.fn).join(', ') || 'nothing (no function of your code in the profile)'}.`);
   const stopAll = () => watched.forEach((w) => w.handle.stop());
-  const timer = setTimeout(stopAll, seconds * 1000);
+  // `seconds` when a watched function raised meanwhile; else longer, up to maxSeconds: a loaded
+  // machine runs fewer failing calls per second (the window adapts to the rate it sees).
+  const longest = Math.max(seconds, options.maxSeconds ?? seconds);
+  const started = Date.now();
+  const check = setInterval(() => {
+    const elapsed = (Date.now() - started) / 1000;
+    if ((elapsed >= seconds && watched.some((w) => w.records.length)) || elapsed >= longest) stopAll();
+  }, 100);
   signal?.addEventListener('abort', stopAll, { once: true });
+  let ended: PromiseSettledResult<unknown>[] = [];
   try {
-    await Promise.allSettled(watched.map((w) => w.handle.done));
+    ended = await Promise.allSettled(watched.map((w) => w.handle.done));
   } finally {
-    clearTimeout(timer);
+    clearInterval(check);
     signal?.removeEventListener('abort', stopAll);
     stopAll();
   }
-  const callers = callersOf(profile.tree);
+  seconds = Math.round((Date.now() - started) / 1000);
+  const callers = new Map<string, Set<string>>();
+  for (const tree of trees) for (const [k, v] of callersOf(tree)) callers.set(k, new Set([...(callers.get(k) ?? []), ...v]));
   const quiet = new Set(watched.filter((w) => !w.records.length).map((w) => `${w.fn}\u0000${w.file}`));
   const findings: Finding[] = watched.filter((w) => w.records.length).map((w) => {
     const first = w.records[0];
@@ -256,7 +304,9 @@ async function watchCandidates(target: ExceptionTarget, seconds: number, options
   });
   if (!findings.length) {
     findings.push({ title: `No watched function raised in ${seconds} s`, severity: 'info', location: null,
-      evidence: [`watch -e on ${watched.map((w) => w.fn).join(', ') || 'no function'}; exceptions raised and caught inside one of them are not visible this way (${why}).`],
+      evidence: [`watch -e on ${watched.map((w) => w.fn).join(', ') || 'no function'}; exceptions raised and caught inside one of them are not visible this way (${why}).`,
+        ...ended.flatMap((r, i) => (r.status === 'rejected' ? [`watch -e on ${watched[i].fn} failed: ${PyFlightError.from(r.reason).message}`] : [])),
+        ...(candidates.length ? [] : [`No function of your code was in the CPU profile${trees.length > 1 ? 's' : ''} (${commands.filter((c) => c.startsWith('pyflight perf')).length} of them).`])],
       next_steps: ['Watch a suspect function with -e for longer: `pyflight watch <pid> <module> <function> -e`.'] });
   }
   return { findings, summary: `${findings[0].title}.` };

@@ -4,10 +4,13 @@
  * loop stuck in a blocking call, and threads that never moved. Uses only what the helper put in each
  * sample (`blockedOn`, `heldBy`, `holding`, `activity`).
  */
-import { isStdlibFrame, mainFrame } from '../format/stackFormat';
-import type { StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+import { isLockWait, isStdlibFrame, lockCycles, mainFrame } from '../format/stackFormat';
+
+export { lockCycles };
+import type { HeldLock, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+import { locationWords, moduleNamer, targetModuleNamer, type ModuleNamer } from './mainModule';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
-import { SEVERITY_RANK, shortWhere, type Finding, type SourceLocation } from './report';
+import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type SourceLocation } from './report';
 import { sampleStacks, type StackTarget } from './stackSamples';
 
 /** Stack samples the hang playbook takes (with those routing took), 0.5 s apart. */
@@ -21,39 +24,15 @@ export async function diagnoseHang({ target, samples, options, onStep, commands,
   commands.push(`pyflight stack ${target.pid} --json   (×${samples.length} over ${(span / 1000).toFixed(1)} s)`);
   extras.stacks = samples[samples.length - 1];
   onStep('Looking for lock cycles, lock holders that sleep or wait, and threads that never moved.');
-  const findings = analyzeHang(samples, span);
-  const top = findings[0];
-  const summary = top.severity === 'critical' ? `${top.title}.`
-    : top.severity === 'info' ? `No thread is stuck on a lock. ${top.title}.`
-      : `Threads wait on a lock. ${top.title}.`;
-  return { findings, summary };
+  const findings = analyzeHang(samples, span, await targetModuleNamer(target));
+  // One voice: the summary says what the first finding says, in its own terms (a lock, a loop, a cycle).
+  return { findings, summary: summaryFrom(findings) };
 }
 
 const sig = (t: ThreadStack) => t.frames.map((f) => `${f.function}@${f.file}:${f.line}`).join('|');
-const isLockWait = (t: ThreadStack) => t.blockedOn !== undefined && (t.blockedOn.kind === 'lock' || t.blockedOn.kind === 'semaphore');
 
 function loc(frame: StackFrame | undefined): SourceLocation | null {
   return frame ? { function: frame.function, file: frame.file, line: frame.line } : null;
-}
-
-/** Thread names that wait, through locks, on each other in a circle (each cycle once, in the order found). */
-export function lockCycles(sample: StackResult): string[][] {
-  const edges = new Map<string, string[]>();
-  for (const t of sample.threads) if (isLockWait(t) && t.blockedOn!.heldBy?.length) edges.set(t.name, t.blockedOn!.heldBy!);
-  const cycles: string[][] = [];
-  const seen = new Set<string>();
-  const visit = (name: string, path: string[]) => {
-    const at = path.indexOf(name);
-    if (at >= 0) {
-      const cycle = path.slice(at);
-      const key = [...cycle].sort().join('\u0000');
-      if (!seen.has(key)) { seen.add(key); cycles.push(cycle); }
-      return;
-    }
-    for (const next of edges.get(name) ?? []) visit(next, [...path, name]);
-  };
-  for (const name of edges.keys()) visit(name, []);
-  return cycles;
 }
 
 /** The frame of `holder` that is inside the `with` it holds (same file, the nearest line after the `with`). */
@@ -66,7 +45,7 @@ function frameText(f: StackFrame | undefined): string {
   return f ? `${f.function} (${shortWhere(f.file, f.line)})` : '(no Python frame)';
 }
 
-export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
+export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: ModuleNamer = moduleNamer({})): Finding[] {
   const findings: Finding[] = [];
   const last = samples[samples.length - 1];
   const n = samples.length;
@@ -89,6 +68,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
       title: `Deadlock: ${parts.map((p) => `${p.top?.function ?? p.t.name} (${shortWhere(p.top?.file, p.top?.line)}) waits for ${p.t.blockedOn!.expression}`).join(', while ')}`
         + (cycle.length === 2 ? ', each held by the other' : ', each held by the next'),
       severity: 'critical',
+      about: 'deadlock',
       location: loc(parts[0].top),
       evidence: [
         ...parts.map((p) => p.text + (p.t.holding?.length ? ` (taken at ${p.t.holding.map((h) => shortWhere(h.file, h.line)).join(', ')})` : '') + '.'),
@@ -103,8 +83,14 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
     });
   }
 
+  // 1b. Threads that all wait on one semaphore or pool (a queue of connections): one finding, the
+  // holders first — the threads between its acquire() and release() (get() and put()), and what they
+  // do meanwhile — and the waiters as its evidence.
+  findings.push(...poolWaits(samples, spanMs, covered, nameOf, stacksStep));
+  findings.push(...executorWaits(samples, spanMs, covered, nameOf, stacksStep));
+
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
-  interface Hold { holders: Set<string>; lock: string; file: string; line: number; activity: string; top?: StackFrame; inFrame?: StackFrame;
+  interface Hold { holders: Set<string>; lock: string; file: string; line: number; how?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
     waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string }
   const holds = new Map<string, Hold>();
   for (const s of samples) {
@@ -120,7 +106,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
         const top = mainFrame(holder.frames);
         // Keyed by what is done under the lock, not by who: a pool's threads take turns holding it.
         const key = `${held.expression}\u0000${top?.function}\u0000${top?.file}\u0000${holder.activity}`;
-        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, activity: holder.activity ?? 'running',
+        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, how: held.how, activity: holder.activity ?? 'running',
           top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(), mostWaiting: 0,
           waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line) };
         hold.holders.add(holderName);
@@ -139,18 +125,19 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
     const holders = [...h.holders];
     const who = holders.length === 1 ? holders[0] : `${holders.length} threads in turn`;
     findings.push({
-      title: `${holders.length === 1 ? `${who} holds` : `${who} hold`} ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.mostWaiting} thread${h.mostWaiting === 1 ? '' : 's'} wait for it`,
+      title: `${holders.length === 1 ? `${who} holds` : `${who} hold`} ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.mostWaiting === 1 ? '1 thread waits' : `${h.mostWaiting} threads wait`} for it`,
       severity: idle && h.samples * 2 >= n ? 'high' : 'medium',
+      about: 'lock',
       location: loc(h.inFrame ?? h.top),
       evidence: [
-        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)}) and ${doing} at ${frameText(h.top)}.`,
+        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was ${h.how ? `between ${h.lock}.acquire() (${shortWhere(h.file, h.line)}) and its release()` : `inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)})`} and ${doing} at ${frameText(h.top)}.`,
         ...(inOther ? [`${holders.length === 1 ? 'It' : 'Each'} called that from ${frameText(h.inFrame)}, inside the lock.`] : []),
         `Waiting for ${h.lock} at ${h.waitedAt}: up to ${h.mostWaiting} at once (${[...h.waiters].slice(0, 6).join(', ')}${h.waiters.size > 6 ? ', …' : ''}).`,
       ],
       next_steps: [
-        idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of \`with ${h.lock}:\`: fetch first, then take the lock only to update shared state.`
+        idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of ${h.how ? `the acquire()…release() of ${h.lock}` : `\`with ${h.lock}:\``}: fetch first, then take the lock only to update shared state.`
           : `Shorten the work done under ${h.lock} (${h.top?.function ?? 'the with block'}), or split the lock.`,
-        `Measure it: \`pyflight trace ${last.pid} <module> ${h.top?.function ?? '<function>'}\` shows how long each call takes.`,
+        `Measure it: \`pyflight trace ${last.pid} ${nameOf(h.top?.file)} ${h.top ? locationWords(h.top.function) : '<function>'}\` shows how long each call takes.`,
         stacksStep,
       ],
       view: 'stacks',
@@ -173,9 +160,10 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
     findings.push({
       title: `${t.name} did not move: ${lock ? 'blocked on' : 'waiting on'} ${t.blockedOn.expression} in ${top?.function ?? '?'}`,
       severity: lock ? 'high' : 'info',
+      about: lock ? 'lock' : 'stuck',
       location: loc(top),
       evidence: [`Same stack in all ${n} samples over ${(spanMs / 1000).toFixed(1)} s, waiting at ${shortWhere(t.blockedOn.file, t.blockedOn.line)}`
-        + `${t.blockedOn.via ? ` in ${t.blockedOn.via}` : ''}${lock && !t.blockedOn.heldBy?.length ? '; no thread was seen inside a `with` of it (held via acquire(), or by another object of the same name)' : ''}.`],
+        + `${t.blockedOn.via ? ` in ${t.blockedOn.via}` : ''}${lock && !t.blockedOn.heldBy?.length ? '; no thread was seen inside a `with` of it or between its acquire() and release() in one function (released elsewhere, or another object of the same name)' : ''}.`],
       next_steps: lock ? [`Find who acquires ${t.blockedOn.expression} without releasing it (an acquire() without release(), an exception path).`, stacksStep]
         : [`Check what should put work into / signal ${t.blockedOn.expression}; an idle worker pool waits like this too.`],
       view: 'stacks',
@@ -187,6 +175,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
     findings.unshift({
       title: running.length ? `No lock wait found; ${running.length} thread${running.length === 1 ? ' is' : 's are'} running code` : 'No lock wait found; every thread sleeps or waits',
       severity: 'info',
+      about: 'nothing',
       location: loc(running.map((t) => mainFrame(t.frames)).find((f) => f && !isStdlibFrame(f))),
       evidence: [`${n} stack samples over ${(spanMs / 1000).toFixed(1)} s: ` + last.threads.map((t) => `${t.name} ${t.activity ?? '?'} in ${frameText(mainFrame(t.frames))}`).join('; ') + '.'],
       next_steps: running.length ? ['Busy, not stuck: diagnose it as slow (`--kind slow`) for a CPU profile.'] : ['Nothing is blocked on a lock: look at what the threads wait for (I/O, a queue), or diagnose again while it hangs.'],
@@ -196,9 +185,165 @@ export function analyzeHang(samples: StackResult[], spanMs: number): Finding[] {
   return findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
 }
 
-const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');
+interface PoolObs { holder: ThreadStack; held?: HeldLock }
 
-function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<string>, stacksStep: string): Finding[] {
+/** Waits on a semaphore or a pool whose holders the helper found (`heldBy`), one finding per object. */
+function poolWaits(samples: StackResult[], spanMs: number, covered: Set<string>, nameOf: ModuleNamer, stacksStep: string): Finding[] {
+  interface Pool { expression: string; kind: string; waitedAt: string; samples: number; waiters: Set<string>; holders: Set<string>;
+    mostWaiting: number; mostHolding: number; obs: PoolObs[] }
+  const pools = new Map<string, Pool>();
+  for (const s of samples) {
+    const now = new Map<string, { waiters: Set<string>; holders: Set<string> }>();
+    for (const t of s.threads) {
+      const b = t.blockedOn;
+      if (!b || (b.kind !== 'semaphore' && b.kind !== 'queue') || !b.heldBy?.length || covered.has(t.name)) continue;
+      const key = `${b.expression}\u0000${b.file}`;
+      const pool = pools.get(key) ?? { expression: b.expression, kind: b.kind, waitedAt: shortWhere(b.file, b.line), samples: 0, waiters: new Set<string>(),
+        holders: new Set<string>(), mostWaiting: 0, mostHolding: 0, obs: [] };
+      pools.set(key, pool);
+      const at = now.get(key) ?? { waiters: new Set<string>(), holders: new Set<string>() };
+      now.set(key, at);
+      at.waiters.add(t.name);
+      pool.waiters.add(t.name);
+      for (const name of b.heldBy) {
+        const holder = s.threads.find((x) => x.name === name);
+        if (!holder || at.holders.has(name)) continue;
+        at.holders.add(name);
+        pool.holders.add(name);
+        pool.obs.push({ holder, held: holder.holding?.find((h) => h.expression === b.expression) });
+      }
+    }
+    for (const [key, at] of now) {
+      const pool = pools.get(key)!;
+      pool.samples++;
+      pool.mostWaiting = Math.max(pool.mostWaiting, at.waiters.size);
+      pool.mostHolding = Math.max(pool.mostHolding, at.holders.size);
+    }
+  }
+  const n = samples.length;
+  const findings: Finding[] = [];
+  for (const pool of [...pools.values()].sort((a, b) => b.samples - a.samples || b.mostWaiting - a.mostWaiting)) {
+    // What the holders do, most often: the same function and activity.
+    const doings = new Map<string, { count: number; o: PoolObs }>();
+    for (const o of pool.obs) {
+      const top = mainFrame(o.holder.frames);
+      const k = `${top?.function}\u0000${top?.file}\u0000${o.holder.activity}`;
+      const d = doings.get(k) ?? { count: 0, o };
+      d.count++;
+      doings.set(k, d);
+    }
+    const { o, count } = [...doings.values()].sort((a, b) => b.count - a.count)[0];
+    const top = mainFrame(o.holder.frames);
+    const inFrame = o.held ? holdingFrame(o.holder, o.held.file, o.held.line) : undefined;
+    const idle = o.holder.activity === 'sleeping' || o.holder.activity === 'waiting';
+    const doing = idle ? `${o.holder.activity}${o.holder.waitingIn && o.holder.waitingIn !== 'sleep' ? ` in ${o.holder.waitingIn}` : ''}` : 'running';
+    const semaphore = pool.kind === 'semaphore';
+    const take = o.held?.how === 'get' ? 'get()' : semaphore ? 'acquire()' : 'get()';
+    const give = take === 'get()' ? 'put()' : 'release()';
+    const between = o.held?.how ? `between ${pool.expression}.${take} (${shortWhere(o.held.file, o.held.line)}) and its ${give}` : `inside \`with ${pool.expression}:\`${o.held ? ` (${shortWhere(o.held.file, o.held.line)})` : ''}`;
+    const holders = [...pool.holders];
+    const who = holders.length === pool.mostHolding ? holders.join(' and ') : `${pool.mostHolding} threads at a time`;
+    const what = semaphore ? `permit${pool.mostHolding === 1 ? '' : 's'} of ${pool.expression}` : `item${pool.mostHolding === 1 ? '' : 's'} taken from ${pool.expression}`;
+    pool.holders.forEach((h) => covered.add(h));
+    pool.waiters.forEach((w) => covered.add(w));
+    findings.push({
+      title: `${who} hold${holders.length === 1 ? 's' : ''} the ${what} while ${doing} in ${top?.function ?? '?'} (${shortWhere(top?.file, top?.line)}); `
+        + `${pool.mostWaiting === 1 ? '1 thread waits' : `${pool.mostWaiting} threads wait`} for ${semaphore ? 'a permit' : 'one'}`,
+      severity: idle && pool.samples * 2 >= n ? 'high' : 'medium',
+      about: 'pool',
+      location: loc(inFrame ?? top),
+      evidence: [
+        `In ${pool.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, up to ${pool.mostHolding} thread${pool.mostHolding === 1 ? ' was' : 's were'} ${between}: `
+          + `${holders.slice(0, 6).join(', ')}${holders.length > 6 ? ', …' : ''}${holders.length > pool.mostHolding ? ' in turn' : ''}; ${count} of ${pool.obs.length} times ${doing} at ${frameText(top)}.`,
+        ...(inFrame && inFrame !== top ? [`${pool.mostHolding === 1 ? 'It' : 'Each'} called that from ${frameText(inFrame)}, holding the ${semaphore ? 'permit' : 'item'}.`] : []),
+        `Waiting for ${pool.expression} at ${pool.waitedAt}: up to ${pool.mostWaiting} at once (${[...pool.waiters].slice(0, 6).join(', ')}${pool.waiters.size > 6 ? ', …' : ''}).`,
+        semaphore ? 'A semaphore has no owner: its holders are the threads between its acquire() and release() (or inside `with` it).'
+          : `A pool in a queue has no owner: its holders are the threads between ${pool.expression}.get() and put().`,
+      ],
+      next_steps: [
+        idle ? `Make ${top?.function ?? 'the call'} return sooner (a timeout, a faster or cached answer), or do the slow part before taking ${semaphore ? 'a permit' : 'an item'}; more ${semaphore ? 'permits' : 'items'} only help if what they wait on can take the load.`
+          : `Shorten the work done while holding ${semaphore ? 'a permit' : 'an item'} (${top?.function ?? 'the block'}).`,
+        `Measure it: \`pyflight trace ${samples[n - 1].pid} ${nameOf(top?.file)} ${top ? locationWords(top.function) : '<function>'}\` shows how long each call takes.`,
+        stacksStep,
+      ],
+      view: 'stacks',
+    });
+  }
+  return findings;
+}
+
+const inFutures = (f: StackFrame, file: string, fn: string) => f.function === fn && new RegExp(`concurrent[\\\\/]futures[\\\\/]${file}\\.py$`).test(f.file ?? '');
+/** A thread waiting in `Future.result()` (or `wait`/`as_completed`) of concurrent.futures. */
+const waitsForFuture = (t: ThreadStack) => t.activity !== 'running' && t.frames.some((f) => inFutures(f, '_base', 'Future.result') || inFutures(f, '_base', 'wait')
+  || inFutures(f, '_base', 'as_completed'));
+/** A worker thread of a ThreadPoolExecutor, and whether it runs a task now. */
+const poolWorker = (t: ThreadStack) => t.frames.some((f) => inFutures(f, 'thread', '_worker'));
+const runsTask = (t: ThreadStack) => t.frames.some((f) => inFutures(f, 'thread', '_WorkItem.run'));
+
+/**
+ * Threads that wait for futures while every worker of a thread pool runs a task: the pool is
+ * saturated. One finding per pool (workers named `<prefix>_N`): its workers and what they do first,
+ * the waiting threads as evidence (which future belongs to which pool is not in the stacks).
+ */
+function executorWaits(samples: StackResult[], spanMs: number, covered: Set<string>, nameOf: ModuleNamer, stacksStep: string): Finding[] {
+  interface Pool { prefix: string; samples: number; workers: Set<string>; waiters: Set<string>; mostWaiting: number; busy: ThreadStack[] }
+  const pools = new Map<string, Pool>();
+  for (const s of samples) {
+    const waiters = s.threads.filter((t) => !covered.has(t.name) && waitsForFuture(t));
+    if (!waiters.length) continue;
+    const byPrefix = new Map<string, ThreadStack[]>();
+    for (const t of s.threads) if (poolWorker(t)) byPrefix.set(t.name.replace(/_\d+$/, ''), [...(byPrefix.get(t.name.replace(/_\d+$/, '')) ?? []), t]);
+    for (const [prefix, workers] of byPrefix) {
+      if (!workers.every(runsTask)) continue;
+      const pool = pools.get(prefix) ?? { prefix, samples: 0, workers: new Set<string>(), waiters: new Set<string>(), mostWaiting: 0, busy: [] };
+      pools.set(prefix, pool);
+      pool.samples++;
+      workers.forEach((w) => { pool.workers.add(w.name); pool.busy.push(w); });
+      waiters.forEach((w) => pool.waiters.add(w.name));
+      pool.mostWaiting = Math.max(pool.mostWaiting, waiters.length);
+    }
+  }
+  const n = samples.length;
+  return [...pools.values()].filter((p) => p.samples * 2 >= n).sort((a, b) => b.samples - a.samples).slice(0, 1).map((pool) => {
+    const doings = new Map<string, { count: number; t: ThreadStack }>();
+    for (const t of pool.busy) {
+      const top = mainFrame(t.frames);
+      const k = `${top?.function}\u0000${top?.file}\u0000${t.activity}`;
+      doings.set(k, { count: (doings.get(k)?.count ?? 0) + 1, t: doings.get(k)?.t ?? t });
+    }
+    const { t, count } = [...doings.values()].sort((a, b) => b.count - a.count)[0];
+    const top = mainFrame(t.frames);
+    const idle = t.activity === 'sleeping' || t.activity === 'waiting';
+    const doing = idle ? `${t.activity}${t.waitingIn && t.waitingIn !== 'sleep' ? ` in ${t.waitingIn}` : ''}` : 'running';
+    const workers = [...pool.workers];
+    pool.workers.forEach((w) => covered.add(w));
+    pool.waiters.forEach((w) => covered.add(w));
+    return {
+      title: `The ${pool.prefix} thread pool is saturated: its ${workers.length} worker${workers.length === 1 ? ' is' : 's are all'} ${doing} in ${top?.function ?? '?'} `
+        + `(${shortWhere(top?.file, top?.line)}); ${pool.mostWaiting === 1 ? '1 thread waits' : `${pool.mostWaiting} threads wait`} for results`,
+      severity: idle ? 'high' as const : 'medium' as const,
+      about: 'pool' as const,
+      location: loc(top),
+      evidence: [
+        `In ${pool.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s every worker of the pool (${workers.join(', ')}) was running a task; ${count} of ${pool.busy.length} times ${doing} at ${frameText(top)}.`,
+        `Waiting in Future.result() meanwhile: up to ${pool.mostWaiting} at once (${[...pool.waiters].slice(0, 6).join(', ')}${pool.waiters.size > 6 ? ', …' : ''}); a task they submit waits in the pool's queue until a worker is free.`,
+      ],
+      next_steps: [
+        idle ? `Make ${top?.function ?? 'the task'} return sooner (a timeout, a cached answer); more workers only help if what they wait on can take the load.`
+          : `The pool's tasks compute: more workers than CPUs will not help (and Python code holds the GIL); do less per task.`,
+        `Measure it: \`pyflight trace ${samples[n - 1].pid} ${nameOf(top?.file)} ${top ? locationWords(top.function) : '<function>'}\` shows how long each call takes.`,
+        stacksStep,
+      ],
+      view: 'stacks' as const,
+    };
+  });
+}
+
+export const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');
+
+/** Loop threads seen inside a callback, sleeping or waiting there (not running): the blocking call, most samples first;
+ * `shares` gets each finding's share of the samples. */
+export function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<string>, stacksStep: string, shares?: Map<Finding, number>): Finding[] {
   interface Block { thread: string; leaf: StackFrame; chain: StackFrame[]; activity: string; waitingIn?: string; samples: number }
   const blocks = new Map<string, Block>();
   for (const s of samples) {
@@ -221,9 +366,10 @@ function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<
     const doing = `${b.activity}${b.waitingIn && b.waitingIn !== 'sleep' ? ` in ${b.waitingIn}` : ''}`;
     const chain = b.chain.map((f) => f.function).join(' → ') || b.leaf.function;
     covered.add(b.thread);
-    return {
+    const finding: Finding = {
       title: `The asyncio event loop (${b.thread}) is blocked in ${b.leaf.function} (${shortWhere(b.leaf.file, b.leaf.line)}, ${doing}); no other task runs meanwhile`,
       severity: b.samples * 2 >= n ? 'high' : 'medium',
+      about: 'event-loop',
       location: loc(b.leaf),
       evidence: [
         `In ${b.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${b.thread} was running a loop callback, not waiting in the loop's selector: ${chain}, ${doing} at ${shortWhere(b.leaf.file, b.leaf.line)}.`,
@@ -233,7 +379,9 @@ function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<
         `Make the call at ${shortWhere(b.leaf.file, b.leaf.line)} non-blocking: \`await asyncio.sleep(…)\` or an async client, or run it off the loop with \`await asyncio.to_thread(${b.leaf.function.split('.').pop()}, …)\`.`,
         stacksStep,
       ],
-      view: 'stacks' as const,
+      view: 'stacks',
     };
+    shares?.set(finding, b.samples / n);
+    return finding;
   });
 }

@@ -25,11 +25,16 @@ export interface OwnTime {
   /** Samples left out because they wait: a leaf line that is a blocking call (sleep, recv, a lock), or a
    * stdlib wait function below (select, Condition.wait). py-spy counts such a thread as active now and then. */
   waiting: number;
+  /** Of `samples`, those inside an asyncio loop callback (`Handle._run` below): time the event loop ran nothing else. */
+  inLoop: number;
   /** The non-own function that took most of the rest (e.g. `SequenceMatcher.find_longest_match`, stdlib difflib). */
   topCallee?: { function: string; module?: string; kind: FrameInfo['kind']; samples: number };
 }
 
-interface Acc { info: FrameInfo; samples: number; self: number; waiting: number; lines: Map<number, number>; callees: Map<string, { info: FrameInfo; samples: number }> }
+/** asyncio runs every callback and task step through `Handle._run` (asyncio/events.py). */
+const isLoopCallback = (f: FrameInfo) => f.name === 'Handle._run' && f.module === 'asyncio.events';
+
+interface Acc { info: FrameInfo; samples: number; self: number; waiting: number; inLoop: number; lines: Map<number, number>; callees: Map<string, { info: FrameInfo; samples: number }> }
 
 /** `lineText(file, line)` gives the source line of an own frame when it can be read. */
 export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
@@ -58,13 +63,14 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
     const own = frames[at];
     const key = `${own.name}\0${own.file ?? ''}`;
     let acc = accs.get(key);
-    if (!acc) accs.set(key, acc = { info: own, samples: 0, self: 0, waiting: 0, lines: new Map(), callees: new Map() });
+    if (!acc) accs.set(key, acc = { info: own, samples: 0, self: 0, waiting: 0, inLoop: 0, lines: new Map(), callees: new Map() });
     // stack.idle: the profile's own verdict (waits.ts), e.g. a server's idle loop below the own frame.
     if (stack.idle || (at === frames.length - 1 && isBlocking(own)) || frames.slice(at + 1).some((f) => f.kind === 'idle')) {
       acc.waiting += stack.count;
       continue;
     }
     acc.samples += stack.count;
+    if (frames.slice(0, at).some(isLoopCallback)) acc.inLoop += stack.count;
     if (own.line !== undefined) acc.lines.set(own.line, (acc.lines.get(own.line) ?? 0) + stack.count);
     if (at === frames.length - 1) {
       acc.self += stack.count;
@@ -83,7 +89,7 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
     const top = [...acc.callees.values()].sort((a, b) => b.samples - a.samples)[0];
     return {
       function: acc.info.name, ...(acc.info.module ? { module: acc.info.module } : {}), ...(acc.info.file ? { file: acc.info.file } : {}),
-      ...(line !== undefined ? { line } : {}), samples: acc.samples, percent: percent(acc.samples), self: acc.self, waiting: acc.waiting,
+      ...(line !== undefined ? { line } : {}), samples: acc.samples, percent: percent(acc.samples), self: acc.self, waiting: acc.waiting, inLoop: acc.inLoop,
       ...(top ? { topCallee: { function: top.info.name, ...(top.info.module ? { module: top.info.module } : {}), kind: top.info.kind, samples: top.samples } } : {}),
     };
   }).sort((a, b) => b.samples - a.samples || a.function.localeCompare(b.function));

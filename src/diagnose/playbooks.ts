@@ -41,7 +41,7 @@ const TABLE = [
   {
     kind: 'slow',
     words: /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i,
-    evidence: [{ rank: 5, when: (f) => (f.busy ? 'the process is busy on the CPU' : undefined) }],
+    evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and starved of it: ${f.starved.text}` : ''}` : undefined) }],
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
     followups: [{ kind: 'gil', prompt: 'latency spikes', label: 'Who holds the GIL?' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],
     watchCulprit: true,
@@ -74,8 +74,11 @@ const TABLE = [
     needsAgent: true,
     run: async (c) => {
       // 3 s at most: while the window is open a loop of tiny calls runs ~15× slower (bench/exception_window_cost.py).
-      const { findings, summary, window } = await diagnoseException(c.target, clamp(1, 3, c.secondsLeft() / 3),
-        { signal: c.options.signal, workspaceRoots: c.options.workspaceRoots, log: c.options.log, method: c.options.exceptionMethod }, c.onStep, c.commands);
+      // A second, longer window only when the first saw too few events (adaptiveWindow.ts), within half the budget left.
+      const seconds = clamp(1, 3, c.secondsLeft() / 3);
+      const { findings, summary, window } = await diagnoseException(c.target, seconds,
+        { signal: c.options.signal, workspaceRoots: c.options.workspaceRoots, log: c.options.log, method: c.options.exceptionMethod,
+          maxSeconds: clamp(seconds, 8, c.secondsLeft() / 2) }, c.onStep, c.commands);
       c.extras.exceptions = window;
       return { findings, summary };
     },
@@ -87,7 +90,8 @@ const TABLE = [
     evidence: [{
       rank: 4,
       // Several threads want to run Python while the process uses about one core: they take turns on the GIL.
-      when: (f) => (f.busy && f.runnersPerSample >= 2 && f.cpuPercent !== undefined && f.cpuPercent < 150 && f.gilHolder && f.gilHolder.samples * 2 >= f.samples
+      // CPU counts the time it was ready to run without a CPU: a starved process uses little, whatever holds the GIL.
+      when: (f) => (f.busy && f.runnersPerSample >= 2 && f.cpuPercent !== undefined && f.cpuPercent + (f.readyPercent ?? 0) < 150 && f.gilHolder && f.gilHolder.samples * 2 >= f.samples
         ? `${f.runnersPerSample.toFixed(1)} threads want to run per sample but the process uses about one core; ${f.gilHolder.name} held the GIL in ${f.gilHolder.samples} of ${f.samples} samples`
         : undefined),
     }],

@@ -6,12 +6,15 @@
  * `routedBy` states the evidence.
  */
 import type { TargetProcess } from '../host/targetHost';
-import { cpuPercent, parseProcStat, parseStatusRss, type ProcStat } from '../processes/procfsParser';
+import { parseStatusRss } from '../processes/procfsParser';
+import { cpuSnapshot, cpuUseBetween, readyText, starvation, type CpuUse, type Starvation } from './cpuUse';
 import type { StackResult } from '../protocol/helper';
 
 export interface QuickEvidence {
   /** Percent of one core over the interval; undefined where /proc cannot tell (macOS). */
   cpuPercent?: number;
+  /** CPU time and run-queue delay over the same interval (cpuUse.ts). */
+  use?: CpuUse;
   rssBefore?: number;
   rssAfter?: number;
   /** RSS readings over the interval, in order (before … after). */
@@ -21,14 +24,9 @@ export interface QuickEvidence {
   samples: StackResult[];
 }
 
-async function snapshot({ pid, host }: TargetProcess): Promise<{ stat?: ProcStat; rss?: number; at: number }> {
-  const [stat, status] = await Promise.all([host.readProc(pid, 'stat'), host.readProc(pid, 'status')]);
-  return { stat: stat ? parseProcStat(stat) : undefined, rss: status ? parseStatusRss(status) : undefined, at: Date.now() };
-}
-
 /** Reads /proc before and after `sampleStacks` (which takes the stack samples meanwhile). */
 export async function gatherQuickEvidence(target: TargetProcess, sampleStacks: () => Promise<StackResult[]>): Promise<QuickEvidence> {
-  const before = await snapshot(target);
+  const before = await cpuSnapshot(target);
   const maps = await target.host.readProc(target.pid, 'maps');
   // RSS every 250 ms meanwhile: a leak rises step after step, while churn (a big temporary blob) goes up and down.
   const rss: number[] = before.rss !== undefined ? [before.rss] : [];
@@ -39,26 +37,19 @@ export async function gatherQuickEvidence(target: TargetProcess, sampleStacks: (
   } finally {
     clearInterval(poll);
   }
-  const after = await snapshot(target);
+  const [after, machine] = await Promise.all([cpuSnapshot(target), target.host.machineLoad()]);
   if (after.rss !== undefined) rss.push(after.rss);
-  const intervalMs = after.at - before.at;
+  const use = cpuUseBetween(before, after, machine);
   return {
-    cpuPercent: before.stat && after.stat ? cpuPercent(before.stat, after.stat, intervalMs) : undefined,
+    cpuPercent: use.cpuPercent,
+    use,
     rssBefore: before.rss,
     rssAfter: after.rss,
-    intervalMs,
+    intervalMs: after.at - before.at,
     rssSeries: rss,
     torchLoaded: /\/torch\/lib\/libtorch|\/site-packages\/torch\//.test(maps ?? ''),
     samples,
   };
-}
-
-/** Runs `work` and says how much CPU the process used meanwhile (percent of one core; undefined where /proc cannot tell). */
-export async function cpuDuring<T>(target: TargetProcess, work: () => Promise<T>): Promise<{ value: T; cpuPercent?: number }> {
-  const before = await snapshot(target);
-  const value = await work();
-  const after = await snapshot(target);
-  return { value, cpuPercent: before.stat && after.stat ? cpuPercent(before.stat, after.stat, after.at - before.at) : undefined };
 }
 
 const MB = 1024 * 1024;
@@ -67,8 +58,12 @@ const MB = 1024 * 1024;
 export interface RoutingFacts {
   /** Percent of one core over the interval; undefined where /proc cannot tell. */
   cpuPercent?: number;
-  /** CPU from 25% of a core, or a thread running in half the samples. */
+  /** CPU from 25% of a core (counting the time it was ready to run but had no CPU), or a thread running in half the samples. */
   busy: boolean;
+  /** Percent of one core its threads were ready to run but had no CPU (run-queue delay). */
+  readyPercent?: number;
+  /** Ready to run but not running for much of the interval: the host is overloaded (cpuUse.ts). */
+  starved?: Starvation;
   /** Threads (× samples) blocked on a lock another thread holds. */
   lockWaits: number;
   /** Resident memory rose fast, and steadily (not up and down). */
@@ -90,6 +85,8 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   const text: string[] = [];
   const cpu = e.cpuPercent;
   if (cpu !== undefined) text.push(`CPU ${cpu.toFixed(0)}% of a core over ${seconds} s`);
+  const starved = starvation(e.use);
+  const wanted = cpu === undefined ? undefined : cpu + (e.use?.readyPercent ?? 0);
   const growth = e.rssBefore !== undefined && e.rssAfter !== undefined ? e.rssAfter - e.rssBefore : undefined;
   if (growth !== undefined) text.push(`RSS ${(e.rssAfter! / MB).toFixed(0)} MB (${growth >= 0 ? '+' : ''}${(growth / MB).toFixed(1)} MB)`);
   const threads = e.samples.flatMap((s) => s.threads);
@@ -98,6 +95,8 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   const running = count((t) => t.activity === 'running');
   text.push(`${e.samples.length} stack samples: ${running} running, ${lockWaits} blocked on a lock another thread holds, `
     + `${count((t) => t.activity === 'waiting' || t.activity === 'sleeping')} waiting or sleeping (thread × sample)`);
+  const ready = readyText(e.use);
+  if (ready) text.push(ready);
   if (e.torchLoaded) text.push('torch is loaded');
   const holders = new Map<string, number>();
   for (const s of e.samples) for (const t of s.threads) if (t.holdsGil) holders.set(t.name, (holders.get(t.name) ?? 0) + 1);
@@ -111,7 +110,10 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   return {
     cpuPercent: cpu,
     // Reading stacks pauses the target for a moment, so a busy process shows less than its usual CPU here.
-    busy: (cpu !== undefined && cpu >= 25) || running * 2 >= Math.max(1, e.samples.length),
+    // A starved process runs little but wants the CPU: its run-queue delay counts as wanting it.
+    busy: (wanted !== undefined && wanted >= 25) || running * 2 >= Math.max(1, e.samples.length),
+    ...(e.use?.readyPercent !== undefined ? { readyPercent: e.use.readyPercent } : {}),
+    ...(starved ? { starved } : {}),
     lockWaits,
     memoryGrew: growth !== undefined && steady && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0)),
     torchLoaded: e.torchLoaded,

@@ -12,8 +12,18 @@ export interface SourceLocation {
   line: number | null;
 }
 
+/**
+ * What kind of evidence a finding rests on. The summary's words come from it (summaryFrom): lock
+ * wording only for a lock, hang wording only for a deadlock or a stuck thread, the event loop only
+ * when a loop callback was seen blocking it.
+ */
+export const FINDING_BASES = ['deadlock', 'lock', 'pool', 'event-loop', 'stuck', 'starved', 'cpu', 'wait', 'module', 'nothing'] as const;
+export type FindingBasis = (typeof FINDING_BASES)[number];
+
 export interface Finding {
   title: string;
+  /** What kind of evidence it rests on (hang and slow playbooks; the summary reads it). */
+  about?: FindingBasis;
   severity: Severity;
   /** Where to look; null when the evidence names no place (e.g. a growing type). */
   location: SourceLocation | null;
@@ -50,6 +60,38 @@ export function shortWhere(file: string | null | undefined, line?: number | null
   if (!file) return '(unknown file)';
   const base = file.split(/[\\/]/).pop() ?? file;
   return line ? `${base}:${line}` : base;
+}
+
+/**
+ * The summary, written from the first finding and only from it (issue 20, "one voice"); `lead` is
+ * a playbook's verdict put before it ("Waiting, not computing"), for findings that do not carry one.
+ */
+export function summaryFrom(findings: Finding[], lead?: string): string {
+  const f = findings[0];
+  if (!f) return lead ? `${lead}.` : 'Nothing stood out.';
+  const title = lead ? `${lead}: ${f.title}` : f.title;
+  switch (f.about) {
+    case 'lock':
+      return lead ? `${title}.` : `Threads wait on a lock: ${f.title}.`;
+    case 'cpu':
+      return `${lead ?? 'CPU-bound'}: ${f.title}${f.location ? `, at ${shortWhere(f.location.file, f.location.line)}` : ''}.`;
+    case 'starved': {
+      const runs = findings.find((x) => (x.about === 'cpu' || x.about === 'event-loop') && x.location);
+      return `${f.title}.${runs?.location ? ` When it runs, its CPU goes mostly to ${runs.location.function} (${shortWhere(runs.location.file, runs.location.line)}).` : ''}`;
+    }
+    default:
+      return `${title}.`;
+  }
+}
+
+/**
+ * Whether the chat offers to watch a finding's function: not a thread that is blocked or waits
+ * there (a deadlock, a lock, a pool, a stuck thread, a loop asleep in a call): a watch of it records
+ * nothing until it returns.
+ */
+export function offersWatch(f: Finding): boolean {
+  return !(f.about === 'deadlock' || f.about === 'lock' || f.about === 'pool' || f.about === 'stuck' || f.about === 'wait'
+    || (f.about === 'event-loop' && f.view === 'stacks'));
 }
 
 /** The report as markdown (the CLI without --json; the chat renders it piece by piece). */

@@ -6,29 +6,82 @@
 import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model';
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { pyflightThreadsText } from '../profile/threads';
-import { diagnoseHang } from './hang';
+import { ErrorCode, PyFlightError } from '../common/errors';
+import { deadlockText, lockCycles } from '../format/stackFormat';
+import { blockedEventLoops, diagnoseHang } from './hang';
+import { locationWords, targetModuleNamer } from './mainModule';
 import { ownCodeTime, sourceLineReader } from './ownTime';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
-import { cpuDuring } from './quickEvidence';
-import { shortWhere, type Finding } from './report';
+import { cpuDuring, readyText, starvation, type CpuUse, type Starvation } from './cpuUse';
+import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding } from './report';
+import { sampleStacks } from './stackSamples';
 import type { StackTarget } from './stackSamples';
 
 export type SlowTarget = ProfileTarget & StackTarget;
 
 export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
   const { target, onStep } = context;
+  // A deadlock first: one stack sample tells, and a profile of threads that never move shows nothing.
+  if (!context.samples.length) {
+    try {
+      await sampleStacks(target, 1, 0, context.options.signal, onStep, context.samples);
+      context.commands.push(`pyflight stack ${target.pid} --json   (a lock cycle?)`);
+    } catch (error) {
+      // The profile may still work (py-spy reads the process its own way); a cancel still stops here.
+      if (PyFlightError.from(error).code === ErrorCode.Cancelled) throw error;
+      onStep(`Could not read the stacks (${PyFlightError.from(error).message}); profiling without them.`);
+    }
+  }
+  const cycle = context.samples.length ? lockCycles(context.samples[context.samples.length - 1])[0] : undefined;
+  if (cycle) {
+    onStep(`${deadlockText(context.samples[context.samples.length - 1], cycle)}: looking at the locks first (no CPU profile is needed for a deadlock).`);
+    return diagnoseHang(context);
+  }
   const seconds = Math.max(1, Math.min(10, Math.floor(context.secondsLeft() - 2)));
   const measured = await cpuDuring(target, () => cpuFindings(context, seconds));
-  let { findings, summary } = measured.value;
+  let { findings } = measured.value;
   const { sampleShare } = measured.value;
   const profile = context.extras.profile;
   const sampled = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
-  // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does not.
-  const cpu = measured.cpuPercent;
-  const busy = cpu !== undefined ? Math.min(sampled, cpu / 100) : sampled;
+  // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does
+  // not. A thread ready to run but without a CPU wants it as much as one that runs (run-queue delay).
+  const { use } = measured;
+  const cpu = use.cpuPercent;
+  const wanted = cpu !== undefined ? cpu + (use.readyPercent ?? 0) : undefined;
+  const busy = wanted !== undefined ? Math.min(sampled, wanted / 100) : sampled;
+  const starved = starvation(use);
+  if (starved) {
+    onStep(`The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ran only ${starved.cpuPercent.toFixed(0)}%: the host is overloaded.`);
+    const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location);
+    const first = starvationFinding(starved, use, culprit, sampled, target.pid);
+    findings = [first, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
+    return { findings, summary: summaryFrom(findings) };
+  }
+  if (busy >= 0.25 && profile?.profile.stacks.some((st) => st.frames.some((f) => LOOP_FRAME.test(f)))) {
+    // A busy asyncio service: its CPU findings say what computes on the loop; a coroutine that calls
+    // a blocking function stops the loop too, and is not CPU. A few stack samples tell (the loop
+    // thread asleep inside a callback).
+    const { samples } = context;
+    const first = Date.now();
+    onStep('The process runs an asyncio event loop: sampling stacks for a callback that blocks it.');
+    try {
+      await sampleStacks(target, Math.max(0, 5 - samples.length), 300, context.options.signal, onStep, samples);
+    } catch (error) {
+      if (PyFlightError.from(error).code === ErrorCode.Cancelled || !samples.length) throw error;
+    }
+    const span = samples[samples.length - 1].capturedAt - samples[0].capturedAt || Date.now() - first;
+    context.commands.push(`pyflight stack ${target.pid} --json   (×${samples.length} over ${(span / 1000).toFixed(1)} s)`);
+    const blockedShare = new Map<Finding, number>();
+    const blocked = blockedEventLoops(samples, span, new Set(), `Open the stacks (PyFlight: Show Stacks, or \`pyflight stack ${target.pid}\`) to see every thread.`, blockedShare);
+    // Ordered by the share of time each holds the loop (or the CPU): the larger first.
+    const share = (f: Finding) => (blockedShare.get(f) ?? (sampleShare.get(f) ?? 0) * busy);
+    if (blocked.length) findings = [...findings, ...blocked].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || share(b) - share(a));
+  }
+  const ready = readyText(use);
+  if (ready && findings.length && busy >= 0.25) findings[0].evidence.push(`During the profile the process used ${cpu!.toFixed(0)}% of a core and was ${ready} (run-queue delay): it got the CPU it asked for.`);
   if (busy < 0.25) {
     // Slow but mostly idle: the time goes to waiting. Look at what the threads wait on.
-    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile: slow means waiting here; sampling stacks.`);
+    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile${use.readyPercent !== undefined ? ` (counting ${use.readyPercent.toFixed(0)}% ready to run without a CPU)` : ''}: slow means waiting here; sampling stacks.`);
     const waits = await diagnoseHang(context);
     const real = waits.findings.filter((f) => f.severity !== 'info');
     if (real.length) {
@@ -42,15 +95,57 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
       if (minor.length) why.push(`${minor.length} CPU finding${minor.length === 1 ? '' : 's'} under 5% of a core left out (${minor.map((f) => f.location?.function ?? f.title).join(', ')}).`);
       for (const f of real) f.evidence.push(...why);
       findings = [...real, ...findings.filter((f) => !minor.includes(f)).map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
-      summary = `Waiting, not computing: ${real[0].title}.`;
-    } else if (cpu !== undefined && cpu / 100 * 2 < sampled) {
-      // py-spy saw twice the activity the CPU time allows: its "CPU" findings are mostly threads at blocking calls.
-      summary = `Mostly waiting, not computing: the process used ${cpu!.toFixed(0)}% of a core, and no lock wait or blocked event loop showed in the stacks. `
-        + 'The CPU findings below count threads py-spy saw at blocking calls; look at what those calls wait for (a remote service, a queue).';
+      return { findings, summary: summaryFrom(findings, 'Waiting, not computing') };
+    }
+    if (cpu !== undefined && cpu / 100 * 2 < sampled) {
+      // py-spy saw twice the activity the CPU time allows: its "CPU" findings are mostly threads at
+      // blocking calls. That is the first finding, so the summary says it (one voice).
+      const stacks = waits.findings[0];
+      findings = [{
+        title: `Mostly waiting, not computing: the process used ${cpu.toFixed(0)}% of a core while py-spy counted its threads active in ${(sampled * 100).toFixed(0)}% of its sample slots, and no lock wait or blocked event loop showed in the stacks`,
+        severity: 'medium',
+        about: 'wait',
+        location: findings.find((f) => f.location)?.location ?? null,
+        evidence: [
+          `Its CPU time in /proc over the ${(profile!.elapsedMs / 1000).toFixed(1)} s profile: ${cpu.toFixed(0)}% of a core${use.readyPercent !== undefined ? `; ready to run without a CPU ${use.readyPercent.toFixed(0)}%` : ''}.`,
+          ...(stacks ? [`Stacks: ${stacks.title}.`] : []),
+          'The CPU findings below count threads py-spy saw at blocking calls (a thread in a blocking call counts as active at times).',
+        ],
+        next_steps: ['Look at what those calls wait for (a remote service, a queue): `pyflight trace` on the function shows how long each call takes.',
+          `Open the stacks (PyFlight: Show Stacks, or \`pyflight stack ${target.pid}\`) while it is slow.`],
+        view: 'profile',
+      }, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
     }
   }
-  return { findings, summary };
+  return { findings, summary: summaryFrom(findings) };
 }
+
+/** The first finding of a starved process: the host, not its code or what it waits on; `culprit` is where its CPU goes when it runs. */
+function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | undefined, sampled: number, pid: number): Finding {
+  const machine = use.machine;
+  return {
+    title: `Starved of CPU: ${starved.text}`,
+    severity: 'high',
+    about: 'starved',
+    location: culprit?.location ?? null,
+    evidence: [
+      starved.measured,
+      ...(machine ? [`The machine has ${machine.cpus} CPU${machine.cpus === 1 ? '' : 's'} online${machine.load1 !== undefined ? `; its load average (runnable threads, last minute) was ${machine.load1.toFixed(1)}` : ''}`
+        + `${use.allowedCpus !== undefined && use.allowedCpus < machine.cpus ? `; the process may run on ${use.allowedCpus} of them (its CPU affinity)` : ''}.`] : []),
+      `py-spy found its threads active in ${(Math.min(1, sampled) * 100).toFixed(0)}% of its sample slots: a thread that waits for a CPU is not in a blocking call, so it counts as active.`,
+      ...(culprit ? [`When it runs: ${culprit.title} (the next finding).`] : []),
+    ],
+    next_steps: [
+      'Give it CPU: move other work off this machine (or off the CPUs it may run on), raise its CPU limit or affinity, or run fewer busy processes than CPUs.',
+      'Its waits and latency will look long while the host is overloaded; compare with the load average (`uptime`) before looking for a remote service.',
+      `Once the host has room, profile again (\`pyflight perf ${pid} -d 10\`) to see what its own work costs.`,
+    ],
+    view: 'profile',
+  };
+}
+
+/** A frame of asyncio's callback runner, as py-spy names it. */
+const LOOP_FRAME = /^Handle\._run \(.*asyncio[\\/]events\.py:\d+\)$/;
 
 function ownHot(profile: CpuProfile): HotFunction[] {
   return profile.hot.filter((f) => f.kind === 'own');
@@ -59,7 +154,6 @@ function ownHot(profile: CpuProfile): HotFunction[] {
 /** A slow diagnosis, and for each CPU finding the share of the profile's samples it stands for. */
 interface SlowDiagnosis {
   findings: Finding[];
-  summary: string;
   sampleShare: Map<Finding, number>;
 }
 
@@ -75,8 +169,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   if (!profile.samples) {
     return {
       sampleShare,
-      summary: `No thread used the CPU in ${seconds} s: the process waits rather than computes.`,
-      findings: [{ title: 'No CPU samples: every thread was idle', severity: 'info', location: null,
+      findings: [{ title: 'No CPU samples: every thread was idle', severity: 'info', about: 'wait', location: null,
         evidence: [`py-spy recorded 0 samples of running threads in ${(result.elapsedMs / 1000).toFixed(1)} s at ${result.rate} Hz.`],
         next_steps: ['Slow but idle means waiting: diagnose it as a hang (`--kind hang`) to see what the threads wait on.'], view: 'profile' }],
     };
@@ -84,24 +177,31 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const pct = (n: number) => `${n.toFixed(1)}%`;
   const own = ownHot(profile);
   // Ranked by the time charged to the deepest own frame: a function whose cost is in the library it calls comes first.
+  const nameOf = await targetModuleNamer(target);
   const charged = ownCodeTime(profile, { workspaceRoots: options.workspaceRoots }, sourceLineReader(target)).slice(0, 3);
   const findings: Finding[] = charged.map((c, i) => {
     const callee = c.topCallee && c.samples - c.self > c.self ? c.topCallee : undefined;
     const calleeName = callee ? `${callee.module ? `${callee.module} ` : ''}(${callee.function})` : '';
+    // CPU work inside a loop callback blocks the asyncio event loop as a blocking call does: say so, with the call.
+    const onLoop = c.inLoop * 2 >= c.samples && c.percent >= 5;
+    const uses = callee ? `uses ${pct(c.percent)} of CPU samples, mostly in ${calleeName} that it calls` : `uses ${pct(c.percent)} of CPU samples in its own code`;
     return {
-      title: callee ? `${c.function} uses ${pct(c.percent)} of CPU samples, mostly in ${calleeName} that it calls`
-        : `${c.function} uses ${pct(c.percent)} of CPU samples in its own code`,
+      title: onLoop ? `The asyncio event loop is blocked in ${c.function} (${shortWhere(c.file, c.line)}, computing): it ${uses}, inside a loop callback; no other task runs meanwhile`
+        : `${c.function} ${uses}`,
       severity: i === 0 && c.percent >= 20 ? 'high' : 'medium',
+      about: onLoop ? 'event-loop' : 'cpu',
       location: { function: c.function, file: c.file ?? null, line: c.line ?? null },
       evidence: [
         `${c.samples} of ${profile.samples} samples in ${(result.elapsedMs / 1000).toFixed(1)} s ended in ${c.function} as the deepest own-code frame: `
           + `${c.self} in its own lines, ${c.samples - c.self} in code it calls that is not yours${c.topCallee ? ` (most: ${c.topCallee.module ? `${c.topCallee.module}.` : ''}${c.topCallee.function}, ${c.topCallee.samples})` : ''}.`,
         ...(c.line ? [`Its busiest line is ${shortWhere(c.file, c.line)}${callee ? ' (the call into that code)' : ''}.`] : []),
+        ...(onLoop ? [`${c.inLoop} of those ${c.samples} samples ran inside an asyncio loop callback (Handle._run): while it computes, every other request and timer waits.`] : []),
       ],
       next_steps: [
+        ...(onLoop ? [`Run it off the loop: \`await asyncio.to_thread(${c.function.split('.').pop()}, …)\` or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` (CPU work in Python holds the GIL: a process pool runs it in parallel).`] : []),
         callee ? `Call ${callee.function} less at ${shortWhere(c.file, c.line)} (fewer items, a cheaper algorithm, cache results), or move it off the request path.`
           : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,
-        `Measure each call: \`pyflight trace ${target.pid} ${c.module ?? '<module>'} ${c.function}\`.`,
+        `Measure each call: \`pyflight trace ${target.pid} ${nameOf(c.file, c.module)} ${locationWords(c.function)}\`.`,
         perfStep,
       ],
       view: 'profile',
@@ -115,6 +215,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     const onStack: Finding = {
       title: `${byTotal.function} is on the stack in ${pct(byTotal.totalPercent)} of CPU samples (callees included)`,
       severity: 'info',
+      about: 'cpu',
       location: { function: byTotal.function, file: byTotal.file ?? null, line: byTotal.line ?? null },
       evidence: [`${byTotal.total} of ${profile.samples} samples; ${byTotal.self} in its own code.`],
       next_steps: [`The time is in what ${byTotal.function} calls: follow the hottest path in the flame graph.`],
@@ -129,6 +230,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     findings.push({
       title: `No own code used the CPU: its samples in the profile are all at blocking calls, most in ${top.function} (${shortWhere(top.file, top.line)})`,
       severity: 'info',
+      about: 'wait',
       location: { function: top.function, file: top.file ?? null, line: top.line ?? null },
       evidence: [`Every own-code sample ended on a line that sleeps, waits for I/O or a lock, or in a wait of the standard library (select, Condition.wait); py-spy counts such threads as active at times.`],
       next_steps: ['Slow but waiting: see what the threads wait on (`--kind hang`).', perfStep],
@@ -139,6 +241,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     findings.push({
       title: `No own-code function uses the CPU itself; the top is ${top.function} (${top.kind}, ${pct(top.selfPercent)})`,
       severity: 'medium',
+      about: 'cpu',
       location: { function: top.function, file: top.file ?? null, line: top.line ?? null },
       evidence: [`Hottest path: ${path.join(' → ')}.`],
       next_steps: ['Find which own function calls it on the hottest path, and call it less.', perfStep],
@@ -150,5 +253,5 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const f0 = findings[0];
   const leftOut = pyflightThreadsText(profile.pyflightThreads);
   if (leftOut) f0.evidence.push(`${leftOut}: they are not the process's work.`);
-  return { findings, sampleShare, summary: `CPU-bound: ${f0.title}, at ${shortWhere(f0.location?.file, f0.location?.line)} (${profile.samples} samples in ${seconds} s).` };
+  return { findings, sampleShare };
 }

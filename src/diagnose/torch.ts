@@ -157,20 +157,26 @@ export async function diagnoseTorch({ target, secondsLeft, options, onStep, comm
     signal?.removeEventListener('abort', onAbort);
   }
   commands.push(`pyflight torch ${target.pid} profile ${label}`);
-  return { findings: torchFindings(run.summary, run.result.file, step, samples, label, target.pid), summary: torchSummary(run.summary, step) };
+  const findings = torchFindings(run.summary, run.result.file, step, samples, label, target.pid);
+  return { findings, summary: torchSummary(run.summary, step, findings) };
 }
 
-function torchSummary(summary: TorchTraceSummary, step: TorchStep): string {
+function torchSummary(summary: TorchTraceSummary, step: TorchStep, findings: Finding[]): string {
   const top = summary.ops[0];
   if (!top) return `One call of ${step.function} ran no torch operators.`;
+  // One voice: a module that leads is the summary's subject too.
+  if (findings[0]?.about === 'module') return `${findings[0].title}.`;
   const share = summary.totalSelfCpuUs ? ` (${((top.selfCpuUs / summary.totalSelfCpuUs) * 100).toFixed(0)}% of operator CPU time)` : '';
   return `One call of ${step.function} spends its torch time in ${top.name}${share}${top.modulePath ? `, issued by ${top.modulePath}` : ''}.`;
 }
 
+/** From this share of the step's operator time, the module whose forward issues it is the culprit, before the step. */
+export const MODULE_LEADS_SHARE = 0.5;
+
 export function torchFindings(summary: TorchTraceSummary, file: string, step: TorchStep, samples: number, label: string, pid: number): Finding[] {
   const cuda = summary.totalCudaUs > 0;
   const stepLocation = { function: step.function, file: step.file, line: step.line ?? null };
-  const findings: Finding[] = [{
+  const stepFinding: Finding = {
     title: `${step.function} is the model step: ${summary.ops.slice(0, 3).map((o) => o.name).join(', ')} take most of its operator time`,
     severity: 'high',
     location: stepLocation,
@@ -185,8 +191,40 @@ export function torchFindings(summary: TorchTraceSummary, file: string, step: To
       'Check the shapes above: a batch or layer bigger than intended, or many small operators where one fused call would do.',
       `Profile another call to compare: \`pyflight torch ${pid} profile ${label}\`.`,
     ],
-  }];
-  // One finding per top-level module: the class whose forward issues the operators.
+  };
+  const findings: Finding[] = [];
+  const shareOf = (us: number) => (summary.totalSelfCpuUs ? us / summary.totalSelfCpuUs : 0);
+  if (summary.ownModules.length) {
+    // The user's nn.Module subclasses, by the operator time their own forward issues (torch's layers
+    // inside it count for it; a submodule of yours counts for itself): the innermost class of yours.
+    for (const m of summary.ownModules.slice(0, 3)) {
+      const share = shareOf(m.selfCpuUs);
+      const leads = findings.length === 0 && share >= MODULE_LEADS_SHARE;
+      const forward = { function: `${m.class}.forward`, file: resolveTraceFile(m.forward, step.file), line: m.forward.line };
+      findings.push({
+        title: leads ? `${m.class}.forward costs most: ${(share * 100).toFixed(0)}% of ${step.function}'s operator CPU time (${m.ops.slice(0, 3).join(', ')})`
+          : `${m.class}.forward issues ${m.ops.slice(0, 3).join(', ')} (${(share * 100).toFixed(0)}% of the step's operator CPU time)`,
+        severity: leads ? 'high' : 'medium',
+        about: 'module',
+        location: forward,
+        evidence: [
+          `torch profile of one call of ${step.function}: ${microseconds(m.selfCpuUs)} of its ${microseconds(summary.totalSelfCpuUs)} operator CPU time ran in operators that ${m.class}.forward issued `
+            + '(directly, or through torch\'s layers it calls; a module of yours inside it counts for itself).',
+          `Its operators by time: ${m.ops.join(', ')}.`,
+          `${m.class}.forward is at ${frameText(m.forward)}; the step that calls the model is ${step.function} (${shortWhere(step.file, step.line)}).`,
+        ],
+        next_steps: [
+          `Look at ${m.class}.forward and the layers it calls: the shapes of ${m.ops[0] ?? 'its operators'} say how big each call is.`,
+          `Open the Chrome trace for the timeline: ${file} (chrome://tracing or https://ui.perfetto.dev).`,
+          `Profile another call to compare: \`pyflight torch ${pid} profile ${label}\`.`,
+        ],
+      });
+    }
+    if (findings[0]?.severity === 'high') stepFinding.severity = 'medium';
+    return [...(findings[0]?.severity === 'high' ? [findings[0], stepFinding, ...findings.slice(1)] : [stepFinding, ...findings]), ...noStack(summary)];
+  }
+  findings.push(stepFinding);
+  // No module of the user's in the trace's Python stack: one finding per top-level module (torch's own).
   const byTop = new Map<string, { selfCpuUs: number; ops: Map<string, number>; forward: PythonFrame | null; paths: Set<string> }>();
   for (const op of summary.ops) {
     if (!op.modulePath) continue;
@@ -204,6 +242,7 @@ export function torchFindings(summary: TorchTraceSummary, file: string, step: To
     findings.push({
       title: `${cls}.forward issues ${ops.slice(0, 3).join(', ')} (${share}% of the step's operator CPU time)`,
       severity: 'medium',
+      about: 'module',
       location: m.forward ? { function: `${cls}.forward`, file: resolveTraceFile(m.forward, step.file), line: m.forward.line } : null,
       evidence: [
         `In the trace's Python stack these operators run inside nn.Module ${cls}: ${[...m.paths].join('; ')}.`,
@@ -212,9 +251,10 @@ export function torchFindings(summary: TorchTraceSummary, file: string, step: To
       next_steps: [`Look at ${cls}.forward and the layers it calls; the shapes in the first finding say how big each call is.`],
     });
   }
-  if (!summary.withStack) {
-    findings.push({ title: 'The trace has no Python stack, so the issuing modules are unknown', severity: 'info', location: null,
-      evidence: ['No python_function events in the Chrome trace.'], next_steps: ['Open the trace to see the operators in time order.'] });
-  }
-  return findings;
+  return [...findings, ...noStack(summary)];
+}
+
+function noStack(summary: TorchTraceSummary): Finding[] {
+  return summary.withStack ? [] : [{ title: 'The trace has no Python stack, so the issuing modules are unknown', severity: 'info', location: null,
+    evidence: ['No python_function events in the Chrome trace.'], next_steps: ['Open the trace to see the operators in time order.'] }];
 }

@@ -12,7 +12,7 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import { diagnose, type Diagnosis, type DiagnoseOptions } from './engine';
 import type { DiagnoseKind, DiagnoseTarget } from './playbooks';
 import type { DiagnoseStep, DiagnosisExtras } from './playbookTypes';
-import { SEVERITY_RANK, type DiagnosisReport, type Finding } from './report';
+import { SEVERITY_RANK, summaryFrom, type DiagnosisReport, type Finding } from './report';
 
 export interface WorkerDiagnosis {
   pid: number;
@@ -33,9 +33,10 @@ export interface WorkersDiagnosisReport extends DiagnosisReport<DiagnoseKind> {
   findings: WorkersFinding[];
 }
 
-/** Findings are the same across workers when they point at the same code (titles carry each worker's numbers). */
+/** Findings are the same across workers when they say the same kind of thing about the same code (titles carry each worker's numbers). */
 function findingKey(f: Finding): string {
-  return f.location?.file ? `${f.severity}\0${f.location.function}\0${f.location.file}` : `${f.severity}\0${f.title.replace(/[\d.,]+/g, '#')}`;
+  const basis = f.about ?? '';
+  return f.location?.file ? `${basis}\0${f.severity}\0${f.location.function}\0${f.location.file}` : `${basis}\0${f.severity}\0${f.title.replace(/[\d.,]+/g, '#')}`;
 }
 
 /** The first number in a title that is a share ("uses 45.1% of CPU samples"), for ordering equals. */
@@ -70,20 +71,23 @@ export function mergeWorkerReports(master: { pid: number; label: string }, probl
       ? best.evidence.map((e, i) => (i === 0 ? `Worker ${pids[0]}: ${e}` : e))
       : found.flatMap((f) => f.finding.evidence.slice(0, 3).map((e, i) => (i === 0 ? `Worker ${f.pid}: ${e}` : e)));
     const finding: WorkersFinding = { ...best, title: `${best.title} (${workerList(pids)})`, evidence, workers: pids };
-    return { finding, rank: SEVERITY_RANK[best.severity], spread: pids.length, share: shareOf(best), order: Math.min(...found.map((f) => f.order)) };
-  }).sort((a, b) => a.rank - b.rank || b.share - a.share || b.spread - a.spread || a.order - b.order).map((m) => m.finding);
-  const culprit = merged[0];
+    return { finding, best, rank: SEVERITY_RANK[best.severity], spread: pids.length, share: shareOf(best), order: Math.min(...found.map((f) => f.order)) };
+  }).sort((a, b) => a.rank - b.rank || b.share - a.share || b.spread - a.spread || a.order - b.order);
+  const culprit = merged[0].finding;
   const culpritReport = done.find((d) => d.pid === culprit.workers[0])!.report;
+  // One voice: the summary says what the first merged finding says (its worker's summary when that
+  // finding led its worker's report too).
+  const said = culpritReport.findings[0] === merged[0].best ? culpritReport.summary : summaryFrom([merged[0].best]);
   const others = done.length - 1;
   return {
     pid: master.pid,
     problem,
     kind: culpritReport.kind,
     routedBy: `each of the ${diagnoses.length} workers of ${master.label} diagnosed: ${done.map((d) => `${d.pid} ${d.report.kind} (${d.report.routedBy})`).join('; ')}`,
-    summary: `In ${workerList(culprit.workers)} of ${master.label}: ${culpritReport.summary}`
+    summary: `In ${workerList(culprit.workers)} of ${master.label}: ${said}`
       + (others && culprit.workers.length === 1 ? ` The other worker${others === 1 ? '' : 's'} did not show it.` : '')
       + diagnoses.filter((d) => !d.report).map((d) => ` Worker ${d.pid} could not be diagnosed: ${d.error}`).join(''),
-    findings: merged,
+    findings: merged.map((m) => m.finding),
     commands_run: done.flatMap((d) => d.report.commands_run.map((c) => `${c}   (worker ${d.pid})`)),
     elapsedMs,
     workers: diagnoses.map((d) => (d.report ? { pid: d.pid, kind: d.report.kind, summary: d.report.summary } : { pid: d.pid, error: d.error ?? 'no report' })),

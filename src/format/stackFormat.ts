@@ -73,6 +73,41 @@ function where(file: string | null, line: number | null): string {
   return file ? `${file}${line ? `:${line}` : ''}` : '?';
 }
 
+/** A thread parked on a lock or a semaphore (not a condition, an event or a queue). */
+export const isLockWait = (t: ThreadStack) => t.blockedOn !== undefined && (t.blockedOn.kind === 'lock' || t.blockedOn.kind === 'semaphore');
+
+/** Thread names that wait, through locks, on each other in a circle (each cycle once, in the order found). */
+export function lockCycles(sample: StackResult): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const t of sample.threads) if (isLockWait(t) && t.blockedOn!.heldBy?.length) edges.set(t.name, t.blockedOn!.heldBy!);
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  const visit = (name: string, path: string[]) => {
+    const at = path.indexOf(name);
+    if (at >= 0) {
+      const cycle = path.slice(at);
+      const key = [...cycle].sort().join('\u0000');
+      if (!seen.has(key)) { seen.add(key); cycles.push(cycle); }
+      return;
+    }
+    for (const next of edges.get(name) ?? []) visit(next, [...path, name]);
+  };
+  for (const name of edges.keys()) visit(name, []);
+  return cycles;
+}
+
+/**
+ * A lock cycle in words: "Deadlock: transfer waits for AUDIT_LOCK held by audit; audit waits for
+ * ACCOUNTS_LOCK held by transfer". One snapshot: the hang diagnosis checks it lasts.
+ */
+export function deadlockText(result: StackResult, cycle: readonly string[]): string {
+  const waits = cycle.map((name, i) => {
+    const t = result.threads.find((x) => x.name === name);
+    return `${name} waits for ${t?.blockedOn?.expression ?? 'a lock'} held by ${cycle[(i + 1) % cycle.length]}`;
+  });
+  return `Deadlock: ${waits.join('; ')}`;
+}
+
 /** Threads blocked on the same lock (same expression at the same line), most threads first. */
 export function blockedSummary(threads: readonly ThreadStack[]): Array<{ blockedOn: BlockedOn; threads: ThreadStack[] }> {
   const byLock = new Map<string, { blockedOn: BlockedOn; threads: ThreadStack[] }>();
@@ -102,6 +137,7 @@ export const NOT_A_PROFILE = 'Most threads are running code: one snapshot is not
 export function formatStacks(result: StackResult): string {
   const lines: string[] = [];
   lines.push(`Process ${result.pid} — stacks captured ${new Date(result.capturedAt).toISOString()}`);
+  for (const cycle of lockCycles(result)) lines.push(`${deadlockText(result, cycle)}.`);
   for (const { blockedOn, threads } of blockedSummary(result.threads)) {
     const held = heldByText(blockedOn);
     lines.push(`${threads.length === 1 ? '1 thread' : `${threads.length} threads`} ${blockedText(blockedOn)} (${where(blockedOn.file, blockedOn.line)}): ${threads.map((t) => t.name).join(', ')}${held ? ` — ${held}` : ''}`);

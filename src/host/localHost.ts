@@ -57,6 +57,20 @@ export const localHost: TargetHost = {
     return readText(`/proc/${pid}/${file}`);
   },
 
+  async readProcTasks(pid, file) {
+    const tids = await fs.readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+    const texts = await Promise.all(tids.map((tid) => readText(`/proc/${pid}/task/${tid}/${file}`)));
+    const byTid = new Map<number, string>();
+    tids.forEach((tid, i) => { const text = texts[i]; if (text !== undefined) byTid.set(Number(tid), text); });
+    return byTid;
+  },
+
+  async machineLoad() {
+    const load = await readText('/proc/loadavg');
+    const load1 = load ? Number(load.split(' ')[0]) : undefined;
+    return { cpus: os.cpus().length || 1, ...(load1 !== undefined && Number.isFinite(load1) ? { load1 } : {}) };
+  },
+
   readProcLink(pid, link) {
     return fs.readlink(`/proc/${pid}/${link}`);
   },

@@ -41,6 +41,18 @@ export interface TargetHost {
    */
   readProc(pid: number, file: string): Promise<string | undefined>;
 
+  /**
+   * The same file of every thread of the process, /proc/<pid>/task/<tid>/<file> (`schedstat`, `stat`),
+   * by thread id; a thread that ends while it is read is left out. Empty when the process is gone.
+   */
+  readProcTasks(pid: number, file: string): Promise<Map<number, string>>;
+
+  /**
+   * The machine the target runs on: its online CPUs and the 1-minute load average (/proc/loadavg),
+   * for telling a starved process from one that waits.
+   */
+  machineLoad(): Promise<MachineLoad>;
+
   /** A link of /proc/<pid>/ (`exe`, `cwd`); rejects with the system's error (EACCES: another user's process). */
   readProcLink(pid: number, link: string): Promise<string>;
 
@@ -76,6 +88,13 @@ export interface ProcSource {
   readLink(relative: string): string | undefined;
   /** The user database (/etc/passwd). */
   readPasswd(): string | undefined;
+}
+
+export interface MachineLoad {
+  /** CPUs online on the machine. */
+  cpus: number;
+  /** Runnable (and uninterruptible) threads averaged over the last minute; undefined when unreadable. */
+  load1?: number;
 }
 
 export interface TracerFacts {

@@ -5,7 +5,7 @@
  * integration test relies on that).
  */
 import { DIAGNOSE_KINDS } from '../diagnose/playbooks';
-import { SEVERITY_RANK } from '../diagnose/report';
+import { FINDING_BASES, SEVERITY_RANK } from '../diagnose/report';
 
 type Schema = Record<string, unknown>;
 
@@ -26,6 +26,7 @@ const DIAGNOSIS_SCHEMA: Schema = {
         properties: {
           title: { type: 'string' },
           severity: { type: 'string', enum: Object.keys(SEVERITY_RANK) },
+          about: { type: 'string', enum: [...FINDING_BASES], description: 'What kind of evidence it rests on (hang, slow, torch); the summary is written from the first finding\'s.' },
           location: {
             description: 'Where to look; null when the evidence names no place.',
             anyOf: [{ type: 'null' }, { type: 'object', properties: { function: { type: 'string' }, file: { type: ['string', 'null'] }, line: { type: ['number', 'null'] } },

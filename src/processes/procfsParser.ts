@@ -81,6 +81,28 @@ export function cpuPercent(before: ProcStat, after: ProcStat, elapsedMs: number,
 }
 
 /**
+ * /proc/<pid>/task/<tid>/schedstat: `run_ns wait_ns timeslices` — nanoseconds on a CPU, nanoseconds
+ * runnable but waiting on a run queue (the scheduler's run delay), and how many times it ran.
+ */
+export function parseSchedstat(text: string): { runNs: number; waitNs: number } | undefined {
+  const [run, wait] = text.trim().split(/\s+/).map(Number);
+  return Number.isFinite(run) && Number.isFinite(wait) ? { runNs: run, waitNs: wait } : undefined;
+}
+
+/** How many CPUs a `Cpus_allowed_list:` of /proc/<pid>/status names (`0-3,8`); undefined when absent. */
+export function parseCpusAllowed(status: string): number | undefined {
+  const match = /^Cpus_allowed_list:\s*(\S+)/m.exec(status);
+  if (!match) return undefined;
+  let n = 0;
+  for (const part of match[1].split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (!Number.isInteger(a)) return undefined;
+    n += b === undefined ? 1 : b - a + 1;
+  }
+  return n || undefined;
+}
+
+/**
  * Splits /proc/<pid>/cmdline. Trailing empty strings are dropped: the terminating NUL, and the NUL
  * padding setproctitle leaves where the original arguments were.
  */

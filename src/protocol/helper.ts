@@ -94,7 +94,7 @@ export interface BlockedOn {
   kind: BlockedOnKind;
   /** The stdlib call it waits in, when there is one (`Condition.wait`, `Queue.get`). */
   via?: string;
-  /** Threads inside a `with <same expression>:` block of the same file (locks and semaphores only). */
+  /** Threads inside a `with <same expression>:` block of the same file, or between its acquire() and release() (get() and put()) in one function. */
   heldBy?: string[];
 }
 
@@ -102,8 +102,10 @@ export interface BlockedOn {
 export interface HeldLock {
   expression: string;
   file: string;
-  /** The line of the `with` statement. */
+  /** The line of the `with` statement, or of the acquire() / get() (`how`). */
   line: number;
+  /** Held between `acquire()` and `release()`, or `get()` and `put()`, of one function (a semaphore or a pool has no owner); absent: inside a `with`. */
+  how?: 'acquire' | 'get';
 }
 
 export interface ThreadStack {

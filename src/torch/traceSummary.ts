@@ -50,9 +50,22 @@ export interface TorchModuleRow {
   forward: PythonFrame | null;
 }
 
+/** A user's nn.Module subclass and the operators its `forward` issues, through torch's own modules too. */
+export interface OwnModuleRow {
+  /** The class, e.g. `SlowMixer`. */
+  class: string;
+  /** Self CPU time of the operators whose innermost own module it is. */
+  selfCpuUs: number;
+  ops: string[];
+  /** Its `forward` (the first one seen), as the trace names the file. */
+  forward: PythonFrame;
+}
+
 export interface TorchTraceSummary {
   ops: TorchOpRow[];
   modules: TorchModuleRow[];
+  /** The user's module classes by the operator time their forward issues (ops of torch's modules inside count for them), biggest first. */
+  ownModules: OwnModuleRow[];
   /** Own-code Python functions (outside torch) that issued operators, by self CPU time under them. */
   callers: Array<PythonFrame & { selfCpuUs: number }>;
   totalSelfCpuUs: number;
@@ -121,6 +134,8 @@ export interface PlacedOp {
   forward: PythonFrame | null;
   /** The innermost Python frame outside torch. */
   caller: PythonFrame | null;
+  /** The innermost module around it whose `forward` is the user's code (not torch's `Linear`): whose forward issued it. */
+  ownModule: { name: string; forward: PythonFrame } | null;
 }
 
 export interface PlacedTrace {
@@ -174,6 +189,7 @@ export function placeOperators(trace: unknown): PlacedTrace {
       const modules: string[] = [];
       let forward: PythonFrame | null = null;
       let caller: PythonFrame | null = null;
+      let ownModule: PlacedOp['ownModule'] = null;
       for (let i = 0; i < pyChain.length; i++) {
         const m = MODULE.exec(pyChain[i].name ?? '');
         if (m) {
@@ -183,13 +199,14 @@ export function placeOperators(trace: unknown): PlacedTrace {
             const f = parsePythonFrame(pyChain[j].name ?? '');
             if (f && f.function === 'forward') forward = f;
           }
+          if (forward && isOwnFrame(forward)) ownModule = { name: m[1], forward };
           continue;
         }
         const frame = parsePythonFrame(pyChain[i].name ?? '');
         if (frame && isOwnFrame(frame)) caller = frame;
       }
       placed.push({ name: ev.name ?? '?', tid, startUs: ev.ts!, durUs: ev.dur!, selfUs: Math.max(0, ev.dur! - open.childUs), depth: open.depth,
-        cudaUs: kernelUsById.get(ev.args?.['External id']) ?? 0, shape: shapeText(ev.args?.['Input Dims']), modules, forward, caller });
+        cudaUs: kernelUsById.get(ev.args?.['External id']) ?? 0, shape: shapeText(ev.args?.['Input Dims']), modules, forward, caller, ownModule });
     }
   }
   return { ops: placed, totalCudaUs, withStack: py.length > 0 };
@@ -200,6 +217,7 @@ export function summarizeTrace(trace: unknown, limit = 15): TorchTraceSummary {
   const byOp = new Map<string, Acc>();
   const byModule = new Map<string, { selfCpuUs: number; ops: Map<string, number>; forward: PythonFrame | null }>();
   const byCaller = new Map<string, PythonFrame & { selfCpuUs: number }>();
+  const byOwn = new Map<string, { selfCpuUs: number; ops: Map<string, number>; forward: PythonFrame }>();
   let totalSelfCpuUs = 0;
   const callerKey = (f: PythonFrame) => `${f.file}:${f.line}:${f.function}`;
   for (const op of ops) {
@@ -224,6 +242,12 @@ export function summarizeTrace(trace: unknown, limit = 15): TorchTraceSummary {
       mod.selfCpuUs += self;
       bump(mod.ops, name, self);
     }
+    if (op.ownModule) {
+      let own = byOwn.get(op.ownModule.name);
+      if (!own) byOwn.set(op.ownModule.name, own = { selfCpuUs: 0, ops: new Map(), forward: op.ownModule.forward });
+      own.selfCpuUs += self;
+      bump(own.ops, name, self);
+    }
     if (caller) {
       const key = callerKey(caller);
       bump(acc.callers, key, self);
@@ -239,8 +263,10 @@ export function summarizeTrace(trace: unknown, limit = 15): TorchTraceSummary {
   if (!totalCudaUs) rows.sort((a, b) => b.selfCpuUs - a.selfCpuUs);
   const modules = [...byModule.entries()].map(([path, m]) => ({ path, selfCpuUs: m.selfCpuUs, ops: topKeys(m.ops, 5), forward: m.forward }))
     .sort((a, b) => b.selfCpuUs - a.selfCpuUs);
+  const ownModules = [...byOwn.entries()].map(([cls, m]) => ({ class: cls, selfCpuUs: m.selfCpuUs, ops: topKeys(m.ops, 5), forward: m.forward }))
+    .sort((a, b) => b.selfCpuUs - a.selfCpuUs);
   return {
-    ops: rows.slice(0, limit), modules, callers: [...byCaller.values()].sort((a, b) => b.selfCpuUs - a.selfCpuUs),
+    ops: rows.slice(0, limit), modules, ownModules, callers: [...byCaller.values()].sort((a, b) => b.selfCpuUs - a.selfCpuUs),
     totalSelfCpuUs, totalCudaUs, withStack, opEvents: ops.length,
   };
 }

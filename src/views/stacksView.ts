@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { activityText, blockedText, formatFrame, heldByText, groupIdenticalStacks, isStdlibFrame, mainFrame, mostlyRunning, NOT_A_PROFILE,
+import { activityText, blockedText, deadlockText, formatFrame, heldByText, groupIdenticalStacks, isStdlibFrame, lockCycles, mainFrame, mostlyRunning, NOT_A_PROFILE,
   type StackGroup } from '../format/stackFormat';
 import { openSourceCommand } from './valueNodes';
 import type { AsyncTask, BlockedOn, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
@@ -17,7 +17,7 @@ export type StackNode =
   | { kind: 'asyncGroup'; tasks: AsyncTask[] }
   | { kind: 'task'; task: AsyncTask; key: string }
   | { kind: 'blockedOn'; blockedOn: BlockedOn; key: string }
-  | { kind: 'note'; text: string; description?: string; tooltip?: string };
+  | { kind: 'note'; text: string; description?: string; tooltip?: string; icon?: 'error' };
 type Node = StackNode;
 
 /** Label of a thread or a group: where it is first (what a narrow sidebar must not cut), then who. */
@@ -58,6 +58,11 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
       if (r.asyncTasks) roots.unshift({ kind: 'asyncGroup', tasks: r.asyncTasks });
       // Most threads running: the snapshot is one sample of where they are, not where time goes.
       if (mostlyRunning(r)) roots.unshift({ kind: 'note', text: 'One snapshot is not a profile', description: 'most threads are running code · Refresh a few times, or Trace', tooltip: NOT_A_PROFILE });
+      // A lock cycle first, by its name: the threads in it never move again.
+      for (const cycle of lockCycles(r).reverse()) {
+        roots.unshift({ kind: 'note', text: `Deadlock: ${cycle.join(' ⇄ ')}`, description: `each waits for a lock ${cycle.length === 2 ? 'the other' : 'the next'} holds`,
+          tooltip: `${deadlockText(r, cycle)}.\nA lock cycle does not resolve itself: the process must be restarted. Diagnose it (hang) to check it lasts and see where each lock was taken.`, icon: 'error' });
+      }
       if (r.hiddenAgentThreads) roots.push({ kind: 'note', text: `${r.hiddenAgentThreads} profiler agent threads hidden (setting pyflight.stacks.showAgentThreads)` });
       return roots;
     }
@@ -161,7 +166,7 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
       }
       case 'note': {
         const item = new vscode.TreeItem(node.text, None);
-        item.iconPath = new vscode.ThemeIcon('info');
+        item.iconPath = node.icon === 'error' ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon('info');
         if (node.description) item.description = node.description;
         if (node.tooltip) item.tooltip = node.tooltip;
         return item;

@@ -65,11 +65,27 @@ describe('diagnose exception: the swallowed exception first, the trace hook gone
       .finally(() => busy.detach());
     const first = report.findings[0];
     assert.match(first.title, /^process_order raised ValueError in [1-5] of the calls watched for \d s; handle_request, which calls it, raised nothing: it stops them$/,
-      report.findings.map((f) => f.title).join('\n'));
+      report.findings.map((f) => `${f.title}\n  ${f.evidence.join('\n  ')}`).join('\n'));
     assert.deepEqual(first.location, { function: 'parse_quantity', file, line: 24 });
     assert.match(first.evidence.join('\n'), /watch -e: process_order\(order=\{.*'quantity': 'twelve'.*\}\) raised ValueError: invalid literal/);
     assert.ok(report.commands_run.some((c) => /^pyflight watch \d+ __main__ handle_request -e -n 5$/.test(c)), report.commands_run.join('\n'));
     assert.equal(busy.probes.length, 0);
+  });
+
+  it('a rare exception: the window adapts to the rate it measured and counts longer (issue 20, item 7)', async () => {
+    const rare = new Session((await startTarget(['swallowed_errors.py', 'rare'])).pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await rare.attach();
+    const steps: string[] = [];
+    const report = await diagnose(rare, 'orders are silently dropped', { budgetSeconds: 20 }, (s) => steps.push(s)).finally(() => rare.detach());
+    // At most four orders in 3 s: too few to judge, so a second window follows, sized from that rate.
+    const more = steps.map((s) => /^(\d) exception events? in ([\d.]+) s is too few to judge: counting for (\d) s more\.$/.exec(s)).find(Boolean);
+    assert.ok(more, steps.join('\n'));
+    const first = report.findings[0];
+    const counted = /^parse_quantity raises ValueError \d+ times in ([\d.]+) s, which is swallowed by `except Exception:` in handle_request/.exec(first.title);
+    assert.ok(counted, report.findings.map((f) => f.title).join('\n'));
+    // Both windows' time: the second one's events are merged into the first's.
+    assert.ok(Number(counted[1]) >= Number(more[2]) + Number(more[3]) - 0.5, `${counted[1]} s counted after ${more[2]} s + ${more[3]} s`);
+    assert.equal(report.commands_run.filter((c) => /--kind exception {3}\(exception window/.test(c)).length, 2, report.commands_run.join('\n'));
   });
 
   it('a cancelled window is removed too', async () => {

@@ -13,6 +13,17 @@ import { FIXTURES, startTarget, stopAllTargets } from '../support/fixtures';
 const UNSEEN = path.join(FIXTURES, 'unseen');
 
 /** The 1-based line of `text` in a fixture, so the tests do not hard-code line numbers. */
+/**
+ * The culprit: the first finding, or the second when the first says the host starves the process
+ * (a busy machine: issue 20, item 1), which must then point at the same place.
+ */
+function culpritOf(report: DiagnosisReport): DiagnosisReport['findings'][number] {
+  const [first, second] = report.findings;
+  if (first?.about !== 'starved' || !second) return first;
+  assert.deepEqual(first.location, second.location, 'a starved lead points where the CPU goes');
+  return second;
+}
+
 function lineOf(file: string, text: string): number {
   const i = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(text));
   assert.ok(i >= 0, `${text} not in ${file}`);
@@ -37,7 +48,7 @@ describe('diagnose services it had not seen (real targets, no language model)', 
   it('catalog_search: the own caller of the hot stdlib code (_similarity → difflib) comes first, not the loop around it', async () => {
     const report = await run(['unseen/catalog_search/catalog_api.py'], 'search endpoint is slow', 10);
     assert.equal(report.kind, 'slow');
-    const first = report.findings[0];
+    const first = culpritOf(report);
     const ranking = path.join(UNSEEN, 'catalog_search', 'searchkit', 'ranking.py');
     assert.equal(first.location?.function, '_similarity');
     assert.equal(first.location?.file, ranking);
@@ -52,7 +63,7 @@ describe('diagnose services it had not seen (real targets, no language model)', 
     const report = await run(['unseen/report_server.py'], '/report takes several seconds to load');
     const file = path.join(UNSEEN, 'report_server.py');
     const first = report.findings[0];
-    assert.match(first.title, /^(\d+ threads in turn hold|Thread-\d+ \(process_request_thread\) holds) _rates_lock while in fetch_rates \(waiting in recv\); \d+ threads? wait for it$/);
+    assert.match(first.title, /^(\d+ threads in turn hold|Thread-\d+ \(process_request_thread\) holds) _rates_lock while in fetch_rates \(waiting in recv\); (1 thread waits|\d+ threads wait) for it$/);
     assert.equal(first.location?.function, 'build_report');
     assert.equal(first.location?.line, lineOf(file, 'rate = fetch_rates()'));
     assert.equal(report.findings.filter((f) => /_rates_lock while in fetch_rates/.test(f.title)).length, 1, report.findings.map((f) => f.title).join('\n'));
@@ -92,7 +103,7 @@ describe('diagnose services it had not seen (real targets, no language model)', 
   it('indexer_service, "something is wrong": big temporary JSON blobs make RSS go up and down, which is not a leak; the GIL hog is found', async () => {
     const report = await run(['indexer_service.py'].map((f) => `unseen/${f}`), 'something is wrong');
     assert.notEqual(report.kind, 'memory', report.routedBy);
-    const first = report.findings[0];
+    const first = culpritOf(report);
     assert.match(first.title, /reindex|rebuild_index/);
     assert.equal(first.location?.function, 'rebuild_index');
   });

@@ -80,6 +80,17 @@ describe('diagnose: the culprit first, from evidence (real targets, no language 
     assert.match(report.findings[0].title, /^LeakyCacheEntry objects grow by [\d.,]+\/s \([^)]*\), held by __main__\.SESSION_CACHE \(list, /);
   });
 
+  it('deadlock.py, "transfers are slow": the lock cycle is found first, without a CPU profile (issue 20)', async () => {
+    const { report, steps } = await run(['deadlock.py'], 'transfers are slow');
+    assert.equal(report.kind, 'slow');
+    assert.match(report.findings[0].title, /^Deadlock: /);
+    assert.equal(report.findings[0].about, 'deadlock');
+    assert.match(report.summary, /^Deadlock: /);
+    assert.ok(!steps.some((s) => /Recording a \d+ s CPU profile/.test(s)), steps.join('\n'));
+    assert.ok(!report.commands_run.some((c) => /pyflight perf/.test(c)), report.commands_run.join('\n'));
+    assert.ok(steps.some((s) => /^Deadlock: .* looking at the locks first/.test(s)), steps.join('\n'));
+  });
+
   it('auto without telling words: a deadlocked process is routed to hang by its stacks', async () => {
     const { report } = await run(['deadlock.py'], 'something is wrong with the billing job');
     assert.equal(report.kind, 'hang');

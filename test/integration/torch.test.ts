@@ -8,7 +8,14 @@ import { diagnose } from '../../src/diagnose/engine';
 import { Session } from '../../src/session/session';
 import { freshOutputDir, profileTorchCall, torchMemoryRun } from '../../src/torch/torchRun';
 import { useAttachedService } from '../support/attached';
-import { CLI, ROOT, startTarget, stopAllTargets, TEST_OWNER_VAR, type Target } from '../support/fixtures';
+import { CLI, FIXTURES, ROOT, startTarget, stopAllTargets, TEST_OWNER_VAR, type Target } from '../support/fixtures';
+
+/** The 1-based line of the `def forward` of `cls` in a fixture (what the trace's Python frame names). */
+function forwardLine(file: string, cls: string): number {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.startsWith(`class ${cls}(`));
+  return at + 1 + lines.slice(at).findIndex((l) => l.trim().startsWith('def forward('));
+}
 
 /** Directories a torch run stages in the target's /tmp; each must be gone after the run. */
 function stagingDirs(pid: number): string[] {
@@ -53,7 +60,7 @@ describe('torch: profile / memory through flight-profiler (torch_service.py, CPU
     assert.equal(addmm.modulePath, 'TinyMLP › Linear');
     assert.ok(addmm.shapes[0].includes('[64, 256]'), addmm.shapes.join(' | '));
     const mm = run.summary.ops.find((o) => o.name === 'aten::mm')!;
-    assert.equal(mm.calls, 4);
+    assert.equal(mm.calls, 12);
     assert.equal(mm.caller?.function, 'score');
     const selfTimes = run.summary.ops.map((o) => o.selfCpuUs);
     assert.deepEqual(selfTimes, [...selfTimes].sort((a, b) => b - a));
@@ -156,7 +163,8 @@ describe('torch: diagnose --kind torch (torch_service.py)', function () {
     const evidence = step.evidence.join('\n');
     assert.match(evidence, /aten::addmm/);
     assert.match(evidence, /aten::mm/);
-    assert.match(module.title, /^TinyMLP\.forward issues .*aten::addmm/);
+    // TinyMLP's operators are about a quarter of the step's: the step leads, the model's module follows.
+    assert.match(module.title, /^TinyMLP\.forward issues .*aten::addmm.* \(\d+% of the step's operator CPU time\)$/);
     assert.equal(module.location.line, 24, 'the def of TinyMLP.forward in the fixture');
     assert.ok(report.commands_run.includes(`pyflight torch ${service.pid} profile __main__ inference_step`), report.commands_run.join(' | '));
     rmSync(path.dirname(/: (\/\S+\.json)/.exec(step.next_steps[0])![1]), { recursive: true, force: true });
@@ -171,6 +179,35 @@ describe('torch: diagnose --kind torch (torch_service.py)', function () {
       assert.match(report.routedBy, /torch is loaded/);  // and busy, or a thread inside torch
       assert.equal(report.findings[0].location?.function, 'inference_step');
       rmSync(path.dirname(/: (\/\S+\.json)/.exec(report.findings[0].next_steps[0])![1]), { recursive: true, force: true });
+    } finally {
+      await session.detach();
+    }
+  });
+});
+
+describe('torch: diagnose names the nn.Module whose forward costs most (torch_model_service.py)', function () {
+  this.timeout(120_000);
+  after(stopAllTargets);
+
+  it('PairwiseMixer.forward first, not predict_step that calls the model; the step second (issue 20, item 6)', async () => {
+    const service = await startTarget(['torch_model_service.py'], undefined, 60_000);
+    const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
+    await session.attach();
+    try {
+      const report = await diagnose(session, 'inference is slow', { budgetSeconds: 25 });
+      assert.equal(report.kind, 'torch');
+      const [module, step] = report.findings;
+      assert.match(module.title, /^PairwiseMixer\.forward costs most: \d+% of predict_step's operator CPU time \(aten::/, report.findings.map((f) => f.title).join('\n'));
+      assert.equal(module.about, 'module');
+      assert.equal(module.location?.function, 'PairwiseMixer.forward');
+      assert.equal(module.location?.file, path.join(FIXTURES, 'torch_model_service.py'));
+      assert.equal(module.location?.line, forwardLine(path.join(FIXTURES, 'torch_model_service.py'), 'PairwiseMixer'));
+      assert.equal(step.location?.function, 'predict_step');
+      assert.equal(step.severity, 'medium');
+      assert.equal(report.summary, `${module.title}.`);
+      // Embedder and ScoreHead are modules of the user's too, each with its own (small) share.
+      assert.ok(!report.findings.some((f) => /^RankingModel\.forward/.test(f.title)), 'the outer model is not charged for its submodules');
+      rmSync(path.dirname(/: (\/\S+\.json)/.exec(module.next_steps[1])![1]), { recursive: true, force: true });
     } finally {
       await session.detach();
     }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { parseDiagnosePrompt } from '../../src/diagnose/chatCommands';
 import { escapeMarkdown } from '../../src/format/markdown';
 import { kindFromWords } from '../../src/diagnose/routing';
@@ -33,6 +35,50 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.match(findings[0].title, /take_ab \(svc\.py:12\) waits for B/);
     assert.match(findings[0].title, /take_ba \(svc\.py:22\) waits for A/);
     assert.equal(findings.filter((f) => f.severity === 'critical').length, 1);
+  });
+
+  it('threads that wait on one semaphore or pool are one finding: the holders between acquire and release first, the waiters as evidence', () => {
+    const POOL = '/app/pool.py';
+    const holder = (name: string, tid: number, how: 'acquire' | 'get', expression: string): ThreadStack => ({
+      tid, name, daemon: true, holdsGil: false, gcCollecting: false, activity: 'sleeping', waitingIn: 'sleep',
+      frames: [{ function: 'call_pricing_service', file: POOL, line: 23, kind: 'python' }, { function: 'quote', file: POOL, line: 30, kind: 'python' }],
+      holding: [{ expression, file: POOL, line: 28, how }] });
+    for (const [kind, how, expression, title] of [
+      ['semaphore', 'acquire', 'SLOTS', /^r0 and r1 hold the permits of SLOTS while sleeping in call_pricing_service \(pool\.py:23\); 3 threads wait for a permit$/],
+      ['queue', 'get', 'CONNECTIONS', /^r0 and r1 hold the items taken from CONNECTIONS while sleeping in call_pricing_service \(pool\.py:23\); 3 threads wait for one$/],
+    ] as const) {
+      const waiters = [2, 3, 4].map((i) => thread(`r${i}`, 10 + i, 'quote', 28, { activity: kind === 'queue' ? 'waiting' : 'blocked',
+        blockedOn: { expression, file: POOL, line: 28, kind, heldBy: ['r0', 'r1'] } }));
+      const samples = [0, 500, 1000].map((t) => sample([holder('r0', 1, how, expression), holder('r1', 2, how, expression), ...waiters], t));
+      const findings = analyzeHang(samples, 1000);
+      assert.equal(findings.length, 1, findings.map((f) => f.title).join('\n'));
+      const [f] = findings;
+      assert.match(f.title, title);
+      assert.equal(f.about, 'pool');
+      assert.equal(f.severity, 'high');
+      assert.deepEqual(f.location, { function: 'quote', file: POOL, line: 30 });
+      assert.match(f.evidence[0], new RegExp(`between ${expression}\\.(acquire|get)\\(\\) \\(pool\\.py:28\\) and its (release|put)\\(\\): r0, r1; 6 of 6 times sleeping`));
+      assert.match(f.evidence.join('\n'), /Waiting for \w+ at pool\.py:28: up to 3 at once \(r2, r3, r4\)/);
+    }
+  });
+
+  it('a saturated thread pool: its workers and what they do first, the threads waiting in Future.result() as evidence (recorded pool_service.py executor)', () => {
+    const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-pool-executor.json'), 'utf8')) as StackResult;
+    const findings = analyzeHang([recorded, recorded, recorded], 1000);
+    assert.match(findings[0].title, /^The pricing thread pool is saturated: its 2 workers are all sleeping in call_pricing_service \(pool_service\.py:\d+\); 6 threads wait for results$/);
+    assert.equal(findings[0].about, 'pool');
+    assert.match(findings[0].evidence[1], /^Waiting in Future\.result\(\) meanwhile: up to 6 at once \(request-/);
+    assert.ok(!findings.slice(1).some((f) => /request-\d|pricing_\d/.test(f.title)), findings.map((f) => f.title).join('\n'));
+  });
+
+  it('a lock held between acquire() and release() is named so, not as a with block', () => {
+    const holder = thread('h', 1, 'slow_call', 50, { activity: 'sleeping', waitingIn: 'sleep', holding: [{ expression: 'L', file: F, line: 40, how: 'acquire' }] });
+    holder.frames.push({ function: 'update', file: F, line: 42, kind: 'python' });
+    const waiter = thread('w', 2, 'update', 40, { activity: 'blocked', blockedOn: { expression: 'L', file: F, line: 40, kind: 'lock', heldBy: ['h'] } });
+    const [f] = analyzeHang([0, 500].map((t) => sample([holder, waiter], t)), 500);
+    assert.match(f.title, /^h holds L while in slow_call \(sleeping\); 1 thread waits for it$/);
+    assert.match(f.evidence[0], /was between L\.acquire\(\) \(svc\.py:40\) and its release\(\) and sleeping at slow_call/);
+    assert.match(f.next_steps[0], /out of the acquire\(\)…release\(\) of L/);
   });
 
   it('a cycle seen in only some samples is not called a deadlock', () => {

@@ -44,6 +44,10 @@ describe('torch trace summary (recorded torch profile of one inference_step call
     assert.deepEqual(mm.caller, { file: 'torch_service.py', line: 32, function: 'score' });
     assert.deepEqual(summary.modules.map((m) => m.path).sort(), ['TinyMLP › Linear', 'TinyMLP › ReLU']);
     assert.deepEqual(summary.callers.map((c) => c.function).sort(), ['forward', 'score']);
+    // The user's module: torch's Linear and ReLU inside TinyMLP count for TinyMLP (whose forward is in torch_service.py).
+    assert.deepEqual(summary.ownModules.map((m) => [m.class, m.forward.line]), [['TinyMLP', 24]]);
+    assert.equal(summary.ownModules[0].ops[0], 'aten::addmm');
+    assert.ok(!summary.ownModules[0].ops.includes('aten::mm'), 'score is not inside a module');
   });
 
   it('reads as one line per operator', () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { StackResult } from '../../../src/protocol/helper';
+import { formatStacks } from '../../../src/format/stackFormat';
 import { nodeText, StacksView, type StackNode } from '../../../src/views/stacksView';
 import type { TreeItem } from './fakeTreeVscode';
 
@@ -83,5 +84,18 @@ describe('Stacks view: labels lead with where threads are, and say what they wai
   it('a dump from an older helper (no activity) still leads with the function', () => {
     const { item, roots } = viewOf(recorded('stack-busy-service.json'));
     assert.ok(roots.map(item).some((i) => i.label === 'in handle_request · request-worker'));
+  });
+
+  it('deadlock.py: a lock cycle is named "Deadlock" first, with who waits for what (issue 20)', () => {
+    const result = recorded('stack-deadlock.json');
+    const { item, roots } = viewOf(result);
+    const first = item(roots[0]);
+    assert.match(first.label, /^Deadlock: (audit ⇄ transfer|transfer ⇄ audit)$/);
+    assert.equal(first.description, 'each waits for a lock the other holds');
+    assert.equal(first.iconPath?.id, 'error');
+    assert.match(String(first.tooltip), /(transfer waits for AUDIT_LOCK held by audit; audit waits for ACCOUNTS_LOCK held by transfer|audit waits for ACCOUNTS_LOCK held by transfer; transfer waits for AUDIT_LOCK held by audit)\./);
+    assert.match(formatStacks(result).split('\n')[1], /^Deadlock: .*waits for AUDIT_LOCK held by audit/);
+    // No cycle, no deadlock: lock contention is not one.
+    assert.ok(!viewOf(recorded('stack-lock-contention.json')).roots.some((r) => /Deadlock/.test(String((r as { text?: string }).text))));
   });
 });

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { silentLogger } from '../../src/common/logger';
+import { diagnose } from '../../src/diagnose/engine';
+import { Session } from '../../src/session/session';
+import { FIXTURES, startTarget, stopAllTargets } from '../support/fixtures';
+
+// Issue 20, item 6: threads that all wait on one semaphore or pool are one finding, which names the
+// threads holding its permits (between acquire and release: a semaphore has no owner) and what they
+// do meanwhile, the waiters as evidence. pool_service.py: six request threads, two permits, a slow
+// remote call made while holding one.
+describe('diagnose: a semaphore or pool that every thread waits on is one finding, holders first', function () {
+  this.timeout(120_000);
+  const sessions: Session[] = [];
+  after(async () => {
+    await Promise.all(sessions.map((s) => s.detach()));
+    await stopAllTargets();
+  });
+
+  it('pool_service.py executor, "quotes hang": the saturated pool\'s workers asleep in call_pricing_service, the requesters as evidence', async () => {
+    const target = await startTarget(['pool_service.py', 'executor']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const report = await diagnose(session, 'quotes hang', { budgetSeconds: 10 });
+    const first = report.findings[0];
+    assert.match(first.title, /^The pricing thread pool is saturated: its 2 workers are all sleeping in call_pricing_service \(pool_service\.py:\d+\); 6 threads wait for results$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(first.location?.function, 'call_pricing_service');
+    assert.ok(first.evidence.some((e) => /^Waiting in Future\.result\(\) meanwhile: up to 6 at once/.test(e)), first.evidence.join('\n'));
+    assert.ok(!report.findings.slice(1).some((f) => /request-\d|pricing_\d/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
+    assert.equal(report.summary, `${first.title}.`);
+  });
+
+  for (const [mode, what, take] of [['semaphore', 'permits of UPSTREAM_SLOTS', 'UPSTREAM_SLOTS\\.acquire\\(\\)'], ['queue', 'items taken from CONNECTIONS', 'CONNECTIONS\\.get\\(\\)']] as const) {
+    it(`pool_service.py ${mode}, "quotes hang": the holders asleep in call_pricing_service, then the waiters`, async () => {
+      const target = await startTarget(['pool_service.py', mode]);
+      const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+      sessions.push(session);
+      await session.attach();
+      const report = await diagnose(session, 'quotes hang', { budgetSeconds: 10 });
+      assert.equal(report.kind, 'hang');
+      const first = report.findings[0];
+      // Which two threads hold the permits changes every second; two hold them at a time.
+      assert.match(first.title, new RegExp(`^(request-\\d and request-\\d|2 threads at a time) hold the ${what} while sleeping in call_pricing_service \\(pool_service\\.py:\\d+\\); 4 threads wait for (a permit|one)$`),
+        report.findings.map((f) => f.title).join('\n'));
+      assert.equal(first.about, 'pool');
+      assert.equal(first.location?.function, mode === 'queue' ? 'quote_pooled' : 'quote');
+      assert.equal(first.location?.file, path.join(FIXTURES, 'pool_service.py'));
+      assert.match(first.evidence[0], new RegExp(`between ${take} \\(pool_service\\.py:\\d+\\) and its`));
+      assert.ok(first.evidence.some((e) => /^Waiting for \w+ at pool_service\.py:\d+: up to 4 at once \(request-\d/.test(e)), first.evidence.join('\n'));
+      // One finding for the pool: the waiters are its evidence, not findings of their own.
+      assert.ok(!report.findings.slice(1).some((f) => /request-\d did not move|UPSTREAM_SLOTS|CONNECTIONS/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
+      assert.equal(report.summary, `${first.title}.`);
+      assert.ok(first.next_steps.some((s) => s.includes(`pyflight trace ${target.pid} __main__ call_pricing_service`)), first.next_steps.join('\n'));
+    });
+  }
+});

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../src/common/logger';
+import { diagnose } from '../../src/diagnose/engine';
+import type { DiagnosisReport } from '../../src/diagnose/report';
+import { Session } from '../../src/session/session';
+import { startTarget, stopAllTargets } from '../support/fixtures';
+
+// Issue 20, item 3 ("one voice"): the summary is written from the first finding; lock wording only
+// from a lock, and a blocked event loop is named with the call that blocks it. async_service.py is
+// an asyncio TCP service as uvicorn runs one, with its own load thread.
+describe('diagnose: one voice — the summary says what the first finding says', function () {
+  this.timeout(180_000);
+  const sessions = new Map<string, Session>();
+
+  async function sessionFor(mode: string): Promise<Session> {
+    let session = sessions.get(mode);
+    if (!session) {
+      const target = await startTarget(['async_service.py', mode]);
+      session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+      sessions.set(mode, session);
+      await session.attach();
+    }
+    return session;
+  }
+
+  after(async () => {
+    await Promise.all([...sessions.values()].map((s) => s.detach()));
+    await stopAllTargets();
+  });
+
+  const titles = (r: DiagnosisReport) => r.findings.map((f) => f.title).join('\n');
+
+  for (const problem of ['the API hangs', 'the API is slow']) {
+    it(`time.sleep inside async def, "${problem}": the summary names the blocked loop and fetch_quote, and no lock`, async () => {
+      const report = await diagnose(await sessionFor('sleep'), problem, { budgetSeconds: 8 });
+      const first = report.findings[0];
+      assert.match(first.title, /^The asyncio event loop \(MainThread\) is blocked in fetch_quote \(async_service\.py:\d+, sleeping\); no other task runs meanwhile$/, titles(report));
+      assert.equal(first.about, 'event-loop');
+      assert.ok(report.summary.includes(first.title), report.summary);
+      assert.doesNotMatch(report.summary, /\block/i);
+    });
+  }
+
+  it('CPU work inside async def: the loop is named as blocked by sign_payload (computing), not as waiting or a lock', async () => {
+    const report = await diagnose(await sessionFor('cpu'), 'the API is slow', { budgetSeconds: 8 });
+    // On a loaded machine the first finding may say the host starves the process; the loop's culprit comes right after it.
+    const loop = report.findings.find((f) => f.about !== 'starved')!;
+    assert.equal(report.findings.indexOf(loop), report.findings[0].about === 'starved' ? 1 : 0, titles(report));
+    assert.match(loop.title, /^The asyncio event loop is blocked in sign_payload \(async_service\.py:\d+, computing\): it uses [\d.]+% of CPU samples in its own code, inside a loop callback; no other task runs meanwhile$/);
+    assert.match(report.summary, report.findings[0].about === 'starved' ? /its CPU goes mostly to sign_payload/ : /^The asyncio event loop is blocked in sign_payload/);
+    assert.doesNotMatch(report.summary, /\block|waiting/i);
+  });
+});

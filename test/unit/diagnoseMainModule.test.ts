@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { locationWords, mainOfArgv, moduleNamer } from '../../src/diagnose/mainModule';
+import { escapeMarkdown } from '../../src/format/markdown';
+
+describe('suggested commands name __main__ for the script (issue 20, item 6)', () => {
+  it('finds the script or -m module of a command line', () => {
+    assert.deepEqual(mainOfArgv(['python3', '-u', 'svc/app.py', '--port', '8'], '/srv'), { file: '/srv/svc/app.py', root: '/srv/svc' });
+    assert.deepEqual(mainOfArgv(['python', '-X', 'dev', '-m', 'shop.tool', 'x'], '/srv'), { module: 'shop.tool', root: '/srv' });
+    assert.deepEqual(mainOfArgv(['python', '-c', 'print(1)'], '/srv'), {});
+  });
+
+  it('names the script\'s functions __main__, others by their module', () => {
+    const nameOf = moduleNamer(mainOfArgv(['python', 'cpu_service.py'], '/app'));
+    assert.equal(nameOf('/app/cpu_service.py', 'cpu_service'), '__main__');
+    assert.equal(nameOf('/app/lib/db.py', 'db'), 'lib.db', 'as the script imports it: from its folder');
+    assert.equal(nameOf('/app/lib/__init__.py'), 'lib');
+    assert.equal(nameOf('/elsewhere/db.py', 'db'), 'db');
+    assert.equal(nameOf('/elsewhere/db.py'), '<module>');
+    const dashM = moduleNamer(mainOfArgv(['python', '-m', 'shop.tool'], '/x'));
+    assert.equal(dashM('/x/shop/tool.py', 'tool'), '__main__');
+    assert.equal(dashM('/x/shop/cart.py', 'cart'), 'shop.cart');
+    assert.equal(locationWords('Worker.handle'), 'Worker handle');
+    assert.equal(locationWords('score_order'), 'score_order');
+  });
+
+  it('progress text keeps its underscores in the chat (markdown)', () => {
+    assert.equal(escapeMarkdown('Watching __main__.Worker'), 'Watching \\_\\_main\\_\\_\\.Worker');
+    assert.equal(escapeMarkdown('(`watch __main__ f -e`)'), '\\(`watch __main__ f -e`\\)');
+  });
+});
