@@ -70,6 +70,12 @@ def _type_name(t):
     return name if mod == "builtins" else "%s.%s" % (mod, name)
 
 
+def _own_types(types):
+    """PyFlight's own classes (the census itself, the door's objects): the in-target modules are
+    named `_pyflight_*` (bootstrap.py); they are never part of what the user's process holds."""
+    return frozenset(t for t in types if _type_name(t).startswith("_pyflight"))
+
+
 def _python_class(t):
     """Written in Python (a class statement, type()): a heap type that is not immutable. C types made
     with PyType_FromSpec are heap types too, but the standard library's set Py_TPFLAGS_IMMUTABLETYPE."""
@@ -413,12 +419,17 @@ class _Census(object):
         caches = self._caches() if stopped is None else []
         del self.lru[:]
         rows = []
+        own = _own_types(self.types)
         for t, (count, size) in self.types.items():
+            if t in own:
+                continue
             n = int(round(count))
             if n or size >= 0.5:
                 rows.append({"type": _type_name(t), "count": n, "size": int(round(size))})
         owners = []
         for t, (instances, objs, size, kinds) in self.owners.items():
+            if t in own:
+                continue
             top = sorted(kinds.items(), key=lambda kv: -kv[1][1])[:8]
             owners.append({"type": _type_name(t), "instances": int(round(instances)), "ownedObjects": int(round(objs)),
                            "ownedSize": int(round(size)),

@@ -171,7 +171,9 @@ describe('interpreter matrix: every command on every CPython tested here', funct
 
         const diff = cli('mem', 'diff', pid, '--interval', '1');
         assert.equal(diff.status, 0, diff.stdout + diff.stderr);
-        assert.match(diff.stdout, /Δ objects\s+Δ size\s+type|objects\s+size\s+type/i, diff.stdout);
+        assert.match(diff.stdout, /Δ objects\s+Δ size\s+(Δ owned\s+)?type/, diff.stdout);
+        assert.match(diff.stdout, /Census: [\d,]+ tracked objects/, diff.stdout);
+        assert.doesNotMatch(diff.stdout, /_pyflight/, 'PyFlight\'s own objects are not in the census');
 
         const diagnosed = cli('diagnose', pid, 'requests are slow', '--kind', 'slow', '--budget', '6', '--json');
         assert.equal(diagnosed.status, 0, diagnosed.stdout + diagnosed.stderr);
