@@ -12,7 +12,7 @@ import { diagnoseWorkers } from '../diagnose/workers';
 import { serverWorkers } from '../processes/processLister';
 import { SessionManager } from '../session/sessionManager';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
-import type { WithSession } from './withSession';
+import { cliSessionOptions, stopOnSignals, type WithSession } from './withSession';
 
 export async function runDiagnose(args: ParsedArgs, log: Logger, withSession: WithSession): Promise<unknown> {
   const [pidText, ...words] = args.positional;
@@ -38,23 +38,14 @@ export async function runDiagnose(args: ParsedArgs, log: Logger, withSession: Wi
 /** Every worker of a master, attached read-only as one group, diagnosed and merged; all detached after. */
 async function diagnoseMaster(master: number, args: ParsedArgs, log: Logger, problem: string, options: DiagnoseOptions,
   onStep: (step: string) => void): Promise<DiagnosisReport> {
-  const manager = new SessionManager(log, () => ({
-    livenessIntervalMs: 1000, attachTimeoutSeconds: numberOption(args, '--timeout') ?? 30, allowCode: !args.flags.has('no-code'),
-    confirmAgentLoad: async (s) => {
-      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into worker ${s.label}; it stays until the process exits.\n`);
-      return true;
-    },
-  }));
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const sessionOptions = cliSessionOptions(args, 'worker ');
+  const manager = new SessionManager(log, () => ({ ...sessionOptions, attachTimeoutSeconds: sessionOptions.attachTimeoutSeconds ?? 30 }));
+  const stop = stopOnSignals();
   try {
     const group = await manager.attachWorkers(master, { pollMs: 0 });
     return await diagnoseWorkers({ pid: master, label: group.label }, group.workers, problem, { ...options, signal: stop.signal }, onStep);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
     await manager.dispose();
   }
 }

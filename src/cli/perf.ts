@@ -17,6 +17,7 @@ import { flagsText, perfText, profileLines, workerSamplesOf } from '../profile/p
 import { recordCpuProfile, type CpuProfileOptions, type CpuProfileResult, type ProfileTarget } from '../profile/record';
 import { profileForWorker, recordWorkersProfile, type WorkersProfileResult } from '../profile/workers';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
+import { stopOnSignals } from './withSession';
 
 /** The JSON `pyflight perf --json` prints. */
 export function perfJson(result: CpuProfileResult): Record<string, unknown> {
@@ -80,15 +81,11 @@ function recordOptions(args: ParsedArgs, log: Logger): CpuProfileOptions {
 
 /** Ctrl+C / SIGTERM stop the recording (and keep what was sampled) while `body` runs. */
 async function untilStopped<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = stopOnSignals();
   try {
     return await body(stop.signal);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
   }
 }
 

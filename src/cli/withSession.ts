@@ -33,18 +33,8 @@ export interface WithSessionOptions {
  */
 export async function withSession<T>(pid: number, args: ParsedArgs, log: Logger, body: (s: Session, stop: AbortSignal) => Promise<T>,
   options: WithSessionOptions = {}): Promise<T> {
-  const session = new Session(pid, {
-    log, attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000, allowCode: !args.flags.has('no-code'), // flags are kept without their dashes (args.ts)
-    // The command typed needs the agent; say so, once, on stderr (stdout stays machine-readable).
-    confirmAgentLoad: async (s) => {
-      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into ${s.label}; it stays until the process exits.\n`);
-      return true;
-    },
-  });
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const session = new Session(pid, { log, ...cliSessionOptions(args, '') });
+  const stop = stopOnSignals();
   let attached = false;
   try {
     await session.attach((message) => log.info(message), stop.signal);
@@ -59,10 +49,39 @@ export async function withSession<T>(pid: number, args: ParsedArgs, log: Logger,
     const death = await session.checkDeath().catch(() => undefined);
     throw death ? targetExitedError(pid, death, commandName(args)) : error;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
     await session.detach();
   }
 }
 
 export type WithSession = typeof withSession;
+
+/**
+ * What every CLI session is made with: --timeout, --no-code, and consent that says on stderr (stdout
+ * stays machine-readable) that the agent is loading, once — the command typed needs it.
+ */
+export function cliSessionOptions(args: ParsedArgs, whose: string) {
+  return {
+    attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000,
+    allowCode: !args.flags.has('no-code'), // flags are kept without their dashes (args.ts)
+    confirmAgentLoad: async (s: { label: string }) => {
+      process.stderr.write(`pyflight: loading the PyFlightProfiler agent into ${whose}${s.label}; it stays until the process exits.\n`);
+      return true;
+    },
+  };
+}
+
+/** Ctrl+C and SIGTERM abort `signal` (the work stops and everything detaches) until `release()`. */
+export function stopOnSignals(): { signal: AbortSignal; release(): void } {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: stop.signal,
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
