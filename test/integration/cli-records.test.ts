@@ -77,19 +77,22 @@ describe('pyflight CLI: a target killed during a live watch', function () {
   after(stopAllTargets);
 
   for (const json of [true, false]) {
-    it(`the end line says the process exited${json ? ' (--json: reason "exited")' : ''}`, async () => {
+    it(`the end line says the process exited, and the command fails with TARGET_EXITED${json ? ' (--json: reason "exited", then the error)' : ''}`, async () => {
       const doomed = await startTarget(['records_service.py']);
       const args = ['watch', String(doomed.pid), '__main__', 'parse_line', '--expr', 'args', '-n', '100000', ...(json ? ['--json'] : [])];
       const { code, stdout } = await pyflightUntil(args, json ? /"type":"record"/ : /parse_line|args =/, () => doomed.child.kill('SIGKILL'));
-      const last = stdout.trim().split('\n').at(-1)!;
+      const lines = stdout.trim().split('\n');
       if (json) {
-        const end = JSON.parse(last);
-        assert.equal(end.type, 'end', last);
-        assert.equal(end.data.reason, 'exited');
+        // The stream's end line, then the command's failure: the process died, it is not a success.
+        const end = lines.map((l) => JSON.parse(l)).find((l) => l.type === 'end');
+        assert.equal(end?.data.reason, 'exited', stdout.slice(-400));
+        const failure = JSON.parse(lines.at(-1)!);
+        assert.equal(failure.error?.code, 'TARGET_EXITED', lines.at(-1));
+        assert.match(failure.error.message, new RegExp(`process ${doomed.pid} exited during watch`));
       } else {
-        assert.match(last, /^watch __main__\.parse_line: \d+ calls? · process exited$/);
+        assert.ok(lines.some((l) => /^watch __main__\.parse_line: \d+ calls? · process exited$/.test(l)), stdout.slice(-400));
       }
-      assert.equal(code, 0);
+      assert.equal(code, 1, 'a command whose target died fails');
     });
   }
 });

@@ -18,12 +18,12 @@ const started: NsTarget[] = [];
 export const PID_NS_FLAGS = ['--fork', '--kill-child', '--pid', '--mount-proc'];
 
 /**
- * busy_service.py (run by `python`, the project venv's by default) under `unshare` with these
+ * `script` (busy_service.py unless said; run by `python`, the project venv's by default) under `unshare` with these
  * namespaces; `privateTmp` mounts a tmpfs on its /tmp (a container's or PrivateTmp's own /tmp).
  * Resolves with the python's host pid once it prints READY.
  */
-export async function startNamespaced(flags: string[], privateTmp: boolean, python = VENV_PYTHON): Promise<NsTarget> {
-  const argv = [python, 'busy_service.py'];
+export async function startNamespaced(flags: string[], privateTmp: boolean, python = VENV_PYTHON, script = 'busy_service.py'): Promise<NsTarget> {
+  const argv = [python, script];
   // With a tmpfs on /tmp, a shell mounts it inside the new mount namespace, then becomes python.
   // A checkout under /tmp (a CI clone) would vanish under the tmpfs: it is bound back in through /mnt.
   const keep = ROOT.startsWith('/tmp/')
@@ -46,7 +46,7 @@ export async function startNamespaced(flags: string[], privateTmp: boolean, pyth
   // With --fork the python is unshare's child; without, unshare (then sh) became the python.
   const children = readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').trim();
   target.pid = flags.includes('--fork') ? Number(children.split(/\s+/)[0]) : launcher.pid!;
-  assert.match(readFileSync(`/proc/${target.pid}/cmdline`, 'utf8'), /busy_service\.py/);
+  assert.ok(readFileSync(`/proc/${target.pid}/cmdline`, 'utf8').includes(script));
   return target;
 }
 
