@@ -63,7 +63,11 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   const findings: Finding[] = [];
   let watched = false;
   for (const [i, r] of real.slice(0, HOLDER_GROWERS).entries()) {
-    const holders = await searchHolders(target, r, before, holderSeconds, signal, onStep, commands);
+    // Each step of the referrer search is a full pass over the heap's references (one C call, a pause of
+    // the target's threads: ~300 ms on 20 M objects): when a named container that grew already keeps
+    // them, 2 samples confirm the chain and find its line.
+    const samples = containersHolding(diff, r.type).length ? 2 : 5;
+    const holders = await searchHolders(target, r, before, holderSeconds, samples, signal, onStep, commands);
     const finding = growerFinding(target.pid, r, diff, holders, i === 0);
     // Where they are created: tracemalloc when the target traces already, else one short watch on
     // the first Python class's __init__ with the call stack (a probe the Watch view shows; always removed).
@@ -119,14 +123,14 @@ function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[numbe
   };
 }
 
-async function searchHolders(target: MemoryTarget, r: MemDiffRow, before: MemContainersResult | undefined, maxSeconds: number,
+async function searchHolders(target: MemoryTarget, r: MemDiffRow, before: MemContainersResult | undefined, maxSeconds: number, samples: number,
   signal: AbortSignal | undefined, onStep: DiagnoseStep, commands: string[]): Promise<MemHoldersResult | string> {
   const where = classLocation(r.type);
   if (!where) return `pympler's name ${r.type} is not a class name, so its holders cannot be searched.`;
   onStep(`Searching what holds ${r.type} (referrers up to a module global or class attribute, at most ${maxSeconds} s in the target).`);
   commands.push(`pyflight mem holders ${target.pid} ${where.module} ${where.class}`);
   try {
-    return await target.call('memHolders', { module: where.module, class: where.class, samples: 5, maxSeconds,
+    return await target.call('memHolders', { module: where.module, class: where.class, samples, maxSeconds,
       before: where.module === 'builtins' ? before?.containers : undefined }, { signal });
   } catch (error) {
     if (signal?.aborted) throw error;
