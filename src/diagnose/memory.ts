@@ -23,6 +23,8 @@ export interface MemoryTarget extends HelperCaller {
 /** Growers whose holders are searched (each search is bounded by `maxSeconds` in the target). */
 const HOLDER_GROWERS = 3;
 const MIN_GROWTH_COUNT = 10;
+/** Above this many objects the referrer search samples fewer objects (each of its passes pauses the target). */
+const BIG_HEAP_OBJECTS = 5_000_000;
 const MIN_GROWTH_BYTES = 10 * 1024;
 /** Seconds of the `__init__` watch that shows where the top Python-class grower is created. */
 const CREATION_WATCH_SECONDS = 2;
@@ -64,9 +66,10 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   let watched = false;
   for (const [i, r] of real.slice(0, HOLDER_GROWERS).entries()) {
     // Each step of the referrer search is a full pass over the heap's references (one C call, a pause of
-    // the target's threads: ~300 ms on 20 M objects): when a named container that grew already keeps
-    // them, 2 samples confirm the chain and find its line.
-    const samples = containersHolding(diff, r.type).length ? 2 : 5;
+    // the target's threads: 220–550 ms on 20 M objects here): when a named container that grew already
+    // keeps them, 2 samples confirm the chain and find its line; on a heap of millions of objects, 1–2.
+    const big = (diff.totals?.after.objects ?? 0) > BIG_HEAP_OBJECTS;
+    const samples = containersHolding(diff, r.type).length ? (big ? 1 : 2) : big ? 2 : 5;
     const holders = await searchHolders(target, r, before, holderSeconds, samples, signal, onStep, commands);
     const finding = growerFinding(target.pid, r, diff, holders, i === 0);
     // Where they are created: tracemalloc when the target traces already, else one short watch on
