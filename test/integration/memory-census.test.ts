@@ -6,7 +6,8 @@ import { Session } from '../../src/session/session';
 import { diagnose } from '../../src/diagnose/engine';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIXTURES, isRunning, pyenvVenvPython, startTarget, stopAllTargets, VENV_PYTHON, type Target } from '../support/fixtures';
+import { FIXTURES, isRunning, startTarget, stopAllTargets, VENV_PYTHON, type Target } from '../support/fixtures';
+import { matrixInterpreters, profilerVenv } from '../support/interpreters';
 
 /** The 1-based line of big_heap_service.py that starts (after indentation) with `text`. */
 function lineOf(text: string): number {
@@ -27,9 +28,15 @@ function longestGap(target: Target, from: number, to: number): { longest: number
   return { longest: Math.max(0, ...beats.map((b) => b.gap)), windows: beats.length };
 }
 
-const interpreters: Array<[string, () => string | undefined]> = [
-  ['3.11 (the project venv)', () => VENV_PYTHON],
-  ['3.12', () => pyenvVenvPython('3.12.1')],
+/** pyenv's 3.12 in the matrix lane's venv (test/support/interpreters.ts), or undefined where it is absent. */
+async function python312(): Promise<string | undefined> {
+  const interp = matrixInterpreters().find((i) => i.version?.startsWith('3.12.'));
+  return interp?.base ? profilerVenv(interp) : undefined;
+}
+
+const interpreters: Array<[string, () => Promise<string | undefined>]> = [
+  ['3.11 (the project venv)', async () => VENV_PYTHON],
+  ['3.12', python312],
 ];
 
 for (const [label, pythonOf] of interpreters) {
@@ -39,7 +46,7 @@ for (const [label, pythonOf] of interpreters) {
     let session: Session;
 
     before(async function () {
-      const python = pythonOf();
+      const python = await pythonOf();
       if (!python) this.skip(); // this machine image has pyenv's 3.12; others may not
       target = await startTarget(['big_heap_service.py', '40000', '200'], python, 120_000);
       session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
