@@ -120,7 +120,7 @@ class _Census(object):
         self.lru_type = getattr(functools, "_lru_cache_wrapper", None) if functools is not None else None
         self.todo = None  # instances of classes written in Python, for the owners pass
         self.tracked = 0
-        self.done = 0
+        self.percent = 0
         self.walked = 0
         self.slices = 0
         self.longest_slice = 0.0
@@ -341,7 +341,7 @@ class _Census(object):
         row[1] += count * weight
         row[2] += size * weight
 
-    def _walk(self, items, visit, ctx, phase, done_before, total_all, deadline):
+    def _walk(self, items, visit, ctx, phase, share, deadline):
         """visit(item, weight) for each item of the list `items` in slices; each entry is set to None
         once visited. Answers why it stopped early, or None."""
         total = len(items)
@@ -380,11 +380,12 @@ class _Census(object):
             self.slices += 1
             if took > self.longest_slice:
                 self.longest_slice = took
-            self.done = done_before + index
+            # the census is the first 90 % of the percent, the owners the last 10 %: it only goes up
+            self.percent = int(share[0] + (share[1] - share[0]) * index / max(1, total))
             if ctx is not None:
                 if ctx.cancelled():
                     return "cancelled"
-                ctx.progress({"stage": phase, "percent": int(100 * self.done / max(1, total_all)), "objects": self.tracked}, every=0.5)
+                ctx.progress({"stage": phase, "percent": self.percent, "objects": self.tracked}, every=0.5)
             if time.monotonic() > deadline:
                 return "time"
             time.sleep(self.yield_s)
@@ -398,9 +399,8 @@ class _Census(object):
         list_ms = (time.perf_counter() - t0) * 1000
         self.tracked = total = len(everything)
         self.todo = [] if self.with_owners else None
-        self.done = 0
         try:
-            stopped = self._walk(everything, self.count_tracked, ctx, "census", 0, total + total // 10, deadline)
+            stopped = self._walk(everything, self.count_tracked, ctx, "census", (0, 90 if self.with_owners else 100), deadline)
         finally:
             del everything[:]
             del everything
@@ -410,11 +410,11 @@ class _Census(object):
             if stopped is None and todo:
                 # What each instance of a class written in Python holds alone, now that the census
                 # list no longer refers to the containers (it would count as a second holder).
-                stopped = self._walk(todo, self.owned_by, ctx, "owners", total, total + len(todo), deadline)
+                stopped = self._walk(todo, self.owned_by, ctx, "owners", (90, 100), deadline)
         finally:
             if todo is not None:
                 del todo[:]
-        percent = 100 if stopped is None else int(100 * self.done / max(1, total + (len(todo) if todo else 0)))
+        percent = 100 if stopped is None else self.percent
         named = _named_containers(self.containers) if stopped is None else []
         caches = self._caches() if stopped is None else []
         del self.lru[:]

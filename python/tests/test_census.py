@@ -251,3 +251,38 @@ def test_census_options_are_checked():
         census_spec({"sample": 0})
     with pytest.raises(HelperError):
         census_spec({"maxSeconds": "x"})
+
+
+def test_holders_via_a_named_container_needs_no_heap_pass(monkeypatch):
+    """holders.py: a class kept by a module dict the census named is explained without gc.get_referrers."""
+    import sys
+
+    from pyflight_agent import holders
+
+    module = types.ModuleType("census_probe_via")
+    module.__file__ = __file__
+    module._sessions = {"tok-%d" % i: CensusSession(i) for i in range(100)}
+    sys.modules["census_probe_via"] = module
+    passes = []
+    real = gc.get_referrers
+
+    def counting(*objs):
+        passes.append(1)
+        return real(*objs)
+
+    monkeypatch.setattr(gc, "get_referrers", counting)
+    try:
+        spec = {"module": __name__, "class": "CensusSession", "samples": 2, "via": {"path": "census_probe_via._sessions", "kind": "global"},
+                "instances": 100}
+        answer = holders.holders(spec)
+        wrong = holders.holders(dict(spec, via={"path": "census_probe_via.missing", "kind": "global"}, maxSeconds=5))
+    finally:
+        del sys.modules["census_probe_via"]
+    assert answer["via"] is True and answer["heapPasses"] == 0
+    assert answer["instances"] == 100 and answer["sampled"] == 2
+    top = answer["holders"][0]
+    assert top["root"]["path"] == "census_probe_via._sessions"
+    assert [s["type"] for s in top["steps"]] == ["dict", "%s.CensusSession" % __name__]
+    assert top["steps"][0]["len"] == 100 and top["steps"][1]["label"] == "['tok-99']"
+    # A container that does not keep them: the usual search (heap passes) runs instead.
+    assert "via" not in wrong and wrong["heapPasses"] > 0

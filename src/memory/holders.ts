@@ -36,6 +36,10 @@ export function chainText(holder: Holder): string {
 /** One line on how far the search went (bounds, samples explained). */
 export function searchText(result: MemHoldersResult): string {
   const explained = result.holders.reduce((n, h) => n + h.samples, 0);
+  if (result.via) {
+    return `The census named the container that keeps them; in the target ${explained === 1 ? `its newest entry is a ${result.class}` : `its ${explained} newest entries are ${result.class} objects`} `
+      + '(read from its module: no heap pass).';
+  }
   const stopped = result.stoppedBy ? `; stopped by its ${result.stoppedBy === 'time' ? 'time' : 'object'} bound` : '';
   return `The referrer search in the target explained ${explained} of ${result.sampled} sampled ${result.builtin ? 'containers' : 'objects'} `
     + `in ${(result.elapsedMs / 1000).toFixed(1)} s (${result.expanded} objects expanded, ${result.heapPasses} heap passes${stopped}).`;

@@ -854,6 +854,13 @@ export interface MemHoldersParams {
   maxNodes?: number;
   /** Container lengths from an earlier `memContainers`: built-in types rank containers by growth. */
   before?: Record<string, number>;
+  /**
+   * A named container a census found keeping this class (its newest values are instances of it):
+   * checked in the target without a heap pass; the search runs as usual when it does not hold them.
+   */
+  via?: { path: string; kind: 'global' | 'classAttr' };
+  /** With `via`: the live instance count the census gave (no heap pass counts them). */
+  instances?: number;
 }
 
 export interface HolderStep {
@@ -898,6 +905,8 @@ export interface MemHoldersResult {
   stoppedBy: 'time' | 'objects' | null;
   expanded: number;
   heapPasses: number;
+  /** The holder is the named container the request gave (`via`), checked without a heap pass. */
+  via?: boolean;
   elapsedMs: number;
 }
 

@@ -3,7 +3,16 @@ import { silentLogger } from '../../src/common/logger';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import type { MemDiffResult } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
-import { isRunning, pyenvVenvPython, startTarget, stopAllTargets, VENV_PYTHON, type Target } from '../support/fixtures';
+import { diagnose } from '../../src/diagnose/engine';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FIXTURES, isRunning, startTarget, stopAllTargets, VENV_PYTHON, type Target } from '../support/fixtures';
+import { matrixInterpreters, profilerVenv } from '../support/interpreters';
+
+/** The 1-based line of big_heap_service.py that starts (after indentation) with `text`. */
+function lineOf(text: string): number {
+  return fs.readFileSync(path.join(FIXTURES, 'big_heap_service.py'), 'utf8').split('\n').findIndex((l) => l.trim().startsWith(text)) + 1;
+}
 
 // Issue 19: the heap census on a heap big enough to matter (big_heap_service.py: 40,000 sessions of
 // 64 floats, about 2.7 M objects, leaking 200 sessions/s), on 3.11 and 3.12 (where pympler's walk
@@ -19,9 +28,15 @@ function longestGap(target: Target, from: number, to: number): { longest: number
   return { longest: Math.max(0, ...beats.map((b) => b.gap)), windows: beats.length };
 }
 
-const interpreters: Array<[string, () => string | undefined]> = [
-  ['3.11 (the project venv)', () => VENV_PYTHON],
-  ['3.12', () => pyenvVenvPython('3.12.1')],
+/** pyenv's 3.12 in the matrix lane's venv (test/support/interpreters.ts), or undefined where it is absent. */
+async function python312(): Promise<string | undefined> {
+  const interp = matrixInterpreters().find((i) => i.version?.startsWith('3.12.'));
+  return interp?.base ? profilerVenv(interp) : undefined;
+}
+
+const interpreters: Array<[string, () => Promise<string | undefined>]> = [
+  ['3.11 (the project venv)', async () => VENV_PYTHON],
+  ['3.12', python312],
 ];
 
 for (const [label, pythonOf] of interpreters) {
@@ -31,7 +46,7 @@ for (const [label, pythonOf] of interpreters) {
     let session: Session;
 
     before(async function () {
-      const python = pythonOf();
+      const python = await pythonOf();
       if (!python) this.skip(); // this machine image has pyenv's 3.12; others may not
       target = await startTarget(['big_heap_service.py', '40000', '200'], python, 120_000);
       session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
@@ -70,6 +85,23 @@ for (const [label, pythonOf] of interpreters) {
       assert.ok(windows >= 3, `too few heartbeat lines: ${windows}`);
       assert.ok(longest < PAUSE_BOUND_MS, `the heartbeat paused ${longest} ms during the diff`);
       assert.ok(isRunning(target.pid));
+    });
+
+    it('the memory diagnosis leads with Session held by __main__._sessions (no heap pass for it), then the lru cache', async () => {
+      const started = Date.now();
+      const report = await diagnose(session, 'memory keeps growing', { kind: 'memory', budgetSeconds: 8 });
+      const ended = Date.now();
+      const first = report.findings[0];
+      assert.match(first.title, /^Session objects grow by [\d.,]+\/s \(\+[\d.]+ [KM]B\/min: each holds 64 float and a list\), held by __main__\._sessions \(dict, [\d,]+ entries\)$/);
+      assert.equal(first.location?.line, lineOf('_sessions = {}'));
+      assert.ok(first.evidence.some((e) => /^The census named the container that keeps them; .*no heap pass/.test(e)), first.evidence.join('\n'));
+      assert.ok(first.evidence.some((e) => /^That growth includes float \+[\d.]+ [KM]B/.test(e)), first.evidence.join('\n'));
+      const titles = report.findings.map((f) => f.title).join('\n');
+      assert.ok(report.findings.some((f) => /^The unbounded lru_cache of __main__\.quote_price holds [\d,]+ entries/.test(f.title)), titles);
+      assert.ok(report.findings.some((f) => /^PriceRequest objects .* held by the unbounded lru_cache of __main__\.quote_price/.test(f.title)), titles);
+      await new Promise((r) => setTimeout(r, 1500));
+      const { longest } = longestGap(target, started, ended);
+      assert.ok(longest < PAUSE_BOUND_MS, `the heartbeat paused ${longest} ms during the diagnosis`);
     });
 
     it('a census stopped by its time bound names the stage and the percent, and the process runs on', async () => {

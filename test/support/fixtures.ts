@@ -76,25 +76,6 @@ export function bareVenvPython(): string {
   return python;
 }
 
-/**
- * A venv on pyenv's interpreter `version` (e.g. '3.12.1') with flight-profiler as python/requirements.txt
- * pins it, created once under .cache; undefined where this machine has no such pyenv version.
- */
-export function pyenvVenvPython(version: string): string | undefined {
-  const base = `/root/.pyenv/versions/${version}/bin/python3`;
-  if (!existsSync(base)) return undefined;
-  const dir = path.join(ROOT, '.cache', `venv-${version.split('.').slice(0, 2).join('.')}`);
-  const python = path.join(dir, 'bin', 'python');
-  const ready = () => spawnSync(python, ['-c', 'import flight_profiler, pympler'], { encoding: 'utf8' }).status === 0;
-  if (existsSync(python) && ready()) return python;
-  const made = spawnSync(base, ['-m', 'venv', dir], { encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(`cannot create ${dir}: ${made.stderr}`);
-  const pin = readFileSync(path.join(ROOT, 'python', 'requirements.txt'), 'utf8').split('\n').find((l) => l.startsWith('flight-profiler=='));
-  const pip = spawnSync(python, ['-m', 'pip', 'install', '-q', pin ?? 'flight-profiler'], { encoding: 'utf8' });
-  if (pip.status !== 0 || !ready()) throw new Error(`cannot install flight-profiler into ${dir}: ${pip.stderr}`);
-  return python;
-}
-
 /** A PID that is not in use right now. */
 export function unusedPid(): number {
   for (let pid = 4_000_000; pid > 3_000_000; pid -= 7919) if (!existsSync(`/proc/${pid}`)) return pid;

@@ -36,6 +36,13 @@ def mem_holders(params, pid, agent):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
             raise HelperError(errors.BAD_ARGUMENT, "%s must be %s–%s, got %r." % (key, low, high, value))
         spec[key] = value
+    via = params.get("via")
+    if via is not None:
+        if not isinstance(via, dict) or via.get("kind") not in ("global", "classAttr") or not isinstance(via.get("path"), str):
+            raise HelperError(errors.BAD_ARGUMENT, "via must be a named container of a census: {path, kind: global|classAttr}.")
+        spec["via"] = {"path": via["path"], "kind": via["kind"]}
+        instances = params.get("instances")
+        spec["instances"] = instances if isinstance(instances, int) and not isinstance(instances, bool) else None
     before = params.get("before")
     if before is not None:
         if not isinstance(before, dict) or not all(isinstance(v, int) for v in before.values()):
