@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { deathText } from '../session/targetDeath';
+import { deathText, firstDeathNotice } from '../session/targetDeath';
 import { CommandId, ViewId } from '../common/commandIds';
 import { setting } from '../common/config';
 import { ErrorCode, PyFlightError } from '../common/errors';
@@ -115,8 +115,8 @@ export function startProbe<M extends ProbeMethod>(deps: ProbeDeps, session: Sess
       deps.log.info(`${kind.name} ${probe.location} in ${session.pid}: ${ended}`);
       if (summary.reason === 'exited') {
         // The process died while probed: a warning, not a status-bar line (it may have crashed).
-        void session.checkDeath().then((death) => vscode.window.showWarningMessage(
-          `PyFlight: ${capitalized(deathText(session.pid, death ?? {}, `${kind.name} ${probe.location}`))}.`));
+        void session.checkDeath().then((death) => void (firstDeathNotice(session) && vscode.window.showWarningMessage(
+          `PyFlight: ${capitalized(deathText(session.pid, death ?? {}, `${kind.name} ${probe.location}`))}.`)));
       } else if (summary.reason !== 'stopped') {
         vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: {0} {1}: {2}', kind.name, probe.location, ended), 8000);
       }

@@ -5,7 +5,7 @@
  * gilstat is turned off in the target on detach and deactivate (the helper sends `off` when it
  * stops) and after a helper crash (the session sends it from a fresh helper).
  */
-import { deathText } from '../session/targetDeath';
+import { deathText, firstDeathNotice } from '../session/targetDeath';
 import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
@@ -80,8 +80,8 @@ export function registerGilCommands(context: vscode.ExtensionContext, deps: GilD
         log.info(`session ${session.pid}: ${gilEndText(summary)}`);
         update();
         if (summary.reason === 'exited') {
-          void session.checkDeath().then((death) => vscode.window.showWarningMessage(
-            `PyFlight: ${capitalized(deathText(session.pid, death ?? {}, 'GIL statistics'))}.`));
+          void session.checkDeath().then((death) => void (firstDeathNotice(session) && vscode.window.showWarningMessage(
+            `PyFlight: ${capitalized(deathText(session.pid, death ?? {}, 'GIL statistics'))}.`)));
         }
       },
       (error: unknown) => {
