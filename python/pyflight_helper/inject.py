@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -148,7 +149,11 @@ class Staging(object):
                 shutil.copy2(os.path.join(lib, name), os.path.join(self.dir, name))
             # The copy's own prints into the target's stdout/stderr (gilstat's `[*] …` lines) are
             # cut out of its code; the three loader lines stay (quiet_native.py).
-            self.silenced = quiet_native.silence_file(os.path.join(self.dir, "flight_profiler_agent.so"))
+            try:
+                self.silenced = quiet_native.silence_file(os.path.join(self.dir, "flight_profiler_agent.so"))
+            except (OSError, ValueError, struct.error) as exc:  # never a reason not to attach
+                self.silenced = []
+                sys.stderr.write("staging: the agent library's prints were not cut out: %r\n" % (exc,))
             for name in CORE_FILES + CALL_FILES:
                 shutil.copy2(os.path.join(AGENT_FILES, name), os.path.join(self.dir, name))
             with open(os.path.join(self.dir, "door.json"), "w") as config:

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { deathText, firstDeathNotice } from '../session/targetDeath';
 import { CommandId, ViewId } from '../common/commandIds';
 import { setting } from '../common/config';
 import { ErrorCode, PyFlightError } from '../common/errors';
@@ -112,7 +113,11 @@ export function startProbe<M extends ProbeMethod>(deps: ProbeDeps, session: Sess
     (summary) => {
       const ended = endText(summary, recordNoun(method, params));
       deps.log.info(`${kind.name} ${probe.location} in ${session.pid}: ${ended}`);
-      if (summary.reason !== 'stopped') {
+      if (summary.reason === 'exited') {
+        // The process died while probed: a warning, not a status-bar line (it may have crashed).
+        void session.checkDeath().then((death) => void (firstDeathNotice(session) && vscode.window.showWarningMessage(
+          `PyFlight: ${capitalized(deathText(session.pid, death ?? {}, `${kind.name} ${probe.location}`))}.`)));
+      } else if (summary.reason !== 'stopped') {
         vscode.window.setStatusBarMessage(vscode.l10n.t('PyFlight: {0} {1}: {2}', kind.name, probe.location, ended), 8000);
       }
     },
@@ -258,3 +263,5 @@ async function showProbes(deps: ProbeDeps): Promise<void> {
   }
   await vscode.commands.executeCommand(`${probeKind(picked.entry.probe.method).viewId}.focus`);
 }
+
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

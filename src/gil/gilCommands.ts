@@ -5,6 +5,7 @@
  * gilstat is turned off in the target on detach and deactivate (the helper sends `off` when it
  * stops) and after a helper crash (the session sends it from a fresh helper).
  */
+import { deathText, firstDeathNotice } from '../session/targetDeath';
 import * as vscode from 'vscode';
 import { CommandId } from '../common/commandIds';
 import type { Logger } from '../common/logger';
@@ -78,6 +79,10 @@ export function registerGilCommands(context: vscode.ExtensionContext, deps: GilD
       (summary) => {
         log.info(`session ${session.pid}: ${gilEndText(summary)}`);
         update();
+        if (summary.reason === 'exited') {
+          void session.checkDeath().then((death) => void (firstDeathNotice(session) && vscode.window.showWarningMessage(
+            `PyFlight: ${capitalized(deathText(session.pid, death ?? {}, 'GIL statistics'))}.`)));
+        }
       },
       (error: unknown) => {
         update();
@@ -120,3 +125,5 @@ export function registerGilCommands(context: vscode.ExtensionContext, deps: GilD
     vscode.commands.registerCommand(CommandId.showGilAlerts, showAlerts));
   onSessions();
 }
+
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

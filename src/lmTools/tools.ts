@@ -8,7 +8,8 @@
  * (`access`), from which VS Code asks first (prepareInvocation) and the MCP server needs its flags.
  */
 import { formatStacks } from '../format/stackFormat';
-import { endText, traceLines, watchLine } from '../format/probeText';
+import { endText, plural, traceLines, watchLine } from '../format/probeText';
+import { deathText } from '../session/targetDeath';
 import { capabilityLines, untestedWarning } from '../preflight/capabilities';
 import { censusProgressText, diffReport } from '../memory/census';
 import { preflight } from '../preflight/preflight';
@@ -122,7 +123,13 @@ async function boundedProbe(session: Session, method: 'watch' | 'trace', params:
   if (signal.aborted) probe.stop();
   try {
     const summary = await probe.done;
-    lines.push(`(${endText(summary, method === 'watch' ? 'calls' : 'traces')}; stopped after at most ${seconds} s)`);
+    if (summary.reason === 'exited') {
+      // Said as what it is, not as an end like any other: the process is gone (it may have crashed).
+      const died = deathText(session.pid, (await session.checkDeath()) ?? {}, method);
+      lines.push(`${died.charAt(0).toUpperCase()}${died.slice(1)} (${plural(summary.count, method === 'watch' ? 'call' : 'trace')} recorded before).`);
+    } else {
+      lines.push(`(${endText(summary, method === 'watch' ? 'call' : 'trace')}; stopped after at most ${seconds} s)`); // endText makes the plural
+    }
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);

@@ -56,3 +56,12 @@ export function deathHint(death: TargetDeath): string {
 export function targetExitedError(pid: number, death: TargetDeath, during?: string): PyFlightError {
   return new PyFlightError(ErrorCode.TargetExited, deathText(pid, death, during), deathHint(death), { ...death, during });
 }
+
+const noticed = new WeakSet<object>();
+
+/** True the first time for a session: several probes ending with one death give one warning. */
+export function firstDeathNotice(session: object): boolean {
+  if (noticed.has(session)) return false;
+  noticed.add(session);
+  return true;
+}

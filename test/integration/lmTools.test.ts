@@ -36,7 +36,7 @@ describe('language-model tools on a real target (swallowed_errors.py)', function
       new AbortController().signal);
     const lines = text.split('\n');
     assert.equal(lines.filter((l) => /parse_quantity\(raw='twelve'\)/.test(l)).length, 2, text);
-    assert.match(lines.at(-1)!, /limit 2 reached/);
+    assert.match(lines.at(-1)!, /^\(2 of 2 calls · ended: limit 2 reached/);
     assert.equal(session.probes.length, 0);
   });
 
@@ -53,5 +53,29 @@ describe('language-model tools on a real target (swallowed_errors.py)', function
     const { text } = await toolNamed('pyflight_diagnose')!.run(deps, { pid: target.pid, problem: 'orders vanish', kind: 'exception' }, new AbortController().signal);
     assert.match(text, /^# Diagnosis \(exception\) of process \d+/);
     assert.match(text, /## 1\. parse_quantity raises ValueError/);
+  });
+});
+
+describe('language-model tools: the process dies during a watch', function () {
+  this.timeout(120_000);
+  after(stopAllTargets);
+
+  it('pyflight_watch says the process exited (killed by SIGSEGV when read), with what was recorded before', async () => {
+    const target = await startTarget(['swallowed_errors.py']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 200 });
+    await session.attach();
+    const deps: ToolDeps = { session: async () => session };
+    try {
+      // `main` is never called again: the watch is installed and waits, then the process dies.
+      const answer = toolNamed('pyflight_watch')!.run(deps, { pid: target.pid, module: '__main__', method: 'main', limit: 20, seconds: 30 },
+        new AbortController().signal);
+      for (let i = 0; i < 600 && !session.probes[0]?.agentArgs; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(session.probes[0]?.agentArgs, 'the watch was installed');
+      process.kill(target.pid, 'SIGSEGV');
+      const { text } = await answer;
+      assert.match(text.split('\n').at(-1)!, new RegExp(`^Process ${target.pid} exited during watch(: killed by SIGSEGV while|, while) PyFlight was attached \\(\\d+ calls? recorded before\\)\\.$`), text);
+    } finally {
+      await session.detach();
+    }
   });
 });

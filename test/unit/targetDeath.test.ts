@@ -26,3 +26,15 @@ describe('targetDeath: a target that died while attached says how, when it can b
       details: { signal: 'SIGBUS', during: 'watch' } });
   });
 });
+
+describe('the CLI names the command a target died during', () => {
+  it('verb, and the action of mem / tt / torch / vmtool', async () => {
+    const { commandName } = await import('../../src/cli/withSession');
+    const { parseArgs } = await import('../../src/cli/args');
+    assert.equal(commandName(parseArgs(['gilstat', '123', '--duration', '5'])), 'gilstat');
+    assert.equal(commandName(parseArgs(['mem', 'diff', '123', '--interval', '2'])), 'mem diff');
+    assert.equal(commandName(parseArgs(['tt', '123', 'record', '__main__', 'f'])), 'tt record');
+    assert.equal(commandName(parseArgs(['watch', '123', 'shop.orders', 'restock'])), 'watch');
+    assert.equal(commandName(parseArgs(['vmtool', '123', 'getInstances', '-c', 'm', 'C'])), 'vmtool getInstances');
+  });
+});
