@@ -44,11 +44,11 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   const profile = context.extras.profile;
   const sampled = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
   // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does
-  // not. A thread ready to run but without a CPU wants it as much as one that runs (run-queue delay).
+  // not. Run-queue delay counts only as starvation (below): many threads that mostly sleep add up
+  // short waits after each wake-up on a busy host, which is not wanting the CPU.
   const { use } = measured;
   const cpu = use.cpuPercent;
-  const wanted = cpu !== undefined ? cpu + (use.readyPercent ?? 0) : undefined;
-  const busy = wanted !== undefined ? Math.min(sampled, wanted / 100) : sampled;
+  const busy = cpu !== undefined ? Math.min(sampled, cpu / 100) : sampled;
   const starved = starvation(use);
   if (starved) {
     onStep(`The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ran only ${starved.cpuPercent.toFixed(0)}%: the host is overloaded.`);
@@ -85,7 +85,7 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   if (ready && findings.length && busy >= 0.25) findings[0].evidence.push(`During the profile the process used ${cpu!.toFixed(0)}% of a core and was ${ready} (run-queue delay): it got the CPU it asked for.`);
   if (busy < 0.25) {
     // Slow but mostly idle: the time goes to waiting. Look at what the threads wait on.
-    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile${use.readyPercent !== undefined ? ` (counting ${use.readyPercent.toFixed(0)}% ready to run without a CPU)` : ''}: slow means waiting here; sampling stacks.`);
+    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile${use.readyPercent !== undefined ? ` (and was ready to run without a CPU ${use.readyPercent.toFixed(0)}%: not starved)` : ''}: slow means waiting here; sampling stacks.`);
     const waits = await diagnoseHang(context);
     const real = waits.findings.filter((f) => f.severity !== 'info');
     if (real.length) {
