@@ -91,17 +91,22 @@ export interface Starvation {
 
 /** From this much run-queue delay (percent of a core), and at least half the CPU time it got, a process is starved. */
 export const STARVED_READY_PERCENT = 20;
+/** ...when it wanted (ran or was ready to run) at least half a core: a process that mostly sleeps is not starved. */
+export const STARVED_WANTED_PERCENT = 50;
 
 /**
  * Whether the process was starved of CPU over the window: its threads waited on a run queue at least
- * 20 % of a core's time, and at least half as long as they ran (a third of the time they wanted a CPU).
- * A healthy CPU-bound process on a machine with room waits on a run queue a few percent of the time.
+ * 20 % of a core's time, at least half as long as they ran (a third of the time they wanted a CPU),
+ * and it wanted at least half a core in all. A healthy CPU-bound process on a machine with room
+ * waits on a run queue a few percent of the time; a process whose many threads mostly sleep adds up
+ * the short waits after each wake-up on a busy host (checkout_service.py: 25 % ready beside 10 % CPU)
+ * and is waiting, not starved.
  */
 export function starvation(use: CpuUse | undefined): Starvation | undefined {
   const ready = use?.readyPercent;
   if (!use || ready === undefined || use.cpuPercent === undefined) return undefined;
   const cpu = use.cpuPercent;
-  if (ready < STARVED_READY_PERCENT || ready * 2 < cpu) return undefined;
+  if (ready < STARVED_READY_PERCENT || ready * 2 < cpu || cpu + ready < STARVED_WANTED_PERCENT) return undefined;
   const machine = use.machine;
   const plural = (n: number) => `${n} CPU${n === 1 ? '' : 's'}`;
   const pinned = use.allowedCpus !== undefined && machine !== undefined && use.allowedCpus < machine.cpus;

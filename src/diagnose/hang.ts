@@ -242,7 +242,8 @@ function poolWaits(samples: StackResult[], spanMs: number, covered: Set<string>,
     const give = take === 'get()' ? 'put()' : 'release()';
     const between = o.held?.how ? `between ${pool.expression}.${take} (${shortWhere(o.held.file, o.held.line)}) and its ${give}` : `inside \`with ${pool.expression}:\`${o.held ? ` (${shortWhere(o.held.file, o.held.line)})` : ''}`;
     const holders = [...pool.holders];
-    const who = holders.length === pool.mostHolding ? holders.join(' and ') : `${pool.mostHolding} threads at a time`;
+    const named = holders.length > 1 ? `${holders.slice(0, -1).join(', ')} and ${holders[holders.length - 1]}` : holders[0];
+    const who = holders.length === pool.mostHolding ? named : `${pool.mostHolding} threads at a time`;
     const what = semaphore ? `permit${pool.mostHolding === 1 ? '' : 's'} of ${pool.expression}` : `item${pool.mostHolding === 1 ? '' : 's'} taken from ${pool.expression}`;
     pool.holders.forEach((h) => covered.add(h));
     pool.waiters.forEach((w) => covered.add(w));

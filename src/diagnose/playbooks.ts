@@ -90,8 +90,8 @@ const TABLE = [
     evidence: [{
       rank: 4,
       // Several threads want to run Python while the process uses about one core: they take turns on the GIL.
-      // CPU counts the time it was ready to run without a CPU: a starved process uses little, whatever holds the GIL.
-      when: (f) => (f.busy && f.runnersPerSample >= 2 && f.cpuPercent !== undefined && f.cpuPercent + (f.readyPercent ?? 0) < 150 && f.gilHolder && f.gilHolder.samples * 2 >= f.samples
+      // Not when the host starves it: threads that wait for a CPU use little of one, whatever holds the GIL.
+      when: (f) => (f.busy && !f.starved && f.runnersPerSample >= 2 && f.cpuPercent !== undefined && f.cpuPercent < 150 && f.gilHolder && f.gilHolder.samples * 2 >= f.samples
         ? `${f.runnersPerSample.toFixed(1)} threads want to run per sample but the process uses about one core; ${f.gilHolder.name} held the GIL in ${f.gilHolder.samples} of ${f.samples} samples`
         : undefined),
     }],

@@ -58,7 +58,7 @@ const MB = 1024 * 1024;
 export interface RoutingFacts {
   /** Percent of one core over the interval; undefined where /proc cannot tell. */
   cpuPercent?: number;
-  /** CPU from 25% of a core (counting the time it was ready to run but had no CPU), or a thread running in half the samples. */
+  /** CPU from 25% of a core, starved of it (cpuUse.ts), or a thread running in half the samples. */
   busy: boolean;
   /** Percent of one core its threads were ready to run but had no CPU (run-queue delay). */
   readyPercent?: number;
@@ -86,7 +86,6 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   const cpu = e.cpuPercent;
   if (cpu !== undefined) text.push(`CPU ${cpu.toFixed(0)}% of a core over ${seconds} s`);
   const starved = starvation(e.use);
-  const wanted = cpu === undefined ? undefined : cpu + (e.use?.readyPercent ?? 0);
   const growth = e.rssBefore !== undefined && e.rssAfter !== undefined ? e.rssAfter - e.rssBefore : undefined;
   if (growth !== undefined) text.push(`RSS ${(e.rssAfter! / MB).toFixed(0)} MB (${growth >= 0 ? '+' : ''}${(growth / MB).toFixed(1)} MB)`);
   const threads = e.samples.flatMap((s) => s.threads);
@@ -110,8 +109,9 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   return {
     cpuPercent: cpu,
     // Reading stacks pauses the target for a moment, so a busy process shows less than its usual CPU here.
-    // A starved process runs little but wants the CPU: its run-queue delay counts as wanting it.
-    busy: (wanted !== undefined && wanted >= 25) || running * 2 >= Math.max(1, e.samples.length),
+    // A starved process runs little but wants the CPU (cpuUse.ts's starvation: not the short waits
+    // after wake-ups of many sleeping threads, which add up on a busy host too).
+    busy: (cpu !== undefined && cpu >= 25) || Boolean(starved) || running * 2 >= Math.max(1, e.samples.length),
     ...(e.use?.readyPercent !== undefined ? { readyPercent: e.use.readyPercent } : {}),
     ...(starved ? { starved } : {}),
     lockWaits,

@@ -44,11 +44,11 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   const profile = context.extras.profile;
   const sampled = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
   // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does
-  // not. A thread ready to run but without a CPU wants it as much as one that runs (run-queue delay).
+  // not. Run-queue delay counts only as starvation (below): many threads that mostly sleep add up
+  // short waits after each wake-up on a busy host, which is not wanting the CPU.
   const { use } = measured;
   const cpu = use.cpuPercent;
-  const wanted = cpu !== undefined ? cpu + (use.readyPercent ?? 0) : undefined;
-  const busy = wanted !== undefined ? Math.min(sampled, wanted / 100) : sampled;
+  const busy = cpu !== undefined ? Math.min(sampled, cpu / 100) : sampled;
   const starved = starvation(use);
   if (starved) {
     onStep(`The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ran only ${starved.cpuPercent.toFixed(0)}%: the host is overloaded.`);
@@ -65,7 +65,9 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
     const first = Date.now();
     onStep('The process runs an asyncio event loop: sampling stacks for a callback that blocks it.');
     try {
-      await sampleStacks(target, Math.max(0, 5 - samples.length), 300, context.options.signal, onStep, samples);
+      // Ten samples 0.2 s apart: five let a short sleep caught three times outrank the CPU culprit of a
+      // profile of hundreds of samples (a 0.05 s export every fourth request, on a loaded host).
+      await sampleStacks(target, Math.max(0, LOOP_SAMPLES - samples.length), 200, context.options.signal, onStep, samples);
     } catch (error) {
       if (PyFlightError.from(error).code === ErrorCode.Cancelled || !samples.length) throw error;
     }
@@ -74,14 +76,16 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
     const blockedShare = new Map<Finding, number>();
     const blocked = blockedEventLoops(samples, span, new Set(), `Open the stacks (PyFlight: Show Stacks, or \`pyflight stack ${target.pid}\`) to see every thread.`, blockedShare);
     // Ordered by the share of time each holds the loop (or the CPU): the larger first.
-    const share = (f: Finding) => (blockedShare.get(f) ?? (sampleShare.get(f) ?? 0) * busy);
+    // Both as a share of the time: a blocked-loop finding's share of the stack samples; a CPU finding's
+    // share of the profile's samples times the share of its sample slots that had a sample.
+    const share = (f: Finding) => (blockedShare.get(f) ?? (sampleShare.get(f) ?? 0) * Math.min(1, sampled));
     if (blocked.length) findings = [...findings, ...blocked].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || share(b) - share(a));
   }
   const ready = readyText(use);
   if (ready && findings.length && busy >= 0.25) findings[0].evidence.push(`During the profile the process used ${cpu!.toFixed(0)}% of a core and was ${ready} (run-queue delay): it got the CPU it asked for.`);
   if (busy < 0.25) {
     // Slow but mostly idle: the time goes to waiting. Look at what the threads wait on.
-    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile${use.readyPercent !== undefined ? ` (counting ${use.readyPercent.toFixed(0)}% ready to run without a CPU)` : ''}: slow means waiting here; sampling stacks.`);
+    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile${use.readyPercent !== undefined ? ` (and was ready to run without a CPU ${use.readyPercent.toFixed(0)}%: not starved)` : ''}: slow means waiting here; sampling stacks.`);
     const waits = await diagnoseHang(context);
     const real = waits.findings.filter((f) => f.severity !== 'info');
     if (real.length) {
@@ -143,6 +147,9 @@ function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | 
     view: 'profile',
   };
 }
+
+/** Stack samples a busy asyncio service's loop is checked in for a blocking call. */
+const LOOP_SAMPLES = 10;
 
 /** A frame of asyncio's callback runner, as py-spy names it. */
 const LOOP_FRAME = /^Handle\._run \(.*asyncio[\\/]events\.py:\d+\)$/;
