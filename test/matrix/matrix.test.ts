@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cliSync as cli, jsonOf as json } from '../support/cli';
 import { isRunning, ROOT, startTarget, stopAllTargets, type Target } from '../support/fixtures';
-import { matrixInterpreters, profilerVenv, untestedInterpreter, type MatrixInterpreter } from '../support/interpreters';
+import { matrixInterpreters, profilerVenv, tooOldInterpreter, untestedInterpreter, type MatrixInterpreter } from '../support/interpreters';
 import { agentCopies, namespacesUnavailable, PID_NS_FLAGS, startNamespaced, stopNamespaced } from '../support/namespaces';
 
 type Thread = { tid: number; name: string | null; frames: { function: string }[]; nativeFrames?: { function: string }[] };
@@ -50,6 +50,7 @@ async function until(what: string, check: () => boolean, tries = 300): Promise<v
 
 const interpreters: MatrixInterpreter[] = matrixInterpreters();
 const untested: MatrixInterpreter = untestedInterpreter();
+const tooOld: MatrixInterpreter = tooOldInterpreter();
 
 /** Each interpreter's venv, made once (in parallel: pip waits on the network and the disk, not the CPU). */
 const venvs = new Map<string, Promise<string>>();
@@ -106,6 +107,30 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         assert.doesNotMatch(refused.stderr, /loading the PyFlightProfiler agent/, 'refused before saying it loads');
       }
       assert.deepEqual(agentCopies(target.pid), [], 'nothing loaded');
+      assert.ok(isRunning(target.pid));
+    });
+  });
+
+  describe(`too old for flight-profiler: ${tooOld.label}`, function () {
+    let target: Target | undefined;
+    before(function () {
+      if (!tooOld.base) {
+        console.log(`    (skipped: ${tooOld.label}: ${tooOld.absent})`);
+        this.skip();
+      }
+    });
+    after(async () => { await target?.stop(); });
+
+    it('check and stack refuse it by the table (not "install flight-profiler", which has no build for it), naming py-spy instead', async () => {
+      target = await startTarget(['busy_service.py'], tooOld.base, 60_000);
+      for (const verb of ['check', 'stack']) {
+        const run = cli(verb, String(target.pid), '--json');
+        assert.equal(run.status, 1, run.stdout + run.stderr);
+        const error = JSON.parse(run.stdout.trim().split('\n').pop()!).error;
+        assert.equal(error.code, 'INTERPRETER_UNSUPPORTED');
+        assert.match(error.message, /on CPython 3\.[67]\.\d+: .*needs Python 3\.8 or later/);
+        assert.match(error.hint, /py-spy dump/);
+      }
       assert.ok(isRunning(target.pid));
     });
   });
