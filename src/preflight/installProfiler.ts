@@ -1,8 +1,8 @@
 import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { capabilityRefusal } from '../protocol/capabilities';
 import type { HelloResult } from '../protocol/helper';
+import { capabilityRefusal } from './capabilities';
 
 /** The flight-profiler release PyFlight is tested against (python/requirements.txt pins the same). */
 export const FLIGHT_PROFILER_REQUIREMENT = 'flight-profiler==1.0.7';
