@@ -33,6 +33,7 @@ describe('capability table', () => {
   it('the tested set is CPython 3.10–3.13 (+ stripped); outside it, every agent feature is refused and read-only ones are not', () => {
     const tested = CAPABILITY_FAMILIES.filter((f) => f.testedOn.length).map((f) => f.id);
     assert.deepEqual(tested, ['cpython-3.10-3.13-stripped', 'cpython-3.10', 'cpython-3.11', 'cpython-3.12', 'cpython-3.13']);
+    assert.ok(Object.values(CAPABILITY_FAMILIES.find((f) => f.id === 'not-cpython')!.features).every((c) => c.status === 'refused'), 'PyPy: nothing');
     for (const id of ['cpython-3.8-3.9', 'cpython-3.14', 'cpython-free-threaded', 'cpython-future']) {
       const row = CAPABILITY_FAMILIES.find((f) => f.id === id)!;
       for (const [key, spec] of Object.entries(CAPABILITY_FEATURES)) {
