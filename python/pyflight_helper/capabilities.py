@@ -143,7 +143,11 @@ def report(f=None):
 def require(feature, f=None):
     """Raises INTERPRETER_UNSUPPORTED when this interpreter's row refuses `feature`."""
     f = f or facts()
-    entry = report(f)["features"][feature]
+    try:
+        entry = report(f)["features"][feature]
+    except (OSError, ValueError) as exc:  # an install without the table: hello says so (capabilities null)
+        sys.stderr.write("capabilities: the table is unreadable (%s: %s)\n" % (type(exc).__name__, exc))
+        return
     if entry["status"] != "refused":
         return
     raise HelperError(errors.INTERPRETER_UNSUPPORTED, entry["message"], entry.get("next"))
