@@ -1,5 +1,5 @@
 // `npm run package`: builds, then packs the extension into pyflight-<version>.vsix with @vscode/vsce
-// (what .vscodeignore lets through: the bundles, the Python helper with methods.json, README and its screenshots).
+// (what .vscodeignore lets through: the bundles, the Python helper with methods.json and capabilities.json, README and its screenshots).
 // The e2e lane and `npm run demo` install the same .vsix (ensureVsix), so what is tested is what ships.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';

@@ -36,6 +36,7 @@ _buffers = {}  # thread ident -> StringIO of the line running on it
 _namespaces = {}  # thread ident -> namespace that gets `_` (instead of builtins._)
 _consoles = {}  # console id -> _Console
 _running = {}  # console id -> thread ident while a line runs
+_interrupted = set()  # console ids of runs an interrupt was sent to (see _interruptible)
 _interrupt_lock = threading.Lock()  # consoleInterrupt vs the end of a run (see _interruptible)
 
 
@@ -209,6 +210,7 @@ def _console_interrupt(args):
             return {"interrupted": False}
         # Raised in that thread at its next bytecode (not inside a blocking C call such as sleep).
         _set_async_exc(ident, KeyboardInterrupt)
+        _interrupted.add(str(args["id"]))
     return {"interrupted": True}
 
 
@@ -228,7 +230,14 @@ def _interruptible(run_id, fn, when_interrupted):
                 try:
                     with _interrupt_lock:
                         _running.pop(run_id, None)
-                        _set_async_exc(ident, None)  # drops an interrupt not delivered yet
+                        # Drops an interrupt not delivered yet, and only when one was sent: on CPython
+                        # 3.11 PyThreadState_SetAsyncExc(…, NULL) still raises the interpreter-wide
+                        # "async exception pending" flag, which only a delivered exception clears, so
+                        # every later call of a profiled function (a trace) looped at its entry
+                        # forever (every eval did it: the matrix lane's 3.11 trace after an eval).
+                        if run_id in _interrupted:
+                            _interrupted.discard(run_id)
+                            _set_async_exc(ident, None)
                     break
                 except KeyboardInterrupt:
                     continue  # delivered while disarming: disarm again

@@ -11,14 +11,12 @@ import json
 import os
 import platform
 import sys
-import sysconfig
 
 from . import errors
 from .errors import HelperError
 
 TABLE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "capabilities.json")
 OVERRIDE_VARIABLE = "PYFLIGHT_ALLOW_UNTESTED_PYTHON"
-GIL_FUNCTIONS = ("take_gil", "drop_gil")
 
 _table = None
 _facts = None
@@ -33,16 +31,51 @@ def table():
 
 
 def _stripped():
-    """No symbol for take_gil/drop_gil in this interpreter's binary or its libpython (nor in their
-    build-id debug files): what gilstat's interceptor needs. None when it cannot be told (not Linux)."""
+    """No symbol table (.symtab) in this interpreter's binary or its libpython, nor a build-id debug
+    file for them: gilstat's interceptor cannot find take_gil/drop_gil. Reads section headers only
+    (not the symbol tables themselves: this runs on every helper start). None when it cannot be told."""
     if not sys.platform.startswith("linux"):
         return None
     try:
         from pyflight_agent import elf
-        found, _searched = elf.locate_symbols("self", list(GIL_FUNCTIONS))
+        exe = os.path.realpath("/proc/self/exe")
+        files = {exe}
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split(None, 5)[5].strip() if len(line.split(None, 5)) == 6 else ""
+                if os.path.basename(path).startswith("libpython"):
+                    files.add(path)
+        for path in files:
+            if _has_symtab(path):
+                return False
+            bid = elf.build_id(path)
+            if bid and os.path.exists("/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:])):
+                return False
+        return True
     except Exception:  # an unreadable file: say nothing rather than guess
         return None
-    return not all(name in found for name in GIL_FUNCTIONS)
+
+
+def _has_symtab(path):
+    """Whether a 64-bit little-endian ELF file has a non-empty SHT_SYMTAB section (section headers only)."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            return False
+        e_shoff = struct.unpack_from("<Q", head, 40)[0]
+        e_shentsize, e_shnum = struct.unpack_from("<HH", head, 58)
+        if not e_shoff or not e_shnum:
+            return False
+        f.seek(e_shoff)
+        sh = f.read(e_shentsize * e_shnum)
+    for i in range(e_shnum):
+        sh_type = struct.unpack_from("<I", sh, i * e_shentsize + 4)[0]
+        sh_size = struct.unpack_from("<Q", sh, i * e_shentsize + 32)[0]
+        if sh_type == 2 and sh_size:
+            return True
+    return False
 
 
 def facts():
@@ -53,13 +86,23 @@ def facts():
             "implementation": platform.python_implementation(),
             "version": platform.python_version(),
             "minor": list(sys.version_info[:2]),
-            "freeThreaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+            # A free-threaded build's ABI flags carry "t" (python3.13t); sysconfig only where there are none.
+            "freeThreaded": "t" in sys.abiflags if hasattr(sys, "abiflags") else _gil_disabled_config(),
             "stripped": _stripped(),
         }
     return _facts
 
 
+def _gil_disabled_config():
+    import sysconfig
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
 def _matches(match, f):
+    # Rows are CPython's unless they say "implementation": "other" (PyPy and the rest).
+    if (match.get("implementation") == "other") != (f.get("implementation", "CPython") != "CPython"):
+        return False
     minor = tuple(f["minor"])
     if not tuple(match["min"]) <= minor <= tuple(match["max"]):
         return False
@@ -100,7 +143,11 @@ def report(f=None):
 def require(feature, f=None):
     """Raises INTERPRETER_UNSUPPORTED when this interpreter's row refuses `feature`."""
     f = f or facts()
-    entry = report(f)["features"][feature]
+    try:
+        entry = report(f)["features"][feature]
+    except (OSError, ValueError) as exc:  # an install without the table: hello says so (capabilities null)
+        sys.stderr.write("capabilities: the table is unreadable (%s: %s)\n" % (type(exc).__name__, exc))
+        return
     if entry["status"] != "refused":
         return
     raise HelperError(errors.INTERPRETER_UNSUPPORTED, entry["message"], entry.get("next"))

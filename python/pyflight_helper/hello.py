@@ -23,6 +23,15 @@ def _flight_profiler_info():
     return {"installed": True, "version": installed_version, "location": os.path.dirname(flight_profiler.__file__)}
 
 
+def _capabilities():
+    """The row, or None when the table cannot be read (a package that left it out): hello must answer."""
+    try:
+        return capabilities.report()
+    except (OSError, ValueError, KeyError) as exc:
+        sys.stderr.write("capabilities: the table is unreadable (%s: %s)\n" % (type(exc).__name__, exc))
+        return None
+
+
 def hello():
     return {
         "helperVersion": HELPER_VERSION,
@@ -38,7 +47,7 @@ def hello():
         },
         "flightProfiler": _flight_profiler_info(),
         # This interpreter's row of the capability table (capabilities.json): the target's, as it is the same binary.
-        "capabilities": capabilities.report(),
+        "capabilities": _capabilities(),
         "platform": sys.platform,
         "machine": platform.machine(),
     }

@@ -23,6 +23,7 @@ def facts(minor, free_threaded=False, stripped=False, version=None):
     (facts((3, 14), free_threaded=True), "cpython-free-threaded"),
     (facts((3, 15)), "cpython-future"),
     (facts((3, 14), stripped=True), "cpython-3.14"),
+    (dict(facts((3, 10)), implementation="PyPy"), "not-cpython"),
 ])
 def test_family(f, family):
     assert capabilities.family(f)["id"] == family

@@ -14,7 +14,7 @@ export type { CapabilityReport, CapabilityStatus, FeatureCapability };
 interface FamilyRow {
   id: string;
   label: string;
-  match: { min: number[]; max: number[]; freeThreaded?: boolean; stripped?: boolean };
+  match: { min: number[]; max: number[]; freeThreaded?: boolean; stripped?: boolean; implementation?: string };
   testedOn: string[];
   features: Record<string, Omit<FeatureCapability, 'title' | 'agent'>>;
 }

@@ -2,6 +2,7 @@ import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { HelloResult } from '../protocol/helper';
+import { capabilityRefusal } from './capabilities';
 
 /** The flight-profiler release PyFlight is tested against (python/requirements.txt pins the same). */
 export const FLIGHT_PROFILER_REQUIREMENT = 'flight-profiler==1.0.7';
@@ -46,6 +47,9 @@ export async function installFlightProfiler(
 
 /** Turns a `hello` that says flight-profiler is missing into the error the UI offers to fix. */
 export function assertProfilerInstalled(hello: HelloResult, python: string): void {
+  // An interpreter PyFlight cannot serve at all (CPython < 3.8: no flight-profiler build to install): say that instead.
+  const refused = capabilityRefusal(hello.capabilities, 'stack');
+  if (refused) throw refused;
   if (hello.flightProfiler.installed) return;
   throw new PyFlightError(ErrorCode.ProfilerNotInstalled,
     `flight-profiler is not installed in the target's environment (${python}).`,

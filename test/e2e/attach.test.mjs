@@ -46,6 +46,8 @@ test('attach from the palette via the process picker; the Sessions view shows th
     await wb.expandTreeRow('Sessions', `busy_service.py (pid ${service.pid})`);
     await wb.treeRow('Sessions', /flight-profiler 1\.0\.7\s*agent not loaded/).waitFor();
     await wb.treeRow('Sessions', /\.venv\/bin\/python/).waitFor();
+    // Its row of the capability table (the project's .venv is pyenv's CPython 3.11: every feature tested here).
+    await wb.treeRow('Sessions', /tested interpreter\s*every feature tested/).waitFor();
     await wb.screenshot('sessions');
   });
 });

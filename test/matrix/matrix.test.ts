@@ -1,16 +1,18 @@
 // The interpreter matrix (`npm test -- matrix`, issue 17): on every CPython PyFlight is tested on
 // (pyenv's 3.10–3.13 and the system's stripped python3), a real service in a venv with flight-profiler
 // installed the way PyFlight installs it, and the CLI's commands on it: check (with the capability
-// table's row), stack (+ native), watch, trace, getglobal, perf, gilstat, mem diff, diagnose. Then
-// the service is alive, still working, and wrote nothing but the loader lines README documents. Each
-// interpreter also runs once in its own PID namespace (stack + watch). An interpreter that is absent
-// is a skipped test that names it and why, never left out silently.
+// table's row), stack (+ native, + async), watch, eval, trace, getglobal, perf, gilstat, mem diff,
+// diagnose. Then the service is alive, still working, exits 0 on SIGTERM, and wrote nothing but the
+// loader lines README documents. Each interpreter also runs once in its own PID namespace (stack +
+// watch). Outside the tested set: a 3.9/3.8 (read-only works, the agent is refused, nothing loaded)
+// and a 3.7/3.6 (refused whole). An interpreter that is absent is a skipped test that names it and
+// why, never left out silently.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cliSync as cli, jsonOf as json } from '../support/cli';
 import { isRunning, ROOT, startTarget, stopAllTargets, type Target } from '../support/fixtures';
-import { matrixInterpreters, profilerVenv, untestedInterpreter, type MatrixInterpreter } from '../support/interpreters';
+import { matrixInterpreters, profilerVenv, tooOldInterpreter, untestedInterpreter, type MatrixInterpreter } from '../support/interpreters';
 import { agentCopies, namespacesUnavailable, PID_NS_FLAGS, startNamespaced, stopNamespaced } from '../support/namespaces';
 
 type Thread = { tid: number; name: string | null; frames: { function: string }[]; nativeFrames?: { function: string }[] };
@@ -50,6 +52,7 @@ async function until(what: string, check: () => boolean, tries = 300): Promise<v
 
 const interpreters: MatrixInterpreter[] = matrixInterpreters();
 const untested: MatrixInterpreter = untestedInterpreter();
+const tooOld: MatrixInterpreter = tooOldInterpreter();
 
 /** Each interpreter's venv, made once (in parallel: pip waits on the network and the disk, not the CPU). */
 const venvs = new Map<string, Promise<string>>();
@@ -110,6 +113,30 @@ describe('interpreter matrix: every command on every CPython tested here', funct
     });
   });
 
+  describe(`too old for flight-profiler: ${tooOld.label}`, function () {
+    let target: Target | undefined;
+    before(function () {
+      if (!tooOld.base) {
+        console.log(`    (skipped: ${tooOld.label}: ${tooOld.absent})`);
+        this.skip();
+      }
+    });
+    after(async () => { await target?.stop(); });
+
+    it('check and stack refuse it by the table (not "install flight-profiler", which has no build for it), naming py-spy instead', async () => {
+      target = await startTarget(['busy_service.py'], tooOld.base, 60_000);
+      for (const verb of ['check', 'stack']) {
+        const run = cli(verb, String(target.pid), '--json');
+        assert.equal(run.status, 1, run.stdout + run.stderr);
+        const error = JSON.parse(run.stdout.trim().split('\n').pop()!).error;
+        assert.equal(error.code, 'INTERPRETER_UNSUPPORTED');
+        assert.match(error.message, /on CPython 3\.[67]\.\d+: .*needs Python 3\.8 or later/);
+        assert.match(error.hint, /py-spy dump/);
+      }
+      assert.ok(isRunning(target.pid));
+    });
+  });
+
   for (const interp of interpreters) {
     describe(interp.label, function () {
       let python = '';
@@ -126,7 +153,7 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         stopNamespaced();
       });
 
-      it('check, stack (+ native), watch, trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on and exits on SIGTERM (code 0)', async () => {
+      it('check, stack (+ native, + async), watch, eval, trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on and exits on SIGTERM (code 0)', async () => {
         target = await startTarget(['busy_service.py'], python, 60_000);
         const pid = String(target.pid);
 
@@ -150,6 +177,11 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         const watched = stream(cli('watch', pid, 'shop.orders', 'total_price', '-n', '2', '--json', '--timeout', '120'));
         assert.equal(watched.filter((l) => l.type === 'record').length, 2, JSON.stringify(watched));
         assert.equal(agentCopies(target.pid).length, 1);
+
+        // The agent reads the event loop's tasks (asyncio's internals differ from 3.10 to 3.13).
+        const tasks = json<{ asyncTasks?: { name: string }[] }>(cli('stack', pid, '--async', '--json')).asyncTasks ?? [];
+        assert.ok(tasks.some((t) => t.name === 'inventory-poller'), JSON.stringify(tasks).slice(0, 600));
+        assert.equal(json<{ value: string }>(cli('eval', pid, '6 * 7', '--json')).value, '42');
 
         const traced = stream(cli('trace', pid, '__main__', 'handle_request', '-n', '1', '--json', '--timeout', '120'));
         assert.equal(traced.filter((l) => l.type === 'record').length, 1, JSON.stringify(traced).slice(0, 600));

@@ -74,16 +74,22 @@ export function matrixInterpreters(): MatrixInterpreter[] {
   return out;
 }
 
-/** A CPython outside the tested set that flight-profiler still has a build for: pyenv's newest 3.9 or 3.8. */
-export function untestedInterpreter(): MatrixInterpreter {
+/** pyenv's newest CPython whose minor is one of `minors` ("3.9", "3.8"), or why there is none. */
+function newestPyenv(minors: string[]): MatrixInterpreter {
   const versionsDir = path.join(pyenvRoot(), 'versions');
   const installed = existsSync(versionsDir) ? readdirSync(versionsDir) : [];
-  const found = installed.filter((v) => /^3\.(8|9)\.\d+$/.test(v))
+  const found = installed.filter((v) => minors.some((m) => v.startsWith(`${m}.`) && /^\d+\.\d+\.\d+$/.test(v)))
     .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }))
     .map((v) => ({ v, python: path.join(versionsDir, v, 'bin', `python${v.split('.').slice(0, 2).join('.')}`) })).find((c) => existsSync(c.python));
   return found ? { label: `CPython ${found.v} (pyenv)`, key: found.v, base: found.python, version: found.v }
-    : { label: 'CPython 3.8 or 3.9 (pyenv)', key: '3.9', absent: `no 3.8.x or 3.9.x under ${versionsDir}` };
+    : { label: `CPython ${minors.join(' or ')} (pyenv)`, key: minors[0], absent: `no ${minors.map((m) => `${m}.x`).join(' or ')} under ${versionsDir}` };
 }
+
+/** A CPython outside the tested set that flight-profiler still has a build for: pyenv's newest 3.9 or 3.8. */
+export const untestedInterpreter = (): MatrixInterpreter => newestPyenv(['3.9', '3.8']);
+
+/** A CPython flight-profiler has no build for (PyFlight refuses it whole): pyenv's newest 3.7 or 3.6. */
+export const tooOldInterpreter = (): MatrixInterpreter => newestPyenv(['3.7', '3.6']);
 
 /**
  * A venv of `interp` with flight-profiler, made once under .cache/venv-matrix/<key> (kept while its

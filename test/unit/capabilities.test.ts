@@ -1,7 +1,7 @@
 // The one capability table (python/pyflight_helper/capabilities.json): well-formed, and README's
 // "Requirements per interpreter" is rendered from it. PYFLIGHT_WRITE_README=1 rewrites README's table.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CAPABILITY_FAMILIES, CAPABILITY_FEATURES, capabilityLines, renderRequirementsTable, untestedWarning, type CapabilityReport } from '../../src/preflight/capabilities';
 
@@ -33,6 +33,7 @@ describe('capability table', () => {
   it('the tested set is CPython 3.10–3.13 (+ stripped); outside it, every agent feature is refused and read-only ones are not', () => {
     const tested = CAPABILITY_FAMILIES.filter((f) => f.testedOn.length).map((f) => f.id);
     assert.deepEqual(tested, ['cpython-3.10-3.13-stripped', 'cpython-3.10', 'cpython-3.11', 'cpython-3.12', 'cpython-3.13']);
+    assert.ok(Object.values(CAPABILITY_FAMILIES.find((f) => f.id === 'not-cpython')!.features).every((c) => c.status === 'refused'), 'PyPy: nothing');
     for (const id of ['cpython-3.8-3.9', 'cpython-3.14', 'cpython-free-threaded', 'cpython-future']) {
       const row = CAPABILITY_FAMILIES.find((f) => f.id === id)!;
       for (const [key, spec] of Object.entries(CAPABILITY_FEATURES)) {
@@ -51,6 +52,13 @@ describe('capability table', () => {
     assert.match(lines[0], /^CPython 3\.14: NOT tested here$/);
     assert.ok(lines.some((l) => /watch, trace.*refused — not tested here: 3\.14 loads the agent through flight-profiler's client/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /^ {2}stack\s+not tested here — py-spy and pystack/.test(l)), lines.join('\n'));
+  });
+
+  it('the .vsix ships every JSON file the helper reads (capabilities.json was left out once: every attach failed)', () => {
+    const allowed = readFileSync(path.join(ROOT, '.vscodeignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const file of readdirSync(path.join(ROOT, 'python', 'pyflight_helper')).filter((f) => f.endsWith('.json'))) {
+      assert.ok(allowed.includes(`!python/pyflight_helper/${file}`), `.vscodeignore leaves out python/pyflight_helper/${file}`);
+    }
   });
 
   it('README\'s "Requirements per interpreter" is the table', () => {
