@@ -324,7 +324,7 @@ def _created_at(obj):
     return [{"file": f.filename, "line": f.lineno} for f in list(tb)[-5:]]
 
 
-def _builtin_containers(search, cls, before, limit):
+def _builtin_containers(search, cls, before, limit, floor=0):
     """The collector's containers that hold many objects of built-in type `cls` (their last values)."""
     deque = search.deque
     found = []
@@ -348,7 +348,9 @@ def _builtin_containers(search, cls, before, limit):
             except (RuntimeError, IndexError):  # changed by another thread while read
                 continue
             if tail and all(type(v) is cls for v in tail):
-                grown = size - before.get(str(id(obj)), 0) if before is not None else None
+                # Not among the longest containers before: new, or at most `floor` long then (so a
+                # stdlib table of 112 entries beside thousands of bigger lists did not "gain" 112).
+                grown = size - before.get(str(id(obj)), floor) if before is not None else None
                 # With lengths from the start of the interval, a container that did not grow holds none of the growth.
                 if before is None or grown > 0:
                     found.append((grown, size, obj))
@@ -373,7 +375,9 @@ def containers(spec):
     finally:
         del everything
     sizes.sort(reverse=True)
-    return {"containers": {str(i): n for n, i in sizes[:limit]}}
+    # Cut to `limit`: a container left out was no longer than the shortest one kept (the floor).
+    floor = sizes[limit - 1][0] if len(sizes) > limit else 0
+    return {"containers": {str(i): n for n, i in sizes[:limit]}, "floor": floor}
 
 
 def _via(spec, cls, count):
@@ -470,7 +474,7 @@ def holders(spec):
             answer["builtin"] = True
             if cls is None:
                 cls = _builtin_type(qualname)
-            boxes = _builtin_containers(search, cls, spec.get("before"), count)
+            boxes = _builtin_containers(search, cls, spec.get("before"), count, int(spec.get("beforeFloor") or 0))
             for grown, size, box in boxes:
                 starts.append(box)
                 meta.append((size, grown))

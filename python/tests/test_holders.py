@@ -48,3 +48,24 @@ def test_module_global():
 def test_unreadable_source_gives_none():
     entry = _recorded("service-leaky-cache-entry")["holders"][0]
     assert definition(entry, {"__main__": "/nonexistent/file.py"}, os.getpid()) is None
+
+
+class _Marker(object):
+    pass
+
+
+def test_a_container_left_out_of_a_cut_list_only_grew_past_the_floor():
+    """A stdlib-like table shorter than every container memContainers kept did not "gain" all its
+    entries (held-out run: `_compat_pickle.REVERSE_NAME_MAPPING` was named as a growing holder)."""
+    from pyflight_agent import holders
+
+    big = [[_Marker() for _ in range(300)] for _ in range(4)]  # the longest containers
+    static = [_Marker() for _ in range(100)]  # shorter than all of them: left out of `before`
+    before = holders.containers({"limit": 4})
+    assert before["floor"] >= 300 and str(id(static)) not in before["containers"]
+    growing = [_Marker() for _ in range(500)]  # new since: longer than the floor
+    found = holders._builtin_containers(holders._Search({}), _Marker, before["containers"], 10, before["floor"])
+    ids = {id(box): grown for grown, _size, box in found}
+    assert id(static) not in ids
+    assert ids.get(id(growing)) == 500 - before["floor"]
+    del big, growing

@@ -137,7 +137,8 @@ async function searchHolders(target: MemoryTarget, r: MemDiffRow, before: MemCon
   commands.push(`pyflight mem holders ${target.pid} ${where.module} ${where.class}`);
   try {
     return await target.call('memHolders', { module: where.module, class: where.class, samples, maxSeconds, ...via,
-      before: where.module === 'builtins' ? before?.containers : undefined }, { signal });
+      before: where.module === 'builtins' ? before?.containers : undefined,
+      beforeFloor: where.module === 'builtins' ? before?.floor : undefined }, { signal });
   } catch (error) {
     if (signal?.aborted) throw error;
     return `The holder search failed: ${PyFlightError.from(error).message}`;

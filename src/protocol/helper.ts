@@ -854,6 +854,8 @@ export interface MemHoldersParams {
   maxNodes?: number;
   /** Container lengths from an earlier `memContainers`: built-in types rank containers by growth. */
   before?: Record<string, number>;
+  /** `floor` of that memContainers answer. */
+  beforeFloor?: number;
   /**
    * A named container a census found keeping this class (its newest values are instances of it):
    * checked in the target without a heap pass; the search runs as usual when it does not hold them.
@@ -913,4 +915,6 @@ export interface MemHoldersResult {
 export interface MemContainersResult {
   /** id → length of the biggest containers (dict, list, set, deque of 64 or more entries). */
   containers: Record<string, number>;
+  /** When the list was cut to its limit: the length of the shortest container kept (one left out was no longer). */
+  floor?: number;
 }

@@ -48,6 +48,8 @@ def mem_holders(params, pid, agent):
         if not isinstance(before, dict) or not all(isinstance(v, int) for v in before.values()):
             raise HelperError(errors.BAD_ARGUMENT, "before must be the containers of an earlier memContainers.")
         spec["before"] = {str(k): v for k, v in before.items()}
+        floor = params.get("beforeFloor", 0)
+        spec["beforeFloor"] = floor if isinstance(floor, int) and not isinstance(floor, bool) and floor > 0 else 0
     try:
         result = call(agent, "holders.holders", spec, timeout=float(spec["maxSeconds"]) + 60)
     except InTargetError as exc:
