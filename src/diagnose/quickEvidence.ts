@@ -19,6 +19,8 @@ export interface QuickEvidence {
   rssAfter?: number;
   /** RSS readings over the interval, in order (before … after). */
   rssSeries?: number[];
+  /** RSS once more, `ms` after rssAfter: read when it had risen (to tell a leak from levelling off). */
+  rssLater?: { rss: number; ms: number };
   intervalMs: number;
   torchLoaded: boolean;
   samples: StackResult[];
@@ -40,6 +42,22 @@ export async function gatherQuickEvidence(target: TargetProcess, sampleStacks: (
   const [after, machine] = await Promise.all([cpuSnapshot(target), target.host.machineLoad()]);
   if (after.rss !== undefined) rss.push(after.rss);
   const use = cpuUseBetween(before, after, machine);
+  // RSS that rose: watched 2 s longer, for it to go on rising. A leak does; a process still growing to
+  // its working size, or one slow cycle of a big temporary blob on a busy machine, levels off.
+  let later: { rss: number; ms: number } | undefined;
+  if (before.rss !== undefined && after.rss !== undefined && after.rss - before.rss > 0.5 * MB) {
+    const started = Date.now();
+    let last = after.rss;
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const status = await target.host.readProc(target.pid, 'status');
+      const r = status ? parseStatusRss(status) : undefined;
+      if (r === undefined) break;
+      rss.push(r);
+      last = r;
+    }
+    later = { rss: last, ms: Date.now() - started };
+  }
   return {
     cpuPercent: use.cpuPercent,
     use,
@@ -47,6 +65,7 @@ export async function gatherQuickEvidence(target: TargetProcess, sampleStacks: (
     rssAfter: after.rss,
     intervalMs: after.at - before.at,
     rssSeries: rss,
+    ...(later ? { rssLater: later } : {}),
     torchLoaded: /\/torch\/lib\/libtorch|\/site-packages\/torch\//.test(maps ?? ''),
     samples,
   };
@@ -106,6 +125,10 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   // Most readings must not fall: a process that frees what it just allocated is churning, not leaking.
   const steady = series.length < 3 || drops * 4 <= series.length - 1;
   if (!steady) text.push(`RSS fell in ${drops} of ${series.length - 1} readings`);
+  // Still rising afterwards, at a third of its rate at least: a leak does not level off in 2 s.
+  const later = e.rssLater && growth !== undefined && e.intervalMs > 0 ? e.rssLater.rss - e.rssAfter! : undefined;
+  const levelled = later !== undefined && later < 0.33 * (growth! / e.intervalMs) * e.rssLater!.ms;
+  if (levelled) text.push(`RSS then levelled off (${later! >= 0 ? '+' : ''}${(later! / MB).toFixed(1)} MB in ${(e.rssLater!.ms / 1000).toFixed(1)} s more)`);
   return {
     cpuPercent: cpu,
     // Reading stacks pauses the target for a moment, so a busy process shows less than its usual CPU here.
@@ -115,7 +138,7 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
     ...(e.use?.readyPercent !== undefined ? { readyPercent: e.use.readyPercent } : {}),
     ...(starved ? { starved } : {}),
     lockWaits,
-    memoryGrew: growth !== undefined && steady && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0)),
+    memoryGrew: growth !== undefined && steady && !levelled && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0)),
     torchLoaded: e.torchLoaded,
     inTorch: threads.some((t) => t.frames.some((f) => /[\\/]site-packages[\\/]torch[\\/]/.test(f.file ?? ''))),
     runnersPerSample: e.samples.length ? running / e.samples.length : 0,

@@ -37,6 +37,11 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
     assert.equal(routeByEvidence({ ...base, cpuPercent: 95, torchLoaded: true }).kind, 'torch');
     assert.match(routeByEvidence({ ...base, torchLoaded: true }).routedBy, /torch is loaded and nothing else stands out/);
     assert.equal(routeByEvidence(base).kind, 'hang');
+    // RSS that went on rising for 2 s more is a leak; one that levelled off is growing to its working size.
+    assert.equal(routeByEvidence({ ...base, rssAfter: 53 * MB, rssLater: { rss: 55 * MB, ms: 2000 } }).kind, 'memory');
+    const levelled = routeByEvidence({ ...base, rssAfter: 53 * MB, rssLater: { rss: 53.2 * MB, ms: 2000 } });
+    assert.notEqual(levelled.kind, 'memory');
+    assert.match(levelled.routedBy, /RSS then levelled off \(\+0\.2 MB in 2\.0 s more\)/);
   });
 
   it('exceptions: one swallowed by a broad except comes before a more frequent one handled on purpose', () => {
