@@ -41,7 +41,8 @@ async function ask(prompt, text, timeout = 90000) {
 test('/diagnose with nothing attached and no pid says how to attach (not an error)', async () => {
   await wb.step('diagnose-no-session', async () => {
     const response = await wb.askChat('@pyflight /diagnose checkout is slow', { expect: 'No process is attached', timeout: 30000 });
-    assert.ok(await response.locator('.monaco-button', { hasText: 'Attach to Process' }).count() >= 1);
+    // The button is rendered after the text that the answer was recognised by.
+    await response.locator('.monaco-button', { hasText: 'Attach to Process' }).first().waitFor({ timeout: 15000 });
   });
 });
 
