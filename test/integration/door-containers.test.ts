@@ -58,7 +58,7 @@ describe('containers: a target in its own namespaces, from the host', function (
       const evaluated = json<{ ok: boolean; value: string }>(cli('eval', pid, "__import__('os').getpid()", '--json'));
       assert.equal(evaluated.value, variant.pidNs ? '1' : pid, 'the process knows itself by its own namespace\'s pid');
 
-      const perf = json<{ samples: number }>(cli('perf', pid, '-d', '2', '--json'));
+      const perf = json<{ samples: number }>(cli('perf', pid, '-d', '2', '--idle', '--json'));
       assert.ok(perf.samples > 0);
 
       const listed = json<{ pid: number; container?: { namespaces: string[]; nsPid?: number } }[]>(cli('processes', '--json'));
