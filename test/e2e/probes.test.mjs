@@ -76,8 +76,9 @@ test('a live probe shows in the status bar and CodeLens, and Stop turns it off',
     await wb.treeRow('Watch', /total_price[\s\S]*live · ([3-9]|\d{2,}) calls/).waitFor({ timeout: 20000 });
     await wb.treeRow('Watch', /total_price[\s\S]*live · (1\d|[2-9]\d|\d{3,}) calls/).waitFor({ timeout: 20000 });
     await wb.screenshot('live-probe');
-    await wb.treeRowAction('Watch', /shop\.orders\.total_price/, 'Stop');
-    await wb.treeRow('Watch', /total_price[\s\S]*stopped/).waitFor({ timeout: 20000 });
+    // Records stream in (the row re-renders), which can swallow a click: Stop again then.
+    await wb.treeRowActionUntil('Watch', /shop\.orders\.total_price/, 'Stop',
+      (timeout) => wb.treeRow('Watch', /total_price[\s\S]*stopped/).waitFor({ timeout }));
     await wb.page.locator('.statusbar-item', { hasText: /\d+ probes?/ }).waitFor({ state: 'hidden', timeout: 20000 });
   });
 });

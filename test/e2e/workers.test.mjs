@@ -49,8 +49,9 @@ test('Attach to All Workers from the picker: the workers grouped under the maste
     for (let i = 0; i < 10; i++) await Promise.all([master.get('/work'), master.get('/work'), master.get('/work')]);
     await wb.treeRow('Watch', /worker \d+ · [\d.]+ ms · compute_report\(n=200000\) → \d+/).waitFor({ timeout: 30000 });
     await wb.screenshot('watch-all-workers');
-    await wb.treeRowAction('Watch', /flask_app\.compute_report · all workers/, 'Stop');
-    await wb.treeRow('Watch', /2 workers · \d+ calls/).waitFor({ timeout: 30000 });
+    // The row re-renders with every record that streams in, which can swallow a click: Stop again then.
+    await wb.treeRowActionUntil('Watch', /flask_app\.compute_report · all workers/, 'Stop',
+      (timeout) => wb.treeRow('Watch', /2 workers · \d+ calls/).waitFor({ timeout }));
 
     await wb.treeRowAction('Sessions', `gunicorn master (pid ${master.pid})`, 'Detach All Workers');
     await group.waitFor({ state: 'detached', timeout: 15000 });
