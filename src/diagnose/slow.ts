@@ -243,8 +243,21 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
       next_steps: ['Slow but waiting: see what the threads wait on (`--kind hang`).', perfStep],
       view: 'profile',
     });
+  } else if (!charged.length && !profile.hot.some((f) => f.kind !== 'idle')) {
+    // Every sample waited (an idle worker's event loop, SyncWorker.wait): nothing computes, and an
+    // idle loop is never named as "the top" (waiting is not CPU: profile/waits.ts).
+    const idle = profile.hot[0];
+    findings.push({
+      title: 'No code used the CPU in the profile: every sample was waiting (a blocking call or an idle loop)',
+      severity: 'info',
+      about: 'wait',
+      location: null,
+      evidence: [`${profile.samples} samples${idle ? `; most in ${idle.function} (${shortWhere(idle.file, idle.line)}), which waits` : ''}.`],
+      next_steps: ['Slow but waiting: see what the threads wait on (`--kind hang`), or diagnose while the slow requests run.', perfStep],
+      view: 'profile',
+    });
   } else if (!charged.length) {
-    const top = profile.hot.find((f) => f.kind !== 'idle') ?? profile.hot[0]; // waiting is not CPU (profile/waits.ts)
+    const top = profile.hot.find((f) => f.kind !== 'idle')!; // waiting is not CPU (profile/waits.ts)
     findings.push({
       title: `No own-code function uses the CPU itself; the top is ${top.function} (${top.kind}, ${pct(top.selfPercent)})`,
       severity: 'medium',
