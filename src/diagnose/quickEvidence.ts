@@ -32,7 +32,8 @@ export async function gatherQuickEvidence(target: TargetProcess, sampleStacks: (
   const maps = await target.host.readProc(target.pid, 'maps');
   // RSS every 250 ms meanwhile: a leak rises step after step, while churn (a big temporary blob) goes up and down.
   const rss: number[] = before.rss !== undefined ? [before.rss] : [];
-  const poll = setInterval(() => { void target.host.readProc(target.pid, 'status').then((s) => { const r = s ? parseStatusRss(s) : undefined; if (r !== undefined) rss.push(r); }); }, 250);
+  const readRss = async () => { const s = await target.host.readProc(target.pid, 'status'); return s ? parseStatusRss(s) : undefined; };
+  const poll = setInterval(() => { void readRss().then((r) => { if (r !== undefined) rss.push(r); }); }, 250);
   let samples: StackResult[];
   try {
     samples = await sampleStacks();
@@ -45,13 +46,12 @@ export async function gatherQuickEvidence(target: TargetProcess, sampleStacks: (
   // RSS that rose: watched 2 s longer, for it to go on rising. A leak does; a process still growing to
   // its working size, or one slow cycle of a big temporary blob on a busy machine, levels off.
   let later: { rss: number; ms: number } | undefined;
-  if (before.rss !== undefined && after.rss !== undefined && after.rss - before.rss > 0.5 * MB) {
+  if (before.rss !== undefined && after.rss !== undefined && grewFast(before.rss, after.rss)) {
     const started = Date.now();
     let last = after.rss;
     for (let i = 0; i < 8; i++) {
       await new Promise((r) => setTimeout(r, 250));
-      const status = await target.host.readProc(target.pid, 'status');
-      const r = status ? parseStatusRss(status) : undefined;
+      const r = await readRss();
       if (r === undefined) break;
       rss.push(r);
       last = r;
@@ -72,6 +72,11 @@ export async function gatherQuickEvidence(target: TargetProcess, sampleStacks: (
 }
 
 const MB = 1024 * 1024;
+
+/** RSS rose fast between two readings: a steady leak of a few hundred KB/s shows in 2 s; ordinary churn stays under both bounds. */
+function grewFast(before: number, after: number): boolean {
+  return after - before > Math.max(0.5 * MB, 0.02 * before);
+}
 
 /** What the quick evidence says, for the playbook table's routing rules (playbooks.ts). */
 export interface RoutingFacts {
@@ -119,7 +124,6 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   const holders = new Map<string, number>();
   for (const s of e.samples) for (const t of s.threads) if (t.holdsGil) holders.set(t.name, (holders.get(t.name) ?? 0) + 1);
   const [gilHolder] = [...holders.entries()].sort((a, b) => b[1] - a[1]);
-  // A steady leak of a few hundred KB/s shows in 2 s; ordinary churn stays under both bounds.
   const series = e.rssSeries ?? [];
   const drops = series.slice(1).filter((r, i) => r < series[i] - 64 * 1024).length;
   // Most readings must not fall: a process that frees what it just allocated is churning, not leaking.
@@ -138,7 +142,7 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
     ...(e.use?.readyPercent !== undefined ? { readyPercent: e.use.readyPercent } : {}),
     ...(starved ? { starved } : {}),
     lockWaits,
-    memoryGrew: growth !== undefined && steady && !levelled && growth > Math.max(0.5 * MB, 0.02 * (e.rssBefore ?? 0)),
+    memoryGrew: growth !== undefined && steady && !levelled && grewFast(e.rssBefore!, e.rssAfter!),
     torchLoaded: e.torchLoaded,
     inTorch: threads.some((t) => t.frames.some((f) => /[\\/]site-packages[\\/]torch[\\/]/.test(f.file ?? ''))),
     runnersPerSample: e.samples.length ? running / e.samples.length : 0,
