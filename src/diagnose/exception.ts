@@ -57,6 +57,11 @@ export function exceptionFindings(result: ExceptionWindowResult, pid: number): F
     for (const h of e.handlers.slice(0, 3)) {
       evidence.push(`${h.count} of them stopped in ${h.function} at ${shortWhere(h.file, h.line)}${h.caught ? `, caught by \`${h.clause}\` (line ${h.clauseLine})${h.broad ? ' — a broad except' : ''}${h.silent ? ', which drops it (nothing logged, nothing returned)' : ''}${h.reraises ? ', which raises again' : ''}` : h.caught === false ? ', with no except clause there that matches' : ''}.`);
     }
+    // Every occurrence accounted for: the handlers not listed, and the ones the window closed on.
+    const elsewhere = e.handlers.slice(3);
+    const elsewhereCount = elsewhere.reduce((n, h) => n + h.count, 0);
+    if (elsewhereCount) evidence.push(`${elsewhereCount} stopped in ${elsewhere.length} other place${elsewhere.length === 1 ? '' : 's'}.`);
+    if (e.inFlight) evidence.push(`${e.inFlight} ${e.inFlight === 1 ? 'was' : 'were'} still propagating when the window closed (not followed to a handler).`);
     const next: string[] = [];
     if (handler?.caught && (handler.broad || handler.silent) && !handler.reraises) {
       next.push(`Do not drop it: in the \`${handler.clause}\` at ${shortWhere(handler.file, handler.clauseLine)}, log it (logger.exception) or answer the caller with an error${handler.broad ? `, and catch only what you expect (${e.type})` : ', or count what is dropped'}.`);

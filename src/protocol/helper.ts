@@ -813,6 +813,8 @@ export interface ExceptionEntry {
   handlers: ExceptionHandlerFrame[];
   /** Occurrences per thread name. */
   threads: Record<string, number>;
+  /** Occurrences still propagating when the window closed (no handler known yet). */
+  inFlight?: number;
 }
 
 export interface ExceptionWindowResult {

@@ -58,6 +58,10 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
     assert.equal(findings[0].severity, 'high');
     assert.equal(findings[1].severity, 'info');
     assert.match(findings[0].evidence.join('\n'), /Sample input: parse\(x=1\)/);
+    // Every occurrence is accounted for: one the window closed on is said, not lost (41 seen, 40 stopped).
+    const open = exceptionFindings({ ...result, exceptions: [{ ...entry('consume', 'KeyError', 41, { clause: 'except KeyError:', clauseLine: 41, broad: false, reraises: false }),
+      handlers: [{ file: F, function: 'consume', line: 40, count: 40, caught: true, clause: 'except KeyError:', clauseLine: 41, broad: false, reraises: false }], inFlight: 1 }] }, 7);
+    assert.match(open[0].evidence.join('\n'), /^40 of them stopped in consume at svc\.py:40, caught by `except KeyError:` \(line 41\)\.\n1 was still propagating when the window closed/m);
   });
 
   it('gil: the thread holding the GIL is named with its code and the threads that wait', () => {
