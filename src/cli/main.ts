@@ -19,7 +19,7 @@ import { Session } from '../session/session';
 import { SessionManager } from '../session/sessionManager';
 import type { GroupProbe } from '../session/workerGroup';
 import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
-import { withSession } from './withSession';
+import { onStopSignals, withSession } from './withSession';
 import { processTable } from './processTable';
 import { checkOptions } from './verbs';
 import { runPerf } from './perf';
@@ -88,8 +88,7 @@ async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: P
   const manager = new SessionManager(log, () => ({ livenessIntervalMs: 1000, allowCode: !args.flags.has('no-code') }));
   const stop = () => probes?.stop();
   let probes: GroupProbe<M> | undefined;
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const release = onStopSignals(stop);
   try {
     const group = await manager.attachWorkers(masterPid, { pollMs: 1000 });
     process.stderr.write(`pyflight: loading the PyFlightProfiler agent into the ${group.workers.length} workers of ${group.label} `
@@ -115,8 +114,7 @@ async function streamOnWorkers<M extends ProbeMethod>(masterPid: number, args: P
     write(json ? JSON.stringify({ type: 'end', data: { workers, count: probes.count, ...(args0 !== undefined ? { args: args0 } : {}) } })
       : `${probeKind(method).name} on ${workers.length} workers of ${group.label}: ${probes.count} records`);
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    release();
     await manager.dispose();
   }
   return undefined;

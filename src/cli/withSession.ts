@@ -71,17 +71,29 @@ export function cliSessionOptions(args: ParsedArgs, whose: string) {
   };
 }
 
-/** Ctrl+C and SIGTERM abort `signal` (the work stops and everything detaches) until `release()`. */
+/**
+ * Ctrl+C and SIGTERM call `stop` (the work stops and everything detaches) until the returned release.
+ * A second Ctrl+C while stopping does not kill the CLI half-way (the probe would stay in the process
+ * until its helper noticed): it says what is happening; a third one quits at once (exit 130).
+ */
+export function onStopSignals(stop: () => void): () => void {
+  let count = 0;
+  const onSignal = () => {
+    count++;
+    if (count === 1) stop();
+    else if (count === 2) process.stderr.write('pyflight: stopping — removing what was put into the process; Ctrl+C once more quits at once.\n');
+    else process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/** Ctrl+C and SIGTERM abort `signal` (see onStopSignals) until `release()`. */
 export function stopOnSignals(): { signal: AbortSignal; release(): void } {
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return {
-    signal: stop.signal,
-    release: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
+  return { signal: stop.signal, release: onStopSignals(() => stop.abort()) };
 }

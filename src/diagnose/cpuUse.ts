@@ -16,6 +16,8 @@ export interface CpuSnapshot {
   allowedCpus?: number;
   /** Run-queue delay so far, ns, by thread id; undefined where schedstat cannot be read. */
   waitNs?: Map<number, number>;
+  /** Time on a CPU so far, ns, by thread id (schedstat's first field). */
+  runNs?: Map<number, number>;
   at: number;
 }
 
@@ -29,20 +31,28 @@ export interface CpuUse {
   /** CPUs it may run on (its affinity). */
   allowedCpus?: number;
   machine?: MachineLoad;
+  /**
+   * The threads that wanted a CPU (ran or waited for one) at least half the window, and their run and
+   * run-queue percent of a core: starvation is judged on these. Threads that mostly sleep add a short
+   * wait after each wake-up, which on a busy host sums to a lot without anyone being short of CPU.
+   */
+  hungry?: { threads: number; runPercent: number; readyPercent: number };
 }
 
 export async function cpuSnapshot({ pid, host }: TargetProcess): Promise<CpuSnapshot> {
   const [stat, status, sched] = await Promise.all([host.readProc(pid, 'stat'), host.readProc(pid, 'status'), host.readProcTasks(pid, 'schedstat')]);
   const waitNs = new Map<number, number>();
+  const runNs = new Map<number, number>();
   for (const [tid, text] of sched) {
     const s = parseSchedstat(text);
-    if (s) waitNs.set(tid, s.waitNs);
+    if (s) { waitNs.set(tid, s.waitNs); runNs.set(tid, s.runNs); }
   }
   return {
     stat: stat ? parseProcStat(stat) : undefined,
     rss: status ? parseStatusRss(status) : undefined,
     allowedCpus: status ? parseCpusAllowed(status) : undefined,
     waitNs: waitNs.size ? waitNs : undefined,
+    runNs: runNs.size ? runNs : undefined,
     at: Date.now(),
   };
 }
@@ -56,10 +66,22 @@ export function cpuUseBetween(before: CpuSnapshot, after: CpuSnapshot, machine?:
   const ms = after.at - before.at;
   const cpu = before.stat && after.stat ? cpuPercent(before.stat, after.stat, ms) : undefined;
   let ready: number | undefined;
+  let hungry: CpuUse['hungry'];
   if (before.waitNs && after.waitNs && ms > 0 && cpu !== undefined) {
     let ns = 0;
     for (const [tid, wait] of after.waitNs) ns += Math.max(0, wait - (before.waitNs.get(tid) ?? 0));
     ready = (ns / 1e6 / ms) * 100;
+    if (before.runNs && after.runNs) {
+      hungry = { threads: 0, runPercent: 0, readyPercent: 0 };
+      for (const [tid, wait] of after.waitNs) {
+        const waited = Math.max(0, wait - (before.waitNs.get(tid) ?? 0));
+        const ran = Math.max(0, (after.runNs.get(tid) ?? 0) - (before.runNs.get(tid) ?? 0));
+        if ((waited + ran) / 1e6 < ms / 2) continue;
+        hungry.threads++;
+        hungry.runPercent += (ran / 1e6 / ms) * 100;
+        hungry.readyPercent += (waited / 1e6 / ms) * 100;
+      }
+    }
   }
   return {
     seconds: ms / 1000,
@@ -67,6 +89,7 @@ export function cpuUseBetween(before: CpuSnapshot, after: CpuSnapshot, machine?:
     ...(ready !== undefined ? { readyPercent: ready } : {}),
     ...(after.allowedCpus !== undefined ? { allowedCpus: after.allowedCpus } : {}),
     ...(machine ? { machine } : {}),
+    ...(hungry ? { hungry } : {}),
   };
 }
 
@@ -99,14 +122,18 @@ export const STARVED_WANTED_PERCENT = 50;
  * 20 % of a core's time, at least half as long as they ran (a third of the time they wanted a CPU),
  * and it wanted at least half a core in all. A healthy CPU-bound process on a machine with room
  * waits on a run queue a few percent of the time; a process whose many threads mostly sleep adds up
- * the short waits after each wake-up on a busy host (checkout_service.py: 25 % ready beside 10 % CPU)
- * and is waiting, not starved.
+ * the short waits after each wake-up on a busy host (checkout_service.py: 25 % ready beside 10 % CPU,
+ * 46 % at load 5.5) and is waiting, not starved: where each thread's times are known, only the threads
+ * that wanted a CPU at least half the window count (`hungry`).
  */
 export function starvation(use: CpuUse | undefined): Starvation | undefined {
   const ready = use?.readyPercent;
   if (!use || ready === undefined || use.cpuPercent === undefined) return undefined;
   const cpu = use.cpuPercent;
   if (ready < STARVED_READY_PERCENT || ready * 2 < cpu || cpu + ready < STARVED_WANTED_PERCENT) return undefined;
+  // Judged on the threads that wanted a CPU most of the window, where each thread's times are known.
+  const h = use.hungry;
+  if (h && (h.readyPercent < STARVED_READY_PERCENT || h.readyPercent * 2 < h.runPercent)) return undefined;
   const machine = use.machine;
   const plural = (n: number) => `${n} CPU${n === 1 ? '' : 's'}`;
   const pinned = use.allowedCpus !== undefined && machine !== undefined && use.allowedCpus < machine.cpus;

@@ -126,7 +126,28 @@ describe('faults: cancel at every stage', function () {
 
   it('Ctrl+C (SIGINT) in `pyflight watch`: the end line says stopped, exit 0, the helper and the probe are gone', async () => {
     const run = await runCli(['watch', String(target.pid), '__main__', 'Ledger', 'add', '-n', '100000', '--json'], {
-      onSpawn: (child) => child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('"record"')) child.kill('SIGINT'); }),
+      onSpawn: (child) => {
+        // One Ctrl+C, at the first record (records keep coming while it stops).
+        let sent = false;
+        child.stdout!.on('data', (d: Buffer) => { if (!sent && d.toString().includes('"record"')) { sent = true; child.kill('SIGINT'); } });
+      },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const end = JSON.parse(run.stdout.trim().split('\n').pop()!) as { type: string; data: { reason: string } };
+    assert.deepEqual([end.type, end.data.reason], ['end', 'stopped']);
+  });
+
+  it('a second Ctrl+C while `pyflight watch` stops does not kill it half-way: it says so, and still ends stopped with exit 0', async () => {
+    const run = await runCli(['watch', String(target.pid), '__main__', 'Ledger', 'add', '-n', '100000', '--json'], {
+      onSpawn: (child) => {
+        let sent = false;
+        child.stdout!.on('data', (d: Buffer) => {
+          if (sent || !d.toString().includes('"record"')) return;
+          sent = true;
+          child.kill('SIGINT');
+          child.kill('SIGINT');
+        });
+      },
     });
     assert.equal(run.code, 0, run.stderr);
     const end = JSON.parse(run.stdout.trim().split('\n').pop()!) as { type: string; data: { reason: string } };

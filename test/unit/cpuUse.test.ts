@@ -8,6 +8,9 @@ import { parseCpusAllowed, parseSchedstat, type ProcStat } from '../../src/proce
 const stat = (ticks: number): ProcStat => ({ pid: 7, comm: 'python', state: 'R', ppid: 1, flags: 0, utime: ticks, stime: 0, startTicks: 5 });
 const snap = (at: number, ticks: number, waits: Array<[number, number]>, allowedCpus?: number): CpuSnapshot =>
   ({ at, stat: stat(ticks), waitNs: new Map(waits), ...(allowedCpus ? { allowedCpus } : {}) });
+/** A snapshot with each thread's [tid, ran ns, waited ns], as schedstat gives them. */
+const threads = (at: number, ticks: number, ts: Array<[number, number, number]>): CpuSnapshot =>
+  ({ at, stat: stat(ticks), runNs: new Map(ts.map(([t, r]) => [t, r])), waitNs: new Map(ts.map(([t, , w]) => [t, w])) });
 
 describe('CPU use: run-queue delay beside CPU time (issue 20, item 1)', () => {
   it('parses schedstat and the CPU affinity list', () => {
@@ -39,6 +42,19 @@ describe('CPU use: run-queue delay beside CPU time (issue 20, item 1)', () => {
     assert.equal(starvation({ seconds: 2, cpuPercent: 20 }), undefined);
     assert.match(starvation({ seconds: 2, cpuPercent: 60, readyPercent: 140, machine: { cpus: 2 } })!.text,
       /^the process's threads were ready to run 140% of a core's time \(several at once\) but the machine's 2 CPUs were busy: the host is overloaded$/);
+  });
+
+  it('is judged on the threads that wanted a CPU: many threads that mostly sleep are waiting, one busy thread that waits is starved', () => {
+    // checkout_service.py at load 5.5: 6 threads over 2 s, each ran 20 ms and waited 150 ms after its wake-ups: 46 % ready beside 6 % CPU.
+    const sleepy = cpuUseBetween(threads(0, 0, [1, 2, 3, 4, 5, 6].map((t) => [t, 0, 0])),
+      threads(2000, 12, [1, 2, 3, 4, 5, 6].map((t) => [t, 20e6, 153e6])), { cpus: 2, load1: 5.5 });
+    assert.equal(Math.round(sleepy.readyPercent!), 46);
+    assert.deepEqual(sleepy.hungry, { threads: 0, runPercent: 0, readyPercent: 0 });
+    assert.equal(starvation(sleepy), undefined);
+    // One thread that ran 0.5 s and waited 1.4 s of 2 s (and five sleepy ones): starved.
+    const busy = cpuUseBetween(threads(0, 0, [[1, 0, 0], [2, 0, 0]]), threads(2000, 52, [[1, 0.5e9, 1.4e9], [2, 20e6, 150e6]]), { cpus: 2, load1: 7 });
+    assert.equal(busy.hungry?.threads, 1);
+    assert.match(starvation(busy)!.text, /^the process was ready to run 78% of the time/);
   });
 
   it('routing: a starved process is busy (slow), says so, and is not taken for GIL contention', () => {
