@@ -21,6 +21,9 @@ export interface DiagnoseTarget extends StackTarget, SlowTarget, TorchPlaybookTa
   checkDeath?(): Promise<TargetDeath | undefined>;
 }
 
+/** How routing names why a busy process did not get the CPU it wanted (cpuUse.ts's starvation). */
+const STARVED_WORDS = { host: 'starved of it', quota: 'held back by a CPU limit', 'own-threads': 'its threads outnumber its CPUs' } as const;
+
 const clamp = (low: number, high: number, n: number) => Math.max(low, Math.min(high, Math.floor(n)));
 
 const TABLE = [
@@ -41,7 +44,7 @@ const TABLE = [
   {
     kind: 'slow',
     words: /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i,
-    evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and starved of it: ${f.starved.text}` : ''}` : undefined) }],
+    evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and ${STARVED_WORDS[f.starved.cause]}: ${f.starved.text}` : ''}` : undefined) }],
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
     followups: [{ kind: 'gil', prompt: 'latency spikes', label: 'Who holds the GIL?' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],
     watchCulprit: true,

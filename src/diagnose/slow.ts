@@ -51,10 +51,11 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   const busy = cpu !== undefined ? Math.min(sampled, cpu / 100) : sampled;
   const starved = starvation(use);
   if (starved) {
-    onStep(`The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ran only ${starved.cpuPercent.toFixed(0)}%: the host is overloaded.`);
-    const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location);
+    onStep(starvedStep(starved));
+    const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location && (f.about === 'cpu' || f.about === 'event-loop'));
     const first = starvationFinding(starved, use, culprit, sampled, target.pid);
-    findings = [first, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
+    // The culprit is the first finding (its title names the function and why it waits for a CPU): not twice.
+    findings = [first, ...findings.filter((f) => f !== culprit).map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
     return { findings, summary: summaryFrom(findings) };
   }
   if (busy >= 0.25 && profile?.profile.stacks.some((st) => st.frames.some((f) => LOOP_FRAME.test(f)))) {
@@ -124,25 +125,68 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   return { findings, summary: summaryFrom(findings) };
 }
 
-/** The first finding of a starved process: the host, not its code or what it waits on; `culprit` is where its CPU goes when it runs. */
+/** The progress line for a process that did not get the CPU it wanted. */
+function starvedStep(starved: Starvation): string {
+  const ran = `ran only ${starved.cpuPercent.toFixed(0)}%`;
+  switch (starved.cause) {
+    case 'quota': return `The process ran ${starved.cpuPercent.toFixed(0)}% of a core: ${starved.text}.`;
+    case 'own-threads': return `The process was ready to run ${starved.readyPercent.toFixed(0)}% of a core's time beside the ${starved.cpuPercent.toFixed(0)}% it ran: ${starved.short} (CPU-bound, not an overloaded host).`;
+    default: return `The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ${ran}: the host is overloaded.`;
+  }
+}
+
+/**
+ * The first finding of a process that did not get the CPU it wanted: the function its CPU goes to
+ * (`culprit`, the profile's first CPU finding), and why it waited for a CPU — an overloaded host, its
+ * container's CPU limit, or its own threads outnumbering its CPUs — in its title. Without a culprit,
+ * the cause alone.
+ */
 function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | undefined, sampled: number, pid: number): Finding {
   const machine = use.machine;
+  const fn = culprit?.location?.function;
+  const uses = fn ? `${fn} uses the CPU${culprit!.about === 'event-loop' ? ' on the asyncio event loop' : ''} — and ` : '';
+  const limit = use.cpuLimit;
+  let title: string;
+  let steps: string[];
+  switch (starved.cause) {
+    case 'quota':
+      title = fn ? `${uses}the process is ${starved.short}: it ran ${starved.cpuPercent.toFixed(0)}% of a core, throttled in ${limit!.throttledPeriods} of ${limit!.periods} scheduling periods`
+        : `Throttled by its container's CPU limit (${Number(limit!.cpus.toFixed(2))} CPU): ${starved.text}`;
+      steps = [
+        `Raise its CPU limit (cgroup ${limit!.path}: ${limit!.version === 2 ? 'cpu.max' : 'cpu.cfs_quota_us'}; \`docker run --cpus\`, Kubernetes \`resources.limits.cpu\`)${fn ? `, or make ${fn} cheaper` : ''}: it uses all the CPU it may.`,
+        'Its waits and latency look long while it is throttled: compare cpu.stat\'s nr_throttled before looking for a remote service.',
+      ];
+      break;
+    case 'own-threads':
+      title = fn ? `${uses}${starved.short}: ${starved.waited} behind its own threads (CPU-bound, not an overloaded host)`
+        : `CPU-bound: ${starved.short} (${starved.waited}), not an overloaded host`;
+      steps = [
+        `More busy threads than CPUs only take turns: size the pool to the ${starved.cpus ?? ''} CPU${starved.cpus === 1 ? '' : 's'} it may use, or give it more CPUs${fn ? `; or make ${fn} cheaper` : ''}.`,
+      ];
+      break;
+    default:
+      title = fn ? `${uses}${starved.waited}: the host is overloaded` : `Starved of CPU: ${starved.text}`;
+      steps = [
+        'Give it CPU: move other work off this machine (or off the CPUs it may run on), raise its CPU limit or affinity, or run fewer busy processes than CPUs.',
+        'Its waits and latency will look long while the host is overloaded; compare with the load average (`uptime`) before looking for a remote service.',
+      ];
+  }
   return {
-    title: `Starved of CPU: ${starved.text}`,
+    title,
     severity: 'high',
-    about: 'starved',
+    about: starved.cause === 'own-threads' ? 'cpu' : 'starved',
     location: culprit?.location ?? null,
     evidence: [
       starved.measured,
+      ...(starved.cause === 'quota' ? [] : [starved.text.charAt(0).toUpperCase() + starved.text.slice(1) + '.']),
       ...(machine ? [`The machine has ${machine.cpus} CPU${machine.cpus === 1 ? '' : 's'} online${machine.load1 !== undefined ? `; its load average (runnable threads, last minute) was ${machine.load1.toFixed(1)}` : ''}`
         + `${use.allowedCpus !== undefined && use.allowedCpus < machine.cpus ? `; the process may run on ${use.allowedCpus} of them (its CPU affinity)` : ''}.`] : []),
       `py-spy found its threads active in ${(Math.min(1, sampled) * 100).toFixed(0)}% of its sample slots: a thread that waits for a CPU is not in a blocking call, so it counts as active.`,
-      ...(culprit ? [`When it runs: ${culprit.title} (the next finding).`] : []),
+      ...(culprit ? [`Where its CPU goes: ${culprit.title}.`, ...culprit.evidence] : []),
     ],
     next_steps: [
-      'Give it CPU: move other work off this machine (or off the CPUs it may run on), raise its CPU limit or affinity, or run fewer busy processes than CPUs.',
-      'Its waits and latency will look long while the host is overloaded; compare with the load average (`uptime`) before looking for a remote service.',
-      `Once the host has room, profile again (\`pyflight perf ${pid} -d 10\`) to see what its own work costs.`,
+      ...steps,
+      ...(culprit ? culprit.next_steps : [`Once it gets the CPU it wants, profile again (\`pyflight perf ${pid} -d 10\`) to see what its own work costs.`]),
     ],
     view: 'profile',
   };
