@@ -163,12 +163,16 @@ export interface Starvation {
   measured: string;
   /** The CPUs it can have: the least of the machine's, its affinity's and its cgroup quota. */
   cpus?: number;
+  /** The CPUs (of those) other processes took at most over the window: `cpus` less what it ran. */
+  othersCpus?: number;
 }
 
 /** From this much run-queue delay (percent of a core), and at least half the CPU time it got, a process is starved. */
 export const STARVED_READY_PERCENT = 20;
 /** ...when it wanted (ran or was ready to run) at least half a core: a process that mostly sleeps is not starved. */
 export const STARVED_WANTED_PERCENT = 50;
+/** Its threads want this many CPUs more than it may use (or more): they wait for each other. */
+export const OWN_THREADS_EXCESS = 0.5;
 /** Throttled by its cgroup's quota in this share of the window's scheduling periods: the quota is what holds it back. */
 export const THROTTLED_PERIOD_SHARE = 0.2;
 
@@ -200,8 +204,12 @@ export function starvation(use: CpuUse | undefined): Starvation | undefined {
   const machine = use.machine;
   const cpus = Math.min(machine?.cpus ?? Infinity, use.allowedCpus ?? Infinity, limit?.cpus ?? Infinity);
   const wanted = (cpu + r) / 100;
+  // On a host with nothing else to run its threads would still wait `wanted - cpus`; the rest of their
+  // wait (at most `cpus - cpu`) is the CPU others took. Its own threads are the cause when they
+  // oversubscribe its CPUs by half a CPU or more and that accounts for a third of the wait at least.
+  const others = Number.isFinite(cpus) ? Math.max(0, cpus - cpu / 100) : undefined;
   const cause: StarvationCause = throttled ? 'quota'
-    : Number.isFinite(cpus) && wanted > cpus && wanted - cpus >= cpus - cpu / 100 ? 'own-threads' : 'host';
+    : others !== undefined && wanted >= cpus + OWN_THREADS_EXCESS && wanted - cpus >= others / 2 ? 'own-threads' : 'host';
   const waited = r <= 100 ? `the process waited for a CPU ${r.toFixed(0)}% of the time` : `its threads waited for a CPU ${r.toFixed(0)}% of a core's time (several at once)`;
   let measured = `Over ${use.seconds.toFixed(1)} s the process ran ${cpu.toFixed(0)}% of a core`
     + (ready !== undefined ? ` and its threads were ready to run but waiting for a CPU another ${r.toFixed(0)}% (run-queue delay, /proc/<pid>/task/*/schedstat)` : '') + '.';
@@ -217,8 +225,9 @@ export function starvation(use: CpuUse | undefined): Starvation | undefined {
     const where = use.allowedCpus !== undefined && use.allowedCpus < (machine?.cpus ?? Infinity) && use.allowedCpus === cpus ? `the ${cpuCount(cpus)} it may run on (its CPU affinity)`
       : limit && limit.cpus === cpus ? `the ${cpuCount(cpus)} of its cgroup's limit` : `the machine's ${cpuCount(cpus)}`;
     short = `its ${n} busy threads contend for ${where}`;
-    text = `the process's own ${n} busy threads wanted ${wanted.toFixed(1)} CPUs and it may use ${cpuCount(cpus)}: it is CPU-bound and its threads wait for each other, not starved by an overloaded host`;
-    measured += ` Its threads wanted (ran or were ready to run) ${wanted.toFixed(1)} CPUs' time; others took at most ${Math.max(0, cpus - cpu / 100).toFixed(1)} of the ${cpuCount(cpus)} it may use.`;
+    text = `the process's own ${n} busy threads wanted ${wanted.toFixed(1)} CPUs and it may use ${cpuCount(cpus)}: it is CPU-bound and its threads wait for each other`
+      + (others! >= 0.5 ? ` (other processes took up to ${others!.toFixed(1)} of them too)` : ', not starved by an overloaded host');
+    measured += ` Its threads wanted (ran or were ready to run) ${wanted.toFixed(1)} CPUs' time; others took at most ${others!.toFixed(1)} of the ${cpuCount(cpus)} it may use.`;
   } else {
     const pinned = use.allowedCpus !== undefined && machine !== undefined && use.allowedCpus < machine.cpus;
     const busy = pinned ? `the ${cpuCount(use.allowedCpus!)} it may run on (its CPU affinity; the machine has ${machine!.cpus}) ${use.allowedCpus === 1 ? 'was' : 'were'} busy`
@@ -228,7 +237,7 @@ export function starvation(use: CpuUse | undefined): Starvation | undefined {
     short = 'the host is overloaded';
     text = `${who} but ${busy}${load}: the host is overloaded`;
   }
-  return { readyPercent: r, cpuPercent: cpu, cause, text, short, waited, measured, ...(Number.isFinite(cpus) ? { cpus } : {}) };
+  return { readyPercent: r, cpuPercent: cpu, cause, text, short, waited, measured, ...(others !== undefined ? { cpus, othersCpus: others } : {}) };
 }
 
 /** The run-queue delay in words, for evidence when it is not starvation: "ready to run but waiting for a CPU 4% of the time". */

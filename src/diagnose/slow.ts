@@ -125,12 +125,17 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   return { findings, summary: summaryFrom(findings) };
 }
 
+/** CPU-bound by its own threads, and whether other processes took much of its CPUs too. */
+function ownWords(starved: Starvation): string {
+  return (starved.othersCpus ?? 0) >= 0.5 ? `CPU-bound; other processes took up to ${starved.othersCpus!.toFixed(1)} of the CPUs too` : 'CPU-bound, not an overloaded host';
+}
+
 /** The progress line for a process that did not get the CPU it wanted. */
 function starvedStep(starved: Starvation): string {
   const ran = `ran only ${starved.cpuPercent.toFixed(0)}%`;
   switch (starved.cause) {
     case 'quota': return `The process ran ${starved.cpuPercent.toFixed(0)}% of a core: ${starved.text}.`;
-    case 'own-threads': return `The process was ready to run ${starved.readyPercent.toFixed(0)}% of a core's time beside the ${starved.cpuPercent.toFixed(0)}% it ran: ${starved.short} (CPU-bound, not an overloaded host).`;
+    case 'own-threads': return `The process was ready to run ${starved.readyPercent.toFixed(0)}% of a core's time beside the ${starved.cpuPercent.toFixed(0)}% it ran: ${starved.short} (${ownWords(starved)}).`;
     default: return `The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ${ran}: the host is overloaded.`;
   }
 }
@@ -158,8 +163,7 @@ function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | 
       ];
       break;
     case 'own-threads':
-      title = fn ? `${uses}${starved.short}: ${starved.waited} behind its own threads (CPU-bound, not an overloaded host)`
-        : `CPU-bound: ${starved.short} (${starved.waited}), not an overloaded host`;
+      title = `${fn ? `${uses}${starved.short}: ${starved.waited} behind its own threads` : `CPU-bound: ${starved.short} (${starved.waited})`} (${ownWords(starved)})`;
       steps = [
         `More busy threads than CPUs only take turns: size the pool to the ${starved.cpus ?? ''} CPU${starved.cpus === 1 ? '' : 's'} it may use, or give it more CPUs${fn ? `; or make ${fn} cheaper` : ''}.`,
       ];
