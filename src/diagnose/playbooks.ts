@@ -8,10 +8,9 @@
 import type { TargetDeath } from '../session/targetDeath';
 import { diagnoseException, type ExceptionTarget } from './exception';
 import { diagnoseGil, type GilTarget } from './gil';
-import { diagnoseHang } from './hang';
 import { diagnoseMemory, type MemoryTarget } from './memory';
 import type { Playbook } from './playbookTypes';
-import { diagnoseSlow, type SlowTarget } from './slow';
+import { diagnoseHangOrBusy, diagnoseSlow, type SlowTarget } from './slow';
 import type { StackTarget } from './stackSamples';
 import { diagnoseTorch, TORCH_WORDS, type TorchPlaybookTarget } from './torch';
 
@@ -39,7 +38,8 @@ const TABLE = [
     followups: [{ kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU instead' }, { kind: 'exception', prompt: 'requests fail', label: 'Count exceptions' }],
     watchCulprit: false,
     needsAgent: false,
-    run: (c) => diagnoseHang(c),
+    // Nothing blocked and the CPU busy: it profiles, and says "busy, not hung" (slow.ts).
+    run: (c) => diagnoseHangOrBusy(c),
   },
   {
     kind: 'slow',

@@ -19,6 +19,38 @@ import type { StackTarget } from './stackSamples';
 
 export type SlowTarget = ProfileTarget & StackTarget;
 
+/**
+ * The *hang* playbook as the table runs it: stack samples and their analysis (hang.ts), with the
+ * process's CPU time and run-queue delay read over the same seconds. When the samples show nothing
+ * blocked — no lock cycle, no lock, pool or queue wait, no blocked event loop — and the process was
+ * busy on the CPU meanwhile, it is busy, not hung: the slow playbook's profile names where its CPU
+ * goes, and the summary says "Busy, not hung" (issue 20: "it hangs" on a process that computes).
+ */
+export async function diagnoseHangOrBusy(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
+  const { value: hang, use } = await cpuDuring(context.target, () => diagnoseHang(context));
+  if (hang.findings.some((f) => f.severity !== 'info')) return hang;
+  const { samples } = context;
+  const threads = samples.flatMap((s) => s.threads);
+  const running = threads.filter((t) => t.activity === 'running').length;
+  const cpu = use.cpuPercent;
+  const starved = starvation(use);
+  // Its CPU time decides where /proc tells it (a thread in a blocking call may look "running" in a stack).
+  const busy = cpu !== undefined ? cpu >= 25 || Boolean(starved) : running * 2 >= samples.length;
+  if (!busy || context.secondsLeft() < 4) return hang;
+  const span = samples.length > 1 ? (samples[samples.length - 1].capturedAt - samples[0].capturedAt) / 1000 : 0;
+  const seen = `${samples.length} stack samples over ${span.toFixed(1)} s showed no lock cycle, no thread waiting on a lock, pool or queue, and no blocked event loop; `
+    + `${cpu !== undefined ? `the process used ${cpu.toFixed(0)}% of a core meanwhile${starved ? ` and ${starved.waited}` : ''}` : 'its threads ran code'}`
+    + ` (${running} of ${threads.length} thread samples running code)`;
+  context.onStep(`No thread is blocked, and ${seen.slice(seen.indexOf('; ') + 2)}: busy, not hung. Profiling where the CPU goes.`);
+  const slow = await diagnoseSlow(context);
+  const [first] = slow.findings;
+  const computing = first && first.severity !== 'info' && (first.about === 'cpu' || first.about === 'starved' || (first.about === 'event-loop' && first.view === 'profile'));
+  if (!computing) return slow;
+  first.evidence.unshift(`Asked about a hang: ${seen}. It is busy, not hung.`);
+  const findings = [...slow.findings, ...hang.findings.filter((f) => f.about !== 'nothing')];
+  return { findings, summary: summaryFrom(findings, 'Busy, not hung') };
+}
+
 export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
   const { target, onStep } = context;
   // A deadlock first: one stack sample tells, and a profile of threads that never move shows nothing.
@@ -149,7 +181,9 @@ function starvedStep(starved: Starvation): string {
 function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | undefined, sampled: number, pid: number): Finding {
   const machine = use.machine;
   const fn = culprit?.location?.function;
-  const uses = fn ? `${fn} uses the CPU${culprit!.about === 'event-loop' ? ' on the asyncio event loop' : ''} — and ` : '';
+  // A loop callback that computes blocks the asyncio event loop: named so, with the function (one voice).
+  const uses = !fn ? '' : culprit!.about === 'event-loop'
+    ? `The asyncio event loop is blocked in ${fn} (${shortWhere(culprit!.location!.file, culprit!.location!.line)}, computing) — and ` : `${fn} uses the CPU — and `;
   const limit = use.cpuLimit;
   let title: string;
   let steps: string[];
