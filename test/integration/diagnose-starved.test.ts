@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/common/logger';
 import { diagnose } from '../../src/diagnose/engine';
 import { Session } from '../../src/session/session';
 import { startTarget, stopAllTargets, VENV_PYTHON } from '../support/fixtures';
+import { namespacesUnavailable, PID_NS_FLAGS, startNamespaced, stopNamespaced } from '../support/namespaces';
 
 // Issue 20, item 1: a CPU-bound service that shares its one CPU with busy loops is starved, not
 // waiting. The test pins the target and three busy loops of its own to the same CPU (taskset), so
@@ -118,23 +119,26 @@ function cpuCgroupRoot(): CgroupMount | undefined {
 describe('diagnose: a process throttled by its cgroup\'s CPU limit is told from an overloaded host', function () {
   this.timeout(180_000);
   const sessions: Session[] = [];
-  let dir: string | undefined;
+  const dirs: string[] = [];
   after(async () => {
     await Promise.all(sessions.map((s) => s.detach()));
     await stopAllTargets();
-    if (dir && existsSync(dir)) {
+    stopNamespaced();
+    for (const dir of dirs.filter((d) => existsSync(d))) {
       for (let i = 0; i < 50; i++) {
         try { rmdirSync(dir); break; } catch { await new Promise((r) => setTimeout(r, 100)); } // its tasks leave as they exit
       }
     }
   });
 
-  it('"requests are slow" in a cgroup with a 0.2 CPU quota: throttled by its container\'s CPU limit, with the culprit', async function () {
+  /** A new cgroup with a 0.2 CPU quota, removed in `after`; skips the test where none can be made. */
+  function quotaCgroup(ctx: Mocha.Context, name: string): string {
     const mount = process.getuid?.() === 0 ? cpuCgroupRoot() : undefined;
-    if (!mount) this.skip();
-    dir = path.join(mount!.mountPoint, `pyflight-test-${process.pid}`);
+    if (!mount) ctx.skip();
+    const dir = path.join(mount!.mountPoint, `pyflight-test-${process.pid}-${name}`);
     try {
       mkdirSync(dir);
+      dirs.push(dir);
       if (mount!.version === 2) writeFileSync(path.join(dir, 'cpu.max'), '20000 100000');
       else {
         writeFileSync(path.join(dir, 'cpu.cfs_period_us'), '100000');
@@ -142,16 +146,18 @@ describe('diagnose: a process throttled by its cgroup\'s CPU limit is told from 
       }
     } catch (error) {
       console.log(`      (no writable CPU cgroup here: ${(error as Error).message})`);
-      this.skip();
+      ctx.skip();
     }
-    // In the cgroup from its first instruction: the shell joins it, then becomes the service.
-    const target = await startTarget(['-c', `echo $$ > ${dir}/cgroup.procs && exec ${VENV_PYTHON} cpu_service.py`], 'sh');
-    assert.ok(readFileSync(`/proc/${target.pid}/cgroup`, 'utf8').includes(`/pyflight-test-${process.pid}`));
+    return dir;
+  }
+
+  async function diagnoseThrottled(pid: number, dir: string): Promise<void> {
+    assert.ok(readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${path.basename(dir)}\n`));
     // Wait for the state: throttled at least once (it computes more than 0.2 CPU whenever it runs).
-    const throttled = () => Number(/^nr_throttled (\d+)$/m.exec(readFileSync(path.join(dir!, 'cpu.stat'), 'utf8'))?.[1] ?? 0);
+    const throttled = () => Number(/^nr_throttled (\d+)$/m.exec(readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1] ?? 0);
     for (let i = 0; i < 300 && throttled() === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok(throttled() > 0, 'never throttled');
-    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    const session = new Session(pid, { log: silentLogger, livenessIntervalMs: 0 });
     sessions.push(session);
     await session.attach();
     const report = await diagnose(session, 'requests are slow', { budgetSeconds: 8 });
@@ -161,9 +167,24 @@ describe('diagnose: a process throttled by its cgroup\'s CPU limit is told from 
     assert.match(first.title, /^score_order uses the CPU — and the process is throttled by its container's CPU limit \(0\.2 CPU\): it ran \d+% of a core, throttled in \d+ of \d+ scheduling periods$/, titles);
     assert.equal(first.about, 'starved');
     assert.equal(first.location?.function, 'score_order');
-    assert.ok(first.evidence.some((e) => new RegExp(`Its cgroup /pyflight-test-${process.pid} may use 0\\.2 CPU \\((cpu\\.max|cpu\\.cfs_quota_us / cpu\\.cfs_period_us)\\) and was throttled in \\d+ of \\d+ scheduling periods`).test(e)),
+    assert.ok(first.evidence.some((e) => new RegExp(`Its cgroup /${path.basename(dir)} may use 0\\.2 CPU \\((cpu\\.max|cpu\\.cfs_quota_us / cpu\\.cfs_period_us)\\) and was throttled in \\d+ of \\d+ scheduling periods`).test(e)),
       first.evidence.join('\n'));
     assert.match(report.summary, /^score_order uses the CPU — and the process is throttled by its container's CPU limit \(0\.2 CPU\).*, at cpu_service\.py:\d+\.$/);
     assert.doesNotMatch(`${report.summary}\n${titles}`, /the host is overloaded|remote service/);
+  }
+
+  it('"requests are slow" in a cgroup with a 0.2 CPU quota: throttled by its container\'s CPU limit, with the culprit', async function () {
+    const dir = quotaCgroup(this, 'plain');
+    // In the cgroup from its first instruction: the shell joins it, then becomes the service.
+    const target = await startTarget(['-c', `echo $$ > ${dir}/cgroup.procs && exec ${VENV_PYTHON} cpu_service.py`], 'sh');
+    await diagnoseThrottled(target.pid, dir);
+  });
+
+  it('the same in its own pid, mount and cgroup namespaces (a container seen from the host)', async function () {
+    if (namespacesUnavailable) this.skip();
+    const dir = quotaCgroup(this, 'ns');
+    const target = await startNamespaced([...PID_NS_FLAGS, '--cgroup'], true, VENV_PYTHON, 'cpu_service.py');
+    writeFileSync(path.join(dir, 'cgroup.procs'), String(target.pid));
+    await diagnoseThrottled(target.pid, dir);
   });
 });
