@@ -114,7 +114,7 @@ function cpuCgroupRoot(): CgroupMount | undefined {
 
 // Issue 20: a container's CPU quota holds a process back the way an overloaded host does (its
 // threads wait for a CPU while throttled), and the words must say which. The test makes a cgroup
-// with a quota of 0.2 CPU (cgroup v2's cpu.max, or v1's cfs quota where the cpu controller is on v1,
+// with a quota of 0.1 CPU (cgroup v2's cpu.max, or v1's cfs quota where the cpu controller is on v1,
 // as on this machine), starts a CPU-bound service in it, and removes it afterwards.
 describe('diagnose: a process throttled by its cgroup\'s CPU limit is told from an overloaded host', function () {
   this.timeout(180_000);
@@ -131,7 +131,7 @@ describe('diagnose: a process throttled by its cgroup\'s CPU limit is told from 
     }
   });
 
-  /** A new cgroup with a 0.2 CPU quota, removed in `after`; skips the test where none can be made. */
+  /** A new cgroup with a 0.1 CPU quota, removed in `after`; skips the test where none can be made. */
   function quotaCgroup(ctx: Mocha.Context, name: string): string {
     const mount = process.getuid?.() === 0 ? cpuCgroupRoot() : undefined;
     if (!mount) ctx.skip();
@@ -139,10 +139,10 @@ describe('diagnose: a process throttled by its cgroup\'s CPU limit is told from 
     try {
       mkdirSync(dir);
       dirs.push(dir);
-      if (mount!.version === 2) writeFileSync(path.join(dir, 'cpu.max'), '20000 100000');
+      if (mount!.version === 2) writeFileSync(path.join(dir, 'cpu.max'), '10000 100000');
       else {
         writeFileSync(path.join(dir, 'cpu.cfs_period_us'), '100000');
-        writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), '20000');
+        writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), '10000');
       }
     } catch (error) {
       console.log(`      (no writable CPU cgroup here: ${(error as Error).message})`);
@@ -153,7 +153,7 @@ describe('diagnose: a process throttled by its cgroup\'s CPU limit is told from 
 
   async function diagnoseThrottled(pid: number, dir: string): Promise<void> {
     assert.ok(readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${path.basename(dir)}\n`));
-    // Wait for the state: throttled at least once (it computes more than 0.2 CPU whenever it runs).
+    // Wait for the state: throttled at least once (it computes more than 0.1 CPU whenever it runs).
     const throttled = () => Number(/^nr_throttled (\d+)$/m.exec(readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1] ?? 0);
     for (let i = 0; i < 300 && throttled() === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok(throttled() > 0, 'never throttled');
@@ -164,16 +164,16 @@ describe('diagnose: a process throttled by its cgroup\'s CPU limit is told from 
     const titles = report.findings.map((f) => f.title).join('\n');
     assert.equal(report.kind, 'slow');
     const [first] = report.findings;
-    assert.match(first.title, /^score_order uses the CPU — and the process is throttled by its container's CPU limit \(0\.2 CPU\): it ran \d+% of a core, throttled in \d+ of \d+ scheduling periods$/, titles);
+    assert.match(first.title, /^score_order uses the CPU — and the process is throttled by its container's CPU limit \(0\.1 CPU\): it ran \d+% of a core, throttled in \d+ of \d+ scheduling periods$/, titles);
     assert.equal(first.about, 'starved');
     assert.equal(first.location?.function, 'score_order');
-    assert.ok(first.evidence.some((e) => new RegExp(`Its cgroup /${path.basename(dir)} may use 0\\.2 CPU \\((cpu\\.max|cpu\\.cfs_quota_us / cpu\\.cfs_period_us)\\) and was throttled in \\d+ of \\d+ scheduling periods`).test(e)),
+    assert.ok(first.evidence.some((e) => new RegExp(`Its cgroup /${path.basename(dir)} may use 0\\.1 CPU \\((cpu\\.max|cpu\\.cfs_quota_us / cpu\\.cfs_period_us)\\) and was throttled in \\d+ of \\d+ scheduling periods`).test(e)),
       first.evidence.join('\n'));
-    assert.match(report.summary, /^score_order uses the CPU — and the process is throttled by its container's CPU limit \(0\.2 CPU\).*, at cpu_service\.py:\d+\.$/);
+    assert.match(report.summary, /^score_order uses the CPU — and the process is throttled by its container's CPU limit \(0\.1 CPU\).*, at cpu_service\.py:\d+\.$/);
     assert.doesNotMatch(`${report.summary}\n${titles}`, /the host is overloaded|remote service/);
   }
 
-  it('"requests are slow" in a cgroup with a 0.2 CPU quota: throttled by its container\'s CPU limit, with the culprit', async function () {
+  it('"requests are slow" in a cgroup with a 0.1 CPU quota: throttled by its container\'s CPU limit, with the culprit', async function () {
     const dir = quotaCgroup(this, 'plain');
     // In the cgroup from its first instruction: the shell joins it, then becomes the service.
     const target = await startTarget(['-c', `echo $$ > ${dir}/cgroup.procs && exec ${VENV_PYTHON} cpu_service.py`], 'sh');
