@@ -39,7 +39,7 @@ export async function diagnoseHangOrBusy(context: PlaybookContext<SlowTarget>): 
   if (!busy || context.secondsLeft() < 4) return hang;
   const span = samples.length > 1 ? (samples[samples.length - 1].capturedAt - samples[0].capturedAt) / 1000 : 0;
   const seen = `${samples.length} stack samples over ${span.toFixed(1)} s showed no lock cycle, no thread waiting on a lock, pool or queue, and no blocked event loop; `
-    + `${cpu !== undefined ? `the process used ${cpu.toFixed(0)}% of a core meanwhile${starved ? ` and ${starved.waited}` : ''}` : 'its threads ran code'}`
+    + `${cpu !== undefined ? `the process used ${cpu.toFixed(0)}% of a core meanwhile${starved ? ` and ${starved.waited.replace(/^the process /, '')}` : ''}` : 'its threads ran code'}`
     + ` (${running} of ${threads.length} thread samples running code)`;
   context.onStep(`No thread is blocked, and ${seen.slice(seen.indexOf('; ') + 2)}: busy, not hung. Profiling where the CPU goes.`);
   const slow = await diagnoseSlow(context);
@@ -166,7 +166,7 @@ function ownWords(starved: Starvation): string {
 function starvedStep(starved: Starvation): string {
   const ran = `ran only ${starved.cpuPercent.toFixed(0)}%`;
   switch (starved.cause) {
-    case 'quota': return `The process ran ${starved.cpuPercent.toFixed(0)}% of a core: ${starved.text}.`;
+    case 'quota': return `The process ran ${starved.cpuPercent.toFixed(0)}% of a core: ${starved.text.replace(/^the process /, 'it ')}.`;
     case 'own-threads': return `The process was ready to run ${starved.readyPercent.toFixed(0)}% of a core's time beside the ${starved.cpuPercent.toFixed(0)}% it ran: ${starved.short} (${ownWords(starved)}).`;
     default: return `The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ${ran}: the host is overloaded.`;
   }
