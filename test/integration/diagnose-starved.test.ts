@@ -102,6 +102,28 @@ describe('diagnose: a process whose own busy threads outnumber the CPUs is CPU-b
   });
 });
 
+describe('diagnose: the same, pinned to one CPU (4 busy threads, 1 CPU of affinity)', function () {
+  this.timeout(180_000);
+  const sessions: Session[] = [];
+  after(async () => {
+    await Promise.all(sessions.map((s) => s.detach()));
+    await stopAllTargets();
+  });
+
+  it('taskset -c <one CPU>: its 4 busy threads contend for the 1 CPU it may run on', async () => {
+    const target = await startTarget(['-c', String(cpus().length - 1), VENV_PYTHON, 'threaded_hasher.py'], 'taskset');
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const report = await diagnose(session, 'requests are slow', { budgetSeconds: 8 });
+    const titles = report.findings.map((f) => f.title).join('\n');
+    const [first] = report.findings;
+    assert.match(first.title, /^digest_chunks uses the CPU — and its \d+ busy threads contend for the 1 CPU it may run on \(its CPU affinity\): .* behind its own threads \(CPU-bound(, not an overloaded host|; other processes took up to [\d.]+ of the CPUs too)\)$/, titles);
+    assert.equal(first.about, 'cpu');
+    assert.doesNotMatch(`${report.summary}\n${titles}`, /the host is overloaded|Starved of CPU/);
+  });
+});
+
 /** A CPU cgroup this test may make (root, a writable cgroup fs): v1's cpu hierarchy or v2 with the cpu controller. */
 function cpuCgroupRoot(): CgroupMount | undefined {
   for (const mount of cpuCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'))) {
