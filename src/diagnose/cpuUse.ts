@@ -5,7 +5,7 @@
  * judgement of the diagnosis reads both: a process that used 23 % of a core on a loaded machine may
  * have wanted 95 % — it is starved, not waiting on a remote service.
  */
-import type { MachineLoad, TargetProcess } from '../host/targetHost';
+import type { CgroupCpuLevel, MachineLoad, TargetProcess } from '../host/targetHost';
 import { cpuPercent, parseCpusAllowed, parseProcStat, parseSchedstat, parseStatusRss, type ProcStat } from '../processes/procfsParser';
 
 /** One reading of a process's CPU counters. */
@@ -16,9 +16,50 @@ export interface CpuSnapshot {
   allowedCpus?: number;
   /** Run-queue delay so far, ns, by thread id; undefined where schedstat cannot be read. */
   waitNs?: Map<number, number>;
-  /** Time on a CPU so far, ns, by thread id (schedstat's first field). */
+  /** CPU time so far, ns, by thread id (schedstat's first field). */
   runNs?: Map<number, number>;
+  /** The tightest CPU limit of its cgroup and its parents, with that cgroup's throttling counters. */
+  cpuLimit?: CpuLimit;
   at: number;
+}
+
+/** A cgroup's CPU quota (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`/`cpu.cfs_period_us`) and its `cpu.stat` counters. */
+export interface CpuLimit {
+  /** The quota in CPUs (50000 of 100000 µs: 0.5). */
+  cpus: number;
+  /** The cgroup that sets it. */
+  path: string;
+  version: 1 | 2;
+  /** Scheduling periods so far, those in which it was throttled, and the time throttled (µs); undefined when cpu.stat is unreadable. */
+  stat?: { periods: number; throttled: number; throttledUs: number };
+}
+
+/** The tightest CPU quota among the levels (leaf first) of targetHost.cpuCgroup; undefined when none is set. */
+export function cpuLimitOf(levels: readonly CgroupCpuLevel[]): CpuLimit | undefined {
+  let best: CpuLimit | undefined;
+  for (const level of levels) {
+    let quota: number | undefined;
+    let period: number | undefined;
+    if (level.version === 2) {
+      const [q, p] = (level.files['cpu.max'] ?? '').trim().split(/\s+/);
+      if (q && q !== 'max') { quota = Number(q); period = Number(p ?? 100000); }
+    } else {
+      quota = Number(level.files['cpu.cfs_quota_us']);
+      period = Number(level.files['cpu.cfs_period_us']);
+    }
+    if (!(quota! > 0) || !(period! > 0)) continue;
+    const cpus = quota! / period!;
+    if (best && best.cpus <= cpus) continue;
+    const stat = level.files['cpu.stat'];
+    const field = (name: string) => { const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(stat ?? ''); return m ? Number(m[1]) : undefined; };
+    const periods = field('nr_periods');
+    const throttled = field('nr_throttled');
+    // v2 counts the time throttled in µs, v1 in ns.
+    const throttledUs = level.version === 2 ? field('throttled_usec') : (field('throttled_time') ?? NaN) / 1000;
+    best = { cpus, path: level.path, version: level.version,
+      ...(periods !== undefined && throttled !== undefined && Number.isFinite(throttledUs) ? { stat: { periods, throttled, throttledUs: throttledUs! } } : {}) };
+  }
+  return best;
 }
 
 /** What the process did with the CPU over a window. */
@@ -30,29 +71,36 @@ export interface CpuUse {
   readyPercent?: number;
   /** CPUs it may run on (its affinity). */
   allowedCpus?: number;
-  machine?: MachineLoad;
+  /** Its threads that ran or were ready to run at least half the window (from schedstat). */
+  busyThreads?: number;
   /**
-   * The threads that wanted a CPU (ran or waited for one) at least half the window, and their run and
-   * run-queue percent of a core: starvation is judged on these. Threads that mostly sleep add a short
-   * wait after each wake-up, which on a busy host sums to a lot without anyone being short of CPU.
+   * Those busy threads' run and run-queue percent of a core: starvation is judged on these. Threads
+   * that mostly sleep add a short wait after each wake-up, which on a busy host sums to a lot without
+   * anyone being short of CPU.
    */
-  hungry?: { threads: number; runPercent: number; readyPercent: number };
+  hungry?: { runPercent: number; readyPercent: number };
+  /** Its cgroup's CPU quota, and how often it was throttled over the window. */
+  cpuLimit?: { cpus: number; path: string; version: 1 | 2; periods?: number; throttledPeriods?: number; throttledMs?: number };
+  machine?: MachineLoad;
 }
 
 export async function cpuSnapshot({ pid, host }: TargetProcess): Promise<CpuSnapshot> {
-  const [stat, status, sched] = await Promise.all([host.readProc(pid, 'stat'), host.readProc(pid, 'status'), host.readProcTasks(pid, 'schedstat')]);
+  const [stat, status, sched, cgroup] = await Promise.all([host.readProc(pid, 'stat'), host.readProc(pid, 'status'), host.readProcTasks(pid, 'schedstat'),
+    host.cpuCgroup(pid).catch(() => [])]);
   const waitNs = new Map<number, number>();
   const runNs = new Map<number, number>();
   for (const [tid, text] of sched) {
     const s = parseSchedstat(text);
     if (s) { waitNs.set(tid, s.waitNs); runNs.set(tid, s.runNs); }
   }
+  const cpuLimit = cpuLimitOf(cgroup);
   return {
     stat: stat ? parseProcStat(stat) : undefined,
     rss: status ? parseStatusRss(status) : undefined,
     allowedCpus: status ? parseCpusAllowed(status) : undefined,
     waitNs: waitNs.size ? waitNs : undefined,
     runNs: runNs.size ? runNs : undefined,
+    ...(cpuLimit ? { cpuLimit } : {}),
     at: Date.now(),
   };
 }
@@ -66,30 +114,36 @@ export function cpuUseBetween(before: CpuSnapshot, after: CpuSnapshot, machine?:
   const ms = after.at - before.at;
   const cpu = before.stat && after.stat ? cpuPercent(before.stat, after.stat, ms) : undefined;
   let ready: number | undefined;
-  let hungry: CpuUse['hungry'];
+  let busyThreads: number | undefined;
+  const hungry = { runPercent: 0, readyPercent: 0 };
   if (before.waitNs && after.waitNs && ms > 0 && cpu !== undefined) {
     let ns = 0;
-    for (const [tid, wait] of after.waitNs) ns += Math.max(0, wait - (before.waitNs.get(tid) ?? 0));
-    ready = (ns / 1e6 / ms) * 100;
-    if (before.runNs && after.runNs) {
-      hungry = { threads: 0, runPercent: 0, readyPercent: 0 };
-      for (const [tid, wait] of after.waitNs) {
-        const waited = Math.max(0, wait - (before.waitNs.get(tid) ?? 0));
-        const ran = Math.max(0, (after.runNs.get(tid) ?? 0) - (before.runNs.get(tid) ?? 0));
-        if ((waited + ran) / 1e6 < ms / 2) continue;
-        hungry.threads++;
+    busyThreads = 0;
+    for (const [tid, wait] of after.waitNs) {
+      const waited = Math.max(0, wait - (before.waitNs.get(tid) ?? 0));
+      ns += waited;
+      const ran = after.runNs && before.runNs ? Math.max(0, (after.runNs.get(tid) ?? 0) - (before.runNs.get(tid) ?? 0)) : 0;
+      if ((waited + ran) / 1e6 >= ms / 2) {
+        busyThreads++;
         hungry.runPercent += (ran / 1e6 / ms) * 100;
         hungry.readyPercent += (waited / 1e6 / ms) * 100;
       }
     }
+    ready = (ns / 1e6 / ms) * 100;
+    if (!after.runNs) busyThreads = undefined;
   }
+  const limit = after.cpuLimit;
+  const same = limit && before.cpuLimit?.path === limit.path && before.cpuLimit.stat && limit.stat ? before.cpuLimit.stat : undefined;
   return {
     seconds: ms / 1000,
     ...(cpu !== undefined ? { cpuPercent: cpu } : {}),
     ...(ready !== undefined ? { readyPercent: ready } : {}),
+    ...(busyThreads !== undefined ? { busyThreads, hungry } : {}),
     ...(after.allowedCpus !== undefined ? { allowedCpus: after.allowedCpus } : {}),
+    ...(limit ? { cpuLimit: { cpus: limit.cpus, path: limit.path, version: limit.version,
+      ...(same ? { periods: limit.stat!.periods - same.periods, throttledPeriods: limit.stat!.throttled - same.throttled,
+        throttledMs: (limit.stat!.throttledUs - same.throttledUs) / 1000 } : {}) } } : {}),
     ...(machine ? { machine } : {}),
-    ...(hungry ? { hungry } : {}),
   };
 }
 
@@ -102,52 +156,102 @@ export async function cpuDuring<T>(target: TargetProcess, work: () => Promise<T>
   return { value, use, cpuPercent: use.cpuPercent };
 }
 
-/** A process starved of CPU: ready to run for a large part of the window, and not running then. */
+/** Why a process waited for a CPU: an overloaded host, its cgroup's CPU quota, or its own threads outnumbering its CPUs. */
+export type StarvationCause = 'host' | 'quota' | 'own-threads';
+
+/** A process that wanted more CPU than it got over the window, and why. */
 export interface Starvation {
   readyPercent: number;
   cpuPercent: number;
-  /** "the process was ready to run 70% of the time but the machine's 2 CPUs were busy (load average 8.3): the host is overloaded". */
+  cause: StarvationCause;
+  /** The cause in full: "the process was ready to run 70% of the time but the machine's 2 CPUs were busy (load average 8.3): the host is overloaded". */
   text: string;
-  /** "ran 25% of a core and was ready to run, not running, another 70%". */
+  /** The cause in a few words, for a title: "the host is overloaded", "throttled by its container's CPU limit (0.5 CPU)", "its 4 busy threads contend for the 2 CPUs it may run on". */
+  short: string;
+  /** The wait in a few words: "the process waited for a CPU 61% of the time". */
+  waited: string;
+  /** "Over 2.0 s the process ran 25% of a core and its threads were ready to run but waiting for a CPU another 70% (…)". */
   measured: string;
+  /** The CPUs it can have: the least of the machine's, its affinity's and its cgroup quota. */
+  cpus?: number;
+  /** The CPUs (of those) other processes took at most over the window: `cpus` less what it ran. */
+  othersCpus?: number;
 }
 
 /** From this much run-queue delay (percent of a core), and at least half the CPU time it got, a process is starved. */
 export const STARVED_READY_PERCENT = 20;
 /** ...when it wanted (ran or was ready to run) at least half a core: a process that mostly sleeps is not starved. */
 export const STARVED_WANTED_PERCENT = 50;
+/** Its threads want this many CPUs more than it may use (or more): they wait for each other. */
+export const OWN_THREADS_EXCESS = 0.5;
+/** Throttled by its cgroup's quota in this share of the window's scheduling periods: the quota is what holds it back. */
+export const THROTTLED_PERIOD_SHARE = 0.2;
+
+const cpuCount = (n: number) => `${Number(n.toFixed(2))} CPU${n <= 1 ? '' : 's'}`;
 
 /**
- * Whether the process was starved of CPU over the window: its threads waited on a run queue at least
- * 20 % of a core's time, at least half as long as they ran (a third of the time they wanted a CPU),
- * and it wanted at least half a core in all. A healthy CPU-bound process on a machine with room
- * waits on a run queue a few percent of the time; a process whose many threads mostly sleep adds up
- * the short waits after each wake-up on a busy host (checkout_service.py: 25 % ready beside 10 % CPU,
- * 46 % at load 5.5) and is waiting, not starved: where each thread's times are known, only the threads
- * that wanted a CPU at least half the window count (`hungry`).
+ * Whether the process wanted more CPU than it got over the window, and why. Starved: its threads
+ * waited on a run queue at least 20 % of a core's time, at least half as long as they ran (a third
+ * of the time they wanted a CPU), and it wanted at least half a core in all. A healthy CPU-bound
+ * process on a machine with room waits on a run queue a few percent of the time; a process whose
+ * many threads mostly sleep adds up the short waits after each wake-up on a busy host
+ * (checkout_service.py: 25 % ready beside 10 % CPU, 46 % at load 5.5) and is waiting, not starved:
+ * where each thread's times are known, only the busy threads' waits count (`hungry`).
+ *
+ * Why, in this order: its cgroup's CPU quota throttled it in a fifth of the window's periods or more
+ * (whatever the run-queue delay: a throttled task's wait is counted by some kernels and not others);
+ * its own threads want more CPUs than it may run on, by more than the CPUs others took from it (4
+ * busy threads on 2 CPUs wait half the time on an idle host: CPU-bound, not starved); else the host
+ * is overloaded.
  */
 export function starvation(use: CpuUse | undefined): Starvation | undefined {
-  const ready = use?.readyPercent;
-  if (!use || ready === undefined || use.cpuPercent === undefined) return undefined;
+  if (!use || use.cpuPercent === undefined) return undefined;
   const cpu = use.cpuPercent;
-  if (ready < STARVED_READY_PERCENT || ready * 2 < cpu || cpu + ready < STARVED_WANTED_PERCENT) return undefined;
-  // Judged on the threads that wanted a CPU most of the window, where each thread's times are known.
+  const ready = use.readyPercent;
+  const limit = use.cpuLimit;
+  const throttled = limit?.periods !== undefined && limit.periods > 0 && limit.throttledPeriods !== undefined
+    && limit.throttledPeriods >= Math.max(1, THROTTLED_PERIOD_SHARE * limit.periods) && cpu >= limit.cpus * 50;
+  if (!throttled && (ready === undefined || ready < STARVED_READY_PERCENT || ready * 2 < cpu || cpu + ready < STARVED_WANTED_PERCENT)) return undefined;
   const h = use.hungry;
-  if (h && (h.readyPercent < STARVED_READY_PERCENT || h.readyPercent * 2 < h.runPercent)) return undefined;
+  if (!throttled && h && (h.readyPercent < STARVED_READY_PERCENT || h.readyPercent * 2 < h.runPercent)) return undefined;
+  const r = ready ?? 0;
   const machine = use.machine;
-  const plural = (n: number) => `${n} CPU${n === 1 ? '' : 's'}`;
-  const pinned = use.allowedCpus !== undefined && machine !== undefined && use.allowedCpus < machine.cpus;
-  const cpus = pinned ? `the ${plural(use.allowedCpus!)} it may run on (its CPU affinity; the machine has ${machine!.cpus}) ${use.allowedCpus === 1 ? 'was' : 'were'} busy`
-    : machine ? `the machine's ${plural(machine.cpus)} ${machine.cpus === 1 ? 'was' : 'were'} busy` : 'the CPUs were busy';
-  const load = machine?.load1 !== undefined ? ` (load average ${machine.load1.toFixed(1)})` : '';
-  const who = ready <= 100 ? `the process was ready to run ${ready.toFixed(0)}% of the time` : `the process's threads were ready to run ${ready.toFixed(0)}% of a core's time (several at once)`;
-  return {
-    readyPercent: ready,
-    cpuPercent: cpu,
-    text: `${who} but ${cpus}${load}: the host is overloaded`,
-    measured: `Over ${use.seconds.toFixed(1)} s the process ran ${cpu.toFixed(0)}% of a core and its threads were ready to run but waiting for a CPU another ${ready.toFixed(0)}% `
-      + '(run-queue delay, /proc/<pid>/task/*/schedstat).',
-  };
+  const cpus = Math.min(machine?.cpus ?? Infinity, use.allowedCpus ?? Infinity, limit?.cpus ?? Infinity);
+  const wanted = (cpu + r) / 100;
+  // On a host with nothing else to run its threads would still wait `wanted - cpus`; the rest of their
+  // wait (at most `cpus - cpu`) is the CPU others took. Its own threads are the cause when they
+  // oversubscribe its CPUs by half a CPU or more and that accounts for a third of the wait at least.
+  const others = Number.isFinite(cpus) ? Math.max(0, cpus - cpu / 100) : undefined;
+  const cause: StarvationCause = throttled ? 'quota'
+    : others !== undefined && wanted >= cpus + OWN_THREADS_EXCESS && wanted - cpus >= others / 2 ? 'own-threads' : 'host';
+  const waited = r <= 100 ? `the process waited for a CPU ${r.toFixed(0)}% of the time` : `its threads waited for a CPU ${r.toFixed(0)}% of a core's time (several at once)`;
+  let measured = `Over ${use.seconds.toFixed(1)} s the process ran ${cpu.toFixed(0)}% of a core`
+    + (ready !== undefined ? ` and its threads were ready to run but waiting for a CPU another ${r.toFixed(0)}% (run-queue delay, /proc/<pid>/task/*/schedstat)` : '') + '.';
+  let text: string;
+  let short: string;
+  if (cause === 'quota') {
+    short = `throttled by its container's CPU limit (${cpuCount(limit!.cpus)})`;
+    text = `the process was throttled by its container's CPU limit (${cpuCount(limit!.cpus)}, cgroup ${limit!.path}) in ${limit!.throttledPeriods} of ${limit!.periods} scheduling periods`;
+    measured += ` Its cgroup ${limit!.path} may use ${cpuCount(limit!.cpus)} (${limit!.version === 2 ? 'cpu.max' : 'cpu.cfs_quota_us / cpu.cfs_period_us'}) and was throttled in ${limit!.throttledPeriods} of ${limit!.periods} scheduling periods`
+      + `${limit!.throttledMs !== undefined ? ` (${(limit!.throttledMs / 1000).toFixed(1)} s throttled)` : ''} (cpu.stat).`;
+  } else if (cause === 'own-threads') {
+    const n = Math.max(use.busyThreads ?? 0, Math.ceil(wanted - 0.25));
+    const where = use.allowedCpus !== undefined && use.allowedCpus < (machine?.cpus ?? Infinity) && use.allowedCpus === cpus ? `the ${cpuCount(cpus)} it may run on (its CPU affinity)`
+      : limit && limit.cpus === cpus ? `the ${cpuCount(cpus)} of its cgroup's limit` : `the machine's ${cpuCount(cpus)}`;
+    short = `its ${n} busy threads contend for ${where}`;
+    text = `the process's own ${n} busy threads wanted ${wanted.toFixed(1)} CPUs and it may use ${cpuCount(cpus)}: it is CPU-bound and its threads wait for each other`
+      + (others! >= 0.5 ? ` (other processes took up to ${others!.toFixed(1)} of them too)` : ', not starved by an overloaded host');
+    measured += ` Its threads wanted (ran or were ready to run) ${wanted.toFixed(1)} CPUs' time; others took at most ${others!.toFixed(1)} of the ${cpuCount(cpus)} it may use.`;
+  } else {
+    const pinned = use.allowedCpus !== undefined && machine !== undefined && use.allowedCpus < machine.cpus;
+    const busy = pinned ? `the ${cpuCount(use.allowedCpus!)} it may run on (its CPU affinity; the machine has ${machine!.cpus}) ${use.allowedCpus === 1 ? 'was' : 'were'} busy`
+      : machine ? `the machine's ${cpuCount(machine.cpus)} ${machine.cpus === 1 ? 'was' : 'were'} busy` : 'the CPUs were busy';
+    const load = machine?.load1 !== undefined ? ` (load average ${machine.load1.toFixed(1)})` : '';
+    const who = r <= 100 ? `the process was ready to run ${r.toFixed(0)}% of the time` : `the process's threads were ready to run ${r.toFixed(0)}% of a core's time (several at once)`;
+    short = 'the host is overloaded';
+    text = `${who} but ${busy}${load}: the host is overloaded`;
+  }
+  return { readyPercent: r, cpuPercent: cpu, cause, text, short, waited, measured, ...(others !== undefined ? { cpus, othersCpus: others } : {}) };
 }
 
 /** The run-queue delay in words, for evidence when it is not starvation: "ready to run but waiting for a CPU 4% of the time". */

@@ -5,7 +5,9 @@
  * of the target for a few seconds, removed in a `finally` and proven gone; see
  * python/pyflight_helper/exception_hook.py). Pure analysis in `exceptionFindings` (unit-testable).
  */
-import type { ExceptionHandlerFrame, ExceptionWindowResult, StreamSummary, WatchParams, WatchRecord } from '../protocol/helper';
+import type { ExceptionHandlerFrame, ExceptionWindowResult, StackResult, StreamSummary, WatchParams, WatchRecord } from '../protocol/helper';
+import { isStdlibFrame } from '../format/stackFormat';
+import { sampleStacks } from './stackSamples';
 import { PyFlightError, ErrorCode } from '../common/errors';
 import type { HelperCaller } from '../protocol/methods';
 import type { Logger } from '../common/logger';
@@ -192,6 +194,45 @@ async function confirmWithWatch(target: ExceptionTarget, finding: Finding, secon
   return moduleName;
 }
 
+/** A function to watch with -e. */
+interface Candidate { function: string; file: string; line?: number }
+
+/** Stack samples taken for candidates when the CPU profiles show too little of the user's code. */
+const STACK_CANDIDATE_SAMPLES = 5;
+/** Fewer CPU samples of the user's code than this (its most sampled function), after the longer profile: too thin to rank candidates. */
+const THIN_PROFILE_SAMPLES = 20;
+
+/** A frame of the user's own code: Python, not the standard library, an installed package or PyFlight's agent. */
+function ownFrame(f: StackResult['threads'][number]['frames'][number]): f is typeof f & { file: string } {
+  return f.kind === 'python' && Boolean(f.file) && !isStdlibFrame(f) && !/[\\/](site|dist)-packages[\\/]|pyflight|flight_profiler/i.test(f.file ?? '')
+    && !f.function.startsWith('<') && !f.function.startsWith('_pyflight') && f.function.split('.').length <= 2;
+}
+
+/**
+ * The user's own functions on the stacks of every thread, running or idle, most seen first (once per
+ * thread and sample); `callers` gets who called whom (`name file` keys, as callersOf).
+ */
+export function ownFunctionsOnStacks(samples: readonly StackResult[], callers: Map<string, Set<string>>): Candidate[] {
+  const seen = new Map<string, Candidate & { count: number }>();
+  for (const s of samples) {
+    for (const t of s.threads) {
+      const own = t.frames.filter(ownFrame); // innermost first
+      const once = new Set<string>();
+      own.forEach((f, i) => {
+        const key = `${f.function}\u0000${f.file}`;
+        const caller = own[i + 1];
+        if (caller) (callers.get(key) ?? callers.set(key, new Set()).get(key)!).add(`${caller.function}\u0000${caller.file}`);
+        if (once.has(key)) return;
+        once.add(key);
+        const c = seen.get(key) ?? { function: f.function, file: f.file, ...(f.line !== null ? { line: f.line } : {}), count: 0 };
+        c.count++;
+        seen.set(key, c);
+      });
+    }
+  }
+  return [...seen.values()].sort((a, b) => b.count - a.count).map(({ count: _count, ...c }) => c);
+}
+
 const FRAME_LINE = /^ {2}File "(.+)", line (\d+), in (.+)$/gm;
 
 /** The innermost frame of a traceback text (the raise), from watch's cleaned traceback. */
@@ -251,7 +292,21 @@ async function watchCandidates(target: ExceptionTarget, seconds: number, options
     own = [...merged.values()];
     trees.push(again.tree);
   }
-  const candidates = own.sort((a, b) => b.total - a.total).slice(0, 6);
+  let candidates: Candidate[] = own.sort((a, b) => b.total - a.total).slice(0, 6).map((f) => ({ function: f.function, file: f.file!, line: f.line }));
+  const stackCallers = new Map<string, Set<string>>();
+  const ownSamples = own.reduce((most, f) => Math.max(most, f.total), 0);
+  if (candidates.length < 2 || ownSamples < THIN_PROFILE_SAMPLES) {
+    // A starved target runs little of its code in the profiles, and a request path that waits (I/O,
+    // a queue) is not on a CPU profile at all: its own functions are on its stacks all the same, idle
+    // threads included (a thread waiting for a CPU or a reply is still inside them).
+    onStep(`Only ${ownSamples} CPU sample${ownSamples === 1 ? '' : 's'} of your code in the profile${trees.length > 1 ? 's' : ''}: candidates from ${STACK_CANDIDATE_SAMPLES} stack samples, idle threads included.`);
+    const samples = await sampleStacks(target, STACK_CANDIDATE_SAMPLES, 200, signal, onStep);
+    commands.push(`pyflight stack ${target.pid} --json   (×${samples.length}, for candidates)`);
+    // The stacks first: a thin profile ranks by a handful of samples.
+    const merged = [...ownFunctionsOnStacks(samples, stackCallers), ...candidates];
+    const keys = new Set<string>();
+    candidates = merged.filter((c) => { const k = `${c.function}\u0000${c.file}`; if (keys.has(k)) return false; keys.add(k); return true; }).slice(0, 6);
+  }
   const modules = new Map<string, string | undefined>();
   const watched: Array<{ fn: string; file: string; handle: WatchHandle; records: WatchRecord[] }> = [];
   for (const c of candidates) {
@@ -288,6 +343,7 @@ async function watchCandidates(target: ExceptionTarget, seconds: number, options
   seconds = Math.round((Date.now() - started) / 1000);
   const callers = new Map<string, Set<string>>();
   for (const tree of trees) for (const [k, v] of callersOf(tree)) callers.set(k, new Set([...(callers.get(k) ?? []), ...v]));
+  for (const [k, v] of stackCallers) callers.set(k, new Set([...(callers.get(k) ?? []), ...v]));
   const quiet = new Set(watched.filter((w) => !w.records.length).map((w) => `${w.fn}\u0000${w.file}`));
   const findings: Finding[] = watched.filter((w) => w.records.length).map((w) => {
     const first = w.records[0];
@@ -311,7 +367,7 @@ async function watchCandidates(target: ExceptionTarget, seconds: number, options
     findings.push({ title: `No watched function raised in ${seconds} s`, severity: 'info', location: null,
       evidence: [`watch -e on ${watched.map((w) => w.fn).join(', ') || 'no function'}; exceptions raised and caught inside one of them are not visible this way (${why}).`,
         ...ended.flatMap((r, i) => (r.status === 'rejected' ? [`watch -e on ${watched[i].fn} failed: ${PyFlightError.from(r.reason).message}`] : [])),
-        ...(candidates.length ? [] : [`No function of your code was in the CPU profile${trees.length > 1 ? 's' : ''} (${commands.filter((c) => c.startsWith('pyflight perf')).length} of them).`])],
+        ...(candidates.length ? [] : [`No function of your code was in the CPU profile${trees.length > 1 ? 's' : ''} (${commands.filter((c) => c.startsWith('pyflight perf')).length} of them) or its stacks.`])],
       next_steps: ['Watch a suspect function with -e for longer: `pyflight watch <pid> <module> <function> -e`.'] });
   }
   return { findings, summary: `${findings[0].title}.` };

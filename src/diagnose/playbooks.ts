@@ -8,10 +8,9 @@
 import type { TargetDeath } from '../session/targetDeath';
 import { diagnoseException, type ExceptionTarget } from './exception';
 import { diagnoseGil, type GilTarget } from './gil';
-import { diagnoseHang } from './hang';
 import { diagnoseMemory, type MemoryTarget } from './memory';
 import type { Playbook } from './playbookTypes';
-import { diagnoseSlow, type SlowTarget } from './slow';
+import { diagnoseHangOrBusy, diagnoseSlow, type SlowTarget } from './slow';
 import type { StackTarget } from './stackSamples';
 import { diagnoseTorch, TORCH_WORDS, type TorchPlaybookTarget } from './torch';
 
@@ -20,6 +19,9 @@ export interface DiagnoseTarget extends StackTarget, SlowTarget, TorchPlaybookTa
   /** Undefined while the process runs; how it ended once it does not (Session.checkDeath). */
   checkDeath?(): Promise<TargetDeath | undefined>;
 }
+
+/** How routing names why a busy process did not get the CPU it wanted (cpuUse.ts's starvation). */
+const STARVED_WORDS = { host: 'starved of it', quota: 'held back by a CPU limit', 'own-threads': 'its threads outnumber its CPUs' } as const;
 
 const clamp = (low: number, high: number, n: number) => Math.max(low, Math.min(high, Math.floor(n)));
 
@@ -36,12 +38,13 @@ const TABLE = [
     followups: [{ kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU instead' }, { kind: 'exception', prompt: 'requests fail', label: 'Count exceptions' }],
     watchCulprit: false,
     needsAgent: false,
-    run: (c) => diagnoseHang(c),
+    // Nothing blocked and the CPU busy: it profiles, and says "busy, not hung" (slow.ts).
+    run: (c) => diagnoseHangOrBusy(c),
   },
   {
     kind: 'slow',
     words: /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i,
-    evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and starved of it: ${f.starved.text}` : ''}` : undefined) }],
+    evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and ${STARVED_WORDS[f.starved.cause]}: ${f.starved.text}` : ''}` : undefined) }],
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
     followups: [{ kind: 'gil', prompt: 'latency spikes', label: 'Who holds the GIL?' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],
     watchCulprit: true,

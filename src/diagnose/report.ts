@@ -76,8 +76,10 @@ export function summaryFrom(findings: Finding[], lead?: string): string {
     case 'cpu':
       return `${lead ?? 'CPU-bound'}: ${f.title}${f.location ? `, at ${shortWhere(f.location.file, f.location.line)}` : ''}.`;
     case 'starved': {
+      // Its title names the function its CPU goes to when the profile found one (slow.ts).
+      if (f.location) return `${title}, at ${shortWhere(f.location.file, f.location.line)}.`;
       const runs = findings.find((x) => (x.about === 'cpu' || x.about === 'event-loop') && x.location);
-      return `${f.title}.${runs?.location ? ` When it runs, its CPU goes mostly to ${runs.location.function} (${shortWhere(runs.location.file, runs.location.line)}).` : ''}`;
+      return `${title}.${runs?.location ? ` When it runs, its CPU goes mostly to ${runs.location.function} (${shortWhere(runs.location.file, runs.location.line)}).` : ''}`;
     }
     default:
       return `${title}.`;

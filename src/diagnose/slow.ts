@@ -19,6 +19,38 @@ import type { StackTarget } from './stackSamples';
 
 export type SlowTarget = ProfileTarget & StackTarget;
 
+/**
+ * The *hang* playbook as the table runs it: stack samples and their analysis (hang.ts), with the
+ * process's CPU time and run-queue delay read over the same seconds. When the samples show nothing
+ * blocked — no lock cycle, no lock, pool or queue wait, no blocked event loop — and the process was
+ * busy on the CPU meanwhile, it is busy, not hung: the slow playbook's profile names where its CPU
+ * goes, and the summary says "Busy, not hung" (issue 20: "it hangs" on a process that computes).
+ */
+export async function diagnoseHangOrBusy(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
+  const { value: hang, use } = await cpuDuring(context.target, () => diagnoseHang(context));
+  if (hang.findings.some((f) => f.severity !== 'info')) return hang;
+  const { samples } = context;
+  const threads = samples.flatMap((s) => s.threads);
+  const running = threads.filter((t) => t.activity === 'running').length;
+  const cpu = use.cpuPercent;
+  const starved = starvation(use);
+  // Its CPU time decides where /proc tells it (a thread in a blocking call may look "running" in a stack).
+  const busy = cpu !== undefined ? cpu >= 25 || Boolean(starved) : running * 2 >= samples.length;
+  if (!busy || context.secondsLeft() < 4) return hang;
+  const span = samples.length > 1 ? (samples[samples.length - 1].capturedAt - samples[0].capturedAt) / 1000 : 0;
+  const seen = `${samples.length} stack samples over ${span.toFixed(1)} s showed no lock cycle, no thread waiting on a lock, pool or queue, and no blocked event loop; `
+    + `${cpu !== undefined ? `the process used ${cpu.toFixed(0)}% of a core meanwhile${starved ? ` and ${starved.waited.replace(/^the process /, '')}` : ''}` : 'its threads ran code'}`
+    + ` (${running} of ${threads.length} thread samples running code)`;
+  context.onStep(`No thread is blocked, and ${seen.slice(seen.indexOf('; ') + 2)}: busy, not hung. Profiling where the CPU goes.`);
+  const slow = await diagnoseSlow(context);
+  const [first] = slow.findings;
+  const computing = first && first.severity !== 'info' && (first.about === 'cpu' || first.about === 'starved' || (first.about === 'event-loop' && first.view === 'profile'));
+  if (!computing) return slow;
+  first.evidence.unshift(`Asked about a hang: ${seen}. It is busy, not hung.`);
+  const findings = [...slow.findings, ...hang.findings.filter((f) => f.about !== 'nothing')];
+  return { findings, summary: summaryFrom(findings, 'Busy, not hung') };
+}
+
 export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
   const { target, onStep } = context;
   // A deadlock first: one stack sample tells, and a profile of threads that never move shows nothing.
@@ -51,10 +83,11 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   const busy = cpu !== undefined ? Math.min(sampled, cpu / 100) : sampled;
   const starved = starvation(use);
   if (starved) {
-    onStep(`The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ran only ${starved.cpuPercent.toFixed(0)}%: the host is overloaded.`);
-    const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location);
+    onStep(starvedStep(starved));
+    const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location && (f.about === 'cpu' || f.about === 'event-loop'));
     const first = starvationFinding(starved, use, culprit, sampled, target.pid);
-    findings = [first, ...findings.map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
+    // The culprit is the first finding (its title names the function and why it waits for a CPU): not twice.
+    findings = [first, ...findings.filter((f) => f !== culprit).map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
     return { findings, summary: summaryFrom(findings) };
   }
   if (busy >= 0.25 && profile?.profile.stacks.some((st) => st.frames.some((f) => LOOP_FRAME.test(f)))) {
@@ -124,25 +157,74 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   return { findings, summary: summaryFrom(findings) };
 }
 
-/** The first finding of a starved process: the host, not its code or what it waits on; `culprit` is where its CPU goes when it runs. */
+/** CPU-bound by its own threads, and whether other processes took much of its CPUs too. */
+function ownWords(starved: Starvation): string {
+  return (starved.othersCpus ?? 0) >= 0.5 ? `CPU-bound; other processes took up to ${starved.othersCpus!.toFixed(1)} of the CPUs too` : 'CPU-bound, not an overloaded host';
+}
+
+/** The progress line for a process that did not get the CPU it wanted. */
+function starvedStep(starved: Starvation): string {
+  const ran = `ran only ${starved.cpuPercent.toFixed(0)}%`;
+  switch (starved.cause) {
+    case 'quota': return `The process ran ${starved.cpuPercent.toFixed(0)}% of a core: ${starved.text.replace(/^the process /, 'it ')}.`;
+    case 'own-threads': return `The process was ready to run ${starved.readyPercent.toFixed(0)}% of a core's time beside the ${starved.cpuPercent.toFixed(0)}% it ran: ${starved.short} (${ownWords(starved)}).`;
+    default: return `The process was ready to run ${starved.readyPercent.toFixed(0)}% of the time but ${ran}: the host is overloaded.`;
+  }
+}
+
+/**
+ * The first finding of a process that did not get the CPU it wanted: the function its CPU goes to
+ * (`culprit`, the profile's first CPU finding), and why it waited for a CPU — an overloaded host, its
+ * container's CPU limit, or its own threads outnumbering its CPUs — in its title. Without a culprit,
+ * the cause alone.
+ */
 function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | undefined, sampled: number, pid: number): Finding {
   const machine = use.machine;
+  const fn = culprit?.location?.function;
+  // A loop callback that computes blocks the asyncio event loop: named so, with the function (one voice).
+  const uses = !fn ? '' : culprit!.about === 'event-loop'
+    ? `The asyncio event loop is blocked in ${fn} (${shortWhere(culprit!.location!.file, culprit!.location!.line)}, computing) — and ` : `${fn} uses the CPU — and `;
+  const limit = use.cpuLimit;
+  let title: string;
+  let steps: string[];
+  switch (starved.cause) {
+    case 'quota':
+      title = fn ? `${uses}the process is ${starved.short}: it ran ${starved.cpuPercent.toFixed(0)}% of a core, throttled in ${limit!.throttledPeriods} of ${limit!.periods} scheduling periods`
+        : `Throttled by its container's CPU limit (${Number(limit!.cpus.toFixed(2))} CPU): ${starved.text}`;
+      steps = [
+        `Raise its CPU limit (cgroup ${limit!.path}: ${limit!.version === 2 ? 'cpu.max' : 'cpu.cfs_quota_us'}; \`docker run --cpus\`, Kubernetes \`resources.limits.cpu\`)${fn ? `, or make ${fn} cheaper` : ''}: it uses all the CPU it may.`,
+        'Its waits and latency look long while it is throttled: compare cpu.stat\'s nr_throttled before looking for a remote service.',
+      ];
+      break;
+    case 'own-threads':
+      title = `${fn ? `${uses}${starved.short}: ${starved.waited} behind its own threads` : `CPU-bound: ${starved.short} (${starved.waited})`} (${ownWords(starved)})`;
+      steps = [
+        `More busy threads than CPUs only take turns: size the pool to the ${starved.cpus ?? ''} CPU${starved.cpus === 1 ? '' : 's'} it may use, or give it more CPUs${fn ? `; or make ${fn} cheaper` : ''}.`,
+      ];
+      break;
+    default:
+      title = fn ? `${uses}${starved.waited}: the host is overloaded` : `Starved of CPU: ${starved.text}`;
+      steps = [
+        'Give it CPU: move other work off this machine (or off the CPUs it may run on), raise its CPU limit or affinity, or run fewer busy processes than CPUs.',
+        'Its waits and latency will look long while the host is overloaded; compare with the load average (`uptime`) before looking for a remote service.',
+      ];
+  }
   return {
-    title: `Starved of CPU: ${starved.text}`,
+    title,
     severity: 'high',
-    about: 'starved',
+    about: starved.cause === 'own-threads' ? 'cpu' : 'starved',
     location: culprit?.location ?? null,
     evidence: [
       starved.measured,
+      ...(starved.cause === 'quota' ? [] : [starved.text.charAt(0).toUpperCase() + starved.text.slice(1) + '.']),
       ...(machine ? [`The machine has ${machine.cpus} CPU${machine.cpus === 1 ? '' : 's'} online${machine.load1 !== undefined ? `; its load average (runnable threads, last minute) was ${machine.load1.toFixed(1)}` : ''}`
         + `${use.allowedCpus !== undefined && use.allowedCpus < machine.cpus ? `; the process may run on ${use.allowedCpus} of them (its CPU affinity)` : ''}.`] : []),
       `py-spy found its threads active in ${(Math.min(1, sampled) * 100).toFixed(0)}% of its sample slots: a thread that waits for a CPU is not in a blocking call, so it counts as active.`,
-      ...(culprit ? [`When it runs: ${culprit.title} (the next finding).`] : []),
+      ...(culprit ? [`Where its CPU goes: ${culprit.title}.`, ...culprit.evidence] : []),
     ],
     next_steps: [
-      'Give it CPU: move other work off this machine (or off the CPUs it may run on), raise its CPU limit or affinity, or run fewer busy processes than CPUs.',
-      'Its waits and latency will look long while the host is overloaded; compare with the load average (`uptime`) before looking for a remote service.',
-      `Once the host has room, profile again (\`pyflight perf ${pid} -d 10\`) to see what its own work costs.`,
+      ...steps,
+      ...(culprit ? culprit.next_steps : [`Once it gets the CPU it wants, profile again (\`pyflight perf ${pid} -d 10\`) to see what its own work costs.`]),
     ],
     view: 'profile',
   };

@@ -8,7 +8,8 @@ import { promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa } from '../common/execa';
-import type { ProcSource, TargetHost } from './targetHost';
+import { cgroupDirs, cgroupPathOf, CPU_CGROUP_FILES, cpuCgroupMounts } from './cgroup';
+import type { CgroupCpuLevel, ProcSource, TargetHost } from './targetHost';
 
 const readText = (file: string) => fs.readFile(file, 'utf8').catch(() => undefined);
 
@@ -69,6 +70,34 @@ export const localHost: TargetHost = {
     const load = await readText('/proc/loadavg');
     const load1 = load ? Number(load.split(' ')[0]) : undefined;
     return { cpus: os.cpus().length || 1, ...(load1 !== undefined && Number.isFinite(load1) ? { load1 } : {}) };
+  },
+
+  async cpuCgroup(pid) {
+    const procCgroup = await readText(`/proc/${pid}/cgroup`);
+    if (!procCgroup) return [];
+    // Our cgroup mounts first (the host's view: its path in /proc/<pid>/cgroup is relative to ours),
+    // then the target's own, through its root (a target in its own mount namespace).
+    const views: Array<[string | undefined, string]> = [[await readText('/proc/self/mountinfo'), ''], [await readText(`/proc/${pid}/mountinfo`), `/proc/${pid}/root`]];
+    for (const [mountinfo, prefix] of views) {
+      for (const mount of cpuCgroupMounts(mountinfo ?? '')) {
+        const path = cgroupPathOf(procCgroup, mount.version);
+        if (path === undefined) continue;
+        const at = { ...mount, mountPoint: prefix + mount.mountPoint };
+        // A container that mounted its own cgroup namespace sees its cgroup as the mount's top.
+        const dirs = cgroupDirs(at, path);
+        const levels: CgroupCpuLevel[] = [];
+        for (const { dir, path: cgroup } of dirs.length || !prefix ? dirs : [{ dir: at.mountPoint, path }]) {
+          const names = CPU_CGROUP_FILES[mount.version];
+          const texts = await Promise.all(names.map((name) => readText(`${dir}/${name}`)));
+          const files: Record<string, string> = {};
+          names.forEach((name, i) => { if (texts[i] !== undefined) files[name] = texts[i]!; });
+          if (!Object.keys(files).length) break; // not readable from here: the next view
+          levels.push({ version: mount.version, path: cgroup, files });
+        }
+        if (levels.length) return levels;
+      }
+    }
+    return [];
   },
 
   readProcLink(pid, link) {

@@ -53,6 +53,14 @@ export interface TargetHost {
    */
   machineLoad(): Promise<MachineLoad>;
 
+  /**
+   * The CPU controller files of the target's cgroup and of each of its parents, leaf first (found
+   * through /proc/<pid>/cgroup): cgroup v2's `cpu.max` and `cpu.stat`, or v1's `cpu.cfs_quota_us`,
+   * `cpu.cfs_period_us` and `cpu.stat`. For telling a process throttled by its container's CPU limit
+   * from one starved by an overloaded host. Empty when they cannot be read.
+   */
+  cpuCgroup(pid: number): Promise<CgroupCpuLevel[]>;
+
   /** A link of /proc/<pid>/ (`exe`, `cwd`); rejects with the system's error (EACCES: another user's process). */
   readProcLink(pid: number, link: string): Promise<string>;
 
@@ -95,6 +103,15 @@ export interface MachineLoad {
   cpus: number;
   /** Runnable (and uninterruptible) threads averaged over the last minute; undefined when unreadable. */
   load1?: number;
+}
+
+/** One cgroup of a target's CPU controller (targetHost.cpuCgroup). */
+export interface CgroupCpuLevel {
+  version: 1 | 2;
+  /** The cgroup's path in its hierarchy, as /proc/<pid>/cgroup names it (`/` is the root). */
+  path: string;
+  /** The controller's files as read (`cpu.max`, `cpu.stat`; v1: `cpu.cfs_quota_us`, `cpu.cfs_period_us`, `cpu.stat`); unreadable ones absent. */
+  files: Record<string, string>;
 }
 
 export interface TracerFacts {

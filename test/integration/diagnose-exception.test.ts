@@ -72,6 +72,23 @@ describe('diagnose exception: the swallowed exception first, the trace hook gone
     assert.equal(busy.probes.length, 0);
   });
 
+  it('without the window, a request path that only waits (never on the CPU profile): candidates from stack samples, idle threads included', async () => {
+    // `io`: process_order sleeps 20 ms per order, so the profiles see almost none of it, as a starved
+    // target's profiles see little of its code; its stacks show it all the same.
+    const io = new Session((await startTarget(['swallowed_errors.py', 'io'])).pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await io.attach();
+    const steps: string[] = [];
+    const report = await diagnose(io, 'orders vanish', { kind: 'exception', exceptionMethod: 'watch', budgetSeconds: 12 }, (s) => steps.push(s))
+      .finally(() => io.detach());
+    const all = report.findings.map((f) => `${f.title}\n  ${f.evidence.join('\n  ')}`).join('\n');
+    assert.ok(steps.some((s) => /^Only \d+ CPU samples? of your code in the profiles?: candidates from 5 stack samples, idle threads included\.$/.test(s)), steps.join('\n'));
+    assert.ok(report.commands_run.some((c) => /^pyflight stack \d+ --json {3}\(×5, for candidates\)$/.test(c)), report.commands_run.join('\n'));
+    const first = report.findings[0];
+    assert.match(first.title, /^process_order raised ValueError in [1-5] of the calls watched for \d+ s; handle_request, which calls it, raised nothing: it stops them$/, all);
+    assert.deepEqual(first.location, { function: 'parse_quantity', file, line: 24 });
+    assert.equal(io.probes.length, 0);
+  });
+
   it('a rare exception: the window adapts to the rate it measured and counts longer (issue 20, item 7)', async () => {
     const rare = new Session((await startTarget(['swallowed_errors.py', 'rare'])).pid, { log: silentLogger, livenessIntervalMs: 0 });
     await rare.attach();

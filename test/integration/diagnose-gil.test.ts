@@ -48,7 +48,7 @@ describe('diagnose gil, and routing by quick evidence (real targets)', function 
     const session = await open(['cpu_service.py', '90']);
     const report = await diagnose(session, 'please have a look', { budgetSeconds: 6 });
     assert.equal(report.kind, 'slow');
-    assert.match(report.routedBy, /^quick evidence: the process is busy on the CPU(, and starved of it: .*)? \(CPU \d+% of a core/);
+    assert.match(report.routedBy, /^quick evidence: the process is busy on the CPU(, and (starved of it|held back by a CPU limit|its threads outnumber its CPUs): .*)? \(CPU \d+% of a core/);
   });
 
   it('--kind torch on a process that never imported torch says so plainly, as its only finding', async () => {

@@ -43,11 +43,13 @@ describe('diagnose: one voice — the summary says what the first finding says',
 
   it('CPU work inside async def: the loop is named as blocked by sign_payload (computing), not as waiting or a lock', async () => {
     const report = await diagnose(await sessionFor('cpu'), 'the API is slow', { budgetSeconds: 8 });
-    // On a loaded machine the first finding may say the host starves the process; the loop's culprit comes right after it.
-    const loop = report.findings.find((f) => f.about !== 'starved')!;
-    assert.equal(report.findings.indexOf(loop), report.findings[0].about === 'starved' ? 1 : 0, titles(report));
-    assert.match(loop.title, /^The asyncio event loop is blocked in sign_payload \(async_service\.py:\d+, computing\): it uses [\d.]+% of CPU samples in its own code, inside a loop callback; no other task runs meanwhile$/);
-    assert.match(report.summary, report.findings[0].about === 'starved' ? /its CPU goes mostly to sign_payload/ : /^The asyncio event loop is blocked in sign_payload/);
+    // On a loaded machine the first finding also says the host starves the process (issue 20): the loop's culprit leads all the same.
+    const first = report.findings[0];
+    assert.match(first.title, first.about === 'starved'
+      ? /^The asyncio event loop is blocked in sign_payload \(async_service\.py:\d+, computing\) — and .*: the host is overloaded$/
+      : /^The asyncio event loop is blocked in sign_payload \(async_service\.py:\d+, computing\): it uses [\d.]+% of CPU samples in its own code, inside a loop callback; no other task runs meanwhile$/, titles(report));
+    assert.equal(first.location?.function, 'sign_payload');
+    assert.match(report.summary, /^The asyncio event loop is blocked in sign_payload/);
     assert.doesNotMatch(report.summary, /\block|waiting/i);
   });
 });
