@@ -33,10 +33,14 @@ export interface WorkersDiagnosisReport extends DiagnosisReport<DiagnoseKind> {
   findings: WorkersFinding[];
 }
 
-/** Findings are the same across workers when they say the same kind of thing about the same code (titles carry each worker's numbers). */
+/**
+ * Findings are the same across workers when they say the same kind of thing about the same code
+ * (titles carry each worker's numbers). A function's CPU cost is one finding whether a worker was
+ * starved meanwhile or not, and whatever severity each worker gave it (the most severe leads).
+ */
 function findingKey(f: Finding): string {
-  const basis = f.about ?? '';
-  return f.location?.file ? `${basis}\0${f.severity}\0${f.location.function}\0${f.location.file}` : `${basis}\0${f.severity}\0${f.title.replace(/[\d.,]+/g, '#')}`;
+  const basis = f.about === 'starved' ? 'cpu' : f.about ?? '';
+  return f.location?.file ? `${basis}\0${f.location.function}\0${f.location.file}` : `${basis}\0${f.severity}\0${f.title.replace(/[\d.,]+/g, '#')}`;
 }
 
 /** The first number in a title that is a share ("uses 45.1% of CPU samples"), for ordering equals. */
@@ -63,8 +67,10 @@ export function mergeWorkerReports(master: { pid: number; label: string }, probl
       groups.set(key, [...(groups.get(key) ?? []), { pid: d.pid, finding, order }]);
     });
   }
-  const merged = [...groups.values()].map((found) => {
-    found.sort((a, b) => shareOf(b.finding) - shareOf(a.finding) || a.order - b.order);
+  const merged = [...groups.values()].map((all) => {
+    let found = all;
+    found.sort((a, b) => SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity] || shareOf(b.finding) - shareOf(a.finding) || a.order - b.order);
+    found = found.filter((f, i) => found.findIndex((g) => g.pid === f.pid) === i); // a worker's best say about that code
     const best = found[0].finding;
     const pids = found.map((f) => f.pid);
     const evidence = found.length === 1

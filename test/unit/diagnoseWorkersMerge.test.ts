@@ -10,7 +10,7 @@ const report = (pid: number, findings: Finding[], summary: string): Diagnosis =>
   ({ pid, problem: 'slow', kind: 'slow', routedBy: 'words', summary, findings, commands_run: [], elapsedMs: 1 });
 
 describe('diagnosing a master: merged worker reports keep one voice', () => {
-  it('a starved worker and a CPU-bound one are two findings, and the summary says what the first one says', () => {
+  it('a starved worker and CPU-bound ones: one finding about that function, the most severe say first, each worker once; the summary says what it says', () => {
     const starved = finding('starved', 'Starved of CPU: the process was ready to run 70% of the time but … the host is overloaded');
     const cpu = finding('cpu', 'compute_report uses 45.1% of CPU samples in its own code');
     const merged = mergeWorkerReports({ pid: 1, label: 'gunicorn master 1' }, 'slow', [
@@ -18,8 +18,9 @@ describe('diagnosing a master: merged worker reports keep one voice', () => {
       { pid: 12, report: report(12, [cpu], 'CPU-bound: compute_report uses 45.1% of CPU samples in its own code, at app.py:12.'), extras: {} },
       { pid: 13, report: report(13, [starved, { ...cpu, severity: 'medium' }], 'Starved of CPU: … When it runs, …'), extras: {} },
     ], 5);
-    assert.deepEqual(merged.findings.map((f) => [f.about, f.workers]), [['starved', [13]], ['cpu', [12]], ['cpu', [11, 13]]]);
-    assert.equal(merged.summary, 'In worker 13 of gunicorn master 1: Starved of CPU: … When it runs, … The other workers did not show it.');
+    assert.deepEqual(merged.findings.map((f) => [f.about, f.workers]), [['starved', [13, 12, 11]]]);
+    assert.equal(merged.findings[0].title, 'Starved of CPU: the process was ready to run 70% of the time but … the host is overloaded (workers 13, 12, 11)');
+    assert.equal(merged.summary, 'In workers 13, 12, 11 of gunicorn master 1: Starved of CPU: … When it runs, …');
   });
 
   it('when the first merged finding was not its worker\'s first, the summary is written from it', () => {
