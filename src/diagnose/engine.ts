@@ -11,7 +11,7 @@ import { playbookFor, type DiagnoseKind, type DiagnoseTarget } from './playbooks
 import type { DiagnoseStep, DiagnosisExtras, PlaybookOptions, PlaybookOutcome } from './playbookTypes';
 import { gatherQuickEvidence } from './quickEvidence';
 import type { DiagnosisReport } from './report';
-import { kindFromWords, routeByEvidence } from './routing';
+import { kindFromWords, kindsInWords, routeByEvidence, wordsOverFallback } from './routing';
 import { sampleStacks } from './stackSamples';
 import { deathHint, deathText } from '../session/targetDeath';
 import type { StackResult } from '../protocol/helper';
@@ -52,7 +52,11 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   } else {
     onStep('The problem\'s words do not decide: reading CPU, memory and thread states for about 2 s.');
     const evidence = await gatherQuickEvidence(target, () => sampleStacks(target, 4, 500, signal, onStep, samples));
-    ({ kind, routedBy } = routeByEvidence(evidence));
+    const routed = routeByEvidence(evidence);
+    const meant = wordsOverFallback(problem, routed);
+    ({ kind, routedBy } = meant
+      ? { kind: meant, routedBy: `the problem's words ("${problem.trim()}") name ${kindsInWords(problem).join(' and ')}, and the quick evidence pointed nowhere else (${routed.routedBy})` }
+      : routed);
   }
   if (options.allowAgent === false && playbookFor(kind).needsAgent) {
     throw new PyFlightError(ErrorCode.AgentNotAllowed, `Diagnosing this ${kind} problem (${routedBy}) needs PyFlight's agent in process ${target.pid}, which this caller may not load.`,

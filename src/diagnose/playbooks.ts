@@ -28,7 +28,7 @@ const clamp = (low: number, high: number, n: number) => Math.max(low, Math.min(h
 const TABLE = [
   {
     kind: 'hang',
-    words: /\b(hang|hangs|hung|hanging|stuck|deadlock\w*|freez\w*|frozen|blocked|unresponsive|not respond\w*|timeouts?)\b/i,
+    words: /\b(hang|hangs|hung|hanging|stuck|deadlock\w*|freez\w*|frozen|blocked|unresponsive|not respond\w*|stopped respond\w*|timeouts?)\b/i,
     evidence: [
       { rank: 1, when: (f) => (f.lockWaits ? 'threads wait for locks other threads hold' : undefined) },
       // The last rule of all: nothing else stands out.
@@ -43,7 +43,8 @@ const TABLE = [
   },
   {
     kind: 'slow',
-    words: /\b(slow\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i,
+    // Not "grows slowly" or "a slow leak": slow there says how memory grows, not that requests take long.
+    words: /\b(slow(?!ly\b|\s+(leak|grow))\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i,
     evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and ${STARVED_WORDS[f.starved.cause]}: ${f.starved.text}` : ''}` : undefined) }],
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
     followups: [{ kind: 'gil', prompt: 'latency spikes', label: 'Who holds the GIL?' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],

