@@ -85,7 +85,7 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   if (starved) {
     onStep(starvedStep(starved));
     const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location && (f.about === 'cpu' || f.about === 'event-loop'));
-    const first = starvationFinding(starved, use, culprit, sampled, target.pid);
+    const first = starvationFinding(starved, use, culprit, culprit ? sampleShare.get(culprit) : undefined, sampled, target.pid);
     // The culprit is the first finding (its title names the function and why it waits for a CPU): not twice.
     findings = [first, ...findings.filter((f) => f !== culprit).map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
     return { findings, summary: summaryFrom(findings) };
@@ -178,12 +178,12 @@ function starvedStep(starved: Starvation): string {
  * container's CPU limit, or its own threads outnumbering its CPUs — in its title. Without a culprit,
  * the cause alone.
  */
-function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | undefined, sampled: number, pid: number): Finding {
+function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | undefined, share: number | undefined, sampled: number, pid: number): Finding {
   const machine = use.machine;
   const fn = culprit?.location?.function;
   // A loop callback that computes blocks the asyncio event loop: named so, with the function (one voice).
   const uses = !fn ? '' : culprit!.about === 'event-loop'
-    ? `The asyncio event loop is blocked in ${fn} (${shortWhere(culprit!.location!.file, culprit!.location!.line)}, computing) — and ` : `${fn} uses the CPU — and `;
+    ? `The asyncio event loop is blocked in ${fn} (${shortWhere(culprit!.location!.file, culprit!.location!.line)}, computing) — and ` : `${fn} uses ${share !== undefined ? `${(share * 100).toFixed(1)}% of the CPU samples` : 'the CPU'} — and `;
   const limit = use.cpuLimit;
   let title: string;
   let steps: string[];
