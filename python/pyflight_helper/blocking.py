@@ -294,17 +294,31 @@ def _held_spans(path):
                 if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     continue
                 takes, gives = {}, {}
+                # What each `x = E.get()` took: only `E.put(x)` gives that item back. A work queue's
+                # consumer takes items and puts other things (concurrent.futures' _worker puts None to
+                # wake the others): it holds nothing.
+                taken = {}
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.value, ast.Call):
+                        taken[id(node.value)] = _segment(source, node.targets[0])
                 for node in ast.walk(fn):
                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                         attr = node.func.attr
                         if attr in _TAKE or attr in _GIVE:
                             text = _segment(source, node.func.value)
                             if text:
+                                how = _TAKE.get(attr) or _GIVE[attr]
+                                if how == "get":
+                                    item = taken.get(id(node)) if attr == "get" else (_segment(source, node.args[0]) if node.args else None)
+                                    if not item:
+                                        continue
+                                else:
+                                    item = None
                                 table = takes if attr in _TAKE else gives
-                                table.setdefault((text, _TAKE.get(attr) or _GIVE[attr]), []).append(node.lineno)
-                for (text, how), lines in takes.items():
-                    for take in sorted(lines):
-                        after = [g for g in gives.get((text, how), ()) if g > take]
+                                table.setdefault((text, how), []).append((node.lineno, item))
+                for (text, how), found in takes.items():
+                    for take, item in sorted(found):
+                        after = [g for g, given in gives.get((text, how), ()) if g > take and given == item]
                         if after:
                             spans.append((take, min(after), text, how))
     except (OSError, SyntaxError, ValueError):
