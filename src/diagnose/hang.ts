@@ -340,6 +340,27 @@ function executorWaits(samples: StackResult[], spanMs: number, covered: Set<stri
   });
 }
 
+const isLibraryFrame = (f: StackFrame) => /[\\/](site|dist)-packages[\\/]/.test(f.file ?? '');
+
+/**
+ * A call chain, outermost first, in words: the server's and framework's frames (a FastAPI app has
+ * ~20 middleware calls between the loop and the handler) folded into "… N framework calls …" where
+ * more than two follow each other; the application's own frames all shown.
+ */
+export function callChain(frames: readonly StackFrame[]): string {
+  const words: string[] = [];
+  for (let i = 0; i < frames.length;) {
+    let j = i;
+    while (j < frames.length && isLibraryFrame(frames[j])) j++;
+    const run = frames.slice(i, j);
+    if (run.length > 2) words.push(run[0].function, `… ${run.length - 1} framework calls …`);
+    else words.push(...run.map((f) => f.function));
+    if (j < frames.length) words.push(frames[j].function);
+    i = j + 1;
+  }
+  return words.join(' → ');
+}
+
 export const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');
 
 /** Loop threads seen inside a callback, sleeping or waiting there (not running): the blocking call, most samples first;
@@ -365,7 +386,7 @@ export function blockedEventLoops(samples: StackResult[], spanMs: number, covere
   const n = samples.length;
   return [...blocks.values()].sort((a, b) => b.samples - a.samples).slice(0, 2).map((b) => {
     const doing = `${b.activity}${b.waitingIn && b.waitingIn !== 'sleep' ? ` in ${b.waitingIn}` : ''}`;
-    const chain = b.chain.map((f) => f.function).join(' → ') || b.leaf.function;
+    const chain = callChain(b.chain) || b.leaf.function;
     covered.add(b.thread);
     const finding: Finding = {
       title: `The asyncio event loop (${b.thread}) is blocked in ${b.leaf.function} (${shortWhere(b.leaf.file, b.leaf.line)}, ${doing}); no other task runs meanwhile`,

@@ -5,6 +5,7 @@ import { parseDiagnosePrompt } from '../../src/diagnose/chatCommands';
 import { refinementPrompt } from '../../src/diagnose/chatText';
 import { exceptionFindings } from '../../src/diagnose/exception';
 import { analyzeGil } from '../../src/diagnose/gil';
+import { callChain } from '../../src/diagnose/hang';
 import type { QuickEvidence } from '../../src/diagnose/quickEvidence';
 import { kindFromWords, kindsInWords, routeByEvidence, wordsOverFallback } from '../../src/diagnose/routing';
 import type { ExceptionEntry, ExceptionWindowResult, GilstatRecord, StackResult, ThreadStack } from '../../src/protocol/helper';
@@ -73,6 +74,15 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
     const open = exceptionFindings({ ...result, exceptions: [{ ...entry('consume', 'KeyError', 41, { clause: 'except KeyError:', clauseLine: 41, broad: false, reraises: false }),
       handlers: [{ file: F, function: 'consume', line: 40, count: 40, caught: true, clause: 'except KeyError:', clauseLine: 41, broad: false, reraises: false }], inFlight: 1 }] }, 7);
     assert.match(open[0].evidence.join('\n'), /^40 of them stopped in consume at svc\.py:40, caught by `except KeyError:` \(line 41\)\.\n1 was still propagating when the window closed/m);
+  });
+
+  it('a blocked loop\'s call chain folds the framework\'s middleware calls and keeps every frame of the app', () => {
+    const lib = (fn: string) => ({ function: fn, file: `/v/lib/python3.11/site-packages/starlette/${fn}.py`, line: 1, kind: 'python' as const });
+    const own = (fn: string) => ({ function: fn, file: '/app/search_api.py', line: 6, kind: 'python' as const });
+    const frames = [lib('RequestResponseCycle.run_asgi'), lib('ProxyHeadersMiddleware.__call__'), lib('FastAPI.__call__'), lib('Starlette.__call__'),
+      lib('ExceptionMiddleware.__call__'), own('search'), lib('run_endpoint_function'), own('fetch_synonyms')];
+    assert.equal(callChain(frames), 'RequestResponseCycle.run_asgi → … 4 framework calls … → search → run_endpoint_function → fetch_synonyms');
+    assert.equal(callChain([own('a'), own('b')]), 'a → b');
   });
 
   it('gil: the thread holding the GIL is named with its code and the threads that wait', () => {
