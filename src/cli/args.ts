@@ -50,7 +50,7 @@ export const USAGE = `usage:
   pyflight eval <pid> "<expression>" [--json]   (runs code inside the process; exit 1 when it raised)
   pyflight reload <pid> <module> [class] <function> [--json]   (swaps in the function as the file on disk has it now)
   pyflight console <pid>   (a Python console inside the process; exit() or Ctrl+D ends it)
-  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|exception|gil|torch] [--budget S] [--json]
+  pyflight diagnose <pid> "<problem>" [--kind auto|hang|slow|memory|exception|gil|torch] [--budget S] [--no-agent] [--json]
   pyflight mcp [--allow-agent] [--allow-code] [--list-tools]   (an MCP server on stdio for coding agents; see README)
   pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]
   pyflight perf <master pid> --all-workers [--worker PID] [same options as perf]
@@ -59,6 +59,7 @@ options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; 
            merged, with the workers each hot function ran in; --worker PID shows one of them),
          an option a command does not take is refused (exit 2),
          --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
+         --no-agent (diagnose: from outside only, nothing loaded; a problem that needs the agent is refused, exit 1),
          --no-code (an agent this command loads refuses, by itself and for every client, anything that runs
            code or changes the process: console, eval, reload, expressions, filters, replay, forceGc),
          mcp: read-only tools only unless --allow-agent (tools may load the agent; it is loaded with code execution

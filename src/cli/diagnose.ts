@@ -1,5 +1,5 @@
 /**
- * `pyflight diagnose <pid> "<problem>" [--kind auto|<a kind of the playbook table>] [--budget S] [--json]`: the
+ * `pyflight diagnose <pid> "<problem>" [--kind auto|<a kind of the playbook table>] [--budget S] [--no-agent] [--json]`: the
  * deterministic diagnosis (src/diagnose/engine.ts) as markdown, or the report as JSON. Steps go to
  * stderr as they happen; stdout has only the report. The pid of a gunicorn / uvicorn / celery master
  * diagnoses every worker and merges the evidence (src/diagnose/workers.ts).
@@ -22,7 +22,8 @@ export async function runDiagnose(args: ParsedArgs, log: Logger, withSession: Wi
   const budget = numberOption(args, '--budget');
   if (budget !== undefined && budget < 5) throw usageError('--budget is a number of seconds from 5.');
   const problem = words.join(' ');
-  const options = { kind: kind as 'auto' | DiagnoseKind, budgetSeconds: budget, log };
+  // --no-agent: read from outside only (py-spy, /proc); a kind that needs the agent is refused before anything loads.
+  const options = { kind: kind as 'auto' | DiagnoseKind, budgetSeconds: budget, log, ...(args.flags.has('no-agent') ? { allowAgent: false } : {}) };
   const onStep = (step: string) => process.stderr.write(`pyflight: ${step}\n`);
   const report = (await serverWorkers(pid)).length
     ? await diagnoseMaster(pid, args, log, problem, options, onStep)

@@ -40,7 +40,7 @@ export const VERB_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   eval: ATTACHED,
   reload: ATTACHED,
   console: [TIMEOUT, NO_CODE],
-  diagnose: ['--kind', '--budget', ...ATTACHED],
+  diagnose: ['--kind', '--budget', '--no-agent', ...ATTACHED],
   // perf records from outside (py-spy): nothing attaches, so no --timeout.
   perf: ['-d', '--rate', '--native', '--idle', '--gil', '--nonblocking', '-n', '--speedscope', '--collapsed', '--all-workers', '--worker', JSON_OUT],
   // The MCP server on stdio (src/mcp): what its clients may do, or its tool list.

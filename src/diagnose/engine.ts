@@ -60,7 +60,8 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   }
   if (options.allowAgent === false && playbookFor(kind).needsAgent) {
     throw new PyFlightError(ErrorCode.AgentNotAllowed, `Diagnosing this ${kind} problem (${routedBy}) needs PyFlight's agent in process ${target.pid}, which this caller may not load.`,
-      undefined, { kind, routedBy });
+      'Let it load the agent (the CLI without --no-agent, an MCP server started with --allow-agent), or ask for what is read from outside: --kind hang or --kind slow.',
+      { kind, routedBy });
   }
   onStep(`Diagnosing ${kind === 'exception' ? 'an' : 'a'} ${kind} problem (${routedBy}).`);
   const routingSamples = samples.length;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { silentLogger } from '../../src/common/logger';
 import { diagnose } from '../../src/diagnose/engine';
@@ -113,5 +114,22 @@ describe('diagnose: the culprit first, from evidence (real targets, no language 
     assert.match(md.stdout, /## 1\. Deadlock: /);
     const bad = spawnSync(process.execPath, [CLI, 'diagnose', String(target.pid), 'x', '--kind', 'weird'], { encoding: 'utf8', env });
     assert.equal(bad.status, 2);
+  });
+
+  it('pyflight diagnose --no-agent: from outside only; a problem that needs the agent is refused and nothing is loaded', async () => {
+    const env = { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: RUN_OWNER };
+    const agentIn = (pid: number) => readFileSync(`/proc/${pid}/maps`, 'utf8').includes('flight_profiler_agent');
+    const stuck = await startTarget(['deadlock.py']);
+    const hang = spawnSync(process.execPath, [CLI, 'diagnose', String(stuck.pid), 'it is stuck', '--no-agent', '--json'], { encoding: 'utf8', env, timeout: 60_000 });
+    assert.equal(hang.status, 0, hang.stderr);
+    assert.match((JSON.parse(hang.stdout) as DiagnosisReport).findings[0].title, /^Deadlock: /);
+    assert.ok(!agentIn(stuck.pid));
+    const leaky = await startTarget(['leaky_service.py']);
+    const memory = spawnSync(process.execPath, [CLI, 'diagnose', String(leaky.pid), 'memory keeps growing', '--no-agent'], { encoding: 'utf8', env, timeout: 60_000 });
+    assert.equal(memory.status, 1, memory.stderr);
+    assert.match(memory.stderr, /needs PyFlight's agent in process \d+/);
+    assert.match(memory.stderr, /without --no-agent/);
+    assert.doesNotMatch(memory.stderr, /loading the PyFlightProfiler agent/);
+    assert.ok(!agentIn(leaky.pid));
   });
 });
