@@ -10,7 +10,7 @@ import os from 'node:os';
 const root = new URL('..', import.meta.url).pathname;
 const python = join(root, '.venv', 'bin', 'python');
 process.env.PYFLIGHT_HELPER_PATH ??= join(root, 'python');
-const { Session, ProbeStore, recordCpuProfile, matrixInterpreters, profilerVenv } = await import(join(root, 'out', 'bench', 'engine.js'));
+const { Session, ProbeStore, recordCpuProfile, localHost, matrixInterpreters, profilerVenv } = await import(join(root, 'out', 'bench', 'engine.js'));
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 // `npm run bench -- flamegraph` runs one section; no argument runs them all. Results of sections
@@ -194,7 +194,7 @@ if (wants('overhead')) {
   const observe = {
     async perf() {
       const abort = new AbortController();
-      const done = recordCpuProfile({ pid, preflightResult: { interpreter: { python } } }, { rate: 100, log: silent }, abort.signal);
+      const done = recordCpuProfile({ pid, host: localHost, preflightResult: { interpreter: { python } } }, { rate: 100, log: silent }, abort.signal);
       await new Promise((r) => setTimeout(r, 1500)); // py-spy started and sampling
       const rate = await throughput();
       abort.abort();
