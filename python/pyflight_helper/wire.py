@@ -155,6 +155,18 @@ class AgentConnection(object):
             else:
                 yield obj
 
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 # PyFlight's agent (pyflight_agent/patches.py records_frame) sends consecutive watch records of one
 # probe as one frame when the request asked for it ({"pyflight_records": 1}): (RECORDS, 1, ("watch",
@@ -184,18 +196,6 @@ def expand_records(frame):
     _kind, method, expr = key
     for start_time, cost_ms, type_, value, watch_fail_info in rows:
         yield WatchRecord(method, expr, start_time, cost_ms, type_, value, watch_fail_info)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def decode(frame):
