@@ -6,3 +6,4 @@ export { layoutFrames } from '../src/profile/flameLayout';
 export { recordCpuProfile } from '../src/profile/record';
 // The interpreter matrix (`npm run bench -- matrix`): the test suite's own discovery and venvs.
 export { matrixInterpreters, profilerVenv } from '../test/support/interpreters';
+export { localHost } from '../src/host/localHost';

@@ -73,6 +73,7 @@ def patch_closed_loop_output(linger=0.05):
     import asyncio
     import collections
     import threading
+    from struct import pack
 
     from flight_profiler.plugins import server_plugin
 
@@ -84,29 +85,100 @@ def patch_closed_loop_output(linger=0.05):
     def _state(self):
         state = self.__dict__.get("_pyflight_out")
         if state is None:
-            state = self.__dict__.setdefault("_pyflight_out", [collections.deque(), threading.Lock(), False])
+            # [messages, lock, a drain is scheduled, the stream ended (its connection writes no more)]
+            state = self.__dict__.setdefault("_pyflight_out", [collections.deque(), threading.Lock(), False, False])
         return state
+
+    async def _write(self, writer, batch):
+        """Writes the batch's frames to the connection in one write; the stream's end (and whatever
+        its message says) goes through upstream's queue, which ends the connection. False once the
+        stream has ended: nobody reads what comes after. When the client reads record frames
+        (`pyflight_records`), consecutive deferred watch records go out as one frame (RECORDS)."""
+        frames = []
+        rows, key = [], None
+        grouped = self.__dict__.get("pyflight_records", False)
+
+        def frame(data):
+            if data is not None:
+                data = data if type(data) is bytes else data.encode("utf-8")
+                frames.append(pack("<L", len(data)))
+                frames.append(data)
+
+        for msg in batch:
+            row = msg.pyflight_row() if grouped and type(msg) is Deferred else None
+            if row is not None:
+                if row[0] != key and rows:
+                    frame(records_frame(key, rows))
+                    rows = []
+                key = row[0]
+                rows.append(row[1])
+                continue
+            if rows:
+                frame(records_frame(key, rows))
+                rows = []
+            if type(msg) is Deferred:
+                msg = msg.pyflight_materialize()
+            if getattr(msg, "is_end", False):
+                if frames:
+                    writer.write(b"".join(frames))
+                    await writer.drain()
+                await self.out_q.put(msg)
+                return False
+            frame(getattr(msg, "msg", None))
+        if rows:
+            frame(records_frame(key, rows))
+        if frames:
+            writer.write(b"".join(frames))
+            await writer.drain()
+        return True
+
+    def _stop(state):
+        """Under the lock: the drain stops (flag down) unless a message is waiting. A sender appends
+        before it reads the flag, so it either finds the flag down and schedules a drain, or its
+        message is seen here."""
+        state[2] = False
+        if state[0]:
+            state[2] = True
+            return False
+        return True
 
     async def _drain(self, state):
         pending, lock = state[0], state[1]
         lingered = False
         while True:
             with lock:
-                batch = list(pending)
-                pending.clear()
-                if not batch and lingered:
-                    state[2] = False  # the next message schedules a new drain
-                    return
+                # popleft by popleft: a sender appends without the lock (send), never between a copy and a clear
+                batch = [pending.popleft() for _ in range(len(pending))]
+                if not batch and lingered and _stop(state):
+                    return  # the next message schedules a new drain
             if batch:
                 lingered = False
+                writer = self.__dict__.get("pyflight_writer")
+                if writer is not None:
+                    if not state[3]:
+                        try:
+                            if writer.is_closing():
+                                raise ConnectionResetError("the connection is closing")
+                            if not await _write(self, writer, batch):
+                                state[3] = True
+                        except Exception:
+                            state[3] = True  # the client went away: end the connection, as upstream's send did by raising
+                            try:
+                                self.out_q.put_nowait(Message(True, None))
+                            except Exception:
+                                pass
+                    if state[3]:  # ended or broken: nobody reads what comes after
+                        with lock:
+                            pending.clear()
+                            state[2] = False
+                            return
+                    continue
                 for msg in batch:
-                    materialize = getattr(msg, "pyflight_materialize", None)
-                    await self.out_q.put(materialize() if materialize is not None else msg)
+                    await self.out_q.put(msg.pyflight_materialize() if type(msg) is Deferred else msg)
                 if getattr(batch[-1], "is_end", False):
                     with lock:
-                        if not pending:
-                            state[2] = False  # the stream ended: nothing lingers on a loop about to close
-                            return
+                        if _stop(state):
+                            return  # the stream ended: nothing lingers on a loop about to close
             else:
                 lingered = True
                 await asyncio.sleep(linger)
@@ -117,15 +189,22 @@ def patch_closed_loop_output(linger=0.05):
         task = self.loop.create_task(_drain(self, state))
         task._log_destroy_pending = False
 
-    def send(self, msg):
+    def output_msg_nowait(self, msg):
+        """Called in the watched or traced thread for every record: as little as possible there. The
+        message is appended without the lock (deque.append is atomic); only when no drain is
+        scheduled does the lock decide who schedules one. The drain sets that flag down under the
+        lock after it found the deque empty, so a message appended before the flag was read is
+        always taken."""
         loop = self.loop
         if loop is not None and loop.is_closed():
             return None
-        state = _state(self)
+        state = self.__dict__.get("_pyflight_out") or _state(self)
+        state[0].append(msg)
+        if state[2]:
+            return None  # a drain is running or lingering: it takes this one too
         with state[1]:
-            state[0].append(msg)
             if state[2]:
-                return None  # a drain is running or lingering: it takes this one too
+                return None
             state[2] = True
         try:
             loop.call_soon_threadsafe(_spawn, self, state)
@@ -133,12 +212,12 @@ def patch_closed_loop_output(linger=0.05):
             with state[1]:
                 state[2] = False
             if loop is not None and loop.is_closed():  # closed between the check and the send
+                state[0].clear()
                 return None
             raise
         return None
 
-    def output_msg_nowait(self, msg):
-        return send(self, msg)
+    send = output_msg_nowait
 
     def output_msgstr_nowait(self, is_end, msg):
         return send(self, Message(is_end=(True if is_end != 0 else False), msg=msg))
@@ -323,25 +402,59 @@ def patch_pympler_heap_walk():
     muppy.get_referents = get_referents
 
 
+_RENDERERS = {}  # width -> the function that renders one value (render_call)
+
+
+def _renderer(width):
+    """One value's text as reprlib.Repr with PyFlight's limits writes it. The Repr is made once per
+    width (it keeps no state while it renders, so threads share it); the exact types whose reprlib
+    text is their plain repr when it is short enough (int up to maxlong, str, float, bool, None up
+    to `width`), at any depth, are written without reprlib's dispatch. A watched call paid 10 µs for
+    two numbers (a new Repr and its dispatch per call), 1.7 now; what it shows is the same."""
+    import reprlib
+
+    limits = {}
+
+    class Repr(reprlib.Repr):
+        def repr1(self, x, level, _limits=limits, _repr=repr, _repr1=reprlib.Repr.repr1):
+            limit = _limits.get(type(x))  # the elements of containers too
+            if limit is not None:
+                try:
+                    text = _repr(x)
+                    if len(text) <= limit:
+                        return text
+                except Exception:
+                    pass  # e.g. an int longer than sys.get_int_max_str_digits(): reprlib's own way
+            return _repr1(self, x, level)
+
+    r = Repr()
+    r.maxstring = r.maxother = width
+    r.maxlist = r.maxtuple = r.maxdict = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 10
+    limits.update({int: r.maxlong, str: width, float: width, bool: width, type(None): width})
+    level, repr1 = r.maxlevel, r.repr1
+
+    def one(x):
+        return repr1(x, level)
+
+    _RENDERERS[width] = one
+    return one
+
+
 def render_call(args, kwargs, return_obj, names, width=120):
     """A watched call as PyFlight shows it: the arguments as Python (`line='k,v', sep=','`, names from
     the signature) and the return value's repr, joined by NUL. Evaluated for every watched call: never
     raises, never prints, reprs cut by reprlib (a huge or broken value costs little)."""
     try:
-        import reprlib
-
-        r = reprlib.Repr()
-        r.maxstring = r.maxother = width
-        r.maxlist = r.maxtuple = r.maxdict = r.maxset = r.maxfrozenset = r.maxdeque = r.maxarray = 10
+        one = _RENDERERS.get(width) or _renderer(width)
         pos = list(args)
         out = []
         for name, kind in names:
             if kind > 1 or not pos:
                 break
-            out.append(name + "=" + r.repr(pos.pop(0)))
-        out += [r.repr(v) for v in pos]
-        out += [str(k) + "=" + r.repr(v) for k, v in kwargs.items()]
-        return ", ".join(out) + "\x00" + r.repr(return_obj)
+            out.append(name + "=" + one(pos.pop(0)))
+        out += [one(v) for v in pos]
+        out += [str(k) + "=" + one(v) for k, v in kwargs.items()]
+        return ", ".join(out) + "\x00" + one(return_obj)
     except Exception:
         return "?\x00?"
 
@@ -354,6 +467,53 @@ def patch_call_renderer():
     from flight_profiler.common import expression_resolver
 
     expression_resolver.__dict__.setdefault("_pyflight_render", render_call)
+
+
+RECORDS = "pyflight.records"  # a frame of several records: (RECORDS, 1, (kind, method, expr), [row, …])
+_KIT = {}  # what Deferred needs from flight-profiler, set by patch_watch_record
+
+
+def records_frame(key, rows):
+    """One frame for consecutive watch records of one probe: builtins only (the helper unpickles no
+    class), the method and expression once. A row is (start_ms, cost_ms, type, value, watch_fail_info):
+    the fields of upstream's WatchResult that differ between the calls of one watch."""
+    return _KIT["pickle"].dumps((RECORDS, 1, key, rows))
+
+
+class Deferred(tuple):
+    """A watched call whose record the agent's loop builds (patch_watch_record): (setting, start_ms,
+    time_cost, value, encoded, failed_info). A tuple, made in C in the watched thread (no __init__)."""
+
+    __slots__ = ()
+    is_end = False
+
+    def pyflight_row(self):
+        """(("watch", method, expr), row) for records_frame, or None when encoding the value failed
+        (pyflight_materialize then sends upstream's failure record)."""
+        setting, start_ms, time_cost, value, encoded, failed_info = self
+        displayer = setting.watch_displayer
+        try:
+            if encoded is None:
+                encoded = _KIT["encode"](value, displayer.expand_level, displayer.raw_output, verbose=displayer.verbose)
+            return ("watch", displayer.method_identifier, displayer.expr), (start_ms, time_cost, str(type(value)), encoded, failed_info)
+        except Exception:
+            return None
+
+    def pyflight_materialize(self):
+        """The record as upstream's WatchDisplayer.dump would have pickled it, in a Message."""
+        setting, start_ms, time_cost, value, encoded, failed_info = self
+        pickle, WatchResult, Message = _KIT["pickle"], _KIT["WatchResult"], _KIT["Message"]
+        displayer = setting.watch_displayer
+        try:
+            if encoded is None:
+                encoded = _KIT["encode"](value, displayer.expand_level, displayer.raw_output, verbose=displayer.verbose)
+            return Message(False, pickle.dumps(WatchResult(
+                method_identifier=displayer.method_identifier, cost_ms=time_cost, is_exp=False, start_ms=start_ms,
+                expr=displayer.expr, watch_fail_info=failed_info, type=str(type(value)), value=encoded)))
+        except Exception:  # what upstream's dump_result sends when building the record failed
+            return Message(False, pickle.dumps(WatchResult(
+                method_identifier=setting.method_identifier, cost_ms=time_cost, is_exp=False, start_ms=start_ms,
+                filter_expr=setting.filter_expr, filter_fail_info=_KIT["traceback"].format_exc())))
 
 
 def patch_watch_record(depth=3, items=32):
@@ -370,7 +530,9 @@ def patch_watch_record(depth=3, items=32):
     of them, small), encoding it and pickling the record wait for the loop's drain
     (`patch_closed_loop_output`), which builds its batch one after another with warm caches. A
     mutable value is encoded at call time, as upstream does (its later state must not show), and
-    only the pickling waits. Records, their order and their content are what upstream sends."""
+    only the pickling waits. Records, their order and their content are what upstream sends; a
+    client that asked for record frames (PyFlight's helper) gets consecutive records in one frame
+    (records_frame), which costs the agent's thread a quarter of a WatchResult pickle each."""
     import pickle
     import traceback
 
@@ -386,40 +548,21 @@ def patch_watch_record(depth=3, items=32):
         return
     WatchResult = watch_displayer.WatchResult
     Message = server_plugin.Message
+    _KIT.update(pickle=pickle, traceback=traceback, encode=encode_obj_to_transfer, WatchResult=WatchResult, Message=Message)
     scalars = frozenset([int, float, complex, str, bytes, bool, type(None)])
+    new_deferred = tuple.__new__
 
     def frozen(value, left):
         kind = type(value)  # exactly these types: a subclass may render mutable state
         if kind in scalars:
             return True
-        if kind is tuple or kind is frozenset:
-            return left > 0 and len(value) <= items and all(frozen(v, left - 1) for v in value)
+        if (kind is tuple or kind is frozenset) and left > 0 and len(value) <= items:
+            left -= 1
+            for v in value:
+                if type(v) not in scalars and not frozen(v, left):
+                    return False
+            return True
         return False
-
-    class Deferred(object):
-        """A record the drain builds: what WatchDisplayer.dump would have pickled."""
-
-        __slots__ = ("setting", "start_ms", "time_cost", "value", "encoded", "failed_info")
-        is_end = False
-
-        def __init__(self, setting, start_ms, time_cost, value, encoded, failed_info):
-            self.setting, self.start_ms, self.time_cost = setting, start_ms, time_cost
-            self.value, self.encoded, self.failed_info = value, encoded, failed_info
-
-        def pyflight_materialize(self):
-            setting = self.setting
-            displayer = setting.watch_displayer
-            try:
-                encoded = self.encoded
-                if encoded is None:
-                    encoded = encode_obj_to_transfer(self.value, displayer.expand_level, displayer.raw_output, verbose=displayer.verbose)
-                return Message(False, pickle.dumps(WatchResult(
-                    method_identifier=displayer.method_identifier, cost_ms=self.time_cost, is_exp=False, start_ms=self.start_ms,
-                    expr=displayer.expr, watch_fail_info=self.failed_info, type=str(type(self.value)), value=encoded)))
-            except Exception:  # what upstream's dump_result sends when building the record failed
-                return Message(False, pickle.dumps(WatchResult(
-                    method_identifier=setting.method_identifier, cost_ms=self.time_cost, is_exp=False, start_ms=self.start_ms,
-                    filter_expr=setting.filter_expr, filter_fail_info=traceback.format_exc())))
 
     original = cls.dump_result
 
@@ -429,19 +572,25 @@ def patch_watch_record(depth=3, items=32):
         if out_q is None or not getattr(type(out_q).output_msg_nowait, "pyflight", False):
             return original(self, start_ms, target_obj, time_cost, return_obj, *args, **kwargs)
         try:
-            if not self.watch_filter.eval_filter(target_obj, return_obj, time_cost, *args, **kwargs):
+            # no filter: upstream's eval_filter is True without evaluating anything
+            if self.filter_expr is not None and not self.watch_filter.eval_filter(target_obj, return_obj, time_cost, *args, **kwargs):
                 return None
             displayer = self.watch_displayer
             value, failed_info = None, None
             try:
-                value = displayer.expr_resolver.eval(target_obj, return_obj, *args, **kwargs)
+                resolver = displayer.expr_resolver
+                fn = resolver.__dict__.get("_pyflight_fn")  # compiled once (patch_expression_cache): called directly
+                if fn is not None:
+                    value = fn(target_obj, return_obj, *args, **kwargs)
+                else:
+                    value = resolver.eval(target_obj, return_obj, *args, **kwargs)
             except Exception:
                 failed_info = traceback.format_exc()
                 logger.exception("[WatchDisplayer] parse expression failed.")
             encoded = None
             if not frozen(value, depth):
                 encoded = encode_obj_to_transfer(value, displayer.expand_level, displayer.raw_output, verbose=displayer.verbose)
-            out_q.output_msg_nowait(Deferred(self, start_ms, time_cost, value, encoded, failed_info))
+            out_q.output_msg_nowait(new_deferred(Deferred, (self, start_ms, time_cost, value, encoded, failed_info)))
         except Exception:
             out_q.output_msg_nowait(Message(False, pickle.dumps(WatchResult(
                 method_identifier=self.method_identifier, cost_ms=time_cost, is_exp=False, start_ms=start_ms,

@@ -352,7 +352,8 @@ class ProbeStream(object):
     def _run_once(self, on_object):
         conn = AgentConnection(self.agent, timeout=10)
         try:
-            conn.send_json({"target": self.target, "param": "on " + self.args})
+            # pyflight_records: PyFlight's agent may send several watch records in one frame (wire.RECORDS)
+            conn.send_json({"target": self.target, "param": "on " + self.args, "pyflight_records": 1})
             conn.set_timeout(None)  # a probe on a function nobody calls waits forever: cancel ends it
             installed = False
             for frame in conn.frames():
