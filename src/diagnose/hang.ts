@@ -4,7 +4,7 @@
  * loop stuck in a blocking call, and threads that never moved. Uses only what the helper put in each
  * sample (`blockedOn`, `heldBy`, `holding`, `activity`).
  */
-import { isLockWait, isStdlibFrame, lockCycles, lockName, mainFrame, sameLock } from '../format/stackFormat';
+import { isLockWait, isStdlibFrame, lockCycles, lockName, mainFrame, probableLockCycles, sameLock } from '../format/stackFormat';
 
 export { lockCycles };
 import type { HeldLock, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
@@ -43,7 +43,7 @@ function holdingFrame(holder: ThreadStack, file: string, withLine: number): Stac
 
 /** What to change for a lock cycle: one order of the locks, or, when the same `with x.lock` is taken on two objects, an order of the objects. */
 function orderStep(threads: ThreadStack[]): string {
-  const held = threads.map((t) => t.holding?.find((h) => !h.maybe)).filter((h): h is HeldLock => h !== undefined);
+  const held = threads.map((t) => t.holding?.find((h) => !h.maybe) ?? t.holding?.[0]).filter((h): h is HeldLock => h !== undefined);
   const texts = new Set(held.map((h) => h.expression.split('.').pop()));
   const sameAttribute = held.length > 1 && texts.size === 1 && held.every((h) => h.expression.includes('.'));
   const clashing = sameAttribute && new Set(held.map((h) => h.owner?.replace(/ at 0x[0-9a-f]+$/, ''))).size === 1;
@@ -87,6 +87,42 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       ],
       next_steps: [
         orderStep(parts.map((p) => p.t)),
+        'A deadlocked process does not recover: restart it after the fix.',
+        stacksStep,
+      ],
+      view: 'stacks',
+    });
+  }
+
+  // 1a. Probable deadlocks: a cycle through a `with y._lock:` held for a wanted `x._lock` whose
+  // objects could not be told apart (no locals read), in every sample, the threads never moving.
+  for (const cycle of probableLockCycles(last)) {
+    if (cycle.some((name) => covered.has(name))) continue;
+    const threads = cycle.map((name) => byName(last, name)!);
+    const still = threads.every((t) => samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); }));
+    const inAll = samples.every((s) => probableLockCycles(s).concat(lockCycles(s)).some((c) => c.length === cycle.length && c.every((x) => cycle.includes(x))));
+    if (!still || !inAll) continue;
+    const attrs = [...new Set(threads.map((t) => t.blockedOn!.expression.split('.').pop()))];
+    const parts = threads.map((t) => {
+      const top = mainFrame(t.frames);
+      const held = (t.holding ?? []).map((h) => `${lockName(h)} (taken at ${shortWhere(h.file, h.line)})`).join(', ') || '(a lock)';
+      return { t, top, text: `${t.name} in ${frameText(top)} holds ${held} and waits for ${lockName(t.blockedOn!)}.` };
+    });
+    cycle.forEach((name) => covered.add(name));
+    findings.push({
+      title: `Probably a deadlock: ${parts.map((p) => `${p.top?.function ?? p.t.name} (${shortWhere(p.top?.file, p.top?.line)}) waits for ${lockName(p.t.blockedOn!)}`).join(', while ')}`
+        + ` (two objects' \`${attrs.join('`, `')}\`; their identity could not be read)`,
+      severity: 'high',
+      about: 'deadlock',
+      location: loc(parts[0].top),
+      evidence: [
+        ...parts.map((p) => p.text),
+        `Each waits for the \`${attrs.join('`, `')}\` of an object while holding the \`${attrs.join('`, `')}\` of another; which objects they are could not be read (py-spy's locals), so each may be waiting for the other.`,
+        `The same stacks in all ${n} samples over ${(spanMs / 1000).toFixed(1)} s: none of the ${threads.length} threads moved.`,
+      ],
+      next_steps: [
+        orderStep(threads),
+        `Confirm with the objects: \`py-spy dump --locals --pid ${last.pid}\` shows each frame's \`self\` / \`other\` with its address.`,
         'A deadlocked process does not recover: restart it after the fix.',
         stacksStep,
       ],
@@ -221,7 +257,7 @@ function poolWaits(samples: StackResult[], spanMs: number, covered: Set<string>,
         if (!holder || at.holders.has(name)) continue;
         at.holders.add(name);
         pool.holders.add(name);
-        pool.obs.push({ holder, held: holder.holding?.find((h) => sameLock(h, b)) });
+        pool.obs.push({ holder, held: holder.holding?.find((h) => !h.maybe && sameLock(h, b)) });
       }
     }
     for (const [key, at] of now) {

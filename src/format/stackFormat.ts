@@ -90,6 +90,25 @@ export const isLockWait = (t: ThreadStack) => t.blockedOn !== undefined && (t.bl
 export function lockCycles(sample: StackResult): string[][] {
   const edges = new Map<string, string[]>();
   for (const t of sample.threads) if (isLockWait(t) && t.blockedOn!.heldBy?.length) edges.set(t.name, t.blockedOn!.heldBy!);
+  return cyclesOf(edges);
+}
+
+/**
+ * Lock cycles through at least one maybe-holder (`maybeHeldBy`: a `with y._lock:` for a wanted
+ * `x._lock` whose objects' identity could not be read): probable deadlocks, for threads that never move.
+ */
+export function probableLockCycles(sample: StackResult): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const t of sample.threads) {
+    if (!isLockWait(t)) continue;
+    const next = [...(t.blockedOn!.heldBy ?? []), ...(t.blockedOn!.maybeHeldBy ?? [])];
+    if (next.length) edges.set(t.name, next);
+  }
+  const exact = new Set(lockCycles(sample).map((c) => [...c].sort().join('\u0000')));
+  return cyclesOf(edges).filter((c) => !exact.has([...c].sort().join('\u0000')));
+}
+
+function cyclesOf(edges: Map<string, string[]>): string[][] {
   const cycles: string[][] = [];
   const seen = new Set<string>();
   const visit = (name: string, path: string[]) => {
