@@ -71,3 +71,34 @@ def test_without_locals_the_class_tells_two_self_locks_apart(target):
     assert threads["payments"]["blockedOn"]["heldBy"] == ["audit-flusher"]
     assert threads["audit-flusher"]["blockedOn"]["heldBy"] == ["payments"]
     assert threads["payments"]["holding"][0]["lock"] == "AccountLedger.lock"
+
+
+def test_without_locals_other_lock_has_maybe_holders(target):
+    result = stack(target("deadlock_two_accounts.py"), None)
+    bare = copy.deepcopy(result["threads"])
+    for t in bare:
+        t.pop("holding", None)
+        if t.get("blockedOn"):
+            for key in ("heldBy", "lock", "owner"):
+                t["blockedOn"].pop(key, None)
+    threads = {t["name"]: t for t in link_holders(bare, None)}
+    ab = threads["transfer-a-b"]
+    assert "heldBy" not in ab["blockedOn"]
+    assert ab["blockedOn"]["maybeHeldBy"] == ["transfer-b-a"]
+    assert threads["transfer-b-a"]["blockedOn"]["maybeHeldBy"] == ["transfer-a-b"]
+    assert ab["holding"] == [{"expression": "self._lock", "file": ab["blockedOn"]["file"], "line": 26, "maybe": True}]
+
+
+def test_a_thread_holding_the_same_text_in_an_outer_frame_holds_it_for_the_others():
+    # Frames in deadlock_two_accounts.py, nothing read about objects: "nested" is inside
+    # `with self._lock:` (line 26) in an outer call and, in an inner call, blocked on
+    # `with self._lock:` again (another account's); "plain" waits on `with self._lock:` (line 26).
+    path = os.path.abspath(os.path.join(FIXTURES, "deadlock_two_accounts.py"))
+    frame = lambda line: {"function": "Account.transfer_to", "file": path, "line": line, "kind": "python"}  # noqa: E731
+    nested = {"name": "nested", "frames": [frame(26), frame(29)],
+              "blockedOn": {"expression": "self._lock", "file": path, "line": 26, "kind": "lock"}}
+    plain = {"name": "plain", "frames": [frame(26)], "blockedOn": {"expression": "self._lock", "file": path, "line": 26, "kind": "lock"}}
+    link_holders([nested, plain], None)
+    assert plain["blockedOn"]["heldBy"] == ["nested"]
+    assert "heldBy" not in nested["blockedOn"]  # never its own holder
+    assert [h["line"] for h in nested["holding"]] == [26]
