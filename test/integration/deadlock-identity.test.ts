@@ -10,10 +10,15 @@ import { matrixInterpreters, profilerVenv } from '../support/interpreters';
 // (deadlock_two_accounts.py). The helper tells the locks apart by the objects' addresses (py-spy's
 // locals, read from outside). `pyflight diagnose <pid> "the payments service stopped responding"`
 // must lead with the Deadlock finding naming both functions and lines, with Lock and RLock, on
-// the project venv (3.11) and pyenv's 3.12 and 3.10 (the matrix lane's venvs, flight-profiler in them).
+// the project venv (3.11), pyenv's 3.10, 3.12 and 3.13 and the system's python3 (the matrix lane's venvs, flight-profiler in them).
 
 async function pyenv(minor: string): Promise<string | undefined> {
-  const interp = matrixInterpreters().find((i) => i.version?.startsWith(`${minor}.`));
+  const interp = matrixInterpreters().find((i) => i.version?.startsWith(`${minor}.`) && !i.key.startsWith('system'));
+  return interp?.base ? profilerVenv(interp) : undefined;
+}
+
+async function system(): Promise<string | undefined> {
+  const interp = matrixInterpreters().find((i) => i.key.startsWith('system'));
   return interp?.base ? profilerVenv(interp) : undefined;
 }
 
@@ -21,6 +26,8 @@ const interpreters: Array<[string, () => Promise<string | undefined>, string[]]>
   ['3.11 (the project venv)', async () => VENV_PYTHON, []],
   ['3.12', () => pyenv('3.12'), ['--rlock']],
   ['3.10', () => pyenv('3.10'), ['--rlock']],
+  ['3.13', () => pyenv('3.13'), []],
+  ["the system's python3 (Debian, stripped)", system, ['--rlock']],
 ];
 
 function diagnoseCli(pid: number): DiagnosisReport {
