@@ -456,20 +456,19 @@ def link_holders(threads, read_locals=None):
             others = [name for name in holders.get(key, ()) if name != waiter["name"]]
             if others:
                 waiter["blockedOn"]["heldBy"] = others
-    _maybe_holders(threads, waits)
+    _maybe_holders(threads, waits, local_reader)
     return threads
 
 
-def _maybe_holders(threads, waits):
-    """A lock `x.attr` whose holder was not found and whose object could not be read: the other
-    threads inside a `with y.attr:` (same attribute, same file, the object unknown either) maybe hold
-    it — `self._lock` held, `other._lock` wanted, by two threads moving money in opposite
+def _maybe_holders(threads, waits, local_reader):
+    """A lock `x.attr` whose holder was not found: the other threads inside a `with y.attr:` (same
+    attribute, same file) whose object could not be read maybe hold it — `self._lock` held, `other._lock` wanted, by two threads moving money in opposite
     directions. Marked `maybeHeldBy` on the waiter and `maybe` on the holder's entry: the hang
     diagnosis calls a cycle through them probable, and only if the threads never move."""
     for waiter in waits:
         b = waiter["blockedOn"]
         parsed = _base_and_path(b["expression"]) if b["kind"] == "lock" and not b.get("heldBy") else None
-        if not parsed or not parsed[1] or str(b.get("lock", "")).startswith("0x"):
+        if not parsed or not parsed[1]:
             continue
         attr = parsed[1].rsplit(".", 1)[-1]
         maybe = []
@@ -486,6 +485,8 @@ def _maybe_holders(threads, waits):
                         other = _base_and_path(text)
                         if not other or not other[1] or other[1].rsplit(".", 1)[-1] != attr:
                             continue
+                        if _lock_key(frame["file"], text, frame, thread, local_reader)[0][0] == "object":
+                            continue  # its object was read, and it is not the one wanted
                         entry = {"expression": text, "file": frame["file"], "line": with_line, "maybe": True}
                         if any(h.get("line") == with_line and h.get("file") == frame["file"] and h["expression"] == text
                                for h in thread.get("holding", [])):
