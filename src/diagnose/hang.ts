@@ -46,10 +46,10 @@ function orderStep(threads: ThreadStack[]): string {
   const held = threads.map((t) => t.holding?.find((h) => !h.maybe) ?? t.holding?.[0]).filter((h): h is HeldLock => h !== undefined);
   const texts = new Set(held.map((h) => h.expression.split('.').pop()));
   const sameAttribute = held.length > 1 && texts.size === 1 && held.every((h) => h.expression.includes('.'));
-  const clashing = sameAttribute && new Set(held.map((h) => h.owner?.replace(/ at 0x[0-9a-f]+$/, ''))).size === 1;
-  return clashing
-    ? `Take \`${[...texts][0]}\` of two ${held[0].owner?.replace(/ at 0x[0-9a-f]+$/, '') ?? ''} objects in one order everywhere (say by id or key: lock the smaller first), or one lock for both.`.replace('two  objects', 'two objects')
-    : `Take the locks in one order everywhere: ${held.map(lockName).join(' before ')} (or one lock for both).`;
+  const classes = new Set(held.map((h) => h.owner?.replace(/ at 0x[0-9a-f]+$/, '')));
+  if (!sameAttribute || classes.size !== 1) return `Take the locks in one order everywhere: ${held.map(lockName).join(' before ')} (or one lock for both).`;
+  const cls = [...classes][0];
+  return `Take \`${[...texts][0]}\` of two ${cls ? `${cls} ` : ''}objects in one order everywhere (say by id or key: lock the smaller first), or one lock for both.`;
 }
 
 function frameText(f: StackFrame | undefined): string {
