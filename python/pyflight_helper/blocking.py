@@ -327,22 +327,124 @@ def _held_spans(path):
     return _span_cache[path][1]
 
 
-def link_holders(threads):
-    """For each lock some thread is blocked on, the threads running inside a `with <same expression>:`
-    block of the same file: the waiter's `blockedOn.heldBy` gets their names, the holder a `holding`
-    entry {expression, file, line (of the with)}. Same text in the same file is the same lock for
-    module-level names; for `self._lock` it may be another instance's, which `holding` cannot tell.
+def _base_and_path(text):
+    """("X", ".a.b") for `X.a.b`, ("X", "") for a bare name, None for anything else (a subscript, a call)."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError):
+        return None
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return node.id, "".join("." + p for p in reversed(parts))
+
+
+def _needs_identity(text):
+    """A lock named through an object or a local (`self._lock`, `other._lock`, `lock`) may be one of
+    several objects that the source names alike; a module's `LOCK` is one object per file."""
+    parsed = _base_and_path(text or "")
+    return parsed is not None and (parsed[1] != "" or not parsed[0].isupper())
+
+
+def _frame_class(function):
+    """`AccountLedger` of `AccountLedger.transfer` (`Outer.Inner` of a nested class), None for a function."""
+    parts = [p for p in (function or "").split(".")[:-1] if p != "<locals>"]
+    return parts[-1] if parts else None
+
+
+class _Locals:
+    """py-spy's locals of each thread's frames, read once and only when asked (see link_holders)."""
+
+    def __init__(self, read):
+        self._read, self._by_tid = read, None
+
+    def frame(self, thread, frame):
+        """py-spy's frame (with `locals`) for one of `thread`'s frames, or None."""
+        if self._read is None:
+            return None
+        if self._by_tid is None:
+            try:
+                self._by_tid = self._read() or {}
+            except Exception:  # noqa: BLE001 - no locals: the names decide
+                self._by_tid = {}
+        frames = self._by_tid.get(thread.get("nsTid", thread.get("tid"))) or []
+        ours = thread.get("frames") or []
+        same = lambda pf, f: pf.get("line") == f.get("line") and \
+            os.path.basename(pf.get("filename") or "") == os.path.basename(f.get("file") or "")  # noqa: E731
+        if len(frames) == len(ours):  # most often the same frames: match by position
+            pf = frames[ours.index(frame)] if frame in ours else None
+            if pf is not None and same(pf, frame):
+                return pf
+        return next((pf for pf in frames if same(pf, frame)), None)
+
+
+def _lock_key(path, text, frame, thread, local_reader):
+    """(key, owner) of the lock `text` as seen in `frame`: ("object", address, ".attr") when the
+    object `text` starts from is a local of the frame whose address py-spy read (exact); else
+    (file, "Class.attr") for `self.attr` in a method of Class (two classes' `self.lock` differ);
+    else (file, text). `owner` says whose lock it is in words ("AccountLedger at 0x7f…"), or None."""
+    parsed = _base_and_path(text)
+    if parsed is not None and _needs_identity(text):
+        base, attrs = parsed
+        pf = local_reader.frame(thread, frame)
+        for var in (pf or {}).get("locals") or []:
+            if var.get("name") == base and var.get("addr"):
+                owner = (var.get("repr") or "").strip("<>") if attrs else None
+                return ("object", var["addr"], attrs), owner or None
+        cls = _frame_class(frame.get("function")) if base in ("self", "cls") and attrs else None
+        if cls:
+            return (path, cls + attrs), cls
+    return (path, text), None
+
+
+def _key_text(key):
+    """A lock's identity in words: "0x7f…._lock" (an object's), "AccountLedger.lock" (a class's)."""
+    return "0x%x%s" % (key[1], key[2]) if key[0] == "object" else key[1]
+
+
+def link_holders(threads, read_locals=None):
+    """For each lock some thread is blocked on, the threads running inside a `with <same lock>:`
+    block: the waiter's `blockedOn.heldBy` gets their names, the holder a `holding` entry
+    {expression, file, line (of the with)}. Which lock is the same: a module-level name of the same
+    file; a lock reached through an object or a local (`self._lock`, `other._lock`) by the object's
+    address when `read_locals` (called once, only for such locks: {tid: py-spy frames with locals})
+    gives it, else `self.attr` qualified by the class of the method (`AccountLedger.lock`), else the
+    text. Both sides then carry `lock` (the identity) and `owner` (whose lock, in words). A thread
+    that holds a lock in an outer frame and waits on the same text in an inner one holds it for the
+    others (another instance, or itself: never its own holder).
     A semaphore or a pool (a queue of connections) has no owner: a thread between `E.acquire()` and
     `E.release()` (or `E.get()` and `E.put()`) of one function holds a permit of it, its entry with
     `line` the acquire (get) and `how` "acquire" ("get")."""
-    wanted = {}
-    for thread in threads:
-        b = thread.get("blockedOn")
-        if b and b.get("kind") in ("lock", "semaphore", "queue") and b.get("file"):
-            wanted.setdefault((b["file"], b["expression"]), []).append(thread)
-    if not wanted:
+    waits = [t for t in threads if (t.get("blockedOn") or {}).get("kind") in ("lock", "semaphore", "queue")
+             and t["blockedOn"].get("file")]
+    if not waits:
         return threads
+    need = any(t["blockedOn"]["kind"] == "lock" and _needs_identity(t["blockedOn"]["expression"]) for t in waits)
+    local_reader = _Locals(read_locals if need else None)
+    wanted = {}
+    for thread in waits:
+        b = thread["blockedOn"]
+        frame = next((f for f in thread.get("frames") or [] if f.get("file") == b["file"] and f.get("line") == b["line"]),
+                     {"file": b["file"], "line": b["line"], "function": None})
+        key, owner = _lock_key(b["file"], b["expression"], frame, thread, local_reader) if b["kind"] == "lock" \
+            else ((b["file"], b["expression"]), None)
+        if key != (b["file"], b["expression"]):
+            b["lock"] = _key_text(key)
+            if owner:
+                b["owner"] = owner
+        wanted.setdefault(key, []).append(thread)
     holders = {}
+
+    def hold(thread, key, entry):
+        holding = thread.setdefault("holding", [])
+        if entry not in holding:
+            holding.append(entry)
+        if thread["name"] not in holders.setdefault(key, []):
+            holders[key].append(thread["name"])
+
     for thread in threads:
         for frame in thread.get("frames") or []:
             if frame.get("kind") != "python" or not frame.get("file") or not frame.get("line"):
@@ -351,24 +453,60 @@ def link_holders(threads):
                 if not body_start <= frame["line"] <= end:
                     continue
                 for text in texts:
-                    key = (frame["file"], text)
-                    if key in wanted and thread not in wanted[key]:
-                        holding = thread.setdefault("holding", [])
+                    key, owner = _lock_key(frame["file"], text, frame, thread, local_reader)
+                    if key in wanted:
                         entry = {"expression": text, "file": frame["file"], "line": with_line}
-                        if entry not in holding:
-                            holding.append(entry)
-                            holders.setdefault(key, []).append(thread["name"])
+                        if key != (frame["file"], text):
+                            entry["lock"] = _key_text(key)
+                            if owner:
+                                entry["owner"] = owner
+                        hold(thread, key, entry)
             for take, give, text, how in _held_spans(frame["file"]):
                 key = (frame["file"], text)
                 if take < frame["line"] < give and key in wanted and thread not in wanted[key]:
-                    holding = thread.setdefault("holding", [])
-                    entry = {"expression": text, "file": frame["file"], "line": take, "how": how}
-                    if entry not in holding:
-                        holding.append(entry)
-                        if thread["name"] not in holders.setdefault(key, []):
-                            holders[key].append(thread["name"])
+                    hold(thread, key, {"expression": text, "file": frame["file"], "line": take, "how": how})
     for key, waiters in wanted.items():
         for waiter in waiters:
-            if key in holders:
-                waiter["blockedOn"]["heldBy"] = holders[key]
+            others = [name for name in holders.get(key, ()) if name != waiter["name"]]
+            if others:
+                waiter["blockedOn"]["heldBy"] = others
+    _maybe_holders(threads, waits, local_reader)
     return threads
+
+
+def _maybe_holders(threads, waits, local_reader):
+    """A lock `x.attr` whose holder was not found: the other threads inside a `with y.attr:` (same
+    attribute, same file) whose object could not be read maybe hold it — `self._lock` held, `other._lock` wanted, by two threads moving money in opposite
+    directions. Marked `maybeHeldBy` on the waiter and `maybe` on the holder's entry: the hang
+    diagnosis calls a cycle through them probable, and only if the threads never move."""
+    for waiter in waits:
+        b = waiter["blockedOn"]
+        parsed = _base_and_path(b["expression"]) if b["kind"] == "lock" and not b.get("heldBy") else None
+        if not parsed or not parsed[1]:
+            continue
+        attr = parsed[1].rsplit(".", 1)[-1]
+        maybe = []
+        for thread in threads:
+            if thread is waiter:
+                continue
+            for frame in thread.get("frames") or []:
+                if frame.get("kind") != "python" or frame.get("file") != b["file"] or not frame.get("line"):
+                    continue
+                for with_line, body_start, end, texts in _with_blocks(frame["file"]):
+                    if not body_start <= frame["line"] <= end:
+                        continue
+                    for text in texts:
+                        other = _base_and_path(text)
+                        if not other or not other[1] or other[1].rsplit(".", 1)[-1] != attr:
+                            continue
+                        if _lock_key(frame["file"], text, frame, thread, local_reader)[0][0] == "object":
+                            continue  # its object was read, and it is not the one wanted
+                        entry = {"expression": text, "file": frame["file"], "line": with_line, "maybe": True}
+                        if any(h.get("line") == with_line and h.get("file") == frame["file"] and h["expression"] == text
+                               for h in thread.get("holding", [])):
+                            continue  # already a holder of some lock there
+                        thread.setdefault("holding", []).append(entry)
+                        if thread["name"] not in maybe:
+                            maybe.append(thread["name"])
+        if maybe:
+            b["maybeHeldBy"] = maybe

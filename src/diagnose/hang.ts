@@ -4,7 +4,7 @@
  * loop stuck in a blocking call, and threads that never moved. Uses only what the helper put in each
  * sample (`blockedOn`, `heldBy`, `holding`, `activity`).
  */
-import { isLockWait, isStdlibFrame, lockCycles, mainFrame } from '../format/stackFormat';
+import { isLockWait, isStdlibFrame, lockCycles, lockName, mainFrame, probableLockCycles, sameLock } from '../format/stackFormat';
 
 export { lockCycles };
 import type { HeldLock, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
@@ -41,6 +41,17 @@ function holdingFrame(holder: ThreadStack, file: string, withLine: number): Stac
     .sort((a, b) => a.line! - b.line!)[0];
 }
 
+/** What to change for a lock cycle: one order of the locks, or, when the same `with x.lock` is taken on two objects, an order of the objects. */
+function orderStep(threads: ThreadStack[]): string {
+  const held = threads.map((t) => t.holding?.find((h) => !h.maybe) ?? t.holding?.[0]).filter((h): h is HeldLock => h !== undefined);
+  const texts = new Set(held.map((h) => h.expression.split('.').pop()));
+  const sameAttribute = held.length > 1 && texts.size === 1 && held.every((h) => h.expression.includes('.'));
+  const classes = new Set(held.map((h) => h.owner?.replace(/ at 0x[0-9a-f]+$/, '')));
+  if (!sameAttribute || classes.size !== 1) return `Take the locks in one order everywhere: ${held.map(lockName).join(' before ')} (or one lock for both).`;
+  const cls = [...classes][0];
+  return `Take \`${[...texts][0]}\` of two ${cls ? `${cls} ` : ''}objects in one order everywhere (say by id or key: lock the smaller first), or one lock for both.`;
+}
+
 function frameText(f: StackFrame | undefined): string {
   return f ? `${f.function} (${shortWhere(f.file, f.line)})` : '(no Python frame)';
 }
@@ -60,12 +71,12 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
     const threads = cycle.map((name) => byName(last, name)!);
     const parts = threads.map((t) => {
       const top = mainFrame(t.frames);
-      const held = (t.holding ?? []).map((h) => h.expression).join(', ') || '(a lock)';
-      return { t, top, text: `${t.name} in ${frameText(top)} holds ${held} and waits for ${t.blockedOn!.expression}` };
+      const held = (t.holding ?? []).filter((h) => !h.maybe).map(lockName).join(', ') || '(a lock)';
+      return { t, top, text: `${t.name} in ${frameText(top)} holds ${held} and waits for ${lockName(t.blockedOn!)}` };
     });
     cycle.forEach((name) => covered.add(name));
     findings.push({
-      title: `Deadlock: ${parts.map((p) => `${p.top?.function ?? p.t.name} (${shortWhere(p.top?.file, p.top?.line)}) waits for ${p.t.blockedOn!.expression}`).join(', while ')}`
+      title: `Deadlock: ${parts.map((p) => `${p.top?.function ?? p.t.name} (${shortWhere(p.top?.file, p.top?.line)}) waits for ${lockName(p.t.blockedOn!)}`).join(', while ')}`
         + (cycle.length === 2 ? ', each held by the other' : ', each held by the next'),
       severity: 'critical',
       about: 'deadlock',
@@ -75,7 +86,43 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         `The same cycle in all ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s; ${threads.filter((t) => samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); })).length} of ${threads.length} threads never moved.`,
       ],
       next_steps: [
-        `Take the locks in one order everywhere: ${parts.map((p) => p.t.holding?.[0]?.expression).filter(Boolean).join(' before ')} (or one lock for both).`,
+        orderStep(parts.map((p) => p.t)),
+        'A deadlocked process does not recover: restart it after the fix.',
+        stacksStep,
+      ],
+      view: 'stacks',
+    });
+  }
+
+  // 1a. Probable deadlocks: a cycle through a `with y._lock:` held for a wanted `x._lock` whose
+  // objects could not be told apart (no locals read), in every sample, the threads never moving.
+  for (const cycle of probableLockCycles(last)) {
+    if (cycle.some((name) => covered.has(name))) continue;
+    const threads = cycle.map((name) => byName(last, name)!);
+    const still = threads.every((t) => samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); }));
+    const inAll = samples.every((s) => probableLockCycles(s).concat(lockCycles(s)).some((c) => c.length === cycle.length && c.every((x) => cycle.includes(x))));
+    if (!still || !inAll) continue;
+    const attrs = [...new Set(threads.map((t) => t.blockedOn!.expression.split('.').pop()))];
+    const parts = threads.map((t) => {
+      const top = mainFrame(t.frames);
+      const held = (t.holding ?? []).map((h) => `${lockName(h)} (taken at ${shortWhere(h.file, h.line)})`).join(', ') || '(a lock)';
+      return { t, top, text: `${t.name} in ${frameText(top)} holds ${held} and waits for ${lockName(t.blockedOn!)}.` };
+    });
+    cycle.forEach((name) => covered.add(name));
+    findings.push({
+      title: `Probably a deadlock: ${parts.map((p) => `${p.top?.function ?? p.t.name} (${shortWhere(p.top?.file, p.top?.line)}) waits for ${lockName(p.t.blockedOn!)}`).join(', while ')}`
+        + ` (two objects' \`${attrs.join('`, `')}\`; their identity could not be read)`,
+      severity: 'high',
+      about: 'deadlock',
+      location: loc(parts[0].top),
+      evidence: [
+        ...parts.map((p) => p.text),
+        `Each waits for the \`${attrs.join('`, `')}\` of an object while holding the \`${attrs.join('`, `')}\` of another; which objects they are could not be read (py-spy's locals), so each may be waiting for the other.`,
+        `The same stacks in all ${n} samples over ${(spanMs / 1000).toFixed(1)} s: none of the ${threads.length} threads moved.`,
+      ],
+      next_steps: [
+        orderStep(threads),
+        `Confirm with the objects: \`py-spy dump --locals --pid ${last.pid}\` shows each frame's \`self\` / \`other\` with its address.`,
         'A deadlocked process does not recover: restart it after the fix.',
         stacksStep,
       ],
@@ -101,7 +148,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       for (const holderName of waiter.blockedOn!.heldBy ?? []) {
         const holder = byName(s, holderName);
         if (!holder || covered.has(holderName) || isLockWait(holder)) continue;
-        const held = holder.holding?.find((h) => h.expression === waiter.blockedOn!.expression);
+        const held = holder.holding?.find((h) => !h.maybe && sameLock(h, waiter.blockedOn!));
         if (!held) continue;
         const top = mainFrame(holder.frames);
         // Keyed by what is done under the lock, not by who: a pool's threads take turns holding it.
@@ -210,7 +257,7 @@ function poolWaits(samples: StackResult[], spanMs: number, covered: Set<string>,
         if (!holder || at.holders.has(name)) continue;
         at.holders.add(name);
         pool.holders.add(name);
-        pool.obs.push({ holder, held: holder.holding?.find((h) => h.expression === b.expression) });
+        pool.obs.push({ holder, held: holder.holding?.find((h) => !h.maybe && sameLock(h, b)) });
       }
     }
     for (const [key, at] of now) {

@@ -28,7 +28,7 @@ const clamp = (low: number, high: number, n: number) => Math.max(low, Math.min(h
 const TABLE = [
   {
     kind: 'hang',
-    words: /\b(hang|hangs|hung|hanging|stuck|deadlock\w*|freez\w*|frozen|blocked|unresponsive|not respond\w*|stopped respond\w*|timeouts?)\b/i,
+    words: /\b(hang|hangs|hung|hanging|stuck|deadlock\w*|freez\w*|frozen|blocked|unresponsive|(?:not|no longer|stopped|stops) respond\w*|timeouts?)\b/i,
     evidence: [
       { rank: 1, when: (f) => (f.lockWaits ? 'threads wait for locks other threads hold' : undefined) },
       // The last rule of all: nothing else stands out.

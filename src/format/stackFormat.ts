@@ -14,12 +14,22 @@ export function mainFrame(frames: readonly StackFrame[]): StackFrame | undefined
   return frames.find((f) => f.kind === 'python' && !isStdlibFrame(f)) ?? frames[0];
 }
 
+/** A lock as written, with whose it is when the text alone may name several: "self._lock (Account at 0x7f…)". */
+export function lockName(b: { expression: string; owner?: string }): string {
+  return b.owner ? `${b.expression} (${b.owner})` : b.expression;
+}
+
+/** The same lock: by its identity when the helper read one (`lock`), else by its text. */
+export function sameLock(a: { expression: string; lock?: string }, b: { expression: string; lock?: string }): boolean {
+  return a.lock !== undefined || b.lock !== undefined ? a.lock === b.lock : a.expression === b.expression;
+}
+
 /** "waiting for INVENTORY_LOCK", "waiting on queue JOBS"… */
 export function blockedText(b: BlockedOn): string {
   switch (b.kind) {
     case 'lock':
     case 'semaphore':
-      return `waiting for ${b.expression}`;
+      return `waiting for ${lockName(b)}`;
     case 'condition':
       return `waiting on condition ${b.expression}`;
     case 'event':
@@ -42,7 +52,7 @@ export function heldByText(b: BlockedOn | undefined): string {
 
 /** "holds INVENTORY_LOCK" for a thread inside a `with` of a lock others wait for, else ''. */
 export function holdingText(thread: ThreadStack): string {
-  return thread.holding?.length ? `holds ${thread.holding.map((h) => h.expression).join(', ')}` : '';
+  return thread.holding?.length ? `holds ${thread.holding.map((h) => lockName(h) + (h.maybe ? ' (maybe)' : '')).join(', ')}` : '';
 }
 
 /**
@@ -80,6 +90,25 @@ export const isLockWait = (t: ThreadStack) => t.blockedOn !== undefined && (t.bl
 export function lockCycles(sample: StackResult): string[][] {
   const edges = new Map<string, string[]>();
   for (const t of sample.threads) if (isLockWait(t) && t.blockedOn!.heldBy?.length) edges.set(t.name, t.blockedOn!.heldBy!);
+  return cyclesOf(edges);
+}
+
+/**
+ * Lock cycles through at least one maybe-holder (`maybeHeldBy`: a `with y._lock:` for a wanted
+ * `x._lock` whose objects' identity could not be read): probable deadlocks, for threads that never move.
+ */
+export function probableLockCycles(sample: StackResult): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const t of sample.threads) {
+    if (!isLockWait(t)) continue;
+    const next = [...(t.blockedOn!.heldBy ?? []), ...(t.blockedOn!.maybeHeldBy ?? [])];
+    if (next.length) edges.set(t.name, next);
+  }
+  const exact = new Set(lockCycles(sample).map((c) => [...c].sort().join('\u0000')));
+  return cyclesOf(edges).filter((c) => !exact.has([...c].sort().join('\u0000')));
+}
+
+function cyclesOf(edges: Map<string, string[]>): string[][] {
   const cycles: string[][] = [];
   const seen = new Set<string>();
   const visit = (name: string, path: string[]) => {
@@ -103,7 +132,7 @@ export function lockCycles(sample: StackResult): string[][] {
 export function deadlockText(result: StackResult, cycle: readonly string[]): string {
   const waits = cycle.map((name, i) => {
     const t = result.threads.find((x) => x.name === name);
-    return `${name} waits for ${t?.blockedOn?.expression ?? 'a lock'} held by ${cycle[(i + 1) % cycle.length]}`;
+    return `${name} waits for ${t?.blockedOn ? lockName(t.blockedOn) : 'a lock'} held by ${cycle[(i + 1) % cycle.length]}`;
   });
   return `Deadlock: ${waits.join('; ')}`;
 }
@@ -113,7 +142,7 @@ export function blockedSummary(threads: readonly ThreadStack[]): Array<{ blocked
   const byLock = new Map<string, { blockedOn: BlockedOn; threads: ThreadStack[] }>();
   for (const t of threads) {
     if (!t.blockedOn || t.activity !== 'blocked') continue;
-    const key = `${t.blockedOn.expression}@${t.blockedOn.file}:${t.blockedOn.line}`;
+    const key = `${t.blockedOn.lock ?? t.blockedOn.expression}@${t.blockedOn.file}:${t.blockedOn.line}`;
     const entry = byLock.get(key) ?? { blockedOn: t.blockedOn, threads: [] };
     entry.threads.push(t);
     byLock.set(key, entry);

@@ -96,6 +96,12 @@ export interface BlockedOn {
   via?: string;
   /** Threads inside a `with <same expression>:` block of the same file, or between its acquire() and release() (get() and put()) in one function. */
   heldBy?: string[];
+  /** Which object, when the text alone may name several (`self._lock`): "0x7f…._lock" (its address, read with py-spy's locals) or "AccountLedger.lock" (the method's class); absent: the text is the identity. */
+  lock?: string;
+  /** Whose lock in words: "Account at 0x7f…" or "AccountLedger". */
+  owner?: string;
+  /** Threads inside a `with <other object>.<same attribute>:` of the same file, when the objects' identity could not be read: maybe the holders. */
+  maybeHeldBy?: string[];
 }
 
 /** A `with <expression>:` block a thread is inside, for a lock another thread is blocked on. */
@@ -106,6 +112,11 @@ export interface HeldLock {
   line: number;
   /** Held between `acquire()` and `release()`, or `get()` and `put()`, of one function (a semaphore or a pool has no owner); absent: inside a `with`. */
   how?: 'acquire' | 'get';
+  /** As BlockedOn.lock / owner. */
+  lock?: string;
+  owner?: string;
+  /** Only maybe this lock (same attribute of another object whose identity could not be read). */
+  maybe?: boolean;
 }
 
 export interface ThreadStack {

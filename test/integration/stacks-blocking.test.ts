@@ -88,10 +88,13 @@ describe('Stacks: what each thread waits for (real targets)', function () {
     for (const [name, expression, line, kind, activity] of expected) {
       const thread = byName(result, name);
       assert.equal(thread.activity, activity, name);
-      assert.deepEqual({ ...thread.blockedOn, via: undefined, heldBy: undefined }, { expression, file, line, kind, via: undefined, heldBy: undefined }, name);
+      assert.deepEqual({ ...thread.blockedOn, via: undefined, heldBy: undefined, lock: undefined, owner: undefined }, { expression, file, line, kind, via: undefined, heldBy: undefined, lock: undefined, owner: undefined }, name);
     }
     assert.deepEqual(byName(result, 'rlock-waiter').blockedOn?.heldBy, ['registry-holder']);
     assert.deepEqual(byName(result, 'account-waiter').blockedOn?.heldBy, ['account-holder']);
+    // `self._lock` is told by its object (py-spy's locals: the address of `self`), the same object on both sides.
+    assert.match(byName(result, 'account-waiter').blockedOn?.owner ?? '', /^Account at 0x[0-9a-f]+$/);
+    assert.equal(byName(result, 'account-holder').holding?.[0]?.lock, byName(result, 'account-waiter').blockedOn?.lock);
     // An idle ThreadPoolExecutor worker waits on its C SimpleQueue: no Python frame of the queue's.
     const idle = byName(result, 'pool_0');
     assert.equal(idle.activity, 'waiting');

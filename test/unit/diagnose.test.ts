@@ -117,4 +117,23 @@ describe('diagnose: the chat prompt and markdown', () => {
     assert.equal(escapeMarkdown('__main__.Leaky <img src=x>'), '\\_\\_main\\_\\_\\.Leaky \\<img src=x\\>');
     assert.equal(escapeMarkdown('run `pyflight stack 1` now'), 'run `pyflight stack 1` now');
   });
+  it('two accounts whose locks could not be told apart (no locals): a probable deadlock, not a critical one (recorded deadlock_two_accounts.py)', () => {
+    const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-two-accounts-no-locals.json'), 'utf8')) as StackResult;
+    assert.deepEqual(lockCycles(recorded), []);
+    const findings = analyzeHang([recorded, recorded, recorded], 1000);
+    const [f] = findings;
+    assert.match(f.title, /^Probably a deadlock: Account\.transfer_to \(deadlock_two_accounts\.py:29\) waits for other\._lock, while Account\.transfer_to \(deadlock_two_accounts\.py:29\) waits for other\._lock \(two objects' `_lock`; their identity could not be read\)$/);
+    assert.equal(f.severity, 'high');
+    assert.equal(f.about, 'deadlock');
+    assert.match(f.evidence[0], /holds self\._lock \(taken at deadlock_two_accounts\.py:26\) and waits for other\._lock\.$/);
+    assert.match(f.next_steps[0], /^Take `_lock` of two objects in one order everywhere/);
+    assert.ok(!findings.some((x) => x.severity === 'critical' || /did not move/.test(x.title)), findings.map((x) => x.title).join('\n'));
+  });
+
+  it('a probable deadlock needs threads that never moved', () => {
+    const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-two-accounts-no-locals.json'), 'utf8')) as StackResult;
+    const moved: StackResult = JSON.parse(JSON.stringify(recorded));
+    moved.threads.find((t) => t.name === 'transfer-a-b')!.frames[0].line = 30;
+    assert.ok(!analyzeHang([moved, recorded], 1000).some((x) => /^Probably a deadlock/.test(x.title)));
+  });
 });

@@ -88,8 +88,46 @@ def py_spy_names(pid, tids):
 _PTHREAD_TID_OFFSETS = {}
 
 
+def frame_locals(pid, timeout=5):
+    """{thread id as the target's namespace numbers it: [py-spy frame {name, filename, line, locals}]},
+    most recent call first, read with `py-spy dump --locals --json --nonblocking`: from outside,
+    nothing loaded, the target not paused (a blocked thread's frames do not change meanwhile).
+    Each local is {name, addr, arg, repr}: `addr` is the object's address, which tells two objects
+    that the source names alike (`self._lock` of two accounts) apart. {} when py-spy is missing or
+    fails. One run, bounded by `timeout`; only called when a lock's holder is ambiguous."""
+    exe = shutil.which("py-spy", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    if not exe:
+        return {}
+    started = time.perf_counter()
+    try:
+        out = subprocess.run([exe, "dump", "--pid", str(pid), "--json", "--nonblocking", "--locals"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout).stdout
+        dumped = json.loads(out.decode("utf-8", "replace") or "[]")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return {}
+    result, unnumbered = {}, []
+    for thread in dumped:
+        if thread.get("os_thread_id"):
+            result[int(thread["os_thread_id"])] = thread.get("frames") or []
+        elif thread.get("thread_id"):
+            unnumbered.append(thread)
+    if unnumbered:  # before 3.11: only the pthread_t, mapped to the tid through glibc's struct pthread
+        by_address = {int(t["thread_id"]): t for t in unnumbered}
+        named = [(address, t.get("thread_name") or "") for address, t in by_address.items()]
+        for tid, address in _pthread_tids(pid, named).items():
+            result[tid] = by_address[address].get("frames") or []
+    sys.stderr.write("stack %d: locals %.1f ms (%d threads)\n" % (pid, (time.perf_counter() - started) * 1000, len(result)))
+    return result
+
+
 def tids_of_pthreads(pid, threads):
-    """{tid: name} for py-spy's threads that have no os_thread_id: before 3.11 a thread state has
+    """{tid: name}: see _pthread_tids."""
+    names = dict(threads)
+    return {tid: names[address] for tid, address in _pthread_tids(pid, threads).items()}
+
+
+def _pthread_tids(pid, threads):
+    """{tid: address} for py-spy's threads that have no os_thread_id: before 3.11 a thread state has
     no native_thread_id, and py-spy's --nonblocking (or any read of a process in another PID
     namespace) gives only the pthread_t, which is the address of glibc's struct pthread. Its tid
     field holds the id as the thread's own PID namespace numbers it (what pystack reports)."""
@@ -118,7 +156,7 @@ def tids_of_pthreads(pid, threads):
         ids = [struct.unpack_from("<i", blob, offset)[0] for blob, _name in blobs]
         if len(set(ids)) == len(ids) and set(ids) <= known:
             _PTHREAD_TID_OFFSETS["offset"] = offset
-            return {tid: name for tid, (_blob, name) in zip(ids, blobs)}
+            return {tid: address for tid, (address, _name) in zip(ids, threads)}
     return {}
 
 
@@ -369,7 +407,9 @@ def stack(pid, agent, native=False, include_async=False, include_agent_threads=F
         threads = kept
     for thread in threads:
         classify(thread)  # activity, and the lock a blocked thread waits for (its source line)
-    link_holders(threads)  # and who is inside a `with` of that lock
+    # and who is inside a `with` of that lock: the objects' addresses (py-spy's locals) when two
+    # objects may share a name; Linux only, where py-spy reads the target from outside.
+    link_holders(threads, (lambda: frame_locals(pid)) if sys.platform.startswith("linux") else None)
     result = {"pid": pid, "capturedAt": int(time.time() * 1000), "threads": threads,
               "hiddenAgentThreads": hidden, "native": bool(native)}
     if include_async:
