@@ -7,7 +7,10 @@
  */
 import { PyFlightError } from '../common/errors';
 import { biggestContainer, chainText, createdText, holderName, searchText } from '../memory/holders';
-import { cacheText, censusProgressText, containerText, containersHolding, explainedText, growthOf, isOwner, ownsEachText, rankedRows, statsText } from '../memory/census';
+import { HEAP_SHARE, cacheGrows, cacheText, censusProgressText, containerText, containersHolding, explainedText, growthBar, growthOf, growthVerdict, isOwner, ownsEachText, rankedRows, statsText,
+  type GrowthBar } from '../memory/census';
+import { parseStatusRss } from '../processes/procfsParser';
+import type { TargetProcess } from '../host/targetHost';
 import { classLocation, formatBytes, formatCount, instancesCommand, isDiffBookkeeping } from '../memory/memModel';
 import type { MemContainersResult, MemDiffResult, MemDiffRow, MemHoldersParams, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
 import type { HelperCaller } from '../protocol/methods';
@@ -15,16 +18,21 @@ import type { DiagnosisExtras, DiagnoseStep } from './playbookTypes';
 import type { WatchHandle } from './exception';
 import { shortWhere, type Finding } from './report';
 
-export interface MemoryTarget extends HelperCaller {
+/** `host`: /proc of the target (its RSS before and after the diff). */
+export interface MemoryTarget extends HelperCaller, TargetProcess {
   startProbe(method: 'watch', params: WatchParams, options?: { source?: { file: string; line: number } }): WatchHandle;
   pid: number;
+  /** Whether the agent is in the process already (a Session says): loading it raises RSS once. */
+  readonly agentLoaded?: boolean;
 }
 
 /** Growers whose holders are searched (each search is bounded by `maxSeconds` in the target). */
 const HOLDER_GROWERS = 3;
+/** A cache grows by this many entries at least (besides growing in both halves); pympler diffs (no totals) use it for objects too. */
 const MIN_GROWTH_COUNT = 10;
 /** Above this many objects the referrer search samples fewer objects (each of its passes pauses the target). */
 const BIG_HEAP_OBJECTS = 5_000_000;
+/** pympler diffs only (no heap total to be relative to). */
 const MIN_GROWTH_BYTES = 10 * 1024;
 /** Seconds of the `__init__` watch that shows where the top Python-class grower is created. */
 const CREATION_WATCH_SECONDS = 2;
@@ -33,7 +41,8 @@ const STACK_EXPR = "[(f.filename, f.lineno, f.name) for f in __import__('traceba
 
 export async function diagnoseMemory(target: MemoryTarget, seconds: number, holderSeconds: number, signal: AbortSignal | undefined,
   onStep: DiagnoseStep, commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
-  onStep(`Comparing the heap ${seconds} s apart: two censuses in the process, in slices that let its threads run (through the PyFlightProfiler agent: it is loaded if not there yet).`);
+  const agentWasLoaded = target.agentLoaded !== false;
+  onStep(`Comparing the heap ${seconds} s apart: censuses in the process (at the start, halfway and at the end), in slices that let its threads run (through the PyFlightProfiler agent: it is loaded if not there yet).`);
   // Container lengths before the interval: for a built-in grower (dict, tuple …) the containers that grew are the holders.
   let before: MemContainersResult | undefined;
   try {
@@ -42,8 +51,12 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     if (signal?.aborted) throw error;
     onStep(`Could not read container sizes before the interval (${PyFlightError.from(error).message}); built-in growers are ranked by size only.`);
   }
+  // RSS from the end of the first census on: the agent's load and its first census raise RSS once
+  // (its modules, the allocator keeping the census's freed memory), which is not the target's growth.
+  let rssBefore: Promise<number | undefined> | undefined;
   let quarter = '';
-  const diff = await target.call('memDiff', { interval: seconds, limit: 30 }, { signal,
+  let waits = 0;
+  const diff = await target.call('memDiff', { interval: seconds, limit: 30, middle: true }, { signal,
     onProgress: (stage, detail) => {
       // The start of each census and each quarter: enough for a chat.
       const [label, percent] = (detail ?? '').split(' ');
@@ -54,14 +67,21 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
         onStep(`${text[0].toUpperCase()}${text.slice(1)}.`);
       }
     },
-    onWaiting: (s) => onStep(`First census taken; the second in ${s} s.`) });
+    onWaiting: (s) => {
+      rssBefore ??= readRss(target);
+      onStep(waits++ === 0 ? `First census taken; the next in ${s} s.` : `Middle census taken; the last in ${s} s.`);
+    } });
+  const rssAfter = await readRss(target);
   commands.push(`pyflight mem diff ${target.pid} --interval ${seconds} --limit 30`);
   extras.memDiff = diff;
   const census = diff.engine === 'census';
-  // A handful of objects in an interval is noise (the agent's own work, a cache warming up), not a leak.
+  // Noise is not a leak (the agent's own work, requests in flight, a report built and dropped): a type
+  // grows when it grew by a share of the heap, by more than any type fell, and in both halves.
+  const bar = census && diff.totals ? growthBar(diff) : undefined;
   const real = rankedRows(diff).filter((r) => growthOf(r) > 0 && !(!census && isDiffBookkeeping(r.type))
-    && (isOwner(r) ? r.count >= MIN_GROWTH_COUNT || growthOf(r) >= MIN_GROWTH_BYTES
-      : (r.count >= MIN_GROWTH_COUNT && growthOf(r) > 0) || growthOf(r) >= MIN_GROWTH_BYTES));
+    && (bar ? growthVerdict(r, bar) === 'grows'
+      : isOwner(r) ? r.count >= MIN_GROWTH_COUNT || growthOf(r) >= MIN_GROWTH_BYTES
+        : (r.count >= MIN_GROWTH_COUNT && growthOf(r) > 0) || growthOf(r) >= MIN_GROWTH_BYTES));
   const findings: Finding[] = [];
   let watched = false;
   for (const [i, r] of real.slice(0, HOLDER_GROWERS).entries()) {
@@ -90,14 +110,19 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     findings.push(finding);
   }
   // Caches named as caches: an lru_cache that grew, with the decorated function.
-  const cacheFindings = (diff.caches ?? []).filter((c) => (c.grown ?? 0) >= MIN_GROWTH_COUNT).slice(0, 2).map((c) => cacheFinding(target.pid, c, diff));
+  const cacheFindings = (diff.caches ?? []).filter((c) => cacheGrows(c, MIN_GROWTH_COUNT)).slice(0, 2).map((c) => cacheFinding(target.pid, c, diff));
   // A grower whose holder is known comes before a cache, and a cache before a grower nothing explains.
   const explained = findings.filter((f) => f.location !== null || f.title.includes(', held by '));
   const unexplained = findings.filter((f) => !explained.includes(f));
   const ordered = [...explained, ...cacheFindings, ...unexplained];
   ordered.forEach((f, i) => { f.severity = i === 0 ? (f.severity === 'info' ? 'info' : 'high') : f.severity === 'high' ? 'medium' : f.severity; });
   const book = census ? [] : rankedRows(diff).filter((r) => r.size > 0 && isDiffBookkeeping(r.type));
-  if (!ordered.length) {
+  if (!ordered.length && bar) {
+    // RSS while no census ran (the helper reads it around its waits), else from the first wait to the end.
+    const before = await rssBefore;
+    const rss = diff.rssBetween ?? (before !== undefined && rssAfter !== undefined ? { before, after: rssAfter, grown: rssAfter - before } : undefined);
+    ordered.push(steadyFinding(target.pid, diff, bar, rss, !agentWasLoaded));
+  } else if (!ordered.length) {
     ordered.push({
       title: `Nothing grew in ${diff.intervalSeconds} s${census ? '' : " beyond pympler's own bookkeeping"}`, severity: 'info', location: null,
       evidence: [book.length ? `Only ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} grew (pympler's first snapshot adds about one of each per type).`
@@ -112,6 +137,75 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   const f0 = ordered[0];
   return { findings: ordered, summary: f0.severity === 'info' ? f0.title + '.' : `Memory grows: ${f0.title}.` };
 }
+
+async function readRss(target: MemoryTarget): Promise<number | undefined> {
+  try {
+    const status = await target.host?.readProc(target.pid, 'status');
+    return status ? parseStatusRss(status) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * The verdict when nothing grows meaningfully: "No leak found in 10 s: RSS steady at 50 MB, no type
+ * grew by more than 13 KB (0.1 % of the 13 MB heap)", what came closest, what went up at one census
+ * only, and how to look for a slower leak.
+ */
+export function steadyFinding(pid: number, diff: MemDiffResult, bar: GrowthBar, rss: { before: number; after: number; grown: number; seconds?: number } | undefined,
+  agentJustLoaded: boolean): Finding {
+  const interval = diff.intervalSeconds;
+  const rows = rankedRows(diff).filter((r) => growthOf(r) > 0);
+  const top = rows[0];
+  const once = rows.filter((r) => growthVerdict(r, bar) === 'once');
+  const below = rows.filter((r) => growthVerdict(r, bar) === 'below');
+  const barText = bar.by === 'heap' ? `${formatBytes(bar.bytes)} (${(HEAP_SHARE_PERCENT).toFixed(1)} % of the ${formatBytes(bar.heapBytes)} heap the census counted)`
+    : `${formatBytes(bar.bytes)} (what ${bar.churnType} fell by in the same interval: the churn of this process; ${formatBytes(bar.heapBytes)} heap)`;
+  // RSS steady: it moved by at most 3 % (the allocator's arenas come and go with churn); read around
+  // the censuses too (no rssBetween), also by twice the census's own list (the census allocates in the
+  // process, and the allocator may keep it).
+  const rssDelta = rss?.grown;
+  const rssBefore = rss?.before;
+  const rssAfter = rss?.after;
+  const listBytes = Math.max(0, ...(diff.census ?? []).map((c) => c.listBytes));
+  const rssSteady = rssDelta !== undefined && Math.abs(rssDelta) <= Math.max(RSS_SHARE * rssBefore!, rss?.seconds === undefined ? 2 * listBytes : 0);
+  const rssRose = rssDelta !== undefined && !rssSteady && rssDelta > 0;
+  // The agent loaded for this diagnosis raises RSS once (its modules, its first censuses): not the process's growth.
+  const ours = rssRose && agentJustLoaded;
+  const rssText = rssDelta === undefined ? undefined
+    : rssSteady ? `RSS steady at ${(rssAfter! / MB).toFixed(0)} MB (${rssDelta >= 0 ? '+' : ''}${(rssDelta / MB).toFixed(1)} MB)`
+      : ours ? `RSS ${(rssBefore! / MB).toFixed(0)} → ${(rssAfter! / MB).toFixed(0)} MB (the agent starting)`
+        : `RSS ${rssDelta > 0 ? 'rose' : 'fell'} by ${(Math.abs(rssDelta) / MB).toFixed(1)} MB to ${(rssAfter! / MB).toFixed(0)} MB`;
+  const growthText = `no type grew ${once.length ? 'steadily ' : ''}by more than ${formatBytes(bar.bytes)}${bar.by === 'heap' ? ` (${HEAP_SHARE_PERCENT.toFixed(1)} % of the heap)` : ''}`;
+  const title = rssRose && !ours ? `No Python object type grew in ${interval} s, but ${rssText}` : `No leak found in ${interval} s: ${rssText ? `${rssText}, ` : ''}${growthText}`;
+  const evidence = [...(rss?.seconds !== undefined ? [`RSS is read while no census ran (${rss.seconds.toFixed(1)} s of waits: a census allocates in the process too): ${(rss.before / MB).toFixed(1)} → ${(rss.after / MB).toFixed(1)} MB, ${rss.grown >= 0 ? '+' : ''}${(rss.grown / MB).toFixed(1)} MB over the waits (steady: within ${RSS_SHARE * 100} %).`] : []),
+    `A type counts as growing when it grows by ${barText}${bar.halves ? ' and in both halves of the interval (a census at the start, halfway and at the end)' : ''}.`];
+  if (top && below.includes(top)) evidence.push(`The most any type grew: ${top.type} ${formatBytes(growthOf(top), true)}${below.length > 1 ? `, then ${below.slice(1, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)}`).join(', ')}` : ''}.`);
+  else if (below.length) evidence.push(`Below the bar: ${below.slice(0, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)}`).join(', ')}.`);
+  if (once.length) {
+    evidence.push(`Up at one census, not in both halves (objects alive for a while, then freed: requests in flight, a batch being built): `
+      + `${once.slice(0, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)} (${formatBytes(r.firstHalf?.growth ?? r.firstHalf?.size ?? 0, true)} in the first half)`).join(', ')}.`);
+  }
+  if (ours) {
+    evidence.push(`RSS rose by ${formatBytes(rssDelta!)} while no Python object type grew: PyFlight's agent was loaded for this diagnosis, and it and its first censuses take memory once (diagnose again: RSS then stays put unless memory outside Python objects grows).`);
+  } else if (rssRose) {
+    evidence.push(`RSS rose by ${formatBytes(rssDelta!)} while no Python object type grew: memory outside Python objects (a C extension's buffers, the allocator keeping freed memory), or objects the census cannot reach.`);
+  }
+  if (diff.middleSkipped) evidence.push(`No census halfway: ${diff.middleSkipped}.`);
+  const slowest = bar.bytes / interval;
+  return {
+    title, severity: 'info', location: null, evidence,
+    next_steps: [`A leak slower than ${formatBytes(slowest)}/s (${formatBytes(slowest * 3600)}/hour) does not show in ${interval} s: diff over a longer interval, \`pyflight mem diff ${pid} --interval ${Math.max(60, interval * 6)}\`, or while the memory grows (under load).`,
+      `Watch RSS over minutes (the Processes view's memory column, or \`grep VmRSS /proc/${pid}/status\`): a leak rises step after step; a working set levels off.`],
+    view: 'memory',
+  };
+}
+
+const HEAP_SHARE_PERCENT = HEAP_SHARE * 100;
+/** RSS that moves by at most this share during the diff is steady. */
+const RSS_SHARE = 0.03;
 
 function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[number], diff: MemDiffResult): Finding {
   const perSecond = (c.grown ?? 0) / diff.intervalSeconds;

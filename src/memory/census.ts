@@ -11,7 +11,7 @@ import { formatBytes, formatCount } from './memModel';
 export function censusProgressText(stage: string, detail?: string | null): string | undefined {
   if (stage !== 'census' || !detail) return undefined;
   const [label, percent, objects] = detail.split(' ');
-  const which = label === 'first' ? 'first census' : label === 'second' ? 'second census' : 'census';
+  const which = label === 'first' ? 'first census' : label === 'second' ? 'second census' : label === 'middle' ? 'middle census' : 'census';
   const n = Number(objects);
   return `${which}: ${percent} %${n ? ` of ${millions(n)} tracked objects` : ''}`;
 }
@@ -95,4 +95,62 @@ export function diffReport(pid: number, result: MemDiffResult): string[] {
   const stats = statsText(result.census);
   if (stats) lines.push('', stats);
   return lines;
+}
+
+/**
+ * What a type must grow by in a diff to count as growing (issue 19: a steady service's noise is not a
+ * leak). Relative, never a fixed number of bytes: a share of the heap the census counted. With a
+ * middle census (`halves`), growth must show in both halves too: a batch of objects alive at one
+ * census only (a report being built, requests in flight) is not a trend. Without one (a heap whose
+ * census is long beside the interval), the bar is raised to what any type fell by in the same diff
+ * (the churn of this process: what a type gains or loses between two censuses without any trend).
+ */
+export interface GrowthBar {
+  /** Bytes the census counted (the bigger of the two). */
+  heapBytes: number;
+  /** The bar in bytes. */
+  bytes: number;
+  /** `heap`: the heap's share decided; `churn`: a type that fell by more. */
+  by: 'heap' | 'churn';
+  /** The type that fell most, with `by: 'churn'`. */
+  churnType?: string;
+  /** Whether each row says what it grew by in the first half (a middle census was taken). */
+  halves: boolean;
+}
+
+/** A type grows when it grew by this share of the heap at least (0.1 %: 1 MB of a 1 GB heap). */
+export const HEAP_SHARE = 0.001;
+/** With a middle census, each half holds at least this share of the growth (a steady trend gives each about half). */
+export const HALF_SHARE = 0.25;
+
+export function growthBar(diff: MemDiffResult): GrowthBar {
+  const heapBytes = Math.max(diff.totals?.before.size ?? 0, diff.totals?.after.size ?? 0);
+  const fell = diff.rows.reduce<MemDiffRow | undefined>((low, r) => (growthOf(r) < 0 && (!low || growthOf(r) < growthOf(low)) ? r : low), undefined);
+  const heapBar = heapBytes * HEAP_SHARE;
+  const churn = fell ? -growthOf(fell) : 0;
+  const halves = diff.rows.some((r) => r.firstHalf !== undefined);
+  // Without a middle census, the churn bar stands in for the halves; with one, it would hide a leak
+  // behind a batch that happened to be alive at the first census only.
+  return !halves && churn > heapBar ? { heapBytes, bytes: churn, by: 'churn', churnType: fell!.type, halves } : { heapBytes, bytes: heapBar, by: 'heap', halves };
+}
+
+/**
+ * `grows`: above the bar (and in both halves when there were two); `once`: above the bar over the
+ * interval but not in both halves (alive at one census: churn); `below`: under the bar.
+ */
+export function growthVerdict(row: MemDiffRow, bar: GrowthBar): 'grows' | 'once' | 'below' {
+  const total = growthOf(row);
+  if (total <= 0 || total < bar.bytes) return 'below';
+  if (!row.firstHalf) return 'grows';
+  const first = row.firstHalf.growth ?? row.firstHalf.size;
+  const second = total - first;
+  return first >= HALF_SHARE * total && second >= HALF_SHARE * total ? 'grows' : 'once';
+}
+
+/** An lru cache grows: unbounded (a bounded one stops at its bound), by entries in both halves when there were two. */
+export function cacheGrows(c: LruCache, minEntries: number): boolean {
+  const grown = c.grown ?? 0;
+  if (c.maxsize !== null || grown < minEntries) return false;
+  if (c.firstHalfGrown === undefined || c.firstHalfGrown === null) return true;
+  return c.firstHalfGrown >= HALF_SHARE * grown && grown - c.firstHalfGrown >= HALF_SHARE * grown;
 }

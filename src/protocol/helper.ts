@@ -430,6 +430,8 @@ export interface MemDiffParams extends MemCensusParams {
   limit?: number;
   /** growth (default: what the user owns first), size (raw type growth), descending (= size), ascending. */
   order?: 'growth' | 'size' | 'descending' | 'ascending';
+  /** One more census halfway (skipped when the first took over half the interval): rows get `firstHalf`. */
+  middle?: boolean;
 }
 
 /** How one census went. `listMs`: the one pause (gc.get_objects); `listBytes`: its list (8 bytes per tracked object). */
@@ -471,6 +473,8 @@ export interface LruCache {
   file: string | null;
   line: number | null;
   grown?: number;
+  /** With a middle census: entries it gained in the first half (null: not seen then). */
+  firstHalfGrown?: number | null;
 }
 
 /** Per class written in Python: its instances and what they own alone (refcount 1, 3 levels down). */
@@ -538,6 +542,8 @@ export interface MemDiffRow extends MemRow {
   /** Built-in types: the owner classes whose growth holds this growth. */
   explainedBy?: Array<{ owner: string; count: number; size: number }>;
   before?: { count: number; size: number };
+  /** With `middle`: the deltas between the first and the middle census (a trend shows in both halves). */
+  firstHalf?: { count: number; size: number; growth?: number };
 }
 
 export interface MemDiffResult {
@@ -557,8 +563,18 @@ export interface MemDiffResult {
   containers?: NamedContainer[];
   /** lru caches that grew or hold 1,000+ entries. */
   caches?: LruCache[];
-  /** The two censuses: time, pause, list. */
+  /** The two censuses (three with a middle one): time, pause, list. */
   census?: CensusStats[];
+  /** Asked with `middle`: whether the middle census was taken (rows carry `firstHalf`). */
+  halves?: boolean;
+  /** Why the middle census was not taken (the first census was long beside the interval). */
+  middleSkipped?: string;
+  /**
+   * The process's RSS while no census ran (from the end of the first census to the start of the last,
+   * less the middle one): at the first wait's start, at the last wait's end, what it grew by over the
+   * waits (bytes) and their seconds. Absent where /proc cannot be read.
+   */
+  rssBetween?: { before: number; after: number; grown: number; seconds: number };
   totals?: { before: { objects: number; size: number }; after: { objects: number; size: number } };
   args: string;
 }
