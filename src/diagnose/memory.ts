@@ -110,7 +110,7 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     findings.push(finding);
   }
   // Caches named as caches: an lru_cache that grew, with the decorated function.
-  const cacheFindings = (diff.caches ?? []).filter((c) => cacheGrows(c, MIN_GROWTH_COUNT)).slice(0, 2).map((c) => cacheFinding(target.pid, c, diff));
+  const cacheFindings = (diff.caches ?? []).filter((c) => cacheGrows(c, MIN_GROWTH_COUNT, diff.firstHalfShare?.caches)).slice(0, 2).map((c) => cacheFinding(target.pid, c, diff));
   // A grower whose holder is known comes before a cache, and a cache before a grower nothing explains.
   const explained = findings.filter((f) => f.location !== null || f.title.includes(', held by '));
   const unexplained = findings.filter((f) => !explained.includes(f));
@@ -210,13 +210,28 @@ const RSS_SHARE = 0.03;
 function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[number], diff: MemDiffResult): Finding {
   const perSecond = (c.grown ?? 0) / diff.intervalSeconds;
   const unbounded = c.maxsize === null;
+  const fn = c.function.split('.').pop();
+  const keys = c.keys;
+  const short = (type: string) => type.split('.').pop() ?? type;
+  // The key types of its newest entries, most first: a class of the user's that hashes by identity makes every call a new entry.
+  const types = Object.entries(keys?.types ?? {}).sort((a, b) => b[1] - a[1]);
+  const identity = keys?.identity ?? [];
+  const keyed = identity.length ? `, keyed by per-request objects (${identity.map(short).join(', ')}, hashed by identity)`
+    : types.length ? `, keyed by ${types.length === 1 ? types[0][0] : `(${types.slice(0, 3).map(([t]) => t).join(', ')})`}` : '';
+  const evidence = [`${cacheText(c)}.`, `${formatCount(c.hits)} hits and ${formatCount(c.misses)} misses so far: `
+    + `${c.misses > c.hits ? 'most calls miss, so nearly every call adds an entry (keys that never repeat, e.g. per-request objects)' : 'entries are reused'}.`];
+  if (keys && types.length) {
+    evidence.push(`Its ${keys.sampled} newest keys hold ${types.map(([t, n]) => `${formatCount(n)} ${t}`).join(', ')} (read in the process by type only: no key's code ran)`
+      + `${identity.length ? `; ${identity.join(', ')} ${identity.length === 1 ? 'uses' : 'use'} object's own __hash__ and __eq__, so two equal requests are two entries` : ''}.`);
+  }
   return {
-    title: `The ${unbounded ? 'unbounded ' : ''}lru_cache of ${c.function} holds ${formatCount(c.currsize)} entries (+${formatCount(Math.round(perSecond))}/s)`,
+    title: `The ${unbounded ? 'unbounded ' : ''}lru_cache of ${c.function} holds ${formatCount(c.currsize)} entries (+${formatCount(Math.round(perSecond))}/s)${keyed}`,
     severity: 'medium',
     location: c.file && c.line ? { function: c.function, file: c.file, line: c.line } : null,
-    evidence: [`${cacheText(c)}.`, `${formatCount(c.hits)} hits and ${formatCount(c.misses)} misses so far: `
-      + `${c.misses > c.hits ? 'most calls miss, so nearly every call adds an entry (keys that never repeat, e.g. per-request objects)' : 'entries are reused'}.`],
-    next_steps: [unbounded ? `Bound it: \`@functools.lru_cache(maxsize=1024)\` on ${c.function.split('.').pop()}, or key it by a value that repeats (an id, a tuple of fields), not by a per-request object.`
+    evidence,
+    next_steps: [unbounded ? (identity.length
+      ? `Key ${fn} by the values its result depends on (an id, a tuple of fields of ${short(identity[0])}), not by the ${short(identity[0])} object, or bound it: \`@functools.lru_cache(maxsize=1024)\`.`
+      : `Bound it: \`@functools.lru_cache(maxsize=1024)\` on ${fn}, or key it by a value that repeats (an id, a tuple of fields), not by a per-request object.`)
       : `It is bounded (maxsize ${formatCount(c.maxsize ?? 0)}): check that its entries are small, or lower the bound.`,
     `Diff again to confirm it keeps growing: \`pyflight mem diff ${pid} --interval 60\`.`],
     view: 'memory',

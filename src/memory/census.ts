@@ -116,12 +116,17 @@ export interface GrowthBar {
   churnType?: string;
   /** Whether each row says what it grew by in the first half (a middle census was taken). */
   halves: boolean;
+  /** Where the middle census fell in the interval (rows, caches): a steady trend's expected first-half share. */
+  share?: { rows: number; caches: number };
 }
 
 /** A type grows when it grew by this share of the heap at least (0.1 %: 1 MB of a 1 GB heap). */
 export const HEAP_SHARE = 0.001;
-/** With a middle census, each half holds at least this share of the growth (a steady trend gives each about half). */
-export const HALF_SHARE = 0.25;
+/**
+ * With a middle census, each half holds at least this part of what a steady trend would put in it
+ * (its share of the interval): a half at the middle of the interval gets 25 % of the growth at least.
+ */
+export const HALF_SHARE = 0.5;
 
 export function growthBar(diff: MemDiffResult): GrowthBar {
   const heapBytes = Math.max(diff.totals?.before.size ?? 0, diff.totals?.after.size ?? 0);
@@ -131,7 +136,15 @@ export function growthBar(diff: MemDiffResult): GrowthBar {
   const halves = diff.rows.some((r) => r.firstHalf !== undefined);
   // Without a middle census, the churn bar stands in for the halves; with one, it would hide a leak
   // behind a batch that happened to be alive at the first census only.
-  return !halves && churn > heapBar ? { heapBytes, bytes: churn, by: 'churn', churnType: fell!.type, halves } : { heapBytes, bytes: heapBar, by: 'heap', halves };
+  const share = diff.firstHalfShare;
+  return !halves && churn > heapBar ? { heapBytes, bytes: churn, by: 'churn', churnType: fell!.type, halves }
+    : { heapBytes, bytes: heapBar, by: 'heap', halves, ...(share ? { share } : {}) };
+}
+
+/** Both halves hold a fair part of `total`: at least HALF_SHARE of what a steady trend puts in each. */
+function inBothHalves(total: number, first: number, share = 0.5): boolean {
+  const s = Math.min(0.9, Math.max(0.1, share));
+  return first >= HALF_SHARE * s * total && total - first >= HALF_SHARE * (1 - s) * total;
 }
 
 /**
@@ -142,15 +155,13 @@ export function growthVerdict(row: MemDiffRow, bar: GrowthBar): 'grows' | 'once'
   const total = growthOf(row);
   if (total <= 0 || total < bar.bytes) return 'below';
   if (!row.firstHalf) return 'grows';
-  const first = row.firstHalf.growth ?? row.firstHalf.size;
-  const second = total - first;
-  return first >= HALF_SHARE * total && second >= HALF_SHARE * total ? 'grows' : 'once';
+  return inBothHalves(total, row.firstHalf.growth ?? row.firstHalf.size, bar.share?.rows) ? 'grows' : 'once';
 }
 
 /** An lru cache grows: unbounded (a bounded one stops at its bound), by entries in both halves when there were two. */
-export function cacheGrows(c: LruCache, minEntries: number): boolean {
+export function cacheGrows(c: LruCache, minEntries: number, share?: number): boolean {
   const grown = c.grown ?? 0;
   if (c.maxsize !== null || grown < minEntries) return false;
   if (c.firstHalfGrown === undefined || c.firstHalfGrown === null) return true;
-  return c.firstHalfGrown >= HALF_SHARE * grown && grown - c.firstHalfGrown >= HALF_SHARE * grown;
+  return inBothHalves(grown, c.firstHalfGrown, share);
 }

@@ -475,6 +475,12 @@ export interface LruCache {
   grown?: number;
   /** With a middle census: entries it gained in the first half (null: not seen then). */
   firstHalfGrown?: number | null;
+  /**
+   * Its newest keys (up to 20) by type name (a tuple key's parts counted one by one); `identity`: the
+   * classes written in Python among them that hash and compare by identity (every instance a new entry).
+   * Absent for a bounded cache of over 10,000 entries, or where the cache's dict was not found.
+   */
+  keys?: { sampled: number; types: Record<string, number>; identity: string[] };
 }
 
 /** Per class written in Python: its instances and what they own alone (refcount 1, 3 levels down). */
@@ -567,6 +573,12 @@ export interface MemDiffResult {
   census?: CensusStats[];
   /** Asked with `middle`: whether the middle census was taken (rows carry `firstHalf`). */
   halves?: boolean;
+  /**
+   * With a middle census: where it fell in the interval (0–1), for rows (by the censuses' midpoints:
+   * objects are counted all along one) and caches (by their ends: read last). A steady trend gains
+   * about this share of its growth in the first half.
+   */
+  firstHalfShare?: { rows: number; caches: number };
   /** Why the middle census was not taken (the first census was long beside the interval). */
   middleSkipped?: string;
   /**

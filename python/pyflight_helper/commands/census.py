@@ -237,7 +237,8 @@ def mem_diff(req, agent, pid=None):
         raise HelperError(errors.BAD_ARGUMENT, "order must be growth, size, descending or ascending, got %r." % (order,))
     spec = census_spec(params)
     started = time.time()
-    first = run_census(req, agent, "the first census", spec, "first", pid)
+    first_span = _timed(req, agent, "the first census", spec, "first", pid)
+    first = first_span[2]
     end = time.monotonic() + interval
     # RSS at the ends of the waits: how it moved while no census ran (a census allocates in the
     # process too, and the allocator may keep some of it: that is PyFlight's, not the process's growth).
@@ -254,14 +255,18 @@ def mem_diff(req, agent, pid=None):
         if first.get("elapsedMs", 0) > interval * 1000 / 2.0:
             middle_skipped = "the first census took %.1f s of a %d s interval" % (first.get("elapsedMs", 0) / 1000.0, interval)
         else:
-            _wait(req, pid, time.monotonic() + interval / 2.0, interval / 2.0, "censuses")
+            # Started so that the three censuses' midpoints are evenly spaced when it lasts as long as the first.
+            lead = max(0.0, (interval - (first_span[1] - first_span[0])) / 2.0)
+            _wait(req, pid, time.monotonic() + lead, lead, "censuses")
             waits.append((mark, (time.monotonic(), _rss(pid))))
-            middle = run_census(req, agent, "the middle census", spec, "middle", pid)
+            middle_span = _timed(req, agent, "the middle census", spec, "middle", pid)
+            middle = middle_span[2]
             mark = (time.monotonic(), _rss(pid))
     _wait(req, pid, end, interval if middle is None else max(0, end - time.monotonic()), "two censuses" if middle is None else "censuses")
     waits.append((mark, (time.monotonic(), _rss(pid))))
     second_at = time.time()
-    second = run_census(req, agent, "the second census", spec, "second", pid)
+    second_span = _timed(req, agent, "the second census", spec, "second", pid)
+    second = second_span[2]
     rows, containers, caches = diff_censuses(first, second, interval, limit, order)
     if middle is not None:
         # The first half's deltas of the rows and caches kept (by type / by cache id).
@@ -285,11 +290,25 @@ def mem_diff(req, agent, pid=None):
     if all(a[1] is not None and b[1] is not None for a, b in waits):
         answer["rssBetween"] = {"before": waits[0][0][1], "after": waits[-1][1][1], "grown": sum(b[1] - a[1] for a, b in waits),
                                 "seconds": round(sum(b[0] - a[0] for a, b in waits), 1)}
+    if middle is not None:
+        # Where the middle census fell in the interval: objects are counted all along a census (its
+        # midpoint), caches read at its end. A steady trend gains about this share in the first half.
+        def share(at):
+            whole = at(second_span) - at(first_span)
+            return round((at(middle_span) - at(first_span)) / whole, 3) if whole > 0 else 0.5
+        answer["firstHalfShare"] = {"rows": share(lambda sp: (sp[0] + sp[1]) / 2.0), "caches": share(lambda sp: sp[1])}
     if params.get("middle") is True:
         answer["halves"] = middle is not None
         if middle_skipped:
             answer["middleSkipped"] = middle_skipped
     return answer
+
+
+def _timed(req, agent, stage, spec, label, pid):
+    """run_census with its start and end (monotonic): (start, end, result)."""
+    start = time.monotonic()
+    result = run_census(req, agent, stage, spec, label, pid)
+    return start, time.monotonic(), result
 
 
 def _rss(pid):
