@@ -22,12 +22,15 @@ is dropped before it returns, so no cycle is left for the collector either. Only
 import gc
 import sys
 import time
+from itertools import repeat
+from operator import is_
 
 _SKIP_ROOT_MODULES = ("flight_profiler", "pympler", "_pyflight", "pyflight_helper", "sys", "importlib", "encodings",
                       "linecache", "abc", "_abc", "typing", "copyreg", "gc", "threading", "_weakrefset", "weakref")
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class written in Python
 _BIG = 64  # a container this long or longer is "big" when looking for the containers of a built-in type
 _FrameType = type(sys._getframe())
+_ModuleType = type(sys)
 _CellType = type((lambda x: lambda: x)(0).__closure__[0])
 
 
@@ -159,6 +162,11 @@ class _Search(object):
                 self.module_dicts[id(d)] = name
         self.exhausted = 0
         self.frames = {}  # (function, file, line) -> count: samples held by a running function's local variable
+        # Sliced passes (a heap of many references): one gc.get_objects() per pass, then the referrers
+        # looked for in chunks of it between which the target's threads run (see sliced_referrers).
+        self.sliced = bool(spec.get("sliced", False))
+        self.slice_s = float(spec.get("sliceMs", 8)) / 1000.0
+        self.longest_pause = 0.0  # the longest C call of a pass, or slice (seconds)
 
     def out_of_budget(self):
         if time.monotonic() > self.deadline:
@@ -171,13 +179,90 @@ class _Search(object):
 
     def referrers(self, obj):
         self.heap_passes += 1
+        if self.sliced:
+            refs = self.sliced_referrers(obj)
+            self.own.add(id(refs))
+            return refs
         if self.heap_passes > 1:
             # Each pass is one C call over every reference of the heap (~300 ms on a 20 M-object heap
             # on a busy 2-core machine): give the target's threads the GIL between two of them.
             time.sleep(0.002)
+        started = time.perf_counter()
         refs = gc.get_referrers(obj)
+        self.longest_pause = max(self.longest_pause, time.perf_counter() - started)
         self.own.add(id(refs))
         return refs
+
+    def tracked(self):
+        """gc.get_objects(): the one C call of a sliced pass that cannot be cut (~50 ns per tracked object)."""
+        started = time.perf_counter()
+        everything = gc.get_objects()
+        self.longest_pause = max(self.longest_pause, time.perf_counter() - started)
+        self.own.add(id(everything))
+        return everything
+
+    def sliced_referrers(self, obj):
+        """gc.get_referrers(obj) in slices: the collector's objects listed once, then in chunks of 512
+        `gc.get_referents(*chunk)` (one C call) and an identity test at C speed (`map(is_, …)`: no
+        __eq__ runs), the chunk searched object by object only when it holds `obj`. A list of over
+        50,000 items is read in slices of itself. Each entry of the listing is dropped once searched
+        (nothing the target frees is kept alive); the GIL is given back after each slice of `sliceMs`.
+        Like gc.get_referrers, it finds the collector's objects only. Stops at the deadline (what was
+        found so far)."""
+        everything = self.tracked()
+        found = []
+        total = len(everything)
+        index = 0
+        chunk = 512
+        try:
+            while index < total:
+                slice_start = time.perf_counter()
+                end_by = slice_start + self.slice_s
+                while index < total and time.perf_counter() < end_by:
+                    stop = min(total, index + chunk)
+                    part = everything[index:stop]
+                    everything[index:stop] = [None] * (stop - index)
+                    index = stop
+                    big = [o for o in part if type(o) is list and list.__len__(o) > 50000]
+                    # Never a module's referents: CPython 3.12's _asyncio module state hands out freed
+                    # objects (gh-122695; the walk never goes through a module object anyway).
+                    part = [o for o in part if type(o) is not _ModuleType and not (type(o) is list and list.__len__(o) > 50000)]
+                    if part and any(map(is_, gc.get_referents(*part), repeat(obj))):
+                        for o in part:
+                            if id(o) not in self.own and o is not obj and any(map(is_, gc.get_referents(o), repeat(obj))):
+                                found.append(o)
+                    del part[:]
+                    for o in big:
+                        if id(o) not in self.own and self._list_holds(o, obj):
+                            found.append(o)
+                    del big[:]
+                took = time.perf_counter() - slice_start
+                self.longest_pause = max(self.longest_pause, took)
+                if time.monotonic() > self.deadline:
+                    self.stopped_by = self.stopped_by or "time"
+                    break
+                time.sleep(0.001)
+        finally:
+            self.own.discard(id(everything))
+            del everything[:]
+            del everything
+        return found
+
+    def _list_holds(self, box, obj):
+        """Whether the list `box` holds `obj`, read 50,000 items at a time (the GIL given back between)."""
+        start = 0
+        while True:
+            try:
+                part = list.__getitem__(box, slice(start, start + 50000))
+            except Exception:
+                return False
+            if not part:
+                return False
+            if any(map(is_, part, repeat(obj))):
+                return True
+            start += 50000
+            del part
+            time.sleep(0)
 
     def walk(self, start):
         """Breadth first from `start` up to a module global or class attribute: a chain
@@ -489,7 +574,12 @@ def holders(spec):
             created.extend(created_via)
         else:
             search.heap_passes += 1
-            instances = [o for o in gc.get_referrers(cls) if type(o) is cls]
+            if search.sliced:
+                instances = _instances_sliced(search, cls)
+            else:
+                started = time.perf_counter()
+                instances = [o for o in gc.get_referrers(cls) if type(o) is cls]
+                search.longest_pause = max(search.longest_pause, time.perf_counter() - started)
             search.own.add(id(instances))
             answer["instances"] = len(instances)
             starts.extend(_samples(instances, count))
@@ -522,6 +612,7 @@ def holders(spec):
         "heldByFrames": [{"function": f, "file": fi, "line": ln, "samples": n} for (f, fi, ln), n in search.frames.items()][:5],
         "createdAt": created if created else (None if "tracemalloc" not in sys.modules or not sys.modules["tracemalloc"].is_tracing() else []),
         "stoppedBy": search.stopped_by, "expanded": search.expanded, "heapPasses": search.heap_passes,
+        "sliced": search.sliced, "longestPauseMs": round(search.longest_pause * 1000, 1),
         "elapsedMs": int((time.monotonic() - started) * 1000),
         "files": {},
     })
@@ -535,6 +626,32 @@ def holders(spec):
     search.own.clear()
     search.module_dicts.clear()
     return answer
+
+
+def _instances_sliced(search, cls):
+    """The objects of exactly type `cls`, from one gc.get_objects() read in slices (type() only)."""
+    everything = search.tracked()
+    out = []
+    total = len(everything)
+    index = 0
+    try:
+        while index < total:
+            slice_start = time.perf_counter()
+            end_by = slice_start + search.slice_s
+            while index < total and time.perf_counter() < end_by:
+                stop = min(total, index + 4096)
+                part = everything[index:stop]
+                everything[index:stop] = [None] * (stop - index)
+                index = stop
+                out.extend([o for o, t in zip(part, map(type, part)) if t is cls])
+                del part[:]
+            search.longest_pause = max(search.longest_pause, time.perf_counter() - slice_start)
+            time.sleep(0.001)
+    finally:
+        search.own.discard(id(everything))
+        del everything[:]
+        del everything
+    return out
 
 
 def _last_item(box, deque):

@@ -30,8 +30,13 @@ export interface MemoryTarget extends HelperCaller, TargetProcess {
 const HOLDER_GROWERS = 3;
 /** A cache grows by this many entries at least (besides growing in both halves); pympler diffs (no totals) use it for objects too. */
 const MIN_GROWTH_COUNT = 10;
-/** Above this many objects the referrer search samples fewer objects (each of its passes pauses the target). */
+/** Above this many objects the referrer search samples fewer objects (each of its passes costs time). */
 const BIG_HEAP_OBJECTS = 5_000_000;
+/**
+ * Above this many objects the referrer search's passes are sliced: gc.get_referrers visits every
+ * reference of the heap in one C call (~10–25 ns each: 10–25 ms per million, 145–550 ms on the bench's 20 M).
+ */
+const SLICED_ABOVE_OBJECTS = 1_000_000;
 /** pympler diffs only (no heap total to be relative to). */
 const MIN_GROWTH_BYTES = 10 * 1024;
 /** Seconds of the `__init__` watch that shows where the top Python-class grower is created. */
@@ -93,7 +98,8 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     const samples = kept.length ? (big ? 1 : 2) : big ? 2 : 5;
     // A class kept by a named container the census saw grow: the target checks that container first (no heap pass).
     const via = instancesCommand(r.type, target.pid) && kept.length ? { via: { path: kept[0].path, kind: kept[0].kind }, instances: (r.before?.count ?? 0) + r.count } : {};
-    const holders = await searchHolders(target, r, before, holderSeconds, samples, via, signal, onStep, commands);
+    // On a heap of millions of objects each gc.get_referrers pass pauses the target for 100s of ms: sliced passes instead.
+    const holders = await searchHolders(target, r, before, holderSeconds, samples, via, (diff.totals?.after.objects ?? 0) > SLICED_ABOVE_OBJECTS, signal, onStep, commands);
     const finding = growerFinding(target.pid, r, diff, holders, i === 0);
     // Where they are created: tracemalloc when the target traces already, else one short watch on
     // the first Python class's __init__ with the call stack (a probe the Watch view shows; always removed).
@@ -239,13 +245,13 @@ function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[numbe
 }
 
 async function searchHolders(target: MemoryTarget, r: MemDiffRow, before: MemContainersResult | undefined, maxSeconds: number, samples: number,
-  via: Pick<MemHoldersParams, 'via' | 'instances'>, signal: AbortSignal | undefined, onStep: DiagnoseStep, commands: string[]): Promise<MemHoldersResult | string> {
+  via: Pick<MemHoldersParams, 'via' | 'instances'>, sliced: boolean, signal: AbortSignal | undefined, onStep: DiagnoseStep, commands: string[]): Promise<MemHoldersResult | string> {
   const where = classLocation(r.type);
   if (!where) return `pympler's name ${r.type} is not a class name, so its holders cannot be searched.`;
   onStep(`Searching what holds ${r.type} (referrers up to a module global or class attribute, at most ${maxSeconds} s in the target).`);
   commands.push(`pyflight mem holders ${target.pid} ${where.module} ${where.class}`);
   try {
-    return await target.call('memHolders', { module: where.module, class: where.class, samples, maxSeconds, ...via,
+    return await target.call('memHolders', { module: where.module, class: where.class, samples, maxSeconds, ...via, ...(sliced ? { sliced } : {}),
       before: where.module === 'builtins' ? before?.containers : undefined,
       beforeFloor: where.module === 'builtins' ? before?.floor : undefined }, { signal });
   } catch (error) {
