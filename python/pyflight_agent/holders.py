@@ -167,6 +167,7 @@ class _Search(object):
         self.sliced = bool(spec.get("sliced", False))
         self.slice_s = float(spec.get("sliceMs", 8)) / 1000.0
         self.longest_pause = 0.0  # the longest C call of a pass, or slice (seconds)
+        self.longest_list = 0.0  # the longest gc.get_objects() of sliced passes (seconds)
 
     def out_of_budget(self):
         if time.monotonic() > self.deadline:
@@ -197,7 +198,9 @@ class _Search(object):
         """gc.get_objects(): the one C call of a sliced pass that cannot be cut (~50 ns per tracked object)."""
         started = time.perf_counter()
         everything = gc.get_objects()
-        self.longest_pause = max(self.longest_pause, time.perf_counter() - started)
+        took = time.perf_counter() - started
+        self.longest_pause = max(self.longest_pause, took)
+        self.longest_list = max(self.longest_list, took)
         self.own.add(id(everything))
         return everything
 
@@ -613,6 +616,7 @@ def holders(spec):
         "createdAt": created if created else (None if "tracemalloc" not in sys.modules or not sys.modules["tracemalloc"].is_tracing() else []),
         "stoppedBy": search.stopped_by, "expanded": search.expanded, "heapPasses": search.heap_passes,
         "sliced": search.sliced, "longestPauseMs": round(search.longest_pause * 1000, 1),
+        "listMs": round(search.longest_list * 1000, 1),
         "elapsedMs": int((time.monotonic() - started) * 1000),
         "files": {},
     })

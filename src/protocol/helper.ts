@@ -943,9 +943,14 @@ export interface MemHoldersResult {
   stoppedBy: 'time' | 'objects' | null;
   expanded: number;
   heapPasses: number;
-  /** Whether the passes were sliced; the longest C call or slice of them (ms): the target's longest pause. */
+  /**
+   * Whether the passes were sliced; the longest C call or slice of them (ms, wall time: includes
+   * where other threads took the GIL mid-slice, so an upper bound of the target's pause); the longest
+   * gc.get_objects() of sliced passes (ms).
+   */
   sliced?: boolean;
   longestPauseMs?: number;
+  listMs?: number;
   /** The holder is the named container the request gave (`via`), checked without a heap pass. */
   via?: boolean;
   elapsedMs: number;
