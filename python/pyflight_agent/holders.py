@@ -206,14 +206,16 @@ class _Search(object):
 
     def sliced_referrers(self, obj):
         """gc.get_referrers(obj) in slices: the collector's objects listed once, then in chunks of 512
-        `gc.get_referents(*chunk)` (one C call) and an identity test at C speed (`map(is_, …)`: no
-        __eq__ runs), the chunk searched object by object only when it holds `obj`. A list of over
+        `gc.get_referents(*chunk)` (one C call), whether it met `obj` told by obj's reference count
+        (the referents list holds one per meeting), the chunk searched object by object with an
+        identity test (`map(is_, …)`: no __eq__ runs) only when it did. A list of over
         50,000 items is read in slices of itself. Each entry of the listing is dropped once searched
         (nothing the target frees is kept alive); the GIL is given back after each slice of `sliceMs`.
         Like gc.get_referrers, it finds the collector's objects only. Stops at the deadline (what was
         found so far)."""
         everything = self.tracked()
         found = []
+        refcount = sys.getrefcount
         total = len(everything)
         index = 0
         chunk = 512
@@ -230,7 +232,14 @@ class _Search(object):
                     # Never a module's referents: CPython 3.12's _asyncio module state hands out freed
                     # objects (gh-122695; the walk never goes through a module object anyway).
                     part = [o for o in part if type(o) is not _ModuleType and not (type(o) is list and list.__len__(o) > 50000)]
-                    if part and any(map(is_, gc.get_referents(*part), repeat(obj))):
+                    # Whether the chunk refers to `obj`: the referents list holds one more reference to
+                    # it per time it is met (C speed; an identity scan costs 3-4x the listing). Another
+                    # thread can move obj's count meanwhile: a false "yes" is checked object by object.
+                    before = refcount(obj)
+                    refs = gc.get_referents(*part) if part else ()
+                    held = refcount(obj) - before
+                    del refs
+                    if held:
                         for o in part:
                             if id(o) not in self.own and o is not obj and any(map(is_, gc.get_referents(o), repeat(obj))):
                                 found.append(o)
@@ -254,14 +263,16 @@ class _Search(object):
     def _list_holds(self, box, obj):
         """Whether the list `box` holds `obj`, read 50,000 items at a time (the GIL given back between)."""
         start = 0
+        refcount = sys.getrefcount
         while True:
+            before = refcount(obj)
             try:
                 part = list.__getitem__(box, slice(start, start + 50000))
             except Exception:
                 return False
             if not part:
                 return False
-            if any(map(is_, part, repeat(obj))):
+            if refcount(obj) != before and any(map(is_, part, repeat(obj))):
                 return True
             start += 50000
             del part
