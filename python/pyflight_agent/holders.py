@@ -168,6 +168,7 @@ class _Search(object):
         self.slice_s = float(spec.get("sliceMs", 8)) / 1000.0
         self.longest_pause = 0.0  # the longest C call of a pass, or slice (seconds)
         self.longest_list = 0.0  # the longest gc.get_objects() of sliced passes (seconds)
+        self.memo = {}  # id -> referrers found by a sliced pass for an object of the queue, not asked for yet
 
     def out_of_budget(self):
         if time.monotonic() > self.deadline:
@@ -178,12 +179,27 @@ class _Search(object):
             return True
         return False
 
-    def referrers(self, obj):
-        self.heap_passes += 1
+    def referrers(self, obj, also=()):
+        """The collector's objects that refer to `obj`. Sliced, one pass answers `also` too (the next
+        objects of the walk's queue), kept until they are asked for."""
         if self.sliced:
-            refs = self.sliced_referrers(obj)
+            refs = self.memo.pop(id(obj), None)
+            if refs is None:
+                self.heap_passes += 1
+                objs = [obj] + [o for o in also if id(o) not in self.memo][:15]
+                self.own.add(id(objs))  # listed by the pass: never a referrer
+                try:
+                    answers = self.sliced_referrers(objs)
+                finally:
+                    self.own.discard(id(objs))
+                    del objs[:]
+                refs = answers.pop(id(obj))
+                for key, value in answers.items():
+                    self.own.add(id(value))
+                    self.memo[key] = value
             self.own.add(id(refs))
             return refs
+        self.heap_passes += 1
         if self.heap_passes > 1:
             # Each pass is one C call over every reference of the heap (~300 ms on a 20 M-object heap
             # on a busy 2-core machine): give the target's threads the GIL between two of them.
@@ -204,7 +220,7 @@ class _Search(object):
         self.own.add(id(everything))
         return everything
 
-    def sliced_referrers(self, obj):
+    def sliced_referrers(self, objs):
         """gc.get_referrers(obj) in slices: the collector's objects listed once, then in chunks of 512
         `gc.get_referents(*chunk)` (one C call), whether it met `obj` told by obj's reference count
         (the referents list holds one per meeting), the chunk searched object by object with an
@@ -214,7 +230,7 @@ class _Search(object):
         Like gc.get_referrers, it finds the collector's objects only. Stops at the deadline (what was
         found so far)."""
         everything = self.tracked()
-        found = []
+        found = [[] for _o in objs]
         refcount = sys.getrefcount
         total = len(everything)
         index = 0
@@ -235,18 +251,26 @@ class _Search(object):
                     # Whether the chunk refers to `obj`: the referents list holds one more reference to
                     # it per time it is met (C speed; an identity scan costs 3-4x the listing). Another
                     # thread can move obj's count meanwhile: a false "yes" is checked object by object.
-                    before = refcount(obj)
+                    # (the same expression both times: the count includes the references of how it is read)
+                    before = list(map(refcount, objs))
                     refs = gc.get_referents(*part) if part else ()
-                    held = refcount(obj) - before
+                    after = list(map(refcount, objs))
                     del refs
-                    if held:
-                        for o in part:
-                            if id(o) not in self.own and o is not obj and any(map(is_, gc.get_referents(o), repeat(obj))):
-                                found.append(o)
+                    if before == after:
+                        del part[:]
+                    for k, obj in enumerate(objs):
+                        if before[k] != after[k]:
+                            for o in part:
+                                if id(o) not in self.own and o is not obj and any(map(is_, gc.get_referents(o), repeat(obj))):
+                                    found[k].append(o)
+                    obj = None
                     del part[:]
                     for o in big:
-                        if id(o) not in self.own and self._list_holds(o, obj):
-                            found.append(o)
+                        if id(o) not in self.own:
+                            for k, obj in enumerate(objs):
+                                if self._list_holds(o, obj):
+                                    found[k].append(o)
+                            obj = None
                     del big[:]
                 took = time.perf_counter() - slice_start
                 self.longest_pause = max(self.longest_pause, took)
@@ -258,7 +282,7 @@ class _Search(object):
             self.own.discard(id(everything))
             del everything[:]
             del everything
-        return found
+        return {id(obj): refs for obj, refs in zip(objs, found)}
 
     def _list_holds(self, box, obj):
         """Whether the list `box` holds `obj`, read 50,000 items at a time (the GIL given back between)."""
@@ -292,7 +316,13 @@ class _Search(object):
                 current_id = queue.pop(0)
                 current = nodes[current_id]
                 self.expanded += 1
-                refs = self.referrers(current)
+                also = [nodes[q] for q in queue[:15]] if self.sliced else []
+                self.own.add(id(also))
+                try:
+                    refs = self.referrers(current, also)
+                finally:
+                    self.own.discard(id(also))
+                    del also[:]
                 try:
                     for parent in refs:
                         pid = id(parent)
@@ -342,6 +372,9 @@ class _Search(object):
             self.exhausted += 1
             return None
         finally:
+            for refs in self.memo.values():
+                self.own.discard(id(refs))
+            self.memo.clear()
             nodes.clear()
             came.clear()
             del queue[:]
