@@ -169,6 +169,7 @@ class _Search(object):
         self.longest_pause = 0.0  # the longest C call of a pass, or slice (seconds)
         self.longest_list = 0.0  # the longest gc.get_objects() of sliced passes (seconds)
         self.memo = {}  # id -> referrers found by a sliced pass for an object of the queue, not asked for yet
+        self.seed = {}  # id -> referrers of the objects to explain, found by one sliced pass for all of them
 
     def out_of_budget(self):
         if time.monotonic() > self.deadline:
@@ -184,6 +185,8 @@ class _Search(object):
         objects of the walk's queue), kept until they are asked for."""
         if self.sliced:
             refs = self.memo.pop(id(obj), None)
+            if refs is None:
+                refs = self.seed.pop(id(obj), None)
             if refs is None:
                 self.heap_passes += 1
                 objs = [obj] + [o for o in also if id(o) not in self.memo][:15]
@@ -210,6 +213,26 @@ class _Search(object):
         self.own.add(id(refs))
         return refs
 
+    def prefetch(self, starts):
+        """Sliced: the referrers of every object to explain in one pass (each walk starts from one)."""
+        if not self.sliced or len(starts) < 2:
+            return
+        objs = list(starts[:16])
+        self.own.add(id(objs))
+        self.heap_passes += 1
+        try:
+            for key, value in self.sliced_referrers(objs).items():
+                self.own.add(id(value))
+                self.seed[key] = value
+        finally:
+            self.own.discard(id(objs))
+            del objs[:]
+
+    def drop_seed(self):
+        for refs in self.seed.values():
+            self.own.discard(id(refs))
+        self.seed.clear()
+
     def tracked(self):
         """gc.get_objects(): the one C call of a sliced pass that cannot be cut (~50 ns per tracked object)."""
         started = time.perf_counter()
@@ -221,7 +244,7 @@ class _Search(object):
         return everything
 
     def sliced_referrers(self, objs):
-        """gc.get_referrers(obj) in slices: the collector's objects listed once, then in chunks of 512
+        """gc.get_referrers(obj) in slices: the collector's objects listed once, then in chunks of 1,024
         `gc.get_referents(*chunk)` (one C call), whether it met `obj` told by obj's reference count
         (the referents list holds one per meeting), the chunk searched object by object with an
         identity test (`map(is_, …)`: no __eq__ runs) only when it did. A list of over
@@ -234,7 +257,7 @@ class _Search(object):
         refcount = sys.getrefcount
         total = len(everything)
         index = 0
-        chunk = 512
+        chunk = 1024
         try:
             while index < total:
                 slice_start = time.perf_counter()
@@ -244,10 +267,13 @@ class _Search(object):
                     part = everything[index:stop]
                     everything[index:stop] = [None] * (stop - index)
                     index = stop
-                    big = [o for o in part if type(o) is list and list.__len__(o) > 50000]
-                    # Never a module's referents: CPython 3.12's _asyncio module state hands out freed
-                    # objects (gh-122695; the walk never goes through a module object anyway).
-                    part = [o for o in part if type(o) is not _ModuleType and not (type(o) is list and list.__len__(o) > 50000)]
+                    kinds = set(map(type, part))
+                    big = [o for o in part if type(o) is list and list.__len__(o) > 50000] if list in kinds else []
+                    if big or _ModuleType in kinds:
+                        # Never a module's referents: CPython 3.12's _asyncio module state hands out freed
+                        # objects (gh-122695; the walk never goes through a module object anyway).
+                        part = [o for o in part if type(o) is not _ModuleType and not (type(o) is list and list.__len__(o) > 50000)]
+                    kinds.clear()
                     # Whether the chunk refers to `obj`: the referents list holds one more reference to
                     # it per time it is met (C speed; an identity scan costs 3-4x the listing). Another
                     # thread can move obj's count meanwhile: a false "yes" is checked object by object.
@@ -633,6 +659,7 @@ def holders(spec):
             meta.extend((None, None) for _o in starts)
             del instances[:]
         answer["sampled"] = via_box[0][0]["samples"] if via_box else len(starts)
+        search.prefetch(starts)
         for obj, (size, grown) in zip(starts, meta):
             if search.out_of_budget():
                 break
@@ -651,6 +678,7 @@ def holders(spec):
             entry["samples"] += 1
         obj = None
     finally:
+        search.drop_seed()
         del starts[:]
     answer.update({
         "holders": sorted(results.values(), key=lambda e: -e["samples"]),

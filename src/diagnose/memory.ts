@@ -34,9 +34,13 @@ const MIN_GROWTH_COUNT = 10;
 const BIG_HEAP_OBJECTS = 5_000_000;
 /**
  * Above this many objects the referrer search's passes are sliced: gc.get_referrers visits every
- * reference of the heap in one C call (~10–25 ns each: 10–25 ms per million, 145–550 ms on the bench's 20 M).
+ * reference of the heap in one C call (~15–25 ns each: 75–125 ms for 5 M, 145–550 ms on the bench's
+ * 20 M). Only when the collector tracks under a quarter of them: a sliced pass lists the tracked
+ * objects in one call (~50 ns each) and costs ~250 ns more of Python per tracked object, so on a heap
+ * of millions of small tracked containers a gc.get_referrers pass is the shorter pause (2 M tracked,
+ * leaky_registry --ballast: 27 ms a pass, sliced 500 ms of work and a 40–80 ms listing).
  */
-const SLICED_ABOVE_OBJECTS = 1_000_000;
+const SLICED_ABOVE_OBJECTS = 5_000_000;
 /** pympler diffs only (no heap total to be relative to). */
 const MIN_GROWTH_BYTES = 10 * 1024;
 /** Seconds of the `__init__` watch that shows where the top Python-class grower is created. */
@@ -99,7 +103,10 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     // A class kept by a named container the census saw grow: the target checks that container first (no heap pass).
     const via = instancesCommand(r.type, target.pid) && kept.length ? { via: { path: kept[0].path, kind: kept[0].kind }, instances: (r.before?.count ?? 0) + r.count } : {};
     // On a heap of millions of objects each gc.get_referrers pass pauses the target for 100s of ms: sliced passes instead.
-    const holders = await searchHolders(target, r, before, holderSeconds, samples, via, (diff.totals?.after.objects ?? 0) > SLICED_ABOVE_OBJECTS, signal, onStep, commands);
+    const objects = diff.totals?.after.objects ?? 0;
+    const tracked = diff.census?.[diff.census.length - 1]?.tracked ?? objects;
+    const sliced = objects > SLICED_ABOVE_OBJECTS && tracked * 4 < objects;
+    const holders = await searchHolders(target, r, before, holderSeconds, samples, via, sliced, signal, onStep, commands);
     const finding = growerFinding(target.pid, r, diff, holders, i === 0);
     // Where they are created: tracemalloc when the target traces already, else one short watch on
     // the first Python class's __init__ with the call stack (a probe the Watch view shows; always removed).
