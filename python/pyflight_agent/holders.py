@@ -161,6 +161,7 @@ class _Search(object):
             if isinstance(d, dict):
                 self.module_dicts[id(d)] = name
         self.exhausted = 0
+        self.direct = 0  # samples that nothing but a frame (or C code) refers to
         self.frames = {}  # (function, file, line) -> count: samples held by a running function's local variable
         # Sliced passes (a heap of many references): one gc.get_objects() per pass, then the referrers
         # looked for in chunks of it between which the target's threads run (see sliced_referrers).
@@ -393,6 +394,10 @@ class _Search(object):
                 finally:
                     self.own.discard(id(refs))
                     del refs
+                if current is start and not queue:
+                    # Nothing but a running frame (or C code) refers to the object itself: in flight,
+                    # e.g. a request's object in the function handling it.
+                    self.direct += 1
             # Nothing the collector sees holds the chain: a running function's local variable (3.11
             # keeps a running frame's locals out of gc's reach) or C code does.
             self.exhausted += 1
@@ -660,7 +665,10 @@ def holders(spec):
             del instances[:]
         answer["sampled"] = via_box[0][0]["samples"] if via_box else len(starts)
         search.prefetch(starts)
-        for obj, (size, grown) in zip(starts, meta):
+        for k in range(len(starts)):
+            # By index: a zip's result tuple would refer to the object and be met by the walk as its holder.
+            obj = starts[k]
+            size, grown = meta[k]
             if search.out_of_budget():
                 break
             if len(created) < 3:
@@ -684,6 +692,7 @@ def holders(spec):
         "holders": sorted(results.values(), key=lambda e: -e["samples"]),
         "unresolved": answer["sampled"] - sum(e["samples"] for e in results.values()),
         "heldInvisibly": search.exhausted,
+        "heldDirectly": search.direct,
         "heldByFrames": [{"function": f, "file": fi, "line": ln, "samples": n} for (f, fi, ln), n in search.frames.items()][:5],
         "createdAt": created if created else (None if "tracemalloc" not in sys.modules or not sys.modules["tracemalloc"].is_tracing() else []),
         "stoppedBy": search.stopped_by, "expanded": search.expanded, "heapPasses": search.heap_passes,

@@ -66,3 +66,46 @@ def test_sliced_search_finds_what_get_referrers_finds():
     entry = app.CACHE[-1]
     assert [type(r).__name__ for r in gc.get_referrers(entry) if r is not sys._getframe()] == ["list"]
     del app
+
+
+class InFlightRequest(object):
+    def __init__(self, n):
+        self.n = n
+
+
+def test_objects_held_by_a_running_function_only_are_in_flight():
+    """A request's object that only the function handling it refers to is `heldDirectly` (in flight,
+    not kept); one a module list keeps is found there. The search's own loop holds no tuple of them."""
+    import threading
+    import time
+
+    app = types.ModuleType("inflight_app")
+    InFlightRequest.__module__ = "inflight_app"
+    app.InFlightRequest = InFlightRequest
+    app.KEPT = [InFlightRequest(99)]
+    sys.modules["inflight_app"] = app
+    release = threading.Event()
+
+    def handle(n):
+        request = InFlightRequest(n)
+        release.wait(10)
+        return request.n
+
+    threads = [threading.Thread(target=handle, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.2)
+        for sliced in (False, True):
+            answer = holders.holders({"module": "inflight_app", "class": "InFlightRequest", "samples": 3, "sliced": sliced})
+            assert answer["instances"] == 3 and answer["sampled"] == 3
+            assert [h["root"]["path"] for h in answer["holders"]] == ["inflight_app.KEPT"]
+            if sys.version_info >= (3, 11):  # 3.10's frames are the collector's objects: held by a frame
+                assert answer["heldDirectly"] == 2, answer
+            else:
+                assert answer["heldDirectly"] == 2 or len(answer["heldByFrames"]) >= 1, answer
+    finally:
+        release.set()
+        for t in threads:
+            t.join()
+        del sys.modules["inflight_app"]

@@ -92,8 +92,9 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
       : isOwner(r) ? r.count >= MIN_GROWTH_COUNT || growthOf(r) >= MIN_GROWTH_BYTES
         : (r.count >= MIN_GROWTH_COUNT && growthOf(r) > 0) || growthOf(r) >= MIN_GROWTH_BYTES));
   const findings: Finding[] = [];
+  const inFlight: MemDiffRow[] = [];
   let watched = false;
-  for (const [i, r] of real.slice(0, HOLDER_GROWERS).entries()) {
+  for (const r of real.slice(0, HOLDER_GROWERS)) {
     // Each step of the referrer search is a full pass over the heap's references (one C call, a pause of
     // the target's threads: 220–550 ms on 20 M objects here): when a named container that grew already
     // keeps them, 2 samples confirm the chain and find its line; on a heap of millions of objects, 1–2.
@@ -107,7 +108,12 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     const tracked = diff.census?.[diff.census.length - 1]?.tracked ?? objects;
     const sliced = objects > SLICED_ABOVE_OBJECTS && tracked * 4 < objects;
     const holders = await searchHolders(target, r, before, holderSeconds, samples, via, sliced, signal, onStep, commands);
-    const finding = growerFinding(target.pid, r, diff, holders, i === 0);
+    if (typeof holders !== 'string' && !holders.builtin && holders.sampled > 0 && !holders.holders.length && holders.heldDirectly === holders.sampled) {
+      // Every sample is referred to by nothing but a running function: objects in flight (a request being handled), not kept.
+      inFlight.push(r);
+      continue;
+    }
+    const finding = growerFinding(target.pid, r, diff, holders, findings.length === 0);
     // Where they are created: tracemalloc when the target traces already, else one short watch on
     // the first Python class's __init__ with the call stack (a probe the Watch view shows; always removed).
     const inst = instancesCommand(r.type, target.pid);
@@ -134,7 +140,7 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     // RSS while no census ran (the helper reads it around its waits), else from the first wait to the end.
     const before = await rssBefore;
     const rss = diff.rssBetween ?? (before !== undefined && rssAfter !== undefined ? { before, after: rssAfter, grown: rssAfter - before } : undefined);
-    ordered.push(steadyFinding(target.pid, diff, bar, rss, !agentWasLoaded));
+    ordered.push(steadyFinding(target.pid, diff, bar, rss, !agentWasLoaded, inFlight));
   } else if (!ordered.length) {
     ordered.push({
       title: `Nothing grew in ${diff.intervalSeconds} s${census ? '' : " beyond pympler's own bookkeeping"}`, severity: 'info', location: null,
@@ -168,11 +174,11 @@ const MB = 1024 * 1024;
  * only, and how to look for a slower leak.
  */
 export function steadyFinding(pid: number, diff: MemDiffResult, bar: GrowthBar, rss: { before: number; after: number; grown: number; seconds?: number } | undefined,
-  agentJustLoaded: boolean): Finding {
+  agentJustLoaded: boolean, inFlight: MemDiffRow[] = []): Finding {
   const interval = diff.intervalSeconds;
   const rows = rankedRows(diff).filter((r) => growthOf(r) > 0);
   const top = rows[0];
-  const once = rows.filter((r) => growthVerdict(r, bar) === 'once');
+  const once = rows.filter((r) => growthVerdict(r, bar) === 'once' || inFlight.includes(r));
   const below = rows.filter((r) => growthVerdict(r, bar) === 'below');
   const barText = bar.by === 'heap' ? `${formatBytes(bar.bytes)} (${(HEAP_SHARE_PERCENT).toFixed(1)} % of the ${formatBytes(bar.heapBytes)} heap the census counted)`
     : `${formatBytes(bar.bytes)} (what ${bar.churnType} fell by in the same interval: the churn of this process; ${formatBytes(bar.heapBytes)} heap)`;
@@ -197,9 +203,13 @@ export function steadyFinding(pid: number, diff: MemDiffResult, bar: GrowthBar, 
     `A type counts as growing when it grows by ${barText}${bar.halves ? ' and in both halves of the interval (a census at the start, halfway and at the end)' : ''}.`];
   if (top && below.includes(top)) evidence.push(`The most any type grew: ${top.type} ${formatBytes(growthOf(top), true)}${below.length > 1 ? `, then ${below.slice(1, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)}`).join(', ')}` : ''}.`);
   else if (below.length) evidence.push(`Below the bar: ${below.slice(0, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)}`).join(', ')}.`);
-  if (once.length) {
+  const upOnce = once.filter((r) => !inFlight.includes(r));
+  if (upOnce.length) {
     evidence.push(`Up at one census, not in both halves (objects alive for a while, then freed: requests in flight, a batch being built): `
-      + `${once.slice(0, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)} (${formatBytes(r.firstHalf?.growth ?? r.firstHalf?.size ?? 0, true)} in the first half)`).join(', ')}.`);
+      + `${upOnce.slice(0, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)} (${formatBytes(r.firstHalf?.growth ?? r.firstHalf?.size ?? 0, true)} in the first half)`).join(', ')}.`);
+  }
+  if (inFlight.length) {
+    evidence.push(`In flight, not kept: ${inFlight.map((r) => `${r.type} ${formatBytes(growthOf(r), true)}`).join(', ')}: every sampled instance is referred to by nothing but a running function (the objects of requests being handled).`);
   }
   if (ours) {
     evidence.push(`RSS rose by ${formatBytes(rssDelta!)} while no Python object type grew: PyFlight's agent was loaded for this diagnosis, and it and its first censuses take memory once (diagnose again: RSS then stays put unless memory outside Python objects grows).`);

@@ -118,6 +118,8 @@ export interface GrowthBar {
   halves: boolean;
   /** Where the middle census fell in the interval (rows, caches): a steady trend's expected first-half share. */
   share?: { rows: number; caches: number };
+  /** Each row's size change by type: what an owner's growth must be backed by. */
+  sizes?: Record<string, number>;
 }
 
 /** A type grows when it grew by this share of the heap at least (0.1 %: 1 MB of a 1 GB heap). */
@@ -137,8 +139,22 @@ export function growthBar(diff: MemDiffResult): GrowthBar {
   // Without a middle census, the churn bar stands in for the halves; with one, it would hide a leak
   // behind a batch that happened to be alive at the first census only.
   const share = diff.firstHalfShare;
-  return !halves && churn > heapBar ? { heapBytes, bytes: churn, by: 'churn', churnType: fell!.type, halves }
-    : { heapBytes, bytes: heapBar, by: 'heap', halves, ...(share ? { share } : {}) };
+  const sizes = Object.fromEntries(diff.rows.map((r) => [r.type, r.size]));
+  return !halves && churn > heapBar ? { heapBytes, bytes: churn, by: 'churn', churnType: fell!.type, halves, sizes }
+    : { heapBytes, bytes: heapBar, by: 'heap', halves, sizes, ...(share ? { share } : {}) };
+}
+
+/**
+ * A row's growth as the verdict counts it: a class's own growth plus what its instances own alone,
+ * that only as far as the owned types grew in the heap too. What an instance owns "alone" changes
+ * when another holder lets go (a report that held each product's name and price, dropped): the
+ * instances then own more, and the heap did not grow.
+ */
+export function backedGrowth(row: MemDiffRow, bar: GrowthBar): number {
+  if (!isOwner(row) || !bar.sizes || !row.owned || row.owned <= 0) return growthOf(row);
+  const kinds = Object.keys(row.ownsEach ?? {});
+  const grew = kinds.reduce((sum, k) => sum + Math.max(0, bar.sizes![k] ?? 0), 0);
+  return row.size + Math.min(row.owned, grew);
 }
 
 /** Both halves hold a fair part of `total`: at least HALF_SHARE of what a steady trend puts in each. */
@@ -152,10 +168,13 @@ function inBothHalves(total: number, first: number, share = 0.5): boolean {
  * interval but not in both halves (alive at one census: churn); `below`: under the bar.
  */
 export function growthVerdict(row: MemDiffRow, bar: GrowthBar): 'grows' | 'once' | 'below' {
-  const total = growthOf(row);
+  const raw = growthOf(row);
+  const total = backedGrowth(row, bar);
   if (total <= 0 || total < bar.bytes) return 'below';
   if (!row.firstHalf) return 'grows';
-  return inBothHalves(total, row.firstHalf.growth ?? row.firstHalf.size, bar.share?.rows) ? 'grows' : 'once';
+  // The first half's share of the raw growth, applied to what is backed.
+  const first = (row.firstHalf.growth ?? row.firstHalf.size) * (raw > 0 ? total / raw : 1);
+  return inBothHalves(total, first, bar.share?.rows) ? 'grows' : 'once';
 }
 
 /** An lru cache grows: unbounded (a bounded one stops at its bound), by entries in both halves when there were two. */

@@ -943,6 +943,8 @@ export interface MemHoldersResult {
   stoppedBy: 'time' | 'objects' | null;
   expanded: number;
   heapPasses: number;
+  /** Samples nothing but a running function's frame (or C code) refers to: objects in flight, not kept. */
+  heldDirectly?: number;
   /**
    * Whether the passes were sliced; the longest C call or slice of them (ms, wall time: includes
    * where other threads took the GIL mid-slice, so an upper bound of the target's pause); the longest

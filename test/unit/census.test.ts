@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cacheGrows, cacheText, censusProgressText, diffReport, growthBar, growthVerdict, ownsEachText, rankedRows, statsText } from '../../src/memory/census';
+import { backedGrowth, cacheGrows, cacheText, censusProgressText, diffReport, growthBar, growthVerdict, ownsEachText, rankedRows, statsText } from '../../src/memory/census';
 import { steadyFinding } from '../../src/diagnose/memory';
 import type { MemDiffResult } from '../../src/protocol/helper';
 
@@ -56,12 +56,23 @@ describe('census diff as text (src/memory/census.ts)', () => {
   it('the bar: 0.1 % of the heap; without halves raised to what a type fell by; with halves growth must show in both', () => {
     const noHalves: MemDiffResult = { ...diff, totals: heap, rows: [row('str', 150_000), row('dict', -300_000)] };
     const bar = growthBar(noHalves);
-    assert.deepEqual(bar, { heapBytes: 100_000_000, bytes: 300_000, by: 'churn', churnType: 'dict', halves: false });
+    assert.deepEqual({ ...bar, sizes: undefined }, { heapBytes: 100_000_000, bytes: 300_000, by: 'churn', churnType: 'dict', halves: false, sizes: undefined });
     assert.equal(growthVerdict(noHalves.rows[0], bar), 'below');
     const halves: MemDiffResult = { ...diff, totals: heap, rows: [row('app.Session', 400_000, 190_000), row('dict', 2_600_000, 2_600_000), row('str', 50_000, 20_000), row('tuple', -3_000_000, -3_000_000)] };
     const hb = growthBar(halves);
-    assert.deepEqual(hb, { heapBytes: 100_000_000, bytes: 100_000, by: 'heap', halves: true });
+    assert.deepEqual({ ...hb, sizes: undefined }, { heapBytes: 100_000_000, bytes: 100_000, by: 'heap', halves: true, sizes: undefined });
     assert.deepEqual(halves.rows.map((r) => growthVerdict(r, hb)), ['grows', 'once', 'below', 'below']);
+  });
+
+  it('what instances own counts as far as the owned types grew in the heap (another holder letting go is not growth)', () => {
+    const product = { type: 'app.Product', count: 0, size: 0, sizeText: '', sizeApprox: false, owned: 350_000, growth: 350_000, ownsEach: { str: 3, float: 1 },
+      firstHalf: { count: 0, size: 0, growth: 170_000 } };
+    const shared: MemDiffResult = { ...diff, totals: heap, rows: [product, row('str', 1_000), row('float', 500)] };
+    assert.equal(backedGrowth(product, growthBar(shared)), 1_500);
+    assert.equal(growthVerdict(product, growthBar(shared)), 'below');
+    const leaking: MemDiffResult = { ...diff, totals: heap, rows: [product, row('str', 300_000), row('float', 200_000)] };
+    assert.equal(backedGrowth(product, growthBar(leaking)), 350_000);
+    assert.equal(growthVerdict(product, growthBar(leaking)), 'grows');
   });
 
   it('a cache grows when unbounded and growing in both halves', () => {
