@@ -5,7 +5,9 @@
 // dropped; its heartbeat thread wakes every 10 ms and prints its longest gap each second.
 // Reported: the census diff's time, objects per second, the longest heartbeat gap during it (the
 // target's pause; the gap before it, at rest, beside it), the extra RSS, whether the leaking class
-// is first; the same for one pympler summary (a pympler diff is two of them and the interval).
+// is first; the holder search for PriceRequest with gc.get_referrers passes and with sliced passes
+// (time, passes, longest heartbeat gap); the same for one pympler summary (a pympler diff is two of
+// them and the interval).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,6 +78,20 @@ export async function benchMemory(Session) {
     const census = diff.census[1];
     const census0 = diff.census[0];
 
+    // The holder search (what the memory diagnosis asks for a grower it cannot place from the census):
+    // PriceRequest, kept by the lru cache, through gc.get_referrers passes and through sliced passes.
+    const holders = {};
+    for (const sliced of [false, true]) {
+      t = Date.now();
+      const r = await session.call('memHolders', { module: '__main__', class: 'PriceRequest', samples: 2, maxSeconds: 60, sliced });
+      const ms = Date.now() - t;
+      await sleep(1500);
+      holders[sliced ? 'sliced' : 'get_referrers'] = {
+        search_s: Number((ms / 1000).toFixed(1)), heap_passes: r.heapPasses, longest_heartbeat_gap_ms: longestGap(output, t, t + ms),
+        longest_pause_in_target_ms: r.longestPauseMs, get_objects_ms: r.listMs, holder: r.holders[0] ? r.holders[0].root.path : null, stopped_by: r.stoppedBy,
+      };
+    }
+
     // pympler's summary, once, on the same heap (flight-profiler's `mem summary`: one walk; its diff is two).
     const rssBeforePympler = rssKib(pid);
     t = Date.now();
@@ -106,6 +122,7 @@ export async function benchMemory(Session) {
         extra_rss_pct: pct(censusPeak, rssBefore),
         leaking_class_first: diff.rows[0]?.type === LEAK, first_rows: diff.rows.slice(0, 3).map((r) => r.type),
       },
+      holder_search: holders,
       pympler_summary: pymplerError ? { error: pymplerError, after_s: Number((pymplerMs / 1000).toFixed(1)), longest_heartbeat_gap_ms: pymplerGap } : {
         summary_s: Number((pymplerMs / 1000).toFixed(1)),
         objects_per_s: Math.round(objects / (pymplerMs / 1000)),

@@ -406,6 +406,11 @@ function printTable(r) {
       + `longest heartbeat gap ${c.longest_heartbeat_gap_ms} ms (at rest ${mem.heartbeat_gap_at_rest_ms} ms; gc.get_objects ${c.get_objects_pause_ms} ms), extra RSS ${c.extra_rss_pct} %, leaking class first: ${c.leaking_class_first}; `
       + (p.error ? `pympler summary failed after ${p.after_s} s: ${p.error}` : `pympler summary ${p.summary_s} s, gap ${p.longest_heartbeat_gap_ms} ms, extra RSS ${p.extra_rss_pct} %, leaking class first: ${p.leaking_class_first}; a pympler diff ≈ ${p.diff_estimate_s} s = ${mem.speedup}× the census diff`),
       'diff ≤ 30 s, pause ≤ 100 ms (≤ 1 s), extra RSS ≤ 10 %, class first, ≥ 5× pympler');
+    const h = mem.holder_search;
+    if (h) {
+      const one = (x) => `${x.search_s} s, ${x.heap_passes} passes, longest heartbeat gap ${x.longest_heartbeat_gap_ms} ms (in the target ${x.longest_pause_in_target_ms} ms), holder ${x.holder}`;
+      row('memory.holders', `PriceRequest: gc.get_referrers passes ${one(h.get_referrers)}; sliced passes ${one(h.sliced)} (gc.get_objects ${h.sliced.get_objects_ms} ms)`, 'pause ≤ 100 ms (≤ 1 s)');
+    }
   }
   const m = r.machine;
   console.log(`\n| key | measured | goal | measured on |\n|---|---|---|---|\n${rows.map((x) => `| ${x.join(' | ')} |`).join('\n')}\n\nThis run: ${m.date}, ${m.nproc} cores (${m.cpu}), Python ${m.python}, Node ${m.node}.`);

@@ -28,8 +28,9 @@ How:
   down 3 levels, at most 2,000 per instance), so a diff can say "Session grows, each holds a list of
   64 floats" instead of "float grows".
 
-Safety: gc.get_referents is called only on exact built-in containers and on instances of classes
-whose only C bases are those (never on a module: CPython 3.12's `_asyncio` module hands out freed
+Safety: gc.get_referents is called only on exact built-in containers, on instances of classes
+whose only C bases are those, and on functools' C lru cache wrappers (for the cache's dict: see
+_cache_keys) (never on a module: CPython 3.12's `_asyncio` module hands out freed
 objects to get_referents, gh-122695, see docs/flight-profiler-notes.md). No user code runs, nothing
 is imported, the target is not changed. Stdlib only.
 """
@@ -459,13 +460,70 @@ class _Census(object):
                 module = fn.__module__ if fn is not None and type(fn.__module__) is str else "?"
                 name = fn.__qualname__ if fn is not None else "?"
                 code = fn.__code__ if fn is not None else None
-                out.append({"function": "%s.%s" % (module, name), "currsize": int(info[3]), "maxsize": info[2],
-                            "hits": int(info[0]), "misses": int(info[1]), "id": str(id(wrapper)),
-                            "file": code.co_filename if code is not None else None,
-                            "line": code.co_firstlineno if code is not None else None})
+                entry = {"function": "%s.%s" % (module, name), "currsize": int(info[3]), "maxsize": info[2],
+                         "hits": int(info[0]), "misses": int(info[1]), "id": str(id(wrapper)),
+                         "file": code.co_filename if code is not None else None,
+                         "line": code.co_firstlineno if code is not None else None}
+                keys = _cache_keys(wrapper, attrs, int(info[3]), info[2])
+                if keys is not None:
+                    entry["keys"] = keys
+                out.append(entry)
             except Exception:
                 continue
         return out
+
+
+_KEY_SAMPLES = 20
+# A bounded cache's get_referents lists every entry's key and result (its linked list) besides its dict:
+# read only up to this many entries (an unbounded cache has no list: a few referents whatever its size).
+_KEYS_BOUNDED_MAX = 10000
+
+
+def _cache_keys(wrapper, attrs, currsize, maxsize):
+    """What the newest keys of a functools lru cache are, by type name only: {sampled, types: {name:
+    count}, identity: [names]} — `identity`: classes written in Python that hash and compare by
+    identity (object's own __hash__ and __eq__), so every new instance is a new entry.
+
+    The cache's dict is not reachable from Python: CPython's C lru_cache (3.10–3.13) reports it to
+    gc.get_referents (its tp_traverse visits the type, each link's key and result when bounded, the
+    cache dict, the function, the kwd mark, two types and the wrapper's __dict__). Its keys are read
+    by iterating the dict (no __hash__ or __eq__ runs: iteration reads the stored entries); a key is
+    the argument itself (one str or int) or a tuple of the arguments (keyword names and values after
+    a plain object() mark; types last when typed). Nothing is called on a key: only type() and the
+    class's own dicts."""
+    if currsize <= 0 or (maxsize is not None and currsize > _KEYS_BOUNDED_MAX):
+        return None
+    try:
+        refs = gc.get_referents(wrapper)
+    except Exception:
+        return None
+    boxes = [r for r in refs if type(r) is dict and r is not attrs]
+    del refs
+    if len(boxes) != 1:
+        return None
+    cache = boxes.pop()
+    try:
+        newest = [k for _i, k in zip(range(_KEY_SAMPLES), reversed(cache))]
+    except RuntimeError:  # changed by another thread while read
+        return None
+    finally:
+        cache = None
+    types = {}
+    identity = set()
+    hash_of, eq_of = object.__dict__["__hash__"], object.__dict__["__eq__"]
+    for key in newest:
+        parts = tuple.__iter__(key) if type(key) is tuple else (key,)
+        for part in parts:
+            t = type(part)
+            if t is object or issubclass(t, type):
+                continue  # the keyword mark; the types a typed cache appends
+            name = _type_name(t)
+            types[name] = types.get(name, 0) + 1
+            if _python_class(t) and _lookup(t, "__hash__") is hash_of and _lookup(t, "__eq__") is eq_of:
+                identity.add(name)
+    n = len(newest)
+    del newest[:]
+    return {"sampled": n, "types": types, "identity": sorted(identity)}
 
 
 def _named_containers(containers):

@@ -22,12 +22,15 @@ is dropped before it returns, so no cycle is left for the collector either. Only
 import gc
 import sys
 import time
+from itertools import repeat
+from operator import is_
 
 _SKIP_ROOT_MODULES = ("flight_profiler", "pympler", "_pyflight", "pyflight_helper", "sys", "importlib", "encodings",
                       "linecache", "abc", "_abc", "typing", "copyreg", "gc", "threading", "_weakrefset", "weakref")
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class written in Python
 _BIG = 64  # a container this long or longer is "big" when looking for the containers of a built-in type
 _FrameType = type(sys._getframe())
+_ModuleType = type(sys)
 _CellType = type((lambda x: lambda: x)(0).__closure__[0])
 
 
@@ -158,7 +161,16 @@ class _Search(object):
             if isinstance(d, dict):
                 self.module_dicts[id(d)] = name
         self.exhausted = 0
+        self.direct = 0  # samples that nothing but a frame (or C code) refers to
         self.frames = {}  # (function, file, line) -> count: samples held by a running function's local variable
+        # Sliced passes (a heap of many references): one gc.get_objects() per pass, then the referrers
+        # looked for in chunks of it between which the target's threads run (see sliced_referrers).
+        self.sliced = bool(spec.get("sliced", False))
+        self.slice_s = float(spec.get("sliceMs", 8)) / 1000.0
+        self.longest_pause = 0.0  # the longest C call of a pass, or slice (seconds)
+        self.longest_list = 0.0  # the longest gc.get_objects() of sliced passes (seconds)
+        self.memo = {}  # id -> referrers found by a sliced pass for an object of the queue, not asked for yet
+        self.seed = {}  # id -> referrers of the objects to explain, found by one sliced pass for all of them
 
     def out_of_budget(self):
         if time.monotonic() > self.deadline:
@@ -169,15 +181,153 @@ class _Search(object):
             return True
         return False
 
-    def referrers(self, obj):
+    def referrers(self, obj, also=()):
+        """The collector's objects that refer to `obj`. Sliced, one pass answers `also` too (the next
+        objects of the walk's queue), kept until they are asked for."""
+        if self.sliced:
+            refs = self.memo.pop(id(obj), None)
+            if refs is None:
+                refs = self.seed.pop(id(obj), None)
+            if refs is None:
+                self.heap_passes += 1
+                objs = [obj] + [o for o in also if id(o) not in self.memo][:15]
+                self.own.add(id(objs))  # listed by the pass: never a referrer
+                try:
+                    answers = self.sliced_referrers(objs)
+                finally:
+                    self.own.discard(id(objs))
+                    del objs[:]
+                refs = answers.pop(id(obj))
+                for key, value in answers.items():
+                    self.own.add(id(value))
+                    self.memo[key] = value
+            self.own.add(id(refs))
+            return refs
         self.heap_passes += 1
         if self.heap_passes > 1:
             # Each pass is one C call over every reference of the heap (~300 ms on a 20 M-object heap
             # on a busy 2-core machine): give the target's threads the GIL between two of them.
             time.sleep(0.002)
+        started = time.perf_counter()
         refs = gc.get_referrers(obj)
+        self.longest_pause = max(self.longest_pause, time.perf_counter() - started)
         self.own.add(id(refs))
         return refs
+
+    def prefetch(self, starts):
+        """Sliced: the referrers of every object to explain in one pass (each walk starts from one)."""
+        if not self.sliced or len(starts) < 2:
+            return
+        objs = list(starts[:16])
+        self.own.add(id(objs))
+        self.heap_passes += 1
+        try:
+            for key, value in self.sliced_referrers(objs).items():
+                self.own.add(id(value))
+                self.seed[key] = value
+        finally:
+            self.own.discard(id(objs))
+            del objs[:]
+
+    def drop_seed(self):
+        for refs in self.seed.values():
+            self.own.discard(id(refs))
+        self.seed.clear()
+
+    def tracked(self):
+        """gc.get_objects(): the one C call of a sliced pass that cannot be cut (~50 ns per tracked object)."""
+        started = time.perf_counter()
+        everything = gc.get_objects()
+        took = time.perf_counter() - started
+        self.longest_pause = max(self.longest_pause, took)
+        self.longest_list = max(self.longest_list, took)
+        self.own.add(id(everything))
+        return everything
+
+    def sliced_referrers(self, objs):
+        """gc.get_referrers(obj) in slices: the collector's objects listed once, then in chunks of 1,024
+        `gc.get_referents(*chunk)` (one C call), whether it met `obj` told by obj's reference count
+        (the referents list holds one per meeting), the chunk searched object by object with an
+        identity test (`map(is_, …)`: no __eq__ runs) only when it did. A list of over
+        50,000 items is read in slices of itself. Each entry of the listing is dropped once searched
+        (nothing the target frees is kept alive); the GIL is given back after each slice of `sliceMs`.
+        Like gc.get_referrers, it finds the collector's objects only. Stops at the deadline (what was
+        found so far)."""
+        everything = self.tracked()
+        found = [[] for _o in objs]
+        refcount = sys.getrefcount
+        total = len(everything)
+        index = 0
+        chunk = 1024
+        try:
+            while index < total:
+                slice_start = time.perf_counter()
+                end_by = slice_start + self.slice_s
+                while index < total and time.perf_counter() < end_by:
+                    stop = min(total, index + chunk)
+                    part = everything[index:stop]
+                    everything[index:stop] = [None] * (stop - index)
+                    index = stop
+                    kinds = set(map(type, part))
+                    big = [o for o in part if type(o) is list and list.__len__(o) > 50000] if list in kinds else []
+                    if big or _ModuleType in kinds:
+                        # Never a module's referents: CPython 3.12's _asyncio module state hands out freed
+                        # objects (gh-122695; the walk never goes through a module object anyway).
+                        part = [o for o in part if type(o) is not _ModuleType and not (type(o) is list and list.__len__(o) > 50000)]
+                    kinds.clear()
+                    # Whether the chunk refers to `obj`: the referents list holds one more reference to
+                    # it per time it is met (C speed; an identity scan costs 3-4x the listing). Another
+                    # thread can move obj's count meanwhile: a false "yes" is checked object by object.
+                    # (the same expression both times: the count includes the references of how it is read)
+                    before = list(map(refcount, objs))
+                    refs = gc.get_referents(*part) if part else ()
+                    after = list(map(refcount, objs))
+                    del refs
+                    if before == after:
+                        del part[:]
+                    for k, obj in enumerate(objs):
+                        if before[k] != after[k]:
+                            for o in part:
+                                if id(o) not in self.own and o is not obj and any(map(is_, gc.get_referents(o), repeat(obj))):
+                                    found[k].append(o)
+                    obj = None
+                    del part[:]
+                    for o in big:
+                        if id(o) not in self.own:
+                            for k, obj in enumerate(objs):
+                                if self._list_holds(o, obj):
+                                    found[k].append(o)
+                            obj = None
+                    del big[:]
+                took = time.perf_counter() - slice_start
+                self.longest_pause = max(self.longest_pause, took)
+                if time.monotonic() > self.deadline:
+                    self.stopped_by = self.stopped_by or "time"
+                    break
+                time.sleep(0.001)
+        finally:
+            self.own.discard(id(everything))
+            del everything[:]
+            del everything
+        return {id(obj): refs for obj, refs in zip(objs, found)}
+
+    def _list_holds(self, box, obj):
+        """Whether the list `box` holds `obj`, read 50,000 items at a time (the GIL given back between)."""
+        start = 0
+        refcount = sys.getrefcount
+        while True:
+            before = refcount(obj)
+            try:
+                part = list.__getitem__(box, slice(start, start + 50000))
+            except Exception:
+                return False
+            if not part:
+                return False
+            if refcount(obj) != before and any(map(is_, part, repeat(obj))):
+                return True
+            start += 50000
+            del part
+            time.sleep(0)
 
     def walk(self, start):
         """Breadth first from `start` up to a module global or class attribute: a chain
@@ -193,7 +343,13 @@ class _Search(object):
                 current_id = queue.pop(0)
                 current = nodes[current_id]
                 self.expanded += 1
-                refs = self.referrers(current)
+                also = [nodes[q] for q in queue[:15]] if self.sliced else []
+                self.own.add(id(also))
+                try:
+                    refs = self.referrers(current, also)
+                finally:
+                    self.own.discard(id(also))
+                    del also[:]
                 try:
                     for parent in refs:
                         pid = id(parent)
@@ -238,11 +394,18 @@ class _Search(object):
                 finally:
                     self.own.discard(id(refs))
                     del refs
+                if current is start and not queue:
+                    # Nothing but a running frame (or C code) refers to the object itself: in flight,
+                    # e.g. a request's object in the function handling it.
+                    self.direct += 1
             # Nothing the collector sees holds the chain: a running function's local variable (3.11
             # keeps a running frame's locals out of gc's reach) or C code does.
             self.exhausted += 1
             return None
         finally:
+            for refs in self.memo.values():
+                self.own.discard(id(refs))
+            self.memo.clear()
             nodes.clear()
             came.clear()
             del queue[:]
@@ -489,14 +652,23 @@ def holders(spec):
             created.extend(created_via)
         else:
             search.heap_passes += 1
-            instances = [o for o in gc.get_referrers(cls) if type(o) is cls]
+            if search.sliced:
+                instances = _instances_sliced(search, cls)
+            else:
+                started = time.perf_counter()
+                instances = [o for o in gc.get_referrers(cls) if type(o) is cls]
+                search.longest_pause = max(search.longest_pause, time.perf_counter() - started)
             search.own.add(id(instances))
             answer["instances"] = len(instances)
             starts.extend(_samples(instances, count))
             meta.extend((None, None) for _o in starts)
             del instances[:]
         answer["sampled"] = via_box[0][0]["samples"] if via_box else len(starts)
-        for obj, (size, grown) in zip(starts, meta):
+        search.prefetch(starts)
+        for k in range(len(starts)):
+            # By index: a zip's result tuple would refer to the object and be met by the walk as its holder.
+            obj = starts[k]
+            size, grown = meta[k]
             if search.out_of_budget():
                 break
             if len(created) < 3:
@@ -514,14 +686,18 @@ def holders(spec):
             entry["samples"] += 1
         obj = None
     finally:
+        search.drop_seed()
         del starts[:]
     answer.update({
         "holders": sorted(results.values(), key=lambda e: -e["samples"]),
         "unresolved": answer["sampled"] - sum(e["samples"] for e in results.values()),
         "heldInvisibly": search.exhausted,
+        "heldDirectly": search.direct,
         "heldByFrames": [{"function": f, "file": fi, "line": ln, "samples": n} for (f, fi, ln), n in search.frames.items()][:5],
         "createdAt": created if created else (None if "tracemalloc" not in sys.modules or not sys.modules["tracemalloc"].is_tracing() else []),
         "stoppedBy": search.stopped_by, "expanded": search.expanded, "heapPasses": search.heap_passes,
+        "sliced": search.sliced, "longestPauseMs": round(search.longest_pause * 1000, 1),
+        "listMs": round(search.longest_list * 1000, 1),
         "elapsedMs": int((time.monotonic() - started) * 1000),
         "files": {},
     })
@@ -535,6 +711,32 @@ def holders(spec):
     search.own.clear()
     search.module_dicts.clear()
     return answer
+
+
+def _instances_sliced(search, cls):
+    """The objects of exactly type `cls`, from one gc.get_objects() read in slices (type() only)."""
+    everything = search.tracked()
+    out = []
+    total = len(everything)
+    index = 0
+    try:
+        while index < total:
+            slice_start = time.perf_counter()
+            end_by = slice_start + search.slice_s
+            while index < total and time.perf_counter() < end_by:
+                stop = min(total, index + 4096)
+                part = everything[index:stop]
+                everything[index:stop] = [None] * (stop - index)
+                index = stop
+                out.extend([o for o, t in zip(part, map(type, part)) if t is cls])
+                del part[:]
+            search.longest_pause = max(search.longest_pause, time.perf_counter() - slice_start)
+            time.sleep(0.001)
+    finally:
+        search.own.discard(id(everything))
+        del everything[:]
+        del everything
+    return out
 
 
 def _last_item(box, deque):

@@ -205,6 +205,65 @@ def test_named_containers_and_lru_caches():
     assert named["census_probe_app._sessions"]["holds"] == "%s.CensusSession" % __name__
     cache = next(c for c in result["caches"] if c["function"].endswith("quote"))
     assert cache["currsize"] == 1200 and cache["maxsize"] is None
+    # The newest keys by type: float arguments (a one-argument key that is not a str or int is a tuple).
+    assert cache["keys"] == {"sampled": 20, "types": {"float": 20}, "identity": []}
+
+
+class KeyRequest(object):
+    """Hashes by identity (object's __hash__ and __eq__): every instance is a new cache key."""
+
+    def __init__(self, sku):
+        self.sku = sku
+
+
+class LoudKey(object):
+    """A key whose __hash__, __eq__ and __repr__ are user code: the census never calls them."""
+
+    calls = []
+
+    def __init__(self, n):
+        self.n = n
+
+    def __hash__(self):
+        LoudKey.calls.append("hash")
+        return hash(self.n)
+
+    def __eq__(self, other):
+        LoudKey.calls.append("eq")
+        return type(other) is LoudKey and other.n == self.n
+
+    def __repr__(self):
+        LoudKey.calls.append("repr")
+        return "LoudKey"
+
+
+def test_lru_cache_keys_by_type_only():
+    import functools
+
+    @functools.lru_cache(maxsize=None)
+    def quote_price(request, currency="EUR"):
+        return 9.99
+
+    @functools.lru_cache(maxsize=64)
+    def bounded(key):
+        return 1
+
+    requests = [KeyRequest("sku-%d" % (i % 5)) for i in range(300)]
+    for i, r in enumerate(requests):
+        quote_price(r) if i % 2 else quote_price(r, currency="USD")
+    for i in range(100):
+        bounded(LoudKey(i))
+    del LoudKey.calls[:]
+    result = census.census({"owners": False})
+    caches = {c["function"].rsplit(".", 1)[-1]: c for c in result["caches"] if "test_lru_cache_keys_by_type_only" in c["function"]}
+    keys = caches["quote_price"]["keys"]
+    assert keys["sampled"] == 20
+    # Positional keys: (request,); keyword ones: (request, <mark>, 'currency', 'USD'): the mark is left out.
+    assert keys["types"] == {"%s.KeyRequest" % __name__: 20, "str": 20}
+    assert keys["identity"] == ["%s.KeyRequest" % __name__]
+    assert caches["bounded"]["keys"] == {"sampled": 20, "types": {"%s.LoudKey" % __name__: 20}, "identity": []}
+    assert LoudKey.calls == []  # no __hash__, __eq__ or __repr__ of a key ran
+    del requests
 
 
 def census_of(rows, owners=(), containers=(), caches=()):

@@ -7,7 +7,10 @@
  */
 import { PyFlightError } from '../common/errors';
 import { biggestContainer, chainText, createdText, holderName, searchText } from '../memory/holders';
-import { cacheText, censusProgressText, containerText, containersHolding, explainedText, growthOf, isOwner, ownsEachText, rankedRows, statsText } from '../memory/census';
+import { HEAP_SHARE, cacheGrows, cacheText, censusProgressText, containerText, containersHolding, explainedText, growthBar, growthOf, growthVerdict, isOwner, ownsEachText, rankedRows, statsText,
+  type GrowthBar } from '../memory/census';
+import { parseStatusRss } from '../processes/procfsParser';
+import type { TargetProcess } from '../host/targetHost';
 import { classLocation, formatBytes, formatCount, instancesCommand, isDiffBookkeeping } from '../memory/memModel';
 import type { MemContainersResult, MemDiffResult, MemDiffRow, MemHoldersParams, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
 import type { HelperCaller } from '../protocol/methods';
@@ -15,16 +18,30 @@ import type { DiagnosisExtras, DiagnoseStep } from './playbookTypes';
 import type { WatchHandle } from './exception';
 import { shortWhere, type Finding } from './report';
 
-export interface MemoryTarget extends HelperCaller {
+/** `host`: /proc of the target (its RSS before and after the diff). */
+export interface MemoryTarget extends HelperCaller, TargetProcess {
   startProbe(method: 'watch', params: WatchParams, options?: { source?: { file: string; line: number } }): WatchHandle;
   pid: number;
+  /** Whether the agent is in the process already (a Session says): loading it raises RSS once. */
+  readonly agentLoaded?: boolean;
 }
 
 /** Growers whose holders are searched (each search is bounded by `maxSeconds` in the target). */
 const HOLDER_GROWERS = 3;
+/** A cache grows by this many entries at least (besides growing in both halves); pympler diffs (no totals) use it for objects too. */
 const MIN_GROWTH_COUNT = 10;
-/** Above this many objects the referrer search samples fewer objects (each of its passes pauses the target). */
+/** Above this many objects the referrer search samples fewer objects (each of its passes costs time). */
 const BIG_HEAP_OBJECTS = 5_000_000;
+/**
+ * Above this many objects the referrer search's passes are sliced: gc.get_referrers visits every
+ * reference of the heap in one C call (~15–25 ns each: 75–125 ms for 5 M, 145–550 ms on the bench's
+ * 20 M). Only when the collector tracks under a quarter of them: a sliced pass lists the tracked
+ * objects in one call (~50 ns each) and costs ~250 ns more of Python per tracked object, so on a heap
+ * of millions of small tracked containers a gc.get_referrers pass is the shorter pause (2 M tracked,
+ * leaky_registry --ballast: 27 ms a pass, sliced 500 ms of work and a 40–80 ms listing).
+ */
+const SLICED_ABOVE_OBJECTS = 5_000_000;
+/** pympler diffs only (no heap total to be relative to). */
 const MIN_GROWTH_BYTES = 10 * 1024;
 /** Seconds of the `__init__` watch that shows where the top Python-class grower is created. */
 const CREATION_WATCH_SECONDS = 2;
@@ -33,7 +50,8 @@ const STACK_EXPR = "[(f.filename, f.lineno, f.name) for f in __import__('traceba
 
 export async function diagnoseMemory(target: MemoryTarget, seconds: number, holderSeconds: number, signal: AbortSignal | undefined,
   onStep: DiagnoseStep, commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
-  onStep(`Comparing the heap ${seconds} s apart: two censuses in the process, in slices that let its threads run (through the PyFlightProfiler agent: it is loaded if not there yet).`);
+  const agentWasLoaded = target.agentLoaded !== false;
+  onStep(`Comparing the heap ${seconds} s apart: censuses in the process (at the start, halfway and at the end), in slices that let its threads run (through the PyFlightProfiler agent: it is loaded if not there yet).`);
   // Container lengths before the interval: for a built-in grower (dict, tuple …) the containers that grew are the holders.
   let before: MemContainersResult | undefined;
   try {
@@ -42,8 +60,12 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     if (signal?.aborted) throw error;
     onStep(`Could not read container sizes before the interval (${PyFlightError.from(error).message}); built-in growers are ranked by size only.`);
   }
+  // RSS from the end of the first census on: the agent's load and its first census raise RSS once
+  // (its modules, the allocator keeping the census's freed memory), which is not the target's growth.
+  let rssBefore: Promise<number | undefined> | undefined;
   let quarter = '';
-  const diff = await target.call('memDiff', { interval: seconds, limit: 30 }, { signal,
+  let waits = 0;
+  const diff = await target.call('memDiff', { interval: seconds, limit: 30, middle: true }, { signal,
     onProgress: (stage, detail) => {
       // The start of each census and each quarter: enough for a chat.
       const [label, percent] = (detail ?? '').split(' ');
@@ -54,17 +76,25 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
         onStep(`${text[0].toUpperCase()}${text.slice(1)}.`);
       }
     },
-    onWaiting: (s) => onStep(`First census taken; the second in ${s} s.`) });
+    onWaiting: (s) => {
+      rssBefore ??= readRss(target);
+      onStep(waits++ === 0 ? `First census taken; the next in ${s} s.` : `Middle census taken; the last in ${s} s.`);
+    } });
+  const rssAfter = await readRss(target);
   commands.push(`pyflight mem diff ${target.pid} --interval ${seconds} --limit 30`);
   extras.memDiff = diff;
   const census = diff.engine === 'census';
-  // A handful of objects in an interval is noise (the agent's own work, a cache warming up), not a leak.
+  // Noise is not a leak (the agent's own work, requests in flight, a report built and dropped): a type
+  // grows when it grew by a share of the heap, by more than any type fell, and in both halves.
+  const bar = census && diff.totals ? growthBar(diff) : undefined;
   const real = rankedRows(diff).filter((r) => growthOf(r) > 0 && !(!census && isDiffBookkeeping(r.type))
-    && (isOwner(r) ? r.count >= MIN_GROWTH_COUNT || growthOf(r) >= MIN_GROWTH_BYTES
-      : (r.count >= MIN_GROWTH_COUNT && growthOf(r) > 0) || growthOf(r) >= MIN_GROWTH_BYTES));
+    && (bar ? growthVerdict(r, bar) === 'grows'
+      : isOwner(r) ? r.count >= MIN_GROWTH_COUNT || growthOf(r) >= MIN_GROWTH_BYTES
+        : (r.count >= MIN_GROWTH_COUNT && growthOf(r) > 0) || growthOf(r) >= MIN_GROWTH_BYTES));
   const findings: Finding[] = [];
+  const inFlight: MemDiffRow[] = [];
   let watched = false;
-  for (const [i, r] of real.slice(0, HOLDER_GROWERS).entries()) {
+  for (const r of real.slice(0, HOLDER_GROWERS)) {
     // Each step of the referrer search is a full pass over the heap's references (one C call, a pause of
     // the target's threads: 220–550 ms on 20 M objects here): when a named container that grew already
     // keeps them, 2 samples confirm the chain and find its line; on a heap of millions of objects, 1–2.
@@ -73,8 +103,17 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     const samples = kept.length ? (big ? 1 : 2) : big ? 2 : 5;
     // A class kept by a named container the census saw grow: the target checks that container first (no heap pass).
     const via = instancesCommand(r.type, target.pid) && kept.length ? { via: { path: kept[0].path, kind: kept[0].kind }, instances: (r.before?.count ?? 0) + r.count } : {};
-    const holders = await searchHolders(target, r, before, holderSeconds, samples, via, signal, onStep, commands);
-    const finding = growerFinding(target.pid, r, diff, holders, i === 0);
+    // On a heap of millions of objects each gc.get_referrers pass pauses the target for 100s of ms: sliced passes instead.
+    const objects = diff.totals?.after.objects ?? 0;
+    const tracked = diff.census?.[diff.census.length - 1]?.tracked ?? objects;
+    const sliced = objects > SLICED_ABOVE_OBJECTS && tracked * 4 < objects;
+    const holders = await searchHolders(target, r, before, holderSeconds, samples, via, sliced, signal, onStep, commands);
+    if (typeof holders !== 'string' && !holders.builtin && holders.sampled > 0 && !holders.holders.length && holders.heldDirectly === holders.sampled) {
+      // Every sample is referred to by nothing but a running function: objects in flight (a request being handled), not kept.
+      inFlight.push(r);
+      continue;
+    }
+    const finding = growerFinding(target.pid, r, diff, holders, findings.length === 0);
     // Where they are created: tracemalloc when the target traces already, else one short watch on
     // the first Python class's __init__ with the call stack (a probe the Watch view shows; always removed).
     const inst = instancesCommand(r.type, target.pid);
@@ -90,14 +129,19 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     findings.push(finding);
   }
   // Caches named as caches: an lru_cache that grew, with the decorated function.
-  const cacheFindings = (diff.caches ?? []).filter((c) => (c.grown ?? 0) >= MIN_GROWTH_COUNT).slice(0, 2).map((c) => cacheFinding(target.pid, c, diff));
+  const cacheFindings = (diff.caches ?? []).filter((c) => cacheGrows(c, MIN_GROWTH_COUNT, diff.firstHalfShare?.caches)).slice(0, 2).map((c) => cacheFinding(target.pid, c, diff));
   // A grower whose holder is known comes before a cache, and a cache before a grower nothing explains.
   const explained = findings.filter((f) => f.location !== null || f.title.includes(', held by '));
   const unexplained = findings.filter((f) => !explained.includes(f));
   const ordered = [...explained, ...cacheFindings, ...unexplained];
   ordered.forEach((f, i) => { f.severity = i === 0 ? (f.severity === 'info' ? 'info' : 'high') : f.severity === 'high' ? 'medium' : f.severity; });
   const book = census ? [] : rankedRows(diff).filter((r) => r.size > 0 && isDiffBookkeeping(r.type));
-  if (!ordered.length) {
+  if (!ordered.length && bar) {
+    // RSS while no census ran (the helper reads it around its waits), else from the first wait to the end.
+    const before = await rssBefore;
+    const rss = diff.rssBetween ?? (before !== undefined && rssAfter !== undefined ? { before, after: rssAfter, grown: rssAfter - before } : undefined);
+    ordered.push(steadyFinding(target.pid, diff, bar, rss, !agentWasLoaded, inFlight));
+  } else if (!ordered.length) {
     ordered.push({
       title: `Nothing grew in ${diff.intervalSeconds} s${census ? '' : " beyond pympler's own bookkeeping"}`, severity: 'info', location: null,
       evidence: [book.length ? `Only ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} grew (pympler's first snapshot adds about one of each per type).`
@@ -113,16 +157,104 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   return { findings: ordered, summary: f0.severity === 'info' ? f0.title + '.' : `Memory grows: ${f0.title}.` };
 }
 
+async function readRss(target: MemoryTarget): Promise<number | undefined> {
+  try {
+    const status = await target.host?.readProc(target.pid, 'status');
+    return status ? parseStatusRss(status) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * The verdict when nothing grows meaningfully: "No leak found in 10 s: RSS steady at 50 MB, no type
+ * grew by more than 13 KB (0.1 % of the 13 MB heap)", what came closest, what went up at one census
+ * only, and how to look for a slower leak.
+ */
+export function steadyFinding(pid: number, diff: MemDiffResult, bar: GrowthBar, rss: { before: number; after: number; grown: number; seconds?: number } | undefined,
+  agentJustLoaded: boolean, inFlight: MemDiffRow[] = []): Finding {
+  const interval = diff.intervalSeconds;
+  const rows = rankedRows(diff).filter((r) => growthOf(r) > 0);
+  const top = rows[0];
+  const once = rows.filter((r) => growthVerdict(r, bar) === 'once' || inFlight.includes(r));
+  const below = rows.filter((r) => growthVerdict(r, bar) === 'below');
+  const barText = bar.by === 'heap' ? `${formatBytes(bar.bytes)} (${(HEAP_SHARE_PERCENT).toFixed(1)} % of the ${formatBytes(bar.heapBytes)} heap the census counted)`
+    : `${formatBytes(bar.bytes)} (what ${bar.churnType} fell by in the same interval: the churn of this process; ${formatBytes(bar.heapBytes)} heap)`;
+  // RSS steady: it moved by at most 3 % (the allocator's arenas come and go with churn); read around
+  // the censuses too (no rssBetween), also by twice the census's own list (the census allocates in the
+  // process, and the allocator may keep it).
+  const rssDelta = rss?.grown;
+  const rssBefore = rss?.before;
+  const rssAfter = rss?.after;
+  const listBytes = Math.max(0, ...(diff.census ?? []).map((c) => c.listBytes));
+  const rssSteady = rssDelta !== undefined && Math.abs(rssDelta) <= Math.max(RSS_SHARE * rssBefore!, rss?.seconds === undefined ? 2 * listBytes : 0);
+  const rssRose = rssDelta !== undefined && !rssSteady && rssDelta > 0;
+  // The agent loaded for this diagnosis raises RSS once (its modules, its first censuses): not the process's growth.
+  const ours = rssRose && agentJustLoaded;
+  const rssText = rssDelta === undefined ? undefined
+    : rssSteady ? `RSS steady at ${(rssAfter! / MB).toFixed(0)} MB (${rssDelta >= 0 ? '+' : ''}${(rssDelta / MB).toFixed(1)} MB)`
+      : ours ? `RSS ${(rssBefore! / MB).toFixed(0)} → ${(rssAfter! / MB).toFixed(0)} MB (the agent starting)`
+        : `RSS ${rssDelta > 0 ? 'rose' : 'fell'} by ${(Math.abs(rssDelta) / MB).toFixed(1)} MB to ${(rssAfter! / MB).toFixed(0)} MB`;
+  const growthText = `no type grew ${once.length ? 'steadily ' : ''}by more than ${formatBytes(bar.bytes)}${bar.by === 'heap' ? ` (${HEAP_SHARE_PERCENT.toFixed(1)} % of the heap)` : ''}`;
+  const title = rssRose && !ours ? `No Python object type grew in ${interval} s, but ${rssText}` : `No leak found in ${interval} s: ${rssText ? `${rssText}, ` : ''}${growthText}`;
+  const evidence = [...(rss?.seconds !== undefined ? [`RSS is read while no census ran (${rss.seconds.toFixed(1)} s of waits: a census allocates in the process too): ${(rss.before / MB).toFixed(1)} → ${(rss.after / MB).toFixed(1)} MB, ${rss.grown >= 0 ? '+' : ''}${(rss.grown / MB).toFixed(1)} MB over the waits (steady: within ${RSS_SHARE * 100} %).`] : []),
+    `A type counts as growing when it grows by ${barText}${bar.halves ? ' and in both halves of the interval (a census at the start, halfway and at the end)' : ''}.`];
+  if (top && below.includes(top)) evidence.push(`The most any type grew: ${top.type} ${formatBytes(growthOf(top), true)}${below.length > 1 ? `, then ${below.slice(1, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)}`).join(', ')}` : ''}.`);
+  else if (below.length) evidence.push(`Below the bar: ${below.slice(0, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)}`).join(', ')}.`);
+  const upOnce = once.filter((r) => !inFlight.includes(r));
+  if (upOnce.length) {
+    evidence.push(`Up at one census, not in both halves (objects alive for a while, then freed: requests in flight, a batch being built): `
+      + `${upOnce.slice(0, 3).map((r) => `${r.type} ${formatBytes(growthOf(r), true)} (${formatBytes(r.firstHalf?.growth ?? r.firstHalf?.size ?? 0, true)} in the first half)`).join(', ')}.`);
+  }
+  if (inFlight.length) {
+    evidence.push(`In flight, not kept: ${inFlight.map((r) => `${r.type} ${formatBytes(growthOf(r), true)}`).join(', ')}: every sampled instance is referred to by nothing but a running function (the objects of requests being handled).`);
+  }
+  if (ours) {
+    evidence.push(`RSS rose by ${formatBytes(rssDelta!)} while no Python object type grew: PyFlight's agent was loaded for this diagnosis, and it and its first censuses take memory once (diagnose again: RSS then stays put unless memory outside Python objects grows).`);
+  } else if (rssRose) {
+    evidence.push(`RSS rose by ${formatBytes(rssDelta!)} while no Python object type grew: memory outside Python objects (a C extension's buffers, the allocator keeping freed memory), or objects the census cannot reach.`);
+  }
+  if (diff.middleSkipped) evidence.push(`No census halfway: ${diff.middleSkipped}.`);
+  const slowest = bar.bytes / interval;
+  return {
+    title, severity: 'info', location: null, evidence,
+    next_steps: [`A leak slower than ${formatBytes(slowest)}/s (${formatBytes(slowest * 3600)}/hour) does not show in ${interval} s: diff over a longer interval, \`pyflight mem diff ${pid} --interval ${Math.max(60, interval * 6)}\`, or while the memory grows (under load).`,
+      `Watch RSS over minutes (the Processes view's memory column, or \`grep VmRSS /proc/${pid}/status\`): a leak rises step after step; a working set levels off.`],
+    view: 'memory',
+  };
+}
+
+const HEAP_SHARE_PERCENT = HEAP_SHARE * 100;
+/** RSS that moves by at most this share during the diff is steady. */
+const RSS_SHARE = 0.03;
+
 function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[number], diff: MemDiffResult): Finding {
   const perSecond = (c.grown ?? 0) / diff.intervalSeconds;
   const unbounded = c.maxsize === null;
+  const fn = c.function.split('.').pop();
+  const keys = c.keys;
+  const short = (type: string) => type.split('.').pop() ?? type;
+  // The key types of its newest entries, most first: a class of the user's that hashes by identity makes every call a new entry.
+  const types = Object.entries(keys?.types ?? {}).sort((a, b) => b[1] - a[1]);
+  const identity = keys?.identity ?? [];
+  const keyed = identity.length ? `, keyed by per-request objects (${identity.map(short).join(', ')}, hashed by identity)`
+    : types.length ? `, keyed by ${types.length === 1 ? types[0][0] : `(${types.slice(0, 3).map(([t]) => t).join(', ')})`}` : '';
+  const evidence = [`${cacheText(c)}.`, `${formatCount(c.hits)} hits and ${formatCount(c.misses)} misses so far: `
+    + `${c.misses > c.hits ? 'most calls miss, so nearly every call adds an entry (keys that never repeat, e.g. per-request objects)' : 'entries are reused'}.`];
+  if (keys && types.length) {
+    evidence.push(`Its ${keys.sampled} newest keys hold ${types.map(([t, n]) => `${formatCount(n)} ${t}`).join(', ')} (read in the process by type only: no key's code ran)`
+      + `${identity.length ? `; ${identity.join(', ')} ${identity.length === 1 ? 'uses' : 'use'} object's own __hash__ and __eq__, so two equal requests are two entries` : ''}.`);
+  }
   return {
-    title: `The ${unbounded ? 'unbounded ' : ''}lru_cache of ${c.function} holds ${formatCount(c.currsize)} entries (+${formatCount(Math.round(perSecond))}/s)`,
+    title: `The ${unbounded ? 'unbounded ' : ''}lru_cache of ${c.function} holds ${formatCount(c.currsize)} entries (+${formatCount(Math.round(perSecond))}/s)${keyed}`,
     severity: 'medium',
     location: c.file && c.line ? { function: c.function, file: c.file, line: c.line } : null,
-    evidence: [`${cacheText(c)}.`, `${formatCount(c.hits)} hits and ${formatCount(c.misses)} misses so far: `
-      + `${c.misses > c.hits ? 'most calls miss, so nearly every call adds an entry (keys that never repeat, e.g. per-request objects)' : 'entries are reused'}.`],
-    next_steps: [unbounded ? `Bound it: \`@functools.lru_cache(maxsize=1024)\` on ${c.function.split('.').pop()}, or key it by a value that repeats (an id, a tuple of fields), not by a per-request object.`
+    evidence,
+    next_steps: [unbounded ? (identity.length
+      ? `Key ${fn} by the values its result depends on (an id, a tuple of fields of ${short(identity[0])}), not by the ${short(identity[0])} object, or bound it: \`@functools.lru_cache(maxsize=1024)\`.`
+      : `Bound it: \`@functools.lru_cache(maxsize=1024)\` on ${fn}, or key it by a value that repeats (an id, a tuple of fields), not by a per-request object.`)
       : `It is bounded (maxsize ${formatCount(c.maxsize ?? 0)}): check that its entries are small, or lower the bound.`,
     `Diff again to confirm it keeps growing: \`pyflight mem diff ${pid} --interval 60\`.`],
     view: 'memory',
@@ -130,13 +262,13 @@ function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[numbe
 }
 
 async function searchHolders(target: MemoryTarget, r: MemDiffRow, before: MemContainersResult | undefined, maxSeconds: number, samples: number,
-  via: Pick<MemHoldersParams, 'via' | 'instances'>, signal: AbortSignal | undefined, onStep: DiagnoseStep, commands: string[]): Promise<MemHoldersResult | string> {
+  via: Pick<MemHoldersParams, 'via' | 'instances'>, sliced: boolean, signal: AbortSignal | undefined, onStep: DiagnoseStep, commands: string[]): Promise<MemHoldersResult | string> {
   const where = classLocation(r.type);
   if (!where) return `pympler's name ${r.type} is not a class name, so its holders cannot be searched.`;
   onStep(`Searching what holds ${r.type} (referrers up to a module global or class attribute, at most ${maxSeconds} s in the target).`);
   commands.push(`pyflight mem holders ${target.pid} ${where.module} ${where.class}`);
   try {
-    return await target.call('memHolders', { module: where.module, class: where.class, samples, maxSeconds, ...via,
+    return await target.call('memHolders', { module: where.module, class: where.class, samples, maxSeconds, ...via, ...(sliced ? { sliced } : {}),
       before: where.module === 'builtins' ? before?.containers : undefined,
       beforeFloor: where.module === 'builtins' ? before?.floor : undefined }, { signal });
   } catch (error) {

@@ -11,7 +11,7 @@ import { formatBytes, formatCount } from './memModel';
 export function censusProgressText(stage: string, detail?: string | null): string | undefined {
   if (stage !== 'census' || !detail) return undefined;
   const [label, percent, objects] = detail.split(' ');
-  const which = label === 'first' ? 'first census' : label === 'second' ? 'second census' : 'census';
+  const which = label === 'first' ? 'first census' : label === 'second' ? 'second census' : label === 'middle' ? 'middle census' : 'census';
   const n = Number(objects);
   return `${which}: ${percent} %${n ? ` of ${millions(n)} tracked objects` : ''}`;
 }
@@ -95,4 +95,92 @@ export function diffReport(pid: number, result: MemDiffResult): string[] {
   const stats = statsText(result.census);
   if (stats) lines.push('', stats);
   return lines;
+}
+
+/**
+ * What a type must grow by in a diff to count as growing (issue 19: a steady service's noise is not a
+ * leak). Relative, never a fixed number of bytes: a share of the heap the census counted. With a
+ * middle census (`halves`), growth must show in both halves too: a batch of objects alive at one
+ * census only (a report being built, requests in flight) is not a trend. Without one (a heap whose
+ * census is long beside the interval), the bar is raised to what any type fell by in the same diff
+ * (the churn of this process: what a type gains or loses between two censuses without any trend).
+ */
+export interface GrowthBar {
+  /** Bytes the census counted (the bigger of the two). */
+  heapBytes: number;
+  /** The bar in bytes. */
+  bytes: number;
+  /** `heap`: the heap's share decided; `churn`: a type that fell by more. */
+  by: 'heap' | 'churn';
+  /** The type that fell most, with `by: 'churn'`. */
+  churnType?: string;
+  /** Whether each row says what it grew by in the first half (a middle census was taken). */
+  halves: boolean;
+  /** Where the middle census fell in the interval (rows, caches): a steady trend's expected first-half share. */
+  share?: { rows: number; caches: number };
+  /** Each row's size change by type: what an owner's growth must be backed by. */
+  sizes?: Record<string, number>;
+}
+
+/** A type grows when it grew by this share of the heap at least (0.1 %: 1 MB of a 1 GB heap). */
+export const HEAP_SHARE = 0.001;
+/**
+ * With a middle census, each half holds at least this part of what a steady trend would put in it
+ * (its share of the interval): a half at the middle of the interval gets 25 % of the growth at least.
+ */
+export const HALF_SHARE = 0.5;
+
+export function growthBar(diff: MemDiffResult): GrowthBar {
+  const heapBytes = Math.max(diff.totals?.before.size ?? 0, diff.totals?.after.size ?? 0);
+  const fell = diff.rows.reduce<MemDiffRow | undefined>((low, r) => (growthOf(r) < 0 && (!low || growthOf(r) < growthOf(low)) ? r : low), undefined);
+  const heapBar = heapBytes * HEAP_SHARE;
+  const churn = fell ? -growthOf(fell) : 0;
+  const halves = diff.rows.some((r) => r.firstHalf !== undefined);
+  // Without a middle census, the churn bar stands in for the halves; with one, it would hide a leak
+  // behind a batch that happened to be alive at the first census only.
+  const share = diff.firstHalfShare;
+  const sizes = Object.fromEntries(diff.rows.map((r) => [r.type, r.size]));
+  return !halves && churn > heapBar ? { heapBytes, bytes: churn, by: 'churn', churnType: fell!.type, halves, sizes }
+    : { heapBytes, bytes: heapBar, by: 'heap', halves, sizes, ...(share ? { share } : {}) };
+}
+
+/**
+ * A row's growth as the verdict counts it: a class's own growth plus what its instances own alone,
+ * that only as far as the owned types grew in the heap too. What an instance owns "alone" changes
+ * when another holder lets go (a report that held each product's name and price, dropped): the
+ * instances then own more, and the heap did not grow.
+ */
+export function backedGrowth(row: MemDiffRow, bar: GrowthBar): number {
+  if (!isOwner(row) || !bar.sizes || !row.owned || row.owned <= 0) return growthOf(row);
+  const kinds = Object.keys(row.ownsEach ?? {});
+  const grew = kinds.reduce((sum, k) => sum + Math.max(0, bar.sizes![k] ?? 0), 0);
+  return row.size + Math.min(row.owned, grew);
+}
+
+/** Both halves hold a fair part of `total`: at least HALF_SHARE of what a steady trend puts in each. */
+function inBothHalves(total: number, first: number, share = 0.5): boolean {
+  const s = Math.min(0.9, Math.max(0.1, share));
+  return first >= HALF_SHARE * s * total && total - first >= HALF_SHARE * (1 - s) * total;
+}
+
+/**
+ * `grows`: above the bar (and in both halves when there were two); `once`: above the bar over the
+ * interval but not in both halves (alive at one census: churn); `below`: under the bar.
+ */
+export function growthVerdict(row: MemDiffRow, bar: GrowthBar): 'grows' | 'once' | 'below' {
+  const raw = growthOf(row);
+  const total = backedGrowth(row, bar);
+  if (total <= 0 || total < bar.bytes) return 'below';
+  if (!row.firstHalf) return 'grows';
+  // The first half's share of the raw growth, applied to what is backed.
+  const first = (row.firstHalf.growth ?? row.firstHalf.size) * (raw > 0 ? total / raw : 1);
+  return inBothHalves(total, first, bar.share?.rows) ? 'grows' : 'once';
+}
+
+/** An lru cache grows: unbounded (a bounded one stops at its bound), by entries in both halves when there were two. */
+export function cacheGrows(c: LruCache, minEntries: number, share?: number): boolean {
+  const grown = c.grown ?? 0;
+  if (c.maxsize !== null || grown < minEntries) return false;
+  if (c.firstHalfGrown === undefined || c.firstHalfGrown === null) return true;
+  return inBothHalves(grown, c.firstHalfGrown, share);
 }

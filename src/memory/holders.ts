@@ -42,7 +42,8 @@ export function searchText(result: MemHoldersResult): string {
   }
   const stopped = result.stoppedBy ? `; stopped by its ${result.stoppedBy === 'time' ? 'time' : 'object'} bound` : '';
   return `The referrer search in the target explained ${explained} of ${result.sampled} sampled ${result.builtin ? 'containers' : 'objects'} `
-    + `in ${(result.elapsedMs / 1000).toFixed(1)} s (${result.expanded} objects expanded, ${result.heapPasses} heap passes${stopped}).`;
+    + `in ${(result.elapsedMs / 1000).toFixed(1)} s (${result.expanded} objects expanded, ${result.heapPasses} heap passes${result.sliced ? ', in slices' : ''}`
+    + `${result.longestPauseMs !== undefined && result.heapPasses ? `, longest pause ${result.longestPauseMs.toFixed(0)} ms` : ''}${stopped}).`;
 }
 
 /** Where the objects were allocated (tracemalloc frames, innermost last), or why that is not known. */

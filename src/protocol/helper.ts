@@ -441,6 +441,8 @@ export interface MemDiffParams extends MemCensusParams {
   limit?: number;
   /** growth (default: what the user owns first), size (raw type growth), descending (= size), ascending. */
   order?: 'growth' | 'size' | 'descending' | 'ascending';
+  /** One more census halfway (skipped when the first took over half the interval): rows get `firstHalf`. */
+  middle?: boolean;
 }
 
 /** How one census went. `listMs`: the one pause (gc.get_objects); `listBytes`: its list (8 bytes per tracked object). */
@@ -482,6 +484,14 @@ export interface LruCache {
   file: string | null;
   line: number | null;
   grown?: number;
+  /** With a middle census: entries it gained in the first half (null: not seen then). */
+  firstHalfGrown?: number | null;
+  /**
+   * Its newest keys (up to 20) by type name (a tuple key's parts counted one by one); `identity`: the
+   * classes written in Python among them that hash and compare by identity (every instance a new entry).
+   * Absent for a bounded cache of over 10,000 entries, or where the cache's dict was not found.
+   */
+  keys?: { sampled: number; types: Record<string, number>; identity: string[] };
 }
 
 /** Per class written in Python: its instances and what they own alone (refcount 1, 3 levels down). */
@@ -549,6 +559,8 @@ export interface MemDiffRow extends MemRow {
   /** Built-in types: the owner classes whose growth holds this growth. */
   explainedBy?: Array<{ owner: string; count: number; size: number }>;
   before?: { count: number; size: number };
+  /** With `middle`: the deltas between the first and the middle census (a trend shows in both halves). */
+  firstHalf?: { count: number; size: number; growth?: number };
 }
 
 export interface MemDiffResult {
@@ -568,8 +580,24 @@ export interface MemDiffResult {
   containers?: NamedContainer[];
   /** lru caches that grew or hold 1,000+ entries. */
   caches?: LruCache[];
-  /** The two censuses: time, pause, list. */
+  /** The two censuses (three with a middle one): time, pause, list. */
   census?: CensusStats[];
+  /** Asked with `middle`: whether the middle census was taken (rows carry `firstHalf`). */
+  halves?: boolean;
+  /**
+   * With a middle census: where it fell in the interval (0–1), for rows (by the censuses' midpoints:
+   * objects are counted all along one) and caches (by their ends: read last). A steady trend gains
+   * about this share of its growth in the first half.
+   */
+  firstHalfShare?: { rows: number; caches: number };
+  /** Why the middle census was not taken (the first census was long beside the interval). */
+  middleSkipped?: string;
+  /**
+   * The process's RSS while no census ran (from the end of the first census to the start of the last,
+   * less the middle one): at the first wait's start, at the last wait's end, what it grew by over the
+   * waits (bytes) and their seconds. Absent where /proc cannot be read.
+   */
+  rssBetween?: { before: number; after: number; grown: number; seconds: number };
   totals?: { before: { objects: number; size: number }; after: { objects: number; size: number } };
   args: string;
 }
@@ -876,6 +904,12 @@ export interface MemHoldersParams {
   via?: { path: string; kind: 'global' | 'classAttr' };
   /** With `via`: the live instance count the census gave (no heap pass counts them). */
   instances?: number;
+  /**
+   * Each heap pass in slices (issue 19): one gc.get_objects() listing searched in chunks between which
+   * the target's threads run, instead of one gc.get_referrers over every reference (a pause of
+   * 145–550 ms on 20 M objects). More CPU, same answers; for heaps of millions of objects.
+   */
+  sliced?: boolean;
 }
 
 export interface HolderStep {
@@ -920,6 +954,16 @@ export interface MemHoldersResult {
   stoppedBy: 'time' | 'objects' | null;
   expanded: number;
   heapPasses: number;
+  /** Samples nothing but a running function's frame (or C code) refers to: objects in flight, not kept. */
+  heldDirectly?: number;
+  /**
+   * Whether the passes were sliced; the longest C call or slice of them (ms, wall time: includes
+   * where other threads took the GIL mid-slice, so an upper bound of the target's pause); the longest
+   * gc.get_objects() of sliced passes (ms).
+   */
+  sliced?: boolean;
+  longestPauseMs?: number;
+  listMs?: number;
   /** The holder is the named container the request gave (`via`), checked without a heap pass. */
   via?: boolean;
   elapsedMs: number;

@@ -104,6 +104,26 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
     assert.match(bad.stderr, /Cannot search for holders: no class NoSuchClass in module __main__/);
   });
 
+  it('steady_service.py: a service that churns (requests in flight, a report built and dropped) but does not leak gets a verdict, not a grower', async () => {
+    const session = await attach(['steady_service.py']);
+    // Asked for memory (--kind memory), and in the chat's words (routed to memory by "memory").
+    // The first loads the agent (RSS rises once: said so); the second finds RSS steady.
+    for (const [i, options] of [{ kind: 'memory' as const, budgetSeconds: 14 }, { budgetSeconds: 14 }].entries()) {
+      const report = await diagnose(session, 'memory keeps growing', options);
+      const titles = report.findings.map((f) => `${f.severity} ${f.title}\n  ${f.evidence.join('\n  ')}`).join('\n');
+      assert.equal(report.kind, 'memory');
+      assert.equal(report.findings.length, 1, titles);
+      const verdict = report.findings[0];
+      assert.equal(verdict.severity, 'info', titles);
+      const rss = i === 0 ? '(RSS steady at \\d+ MB \\([+-]\\d+\\.\\d MB\\)|RSS \\d+ → \\d+ MB \\(the agent starting\\))' : 'RSS steady at \\d+ MB \\([+-]\\d+\\.\\d MB\\)';
+      assert.match(verdict.title, new RegExp(`^No leak found in \\d+ s: ${rss}, no type grew (steadily )?by more than [\\d.]+ [KM]?B \\(0\\.1 % of the heap\\)$`), titles);
+      assert.equal(report.summary, `${verdict.title}.`);
+      assert.ok(verdict.evidence.some((e) => /^A type counts as growing when it grows by [\d.]+ [KM]?B \(0\.1 % of the [\d.]+ MB heap the census counted\) and in both halves of the interval/.test(e)), titles);
+      assert.match(verdict.next_steps[0], /^A leak slower than [\d.]+ [KM]?B\/s \([\d.]+ [KM]?B\/hour\) does not show in \d+ s: diff over a longer interval, `pyflight mem diff \d+ --interval 60`/);
+      assert.match(verdict.next_steps[1], /^Watch RSS over minutes/);
+    }
+  });
+
   it('stays within its time bound on a heap of a million objects', async () => {
     const session = await attach(['leaky_registry.py', '--ballast', '1000000']);
     const result = await session.call('memHolders', { module: '__main__', class: 'RequestContext', samples: 50, maxSeconds: 0.5, maxNodes: 100000 });

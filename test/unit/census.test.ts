@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { cacheText, censusProgressText, diffReport, ownsEachText, rankedRows, statsText } from '../../src/memory/census';
+import { backedGrowth, cacheGrows, cacheText, censusProgressText, diffReport, growthBar, growthVerdict, ownsEachText, rankedRows, statsText } from '../../src/memory/census';
+import { steadyFinding } from '../../src/diagnose/memory';
 import type { MemDiffResult } from '../../src/protocol/helper';
 
 // A census diff as the helper answers it (python/pyflight_helper/commands/census.py): Session grew
@@ -45,5 +46,54 @@ describe('census diff as text (src/memory/census.ts)', () => {
     assert.ok(lines.includes('  app._sessions (dict, 46,753 entries, +1,000, of app.Session)'), lines.join('\n'));
     assert.ok(lines.some((l) => l.startsWith('  the unbounded lru_cache of app.quote_price')));
     assert.ok(lines[lines.length - 1].startsWith('Census: 2.1 M tracked objects'));
+  });
+
+  // Issue 19's steady services: growth is judged against the heap, and in both halves when a middle census was taken.
+  const heap = { before: { objects: 2_000_000, size: 100_000_000 }, after: { objects: 2_000_000, size: 100_000_000 } };
+  const row = (type: string, growth: number, firstHalf?: number) => ({ type, count: 1, size: growth, sizeText: '', sizeApprox: false, growth,
+    ...(firstHalf !== undefined ? { firstHalf: { count: 0, size: firstHalf, growth: firstHalf } } : {}) });
+
+  it('the bar: 0.1 % of the heap; without halves raised to what a type fell by; with halves growth must show in both', () => {
+    const noHalves: MemDiffResult = { ...diff, totals: heap, rows: [row('str', 150_000), row('dict', -300_000)] };
+    const bar = growthBar(noHalves);
+    assert.deepEqual({ ...bar, sizes: undefined }, { heapBytes: 100_000_000, bytes: 300_000, by: 'churn', churnType: 'dict', halves: false, sizes: undefined });
+    assert.equal(growthVerdict(noHalves.rows[0], bar), 'below');
+    const halves: MemDiffResult = { ...diff, totals: heap, rows: [row('app.Session', 400_000, 190_000), row('dict', 2_600_000, 2_600_000), row('str', 50_000, 20_000), row('tuple', -3_000_000, -3_000_000)] };
+    const hb = growthBar(halves);
+    assert.deepEqual({ ...hb, sizes: undefined }, { heapBytes: 100_000_000, bytes: 100_000, by: 'heap', halves: true, sizes: undefined });
+    assert.deepEqual(halves.rows.map((r) => growthVerdict(r, hb)), ['grows', 'once', 'below', 'below']);
+  });
+
+  it('what instances own counts as far as the owned types grew in the heap (another holder letting go is not growth)', () => {
+    const product = { type: 'app.Product', count: 0, size: 0, sizeText: '', sizeApprox: false, owned: 350_000, growth: 350_000, ownsEach: { str: 3, float: 1 },
+      firstHalf: { count: 0, size: 0, growth: 170_000 } };
+    const shared: MemDiffResult = { ...diff, totals: heap, rows: [product, row('str', 1_000), row('float', 500)] };
+    assert.equal(backedGrowth(product, growthBar(shared)), 1_500);
+    assert.equal(growthVerdict(product, growthBar(shared)), 'below');
+    const leaking: MemDiffResult = { ...diff, totals: heap, rows: [product, row('str', 300_000), row('float', 200_000)] };
+    assert.equal(backedGrowth(product, growthBar(leaking)), 350_000);
+    assert.equal(growthVerdict(product, growthBar(leaking)), 'grows');
+  });
+
+  it('a cache grows when unbounded and growing in both halves', () => {
+    const c = diff.caches![0];
+    assert.equal(cacheGrows(c, 10), true);
+    assert.equal(cacheGrows({ ...c, firstHalfGrown: 3900 }, 10), false);
+    assert.equal(cacheGrows({ ...c, firstHalfGrown: 2100 }, 10), true);
+    assert.equal(cacheGrows({ ...c, maxsize: 128 }, 10), false);
+  });
+
+  it('the verdict when nothing grows: RSS, the bar, what came closest, what was up at one census only, and how to look for slower leaks', () => {
+    const steady: MemDiffResult = { ...diff, totals: heap, caches: [], containers: [], rows: [row('app.Request', 15_000, -3_000), row('tuple', 4_700, 2_000), row('dict', 2_600_000, 2_600_000)] };
+    const f = steadyFinding(4242, steady, growthBar(steady), { before: 50 * 2 ** 20, after: 50 * 2 ** 20 + 40_000, grown: 40_000, seconds: 9.5 }, false);
+    assert.equal(f.title, 'No leak found in 10 s: RSS steady at 50 MB (+0.0 MB), no type grew steadily by more than 97.7 KB (0.1 % of the heap)');
+    assert.equal(f.severity, 'info');
+    assert.ok(f.evidence.includes('Below the bar: app.Request +14.6 KB, tuple +4.6 KB.'), f.evidence.join('\n'));
+    assert.ok(f.evidence.some((e) => e.startsWith('Up at one census, not in both halves') && e.includes('dict +2.5 MB (+2.5 MB in the first half)')), f.evidence.join('\n'));
+    assert.match(f.next_steps[0], /^A leak slower than 9\.8 KB\/s \(34\.3 MB\/hour\) does not show in 10 s: diff over a longer interval, `pyflight mem diff 4242 --interval 60`/);
+    const rose = steadyFinding(4242, steady, growthBar(steady), { before: 50 * 2 ** 20, after: 60 * 2 ** 20, grown: 10 * 2 ** 20, seconds: 9.5 }, false);
+    assert.equal(rose.title, 'No Python object type grew in 10 s, but RSS rose by 10.0 MB to 60 MB');
+    const fresh = steadyFinding(4242, steady, growthBar(steady), { before: 50 * 2 ** 20, after: 60 * 2 ** 20, grown: 10 * 2 ** 20, seconds: 9.5 }, true);
+    assert.match(fresh.title, /^No leak found in 10 s: RSS 50 → 60 MB \(the agent starting\), /);
   });
 });

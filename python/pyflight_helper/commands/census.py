@@ -237,9 +237,97 @@ def mem_diff(req, agent, pid=None):
         raise HelperError(errors.BAD_ARGUMENT, "order must be growth, size, descending or ascending, got %r." % (order,))
     spec = census_spec(params)
     started = time.time()
-    first = run_census(req, agent, "the first census", spec, "first", pid)
-    req.progress("waiting", str(interval))
+    first_span = _timed(req, agent, "the first census", spec, "first", pid)
+    first = first_span[2]
     end = time.monotonic() + interval
+    # RSS at the ends of the waits: how it moved while no census ran (a census allocates in the
+    # process too, and the allocator may keep some of it: that is PyFlight's, not the process's growth).
+    waits = []
+    mark = (time.monotonic(), _rss(pid))
+    middle = None
+    middle_skipped = None
+    if params.get("middle") is True:
+        # A census halfway too (issue 19's steady services): growth that shows in both halves is a trend,
+        # a batch of objects alive at one census only (a request in flight, a report being built) is not.
+        # Only when a census is short beside the interval (it then fits in the wait for the last one, the
+        # diff takes no longer): on a heap of millions of objects the census itself lasts seconds (and
+        # the diagnosis then judges growth by its size alone).
+        if first.get("elapsedMs", 0) > interval * 1000 / 2.0:
+            middle_skipped = "the first census took %.1f s of a %d s interval" % (first.get("elapsedMs", 0) / 1000.0, interval)
+        else:
+            # Started so that the three censuses' midpoints are evenly spaced when it lasts as long as the first.
+            lead = max(0.0, (interval - (first_span[1] - first_span[0])) / 2.0)
+            _wait(req, pid, time.monotonic() + lead, lead, "censuses")
+            waits.append((mark, (time.monotonic(), _rss(pid))))
+            middle_span = _timed(req, agent, "the middle census", spec, "middle", pid)
+            middle = middle_span[2]
+            mark = (time.monotonic(), _rss(pid))
+    _wait(req, pid, end, interval if middle is None else max(0, end - time.monotonic()), "two censuses" if middle is None else "censuses")
+    waits.append((mark, (time.monotonic(), _rss(pid))))
+    second_at = time.time()
+    second_span = _timed(req, agent, "the second census", spec, "second", pid)
+    second = second_span[2]
+    rows, containers, caches = diff_censuses(first, second, interval, limit, order)
+    if middle is not None:
+        # The first half's deltas of the rows and caches kept (by type / by cache id).
+        half_rows, _c, _caches = diff_censuses(first, middle, interval / 2.0, MAX_LIMIT, order)
+        by_type = {r["type"]: r for r in half_rows}
+        for row in rows:
+            h = by_type.get(row["type"])
+            row["firstHalf"] = {"count": h["count"], "size": h["size"], "growth": h["growth"]} if h else {"count": 0, "size": 0, "growth": 0}
+        middle_sizes = {c["id"]: c["currsize"] for c in middle.get("caches", [])}
+        for c in caches:
+            at_middle = middle_sizes.get(c["id"])
+            c["firstHalfGrown"] = at_middle - (c["currsize"] - c["grown"]) if at_middle is not None else None
+    args = "diff --interval %d --limit %d --order %s" % (interval, limit, order)
+    if spec["sample"] > 1:
+        args += " --sample %d" % spec["sample"]
+    answer = {"kind": "diff", "engine": "census", "capturedAt": int(started * 1000), "secondAt": int(second_at * 1000),
+              "endedAt": int(time.time() * 1000), "intervalSeconds": interval, "limit": limit, "order": order, "rows": rows,
+              "containers": containers, "caches": caches,
+              "census": [_stats(first)] + ([_stats(middle)] if middle is not None else []) + [_stats(second)],
+              "totals": {"before": _totals(first), "after": _totals(second)}, "args": args}
+    if all(a[1] is not None and b[1] is not None for a, b in waits):
+        answer["rssBetween"] = {"before": waits[0][0][1], "after": waits[-1][1][1], "grown": sum(b[1] - a[1] for a, b in waits),
+                                "seconds": round(sum(b[0] - a[0] for a, b in waits), 1)}
+    if middle is not None:
+        # Where the middle census fell in the interval: objects are counted all along a census (its
+        # midpoint), caches read at its end. A steady trend gains about this share in the first half.
+        def share(at):
+            whole = at(second_span) - at(first_span)
+            return round((at(middle_span) - at(first_span)) / whole, 3) if whole > 0 else 0.5
+        answer["firstHalfShare"] = {"rows": share(lambda sp: (sp[0] + sp[1]) / 2.0), "caches": share(lambda sp: sp[1])}
+    if params.get("middle") is True:
+        answer["halves"] = middle is not None
+        if middle_skipped:
+            answer["middleSkipped"] = middle_skipped
+    return answer
+
+
+def _timed(req, agent, stage, spec, label, pid):
+    """run_census with its start and end (monotonic): (start, end, result)."""
+    start = time.monotonic()
+    result = run_census(req, agent, stage, spec, label, pid)
+    return start, time.monotonic(), result
+
+
+def _rss(pid):
+    """The process's resident memory in bytes (/proc), or None."""
+    if pid is None:
+        return None
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _wait(req, pid, end, seconds, between):
+    """Waits until `end` (monotonic), checking that the process lives and that nobody cancelled."""
+    req.progress("waiting", str(int(round(seconds))))
     checked = time.monotonic()
     while time.monotonic() < end:
         if pid is not None and time.monotonic() - checked >= 0.5:
@@ -247,19 +335,9 @@ def mem_diff(req, agent, pid=None):
             if not is_alive(pid):
                 raise HelperError(errors.TARGET_EXITED, "Process %d exited." % pid, "Start the program again and attach to the new process.")
         if req.cancelled.is_set():
-            raise HelperError(errors.CANCELLED, "Memory diff cancelled between its two censuses.",
+            raise HelperError(errors.CANCELLED, "Memory diff cancelled between its %s." % between,
                               "The process runs normally; nothing stays in it.")
         time.sleep(min(0.1, max(0.0, end - time.monotonic())))
-    second_at = time.time()
-    second = run_census(req, agent, "the second census", spec, "second", pid)
-    rows, containers, caches = diff_censuses(first, second, interval, limit, order)
-    args = "diff --interval %d --limit %d --order %s" % (interval, limit, order)
-    if spec["sample"] > 1:
-        args += " --sample %d" % spec["sample"]
-    return {"kind": "diff", "engine": "census", "capturedAt": int(started * 1000), "secondAt": int(second_at * 1000),
-            "endedAt": int(time.time() * 1000), "intervalSeconds": interval, "limit": limit, "order": order, "rows": rows,
-            "containers": containers, "caches": caches, "census": [_stats(first), _stats(second)],
-            "totals": {"before": _totals(first), "after": _totals(second)}, "args": args}
 
 
 def _totals(census):

@@ -50,6 +50,9 @@ def mem_holders(params, pid, agent):
         spec["before"] = {str(k): v for k, v in before.items()}
         floor = params.get("beforeFloor", 0)
         spec["beforeFloor"] = floor if isinstance(floor, int) and not isinstance(floor, bool) and floor > 0 else 0
+    if params.get("sliced") is True:
+        # Referrers searched in slices of one gc.get_objects() listing (no gc.get_referrers pause).
+        spec["sliced"] = True
     try:
         result = call(agent, "holders.holders", spec, timeout=float(spec["maxSeconds"]) + 60)
     except InTargetError as exc:

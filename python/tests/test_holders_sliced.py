@@ -1,0 +1,111 @@
+"""holders.holders with `sliced` (issue 19: no pause over 100 ms): the referrers are searched in chunks
+of one gc.get_objects() listing between which the GIL is given back, and must find what
+gc.get_referrers finds — a module global, a list of over 50,000 items read in slices of itself, a
+class attribute, a bound method's __self__ — and keep nothing."""
+
+import gc
+import sys
+import types
+
+from pyflight_agent import holders
+
+
+class SlicedEntry(object):
+    def __init__(self, n):
+        self.n = n
+
+
+class SlicedContext(object):
+    def on_shutdown(self):
+        return None
+
+
+class SlicedStore(object):
+    by_token = {}
+
+
+def _app():
+    app = types.ModuleType("holders_sliced_app")
+    app.SlicedEntry = SlicedEntry
+    app.SlicedContext = SlicedContext
+    app.SlicedStore = SlicedStore
+    app.CACHE = [SlicedEntry(i) for i in range(60000)]  # read in slices of itself (over 50,000 items)
+    app.LISTENERS = {"shutdown": [SlicedContext().on_shutdown for _ in range(100)]}
+    SlicedStore.by_token.update(("t%d" % i, {"user": i}) for i in range(100))
+    return app
+
+
+def _paths(answer):
+    return sorted((h["root"]["path"], tuple(s["norm"] for s in h["steps"])) for h in answer["holders"])
+
+
+def test_sliced_search_finds_what_get_referrers_finds():
+    app = _app()
+    SlicedEntry.__module__ = SlicedContext.__module__ = SlicedStore.__module__ = "holders_sliced_app"
+    sys.modules["holders_sliced_app"] = app
+    try:
+        for cls in ("SlicedEntry", "SlicedContext"):
+            plain = holders.holders({"module": "holders_sliced_app", "class": cls, "samples": 3})
+            sliced = holders.holders({"module": "holders_sliced_app", "class": cls, "samples": 3, "sliced": True})
+            assert plain["sliced"] is False and sliced["sliced"] is True
+            assert sliced["instances"] == plain["instances"]
+            assert _paths(sliced) == _paths(plain) and _paths(sliced), (plain, sliced)
+            assert sliced["unresolved"] == 0
+            assert sliced["longestPauseMs"] >= 0
+        paths = _paths(holders.holders({"module": "holders_sliced_app", "class": "SlicedContext", "samples": 2, "sliced": True}))
+        assert paths[0][0] == "holders_sliced_app.LISTENERS" and paths[0][1][-1] == ".__self__", paths
+        # A built-in type: from the containers that hold it, up to the class attribute.
+        plain = holders.holders({"module": "builtins", "class": "dict", "samples": 3})
+        sliced = holders.holders({"module": "builtins", "class": "dict", "samples": 3, "sliced": True})
+        assert "holders_sliced_app.SlicedStore.by_token" in [p for p, _n in _paths(sliced)]
+        assert _paths(sliced) == _paths(plain)
+    finally:
+        del sys.modules["holders_sliced_app"]
+        SlicedStore.by_token.clear()
+    # Nothing of the search is left: every entry is referred to by the app's list only (and this frame's `app`).
+    entry = app.CACHE[-1]
+    assert [type(r).__name__ for r in gc.get_referrers(entry) if r is not sys._getframe()] == ["list"]
+    del app
+
+
+class InFlightRequest(object):
+    def __init__(self, n):
+        self.n = n
+
+
+def test_objects_held_by_a_running_function_only_are_in_flight():
+    """A request's object that only the function handling it refers to is `heldDirectly` (in flight,
+    not kept); one a module list keeps is found there. The search's own loop holds no tuple of them."""
+    import threading
+    import time
+
+    app = types.ModuleType("inflight_app")
+    InFlightRequest.__module__ = "inflight_app"
+    app.InFlightRequest = InFlightRequest
+    app.KEPT = [InFlightRequest(99)]
+    sys.modules["inflight_app"] = app
+    release = threading.Event()
+
+    def handle(n):
+        request = InFlightRequest(n)
+        release.wait(10)
+        return request.n
+
+    threads = [threading.Thread(target=handle, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.2)
+        for sliced in (False, True):
+            answer = holders.holders({"module": "inflight_app", "class": "InFlightRequest", "samples": 3, "sliced": sliced})
+            assert answer["instances"] == 3 and answer["sampled"] == 3
+            assert [h["root"]["path"] for h in answer["holders"]] == ["inflight_app.KEPT"]
+            if sys.version_info >= (3, 11):  # 3.10's frames are the collector's objects: held by a frame
+                assert answer["heldDirectly"] == 2, answer
+            else:
+                assert answer["heldDirectly"] == 2 or len(answer["heldByFrames"]) >= 1, answer
+    finally:
+        release.set()
+        for t in threads:
+            t.join()
+        del sys.modules["inflight_app"]
