@@ -144,6 +144,9 @@ export function growthBar(diff: MemDiffResult): GrowthBar {
     : { heapBytes, bytes: heapBar, by: 'heap', halves, sizes, ...(share ? { share } : {}) };
 }
 
+/** Containers an object can keep adding to. */
+const GROWABLE = new Set(['list', 'dict', 'set', 'bytearray', 'collections.deque', 'collections.OrderedDict', 'collections.defaultdict']);
+
 /**
  * A row's growth as the verdict counts it: a class's own growth plus what its instances own alone,
  * that only as far as the owned types grew in the heap too. What an instance owns "alone" changes
@@ -152,7 +155,10 @@ export function growthBar(diff: MemDiffResult): GrowthBar {
  */
 export function backedGrowth(row: MemDiffRow, bar: GrowthBar): number {
   if (!isOwner(row) || !bar.sizes || !row.owned || row.owned <= 0) return growthOf(row);
-  const kinds = Object.keys(row.ownsEach ?? {});
+  // No new instances: they can only grow through what they keep adding to (a list, a dict of their
+  // own). Scalars they own alone come and go with other holders (a report that shared each product's
+  // name and price, dropped) while the heap's str and float churn with requests (steady_service, 1 run in 3).
+  const kinds = Object.keys(row.ownsEach ?? {}).filter((k) => row.count > 0 || GROWABLE.has(k));
   const grew = kinds.reduce((sum, k) => sum + Math.max(0, bar.sizes![k] ?? 0), 0);
   return row.size + Math.min(row.owned, grew);
 }

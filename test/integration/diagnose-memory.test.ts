@@ -57,6 +57,18 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
     assert.equal(await evalInTarget(session, LEFTOVERS), '0');
   });
 
+  it('lru_leak_service.py: objects only an unbounded lru_cache keeps are held by it, at the decorated function\'s line', async () => {
+    const session = await attach(['lru_leak_service.py']);
+    const report = await diagnose(session, 'RSS of the pricing worker climbs steadily until it restarts', { budgetSeconds: 20 }, () => undefined);
+    const first = report.findings[0];
+    assert.match(first.title, /^QuoteRequest objects grow by [\d.,]+\/s \(.*\), held by the unbounded lru_cache of __main__\.quote \([\d,]+ entries\)$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.deepEqual(first.location, { function: '__main__.quote', file: path.join(FIXTURES, 'lru_leak_service.py'), line: lineOf('lru_leak_service.py', '@functools.lru_cache(maxsize=None)') });
+    assert.ok(report.findings.some((f) => /^The unbounded lru_cache of __main__\.quote holds [\d,]+ entries .*keyed by per-request objects \(QuoteRequest, hashed by identity\)$/.test(f.title)),
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(await evalInTarget(session, LEFTOVERS), '0');
+  });
+
   it('leaky_registry.py: a class-attribute dict and a listener list inside a module-level object, with the lines that create them', async () => {
     const session = await attach(['leaky_registry.py']);
     const report: DiagnosisReport = await diagnose(session, 'memory keeps growing', { budgetSeconds: 14 });

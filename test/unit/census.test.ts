@@ -68,11 +68,21 @@ describe('census diff as text (src/memory/census.ts)', () => {
     const product = { type: 'app.Product', count: 0, size: 0, sizeText: '', sizeApprox: false, owned: 350_000, growth: 350_000, ownsEach: { str: 3, float: 1 },
       firstHalf: { count: 0, size: 0, growth: 170_000 } };
     const shared: MemDiffResult = { ...diff, totals: heap, rows: [product, row('str', 1_000), row('float', 500)] };
-    assert.equal(backedGrowth(product, growthBar(shared)), 1_500);
+    assert.equal(backedGrowth(product, growthBar(shared)), 0);
     assert.equal(growthVerdict(product, growthBar(shared)), 'below');
-    const leaking: MemDiffResult = { ...diff, totals: heap, rows: [product, row('str', 300_000), row('float', 200_000)] };
-    assert.equal(backedGrowth(product, growthBar(leaking)), 350_000);
-    assert.equal(growthVerdict(product, growthBar(leaking)), 'grows');
+    // No new instances and only scalars owned: the heap's str and float churn is not theirs (steady_service).
+    const churning: MemDiffResult = { ...diff, totals: heap, rows: [product, row('str', 300_000), row('float', 200_000)] };
+    assert.equal(backedGrowth(product, growthBar(churning)), 0);
+    assert.equal(growthVerdict(product, growthBar(churning)), 'below');
+    // New instances, each with its str and float: growth.
+    const born = { ...product, count: 2_000, size: 100_000, growth: 450_000 };
+    const leaking: MemDiffResult = { ...diff, totals: heap, rows: [born, row('str', 300_000), row('float', 200_000)] };
+    assert.equal(backedGrowth(born, growthBar(leaking)), 450_000);
+    assert.equal(growthVerdict(born, growthBar(leaking)), 'grows');
+    // The same instances, each keeping a list it appends to: growth.
+    const hoarding = { ...product, ownsEach: { list: 1, float: 40 } };
+    const appending: MemDiffResult = { ...diff, totals: heap, rows: [hoarding, row('list', 150_000), row('float', 200_000)] };
+    assert.equal(backedGrowth(hoarding, growthBar(appending)), 150_000);
   });
 
   it('a cache grows when unbounded and growing in both halves', () => {
