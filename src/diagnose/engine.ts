@@ -12,6 +12,7 @@ import type { DiagnoseStep, DiagnosisExtras, PlaybookOptions, PlaybookOutcome } 
 import { gatherQuickEvidence } from './quickEvidence';
 import type { DiagnosisReport } from './report';
 import { kindFromWords, kindsInWords, routeByEvidence, wordsOverFallback } from './routing';
+import { hasTorch } from './torch';
 import { sampleStacks } from './stackSamples';
 import { deathHint, deathText } from '../session/targetDeath';
 import type { StackResult } from '../protocol/helper';
@@ -42,7 +43,11 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   let kind: DiagnoseKind;
   let routedBy: string;
   const asked = options.kind && options.kind !== 'auto' ? options.kind : undefined;
-  const fromWords = kindFromWords(problem);
+  // "batches", "the model", "inference" name torch only where torch is loaded (a judge's thread pool
+  // "batches take longer" got "not a PyTorch problem" and no diagnosis).
+  const without: DiagnoseKind[] = !asked && kindsInWords(problem).includes('torch') && !(await hasTorch(target, signal)) ? ['torch'] : [];
+  if (without.length) onStep('The words sound like a model, but the process has not imported torch: the other kinds apply.');
+  const fromWords = kindFromWords(problem, without);
   if (asked) {
     kind = asked;
     routedBy = `asked for (${options.askedAs ?? `--kind ${asked}`})`;
@@ -53,9 +58,9 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     onStep('The problem\'s words do not decide: reading CPU, memory and thread states for about 2 s.');
     const evidence = await gatherQuickEvidence(target, () => sampleStacks(target, 4, 500, signal, onStep, samples));
     const routed = routeByEvidence(evidence);
-    const meant = wordsOverFallback(problem, routed);
+    const meant = wordsOverFallback(problem, routed, without);
     ({ kind, routedBy } = meant
-      ? { kind: meant, routedBy: `the problem's words ("${problem.trim()}") name ${kindsInWords(problem).join(' and ')}, and the quick evidence pointed nowhere else (${routed.routedBy})` }
+      ? { kind: meant, routedBy: `the problem's words ("${problem.trim()}") name ${kindsInWords(problem, without).join(' and ')}, and the quick evidence pointed nowhere else (${routed.routedBy})` }
       : routed);
   }
   if (options.allowAgent === false && playbookFor(kind).needsAgent) {

@@ -44,7 +44,7 @@ const TABLE = [
   {
     kind: 'slow',
     // Not "grows slowly" or "a slow leak": slow there says how memory grows, not that requests take long.
-    words: /\b(slow(?!ly\b|\s+(leak|grow))\w*|latency|cpu|hot|takes? (too )?long|performance|sluggish|100%)\b/i,
+    words: /\b(slow(?!ly\b|\s+(leak|grow))\w*|latency|cpu|hot|takes? (too |far |much )?long(er)?|crawl\w*|performance|sluggish|100%)\b/i,
     evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and ${STARVED_WORDS[f.starved.cause]}: ${f.starved.text}` : ''}` : undefined) }],
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
     followups: [{ kind: 'gil', prompt: 'latency spikes', label: 'Who holds the GIL?' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],

@@ -8,14 +8,15 @@ import { routingFacts, type QuickEvidence } from './quickEvidence';
 
 /** The kind the problem's words name, when exactly one does. "latency spikes" and "inference is slow":
  * gil and torch are more specific than slow. */
-export function kindFromWords(problem: string): DiagnoseKind | undefined {
-  const left = kindsInWords(problem);
+export function kindFromWords(problem: string, without: readonly DiagnoseKind[] = []): DiagnoseKind | undefined {
+  const left = kindsInWords(problem, without);
   return left.length === 1 ? left[0] : undefined;
 }
 
-/** Every kind the problem's words name (after the more specific kinds win), in the table's order. */
-export function kindsInWords(problem: string): DiagnoseKind[] {
-  const hits = PLAYBOOKS.filter((p) => p.words.test(problem));
+/** Every kind the problem's words name (after the more specific kinds win), in the table's order;
+ * `without`: kinds that cannot apply to this process (torch where torch is not loaded). */
+export function kindsInWords(problem: string, without: readonly DiagnoseKind[] = []): DiagnoseKind[] {
+  const hits = PLAYBOOKS.filter((p) => !without.includes(p.kind) && p.words.test(problem));
   const narrowed = new Set<string>(hits.flatMap((p) => p.narrows ?? []));
   return hits.filter((p) => !narrowed.has(p.kind)).map((p) => p.kind);
 }
@@ -28,9 +29,9 @@ const GENERIC: readonly DiagnoseKind[] = ['slow', 'hang'];
  * out"): the user's words still say more than that — the most specific kind they name. Undefined when
  * the evidence found something or the words name none.
  */
-export function wordsOverFallback(problem: string, routed: { kind: DiagnoseKind; fallback: boolean }): DiagnoseKind | undefined {
+export function wordsOverFallback(problem: string, routed: { kind: DiagnoseKind; fallback: boolean }, without: readonly DiagnoseKind[] = []): DiagnoseKind | undefined {
   if (!routed.fallback) return undefined;
-  const named = kindsInWords(problem);
+  const named = kindsInWords(problem, without);
   if (!named.length || named.includes(routed.kind)) return undefined;
   return named.find((k) => !GENERIC.includes(k)) ?? named[0];
 }

@@ -32,6 +32,19 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
     assert.equal(report.summary, `${first.title}.`);
   });
 
+  it('pool_service.py semaphore, "batches take far longer than they should": no torch in the process, so not the torch playbook; the holders first', async () => {
+    const target = await startTarget(['pool_service.py', 'semaphore']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const steps: string[] = [];
+    const report = await diagnose(session, 'the enrichment job crawls, batches take far longer than they should', { budgetSeconds: 12 }, (s) => steps.push(s));
+    assert.equal(report.kind, 'slow', report.routedBy);
+    assert.ok(steps.includes('The words sound like a model, but the process has not imported torch: the other kinds apply.'), steps.join('\n'));
+    assert.equal(report.findings[0].about, 'pool', report.findings.map((f) => f.title).join('\n'));
+    assert.match(report.findings[0].title, /hold the permits of UPSTREAM_SLOTS while sleeping in call_pricing_service/);
+  });
+
   for (const [mode, what, take] of [['semaphore', 'permits of UPSTREAM_SLOTS', 'UPSTREAM_SLOTS\\.acquire\\(\\)'], ['queue', 'items taken from CONNECTIONS', 'CONNECTIONS\\.get\\(\\)']] as const) {
     it(`pool_service.py ${mode}, "quotes hang": the holders asleep in call_pricing_service, then the waiters`, async () => {
       const target = await startTarget(['pool_service.py', mode]);

@@ -36,6 +36,13 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
     assert.equal(wordsOverFallback('it is slow and memory keeps growing', { kind: 'hang', fallback: false }), undefined);
     assert.equal(wordsOverFallback('it is slow and memory keeps growing', { kind: 'slow', fallback: true }), undefined);
     assert.equal(wordsOverFallback('something is off', { kind: 'hang', fallback: true }), undefined);
+    // Model words where torch is not loaded: the other kinds the words name (a judge's "batches take far longer").
+    const batches = 'the enrichment job crawls, batches take far longer than they should';
+    assert.equal(kindFromWords(batches), 'torch');
+    assert.equal(kindFromWords(batches, ['torch']), 'slow');
+    assert.equal(kindFromWords('inference is slow'), 'torch');
+    assert.equal(kindFromWords('inference is slow', ['torch']), 'slow');
+    assert.equal(wordsOverFallback('the model batches pile up', { kind: 'hang', fallback: true }, ['torch']), undefined);
   });
 
   it('evidence: locks → hang, RSS growth → memory, CPU → slow, idle → hang; the evidence is in routedBy', () => {
