@@ -342,7 +342,8 @@ function executorWaits(samples: StackResult[], spanMs: number, covered: Set<stri
     const byPrefix = new Map<string, ThreadStack[]>();
     for (const t of s.threads) if (poolWorker(t)) byPrefix.set(t.name.replace(/_\d+$/, ''), [...(byPrefix.get(t.name.replace(/_\d+$/, '')) ?? []), t]);
     for (const [prefix, workers] of byPrefix) {
-      if (!workers.every(runsTask)) continue;
+      // Workers a lock or semaphore finding already explains (they hold or wait for its permits): that one says why.
+      if (!workers.every(runsTask) || workers.some((w) => covered.has(w.name))) continue;
       const pool = pools.get(prefix) ?? { prefix, samples: 0, workers: new Set<string>(), waiters: new Set<string>(), mostWaiting: 0, busy: [] };
       pools.set(prefix, pool);
       pool.samples++;
@@ -361,8 +362,10 @@ function executorWaits(samples: StackResult[], spanMs: number, covered: Set<stri
     }
     const { t, count } = [...doings.values()].sort((a, b) => b.count - a.count)[0];
     const top = mainFrame(t.frames);
-    const idle = t.activity === 'sleeping' || t.activity === 'waiting';
-    const doing = idle ? `${t.activity}${t.waitingIn && t.waitingIn !== 'sleep' ? ` in ${t.waitingIn}` : ''}` : 'running';
+    // A worker blocked on a lock waits too: it does not compute.
+    const idle = t.activity === 'sleeping' || t.activity === 'waiting' || t.activity === 'blocked';
+    const doing = t.activity === 'blocked' ? `blocked${t.blockedOn ? ` on ${t.blockedOn.expression}` : ''}`
+      : idle ? `${t.activity}${t.waitingIn && t.waitingIn !== 'sleep' ? ` in ${t.waitingIn}` : ''}` : 'running';
     const workers = [...pool.workers];
     pool.workers.forEach((w) => covered.add(w));
     pool.waiters.forEach((w) => covered.add(w));
