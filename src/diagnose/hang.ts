@@ -203,6 +203,17 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
     const still = samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); });
     if (!still) continue;
     const top = mainFrame(t.frames);
+    if (t.frames.some((f) => f.function === '_shutdown' && /[\\/]threading\.py$/.test(f.file ?? ''))) {
+      // The script's end: the interpreter waits for the non-daemon threads (threading._shutdown). Not a lock anyone holds.
+      findings.push({
+        title: `${t.name} has run to the end of the script and waits for the other (non-daemon) threads to finish`,
+        severity: 'info', about: 'stuck', location: null,
+        evidence: [`Same stack in all ${n} samples over ${(spanMs / 1000).toFixed(1)} s, in threading._shutdown (${shortWhere(t.blockedOn.file, t.blockedOn.line)}): what the interpreter does at exit while other threads run.`],
+        next_steps: ['Nothing to fix here: the threads it waits for are the ones to look at.'],
+        view: 'stacks',
+      });
+      continue;
+    }
     const lock = isLockWait(t);
     findings.push({
       title: `${t.name} did not move: ${lock ? 'blocked on' : 'waiting on'} ${t.blockedOn.expression} in ${top?.function ?? '?'}`,
