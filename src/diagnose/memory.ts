@@ -51,6 +51,8 @@ const STACK_EXPR = "[(f.filename, f.lineno, f.name) for f in __import__('traceba
 export async function diagnoseMemory(target: MemoryTarget, seconds: number, holderSeconds: number, signal: AbortSignal | undefined,
   onStep: DiagnoseStep, commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
   const agentWasLoaded = target.agentLoaded !== false;
+  // RSS before the agent loads for this diagnosis: what loading it costs the process is said, once.
+  const rssBeforeAgent = agentWasLoaded ? undefined : await readRss(target);
   onStep(`Comparing the heap ${seconds} s apart: censuses in the process (at the start, halfway and at the end), in slices that let its threads run (through the PyFlightProfiler agent: it is loaded if not there yet).`);
   // Container lengths before the interval: for a built-in grower (dict, tuple …) the containers that grew are the holders.
   let before: MemContainersResult | undefined;
@@ -140,7 +142,8 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     // RSS while no census ran (the helper reads it around its waits), else from the first wait to the end.
     const before = await rssBefore;
     const rss = diff.rssBetween ?? (before !== undefined && rssAfter !== undefined ? { before, after: rssAfter, grown: rssAfter - before } : undefined);
-    ordered.push(steadyFinding(target.pid, diff, bar, rss, !agentWasLoaded, inFlight));
+    const agentCost = rssBeforeAgent !== undefined && rss ? rss.before - rssBeforeAgent : undefined;
+    ordered.push(steadyFinding(target.pid, diff, bar, rss, !agentWasLoaded, inFlight, agentCost !== undefined ? { before: rssBeforeAgent!, added: agentCost } : undefined));
   } else if (!ordered.length) {
     ordered.push({
       title: `Nothing grew in ${diff.intervalSeconds} s${census ? '' : " beyond pympler's own bookkeeping"}`, severity: 'info', location: null,
@@ -174,7 +177,7 @@ const MB = 1024 * 1024;
  * only, and how to look for a slower leak.
  */
 export function steadyFinding(pid: number, diff: MemDiffResult, bar: GrowthBar, rss: { before: number; after: number; grown: number; seconds?: number } | undefined,
-  agentJustLoaded: boolean, inFlight: MemDiffRow[] = []): Finding {
+  agentJustLoaded: boolean, inFlight: MemDiffRow[] = [], agentLoad?: { before: number; added: number }): Finding {
   const interval = diff.intervalSeconds;
   const rows = rankedRows(diff).filter((r) => growthOf(r) > 0);
   const top = rows[0];
@@ -214,6 +217,9 @@ export function steadyFinding(pid: number, diff: MemDiffResult, bar: GrowthBar, 
   }
   if (inFlight.length) {
     evidence.push(`In flight, not kept: ${inFlight.map((r) => `${r.type} ${formatBytes(growthOf(r), true)}`).join(', ')}: every sampled instance is referred to by nothing but a running function (the objects of requests being handled).`);
+  }
+  if (agentLoad && agentLoad.added >= MB) {
+    evidence.push(`RSS was ${(agentLoad.before / MB).toFixed(0)} MB before PyFlight's agent loaded for this diagnosis; the agent and its first census added ${(agentLoad.added / MB).toFixed(0)} MB once, which stays until the process exits (not the process's growth).`);
   }
   if (ours) {
     evidence.push(`RSS rose by ${formatBytes(rssDelta!)} while no Python object type grew: PyFlight's agent was loaded for this diagnosis, and it and its first censuses take memory once (diagnose again: RSS then stays put unless memory outside Python objects grows).`);

