@@ -7,7 +7,7 @@
 import { isLockWait, isStdlibFrame, lockCycles, lockName, mainFrame, probableLockCycles, sameLock } from '../format/stackFormat';
 
 export { lockCycles };
-import type { HeldLock, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
+import type { BlockedOn, HeldLock, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 import { locationWords, moduleNamer, targetModuleNamer, type ModuleNamer } from './mainModule';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type SourceLocation } from './report';
@@ -138,7 +138,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
   interface Hold { holders: Set<string>; lock: string; file: string; line: number; how?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
-    waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string }
+    waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string; condition?: BlockedOn }
   const holds = new Map<string, Hold>();
   for (const s of samples) {
     const seenThisSample = new Set<string>();
@@ -155,7 +155,8 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         const key = `${held.expression}\u0000${top?.function}\u0000${top?.file}\u0000${holder.activity}`;
         const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, how: held.how, activity: holder.activity ?? 'running',
           top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(), mostWaiting: 0,
-          waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line) };
+          waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line),
+          ...(holder.blockedOn?.kind === 'condition' && holder.blockedOn.expression !== held.expression ? { condition: holder.blockedOn } : {}) };
         hold.holders.add(holderName);
         hold.waiters.add(waiter.name);
         waitingNow.set(key, (waitingNow.get(key) ?? 0) + 1);
@@ -166,10 +167,34 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
     }
   }
   for (const h of [...holds.values()].sort((a, b) => b.samples - a.samples || b.mostWaiting - a.mostWaiting)) {
+    const holders = [...h.holders];
+    if (h.condition && holders.length === 1 && h.samples === n && n > 1) {
+      // Condition.wait releases its own lock, not the one held around it: whoever must take that lock
+      // to notify never can (a judge's dispatcher: next_item held _lock across _ready.wait()).
+      const c = h.condition;
+      findings.push({
+        title: `Probably a deadlock: ${holders[0]} waits on ${c.expression} (${shortWhere(c.file, c.line)}) while holding ${h.lock}, which ${[...h.waiters].join(', ')} ${h.waiters.size === 1 ? 'waits' : 'wait'} for — if ${h.waiters.size === 1 ? 'it is' : 'one of them is'} what notifies ${c.expression}, it never can`,
+        severity: 'critical',
+        about: 'deadlock',
+        location: loc(h.inFrame ?? h.top),
+        evidence: [
+          `In all ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders[0]} was inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)}) and waiting in ${c.via ?? 'Condition.wait'} on ${c.expression} at ${shortWhere(c.file, c.line)}.`,
+          `${c.via ?? 'Condition.wait'} releases ${c.expression}'s own lock while it waits, not ${h.lock}.`,
+          `Waiting for ${h.lock} at ${h.waitedAt} in every sample: ${[...h.waiters].join(', ')}.`,
+        ],
+        next_steps: [
+          `Do not hold ${h.lock} across ${c.expression}.wait(): take it only around the state it guards (before or after the wait), or build the condition on that lock (\`threading.Condition(${h.lock})\`) so that waiting releases it.`,
+          stacksStep,
+        ],
+        view: 'stacks',
+      });
+      h.holders.forEach((x) => covered.add(x));
+      h.waiters.forEach((w) => covered.add(w));
+      continue;
+    }
     const idle = h.activity === 'sleeping' || h.activity === 'waiting';
     const doing = idle ? `${h.activity}${h.waitingIn && h.waitingIn !== 'sleep' ? ` in ${h.waitingIn}` : ''}` : 'running';
     const inOther = h.top && h.inFrame && h.top !== h.inFrame;
-    const holders = [...h.holders];
     const who = holders.length === 1 ? holders[0] : `${holders.length} threads in turn`;
     findings.push({
       title: `${holders.length === 1 ? `${who} holds` : `${who} hold`} ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.mostWaiting === 1 ? '1 thread waits' : `${h.mostWaiting} threads wait`} for it`,

@@ -92,6 +92,19 @@ describe('diagnose: the culprit first, from evidence (real targets, no language 
     assert.ok(steps.some((s) => /^Deadlock: .* looking at the locks first/.test(s)), steps.join('\n'));
   });
 
+  it('condition_deadlock.py, "jobs are stuck": a lock held across Condition.wait is a deadlock, with the fix', async () => {
+    const { report } = await run(['condition_deadlock.py'], 'jobs are stuck');
+    const first = report.findings[0];
+    const lines = readFileSync(path.join(FIXTURES, 'condition_deadlock.py'), 'utf8').split('\n');
+    const waitLine = lines.findIndex((l) => l.trim() === 'self._has_jobs.wait()') + 1;
+    assert.equal(first.title, `Probably a deadlock: job-taker waits on self._has_jobs (condition_deadlock.py:${waitLine}) while holding self._stats_lock, which job-poster waits for — if it is what notifies self._has_jobs, it never can`,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(first.severity, 'critical');
+    assert.equal(first.location?.function, 'JobBoard.take');
+    assert.match(first.next_steps[0], /^Do not hold self\._stats_lock across self\._has_jobs\.wait\(\)/);
+    assert.equal(report.summary, `${first.title}.`);
+  });
+
   it('auto without telling words: a deadlocked process is routed to hang by its stacks', async () => {
     const { report } = await run(['deadlock.py'], 'something is wrong with the billing job');
     assert.equal(report.kind, 'hang');
