@@ -14,6 +14,7 @@ so we map the known messages to our stable codes. That agent listens on a TCP po
 """
 
 import os
+import re
 import sys
 import time
 
@@ -212,9 +213,22 @@ def _gil_holder(pid):
     host = thread_ids(pid)
     for tid, _name, holds_gil, _gc, frames, native in threads:
         if holds_gil:
-            named = [f.get("function") for f in native or [] if f.get("function") and f.get("function") not in ("???", "")]
-            return host.get(tid, tid), (named[0] if named else None), (frames[0][2] if frames else None)
+            return host.get(tid, tid), native_call(native), (frames[0][2] if frames else None)
     return None
+
+
+def native_call(native):
+    """The native call a thread is in, innermost first: the call the Python code made, not the C
+    library's helper it happens to be in at that moment (a regex engine inside memmove, CI once) — the
+    innermost named frame outside libc and the loader, else the innermost named one."""
+    named = [f for f in native or [] if f.get("function") and f.get("function") not in ("???", "")]
+    own = [f for f in named if not _C_LIBRARY.search(f.get("library") or "")]
+    pick = (own or named or [None])[0]
+    return pick.get("function") if pick else None
+
+
+# glibc / musl and the dynamic loader: helpers every native call may be in at any moment.
+_C_LIBRARY = re.compile(r"(^|/)(libc|libm|libpthread|ld-linux[^/]*|ld-musl[^/]*)([.-][^/]*)?\.so")
 
 
 def _inject_with_client(pid, deadline, progress, cancelled, stages):
