@@ -26,7 +26,11 @@ How:
   code): its basic size is used.
 - Owners: for each instance of a class written in Python, the objects only it holds (refcount 1,
   down 3 levels, at most 2,000 per instance), so a diff can say "Session grows, each holds a list of
-  64 floats" instead of "float grows".
+  64 floats" instead of "float grows". This pass cost as much as the census itself on a heap of a
+  million instances, so a class with more than `ownersFull` (default 20,000) instances has one in
+  2**k of them walked (k the smallest that brings it under), chosen by a hash of the address: an
+  instance that lives through two censuses is walked in both or in neither, so a diff of the owned
+  totals (scaled by 2**k) is not noise. The diff passes the first census's `ownerTiers` to the next.
 
 Safety: gc.get_referents is called only on exact built-in containers, on instances of classes
 whose only C bases are those, and on functools' C lru cache wrappers (for the cache's dict: see
@@ -100,6 +104,9 @@ class _Census(object):
         self.max_seconds = float(spec.get("maxSeconds", 120))
         self.stride = max(1, int(spec.get("sample", 1)))
         self.with_owners = bool(spec.get("owners", True))
+        self.owners_full = max(1, int(spec.get("ownersFull", 20000)))
+        self.given_tiers = dict(spec.get("ownerTiers") or {})  # type name -> k, from the previous census
+        self.tiers = {}  # type -> k for this census
         self.types = {}  # type -> [count, bytes]; counts are floats for untracked objects (1/refcount each)
         self.info = {}  # type -> (fixed size or None, walk referents, heap type)
         self.owners = {}  # heap type -> [instances, owned objects, owned bytes, {type: owned count}]
@@ -342,6 +349,30 @@ class _Census(object):
         row[1] += count * weight
         row[2] += size * weight
 
+    def _choose_tiers(self):
+        """k per class for the owners pass: 1 in 2**k instances walked (see the module doc)."""
+        for t, entry in self.info.items():
+            if not entry[2]:
+                continue
+            name = _type_name(t)
+            k = self.given_tiers.get(name)
+            if not isinstance(k, int) or not 0 <= k <= 30:
+                n = self.types.get(t, (0.0,))[0]
+                k = 0
+                while n > self.owners_full * (1 << k):
+                    k += 1
+            if k:
+                self.tiers[t] = k
+
+    def owned_by_sampled(self, obj, weight):
+        k = self.tiers.get(type(obj))
+        if k:
+            # address hash (Fibonacci): the same instance is chosen in every census
+            if ((id(obj) >> 4) * 2654435761 >> 12) & ((1 << k) - 1):
+                return
+            weight = weight << k
+        self.owned_by(obj, weight)
+
     def _walk(self, items, visit, ctx, phase, share, deadline):
         """visit(item, weight) for each item of the list `items` in slices; each entry is set to None
         once visited. Answers why it stopped early, or None."""
@@ -411,7 +442,9 @@ class _Census(object):
             if stopped is None and todo:
                 # What each instance of a class written in Python holds alone, now that the census
                 # list no longer refers to the containers (it would count as a second holder).
-                stopped = self._walk(todo, self.owned_by, ctx, "owners", (90, 100), deadline)
+                self._choose_tiers()
+                visit = self.owned_by_sampled if self.tiers else self.owned_by
+                stopped = self._walk(todo, visit, ctx, "owners", (90, 100), deadline)
         finally:
             if todo is not None:
                 del todo[:]
@@ -432,9 +465,13 @@ class _Census(object):
             if t in own:
                 continue
             top = sorted(kinds.items(), key=lambda kv: -kv[1][1])[:8]
+            if t in self.tiers:
+                instances = self.types.get(t, (instances,))[0]  # counted exactly; only the owned were sampled
             owners.append({"type": _type_name(t), "instances": int(round(instances)), "ownedObjects": int(round(objs)),
                            "ownedSize": int(round(size)),
                            "ownedTypes": {_type_name(k): [int(round(v[0])), int(round(v[1]))] for k, v in top}})
+        tiers = {_type_name(t): k for t, k in self.tiers.items()}
+        self.tiers.clear()
         self.types.clear()
         self.owners.clear()
         self.info.clear()
@@ -443,7 +480,7 @@ class _Census(object):
             "tracked": total, "walked": self.walked, "sample": self.stride, "percent": percent,
             "stoppedBy": stopped, "listMs": round(list_ms, 1), "longestSliceMs": round(self.longest_slice * 1000, 1),
             "slices": self.slices, "elapsedMs": int((time.monotonic() - started) * 1000), "listBytes": total * 8,
-            "python": "%d.%d.%d" % sys.version_info[:3],
+            "python": "%d.%d.%d" % sys.version_info[:3], "ownerTiers": tiers,
         }
 
     def _caches(self):

@@ -60,6 +60,35 @@ def test_counts_a_class_its_floats_and_what_each_instance_owns():
     del kept
 
 
+class ManyOwners(object):
+    def __init__(self, i):
+        self.items = ["%d-%d" % (i, k) for k in range(i % 9)]  # 0 to 8 strings each: not uniform
+
+
+def test_owners_of_a_big_class_are_sampled_by_address_the_same_in_every_census():
+    name = "%s.ManyOwners" % __name__
+    kept = [ManyOwners(i) for i in range(4000)]
+    truth = sum(1 + len(o.items) for o in kept)  # each owns its list and its strings
+    full = next(o for o in census.census({}, Ctx())["owners"] if o["type"] == name)
+    assert full["ownedObjects"] == truth
+    first = census.census({"ownersFull": 500}, Ctx())
+    assert first["ownerTiers"][name] == 3  # 4,000 instances: 1 in 8 walked
+    a = next(o for o in first["owners"] if o["type"] == name)
+    assert a["instances"] == 4000  # counted exactly, only the owned are sampled
+    assert abs(a["ownedObjects"] - truth) < truth * 0.2
+    kept.extend(ManyOwners(i) for i in range(4000, 4400))
+    second = census.census({"ownersFull": 500, "ownerTiers": first["ownerTiers"]}, Ctx())
+    b = next(o for o in second["owners"] if o["type"] == name)
+    # The 4,000 old instances are walked again exactly as before: the growth is the new ones' share only.
+    grown = b["ownedObjects"] - a["ownedObjects"]
+    added = sum(1 + len(o.items) for o in kept[4000:])
+    assert b["instances"] == 4400
+    assert 0 < grown < added * 3
+    again = census.census({"ownersFull": 500, "ownerTiers": first["ownerTiers"]}, Ctx())
+    assert next(o for o in again["owners"] if o["type"] == name)["ownedObjects"] == b["ownedObjects"]
+    del kept
+
+
 def test_an_untracked_object_met_many_times_counts_once():
     shared = tuple("shared-%d" % i for i in range(10))  # strings only: untracked after a collection
     holders = [[shared] * 50 for _ in range(20)]

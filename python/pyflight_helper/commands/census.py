@@ -148,7 +148,7 @@ def mem_summary(req, agent, pid=None):
 
 
 def _stats(census):
-    return {k: census.get(k) for k in ("tracked", "walked", "sample", "listMs", "longestSliceMs", "slices", "elapsedMs", "listBytes", "python")}
+    return {k: census.get(k) for k in ("tracked", "walked", "sample", "ownerTiers", "listMs", "longestSliceMs", "slices", "elapsedMs", "listBytes", "python")}
 
 
 def diff_censuses(first, second, interval, limit, order):
@@ -239,6 +239,8 @@ def mem_diff(req, agent, pid=None):
     started = time.time()
     first_span = _timed(req, agent, "the first census", spec, "first", pid)
     first = first_span[2]
+    # the same instances' owned objects walked in every census (issue 19: sampled owners of big classes)
+    spec = dict(spec, ownerTiers=first.get("ownerTiers") or {})
     end = time.monotonic() + interval
     # RSS at the ends of the waits: how it moved while no census ran (a census allocates in the
     # process too, and the allocator may keep some of it: that is PyFlight's, not the process's growth).
