@@ -244,21 +244,14 @@ class _Search(object):
         self.own.add(id(everything))
         return everything
 
-    def sliced_referrers(self, objs):
-        """gc.get_referrers(obj) in slices: the collector's objects listed once, then in chunks of 1,024
-        `gc.get_referents(*chunk)` (one C call), whether it met `obj` told by obj's reference count
-        (the referents list holds one per meeting), the chunk searched object by object with an
-        identity test (`map(is_, …)`: no __eq__ runs) only when it did. A list of over
-        50,000 items is read in slices of itself. Each entry of the listing is dropped once searched
-        (nothing the target frees is kept alive); the GIL is given back after each slice of `sliceMs`.
-        Like gc.get_referrers, it finds the collector's objects only. Stops at the deadline (what was
-        found so far)."""
+    def tracked_chunks(self, chunk, until_deadline):
+        """The collector's objects, listed once (self.tracked()), handed out `chunk` at a time: each
+        entry dropped from the listing when handed out (nothing the target frees is kept alive), the
+        GIL given back after each slice of `sliceMs` (the caller's work on the chunks counts in it).
+        With `until_deadline`, stops at the deadline (stopped_by "time")."""
         everything = self.tracked()
-        found = [[] for _o in objs]
-        refcount = sys.getrefcount
         total = len(everything)
         index = 0
-        chunk = 1024
         try:
             while index < total:
                 slice_start = time.perf_counter()
@@ -268,47 +261,61 @@ class _Search(object):
                     part = everything[index:stop]
                     everything[index:stop] = [None] * (stop - index)
                     index = stop
-                    kinds = set(map(type, part))
-                    big = [o for o in part if type(o) is list and list.__len__(o) > 50000] if list in kinds else []
-                    if big or _ModuleType in kinds:
-                        # Never a module's referents: CPython 3.12's _asyncio module state hands out freed
-                        # objects (gh-122695; the walk never goes through a module object anyway).
-                        part = [o for o in part if type(o) is not _ModuleType and not (type(o) is list and list.__len__(o) > 50000)]
-                    kinds.clear()
-                    # Whether the chunk refers to `obj`: the referents list holds one more reference to
-                    # it per time it is met (C speed; an identity scan costs 3-4x the listing). Another
-                    # thread can move obj's count meanwhile: a false "yes" is checked object by object.
-                    # (the same expression both times: the count includes the references of how it is read)
-                    before = list(map(refcount, objs))
-                    refs = gc.get_referents(*part) if part else ()
-                    after = list(map(refcount, objs))
-                    del refs
-                    if before == after:
-                        del part[:]
-                    for k, obj in enumerate(objs):
-                        if before[k] != after[k]:
-                            for o in part:
-                                if id(o) not in self.own and o is not obj and any(map(is_, gc.get_referents(o), repeat(obj))):
-                                    found[k].append(o)
-                    obj = None
+                    yield part
                     del part[:]
-                    for o in big:
-                        if id(o) not in self.own:
-                            for k, obj in enumerate(objs):
-                                if self._list_holds(o, obj):
-                                    found[k].append(o)
-                            obj = None
-                    del big[:]
-                took = time.perf_counter() - slice_start
-                self.longest_pause = max(self.longest_pause, took)
-                if time.monotonic() > self.deadline:
+                self.longest_pause = max(self.longest_pause, time.perf_counter() - slice_start)
+                if until_deadline and time.monotonic() > self.deadline:
                     self.stopped_by = self.stopped_by or "time"
-                    break
+                    return
                 time.sleep(0.001)
         finally:
             self.own.discard(id(everything))
             del everything[:]
             del everything
+
+    def sliced_referrers(self, objs):
+        """gc.get_referrers(obj) in slices: the collector's objects listed once, then in chunks of 1,024
+        `gc.get_referents(*chunk)` (one C call), whether it met `obj` told by obj's reference count
+        (the referents list holds one per meeting), the chunk searched object by object with an
+        identity test (`map(is_, …)`: no __eq__ runs) only when it did. A list of over
+        50,000 items is read in slices of itself. Each entry of the listing is dropped once searched
+        (nothing the target frees is kept alive); the GIL is given back after each slice of `sliceMs`.
+        Like gc.get_referrers, it finds the collector's objects only. Stops at the deadline (what was
+        found so far)."""
+        found = [[] for _o in objs]
+        refcount = sys.getrefcount
+        for part in self.tracked_chunks(1024, until_deadline=True):
+            kinds = set(map(type, part))
+            big = [o for o in part if type(o) is list and list.__len__(o) > 50000] if list in kinds else []
+            if big or _ModuleType in kinds:
+                # Never a module's referents: CPython 3.12's _asyncio module state hands out freed
+                # objects (gh-122695; the walk never goes through a module object anyway).
+                part = [o for o in part if type(o) is not _ModuleType and not (type(o) is list and list.__len__(o) > 50000)]
+            kinds.clear()
+            # Whether the chunk refers to `obj`: the referents list holds one more reference to
+            # it per time it is met (C speed; an identity scan costs 3-4x the listing). Another
+            # thread can move obj's count meanwhile: a false "yes" is checked object by object.
+            # (the same expression both times: the count includes the references of how it is read)
+            before = list(map(refcount, objs))
+            refs = gc.get_referents(*part) if part else ()
+            after = list(map(refcount, objs))
+            del refs
+            if before == after:
+                del part[:]
+            for k, obj in enumerate(objs):
+                if before[k] != after[k]:
+                    for o in part:
+                        if id(o) not in self.own and o is not obj and any(map(is_, gc.get_referents(o), repeat(obj))):
+                            found[k].append(o)
+            obj = None
+            del part[:]
+            for o in big:
+                if id(o) not in self.own:
+                    for k, obj in enumerate(objs):
+                        if self._list_holds(o, obj):
+                            found[k].append(o)
+                    obj = None
+            del big[:]
         return {id(obj): refs for obj, refs in zip(objs, found)}
 
     def _list_holds(self, box, obj):
@@ -715,27 +722,9 @@ def holders(spec):
 
 def _instances_sliced(search, cls):
     """The objects of exactly type `cls`, from one gc.get_objects() read in slices (type() only)."""
-    everything = search.tracked()
     out = []
-    total = len(everything)
-    index = 0
-    try:
-        while index < total:
-            slice_start = time.perf_counter()
-            end_by = slice_start + search.slice_s
-            while index < total and time.perf_counter() < end_by:
-                stop = min(total, index + 4096)
-                part = everything[index:stop]
-                everything[index:stop] = [None] * (stop - index)
-                index = stop
-                out.extend([o for o, t in zip(part, map(type, part)) if t is cls])
-                del part[:]
-            search.longest_pause = max(search.longest_pause, time.perf_counter() - slice_start)
-            time.sleep(0.001)
-    finally:
-        search.own.discard(id(everything))
-        del everything[:]
-        del everything
+    for part in search.tracked_chunks(4096, until_deadline=False):
+        out.extend([o for o, t in zip(part, map(type, part)) if t is cls])
     return out
 
 

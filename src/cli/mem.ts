@@ -1,9 +1,9 @@
 /**
  * `pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--json]` and
- * `pyflight mem diff <pid> [--interval S] [--limit N] [--order growth|size|…] [--sample N] [--max-seconds S] [--raw] [--json]`:
+ * `pyflight mem diff <pid> [--interval S] [--limit N] [--order growth|size|…] [--sample N] [--max-seconds S] [--halves] [--raw] [--json]`:
  * summary is flight-profiler's `mem` through the agent (pympler: a full heap walk in the target);
  * diff is PyFlight's census (pyflight_agent/census.py) twice, ranked by what the user owns.
- * `pyflight mem holders <pid> <module> <Class> [--samples N] [--max-seconds S] [--json]`: what holds
+ * `pyflight mem holders <pid> <module> <Class> [--samples N] [--max-seconds S] [--sliced] [--json]`: what holds
  * a type's objects (`dict`, or `builtins dict`, for a built-in type).
  */
 import type { Logger } from '../common/logger';
@@ -61,7 +61,9 @@ async function runDiff(pid: number, args: ParsedArgs, log: Logger, withSession: 
   if (limit < 1) throw usageError('--limit is a whole number from 1.');
   const sample = numberOption(args, '--sample', true);
   const maxSeconds = numberOption(args, '--max-seconds');
-  const params: MemDiffParams = { interval, limit, order: order as MemDiffParams['order'], sample, maxSeconds };
+  // --halves: a census halfway too, so growth must show in both halves (what the memory diagnosis does)
+  const params: MemDiffParams = { interval, limit, order: order as MemDiffParams['order'], sample, maxSeconds,
+    ...(args.flags.has('halves') ? { middle: true } : {}) };
   const say = (line: string) => process.stderr.write(`pyflight: ${line}\n`);
   let shown = '';
   const result = await withSession(pid, args, log, (s, stop) => s.call('memDiff', params, { signal: stop,
@@ -89,7 +91,9 @@ async function runHolders(pid: number, args: ParsedArgs, log: Logger, withSessio
   }
   const samples = numberOption(args, '--samples', true);
   const maxSeconds = numberOption(args, '--max-seconds');
-  const result = await withSession(pid, args, log, (s, stop) => s.call('memHolders', { module, class: cls, samples, maxSeconds }, { signal: stop }));
+  // --sliced: each heap pass in slices of one gc.get_objects listing (what the diagnosis uses on heaps of over 5 M objects)
+  const sliced = args.flags.has('sliced') ? { sliced: true } : {};
+  const result = await withSession(pid, args, log, (s, stop) => s.call('memHolders', { module, class: cls, samples, maxSeconds, ...sliced }, { signal: stop }));
   if (args.flags.has('json')) return { pid, ...result };
   return holdersReport(pid, result).join('\n');
 }

@@ -137,6 +137,18 @@ export function deadlockText(result: StackResult, cycle: readonly string[]): str
   return `Deadlock: ${waits.join('; ')}`;
 }
 
+/**
+ * A probable lock cycle in words (locks of the same name whose objects could not be told apart):
+ * "Probably a deadlock: transfer-a-b waits for other._lock, perhaps held by transfer-b-a; …".
+ */
+export function probableDeadlockText(result: StackResult, cycle: readonly string[]): string {
+  const waits = cycle.map((name, i) => {
+    const t = result.threads.find((x) => x.name === name);
+    return `${name} waits for ${t?.blockedOn ? lockName(t.blockedOn) : 'a lock'}, perhaps held by ${cycle[(i + 1) % cycle.length]}`;
+  });
+  return `Probably a deadlock: ${waits.join('; ')} (the locks' objects could not be told apart)`;
+}
+
 /** Threads blocked on the same lock (same expression at the same line), most threads first. */
 export function blockedSummary(threads: readonly ThreadStack[]): Array<{ blockedOn: BlockedOn; threads: ThreadStack[] }> {
   const byLock = new Map<string, { blockedOn: BlockedOn; threads: ThreadStack[] }>();
@@ -167,6 +179,7 @@ export function formatStacks(result: StackResult): string {
   const lines: string[] = [];
   lines.push(`Process ${result.pid} — stacks captured ${new Date(result.capturedAt).toISOString()}`);
   for (const cycle of lockCycles(result)) lines.push(`${deadlockText(result, cycle)}.`);
+  for (const cycle of probableLockCycles(result)) lines.push(`${probableDeadlockText(result, cycle)}.`);
   for (const { blockedOn, threads } of blockedSummary(result.threads)) {
     const held = heldByText(blockedOn);
     lines.push(`${threads.length === 1 ? '1 thread' : `${threads.length} threads`} ${blockedText(blockedOn)} (${where(blockedOn.file, blockedOn.line)}): ${threads.map((t) => t.name).join(', ')}${held ? ` — ${held}` : ''}`);

@@ -72,7 +72,15 @@ export function statsText(stats: CensusStats[] | undefined): string | undefined 
   const secs = stats.map((x) => (x.elapsedMs / 1000).toFixed(1)).join(' s and ');
   return `Census: ${millions(s.tracked)} tracked objects${s.sample > 1 ? ` (every ${s.sample}th counted)` : ''}, ${secs} s in the process; `
     + `longest pause ${Math.max(...stats.map((x) => Math.max(x.listMs, x.longestSliceMs))).toFixed(0)} ms `
-    + `(gc.get_objects ${Math.max(...stats.map((x) => x.listMs)).toFixed(0)} ms), its list ${formatBytes(s.listBytes)}.`;
+    + `(gc.get_objects ${Math.max(...stats.map((x) => x.listMs)).toFixed(0)} ms), its list ${formatBytes(s.listBytes)}.${ownersSampledText(s.ownerTiers)}`;
+}
+
+/** Classes with many instances have what their instances own walked for a sample of them (census.py, ownersFull). */
+function ownersSampledText(tiers: Record<string, number> | undefined): string {
+  const sampled = Object.entries(tiers ?? {}).filter(([, k]) => k > 0);
+  if (!sampled.length) return '';
+  return ` What instances own alone was walked for 1 in ${sampled.map(([name, k]) => `${2 ** k} ${name}`).slice(0, 3).join(', 1 in ')}`
+    + `${sampled.length > 3 ? ` and ${sampled.length - 3} more classes` : ''} (the same instances in each census) and scaled up.`;
 }
 
 /** `pyflight mem diff`'s text: the ranked table, then the containers and caches that grew, then how the census went. */
@@ -82,7 +90,8 @@ export function diffReport(pid: number, result: MemDiffResult): string[] {
   const lines = [`Process ${pid}: what changed in ${result.intervalSeconds} s, ${raw ? 'biggest size change first' : 'what your code owns first (a class with what its instances hold alone; a built-in type by the growth no class explains)'}.`];
   const table = [['Δ objects', 'Δ size', raw ? '' : 'Δ owned', 'type']];
   for (const r of rows) {
-    const notes = [ownsEachText(r) && `each holds ${ownsEachText(r)}`, explainedText(r) && `held in ${explainedText(r)}`].filter(Boolean).join('; ');
+    const half = r.firstHalf && `${formatBytes(r.firstHalf.growth ?? r.firstHalf.size, true)} of it in the first half`;
+    const notes = [ownsEachText(r) && `each holds ${ownsEachText(r)}`, explainedText(r) && `held in ${explainedText(r)}`, half].filter(Boolean).join('; ');
     table.push([formatCount(r.count, true), formatBytes(r.size, true), raw ? '' : (r.owned !== undefined ? formatBytes(r.size + r.owned, true) : ''),
       `${r.type}${notes ? `  (${notes})` : ''}`]);
   }
@@ -94,6 +103,8 @@ export function diffReport(pid: number, result: MemDiffResult): string[] {
   if (caches.length) lines.push('', 'Caches that grew:', ...caches.slice(0, 5).map((c) => `  ${cacheText(c)}`));
   const stats = statsText(result.census);
   if (stats) lines.push('', stats);
+  if (result.halves) lines.push('A census halfway too: growth that shows in both halves is a trend; in one half only, objects alive for a while (requests in flight, a batch).');
+  if (result.middleSkipped) lines.push(`No census halfway: ${result.middleSkipped}.`);
   return lines;
 }
 

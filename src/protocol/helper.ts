@@ -450,6 +450,8 @@ export interface CensusStats {
   tracked: number;
   walked: number;
   sample: number;
+  /** Classes with more instances than the census walks for what they own: 1 in 2**k walked, by address (the same in each census of a diff). */
+  ownerTiers?: Record<string, number>;
   listMs: number;
   longestSliceMs: number;
   slices: number;

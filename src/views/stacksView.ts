@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { activityText, blockedText, deadlockText, formatFrame, heldByText, groupIdenticalStacks, isStdlibFrame, lockCycles, mainFrame, mostlyRunning, NOT_A_PROFILE,
+import { activityText, blockedText, deadlockText, probableDeadlockText, probableLockCycles, formatFrame, heldByText, groupIdenticalStacks, isStdlibFrame, lockCycles, mainFrame, mostlyRunning, NOT_A_PROFILE,
   type StackGroup } from '../format/stackFormat';
 import { openSourceCommand } from './valueNodes';
 import type { AsyncTask, BlockedOn, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
@@ -17,7 +17,7 @@ export type StackNode =
   | { kind: 'asyncGroup'; tasks: AsyncTask[] }
   | { kind: 'task'; task: AsyncTask; key: string }
   | { kind: 'blockedOn'; blockedOn: BlockedOn; key: string }
-  | { kind: 'note'; text: string; description?: string; tooltip?: string; icon?: 'error' };
+  | { kind: 'note'; text: string; description?: string; tooltip?: string; icon?: 'error' | 'warning' };
 type Node = StackNode;
 
 /** Label of a thread or a group: where it is first (what a narrow sidebar must not cut), then who. */
@@ -62,6 +62,14 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
       for (const cycle of lockCycles(r).reverse()) {
         roots.unshift({ kind: 'note', text: `Deadlock: ${cycle.join(' ⇄ ')}`, description: `each waits for a lock ${cycle.length === 2 ? 'the other' : 'the next'} holds`,
           tooltip: `${deadlockText(r, cycle)}.\nA lock cycle does not resolve itself: the process must be restarted. Diagnose it (hang) to check it lasts and see where each lock was taken.`, icon: 'error' });
+      }
+      // A cycle through locks of the same name on objects that could not be told apart (no locals read):
+      // probably a deadlock; the hang diagnosis checks that the threads never move.
+      for (const cycle of probableLockCycles(r).reverse()) {
+        roots.unshift({ kind: 'note', text: `Probably a deadlock: ${cycle.join(' ⇄ ')}`, description: 'each waits for a lock of the same name another holds',
+          tooltip: `${probableDeadlockText(r, cycle)}.\n`
+            + 'Which object each lock belongs to could not be read (locals are read only on Linux, with py-spy), so this is a likely cycle, not a proven one. '
+            + 'Diagnose it (hang): it checks over several samples that these threads never move.', icon: 'warning' });
       }
       if (r.hiddenAgentThreads) roots.push({ kind: 'note', text: `${r.hiddenAgentThreads} profiler agent threads hidden (setting pyflight.stacks.showAgentThreads)` });
       return roots;
@@ -166,7 +174,8 @@ export class StacksView implements vscode.TreeDataProvider<Node>, vscode.Disposa
       }
       case 'note': {
         const item = new vscode.TreeItem(node.text, None);
-        item.iconPath = node.icon === 'error' ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon('info');
+        item.iconPath = node.icon === 'error' ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
+          : node.icon === 'warning' ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('editorWarning.foreground')) : new vscode.ThemeIcon('info');
         if (node.description) item.description = node.description;
         if (node.tooltip) item.tooltip = node.tooltip;
         return item;

@@ -95,7 +95,7 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
     assert.equal(session.probes.length, 0, 'the creation watch is removed');
   });
 
-  it('pyflight mem holders --json: the chain; the search keeps no reference to what it walked', async () => {
+  it('pyflight mem holders --json (and --sliced): the chain; the search keeps no reference to what it walked', async () => {
     const session = await attach(['leaky_registry.py']);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const env = { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: RUN_OWNER };
@@ -105,6 +105,12 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
     assert.equal(result.holders[0].root.path, '__main__.BUS');
     assert.deepEqual(result.holders[0].steps.map((s) => s.norm), ['', '._listeners', "['shutdown']", '[…]', '.__self__']);
     assert.equal(result.holders[0].samples, result.sampled);
+    // --sliced: each heap pass in slices of one gc.get_objects listing; the same chain
+    const sliced = spawnSync(process.execPath, [CLI, 'mem', 'holders', String(session.pid), '__main__', 'RequestContext', '--sliced', '--json'], { encoding: 'utf8', env, timeout: 60_000 });
+    assert.equal(sliced.status, 0, sliced.stderr);
+    const slicedResult = JSON.parse(sliced.stdout) as MemHoldersResult;
+    assert.equal(slicedResult.sliced, true);
+    assert.deepEqual(slicedResult.holders[0].steps.map((s) => s.norm), result.holders[0].steps.map((s) => s.norm));
     // Every context is referred to by its bound method only (this check's own frames aside): nothing of the search's is left.
     const referrers = await evalInTarget(session, "(lambda gc, cs: sorted(set(len([r for r in gc.get_referrers(c) if r is not cs and type(r).__name__ != 'frame']) "
       + "for c in cs)))(__import__('gc'), [c for c in __import__('gc').get_referrers(__import__('sys').modules['__main__'].RequestContext) "

@@ -77,11 +77,15 @@ describe('memory: mem summary (pympler) / mem diff (the census) through the agen
   });
 
   it('pyflight mem diff --json and mem summary --json', () => {
-    const diff = pyflight(['mem', 'diff', String(service.pid), '--interval', '3', '--limit', '5']);
+    const diff = pyflight(['mem', 'diff', String(service.pid), '--interval', '3', '--limit', '5', '--halves']);
     assert.equal(diff.status, 0, JSON.stringify(diff.json));
     assert.equal(diff.json.pid, service.pid);
     assert.equal(diff.json.kind, 'diff');
     assert.equal(diff.json.rows[0].type, LEAK);
+    // --halves: a census halfway (the heap is small: it fits in the wait), the leak grew in the first half too
+    assert.equal(diff.json.halves, true, JSON.stringify(diff.json.middleSkipped));
+    assert.equal(diff.json.census.length, 3);
+    assert.ok(diff.json.rows[0].firstHalf.count > 0, JSON.stringify(diff.json.rows[0]));
     assert.match(diff.stderr, /first census: \d+ %/);
     assert.match(diff.stderr, /first census taken; the second in 3 s/);
     assert.deepEqual(helpersOwnedBy(diff.owner), [], 'helper outlived the CLI');

@@ -86,6 +86,18 @@ describe('Stacks view: labels lead with where threads are, and say what they wai
     assert.ok(roots.map(item).some((i) => i.label === 'in handle_request · request-worker'));
   });
 
+  it('two Account objects whose locks could not be told apart: "Probably a deadlock" first (issue 20)', () => {
+    const { item, roots } = viewOf(recorded('stack-two-accounts-no-locals.json'));
+    const first = item(roots[0]);
+    assert.match(first.label, /^Probably a deadlock: (transfer-a-b ⇄ transfer-b-a|transfer-b-a ⇄ transfer-a-b)$/);
+    assert.equal(first.iconPath?.id, 'warning');
+    assert.match(String(first.tooltip), /^Probably a deadlock: transfer-(a-b|b-a) waits for other\._lock, perhaps held by transfer-(a-b|b-a); /);
+    assert.match(formatStacks(recorded('stack-two-accounts-no-locals.json')).split('\n')[1], /^Probably a deadlock: transfer-/);
+    assert.ok(!roots.some((r) => r.kind === 'note' && /^Deadlock:/.test(item(r).label)));
+    // A proven cycle is not said twice.
+    assert.ok(!viewOf(recorded('stack-deadlock.json')).roots.some((r) => r.kind === 'note' && /^Probably/.test(item(r).label)));
+  });
+
   it('deadlock.py: a lock cycle is named "Deadlock" first, with who waits for what (issue 20)', () => {
     const result = recorded('stack-deadlock.json');
     const { item, roots } = viewOf(result);
