@@ -1,7 +1,7 @@
 // `npm run bench -- memory`: PyFlight's heap census against pympler's summary (flight-profiler's
 // `mem`, what Memory Diff used before issue 19) on one generated service with a big heap, in one run.
 // The service (test/fixtures/big_heap_service.py) holds BENCH_MEMORY_SESSIONS Session objects (default
-// 300,000: about 66 objects each, 20 M objects) and keeps logging in 200 more a second, never
+// 800,000: about 66 objects each, 53 M objects, 2.2 GB) and keeps logging in 200 more a second, never
 // dropped; its heartbeat thread wakes every 10 ms and prints its longest gap each second.
 // Reported: the census diff's time, objects per second, the longest heartbeat gap during it (the
 // target's pause; the gap before it, at rest, beside it), the extra RSS, whether the leaking class
@@ -46,7 +46,7 @@ function longestGap(output, from, to) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function benchMemory(Session) {
-  const sessions = Number(process.env.BENCH_MEMORY_SESSIONS ?? 300000);
+  const sessions = Number(process.env.BENCH_MEMORY_SESSIONS ?? 800000);
   const freeGib = os.freemem() / 2 ** 30;
   const needGib = sessions * 2.6e3 * 2.5 / 2 ** 30; // the heap, and pympler's own lists beside it
   if (needGib > freeGib * 0.8) throw new Error(`bench memory: ${sessions} sessions need about ${needGib.toFixed(1)} GiB, ${freeGib.toFixed(1)} GiB free: lower BENCH_MEMORY_SESSIONS`);
