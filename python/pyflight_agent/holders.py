@@ -167,10 +167,22 @@ class _Search(object):
         # looked for in chunks of it between which the target's threads run (see sliced_referrers).
         self.sliced = bool(spec.get("sliced", False))
         self.slice_s = float(spec.get("sliceMs", 8)) / 1000.0
-        self.longest_pause = 0.0  # the longest C call of a pass, or slice (seconds)
+        self.longest_pause = 0.0  # the longest C call of a pass, or slice (seconds, wall time)
+        self.longest_pause_cpu = 0.0  # this thread's CPU time in it: on a busy host, less (it waited for a CPU)
         self.longest_list = 0.0  # the longest gc.get_objects() of sliced passes (seconds)
         self.memo = {}  # id -> referrers found by a sliced pass for an object of the queue, not asked for yet
         self.seed = {}  # id -> referrers of the objects to explain, found by one sliced pass for all of them
+
+    def clock(self):
+        return time.perf_counter(), time.thread_time()
+
+    def paused(self, since):
+        """Notes a C call or slice that began at `since` (self.clock()) as a pause of the target."""
+        wall = time.perf_counter() - since[0]
+        if wall > self.longest_pause:
+            self.longest_pause = wall
+            self.longest_pause_cpu = time.thread_time() - since[1]
+        return wall
 
     def out_of_budget(self):
         if time.monotonic() > self.deadline:
@@ -208,9 +220,9 @@ class _Search(object):
             # Each pass is one C call over every reference of the heap (~300 ms on a 20 M-object heap
             # on a busy 2-core machine): give the target's threads the GIL between two of them.
             time.sleep(0.002)
-        started = time.perf_counter()
+        started = self.clock()
         refs = gc.get_referrers(obj)
-        self.longest_pause = max(self.longest_pause, time.perf_counter() - started)
+        self.paused(started)
         self.own.add(id(refs))
         return refs
 
@@ -236,11 +248,9 @@ class _Search(object):
 
     def tracked(self):
         """gc.get_objects(): the one C call of a sliced pass that cannot be cut (~50 ns per tracked object)."""
-        started = time.perf_counter()
+        started = self.clock()
         everything = gc.get_objects()
-        took = time.perf_counter() - started
-        self.longest_pause = max(self.longest_pause, took)
-        self.longest_list = max(self.longest_list, took)
+        self.longest_list = max(self.longest_list, self.paused(started))
         self.own.add(id(everything))
         return everything
 
@@ -254,8 +264,8 @@ class _Search(object):
         index = 0
         try:
             while index < total:
-                slice_start = time.perf_counter()
-                end_by = slice_start + self.slice_s
+                slice_start = self.clock()
+                end_by = slice_start[0] + self.slice_s
                 while index < total and time.perf_counter() < end_by:
                     stop = min(total, index + chunk)
                     part = everything[index:stop]
@@ -263,7 +273,7 @@ class _Search(object):
                     index = stop
                     yield part
                     del part[:]
-                self.longest_pause = max(self.longest_pause, time.perf_counter() - slice_start)
+                self.paused(slice_start)
                 if until_deadline and time.monotonic() > self.deadline:
                     self.stopped_by = self.stopped_by or "time"
                     return
@@ -662,9 +672,9 @@ def holders(spec):
             if search.sliced:
                 instances = _instances_sliced(search, cls)
             else:
-                started = time.perf_counter()
+                listed = search.clock()
                 instances = [o for o in gc.get_referrers(cls) if type(o) is cls]
-                search.longest_pause = max(search.longest_pause, time.perf_counter() - started)
+                search.paused(listed)
             search.own.add(id(instances))
             answer["instances"] = len(instances)
             starts.extend(_samples(instances, count))
@@ -704,6 +714,7 @@ def holders(spec):
         "createdAt": created if created else (None if "tracemalloc" not in sys.modules or not sys.modules["tracemalloc"].is_tracing() else []),
         "stoppedBy": search.stopped_by, "expanded": search.expanded, "heapPasses": search.heap_passes,
         "sliced": search.sliced, "longestPauseMs": round(search.longest_pause * 1000, 1),
+        "longestPauseCpuMs": round(search.longest_pause_cpu * 1000, 1),
         "listMs": round(search.longest_list * 1000, 1),
         "elapsedMs": int((time.monotonic() - started) * 1000),
         "files": {},

@@ -4,6 +4,7 @@
  * in Python by its own growth plus what its instances own alone, a built-in type by the growth no
  * owner explains. Type names come from the target: callers render them as text.
  */
+import { pauseText } from './holders';
 import type { CensusStats, LruCache, MemDiffResult, MemDiffRow, NamedContainer } from '../protocol/helper';
 import { formatBytes, formatCount } from './memModel';
 
@@ -71,7 +72,7 @@ export function statsText(stats: CensusStats[] | undefined): string | undefined 
   const s = stats[stats.length - 1];
   const secs = stats.map((x) => (x.elapsedMs / 1000).toFixed(1)).join(' s and ');
   return `Census: ${millions(s.tracked)} tracked objects${s.sample > 1 ? ` (every ${s.sample}th counted)` : ''}, ${secs} s in the process; `
-    + `longest pause ${Math.max(...stats.map((x) => Math.max(x.listMs, x.longestSliceMs))).toFixed(0)} ms `
+    + `longest pause ${longestPause(stats)} `
     + `(gc.get_objects ${Math.max(...stats.map((x) => x.listMs)).toFixed(0)} ms), its list ${formatBytes(s.listBytes)}.${ownersSampledText(s.ownerTiers)}`;
 }
 
@@ -81,6 +82,13 @@ function ownersSampledText(tiers: Record<string, number> | undefined): string {
   if (!sampled.length) return '';
   return ` What instances own alone was walked for 1 in ${sampled.map(([name, k]) => `${2 ** k} ${name}`).slice(0, 3).join(', 1 in ')}`
     + `${sampled.length > 3 ? ` and ${sampled.length - 3} more classes` : ''} (the same instances in each census) and scaled up.`;
+}
+
+/** The longest pause of the censuses (gc.get_objects or a slice), with its CPU share when the host held it up. */
+function longestPause(stats: CensusStats[]): string {
+  const pauses = stats.flatMap((x) => [{ wall: x.listMs, cpu: x.listCpuMs }, { wall: x.longestSliceMs, cpu: x.longestSliceCpuMs }]);
+  const top = pauses.reduce((a, b) => (b.wall > a.wall ? b : a));
+  return pauseText(top.wall, top.cpu);
 }
 
 /** `pyflight mem diff`'s text: the ranked table, then the containers and caches that grew, then how the census went. */

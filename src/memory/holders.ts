@@ -33,6 +33,16 @@ export function chainText(holder: Holder): string {
   return holder.steps.map((s, i) => (i === 0 ? `${holder.root.path} (${sizeText(s)})` : `${s.label.trim()} (${sizeText(s)})`)).join(' → ');
 }
 
+/**
+ * A pause of the target, wall time, and how much of it PyFlight computed: on a busy host a C call of
+ * 20 ms can last 2 s because no CPU ran the process (issue 20: a judge read 1,873 ms at load 5).
+ */
+export function pauseText(wallMs: number, cpuMs: number | undefined): string {
+  const wall = `${wallMs.toFixed(0)} ms`;
+  if (cpuMs === undefined || wallMs < 50 || cpuMs > wallMs / 2) return wall;
+  return `${wall} (${cpuMs.toFixed(0)} ms of it computing: the host kept the process off its CPUs for the rest)`;
+}
+
 /** One line on how far the search went (bounds, samples explained). */
 export function searchText(result: MemHoldersResult): string {
   const explained = result.holders.reduce((n, h) => n + h.samples, 0);
@@ -43,7 +53,7 @@ export function searchText(result: MemHoldersResult): string {
   const stopped = result.stoppedBy ? `; stopped by its ${result.stoppedBy === 'time' ? 'time' : 'object'} bound` : '';
   return `The referrer search in the target explained ${explained} of ${result.sampled} sampled ${result.builtin ? 'containers' : 'objects'} `
     + `in ${(result.elapsedMs / 1000).toFixed(1)} s (${result.expanded} objects expanded, ${result.heapPasses} heap passes${result.sliced ? ', in slices' : ''}`
-    + `${result.longestPauseMs !== undefined && result.heapPasses ? `, longest pause ${result.longestPauseMs.toFixed(0)} ms` : ''}${stopped}).`;
+    + `${result.longestPauseMs !== undefined && result.heapPasses ? `, longest pause ${pauseText(result.longestPauseMs, result.longestPauseCpuMs)}` : ''}${stopped}).`;
 }
 
 /** Where the objects were allocated (tracemalloc frames, innermost last), or why that is not known. */

@@ -454,6 +454,9 @@ export interface CensusStats {
   ownerTiers?: Record<string, number>;
   listMs: number;
   longestSliceMs: number;
+  /** CPU time of the census thread in gc.get_objects and in the longest slice (less than wall time when the host is busy). */
+  listCpuMs?: number;
+  longestSliceCpuMs?: number;
   slices: number;
   elapsedMs: number;
   listBytes: number;
@@ -965,6 +968,8 @@ export interface MemHoldersResult {
    */
   sliced?: boolean;
   longestPauseMs?: number;
+  /** The searching thread's CPU time in that pause: much less when the host kept the process off a CPU (the pause is then the host's). */
+  longestPauseCpuMs?: number;
   listMs?: number;
   /** The holder is the named container the request gave (`via`), checked without a heap pass. */
   via?: boolean;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { callerFrames } from '../../src/diagnose/memory';
-import { biggestContainer, chainText, createdText, holderName, holdersReport, searchText } from '../../src/memory/holders';
+import { biggestContainer, chainText, createdText, holderName, holdersReport, pauseText, searchText } from '../../src/memory/holders';
 import type { MemHoldersResult, WatchRecord } from '../../src/protocol/helper';
 
 // Real answers of `pyflight mem holders` and of the creation-site watch, recorded from
@@ -21,6 +21,13 @@ describe('memory holders (recorded referrer searches)', () => {
     assert.match(chainText(top), /^__main__\.BUS \(__main__\.EventBus\) → \._listeners \(dict, 1 entry\) → \['shutdown'\] \(list, [\d,]+ entries\) → \[\d+\] \(method\) → \.__self__ \(__main__\.RequestContext\)$/);
     assert.equal(top.definition?.what, '__main__.EventBus._listeners');
     assert.equal(path.basename(top.definition!.file), 'leaky_registry.py');
+  });
+
+  it('a pause the host stretched (load 5: a 20 ms C call lasting 1.9 s) says how much of it PyFlight computed', () => {
+    assert.equal(pauseText(1873, 21.4), '1873 ms (21 ms of it computing: the host kept the process off its CPUs for the rest)');
+    assert.equal(pauseText(300, 280), '300 ms');
+    assert.equal(pauseText(30, 1), '30 ms');
+    assert.equal(pauseText(400, undefined), '400 ms');
   });
 
   it('a class-attribute dict found from the containers of a built-in type', () => {

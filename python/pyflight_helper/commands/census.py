@@ -148,7 +148,7 @@ def mem_summary(req, agent, pid=None):
 
 
 def _stats(census):
-    return {k: census.get(k) for k in ("tracked", "walked", "sample", "ownerTiers", "listMs", "longestSliceMs", "slices", "elapsedMs", "listBytes", "python")}
+    return {k: census.get(k) for k in ("tracked", "walked", "sample", "ownerTiers", "listMs", "longestSliceMs", "listCpuMs", "longestSliceCpuMs", "slices", "elapsedMs", "listBytes", "python")}
 
 
 def diff_censuses(first, second, interval, limit, order):
