@@ -30,6 +30,7 @@ _SKIP_ROOT_MODULES = ("flight_profiler", "pympler", "_pyflight", "pyflight_helpe
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class written in Python
 _BIG = 64  # a container this long or longer is "big" when looking for the containers of a built-in type
 _FrameType = type(sys._getframe())
+_CONTAINER_TYPES = (dict, list, tuple, set, frozenset)
 _ModuleType = type(sys)
 _CellType = type((lambda x: lambda: x)(0).__closure__[0])
 
@@ -42,6 +43,9 @@ class _M(object):
 _MethodType = type(_M().m)
 _FunctionType = type(_M.m)
 del _M
+# A plain function's code and name through the function type's own descriptors (C: no user code).
+_function_code = _FunctionType.__dict__["__code__"].__get__
+_function_qualname = _FunctionType.__dict__["__qualname__"].__get__
 
 
 def _deque_type():
@@ -161,6 +165,7 @@ class _Search(object):
             if isinstance(d, dict):
                 self.module_dicts[id(d)] = name
         self.exhausted = 0
+        self.garbage = 0  # samples in a reference cycle nothing else holds (unheld_cycle)
         self.direct = 0  # samples that nothing but a frame (or C code) refers to
         self.frames = {}  # (function, file, line) -> count: samples held by a running function's local variable
         # Sliced passes (a heap of many references): one gc.get_objects() per pass, then the referrers
@@ -346,12 +351,14 @@ class _Search(object):
             del part
             time.sleep(0)
 
-    def walk(self, start):
-        """Breadth first from `start` up to a module global or class attribute: a chain
-        [(object, edge label, normalized label)] root first, the root's description; or None."""
-        nodes = {id(start): start}
-        came = {id(start): None}  # id(parent) -> (id(child), label, normalized)
-        queue = [id(start)]
+    def walk(self, starts, k):
+        """Breadth first from `starts[k]` up to a module global or class attribute: a chain
+        [(object, edge label, normalized label)] root first, the root's description; or None.
+        (By index, and no local variable keeps the start: the cycle check counts every reference to it.)"""
+        start_id = id(starts[k])
+        nodes = {start_id: starts[k]}
+        came = {start_id: None}  # id(parent) -> (id(child), label, normalized)
+        queue = [start_id]
         self.own.update((id(nodes), id(came), id(queue)))
         try:
             while queue:
@@ -411,10 +418,16 @@ class _Search(object):
                 finally:
                     self.own.discard(id(refs))
                     del refs
-                if current is start and not queue:
+                if current_id == start_id and not queue:
                     # Nothing but a running frame (or C code) refers to the object itself: in flight,
                     # e.g. a request's object in the function handling it.
                     self.direct += 1
+            current = parent = None
+            if self.unheld_cycle(nodes, [starts] + list(self.seed.values()) + list(self.memo.values())):
+                # Garbage: the objects met refer only to each other (a closed connection and its
+                # protocol, an exception and its traceback): the collector frees them at its next pass.
+                self.garbage += 1
+                return None
             # Nothing the collector sees holds the chain: a running function's local variable (3.11
             # keeps a running frame's locals out of gc's reach) or C code does.
             self.exhausted += 1
@@ -427,6 +440,56 @@ class _Search(object):
             came.clear()
             del queue[:]
 
+    def unheld_cycle(self, nodes, boxes):
+        """Whether every reference to the objects the walk met (the start and all that refers to it,
+        transitively, as far as the collector sees) comes from those objects themselves or from the
+        search's own lists (`boxes`): a reference cycle nothing else holds — garbage the collector frees
+        at its next collection of their generation, not a leak. What the collector does, on this subset:
+        each object's reference count less the references from inside. A running frame, C code or any
+        other holder leaves a reference unaccounted for: not garbage."""
+        if len(nodes) > 5000 or any(type(o).__name__ == "frame" for o in nodes.values()):
+            return False
+        refcount = sys.getrefcount
+        # An instance's own __dict__ is part of it (reading an attribute's name for a label makes 3.11+
+        # build it: the instance then refers to its dict, not to its values).
+        own_dicts = {}
+        for node in list(nodes.values()):
+            if type(node) not in _CONTAINER_TYPES:
+                for r in gc.get_referents(node):
+                    if type(r) is dict and id(r) not in nodes:
+                        own_dicts[id(r)] = r
+                r = None
+        node = None
+        nodes.update(own_dicts)
+        own_dicts.clear()
+        inside = dict.fromkeys(nodes, 0)
+        for node in list(nodes.values()):
+            for r in gc.get_referents(node):
+                key = id(r)
+                if key in inside and nodes[key] is r:
+                    inside[key] += 1
+            r = None
+        node = None
+        for box in boxes:
+            for o in box:
+                key = id(o)
+                if key in inside and nodes[key] is o:
+                    inside[key] += 1
+            o = None
+        box = None
+        # What reading a count through `nodes` adds, measured on an object only `nodes` holds (the same
+        # expression for all: the subscript's and the call's references differ between CPython versions).
+        probe = object()
+        probe_key = id(probe)
+        nodes[probe_key] = probe
+        del probe
+        base = refcount(nodes[probe_key])
+        del nodes[probe_key]
+        for key, count in inside.items():
+            if refcount(nodes[key]) - base != count:
+                return False
+        return True
+
     def chain(self, top_id, nodes, came):
         """Root first: [{type, len, label, norm}] from the object the root names down to the start."""
         steps = []
@@ -434,7 +497,12 @@ class _Search(object):
         label = norm = ""
         while node_id is not None:
             obj = nodes[node_id]
-            steps.append({"type": _type_name(obj), "len": _sized(obj, self.deque), "label": label, "norm": norm})
+            step = {"type": _type_name(obj), "len": _sized(obj, self.deque), "label": label, "norm": norm}
+            if type(obj) is _FunctionType:
+                # A closure on the way (a handler subscribed with a lambda): which function, where it is defined.
+                code = _function_code(obj)
+                step["function"] = {"name": _function_qualname(obj), "file": code.co_filename, "line": code.co_firstlineno}
+            steps.append(step)
             link = came[node_id]
             if link is None:
                 break
@@ -692,7 +760,8 @@ def holders(spec):
                 where = _created_at(obj if size is None else _last_item(obj, search.deque))
                 if where:
                     created.append(where)
-            found = search.walk(obj)
+            obj = None  # the walk and its cycle check count every reference to the start
+            found = search.walk(starts, k)
             if found is None:
                 continue
             steps, root = found
@@ -709,6 +778,7 @@ def holders(spec):
         "holders": sorted(results.values(), key=lambda e: -e["samples"]),
         "unresolved": answer["sampled"] - sum(e["samples"] for e in results.values()),
         "heldInvisibly": search.exhausted,
+        "garbage": search.garbage,
         "heldDirectly": search.direct,
         "heldByFrames": [{"function": f, "file": fi, "line": ln, "samples": n} for (f, fi, ln), n in search.frames.items()][:5],
         "createdAt": created if created else (None if "tracemalloc" not in sys.modules or not sys.modules["tracemalloc"].is_tracing() else []),

@@ -6,13 +6,13 @@
  * where they are created when tracemalloc already traces. vscode-free, like the engine.
  */
 import { PyFlightError } from '../common/errors';
-import { biggestContainer, chainText, createdText, holderName, searchText } from '../memory/holders';
+import { biggestContainer, chainKey, chainText, closureOf, createdText, holderName, searchText } from '../memory/holders';
 import { HEAP_SHARE, cacheGrows, cacheText, censusProgressText, containerText, containersHolding, explainedText, growthBar, growthOf, growthVerdict, isOwner, ownsEachText, rankedRows, statsText,
   type GrowthBar } from '../memory/census';
 import { parseStatusRss } from '../processes/procfsParser';
 import type { TargetProcess } from '../host/targetHost';
 import { classLocation, formatBytes, formatCount, instancesCommand, isDiffBookkeeping } from '../memory/memModel';
-import type { MemContainersResult, MemDiffResult, MemDiffRow, MemHoldersParams, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
+import type { Holder, MemContainersResult, MemDiffResult, MemDiffRow, MemHoldersParams, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
 import type { HelperCaller } from '../protocol/methods';
 import type { DiagnosisExtras, DiagnoseStep } from './playbookTypes';
 import type { WatchHandle } from './exception';
@@ -95,6 +95,8 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
         : (r.count >= MIN_GROWTH_COUNT && growthOf(r) > 0) || growthOf(r) >= MIN_GROWTH_BYTES));
   const findings: Finding[] = [];
   const inFlight: MemDiffRow[] = [];
+  const garbage: Array<{ row: MemDiffRow; holders: MemHoldersResult }> = [];
+  const chains: Array<{ holder: Holder; finding: Finding }> = [];
   let watched = false;
   for (const r of real.slice(0, HOLDER_GROWERS)) {
     // Each step of the referrer search is a full pass over the heap's references (one C call, a pause of
@@ -115,7 +117,22 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
       inFlight.push(r);
       continue;
     }
+    if (typeof holders !== 'string' && holders.sampled > 0 && !holders.holders.length && (holders.garbage ?? 0) === holders.sampled) {
+      // Every sample is in a reference cycle nothing else holds: garbage the collector frees at its next
+      // full pass (closed asyncio transports and their protocols, exceptions and their tracebacks).
+      garbage.push({ row: r, holders });
+      continue;
+    }
+    const on = typeof holders !== 'string' ? holders.holders[0] : undefined;
+    const earlier = on && chains.find((c) => chainKey(c.holder).startsWith(chainKey(on)) && c.holder.steps[on.steps.length]?.type === r.type);
+    if (earlier) {
+      // These objects are links of an earlier finding's chain (the closures in the list that keep the sessions): one cause, one finding.
+      earlier.finding.evidence.push(`${r.type} objects grow with them (${formatCount(r.count, true)}, ${formatBytes(growthOf(r), true)} in ${diff.intervalSeconds} s): `
+        + `they are the ${r.type} entries of ${holderName(on!).path} on that chain.`);
+      continue;
+    }
     const finding = growerFinding(target.pid, r, diff, holders, findings.length === 0);
+    if (on) chains.push({ holder: on, finding });
     // Where they are created: tracemalloc when the target traces already, else one short watch on
     // the first Python class's __init__ with the call stack (a probe the Watch view shows; always removed).
     const inst = instancesCommand(r.type, target.pid);
@@ -144,6 +161,9 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
     const rss = diff.rssBetween ?? (before !== undefined && rssAfter !== undefined ? { before, after: rssAfter, grown: rssAfter - before } : undefined);
     const agentCost = rssBeforeAgent !== undefined && rss ? rss.before - rssBeforeAgent : undefined;
     ordered.push(steadyFinding(target.pid, diff, bar, rss, !agentWasLoaded, inFlight, agentCost !== undefined ? { before: rssBeforeAgent!, added: agentCost } : undefined));
+    if (garbage.length) ordered[0].evidence.push(garbageText(garbage));
+  } else if (!ordered.length && garbage.length) {
+    ordered.push(garbageFinding(target.pid, garbage, diff));
   } else if (!ordered.length) {
     ordered.push({
       title: `Nothing grew in ${diff.intervalSeconds} s${census ? '' : " beyond pympler's own bookkeeping"}`, severity: 'info', location: null,
@@ -154,10 +174,30 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   } else if (book.length) {
     ordered[0].evidence.push(`Left out: ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} (pympler's own first snapshot).`);
   }
+  if (garbage.length && !ordered.some((f) => f.evidence.includes(garbageText(garbage)) || f.title.includes('awaiting the garbage collector'))) ordered.push(garbageFinding(target.pid, garbage, diff));
   const stats = statsText(diff.census);
   if (stats) ordered[0].evidence.push(stats);
   const f0 = ordered[0];
   return { findings: ordered, summary: f0.severity === 'info' ? f0.title + '.' : `Memory grows: ${f0.title}.` };
+}
+
+/** Growers whose every sample is garbage in a reference cycle (holders.py unheld_cycle), in words. */
+function garbageText(garbage: Array<{ row: MemDiffRow; holders: MemHoldersResult }>): string {
+  return `Garbage awaiting the collector, not kept: ${garbage.map(({ row, holders }) => `${row.type} ${formatBytes(growthOf(row), true)} (${holders.garbage} of ${holders.sampled} samples)`).join(', ')}: `
+    + 'each sample is in a reference cycle that nothing else refers to (every reference to its objects comes from inside the cycle, counted as the collector does); '
+    + 'CPython frees such cycles at its next collection of their generation.';
+}
+
+/** An info finding: what grew was garbage in reference cycles (e.g. closed asyncio transports between two full collections). */
+function garbageFinding(pid: number, garbage: Array<{ row: MemDiffRow; holders: MemHoldersResult }>, diff: MemDiffResult): Finding {
+  const names = garbage.map(({ row }) => row.type.split('.').pop() ?? row.type);
+  return {
+    title: `${names.join(', ')} objects grew in ${diff.intervalSeconds} s as unreachable reference cycles awaiting the garbage collector, not held by anything`,
+    severity: 'info', location: null, view: 'memory',
+    evidence: [garbageText(garbage), ...garbage.map(({ holders }) => searchText(holders))],
+    next_steps: [`Nothing keeps them: they are freed at the collector's next full pass. If RSS keeps rising anyway, diff over a longer interval (\`pyflight mem diff ${pid} --interval 60 --halves\`).`,
+      'To free them sooner, break the cycle where it is made (clear the back reference on close, or hold it with a weakref).'],
+  };
 }
 
 async function readRss(target: MemoryTarget): Promise<number | undefined> {
@@ -327,6 +367,11 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
       title = cache ? `${short} objects ${growth}, held by the ${cache.maxsize === null ? 'unbounded ' : ''}lru_cache of ${cache.function} (${formatCount(cache.currsize)} entries)`
         : `${short} objects ${growth}, held by ${path} (${size})`;
       const box = top.steps[biggestContainer(top)];
+      const closure = closureOf(top);
+      if (closure) {
+        // A closure keeps them (e.g. a handler subscribed with a lambda that captures `self`): name the function, not only the container.
+        title = `${title.replace(', held by ', `, held by closures of ${closure.name} (${closure.file.split('/').pop()}:${closure.line}) in `)}`;
+      }
       evidence.push(`Held by ${chainText(top)}.`,
         `${top.samples} of ${holders.sampled} sampled ${holders.builtin ? 'containers of them' : 'instances'} are held this way`
         + `${top.grown !== null && top.grown > 0 ? `; it gained ${formatCount(top.grown)} entries during the interval` : ''}.`);
@@ -334,8 +379,15 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
         const o = holderName(other);
         evidence.push(`Also held by ${o.path} (${o.size}): ${other.samples} of ${holders.sampled} samples.`);
       }
+      if (closure) {
+        // The fix is where the closure is made and stored (unsubscribe it, or capture a weakref): that line first.
+        location = { function: closure.name, file: closure.file, line: closure.line };
+        evidence.push(`Each is kept alive by a function defined at ${closure.file}:${closure.line} (${closure.name}) that refers to it through its closure, and that function is stored in ${path}.`);
+        nextSteps.push(`Remove the function from ${path} when its ${short} is done (unsubscribe it, e.g. in a close()), or let it capture a weakref.ref to the ${short} instead of the object: `
+          + `the closure at ${closure.file.split('/').pop()}:${closure.line} keeps every ${short} alive.`);
+      }
       if (top.definition) {
-        location = { function: top.definition.what, file: top.definition.file, line: top.definition.line };
+        location ??= { function: top.definition.what, file: top.definition.file, line: top.definition.line };
         evidence.push(`${top.definition.what} is assigned at ${top.definition.file}:${top.definition.line}.`);
       } else if (cache?.file && cache.line) {
         // The cache is the decorated function: where to bound it (a judge found the line only in a later finding).

@@ -30,7 +30,21 @@ export function holderName(holder: Holder): { path: string; size: string } {
 
 /** `__main__.BUS` (__main__.EventBus) → ._listeners (dict, 1 entry) → ['shutdown'] (list, 3,000 entries) → … */
 export function chainText(holder: Holder): string {
-  return holder.steps.map((s, i) => (i === 0 ? `${holder.root.path} (${sizeText(s)})` : `${s.label.trim()} (${sizeText(s)})`)).join(' → ');
+  return holder.steps.map((s, i) => (i === 0 ? `${holder.root.path} (${sizeText(s)})` : `${s.label.trim()} (${stepText(s)})`)).join(' → ');
+}
+
+function stepText(s: HolderStep): string {
+  return s.function ? `function ${s.function.name} at ${s.function.file.split('/').pop()}:${s.function.line}` : sizeText(s);
+}
+
+/** The first closure on a chain (below its root): the function whose captured variables keep the object. */
+export function closureOf(holder: Holder): HolderStep['function'] | undefined {
+  return holder.steps.slice(1).find((s) => s.function)?.function;
+}
+
+/** A chain as one key: its root's path and each step's normalized label. */
+export function chainKey(holder: Holder): string {
+  return holder.root.path + holder.steps.slice(1).map((s) => s.norm).join('');
 }
 
 /**
@@ -79,6 +93,7 @@ export function holdersReport(pid: number, result: MemHoldersResult): string[] {
       `    ${chainText(h)}`);
     if (h.definition) lines.push(`    defined at ${h.definition.file}:${h.definition.line} (${h.definition.what})`);
   }
+  if (result.garbage) lines.push(`  ${result.garbage} sample(s) are garbage: in a reference cycle nothing else refers to, freed at the collector's next pass (not kept).`);
   if (result.heldInvisibly) lines.push(`  ${result.heldInvisibly} sample(s) held by nothing the collector sees: a running function's local variable or C code.`);
   for (const f of result.heldByFrames) lines.push(`  ${f.samples} sample(s) held by a local variable of ${f.function} (${f.file}:${f.line}).`);
   lines.push('', `  ${searchText(result)}`, `  ${createdText(result)}`);

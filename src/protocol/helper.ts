@@ -925,6 +925,8 @@ export interface HolderStep {
   type: string;
   /** Length of a built-in container; null otherwise. */
   len: number | null;
+  /** A plain function on the way (a closure: a handler subscribed with a lambda): its name and where it is defined. */
+  function?: { name: string; file: string; line: number };
 }
 
 export interface Holder {
@@ -968,6 +970,8 @@ export interface MemHoldersResult {
    */
   sliced?: boolean;
   longestPauseMs?: number;
+  /** Samples in a reference cycle nothing else refers to (garbage the collector frees at its next pass). */
+  garbage?: number;
   /** The searching thread's CPU time in that pause: much less when the host kept the process off a CPU (the pause is then the host's). */
   longestPauseCpuMs?: number;
   listMs?: number;

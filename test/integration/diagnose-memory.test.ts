@@ -95,6 +95,29 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
     assert.equal(session.probes.length, 0, 'the creation watch is removed');
   });
 
+  it('closure_leak_service.py: sessions kept by lambdas subscribed to a bus are held by the closures at their line; cyclic garbage is not a leak (issue 20)', async () => {
+    const session = await attach(['closure_leak_service.py']);
+    const report = await diagnose(session, 'memory keeps growing', { budgetSeconds: 14 });
+    const text = report.findings.map((f) => `${f.severity} ${f.title}\n  ${f.evidence.join('\n  ')}`).join('\n');
+    const first = report.findings[0];
+    const lambda = lineOf('closure_leak_service.py', 'BUS.subscribe("config_changed", lambda');
+    assert.match(first.title, /^ChatSession objects grow by [\d.,]+\/s .*, held by closures of ChatSession\.__init__\.<locals>\.<lambda> \(closure_leak_service\.py:\d+\) in __main__\.BUS\._handlers\['config_changed'\] \(list, [\d,]+ entries\)$/, text);
+    assert.deepEqual(first.location, { function: 'ChatSession.__init__.<locals>.<lambda>', file: path.join(FIXTURES, 'closure_leak_service.py'), line: lambda });
+    assert.match(first.next_steps[0], /^Remove the function from __main__\.BUS\._handlers\['config_changed'\] when its ChatSession is done/);
+    // The lambdas themselves grow too: links of the same chain, said in the first finding, not a finding of their own.
+    assert.ok(!report.findings.some((f) => /^function objects/.test(f.title)), text);
+    // Connection/Protocol cycles dropped at once pile up between collections: garbage, said as such, never a leak.
+    for (const f of report.findings.slice(1)) {
+      if (/Protocol|Connection/.test(f.title)) {
+        assert.equal(f.severity, 'info', text);
+        assert.match(f.title, /unreachable reference cycles awaiting the garbage collector/, text);
+      }
+    }
+    assert.ok(!report.findings.some((f) => f.severity !== 'info' && /^(Protocol|Connection|bytearray) /.test(f.title)), text);
+    assert.ok(report.findings.some((f) => /^(Protocol|Connection)(, \w+)* objects grew in \d+ s as unreachable reference cycles/.test(f.title)), text);
+    assert.equal(await evalInTarget(session, LEFTOVERS), '0');
+  });
+
   it('pyflight mem holders --json (and --sliced): the chain; the search keeps no reference to what it walked', async () => {
     const session = await attach(['leaky_registry.py']);
     await new Promise((resolve) => setTimeout(resolve, 1000));
