@@ -66,18 +66,21 @@ async function runDiff(pid: number, args: ParsedArgs, log: Logger, withSession: 
     ...(args.flags.has('halves') ? { middle: true } : {}) };
   const say = (line: string) => process.stderr.write(`pyflight: ${line}\n`);
   let shown = '';
+  let middleRan = false;
   const result = await withSession(pid, args, log, (s, stop) => s.call('memDiff', params, { signal: stop,
     onProgress: (stage, detail) => {
       const text = censusProgressText(stage, detail);
       // The first line of each census, then each new tenth (and 100 %) is enough on a terminal.
       const [label, percent] = (detail ?? '').split(' ');
+      if (stage === 'census' && label === 'middle') middleRan = true;
       const step = `${label} ${Math.floor(Number(percent) / 10)}`;
       if (text && step !== shown) {
         shown = step;
         say(text);
       }
     },
-    onWaiting: (seconds) => say(`first census taken; the second in ${seconds} s (Ctrl+C stops; nothing stays in the process).`) }));
+    onWaiting: (seconds, next) => say(`${middleRan ? 'middle' : 'first'} census taken; the ${next === 'middle' ? 'middle one' : 'second'} in ${seconds} s `
+      + '(Ctrl+C stops; nothing stays in the process).') }));
   if (json) return { pid, ...result };
   return diffReport(pid, result).join('\n');
 }

@@ -182,7 +182,8 @@ export interface CallOptions {
    * Progress `waiting`: the method is in place and waits — memDiff after its first snapshot and
    * exceptionWindow once its hook is in (both: the seconds), torchProfile and torchMemory for the call.
    */
-  onWaiting?: (seconds: number) => void;
+  /** `next`: what comes after the wait, when the method says (memDiff: `middle` or `second`). */
+  onWaiting?: (seconds: number, next?: string) => void;
 }
 
 /** What sends a session's requests (a `Session` is one): the engines take this, not the Session. */

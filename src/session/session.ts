@@ -257,7 +257,11 @@ export class Session implements HelperCaller {
     const spec: MethodSpec = HELPER_METHODS[method];
     const { signal, onWaiting } = options;
     const onProgress = onWaiting
-      ? (stage: string, detail?: string | null) => { if (stage === 'waiting') onWaiting(Number(detail)); options.onProgress?.(stage, detail); }
+      ? (stage: string, detail?: string | null) => {
+        // detail: "<seconds>", or "<seconds> <what comes next>" (memDiff: the middle or the second census)
+        if (stage === 'waiting') { const [seconds, next] = (detail ?? '').split(' '); onWaiting(Number(seconds), next); }
+        options.onProgress?.(stage, detail);
+      }
       : options.onProgress;
     const set = params as Record<string, unknown>;
     try {

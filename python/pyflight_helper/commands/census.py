@@ -276,12 +276,12 @@ def mem_diff(req, agent, pid=None):
         else:
             # Started so that the three censuses' midpoints are evenly spaced when it lasts as long as the first.
             lead = max(0.0, (interval - (first_span[1] - first_span[0])) / 2.0)
-            _wait(req, pid, time.monotonic() + lead, lead, "censuses")
+            _wait(req, pid, time.monotonic() + lead, lead, "censuses", "middle")
             waits.append((mark, (time.monotonic(), _rss(pid))))
             middle_span = _timed(req, agent, "the middle census", spec, "middle", pid)
             middle = middle_span[2]
             mark = (time.monotonic(), _rss(pid))
-    _wait(req, pid, end, interval if middle is None else max(0, end - time.monotonic()), "two censuses" if middle is None else "censuses")
+    _wait(req, pid, end, interval if middle is None else max(0, end - time.monotonic()), "two censuses" if middle is None else "censuses", "second")
     waits.append((mark, (time.monotonic(), _rss(pid))))
     second_at = time.time()
     second_span = _timed(req, agent, "the second census", spec, "second", pid)
@@ -344,9 +344,10 @@ def _rss(pid):
     return None
 
 
-def _wait(req, pid, end, seconds, between):
-    """Waits until `end` (monotonic), checking that the process lives and that nobody cancelled."""
-    req.progress("waiting", str(int(round(seconds))))
+def _wait(req, pid, end, seconds, between, next_census):
+    """Waits until `end` (monotonic), checking that the process lives and that nobody cancelled.
+    Progress `waiting` with "<seconds> <the census that comes next>" (middle or second)."""
+    req.progress("waiting", "%d %s" % (int(round(seconds)), next_census))
     checked = time.monotonic()
     while time.monotonic() < end:
         if pid is not None and time.monotonic() - checked >= 0.5:
