@@ -345,9 +345,11 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
   const growth = r.count > 0 ? `grow by ${perSecond(r.count)}/s (${perMinute}/min${each ? `: each holds ${each}` : ''})` : `grow by ${formatBytes(total / interval, true)}/s`;
   const evidence = [`${formatCount(r.count, true)} objects (${formatBytes(r.size, true)} of their own${r.owned !== undefined ? `, ${formatBytes(r.size + r.owned, true)} with what they hold alone` : ''}) `
     + `between two ${diff.engine === 'census' ? 'censuses' : 'heap snapshots'} ${interval} s apart${r.sizeApprox ? ' (size read back from KB/MB, ~)' : ''}.`];
-  const inside = diff.rows.filter((x) => x.explainedBy?.some((e) => e.owner === r.type));
+  // What the class's instances hold alone, biggest first (by what this class explains of each type, not by the rows' rank).
+  const inside = diff.rows.flatMap((x) => x.explainedBy?.filter((e) => e.owner === r.type).map((e) => ({ type: x.type, size: e.size })) ?? [])
+    .sort((a, b) => b.size - a.size);
   if (inside.length) {
-    evidence.push(`That growth includes ${inside.map((x) => `${x.type} ${formatBytes(x.explainedBy!.find((e) => e.owner === r.type)!.size, true)}`).join(', ')}: `
+    evidence.push(`That growth includes ${inside.map((x) => `${x.type} ${formatBytes(x.size, true)}`).join(', ')}: `
       + `objects only ${short} instances hold.`);
   }
   const boxes = containersHolding(diff, r.type);
