@@ -42,6 +42,15 @@ is imported, the target is not changed. Stdlib only.
 import gc
 import sys
 import time
+from itertools import islice
+
+
+def _newest(iterator, n):
+    """The first `n` items of a container's iterator, read in one C call (list of islice): no other
+    thread runs in between, so a dict another thread inserts into is never "changed size during
+    iteration" (a Python-level loop can be switched out between two items; under load it was, and the
+    holder check fell back to a heap search)."""
+    return list(islice(iterator, n))
 
 _HAVE_GC = 1 << 14  # Py_TPFLAGS_HAVE_GC
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
@@ -545,11 +554,11 @@ def _cache_keys(wrapper, attrs, currsize, maxsize):
         return None
     cache = boxes.pop()
     try:
-        newest = [k for _i, k in zip(range(_KEY_SAMPLES if currsize > 0 else 0), reversed(cache))]
+        newest = _newest(reversed(cache), _KEY_SAMPLES if currsize > 0 else 0)
         table = sys.getsizeof(cache)  # the cache dict's own table (an exact dict: C __sizeof__): its growth is the cache's
         # An unbounded cache's values are the results themselves (a bounded one's are its C links):
         # results of an atomic type (a float, a str) are the cache's alone.
-        results = [v for _i, v in zip(range(_KEY_SAMPLES if currsize > 0 and maxsize is None else 0), reversed(dict.values(cache)))]
+        results = _newest(reversed(dict.values(cache)), _KEY_SAMPLES if currsize > 0 and maxsize is None else 0)
     except RuntimeError:  # changed by another thread while read
         return None
     finally:
@@ -628,7 +637,7 @@ def _holds(box):
     they agree: what the container keeps."""
     try:
         if _is(box, dict):
-            tail = [v for _i, v in zip(range(3), reversed(dict.values(box)))]
+            tail = _newest(reversed(dict.values(box)), 3)
         elif _is(box, list):
             tail = list.__getitem__(box, slice(-3, None))
         else:

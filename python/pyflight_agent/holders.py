@@ -22,8 +22,15 @@ is dropped before it returns, so no cycle is left for the collector either. Only
 import gc
 import sys
 import time
-from itertools import repeat
+from itertools import islice, repeat
 from operator import is_
+
+
+def _newest(iterator, n):
+    """census._newest (the in-target modules import nothing of each other): `n` items in one C call,
+    so another thread's insert cannot interrupt the read (under load one did, and the holder check
+    fell back to a heap search)."""
+    return list(islice(iterator, n))
 
 _SKIP_ROOT_MODULES = ("flight_profiler", "pympler", "_pyflight", "pyflight_helper", "sys", "importlib", "encodings",
                       "linecache", "abc", "_abc", "typing", "copyreg", "gc", "threading", "_weakrefset", "weakref")
@@ -586,13 +593,13 @@ def _builtin_containers(search, cls, before, limit, floor=0):
                 continue
             try:
                 if isinstance(obj, dict):
-                    tail = [v for _k, v in zip(range(3), reversed(dict.values(obj)))]
+                    tail = _newest(reversed(dict.values(obj)), 3)
                 elif isinstance(obj, list):
                     tail = list.__getitem__(obj, slice(-3, None))
                 elif deque is not None and isinstance(obj, deque):
                     tail = [deque.__getitem__(obj, -1)]
                 else:
-                    tail = [v for _i, v in zip(range(3), set.__iter__(obj))] if isinstance(obj, set) else []
+                    tail = _newest(set.__iter__(obj), 3) if isinstance(obj, set) else []
             except (RuntimeError, IndexError):  # changed by another thread while read
                 continue
             if tail and all(type(v) is cls for v in tail):
@@ -662,7 +669,7 @@ def _via(spec, cls, count):
     picked = []
     try:
         if type(box) is dict:
-            for _i, (key, value) in zip(range(count), reversed(dict.items(box))):
+            for key, value in _newest(reversed(dict.items(box)), count):
                 if type(value) is cls:
                     picked.append(("[%s]" % _key_text(key), value))
         else:

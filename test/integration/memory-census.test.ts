@@ -92,7 +92,8 @@ for (const [label, pythonOf] of interpreters) {
       const report = await diagnose(session, 'memory keeps growing', { kind: 'memory', budgetSeconds: 8 });
       const ended = Date.now();
       const first = report.findings[0];
-      assert.match(first.title, /^Session objects grow by [\d.,]+\/s \(\+[\d.]+ [KM]B\/min: each holds 64 float and a list\), held by __main__\._sessions \(dict, [\d,]+ entries\)$/);
+      const all = report.findings.map((f) => `${f.severity} ${f.title}\n  ${f.evidence.join('\n  ')}`).join('\n');
+      assert.match(first.title, /^Session objects grow by [\d.,]+\/s \(\+[\d.]+ [KM]B\/min: each holds 64 float and a list\), held by __main__\._sessions \(dict, [\d,]+ entries\)$/, all);
       assert.equal(first.location?.line, lineOf('_sessions = {}'));
       assert.ok(first.evidence.some((e) => /^The census named the container that keeps them; .*no heap pass/.test(e)), first.evidence.join('\n'));
       assert.ok(first.evidence.some((e) => /^That growth includes float \+[\d.]+ [KM]B/.test(e)), first.evidence.join('\n'));

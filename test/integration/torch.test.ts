@@ -169,7 +169,8 @@ describe('torch: diagnose --kind torch (torch_service.py)', function () {
     assert.match(evidence, /aten::addmm/);
     assert.match(evidence, /aten::mm/);
     // TinyMLP's operators are about a quarter of the step's: the step leads, the model's module follows.
-    assert.match(module.title, /^TinyMLP\.forward (issues .*aten::addmm.* \(\d+% of the step's operator CPU time\)|costs most: \d+% of inference_step's operator CPU time \(aten::addmm.*\))$/);
+    // Its operators in the order of their measured time: on a loaded machine aten::clamp_min (the relu) can come before aten::addmm.
+    assert.match(module.title, /^TinyMLP\.forward (issues .*aten::addmm.* \(\d+% of the step's operator CPU time\)|costs most: \d+% of inference_step's operator CPU time \([^)]*aten::addmm[^)]*\))$/);
     assert.equal(module.location.line, 24, 'the def of TinyMLP.forward in the fixture');
     assert.ok(report.commands_run.includes(`pyflight torch ${service.pid} profile __main__ inference_step`), report.commands_run.join(' | '));
     const trace = (report.findings as F[]).flatMap((f) => f.next_steps).map((t) => /: (\/\S+\.json)/.exec(t)?.[1]).find(Boolean);
