@@ -112,15 +112,19 @@ def sweep_stale_stagings(root, now=None):
 
 
 def _listening(path):
+    """False only when nothing is bound there any more (ECONNREFUSED, ENOENT). A door whose agent is
+    slow to accept (its backlog full on a loaded host: EAGAIN), or that this user may not enter, is
+    not provably gone: under load another PyFlight's sweep took a live door for stale and removed it,
+    and that session's every command then failed."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(1)
     try:
         sock.connect(path)  # the door closes a connection that sends nothing; the agent logs no error
         return True
-    except socket.timeout:
-        return True
-    except OSError:
+    except (ConnectionRefusedError, FileNotFoundError):
         return False
+    except OSError:
+        return True
     finally:
         sock.close()
 

@@ -41,3 +41,43 @@ def test_live_stagings_are_removed_at_exit(tmp_path):
             % (os.path.dirname(os.path.dirname(inject.__file__)), str(tmp_path / "pyflight-agent-1-x")))
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     assert not (tmp_path / "pyflight-agent-1-x").exists()
+
+
+def test_a_busy_door_is_not_swept(tmp_path):
+    """A live door whose agent is slow to accept (its listen backlog full, as on a loaded host: a
+    connect gets EAGAIN) is kept; a door nobody listens on any more (ECONNREFUSED) is removed. A
+    loaded CI run saw another PyFlight's sweep remove a live session's door."""
+    import socket
+
+    old = time.time() - inject.DOOR_STALE_AFTER_SECONDS - 5
+    busy = tmp_path / ("pyflight-door-%d-busy" % os.getpid())
+    gone = tmp_path / ("pyflight-door-%d-gone" % os.getpid())
+    for d in (busy, gone):
+        d.mkdir(mode=0o700)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(busy / inject.DOOR_SOCKET))
+    server.listen(0)  # never accepts: the backlog fills
+    closed = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    closed.bind(str(gone / inject.DOOR_SOCKET))
+    closed.close()  # the file stays, nobody listens: ECONNREFUSED
+    waiting = []
+    try:
+        for _ in range(8):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            waiting.append(c)
+            try:
+                c.connect(str(busy / inject.DOOR_SOCKET))
+            except BlockingIOError:
+                break  # full: the next connect gets EAGAIN too
+        else:
+            raise AssertionError("the backlog never filled")
+        for d in (busy, gone):
+            os.utime(d, (old, old))
+        removed = inject.sweep_stale_stagings(str(tmp_path))
+        assert removed == [gone.name]
+        assert busy.exists() and not gone.exists()
+    finally:
+        for c in waiting:
+            c.close()
+        server.close()
