@@ -155,26 +155,26 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   const ordered = [...explained, ...cacheFindings, ...unexplained];
   ordered.forEach((f, i) => { f.severity = i === 0 ? (f.severity === 'info' ? 'info' : 'high') : f.severity === 'high' ? 'medium' : f.severity; });
   const book = census ? [] : rankedRows(diff).filter((r) => r.size > 0 && isDiffBookkeeping(r.type));
-  if (!ordered.length && bar) {
+  // No grower: the verdict (steady, with any garbage said in it); garbage beside growers is a finding of its own.
+  const steady = !ordered.length && bar;
+  if (steady) {
     // RSS while no census ran (the helper reads it around its waits), else from the first wait to the end.
     const before = await rssBefore;
     const rss = diff.rssBetween ?? (before !== undefined && rssAfter !== undefined ? { before, after: rssAfter, grown: rssAfter - before } : undefined);
     const agentCost = rssBeforeAgent !== undefined && rss ? rss.before - rssBeforeAgent : undefined;
     ordered.push(steadyFinding(target.pid, diff, bar, rss, !agentWasLoaded, inFlight, agentCost !== undefined ? { before: rssBeforeAgent!, added: agentCost } : undefined));
     if (garbage.length) ordered[0].evidence.push(garbageText(garbage));
-  } else if (!ordered.length && garbage.length) {
-    ordered.push(garbageFinding(target.pid, garbage, diff));
-  } else if (!ordered.length) {
+  } else if (!ordered.length && !garbage.length) {
     ordered.push({
       title: `Nothing grew in ${diff.intervalSeconds} s${census ? '' : " beyond pympler's own bookkeeping"}`, severity: 'info', location: null,
       evidence: [book.length ? `Only ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} grew (pympler's first snapshot adds about one of each per type).`
         : `No type grew by ${formatCount(MIN_GROWTH_COUNT)} objects or ${formatBytes(MIN_GROWTH_BYTES)}.`],
       next_steps: ['Diff over a longer interval, or while the memory grows (e.g. under load).'], view: 'memory',
     });
-  } else if (book.length) {
+  } else if (ordered.length && book.length) {
     ordered[0].evidence.push(`Left out: ${book.map((r) => `${r.type} ${formatBytes(r.size, true)}`).join(', ')} (pympler's own first snapshot).`);
   }
-  if (garbage.length && !ordered.some((f) => f.evidence.includes(garbageText(garbage)) || f.title.includes('awaiting the garbage collector'))) ordered.push(garbageFinding(target.pid, garbage, diff));
+  if (garbage.length && !steady) ordered.push(garbageFinding(target.pid, garbage, diff));
   const stats = statsText(diff.census);
   if (stats) ordered[0].evidence.push(stats);
   const f0 = ordered[0];
