@@ -17,7 +17,8 @@ How:
 - Objects the collector does not track (str, int, float, bytes, tuples and dicts of those, C
   objects without GC such as numpy arrays) are counted through the containers that refer to them:
   `gc.get_referents` of each list, tuple, dict, set, deque and instance of a class written in
-  Python. An object referred to from k places is met k times: each meeting counts 1/refcount, so
+  Python (a container of more than 16,384 is counted a chunk at a time between the walk's items, so
+  one big dict is not one long pause). An object referred to from k places is met k times: each meeting counts 1/refcount, so
   the sum is the number of distinct objects (exact when every reference to it comes from a walked
   container; objects with other holders, such as C globals or running frames, count for less;
   immortal objects of 3.12+ count for about nothing, as they should: they are shared, static).
@@ -58,6 +59,9 @@ _IMMUTABLE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE (3.10+): a C type made with PyTy
 _BIG = 64  # a named container is reported from this many entries
 _OWNED_DEPTH = 3
 _OWNED_NODES = 2000
+# Referents counted in one go. A bigger container's (a dict of 800,000 sessions has 1.6 M) are counted
+# a chunk at a time between the walk's items, so a slice stays a slice (in one go: a 117 ms pause).
+_CHUNK = 16384
 _ABSENT = object()
 
 
@@ -120,6 +124,7 @@ class _Census(object):
         self.info = {}  # type -> (fixed size or None, walk referents, heap type)
         self.owners = {}  # heap type -> [instances, owned objects, owned bytes, {type: owned count}]
         self.lru = []
+        self.big = []  # [referents, weight] of big containers, counted a chunk at a time (_count_big)
         deque = sys.modules.get("collections")
         deque = getattr(deque, "deque", None) if deque is not None else None
         safe = [object, dict, list, tuple, set, frozenset]
@@ -207,10 +212,45 @@ class _Census(object):
 
     def untracked_of(self, obj, weight):
         """Counts the untracked objects `obj` refers to, each for 1/refcount (see the module doc)."""
+        if type(obj) is list and list.__len__(obj) > _CHUNK:
+            self.big.append([obj, 0, weight])  # read in slices: not even one copy of a 20 M-item list
+            return
         try:
             refs = gc.get_referents(obj)
         except Exception:
             return
+        if len(refs) > _CHUNK:
+            self.big.append([refs, None, weight])
+            return
+        self.count_referents(refs, weight)
+
+    def count_big(self, end_by):
+        """Counts the referents of the big containers met, a chunk at a time, until `end_by`; True
+        when none is left. A chunk is moved out of its list, not copied: each referent is held by one
+        list while its refcount is read, as the 1/refcount shares assume (_calibrate); a pending one
+        is held once more meanwhile, so another container's share of it is a little less."""
+        big = self.big
+        while big:
+            entry = big[-1]
+            box, at, weight = entry
+            if at is None:  # get_referents' own list: moved out
+                chunk = box[-_CHUNK:]
+                del box[-_CHUNK:]
+                done = not box
+            else:  # a list read a slice at a time: the slice is a copy, as get_referents' list is
+                chunk = list.__getitem__(box, slice(at, at + _CHUNK))
+                entry[1] = at + _CHUNK
+                done = entry[1] >= list.__len__(box)
+            if done:
+                big.pop()
+            box = entry = None
+            self.count_referents(chunk, weight)
+            chunk = None
+            if time.perf_counter() >= end_by:
+                return not big
+        return True
+
+    def count_referents(self, refs, weight):
         if not refs:
             return
         types, info, atoms, skip = self.types, self.info, self.atoms, self.skip
@@ -303,6 +343,11 @@ class _Census(object):
                     refs = gc.get_referents(parent)
                 except Exception:
                     continue
+                scale = 1.0
+                if len(refs) > _CHUNK:
+                    # an instance that owns a big container: its first referents stand for all (a slice stays short)
+                    scale = len(refs) / float(_CHUNK)
+                    del refs[_CHUNK:]
                 kinds_here = set(map(type, refs)) if len(refs) > 8 else None
                 if kinds_here is not None and len(kinds_here) == 1:
                     rt = kinds_here.pop()
@@ -316,6 +361,7 @@ class _Census(object):
                         alone = counts.count(base)
                         if alone:
                             one = entry[0] * alone if entry[0] is not None else sum([sys.getsizeof(r) for r, c in zip(refs, counts) if c == base])
+                            alone, one = int(alone * scale), one * scale
                             count += alone
                             size += one
                             kind = kinds.get(rt)
@@ -391,11 +437,15 @@ class _Census(object):
         weight = self.stride
         index = 0
         lcg = 12345
-        while index < total:
+        while index < total or self.big:
             slice_start = time.perf_counter()
             slice_cpu = time.thread_time()
             end_by = slice_start + self.slice_s
-            while index < total:
+            while True:
+                if self.big and not self.count_big(end_by):
+                    break
+                if index >= total:
+                    break
                 stop = min(total, index + 32 * stride)
                 if stride == 1:
                     for k in range(index, stop):
@@ -449,6 +499,7 @@ class _Census(object):
         finally:
             del everything[:]
             del everything
+            del self.big[:]  # left when the walk stopped early
         todo = self.todo
         self.todo = None
         try:

@@ -102,6 +102,32 @@ def test_an_untracked_object_met_many_times_counts_once():
     assert abs((before["tuple"]["count"] - after["tuple"]["count"]) - 1) <= 2
 
 
+class BigHolder(object):
+    def __init__(self, n):
+        self.history = [i / 3.0 for i in range(n)]  # one instance owning a list bigger than a chunk
+
+
+def test_big_containers_are_counted_a_chunk_at_a_time_and_exactly():
+    n = 5 * census._CHUNK + 123
+    before = rows_of(census.census({}))
+    floats = [i / 7.0 for i in range(n)]  # a big list: read in slices of it
+    shared = floats[:1000]  # 1,000 of them held twice: each still one float
+    marker = []  # a value the collector tracks: a dict of only str and None is untracked, not walked
+    keyed = dict((10 ** 9 + i, marker) for i in range(n))  # a big dict: get_referents' list, moved out in chunks
+    holder = BigHolder(n)
+    # sliceMs 0: a slice ends after each chunk, so the big containers spread over many slices
+    result = census.census({"sliceMs": 0, "yieldMs": 0})
+    rows = rows_of(result)
+    assert result["slices"] >= 3 * 5  # three containers of five chunks and more each
+    grown = rows["float"]["count"] - before["float"]["count"]
+    assert 2 * n - 200 <= grown <= 2 * n + 200, grown  # the big list's and the holder's, each float once
+    grown = rows["int"]["count"] - before["int"]["count"]
+    assert n - 200 <= grown <= n + 200, grown
+    owner = next(o for o in result["owners"] if o["type"] == "%s.BigHolder" % __name__)
+    assert n * 0.99 <= owner["ownedTypes"]["float"][0] <= n * 1.01  # its first chunk stands for the whole list
+    del floats, shared, keyed, marker, holder
+
+
 def test_a_user_sizeof_is_never_called():
     kept = [Sized() for _ in range(10)]
     Sized.calls[:] = []
