@@ -200,7 +200,7 @@ def _console_close(args):
 
 
 def _set_async_exc(ident, exc):
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc else None)
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc))
 
 
 def _console_interrupt(args):
@@ -217,8 +217,9 @@ def _console_interrupt(args):
 def _interruptible(run_id, fn, when_interrupted):
     """Runs `fn` where consoleInterrupt can reach it. The interrupt is an asynchronous exception:
     one that arrives as `fn` ends would surface in the agent's own thread (it killed the agent, and
-    with it the target). So the run is disarmed under the same lock the interrupt takes, a pending
-    interrupt is cleared, and one that still lands before that is caught here."""
+    with it the target). So the run is disarmed under the same lock the interrupt takes, an
+    interrupt sent and not delivered yet is let land (_let_interrupt_land), and one that lands
+    before that is caught here."""
     ident = threading.get_ident()
     with _interrupt_lock:
         _running[run_id] = ident
@@ -230,19 +231,28 @@ def _interruptible(run_id, fn, when_interrupted):
                 try:
                     with _interrupt_lock:
                         _running.pop(run_id, None)
-                        # Drops an interrupt not delivered yet, and only when one was sent: on CPython
-                        # 3.11 PyThreadState_SetAsyncExc(…, NULL) still raises the interpreter-wide
-                        # "async exception pending" flag, which only a delivered exception clears, so
-                        # every later call of a profiled function (a trace) looped at its entry
-                        # forever (every eval did it: the matrix lane's 3.11 trace after an eval).
                         if run_id in _interrupted:
                             _interrupted.discard(run_id)
-                            _set_async_exc(ident, None)
+                            _let_interrupt_land()
                     break
                 except KeyboardInterrupt:
                     continue  # delivered while disarming: disarm again
     except KeyboardInterrupt:
         return when_interrupted()
+
+
+def _let_interrupt_land():
+    """A KeyboardInterrupt sent to this thread and not delivered yet is raised at the next check of
+    the eval breaker, which this loop reaches at once; caught here. Not PyThreadState_SetAsyncExc(…,
+    NULL): on CPython 3.11 that raises the interpreter-wide "async exception pending" flag with
+    nothing pending, which only a delivered exception clears, and a traced function then loops at
+    its entry forever: after a cancelled Evaluate (its interrupt delivered, then "cleared"), a trace
+    recorded 0 calls in 15 s and the target hung."""
+    try:
+        for _ in range(100000):
+            pass
+    except KeyboardInterrupt:
+        pass
 
 
 def _evaluate(args):

@@ -170,6 +170,42 @@ def test_interrupt_from_another_thread_stops_a_busy_line():
     assert live_code._console_interrupt({"id": "spin"}) == {"interrupted": False}
 
 
+_AFTER_AN_INTERRUPT = r"""
+import sys, threading, time
+from pyflight_agent import live_code
+done = {}
+def spin():
+    done["result"] = live_code._evaluate({"expression": "while True: pass", "id": "spin"})
+worker = threading.Thread(target=spin)
+worker.start()
+while "spin" not in live_code._running:
+    time.sleep(0.01)
+time.sleep(0.2)
+assert live_code._console_interrupt({"id": "spin"}) == {"interrupted": True}
+worker.join(10)
+assert done["result"]["exceptionType"] == "KeyboardInterrupt", done
+def traced(n):
+    return n + 1
+sys.settrace(lambda frame, event, arg: None)
+print("traced", sum(traced(i) for i in range(1000)))
+"""
+
+
+def test_a_cancelled_evaluate_leaves_nothing_pending_for_a_trace():
+    """CPython 3.11: clearing a delivered interrupt with PyThreadState_SetAsyncExc(…, NULL) left the
+    interpreter's "async exception pending" flag raised, and a traced function then looped at its
+    entry forever (a trace after a cancelled Evaluate recorded 0 calls and the target hung). Run in
+    a child process: a hang is a timeout there, not a stuck test run."""
+    import os
+    import subprocess
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(live_code.__file__)))
+    child = subprocess.run([sys.executable, "-c", _AFTER_AN_INTERRUPT], cwd=here, capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, PYTHONPATH=here))
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "traced 500500"
+
+
 # The message CPython 3.11.7 raised inside a target in CI (Reload racing the Reload CodeLens check).
 _RECORDED_RACE = "AST constructor recursion depth mismatch (before=78, after=69)"
 

@@ -1,17 +1,19 @@
 // The interpreter matrix (`npm test -- matrix`, issue 17): on every CPython PyFlight is tested on
 // (pyenv's 3.10–3.13 and the system's stripped python3), a real service in a venv with flight-profiler
 // installed the way PyFlight installs it, and the CLI's commands on it: check (with the capability
-// table's row), stack (+ native, + async), watch, eval, trace, getglobal, perf, gilstat, mem diff,
+// table's row), stack (+ native, + async), watch, eval (and a cancelled one), trace, getglobal, perf, gilstat, mem diff,
 // diagnose. Then the service is alive, still working, exits 0 on SIGTERM, and wrote nothing but the
 // loader lines README documents. Each interpreter also runs once in its own PID namespace (stack +
 // watch). Outside the tested set: a 3.9/3.8 (read-only works, the agent is refused, nothing loaded)
 // and a 3.7/3.6 (refused whole). An interpreter that is absent is a skipped test that names it and
 // why, never left out silently.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { cliSync as cli, jsonOf as json } from '../support/cli';
-import { isRunning, ROOT, startTarget, stopAllTargets, type Target } from '../support/fixtures';
+import { CLI, isRunning, ROOT, startTarget, stopAllTargets, type Target } from '../support/fixtures';
 import { matrixInterpreters, profilerVenv, tooOldInterpreter, untestedInterpreter, type MatrixInterpreter } from '../support/interpreters';
 import { agentCopies, namespacesUnavailable, PID_NS_FLAGS, startNamespaced, stopNamespaced } from '../support/namespaces';
 
@@ -48,6 +50,31 @@ async function until(what: string, check: () => boolean, tries = 300): Promise<v
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.fail(`${what}: not reached`);
+}
+
+/**
+ * An Evaluate that runs until Ctrl+C (the CLI's SIGINT cancels it in the target): it ends in
+ * KeyboardInterrupt, and nothing may stay pending in the target (CPython 3.11: a trace after a
+ * cancelled Evaluate looped at the traced function's entry, 0 calls, and the service hung). The
+ * evaluation makes a file when it starts, so the interrupt is sent while it runs.
+ */
+async function cancelledEvaluate(pid: string): Promise<void> {
+  const flag = path.join(os.tmpdir(), `pyflight-matrix-spin-${pid}-${Date.now()}`);
+  const spin = spawn(process.execPath, [CLI, 'eval', pid, `open(${JSON.stringify(flag)}, 'w').close()\nwhile True: pass`],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  let output = '';
+  spin.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+  spin.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+  const ended = new Promise<number | null>((resolve) => spin.once('close', resolve));
+  try {
+    await until('the evaluation runs in the target', () => existsSync(flag), 600);
+    spin.kill('SIGINT');
+    assert.notEqual(await ended, 0, output);
+    assert.match(output, /KeyboardInterrupt/, output);
+  } finally {
+    spin.kill('SIGKILL');
+    rmSync(flag, { force: true });
+  }
 }
 
 const interpreters: MatrixInterpreter[] = matrixInterpreters();
@@ -153,7 +180,7 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         stopNamespaced();
       });
 
-      it('check, stack (+ native, + async), watch, eval, trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on and exits on SIGTERM (code 0)', async () => {
+      it('check, stack (+ native, + async), watch, eval (and one cancelled by Ctrl+C), trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on and exits on SIGTERM (code 0)', async () => {
         target = await startTarget(['busy_service.py'], python, 60_000);
         const pid = String(target.pid);
 
@@ -182,6 +209,7 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         const tasks = json<{ asyncTasks?: { name: string }[] }>(cli('stack', pid, '--async', '--json')).asyncTasks ?? [];
         assert.ok(tasks.some((t) => t.name === 'inventory-poller'), JSON.stringify(tasks).slice(0, 600));
         assert.equal(json<{ value: string }>(cli('eval', pid, '6 * 7', '--json')).value, '42');
+        await cancelledEvaluate(pid);
 
         const traced = stream(cli('trace', pid, '__main__', 'handle_request', '-n', '1', '--json', '--timeout', '120'));
         assert.equal(traced.filter((l) => l.type === 'record').length, 1, JSON.stringify(traced).slice(0, 600));
