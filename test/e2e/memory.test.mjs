@@ -40,8 +40,8 @@ test('Memory Diff names the leaking class first; sorting; instances; cancel; sum
     assert.equal(await firstRow.locator('td.name span').first().innerText(), LEAK);
     assert.equal(await view.locator('.bar-row .bar-name').first().innerText(), LEAK);
     assert.equal(await view.locator('th[aria-sort="descending"] .sort').innerText(), 'Δ owned ▼');
-    // The named container that keeps them, in the "held by" column.
-    assert.equal(await firstRow.locator('td.held').innerText(), '__main__.SESSION_CACHE');
+    // The named container that keeps them, under the class's name.
+    assert.equal(await firstRow.locator('td.name .held').innerText(), 'held by __main__.SESSION_CACHE');
     // A class whose name is HTML (leaky_service.HostileName) is shown as text, whole, and no script runs.
     await view.locator('table.types td.name', { hasText: '__main__.<img src=x onerror=window.__pwned=1>' }).waitFor();
     assert.equal(await view.locator('img').count(), 0, 'target text became markup');
@@ -64,7 +64,7 @@ test('Memory Diff names the leaking class first; sorting; instances; cancel; sum
     const up = await counts(view);
     assert.deepEqual(up, [...up].sort((a, b) => a - b), `not sorted ascending: ${up}`);
     await view.locator('th .sort', { hasText: /^type/ }).click();
-    const types = await view.locator('table.types td.name span:first-child').allInnerTexts();
+    const types = await view.locator('table.types td.name > span.type').allInnerTexts();
     assert.deepEqual(types, [...types].sort((a, b) => a.localeCompare(b)));
     await view.locator('th .sort', { hasText: 'Δ size' }).click();
   });

@@ -3,7 +3,7 @@
 // Every type name comes from the target: it is only ever set as textContent.
 import '../shared/base.css';
 import './style.css';
-import { button, el } from '../shared/dom';
+import { button, dottedName, el } from '../shared/dom';
 import { formatBytes, formatCount } from '../shared/units';
 import type { FromWebview, MemoryView, MemoryWebviewState, MemTableRow, SortKey, ToWebview } from '../shared/memoryProtocol';
 
@@ -99,7 +99,6 @@ function renderTable(): void {
   const deltas = view.shown.deltas;
   const header = el('tr');
   const census = hasGrowth();
-  const heldColumn = view.rows.some((r) => r.heldBy);
   const columns: [SortKey, string, string][] = [
     ['type', 'type', 'name'],
     ['count', deltas ? 'Δ objects' : 'objects', 'num'],
@@ -117,7 +116,6 @@ function renderTable(): void {
     th.append(b);
     header.append(th);
   }
-  if (heldColumn) header.append(el('th', 'held', 'held by'));
   header.append(el('th', 'act'));
   const body = sorted(view.rows).map((row) => {
     const tr = el('tr');
@@ -125,11 +123,17 @@ function renderTable(): void {
     if (deltas && row.size > 0) tr.classList.add('grew');
     if (deltas && row.size < 0) tr.classList.add('shrank');
     const name = el('td', 'name');
-    name.append(el('span', undefined, row.type));
+    name.append(dottedName(row.type, 'type'));
     if (row.bookkeeping) name.append(el('span', 'tag', 'incl. pympler'));
     if (row.partial) name.append(el('span', 'tag', 'one side only'));
     if (row.owns) name.append(el('div', 'owns', row.owns));
-    name.title = row.owns ? `${row.type}: ${row.owns}` : row.type;
+    if (row.heldBy) {
+      // under the name, not a column of its own: a narrow panel squeezed that column to a few letters
+      const held = el('div', 'held', 'held by ');
+      held.append(dottedName(row.heldBy, 'holder'));
+      name.append(held);
+    }
+    name.title = [row.type, row.owns, row.heldBy && `held by ${row.heldBy}`].filter(Boolean).join('\n');
     const act = el('td', 'act');
     if (row.instances) act.append(button('Instances', `List the live ${row.type} objects`, () => showInstances(row), 'link'));
     tr.append(name, el('td', 'num', formatCount(row.count, deltas)), el('td', 'num', sizeText(row, deltas)));
@@ -137,11 +141,6 @@ function renderTable(): void {
       const owned = el('td', 'num owned', row.growth === undefined ? '' : formatBytes(row.growth, true));
       owned.title = row.owner ? 'Its own growth plus what its instances hold alone' : 'The growth no class of yours explains';
       tr.append(owned);
-    }
-    if (heldColumn) {
-      const held = el('td', 'held', row.heldBy ?? '');
-      held.title = row.heldBy ?? '';
-      tr.append(held);
     }
     tr.append(act);
     return tr;
@@ -164,7 +163,7 @@ function renderChart(): void {
     item.setAttribute('role', 'listitem');
     item.title = `${g.type}: ${formatCount(g.count, true)} objects, ${sizeText(g, true)}${census ? `, ${valueText(g)} with what they hold` : ''}`;
     const label = el('div', 'bar-label');
-    label.append(el('span', 'bar-name', g.type), el('span', 'bar-value', valueText(g)));
+    label.append(dottedName(g.type, 'bar-name'), el('span', 'bar-value', valueText(g)));
     const track = el('div', 'bar-track');
     const bar = el('div', g.bookkeeping ? 'bar bookkeeping' : 'bar');
     bar.style.width = `${Math.max(1, (100 * value(g)) / max)}%`;

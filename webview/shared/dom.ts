@@ -6,6 +6,19 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, 
   return e;
 }
 
+/**
+ * A dotted name (`__main__.SESSION_CACHE`) as text with a line-break opportunity after each dot and
+ * comma, so a narrow column wraps it between its parts rather than letter by letter.
+ */
+export function dottedName(text: string, cls?: string): HTMLSpanElement {
+  const span = el('span', cls);
+  text.split(/(?<=[.,])/).forEach((part, i) => {
+    if (i) span.append(document.createElement('wbr'));
+    span.append(part);
+  });
+  return span;
+}
+
 /** A button with a tooltip (its accessible description too) that runs `onClick`. */
 export function button(text: string, title: string, onClick: () => void, cls = 'btn'): HTMLButtonElement {
   const b = el('button', cls, text);
