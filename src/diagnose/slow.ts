@@ -12,7 +12,7 @@ import { blockedEventLoops, diagnoseHang } from './hang';
 import { locationWords, targetModuleNamer } from './mainModule';
 import { ownCodeTime, sourceLineReader } from './ownTime';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
-import { cpuDuring, readyText, starvation, type CpuUse, type Starvation } from './cpuUse';
+import { cpuDuring, notStarvedText, starvation, type CpuUse, type Starvation } from './cpuUse';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding } from './report';
 import { sampleStacks } from './stackSamples';
 import type { StackTarget } from './stackSamples';
@@ -114,11 +114,11 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
     const share = (f: Finding) => (blockedShare.get(f) ?? (sampleShare.get(f) ?? 0) * Math.min(1, sampled));
     if (blocked.length) findings = [...findings, ...blocked].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || share(b) - share(a));
   }
-  const ready = readyText(use);
-  if (ready && findings.length && busy >= 0.25) findings[0].evidence.push(`During the profile the process used ${cpu!.toFixed(0)}% of a core and was ${ready} (run-queue delay): it got the CPU it asked for.`);
+  const notStarved = notStarvedText(use);
+  if (notStarved && findings.length && busy >= 0.25) findings[0].evidence.push(`During the profile ${notStarved}.`);
   if (busy < 0.25) {
     // Slow but mostly idle: the time goes to waiting. Look at what the threads wait on.
-    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile${use.readyPercent !== undefined ? ` (and was ready to run without a CPU ${use.readyPercent.toFixed(0)}%: not starved)` : ''}: slow means waiting here; sampling stacks.`);
+    onStep(`The process used ${(busy * 100).toFixed(0)}% of a core during the profile${notStarved ? ` (${notStarved})` : ''}: slow means waiting here; sampling stacks.`);
     const waits = await diagnoseHang(context);
     const real = waits.findings.filter((f) => f.severity !== 'info');
     if (real.length) {
@@ -144,7 +144,7 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
         about: 'wait',
         location: findings.find((f) => f.location)?.location ?? null,
         evidence: [
-          `Its CPU time in /proc over the ${(profile!.elapsedMs / 1000).toFixed(1)} s profile: ${cpu.toFixed(0)}% of a core${use.readyPercent !== undefined ? `; ready to run without a CPU ${use.readyPercent.toFixed(0)}%` : ''}.`,
+          `Its CPU time in /proc over the ${(profile!.elapsedMs / 1000).toFixed(1)} s profile: ${cpu.toFixed(0)}% of a core${notStarved ? ` (${notStarved})` : ''}.`,
           ...(stacks ? [`Stacks: ${stacks.title}.`] : []),
           'The CPU findings below count threads py-spy saw at blocking calls (a thread in a blocking call counts as active at times).',
         ],

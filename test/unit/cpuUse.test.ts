@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpuLimitOf, cpuUseBetween, starvation, type CpuSnapshot } from '../../src/diagnose/cpuUse';
+import { cpuLimitOf, cpuUseBetween, notStarvedText, starvation, type CpuSnapshot } from '../../src/diagnose/cpuUse';
 import { cgroupDirs, cgroupPathOf, cpuCgroupMounts } from '../../src/host/cgroup';
 import type { QuickEvidence } from '../../src/diagnose/quickEvidence';
 import { summaryFrom, type Finding } from '../../src/diagnose/report';
@@ -57,6 +57,20 @@ describe('CPU use: run-queue delay beside CPU time (issue 20, item 1)', () => {
     const busy = cpuUseBetween(threads(0, 0, [[1, 0, 0], [2, 0, 0]]), threads(2000, 52, [[1, 0.5e9, 1.4e9], [2, 20e6, 150e6]]), { cpus: 2, load1: 7 });
     assert.equal(busy.busyThreads, 1);
     assert.match(starvation(busy)!.text, /^the process was ready to run 78% of the time/);
+  });
+
+  it('work spread over a pool is starved when its threads wanted a core and waited as long as they ran', () => {
+    // Judge 4's uvicorn worker at load 7: its request threads (anyio's pool) each busy under half of
+    // the 13.8 s, 21 % of a core run and 114 % ready in all — starved, not "mostly waiting".
+    const pool = { seconds: 13.8, cpuPercent: 21, readyPercent: 114, busyThreads: 0, hungry: { runPercent: 0, readyPercent: 0 }, machine: { cpus: 2, load1: 7.1 } };
+    const s = starvation(pool)!;
+    assert.equal(s.cause, 'host');
+    assert.match(s.text, /ready to run 114% of a core's time \(several at once\) but the machine's 2 CPUs were busy \(load average 7\.1\): the host is overloaded$/);
+    assert.equal(notStarvedText({ ...pool, readyPercent: 40 }), 'the process ran 21% of a core and its threads were ready to run but waiting for a CPU 40% (run-queue delay), in short waits of threads that mostly sleep (none was busy half the time): not starvation');
+    // A busy thread that got its CPU beside sleepy ones that waited: said as such, not "it got the CPU it asked for" under a larger wait.
+    assert.equal(notStarvedText({ seconds: 10, cpuPercent: 59, readyPercent: 64, busyThreads: 1, hungry: { runPercent: 55, readyPercent: 12 }, machine: { cpus: 2 } }),
+      'the process ran 59% of a core and its threads were ready to run but waiting for a CPU 64% (run-queue delay), but its 1 busy thread waited only 12% beside running 55%: the rest is short waits of threads that mostly sleep, not starvation');
+    assert.equal(notStarvedText({ seconds: 10, cpuPercent: 95, readyPercent: 8 }), 'the process ran 95% of a core and its threads were ready to run but waiting for a CPU 8% (run-queue delay): it got the CPU it asked for');
   });
 
   it('its own threads outnumbering its CPUs: CPU-bound, not an overloaded host (4 busy threads on 2 CPUs)', () => {
