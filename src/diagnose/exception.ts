@@ -5,6 +5,7 @@
  * of the target for a few seconds, removed in a `finally` and proven gone; see
  * python/pyflight_helper/exception_hook.py). Pure analysis in `exceptionFindings` (unit-testable).
  */
+import { plural } from '../format/probeText';
 import type { ExceptionHandlerFrame, ExceptionWindowResult, StackResult, StreamSummary, WatchParams, WatchRecord } from '../protocol/helper';
 import { isStdlibFrame } from '../format/stackFormat';
 import { sampleStacks } from './stackSamples';
@@ -116,14 +117,15 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
   const more = window.cancelled ? 0 : nextWindowSeconds(window.events, window.seconds, (options.maxSeconds ?? seconds) - window.seconds);
   if (more) {
     onStep(`${window.events} exception event${window.events === 1 ? '' : 's'} in ${window.seconds} s is too few to judge: counting for ${more} s more.`);
-    commands.push(`pyflight diagnose ${target.pid} --kind exception   (exception window ${window.seconds} s, ${window.tracedThreads.length} threads)`);
+    commands.push(`pyflight diagnose ${target.pid} --kind exception   (exception window ${window.seconds} s, ${plural(window.tracedThreads.length, 'thread')})`);
     window = mergeWindows(window, await openWindow(more));
   }
-  commands.push(`pyflight diagnose ${target.pid} --kind exception   (exception window ${window.seconds} s, ${window.tracedThreads.length} threads)`);
+  commands.push(`pyflight diagnose ${target.pid} --kind exception   (exception window ${window.seconds} s, ${plural(window.tracedThreads.length, 'thread')})`);
   const removed = window.stillTraced.length === 0
     ? 'The trace hook was removed: afterwards no thread of the process has a trace function.'
     : `After removal these threads still have a trace function (not ours, or set meanwhile): ${window.stillTraced.join(', ')}.`;
-  const scope = `${window.events} exception${window.events === 1 ? '' : 's'} seen in ${window.tracedThreads.length} thread${window.tracedThreads.length === 1 ? '' : 's'}`
+  // the threads watched, not where they were raised (that is per finding: "in MainThread ×563")
+  const scope = `${window.events} exception${window.events === 1 ? '' : 's'} raised while ${plural(window.tracedThreads.length, 'thread')} ${window.tracedThreads.length === 1 ? 'was' : 'were'} traced`
     + `${window.skippedThreads.length ? ` (not traced, another tracer owns them: ${window.skippedThreads.join(', ')})` : ''}`
     + `${window.stopReason === 'count' ? `; recording stopped at ${window.maxEvents}` : ''}.`;
   onStep(`${scope} ${removed}`);

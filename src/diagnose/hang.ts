@@ -18,7 +18,7 @@ const HANG_SAMPLES = 5;
 
 export async function diagnoseHang({ target, samples, options, onStep, commands, extras }: PlaybookContext<StackTarget>): Promise<PlaybookOutcome> {
   const first = Date.now();
-  if (samples.length < HANG_SAMPLES) onStep(`Taking ${HANG_SAMPLES - samples.length} more stack samples, 0.5 s apart.`);
+  if (samples.length < HANG_SAMPLES) onStep(`Taking ${HANG_SAMPLES - samples.length} more stack sample${HANG_SAMPLES - samples.length === 1 ? '' : 's'}, 0.5 s apart.`);
   await sampleStacks(target, HANG_SAMPLES - samples.length, 500, options.signal, onStep, samples);
   const span = samples[samples.length - 1].capturedAt - samples[0].capturedAt || Date.now() - first;
   commands.push(`pyflight stack ${target.pid} --json   (×${samples.length} over ${(span / 1000).toFixed(1)} s)`);
@@ -71,7 +71,8 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
     const threads = cycle.map((name) => byName(last, name)!);
     const parts = threads.map((t) => {
       const top = mainFrame(t.frames);
-      const held = (t.holding ?? []).filter((h) => !h.maybe).map(lockName).join(', ') || '(a lock)';
+      // each lock with where it was taken, next to its name (after "waits for …" it read as the awaited lock's line)
+      const held = (t.holding ?? []).filter((h) => !h.maybe).map((h) => `${lockName(h)} (taken at ${shortWhere(h.file, h.line)})`).join(', ') || '(a lock)';
       return { t, top, text: `${t.name} in ${frameText(top)} holds ${held} and waits for ${lockName(t.blockedOn!)}` };
     });
     cycle.forEach((name) => covered.add(name));
@@ -82,7 +83,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       about: 'deadlock',
       location: loc(parts[0].top),
       evidence: [
-        ...parts.map((p) => p.text + (p.t.holding?.length ? ` (taken at ${p.t.holding.map((h) => shortWhere(h.file, h.line)).join(', ')})` : '') + '.'),
+        ...parts.map((p) => `${p.text}.`),
         `The same cycle in all ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s; ${threads.filter((t) => samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); })).length} of ${threads.length} threads never moved.`,
       ],
       next_steps: [
@@ -449,6 +450,21 @@ export function callChain(frames: readonly StackFrame[]): string {
 
 export const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');
 
+/**
+ * What to change where the loop blocks. The blocking call is named, never the coroutine that makes
+ * it: `asyncio.to_thread(a_coroutine_function)` runs nothing (judge 4: "to_thread(refresh_token_cache)"
+ * for a `time.sleep` inside that coroutine).
+ */
+function offTheLoop(b: { leaf: { file?: string | null; line?: number | null }; waitingIn?: string; activity?: string }): string {
+  const where = shortWhere(b.leaf.file, b.leaf.line);
+  if (b.waitingIn === 'sleep') return `Replace the blocking sleep at ${where} with \`await asyncio.sleep(…)\`: time.sleep holds the whole loop.`;
+  if (b.waitingIn) {
+    const call = b.waitingIn.split('.').pop();
+    return `Make the call at ${where} non-blocking (an async client), or run the blocking call off the loop: \`await asyncio.to_thread(${call}, …)\`.`;
+  }
+  return `Move the work at ${where} off the loop: put it in a plain (not async) function and \`await asyncio.to_thread(that_function, …)\`, or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` for CPU work in Python (it holds the GIL).`;
+}
+
 /** Loop threads seen inside a callback, sleeping or waiting there (not running): the blocking call, most samples first;
  * `shares` gets each finding's share of the samples. */
 export function blockedEventLoops(samples: StackResult[], spanMs: number, covered: Set<string>, stacksStep: string, shares?: Map<Finding, number>): Finding[] {
@@ -484,7 +500,7 @@ export function blockedEventLoops(samples: StackResult[], spanMs: number, covere
         'A coroutine that sleeps or waits without `await` holds the whole loop: every other request and timer waits for it.',
       ],
       next_steps: [
-        `Make the call at ${shortWhere(b.leaf.file, b.leaf.line)} non-blocking: \`await asyncio.sleep(…)\` or an async client, or run it off the loop with \`await asyncio.to_thread(${b.leaf.function.split('.').pop()}, …)\`.`,
+        offTheLoop(b),
         stacksStep,
       ],
       view: 'stacks',

@@ -29,12 +29,14 @@ export interface OwnTime {
   inLoop: number;
   /** The non-own function that took most of the rest (e.g. `SequenceMatcher.find_longest_match`, stdlib difflib). */
   topCallee?: { function: string; module?: string; kind: FrameInfo['kind']; samples: number };
+  /** The non-own function its lines call into most (`json.dumps`, where the time then goes to json.encoder's internals): what "call it less" names. */
+  topEntry?: { function: string; module?: string; samples: number };
 }
 
 /** asyncio runs every callback and task step through `Handle._run` (asyncio/events.py). */
 const isLoopCallback = (f: FrameInfo) => f.name === 'Handle._run' && f.module === 'asyncio.events';
 
-interface Acc { info: FrameInfo; samples: number; self: number; waiting: number; inLoop: number; lines: Map<number, number>; callees: Map<string, { info: FrameInfo; samples: number }> }
+interface Acc { info: FrameInfo; samples: number; self: number; waiting: number; inLoop: number; lines: Map<number, number>; callees: Map<string, { info: FrameInfo; samples: number }>; entries: Map<string, { info: FrameInfo; samples: number }> }
 
 /** `lineText(file, line)` gives the source line of an own frame when it can be read. */
 export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
@@ -63,7 +65,7 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
     const own = frames[at];
     const key = `${own.name}\0${own.file ?? ''}`;
     let acc = accs.get(key);
-    if (!acc) accs.set(key, acc = { info: own, samples: 0, self: 0, waiting: 0, inLoop: 0, lines: new Map(), callees: new Map() });
+    if (!acc) accs.set(key, acc = { info: own, samples: 0, self: 0, waiting: 0, inLoop: 0, lines: new Map(), callees: new Map(), entries: new Map() });
     // stack.idle: the profile's own verdict (waits.ts), e.g. a server's idle loop below the own frame.
     if (stack.idle || (at === frames.length - 1 && isBlocking(own)) || frames.slice(at + 1).some((f) => f.kind === 'idle')) {
       acc.waiting += stack.count;
@@ -81,16 +83,23 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
       const c = acc.callees.get(ck) ?? { info: callee, samples: 0 };
       c.samples += stack.count;
       acc.callees.set(ck, c);
+      const entry = frames[at + 1];
+      const ek = `${entry.name}\0${entry.file ?? ''}`;
+      const e = acc.entries.get(ek) ?? { info: entry, samples: 0 };
+      e.samples += stack.count;
+      acc.entries.set(ek, e);
     }
   }
   const percent = (n: number) => (profile.samples ? Math.round((n / profile.samples) * 1000) / 10 : 0);
   return [...accs.values()].filter((acc) => acc.samples > 0).map((acc) => {
     const line = [...acc.lines].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0];
     const top = [...acc.callees.values()].sort((a, b) => b.samples - a.samples)[0];
+    const entry = [...acc.entries.values()].sort((a, b) => b.samples - a.samples)[0];
     return {
       function: acc.info.name, ...(acc.info.module ? { module: acc.info.module } : {}), ...(acc.info.file ? { file: acc.info.file } : {}),
       ...(line !== undefined ? { line } : {}), samples: acc.samples, percent: percent(acc.samples), self: acc.self, waiting: acc.waiting, inLoop: acc.inLoop,
       ...(top ? { topCallee: { function: top.info.name, ...(top.info.module ? { module: top.info.module } : {}), kind: top.info.kind, samples: top.samples } } : {}),
+      ...(entry ? { topEntry: { function: entry.info.name, ...(entry.info.module ? { module: entry.info.module } : {}), samples: entry.samples } } : {}),
     };
   }).sort((a, b) => b.samples - a.samples || a.function.localeCompare(b.function));
 }

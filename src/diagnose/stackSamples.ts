@@ -3,6 +3,7 @@
  * and the slow playbook's look at waits share. Each sample is reported as a step.
  */
 import { ErrorCode, PyFlightError } from '../common/errors';
+import { plural } from '../format/probeText';
 import type { StackResult } from '../protocol/helper';
 import type { HelperCaller } from '../protocol/methods';
 import type { DiagnoseStep } from './playbookTypes';
@@ -36,5 +37,5 @@ export async function sampleStacks(target: StackTarget, count: number, gapMs: nu
 
 function summarizeSample(s: StackResult): string {
   const count = (a: string) => s.threads.filter((t) => t.activity === a).length;
-  return `${s.threads.length} threads — ${count('running')} running, ${count('blocked')} blocked on locks, ${count('waiting')} waiting, ${count('sleeping')} sleeping`;
+  return `${plural(s.threads.length, 'thread')} — ${count('running')} running, ${count('blocked')} blocked on locks, ${count('waiting')} waiting, ${count('sleeping')} sleeping`;
 }

@@ -24,6 +24,8 @@ describe('ownCodeTime: CPU charged to the deepest own frame (recorded profile)',
     assert.match(lineText(first.file!, first.line!), /SequenceMatcher\(None, query, title\)/);
     assert.ok(first.samples - first.self > first.self * 5, JSON.stringify(first));
     assert.equal(first.topCallee?.module, 'difflib');
+    // What its line calls (the next step's "call it less"), not the internals the time then goes to.
+    assert.deepEqual(first.topEntry && { function: first.topEntry.function, module: first.topEntry.module }, { function: 'SequenceMatcher.ratio', module: 'difflib' });
     // By self time alone it would be far down: its own lines are cheap.
     const bySelf = profile.hot.filter((f) => f.kind === 'own');
     assert.notEqual(bySelf[0].function, '_similarity');
