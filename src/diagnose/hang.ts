@@ -451,18 +451,26 @@ export function callChain(frames: readonly StackFrame[]): string {
 export const isLoopCallback = (f: StackFrame) => /(^|\.)Handle\._run$/.test(f.function) && /asyncio[\\/]events\.py$/.test(f.file ?? '');
 
 /**
- * What to change where the loop blocks. The blocking call is named, never the coroutine that makes
- * it: `asyncio.to_thread(a_coroutine_function)` runs nothing (judge 4: "to_thread(refresh_token_cache)"
- * for a `time.sleep` inside that coroutine).
+ * What to change where the loop blocks. `asyncio.to_thread(a_coroutine_function)` runs nothing
+ * (judge 4 was told "to_thread(refresh_token_cache)" for a `time.sleep` inside that coroutine), so
+ * the advice names the blocking call when the blocked function is the task's own coroutine (the
+ * outermost frame the loop runs), and names the function for `to_thread` only as "a plain
+ * function": a stack does not tell `def` from `async def` below that.
  */
-function offTheLoop(b: { leaf: { file?: string | null; line?: number | null }; waitingIn?: string; activity?: string }): string {
+function offTheLoop(b: { leaf: StackFrame; chain: StackFrame[]; waitingIn?: string }): string {
   const where = shortWhere(b.leaf.file, b.leaf.line);
-  if (b.waitingIn === 'sleep') return `Replace the blocking sleep at ${where} with \`await asyncio.sleep(…)\`: time.sleep holds the whole loop.`;
+  const fn = b.leaf.function.split('.').pop();
+  const theTask = b.chain.length <= 1;
+  if (b.waitingIn === 'sleep') {
+    return theTask ? `Replace the blocking sleep at ${where} with \`await asyncio.sleep(…)\`: time.sleep holds the whole loop.`
+      : `Run ${fn} off the loop with \`await asyncio.to_thread(${fn}, …)\` if it is a plain function; if it is \`async def\`, make the sleep at ${where} \`await asyncio.sleep(…)\`.`;
+  }
   if (b.waitingIn) {
     const call = b.waitingIn.split('.').pop();
-    return `Make the call at ${where} non-blocking (an async client), or run the blocking call off the loop: \`await asyncio.to_thread(${call}, …)\`.`;
+    return `Make the call at ${where} non-blocking (an async client), or run it off the loop: \`await asyncio.to_thread(${theTask ? call : fn}, …)\``
+      + (theTask ? '.' : ` if ${fn} is a plain function (if it is \`async def\`, the blocking ${call} inside it).`);
   }
-  return `Move the work at ${where} off the loop: put it in a plain (not async) function and \`await asyncio.to_thread(that_function, …)\`, or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` for CPU work in Python (it holds the GIL).`;
+  return `Move the work at ${where} off the loop: \`await asyncio.to_thread(f, …)\` with f a plain (not async) function that does it, or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` for CPU work in Python (it holds the GIL).`;
 }
 
 /** Loop threads seen inside a callback, sleeping or waiting there (not running): the blocking call, most samples first;
