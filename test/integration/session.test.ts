@@ -65,8 +65,8 @@ describe('Session against real targets (flight-profiler attach)', function () {
     const mapped = agentLibrariesIn(service.pid);
     assert.ok(mapped.length > 0 && mapped.every((l) => /pyflight-agent-\d+-\w+\/flight_profiler_agent\.so \(deleted\)$/.test(l)),
       `the staged copy, removed once loaded:\n${mapped.join('\n')}`);
-    assert.match(service.output(), /Loading agent: .*pyflight-agent-\d+-\w+\/bootstrap\.py/);
-    assert.doesNotMatch(service.output(), /\[PyFlightProfiler\] (INFO|DEBUG)/, 'the agent logs into PyFlight, not the app');
+    // nothing in the app's output: the agent logs into PyFlight, and the library's loader lines are cut out of the staged copy
+    assert.doesNotMatch(service.output(), /PyFlightProfiler/, 'the agent logs into PyFlight, not the app');
   });
 
   it('attaches, reports the interpreter and flight-profiler version', () => {
