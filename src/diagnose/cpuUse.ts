@@ -7,6 +7,7 @@
  */
 import type { CgroupCpuLevel, MachineLoad, TargetProcess } from '../host/targetHost';
 import { cpuPercent, parseCpusAllowed, parseProcStat, parseSchedstat, parseStatusRss, type ProcStat } from '../processes/procfsParser';
+import { plural } from '../format/probeText';
 
 /** One reading of a process's CPU counters. */
 export interface CpuSnapshot {
@@ -282,7 +283,7 @@ export function notStarvedText(use: CpuUse | undefined): string | undefined {
   if (ready < STARVED_READY_PERCENT || ready * 2 < cpu) return `${measured}: it got the CPU it asked for`;
   const h = use.hungry;
   if (h && (use.busyThreads ?? 0) > 0) {
-    return `${measured}, but its ${use.busyThreads} busy thread${use.busyThreads === 1 ? '' : 's'} waited only ${h.readyPercent.toFixed(0)}% beside running ${h.runPercent.toFixed(0)}%: `
+    return `${measured}, but its ${plural(use.busyThreads!, 'busy thread')} waited only ${h.readyPercent.toFixed(0)}% beside running ${h.runPercent.toFixed(0)}%: `
       + 'the rest is short waits of threads that mostly sleep, not starvation';
   }
   return `${measured}, in short waits of threads that mostly sleep (none was busy half the time): not starvation`;

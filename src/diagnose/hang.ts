@@ -4,6 +4,7 @@
  * loop stuck in a blocking call, and threads that never moved. Uses only what the helper put in each
  * sample (`blockedOn`, `heldBy`, `holding`, `activity`).
  */
+import { plural } from '../format/probeText';
 import { isLockWait, isStdlibFrame, lockCycles, lockName, mainFrame, probableLockCycles, sameLock } from '../format/stackFormat';
 
 export { lockCycles };
@@ -18,7 +19,7 @@ const HANG_SAMPLES = 5;
 
 export async function diagnoseHang({ target, samples, options, onStep, commands, extras }: PlaybookContext<StackTarget>): Promise<PlaybookOutcome> {
   const first = Date.now();
-  if (samples.length < HANG_SAMPLES) onStep(`Taking ${HANG_SAMPLES - samples.length} more stack sample${HANG_SAMPLES - samples.length === 1 ? '' : 's'}, 0.5 s apart.`);
+  if (samples.length < HANG_SAMPLES) onStep(`Taking ${plural(HANG_SAMPLES - samples.length, 'more stack sample')}, 0.5 s apart.`);
   await sampleStacks(target, HANG_SAMPLES - samples.length, 500, options.signal, onStep, samples);
   const span = samples[samples.length - 1].capturedAt - samples[0].capturedAt || Date.now() - first;
   commands.push(`pyflight stack ${target.pid} --json   (×${samples.length} over ${(span / 1000).toFixed(1)} s)`);
