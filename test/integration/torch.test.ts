@@ -157,20 +157,19 @@ describe('torch: diagnose --kind torch (torch_service.py)', function () {
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.kind, 'torch');
-    // Which leads depends on the module's share of the step's operator time (it leads from half): a
-    // loaded machine moved TinyMLP's ~25 % to 81 % once. Both are there, each at its place.
+    // TinyMLP's operators are about a quarter of the step's, so the step leads. One call's times are
+    // wall times (a loaded machine once moved TinyMLP to 81 %): the quickest of three calls is used.
     type F = { title: string; location: { function: string; file: string; line: number }; evidence: string[]; next_steps: string[] };
-    const step = (report.findings as F[]).find((f) => f.location?.function === 'inference_step');
-    const module = (report.findings as F[]).find((f) => f.location?.function === 'TinyMLP.forward');
-    assert.ok(step && module, JSON.stringify(report.findings.map((f: F) => f.title)));
-    assert.ok(report.findings.indexOf(step) < 2 && report.findings.indexOf(module) < 2, JSON.stringify(report.findings.map((f: F) => f.title)));
+    const [step, module] = report.findings as F[];
+    assert.equal(step.location?.function, 'inference_step', JSON.stringify(report.findings.map((f: F) => f.title)));
+    assert.equal(module.location?.function, 'TinyMLP.forward');
+    assert.match(step.evidence.join('\n'), /3 calls were profiled \(operator CPU time [^)]+\); the figures are the quickest call's/);
     assert.equal(path.basename(step.location.file), 'torch_service.py');
     const evidence = step.evidence.join('\n');
     assert.match(evidence, /aten::addmm/);
     assert.match(evidence, /aten::mm/);
-    // TinyMLP's operators are about a quarter of the step's: the step leads, the model's module follows.
     // Its operators in the order of their measured time: on a loaded machine aten::clamp_min (the relu) can come before aten::addmm.
-    assert.match(module.title, /^TinyMLP\.forward (issues .*aten::addmm.* \(\d+% of the step's operator CPU time\)|costs most: \d+% of inference_step's operator CPU time \([^)]*aten::addmm[^)]*\))$/);
+    assert.match(module.title, /^TinyMLP\.forward issues .*aten::addmm.* \(\d+% of the step's operator CPU time\)$/);
     assert.equal(module.location.line, 24, 'the def of TinyMLP.forward in the fixture');
     assert.ok(report.commands_run.includes(`pyflight torch ${service.pid} profile __main__ inference_step`), report.commands_run.join(' | '));
     const trace = (report.findings as F[]).flatMap((f) => f.next_steps).map((t) => /: (\/\S+\.json)/.exec(t)?.[1]).find(Boolean);
