@@ -66,10 +66,16 @@ export function shortWhere(file: string | null | undefined, line?: number | null
  * The summary, written from the first finding and only from it (issue 20, "one voice"); `lead` is
  * a playbook's verdict put before it ("Waiting, not computing"), for findings that do not carry one.
  */
+/** A title continued after a colon: a plain word that opens it loses its capital ("The asyncio…" →
+ * "the asyncio…"); a name (`Session.close`, `TinyMLP`) keeps it. */
+function afterColon(title: string): string {
+  return /^(The|A|An|Its|One|No|Every|All|Some|Threads|Most)\b/.test(title) ? title.charAt(0).toLowerCase() + title.slice(1) : title;
+}
+
 export function summaryFrom(findings: Finding[], lead?: string): string {
   const f = findings[0];
   if (!f) return lead ? `${lead}.` : 'Nothing stood out.';
-  const title = lead ? `${lead}: ${f.title}` : f.title;
+  const title = lead ? `${lead}: ${afterColon(f.title)}` : f.title;
   switch (f.about) {
     case 'lock':
       return lead ? `${title}.` : `Threads wait on a lock: ${f.title}.`;

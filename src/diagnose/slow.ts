@@ -232,10 +232,9 @@ function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | 
       `py-spy found its threads active in ${(Math.min(1, sampled) * 100).toFixed(0)}% of its sample slots: a thread that waits for a CPU is not in a blocking call, so it counts as active.`,
       ...(culprit ? [`Where its CPU goes: ${culprit.title}.`, ...culprit.evidence] : []),
     ],
-    next_steps: [
-      ...steps,
-      ...(culprit ? culprit.next_steps : [`Once it gets the CPU it wants, profile again (\`pyflight perf ${pid} -d 10\`) to see what its own work costs.`]),
-    ],
+    // The code's fix first (what the user's change can do), then the host's; without a culprit, the host's.
+    next_steps: culprit ? [...culprit.next_steps.slice(0, 1), ...steps, ...culprit.next_steps.slice(1)]
+      : [...steps, `Once it gets the CPU it wants, profile again (\`pyflight perf ${pid} -d 10\`) to see what its own work costs.`],
     view: 'profile',
   };
 }

@@ -73,9 +73,13 @@ export function mergeWorkerReports(master: { pid: number; label: string }, probl
     found = found.filter((f, i) => found.findIndex((g) => g.pid === f.pid) === i); // a worker's best say about that code
     const best = found[0].finding;
     const pids = found.map((f) => f.pid);
-    const evidence = found.length === 1
-      ? best.evidence.map((e, i) => (i === 0 ? `Worker ${pids[0]}: ${e}` : e))
-      : found.flatMap((f) => f.finding.evidence.slice(0, 3).map((e, i) => (i === 0 ? `Worker ${f.pid}: ${e}` : e)));
+    // The best worker's evidence whole; each other worker's first three lines that say something new
+    // (the machine's load is the same line in every worker's starvation evidence).
+    const evidence = best.evidence.map((e, i) => (i === 0 ? `Worker ${pids[0]}: ${e}` : e));
+    for (const f of found.slice(1)) {
+      const fresh = f.finding.evidence.filter((e) => !best.evidence.includes(e)).slice(0, 3);
+      evidence.push(...fresh.map((e, i) => (i === 0 ? `Worker ${f.pid}: ${e}` : e)));
+    }
     const finding: WorkersFinding = { ...best, title: `${best.title} (${workerList(pids)})`, evidence, workers: pids };
     return { finding, best, rank: SEVERITY_RANK[best.severity], spread: pids.length, share: shareOf(best), order: Math.min(...found.map((f) => f.order)) };
   }).sort((a, b) => a.rank - b.rank || b.share - a.share || b.spread - a.spread || a.order - b.order);

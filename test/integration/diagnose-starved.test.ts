@@ -55,6 +55,9 @@ describe('diagnose: a starved process is told from a waiting one (run-queue dela
     assert.ok(!report.findings.slice(1).some((f) => f.location?.function === 'score_order' && f.about === 'cpu'), report.findings.map((f) => f.title).join('\n'));
     // The script's functions are named as the agent finds them: __main__, not the file's name.
     assert.ok(first.next_steps.includes(`Measure each call: \`pyflight trace ${session.pid} __main__ score_order\`.`), first.next_steps.join('\n'));
+    // The code's fix first, then the host's (judge 4: a report that led with "Give it CPU").
+    assert.match(first.next_steps[0], /^Look at the loop or call at cpu_service\.py:\d+/, first.next_steps.join('\n'));
+    assert.match(first.next_steps[1], /^Give it CPU: /);
     assert.match(report.summary, /^score_order uses [\d.]+% of the CPU samples — and .*: the host is overloaded, at cpu_service\.py:\d+\.$/);
     assert.doesNotMatch(report.summary, /remote service|queue/i);
     assert.ok(steps.some((s) => /ready to run \d+% of the time but ran only \d+%: the host is overloaded/.test(s)), steps.join('\n'));

@@ -169,6 +169,8 @@ describe('summaryFrom: the summary is written from the first finding (issue 20, 
     // The culprit leads: a starved finding with a location names its function in the title (slow.ts).
     assert.equal(summaryFrom([f('starved', 'score uses the CPU — and the process waited for a CPU 61% of the time: the host is overloaded', 'score')]),
       'score uses the CPU — and the process waited for a CPU 61% of the time: the host is overloaded, at svc.py:9.');
-    assert.equal(summaryFrom([f('event-loop', 'The asyncio event loop (M) is blocked in g')], 'Waiting, not computing'), 'Waiting, not computing: The asyncio event loop (M) is blocked in g.');
+    // After a verdict's colon a plain word loses its capital (judge 4), a name keeps it.
+    assert.equal(summaryFrom([f('event-loop', 'The asyncio event loop (M) is blocked in g')], 'Waiting, not computing'), 'Waiting, not computing: the asyncio event loop (M) is blocked in g.');
+    assert.equal(summaryFrom([f('wait', 'Thermostat.poll waits on a socket')], 'Waiting, not computing'), 'Waiting, not computing: Thermostat.poll waits on a socket.');
   });
 });

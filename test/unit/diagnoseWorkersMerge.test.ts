@@ -32,4 +32,19 @@ describe('diagnosing a master: merged worker reports keep one voice', () => {
     assert.equal(merged.findings[0].about, 'lock');
     assert.equal(merged.summary, 'In worker 21 of uvicorn master 1: Threads wait on a lock: pool-1 holds DB_LOCK while in fetch (sleeping); 3 threads wait for it.');
   });
+
+  it('evidence: the leading worker\'s whole, then what each other worker adds (the machine\'s load once; judge 4\'s uvicorn master)', () => {
+    const machine = 'The machine has 2 CPUs online; its load average (runnable threads, last minute) was 7.5.';
+    const starvedIn = (pid: number, ran: number): Finding => ({ ...finding('starved', `build_histogram uses 81.9% of the CPU samples — and the process waited for a CPU 87% of the time: the host is overloaded`),
+      evidence: [`Over 12.3 s the process ran ${ran}% of a core …`, machine, 'Where its CPU goes: build_histogram uses 81.9% of the CPU samples.', `${pid}: 555 of 678 CPU samples ended in build_histogram.`] });
+    const merged = mergeWorkerReports({ pid: 1, label: 'uvicorn master 1' }, 'slow', [
+      { pid: 31, report: report(31, [starvedIn(31, 36)], 's'), extras: {} },
+      { pid: 32, report: report(32, [starvedIn(32, 37)], 's'), extras: {} },
+    ], 5);
+    assert.deepEqual(merged.findings[0].evidence, [
+      'Worker 31: Over 12.3 s the process ran 36% of a core …', machine, 'Where its CPU goes: build_histogram uses 81.9% of the CPU samples.',
+      '31: 555 of 678 CPU samples ended in build_histogram.',
+      'Worker 32: Over 12.3 s the process ran 37% of a core …', '32: 555 of 678 CPU samples ended in build_histogram.',
+    ]);
+  });
 });
