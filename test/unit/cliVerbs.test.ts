@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { parseArgs } from '../../src/cli/args';
-import { checkOptions, optionsKey, VERB_OPTIONS } from '../../src/cli/verbs';
+import { checkOptions, optionsKey, VERB_OPTIONS, verbUsage } from '../../src/cli/verbs';
 
 const CLI = path.resolve(__dirname, '..', '..', '..', 'dist', 'cli.js');
 const check = (line: string) => checkOptions(parseArgs(line.split(' ')));
@@ -51,5 +51,27 @@ describe('pyflight: one table of verbs and the options each takes', () => {
     const run = spawnSync(process.execPath, [CLI, 'stack', '1', '--all-workers', '--json'], { encoding: 'utf8' });
     assert.equal(run.status, 2);
     assert.equal(JSON.parse(run.stdout).error.code, 'BAD_ARGUMENT');
+  });
+});
+
+describe('pyflight <verb> --help: that verb only (judge 4: `diagnose --help` printed every command)', () => {
+  it('prints the verb\'s usage lines and every option the table says it takes, and not another verb\'s lines', () => {
+    const verbs = [...new Set(Object.keys(VERB_OPTIONS).map((k) => k.split(' ')[0]))].filter((v) => v !== 'help');
+    for (const verb of verbs) {
+      const help = verbUsage(verb);
+      assert.match(help, new RegExp(`^usage:\\n  pyflight ${verb}( |$)`, 'm'), verb);
+      assert.ok(!help.split('\n').some((l) => /^ {2}pyflight /.test(l) && !l.startsWith(`  pyflight ${verb}`)), help);
+      const takes = Object.entries(VERB_OPTIONS).filter(([k]) => k.split(' ')[0] === verb).flatMap(([, o]) => o);
+      for (const option of takes) assert.match(help, new RegExp(`[\\s[|(]${option}(?![\\w-])`), `${verb} --help does not name ${option}:\n${help}`);
+    }
+    assert.equal(verbUsage('nosuch'), verbUsage(undefined), 'an unknown verb gets the whole usage');
+  });
+
+  it('the CLI prints it for `pyflight diagnose --help`, exit 0', () => {
+    const r = spawnSync(process.execPath, [CLI, 'diagnose', '--help'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^usage:\n {2}pyflight diagnose <pid> "<problem>"/);
+    assert.match(r.stdout, /--no-agent +diagnose: from outside only/);
+    assert.doesNotMatch(r.stdout, /pyflight watch/);
   });
 });
