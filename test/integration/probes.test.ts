@@ -85,6 +85,28 @@ describe('watch / trace / tt against a real target', function () {
     assert.deepEqual(session.probes, []);
   });
 
+  it('stopping a probe the moment it is in place ends it and restores the code, every time (off is sent until the stream ends)', async () => {
+    // flight-profiler's agents say "spy added" before they record the probe, so an `off` that comes in
+    // between finds nothing: before the helper sent `off` again, such a probe stayed and never ended.
+    const kinds = [
+      () => session.startProbe('watch', { module: 'shop.orders', method: 'restock', limit: 1000 }),
+      () => session.startProbe('trace', { module: 'shop.orders', method: 'restock', limit: 1000 }),
+      () => session.startProbe('ttRecord', { module: 'shop.orders', method: 'restock', limit: 1000 }),
+    ];
+    for (let round = 0; round < 8; round++) {
+      for (const start of kinds) {
+        const probe = start();
+        // Stop as soon as it says it is in place: the window in which the agent has not yet recorded it.
+        const stopWhenRunning = probe.onDidChange(() => { if (probe.state === 'running') { stopWhenRunning.dispose(); probe.stop(); } });
+        const bound = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${probe.method} stopped at once did not end in 30 s`)), 30_000));
+        const summary = await Promise.race([probe.done.catch((e: Error) => ({ reason: `failed: ${e.message}` })), bound]);
+        assert.ok(['stopped', 'limit'].includes(summary.reason) || /failed: .*(cancel|stopped)/i.test(summary.reason), JSON.stringify(summary));
+        assert.equal(await codeFile(session, 'shop.orders', 'restock'), `'${ORDERS_PY}'`, `${probe.method}, round ${round}`);
+      }
+    }
+    assert.deepEqual(session.probes, []);
+  });
+
   it('killing the helper mid-watch still leaves no probe behind', async () => {
     const doomed = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 0 });
     await doomed.attach();

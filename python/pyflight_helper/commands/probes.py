@@ -22,6 +22,29 @@ _LOCATION_ERRORS = ("Error in locating module", "No method named", "No class nam
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
+# flight-profiler's agents (watch, trace, tt, torch) send "spy added" *before* they record the probe
+# under its key, so an `off` that arrives in between finds nothing to remove: the wrapper stays and
+# the stream never ends (a torch profile of a function nobody calls hung for good, 1 in ~20 under
+# load). `off` is therefore sent again until the stream ends; a late repeat finds nothing and is harmless.
+OFF_RETRY_SECONDS = 2.0
+OFF_TRIES = 30
+
+
+def turn_off_until_ended(agent, target, args, ended):
+    """Sends `off <args>` until `ended` (an Event the stream sets when it ends) is set, or OFF_TRIES
+    times. Runs on the cancel thread, never on the stream's."""
+    for attempt in range(OFF_TRIES):
+        if attempt:
+            sys.stderr.write("%s off: sent again, the stream had not ended %.0f s after the last one\n" % (target, OFF_RETRY_SECONDS))
+        try:
+            request(agent, target, "off " + args, timeout=10)
+        except OSError:
+            return  # the target is gone, and its probes with it
+        if ended.wait(OFF_RETRY_SECONDS):
+            return
+    sys.stderr.write("%s off: the stream did not end after %d tries\n" % (target, OFF_TRIES))
+
+
 def quote(value):
     """Quotes a value for flight_profiler's tokenizer: "…" whose content is unicode_escape-decoded."""
     escaped = value.encode("unicode_escape").decode("ascii").replace('"', '\\"')
@@ -315,6 +338,7 @@ class ProbeStream(object):
         self.calls_seen = 0
         self._limit_reached = False
         self._off_sent = threading.Event()
+        self._ended = threading.Event()
         self.pid = self._target_pid()
         req.on_cancel = self.turn_off
 
@@ -331,10 +355,7 @@ class ProbeStream(object):
         if self._off_sent.is_set():
             return
         self._off_sent.set()
-        try:
-            request(self.agent, self.target, "off " + self.args, timeout=10)
-        except OSError:
-            pass  # the target is gone, and its probes with it
+        turn_off_until_ended(self.agent, self.target, self.args, self._ended)
 
     def run(self, on_object, limit=None):
         """Streams frames; `on_object` turns each non-text frame into a record (or None to skip)."""
@@ -342,11 +363,14 @@ class ProbeStream(object):
             self.limit = limit
             self.budget = self.budget or limit
         try:
-            self._run_once(on_object)
-        except _StaleProbe:
-            # A previous client vanished without `off`: the agent answered its dead stream's error on
-            # ours, and removed the stale wrapper while doing so. Installing again now works.
-            self._run_once(on_object)
+            try:
+                self._run_once(on_object)
+            except _StaleProbe:
+                # A previous client vanished without `off`: the agent answered its dead stream's error on
+                # ours, and removed the stale wrapper while doing so. Installing again now works.
+                self._run_once(on_object)
+        finally:
+            self._ended.set()
         return self.summary()
 
     def _run_once(self, on_object):

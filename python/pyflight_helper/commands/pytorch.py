@@ -30,7 +30,7 @@ from ..in_target import call
 from ..inject import _staging_root
 from ..target import is_alive
 from ..wire import AgentConnection, request, strip_ansi
-from .probes import classify_agent_text, location_words, nested_option, quote
+from .probes import classify_agent_text, location_words, nested_option, quote, turn_off_until_ended
 
 _AGENT_MODULE = "flight_profiler.plugins.torch.torch_agent"
 
@@ -174,15 +174,13 @@ def _exits_soon(pid, seconds=3.0):
 def _run_agent(req, pid, agent, args, action, waits_for_call):
     """Sends `torch on <args>` and waits for its final line; cancel sends `off <args>`."""
     off_sent = threading.Event()
+    ended = threading.Event()
 
     def turn_off():
         if off_sent.is_set():
             return
         off_sent.set()
-        try:
-            request(agent, "torch", "off " + args, timeout=10)
-        except OSError:
-            pass
+        turn_off_until_ended(agent, "torch", args, ended)
 
     if waits_for_call:
         req.on_cancel = turn_off
@@ -210,6 +208,7 @@ def _run_agent(req, pid, agent, args, action, waits_for_call):
                               "Start the program again and attach to the new process.")
         raise HelperError(errors.INTERNAL, "The agent closed the torch %s stream without an answer." % action)
     finally:
+        ended.set()
         conn.close()
 
 
