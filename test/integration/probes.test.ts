@@ -85,23 +85,28 @@ describe('watch / trace / tt against a real target', function () {
     assert.deepEqual(session.probes, []);
   });
 
-  it('stopping a probe the moment it is in place ends it and restores the code, every time (off is sent until the stream ends)', async () => {
-    // flight-profiler's agents say "spy added" before they record the probe, so an `off` that comes in
-    // between finds nothing: before the helper sent `off` again, such a probe stayed and never ended.
+  it('a probe stopped while it is being put in place, or the moment it is, ends and leaves the code as it was, every time', async () => {
+    // flight-profiler's agents say "spy added" before they record the probe, so an `off` that comes
+    // before or in between finds nothing. The helper sends `off` until the stream ends; before, a Stop
+    // in that window left the wrapper in place and the probe running for good (an e2e Stop of an
+    // all-workers watch whose new worker was still installing never ended). Stops are spread over the window.
     const kinds = [
       () => session.startProbe('watch', { module: 'shop.orders', method: 'restock', limit: 1000 }),
       () => session.startProbe('trace', { module: 'shop.orders', method: 'restock', limit: 1000 }),
       () => session.startProbe('ttRecord', { module: 'shop.orders', method: 'restock', limit: 1000 }),
     ];
-    for (let round = 0; round < 8; round++) {
+    for (const delayMs of [0, 2, 5, 10, 20, 40, 80, 160, 'running'] as const) {
       for (const start of kinds) {
         const probe = start();
-        // Stop as soon as it says it is in place: the window in which the agent has not yet recorded it.
-        const stopWhenRunning = probe.onDidChange(() => { if (probe.state === 'running') { stopWhenRunning.dispose(); probe.stop(); } });
-        const bound = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${probe.method} stopped at once did not end in 30 s`)), 30_000));
+        if (delayMs === 'running') {
+          const stopWhenRunning = probe.onDidChange(() => { if (probe.state === 'running') { stopWhenRunning.dispose(); probe.stop(); } });
+        } else {
+          setTimeout(() => probe.stop(), delayMs);
+        }
+        const bound = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${probe.method} stopped after ${delayMs} ms did not end in 30 s`)), 30_000));
         const summary = await Promise.race([probe.done.catch((e: Error) => ({ reason: `failed: ${e.message}` })), bound]);
         assert.ok(['stopped', 'limit'].includes(summary.reason) || /failed: .*(cancel|stopped)/i.test(summary.reason), JSON.stringify(summary));
-        assert.equal(await codeFile(session, 'shop.orders', 'restock'), `'${ORDERS_PY}'`, `${probe.method}, round ${round}`);
+        assert.equal(await codeFile(session, 'shop.orders', 'restock'), `'${ORDERS_PY}'`, `${probe.method}, stopped after ${delayMs} ms`);
       }
     }
     assert.deepEqual(session.probes, []);

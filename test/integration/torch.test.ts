@@ -182,9 +182,10 @@ describe('torch: diagnose --kind torch (torch_service.py)', function () {
     await session.attach();
     try {
       const report = await diagnose(session, 'something is off', { budgetSeconds: 20 });
-      assert.equal(report.kind, 'torch');
-      assert.match(report.routedBy, /torch is loaded/);  // and busy, or a thread inside torch
-      assert.equal(report.findings[0].location?.function, 'inference_step');
+      const said = `${report.kind}: ${report.routedBy}\n${report.findings.map((f) => `${f.title}\n  ${f.evidence.join('\n  ')}`).join('\n')}`;
+      assert.equal(report.kind, 'torch', said);
+      assert.match(report.routedBy, /torch is loaded/, said);  // and busy, or a thread inside torch
+      assert.equal(report.findings[0].location?.function, 'inference_step', said);
       rmSync(path.dirname(/: (\/\S+\.json)/.exec(report.findings[0].next_steps[0])![1]), { recursive: true, force: true });
     } finally {
       await session.detach();

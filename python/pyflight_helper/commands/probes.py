@@ -32,7 +32,7 @@ OFF_TRIES = 30
 
 def turn_off_until_ended(agent, target, args, ended):
     """Sends `off <args>` until `ended` (an Event the stream sets when it ends) is set, or OFF_TRIES
-    times. Runs on the cancel thread, never on the stream's."""
+    times. Never on the stream's own thread: it waits for the end that thread reads."""
     for attempt in range(OFF_TRIES):
         if attempt:
             sys.stderr.write("%s off: sent again, the stream had not ended %.0f s after the last one\n" % (target, OFF_RETRY_SECONDS))
@@ -357,6 +357,10 @@ class ProbeStream(object):
         self._off_sent.set()
         turn_off_until_ended(self.agent, self.target, self.args, self._ended)
 
+    def turn_off_in_background(self):
+        """From the stream's own thread: `off` waits for the end this thread has to read."""
+        threading.Thread(target=self.turn_off, name="off-%s" % self.req.id, daemon=True).start()
+
     def run(self, on_object, limit=None):
         """Streams frames; `on_object` turns each non-text frame into a record (or None to skip)."""
         if limit is not None and self.limit is None:
@@ -391,7 +395,7 @@ class ProbeStream(object):
                         installed = True
                         self.req.progress("installed", self.args)  # the UI keeps it to turn the probe off
                         if self.req.cancelled.is_set():  # cancel raced the install
-                            self.turn_off()
+                            self.turn_off_in_background()
                     continue
                 record = on_object(frame)
                 if record is None:
@@ -403,7 +407,7 @@ class ProbeStream(object):
                 self.req.record(record)
                 if self.matching and self.limit is not None and self.count >= self.limit:
                     self._limit_reached = True
-                    threading.Thread(target=self.turn_off, name="off-%s" % self.req.id, daemon=True).start()
+                    self.turn_off_in_background()
         finally:
             conn.close()
 

@@ -193,8 +193,8 @@ def _run_agent(req, pid, agent, args, action, waits_for_call):
             clean = strip_ansi(text).strip()
             if "Spy was successfully added" in clean:
                 req.progress("waiting", args)
-                if req.cancelled.is_set():
-                    turn_off()
+                if req.cancelled.is_set():  # cancel raced the install; off waits for the end this thread reads
+                    threading.Thread(target=turn_off, name="off-torch", daemon=True).start()
                 continue
             failure = _classify_end(text, action)
             if failure is not None:
