@@ -29,7 +29,7 @@ function codeOff(s: Session): boolean {
 }
 
 /** A session row of the Sessions view: the argument of commands run on it (Show Stacks, Detach, …). */
-export type SessionNode = { kind: 'session'; session: Session };
+export type SessionNode = { kind: 'session'; session: Session; /** The master, when shown under its worker group. */ group?: number };
 /** The workers of one pre-fork master, attached together (Detach All Workers runs on it). */
 export type WorkerGroupNode = { kind: 'group'; group: WorkerGroup };
 /** A kept CPU profile under its session or worker group: click reopens it; Export / Delete run on it. */
@@ -64,7 +64,7 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       ];
     }
     if (node.kind === 'group') {
-      return [...node.group.workers.map((session): Node => ({ kind: 'session', session })),
+      return [...node.group.workers.map((session): Node => ({ kind: 'session', session, group: node.group.masterPid })),
         ...this.profileRows({ kind: 'group', masterPid: node.group.masterPid })];
     }
     if (node.kind !== 'session') return [];
@@ -118,7 +118,9 @@ export class SessionsView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     // Expanded once it has a profile, so the new row is seen.
     const hasProfiles = Boolean(this.profiles?.of({ kind: 'session', pid: s.pid, startedAt: s.startedAt }).length);
     const item = new vscode.TreeItem(s.label, hasProfiles ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
-    item.id = `session-${s.pid}-${s.startedAt}`;
+    // A new worker is shown at the top level while it attaches, then under its group: an id of its own
+    // under the group, or the tree refuses the move ("Element with id session-… is already registered").
+    item.id = `${node.group !== undefined ? `group-${node.group}/` : ''}session-${s.pid}-${s.startedAt}`;
     const version = s.hello ? ` · Python ${s.hello.python.version}` : '';
     // With several sessions, the one commands act on (status bar) is marked.
     const current = this.sessions.live.length > 1 && this.sessions.current === s ? ' · current' : '';

@@ -35,6 +35,10 @@ test('Attach to All Workers from the picker: the workers grouped under the maste
     const replacement = await until('a replacement worker', () => workersOf(master.pid).find((w) => w !== first && w !== second));
     await wb.treeRow('Sessions', new RegExp(`\\(pid ${replacement}\\)\\s*attached · read-only`)).waitFor({ timeout: 30000 });
     await wb.screenshot('group-joined');
+    // A joining worker is shown at the top level while it attaches, then moves under its group: the tree
+    // once refused the move ("Element with id session-… is already registered", a toast, a stale view).
+    assert.deepEqual(wb.console.filter((m) => /already registered/.test(m)), []);
+    assert.ok(!(await wb.notifications()).some((t) => /already registered/.test(t)));
 
     // Watch one function on all workers: one row, every worker's calls merged with a worker column.
     await wb.openFile('web/flask_app.py');
