@@ -43,11 +43,29 @@ if (headless) {
   const shown = cli('stack');
   console.log(`demo: checkout service running as pid ${pid}; its stacks, read by PyFlight:\n`);
   process.stdout.write(shown.stdout || shown.stderr);
-  const sample = JSON.parse(cli('stack', '--json').stdout);
-  const top = (name) => sample.threads.find((t) => t.name === name)?.frames.map((f) => f.function) ?? [];
-  const waiting = sample.threads.filter((t) => t.name.startsWith('http-worker') && t.frames[0]?.function === 'reserve_inventory').length;
-  console.log(`\ndemo: ${waiting} of 4 http-worker threads are waiting in reserve_inventory (\`with INVENTORY_LOCK\`);`);
-  console.log(`demo: price-refresher is in ${top('price-refresher').slice(0, 2).reverse().join(' → ') || '(not sampled)'} — holding that lock, which is why checkouts are slow.`);
+  // One snapshot can fall between two checkouts (on a busy machine it often does): up to 10 samples,
+  // 300 ms apart, and the verdict from the one with the most workers waiting, as PyFlight read it.
+  let best;
+  let taken = 0;
+  const waitingIn = (s) => s.threads.filter((t) => t.name.startsWith('http-worker') && t.blockedOn?.expression === 'INVENTORY_LOCK');
+  for (; taken < 10; taken++) {
+    const r = cli('stack', '--json');
+    if (r.status !== 0) break;
+    const sample = JSON.parse(r.stdout);
+    if (!best || waitingIn(sample).length > waitingIn(best).length) best = sample;
+    if (waitingIn(best).length === 4) { taken++; break; }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  const waiting = best ? waitingIn(best) : [];
+  const holder = best?.threads.find((t) => t.holding?.some((h) => h.expression === 'INVENTORY_LOCK'));
+  const calls = (t) => t.frames.slice(0, 3).reverse().map((f) => f.function.split('.').pop()).join(' → ');
+  if (waiting.length) {
+    console.log(`\ndemo: ${waiting.length} of 4 http-worker threads wait for INVENTORY_LOCK in reserve_inventory${taken > 1 ? ` (the most seen in ${taken} samples)` : ''};`);
+    console.log(`demo: ${holder ? `${holder.name} holds it, in ${calls(holder)}` : `held by ${waiting[0].blockedOn.heldBy?.join(', ') || 'a thread PyFlight could not name'}`} — which is why checkouts are slow.`);
+  } else {
+    console.log(`\ndemo: in ${taken} samples no http-worker thread was waiting for INVENTORY_LOCK (a busy machine can hide it).`);
+    console.log(`demo: run it again, or ask for a diagnosis: node dist/cli.js diagnose ${pid} "checkouts hang"`);
+  }
   stopService();
   process.exit(shown.status ?? 1);
 }
