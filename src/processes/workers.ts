@@ -49,6 +49,13 @@ const SETTLED_MS = 5000;
 
 const verdicts = new Map<string, boolean>();
 
+/** One read of the main thread's frames: worker code or not; undefined when it cannot tell (no
+ * frames, not permitted, still starting), and then the command line decides. */
+async function readVerdict(p: ProcessInfo, kind: ServerKind, read: MainFramesReader): Promise<boolean | undefined> {
+  const frames = await read(p).catch(() => undefined);
+  return frames?.length ? runsWorkerCode(kind, frames) : undefined;
+}
+
 /**
  * The processes with every worker candidate confirmed (or not) by its main thread's frames: a
  * candidate that runs no worker code loses its server role (it is a helper child, listed as a
@@ -60,9 +67,14 @@ export async function confirmWorkers(processes: readonly ProcessInfo[], read: Ma
     const key = `${p.pid}:${p.startedAt ?? ''}`;
     let works = verdicts.get(key);
     if (works === undefined) {
-      const frames = await read(p).catch(() => undefined);
-      // Cannot tell (no frames, not permitted, still starting): the command line decides.
-      works = frames?.length ? runsWorkerCode(p.server.kind, frames) : undefined;
+      works = await readVerdict(p, p.server.kind, read);
+      // "No worker code" from one read is read again: `dump --nonblocking` reads a running process
+      // without pausing it and can return a torn stack (a clean CI run lost a serving gunicorn worker
+      // so), and a fresh fork may be a moment from its worker loop.
+      if (works === false) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        works = await readVerdict(p, p.server.kind, read);
+      }
       if (works === undefined) return p;
       if (works || (p.ageMs ?? 0) >= SETTLED_MS) verdicts.set(key, works);
     }
