@@ -135,13 +135,9 @@ export async function diagnoseTorch({ target, secondsLeft, options, onStep, comm
   const label = [where.module, where.class, where.method].filter(Boolean).join(' ');
   const waitSeconds = Math.max(5, Math.round(secondsLeft()));
   onStep(`Profiling the next call of ${label} with torch.profiler (flight-profiler's torch profile; waits up to ${waitSeconds} s).`);
-  const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(), waitSeconds * 1000);
-  const onAbort = () => stop.abort();
-  signal?.addEventListener('abort', onAbort, { once: true });
   let run;
   try {
-    run = await profileTorchCall(target, where, { signal: stop.signal });
+    run = await profileWithin(waitSeconds, signal, target, where);
   } catch (error) {
     const failure = PyFlightError.from(error);
     if (failure.code !== ErrorCode.Cancelled || signal?.aborted) throw failure;
@@ -152,15 +148,26 @@ export async function diagnoseTorch({ target, secondsLeft, options, onStep, comm
         evidence: [`On the stack in ${step.total} of ${samples} CPU samples (${step.inTorch} inside torch).`],
         next_steps: [`Profile it when it runs: \`pyflight torch ${target.pid} profile ${label}\`.`], view: 'profile' }],
     };
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
   }
   commands.push(`pyflight torch ${target.pid} profile ${label}`);
   const { chosen, calls } = await quickestCall(run, target, where, secondsLeft, signal, onStep, label);
   const findings = torchFindings(chosen.summary, chosen.result.file, step, samples, label, target.pid);
   if (calls) findings[0].evidence.push(calls);
   return { findings, summary: torchSummary(chosen.summary, step, findings) };
+}
+
+/** Profiles the next call, given up (CANCELLED) after `seconds` or when the caller's `signal` aborts. */
+async function profileWithin(seconds: number, signal: AbortSignal | undefined, target: TorchPlaybookTarget, where: TorchLocation): Promise<TorchProfileRun> {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), seconds * 1000);
+  const onAbort = () => stop.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await profileTorchCall(target, where, { signal: stop.signal });
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** How many calls are profiled when they are quick enough. One call's operator times are wall times:
@@ -178,19 +185,12 @@ async function quickestCall(first: TorchProfileRun, target: TorchPlaybookTarget,
   const runs = [first];
   while (runs.length < TORCH_CALLS && !signal?.aborted && first.result.elapsedMs < (secondsLeft() * 1000) / 4) {
     onStep(`Profiling call ${runs.length + 1} of ${TORCH_CALLS} of ${label}: one call's operator times vary with the host's load.`);
-    const stop = new AbortController();
-    const timer = setTimeout(() => stop.abort(), Math.max(2, secondsLeft() / 4) * 1000);
-    const onAbort = () => stop.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      runs.push(await profileTorchCall(target, where, { signal: stop.signal }));
+      runs.push(await profileWithin(Math.max(2, secondsLeft() / 4), signal, target, where));
     } catch (error) {
       const { code } = PyFlightError.from(error);
       if (signal?.aborted || code === ErrorCode.TargetExited || code === ErrorCode.PidNotFound) throw error;
       break; // not called again in time, or it failed: the calls so far are enough
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
     }
   }
   if (runs.length === 1) return { chosen: first };
