@@ -4,6 +4,7 @@
  * vscode-free (unit-tested); chatParticipant.ts renders them.
  */
 import { isDiagnoseKind, PLAYBOOKS, playbookFor, type DiagnoseKind } from './playbooks';
+import type { FindingBasis } from './report';
 
 /** The chat command that lets the problem's words and the evidence decide. */
 export const AUTO_CHAT_COMMAND = {
@@ -35,9 +36,9 @@ export function parseDiagnosePrompt(prompt: string): { pid?: number; problem: st
   return { pid, problem: words.join(' '), kind };
 }
 
-/** What to ask next after a diagnosis of `kind` (of process `pid`, when known). */
-export function chatFollowups(kind: DiagnoseKind, pid?: number): Array<{ prompt: string; command: string; label: string }> {
-  return playbookFor(kind).followups.map((f) => ({
+/** What to ask next after a diagnosis of `kind` (of process `pid`, when known) whose first finding rests on `basis`. */
+export function chatFollowups(kind: DiagnoseKind, pid?: number, basis?: FindingBasis): Array<{ prompt: string; command: string; label: string }> {
+  return playbookFor(kind).followups.filter((f) => !f.fits || (basis !== undefined && f.fits.includes(basis))).map((f) => ({
     prompt: `${pid ? `${pid} ` : ''}${f.prompt}`,
     command: isDiagnoseKind(f.kind) ? playbookFor(f.kind).chat.command : AUTO_CHAT_COMMAND.command,
     label: f.label,

@@ -22,7 +22,7 @@ import { setting } from '../common/config';
 import { diagnose } from './engine';
 import { playbookFor, type DiagnoseKind } from './playbooks';
 import type { DiagnosisExtras } from './playbookTypes';
-import { offersWatch, type Finding } from './report';
+import { offersWatch, type Finding, type FindingBasis } from './report';
 
 export const CHAT_PARTICIPANT_ID = 'pyflight.chat';
 
@@ -117,7 +117,7 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
     if (request.model && setting('chat.useLanguageModel')) {
       await refineWithModel(request, report, stream, token, deps.log);
     }
-    return { metadata: { pid: session.pid, kind: report.kind, culprit: report.findings[0]?.title } };
+    return { metadata: { pid: session.pid, kind: report.kind, culprit: report.findings[0]?.title, basis: report.findings[0]?.about } };
   } catch (error) {
     const failure = PyFlightError.from(error);
     deps.log.warn(`diagnose ${session.pid}: ${failure.message}`);
@@ -131,9 +131,9 @@ async function handle(deps: DiagnoseChatDeps, request: vscode.ChatRequest, strea
 
 /** What to ask next, by what was diagnosed. */
 function followups(result: vscode.ChatResult): vscode.ChatFollowup[] {
-  const meta = result.metadata as { pid?: number; kind?: DiagnoseKind; error?: string } | undefined;
+  const meta = result.metadata as { pid?: number; kind?: DiagnoseKind; basis?: FindingBasis; error?: string } | undefined;
   if (!meta?.kind || meta.error) return [];
-  return chatFollowups(meta.kind, meta.pid);
+  return chatFollowups(meta.kind, meta.pid, meta.basis);
 }
 
 /** Opens the culprit's line and starts the editor's Watch This Function there (its options box, its consent). */

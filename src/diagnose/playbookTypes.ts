@@ -7,7 +7,7 @@ import type { Logger } from '../common/logger';
 import type { CpuProfileResult } from '../profile/record';
 import type { ExceptionWindowResult, MemDiffResult, StackResult } from '../protocol/helper';
 import type { RoutingFacts } from './quickEvidence';
-import type { Finding } from './report';
+import type { Finding, FindingBasis } from './report';
 
 /** A line of progress ("Stack sample 3: …"): the CLI writes it to stderr, the chat shows it as progress. */
 export type DiagnoseStep = (message: string) => void;
@@ -57,6 +57,8 @@ export interface Followup {
   kind: string;
   prompt: string;
   label: string;
+  /** Offered only when the first finding rests on one of these (a GIL question does not fit a blocked event loop); always when absent. */
+  fits?: readonly FindingBasis[];
 }
 
 /**

@@ -47,7 +47,12 @@ const TABLE = [
     words: /\b(slow(?!ly\b|\s+(leak|grow))\w*|latency|cpu|hot|takes? (too |far |much )?long(er)?|crawl\w*|performance|sluggish|100%)\b/i,
     evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and ${STARVED_WORDS[f.starved.cause]}: ${f.starved.text}` : ''}` : undefined) }],
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
-    followups: [{ kind: 'gil', prompt: 'latency spikes', label: 'Who holds the GIL?' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],
+    followups: [
+      { kind: 'gil', prompt: 'latency spikes', label: 'Who holds the GIL?', fits: ['cpu'] },
+      { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits', fits: ['wait', 'nothing', 'lock', 'pool', 'stuck', 'deadlock'] },
+      // Repeated stack samples say whether the loop blocks in the same call every time.
+      { kind: 'hang', prompt: 'the event loop is blocked', label: 'Sample the event loop again', fits: ['event-loop'] },
+    ],
     watchCulprit: true,
     needsAgent: false,
     run: (c) => diagnoseSlow(c),

@@ -146,6 +146,9 @@ test('/diagnose <pid> on an asyncio service it had not seen: the blocked event l
     const text = await response.innerText();
     assert.match(text, /The asyncio event loop \(MainThread\) is blocked in _legacy_profile_lookup/);
     assert.match(text, /asyncio\.to_thread/);
+    // What the chat offers next fits a blocked loop: sample it again, not a GIL or lock question.
+    await wb.page.getByText('Sample the event loop again', { exact: true }).waitFor({ timeout: 10000 });
+    assert.equal(await wb.page.getByText(/^(Who holds the GIL\?|Look for lock waits)$/).count(), 0);
     await wb.page.setViewportSize({ width: 1400, height: 1800 });
     await wb.page.waitForTimeout(500);
     await wb.screenshot('diagnose-async-unseen');

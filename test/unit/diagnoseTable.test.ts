@@ -5,6 +5,7 @@ import { USAGE } from '../../src/cli/args';
 import { AUTO_CHAT_COMMAND, CHAT_COMMAND_KINDS, chatFollowups, parseDiagnosePrompt } from '../../src/diagnose/chatCommands';
 import { DIAGNOSE_KINDS, isDiagnoseKind, PLAYBOOKS } from '../../src/diagnose/playbooks';
 import type { RoutingFacts } from '../../src/diagnose/quickEvidence';
+import { FINDING_BASES, type FindingBasis } from '../../src/diagnose/report';
 import { TOOLS } from '../../src/lmTools/tools';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -46,6 +47,17 @@ describe('diagnose: the playbook table is the one list of kinds', () => {
       assert.ok(chatFollowups(p.kind, 7).every((f) => f.prompt.startsWith('7 ') && f.command in CHAT_COMMAND_KINDS));
     }
     assert.deepEqual(parseDiagnosePrompt('kind:nonsense it hangs'), { pid: undefined, problem: 'kind:nonsense it hangs', kind: undefined });
+  });
+
+  it('follow-ups fit the answer: no GIL question under a blocked event loop, lock waits only when the threads wait', () => {
+    for (const p of PLAYBOOKS) for (const f of p.followups) for (const b of f.fits ?? []) assert.ok(FINDING_BASES.includes(b), `${p.kind}: ${b}`);
+    const labels = (basis?: FindingBasis) => chatFollowups('slow', 7, basis).map((f) => f.label);
+    assert.deepEqual(labels('event-loop'), ['Sample the event loop again']);
+    assert.deepEqual(labels('cpu'), ['Who holds the GIL?']);
+    assert.deepEqual(labels('wait'), ['Look for lock waits']);
+    assert.deepEqual(labels(undefined), []);
+    // A kind whose follow-ups fit every answer offers them whatever the first finding rests on.
+    assert.deepEqual(chatFollowups('memory', 7, 'event-loop').map((f) => f.label), chatFollowups('memory', 7).map((f) => f.label));
   });
 
   it('routing: evidence ranks are unique, and the last rule answers whatever the facts', () => {
