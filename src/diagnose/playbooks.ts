@@ -35,7 +35,11 @@ const TABLE = [
       { rank: 99, when: () => 'little CPU and no thread running code: look at what they wait on' },
     ],
     chat: { command: 'diagnose-hang', description: 'Repeated stack samples: deadlocks, lock holders that sleep, stuck threads: /diagnose-hang [pid] <problem>' },
-    followups: [{ kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU instead' }, { kind: 'exception', prompt: 'requests fail', label: 'Count exceptions' }],
+    // Not under a deadlock or a lock holder: the answer is in the stacks already, and Show Stacks is offered.
+    followups: [
+      { kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU instead', fits: ['nothing', 'wait', 'stuck'] },
+      { kind: 'exception', prompt: 'requests fail', label: 'Count exceptions', fits: ['nothing', 'wait', 'stuck', 'pool'] },
+    ],
     watchCulprit: false,
     needsAgent: false,
     // Nothing blocked and the CPU busy: it profiles, and says "busy, not hung" (slow.ts).

@@ -56,6 +56,8 @@ describe('diagnose: the playbook table is the one list of kinds', () => {
     assert.deepEqual(labels('cpu'), ['Who holds the GIL?']);
     assert.deepEqual(labels('wait'), ['Look for lock waits']);
     assert.deepEqual(labels(undefined), []);
+    assert.deepEqual(chatFollowups('hang', 7, 'deadlock'), []);
+    assert.deepEqual(chatFollowups('hang', 7, 'nothing').map((f) => f.label), ['Profile the CPU instead', 'Count exceptions']);
     // A kind whose follow-ups fit every answer offers them whatever the first finding rests on.
     assert.deepEqual(chatFollowups('memory', 7, 'event-loop').map((f) => f.label), chatFollowups('memory', 7).map((f) => f.label));
   });
