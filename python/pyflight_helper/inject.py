@@ -31,7 +31,7 @@ import time
 
 from . import errors, quiet_native
 from .errors import HelperError
-from .target import ns_pid, own_namespaces, require_alive
+from .target import ns_ids, ns_pid, own_namespaces, require_alive
 from .wire import DOOR_DIR_PREFIX, DOOR_SOCKET
 
 AGENT_FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyflight_agent")
@@ -319,7 +319,7 @@ def run_bounded(command, pid, deadline, cancelled, timed_out, env=None):
     return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
 
 
-def attach_command(staging, pid):
+def attach_command(staging, pid, tid=None):
     """The command that runs the staged `attach` on `pid`.
 
     `attach` finds the library beside its own executable (realpath of /proc/self/exe) and has the
@@ -332,8 +332,9 @@ def attach_command(staging, pid):
         same_view = os.path.samefile(ours, theirs)
     except OSError:
         same_view = False
+    # `attach` ptrace-stops the id it is given: a thread's id stops only that thread (quiet_thread).
     if same_view:
-        return [ours, str(pid)]
+        return [ours, str(tid or pid)]
     nsenter = shutil.which("nsenter")
     if nsenter is None:
         raise HelperError(errors.UNSUPPORTED_PLATFORM, "Process %d has a /tmp of its own (a container or PrivateTmp); loading "
@@ -341,14 +342,74 @@ def attach_command(staging, pid):
     command = [nsenter, "--target", str(pid), "--mount"]
     if "pid" in own_namespaces(pid):
         command.append("--pid")
-        pid = ns_pid(pid)
-    return command + ["--", theirs, str(pid)]
+        return command + ["--", theirs, str(ns_ids(pid, tid)[-1] if tid else ns_pid(pid))]
+    return command + ["--", theirs, str(tid or pid)]
+
+
+# x86-64 system calls a thread can sit blocked in, in the order we prefer to borrow such a thread:
+# long, stable waits first; futex (GIL and lock waits, which wake every few ms) last. Not brk, mmap,
+# munmap, madvise, mprotect: malloc makes those, and the loader calls malloc.
+_QUIET_SYSCALLS = (
+    (232, 281, 441, 7, 271, 23, 270, 43, 288, 0, 45, 47, 35, 230, 61, 247, 34, 128, 130),  # epoll, poll, select, accept, read, recv, sleeps, waits
+    (202,),  # futex
+)
+QUIET_THREAD_SECONDS = 3.0
+
+
+def _blocked_syscall(pid, tid):
+    """(syscall number, stack pointer) of a thread blocked in a system call, or None (running, or not in one)."""
+    try:
+        with open("/proc/%d/task/%d/syscall" % (pid, tid)) as f:
+            words = f.read().split()
+        number = int(words[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (number, words[-2]) if number >= 0 else None
+
+
+def quiet_thread(pid, deadline):
+    """The thread `attach` should borrow to load the library, as a tid: one blocked in a system call.
+
+    flight-profiler's `attach` stops one thread with ptrace, points it at code that calls malloc,
+    dlopen and free on the thread's own stack, then restores only the general registers. A thread
+    stopped while it computes loses its vector registers (SSE/AVX: a PyTorch target died of SIGSEGV in
+    libtorch_cpu right after a load) and the 128 bytes below its stack pointer that leaf code may use,
+    and one stopped inside malloc has malloc called again under it. A thread blocked in a system call
+    it reached through a libc call holds none of that live. Waits up to QUIET_THREAD_SECONDS for one
+    (a busy main thread sleeps or waits now and then); None when none showed (then the main thread, as
+    before, and the log says so)."""
+    if os.uname().machine != "x86_64":
+        return None
+    until = min(deadline, time.monotonic() + QUIET_THREAD_SECONDS)
+    while True:
+        try:
+            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
+        except OSError:
+            return None
+        blocked = {}
+        for tid in tids:
+            first = _blocked_syscall(pid, tid)
+            if first is not None:
+                blocked[tid] = first
+        if blocked:
+            time.sleep(0.005)  # still blocked in the same call, on the same stack: not about to wake
+            for group in _QUIET_SYSCALLS:
+                for tid in tids:  # the main thread first among equals
+                    if tid in blocked and blocked[tid][0] in group and _blocked_syscall(pid, tid) == blocked[tid]:
+                        return tid
+        if time.monotonic() >= until:
+            return None
+        time.sleep(0.01)
 
 
 def run_attach_binary(staging, pid, deadline, cancelled):
-    """Runs the staged `attach` (ptrace + dlopen); returns (exit code, output). Its output (the
-    native loader's lines) goes to our log; the three lines the library prints in the target are its own."""
-    return run_bounded(attach_command(staging, pid), pid, deadline, cancelled, HelperError(
+    """Runs the staged `attach` (ptrace + dlopen) on a quiet thread of `pid`; returns (exit code,
+    output). Its output (the native loader's lines) goes to our log; the three lines the library
+    prints in the target are its own."""
+    tid = quiet_thread(pid, deadline)
+    sys.stderr.write("attach %d: %s\n" % (pid, "borrowing thread %d, blocked in a system call" % tid if tid else
+                                           "no thread was blocked in a system call for %.0f s; borrowing the main thread" % QUIET_THREAD_SECONDS))
+    return run_bounded(attach_command(staging, pid, tid), pid, deadline, cancelled, HelperError(
         errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time." % pid,
         "The process may be stopped (SIGSTOP) or traced by a debugger."))
 

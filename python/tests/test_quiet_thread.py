@@ -1,0 +1,86 @@
+"""Which thread `attach` borrows to load the agent (inject.quiet_thread): one blocked in a system
+call, never one that computes — flight-profiler's injector restores only the general registers."""
+import subprocess
+import sys
+import time
+
+from pyflight_helper import inject
+
+BUSY_MAIN_SLEEPING_THREAD = """
+import threading, time
+threading.Thread(target=lambda: time.sleep(3600), name="sleeper", daemon=True).start()
+print("READY", flush=True)
+while True:
+    sum(i * i for i in range(10000))
+"""
+
+BUSY_ONLY = """
+print("READY", flush=True)
+while True:
+    sum(i * i for i in range(10000))
+"""
+
+SLEEPING_MAIN = """
+print("READY", flush=True)
+import time
+time.sleep(3600)
+"""
+
+
+def _start(code):
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "READY"
+    time.sleep(0.2)
+    return proc
+
+
+def _main_is_running(pid):
+    with open("/proc/%d/task/%d/syscall" % (pid, pid)) as f:
+        return f.read().startswith("running")
+
+
+def test_a_busy_main_thread_is_passed_over_for_a_sleeping_one():
+    proc = _start(BUSY_MAIN_SLEEPING_THREAD)
+    try:
+        tid = inject.quiet_thread(proc.pid, time.monotonic() + 10)
+        assert tid is not None and tid != proc.pid
+        assert inject._blocked_syscall(proc.pid, tid)[0] in inject._QUIET_SYSCALLS[0]
+        assert _main_is_running(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_sleeping_main_thread_is_borrowed():
+    proc = _start(SLEEPING_MAIN)
+    try:
+        assert inject.quiet_thread(proc.pid, time.monotonic() + 10) == proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_with_every_thread_computing_it_gives_up_at_its_bound(monkeypatch):
+    monkeypatch.setattr(inject, "QUIET_THREAD_SECONDS", 0.3)
+    proc = _start(BUSY_ONLY)
+    try:
+        started = time.monotonic()
+        # A busy loop may still be caught in a rare system call (a page fault is not one); what must
+        # hold is that it answers within its bound and never names a thread that was not blocked.
+        tid = inject.quiet_thread(proc.pid, time.monotonic() + 10)
+        assert time.monotonic() - started < 5
+        assert tid in (None, proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_attach_command_names_the_borrowed_thread():
+    class Staging:
+        attach_binary = "/bin/true"
+
+        @staticmethod
+        def target_path(name):
+            return "/bin/true"
+    assert inject.attach_command(Staging, 1234, 1240) == ["/bin/true", "1240"]
+    assert inject.attach_command(Staging, 1234) == ["/bin/true", "1234"]
