@@ -63,6 +63,9 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   const n = samples.length;
   const byName = (s: StackResult, name: string) => s.threads.find((t) => t.name === name);
   const covered = new Set<string>();
+  // A thread of a lock cycle → its Deadlock finding: threads waiting for a lock the cycle holds are evidence of it (step 4).
+  const inDeadlock = new Map<string, Finding>();
+  const behindDeadlock = new Map<Finding, ThreadStack[]>();
   const stacksStep = `Open the stacks (PyFlight: Show Stacks, or \`pyflight stack ${last.pid}\`) to see every thread.`;
 
   // 1. Deadlocks: a cycle in the last sample that is there in every sample.
@@ -77,7 +80,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       return { t, top, text: `${t.name} in ${frameText(top)} holds ${held} and waits for ${lockName(t.blockedOn!)}` };
     });
     cycle.forEach((name) => covered.add(name));
-    findings.push({
+    const deadlock: Finding = {
       title: `Deadlock: ${parts.map((p) => `${p.top?.function ?? p.t.name} (${shortWhere(p.top?.file, p.top?.line)}) waits for ${lockName(p.t.blockedOn!)}`).join(', while ')}`
         + (cycle.length === 2 ? ', each held by the other' : ', each held by the next'),
       severity: 'critical',
@@ -93,7 +96,9 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         stacksStep,
       ],
       view: 'stacks',
-    });
+    };
+    findings.push(deadlock);
+    cycle.forEach((name) => inDeadlock.set(name, deadlock));
   }
 
   // 1a. Probable deadlocks: a cycle through a `with y._lock:` held for a wanted `x._lock` whose
@@ -242,6 +247,11 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       continue;
     }
     const lock = isLockWait(t);
+    const deadlock = lock ? t.blockedOn.heldBy?.map((h) => inDeadlock.get(h)).find((f) => f !== undefined) : undefined;
+    if (deadlock) {
+      behindDeadlock.set(deadlock, [...(behindDeadlock.get(deadlock) ?? []), t]);
+      continue;
+    }
     findings.push({
       title: `${t.name} did not move: ${lock ? 'blocked on' : 'waiting on'} ${t.blockedOn.expression} in ${top?.function ?? '?'}`,
       severity: lock ? 'high' : 'info',
@@ -253,6 +263,11 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         : [`Check what should put work into / signal ${t.blockedOn.expression}; an idle worker pool waits like this too.`],
       view: 'stacks',
     });
+  }
+
+  for (const [deadlock, waiters] of behindDeadlock) {
+    const at = [...new Set(waiters.map((t) => `${t.blockedOn!.expression} in ${frameText(mainFrame(t.frames))}`))].join('; ');
+    deadlock.evidence.splice(-1, 0, `${waiters.map((t) => t.name).join(', ')} ${waiters.length === 1 ? 'waits' : 'wait'} behind it, for ${at}, in every sample.`);
   }
 
   if (!findings.some((f) => f.severity !== 'info')) {

@@ -71,6 +71,15 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.ok(!findings.slice(1).some((f) => /request-\d|pricing_\d/.test(f.title)), findings.map((f) => f.title).join('\n'));
   });
 
+  it('threads waiting for a lock the deadlock holds are its evidence, not findings that ask who holds the lock (recorded deadlock_waiters.py)', () => {
+    const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-deadlock-waiters.json'), 'utf8')) as StackResult;
+    const findings = analyzeHang([recorded, recorded, recorded], 1000);
+    assert.match(findings[0].title, /^Deadlock: /);
+    assert.ok(findings[0].evidence.some((e) => /^render-1, render-0 wait behind it, for self\.cache_lock in ResultCache\.get_or_load \(deadlock_waiters\.py:\d+\), in every sample\.$/.test(e)), findings[0].evidence.join('\n'));
+    assert.match(findings[0].evidence.at(-1)!, /^The same cycle in all 3 stack samples/);
+    assert.ok(!findings.some((f) => /did not move|without releasing/.test(f.title + f.next_steps.join(' '))), findings.map((f) => f.title).join('\n'));
+  });
+
   it('a lock held between acquire() and release() is named so, not as a with block', () => {
     const holder = thread('h', 1, 'slow_call', 50, { activity: 'sleeping', waitingIn: 'sleep', holding: [{ expression: 'L', file: F, line: 40, how: 'acquire' }] });
     holder.frames.push({ function: 'update', file: F, line: 42, kind: 'python' });
