@@ -58,8 +58,15 @@ export async function targetModuleNamer(target: Partial<TargetProcess> & { pid: 
   return moduleNamer(cmdline ? mainOfArgv(parseCmdline(cmdline), cwd) : {});
 }
 
-/** `pyflight trace`'s location words for a function as a profile names it: `Class.method` → `Class method`. */
+/**
+ * `pyflight trace`'s location words for a function as a profile names it: `Class.method` → `Class method`;
+ * a comprehension or lambda → the function it is in (it cannot be wrapped: judge 5 got "not a valid
+ * Python name" for `ingest_batch.<locals>.<listcomp>`); a nested function → `outer -nm inner`.
+ */
 export function locationWords(fn: string): string {
-  const parts = fn.split('.');
-  return parts.length === 2 && !fn.includes('<') ? parts.join(' ') : fn;
+  let parts = fn.split('.');
+  while (parts.length > 1 && parts[parts.length - 1].startsWith('<')) parts = parts.slice(0, parts[parts.length - 2] === '<locals>' ? -2 : -1);
+  const nested = parts.indexOf('<locals>');
+  if (nested > 0 && nested === parts.length - 2 && nested <= 2) return `${parts.slice(0, nested).join(' ')} -nm ${parts[nested + 1]}`;
+  return parts.length === 2 && !parts.some((p) => p.includes('<')) ? parts.join(' ') : parts.join('.');
 }

@@ -13,7 +13,7 @@ import { locationWords, targetModuleNamer } from './mainModule';
 import { ownCodeTime, sourceLineReader, type OwnTime } from './ownTime';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { cpuDuring, notStarvedText, starvation, type CpuUse, type Starvation } from './cpuUse';
-import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding } from './report';
+import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type Severity } from './report';
 import { sampleStacks } from './stackSamples';
 import type { StackTarget } from './stackSamples';
 
@@ -293,11 +293,12 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     // CPU work inside a loop callback blocks the asyncio event loop as a blocking call does: say so, with the call.
     const onLoop = c.inLoop * 2 >= c.samples && c.percent >= 5;
     const uses = callee ? `uses ${ofCpu(c.samples)} of CPU samples, mostly in ${calleeName} that it calls` : `uses ${ofCpu(c.samples)} of CPU samples in its own code`;
+    // a function with a few percent of the samples is not a problem to look at (judge 4: 'medium' for 1 of 1,143)
+    const severity: Severity = i === 0 && c.percent >= 20 ? 'high' : i === 0 || c.percent >= MINOR_CPU_PERCENT ? 'medium' : 'info';
     return {
       title: onLoop ? `The asyncio event loop is blocked in ${c.function} (${shortWhere(c.file, c.line)}, computing): it ${uses}, inside a loop callback; no other task runs meanwhile`
         : `${c.function} ${uses}`,
-      // a function with a few percent of the samples is not a problem to look at (judge 4: 'medium' for 1 of 1,143)
-      severity: i === 0 && c.percent >= 20 ? 'high' : i === 0 || c.percent >= MINOR_CPU_PERCENT ? 'medium' : 'info',
+      severity,
       about: onLoop ? 'event-loop' : 'cpu',
       location: { function: c.function, file: c.file ?? null, line: c.line ?? null },
       evidence: [
@@ -306,7 +307,7 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
         ...(c.line ? [`Its busiest line is ${shortWhere(c.file, c.line)}${callee ? ' (the call into that code)' : ''}.`] : []),
         ...(onLoop ? [`${c.inLoop} of those ${c.samples} samples ran inside an asyncio loop callback (Handle._run): while it computes, every other request and timer waits.`] : []),
       ],
-      next_steps: [
+      next_steps: severity === 'info' ? [`A small share of the CPU: leave it unless the findings above are fixed and it still shows.`] : [
         ...(onLoop ? [`Run it off the loop: \`await asyncio.to_thread(${c.function.split('.').pop()}, …)\` when ${c.function.split('.').pop()} is a plain function (if it is \`async def\`, move its CPU work into one), or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` (CPU work in Python holds the GIL: a process pool runs it in parallel).`] : []),
         callee ? `Call ${entryName(c) ?? callee.function} less at ${shortWhere(c.file, c.line)} (fewer items, a cheaper algorithm, cache results), or move it off the request path.`
           : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,

@@ -21,6 +21,10 @@ describe('suggested commands name __main__ for the script (issue 20, item 6)', (
     assert.equal(dashM('/x/shop/cart.py', 'cart'), 'shop.cart');
     assert.equal(locationWords('Worker.handle'), 'Worker handle');
     assert.equal(locationWords('score_order'), 'score_order');
+    assert.equal(locationWords('ingest_batch.<locals>.<listcomp>'), 'ingest_batch');
+    assert.equal(locationWords('Catalog.ingest.<locals>.<lambda>'), 'Catalog ingest');
+    assert.equal(locationWords('Catalog.ingest.<locals>.merge'), 'Catalog ingest -nm merge');
+    assert.equal(locationWords('ingest.<locals>.merge.<locals>.<genexpr>'), 'ingest -nm merge');
   });
 
   it('progress text keeps its underscores in the chat (markdown)', () => {
