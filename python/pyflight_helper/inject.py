@@ -357,14 +357,22 @@ QUIET_THREAD_SECONDS = 3.0
 
 
 def _blocked_syscall(pid, tid):
-    """(syscall number, stack pointer) of a thread blocked in a system call, or None (running, or not in one)."""
+    """(syscall number, stack pointer) of a thread blocked in a system call, or None (running, or not
+    in one); raises OSError when the file cannot be read (no ptrace access, the thread is gone)."""
+    with open("/proc/%d/task/%d/syscall" % (pid, tid)) as f:
+        words = f.read().split()
     try:
-        with open("/proc/%d/task/%d/syscall" % (pid, tid)) as f:
-            words = f.read().split()
         number = int(words[0])
-    except (OSError, ValueError, IndexError):
+    except (ValueError, IndexError):
         return None
     return (number, words[-2]) if number >= 0 else None
+
+
+def _blocked_or_none(pid, tid):
+    try:
+        return _blocked_syscall(pid, tid)
+    except OSError:
+        return None
 
 
 def quiet_thread(pid, deadline):
@@ -386,16 +394,22 @@ def quiet_thread(pid, deadline):
             tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
         except OSError:
             return None
-        blocked = {}
+        blocked, readable = {}, False
         for tid in tids:
-            first = _blocked_syscall(pid, tid)
+            try:
+                first = _blocked_syscall(pid, tid)
+                readable = True
+            except OSError:
+                continue
             if first is not None:
                 blocked[tid] = first
+        if not readable:
+            return None  # /proc does not say (no access): nothing to wait for
         if blocked:
             time.sleep(0.005)  # still blocked in the same call, on the same stack: not about to wake
             for group in _QUIET_SYSCALLS:
                 for tid in tids:  # the main thread first among equals
-                    if tid in blocked and blocked[tid][0] in group and _blocked_syscall(pid, tid) == blocked[tid]:
+                    if tid in blocked and blocked[tid][0] in group and _blocked_or_none(pid, tid) == blocked[tid]:
                         return tid
         if time.monotonic() >= until:
             return None

@@ -84,3 +84,27 @@ def test_the_attach_command_names_the_borrowed_thread():
             return "/bin/true"
     assert inject.attach_command(Staging, 1234, 1240) == ["/bin/true", "1240"]
     assert inject.attach_command(Staging, 1234) == ["/bin/true", "1234"]
+
+
+def test_without_access_to_the_threads_it_answers_at_once(tmp_path):
+    # Another user's process: /proc/<pid>/task/<tid>/syscall is not readable (ptrace access); the
+    # attach then fails on its own, and the choice must not add a wait first.
+    import os
+    import shutil
+    import pytest
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to act as another user")
+    proc = _start(SLEEPING_MAIN)
+    try:
+        helper_dir = os.path.dirname(os.path.dirname(os.path.abspath(inject.__file__)))
+        code = ("import sys, time; sys.path.insert(0, %r); from pyflight_helper import inject; "
+                "t = time.monotonic(); tid = inject.quiet_thread(%d, t + 10); print(tid, round(time.monotonic() - t, 2))"
+                % (helper_dir, proc.pid))
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                             capture_output=True, text=True, timeout=30, cwd=str(tmp_path))
+        assert out.returncode == 0, out.stderr
+        tid, seconds = out.stdout.split()
+        assert tid == "None" and float(seconds) < 1, out.stdout
+    finally:
+        proc.kill()
+        proc.wait()
