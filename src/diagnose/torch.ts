@@ -174,16 +174,20 @@ async function profileWithin(seconds: number, signal: AbortSignal | undefined, t
  * a host that preempts the process during one layer inflates that layer (under load TinyMLP's ~25 %
  * read as 60–81 %). Waiting only adds, so the quickest call is the one the host disturbed least. */
 export const TORCH_CALLS = 3;
+/** Below this much time left no further call is profiled (a quarter of it bounds each call). */
+const MIN_SECONDS_FOR_A_CALL = 4;
 
 /**
- * Profiles up to TORCH_CALLS - 1 more calls while each fits a quarter of the time left, and keeps the
+ * Profiles up to TORCH_CALLS - 1 more calls, each within a quarter of the time left, and keeps the
  * quickest (its trace is the one the findings point at; the others' files are removed). Says the
  * calls' times when there was more than one.
  */
 async function quickestCall(first: TorchProfileRun, target: TorchPlaybookTarget, where: TorchLocation, secondsLeft: () => number,
   signal: AbortSignal | undefined, onStep: (text: string) => void, label: string): Promise<{ chosen: TorchProfileRun; calls?: string }> {
   const runs = [first];
-  while (runs.length < TORCH_CALLS && !signal?.aborted && first.result.elapsedMs < (secondsLeft() * 1000) / 4) {
+  // Not bounded by the first run's time: it includes torch.profiler's first start (seconds), which later
+  // calls do not pay (a clean CI run profiled one call only). Each call is given a quarter of the time left.
+  while (runs.length < TORCH_CALLS && !signal?.aborted && secondsLeft() >= MIN_SECONDS_FOR_A_CALL) {
     onStep(`Profiling call ${runs.length + 1} of ${TORCH_CALLS} of ${label}: one call's operator times vary with the host's load.`);
     try {
       runs.push(await profileWithin(Math.max(2, secondsLeft() / 4), signal, target, where));
