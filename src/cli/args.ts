@@ -69,6 +69,9 @@ notes:
                   with --json one JSON line per record and an end line.
   tt show/replay: values are Python reprs, cut after 2,000 characters (-v: 200,000); a replay that raised
                   prints its record, says why on stderr and exits 1.
+  diagnose:       --kind picks the playbook (auto: from the problem's words and what is seen); --budget S is
+                  the whole diagnosis's time in seconds (default 30, at least 5); exit 1 when the process
+                  died during it.
   processes:      Python processes (--all: every process), server masters followed by their workers.
   mcp:            read-only tools only unless --allow-agent (tools may load the agent; it is loaded with code
                   execution off) or --allow-code (the agent allows code too); --list-tools prints the tools.`;

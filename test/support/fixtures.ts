@@ -28,13 +28,21 @@ export function startTarget(argv: string[], python = VENV_PYTHON, readyTimeoutMs
     let out = '';
     let stdout = '';
     let stderr = '';
+    let stopping = false;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // A fixture that dies while a test runs leaves its last words here, so a CI log shows why
+    // (a test that kills its own target on purpose also prints them; that is only noise).
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      process.stderr.write(`[fixture ${argv.join(' ')} pid ${child.pid} exited: ${signal ?? `status ${code}`}; its output ends:]\n${out.slice(-3000)}\n[end of fixture output]\n`);
+    });
     const target: Target = {
       pid: child.pid!,
       child,
       output: () => out,
       streams: () => ({ stdout, stderr }),
       stop: async () => {
+        stopping = true;
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await exited;
       },

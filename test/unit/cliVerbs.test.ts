@@ -72,6 +72,8 @@ describe('pyflight <verb> --help: that verb only (judge 4: `diagnose --help` pri
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^usage:\n {2}pyflight diagnose <pid> "<problem>"/);
     assert.match(r.stdout, /--no-agent +diagnose: from outside only/);
+    // Judge 5 (D10): --budget was only in the usage line, never said.
+    assert.match(r.stdout, /--budget S is\s+the whole diagnosis's time in seconds \(default 30/);
     assert.doesNotMatch(r.stdout, /pyflight watch/);
   });
 });
