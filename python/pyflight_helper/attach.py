@@ -137,12 +137,8 @@ def _inject_private_copy(pid, deadline, progress, cancelled, stages, allow_code)
         # From here a cancel waits for the injection to finish: killing `attach` mid-ptrace, or
         # removing the staged files before the agent read them, killed the target ("Unable to open
         # attach_params.data", found by the faults lane). The cancel is answered once the agent runs.
-        code, output = inject.run_attach_binary(staging, pid, deadline, None)
-        sys.stderr.write("attach binary exited %s\n%s\n" % (code, output[-4000:]))
+        inject.load_library(staging, pid, deadline)
         stages.done("inject")
-        if code != 0:
-            require_alive(pid, during="while PyFlight was loading its agent")
-            raise inject.attach_failure(pid, code, output)
         progress("connecting")
         door = _wait_for_door(pid, deadline, None)
         stages.done("agent")

@@ -7,8 +7,9 @@ installed `flight_profiler_agent.so`. Two problems follow in production:
   the same file is a no-op there, so the agent never starts (ERROR_FLIGHT_SERVER_NO_RESPONSE);
 - the agent logs into the application's stderr, and its thread pools hold interpreter shutdown.
 
-So we stage a private copy of `attach` + the library (a new file, so dlopen really loads it and its
-constructor runs) in a directory the target can read, with our own parameters file pointing at
+So we stage a private copy of the library (a new file, so dlopen really loads it and its
+constructor runs; PyFlight's own loader, injector.py, has the target dlopen it; `attach` is staged
+beside it for machines other than x86-64) in a directory the target can read, with our own parameters file pointing at
 pyflight_agent/bootstrap.py instead of profiler_agent.py, the other in-target files beside it and
 door.json (the policy: whether the agent may run code). Same native code and plugins, nothing
 written into site-packages, no TCP port: the agent listens on its door (pyflight_agent/door.py).
@@ -27,9 +28,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-from . import errors, quiet_native
+from . import errors, injector, quiet_native
 from .errors import HelperError
 from .target import ns_ids, ns_pid, own_namespaces, require_alive
 from .wire import DOOR_DIR_PREFIX, DOOR_SOCKET
@@ -179,9 +181,12 @@ class Staging(object):
     def attach_binary(self):
         return os.path.join(self.dir, "attach")
 
+    keep = False
+
     def remove(self):
         _live_stagings.discard(self)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class AttachLock(object):
@@ -409,23 +414,84 @@ def quiet_thread(pid, deadline):
             time.sleep(0.005)  # still blocked in the same call, on the same stack: not about to wake
             for group in _QUIET_SYSCALLS:
                 for tid in tids:  # the main thread first among equals
-                    if tid in blocked and blocked[tid][0] in group and _blocked_or_none(pid, tid) == blocked[tid]:
+                    if tid in blocked and blocked[tid][0] in group and _blocked_or_none(pid, tid) == blocked[tid] \
+                            and not injector.segv_blocked(pid, tid):
                         return tid
         if time.monotonic() >= until:
             return None
         time.sleep(0.01)
 
 
-def run_attach_binary(staging, pid, deadline, cancelled):
-    """Runs the staged `attach` (ptrace + dlopen) on a quiet thread of `pid`; returns (exit code,
-    output). Its output (the native loader's lines) goes to our log; the three lines the library
-    prints in the target are its own."""
+def load_library(staging, pid, deadline):
+    """Has process `pid` dlopen the staged library, on a quiet thread; returns the loader's output
+    (for the log) or raises HelperError. On x86-64, PyFlight's own loader (injector.py), run as a
+    process of its own; elsewhere flight-profiler's `attach` binary."""
     tid = quiet_thread(pid, deadline)
     sys.stderr.write("attach %d: %s\n" % (pid, "borrowing thread %d, blocked in a system call" % tid if tid else
-                                           "no thread was blocked in a system call for %.0f s; borrowing the main thread" % QUIET_THREAD_SECONDS))
-    return run_bounded(attach_command(staging, pid, tid), pid, deadline, cancelled, HelperError(
-        errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time." % pid,
-        "The process may be stopped (SIGSTOP) or traced by a debugger."))
+                                           "no thread was blocked in a system call for %.0f s; borrowing the main thread "
+                                           "where it is not inside the C library" % QUIET_THREAD_SECONDS))
+    if os.uname().machine != "x86_64":
+        code, output = run_bounded(attach_command(staging, pid, tid), pid, deadline, None, HelperError(
+            errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time." % pid,
+            "The process may be stopped (SIGSTOP) or traced by a debugger."))
+        if code != 0:
+            require_alive(pid, during="while PyFlight was loading its agent")
+            raise attach_failure(pid, code, output)
+        return output
+    return run_injector(staging, pid, tid or pid, deadline)
+
+
+def run_injector(staging, pid, tid, deadline):
+    """Runs injector.py on thread `tid` (a host id: ptrace reaches into a container from outside,
+    and the library is named as the target sees it). It is never killed: stopped in the middle of the
+    call, the thread would return to address 0 with nobody to catch it. In a session of its own, so
+    a signal to the helper's group does not reach it either; past the deadline it is left to finish."""
+    command = [sys.executable, "-m", "pyflight_helper.injector", str(pid), str(tid), staging.target_path("flight_profiler_agent.so")]
+    sys.stderr.write("spawn: %s\n" % " ".join(command))
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()) + injector.STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        threading.Thread(target=proc.communicate, name="pyflight-injector-reaper", daemon=True).start()
+        staging.keep = True  # the library may still be opened from it; the next attach's sweep removes it
+        require_alive(pid, during="while PyFlight was loading its agent")
+        raise HelperError(errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time: its thread %d "
+                          "is still inside the loader." % (pid, tid), why_not_started(pid) +
+                          " PyFlight's loader stays until that call returns, then gives the thread back as it was.")
+    output = out.decode("utf-8", "replace")
+    sys.stderr.write("injector exited %d\n%s\n" % (proc.returncode, output[-4000:]))
+    if proc.returncode == injector.LOADED:
+        return output
+    last = ([line for line in output.strip().splitlines() if line.strip()][-1:] or ["exit code %d" % proc.returncode])[0]
+    if proc.returncode in (injector.DIED, injector.GONE):
+        require_alive(pid, during="while PyFlight was loading its agent")
+    raise injector_failure(pid, proc.returncode, last)
+
+
+def injector_failure(pid, code, last):
+    if code == injector.NO_PERMISSION:
+        return HelperError(errors.PERMISSION_DENIED, "The kernel refused to let PyFlight trace process %d (ptrace)." % pid,
+                           "Run as the process owner with kernel.yama.ptrace_scope=0 "
+                           "(sudo sysctl kernel.yama.ptrace_scope=0), or as root; in a container add "
+                           "--cap-add=SYS_PTRACE.")
+    if code == injector.STOPPED:
+        return HelperError(errors.ATTACH_FAILED, "Process %d is stopped (SIGSTOP, or Ctrl+Z in its terminal); nothing was "
+                           "loaded." % pid, "Continue it (kill -CONT %d) and try again." % pid)
+    if code == injector.CRASHED:
+        return HelperError(errors.ATTACH_FAILED, "Loading the agent into process %d faulted inside the system's loader (%s); "
+                           "the thread was put back as it was and the process runs on." % (pid, last),
+                           "Please report it with `pyflight check %d`. The loader may still hold its lock: a later "
+                           "import of a C extension in that process could wait; restart it when you can." % pid)
+    if code == injector.GAVE_UP:
+        return HelperError(errors.ATTACH_FAILED, "PyFlight did not load its agent into process %d: %s. Nothing was "
+                           "changed." % (pid, last), "Try again in a moment; a process whose every thread computes inside "
+                           "the C library the whole time cannot take an agent safely.")
+    if code == injector.GONE:
+        return HelperError(errors.ATTACH_FAILED, "The thread PyFlight chose in process %d ended before the load; nothing "
+                           "was changed." % pid, "Try again.")
+    return HelperError(errors.ATTACH_FAILED, "Loading the agent into process %d failed: %s." % (pid, last),
+                       "See the PyFlight log for the loader's output.")
 
 
 def attach_failure(pid, code, output):

@@ -171,6 +171,15 @@ def _exits_soon(pid, seconds=3.0):
     return True
 
 
+def _died_instead(pid, failure):
+    """A cancel that came because the target died (the session stops its commands when it sees the
+    process gone) is reported as the death, never as a stop."""
+    if failure.code == errors.CANCELLED and not is_alive(pid):
+        return HelperError(errors.TARGET_EXITED, "Process %d exited while PyFlight waited for the call." % pid,
+                           "Start the program again and attach to the new process.")
+    return failure
+
+
 def _run_agent(req, pid, agent, args, action, waits_for_call):
     """Sends `torch on <args>` and waits for its final line; cancel sends `off <args>`."""
     off_sent = threading.Event()
@@ -199,10 +208,10 @@ def _run_agent(req, pid, agent, args, action, waits_for_call):
             failure = _classify_end(text, action)
             if failure is not None:
                 sys.stderr.write("torch %s: %s\n" % (action, clean))
-                raise failure
+                raise _died_instead(pid, failure)
             return
         if req.cancelled.is_set():  # `off` ends the stream with an empty end message first
-            raise HelperError(errors.CANCELLED, "Stopped before the function was called; nothing was recorded.")
+            raise _died_instead(pid, HelperError(errors.CANCELLED, "Stopped before the function was called; nothing was recorded."))
         if _exits_soon(pid):
             raise HelperError(errors.TARGET_EXITED, "Process %d exited while PyFlight waited for the call." % pid,
                               "Start the program again and attach to the new process.")

@@ -1,0 +1,355 @@
+"""PyFlight's own loader: makes one thread of a target call dlopen(library) and puts it back exactly
+as it was. Linux x86-64; stdlib only (ctypes), run as its own process by inject.py:
+
+    python -m pyflight_helper.injector <pid> <tid> <library path as the target sees it>
+
+It replaces flight-profiler's `attach` binary, which harmed targets in three measured ways
+(docs/flight-profiler-notes.md, "The injector borrows a thread…"):
+- it saved and restored only the general registers, so a thread stopped while it computed came back
+  with other SSE/AVX values: a loop of `bytes.find` (glibc's memchr keeps its state in vector
+  registers) returned a wrong index after every load, 6 of 6;
+- it pushed onto the thread's stack right at its stack pointer, inside the 128 bytes leaf code may
+  use without moving it (the red zone);
+- any signal that reached the thread during the load (a SIGALRM timer, SIGCHLD) made it give up with
+  the thread inside its code and a SIGSTOP sent: the process was left stopped, and died of SIGTRAP
+  when continued, 3 of 3 with a 0.5 ms timer.
+
+Here: PTRACE_SEIZE + PTRACE_INTERRUPT (no SIGSTOP that could be left pending); the general registers
+and the whole extended state (PTRACE_GETREGSET NT_X86_XSTATE) are saved and given back; the library
+path and a return address of 0 are written well below the red zone; dlopen is called with
+orig_rax = -1 (the kernel does not treat the call as an interrupted system call); signals that arrive
+during the call are delivered as they would have been; the call's `ret` to address 0 faults, which
+the tracer sees before any handler and never delivers. The interrupted system call is then restarted
+as the kernel would have (or returns EINTR where a restart would need the kernel's restart block,
+which the call may have reused: every caller of such a call handles EINTR).
+
+No code is written into the target; nothing is left in it but the library. Exit status: the
+RESULT table; one line of explanation on stdout.
+"""
+
+import ctypes
+import errno
+import os
+import signal
+import struct
+import sys
+import time
+
+# Exit statuses, read by inject.py.
+LOADED, NO_PERMISSION, GONE, DIED, NO_LOADER, DLOPEN_FAILED, CRASHED, STOPPED, GAVE_UP = 0, 2, 3, 4, 5, 6, 7, 8, 9
+RESULT = {LOADED: "loaded", NO_PERMISSION: "no permission", GONE: "thread gone", DIED: "target died",
+          NO_LOADER: "no dlopen", DLOPEN_FAILED: "dlopen failed", CRASHED: "fault in the loader",
+          STOPPED: "process stopped", GAVE_UP: "gave up before the call"}
+
+PTRACE_CONT, PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_DETACH = 7, 12, 13, 17
+PTRACE_GETSIGINFO, PTRACE_GETREGSET, PTRACE_SETREGSET = 0x4202, 0x4204, 0x4205
+PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_LISTEN = 0x4206, 0x4207, 0x4208
+PTRACE_EVENT_STOP = 128
+NT_PRFPREG, NT_X86_XSTATE = 2, 0x202
+WALL = 0x40000000
+RTLD_LAZY = 1
+# Syscall returns the kernel turns into a restart (-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND)
+# and the one that needs its restart block (-ERESTART_RESTARTBLOCK).
+RESTART = (-512, -513, -514)
+RESTART_BLOCK = -516
+SIGSEGV_BIT = 1 << (signal.SIGSEGV - 1)
+# Below the stack pointer: the red zone (128 bytes) and room to spare.
+STACK_GAP = 512
+# How long the thread may take to stop, before the call (nothing has changed yet: give up).
+STOP_SECONDS = 3.0
+
+REGS = ("r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp ss "
+        "fs_base gs_base ds es fs gs").split()
+
+
+class Regs(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_ulonglong) for name in REGS]
+
+
+class IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+_libc.ptrace.restype = ctypes.c_long
+
+
+class PtraceError(OSError):
+    pass
+
+
+def ptrace(request, tid, addr=None, data=None):
+    ctypes.set_errno(0)
+    result = _libc.ptrace(request, tid, addr, data)
+    if result == -1 and ctypes.get_errno():
+        err = ctypes.get_errno()
+        raise PtraceError(err, "ptrace(%#x): %s" % (request, os.strerror(err)))
+    return result
+
+
+def signed(value):
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def get_regs(tid):
+    regs = Regs()
+    ptrace(PTRACE_GETREGS, tid, None, ctypes.byref(regs))
+    return regs
+
+
+def set_regs(tid, regs):
+    ptrace(PTRACE_SETREGS, tid, None, ctypes.byref(regs))
+
+
+def get_extended(tid):
+    """(note type, bytes) of the thread's whole FPU/SSE/AVX state (XSAVE layout), or the legacy
+    FXSAVE area where the kernel has no XSTATE regset."""
+    for note, size in ((NT_X86_XSTATE, 1 << 16), (NT_PRFPREG, 512)):
+        buf = ctypes.create_string_buffer(size)
+        iov = IoVec(ctypes.cast(buf, ctypes.c_void_p), size)
+        try:
+            ptrace(PTRACE_GETREGSET, tid, ctypes.c_void_p(note), ctypes.byref(iov))
+        except PtraceError:
+            continue
+        return note, buf.raw[:iov.len]
+    raise PtraceError(errno.EIO, "cannot read the thread's FPU/vector state")
+
+
+def set_extended(tid, saved):
+    note, data = saved
+    buf = ctypes.create_string_buffer(data, len(data))
+    iov = IoVec(ctypes.cast(buf, ctypes.c_void_p), len(data))
+    ptrace(PTRACE_SETREGSET, tid, ctypes.c_void_p(note), ctypes.byref(iov))
+
+
+def wait(tid):
+    """waitpid's status for a traced thread (None once it has no more to say)."""
+    while True:
+        try:
+            return os.waitpid(tid, WALL)[1]
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return None
+
+
+def loader_function(pid):
+    """(address, name) in process `pid` of dlopen (glibc 2.34+, musl; libdl before), else glibc's
+    __libc_dlopen_mode, read from the ELF files mapped in it (through /proc/<pid>/root)."""
+    from pyflight_agent import elf  # the helper's PYTHONPATH, which this process inherits
+
+    starts = {}
+    with open("/proc/%d/maps" % pid) as maps:
+        for line in maps:
+            parts = line.split(None, 5)
+            if len(parts) < 6 or not parts[5].startswith("/"):
+                continue
+            path = parts[5].strip()
+            base = os.path.basename(path)
+            if base.startswith(("libc.so", "libc-", "libdl.so", "libdl-", "ld-musl-", "libc.musl")):
+                start = int(parts[0].split("-")[0], 16)
+                starts[path] = min(start, starts.get(path, start))
+    found = []
+    for path, start in starts.items():
+        try:
+            e_type, first_load, symbols = elf.elf_functions("/proc/%d/root%s" % (pid, path), ["dlopen", "__libc_dlopen_mode"])
+        except (OSError, ValueError, IndexError, struct.error):
+            continue
+        bias = start - ((first_load or 0) & ~0xFFF) if e_type == 3 else 0
+        for name, value in symbols.items():
+            found.append((name != "dlopen", bias + value, name, path))
+    if not found:
+        return None
+    _, address, name, path = min(found)
+    return address, "%s in %s" % (name, os.path.basename(path))
+
+
+def segv_blocked(pid, tid):
+    """True when SIGSEGV is blocked in the thread or ignored by the process: the fault that ends the
+    call would then reset the process's SIGSEGV handler (the kernel forces such a signal through)."""
+    try:
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return bool((int(fields["SigBlk"], 16) | int(fields["SigIgn"], 16)) & SIGSEGV_BIT)
+    except (OSError, KeyError, ValueError):
+        return False
+
+
+def interrupt(tid, deadline):
+    """Seize the thread and wait for its stop; (regs) once stopped. Signals that come first are
+    delivered. Raises Abandon when it does not stop in time (nothing changed)."""
+    ptrace(PTRACE_SEIZE, tid)
+    ptrace(PTRACE_INTERRUPT, tid)
+    while True:
+        status = wait_until(tid, deadline)
+        if status is None:
+            raise Outcome(GONE, "thread %d is gone" % tid)
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            raise Outcome(DIED, "the target died before the call")
+        event, sig = status >> 16, os.WSTOPSIG(status)
+        if event == PTRACE_EVENT_STOP:
+            if sig in (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+                raise Outcome(STOPPED, "the process is stopped (%s); continue it first" % signal.Signals(sig).name)
+            return
+        ptrace(PTRACE_CONT, tid, None, ctypes.c_void_p(sig))  # a signal that was on its way: deliver it
+
+
+class Outcome(Exception):
+    def __init__(self, code, text):
+        Exception.__init__(self, text)
+        self.code = code
+
+
+def wait_until(tid, deadline):
+    """wait(), but raise Outcome(GAVE_UP) after the deadline (used only before the call)."""
+    while True:
+        try:
+            got, status = os.waitpid(tid, WALL | os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if got:
+            return status
+        if time.monotonic() > deadline:
+            raise Outcome(GAVE_UP, "thread %d did not stop within %.0f s (uninterruptible I/O?)" % (tid, STOP_SECONDS))
+        time.sleep(0.0005)
+
+
+def write_memory(pid, address, data):
+    fd = os.open("/proc/%d/mem" % pid, os.O_RDWR)
+    try:
+        if os.pwrite(fd, data, address) != len(data):
+            raise PtraceError(errno.EIO, "short write into the target's stack")
+    finally:
+        os.close(fd)
+
+
+def put_back(tid, saved, extended):
+    """The registers as they were, the interrupted system call restarted as the kernel would have."""
+    regs = Regs.from_buffer_copy(saved)
+    if signed(regs.orig_rax) >= 0 and signed(regs.rax) == RESTART_BLOCK:
+        regs.rax = (-errno.EINTR) & ((1 << 64) - 1)  # its restart block may have been reused by the call
+    set_extended(tid, extended)
+    set_regs(tid, regs)
+
+
+def call_dlopen(pid, tid, loader, library):
+    """Runs loader(library, RTLD_LAZY) on the stopped thread; (code, text)."""
+    saved = get_regs(tid)
+    extended = get_extended(tid)
+    path = library.encode() + b"\x00"
+    path_at = (saved.rsp - STACK_GAP - len(path)) & ~0xF
+    return_slot = ((path_at - 64) & ~0xF) - 8  # at a call's entry, rsp + 8 is 16-byte aligned
+    write_memory(pid, path_at, path)
+    write_memory(pid, return_slot, b"\x00" * 8)
+    regs = Regs.from_buffer_copy(saved)
+    regs.rip, regs.rdi, regs.rsi, regs.rax = loader, path_at, RTLD_LAZY, 0
+    regs.rsp = return_slot
+    regs.orig_rax = (1 << 64) - 1  # not in a system call: no restart applied to the call
+    regs.eflags &= ~(0x400 | 0x100)  # direction and trap flags clear, as a call expects
+    set_regs(tid, regs)
+    ptrace(PTRACE_CONT, tid)
+    while True:
+        status = wait(tid)
+        if status is None or os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            return DIED, "the target died during the load"
+        event, sig = status >> 16, os.WSTOPSIG(status)
+        if event == PTRACE_EVENT_STOP:
+            # The process was stopped (SIGSTOP) during the call: stay stopped with it until continued.
+            if sig in (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+                ptrace(PTRACE_LISTEN, tid)
+            else:
+                ptrace(PTRACE_CONT, tid)
+            continue
+        if sig == signal.SIGSEGV:
+            now = get_regs(tid)
+            put_back(tid, saved, extended)
+            if now.rip == 0 and now.rsp == return_slot + 8:
+                return (LOADED, "dlopen returned %#x" % now.rax) if now.rax else (DLOPEN_FAILED, "dlopen returned NULL")
+            return CRASHED, "a fault at %#x inside the loader; the thread was put back" % now.rip
+        ptrace(PTRACE_CONT, tid, None, ctypes.c_void_p(sig))  # deliver it, as it would have been
+
+
+def c_library_code(pid):
+    """[(start, end)] of the executable mappings of the C library and the dynamic loader: a thread
+    stopped inside them outside a system call may be inside malloc or the loader's own locks, which
+    the call would enter again."""
+    ranges = []
+    with open("/proc/%d/maps" % pid) as maps:
+        for line in maps:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and "x" in parts[1]:
+                base = os.path.basename(parts[5].strip())
+                if base.startswith(("libc.so", "libc-", "ld-linux", "ld-2.", "ld-musl-", "libc.musl", "libpthread")):
+                    start, end = (int(x, 16) for x in parts[0].split("-"))
+                    ranges.append((start, end))
+    return ranges
+
+
+def stop_at_safe_point(pid, tid, deadline):
+    """Seizes and stops the thread where a call may be made: inside a system call, or anywhere
+    outside the C library and the loader. Tries again (released at once) until the deadline."""
+    unsafe = c_library_code(pid)
+    tries = 0
+    while True:
+        tries += 1
+        interrupt(tid, deadline)
+        regs = get_regs(tid)
+        if signed(regs.orig_rax) >= 0 or not any(start <= regs.rip < end for start, end in unsafe):
+            return tries
+        ptrace(PTRACE_DETACH, tid)
+        if time.monotonic() > deadline:
+            raise Outcome(GAVE_UP, "thread %d was inside the C library each of the %d times it was stopped" % (tid, tries))
+        time.sleep(0.002)
+
+
+def inject(pid, tid, library):
+    """(code, text): loads `library` (a path as process `pid` sees it) on thread `tid`."""
+    try:
+        loader = loader_function(pid)
+    except PermissionError as exc:
+        return NO_PERMISSION, "cannot read process %d's memory map: %s" % (pid, exc)
+    except FileNotFoundError:
+        return DIED, "process %d is gone" % pid
+    if loader is None:
+        return NO_LOADER, "no dlopen or __libc_dlopen_mode in the C library mapped in process %d" % pid
+    if segv_blocked(pid, tid):
+        return GAVE_UP, "thread %d blocks or ignores SIGSEGV, which ends the call" % tid
+    print("loader: %s at %#x; thread %d" % (loader[1], loader[0], tid))
+    try:
+        tries = stop_at_safe_point(pid, tid, time.monotonic() + STOP_SECONDS)
+    except PtraceError as exc:
+        if exc.errno == errno.EPERM:
+            return NO_PERMISSION, "the kernel refused to let PyFlight trace thread %d (ptrace): %s" % (tid, exc)
+        if exc.errno == errno.ESRCH:
+            return GONE, "thread %d is gone" % tid
+        raise
+    except Outcome as outcome:
+        return outcome.code, str(outcome)
+    if tries > 1:
+        print("stopped at a safe point after %d tries" % tries)
+    try:
+        code, text = call_dlopen(pid, tid, loader[0], library)
+    except Outcome as outcome:
+        code, text = outcome.code, str(outcome)
+    try:
+        ptrace(PTRACE_DETACH, tid)
+    except PtraceError:
+        pass  # gone
+    return code, text
+
+
+def main(argv):
+    pid, tid, library = int(argv[0]), int(argv[1]), argv[2]
+    # A cancel or deadline must not end this process in the middle of the call (the thread would
+    # return to address 0 with no tracer: the target would die). Signals wait; the call is short.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    code, text = inject(pid, tid, library)
+    print("%s: %s" % (RESULT[code], text))
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
