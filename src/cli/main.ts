@@ -19,7 +19,7 @@ import { Session } from '../session/session';
 import { SessionManager } from '../session/sessionManager';
 import type { GroupProbe } from '../session/workerGroup';
 import { location, numberOption, parseArgs, parsePid, probeParams, usageError, USAGE, type ParsedArgs } from './args';
-import { onStopSignals, withSession } from './withSession';
+import { cliPython, onStopSignals, withSession } from './withSession';
 import { processTable } from './processTable';
 import { checkOptions, verbUsage } from './verbs';
 import { runPerf } from './perf';
@@ -133,7 +133,7 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
     }
     case 'check': {
       const pid = pidArg();
-      const { facts, interpreter } = await preflight(pid);
+      const { facts, interpreter } = await preflight(pid, cliPython());
       const helper = new HelperProcess(interpreter.python, log, localHost);
       helper.start();
       try {
@@ -141,10 +141,12 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
         assertProfilerInstalled(hello, interpreter.python);
         const result = { pid, executable: facts.exe, interpreter: interpreter.python, interpreterSource: interpreter.source,
           pythonVersion: hello.python.version, flightProfilerVersion: hello.flightProfiler.version, ok: true,
-          capabilities: hello.capabilities };
+          capabilities: hello.capabilities, ...(interpreter.targetPython ? { readsOnlyFromOutside: true, targetPython: interpreter.targetPython } : {}) };
         const warning = untestedWarning(hello.capabilities);
         return json ? result : [`Process ${pid} can be attached: Python ${result.pythonVersion} at ${result.interpreter} ` +
           `(from ${result.interpreterSource}), flight-profiler ${result.flightProfilerVersion}.`,
+        ...(interpreter.targetPython ? [`It runs in another environment (${interpreter.targetPython}): PyFlight reads it from outside only `
+          + '(stacks, CPU profiles, the hang and slow diagnoses) and does not load its agent.'] : []),
         ...(hello.capabilities ? capabilityLines(hello.capabilities) : []), ...(warning ? [warning] : [])].join('\n');
       } finally {
         await helper.stop();

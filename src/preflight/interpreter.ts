@@ -9,6 +9,13 @@ export interface ResolvedInterpreter {
   python: string;
   /** Why this candidate was chosen, for the log and the Sessions view. */
   source: 'setting' | 'argv' | 'VIRTUAL_ENV' | 'CONDA_PREFIX' | 'site-packages' | 'exe';
+  /**
+   * Set when `python` (pyflight.pythonPath, PYFLIGHT_PYTHON) is another environment of the target's
+   * binary than the one the target runs in (this path): e.g. a venv made from Debian's python3 for
+   * PyFlight's reading tools, beside a service on the system Python. It reads from outside; the
+   * agent would import flight-profiler from the target's own environment, so it is not loaded.
+   */
+  targetPython?: string;
 }
 
 /** Same rule as the process picker (common/pythonExecutable.ts), or Python's site-packages mapped in. */
@@ -54,6 +61,18 @@ async function realpathOrUndefined(file: string): Promise<string | undefined> {
   }
 }
 
+/** The environment an interpreter path belongs to: `/srv/app/venv` for `/srv/app/venv/bin/python`, `/usr` for `/usr/bin/python3`. */
+function environmentOf(python: string): string {
+  return path.dirname(path.dirname(path.normalize(python)));
+}
+
+async function firstOfBinary(candidates: Candidate[], target: string | undefined): Promise<string | undefined> {
+  for (const candidate of candidates) {
+    if (target && await realpathOrUndefined(candidate.python) === target) return candidate.python;
+  }
+  return undefined;
+}
+
 /** The first candidate that is the very same binary as the running target (flight-profiler requires it). */
 export async function resolveInterpreter(facts: TargetFacts, configured?: string): Promise<ResolvedInterpreter> {
   const target = facts.exe ? await realpathOrUndefined(facts.exe) : undefined;
@@ -61,7 +80,11 @@ export async function resolveInterpreter(facts: TargetFacts, configured?: string
   for (const candidate of candidates) {
     const real = await realpathOrUndefined(candidate.python);
     if (!real) continue;
-    if (!target || real === target) return { python: path.normalize(candidate.python), source: candidate.source };
+    if (!target || real === target) {
+      const own = candidate.source === 'setting' ? await firstOfBinary(candidates.slice(1), target) : undefined;
+      return { python: path.normalize(candidate.python), source: candidate.source,
+        ...(own && environmentOf(own) !== environmentOf(candidate.python) ? { targetPython: path.normalize(own) } : {}) };
+    }
     if (candidate.source === 'setting') {
       throw new PyFlightError(ErrorCode.VersionMismatch,
         `pyflight.pythonPath (${configured}) is not the interpreter process ${facts.pid} runs (${facts.exe}).`,

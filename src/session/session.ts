@@ -7,7 +7,7 @@ import { HelperProcess } from '../helper/helperProcess';
 import { localHost } from '../host/localHost';
 import type { TargetHost } from '../host/targetHost';
 import { deathHint, deathText, targetDeath, type TargetDeath } from './targetDeath';
-import { assertProfilerInstalled } from '../preflight/installProfiler';
+import { assertProfilerInstalled, readerOnlyRefusal } from '../preflight/installProfiler';
 import { preflight, type PreflightResult } from '../preflight/preflight';
 import type { AttachResult, GetGlobalParams, GetGlobalResult, GilstatParams, HelloResult, TerminalPortRecord } from '../protocol/helper';
 import { audited, HELPER_METHODS, type CallMethod, type CallOptions, type HelperCaller, type HelperMethods, type MethodSpec, type ProbeParams } from '../protocol/methods';
@@ -239,6 +239,10 @@ export class Session implements HelperCaller {
    * Concurrent callers share one load.
    */
   loadAgent(signal?: AbortSignal, progress?: AttachProgress): Promise<void> {
+    const interpreter = this.preflightResult?.interpreter;
+    if (interpreter?.targetPython && !this.agent.result) {
+      return Promise.reject(readerOnlyRefusal(this.pid, interpreter.python, interpreter.targetPython));
+    }
     return this.agent.load(signal, progress);
   }
 

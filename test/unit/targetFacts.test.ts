@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { interpreterCandidates, looksLikePython } from '../../src/preflight/interpreter';
+import { interpreterCandidates, looksLikePython, resolveInterpreter } from '../../src/preflight/interpreter';
 import { parseEnviron, parseMapsSitePackages, parsePsUidComm, type TargetFacts } from '../../src/preflight/targetFacts';
 
 const RECORDED = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'procfs');
@@ -59,5 +60,34 @@ describe('interpreterCandidates', () => {
     assert.equal(looksLikePython({ ...facts('venv-relative-argv.json'), exe: '/usr/bin/sleep', argv: ['sleep', '60'] }), false);
     assert.equal(looksLikePython({ ...facts('venv-relative-argv.json'), exe: '/usr/bin/uwsgi', argv: ['uwsgi'],
       sitePackages: ['/srv/.venv/lib/python3.11/site-packages'] }), true);
+  });
+});
+
+describe('resolveInterpreter: a configured venv of the same binary, in another environment than the target\'s', () => {
+  // Real files: a "system" interpreter, the target's argv[0] pointing at it, and a venv of it elsewhere.
+  const dir = mkdtempSync(path.join(tmpdir(), 'pyflight-interp-'));
+  const system = path.join(dir, 'usr', 'bin', 'python3.11');
+  const reader = path.join(dir, 'reader', 'bin', 'python');
+  const sameEnv = path.join(dir, 'usr', 'bin', 'python3');
+  before(() => {
+    mkdirSync(path.dirname(system), { recursive: true });
+    mkdirSync(path.dirname(reader), { recursive: true });
+    writeFileSync(system, '');
+    symlinkSync(system, reader);
+    symlinkSync(system, sameEnv);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const target = (): TargetFacts => ({ pid: 1, exe: system, argv: [system, 'app.py'], env: {}, sitePackages: [], exeUnreadable: false });
+
+  it('names the target\'s own interpreter (targetPython): PyFlight reads from outside and does not load its agent', async () => {
+    const resolved = await resolveInterpreter(target(), reader);
+    assert.equal(resolved.python, reader);
+    assert.equal(resolved.source, 'setting');
+    assert.equal(resolved.targetPython, system);
+  });
+
+  it('a setting in the target\'s own environment, or none, is not a reader', async () => {
+    assert.equal((await resolveInterpreter(target(), sameEnv)).targetPython, undefined);
+    assert.equal((await resolveInterpreter(target())).targetPython, undefined);
   });
 });
