@@ -61,6 +61,12 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
     const levelled = routeByEvidence({ ...base, rssAfter: 53 * MB, rssLater: { rss: 53.2 * MB, ms: 2000 } });
     assert.notEqual(levelled.kind, 'memory');
     assert.match(levelled.routedBy, /RSS then levelled off \(\+0\.2 MB in 2\.0 s more\)/);
+    // Judge 5 (D6): a small service leaking 75 KB/s (measured over 30 s): +0.5 MB in 1.9 s (under the
+    // former 0.5 MB bound), then +0.3 MB in 4 s: memory. One that stops rising is not.
+    const small = { ...base, rssBefore: 19.5 * MB, rssAfter: 20.0 * MB, intervalMs: 1900 };
+    assert.equal(routeByEvidence({ ...small, rssLater: { rss: 20.3 * MB, ms: 4000 } }).kind, 'memory');
+    assert.notEqual(routeByEvidence({ ...small, rssLater: { rss: 20.02 * MB, ms: 4000 } }).kind, 'memory');
+    assert.notEqual(routeByEvidence({ ...base, rssAfter: 50.2 * MB }).kind, 'memory', 'a 0.2 MB rise is churn');
   });
 
   it('exceptions: one swallowed by a broad except comes before a more frequent one handled on purpose', () => {

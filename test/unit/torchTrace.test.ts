@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { findTorchStep } from '../../src/diagnose/torch';
+import { findTorchStep, leastOfEach } from '../../src/diagnose/torch';
 import { profileFromCollapsed } from '../../src/profile/model';
 import { traceTimeline } from '../../src/torch/timeline';
 import { summarizeTrace } from '../../src/torch/traceSummary';
@@ -101,5 +101,30 @@ describe('torch timeline (recorded torch profile of one inference_step call)', (
     assert.equal(view.bars.length, 5);
     assert.equal(view.leftOut, 37);
     assert.ok(view.bars.some((b) => b.name === 'aten::linear'));
+  });
+});
+
+describe('torch diagnosis over several calls: each figure is its least over the calls (leastOfEach)', () => {
+  // The recorded call, and two copies in which a wait for a CPU landed on one operator: on the
+  // model's aten::addmm in one, on score's aten::mm in the other (what a loaded host did in CI).
+  const clean = summarizeTrace(trace);
+  const waited = (op: string, extraUs: number) => {
+    const s = summarizeTrace(trace);
+    for (const o of s.ops) if (o.name === op) o.selfCpuUs += extraUs;
+    for (const m of s.ownModules) if (m.ops.includes(op)) m.selfCpuUs += extraUs;
+    s.totalSelfCpuUs += extraUs;
+    return s;
+  };
+  const share = (s: typeof clean) => s.ownModules[0].selfCpuUs / s.totalSelfCpuUs;
+
+  it('gives the undisturbed shares back, whichever call was quickest overall', () => {
+    const modelWaited = waited('aten::addmm', clean.totalSelfCpuUs * 2);
+    const scoreWaited = waited('aten::mm', clean.totalSelfCpuUs);
+    assert.ok(share(modelWaited) > 0.5, 'the disturbed call alone puts the model first');
+    const merged = leastOfEach(scoreWaited, [modelWaited, scoreWaited, clean]);
+    assert.ok(Math.abs(share(merged) - share(clean)) < 0.01, `${share(merged)} vs ${share(clean)}`);
+    assert.ok(Math.abs(merged.totalSelfCpuUs - clean.totalSelfCpuUs) < 1);
+    // Without the clean call the least of each is still the undisturbed time of each operator.
+    assert.ok(Math.abs(share(leastOfEach(modelWaited, [modelWaited, scoreWaited])) - share(clean)) < 0.01);
   });
 });
