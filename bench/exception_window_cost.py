@@ -1,7 +1,7 @@
-"""What the exception window (python/pyflight_helper/exception_hook.py) costs the target while it
-is open, measured in one run: the same threads' work per second without it, with it, and after
+"""What the exception window (python/pyflight_agent/exception_hook.py) costs the target while it
+is open (3.11: a trace hook; 3.12+: sys.monitoring), measured in one run: the same threads' work per second without it, with it, and after
 it is removed (ratios, no absolute thresholds). The hook is installed from a separate thread exactly
-as the agent's thread does, with the same source. Run: .venv/bin/python bench/exception_window_cost.py
+as the agent's thread does, with the same source. Run: <python> bench/exception_window_cost.py (any of 3.11, 3.12, 3.13)
 Two workloads: `calls` (a loop of tiny own-code function calls, the worst case: the hook is called
 on every call) and `errors` (like test/fixtures/swallowed_errors.py: one call in four raises and is
 swallowed), the latter with the default cap of 5000 exceptions and with a cap it never reaches.
@@ -9,10 +9,11 @@ swallowed), the latter with the default cap of 5000 exceptions and with a cap it
 
 import json
 import os
+import sys
 import threading
 import time
 
-SOURCE = open(os.path.join(os.path.dirname(__file__), "..", "python", "pyflight_helper", "exception_hook.py")).read()
+SOURCE = open(os.path.join(os.path.dirname(__file__), "..", "python", "pyflight_agent", "exception_hook.py")).read()
 COUNTS = {}
 STOP = threading.Event()
 
@@ -68,9 +69,9 @@ def measure(workload, seconds=2.0, max_events=5000):
     out = {}
 
     def agent():
-        out["start"] = json.loads(ns["start"](seconds + 1.0, max_events))
+        out["start"] = ns["start"](seconds + 1.0, max_events)
         out["during"] = rate(name, seconds)
-        out["result"] = json.loads(ns["finish"]())
+        out["result"] = ns["finish"]()
 
     a = threading.Thread(target=agent, name="flight-profiler-agent")
     a.start()
@@ -81,7 +82,8 @@ def measure(workload, seconds=2.0, max_events=5000):
     return {"workload": name, "maxEvents": max_events, "perSecondBefore": round(before), "perSecondDuring": round(out["during"]),
             "perSecondAfter": round(after), "duringOverBefore": round(out["during"] / before, 3),
             "afterOverBefore": round(after / before, 3), "exceptionsSeen": out["result"]["events"],
-            "stopReason": out["result"]["stopReason"], "stillTraced": out["result"]["stillTraced"]}
+            "stopReason": out["result"]["stopReason"], "stillTraced": out["result"]["stillTraced"],
+            "mechanism": out["result"].get("mechanism"), "python": "%d.%d.%d" % sys.version_info[:3]}
 
 
 if __name__ == "__main__":

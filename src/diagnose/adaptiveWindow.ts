@@ -64,5 +64,6 @@ export function mergeWindows(a: ExceptionWindowResult, b: ExceptionWindowResult)
     // What is left after the last window is what counts.
     stillTraced: b.stillTraced,
     cancelled: a.cancelled || b.cancelled,
+    ...(b.mechanism ? { mechanism: b.mechanism } : {}),
   };
 }

@@ -1,9 +1,9 @@
 /**
  * The exception playbook: which exceptions the process raises right now, counted by raising
  * function and type, and the except clause that stops each one — above all the ones a broad
- * `except` swallows. Evidence comes from one bounded exception window (a trace hook on every thread
- * of the target for a few seconds, removed in a `finally` and proven gone; see
- * python/pyflight_helper/exception_hook.py). Pure analysis in `exceptionFindings` (unit-testable).
+ * `except` swallows. Evidence comes from one bounded exception window (3.11: a trace hook on every
+ * thread of the target for a few seconds; 3.12+: sys.monitoring's EXCEPTION_HANDLED; removed in a
+ * `finally` and proven gone; see python/pyflight_agent/exception_hook.py). Pure analysis in `exceptionFindings` (unit-testable).
  */
 import { plural } from '../format/probeText';
 import type { ExceptionHandlerFrame, ExceptionWindowResult, StackResult, StreamSummary, WatchParams, WatchRecord } from '../protocol/helper';
@@ -100,11 +100,12 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
   commands: string[]): Promise<{ findings: Finding[]; summary: string; window?: ExceptionWindowResult }> {
   const { signal } = options;
   if (options.method === 'watch') return watchCandidates(target, seconds, options, onStep, commands, 'asked for watch -e only');
-  onStep(`Counting exceptions for ${seconds} s: a trace hook on every thread (exception events of your own code only; `
+  onStep(`Counting exceptions for ${seconds} s: a hook on every thread (exception events of your own code only; `
     + 'through the PyFlightProfiler agent, loaded if not there yet), removed afterwards.');
   let window: ExceptionWindowResult;
   const openWindow = (s: number) => target.call('exceptionWindow', { seconds: s, maxEvents: 5000 },
-    { signal, onWaiting: (w) => onStep(`Exception hook in for ${w} s; the traced threads run slower meanwhile (a Python call per function call).`) });
+    { signal, onWaiting: (w) => onStep(`Exception hook in for ${w} s; the threads run slower meanwhile (3.11: a Python call per function call; `
+      + '3.12 and later: one per caught exception).') });
   try {
     window = await openWindow(seconds);
   } catch (error) {
@@ -122,7 +123,9 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
   }
   commands.push(`pyflight diagnose ${target.pid} --kind exception   (exception window ${window.seconds} s, ${plural(window.tracedThreads.length, 'thread')})`);
   const removed = window.stillTraced.length === 0
-    ? 'The trace hook was removed: afterwards no thread of the process has a trace function.'
+    ? (window.mechanism === 'sys.monitoring'
+      ? 'The sys.monitoring hook (EXCEPTION_HANDLED, one call per caught exception) was removed: afterwards PyFlight holds no monitoring tool id in the process.'
+      : 'The trace hook was removed: afterwards no thread of the process has a trace function.')
     : `After removal these threads still have a trace function (not ours, or set meanwhile): ${window.stillTraced.join(', ')}.`;
   // the threads watched, not where they were raised (that is per finding: "in MainThread ×563")
   const scope = `${window.events} exception${window.events === 1 ? '' : 's'} raised while ${plural(window.tracedThreads.length, 'thread')} ${window.tracedThreads.length === 1 ? 'was' : 'were'} traced`

@@ -882,6 +882,8 @@ export interface ExceptionWindowResult {
   /** Threads that still have a trace function after the window was removed (ours or anyone's). */
   stillTraced: string[];
   cancelled: boolean;
+  /** How it counted: a trace hook on every thread (3.11) or sys.monitoring's EXCEPTION_HANDLED (3.12+). */
+  mechanism?: 'trace' | 'sys.monitoring';
 }
 
 export interface ExceptionHookCheck {

@@ -246,6 +246,26 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         assert.deepEqual({ stdout: extra(stdout), stderr: extra(stderr) }, { stdout: [], stderr: [] });
       });
 
+      it('diagnose exception names the swallowed exception and its broad except (3.11: the trace hook; 3.12+: sys.monitoring; 3.10: watch -e), and leaves no hook', async () => {
+        const swallowing = await startTarget(['swallowed_errors.py'], python, 60_000);
+        try {
+          const run = cli('diagnose', String(swallowing.pid), 'orders are silently dropped', '--kind', 'exception', '--budget', '12', '--json');
+          assert.equal(run.status, 0, run.stdout + run.stderr);
+          const report = JSON.parse(run.stdout.trim().split('\n').pop()!);
+          const titles = JSON.stringify(report.findings.map((f: { title: string }) => f.title));
+          const evidence = report.findings[0].evidence.join('\n');
+          const minor = Number(interp.version!.split('.')[1]);
+          if (minor >= 11) assert.match(report.findings[0].title, /^parse_quantity raises ValueError .*swallowed by `except Exception:` in handle_request/, titles);
+          // 3.10 has no window: watch -e on the profile's candidates sees the ValueError leave them, and handle_request stop it.
+          else assert.ok(/handle_request/.test(report.findings[0].title) && /parse_quantity raised ValueError/.test(titles), titles);
+          if (minor >= 12) assert.match(evidence, /The sys\.monitoring hook \(EXCEPTION_HANDLED, one call per caught exception\) was removed/, evidence);
+          if (minor === 11) assert.match(evidence, /The trace hook was removed/, evidence);
+          assert.ok(isRunning(swallowing.pid));
+        } finally {
+          await swallowing.stop();
+        }
+      });
+
       it('in its own PID namespace (unshare --fork --pid --mount-proc): stack with names, watch', async function () {
         if (namespacesUnavailable) {
           console.log(`    (skipped: ${namespacesUnavailable})`);
