@@ -418,6 +418,15 @@ def server_class(base):
                 except OSError:
                     pass
 
+        def _sync_handle_client(self, client_socket, addr):
+            # upstream's, and then the thread forgets its loop: upstream leaves each closed loop set as
+            # its pool thread's current one, so the census saw the agent's own loops (and their
+            # WeakSets) grow with the pool's threads between two censuses (judge 5, D9).
+            try:
+                base._sync_handle_client(self, client_socket, addr)
+            finally:
+                asyncio.set_event_loop(None)
+
         async def accept_connections(self):
             import concurrent.futures
 
