@@ -1,7 +1,7 @@
 // Helper faults: killed with SIGKILL, garbage on its stdout, and two sessions (or the extension and
 // the CLI) on one process. Each leaves the target running, unprobed, and nothing of ours behind.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
@@ -10,7 +10,7 @@ import { endText } from '../../src/format/probeText';
 import type { WatchRecord } from '../../src/protocol/helper';
 import { Session } from '../../src/session/session';
 import { ROOT } from '../support/fixtures';
-import { runCli, type BeatingTarget, useBeatingTarget } from '../support/faults';
+import { assertTargetHealthy, runCli, startBeatingTarget, type BeatingTarget, useBeatingTarget } from '../support/faults';
 
 function session(pid: number, log: Logger = silentLogger): Session {
   return new Session(pid, { log, livenessIntervalMs: 0, attachTimeoutSeconds: 30 });
@@ -66,6 +66,52 @@ describe('faults: the helper', function () {
       hint: 'See the PyFlight log (PyFlight: Show Log), then attach again.' });
     await doomed.probesCleanedUp;
     await assert.rejects(doomed.call('stack', {}), { code: ErrorCode.HelperCrashed });
+  });
+
+  it('helper killed with SIGKILL while its loader is in the target: the target lives, the loader ends by itself, a new session gets the agent', async () => {
+    // The loader (injector.py) runs in a session of its own and is never killed halfway: a thread left
+    // inside the dlopen call with no tracer would return to address 0 and take the process down.
+    // A target of its own: the shared one has the agent from the tests before.
+    const fresh = await startBeatingTarget();
+    const doomed = session(fresh.pid);
+    await doomed.attach();
+    const helperPid = doomed.helperPid!;
+    const loaderOf = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).find((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').includes(`pyflight_helper.injector ${fresh.pid} `);
+      } catch {
+        return false;
+      }
+    });
+    let sawLoader = false;
+    const killed = new Promise<void>((resolve) => {
+      void doomed.loadAgent(undefined, (message) => {
+        if (!message.startsWith('Loading the agent into')) return;
+        void (async () => {
+          for (let i = 0; i < 1000 && !sawLoader; i++) {
+            sawLoader = loaderOf() !== undefined;
+            if (!sawLoader) await new Promise((r) => setTimeout(r, 5));
+          }
+          process.kill(helperPid, 'SIGKILL');
+          resolve();
+        })();
+      }).catch(() => undefined);
+    });
+    await killed;
+    if (!sawLoader) console.log('      (the loader had ended before it was seen: the helper was killed after the load)');
+    await assertTargetHealthy(fresh);
+    for (let i = 0; i < 200 && loaderOf(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(loaderOf(), undefined, 'the loader ended by itself');
+    const next = session(fresh.pid);
+    try {
+      await next.attach();
+      await next.loadAgent();
+      assert.ok((await next.call('stack', {})).threads.length >= 1);
+    } finally {
+      await next.detach();
+      await doomed.detach().catch(() => undefined);
+      await fresh.stop();
+    }
   });
 
   it('a helper printing garbage on stdout before it starts: the lines are logged and skipped, the session works', async () => {
