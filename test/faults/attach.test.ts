@@ -6,6 +6,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { ErrorCode, PyFlightError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { Session } from '../../src/session/session';
+import { readerVenvHint } from '../../src/preflight/installProfiler';
 import { bareVenvPython, FIXTURES, startTarget, stopAllTargets, unusedPid, VENV_PYTHON } from '../support/fixtures';
 import { assertNoLeftovers, assertTargetHealthy, cliError, removeHeartbeatDirs, runCli, startBeatingTarget } from '../support/faults';
 
@@ -75,7 +76,7 @@ describe('faults: attach', function () {
     const target = await startBeatingTarget(python);
     assert.deepEqual(info(await attachFailure(target.pid)), { code: ErrorCode.ProfilerNotInstalled,
       message: `flight-profiler is not installed in the target's environment (${python}).`,
-      hint: `Install it there: ${python} -m pip install flight-profiler==1.0.7` });
+      hint: `Install it there: ${python} -m pip install flight-profiler==1.0.7. ${readerVenvHint(python)}` });
     await assertTargetHealthy(target);
   });
 
@@ -100,7 +101,7 @@ describe('faults: attach', function () {
     // Without the setting PyFlight resolves the target's own binary, which lacks flight-profiler.
     assert.deepEqual(info(await attachFailure(target.pid)), { code: ErrorCode.ProfilerNotInstalled,
       message: `flight-profiler is not installed in the target's environment (${debian}).`,
-      hint: `Install it there: ${debian} -m pip install flight-profiler==1.0.7` });
+      hint: `Install it there: ${debian} -m pip install flight-profiler==1.0.7. ${readerVenvHint(debian)}` });
     await assertTargetHealthy(target);
   });
 
