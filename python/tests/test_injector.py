@@ -85,6 +85,13 @@ def _state(pid):
     return stat[stat.rfind(")") + 2]
 
 
+def _wait_state(pid, want, seconds=10):
+    deadline = time.monotonic() + seconds
+    while _state(pid) != want and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _state(pid) == want, "process %d is %s, not %s" % (pid, _state(pid), want)
+
+
 def _snapshot(tid):
     """(general registers, FXSAVE area up to XMM15) of a thread, read while it is stopped."""
     injector.interrupt(tid, time.monotonic() + 10)  # seizes it and waits for its stop
@@ -108,7 +115,7 @@ def test_a_sleeping_thread_comes_back_with_every_register_as_it_was():
         after = _snapshot(proc.pid)
         assert after[0] == before[0], "general registers changed"
         assert after[1] == before[1], "x87/SSE state changed"
-        assert _state(proc.pid) == "S"
+        _wait_state(proc.pid, "S")  # back in its sleep (a detach wakes it for a moment)
     finally:
         proc.kill()
         proc.wait()
@@ -164,8 +171,8 @@ def test_a_stopped_process_is_refused_and_left_stopped():
         time.sleep(0.3)
         assert _state(proc.pid) == "T", "the stopped process was let run"
         os.kill(proc.pid, signal.SIGCONT)
-        time.sleep(0.3)
-        assert _state(proc.pid) == "S" and proc.poll() is None
+        _wait_state(proc.pid, "S")
+        assert proc.poll() is None
     finally:
         proc.kill()
         proc.wait()
@@ -177,7 +184,8 @@ def test_another_users_process_is_refused_for_permission():
     try:
         code, out = _inject(proc.pid, proc.pid, _library(proc.pid), user=65534)
         assert code == injector.NO_PERMISSION, out
-        assert _state(proc.pid) == "S" and proc.poll() is None
+        _wait_state(proc.pid, "S")
+        assert proc.poll() is None
     finally:
         proc.kill()
         proc.wait()
