@@ -53,6 +53,9 @@ RTLD_LAZY = 1
 RESTART = (-512, -513, -514)
 RESTART_BLOCK = -516
 SIGSEGV_BIT = 1 << (signal.SIGSEGV - 1)
+# System calls malloc makes while it holds an arena's lock (mmap, munmap, mprotect, brk, mremap,
+# madvise): dlopen on that thread would call malloc and wait for that lock forever.
+MALLOC_SYSCALLS = (9, 10, 11, 12, 25, 28)
 # Below the stack pointer: the red zone (128 bytes) and room to spare.
 STACK_GAP = 512
 # How long the thread may take to stop, before the call (nothing has changed yet: give up).
@@ -287,19 +290,23 @@ def c_library_code(pid):
 
 
 def stop_at_safe_point(pid, tid, deadline):
-    """Seizes and stops the thread where a call may be made: inside a system call, or anywhere
-    outside the C library and the loader. Tries again (released at once) until the deadline."""
+    """Seizes and stops the thread where a call may be made: inside a system call other than the
+    ones malloc makes, or anywhere outside the C library and the loader. Tries again (released at
+    once) until the deadline."""
     unsafe = c_library_code(pid)
     tries = 0
     while True:
         tries += 1
         interrupt(tid, deadline)
         regs = get_regs(tid)
-        if signed(regs.orig_rax) >= 0 or not any(start <= regs.rip < end for start, end in unsafe):
+        call = signed(regs.orig_rax)
+        if call >= 0 and call not in MALLOC_SYSCALLS:
+            return tries
+        if call < 0 and not any(start <= regs.rip < end for start, end in unsafe):
             return tries
         ptrace(PTRACE_DETACH, tid)
         if time.monotonic() > deadline:
-            raise Outcome(GAVE_UP, "thread %d was inside the C library each of the %d times it was stopped" % (tid, tries))
+            raise Outcome(GAVE_UP, "thread %d was inside the C library (or malloc's system calls) each of the %d times it was stopped" % (tid, tries))
         time.sleep(0.002)
 
 
