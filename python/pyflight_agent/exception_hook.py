@@ -70,7 +70,9 @@ def _trace_slots():
     """(index of c_tracefunc, index of c_traceobj, trampoline address) from this thread's state."""
     if sys.version_info[:2] != (3, 11):
         # The layout and _PyEval_SetTrace's behaviour were checked on 3.11 only; elsewhere the
-        # caller falls back to flight-profiler's watch -e.
+        # caller falls back to flight-profiler's watch -e. Not 3.10: every Python call there has a C
+        # frame of its own whose use_tracing is copied at entry, so turning tracing off from another
+        # thread leaves the outer frames on the slow path (a loop ran at 49 % after the window closed).
         raise RuntimeError("the exception window supports CPython 3.11 only (this is %d.%d)" % sys.version_info[:2])
 
     def marker(frame, event, arg):
