@@ -3,7 +3,6 @@ it was, signals that arrive meanwhile are delivered, a computing thread keeps co
 it refuses what it cannot do without changing anything. Each target here was harmed by
 flight-profiler's `attach` (docs/flight-profiler-notes.md): the SIGALRM target was left stopped
 (state T) and died of SIGTRAP when continued; the bytes.find target returned a wrong index."""
-import ctypes
 import os
 import shutil
 import signal
@@ -14,6 +13,7 @@ import time
 import pytest
 
 from pyflight_helper import injector
+from ready_target import SLEEPING_MAIN, start
 
 HELPER_PATH = os.path.dirname(os.path.dirname(os.path.abspath(injector.__file__)))
 # Small system libraries a bare Python has not loaded: what the loader is asked to load here.
@@ -21,11 +21,6 @@ CANDIDATES = ["/usr/lib/x86_64-linux-gnu/" + name for name in ("libgdbm.so.6", "
 
 pytestmark = pytest.mark.skipif(os.uname().machine != "x86_64", reason="the loader is x86-64 only")
 
-SLEEPING_MAIN = """
-import time
-print("READY", flush=True)
-time.sleep(3600)
-"""
 
 # A 0.5 ms interval timer: a signal reaches the main thread during any load.
 ALARMS = """
@@ -52,13 +47,6 @@ while True:
         sys.exit(3)
     n += 1
 """
-
-
-def _start(code):
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "READY"
-    time.sleep(0.2)
-    return proc
 
 
 def _library(pid):
@@ -104,7 +92,7 @@ def _snapshot(tid):
 
 
 def test_a_sleeping_thread_comes_back_with_every_register_as_it_was():
-    proc = _start(SLEEPING_MAIN)
+    proc = start(SLEEPING_MAIN)
     try:
         library = _library(proc.pid)
         before = _snapshot(proc.pid)
@@ -122,7 +110,7 @@ def test_a_sleeping_thread_comes_back_with_every_register_as_it_was():
 
 
 def test_signals_that_arrive_during_the_load_are_delivered_and_the_process_runs_on():
-    proc = _start(ALARMS)
+    proc = start(ALARMS)
     try:
         library = _library(proc.pid)
         code, out = _inject(proc.pid, proc.pid, library)
@@ -139,7 +127,7 @@ def test_signals_that_arrive_during_the_load_are_delivered_and_the_process_runs_
 
 
 def test_a_computing_thread_borrowed_five_times_computes_right():
-    proc = _start(FIND)
+    proc = start(FIND)
     try:
         library = _library(proc.pid)
         for _ in range(5):
@@ -153,7 +141,7 @@ def test_a_computing_thread_borrowed_five_times_computes_right():
 
 
 def test_a_stopped_process_is_refused_and_left_stopped():
-    proc = _start(SLEEPING_MAIN)
+    proc = start(SLEEPING_MAIN)
     try:
         library = _library(proc.pid)
         os.kill(proc.pid, signal.SIGSTOP)
@@ -180,7 +168,7 @@ def test_a_stopped_process_is_refused_and_left_stopped():
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
 def test_another_users_process_is_refused_for_permission():
-    proc = _start(SLEEPING_MAIN)
+    proc = start(SLEEPING_MAIN)
     try:
         code, out = _inject(proc.pid, proc.pid, _library(proc.pid), user=65534)
         assert code == injector.NO_PERMISSION, out
@@ -192,7 +180,7 @@ def test_another_users_process_is_refused_for_permission():
 
 
 def test_a_thread_that_blocks_sigsegv_is_not_borrowed():
-    proc = _start("""
+    proc = start("""
 import signal, time
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGSEGV})
 print("READY", flush=True)

@@ -5,6 +5,7 @@ import sys
 import time
 
 from pyflight_helper import inject
+from ready_target import SLEEPING_MAIN, start
 
 BUSY_MAIN_SLEEPING_THREAD = """
 import threading, time
@@ -20,18 +21,6 @@ while True:
     sum(i * i for i in range(10000))
 """
 
-SLEEPING_MAIN = """
-print("READY", flush=True)
-import time
-time.sleep(3600)
-"""
-
-
-def _start(code):
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "READY"
-    time.sleep(0.2)
-    return proc
 
 
 def _main_is_running(pid):
@@ -40,7 +29,7 @@ def _main_is_running(pid):
 
 
 def test_a_busy_main_thread_is_passed_over_for_a_sleeping_one():
-    proc = _start(BUSY_MAIN_SLEEPING_THREAD)
+    proc = start(BUSY_MAIN_SLEEPING_THREAD)
     try:
         tid = inject.quiet_thread(proc.pid, time.monotonic() + 10)
         assert tid is not None and tid != proc.pid
@@ -52,7 +41,7 @@ def test_a_busy_main_thread_is_passed_over_for_a_sleeping_one():
 
 
 def test_a_sleeping_main_thread_is_borrowed():
-    proc = _start(SLEEPING_MAIN)
+    proc = start(SLEEPING_MAIN)
     try:
         assert inject.quiet_thread(proc.pid, time.monotonic() + 10) == proc.pid
     finally:
@@ -62,7 +51,7 @@ def test_a_sleeping_main_thread_is_borrowed():
 
 def test_with_every_thread_computing_it_gives_up_at_its_bound(monkeypatch):
     monkeypatch.setattr(inject, "QUIET_THREAD_SECONDS", 0.3)
-    proc = _start(BUSY_ONLY)
+    proc = start(BUSY_ONLY)
     try:
         started = time.monotonic()
         # A busy loop may still be caught in a rare system call (a page fault is not one); what must
@@ -94,7 +83,7 @@ def test_without_access_to_the_threads_it_answers_at_once(tmp_path):
     import pytest
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to act as another user")
-    proc = _start(SLEEPING_MAIN)
+    proc = start(SLEEPING_MAIN)
     try:
         helper_dir = os.path.dirname(os.path.dirname(os.path.abspath(inject.__file__)))
         code = ("import sys, time; sys.path.insert(0, %r); from pyflight_helper import inject; "
