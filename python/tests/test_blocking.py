@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from pyflight_helper.blocking import classify, link_holders, receiver_of, with_items
+from pyflight_helper.blocking import classify, link_feeders, link_holders, receiver_of, with_items
 from pyflight_helper.qualnames import source_line
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -41,12 +41,14 @@ def _replayed(name):
 
 @pytest.mark.parametrize("name", ["stack-lock-contention.json", "stack-sync-waits.json", "stack-cpu-workers.json",
                                   "stack-checkout-demo-blocked.json", "stack-deadlock.json", "stack-pool-semaphore.json",
-                                  "stack-pool-queue.json", "stack-pool-executor.json"])
+                                  "stack-pool-queue.json", "stack-pool-executor.json", "stack-stuck-producer.json",
+                                  "stack-stuck-producer-busy.json"])
 def test_replayed_frames_classify_as_the_live_helper_did(name):
     pairs = _replayed(name)
     for _, bare in pairs:
         classify(bare)
     link_holders([bare for _, bare in pairs])
+    link_feeders([bare for _, bare in pairs])
     for recorded, bare in pairs:
         assert bare.get("activity") == recorded.get("activity"), recorded["name"]
         expected = recorded.get("blockedOn")
@@ -57,6 +59,7 @@ def test_replayed_frames_classify_as_the_live_helper_did(name):
         assert _without_identity(bare.get("blockedOn")) == expected, recorded["name"]
         holding = [dict(h, file=_here(h["file"])) for h in recorded.get("holding", [])]
         assert [_without_identity(h) for h in bare.get("holding", [])] == holding, recorded["name"]
+        assert bare.get("feeding", []) == [dict(c, file=_here(c["file"])) for c in recorded.get("feeding", [])], recorded["name"]
 
 
 def _without_identity(entry):
@@ -91,6 +94,33 @@ def test_holders_of_a_semaphore_and_a_pool_are_the_threads_between_take_and_give
         for h in holders:
             assert h["activity"] == "sleeping"
             assert [(x["expression"], x["how"]) for x in h["holding"]] == [(expression, how)]
+
+
+def test_the_producer_of_a_queue_its_consumers_wait_on_is_the_thread_inside_a_function_that_puts_into_it():
+    """stuck_producer.py: three indexers wait in `self.batches.get()`; feed-pump, blocked in recv
+    under Pipeline.pump, is the one thread inside a function that calls `self.batches.put()`."""
+    pairs = _replayed("stack-stuck-producer.json")
+    for _, bare in pairs:
+        classify(bare)
+    threads = {t["name"]: t for t in link_feeders(link_holders([bare for _, bare in pairs]))}
+    assert sorted(n for n, t in threads.items() if t.get("blockedOn", {}).get("fedBy") == ["feed-pump"]) == ["indexer-0", "indexer-1", "indexer-2"]
+    assert threads["feed-pump"]["activity"] == "waiting" and threads["feed-pump"]["waitingIn"].endswith("recv")
+    [call] = threads["feed-pump"]["feeding"]
+    assert (call["expression"], call["how"], call["function"]) == ("self.batches", "put", "Pipeline.pump")
+    assert source_line(call["file"], call["line"]).strip() == "self.batches.put(batch)"
+    # Nobody sets the main thread's anonymous Event: no feeder is made up for it.
+    assert "fedBy" not in threads["MainThread"]["blockedOn"]
+
+
+def test_a_consumer_that_also_puts_back_is_not_its_own_producer(tmp_path):
+    """Threads waiting on a queue are never each other's producers, even where their own function
+    puts into it (a retry that re-queues)."""
+    src = tmp_path / "requeue.py"
+    src.write_text("def work(q):\n    while True:\n        item = q.get()\n        q.put(item)\n")
+    waiter = lambda name: {"name": name, "frames": [{"function": "work", "file": str(src), "line": 3, "kind": "python"}],
+                           "blockedOn": {"expression": "q", "file": str(src), "line": 3, "kind": "queue"}}
+    threads = link_feeders([waiter("a"), waiter("b")])
+    assert all("fedBy" not in t["blockedOn"] and "feeding" not in t for t in threads)
 
 
 def test_older_recordings_classify_too():

@@ -47,7 +47,9 @@ export function blockedText(b: BlockedOn): string {
 
 /** "held by price-refresher" for a lock whose holder is known, else ''. */
 export function heldByText(b: BlockedOn | undefined): string {
-  return b?.heldBy?.length ? `held by ${b.heldBy.join(', ')}` : '';
+  if (b?.heldBy?.length) return `held by ${b.heldBy.join(', ')}`;
+  // a queue / event nobody holds: who puts into it (sets it), for the reader to look at next
+  return b?.fedBy?.length ? `fed by ${b.fedBy.join(', ')}` : '';
 }
 
 /** "holds INVENTORY_LOCK" for a thread inside a `with` of a lock others wait for, else ''. */

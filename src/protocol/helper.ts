@@ -102,6 +102,19 @@ export interface BlockedOn {
   owner?: string;
   /** Threads inside a `with <other object>.<same attribute>:` of the same file, when the objects' identity could not be read: maybe the holders. */
   maybeHeldBy?: string[];
+  /** For a queue, event or condition nobody holds: threads inside a function that puts into it (sets, notifies) an object of the same last name. */
+  fedBy?: string[];
+}
+
+/** A call by which a thread gives waiters what they wait for: `batches.put(…)` (how `put`), `ready.set()`. */
+export interface FeedCall {
+  expression: string;
+  file: string;
+  /** The line of the call. */
+  line: number;
+  how: string;
+  /** The thread's frame (function) the call is written in. */
+  function?: string;
 }
 
 /** A `with <expression>:` block a thread is inside, for a lock another thread is blocked on. */
@@ -134,6 +147,8 @@ export interface ThreadStack {
   /** The sleep or I/O call a `sleeping` / `waiting` thread is in (`sleep`, `EpollSelector.select`). */
   waitingIn?: string;
   holding?: HeldLock[];
+  /** Calls in this thread's functions that feed a queue / event / condition other threads wait on (BlockedOn.fedBy). */
+  feeding?: FeedCall[];
 }
 
 export interface AsyncTask {

@@ -45,6 +45,23 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
     assert.match(report.findings[0].title, /hold the permits of UPSTREAM_SLOTS while sleeping in call_pricing_service/);
   });
 
+  it('stuck_producer.py, "nothing gets indexed": the producer stuck in recv first, its three consumers as evidence (judge 6)', async () => {
+    const target = await startTarget(['stuck_producer.py']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const report = await diagnose(session, 'the indexer is stuck, nothing gets indexed', { budgetSeconds: 10 });
+    assert.equal(report.kind, 'hang', report.routedBy);
+    const first = report.findings[0];
+    assert.match(first.title, /^feed-pump, the thread that puts into self\.batches, is stuck waiting in \S*recv in FeedReader\.read_batch \(stuck_producer\.py:\d+\); 3 threads wait on self\.batches for it$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(first.severity, 'high');
+    assert.deepEqual([first.location?.function, first.location?.file], ['FeedReader.read_batch', path.join(FIXTURES, 'stuck_producer.py')]);
+    assert.ok(first.evidence.some((e) => /^Waiting on self\.batches at stuck_producer\.py:\d+ in Queue\.get: up to 3 at once \(indexer-/.test(e)), first.evidence.join('\n'));
+    assert.ok(!report.findings.slice(1).some((f) => /indexer-\d|feed-pump/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
+    assert.equal(report.summary, `${first.title}.`);
+  });
+
   for (const [mode, what, take] of [['semaphore', 'permits of UPSTREAM_SLOTS', 'UPSTREAM_SLOTS\\.acquire\\(\\)'], ['queue', 'items taken from CONNECTIONS', 'CONNECTIONS\\.get\\(\\)']] as const) {
     it(`pool_service.py ${mode}, "quotes hang": the holders asleep in call_pricing_service, then the waiters`, async () => {
       const target = await startTarget(['pool_service.py', mode]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { formatFrame, formatStacks, groupIdenticalStacks } from '../../src/format/stackFormat';
+import { formatFrame, formatStacks, groupIdenticalStacks, heldByText } from '../../src/format/stackFormat';
 import type { StackResult } from '../../src/protocol/helper';
 
 const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-busy-service.json'), 'utf8')) as StackResult;
@@ -59,5 +59,15 @@ describe('formatStacks: who waits for which lock (recorded lock_contention / cpu
 
   it('says one snapshot is not a profile when most threads run code', () => {
     assert.match(formatStacks(load('stack-cpu-workers.json')), /^Most threads are running code: one snapshot is not a profile\./m);
+  });
+});
+
+describe('heldByText: who a waiting thread waits for (recorded stuck_producer.py dump)', () => {
+  it('a consumer of a queue nobody holds is "fed by" its producer; a lock waiter is "held by" its holder', () => {
+    const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-stuck-producer.json'), 'utf8')) as StackResult;
+    const indexer = recorded.threads.find((t) => t.name === 'indexer-0')!;
+    assert.equal(heldByText(indexer.blockedOn), 'fed by feed-pump');
+    assert.equal(heldByText({ expression: 'LOCK', file: 'a.py', line: 1, kind: 'lock', heldBy: ['holder'], fedBy: ['x'] }), 'held by holder');
+    assert.equal(heldByText(recorded.threads.find((t) => t.name === 'MainThread')!.blockedOn), '');
   });
 });

@@ -22,7 +22,7 @@ import threading
 import time
 
 from .. import errors
-from ..blocking import classify, link_holders
+from ..blocking import classify, link_feeders, link_holders
 from .. import frame_reader
 from ..errors import HelperError
 from ..malloc_reuse import keep_freed_memory
@@ -410,6 +410,7 @@ def stack(pid, agent, native=False, include_async=False, include_agent_threads=F
     # and who is inside a `with` of that lock: the objects' addresses (py-spy's locals) when two
     # objects may share a name; Linux only, where py-spy reads the target from outside.
     link_holders(threads, (lambda: frame_locals(pid)) if sys.platform.startswith("linux") else None)
+    link_feeders(threads)  # and, for a queue or event nobody holds, who puts into it (sets it)
     result = {"pid": pid, "capturedAt": int(time.time() * 1000), "threads": threads,
               "hiddenAgentThreads": hidden, "native": bool(native)}
     if include_async:
