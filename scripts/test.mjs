@@ -36,6 +36,20 @@ export function countsOf(output) {
   return { passed: pick('passed'), failed: pick('failed') + pick('errors?'), skipped: pick('skipped') };
 }
 
+/**
+ * The failures of a lane in a few lines (mocha's numbered list, pytest's FAILED lines, e2e's ✖):
+ * repeated after every lane, just above the total, because CI shows only the end of the output.
+ */
+export function failureDigest(output, maxLines = 40) {
+  const lines = output.split('\n');
+  const start = lines.findIndex((l) => /^\s+\d+ failing\b/.test(l));
+  const picked = start >= 0 ? lines.slice(start + 1).filter((l) => l.trim() && !/^\s+at /.test(l))
+    : lines.filter((l) => /^(FAILED|ERROR) |^E\s{3}|✖ /.test(l));
+  return picked.slice(0, maxLines).map((l) => l.slice(0, 300));
+}
+
+const digests = [];
+
 function runLane(lane) {
   return new Promise((resolve) => {
     console.log(`\n=== ${lane.name} ===`);
@@ -47,6 +61,7 @@ function runLane(lane) {
       const counts = countsOf(output);
       // A lane that failed without reporting a failed test (crash, import error) counts as one failure.
       if (code !== 0 && counts.failed === 0) counts.failed = 1;
+      if (counts.failed) digests.push(`--- ${lane.name} ---`, ...(failureDigest(output).length ? failureDigest(output) : output.trim().split('\n').slice(-15)));
       console.log(`${lane.name}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
       resolve(counts);
     });
@@ -60,5 +75,6 @@ for (const lane of lanes.filter((l) => wants(l.name))) {
   total.failed += c.failed;
   total.skipped += c.skipped;
 }
+if (digests.length) console.log(['', '=== what failed (details above, in each lane) ===', ...digests].join('\n'));
 console.log(`\n${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(total.failed ? 1 : 0);
