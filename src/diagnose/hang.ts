@@ -231,6 +231,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   findings.push(...blockedEventLoops(samples, spanMs, covered, stacksStep));
 
   // 4. Threads blocked or waiting in every sample, unchanged, not explained above.
+  const unmoved = new Map<string, ThreadStack[]>();
   for (const t of last.threads) {
     if (covered.has(t.name) || !t.blockedOn || t.activity === 'running') continue;
     const still = samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); });
@@ -253,15 +254,26 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       behindDeadlock.set(deadlock, [...(behindDeadlock.get(deadlock) ?? []), t]);
       continue;
     }
+    // Threads that wait on the same thing at the same line (an idle worker pool) are one finding.
+    const key = `${t.blockedOn.kind}\u0000${t.blockedOn.expression}\u0000${t.blockedOn.file}:${t.blockedOn.line}\u0000${top?.function}`;
+    unmoved.set(key, [...(unmoved.get(key) ?? []), t]);
+  }
+  for (const threads of unmoved.values()) {
+    const t = threads[0];
+    const b = t.blockedOn!;
+    const top = mainFrame(t.frames);
+    const lock = isLockWait(t);
+    const names = threads.length === 1 ? t.name : threads.length <= 4 ? `${threads.slice(0, -1).map((x) => x.name).join(', ')} and ${threads[threads.length - 1].name}`
+      : `${threads.length} threads (${threads.slice(0, 3).map((x) => x.name).join(', ')}, …)`;
     findings.push({
-      title: `${t.name} did not move: ${lock ? 'blocked on' : t.blockedOn.kind === 'thread' ? 'waiting for thread' : 'waiting on'} ${t.blockedOn.expression}${t.blockedOn.kind === 'thread' ? ' to finish' : ''} in ${top?.function ?? '?'}`,
+      title: `${names} did not move: ${lock ? 'blocked on' : b.kind === 'thread' ? 'waiting for thread' : 'waiting on'} ${b.expression}${b.kind === 'thread' ? ' to finish' : ''} in ${top?.function ?? '?'}`,
       severity: lock ? 'high' : 'info',
       about: lock ? 'lock' : 'stuck',
       location: loc(top),
-      evidence: [`Same stack in all ${n} samples over ${(spanMs / 1000).toFixed(1)} s, waiting at ${shortWhere(t.blockedOn.file, t.blockedOn.line)}`
-        + `${t.blockedOn.via ? ` in ${t.blockedOn.via}` : ''}${lock && !t.blockedOn.heldBy?.length ? '; no thread was seen inside a `with` of it or between its acquire() and release() in one function (released elsewhere, or another object of the same name)' : ''}.`],
-      next_steps: lock ? [`Find who acquires ${t.blockedOn.expression} without releasing it (an acquire() without release(), an exception path).`, stacksStep]
-        : [unfedStep(t.blockedOn), stacksStep],
+      evidence: [`Same stack${threads.length === 1 ? '' : 's'} in all ${n} samples over ${(spanMs / 1000).toFixed(1)} s, waiting at ${shortWhere(b.file, b.line)}`
+        + `${b.via ? ` in ${b.via}` : ''}${lock && !b.heldBy?.length ? '; no thread was seen inside a `with` of it or between its acquire() and release() in one function (released elsewhere, or another object of the same name)' : ''}.`],
+      next_steps: lock ? [`Find who acquires ${b.expression} without releasing it (an acquire() without release(), an exception path).`, stacksStep]
+        : [unfedStep(b), stacksStep],
       view: 'stacks',
     });
   }

@@ -87,6 +87,17 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     });
   }
 
+  it('consumers whose producer is gone (recorded stuck_producer.py without feed-pump): one finding for the three, which says the producer may have died', () => {
+    const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-stuck-producer.json'), 'utf8')) as StackResult;
+    recorded.threads = recorded.threads.filter((t) => t.name !== 'feed-pump'); // what the stacks show once it died
+    recorded.threads.forEach((t) => delete t.blockedOn?.fedBy);
+    const findings = analyzeHang([recorded, recorded, recorded], 1000);
+    const indexers = findings.filter((f) => /indexer-/.test(f.title));
+    assert.equal(indexers.length, 1, findings.map((f) => f.title).join('\n'));
+    assert.equal(indexers[0].title, 'indexer-2, indexer-1 and indexer-0 did not move: waiting on self.batches in Pipeline.index_forever');
+    assert.match(indexers[0].next_steps[0], /^No thread was seen inside a function that puts into self\.batches: if its producer died/);
+  });
+
   it('threads waiting for a lock the deadlock holds are its evidence, not findings that ask who holds the lock (recorded deadlock_waiters.py)', () => {
     const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-deadlock-waiters.json'), 'utf8')) as StackResult;
     const findings = analyzeHang([recorded, recorded, recorded], 1000);
