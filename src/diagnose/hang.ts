@@ -597,7 +597,7 @@ function offTheLoop(b: { leaf: StackFrame; chain: StackFrame[]; waitingIn?: stri
   if (b.waitingIn) {
     const call = b.waitingIn.split('.').pop();
     return `Make the call at ${where} non-blocking (an async client), or run it off the loop: \`await asyncio.to_thread(${theTask ? call : fn}, …)\``
-      + (theTask ? '.' : ` if ${fn} is a plain function (if it is \`async def\`, the blocking ${call} inside it).`);
+      + (theTask ? '.' : ` if ${fn} is a plain function; if it is \`async def\`, do that to the blocking ${call} inside it.`);
   }
   return `Move the work at ${where} off the loop: \`await asyncio.to_thread(f, …)\` with f a plain (not async) function that does it, or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` for CPU work in Python (it holds the GIL).`;
 }

@@ -31,12 +31,19 @@ export interface OwnTime {
   topCallee?: { function: string; module?: string; kind: FrameInfo['kind']; samples: number };
   /** The non-own function its lines call into most (`json.dumps`, where the time then goes to json.encoder's internals): what "call it less" names. */
   topEntry?: { function: string; module?: string; samples: number };
+  /** Every sample of it had only a script's `<module>` or threading's bootstrap above it: the outermost
+   * function of its thread (a `main()` or a worker's loop), which may never return — a trace of it records nothing. */
+  threadEntry?: boolean;
 }
+
+/** A frame that starts a thread or a script (threading's `_bootstrap*` / `Thread.run`, runpy, a `<module>`): what is above a thread's outermost function. */
+const startsThread = (f: FrameInfo) => f.name === '<module>' || ((f.kind === 'stdlib' || f.kind === 'idle') && /(^|\.)(_bootstrap|_bootstrap_inner|run|_run_code|_run_module_as_main)$/.test(f.name)
+  && /^(threading|runpy)$/.test(f.module ?? ''));
 
 /** asyncio runs every callback and task step through `Handle._run` (asyncio/events.py). */
 const isLoopCallback = (f: FrameInfo) => f.name === 'Handle._run' && f.module === 'asyncio.events';
 
-interface Acc { info: FrameInfo; samples: number; self: number; waiting: number; inLoop: number; lines: Map<number, number>; callees: Map<string, { info: FrameInfo; samples: number }>; entries: Map<string, { info: FrameInfo; samples: number }> }
+interface Acc { info: FrameInfo; samples: number; entrySamples: number; self: number; waiting: number; inLoop: number; lines: Map<number, number>; callees: Map<string, { info: FrameInfo; samples: number }>; entries: Map<string, { info: FrameInfo; samples: number }> }
 
 /** `lineText(file, line)` gives the source line of an own frame when it can be read. */
 export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
@@ -65,13 +72,14 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
     const own = frames[at];
     const key = `${own.name}\0${own.file ?? ''}`;
     let acc = accs.get(key);
-    if (!acc) accs.set(key, acc = { info: own, samples: 0, self: 0, waiting: 0, inLoop: 0, lines: new Map(), callees: new Map(), entries: new Map() });
+    if (!acc) accs.set(key, acc = { info: own, samples: 0, entrySamples: 0, self: 0, waiting: 0, inLoop: 0, lines: new Map(), callees: new Map(), entries: new Map() });
     // stack.idle: the profile's own verdict (waits.ts), e.g. a server's idle loop below the own frame.
     if (stack.idle || (at === frames.length - 1 && isBlocking(own)) || frames.slice(at + 1).some((f) => f.kind === 'idle')) {
       acc.waiting += stack.count;
       continue;
     }
     acc.samples += stack.count;
+    if (frames.slice(0, at).every(startsThread)) acc.entrySamples += stack.count;
     if (frames.slice(0, at).some(isLoopCallback)) acc.inLoop += stack.count;
     if (own.line !== undefined) acc.lines.set(own.line, (acc.lines.get(own.line) ?? 0) + stack.count);
     if (at === frames.length - 1) {
@@ -100,6 +108,7 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
       ...(line !== undefined ? { line } : {}), samples: acc.samples, percent: percent(acc.samples), self: acc.self, waiting: acc.waiting, inLoop: acc.inLoop,
       ...(top ? { topCallee: { function: top.info.name, ...(top.info.module ? { module: top.info.module } : {}), kind: top.info.kind, samples: top.samples } } : {}),
       ...(entry ? { topEntry: { function: entry.info.name, ...(entry.info.module ? { module: entry.info.module } : {}), samples: entry.samples } } : {}),
+      ...(acc.info.name !== '<module>' && acc.entrySamples === acc.samples ? { threadEntry: true } : {}),
     };
   }).sort((a, b) => b.samples - a.samples || a.function.localeCompare(b.function));
 }

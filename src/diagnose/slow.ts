@@ -343,7 +343,9 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
           : !callee && c.file && c.line && regexCall(lineText(c.file, c.line))
             ? `Check the regular expression used at ${shortWhere(c.file, c.line)} (${regexCall(lineText(c.file, c.line))}): nested or overlapping repeats (\`(a+)+\`, \`(\\w+\\.?)*@\`) backtrack exponentially on long input that almost matches; make them unambiguous, bound the input's length, or use a simpler check.`
             : `Look at the loop or call at ${shortWhere(c.file, c.line)}: do less work per call, cache, or move it off the request path.`,
-        `Measure each call: \`pyflight trace ${target.pid} ${nameOf(c.file, c.module)} ${locationWords(c.function)}\`.`,
+        // the outermost function of a thread (a main loop) never returns: a trace of it records nothing (judge 6)
+        c.threadEntry ? `${c.function} is the outermost function of its thread (its loop may never return), so a trace of it would record nothing${callee ? `: measure ${entryName(c) ?? callee.function}, which it calls at ${shortWhere(c.file, c.line)}, instead` : ''}.`
+          : `Measure each call: \`pyflight trace ${target.pid} ${nameOf(c.file, c.module)} ${locationWords(c.function)}\`.`,
         perfStep,
       ],
       view: 'profile',

@@ -38,6 +38,9 @@ describe('ownCodeTime: CPU charged to the deepest own frame (recorded profile)',
     assert.ok(!loop || loop.waiting > 0);
     const blind = ownCodeTime(profile, options).slice(0, 3);
     assert.ok(blind.some((t) => t.function === 'main' && t.self > 100), JSON.stringify(blind));
+    // main is right under the script's <module>: the outermost function of its thread, not worth a trace (judge 6)
+    assert.equal(blind.find((t) => t.function === 'main')?.threadEntry, true);
+    assert.equal(withSource.find((t) => t.function === '_similarity')?.threadEntry, undefined);
   });
 
   it('BLOCKING_LINE: C-level waits, not string joins or Python-level waits (those have their own stdlib frame)', () => {
