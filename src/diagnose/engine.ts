@@ -55,7 +55,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
     kind = fromWords;
     routedBy = `the problem's words ("${problem.trim()}")`;
   } else {
-    onStep('The problem\'s words do not decide: reading CPU, memory and thread states for about 2 s.');
+    onStep('The problem\'s words do not decide: reading CPU, memory and thread states for 2 s or more (longer when memory rises).');
     const evidence = await gatherQuickEvidence(target, () => sampleStacks(target, 4, 500, signal, onStep, samples));
     const routed = routeByEvidence(evidence);
     const meant = wordsOverFallback(problem, routed, without);
