@@ -92,6 +92,34 @@ def build_id(path):
     return None
 
 
+def mappings(pid):
+    """[(start, end, permissions, path)] of the files mapped in process `pid` ("self" too)."""
+    out = []
+    with open("/proc/%s/maps" % pid) as maps:
+        for line in maps:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].startswith("/"):
+                start, end = (int(x, 16) for x in parts[0].split("-"))
+                out.append((start, end, parts[1], parts[5].strip()))
+    return out
+
+
+def first_starts(maps, keep):
+    """{path: lowest start address} of the mapped files for which `keep(path)` is true: where each
+    file's first segment is, which an ET_DYN file's addresses are relative to (load_bias)."""
+    starts = {}
+    for start, _end, _perms, path in maps:
+        if keep(path) and (path not in starts or start < starts[path]):
+            starts[path] = start
+    return starts
+
+
+def load_bias(e_type, first_load, start):
+    """What to add to a symbol's value: ET_EXEC (2) has absolute addresses; ET_DYN (3) is relative
+    to where its first segment is mapped."""
+    return start - ((first_load or 0) & ~0xFFF) if e_type == 3 else 0
+
+
 def locate_symbols(pid, wanted, root=""):
     """Where CPython's functions `wanted` are in process `pid`'s memory: ({name: (address, file)},
     [files searched]). Candidates are the executable and every mapped libpython; each file's
@@ -99,17 +127,7 @@ def locate_symbols(pid, wanted, root=""):
     `root` prefixes file paths (the helper reads a target's files through /proc/<pid>/root); `pid`
     may be "self" (inside the target, whose pid in its own namespace need not be its host pid)."""
     exe = os.readlink("/proc/%s/exe" % pid)
-    starts = {}
-    with open("/proc/%s/maps" % pid) as maps:
-        for line in maps:
-            parts = line.split(None, 5)
-            if len(parts) < 6 or not parts[5].startswith("/"):
-                continue
-            path = parts[5].strip()
-            if path == exe or os.path.basename(path).startswith("libpython"):
-                start = int(parts[0].split("-")[0], 16)
-                if path not in starts or start < starts[path]:
-                    starts[path] = start
+    starts = first_starts(mappings(pid), lambda path: path == exe or os.path.basename(path).startswith("libpython"))
     found, searched = {}, []
     for path in sorted(starts, key=lambda p: p != exe):
         searched.append(path)
@@ -127,8 +145,7 @@ def locate_symbols(pid, wanted, root=""):
                     symbols.update(more)
         except (OSError, ValueError, IndexError):
             continue
-        # ET_EXEC (2): absolute addresses; ET_DYN (3): relative to where the first segment is mapped.
-        bias = starts[path] - ((first_load or 0) & ~0xFFF) if e_type == 3 else 0
+        bias = load_bias(e_type, first_load, starts[path])
         for name, value in symbols.items():
             found[name] = (bias + value, path)
     return found, searched

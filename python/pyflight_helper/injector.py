@@ -35,6 +35,8 @@ import struct
 import sys
 import time
 
+from pyflight_agent import elf  # the helper's PYTHONPATH, which this process inherits
+
 # Exit statuses, read by inject.py.
 LOADED, NO_PERMISSION, GONE, DIED, NO_LOADER, DLOPEN_FAILED, CRASHED, STOPPED, GAVE_UP = 0, 2, 3, 4, 5, 6, 7, 8, 9
 RESULT = {LOADED: "loaded", NO_PERMISSION: "no permission", GONE: "thread gone", DIED: "target died",
@@ -126,40 +128,43 @@ def set_extended(tid, saved):
     ptrace(PTRACE_SETREGSET, tid, ctypes.c_void_p(note), ctypes.byref(iov))
 
 
-def wait(tid):
-    """waitpid's status for a traced thread (None once it has no more to say)."""
+# Signals that stop a whole process (group-stop): a thread stopped by one is left stopped.
+GROUP_STOPS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+
+
+def wait(tid, deadline=None):
+    """waitpid's status for a traced thread (None once it has no more to say). With a deadline
+    (only before the call): raise Outcome(GAVE_UP) once it has passed."""
     while True:
         try:
-            return os.waitpid(tid, WALL)[1]
+            if deadline is None:
+                return os.waitpid(tid, WALL)[1]
+            got, status = os.waitpid(tid, WALL | os.WNOHANG)
         except InterruptedError:
             continue
         except ChildProcessError:
             return None
+        if got:
+            return status
+        if time.monotonic() > deadline:
+            raise Outcome(GAVE_UP, "thread %d did not stop within %.0f s (uninterruptible I/O?)" % (tid, STOP_SECONDS))
+        time.sleep(0.0005)
 
 
-def loader_function(pid):
+def _is_c_library(path):
+    return os.path.basename(path).startswith(("libc.so", "libc-", "libdl.so", "libdl-", "ld-musl-", "libc.musl"))
+
+
+def loader_function(pid, maps):
     """(address, name) in process `pid` of dlopen (glibc 2.34+, musl; libdl before), else glibc's
-    __libc_dlopen_mode, read from the ELF files mapped in it (through /proc/<pid>/root)."""
-    from pyflight_agent import elf  # the helper's PYTHONPATH, which this process inherits
-
-    starts = {}
-    with open("/proc/%d/maps" % pid) as maps:
-        for line in maps:
-            parts = line.split(None, 5)
-            if len(parts) < 6 or not parts[5].startswith("/"):
-                continue
-            path = parts[5].strip()
-            base = os.path.basename(path)
-            if base.startswith(("libc.so", "libc-", "libdl.so", "libdl-", "ld-musl-", "libc.musl")):
-                start = int(parts[0].split("-")[0], 16)
-                starts[path] = min(start, starts.get(path, start))
+    __libc_dlopen_mode, read from the ELF files mapped in it (`maps`, through /proc/<pid>/root)."""
     found = []
-    for path, start in starts.items():
+    for path, start in elf.first_starts(maps, _is_c_library).items():
         try:
             e_type, first_load, symbols = elf.elf_functions("/proc/%d/root%s" % (pid, path), ["dlopen", "__libc_dlopen_mode"])
         except (OSError, ValueError, IndexError, struct.error):
             continue
-        bias = start - ((first_load or 0) & ~0xFFF) if e_type == 3 else 0
+        bias = elf.load_bias(e_type, first_load, start)
         for name, value in symbols.items():
             found.append((name != "dlopen", bias + value, name, path))
     if not found:
@@ -180,19 +185,20 @@ def segv_blocked(pid, tid):
 
 
 def interrupt(tid, deadline):
-    """Seize the thread and wait for its stop; (regs) once stopped. Signals that come first are
-    delivered. Raises Abandon when it does not stop in time (nothing changed)."""
+    """Seizes the thread and waits for its stop; signals that come first are delivered. Raises
+    Outcome: STOPPED for a process stopped by a signal (it is left so), GAVE_UP when it does not
+    stop in time, GONE / DIED; nothing is changed in the target then."""
     ptrace(PTRACE_SEIZE, tid)
     ptrace(PTRACE_INTERRUPT, tid)
     while True:
-        status = wait_until(tid, deadline)
+        status = wait(tid, deadline)
         if status is None:
             raise Outcome(GONE, "thread %d is gone" % tid)
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
             raise Outcome(DIED, "the target died before the call")
         event, sig = status >> 16, os.WSTOPSIG(status)
         if event == PTRACE_EVENT_STOP:
-            if sig in (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+            if sig in GROUP_STOPS:
                 raise Outcome(STOPPED, "the process is stopped (%s); continue it first" % signal.Signals(sig).name)
             return
         ptrace(PTRACE_CONT, tid, None, ctypes.c_void_p(sig))  # a signal that was on its way: deliver it
@@ -202,20 +208,6 @@ class Outcome(Exception):
     def __init__(self, code, text):
         Exception.__init__(self, text)
         self.code = code
-
-
-def wait_until(tid, deadline):
-    """wait(), but raise Outcome(GAVE_UP) after the deadline (used only before the call)."""
-    while True:
-        try:
-            got, status = os.waitpid(tid, WALL | os.WNOHANG)
-        except ChildProcessError:
-            return None
-        if got:
-            return status
-        if time.monotonic() > deadline:
-            raise Outcome(GAVE_UP, "thread %d did not stop within %.0f s (uninterruptible I/O?)" % (tid, STOP_SECONDS))
-        time.sleep(0.0005)
 
 
 def write_memory(pid, address, data):
@@ -259,7 +251,7 @@ def call_dlopen(pid, tid, loader, library):
         event, sig = status >> 16, os.WSTOPSIG(status)
         if event == PTRACE_EVENT_STOP:
             # The process was stopped (SIGSTOP) during the call: stay stopped with it until continued.
-            if sig in (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+            if sig in GROUP_STOPS:
                 ptrace(PTRACE_LISTEN, tid)
             else:
                 ptrace(PTRACE_CONT, tid)
@@ -273,27 +265,18 @@ def call_dlopen(pid, tid, loader, library):
         ptrace(PTRACE_CONT, tid, None, ctypes.c_void_p(sig))  # deliver it, as it would have been
 
 
-def c_library_code(pid):
+def c_library_code(maps):
     """[(start, end)] of the executable mappings of the C library and the dynamic loader: a thread
     stopped inside them outside a system call may be inside malloc or the loader's own locks, which
     the call would enter again."""
-    ranges = []
-    with open("/proc/%d/maps" % pid) as maps:
-        for line in maps:
-            parts = line.split(None, 5)
-            if len(parts) == 6 and "x" in parts[1]:
-                base = os.path.basename(parts[5].strip())
-                if base.startswith(("libc.so", "libc-", "ld-linux", "ld-2.", "ld-musl-", "libc.musl", "libpthread")):
-                    start, end = (int(x, 16) for x in parts[0].split("-"))
-                    ranges.append((start, end))
-    return ranges
+    return [(start, end) for start, end, perms, path in maps if "x" in perms and os.path.basename(path).startswith(
+        ("libc.so", "libc-", "ld-linux", "ld-2.", "ld-musl-", "libc.musl", "libpthread"))]
 
 
-def stop_at_safe_point(pid, tid, deadline):
+def stop_at_safe_point(tid, unsafe, deadline):
     """Seizes and stops the thread where a call may be made: inside a system call other than the
     ones malloc makes, or anywhere outside the C library and the loader. Tries again (released at
-    once) until the deadline."""
-    unsafe = c_library_code(pid)
+    once) until the deadline. `unsafe`: c_library_code's ranges."""
     tries = 0
     while True:
         tries += 1
@@ -313,7 +296,8 @@ def stop_at_safe_point(pid, tid, deadline):
 def inject(pid, tid, library):
     """(code, text): loads `library` (a path as process `pid` sees it) on thread `tid`."""
     try:
-        loader = loader_function(pid)
+        maps = elf.mappings(pid)  # read once: the loader's address and the C library's code
+        loader = loader_function(pid, maps)
     except PermissionError as exc:
         return NO_PERMISSION, "cannot read process %d's memory map: %s" % (pid, exc)
     except FileNotFoundError:
@@ -324,7 +308,7 @@ def inject(pid, tid, library):
         return GAVE_UP, "thread %d blocks or ignores SIGSEGV, which ends the call" % tid
     print("loader: %s at %#x; thread %d" % (loader[1], loader[0], tid))
     try:
-        tries = stop_at_safe_point(pid, tid, time.monotonic() + STOP_SECONDS)
+        tries = stop_at_safe_point(tid, c_library_code(maps), time.monotonic() + STOP_SECONDS)
     except PtraceError as exc:
         if exc.errno == errno.EPERM:
             return NO_PERMISSION, "the kernel refused to let PyFlight trace thread %d (ptrace): %s" % (tid, exc)
