@@ -171,3 +171,57 @@ def test_a_reference_cycle_nothing_holds_is_garbage_not_a_holder_unknown():
         server.join()
         gc.enable()
         del sys.modules["cycle_app"]
+
+
+class ReplayFrameLike(object):
+    def __init__(self, n):
+        self.n = n
+
+
+class ReplayBufferLike(object):
+    def __init__(self):
+        self._frames = []
+
+
+def test_objects_in_a_container_of_an_object_no_name_reaches_are_held_by_that_object():
+    """Judge 7: ReplayFrame objects piled up in a ReplayBuffer's `_frames` list, the buffer a local
+    variable of main() and an argument of its threads — no module global or class attribute reaches
+    it (threading's own tables are skipped). The chain's nearest object of a class of the program
+    that holds them through a big container names it: root kind "instance"."""
+    import threading
+
+    app = types.ModuleType("replay_app")
+    ReplayFrameLike.__module__ = ReplayBufferLike.__module__ = "replay_app"
+    app.ReplayFrameLike, app.ReplayBufferLike = ReplayFrameLike, ReplayBufferLike
+    sys.modules["replay_app"] = app
+    release = threading.Event()
+    ready = threading.Event()
+
+    def worker(buffer):
+        for i in range(500):
+            buffer._frames.append(ReplayFrameLike(i))
+        ready.set()
+        release.wait(10)
+
+    def main():
+        replay = ReplayBufferLike()  # a local of a running function, and a thread's argument
+        t = threading.Thread(target=worker, args=(replay,))
+        t.start()
+        t.join()
+
+    runner = threading.Thread(target=main)
+    runner.start()
+    try:
+        assert ready.wait(5)
+        for sliced in (False, True):
+            answer = holders.holders({"module": "replay_app", "class": "ReplayFrameLike", "samples": 3, "sliced": sliced})
+            assert answer["instances"] == 500 and answer["sampled"] == 3, answer
+            [held] = answer["holders"]
+            assert held["root"] == {"kind": "instance", "module": "replay_app", "name": "ReplayBufferLike",
+                                    "path": "replay_app.ReplayBufferLike"}, held
+            assert [s["norm"] for s in held["steps"]] == ["", "._frames", "[…]"] and held["steps"][1]["len"] == 500, held
+            assert held["samples"] == 3 and answer["unresolved"] == 0
+    finally:
+        release.set()
+        runner.join()
+        del sys.modules["replay_app"]

@@ -367,12 +367,15 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
       const { path, size } = holderName(top);
       const cache = (diff.caches ?? []).find((c) => c.function === top.root.path);
       title = cache ? `${short} objects ${growth}, held by the ${cache.maxsize === null ? 'unbounded ' : ''}lru_cache of ${cache.function} (${formatCount(cache.currsize)} entries)`
-        : `${short} objects ${growth}, held by ${path} (${size})`;
+        : `${short} objects ${growth}, held by ${path} (${size})${top.root.kind === 'instance' ? ` of a ${top.root.name} object` : ''}`;
       const box = top.steps[biggestContainer(top)];
       const closure = closureOf(top);
       if (closure) {
         // A closure keeps them (e.g. a handler subscribed with a lambda that captures `self`): name the function, not only the container.
         title = `${title.replace(', held by ', `, held by closures of ${closure.name} (${closure.file.split('/').pop()}:${closure.line}) in `)}`;
+      }
+      if (top.root.kind === 'instance') {
+        evidence.push(`No module global or class attribute reaches that ${top.root.name} object: a running function's local variable, a thread's arguments or C code keep it (nothing the collector follows).`);
       }
       evidence.push(`Held by ${chainText(top)}.`,
         `${top.samples} of ${holders.sampled} sampled ${holders.builtin ? 'containers of them' : 'instances'} are held this way`
@@ -407,7 +410,7 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
     } else {
       evidence.push(`No referrer chain reached a module global or class attribute within the bounds (${holders.unresolved} of ${holders.sampled} samples unresolved).`);
     }
-    if (holders.heldInvisibly) {
+    if (holders.heldInvisibly && top?.root.kind !== 'instance') {
       evidence.push(`${holders.heldInvisibly} of ${holders.sampled} samples are held by nothing the collector can see beyond their chain: `
         + 'a local variable of a function that is still running (e.g. a list built in a long loop) or C code.');
     }

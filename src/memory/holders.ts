@@ -24,13 +24,15 @@ function sizeText(step: HolderStep): string {
 export function holderName(holder: Holder): { path: string; size: string } {
   const upTo = biggestContainer(holder);
   // Keys of big containers on the way vary by sample: their normalized form ([…]) is what is common.
-  const path = holder.root.path + holder.steps.slice(1, upTo + 1).map((s) => s.norm).join('');
+  // An object no name reaches (root kind `instance`) is named by its class: `ReplayBuffer._frames`.
+  const path = (holder.root.kind === 'instance' ? holder.root.name : holder.root.path) + holder.steps.slice(1, upTo + 1).map((s) => s.norm).join('');
   return { path, size: sizeText(holder.steps[upTo]) };
 }
 
 /** `__main__.BUS` (__main__.EventBus) → ._listeners (dict, 1 entry) → ['shutdown'] (list, 3,000 entries) → … */
 export function chainText(holder: Holder): string {
-  return holder.steps.map((s, i) => (i === 0 ? `${holder.root.path} (${sizeText(s)})` : `${s.label.trim()} (${stepText(s)})`)).join(' → ');
+  return holder.steps.map((s, i) => (i === 0 ? (holder.root.kind === 'instance' ? `a ${holder.root.path} object` : `${holder.root.path} (${sizeText(s)})`)
+    : `${s.label.trim()} (${stepText(s)})`)).join(' → ');
 }
 
 function stepText(s: HolderStep): string {

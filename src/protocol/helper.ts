@@ -951,7 +951,8 @@ export interface HolderStep {
 }
 
 export interface Holder {
-  root: { kind: 'global' | 'classAttr'; module: string; name: string; attr?: string; path: string };
+  /** `instance`: no chain reached a name; the nearest object of a class of the program on the way (its class as `name`), which only a running function's locals or C code keep. */
+  root: { kind: 'global' | 'classAttr' | 'instance'; module: string; name: string; attr?: string; path: string };
   /** Root first, down to the sampled object (or container). */
   steps: HolderStep[];
   /** How many of the sampled objects this chain explains. */

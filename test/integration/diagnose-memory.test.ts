@@ -57,6 +57,19 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
     assert.equal(await evalInTarget(session, LEFTOVERS), '0');
   });
 
+  it('local_buffer_leak.py: a buffer no name reaches (main\'s local, a thread\'s argument) is named by its class and list, at the line that creates the list (judge 7)', async () => {
+    const session = await attach(['local_buffer_leak.py']);
+    const report = await diagnose(session, 'memory keeps growing', { budgetSeconds: 14 }, () => undefined);
+    const first = report.findings[0];
+    assert.match(first.title, /^EventFrame objects grow by [\d.,]+\/s \(.*\), held by RecentEvents\._frames \(list, [\d,]+ entries\) of a RecentEvents object$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.deepEqual(first.location, { function: '__main__.RecentEvents._frames', file: path.join(FIXTURES, 'local_buffer_leak.py'), line: lineOf('local_buffer_leak.py', 'self._frames = []') });
+    assert.ok(first.evidence.some((e) => /^Held by a __main__\.RecentEvents object → \._frames \(list, [\d,]+ entries\) → \[\d+\] \(__main__\.EventFrame\)\.$/.test(e)), first.evidence.join('\n'));
+    assert.ok(first.evidence.some((e) => e.startsWith('No module global or class attribute reaches that RecentEvents object')), first.evidence.join('\n'));
+    assert.ok(first.next_steps[0].startsWith('Bound RecentEvents._frames (list, '), first.next_steps.join('\n'));
+    assert.equal(await evalInTarget(session, LEFTOVERS), '0');
+  });
+
   it('lru_leak_service.py: objects only an unbounded lru_cache keeps are held by it, at the decorated function\'s line', async () => {
     const session = await attach(['lru_leak_service.py']);
     const report = await diagnose(session, 'RSS of the pricing worker climbs steadily until it restarts', { budgetSeconds: 20 }, () => undefined);
