@@ -516,7 +516,9 @@ def link_holders(threads, read_locals=None):
         b = thread["blockedOn"]
         frame = next((f for f in thread.get("frames") or [] if f.get("file") == b["file"] and f.get("line") == b["line"]),
                      {"file": b["file"], "line": b["line"], "function": None})
-        key, owner = _lock_key(b["file"], b["expression"], frame, thread, local_reader) if b["kind"] == "lock" \
+        # A lock or semaphore named through `self` is its class's (judge 7: InventorySync._upstream_slots,
+        # waited on and held inside `with self._upstream_slots:`); a queue pool by its text.
+        key, owner = _lock_key(b["file"], b["expression"], frame, thread, local_reader) if b["kind"] in ("lock", "semaphore") \
             else ((b["file"], b["expression"]), None)
         if key != (b["file"], b["expression"]):
             b["lock"] = _key_text(key)
@@ -549,9 +551,12 @@ def link_holders(threads, read_locals=None):
                                 entry["owner"] = owner
                         hold(thread, key, entry)
             for take, give, text, how in _held_spans(frame["file"]):
-                key = (frame["file"], text)
+                key = _lock_key(frame["file"], text, frame, thread, local_reader)[0] if how == "acquire" else (frame["file"], text)
                 if take < frame["line"] < give and key in wanted and thread not in wanted[key]:
-                    hold(thread, key, {"expression": text, "file": frame["file"], "line": take, "how": how})
+                    entry = {"expression": text, "file": frame["file"], "line": take, "how": how}
+                    if key != (frame["file"], text):
+                        entry["lock"] = _key_text(key)
+                    hold(thread, key, entry)
     for key, waiters in wanted.items():
         for waiter in waiters:
             others = [name for name in holders.get(key, ()) if name != waiter["name"]]

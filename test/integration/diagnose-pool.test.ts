@@ -45,6 +45,19 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
     assert.match(report.findings[0].title, /hold the permits of UPSTREAM_SLOTS while sleeping in call_pricing_service/);
   });
 
+  it('pool_service.py member, "quotes hang": a semaphore named through self (with self._slots:) has its holders too (judge 7)', async () => {
+    const target = await startTarget(['pool_service.py', 'member']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const report = await diagnose(session, 'quotes hang', { budgetSeconds: 10 });
+    const first = report.findings[0];
+    assert.match(first.title, /^(request-\d and request-\d|2 threads at a time) hold the permits of self\._slots while sleeping in call_pricing_service \(pool_service\.py:\d+\); 4 threads wait for a permit$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(first.location?.function, 'PricingClient.quote');
+    assert.ok(!report.findings.some((f) => /did not move/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
+  });
+
   it('stuck_producer.py, "nothing gets indexed": the producer stuck in recv first, its three consumers as evidence (judge 6)', async () => {
     const target = await startTarget(['stuck_producer.py']);
     const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
