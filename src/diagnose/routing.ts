@@ -13,10 +13,25 @@ export function kindFromWords(problem: string, without: readonly DiagnoseKind[] 
   return left.length === 1 ? left[0] : undefined;
 }
 
+/** A negation just before a word: "no errors", "without exceptions", "doesn't leak", "not slow". */
+const NEGATED_BEFORE = /\b(?:no|not|without|zero|never|nor|isn't|aren't|doesn't|don't|didn't|wasn't|weren't|hasn't|haven't)\s+(?:[\w'-]+\s+){0,2}$/i;
+/** What follows "CPU" when it says the CPU is not the problem: "CPU is at zero", "the CPU is basically idle". */
+const IDLE_AFTER_CPU = /^\W*(?:is|was|sits|stays|looks)?\s*(?:\w+\s+)?(?:at\s+)?(?:idle|zero|0\s*%|low|nothing|near zero|flat)\b/i;
+
+/** Whether `words` occur in the problem other than negated (judge 7: "…idle, no errors" went to the exception playbook). */
+export function mentions(words: RegExp, problem: string): boolean {
+  for (const m of problem.matchAll(new RegExp(words.source, words.flags.includes('g') ? words.flags : `${words.flags}g`))) {
+    if (NEGATED_BEFORE.test(problem.slice(Math.max(0, m.index - 40), m.index))) continue;
+    if (/^cpu$/i.test(m[0]) && IDLE_AFTER_CPU.test(problem.slice(m.index + m[0].length, m.index + m[0].length + 30))) continue;
+    return true;
+  }
+  return false;
+}
+
 /** Every kind the problem's words name (after the more specific kinds win), in the table's order;
  * `without`: kinds that cannot apply to this process (torch where torch is not loaded). */
 export function kindsInWords(problem: string, without: readonly DiagnoseKind[] = []): DiagnoseKind[] {
-  const hits = PLAYBOOKS.filter((p) => !without.includes(p.kind) && p.words.test(problem));
+  const hits = PLAYBOOKS.filter((p) => !without.includes(p.kind) && mentions(p.words, problem));
   const narrowed = new Set<string>(hits.flatMap((p) => p.narrows ?? []));
   return hits.filter((p) => !narrowed.has(p.kind)).map((p) => p.kind);
 }

