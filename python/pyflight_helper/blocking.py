@@ -334,9 +334,10 @@ _feed_cache = {}
 
 
 def _feed_calls(path):
-    """[(first line, last line, receiver text, method, call line)] of every feeding call (_FEEDS) in a
-    file, with the span of the function it is written in (not of functions around that one). Cached
-    per file and modification time."""
+    """[(first line, last line, receiver text, method, call line, class, function)] of every feeding
+    call (_FEEDS) in a file, with the span of the function it is written in (not of functions around
+    that one) and that function's class (None outside a class) and qualified name. Cached per file
+    and modification time."""
     try:
         stat = os.stat(path)
     except (OSError, TypeError):
@@ -348,21 +349,25 @@ def _feed_calls(path):
     methods = {m for ms in _FEEDS.values() for m in ms}
     calls = []
 
-    def visit(node, fn):
+    def visit(node, fn, cls, qual):
         for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, None, child.name, qual + [child.name])
+                continue
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                visit(child, child)
+                visit(child, child, cls if fn is None else None, qual + [child.name])
                 continue
             if fn is not None and isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr in methods:
                 text = _segment(source, child.func.value)
                 if text:
-                    calls.append((fn.lineno, getattr(fn, "end_lineno", None) or fn.lineno, text, child.func.attr, child.lineno))
-            visit(child, fn)
+                    calls.append((fn.lineno, getattr(fn, "end_lineno", None) or fn.lineno, text, child.func.attr, child.lineno,
+                                  cls, ".".join(qual)))
+            visit(child, fn, cls, qual)
     try:
         with open(path, "rb") as f:
             source = f.read().decode("utf-8", "replace")
         if len(source) <= 4 * 1024 * 1024:
-            visit(ast.parse(source, path), None)
+            visit(ast.parse(source, path), None, None, [])
     except (OSError, SyntaxError, ValueError, RecursionError):
         calls = []
     _feed_cache[path] = (key, tuple(calls))
@@ -398,7 +403,7 @@ def link_feeders(threads):
             for frame in thread.get("frames") or []:
                 if frame.get("kind") != "python" or not frame.get("file") or not frame.get("line"):
                     continue
-                found = [(text, how, line) for first, last, text, how, line in _feed_calls(frame["file"])
+                found = [(text, how, line) for first, last, text, how, line, _cls, _fn in _feed_calls(frame["file"])
                          if first <= frame["line"] <= last and how in _FEEDS[kind] and _last_name(text) == name]
                 if found:
                     text, how, line = found[0]
@@ -408,10 +413,40 @@ def link_feeders(threads):
                     if thread["name"] not in fed_by:
                         fed_by.append(thread["name"])
                     break
+        maybe = _maybe_feeders(threads, waiters, kind) if not fed_by and kind == "queue" else []
         for waiter in waiters:
             if fed_by:
                 waiter["blockedOn"]["fedBy"] = list(fed_by)
+            elif maybe:
+                waiter["blockedOn"]["maybeFedBy"] = list(maybe)
     return threads
+
+
+def _maybe_feeders(threads, waiters, kind):
+    """No thread is inside a function that feeds an object of the waiters' name: the threads running
+    a method of a class that feeds *some* object (judge 7: consumers wait in `self.q.get()`; the
+    reader thread, a FeedReader, puts into `self.out` in FeedReader._pump, and is stuck in recv in
+    another of its methods). The same queue under another name, maybe: `maybeFedBy`, and the
+    thread's `feeding` entry is marked `maybe` with the method that makes the call."""
+    names = []
+    for thread in threads:
+        if thread in waiters:
+            continue
+        for frame in thread.get("frames") or []:
+            function = frame.get("function") or ""
+            if frame.get("kind") != "python" or not frame.get("file") or "." not in function or is_stdlib(frame["file"]):
+                continue  # the standard library's classes (Thread, Queue) put and set for everyone
+            cls = function.split(".")[-2]
+            found = [(text, how, line, fn) for _f, _l, text, how, line, owner, fn in _feed_calls(frame["file"])
+                     if owner == cls and how in _FEEDS[kind]]
+            if found:
+                text, how, line, fn = found[0]
+                entry = {"expression": text, "file": frame["file"], "line": line, "how": how, "function": fn, "maybe": True}
+                if entry not in thread.setdefault("feeding", []):
+                    thread["feeding"].append(entry)
+                names.append(thread["name"])
+                break
+    return names
 
 
 def _base_and_path(text):

@@ -403,6 +403,12 @@ function poolWaits(samples: StackResult[], spanMs: number, covered: Set<string>,
   return findings;
 }
 
+/** A thread's own calls, outermost first ("FeedReader.run → FeedReader._resume → FeedReader._read_line"), when there are two or more. */
+function ownCalls(t: ThreadStack): string | undefined {
+  const own = t.frames.filter((f) => f.kind === 'python' && !isStdlibFrame(f)).reverse();
+  return own.length > 1 ? callChain(own) : undefined;
+}
+
 /** What a feeder does to the object its waiters wait on, by their kind. */
 const FEED_VERB: Record<string, string> = { queue: 'puts into', event: 'sets', condition: 'notifies' };
 
@@ -414,22 +420,23 @@ const FEED_VERB: Record<string, string> = { queue: 'puts into', event: 'sets', c
  */
 function feederWaits(samples: StackResult[], spanMs: number, covered: Set<string>, nameOf: ModuleNamer, stacksStep: string): Finding[] {
   interface Feed { expression: string; kind: string; via?: string; waitedAt: string; samples: number; waiters: Set<string>; mostWaiting: number;
-    seen: Map<string, ThreadStack[]> }
+    seen: Map<string, ThreadStack[]>; maybe: boolean }
   const feeds = new Map<string, Feed>();
   for (const s of samples) {
     const now = new Map<string, Set<string>>();
     for (const t of s.threads) {
       const b = t.blockedOn;
-      if (!b?.fedBy?.length || covered.has(t.name)) continue;
+      const feeders = b?.fedBy?.length ? b.fedBy : b?.maybeFedBy;
+      if (!b || !feeders?.length || covered.has(t.name)) continue;
       const key = `${b.kind}\u0000${b.expression}`;
       const feed = feeds.get(key) ?? { expression: b.expression, kind: b.kind, via: b.via, waitedAt: shortWhere(b.file, b.line), samples: 0,
-        waiters: new Set<string>(), mostWaiting: 0, seen: new Map<string, ThreadStack[]>() };
+        waiters: new Set<string>(), mostWaiting: 0, seen: new Map<string, ThreadStack[]>(), maybe: !b.fedBy?.length };
       feeds.set(key, feed);
       feed.waiters.add(t.name);
       const waiting = now.get(key) ?? new Set<string>();
       now.set(key, waiting);
       if (waiting.size === 0) {
-        for (const name of b.fedBy) {
+        for (const name of feeders) {
           const feeder = s.threads.find((x) => x.name === name);
           if (feeder) feed.seen.set(name, [...(feed.seen.get(name) ?? []), feeder]);
         }
@@ -455,23 +462,30 @@ function feederWaits(samples: StackResult[], spanMs: number, covered: Set<string
     const doing = last.activity === 'blocked' ? `blocked${last.blockedOn ? ` on ${lockName(last.blockedOn)}` : ''}`
       : idle(last) ? `${last.activity}${last.waitingIn && last.waitingIn !== 'sleep' ? ` in ${last.waitingIn}` : ''}` : 'running';
     const verb = FEED_VERB[feed.kind] ?? 'feeds';
-    const call: FeedCall | undefined = last.feeding?.find((c) => c.how && c.expression.split('.').pop() === feed.expression.split('.').pop()) ?? last.feeding?.[0];
+    const call: FeedCall | undefined = (feed.maybe ? last.feeding?.find((c) => c.maybe) : last.feeding?.find((c) => !c.maybe && c.expression.split('.').pop() === feed.expression.split('.').pop()))
+      ?? last.feeding?.[0];
+    // Another object's name (the same queue handed to the producer as `out`, to the consumers as `q`): probably.
+    const who = feed.maybe && call ? `${name}, probably the producer of ${feed.expression} (${call.function ?? 'its class'} puts into ${call.expression}),`
+      : `${name}, the thread that ${verb} ${feed.expression},`;
     const waiters = [...feed.waiters];
     const waitWord = feed.mostWaiting === 1 ? '1 thread waits' : `${feed.mostWaiting} threads wait`;
     covered.add(name);
     feed.waiters.forEach((w) => covered.add(w));
     findings.push({
       title: mostlyIdle
-        ? `${name}, the thread that ${verb} ${feed.expression}, is ${stuck ? 'stuck ' : ''}${doing} in ${top?.function ?? '?'} (${shortWhere(top?.file, top?.line)}); ${waitWord} on ${feed.expression} for it`
-        : `${name}, the thread that ${verb} ${feed.expression}, is busy in ${top?.function ?? '?'} (${shortWhere(top?.file, top?.line)}); ${waitWord} on ${feed.expression} for what it produces`,
+        ? `${who} is ${stuck ? 'stuck ' : ''}${doing} in ${top?.function ?? '?'} (${shortWhere(top?.file, top?.line)}); ${waitWord} on ${feed.expression} for it`
+        : `${who} is busy in ${top?.function ?? '?'} (${shortWhere(top?.file, top?.line)}); ${waitWord} on ${feed.expression} for what it produces`,
       severity: mostlyIdle && stuck ? 'high' : 'medium',
       about: 'pool',
       location: loc(top),
       evidence: [
-        `In ${seen.length} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${name} was ${doing} at ${frameText(top)}${stuck ? ', the same stack every time' : ''}.`,
-        ...(call ? [`${name} ${verb} ${feed.expression} at ${shortWhere(call.file, call.line)} (\`${call.expression}.${call.how}()\`)${call.function ? `, in ${call.function}, which it is inside now` : ''}.`] : []),
+        `In ${seen.length} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${name} was ${doing} at ${frameText(top)}${stuck ? ', the same stack every time' : ''}`
+          + `${ownCalls(last) ? `; its calls: ${ownCalls(last)}` : ''}.`,
+        ...(call && feed.maybe ? [`No thread is inside a function that ${verb} an object named like ${feed.expression}; ${name} runs methods of a class whose ${call.function ?? 'method'} `
+          + `puts into ${call.expression} (${shortWhere(call.file, call.line)}): the same queue under another name, probably (from outside PyFlight reads names, not objects).`]
+          : call ? [`${name} ${verb} ${feed.expression} at ${shortWhere(call.file, call.line)} (\`${call.expression}.${call.how}()\`)${call.function ? `, in ${call.function}, which it is inside now` : ''}.`] : []),
         `Waiting on ${feed.expression} at ${feed.waitedAt}${feed.via ? ` in ${feed.via}` : ''}: up to ${feed.mostWaiting} at once (${waiters.slice(0, 6).join(', ')}${waiters.length > 6 ? ', …' : ''}).`,
-        `Which thread ${verb} ${feed.expression} is read from the source: a thread inside a function that calls \`${feed.expression.split('.').pop()}.${call?.how ?? 'put'}()\` on an object of that name.`,
+        ...(feed.maybe ? [] : [`Which thread ${verb} ${feed.expression} is read from the source: a thread inside a function that calls \`${feed.expression.split('.').pop()}.${call?.how ?? 'put'}()\` on an object of that name.`]),
       ],
       next_steps: [
         mostlyIdle ? `Make ${top?.function ?? 'the call'} return (a timeout on the ${last.waitingIn && last.waitingIn !== 'sleep' ? last.waitingIn : 'wait'}, then a retry or a reconnect), so that ${name} gets back to its ${call?.how ?? 'put'}(); the waiting threads then go on by themselves.`

@@ -104,6 +104,8 @@ export interface BlockedOn {
   maybeHeldBy?: string[];
   /** For a queue, event or condition nobody holds: threads inside a function that puts into it (sets, notifies) an object of the same last name. */
   fedBy?: string[];
+  /** No thread feeds an object of that name: threads running a method of a class that feeds some object (the same queue under another name, maybe). */
+  maybeFedBy?: string[];
 }
 
 /** A call by which a thread gives waiters what they wait for: `batches.put(…)` (how `put`), `ready.set()`. */
@@ -113,8 +115,10 @@ export interface FeedCall {
   /** The line of the call. */
   line: number;
   how: string;
-  /** The thread's frame (function) the call is written in. */
+  /** The thread's frame (function) the call is written in (for a `maybe` feeder: the method of its class that makes the call). */
   function?: string;
+  /** Another object's name: the same queue, maybe (BlockedOn.maybeFedBy). */
+  maybe?: boolean;
 }
 
 /** A `with <expression>:` block a thread is inside, for a lock another thread is blocked on. */

@@ -75,6 +75,17 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
     assert.equal(report.summary, `${first.title}.`);
   });
 
+  it('stuck_producer.py renamed: the producer was handed the queue under another name (self.out): named as probably its producer (judge 7)', async () => {
+    const target = await startTarget(['stuck_producer.py', 'renamed']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const report = await diagnose(session, 'the indexer is stuck, nothing gets indexed', { budgetSeconds: 10 });
+    assert.match(report.findings[0].title, /^feed-pump, probably the producer of self\.batches \(FeedPump\.forward puts into self\.out\), is stuck waiting in \S*recv in FeedReader\.read_batch/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.match(report.findings[0].evidence[0], /its calls: FeedPump\.run → FeedReader\.read_batch\.$/);
+  });
+
   for (const [mode, what, take] of [['semaphore', 'permits of UPSTREAM_SLOTS', 'UPSTREAM_SLOTS\\.acquire\\(\\)'], ['queue', 'items taken from CONNECTIONS', 'CONNECTIONS\\.get\\(\\)']] as const) {
     it(`pool_service.py ${mode}, "quotes hang": the holders asleep in call_pricing_service, then the waiters`, async () => {
       const target = await startTarget(['pool_service.py', mode]);

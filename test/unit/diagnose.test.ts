@@ -80,14 +80,16 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
   });
 
   for (const [file, producer] of [['stack-stuck-producer.json', /^feed-pump, the thread that puts into self\.batches, is stuck waiting in \S*recv in FeedReader\.read_batch \(stuck_producer\.py:\d+\); 3 threads wait on self\.batches for it$/],
-    ['stack-stuck-producer-busy.json', /^feed-pump, the thread that puts into self\.batches, is busy in slow_batch \(stuck_producer\.py:\d+\); 3 threads wait on self\.batches for what it produces$/]] as const) {
+    ['stack-stuck-producer-busy.json', /^feed-pump, the thread that puts into self\.batches, is busy in slow_batch \(stuck_producer\.py:\d+\); 3 threads wait on self\.batches for what it produces$/],
+    ['stack-stuck-producer-renamed.json', /^feed-pump, probably the producer of self\.batches \(FeedPump\.forward puts into self\.out\), is stuck waiting in \S*recv in FeedReader\.read_batch \(stuck_producer\.py:\d+\); 3 threads wait on self\.batches for it$/]] as const) {
     it(`consumers that wait on a queue: its producer first, what it does, the consumers as evidence (recorded ${file}; judge 6)`, () => {
       const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', file), 'utf8')) as StackResult;
       const findings = analyzeHang([recorded, recorded, recorded], 1000);
       assert.match(findings[0].title, producer, findings.map((f) => f.title).join('\n'));
       assert.equal(findings[0].about, 'pool');
       assert.equal(findings[0].severity, file.includes('busy') ? 'medium' : 'high');
-      assert.match(findings[0].evidence.join('\n'), /puts into self\.batches at stuck_producer\.py:\d+ \(`self\.batches\.put\(\)`\), in Pipeline\.pump, which it is inside now/);
+      assert.match(findings[0].evidence.join('\n'), file.includes('renamed') ? /FeedPump\.forward puts into self\.out \(stuck_producer\.py:\d+\): the same queue under another name, probably/
+        : /puts into self\.batches at stuck_producer\.py:\d+ \(`self\.batches\.put\(\)`\), in Pipeline\.pump, which it is inside now/);
       assert.match(findings[0].evidence.join('\n'), /Waiting on self\.batches at stuck_producer\.py:\d+ in Queue\.get: up to 3 at once \(indexer-/);
       assert.ok(!findings.slice(1).some((f) => /indexer-\d|feed-pump/.test(f.title)), findings.map((f) => f.title).join('\n'));
       // a call that never returns is not worth a trace; a busy one is
