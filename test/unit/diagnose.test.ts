@@ -24,6 +24,8 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.equal(kindFromWords('Inventory sync has stopped. No errors, CPU is at zero. Is it deadlocked?'), 'hang');
     assert.equal(kindFromWords('Downloads are slow. The CPU is basically idle.'), 'slow');
     assert.equal(kindFromWords('The CPU is basically idle.'), undefined);
+    assert.equal(kindFromWords('Statement downloads take most of a second each. The CPU is basically idle and the database looks fine. Where is the time going?'), 'slow');
+    assert.equal(kindFromWords('each request takes 3 seconds'), 'slow');
     assert.equal(kindFromWords("It doesn't leak and there are no exceptions, it just hangs"), 'hang');
     assert.equal(kindFromWords('the API no longer responds'), 'hang');
     assert.equal(kindFromWords('checkout fails with 500s'), 'exception');
