@@ -230,6 +230,10 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   // and sleeps or waits there instead of in the loop's selector, so no other task runs meanwhile.
   findings.push(...blockedEventLoops(samples, spanMs, covered, stacksStep));
 
+  // 3b. Threads that wait at one line of the program, several at once (requests waiting on a child
+  // process or a remote call): where a slow but idle service's time goes (judge 7's statement export).
+  findings.push(...commonWaits(samples, spanMs, covered, nameOf, stacksStep));
+
   // 4. Threads blocked or waiting in every sample, unchanged, not explained above.
   const unmoved = new Map<string, ThreadStack[]>();
   for (const t of last.threads) {
@@ -296,6 +300,67 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
     });
   }
   return findings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
+}
+
+/** Frames of a server's or loop's idle wait: a thread inside one waits for work, not on it. */
+const IDLE_LOOP = /(^|\.)(serve_forever|run_forever|_run_once|SyncWorker\.wait|Arbiter\.(sleep|wait_for_signals|run)|accept|_worker)$/;
+const moduleOf = (f: StackFrame) => (f.file ?? '').split(/[\\/]/).pop()?.replace(/\.py$/, '') ?? '';
+
+/**
+ * Two or more threads waiting (not computing, not on a lock or queue) at the same line of the
+ * program in some sample, in at least half of the samples: what requests wait on (a child process,
+ * a remote call). A thread's own polling sleep in its outermost function, and servers' idle loops,
+ * are not counted.
+ */
+function commonWaits(samples: StackResult[], spanMs: number, covered: Set<string>, nameOf: ModuleNamer, stacksStep: string): Finding[] {
+  interface Wait { frame: StackFrame; callee?: StackFrame; waitingIn?: string; samples: number; threads: Set<string>; most: number; example: ThreadStack }
+  const waits = new Map<string, Wait>();
+  for (const s of samples) {
+    const now = new Map<string, number>();
+    for (const t of s.threads) {
+      if (covered.has(t.name) || t.blockedOn || (t.activity !== 'waiting' && t.activity !== 'sleeping')) continue;
+      if (t.frames.some((f) => IDLE_LOOP.test(f.function))) continue;
+      const k = t.frames.findIndex((f) => f.kind === 'python' && !isStdlibFrame(f));
+      if (k < 0) continue;
+      const own = t.frames.slice(k).filter((f) => f.kind === 'python' && !isStdlibFrame(f));
+      if (t.waitingIn === 'sleep' && own.length === 1) continue; // a loop's own sleep between polls
+      const frame = t.frames[k];
+      const key = `${frame.function}\u0000${frame.file}\u0000${frame.line}`;
+      const w = waits.get(key) ?? { frame, callee: k > 0 ? t.frames[k - 1] : undefined, waitingIn: t.waitingIn, samples: 0, threads: new Set<string>(), most: 0, example: t };
+      waits.set(key, w);
+      w.threads.add(t.name);
+      now.set(key, (now.get(key) ?? 0) + 1);
+    }
+    for (const [key, count] of now) {
+      const w = waits.get(key)!;
+      w.samples++;
+      w.most = Math.max(w.most, count);
+    }
+  }
+  const n = samples.length;
+  return [...waits.values()].filter((w) => w.most >= 2 && w.samples * 2 >= n).sort((a, b) => b.most - a.most || b.samples - a.samples).slice(0, 1).map((w) => {
+    const where = shortWhere(w.frame.file, w.frame.line);
+    const inCall = w.callee && isStdlibFrame(w.callee) ? `${moduleOf(w.callee)}.${w.callee.function}` : w.callee?.function;
+    const threads = [...w.threads];
+    threads.forEach((t) => covered.add(t));
+    const calls = ownCalls(w.example);
+    return {
+      title: `${w.most} threads at a time wait in ${w.frame.function} (${where}${inCall ? `, in ${inCall}` : ''}${w.waitingIn && w.waitingIn !== 'sleep' ? `, waiting in ${w.waitingIn}` : w.waitingIn === 'sleep' ? ', sleeping' : ''})`,
+      severity: 'medium' as const,
+      about: 'wait' as const,
+      location: loc(w.frame),
+      evidence: [
+        `In ${w.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, up to ${w.most} threads waited at ${where} (${threads.slice(0, 6).join(', ')}${threads.length > 6 ? ', …' : ''}), not running code.`,
+        ...(calls ? [`Their calls: ${calls}${inCall ? ` → ${inCall}` : ''}.`] : []),
+      ],
+      next_steps: [
+        `Each of them waits ${inCall ? `in ${inCall}, called ` : ''}at ${where}: make that call return sooner, do it less often (cache its result, one call for many requests), or take it off the request path (a queue and a worker).`,
+        `Measure it: \`pyflight trace ${samples[n - 1].pid} ${nameOf(w.frame.file)} ${locationWords(w.frame.function)}\` shows how long each call takes.`,
+        stacksStep,
+      ],
+      view: 'stacks' as const,
+    };
+  });
 }
 
 /** What to check for a thread that waits on something nobody was seen feeding (no `fedBy`). */
