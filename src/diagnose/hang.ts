@@ -142,7 +142,6 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   // do meanwhile — and the waiters as its evidence.
   findings.push(...poolWaits(samples, spanMs, covered, nameOf, stacksStep));
   findings.push(...executorWaits(samples, spanMs, covered, nameOf, stacksStep));
-  findings.push(...feederWaits(samples, spanMs, covered, nameOf, stacksStep));
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
   interface Hold { holders: Set<string>; lock: string; file: string; line: number; how?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
@@ -225,6 +224,10 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
     h.holders.forEach((x) => covered.add(x));
     h.waiters.forEach((w) => covered.add(w));
   }
+
+  // 2b. Consumers of a queue (event, condition) nobody holds: its producer first — after the locks,
+  // so that a condition waited on while holding a lock its notifier needs stays a deadlock.
+  findings.push(...feederWaits(samples, spanMs, covered, nameOf, stacksStep));
 
   // 3. An asyncio event loop stuck in a blocking call: its thread is inside a callback (Handle._run)
   // and sleeps or waits there instead of in the loop's selector, so no other task runs meanwhile.
