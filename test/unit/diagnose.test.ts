@@ -99,6 +99,17 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     });
   }
 
+  it('a producer that sleeps in its own loop between items is paced, not stuck: no producer finding (judge 7)', () => {
+    const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-stuck-producer.json'), 'utf8')) as StackResult;
+    const pump = recorded.threads.find((t) => t.name === 'feed-pump')!;
+    // what the recording's pump looks like when it paces itself: asleep in Pipeline.pump, its only own frame
+    pump.frames = pump.frames.filter((f) => f.function === 'Pipeline.pump' || /threading\.py$/.test(f.file ?? ''));
+    pump.activity = 'sleeping';
+    pump.waitingIn = 'sleep';
+    const findings = analyzeHang([recorded, recorded, recorded], 1000);
+    assert.ok(!findings.some((f) => /feed-pump/.test(f.title)), findings.map((f) => f.title).join('\n'));
+  });
+
   it('consumers whose producer is gone (recorded stuck_producer.py without feed-pump): one finding for the three, which says the producer may have died', () => {
     const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-stuck-producer.json'), 'utf8')) as StackResult;
     recorded.threads = recorded.threads.filter((t) => t.name !== 'feed-pump'); // what the stacks show once it died
