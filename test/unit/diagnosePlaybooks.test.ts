@@ -67,6 +67,12 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
     assert.equal(routeByEvidence({ ...small, rssLater: { rss: 20.3 * MB, ms: 4000 } }).kind, 'memory');
     assert.notEqual(routeByEvidence({ ...small, rssLater: { rss: 20.02 * MB, ms: 4000 } }).kind, 'memory');
     assert.notEqual(routeByEvidence({ ...base, rssAfter: 50.2 * MB }).kind, 'memory', 'a 0.2 MB rise is churn');
+    // Judge 7: a 2 MB/min leak, +0.1 MB in 2.2 s (too little to call fast), then +0.13 MB in 4 s:
+    // memory over the whole watch; the same first rise that then stops is not.
+    const slow = { ...base, rssBefore: 16.0 * MB, rssAfter: 16.1 * MB, intervalMs: 2200 };
+    assert.equal(routeByEvidence({ ...slow, rssLater: { rss: 16.23 * MB, ms: 4000 } }).kind, 'memory');
+    assert.notEqual(routeByEvidence({ ...slow, rssLater: { rss: 16.11 * MB, ms: 4000 } }).kind, 'memory');
+    assert.notEqual(routeByEvidence(slow).kind, 'memory', 'without the longer watch, 0.1 MB says nothing');
   });
 
   it('exceptions: one swallowed by a broad except comes before a more frequent one handled on purpose', () => {
