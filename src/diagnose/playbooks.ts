@@ -65,7 +65,7 @@ const TABLE = [
   {
     kind: 'memory',
     words: /\b(memory|leak\w*|grow\w*|oom|rss|out of memory|ram)\b/i,
-    evidence: [{ rank: 2, when: (f) => (f.memoryGrew ? 'resident memory grew fast' : undefined) }],
+    evidence: [{ rank: 2, when: (f) => (f.memoryGrew ? 'resident memory kept growing' : undefined) }],
     chat: { command: 'diagnose-memory', description: 'Compare the heap over an interval: the classes that grow with what they hold, caches and containers: /diagnose-memory [pid] <problem>' },
     followups: [{ kind: 'memory', prompt: 'memory keeps growing', label: 'Diff the heap again' }, { kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU' }],
     // A memory finding's location is the holder's assignment, not a function to watch.

@@ -153,6 +153,7 @@ export function routingFacts(e: QuickEvidence): RoutingFacts {
   const later = e.rssLater && growth !== undefined && e.intervalMs > 0 ? e.rssLater.rss - e.rssAfter! : undefined;
   const levelled = later !== undefined && later < 0.33 * ((growth! + later) / (e.intervalMs + e.rssLater!.ms)) * e.rssLater!.ms;
   if (levelled) text.push(`RSS then levelled off (${later! >= 0 ? '+' : ''}${(later! / MB).toFixed(1)} MB in ${(e.rssLater!.ms / 1000).toFixed(1)} s more)`);
+  else if (later !== undefined) text.push(`RSS then rose ${(later / MB).toFixed(2)} MB in ${(e.rssLater!.ms / 1000).toFixed(1)} s more`);
   return {
     cpuPercent: cpu,
     // Reading stacks pauses the target for a moment, so a busy process shows less than its usual CPU here.

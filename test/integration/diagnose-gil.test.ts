@@ -40,7 +40,7 @@ describe('diagnose gil, and routing by quick evidence (real targets)', function 
   it('words that decide nothing: a leaking process is routed to memory by its RSS growth, and says so', async () => {
     const session = await open(['leaky_service.py']);
     const report = await diagnose(session, 'something is off with the cache service', { budgetSeconds: 8 });
-    assert.match(report.routedBy, /^quick evidence: resident memory grew fast \(CPU \d+% of a core over [\d.]+ s; RSS \d+ MB \(\+[\d.]+ MB\); 4 stack samples/);
+    assert.match(report.routedBy, /^quick evidence: resident memory kept growing \(CPU \d+% of a core over [\d.]+ s; RSS \d+ MB \(\+[\d.]+ MB\); 4 stack samples/);
     assert.equal(report.kind, 'memory');
   });
 

@@ -51,7 +51,7 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
     assert.equal(routeByEvidence({ ...base, samples: [locked] }).kind, 'hang');
     const grew = routeByEvidence({ ...base, rssAfter: 53 * MB });
     assert.equal(grew.kind, 'memory');
-    assert.match(grew.routedBy, /^quick evidence: resident memory grew fast \(CPU 3% of a core over 2\.0 s; RSS 53 MB \(\+3\.0 MB\)/);
+    assert.match(grew.routedBy, /^quick evidence: resident memory kept growing \(CPU 3% of a core over 2\.0 s; RSS 53 MB \(\+3\.0 MB\)/);
     assert.equal(routeByEvidence({ ...base, cpuPercent: 95 }).kind, 'slow');
     assert.equal(routeByEvidence({ ...base, cpuPercent: 95, torchLoaded: true }).kind, 'torch');
     assert.match(routeByEvidence({ ...base, torchLoaded: true }).routedBy, /torch is loaded and nothing else stands out/);
