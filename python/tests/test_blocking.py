@@ -42,7 +42,8 @@ def _replayed(name):
 @pytest.mark.parametrize("name", ["stack-lock-contention.json", "stack-sync-waits.json", "stack-cpu-workers.json",
                                   "stack-checkout-demo-blocked.json", "stack-deadlock.json", "stack-pool-semaphore.json",
                                   "stack-pool-queue.json", "stack-pool-executor.json", "stack-stuck-producer.json",
-                                  "stack-stuck-producer-busy.json", "stack-stuck-producer-renamed.json"])
+                                  "stack-stuck-producer-busy.json", "stack-stuck-producer-renamed.json",
+                                  "stack-idle-acceptor.json"])
 def test_replayed_frames_classify_as_the_live_helper_did(name):
     pairs = _replayed(name)
     for _, bare in pairs:

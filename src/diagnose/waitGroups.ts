@@ -218,7 +218,8 @@ export function feederWaits(samples: StackResult[], spanMs: number, covered: Set
     const idle = (t: ThreadStack) => t.activity !== 'running';
     // A producer that sleeps in its own loop between items is paced, not stuck (judge 7: "ingest …
     // is stuck sleeping in ingest_loop" for a service whose problem was its memory).
-    if (seen.every((t) => pacing(t))) continue;
+    // One waiting for work itself (a server's accept or select loop that queues connections) is idle, not stuck.
+    if (seen.every((t) => pacing(t) || idleLoop(t))) continue;
     const stuck = seen.length === n && seen.every((t) => sig(t) === sig(last));
     const mostlyIdle = seen.filter(idle).length * 2 >= seen.length;
     const doing = last.activity === 'blocked' ? `blocked${last.blockedOn ? ` on ${lockName(last.blockedOn)}` : ''}`
@@ -267,6 +268,7 @@ const pacing = (t: ThreadStack) => t.waitingIn === 'sleep' && t.frames.filter((f
 
 /** Frames of a server's or loop's idle wait: a thread inside one waits for work, not on it. */
 const IDLE_LOOP = /(^|\.)(serve_forever|run_forever|_run_once|SyncWorker\.wait|Arbiter\.(sleep|wait_for_signals|run)|accept|_worker)$/;
+const idleLoop = (t: ThreadStack) => t.frames.some((f) => IDLE_LOOP.test(f.function));
 const moduleOf = (f: StackFrame) => (f.file ?? '').split(/[\\/]/).pop()?.replace(/\.py$/, '') ?? '';
 
 /**
@@ -282,7 +284,7 @@ export function commonWaits(samples: StackResult[], spanMs: number, covered: Set
     const now = new Map<string, number>();
     for (const t of s.threads) {
       if (covered.has(t.name) || t.blockedOn || (t.activity !== 'waiting' && t.activity !== 'sleeping')) continue;
-      if (t.frames.some((f) => IDLE_LOOP.test(f.function))) continue;
+      if (idleLoop(t)) continue;
       const k = t.frames.findIndex((f) => f.kind === 'python' && !isStdlibFrame(f));
       if (k < 0) continue;
       if (pacing(t)) continue; // a loop's own sleep between polls

@@ -110,6 +110,13 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.ok(!findings.some((f) => /feed-pump/.test(f.title)), findings.map((f) => f.title).join('\n'));
   });
 
+  it('an idle server whose acceptor queues connections for its workers: the acceptor waits for work, no producer finding (recorded idle_acceptor.py)', () => {
+    const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-idle-acceptor.json'), 'utf8')) as StackResult;
+    assert.deepEqual(recorded.threads.find((t) => t.name === 'worker-0')?.blockedOn?.fedBy, ['MainThread'], 'the helper links them');
+    const findings = analyzeHang([recorded, recorded, recorded], 1000);
+    assert.ok(!findings.some((f) => f.severity !== 'info'), findings.map((f) => f.title).join('\n'));
+  });
+
   it('consumers whose producer is gone (recorded stuck_producer.py without feed-pump): one finding for the three, which says the producer may have died', () => {
     const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-stuck-producer.json'), 'utf8')) as StackResult;
     recorded.threads = recorded.threads.filter((t) => t.name !== 'feed-pump'); // what the stacks show once it died
