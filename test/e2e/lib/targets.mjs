@@ -21,7 +21,12 @@ export function startTarget(script, python = VENV_PYTHON) {
       if (/READY \d+/.test(out)) { clearTimeout(timer); resolve({ pid: child.pid, child, output: () => out }); }
     });
     child.stderr.on('data', (d) => { out += d; });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${script} exited (${code}): ${out}`)); });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      // How it ended, in its output: a target that dies during a test says so in the assertion's text.
+      out += `\n[${script} exited: ${signal ? `killed by ${signal}` : `code ${code}`}]\n`;
+      reject(new Error(`${script} exited (${code}): ${out}`));
+    });
   });
 }
 
