@@ -49,7 +49,7 @@ const TABLE = [
     kind: 'slow',
     // Not "grows slowly" or "a slow leak": slow there says how memory grows, not that requests take long.
     // "take most of a second each", "takes 3 seconds", "where is the time going": latency in other words (judge 7).
-    words: /\b(slow(?!ly\b|\s+(leak|grow))\w*|latency|cpu|hot|takes? (too |far |much )?long(er)?|(takes?|took|taking) (?:[\w-]+ ){0,4}(seconds?|secs?|ms|milliseconds?|minutes?)|where (is|does|did) (all )?the time go(ing)?|crawl\w*|performance|sluggish|100%)\b/i,
+    words: /\b(slow(?!ly\b|\s+(leak|grow))\w*|latency|cpu|hot|takes? (too |far |much )?long(er)?|(takes?|took|taking) (?:[\w-]+ ){0,4}(seconds?|secs?|ms|milliseconds?|minutes?)|where (is|does|did) (all )?the time go(ing)?|hiccups?|p99|crawl\w*|performance|sluggish|100%)\b/i,
     evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and ${STARVED_WORDS[f.starved.cause]}: ${f.starved.text}` : ''}` : undefined) }],
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
     followups: [

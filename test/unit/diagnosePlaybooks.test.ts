@@ -73,6 +73,9 @@ describe('diagnose playbooks: exception, gil, routing by evidence (pure)', () =>
     assert.equal(routeByEvidence({ ...slow, rssLater: { rss: 16.23 * MB, ms: 4000 } }).kind, 'memory');
     assert.notEqual(routeByEvidence({ ...slow, rssLater: { rss: 16.11 * MB, ms: 4000 } }).kind, 'memory');
     assert.notEqual(routeByEvidence(slow).kind, 'memory', 'without the longer watch, 0.1 MB says nothing');
+    // Judge 8: +0.4 MB in 1.8 s, then +11.2 MB in 4 s (a 5.5 MB JSON bundle built, then freed): a jump, not a leak.
+    const burst = { ...base, rssBefore: 54.6 * MB, rssAfter: 55.0 * MB, intervalMs: 1800 };
+    assert.notEqual(routeByEvidence({ ...burst, rssLater: { rss: 66.2 * MB, ms: 4000 } }).kind, 'memory');
   });
 
   it('exceptions: one swallowed by a broad except comes before a more frequent one handled on purpose', () => {
