@@ -129,6 +129,23 @@ def test_a_producer_handed_the_queue_under_another_name_is_a_maybe_feeder():
     assert "maybeFedBy" not in threads["MainThread"]["blockedOn"]
 
 
+def test_a_lock_held_around_the_yield_of_a_context_manager_is_held_by_who_is_inside_its_with():
+    """session_lock.py (judge 8's settlement): `Gateway.session()` takes self._lock around its yield;
+    the holder's stack shows `with gateway.session() as conn:` in settle, not session (its generator
+    is suspended). It holds the lock `via` that call; the three waiters say so."""
+    pairs = _replayed("stack-session-lock.json")
+    for _, bare in pairs:
+        classify(bare)
+    threads = link_holders([bare for _, bare in pairs])
+    holders = [t for t in threads if t.get("holding")]
+    waiters = [t for t in threads if (t.get("blockedOn") or {}).get("kind") == "lock"]
+    assert len(holders) == 1 and len(waiters) == 3
+    [held] = holders[0]["holding"]
+    assert (held["expression"], held["via"]) == ("self._lock", "gateway.session()")
+    assert source_line(held["file"], held["line"]).strip() == "with gateway.session() as conn:"
+    assert all(w["blockedOn"]["heldBy"] == [holders[0]["name"]] for w in waiters)
+
+
 def test_a_consumer_that_also_puts_back_is_not_its_own_producer(tmp_path):
     """Threads waiting on a queue are never each other's producers, even where their own function
     puts into it (a retry that re-queues)."""

@@ -131,7 +131,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   findings.push(...executorWaits(samples, spanMs, covered, nameOf, stacksStep));
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
-  interface Hold { holders: Set<string>; lock: string; file: string; line: number; how?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
+  interface Hold { holders: Set<string>; lock: string; file: string; line: number; how?: string; via?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
     waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string; condition?: BlockedOn }
   const holds = new Map<string, Hold>();
   for (const s of samples) {
@@ -147,7 +147,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         const top = mainFrame(holder.frames);
         // Keyed by what is done under the lock, not by who: a pool's threads take turns holding it.
         const key = `${held.expression}\u0000${top?.function}\u0000${top?.file}\u0000${holder.activity}`;
-        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, how: held.how, activity: holder.activity ?? 'running',
+        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, how: held.how, via: held.via, activity: holder.activity ?? 'running',
           top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(), mostWaiting: 0,
           waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line),
           ...(holder.blockedOn?.kind === 'condition' && holder.blockedOn.expression !== held.expression ? { condition: holder.blockedOn } : {}) };
@@ -196,7 +196,9 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       about: 'lock',
       location: loc(h.inFrame ?? h.top),
       evidence: [
-        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was ${h.how ? `between ${h.lock}.acquire() (${shortWhere(h.file, h.line)}) and its release()` : `inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)})`} and ${doing} at ${frameText(h.top)}.`,
+        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was ${h.how ? `between ${h.lock}.acquire() (${shortWhere(h.file, h.line)}) and its release()`
+          : h.via ? `inside \`with ${h.via}:\` (${shortWhere(h.file, h.line)}), whose generator holds ${h.lock} around its yield,`
+            : `inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)})`} and ${doing} at ${frameText(h.top)}.`,
         ...(inOther ? [`${holders.length === 1 ? 'It' : 'Each'} called that from ${frameText(h.inFrame)}, inside the lock.`] : []),
         `Waiting for ${h.lock} at ${h.waitedAt}: up to ${h.mostWaiting} at once (${[...h.waiters].slice(0, 6).join(', ')}${h.waiters.size > 6 ? ', …' : ''}).`,
       ],

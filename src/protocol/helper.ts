@@ -134,6 +134,8 @@ export interface HeldLock {
   owner?: string;
   /** Only maybe this lock (same attribute of another object whose identity could not be read). */
   maybe?: boolean;
+  /** Held through a generator context manager: the `with` is of this call (`gateway.session()`), whose generator holds the lock around its yield. */
+  via?: string;
 }
 
 export interface ThreadStack {

@@ -86,6 +86,18 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
     assert.match(report.findings[0].evidence[0], /its calls: FeedPump\.run → FeedReader\.read_batch\.$/);
   });
 
+  it('session_lock.py: a lock held around the yield of a @contextmanager has its holder — the thread inside `with gateway.session():` (judge 8)', async () => {
+    const target = await startTarget(['session_lock.py']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const report = await diagnose(session, 'the workers hang', { budgetSeconds: 10 });
+    const first = report.findings[0];
+    assert.match(first.title, /^(worker-\d|\d threads in turn) holds? self\._lock while in Connection\.query \(sleeping\); 3 threads wait for it$/, report.findings.map((f) => f.title).join('\n'));
+    assert.match(first.evidence[0], /inside `with gateway\.session\(\):` \(session_lock\.py:\d+\), whose generator holds self\._lock around its yield/);
+    assert.ok(!report.findings.some((f) => /did not move/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
+  });
+
   for (const [mode, what, take] of [['semaphore', 'permits of UPSTREAM_SLOTS', 'UPSTREAM_SLOTS\\.acquire\\(\\)'], ['queue', 'items taken from CONNECTIONS', 'CONNECTIONS\\.get\\(\\)']] as const) {
     it(`pool_service.py ${mode}, "quotes hang": the holders asleep in call_pricing_service, then the waiters`, async () => {
       const target = await startTarget(['pool_service.py', mode]);
