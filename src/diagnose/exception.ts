@@ -17,6 +17,7 @@ import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { mergeWindows, nextWindowSeconds, watchSecondsFor } from './adaptiveWindow';
 import type { DiagnoseStep } from './playbookTypes';
 import { shortWhere, SEVERITY_RANK, type Finding, type Severity } from './report';
+import { moduleNamer, targetModuleNamer, type ModuleNamer } from './mainModule';
 
 /** A flight-profiler watch, as far as this playbook uses one (a Session's `Probe` is one). */
 export interface WatchHandle {
@@ -40,11 +41,19 @@ function fate(h: ExceptionHandlerFrame | undefined): { severity: Severity; words
   return { severity: 'info', words: `is handled by \`${h.clause}\` in ${at}` };
 }
 
-export function exceptionFindings(result: ExceptionWindowResult, pid: number): Finding[] {
+/** An exception one thread raises and catches this often is a loop that retries at once, not control flow. */
+const SPIN_PER_SECOND = 1000;
+
+export function exceptionFindings(result: ExceptionWindowResult, pid: number, nameOf: ModuleNamer = moduleNamer({})): Finding[] {
   const seconds = Math.max(0.001, (result.endedAt - result.startedAt) / 1000);
   const findings = result.exceptions.map((e): Finding & { count: number } => {
     const handler = e.handlers[0];
-    const { severity, words } = fate(handler);
+    const fated = fate(handler);
+    // Thousands a second in one thread, caught and not raised again: the thread spins on it (judge 8's
+    // retry decorator: KeyError 60,000 times a second, `except policy.retry_on`, retried at once).
+    const [spinner, inSpinner] = Object.entries(e.threads).sort((a, b) => b[1] - a[1])[0] ?? [];
+    const spins = handler?.caught === true && !handler.reraises && inSpinner !== undefined && inSpinner / seconds >= SPIN_PER_SECOND;
+    const { severity, words } = spins ? { severity: 'high' as Severity, words: `${fated.words}, over and over in ${spinner}: a loop that retries at once and never gets past it` } : fated;
     const sample = e.samples[0];
     const fn = e.function.split('.').pop() ?? e.function;
     const evidence = [
@@ -71,7 +80,8 @@ export function exceptionFindings(result: ExceptionWindowResult, pid: number): F
     }
     if (severity === 'info') next.push(`Expected control flow? ${e.count} exceptions in ${seconds.toFixed(1)} s cost time; a check before the call (\`in\`, \`get\`) avoids them.`);
     else next.push(`Fix the input or the check in ${e.function} (${shortWhere(e.file, sample?.line)}): ${e.type} for ${sample ? `(${sample.args})` : 'these inputs'}.`);
-    next.push(`See more failing calls with their arguments: \`pyflight watch ${pid} <module> ${e.function.includes('.') ? e.function.replace('.', ' ') : e.function} -e -n 5\`.`);
+    if (spins) next.unshift(`Stop retrying what cannot succeed: in the loop around \`${handler!.clause}\` (${shortWhere(handler!.file, handler!.clauseLine)}), give up after a few attempts or wait between them, and log the failure where it is seen.`);
+    next.push(`See more failing calls with their arguments: \`pyflight watch ${pid} ${nameOf(e.file)} ${e.function.includes('.') ? e.function.replace('.', ' ') : e.function} -e -n 5\`.`);
     return {
       title: `${e.function} raises ${e.type} ${e.count} time${e.count === 1 ? '' : 's'} in ${seconds.toFixed(1)} s, which ${words}`,
       severity,
@@ -132,7 +142,8 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
     + `${window.skippedThreads.length ? ` (not traced, another tracer owns them: ${window.skippedThreads.join(', ')})` : ''}`
     + `${window.stopReason === 'count' ? `; recording stopped at ${window.maxEvents}` : ''}.`;
   onStep(`${scope} ${removed}`);
-  const findings = exceptionFindings(window, target.pid);
+  const nameOf = await targetModuleNamer(target);
+  const findings = exceptionFindings(window, target.pid, nameOf);
   if (!findings.length) {
     findings.push({
       title: `No exception passed through your code in ${window.seconds} s`, severity: 'info', location: null,
@@ -149,7 +160,9 @@ export async function diagnoseException(target: ExceptionTarget, seconds: number
     const moduleName = await confirmWithWatch(target, top, watchSecondsFor(entry.count, window.seconds, 3, 1, Math.max(3, Math.min(8, options.maxSeconds ?? 3))), signal, onStep, commands);
     // Every finding in the same file gets the module name in its watch command.
     for (const f of findings) {
-      if (moduleName && f.location?.file === top.location.file) f.next_steps = f.next_steps.map((n) => n.replace(' <module> ', ` ${moduleName} `));
+      // the agent's answer beats the namer's guess from the path
+      const guessed = ` ${nameOf(top.location.file)} `;
+      if (moduleName && f.location?.file === top.location.file) f.next_steps = f.next_steps.map((n) => (n.startsWith('See more failing calls') ? n.replace(guessed, ` ${moduleName} `) : n));
     }
   }
   const f0 = findings[0];

@@ -118,3 +118,23 @@ describe('diagnose exception: the swallowed exception first, the trace hook gone
     assert.deepEqual(check, { stillTraced: [], registered: false });
   });
 });
+
+describe('diagnose: a busy process the words say has stopped spins on a failure (judge 8)', function () {
+  this.timeout(120_000);
+  after(stopAllTargets);
+
+  it('retry_spin.py, "stopped applying events … using a whole core": the KeyError a retry loop catches at once, forever, first', async () => {
+    const session = new Session((await startTarget(['retry_spin.py'])).pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await session.attach();
+    const steps: string[] = [];
+    const report = await diagnose(session, 'the applier has stopped applying events, nothing in the logs, and it is using a whole core', { budgetSeconds: 14 },
+      (s) => steps.push(s)).finally(() => session.detach());
+    assert.ok(steps.some((s) => /^It computes, though the words say it stopped: counting exceptions for 2 s/.test(s)), steps.join('\n'));
+    const first = report.findings[0];
+    assert.match(first.title, /^field_for raises KeyError \d+ times in [\d.]+ s, which is handled by `except policy\.retry_on as exc:` in retry\.<locals>\.decorate\.<locals>\.wrapper \(retry_spin\.py:\d+\), over and over in MainThread: a loop that retries at once and never gets past it$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.match(report.routedBy, /the process is busy on the CPU.*then it computes, though the words say it stopped, and exceptions were raised and swallowed/);
+    assert.match(first.next_steps[0], /^Stop retrying what cannot succeed: in the loop around `except policy\.retry_on as exc:` \(retry_spin\.py:\d+\)/);
+    assert.ok(first.next_steps.some((n) => /^See more failing calls with their arguments: `pyflight watch \d+ __main__ field_for -e -n 5`/.test(n)), first.next_steps.join('\n'));
+  });
+});

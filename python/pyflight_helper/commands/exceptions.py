@@ -70,10 +70,12 @@ def _names(node):
         for elt in node.elts:
             out += _names(elt) or []
         return out
-    if isinstance(node, ast.Name):
-        return [node.id]
-    if isinstance(node, ast.Attribute):
-        return [node.attr]
+    # A lower-case name (`policy.retry_on`, `errors`, `socket.error`) is, by convention, not a class
+    # written out but types computed at run time: "?", which may match (judge 8's retry decorator
+    # caught KeyError with `except policy.retry_on as exc:` and was read as catching nothing).
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    if name is not None:
+        return [name] if name[:1].isupper() else ["?"]
     return ["?"]
 
 
@@ -101,7 +103,7 @@ def except_clause(path, function, line, mro, pid):
             continue
         for handler in node.handlers:
             names = _names(handler.type)
-            if names is None or any(n in mro for n in names):
+            if names is None or "?" in names or any(n in mro for n in names):
                 if best is None or node.body[0].lineno >= best[0].body[0].lineno:
                     best = (node, handler, names)
                 break
