@@ -116,3 +116,27 @@ def test_an_except_of_types_computed_at_run_time_may_catch_it(tmp_path):
     assert except_clause(str(path), "wrapper", 4, KEY_ERROR, 0) == {
         "caught": True, "clause": "except policy.retry_on as exc:", "clauseLine": 5, "broad": False, "reraises": False, "silent": False}
     assert except_clause(str(path), "strict", 11, KEY_ERROR, 0) == {"caught": False}
+
+
+def test_a_raise_behind_a_condition_does_not_make_the_handler_a_reraise(tmp_path):
+    """`if attempt >= max_attempts: raise` re-raises at most once in a while: the handler catches."""
+    path = tmp_path / "retry2.py"
+    path.write_text(textwrap.dedent('''\
+        def wrapper(fn, policy, attempt):
+            try:
+                return fn()
+            except KeyError:
+                if attempt >= policy.max_attempts:
+                    raise
+                return None
+
+
+        def always(fn):
+            try:
+                return fn()
+            except KeyError:
+                log.warning("again")
+                raise
+    '''))
+    assert except_clause(str(path), "wrapper", 3, KEY_ERROR, 0)["reraises"] is False
+    assert except_clause(str(path), "always", 12, KEY_ERROR, 0)["reraises"] is True

@@ -52,7 +52,8 @@ export function exceptionFindings(result: ExceptionWindowResult, pid: number, na
     // Thousands a second in one thread, caught and not raised again: the thread spins on it (judge 8's
     // retry decorator: KeyError 60,000 times a second, `except policy.retry_on`, retried at once).
     const [spinner, inSpinner] = Object.entries(e.threads).sort((a, b) => b[1] - a[1])[0] ?? [];
-    const spins = handler?.caught === true && !handler.reraises && inSpinner !== undefined && inSpinner / seconds >= SPIN_PER_SECOND;
+    // (It stopped in that frame, so it was not raised again, whatever the handler may do at other times.)
+    const spins = handler?.caught === true && inSpinner !== undefined && inSpinner / seconds >= SPIN_PER_SECOND;
     const { severity, words } = spins ? { severity: 'high' as Severity, words: `${fated.words}, over and over in ${spinner}: a loop that retries at once and never gets past it` } : fated;
     const sample = e.samples[0];
     const fn = e.function.split('.').pop() ?? e.function;
