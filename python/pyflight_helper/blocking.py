@@ -236,34 +236,45 @@ def classify(thread):
     return thread
 
 
+_MAX_SOURCE = 4 * 1024 * 1024
+
+
+def _per_file(cache, path, analyse, empty=()):
+    """analyse(source, tree) of a Python file, cached in `cache` per file and modification time;
+    `empty` for a file that cannot be read or parsed (or is over 4 MB). One reader for every
+    analysis of the source that the stack's blocking words need."""
+    try:
+        stat = os.stat(path)
+    except (OSError, TypeError):
+        return empty
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = cache.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        with open(path, "rb") as f:
+            source = f.read().decode("utf-8", "replace")
+        result = analyse(source, ast.parse(source, path)) if len(source) <= _MAX_SOURCE else empty
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        result = empty
+    cache[path] = (key, result)
+    return result
+
+
 _with_cache = {}
 
 
 def _with_blocks(path):
-    """[(with line, first body line, last line, [item texts])] of every `with` in a file, cached per
-    file and modification time."""
-    try:
-        stat = os.stat(path)
-    except (OSError, TypeError):
-        return ()
-    key = (stat.st_mtime_ns, stat.st_size)
-    cached = _with_cache.get(path)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    blocks = []
-    try:
-        with open(path, "rb") as f:
-            source = f.read().decode("utf-8", "replace")
-        if len(source) <= 4 * 1024 * 1024:
-            for node in ast.walk(ast.parse(source, path)):
-                if isinstance(node, ast.With) and node.body:
-                    texts = [_segment(source, item.context_expr) for item in node.items]
-                    end = getattr(node, "end_lineno", None) or node.body[-1].lineno
-                    blocks.append((node.lineno, node.body[0].lineno, end, [t for t in texts if t]))
-    except (OSError, SyntaxError, ValueError):
+    """[(with line, first body line, last line, [item texts])] of every `with` in a file."""
+    def analyse(source, tree):
         blocks = []
-    _with_cache[path] = (key, tuple(blocks))
-    return _with_cache[path][1]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.With) and node.body:
+                texts = [_segment(source, item.context_expr) for item in node.items]
+                end = getattr(node, "end_lineno", None) or node.body[-1].lineno
+                blocks.append((node.lineno, node.body[0].lineno, end, [t for t in texts if t]))
+        return tuple(blocks)
+    return _per_file(_with_cache, path, analyse)
 
 
 _yield_cache = {}
@@ -271,32 +282,18 @@ _yield_cache = {}
 
 def _yielding_withs(path):
     """{line of a `with` whose body yields: the bare name of the generator function it is in} — a
-    generator context manager that holds what it enters until the caller's `with` ends. Cached per
-    file and modification time."""
-    try:
-        stat = os.stat(path)
-    except (OSError, TypeError):
-        return {}
-    key = (stat.st_mtime_ns, stat.st_size)
-    cached = _yield_cache.get(path)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    found = {}
-    try:
-        with open(path, "rb") as f:
-            source = f.read().decode("utf-8", "replace")
-        if len(source) <= 4 * 1024 * 1024:
-            for fn in ast.walk(ast.parse(source, path)):
-                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    continue
-                for node in ast.walk(fn):
-                    if isinstance(node, (ast.With, ast.AsyncWith)) and any(
-                            isinstance(y, (ast.Yield, ast.YieldFrom)) for stmt in node.body for y in ast.walk(stmt)):
-                        found[node.lineno] = fn.name  # walked outer first: the innermost function wins
-    except (OSError, SyntaxError, ValueError, RecursionError):
+    generator context manager that holds what it enters until the caller's `with` ends."""
+    def analyse(_source, tree):
         found = {}
-    _yield_cache[path] = (key, found)
-    return found
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+                        isinstance(y, (ast.Yield, ast.YieldFrom)) for stmt in node.body for y in ast.walk(stmt)):
+                    found[node.lineno] = fn.name  # walked outer first: the innermost function wins
+        return found
+    return _per_file(_yield_cache, path, analyse, {})
 
 
 def _called_name(text):
@@ -321,55 +318,42 @@ def _held_spans(path):
     """[(take line, give line, expression, how)] of every function of a file that calls `E.acquire()`
     and later `E.release()` (how: "acquire"), or `E.get()` and later `E.put()` ("get"): a thread at a
     line strictly between them holds a permit of E (a semaphore has no owner; a pool of connections
-    in a queue neither). Cached per file and modification time."""
-    try:
-        stat = os.stat(path)
-    except (OSError, TypeError):
-        return ()
-    key = (stat.st_mtime_ns, stat.st_size)
-    cached = _span_cache.get(path)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    spans = []
-    try:
-        with open(path, "rb") as f:
-            source = f.read().decode("utf-8", "replace")
-        if len(source) <= 4 * 1024 * 1024:
-            for fn in ast.walk(ast.parse(source, path)):
-                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    continue
-                takes, gives = {}, {}
-                # What each `x = E.get()` took: only `E.put(x)` gives that item back. A work queue's
-                # consumer takes items and puts other things (concurrent.futures' _worker puts None to
-                # wake the others): it holds nothing.
-                taken = {}
-                for node in ast.walk(fn):
-                    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.value, ast.Call):
-                        taken[id(node.value)] = _segment(source, node.targets[0])
-                for node in ast.walk(fn):
-                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                        attr = node.func.attr
-                        if attr in _TAKE or attr in _GIVE:
-                            text = _segment(source, node.func.value)
-                            if text:
-                                how = _TAKE.get(attr) or _GIVE[attr]
-                                if how == "get":
-                                    item = taken.get(id(node)) if attr == "get" else (_segment(source, node.args[0]) if node.args else None)
-                                    if not item:
-                                        continue
-                                else:
-                                    item = None
-                                table = takes if attr in _TAKE else gives
-                                table.setdefault((text, how), []).append((node.lineno, item))
-                for (text, how), found in takes.items():
-                    for take, item in sorted(found):
-                        after = [g for g, given in gives.get((text, how), ()) if g > take and given == item]
-                        if after:
-                            spans.append((take, min(after), text, how))
-    except (OSError, SyntaxError, ValueError):
+    in a queue neither)."""
+    def analyse(source, tree):
         spans = []
-    _span_cache[path] = (key, tuple(spans))
-    return _span_cache[path][1]
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            takes, gives = {}, {}
+            # What each `x = E.get()` took: only `E.put(x)` gives that item back. A work queue's
+            # consumer takes items and puts other things (concurrent.futures' _worker puts None to
+            # wake the others): it holds nothing.
+            taken = {}
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.value, ast.Call):
+                    taken[id(node.value)] = _segment(source, node.targets[0])
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    attr = node.func.attr
+                    if attr in _TAKE or attr in _GIVE:
+                        text = _segment(source, node.func.value)
+                        if text:
+                            how = _TAKE.get(attr) or _GIVE[attr]
+                            if how == "get":
+                                item = taken.get(id(node)) if attr == "get" else (_segment(source, node.args[0]) if node.args else None)
+                                if not item:
+                                    continue
+                            else:
+                                item = None
+                            table = takes if attr in _TAKE else gives
+                            table.setdefault((text, how), []).append((node.lineno, item))
+            for (text, how), found in takes.items():
+                for take, item in sorted(found):
+                    after = [g for g, given in gives.get((text, how), ()) if g > take and given == item]
+                    if after:
+                        spans.append((take, min(after), text, how))
+        return tuple(spans)
+    return _per_file(_span_cache, path, analyse)
 
 
 # What gives a waiter what it waits for: a thread inside a function that makes one of these calls on
@@ -381,42 +365,29 @@ _feed_cache = {}
 def _feed_calls(path):
     """[(first line, last line, receiver text, method, call line, class, function)] of every feeding
     call (_FEEDS) in a file, with the span of the function it is written in (not of functions around
-    that one) and that function's class (None outside a class) and qualified name. Cached per file
-    and modification time."""
-    try:
-        stat = os.stat(path)
-    except (OSError, TypeError):
-        return ()
-    key = (stat.st_mtime_ns, stat.st_size)
-    cached = _feed_cache.get(path)
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    that one) and that function's class (None outside a class) and qualified name."""
     methods = {m for ms in _FEEDS.values() for m in ms}
-    calls = []
 
-    def visit(node, fn, cls, qual):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.ClassDef):
-                visit(child, None, child.name, qual + [child.name])
-                continue
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                visit(child, child, cls if fn is None else None, qual + [child.name])
-                continue
-            if fn is not None and isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr in methods:
-                text = _segment(source, child.func.value)
-                if text:
-                    calls.append((fn.lineno, getattr(fn, "end_lineno", None) or fn.lineno, text, child.func.attr, child.lineno,
-                                  cls, ".".join(qual)))
-            visit(child, fn, cls, qual)
-    try:
-        with open(path, "rb") as f:
-            source = f.read().decode("utf-8", "replace")
-        if len(source) <= 4 * 1024 * 1024:
-            visit(ast.parse(source, path), None, None, [])
-    except (OSError, SyntaxError, ValueError, RecursionError):
+    def analyse(source, tree):
         calls = []
-    _feed_cache[path] = (key, tuple(calls))
-    return _feed_cache[path][1]
+
+        def visit(node, fn, cls, qual):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.ClassDef):
+                    visit(child, None, child.name, qual + [child.name])
+                    continue
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    visit(child, child, cls if fn is None else None, qual + [child.name])
+                    continue
+                if fn is not None and isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr in methods:
+                    text = _segment(source, child.func.value)
+                    if text:
+                        calls.append((fn.lineno, getattr(fn, "end_lineno", None) or fn.lineno, text, child.func.attr, child.lineno,
+                                      cls, ".".join(qual)))
+                visit(child, fn, cls, qual)
+        visit(tree, None, None, [])
+        return tuple(calls)
+    return _per_file(_feed_cache, path, analyse)
 
 
 def _last_name(text):
