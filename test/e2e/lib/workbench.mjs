@@ -419,8 +419,7 @@ export class Workbench {
 
   /** Expands the tree row of view `viewTitle` containing `text` unless it is expanded already. */
   async expandTreeRow(viewTitle, text) {
-    const row = this.treeRow(viewTitle, text);
-    await row.waitFor();
+    const row = await this.revealTreeRow(viewTitle, text, { timeout: 30000 }); // scrolled out of view by an earlier test, maybe
     if ((await row.getAttribute('aria-expanded')) === 'false') await row.locator('.monaco-tl-twistie').click();
     await this.page.waitForFunction((el) => el.getAttribute('aria-expanded') !== 'false', await row.elementHandle());
   }
