@@ -42,7 +42,10 @@ test('treeRow finds rows of a view; openView toggles nothing when already shown'
     await wb.openView('Explorer');
     // the Explorer's folder view is titled with the workspace folder's name
     const folderView = basename(process.env.E2E_WS);
-    // the folder, not shop_api_service.py: an earlier test may have scrolled the tree anywhere
+    // An earlier test may have scrolled the tree anywhere: back to its first row (folders first).
+    await wb.executeCommand('workbench.files.action.focusFilesExplorer');
+    await wb.page.keyboard.press('Home');
+    // the folder, not shop_api_service.py
     await wb.expandTreeRow(folderView, /^\s*shop\s*$/);
     await wb.revealTreeRow(folderView, 'orders.py');
     assert.ok((await wb.treeRows(folderView)).includes('orders.py'));
@@ -54,6 +57,8 @@ test('revealTreeRow scrolls a virtualised tree to rows out of view', async () =>
   await wb.step('reveal', async () => {
     const folderView = basename(process.env.E2E_WS);
     await wb.openView('Explorer');
+    await wb.executeCommand('workbench.files.action.focusFilesExplorer');
+    await wb.page.keyboard.press('Home');
     await wb.expandTreeRow(folderView, /^\s*shop\s*$/);
     await wb.page.setViewportSize({ width: 1400, height: 260 }); // a short side bar: a few rows only
     try {
