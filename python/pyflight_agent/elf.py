@@ -23,7 +23,7 @@ def program_headers(f, head):
 
 
 def elf_symbols(f, head, section_types, symbol_type):
-    """Yields (string table, name offset, st_value) of every defined symbol of `symbol_type`
+    """Yields (string table, name offset, st_value, st_size) of every defined symbol of `symbol_type`
     (1 OBJECT, 2 FUNC) in the sections of `section_types` (2 SHT_SYMTAB, 11 SHT_DYNSYM)."""
 
     e_shoff = struct.unpack_from("<Q", head, 40)[0]
@@ -42,14 +42,17 @@ def elf_symbols(f, head, section_types, symbol_type):
         f.seek(section[4])
         data = f.read(section[5])
         for off in range(0, len(data) - 23, 24):
-            st_name, st_info, _other, _shndx, st_value = struct.unpack_from("<IBBHQ", data, off)
+            st_name, st_info, _other, _shndx, st_value, st_size = struct.unpack_from("<IBBHQQ", data, off)
             if st_info & 0xF == symbol_type and st_value:
-                yield strings, st_name, st_value
+                yield strings, st_name, st_value, st_size
 
 
-def elf_functions(path, wanted):
-    """(e_type, lowest PT_LOAD vaddr, {name: st_value}) of the FUNC symbols named in `wanted` (also
-    compiler clones: `take_gil.lto_priv.0`) in a 64-bit little-endian ELF file's .symtab/.dynsym;
+FUNC, OBJECT = 2, 1
+
+
+def elf_sized(path, wanted, symbol_type=FUNC, section_types=(2, 11)):
+    """(e_type, lowest PT_LOAD vaddr, {name: (st_value, st_size)}) of the symbols named in `wanted`
+    in a 64-bit little-endian ELF file; functions match compiler clones too (`take_gil.lto_priv.0`).
     (None, None, {}) for anything else. Reads headers and symbol tables only."""
 
     found = {}
@@ -60,14 +63,20 @@ def elf_functions(path, wanted):
         e_type = struct.unpack_from("<H", head, 16)[0]
         loads = [vaddr for p_type, _offset, vaddr, _size in program_headers(f, head) if p_type == 1]  # PT_LOAD
         first_load = min(loads) if loads else None
+        ends = (b"\x00", b".") if symbol_type == FUNC else (b"\x00",)
         keys = [(name.encode("ascii"), name) for name in wanted]
-        for strings, st_name, st_value in elf_symbols(f, head, (2, 11), 2):
+        for strings, st_name, st_value, st_size in elf_symbols(f, head, section_types, symbol_type):
             for key, name in keys:
                 if name not in found and strings.startswith(key, st_name):
-                    after = strings[st_name + len(key):st_name + len(key) + 1]
-                    if after in (b"\x00", b"."):
-                        found[name] = st_value
+                    if strings[st_name + len(key):st_name + len(key) + 1] in ends:
+                        found[name] = (st_value, st_size)
     return e_type, first_load, found
+
+
+def elf_functions(path, wanted):
+    """(e_type, lowest PT_LOAD vaddr, {name: st_value}) of the FUNC symbols named in `wanted`."""
+    e_type, first_load, found = elf_sized(path, wanted)
+    return e_type, first_load, {name: value for name, (value, _size) in found.items()}
 
 
 def build_id(path):
@@ -122,12 +131,20 @@ def load_bias(e_type, first_load, start):
 
 def locate_symbols(pid, wanted, root=""):
     """Where CPython's functions `wanted` are in process `pid`'s memory: ({name: (address, file)},
-    [files searched]). Candidates are the executable and every mapped libpython; each file's
-    symbols come from itself or its build-id debug file; the load bias from /proc/<pid>/maps.
-    `root` prefixes file paths (the helper reads a target's files through /proc/<pid>/root); `pid`
-    may be "self" (inside the target, whose pid in its own namespace need not be its host pid)."""
+    [files searched]). `root` prefixes file paths (the helper reads a target's files through
+    /proc/<pid>/root); `pid` may be "self" (inside the target, whose pid in its own namespace need not
+    be its host pid)."""
+    found, searched = locate_sized(pid, wanted, FUNC, root)
+    return {name: (address, path) for name, (address, _size, path) in found.items()}, searched
+
+
+def locate_sized(pid, wanted, symbol_type=FUNC, root="", maps=None):
+    """({name: (address, size, file)}, [files searched]) of CPython's symbols `wanted` in process
+    `pid`. Candidates are the executable and every mapped libpython; each file's symbols come from
+    itself or its build-id debug file; the load bias from the process's mappings (`maps`, else read)."""
     exe = os.readlink("/proc/%s/exe" % pid)
-    starts = first_starts(mappings(pid), lambda path: path == exe or os.path.basename(path).startswith("libpython"))
+    starts = first_starts(mappings(pid) if maps is None else maps,
+                          lambda path: path == exe or os.path.basename(path).startswith("libpython"))
     found, searched = {}, []
     for path in sorted(starts, key=lambda p: p != exe):
         searched.append(path)
@@ -135,31 +152,23 @@ def locate_symbols(pid, wanted, root=""):
         if not missing:
             break
         try:
-            e_type, first_load, symbols = elf_functions(root + path, missing)
+            e_type, first_load, symbols = elf_sized(root + path, missing, symbol_type)
             if len(symbols) < len(missing):
                 bid = build_id(root + path)
                 debug = bid and "%s/usr/lib/debug/.build-id/%s/%s.debug" % (root, bid[:2], bid[2:])
                 if debug and os.path.exists(debug):
                     searched.append(debug[len(root):])
-                    _t, _l, more = elf_functions(debug, [n for n in missing if n not in symbols])
+                    _t, _l, more = elf_sized(debug, [n for n in missing if n not in symbols], symbol_type)
                     symbols.update(more)
         except (OSError, ValueError, IndexError):
             continue
         bias = load_bias(e_type, first_load, starts[path])
-        for name, value in symbols.items():
-            found[name] = (bias + value, path)
+        for name, (value, size) in symbols.items():
+            found[name] = (bias + value, size, path)
     return found, searched
-
 
 
 def elf_objects(path, wanted):
     """{name: st_value} of the OBJECT symbols (static variables too) named in `wanted`."""
-    found = {}
-    with open(path, "rb") as f:
-        head = f.read(64)
-        keys = [(name.encode("ascii") + b"\x00", name) for name in wanted]
-        for strings, st_name, st_value in elf_symbols(f, head, (2,), 1):  # .symtab: statics are local
-            for key, name in keys:
-                if name not in found and strings.startswith(key, st_name):
-                    found[name] = st_value
-    return found
+    _e, _l, found = elf_sized(path, wanted, OBJECT, (2,))  # .symtab: statics are local
+    return {name: value for name, (value, _size) in found.items()}

@@ -33,7 +33,7 @@ import time
 
 from . import errors, injector, quiet_native
 from .errors import HelperError
-from .target import ns_ids, ns_pid, own_namespaces, require_alive
+from .target import ns_pid, own_namespaces, require_alive
 from .wire import DOOR_DIR_PREFIX, DOOR_SOCKET
 
 AGENT_FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyflight_agent")
@@ -335,7 +335,7 @@ def run_bounded(command, pid, deadline, cancelled, timed_out, env=None):
     return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
 
 
-def attach_command(staging, pid, tid=None):
+def attach_command(staging, pid):
     """The command that runs the staged `attach` on `pid`.
 
     `attach` finds the library beside its own executable (realpath of /proc/self/exe) and has the
@@ -348,9 +348,8 @@ def attach_command(staging, pid, tid=None):
         same_view = os.path.samefile(ours, theirs)
     except OSError:
         same_view = False
-    # `attach` ptrace-stops the id it is given: a thread's id stops only that thread (quiet_thread).
     if same_view:
-        return [ours, str(tid or pid)]
+        return [ours, str(pid)]
     nsenter = shutil.which("nsenter")
     if nsenter is None:
         raise HelperError(errors.UNSUPPORTED_PLATFORM, "Process %d has a /tmp of its own (a container or PrivateTmp); loading "
@@ -358,106 +357,31 @@ def attach_command(staging, pid, tid=None):
     command = [nsenter, "--target", str(pid), "--mount"]
     if "pid" in own_namespaces(pid):
         command.append("--pid")
-        return command + ["--", theirs, str(ns_ids(pid, tid)[-1] if tid else ns_pid(pid))]
-    return command + ["--", theirs, str(tid or pid)]
-
-
-# x86-64 system calls a thread can sit blocked in, in the order we prefer to borrow such a thread:
-# long, stable waits first; futex (GIL and lock waits, which wake every few ms) last. Not brk, mmap,
-# munmap, madvise, mprotect: malloc makes those, and the loader calls malloc.
-_QUIET_SYSCALLS = (
-    (232, 281, 441, 7, 271, 23, 270, 43, 288, 0, 45, 47, 35, 230, 61, 247, 34, 128, 130),  # epoll, poll, select, accept, read, recv, sleeps, waits
-    (202,),  # futex
-)
-QUIET_THREAD_SECONDS = 3.0
-
-
-def _blocked_syscall(pid, tid):
-    """(syscall number, stack pointer) of a thread blocked in a system call, or None (running, or not
-    in one); raises OSError when the file cannot be read (no ptrace access, the thread is gone)."""
-    with open("/proc/%d/task/%d/syscall" % (pid, tid)) as f:
-        words = f.read().split()
-    try:
-        number = int(words[0])
-    except (ValueError, IndexError):
-        return None
-    return (number, words[-2]) if number >= 0 else None
-
-
-def _blocked_or_none(pid, tid):
-    try:
-        return _blocked_syscall(pid, tid)
-    except OSError:
-        return None
-
-
-def quiet_thread(pid, deadline):
-    """The thread `attach` should borrow to load the library, as a tid: one blocked in a system call.
-
-    flight-profiler's `attach` stops one thread with ptrace, points it at code that calls malloc,
-    dlopen and free on the thread's own stack, then restores only the general registers. A thread
-    stopped while it computes loses its vector registers (SSE/AVX: a PyTorch target died of SIGSEGV in
-    libtorch_cpu right after a load) and the 128 bytes below its stack pointer that leaf code may use,
-    and one stopped inside malloc has malloc called again under it. A thread blocked in a system call
-    it reached through a libc call holds none of that live. Waits up to QUIET_THREAD_SECONDS for one
-    (a busy main thread sleeps or waits now and then); None when none showed (then the main thread, as
-    before, and the log says so)."""
-    if os.uname().machine != "x86_64":
-        return None
-    until = min(deadline, time.monotonic() + QUIET_THREAD_SECONDS)
-    while True:
-        try:
-            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
-        except OSError:
-            return None
-        blocked, readable = {}, False
-        for tid in tids:
-            try:
-                first = _blocked_syscall(pid, tid)
-                readable = True
-            except OSError:
-                continue
-            if first is not None:
-                blocked[tid] = first
-        if not readable:
-            return None  # /proc does not say (no access): nothing to wait for
-        if blocked:
-            time.sleep(0.005)  # still blocked in the same call, on the same stack: not about to wake
-            for group in _QUIET_SYSCALLS:
-                for tid in tids:  # the main thread first among equals
-                    if tid in blocked and blocked[tid][0] in group and _blocked_or_none(pid, tid) == blocked[tid] \
-                            and not injector.segv_blocked(pid, tid):
-                        return tid
-        if time.monotonic() >= until:
-            return None
-        time.sleep(0.01)
+        return command + ["--", theirs, str(ns_pid(pid))]
+    return command + ["--", theirs, str(pid)]
 
 
 def load_library(staging, pid, deadline):
-    """Has process `pid` dlopen the staged library, on a quiet thread; returns the loader's output
-    (for the log) or raises HelperError. On x86-64, PyFlight's own loader (injector.py), run as a
-    process of its own; elsewhere flight-profiler's `attach` binary."""
-    tid = quiet_thread(pid, deadline)
-    sys.stderr.write("attach %d: %s\n" % (pid, "borrowing thread %d, blocked in a system call" % tid if tid else
-                                           "no thread was blocked in a system call for %.0f s; borrowing the main thread "
-                                           "where it is not inside the C library" % QUIET_THREAD_SECONDS))
+    """Has process `pid` dlopen the staged library; returns the loader's output (for the log) or
+    raises HelperError. On x86-64, PyFlight's own loader (injector.py), run as a process of its own,
+    which chooses the thread (injector.borrow_thread); elsewhere flight-profiler's `attach` binary."""
     if os.uname().machine != "x86_64":
-        code, output = run_bounded(attach_command(staging, pid, tid), pid, deadline, None, HelperError(
+        code, output = run_bounded(attach_command(staging, pid), pid, deadline, None, HelperError(
             errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time." % pid,
             "The process may be stopped (SIGSTOP) or traced by a debugger."))
         if code != 0:
             require_alive(pid, during="while PyFlight was loading its agent")
             raise attach_failure(pid, code, output)
         return output
-    return run_injector(staging, pid, tid or pid, deadline)
+    return run_injector(staging, pid, deadline)
 
 
-def run_injector(staging, pid, tid, deadline):
-    """Runs injector.py on thread `tid` (a host id: ptrace reaches into a container from outside,
+def run_injector(staging, pid, deadline):
+    """Runs injector.py on process `pid` (a host id: ptrace reaches into a container from outside,
     and the library is named as the target sees it). It is never killed: stopped in the middle of the
     call, the thread would return to address 0 with nobody to catch it. In a session of its own, so
     a signal to the helper's group does not reach it either; past the deadline it is left to finish."""
-    command = [sys.executable, "-m", "pyflight_helper.injector", str(pid), str(tid), staging.target_path("flight_profiler_agent.so")]
+    command = [sys.executable, "-m", "pyflight_helper.injector", str(pid), staging.target_path("flight_profiler_agent.so")]
     sys.stderr.write("spawn: %s\n" % " ".join(command))
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -467,8 +391,8 @@ def run_injector(staging, pid, tid, deadline):
         threading.Thread(target=proc.communicate, name="pyflight-injector-reaper", daemon=True).start()
         staging.keep = True  # the library may still be opened from it; the next attach's sweep removes it
         require_alive(pid, during="while PyFlight was loading its agent")
-        raise HelperError(errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time: its thread %d "
-                          "is still inside the loader." % (pid, tid), why_not_started(pid) +
+        raise HelperError(errors.ATTACH_TIMEOUT, "Loading the agent into process %d did not finish in time: a thread of it "
+                          "is still inside the loader." % pid, why_not_started(pid) +
                           " PyFlight's loader stays until that call returns, then gives the thread back as it was.")
     output = out.decode("utf-8", "replace")
     sys.stderr.write("injector exited %d\n%s\n" % (proc.returncode, output[-4000:]))

@@ -1,7 +1,7 @@
 """PyFlight's own loader: makes one thread of a target call dlopen(library) and puts it back exactly
 as it was. Linux x86-64; stdlib only (ctypes), run as its own process by inject.py:
 
-    python -m pyflight_helper.injector <pid> <tid> <library path as the target sees it>
+    python -m pyflight_helper.injector <pid> <library path as the target sees it> [--thread <tid>]
 
 It replaces flight-profiler's `attach` binary, which harmed targets in three measured ways
 (docs/flight-profiler-notes.md, "The injector borrows a thread…"):
@@ -265,38 +265,155 @@ def call_dlopen(pid, tid, loader, library):
         ptrace(PTRACE_CONT, tid, None, ctypes.c_void_p(sig))  # deliver it, as it would have been
 
 
-def c_library_code(maps):
-    """[(start, end)] of the executable mappings of the C library and the dynamic loader: a thread
-    stopped inside them outside a system call may be inside malloc or the loader's own locks, which
-    the call would enter again."""
-    return [(start, end) for start, end, perms, path in maps if "x" in perms and os.path.basename(path).startswith(
-        ("libc.so", "libc-", "ld-linux", "ld-2.", "ld-musl-", "libc.musl", "libpthread"))]
+# System calls a thread waits in with the GIL released (Py_BEGIN_ALLOW_THREADS): epoll, poll,
+# select, accept, read, recv, sleeps, waits. The best threads to borrow: the agent's constructor
+# takes the GIL on the borrowed thread (PyGILState_Ensure), which such a thread can simply wait for.
+QUIET_CALLS = frozenset((232, 281, 441, 7, 271, 23, 270, 43, 288, 0, 45, 47, 35, 230, 61, 247, 34, 128, 130))
+FUTEX = 202
+# What a stopped thread is doing, best first (Places.kind). "quiet": blocked in a quiet call;
+# "python": running bytecode, holding the GIL (the constructor's PyGILState_Ensure returns at once);
+# "lock": in a futex wait outside the runtime (a Python lock, or a C condition variable, which the
+# constructor's own wait for the GIL could entangle); "native": computing in C outside the C
+# library and the GIL's own code. Each later kind is accepted only after TIER_SECONDS more.
+RANK = {"quiet": 0, "python": 0, "lock": 1, "native": 2}
+TIER_SECONDS = 1.0
 
 
-def stop_at_safe_point(tid, unsafe, deadline):
-    """Seizes and stops the thread where a call may be made: inside a system call other than the
-    ones malloc makes, or anywhere outside the C library and the loader. Tries again (released at
-    once) until the deadline. `unsafe`: c_library_code's ranges."""
-    tries = 0
-    while True:
-        tries += 1
-        interrupt(tid, deadline)
-        regs = get_regs(tid)
+class Places:
+    """Where, in the target, a borrowed thread must not be stopped (`maps`: elf.mappings).
+
+    c_library: the C library's and the dynamic loader's code: outside a system call, a thread there
+    may hold malloc's or the loader's own locks, which the call would enter again.
+    runtime: CPython's runtime state (_PyRuntime), which holds the GIL's mutex and condition variable
+    (3.12+: inside the main interpreter's state, which is in _PyRuntime) and the runtime's locks. A
+    thread in a futex there waits for the GIL: borrowed, its constructor waits for the GIL again
+    inside that wait, and with glibc's condition variable the thread that hands the GIL over then
+    waits for the borrowed one, holding the GIL's mutex: the whole process hangs (CPython 3.13, a pool
+    of threads computing, 40 minutes).
+    eval_loop: _PyEval_EvalFrameDefault: a thread stopped in its own code runs bytecode and holds the
+    GIL. gil_code: take_gil and drop_gil, where a thread holds the GIL's mutex."""
+
+    def __init__(self, pid, maps):
+        self.c_library = [(start, end) for start, end, perms, path in maps if "x" in perms and os.path.basename(path).startswith(
+            ("libc.so", "libc-", "ld-linux", "ld-2.", "ld-musl-", "libc.musl", "libpthread"))]
+        root = "/proc/%d/root" % pid
+        try:
+            objects, _ = elf.locate_sized(pid, ["_PyRuntime"], elf.OBJECT, root, maps)
+            functions, _ = elf.locate_sized(pid, ["_PyEval_EvalFrameDefault", "take_gil", "drop_gil"], elf.FUNC, root, maps)
+        except OSError:
+            objects, functions = {}, {}
+        self.runtime = _ranges(objects, ["_PyRuntime"])
+        self.eval_loop = _ranges(functions, ["_PyEval_EvalFrameDefault"])
+        self.gil_code = _ranges(functions, ["take_gil", "drop_gil"])
+
+    def waits_for_interpreter(self, call, first_argument):
+        """True for a futex wait on CPython's runtime state (the GIL); also when it cannot be told."""
+        return call == FUTEX and (not self.runtime or _inside(first_argument, self.runtime))
+
+    def kind(self, regs):
+        """What a stopped thread is doing (a key of RANK), or None: no place for the call (malloc's
+        system calls, a wait for the GIL, the C library's code, the GIL's code)."""
         call = signed(regs.orig_rax)
-        if call >= 0 and call not in MALLOC_SYSCALLS:
-            return tries
-        if call < 0 and not any(start <= regs.rip < end for start, end in unsafe):
-            return tries
-        ptrace(PTRACE_DETACH, tid)
+        if call >= 0:
+            if call in QUIET_CALLS:
+                return "quiet"
+            if call == FUTEX and not self.waits_for_interpreter(call, regs.rdi):
+                return "lock"
+            return None
+        if _inside(regs.rip, self.c_library) or _inside(regs.rip, self.gil_code):
+            return None
+        return "python" if _inside(regs.rip, self.eval_loop) else "native"
+
+
+def _ranges(found, names):
+    return [(found[name][0], found[name][0] + max(1, found[name][1])) for name in names if name in found]
+
+
+def _inside(address, ranges):
+    return any(start <= address < end for start, end in ranges)
+
+
+def _blocked_in(pid, tid):
+    """(call, first argument) of a thread blocked in a system call, "running", or None (gone or
+    unreadable)."""
+    try:
+        with open("/proc/%d/task/%d/syscall" % (pid, tid)) as f:
+            words = f.read().split()
+    except OSError:
+        return None
+    try:
+        return int(words[0]), int(words[1], 16)
+    except (ValueError, IndexError):
+        return "running"
+
+
+def candidates(pid, places):
+    """(threads blocked in a quiet call or running, threads in a futex wait outside the runtime) of
+    a process, read from /proc (no stop), the main thread first. Threads waiting for the GIL or in
+    malloc's system calls are left out."""
+    try:
+        tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
+    except OSError:
+        return [], []
+    quiet, running, locks = [], [], []
+    for tid in tids:
+        state = _blocked_in(pid, tid)
+        if state == "running":
+            running.append(tid)
+        elif state is not None:
+            call, argument = state
+            if call in QUIET_CALLS:
+                quiet.append(tid)
+            elif call == FUTEX:
+                if not places.waits_for_interpreter(call, argument):
+                    locks.append(tid)
+            elif call not in MALLOC_SYSCALLS:
+                running.append(tid)  # a short call: it will be somewhere else in a moment
+    return quiet + running, locks
+
+
+def borrow_thread(pid, places, deadline, only=None):
+    """Seizes and stops a thread of `pid` where the call is safe; returns (tid, kind, tries). Kinds
+    are accepted best first (RANK, TIER_SECONDS); a thread stopped anywhere not yet accepted is
+    released at once. `only`: that thread and no other, in any place Places.kind accepts."""
+    tries, skipped = 0, set()
+    started = time.monotonic()
+    while True:
+        allowed = 2 if only else int((time.monotonic() - started) / TIER_SECONDS)
+        tids, locks = ([only], []) if only else candidates(pid, places)
+        if allowed >= 1 or not tids:
+            tids += locks  # a lock wait, once nothing better showed (at once when no thread runs)
+            allowed = max(allowed, 1)
+        for tid in tids:
+            if segv_blocked(pid, tid):
+                skipped.add(tid)
+                continue
+            tries += 1
+            try:
+                interrupt(tid, deadline)
+            except PtraceError as exc:
+                if exc.errno == errno.ESRCH and not only:
+                    continue  # the thread ended meanwhile
+                raise
+            kind = places.kind(get_regs(tid))
+            if kind is not None and RANK[kind] <= allowed:
+                return tid, kind, tries
+            ptrace(PTRACE_DETACH, tid)
+        if not os.path.exists("/proc/%d" % pid):
+            raise Outcome(DIED, "the target died before the call")
         if time.monotonic() > deadline:
-            raise Outcome(GAVE_UP, "thread %d was inside the C library (or malloc's system calls) each of the %d times it was stopped" % (tid, tries))
+            if skipped and not tries:
+                raise Outcome(GAVE_UP, "every thread of process %d blocks or ignores SIGSEGV, which ends the call" % pid)
+            raise Outcome(GAVE_UP, "no thread of process %d stopped where the call is safe in %d tries (each was computing "
+                          "inside the C library, waiting for the GIL, or in malloc's system calls)" % (pid, tries))
         time.sleep(0.002)
 
 
-def inject(pid, tid, library):
-    """(code, text): loads `library` (a path as process `pid` sees it) on thread `tid`."""
+def inject(pid, library, only=None):
+    """(code, text): loads `library` (a path as process `pid` sees it) on a thread it chooses
+    (borrow_thread), or on thread `only`."""
     try:
-        maps = elf.mappings(pid)  # read once: the loader's address and the C library's code
+        maps = elf.mappings(pid)  # read once: the loader's address, the C library's code, CPython's symbols
         loader = loader_function(pid, maps)
     except PermissionError as exc:
         return NO_PERMISSION, "cannot read process %d's memory map: %s" % (pid, exc)
@@ -304,21 +421,23 @@ def inject(pid, tid, library):
         return DIED, "process %d is gone" % pid
     if loader is None:
         return NO_LOADER, "no dlopen or __libc_dlopen_mode in the C library mapped in process %d" % pid
-    if segv_blocked(pid, tid):
-        return GAVE_UP, "thread %d blocks or ignores SIGSEGV, which ends the call" % tid
-    print("loader: %s at %#x; thread %d" % (loader[1], loader[0], tid))
+    if only and segv_blocked(pid, only):
+        return GAVE_UP, "thread %d blocks or ignores SIGSEGV, which ends the call" % only
+    places = Places(pid, maps)
+    print("loader: %s at %#x; CPython's runtime state %s, eval loop %s, GIL code %s" % (
+        loader[1], loader[0], "found" if places.runtime else "not found (no futex wait is borrowed)",
+        "found" if places.eval_loop else "not found", "found" if places.gil_code else "not found"))
     try:
-        tries = stop_at_safe_point(tid, c_library_code(maps), time.monotonic() + STOP_SECONDS)
+        tid, kind, tries = borrow_thread(pid, places, time.monotonic() + STOP_SECONDS, only)
     except PtraceError as exc:
         if exc.errno == errno.EPERM:
-            return NO_PERMISSION, "the kernel refused to let PyFlight trace thread %d (ptrace): %s" % (tid, exc)
+            return NO_PERMISSION, "the kernel refused to let PyFlight trace process %d (ptrace): %s" % (pid, exc)
         if exc.errno == errno.ESRCH:
-            return GONE, "thread %d is gone" % tid
+            return GONE, "thread %d is gone" % only
         raise
     except Outcome as outcome:
         return outcome.code, str(outcome)
-    if tries > 1:
-        print("stopped at a safe point after %d tries" % tries)
+    print("borrowing thread %d (%s) after %d %s" % (tid, BORROWED[kind], tries, "stop" if tries == 1 else "stops"))
     try:
         code, text = call_dlopen(pid, tid, loader[0], library)
     except Outcome as outcome:
@@ -330,13 +449,18 @@ def inject(pid, tid, library):
     return code, text
 
 
+BORROWED = {"quiet": "waiting in a system call", "python": "running Python code, holding the GIL",
+            "lock": "waiting on a lock or condition outside the interpreter", "native": "computing outside the C library"}
+
+
 def main(argv):
-    pid, tid, library = int(argv[0]), int(argv[1]), argv[2]
+    pid, library = int(argv[0]), argv[1]
+    only = int(argv[3]) if argv[2:3] == ["--thread"] else None
     # A cancel or deadline must not end this process in the middle of the call (the thread would
     # return to address 0 with no tracer: the target would die). Signals wait; the call is short.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    code, text = inject(pid, tid, library)
+    code, text = inject(pid, library, only)
     print("%s: %s" % (RESULT[code], text))
     sys.stdout.flush()
     return code

@@ -59,7 +59,7 @@ def _library(pid):
 
 
 def _inject(pid, tid, library, user=None):
-    command = [sys.executable, "-m", "pyflight_helper.injector", str(pid), str(tid), library]
+    command = [sys.executable, "-m", "pyflight_helper.injector", str(pid), library, "--thread", str(tid)]
     if user:
         command = [shutil.which("setpriv"), "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + command
     env = dict(os.environ, PYTHONPATH=HELPER_PATH)

@@ -267,6 +267,22 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         }
       });
 
+      it('a pool whose every thread computes (all but one wait for the GIL) takes the agent and computes on', async () => {
+        // The loader used to borrow a thread that waited for the GIL: the agent's constructor took the
+        // GIL again inside that wait and the whole process hung for good (3.10, 3.12, 3.13: 9 of 9).
+        const pool = await startTarget(['regex_pool.py'], python, 60_000);
+        try {
+          const pid = String(pool.pid);
+          const scrubbed = () => Number(json<{ value: string }>(cli('getglobal', pid, '__main__', 'SCRUBBED', '--json')).value.replace(/\D/g, ''));
+          assert.equal(json<{ value: string }>(cli('eval', pid, '6 * 7', '--json')).value, '42'); // loads the agent
+          assert.equal(agentCopies(pool.pid).length, 1);
+          const first = scrubbed();
+          await until('the pool scrubs on after the load', () => scrubbed() > first, 60);
+        } finally {
+          await pool.stop();
+        }
+      });
+
       it('in its own PID namespace (unshare --fork --pid --mount-proc): stack with names, watch', async function () {
         if (namespacesUnavailable) {
           console.log(`    (skipped: ${namespacesUnavailable})`);
