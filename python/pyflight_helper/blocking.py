@@ -412,24 +412,14 @@ def link_feeders(threads):
             if name:
                 waits.setdefault((b["kind"], name), []).append(t)
     for (kind, name), waiters in waits.items():
-        fed_by = []
-        for thread in threads:
-            if thread in waiters:
-                continue
-            for frame in thread.get("frames") or []:
-                if frame.get("kind") != "python" or not frame.get("file") or not frame.get("line"):
-                    continue
-                found = [(text, how, line) for first, last, text, how, line, _cls, _fn in _feed_calls(frame["file"])
-                         if first <= frame["line"] <= last and how in _FEEDS[kind] and _last_name(text) == name]
-                if found:
-                    text, how, line = found[0]
-                    entry = {"expression": text, "file": frame["file"], "line": line, "how": how, "function": frame.get("function")}
-                    if entry not in thread.setdefault("feeding", []):
-                        thread["feeding"].append(entry)
-                    if thread["name"] not in fed_by:
-                        fed_by.append(thread["name"])
-                    break
-        maybe = _maybe_feeders(threads, waiters, kind) if not fed_by and kind == "queue" else []
+        def feeds_it(frame, kind=kind, name=name):
+            # Inside a function that puts into (sets, notifies) an object of the waiters' name.
+            found = [(text, how, line, frame.get("function")) for first, last, text, how, line, _cls, _fn in _feed_calls(frame["file"])
+                     if first <= frame["line"] <= last and how in _FEEDS[kind] and _last_name(text) == name]
+            return found and dict(zip(("expression", "how", "line", "function"), found[0]))
+
+        fed_by = _feeders(threads, waiters, feeds_it)
+        maybe = _feeders(threads, waiters, _feeds_some(kind)) if not fed_by and kind == "queue" else []
         for waiter in waiters:
             if fed_by:
                 waiter["blockedOn"]["fedBy"] = list(fed_by)
@@ -438,31 +428,41 @@ def link_feeders(threads):
     return threads
 
 
-def _maybe_feeders(threads, waiters, kind):
-    """No thread is inside a function that feeds an object of the waiters' name: the threads running
-    a method of a class that feeds *some* object (judge 7: consumers wait in `self.q.get()`; the
-    reader thread, a FeedReader, puts into `self.out` in FeedReader._pump, and is stuck in recv in
-    another of its methods). The same queue under another name, maybe: `maybeFedBy`, and the
-    thread's `feeding` entry is marked `maybe` with the method that makes the call."""
+def _feeders(threads, waiters, feeds):
+    """The names of the threads (waiters excepted) with a Python frame for which `feeds(frame)` gives
+    a feeding entry; the first such frame's entry goes into the thread's `feeding`."""
     names = []
     for thread in threads:
         if thread in waiters:
             continue
         for frame in thread.get("frames") or []:
-            function = frame.get("function") or ""
-            if frame.get("kind") != "python" or not frame.get("file") or "." not in function or is_stdlib(frame["file"]):
-                continue  # the standard library's classes (Thread, Queue) put and set for everyone
-            cls = function.split(".")[-2]
-            found = [(text, how, line, fn) for _f, _l, text, how, line, owner, fn in _feed_calls(frame["file"])
-                     if owner == cls and how in _FEEDS[kind]]
-            if found:
-                text, how, line, fn = found[0]
-                entry = {"expression": text, "file": frame["file"], "line": line, "how": how, "function": fn, "maybe": True}
+            if frame.get("kind") != "python" or not frame.get("file") or not frame.get("line"):
+                continue
+            entry = feeds(frame)
+            if entry:
+                entry["file"] = frame["file"]
                 if entry not in thread.setdefault("feeding", []):
                     thread["feeding"].append(entry)
                 names.append(thread["name"])
                 break
     return names
+
+
+def _feeds_some(kind):
+    """No thread is inside a function that feeds an object of the waiters' name: a frame running a
+    method of a class that feeds *some* object (judge 7: consumers wait in `self.q.get()`; the reader
+    thread, a FeedReader, puts into `self.out` in FeedReader._pump, and is stuck in recv in another of
+    its methods). The same queue under another name, maybe: `maybeFedBy`, and the entry is marked
+    `maybe`, with the method that makes the call."""
+    def feeds(frame):
+        function = frame.get("function") or ""
+        if "." not in function or is_stdlib(frame["file"]):
+            return None  # the standard library's classes (Thread, Queue) put and set for everyone
+        cls = function.split(".")[-2]
+        found = [(text, how, line, fn) for _f, _l, text, how, line, owner, fn in _feed_calls(frame["file"])
+                 if owner == cls and how in _FEEDS[kind]]
+        return found and dict(zip(("expression", "how", "line", "function"), found[0]), maybe=True)
+    return feeds
 
 
 def _base_and_path(text):

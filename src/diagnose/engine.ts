@@ -11,7 +11,7 @@ import { playbookFor, type DiagnoseKind, type DiagnoseTarget } from './playbooks
 import type { DiagnoseStep, DiagnosisExtras, PlaybookOptions, PlaybookOutcome } from './playbookTypes';
 import { gatherQuickEvidence } from './quickEvidence';
 import type { DiagnosisReport } from './report';
-import { kindFromWords, kindsInWords, routeByEvidence, wordsOverFallback } from './routing';
+import { kindFromWords, kindsInWords, routeByEvidence, saysItStopped, wordsOverFallback } from './routing';
 import { hasTorch } from './torch';
 import { sampleStacks } from './stackSamples';
 import { deathHint, deathText } from '../session/targetDeath';
@@ -96,7 +96,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   // may fail quietly (judge 7's payout service, whose RSS rose with each batch, got "No leak found").
   // A busy process the words say has stopped (judge 8's ledger-sync: "stopped applying events … using a
   // whole core") may spin on a failure: a retry loop that catches the same exception at once, forever.
-  const spinning = kind === 'slow' && !asked && STOPPED_WORDS.test(problem) && findings[0]?.about === 'cpu';
+  const spinning = kind === 'slow' && !asked && saysItStopped(problem) && findings[0]?.about === 'cpu';
   const countExceptions = spinning || ((kind === 'hang' || kind === 'memory') && !asked && !fromWords && findings[0]?.severity === 'info');
   const nothing = spinning ? 'it computes, though the words say it stopped' : kind === 'memory' ? 'no leak was found' : 'no thread was stuck';
   if (countExceptions && options.allowAgent === false) {
@@ -114,8 +114,5 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   if (routingSamples && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${routingSamples}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
 }
-
-/** Words that say the work stopped (not that it is slow). */
-const STOPPED_WORDS = /\b(stopped|stops|no longer|not (processing|applying|consuming|making progress)|no progress|isn't (processing|applying|consuming)|never finish\w*|stuck)\b/i;
 
 const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

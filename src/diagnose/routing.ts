@@ -32,6 +32,14 @@ export function mentions(words: RegExp, problem: string): boolean {
   return false;
 }
 
+/** Words that say the work stopped (not that it is slow). */
+const STOPPED_WORDS = /\b(stopped|stops|no longer|not (processing|applying|consuming|making progress)|no progress|isn't (processing|applying|consuming)|never finish\w*|stuck)\b/i;
+
+/** Whether the problem says the work stopped ("stopped applying events"), not negated ("hasn't stopped"). */
+export function saysItStopped(problem: string): boolean {
+  return mentions(STOPPED_WORDS, problem);
+}
+
 /** Every kind the problem's words name (after the more specific kinds win), in the table's order;
  * `without`: kinds that cannot apply to this process (torch where torch is not loaded). */
 export function kindsInWords(problem: string, without: readonly DiagnoseKind[] = []): DiagnoseKind[] {

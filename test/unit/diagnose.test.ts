@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseDiagnosePrompt } from '../../src/diagnose/chatCommands';
 import { escapeMarkdown } from '../../src/format/markdown';
-import { kindFromWords } from '../../src/diagnose/routing';
+import { kindFromWords, saysItStopped } from '../../src/diagnose/routing';
 import { analyzeHang, lockCycles } from '../../src/diagnose/hang';
 import type { StackResult, ThreadStack } from '../../src/protocol/helper';
 
@@ -34,6 +34,13 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.equal(kindFromWords('the API no longer responds'), 'hang');
     assert.equal(kindFromWords('checkout fails with 500s'), 'exception');
     assert.equal(kindFromWords('slow and leaking memory'), undefined);
+  });
+
+  it('tells words that say the work stopped from words that deny it (a busy process said to have stopped may spin on a failure)', () => {
+    assert.ok(saysItStopped('ledger-sync stopped applying events and uses a whole core'));
+    assert.ok(saysItStopped('the consumer is not processing messages any more'));
+    assert.ok(!saysItStopped("it hasn't stopped, it is just slow"));
+    assert.ok(!saysItStopped('requests are slow since the deploy'));
   });
 
   it('finds a two-thread lock cycle and reports it first, with both functions and lines', () => {
