@@ -2,7 +2,7 @@
 // that request (terminalPort), for the target's user and root only, and closes when the request ends:
 // the terminal closes (cancel), or the helper that asked dies.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { silentLogger } from '../../src/common/logger';
 import { terminalCommand } from '../../src/live/terminalLaunch';
@@ -61,6 +61,24 @@ describe('Open PyFlight Terminal: the agent\'s TCP port for flight-profiler\'s C
       const after = spawnSync(shellPath, shellArgs, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
       assert.notEqual(after.status, 0);
       assert.match(after.stdout + after.stderr, /terminal port of this process is closed/);
+      // Its number taken meanwhile by another process (an outgoing connection's port, on a busy
+      // machine): the same words, not flight-profiler's "No available debug port" (seen in a full run).
+      // (flight-profiler's CLI looks at the port and the one after it.)
+      const holder = spawn(VENV_PYTHON, ['-c', 'import socket, sys\nheld = []\nfor port in (int(sys.argv[1]), int(sys.argv[1]) + 1):\n'
+        + '    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); held.append(s)\n'
+        + '    try: s.bind(("127.0.0.1", port))\n    except OSError: pass  # in use already: taken all the same\n'
+        + 'print("BOUND", flush=True); sys.stdin.read()', String(opened.port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          holder.stdout.once('data', () => resolve());
+          holder.once('exit', (code) => reject(new Error(`the port holder exited ${code}`)));
+        });
+        const taken = spawnSync(shellPath, shellArgs, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+        assert.notEqual(taken.status, 0);
+        assert.match(taken.stdout + taken.stderr, /terminal port of this process is closed/);
+      } finally {
+        holder.kill();
+      }
       assert.deepEqual(listeningTcpPorts(target.pid), []);
       assert.equal(new Set(readMaps(target.pid)).size, 1, 'still one agent');
     } finally {
