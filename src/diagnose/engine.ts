@@ -10,7 +10,7 @@ import { diagnoseException } from './exception';
 import { playbookFor, type DiagnoseKind, type DiagnoseTarget } from './playbooks';
 import type { DiagnoseStep, DiagnosisExtras, PlaybookOptions, PlaybookOutcome } from './playbookTypes';
 import { gatherQuickEvidence } from './quickEvidence';
-import type { DiagnosisReport } from './report';
+import { shortWhere, type DiagnosisReport, type Finding } from './report';
 import { kindFromWords, kindsInWords, routeByEvidence, saysItStopped, wordsOverFallback } from './routing';
 import { hasTorch } from './torch';
 import { sampleStacks } from './stackSamples';
@@ -111,8 +111,45 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       extras.exceptions = quiet.window;
     }
   }
+  if (kind === 'slow' && options.allowAgent !== false) await explainBackoff(target, findings[0], options, onStep, commands, extras)
+    .then((renamed) => { if (renamed) summary = summary.replace(renamed.from.slice(1), renamed.to.slice(1)); })
+    .catch((error: unknown) => {
+      const failure = PyFlightError.from(error);
+      if (failure.code === ErrorCode.Cancelled) throw failure;
+      onStep(`The exceptions behind those sleeps were not counted: ${failure.message}`);
+    });
   if (routingSamples && kind !== 'hang' && kind !== 'gil') commands.unshift(`pyflight stack ${target.pid} --json   (×${routingSamples}, to route)`);
   return { pid: target.pid, problem, kind, routedBy, summary, findings, commands_run: commands, elapsedMs: Date.now() - started };
+}
+
+/**
+ * Requests that wait asleep at one line of the program (commonWaits, "…, sleeping"): a retry's
+ * backoff sleeps after a failure, and the failure is the cause (judge 9: every quote slept 0.5 s
+ * because a dead first endpoint refused each connection before the replica was tried). Counts the
+ * exceptions caught in that function for 2 s; what it catches goes into the lead finding, whose
+ * title then says what it backs off after. Returns the title's change, for the summary.
+ */
+async function explainBackoff(target: DiagnoseTarget, lead: Finding | undefined, options: DiagnoseOptions, onStep: DiagnoseStep,
+  commands: string[], extras: DiagnosisExtras): Promise<{ from: string; to: string } | undefined> {
+  const where = lead?.location?.function;
+  if (!lead || lead.about !== 'wait' || !where || !/, sleeping\)$/.test(lead.title)) return undefined;
+  onStep(`Threads sleep in ${where}: counting the exceptions it catches for 2 s, in case each sleep is a retry's backoff.`);
+  const counted = await diagnoseException(target, 2, { signal: options.signal, workspaceRoots: options.workspaceRoots, log: options.log }, onStep, commands);
+  const window = counted.window;
+  const caught = (window?.exceptions ?? []).flatMap((e) => e.handlers.filter((h) => h.caught && h.function === where).map((h) => ({ e, h })))
+    .sort((a, b) => b.h.count - a.h.count);
+  if (!window || !caught.length) return undefined;
+  extras.exceptions = window;
+  const { e, h } = caught[0];
+  const sample = e.samples[0];
+  const from = lead.title;
+  lead.title = `${from.slice(0, -1)}, backing off after ${e.type})`;
+  lead.evidence.unshift(`Before its sleeps a call fails: ${e.type}${sample?.message ? ` (${sample.message})` : ''} was raised ${h.count} times in ${window.seconds} s `
+    + `in ${e.function} (${shortWhere(e.file, sample?.line ?? e.firstLine)})${sample?.args ? `, with ${sample.args}` : ''}, and caught by \`${h.clause ?? 'except'}\``
+    + `${h.clauseLine ? ` at ${shortWhere(h.file, h.clauseLine)}` : ''} in ${where}: a retry that sleeps before it tries again.`);
+  lead.next_steps.unshift(`Fix what fails before each retry (${e.type} in ${e.function}${sample?.message ? `: ${sample.message}` : ''}): a dead or misconfigured endpoint `
+    + 'that every request tries first costs each one the whole backoff. The sleep is only its symptom.');
+  return { from, to: lead.title };
 }
 
 const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

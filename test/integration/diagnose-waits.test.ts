@@ -34,3 +34,42 @@ describe('diagnose: requests that wait at one line (a child process per request)
     });
   }
 });
+
+// Judge 9: every quote slept 0.5 s in a retry's backoff, because the first endpoint of its list had
+// nothing listening; "4 threads wait in _call_with_retry, sleeping" named the place, not the cause.
+describe('diagnose: requests asleep in a retry backoff say what fails before each sleep', function () {
+  this.timeout(120_000);
+  let session: Session | undefined;
+  after(async () => {
+    await session?.detach();
+    await stopAllTargets();
+  });
+
+  it('retry_backoff.py, "price requests take a third of a second each but the CPU is idle": the refused connection, caught in StockClient._call_with_retry', async () => {
+    const target = await startTarget(['retry_backoff.py']);
+    session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await session.attach();
+    const report = await diagnose(session, 'price requests take a third of a second each but the CPU is idle', { budgetSeconds: 12 });
+    assert.equal(report.kind, 'slow', report.routedBy);
+    const first = report.findings[0];
+    const titles = report.findings.map((f) => f.title).join('\n');
+    assert.match(first.title, /threads at a time wait in StockClient\._call_with_retry \(retry_backoff\.py:\d+, sleeping, backing off after ConnectionRefusedError\)$/, titles);
+    assert.match(first.evidence[0], /^Before its sleeps a call fails: ConnectionRefusedError \(\[Errno 111\] Connection refused\) was raised \d+ times in 2 s in StockClient\._call_with_retry .*caught by `except ConnectionRefusedError:` at retry_backoff\.py:\d+/, first.evidence.join('\n'));
+    assert.match(first.next_steps[0], /^Fix what fails before each retry \(ConnectionRefusedError/);
+    assert.match(report.summary, /^Waiting, not computing: \d threads at a time wait in StockClient\._call_with_retry .*backing off after ConnectionRefusedError\)\.$/, report.summary);
+  });
+
+  it('subprocess_waits.py asleep in no retry: nothing is added (its threads wait in a child process, not a sleep)', async () => {
+    // The exceptions are counted only behind a sleep at the lead's line: the judge-7 service stays as it was.
+    const target = await startTarget(['subprocess_waits.py']);
+    const other = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    try {
+      await other.attach();
+      const report = await diagnose(other, 'statements take most of a second each, the CPU is idle', { budgetSeconds: 12 });
+      assert.doesNotMatch(report.findings[0].title, /backing off/);
+      assert.ok(!report.commands_run.some((c) => /--kind exception/.test(c)), report.commands_run.join('\n'));
+    } finally {
+      await other.detach();
+    }
+  });
+});
