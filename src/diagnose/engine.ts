@@ -111,7 +111,7 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
       extras.exceptions = quiet.window;
     }
   }
-  if (kind === 'slow' && options.allowAgent !== false) await explainBackoff(target, findings[0], options, onStep, commands, extras)
+  if ((kind === 'slow' || kind === 'hang') && options.allowAgent !== false) await explainBackoff(target, findings[0], options, onStep, commands, extras)
     .then((renamed) => { if (renamed) summary = summary.replace(renamed.from.slice(1), renamed.to.slice(1)); })
     .catch((error: unknown) => {
       const failure = PyFlightError.from(error);

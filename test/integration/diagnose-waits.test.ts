@@ -39,25 +39,29 @@ describe('diagnose: requests that wait at one line (a child process per request)
 // nothing listening; "4 threads wait in _call_with_retry, sleeping" named the place, not the cause.
 describe('diagnose: requests asleep in a retry backoff say what fails before each sleep', function () {
   this.timeout(120_000);
-  let session: Session | undefined;
+  const sessions: Session[] = [];
   after(async () => {
-    await session?.detach();
+    await Promise.all(sessions.map((s) => s.detach()));
     await stopAllTargets();
   });
 
-  it('retry_backoff.py, "price requests take a third of a second each but the CPU is idle": the refused connection, caught in StockClient._call_with_retry', async () => {
-    const target = await startTarget(['retry_backoff.py']);
-    session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
-    await session.attach();
-    const report = await diagnose(session, 'price requests take a third of a second each but the CPU is idle', { budgetSeconds: 12 });
-    assert.equal(report.kind, 'slow', report.routedBy);
-    const first = report.findings[0];
-    const titles = report.findings.map((f) => f.title).join('\n');
-    assert.match(first.title, /threads at a time wait in StockClient\._call_with_retry \(retry_backoff\.py:\d+, sleeping, backing off after ConnectionRefusedError\)$/, titles);
-    assert.match(first.evidence[0], /^Before its sleeps a call fails: ConnectionRefusedError \(\[Errno 111\] Connection refused\) was raised \d+ times in 2 s in StockClient\._call_with_retry .*caught by `except ConnectionRefusedError:` at retry_backoff\.py:\d+/, first.evidence.join('\n'));
-    assert.match(first.next_steps[0], /^Fix what fails before each retry \(ConnectionRefusedError/);
-    assert.match(report.summary, /^Waiting, not computing: \d threads at a time wait in StockClient\._call_with_retry .*backing off after ConnectionRefusedError\)\.$/, report.summary);
-  });
+  for (const [words, kind] of [['price requests take a third of a second each but the CPU is idle', 'slow'], ['price requests hang', 'hang']] as const) {
+    it(`retry_backoff.py, "${words}": the refused connection, caught in StockClient._call_with_retry (${kind})`, async () => {
+      const target = await startTarget(['retry_backoff.py']);
+      const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+      sessions.push(session);
+      await session.attach();
+      const report = await diagnose(session, words, { budgetSeconds: 12 });
+      assert.equal(report.kind, kind, report.routedBy);
+      const first = report.findings[0];
+      const titles = report.findings.map((f) => f.title).join('\n');
+      assert.match(first.title, /threads at a time wait in StockClient\._call_with_retry \(retry_backoff\.py:\d+, sleeping, backing off after ConnectionRefusedError\)$/, titles);
+      assert.match(first.evidence[0], /^Before its sleeps a call fails: ConnectionRefusedError \(\[Errno 111\] Connection refused\) was raised \d+ times in 2 s in StockClient\._call_with_retry .*caught by `except ConnectionRefusedError:` at retry_backoff\.py:\d+/, first.evidence.join('\n'));
+      assert.match(first.next_steps[0], /^Fix what fails before each retry \(ConnectionRefusedError/);
+      assert.match(report.summary, /\d threads at a time wait in StockClient\._call_with_retry .*backing off after ConnectionRefusedError\)\.$/, report.summary);
+      if (kind === 'slow') assert.match(report.summary, /^Waiting, not computing: /);
+    });
+  }
 
   it('subprocess_waits.py asleep in no retry: nothing is added (its threads wait in a child process, not a sleep)', async () => {
     // The exceptions are counted only behind a sleep at the lead's line: the judge-7 service stays as it was.
