@@ -30,7 +30,7 @@ __attribute__((constructor)) static void take_the_gil(void) { PyGILState_Release
 
 # Four threads and the main thread computing: at any moment all but one wait for the GIL.
 POOL = r"""
-import re, sys, threading
+import re, signal, sys, threading
 TEXT = "alice@example.com paid 4111-1111-1111-1111 from 10.0.0.1 " * 20
 RULES = [re.compile(p) for p in (r"[\w.]+@[\w.]+", r"\d{4}-\d{4}-\d{4}-\d{4}", r"\d+\.\d+\.\d+\.\d+")]
 done = [0]
@@ -40,11 +40,12 @@ def work():
         for rule in RULES:
             t = rule.sub("***", t)
         done[0] += 1
+# The handler before READY: SIGUSR1's default action ends the process (a loaded machine let the test's
+# first signal arrive before a handler installed after READY).
+signal.signal(signal.SIGUSR1, lambda *a: print(done[0], flush=True))
 for i in range(4):
     threading.Thread(target=work, daemon=True).start()
 print("READY", flush=True)
-signal_line = lambda *a: print(done[0], flush=True)
-import signal; signal.signal(signal.SIGUSR1, signal_line)
 work()
 """
 
