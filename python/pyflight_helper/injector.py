@@ -391,14 +391,15 @@ def borrow_thread(pid, places, deadline, only=None):
             tries += 1
             try:
                 interrupt(tid, deadline)
-            except PtraceError as exc:
-                if exc.errno == errno.ESRCH and not only:
-                    continue  # the thread ended meanwhile
+                kind = places.kind(get_regs(tid))
+                if kind is not None and RANK[kind] <= allowed:
+                    return tid, kind, tries
+                ptrace(PTRACE_DETACH, tid)
+            except (PtraceError, Outcome) as exc:
+                ended = getattr(exc, "errno", None) == errno.ESRCH or getattr(exc, "code", None) == GONE
+                if ended and not only:
+                    continue  # the thread ended meanwhile: another one will do
                 raise
-            kind = places.kind(get_regs(tid))
-            if kind is not None and RANK[kind] <= allowed:
-                return tid, kind, tries
-            ptrace(PTRACE_DETACH, tid)
         if not os.path.exists("/proc/%d" % pid):
             raise Outcome(DIED, "the target died before the call")
         if time.monotonic() > deadline:
@@ -433,7 +434,7 @@ def inject(pid, library, only=None):
         if exc.errno == errno.EPERM:
             return NO_PERMISSION, "the kernel refused to let PyFlight trace process %d (ptrace): %s" % (pid, exc)
         if exc.errno == errno.ESRCH:
-            return GONE, "thread %d is gone" % only
+            return GONE, "thread %d is gone" % only if only else "process %d is gone" % pid
         raise
     except Outcome as outcome:
         return outcome.code, str(outcome)

@@ -199,6 +199,34 @@ def test_a_thread_that_never_leaves_a_builtin_is_borrowed_after_the_better_kinds
         proc.wait()
 
 
+# A thread per request that ends within milliseconds: threads end between the list and the stop.
+# (One that ends after it was seized, before it stops, is passed over the same way; this target does
+# not provoke that narrower window reliably.)
+CHURN = r"""
+import signal, threading, time
+signal.signal(signal.SIGUSR1, lambda *a: print("alive", flush=True))
+print("READY", flush=True)
+while True:
+    threads = [threading.Thread(target=time.sleep, args=(0.001,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+"""
+
+
+def test_threads_that_end_during_the_choice_are_passed_over(gil_library):
+    proc = _start(sys.executable, CHURN)
+    try:
+        for _ in range(5):
+            code, out = _load(proc.pid, gil_library())
+            assert code == injector.LOADED, out
+        assert _answers(proc) == "alive"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_process_whose_threads_all_block_sigsegv_is_refused_unchanged(gil_library):
     proc = _start(sys.executable, """
 import signal, time
