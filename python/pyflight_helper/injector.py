@@ -306,20 +306,24 @@ class Places:
         self.eval_loop = _ranges(functions, ["_PyEval_EvalFrameDefault"])
         self.gil_code = _ranges(functions, ["take_gil", "drop_gil"])
 
-    def waits_for_interpreter(self, call, first_argument):
-        """True for a futex wait on CPython's runtime state (the GIL); also when it cannot be told."""
-        return call == FUTEX and (not self.runtime or _inside(first_argument, self.runtime))
+    def call_kind(self, call, first_argument):
+        """What a thread blocked in system call `call` is doing: "quiet" (a wait with the GIL
+        released), "lock" (a futex wait outside the runtime), "passing" (a short call: it will be
+        elsewhere in a moment), or None: never borrowed there (malloc's calls; a futex wait on the
+        runtime, the GIL's, also when the runtime was not found)."""
+        if call in QUIET_CALLS:
+            return "quiet"
+        if call == FUTEX:
+            return "lock" if self.runtime and not _inside(first_argument, self.runtime) else None
+        return None if call in MALLOC_SYSCALLS else "passing"
 
     def kind(self, regs):
-        """What a stopped thread is doing (a key of RANK), or None: no place for the call (malloc's
-        system calls, a wait for the GIL, the C library's code, the GIL's code)."""
+        """What a stopped thread is doing (a key of RANK), or None: no place for the call (any
+        system call but a quiet one or a lock wait, the C library's code, the GIL's code)."""
         call = signed(regs.orig_rax)
         if call >= 0:
-            if call in QUIET_CALLS:
-                return "quiet"
-            if call == FUTEX and not self.waits_for_interpreter(call, regs.rdi):
-                return "lock"
-            return None
+            kind = self.call_kind(call, regs.rdi)
+            return kind if kind in RANK else None
         if _inside(regs.rip, self.c_library) or _inside(regs.rip, self.gil_code):
             return None
         return "python" if _inside(regs.rip, self.eval_loop) else "native"
@@ -358,17 +362,8 @@ def candidates(pid, places):
     quiet, running, locks = [], [], []
     for tid in tids:
         state = _blocked_in(pid, tid)
-        if state == "running":
-            running.append(tid)
-        elif state is not None:
-            call, argument = state
-            if call in QUIET_CALLS:
-                quiet.append(tid)
-            elif call == FUTEX:
-                if not places.waits_for_interpreter(call, argument):
-                    locks.append(tid)
-            elif call not in MALLOC_SYSCALLS:
-                running.append(tid)  # a short call: it will be somewhere else in a moment
+        kind = state if state in (None, "running") else places.call_kind(*state)
+        {"quiet": quiet, "running": running, "passing": running, "lock": locks}.get(kind, []).append(tid)
     return quiet + running, locks
 
 

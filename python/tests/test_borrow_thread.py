@@ -173,18 +173,6 @@ def test_an_idle_process_lends_a_thread_that_waits_on_a_lock_at_once(python, gil
         proc.wait()
 
 
-def test_a_sleeping_thread_is_preferred_to_a_busy_main_thread(gil_library):
-    proc = _start(sys.executable, BUSY_AND_SLEEPING)
-    try:
-        code, out = _load(proc.pid, gil_library())
-        assert code == injector.LOADED, out
-        assert "(%s)" % injector.BORROWED["quiet"] in out and "borrowing thread %d " % proc.pid not in out, out
-        assert _answers(proc) == "alive"
-    finally:
-        proc.kill()
-        proc.wait()
-
-
 def test_a_thread_that_never_leaves_a_builtin_is_borrowed_after_the_better_kinds_had_their_time(gil_library):
     proc = _start(sys.executable, IN_A_BUILTIN)
     try:
@@ -215,12 +203,18 @@ while True:
 """
 
 
-def test_threads_that_end_during_the_choice_are_passed_over(gil_library):
-    proc = _start(sys.executable, CHURN)
+@pytest.mark.parametrize("source, loads, borrowed", [
+    (BUSY_AND_SLEEPING, 1, "quiet"),  # a sleeping thread is preferred to a busy main thread
+    (CHURN, 5, None),  # threads that end during the choice are passed over
+], ids=["a sleeping thread before a busy main", "threads that come and go"])
+def test_the_loader_takes_the_best_thread_that_is_still_there(source, loads, borrowed, gil_library):
+    proc = _start(sys.executable, source)
     try:
-        for _ in range(5):
+        for _ in range(loads):
             code, out = _load(proc.pid, gil_library())
             assert code == injector.LOADED, out
+        if borrowed:
+            assert "(%s)" % injector.BORROWED[borrowed] in out and "borrowing thread %d " % proc.pid not in out, out
         assert _answers(proc) == "alive"
     finally:
         proc.kill()

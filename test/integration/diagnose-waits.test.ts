@@ -5,24 +5,28 @@ import { diagnose } from '../../src/diagnose/engine';
 import { Session } from '../../src/session/session';
 import { FIXTURES, startTarget, stopAllTargets } from '../support/fixtures';
 
-// Judge 7: a slow but idle service (each request waits for an external signing program) got
-// "CPU-bound: build_statement uses 50.0% of CPU samples" from 2 samples in 10 s. Threads that wait
-// at one line of the program, several at once, are where its time goes.
-describe('diagnose: requests that wait at one line (a child process per request) while the CPU idles', function () {
+// Requests that wait at one line of the program, several at once, while the CPU idles: that line is
+// where their time goes, and when it is a retry's sleep, what fails before each sleep is the cause.
+describe('diagnose: requests that wait at one line', function () {
   this.timeout(120_000);
   const sessions: Session[] = [];
   after(async () => {
     await Promise.all(sessions.map((s) => s.detach()));
     await stopAllTargets();
   });
+  async function diagnoseFixture(fixture: string, words: string) {
+    const target = await startTarget([fixture]);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    return diagnose(session, words, { budgetSeconds: 12 });
+  }
 
+  // Judge 7: a slow but idle service (each request waits for an external signing program) got
+  // "CPU-bound: build_statement uses 50.0% of CPU samples" from 2 samples in 10 s.
   for (const [words, kind] of [['statements take most of a second each, the CPU is idle', 'slow'], ['statement downloads hang', 'hang']] as const) {
     it(`subprocess_waits.py, "${words}": the three request threads waiting in Signer.sign, in subprocess.run (${kind})`, async () => {
-      const target = await startTarget(['subprocess_waits.py']);
-      const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
-      sessions.push(session);
-      await session.attach();
-      const report = await diagnose(session, words, { budgetSeconds: 12 });
+      const report = await diagnoseFixture('subprocess_waits.py', words);
       assert.equal(report.kind, kind, report.routedBy);
       const first = report.findings[0];
       assert.match(first.title, /^[23] threads at a time wait in Signer\.sign \(subprocess_waits\.py:\d+, in subprocess\.run/, report.findings.map((f) => f.title).join('\n'));
@@ -31,27 +35,17 @@ describe('diagnose: requests that wait at one line (a child process per request)
       if (kind === 'slow') assert.match(report.summary, /^Waiting, not computing: /);
       // the idle threads are not findings to act on
       assert.ok(!report.findings.some((f) => f.severity !== 'info' && /metrics|MainThread/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
+      // the exceptions are counted only behind a sleep at the lead's line: a wait in a child process is left as it was
+      assert.doesNotMatch(first.title, /backing off/);
+      assert.ok(!report.commands_run.some((c) => /--kind exception/.test(c)), report.commands_run.join('\n'));
     });
   }
-});
 
-// Judge 9: every quote slept 0.5 s in a retry's backoff, because the first endpoint of its list had
-// nothing listening; "4 threads wait in _call_with_retry, sleeping" named the place, not the cause.
-describe('diagnose: requests asleep in a retry backoff say what fails before each sleep', function () {
-  this.timeout(120_000);
-  const sessions: Session[] = [];
-  after(async () => {
-    await Promise.all(sessions.map((s) => s.detach()));
-    await stopAllTargets();
-  });
-
+  // Judge 9: every quote slept 0.5 s in a retry's backoff, because the first endpoint of its list had
+  // nothing listening; "4 threads wait in _call_with_retry, sleeping" named the place, not the cause.
   for (const [words, kind] of [['price requests take a third of a second each but the CPU is idle', 'slow'], ['price requests hang', 'hang']] as const) {
     it(`retry_backoff.py, "${words}": the refused connection, caught in StockClient._call_with_retry (${kind})`, async () => {
-      const target = await startTarget(['retry_backoff.py']);
-      const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
-      sessions.push(session);
-      await session.attach();
-      const report = await diagnose(session, words, { budgetSeconds: 12 });
+      const report = await diagnoseFixture('retry_backoff.py', words);
       assert.equal(report.kind, kind, report.routedBy);
       const first = report.findings[0];
       const titles = report.findings.map((f) => f.title).join('\n');
@@ -62,18 +56,4 @@ describe('diagnose: requests asleep in a retry backoff say what fails before eac
       if (kind === 'slow') assert.match(report.summary, /^Waiting, not computing: /);
     });
   }
-
-  it('subprocess_waits.py asleep in no retry: nothing is added (its threads wait in a child process, not a sleep)', async () => {
-    // The exceptions are counted only behind a sleep at the lead's line: the judge-7 service stays as it was.
-    const target = await startTarget(['subprocess_waits.py']);
-    const other = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
-    try {
-      await other.attach();
-      const report = await diagnose(other, 'statements take most of a second each, the CPU is idle', { budgetSeconds: 12 });
-      assert.doesNotMatch(report.findings[0].title, /backing off/);
-      assert.ok(!report.commands_run.some((c) => /--kind exception/.test(c)), report.commands_run.join('\n'));
-    } finally {
-      await other.detach();
-    }
-  });
 });
