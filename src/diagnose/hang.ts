@@ -12,7 +12,7 @@ import { locationWords, moduleNamer, targetModuleNamer, type ModuleNamer } from 
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding } from './report';
 import { sampleStacks, type StackTarget } from './stackSamples';
-import { callChain, frameText, holdingFrame, loc, sig } from './threadWords';
+import { callChain, frameText, holdingFrame, loc, sig, waitsForWork } from './threadWords';
 import { commonWaits, executorWaits, feederWaits, poolWaits, unfedStep } from './waitGroups';
 
 export { callChain, lockCycles };
@@ -230,6 +230,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   const unmoved = new Map<string, ThreadStack[]>();
   for (const t of last.threads) {
     if (covered.has(t.name) || !t.blockedOn || t.activity === 'running') continue;
+    if (waitsForWork(t)) continue; // a pool worker between tasks waits for its queue: idle, not stuck
     const still = samples.every((s) => { const x = s.threads.find((y) => y.tid === t.tid); return x && sig(x) === sig(t); });
     if (!still) continue;
     const top = mainFrame(t.frames);

@@ -26,6 +26,24 @@ export function frameText(f: StackFrame | undefined): string {
 
 export const isLibraryFrame = (f: StackFrame) => /[\\/](site|dist)-packages[\\/]/.test(f.file ?? '');
 
+/** Loops in which a thread waits for work: servers' accept/select loops, event loops, and the worker
+ * loops of thread and process pools (a celery prefork worker between tasks waits for the pool's
+ * queue lock in billiard's `Worker.workloop`; judged "blocked on self._rlock", high, before). */
+const WORK_LOOPS: readonly { name: RegExp; file?: RegExp }[] = [
+  { name: /(^|\.)(serve_forever|run_forever|_run_once|SyncWorker\.wait|Arbiter\.(sleep|wait_for_signals|run)|accept)$/ },
+  { name: /^_worker$/, file: /concurrent[\\/]futures[\\/]thread\.py$/ },
+  { name: /^_process_worker$/, file: /concurrent[\\/]futures[\\/]process\.py$/ },
+  { name: /^worker$/, file: /multiprocessing[\\/]pool\.py$/ },
+  { name: /^Worker\.workloop$/, file: /billiard[\\/]pool\.py$/ },
+];
+
+/** True for a thread that waits for work: inside one of WORK_LOOPS with none of the program's own
+ * code running inside it (a task that waits has its own frames there, and is not idle). */
+export function waitsForWork(t: ThreadStack): boolean {
+  const k = t.frames.findIndex((f) => WORK_LOOPS.some((l) => l.name.test(f.function) && (!l.file || l.file.test(f.file ?? ''))));
+  return k >= 0 && t.frames.slice(0, k).every((f) => f.kind !== 'python' || isStdlibFrame(f) || isLibraryFrame(f));
+}
+
 /**
  * A call chain, outermost first, in words: the server's and framework's frames (a FastAPI app has
  * ~20 middleware calls between the loop and the handler) folded into "… N framework calls …" where

@@ -8,7 +8,7 @@ import { isStdlibFrame, lockName, mainFrame, sameLock } from '../format/stackFor
 import type { BlockedOn, FeedCall, HeldLock, StackFrame, StackResult, ThreadStack } from '../protocol/helper';
 import { locationWords, type ModuleNamer } from './mainModule';
 import { shortWhere, type Finding } from './report';
-import { frameText, holdingFrame, loc, ownCalls, sig } from './threadWords';
+import { frameText, holdingFrame, loc, ownCalls, sig, waitsForWork } from './threadWords';
 
 interface PoolObs { holder: ThreadStack; held?: HeldLock }
 
@@ -219,7 +219,7 @@ export function feederWaits(samples: StackResult[], spanMs: number, covered: Set
     // A producer that sleeps in its own loop between items is paced, not stuck (judge 7: "ingest …
     // is stuck sleeping in ingest_loop" for a service whose problem was its memory).
     // One waiting for work itself (a server's accept or select loop that queues connections) is idle, not stuck.
-    if (seen.every((t) => pacing(t) || idleLoop(t))) continue;
+    if (seen.every((t) => pacing(t) || waitsForWork(t))) continue;
     const stuck = seen.length === n && seen.every((t) => sig(t) === sig(last));
     const mostlyIdle = seen.filter(idle).length * 2 >= seen.length;
     const doing = last.activity === 'blocked' ? `blocked${last.blockedOn ? ` on ${lockName(last.blockedOn)}` : ''}`
@@ -266,9 +266,6 @@ export function feederWaits(samples: StackResult[], spanMs: number, covered: Set
 /** Asleep in its own outermost function: a loop's pause between polls or items, not work. */
 const pacing = (t: ThreadStack) => t.waitingIn === 'sleep' && t.frames.filter((f) => f.kind === 'python' && !isStdlibFrame(f)).length === 1;
 
-/** Frames of a server's or loop's idle wait: a thread inside one waits for work, not on it. */
-const IDLE_LOOP = /(^|\.)(serve_forever|run_forever|_run_once|SyncWorker\.wait|Arbiter\.(sleep|wait_for_signals|run)|accept|_worker)$/;
-const idleLoop = (t: ThreadStack) => t.frames.some((f) => IDLE_LOOP.test(f.function));
 const moduleOf = (f: StackFrame) => (f.file ?? '').split(/[\\/]/).pop()?.replace(/\.py$/, '') ?? '';
 
 /**
@@ -284,7 +281,7 @@ export function commonWaits(samples: StackResult[], spanMs: number, covered: Set
     const now = new Map<string, number>();
     for (const t of s.threads) {
       if (covered.has(t.name) || t.blockedOn || (t.activity !== 'waiting' && t.activity !== 'sleeping')) continue;
-      if (idleLoop(t)) continue;
+      if (waitsForWork(t)) continue;
       const k = t.frames.findIndex((f) => f.kind === 'python' && !isStdlibFrame(f));
       if (k < 0) continue;
       if (pacing(t)) continue; // a loop's own sleep between polls

@@ -16,8 +16,7 @@ import { localHost } from '../host/localHost';
 import type { TargetHost } from '../host/targetHost';
 import type { ProcessInfo } from './processInfo';
 import { pySpyCandidates } from './pySpy';
-
-type ServerKind = NonNullable<ProcessInfo['server']>['kind'];
+import type { ServerKind } from './pythonDetection';
 
 /** A frame of a process's main thread, as py-spy reads it. */
 export interface MainFrame {

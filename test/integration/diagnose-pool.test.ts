@@ -121,4 +121,20 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
       assert.ok(first.next_steps.some((s) => s.includes(`pyflight trace ${target.pid} __main__ call_pricing_service`)), first.next_steps.join('\n'));
     });
   }
+
+  // A celery prefork worker between tasks waits for the pool's queue lock (billiard's Worker.workloop);
+  // the hang diagnosis led with "MainThread did not move: blocked on self._rlock", high. The stdlib's
+  // process pool waits the same way.
+  it('process_pool_idle.py, a worker of a multiprocessing.Pool between tasks, "the batch jobs hang": idle, no lock finding', async () => {
+    const target = await startTarget(['process_pool_idle.py']);
+    const workers = target.output().match(/READY \d+ ([\d ]+)/)![1].trim().split(' ').map(Number);
+    const session = new Session(workers[0], { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const report = await diagnose(session, 'the batch jobs hang', { budgetSeconds: 10 });
+    assert.equal(report.kind, 'hang');
+    const titles = report.findings.map((f) => f.title).join('\n');
+    assert.ok(!report.findings.some((f) => f.severity !== 'info'), titles);
+    assert.ok(!/_rlock|did not move/.test(titles), titles);
+  });
 });

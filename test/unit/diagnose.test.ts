@@ -128,6 +128,20 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.ok(!findings.some((f) => f.severity !== 'info'), findings.map((f) => f.title).join('\n'));
   });
 
+  for (const [file, what] of [['stack-process-pool-idle.json', 'multiprocessing.Pool'], ['stack-celery-idle-worker.json', "celery's prefork (billiard)"]] as const) {
+    it(`a ${what} worker between tasks waits on its queue's read lock: idle, no lock finding (recorded ${file})`, () => {
+      const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', file), 'utf8')) as StackResult;
+      assert.equal(recorded.threads[0].blockedOn?.expression, 'self._rlock', 'recorded while it waited for the lock');
+      const findings = analyzeHang([recorded, recorded, recorded], 1000);
+      assert.ok(!findings.some((f) => f.severity !== 'info'), findings.map((f) => f.title).join('\n'));
+      // the same wait under a task of the program's own is not idle: it is reported
+      const inTask = structuredClone(recorded);
+      const loop = inTask.threads[0].frames.findIndex((f) => /^(worker|Worker\.workloop)$/.test(f.function));
+      inTask.threads[0].frames.splice(loop, 0, { function: 'reconcile_batch', file: '/app/tasks.py', line: 12, kind: 'python' });
+      assert.match(analyzeHang([inTask, inTask, inTask], 1000)[0].title, /did not move: blocked on self\._rlock/);
+    });
+  }
+
   it('consumers whose producer is gone (recorded stuck_producer.py without feed-pump): one finding for the three, which says the producer may have died', () => {
     const recorded = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'recorded', 'stack-stuck-producer.json'), 'utf8')) as StackResult;
     recorded.threads = recorded.threads.filter((t) => t.name !== 'feed-pump'); // what the stacks show once it died
