@@ -31,7 +31,7 @@ export type MainFramesReader = (process: ProcessInfo) => Promise<MainFrame[] | u
 const WORKER_CODE: Record<ServerKind, RegExp> = {
   gunicorn: /[\\/]gunicorn[\\/]workers[\\/]/, // Worker.init_process → SyncWorker.run, ThreadWorker.run, …
   uvicorn: /[\\/]uvicorn[\\/](server|_subprocess)\.py$/, // subprocess_started → Server.run
-  celery: /[\\/](billiard[\\/]pool\.py|celery[\\/]concurrency[\\/])/, // billiard's pool Worker loop (not tested live: no celery here)
+  celery: /[\\/](billiard[\\/]pool\.py|celery[\\/]concurrency[\\/])/, // billiard's Worker.workloop (test/integration/celery.test.ts)
 };
 
 /** True when a main thread's frames run the worker code of `kind`; undefined while a spawned child

@@ -7,7 +7,8 @@ import { silentLogger } from '../../src/common/logger';
 import { SessionManager } from '../../src/session/sessionManager';
 import { FIXTURES, ROOT } from './fixtures';
 
-/** A real third-party server (gunicorn / uvicorn) on a private unix socket: no TCP port to share. */
+/** A real third-party server (gunicorn / uvicorn on a private unix socket: no TCP port to share;
+ * a celery worker on a queue in a private folder). */
 export interface WebServer {
   pid: number;
   socket: string;
@@ -66,11 +67,17 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
   }
 }
 
-function start(command: string, args: string[], workers: number): Promise<WebServer> {
+/** When a server serves: its socket exists (uvicorn: each spawned worker has also said it started). */
+function serving(command: string, workers: number) {
+  return (out: string, socket: string) => existsSync(socket)
+    && (command !== 'uvicorn' || (out.match(/Application startup complete/g)?.length ?? 0) >= Math.max(1, workers - 1));
+}
+
+function start(command: string, args: string[], workers: number, ready = serving(command, workers)): Promise<WebServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'pyflight-web-'));
   const socket = path.join(dir, 'app.sock');
   const child: ChildProcess = spawn(path.join(BIN, command), args.map((a) => a.replace('{socket}', socket)),
-    { cwd: WEB, stdio: ['ignore', 'pipe', 'pipe'] });
+    { cwd: WEB, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYFLIGHT_TEST_DIR: dir } });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -99,9 +106,7 @@ function start(command: string, args: string[], workers: number): Promise<WebSer
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  // uvicorn binds the socket before its spawned workers have imported the app: wait for each to say it started.
-  const started = () => command !== 'uvicorn' || (out.match(/Application startup complete/g)?.length ?? 0) >= Math.max(1, workers - 1);
-  return waitFor(`${command} to serve on ${socket}`, () => existsSync(socket) && (workers === 0 || childrenOf(pid).length >= workers) && started(), 60_000)
+  return waitFor(`${command} to serve`, () => ready(out, socket) && (workers === 0 || childrenOf(pid).length >= workers), 60_000)
     .then(() => server, async (error: Error) => {
       await server.stop();
       throw new Error(`${error.message}\n${out}`);
@@ -119,6 +124,20 @@ export function startGunicorn(workers = 2, extraArgs: string[] = [], children = 
  * spawned worker processes (and multiprocessing's resource tracker, a child that is not a worker). */
 export function startUvicorn(workers = 0): Promise<WebServer> {
   return start('uvicorn', [...(workers ? ['--workers', String(workers)] : []), '--uds', '{socket}', 'fastapi_app:app'], workers ? workers + 1 : 0);
+}
+
+/** A celery worker master with `workers` prefork workers, serving test/fixtures/web/celery_app.py
+ * on the filesystem broker (a queue in its private folder); `send(n)` queues n fingerprint jobs. */
+export function startCelery(workers = 2): Promise<WebServer & { send: (jobs: number) => Promise<void> }> {
+  return start('celery', ['-A', 'celery_app', 'worker', '--pool', 'prefork', '--concurrency', String(workers), '--loglevel', 'INFO', '--without-heartbeat',
+    '--without-mingle', '--without-gossip'], workers, (out) => /celery@\S+ ready\./.test(out)).then((server) => ({
+    ...server,
+    send: (jobs: number) => new Promise<void>((resolve, reject) => {
+      const sender = spawn(path.join(BIN, 'python'), ['celery_app.py', 'send', String(jobs)],
+        { cwd: WEB, stdio: 'ignore', env: { ...process.env, PYFLIGHT_TEST_DIR: path.dirname(server.socket) } });
+      sender.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`celery_app.py send exited ${code}`))));
+    }),
+  }));
 }
 
 /** A real gunicorn master with `workers` sync workers and a SessionManager, for one suite; both ended after it. */
