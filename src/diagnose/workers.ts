@@ -96,7 +96,7 @@ export function mergeWorkerReports(master: { pid: number; label: string }, probl
     // One reason said once when every worker was routed by it (judge 5, D7: the same words per worker).
     routedBy: new Set(done.map((d) => `${d.report.kind}\u0000${d.report.routedBy}`)).size === 1 && done.length > 1
       ? `each of the ${diagnoses.length} workers of ${master.label} diagnosed (${done.map((d) => d.pid).join(', ')}), all ${done[0].report.kind}: ${done[0].report.routedBy}`
-      : `each of the ${diagnoses.length} workers of ${master.label} diagnosed: ${done.map((d) => `${d.pid} ${d.report.kind} (${d.report.routedBy})`).join('; ')}`,
+      : `${diagnoses.length === 1 ? 'the one worker' : `each of the ${diagnoses.length} workers`} of ${master.label} diagnosed: ${done.map((d) => `${d.pid} ${d.report.kind} (${d.report.routedBy})`).join('; ')}`,
     summary: `In ${workerList(culprit.workers)} of ${master.label}: ${said}`
       + (others && culprit.workers.length === 1 ? ` The other worker${others === 1 ? '' : 's'} did not show it.` : '')
       + diagnoses.filter((d) => !d.report).map((d) => ` Worker ${d.pid} could not be diagnosed: ${d.error}`).join(''),

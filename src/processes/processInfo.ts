@@ -27,6 +27,8 @@ export interface ProcessInfo {
   isPython: boolean;
   /** Linux: a process in a container seen from the node (its own namespaces, a container cgroup); Python processes only. */
   container?: ContainerInfo;
-  /** For pre-fork servers: which framework, and whether this is the master or a worker. */
-  server?: { kind: 'gunicorn' | 'uvicorn' | 'celery'; role: 'master' | 'worker' };
+  /** For pre-fork servers: which framework, and whether this is the master or a worker. A development
+   * server's reloader (Flask/Werkzeug, Django) is kind `reloader`: the parent only restarts the child,
+   * which runs the app, as its one worker. */
+  server?: { kind: 'gunicorn' | 'uvicorn' | 'celery' | 'reloader'; role: 'master' | 'worker' };
 }

@@ -108,6 +108,7 @@ export async function listFromProc(source: ProcSource, options: { cpuSampleMs?: 
     }
   }
   markContainers(source, processes);
+  markReloaders(source, processes);
   const sampleMs = options.cpuSampleMs ?? 0;
   if (sampleMs <= 0) return processes;
   await Promise.all([new Promise((resolve) => setTimeout(resolve, sampleMs)), options.whileSampling?.(processes).catch(() => undefined)]);
@@ -128,6 +129,25 @@ function markContainers(source: ProcSource, processes: ProcessInfo[]): void {
     if (!p.isPython) continue;
     const container = containerOf(source.read(`${p.pid}/status`), source.read(`${p.pid}/cgroup`), links(String(p.pid)), ours);
     if (container) p.container = container;
+  }
+}
+
+/** The environment variable a development server's reloader sets in the child it restarts, which runs the app. */
+const RELOADED_CHILD = /(?:^|\0)(?:WERKZEUG_RUN_MAIN|RUN_MAIN)=true(?:\0|$)/;
+
+/**
+ * A reloader and the app it restarts (Flask's and Django's development servers): the child has its
+ * parent's command line, like any fork, and the variable in its environment says which it is. The
+ * parent only waits for the child (a diagnosis of it found "Mostly waiting … Popen._try_wait").
+ */
+function markReloaders(source: ProcSource, processes: ProcessInfo[]): void {
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  for (const child of processes) {
+    const parent = byPid.get(child.ppid);
+    if (!child.isPython || !parent?.isPython || parent.commandLine !== child.commandLine || parent.server || child.server) continue;
+    if (!RELOADED_CHILD.test(source.read(`${child.pid}/environ`) ?? '')) continue;
+    parent.server = { kind: 'reloader', role: 'master' };
+    child.server = { kind: 'reloader', role: 'worker' };
   }
 }
 

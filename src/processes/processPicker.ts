@@ -130,7 +130,8 @@ function withGroupItem(entry: PickerEntry, entries: readonly PickerEntry[], offe
   const workers = entries.filter((e) => e.type === 'process' && e.place === 'worker' && e.process.ppid === master.pid).length;
   if (!workers) return [item];
   return [item, {
-    label: `${WORKER_INDENT}$(layers) ${vscode.l10n.t('All {0} workers of this {1} master', workers, master.server?.kind ?? '')}`,
+    label: `${WORKER_INDENT}$(layers) ${workers === 1 ? vscode.l10n.t('The one worker of this {0} master', master.server?.kind ?? '')
+      : vscode.l10n.t('All {0} workers of this {1} master', workers, master.server?.kind ?? '')}`,
     description: vscode.l10n.t('one session per worker; workers started later join; PID {0}', master.pid),
     workersOf: master.pid,
   }];

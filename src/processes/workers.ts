@@ -32,6 +32,8 @@ const WORKER_CODE: Record<ServerKind, RegExp> = {
   gunicorn: /[\\/]gunicorn[\\/]workers[\\/]/, // Worker.init_process → SyncWorker.run, ThreadWorker.run, …
   uvicorn: /[\\/]uvicorn[\\/](server|_subprocess)\.py$/, // subprocess_started → Server.run
   celery: /[\\/](billiard[\\/]pool\.py|celery[\\/]concurrency[\\/])/, // billiard's Worker.workloop (test/integration/celery.test.ts)
+  // The app's process watches files in its main thread (run_with_reloader); the server runs in another thread.
+  reloader: /[\\/](werkzeug[\\/]_reloader|django[\\/]utils[\\/]autoreload)\.py$/,
 };
 
 /** True when a main thread's frames run the worker code of `kind`; undefined while a spawned child

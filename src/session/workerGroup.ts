@@ -1,6 +1,4 @@
 import { PyFlightError } from '../common/errors';
-import { localHost } from '../host/localHost';
-import { serverHint } from '../processes/pythonDetection';
 import { Emitter } from '../common/event';
 import type { Logger } from '../common/logger';
 import { listProcesses, noWorkersError, serverWorkers } from '../processes/processLister';
@@ -98,10 +96,10 @@ export class WorkerGroup {
     private readonly options: { log: Logger; pollMs?: number; listWorkers?: (masterPid: number) => Promise<number[]> },
   ) {}
 
-  /** The server, from the master's command line (read at start: a uvicorn worker's is multiprocessing's). */
+  /** The server, as the lister tells it (read at start: a uvicorn worker's command line is multiprocessing's). */
   private masterKind: string | undefined;
 
-  /** "gunicorn master 1234", from the master's command line, else a worker's. */
+  /** "gunicorn master 1234": the kind as the lister tells it, else from a worker's command line. */
   get label(): string {
     const argv = this.workers[0]?.preflightResult?.facts.argv ?? [];
     const kind = this.masterKind ?? argv.map((a) => /(gunicorn|uvicorn|celery)/.exec(a)?.[1]).find(Boolean) ?? 'server';
@@ -119,8 +117,8 @@ export class WorkerGroup {
 
   /** Attaches to every current worker; fails only when none can be attached. */
   async start(): Promise<void> {
-    const cmdline = await localHost.readProc(this.masterPid, 'cmdline');
-    this.masterKind = cmdline ? serverHint(cmdline.split('\0').filter(Boolean).join(' '))?.kind : undefined;
+    // The lister's rule (a reloader is told by its child's environment, not by a command line).
+    this.masterKind = (await listProcesses({ cpuSampleMs: 0, mainFrames: false })).find((p) => p.pid === this.masterPid)?.server?.kind;
     await this.poll();
     if (!this.members.size) throw this.attachFailure ?? noWorkersError(this.masterPid, await listProcesses({ cpuSampleMs: 0 }));
     const interval = this.options.pollMs ?? 2000;

@@ -140,6 +140,13 @@ export function startCelery(workers = 2): Promise<WebServer & { send: (jobs: num
   }));
 }
 
+/** Flask's development server with its reloader (`flask run --debug`) serving flask_app.py: the
+ * reloader process, whose one child (same command line) runs the app. */
+export function startFlaskReloader(): Promise<WebServer> {
+  return start('flask', ['--app', 'flask_app', 'run', '--debug', '--host', 'unix://{socket}'], 1,
+    (out, socket) => existsSync(socket) && /Debugger is active/.test(out));
+}
+
 /** A real gunicorn master with `workers` sync workers and a SessionManager, for one suite; both ended after it. */
 export function useGunicornWithManager(workers = 2): { readonly server: WebServer; readonly manager: SessionManager } {
   let server: WebServer | undefined;

@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { ErrorCode, PyFlightError } from '../../../src/common/errors';
 import type { ProcessInfo } from '../../../src/processes/processInfo';
 import { listProcesses } from '../../../src/processes/processLister';
-import { recordedProcSource } from './recorded';
+import * as path from 'node:path';
+import { RECORDED, recordedProcSource } from './recorded';
 
 type Server = ProcessInfo['server'];
 const g = (role: 'master' | 'worker'): Server => ({ kind: 'gunicorn', role });
@@ -66,6 +67,18 @@ describe('listProcesses (recorded /proc replay)', () => {
   it('throws UnsupportedPlatform on Windows', async () => {
     await assert.rejects(listProcesses({ platform: 'win32' }),
       (e: unknown) => e instanceof PyFlightError && e.code === ErrorCode.UnsupportedPlatform);
+  });
+});
+
+// A development server's reloader (flask run --debug) and the app it restarts share a command line,
+// like the forks of a multiprocessing.Pool; the reloader's variable in the child's environment tells
+// them apart (reloader/ in the recordings' README).
+describe('listProcesses: a reloader and its app (recorded /proc, with environ)', () => {
+  it('the reloader is a master, the app its one worker; a fork pool is neither', async () => {
+    const listed = await listProcesses({ platform: 'linux', procSource: recordedProcSource(path.join(RECORDED, 'reloader')), selfPid: 1 });
+    const roles = Object.fromEntries(listed.map((p) => [p.pid, p.server ? `${p.server.kind} ${p.server.role}` : 'none']));
+    assert.deepEqual(roles, { 28434: 'reloader master', 28465: 'reloader worker', 28436: 'none', 28448: 'none', 28449: 'none', 28450: 'none' });
+    assert.equal(listed.find((p) => p.pid === 28465)?.commandLine, listed.find((p) => p.pid === 28434)?.commandLine);
   });
 });
 

@@ -4,7 +4,6 @@ import type { ProcSource } from '../../../src/host/targetHost';
 
 /** test/fixtures/recorded/processes (see its README.md for how each file was captured). */
 export const RECORDED = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'recorded', 'processes');
-const PROC = path.join(RECORDED, 'linux', 'proc');
 
 export const recordedFile = (...parts: string[]) => readFileSync(path.join(RECORDED, ...parts), 'utf8');
 export const recordedProcFile = (pid: number | string, name: string) => recordedFile('linux', 'proc', String(pid), name);
@@ -17,12 +16,14 @@ function readOrUndefined(file: string): string | undefined {
   }
 }
 
-/** Replays the recorded /proc tree; each `exe` link was saved as a text file holding its target. */
-export function recordedProcSource(): ProcSource {
+/** Replays a recorded /proc tree (the servers', or another capture's folder under RECORDED); each
+ * `exe` link was saved as a text file holding its target. */
+export function recordedProcSource(root = RECORDED): ProcSource {
+  const proc = path.join(root, 'linux', 'proc');
   return {
-    list: () => readdirSync(PROC),
-    read: (relative) => readOrUndefined(path.join(PROC, relative)),
-    readLink: (relative) => readOrUndefined(path.join(PROC, relative)),
-    readPasswd: () => readOrUndefined(path.join(RECORDED, 'linux', 'etc', 'passwd')),
+    list: () => readdirSync(proc),
+    read: (relative) => readOrUndefined(path.join(proc, relative)),
+    readLink: (relative) => readOrUndefined(path.join(proc, relative)),
+    readPasswd: () => readOrUndefined(path.join(root, 'linux', 'etc', 'passwd')),
   };
 }
