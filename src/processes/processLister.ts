@@ -136,16 +136,19 @@ function markContainers(source: ProcSource, processes: ProcessInfo[]): void {
 const RELOADED_CHILD = /(?:^|\0)(?:WERKZEUG_RUN_MAIN|RUN_MAIN)=true(?:\0|$)/;
 
 /**
- * A reloader and the app it restarts (Flask's and Django's development servers): the child has its
- * parent's command line, like any fork, and the variable in its environment says which it is. The
- * parent only waits for the child (a diagnosis of it found "Mostly waiting … Popen._try_wait").
+ * A reloader and the app it restarts (Flask's and Django's development servers): the reloader sets
+ * the variable in the environment of the child it starts, which runs the app; the reloader's own
+ * environment lacks it (a process the app starts inherits it, and is not restarted by the app). Its
+ * command line may differ from the reloader's (the interpreter's full path). The reloader only
+ * waits for the child: a diagnosis of it found "Mostly waiting … Popen._try_wait".
  */
 function markReloaders(source: ProcSource, processes: ProcessInfo[]): void {
   const byPid = new Map(processes.map((p) => [p.pid, p]));
+  const reloaded = (pid: number) => RELOADED_CHILD.test(source.read(`${pid}/environ`) ?? '');
   for (const child of processes) {
     const parent = byPid.get(child.ppid);
-    if (!child.isPython || !parent?.isPython || parent.commandLine !== child.commandLine || parent.server || child.server) continue;
-    if (!RELOADED_CHILD.test(source.read(`${child.pid}/environ`) ?? '')) continue;
+    if (!child.isPython || !parent?.isPython || parent.server || child.server) continue;
+    if (!reloaded(child.pid) || reloaded(parent.pid)) continue;
     parent.server = { kind: 'reloader', role: 'master' };
     child.server = { kind: 'reloader', role: 'worker' };
   }
