@@ -184,7 +184,16 @@ def segv_blocked(pid, tid):
         return False
 
 
-def interrupt(tid, deadline):
+def _alive(pid):
+    """True while process `pid` runs (not a zombie)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def interrupt(pid, tid, deadline):
     """Seizes the thread and waits for its stop; signals that come first are delivered. Raises
     Outcome: STOPPED for a process stopped by a signal (it is left so), GAVE_UP when it does not
     stop in time, GONE / DIED; nothing is changed in the target then."""
@@ -195,6 +204,9 @@ def interrupt(tid, deadline):
         if status is None:
             raise Outcome(GONE, "thread %d is gone" % tid)
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            # The thread ended after it was seized (a thread per request), or the whole process did.
+            if _alive(pid):
+                raise Outcome(GONE, "thread %d ended" % tid)
             raise Outcome(DIED, "the target died before the call")
         event, sig = status >> 16, os.WSTOPSIG(status)
         if event == PTRACE_EVENT_STOP:
@@ -385,7 +397,7 @@ def borrow_thread(pid, places, deadline, only=None):
                 continue
             tries += 1
             try:
-                interrupt(tid, deadline)
+                interrupt(pid, tid, deadline)
                 kind = places.kind(get_regs(tid))
                 if kind is not None and RANK[kind] <= allowed:
                     return tid, kind, tries
@@ -395,7 +407,7 @@ def borrow_thread(pid, places, deadline, only=None):
                 if ended and not only:
                     continue  # the thread ended meanwhile: another one will do
                 raise
-        if not os.path.exists("/proc/%d" % pid):
+        if not _alive(pid):
             raise Outcome(DIED, "the target died before the call")
         if time.monotonic() > deadline:
             if skipped and not tries:

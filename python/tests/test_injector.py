@@ -82,7 +82,7 @@ def _wait_state(pid, want, seconds=10):
 
 def _snapshot(tid):
     """(general registers, FXSAVE area up to XMM15) of a thread, read while it is stopped."""
-    injector.interrupt(tid, time.monotonic() + 10)  # seizes it and waits for its stop
+    injector.interrupt(tid, tid, time.monotonic() + 10)  # seizes it and waits for its stop
     try:
         regs = bytes(injector.get_regs(tid))
         _note, extended = injector.get_extended(tid)

@@ -96,7 +96,8 @@ export async function diagnose(target: DiagnoseTarget, problem: string, options:
   // may fail quietly (judge 7's payout service, whose RSS rose with each batch, got "No leak found").
   // A busy process the words say has stopped (judge 8's ledger-sync: "stopped applying events … using a
   // whole core") may spin on a failure: a retry loop that catches the same exception at once, forever.
-  const spinning = kind === 'slow' && !asked && saysItStopped(problem) && findings[0]?.about === 'cpu';
+  // (On a busy host its lead is "…: the host is overloaded", about 'starved': it still computes.)
+  const spinning = kind === 'slow' && !asked && saysItStopped(problem) && (findings[0]?.about === 'cpu' || findings[0]?.about === 'starved');
   const countExceptions = spinning || ((kind === 'hang' || kind === 'memory') && !asked && !fromWords && findings[0]?.severity === 'info');
   const nothing = spinning ? 'it computes, though the words say it stopped' : kind === 'memory' ? 'no leak was found' : 'no thread was stuck';
   if (countExceptions && options.allowAgent === false) {
