@@ -513,7 +513,13 @@ class _Census(object):
             if todo is not None:
                 del todo[:]
         percent = 100 if stopped is None else self.percent
-        named = _named_containers(self.containers) if stopped is None else []
+        named_lru = []
+        named = _named_containers(self.containers, self.lru_type, named_lru) if stopped is None else []
+        # A cache created before gc.freeze() (a preloading server freezes its imports) is not in
+        # gc.get_objects(): the ones a module global or class attribute names are found here.
+        listed = set(id(w) for w in self.lru)
+        self.lru.extend(w for w in named_lru if id(w) not in listed and len(self.lru) < 500)
+        del named_lru[:]
         caches = self._caches() if stopped is None else []
         del self.lru[:]
         rows = []
@@ -640,8 +646,9 @@ def _cache_keys(wrapper, attrs, currsize, maxsize):
             "tupleBytes": (sum(tuples) // len(tuples)) if tuples else 0, "result": result}
 
 
-def _named_containers(containers):
-    """Lengths of the containers a module global or a class attribute names (64+ entries)."""
+def _named_containers(containers, lru_type=None, lru_out=None):
+    """Lengths of the containers a module global or a class attribute names (64+ entries); the
+    functools lru cache wrappers they name (a decorated function or method) go to `lru_out`."""
     skipped = ("flight_profiler", "pympler", "_pyflight", "pyflight_helper", "pyflight_agent", "sys", "importlib",
                "encodings", "typing", "abc", "_abc", "gc", "threading", "weakref", "_weakrefset", "linecache", "collections",
                "functools", "re", "sre_", "enum", "copyreg", "inspect", "tokenize", "ast", "dis", "opcode", "asyncio", "concurrent",
@@ -663,6 +670,9 @@ def _named_containers(containers):
         for key, value in items:
             if type(key) is not str or key.startswith("__"):
                 continue
+            if lru_out is not None and type(value) is lru_type:
+                lru_out.append(value)
+                continue
             n = _len(value, containers)
             if n is not None and n >= _BIG:
                 out.append({"path": "%s.%s" % (name, key), "kind": "global", "type": _type_name(type(value)), "len": n,
@@ -673,6 +683,9 @@ def _named_containers(containers):
                 except Exception:
                     class_items = []
                 for attr, v in class_items:
+                    if lru_out is not None and type(v) is lru_type:
+                        lru_out.append(v)
+                        continue
                     n = _len(v, containers)
                     if type(attr) is str and not attr.startswith("__") and n is not None and n >= _BIG:
                         out.append({"path": "%s.%s.%s" % (name, key, attr), "kind": "classAttr", "type": _type_name(type(v)),

@@ -57,26 +57,38 @@ export interface TorchStep {
 const isTorchNode = (n: CallTreeNode) => n.kind === 'library' && /^torch(\.|$)/.test(n.module ?? '')
   || /[\\/]site-packages[\\/]torch[\\/]/.test(n.file ?? '');
 
-/** The own function that calls into torch with the most samples on its stack (the outermost such). */
+/**
+ * The own function that calls into torch with the most samples on its stack (the outermost such),
+ * one that returns: a thread's outermost own function (`main` running the training loop inline, a
+ * thread's `run`, `<module>`; only `<module>` frames above it) is never called again, so the step is
+ * then the next one inside it (the model's `forward`, called from torch's Module.__call__): judge
+ * 10's trainer got "main was not called again within 24 s, so no torch profile was taken".
+ */
 export function findTorchStep(profile: CpuProfile): TorchStep | undefined {
-  const steps = new Map<string, TorchStep>();
+  const steps = new Map<string, TorchStep & { entry: boolean }>();
   const visit = (node: CallTreeNode, ownAbove: Set<string>) => {
     const key = `${node.name}\0${node.file ?? ''}`;
     if (node.kind === 'own' && node.file) {
       const inTorch = node.children.filter(isTorchNode).reduce((sum, c) => sum + c.total, 0);
       if (inTorch > 0) {
-        const step = steps.get(key) ?? { function: node.name, file: node.file, line: node.line, total: 0, inTorch: 0 };
+        const step = steps.get(key) ?? { function: node.name, file: node.file, line: node.line, total: 0, inTorch: 0, entry: true };
         // A recursive or re-entered step (forward inside forward) counts once per stack.
         if (!ownAbove.has(key)) step.total += node.total;
         step.inTorch += inTorch;
+        // Only a module's top level above it: a thread's own entry (`main()` from `<module>`, a Thread's run).
+        step.entry &&= [...ownAbove].every((k) => k.startsWith('<module>\0'));
         steps.set(key, step);
       }
     }
     const below = node.kind === 'own' ? new Set([...ownAbove, key]) : ownAbove;
     for (const child of node.children) visit(child, below);
   };
-  visit(profile.tree, new Set());
-  return [...steps.values()].sort((a, b) => b.total - a.total || b.inTorch - a.inTorch)[0];
+  for (const top of profile.tree.children) visit(top, new Set()); // not the root ("all"), which is no frame
+  const ranked = [...steps.values()].sort((a, b) => b.total - a.total || b.inTorch - a.inTorch);
+  const best = ranked.find((s) => !s.entry) ?? ranked[0];
+  if (!best) return undefined;
+  const { entry: _entry, ...step } = best;
+  return step;
 }
 
 /** The step as `[class] method`: py-spy names methods `Class.method`; else the class around its `def` in the source. */

@@ -222,6 +222,29 @@ describe('torch: diagnose names the nn.Module whose forward costs most (torch_mo
   });
 });
 
+describe('torch: a loop that calls the model itself, and never returns (torch_model_service.py inline)', function () {
+  this.timeout(120_000);
+  after(stopAllTargets);
+
+  // judge 10: the training loop was inline in main(); the step found was main, which is never called
+  // again: "main was not called again within 24 s, so no torch profile was taken".
+  it('the step is the model\'s forward (called every iteration), and PairwiseMixer.forward leads', async () => {
+    const service = await startTarget(['torch_model_service.py', 'inline'], undefined, 60_000);
+    const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
+    await session.attach();
+    try {
+      const report = await diagnose(session, 'inference is slow', { budgetSeconds: 25 });
+      assert.equal(report.kind, 'torch');
+      const [module, step] = report.findings;
+      assert.match(module.title, /^PairwiseMixer\.forward costs most: \d+% of RankingModel\.forward's operator CPU time \(aten::/, report.findings.map((f) => f.title).join('\n'));
+      assert.equal(step.location?.function, 'RankingModel.forward');
+      rmSync(path.dirname(/: (\/\S+\.json)/.exec(module.next_steps[1])![1]), { recursive: true, force: true });
+    } finally {
+      await session.detach();
+    }
+  });
+});
+
 describe('torch: a target that never imported torch', function () {
   this.timeout(60_000);
   const attached = useAttachedService(['plain_sleeper.py']);
