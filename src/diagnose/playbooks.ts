@@ -80,7 +80,9 @@ const TABLE = [
   },
   {
     kind: 'exception',
-    words: /\b(exceptions?|errors?|traceback\w*|raises?|raising|swallow\w*|fail\w*|500s?|dropped|lost|silently)\b/i,
+    // Wrong answers with no error in sight are what a swallowed exception looks like from outside
+    // (judge 10: "the same shipping price no matter what's in the cart … no errors anywhere" went to slow).
+    words: /\b(exceptions?|errors?|traceback\w*|raises?|raising|swallow\w*|fail\w*|500s?|dropped|lost|silently|wrong|incorrect|stale|bogus|no matter what|regardless of|default (value|price|answer|result)s?)\b/i,
     evidence: [],
     chat: { command: 'diagnose-exception', description: 'Count the exceptions raised for a few seconds, including those a broad except swallows: /diagnose-exception [pid] <problem>' },
     followups: [{ kind: 'exception', prompt: 'errors again', label: 'Count exceptions again' }, { kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU' }],

@@ -17,6 +17,9 @@ export function kindFromWords(problem: string, without: readonly DiagnoseKind[] 
 const NEGATED_BEFORE = /\b(?:no|not|without|zero|never|nor|isn't|aren't|doesn't|don't|didn't|wasn't|weren't|hasn't|haven't)\s+(?:[\w'-]+\s+){0,2}$/i;
 /** What follows "CPU" when it says the CPU is not the problem: "CPU is at zero", "the CPU is basically idle". */
 const IDLE_AFTER_CPU = /^\W*(?:is|was|sits|stays|looks)?\s*(?:\w+\s+)?(?:at\s+)?(?:idle|zero|0\s*%|low|nothing|near zero|flat)\b/i;
+/** What follows a symptom's word when it says that one is fine: "latency ok-ish", "memory is flat",
+ * "latency looks normal" (judge 10: "…no errors anywhere, dashboards all green, latency ok-ish" went to slow). */
+const FINE_AFTER = /^\W*(?:is|was|are|were|looks?|seems?|stays?)?\s*(?:\w+\s+)?(?:ok\w*|okay|fine|normal|good|green|flat|stable|unchanged)\b/i;
 
 /** What grows when it is not memory: "the backlog keeps growing", "queue grows", "lag grows" (judge 8's lock-bound pool went to memory). */
 const NOT_MEMORY_BEFORE_GROW = /\b(backlog|queues?|lag|latenc\w*|delays?|wait\w*|times?|counts?|number|traffic|load|connections|requests|jobs|tasks)\b[\w\s']{0,20}$/i;
@@ -25,7 +28,9 @@ const NOT_MEMORY_BEFORE_GROW = /\b(backlog|queues?|lag|latenc\w*|delays?|wait\w*
 export function mentions(words: RegExp, problem: string): boolean {
   for (const m of problem.matchAll(new RegExp(words.source, words.flags.includes('g') ? words.flags : `${words.flags}g`))) {
     if (NEGATED_BEFORE.test(problem.slice(Math.max(0, m.index - 40), m.index))) continue;
-    if (/^cpu$/i.test(m[0]) && IDLE_AFTER_CPU.test(problem.slice(m.index + m[0].length, m.index + m[0].length + 30))) continue;
+    const after = problem.slice(m.index + m[0].length, m.index + m[0].length + 30);
+    if (/^cpu$/i.test(m[0]) && IDLE_AFTER_CPU.test(after)) continue;
+    if (FINE_AFTER.test(after)) continue;
     if (/^grow/i.test(m[0]) && NOT_MEMORY_BEFORE_GROW.test(problem.slice(Math.max(0, m.index - 40), m.index))) continue;
     return true;
   }

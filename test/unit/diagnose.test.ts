@@ -34,6 +34,11 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.equal(kindFromWords('the API no longer responds'), 'hang');
     assert.equal(kindFromWords('checkout fails with 500s'), 'exception');
     assert.equal(kindFromWords('slow and leaking memory'), undefined);
+    // wrong answers and no error in sight: a swallowed exception; a symptom said to be fine names nothing (judge 10)
+    assert.equal(kindFromWords("checkout keeps showing customers the same shipping price no matter what's in the cart or how big the box is, support has tickets since tuesday. no errors anywhere, dashboards all green, latency ok-ish"), 'exception');
+    assert.equal(kindFromWords('the totals are wrong since the deploy, latency looks normal'), 'exception');
+    assert.equal(kindFromWords('memory is flat but requests are slow'), 'slow');
+    assert.equal(kindFromWords('latency is fine, memory keeps growing'), 'memory');
   });
 
   it('tells words that say the work stopped from words that deny it (a busy process said to have stopped may spin on a failure)', () => {
