@@ -112,3 +112,79 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
     };
   }).sort((a, b) => b.samples - a.samples || a.function.localeCompare(b.function));
 }
+
+/** A caller that holds the CPU time of several own functions: `commonCaller`. */
+export interface CommonCaller {
+  function: string;
+  module?: string;
+  file?: string;
+  /** Its line with the most samples on the way to the first function (the call). */
+  line?: number;
+  /** Samples (not waiting) with it on the stack. */
+  samples: number;
+  /** The own functions below it that the time is charged to, most first: [function, samples]. */
+  below: Array<[string, number]>;
+}
+
+/** No single function's own time leads when the first has less than this share of the CPU samples. */
+const SPREAD_BELOW = 0.5;
+/** The caller must hold at least this share, and twice the first function's. */
+const CALLER_HOLDS = 0.7;
+
+/**
+ * When the CPU time is spread over several own functions of one call (judge 10: collation_key 45 %,
+ * its generator 32 %, _rebuild 19.5 %, all of it inside SuggestIndex._rebuild, which the lead did
+ * not name), the deepest own function on the first one's stacks that holds most of the CPU samples:
+ * the call to name. Undefined when the first function leads alone, or no such caller exists (a
+ * thread's outermost function, `<module>`, is never it: it holds everything).
+ */
+export function commonCaller(profile: CpuProfile, charged: readonly OwnTime[], cpuSamples: number, options: ClassifyOptions = {}): CommonCaller | undefined {
+  const first = charged[0];
+  if (!first || first.samples >= SPREAD_BELOW * cpuSamples) return undefined;
+  const firstKey = `${first.function}\0${first.file ?? ''}`;
+  const cache = new Map<string, FrameInfo>();
+  const info = (text: string) => {
+    let i = cache.get(text);
+    if (!i) cache.set(text, i = classifyFrame(parseFrame(text), options));
+    return i;
+  };
+  interface Candidate { info: FrameInfo; samples: number; onFirst: number; depth: number; lines: Map<number, number>; below: Map<string, number> }
+  const candidates = new Map<string, Candidate>();
+  let firstStacks = 0;
+  for (const stack of profile.stacks) {
+    if (stack.idle) continue;
+    const frames = stack.frames.map(info);
+    const own = frames.map((f, d) => ({ f, d })).filter(({ f }) => f.kind === 'own');
+    if (!own.length) continue;
+    const deepest = own[own.length - 1].f;
+    const deepestKey = `${deepest.name}\0${deepest.file ?? ''}`;
+    const onFirst = deepestKey === firstKey;
+    if (onFirst) firstStacks += stack.count;
+    const seen = new Set<string>();
+    for (const [i, { f }] of own.entries()) {
+      if (f.name === '<module>' || frames.slice(0, own[i].d).every(startsThread)) continue; // everything is below these
+      const key = `${f.name}\0${f.file ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const c = candidates.get(key) ?? { info: f, samples: 0, onFirst: 0, depth: 0, lines: new Map(), below: new Map() };
+      c.samples += stack.count;
+      c.below.set(deepest.name, (c.below.get(deepest.name) ?? 0) + stack.count);
+      if (onFirst) {
+        c.onFirst += stack.count;
+        c.depth = Math.max(c.depth, i);
+        if (f.line !== undefined) c.lines.set(f.line, (c.lines.get(f.line) ?? 0) + stack.count);
+      }
+      candidates.set(key, c);
+    }
+  }
+  const best = [...candidates.values()]
+    .filter((c) => c.onFirst >= 0.9 * firstStacks && c.samples >= CALLER_HOLDS * cpuSamples && c.samples >= 2 * first.samples)
+    .sort((a, b) => b.depth - a.depth || a.samples - b.samples)[0];
+  if (!best) return undefined;
+  const line = [...best.lines].sort((a, b) => b[1] - a[1])[0]?.[0];
+  return {
+    function: best.info.name, ...(best.info.module ? { module: best.info.module } : {}), ...(best.info.file ? { file: best.info.file } : {}),
+    ...(line !== undefined ? { line } : {}), samples: best.samples,
+    below: [...best.below].sort((a, b) => b[1] - a[1]),
+  };
+}

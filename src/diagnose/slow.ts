@@ -10,7 +10,7 @@ import { ErrorCode, PyFlightError } from '../common/errors';
 import { deadlockText, lockCycles } from '../format/stackFormat';
 import { blockedEventLoops, diagnoseHang } from './hang';
 import { locationWords, targetModuleNamer } from './mainModule';
-import { ownCodeTime, sourceLineReader, type OwnTime } from './ownTime';
+import { commonCaller, ownCodeTime, sourceLineReader, type OwnTime } from './ownTime';
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { cpuDuring, notStarvedText, starvation, type CpuUse, type Starvation } from './cpuUse';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type Severity } from './report';
@@ -355,7 +355,31 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
     sampleShare.set(f, charged[i].percent / 100);
     cpuShare.set(f, charged[i].samples / cpuSamples);
   });
-  const listed = new Set(charged.map((f) => f.function + f.file));
+  // No one function leads, and one call holds them: that call first, its parts as evidence (judge 10).
+  const caller = commonCaller(profile, charged, cpuSamples, { workspaceRoots: options.workspaceRoots });
+  if (caller && findings[0]) {
+    const lead = findings[0];
+    const where = shortWhere(caller.file, caller.line);
+    const parts = caller.below.slice(0, 3).map(([fn, n]) => `${fn === caller.function ? 'its own code' : fn} ${ofCpu(n)}`).join(', ');
+    const short = caller.function.split('.').pop();
+    const onLoop = lead.about === 'event-loop';
+    lead.title = onLoop ? `The asyncio event loop is blocked in ${caller.function} (${where}, computing): ${ofCpu(caller.samples)} of CPU samples are in it and what it calls (${parts}), inside a loop callback; no other task runs meanwhile`
+      : `${caller.function} uses ${ofCpu(caller.samples)} of CPU samples with what it calls (${parts})`;
+    lead.severity = caller.samples >= 0.2 * profile.samples ? 'high' : 'medium';
+    lead.location = { function: caller.function, file: caller.file ?? null, line: caller.line ?? null };
+    lead.evidence.unshift(`No one function leads (${charged[0].function} has ${ofCpu(charged[0].samples)}): ${caller.samples} of ${cpuSamples} CPU samples are inside one call of ${caller.function} (${where}), charged to ${parts}.`);
+    lead.next_steps = [
+      ...(onLoop ? [`Run ${short} off the loop: \`await asyncio.to_thread(${short}, …)\` when it is a plain function, or \`loop.run_in_executor(a ProcessPoolExecutor, …)\` (CPU work in Python holds the GIL).`] : []),
+      `Do less in ${caller.function} per call, or call it less (cache its result, only when its input changed): its time goes to ${parts}.`,
+      `Measure each call: \`pyflight trace ${target.pid} ${nameOf(caller.file, caller.module)} ${locationWords(caller.function)}\`.`,
+      perfStep,
+    ];
+    sampleShare.set(lead, caller.samples / Math.max(1, profile.samples));
+    cpuShare.set(lead, caller.samples / cpuSamples);
+    // The functions it holds are its evidence now, not findings of their own.
+    for (let i = findings.length - 1; i > 0; i--) if (caller.below.some(([fn]) => fn === charged[i].function)) findings.splice(i, 1);
+  }
+  const listed = new Set([...charged, ...(caller ? [caller] : [])].map((f) => f.function + f.file));
   // With no own CPU time left (every own sample was at a blocking call) the stack totals only repeat that wait.
   const byTotal = charged.length ? [...own].sort((a, b) => b.total - a.total).find((f) => !listed.has(f.function + f.file) && f.totalPercent >= 20) : undefined;
   if (byTotal) {
