@@ -266,6 +266,7 @@ def test_named_containers_and_lru_caches():
     # the cache's own dict table (its growth is the cache's), and its keys: tuples of the arguments it owns
     assert keys.pop("table") > 0 and keys.pop("tuples") == 20 and keys.pop("tupleBytes") >= 48
     assert keys.pop("result") == {"type": "float", "bytes": 24}
+    assert keys.pop("same") == []
     assert keys == {"sampled": 20, "types": {"float": 20}, "identity": []}
 
 
@@ -298,6 +299,9 @@ def test_an_lru_cache_made_before_gc_freeze_is_found_through_its_class():
         del sys.modules["census_frozen_app"]
     cache = next(c for c in result["caches"] if c["function"] == "census_frozen_app.test_an_lru_cache_made_before_gc_freeze_is_found_through_its_class.<locals>.FeatureBuilder.build")
     assert cache["currsize"] == 300 and cache["maxsize"] is None
+    # the one builder (the method's self) is in every key: not a per-request object
+    builder = "census_frozen_app.%s.<locals>.FeatureBuilder" % test_an_lru_cache_made_before_gc_freeze_is_found_through_its_class.__name__
+    assert cache["keys"]["same"] == [builder] and cache["keys"]["identity"] == [], cache["keys"]
 
 
 class KeyRequest(object):

@@ -294,7 +294,9 @@ function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[numbe
   const keys = c.keys;
   const short = (type: string) => type.split('.').pop() ?? type;
   // The key types of its newest entries, most first: a class of the user's that hashes by identity makes every call a new entry.
-  const types = Object.entries(keys?.types ?? {}).sort((a, b) => b[1] - a[1]);
+  const same = keys?.same ?? [];
+  // What varies from key to key: the types of its newest keys, most first, without one object in every key (a method's `self`).
+  const types = Object.entries(keys?.types ?? {}).filter(([t]) => !same.includes(t)).sort((a, b) => b[1] - a[1]);
   const identity = keys?.identity ?? [];
   const keyed = identity.length ? `, keyed by per-request objects (${identity.map(short).join(', ')}, hashed by identity)`
     : types.length ? `, keyed by ${types.length === 1 ? types[0][0] : `(${types.slice(0, 3).map(([t]) => t).join(', ')})`}` : '';
@@ -302,7 +304,8 @@ function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[numbe
     + `${c.misses > c.hits ? 'most calls miss, so nearly every call adds an entry (keys that never repeat, e.g. per-request objects)' : 'entries are reused'}.`];
   if (keys && types.length) {
     evidence.push(`Its ${keys.sampled} newest keys hold ${types.map(([t, n]) => `${formatCount(n)} ${t}`).join(', ')} (read in the process by type only: no key's code ran)`
-      + `${identity.length ? `; ${identity.join(', ')} ${identity.length === 1 ? 'uses' : 'use'} object's own __hash__ and __eq__, so two equal requests are two entries` : ''}.`);
+      + `${identity.length ? `; ${identity.join(', ')} ${identity.length === 1 ? 'uses' : 'use'} object's own __hash__ and __eq__, so two equal requests are two entries` : ''}`
+      + `${same.length ? `; besides, one ${same.map(short).join(' and one ')} in every key (the cached method's self: not what differs)` : ''}.`);
   }
   return {
     title: `The ${unbounded ? 'unbounded ' : ''}lru_cache of ${c.function} holds ${formatCount(c.currsize)} entries (+${formatCount(Math.round(perSecond))}/s)${keyed}`,

@@ -519,6 +519,8 @@ export interface LruCache {
    */
   keys?: {
     sampled: number; types: Record<string, number>; identity: string[];
+    /** Types that are one object in every sampled key: a cached method's `self`, not what varies per call. */
+    same?: string[];
     /** The cache dict's own bytes, how many sampled keys are tuples (and their mean size), and an unbounded cache's results when all of one atomic type: what the diff lets the cache explain. */
     table?: number; tuples?: number; tupleBytes?: number; result?: { type: string; bytes: number } | null;
   };
