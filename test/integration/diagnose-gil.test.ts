@@ -37,6 +37,19 @@ describe('diagnose gil, and routing by quick evidence (real targets)', function 
     assert.deepEqual((await session.call('gilstatState', {})).intercepted, { take_gil: false, drop_gil: false });
   });
 
+  // judge 10: a background compactor's pure-Python loop made a store's p99; the slow diagnosis named
+  // the function ("Compactor._compact uses 88.8% of the CPU samples") and nothing of the GIL.
+  it('gil_hog.py, "p99 latency is awful for simple requests" (slow): the hog, its thread, and that it holds the GIL from the others', async () => {
+    const session = await open(['gil_hog.py']);
+    const report = await diagnose(session, 'p99 latency is awful for simple requests', { budgetSeconds: 8 });
+    assert.equal(report.kind, 'slow');
+    const first = report.findings[0];
+    assert.equal(first.location?.function, 'hog', report.findings.map((f) => f.title).join('\n'));
+    assert.match(first.title, /^hog (uses [\d.]+% of CPU samples in its own code )?\(thread gil-hog, holding the GIL from \d+ other threads\)/);
+    assert.ok([first, ...report.findings].some((f) => f.evidence.some((e) => /^It runs in thread gil-hog; Python code holds the GIL while it runs, so the process's \d+ other threads \(.*gil-waiter-\d/.test(e))),
+      report.findings.map((f) => f.evidence.join('\n')).join('\n'));
+  });
+
   it('words that decide nothing: a leaking process is routed to memory by its RSS growth, and says so', async () => {
     const session = await open(['leaky_service.py']);
     const report = await diagnose(session, 'something is off with the cache service', { budgetSeconds: 8 });
