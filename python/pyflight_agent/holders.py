@@ -811,6 +811,8 @@ def holders(spec):
         "holders": sorted(results.values(), key=lambda e: -e["samples"]),
         "unresolved": answer["sampled"] - sum(e["samples"] for e in results.values()),
         "heldInvisibly": search.exhausted,
+        # gc.freeze(): the frozen objects are not in gc.get_referrers' view, so a holder among them ends a chain early
+        "frozen": gc.get_freeze_count() if hasattr(gc, "get_freeze_count") else 0,
         "garbage": search.garbage,
         "heldDirectly": search.direct,
         "heldByFrames": [{"function": f, "file": fi, "line": ln, "samples": n} for (f, fi, ln), n in search.frames.items()][:5],

@@ -225,3 +225,28 @@ def test_objects_in_a_container_of_an_object_no_name_reaches_are_held_by_that_ob
         release.set()
         runner.join()
         del sys.modules["replay_app"]
+
+
+class FrozenHeld(object):
+    def __init__(self, n):
+        self.n = n
+
+
+def test_a_holder_frozen_by_gc_freeze_is_not_seen_and_the_answer_says_how_many_objects_are_frozen():
+    """judge 10: a service froze its imports (gc.freeze()); gc.get_referrers does not see frozen
+    objects, so a frozen holder ends the chain, and the answer counts the frozen objects to say so."""
+    app = types.ModuleType("frozen_app")
+    FrozenHeld.__module__ = "frozen_app"
+    app.FrozenHeld = FrozenHeld
+    app.BOX = {}
+    sys.modules["frozen_app"] = app
+    gc.freeze()  # BOX (a dict made before) is frozen; what it holds from now on is not
+    try:
+        for i in range(50):
+            app.BOX[i] = FrozenHeld(i)
+        answer = holders.holders({"module": "frozen_app", "class": "FrozenHeld", "samples": 3})
+        assert answer["frozen"] > 0
+        assert answer["holders"] == [] and answer["heldInvisibly"] >= 1, answer
+    finally:
+        gc.unfreeze()
+        del sys.modules["frozen_app"]

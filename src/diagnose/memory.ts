@@ -415,7 +415,9 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
     }
     if (holders.heldInvisibly && top?.root.kind !== 'instance') {
       evidence.push(`${holders.heldInvisibly} of ${holders.sampled} samples are held by nothing the collector can see beyond their chain: `
-        + 'a local variable of a function that is still running (e.g. a list built in a long loop) or C code.');
+        + `a local variable of a function that is still running (e.g. a list built in a long loop), C code${holders.frozen
+          ? `, or one of the ${formatCount(holders.frozen)} objects the process froze with gc.freeze() (the collector's referrer search does not see them; PyFlight does not unfreeze)`
+          : ''}.`);
     }
     for (const f of holders.heldByFrames) evidence.push(`${f.samples} sample(s) are held by a local variable of ${f.function} (${f.file}:${f.line}), still running.`);
     evidence.push(searchText(holders));

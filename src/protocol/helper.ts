@@ -983,6 +983,8 @@ export interface MemHoldersResult {
   unresolved: number;
   /** Sampled objects whose whole chain has no other referrer the collector sees: a running function's local variable or C code holds them. */
   heldInvisibly: number;
+  /** Objects frozen with gc.freeze() (not seen by gc.get_referrers: a holder among them is invisible); absent from older helpers. */
+  frozen?: number;
   /** Sampled objects held by a running function's local variable (frames are not followed). */
   heldByFrames: Array<{ function: string; file: string; line: number; samples: number }>;
   /** Allocation sites (tracemalloc, only when the target traces already); null when it does not trace. */
