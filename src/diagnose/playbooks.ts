@@ -25,6 +25,9 @@ const STARVED_WORDS = { host: 'starved of it', quota: 'held back by a CPU limit'
 
 const clamp = (low: number, high: number, n: number) => Math.max(low, Math.min(high, Math.floor(n)));
 
+/** What a service answers with: wrong ones are what a swallowed exception looks like from outside. */
+const ANSWERS = String.raw`(?:answers?|results?|prices?|totals?|values?|numbers?|amounts?|responses?|output|data|quotes?|scores?|balances?)`;
+
 const TABLE = [
   {
     kind: 'hang',
@@ -82,7 +85,9 @@ const TABLE = [
     kind: 'exception',
     // Wrong answers with no error in sight are what a swallowed exception looks like from outside
     // (judge 10: "the same shipping price no matter what's in the cart … no errors anywhere" went to slow).
-    words: /\b(exceptions?|errors?|traceback\w*|raises?|raising|swallow\w*|fail\w*|500s?|dropped|lost|silently|wrong|incorrect|stale|bogus|no matter what|regardless of|default (value|price|answer|result)s?)\b/i,
+    // ("Something is wrong" is no such word: a wrong *answer* is.)
+    words: new RegExp(String.raw`\b(exceptions?|errors?|traceback\w*|raises?|raising|swallow\w*|fail\w*|500s?|dropped|lost|silently|stale|no matter what|regardless of`
+      + String.raw`|default (?:value|price|answer|result)s?|(?:wrong|incorrect|bogus) ${ANSWERS}|${ANSWERS} (?:\w+ ){0,2}(?:wrong|incorrect|bogus))\b`, 'i'),
     evidence: [],
     chat: { command: 'diagnose-exception', description: 'Count the exceptions raised for a few seconds, including those a broad except swallows: /diagnose-exception [pid] <problem>' },
     followups: [{ kind: 'exception', prompt: 'errors again', label: 'Count exceptions again' }, { kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU' }],

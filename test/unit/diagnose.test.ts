@@ -37,6 +37,9 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     // wrong answers and no error in sight: a swallowed exception; a symptom said to be fine names nothing (judge 10)
     assert.equal(kindFromWords("checkout keeps showing customers the same shipping price no matter what's in the cart or how big the box is, support has tickets since tuesday. no errors anywhere, dashboards all green, latency ok-ish"), 'exception');
     assert.equal(kindFromWords('the totals are wrong since the deploy, latency looks normal'), 'exception');
+    assert.equal(kindFromWords('customers get stale prices'), 'exception');
+    assert.equal(kindFromWords('something is wrong'), undefined);
+    assert.equal(kindFromWords("something's wrong with this service, can you look?"), undefined);
     assert.equal(kindFromWords('memory is flat but requests are slow'), 'slow');
     assert.equal(kindFromWords('latency is fine, memory keeps growing'), 'memory');
   });
