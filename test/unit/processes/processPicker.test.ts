@@ -3,7 +3,8 @@ import { fake, type FakeItem, type FakeQuickPick } from './fakeVscode';
 import type { ProcessInfo } from '../../../src/processes/processInfo';
 import { listProcesses } from '../../../src/processes/processLister';
 import { pickAttachTarget } from '../../../src/processes/processPicker';
-import { recordedProcSource } from './recorded';
+import * as path from 'node:path';
+import { RECORDED, recordedProcSource } from './recorded';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 const SEPARATOR = -1;
@@ -62,6 +63,19 @@ describe('processPicker (fake vscode, recorded processes)', () => {
     quickPick.choose(group);
     assert.deepEqual(await result, { workersOf: group.workersOf });
     assert.ok(recorded.some((p) => p.ppid === group.workersOf && p.server?.role === 'worker'));
+  });
+
+  it('a reloader (flask run --debug): its master, its one worker, and "The one worker of this reloader master"', async () => {
+    const reloader = await listProcesses({ platform: 'linux', procSource: recordedProcSource(path.join(RECORDED, 'reloader')), selfPid: 0 });
+    const result = pickAttachTarget({ list: async () => reloader, showAllProcesses: true, offerWorkerGroups: true });
+    const quickPick = fake.quickPicks[fake.quickPicks.length - 1];
+    await tick();
+    assert.equal(byPid(quickPick, 28434).label, '$(server-process) reloader master');
+    assert.equal(byPid(quickPick, 28465).label, '\u00a0\u00a0└ $(symbol-method) reloader worker');
+    const group = quickPick.items[quickPick.items.indexOf(byPid(quickPick, 28434)) + 1] as FakeItem & { workersOf?: number };
+    assert.equal(group.label, '\u00a0\u00a0└ $(layers) The one worker of this reloader master');
+    quickPick.choose(group);
+    assert.deepEqual(await result, { workersOf: 28434 });
   });
 
   it('hides the other processes unless showAllProcesses', async () => {
