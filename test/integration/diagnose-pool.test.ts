@@ -4,6 +4,7 @@ import { silentLogger } from '../../src/common/logger';
 import { diagnose } from '../../src/diagnose/engine';
 import { Session } from '../../src/session/session';
 import { FIXTURES, startTarget, stopAllTargets } from '../support/fixtures';
+import { waitFor } from '../support/servers';
 
 // Issue 20, item 6: threads that all wait on one semaphore or pool are one finding, which names the
 // threads holding its permits (between acquire and release: a semaphore has no owner) and what they
@@ -127,7 +128,9 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
   // process pool waits the same way.
   it('process_pool_idle.py, a worker of a multiprocessing.Pool between tasks, "the batch jobs hang": idle, no lock finding', async () => {
     const target = await startTarget(['process_pool_idle.py']);
-    const workers = target.output().match(/READY \d+ ([\d ]+)/)![1].trim().split(' ').map(Number);
+    // startTarget returns at "READY <pid>": the line's worker pids may arrive a moment later
+    const line = await waitFor('the pool\'s worker pids', () => /READY \d+ ([\d ]+)\n/.exec(target.output()) ?? undefined, 15_000);
+    const workers = line[1].trim().split(' ').map(Number);
     const session = new Session(workers[0], { log: silentLogger, livenessIntervalMs: 0 });
     sessions.push(session);
     await session.attach();
