@@ -633,9 +633,33 @@ def link_holders(threads, read_locals=None):
     return threads
 
 
+def _owner_class(waiter, blocked):
+    """The class whose lock a waiter wants: the owner read from its locals ("JobRegistry at 0x…"), else
+    the class of the method it waits in (`JobRegistry.register`), when the lock is `self.<attr>`."""
+    if blocked.get("owner"):
+        return blocked["owner"].split(" at ", 1)[0].rsplit(".", 1)[-1]
+    if not blocked["expression"].startswith("self."):
+        return None
+    frame = next((f for f in waiter.get("frames") or [] if f.get("file") == blocked["file"] and f.get("line") == blocked["line"]), None)
+    name = (frame or {}).get("function") or ""
+    return name.rsplit(".", 2)[-2] if name.count(".") >= 1 and "<" not in name.rsplit(".", 2)[-2] else None
+
+
+def _reaches(path, owner):
+    """True when an attribute path reaches an object of class `owner` before its last name:
+    `registry.lock` for a JobRegistry's `lock` (the attribute names the class, as `self.registry`
+    usually does), in another file than the lock's class."""
+    if not owner or "." not in path:
+        return False
+    holder = path.rsplit(".", 2)[-2].replace("_", "").lower()
+    cls = owner.replace("_", "").lower()
+    return len(holder) >= 3 and (cls.endswith(holder) or holder.endswith(cls))
+
+
 def _maybe_holders(threads, waits, local_reader):
     """A lock `x.attr` whose holder was not found: the other threads inside a `with y.attr:` (same
-    attribute, same file) whose object could not be read maybe hold it — `self._lock` held, `other._lock` wanted, by two threads moving money in opposite
+    attribute, same file; or in another file, `with self.registry.lock:` for a JobRegistry's
+    `self.lock`: an attribute that names the lock's class) whose object could not be read maybe hold it — `self._lock` held, `other._lock` wanted, by two threads moving money in opposite
     directions. Marked `maybeHeldBy` on the waiter and `maybe` on the holder's entry: the hang
     diagnosis calls a cycle through them probable, and only if the threads never move."""
     for waiter in waits:
@@ -644,13 +668,15 @@ def _maybe_holders(threads, waits, local_reader):
         if not parsed or not parsed[1]:
             continue
         attr = parsed[1].rsplit(".", 1)[-1]
+        owner = _owner_class(waiter, b)
         maybe = []
         for thread in threads:
             if thread is waiter:
                 continue
             for frame in thread.get("frames") or []:
-                if frame.get("kind") != "python" or frame.get("file") != b["file"] or not frame.get("line"):
+                if frame.get("kind") != "python" or not frame.get("file") or not frame.get("line"):
                     continue
+                same_file = frame.get("file") == b["file"]
                 for with_line, body_start, end, texts in _with_blocks(frame["file"]):
                     if not body_start <= frame["line"] <= end:
                         continue
@@ -658,13 +684,17 @@ def _maybe_holders(threads, waits, local_reader):
                         other = _base_and_path(text)
                         if not other or not other[1] or other[1].rsplit(".", 1)[-1] != attr:
                             continue
-                        if _lock_key(frame["file"], text, frame, thread, local_reader)[0][0] == "object":
-                            continue  # its object was read, and it is not the one wanted
+                        if not same_file and not _reaches(other[1], owner):
+                            continue
+                        if "." not in other[1] and _lock_key(frame["file"], text, frame, thread, local_reader)[0][0] == "object":
+                            continue  # its object was read, and it is not the one wanted (through another object's attribute, only the first is read)
                         entry = {"expression": text, "file": frame["file"], "line": with_line, "maybe": True}
-                        if any(h.get("line") == with_line and h.get("file") == frame["file"] and h["expression"] == text
-                               for h in thread.get("holding", [])):
+                        known = [h for h in thread.get("holding", []) if h.get("line") == with_line and h.get("file") == frame["file"]
+                                 and h["expression"] == text]
+                        if known and not known[0].get("maybe"):
                             continue  # already a holder of some lock there
-                        thread.setdefault("holding", []).append(entry)
+                        if not known:  # (a second waiter for the same lock finds the entry the first one added)
+                            thread.setdefault("holding", []).append(entry)
                         if thread["name"] not in maybe:
                             maybe.append(thread["name"])
         if maybe:

@@ -228,3 +228,10 @@ def test_a_pool_item_is_held_only_until_that_item_is_put_back(tmp_path):
         "    SLOTS.release()\n"
     )
     assert sorted(_held_spans(str(source))) == [(2, 6, "POOL", "get"), (18, 20, "SLOTS", "acquire")]
+
+
+def test_an_attribute_path_reaches_the_lock_owner_by_its_class_name():
+    from pyflight_helper.blocking import _reaches
+    assert _reaches("registry.lock", "JobRegistry") and _reaches("book.lock", "OrderBook")
+    assert not _reaches("lock", "JobRegistry")  # one name: the same-file rule applies, not this one
+    assert not _reaches("cache.lock", "JobRegistry") and not _reaches("registry.lock", None)

@@ -132,17 +132,26 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
   interface Hold { holders: Set<string>; lock: string; file: string; line: number; how?: string; via?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
-    waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string; condition?: BlockedOn }
+    waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string; condition?: BlockedOn;
+    /** The lock the waiters want under another name (`self.lock` of a JobRegistry, held as `self.registry.lock`): probably, not read. */
+    wanted?: string }
   const holds = new Map<string, Hold>();
   for (const s of samples) {
     const seenThisSample = new Set<string>();
     const waitingNow = new Map<string, number>();
     for (const waiter of s.threads) {
       if (!isLockWait(waiter) || covered.has(waiter.name)) continue;
-      for (const holderName of waiter.blockedOn!.heldBy ?? []) {
+      // A maybe-holder counts only while it waits on a condition inside the `with`: the lock held
+      // across Condition.wait (judge 11's dispatcher held `self.registry.lock`, the workers waited for
+      // JobRegistry's `self.lock`: one lock under two names, in two files).
+      const maybe = waiter.blockedOn!.maybeHeldBy ?? [];
+      for (const holderName of [...(waiter.blockedOn!.heldBy ?? []), ...maybe]) {
         const holder = byName(s, holderName);
         if (!holder || covered.has(holderName) || isLockWait(holder)) continue;
-        const held = holder.holding?.find((h) => !h.maybe && sameLock(h, waiter.blockedOn!));
+        const probably = !waiter.blockedOn!.heldBy?.includes(holderName);
+        if (probably && holder.blockedOn?.kind !== 'condition') continue;
+        const attr = waiter.blockedOn!.expression.split('.').pop();
+        const held = holder.holding?.find((h) => (probably ? h.maybe && h.expression.split('.').pop() === attr : !h.maybe && sameLock(h, waiter.blockedOn!)));
         if (!held) continue;
         const top = mainFrame(holder.frames);
         // Keyed by what is done under the lock, not by who: a pool's threads take turns holding it.
@@ -150,7 +159,8 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, how: held.how, via: held.via, activity: holder.activity ?? 'running',
           top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(), mostWaiting: 0,
           waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line),
-          ...(holder.blockedOn?.kind === 'condition' && holder.blockedOn.expression !== held.expression ? { condition: holder.blockedOn } : {}) };
+          ...(holder.blockedOn?.kind === 'condition' && holder.blockedOn.expression !== held.expression ? { condition: holder.blockedOn } : {}),
+          ...(probably ? { wanted: lockName(waiter.blockedOn!) } : {}) };
         hold.holders.add(holderName);
         hold.waiters.add(waiter.name);
         waitingNow.set(key, (waitingNow.get(key) ?? 0) + 1);
@@ -167,14 +177,16 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       // to notify never can (a judge's dispatcher: next_item held _lock across _ready.wait()).
       const c = h.condition;
       findings.push({
-        title: `Probably a deadlock: ${holders[0]} waits on ${c.expression} (${shortWhere(c.file, c.line)}) while holding ${h.lock}, which ${[...h.waiters].join(', ')} ${h.waiters.size === 1 ? 'waits' : 'wait'} for — if ${h.waiters.size === 1 ? 'it is' : 'one of them is'} what notifies ${c.expression}, it never can`,
+        title: `Probably a deadlock: ${holders[0]} waits on ${c.expression} (${shortWhere(c.file, c.line)}) while holding ${h.lock}, which ${[...h.waiters].join(', ')} ${h.waiters.size === 1 ? 'waits' : 'wait'} for${h.wanted ? ` (as ${h.wanted})` : ''} — if ${h.waiters.size === 1 ? 'it is' : 'one of them is'} what notifies ${c.expression}, it never can`,
         severity: 'critical',
         about: 'deadlock',
         location: loc(h.inFrame ?? h.top),
         evidence: [
           `In all ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders[0]} was inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)}) and waiting in ${c.via ?? 'Condition.wait'} on ${c.expression} at ${shortWhere(c.file, c.line)}.`,
           `${c.via ?? 'Condition.wait'} releases ${c.expression}'s own lock while it waits, not ${h.lock}.`,
-          `Waiting for ${h.lock} at ${h.waitedAt} in every sample: ${[...h.waiters].join(', ')}.`,
+          h.wanted ? `Waiting for ${h.wanted} at ${h.waitedAt} in every sample: ${[...h.waiters].join(', ')}; no thread holds it under that name, and ${holders[0]}'s \`with ${h.lock}:\` `
+            + `names the same attribute through another object (probably the same lock: which objects they are could not be read from outside).`
+            : `Waiting for ${h.lock} at ${h.waitedAt} in every sample: ${[...h.waiters].join(', ')}.`,
         ],
         next_steps: [
           `Do not hold ${h.lock} across ${c.expression}.wait(): take it only around the state it guards (before or after the wait), or build the condition on that lock (\`threading.Condition(${h.lock})\`) so that waiting releases it.`,

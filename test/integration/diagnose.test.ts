@@ -105,6 +105,18 @@ describe('diagnose: the culprit first, from evidence (real targets, no language 
     assert.equal(report.summary, `${first.title}.`);
   });
 
+  // judge 11: a dispatcher held a registry's lock as `self.registry.lock` (another file) across its
+  // queue's Condition.wait; the workers waited for `self.lock` in JobRegistry, and no holder was found.
+  it('held_elsewhere.py, "orders are stuck": a lock held across Condition.wait under another name, in another file', async () => {
+    const { report } = await run(['held_elsewhere.py'], 'orders are stuck');
+    const first = report.findings[0];
+    assert.match(first.title, /^Probably a deadlock: matcher waits on self\._cond \(held_elsewhere\.py:\d+\) while holding self\.book\.lock, which (feeder-\d(, )?)+ wait for \(as self\.lock \(OrderBook( at 0x[0-9a-f]+)?\)\) — if one of them is what notifies self\._cond, it never can$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(first.location?.function, 'Matcher.run');
+    assert.ok(first.evidence.some((e) => /no thread holds it under that name, and matcher's `with self\.book\.lock:` names the same attribute through another object/.test(e)), first.evidence.join('\n'));
+    assert.match(first.next_steps[0], /^Do not hold self\.book\.lock across self\._cond\.wait\(\)/);
+  });
+
   it('auto without telling words: a deadlocked process is routed to hang by its stacks', async () => {
     const { report } = await run(['deadlock.py'], 'something is wrong with the billing job');
     assert.equal(report.kind, 'hang');
