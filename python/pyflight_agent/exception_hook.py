@@ -189,6 +189,7 @@ class Window(object):
         self.stop_reason = None
         self.keys = {}  # (raiser file, raiser function, type) -> entry
         self.pending = {}  # id(exception) -> [exception, entry key, handler frame info]
+        self.callers = {}  # handler frame info -> the code outside the application that called it
         self.own = {}  # code object -> application code?
         self.kinds = {}  # code object -> _SKIP / _CATCHES / _ENTRY
         self.lib_dirs = _library_dirs()
@@ -230,16 +231,24 @@ class Window(object):
         if event == "exception" and self.active:
             try:
                 exc_type, exc, tb = arg
-                self.record(frame.f_code, frame.f_lineno, exc_type, exc, tb)
+                back = frame.f_back
+                self.record(frame.f_code, frame.f_lineno, exc_type, exc, tb,
+                            back.f_code if back is not None and not self.is_own(back.f_code) else None)
             except Exception:
                 self.dropped += 1
         return self.local_hook if self.active else None
 
-    def record(self, code, line, exc_type, exc, tb):
+    def record(self, code, line, exc_type, exc, tb, caller=None):
         """An exception that reached `code` at `line` (the handler, as far as it went), with its
-        traceback from that frame down to where it was raised."""
+        traceback from that frame down to where it was raised. `caller`: the code outside the
+        application that called that frame, where the exception goes if it leaves it (a thread
+        pool's _WorkItem.run keeps it in a Future)."""
         if exc_type.__name__ in _SKIP_TYPES:
             return
+        if caller is not None:
+            handler_key = (code.co_filename, getattr(code, "co_qualname", code.co_name), line)
+            if handler_key not in self.callers and len(self.callers) < 200:
+                self.callers[handler_key] = {"file": caller.co_filename, "function": getattr(caller, "co_qualname", caller.co_name)}
         if time.monotonic() > self.deadline:
             self.stop("time")
             return
@@ -367,7 +376,8 @@ class Window(object):
         entries = []
         for entry in self.keys.values():
             e = dict(entry)
-            e["handlers"] = sorted(({"file": h[0], "function": h[1], "line": h[2], "count": n}
+            e["handlers"] = sorted((dict({"file": h[0], "function": h[1], "line": h[2], "count": n},
+                                         **({"caller": self.callers[h]} if h in self.callers else {}))
                                     for h, n in entry["handlers"].items() if n > 0), key=lambda h: -h["count"])
             entries.append(e)
         entries.sort(key=lambda e: -e["count"])
@@ -409,7 +419,8 @@ class MonitoringWindow(Window):
                     break
                 entry = entry.tb_next
             if handler is not None:
-                self.record(handler.tb_frame.f_code, handler.tb_lineno, type(exc), exc, handler)
+                # where it was caught, when that is outside the application (a thread pool's _WorkItem.run)
+                self.record(handler.tb_frame.f_code, handler.tb_lineno, type(exc), exc, handler, None if self.is_own(code) else code)
         except Exception:
             self.dropped += 1
 

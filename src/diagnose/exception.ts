@@ -30,11 +30,18 @@ export interface ExceptionTarget extends ProfileTarget, HelperCaller {
   startProbe(method: 'watch', params: WatchParams, options?: { source?: { file: string; line: number } }): WatchHandle;
 }
 
+/** Code that catches whatever the function it runs raises and keeps it in a Future (thread and process pools). */
+const FUTURE_KEEPERS = /concurrent[\\/]futures[\\/](thread|process)\.py:(_WorkItem\.run|run|_process_worker)$/;
+
 /** How one exception ends, from its commonest handler frame. */
 function fate(h: ExceptionHandlerFrame | undefined): { severity: Severity; words: string } {
   const at = h ? `${h.function} (${shortWhere(h.file, h.clauseLine ?? h.line)})` : '';
   if (!h || h.caught === null) return { severity: 'medium', words: h ? `stops in ${at} (its source could not be read)` : 'stops where it could not be seen' };
-  if (h.caught === false) return { severity: 'high', words: `escapes ${at} into code that was not traced (a library, or the end of the thread)` };
+  if (h.caught === false && h.caller && FUTURE_KEEPERS.test(`${h.caller.file}:${h.caller.function}`)) {
+    // A pool's work item keeps it in the Future submit() returned: unseen unless someone asks for the result.
+    return { severity: 'high', words: `escapes ${at} into the pool that ran it (concurrent.futures' ${h.caller.function}), which keeps it in the Future that submit() returned: nobody sees it unless .result() or .exception() is called on that future` };
+  }
+  if (h.caught === false) return { severity: 'high', words: `escapes ${at} into code that was not traced (${h.caller ? `${h.caller.function} in ${h.caller.file.split(/[\\/]/).slice(-2).join('/')}` : 'a library, or the end of the thread'})` };
   if (h.reraises) return { severity: 'medium', words: `is caught and raised again by \`${h.clause}\` in ${at}` };
   if (h.silent) return { severity: 'high', words: `is dropped without a trace by \`${h.clause}\` in ${at}` };
   if (h.broad) return { severity: 'high', words: `is swallowed by \`${h.clause}\` in ${at}` };
@@ -78,6 +85,9 @@ export function exceptionFindings(result: ExceptionWindowResult, pid: number, na
     const next: string[] = [];
     if (handler?.caught && (handler.broad || handler.silent) && !handler.reraises) {
       next.push(`Do not drop it: in the \`${handler.clause}\` at ${shortWhere(handler.file, handler.clauseLine)}, log it (logger.exception) or answer the caller with an error${handler.broad ? `, and catch only what you expect (${e.type})` : ', or count what is dropped'}.`);
+    }
+    if (handler?.caught === false && handler.caller && FUTURE_KEEPERS.test(`${handler.caller.file}:${handler.caller.function}`)) {
+      next.push(`Look at the futures that submit() returns for ${handler.function}: call .result() on each (or add_done_callback with a function that logs .exception()), so that a failed record is seen and counted.`);
     }
     if (severity === 'info') next.push(`Expected control flow? ${e.count} exceptions in ${seconds.toFixed(1)} s cost time; a check before the call (\`in\`, \`get\`) avoids them.`);
     else next.push(`Fix the input or the check in ${e.function} (${shortWhere(e.file, sample?.line)}): ${e.type} for ${sample ? `(${sample.args})` : 'these inputs'}.`);

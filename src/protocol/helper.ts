@@ -867,6 +867,8 @@ export interface ExceptionHandlerFrame {
   reraises?: boolean;
   /** The clause drops it without a trace: a body of only pass/continue/break, or `with contextlib.suppress(...)`. */
   silent?: boolean;
+  /** The code outside the application that called this frame (where an exception that leaves it goes): a thread pool's `_WorkItem.run`. */
+  caller?: { file: string; function: string };
 }
 
 /** One raising function × exception type seen in the window. */

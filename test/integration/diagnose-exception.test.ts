@@ -137,4 +137,17 @@ describe('diagnose: a busy process the words say has stopped spins on a failure 
     assert.match(first.next_steps[0], /^Stop retrying what cannot succeed: in the loop around `except policy\.retry_on as exc:` \(retry_spin\.py:\d+\)/);
     assert.ok(first.next_steps.some((n) => /^See more failing calls with their arguments: `pyflight watch \d+ __main__ field_for -e -n 5`/.test(n)), first.next_steps.join('\n'));
   });
+
+  // judge 11: records lost in a thread pool: the parse error "escapes into code that was not traced
+  // (a library, or the end of the thread)"; the pool keeps it in the Future nobody asks.
+  it('lost_futures.py, "some records get lost": the KeyError escapes into the pool, which keeps it in the Future submit() returned', async () => {
+    const session = new Session((await startTarget(['lost_futures.py'])).pid, { log: silentLogger, livenessIntervalMs: 0 });
+    await session.attach();
+    const report = await diagnose(session, 'some records get lost', { budgetSeconds: 10 }).finally(() => session.detach());
+    assert.equal(report.kind, 'exception');
+    const first = report.findings[0];
+    assert.match(first.title, /^parse_record raises KeyError \d+ times in [\d.]+ s, which escapes Importer\._process \(lost_futures\.py:\d+\) into the pool that ran it \(concurrent\.futures' (_WorkItem\.)?run\), which keeps it in the Future that submit\(\) returned/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.ok(first.next_steps.some((n) => /^Look at the futures that submit\(\) returns for Importer\._process: call \.result\(\)/.test(n)), first.next_steps.join('\n'));
+  });
 });
