@@ -140,6 +140,10 @@ class _Census(object):
         self.skip = frozenset([type(None), bool, type(NotImplemented), type(Ellipsis)])
         functools = sys.modules.get("functools")
         self.lru_type = getattr(functools, "_lru_cache_wrapper", None) if functools is not None else None
+        # asyncio tasks (C and Python): pending ones that never finish keep their coroutine's frame alive
+        self.task_types = tuple(t for t in (getattr(sys.modules.get("_asyncio"), "Task", None),
+                                            getattr(sys.modules.get("asyncio.tasks"), "_PyTask", None)) if type(t) is type)
+        self.tasks = []
         self.todo = None  # instances of classes written in Python, for the owners pass
         self.tracked = 0
         self.percent = 0
@@ -209,6 +213,8 @@ class _Census(object):
                 self.todo.append(obj)
         elif t is self.lru_type and len(self.lru) < 500:
             self.lru.append(obj)
+        elif t in self.task_types and len(self.tasks) < _TASK_SAMPLES:
+            self.tasks.append(obj)
 
     def untracked_of(self, obj, weight):
         """Counts the untracked objects `obj` refers to, each for 1/refcount (see the module doc)."""
@@ -522,6 +528,8 @@ class _Census(object):
         del named_lru[:]
         caches = self._caches() if stopped is None else []
         del self.lru[:]
+        tasks = _pending_tasks(self.tasks) if stopped is None else []
+        del self.tasks[:]
         rows = []
         own = _own_types(self.types)
         for t, (count, size) in self.types.items():
@@ -546,7 +554,7 @@ class _Census(object):
         self.owners.clear()
         self.info.clear()
         return {
-            "rows": rows, "owners": owners, "containers": named, "caches": caches,
+            "rows": rows, "owners": owners, "containers": named, "caches": caches, "tasks": tasks,
             "tracked": total, "walked": self.walked, "sample": self.stride, "percent": percent,
             "stoppedBy": stopped, "listMs": round(list_ms, 1), "longestSliceMs": round(self.longest_slice * 1000, 1),
             "listCpuMs": round(list_cpu_ms, 1), "longestSliceCpuMs": round(self.longest_slice_cpu * 1000, 1),
@@ -579,6 +587,42 @@ class _Census(object):
             except Exception:
                 continue
         return out
+
+
+_TASK_SAMPLES = 5000
+
+
+def _pending_tasks(tasks):
+    """The pending asyncio tasks by coroutine and where it is suspended: [{coroutine, file, line,
+    awaiting: [qualnames], count}], most first. Read through C attributes only (a task's coroutine,
+    its frame's line, what it awaits): no user code runs."""
+    groups = {}
+    for task in tasks:
+        try:
+            if task.done():
+                continue
+            coro = task.get_coro()
+            code = getattr(coro, "cr_code", None)
+            frame = getattr(coro, "cr_frame", None)
+            if code is None or frame is None:
+                continue
+            awaiting = []
+            inner = getattr(coro, "cr_await", None)
+            while inner is not None and len(awaiting) < 4:
+                inner_code = getattr(inner, "cr_code", None) or getattr(inner, "gi_code", None)
+                if inner_code is None:
+                    name = type(inner).__name__
+                    awaiting.append("Future" if name in ("FutureIter", "Future") else name)  # what the innermost coroutine awaits
+                    break
+                awaiting.append(getattr(inner_code, "co_qualname", inner_code.co_name))
+                inner = getattr(inner, "cr_await", None) or getattr(inner, "gi_yieldfrom", None)
+            key = (code.co_filename, getattr(code, "co_qualname", code.co_name), frame.f_lineno, tuple(awaiting))
+            groups[key] = groups.get(key, 0) + 1
+        except Exception:
+            continue
+    out = [{"file": k[0], "coroutine": k[1], "line": k[2], "awaiting": list(k[3]), "count": n} for k, n in groups.items()]
+    out.sort(key=lambda g: -g["count"])
+    return out[:10]
 
 
 _KEY_SAMPLES = 20

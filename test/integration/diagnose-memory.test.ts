@@ -82,6 +82,18 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
     assert.equal(await evalInTarget(session, LEFTOVERS), '0');
   });
 
+  // judge 11: "InboundEvent objects grow by 213/s" with no holder, while a notifier's fire-and-forget
+  // tasks waited for ever on an Event and kept their events in their frames.
+  it('pending_tasks.py: pending asyncio tasks that never finish lead, with their coroutine and where each waits', async () => {
+    const session = await attach(['pending_tasks.py']);
+    const report = await diagnose(session, 'memory keeps growing', { budgetSeconds: 14 });
+    const first = report.findings[0];
+    assert.match(first.title, /^Pending asyncio tasks of Notifier\.deliver grow by [\d,]+\/s \([\d,]+ now\): each is suspended at pending_tasks\.py:\d+, awaiting Event\.wait → Future and never finishes/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.deepEqual(first.location, { function: 'Notifier.deliver', file: path.join(FIXTURES, 'pending_tasks.py'), line: lineOf('pending_tasks.py', 'await self.window_open.wait()') });
+    assert.equal(await evalInTarget(session, LEFTOVERS), '0');
+  });
+
   it('leaky_registry.py: a class-attribute dict and a listener list inside a module-level object, with the lines that create them', async () => {
     const session = await attach(['leaky_registry.py']);
     const report: DiagnosisReport = await diagnose(session, 'memory keeps growing', { budgetSeconds: 14 });

@@ -151,6 +151,13 @@ def _stats(census):
     return {k: census.get(k) for k in ("tracked", "walked", "sample", "ownerTiers", "listMs", "longestSliceMs", "listCpuMs", "longestSliceCpuMs", "slices", "elapsedMs", "listBytes", "python")}
 
 
+def _task_growth(first, second):
+    """Pending asyncio tasks by coroutine and suspension point, with how many more there are now."""
+    before = {(g["file"], g["coroutine"], g["line"]): g["count"] for g in first.get("tasks", [])}
+    out = [dict(g, grown=g["count"] - before.get((g["file"], g["coroutine"], g["line"]), 0)) for g in second.get("tasks", [])]
+    return [g for g in out if g["grown"] > 0][:5]
+
+
 def diff_censuses(first, second, interval, limit, order):
     """Rows of the types that changed, ranked (see the module doc); containers and caches that grew."""
     a = {r["type"]: r for r in first["rows"]}
@@ -303,7 +310,7 @@ def mem_diff(req, agent, pid=None):
         args += " --sample %d" % spec["sample"]
     answer = {"kind": "diff", "engine": "census", "capturedAt": int(started * 1000), "secondAt": int(second_at * 1000),
               "endedAt": int(time.time() * 1000), "intervalSeconds": interval, "limit": limit, "order": order, "rows": rows,
-              "containers": containers, "caches": caches,
+              "containers": containers, "caches": caches, "tasks": _task_growth(first, second),
               "census": [_stats(first)] + ([_stats(middle)] if middle is not None else []) + [_stats(second)],
               "totals": {"before": _totals(first), "after": _totals(second)}, "args": args}
     if all(a[1] is not None and b[1] is not None for a, b in waits):
