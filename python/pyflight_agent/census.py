@@ -143,7 +143,7 @@ class _Census(object):
         # asyncio tasks (C and Python): pending ones that never finish keep their coroutine's frame alive
         self.task_types = tuple(t for t in (getattr(sys.modules.get("_asyncio"), "Task", None),
                                             getattr(sys.modules.get("asyncio.tasks"), "_PyTask", None)) if type(t) is type)
-        self.tasks = []
+        self.tasks = {}  # (file, coroutine, line, awaiting) -> pending tasks
         self.todo = None  # instances of classes written in Python, for the owners pass
         self.tracked = 0
         self.percent = 0
@@ -213,8 +213,10 @@ class _Census(object):
                 self.todo.append(obj)
         elif t is self.lru_type and len(self.lru) < 500:
             self.lru.append(obj)
-        elif t in self.task_types and len(self.tasks) < _TASK_SAMPLES:
-            self.tasks.append(obj)
+        elif t in self.task_types:
+            key = _task_key(obj)  # every task, grouped as met (no list of them: a leak may hold millions)
+            if key is not None and (key in self.tasks or len(self.tasks) < 200):
+                self.tasks[key] = self.tasks.get(key, 0) + 1
 
     def untracked_of(self, obj, weight):
         """Counts the untracked objects `obj` refers to, each for 1/refcount (see the module doc)."""
@@ -529,7 +531,7 @@ class _Census(object):
         caches = self._caches() if stopped is None else []
         del self.lru[:]
         tasks = _pending_tasks(self.tasks) if stopped is None else []
-        del self.tasks[:]
+        self.tasks.clear()
         rows = []
         own = _own_types(self.types)
         for t, (count, size) in self.types.items():
@@ -589,37 +591,36 @@ class _Census(object):
         return out
 
 
-_TASK_SAMPLES = 5000
+def _task_key(task):
+    """(file, coroutine, suspended line, what it awaits) of a pending asyncio task, or None (done, or
+    not a coroutine). Read through C attributes only (its coroutine, the frame's line, cr_await): no
+    user code runs."""
+    try:
+        if task.done():
+            return None
+        coro = task.get_coro()
+        code = getattr(coro, "cr_code", None)
+        frame = getattr(coro, "cr_frame", None)
+        if code is None or frame is None:
+            return None
+        awaiting = []
+        inner = getattr(coro, "cr_await", None)
+        while inner is not None and len(awaiting) < 4:
+            inner_code = getattr(inner, "cr_code", None) or getattr(inner, "gi_code", None)
+            if inner_code is None:
+                name = type(inner).__name__
+                awaiting.append("Future" if name in ("FutureIter", "Future") else name)  # what the innermost coroutine awaits
+                break
+            awaiting.append(getattr(inner_code, "co_qualname", inner_code.co_name))
+            inner = getattr(inner, "cr_await", None) or getattr(inner, "gi_yieldfrom", None)
+        return (code.co_filename, getattr(code, "co_qualname", code.co_name), frame.f_lineno, tuple(awaiting))
+    except Exception:
+        return None
 
 
-def _pending_tasks(tasks):
+def _pending_tasks(groups):
     """The pending asyncio tasks by coroutine and where it is suspended: [{coroutine, file, line,
-    awaiting: [qualnames], count}], most first. Read through C attributes only (a task's coroutine,
-    its frame's line, what it awaits): no user code runs."""
-    groups = {}
-    for task in tasks:
-        try:
-            if task.done():
-                continue
-            coro = task.get_coro()
-            code = getattr(coro, "cr_code", None)
-            frame = getattr(coro, "cr_frame", None)
-            if code is None or frame is None:
-                continue
-            awaiting = []
-            inner = getattr(coro, "cr_await", None)
-            while inner is not None and len(awaiting) < 4:
-                inner_code = getattr(inner, "cr_code", None) or getattr(inner, "gi_code", None)
-                if inner_code is None:
-                    name = type(inner).__name__
-                    awaiting.append("Future" if name in ("FutureIter", "Future") else name)  # what the innermost coroutine awaits
-                    break
-                awaiting.append(getattr(inner_code, "co_qualname", inner_code.co_name))
-                inner = getattr(inner, "cr_await", None) or getattr(inner, "gi_yieldfrom", None)
-            key = (code.co_filename, getattr(code, "co_qualname", code.co_name), frame.f_lineno, tuple(awaiting))
-            groups[key] = groups.get(key, 0) + 1
-        except Exception:
-            continue
+    awaiting: [qualnames], count}], most first."""
     out = [{"file": k[0], "coroutine": k[1], "line": k[2], "awaiting": list(k[3]), "count": n} for k, n in groups.items()]
     out.sort(key=lambda g: -g["count"])
     return out[:10]

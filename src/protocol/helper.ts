@@ -612,7 +612,7 @@ export interface MemDiffResult {
   containers?: NamedContainer[];
   /** lru caches that grew or hold 1,000+ entries. */
   caches?: LruCache[];
-  /** Pending asyncio tasks that grew, by coroutine and where it is suspended (`awaiting`: what it awaits, outermost first); counted from up to 5,000 tasks per census. */
+  /** Pending asyncio tasks that grew, by coroutine and where it is suspended (`awaiting`: what it awaits, outermost first); every task the census met. */
   tasks?: Array<{ coroutine: string; file: string; line: number; awaiting: string[]; count: number; grown: number }>;
   /** The two censuses (three with a middle one): time, pause, list. */
   census?: CensusStats[];
