@@ -197,52 +197,35 @@ describe('torch: diagnose names the nn.Module whose forward costs most (torch_mo
   this.timeout(120_000);
   after(stopAllTargets);
 
-  it('PairwiseMixer.forward first, not predict_step that calls the model; the step second (issue 20, item 6)', async () => {
-    const service = await startTarget(['torch_model_service.py'], undefined, 60_000);
-    const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
-    await session.attach();
-    try {
-      const report = await diagnose(session, 'inference is slow', { budgetSeconds: 25 });
-      assert.equal(report.kind, 'torch');
-      const [module, step] = report.findings;
-      assert.match(module.title, /^PairwiseMixer\.forward costs most: \d+% of predict_step's operator CPU time \(aten::/, report.findings.map((f) => f.title).join('\n'));
-      assert.equal(module.about, 'module');
-      assert.equal(module.location?.function, 'PairwiseMixer.forward');
-      assert.equal(module.location?.file, path.join(FIXTURES, 'torch_model_service.py'));
-      assert.equal(module.location?.line, forwardLine(path.join(FIXTURES, 'torch_model_service.py'), 'PairwiseMixer'));
-      assert.equal(step.location?.function, 'predict_step');
-      assert.equal(step.severity, 'medium');
-      assert.equal(report.summary, `${module.title}.`);
-      // Embedder and ScoreHead are modules of the user's too, each with its own (small) share.
-      assert.ok(!report.findings.some((f) => /^RankingModel\.forward/.test(f.title)), 'the outer model is not charged for its submodules');
-      rmSync(path.dirname(/: (\/\S+\.json)/.exec(module.next_steps[1])![1]), { recursive: true, force: true });
-    } finally {
-      await session.detach();
-    }
-  });
-});
-
-describe('torch: a loop that calls the model itself, and never returns (torch_model_service.py inline)', function () {
-  this.timeout(120_000);
-  after(stopAllTargets);
-
-  // judge 10: the training loop was inline in main(); the step found was main, which is never called
-  // again: "main was not called again within 24 s, so no torch profile was taken".
-  it('the step is the model\'s forward (called every iteration), and PairwiseMixer.forward leads', async () => {
-    const service = await startTarget(['torch_model_service.py', 'inline'], undefined, 60_000);
-    const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
-    await session.attach();
-    try {
-      const report = await diagnose(session, 'inference is slow', { budgetSeconds: 25 });
-      assert.equal(report.kind, 'torch');
-      const [module, step] = report.findings;
-      assert.match(module.title, /^PairwiseMixer\.forward costs most: \d+% of RankingModel\.forward's operator CPU time \(aten::/, report.findings.map((f) => f.title).join('\n'));
-      assert.equal(step.location?.function, 'RankingModel.forward');
-      rmSync(path.dirname(/: (\/\S+\.json)/.exec(module.next_steps[1])![1]), { recursive: true, force: true });
-    } finally {
-      await session.detach();
-    }
-  });
+  // Default: a step function calls the model. `inline` (judge 10): the loop calls the model itself and
+  // never returns; the step found was main, never called again ("main was not called again within
+  // 24 s, so no torch profile was taken"): the step is then the model's forward.
+  for (const [args, stepName, why] of [[[], 'predict_step', 'not predict_step that calls the model; the step second (issue 20, item 6)'],
+    [['inline'], 'RankingModel.forward', 'the step is the model\'s forward when the loop that calls it never returns (judge 10)']] as const) {
+    it(`torch_model_service.py${args.length ? ` ${args.join(' ')}` : ''}: PairwiseMixer.forward first, ${why}`, async () => {
+      const service = await startTarget(['torch_model_service.py', ...args], undefined, 60_000);
+      const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
+      await session.attach();
+      try {
+        const report = await diagnose(session, 'inference is slow', { budgetSeconds: 25 });
+        assert.equal(report.kind, 'torch');
+        const [module, step] = report.findings;
+        assert.match(module.title, new RegExp(`^PairwiseMixer\\.forward costs most: \\d+% of ${stepName.replace('.', '\\.')}'s operator CPU time \\(aten::`), report.findings.map((f) => f.title).join('\n'));
+        assert.equal(module.about, 'module');
+        assert.equal(module.location?.function, 'PairwiseMixer.forward');
+        assert.equal(module.location?.file, path.join(FIXTURES, 'torch_model_service.py'));
+        assert.equal(module.location?.line, forwardLine(path.join(FIXTURES, 'torch_model_service.py'), 'PairwiseMixer'));
+        assert.equal(step.location?.function, stepName);
+        assert.equal(step.severity, 'medium');
+        assert.equal(report.summary, `${module.title}.`);
+        // Embedder and ScoreHead are modules of the user's too, each with its own (small) share.
+        assert.ok(!report.findings.some((f) => f.about === 'module' && /^RankingModel\.forward/.test(f.title)), 'the outer model is not charged for its submodules');
+        rmSync(path.dirname(/: (\/\S+\.json)/.exec(module.next_steps[1])![1]), { recursive: true, force: true });
+      } finally {
+        await session.detach();
+      }
+    });
+  }
 });
 
 describe('torch: a target that never imported torch', function () {
