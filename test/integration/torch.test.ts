@@ -158,18 +158,24 @@ describe('torch: diagnose --kind torch (torch_service.py)', function () {
     const report = JSON.parse(r.stdout);
     assert.equal(report.kind, 'torch');
     // TinyMLP's operators are about a quarter of the step's, so the step leads. One call's times are
-    // wall times (a loaded machine once moved TinyMLP to 81 %): the quickest of three calls is used.
+    // wall times (a loaded machine once moved TinyMLP to 81 %): the least of three calls is used, and
+    // still, beside another full CI run, TinyMLP read 52 % once — then it leads, as the rule says.
     type F = { title: string; location: { function: string; file: string; line: number }; evidence: string[]; next_steps: string[] };
-    const [step, module] = report.findings as F[];
-    assert.equal(step.location?.function, 'inference_step', JSON.stringify(report.findings.map((f: F) => f.title)));
-    assert.equal(module.location?.function, 'TinyMLP.forward');
-    assert.match(step.evidence.join('\n'), /3 calls were profiled \(operator CPU time [^)]+\); each operator's and module's figure is its least over the calls/);
+    const titles = JSON.stringify(report.findings.map((f: F) => f.title));
+    const step = (report.findings as F[]).find((f) => f.location?.function === 'inference_step')!;
+    const module = (report.findings as F[]).find((f) => f.location?.function === 'TinyMLP.forward')!;
+    assert.ok(step && module, titles);
+    const share = Number(/^TinyMLP\.forward costs most: (\d+)%/.exec(module.title)?.[1] ?? NaN);
+    assert.equal(report.findings[0], share >= 50 ? module : step, titles);
+    // (said on the first finding; a loaded host leaves time for two calls only)
+    assert.match(report.findings[0].evidence.join('\n'), /[23] calls were profiled \(operator CPU time [^)]+\); each operator's and module's figure is its least over the calls/);
     assert.equal(path.basename(step.location.file), 'torch_service.py');
     const evidence = step.evidence.join('\n');
     assert.match(evidence, /aten::addmm/);
     assert.match(evidence, /aten::mm/);
     // Its operators in the order of their measured time: on a loaded machine aten::clamp_min (the relu) can come before aten::addmm.
-    assert.match(module.title, /^TinyMLP\.forward issues .*aten::addmm.* \(\d+% of the step's operator CPU time\)$/);
+    assert.match(module.title, share >= 50 ? /^TinyMLP\.forward costs most: \d+% of inference_step's operator CPU time \(.*aten::addmm/
+      : /^TinyMLP\.forward issues .*aten::addmm.* \(\d+% of the step's operator CPU time\)$/);
     assert.equal(module.location.line, 24, 'the def of TinyMLP.forward in the fixture');
     assert.ok(report.commands_run.includes(`pyflight torch ${service.pid} profile __main__ inference_step`), report.commands_run.join(' | '));
     const trace = (report.findings as F[]).flatMap((f) => f.next_steps).map((t) => /: (\/\S+\.json)/.exec(t)?.[1]).find(Boolean);
