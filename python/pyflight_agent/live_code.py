@@ -51,13 +51,16 @@ class _Route(object):
         buf = _buffers.get(threading.get_ident())
         if buf is not None:
             return buf.write(text)
-        if self._original is None:
-            return len(text)
-        return self._original.write(text)
+        write = getattr(self._original, "write", None)
+        # The target's own prints must never fail because of us: a stream we stand in for that has
+        # no write (seen once in CI: a str, after a cancelled Evaluate; cause not found) goes nowhere.
+        return write(text) if callable(write) else len(text)
 
     def flush(self):
-        if threading.get_ident() not in _buffers and self._original is not None:
-            self._original.flush()
+        if threading.get_ident() not in _buffers:
+            flush = getattr(self._original, "flush", None)
+            if callable(flush):  # (the target's print(..., flush=True) died on a str here once)
+                flush()
 
     def __getattr__(self, name):
         return getattr(self._original, name)
