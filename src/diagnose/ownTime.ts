@@ -45,6 +45,16 @@ const isLoopCallback = (f: FrameInfo) => f.name === 'Handle._run' && f.module ==
 
 interface Acc { info: FrameInfo; samples: number; entrySamples: number; self: number; waiting: number; inLoop: number; lines: Map<number, number>; callees: Map<string, { info: FrameInfo; samples: number }>; entries: Map<string, { info: FrameInfo; samples: number }> }
 
+/** A profile frame's text, parsed and classified once per distinct text. */
+function frameReader(options: ClassifyOptions): (text: string) => FrameInfo {
+  const cache = new Map<string, FrameInfo>();
+  return (text) => {
+    let i = cache.get(text);
+    if (!i) cache.set(text, i = classifyFrame(parseFrame(text), options));
+    return i;
+  };
+}
+
 /** `lineText(file, line)` gives the source line of an own frame when it can be read. */
 export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
   lineText: (file: string, line: number) => string | undefined = () => undefined): OwnTime[] {
@@ -56,13 +66,8 @@ export function ownCodeTime(profile: CpuProfile, options: ClassifyOptions = {},
     if (b === undefined) blocking.set(k, b = BLOCKING_LINE.test(lineText(f.file, f.line) ?? ''));
     return b;
   };
-  const cache = new Map<string, FrameInfo>();
-  const info = (text: string) => {
-    let i = cache.get(text);
-    // The standard library's wait functions (Condition.wait, selectors' select) are `idle`.
-    if (!i) cache.set(text, i = classifyFrame(parseFrame(text), options));
-    return i;
-  };
+  // The standard library's wait functions (Condition.wait, selectors' select) are `idle`.
+  const info = frameReader(options);
   const accs = new Map<string, Acc>();
   for (const stack of profile.stacks) {
     const frames = stack.frames.map(info);
@@ -142,12 +147,7 @@ export function commonCaller(profile: CpuProfile, charged: readonly OwnTime[], c
   const first = charged[0];
   if (!first || first.samples >= SPREAD_BELOW * cpuSamples) return undefined;
   const firstKey = `${first.function}\0${first.file ?? ''}`;
-  const cache = new Map<string, FrameInfo>();
-  const info = (text: string) => {
-    let i = cache.get(text);
-    if (!i) cache.set(text, i = classifyFrame(parseFrame(text), options));
-    return i;
-  };
+  const info = frameReader(options);
   interface Candidate { info: FrameInfo; samples: number; onFirst: number; depth: number; lines: Map<number, number>; below: Map<string, number> }
   const candidates = new Map<string, Candidate>();
   let firstStacks = 0;
