@@ -59,6 +59,17 @@ CALLS = {
     "live.api": ("live_code.py", "api", True),
 }
 
+# flight-profiler's console points sys.stdout and sys.stderr of *every* thread at a fresh StringIO per
+# line, closes it after the line and frees it at the next: a target thread inside print() at that
+# moment (print() holds sys.stdout as a borrowed reference) writes to a closed or freed stream, which
+# raises into the target or crashes CPython (docs/flight-profiler-notes.md). PyFlight's own console
+# redirects only the line's thread, with stand-ins that are never freed (live_code.py).
+_UNSAFE_CONSOLE = ("UNSAFE_IN_TARGET",
+                   "flight-profiler's console swaps the process's sys.stdout and sys.stderr for every thread; a "
+                   "thread printing at that moment can fail or crash the process, so PyFlight's agent does not run it.",
+                   "Use PyFlight: Open Console (or `pyflight console <pid>`), which redirects only its own line's "
+                   "output, or Evaluate.")
+
 # flight-profiler requests that name a module to act on: the target word -> how to read the module.
 _CODE_FREE_TARGETS = frozenset(["stack", "mem", "module", "gilstat", "perf", "torch", "help", "history", "cls"])
 
@@ -117,7 +128,9 @@ class Door(object):
         """None when the request may run, else (code, message, hint)."""
         if target == "pyflight":
             return None  # checked per call in `call`
-        if not self.allow_code and target in ("console", "reload"):
+        if target == "console":
+            return _UNSAFE_CONSOLE
+        if not self.allow_code and target == "reload":
             return self._code_off("`%s` runs code in the process" % target)
         if target in _CODE_FREE_TARGETS or not isinstance(param, str):
             return None

@@ -42,7 +42,8 @@ _interrupt_lock = threading.Lock()  # consoleInterrupt vs the end of a run (see 
 
 class _Route(object):
     """Stands in for sys.stdout / sys.stderr while a line runs: that thread's writes go to its
-    buffer, every other thread's to the stream that was there before."""
+    buffer, every other thread's to the stream that was there before. Made once per stream and
+    never freed (_route_for)."""
 
     def __init__(self, original):
         self._original = original
@@ -52,18 +53,35 @@ class _Route(object):
         if buf is not None:
             return buf.write(text)
         write = getattr(self._original, "write", None)
-        # The target's own prints must never fail because of us: a stream we stand in for that has
-        # no write (seen once in CI: a str, after a cancelled Evaluate; cause not found) goes nowhere.
-        return write(text) if callable(write) else len(text)
+        return write(text) if callable(write) else len(text)  # None (no console attached): nowhere
 
     def flush(self):
         if threading.get_ident() not in _buffers:
             flush = getattr(self._original, "flush", None)
-            if callable(flush):  # (the target's print(..., flush=True) died on a str here once)
+            if callable(flush):
                 flush()
 
     def __getattr__(self, name):
         return getattr(self._original, name)
+
+
+# Every stand-in ever installed, by the id of the stream it stands in for; never emptied. CPython's
+# print() reads sys.stdout as a *borrowed* reference (bltinmodule.c, 3.8 to 3.13) and calls
+# write() and flush() on it: a thread inside print() while the stand-in is swapped out and freed
+# calls flush() on freed memory. Seen: a target's own print(..., flush=True) died with "'str' object
+# has no attribute 'flush'" (CI), and python/tests/test_live_code.py's swap loop segfaults every
+# CPython here when each line makes a fresh stand-in. Kept alive, a stand-in (and the stream it holds,
+# so its id is never reused) stays valid for any print that began while it was installed.
+_routes = {}
+
+
+def _route_for(stream):
+    if isinstance(stream, _Route):  # left installed by the application's own swap (redirect_stdout)
+        return stream
+    route = _routes.get(id(stream))
+    if route is None:
+        route = _routes[id(stream)] = _Route(stream)
+    return route
 
 
 def _display(value):
@@ -94,7 +112,7 @@ def _captured(namespace, run):
         buf = io.StringIO()
         _buffers[ident], _namespaces[ident] = buf, namespace
         _display.original = hook
-        sys.stdout, sys.stderr, sys.displayhook = _Route(out), _Route(err), _display
+        sys.stdout, sys.stderr, sys.displayhook = _route_for(out), _route_for(err), _display
         try:
             result = run()
         finally:

@@ -17,8 +17,9 @@ import pytest
 
 from pyflight_helper import injector
 
+from machine_pythons import interpreters
+
 HELPER_PATH = os.path.dirname(os.path.dirname(os.path.abspath(injector.__file__)))
-PYENV = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 pytestmark = pytest.mark.skipif(os.uname().machine != "x86_64", reason="the loader is x86-64 only")
 
@@ -79,17 +80,6 @@ sum(range(10 ** 14))
 """
 
 
-def _interpreters():
-    found = []
-    for minor in ("3.10", "3.11", "3.12", "3.13"):
-        versions = sorted((v for v in os.listdir(os.path.join(PYENV, "versions")) if v.startswith(minor + "."))
-                          if os.path.isdir(os.path.join(PYENV, "versions")) else [])
-        python = versions and os.path.join(PYENV, "versions", versions[-1], "bin", "python" + minor)
-        found.append(pytest.param(python if python and os.path.exists(python) else None, id="pyenv-" + minor))
-    found.append(pytest.param("/usr/bin/python3" if os.path.exists("/usr/bin/python3") else None, id="system"))
-    return found
-
-
 @pytest.fixture(scope="module")
 def gil_library(tmp_path_factory):
     """A factory of fresh copies of the library (a path dlopen has not seen runs its constructor)."""
@@ -144,7 +134,7 @@ def _answers(proc):
     return proc.stdout.readline().strip()
 
 
-@pytest.mark.parametrize("python", _interpreters())
+@pytest.mark.parametrize("python", interpreters())
 def test_a_pool_of_computing_threads_takes_the_library_and_runs_on(python, gil_library):
     proc = _start(python, POOL)
     try:
@@ -160,7 +150,7 @@ def test_a_pool_of_computing_threads_takes_the_library_and_runs_on(python, gil_l
         proc.wait()
 
 
-@pytest.mark.parametrize("python", _interpreters())
+@pytest.mark.parametrize("python", interpreters())
 def test_an_idle_process_lends_a_thread_that_waits_on_a_lock_at_once(python, gil_library):
     proc = _start(python, IDLE)
     try:
@@ -241,7 +231,7 @@ time.sleep(3600)
 def test_the_runtime_state_and_the_eval_loop_are_found_in_every_interpreter():
     """What the choice rests on: _PyRuntime (where a GIL wait's futex is) and _PyEval_EvalFrameDefault,
     in the executable or its libpython, stripped builds too (both are in .dynsym)."""
-    for param in _interpreters():
+    for param in interpreters():
         python = param.values[0]
         if python is None:
             continue

@@ -3,12 +3,15 @@ and the checks a reload makes before it swaps anything. The same file runs insid
 test/integration/live.test.ts."""
 
 import io
+import os
+import subprocess
 import sys
 import threading
 import types
 
 import pytest
 
+from machine_pythons import interpreters
 from pyflight_agent import live_code
 
 
@@ -40,6 +43,61 @@ def test_a_line_captures_only_its_own_thread_and_puts_the_streams_back():
     assert (result, output) == (42, "from the line\n")
     assert other.getvalue() == "from another thread\n"
     assert (sys.stdout, sys.stderr, sys.displayhook) == (out, err, hook)
+
+
+# The target's main thread prints through its own stream wrapper (as a logging proxy or colorama
+# does) while an agent thread evaluates lines back to back, each of which stands in for sys.stdout.
+# CPython's print() holds sys.stdout as a borrowed reference: with a fresh stand-in per line, freed
+# while a print was inside it, this segfaulted 3.11, 3.12 and Debian's 3.11 and raised "'cell'
+# object has no attribute '_original'" on 3.10 (the CI target died with "'str' object has no
+# attribute 'flush'").
+PRINTS_WHILE_LINES_RUN = r"""
+import importlib.util, os, sys, threading
+spec = importlib.util.spec_from_file_location("_live", sys.argv[1])
+live = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(live)
+
+class AppStream(object):
+    def __init__(self, f):
+        self.f = f
+    def write(self, text):
+        for _ in range(20):
+            pass
+        return self.f.write(text)
+    def flush(self):
+        self.f.flush()
+
+sys.stdout = AppStream(open(os.devnull, "w"))
+sys.setswitchinterval(1e-6)  # switch threads as often as CPython can
+stop, lines = [], [0]
+def evaluate():
+    while not stop:
+        assert live._evaluate({"expression": "1", "id": "e"})["value"] == "1"
+        lines[0] += 1
+thread = threading.Thread(target=evaluate)
+thread.start()
+try:
+    for i in range(100000):
+        print("line", i, flush=True)
+finally:
+    stop.append(1)
+    thread.join()
+sys.stdout = sys.__stdout__
+print("OK", lines[0], len(live._routes))
+"""
+
+
+@pytest.mark.parametrize("python", interpreters())
+def test_the_target_prints_safely_while_lines_swap_its_streams(python):
+    if python is None:
+        pytest.skip("this interpreter is not installed here")
+    for _ in range(2):
+        done = subprocess.run([python, "-c", PRINTS_WHILE_LINES_RUN, live_code.__file__], capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+        ok, lines, routes = done.stdout.split()
+        assert ok == "OK" and int(lines) > 100
+        assert routes == "2"  # one stand-in for stdout and one for stderr, however many lines ran
 
 
 def test_console_exit_ends_the_console_without_closing_stdin():
