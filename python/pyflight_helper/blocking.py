@@ -488,7 +488,7 @@ def _needs_identity(text):
 
 
 def _frame_class(function):
-    """`AccountLedger` of `AccountLedger.transfer` (`Outer.Inner` of a nested class), None for a function."""
+    """`AccountLedger` of `AccountLedger.transfer` (`Inner` of `Outer.Inner.method`), None for a function."""
     parts = [p for p in (function or "").split(".")[:-1] if p != "<locals>"]
     return parts[-1] if parts else None
 
@@ -641,8 +641,7 @@ def _owner_class(waiter, blocked):
     if not blocked["expression"].startswith("self."):
         return None
     frame = next((f for f in waiter.get("frames") or [] if f.get("file") == blocked["file"] and f.get("line") == blocked["line"]), None)
-    name = (frame or {}).get("function") or ""
-    return name.rsplit(".", 2)[-2] if name.count(".") >= 1 and "<" not in name.rsplit(".", 2)[-2] else None
+    return _frame_class((frame or {}).get("function"))  # as _lock_key qualifies `self.attr`
 
 
 def _reaches(path, owner):
