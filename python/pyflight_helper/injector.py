@@ -184,10 +184,10 @@ def segv_blocked(pid, tid):
         return False
 
 
-def _alive(pid):
-    """True while process `pid` runs (not a zombie)."""
+def _alive(pid, tid=None):
+    """True while process `pid` (or its thread `tid`) runs (not a zombie)."""
     try:
-        with open("/proc/%d/stat" % pid) as f:
+        with open("/proc/%d/task/%d/stat" % (pid, tid) if tid else "/proc/%d/stat" % pid) as f:
             return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (OSError, IndexError):
         return False
@@ -404,6 +404,9 @@ def borrow_thread(pid, places, deadline, only=None):
                 ptrace(PTRACE_DETACH, tid)
             except (PtraceError, Outcome) as exc:
                 ended = getattr(exc, "errno", None) == errno.ESRCH or getattr(exc, "code", None) == GONE
+                # The kernel refuses to seize a thread that is exiting with EPERM, not ESRCH (ptrace_attach
+                # checks exit_state): seen in a loaded CI run with threads that come and go.
+                ended = ended or (getattr(exc, "errno", None) == errno.EPERM and not _alive(pid, tid))
                 if ended and not only:
                     continue  # the thread ended meanwhile: another one will do
                 raise

@@ -259,3 +259,38 @@ def test_the_attach_command_names_the_process():
         def target_path(name):
             return "/bin/true"
     assert inject.attach_command(Staging, 1234) == ["/bin/true", "1234"]
+
+
+def test_a_thread_the_kernel_will_not_seize_because_it_is_exiting_is_passed_over(monkeypatch):
+    """PTRACE_SEIZE of a thread that is exiting fails with EPERM, not ESRCH (the kernel's
+    ptrace_attach checks exit_state): a loaded CI run's threads-that-come-and-go load said "no
+    permission". Such a thread is passed over; EPERM for a thread that runs on is still no permission."""
+    proc = _start(sys.executable, IDLE)
+    try:
+        from pyflight_agent import elf
+        places = injector.Places(proc.pid, elf.mappings(proc.pid))
+        live = sorted(int(t) for t in os.listdir("/proc/%d/task" % proc.pid))
+        gone = max(live) + 100000  # no such thread: as one that has exited by the time it is looked at
+        seize = injector.interrupt
+
+        def refused_if(tids):
+            def interrupt(pid, tid, deadline):
+                if tid in tids:
+                    raise injector.PtraceError(1, "ptrace(0x4206): Operation not permitted")
+                return seize(pid, tid, deadline)
+            return interrupt
+
+        monkeypatch.setattr(injector, "candidates", lambda pid, places: ([gone] + live, []))
+        monkeypatch.setattr(injector, "interrupt", refused_if({gone}))
+        tid, _kind, tries = injector.borrow_thread(proc.pid, places, time.monotonic() + 10)
+        injector.ptrace(injector.PTRACE_DETACH, tid)
+        assert tid in live and tries >= 2
+
+        monkeypatch.setattr(injector, "interrupt", refused_if({live[0]}))
+        monkeypatch.setattr(injector, "candidates", lambda pid, places: ([live[0]], []))
+        with pytest.raises(injector.PtraceError):
+            injector.borrow_thread(proc.pid, places, time.monotonic() + 10)
+        assert _answers(proc) == "alive"
+    finally:
+        proc.kill()
+        proc.wait()
