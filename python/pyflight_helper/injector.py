@@ -441,6 +441,10 @@ def inject(pid, library, only=None):
     try:
         tid, kind, tries = borrow_thread(pid, places, time.monotonic() + STOP_SECONDS, only)
     except PtraceError as exc:
+        if exc.errno == errno.EPERM and not _alive(pid):
+            return DIED, "process %d exited" % pid  # (seizing an exiting task is EPERM too)
+        if exc.errno == errno.EPERM and only and not _alive(pid, only):
+            return GONE, "thread %d is gone" % only
         if exc.errno == errno.EPERM:
             return NO_PERMISSION, "the kernel refused to let PyFlight trace process %d (ptrace): %s" % (pid, exc)
         if exc.errno == errno.ESRCH:
