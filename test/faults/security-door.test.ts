@@ -117,9 +117,13 @@ describe('faults: security — the door (a root target, its agent loaded with co
     assert.equal(statSync(dirPath).mode & 0o777, 0o700, 'modes restored');
   });
 
-  it('code execution off: the agent itself refuses console, getglobal -e, vmtool forceGc and -e, watch --expr, trace -f, tt -p, reload and live.api', () => {
+  it('code execution off: the agent itself refuses getglobal -e, vmtool forceGc and -e, watch --expr, trace -f, tt -p, reload and live.api; flight-profiler\'s console always', () => {
+    // flight-profiler's console is refused with code execution on too: it frees the stream it swaps
+    // in for every thread while they may be printing (python/tests/test_door_policy.py).
+    const console = refusal(raw(viaProc, 'console', ''));
+    assert.equal(console?.code, 'UNSAFE_IN_TARGET');
+    assert.match(console!.hint, /Open Console/);
     const requests: [string, string][] = [
-      ['console', ''],
       ['getglobal', ' __main__ HEARTBEAT -e "__import__(\'os\').getpid()"'],
       ['vmtool', ' -a forceGc'],
       ['vmtool', ' -a getInstances -c __main__ Ledger -e "len(instances)"'],
