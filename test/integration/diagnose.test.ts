@@ -130,6 +130,17 @@ describe('diagnose: the culprit first, from evidence (real targets, no language 
     assert.ok(!report.findings.some((f) => /puts into|did not move/.test(f.title)), report.findings.map((f) => f.title).join('\n'));
   });
 
+  // judge 12: an async handler's blocking vendor call through run_in_executor(None, …) took every thread of
+  // the loop's default executor; what waits is coroutines, on no thread's stack, and the diagnosis led with
+  // "Mostly waiting … no lock wait or blocked event loop".
+  it('executor_saturated.py, "enrich calls take seconds … signing is slow too": the event loop\'s default executor is saturated by the vendor call', async () => {
+    const { report } = await run(['executor_saturated.py'], 'enrich calls take seconds though the vendor answers in under half a second; the signing endpoint is slow too; cpu is low');
+    const first = report.findings[0];
+    assert.match(first.title, /^The event loop's default executor is saturated: its \d+ workers are all waiting in [\w.]+ in VendorClient\.lookup \(executor_saturated\.py:\d+\); every `await loop\.run_in_executor\(None, …\)` waits in its queue for a free worker$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.match(first.next_steps[0], /^Give VendorClient\.lookup its own executor/);
+  });
+
   it('auto without telling words: a deadlocked process is routed to hang by its stacks', async () => {
     const { report } = await run(['deadlock.py'], 'something is wrong with the billing job');
     assert.equal(report.kind, 'hang');

@@ -49,4 +49,18 @@ describe('diagnosing a master: merged worker reports keep one voice', () => {
       'Worker 32: Over 12.3 s the process ran 37% of a core …', '32: 555 of 678 CPU samples ended in build_histogram.',
     ]);
   });
+
+  it('what one worker found in the application leads what an idle one said about its server loop (judge 12\'s uvicorn, titles as that run wrote them)', () => {
+    const loop = { function: 'Server.main_loop', file: '/srv/venv/lib/python3.13/site-packages/uvicorn/server.py', line: 247 };
+    const waiting: Finding = { ...finding('wait', 'Mostly waiting, not computing: the process used 1% of a core while py-spy counted threads active in 22% of its sample slots, '
+      + 'and no lock wait or blocked event loop showed in the stacks', 'medium'), location: loop };
+    const lookup: Finding = { ...finding('wait', '6 threads at a time wait in IpIntelClient.lookup (upstream.py:30, in request.urlopen, waiting in SocketIO.readinto)', 'medium'),
+      location: { function: 'IpIntelClient.lookup', file: '/srv/geoenrich/upstream.py', line: 30 } };
+    const merged = mergeWorkerReports({ pid: 1, label: 'uvicorn master 1' }, 'slow', [
+      { pid: 41, report: report(41, [waiting], 'Mostly waiting …'), extras: {} },
+      { pid: 42, report: report(42, [lookup], '6 threads …'), extras: {} },
+    ], 5);
+    assert.deepEqual(merged.findings.map((f) => f.workers), [[42], [41]]);
+    assert.match(merged.summary, /^In worker 42 of uvicorn master 1: /);
+  });
 });
