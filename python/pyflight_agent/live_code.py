@@ -9,8 +9,16 @@ Why not flight-profiler's own `console` plugin (see docs/flight-profiler-notes.m
   sys.__stdout__/sys.__stderr__ rather than what the application had installed;
 - a client that disconnects leaves its thread blocked forever, with those streams swapped;
 - `exit()` is site's Quitter, which closes the target's sys.stdin.
-Here only the thread running a console line is redirected (`_Route`); every other thread writes
-where it did, and the original objects are put back after each line.
+Here nothing process-wide is replaced: not sys.stdout, sys.stderr or sys.displayhook. Replacing them
+for the length of a line (as an earlier version did, for the line's thread only) raced the
+application's own swaps (`contextlib.redirect_stdout` in a thread kept PyFlight's stand-in installed
+for good and sent a line's output into the process's stdout; a hunt found it on 3.10 and 3.12) and
+CPython's print(), which holds sys.stdout as a borrowed reference (a stand-in freed while another
+thread printed crashed every CPython here; docs/flight-profiler-notes.md). Instead a line's
+namespace has its own `print` and `help`, which write to that line's output (`_LineOutput`), and the
+console shows a top-level expression's value itself (`_Displayed`), as 'single' mode would. What
+code writes to sys.stdout directly, or prints from the process's own functions, goes where the
+process's output goes: the line asked for it.
 
 Must run on Python 3.8+, must not raise into the target, and keeps its names to itself.
 """
@@ -31,67 +39,75 @@ MAX_CONSOLES = 8
 MAX_REPR = 20000
 MAX_OUTPUT = 200000  # characters of printed output sent back per line
 
-_lock = threading.RLock()  # one line at a time: the stream swap is process-wide
 _buffers = {}  # thread ident -> StringIO of the line running on it
-_namespaces = {}  # thread ident -> namespace that gets `_` (instead of builtins._)
 _consoles = {}  # console id -> _Console
 _running = {}  # console id -> thread ident while a line runs
 _interrupted = set()  # console ids of runs an interrupt was sent to (see _interruptible)
 _interrupt_lock = threading.Lock()  # consoleInterrupt vs the end of a run (see _interruptible)
 
 
-class _Route(object):
-    """Stands in for sys.stdout / sys.stderr while a line runs: that thread's writes go to its
-    buffer, every other thread's to the stream that was there before. Made once per stream and
-    never freed (_route_for)."""
-
-    def __init__(self, original):
-        self._original = original
+class _LineOutput(object):
+    """Where a line's own print() and help() write: the output of the line running on this thread.
+    A thread the line started that prints after the line ended writes where the process prints."""
 
     def write(self, text):
         buf = _buffers.get(threading.get_ident())
         if buf is not None:
             return buf.write(text)
-        write = getattr(self._original, "write", None)
-        return write(text) if callable(write) else len(text)  # None (no console attached): nowhere
+        stream = sys.stdout
+        return stream.write(text) if stream is not None else len(text)
 
     def flush(self):
-        if threading.get_ident() not in _buffers:
-            flush = getattr(self._original, "flush", None)
-            if callable(flush):
-                flush()
+        pass
 
-    def __getattr__(self, name):
-        return getattr(self._original, name)
+    def isatty(self):
+        return False
 
 
-# Every stand-in ever installed, by the id of the stream it stands in for; never emptied. CPython's
-# print() reads sys.stdout as a *borrowed* reference (bltinmodule.c, 3.8 to 3.13) and calls
-# write() and flush() on it: a thread inside print() while the stand-in is swapped out and freed
-# calls flush() on freed memory. Seen: a target's own print(..., flush=True) died with "'str' object
-# has no attribute 'flush'" (CI), and python/tests/test_live_code.py's swap loop segfaults every
-# CPython here when each line makes a fresh stand-in. Kept alive, a stand-in (and the stream it holds,
-# so its id is never reused) stays valid for any print that began while it was installed.
-_routes = {}
+_OUTPUT = _LineOutput()
 
 
-def _route_for(stream):
-    if isinstance(stream, _Route):  # left installed by the application's own swap (redirect_stdout)
-        return stream
-    route = _routes.get(id(stream))
-    if route is None:
-        route = _routes[id(stream)] = _Route(stream)
-    return route
+def _print(*args, **kwargs):
+    """The `print` of a line's namespace: to the line's output unless it names another file."""
+    target = kwargs.get("file")
+    if target is None or target is sys.stdout or target is sys.stderr:
+        kwargs["file"] = _OUTPUT
+    return print(*args, **kwargs)
 
 
-def _display(value):
-    ident = threading.get_ident()
-    if ident not in _buffers:
-        return _display.original(value)
+class _Help(object):
+    """The `help` of a line's namespace: pydoc's text into the line's output (site's help pages to
+    sys.stdout, and its interactive mode reads the process's stdin)."""
+
+    def __repr__(self):
+        return "Type help(object) for help about object."
+
+    def __call__(self, *args):
+        if not args:
+            raise TypeError("help() without an argument reads the process's stdin; use help(object)")
+        import pydoc  # only when asked, as site's help does
+
+        return pydoc.Helper(sys.stdin, _OUTPUT)(*args)
+
+
+def _show(namespace, value):
+    """What the console shows for a top-level expression (sys.displayhook's job, done here)."""
     if value is None:
         return
-    _namespaces[ident]["_"] = value
-    _buffers[ident].write(_short_repr(value) + "\n")
+    namespace["_"] = value
+    _OUTPUT.write(_short_repr(value) + "\n")
+
+
+class _Displayed(ast.NodeTransformer):
+    """Top-level expression statements of a console line call `__pyflight_show__(value)`: what 'single'
+    mode does through sys.displayhook, without replacing it."""
+
+    def visit_Module(self, node):
+        for i, stmt in enumerate(node.body):
+            if isinstance(stmt, ast.Expr):
+                call = ast.Call(func=ast.Name(id="__pyflight_show__", ctx=ast.Load()), args=[stmt.value], keywords=[])
+                node.body[i] = ast.copy_location(ast.Expr(value=ast.copy_location(call, stmt.value)), stmt)
+        return ast.fix_missing_locations(node)
 
 
 def _short_repr(value):
@@ -104,31 +120,21 @@ def _short_repr(value):
     return text
 
 
-def _captured(namespace, run):
-    """Runs `run()` with this thread's stdout/stderr captured; returns (result, output)."""
-    with _lock:
-        ident = threading.get_ident()
-        out, err, hook = sys.stdout, sys.stderr, sys.displayhook
-        buf = io.StringIO()
-        _buffers[ident], _namespaces[ident] = buf, namespace
-        _display.original = hook
-        sys.stdout, sys.stderr, sys.displayhook = _route_for(out), _route_for(err), _display
-        try:
-            result = run()
-        finally:
-            _buffers.pop(ident, None)
-            _namespaces.pop(ident, None)
-            # Put back exactly what was there, unless the line itself assigned a new stream.
-            if isinstance(sys.stdout, _Route):
-                sys.stdout = out
-            if isinstance(sys.stderr, _Route):
-                sys.stderr = err
-            if sys.displayhook is _display:
-                sys.displayhook = hook
-        output = buf.getvalue()
-        if len(output) > MAX_OUTPUT:
-            output = output[:MAX_OUTPUT] + "\n... (%d characters printed in all; the rest is not shown)\n" % len(output)
-        return result, output
+def _captured(run):
+    """Runs `run()` with this thread's line output collected; returns (result, output). Lines of
+    several consoles and evaluations run at once, each on its agent thread: one blocked where no
+    interrupt reaches it does not hold up the others."""
+    ident = threading.get_ident()
+    buf = io.StringIO()
+    _buffers[ident] = buf
+    try:
+        result = run()
+    finally:
+        _buffers.pop(ident, None)
+    output = buf.getvalue()
+    if len(output) > MAX_OUTPUT:
+        output = output[:MAX_OUTPUT] + "\n... (%d characters printed in all; the rest is not shown)\n" % len(output)
+    return result, output
 
 
 class _Exit(object):
@@ -147,6 +153,8 @@ def _namespace(name):
     ns["__name__"] = name
     ns["__builtins__"] = __builtins__
     ns["exit"] = ns["quit"] = _Exit()
+    ns["print"], ns["help"] = _print, _Help()
+    ns["__pyflight_show__"] = lambda value: _show(ns, value)
     return ns
 
 
@@ -164,15 +172,36 @@ class _Console(code.InteractiveConsole):
                 return False
             except KeyboardInterrupt:
                 self.resetbuffer()
-                sys.stderr.write("KeyboardInterrupt\n")
+                self.write("KeyboardInterrupt\n")
                 return False
 
         def interrupted():
             self.resetbuffer()
-            sys.stderr.write("KeyboardInterrupt\n")
+            self.write("KeyboardInterrupt\n")
             return False
 
-        return _captured(self.locals, lambda: _interruptible(run_id, run, interrupted))
+        return _captured(lambda: _interruptible(run_id, run, interrupted))
+
+    def runsource(self, source, filename="<input>", symbol="single"):
+        """As InteractiveConsole's, but a complete line runs as 'exec' code whose top-level
+        expressions are shown by _Displayed (no sys.displayhook)."""
+        try:
+            compiled = self.compile(source, filename, symbol)
+        except (OverflowError, SyntaxError, ValueError):
+            self.showsyntaxerror(filename)
+            return False
+        if compiled is None:
+            return True  # incomplete: more lines
+        try:
+            compiled = compile(_Displayed().visit(ast.parse(source, filename, "exec")), filename, "exec")
+        except (OverflowError, SyntaxError, ValueError):
+            self.showsyntaxerror(filename)
+            return False
+        self.runcode(compiled)
+        return False
+
+    def write(self, data):
+        _OUTPUT.write(data)  # InteractiveConsole writes errors to sys.stderr
 
     # Always text into the console: the base class hands errors to sys.excepthook when the
     # application installed one (an error reporter would report the console's typos) and sets
@@ -303,7 +332,7 @@ def _evaluate(args):
         return {"ok": False, "kind": "exception", "error": "KeyboardInterrupt\n", "exceptionType": "KeyboardInterrupt"}
 
     # consoleInterrupt with this id interrupts it; the window closes before the streams are restored
-    result, output = _captured(ns, lambda: _interruptible(run_id, run, interrupted))
+    result, output = _captured(lambda: _interruptible(run_id, run, interrupted))
     result["output"] = output
     return result
 

@@ -211,6 +211,17 @@ describe('console, evaluate and reload in a real target', function () {
     assert.equal(await evalValue('1+1'), '2');
   });
 
+  it('a line blocked where Ctrl+C cannot reach it: cancel gives up with words that say so, and the next evaluation does not wait for it', async () => {
+    // A hunt: `threading.Event().wait()` evaluated, then Ctrl+C: the CLI and every later eval waited ten minutes.
+    const stop = new AbortController();
+    const stuck = session.call('eval', { expression: "__import__('threading').Event().wait()" }, { signal: stop.signal });
+    await sleep(300);
+    stop.abort();
+    await assert.rejects(stuck, (e: PyFlightError) => e.code === ErrorCode.Cancelled && /did not stop within 5 s of Ctrl\+C: it is blocked where an interrupt cannot reach it/.test(e.message));
+    assert.equal(await evalValue('6*7'), '42'); // not behind the stuck one
+    assert.equal((await session.call('eval', { expression: 'print("mine") or 1' })).output, 'mine\n');
+  });
+
   it('pyflight eval prints the value, or the error with exit status 1', async () => {
     const ok = await cli(['eval', String(pid), 'greeting(1)', '--json']);
     assert.equal(ok.code, 0, ok.stderr);
