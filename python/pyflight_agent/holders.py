@@ -60,12 +60,19 @@ def _deque_type():
     return getattr(mod, "deque", None) if mod is not None else None
 
 
+def _isa(obj, bases):
+    """isinstance without user code: isinstance falls back to the object's `__class__`, which a proxy
+    computes (celery's and werkzeug's proxies answer `dict` for what they stand for, then
+    dict.__len__ of the proxy raised TypeError and the whole holder search failed: judge 12)."""
+    return issubclass(type(obj), bases)
+
+
 def _sized(obj, deque):
     """len() of a built-in container (never a user __len__), else None."""
     for base in (dict, list, set, frozenset, tuple):
-        if isinstance(obj, base):
+        if _isa(obj, base):
             return base.__len__(obj)
-    if deque is not None and isinstance(obj, deque):
+    if deque is not None and _isa(obj, deque):
         return deque.__len__(obj)
     return None
 
@@ -87,7 +94,7 @@ def _key_text(key):
 
 def _edge(parent, child, deque):
     """How `parent` refers to `child`: ('[key]' | '[i]' | '.attr' | …, normalized form)."""
-    if isinstance(parent, dict):
+    if _isa(parent, dict):
         for k, v in dict.items(parent):
             if v is child:
                 return "[%s]" % _key_text(k), "[…]" if dict.__len__(parent) > 16 else "[%s]" % _key_text(k)
@@ -95,20 +102,20 @@ def _edge(parent, child, deque):
                 return " (a key)", " (a key)"
         return " (in dict)", " (in dict)"
     for base in (list, tuple):
-        if isinstance(parent, base):
+        if _isa(parent, base):
             for i, v in enumerate(base.__iter__(parent)):
                 if v is child:
                     return "[%d]" % i, "[…]"
             return " (in %s)" % base.__name__, " (in %s)" % base.__name__
-    if deque is not None and isinstance(parent, deque):
+    if deque is not None and _isa(parent, deque):
         return " (in deque)", "[…]"
-    if isinstance(parent, (set, frozenset)):
+    if _isa(parent, (set, frozenset)):
         return " (in set)", " (in set)"
-    if isinstance(parent, _MethodType):
+    if _isa(parent, _MethodType):
         return (".__self__", ".__self__") if parent.__self__ is child else (".__func__", ".__func__")
-    if isinstance(parent, _CellType):
+    if _isa(parent, _CellType):
         return ".cell_contents", ".cell_contents"
-    if isinstance(parent, _FunctionType):
+    if _isa(parent, _FunctionType):
         for attr in ("__closure__", "__defaults__", "__kwdefaults__", "__dict__"):
             if getattr(parent, attr) is child:  # attributes of the built-in function type: no user code
                 return "." + attr, "." + attr
@@ -121,14 +128,14 @@ def _edge(parent, child, deque):
         attrs = object.__getattribute__(parent, "__dict__")
         if attrs is child:
             return ".__dict__", ".__dict__"
-        if isinstance(attrs, dict):
+        if _isa(attrs, dict):
             for k, v in dict.items(attrs):
-                if v is child and isinstance(k, str):
+                if v is child and _isa(k, str):
                     return "." + k, "." + k
     except (TypeError, AttributeError, RuntimeError):
         pass
     for klass in type(parent).__mro__:
-        for slot in klass.__dict__.get("__slots__", ()) if isinstance(klass.__dict__.get("__slots__", ()), (tuple, list)) else ():
+        for slot in klass.__dict__.get("__slots__", ()) if _isa(klass.__dict__.get("__slots__", ()), (tuple, list)) else ():
             try:
                 if object.__getattribute__(parent, slot) is child:
                     return "." + slot, "." + slot
@@ -169,7 +176,7 @@ class _Search(object):
         self.module_dicts = {}
         for name, mod in list(sys.modules.items()):
             d = getattr(mod, "__dict__", None)
-            if isinstance(d, dict):
+            if _isa(d, dict):
                 self.module_dicts[id(d)] = name
         self.exhausted = 0
         self.garbage = 0  # samples in a reference cycle nothing else holds (unheld_cycle)
@@ -386,7 +393,7 @@ class _Search(object):
                         pid = id(parent)
                         if pid in self.own or pid in came:
                             continue
-                        if isinstance(parent, _FrameType):
+                        if _isa(parent, _FrameType):
                             code = parent.f_code
                             # Not ours (exec'd from a string) nor the agent's.
                             if not code.co_filename.startswith("<") and "/flight_profiler/" not in code.co_filename:
@@ -398,11 +405,11 @@ class _Search(object):
                             if _skipped_module(module):
                                 continue
                             name = _key_of(parent, current)
-                            if name is None or not isinstance(name, str) or name.startswith("_pf"):
+                            if name is None or not _isa(name, str) or name.startswith("_pf"):
                                 continue
                             root = {"kind": "global", "module": module, "name": name, "path": "%s.%s" % (module, name)}
                             return self.chain(current_id, nodes, came), root
-                        if isinstance(parent, type) and isinstance(current, dict):
+                        if _isa(parent, type) and _isa(current, dict):
                             # The class's own __dict__: the attribute is what this dict holds on the way down.
                             below = came.get(current_id)
                             module = getattr(parent, "__module__", "") or ""
@@ -410,13 +417,13 @@ class _Search(object):
                                 continue
                             child = nodes[below[0]]
                             attr = _key_of(current, child)
-                            if not isinstance(attr, str):
+                            if not _isa(attr, str):
                                 continue
                             qual = getattr(parent, "__qualname__", parent.__name__)
                             root = {"kind": "classAttr", "module": module, "name": qual, "attr": attr,
                                     "path": "%s.%s.%s" % (module, qual, attr)}
                             return self.chain(below[0], nodes, came), root
-                        if isinstance(parent, type) or type(parent).__name__ == "module":
+                        if _isa(parent, type) or type(parent).__name__ == "module":
                             continue
                         label, norm = _edge_safe(parent, current, self.deque)
                         nodes[pid] = parent
@@ -462,7 +469,7 @@ class _Search(object):
             if node_id == start_id or t is start_type or not flags(t) & _HEAPTYPE or came.get(node_id) is None:
                 continue
             module = type.__dict__["__module__"].__get__(t)
-            if not isinstance(module, str) or module == "builtins" or _skipped_module(module):
+            if not _isa(module, str) or module == "builtins" or _skipped_module(module):
                 continue
             steps = self.chain(node_id, nodes, came)
             # Only through a big container (a list of 2,737 frames), not one object's attribute (a
@@ -576,7 +583,7 @@ def _find_class(module, qualname):
         obj = vars(obj).get(part)  # never getattr: a module's __getattr__ is user code
         if obj is None:
             raise LookupError("no class %s in module %s" % (qualname, module))
-    if not isinstance(obj, type):
+    if not _isa(obj, type):
         raise LookupError("%s.%s is not a class" % (module, qualname))
     return obj
 
@@ -584,12 +591,12 @@ def _find_class(module, qualname):
 def _builtin_type(name):
     builtins = sys.modules["builtins"]
     cls = getattr(builtins, name, None)
-    if not isinstance(cls, type):
+    if not _isa(cls, type):
         # pympler names types.MethodType `method`, FunctionType `function` …: the types module has them.
         types_module = sys.modules.get("types")
-        cls = next((v for v in list(vars(types_module).values()) if isinstance(v, type) and v.__name__ == name), None) \
+        cls = next((v for v in list(vars(types_module).values()) if _isa(v, type) and v.__name__ == name), None) \
             if types_module is not None else None
-    if not isinstance(cls, type):
+    if not _isa(cls, type):
         raise LookupError("no built-in type %s" % name)
     return cls
 
@@ -615,17 +622,17 @@ def _builtin_containers(search, cls, before, limit, floor=0):
     try:
         for obj in everything:
             size = _sized(obj, deque)
-            if size is None or size < _BIG or isinstance(obj, (tuple, frozenset)) or id(obj) in search.module_dicts:
+            if size is None or size < _BIG or _isa(obj, (tuple, frozenset)) or id(obj) in search.module_dicts:
                 continue
             try:
-                if isinstance(obj, dict):
+                if _isa(obj, dict):
                     tail = _newest(reversed(dict.values(obj)), 3)
-                elif isinstance(obj, list):
+                elif _isa(obj, list):
                     tail = list.__getitem__(obj, slice(-3, None))
-                elif deque is not None and isinstance(obj, deque):
+                elif deque is not None and _isa(obj, deque):
                     tail = [deque.__getitem__(obj, -1)]
                 else:
-                    tail = _newest(set.__iter__(obj), 3) if isinstance(obj, set) else []
+                    tail = _newest(set.__iter__(obj), 3) if _isa(obj, set) else []
             except (RuntimeError, IndexError):  # changed by another thread while read
                 continue
             if tail and all(type(v) is cls for v in tail):
@@ -651,7 +658,7 @@ def containers(spec):
     try:
         for obj in everything:
             size = _sized(obj, deque)
-            if size is not None and size >= _BIG and not isinstance(obj, (tuple, frozenset)):
+            if size is not None and size >= _BIG and not _isa(obj, (tuple, frozenset)):
                 sizes.append((size, id(obj)))
     finally:
         del everything
@@ -845,10 +852,10 @@ def _instances_sliced(search, cls):
 
 
 def _last_item(box, deque):
-    if isinstance(box, dict):
+    if _isa(box, dict):
         return next(reversed(dict.values(box)), None)
-    if isinstance(box, list):
+    if _isa(box, list):
         return list.__getitem__(box, -1) if list.__len__(box) else None
-    if deque is not None and isinstance(box, deque):
+    if deque is not None and _isa(box, deque):
         return deque.__getitem__(box, -1) if deque.__len__(box) else None
     return None
