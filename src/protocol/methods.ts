@@ -116,7 +116,7 @@ export const HELPER_METHODS = {
   torchCheck: row<None, { library: string }>({ needs: 'open', ...PLAIN,
     doc: { params: '–', end: '`{library}`: the target\'s mapped libtorch, from `/proc/<pid>/maps`; `TORCH_MISSING` when it never imported torch' } }),
   torchProfile: row<TorchProfileParams, TorchProfileResult>({ needs: 'agent', checkFirst: 'torchCheck', stream: false, logging: true,
-    doc: { params: '`module`, `class?`, `method`, `nested?`, `outputDir` (existing, absolute)', end: 'progress `checking`, then `waiting` (detail = agent args) once the wrapper is in place; `{file (in outputDir), bytes, args, elapsedMs, cudaAvailable, torchVersion, enabledWithoutCuda}`; cancel sends `off` (→ `CANCELLED`); `TARGET_EXITED` if the target dies while waiting' } }),
+    doc: { params: '`module`, `class?`, `method`, `nested?`, `outputDir` (existing, absolute)', end: 'progress `checking`, then `waiting` (detail = agent args) once the wrapper is in place, `finishing` when another call ended the agent\'s stream first and the file is waited for; `{file (in outputDir), bytes, args, elapsedMs, cudaAvailable, torchVersion, enabledWithoutCuda}`; cancel sends `off` (→ `CANCELLED`); `TARGET_EXITED` if the target dies while waiting' } }),
   torchMemory: row<TorchMemoryParams, TorchMemoryResult>({ needs: 'agent', checkFirst: 'torchCheck', stream: false, logging: true,
     doc: { params: '`record?` + location, `outputDir`, `limit?`', end: 'snapshot now (no `record`) or around the next call; `{file, bytes, args, elapsedMs, summary: {segments, reservedBytes, allocatedBytes, allocations, top}}`; `TORCH_NO_CUDA` without CUDA' } }),
   consoleOpen: row<{ id: string }, { id: string; banner: string }>({ audit: { kind: 'code' }, needs: 'agent', ...PLAIN,

