@@ -182,21 +182,26 @@ class _Console(code.InteractiveConsole):
 
         return _captured(lambda: _interruptible(run_id, run, interrupted))
 
+    def push(self, line, *_):
+        """As InteractiveConsole's, but the buffer is emptied before a complete statement runs, not
+        after: a line still running (one Ctrl+C could not reach) leaves no text behind for the next."""
+        self.buffer.append(line)
+        return self.runsource("\n".join(self.buffer), self.filename)
+
     def runsource(self, source, filename="<input>", symbol="single"):
         """As InteractiveConsole's, but a complete line runs as 'exec' code whose top-level
         expressions are shown by _Displayed (no sys.displayhook)."""
         try:
             compiled = self.compile(source, filename, symbol)
+            if compiled is not None:
+                compiled = compile(_Displayed().visit(ast.parse(source, filename, "exec")), filename, "exec")
         except (OverflowError, SyntaxError, ValueError):
+            self.resetbuffer()
             self.showsyntaxerror(filename)
             return False
         if compiled is None:
             return True  # incomplete: more lines
-        try:
-            compiled = compile(_Displayed().visit(ast.parse(source, filename, "exec")), filename, "exec")
-        except (OverflowError, SyntaxError, ValueError):
-            self.showsyntaxerror(filename)
-            return False
+        self.resetbuffer()
         self.runcode(compiled)
         return False
 

@@ -147,7 +147,8 @@ export class ConsoleController {
     } catch (error) {
       const failure = PyFlightError.from(error);
       if (failure.code === 'CANCELLED') {
-        this.out.write('KeyboardInterrupt\r\n');
+        // A line Ctrl+C could not reach keeps running in the process: say so, not "KeyboardInterrupt".
+        this.out.write(/did not stop/.test(failure.message) ? `${terminalText(failure.message)}\r\n` : 'KeyboardInterrupt\r\n');
         this.prompt = '>>> ';
         return;
       }
@@ -158,8 +159,7 @@ export class ConsoleController {
   }
 
   /**
-   * Ends the console in the target (its namespace goes; the target's streams were never swapped
-   * outside a running line). Safe to call twice; the terminal calls it when it is closed.
+   * Ends the console in the target (its namespace goes; the target's streams are never swapped). Safe to call twice; the terminal calls it when it is closed.
    */
   async close(reason = 'Console closed.'): Promise<void> {
     if (this.ended) return;

@@ -174,6 +174,13 @@ describe('console, evaluate and reload in a real target', function () {
     await c.console.idle();
     assert.match(c.screen(), /KeyboardInterrupt\r\n>>> $/);
     assert.equal(await c.type('6*7\r'), '6*7\r\n42\r\n>>> ');
+    // A line Ctrl+C cannot reach (a wait without a timeout): the console says it keeps running and goes on.
+    c.console.input("__import__('threading').Event().wait()\r");
+    await sleep(300);
+    c.console.input('\x03');
+    await c.console.idle();
+    assert.match(c.screen(), /The code did not stop within 5 s of Ctrl\+C[^\n]*\r\n>>> $/);
+    assert.equal(await c.type('6*7\r'), '6*7\r\n42\r\n>>> ');
     assert.equal(openConsoles(pid).length, 1);
     // Keys typed one by one while earlier lines still run (as a user types ahead): each waits its turn.
     for (const key of 'def inc(x):\r    return x + 1\r\rinc(41)\r') c.console.input(key);
