@@ -85,4 +85,9 @@ const shutdown = async () => {
 };
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
+// `npm run demo` stopped by something that signals npm alone (`timeout`, a supervisor): npm passes the
+// signal to its shell, not to this script, which would be left running with the workbench and the
+// service. Orphaned, it stops them itself.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) void shutdown(); }, 1000).unref();
 await new Promise(() => {}); // serve until interrupted
