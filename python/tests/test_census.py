@@ -475,3 +475,27 @@ def test_holders_via_a_named_container_needs_no_heap_pass(monkeypatch):
     assert top["steps"][0]["len"] == 100 and top["steps"][1]["label"] == "['tok-99']"
     # A container that does not keep them: the usual search (heap passes) runs instead.
     assert "via" not in wrong and wrong["heapPasses"] > 0
+
+
+def test_a_module_imported_between_two_censuses_did_not_grow():
+    """Judge 12: celery imported prompt_toolkit between the censuses, and its static DIGRAPHS table
+    (1,356 entries, new) was "the named container that grew"; the one that grew was elsewhere."""
+    import sys
+
+    old = types.ModuleType("census_probe_grows")
+    old.queue = list(range(100))
+    sys.modules["census_probe_grows"] = old
+    try:
+        first = census.census({})
+        late = types.ModuleType("census_probe_imported_late")
+        late.TABLE = {i: i for i in range(1500)}
+        sys.modules["census_probe_imported_late"] = late
+        old.queue.extend(range(400))
+        second = census.census({})
+    finally:
+        sys.modules.pop("census_probe_imported_late", None)
+        del sys.modules["census_probe_grows"]
+    _rows, containers, _caches = diff_censuses(first, second, 10, 30, "growth")
+    paths = {c["path"]: c["grown"] for c in containers}
+    assert paths.get("census_probe_grows.queue") == 400, paths
+    assert "census_probe_imported_late.TABLE" not in paths

@@ -233,9 +233,12 @@ def diff_censuses(first, second, interval, limit, order):
         rows.sort(key=lambda r: (-r["growth"], -r["size"], r["type"]))
     # Named containers and caches that grew.
     before = {c["id"]: c for c in first.get("containers", [])}
+    imported = set(first.get("packages") or ())
     containers = []
     for c in second.get("containers", []):
         prior = before.get(c["id"])
+        if prior is None and imported and c["path"].split(".", 1)[0] not in imported:
+            continue  # a module imported during the interval: its tables are new, not grown
         grown = c["len"] - (prior["len"] if prior and prior["path"] == c["path"] else 0)
         if grown > 0:
             containers.append(dict(c, grown=grown, new=prior is None))
