@@ -191,8 +191,12 @@ describe('torch: diagnose --kind torch (torch_service.py)', function () {
       const said = `${report.kind}: ${report.routedBy}\n${report.findings.map((f) => `${f.title}\n  ${f.evidence.join('\n  ')}`).join('\n')}`;
       assert.equal(report.kind, 'torch', said);
       assert.match(report.routedBy, /torch is loaded/, said);  // and busy, or a thread inside torch
-      assert.equal(report.findings[0].location?.function, 'inference_step', said);
-      rmSync(path.dirname(/: (\/\S+\.json)/.exec(report.findings[0].next_steps[0])![1]), { recursive: true, force: true });
+      // The step leads, or TinyMLP when it measured 50 % or more of the step (a loaded CI run read 51 %): the rule above.
+      const module = report.findings.find((f) => f.location?.function === 'TinyMLP.forward');
+      const share = Number(/^TinyMLP\.forward costs most: (\d+)%/.exec(module?.title ?? '')?.[1] ?? NaN);
+      assert.equal(report.findings[0].location?.function, share >= 50 ? 'TinyMLP.forward' : 'inference_step', said);
+      const trace = report.findings.flatMap((f) => f.next_steps).map((t) => /: (\/\S+\.json)/.exec(t)?.[1]).find(Boolean);
+      if (trace) rmSync(path.dirname(trace), { recursive: true, force: true });
     } finally {
       await session.detach();
     }
