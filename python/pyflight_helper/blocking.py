@@ -421,8 +421,7 @@ def link_feeders(threads):
         # A thread running the very loop the waiters wait in is one of them, between two items: not
         # their producer (judge 12: a gunicorn gthread worker, inside concurrent.futures' _worker,
         # whose `work_queue.put(None)` only wakes the others at shutdown, was "the thread that puts").
-        loops = {(f.get("file"), f.get("function")) for w in waiters for f in w.get("frames") or []
-                 if f.get("file") == w["blockedOn"].get("file") and f.get("line") == w["blockedOn"].get("line")}
+        loops = {(f.get("file"), f.get("function")) for f in map(_waiting_frame, waiters) if f}
         fed_by = _feeders(threads, waiters, feeds_it, loops)
         maybe = _feeders(threads, waiters, _feeds_some(kind), loops) if not fed_by and kind == "queue" else []
         for waiter in waiters:
@@ -493,6 +492,12 @@ def _needs_identity(text):
     several objects that the source names alike; a module's `LOCK` is one object per file."""
     parsed = _base_and_path(text or "")
     return parsed is not None and (parsed[1] != "" or not parsed[0].isupper())
+
+
+def _waiting_frame(thread):
+    """The frame of `thread` at the line of its blockedOn (where it waits), or None."""
+    b = thread["blockedOn"]
+    return next((f for f in thread.get("frames") or [] if f.get("file") == b.get("file") and f.get("line") == b.get("line")), None)
 
 
 def _frame_class(function):
@@ -573,8 +578,7 @@ def link_holders(threads, read_locals=None):
     wanted, wrappers = {}, set()
     for thread in waits:
         b = thread["blockedOn"]
-        frame = next((f for f in thread.get("frames") or [] if f.get("file") == b["file"] and f.get("line") == b["line"]),
-                     {"file": b["file"], "line": b["line"], "function": None})
+        frame = _waiting_frame(thread) or {"file": b["file"], "line": b["line"], "function": None}
         # A lock or semaphore named through `self` is its class's (judge 7: InventorySync._upstream_slots,
         # waited on and held inside `with self._upstream_slots:`); a queue pool by its text.
         key, owner = _lock_key(b["file"], b["expression"], frame, thread, local_reader) if b["kind"] in ("lock", "semaphore") \
@@ -675,8 +679,7 @@ def _owner_class(waiter, blocked):
         return blocked["owner"].split(" at ", 1)[0].rsplit(".", 1)[-1]
     if not blocked["expression"].startswith("self."):
         return None
-    frame = next((f for f in waiter.get("frames") or [] if f.get("file") == blocked["file"] and f.get("line") == blocked["line"]), None)
-    return _frame_class((frame or {}).get("function"))  # as _lock_key qualifies `self.attr`
+    return _frame_class((_waiting_frame(waiter) or {}).get("function"))  # as _lock_key qualifies `self.attr`
 
 
 def _reaches(path, owner):
