@@ -142,7 +142,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   findings.push(...executorWaits(samples, spanMs, covered, nameOf, stacksStep));
 
   // 2. A holder that sleeps / waits on I/O (or runs) inside the `with` while others wait for that lock.
-  interface Hold { holders: Set<string>; /** In words (whose) */ lock: string; /** As written */ text: string; logging: boolean; file: string; line: number; how?: string; via?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
+  interface Hold { holders: Set<string>; /** In words (whose) */ lock: string; /** As written */ text: string; file: string; line: number; how?: string; via?: string; activity: string; top?: StackFrame; inFrame?: StackFrame;
     waitingIn?: string; samples: number; waiters: Set<string>; mostWaiting: number; waitedAt: string; condition?: BlockedOn;
     /** The lock the waiters want under another name (`self.lock` of a JobRegistry, held as `self.registry.lock`): probably, not read. */
     wanted?: string }
@@ -167,7 +167,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         const top = mainFrame(holder.frames);
         // Keyed by what is done under the lock, not by who: a pool's threads take turns holding it.
         const key = `${held.expression}\u0000${top?.function}\u0000${top?.file}\u0000${holder.activity}`;
-        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: heldWords(held), text: held.expression, logging: LOGGING_LOCK.test(held.file), file: held.file, line: held.line, how: held.how, via: held.via, activity: holder.activity ?? 'running',
+        const hold = holds.get(key) ?? { holders: new Set<string>(), lock: heldWords(held), text: held.expression, file: held.file, line: held.line, how: held.how, via: held.via, activity: holder.activity ?? 'running',
           top, inFrame: holdingFrame(holder, held.file, held.line), waitingIn: holder.waitingIn, samples: 0, waiters: new Set<string>(), mostWaiting: 0,
           waitedAt: shortWhere(waiter.blockedOn!.file, waiter.blockedOn!.line),
           ...(holder.blockedOn?.kind === 'condition' && holder.blockedOn.expression !== held.expression ? { condition: holder.blockedOn } : {}),
@@ -230,7 +230,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
         `Waiting for ${h.lock} at ${h.waitedAt}: up to ${h.mostWaiting} at once (${[...h.waiters].slice(0, 6).join(', ')}${h.waiters.size > 6 ? ', …' : ''}).`,
       ],
       next_steps: [
-        ...(h.logging ? [`Every record a thread logs waits for this handler's emit(), which holds the handler's lock (logging's Handler.handle): `
+        ...(LOGGING_LOCK.test(h.file) ? [`Every record a thread logs waits for this handler's emit(), which holds the handler's lock (logging's Handler.handle): `
           + `do not wait in emit() (${h.top?.function ?? 'the slow call'}); hand records to a logging.handlers.QueueHandler and ship them from a QueueListener's thread.`]
           : [idle ? `Move the slow call (${h.top?.function ?? 'the wait'}) out of ${h.how ? `the acquire()…release() of ${h.text}` : `\`with ${h.text}:\``}: fetch first, then take the lock only to update shared state.`
           : `Shorten the work done under ${h.lock} (${h.top?.function ?? 'the with block'}), or split the lock.`]),

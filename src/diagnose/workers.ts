@@ -11,6 +11,7 @@
 import { ErrorCode, PyFlightError } from '../common/errors';
 import { isStdlibFrame } from '../format/stackFormat';
 import type { StackFrame } from '../protocol/helper';
+import { isLibraryFrame } from './threadWords';
 import { diagnose, type Diagnosis, type DiagnoseOptions } from './engine';
 import type { DiagnoseKind, DiagnoseTarget } from './playbooks';
 import type { DiagnoseStep, DiagnosisExtras } from './playbookTypes';
@@ -58,8 +59,8 @@ function shareOf(f: Finding): number {
  * Server.main_loop" led the other worker's six executor threads waiting in the vendor call).
  */
 function inOwnCode(f: Finding): boolean {
-  const file = f.location?.file ?? '';
-  return Boolean(file) && !isStdlibFrame({ file } as StackFrame) && !/[\\/](site|dist)-packages[\\/]/.test(file);
+  const frame = { file: f.location?.file ?? '' } as StackFrame;
+  return Boolean(frame.file) && !isStdlibFrame(frame) && !isLibraryFrame(frame);
 }
 
 const workerList = (pids: readonly number[]) => (pids.length === 1 ? `worker ${pids[0]}` : `workers ${pids.join(', ')}`);
