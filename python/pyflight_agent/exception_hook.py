@@ -31,7 +31,9 @@ import sysconfig
 import threading
 import time
 
-_open = {}  # "window": the window open now (this file's namespace lives as long as the agent)
+# How long after its deadline a window removes itself when the helper has not come back to read it.
+GRACE_SECONDS = 5.0
+_open = {}  # "window": the window open now, or one its timer removed and finish() has not read (this namespace lives as long as the agent)
 # How many pointer-sized words of a PyThreadState to search for c_traceobj: it is the 13th on 3.11,
 # and the struct is far longer than this, so the scan never reads past it.
 _WORDS = 32
@@ -333,7 +335,7 @@ class Window(object):
         if threading._trace_hook is None:
             self.old_thread_hook = None
             threading.settrace(self.global_hook)
-        self.timer = threading.Timer(self.seconds + 5.0, self.remove)
+        self.timer = threading.Timer(self.seconds + GRACE_SECONDS, self.remove)
         self.timer.name = "pyflight-exception-window"
         self.timer.daemon = True
         self.timer.start()
@@ -369,8 +371,6 @@ class Window(object):
         self.pending.clear()
         if self.timer is not None and self.timer is not threading.current_thread():
             self.timer.cancel()
-        if _open.get("window") is self:
-            del _open["window"]
 
     def result(self):
         entries = []
@@ -447,7 +447,7 @@ class MonitoringWindow(Window):
             name = _thread_name(thread)
             if not name.startswith(("flight-profiler-", "pyflight-")):
                 self.traced[thread.ident] = name
-        self.timer = threading.Timer(self.seconds + 5.0, self.remove)
+        self.timer = threading.Timer(self.seconds + GRACE_SECONDS, self.remove)
         self.timer.name = "pyflight-exception-window"
         self.timer.daemon = True
         self.timer.start()
@@ -464,8 +464,6 @@ class MonitoringWindow(Window):
         self.pending.clear()  # the handler is final when the event fires: nothing is in flight
         if self.timer is not None and self.timer is not threading.current_thread():
             self.timer.cancel()
-        if _open.get("window") is self:
-            del _open["window"]
 
 
 def _safe_message(exc):
@@ -533,7 +531,9 @@ def start(seconds, max_events):
 
 def finish():
     """Closes the window (removes every hook) and returns what it saw."""
-    window = _open.get("window")
+    # A window its own timer removed (a helper late by more than the grace: a loaded host) keeps
+    # what it counted until it is read here.
+    window = _open.pop("window", None)
     if window is None:
         return {"missing": True, "stillTraced": traced_thread_names()}
     window.remove()
@@ -542,4 +542,5 @@ def finish():
 
 def check():
     """Which threads are traced now, and whether a window is still open."""
-    return {"stillTraced": traced_thread_names(), "registered": "window" in _open}
+    window = _open.get("window")
+    return {"stillTraced": traced_thread_names(), "registered": window is not None and not window.removed}

@@ -19,8 +19,11 @@ describe('diagnose: requests that wait at one line', function () {
     const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
     sessions.push(session);
     await session.attach();
-    return diagnose(session, words, { budgetSeconds: 12 });
+    steps.length = 0;
+    return diagnose(session, words, { budgetSeconds: 12 }, (step) => steps.push(step));
   }
+  // what the diagnosis said it did, for a failure's message
+  const steps: string[] = [];
 
   // Judge 7: a slow but idle service (each request waits for an external signing program) got
   // "CPU-bound: build_statement uses 50.0% of CPU samples" from 2 samples in 10 s.
@@ -49,7 +52,8 @@ describe('diagnose: requests that wait at one line', function () {
       assert.equal(report.kind, kind, report.routedBy);
       const first = report.findings[0];
       const titles = report.findings.map((f) => f.title).join('\n');
-      assert.match(first.title, /threads at a time wait in StockClient\._call_with_retry \(retry_backoff\.py:\d+, sleeping, backing off after ConnectionRefusedError\)$/, titles);
+      assert.match(first.title, /threads at a time wait in StockClient\._call_with_retry \(retry_backoff\.py:\d+, sleeping, backing off after ConnectionRefusedError\)$/,
+        `${titles}\n--- steps:\n${steps.join('\n')}`);
       assert.match(first.evidence[0], /^Before its sleeps a call fails: ConnectionRefusedError \(\[Errno 111\] Connection refused\) was raised \d+ times in 2 s in StockClient\._call_with_retry .*caught by `except ConnectionRefusedError:` at retry_backoff\.py:\d+/, first.evidence.join('\n'));
       assert.match(first.next_steps[0], /^Fix what fails before each retry \(ConnectionRefusedError/);
       assert.match(report.summary, /\d threads at a time wait in StockClient\._call_with_retry .*backing off after ConnectionRefusedError\)\.$/, report.summary);
