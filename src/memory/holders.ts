@@ -7,13 +7,22 @@
 import type { Holder, HolderStep, MemHoldersResult } from '../protocol/helper';
 import { formatCount } from './memModel';
 
-/** The step of the chain that is the biggest built-in container (the one to bound), else the root. */
+/**
+ * The step of the chain that is the container to bound, else the root: the biggest built-in
+ * container, or, when several samples share the chain, the biggest one they reach through
+ * different entries (its next step is `[…]`): that one gains an entry per sample. Judge 12's
+ * journal: `state['batches'][…]['rows']`, where each new batch's rows list (300) is longer than
+ * `batches` (75), and `batches` is what grows.
+ */
 export function biggestContainer(holder: Holder): number {
-  let best = 0;
-  holder.steps.forEach((s, i) => {
-    if (s.len !== null && s.len > (holder.steps[best].len ?? -1)) best = i;
+  const { steps } = holder;
+  const fanOut = (i: number) => holder.samples >= 2 && i + 1 < steps.length && steps[i + 1].norm === '[…]' && steps[i].type !== 'tuple';
+  const candidates = steps.some((_s, i) => fanOut(i)) ? (i: number) => fanOut(i) : () => true;
+  let best = -1;
+  steps.forEach((s, i) => {
+    if (s.len !== null && candidates(i) && (best < 0 || s.len > (steps[best].len ?? -1))) best = i;
   });
-  return best;
+  return Math.max(best, 0);
 }
 
 function sizeText(step: HolderStep): string {

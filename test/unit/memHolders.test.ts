@@ -23,6 +23,21 @@ describe('memory holders (recorded referrer searches)', () => {
     assert.equal(path.basename(top.definition!.file), 'leaky_registry.py');
   });
 
+  it('samples reached through different entries of one container: that container is named, not a longer one below it (judge 12)', () => {
+    const result = load<MemHoldersResult>('journal-rows-list');
+    const top = result.holders[0];
+    assert.ok(top.samples >= 2, String(top.samples));
+    // the rows list of each batch (300 entries) is longer than the batches dict, which is what gains an entry per batch
+    const rows = top.steps[top.steps.length - 1];
+    assert.equal(rows.type, 'list');
+    assert.ok(rows.len! > top.steps[biggestContainer(top)].len!, JSON.stringify(top.steps));
+    const { path: where, size } = holderName(top);
+    assert.equal(where, "__main__.JOURNAL.state['batches']");
+    assert.match(size, /^dict, [\d,]+ entries$/);
+    // one sample: no evidence of entries that vary, so the biggest container as before
+    assert.equal(holderName({ ...top, samples: 1 }).path, "__main__.JOURNAL.state['batches'][…]['rows']");
+  });
+
   it('a pause the host stretched (load 5: a 20 ms C call lasting 1.9 s) says how much of it PyFlight computed', () => {
     assert.equal(pauseText(1873, 21.4), '1873 ms (21 ms of it computing: the host kept the process off its CPUs for the rest)');
     assert.equal(pauseText(300, 280), '300 ms');
