@@ -641,7 +641,7 @@ def _builtin_containers(search, cls, before, limit, floor=0):
                 grown = size - before.get(str(id(obj)), floor) if before is not None else None
                 # With lengths from the start of the interval, a container that did not grow holds none of the growth.
                 if before is None or grown > 0:
-                    found.append((grown, size, obj))
+                    found.append((grown, size, obj, None if before is None else str(id(obj)) not in before))
         found.sort(key=lambda t: (-(t[1] if t[0] is None else t[0]), -t[1], id(t[2])))
         return found[:limit]
     finally:
@@ -728,7 +728,7 @@ def _via(spec, cls, count):
             created.append(where)
     n = len(picked)
     del picked[:]
-    return {"root": root, "steps": steps, "samples": n, "grown": None}, created
+    return {"root": root, "steps": steps, "samples": n, "grown": None, "fresh": True}, created
 
 
 def _via_checked(spec, cls, count, box):
@@ -749,7 +749,7 @@ def holders(spec):
     results = {}
     created = []
     answer = {"module": module, "class": qualname, "builtin": module == "builtins"}
-    starts = []  # the objects to explain; their (size, grown) apart, so no tuple of ours refers to them
+    starts = []  # the objects to explain; their (size, grown, fresh) apart, so no tuple of ours refers to them
     meta = []
     via_box = []
     search.own.add(id(starts))
@@ -763,9 +763,9 @@ def holders(spec):
             if cls is None:
                 cls = _builtin_type(qualname)
             boxes = _builtin_containers(search, cls, spec.get("before"), count, int(spec.get("beforeFloor") or 0))
-            for grown, size, box in boxes:
+            for grown, size, box, fresh in boxes:
                 starts.append(box)
-                meta.append((size, grown))
+                meta.append((size, grown, fresh))
             del boxes[:]
             answer["instances"] = None
         elif spec.get("via") and _via_checked(spec, cls, count, via_box):
@@ -786,14 +786,14 @@ def holders(spec):
             search.own.add(id(instances))
             answer["instances"] = len(instances)
             starts.extend(_samples(instances, count))
-            meta.extend((None, None) for _o in starts)
+            meta.extend((None, None, True) for _o in starts)  # each instance is one of the growing objects
             del instances[:]
         answer["sampled"] = via_box[0][0]["samples"] if via_box else len(starts)
         search.prefetch(starts)
         for k in range(len(starts)):
             # By index: a zip's result tuple would refer to the object and be met by the walk as its holder.
             obj = starts[k]
-            size, grown = meta[k]
+            size, grown, fresh = meta[k]
             if search.out_of_budget():
                 break
             if len(created) < 3:
@@ -808,7 +808,7 @@ def holders(spec):
             key = root["path"] + "".join(s["norm"] for s in steps[1:])
             entry = results.get(key)
             if entry is None:
-                entry = results[key] = {"root": root, "steps": steps, "samples": 0, "grown": grown}
+                entry = results[key] = {"root": root, "steps": steps, "samples": 0, "grown": grown, "fresh": fresh}
             entry["samples"] += 1
         obj = None
     finally:

@@ -65,7 +65,7 @@ def test_a_container_left_out_of_a_cut_list_only_grew_past_the_floor():
     assert before["floor"] >= 300 and str(id(static)) not in before["containers"]
     growing = [_Marker() for _ in range(500)]  # new since: longer than the floor
     found = holders._builtin_containers(holders._Search({}), _Marker, before["containers"], 10, before["floor"])
-    ids = {id(box): grown for grown, _size, box in found}
+    ids = {id(box): grown for grown, _size, box, _fresh in found}
     assert id(static) not in ids
     assert ids.get(id(growing)) == 500 - before["floor"]
     del big, growing

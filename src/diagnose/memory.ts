@@ -408,7 +408,8 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
       }
       evidence.push(`Held by ${chainText(top)}.`,
         `${top.samples} of ${holders.sampled} sampled ${holders.builtin ? 'containers of them' : 'instances'} are held this way`
-        + `${top.grown !== null && top.grown > 0 ? `; it gained ${formatCount(top.grown)} entries during the interval` : ''}.`);
+        + `${top.grown === null || top.grown <= 0 ? '' : top.fresh ? `; ${top.samples === 1 ? 'it is' : 'they are'} new since the first census`
+          : `; it gained ${formatCount(top.grown)} entries during the interval`}.`);
       for (const other of holders.holders.slice(1, 3)) {
         const o = holderName(other);
         evidence.push(`Also held by ${o.path} (${o.size}): ${other.samples} of ${holders.sampled} samples.`);

@@ -9,14 +9,15 @@ import { formatCount } from './memModel';
 
 /**
  * The step of the chain that is the container to bound, else the root: the biggest built-in
- * container, or, when several samples share the chain, the biggest one they reach through
- * different entries (its next step is `[…]`): that one gains an entry per sample. Judge 12's
- * journal: `state['batches'][…]['rows']`, where each new batch's rows list (300) is longer than
- * `batches` (75), and `batches` is what grows.
+ * container, or, when what grows is the number of sampled objects (they are new, or several share
+ * the chain), the biggest container they are reached through by varying entries (its next step is
+ * `[…]`): that one gains an entry per new object. Judge 12's journal: `state['batches'][…]['rows']`,
+ * where each new batch's rows list (300) is longer than `batches` (75), and `batches` is what grows.
  */
 export function biggestContainer(holder: Holder): number {
   const { steps } = holder;
-  const fanOut = (i: number) => holder.samples >= 2 && i + 1 < steps.length && steps[i + 1].norm === '[…]' && steps[i].type !== 'tuple';
+  const added = holder.fresh === true || (holder.fresh !== false && holder.samples >= 2);
+  const fanOut = (i: number) => added && i + 1 < steps.length && steps[i + 1].norm === '[…]' && steps[i].type !== 'tuple';
   const candidates = steps.some((_s, i) => fanOut(i)) ? (i: number) => fanOut(i) : () => true;
   let best = -1;
   steps.forEach((s, i) => {

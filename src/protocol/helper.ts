@@ -971,6 +971,9 @@ export interface Holder {
   samples: number;
   /** For a built-in type: entries the container gained since `before` (its length when it was not there). */
   grown: number | null;
+  /** The sampled object is one of the objects that grow in number: an instance of a growing class, or a built-in container
+   * absent from `before` (new, or shorter than every container it lists then). null: not known (no `before`). */
+  fresh?: boolean | null;
   /** The line that creates the holder: the instance attribute on the chain, or the global / class attribute. */
   definition: { file: string; line: number; what: string } | null;
 }

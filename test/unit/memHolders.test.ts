@@ -34,8 +34,19 @@ describe('memory holders (recorded referrer searches)', () => {
     const { path: where, size } = holderName(top);
     assert.equal(where, "__main__.JOURNAL.state['batches']");
     assert.match(size, /^dict, [\d,]+ entries$/);
-    // one sample: no evidence of entries that vary, so the biggest container as before
+    // one sample, and whether it is new is not known (no lengths before): the biggest container, as before
     assert.equal(holderName({ ...top, samples: 1 }).path, "__main__.JOURNAL.state['batches'][…]['rows']");
+  });
+
+  it('one sample of a built-in type that is new since the lengths before the interval: the container that gains one per new object', () => {
+    // as the memory diagnosis asks: memContainers, 3 s, then memHolders with them as `before`
+    const result = load<MemHoldersResult>('journal-rows-list-after-interval');
+    const top = result.holders[0];
+    assert.equal(top.samples, 1);
+    assert.equal(top.fresh, true);
+    assert.equal(holderName(top).path, "__main__.JOURNAL.state['batches']");
+    // a container that was there before and grew is itself what grows: the biggest container
+    assert.equal(holderName({ ...top, fresh: false, samples: 3 }).path, "__main__.JOURNAL.state['batches'][…]['rows']");
   });
 
   it('a pause the host stretched (load 5: a 20 ms C call lasting 1.9 s) says how much of it PyFlight computed', () => {
