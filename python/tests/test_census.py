@@ -490,12 +490,18 @@ def test_a_module_imported_between_two_censuses_did_not_grow():
         late = types.ModuleType("census_probe_imported_late")
         late.TABLE = {i: i for i in range(1500)}
         sys.modules["census_probe_imported_late"] = late
+        # a submodule of a package imported before (celery.app.defaults' _TO_OLD_KEY, in a celery worker)
+        sub = types.ModuleType("census_probe_grows.defaults")
+        sub.TO_OLD_KEY = {str(i): i for i in range(1500)}
+        sys.modules["census_probe_grows.defaults"] = sub
         old.queue.extend(range(400))
         second = census.census({})
     finally:
         sys.modules.pop("census_probe_imported_late", None)
+        sys.modules.pop("census_probe_grows.defaults", None)
         del sys.modules["census_probe_grows"]
     _rows, containers, _caches = diff_censuses(first, second, 10, 30, "growth")
     paths = {c["path"]: c["grown"] for c in containers}
     assert paths.get("census_probe_grows.queue") == 400, paths
     assert "census_probe_imported_late.TABLE" not in paths
+    assert "census_probe_grows.defaults.TO_OLD_KEY" not in paths

@@ -632,6 +632,8 @@ export interface MemDiffResult {
    * waits (bytes) and their seconds. Absent where /proc cannot be read.
    */
   rssBetween?: { before: number; after: number; grown: number; seconds: number };
+  /** Modules the second census saw and the first did not: their tables are new, not what grows. */
+  importedMeanwhile?: string[];
   totals?: { before: { objects: number; size: number }; after: { objects: number; size: number } };
   args: string;
 }

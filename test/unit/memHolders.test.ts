@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { callerFrames } from '../../src/diagnose/memory';
+import { callerFrames, importedLater } from '../../src/diagnose/memory';
 import { biggestContainer, chainText, createdText, holderName, holdersReport, pauseText, searchText } from '../../src/memory/holders';
 import type { MemHoldersResult, WatchRecord } from '../../src/protocol/helper';
 
@@ -47,6 +47,16 @@ describe('memory holders (recorded referrer searches)', () => {
     assert.equal(holderName(top).path, "__main__.JOURNAL.state['batches']");
     // a container that was there before and grew is itself what grows: the biggest container
     assert.equal(holderName({ ...top, fresh: false, samples: 3 }).path, "__main__.JOURNAL.state['batches'][…]['rows']");
+  });
+
+  it('a chain rooted in a module imported between the censuses is left out, its samples unexplained (judge 12: celery.app.defaults)', () => {
+    const result = load<MemHoldersResult>('registry-dict');
+    assert.equal(result.holders[0].root.module, '__main__');
+    const late = importedLater(result, ['__main__', 'celery.app.defaults']) as MemHoldersResult;
+    assert.deepEqual(late.holders, []);
+    assert.equal(late.unresolved, result.unresolved + result.holders[0].samples);
+    assert.equal(importedLater(result, ['celery.app.defaults']), result);
+    assert.equal(importedLater(result, undefined), result);
   });
 
   it('a pause the host stretched (load 5: a 20 ms C call lasting 1.9 s) says how much of it PyFlight computed', () => {

@@ -158,6 +158,23 @@ def _task_growth(first, second):
     return [g for g in out if g["grown"] > 0][:5]
 
 
+def imported_meanwhile(first, second):
+    """The modules the second census saw that the first did not (none when either did not list them)."""
+    if not first.get("modules") or not second.get("modules"):
+        return set()
+    return set(second["modules"]) - set(first["modules"])
+
+
+def module_of(path, modules):
+    """The module of `modules` a dotted name (`celery.app.defaults._TO_OLD_KEY`) is in, or None."""
+    name = path
+    while "." in name:
+        name = name.rsplit(".", 1)[0]
+        if name in modules:
+            return name
+    return None
+
+
 def diff_censuses(first, second, interval, limit, order):
     """Rows of the types that changed, ranked (see the module doc); containers and caches that grew."""
     a = {r["type"]: r for r in first["rows"]}
@@ -233,11 +250,11 @@ def diff_censuses(first, second, interval, limit, order):
         rows.sort(key=lambda r: (-r["growth"], -r["size"], r["type"]))
     # Named containers and caches that grew.
     before = {c["id"]: c for c in first.get("containers", [])}
-    imported = set(first.get("packages") or ())
+    meanwhile = imported_meanwhile(first, second)
     containers = []
     for c in second.get("containers", []):
         prior = before.get(c["id"])
-        if prior is None and imported and c["path"].split(".", 1)[0] not in imported:
+        if prior is None and module_of(c["path"], meanwhile):
             continue  # a module imported during the interval: its tables are new, not grown
         grown = c["len"] - (prior["len"] if prior and prior["path"] == c["path"] else 0)
         if grown > 0:
@@ -315,7 +332,9 @@ def mem_diff(req, agent, pid=None):
               "endedAt": int(time.time() * 1000), "intervalSeconds": interval, "limit": limit, "order": order, "rows": rows,
               "containers": containers, "caches": caches, "tasks": _task_growth(first, second),
               "census": [_stats(first)] + ([_stats(middle)] if middle is not None else []) + [_stats(second)],
-              "totals": {"before": _totals(first), "after": _totals(second)}, "args": args}
+              "totals": {"before": _totals(first), "after": _totals(second)}, "args": args,
+              # a holder in one of these is a module's table, new since the first census, not what grows
+              "importedMeanwhile": sorted(imported_meanwhile(first, second))[:500]}
     if all(a[1] is not None and b[1] is not None for a, b in waits):
         answer["rssBetween"] = {"before": waits[0][0][1], "after": waits[-1][1][1], "grown": sum(b[1] - a[1] for a, b in waits),
                                 "seconds": round(sum(b[0] - a[0] for a, b in waits), 1)}
