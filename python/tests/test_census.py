@@ -505,3 +505,26 @@ def test_a_module_imported_between_two_censuses_did_not_grow():
     assert paths.get("census_probe_grows.queue") == 400, paths
     assert "census_probe_imported_late.TABLE" not in paths
     assert "census_probe_grows.defaults.TO_OLD_KEY" not in paths
+
+
+def test_a_container_with_two_names_that_did_not_change_did_not_grow():
+    """A module table imported under a second name elsewhere (a celery worker: celery.app.defaults'
+    DEFAULTS and five more, 207 entries each, were "grown by 207" in every diff)."""
+    import sys
+
+    table = {str(i): i for i in range(207)}
+    first_name, alias = types.ModuleType("census_probe_defaults"), types.ModuleType("census_probe_alias")
+    first_name.DEFAULTS = alias.DEFAULTS = table
+    sys.modules["census_probe_defaults"], sys.modules["census_probe_alias"] = first_name, alias
+    try:
+        first = census.census({})
+        second = census.census({})
+        table["new"] = 1
+        third = census.census({})
+    finally:
+        del sys.modules["census_probe_defaults"], sys.modules["census_probe_alias"]
+    assert {c["path"] for c in second["containers"] if c["id"] == str(id(table))} == {"census_probe_defaults.DEFAULTS", "census_probe_alias.DEFAULTS"}
+    _rows, containers, _caches = diff_censuses(first, second, 10, 30, "growth")
+    assert not [c for c in containers if c["id"] == str(id(table))], containers
+    _rows, containers, _caches = diff_censuses(first, third, 10, 30, "growth")
+    assert {c["path"]: c["grown"] for c in containers if c["id"] == str(id(table))} == {"census_probe_defaults.DEFAULTS": 1, "census_probe_alias.DEFAULTS": 1}

@@ -249,14 +249,17 @@ def diff_censuses(first, second, interval, limit, order):
     else:
         rows.sort(key=lambda r: (-r["growth"], -r["size"], r["type"]))
     # Named containers and caches that grew.
+    # One container may have several names (`from celery.app.defaults import DEFAULTS` elsewhere):
+    # matched by name first, then by id alone, so an alias the first census did not list is not new.
     before = {c["id"]: c for c in first.get("containers", [])}
+    before_named = {(c["id"], c["path"]): c for c in first.get("containers", [])}
     meanwhile = imported_meanwhile(first, second)
     containers = []
     for c in second.get("containers", []):
-        prior = before.get(c["id"])
+        prior = before_named.get((c["id"], c["path"])) or before.get(c["id"])
         if prior is None and module_of(c["path"], meanwhile):
             continue  # a module imported during the interval: its tables are new, not grown
-        grown = c["len"] - (prior["len"] if prior and prior["path"] == c["path"] else 0)
+        grown = c["len"] - (prior["len"] if prior else 0)
         if grown > 0:
             containers.append(dict(c, grown=grown, new=prior is None))
     containers.sort(key=lambda c: -c["grown"])
