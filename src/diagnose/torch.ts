@@ -168,14 +168,26 @@ export async function diagnoseTorch({ target, secondsLeft, options, onStep, comm
   return { findings, summary: torchSummary(summary, step, findings) };
 }
 
-/** Profiles the next call, given up (CANCELLED) after `seconds` or when the caller's `signal` aborts. */
+/** Once the profiled call has run and only its trace is being written (`finishing`): how long more it may take. */
+const FINISHING_GRACE_SECONDS = 45;
+
+/**
+ * Profiles the next call, given up (CANCELLED) after `seconds` or when the caller's `signal` aborts.
+ * A call that has run is not given up at `seconds`: torch.profiler's first start and its trace of a
+ * second thread's operators took 20 s on a loaded host (ci63), and that trace is what was waited for.
+ */
 async function profileWithin(seconds: number, signal: AbortSignal | undefined, target: TorchPlaybookTarget, where: TorchLocation): Promise<TorchProfileRun> {
   const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(), seconds * 1000);
+  let timer = setTimeout(() => stop.abort(), seconds * 1000);
   const onAbort = () => stop.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
+  const onProgress = (stage: string) => {
+    if (stage !== 'finishing') return;
+    clearTimeout(timer);
+    timer = setTimeout(() => stop.abort(), FINISHING_GRACE_SECONDS * 1000);
+  };
   try {
-    return await profileTorchCall(target, where, { signal: stop.signal });
+    return await profileTorchCall(target, where, { signal: stop.signal, onProgress });
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);

@@ -30,10 +30,10 @@ export interface TorchProfileRun {
 }
 
 export async function profileTorchCall(target: TorchTarget, where: TorchLocation, options: { outputDir?: string; signal?: AbortSignal;
-  onWaiting?: () => void; limit?: number } = {}): Promise<TorchProfileRun> {
+  onWaiting?: () => void; onProgress?: (stage: string, detail?: string | null) => void; limit?: number } = {}): Promise<TorchProfileRun> {
   const outputDir = options.outputDir ?? await freshOutputDir(target.host);
   const result = await removeIfEmptyOnFailure(outputDir, !options.outputDir,
-    target.call('torchProfile', { ...where, outputDir }, { signal: options.signal, onWaiting: options.onWaiting }));
+    target.call('torchProfile', { ...where, outputDir }, { signal: options.signal, onWaiting: options.onWaiting, onProgress: options.onProgress }));
   return { result, summary: await readTraceSummary(result.file, options.limit) };
 }
 
