@@ -239,6 +239,33 @@ describe('torch: diagnose names the nn.Module whose forward costs most (torch_mo
   }
 });
 
+describe('torch: a training loop whose time goes to its data, not the model (torch_input_bound.py)', function () {
+  this.timeout(180_000);
+  after(stopAllTargets);
+
+  // Judge 13: the model of a CTR trainer ran in 2 of 568 CPU samples, its Dataset unpickled a whole
+  // shard per sample, and the diagnosis led with "CTRModel.forward costs most: 112% …".
+  it('what computes leads (the per-sample lookup), and a note says torch is a sliver of the CPU', async () => {
+    const service = await startTarget(['torch_input_bound.py'], undefined, 90_000);
+    const session = new Session(service.pid, { log: silentLogger, livenessIntervalMs: 500 });
+    await session.attach();
+    try {
+      const steps: string[] = [];
+      const report = await diagnose(session, 'training is slow', { budgetSeconds: 30 }, (s) => steps.push(s));
+      const said = `${report.findings.map((f) => f.title).join('\n')}\n--- steps:\n${steps.join('\n')}`;
+      assert.equal(report.kind, 'torch', said);
+      assert.equal(report.findings[0].location?.function, 'FeatureFile.lookup', said);
+      assert.equal(report.findings[0].location?.file, path.join(FIXTURES, 'torch_input_bound.py'), said);
+      const note = report.findings.find((f) => /^torch computes in [\d.]+% of the CPU samples \(below main\): the model is not what is slow$/.test(f.title));
+      assert.ok(note, said);
+      assert.equal(note.severity, 'info');
+      assert.ok(!report.commands_run.some((c) => / torch \d+ profile /.test(c)), report.commands_run.join('\n'));
+    } finally {
+      await session.detach();
+    }
+  });
+});
+
 describe('torch: a target that never imported torch', function () {
   this.timeout(60_000);
   const attached = useAttachedService(['plain_sleeper.py']);
