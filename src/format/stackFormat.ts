@@ -11,8 +11,14 @@ export function isStdlibFrame(frame: StackFrame): boolean {
  * stdlib's `Condition.wait` or `select` it waits in), else the most recent frame.
  */
 export function mainFrame(frames: readonly StackFrame[]): StackFrame | undefined {
-  return frames.find((f) => f.kind === 'python' && !isStdlibFrame(f)) ?? frames[0];
+  const own = frames.filter((f) => f.kind === 'python' && !isStdlibFrame(f));
+  // A comprehension or generator expression is named by the function it is written in (`build_report`,
+  // not `<genexpr>`): the same statement, and the name the user knows.
+  const named = own.find((f, i) => !COMPREHENSION.test(f.function ?? '') || i === own.length - 1);
+  return named ?? frames[0];
 }
+
+const COMPREHENSION = /(^|\.)<(genexpr|listcomp|dictcomp|setcomp)>$/;
 
 /** A lock as written, with whose it is when the text alone may name several: "self._lock (Account at 0x7f…)". */
 export function lockName(b: { expression: string; owner?: string }): string {

