@@ -185,6 +185,10 @@ class _Search(object):
         # Sliced passes (a heap of many references): one gc.get_objects() per pass, then the referrers
         # looked for in chunks of it between which the target's threads run (see sliced_referrers).
         self.sliced = bool(spec.get("sliced", False))
+        # Lengths by id at the start of the interval (memContainers), to tell on each step of a chain
+        # whether that container grew or only replaced its entries (a bounded store).
+        before = spec.get("before")
+        self.before = before if type(before) is dict else {}
         self.slice_s = float(spec.get("sliceMs", 8)) / 1000.0
         self.longest_pause = 0.0  # the longest C call of a pass, or slice (seconds, wall time)
         self.longest_pause_cpu = 0.0  # this thread's CPU time in it: on a busy host, less (it waited for a CPU)
@@ -538,6 +542,8 @@ class _Search(object):
         while node_id is not None:
             obj = nodes[node_id]
             step = {"type": _type_name(obj), "len": _sized(obj, self.deque), "label": label, "norm": norm}
+            if step["len"] is not None and str(id(obj)) in self.before:
+                step["lenBefore"] = self.before[str(id(obj))]
             if type(obj) is _FunctionType:
                 # A closure on the way (a handler subscribed with a lambda): which function, where it is defined.
                 code = _function_code(obj)

@@ -960,6 +960,8 @@ export interface HolderStep {
   type: string;
   /** Length of a built-in container; null otherwise. */
   len: number | null;
+  /** Its length at the start of the interval, when memContainers listed it (a container of 64+ entries then). */
+  lenBefore?: number;
   /** A plain function on the way (a closure: a handler subscribed with a lambda): its name and where it is defined. */
   function?: { name: string; file: string; line: number };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { callerFrames, importedLater } from '../../src/diagnose/memory';
+import { callerFrames, importedLater, onlyGrowing, type GrowingHolders } from '../../src/diagnose/memory';
 import { biggestContainer, chainText, createdText, holderName, holdersReport, pauseText, searchText } from '../../src/memory/holders';
 import type { MemHoldersResult, WatchRecord } from '../../src/protocol/helper';
 
@@ -57,6 +57,22 @@ describe('memory holders (recorded referrer searches)', () => {
     assert.equal(late.unresolved, result.unresolved + result.holders[0].samples);
     assert.equal(importedLater(result, ['celery.app.defaults']), result);
     assert.equal(importedLater(result, undefined), result);
+  });
+
+  it('a bounded store that replaces its entries holds the newest objects, not the growth: its chains are left out (judge 13)', () => {
+    const result = load<MemHoldersResult>('bounded-store-dict-after-interval');
+    const store = result.holders.find((h) => h.root.path === '__main__.STORE')!;
+    assert.ok(store, JSON.stringify(result.holders.map((h) => h.root.path)));
+    assert.equal(store.steps[0].len, store.steps[0].lenBefore, 'the store did not grow');
+    const growing = onlyGrowing(result) as GrowingHolders;
+    assert.ok(growing.holders.length >= 1);
+    assert.ok(growing.holders.every((h) => h.root.path === '__main__.REJECTED'), JSON.stringify(growing.holders.map((h) => h.root.path)));
+    assert.deepEqual(growing.replacedOnly?.map((h) => h.root.path), ['__main__.STORE']);
+    assert.equal(growing.unresolved, result.unresolved + store.samples);
+    assert.equal(holderName(growing.holders[0]).path, '__main__.REJECTED');
+    // nothing to leave out: the same answer
+    const journal = load<MemHoldersResult>('journal-rows-list-after-interval');
+    assert.equal(onlyGrowing(journal), journal);
   });
 
   it('a pause the host stretched (load 5: a 20 ms C call lasting 1.9 s) says how much of it PyFlight computed', () => {
