@@ -265,18 +265,23 @@ def test_a_pool_worker_running_a_task_is_not_the_producer_of_the_queue_its_peers
     """Judge 12 (gunicorn gthread): idle ThreadPoolExecutor workers wait in _worker's
     `work_queue.get(block=True)`; a busy one is inside _worker too, whose `work_queue.put(None)` only
     wakes the others at shutdown. It is one of them between two items, not their producer."""
-    import concurrent.futures.thread as pool
-
-    path = pool.__file__
-    lines = open(path).read().splitlines()
-    get = next(i for i, l in enumerate(lines, 1) if "work_queue.get(block=True)" in l)
-    run = next(i for i, l in enumerate(lines, 1) if "work_item.run(" in l)
     task = tmp_path / "task.py"
     task.write_text("import time\ndef handle():\n    time.sleep(1)\n")
-    idle = lambda name: {"name": name, "frames": [{"function": "_worker", "file": path, "line": get, "kind": "python"}],
-                         "blockedOn": {"expression": "work_queue", "file": path, "line": get, "kind": "queue"}}
-    busy = {"name": "busy", "frames": [{"function": "handle", "file": str(task), "line": 3, "kind": "python"},
-                                       {"function": "_worker", "file": path, "line": run, "kind": "python"}]}
+    _assert_no_producer_among_pool_workers("handle", task, 3)
+
+
+def _assert_no_producer_among_pool_workers(function, path, line):
+    """Two idle ThreadPoolExecutor workers waiting in _worker's `work_queue.get(block=True)` and a
+    busy one inside _worker, at `function` (path:line): none feeds the others, not even maybe."""
+    import concurrent.futures.thread as pool
+
+    lines = open(pool.__file__).read().splitlines()
+    get = next(i for i, l in enumerate(lines, 1) if "work_queue.get(block=True)" in l)
+    run = next(i for i, l in enumerate(lines, 1) if "work_item.run(" in l)
+    idle = lambda name: {"name": name, "frames": [{"function": "_worker", "file": pool.__file__, "line": get, "kind": "python"}],
+                         "blockedOn": {"expression": "work_queue", "file": pool.__file__, "line": get, "kind": "queue"}}
+    busy = {"name": "busy", "frames": [{"function": function, "file": str(path), "line": line, "kind": "python"},
+                                       {"function": "_worker", "file": pool.__file__, "line": run, "kind": "python"}]}
     threads = link_feeders([idle("a"), idle("b"), busy])
     assert all("fedBy" not in t["blockedOn"] and "maybeFedBy" not in t["blockedOn"] for t in threads[:2])
     assert "feeding" not in busy
@@ -287,12 +292,6 @@ def test_a_pool_worker_in_a_method_of_a_class_that_puts_is_not_a_maybe_producer_
     ConnectionPool.acquire, a class whose __init__ puts into its own queue; it was "probably the
     producer" of the work queue its idle peers wait on. A thread running the waiters' loop is never
     a guessed producer either."""
-    import concurrent.futures.thread as pool
-
-    path = pool.__file__
-    lines = open(path).read().splitlines()
-    get = next(i for i, l in enumerate(lines, 1) if "work_queue.get(block=True)" in l)
-    run = next(i for i, l in enumerate(lines, 1) if "work_item.run(" in l)
     db = tmp_path / "db.py"
     db.write_text("import queue\n"
                   "class ConnectionPool:\n"
@@ -301,10 +300,4 @@ def test_a_pool_worker_in_a_method_of_a_class_that_puts_is_not_a_maybe_producer_
                   "        self._idle.put(object())\n"
                   "    def acquire(self):\n"
                   "        return self._idle.get(timeout=10)\n")
-    idle = lambda name: {"name": name, "frames": [{"function": "_worker", "file": path, "line": get, "kind": "python"}],
-                         "blockedOn": {"expression": "work_queue", "file": path, "line": get, "kind": "queue"}}
-    busy = {"name": "busy", "frames": [{"function": "ConnectionPool.acquire", "file": str(db), "line": 7, "kind": "python"},
-                                       {"function": "_worker", "file": path, "line": run, "kind": "python"}]}
-    threads = link_feeders([idle("a"), idle("b"), busy])
-    assert all("fedBy" not in t["blockedOn"] and "maybeFedBy" not in t["blockedOn"] for t in threads[:2])
-    assert "feeding" not in busy
+    _assert_no_producer_among_pool_workers("ConnectionPool.acquire", db, 7)
