@@ -12,7 +12,7 @@ import { HEAP_SHARE, cacheGrows, cacheText, censusProgressText, containerText, c
 import { parseStatusRss } from '../processes/procfsParser';
 import type { TargetProcess } from '../host/targetHost';
 import { classLocation, formatBytes, formatCount, instancesCommand, isDiffBookkeeping } from '../memory/memModel';
-import type { Holder, MemContainersResult, MemDiffResult, MemDiffRow, MemHoldersParams, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
+import type { Holder, HolderStep, MemContainersResult, MemDiffResult, MemDiffRow, MemHoldersParams, MemHoldersResult, WatchParams, WatchRecord } from '../protocol/helper';
 import type { HelperCaller } from '../protocol/methods';
 import type { DiagnosisExtras, DiagnoseStep } from './playbookTypes';
 import type { WatchHandle } from './exception';
@@ -366,6 +366,21 @@ export function importedLater(holders: MemHoldersResult | string, meanwhile: str
   return { ...holders, holders: kept, unresolved: holders.unresolved + dropped };
 }
 
+const grew = (st: HolderStep) => st.len !== null && st.lenBefore !== undefined && st.len > st.lenBefore;
+const stayed = (st: HolderStep) => st.len !== null && st.lenBefore !== undefined && st.len <= st.lenBefore;
+
+/**
+ * The step of a chain whose container did not grow and bounds what is below it, or -1 (see
+ * onlyGrowing): the container to bound, or one reached by varying entries when no container on the
+ * chain is known to have grown (judge 13: store._docs[…]['lines'], each document's lines list fresh
+ * and longer than the store; an old document's lines in a growing list of rejects did not grow either).
+ */
+function notGrowingStep(h: Holder): number {
+  const box = biggestContainer(h);
+  if (stayed(h.steps[box])) return box;
+  return h.steps.some(grew) ? -1 : h.steps.findIndex((st, i) => stayed(st) && h.steps[i + 1]?.norm === '[…]');
+}
+
 /** A holder search's answer, with the chains left out because their container did not grow. */
 export type GrowingHolders = MemHoldersResult & { replacedOnly?: Holder[] };
 
@@ -377,10 +392,7 @@ export type GrowingHolders = MemHoldersResult & { replacedOnly?: Holder[] };
  */
 export function onlyGrowing(holders: MemHoldersResult | string): GrowingHolders | string {
   if (typeof holders === 'string') return holders;
-  const replaced = (h: Holder) => {
-    const box = h.steps[biggestContainer(h)];
-    return box.len !== null && box.lenBefore !== undefined && box.len <= box.lenBefore;
-  };
+  const replaced = (h: Holder) => notGrowingStep(h) >= 0;
   const replacedOnly = holders.holders.filter(replaced);
   if (!replacedOnly.length) return holders;
   return { ...holders, holders: holders.holders.filter((h) => !replaced(h)), replacedOnly,
@@ -422,8 +434,10 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
       + `objects only ${short} instances hold.`);
   }
   for (const h of (typeof holders === 'string' ? undefined : holders.replacedOnly) ?? []) {
-    const box = h.steps[biggestContainer(h)];
-    evidence.push(`${h.samples} of the sampled ones are in ${holderName(h).path} (${holderName(h).size}), which did not grow during the interval `
+    const at = notGrowingStep(h);
+    const box = h.steps[at];
+    const where = (h.root.kind === 'instance' ? h.root.name : h.root.path) + h.steps.slice(1, at + 1).map((st) => st.norm).join('');
+    evidence.push(`${h.samples} of the sampled ones are reached through ${where} (${box.type}, ${formatCount(box.len!)} entries), which did not grow during the interval `
       + `(${formatCount(box.lenBefore!)} entries before): a bounded container that replaces its entries holds the newest of them, not the growth.`);
   }
   const boxes = containersHolding(diff, r.type);

@@ -60,10 +60,12 @@ describe('memory holders (recorded referrer searches)', () => {
   });
 
   it('a bounded store that replaces its entries holds the newest objects, not the growth: its chains are left out (judge 13)', () => {
-    const result = load<MemHoldersResult>('bounded-store-dict-after-interval');
+    // Line objects: each document's lines list (150) is longer than the store of 100 documents
+    const result = load<MemHoldersResult>('bounded-store-line-after-interval');
     const store = result.holders.find((h) => h.root.path === '__main__.STORE')!;
     assert.ok(store, JSON.stringify(result.holders.map((h) => h.root.path)));
     assert.equal(store.steps[0].len, store.steps[0].lenBefore, 'the store did not grow');
+    assert.ok(store.steps[biggestContainer(store)].len! > store.steps[0].len!, 'the biggest container on its chain is a document\'s lines');
     const growing = onlyGrowing(result) as GrowingHolders;
     assert.ok(growing.holders.length >= 1);
     assert.ok(growing.holders.every((h) => h.root.path === '__main__.REJECTED'), JSON.stringify(growing.holders.map((h) => h.root.path)));
