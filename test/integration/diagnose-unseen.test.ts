@@ -22,7 +22,8 @@ function culpritOf(report: DiagnosisReport): DiagnosisReport['findings'][number]
   const [first] = report.findings;
   const where = first?.evidence.map((e) => /^Where its CPU goes: (.*)\.$/.exec(e)?.[1]).find(Boolean);
   if (!where) return first;
-  assert.match(first.title, /^(\S+ (\(thread [^)]*\) )?uses [\d.]+% of the CPU samples|The asyncio event loop is blocked in \S+ \([^)]*\)) — and /, 'a lead that waited for a CPU names its function');
+  assert.match(first.title, /^(\S+ (\(thread [^)]*\) )?uses [\d.]+% of the CPU samples(, mostly in .+ that it calls)?|The asyncio event loop is blocked in \S+ \([^)]*\)) — and /,
+    `a lead that waited for a CPU names its function: ${first.title}`);
   assert.ok(first.title.includes(first.location!.function), first.title);
   return { ...first, title: where };
 }
