@@ -197,9 +197,19 @@ export class Workbench {
   }
 
   /** Answers an input box (showInputBox) with `value` and Enter. */
-  async quickInputEnter(value) {
-    await this.quickInputBox.waitFor({ state: 'visible' });
-    await this.quickInputBox.fill(value);
+  async quickInputEnter(value, { timeout = 30000 } = {}) {
+    // The palette's box hides while the command's own input opens (ci64, a loaded host: "element is
+    // not visible" for 15 s): fill the next visible one.
+    const end = Date.now() + timeout;
+    for (;;) {
+      await this.quickInputBox.waitFor({ state: 'visible', timeout: Math.max(1000, end - Date.now()) });
+      try {
+        await this.quickInputBox.fill(value, { timeout: 3000 });
+        break;
+      } catch (error) {
+        if (Date.now() > end) throw error;
+      }
+    }
     await this.page.keyboard.press('Enter');
   }
 
