@@ -360,10 +360,18 @@ function cacheFinding(pid: number, c: NonNullable<MemDiffResult['caches']>[numbe
 export function importedLater(holders: MemHoldersResult | string, meanwhile: string[] | undefined): MemHoldersResult | string {
   if (typeof holders === 'string' || !meanwhile?.length) return holders;
   const late = new Set(meanwhile);
-  const kept = holders.holders.filter((h) => !late.has(h.root.module));
-  if (kept.length === holders.holders.length) return holders;
-  const dropped = holders.holders.filter((h) => late.has(h.root.module)).reduce((n, h) => n + h.samples, 0);
-  return { ...holders, holders: kept, unresolved: holders.unresolved + dropped };
+  const kept = leftOut(holders, (h) => late.has(h.root.module));
+  if (!kept) return holders;
+  const { dropped: _dropped, ...rest } = kept;
+  return rest;
+}
+
+/** The answer without the chains `out` picks, whose samples then count as unexplained; undefined when it picks none. */
+function leftOut(holders: MemHoldersResult, out: (h: Holder) => boolean): (MemHoldersResult & { dropped: Holder[] }) | undefined {
+  const dropped = holders.holders.filter(out);
+  if (!dropped.length) return undefined;
+  return { ...holders, holders: holders.holders.filter((h) => !out(h)), dropped,
+    unresolved: holders.unresolved + dropped.reduce((n, h) => n + h.samples, 0) };
 }
 
 const grew = (st: HolderStep) => st.len !== null && st.lenBefore !== undefined && st.len > st.lenBefore;
@@ -392,11 +400,10 @@ export type GrowingHolders = MemHoldersResult & { replacedOnly?: Holder[] };
  */
 export function onlyGrowing(holders: MemHoldersResult | string): GrowingHolders | string {
   if (typeof holders === 'string') return holders;
-  const replaced = (h: Holder) => notGrowingStep(h) >= 0;
-  const replacedOnly = holders.holders.filter(replaced);
-  if (!replacedOnly.length) return holders;
-  return { ...holders, holders: holders.holders.filter((h) => !replaced(h)), replacedOnly,
-    unresolved: holders.unresolved + replacedOnly.reduce((n, h) => n + h.samples, 0) };
+  const kept = leftOut(holders, (h) => notGrowingStep(h) >= 0);
+  if (!kept) return holders;
+  const { dropped, ...rest } = kept;
+  return { ...rest, replacedOnly: dropped };
 }
 
 async function searchHolders(target: MemoryTarget, r: MemDiffRow, before: MemContainersResult | undefined, maxSeconds: number, samples: number,
@@ -436,8 +443,7 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
   for (const h of (typeof holders === 'string' ? undefined : holders.replacedOnly) ?? []) {
     const at = notGrowingStep(h);
     const box = h.steps[at];
-    const where = (h.root.kind === 'instance' ? h.root.name : h.root.path) + h.steps.slice(1, at + 1).map((st) => st.norm).join('');
-    evidence.push(`${h.samples} of the sampled ones are reached through ${where} (${box.type}, ${formatCount(box.len!)} entries), which did not grow during the interval `
+    evidence.push(`${h.samples} of the sampled ones are reached through ${holderName(h, at).path} (${box.type}, ${formatCount(box.len!)} entries), which did not grow during the interval `
       + `(${formatCount(box.lenBefore!)} entries before): a bounded container that replaces its entries holds the newest of them, not the growth.`);
   }
   const boxes = containersHolding(diff, r.type);

@@ -31,8 +31,7 @@ function sizeText(step: HolderStep): string {
 }
 
 /** `__main__.BUS._listeners['shutdown']` and `(list, 3,000 entries)`: the path to the biggest container. */
-export function holderName(holder: Holder): { path: string; size: string } {
-  const upTo = biggestContainer(holder);
+export function holderName(holder: Holder, upTo = biggestContainer(holder)): { path: string; size: string } {
   // Keys of big containers on the way vary by sample: their normalized form ([…]) is what is common.
   // An object no name reaches (root kind `instance`) is named by its class: `ReplayBuffer._frames`.
   const path = (holder.root.kind === 'instance' ? holder.root.name : holder.root.path) + holder.steps.slice(1, upTo + 1).map((s) => s.norm).join('');
