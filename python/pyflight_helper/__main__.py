@@ -49,6 +49,18 @@ def _probe_off(srv, req):
     return {}
 
 
+def _gc_watch(srv, req):
+    """The collector from outside (gc_state.py): pure ctypes, so it works without flight_profiler."""
+    from . import gc_state
+
+    seconds = req.params.get("seconds")
+    if not isinstance(seconds, (int, float)) or not 1 <= seconds <= 120:
+        raise HelperError(errors.BAD_ARGUMENT, "gcWatch: seconds is a number from 1 to 120, got %r." % (seconds,))
+    enough = req.params.get("enoughAfter")
+    return gc_state.watch(srv.pid, float(seconds), float(enough) if isinstance(enough, (int, float)) else None,
+                          cancelled=req.cancelled, progress=req.progress)
+
+
 def _command(module_name, call):
     """A handler in commands/<module_name>.py, imported on first use so `hello` works where
     flight_profiler is missing: call(module, req, pid, agent)."""
@@ -89,6 +101,7 @@ HANDLERS = {
     "gilstatOn": _command("gilstat", lambda m, req, pid, agent: m.gilstat_on(req, pid, agent)),
     "gilstatOff": _command("gilstat", lambda m, _req, _pid, agent: m.gilstat_off(agent)),
     "gilstatState": _command("gilstat", lambda m, _req, pid, _agent: m.gilstat_state(pid)),
+    "gcWatch": lambda srv, req: _gc_watch(srv, req),
     "torchCheck": _command("pytorch", lambda m, _req, pid, _agent: {"library": m.require_torch(pid)}),
     "torchProfile": _command("pytorch", lambda m, req, pid, agent: m.torch_profile(req, pid, agent)),
     "torchMemory": _command("pytorch", lambda m, req, pid, agent: m.torch_memory(req, pid, agent)),

@@ -44,6 +44,7 @@ export const USAGE = `usage:
   pyflight mem summary <pid> [--limit N] [--order descending|ascending] [--sample N] [--max-seconds S] [--json]
   pyflight mem diff <pid> [--interval S] [--limit N] [--order growth|size] [--raw] [--sample N] [--max-seconds S] [--halves] [--json]
   pyflight mem holders <pid> <module> <Class|builtins type> [--samples 1-50] [--max-seconds 0.5-60] [--sliced] [--json]
+  pyflight gc <pid> [-d seconds] [--json]   (the garbage collector's pauses, read from outside: nothing loads)
   pyflight gilstat <pid> [--duration seconds] [--take ms] [--hold ms] [--interval s] [--max-threads N] [--agent-threads] [--json]
   pyflight torch <pid> profile <module> [class] <method> [-nm nested] [--out DIR] [--json]
   pyflight torch <pid> memory --snapshot | --record <module> [class] <method> [--out DIR] [--json]

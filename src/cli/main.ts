@@ -25,6 +25,7 @@ import { checkOptions, verbUsage } from './verbs';
 import { runPerf } from './perf';
 import { runMem } from './mem';
 import { runGilstat } from './gilstat';
+import { gcWatchText } from '../diagnose/gcPauses';
 import { runDiagnose } from './diagnose';
 import { runTorch } from './torch';
 import { runVmtool } from './vmtool';
@@ -177,6 +178,12 @@ async function run(args: ParsedArgs, log: Logger): Promise<unknown> {
       return runPerf(args, log);
     case 'mem':
       return runMem(args, log, withSession);
+    case 'gc': {
+      const seconds = numberOption(args, '-d') ?? 10;
+      if (!(seconds >= 1 && seconds <= 120)) throw usageError('-d is a number of seconds from 1 to 120.');
+      const result = await withSession(pidArg(), args, log, (s, stop) => s.call('gcWatch', { seconds }, { signal: stop }));
+      return json ? result : gcWatchText(result);
+    }
     case 'gilstat':
       return runGilstat(args, log, withSession);
     case 'diagnose':

@@ -34,6 +34,7 @@ export const VERB_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   'mem summary': ['--limit', '--order', '--sample', '--max-seconds', ...ATTACHED],
   'mem diff': ['--interval', '--limit', '--order', '--sample', '--max-seconds', '--halves', '--raw', ...ATTACHED],
   'mem holders': ['--samples', '--max-seconds', '--sliced', ...ATTACHED],
+  gc: ['-d', ...ATTACHED],
   gilstat: ['--duration', '--take', '--hold', '--interval', '--max-threads', '--agent-threads', ...ATTACHED],
   'torch profile': ['-nm', '--out', ...ATTACHED],
   'torch memory': ['--snapshot', '--record', '-nm', '--out', ...ATTACHED],

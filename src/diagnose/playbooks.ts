@@ -10,6 +10,7 @@ import { diagnoseException, type ExceptionTarget } from './exception';
 import { diagnoseGil, type GilTarget } from './gil';
 import { diagnoseMemory, type MemoryTarget } from './memory';
 import type { Playbook } from './playbookTypes';
+import { withCollectorWatch } from './gcPauses';
 import { diagnoseHangOrBusy, diagnoseSlow, type SlowTarget } from './slow';
 import type { StackTarget } from './stackSamples';
 import { diagnoseTorch, TORCH_WORDS, type TorchPlaybookTarget } from './torch';
@@ -46,13 +47,13 @@ const TABLE = [
     watchCulprit: false,
     needsAgent: false,
     // Nothing blocked and the CPU busy: it profiles, and says "busy, not hung" (slow.ts).
-    run: (c) => diagnoseHangOrBusy(c),
+    run: (c) => withCollectorWatch(c, 3, diagnoseHangOrBusy),
   },
   {
     kind: 'slow',
     // Not "grows slowly" or "a slow leak": slow there says how memory grows, not that requests take long.
     // "take most of a second each", "takes 3 seconds", "where is the time going": latency in other words (judge 7).
-    words: /\b(slow(?!ly\b|\s+(leak|grow))\w*|latency|cpu|hot|takes? (too |far |much )?long(er)?|(takes?|took|taking) (?:[\w-]+ ){0,4}(seconds?|secs?|ms|milliseconds?|minutes?)|where (is|does|did) (all )?the time go(ing)?|hiccups?|p99|crawl\w*|performance|sluggish|100%)\b/i,
+    words: /\b(slow(?!ly\b|\s+(leak|grow))\w*|latency|cpu|hot|takes? (too |far |much )?long(er)?|(takes?|took|taking) (?:[\w-]+ ){0,4}(seconds?|secs?|ms|milliseconds?|minutes?)|where (is|does|did) (all )?the time go(ing)?|hiccups?|stall(?:s|ed|ing)?|pauses?|p99|crawl\w*|performance|sluggish|100%)\b/i,
     evidence: [{ rank: 5, when: (f) => (f.busy ? `the process is busy on the CPU${f.starved ? `, and ${STARVED_WORDS[f.starved.cause]}: ${f.starved.text}` : ''}` : undefined) }],
     chat: { command: 'diagnose-slow', description: 'Profile the CPU: the hottest functions of your code, or what the threads wait on: /diagnose-slow [pid] <problem>' },
     followups: [
@@ -63,7 +64,7 @@ const TABLE = [
     ],
     watchCulprit: true,
     needsAgent: false,
-    run: (c) => diagnoseSlow(c),
+    run: (c) => withCollectorWatch(c, Math.max(1, Math.min(10, Math.floor(c.secondsLeft() - 2))), diagnoseSlow),
   },
   {
     kind: 'memory',
@@ -120,7 +121,7 @@ const TABLE = [
     followups: [{ kind: 'slow', prompt: 'it is slow', label: 'Profile the CPU' }, { kind: 'hang', prompt: 'it is stuck', label: 'Look for lock waits' }],
     watchCulprit: true,
     needsAgent: true,
-    run: (c) => diagnoseGil(c.target, clamp(2, 5, c.secondsLeft() / 3), c.options, c.onStep, c.commands, c.samples),
+    run: (c) => withCollectorWatch(c, 3, (g) => diagnoseGil(g.target, clamp(2, 5, g.secondsLeft() / 3), g.options, g.onStep, g.commands, g.samples)),
   },
   {
     kind: 'torch',

@@ -17,7 +17,7 @@ export interface SourceLocation {
  * wording only for a lock, hang wording only for a deadlock or a stuck thread, the event loop only
  * when a loop callback was seen blocking it.
  */
-export const FINDING_BASES = ['deadlock', 'lock', 'pool', 'event-loop', 'stuck', 'starved', 'cpu', 'wait', 'module', 'nothing'] as const;
+export const FINDING_BASES = ['deadlock', 'lock', 'pool', 'event-loop', 'stuck', 'starved', 'cpu', 'gc', 'wait', 'module', 'nothing'] as const;
 export type FindingBasis = (typeof FINDING_BASES)[number];
 
 export interface Finding {

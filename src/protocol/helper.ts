@@ -727,6 +727,39 @@ export interface GilstatState {
   intercepted: Record<string, boolean>;
 }
 
+/** `gcWatch`: how long to watch the target's collector, and after how long to stop once a full collection was seen (or cannot stall). */
+export interface GcWatchParams {
+  seconds: number;
+  enoughAfter?: number;
+}
+
+/** A stretch of reads that found the target collecting: the generation whose count rose across it (null: not seen), its length. */
+export interface GcPause {
+  generation: 0 | 1 | 2 | null;
+  ms: number;
+  atSeconds: number;
+  /** Still collecting when the watch ended. */
+  ongoing?: boolean;
+}
+
+/** What the target's cyclic collector did while `gcWatch` read it from outside (gc_state.py). */
+export type GcWatchResult = { supported: false; reason: string } | {
+  supported: true;
+  seconds: number;
+  polls: number;
+  /** `time`, `enough`, `cancelled`, or `unreadable: …` (the target ended). */
+  ended: string;
+  /** Collections per generation during the watch, and objects they freed. */
+  collections: [number, number, number];
+  collected: [number, number, number];
+  collectionsSinceStart: [number, number, number];
+  pauses: GcPause[];
+  gcMs: number;
+  /** Objects in the oldest generation after its last full collection (what the next one walks), null where not found. */
+  longLived: number | null;
+  longLivedPending: number | null;
+};
+
 /** `torch profile` of the next call of `module [class] method`; the target writes, the helper moves the file into `outputDir`. */
 export interface TorchProfileParams {
   module: string;

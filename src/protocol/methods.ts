@@ -7,7 +7,7 @@
  * A new method is a row here and a handler in python/pyflight_helper/__main__.py `HANDLERS`.
  */
 import type {
-  AttachResult, ConsoleAnswer, EvalResult, ExceptionHookCheck, ExceptionWindowParams, ExceptionWindowResult, ForceGcResult,
+  AttachResult, ConsoleAnswer, EvalResult, ExceptionHookCheck, ExceptionWindowParams, ExceptionWindowResult, ForceGcResult, GcWatchParams, GcWatchResult,
   GetGlobalParams, GetGlobalResult, GilstatParams, GilstatRecord, GilstatState, GilstatSummary, HelloResult, InstancesParams,
   InstancesResult, ListGlobalsResult, MemCensusParams, MemCensusResult, MemContainersResult, MemDiffParams, MemDiffResult, MemHoldersParams, MemHoldersResult,
   MemSummaryParams, MemSummaryResult, ModuleResult, OpenResult, ProbeKind, ReloadParams, ReloadPlan, StackResult, StaleFunction,
@@ -113,6 +113,8 @@ export const HELPER_METHODS = {
     doc: { params: '–', end: '`{}`: turns off an interceptor a crashed helper left on' } }),
   gilstatState: row<None, GilstatState>({ needs: 'open', ...PLAIN,
     doc: { params: '–', end: '`{symbols, searched, intercepted}`: where take_gil/drop_gil are and whether they are intercepted now, read from outside (`/proc/<pid>/mem`, no agent)' } }),
+  gcWatch: row<GcWatchParams, GcWatchResult>({ needs: 'open', ...PLAIN,
+    doc: { params: '`seconds` (1–120), `enoughAfter?`', end: '`GcWatchResult`: the cyclic collector read from outside every 5 ms (no agent, never paused): collections and pauses per generation, `longLived` (the oldest generation\'s size); after `enoughAfter` s it ends once a full collection was seen or the oldest generation is under 500,000 objects; progress `waitingForFull` (detail `<longLived> <seconds left>`); `{supported: false, reason}` where the helper is not the target\'s binary or not CPython 3.10–3.13; cancel ends it with what it saw' } }),
   torchCheck: row<None, { library: string }>({ needs: 'open', ...PLAIN,
     doc: { params: '–', end: '`{library}`: the target\'s mapped libtorch, from `/proc/<pid>/maps`; `TORCH_MISSING` when it never imported torch' } }),
   torchProfile: row<TorchProfileParams, TorchProfileResult>({ needs: 'agent', checkFirst: 'torchCheck', stream: false, logging: true,

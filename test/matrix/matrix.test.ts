@@ -2,7 +2,7 @@
 // (pyenv's 3.10–3.13 and the system's stripped python3), a real service in a venv with flight-profiler
 // installed the way PyFlight installs it, and the CLI's commands on it: check (with the capability
 // table's row), stack (+ native, + async), watch, eval (and a cancelled one), trace, getglobal, perf, gilstat, mem diff,
-// diagnose. Then the service is alive, still working, exits 0 on SIGTERM, and wrote nothing but the
+// gc, diagnose. Then the service is alive, still working, exits 0 on SIGTERM, and wrote nothing but the
 // service's READY line (flight-profiler's loader lines are cut out of the staged library). Each interpreter also runs once in its own PID namespace (stack +
 // watch). Outside the tested set: a 3.9/3.8 (read-only works, the agent is refused, nothing loaded)
 // and a 3.7/3.6 (refused whole). An interpreter that is absent is a skipped test that names it and
@@ -169,7 +169,7 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         stopNamespaced();
       });
 
-      it('check, stack (+ native, + async), watch, eval (and one cancelled by Ctrl+C), trace, getglobal, perf, gilstat, mem diff, diagnose; the service lives on and exits on SIGTERM (code 0)', async () => {
+      it('check, stack (+ native, + async), watch, eval (and one cancelled by Ctrl+C), trace, getglobal, perf, gilstat, gc, mem diff, diagnose; the service lives on and exits on SIGTERM (code 0)', async () => {
         target = await startTarget(['busy_service.py'], python, 60_000);
         const pid = String(target.pid);
 
@@ -217,6 +217,10 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         assert.ok(end, JSON.stringify(gil).slice(0, 600));
         const measure = checked.capabilities.features.gilstat.status === 'fallback' ? 'sampled' : 'intercept';
         for (const record of gil.filter((l) => l.type === 'record')) assert.equal(record.data.measure, measure);
+
+        // The collector, read from outside (gc_state.py learns its layout in the helper's own interpreter).
+        const collector = json<{ supported: boolean; reason?: string; polls: number; longLived: number | null }>(cli('gc', pid, '-d', '1', '--json'));
+        assert.ok(collector.supported && collector.polls > 0 && (collector.longLived ?? 0) > 0, JSON.stringify(collector));
 
         const diff = cli('mem', 'diff', pid, '--interval', '1');
         assert.equal(diff.status, 0, diff.stdout + diff.stderr);
@@ -283,7 +287,7 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         }
       });
 
-      it('in its own PID namespace (unshare --fork --pid --mount-proc): stack with names, watch', async function () {
+      it('in its own PID namespace (unshare --fork --pid --mount-proc): stack with names, watch, gc', async function () {
         if (namespacesUnavailable) {
           console.log(`    (skipped: ${namespacesUnavailable})`);
           this.skip();
@@ -296,6 +300,8 @@ describe('interpreter matrix: every command on every CPython tested here', funct
         const watched = stream(cli('watch', pid, 'shop.orders', 'total_price', '-n', '2', '--json', '--timeout', '120'));
         assert.equal(watched.filter((l) => l.type === 'record').length, 2, JSON.stringify(watched));
         assert.equal(agentCopies(ns.pid).length, 1);
+        const collector = json<{ supported: boolean; reason?: string; polls: number }>(cli('gc', pid, '-d', '1', '--json'));
+        assert.ok(collector.supported && collector.polls > 0, JSON.stringify(collector));
         assert.ok(isRunning(ns.pid));
         stopNamespaced();
       });

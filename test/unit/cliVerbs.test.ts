@@ -16,7 +16,7 @@ describe('pyflight: one table of verbs and the options each takes', () => {
       processes: 'processes', check: 'check 1', stack: 'stack 1', module: 'module 1 f.py', watch: 'watch 1 m f', trace: 'trace 1 m f',
       'tt record': 'tt 1 record m f', 'tt list': 'tt 1 list', 'tt show': 'tt 1 show 1000', 'tt replay': 'tt 1 replay 1000', 'tt delete': 'tt 1 delete 1000',
       getglobal: 'getglobal 1 m X', globals: 'globals 1 m', 'vmtool getInstances': 'vmtool 1 getInstances -c m C', 'vmtool forceGc': 'vmtool 1 forceGc',
-      'mem summary': 'mem summary 1', 'mem diff': 'mem diff 1', 'mem holders': 'mem holders 1 m C', gilstat: 'gilstat 1',
+      'mem summary': 'mem summary 1', 'mem diff': 'mem diff 1', 'mem holders': 'mem holders 1 m C', gc: 'gc 1', gilstat: 'gilstat 1',
       'torch profile': 'torch 1 profile m f', 'torch memory': 'torch 1 memory --snapshot', eval: 'eval 1 x', reload: 'reload 1 m f',
       console: 'console 1', diagnose: 'diagnose 1 slow', perf: 'perf 1', mcp: 'mcp --list-tools', help: 'help',
     };

