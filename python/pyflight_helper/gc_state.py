@@ -210,13 +210,14 @@ def watch(pid, seconds, enough_after=None, cancelled=None, progress=None):
             break
         full_seen = any(p["generation"] == 2 for p in pauses) or last[1][2] > first[1][2]
         if elapsed >= enough_after and run_start is None:
-            small = last[3] is not None and last[3] < BIG_OLD_GENERATION
+            old = None if last[3] is None else last[3] + (last[4] or 0)  # kept by the last full collection, and moved in since
+            small = old is not None and old < BIG_OLD_GENERATION
             if full_seen or small or last[3] is None:
                 ended = "enough"
                 break
             if not waited_said and progress is not None:
                 waited_said = True
-                progress("waitingForFull", "%d %.1f" % (last[3], seconds - elapsed))
+                progress("waitingForFull", "%d %.1f" % (old, seconds - elapsed))
         try:
             now_read = reader.read()
         except (frame_reader.Unreadable, OSError) as error:

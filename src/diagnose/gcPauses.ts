@@ -79,6 +79,11 @@ export async function watchCollector(target: HelperCaller, seconds: number, enou
   }
 }
 
+/** The oldest generation's objects: those its last full collection kept and those moved in since (what the next one walks). */
+function oldGeneration(watched: Extract<GcWatchResult, { supported: true }>): number | null {
+  return watched.longLived === null ? null : watched.longLived + (watched.longLivedPending ?? 0);
+}
+
 /** "1.32 M objects", "240,000 objects". */
 function objects(n: number): string {
   return n >= 1_000_000 ? `${(n / 1_000_000).toFixed(2)} M objects` : `${Math.round(n).toLocaleString('en-US')} objects`;
@@ -105,7 +110,7 @@ export function gcPauseFinding(watched: GcWatchResult | undefined, pid: number, 
   const severity: Severity = longest >= STALL_PAUSE_MS || share >= STALL_SHARE ? 'high' : 'medium';
   const full = watched.pauses.filter((p) => p.generation === 2);
   const long = watched.pauses.filter((p) => p.ms >= NOTICED_PAUSE_MS);
-  const old = watched.longLived;
+  const old = oldGeneration(watched);
   const which = full.length
     ? `${full.length} full collection${full.length === 1 ? '' : 's'} in ${watched.seconds.toFixed(0)} s took up to ${seconds(Math.max(...full.map((p) => p.ms)))}`
     : `collections took up to ${seconds(longest)} (${watched.gcMs.toFixed(0)} ms of ${watched.seconds.toFixed(0)} s)`;
@@ -122,7 +127,7 @@ export function gcPauseFinding(watched: GcWatchResult | undefined, pid: number, 
         + `${seconds(watched.gcMs)} in collections (${(share * 100).toFixed(1)}% of the time${cpuShare !== undefined ? `, about ${Math.min(100, cpuShare * 100).toFixed(0)}% of the CPU time the process used` : ''}).`,
       `Pauses of ${NOTICED_PAUSE_MS} ms or more: ${long.length ? long.slice(0, 6).map((p) => `${seconds(p.ms)} ${generationWord(p)} at ${p.atSeconds.toFixed(1)} s`).join(', ') + (long.length > 6 ? ', …' : '') : 'none'}.`
         + ' While the collector runs no Python code runs in any thread (it holds the GIL): every request in flight waits for it.',
-      ...(old !== null ? [`The oldest generation held ${objects(old)} after its last full collection; full collections freed ${watched.collected[2].toLocaleString('en-US')} objects in all during the watch`
+      ...(old !== null ? [`The oldest generation holds ${objects(old)} (${objects(watched.longLived!)} after its last full collection, ${objects(watched.longLivedPending ?? 0)} moved in since); full collections freed ${watched.collected[2].toLocaleString('en-US')} objects in all during the watch`
         + `${full.length && watched.collected[2] < (old ?? 0) / 100 ? ': they walk long-lived objects and find almost nothing to free' : ''}.`] : []),
       ...(profiled ? ['A CPU profile charges a collection\'s time to whatever Python line allocated when it began: the CPU findings below include that time.'] : []),
     ],
@@ -141,10 +146,11 @@ export function gcPauseFinding(watched: GcWatchResult | undefined, pid: number, 
  * the next full one will (every so often: the watch may have fallen between two). Undefined otherwise.
  */
 export function bigOldGenerationNote(watched: GcWatchResult | undefined): Finding | undefined {
-  if (!watched?.supported || watched.longLived === null || watched.longLived < BIG_OLD_GENERATION) return undefined;
+  const old = watched?.supported ? oldGeneration(watched) : null;
+  if (!watched?.supported || old === null || old < BIG_OLD_GENERATION) return undefined;
   if (watched.pauses.some((p) => p.ms >= NOTICED_PAUSE_MS)) return undefined;
   return {
-    title: `${objects(watched.longLived)} live in the oldest generation: no full garbage collection ran in the ${watched.seconds.toFixed(0)} s watched, but each one walks them all and stops every thread meanwhile`,
+    title: `${objects(old)} live in the oldest generation: no full garbage collection ran in the ${watched.seconds.toFixed(0)} s watched, but each one walks them all and stops every thread meanwhile`,
     severity: 'info',
     about: 'gc',
     location: null,
@@ -161,7 +167,7 @@ export function gcWatchText(watched: GcWatchResult): string {
   return [
     `Watched the garbage collector for ${watched.seconds.toFixed(1)} s (${watched.polls} reads${watched.ended.startsWith('unreadable') ? `; ${watched.ended}` : ''}).`,
     `Collections: ${watched.collections[0]} of generation 0, ${watched.collections[1]} of generation 1, ${watched.collections[2]} full; ${seconds(watched.gcMs)} collecting (${(watched.gcMs / (watched.seconds * 10)).toFixed(1)}% of the time).`,
-    ...(watched.longLived !== null ? [`Oldest generation: ${objects(watched.longLived)} after its last full collection (${watched.collectionsSinceStart[2]} full collections since the process started).`] : []),
+    ...(watched.longLived !== null ? [`Oldest generation: ${objects(oldGeneration(watched)!)} (${objects(watched.longLived)} after its last full collection, ${objects(watched.longLivedPending ?? 0)} moved in since; ${watched.collectionsSinceStart[2]} full collections since the process started).`] : []),
     long.length ? `Pauses of 50 ms or more (and ${short} shorter):\n${long.map((p) => `  ${p.atSeconds.toFixed(2).padStart(7)} s  ${seconds(p.ms).padStart(7)}  ${generationWord(p)}`).join('\n')}`
       : `No pause of 50 ms or more (${short} shorter).`,
   ].join('\n');

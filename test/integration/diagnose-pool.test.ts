@@ -140,4 +140,24 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
     assert.ok(!report.findings.some((f) => f.severity !== 'info'), titles);
     assert.ok(!/_rlock|did not move/.test(titles), titles);
   });
+  it('pool_leak_service.py, "billing requests hang": the pool runs dry because render_invoice returns early without giving its channel back (read from the source)', async () => {
+    const target = await startTarget(['pool_leak_service.py']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    // The pool empties after a few drafts (one in seven invoices): wait until the requests wait.
+    for (let i = 0; i < 60 && (await session.call('stack', {})).threads.filter((t) => t.blockedOn?.leaks?.length).length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const report = await diagnose(session, 'billing requests hang', { budgetSeconds: 10 });
+    const [first] = report.findings;
+    assert.match(first.title, /^ChannelPool runs dry: render_invoice \(invoices\.py:\d+\) takes with `CHANNELS\.checkout\(\)` and gives back with `CHANNELS\.checkin\(channel\)` \(line \d+\) outside `finally` — `return \{"id": invoice_id, "draft": True\}` at line \d+ leaves without giving it back; 3 threads wait in ChannelPool\.checkout \(channels\.py:\d+\) and no thread holds one$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(first.severity, 'high');
+    assert.equal(first.location?.function, 'render_invoice');
+    assert.equal(first.location?.file, path.join(FIXTURES, 'billing', 'invoices.py'));
+    // customer_balance gives back in finally, open_channel_for_stream hands it on, the stats lock is no pool: none is named.
+    assert.ok(!report.findings.some((f) => f.evidence.some((e) => /customer_balance|open_channel_for_stream|_stats_lock/.test(e))), JSON.stringify(report.findings, null, 1).slice(0, 3000));
+    assert.match(first.next_steps[0], /^Give it back on every way out of render_invoice: `try: … finally: CHANNELS\.checkin\(channel\)`/);
+  });
 });

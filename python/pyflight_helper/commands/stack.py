@@ -23,6 +23,7 @@ import time
 
 from .. import errors
 from ..blocking import classify, link_feeders, link_holders
+from ..pool_leaks import link_leaks
 from .. import frame_reader
 from ..errors import HelperError
 from ..malloc_reuse import keep_freed_memory
@@ -411,6 +412,7 @@ def stack(pid, agent, native=False, include_async=False, include_agent_threads=F
     # objects may share a name; Linux only, where py-spy reads the target from outside.
     link_holders(threads, (lambda: frame_locals(pid)) if sys.platform.startswith("linux") else None)
     link_feeders(threads)  # and, for a queue or event nobody holds, who puts into it (sets it)
+    link_leaks(threads)  # and, for a pool nobody holds anything of, who takes without giving back (the source)
     result = {"pid": pid, "capturedAt": int(time.time() * 1000), "threads": threads,
               "hiddenAgentThreads": hidden, "native": bool(native)}
     if include_async:
