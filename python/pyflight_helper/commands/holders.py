@@ -88,6 +88,8 @@ def definition(entry, files, pid):
                 return dict(found, what="%s.%s" % (owner, label[1:]))
             break
     file = files.get(root["module"])
+    if root["kind"] == "instance":
+        return None  # an object, not a name: only an attribute on its chain has an assignment (above)
     if root["kind"] == "global":
         found = _find_assignment(file, pid, None, root["name"])
     else:
