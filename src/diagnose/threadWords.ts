@@ -35,6 +35,7 @@ const WORK_LOOPS: readonly { name: RegExp; file?: RegExp }[] = [
   { name: /^_process_worker$/, file: /concurrent[\\/]futures[\\/]process\.py$/ },
   { name: /^worker$/, file: /multiprocessing[\\/]pool\.py$/ },
   { name: /^Worker\.workloop$/, file: /billiard[\\/]pool\.py$/ },
+  { name: /^WorkerThread\.run$/, file: /anyio[\\/]_backends[\\/]_asyncio\.py$/ },
 ];
 
 /** True for a thread that waits for work: inside one of WORK_LOOPS with none of the program's own

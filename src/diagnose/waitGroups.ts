@@ -296,7 +296,9 @@ export function feederWaits(samples: StackResult[], spanMs: number, covered: Set
     for (const t of s.threads) {
       const b = t.blockedOn;
       const feeders = b?.fedBy?.length ? b.fedBy : b?.maybeFedBy;
-      if (!b || !feeders?.length || covered.has(t.name)) continue;
+      // A pool's worker between tasks waits for work, not for a stuck producer (judge 14: asyncio's idle
+      // default-executor threads "waited for" an idle AnyIO worker thread).
+      if (!b || !feeders?.length || covered.has(t.name) || waitsForWork(t)) continue;
       const key = `${b.kind}\u0000${b.expression}`;
       const feed = feeds.get(key) ?? { expression: b.expression, kind: b.kind, via: b.via, waitedAt: shortWhere(b.file, b.line), samples: 0,
         waiters: new Set<string>(), mostWaiting: 0, seen: new Map<string, ThreadStack[]>(), maybe: !b.fedBy?.length };

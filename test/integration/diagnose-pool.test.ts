@@ -160,4 +160,14 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
     assert.ok(!report.findings.some((f) => f.evidence.some((e) => /customer_balance|open_channel_for_stream|_stats_lock/.test(e))), JSON.stringify(report.findings, null, 1).slice(0, 3000));
     assert.match(first.next_steps[0], /^Give it back on every way out of render_invoice: `try: … finally: CHANNELS\.checkin\(channel\)`/);
   });
+  it('idle_executors.py, "the service hangs": asyncio\'s idle executor threads wait for work, not for a producer; nothing is named as stuck feeding them (judge 14)', async () => {
+    const target = await startTarget(['idle_executors.py']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    const report = await diagnose(session, 'the service hangs', { budgetSeconds: 10 });
+    const titles = report.findings.map((f) => f.title).join('\n');
+    assert.ok(!/producer|work_queue/.test(titles), titles);
+    assert.equal(report.findings[0].severity, 'info', titles);
+  });
 });
