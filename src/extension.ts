@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { confirmAgentLoad } from './commands/agentConsent';
+import { readyReader } from './preflight/readerVenv';
 import { registerAttachCommands, sessionChooser } from './commands/attach';
 import { registerModuleCommands } from './commands/module';
 import { registerProbeCommands } from './commands/probes';
@@ -35,6 +36,8 @@ export function activate(context: vscode.ExtensionContext): void {
   sessions = new SessionManager(log, () => ({
     configuredPython: setting('pythonPath'), attachTimeoutSeconds: setting('attachTimeoutSeconds'),
     allowCode: setting('agent.allowCode'), confirmAgentLoad,
+    // A reader the user chose to build for that interpreter (attach.ts: Read from Outside) is used from then on.
+    readerFor: (_session, python) => readyReader(python),
   }), sessionChooser);
   const manager = sessions;
   context.subscriptions.push(manager.onDidChange(() =>

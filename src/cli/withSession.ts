@@ -3,7 +3,8 @@
  * as a parameter typed `WithSession`.
  */
 import { ErrorCode, PyFlightError } from '../common/errors';
-import type { Logger } from '../common/logger';
+import { silentLogger, type Logger } from '../common/logger';
+import { ensureReader, readerPaths } from '../preflight/readerVenv';
 import { Session } from '../session/session';
 import { targetExitedError } from '../session/targetDeath';
 import { numberOption, type ParsedArgs } from './args';
@@ -64,6 +65,13 @@ export function cliSessionOptions(args: ParsedArgs, whose: string) {
   return {
     attachTimeoutSeconds: numberOption(args, '--timeout'), livenessIntervalMs: 1000, configuredPython: cliPython(),
     allowCode: !args.flags.has('no-code'), // flags are kept without their dashes (args.ts)
+    // No flight-profiler in the process's environment: read it from outside with PyFlight's reader
+    // of the same interpreter, built once (PYFLIGHT_READER=off refuses instead).
+    readerFor: process.env.PYFLIGHT_READER === 'off' ? undefined : async (s: { pid: number }, python: string, signal?: AbortSignal) => {
+      const { dir } = await readerPaths(python);
+      process.stderr.write(`pyflight: flight-profiler is not in the environment ${whose}process ${s.pid} runs in (${python}): reading it from outside with PyFlight's reader environment of the same interpreter (${dir}; built once, nothing is installed where the process runs and nothing is loaded into it).\n`);
+      return ensureReader(python, silentLogger, () => undefined, signal);
+    },
     confirmAgentLoad: async (s: { label: string }) => {
       process.stderr.write(`pyflight: loading the PyFlightProfiler agent into ${whose}${s.label}; it stays until the process exits.\n`);
       return true;

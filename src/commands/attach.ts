@@ -6,6 +6,7 @@ import type { Logger } from '../common/logger';
 import { showError } from '../common/showError';
 import { untestedWarning } from '../preflight/capabilities';
 import { installFlightProfiler, FLIGHT_PROFILER_REQUIREMENT } from '../preflight/installProfiler';
+import { ensureReader } from '../preflight/readerVenv';
 import { listProcesses } from '../processes/processLister';
 import { pickAttachTarget } from '../processes/processPicker';
 import { sessionStatusText } from '../session/sessionText';
@@ -75,11 +76,14 @@ export async function attachToPid(deps: AttachDeps, pid: number, stacks: StacksA
     } catch (error) {
       const failure = PyFlightError.from(error);
       const python = failure.details?.python;
-      if (failure.code === ErrorCode.ProfilerNotInstalled && typeof python === 'string' && attempt === 0) {
+      if (failure.code === ErrorCode.ProfilerNotInstalled && typeof python === 'string' && attempt === 0 && failure.details?.reason !== 'reader environment') {
         const install = vscode.l10n.t('Install flight-profiler into {0}', python);
-        const choice = await showError(deps.log, `attach ${pid}`, failure, install);
-        if (choice !== install || !(await installWithProgress(deps, python))) return undefined;
-        continue; // installed: attach again
+        // Nothing installed where the process runs: a venv of the same interpreter in PyFlight's cache
+        // reads it from outside (stacks, profiles, hang and slow diagnoses; the agent stays refused).
+        const outside = vscode.l10n.t('Read from Outside');
+        const choice = await showError(deps.log, `attach ${pid}`, failure, install, outside);
+        if (choice === outside ? !(await buildReaderWithProgress(deps, python)) : choice !== install || !(await installWithProgress(deps, python))) return undefined;
+        continue; // installed, or a reader built (the session manager's readerFor uses it): attach again
       }
       await showError(deps.log, `attach ${pid}`, failure);
       return undefined;
@@ -101,6 +105,23 @@ export async function attachWorkersOf(deps: AttachDeps, masterPid: number): Prom
   } catch (error) {
     await showError(deps.log, `attach workers of ${masterPid}`, error);
     return undefined;
+  }
+}
+
+async function buildReaderWithProgress(deps: AttachDeps, python: string): Promise<boolean> {
+  try {
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Building PyFlight\'s reader environment of {0}', python), cancellable: true },
+      (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        return ensureReader(python, deps.log, (line) => progress.report({ message: line.slice(0, 120) }), abort.signal);
+      },
+    );
+    return true;
+  } catch (error) {
+    await showError(deps.log, 'build the reader environment', error);
+    return false;
   }
 }
 

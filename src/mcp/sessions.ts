@@ -3,6 +3,7 @@
  * (read-only: loads nothing) and kept for the next ones, detached when the server stops. Calls for
  * the same pid that arrive together share one attach. A session whose target exited is dropped.
  */
+import { ensureReader } from '../preflight/readerVenv';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { Session, type SessionOptions } from '../session/session';
@@ -27,6 +28,11 @@ export class McpSessions {
       allowCode: this.consent.code,
       // The server's flags are the consent; a tool that would load the agent without them is refused
       // before it runs (server.ts), and this refuses any load that slipped past.
+      // No flight-profiler where the process runs: read it from outside with PyFlight's reader (built once, logged).
+      readerFor: async (session, python, signal) => {
+        this.log.warn(`flight-profiler is not in the environment ${session.label} runs in (${python}): reading it from outside with PyFlight's reader environment of that interpreter.`);
+        return ensureReader(python, this.log, () => undefined, signal);
+      },
       confirmAgentLoad: async (session) => {
         if (!this.consent.agent) return false;
         this.log.warn(`loading the PyFlightProfiler agent into ${session.label}${this.consent.code ? '' : ' with code execution off'}; it stays until the process exits.`);

@@ -58,11 +58,11 @@ export function readerVenvHint(python: string): string {
 }
 
 /** Loading the agent with a reader venv (ResolvedInterpreter.targetPython): refused, nothing loaded. */
-export function readerOnlyRefusal(pid: number, python: string, targetPython: string): PyFlightError {
+export function readerOnlyRefusal(pid: number, python: string, targetPython: string, ownReader = false): PyFlightError {
   return new PyFlightError(ErrorCode.ProfilerNotInstalled,
-    `PyFlight reads process ${pid} with ${python}, another environment than the one it runs in (${targetPython}); `
+    `PyFlight reads process ${pid} with ${python}, ${ownReader ? 'its reader environment, because flight-profiler is not in the one the process runs in' : 'another environment than the one it runs in'} (${targetPython}); `
     + 'its agent would import flight-profiler from the process\'s own environment, so nothing was loaded.',
-    `Install it there (${installCommand(targetPython).join(' ')}) and clear pyflight.pythonPath / PYFLIGHT_PYTHON; `
+    `Install it there (${installCommand(targetPython).join(' ')})${ownReader ? ' and attach again' : ' and clear pyflight.pythonPath / PYFLIGHT_PYTHON'}; `
     + 'stacks, CPU profiles and the hang and slow diagnoses work as they are.',
     { python: targetPython, reason: 'reader environment' });
 }

@@ -8,7 +8,7 @@ export interface ResolvedInterpreter {
   /** The path to run the helper with: same binary as the target, but inside its venv/conda env. */
   python: string;
   /** Why this candidate was chosen, for the log and the Sessions view. */
-  source: 'setting' | 'argv' | 'VIRTUAL_ENV' | 'CONDA_PREFIX' | 'site-packages' | 'exe';
+  source: 'setting' | 'argv' | 'VIRTUAL_ENV' | 'CONDA_PREFIX' | 'site-packages' | 'exe' | 'reader';
   /**
    * Set when `python` (pyflight.pythonPath, PYFLIGHT_PYTHON) is another environment of the target's
    * binary than the one the target runs in (this path): e.g. a venv made from Debian's python3 for

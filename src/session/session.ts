@@ -8,6 +8,7 @@ import { localHost } from '../host/localHost';
 import type { TargetHost } from '../host/targetHost';
 import { deathHint, deathText, targetDeath, type TargetDeath } from './targetDeath';
 import { assertProfilerInstalled, readerOnlyRefusal } from '../preflight/installProfiler';
+import { capabilityRefusal } from '../preflight/capabilities';
 import { preflight, type PreflightResult } from '../preflight/preflight';
 import type { AttachResult, GetGlobalParams, GetGlobalResult, GilstatParams, HelloResult, TerminalPortRecord } from '../protocol/helper';
 import { audited, HELPER_METHODS, type CallMethod, type CallOptions, type HelperCaller, type HelperMethods, type MethodSpec, type ProbeParams } from '../protocol/methods';
@@ -56,6 +57,12 @@ export interface SessionOptions {
    * Resolves false to refuse: the command then fails with CANCELLED. Absent = load without asking.
    */
   confirmAgentLoad?: (session: Session) => Promise<boolean>;
+  /**
+   * When the target's environment has no flight-profiler (and no pyflight.pythonPath was given):
+   * the python of a reader environment of the same interpreter to read it from outside with
+   * (preflight/readerVenv.ts), or undefined to refuse as before. Absent = refuse.
+   */
+  readerFor?: (session: Session, python: string, signal?: AbortSignal) => Promise<string | undefined>;
 }
 
 /**
@@ -180,7 +187,22 @@ export class Session implements HelperCaller {
       this.helper.onDidExit(({ expected }) => this.onHelperExit(expected));
       this.helper.start();
       this.hello = await this.helper.request('hello', {}, { signal });
-      assertProfilerInstalled(this.hello, python);
+      // (not for an interpreter seen through /proc/<pid>/root: a container's binary is not run here)
+      if (!this.hello.flightProfiler.installed && !capabilityRefusal(this.hello.capabilities, 'stack') && !this.preflightResult.interpreter.targetPython
+        && !python.startsWith('/proc/') && this.options.readerFor) {
+        // No flight-profiler where the process runs: read it from outside with PyFlight's reader of the same binary.
+        const reader = await this.options.readerFor(this, python, signal);
+        if (reader) {
+          await this.helper.stop();
+          this.preflightResult.interpreter = { python: reader, source: 'reader', targetPython: python };
+          this.options.log.info(`session ${this.pid}: reading from outside with ${reader} (no flight-profiler in ${python})`);
+          this.helper = new HelperProcess(reader, this.options.log, this.host);
+          this.helper.onDidExit(({ expected }) => this.onHelperExit(expected));
+          this.helper.start();
+          this.hello = await this.helper.request('hello', {}, { signal });
+        }
+      }
+      assertProfilerInstalled(this.hello, this.preflightResult.interpreter.python);
       this.setState('attaching');
       progress(`Opening process ${this.pid}…`);
       const opened = await this.helper.request('open', { pid: this.pid }, { signal });
@@ -241,7 +263,7 @@ export class Session implements HelperCaller {
   loadAgent(signal?: AbortSignal, progress?: AttachProgress): Promise<void> {
     const interpreter = this.preflightResult?.interpreter;
     if (interpreter?.targetPython && !this.agent.result) {
-      return Promise.reject(readerOnlyRefusal(this.pid, interpreter.python, interpreter.targetPython));
+      return Promise.reject(readerOnlyRefusal(this.pid, interpreter.python, interpreter.targetPython, interpreter.source === 'reader'));
     }
     return this.agent.load(signal, progress);
   }

@@ -7,17 +7,21 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { otherUserPython } from '../support/door';
 import { CLI, ROOT, startTarget, stopAllTargets, TEST_OWNER_VAR, type Target } from '../support/fixtures';
 
 const SYSTEM_PYTHON = '/usr/bin/python3.11';
 
-function pyflight(args: string[], reader?: string) {
+/** The CLI; without a `reader`, PyFlight's own reader is built in `cache` (a folder of this test), or refused with `cache` 'off'. */
+function pyflight(args: string[], reader?: string, cache: string = 'off') {
   const env: NodeJS.ProcessEnv = { ...process.env, PYFLIGHT_HELPER_PATH: path.join(ROOT, 'python'), [TEST_OWNER_VAR]: `reader-${process.pid}` };
   delete env.PYFLIGHT_PYTHON;
   if (reader) env.PYFLIGHT_PYTHON = reader;
+  if (cache === 'off') env.PYFLIGHT_READER = 'off';
+  else env.XDG_CACHE_HOME = cache;
   const r = spawnSync(process.execPath, [CLI, ...args, '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env });
   let json: any;
   try {
@@ -43,7 +47,7 @@ describe('a service on the system Python, read with a reader venv (PYFLIGHT_PYTH
   });
   after(stopAllTargets);
 
-  it('without it, the refusal says how to read the process from outside', () => {
+  it('without one, and PYFLIGHT_READER=off, the refusal says how to read the process from outside', () => {
     const r = pyflight(['stack', String(service.pid)]);
     assert.equal(r.status, 1);
     assert.equal(r.json.error.code, 'PROFILER_NOT_INSTALLED');
@@ -73,5 +77,32 @@ describe('a service on the system Python, read with a reader venv (PYFLIGHT_PYTH
     assert.equal(watch.json.error.code, 'PROFILER_NOT_INSTALLED');
     assert.match(watch.json.error.message, /another environment than the one it runs in \(\/usr\/bin\/python3\.11\).*nothing was loaded/);
     assert.equal(agentMapped(service.pid), false, 'the agent library was loaded');
+  });
+
+  it('without one, the CLI builds PyFlight\'s reader of the same interpreter once (in the cache), reads the process with it, and still loads nothing', () => {
+    const cache = mkdtempSync(path.join(tmpdir(), 'pyflight-reader-cache-'));
+    try {
+      const stack = pyflight(['stack', String(service.pid)], undefined, cache);
+      assert.equal(stack.status, 0, stack.stderr);
+      assert.match(stack.stderr, /flight-profiler is not in the environment process \d+ runs in \(\/usr\/bin\/python3\.11\): reading it from outside with PyFlight's reader environment/);
+      const frames = stack.json.threads.flatMap((t: any) => t.frames.map((f: any) => f.function ?? f.name));
+      assert.ok(frames.includes('transfer_to_savings') && frames.includes('write_audit_log'), JSON.stringify(frames));
+      const [built] = readdirSync(path.join(cache, 'pyflight', 'readers'));
+      assert.equal(readdirSync(path.join(cache, 'pyflight', 'readers')).length, 1, 'one reader, no half-built folder left');
+      assert.equal(readFileSync(path.join(cache, 'pyflight', 'readers', built, 'ready'), 'utf8').split('\n')[0], realpathSync(SYSTEM_PYTHON));
+
+      const hang = pyflight(['diagnose', String(service.pid), 'the transfer hangs'], undefined, cache);
+      assert.equal(hang.status, 0, hang.stderr);
+      assert.match(hang.json.findings[0].title, /[Dd]eadlock/);
+
+      const watch = pyflight(['watch', String(service.pid), '__main__', 'transfer_to_savings', '-n', '1'], undefined, cache);
+      assert.equal(watch.status, 1);
+      assert.equal(watch.json.error.code, 'PROFILER_NOT_INSTALLED');
+      assert.match(watch.json.error.message, /its reader environment, because flight-profiler is not in the one the process runs in \(\/usr\/bin\/python3\.11\).*nothing was loaded/);
+      assert.match(watch.json.error.hint, /and attach again/);
+      assert.equal(agentMapped(service.pid), false, 'the agent library was loaded');
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });
