@@ -80,6 +80,25 @@ CALLERS = textwrap.dedent('''
         POOL.release(conn)
         return value
 
+    def timed_out():
+        try:
+            conn = POOL.acquire()
+        except TimeoutError:
+            return None
+        try:
+            return conn
+        finally:
+            POOL.release(conn)
+
+    def swallowed():
+        try:
+            conn = POOL.acquire()
+            value = compute(conn)
+            POOL.release(conn)
+        except ValueError:
+            value = None
+        return value
+
     def counter():
         _lock.acquire()
         n = 1
@@ -114,13 +133,73 @@ def test_the_functions_that_leak_are_found_explicit_exits_first(tmp_path):
     found = [(leak["function"], leak["take"], leak["give"], [e["text"] for e in leak["exits"]]) for leak in b["leaks"]]
     assert found == [
         ("load_order", "pool.acquire()", "pool.release(conn)", ["raise NotFound(order_id)"]),
+        ("swallowed", "POOL.acquire()", "POOL.release(conn)", ["except ValueError:"]),
         ("silent_exception", "POOL.acquire()", "POOL.release(conn)", []),
     ], found
+    assert b["leaks"][1]["exits"][0]["handler"] is True and b["leaks"][1]["exits"][0]["calls"] is None
     first = b["leaks"][0]
     lines = CALLERS.splitlines()
     assert lines[first["line"] - 1].strip() == "conn = pool.acquire()"
     assert lines[first["giveLine"] - 1].strip() == "pool.release(conn)"
     assert lines[first["exits"][0]["line"] - 1].strip() == "raise NotFound(order_id)"
+
+
+# The pool's own context manager sends an exception to a method that drops the connection without
+# giving its slot back (judge 14's ledger pool: only _checkin releases the semaphore).
+SLOTTED = textwrap.dedent('''
+    import contextlib, threading
+
+    class SlotPool:
+        def __init__(self, size):
+            self._slots = threading.BoundedSemaphore(size)
+            self._idle = []
+
+        def _checkout(self):
+            self._slots.acquire(timeout=5)
+            return self._idle.pop() if self._idle else object()
+
+        def _checkin(self, conn):
+            self._idle.append(conn)
+            self._slots.release()
+
+        def _discard(self, conn):
+            del conn
+
+        @contextlib.contextmanager
+        def connection(self):
+            conn = self._checkout()
+            try:
+                yield conn
+            except BaseException:
+                self._discard(conn)
+                raise
+            else:
+                self._checkin(conn)
+
+        @contextlib.contextmanager
+        def safe_connection(self):
+            conn = self._checkout()
+            try:
+                yield conn
+            finally:
+                self._checkin(conn)
+''')
+
+
+def test_the_pools_own_context_manager_that_drops_on_an_exception_is_found(tmp_path):
+    pkg = tmp_path / "ledger"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "dbpool.py").write_text(SLOTTED)
+    line = next(i for i, text in enumerate(SLOTTED.splitlines(), 1) if "self._slots.acquire(" in text)
+    waiter = {"name": "MainThread", "blockedOn": {"expression": "self._slots", "file": str(pkg / "dbpool.py"), "line": line, "kind": "semaphore"},
+              "frames": [{"kind": "python", "file": str(pkg / "dbpool.py"), "line": line, "function": "SlotPool._checkout"}]}
+    link_leaks([waiter])
+    b = waiter["blockedOn"]
+    assert b["pool"] == {"class": "SlotPool", "take": ["_checkout"], "give": ["_checkin"]}
+    assert [(leak["function"], leak["take"], leak["give"]) for leak in b["leaks"]] == [("SlotPool.connection", "self._checkout()", "self._checkin(conn)")]
+    [exit] = b["leaks"][0]["exits"]
+    assert exit["text"] == "except BaseException:" and exit["calls"] == "self._discard(conn)" and exit["handler"] is True
 
 
 def test_a_pool_someone_holds_or_feeds_is_not_read_for_leaks(tmp_path):

@@ -247,13 +247,14 @@ export function leakedPoolWaits(samples: StackResult[], spanMs: number, covered:
     const pool = b.pool?.class ?? b.expression;
     const where = shortWhere(leak.file, leak.line);
     const exit = leak.exits[0];
-    const how = exit ? `\`${exit.text}\` at line ${exit.line} leaves without giving it back`
-      : `any exception between lines ${leak.line} and ${leak.giveLine} leaves without giving it back`;
+    const how = exit?.handler ? `an exception goes to \`${exit.text}\` (line ${exit.line}), which ${exit.calls ? `calls \`${exit.calls}\` and ` : ''}does not give it back`
+      : exit ? `\`${exit.text}\` at line ${exit.line} leaves without giving it back`
+        : `any exception between lines ${leak.line} and ${leak.giveLine} leaves without giving it back`;
     const waiting = dry.mostWaiting === 1 ? '1 thread waits' : `${dry.mostWaiting} threads wait`;
     dry.waiters.forEach((w) => covered.add(w));
     const fn = leak.function;
     return {
-      title: `${pool} runs dry: ${fn} (${where}) takes with \`${leak.take}\` and gives back with \`${leak.give}\` (line ${leak.giveLine}) outside \`finally\` — ${how}; `
+      title: `${pool} runs dry: ${fn} (${where}) takes with \`${leak.take}\` and gives back with \`${leak.give}\` (line ${leak.giveLine})${exit?.handler ? ' only when nothing raised' : ' outside `finally`'} — ${how}; `
         + `${waiting} in ${dry.waitedIn ?? b.expression} (${shortWhere(b.file, b.line)}) and no thread holds one`,
       severity: 'high' as const,
       about: 'pool' as const,
@@ -261,13 +262,16 @@ export function leakedPoolWaits(samples: StackResult[], spanMs: number, covered:
       evidence: [
         `In ${dry.samples} of ${n} stack samples over ${(spanMs / 1000).toFixed(1)} s, up to ${dry.mostWaiting} thread${dry.mostWaiting === 1 ? '' : 's'} waited on ${b.expression} at ${shortWhere(b.file, b.line)}`
           + `${dry.waitedIn ? ` in ${dry.waitedIn}` : ''} (${[...dry.waiters].slice(0, 6).join(', ')}${dry.waiters.size > 6 ? ', …' : ''}), and no thread was between a take and its give back: what was taken is gone.`,
-        `Read from the source: ${fn} takes at ${where} (\`${leak.take}\`) and gives back at ${shortWhere(leak.file, leak.giveLine)} (\`${leak.give}\`), not in a \`finally\` or an \`except\`, and not through \`with\``
-          + `${leak.exits.length ? `; between them: ${leak.exits.map((e) => `\`${e.text}\` (line ${e.line})`).join(', ')}` : ''}.`,
+        `Read from the source: ${fn} takes at ${where} (\`${leak.take}\`) and gives back at ${shortWhere(leak.file, leak.giveLine)} (\`${leak.give}\`)`
+          + `${exit?.handler ? '' : ', not in a `finally` or an `except`, and not through `with`'}`
+          + `${leak.exits.length ? `; ${exit?.handler ? 'on an exception' : 'between them'}: ${leak.exits.map((e) => `\`${e.text}\` (line ${e.line})${e.calls ? ` → \`${e.calls}\`` : ''}`).join(', ')}` : ''}.`,
         ...(others.length ? [`Also taking without a give back on every way out: ${others.map((o) => `${o.function} (${shortWhere(o.file, o.line)})`).join(', ')}.`] : []),
         ...(b.pool?.class ? [`${b.pool.class} is taken from with ${b.pool.take.map((m) => `${m}()`).join(', ')} and given back with ${b.pool.give.map((m) => `${m}()`).join(', ')}.`] : []),
       ],
       next_steps: [
-        `Give it back on every way out of ${fn}: \`try: … finally: ${leak.give}\` right after \`${leak.take}\`, or a \`with\` block (a context manager that gives back in \`finally\`).`,
+        exit?.handler && exit.calls
+          ? `Give it back on the exception path too: \`${exit.calls}\` must give back what \`${leak.take}\` took (as \`${leak.give}\` does), or give back in a \`finally\`.`
+          : `Give it back on every way out of ${fn}: \`try: … finally: ${leak.give}\` right after \`${leak.take}\`, or a \`with\` block (a context manager that gives back in \`finally\`).`,
         'Until the fix is deployed, a restart refills the pool; a timeout on the take only turns the wait into errors.',
         leak.exits.length && leak.exits.every((e) => e.text.startsWith('return'))
           ? `See the calls that return early: \`pyflight watch ${samples[n - 1].pid} ${nameOf(leak.file)} ${locationWords(fn)}\` shows each call's arguments and what it returned.`

@@ -122,8 +122,8 @@ export interface PoolLeak {
   take: string;
   giveLine: number;
   give: string;
-  /** `raise` and `return` statements between the two. */
-  exits: { line: number; text: string }[];
+  /** `raise` and `return` statements between the two; an `except` (`handler`) after the take that gives nothing back, and its first call (`self._discard(conn)`). */
+  exits: { line: number; text: string; handler?: boolean; calls?: string | null }[];
 }
 
 /** A call by which a thread gives waiters what they wait for: `batches.put(…)` (how `put`), `ready.set()`. */

@@ -170,4 +170,19 @@ describe('diagnose: a semaphore or pool that every thread waits on is one findin
     assert.ok(!/producer|work_queue/.test(titles), titles);
     assert.equal(report.findings[0].severity, 'info', titles);
   });
+  it('pool_leak_service.py session, "invoice posting hangs": the pool\'s own context manager retires the channel on an exception without giving its slot back (judge 14)', async () => {
+    const target = await startTarget(['pool_leak_service.py', 'session']);
+    const session = new Session(target.pid, { log: silentLogger, livenessIntervalMs: 0 });
+    sessions.push(session);
+    await session.attach();
+    for (let i = 0; i < 60 && (await session.call('stack', {})).threads.filter((t) => t.blockedOn?.leaks?.length).length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const report = await diagnose(session, 'invoice posting hangs', { budgetSeconds: 10 });
+    const [first] = report.findings;
+    assert.match(first.title, /^LedgerSession runs dry: LedgerSession\.session \(channels\.py:\d+\) takes with `self\._open\(\)` and gives back with `self\._close\(channel\)` \(line \d+\) only when nothing raised — an exception goes to `except Exception:` \(line \d+\), which calls `self\._retire\(channel\)` and does not give it back; 3 threads wait in LedgerSession\._open \(channels\.py:\d+\) and no thread holds one$/,
+      report.findings.map((f) => f.title).join('\n'));
+    assert.equal(first.location?.function, 'LedgerSession.session');
+    assert.match(first.next_steps[0], /^Give it back on the exception path too: `self\._retire\(channel\)` must give back what `self\._open\(\)` took/);
+  });
 });
