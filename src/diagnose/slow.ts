@@ -14,6 +14,7 @@ import { commonCaller, ownCodeTime, sourceLineReader, type OwnTime } from './own
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { cpuDuring, notStarvedText, starvation, type CpuUse, type Starvation } from './cpuUse';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type Severity } from './report';
+import { poolPickling, poolPicklingFinding, picklesPoolTasks } from './poolArguments';
 import { sampleStacks } from './stackSamples';
 import type { StackResult, ThreadStack } from '../protocol/helper';
 import type { StackTarget } from './stackSamples';
@@ -89,6 +90,13 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   const cpu = use.cpuPercent;
   const busy = cpu !== undefined ? Math.min(sampled, cpu / 100) : sampled;
   const starved = starvation(use);
+  const { pooled } = measured.value;
+  if (starved && pooled) {
+    // Its own pool's workers unpickle what it pickles, on the same CPUs: the pickling leads, the wait is evidence.
+    onStep(starvedStep(starved));
+    pooled.evidence.push(`${starved.measured} ${starved.text.charAt(0).toUpperCase() + starved.text.slice(1)}; the pool's worker processes, which unpickle every task, run on the same CPUs.`);
+    return { findings, summary: summaryFrom(findings) };
+  }
   if (starved) {
     onStep(starvedStep(starved));
     const culprit = findings.find((f) => f.view === 'profile' && f.severity !== 'info' && f.location && (f.about === 'cpu' || f.about === 'event-loop'));
@@ -329,12 +337,14 @@ function ownHot(profile: CpuProfile): HotFunction[] {
 /** A slow diagnosis, and for each CPU finding the share of the profile's samples it stands for. */
 interface SlowDiagnosis {
   findings: Finding[];
+  /** The CPU goes to pickling a process pool's tasks (poolArguments.ts): the call that submits them leads, starved or not. */
+  pooled?: Finding;
   sampleShare: Map<Finding, number>;
   /** The same, of the samples that ran code (not waiting): what the texts say. */
   cpuShare: Map<Finding, number>;
 }
 
-async function cpuFindings({ target, options, onStep, commands, extras }: PlaybookContext<SlowTarget>, seconds: number): Promise<SlowDiagnosis> {
+async function cpuFindings({ target, options, onStep, commands, extras, samples }: PlaybookContext<SlowTarget>, seconds: number): Promise<SlowDiagnosis> {
   onStep(`Recording a ${seconds} s CPU profile with py-spy (from outside; nothing is loaded into the process).`);
   const result = await recordCpuProfile(target, { durationSeconds: seconds, workspaceRoots: options.workspaceRoots, log: options.log }, options.signal,
     (p) => onStep(`Profiling: ${p.chunks} of ${seconds} s, ${p.profile.samples} samples.`));
@@ -487,5 +497,23 @@ async function cpuFindings({ target, options, onStep, commands, extras }: Playbo
   const f0 = findings[0];
   const leftOut = pyflightThreadsText(profile.pyflightThreads);
   if (leftOut) f0.evidence.push(`${leftOut}: they are not the process's work.`);
+  if (picklesPoolTasks(profile)) {
+    // The submitting call is on a waiting thread, not in the profile: a few stack samples find it.
+    onStep('Most of the CPU pickles a process pool\'s tasks: sampling stacks for the call that submits them.');
+    await sampleStacks(target, Math.max(0, POOL_SAMPLES - samples.length), 200, options.signal, onStep, samples).catch((error) => {
+      if (PyFlightError.from(error).code === ErrorCode.Cancelled) throw error;
+    });
+    const pooled = poolPicklingFinding(profile, samples, lineText, target.pid, nameOf);
+    if (pooled) {
+      sampleShare.set(pooled, poolPickling(profile));
+      cpuShare.set(pooled, poolPickling(profile));
+      const rest = findings.filter((f) => !/^No own-code function uses the CPU itself/.test(f.title))
+        .map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }));
+      return { findings: [pooled, ...rest], sampleShare, cpuShare, pooled };
+    }
+  }
   return { findings, sampleShare, cpuShare };
 }
+
+/** Stack samples taken to find the call that submits a process pool's pickled tasks. */
+const POOL_SAMPLES = 4;
