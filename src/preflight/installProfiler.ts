@@ -52,7 +52,9 @@ export async function installFlightProfiler(
  */
 export function readerVenvHint(python: string): string {
   const venv = '~/.cache/pyflight/reader';
-  return `Where pip may not install there (a system Python), read it from outside instead: ${python} -m venv ${venv} && `
+  return `Where pip may not install there (a system Python), read it from outside instead: the CLI and the editor's Read from Outside build PyFlight's reader `
+    + 'environment of that interpreter themselves (~/.cache/pyflight/readers; the CLI unless PYFLIGHT_READER=off), or by hand: '
+    + `${python} -m venv ${venv} && `
     + `${venv}/bin/pip install ${FLIGHT_PROFILER_REQUIREMENT}, then set pyflight.pythonPath (or PYFLIGHT_PYTHON for the CLI) to `
     + `${venv}/bin/python: stacks, CPU profiles and the hang and slow diagnoses work; watch, trace and values need it in the process's own environment.`;
 }
