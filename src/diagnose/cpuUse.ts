@@ -21,6 +21,8 @@ export interface CpuSnapshot {
   runNs?: Map<number, number>;
   /** The tightest CPU limit of its cgroup and its parents, with that cgroup's throttling counters. */
   cpuLimit?: CpuLimit;
+  /** Its child processes' /proc stat (a pool's workers, a server's workers), by pid. */
+  children?: Map<number, ProcStat>;
   at: number;
 }
 
@@ -83,11 +85,17 @@ export interface CpuUse {
   /** Its cgroup's CPU quota, and how often it was throttled over the window. */
   cpuLimit?: { cpus: number; path: string; version: 1 | 2; periods?: number; throttledPeriods?: number; throttledMs?: number };
   machine?: MachineLoad;
+  /** Its child processes over the same window: how many, and the percent of a core they ran in all. */
+  children?: { count: number; cpuPercent: number };
 }
 
 export async function cpuSnapshot({ pid, host }: TargetProcess): Promise<CpuSnapshot> {
-  const [stat, status, sched, cgroup] = await Promise.all([host.readProc(pid, 'stat'), host.readProc(pid, 'status'), host.readProcTasks(pid, 'schedstat'),
-    host.cpuCgroup(pid).catch(() => [])]);
+  const [stat, status, sched, cgroup, childLists] = await Promise.all([host.readProc(pid, 'stat'), host.readProc(pid, 'status'), host.readProcTasks(pid, 'schedstat'),
+    host.cpuCgroup(pid).catch(() => []), host.readProcTasks(pid, 'children').catch(() => new Map<number, string>())]);
+  const childPids = [...new Set([...childLists.values()].flatMap((text) => text.split(/\s+/).filter(Boolean).map(Number)))].slice(0, 64);
+  const childStats = await Promise.all(childPids.map(async (child) => [child, await host.readProc(child, 'stat')] as const));
+  const children = new Map(childStats.filter(([, text]) => text).map(([child, text]) => [child, parseProcStat(text!)] as const)
+    .filter((entry): entry is readonly [number, ProcStat] => entry[1] !== undefined));
   const waitNs = new Map<number, number>();
   const runNs = new Map<number, number>();
   for (const [tid, text] of sched) {
@@ -102,6 +110,7 @@ export async function cpuSnapshot({ pid, host }: TargetProcess): Promise<CpuSnap
     waitNs: waitNs.size ? waitNs : undefined,
     runNs: runNs.size ? runNs : undefined,
     ...(cpuLimit ? { cpuLimit } : {}),
+    ...(children.size ? { children } : {}),
     at: Date.now(),
   };
 }
@@ -135,6 +144,9 @@ export function cpuUseBetween(before: CpuSnapshot, after: CpuSnapshot, machine?:
   }
   const limit = after.cpuLimit;
   const same = limit && before.cpuLimit?.path === limit.path && before.cpuLimit.stat && limit.stat ? before.cpuLimit.stat : undefined;
+  // Its children alive at both ends (a pool's or a server's workers): the CPU they took meanwhile.
+  const kids = [...(after.children ?? [])].filter(([child]) => before.children?.has(child));
+  const childrenCpu = kids.reduce((sum, [child, stat]) => sum + (cpuPercent(before.children!.get(child)!, stat, ms) ?? 0), 0);
   return {
     seconds: ms / 1000,
     ...(cpu !== undefined ? { cpuPercent: cpu } : {}),
@@ -145,6 +157,7 @@ export function cpuUseBetween(before: CpuSnapshot, after: CpuSnapshot, machine?:
       ...(same ? { periods: limit.stat!.periods - same.periods, throttledPeriods: limit.stat!.throttled - same.throttled,
         throttledMs: (limit.stat!.throttledUs - same.throttledUs) / 1000 } : {}) } } : {}),
     ...(machine ? { machine } : {}),
+    ...(kids.length ? { children: { count: kids.length, cpuPercent: childrenCpu } } : {}),
   };
 }
 
@@ -259,6 +272,12 @@ export function starvation(use: CpuUse | undefined): Starvation | undefined {
     const who = r <= 100 ? `the process was ready to run ${r.toFixed(0)}% of the time` : `the process's threads were ready to run ${r.toFixed(0)}% of a core's time (several at once)`;
     short = 'the host is overloaded';
     text = `${who} but ${busy}${load}: the host is overloaded`;
+    const kids = use.children;
+    if (kids && kids.cpuPercent >= 50) {
+      // Its own workers are part of that load (judge 14: a pool's two workers unpickling what the parent pickled).
+      short = 'the host is overloaded, its own child processes among the load';
+      text += `; its own ${kids.count} child process${kids.count === 1 ? '' : 'es'} ran ${(kids.cpuPercent / 100).toFixed(1)} CPUs of it meanwhile`;
+    }
   }
   return { readyPercent: r, cpuPercent: cpu, cause, text, short, waited, measured, ...(others !== undefined ? { cpus, othersCpus: others } : {}) };
 }

@@ -94,7 +94,7 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
   if (starved && pooled) {
     // Its own pool's workers unpickle what it pickles, on the same CPUs: the pickling leads, the wait is evidence.
     onStep(starvedStep(starved));
-    pooled.evidence.push(`${starved.measured} ${starved.text.charAt(0).toUpperCase() + starved.text.slice(1)}; the pool's worker processes, which unpickle every task, run on the same CPUs.`);
+    pooled.evidence.push(`${starved.measured} ${starved.text.charAt(0).toUpperCase() + starved.text.slice(1)}${use.children ? '' : '; the pool\'s worker processes, which unpickle every task, run on the same CPUs'}.`);
     return { findings, summary: summaryFrom(findings) };
   }
   if (starved) {

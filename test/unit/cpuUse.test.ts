@@ -34,6 +34,19 @@ describe('CPU use: run-queue delay beside CPU time (issue 20, item 1)', () => {
     assert.match(unpinned.text, /^the process was ready to run 70% of the time but the machine's 2 CPUs were busy \(load average 6\.5\): the host is overloaded$/);
   });
 
+  it('counts the CPU its own children ran meanwhile (a pool\'s workers): said beside an overloaded host (judge 14)', () => {
+    // 2 s; two children ran 80 and 100 ticks (0.8 s, 1.0 s: 40% and 50% of a core); a third was born in between (not counted).
+    const before = { ...snap(0, 100, [[7, 5e9]]), children: new Map([[11, stat(0)], [12, stat(50)]]) };
+    const after = { ...snap(2000, 150, [[7, 6.2e9]]), children: new Map([[11, stat(80)], [12, stat(150)], [13, stat(500)]]) };
+    const use = cpuUseBetween(before, after, { cpus: 2, load1: 3.2 });
+    assert.deepEqual(use.children, { count: 2, cpuPercent: 90 });
+    const s = starvation(use)!;
+    assert.equal(s.text, 'the process was ready to run 60% of the time but the machine\'s 2 CPUs were busy (load average 3.2): the host is overloaded; its own 2 child processes ran 0.9 CPUs of it meanwhile');
+    assert.equal(s.short, 'the host is overloaded, its own child processes among the load');
+    const idle = cpuUseBetween({ ...before, children: new Map([[11, stat(0)]]) }, { ...after, children: new Map([[11, stat(10)]]) }, { cpus: 2, load1: 3.2 });
+    assert.equal(starvation(idle)!.short, 'the host is overloaded');
+  });
+
   it('is not starvation: a CPU-bound process with a little run-queue delay, or an idle one', () => {
     assert.equal(starvation({ seconds: 2, cpuPercent: 95, readyPercent: 8, machine: { cpus: 2 } }), undefined);
     assert.equal(starvation({ seconds: 2, cpuPercent: 60, readyPercent: 25, machine: { cpus: 2 } }), undefined);
