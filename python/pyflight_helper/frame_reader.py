@@ -80,6 +80,16 @@ def _file_of(addr, maps):
     return None
 
 
+def runtime_in(target_maps, runtime_file):
+    """The address of _PyRuntime in a target whose maps are `target_maps`, when it runs the file
+    `runtime_file` names ((path, inode, file offset) of this helper's own); None for another binary."""
+    path, inode, file_offset = runtime_file
+    for start, end, offset, map_inode, map_path in target_maps:
+        if map_inode == inode and map_path == path and offset <= file_offset < offset + (end - start):
+            return start + (file_offset - offset)
+    return None
+
+
 def _self_check(layout):
     """Checks every offset against this process's own structures; True if all hold."""
     api = ctypes.pythonapi
@@ -316,12 +326,7 @@ def read_threads(pid):
         target_maps = _maps(pid)
     except OSError:
         return None
-    path, inode, file_offset = lay.runtime_file
-    runtime = None
-    for start, end, offset, map_inode, map_path in target_maps:
-        if map_inode == inode and map_path == path and offset <= file_offset < offset + (end - start):
-            runtime = start + (file_offset - offset)
-            break
+    runtime = runtime_in(target_maps, lay.runtime_file)
     if runtime is None:
         return None  # another interpreter binary than the helper's
     mem = _Memory(pid, lay.libc)

@@ -148,13 +148,7 @@ class _Reader(object):
     """Reads the target's collector words: (collecting, [collections x3], [collected x3], long_lived, pending)."""
 
     def __init__(self, pid, lay):
-        maps = frame_reader._maps(pid)
-        path, inode, file_offset = lay.runtime_file
-        runtime = None
-        for start, end, offset, map_inode, map_path in maps:
-            if map_inode == inode and map_path == path and offset <= file_offset < offset + (end - start):
-                runtime = start + (file_offset - offset)
-                break
+        runtime = frame_reader.runtime_in(frame_reader._maps(pid), lay.runtime_file)
         if runtime is None:
             raise frame_reader.Unreadable("the target runs another interpreter binary than the helper's")
         self.mem = frame_reader._Memory(pid, lay.libc)

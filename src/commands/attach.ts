@@ -108,39 +108,29 @@ export async function attachWorkersOf(deps: AttachDeps, masterPid: number): Prom
   }
 }
 
-async function buildReaderWithProgress(deps: AttachDeps, python: string): Promise<boolean> {
+/** Runs pip (an install, or the reader's build) with a cancellable notification showing its lines; false when it failed (said). */
+async function pipWithProgress(deps: AttachDeps, title: string, what: string,
+  run: (onLine: (line: string) => void, signal: AbortSignal) => Promise<unknown>): Promise<boolean> {
   try {
-    await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Building PyFlight\'s reader environment of {0}', python), cancellable: true },
-      (progress, token) => {
-        const abort = new AbortController();
-        token.onCancellationRequested(() => abort.abort());
-        return ensureReader(python, deps.log, (line) => progress.report({ message: line.slice(0, 120) }), abort.signal);
-      },
-    );
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
+      const abort = new AbortController();
+      token.onCancellationRequested(() => abort.abort());
+      return run((line) => progress.report({ message: line.slice(0, 120) }), abort.signal);
+    });
     return true;
   } catch (error) {
-    await showError(deps.log, 'build the reader environment', error);
+    await showError(deps.log, what, error);
     return false;
   }
 }
 
-async function installWithProgress(deps: AttachDeps, python: string): Promise<boolean> {
-  try {
-    await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Installing {0}', FLIGHT_PROFILER_REQUIREMENT), cancellable: true },
-      (progress, token) => {
-        const abort = new AbortController();
-        token.onCancellationRequested(() => abort.abort());
-        return installFlightProfiler(python, deps.log, (line) => progress.report({ message: line.slice(0, 120) }), abort.signal);
-      },
-    );
-    return true;
-  } catch (error) {
-    await showError(deps.log, 'install flight-profiler', error);
-    return false;
-  }
-}
+const buildReaderWithProgress = (deps: AttachDeps, python: string) => pipWithProgress(deps,
+  vscode.l10n.t('Building PyFlight\'s reader environment of {0}', python), 'build the reader environment',
+  (onLine, signal) => ensureReader(python, deps.log, onLine, signal));
+
+const installWithProgress = (deps: AttachDeps, python: string) => pipWithProgress(deps,
+  vscode.l10n.t('Installing {0}', FLIGHT_PROFILER_REQUIREMENT), 'install flight-profiler',
+  (onLine, signal) => installFlightProfiler(python, deps.log, onLine, signal));
 
 /** The picker's CPU column is the CPU use over this interval (Linux; see ProcessInfo.cpuPercent). */
 const CPU_SAMPLE_MS = 500;
