@@ -50,13 +50,11 @@ export async function installFlightProfiler(
  * read the process from outside with a venv of the same interpreter that has flight-profiler (its
  * pystack and py-spy): stacks, CPU profiles, the hang and slow diagnoses. Judge 5 (D1).
  */
-export function readerVenvHint(python: string): string {
-  const venv = '~/.cache/pyflight/reader';
-  return `Where pip may not install there (a system Python), read it from outside instead: the CLI and the editor's Read from Outside build PyFlight's reader `
-    + 'environment of that interpreter themselves (~/.cache/pyflight/readers; the CLI unless PYFLIGHT_READER=off), or by hand: '
-    + `${python} -m venv ${venv} && `
-    + `${venv}/bin/pip install ${FLIGHT_PROFILER_REQUIREMENT}, then set pyflight.pythonPath (or PYFLIGHT_PYTHON for the CLI) to `
-    + `${venv}/bin/python: stacks, CPU profiles and the hang and slow diagnoses work; watch, trace and values need it in the process's own environment.`;
+export function readerVenvHint(): string {
+  return 'Where pip may not install there (a system Python), read it from outside instead: PyFlight builds a reader environment of the same '
+    + 'interpreter in ~/.cache/pyflight/readers (Read from Outside in the editor; the CLI does it by itself unless PYFLIGHT_READER=off), '
+    + 'or set pyflight.pythonPath / PYFLIGHT_PYTHON to a venv of it with flight-profiler: stacks, CPU profiles and the hang and slow diagnoses work; '
+    + 'watch, trace and values need it in the process\'s own environment.';
 }
 
 /** Loading the agent with a reader venv (ResolvedInterpreter.targetPython): refused, nothing loaded. */
@@ -77,6 +75,6 @@ export function assertProfilerInstalled(hello: HelloResult, python: string): voi
   if (hello.flightProfiler.installed) return;
   throw new PyFlightError(ErrorCode.ProfilerNotInstalled,
     `flight-profiler is not installed in the target's environment (${python}).`,
-    `Install it there: ${installCommand(python).join(' ')}. ${readerVenvHint(python)}`,
+    `Install it there: ${installCommand(python).join(' ')}. ${readerVenvHint()}`,
     { python, reason: hello.flightProfiler.error });
 }

@@ -76,7 +76,7 @@ describe('faults: attach', function () {
     const target = await startBeatingTarget(python);
     assert.deepEqual(info(await attachFailure(target.pid)), { code: ErrorCode.ProfilerNotInstalled,
       message: `flight-profiler is not installed in the target's environment (${python}).`,
-      hint: `Install it there: ${python} -m pip install flight-profiler==1.0.7. ${readerVenvHint(python)}` });
+      hint: `Install it there: ${python} -m pip install flight-profiler==1.0.7. ${readerVenvHint()}` });
     await assertTargetHealthy(target);
   });
 
@@ -101,7 +101,7 @@ describe('faults: attach', function () {
     // Without the setting PyFlight resolves the target's own binary, which lacks flight-profiler.
     assert.deepEqual(info(await attachFailure(target.pid)), { code: ErrorCode.ProfilerNotInstalled,
       message: `flight-profiler is not installed in the target's environment (${debian}).`,
-      hint: `Install it there: ${debian} -m pip install flight-profiler==1.0.7. ${readerVenvHint(debian)}` });
+      hint: `Install it there: ${debian} -m pip install flight-profiler==1.0.7. ${readerVenvHint()}` });
     await assertTargetHealthy(target);
   });
 

@@ -51,7 +51,7 @@ describe('a service on the system Python, read with a reader venv (PYFLIGHT_PYTH
     const r = pyflight(['stack', String(service.pid)]);
     assert.equal(r.status, 1);
     assert.equal(r.json.error.code, 'PROFILER_NOT_INSTALLED');
-    assert.match(r.json.error.hint, /-m venv ~\/\.cache\/pyflight\/reader .*PYFLIGHT_PYTHON/);
+    assert.match(r.json.error.hint, /PyFlight builds a reader environment of the same interpreter in ~\/\.cache\/pyflight\/readers .*PYFLIGHT_READER=off.*PYFLIGHT_PYTHON/);
   });
 
   it('with it: check says it reads from outside only; stack, perf and the hang diagnosis work; the agent is refused and nothing is loaded', () => {
