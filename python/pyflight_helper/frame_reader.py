@@ -157,6 +157,21 @@ def _find_gc_collecting(interp, span=8192):
     return candidates.pop() if candidates and len(candidates) == 1 else None
 
 
+_libc = None
+
+
+def libc():
+    """libc with process_vm_readv and ptrace typed (what the readers of a target's memory call)."""
+    global _libc
+    if _libc is None:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        lib.process_vm_readv.restype = ctypes.c_ssize_t
+        lib.ptrace.restype = ctypes.c_long
+        lib.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        _libc = lib
+    return _libc
+
+
 def layout():
     global _layout
     if _layout is None:
@@ -165,10 +180,7 @@ def layout():
         if wanted and sys.version_info[:2] == (3, 11) and sys.platform.startswith("linux") and struct.calcsize("P") == 8:
             try:
                 _layout.ok = _self_check(_layout)
-                _layout.libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-                _layout.libc.process_vm_readv.restype = ctypes.c_ssize_t
-                _layout.libc.ptrace.restype = ctypes.c_long
-                _layout.libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+                _layout.libc = libc()
             except (OSError, ValueError, AttributeError):
                 _layout.ok = False
     return _layout

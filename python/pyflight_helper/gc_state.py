@@ -134,10 +134,7 @@ def layout():
             lay.ok = sys.platform.startswith("linux") and struct.calcsize("P") == 8 and _self_check(lay)
             if not lay.ok and not lay.reason:
                 lay.reason = "only 64-bit Linux is supported"
-            import ctypes.util
-
-            lay.libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            lay.libc.process_vm_readv.restype = ctypes.c_ssize_t
+            lay.libc = frame_reader.libc()
         except (OSError, ValueError, AttributeError) as error:
             lay.ok, lay.reason = False, "could not check this interpreter (%s)" % error
         _layout = lay

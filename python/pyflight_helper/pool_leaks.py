@@ -13,7 +13,7 @@ import ast
 import os
 import re
 
-from .blocking import _base_and_path, _per_file, _segment, _waiting_frame, is_stdlib
+from .blocking import _last_name, _per_file, _segment, _waiting_frame, is_stdlib
 
 # The calls that give an item or a permit back to a pool's store, by kind of the store.
 _GIVE_TO_STORE = ("put", "put_nowait", "release", "append", "appendleft", "add", "notify", "notify_all")
@@ -68,19 +68,12 @@ def _class_methods(path):
     return _per_file(_method_cache, path, analyse, {})
 
 
-def _last(text):
-    parsed = _base_and_path(text or "")
-    if parsed is None:
-        return None
-    return parsed[1].rsplit(".", 1)[-1] if parsed[1] else parsed[0]
-
-
 def pool_api(waiter):
     """(class or None, take methods, give methods, store's last name) of what `waiter` waits to take
     from: a method of a class (`ConnectionPool.acquire` on `self._idle`) whose class gives back to
     the same store in other methods (`release`); else the store itself (`POOL.get()` / `put()`)."""
     b = waiter["blockedOn"]
-    store = _last(b.get("expression"))
+    store = _last_name(b.get("expression"))
     frame = _waiting_frame(waiter)
     if not store or frame is None or is_stdlib(frame.get("file") or ""):
         return None
@@ -89,7 +82,7 @@ def pool_api(waiter):
         cls, take = parts[-2], parts[-1]
         methods = _class_methods(frame["file"]).get(cls, {})
         gives = sorted(m for m, calls in methods.items()
-                       if m not in (take, "__init__") and any(_last(r) == store and a in _GIVE_TO_STORE for r, a in calls))
+                       if m not in (take, "__init__") and any(_last_name(r) == store and a in _GIVE_TO_STORE for r, a in calls))
         if gives:
             return cls, (take,), tuple(gives), store
     takes = _TAKE_FROM_STORE.get(b.get("kind"), ())
@@ -121,7 +114,7 @@ def _leaks_in(path, api):
 
     def pool_receiver(text, assigned):
         if cls is None:
-            return _last(text) == store
+            return _last_name(text) == store
         low = text.lower()
         return any(w in low for w in words) or any(w in assigned.get(text, "").lower() for w in words)
 
