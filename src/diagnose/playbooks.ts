@@ -11,7 +11,7 @@ import { diagnoseGil, type GilTarget } from './gil';
 import { diagnoseMemory, type MemoryTarget } from './memory';
 import type { Playbook } from './playbookTypes';
 import { withCollectorWatch } from './gcPauses';
-import { diagnoseHangOrBusy, diagnoseSlow, type SlowTarget } from './slow';
+import { diagnoseHangOrBusy, diagnoseSlow, profileSeconds, type SlowTarget } from './slow';
 import type { StackTarget } from './stackSamples';
 import { diagnoseTorch, TORCH_WORDS, type TorchPlaybookTarget } from './torch';
 
@@ -64,7 +64,7 @@ const TABLE = [
     ],
     watchCulprit: true,
     needsAgent: false,
-    run: (c) => withCollectorWatch(c, Math.max(1, Math.min(10, Math.floor(c.secondsLeft() - 2))), diagnoseSlow),
+    run: (c) => withCollectorWatch(c, profileSeconds(c), diagnoseSlow),
   },
   {
     kind: 'memory',

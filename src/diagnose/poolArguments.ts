@@ -66,26 +66,23 @@ function argumentLines(file: string, line: number, lineText: (file: string, line
   return out;
 }
 
-/**
- * The finding when pickling pool tasks takes `MIN_SHARE` of the CPU samples or more: the call that
- * submits them and what it sends; undefined otherwise (or when no submitting call was in the samples).
- */
-export function poolPickling(profile: CpuProfile): number {
+/** The CPU samples (not waiting) in a pool's pickling of a task, and all of them; `share` undefined under `MIN_SHARE`. */
+export interface PoolPickling { pickling: number; total: number; share?: number }
+
+export function poolPickling(profile: CpuProfile): PoolPickling {
   const cpu = profile.stacks.filter((s) => !s.idle);
   const total = cpu.reduce((n, s) => n + s.count, 0);
   const pickling = cpu.filter((s) => s.frames.some((f) => PICKLING.test(f)) && s.frames.some((f) => FEEDER.test(f))).reduce((n, s) => n + s.count, 0);
-  return total ? pickling / total : 0;
+  return total && pickling / total >= MIN_SHARE ? { pickling, total, share: pickling / total } : { pickling, total };
 }
 
-/** Whether pickling pool tasks is a share of the CPU worth a finding (then stack samples find who submits). */
-export const picklesPoolTasks = (profile: CpuProfile) => poolPickling(profile) >= MIN_SHARE;
-
-export function poolPicklingFinding(profile: CpuProfile, samples: readonly StackResult[], lineText: (file: string, line: number) => string | undefined,
+/**
+ * The finding when pickling pool tasks takes `MIN_SHARE` of the CPU samples or more (`counts`, from
+ * poolPickling): the call that submits them and what it sends; undefined when no submitting call was
+ * in the samples.
+ */
+export function poolPicklingFinding({ pickling, total }: PoolPickling, samples: readonly StackResult[], lineText: (file: string, line: number) => string | undefined,
   pid: number, nameOf: ModuleNamer): Finding | undefined {
-  const cpu = profile.stacks.filter((s) => !s.idle);
-  const total = cpu.reduce((n, s) => n + s.count, 0);
-  const pickling = cpu.filter((s) => s.frames.some((f) => PICKLING.test(f)) && s.frames.some((f) => FEEDER.test(f))).reduce((n, s) => n + s.count, 0);
-  if (!total || pickling / total < MIN_SHARE) return undefined;
   const [top, ...others] = submitters(samples);
   if (!top) return undefined;
   const { frame } = top;

@@ -14,7 +14,7 @@ import { commonCaller, ownCodeTime, sourceLineReader, type OwnTime } from './own
 import type { PlaybookContext, PlaybookOutcome } from './playbookTypes';
 import { cpuDuring, notStarvedText, starvation, type CpuUse, type Starvation } from './cpuUse';
 import { SEVERITY_RANK, shortWhere, summaryFrom, type Finding, type Severity } from './report';
-import { poolPickling, poolPicklingFinding, picklesPoolTasks } from './poolArguments';
+import { poolPickling, poolPicklingFinding } from './poolArguments';
 import { sampleStacks } from './stackSamples';
 import type { StackResult, ThreadStack } from '../protocol/helper';
 import type { StackTarget } from './stackSamples';
@@ -53,6 +53,11 @@ export async function diagnoseHangOrBusy(context: PlaybookContext<SlowTarget>): 
   return { findings, summary: summaryFrom(findings, 'Busy, not hung') };
 }
 
+/** How long the slow playbook profiles: up to 10 s, within what is left of the budget (the collector is watched as long). */
+export function profileSeconds(context: { secondsLeft(): number }): number {
+  return Math.max(1, Math.min(10, Math.floor(context.secondsLeft() - 2)));
+}
+
 export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promise<PlaybookOutcome> {
   const { target, onStep } = context;
   // A deadlock first: one stack sample tells, and a profile of threads that never move shows nothing.
@@ -71,8 +76,7 @@ export async function diagnoseSlow(context: PlaybookContext<SlowTarget>): Promis
     onStep(`${deadlockText(context.samples[context.samples.length - 1], cycle)}: looking at the locks first (no CPU profile is needed for a deadlock).`);
     return diagnoseHang(context);
   }
-  const seconds = Math.max(1, Math.min(10, Math.floor(context.secondsLeft() - 2)));
-  const measured = await cpuDuring(target, () => cpuFindings(context, seconds));
+  const measured = await cpuDuring(target, () => cpuFindings(context, profileSeconds(context)));
   let { findings } = measured.value;
   const { sampleShare, cpuShare } = measured.value;
   const profile = context.extras.profile;
@@ -497,16 +501,17 @@ async function cpuFindings({ target, options, onStep, commands, extras, samples 
   const f0 = findings[0];
   const leftOut = pyflightThreadsText(profile.pyflightThreads);
   if (leftOut) f0.evidence.push(`${leftOut}: they are not the process's work.`);
-  if (picklesPoolTasks(profile)) {
+  const pickled = poolPickling(profile);
+  if (pickled.share !== undefined) {
     // The submitting call is on a waiting thread, not in the profile: a few stack samples find it.
     onStep('Most of the CPU pickles a process pool\'s tasks: sampling stacks for the call that submits them.');
     await sampleStacks(target, Math.max(0, POOL_SAMPLES - samples.length), 200, options.signal, onStep, samples).catch((error) => {
       if (PyFlightError.from(error).code === ErrorCode.Cancelled) throw error;
     });
-    const pooled = poolPicklingFinding(profile, samples, lineText, target.pid, nameOf);
+    const pooled = poolPicklingFinding(pickled, samples, lineText, target.pid, nameOf);
     if (pooled) {
-      sampleShare.set(pooled, poolPickling(profile));
-      cpuShare.set(pooled, poolPickling(profile));
+      sampleShare.set(pooled, pickled.share);
+      cpuShare.set(pooled, pickled.share);
       const rest = findings.filter((f) => !/^No own-code function uses the CPU itself/.test(f.title))
         .map((f) => ({ ...f, severity: f.severity === 'high' ? 'medium' as const : f.severity }));
       return { findings: [pooled, ...rest], sampleShare, cpuShare, pooled };
