@@ -3,9 +3,9 @@
  * (read-only: loads nothing) and kept for the next ones, detached when the server stops. Calls for
  * the same pid that arrive together share one attach. A session whose target exited is dropped.
  */
-import { ensureReader } from '../preflight/readerVenv';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { ensureReader } from '../preflight/readerVenv';
 import { Session, type SessionOptions } from '../session/session';
 import type { McpConsent } from './consent';
 
@@ -26,13 +26,13 @@ export class McpSessions {
       livenessIntervalMs: 1000,
       // The agent's own policy: without --allow-code it is loaded with code execution off and refuses code itself.
       allowCode: this.consent.code,
-      // The server's flags are the consent; a tool that would load the agent without them is refused
-      // before it runs (server.ts), and this refuses any load that slipped past.
       // No flight-profiler where the process runs: read it from outside with PyFlight's reader (built once, logged).
       readerFor: async (session, python, signal) => {
         this.log.warn(`flight-profiler is not in the environment ${session.label} runs in (${python}): reading it from outside with PyFlight's reader environment of that interpreter.`);
         return ensureReader(python, this.log, () => undefined, signal);
       },
+      // The server's flags are the consent; a tool that would load the agent without them is refused
+      // before it runs (server.ts), and this refuses any load that slipped past.
       confirmAgentLoad: async (session) => {
         if (!this.consent.agent) return false;
         this.log.warn(`loading the PyFlightProfiler agent into ${session.label}${this.consent.code ? '' : ' with code execution off'}; it stays until the process exits.`);

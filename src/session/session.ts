@@ -183,29 +183,25 @@ export class Session implements HelperCaller {
       const python = this.preflightResult.interpreter.python;
       this.options.log.info(`session ${this.pid}: interpreter ${python} (from ${this.preflightResult.interpreter.source})`);
       this.setState('starting');
-      this.helper = new HelperProcess(python, this.options.log, this.host);
-      this.helper.onDidExit(({ expected }) => this.onHelperExit(expected));
-      this.helper.start();
-      this.hello = await this.helper.request('hello', {}, { signal });
+      let helper = this.startHelper(python);
+      this.hello = await helper.request('hello', {}, { signal });
       // (not for an interpreter seen through /proc/<pid>/root: a container's binary is not run here)
       if (!this.hello.flightProfiler.installed && !capabilityRefusal(this.hello.capabilities, 'stack') && !this.preflightResult.interpreter.targetPython
         && !python.startsWith('/proc/') && this.options.readerFor) {
         // No flight-profiler where the process runs: read it from outside with PyFlight's reader of the same binary.
         const reader = await this.options.readerFor(this, python, signal);
         if (reader) {
-          await this.helper.stop();
+          await helper.stop();
           this.preflightResult.interpreter = { python: reader, source: 'reader', targetPython: python };
           this.options.log.info(`session ${this.pid}: reading from outside with ${reader} (no flight-profiler in ${python})`);
-          this.helper = new HelperProcess(reader, this.options.log, this.host);
-          this.helper.onDidExit(({ expected }) => this.onHelperExit(expected));
-          this.helper.start();
-          this.hello = await this.helper.request('hello', {}, { signal });
+          helper = this.startHelper(reader);
+          this.hello = await helper.request('hello', {}, { signal });
         }
       }
       assertProfilerInstalled(this.hello, this.preflightResult.interpreter.python);
       this.setState('attaching');
       progress(`Opening process ${this.pid}…`);
-      const opened = await this.helper.request('open', { pid: this.pid }, { signal });
+      const opened = await helper.request('open', { pid: this.pid }, { signal });
       if (opened.agent) this.agent.result = { ...opened.agent, pid: this.pid, reused: true };
       this.setState('ready');
       this.liveness.start(this.options.livenessIntervalMs ?? 2000);
@@ -216,6 +212,15 @@ export class Session implements HelperCaller {
       this.setState('failed');
       throw failure;
     }
+  }
+
+  /** Starts the session's helper with `python`. */
+  private startHelper(python: string): HelperProcess {
+    const helper = new HelperProcess(python, this.options.log, this.host);
+    this.helper = helper;
+    helper.onDidExit(({ expected }) => this.onHelperExit(expected));
+    helper.start();
+    return helper;
   }
 
   /**
