@@ -11,6 +11,28 @@ export function installCommand(python: string): string[] {
   return [python, '-m', 'pip', 'install', FLIGHT_PROFILER_REQUIREMENT];
 }
 
+/**
+ * Runs pip (or `python -m venv`) without its version check or prompts, each output line to the log
+ * (after `prefix`) and to `onLine`; what it printed, its exit code, and whether `signal` cancelled it.
+ */
+export async function runPip(file: string, args: readonly string[], log: Logger, prefix: string, onLine: (line: string) => void,
+  signal?: AbortSignal): Promise<{ exitCode?: number; output: string; canceled: boolean }> {
+  log.info(`${prefix}spawn: ${file} ${args.join(' ')}`);
+  const child = execa(file, args, { reject: false, all: true, buffer: true, cancelSignal: signal,
+    env: { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' } });
+  child.all?.setEncoding('utf8');
+  child.all?.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) {
+      if (!line.trim()) continue;
+      log.info(`${prefix}${line}`);
+      onLine(line);
+    }
+  });
+  const result = await child;
+  log.info(`${prefix}exited: ${result.exitCode}`);
+  return { exitCode: result.exitCode, output: String(result.all ?? ''), canceled: result.isCanceled };
+}
+
 /** Runs pip in the target's environment, streaming its output lines to `onLine`. */
 export async function installFlightProfiler(
   python: string,
@@ -19,22 +41,10 @@ export async function installFlightProfiler(
   signal?: AbortSignal,
 ): Promise<void> {
   const [file, ...args] = installCommand(python);
-  log.info(`spawn: ${file} ${args.join(' ')}`);
-  const child = execa(file, args, { reject: false, all: true, buffer: true, cancelSignal: signal,
-    env: { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' } });
-  child.all?.setEncoding('utf8');
-  child.all?.on('data', (chunk: string) => {
-    for (const line of chunk.split('\n')) {
-      if (!line.trim()) continue;
-      log.info(`pip: ${line}`);
-      onLine(line);
-    }
-  });
-  const result = await child;
-  log.info(`pip exited: ${result.exitCode}`);
-  if (result.isCanceled) throw new PyFlightError(ErrorCode.Cancelled, 'Installation was cancelled.');
+  const result = await runPip(file, args, log, 'pip: ', onLine, signal);
+  if (result.canceled) throw new PyFlightError(ErrorCode.Cancelled, 'Installation was cancelled.');
   if (result.exitCode !== 0) {
-    const output = String(result.all ?? '');
+    const { output } = result;
     const externallyManaged = output.includes('externally-managed-environment');
     const noPip = output.includes('No module named pip');
     throw new PyFlightError(ErrorCode.ProfilerNotInstalled,

@@ -12,10 +12,9 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execa } from '../common/execa';
 import { ErrorCode, PyFlightError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { FLIGHT_PROFILER_REQUIREMENT } from './installProfiler';
+import { FLIGHT_PROFILER_REQUIREMENT, runPip } from './installProfiler';
 
 /** Where the readers live: one folder per interpreter binary (its real path). */
 export function readersRoot(): string {
@@ -51,20 +50,13 @@ export async function ensureReader(python: string, log: Logger, onLine: (line: s
   const built = await readyReader(python);
   if (built) return built;
   const reader = await readerPaths(python);
-  const ready = path.join(reader.dir, 'ready');
   await fs.mkdir(path.dirname(reader.dir), { recursive: true, mode: 0o700 });
   const building = `${reader.dir}.building-${process.pid}-${Date.now()}`;
   const run = async (file: string, args: string[], what: string) => {
-    log.info(`reader: ${file} ${args.join(' ')}`);
-    const child = execa(file, args, { reject: false, all: true, buffer: true, cancelSignal: signal,
-      env: { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' } });
-    child.all?.setEncoding('utf8');
-    child.all?.on('data', (chunk: string) => chunk.split('\n').filter((l) => l.trim()).forEach((l) => { log.info(`reader: ${l}`); onLine(l); }));
-    const result = await child;
-    if (result.isCanceled) throw new PyFlightError(ErrorCode.Cancelled, 'Building the reader environment was cancelled.');
-    if (result.exitCode !== 0) {
-      const output = String(result.all ?? '');
-      throw new PyFlightError(ErrorCode.ProfilerNotInstalled, `Building PyFlight's reader environment failed: ${what} (exit ${result.exitCode}).`,
+    const { exitCode, output, canceled } = await runPip(file, args, log, 'reader: ', onLine, signal);
+    if (canceled) throw new PyFlightError(ErrorCode.Cancelled, 'Building the reader environment was cancelled.');
+    if (exitCode !== 0) {
+      throw new PyFlightError(ErrorCode.ProfilerNotInstalled, `Building PyFlight's reader environment failed: ${what} (exit ${exitCode}).`,
         /ensurepip|No module named venv/.test(output)
           ? `${reader.base} cannot make a venv (Debian and Ubuntu ship that separately: apt install python3-venv), or install ${FLIGHT_PROFILER_REQUIREMENT} into the target's environment.`
           : `See the PyFlight log for its output; or make one by hand (${reader.base} -m venv DIR && DIR/bin/pip install ${FLIGHT_PROFILER_REQUIREMENT}) and set pyflight.pythonPath / PYFLIGHT_PYTHON to DIR/bin/python.`,
@@ -78,8 +70,7 @@ export async function ensureReader(python: string, log: Logger, onLine: (line: s
     await fs.writeFile(path.join(building, 'ready'), readyText(reader.base));
     await fs.rm(reader.dir, { recursive: true, force: true }).catch(() => undefined); // an unfinished or older one
     await fs.rename(building, reader.dir).catch(async (error: NodeJS.ErrnoException) => {
-      // Another PyFlight finished first: use its reader.
-      if ((await fs.readFile(ready, 'utf8').catch(() => '')) !== readyText(reader.base)) throw error;
+      if (!(await readyReader(python))) throw error; // else another PyFlight finished first: use its reader
     });
     return reader.python;
   } finally {

@@ -13,8 +13,7 @@ const outsideHost = (file: string) => !file.startsWith('src/host/') && file !== 
  * touches the target belongs in src/host/ (TargetHost), so a container host can change it in one place.
  */
 const SPAWNS_OUTSIDE_THE_HOST: Record<string, string> = {
-  'src/preflight/installProfiler.ts': 'pip install into the target\'s environment, asked for by the user',
-  'src/preflight/readerVenv.ts': 'a venv of the target\'s interpreter in PyFlight\'s own cache (a reader: nothing touches the target), only for an interpreter on this filesystem',
+  'src/preflight/installProfiler.ts': 'pip: into the target\'s environment, asked for by the user; and readerVenv.ts\'s venv of the target\'s interpreter in PyFlight\'s own cache (nothing touches the target), only for an interpreter on this filesystem',
   'src/preflight/targetFacts.ts': 'macOS: ps and lsof (no /proc there; containers are Linux)',
   'src/processes/processLister.ts': 'macOS: ps (no /proc there)',
 };
